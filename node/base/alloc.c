@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "node/base/alloc.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+static atomic_long live;
+static atomic_long fail_countdown = -1;
+
+static int
+should_fail(void)
+{
+    long n = atomic_load(&fail_countdown);
+    if (n < 0)
+        return 0;
+    if (n == 0) {
+        atomic_store(&fail_countdown, -1);
+        return 1;
+    }
+    atomic_fetch_sub(&fail_countdown, 1);
+    return 0;
+}
+
+void *
+naos_alloc(size_t size)
+{
+    if (should_fail())
+        return NULL;
+    void *p = calloc(1, size ? size : 1);
+    if (p)
+        atomic_fetch_add(&live, 1);
+    return p;
+}
+
+void *
+naos_realloc(void *p, size_t size)
+{
+    if (p == NULL)
+        return naos_alloc(size);
+    if (should_fail())
+        return NULL;
+    return realloc(p, size ? size : 1);
+}
+
+void
+naos_free(void *p)
+{
+    if (p) {
+        atomic_fetch_sub(&live, 1);
+        free(p);
+    }
+}
+
+char *
+naos_strdup(const char *s)
+{
+    if (s == NULL)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = naos_alloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+long
+naos_alloc_live(void)
+{
+    return atomic_load(&live);
+}
+
+void
+naos_alloc_fail_after(long n)
+{
+    atomic_store(&fail_countdown, n);
+}

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* alloc.h: every heap allocation of naos goes through these, so tests can
+ * count leaks and inject failures. */
+#ifndef NAOS_BASE_ALLOC_H
+#define NAOS_BASE_ALLOC_H
+
+#include <stddef.h>
+
+/* naos_alloc returns zeroed memory of size bytes, or NULL on failure (and
+ * when a test has armed a failure with naos_alloc_fail_after). */
+void *naos_alloc(size_t size);
+/* naos_realloc resizes p (may be NULL); on failure p stays valid. */
+void *naos_realloc(void *p, size_t size);
+/* naos_free releases p; NULL is fine. */
+void naos_free(void *p);
+/* naos_strdup copies s (NULL gives NULL). */
+char *naos_strdup(const char *s);
+
+/* naos_alloc_live is the number of allocations not yet freed (tests). */
+long naos_alloc_live(void);
+/* naos_alloc_fail_after makes the n-th following allocation fail
+ * (0 = the next one); a negative n disarms. Tests only. */
+void naos_alloc_fail_after(long n);
+
+#endif

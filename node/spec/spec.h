@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* spec.h: the child spec tree of a deployment, as plain C data.
+ *
+ * A deployment is a tree of spec_node. The root is the deployment's top
+ * supervisor (its id is the deployment name). Supervisors have children;
+ * workers have a command. This module owns defaults, validation and freeing;
+ * spec_yaml.c parses YAML into it; proto/spec_pb.c converts it to and from
+ * the wire. It has no dependency on any library. */
+#ifndef NAOS_SPEC_SPEC_H
+#define NAOS_SPEC_SPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "node/base/time.h"
+
+enum spec_strategy {
+    SPEC_ONE_FOR_ONE = 0,
+    SPEC_ONE_FOR_ALL,
+    SPEC_REST_FOR_ONE,
+    SPEC_SIMPLE_ONE_FOR_ONE,
+};
+
+enum spec_restart {
+    SPEC_PERMANENT = 0, /* always restarted, even after a clean exit */
+    SPEC_TRANSIENT,     /* restarted only after an abnormal exit */
+    SPEC_TEMPORARY,     /* never restarted; dropped when it ends */
+};
+
+enum spec_ready {
+    SPEC_READY_EXEC = 0, /* started as soon as exec succeeded */
+    SPEC_READY_NOTIFY,   /* started when it sends READY=1 on NOTIFY_SOCKET */
+};
+
+/* Shutdown: SPEC_SHUTDOWN_KILL = SIGKILL at once (OTP brutal_kill);
+ * SPEC_SHUTDOWN_INFINITY = stop signal, wait forever (default and only
+ * value for supervisors); otherwise ms to wait after SIGTERM before SIGKILL. */
+#define SPEC_SHUTDOWN_KILL ((naos_duration)-1)
+#define SPEC_SHUTDOWN_INFINITY ((naos_duration)-2)
+
+/* Limits that keep one spec from exhausting the node. */
+#define SPEC_MAX_DEPTH 32
+#define SPEC_MAX_CHILDREN 100000
+#define SPEC_MAX_ID_LEN 63
+#define SPEC_MAX_REPLICAS 100000
+
+/* Defaults (OTP: intensity 1 in 5 s, worker shutdown 5000 ms). */
+#define SPEC_DEFAULT_MAX_RESTARTS 1
+#define SPEC_DEFAULT_WINDOW_S 5
+#define SPEC_DEFAULT_SHUTDOWN_MS 5000
+#define SPEC_DEFAULT_START_TIMEOUT_MS 30000
+
+struct spec_node {
+    char *id; /* [A-Za-z0-9_.-]{1,63}; the deployment name at the root */
+    bool is_supervisor;
+    enum spec_restart restart; /* how the parent treats this child's exits */
+    naos_duration shutdown;    /* ms, or SPEC_SHUTDOWN_KILL/INFINITY */
+    /* Optional restart backoff before this child is started again: 0/0 =
+     * none (restart at once). Exponential from min to max, with jitter. */
+    naos_duration backoff_min;
+    naos_duration backoff_max;
+
+    /* worker only */
+    char **argv; /* NULL-terminated; argv[0] is looked up in PATH */
+    size_t argc;
+    char **env; /* NULL-terminated "KEY=VALUE" strings added to the child's */
+    size_t envc;
+    char *cwd;                   /* NULL = the node's working directory */
+    enum spec_ready ready;
+    naos_duration start_timeout; /* READY=1 must arrive within this */
+    naos_duration watchdog;      /* 0 = off; else WATCHDOG=1 at least this often */
+    naos_duration max_runtime;   /* 0 = unlimited; else the run is ended (reason timeout) */
+
+    /* supervisor only */
+    enum spec_strategy strategy;
+    uint32_t max_restarts; /* intensity: more than this many in window = give up */
+    uint32_t window_s;     /* period, whole seconds, >= 1 */
+    uint32_t replicas;     /* simple-one-for-one: workers made from children[0] */
+    struct spec_node *children; /* array of nchildren, start order */
+    size_t nchildren;
+};
+
+/* spec_node_init sets n to the defaults of a worker (permanent, 5 s
+ * shutdown, ready on exec, no watchdog) with no id and no command. */
+void spec_node_init(struct spec_node *n);
+/* spec_node_init_supervisor sets n to the defaults of a supervisor
+ * (one-for-one, 1 restart in 5 s, shutdown infinity, permanent). */
+void spec_node_init_supervisor(struct spec_node *n);
+/* spec_node_fini frees everything n owns (recursively) and zeroes it; safe
+ * on a zeroed or half-built node. Does not free n itself. */
+void spec_node_fini(struct spec_node *n);
+/* spec_node_copy deep-copies src into *dst (caller storage). Returns
+ * NAOS_OK or NAOS_ENOMEM (dst then holds nothing to free). */
+int spec_node_copy(struct spec_node *dst, const struct spec_node *src);
+
+/* spec_validate checks a whole deployment tree rooted at root: ids valid and
+ * unique among siblings, workers have a command and no children, supervisors
+ * have no command, window_s >= 1, simple-one-for-one has exactly one child
+ * (the template) which is a worker, depth and sizes within limits, backoff
+ * min <= max, supervisors not given a finite shutdown. On failure returns
+ * NAOS_EINVAL and writes a message naming the offending path and field
+ * (e.g. "research/tools/scraper: command: must not be empty") into errbuf
+ * (caller buffer + length). Borrows root. */
+int spec_validate(const struct spec_node *root, char *errbuf, size_t errlen);
+
+/* spec_strategy_name / spec_restart_name / spec_ready_name return the
+ * canonical spelling ("one-for-one", "permanent", "notify"). */
+const char *spec_strategy_name(enum spec_strategy s);
+const char *spec_restart_name(enum spec_restart r);
+const char *spec_ready_name(enum spec_ready r);
+/* spec_strategy_parse etc. accept the canonical spelling and the OTP one
+ * with underscores ("one_for_one"). Return false on anything else. */
+bool spec_strategy_parse(const char *s, enum spec_strategy *out);
+bool spec_restart_parse(const char *s, enum spec_restart *out);
+bool spec_ready_parse(const char *s, enum spec_ready *out);
+/* spec_shutdown_parse accepts "kill"/"brutal_kill", "infinity" or a
+ * duration ("5s", "500ms"). */
+bool spec_shutdown_parse(const char *s, naos_duration *out);
+
+/* spec_id_is_valid: 1..63 chars of [A-Za-z0-9_.-], not "." or "..". */
+bool spec_id_is_valid(const char *id);
+
+#endif

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* intensity.h: OTP restart intensity, "at most max_restarts restarts within
+ * window_s seconds" (OTP-SEMANTICS B2), for one supervisor. Pure.
+ *
+ * The clock is whole seconds. Restarts in the same second share a bucket,
+ * so memory is bounded by min(max_restarts, window_s) + 1 buckets however
+ * large the limits are. */
+#ifndef NAOS_SUP_INTENSITY_H
+#define NAOS_SUP_INTENSITY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct sup_intensity_bucket {
+    uint64_t sec;
+    uint32_t count;
+};
+
+struct sup_intensity {
+    uint32_t max_restarts;
+    uint32_t window_s;
+    struct sup_intensity_bucket *buckets; /* ring, cap entries */
+    uint32_t cap, head, len;              /* oldest at head */
+};
+
+/* sup_intensity_init prepares si (caller storage) for the given limits.
+ * Returns NAOS_OK or NAOS_ENOMEM. */
+int sup_intensity_init(struct sup_intensity *si, uint32_t max_restarts,
+                       uint32_t window_s);
+/* sup_intensity_fini frees si's memory; safe on a zeroed si. */
+void sup_intensity_fini(struct sup_intensity *si);
+/* sup_intensity_reset forgets every recorded restart. */
+void sup_intensity_reset(struct sup_intensity *si);
+/* sup_intensity_add records one restart decision at now_s (seconds) and
+ * says whether it is allowed: entries older than now_s - window_s are
+ * dropped first (an entry exactly window_s old still counts), the new one
+ * is added, and the result is false when the count is greater than
+ * max_restarts ("more than N in T": give up). */
+bool sup_intensity_add(struct sup_intensity *si, uint64_t now_s);
+/* sup_intensity_used counts the restarts within the window at now_s. */
+uint32_t sup_intensity_used(const struct sup_intensity *si, uint64_t now_s);
+
+#endif

@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* sup.h: the supervision core. Pure: no clock, no fork, no socket.
+ *
+ * A sup_tree holds the deployments of one node. Each deployment is a tree of
+ * sup_node: supervisors (which only watch children) and workers (one OS
+ * process each). The core follows Erlang/OTP's supervisor exactly
+ * (../shared/OTP-SEMANTICS.md): strategies, restart types, intensity,
+ * escalation, start order and reverse stop order.
+ *
+ * Drivers feed it events (a worker exited, a notify message arrived, time
+ * advanced, an operator command) with the current monotonic time, and the
+ * core acts through the sup_io vtable (spawn, signal, event). Every
+ * function here runs on the reactor thread only.
+ *
+ * Asynchrony: starting a worker completes when it is ready (at once after a
+ * successful spawn, or at READY=1 for ready=notify); stopping one completes
+ * when its exit is reported. A supervisor carries out a restart as a plan
+ * (stop these children in reverse order, one at a time, then start these in
+ * order); exits of other children that arrive meanwhile wait in its mailbox,
+ * as in OTP where the supervisor process is busy. An operator stop preempts
+ * a plan. */
+#ifndef NAOS_SUP_SUP_H
+#define NAOS_SUP_SUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "node/base/time.h"
+#include "node/spec/spec.h"
+#include "node/sup/intensity.h"
+
+enum sup_state {
+    SUP_STOPPED = 0, /* no process / no running children */
+    SUP_STARTING,    /* being started (worker: spawned, awaiting READY=1) */
+    SUP_RUNNING,
+    SUP_RESTARTING,  /* worker: waiting to be started again (backoff or retry);
+                        supervisor: carrying out a restart plan */
+    SUP_STOPPING,    /* stop signal sent / children being stopped */
+    SUP_FAILED,      /* gave up or failed to start; stays visible */
+};
+
+enum sup_reason_kind {
+    SUP_REASON_NONE = 0,
+    SUP_REASON_EXIT,          /* code = exit status; 0 is "normal" */
+    SUP_REASON_SIGNAL,        /* code = signal number, not sent by naos */
+    SUP_REASON_SHUTDOWN,      /* stopped by naos (clean) */
+    SUP_REASON_WATCHDOG,      /* WATCHDOG=1 missing past the interval */
+    SUP_REASON_TIMEOUT,       /* max_runtime reached */
+    SUP_REASON_START_TIMEOUT, /* no READY=1 within start_timeout */
+    SUP_REASON_SPAWN_FAILED,  /* code = errno of the failed spawn/exec */
+    SUP_REASON_MAX_RESTARTS,  /* a supervisor gave up (exits "shutdown") */
+    SUP_REASON_NODE_RESTART,  /* the node restarted (issue: store) */
+};
+
+struct sup_reason {
+    enum sup_reason_kind kind;
+    int code;
+};
+
+/* sup_reason_format writes the reason as users see it: "exit:1",
+ * "signal:SIGSEGV", "shutdown", "watchdog", "timeout", "start-timeout",
+ * "spawn-failed:ENOENT", "max-restarts", "node-restart", "" for NONE. */
+void sup_reason_format(struct sup_reason r, char *buf, size_t len);
+/* sup_reason_is_clean: OTP's normal/shutdown (exit 0 or SHUTDOWN, and a
+ * supervisor's MAX_RESTARTS which OTP reports as `shutdown`). */
+bool sup_reason_is_clean(struct sup_reason r);
+/* sup_state_name: "stopped", "starting", "running", "restarting",
+ * "stopping", "failed". */
+const char *sup_state_name(enum sup_state s);
+
+struct sup_tree;
+
+/* struct sup_node: public fields are read-only outside sup.c. */
+struct sup_node {
+    char *id;                  /* owned */
+    char *path;                /* owned; "deployment/child/..." */
+    struct sup_node *parent;   /* NULL for a deployment's top supervisor */
+    struct sup_tree *tree;
+    const struct spec_node *spec; /* borrowed from the deployment's spec
+                                     (for pool workers: the template) */
+    bool is_supervisor;
+    enum sup_state state;
+
+    /* workers */
+    int pid;                   /* 0 when no process */
+    naos_time started_at;      /* start of the current run (ms) */
+    char *status_text;         /* owned; last STATUS= text, or NULL */
+
+    uint32_t restarts;         /* times restarted by its parent */
+    struct sup_reason last_exit;
+    naos_time last_exit_at;
+
+    /* supervisors */
+    struct sup_node **children; /* start order; nchildren entries */
+    size_t nchildren;
+    struct sup_intensity intensity;
+
+    void *io_data;             /* the driver's, per node; never touched here */
+
+    /* Private to sup.c from here on. */
+    struct sup_node *mbox_next;  /* link in the parent's mailbox */
+    struct sup_node *dep_next;   /* deployments list (tops only) */
+    size_t heap_idx;             /* position in the deadline heap, or SIZE_MAX */
+    naos_time deadline;          /* NAOS_TIME_NEVER when none */
+    naos_time watchdog_at, runtime_at; /* worker deadlines, NEVER if unset */
+    struct sup_reason kill_reason;     /* why the core is killing it */
+    uint32_t backoff_n;          /* consecutive quick failures, for backoff */
+    uint32_t pool_seq;           /* simple-one-for-one: next replica number */
+    unsigned flags;              /* SUP__F_* in sup.c */
+    int plan;                    /* supervisor plan phase, in sup.c */
+    size_t plan_cursor;
+    struct sup_node *mbox_head, *mbox_tail; /* supervisor mailbox */
+    struct spec_node *owned_spec; /* tops only: the deployment's spec */
+    char *failure;               /* tops only: why it failed */
+};
+
+/* struct sup_spawn_info: what a driver needs to start one run of a worker.
+ * All pointers are borrowed for the duration of the spawn call. */
+struct sup_spawn_info {
+    const char *path;            /* NAOS_AGENT */
+    const char *deployment;      /* the deployment's name */
+    const struct spec_node *spec;/* argv, env, cwd, watchdog, ready */
+    uint32_t restart_count;      /* NAOS_RESTART_COUNT */
+    const char *restart_reason;  /* NAOS_RESTART_REASON; "" on first start */
+};
+
+enum sup_event_kind {
+    SUP_EV_DEPLOY,        /* a deployment was added */
+    SUP_EV_START,         /* a worker process was spawned (pid) */
+    SUP_EV_READY,         /* a ready=notify worker said READY=1 */
+    SUP_EV_EXIT,          /* child_terminated: a child ended (reason) */
+    SUP_EV_RESTART,       /* a restart decision (path = the dead child) */
+    SUP_EV_START_FAILED,  /* a start failed (reason) */
+    SUP_EV_KILL,          /* shutdown timeout ran out: SIGKILL sent */
+    SUP_EV_GIVE_UP,       /* reached_max_restart_intensity (path = supervisor,
+                             detail = offending child) */
+    SUP_EV_ESCALATE,      /* a deployment's top gave up: deployment failed */
+    SUP_EV_STOP,          /* a deployment was stopped by the operator */
+    SUP_EV_REMOVE,        /* a deployment was removed */
+};
+
+/* sup_event_kind_name: "deploy", "start", "ready", "exit", "restart",
+ * "start-failed", "kill", "give-up", "escalate", "stop", "remove". */
+const char *sup_event_kind_name(enum sup_event_kind k);
+
+struct sup_event {
+    enum sup_event_kind kind;
+    const char *deployment;  /* borrowed for the call */
+    const char *path;
+    int pid;
+    struct sup_reason reason;
+    uint32_t restarts;
+    const char *detail;      /* may be NULL */
+    naos_time at;
+};
+
+#define SUP_IO_VERSION 1
+
+/* struct sup_io: how the core reaches the world. Versioned vtable. */
+struct sup_io {
+    int version; /* SUP_IO_VERSION */
+    void *ctx;
+    /* spawn starts one run of worker w (borrowed; stays valid at least until
+     * its exit is reported). On success stores the pid in *pid and returns 0;
+     * the driver then owes exactly one sup_on_exit for that run. On failure
+     * (fork, exec, cwd) returns a positive errno and no exit will follow. */
+    int (*spawn)(void *ctx, struct sup_node *w,
+                 const struct sup_spawn_info *info, int *pid);
+    /* signal sends signo to w's process group (the driver adds SIGCONT after
+     * a stop signal). Only called while w has a process. */
+    void (*signal)(void *ctx, struct sup_node *w, int signo);
+    /* event reports a supervision event (borrowed for the call). */
+    void (*event)(void *ctx, const struct sup_event *ev);
+    /* random returns a uniform random 32-bit number (backoff jitter). */
+    uint32_t (*random)(void *ctx);
+    /* forget is called just before the core frees node n (any node), so the
+     * driver can release n->io_data. May be NULL. */
+    void (*forget)(void *ctx, struct sup_node *n);
+};
+
+/* sup_tree_alloc creates an empty tree using io (copied). *out is set on
+ * success. Returns NAOS_OK or NAOS_ENOMEM. */
+int sup_tree_alloc(struct sup_tree **out, const struct sup_io *io);
+/* sup_tree_free frees every node without signalling anything (the driver
+ * must have stopped the processes: see sup_shutdown). NULL is fine. */
+void sup_tree_free(struct sup_tree *t);
+
+/* sup_deploy adds a deployment from spec (validated with spec_validate;
+ * takes ownership on success) and starts it. *out (may be NULL) gets its
+ * top node. Errors: NAOS_EEXIST (name taken), NAOS_EINVAL (invalid spec;
+ * message in errbuf), NAOS_ENOMEM. On error nothing changed and the caller
+ * keeps spec. */
+int sup_deploy(struct sup_tree *t, struct spec_node *spec, naos_time now,
+               struct sup_node **out, char *errbuf, size_t errlen);
+
+/* sup_find returns the deployment named name, or NULL. */
+struct sup_node *sup_find(struct sup_tree *t, const char *name);
+/* sup_find_path returns the node at path ("dep/child/grandchild"), or NULL. */
+struct sup_node *sup_find_path(struct sup_tree *t, const char *path);
+/* sup_first / sup_next iterate deployments in the order they were added. */
+struct sup_node *sup_first(struct sup_tree *t);
+struct sup_node *sup_next(struct sup_node *dep);
+/* sup_count_workers: workers in the whole tree (all deployments). */
+size_t sup_count_workers(const struct sup_tree *t);
+
+/* Operator commands on a deployment (dep from sup_find). None of them count
+ * towards intensity. All return NAOS_OK or NAOS_EBUSY with nothing done.
+ * sup_stop: stop the whole tree in reverse start order; state stopped.
+ * sup_start: start a stopped or failed deployment afresh (intensity reset).
+ * sup_restart: stop then start again.
+ * sup_remove: stop, then free the deployment once everything has exited
+ * (the io forget hook runs for each node; dep is invalid afterwards). */
+int sup_stop(struct sup_tree *t, struct sup_node *dep, naos_time now);
+int sup_start(struct sup_tree *t, struct sup_node *dep, naos_time now);
+int sup_restart(struct sup_tree *t, struct sup_node *dep, naos_time now);
+int sup_remove(struct sup_tree *t, struct sup_node *dep, naos_time now);
+
+/* sup_shutdown stops every deployment (node shutdown, newest first).
+ * sup_is_quiet tells when no worker has a process any more. */
+void sup_shutdown(struct sup_tree *t, naos_time now);
+bool sup_is_quiet(const struct sup_tree *t);
+
+/* Driver events. */
+/* sup_on_exit: the current run of worker w ended. exited=true: code is the
+ * exit status; exited=false: code is the terminating signal. */
+void sup_on_exit(struct sup_tree *t, struct sup_node *w, bool exited,
+                 int code, naos_time now);
+/* sup_on_notify: worker w sent a notify datagram. ready = READY=1 seen,
+ * watchdog = WATCHDOG=1 seen, status = STATUS= text or NULL (copied). */
+void sup_on_notify(struct sup_tree *t, struct sup_node *w, bool ready,
+                   bool watchdog, const char *status, naos_time now);
+/* sup_next_deadline: the earliest time sup_tick has work, or
+ * NAOS_TIME_NEVER. */
+naos_time sup_next_deadline(const struct sup_tree *t);
+/* sup_tick runs everything due at or before now (start timeouts,
+ * watchdogs, max runtimes, shutdown kills, backoff restarts). */
+void sup_tick(struct sup_tree *t, naos_time now);
+
+/* sup_intensity_in_use: restarts of supervisor s within its window now. */
+uint32_t sup_intensity_in_use(const struct sup_node *s, naos_time now);
+
+#endif
