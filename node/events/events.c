@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "node/events/events.h"
+
+#include "node/base/alloc.h"
+#include "node/base/err.h"
+
+int
+events_init(struct events *ev, size_t cap)
+{
+    NAOS_ASSERT(cap > 0);
+    ev->ring = naos_alloc(cap * sizeof *ev->ring);
+    if (ev->ring == NULL)
+        return NAOS_ENOMEM;
+    ev->cap = cap;
+    ev->next_seq = 1;
+    return NAOS_OK;
+}
+
+static void
+entry_clear(struct events_entry *e)
+{
+    naos_free(e->deployment);
+    naos_free(e->path);
+    naos_free(e->reason);
+    naos_free(e->detail);
+    *e = (struct events_entry){0};
+}
+
+void
+events_fini(struct events *ev)
+{
+    for (size_t i = 0; ev->ring && i < ev->cap; i++)
+        entry_clear(&ev->ring[i]);
+    naos_free(ev->ring);
+    *ev = (struct events){0};
+}
+
+void
+events_push(struct events *ev, const char *kind, const char *deployment,
+            const char *path, int pid, const char *reason, uint32_t restarts,
+            const char *detail, int64_t at_wall_ms, uint64_t at_mono_us)
+{
+    struct events_entry *e = &ev->ring[ev->next_seq % ev->cap];
+    entry_clear(e);
+    e->seq = ev->next_seq++;
+    e->kind = kind;
+    e->deployment = naos_strdup(deployment);
+    e->path = naos_strdup(path);
+    e->reason = naos_strdup(reason);
+    e->detail = naos_strdup(detail);
+    e->pid = pid;
+    e->restarts = restarts;
+    e->at_wall_ms = at_wall_ms;
+    e->at_mono_us = at_mono_us;
+}
+
+uint64_t
+events_last(const struct events *ev)
+{
+    return ev->next_seq - 1;
+}
+
+uint64_t
+events_oldest(const struct events *ev)
+{
+    uint64_t last = events_last(ev);
+    if (last == 0)
+        return 0;
+    return last >= ev->cap ? last - ev->cap + 1 : 1;
+}
+
+const struct events_entry *
+events_get(const struct events *ev, uint64_t seq)
+{
+    if (seq == 0 || seq > events_last(ev) || seq < events_oldest(ev))
+        return NULL;
+    return &ev->ring[seq % ev->cap];
+}

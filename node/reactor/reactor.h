@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* reactor.h: the node's single event loop (epoll). Every piece of node
+ * state is touched only from the thread that runs reactor_run_once.
+ *
+ * Watches are caller-allocated (struct reactor_watch embedded in the
+ * owner) and must stay at a stable address while added. Time is one
+ * deadline: the loop wakes when it passes (ms granularity), and `now` is
+ * read once per iteration. */
+#ifndef NAOS_REACTOR_REACTOR_H
+#define NAOS_REACTOR_REACTOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "node/base/time.h"
+
+/* reactor_cb: fd became ready; events is the epoll mask. */
+typedef void (*reactor_cb)(void *arg, uint32_t events);
+
+struct reactor_watch {
+    int fd;
+    reactor_cb cb;
+    void *arg;
+    bool added;
+};
+
+struct reactor {
+    int epfd;
+    naos_time now;       /* cached at each wake-up */
+    naos_time deadline;  /* NAOS_TIME_NEVER when none */
+    uint64_t iterations;
+    uint64_t max_lag_us; /* worst dispatch time seen (loop latency) */
+};
+
+/* reactor_init opens the epoll instance. Returns NAOS_OK or NAOS_ESYS. */
+int reactor_init(struct reactor *r);
+/* reactor_fini closes it; safe on a zeroed reactor. Watched fds are not
+ * closed (their owners close them). */
+void reactor_fini(struct reactor *r);
+/* reactor_add watches fd for events (EPOLLIN etc.) and calls cb(arg, ev)
+ * when ready. w is borrowed until reactor_del. Returns NAOS_OK or
+ * NAOS_ESYS. */
+int reactor_add(struct reactor *r, struct reactor_watch *w, int fd,
+                uint32_t events, reactor_cb cb, void *arg);
+/* reactor_del stops watching w (no-op when not added). Call it before
+ * closing w's fd. */
+void reactor_del(struct reactor *r, struct reactor_watch *w);
+/* reactor_set_deadline: reactor_run_once returns no later than deadline
+ * (absolute monotonic ms; NAOS_TIME_NEVER = no timer). */
+void reactor_set_deadline(struct reactor *r, naos_time deadline);
+/* reactor_run_once waits for readiness or the deadline (at most max_wait_ms
+ * when >= 0), dispatches every ready watch, updates r->now and returns.
+ * Returns NAOS_OK, or NAOS_ESYS on an epoll failure other than EINTR. */
+int reactor_run_once(struct reactor *r, int max_wait_ms);
+
+#endif
