@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* node.h: the naos-node composition root. It owns every module of one node
+ * (reactor, control endpoint, notify socket, supervision core, process
+ * drivers, event ring) and is the only place that knows them all. */
+#ifndef NAOS_NODE_NODE_H
+#define NAOS_NODE_NODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct node_config {
+    const char *name;     /* node name (NAOS_NODE); default: hostname */
+    const char *run_dir;  /* sockets, lock file */
+    const char *data_dir; /* worker logs (and, later, the store) */
+    uint64_t log_max_bytes; /* per worker log file; 0 = default */
+    unsigned log_keep;      /* rotated files kept; 0 = default */
+};
+
+struct node;
+
+/* node_open prepares a node: creates and locks the run directory (a second
+ * node on the same run dir is refused), opens the control and notify
+ * sockets and becomes a child subreaper. Signals must already be blocked in
+ * every thread (see node_block_signals). On failure returns an error and
+ * writes what went wrong and what to do into errbuf. */
+int node_open(struct node **out, const struct node_config *cfg, char *errbuf,
+              size_t errlen);
+/* node_run runs the reactor until SIGTERM/SIGINT has stopped every
+ * deployment. Returns the process exit code (0 on a clean stop). */
+int node_run(struct node *n);
+/* node_close releases everything; NULL is fine. */
+void node_close(struct node *n);
+
+/* node_block_signals blocks the signals the reactor reads through a
+ * signalfd. Call first thing in main, before any thread exists. */
+void node_block_signals(void);
+
+#endif
