@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* status_json.c: naos.v1.Status / Event -> JSON. Built only with jansson's
+ * constructors (never by printing text), so every string is escaped by
+ * jansson. Each builder returns NULL on failure and releases what it made. */
+#include "proto/status_json.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "node/base/alloc.h"
+
+static const char *
+str(const char *s)
+{
+    return s ? s : "";
+}
+
+/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0. */
+static size_t
+utf8_seq(const unsigned char *p, size_t n)
+{
+    unsigned char c = p[0];
+    size_t len;
+    unsigned min;
+    unsigned cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2, min = 0x80, cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3, min = 0x800, cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4, min = 0x10000, cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+/* jstr makes a JSON string of s. Text from the wire (a worker's STATUS=,
+ * an exit reason) need not be UTF-8, which jansson refuses: such bytes are
+ * replaced by U+FFFD rather than dropping the whole value. */
+static json_t *
+jstr(const char *s)
+{
+    s = s ? s : "";
+    json_t *v = json_string(s);
+    if (v != NULL)
+        return v;
+    size_t n = strlen(s);
+    if (n > (SIZE_MAX - 1) / 3)
+        return NULL;
+    char *buf = naos_alloc(3 * n + 1); /* each bad byte becomes 3 bytes */
+    if (buf == NULL)
+        return NULL;
+    const unsigned char *p = (const unsigned char *)s;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t k = utf8_seq(p + i, n - i);
+        if (k == 0) {
+            memcpy(buf + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        } else {
+            memcpy(buf + o, p + i, k);
+            o += k;
+            i += k;
+        }
+    }
+    buf[o] = '\0';
+    v = json_string(buf);
+    naos_free(buf);
+    return v;
+}
+
+/* A string, or JSON null when empty. */
+static json_t *
+str_or_null(const char *s)
+{
+    return (s && s[0]) ? jstr(s) : json_null();
+}
+
+/* obj_set steals v (NULL marks an allocation failure upstream). */
+static bool
+obj_set(json_t *o, const char *key, json_t *v)
+{
+    if (v == NULL)
+        return false;
+    return json_object_set_new(o, key, v) == 0;
+}
+
+char *
+status_json_time(int64_t wall_ms, char *buf, size_t len)
+{
+    if (len == 0)
+        return buf;
+    buf[0] = '\0';
+    int64_t ms = wall_ms % 1000;
+    int64_t s = wall_ms / 1000;
+    if (ms < 0) { /* floor for times before 1970 */
+        ms += 1000;
+        s -= 1;
+    }
+    time_t t = (time_t)s;
+    struct tm tm;
+    if (gmtime_r(&t, &tm) == NULL)
+        return buf;
+    char tmp[64];
+    if (strftime(tmp, sizeof tmp, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+        return buf;
+    snprintf(buf, len, "%s.%03dZ", tmp, (int)ms);
+    return buf;
+}
+
+static json_t *
+time_json(int64_t wall_ms)
+{
+    char buf[64];
+    status_json_time(wall_ms, buf, sizeof buf);
+    return buf[0] ? json_string(buf) : json_null();
+}
+
+static json_t *
+node_json(const Naos__V1__NodeStatus *n, int depth)
+{
+    if (n == NULL || depth > STATUS_JSON_MAX_DEPTH)
+        return NULL;
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    bool sup = n->is_supervisor != 0;
+    bool ok = obj_set(o, "id", jstr(n->id)) &&
+              obj_set(o, "path", jstr(n->path)) &&
+              obj_set(o, "type", json_string(sup ? "supervisor" : "worker")) &&
+              obj_set(o, "state", jstr(n->state)) &&
+              obj_set(o, "pid",
+                      (!sup && n->pid != 0) ? json_integer(n->pid)
+                                            : json_null()) &&
+              obj_set(o, "restarts", json_integer(n->restarts)) &&
+              obj_set(o, "restart", str_or_null(n->restart_type)) &&
+              obj_set(o, "uptime_ms", json_integer(n->uptime_ms));
+    if (!ok)
+        goto err;
+
+    json_t *le = json_null();
+    if (n->last_exit != NULL) {
+        json_decref(le);
+        le = json_object();
+        if (le == NULL ||
+            !obj_set(le, "reason", jstr(n->last_exit->reason)) ||
+            !obj_set(le, "at", time_json(n->last_exit->at_wall_ms))) {
+            json_decref(le);
+            goto err;
+        }
+    }
+    if (!obj_set(o, "last_exit", le) ||
+        !obj_set(o, "status_text", str_or_null(n->status_text)))
+        goto err;
+
+    if (sup) {
+        ok = obj_set(o, "strategy", jstr(n->strategy)) &&
+             obj_set(o, "max_restarts", json_integer(n->max_restarts)) &&
+             obj_set(o, "window_s", json_integer(n->window_s)) &&
+             obj_set(o, "restarts_in_window",
+                     json_integer(n->restarts_in_window));
+        if (!ok)
+            goto err;
+    }
+    json_t *kids = json_array();
+    if (!obj_set(o, "children", kids))
+        goto err;
+    for (size_t i = 0; n->children && i < n->n_children; i++) {
+        json_t *k = node_json(n->children[i], depth + 1);
+        if (k == NULL || json_array_append_new(kids, k) != 0)
+            goto err;
+    }
+    return o;
+
+err:
+    json_decref(o);
+    return NULL;
+}
+
+json_t *
+status_json_node(const Naos__V1__NodeStatus *n)
+{
+    return node_json(n, 1);
+}
+
+json_t *
+status_json_deployment(const Naos__V1__DeploymentStatus *d)
+{
+    if (d == NULL)
+        return NULL;
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    bool failed = strcmp(str(d->state), "failed") == 0;
+    if (!obj_set(o, "name", jstr(d->name)) ||
+        !obj_set(o, "state", jstr(d->state)) ||
+        (failed && !obj_set(o, "failure", str_or_null(d->failure))))
+        goto err;
+    json_t *tree = d->tree ? node_json(d->tree, 1) : json_null();
+    if (!obj_set(o, "tree", tree))
+        goto err;
+    return o;
+
+err:
+    json_decref(o);
+    return NULL;
+}
+
+json_t *
+status_json_status(const Naos__V1__Status *st)
+{
+    if (st == NULL)
+        return NULL;
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    json_t *deps = json_array();
+    if (!obj_set(o, "node", jstr(st->node)) ||
+        !obj_set(o, "deployments", deps))
+        goto err;
+    for (size_t i = 0; st->deployments && i < st->n_deployments; i++) {
+        json_t *d = status_json_deployment(st->deployments[i]);
+        if (d == NULL || json_array_append_new(deps, d) != 0)
+            goto err;
+    }
+    return o;
+
+err:
+    json_decref(o);
+    return NULL;
+}
+
+json_t *
+status_json_event(const Naos__V1__Event *ev)
+{
+    if (ev == NULL)
+        return NULL;
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    /* json_int_t is signed 64-bit; a seq beyond it cannot happen in
+     * practice (one event per ns for 292 years), clamp rather than wrap */
+    json_int_t seq = ev->seq > (uint64_t)INT64_MAX ? (json_int_t)INT64_MAX
+                                                   : (json_int_t)ev->seq;
+    bool ok = obj_set(o, "seq", json_integer(seq)) &&
+              obj_set(o, "at", time_json(ev->at_wall_ms)) &&
+              obj_set(o, "kind", jstr(ev->kind)) &&
+              obj_set(o, "deployment", str_or_null(ev->deployment)) &&
+              obj_set(o, "path", str_or_null(ev->path)) &&
+              obj_set(o, "pid",
+                      ev->pid != 0 ? json_integer(ev->pid) : json_null()) &&
+              obj_set(o, "reason", str_or_null(ev->reason)) &&
+              obj_set(o, "restarts", json_integer(ev->restarts)) &&
+              obj_set(o, "detail", str_or_null(ev->detail));
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cli.h: shared state and helpers of the `naos` command-line client.
+ *
+ * Every subcommand is `int cmd_X(struct cli *c, int argc, char **argv)`
+ * with argv[0] the subcommand's name; it returns the process exit code:
+ *   0   ok
+ *   1   negative answer (the node is busy)
+ *   100 usage error or permanent failure (bad spec, no such deployment)
+ *   111 temporary or system failure (node not reachable, timeout)
+ * Messages go to stderr as "naos: fatal: ...". */
+#ifndef NAOS_CLI_CLI_H
+#define NAOS_CLI_CLI_H
+
+#include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "proto/naos.pb-c.h"
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_NO 1
+#define CLI_EXIT_USAGE 100
+#define CLI_EXIT_TEMP 111
+
+#define CLI_DEFAULT_TIMEOUT_MS 10000
+#define CLI_POLL_MS 200
+
+/* struct cli: the global options, set before and after the subcommand. */
+struct cli {
+    const char *run_dir;  /* --run (borrowed from argv), or NULL */
+    const char *node_url; /* --node (borrowed from argv), or NULL */
+    bool json;            /* --json */
+    int timeout_ms;       /* --timeout */
+    char url[PATH_MAX + 32]; /* resolved by cli_resolve_url */
+};
+#define CLI_ZERO {NULL, NULL, false, CLI_DEFAULT_TIMEOUT_MS, {0}}
+
+/* Long-option codes of the global options, accepted by every subcommand. */
+enum {
+    CLI_OPT_RUN = 1000,
+    CLI_OPT_NODE,
+    CLI_OPT_JSON,
+    CLI_OPT_TIMEOUT,
+    CLI_OPT_VERSION,
+    CLI_OPT_FIRST_LOCAL = 1100, /* subcommands number theirs from here */
+};
+#define CLI_GLOBAL_LONGOPTS                                                  \
+    {"run", required_argument, NULL, CLI_OPT_RUN},                           \
+        {"node", required_argument, NULL, CLI_OPT_NODE},                     \
+        {"json", no_argument, NULL, CLI_OPT_JSON},                           \
+        {"timeout", required_argument, NULL, CLI_OPT_TIMEOUT},               \
+        {"help", no_argument, NULL, 'h'}
+
+/* The global options as shown in every subcommand's --help. */
+#define CLI_GLOBAL_HELP                                                      \
+    "Global options:\n"                                                      \
+    "  --run DIR        run directory of naos-node (default: $NAOS_RUN_DIR,\n" \
+    "                   else $XDG_RUNTIME_DIR/naos, else /tmp/naos-$UID);\n"  \
+    "                   the control socket is DIR/ctl.sock\n"                  \
+    "  --node URL       NNG URL of the control socket (overrides --run)\n"    \
+    "  --json           machine-readable output\n"                            \
+    "  --timeout DUR    how long to wait for the node (default 10s)\n"        \
+    "  -h, --help       show this help\n"
+
+/* cli_global_opt handles opt (a getopt_long result) if it is a global
+ * option, with arg (borrowed; must outlive c). Returns 1 if handled, 0 if
+ * opt is not global, -1 on a bad value (message in err, caller buffer +
+ * length). */
+int cli_global_opt(struct cli *c, int opt, const char *arg, char *err,
+                   size_t errlen);
+
+/* cli_opt_common handles what every subcommand's getopt_long loop shares:
+ * 'h' (prints help to stdout), '?' and ':' (usage error for cmd), and the
+ * global options. Returns CLI_OPT_NEXT when opt was handled and parsing
+ * goes on, CLI_OPT_LOCAL when opt is the subcommand's own, or an exit code
+ * (>= 0) to return at once (0 after --help). */
+#define CLI_OPT_NEXT (-1)
+#define CLI_OPT_LOCAL (-2)
+int cli_opt_common(struct cli *c, const char *cmd, const char *help, int opt,
+                   char **argv);
+
+/* cli_print_message prints the one-line confirmation of a reply (or
+ * fallback when it has none) to stdout, as {"message": ...} with --json. */
+void cli_print_message(const struct cli *c, const Naos__V1__Reply *r,
+                       const char *fallback);
+
+/* cli_print_clean writes s to f with control characters (terminal escapes
+ * from a worker's STATUS= or exit detail) replaced by '?'. */
+void cli_print_clean(FILE *f, const char *s);
+
+/* cli_bad_option writes the message for a getopt_long '?' or ':' result
+ * into err: "unknown option --foo" or "option --cwd needs a value". argv
+ * is the vector getopt scanned. */
+void cli_bad_option(int opt, char **argv, char *err, size_t errlen);
+
+/* cli_usage prints "naos: fatal: CMD: MSG (see `naos CMD --help`)" and
+ * returns CLI_EXIT_USAGE. cmd NULL means the top level. */
+int cli_usage(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* cli_fatal prints "naos: fatal: MSG" and returns code. */
+int cli_fatal(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* cli_warn prints "naos: warning: MSG". */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* cli_resolve_url fills c->url from --node, else --run, else the default
+ * run directory. Returns 0 or an exit code (message printed). */
+int cli_resolve_url(struct cli *c);
+
+/* cli_call sends req to the node and stores the reply in *out (free with
+ * naos_client_reply_free). Returns 0, or an exit code after printing why
+ * the node could not be asked (111, or 100 for a bad URL). */
+int cli_call(struct cli *c, const Naos__V1__Request *req,
+             Naos__V1__Reply **out);
+
+/* cli_reply_exit maps a reply's code to an exit code, printing the node's
+ * error text for anything but OK: INVALID/NOT_FOUND/EXISTS 100, BUSY 1,
+ * INTERNAL (and unknown codes) 111. */
+int cli_reply_exit(const Naos__V1__Reply *r);
+
+/* cli_install_stop_signals makes SIGINT/SIGTERM set a flag (no restart of
+ * system calls) for the follow loops; cli_stop_requested reads it. */
+void cli_install_stop_signals(void);
+bool cli_stop_requested(void);
+/* cli_sleep_ms sleeps ms unless a stop signal arrives. */
+void cli_sleep_ms(int ms);
+
+/* Subcommands (argv[0] is the subcommand name). */
+int cmd_deploy(struct cli *c, int argc, char **argv);
+int cmd_apply(struct cli *c, int argc, char **argv);
+int cmd_status(struct cli *c, int argc, char **argv);
+int cmd_stop(struct cli *c, int argc, char **argv);
+int cmd_start(struct cli *c, int argc, char **argv);
+int cmd_restart(struct cli *c, int argc, char **argv);
+int cmd_rm(struct cli *c, int argc, char **argv);
+int cmd_ping(struct cli *c, int argc, char **argv);
+int cmd_events(struct cli *c, int argc, char **argv);
+int cmd_logs(struct cli *c, int argc, char **argv);
+
+#endif

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cmd_ctl.c: the one-name operator commands (stop, start, restart, rm)
+ * and ping. Each sends one request and prints the node's one-line answer. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/client.h"
+
+struct ctl_cmd {
+    const char *name;
+    Naos__V1__Request__ReqCase req_case;
+    const char *help;
+    const char *done; /* fallback confirmation, %s = NAME */
+};
+
+static const struct ctl_cmd ctl_stop = {
+    "stop", NAOS__V1__REQUEST__REQ_STOP,
+    "Usage: naos stop NAME\n"
+    "\n"
+    "Stop deployment NAME: its children are stopped in reverse start order\n"
+    "(SIGTERM, then SIGKILL after each worker's shutdown time). The\n"
+    "deployment stays defined; `naos start NAME` runs it again.\n"
+    "\n" CLI_GLOBAL_HELP,
+    "stopped %s"};
+
+static const struct ctl_cmd ctl_start = {
+    "start", NAOS__V1__REQUEST__REQ_START,
+    "Usage: naos start NAME\n"
+    "\n"
+    "Start deployment NAME again after `naos stop` or after it failed\n"
+    "(gave up on its restart intensity).\n"
+    "\n" CLI_GLOBAL_HELP,
+    "started %s"};
+
+static const struct ctl_cmd ctl_restart = {
+    "restart", NAOS__V1__REQUEST__REQ_RESTART,
+    "Usage: naos restart NAME\n"
+    "\n"
+    "Stop deployment NAME and start it again.\n"
+    "\n" CLI_GLOBAL_HELP,
+    "restarted %s"};
+
+static const struct ctl_cmd ctl_rm = {
+    "rm", NAOS__V1__REQUEST__REQ_REMOVE,
+    "Usage: naos rm NAME\n"
+    "\n"
+    "Stop deployment NAME and forget it.\n"
+    "\n" CLI_GLOBAL_HELP,
+    "removed %s"};
+
+static int
+run_ctl(const struct ctl_cmd *k, struct cli *c, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        CLI_GLOBAL_LONGOPTS,
+        {NULL, 0, NULL, 0},
+    };
+    optind = 0;
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        int rc = cli_opt_common(c, k->name, k->help, opt, argv);
+        if (rc == CLI_OPT_NEXT)
+            continue;
+        if (rc == CLI_OPT_LOCAL)
+            return cli_usage(k->name, "unexpected option");
+        return rc;
+    }
+    if (optind >= argc)
+        return cli_usage(k->name, "missing NAME");
+    const char *name = argv[optind++];
+    if (optind < argc)
+        return cli_usage(k->name, "unexpected argument \"%s\"",
+                         argv[optind]);
+    if (name[0] == '\0')
+        return cli_usage(k->name, "NAME must not be empty");
+
+    Naos__V1__NameRequest nr = NAOS__V1__NAME_REQUEST__INIT;
+    nr.name = (char *)name;
+    Naos__V1__Request req = NAOS__V1__REQUEST__INIT;
+    req.req_case = k->req_case;
+    /* stop/start/restart/remove share one union slot type */
+    req.stop = &nr;
+    Naos__V1__Reply *reply = NULL;
+    int ec = cli_call(c, &req, &reply);
+    if (ec != 0)
+        return ec;
+    ec = cli_reply_exit(reply);
+    if (ec == 0) {
+        char fallback[128];
+        snprintf(fallback, sizeof fallback, k->done, name);
+        cli_print_message(c, reply, fallback);
+    }
+    naos_client_reply_free(reply);
+    return ec;
+}
+
+int
+cmd_stop(struct cli *c, int argc, char **argv)
+{
+    return run_ctl(&ctl_stop, c, argc, argv);
+}
+
+int
+cmd_start(struct cli *c, int argc, char **argv)
+{
+    return run_ctl(&ctl_start, c, argc, argv);
+}
+
+int
+cmd_restart(struct cli *c, int argc, char **argv)
+{
+    return run_ctl(&ctl_restart, c, argc, argv);
+}
+
+int
+cmd_rm(struct cli *c, int argc, char **argv)
+{
+    return run_ctl(&ctl_rm, c, argc, argv);
+}
+
+static const char ping_help[] =
+    "Usage: naos ping\n"
+    "\n"
+    "Check that naos-node answers on its control socket. Exit 0 if it\n"
+    "does, 111 if not.\n"
+    "\n" CLI_GLOBAL_HELP;
+
+int
+cmd_ping(struct cli *c, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        CLI_GLOBAL_LONGOPTS,
+        {NULL, 0, NULL, 0},
+    };
+    optind = 0;
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        int rc = cli_opt_common(c, "ping", ping_help, opt, argv);
+        if (rc == CLI_OPT_NEXT)
+            continue;
+        if (rc == CLI_OPT_LOCAL)
+            return cli_usage("ping", "unexpected option");
+        return rc;
+    }
+    if (optind < argc)
+        return cli_usage("ping", "unexpected argument \"%s\"", argv[optind]);
+
+    Naos__V1__NameRequest nr = NAOS__V1__NAME_REQUEST__INIT;
+    Naos__V1__Request req = NAOS__V1__REQUEST__INIT;
+    req.req_case = NAOS__V1__REQUEST__REQ_PING;
+    req.ping = &nr;
+    Naos__V1__Reply *reply = NULL;
+    int ec = cli_call(c, &req, &reply);
+    if (ec != 0)
+        return ec;
+    if (reply->code != NAOS__V1__ERROR_CODE__OK) {
+        const char *t = reply->error && reply->error[0] ? reply->error
+                                                         : "error";
+        ec = cli_fatal(CLI_EXIT_TEMP, "naos-node at %s answered: %s", c->url,
+                       t);
+    } else {
+        char fallback[sizeof c->url + 32];
+        snprintf(fallback, sizeof fallback, "naos-node at %s answers",
+                 c->url);
+        cli_print_message(c, reply, fallback);
+    }
+    naos_client_reply_free(reply);
+    return ec;
+}

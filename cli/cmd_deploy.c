@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cmd_deploy.c: `naos deploy` (a spec from flags) and `naos apply` (a spec
+ * from YAML). Both end in one DeployRequest. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/client.h"
+#include "cli/deploy_args.h"
+#include "node/base/alloc.h"
+#include "node/base/err.h"
+#include "node/spec/spec_yaml.h"
+#include "proto/spec_pb.h"
+
+/* Largest spec file read by apply. */
+#define APPLY_MAX_FILE (16u * 1024 * 1024)
+
+static int
+send_spec(struct cli *c, const struct spec_node *spec)
+{
+    Naos__V1__NodeSpec *pb = NULL;
+    int rc = spec_pb_from_spec(spec, &pb);
+    if (rc != NAOS_OK)
+        return cli_fatal(CLI_EXIT_TEMP, "unable to encode the spec: %s",
+                         naos_strerror(rc));
+    Naos__V1__DeployRequest dr = NAOS__V1__DEPLOY_REQUEST__INIT;
+    dr.spec = pb;
+    Naos__V1__Request req = NAOS__V1__REQUEST__INIT;
+    req.req_case = NAOS__V1__REQUEST__REQ_DEPLOY;
+    req.deploy = &dr;
+    Naos__V1__Reply *reply = NULL;
+    int ec = cli_call(c, &req, &reply);
+    spec_pb_free(pb);
+    if (ec != 0)
+        return ec;
+    if (reply->code == NAOS__V1__ERROR_CODE__EXISTS) {
+        ec = cli_fatal(CLI_EXIT_USAGE,
+                       "deployment %s already exists: run `naos rm %s` first",
+                       spec->id, spec->id);
+    } else {
+        ec = cli_reply_exit(reply);
+        if (ec == 0) {
+            char fallback[128];
+            snprintf(fallback, sizeof fallback, "deployed %s", spec->id);
+            cli_print_message(c, reply, fallback);
+        }
+    }
+    naos_client_reply_free(reply);
+    return ec;
+}
+
+int
+cmd_deploy(struct cli *c, int argc, char **argv)
+{
+    struct spec_node spec;
+    bool help = false;
+    char err[512];
+    int rc = deploy_args_parse(argc, argv, c, &help, &spec, err, sizeof err);
+    if (rc == NAOS_ENOMEM)
+        return cli_fatal(CLI_EXIT_TEMP, "out of memory");
+    if (rc != NAOS_OK)
+        return cli_usage("deploy", "%s", err);
+    if (help) {
+        fputs(deploy_args_help, stdout);
+        return CLI_EXIT_OK;
+    }
+    int ec = send_spec(c, &spec);
+    spec_node_fini(&spec);
+    return ec;
+}
+
+static const char apply_help[] =
+    "Usage: naos apply -f FILE\n"
+    "\n"
+    "Deploy the tree described by the YAML spec FILE (- reads stdin). The\n"
+    "spec is checked locally first; errors name FILE:LINE:COL. A deployment\n"
+    "of the same name must not exist yet: run `naos rm NAME` first.\n"
+    "\n"
+    "Options:\n"
+    "  -f, --file FILE  the spec (required)\n"
+    "\n" CLI_GLOBAL_HELP
+    "\n"
+    "Example spec:\n"
+    "  name: research\n"
+    "  supervisor: {strategy: rest-for-one, max_restarts: 5, window: 300s}\n"
+    "  children:\n"
+    "    - id: fetcher\n"
+    "      command: [\"python3\", \"fetch.py\"]\n"
+    "    - id: tools\n"
+    "      supervisor: {strategy: one-for-one, max_restarts: 3, window: 60s}\n"
+    "      children:\n"
+    "        - {id: scraper, command: \"./scraper --headless\", watchdog: 30s}\n";
+
+/* read_all reads f to its end into a naos_alloc'd, NUL-terminated buffer.
+ * Returns 0, or an errno value (EFBIG when over APPLY_MAX_FILE). */
+static int
+read_all(FILE *f, char **out, size_t *outlen)
+{
+    size_t cap = 8192, len = 0;
+    char *buf = naos_alloc(cap);
+    if (buf == NULL)
+        return ENOMEM;
+    for (;;) {
+        if (len + 1 >= cap) {
+            if (cap >= APPLY_MAX_FILE) {
+                naos_free(buf);
+                return EFBIG;
+            }
+            char *nb = naos_realloc(buf, cap * 2);
+            if (nb == NULL) {
+                naos_free(buf);
+                return ENOMEM;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t n = fread(buf + len, 1, cap - len - 1, f);
+        len += n;
+        if (n == 0) {
+            if (ferror(f)) {
+                int e = errno ? errno : EIO;
+                naos_free(buf);
+                return e;
+            }
+            break;
+        }
+    }
+    buf[len] = '\0';
+    *out = buf;
+    *outlen = len;
+    return 0;
+}
+
+int
+cmd_apply(struct cli *c, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"file", required_argument, NULL, 'f'},
+        CLI_GLOBAL_LONGOPTS,
+        {NULL, 0, NULL, 0},
+    };
+    const char *file = NULL;
+    optind = 0;
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":hf:", longopts, NULL)) != -1) {
+        int rc = cli_opt_common(c, "apply", apply_help, opt, argv);
+        if (rc == CLI_OPT_NEXT)
+            continue;
+        if (rc != CLI_OPT_LOCAL)
+            return rc;
+        file = optarg; /* only -f is local */
+    }
+    if (optind < argc)
+        return cli_usage("apply", "unexpected argument \"%s\"", argv[optind]);
+    if (file == NULL)
+        return cli_usage("apply", "missing -f FILE");
+    if (file[0] == '\0')
+        return cli_usage("apply", "-f: must not be empty");
+
+    bool is_stdin = strcmp(file, "-") == 0;
+    const char *fname = is_stdin ? "<stdin>" : file;
+    FILE *f = is_stdin ? stdin : fopen(file, "r");
+    if (f == NULL)
+        return cli_fatal(CLI_EXIT_TEMP, "unable to open %s: %s", file,
+                         strerror(errno));
+    char *text = NULL;
+    size_t len = 0;
+    int e = read_all(f, &text, &len);
+    if (!is_stdin)
+        fclose(f);
+    if (e == EFBIG)
+        return cli_fatal(CLI_EXIT_USAGE, "%s: larger than %u bytes", fname,
+                         APPLY_MAX_FILE);
+    if (e != 0)
+        return cli_fatal(CLI_EXIT_TEMP, "unable to read %s: %s", fname,
+                         strerror(e));
+
+    struct spec_node spec;
+    char err[1024];
+    err[0] = '\0';
+    int rc = spec_yaml_parse(fname, text, len, &spec, err, sizeof err);
+    naos_free(text);
+    if (rc == NAOS_ENOMEM)
+        return cli_fatal(CLI_EXIT_TEMP, "out of memory parsing %s", fname);
+    if (rc != NAOS_OK) {
+        fprintf(stderr, "naos: %s\n", err[0] ? err : "invalid spec");
+        return CLI_EXIT_USAGE;
+    }
+    int ec = send_spec(c, &spec);
+    spec_node_fini(&spec);
+    return ec;
+}

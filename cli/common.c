@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* common.c: resolving the node's URL, calling it, mapping its answers to
+ * exit codes, and the stop-signal flag of the follow loops. */
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "cli/client.h"
+#include "cli/paths.h"
+#include "node/base/err.h"
+
+int
+cli_resolve_url(struct cli *c)
+{
+    if (c->node_url) {
+        int n = snprintf(c->url, sizeof c->url, "%s", c->node_url);
+        if (n < 0 || (size_t)n >= sizeof c->url)
+            return cli_usage(NULL, "--node: URL too long");
+        return 0;
+    }
+    char dir[PATH_MAX];
+    if (c->run_dir) {
+        int n = snprintf(dir, sizeof dir, "%s", c->run_dir);
+        if (n < 0 || (size_t)n >= sizeof dir)
+            return cli_usage(NULL, "--run: path too long");
+    } else if (naos_default_run_dir(dir, sizeof dir) != NAOS_OK) {
+        return cli_fatal(CLI_EXIT_USAGE,
+                         "run directory path too long (check NAOS_RUN_DIR "
+                         "and XDG_RUNTIME_DIR)");
+    }
+    if (naos_ctl_url(dir, c->url, sizeof c->url) != NAOS_OK)
+        return cli_usage(NULL, "--run: path too long");
+    return 0;
+}
+
+int
+cli_call(struct cli *c, const Naos__V1__Request *req, Naos__V1__Reply **out)
+{
+    if (c->url[0] == '\0') {
+        int rc = cli_resolve_url(c);
+        if (rc)
+            return rc;
+    }
+    char err[PATH_MAX + 256];
+    int rc = naos_client_call(c->url, req, out, c->timeout_ms, err, sizeof err);
+    switch (rc) {
+    case NAOS_OK:
+        return 0;
+    case NAOS_ESYS:
+        return cli_fatal(CLI_EXIT_TEMP,
+                         "%s (is `naos-node start` running? check --run / "
+                         "NAOS_RUN_DIR)",
+                         err);
+    case NAOS_EINVAL:
+        return cli_fatal(CLI_EXIT_USAGE, "%s (check --node)", err);
+    default:
+        return cli_fatal(CLI_EXIT_TEMP, "%s", err);
+    }
+}
+
+static const char *
+code_name(int code)
+{
+    switch (code) {
+    case NAOS__V1__ERROR_CODE__INVALID: return "invalid request";
+    case NAOS__V1__ERROR_CODE__NOT_FOUND: return "not found";
+    case NAOS__V1__ERROR_CODE__EXISTS: return "already exists";
+    case NAOS__V1__ERROR_CODE__BUSY: return "busy";
+    case NAOS__V1__ERROR_CODE__INTERNAL: return "internal error";
+    default: return "unknown error";
+    }
+}
+
+int
+cli_reply_exit(const Naos__V1__Reply *r)
+{
+    const char *text = (r->error && r->error[0]) ? r->error : NULL;
+    switch (r->code) {
+    case NAOS__V1__ERROR_CODE__OK:
+        return CLI_EXIT_OK;
+    case NAOS__V1__ERROR_CODE__INVALID:
+    case NAOS__V1__ERROR_CODE__NOT_FOUND:
+    case NAOS__V1__ERROR_CODE__EXISTS:
+        return cli_fatal(CLI_EXIT_USAGE, "%s",
+                         text ? text : code_name((int)r->code));
+    case NAOS__V1__ERROR_CODE__BUSY:
+        fprintf(stderr, "naos: %s\n", text ? text : "naos-node is busy");
+        return CLI_EXIT_NO;
+    case NAOS__V1__ERROR_CODE__INTERNAL:
+        return cli_fatal(CLI_EXIT_TEMP, "naos-node: %s",
+                         text ? text : code_name((int)r->code));
+    default:
+        return cli_fatal(CLI_EXIT_TEMP,
+                         "naos-node answered with unknown code %d%s%s",
+                         (int)r->code, text ? ": " : "", text ? text : "");
+    }
+}
+
+static volatile sig_atomic_t stop_flag;
+
+static void
+on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+void
+cli_install_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: let nanosleep return at once */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+bool
+cli_stop_requested(void)
+{
+    return stop_flag != 0;
+}
+
+void
+cli_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (!stop_flag && nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+void
+cli_print_message(const struct cli *c, const Naos__V1__Reply *r,
+                  const char *fallback)
+{
+    const char *msg = fallback;
+    if (r->rep_case == NAOS__V1__REPLY__REP_MESSAGE && r->message &&
+        r->message[0])
+        msg = r->message;
+    if (c->json) {
+        json_t *o = json_object();
+        if (o && json_object_set_new(o, "message", json_string(msg)) == 0) {
+            char *s = json_dumps(o, JSON_COMPACT);
+            if (s) {
+                puts(s);
+                free(s);
+            }
+        }
+        json_decref(o);
+        return;
+    }
+    cli_print_clean(stdout, msg);
+    fputc('\n', stdout);
+}

@@ -1,0 +1,524 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* deploy_args.c: `naos deploy` flags -> spec tree. */
+#include "cli/deploy_args.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/base/alloc.h"
+#include "node/base/err.h"
+#include "node/base/time.h"
+
+const char deploy_args_help[] =
+    "Usage: naos deploy NAME [OPTIONS] -- CMD [ARGS...]\n"
+    "\n"
+    "Deploy one agent: a supervisor NAME with one worker NAME running CMD\n"
+    "ARGS directly (no shell; a single CMD word with spaces is still one\n"
+    "program name). For a shell command line use: -- sh -c 'CMD | ...'\n"
+    "\n"
+    "Supervisor options:\n"
+    "  --supervisor S       one-for-one (default), one-for-all, rest-for-one\n"
+    "                       or simple-one-for-one\n"
+    "  --max-restarts N     restart intensity: give up after more than N\n"
+    "                       restarts within the window (default 5)\n"
+    "  --window DUR         intensity window, whole seconds (default 300s;\n"
+    "                       OTP's 1 restart in 5s is too strict for agents)\n"
+    "  --replicas N         run N copies: without --supervisor (or with\n"
+    "                       simple-one-for-one) a pool of N from one template;\n"
+    "                       with one-for-one/one-for-all/rest-for-one, N\n"
+    "                       workers NAME-1..NAME-N\n"
+    "\n"
+    "Worker options:\n"
+    "  --restart R          permanent (default), transient or temporary\n"
+    "  --shutdown DUR|kill  grace between SIGTERM and SIGKILL (default 5s);\n"
+    "                       kill = SIGKILL at once\n"
+    "  --watchdog DUR       the worker must send WATCHDOG=1 this often\n"
+    "                       (default off)\n"
+    "  --ready exec|notify  started at exec (default) or at READY=1\n"
+    "  --start-timeout DUR  READY=1 must come within this (default 30s)\n"
+    "  --max-runtime DUR    end each run after this long (default unlimited)\n"
+    "  --backoff MIN[:MAX]  delay before a restart, doubling from MIN up to\n"
+    "                       MAX (MAX defaults to MIN; default none)\n"
+    "  --env K=V            add K=V to the environment (repeatable)\n"
+    "  --cwd DIR            working directory (default: the node's)\n"
+    "\n"
+    "DUR is a duration such as 500ms, 30s, 5m, 1h (a bare number is\n"
+    "seconds).\n"
+    "\n" CLI_GLOBAL_HELP
+    "\n"
+    "Example:\n"
+    "  naos deploy research --max-restarts 3 --window 1m \\\n"
+    "      --env MODEL=small -- python3 agent.py --verbose\n";
+
+enum {
+    O_SUP = CLI_OPT_FIRST_LOCAL,
+    O_MAX_RESTARTS,
+    O_WINDOW,
+    O_REPLICAS,
+    O_RESTART,
+    O_SHUTDOWN,
+    O_WATCHDOG,
+    O_READY,
+    O_START_TIMEOUT,
+    O_MAX_RUNTIME,
+    O_BACKOFF,
+    O_ENV,
+    O_CWD,
+};
+
+static const struct option longopts[] = {
+    {"supervisor", required_argument, NULL, O_SUP},
+    {"max-restarts", required_argument, NULL, O_MAX_RESTARTS},
+    {"window", required_argument, NULL, O_WINDOW},
+    {"replicas", required_argument, NULL, O_REPLICAS},
+    {"restart", required_argument, NULL, O_RESTART},
+    {"shutdown", required_argument, NULL, O_SHUTDOWN},
+    {"watchdog", required_argument, NULL, O_WATCHDOG},
+    {"ready", required_argument, NULL, O_READY},
+    {"start-timeout", required_argument, NULL, O_START_TIMEOUT},
+    {"max-runtime", required_argument, NULL, O_MAX_RUNTIME},
+    {"backoff", required_argument, NULL, O_BACKOFF},
+    {"env", required_argument, NULL, O_ENV},
+    {"cwd", required_argument, NULL, O_CWD},
+    CLI_GLOBAL_LONGOPTS,
+    {NULL, 0, NULL, 0},
+};
+
+/* What the flags said, before the tree is built. Strings are borrowed
+ * from argv. */
+struct dargs {
+    const char *name;
+    bool sup_given;
+    enum spec_strategy strategy;
+    uint32_t max_restarts;
+    uint32_t window_s;
+    uint32_t replicas; /* 0 = not given */
+    bool restart_given;
+    enum spec_restart restart;
+    bool shutdown_given;
+    naos_duration shutdown;
+    bool watchdog_given;
+    naos_duration watchdog;
+    bool ready_given;
+    enum spec_ready ready;
+    bool start_timeout_given;
+    naos_duration start_timeout;
+    bool max_runtime_given;
+    naos_duration max_runtime;
+    bool backoff_given;
+    naos_duration backoff_min, backoff_max;
+    const char **env;
+    size_t envc;
+    const char *cwd;
+    char **cmd;
+    size_t cmdc;
+};
+
+/* parse_u32: a plain decimal number in [min, max]; no sign, no spaces. */
+static bool
+parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+    if (s == NULL || !isdigit((unsigned char)s[0]))
+        return false;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+static bool
+parse_dur(const char *opt, const char *s, bool allow_zero,
+          naos_duration *out, char *err, size_t errlen)
+{
+    naos_duration d;
+    if (!naos_duration_parse(s, &d) || (!allow_zero && d == 0)) {
+        snprintf(err, errlen,
+                 "%s: \"%s\" is not a %sduration like 30s, 500ms or 5m", opt,
+                 s, allow_zero ? "" : "positive ");
+        return false;
+    }
+    *out = d;
+    return true;
+}
+
+/* env_ok: KEY=VALUE with KEY a shell-style name. */
+static bool
+env_ok(const char *s)
+{
+    const char *eq = strchr(s, '=');
+    if (eq == NULL || eq == s)
+        return false;
+    if (!(isalpha((unsigned char)s[0]) || s[0] == '_'))
+        return false;
+    for (const char *p = s; p < eq; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '_'))
+            return false;
+    return true;
+}
+
+static int
+one_opt(struct dargs *a, int opt, const char *arg, char *err, size_t errlen)
+{
+    switch (opt) {
+    case O_SUP:
+        if (!spec_strategy_parse(arg, &a->strategy)) {
+            snprintf(err, errlen,
+                     "--supervisor: unknown strategy \"%s\" (one-for-one, "
+                     "one-for-all, rest-for-one, simple-one-for-one)",
+                     arg);
+            return NAOS_EINVAL;
+        }
+        a->sup_given = true;
+        return NAOS_OK;
+    case O_MAX_RESTARTS:
+        if (!parse_u32(arg, 0, UINT32_MAX, &a->max_restarts)) {
+            snprintf(err, errlen,
+                     "--max-restarts: \"%s\" is not a whole number >= 0", arg);
+            return NAOS_EINVAL;
+        }
+        return NAOS_OK;
+    case O_WINDOW: {
+        naos_duration d;
+        if (!naos_duration_parse(arg, &d) || d < 1000 || d % 1000 != 0 ||
+            d / 1000 > UINT32_MAX) {
+            snprintf(err, errlen,
+                     "--window: \"%s\" is not a whole number of seconds >= 1 "
+                     "(like 300s or 5m)",
+                     arg);
+            return NAOS_EINVAL;
+        }
+        a->window_s = (uint32_t)(d / 1000);
+        return NAOS_OK;
+    }
+    case O_REPLICAS:
+        if (!parse_u32(arg, 1, SPEC_MAX_REPLICAS, &a->replicas)) {
+            snprintf(err, errlen, "--replicas: \"%s\" is not a number from 1 "
+                     "to %d", arg, SPEC_MAX_REPLICAS);
+            return NAOS_EINVAL;
+        }
+        return NAOS_OK;
+    case O_RESTART:
+        if (!spec_restart_parse(arg, &a->restart)) {
+            snprintf(err, errlen,
+                     "--restart: unknown restart type \"%s\" (permanent, "
+                     "transient, temporary)",
+                     arg);
+            return NAOS_EINVAL;
+        }
+        a->restart_given = true;
+        return NAOS_OK;
+    case O_SHUTDOWN:
+        if (!spec_shutdown_parse(arg, &a->shutdown)) {
+            snprintf(err, errlen,
+                     "--shutdown: \"%s\" is not a duration like 5s, or kill",
+                     arg);
+            return NAOS_EINVAL;
+        }
+        a->shutdown_given = true;
+        return NAOS_OK;
+    case O_WATCHDOG:
+        a->watchdog_given = true;
+        return parse_dur("--watchdog", arg, true, &a->watchdog, err, errlen)
+                   ? NAOS_OK
+                   : NAOS_EINVAL;
+    case O_READY:
+        if (!spec_ready_parse(arg, &a->ready)) {
+            snprintf(err, errlen,
+                     "--ready: unknown mode \"%s\" (exec, notify)", arg);
+            return NAOS_EINVAL;
+        }
+        a->ready_given = true;
+        return NAOS_OK;
+    case O_START_TIMEOUT:
+        a->start_timeout_given = true;
+        return parse_dur("--start-timeout", arg, false, &a->start_timeout, err,
+                         errlen)
+                   ? NAOS_OK
+                   : NAOS_EINVAL;
+    case O_MAX_RUNTIME:
+        a->max_runtime_given = true;
+        return parse_dur("--max-runtime", arg, true, &a->max_runtime, err,
+                         errlen)
+                   ? NAOS_OK
+                   : NAOS_EINVAL;
+    case O_BACKOFF: {
+        char minbuf[64];
+        const char *colon = strchr(arg, ':');
+        size_t n = colon ? (size_t)(colon - arg) : strlen(arg);
+        naos_duration lo, hi;
+        if (n >= sizeof minbuf) {
+            snprintf(err, errlen, "--backoff: \"%s\" is not MIN[:MAX]", arg);
+            return NAOS_EINVAL;
+        }
+        memcpy(minbuf, arg, n);
+        minbuf[n] = '\0';
+        if (!naos_duration_parse(minbuf, &lo) ||
+            (colon && !naos_duration_parse(colon + 1, &hi))) {
+            snprintf(err, errlen,
+                     "--backoff: \"%s\" is not MIN[:MAX] with durations like "
+                     "1s:30s",
+                     arg);
+            return NAOS_EINVAL;
+        }
+        if (!colon)
+            hi = lo;
+        if (lo > hi) {
+            snprintf(err, errlen, "--backoff: MIN (%s) is above MAX", minbuf);
+            return NAOS_EINVAL;
+        }
+        a->backoff_given = true;
+        a->backoff_min = lo;
+        a->backoff_max = hi;
+        return NAOS_OK;
+    }
+    case O_ENV:
+        if (!env_ok(arg)) {
+            snprintf(err, errlen,
+                     "--env: \"%s\" is not KEY=VALUE (KEY: letters, digits, "
+                     "_; not starting with a digit)",
+                     arg);
+            return NAOS_EINVAL;
+        }
+        if (a->envc >= DEPLOY_MAX_ENV) {
+            snprintf(err, errlen, "--env: more than %d variables",
+                     DEPLOY_MAX_ENV);
+            return NAOS_EINVAL;
+        }
+        a->env[a->envc++] = arg;
+        return NAOS_OK;
+    case O_CWD:
+        if (arg[0] == '\0') {
+            snprintf(err, errlen, "--cwd: must not be empty");
+            return NAOS_EINVAL;
+        }
+        a->cwd = arg;
+        return NAOS_OK;
+    default:
+        snprintf(err, errlen, "internal error: option %d", opt);
+        return NAOS_EINVAL;
+    }
+}
+
+static char **
+strv_dup(const char *const *v, size_t n)
+{
+    char **out = naos_alloc((n + 1) * sizeof *out);
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = naos_strdup(v[i]);
+        if (out[i] == NULL) {
+            for (size_t j = 0; j < i; j++)
+                naos_free(out[j]);
+            naos_free(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+/* make_worker fills w (zeroed) as the worker of a, with id id. */
+static int
+make_worker(const struct dargs *a, const char *id, struct spec_node *w)
+{
+    spec_node_init(w);
+    w->id = naos_strdup(id);
+    if (w->id == NULL)
+        return NAOS_ENOMEM;
+    if (a->restart_given)
+        w->restart = a->restart;
+    if (a->shutdown_given)
+        w->shutdown = a->shutdown;
+    if (a->watchdog_given)
+        w->watchdog = a->watchdog;
+    if (a->ready_given)
+        w->ready = a->ready;
+    if (a->start_timeout_given)
+        w->start_timeout = a->start_timeout;
+    if (a->max_runtime_given)
+        w->max_runtime = a->max_runtime;
+    if (a->backoff_given) {
+        w->backoff_min = a->backoff_min;
+        w->backoff_max = a->backoff_max;
+    }
+    w->argv = strv_dup((const char *const *)a->cmd, a->cmdc);
+    if (w->argv == NULL)
+        return NAOS_ENOMEM;
+    w->argc = a->cmdc;
+    if (a->envc > 0) {
+        w->env = strv_dup(a->env, a->envc);
+        if (w->env == NULL)
+            return NAOS_ENOMEM;
+        w->envc = a->envc;
+    }
+    if (a->cwd) {
+        w->cwd = naos_strdup(a->cwd);
+        if (w->cwd == NULL)
+            return NAOS_ENOMEM;
+    }
+    return NAOS_OK;
+}
+
+static int
+build(const struct dargs *a, struct spec_node *out)
+{
+    spec_node_init_supervisor(out);
+    out->id = naos_strdup(a->name);
+    if (out->id == NULL)
+        return NAOS_ENOMEM;
+    out->strategy = a->sup_given ? a->strategy : SPEC_ONE_FOR_ONE;
+    out->max_restarts = a->max_restarts;
+    out->window_s = a->window_s;
+
+    bool pool = out->strategy == SPEC_SIMPLE_ONE_FOR_ONE ||
+                (a->replicas > 0 && !a->sup_given);
+    size_t n = (pool || a->replicas == 0) ? 1 : a->replicas;
+    if (pool) {
+        out->strategy = SPEC_SIMPLE_ONE_FOR_ONE;
+        out->replicas = a->replicas ? a->replicas : 1;
+    }
+    out->children = naos_alloc(n * sizeof *out->children);
+    if (out->children == NULL)
+        return NAOS_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        out->nchildren = i + 1; /* zeroed: safe for spec_node_fini */
+        char id[SPEC_MAX_ID_LEN * 2 + 32];
+        if (n == 1)
+            snprintf(id, sizeof id, "%s", a->name);
+        else
+            snprintf(id, sizeof id, "%s-%zu", a->name, i + 1);
+        int rc = make_worker(a, id, &out->children[i]);
+        if (rc != NAOS_OK)
+            return rc;
+    }
+    return NAOS_OK;
+}
+
+int
+deploy_args_parse(int argc, char **argv, struct cli *g, bool *help,
+                  struct spec_node *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    *help = false;
+    if (errlen)
+        err[0] = '\0';
+    struct cli dummy = CLI_ZERO;
+    if (g == NULL)
+        g = &dummy;
+
+    struct dargs a;
+    memset(&a, 0, sizeof a);
+    a.max_restarts = DEPLOY_DEFAULT_MAX_RESTARTS;
+    a.window_s = DEPLOY_DEFAULT_WINDOW_S;
+    a.env = naos_alloc(DEPLOY_MAX_ENV * sizeof *a.env);
+    if (a.env == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NAOS_ENOMEM;
+    }
+
+    /* Options and NAME come before the first `--`; the command after it is
+     * never scanned for options. */
+    int split = argc;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            split = i;
+            break;
+        }
+    }
+
+    int rc = NAOS_EINVAL;
+    optind = 0; /* full reset of getopt (glibc), also of its mode */
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(split, argv, ":h", longopts, NULL)) != -1) {
+        if (opt == 'h') {
+            *help = true;
+            rc = NAOS_OK;
+            goto done;
+        }
+        if (opt == '?' || opt == ':') {
+            cli_bad_option(opt, argv, err, errlen);
+            goto done;
+        }
+        int grc = cli_global_opt(g, opt, optarg, err, errlen);
+        if (grc < 0)
+            goto done;
+        if (grc > 0) {
+            if (g == &dummy) {
+                snprintf(err, errlen, "unknown option %s", argv[optind - 1]);
+                goto done;
+            }
+            continue;
+        }
+        if (one_opt(&a, opt, optarg, err, errlen) != NAOS_OK)
+            goto done;
+    }
+
+    if (optind >= split) {
+        snprintf(err, errlen, "missing NAME (naos deploy NAME [OPTIONS] -- "
+                 "CMD [ARGS...])");
+        goto done;
+    }
+    a.name = argv[optind];
+    if (split == argc) {
+        snprintf(err, errlen,
+                 "missing `--` before the command (naos deploy %s [OPTIONS] "
+                 "-- CMD [ARGS...])",
+                 a.name);
+        goto done;
+    }
+    if (optind + 1 < split) {
+        snprintf(err, errlen,
+                 "unexpected argument \"%s\" (put the command after `--`)",
+                 argv[optind + 1]);
+        goto done;
+    }
+    a.cmd = argv + split + 1;
+    a.cmdc = (size_t)(argc - split - 1);
+    if (a.cmdc == 0) {
+        snprintf(err, errlen, "missing command after `--`");
+        goto done;
+    }
+    if (a.cmd[0][0] == '\0') {
+        snprintf(err, errlen, "command: must not be empty");
+        goto done;
+    }
+    if (a.replicas > 1 && a.sup_given &&
+        a.strategy != SPEC_SIMPLE_ONE_FOR_ONE) {
+        char last[32];
+        int digits = snprintf(last, sizeof last, "%u", a.replicas);
+        if (strlen(a.name) + 1 + (size_t)digits > SPEC_MAX_ID_LEN) {
+            snprintf(err, errlen,
+                     "NAME \"%s\" is too long to number %u workers %s-1.."
+                     "%s-%u (ids have at most %d characters)",
+                     a.name, a.replicas, a.name, a.name, a.replicas,
+                     SPEC_MAX_ID_LEN);
+            goto done;
+        }
+    }
+
+    rc = build(&a, out);
+    if (rc == NAOS_ENOMEM) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    rc = spec_validate(out, err, errlen);
+    if (rc != NAOS_OK)
+        rc = NAOS_EINVAL;
+
+done:
+    if (rc != NAOS_OK || *help) {
+        spec_node_fini(out);
+        memset(out, 0, sizeof *out);
+    }
+    naos_free(a.env);
+    return rc;
+}

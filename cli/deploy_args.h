@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* deploy_args.h: turn the arguments of `naos deploy` into a spec tree,
+ * without talking to the node (so it is testable on its own).
+ *
+ *   naos deploy NAME [OPTIONS] -- CMD [ARGS...]
+ *
+ * The tree is a top supervisor NAME (one-for-one, 5 restarts in 300 s
+ * unless told otherwise: OTP's 1 in 5 s is too strict for agents) with one
+ * worker child NAME running CMD ARGS (no shell). With --replicas N and no
+ * --supervisor, or with --supervisor simple-one-for-one, the worker is the
+ * template of a simple-one-for-one pool of N; with an explicit one-for-one,
+ * one-for-all or rest-for-one, N workers NAME-1..NAME-N are made. */
+#ifndef NAOS_CLI_DEPLOY_ARGS_H
+#define NAOS_CLI_DEPLOY_ARGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cli/cli.h"
+#include "node/spec/spec.h"
+
+#define DEPLOY_DEFAULT_MAX_RESTARTS 5
+#define DEPLOY_DEFAULT_WINDOW_S 300
+#define DEPLOY_MAX_ENV 4096
+
+/* deploy_args_help is the text of `naos deploy --help`. */
+extern const char deploy_args_help[];
+
+/* deploy_args_parse parses argv (argv[0] = "deploy"; getopt may permute
+ * the elements before `--`) into *out (caller storage, initialised by this
+ * call), then runs spec_validate on it. Global options (--json, --run, ...)
+ * found among them are stored into g (may be NULL: they are then rejected).
+ * If -h/--help is given, sets *help, leaves *out zeroed and returns
+ * NAOS_OK. Strings in *out are copies; release with spec_node_fini.
+ * Returns NAOS_OK; NAOS_EINVAL with a one-line message in err (caller
+ * buffer + length), *out zeroed; or NAOS_ENOMEM. Not thread-safe (getopt). */
+int deploy_args_parse(int argc, char **argv, struct cli *g, bool *help,
+                      struct spec_node *out, char *err, size_t errlen);
+
+#endif

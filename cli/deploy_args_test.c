@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* deploy_args_test.c: `naos deploy` flags -> spec, without a node. */
+#include "cli/deploy_args.h"
+
+#include <string.h>
+
+#include "node/base/alloc.h"
+#include "node/base/err.h"
+#include "node/base/testing.h"
+
+/* parse a NULL-terminated literal vector (copied: getopt permutes it) */
+#define MAXV 64
+static int
+parse(struct spec_node *out, char *err, size_t errlen, struct cli *g,
+      const char *const *v)
+{
+    static char *argv[MAXV];
+    int argc = 0;
+    while (v[argc]) {
+        NT_TRUE(argc < MAXV - 1);
+        argv[argc] = (char *)v[argc];
+        argc++;
+    }
+    argv[argc] = NULL;
+    bool help = false;
+    int rc = deploy_args_parse(argc, argv, g, &help, out, err, errlen);
+    NT_FALSE(help);
+    return rc;
+}
+
+#define PARSE_OK(out, ...)                                                   \
+    do {                                                                     \
+        static const char *const v_[] = {"deploy", __VA_ARGS__, NULL};       \
+        char e_[512];                                                        \
+        int rc_ = parse(out, e_, sizeof e_, NULL, v_);                       \
+        if (rc_ != NAOS_OK)                                                  \
+            NT_FAIL("parse failed: %s", e_);                                 \
+    } while (0)
+
+#define PARSE_BAD(needle, ...)                                               \
+    do {                                                                     \
+        static const char *const v_[] = {"deploy", __VA_ARGS__, NULL};       \
+        char e_[512];                                                        \
+        struct spec_node o_;                                                 \
+        long live_ = naos_alloc_live();                                      \
+        NT_EQ_INT(parse(&o_, e_, sizeof e_, NULL, v_), NAOS_EINVAL);         \
+        NT_CONTAINS(e_, needle);                                             \
+        NT_TRUE(o_.id == NULL && o_.children == NULL);                       \
+        NT_EQ_INT(naos_alloc_live(), live_);                                 \
+    } while (0)
+
+static void
+test_defaults(void)
+{
+    long live0 = naos_alloc_live();
+    struct spec_node s;
+    PARSE_OK(&s, "research", "--", "python3", "agent.py", "--verbose");
+    NT_EQ_STR(s.id, "research");
+    NT_TRUE(s.is_supervisor);
+    NT_EQ_INT(s.strategy, SPEC_ONE_FOR_ONE);
+    NT_EQ_INT(s.max_restarts, 5);
+    NT_EQ_INT(s.window_s, 300);
+    NT_EQ_INT(s.shutdown, SPEC_SHUTDOWN_INFINITY);
+    NT_EQ_INT(s.nchildren, 1);
+    const struct spec_node *w = &s.children[0];
+    NT_EQ_STR(w->id, "research");
+    NT_FALSE(w->is_supervisor);
+    NT_EQ_INT(w->argc, 3);
+    NT_EQ_STR(w->argv[0], "python3");
+    NT_EQ_STR(w->argv[2], "--verbose"); /* after --: never an option */
+    NT_TRUE(w->argv[3] == NULL);
+    /* worker defaults are spec_node_init's */
+    struct spec_node d;
+    spec_node_init(&d);
+    NT_EQ_INT(w->restart, d.restart);
+    NT_EQ_INT(w->shutdown, d.shutdown);
+    NT_EQ_INT(w->ready, d.ready);
+    NT_EQ_INT(w->start_timeout, d.start_timeout);
+    NT_EQ_INT(w->watchdog, 0);
+    NT_EQ_INT(w->max_runtime, 0);
+    NT_EQ_INT(w->backoff_min, 0);
+    NT_EQ_INT(w->backoff_max, 0);
+    NT_TRUE(w->env == NULL && w->envc == 0);
+    NT_TRUE(w->cwd == NULL);
+    spec_node_fini(&s);
+    NT_EQ_INT(naos_alloc_live(), live0);
+}
+
+static void
+test_single_word_with_spaces_is_argv0(void)
+{
+    struct spec_node s;
+    PARSE_OK(&s, "a", "--", "python3 agent.py");
+    NT_EQ_INT(s.children[0].argc, 1);
+    NT_EQ_STR(s.children[0].argv[0], "python3 agent.py");
+    spec_node_fini(&s);
+}
+
+static void
+test_every_flag(void)
+{
+    struct spec_node s;
+    PARSE_OK(&s, "--supervisor", "rest-for-one", "--max-restarts", "3",
+             "--window", "1m", "--restart", "transient", "--shutdown", "2s",
+             "--watchdog", "30s", "--ready", "notify", "--start-timeout",
+             "45s", "--max-runtime", "1h", "--backoff", "1s:30s", "--env",
+             "A=1", "--env=B=two words", "--cwd", "/srv", "agent", "--",
+             "./run", "-x");
+    NT_EQ_STR(s.id, "agent"); /* NAME may come after the options */
+    NT_EQ_INT(s.strategy, SPEC_REST_FOR_ONE);
+    NT_EQ_INT(s.max_restarts, 3);
+    NT_EQ_INT(s.window_s, 60);
+    const struct spec_node *w = &s.children[0];
+    NT_EQ_INT(w->restart, SPEC_TRANSIENT);
+    NT_EQ_INT(w->shutdown, 2000);
+    NT_EQ_INT(w->watchdog, 30000);
+    NT_EQ_INT(w->ready, SPEC_READY_NOTIFY);
+    NT_EQ_INT(w->start_timeout, 45000);
+    NT_EQ_INT(w->max_runtime, 3600000);
+    NT_EQ_INT(w->backoff_min, 1000);
+    NT_EQ_INT(w->backoff_max, 30000);
+    NT_EQ_INT(w->envc, 2);
+    NT_EQ_STR(w->env[0], "A=1");
+    NT_EQ_STR(w->env[1], "B=two words");
+    NT_TRUE(w->env[2] == NULL);
+    NT_EQ_STR(w->cwd, "/srv");
+    NT_EQ_INT(w->argc, 2);
+    NT_EQ_STR(w->argv[1], "-x");
+    spec_node_fini(&s);
+
+    PARSE_OK(&s, "a", "--shutdown", "kill", "--backoff", "500ms",
+             "--supervisor", "one_for_all", "--max-restarts", "0", "--",
+             "x");
+    NT_EQ_INT(s.children[0].shutdown, SPEC_SHUTDOWN_KILL);
+    NT_EQ_INT(s.children[0].backoff_min, 500);
+    NT_EQ_INT(s.children[0].backoff_max, 500);
+    NT_EQ_INT(s.strategy, SPEC_ONE_FOR_ALL);
+    NT_EQ_INT(s.max_restarts, 0);
+    spec_node_fini(&s);
+}
+
+static void
+test_replicas_pool(void)
+{
+    struct spec_node s;
+    PARSE_OK(&s, "pool", "--replicas", "4", "--", "worker");
+    NT_EQ_INT(s.strategy, SPEC_SIMPLE_ONE_FOR_ONE);
+    NT_EQ_INT(s.replicas, 4);
+    NT_EQ_INT(s.nchildren, 1);
+    NT_EQ_STR(s.children[0].id, "pool");
+    spec_node_fini(&s);
+
+    PARSE_OK(&s, "pool", "--supervisor", "simple-one-for-one", "--", "w");
+    NT_EQ_INT(s.strategy, SPEC_SIMPLE_ONE_FOR_ONE);
+    NT_EQ_INT(s.replicas, 1);
+    NT_EQ_INT(s.nchildren, 1);
+    spec_node_fini(&s);
+
+    PARSE_OK(&s, "pool", "--supervisor", "simple-one-for-one", "--replicas",
+             "7", "--", "w");
+    NT_EQ_INT(s.replicas, 7);
+    NT_EQ_INT(s.nchildren, 1);
+    spec_node_fini(&s);
+}
+
+static void
+test_replicas_numbered(void)
+{
+    struct spec_node s;
+    PARSE_OK(&s, "crew", "--supervisor", "one-for-all", "--replicas", "3",
+             "--env", "K=V", "--", "agent");
+    NT_EQ_INT(s.strategy, SPEC_ONE_FOR_ALL);
+    NT_EQ_INT(s.replicas, 0);
+    NT_EQ_INT(s.nchildren, 3);
+    NT_EQ_STR(s.children[0].id, "crew-1");
+    NT_EQ_STR(s.children[2].id, "crew-3");
+    for (int i = 0; i < 3; i++) {
+        NT_EQ_STR(s.children[i].argv[0], "agent");
+        NT_EQ_STR(s.children[i].env[0], "K=V");
+    }
+    spec_node_fini(&s);
+
+    PARSE_OK(&s, "one", "--supervisor", "one-for-one", "--replicas", "1",
+             "--", "a");
+    NT_EQ_INT(s.nchildren, 1);
+    NT_EQ_STR(s.children[0].id, "one");
+    spec_node_fini(&s);
+}
+
+static void
+test_bad_input(void)
+{
+    PARSE_BAD("--supervisor: unknown strategy \"best\"", "a", "--supervisor",
+              "best", "--", "x");
+    PARSE_BAD("--max-restarts: \"-1\" is not a whole number", "a",
+              "--max-restarts", "-1", "--", "x");
+    PARSE_BAD("--max-restarts: \"abc\"", "a", "--max-restarts", "abc", "--",
+              "x");
+    PARSE_BAD("--max-restarts: \"99999999999\"", "a", "--max-restarts",
+              "99999999999", "--", "x");
+    PARSE_BAD("--window: \"0s\"", "a", "--window", "0s", "--", "x");
+    PARSE_BAD("--window: \"1500ms\"", "a", "--window", "1500ms", "--", "x");
+    PARSE_BAD("--replicas: \"0\"", "a", "--replicas", "0", "--", "x");
+    PARSE_BAD("--restart: unknown restart type", "a", "--restart", "always",
+              "--", "x");
+    PARSE_BAD("--shutdown: \"soon\"", "a", "--shutdown", "soon", "--", "x");
+    PARSE_BAD("--watchdog: \"-1s\"", "a", "--watchdog", "-1s", "--", "x");
+    PARSE_BAD("--ready: unknown mode", "a", "--ready", "later", "--", "x");
+    PARSE_BAD("--start-timeout: \"0\" is not a positive duration", "a",
+              "--start-timeout", "0", "--", "x");
+    PARSE_BAD("--backoff: MIN (5s) is above MAX", "a", "--backoff", "5s:1s",
+              "--", "x");
+    PARSE_BAD("--backoff: \"1s:\"", "a", "--backoff", "1s:", "--", "x");
+    PARSE_BAD("missing `--` before the command", "a", "python3", "x.py");
+    PARSE_BAD("missing `--` before the command", "a");
+    PARSE_BAD("missing command after `--`", "a", "--");
+    PARSE_BAD("command: must not be empty", "a", "--", "");
+    PARSE_BAD("missing NAME", "--", "x");
+    PARSE_BAD("--env: \"NOEQUALS\" is not KEY=VALUE", "a", "--env",
+              "NOEQUALS", "--", "x");
+    PARSE_BAD("--env: \"=v\"", "a", "--env", "=v", "--", "x");
+    PARSE_BAD("--env: \"1A=v\"", "a", "--env", "1A=v", "--", "x");
+    PARSE_BAD("--cwd: must not be empty", "a", "--cwd", "", "--", "x");
+    PARSE_BAD("unknown option --frobnicate", "a", "--frobnicate", "--", "x");
+    PARSE_BAD("option --cwd needs a value", "a", "--cwd");
+    PARSE_BAD("unknown option --json", "a", "--json", "--", "x"); /* g NULL */
+    PARSE_BAD("unexpected argument \"b\"", "a", "b", "--", "x");
+    /* spec_validate's messages come through */
+    PARSE_BAD("id", "bad/name", "--", "x");
+    PARSE_BAD("too long to number", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+              "--supervisor", "one-for-one", "--replicas", "10", "--", "x");
+}
+
+static void
+test_help_and_globals(void)
+{
+    static char *hv[] = {(char *)"deploy", (char *)"--help", NULL};
+    struct spec_node s;
+    bool help = false;
+    char err[256];
+    NT_EQ_INT(deploy_args_parse(2, hv, NULL, &help, &s, err, sizeof err),
+              NAOS_OK);
+    NT_TRUE(help);
+    NT_TRUE(s.id == NULL);
+    NT_CONTAINS(deploy_args_help, "default 5");
+    NT_CONTAINS(deploy_args_help, "300s");
+    NT_CONTAINS(deploy_args_help, "sh -c");
+
+    struct cli g = CLI_ZERO;
+    static const char *const v[] = {"deploy", "--json", "--timeout", "3s",
+                                    "--run", "/tmp/x", "a", "--", "x", NULL};
+    NT_EQ_INT(parse(&s, err, sizeof err, &g, v), NAOS_OK);
+    NT_TRUE(g.json);
+    NT_EQ_INT(g.timeout_ms, 3000);
+    NT_EQ_STR(g.run_dir, "/tmp/x");
+    spec_node_fini(&s);
+
+    static const char *const bad[] = {"deploy", "--timeout", "never", "a",
+                                      "--", "x", NULL};
+    NT_EQ_INT(parse(&s, err, sizeof err, &g, bad), NAOS_EINVAL);
+    NT_CONTAINS(err, "--timeout: \"never\"");
+}
+
+int
+main(void)
+{
+    static const struct nt_case cases[] = {
+        NT_CASE(test_defaults),
+        NT_CASE(test_single_word_with_spaces_is_argv0),
+        NT_CASE(test_every_flag),
+        NT_CASE(test_replicas_pool),
+        NT_CASE(test_replicas_numbered),
+        NT_CASE(test_bad_input),
+        NT_CASE(test_help_and_globals),
+        {0},
+    };
+    return nt_run(cases);
+}

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* naos.c: main of the `naos` CLI: global options, then the subcommand
+ * table. Each subcommand parses its own options (and the global ones
+ * again, so `naos status --json` works like `naos --json status`). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char main_help[] =
+    "Usage: naos [GLOBAL OPTIONS] COMMAND [ARGS...]\n"
+    "\n"
+    "Control naos-node, the supervisor of agent processes.\n"
+    "\n"
+    "Commands:\n"
+    "  deploy NAME [OPTIONS] -- CMD [ARGS...]\n"
+    "                        deploy one agent (a supervisor and its worker)\n"
+    "  apply -f FILE         deploy a tree from a YAML spec (- = stdin)\n"
+    "  status [NAME]         show deployments as trees\n"
+    "  stop NAME             stop a deployment (it stays defined)\n"
+    "  start NAME            start a stopped deployment\n"
+    "  restart NAME          stop and start a deployment again\n"
+    "  rm NAME               stop and remove a deployment\n"
+    "  events [-f] [--since N]\n"
+    "                        show supervision events (-f: follow)\n"
+    "  logs NAME [-f] [--tail N]\n"
+    "                        show a worker's output (-f: follow)\n"
+    "  ping                  check that naos-node answers\n"
+    "  help [COMMAND]        show this help, or a command's\n"
+    "\n" CLI_GLOBAL_HELP
+    "  --version        print the version\n"
+    "\n"
+    "Exit codes: 0 ok, 1 negative answer (the node is busy), 100 usage\n"
+    "error or permanent failure, 111 temporary failure (node unreachable,\n"
+    "timeout). Run `naos COMMAND --help` for a command's options.\n";
+
+struct subcmd {
+    const char *name;
+    int (*fn)(struct cli *c, int argc, char **argv);
+};
+
+static const struct subcmd subcmds[] = {
+    {"deploy", cmd_deploy},   {"apply", cmd_apply},   {"status", cmd_status},
+    {"stop", cmd_stop},       {"start", cmd_start},   {"restart", cmd_restart},
+    {"rm", cmd_rm},           {"events", cmd_events}, {"logs", cmd_logs},
+    {"ping", cmd_ping},       {NULL, NULL},
+};
+
+static const struct subcmd *
+find(const char *name)
+{
+    for (const struct subcmd *s = subcmds; s->name; s++)
+        if (strcmp(s->name, name) == 0)
+            return s;
+    return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        CLI_GLOBAL_LONGOPTS,
+        {"version", no_argument, NULL, CLI_OPT_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    struct cli c = CLI_ZERO;
+    opterr = 0;
+    int opt;
+    /* '+': stop at the subcommand's name */
+    while ((opt = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+        if (opt == CLI_OPT_VERSION) {
+            printf("naos %s\n", NAOS_VERSION);
+            return CLI_EXIT_OK;
+        }
+        int rc = cli_opt_common(&c, NULL, main_help, opt, argv);
+        if (rc == CLI_OPT_LOCAL)
+            return cli_usage(NULL, "unexpected option");
+        if (rc != CLI_OPT_NEXT)
+            return rc;
+    }
+    if (optind >= argc)
+        return cli_usage(NULL, "missing COMMAND");
+
+    char **sub = argv + optind;
+    int subc = argc - optind;
+    if (strcmp(sub[0], "help") == 0) {
+        if (subc < 2) {
+            fputs(main_help, stdout);
+            return CLI_EXIT_OK;
+        }
+        const struct subcmd *s = find(sub[1]);
+        if (s == NULL)
+            return cli_usage(NULL, "unknown command \"%s\"", sub[1]);
+        char *hargv[] = {sub[1], "--help", NULL};
+        return s->fn(&c, 2, hargv);
+    }
+    const struct subcmd *s = find(sub[0]);
+    if (s == NULL)
+        return cli_usage(NULL, "unknown command \"%s\"", sub[0]);
+    return s->fn(&c, subc, sub);
+}
