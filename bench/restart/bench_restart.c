@@ -26,7 +26,7 @@
 #include "node/base/time.h"
 #include "proto/naos.pb-c.h"
 
-static char url[256];
+static char url[512];
 static char tmpdir[] = "/tmp/naos-bench-XXXXXX";
 static pid_t node_pid;
 
@@ -46,7 +46,7 @@ pct(uint64_t *v, size_t n, double p)
 }
 
 static Naos__V1__Reply *
-call(Naos__V1__Request *req)
+call_quiet(Naos__V1__Request *req, int quiet)
 {
     Naos__V1__Reply *rep = NULL;
     char err[256];
@@ -55,11 +55,18 @@ call(Naos__V1__Request *req)
         return NULL;
     }
     if (rep->code != 0) {
-        fprintf(stderr, "bench: node said: %s\n", rep->error);
+        if (!quiet)
+            fprintf(stderr, "bench: node said: %s\n", rep->error);
         naos_client_reply_free(rep);
         return NULL;
     }
     return rep;
+}
+
+static Naos__V1__Reply *
+call(Naos__V1__Request *req)
+{
+    return call_quiet(req, 0);
 }
 
 static void
@@ -221,6 +228,7 @@ node_rss_kib(void)
     return kib;
 }
 
+/* Workers of deployment name in state running (0 once it is gone). */
 static size_t
 running_workers(const char *name)
 {
@@ -229,7 +237,7 @@ running_workers(const char *name)
     Naos__V1__Request req = NAOS__V1__REQUEST__INIT;
     req.req_case = NAOS__V1__REQUEST__REQ_STATUS;
     req.status = &sr;
-    Naos__V1__Reply *rep = call(&req);
+    Naos__V1__Reply *rep = call_quiet(&req, 1);
     size_t n = 0;
     if (rep && rep->status->n_deployments == 1) {
         Naos__V1__NodeStatus *top = rep->status->deployments[0]->tree;
