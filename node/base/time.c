@@ -34,7 +34,12 @@ naos_clock_wall_ms(void)
 bool
 naos_duration_parse(const char *s, naos_duration *out)
 {
-    if (s == NULL || *s == '\0' || *s == '-' || *s == '+')
+    if (s == NULL || *s < '0' || *s > '9')
+        return false;
+    /* Only plain decimals: strtod alone would also take "nan", "inf",
+     * hex and exponents. */
+    size_t digits = strspn(s, "0123456789.");
+    if (strchr(s + digits, '.') || strspn(s + digits, "0123456789") != 0)
         return false;
     errno = 0;
     char *end;

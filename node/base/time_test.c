@@ -30,6 +30,11 @@ test_duration_rejects(void)
     NT_FALSE(naos_duration_parse("5x", &d));
     NT_FALSE(naos_duration_parse("s", &d));
     NT_FALSE(naos_duration_parse("1e300s", &d));
+    NT_FALSE(naos_duration_parse("nan", &d));
+    NT_FALSE(naos_duration_parse("inf", &d));
+    NT_FALSE(naos_duration_parse("0x10", &d));
+    NT_FALSE(naos_duration_parse("1e3", &d));
+    NT_FALSE(naos_duration_parse("99999999999999999999999h", &d));
     NT_EQ_INT(d, 42);
 }
 
