@@ -34,30 +34,29 @@ naos_clock_wall_ms(void)
 bool
 naos_duration_parse(const char *s, naos_duration *out)
 {
+    /* Only plain decimals followed by a unit: strtod alone would also take
+     * "nan", "inf", hex and exponents. */
     if (s == NULL || *s < '0' || *s > '9')
         return false;
-    /* Only plain decimals: strtod alone would also take "nan", "inf",
-     * hex and exponents. */
     size_t digits = strspn(s, "0123456789.");
-    if (strchr(s + digits, '.') || strspn(s + digits, "0123456789") != 0)
+    const char *unit = s + digits;
+    double mult;
+    if (*unit == '\0' || strcmp(unit, "s") == 0)
+        mult = 1000;
+    else if (strcmp(unit, "ms") == 0)
+        mult = 1;
+    else if (strcmp(unit, "m") == 0)
+        mult = 60000;
+    else if (strcmp(unit, "h") == 0)
+        mult = 3600000;
+    else if (strcmp(unit, "d") == 0)
+        mult = 86400000;
+    else
         return false;
     errno = 0;
     char *end;
     double v = strtod(s, &end);
-    if (errno != 0 || end == s || v < 0)
-        return false;
-    double mult;
-    if (*end == '\0' || strcmp(end, "s") == 0)
-        mult = 1000;
-    else if (strcmp(end, "ms") == 0)
-        mult = 1;
-    else if (strcmp(end, "m") == 0)
-        mult = 60000;
-    else if (strcmp(end, "h") == 0)
-        mult = 3600000;
-    else if (strcmp(end, "d") == 0)
-        mult = 86400000;
-    else
+    if (errno != 0 || end != unit || v < 0)
         return false;
     double ms = v * mult;
     if (ms > 9.0e15) /* far beyond any sensible duration; avoids overflow */
