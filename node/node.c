@@ -652,6 +652,7 @@ handle_events(struct node *n, const Naos__V1__EventsRequest *req,
         naos__v1__event__init(ev);
         ev->seq = e->seq;
         ev->at_wall_ms = e->at_wall_ms;
+        ev->at_mono_us = e->at_mono_us;
         ev->kind = (char *)e->kind;
         ev->deployment = ctl_reply_strdup(rep, e->deployment);
         ev->path = ctl_reply_strdup(rep, e->path);
