@@ -567,20 +567,17 @@ handle_deploy(struct node *n, const Naos__V1__DeployRequest *req,
                         "naos-node is shutting down; deploy refused");
         return;
     }
-    struct spec_node *spec = naos_alloc(sizeof *spec);
-    if (spec == NULL) {
-        rep->failed = 1;
-        return;
-    }
-    int rc = spec_pb_to_spec(req->spec, spec, err, sizeof err);
+    /* sup_deploy moves the tree out of spec on success; on failure the
+     * caller still owns it. */
+    struct spec_node spec = {0};
+    int rc = spec_pb_to_spec(req->spec, &spec, err, sizeof err);
     if (rc == NAOS_OK)
-        rc = sup_deploy(n->tree, spec, n->r.now, NULL, err, sizeof err);
+        rc = sup_deploy(n->tree, &spec, n->r.now, NULL, err, sizeof err);
     if (rc == NAOS_OK) {
         ctl_reply_message(rep, "deployed %s", req->spec->id);
         return;
     }
-    spec_node_fini(spec);
-    naos_free(spec);
+    spec_node_fini(&spec);
     switch (rc) {
     case NAOS_EEXIST:
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__EXISTS,
