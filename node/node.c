@@ -355,7 +355,18 @@ io_forget(void *ctx, struct sup_node *node)
     struct wrun *wr = node->io_data;
     if (wr == NULL)
         return;
-    NAOS_ASSERT(wr->pid == 0);
+    if (wr->pid > 0) {
+        /* Only when the whole tree is freed at exit with runs still live
+         * (the core forgets stopped nodes otherwise): drop their fds. */
+        reactor_del(&n->r, &wr->pid_watch);
+        close(wr->pidfd);
+        idmap_del(&n->pids, (uint64_t)wr->pid);
+        wr->pid = 0;
+    }
+    if (wr->log_rd >= 0) {
+        reactor_del(&n->r, &wr->log_watch);
+        close(wr->log_rd);
+    }
     proc_logfile_close(wr->log);
     naos_free(wr->log_path);
     node->io_data = NULL;
