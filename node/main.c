@@ -188,6 +188,11 @@ main(int argc, char **argv)
     /* Before any thread exists (NNG starts its own), so every thread keeps
      * these signals blocked and only the reactor's signalfd sees them. */
     node_block_signals();
+    /* Workers inherit our environment: a node itself run under systemd or
+     * another naos must not pass its supervisor's notify settings on. */
+    unsetenv("NOTIFY_SOCKET");
+    unsetenv("WATCHDOG_USEC");
+    unsetenv("WATCHDOG_PID");
     if (argc < 2 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
         fputs(usage, argc < 2 ? stderr : stdout);

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* orphans.h: the node as a child subreaper, and the sweep that kills and
+ * reaps every process that is its child but not one of its workers.
+ *
+ * Why: a worker may fork helpers that outlive it, sometimes deliberately
+ * (a daemon that double-forks and calls setsid, escaping the worker's process
+ * group). With PR_SET_CHILD_SUBREAPER those orphans are reparented to the node
+ * instead of init, so the node sees them as direct children and can end them.
+ *
+ * Division of labour with the caller (node.c):
+ *   - Each worker has a pidfd (proc/spawn.h). Its exit is noticed through
+ *     the pidfd becoming readable and reaped with proc_reap_pidfd. The sweep
+ *     never reaps a known worker: its status belongs to the pidfd path.
+ *   - When a worker exits, the caller kills the worker's own process group
+ *     with SIGKILL (proc_signal_group(pid, SIGKILL)): helpers still in the
+ *     group die at once; helpers that left the group are caught here.
+ *   - On every SIGCHLD (signalfd) the caller runs proc_orphans_sweep. The
+ *     sweep SIGKILLs every live direct child that is not a known worker and
+ *     reaps every exited one. A killed orphan dies asynchronously: its death
+ *     raises another SIGCHLD and the next sweep reaps it. Nothing ever blocks.
+ *   - Orphans of orphans are reparented to the node when their parent dies,
+ *     and are caught by a later sweep in turn.
+ *
+ * Practice 13 says to drain waitpid(-1) on SIGCHLD: here that drain is the
+ * sweep, restricted to unknown pids, because reaping a worker through
+ * waitpid(-1) would steal the status from its pidfd. The node must therefore
+ * never call waitpid(-1) or wait() anywhere else, and any other process it
+ * starts on purpose (none today) must be reported as known by is_known, or
+ * the sweep will kill it.
+ *
+ * Thread: the reactor thread only (the same one that spawns workers, so a
+ * worker is always known before the first sweep can see it). No global
+ * state. */
+#ifndef NAOS_PROC_ORPHANS_H
+#define NAOS_PROC_ORPHANS_H
+
+#include <stdbool.h>
+
+/* proc_orphans_known_cb tells whether pid is one of the caller's live
+ * workers (spawned and not yet reaped through its pidfd). It must not spawn,
+ * reap or free anything. */
+typedef bool (*proc_orphans_known_cb)(void *ctx, int pid);
+
+/* struct proc_orphans_stats: what one sweep did. */
+struct proc_orphans_stats {
+    unsigned reaped;   /* unknown children reaped (they had exited) */
+    unsigned killed;   /* unknown live children sent SIGKILL */
+    int known_exited;  /* a known worker that has exited and awaits reaping
+                          through its pidfd, or 0. Its pidfd is readable too,
+                          so the caller may also just wait for epoll. */
+};
+#define PROC_ORPHANS_STATS_ZERO {0, 0, 0}
+
+/* proc_orphans_enable makes the calling process a child subreaper
+ * (prctl PR_SET_CHILD_SUBREAPER). Call once at node start, before spawning.
+ * The attribute is per process and is not inherited by the children
+ * posix_spawn creates. Returns NAOS_OK or NAOS_ESYS. */
+int proc_orphans_enable(void);
+
+/* proc_orphans_sweep, without blocking:
+ *   1. peeks at exited children with waitid(P_ALL, WEXITED|WNOHANG|WNOWAIT)
+ *      and reaps each unknown one, until none is left or a known one is
+ *      first in line (its pid goes to stats->known_exited);
+ *   2. lists the direct children of every thread of the process
+ *      (/proc/self/task/<tid>/children: threads of NNG and others included)
+ *      and, for each unknown one, sends SIGKILL (and to its process group
+ *      too when it leads its own group, e.g. after setsid) and reaps it if
+ *      it has already exited.
+ * is_known (borrowed; called with ctx) decides what is a worker. stats
+ * (caller storage, may be NULL) receives the counts.
+ * Returns NAOS_OK, or NAOS_ESYS when /proc could not be read (step 1 still
+ * ran: exited orphans are reaped, live ones are killed on a later call).
+ * Call it until stats->known_exited == 0 after reaping that worker, or
+ * simply on every SIGCHLD: progress is guaranteed either way. */
+int proc_orphans_sweep(proc_orphans_known_cb is_known, void *ctx,
+                       struct proc_orphans_stats *stats);
+
+#endif

@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* orphans_test.c: subreaper and orphan sweep against real processes. */
+#include <signal.h>
+#include <spawn.h>
+#include <sys/prctl.h>
+
+#include "node/base/err.h"
+#include "node/proc/orphans.h"
+#include "node/proc/proc_test_util.h"
+#include "node/proc/spawn.h"
+
+/* The known set of these tests: up to 4 worker pids. */
+struct known {
+    int pids[4];
+};
+
+static bool
+is_known(void *ctx, int pid)
+{
+    struct known *k = ctx;
+    for (int i = 0; i < 4; i++)
+        if (k->pids[i] == pid)
+            return true;
+    return false;
+}
+
+/* sweep_until sweeps until pred-like condition: gpid gone and reaped. */
+static void
+sweep_until_gone(struct known *k, int gpid, struct proc_orphans_stats *tot)
+{
+    naos_time end = naos_clock_now() + 10000;
+    for (;;) {
+        struct proc_orphans_stats st;
+        NT_EQ_INT(proc_orphans_sweep(is_known, k, &st), NAOS_OK);
+        tot->reaped += st.reaped;
+        tot->killed += st.killed;
+        if (tu_proc_state(gpid, NULL) == 0)
+            return;
+        if (naos_clock_now() > end)
+            NT_FAIL("pid %d still there (state %c)", gpid,
+                    tu_proc_state(gpid, NULL));
+        tu_sleep_ms(10);
+    }
+}
+
+static void
+test_enable(void)
+{
+    int v = 0;
+    NT_EQ_INT(proc_orphans_enable(), NAOS_OK);
+    NT_EQ_INT(prctl(PR_GET_CHILD_SUBREAPER, &v, 0, 0, 0), 0);
+    NT_EQ_INT(v, 1);
+}
+
+static void
+test_sweep_no_children(void)
+{
+    struct known k = {{0}};
+    struct proc_orphans_stats st = {9, 9, 9};
+    NT_EQ_INT(proc_orphans_sweep(is_known, &k, &st), NAOS_OK);
+    NT_EQ_INT(st.reaped, 0);
+    NT_EQ_INT(st.killed, 0);
+    NT_EQ_INT(st.known_exited, 0);
+    NT_EQ_INT(proc_orphans_sweep(is_known, &k, NULL), NAOS_OK);
+}
+
+static void
+test_setsid_grandchild_killed(void)
+{
+    NT_EQ_INT(proc_orphans_enable(), NAOS_OK);
+    int p[2];
+    tu_pipe(p);
+    /* worker -> inner sh -> setsid sh (new session) that prints its pid and
+     * becomes sleep; inner sh and the worker exit at once. */
+    struct proc_child c = tu_spawn_sh(
+        "sh -c 'setsid sh -c \"echo \\$\\$; exec sleep 1000\" "
+        "</dev/null 2>/dev/null &'; exit 0",
+        p[1]);
+    close(p[1]);
+    char out[256];
+    tu_read_until(p[0], out, sizeof out, "\n", 10000);
+    close(p[0]);
+    int gpid = atoi(out);
+    NT_TRUE(gpid > 1);
+    tu_track(gpid);
+    /* It escaped the worker's group and session. */
+    NT_EQ_INT(getsid(gpid), gpid);
+
+    struct known k = {{c.pid}};
+    bool exited;
+    int code;
+    tu_wait_exit(&c, 10000, &exited, &code); /* the worker, via pidfd */
+    NT_TRUE(exited);
+    NT_EQ_INT(code, 0);
+    k.pids[0] = 0;
+    proc_signal_group(c.pid, SIGKILL); /* what node.c does; misses gpid */
+
+    /* Reparented to us (the subreaper) once its parent died. */
+    naos_time end = naos_clock_now() + 10000;
+    for (;;) {
+        int ppid = 0;
+        NT_TRUE(tu_proc_state(gpid, &ppid) != 0);
+        if (ppid == getpid())
+            break;
+        if (naos_clock_now() > end)
+            NT_FAIL("grandchild %d never reparented (ppid %d)", gpid, ppid);
+        tu_sleep_ms(10);
+    }
+    struct proc_orphans_stats tot = {0, 0, 0};
+    sweep_until_gone(&k, gpid, &tot);
+    NT_TRUE(tot.killed >= 1);
+    NT_TRUE(tot.reaped >= 1);
+    tu_untrack(gpid);
+    NT_TRUE(tu_no_children());
+}
+
+static void
+test_known_running_left_alone(void)
+{
+    NT_EQ_INT(proc_orphans_enable(), NAOS_OK);
+    struct proc_child c = tu_spawn_sh("exec sleep 1000", -1);
+    struct known k = {{c.pid}};
+    struct proc_orphans_stats st;
+    NT_EQ_INT(proc_orphans_sweep(is_known, &k, &st), NAOS_OK);
+    NT_EQ_INT(st.killed, 0);
+    NT_EQ_INT(st.reaped, 0);
+    NT_EQ_INT(st.known_exited, 0);
+    tu_sleep_ms(50);
+    NT_EQ_INT(tu_proc_state(c.pid, NULL), 'S');
+    tu_kill_and_reap(&c);
+}
+
+static void
+test_known_exited_left_for_pidfd(void)
+{
+    struct proc_child c = tu_spawn_sh("exit 5", -1);
+    struct known k = {{c.pid}};
+    struct pollfd pf = {.fd = c.pidfd, .events = POLLIN};
+    NT_EQ_INT(poll(&pf, 1, 10000), 1);
+    struct proc_orphans_stats st;
+    NT_EQ_INT(proc_orphans_sweep(is_known, &k, &st), NAOS_OK);
+    NT_EQ_INT(st.known_exited, c.pid);
+    NT_EQ_INT(st.reaped, 0);
+    NT_EQ_INT(st.killed, 0);
+    NT_EQ_INT(tu_proc_state(c.pid, NULL), 'Z'); /* still ours to reap */
+    bool exited;
+    int code;
+    tu_wait_exit(&c, 1000, &exited, &code);
+    NT_TRUE(exited);
+    NT_EQ_INT(code, 5);
+}
+
+static void
+test_unknown_zombie_behind_known(void)
+{
+    /* A known zombie first in the kernel's list blocks the P_ALL peek: the
+     * /proc pass must still reap the unknown zombie after it. */
+    struct proc_child c = tu_spawn_sh("exit 5", -1);
+    struct pollfd pf = {.fd = c.pidfd, .events = POLLIN};
+    NT_EQ_INT(poll(&pf, 1, 10000), 1);
+    pid_t u;
+    char *argv[] = {"/bin/true", NULL};
+    NT_EQ_INT(posix_spawn(&u, "/bin/true", NULL, NULL, argv, NULL), 0);
+    tu_track(u);
+    naos_time end = naos_clock_now() + 10000;
+    while (tu_proc_state(u, NULL) != 'Z') {
+        if (naos_clock_now() > end)
+            NT_FAIL("unknown child never exited");
+        tu_sleep_ms(5);
+    }
+    struct known k = {{c.pid}};
+    struct proc_orphans_stats st;
+    NT_EQ_INT(proc_orphans_sweep(is_known, &k, &st), NAOS_OK);
+    NT_EQ_INT(st.known_exited, c.pid);
+    NT_EQ_INT(st.reaped, 1);
+    NT_EQ_INT(tu_proc_state(u, NULL), 0);
+    tu_untrack(u);
+    bool exited;
+    int code;
+    tu_wait_exit(&c, 1000, &exited, &code);
+    NT_EQ_INT(code, 5);
+    NT_TRUE(tu_no_children());
+}
+
+static void
+test_unknown_live_child_killed(void)
+{
+    /* A direct child that is not a worker (and leads its own group). */
+    struct proc_child c = tu_spawn_sh("sleep 1000 & wait", -1);
+    int gpid = 0;
+    naos_time end = naos_clock_now() + 10000;
+    while (gpid == 0) { /* find the sleep in the child's group */
+        char path[64], buf[256];
+        snprintf(path, sizeof path, "/proc/%d/task/%d/children", c.pid, c.pid);
+        FILE *f = fopen(path, "re");
+        if (f != NULL) {
+            if (fgets(buf, sizeof buf, f) != NULL)
+                gpid = atoi(buf);
+            fclose(f);
+        }
+        if (naos_clock_now() > end)
+            NT_FAIL("no grandchild");
+        if (gpid == 0)
+            tu_sleep_ms(5);
+    }
+    struct known none = {{0}};
+    struct proc_orphans_stats tot = {0, 0, 0};
+    /* The worker is "unknown" here: the sweep kills it and its group. */
+    naos_time end2 = naos_clock_now() + 10000;
+    while (tu_proc_state(c.pid, NULL) != 0) {
+        struct proc_orphans_stats st;
+        NT_EQ_INT(proc_orphans_sweep(is_known, &none, &st), NAOS_OK);
+        tot.killed += st.killed;
+        tot.reaped += st.reaped;
+        if (naos_clock_now() > end2)
+            NT_FAIL("unknown child survived");
+        tu_sleep_ms(5);
+    }
+    NT_TRUE(tot.killed >= 1);
+    NT_EQ_INT(tot.reaped, 1);
+    NT_TRUE(tu_wait_gone(gpid, 10000));
+    close(c.pidfd);
+    tu_untrack(c.pid);
+}
+
+int
+main(void)
+{
+    static const struct nt_case cases[] = {
+        NT_CASE(test_enable),
+        NT_CASE(test_sweep_no_children),
+        NT_CASE(test_setsid_grandchild_killed),
+        NT_CASE(test_known_running_left_alone),
+        NT_CASE(test_known_exited_left_for_pidfd),
+        NT_CASE(test_unknown_zombie_behind_known),
+        NT_CASE(test_unknown_live_child_killed),
+        {0},
+    };
+    return nt_run(cases);
+}
