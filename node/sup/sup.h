@@ -113,6 +113,18 @@ struct sup_node {
     struct sup_node *mbox_head, *mbox_tail; /* supervisor mailbox */
     struct spec_node *owned_spec; /* tops only: the deployment's spec */
     char *failure;               /* tops only: why it failed */
+    naos_time timer_at;          /* phase timer: start timeout, shutdown
+                                    kill or backoff; NEVER if unset */
+    int timer_kind;              /* SUP__T_* in sup.c */
+    int plan_kind;               /* initial start or restart, in sup.c */
+    int plan_after;              /* what ends a stop phase, in sup.c */
+    size_t plan_end;             /* start phase end (SIZE_MAX = all) */
+    size_t plan_pending;         /* pool: stops still outstanding */
+    size_t children_cap;         /* allocated entries of children */
+    struct sup_node *plan_child; /* the child whose death started the plan */
+    char *fail_path;             /* owned: the node a start failure or
+                                    give-up came from (for messages) */
+    struct sup_reason plan_reason; /* why a start failed */
 };
 
 /* struct sup_spawn_info: what a driver needs to start one run of a worker.
@@ -157,7 +169,9 @@ struct sup_event {
 
 #define SUP_IO_VERSION 1
 
-/* struct sup_io: how the core reaches the world. Versioned vtable. */
+/* struct sup_io: how the core reaches the world. Versioned vtable. The
+ * callbacks must not call back into the core (report an exit later, from
+ * the loop, never from inside spawn or signal). */
 struct sup_io {
     int version; /* SUP_IO_VERSION */
     void *ctx;
@@ -187,7 +201,9 @@ int sup_tree_alloc(struct sup_tree **out, const struct sup_io *io);
 void sup_tree_free(struct sup_tree *t);
 
 /* sup_deploy adds a deployment from spec (validated with spec_validate;
- * takes ownership on success) and starts it. *out (may be NULL) gets its
+ * takes ownership on success: the tree *spec holds is moved into the core
+ * and *spec is left zeroed, so spec may be caller storage such as the one
+ * spec_yaml_parse fills) and starts it. *out (may be NULL) gets its
  * top node. Errors: NAOS_EEXIST (name taken), NAOS_EINVAL (invalid spec;
  * message in errbuf), NAOS_ENOMEM. On error nothing changed and the caller
  * keeps spec. */

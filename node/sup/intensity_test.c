@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* intensity_test.c: OTP-SEMANTICS B2 boundaries of sup_intensity. */
+#include "node/base/alloc.h"
+#include "node/base/err.h"
+#include "node/base/testing.h"
+#include "node/sup/intensity.h"
+
+static void
+test_n_pass_n_plus_one_fails(void)
+{
+    struct sup_intensity si = {0};
+    NT_EQ_INT(sup_intensity_init(&si, 5, 300), NAOS_OK);
+    for (int i = 0; i < 5; i++)
+        NT_TRUE(sup_intensity_add(&si, 1000 + (uint64_t)i * 10));
+    NT_EQ_INT(sup_intensity_used(&si, 1040), 5);
+    NT_FALSE(sup_intensity_add(&si, 1050)); /* the 6th within 300 s */
+    sup_intensity_fini(&si);
+}
+
+static void
+test_same_second_shares_bucket(void)
+{
+    struct sup_intensity si = {0};
+    NT_EQ_INT(sup_intensity_init(&si, 3, 10), NAOS_OK);
+    NT_TRUE(sup_intensity_add(&si, 7));
+    NT_TRUE(sup_intensity_add(&si, 7));
+    NT_TRUE(sup_intensity_add(&si, 7));
+    NT_EQ_INT(si.len, 1);
+    NT_FALSE(sup_intensity_add(&si, 7));
+    sup_intensity_fini(&si);
+}
+
+static void
+test_window_edge_inclusive(void)
+{
+    struct sup_intensity si = {0};
+    NT_EQ_INT(sup_intensity_init(&si, 1, 5), NAOS_OK);
+    NT_TRUE(sup_intensity_add(&si, 100));
+    /* Exactly 5 s old still counts: 2 in the window, more than 1. */
+    NT_FALSE(sup_intensity_add(&si, 105));
+    sup_intensity_reset(&si);
+    NT_TRUE(sup_intensity_add(&si, 100));
+    /* 6 s old is forgotten. */
+    NT_TRUE(sup_intensity_add(&si, 106));
+    NT_EQ_INT(sup_intensity_used(&si, 106), 1);
+    NT_EQ_INT(sup_intensity_used(&si, 111), 1);
+    NT_EQ_INT(sup_intensity_used(&si, 112), 0);
+    sup_intensity_fini(&si);
+}
+
+static void
+test_old_restarts_forgotten(void)
+{
+    struct sup_intensity si = {0};
+    NT_EQ_INT(sup_intensity_init(&si, 3, 60), NAOS_OK);
+    uint64_t now = 0;
+    /* One restart every 21 s forever never exceeds 3 in 60 s. */
+    for (int i = 0; i < 1000; i++, now += 21)
+        NT_TRUE(sup_intensity_add(&si, now));
+    /* ...but four within 60 s do. */
+    NT_TRUE(sup_intensity_add(&si, now));
+    NT_FALSE(sup_intensity_add(&si, now + 1));
+    sup_intensity_fini(&si);
+}
+
+static void
+test_zero_gives_up_at_once(void)
+{
+    struct sup_intensity si = {0};
+    NT_EQ_INT(sup_intensity_init(&si, 0, 5), NAOS_OK);
+    NT_EQ_INT(si.cap, 1);
+    NT_FALSE(sup_intensity_add(&si, 42));
+    NT_FALSE(sup_intensity_add(&si, 4200)); /* no overflow past the limit */
+    sup_intensity_fini(&si);
+}
+
+static void
+test_bounded_memory(void)
+{
+    struct sup_intensity si = {0};
+    NT_EQ_INT(sup_intensity_init(&si, 1000000, 3), NAOS_OK);
+    NT_EQ_INT(si.cap, 4);
+    for (uint64_t s = 0; s < 100; s++)
+        for (int k = 0; k < 10; k++)
+            NT_TRUE(sup_intensity_add(&si, s));
+    NT_EQ_INT(sup_intensity_used(&si, 99), 40);
+    sup_intensity_fini(&si);
+    NT_EQ_INT(sup_intensity_init(&si, 2, 1000000), NAOS_OK);
+    NT_EQ_INT(si.cap, 3);
+    NT_TRUE(sup_intensity_add(&si, 1));
+    NT_TRUE(sup_intensity_add(&si, 500));
+    NT_FALSE(sup_intensity_add(&si, 900));
+    NT_FALSE(sup_intensity_add(&si, 901)); /* ring full: still refuses */
+    sup_intensity_fini(&si);
+}
+
+static void
+test_fini_zeroed_and_leaks(void)
+{
+    long base = naos_alloc_live();
+    struct sup_intensity si = {0};
+    sup_intensity_fini(&si);
+    NT_EQ_INT(sup_intensity_init(&si, 1, 1), NAOS_OK);
+    sup_intensity_fini(&si);
+    sup_intensity_fini(&si);
+    NT_EQ_INT(naos_alloc_live(), base);
+    naos_alloc_fail_after(0);
+    NT_EQ_INT(sup_intensity_init(&si, 1, 1), NAOS_ENOMEM);
+}
+
+int
+main(void)
+{
+    static const struct nt_case cases[] = {
+        NT_CASE(test_n_pass_n_plus_one_fails),
+        NT_CASE(test_same_second_shares_bucket),
+        NT_CASE(test_window_edge_inclusive),
+        NT_CASE(test_old_restarts_forgotten),
+        NT_CASE(test_zero_gives_up_at_once),
+        NT_CASE(test_bounded_memory),
+        NT_CASE(test_fini_zeroed_and_leaks),
+        {0},
+    };
+    return nt_run(cases);
+}
