@@ -953,6 +953,30 @@ int
 sup_deploy(struct sup_tree *t, struct spec_node *spec, naos_time now,
            struct sup_node **out, char *errbuf, size_t errlen)
 {
+    return sup_deploy_ex(t, spec, NULL, now, out, errbuf, errlen);
+}
+
+/* Gives every worker under n the reason its first run is told about. */
+static void
+set_first_reason(struct sup_node *n, struct sup_reason r, naos_time now)
+{
+    if (!n->is_supervisor) {
+        n->last_exit = r;
+        n->last_exit_at = now;
+        return;
+    }
+    for (size_t i = 0; i < n->nchildren; i++)
+        set_first_reason(n->children[i], r, now);
+}
+
+int
+sup_deploy_ex(struct sup_tree *t, struct spec_node *spec,
+              const struct sup_deploy_opts *opts, naos_time now,
+              struct sup_node **out, char *errbuf, size_t errlen)
+{
+    static const struct sup_deploy_opts defaults = {0};
+    if (opts == NULL)
+        opts = &defaults;
     int rv = spec_validate(spec, errbuf, errlen);
     if (rv != NAOS_OK)
         return NAOS_EINVAL;
@@ -987,8 +1011,12 @@ sup_deploy(struct sup_tree *t, struct spec_node *spec, naos_time now,
     if (out)
         *out = top;
     emit(t, SUP_EV_DEPLOY, top, reason_none, NULL, now);
-    top_start(t, top, now);
-    advance(t, top, now);
+    if (opts->first_reason.kind != SUP_REASON_NONE)
+        set_first_reason(top, opts->first_reason, now);
+    if (!opts->stopped) {
+        top_start(t, top, now);
+        advance(t, top, now);
+    }
     sup__reap(t);
     return NAOS_OK;
 

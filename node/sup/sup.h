@@ -210,6 +210,21 @@ void sup_tree_free(struct sup_tree *t);
 int sup_deploy(struct sup_tree *t, struct spec_node *spec, naos_time now,
                struct sup_node **out, char *errbuf, size_t errlen);
 
+/* struct sup_deploy_opts: how sup_deploy_ex brings a deployment in. */
+struct sup_deploy_opts {
+    bool stopped; /* add it without starting it (state stopped) */
+    /* The reason every worker's first run is given as NAOS_RESTART_REASON
+     * (SUP_REASON_NONE: ""). A node restoring its deployments after a
+     * restart passes SUP_REASON_NODE_RESTART. */
+    struct sup_reason first_reason;
+};
+
+/* sup_deploy_ex is sup_deploy with options (opts borrowed; NULL = the
+ * defaults: started, no first reason). Same ownership and errors. */
+int sup_deploy_ex(struct sup_tree *t, struct spec_node *spec,
+                  const struct sup_deploy_opts *opts, naos_time now,
+                  struct sup_node **out, char *errbuf, size_t errlen);
+
 /* sup_find returns the deployment named name, or NULL. */
 struct sup_node *sup_find(struct sup_tree *t, const char *name);
 /* sup_find_path returns the node at path ("dep/child/grandchild"), or NULL. */

@@ -1180,6 +1180,40 @@ test_spawn_info(void)
 }
 
 static void
+test_deploy_restored(void)
+{
+    setup();
+    struct spec_node root;
+    mk_flat(&root, SPEC_ONE_FOR_ONE, 10, 60, "a");
+    struct sup_deploy_opts opts = {
+        .first_reason = {SUP_REASON_NODE_RESTART, 0}};
+    struct sup_node *d = NULL;
+    char err[256];
+    NT_EQ_INT(sup_deploy_ex(T, &root, &opts, NOW, &d, err, sizeof err), 0);
+    NT_EQ_INT(F.last_count, 0);
+    NT_EQ_STR(F.last_reason, "node-restart");
+    NT_EQ_INT(d->state, SUP_RUNNING);
+}
+
+static void
+test_deploy_stopped(void)
+{
+    setup();
+    struct spec_node root;
+    mk_flat(&root, SPEC_ONE_FOR_ONE, 10, 60, "a");
+    struct sup_deploy_opts opts = {.stopped = true};
+    struct sup_node *d = NULL;
+    char err[256];
+    NT_EQ_INT(sup_deploy_ex(T, &root, &opts, NOW, &d, err, sizeof err), 0);
+    NT_EQ_INT(d->state, SUP_STOPPED);
+    NT_TRUE(strstr(acts(), "spawn") == NULL);
+    NT_TRUE(sup_is_quiet(T));
+    NT_EQ_INT(sup_start(T, d, NOW), 0);
+    NT_EQ_INT(d->state, SUP_RUNNING);
+    NT_CONTAINS(acts(), "spawn d/a");
+}
+
+static void
 test_temporary_revived_on_fresh_start(void)
 {
     setup();
@@ -1499,7 +1533,8 @@ main(void)
         NT_CASE(test_operator_stop_preempts_plan),
         NT_CASE(test_remove_frees_everything),
         NT_CASE(test_backoff),
-        NT_CASE(test_spawn_info),
+        NT_CASE(test_spawn_info), NT_CASE(test_deploy_restored),
+        NT_CASE(test_deploy_stopped),
         NT_CASE(test_temporary_revived_on_fresh_start),
         NT_CASE(test_ten_thousand_workers),
         NT_CASE(test_random),
