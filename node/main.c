@@ -12,6 +12,7 @@
 #include "node/base/err.h"
 #include "node/base/log.h"
 #include "node/node.h"
+#include "node/proc/spawn.h"
 
 #define EXIT_USAGE 100
 #define EXIT_TEMP 111
@@ -188,6 +189,11 @@ main(int argc, char **argv)
     /* Before any thread exists (NNG starts its own), so every thread keeps
      * these signals blocked and only the reactor's signalfd sees them. */
     node_block_signals();
+    /* While fd numbers are still low: makes spawning independent of how
+     * many fds (two per worker) the node holds later. */
+    if (proc_spawn_reserve_fds() != NAOS_OK)
+        fprintf(stderr, "naos-node: warning: cannot reserve spawn fds; "
+                "spawning will slow down as workers are added\n");
     /* Workers inherit our environment: a node itself run under systemd or
      * another naos must not pass its supervisor's notify settings on. */
     unsetenv("NOTIFY_SOCKET");

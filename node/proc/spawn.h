@@ -91,6 +91,15 @@ struct proc_child {
  * pidfd readable: reap it with proc_reap_pidfd. */
 int proc_spawn(const struct proc_spawn_opts *opts, struct proc_child *out);
 
+/* proc_spawn_reserve_fds keeps three /dev/null fds open for the life of the
+ * process, two of them as fixed low slots through which proc_spawn hands a
+ * child its stdio. Call it first thing in main, while fd numbers are low:
+ * spawning then costs the same however many fds the node holds. Without it
+ * (or on kernels before 5.9) proc_spawn uses posix_spawn, whose cost grows
+ * with the number of open fds. Not thread-safe; call once. Returns NAOS_OK
+ * or NAOS_ESYS. */
+int proc_spawn_reserve_fds(void);
+
 /* proc_signal_group sends signo to the process group pgid (a worker's pid).
  * For the stop signals SIGTERM, SIGINT, SIGHUP, SIGQUIT and SIGABRT it then
  * sends SIGCONT to the group too, so a stopped (SIGSTOP'd, traced) process

@@ -463,5 +463,14 @@ main(void)
         NT_CASE(test_many_spawns_no_leak),
         {0},
     };
-    return nt_run(cases);
+    /* Every case twice: through posix_spawn (no reserved fds), then through
+     * the clone fast path. */
+    printf("# posix_spawn path\n");
+    int rc = nt_run(cases);
+    if (proc_spawn_reserve_fds() != NAOS_OK) {
+        printf("cannot reserve fds\n");
+        return 1;
+    }
+    printf("# clone fast path\n");
+    return nt_run(cases) | rc;
 }
