@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* state.h: the cluster state tables of the store, and the node identity.
+ *
+ *   deployments  name -> DeploymentRecord (spec tree, desired state, ...)
+ *   placements   name -> PlacementRecord (node id, epoch)
+ *   nodes        node id -> NodeRecord (name, addr, state, incarnation)
+ *   checkpoints  agent path -> CheckpointRecord (<= 1 MiB of data)
+ *   identity     "self" -> IdentityRecord (node id, cluster id)
+ *   meta         "last_applied" -> 8-byte BE index
+ *
+ * Records are the protobuf-c structs of proto/store.proto, so a new field
+ * needs no API change. Records passed in are borrowed (packed into the
+ * store). Records returned are owned by the caller and freed with the
+ * matching *_free (never with free()). List results are arrays owned by
+ * the caller, freed with the matching *_list_free.
+ *
+ * Every write commits synchronously before returning NAOS_OK. The *_txn
+ * forms do the same inside a caller's store_write, so a Raft apply can
+ * write its effects and last_applied in one transaction (RAFT-LITE P7).
+ * Names and paths are 1..STORE_MAX_KEY bytes; NAOS_EINVAL otherwise.
+ * Getters return NAOS_ENOTFOUND when the key is absent; deletes return
+ * NAOS_ENOTFOUND when there was nothing to delete. Details of any error
+ * are in store_errmsg(s). Loop thread only. */
+#ifndef NAOS_STORE_STATE_H
+#define NAOS_STORE_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "node/spec/spec.h"
+#include "proto/store.pb-c.h"
+#include "store/store.h"
+
+/* ---- deployments ---- */
+
+/* store_deploy_put writes rec under rec->name (replacing any). */
+int store_deploy_put(struct store *s, const Naos__V1__DeploymentRecord *rec);
+int store_deploy_put_txn(struct store_txn *t,
+                         const Naos__V1__DeploymentRecord *rec);
+/* store_deploy_put_spec builds the record from spec (borrowed; its root
+ * id is the name) and writes it. NAOS_ENOMEM/NAOS_EINVAL from spec_pb. */
+int store_deploy_put_spec(struct store *s, const struct spec_node *spec,
+                          Naos__V1__DesiredState desired,
+                          uint64_t generation, int64_t updated_at_ms);
+/* store_deploy_get stores a new record in *out (caller frees with
+ * store_deploy_free). */
+int store_deploy_get(struct store *s, const char *name,
+                     Naos__V1__DeploymentRecord **out);
+int store_deploy_del(struct store *s, const char *name);
+int store_deploy_del_txn(struct store_txn *t, const char *name);
+/* store_deploy_list returns every record in name order: *out is an array
+ * of *n records (NULL and 0 when none), freed with store_deploy_list_free. */
+int store_deploy_list(struct store *s, Naos__V1__DeploymentRecord ***out,
+                      size_t *n);
+void store_deploy_free(Naos__V1__DeploymentRecord *rec);
+void store_deploy_list_free(Naos__V1__DeploymentRecord **recs, size_t n);
+
+/* ---- placements ---- */
+
+int store_placement_put(struct store *s, const Naos__V1__PlacementRecord *rec);
+int store_placement_put_txn(struct store_txn *t,
+                            const Naos__V1__PlacementRecord *rec);
+int store_placement_get(struct store *s, const char *name,
+                        Naos__V1__PlacementRecord **out);
+int store_placement_del(struct store *s, const char *name);
+int store_placement_del_txn(struct store_txn *t, const char *name);
+int store_placement_list(struct store *s, Naos__V1__PlacementRecord ***out,
+                         size_t *n);
+void store_placement_free(Naos__V1__PlacementRecord *rec);
+void store_placement_list_free(Naos__V1__PlacementRecord **recs, size_t n);
+
+/* ---- node registry (key: rec->id, never 0) ---- */
+
+int store_node_put(struct store *s, const Naos__V1__NodeRecord *rec);
+int store_node_put_txn(struct store_txn *t, const Naos__V1__NodeRecord *rec);
+int store_node_get(struct store *s, uint64_t id, Naos__V1__NodeRecord **out);
+int store_node_del(struct store *s, uint64_t id);
+int store_node_del_txn(struct store_txn *t, uint64_t id);
+/* store_node_list returns the records in id order. */
+int store_node_list(struct store *s, Naos__V1__NodeRecord ***out, size_t *n);
+void store_node_free(Naos__V1__NodeRecord *rec);
+void store_node_list_free(Naos__V1__NodeRecord **recs, size_t n);
+
+/* ---- checkpoints ---- */
+
+#define STORE_CKPT_MAX (1u << 20) /* 1 MiB of data per agent */
+
+/* store_ckpt_save stores data (len bytes, borrowed; len 0 is fine) as the
+ * checkpoint of agent path, with seq = previous seq + 1 (1 for the first)
+ * and size = len; the new seq goes to *seq (may be NULL). Returns NAOS_OK;
+ * NAOS_ETOOBIG when len > STORE_CKPT_MAX (nothing changed; the message
+ * names the path, the size and the limit); NAOS_EINVAL; NAOS_ESTORE. */
+int store_ckpt_save(struct store *s, const char *path, const void *data,
+                    size_t len, int64_t saved_at_ms, uint64_t *seq);
+/* store_ckpt_put_txn writes rec as given (a replicated checkpoint), with
+ * the same size limit; rec->size must equal rec->data.len. */
+int store_ckpt_put_txn(struct store_txn *t,
+                       const Naos__V1__CheckpointRecord *rec);
+int store_ckpt_get(struct store *s, const char *path,
+                   Naos__V1__CheckpointRecord **out);
+int store_ckpt_del(struct store *s, const char *path);
+int store_ckpt_del_txn(struct store_txn *t, const char *path);
+/* store_ckpt_list returns every checkpoint in path order WITHOUT its data
+ * (data.len 0; size, seq, saved_at_ms filled), to list cheaply. */
+int store_ckpt_list(struct store *s, Naos__V1__CheckpointRecord ***out,
+                    size_t *n);
+void store_ckpt_free(Naos__V1__CheckpointRecord *rec);
+void store_ckpt_list_free(Naos__V1__CheckpointRecord **recs, size_t n);
+
+/* ---- identity ---- */
+
+/* struct store_identity: who this node is; written once per data dir. */
+struct store_identity {
+    uint64_t node_id;    /* never 0 */
+    uint64_t cluster_id; /* never 0 */
+    int64_t created_at_ms;
+};
+#define STORE_IDENTITY_ZERO {0, 0, 0}
+
+/* store_identity_get_or_create returns the stored identity in *out, or, on
+ * the first open, creates it from want (borrowed; NULL or zero fields =
+ * random ids from getrandom, created_at now) and stores it (synced).
+ * *created (may be NULL) tells which happened. An existing identity is
+ * never changed: want is then ignored. */
+int store_identity_get_or_create(struct store *s,
+                                 const struct store_identity *want,
+                                 struct store_identity *out, bool *created);
+/* store_identity_get: NAOS_ENOTFOUND before the first get_or_create. */
+int store_identity_get(struct store *s, struct store_identity *out);
+
+/* ---- last applied (RAFT-LITE P7) ---- */
+
+/* store_applied_set_txn records index as applied, inside the transaction
+ * that writes the effects of the entries. NAOS_EINVAL if it would go
+ * back. store_applied_get reads it (0 on a new store). */
+int store_applied_set_txn(struct store_txn *t, uint64_t index);
+int store_applied_get(struct store *s, uint64_t *index);
+
+#endif
