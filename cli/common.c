@@ -23,6 +23,15 @@ cli_resolve_url(struct cli *c)
             return cli_usage(NULL, "--node: URL too long");
         return 0;
     }
+    /* An agent run by naos finds its node here, whatever its environment
+     * says about run directories. */
+    const char *ctl = getenv("NAOS_CTL");
+    if (c->run_dir == NULL && ctl != NULL && *ctl != '\0') {
+        int n = snprintf(c->url, sizeof c->url, "%s", ctl);
+        if (n < 0 || (size_t)n >= sizeof c->url)
+            return cli_usage(NULL, "NAOS_CTL: URL too long");
+        return 0;
+    }
     char dir[PATH_MAX];
     if (c->run_dir) {
         int n = snprintf(dir, sizeof dir, "%s", c->run_dir);

@@ -25,6 +25,8 @@ static const char main_help[] =
     "                        show supervision events (-f: follow)\n"
     "  logs NAME [-f] [--tail N]\n"
     "                        show a worker's output (-f: follow)\n"
+    "  checkpoint save|load [NAME]\n"
+    "                        save or load an agent's checkpoint (<= 1 MiB)\n"
     "  ping                  check that naos-node answers\n"
     "  help [COMMAND]        show this help, or a command's\n"
     "\n" CLI_GLOBAL_HELP
@@ -43,7 +45,8 @@ static const struct subcmd subcmds[] = {
     {"deploy", cmd_deploy},   {"apply", cmd_apply},   {"status", cmd_status},
     {"stop", cmd_stop},       {"start", cmd_start},   {"restart", cmd_restart},
     {"rm", cmd_rm},           {"events", cmd_events}, {"logs", cmd_logs},
-    {"ping", cmd_ping},       {NULL, NULL},
+    {"ping", cmd_ping},       {"checkpoint", cmd_checkpoint},
+    {NULL, NULL},
 };
 
 static const struct subcmd *

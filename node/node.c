@@ -10,6 +10,7 @@
  * the group id, reaps it, drains its log pipe, sweeps orphans, and only
  * then tells the core. */
 #include "node/node.h"
+#include "node/node_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -39,46 +40,7 @@
 #include "node/reactor/reactor.h"
 #include "node/sup/sup.h"
 #include "proto/spec_pb.h"
-
-#define NODE_EVENTS_KEPT 10000
-#define NODE_EVENTS_PER_REPLY 1000
-#define NODE_LOGS_DEFAULT_CHUNK (64u * 1024u)
-#define NODE_LOGS_MAX_CHUNK (1u << 20)
-
-struct wrun {
-    struct node *n;
-    struct sup_node *w;
-    int pid; /* 0 when no process */
-    int pidfd;
-    int log_rd;
-    struct reactor_watch pid_watch, log_watch;
-    struct proc_logfile *log;
-    char *log_path;
-    struct wrun *grave_next;
-};
-
-struct node {
-    char name[256];
-    char run_dir[PATH_MAX];
-    char data_dir[PATH_MAX];
-    char ctl_url[PATH_MAX + 16];
-    char ctl_env[PATH_MAX + 32];
-    char notify_path[PATH_MAX + 16];
-    uint64_t log_max_bytes;
-    unsigned log_keep;
-    int lock_fd;
-    struct reactor r;
-    int sig_fd;
-    struct reactor_watch sig_watch;
-    int notify_fd;
-    struct reactor_watch notify_watch;
-    struct ctl ctl;
-    struct events events;
-    struct sup_tree *tree;
-    struct idmap pids; /* pid -> wrun with a live run */
-    struct wrun *grave; /* freed after the loop iteration that dropped them */
-    int stopping;       /* signals received asking us to stop */
-};
+#include "store/state.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -103,8 +65,8 @@ make_dirs(const char *path, mode_t mode)
 }
 
 /* Wall-clock time of a monotonic instant, for people. */
-static int64_t
-wall_of(naos_time at)
+int64_t
+node__wall_of(naos_time at)
 {
     naos_time now = naos_clock_now();
     return naos_clock_wall_ms() - (int64_t)(now > at ? now - at : 0);
@@ -267,6 +229,10 @@ reap_run(struct wrun *wr)
 {
     bool reaped = false, exited = false;
     int code = 0;
+    /* The event may be stale: from a run already reaped in this loop
+     * iteration, with a new run now on the same fd. */
+    if (!proc_has_exited(wr->pidfd, wr->pid))
+        return;
     proc_signal_group(wr->pid, SIGKILL);
     int rc = proc_reap_pidfd(wr->pidfd, wr->pid, &reaped, &exited, &code);
     if (rc == NAOS_ENOTFOUND) {
@@ -459,331 +425,6 @@ node_block_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
-/* ---- control requests -------------------------------------------------- */
-
-static Naos__V1__NodeStatus *
-status_of(struct node *n, struct ctl_reply *rep, const struct sup_node *s)
-{
-    Naos__V1__NodeStatus *ns = ctl_reply_alloc(rep, sizeof *ns);
-    if (ns == NULL)
-        return NULL;
-    naos__v1__node_status__init(ns);
-    naos_time now = n->r.now;
-    ns->id = ctl_reply_strdup(rep, s->id);
-    ns->path = ctl_reply_strdup(rep, s->path);
-    ns->is_supervisor = s->is_supervisor;
-    ns->state = (char *)sup_state_name(s->state);
-    ns->pid = s->pid;
-    ns->restarts = s->restarts;
-    ns->restart_type = (char *)spec_restart_name(s->spec->restart);
-    ns->status_text = ctl_reply_strdup(rep, s->status_text);
-    if (s->pid > 0 && now > s->started_at)
-        ns->uptime_ms = (int64_t)(now - s->started_at);
-    if (s->last_exit.kind != SUP_REASON_NONE) {
-        Naos__V1__ExitReason *er = ctl_reply_alloc(rep, sizeof *er);
-        if (er) {
-            naos__v1__exit_reason__init(er);
-            char buf[64];
-            sup_reason_format(s->last_exit, buf, sizeof buf);
-            er->reason = ctl_reply_strdup(rep, buf);
-            er->at_wall_ms = wall_of(s->last_exit_at);
-            ns->last_exit = er;
-        }
-    }
-    if (!s->is_supervisor)
-        return ns;
-    ns->strategy = (char *)spec_strategy_name(s->spec->strategy);
-    ns->max_restarts = s->spec->max_restarts;
-    ns->window_s = s->spec->window_s;
-    ns->restarts_in_window = sup_intensity_in_use(s, now);
-    if (s->nchildren) {
-        ns->children = ctl_reply_alloc(rep, s->nchildren * sizeof *ns->children);
-        if (ns->children == NULL)
-            return ns;
-        for (size_t i = 0; i < s->nchildren; i++) {
-            Naos__V1__NodeStatus *c = status_of(n, rep, s->children[i]);
-            if (c)
-                ns->children[ns->n_children++] = c;
-        }
-    }
-    return ns;
-}
-
-static Naos__V1__DeploymentStatus *
-deployment_status(struct node *n, struct ctl_reply *rep,
-                  const struct sup_node *dep)
-{
-    Naos__V1__DeploymentStatus *ds = ctl_reply_alloc(rep, sizeof *ds);
-    if (ds == NULL)
-        return NULL;
-    naos__v1__deployment_status__init(ds);
-    ds->name = ctl_reply_strdup(rep, dep->id);
-    ds->state = (char *)sup_state_name(dep->state);
-    ds->failure = ctl_reply_strdup(rep, dep->failure);
-    ds->tree = status_of(n, rep, dep);
-    return ds;
-}
-
-static void
-handle_status(struct node *n, const Naos__V1__StatusRequest *req,
-              struct ctl_reply *rep)
-{
-    Naos__V1__Status *st = ctl_reply_alloc(rep, sizeof *st);
-    if (st == NULL)
-        return;
-    naos__v1__status__init(st);
-    st->node = n->name;
-    const char *only = req && req->name && req->name[0] ? req->name : NULL;
-    size_t count = 0;
-    for (struct sup_node *d = sup_first(n->tree); d; d = sup_next(d))
-        count++;
-    if (only) {
-        struct sup_node *d = sup_find(n->tree, only);
-        if (d == NULL) {
-            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__NOT_FOUND,
-                            "no deployment named %s (see `naos status`)",
-                            only);
-            return;
-        }
-        count = 1;
-    }
-    if (count) {
-        st->deployments = ctl_reply_alloc(rep, count * sizeof *st->deployments);
-        if (st->deployments == NULL)
-            return;
-    }
-    for (struct sup_node *d = sup_first(n->tree); d; d = sup_next(d)) {
-        if (only && strcmp(d->id, only) != 0)
-            continue;
-        Naos__V1__DeploymentStatus *ds = deployment_status(n, rep, d);
-        if (ds)
-            st->deployments[st->n_deployments++] = ds;
-    }
-    rep->msg.rep_case = NAOS__V1__REPLY__REP_STATUS;
-    rep->msg.status = st;
-}
-
-static void
-handle_deploy(struct node *n, const Naos__V1__DeployRequest *req,
-              struct ctl_reply *rep)
-{
-    char err[512] = "";
-    if (req->spec == NULL) {
-        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
-                        "deploy request carries no spec");
-        return;
-    }
-    if (n->stopping) {
-        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
-                        "naos-node is shutting down; deploy refused");
-        return;
-    }
-    /* sup_deploy moves the tree out of spec on success; on failure the
-     * caller still owns it. */
-    struct spec_node spec = {0};
-    int rc = spec_pb_to_spec(req->spec, &spec, err, sizeof err);
-    if (rc == NAOS_OK)
-        rc = sup_deploy(n->tree, &spec, n->r.now, NULL, err, sizeof err);
-    if (rc == NAOS_OK) {
-        ctl_reply_message(rep, "deployed %s", req->spec->id);
-        return;
-    }
-    spec_node_fini(&spec);
-    switch (rc) {
-    case NAOS_EEXIST:
-        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__EXISTS,
-                        "deployment %s already exists: run `naos rm %s` "
-                        "first", req->spec->id, req->spec->id);
-        break;
-    case NAOS_ENOMEM:
-        rep->failed = 1;
-        break;
-    default:
-        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID, "invalid spec: %s",
-                        err[0] ? err : naos_strerror(rc));
-    }
-}
-
-typedef int (*dep_cmd)(struct sup_tree *, struct sup_node *, naos_time);
-
-static void
-handle_dep_cmd(struct node *n, const Naos__V1__NameRequest *req, dep_cmd fn,
-               const char *verb, struct ctl_reply *rep)
-{
-    const char *name = req && req->name ? req->name : "";
-    struct sup_node *d = sup_find(n->tree, name);
-    if (d == NULL) {
-        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__NOT_FOUND,
-                        "no deployment named %s (see `naos status`)", name);
-        return;
-    }
-    const char *was = sup_state_name(d->state);
-    int rc = fn(n->tree, d, n->r.now);
-    if (rc == NAOS_OK)
-        ctl_reply_message(rep, "%s %s", verb, name);
-    else
-        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
-                        "cannot %s %s while it is %s", verb, name, was);
-}
-
-static void
-handle_events(struct node *n, const Naos__V1__EventsRequest *req,
-              struct ctl_reply *rep)
-{
-    Naos__V1__EventsReply *er = ctl_reply_alloc(rep, sizeof *er);
-    if (er == NULL)
-        return;
-    naos__v1__events_reply__init(er);
-    uint64_t since = req ? req->since : 0;
-    uint64_t last = events_last(&n->events), oldest = events_oldest(&n->events);
-    if (since > last) /* a cursor from an earlier run of the node */
-        since = 0;
-    if (oldest && since + 1 < oldest) {
-        er->dropped = oldest - since - 1;
-        since = oldest - 1;
-    }
-    uint32_t max = req && req->max ? req->max : NODE_EVENTS_PER_REPLY;
-    if (max > NODE_EVENTS_PER_REPLY)
-        max = NODE_EVENTS_PER_REPLY;
-    size_t avail = (size_t)(last - since);
-    size_t count = avail < max ? avail : max;
-    if (count) {
-        er->events = ctl_reply_alloc(rep, count * sizeof *er->events);
-        if (er->events == NULL)
-            return;
-    }
-    for (size_t i = 0; i < count; i++) {
-        const struct events_entry *e = events_get(&n->events, since + 1 + i);
-        Naos__V1__Event *ev = ctl_reply_alloc(rep, sizeof *ev);
-        if (e == NULL || ev == NULL)
-            break;
-        naos__v1__event__init(ev);
-        ev->seq = e->seq;
-        ev->at_wall_ms = e->at_wall_ms;
-        ev->at_mono_us = e->at_mono_us;
-        ev->kind = (char *)e->kind;
-        ev->deployment = ctl_reply_strdup(rep, e->deployment);
-        ev->path = ctl_reply_strdup(rep, e->path);
-        ev->pid = e->pid;
-        ev->reason = ctl_reply_strdup(rep, e->reason);
-        ev->restarts = e->restarts;
-        ev->detail = ctl_reply_strdup(rep, e->detail);
-        er->events[er->n_events++] = ev;
-    }
-    er->next = since + er->n_events;
-    rep->msg.rep_case = NAOS__V1__REPLY__REP_EVENTS;
-    rep->msg.events = er;
-}
-
-/* Finds the only worker under s, or returns NULL and counts them. */
-static const struct sup_node *
-only_worker(const struct sup_node *s, size_t *count)
-{
-    if (!s->is_supervisor) {
-        (*count)++;
-        return s;
-    }
-    const struct sup_node *found = NULL;
-    for (size_t i = 0; i < s->nchildren; i++) {
-        const struct sup_node *w = only_worker(s->children[i], count);
-        if (w && found == NULL)
-            found = w;
-    }
-    return *count == 1 ? found : NULL;
-}
-
-static void
-handle_logs(struct node *n, const Naos__V1__LogsRequest *req,
-            struct ctl_reply *rep)
-{
-    const char *name = req->name ? req->name : "";
-    const struct sup_node *w = sup_find_path(n->tree, name);
-    if (w == NULL) {
-        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__NOT_FOUND,
-                        "no deployment or worker named %s (see `naos status`)",
-                        name);
-        return;
-    }
-    if (w->is_supervisor) {
-        size_t count = 0;
-        const struct sup_node *only = only_worker(w, &count);
-        if (only == NULL) {
-            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
-                            "%s has %zu workers: name one by its path, e.g. "
-                            "`naos logs %s/<child>` (see `naos status %s`)",
-                            name, count, w->path, w->path);
-            return;
-        }
-        w = only;
-    }
-    char path[2 * PATH_MAX];
-    snprintf(path, sizeof path, "%s/logs/%s.log", n->data_dir, w->path);
-    size_t cap = req->max_bytes ? req->max_bytes : NODE_LOGS_DEFAULT_CHUNK;
-    if (cap > NODE_LOGS_MAX_CHUNK)
-        cap = NODE_LOGS_MAX_CHUNK;
-    Naos__V1__LogsReply *lr = ctl_reply_alloc(rep, sizeof *lr);
-    char *buf = ctl_reply_alloc(rep, cap);
-    if (lr == NULL || buf == NULL)
-        return;
-    naos__v1__logs_reply__init(lr);
-    size_t len = 0;
-    int64_t next = req->offset < 0 ? 0 : req->offset;
-    bool rotated = false;
-    int rc = proc_logfile_read(path, req->offset, req->tail_lines, buf, cap,
-                               &len, &next, &rotated);
-    if (rc != NAOS_OK && rc != NAOS_ENOTFOUND) {
-        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INTERNAL,
-                        "cannot read %s: %s", path, strerror(errno));
-        return;
-    }
-    lr->data.data = (uint8_t *)buf;
-    lr->data.len = len;
-    lr->next_offset = next;
-    lr->rotated = rotated;
-    lr->path = ctl_reply_strdup(rep, w->path);
-    rep->msg.rep_case = NAOS__V1__REPLY__REP_LOGS;
-    rep->msg.logs = lr;
-}
-
-static void
-handle_request(void *arg, const Naos__V1__Request *req, struct ctl_reply *rep)
-{
-    struct node *n = arg;
-    switch (req->req_case) {
-    case NAOS__V1__REQUEST__REQ_DEPLOY:
-        handle_deploy(n, req->deploy, rep);
-        break;
-    case NAOS__V1__REQUEST__REQ_STATUS:
-        handle_status(n, req->status, rep);
-        break;
-    case NAOS__V1__REQUEST__REQ_STOP:
-        handle_dep_cmd(n, req->stop, sup_stop, "stopped", rep);
-        break;
-    case NAOS__V1__REQUEST__REQ_START:
-        handle_dep_cmd(n, req->start, sup_start, "started", rep);
-        break;
-    case NAOS__V1__REQUEST__REQ_RESTART:
-        handle_dep_cmd(n, req->restart, sup_restart, "restarted", rep);
-        break;
-    case NAOS__V1__REQUEST__REQ_REMOVE:
-        handle_dep_cmd(n, req->remove, sup_remove, "removed", rep);
-        break;
-    case NAOS__V1__REQUEST__REQ_EVENTS:
-        handle_events(n, req->events, rep);
-        break;
-    case NAOS__V1__REQUEST__REQ_LOGS:
-        handle_logs(n, req->logs, rep);
-        break;
-    case NAOS__V1__REQUEST__REQ_PING:
-        ctl_reply_message(rep, "naos-node %s %s, %zu workers", n->name,
-                          NAOS_VERSION, sup_count_workers(n->tree));
-        break;
-    default:
-        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
-                        "unknown request: upgrade naos-node");
-    }
-}
-
 /* ---- lifecycle ---------------------------------------------------------- */
 
 static int
@@ -826,6 +467,45 @@ raise_fd_limit(void)
         return;
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+/* Brings back every deployment the store holds, as they were wanted: a
+ * running one starts again and its workers learn NAOS_RESTART_REASON
+ * node-restart. A record that no longer converts is reported and left in
+ * the store for the operator. */
+static void
+restore_deployments(struct node *n)
+{
+    Naos__V1__DeploymentRecord **recs = NULL;
+    size_t nrecs = 0;
+    if (store_deploy_list(n->store, &recs, &nrecs) != NAOS_OK) {
+        NAOS_ERROR("store", "cannot list deployments: %s",
+                   store_errmsg(n->store));
+        return;
+    }
+    for (size_t i = 0; i < nrecs; i++) {
+        char err[512] = "";
+        struct spec_node spec = {0};
+        struct sup_deploy_opts opts = {
+            .stopped = recs[i]->desired == NAOS__V1__DESIRED_STATE__DESIRED_STOPPED,
+            .first_reason = {SUP_REASON_NODE_RESTART, 0},
+        };
+        int rc = recs[i]->spec
+                     ? spec_pb_to_spec(recs[i]->spec, &spec, err, sizeof err)
+                     : NAOS_EINVAL;
+        if (rc == NAOS_OK)
+            rc = sup_deploy_ex(n->tree, &spec, &opts, n->r.now, NULL, err,
+                               sizeof err);
+        if (rc != NAOS_OK) {
+            spec_node_fini(&spec);
+            NAOS_ERROR("store", "cannot restore deployment %s: %s",
+                       recs[i]->name, err[0] ? err : naos_strerror(rc));
+            continue;
+        }
+        NAOS_INFO("node", "restored deployment %s (%s)", recs[i]->name,
+                  opts.stopped ? "stopped" : "started");
+    }
+    store_deploy_list_free(recs, nrecs);
 }
 
 int
@@ -898,6 +578,23 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
     }
     if ((rc = events_init(&n->events, NODE_EVENTS_KEPT)) != NAOS_OK)
         goto err;
+    char store_dir[PATH_MAX + 16];
+    snprintf(store_dir, sizeof store_dir, "%s/store", n->data_dir);
+    if ((rc = store_open(&n->store, store_dir, NULL, errbuf, errlen)) !=
+        NAOS_OK)
+        goto err;
+    struct store_identity id = STORE_IDENTITY_ZERO;
+    bool created = false;
+    if ((rc = store_identity_get_or_create(n->store, NULL, &id, &created)) !=
+        NAOS_OK) {
+        snprintf(errbuf, errlen, "cannot read the node identity: %s",
+                 store_errmsg(n->store));
+        goto err;
+    }
+    n->node_id = id.node_id;
+    if (created)
+        NAOS_INFO("node", "new node identity %016llx in %s",
+                  (unsigned long long)id.node_id, store_dir);
     struct sup_io io = {
         .version = SUP_IO_VERSION,
         .ctx = n,
@@ -913,9 +610,11 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
     }
     snprintf(n->ctl_url, sizeof n->ctl_url, "ipc://%s/ctl.sock", n->run_dir);
     snprintf(n->ctl_env, sizeof n->ctl_env, "NAOS_CTL=%s", n->ctl_url);
-    if ((rc = ctl_open(&n->ctl, &n->r, n->ctl_url, handle_request, n, errbuf,
+    if ((rc = ctl_open(&n->ctl, &n->r, n->ctl_url, node__handle_request, n, errbuf,
                        errlen)) != NAOS_OK)
         goto err;
+    restore_deployments(n);
+    reactor_set_deadline(&n->r, sup_next_deadline(n->tree));
     *out = n;
     return NAOS_OK;
 err:
@@ -958,6 +657,7 @@ node_close(struct node *n)
     grave_flush(n);
     events_fini(&n->events);
     idmap_fini(&n->pids);
+    store_close(n->store);
     if (n->notify_fd >= 0)
         proc_notify_close(n->notify_fd, n->notify_path);
     if (n->sig_fd >= 0)

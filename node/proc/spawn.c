@@ -446,6 +446,20 @@ proc_signal_group(int pgid, int signo)
     return NAOS_OK;
 }
 
+bool
+proc_has_exited(int pidfd, int pid)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    int rc = waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si,
+                    WEXITED | WNOHANG | WNOWAIT);
+    if (rc < 0 && errno == EINVAL) /* kernel without P_PIDFD */
+        rc = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT);
+    if (rc < 0)
+        return errno == ECHILD; /* gone: let the reaper report it */
+    return si.si_pid != 0;
+}
+
 int
 proc_reap_pidfd(int pidfd, int pid, bool *reaped, bool *exited, int *code)
 {

@@ -109,6 +109,12 @@ int proc_spawn_reserve_fds(void);
  * or NAOS_ESYS (errno kept, e.g. EPERM). */
 int proc_signal_group(int pgid, int signo);
 
+/* proc_has_exited tells, without reaping or blocking, whether the child
+ * behind pidfd (pid as in proc_reap_pidfd) has exited. A readiness event
+ * may be stale (the run it was for already reaped and a new one started on
+ * the same fd number), so check this before acting on one. */
+bool proc_has_exited(int pidfd, int pid);
+
 /* proc_reap_pidfd reaps the child behind pidfd (pid is used only when the
  * kernel lacks waitid(P_PIDFD), before Linux 5.4) without blocking.
  * On NAOS_OK: *reaped tells whether the child had exited and is now reaped;

@@ -348,9 +348,11 @@ backoff_delay(struct sup_tree *t, struct sup_node *c)
         d = hi;
     if (c->backoff_n < UINT32_MAX)
         c->backoff_n++;
-    naos_duration half = d / 2, span = d - half;
+    /* Jitter spreads restarts of many children, but never below min: min
+     * is also the floor between two runs (s6's one-second rule, opt-in). */
+    naos_duration floor = d / 2 > lo ? d / 2 : lo, span = d - floor;
     uint32_t r = t->io.random ? t->io.random(t->io.ctx) : 0;
-    return half + (naos_duration)((uint64_t)r % ((uint64_t)span + 1));
+    return floor + (naos_duration)((uint64_t)r % ((uint64_t)span + 1));
 }
 
 /* ---- supervisor plans ------------------------------------------------- */

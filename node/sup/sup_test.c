@@ -1132,12 +1132,12 @@ test_backoff(void)
     root.children[0].backoff_max = 4000;
     deploy(&root);
     acts();
-    F.rnd = 0; /* lowest jitter: delay/2 */
+    F.rnd = 0; /* lowest jitter: delay/2, but never below min */
     ex("d/a", 1);
     NT_EQ_STR(acts(), "");
     NT_EQ_STR(st("d/a"), "restarting");
-    NT_EQ_INT(sup_next_deadline(T), NOW + 500);
-    tick(NOW + 499);
+    NT_EQ_INT(sup_next_deadline(T), NOW + 1000);
+    tick(NOW + 999);
     NT_EQ_STR(acts(), "");
     tick(NOW + 1);
     NT_EQ_STR(acts(), "spawn d/a\n");
@@ -1159,7 +1159,7 @@ test_backoff(void)
     F.rnd = 0;
     NOW += 5000;
     ex("d/a", 1);
-    NT_EQ_INT(sup_next_deadline(T), NOW + 500);
+    NT_EQ_INT(sup_next_deadline(T), NOW + 1000);
 }
 
 static void

@@ -1,0 +1,486 @@
+# SPDX-License-Identifier: Apache-2.0
+"""harness.py: real-process integration tests of naos-node and naos.
+
+`Node` is a context manager that gives each test its own naos-node in a
+fresh short temp dir (unix socket paths must stay short), drives it with the
+`naos` CLI, and on exit stops the node (SIGTERM to its PID only, SIGKILL by
+PID after a deadline), checks that no process started for the test
+survives, and removes the temp dir.
+
+Every process started for a test carries NAOS_TEST_MARKER=<uuid> in its
+environment: the node gets it (workers inherit the node's environment) and
+`Node.deploy` also passes it with `--env`. A survivor is any process, other
+than the node, whose /proc/PID/environ holds that marker.
+
+Binaries: $NAOS_NODE_BIN and $NAOS_BIN (set by CTest).
+Only the standard library is used. Never a fixed sleep where a condition
+can be polled: see wait_until.
+"""
+import json as jsonlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import uuid
+
+NODE_BIN = os.environ.get("NAOS_NODE_BIN", "naos-node")
+NAOS_BIN = os.environ.get("NAOS_BIN", "naos")
+
+# Python snippet for agents that speak the notify protocol.
+NOTIFY_PY = r'''
+import os, socket
+def notify(msg):
+    path = os.environ["NOTIFY_SOCKET"]
+    if path.startswith("@"):
+        path = "\0" + path[1:]
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        s.connect(path)
+        s.send(msg.encode())
+    finally:
+        s.close()
+'''
+
+
+def wait_until(pred, timeout=5.0, interval=0.05, msg=None):
+    """Polls pred() until it returns a truthy value (returned) or timeout
+    seconds pass (AssertionError naming msg and the last value seen). An
+    exception raised by pred counts as a falsy value."""
+    deadline = time.monotonic() + timeout
+    last, last_exc = None, None
+    while True:
+        try:
+            last = pred()
+            last_exc = None
+            if last:
+                return last
+        except Exception as e:  # noqa: BLE001 - pred may race the node
+            last_exc = e
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(interval)
+    raise AssertionError("timed out after %.1fs waiting for %s (last value: "
+                         "%r%s)" % (timeout, msg or getattr(pred, "__name__",
+                                                             "condition"),
+                                    last,
+                                    ", last error: %r" % last_exc
+                                    if last_exc else ""))
+
+
+def proc_state(pid):
+    """The state letter of pid ('R', 'S', 'Z', ...) or None when gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            data = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    except OSError:
+        return None
+    # comm may hold spaces and parens: the state follows the last ')'
+    rest = data[data.rfind(")") + 2:]
+    return rest.split()[0] if rest else None
+
+
+def proc_starttime(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            data = f.read()
+    except OSError:
+        return None
+    return int(data[data.rfind(")") + 2:].split()[19])
+
+
+def pid_alive(pid):
+    """True when pid exists and is not a zombie."""
+    st = proc_state(pid)
+    return st is not None and st not in ("Z", "X")
+
+
+def pid_gone(pid, starttime=None):
+    """True when pid is neither running nor a zombie. With starttime, a
+    different process that reused the pid counts as gone."""
+    st = proc_state(pid)
+    if st is None:
+        return True
+    if starttime is not None and proc_starttime(pid) != starttime:
+        return True
+    return False
+
+
+def parse_iso_ms(s):
+    """'2026-11-21T10:21:55.563Z' -> seconds since the epoch (float)."""
+    import calendar
+    main, frac = s.rstrip("Z").split(".")
+    t = calendar.timegm(time.strptime(main, "%Y-%m-%dT%H:%M:%S"))
+    return t + int(frac) / 1000.0
+
+
+class Result:
+    def __init__(self, args, code, out, err, data=None):
+        self.args, self.code, self.out, self.err, self.data = (args, code, out,
+                                                               err, data)
+
+    def __repr__(self):
+        return ("Result(args=%r, code=%r, out=%r, err=%r)" %
+                (self.args, self.code, self.out[-2000:], self.err[-2000:]))
+
+
+def find_node(tree, path):
+    """The node of a status tree (dict) with this path, or None."""
+    if tree is None:
+        return None
+    if tree.get("path") == path:
+        return tree
+    for c in tree.get("children") or []:
+        f = find_node(c, path)
+        if f is not None:
+            return f
+    return None
+
+
+def workers(tree):
+    """All worker nodes under tree, in order."""
+    out = []
+    if tree is None:
+        return out
+    if tree.get("type") == "worker":
+        out.append(tree)
+    for c in tree.get("children") or []:
+        out.extend(workers(c))
+    return out
+
+
+class Node:
+    """One naos-node for one test. Use as a context manager:
+
+        with Node(self) as n:
+            n.deploy("x", ["sleep", "1000"])
+            n.wait_state("x", "running")
+    """
+
+    def __init__(self, test=None, name="test-node", log_max_size=None,
+                 log_keep=None, extra_args=()):
+        self.test = test
+        self.name = name
+        self.marker = uuid.uuid4().hex
+        self.log_max_size = log_max_size
+        self.log_keep = log_keep
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.exit_code = None
+        self.dir = None
+
+    # ---- lifecycle ------------------------------------------------------
+
+    def __enter__(self):
+        self.dir = tempfile.mkdtemp(prefix="nit", dir="/tmp")
+        self.run = os.path.join(self.dir, "r")
+        self.data = os.path.join(self.dir, "d")
+        assert len(self.run) + len("/notify.sock") < 80, self.run
+        self.node_log_path = os.path.join(self.dir, "node.log")
+        self.env = dict(os.environ)
+        self.env["NAOS_TEST_MARKER"] = self.marker
+        for k in ("NAOS_RUN_DIR", "NAOS_DATA_DIR", "NOTIFY_SOCKET"):
+            self.env.pop(k, None)
+        # the CLI gets no marker: it is not one of the test's agents
+        self.cli_env = dict(os.environ)
+        self.cli_env.pop("NAOS_TEST_MARKER", None)
+        self.cli_env["NO_COLOR"] = "1"
+        try:
+            self.start_node()
+        except BaseException:
+            # __exit__ does not run when __enter__ fails: clean up here
+            if self.proc is not None and self.proc.poll() is None:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+            if not os.environ.get("NAOS_IT_KEEP"):
+                shutil.rmtree(self.dir, ignore_errors=True)
+            raise
+        return self
+
+    def start_node(self):
+        args = [NODE_BIN, "start", "--run", self.run, "--data", self.data,
+                "--name", self.name]
+        if self.log_max_size:
+            args += ["--log-max-size", str(self.log_max_size)]
+        if self.log_keep:
+            args += ["--log-keep", str(self.log_keep)]
+        args += self.extra_args
+        self.node_log = open(self.node_log_path, "ab")
+        try:
+            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
+                                         stdout=self.node_log,
+                                         stderr=subprocess.STDOUT,
+                                         env=self.env, cwd=self.dir)
+        except OSError:
+            self.node_log.close()
+            raise
+        self.exit_code = None
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError("naos-node exited with %s before it "
+                                     "answered; its log:\n%s" %
+                                     (self.proc.returncode,
+                                      self.read_node_log()))
+            return self.naos("ping", timeout=5).code == 0
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if ready():
+                    return
+            except AssertionError:
+                self.node_log.close()
+                raise
+            if time.monotonic() > deadline:
+                raise AssertionError("naos-node did not answer ping within "
+                                     "10s; its log:\n" + self.read_node_log())
+            time.sleep(0.02)
+
+    def read_node_log(self):
+        try:
+            with open(self.node_log_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def stop_node(self, sig=signal.SIGTERM, timeout=15.0):
+        """Sends sig to the node's PID only, waits for it (SIGKILL by PID
+        after timeout). Returns its exit code."""
+        if self.proc is None:
+            return self.exit_code
+        if self.proc.poll() is None:
+            try:
+                os.kill(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+                self.exit_code = self.proc.returncode
+                self.proc = None
+                self.node_log.close()
+                raise AssertionError("naos-node did not exit within %.0fs of "
+                                     "signal %d; SIGKILLed. Its log:\n%s" %
+                                     (timeout, sig, self.read_node_log()))
+        self.exit_code = self.proc.returncode
+        self.proc = None
+        self.node_log.close()
+        return self.exit_code
+
+    def survivors(self):
+        """PIDs of live processes (not zombies) carrying our marker, other
+        than the node and ourselves."""
+        needle = ("NAOS_TEST_MARKER=" + self.marker).encode()
+        skip = {os.getpid()}
+        if self.proc is not None:
+            skip.add(self.proc.pid)
+        found = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            pid = int(d)
+            if pid in skip:
+                continue
+            try:
+                with open("/proc/%d/environ" % pid, "rb") as f:
+                    env = f.read()
+            except OSError:
+                continue
+            if needle in env.split(b"\0") and pid_alive(pid):
+                found.append(pid)
+        return found
+
+    def __exit__(self, et, ev, tb):
+        problems = []
+        try:
+            if self.proc is not None:
+                if self.proc.poll() is not None:
+                    problems.append("naos-node exited by itself during the "
+                                    "test with status %s; its log:\n%s" %
+                                    (self.proc.returncode,
+                                     self.read_node_log()[-4000:]))
+                try:
+                    code = self.stop_node()
+                    if code != 0 and not problems:
+                        problems.append("naos-node exited with status %s "
+                                        "after SIGTERM; its log:\n%s" %
+                                        (code, self.read_node_log()[-4000:]))
+                except AssertionError as e:
+                    problems.append(str(e))
+            # workers are stopped before the node exits; allow the kernel a
+            # moment to finish killing what the node SIGKILLed last
+            left = []
+            deadline = time.monotonic() + 3
+            while True:
+                left = self.survivors()
+                if not left or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            if left:
+                desc = []
+                for pid in left:
+                    try:
+                        with open("/proc/%d/cmdline" % pid, "rb") as f:
+                            cmd = f.read().replace(b"\0", b" ").decode(
+                                errors="replace")
+                    except OSError:
+                        cmd = "?"
+                    desc.append("%d (%s)" % (pid, cmd.strip()))
+                    try:
+                        os.kill(pid, signal.SIGKILL)  # ours: it has our marker
+                    except OSError:
+                        pass
+                problems.append("processes of this test survived the node: "
+                                + ", ".join(desc))
+        finally:
+            if os.environ.get("NAOS_IT_KEEP"):
+                sys.stderr.write("kept %s\n" % self.dir)
+            elif self.dir:
+                shutil.rmtree(self.dir, ignore_errors=True)
+        if problems:
+            if et is None:
+                raise AssertionError("; ".join(problems))
+            sys.stderr.write("harness: " + "; ".join(problems) + "\n")
+        return False
+
+    # ---- files -----------------------------------------------------------
+
+    def path(self, *parts):
+        return os.path.join(self.dir, *parts)
+
+    def write(self, name, text, mode=0o755):
+        p = self.path(name)
+        with open(p, "w") as f:
+            f.write(text)
+        os.chmod(p, mode)
+        return p
+
+    def read(self, name, default=None):
+        try:
+            with open(self.path(name)) as f:
+                return f.read()
+        except FileNotFoundError:
+            return default
+
+    def lines(self, name):
+        t = self.read(name, "")
+        return [l for l in t.splitlines() if l.strip()]
+
+    def log_path(self, worker_path):
+        return os.path.join(self.data, "logs", worker_path + ".log")
+
+    # ---- the CLI ---------------------------------------------------------
+
+    def naos(self, *args, json=False, timeout=15, stdin=None):
+        """Runs `naos --run RUN [--json] ARGS...` and returns a Result with
+        code, out, err, and data (parsed JSON when json=True: one document,
+        or a list of documents for JSON-lines output such as events)."""
+        argv = [NAOS_BIN, "--run", self.run]
+        if json:
+            argv.append("--json")
+        argv += [str(a) for a in args]
+        p = subprocess.run(argv, input=stdin, capture_output=True, text=True,
+                           timeout=timeout, env=self.cli_env, cwd=self.dir)
+        data = None
+        if json and p.returncode == 0:
+            out = p.stdout.strip()
+            try:
+                data = jsonlib.loads(out) if out else None
+            except ValueError:
+                data = [jsonlib.loads(l) for l in out.splitlines()
+                        if l.strip()]
+        return Result(argv, p.returncode, p.stdout, p.stderr, data)
+
+    def ok(self, *args, json=False, timeout=15):
+        r = self.naos(*args, json=json, timeout=timeout)
+        if r.code != 0:
+            raise AssertionError("naos %s failed: %r\nnode log:\n%s" %
+                                 (" ".join(map(str, args)), r,
+                                  self.read_node_log()[-3000:]))
+        return r
+
+    def deploy(self, name, cmd, *opts, marker=True):
+        """naos deploy NAME OPTS... --env NAOS_TEST_MARKER=... -- CMD..."""
+        extra = ["--env", "NAOS_TEST_MARKER=" + self.marker] if marker else []
+        return self.ok("deploy", name, *opts, *extra, "--", *cmd)
+
+    def apply(self, yaml_text, fname="tree.yaml"):
+        p = self.write(fname, yaml_text, 0o644)
+        return self.ok("apply", "-f", p)
+
+    def status(self, name=None):
+        """The whole status document (dict)."""
+        args = ["status"] + ([name] if name else [])
+        return self.ok(*args, json=True).data
+
+    def dep(self, name):
+        """The deployment dict {name, state, tree, ...}, or None."""
+        for d in self.status()["deployments"]:
+            if d["name"] == name:
+                return d
+        return None
+
+    def node_at(self, path):
+        """The status tree node at path ("dep/child"), or None."""
+        dep = self.dep(path.split("/")[0])
+        return find_node(dep["tree"], path) if dep else None
+
+    def workers(self, name):
+        dep = self.dep(name)
+        return workers(dep["tree"]) if dep else []
+
+    def events(self, kind=None, path=None):
+        evs = self.ok("events", json=True).data or []
+        if isinstance(evs, dict):
+            evs = [evs]
+        return [e for e in evs
+                if (kind is None or e["kind"] == kind) and
+                (path is None or e.get("path") == path)]
+
+    def wait_state(self, name, state, timeout=5.0):
+        """Waits until deployment name is in state; returns the deployment."""
+        def check():
+            d = self.dep(name)
+            return d if d and d["state"] == state else None
+        check.__name__ = "deployment %s to be %s" % (name, state)
+        try:
+            return wait_until(check, timeout)
+        except AssertionError as e:
+            raise AssertionError("%s; status: %s" % (
+                e, jsonlib.dumps(self.dep(name), indent=1)))
+
+    def wait_worker(self, path, pred, timeout=5.0, what="condition"):
+        """Waits until pred(status node at path) holds; returns the node."""
+        def check():
+            w = self.node_at(path)
+            return w if w is not None and pred(w) else None
+        check.__name__ = "%s: %s" % (path, what)
+        try:
+            return wait_until(check, timeout)
+        except AssertionError as e:
+            raise AssertionError("%s; node: %s" % (
+                e, jsonlib.dumps(self.node_at(path), indent=1)))
+
+    def wait_running_pid(self, path, timeout=5.0, other_than=None):
+        """Waits until the worker at path is running with a pid (different
+        from other_than) and returns that pid."""
+        w = self.wait_worker(
+            path, lambda w: w["state"] == "running" and w["pid"] and
+            w["pid"] != other_than, timeout,
+            "running with a pid other than %s" % other_than)
+        return w["pid"]
+
+
+class NodeTest(unittest.TestCase):
+    """Base class: self.node() makes a Node bound to this test."""
+    maxDiff = None
+
+    def node(self, **kw):
+        return Node(self, **kw)

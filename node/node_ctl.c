@@ -1,0 +1,497 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* node_ctl.c: the node's answers to control requests from `naos`: status
+ * documents, deploy and the deployment commands (persisted before they are
+ * acknowledged), events, logs and checkpoints. Runs on the reactor thread. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "node/base/alloc.h"
+#include "node/base/err.h"
+#include "node/base/log.h"
+#include "node/node_int.h"
+#include "node/proc/logfile.h"
+#include "proto/spec_pb.h"
+#include "store/state.h"
+
+static Naos__V1__NodeStatus *
+status_of(struct node *n, struct ctl_reply *rep, const struct sup_node *s)
+{
+    Naos__V1__NodeStatus *ns = ctl_reply_alloc(rep, sizeof *ns);
+    if (ns == NULL)
+        return NULL;
+    naos__v1__node_status__init(ns);
+    naos_time now = n->r.now;
+    ns->id = ctl_reply_strdup(rep, s->id);
+    ns->path = ctl_reply_strdup(rep, s->path);
+    ns->is_supervisor = s->is_supervisor;
+    ns->state = (char *)sup_state_name(s->state);
+    ns->pid = s->pid;
+    ns->restarts = s->restarts;
+    ns->restart_type = (char *)spec_restart_name(s->spec->restart);
+    ns->status_text = ctl_reply_strdup(rep, s->status_text);
+    if (s->pid > 0 && now > s->started_at)
+        ns->uptime_ms = (int64_t)(now - s->started_at);
+    if (s->last_exit.kind != SUP_REASON_NONE) {
+        Naos__V1__ExitReason *er = ctl_reply_alloc(rep, sizeof *er);
+        if (er) {
+            naos__v1__exit_reason__init(er);
+            char buf[64];
+            sup_reason_format(s->last_exit, buf, sizeof buf);
+            er->reason = ctl_reply_strdup(rep, buf);
+            er->at_wall_ms = node__wall_of(s->last_exit_at);
+            ns->last_exit = er;
+        }
+    }
+    if (!s->is_supervisor)
+        return ns;
+    ns->strategy = (char *)spec_strategy_name(s->spec->strategy);
+    ns->max_restarts = s->spec->max_restarts;
+    ns->window_s = s->spec->window_s;
+    ns->restarts_in_window = sup_intensity_in_use(s, now);
+    if (s->nchildren) {
+        ns->children = ctl_reply_alloc(rep, s->nchildren * sizeof *ns->children);
+        if (ns->children == NULL)
+            return ns;
+        for (size_t i = 0; i < s->nchildren; i++) {
+            Naos__V1__NodeStatus *c = status_of(n, rep, s->children[i]);
+            if (c)
+                ns->children[ns->n_children++] = c;
+        }
+    }
+    return ns;
+}
+
+static Naos__V1__DeploymentStatus *
+deployment_status(struct node *n, struct ctl_reply *rep,
+                  const struct sup_node *dep)
+{
+    Naos__V1__DeploymentStatus *ds = ctl_reply_alloc(rep, sizeof *ds);
+    if (ds == NULL)
+        return NULL;
+    naos__v1__deployment_status__init(ds);
+    ds->name = ctl_reply_strdup(rep, dep->id);
+    ds->state = (char *)sup_state_name(dep->state);
+    ds->failure = ctl_reply_strdup(rep, dep->failure);
+    ds->tree = status_of(n, rep, dep);
+    return ds;
+}
+
+static void
+handle_status(struct node *n, const Naos__V1__StatusRequest *req,
+              struct ctl_reply *rep)
+{
+    Naos__V1__Status *st = ctl_reply_alloc(rep, sizeof *st);
+    if (st == NULL)
+        return;
+    naos__v1__status__init(st);
+    st->node = n->name;
+    const char *only = req && req->name && req->name[0] ? req->name : NULL;
+    size_t count = 0;
+    for (struct sup_node *d = sup_first(n->tree); d; d = sup_next(d))
+        count++;
+    if (only) {
+        struct sup_node *d = sup_find(n->tree, only);
+        if (d == NULL) {
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__NOT_FOUND,
+                            "no deployment named %s (see `naos status`)",
+                            only);
+            return;
+        }
+        count = 1;
+    }
+    if (count) {
+        st->deployments = ctl_reply_alloc(rep, count * sizeof *st->deployments);
+        if (st->deployments == NULL)
+            return;
+    }
+    for (struct sup_node *d = sup_first(n->tree); d; d = sup_next(d)) {
+        if (only && strcmp(d->id, only) != 0)
+            continue;
+        Naos__V1__DeploymentStatus *ds = deployment_status(n, rep, d);
+        if (ds)
+            st->deployments[st->n_deployments++] = ds;
+    }
+    rep->msg.rep_case = NAOS__V1__REPLY__REP_STATUS;
+    rep->msg.status = st;
+}
+
+/* Replies that the store refused a change: nothing was changed. */
+static void
+reply_not_persisted(struct node *n, struct ctl_reply *rep, const char *what)
+{
+    NAOS_ERROR("store", "cannot persist %s: %s", what, store_errmsg(n->store));
+    ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INTERNAL,
+                    "cannot persist %s, nothing changed: %s (see the "
+                    "naos-node log)", what, store_errmsg(n->store));
+}
+
+static void
+handle_deploy(struct node *n, const Naos__V1__DeployRequest *req,
+              struct ctl_reply *rep)
+{
+    char err[512] = "";
+    if (req->spec == NULL) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
+                        "deploy request carries no spec");
+        return;
+    }
+    if (n->stopping) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
+                        "naos-node is shutting down; deploy refused");
+        return;
+    }
+    const char *name = req->spec->id ? req->spec->id : "";
+    if (sup_find(n->tree, name) != NULL) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__EXISTS,
+                        "deployment %s already exists: run `naos rm %s` "
+                        "first", name, name);
+        return;
+    }
+    /* sup_deploy moves the tree out of spec on success; on failure the
+     * caller still owns it. */
+    struct spec_node spec = {0};
+    int rc = spec_pb_to_spec(req->spec, &spec, err, sizeof err);
+    if (rc == NAOS_OK)
+        rc = spec_validate(&spec, err, sizeof err);
+    if (rc != NAOS_OK) {
+        spec_node_fini(&spec);
+        if (rc == NAOS_ENOMEM)
+            rep->failed = 1;
+        else
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
+                            "invalid spec: %s", err[0] ? err : naos_strerror(rc));
+        return;
+    }
+    /* Persisted before it runs and before the reply: an acknowledged
+     * deployment survives any crash of the node. */
+    if (store_deploy_put_spec(n->store, &spec,
+                              NAOS__V1__DESIRED_STATE__DESIRED_RUNNING, 1,
+                              naos_clock_wall_ms()) != NAOS_OK) {
+        spec_node_fini(&spec);
+        reply_not_persisted(n, rep, "the deployment");
+        return;
+    }
+    rc = sup_deploy(n->tree, &spec, n->r.now, NULL, err, sizeof err);
+    if (rc == NAOS_OK) {
+        ctl_reply_message(rep, "deployed %s", name);
+        return;
+    }
+    spec_node_fini(&spec);
+    store_deploy_del(n->store, name);
+    if (rc == NAOS_ENOMEM)
+        rep->failed = 1;
+    else
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID, "cannot deploy: %s",
+                        err[0] ? err : naos_strerror(rc));
+}
+
+/* Records what the operator wants of deployment name (kept across node
+ * restarts); remove = forget it. */
+static int
+persist_desired(struct node *n, const char *name, Naos__V1__DesiredState want,
+                bool remove)
+{
+    if (remove)
+        return store_deploy_del(n->store, name);
+    Naos__V1__DeploymentRecord *rec = NULL;
+    int rc = store_deploy_get(n->store, name, &rec);
+    if (rc != NAOS_OK)
+        return rc;
+    rec->desired = want;
+    rec->generation++;
+    rec->updated_at_ms = naos_clock_wall_ms();
+    rc = store_deploy_put(n->store, rec);
+    store_deploy_free(rec);
+    return rc;
+}
+
+typedef int (*dep_cmd)(struct sup_tree *, struct sup_node *, naos_time);
+
+static void
+handle_dep_cmd(struct node *n, const Naos__V1__NameRequest *req, dep_cmd fn,
+               const char *verb, struct ctl_reply *rep)
+{
+    const char *name = req && req->name ? req->name : "";
+    struct sup_node *d = sup_find(n->tree, name);
+    if (d == NULL) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__NOT_FOUND,
+                        "no deployment named %s (see `naos status`)", name);
+        return;
+    }
+    Naos__V1__DesiredState want = fn == sup_stop
+                                      ? NAOS__V1__DESIRED_STATE__DESIRED_STOPPED
+                                      : NAOS__V1__DESIRED_STATE__DESIRED_RUNNING;
+    if (persist_desired(n, name, want, fn == sup_remove) != NAOS_OK) {
+        reply_not_persisted(n, rep, "the deployment's new state");
+        return;
+    }
+    const char *was = sup_state_name(d->state);
+    int rc = fn(n->tree, d, n->r.now);
+    if (rc == NAOS_OK)
+        ctl_reply_message(rep, "%s %s", verb, name);
+    else
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
+                        "cannot %s %s while it is %s", verb, name, was);
+}
+
+/* Checkpoints are kept per agent path; a deployment with one worker may be
+ * named by the deployment's name. The path must exist now, so a typo is
+ * caught instead of saving where nobody will look. */
+static const struct sup_node *
+checkpoint_owner(struct node *n, const char *name, struct ctl_reply *rep)
+{
+    const struct sup_node *w = sup_find_path(n->tree, name);
+    if (w == NULL) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__NOT_FOUND,
+                        "no agent named %s: give its path as in `naos status` "
+                        "(agents find theirs in $NAOS_AGENT)", name);
+        return NULL;
+    }
+    return w;
+}
+
+static void
+handle_checkpoint_save(struct node *n, const Naos__V1__CheckpointSaveRequest *req,
+                       struct ctl_reply *rep)
+{
+    const char *name = req->name ? req->name : "";
+    const struct sup_node *w = checkpoint_owner(n, name, rep);
+    if (w == NULL)
+        return;
+    if (req->data.len > STORE_CKPT_MAX) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
+                        "checkpoint of %zu bytes for %s exceeds the limit of "
+                        "%u bytes (1 MiB): save less, or keep large state "
+                        "elsewhere and checkpoint a reference to it",
+                        req->data.len, w->path, STORE_CKPT_MAX);
+        return;
+    }
+    uint64_t seq = 0;
+    int64_t at = naos_clock_wall_ms();
+    if (store_ckpt_save(n->store, w->path, req->data.data, req->data.len, at,
+                        &seq) != NAOS_OK) {
+        reply_not_persisted(n, rep, "the checkpoint");
+        return;
+    }
+    Naos__V1__CheckpointReply *cr = ctl_reply_alloc(rep, sizeof *cr);
+    if (cr == NULL)
+        return;
+    naos__v1__checkpoint_reply__init(cr);
+    cr->path = ctl_reply_strdup(rep, w->path);
+    cr->saved_at_ms = at;
+    cr->seq = seq;
+    cr->size = req->data.len;
+    rep->msg.rep_case = NAOS__V1__REPLY__REP_CHECKPOINT;
+    rep->msg.checkpoint = cr;
+}
+
+static void
+handle_checkpoint_load(struct node *n, const Naos__V1__CheckpointLoadRequest *req,
+                       struct ctl_reply *rep)
+{
+    const char *name = req->name ? req->name : "";
+    const struct sup_node *w = checkpoint_owner(n, name, rep);
+    if (w == NULL)
+        return;
+    Naos__V1__CheckpointRecord *rec = NULL;
+    int rc = store_ckpt_get(n->store, w->path, &rec);
+    if (rc == NAOS_ENOTFOUND) {
+        /* Not an error: a first run has nothing to resume from. seq 0
+         * says so. */
+        Naos__V1__CheckpointReply *cr = ctl_reply_alloc(rep, sizeof *cr);
+        if (cr == NULL)
+            return;
+        naos__v1__checkpoint_reply__init(cr);
+        cr->path = ctl_reply_strdup(rep, w->path);
+        rep->msg.rep_case = NAOS__V1__REPLY__REP_CHECKPOINT;
+        rep->msg.checkpoint = cr;
+        return;
+    }
+    if (rc != NAOS_OK) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INTERNAL,
+                        "cannot read the checkpoint of %s: %s", w->path,
+                        store_errmsg(n->store));
+        return;
+    }
+    Naos__V1__CheckpointReply *cr = ctl_reply_alloc(rep, sizeof *cr);
+    uint8_t *data = ctl_reply_alloc(rep, rec->data.len ? rec->data.len : 1);
+    if (cr && data) {
+        naos__v1__checkpoint_reply__init(cr);
+        memcpy(data, rec->data.data, rec->data.len);
+        cr->path = ctl_reply_strdup(rep, w->path);
+        cr->data.data = data;
+        cr->data.len = rec->data.len;
+        cr->saved_at_ms = rec->saved_at_ms;
+        cr->seq = rec->seq;
+        cr->size = rec->size;
+        rep->msg.rep_case = NAOS__V1__REPLY__REP_CHECKPOINT;
+        rep->msg.checkpoint = cr;
+    }
+    store_ckpt_free(rec);
+}
+
+static void
+handle_events(struct node *n, const Naos__V1__EventsRequest *req,
+              struct ctl_reply *rep)
+{
+    Naos__V1__EventsReply *er = ctl_reply_alloc(rep, sizeof *er);
+    if (er == NULL)
+        return;
+    naos__v1__events_reply__init(er);
+    uint64_t since = req ? req->since : 0;
+    uint64_t last = events_last(&n->events), oldest = events_oldest(&n->events);
+    if (since > last) /* a cursor from an earlier run of the node */
+        since = 0;
+    if (oldest && since + 1 < oldest) {
+        er->dropped = oldest - since - 1;
+        since = oldest - 1;
+    }
+    uint32_t max = req && req->max ? req->max : NODE_EVENTS_PER_REPLY;
+    if (max > NODE_EVENTS_PER_REPLY)
+        max = NODE_EVENTS_PER_REPLY;
+    size_t avail = (size_t)(last - since);
+    size_t count = avail < max ? avail : max;
+    if (count) {
+        er->events = ctl_reply_alloc(rep, count * sizeof *er->events);
+        if (er->events == NULL)
+            return;
+    }
+    for (size_t i = 0; i < count; i++) {
+        const struct events_entry *e = events_get(&n->events, since + 1 + i);
+        Naos__V1__Event *ev = ctl_reply_alloc(rep, sizeof *ev);
+        if (e == NULL || ev == NULL)
+            break;
+        naos__v1__event__init(ev);
+        ev->seq = e->seq;
+        ev->at_wall_ms = e->at_wall_ms;
+        ev->at_mono_us = e->at_mono_us;
+        ev->kind = (char *)e->kind;
+        ev->deployment = ctl_reply_strdup(rep, e->deployment);
+        ev->path = ctl_reply_strdup(rep, e->path);
+        ev->pid = e->pid;
+        ev->reason = ctl_reply_strdup(rep, e->reason);
+        ev->restarts = e->restarts;
+        ev->detail = ctl_reply_strdup(rep, e->detail);
+        er->events[er->n_events++] = ev;
+    }
+    er->next = since + er->n_events;
+    rep->msg.rep_case = NAOS__V1__REPLY__REP_EVENTS;
+    rep->msg.events = er;
+}
+
+/* Finds the only worker under s, or returns NULL and counts them. */
+static const struct sup_node *
+only_worker(const struct sup_node *s, size_t *count)
+{
+    if (!s->is_supervisor) {
+        (*count)++;
+        return s;
+    }
+    const struct sup_node *found = NULL;
+    for (size_t i = 0; i < s->nchildren; i++) {
+        const struct sup_node *w = only_worker(s->children[i], count);
+        if (w && found == NULL)
+            found = w;
+    }
+    return *count == 1 ? found : NULL;
+}
+
+static void
+handle_logs(struct node *n, const Naos__V1__LogsRequest *req,
+            struct ctl_reply *rep)
+{
+    const char *name = req->name ? req->name : "";
+    const struct sup_node *w = sup_find_path(n->tree, name);
+    if (w == NULL) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__NOT_FOUND,
+                        "no deployment or worker named %s (see `naos status`)",
+                        name);
+        return;
+    }
+    if (w->is_supervisor) {
+        size_t count = 0;
+        const struct sup_node *only = only_worker(w, &count);
+        if (only == NULL) {
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
+                            "%s has %zu workers: name one by its path, e.g. "
+                            "`naos logs %s/<child>` (see `naos status %s`)",
+                            name, count, w->path, w->path);
+            return;
+        }
+        w = only;
+    }
+    char path[2 * PATH_MAX];
+    snprintf(path, sizeof path, "%s/logs/%s.log", n->data_dir, w->path);
+    size_t cap = req->max_bytes ? req->max_bytes : NODE_LOGS_DEFAULT_CHUNK;
+    if (cap > NODE_LOGS_MAX_CHUNK)
+        cap = NODE_LOGS_MAX_CHUNK;
+    Naos__V1__LogsReply *lr = ctl_reply_alloc(rep, sizeof *lr);
+    char *buf = ctl_reply_alloc(rep, cap);
+    if (lr == NULL || buf == NULL)
+        return;
+    naos__v1__logs_reply__init(lr);
+    size_t len = 0;
+    int64_t next = req->offset < 0 ? 0 : req->offset;
+    bool rotated = false;
+    int rc = proc_logfile_read(path, req->offset, req->tail_lines, buf, cap,
+                               &len, &next, &rotated);
+    if (rc != NAOS_OK && rc != NAOS_ENOTFOUND) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INTERNAL,
+                        "cannot read %s: %s", path, strerror(errno));
+        return;
+    }
+    lr->data.data = (uint8_t *)buf;
+    lr->data.len = len;
+    lr->next_offset = next;
+    lr->rotated = rotated;
+    lr->path = ctl_reply_strdup(rep, w->path);
+    rep->msg.rep_case = NAOS__V1__REPLY__REP_LOGS;
+    rep->msg.logs = lr;
+}
+
+void
+node__handle_request(void *arg, const Naos__V1__Request *req, struct ctl_reply *rep)
+{
+    struct node *n = arg;
+    switch (req->req_case) {
+    case NAOS__V1__REQUEST__REQ_DEPLOY:
+        handle_deploy(n, req->deploy, rep);
+        break;
+    case NAOS__V1__REQUEST__REQ_STATUS:
+        handle_status(n, req->status, rep);
+        break;
+    case NAOS__V1__REQUEST__REQ_STOP:
+        handle_dep_cmd(n, req->stop, sup_stop, "stopped", rep);
+        break;
+    case NAOS__V1__REQUEST__REQ_START:
+        handle_dep_cmd(n, req->start, sup_start, "started", rep);
+        break;
+    case NAOS__V1__REQUEST__REQ_RESTART:
+        handle_dep_cmd(n, req->restart, sup_restart, "restarted", rep);
+        break;
+    case NAOS__V1__REQUEST__REQ_REMOVE:
+        handle_dep_cmd(n, req->remove, sup_remove, "removed", rep);
+        break;
+    case NAOS__V1__REQUEST__REQ_EVENTS:
+        handle_events(n, req->events, rep);
+        break;
+    case NAOS__V1__REQUEST__REQ_LOGS:
+        handle_logs(n, req->logs, rep);
+        break;
+    case NAOS__V1__REQUEST__REQ_CHECKPOINT_SAVE:
+        handle_checkpoint_save(n, req->checkpoint_save, rep);
+        break;
+    case NAOS__V1__REQUEST__REQ_CHECKPOINT_LOAD:
+        handle_checkpoint_load(n, req->checkpoint_load, rep);
+        break;
+    case NAOS__V1__REQUEST__REQ_PING:
+        ctl_reply_message(rep, "naos-node %s %s, %zu workers", n->name,
+                          NAOS_VERSION, sup_count_workers(n->tree));
+        break;
+    default:
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
+                        "unknown request: upgrade naos-node");
+    }
+}
+
