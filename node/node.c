@@ -162,7 +162,7 @@ io_spawn(void *ctx, struct sup_node *w, const struct sup_spawn_info *info,
         .notify_socket = n->notify_path,
         .watchdog = info->spec->watchdog,
     };
-    char *extra[] = {n->ctl_env, NULL};
+    char *extra[] = {n->ctl_env, n->id_env, NULL};
     struct proc_spawn_opts opts = {
         .argv = info->spec->argv,
         .env = info->spec->env,
@@ -595,6 +595,15 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
     if (created)
         NAOS_INFO("node", "new node identity %016llx in %s",
                   (unsigned long long)id.node_id, store_dir);
+    snprintf(n->id_env, sizeof n->id_env, "NAOS_NODE_ID=%016llx",
+             (unsigned long long)id.node_id);
+    /* Workers of a previous run of this node that outlived it (it was
+     * killed with -9) would run beside the ones we are about to restore. */
+    unsigned leftovers = 0;
+    proc_orphans_kill_marked(n->id_env, &leftovers);
+    if (leftovers)
+        NAOS_WARN("node", "killed %u process(es) left by a previous run of "
+                  "this node", leftovers);
     struct sup_io io = {
         .version = SUP_IO_VERSION,
         .ctx = n,

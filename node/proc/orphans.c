@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "node/base/alloc.h"
 #include "node/base/err.h"
 
 int
@@ -164,4 +165,71 @@ out:
     if (stats != NULL)
         *stats = st;
     return rc;
+}
+
+/* Does /proc/<pid>/environ hold exactly the entry `marker`? Reads it
+ * whole (environments are small; 8 MiB is a generous bound). */
+static bool
+environ_has(int dirfd, const char *pid, const char *marker)
+{
+    char path[64];
+    snprintf(path, sizeof path, "%s/environ", pid);
+    int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    size_t cap = 16384, len = 0;
+    char *buf = naos_alloc(cap);
+    bool found = false;
+    while (buf != NULL) {
+        if (len == cap) {
+            char *nb = cap < (8u << 20) ? naos_realloc(buf, cap * 2) : NULL;
+            if (nb == NULL)
+                break;
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t k = read(fd, buf + len, cap - len);
+        if (k <= 0)
+            break;
+        len += (size_t)k;
+    }
+    size_t mlen = strlen(marker) + 1; /* with its NUL */
+    for (size_t i = 0; buf != NULL && i < len;) {
+        char *nul = memchr(buf + i, '\0', len - i);
+        size_t elen = nul ? (size_t)(nul - (buf + i)) + 1 : len - i;
+        if (elen == mlen && memcmp(buf + i, marker, mlen) == 0) {
+            found = true;
+            break;
+        }
+        i += elen;
+    }
+    naos_free(buf);
+    close(fd);
+    return found;
+}
+
+int
+proc_orphans_kill_marked(const char *marker, unsigned *killed)
+{
+    *killed = 0;
+    DIR *d = opendir("/proc");
+    if (d == NULL)
+        return NAOS_ESYS;
+    int self = (int)getpid();
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end != '\0' || pid <= 1 || pid == self)
+            continue;
+        if (!environ_has(dirfd(d), e->d_name, marker))
+            continue;
+        /* Its group too: a worker leads one, and helpers share it. */
+        if (getpgid((pid_t)pid) == (pid_t)pid)
+            kill(-(pid_t)pid, SIGKILL);
+        if (kill((pid_t)pid, SIGKILL) == 0)
+            (*killed)++;
+    }
+    closedir(d);
+    return NAOS_OK;
 }

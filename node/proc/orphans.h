@@ -75,4 +75,12 @@ int proc_orphans_enable(void);
 int proc_orphans_sweep(proc_orphans_known_cb is_known, void *ctx,
                        struct proc_orphans_stats *stats);
 
+/* proc_orphans_kill_marked sends SIGKILL to every process (and the group
+ * of every group leader) whose environment holds the entry marker exactly
+ * ("NAOS_NODE_ID=..."), except the caller: what a previous run of this node
+ * left behind when it was killed without stopping its workers. Only
+ * processes whose environ we may read (our own user's) are seen. *killed
+ * gets the count. Returns NAOS_OK or NAOS_ESYS (no /proc). */
+int proc_orphans_kill_marked(const char *marker, unsigned *killed);
+
 #endif

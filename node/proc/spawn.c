@@ -25,6 +25,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -167,6 +168,10 @@ clone_child(void *arg)
         syscall(SYS_close_range, 3, ~0U, 0) != 0)
         goto fail;
     if (setsid() < 0)
+        goto fail;
+    /* If the node dies without stopping us (kill -9), die with it rather
+     * than run on unsupervised; a restarted node would run a second copy. */
+    if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
         goto fail;
     if (j->cwd != NULL && chdir(j->cwd) != 0)
         goto fail;
