@@ -27,7 +27,7 @@ static const char usage[] =
     "options:\n"
     "  --run DIR        sockets and lock file (default: $NAOS_RUN_DIR, else\n"
     "                   $XDG_RUNTIME_DIR/naos, else /tmp/naos-$UID)\n"
-    "  --data DIR       worker logs (default: $NAOS_DATA_DIR, else\n"
+    "  --data DIR       store and worker logs (default: $NAOS_DATA_DIR, else\n"
     "                   /var/lib/naos for root, else\n"
     "                   ${XDG_STATE_HOME:-~/.local/state}/naos)\n"
     "  --name NAME      node name given to agents as NAOS_NODE (default: the\n"
@@ -36,6 +36,8 @@ static const char usage[] =
     "                   optional K/M/G suffix (default 10M)\n"
     "  --log-keep N     rotated log files kept per worker (default 3)\n"
     "  --log-level L    debug, info, warn or error (default info)\n"
+    "  --key FILE       cluster key file from `naos keygen` (mode 0600; a\n"
+    "                   file others can read is refused)\n"
     "  -h, --help       this text\n"
     "  --version        print the version\n"
     "\n"
@@ -91,6 +93,7 @@ cmd_start(int argc, char **argv)
         {"log-max-size", required_argument, NULL, 's'},
         {"log-keep", required_argument, NULL, 'k'},
         {"log-level", required_argument, NULL, 'l'},
+        {"key", required_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -141,6 +144,9 @@ cmd_start(int argc, char **argv)
                         "debug, info, warn or error, got \"%s\"\n", optarg);
                 return EXIT_USAGE;
             }
+            break;
+        case 'K':
+            cfg.key_file = optarg;
             break;
         case 'h':
             fputs(usage, stdout);

@@ -592,6 +592,29 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
         goto err;
     }
     n->node_id = id.node_id;
+    if ((rc = auth_keyring_init(&n->keyring, id.cluster_id)) != NAOS_OK) {
+        snprintf(errbuf, errlen, "cannot set up the keyring: %s",
+                 naos_strerror(rc));
+        goto err;
+    }
+    if (cfg->key_file) {
+        /* Refused when others can read it: a leaked cluster key lets anyone
+         * speak for the cluster. */
+        struct auth_key key = {0};
+        if ((rc = auth_keyfile_load(cfg->key_file, &key, errbuf, errlen)) !=
+            NAOS_OK) {
+            rc = NAOS_EINVAL;
+            goto err;
+        }
+        rc = auth_keyring_install(&n->keyring, &key);
+        NAOS_INFO("node", "cluster key %08x from %s", key.id, cfg->key_file);
+        auth_key_fini(&key);
+        if (rc != NAOS_OK) {
+            snprintf(errbuf, errlen, "cannot install the cluster key: %s",
+                     naos_strerror(rc));
+            goto err;
+        }
+    }
     if (created)
         NAOS_INFO("node", "new node identity %016llx in %s",
                   (unsigned long long)id.node_id, store_dir);
@@ -666,6 +689,7 @@ node_close(struct node *n)
     grave_flush(n);
     events_fini(&n->events);
     idmap_fini(&n->pids);
+    auth_keyring_fini(&n->keyring);
     store_close(n->store);
     if (n->notify_fd >= 0)
         proc_notify_close(n->notify_fd, n->notify_path);

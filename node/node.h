@@ -14,6 +14,7 @@ struct node_config {
     const char *data_dir; /* worker logs (and, later, the store) */
     uint64_t log_max_bytes; /* per worker log file; 0 = default */
     unsigned log_keep;      /* rotated files kept; 0 = default */
+    const char *key_file;   /* cluster key file, or NULL (single node) */
 };
 
 struct node;

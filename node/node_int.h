@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdint.h>
 
+#include "node/auth/keys.h"
 #include "node/base/idmap.h"
 #include "node/ctl/ctl.h"
 #include "node/events/events.h"
@@ -58,6 +59,7 @@ struct node {
     struct wrun *grave; /* freed after the loop iteration that dropped them */
     int stopping;       /* signals received asking us to stop */
     struct store *store; /* DATA/store: deployments, checkpoints, identity */
+    struct auth_keyring keyring; /* cluster keys (sealed envelopes) */
     uint64_t node_id;
 };
 
