@@ -172,7 +172,7 @@ out:
 static bool
 environ_has(int dirfd, const char *pid, const char *marker)
 {
-    char path[64];
+    char path[300]; /* a d_name is at most 255 bytes */
     snprintf(path, sizeof path, "%s/environ", pid);
     int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
