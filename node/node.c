@@ -135,6 +135,9 @@ wrun_get(struct node *n, struct sup_node *w)
                           n->log_keep) != NAOS_OK)
         NAOS_WARN("proc", "%s: cannot open log file %s: %s; output dropped",
                   w->path, wr->log_path, strerror(errno));
+    /* Created now (so `naos logs` finds it), held open only while there
+     * is output to write: a quiet worker costs the node no log fd. */
+    proc_logfile_release(wr->log);
     w->io_data = wr;
     return wr;
 }
@@ -211,6 +214,7 @@ finish_run(struct wrun *wr, bool exited, int code)
             wr->log_rd = -1;
         }
     }
+    proc_logfile_release(wr->log);
     sup_on_exit(n->tree, wr->w, exited, code, n->r.now);
 }
 

@@ -106,6 +106,15 @@ err_after_alloc: {
 }
 
 void
+proc_logfile_release(struct proc_logfile *lf)
+{
+    if (lf != NULL && lf->fd >= 0) {
+        close(lf->fd);
+        lf->fd = -1;
+    }
+}
+
+void
 proc_logfile_close(struct proc_logfile *lf)
 {
     if (lf == NULL)

@@ -44,6 +44,12 @@ struct proc_logfile;
 int proc_logfile_open(struct proc_logfile **out, const char *path,
                       uint64_t max_bytes, unsigned keep);
 
+/* proc_logfile_release closes lf's file descriptor until the next write,
+ * which reopens the file (and re-reads its size). A node holds one per
+ * worker otherwise: release it when a run ends, so quiet workers cost no
+ * log fd. Thread: reactor. */
+void proc_logfile_release(struct proc_logfile *lf);
+
 /* proc_logfile_close closes and frees lf. NULL is fine. */
 void proc_logfile_close(struct proc_logfile *lf);
 

@@ -365,6 +365,31 @@ test_read_tail(void)
     teardown(&f);
 }
 
+/* Released between writes, the log still rotates by the true size: the
+ * size is re-read when the file is reopened. */
+static void
+test_release_reopens(void)
+{
+    struct fixture f;
+    setup(&f);
+    struct proc_logfile *lf;
+    NT_EQ_INT(proc_logfile_open(&lf, f.path, 100, 1), NAOS_OK);
+    proc_logfile_release(lf);
+    NT_EQ_INT(file_size(f.path, ""), 0); /* created before any output */
+    for (int i = 0; i < 4; i++) {
+        NT_EQ_INT(proc_logfile_write(lf, "0123456789012345678901234567890\n",
+                                     32),
+                  NAOS_OK);
+        proc_logfile_release(lf);
+        proc_logfile_release(lf); /* idempotent */
+    }
+    /* 3 lines of 32 fit in 100; the 4th rotated. */
+    NT_EQ_INT(file_size(f.path, ""), 32);
+    NT_EQ_INT(file_size(f.path, ".1"), 96);
+    proc_logfile_close(lf);
+    teardown(&f);
+}
+
 static void
 test_read_tail_across_blocks(void)
 {
@@ -446,6 +471,7 @@ main(void)
         NT_CASE(test_read_offset),
         NT_CASE(test_read_tail),
         NT_CASE(test_read_tail_across_blocks),
+        NT_CASE(test_release_reopens),
         NT_CASE(test_read_rotated_and_missing),
         {0},
     };
