@@ -3,6 +3,8 @@
  * "NotifyAccess"). See notify.h. */
 #include "node/proc/notify.h"
 
+#include "node/base/utf8.h"
+
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
@@ -75,35 +77,13 @@ proc_notify_close(int sock, const char *path)
         unlink(path);
 }
 
-/* utf8_seq_len: length of the valid UTF-8 sequence at s (n bytes left), or
- * 0 if invalid (overlong, surrogate, > U+10FFFF, truncated). */
+/* utf8_seq_len: like naos_utf8_seq_len for a non-ASCII lead byte, but C1
+ * controls (U+0080..U+009F) are as unwelcome as C0 ones. */
 static size_t
 utf8_seq_len(const unsigned char *s, size_t n)
 {
-    unsigned char c = s[0];
-    size_t len;
-    unsigned min;
-    unsigned cp;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2, min = 0x80, cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3, min = 0x800, cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4, min = 0x10000, cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    /* C1 controls (U+0080..U+009F) are as unwelcome as C0 ones. */
-    if (cp < 0xa0)
+    size_t len = naos_utf8_seq_len(s, n);
+    if (len < 2 || naos_utf8_codepoint(s, len) < 0xa0)
         return 0;
     return len;
 }
