@@ -1,0 +1,688 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* swim_test.c: unit tests of the SWIM core against a recording io. The
+ * multi-node behaviour is tested on the simulator (cluster-tests/sim). */
+#include "node/swim/swim.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "node/base/alloc.h"
+#include "node/base/err.h"
+#include "node/base/testing.h"
+
+/* ---- a recording io --------------------------------------------------- */
+
+#define OUT_MAX 512
+
+struct sent {
+    struct swim_id to;
+    char addr[SWIM_ADDR_MAX];
+    enum swim_msg_type type;
+    uint32_t seq;
+    struct swim_id target;
+    size_t nupdates, nwants, size;
+    struct swim_update first;  /* first update (pointers cleared) */
+    bool has_first;
+    bool has_alive_self;       /* an ALIVE update about the sender */
+    uint64_t alive_self_inc;
+    bool has_left_self;
+    bool wants_x;              /* wants contains fx.want_id */
+};
+
+struct fx {
+    struct swim *s;
+    struct sent out[OUT_MAX];
+    size_t nout;
+    uint64_t rng;
+    uint64_t last_inc;
+    int changes[8];
+    struct swim_id want_id;
+    struct swim_member last_change;
+};
+
+static struct fx fx;
+
+static void
+io_send(void *ctx, struct swim_id to, const char *addr,
+        const struct swim_msg *m)
+{
+    (void)ctx;
+    if (fx.nout == OUT_MAX)
+        return;
+    struct sent *o = &fx.out[fx.nout++];
+    memset(o, 0, sizeof(*o));
+    o->to = to;
+    if (addr)
+        snprintf(o->addr, sizeof(o->addr), "%s", addr);
+    o->type = m->type;
+    o->seq = m->seq;
+    o->target = m->target;
+    o->nupdates = m->nupdates;
+    o->nwants = m->nwants;
+    o->size = swim_msg_wire_size(m);
+    if (m->nupdates) {
+        o->first = m->updates[0];
+        o->first.name = o->first.addr = NULL;
+        o->first.health = NULL;
+        o->has_first = true;
+    }
+    for (size_t i = 0; i < m->nupdates; i++) {
+        const struct swim_update *u = &m->updates[i];
+        if (u->id.v == 1 && u->kind == SWIM_UPD_ALIVE) {
+            o->has_alive_self = true;
+            o->alive_self_inc = u->incarnation;
+        }
+        if (u->id.v == 1 && u->kind == SWIM_UPD_LEFT)
+            o->has_left_self = true;
+    }
+    for (size_t i = 0; i < m->nwants; i++)
+        if (m->wants[i].v == fx.want_id.v)
+            o->wants_x = true;
+}
+
+static void
+io_member(void *ctx, const struct swim_member *m, enum swim_change what)
+{
+    (void)ctx;
+    fx.changes[what]++;
+    fx.last_change = *m;
+}
+
+static uint32_t
+io_random(void *ctx)
+{
+    (void)ctx;
+    fx.rng = fx.rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(fx.rng >> 33);
+}
+
+static void
+io_incarnation(void *ctx, uint64_t inc)
+{
+    (void)ctx;
+    fx.last_inc = inc;
+}
+
+static const struct swim_io test_io = {
+    .version = SWIM_IO_VERSION,
+    .send = io_send,
+    .member = io_member,
+    .random = io_random,
+    .incarnation = io_incarnation,
+};
+
+/* setup: node 1 ("a", "t:1") started at t=0 with incarnation floor 7 and
+ * members 2..n (addresses "t:<id>") learnt by gossip from member 2. */
+static void
+setup(unsigned n)
+{
+    memset(&fx, 0, sizeof(fx));
+    fx.rng = 42;
+    struct swim_config c;
+    NT_EQ_INT(swim_config_profile(&c, "lan"), NAOS_OK);
+    c.id.v = 1;
+    c.name = "a";
+    c.addr = "t:1";
+    c.incarnation_floor = 7;
+    NT_EQ_INT(swim_alloc(&fx.s, &c, &test_io), NAOS_OK);
+    swim_start(fx.s, 0);
+    static char names[64][16], addrs[64][16];
+    struct swim_update u[64];
+    memset(u, 0, sizeof(u));
+    for (unsigned i = 2; i <= n; i++) {
+        snprintf(names[i], sizeof(names[i]), "n%u", i);
+        snprintf(addrs[i], sizeof(addrs[i]), "t:%u", i);
+        u[i - 2] = (struct swim_update){.kind = SWIM_UPD_ALIVE,
+                                        .id = {i},
+                                        .incarnation = 1,
+                                        .name = names[i],
+                                        .addr = addrs[i]};
+    }
+    if (n >= 2) {
+        struct swim_msg m = {.type = SWIM_MSG_GOSSIP,
+                             .from = {2},
+                             .updates = u,
+                             .nupdates = n - 1};
+        swim_on_message(fx.s, "t:2", &m, 0);
+    }
+    fx.nout = 0;
+}
+
+static void
+teardown(void)
+{
+    swim_free(fx.s);
+    fx.s = NULL;
+    NT_EQ_INT(naos_alloc_live(), 0);
+}
+
+static void
+deliver(enum swim_msg_type type, uint64_t from, uint32_t seq,
+        const struct swim_update *u, size_t nu, naos_time now)
+{
+    struct swim_msg m = {.type = type,
+                         .from = {from},
+                         .seq = seq,
+                         .updates = u,
+                         .nupdates = nu};
+    swim_on_message(fx.s, NULL, &m, now);
+}
+
+/* pump_to: tick until now = t, answering every ping to a member not in
+ * `silent` (bitmask of ids) with an ack. */
+static void
+pump_to(naos_time t, uint64_t silent)
+{
+    naos_time now = 0;
+    for (;;) {
+        for (size_t i = 0; i < fx.nout; i++) {
+            struct sent *o = &fx.out[i];
+            if (o->type == SWIM_MSG_PING && o->to.v < 64 &&
+                !(silent & (1ull << o->to.v)))
+                deliver(SWIM_MSG_ACK, o->to.v, o->seq, NULL, 0, now);
+        }
+        fx.nout = 0;
+        naos_time d = swim_next_deadline(fx.s);
+        if (d > t)
+            break;
+        now = d;
+        swim_tick(fx.s, now);
+    }
+}
+
+static const struct swim_member *
+mem(uint64_t id)
+{
+    return swim_member_get(fx.s, (struct swim_id){id});
+}
+
+/* ---- cases ------------------------------------------------------------ */
+
+static void
+test_profiles(void)
+{
+    struct swim_config c;
+    NT_EQ_INT(swim_config_profile(&c, "lan"), NAOS_OK);
+    NT_EQ_INT(c.probe_interval, 1000);
+    NT_EQ_INT(c.probe_timeout, 500);
+    NT_EQ_INT(c.suspicion_mult, 4);
+    NT_EQ_INT(c.indirect_checks, 3);
+    NT_EQ_INT(c.push_pull_interval, 30000);
+    NT_EQ_INT(swim_config_profile(&c, "wan"), NAOS_OK);
+    NT_EQ_INT(c.probe_interval, 5000);
+    NT_EQ_INT(c.probe_timeout, 3000);
+    NT_EQ_INT(swim_config_profile(&c, "local"), NAOS_OK);
+    NT_EQ_INT(c.probe_timeout, 200);
+    NT_EQ_INT(swim_config_profile(&c, "moon"), NAOS_EINVAL);
+    NT_EQ_INT(swim_config_profile(&c, "lan"), NAOS_OK);
+    NT_EQ_INT(swim_config_validate(&c), NAOS_EINVAL); /* no id/addr */
+    c.id.v = 5;
+    c.addr = "x";
+    NT_EQ_INT(swim_config_validate(&c), NAOS_OK);
+    c.probe_timeout = c.probe_interval;
+    NT_EQ_INT(swim_config_validate(&c), NAOS_EINVAL);
+    struct swim *s = NULL;
+    NT_EQ_INT(swim_alloc(&s, &c, &test_io), NAOS_EINVAL);
+    NT_TRUE(s == NULL);
+}
+
+static void
+test_start_incarnation_floor(void)
+{
+    setup(1);
+    NT_EQ_INT(swim_self(fx.s)->incarnation, 8);
+    NT_EQ_INT(fx.last_inc, 8);
+    NT_EQ_INT(swim_self(fx.s)->state, SWIM_ALIVE);
+    NT_EQ_INT(swim_member_count(fx.s), 1);
+    teardown();
+}
+
+static void
+test_refute_suspicion(void)
+{
+    setup(3);
+    struct swim_update u = {
+        .kind = SWIM_UPD_SUSPECT, .id = {1}, .incarnation = 8, .from = {2}};
+    deliver(SWIM_MSG_GOSSIP, 2, 0, &u, 1, 10);
+    NT_EQ_INT(swim_self(fx.s)->incarnation, 9);
+    NT_EQ_INT(swim_self(fx.s)->state, SWIM_ALIVE);
+    NT_EQ_INT(fx.last_inc, 9);
+    NT_EQ_INT(swim_stats_get(fx.s)->refutations, 1);
+    /* A stale claim (lower incarnation) is ignored. */
+    u.kind = SWIM_UPD_DEAD;
+    deliver(SWIM_MSG_GOSSIP, 2, 0, &u, 1, 11);
+    NT_EQ_INT(swim_self(fx.s)->incarnation, 9);
+    /* The refutation goes out on the next messages. */
+    swim_tick(fx.s, 1000);
+    bool seen = false;
+    for (size_t i = 0; i < fx.nout; i++)
+        if (fx.out[i].has_alive_self && fx.out[i].alive_self_inc == 9)
+            seen = true;
+    NT_TRUE(seen);
+    teardown();
+}
+
+static void
+test_dogpile_suspicion_timeout(void)
+{
+    /* N = 11: min = 4 * log10(11) * 1 s, max = 6 * min, k = 2. */
+    naos_duration min = (naos_duration)(4.0 * log10(11.0) * 1000.0);
+    naos_duration max = 6 * min;
+    for (int conf = 0; conf <= 2; conf++) {
+        setup(11);
+        struct swim_update u = {.kind = SWIM_UPD_SUSPECT,
+                                .id = {9},
+                                .incarnation = 1,
+                                .from = {2}};
+        deliver(SWIM_MSG_GOSSIP, 2, 0, &u, 1, 0);
+        for (int c = 0; c < conf; c++) {
+            u.from.v = 3 + (uint64_t)c;
+            deliver(SWIM_MSG_GOSSIP, 3, 0, &u, 1, 0);
+        }
+        /* Our own probes of 9 would confirm too: keep them answered. */
+        naos_duration want =
+            conf == 0 ? max
+            : conf == 1
+                ? (naos_duration)((double)max -
+                                  log(2.0) / log(3.0) * (double)(max - min))
+                : min;
+        pump_to((naos_time)want - 2, 0);
+        NT_EQ_INT(mem(9)->state, SWIM_SUSPECT);
+        pump_to((naos_time)want + 1, 0);
+        NT_EQ_INT(mem(9)->state, SWIM_DEAD);
+        teardown();
+    }
+}
+
+static void
+test_refutation_clears_suspicion(void)
+{
+    setup(5);
+    struct swim_update u = {
+        .kind = SWIM_UPD_SUSPECT, .id = {4}, .incarnation = 1, .from = {2}};
+    deliver(SWIM_MSG_GOSSIP, 2, 0, &u, 1, 0);
+    NT_EQ_INT(mem(4)->state, SWIM_SUSPECT);
+    struct swim_update a = {.kind = SWIM_UPD_ALIVE,
+                            .id = {4},
+                            .incarnation = 2,
+                            .name = "n4",
+                            .addr = "t:4"};
+    deliver(SWIM_MSG_GOSSIP, 4, 0, &a, 1, 10);
+    NT_EQ_INT(mem(4)->state, SWIM_ALIVE);
+    NT_EQ_INT(mem(4)->incarnation, 2);
+    pump_to(120000, 0);
+    NT_EQ_INT(mem(4)->state, SWIM_ALIVE);
+    teardown();
+}
+
+static void
+test_probe_failure_suspects_and_lhm(void)
+{
+    setup(4);
+    /* Member 3 never answers; relays 2 and 4 nack: the failure is 3's. */
+    naos_time now = 0;
+    bool suspected = false;
+    for (int i = 0; i < 20000 && !suspected; i++) {
+        for (size_t k = 0; k < fx.nout; k++) {
+            struct sent *o = &fx.out[k];
+            if (o->type == SWIM_MSG_PING && o->to.v != 3)
+                deliver(SWIM_MSG_ACK, o->to.v, o->seq, NULL, 0, now);
+            if (o->type == SWIM_MSG_PING_REQ)
+                deliver(SWIM_MSG_NACK, o->to.v, o->seq, NULL, 0, now);
+        }
+        fx.nout = 0;
+        now = swim_next_deadline(fx.s);
+        swim_tick(fx.s, now);
+        suspected = mem(3)->state == SWIM_SUSPECT;
+    }
+    NT_TRUE(suspected);
+    NT_EQ_INT(swim_lhm(fx.s), 0); /* relays answered: we are healthy */
+    teardown();
+
+    /* Now the relays say nothing either: we are the suspect one. */
+    setup(4);
+    for (int i = 0; i < 200; i++) {
+        fx.nout = 0;
+        swim_tick(fx.s, swim_next_deadline(fx.s));
+    }
+    NT_TRUE(swim_lhm(fx.s) > 0);
+    teardown();
+}
+
+static void
+test_buddy_first(void)
+{
+    setup(6);
+    struct swim_update u = {
+        .kind = SWIM_UPD_SUSPECT, .id = {5}, .incarnation = 1, .from = {2}};
+    deliver(SWIM_MSG_GOSSIP, 2, 0, &u, 1, 0);
+    bool found = false;
+    naos_time now = 0;
+    for (int i = 0; i < 100 && !found; i++) {
+        for (size_t k = 0; k < fx.nout; k++) {
+            struct sent *o = &fx.out[k];
+            if (o->type == SWIM_MSG_PING && o->to.v == 5) {
+                NT_TRUE(o->has_first);
+                NT_EQ_INT(o->first.kind, SWIM_UPD_SUSPECT);
+                NT_EQ_INT(o->first.id.v, 5);
+                found = true;
+            }
+            if (o->type == SWIM_MSG_PING)
+                deliver(SWIM_MSG_ACK, o->to.v, o->seq, NULL, 0, now);
+        }
+        fx.nout = 0;
+        now = swim_next_deadline(fx.s);
+        swim_tick(fx.s, now);
+    }
+    NT_TRUE(found);
+    teardown();
+}
+
+static void
+test_conn_closed_fast_path(void)
+{
+    setup(5);
+    swim_on_conn_closed(fx.s, (struct swim_id){3}, 100);
+    NT_EQ_INT(mem(3)->state, SWIM_SUSPECT);
+    size_t pings = 0, reqs = 0;
+    for (size_t i = 0; i < fx.nout; i++) {
+        struct sent *o = &fx.out[i];
+        if (o->type == SWIM_MSG_PING && o->to.v == 3)
+            pings++;
+        if (o->type == SWIM_MSG_PING_REQ) {
+            NT_EQ_INT(o->target.v, 3);
+            /* two of the three relays answer nack */
+            if (reqs++ < 2)
+                deliver(SWIM_MSG_NACK, o->to.v, o->seq, NULL, 0, 300);
+        }
+    }
+    NT_EQ_INT(pings, 1);
+    NT_EQ_INT(reqs, 3);
+    fx.nout = 0;
+    swim_tick(fx.s, 599);
+    NT_EQ_INT(mem(3)->state, SWIM_SUSPECT);
+    swim_tick(fx.s, 600);
+    NT_EQ_INT(mem(3)->state, SWIM_DEAD);
+    NT_EQ_INT(fx.last_change.state, SWIM_DEAD);
+
+    /* All relays nack: dead at once, before the timeout. */
+    swim_on_conn_closed(fx.s, (struct swim_id){2}, 700);
+    for (size_t i = 0; i < fx.nout; i++)
+        if (fx.out[i].type == SWIM_MSG_PING_REQ)
+            deliver(SWIM_MSG_NACK, fx.out[i].to.v, fx.out[i].seq, NULL, 0,
+                    1000);
+    NT_EQ_INT(mem(2)->state, SWIM_DEAD);
+    fx.nout = 0;
+
+    /* No relay answers: we might be the one cut off, so no verdict yet. */
+    swim_on_conn_closed(fx.s, (struct swim_id){4}, 1000);
+    swim_tick(fx.s, 1600);
+    NT_EQ_INT(mem(4)->state, SWIM_SUSPECT);
+
+    /* It answers the direct ping: alive after all (refutes later). */
+    swim_on_conn_closed(fx.s, (struct swim_id){5}, 2000);
+    for (size_t i = 0; i < fx.nout; i++)
+        if (fx.out[i].type == SWIM_MSG_PING && fx.out[i].to.v == 5)
+            deliver(SWIM_MSG_ACK, 5, fx.out[i].seq, NULL, 0, 2010);
+    swim_tick(fx.s, 2600);
+    NT_EQ_INT(mem(5)->state, SWIM_SUSPECT);
+    /* Ignored: unknown, self, dead. */
+    swim_on_conn_closed(fx.s, (struct swim_id){77}, 2700);
+    swim_on_conn_closed(fx.s, (struct swim_id){1}, 2700);
+    swim_on_conn_closed(fx.s, (struct swim_id){3}, 2700);
+    NT_EQ_INT(swim_self(fx.s)->state, SWIM_ALIVE);
+    teardown();
+}
+
+static void
+test_ping_from_unknown_is_answered(void)
+{
+    setup(1);
+    struct swim_msg m = {.type = SWIM_MSG_PING, .from = {50}, .seq = 7,
+                         .target = {1}};
+    swim_on_message(fx.s, "t:50", &m, 5);
+    NT_EQ_INT(fx.nout, 1);
+    NT_EQ_INT(fx.out[0].type, SWIM_MSG_ACK);
+    NT_EQ_INT(fx.out[0].seq, 7);
+    NT_EQ_STR(fx.out[0].addr, "t:50");
+    /* A ping meant for another id (our address's previous owner): no. */
+    fx.nout = 0;
+    m.target.v = 99;
+    swim_on_message(fx.s, "t:50", &m, 6);
+    NT_EQ_INT(fx.nout, 0);
+    teardown();
+}
+
+static void
+test_malformed_dropped(void)
+{
+    setup(3);
+    static char longname[200];
+    memset(longname, 'n', sizeof(longname) - 1);
+    struct swim_update ups[SWIM_MAX_PIGGYBACK + 1];
+    memset(ups, 0, sizeof(ups));
+    for (size_t i = 0; i < SWIM_MAX_PIGGYBACK + 1; i++)
+        ups[i] = (struct swim_update){.kind = SWIM_UPD_ALIVE,
+                                      .id = {100 + i},
+                                      .incarnation = 1,
+                                      .addr = "t:x"};
+    uint64_t d0 = swim_stats_get(fx.s)->dropped;
+    deliver(SWIM_MSG_GOSSIP, 2, 0, ups, SWIM_MAX_PIGGYBACK + 1, 1);
+    deliver(SWIM_MSG_GOSSIP, 2, 0, NULL, 3, 1);
+    struct swim_update bad = ups[0];
+    bad.name = longname;
+    deliver(SWIM_MSG_GOSSIP, 2, 0, &bad, 1, 1);
+    bad = ups[0];
+    bad.incarnation = SWIM_INC_MAX;
+    deliver(SWIM_MSG_GOSSIP, 2, 0, &bad, 1, 1);
+    bad = ups[0];
+    bad.kind = (enum swim_upd_kind)42;
+    deliver(SWIM_MSG_GOSSIP, 2, 0, &bad, 1, 1);
+    bad = ups[0];
+    bad.kind = SWIM_UPD_HEALTH;
+    bad.health_len = SWIM_HEALTH_MAX + 1;
+    deliver(SWIM_MSG_GOSSIP, 2, 0, &bad, 1, 1);
+    bad.health_len = 4;
+    bad.health = NULL;
+    deliver(SWIM_MSG_GOSSIP, 2, 0, &bad, 1, 1);
+    deliver((enum swim_msg_type)0, 2, 0, NULL, 0, 1);
+    deliver((enum swim_msg_type)99, 2, 0, NULL, 0, 1);
+    deliver(SWIM_MSG_GOSSIP, 1, 0, ups, 1, 1); /* from ourselves */
+    deliver(SWIM_MSG_GOSSIP, 0, 0, ups, 1, 1); /* from id 0 */
+    NT_EQ_INT(swim_stats_get(fx.s)->dropped - d0, 11);
+    NT_EQ_INT(swim_member_count(fx.s), 3);
+    teardown();
+}
+
+static void
+test_piggyback_budget(void)
+{
+    setup(60);
+    /* 59 fresh alive updates are queued: every message stays in budget. */
+    const struct swim_config *c = swim_config_get(fx.s);
+    swim_tick(fx.s, swim_next_deadline(fx.s));
+    NT_TRUE(fx.nout > 0);
+    for (size_t i = 0; i < fx.nout; i++) {
+        NT_TRUE(fx.out[i].nupdates <= c->piggyback_max_count);
+        NT_TRUE(fx.out[i].size <= c->piggyback_max_bytes + 32);
+    }
+    teardown();
+}
+
+static void
+test_health_versions(void)
+{
+    setup(3);
+    uint8_t blob[] = {1, 2, 3};
+    NT_EQ_INT(swim_set_health(fx.s, blob, sizeof(blob), 0), NAOS_OK);
+    NT_EQ_INT(swim_self(fx.s)->health_inc, 8);
+    NT_EQ_INT(swim_self(fx.s)->health_ver, 1);
+    uint8_t big[SWIM_HEALTH_MAX + 1] = {0};
+    NT_EQ_INT(swim_set_health(fx.s, big, sizeof(big), 0), NAOS_ETOOBIG);
+    struct swim_update h = {.kind = SWIM_UPD_HEALTH,
+                            .id = {2},
+                            .health_inc = 1,
+                            .health_ver = 5,
+                            .health = blob,
+                            .health_len = 2};
+    deliver(SWIM_MSG_GOSSIP, 2, 0, &h, 1, 1);
+    NT_EQ_INT(mem(2)->health_len, 2);
+    NT_EQ_INT(fx.changes[SWIM_CHANGE_HEALTH], 1);
+    h.health_ver = 4; /* older: ignored */
+    h.health_len = 3;
+    deliver(SWIM_MSG_GOSSIP, 2, 0, &h, 1, 2);
+    NT_EQ_INT(mem(2)->health_len, 2);
+    h.health_inc = 2; /* a restart: newer even with a lower version */
+    h.health_ver = 1;
+    deliver(SWIM_MSG_GOSSIP, 2, 0, &h, 1, 3);
+    NT_EQ_INT(mem(2)->health_len, 3);
+    teardown();
+}
+
+static void
+test_leave(void)
+{
+    setup(4);
+    swim_leave(fx.s, 10);
+    NT_EQ_INT(swim_self(fx.s)->state, SWIM_LEFT);
+    NT_EQ_INT(swim_self(fx.s)->incarnation, 9);
+    NT_EQ_INT(fx.last_inc, 9);
+    NT_TRUE(fx.nout >= 3);
+    for (size_t i = 0; i < fx.nout; i++) {
+        NT_EQ_INT(fx.out[i].type, SWIM_MSG_GOSSIP);
+        NT_TRUE(fx.out[i].has_left_self);
+    }
+    NT_FALSE(swim_leave_done(fx.s));
+    for (int i = 0; i < 20; i++)
+        swim_tick(fx.s, 10 + 200 * (naos_time)(i + 1));
+    NT_TRUE(swim_leave_done(fx.s));
+    /* A suspicion of us after leaving is not refuted. */
+    struct swim_update u = {
+        .kind = SWIM_UPD_SUSPECT, .id = {1}, .incarnation = 9, .from = {2}};
+    deliver(SWIM_MSG_GOSSIP, 2, 0, &u, 1, 5000);
+    NT_EQ_INT(swim_self(fx.s)->state, SWIM_LEFT);
+    NT_EQ_INT(swim_self(fx.s)->incarnation, 9);
+    teardown();
+}
+
+static void
+test_sync_digest_exchange(void)
+{
+    setup(4);
+    /* Peer 2 holds a newer view of 3 (incarnation 5) and knows 9, which
+     * we do not; it lacks 4. */
+    struct swim_update e[3] = {
+        {.kind = SWIM_UPD_ALIVE, .id = {2}, .incarnation = 1, .name = "n2",
+         .addr = "t:2", .full = true},
+        {.kind = SWIM_UPD_ALIVE, .id = {3}, .incarnation = 5},
+        {.kind = SWIM_UPD_ALIVE, .id = {9}, .incarnation = 1},
+    };
+    fx.want_id.v = 3;
+    deliver(SWIM_MSG_SYNC, 2, 0, e, 3, 10);
+    NT_EQ_INT(fx.nout, 1);
+    struct sent *r = &fx.out[0];
+    NT_EQ_INT(r->type, SWIM_MSG_SYNC_REPLY);
+    NT_EQ_INT(r->to.v, 2);
+    NT_EQ_INT(r->nwants, 2);
+    NT_TRUE(r->wants_x);
+    /* Full entries for what it lacks: us (1) and 4. */
+    NT_EQ_INT(r->nupdates, 2);
+    teardown();
+}
+
+static void
+test_join_backoff_and_reply(void)
+{
+    setup(1);
+    const char *seeds[] = {"t:9", "t:1"};
+    NT_EQ_INT(swim_join(fx.s, seeds, 2, 0), NAOS_OK);
+    NT_FALSE(swim_is_joined(fx.s));
+    size_t syncs = 0;
+    for (size_t i = 0; i < fx.nout; i++)
+        if (fx.out[i].type == SWIM_MSG_SYNC) {
+            NT_EQ_STR(fx.out[i].addr, "t:9"); /* never to ourselves */
+            NT_EQ_INT(fx.out[i].to.v, 0);
+            syncs++;
+        }
+    NT_EQ_INT(syncs, 1);
+    struct swim_update e = {.kind = SWIM_UPD_ALIVE, .id = {9},
+                            .incarnation = 3, .name = "n9", .addr = "t:9",
+                            .full = true};
+    deliver(SWIM_MSG_SYNC_REPLY, 9, 0, &e, 1, 50);
+    NT_TRUE(swim_is_joined(fx.s));
+    NT_EQ_INT(mem(9)->state, SWIM_ALIVE);
+    NT_EQ_INT(swim_join(fx.s, seeds, 0, 60), NAOS_EINVAL);
+    teardown();
+}
+
+static void
+test_reap_dead(void)
+{
+    setup(3);
+    struct swim_update d = {
+        .kind = SWIM_UPD_DEAD, .id = {3}, .incarnation = 1, .from = {2}};
+    deliver(SWIM_MSG_GOSSIP, 2, 0, &d, 1, 100);
+    NT_EQ_INT(mem(3)->state, SWIM_DEAD);
+    pump_to(100 + 3600 * 1000 - 1, 0);
+    if (mem(3) == NULL)
+        NT_FAIL("reaped early: removed=%d", fx.changes[SWIM_CHANGE_REMOVED]);
+    pump_to(100 + 3600 * 1000 + 1, 0);
+    NT_TRUE(mem(3) == NULL);
+    NT_EQ_INT(fx.changes[SWIM_CHANGE_REMOVED], 1);
+    teardown();
+}
+
+static void
+test_alloc_failures(void)
+{
+    /* Every allocation failing in turn: errors, never crashes or leaks. */
+    for (long n = 0; n < 40; n++) {
+        memset(&fx, 0, sizeof(fx));
+        struct swim_config c;
+        swim_config_profile(&c, "lan");
+        c.id.v = 1;
+        c.addr = "t:1";
+        naos_alloc_fail_after(n);
+        struct swim *s = NULL;
+        int rc = swim_alloc(&s, &c, &test_io);
+        if (rc == NAOS_OK) {
+            fx.s = s;
+            swim_start(s, 0);
+            struct swim_update u = {.kind = SWIM_UPD_ALIVE, .id = {2},
+                                    .incarnation = 1, .addr = "t:2"};
+            deliver(SWIM_MSG_GOSSIP, 2, 0, &u, 1, 0);
+            swim_tick(s, 1000);
+            swim_free(s);
+        } else {
+            NT_EQ_INT(rc, NAOS_ENOMEM);
+        }
+        naos_alloc_fail_after(-1);
+        NT_EQ_INT(naos_alloc_live(), 0);
+    }
+}
+
+int
+main(void)
+{
+    static const struct nt_case cases[] = {
+        NT_CASE(test_profiles),
+        NT_CASE(test_start_incarnation_floor),
+        NT_CASE(test_refute_suspicion),
+        NT_CASE(test_dogpile_suspicion_timeout),
+        NT_CASE(test_refutation_clears_suspicion),
+        NT_CASE(test_probe_failure_suspects_and_lhm),
+        NT_CASE(test_buddy_first),
+        NT_CASE(test_conn_closed_fast_path),
+        NT_CASE(test_ping_from_unknown_is_answered),
+        NT_CASE(test_malformed_dropped),
+        NT_CASE(test_piggyback_budget),
+        NT_CASE(test_health_versions),
+        NT_CASE(test_leave),
+        NT_CASE(test_sync_digest_exchange),
+        NT_CASE(test_join_backoff_and_reply),
+        NT_CASE(test_reap_dead),
+        NT_CASE(test_alloc_failures),
+        {0},
+    };
+    return nt_run(cases);
+}
