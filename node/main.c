@@ -11,6 +11,8 @@
 #include "cli/paths.h"
 #include "node/base/err.h"
 #include "node/base/log.h"
+#include "node/http/route.h"
+#include "node/http/token.h"
 #include "node/node.h"
 #include "node/proc/spawn.h"
 
@@ -38,6 +40,14 @@ static const char usage[] =
     "  --log-level L    debug, info, warn or error (default info)\n"
     "  --key FILE       cluster key file from `naos keygen` (mode 0600; a\n"
     "                   file others can read is refused)\n"
+    "  --http ADDR      serve the dashboard (/supervisors), the JSON API\n"
+    "                   (/api/v1/) and /metrics on HOST:PORT (default\n"
+    "                   127.0.0.1:4200; port 0 picks a free port; the bound\n"
+    "                   address is written to RUN/http.addr); off disables\n"
+    "  --http-token-file FILE\n"
+    "                   bearer token (first line; mode 0600) that allows the\n"
+    "                   API's restart/stop/start calls; else $NAOS_HTTP_TOKEN;\n"
+    "                   with neither, those calls answer 403\n"
     "  -h, --help       this text\n"
     "  --version        print the version\n"
     "\n"
@@ -94,11 +104,14 @@ cmd_start(int argc, char **argv)
         {"log-keep", required_argument, NULL, 'k'},
         {"log-level", required_argument, NULL, 'l'},
         {"key", required_argument, NULL, 'K'},
+        {"http", required_argument, NULL, 'H'},
+        {"http-token-file", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     char run_dir[PATH_MAX] = "", data_dir[PATH_MAX] = "", name[256] = "";
     struct node_config cfg = {0};
+    const char *http_addr = NULL, *token_file = NULL;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -148,6 +161,12 @@ cmd_start(int argc, char **argv)
         case 'K':
             cfg.key_file = optarg;
             break;
+        case 'H':
+            http_addr = optarg;
+            break;
+        case 'T':
+            token_file = optarg;
+            break;
         case 'h':
             fputs(usage, stdout);
             return 0;
@@ -177,9 +196,48 @@ cmd_start(int argc, char **argv)
     cfg.run_dir = run_dir;
     cfg.data_dir = data_dir;
 
+    /* The HTTP endpoint and its token. The token's environment variable is
+     * removed at once: workers inherit the node's environment. */
+    char http_url[300], token[HTTP_TOKEN_MAX + 1] = "", err[1024] = "";
+    const char *env_token = getenv("NAOS_HTTP_TOKEN");
+    if (env_token && !token_file) {
+        if (http_token_valid(env_token, err, sizeof err) != NAOS_OK) {
+            fprintf(stderr, "naos-node: fatal: NAOS_HTTP_TOKEN: %s\n", err);
+            return EXIT_USAGE;
+        }
+        snprintf(token, sizeof token, "%s", env_token);
+    }
+    unsetenv("NAOS_HTTP_TOKEN");
+    if (token_file) {
+        int trc = http_token_load(token_file, token, sizeof token, err,
+                                  sizeof err);
+        if (trc != NAOS_OK) {
+            fprintf(stderr, "naos-node: fatal: %s\n", err);
+            return trc == NAOS_ESYS ? EXIT_TEMP : EXIT_USAGE;
+        }
+    }
+    if (!http_addr || strcmp(http_addr, "off") != 0) {
+        bool loopback = true;
+        if (http_addr_to_url(http_addr ? http_addr : "127.0.0.1:4200",
+                             http_url, sizeof http_url, &loopback, err,
+                             sizeof err) != NAOS_OK) {
+            fprintf(stderr, "naos-node: fatal: --http: %s\n", err);
+            return EXIT_USAGE;
+        }
+        cfg.http_url = http_url;
+        cfg.http_required = http_addr != NULL;
+        cfg.http_token = token[0] ? token : NULL;
+        if (!loopback)
+            NAOS_WARN("http", "--http %s is not a loopback address: anyone "
+                      "who can reach it can read the status of every "
+                      "deployment", http_addr);
+    } else if (token[0]) {
+        NAOS_WARN("http", "an HTTP token was given but --http is off");
+    }
+
     struct node *n = NULL;
-    char err[1024] = "";
     int rc = node_open(&n, &cfg, err, sizeof err);
+    explicit_bzero(token, sizeof token); /* the node keeps its own copy */
     if (rc != NAOS_OK) {
         fprintf(stderr, "naos-node: fatal: %s\n", err[0] ? err : naos_strerror(rc));
         return rc == NAOS_EINVAL ? EXIT_USAGE : EXIT_TEMP;

@@ -250,8 +250,6 @@ reap_run(struct wrun *wr)
     }
     struct proc_orphans_stats st = PROC_ORPHANS_STATS_ZERO;
     struct node *n = wr->n;
-    int pid = wr->pid;
-    (void)pid;
     finish_run(wr, exited, code);
     proc_orphans_sweep(is_known_pid, n, &st);
     if (st.killed)
@@ -304,6 +302,7 @@ io_event(void *ctx, const struct sup_event *ev)
         lvl = NAOS_LOG_DEBUG;
     else if (ev->kind == SUP_EV_GIVE_UP || ev->kind == SUP_EV_ESCALATE)
         lvl = NAOS_LOG_WARN;
+    node__stats_on_event(n, ev);
     naos_log(lvl, "sup", "%s %s%s%s%s%s", kind, ev->path, reason[0] ? " " : "",
              reason, ev->detail ? " " : "", ev->detail ? ev->detail : "");
 }
@@ -512,6 +511,46 @@ restore_deployments(struct node *n)
     store_deploy_list_free(recs, nrecs);
 }
 
+/* Starts the HTTP endpoint and records where it listens in RUN/http.addr
+ * (written whole, then renamed: a reader never sees half an address). A
+ * default address that is taken only costs the dashboard; one given with
+ * --http is fatal. */
+static int
+open_http(struct node *n, const struct node_config *cfg, char *errbuf,
+          size_t errlen)
+{
+    struct http_config hc = {.url = cfg->http_url, .token = cfg->http_token};
+    char err[512] = "";
+    int rc = http_open(&n->http, &n->r, &hc, node__http_answer, n, err,
+                       sizeof err);
+    if (rc != NAOS_OK) {
+        if (cfg->http_required || rc == NAOS_ENOMEM) {
+            snprintf(errbuf, errlen, "%s (give another --http ADDR, or "
+                     "--http off)", err);
+            return rc;
+        }
+        NAOS_WARN("http", "%s: dashboard and API disabled (give --http ADDR "
+                  "to choose another address)", err);
+        return NAOS_OK;
+    }
+    char tmp[PATH_MAX + 24];
+    snprintf(n->http_addr_path, sizeof n->http_addr_path, "%s/http.addr",
+             n->run_dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", n->http_addr_path);
+    FILE *f = fopen(tmp, "we");
+    if (f == NULL || fprintf(f, "%s\n", http_url(&n->http)) < 0 ||
+        fclose(f) != 0 || rename(tmp, n->http_addr_path) != 0) {
+        NAOS_WARN("http", "cannot write %s: %s", n->http_addr_path,
+                  strerror(errno));
+        n->http_addr_path[0] = '\0';
+    }
+    NAOS_INFO("http", "dashboard %s/supervisors, API %s/api/v1/, metrics "
+              "%s/metrics%s", http_url(&n->http), http_url(&n->http),
+              http_url(&n->http),
+              cfg->http_token ? "" : " (no API token: read-only)");
+    return NAOS_OK;
+}
+
 int
 node_open(struct node **out, const struct node_config *cfg, char *errbuf,
           size_t errlen)
@@ -561,6 +600,7 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
         snprintf(errbuf, errlen, "epoll: %s", strerror(errno));
         goto err;
     }
+    n->stats.started_at = n->r.now;
     sigset_t set;
     pthread_sigmask(SIG_BLOCK, NULL, &set);
     n->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -650,6 +690,8 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
                        errlen)) != NAOS_OK)
         goto err;
     restore_deployments(n);
+    if (cfg->http_url && (rc = open_http(n, cfg, errbuf, errlen)) != NAOS_OK)
+        goto err;
     reactor_set_deadline(&n->r, sup_next_deadline(n->tree));
     *out = n;
     return NAOS_OK;
@@ -668,11 +710,14 @@ node_run(struct node *n)
             NAOS_ERROR("node", "event loop failed: %s", strerror(errno));
             return 111;
         }
+        uint64_t t0 = naos_clock_now_us();
         naos_time now = n->r.now;
         if (sup_next_deadline(n->tree) <= now)
             sup_tick(n->tree, now);
         reactor_set_deadline(&n->r, sup_next_deadline(n->tree));
         grave_flush(n);
+        node__stats_observe_loop(n, n->r.last_lag_us +
+                                        (naos_clock_now_us() - t0));
         if (n->stopping && sup_is_quiet(n->tree)) {
             NAOS_INFO("node", "every worker stopped; exiting");
             return 0;
@@ -685,6 +730,10 @@ node_close(struct node *n)
 {
     if (n == NULL)
         return;
+    /* First: NNG's threads may be handing us requests. */
+    http_close(&n->http, &n->r);
+    if (n->http_addr_path[0])
+        unlink(n->http_addr_path);
     ctl_close(&n->ctl, &n->r);
     if (n->tree) {
         kill_everything(n);
@@ -692,6 +741,7 @@ node_close(struct node *n)
     }
     grave_flush(n);
     events_fini(&n->events);
+    node__stats_fini(&n->stats);
     idmap_fini(&n->pids);
     auth_keyring_fini(&n->keyring);
     store_close(n->store);

@@ -15,13 +15,20 @@ struct node_config {
     uint64_t log_max_bytes; /* per worker log file; 0 = default */
     unsigned log_keep;      /* rotated files kept; 0 = default */
     const char *key_file;   /* cluster key file, or NULL (single node) */
+    const char *http_url;   /* "http://127.0.0.1:4200" (port 0: any free
+                               port); NULL = no HTTP endpoint */
+    int http_required;      /* failing to listen on http_url is fatal (the
+                               address was given); else a warning */
+    const char *http_token; /* bearer token for mutating API calls, or
+                               NULL (they answer 403) */
 };
 
 struct node;
 
 /* node_open prepares a node: creates and locks the run directory (a second
  * node on the same run dir is refused), opens the control and notify
- * sockets and becomes a child subreaper. Signals must already be blocked in
+ * sockets, the HTTP endpoint (dashboard, API, metrics; its bound address
+ * is written to RUN/http.addr) and becomes a child subreaper. Signals must already be blocked in
  * every thread (see node_block_signals). On failure returns an error and
  * writes what went wrong and what to do into errbuf. */
 int node_open(struct node **out, const struct node_config *cfg, char *errbuf,

@@ -11,6 +11,7 @@
 #include "node/base/idmap.h"
 #include "node/ctl/ctl.h"
 #include "node/events/events.h"
+#include "node/http/http.h"
 #include "node/proc/logfile.h"
 #include "node/reactor/reactor.h"
 #include "node/sup/sup.h"
@@ -33,6 +34,30 @@ struct wrun {
     struct proc_logfile *log;
     char *log_path;
     struct wrun *grave_next;
+};
+
+/* Reactor loop latency histogram bounds (seconds), for /metrics. */
+#define NODE_LAG_BUCKETS 12
+
+/* struct node_stats: counters behind /metrics that the rest of the node
+ * does not keep (node_http.c). Reactor thread. */
+struct node_restart_count {
+    char *deployment; /* owned */
+    char *reason;     /* owned: "exit:1", "signal:SIGKILL", ... */
+    uint64_t n;
+};
+struct node_dep_count {
+    char *deployment; /* owned */
+    uint64_t escalations, give_ups;
+};
+struct node_stats {
+    struct node_restart_count *restarts; /* by (deployment, reason) */
+    size_t nrestarts, restarts_cap;
+    struct node_dep_count *deps;         /* by deployment */
+    size_t ndeps, deps_cap;
+    uint64_t lag_buckets[NODE_LAG_BUCKETS + 1]; /* per bucket; last = +Inf */
+    uint64_t lag_count, lag_sum_us;
+    naos_time started_at;
 };
 
 /* struct node: one naos-node. Owned by the reactor thread. */
@@ -61,6 +86,9 @@ struct node {
     struct store *store; /* DATA/store: deployments, checkpoints, identity */
     struct auth_keyring keyring; /* cluster keys (sealed envelopes) */
     uint64_t node_id;
+    struct http http;        /* dashboard, JSON API, /metrics (optional) */
+    char http_addr_path[PATH_MAX + 16]; /* RUN/http.addr while serving */
+    struct node_stats stats;
 };
 
 /* node__handle_request dispatches one control request (node_ctl.c). */
@@ -69,5 +97,17 @@ void node__handle_request(void *arg, const Naos__V1__Request *req,
 /* node__wall_of: the wall-clock time (ms since the epoch) of monotonic
  * instant at, for people (node.c). */
 int64_t node__wall_of(naos_time at);
+
+/* node__http_answer answers one HTTP API request (node_http.c); the
+ * http_answer_fn of n->http. */
+void node__http_answer(void *arg, const struct http_route *rt,
+                       struct http_response *res);
+/* node__stats_on_event counts ev (borrowed) for /metrics (node_http.c). */
+void node__stats_on_event(struct node *n, const struct sup_event *ev);
+/* node__stats_observe_loop records one reactor iteration that kept the
+ * loop busy for us microseconds (node_http.c). */
+void node__stats_observe_loop(struct node *n, uint64_t us);
+/* node__stats_fini frees the counters; safe on a zeroed struct. */
+void node__stats_fini(struct node_stats *s);
 
 #endif

@@ -163,13 +163,16 @@ class Node:
     """
 
     def __init__(self, test=None, name="test-node", log_max_size=None,
-                 log_keep=None, extra_args=()):
+                 log_keep=None, extra_args=(), http="127.0.0.1:0"):
         self.test = test
         self.name = name
         self.marker = uuid.uuid4().hex
         self.log_max_size = log_max_size
         self.log_keep = log_keep
         self.extra_args = list(extra_args)
+        # every node serves HTTP on a free port unless told otherwise, so
+        # tests running in parallel never collide; None = --http off
+        self.http_addr = http
         self.proc = None
         self.exit_code = None
         self.dir = None
@@ -209,6 +212,8 @@ class Node:
             args += ["--log-max-size", str(self.log_max_size)]
         if self.log_keep:
             args += ["--log-keep", str(self.log_keep)]
+        if "--http" not in self.extra_args:
+            args += ["--http", self.http_addr or "off"]
         args += self.extra_args
         self.node_log = open(self.node_log_path, "ab")
         try:
@@ -349,6 +354,38 @@ class Node:
                 raise AssertionError("; ".join(problems))
             sys.stderr.write("harness: " + "; ".join(problems) + "\n")
         return False
+
+    # ---- HTTP --------------------------------------------------------------
+
+    def http_url(self):
+        """The node's HTTP base URL ("http://127.0.0.1:PORT") from
+        RUN/http.addr, where the node records the port it bound."""
+        with open(os.path.join(self.run, "http.addr")) as f:
+            return f.read().strip()
+
+    def http(self, method, path, body=None, headers=None, timeout=15):
+        """One HTTP request to the node. Returns (status, headers as a
+        dict with lower-case names, body bytes)."""
+        import http.client
+        import urllib.parse
+        u = urllib.parse.urlsplit(self.http_url())
+        c = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+        try:
+            c.request(method, path, body=body, headers=headers or {})
+            r = c.getresponse()
+            data = r.read()
+            return (r.status, {k.lower(): v for k, v in r.getheaders()},
+                    data)
+        finally:
+            c.close()
+
+    def http_json(self, path, status=200, method="GET", headers=None):
+        """GETs path, checks the status and returns the parsed JSON."""
+        code, hdrs, body = self.http(method, path, headers=headers)
+        if code != status:
+            raise AssertionError("%s %s: status %d, want %d: %r" %
+                                 (method, path, code, status, body[:2000]))
+        return jsonlib.loads(body)
 
     # ---- files -----------------------------------------------------------
 

@@ -82,8 +82,8 @@ ctl_reply_message(struct ctl_reply *rep, const char *fmt, ...)
     va_end(ap);
 }
 
-static void
-reply_fini(struct ctl_reply *rep)
+void
+ctl_reply_fini(struct ctl_reply *rep)
 {
     for (size_t i = 0; i < rep->nallocs; i++)
         naos_free(rep->allocs[i]);
@@ -142,7 +142,7 @@ on_readable(void *arg, uint32_t events)
             c->bad++;
         c->served++;
         send_reply(c, &rep);
-        reply_fini(&rep);
+        ctl_reply_fini(&rep);
         if (req)
             naos__v1__request__free_unpacked(req, NULL);
         nng_msg_free(m);

@@ -38,6 +38,9 @@ void ctl_reply_error(struct ctl_reply *rep, Naos__V1__ErrorCode code,
 void ctl_reply_message(struct ctl_reply *rep, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* ctl_reply_fini frees everything allocated from rep (not rep itself). */
+void ctl_reply_fini(struct ctl_reply *rep);
+
 /* ctl_handler: handle one decoded request (borrowed) and fill rep. Runs on
  * the reactor thread. */
 typedef void (*ctl_handler)(void *arg, const Naos__V1__Request *req,

@@ -81,6 +81,7 @@ reactor_run_once(struct reactor *r, int max_wait_ms)
             w->cb(w->arg, evs[i].events);
     }
     uint64_t lag = naos_clock_now_us() - t0;
+    r->last_lag_us = lag;
     if (lag > r->max_lag_us)
         r->max_lag_us = lag;
     r->iterations++;

@@ -30,6 +30,7 @@ struct reactor {
     naos_time deadline;  /* NAOS_TIME_NEVER when none */
     uint64_t iterations;
     uint64_t max_lag_us; /* worst dispatch time seen (loop latency) */
+    uint64_t last_lag_us; /* dispatch time of the last iteration */
 };
 
 /* reactor_init opens the epoll instance. Returns NAOS_OK or NAOS_ESYS. */

@@ -1,0 +1,400 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* bench_http: what the HTTP status API costs, beside anchors measured in
+ * the same run, at N sleeping children (a simple-one-for-one pool).
+ *
+ *   bench_http NAOS_NODE_BIN [REQUESTS] [CHILDREN...]   (default 50 1000 9000)
+ *
+ * For each N:
+ *   ctl     the status document through the control socket, as `naos
+ *           status` gets it (NNG req/rep + protobuf): the anchor
+ *   http    GET /api/v1/status over one kept-alive connection, body read
+ *   floor   GET /nope over the same kind of connection: answered 404 on
+ *           NNG's thread, the HTTP stack alone
+ *   reactor the reactor's own latency seen by a control ping, idle and
+ *           while a client polls /api/v1/status once a second (what the
+ *           dashboard does) and back-to-back (worst case)
+ * Latencies are p50 and p99 in ms; ratios are http/ctl.
+ *
+ * Each worker holds two node fds: RLIMIT_NOFILE (hard) bounds N. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/client.h"
+#include "node/base/time.h"
+#include "proto/naos.pb-c.h"
+
+static char url[512], tmpdir[] = "/tmp/naos-bhttp-XXXXXX", run[300];
+static int http_port;
+static pid_t node_pid;
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double
+pct_ms(uint64_t *v, size_t n, double p)
+{
+    qsort(v, n, sizeof *v, cmp_u64);
+    return (double)v[(size_t)(p * (double)(n - 1) + 0.5)] / 1000.0;
+}
+
+static int quiet; /* a missing deployment is expected while removing */
+
+static Naos__V1__Reply *
+call(Naos__V1__Request *req)
+{
+    Naos__V1__Reply *rep = NULL;
+    char err[256];
+    if (naos_client_call(url, req, &rep, 60000, err, sizeof err) != 0) {
+        fprintf(stderr, "bench: %s\n", err);
+        return NULL;
+    }
+    if (rep->code != 0) {
+        if (!quiet)
+            fprintf(stderr, "bench: node said: %s\n", rep->error);
+        naos_client_reply_free(rep);
+        return NULL;
+    }
+    return rep;
+}
+
+static int
+start_node(const char *bin)
+{
+    if (mkdtemp(tmpdir) == NULL)
+        return -1;
+    char data[300], addr[400];
+    snprintf(run, sizeof run, "%s/run", tmpdir);
+    snprintf(data, sizeof data, "%s/data", tmpdir);
+    snprintf(url, sizeof url, "ipc://%s/ctl.sock", run);
+    node_pid = fork();
+    if (node_pid == 0) {
+        execl(bin, bin, "start", "--run", run, "--data", data, "--log-level",
+              "error", "--http", "127.0.0.1:0", (char *)NULL);
+        _exit(127);
+    }
+    snprintf(addr, sizeof addr, "%s/http.addr", run);
+    for (int i = 0; i < 300; i++) {
+        FILE *f = fopen(addr, "r");
+        if (f) {
+            char line[128] = "";
+            if (fgets(line, sizeof line, f) && strrchr(line, ':'))
+                http_port = atoi(strrchr(line, ':') + 1);
+            fclose(f);
+            if (http_port > 0)
+                return 0;
+        }
+        usleep(20000);
+    }
+    return -1;
+}
+
+static void
+stop_node(void)
+{
+    if (node_pid > 0) {
+        kill(node_pid, SIGTERM);
+        int st;
+        waitpid(node_pid, &st, 0);
+    }
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench: could not remove %s\n", tmpdir);
+}
+
+static int
+deploy_pool(const char *name, uint32_t replicas)
+{
+    char *argv[] = {"sleep", "100000", NULL};
+    Naos__V1__NodeSpec top = NAOS__V1__NODE_SPEC__INIT,
+                       w = NAOS__V1__NODE_SPEC__INIT;
+    Naos__V1__NodeSpec *kids[] = {&w};
+    top.id = (char *)name;
+    top.is_supervisor = 1;
+    top.shutdown_ms = -2;
+    top.strategy = NAOS__V1__STRATEGY__SIMPLE_ONE_FOR_ONE;
+    top.max_restarts = 5;
+    top.window_s = 1;
+    top.replicas = replicas;
+    top.children = kids;
+    top.n_children = 1;
+    w.id = (char *)"w";
+    w.argv = argv;
+    w.n_argv = 2;
+    w.shutdown_ms = 5000;
+    w.start_timeout_ms = 30000;
+    Naos__V1__DeployRequest d = NAOS__V1__DEPLOY_REQUEST__INIT;
+    d.spec = &top;
+    Naos__V1__Request req = NAOS__V1__REQUEST__INIT;
+    req.req_case = NAOS__V1__REQUEST__REQ_DEPLOY;
+    req.deploy = &d;
+    Naos__V1__Reply *rep = call(&req);
+    naos_client_reply_free(rep);
+    return rep ? 0 : -1;
+}
+
+static Naos__V1__Reply *
+ctl_status(const char *only)
+{
+    Naos__V1__StatusRequest sr = NAOS__V1__STATUS_REQUEST__INIT;
+    sr.name = (char *)only;
+    Naos__V1__Request req = NAOS__V1__REQUEST__INIT;
+    req.req_case = NAOS__V1__REQUEST__REQ_STATUS;
+    req.status = &sr;
+    return call(&req);
+}
+
+static size_t
+running(const char *name)
+{
+    Naos__V1__Reply *rep = ctl_status(name);
+    size_t n = 0;
+    if (rep && rep->status->n_deployments == 1) {
+        Naos__V1__NodeStatus *top = rep->status->deployments[0]->tree;
+        for (size_t i = 0; i < top->n_children; i++)
+            n += strcmp(top->children[i]->state, "running") == 0;
+    }
+    naos_client_reply_free(rep);
+    return n;
+}
+
+static void
+remove_dep(const char *name)
+{
+    Naos__V1__NameRequest nr = NAOS__V1__NAME_REQUEST__INIT;
+    nr.name = (char *)name;
+    Naos__V1__Request req = NAOS__V1__REQUEST__INIT;
+    req.req_case = NAOS__V1__REQUEST__REQ_REMOVE;
+    req.remove = &nr;
+    naos_client_reply_free(call(&req));
+}
+
+static uint64_t
+ping_us(void)
+{
+    Naos__V1__NameRequest nr = NAOS__V1__NAME_REQUEST__INIT;
+    Naos__V1__Request req = NAOS__V1__REQUEST__INIT;
+    req.req_case = NAOS__V1__REQUEST__REQ_PING;
+    req.ping = &nr;
+    uint64_t t0 = naos_clock_now_us();
+    naos_client_reply_free(call(&req));
+    return naos_clock_now_us() - t0;
+}
+
+/* ---- a minimal keep-alive HTTP/1.1 client ---- */
+
+static int
+http_connect(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)http_port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* GETs path on fd; returns the status (and the body length in *len), or
+ * -1 when the connection failed. */
+static int
+http_get(int fd, const char *path, size_t *len)
+{
+    static char *buf;
+    static size_t cap;
+    char req[256];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: b\r\n\r\n",
+                     path);
+    if (write(fd, req, (size_t)n) != n)
+        return -1;
+    size_t got = 0, need = 0, head = 0;
+    for (;;) {
+        if (cap - got < 65536) {
+            cap = cap ? cap * 2 : 1 << 20;
+            buf = realloc(buf, cap);
+        }
+        ssize_t k = read(fd, buf + got, cap - got - 1);
+        if (k <= 0)
+            return -1;
+        got += (size_t)k;
+        buf[got] = '\0';
+        if (!head) {
+            char *e = strstr(buf, "\r\n\r\n");
+            if (e == NULL)
+                continue;
+            head = (size_t)(e + 4 - buf);
+            char *cl = strcasestr(buf, "Content-Length:");
+            need = cl ? strtoul(cl + 15, NULL, 10) : 0;
+        }
+        if (got >= head + need)
+            break;
+    }
+    *len = need;
+    return atoi(buf + 9);
+}
+
+static atomic_int load_mode; /* 0 off, 1 once a second, 2 back-to-back */
+static atomic_int load_stop;
+
+static void *
+loader(void *arg)
+{
+    (void)arg;
+    int fd = http_connect();
+    while (!atomic_load(&load_stop)) {
+        int m = atomic_load(&load_mode);
+        if (m == 0) {
+            usleep(10000);
+            continue;
+        }
+        size_t len;
+        if (http_get(fd, "/api/v1/status", &len) != 200) {
+            close(fd);
+            fd = http_connect();
+        }
+        if (m == 1)
+            for (int i = 0; i < 100 && atomic_load(&load_mode) == 1; i++)
+                usleep(10000);
+    }
+    close(fd);
+    return NULL;
+}
+
+static void
+reactor_under(int mode, const char *what, size_t pings)
+{
+    uint64_t *v = calloc(pings, sizeof *v);
+    atomic_store(&load_mode, mode);
+    usleep(200000);
+    for (size_t i = 0; i < pings; i++) {
+        v[i] = ping_us();
+        usleep(5000);
+    }
+    atomic_store(&load_mode, 0);
+    printf("  reactor  ping %-34s p50 %7.3f ms  p99 %7.3f ms\n", what,
+           pct_ms(v, pings, 0.5), pct_ms(v, pings, 0.99));
+    free(v);
+}
+
+static int
+measure(size_t children, size_t k)
+{
+    char name[32];
+    snprintf(name, sizeof name, "pool%zu", children);
+    uint64_t t0 = naos_clock_now_us();
+    if (deploy_pool(name, (uint32_t)children) != 0)
+        return -1;
+    while (running(name) < children) {
+        if (naos_clock_now_us() - t0 > 600 * 1000000ull) {
+            fprintf(stderr, "bench: %zu children did not all start\n",
+                    children);
+            return -1;
+        }
+        usleep(200000);
+    }
+    uint64_t *ctl = calloc(k, sizeof *ctl), *http = calloc(k, sizeof *http),
+             *flo = calloc(k, sizeof *flo);
+    size_t bytes = 0, pbbytes = 0;
+    int fd = http_connect();
+    if (fd < 0)
+        return -1;
+    for (size_t i = 0; i < k; i++) {
+        uint64_t a = naos_clock_now_us();
+        Naos__V1__Reply *rep = ctl_status(NULL);
+        ctl[i] = naos_clock_now_us() - a;
+        if (rep)
+            pbbytes = naos__v1__reply__get_packed_size(rep);
+        naos_client_reply_free(rep);
+        a = naos_clock_now_us();
+        if (http_get(fd, "/api/v1/status", &bytes) != 200)
+            return -1;
+        http[i] = naos_clock_now_us() - a;
+        size_t l;
+        a = naos_clock_now_us();
+        if (http_get(fd, "/nope", &l) != 404)
+            return -1;
+        flo[i] = naos_clock_now_us() - a;
+    }
+    close(fd);
+    double c50 = pct_ms(ctl, k, .5), c99 = pct_ms(ctl, k, .99);
+    double h50 = pct_ms(http, k, .5), h99 = pct_ms(http, k, .99);
+    double f50 = pct_ms(flo, k, .5), f99 = pct_ms(flo, k, .99);
+    printf("%zu children (%zu requests each)\n", children, k);
+    printf("  ctl      status via control socket    p50 %7.3f ms  p99 %7.3f "
+           "ms  (%zu B protobuf)\n", c50, c99, pbbytes);
+    printf("  http     GET /api/v1/status           p50 %7.3f ms  p99 %7.3f "
+           "ms  (%zu B JSON)  = %.2fx / %.2fx ctl\n", h50, h99, bytes,
+           h50 / c50, h99 / c99);
+    printf("  floor    GET /nope (HTTP stack only)  p50 %7.3f ms  p99 %7.3f "
+           "ms\n", f50, f99);
+    reactor_under(0, "idle", 200);
+    reactor_under(1, "while status polled 1/s", 200);
+    reactor_under(2, "while status polled back-to-back", 200);
+    free(ctl);
+    free(http);
+    free(flo);
+    remove_dep(name);
+    quiet = 1;
+    while (running(name) > 0)
+        usleep(200000);
+    quiet = 0;
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_http NAOS_NODE_BIN [REQUESTS] "
+                "[CHILDREN...]\n");
+        return 100;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    size_t k = argc > 2 ? strtoul(argv[2], NULL, 10) : 50;
+    if (k < 5)
+        k = 5;
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    printf("RLIMIT_NOFILE hard %llu: at most ~%llu workers (2 node fds "
+           "each)\n", (unsigned long long)rl.rlim_max,
+           (unsigned long long)(rl.rlim_max / 2));
+    if (start_node(argv[1]) != 0) {
+        fprintf(stderr, "bench: naos-node did not start\n");
+        stop_node();
+        return 111;
+    }
+    pthread_t t;
+    pthread_create(&t, NULL, loader, NULL);
+    int rc = 0;
+    if (argc > 3) {
+        for (int i = 3; i < argc && rc == 0; i++)
+            rc = measure(strtoul(argv[i], NULL, 10), k);
+    } else {
+        rc = measure(1000, k);
+        if (rc == 0)
+            rc = measure(9000, k);
+    }
+    atomic_store(&load_stop, 1);
+    pthread_join(t, NULL);
+    stop_node();
+    return rc == 0 ? 0 : 111;
+}

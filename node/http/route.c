@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* route.c: see route.h. Everything here is a function of its arguments.
+ * Paths are matched on the raw target, segment by segment, and only the
+ * deployment name is percent-decoded (RFC 3986 §2.1), so "%2F" can never
+ * make a name look like two segments. */
+#include "node/http/route.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "node/base/err.h"
+
+static const char allow_get[] = "GET, HEAD";
+static const char allow_post[] = "POST";
+
+static bool
+route_fail(struct http_route *rt, int status, const char *allow,
+           const char *msg)
+{
+    rt->kind = HTTP_R_NONE;
+    rt->status = status;
+    rt->allow = allow;
+    snprintf(rt->error, sizeof rt->error, "%s", msg);
+    return false;
+}
+
+static int
+hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Decodes the n bytes at s into out (caller buffer + length). plus_space
+ * for query components. Returns false on a bad escape, a NUL, or when it
+ * does not fit. */
+static bool
+pct_decode(const char *s, size_t n, char *out, size_t outlen, bool plus_space)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '%') {
+            if (i + 2 >= n)
+                return false;
+            int a = hexval(s[i + 1]), b = hexval(s[i + 2]);
+            if (a < 0 || b < 0)
+                return false;
+            c = (char)(a * 16 + b);
+            if (c == '\0')
+                return false;
+            i += 2;
+        } else if (c == '+' && plus_space) {
+            c = ' ';
+        }
+        if (o + 1 >= outlen)
+            return false;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return true;
+}
+
+bool
+http_parse_u64(const char *s, uint64_t *out)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 20)
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+/* Parses the events query (after '?', n bytes) into rt. */
+static bool
+parse_events_query(const char *q, size_t n, struct http_route *rt)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && q[j] != '&')
+            j++;
+        const char *eq = memchr(q + i, '=', j - i);
+        size_t klen = eq ? (size_t)(eq - (q + i)) : j - i;
+        char key[32], val[64];
+        const char *vs = eq ? eq + 1 : q + j;
+        size_t vlen = eq ? (size_t)(q + j - vs) : 0;
+        bool kok = pct_decode(q + i, klen, key, sizeof key, true);
+        if (kok && strcmp(key, "since") == 0) {
+            if (!pct_decode(vs, vlen, val, sizeof val, true) ||
+                !http_parse_u64(val, &rt->since))
+                return route_fail(rt, 400, NULL,
+                                  "bad cursor: since must be the `next` "
+                                  "value of an earlier answer (a decimal "
+                                  "number), or 0 for everything kept");
+        } else if (kok && strcmp(key, "max") == 0) {
+            uint64_t m = 0;
+            if (!pct_decode(vs, vlen, val, sizeof val, true) ||
+                !http_parse_u64(val, &m) || m == 0 || m > HTTP_EVENTS_MAX) {
+                char msg[96];
+                snprintf(msg, sizeof msg, "bad max: expected 1..%d",
+                         HTTP_EVENTS_MAX);
+                return route_fail(rt, 400, NULL, msg);
+            }
+            rt->max = (uint32_t)m;
+        }
+        /* other parameters are ignored, as HTTP APIs usually do */
+        i = j + 1;
+    }
+    return true;
+}
+
+/* Does the path p (n bytes) equal s exactly? */
+static bool
+path_is(const char *p, size_t n, const char *s)
+{
+    return strlen(s) == n && memcmp(p, s, n) == 0;
+}
+
+bool
+http_route_parse(const char *method, const char *target,
+                 struct http_route *rt)
+{
+    memset(rt, 0, sizeof *rt);
+    rt->max = HTTP_EVENTS_MAX;
+    if (method == NULL || target == NULL)
+        return route_fail(rt, 400, NULL, "malformed request");
+    size_t tlen = strlen(target);
+    if (tlen > HTTP_MAX_TARGET) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "request target of %zu bytes exceeds the "
+                 "limit of %d bytes", tlen, HTTP_MAX_TARGET);
+        return route_fail(rt, 414, NULL, msg);
+    }
+    if (target[0] != '/')
+        return route_fail(rt, 400, NULL, "request target must be a path "
+                          "starting with /");
+    const char *qm = strchr(target, '?');
+    size_t plen = qm ? (size_t)(qm - target) : tlen;
+    const char *query = qm ? qm + 1 : "";
+    size_t qlen = qm ? tlen - plen - 1 : 0;
+    /* a fragment is never sent by browsers; refuse it rather than guess */
+    if (memchr(target, '#', tlen))
+        return route_fail(rt, 400, NULL, "request target carries a fragment");
+
+    bool get = strcmp(method, "GET") == 0, head = strcmp(method, "HEAD") == 0;
+    bool post = strcmp(method, "POST") == 0;
+    rt->head = head;
+    enum http_route_kind k = HTTP_R_NONE;
+    const char *p = target;
+
+    static const char dep_prefix[] = "/api/v1/deployments/";
+    const size_t dplen = sizeof dep_prefix - 1;
+    if (path_is(p, plen, "/"))
+        k = HTTP_R_ROOT;
+    else if (path_is(p, plen, "/supervisors"))
+        k = HTTP_R_PAGE;
+    else if (path_is(p, plen, "/api/v1/status"))
+        k = HTTP_R_STATUS;
+    else if (path_is(p, plen, "/api/v1/events"))
+        k = HTTP_R_EVENTS;
+    else if (path_is(p, plen, "/api/v1/nodes"))
+        k = HTTP_R_NODES;
+    else if (path_is(p, plen, "/metrics"))
+        k = HTTP_R_METRICS;
+    else if (plen > dplen && memcmp(p, dep_prefix, dplen) == 0) {
+        const char *seg = p + dplen, *end = p + plen;
+        const char *slash = memchr(seg, '/', (size_t)(end - seg));
+        size_t nlen = slash ? (size_t)(slash - seg) : (size_t)(end - seg);
+        if (nlen == 0)
+            return route_fail(rt, 404, NULL, "no such endpoint: give a "
+                              "deployment name after /api/v1/deployments/");
+        if (!pct_decode(seg, nlen, rt->name, sizeof rt->name, false))
+            return route_fail(rt, 400, NULL, "malformed deployment name in "
+                              "the path (bad %-escape, or too long)");
+        if (slash == NULL) {
+            k = HTTP_R_DEPLOYMENT;
+        } else {
+            const char *verb = slash + 1;
+            size_t vlen = (size_t)(end - verb);
+            if (path_is(verb, vlen, "restart"))
+                rt->cmd = HTTP_CMD_RESTART;
+            else if (path_is(verb, vlen, "stop"))
+                rt->cmd = HTTP_CMD_STOP;
+            else if (path_is(verb, vlen, "start"))
+                rt->cmd = HTTP_CMD_START;
+            else
+                return route_fail(rt, 404, NULL, "no such endpoint: "
+                                  "deployments/NAME/ takes restart, stop or "
+                                  "start");
+            k = HTTP_R_COMMAND;
+        }
+    } else {
+        char msg[160];
+        snprintf(msg, sizeof msg, "no such endpoint; try /supervisors, "
+                 "/api/v1/status or /metrics");
+        return route_fail(rt, 404, NULL, msg);
+    }
+
+    if (k == HTTP_R_COMMAND) {
+        if (!post)
+            return route_fail(rt, 405, allow_post, "method not allowed: use "
+                              "POST");
+    } else if (!get && !head) {
+        return route_fail(rt, 405, allow_get, "method not allowed: use GET");
+    }
+    if (k == HTTP_R_EVENTS && !parse_events_query(query, qlen, rt))
+        return false;
+    rt->kind = k;
+    return true;
+}
+
+const char *
+http_route_name(enum http_route_kind kind)
+{
+    switch (kind) {
+    case HTTP_R_ROOT:
+        return "root";
+    case HTTP_R_PAGE:
+        return "page";
+    case HTTP_R_STATUS:
+        return "status";
+    case HTTP_R_DEPLOYMENT:
+        return "deployment";
+    case HTTP_R_COMMAND:
+        return "command";
+    case HTTP_R_EVENTS:
+        return "events";
+    case HTTP_R_NODES:
+        return "nodes";
+    case HTTP_R_METRICS:
+        return "metrics";
+    default:
+        return "other";
+    }
+}
+
+bool
+http_route_is_mutating(const struct http_route *rt)
+{
+    return rt->kind == HTTP_R_COMMAND;
+}
+
+int
+http_auth_check(const char *token, const char *authz)
+{
+    if (token == NULL || token[0] == '\0')
+        return 403;
+    if (authz == NULL)
+        return 401;
+    /* RFC 6750 §2.1: "Bearer" is case-insensitive, then one or more
+     * spaces, then the token. */
+    if (strncasecmp(authz, "Bearer ", 7) != 0)
+        return 401;
+    const char *given = authz + 7;
+    while (*given == ' ')
+        given++;
+    size_t glen = strlen(given), tlen = strlen(token);
+    /* Constant time in the position of the first difference: always walk
+     * the whole configured token. */
+    unsigned char diff = (unsigned char)(glen != tlen);
+    for (size_t i = 0; i < tlen; i++) {
+        unsigned char g = i < glen ? (unsigned char)given[i] : 0;
+        diff |= (unsigned char)(g ^ (unsigned char)token[i]);
+    }
+    return diff == 0 ? 0 : 401;
+}
+
+int
+http_addr_to_url(const char *addr, char *url, size_t len, bool *loopback,
+                 char *errbuf, size_t errlen)
+{
+    if (addr == NULL || addr[0] == '\0') {
+        snprintf(errbuf, errlen, "empty address: expected HOST:PORT, e.g. "
+                 "127.0.0.1:4200, or off");
+        return NAOS_EINVAL;
+    }
+    if (strncmp(addr, "http://", 7) == 0)
+        addr += 7;
+    char host[256];
+    const char *port;
+    if (addr[0] == '[') {
+        const char *close = strchr(addr, ']');
+        if (close == NULL || close[1] != ':' ||
+            (size_t)(close - addr) + 2 > sizeof host) {
+            snprintf(errbuf, errlen, "bad address \"%s\": expected "
+                     "[IPV6]:PORT", addr);
+            return NAOS_EINVAL;
+        }
+        memcpy(host, addr, (size_t)(close - addr) + 1);
+        host[close - addr + 1] = '\0';
+        port = close + 2;
+    } else {
+        const char *colon = strrchr(addr, ':');
+        if (colon == NULL || colon == addr ||
+            (size_t)(colon - addr) >= sizeof host ||
+            memchr(addr, ':', (size_t)(colon - addr)) != NULL) {
+            snprintf(errbuf, errlen, "bad address \"%s\": expected HOST:PORT "
+                     "(e.g. 127.0.0.1:4200; port 0 picks a free port)", addr);
+            return NAOS_EINVAL;
+        }
+        memcpy(host, addr, (size_t)(colon - addr));
+        host[colon - addr] = '\0';
+        port = colon + 1;
+    }
+    for (const char *c = host; *c; c++) {
+        if (*c == '/' || *c == '?' || *c == '#' || *c == '@' || *c == ' ') {
+            snprintf(errbuf, errlen, "bad host in address \"%s\"", addr);
+            return NAOS_EINVAL;
+        }
+    }
+    uint64_t pn = 0;
+    if (!http_parse_u64(port, &pn) || pn > 65535) {
+        snprintf(errbuf, errlen, "bad port in address \"%s\": expected "
+                 "0..65535", addr);
+        return NAOS_EINVAL;
+    }
+    if (snprintf(url, len, "http://%s:%u", host, (unsigned)pn) >= (int)len) {
+        snprintf(errbuf, errlen, "address \"%s\" is too long", addr);
+        return NAOS_EINVAL;
+    }
+    *loopback = strncmp(host, "127.", 4) == 0 || strcmp(host, "[::1]") == 0 ||
+                strcmp(host, "localhost") == 0;
+    return NAOS_OK;
+}

@@ -1,0 +1,621 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* node_http.c: the node's answers to HTTP API requests, and the counters
+ * behind /metrics. Runs on the reactor thread, called by the http module
+ * (node/http/http.h) for each request that needs node state.
+ *
+ * The JSON documents are exactly those of the control protocol: a status
+ * request is answered by node__handle_request (node_ctl.c) into a reply
+ * arena, as for `naos status`, and rendered with proto/status_json, as
+ * `naos status --json` renders it. The rendering -- the costly half at
+ * 10,000 children -- is deferred to the http module's render thread: the
+ * arena owns copies of everything it holds (strings are duplicated, the
+ * rest are static names), so the render step touches no node state. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/base/alloc.h"
+#include "node/base/err.h"
+#include "node/base/log.h"
+#include "node/http/metrics.h"
+#include "node/node_int.h"
+#include "proto/status_json.h"
+
+static const double lag_bounds_s[NODE_LAG_BUCKETS] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+    0.01,   0.025,   0.05,   0.1,   0.25,   1.0,
+};
+
+/* ---- reply arenas handed to the render thread ------------------------- */
+
+static void
+arena_free(void *arg)
+{
+    struct ctl_reply *rep = arg;
+    ctl_reply_fini(rep);
+    naos_free(rep);
+}
+
+/* Runs req through the control request handler into a new heap arena.
+ * Returns NULL when out of memory. */
+static struct ctl_reply *
+ask(struct node *n, const Naos__V1__Request *req)
+{
+    struct ctl_reply *rep = naos_alloc(sizeof *rep);
+    if (rep == NULL)
+        return NULL;
+    naos__v1__reply__init(&rep->msg);
+    node__handle_request(n, req, rep);
+    if (rep->failed) {
+        arena_free(rep);
+        return NULL;
+    }
+    return rep;
+}
+
+static int
+http_status_of(Naos__V1__ErrorCode code)
+{
+    switch (code) {
+    case NAOS__V1__ERROR_CODE__OK:
+        return 200;
+    case NAOS__V1__ERROR_CODE__NOT_FOUND:
+        return 404;
+    case NAOS__V1__ERROR_CODE__BUSY:
+    case NAOS__V1__ERROR_CODE__EXISTS:
+        return 409;
+    case NAOS__V1__ERROR_CODE__INVALID:
+        return 400;
+    default:
+        return 500;
+    }
+}
+
+/* Answers an error reply, or returns false for a successful one. */
+static bool
+reply_failed(struct ctl_reply *rep, struct http_response *res)
+{
+    if (rep == NULL) {
+        http_response_error(res, 500, "naos-node ran out of memory");
+        return true;
+    }
+    if (rep->msg.code == NAOS__V1__ERROR_CODE__OK)
+        return false;
+    http_response_error(res, http_status_of(rep->msg.code), "%s",
+                        rep->msg.error ? rep->msg.error : "failed");
+    arena_free(rep);
+    return true;
+}
+
+/* Render steps: the render thread's side. Only the arena is read. */
+
+static void
+render_status(void *arg, struct http_response *res)
+{
+    struct ctl_reply *rep = arg;
+    json_t *j = status_json_status(rep->msg.status);
+    http_response_json(res, 200, j);
+    json_decref(j);
+}
+
+static void
+render_deployment(void *arg, struct http_response *res)
+{
+    struct ctl_reply *rep = arg;
+    const Naos__V1__Status *st = rep->msg.status;
+    json_t *j = st && st->n_deployments == 1
+                    ? status_json_deployment(st->deployments[0])
+                    : NULL;
+    http_response_json(res, 200, j);
+    json_decref(j);
+}
+
+static void
+render_events(void *arg, struct http_response *res)
+{
+    struct ctl_reply *rep = arg;
+    const Naos__V1__EventsReply *er = rep->msg.events;
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < er->n_events; i++) {
+        json_t *e = status_json_event(er->events[i]);
+        if (e == NULL || json_array_append_new(list, e) != 0) {
+            json_decref(list);
+            list = NULL;
+        }
+    }
+    json_t *doc = list ? json_pack("{s:o, s:I, s:I}", "events", list, "next",
+                                   (json_int_t)er->next, "dropped",
+                                   (json_int_t)er->dropped)
+                       : NULL;
+    http_response_json(res, 200, doc);
+    json_decref(doc);
+}
+
+static void
+defer(struct http_response *res, struct ctl_reply *rep,
+      void (*render)(void *, struct http_response *))
+{
+    res->render = render;
+    res->render_free = arena_free;
+    res->render_arg = rep;
+}
+
+/* ---- routes -------------------------------------------------------------- */
+
+static void
+answer_status(struct node *n, const char *only, struct http_response *res,
+              void (*render)(void *, struct http_response *))
+{
+    Naos__V1__StatusRequest sr = NAOS__V1__STATUS_REQUEST__INIT;
+    sr.name = (char *)only;
+    Naos__V1__Request req = NAOS__V1__REQUEST__INIT;
+    req.req_case = NAOS__V1__REQUEST__REQ_STATUS;
+    req.status = &sr;
+    struct ctl_reply *rep = ask(n, &req);
+    if (reply_failed(rep, res))
+        return;
+    /* the only field that pointed into the node */
+    rep->msg.status->node = ctl_reply_strdup(rep, n->name);
+    if (rep->failed) {
+        arena_free(rep);
+        http_response_error(res, 500, "naos-node ran out of memory");
+        return;
+    }
+    defer(res, rep, render);
+}
+
+static void
+answer_events(struct node *n, const struct http_route *rt,
+              struct http_response *res)
+{
+    Naos__V1__EventsRequest er = NAOS__V1__EVENTS_REQUEST__INIT;
+    er.since = rt->since;
+    er.max = rt->max;
+    Naos__V1__Request req = NAOS__V1__REQUEST__INIT;
+    req.req_case = NAOS__V1__REQUEST__REQ_EVENTS;
+    req.events = &er;
+    struct ctl_reply *rep = ask(n, &req);
+    if (reply_failed(rep, res))
+        return;
+    defer(res, rep, render_events);
+}
+
+static void
+answer_command(struct node *n, const struct http_route *rt,
+               struct http_response *res)
+{
+    Naos__V1__NameRequest nr = NAOS__V1__NAME_REQUEST__INIT;
+    nr.name = (char *)rt->name;
+    Naos__V1__Request req = NAOS__V1__REQUEST__INIT;
+    switch (rt->cmd) {
+    case HTTP_CMD_RESTART:
+        req.req_case = NAOS__V1__REQUEST__REQ_RESTART;
+        req.restart = &nr;
+        break;
+    case HTTP_CMD_STOP:
+        req.req_case = NAOS__V1__REQUEST__REQ_STOP;
+        req.stop = &nr;
+        break;
+    case HTTP_CMD_START:
+        req.req_case = NAOS__V1__REQUEST__REQ_START;
+        req.start = &nr;
+        break;
+    default:
+        http_response_error(res, 404, "no such command");
+        return;
+    }
+    struct ctl_reply *rep = ask(n, &req);
+    if (reply_failed(rep, res))
+        return;
+    NAOS_INFO("http", "%s (over HTTP)", rep->msg.message);
+    json_t *doc = json_pack("{s:s, s:s}", "message", rep->msg.message,
+                            "deployment", rt->name);
+    http_response_json(res, 200, doc);
+    json_decref(doc);
+    arena_free(rep);
+}
+
+struct tally {
+    uint64_t workers[SUP_FAILED + 1];
+    uint64_t supervisors[SUP_FAILED + 1];
+};
+
+static void
+tally_tree(const struct sup_node *s, struct tally *t)
+{
+    if (s->is_supervisor)
+        t->supervisors[s->state]++;
+    else
+        t->workers[s->state]++;
+    for (size_t i = 0; i < s->nchildren; i++)
+        tally_tree(s->children[i], t);
+}
+
+/* The local node in the shape of issue 4's `naos nodes --json`, until
+ * membership exists: one member, always alive, incarnation 0. */
+static void
+answer_nodes(struct node *n, struct http_response *res)
+{
+    struct tally t = {0};
+    size_t deps = 0;
+    for (struct sup_node *d = sup_first(n->tree); d; d = sup_next(d)) {
+        tally_tree(d, &t);
+        deps++;
+    }
+    char id[24];
+    snprintf(id, sizeof id, "%016llx", (unsigned long long)n->node_id);
+    double load[1] = {0};
+    if (getloadavg(load, 1) != 1)
+        load[0] = 0;
+    json_t *doc = json_pack(
+        "{s:[{s:s, s:s, s:s, s:s, s:i, s:i, s:b, s:{s:I, s:I, s:I, s:I, "
+        "s:f}}], s:s}",
+        "nodes", "id", id, "name", n->name, "addr", http_url(&n->http),
+        "state", "alive", "incarnation", 0, "last_heard_ms", 0, "local", 1,
+        "health", "agents_running", (json_int_t)t.workers[SUP_RUNNING],
+        "agents_restarting", (json_int_t)t.workers[SUP_RESTARTING],
+        "agents_failed", (json_int_t)t.workers[SUP_FAILED], "deployments",
+        (json_int_t)deps, "load", load[0], "membership",
+        "none yet: this lists the local node only");
+    if (doc == NULL) {
+        http_response_error(res, 500, "naos-node ran out of memory");
+        return;
+    }
+    http_response_json(res, 200, doc);
+    json_decref(doc);
+}
+
+/* ---- /metrics --------------------------------------------------------------- */
+
+static void
+supervisor_lines(struct http_metrics *m, const char *family,
+                 const struct sup_node *s, const char *dep, naos_time now,
+                 int what)
+{
+    if (!s->is_supervisor)
+        return;
+    double v = what == 0   ? (double)sup_intensity_in_use(s, now)
+               : what == 1 ? (double)s->spec->max_restarts
+                           : (double)s->spec->window_s;
+    const char *labels[] = {"deployment", dep, "supervisor", s->path, NULL};
+    http_metrics_sample(m, family, labels, v);
+    for (size_t i = 0; i < s->nchildren; i++)
+        supervisor_lines(m, family, s->children[i], dep, now, what);
+}
+
+static void
+answer_metrics(struct node *n, struct http_response *res)
+{
+    struct http_metrics m = HTTP_METRICS_ZERO;
+    naos_time now = n->r.now;
+    static const enum sup_state states[] = {SUP_STOPPED, SUP_STARTING,
+                                            SUP_RUNNING, SUP_RESTARTING,
+                                            SUP_STOPPING, SUP_FAILED};
+    const size_t nstates = sizeof states / sizeof states[0];
+
+    http_metrics_family(&m, "naos_build_info", "gauge",
+                        "naos-node version (always 1)");
+    http_metrics_sample(&m, "naos_build_info",
+                        (const char *[]){"version", NAOS_VERSION, "node",
+                                         n->name, NULL},
+                        1);
+    http_metrics_family(&m, "naos_uptime_seconds", "gauge",
+                        "Seconds since this naos-node started.");
+    http_metrics_sample(&m, "naos_uptime_seconds", NULL,
+                        (double)(now - n->stats.started_at) / 1000.0);
+
+    http_metrics_family(&m, "naos_deployments", "gauge",
+                        "Deployments on this node by state.");
+    uint64_t dep_by_state[SUP_FAILED + 1] = {0};
+    for (struct sup_node *d = sup_first(n->tree); d; d = sup_next(d))
+        dep_by_state[d->state]++;
+    for (size_t i = 0; i < nstates; i++)
+        http_metrics_sample(&m, "naos_deployments",
+                            (const char *[]){"state",
+                                             sup_state_name(states[i]), NULL},
+                            (double)dep_by_state[states[i]]);
+
+    http_metrics_family(&m, "naos_children", "gauge",
+                        "Workers and supervisors by deployment, type and "
+                        "state.");
+    for (struct sup_node *d = sup_first(n->tree); d; d = sup_next(d)) {
+        struct tally t = {0};
+        tally_tree(d, &t);
+        for (size_t i = 0; i < nstates; i++) {
+            const char *st = sup_state_name(states[i]);
+            http_metrics_sample(&m, "naos_children",
+                                (const char *[]){"deployment", d->id, "type",
+                                                 "worker", "state", st, NULL},
+                                (double)t.workers[states[i]]);
+            http_metrics_sample(&m, "naos_children",
+                                (const char *[]){"deployment", d->id, "type",
+                                                 "supervisor", "state", st,
+                                                 NULL},
+                                (double)t.supervisors[states[i]]);
+        }
+    }
+
+    http_metrics_family(&m, "naos_restarts_total", "counter",
+                        "Restarts decided, by deployment and the exit "
+                        "reason of the child restarted.");
+    for (size_t i = 0; i < n->stats.nrestarts; i++) {
+        const struct node_restart_count *c = &n->stats.restarts[i];
+        http_metrics_sample(&m, "naos_restarts_total",
+                            (const char *[]){"deployment", c->deployment,
+                                             "reason", c->reason, NULL},
+                            (double)c->n);
+    }
+    http_metrics_family(&m, "naos_escalations_total", "counter",
+                        "Times a deployment's top supervisor gave up and "
+                        "the deployment failed.");
+    for (size_t i = 0; i < n->stats.ndeps; i++)
+        http_metrics_sample(&m, "naos_escalations_total",
+                            (const char *[]){"deployment",
+                                             n->stats.deps[i].deployment,
+                                             NULL},
+                            (double)n->stats.deps[i].escalations);
+    http_metrics_family(&m, "naos_supervisor_give_ups_total", "counter",
+                        "Times a supervisor reached its maximum restart "
+                        "intensity, by deployment.");
+    for (size_t i = 0; i < n->stats.ndeps; i++)
+        http_metrics_sample(&m, "naos_supervisor_give_ups_total",
+                            (const char *[]){"deployment",
+                                             n->stats.deps[i].deployment,
+                                             NULL},
+                            (double)n->stats.deps[i].give_ups);
+
+    static const struct {
+        const char *name, *help;
+    } intensity[] = {
+        {"naos_supervisor_restarts_in_window",
+         "Restart intensity in use: restarts within the supervisor's "
+         "current window."},
+        {"naos_supervisor_max_restarts",
+         "Restarts allowed within the window before the supervisor gives "
+         "up."},
+        {"naos_supervisor_window_seconds",
+         "Length of the supervisor's restart intensity window."},
+    };
+    for (int w = 0; w < 3; w++) {
+        http_metrics_family(&m, intensity[w].name, "gauge",
+                            intensity[w].help);
+        for (struct sup_node *d = sup_first(n->tree); d; d = sup_next(d))
+            supervisor_lines(&m, intensity[w].name, d, d->id, now, w);
+    }
+
+    http_metrics_family(&m, "naos_events_total", "counter",
+                        "Supervision events recorded since start.");
+    http_metrics_sample(&m, "naos_events_total", NULL,
+                        (double)events_last(&n->events));
+
+    http_metrics_family(&m, "naos_reactor_loop_duration_seconds", "histogram",
+                        "Time each reactor iteration kept the loop busy "
+                        "(dispatch plus supervision tick).");
+    uint64_t cum[NODE_LAG_BUCKETS], acc = 0;
+    for (int i = 0; i < NODE_LAG_BUCKETS; i++) {
+        acc += n->stats.lag_buckets[i];
+        cum[i] = acc;
+    }
+    http_metrics_histogram(&m, "naos_reactor_loop_duration_seconds", NULL,
+                           lag_bounds_s, cum, NODE_LAG_BUCKETS,
+                           (double)n->stats.lag_sum_us / 1e6,
+                           n->stats.lag_count);
+    http_metrics_family(&m, "naos_reactor_loop_max_duration_seconds", "gauge",
+                        "Longest reactor iteration since start.");
+    http_metrics_sample(&m, "naos_reactor_loop_max_duration_seconds", NULL,
+                        (double)n->r.max_lag_us / 1e6);
+
+    http_metrics_family(&m, "naos_control_requests_total", "counter",
+                        "Control socket requests (the naos CLI), by "
+                        "result.");
+    http_metrics_sample(&m, "naos_control_requests_total",
+                        (const char *[]){"result", "ok", NULL},
+                        (double)(n->ctl.served - n->ctl.bad));
+    http_metrics_sample(&m, "naos_control_requests_total",
+                        (const char *[]){"result", "error", NULL},
+                        (double)n->ctl.bad);
+
+    struct http_stats hs;
+    http_get_stats(&n->http, &hs);
+    http_metrics_family(&m, "naos_http_requests_total", "counter",
+                        "HTTP requests answered, by route and status code "
+                        "(this scrape not yet counted).");
+    for (int k = 0; k < HTTP_R__COUNT; k++) {
+        for (int c = 0; c < HTTP_CODE_SLOTS; c++) {
+            if (hs.requests[k][c] == 0)
+                continue;
+            char code[16];
+            if (http_code_slot_status[c])
+                snprintf(code, sizeof code, "%d", http_code_slot_status[c]);
+            else
+                snprintf(code, sizeof code, "other");
+            http_metrics_sample(
+                &m, "naos_http_requests_total",
+                (const char *[]){"route",
+                                 http_route_name((enum http_route_kind)k),
+                                 "code", code, NULL},
+                (double)hs.requests[k][c]);
+        }
+    }
+    http_metrics_family(&m, "naos_http_queued_requests", "gauge",
+                        "HTTP requests waiting for the reactor.");
+    http_metrics_sample(&m, "naos_http_queued_requests", NULL,
+                        (double)hs.queued);
+
+    if (m.failed) {
+        NAOS_ERROR("http", "cannot build /metrics: %s",
+                   naos_strerror(m.failed));
+        http_metrics_fini(&m);
+        http_response_error(res, 500, "cannot build the metrics");
+        return;
+    }
+    http_response_take(res, 200, "text/plain; version=0.0.4; charset=utf-8",
+                       m.data, m.len);
+    /* the text now belongs to res */
+}
+
+void
+node__http_answer(void *arg, const struct http_route *rt,
+                  struct http_response *res)
+{
+    struct node *n = arg;
+    switch (rt->kind) {
+    case HTTP_R_STATUS:
+        answer_status(n, NULL, res, render_status);
+        break;
+    case HTTP_R_DEPLOYMENT:
+        answer_status(n, rt->name, res, render_deployment);
+        break;
+    case HTTP_R_EVENTS:
+        answer_events(n, rt, res);
+        break;
+    case HTTP_R_COMMAND:
+        answer_command(n, rt, res);
+        break;
+    case HTTP_R_NODES:
+        answer_nodes(n, res);
+        break;
+    case HTTP_R_METRICS:
+        answer_metrics(n, res);
+        break;
+    default:
+        http_response_error(res, 404, "no such endpoint");
+    }
+}
+
+/* ---- counters ------------------------------------------------------------ */
+
+static struct node_dep_count *
+dep_count(struct node_stats *s, const char *dep)
+{
+    for (size_t i = 0; i < s->ndeps; i++)
+        if (strcmp(s->deps[i].deployment, dep) == 0)
+            return &s->deps[i];
+    if (s->ndeps == s->deps_cap) {
+        size_t ncap = s->deps_cap ? s->deps_cap * 2 : 8;
+        struct node_dep_count *d = naos_realloc(s->deps, ncap * sizeof *d);
+        if (d == NULL)
+            return NULL;
+        s->deps = d;
+        s->deps_cap = ncap;
+    }
+    char *name = naos_strdup(dep);
+    if (name == NULL)
+        return NULL;
+    s->deps[s->ndeps] = (struct node_dep_count){.deployment = name};
+    return &s->deps[s->ndeps++];
+}
+
+static void
+count_restart(struct node_stats *s, const char *dep, const char *reason)
+{
+    for (size_t i = 0; i < s->nrestarts; i++) {
+        struct node_restart_count *c = &s->restarts[i];
+        if (strcmp(c->deployment, dep) == 0 && strcmp(c->reason, reason) == 0) {
+            c->n++;
+            return;
+        }
+    }
+    if (s->nrestarts == s->restarts_cap) {
+        size_t ncap = s->restarts_cap ? s->restarts_cap * 2 : 16;
+        struct node_restart_count *r = naos_realloc(s->restarts,
+                                                    ncap * sizeof *r);
+        if (r == NULL)
+            return;
+        s->restarts = r;
+        s->restarts_cap = ncap;
+    }
+    char *d = naos_strdup(dep), *why = naos_strdup(reason);
+    if (d == NULL || why == NULL) {
+        naos_free(d);
+        naos_free(why);
+        return;
+    }
+    s->restarts[s->nrestarts++] = (struct node_restart_count){d, why, 1};
+}
+
+/* A removed deployment's series go with it (a name used again starts from
+ * zero, which Prometheus reads as a counter reset). */
+static void
+forget_deployment(struct node_stats *s, const char *dep)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < s->nrestarts; i++) {
+        if (strcmp(s->restarts[i].deployment, dep) == 0) {
+            naos_free(s->restarts[i].deployment);
+            naos_free(s->restarts[i].reason);
+        } else {
+            s->restarts[k++] = s->restarts[i];
+        }
+    }
+    s->nrestarts = k;
+    k = 0;
+    for (size_t i = 0; i < s->ndeps; i++) {
+        if (strcmp(s->deps[i].deployment, dep) == 0)
+            naos_free(s->deps[i].deployment);
+        else
+            s->deps[k++] = s->deps[i];
+    }
+    s->ndeps = k;
+}
+
+void
+node__stats_on_event(struct node *n, const struct sup_event *ev)
+{
+    struct node_stats *s = &n->stats;
+    const char *dep = ev->deployment ? ev->deployment : "";
+    switch (ev->kind) {
+    case SUP_EV_DEPLOY:
+        dep_count(s, dep);
+        break;
+    case SUP_EV_RESTART: {
+        char reason[64];
+        sup_reason_format(ev->reason, reason, sizeof reason);
+        count_restart(s, dep, reason[0] ? reason : "unknown");
+        break;
+    }
+    case SUP_EV_GIVE_UP: {
+        struct node_dep_count *d = dep_count(s, dep);
+        if (d)
+            d->give_ups++;
+        break;
+    }
+    case SUP_EV_ESCALATE: {
+        struct node_dep_count *d = dep_count(s, dep);
+        if (d)
+            d->escalations++;
+        break;
+    }
+    case SUP_EV_REMOVE:
+        forget_deployment(s, dep);
+        break;
+    default:
+        break;
+    }
+}
+
+void
+node__stats_observe_loop(struct node *n, uint64_t us)
+{
+    struct node_stats *s = &n->stats;
+    int i = 0;
+    while (i < NODE_LAG_BUCKETS && (double)us > lag_bounds_s[i] * 1e6)
+        i++;
+    s->lag_buckets[i]++;
+    s->lag_count++;
+    s->lag_sum_us += us;
+}
+
+void
+node__stats_fini(struct node_stats *s)
+{
+    for (size_t i = 0; i < s->nrestarts; i++) {
+        naos_free(s->restarts[i].deployment);
+        naos_free(s->restarts[i].reason);
+    }
+    naos_free(s->restarts);
+    for (size_t i = 0; i < s->ndeps; i++)
+        naos_free(s->deps[i].deployment);
+    naos_free(s->deps);
+    *s = (struct node_stats){0};
+}
