@@ -223,6 +223,43 @@ test_unknown_live_child_killed(void)
     tu_untrack(c.pid);
 }
 
+/* What a killed node left behind is found by its marker in the
+ * environment, grandchildren included; others are left alone. */
+static void
+test_kill_marked(void)
+{
+    char marker[64];
+    snprintf(marker, sizeof marker, "NAOS_NODE_ID=test%d", (int)getpid());
+    char *extra[] = {marker, NULL};
+    char *argv[] = {"/bin/sh", "-c", "sleep 1000 & exec sleep 1000", NULL};
+    struct proc_spawn_opts o = PROC_SPAWN_OPTS_ZERO;
+    o.argv = argv;
+    o.extra_env = extra;
+    struct proc_child marked = tu_spawn_opts(&o);
+    struct proc_child other = tu_spawn_sh("exec sleep 1000", -1);
+    tu_sleep_ms(100); /* let the grandchild start */
+    unsigned killed = 0;
+    NT_EQ_INT(proc_orphans_kill_marked(marker, &killed), NAOS_OK);
+    NT_TRUE(killed >= 2); /* the worker and its grandchild */
+    bool reaped = false, exited = true;
+    int code = 0;
+    for (int i = 0; i < 100 && !reaped; i++) {
+        proc_reap_pidfd(marked.pidfd, marked.pid, &reaped, &exited, &code);
+        if (!reaped)
+            tu_sleep_ms(10);
+    }
+    NT_TRUE(reaped);
+    NT_FALSE(exited);
+    NT_EQ_INT(code, SIGKILL);
+    close(marked.pidfd);
+    NT_EQ_INT(tu_proc_state(other.pid, NULL), 'S');
+    /* A prefix of the marker is not the marker. */
+    marker[strlen(marker) - 1] = '\0';
+    NT_EQ_INT(proc_orphans_kill_marked(marker, &killed), NAOS_OK);
+    NT_EQ_INT(killed, 0);
+    tu_kill_and_reap(&other);
+}
+
 int
 main(void)
 {
@@ -234,6 +271,7 @@ main(void)
         NT_CASE(test_known_exited_left_for_pidfd),
         NT_CASE(test_unknown_zombie_behind_known),
         NT_CASE(test_unknown_live_child_killed),
+        NT_CASE(test_kill_marked),
         {0},
     };
     return nt_run(cases);
