@@ -28,6 +28,7 @@ static const char main_help[] =
     "  checkpoint save|load [NAME]\n"
     "                        save or load an agent's checkpoint (<= 1 MiB)\n"
     "  keygen FILE [--force] write a new cluster key file (mode 0600)\n"
+    "  nodes                 show the cluster members and their health\n"
     "  ping                  check that naos-node answers\n"
     "  help [COMMAND]        show this help, or a command's\n"
     "\n" CLI_GLOBAL_HELP
@@ -47,7 +48,7 @@ static const struct subcmd subcmds[] = {
     {"stop", cmd_stop},       {"start", cmd_start},   {"restart", cmd_restart},
     {"rm", cmd_rm},           {"events", cmd_events}, {"logs", cmd_logs},
     {"ping", cmd_ping},       {"checkpoint", cmd_checkpoint},
-    {"keygen", cmd_keygen},
+    {"keygen", cmd_keygen},   {"nodes", cmd_nodes},
     {NULL, NULL},
 };
 

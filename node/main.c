@@ -1,18 +1,23 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* naos-node: the per-host daemon. `naos-node start` runs in the foreground
  * until SIGTERM/SIGINT, then stops every deployment cleanly. */
+#include <fcntl.h>
 #include <getopt.h>
+#include <stdbool.h>
+#include <sys/file.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/client.h"
 #include "cli/paths.h"
 #include "node/base/err.h"
 #include "node/base/log.h"
 #include "node/http/route.h"
 #include "node/http/token.h"
+#include "node/net/net.h"
 #include "node/node.h"
 #include "node/proc/spawn.h"
 
@@ -21,10 +26,19 @@
 
 static const char usage[] =
     "usage: naos-node start [OPTIONS]\n"
+    "       naos-node join SEED_ADDR [SEED_ADDR...] --key FILE [OPTIONS]\n"
+    "       naos-node leave [--run DIR]\n"
     "\n"
     "Runs a naos node in the foreground: it supervises the deployments sent\n"
     "to it by `naos deploy` / `naos apply` and stops them all cleanly on\n"
     "SIGTERM or SIGINT (a second signal kills every worker at once).\n"
+    "\n"
+    "With --listen the node is a cluster member (SWIM gossip over NNG/TCP,\n"
+    "every message sealed with the cluster key): `start` founds a cluster\n"
+    "(or rejoins the one its data directory belongs to), `join` joins one\n"
+    "through any of the seed addresses (retrying with backoff until a seed\n"
+    "answers). `leave` asks the node on --run DIR to leave the cluster\n"
+    "gracefully (peers mark it `left`) and stop; SIGTERM does the same.\n"
     "\n"
     "options:\n"
     "  --run DIR        sockets and lock file (default: $NAOS_RUN_DIR, else\n"
@@ -48,6 +62,17 @@ static const char usage[] =
     "                   bearer token (first line; mode 0600) that allows the\n"
     "                   API's restart/stop/start calls; else $NAOS_HTTP_TOKEN;\n"
     "                   with neither, those calls answer 403\n"
+    "  --listen ADDR    gossip address tcp://HOST:PORT (port 0 picks a free\n"
+    "                   port; the advertised address goes to\n"
+    "                   RUN/gossip.addr). Needs --key. `join` defaults to\n"
+    "                   tcp://127.0.0.1:7946; `start` without it runs a\n"
+    "                   single node, no membership\n"
+    "  --advertise ADDR the address peers dial (default: the bound\n"
+    "                   --listen address; required when it is 0.0.0.0)\n"
+    "  --profile P      timing: lan (default: ~0.4 s to detect a crashed\n"
+    "                   node, ~5-9 s a silent one), wan (~2.4 s / ~40-60 s)\n"
+    "                   or local (~0.2 s / ~5-7 s)\n"
+    "  --seeds A,B,...  with start: join through these addresses too\n"
     "  -h, --help       this text\n"
     "  --version        print the version\n"
     "\n"
@@ -93,8 +118,36 @@ parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
+#define MAX_SEEDS 16
+
+/* Splits a comma-separated list into seeds (pointers into buf). */
 static int
-cmd_start(int argc, char **argv)
+add_seeds(char *list, const char **seeds, size_t *n)
+{
+    for (char *save = NULL, *t = strtok_r(list, ",", &save); t;
+         t = strtok_r(NULL, ",", &save)) {
+        if (*t == '\0')
+            continue;
+        if (*n >= MAX_SEEDS)
+            return -1;
+        seeds[(*n)++] = t;
+    }
+    return 0;
+}
+
+static int
+check_addr(const char *what, const char *url)
+{
+    char err[256];
+    if (net_url_check(url, NULL, err, sizeof err) != NAOS_OK) {
+        fprintf(stderr, "naos-node: fatal: %s: %s\n", what, err);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+cmd_start(int argc, char **argv, bool join)
 {
     static const struct option opts[] = {
         {"run", required_argument, NULL, 'r'},
@@ -106,14 +159,22 @@ cmd_start(int argc, char **argv)
         {"key", required_argument, NULL, 'K'},
         {"http", required_argument, NULL, 'H'},
         {"http-token-file", required_argument, NULL, 'T'},
+        {"listen", required_argument, NULL, 'L'},
+        {"advertise", required_argument, NULL, 'A'},
+        {"profile", required_argument, NULL, 'P'},
+        {"seeds", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     char run_dir[PATH_MAX] = "", data_dir[PATH_MAX] = "", name[256] = "";
     struct node_config cfg = {0};
     const char *http_addr = NULL, *token_file = NULL;
+    const char *seeds[MAX_SEEDS];
+    size_t nseeds = 0;
     int c;
     optind = 1;
+    /* join: the seed addresses are the leading positional arguments; GNU
+     * getopt permutes them to the end. */
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'r':
@@ -167,6 +228,28 @@ cmd_start(int argc, char **argv)
         case 'T':
             token_file = optarg;
             break;
+        case 'L':
+            cfg.listen_url = optarg;
+            break;
+        case 'A':
+            cfg.advertise_url = optarg;
+            break;
+        case 'P':
+            if (strcmp(optarg, "lan") && strcmp(optarg, "wan") &&
+                strcmp(optarg, "local")) {
+                fprintf(stderr, "naos-node: fatal: --profile: expected lan, "
+                        "wan or local, got \"%s\"\n", optarg);
+                return EXIT_USAGE;
+            }
+            cfg.profile = optarg;
+            break;
+        case 'S':
+            if (add_seeds(optarg, seeds, &nseeds) < 0) {
+                fprintf(stderr, "naos-node: fatal: --seeds: at most %d "
+                        "addresses\n", MAX_SEEDS);
+                return EXIT_USAGE;
+            }
+            break;
         case 'h':
             fputs(usage, stdout);
             return 0;
@@ -175,11 +258,47 @@ cmd_start(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
+    if (join) {
+        for (; optind < argc; optind++)
+            if (add_seeds(argv[optind], seeds, &nseeds) < 0) {
+                fprintf(stderr, "naos-node: fatal: at most %d seed "
+                        "addresses\n", MAX_SEEDS);
+                return EXIT_USAGE;
+            }
+        if (nseeds == 0) {
+            fprintf(stderr, "naos-node: fatal: join: give at least one "
+                    "SEED_ADDR (tcp://HOST:PORT of any member)\n");
+            return EXIT_USAGE;
+        }
+        if (cfg.listen_url == NULL)
+            cfg.listen_url = "tcp://127.0.0.1:7946";
+    }
     if (optind < argc) {
         fprintf(stderr, "naos-node: fatal: unexpected argument \"%s\" (see "
                 "`naos-node --help`)\n", argv[optind]);
         return EXIT_USAGE;
     }
+    for (size_t i = 0; i < nseeds; i++)
+        if (check_addr("seed", seeds[i]) < 0)
+            return EXIT_USAGE;
+    if ((cfg.listen_url && check_addr("--listen", cfg.listen_url) < 0) ||
+        (cfg.advertise_url && check_addr("--advertise", cfg.advertise_url) <
+                                  0))
+        return EXIT_USAGE;
+    if (cfg.listen_url == NULL &&
+        (nseeds || cfg.advertise_url || cfg.profile)) {
+        fprintf(stderr, "naos-node: fatal: --seeds, --advertise and "
+                "--profile need --listen ADDR (the gossip address)\n");
+        return EXIT_USAGE;
+    }
+    if (cfg.listen_url && cfg.key_file == NULL) {
+        fprintf(stderr, "naos-node: fatal: --listen needs --key FILE: "
+                "membership never runs unauthenticated (create a key with "
+                "`naos keygen FILE` and give every node a copy)\n");
+        return EXIT_USAGE;
+    }
+    cfg.seeds = seeds;
+    cfg.nseeds = nseeds;
     if (!run_dir[0] && naos_default_run_dir(run_dir, sizeof run_dir) != 0) {
         fprintf(stderr, "naos-node: fatal: cannot work out a run directory: "
                 "give --run DIR\n");
@@ -247,6 +366,83 @@ cmd_start(int argc, char **argv)
     return code;
 }
 
+/* naos-node leave: ask the node on the run directory to leave and stop,
+ * and wait (up to a minute) until it has let go of the run directory. */
+static int
+cmd_leave(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"run", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    char run_dir[PATH_MAX] = "";
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            snprintf(run_dir, sizeof run_dir, "%s", optarg);
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        default:
+            fprintf(stderr, "naos-node: see `naos-node --help`\n");
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "naos-node: fatal: leave: unexpected argument "
+                "\"%s\"\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (!run_dir[0] && naos_default_run_dir(run_dir, sizeof run_dir) != 0) {
+        fprintf(stderr, "naos-node: fatal: cannot work out a run directory: "
+                "give --run DIR\n");
+        return EXIT_USAGE;
+    }
+    char url[PATH_MAX + 16], err[512] = "";
+    snprintf(url, sizeof url, "ipc://%s/ctl.sock", run_dir);
+    Naos__V1__LeaveRequest lr = NAOS__V1__LEAVE_REQUEST__INIT;
+    Naos__V1__Request req = NAOS__V1__REQUEST__INIT;
+    req.req_case = NAOS__V1__REQUEST__REQ_LEAVE;
+    req.leave = &lr;
+    Naos__V1__Reply *rep = NULL;
+    if (naos_client_call(url, &req, &rep, 5000, err, sizeof err) != NAOS_OK) {
+        fprintf(stderr, "naos-node: fatal: unable to reach the node at %s: "
+                "%s\n", url, err);
+        return EXIT_TEMP;
+    }
+    int code = 0;
+    if (rep->code != NAOS__V1__ERROR_CODE__OK) {
+        fprintf(stderr, "naos-node: fatal: %s\n",
+                rep->error ? rep->error : "the node refused");
+        code = 1;
+    } else if (rep->rep_case == NAOS__V1__REPLY__REP_MESSAGE) {
+        printf("%s\n", rep->message);
+    }
+    naos_client_reply_free(rep);
+    if (code)
+        return code;
+    /* Wait for the node to let go of its lock: it has left and stopped. */
+    char lock[PATH_MAX + 16];
+    snprintf(lock, sizeof lock, "%s/node.lock", run_dir);
+    for (int i = 0; i < 600; i++) {
+        int fd = open(lock, O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+            return 0;
+        int busy = flock(fd, LOCK_EX | LOCK_NB) < 0;
+        close(fd);
+        if (!busy)
+            return 0;
+        usleep(100 * 1000);
+    }
+    fprintf(stderr, "naos-node: fatal: the node did not stop within a "
+            "minute\n");
+    return EXIT_TEMP;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -273,7 +469,11 @@ main(int argc, char **argv)
         return 0;
     }
     if (strcmp(argv[1], "start") == 0)
-        return cmd_start(argc - 1, argv + 1);
+        return cmd_start(argc - 1, argv + 1, false);
+    if (strcmp(argv[1], "join") == 0)
+        return cmd_start(argc - 1, argv + 1, true);
+    if (strcmp(argv[1], "leave") == 0)
+        return cmd_leave(argc - 1, argv + 1);
     fprintf(stderr, "naos-node: fatal: unknown command \"%s\" (see "
             "`naos-node --help`)\n", argv[1]);
     return EXIT_USAGE;

@@ -374,6 +374,22 @@ on_notify(void *arg, uint32_t events)
 
 /* ---- signals ----------------------------------------------------------- */
 
+void
+node__stop(struct node *n)
+{
+    if (n->stopping++ != 0)
+        return;
+    if (node__members_leave(n)) {
+        NAOS_INFO("node", "leaving the cluster, then stopping every "
+                  "deployment (signal again to kill at once)");
+        n->leave_pending = true;
+        return;
+    }
+    NAOS_INFO("node", "stopping every deployment (signal again to kill at "
+              "once)");
+    sup_shutdown(n->tree, n->r.now);
+}
+
 static void
 kill_everything(struct node *n)
 {
@@ -398,12 +414,15 @@ on_signal(void *arg, uint32_t events)
             break;
         case SIGTERM:
         case SIGINT:
-            if (n->stopping++ == 0) {
-                NAOS_INFO("node", "stopping every deployment (signal again "
-                          "to kill at once)");
-                sup_shutdown(n->tree, n->r.now);
+            if (n->stopping == 0) {
+                node__stop(n);
             } else {
+                n->stopping++;
                 NAOS_WARN("node", "second stop signal: killing every worker");
+                if (n->leave_pending) {
+                    n->leave_pending = false;
+                    sup_shutdown(n->tree, n->r.now);
+                }
                 kill_everything(n);
             }
             break;
@@ -551,6 +570,14 @@ open_http(struct node *n, const struct node_config *cfg, char *errbuf,
     return NAOS_OK;
 }
 
+static naos_time
+next_deadline(struct node *n)
+{
+    naos_time a = sup_next_deadline(n->tree);
+    naos_time b = node__members_deadline(n);
+    return a < b ? a : b;
+}
+
 int
 node_open(struct node **out, const struct node_config *cfg, char *errbuf,
           size_t errlen)
@@ -692,7 +719,10 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
     restore_deployments(n);
     if (cfg->http_url && (rc = open_http(n, cfg, errbuf, errlen)) != NAOS_OK)
         goto err;
-    reactor_set_deadline(&n->r, sup_next_deadline(n->tree));
+    if (cfg->listen_url &&
+        (rc = node__members_open(n, cfg, errbuf, errlen)) != NAOS_OK)
+        goto err;
+    reactor_set_deadline(&n->r, next_deadline(n));
     *out = n;
     return NAOS_OK;
 err:
@@ -714,11 +744,17 @@ node_run(struct node *n)
         naos_time now = n->r.now;
         if (sup_next_deadline(n->tree) <= now)
             sup_tick(n->tree, now);
-        reactor_set_deadline(&n->r, sup_next_deadline(n->tree));
+        node__members_tick(n);
+        if (n->leave_pending && node__members_left(n)) {
+            n->leave_pending = false;
+            NAOS_INFO("node", "left the cluster; stopping every deployment");
+            sup_shutdown(n->tree, n->r.now);
+        }
+        reactor_set_deadline(&n->r, next_deadline(n));
         grave_flush(n);
         node__stats_observe_loop(n, n->r.last_lag_us +
                                         (naos_clock_now_us() - t0));
-        if (n->stopping && sup_is_quiet(n->tree)) {
+        if (n->stopping && !n->leave_pending && sup_is_quiet(n->tree)) {
             NAOS_INFO("node", "every worker stopped; exiting");
             return 0;
         }
@@ -730,7 +766,8 @@ node_close(struct node *n)
 {
     if (n == NULL)
         return;
-    /* First: NNG's threads may be handing us requests. */
+    /* First: NNG's threads may be handing us requests and pipe events. */
+    node__members_close(n);
     http_close(&n->http, &n->r);
     if (n->http_addr_path[0])
         unlink(n->http_addr_path);

@@ -21,6 +21,13 @@ struct node_config {
                                address was given); else a warning */
     const char *http_token; /* bearer token for mutating API calls, or
                                NULL (they answer 403) */
+    const char *listen_url; /* gossip tcp://HOST:PORT, or NULL: no
+                               membership (a single node, as before) */
+    const char *advertise_url; /* what peers dial; NULL = the bound
+                                  listen address */
+    const char *profile;    /* lan (default), wan, local */
+    const char *const *seeds; /* join through any of these addresses */
+    size_t nseeds;
 };
 
 struct node;

@@ -485,6 +485,19 @@ node__handle_request(void *arg, const Naos__V1__Request *req, struct ctl_reply *
     case NAOS__V1__REQUEST__REQ_CHECKPOINT_LOAD:
         handle_checkpoint_load(n, req->checkpoint_load, rep);
         break;
+    case NAOS__V1__REQUEST__REQ_NODES:
+        node__members_reply(n, rep);
+        break;
+    case NAOS__V1__REQUEST__REQ_LEAVE:
+        if (n->members) {
+            ctl_reply_message(rep, "naos-node %s is leaving the cluster and "
+                              "stopping", n->name);
+        } else {
+            ctl_reply_message(rep, "naos-node %s is not in a cluster; "
+                              "stopping", n->name);
+        }
+        node__stop(n);
+        break;
     case NAOS__V1__REQUEST__REQ_PING:
         ctl_reply_message(rep, "naos-node %s %s, %zu workers", n->name,
                           NAOS_VERSION, sup_count_workers(n->tree));

@@ -231,32 +231,21 @@ tally_tree(const struct sup_node *s, struct tally *t)
         tally_tree(s->children[i], t);
 }
 
-/* The local node in the shape of issue 4's `naos nodes --json`, until
- * membership exists: one member, always alive, incarnation 0. */
+/* `naos nodes --json`'s document, built by the same control request. */
 static void
 answer_nodes(struct node *n, struct http_response *res)
 {
-    struct tally t = {0};
-    size_t deps = 0;
-    for (struct sup_node *d = sup_first(n->tree); d; d = sup_next(d)) {
-        tally_tree(d, &t);
-        deps++;
-    }
-    char id[24];
-    snprintf(id, sizeof id, "%016llx", (unsigned long long)n->node_id);
-    double load[1] = {0};
-    if (getloadavg(load, 1) != 1)
-        load[0] = 0;
-    json_t *doc = json_pack(
-        "{s:[{s:s, s:s, s:s, s:s, s:i, s:i, s:b, s:{s:I, s:I, s:I, s:I, "
-        "s:f}}], s:s}",
-        "nodes", "id", id, "name", n->name, "addr", http_url(&n->http),
-        "state", "alive", "incarnation", 0, "last_heard_ms", 0, "local", 1,
-        "health", "agents_running", (json_int_t)t.workers[SUP_RUNNING],
-        "agents_restarting", (json_int_t)t.workers[SUP_RESTARTING],
-        "agents_failed", (json_int_t)t.workers[SUP_FAILED], "deployments",
-        (json_int_t)deps, "load", load[0], "membership",
-        "none yet: this lists the local node only");
+    Naos__V1__NodesRequest nq = NAOS__V1__NODES_REQUEST__INIT;
+    Naos__V1__Request req = NAOS__V1__REQUEST__INIT;
+    req.req_case = NAOS__V1__REQUEST__REQ_NODES;
+    req.nodes = &nq;
+    struct ctl_reply *rep = ask(n, &req);
+    if (reply_failed(rep, res))
+        return;
+    json_t *doc = rep->msg.rep_case == NAOS__V1__REPLY__REP_NODES
+                      ? status_json_nodes(rep->msg.nodes)
+                      : NULL;
+    arena_free(rep);
     if (doc == NULL) {
         http_response_error(res, 500, "naos-node ran out of memory");
         return;
@@ -417,6 +406,67 @@ answer_metrics(struct node *n, struct http_response *res)
 
     struct http_stats hs;
     http_get_stats(&n->http, &hs);
+    struct node_members_stats ms;
+    if (node__members_stats(n, &ms)) {
+        static const char *const st_names[] = {"alive", "suspect", "dead",
+                                               "left"};
+        http_metrics_family(&m, "naos_members", "gauge",
+                            "Cluster members by state, as this node sees "
+                            "them (itself included).");
+        for (int i = 0; i < 4; i++)
+            http_metrics_sample(&m, "naos_members",
+                                (const char *[]){"state", st_names[i], NULL},
+                                (double)ms.by_state[i]);
+        http_metrics_family(&m, "naos_gossip_messages_total", "counter",
+                            "Sealed membership messages sent and received.");
+        http_metrics_sample(&m, "naos_gossip_messages_total",
+                            (const char *[]){"direction", "in", NULL},
+                            (double)ms.msgs_in);
+        http_metrics_sample(&m, "naos_gossip_messages_total",
+                            (const char *[]){"direction", "out", NULL},
+                            (double)ms.msgs_out);
+        http_metrics_family(&m, "naos_gossip_bytes_total", "counter",
+                            "Envelope bytes sent and received (without "
+                            "TCP/IP and NNG framing).");
+        http_metrics_sample(&m, "naos_gossip_bytes_total",
+                            (const char *[]){"direction", "in", NULL},
+                            (double)ms.bytes_in);
+        http_metrics_sample(&m, "naos_gossip_bytes_total",
+                            (const char *[]){"direction", "out", NULL},
+                            (double)ms.bytes_out);
+        http_metrics_family(&m, "naos_gossip_dropped_total", "counter",
+                            "Outgoing messages dropped (peer not reachable "
+                            "or its buffer full).");
+        http_metrics_sample(&m, "naos_gossip_dropped_total", NULL,
+                            (double)ms.dropped_out);
+        http_metrics_family(&m, "naos_gossip_connections_closed_total",
+                            "counter",
+                            "Connections to peers closed by the far end.");
+        http_metrics_sample(&m, "naos_gossip_connections_closed_total", NULL,
+                            (double)ms.conn_closed);
+        http_metrics_family(&m, "naos_gossip_rejected_total", "counter",
+                            "Envelopes refused and never acted on, by "
+                            "reason.");
+        for (int r = 1; r < AUTH_R__COUNT; r++)
+            http_metrics_sample(&m, "naos_gossip_rejected_total",
+                                (const char *[]){"reason",
+                                                 auth_reason_str(r), NULL},
+                                (double)ms.rejected[r]);
+        http_metrics_sample(&m, "naos_gossip_rejected_total",
+                            (const char *[]){"reason", "undecodable-payload",
+                                             NULL},
+                            (double)ms.undecodable);
+        http_metrics_sample(&m, "naos_gossip_rejected_total",
+                            (const char *[]){"reason", "unassigned-not-join",
+                                             NULL},
+                            (double)ms.unassigned_refused);
+        http_metrics_family(&m, "naos_gossip_local_health_multiplier",
+                            "gauge", "Lifeguard's local health multiplier "
+                            "(0 = healthy).");
+        http_metrics_sample(&m, "naos_gossip_local_health_multiplier", NULL,
+                            (double)ms.lhm);
+    }
+
     http_metrics_family(&m, "naos_http_requests_total", "counter",
                         "HTTP requests answered, by route and status code "
                         "(this scrape not yet counted).");

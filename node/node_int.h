@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "node/auth/keys.h"
+#include "node/auth/seal.h"
 #include "node/base/idmap.h"
 #include "node/ctl/ctl.h"
 #include "node/events/events.h"
@@ -89,11 +90,58 @@ struct node {
     struct http http;        /* dashboard, JSON API, /metrics (optional) */
     char http_addr_path[PATH_MAX + 16]; /* RUN/http.addr while serving */
     struct node_stats stats;
+    struct node_members *members; /* NULL without --listen (node_members.c) */
+    bool leave_pending; /* stopping: leave the cluster, then shut down */
 };
+
+/* ---- membership (node_members.c) ---- */
+
+struct node_config;
+struct swim_health;
+
+/* struct node_members_stats: the counters behind /metrics. */
+struct node_members_stats {
+    uint64_t by_state[4]; /* enum swim_state: alive, suspect, dead, left */
+    uint64_t msgs_in, msgs_out, bytes_in, bytes_out, dropped_out;
+    uint64_t conn_closed;
+    uint64_t rejected[AUTH_R__COUNT]; /* enum auth_reason */
+    uint64_t undecodable, unassigned_refused;
+    unsigned lhm;
+};
+
+/* node__members_open starts membership (cfg->listen_url set): needs a
+ * cluster key in n->keyring; listens, starts the SWIM core and joins
+ * through cfg->seeds. On error n->members may be half set up:
+ * node__members_close cleans it. err gets a sentence. */
+int node__members_open(struct node *n, const struct node_config *cfg,
+                       char *err, size_t errlen);
+/* node__members_close stops gossip at once (no leave); safe without. */
+void node__members_close(struct node *n);
+/* node__members_deadline: when node__members_tick has work next. */
+naos_time node__members_deadline(struct node *n);
+/* node__members_tick runs the core's timers and refreshes the health
+ * blob (at most once a second). Every loop iteration. */
+void node__members_tick(struct node *n);
+/* node__members_leave starts a graceful leave (idempotent). false when
+ * the node is not in a cluster. */
+bool node__members_leave(struct node *n);
+/* node__members_left: the leave is done (or timed out), or no cluster. */
+bool node__members_left(struct node *n);
+/* node__members_reply fills rep with a NodesReply: every member (self
+ * first), or the local node alone without membership. */
+void node__members_reply(struct node *n, struct ctl_reply *rep);
+/* node__members_stats fills st; false (zeroed) without membership. */
+bool node__members_stats(struct node *n, struct node_members_stats *st);
+/* node__health_tally: the local health (agents, deployments, load). */
+void node__health_tally(struct node *n, struct swim_health *h);
 
 /* node__handle_request dispatches one control request (node_ctl.c). */
 void node__handle_request(void *arg, const Naos__V1__Request *req,
                           struct ctl_reply *rep);
+/* node__stop begins a graceful stop (SIGTERM, `naos-node leave`): leave
+ * the cluster first when in one, then stop every deployment; node_run
+ * returns once all is quiet. Idempotent. */
+void node__stop(struct node *n);
 /* node__wall_of: the wall-clock time (ms since the epoch) of monotonic
  * instant at, for people (node.c). */
 int64_t node__wall_of(naos_time at);

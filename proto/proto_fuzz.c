@@ -9,6 +9,9 @@
  *     (protobuf-c keeps unknown fields, so nothing is silently lost after
  *     the first normalising round), and get_packed_size agrees with pack;
  *   - nothing leaks through naos_alloc (spec_pb_allocator).
+ * SwimMsg also goes through swim_pb_unpack, which must refuse it or give a
+ * message within the SWIM_MAX_* bounds that packs and unpacks again to
+ * the same counts; NodeHealth through swim_pb_health_unpack.
  * Where a NodeSpec is reachable (NodeSpec, Request.deploy,
  * DeploymentRecord.spec) it also goes through spec_pb_to_spec, which must
  * either refuse it (zeroed output, a message) or give a tree that
@@ -77,6 +80,14 @@ spec_of(const ProtobufCMessage *pm)
 #elif defined(PROTO_FUZZ_IDENTITY_RECORD)
 #include "proto/store.pb-c.h"
 #define DESC naos__v1__identity_record__descriptor
+#elif defined(PROTO_FUZZ_SWIM_MSG)
+#include "proto/gossip.pb-c.h"
+#include "proto/swim_pb.h"
+#define DESC naos__v1__swim_msg__descriptor
+#elif defined(PROTO_FUZZ_NODE_HEALTH)
+#include "proto/gossip.pb-c.h"
+#include "proto/swim_pb.h"
+#define DESC naos__v1__node_health__descriptor
 #else
 #error "define one PROTO_FUZZ_<MESSAGE>"
 #endif
@@ -188,10 +199,52 @@ has_tag0(const ProtobufCMessage *m)
     return 0;
 }
 
+#if defined(PROTO_FUZZ_SWIM_MSG)
+static void
+check_swim(const uint8_t *data, size_t size)
+{
+    struct swim_pb_msg a = SWIM_PB_MSG_ZERO, b = SWIM_PB_MSG_ZERO;
+    int rv = swim_pb_unpack(&a, SWIM_MSG_SYNC, data, size);
+    if (rv == NAOS_OK) {
+        NAOS_ASSERT(a.msg.nupdates <= SWIM_MAX_SYNC);
+        NAOS_ASSERT(a.msg.nwants <= SWIM_MAX_SYNC);
+        for (size_t i = 0; i < a.msg.nupdates; i++) {
+            const struct swim_update *u = &a.msg.updates[i];
+            NAOS_ASSERT(u->health_len <= SWIM_HEALTH_MAX);
+            NAOS_ASSERT(!u->name || strlen(u->name) < SWIM_NAME_MAX);
+            NAOS_ASSERT(!u->addr || strlen(u->addr) < SWIM_ADDR_MAX);
+        }
+        size_t n = swim_pb_packed_size(&a.msg), len = 0;
+        uint8_t *buf = naos_alloc(n ? n : 1);
+        NAOS_ASSERT(buf != NULL);
+        NAOS_ASSERT(swim_pb_pack(&a.msg, buf, n, &len) == NAOS_OK);
+        NAOS_ASSERT(swim_pb_unpack(&b, SWIM_MSG_SYNC, buf, len) == NAOS_OK);
+        NAOS_ASSERT(b.msg.nupdates == a.msg.nupdates &&
+                    b.msg.nwants == a.msg.nwants &&
+                    b.msg.seq == a.msg.seq);
+        naos_free(buf);
+    } else {
+        NAOS_ASSERT(rv == NAOS_EPROTO || rv == NAOS_ENOMEM);
+    }
+    swim_pb_msg_fini(&a);
+    swim_pb_msg_fini(&b);
+}
+#elif defined(PROTO_FUZZ_NODE_HEALTH)
+static void
+check_swim(const uint8_t *data, size_t size)
+{
+    struct swim_health h;
+    (void)swim_pb_health_unpack(&h, data, size);
+}
+#endif
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     long base = naos_alloc_live();
+#if defined(PROTO_FUZZ_SWIM_MSG) || defined(PROTO_FUZZ_NODE_HEALTH)
+    check_swim(data, size);
+#endif
     ProtobufCMessage *m =
         protobuf_c_message_unpack(&DESC, &spec_pb_allocator, size, data);
     if (m != NULL) {

@@ -244,3 +244,57 @@ status_json_event(const Naos__V1__Event *ev)
     }
     return o;
 }
+
+static json_t *
+member_json(const Naos__V1__Member *m)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    json_t *health = json_null();
+    if (m->health) {
+        const Naos__V1__MemberHealth *h = m->health;
+        health = json_pack("{s:I, s:I, s:I, s:I, s:f}", "agents_running",
+                           (json_int_t)h->agents_running, "agents_restarting",
+                           (json_int_t)h->agents_restarting, "agents_failed",
+                           (json_int_t)h->agents_failed, "deployments",
+                           (json_int_t)h->deployments, "load", h->load);
+    }
+    if (!obj_set(o, "id", jstr(m->id)) || !obj_set(o, "name", jstr(m->name)) ||
+        !obj_set(o, "addr", jstr(m->addr)) ||
+        !obj_set(o, "state", jstr(m->state)) ||
+        !obj_set(o, "incarnation", json_integer((json_int_t)m->incarnation)) ||
+        !obj_set(o, "last_heard_ms",
+                 m->last_heard_ms < 0
+                     ? json_null()
+                     : json_integer((json_int_t)m->last_heard_ms)) ||
+        !obj_set(o, "local", json_boolean(m->local)) ||
+        !obj_set(o, "health", health)) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+json_t *
+status_json_nodes(const Naos__V1__NodesReply *r)
+{
+    if (r == NULL)
+        return NULL;
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    json_t *arr = json_array();
+    if (!obj_set(o, "nodes", arr))
+        goto err;
+    for (size_t i = 0; r->nodes && i < r->n_nodes; i++) {
+        json_t *m = r->nodes[i] ? member_json(r->nodes[i]) : NULL;
+        if (m == NULL || json_array_append_new(arr, m) != 0)
+            goto err;
+    }
+    return o;
+
+err:
+    json_decref(o);
+    return NULL;
+}

@@ -22,6 +22,11 @@
  *            "pid": int|null, "reason", "restarts", "detail"}
  *            (empty strings in deployment/path/reason/detail become null)
  *
+ *   NODES = {"nodes": [{"id", "name", "addr", "state", "incarnation",
+ *            "last_heard_ms": int|null (null: never heard), "local": bool,
+ *            "health": {"agents_running", "agents_restarting",
+ *                       "agents_failed", "deployments", "load"}|null}]}
+ *
  * Times are UTC with milliseconds: "2026-11-21T10:12:03.123Z". Missing
  * (NULL) strings in the message are treated as empty. Nested trees deeper
  * than STATUS_JSON_MAX_DEPTH are refused. */
@@ -49,6 +54,10 @@ json_t *status_json_node(const Naos__V1__NodeStatus *n);
 
 /* status_json_event renders ev (borrowed); as above. */
 json_t *status_json_event(const Naos__V1__Event *ev);
+
+/* status_json_nodes renders a NodesReply (borrowed; `naos nodes --json`
+ * and GET /api/v1/nodes); as above. */
+json_t *status_json_nodes(const Naos__V1__NodesReply *r);
 
 /* status_json_time formats wall_ms (ms since the epoch) as
  * "YYYY-MM-DDTHH:MM:SS.mmmZ" into buf (caller buffer + length; 25 bytes

@@ -592,7 +592,7 @@ ident_get_txn(struct store_txn *t, struct store_identity *out)
     if (err != NAOS_OK)
         return err;
     *out = (struct store_identity){r->node_id, r->cluster_id,
-                                   r->created_at_ms};
+                                   r->created_at_ms, r->cluster_fixed};
     store_pb_free(&r->base);
     return NAOS_OK;
 }
@@ -609,6 +609,7 @@ ident_fn(struct store_txn *t, void *arg)
     r.node_id = a->want.node_id;
     r.cluster_id = a->want.cluster_id;
     r.created_at_ms = a->want.created_at_ms;
+    r.cluster_fixed = a->want.cluster_fixed;
     err = store_pb_put(t, STORE_IDENTITY, IDENTITY_KEY, strlen(IDENTITY_KEY),
                        &r.base, STORE_PUT_NOOVERWRITE);
     if (err != NAOS_OK)
@@ -710,4 +711,32 @@ int
 store_applied_get(struct store *s, uint64_t *index)
 {
     return store_read(s, applied_read_fn, index);
+}
+
+static int
+ident_set_cluster_fn(struct store_txn *t, void *arg)
+{
+    uint64_t cluster_id = *(const uint64_t *)arg;
+    struct store_identity cur;
+    int err = ident_get_txn(t, &cur);
+    if (err != NAOS_OK)
+        return err;
+    Naos__V1__IdentityRecord r = NAOS__V1__IDENTITY_RECORD__INIT;
+    r.node_id = cur.node_id;
+    r.cluster_id = cluster_id;
+    r.created_at_ms = cur.created_at_ms;
+    r.cluster_fixed = true;
+    return store_pb_put(t, STORE_IDENTITY, IDENTITY_KEY, strlen(IDENTITY_KEY),
+                        &r.base, 0);
+}
+
+int
+store_identity_set_cluster(struct store *s, uint64_t cluster_id)
+{
+    if (cluster_id == 0)
+        return store_fail(s, NAOS_EINVAL, "store: cluster id 0");
+    int err = store_write(s, ident_set_cluster_fn, &cluster_id);
+    if (err == NAOS_ENOTFOUND)
+        store_fail(s, err, "store %s: no identity yet", store_dir(s));
+    return err;
 }

@@ -115,8 +115,9 @@ struct store_identity {
     uint64_t node_id;    /* never 0 */
     uint64_t cluster_id; /* never 0 */
     int64_t created_at_ms;
+    bool cluster_fixed;  /* cluster_id founded or adopted (membership) */
 };
-#define STORE_IDENTITY_ZERO {0, 0, 0}
+#define STORE_IDENTITY_ZERO {0, 0, 0, false}
 
 /* store_identity_get_or_create returns the stored identity in *out, or, on
  * the first open, creates it from want (borrowed; NULL or zero fields =
@@ -128,6 +129,13 @@ int store_identity_get_or_create(struct store *s,
                                  struct store_identity *out, bool *created);
 /* store_identity_get: NAOS_ENOTFOUND before the first get_or_create. */
 int store_identity_get(struct store *s, struct store_identity *out);
+/* store_identity_set_cluster fixes the cluster id (non-zero) of the
+ * existing identity and sets cluster_fixed: a node that founds a cluster
+ * fixes its own id, a node that joins adopts the id of the cluster it
+ * joined (learned from the first authenticated answer). The node id is
+ * never changed. Returns NAOS_OK, NAOS_EINVAL (0), NAOS_ENOTFOUND (no
+ * identity yet) or NAOS_ESTORE. */
+int store_identity_set_cluster(struct store *s, uint64_t cluster_id);
 
 /* ---- last applied (RAFT-LITE P7) ---- */
 

@@ -258,7 +258,7 @@ test_identity(void)
     NT_TRUE(id.cluster_id != 0);
     NT_TRUE(id.created_at_ms > 0);
     /* Never changed afterwards, whatever is asked. */
-    struct store_identity want = {5, 6, 7};
+    struct store_identity want = {5, 6, 7, false};
     ST_OK(s, store_identity_get_or_create(s, &want, &id2, &created));
     NT_FALSE(created);
     NT_TRUE(id2.node_id == id.node_id);
@@ -279,6 +279,25 @@ test_identity(void)
     NT_EQ_INT(id.node_id, 5);
     NT_EQ_INT(id.cluster_id, 6);
     NT_EQ_INT(id.created_at_ms, 7);
+    NT_FALSE(id.cluster_fixed);
+    /* Fixing the cluster id (membership: found or adopt) persists and
+     * keeps the node id. */
+    NT_EQ_INT(store_identity_set_cluster(s, 0), NAOS_EINVAL);
+    ST_OK(s, store_identity_set_cluster(s, 0xabc));
+    store_close(s);
+    s = st_open(dir, NULL);
+    ST_OK(s, store_identity_get(s, &id));
+    NT_EQ_INT(id.node_id, 5);
+    NT_EQ_INT(id.cluster_id, 0xabc);
+    NT_EQ_INT(id.created_at_ms, 7);
+    NT_TRUE(id.cluster_fixed);
+    store_close(s);
+    st_rmdir(dir);
+
+    /* No identity yet: nothing to fix. */
+    st_tmpdir(dir, sizeof dir);
+    s = st_open(dir, NULL);
+    NT_EQ_INT(store_identity_set_cluster(s, 9), NAOS_ENOTFOUND);
     store_close(s);
     st_rmdir(dir);
 }

@@ -17,6 +17,7 @@
 #include "node/base/err.h"
 #include "proto/naos.pb-c.h"
 #include "proto/store.pb-c.h"
+#include "proto/gossip.pb-c.h"
 #include "proto/wire.pb-c.h"
 
 static const char *corpus_root;
@@ -308,6 +309,44 @@ control(void)
     put_msg("proto_identity_record_fuzz", "identity", &ir.base);
 }
 
+/* ---- gossip (proto/gossip.proto) ------------------------------------- */
+
+static void
+gossip(void)
+{
+    Naos__V1__SwimUpdate u1 = NAOS__V1__SWIM_UPDATE__INIT;
+    u1.kind = 1;
+    u1.id = 7;
+    u1.incarnation = 3;
+    u1.name = "n7";
+    u1.addr = "tcp://127.0.0.1:7946";
+    u1.full = 1;
+    Naos__V1__SwimUpdate u2 = NAOS__V1__SWIM_UPDATE__INIT;
+    u2.kind = 5;
+    u2.id = 7;
+    u2.health_inc = 3;
+    u2.health_ver = 2;
+    u2.health.data = (uint8_t *)"\x08\x02\x20\x01\x28\x64";
+    u2.health.len = 6;
+    Naos__V1__SwimUpdate *ups[] = {&u1, &u2};
+    uint64_t wants[] = {9, 10};
+    Naos__V1__SwimMsg m = NAOS__V1__SWIM_MSG__INIT;
+    m.seq = 42;
+    m.target = 8;
+    m.target_addr = "tcp://127.0.0.1:7947";
+    m.join = 1;
+    m.n_updates = 2;
+    m.updates = ups;
+    m.n_wants = 2;
+    m.wants = wants;
+    put_msg("proto_swim_msg_fuzz", "sync", &m.base);
+    Naos__V1__NodeHealth h = NAOS__V1__NODE_HEALTH__INIT;
+    h.agents_running = 2;
+    h.deployments = 1;
+    h.load_centi = 100;
+    put_msg("proto_node_health_fuzz", "health", &h.base);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -322,5 +361,6 @@ main(int argc, char **argv)
     }
     envelopes();
     control();
+    gossip();
     return 0;
 }

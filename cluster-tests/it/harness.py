@@ -163,8 +163,12 @@ class Node:
     """
 
     def __init__(self, test=None, name="test-node", log_max_size=None,
-                 log_keep=None, extra_args=(), http="127.0.0.1:0"):
+                 log_keep=None, extra_args=(), http="127.0.0.1:0",
+                 command=("start",)):
         self.test = test
+        # ("start",) or ("join", SEED, ...): the naos-node subcommand and
+        # its positional arguments
+        self.command = list(command)
         self.name = name
         self.marker = uuid.uuid4().hex
         self.log_max_size = log_max_size
@@ -206,8 +210,8 @@ class Node:
         return self
 
     def start_node(self):
-        args = [NODE_BIN, "start", "--run", self.run, "--data", self.data,
-                "--name", self.name]
+        args = [NODE_BIN, *self.command, "--run", self.run, "--data",
+                self.data, "--name", self.name]
         if self.log_max_size:
             args += ["--log-max-size", str(self.log_max_size)]
         if self.log_keep:
@@ -354,6 +358,30 @@ class Node:
                 raise AssertionError("; ".join(problems))
             sys.stderr.write("harness: " + "; ".join(problems) + "\n")
         return False
+
+    def kill9(self):
+        """SIGKILLs the node (by PID) and reaps it; the Node can be started
+        again with start_node() on the same directories."""
+        if self.proc is None:
+            return
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        self.exit_code = self.proc.returncode
+        self.proc = None
+        self.node_log.close()
+
+    def gossip_addr(self, timeout=5.0):
+        """The advertised gossip address (RUN/gossip.addr), once written."""
+        path = os.path.join(self.run, "gossip.addr")
+        wait_until(lambda: os.path.exists(path), timeout,
+                   msg="RUN/gossip.addr")
+        with open(path) as f:
+            return f.read().strip()
+
+    def members(self):
+        """`naos nodes --json`: {name: member}."""
+        doc = self.ok("nodes", json=True).data
+        return {m["name"]: m for m in doc["nodes"]}
 
     # ---- HTTP --------------------------------------------------------------
 

@@ -134,16 +134,28 @@ void auth_wipe(void *p, size_t len);
  *      staleness window of seal.h), remove the old key everywhere.
  * The struct is caller storage; key material is in one sodium_malloc'd
  * block owned by the keyring. The cluster id is bound into every envelope
- * sealed or opened with this keyring (seal.h). */
+ * sealed or opened with this keyring (seal.h).
+ *
+ * Cluster id and joining (membership, issue 4). A node that founds a
+ * cluster uses its own identity's cluster id. A node joining through seeds
+ * does not know the id yet: it runs in LEARNING mode, cluster_id == 0. A
+ * learning keyring seals with cluster id 0 ("unassigned") and auth_open
+ * accepts any cluster id, reporting it in auth_msg.cluster_id, so the
+ * driver can adopt the id of the first authenticated answer (set
+ * kr->cluster_id, persist it) and from then on refuse other clusters. A
+ * member's keyring accepts unassigned (cluster id 0) envelopes only when
+ * accept_unassigned is set: joiners are still authenticated by the key,
+ * and the driver restricts what such a message may do (a join sync). */
 struct auth_keyring {
-    uint64_t cluster_id;
+    uint64_t cluster_id;     /* 0 = learning: accept any, report it */
+    bool accept_unassigned;  /* also accept cluster id 0 (joiners) */
     unsigned char *mem; /* sodium_malloc: AUTH_KEYRING_MAX * AUTH_KEY_BYTES */
     uint32_t ids[AUTH_KEYRING_MAX];
     bool used[AUTH_KEYRING_MAX];
     int primary; /* slot index, or -1 when there is no key */
     unsigned count;
 };
-#define AUTH_KEYRING_ZERO {0, NULL, {0}, {0}, -1, 0}
+#define AUTH_KEYRING_ZERO {0, false, NULL, {0}, {0}, -1, 0}
 
 /* auth_keyring_init prepares an empty keyring for cluster_id in *kr
  * (caller storage). Returns NAOS_OK, NAOS_ENOMEM or NAOS_ESYS; on error

@@ -308,7 +308,8 @@ auth_open(const struct auth_keyring *kr, struct auth_replay *rp,
         r = AUTH_R_VERSION;
         goto err_after_env;
     }
-    if (env->cluster_id != kr->cluster_id) {
+    if (kr->cluster_id != 0 && env->cluster_id != kr->cluster_id &&
+        !(env->cluster_id == 0 && kr->accept_unassigned)) {
         r = AUTH_R_CLUSTER;
         goto err_after_env;
     }
@@ -388,6 +389,7 @@ auth_open(const struct auth_keyring *kr, struct auth_replay *rp,
     out->sender = env->sender;
     out->counter = env->counter;
     out->sent_at_ms = env->sent_at_ms;
+    out->cluster_id = env->cluster_id;
     out->len = sealed->payload.len;
     if (out->len > 0) {
         /* The payload is a part of the plaintext, so it fits in pt. */

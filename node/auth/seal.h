@@ -24,7 +24,9 @@
  *   1. AUTH_R_OVERSIZED     len > AUTH_MAX_ENVELOPE, before any decoding
  *   2. AUTH_R_UNDECODABLE   not an Envelope, or nonce not 24 bytes
  *   3. AUTH_R_VERSION       version != AUTH_ENVELOPE_VERSION
- *   4. AUTH_R_CLUSTER       cluster_id is not the keyring's
+ *   4. AUTH_R_CLUSTER       cluster_id is not the keyring's (a learning
+ *                           keyring, cluster_id 0, takes any; one with
+ *                           accept_unassigned also takes 0: keys.h)
  *   5. AUTH_R_UNKNOWN_KEY   key_id not in the keyring
  *   6. AUTH_R_BAD_MAC       authentication failed: tampered, truncated,
  *                           wrong key (decrypt and verify in one step)
@@ -165,10 +167,11 @@ struct auth_msg {
     uint64_t sender;
     uint64_t counter;
     int64_t sent_at_ms;
+    uint64_t cluster_id; /* the envelope's (authenticated) cluster id */
     uint8_t *payload;
     size_t len;
 };
-#define AUTH_MSG_ZERO {0, 0, 0, 0, 0, NULL, 0}
+#define AUTH_MSG_ZERO {0, 0, 0, 0, 0, 0, NULL, 0}
 
 /* auth_msg_fini frees m's payload and zeroes m; safe on a zeroed msg. */
 void auth_msg_fini(struct auth_msg *m);

@@ -798,6 +798,72 @@ test_open_allocation_failures(void)
     fx_fini(&f);
 }
 
+/* Joining (keys.h): a learning keyring (cluster id 0) seals as
+ * unassigned and opens any cluster's envelopes, reporting the id; a member
+ * takes unassigned envelopes only with accept_unassigned; once the joiner
+ * adopts an id it refuses other clusters. */
+static void
+test_learning_mode(void)
+{
+    struct fx f;
+    fx_init(&f);
+    struct auth_keyring joiner;
+    NT_EQ_INT(auth_keyring_init(&joiner, 0), NAOS_OK);
+    NT_EQ_INT(auth_keyring_install(&joiner, &f.key), NAOS_OK);
+    struct auth_sender js;
+    auth_sender_init(&js, 99, 1);
+    /* joiner -> member: refused unless the member accepts joiners */
+    NT_EQ_INT(auth_seal(&joiner, &js, T0, TYPE, "join", 4, f.buf,
+                        sizeof f.buf, &f.len, NULL),
+              NAOS_OK);
+    EXPECT_REJECT(&f, open_msg(&f, T0), NAOS_EAUTH, AUTH_R_CLUSTER);
+    f.rx.accept_unassigned = true;
+    NT_EQ_INT(open_msg(&f, T0), NAOS_OK);
+    NT_EQ_INT(f.msg.cluster_id, 0);
+    NT_EQ_INT(f.msg.sender, 99);
+    /* member -> joiner: any cluster id is taken and reported */
+    struct auth_replay jrp;
+    auth_replay_init(&jrp, AUTH_DEFAULT_MAX_SKEW_MS);
+    struct auth_msg m = AUTH_MSG_ZERO;
+    enum auth_reason why;
+    seal_msg(&f, T0, "welcome");
+    NT_EQ_INT(auth_open(&joiner, &jrp, T0, f.buf, f.len, &m, &why), NAOS_OK);
+    NT_EQ_INT(m.cluster_id, CLUSTER);
+    auth_msg_fini(&m);
+    /* adopted: another cluster with the same key is refused */
+    joiner.cluster_id = CLUSTER;
+    struct auth_keyring other;
+    NT_EQ_INT(auth_keyring_init(&other, CLUSTER + 1), NAOS_OK);
+    NT_EQ_INT(auth_keyring_install(&other, &f.key), NAOS_OK);
+    NT_EQ_INT(auth_seal(&other, &f.snd, T0, TYPE, "hi", 2, f.buf,
+                        sizeof f.buf, &f.len, NULL),
+              NAOS_OK);
+    NT_EQ_INT(auth_open(&joiner, &jrp, T0, f.buf, f.len, &m, &why),
+              NAOS_EAUTH);
+    NT_EQ_INT(why, AUTH_R_CLUSTER);
+    /* a wrong key is refused in learning mode too */
+    joiner.cluster_id = 0;
+    struct auth_keyring evil;
+    unsigned char raw[AUTH_KEY_BYTES];
+    memset(raw, 0x33, sizeof raw);
+    struct auth_key k = AUTH_KEY_ZERO;
+    NT_EQ_INT(auth_key_init_from(&k, raw), NAOS_OK);
+    NT_EQ_INT(auth_keyring_init(&evil, CLUSTER), NAOS_OK);
+    NT_EQ_INT(auth_keyring_install(&evil, &k), NAOS_OK);
+    NT_EQ_INT(auth_seal(&evil, &f.snd, T0, TYPE, "hi", 2, f.buf, sizeof f.buf,
+                        &f.len, NULL),
+              NAOS_OK);
+    NT_EQ_INT(auth_open(&joiner, &jrp, T0, f.buf, f.len, &m, &why),
+              NAOS_EAUTH);
+    NT_EQ_INT(why, AUTH_R_UNKNOWN_KEY);
+    auth_key_fini(&k);
+    auth_keyring_fini(&evil);
+    auth_keyring_fini(&other);
+    auth_replay_fini(&jrp);
+    auth_keyring_fini(&joiner);
+    fx_fini(&f);
+}
+
 int
 main(void)
 {
@@ -819,6 +885,7 @@ main(void)
         NT_CASE(test_documented_format_and_bad_payload),
         NT_CASE(test_key_rotation),
         NT_CASE(test_open_allocation_failures),
+        NT_CASE(test_learning_mode),
         {0},
     };
     return nt_run(cases);

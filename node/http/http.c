@@ -27,7 +27,7 @@
 #include "node/base/err.h"
 #include "node/base/log.h"
 #include "node/base/time.h"
-#include "node/http/inbox.h"
+#include "node/reactor/inbox.h"
 
 const int http_code_slot_status[HTTP_CODE_SLOTS] = {
     0, 200, 302, 400, 401, 403, 404, 405, 409, 413, 414, 500, 503, 410,
@@ -35,7 +35,7 @@ const int http_code_slot_status[HTTP_CODE_SLOTS] = {
 
 /* One request, from the handler to whoever completes it. */
 struct http_job {
-    struct http_inbox_item link; /* first: the inbox hands back items */
+    struct reactor_inbox_item link; /* first: the inbox hands back items */
     struct http_shared *sh;
     nng_aio *aio;
     struct http_route rt;
@@ -45,7 +45,7 @@ struct http_job {
 };
 
 struct http_shared {
-    struct http_inbox inbox;
+    struct reactor_inbox inbox;
     char *token; /* owned; NULL = none */
     atomic_ulong counts[HTTP_R__COUNT][HTTP_CODE_SLOTS];
     atomic_ulong busy;
@@ -63,7 +63,7 @@ shared_free(void *arg)
     struct http_shared *sh = arg;
     if (sh == NULL)
         return;
-    http_inbox_fini(&sh->inbox);
+    reactor_inbox_fini(&sh->inbox);
     if (sh->token) {
         explicit_bzero(sh->token, strlen(sh->token));
         naos_free(sh->token);
@@ -365,7 +365,7 @@ handler_cb(nng_aio *aio)
             return;
         }
     }
-    int rc = http_inbox_put(&sh->inbox, &job->link);
+    int rc = reactor_inbox_put(&sh->inbox, &job->link);
     if (rc == NAOS_OK)
         return; /* the reactor completes it */
     if (rc == NAOS_EBUSY) {
@@ -425,7 +425,7 @@ on_inbox(void *arg, uint32_t events)
 {
     struct http *h = arg;
     (void)events;
-    struct http_inbox_item *it = http_inbox_take(&h->sh->inbox,
+    struct reactor_inbox_item *it = reactor_inbox_take(&h->sh->inbox,
                                                  HTTP_REACTOR_BATCH);
     while (it) {
         struct http_job *job = (struct http_job *)it;
@@ -442,7 +442,7 @@ on_inbox(void *arg, uint32_t events)
 }
 
 static void
-fail_all(struct http_inbox_item *it)
+fail_all(struct reactor_inbox_item *it)
 {
     while (it) {
         struct http_job *job = (struct http_job *)it;
@@ -488,13 +488,13 @@ http_open(struct http *h, struct reactor *r, const struct http_config *cfg,
         snprintf(errbuf, errlen, "out of memory");
         return NAOS_ENOMEM;
     }
-    sh->inbox = (struct http_inbox)HTTP_INBOX_ZERO;
+    sh->inbox = (struct reactor_inbox)REACTOR_INBOX_ZERO;
     if (cfg->token && cfg->token[0] &&
         (sh->token = naos_strdup(cfg->token)) == NULL) {
         snprintf(errbuf, errlen, "out of memory");
         goto err_after_shared;
     }
-    if ((rc = http_inbox_init(&sh->inbox, cfg->inbox_cap ? cfg->inbox_cap
+    if ((rc = reactor_inbox_init(&sh->inbox, cfg->inbox_cap ? cfg->inbox_cap
                                                          : HTTP_INBOX_DEFAULT))
         != NAOS_OK) {
         snprintf(errbuf, errlen, "eventfd: %s", strerror(errno));
@@ -553,7 +553,7 @@ http_open(struct http *h, struct reactor *r, const struct http_config *cfg,
     else
         NAOS_WARN("http", "cannot start the render thread; rendering on "
                   "the reactor");
-    if (reactor_add(r, &h->watch, http_inbox_fd(&sh->inbox), EPOLLIN,
+    if (reactor_add(r, &h->watch, reactor_inbox_fd(&sh->inbox), EPOLLIN,
                     on_inbox, h) != NAOS_OK) {
         snprintf(errbuf, errlen, "cannot watch the HTTP inbox");
         rc = NAOS_ESYS;
@@ -592,7 +592,7 @@ http_close(struct http *h, struct reactor *r)
         return;
     struct http_shared *sh = h->sh;
     reactor_del(r, &h->watch);
-    fail_all(http_inbox_close(&sh->inbox));
+    fail_all(reactor_inbox_close(&sh->inbox));
     if (h->render_started) {
         pthread_mutex_lock(&sh->rmu);
         sh->rstop = true;
@@ -625,5 +625,5 @@ http_get_stats(const struct http *h, struct http_stats *out)
         for (int c = 0; c < HTTP_CODE_SLOTS; c++)
             out->requests[k][c] = atomic_load(&h->sh->counts[k][c]);
     out->busy = atomic_load(&h->sh->busy);
-    out->queued = http_inbox_len(&h->sh->inbox);
+    out->queued = reactor_inbox_len(&h->sh->inbox);
 }

@@ -11,7 +11,7 @@
  *   GET  /api/v1/deployments/NAME             one deployment of it
  *   POST /api/v1/deployments/NAME/restart|stop|start   (bearer token)
  *   GET  /api/v1/events[?since=CURSOR][&max=N]
- *   GET  /api/v1/nodes                        the local node (no membership yet)
+ *   GET  /api/v1/nodes                        cluster members (`naos nodes --json`)
  *   GET  /metrics                             Prometheus text format 0.0.4
  * Anything else is 404; a known path with another method is 405 (with the
  * Allow value in http_route.allow); a target longer than HTTP_MAX_TARGET

@@ -2,7 +2,7 @@
 /* inbox.c: see inbox.h. The eventfd is written only when the queue goes
  * from empty to non-empty, and re-armed by take when it leaves items
  * behind, so a burst of puts costs one wake-up of the reactor. */
-#include "node/http/inbox.h"
+#include "node/reactor/inbox.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -12,9 +12,9 @@
 #include "node/base/err.h"
 
 int
-http_inbox_init(struct http_inbox *ib, size_t cap)
+reactor_inbox_init(struct reactor_inbox *ib, size_t cap)
 {
-    *ib = (struct http_inbox)HTTP_INBOX_ZERO;
+    *ib = (struct reactor_inbox)REACTOR_INBOX_ZERO;
     if (cap == 0)
         return NAOS_EINVAL;
     ib->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -27,7 +27,7 @@ http_inbox_init(struct http_inbox *ib, size_t cap)
 }
 
 void
-http_inbox_fini(struct http_inbox *ib)
+reactor_inbox_fini(struct reactor_inbox *ib)
 {
     if (ib->efd >= 0)
         close(ib->efd);
@@ -38,13 +38,13 @@ http_inbox_fini(struct http_inbox *ib)
 }
 
 int
-http_inbox_fd(const struct http_inbox *ib)
+reactor_inbox_fd(const struct reactor_inbox *ib)
 {
     return ib->efd;
 }
 
 static void
-wake(struct http_inbox *ib)
+wake(struct reactor_inbox *ib)
 {
     uint64_t one = 1;
     /* EAGAIN means the counter is already non-zero: still awake. */
@@ -53,7 +53,7 @@ wake(struct http_inbox *ib)
 }
 
 int
-http_inbox_put(struct http_inbox *ib, struct http_inbox_item *it)
+reactor_inbox_put(struct reactor_inbox *ib, struct reactor_inbox_item *it)
 {
     int rc = NAOS_OK;
     pthread_mutex_lock(&ib->mu);
@@ -75,15 +75,15 @@ http_inbox_put(struct http_inbox *ib, struct http_inbox_item *it)
     return rc;
 }
 
-static struct http_inbox_item *
-take_locked(struct http_inbox *ib, size_t max)
+static struct reactor_inbox_item *
+take_locked(struct reactor_inbox *ib, size_t max)
 {
     uint64_t v;
     while (read(ib->efd, &v, sizeof v) < 0 && errno == EINTR) {
     }
-    struct http_inbox_item *first = ib->head, *last = NULL;
+    struct reactor_inbox_item *first = ib->head, *last = NULL;
     size_t n = 0;
-    for (struct http_inbox_item *p = ib->head; p && n < max; p = p->next) {
+    for (struct reactor_inbox_item *p = ib->head; p && n < max; p = p->next) {
         last = p;
         n++;
     }
@@ -99,29 +99,29 @@ take_locked(struct http_inbox *ib, size_t max)
     return first;
 }
 
-struct http_inbox_item *
-http_inbox_take(struct http_inbox *ib, size_t max)
+struct reactor_inbox_item *
+reactor_inbox_take(struct reactor_inbox *ib, size_t max)
 {
     pthread_mutex_lock(&ib->mu);
-    struct http_inbox_item *l = take_locked(ib, max);
+    struct reactor_inbox_item *l = take_locked(ib, max);
     pthread_mutex_unlock(&ib->mu);
     return l;
 }
 
-struct http_inbox_item *
-http_inbox_close(struct http_inbox *ib)
+struct reactor_inbox_item *
+reactor_inbox_close(struct reactor_inbox *ib)
 {
     if (!ib->mu_ready)
         return NULL;
     pthread_mutex_lock(&ib->mu);
     ib->closed = true;
-    struct http_inbox_item *l = take_locked(ib, SIZE_MAX);
+    struct reactor_inbox_item *l = take_locked(ib, SIZE_MAX);
     pthread_mutex_unlock(&ib->mu);
     return l;
 }
 
 size_t
-http_inbox_len(struct http_inbox *ib)
+reactor_inbox_len(struct reactor_inbox *ib)
 {
     pthread_mutex_lock(&ib->mu);
     size_t n = ib->len;

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* net_test.c: two transports on loopback: messages both ways, counters,
+ * a far-end close reported once, our own closes never, bad addresses. */
+#include "node/net/net.h"
+
+#include <string.h>
+
+#include "node/base/alloc.h"
+#include "node/base/err.h"
+#include "node/base/testing.h"
+#include "node/base/time.h"
+
+struct side {
+    struct net *net;
+    int got;
+    char last[64];
+    int closed;
+    char closed_addr[NET_ADDR_MAX];
+};
+
+static void
+on_recv(void *arg, const uint8_t *data, size_t len)
+{
+    struct side *s = arg;
+    s->got++;
+    snprintf(s->last, sizeof s->last, "%.*s", (int)len, (const char *)data);
+}
+
+static void
+on_closed(void *arg, const char *addr)
+{
+    struct side *s = arg;
+    s->closed++;
+    snprintf(s->closed_addr, sizeof s->closed_addr, "%s", addr);
+}
+
+static void
+open_side(struct reactor *r, struct side *s)
+{
+    memset(s, 0, sizeof *s);
+    struct net_config c = {"tcp://127.0.0.1:0", 4096, on_recv, on_closed, s};
+    char err[256];
+    NT_EQ_INT(net_open(&s->net, r, &c, err, sizeof err), NAOS_OK);
+    NT_TRUE(strncmp(net_listen_url(s->net), "tcp://127.0.0.1:", 16) == 0);
+    NT_TRUE(strcmp(net_listen_url(s->net), "tcp://127.0.0.1:0") != 0);
+}
+
+/* Runs the loop until pred or 3 s. */
+static bool
+run_until(struct reactor *r, bool (*pred)(void *), void *arg)
+{
+    naos_time end = naos_clock_now() + 3000;
+    while (!pred(arg) && naos_clock_now() < end)
+        reactor_run_once(r, 20);
+    return pred(arg);
+}
+
+static bool
+got_one(void *arg)
+{
+    return ((struct side *)arg)->got >= 1;
+}
+
+static bool
+closed_one(void *arg)
+{
+    return ((struct side *)arg)->closed >= 1;
+}
+
+static void
+test_send_recv_close(void)
+{
+    long live = naos_alloc_live();
+    struct reactor r;
+    NT_EQ_INT(reactor_init(&r), NAOS_OK);
+    struct side a, b;
+    open_side(&r, &a);
+    open_side(&r, &b);
+    /* Queued while the connection is being made, then delivered. */
+    NT_EQ_INT(net_send(a.net, net_listen_url(b.net), (const uint8_t *)"hi", 2),
+              NAOS_OK);
+    NT_TRUE(run_until(&r, got_one, &b));
+    NT_EQ_STR(b.last, "hi");
+    NT_EQ_INT(net_stats_get(a.net)->msgs_out, 1);
+    NT_EQ_INT(net_stats_get(a.net)->bytes_out, 2);
+    NT_EQ_INT(net_stats_get(b.net)->msgs_in, 1);
+    NT_EQ_INT(net_stats_get(b.net)->bytes_in, 2);
+    /* Through the vtable. */
+    struct net_transport t;
+    net_transport_nng(b.net, &t);
+    NT_EQ_INT(t.version, NET_TRANSPORT_VERSION);
+    NT_EQ_INT(t.send(t.impl, net_listen_url(a.net), (const uint8_t *)"yo", 2),
+              NAOS_OK);
+    NT_TRUE(run_until(&r, got_one, &a));
+    NT_EQ_STR(a.last, "yo");
+    /* b goes away: a, which holds a connection to b, hears of it. */
+    char baddr[NET_ADDR_MAX];
+    snprintf(baddr, sizeof baddr, "%s", net_listen_url(b.net));
+    net_close(b.net);
+    NT_TRUE(run_until(&r, closed_one, &a));
+    NT_EQ_STR(a.closed_addr, baddr);
+    NT_EQ_INT(net_stats_get(a.net)->peers_closed, 1);
+    /* Our own close is not reported. */
+    net_forget(a.net, baddr);
+    NT_EQ_INT(net_stats_get(a.net)->peers_open, 0);
+    reactor_run_once(&r, 100);
+    NT_EQ_INT(a.closed, 1);
+    /* Bad addresses are dropped and counted. */
+    NT_EQ_INT(net_send(a.net, "ipc:///x", (const uint8_t *)"x", 1),
+              NAOS_EINVAL);
+    NT_EQ_INT(net_stats_get(a.net)->dropped_out, 1);
+    net_close(a.net);
+    reactor_fini(&r);
+    NT_EQ_INT(naos_alloc_live(), live);
+}
+
+static void
+test_url_check(void)
+{
+    char err[128];
+    bool wild;
+    NT_EQ_INT(net_url_check("tcp://127.0.0.1:7946", &wild, err, sizeof err),
+              NAOS_OK);
+    NT_FALSE(wild);
+    NT_EQ_INT(net_url_check("tcp://0.0.0.0:7946", &wild, err, sizeof err),
+              NAOS_OK);
+    NT_TRUE(wild);
+    NT_EQ_INT(net_url_check("tcp://[::]:1", &wild, err, sizeof err), NAOS_OK);
+    NT_TRUE(wild);
+    NT_EQ_INT(net_url_check("tcp://[::1:1", NULL, err, sizeof err),
+              NAOS_EINVAL);
+    NT_EQ_INT(net_url_check("tcp://h:70000", NULL, err, sizeof err),
+              NAOS_EINVAL);
+    NT_EQ_INT(net_url_check("tcp://h:", NULL, err, sizeof err), NAOS_EINVAL);
+    NT_EQ_INT(net_url_check("udp://h:1", NULL, err, sizeof err), NAOS_EINVAL);
+    NT_EQ_INT(net_url_check(NULL, NULL, err, sizeof err), NAOS_EINVAL);
+    /* Refused at open too, with a sentence. */
+    struct reactor r;
+    NT_EQ_INT(reactor_init(&r), NAOS_OK);
+    struct net *n = NULL;
+    struct net_config c = {"tcp://127.0.0.1:x", 64, on_recv, on_closed, NULL};
+    NT_EQ_INT(net_open(&n, &r, &c, err, sizeof err), NAOS_EINVAL);
+    NT_TRUE(strstr(err, "port") != NULL);
+    reactor_fini(&r);
+}
+
+int
+main(void)
+{
+    static const struct nt_case cases[] = {
+        NT_CASE(test_send_recv_close),
+        NT_CASE(test_url_check),
+        {0},
+    };
+    return nt_run(cases);
+}

@@ -1,0 +1,655 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* node_members.c: cluster membership of naos-node. Binds the pure SWIM
+ * core (node/swim) to the transport (node/net), the sealed envelopes
+ * (node/auth), the gossip encoding (proto/swim_pb) and the store (the
+ * node's incarnation floor and its cluster id). Reactor thread only.
+ *
+ * Driver contract of swim.h, point by point:
+ *   - msg.from is the envelope's authenticated sender; Sealed.type is the
+ *     swim_msg_type;
+ *   - send to an address (a join to a seed has no id), else to the
+ *     member's advertised address; nothing we cannot address is sent;
+ *   - incarnation: every value the core reports is written to the store's
+ *     node registry (self's NodeRecord) and read back as the floor at the
+ *     next start, so a restarted node comes back with a higher one;
+ *   - a connection the far end closed (net's closed_fn) is reported with
+ *     swim_on_conn_closed for the member at that address (our own closes
+ *     are never reported by net);
+ *   - node.c arms the reactor deadline at node__members_deadline after
+ *     every loop iteration;
+ *   - leave: swim_leave, then keep ticking until swim_leave_done or 2 s.
+ *
+ * Cluster id (keys.h "Cluster id and joining"): a node started without
+ * seeds founds the cluster with its identity's cluster id (fixed in the
+ * store). A node joining through seeds whose identity has no fixed
+ * cluster id starts in learning mode (keyring cluster id 0) and adopts
+ * the id of the first authenticated message that carries one, persists
+ * it, and refuses other clusters from then on. Members accept unassigned
+ * (cluster id 0) envelopes from joiners only as SYNC messages (the join).
+ *
+ * Envelope counters start at wall_ms << 20 (seal.h), above anything a
+ * previous run of this node can have used. */
+#include "node/node.h"
+#include "node/node_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "node/auth/seal.h"
+#include "node/base/alloc.h"
+#include "node/base/err.h"
+#include "node/base/log.h"
+#include "node/net/net.h"
+#include "node/swim/swim.h"
+#include "proto/swim_pb.h"
+#include "store/state.h"
+
+#define LEAVE_TIMEOUT_MS 2000
+#define HEALTH_PERIOD_MS 1000
+/* Load alone is gossiped when it moved by at least this much (x100), and
+ * at most every HEALTH_LOAD_PERIOD_MS: each change costs
+ * retransmit_mult * log10(N) messages, and an idle cluster should stay
+ * quiet. Agent counts go out within HEALTH_PERIOD_MS. */
+#define HEALTH_LOAD_STEP 50
+#define HEALTH_LOAD_PERIOD_MS 30000
+
+struct node_members {
+    struct node *n;
+    struct swim *swim;
+    struct net *net;
+    struct net_transport tp;
+    struct auth_sender sender;
+    struct auth_replay replay;
+    struct auth_stats sealed;
+    char addr[SWIM_ADDR_MAX];
+    uint8_t *pbuf, *ebuf;
+    size_t pcap, ecap;
+    uint64_t undecodable;       /* authentic, but not a SWIM message */
+    uint64_t unassigned_refused; /* cluster id 0 and not a join */
+    bool leaving;
+    naos_time leave_deadline;
+    naos_time health_next;
+    naos_time health_load_at; /* when load was last gossiped */
+    struct swim_health health;
+    bool health_sent;
+};
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static const struct swim_member *
+member_at_addr(struct swim *s, const char *addr)
+{
+    for (size_t i = 0; i < swim_member_count(s); i++) {
+        const struct swim_member *m = swim_member_at(s, i);
+        if (!m->is_self && strcmp(m->addr, addr) == 0)
+            return m;
+    }
+    return NULL;
+}
+
+static int
+grow(uint8_t **buf, size_t *cap, size_t need)
+{
+    if (*cap >= need)
+        return NAOS_OK;
+    size_t ncap = *cap ? *cap : 4096;
+    while (ncap < need)
+        ncap *= 2;
+    uint8_t *b = naos_realloc(*buf, ncap);
+    if (b == NULL)
+        return NAOS_ENOMEM;
+    *buf = b;
+    *cap = ncap;
+    return NAOS_OK;
+}
+
+void
+node__health_tally(struct node *n, struct swim_health *h)
+{
+    memset(h, 0, sizeof *h);
+    for (struct sup_node *d = sup_first(n->tree); d; d = sup_next(d)) {
+        h->deployments++;
+        /* Depth-first over the deployment's tree without recursion. */
+        const struct sup_node *stack[64];
+        size_t sp = 0;
+        stack[sp++] = d;
+        while (sp) {
+            const struct sup_node *x = stack[--sp];
+            if (!x->is_supervisor) {
+                if (x->state == SUP_RUNNING)
+                    h->agents_running++;
+                else if (x->state == SUP_RESTARTING)
+                    h->agents_restarting++;
+                else if (x->state == SUP_FAILED)
+                    h->agents_failed++;
+            }
+            for (size_t i = 0; i < x->nchildren && sp < 64; i++)
+                stack[sp++] = x->children[i];
+        }
+    }
+    double load[1] = {0};
+    if (getloadavg(load, 1) == 1 && load[0] > 0)
+        h->load_centi = (uint32_t)(load[0] * 100.0 + 0.5);
+}
+
+/* ---- swim_io ------------------------------------------------------------ */
+
+static void
+io_send(void *ctx, struct swim_id to, const char *addr,
+        const struct swim_msg *m)
+{
+    struct node_members *mb = ctx;
+    struct node *n = mb->n;
+    if (addr == NULL || addr[0] == '\0') {
+        const struct swim_member *t = swim_member_get(mb->swim, to);
+        if (t == NULL || t->addr[0] == '\0')
+            return; /* cannot address it: SWIM tolerates the loss */
+        addr = t->addr;
+    }
+    size_t plen = swim_pb_packed_size(m);
+    size_t len = 0;
+    if (grow(&mb->pbuf, &mb->pcap, plen + 1) != NAOS_OK ||
+        swim_pb_pack(m, mb->pbuf, mb->pcap, &len) != NAOS_OK ||
+        grow(&mb->ebuf, &mb->ecap, len + AUTH_SEAL_OVERHEAD) != NAOS_OK)
+        return;
+    size_t elen = 0;
+    if (auth_seal(&n->keyring, &mb->sender, naos_clock_wall_ms(),
+                  (uint32_t)m->type, mb->pbuf, len, mb->ebuf, mb->ecap, &elen,
+                  &mb->sealed) != NAOS_OK)
+        return;
+    mb->tp.send(mb->tp.impl, addr, mb->ebuf, elen);
+}
+
+static void
+io_member(void *ctx, const struct swim_member *m, enum swim_change what)
+{
+    struct node_members *mb = ctx;
+    switch (what) {
+    case SWIM_CHANGE_STATE:
+        NAOS_INFO("members", "%s %016llx (%s) is %s, incarnation %llu",
+                  m->name[0] ? m->name : "?", (unsigned long long)m->id.v,
+                  m->addr, swim_state_name(m->state),
+                  (unsigned long long)m->incarnation);
+        events_push(&mb->n->events, "member", NULL, m->name, 0,
+                    swim_state_name(m->state), 0, m->addr,
+                    naos_clock_wall_ms(), naos_clock_now_us());
+        break;
+    case SWIM_CHANGE_HEALTH:
+        break;
+    case SWIM_CHANGE_REMOVED:
+        NAOS_INFO("members", "%s %016llx forgotten",
+                  m->name[0] ? m->name : "?", (unsigned long long)m->id.v);
+        if (m->addr[0])
+            mb->tp.forget(mb->tp.impl, m->addr);
+        break;
+    }
+}
+
+static uint32_t
+io_random(void *ctx)
+{
+    (void)ctx;
+    uint32_t v = 0;
+    if (getrandom(&v, sizeof v, GRND_NONBLOCK) != sizeof v)
+        v = (uint32_t)naos_clock_now_us() * 2654435761u;
+    return v;
+}
+
+static void
+io_incarnation(void *ctx, uint64_t inc)
+{
+    struct node_members *mb = ctx;
+    struct node *n = mb->n;
+    Naos__V1__NodeRecord rec = NAOS__V1__NODE_RECORD__INIT;
+    rec.id = n->node_id;
+    rec.name = n->name;
+    rec.addr = mb->addr;
+    rec.state = NAOS__V1__NODE_RECORD_STATE__NODE_RECORD_ALIVE;
+    rec.incarnation = inc;
+    if (store_node_put(n->store, &rec) != NAOS_OK)
+        NAOS_WARN("members", "cannot persist incarnation %llu: %s",
+                  (unsigned long long)inc, store_errmsg(n->store));
+}
+
+static void
+io_event(void *ctx, const struct swim_event *ev)
+{
+    (void)ctx;
+    switch (ev->kind) {
+    case SWIM_EV_JOIN_ATTEMPT:
+        if (ev->attempt <= 1 || ev->attempt % 10 == 0)
+            NAOS_INFO("members", "joining: attempt %u (no seed answered "
+                      "yet)", ev->attempt);
+        break;
+    case SWIM_EV_JOINED:
+        NAOS_INFO("members", "joined the cluster");
+        break;
+    case SWIM_EV_REFUTED:
+        NAOS_INFO("members", "refuted a suspicion: incarnation %llu",
+                  (unsigned long long)ev->incarnation);
+        break;
+    case SWIM_EV_SUSPECT_FAST:
+        NAOS_INFO("members", "connection to %016llx closed: probing it now",
+                  (unsigned long long)ev->id.v);
+        break;
+    case SWIM_EV_LHM:
+        NAOS_DEBUG("members", "local health multiplier %u", ev->lhm);
+        break;
+    }
+}
+
+/* ---- transport callbacks ------------------------------------------------ */
+
+static void
+adopt_cluster(struct node_members *mb, uint64_t cluster_id)
+{
+    struct node *n = mb->n;
+    n->keyring.cluster_id = cluster_id;
+    n->keyring.accept_unassigned = true;
+    if (store_identity_set_cluster(n->store, cluster_id) != NAOS_OK)
+        NAOS_WARN("members", "cannot persist the cluster id: %s",
+                  store_errmsg(n->store));
+    NAOS_INFO("members", "joined cluster %016llx",
+              (unsigned long long)cluster_id);
+}
+
+static void
+on_recv(void *arg, const uint8_t *data, size_t len)
+{
+    struct node_members *mb = arg;
+    struct node *n = mb->n;
+    struct auth_msg am = AUTH_MSG_ZERO;
+    enum auth_reason why;
+    if (auth_open(&n->keyring, &mb->replay, naos_clock_wall_ms(), data, len,
+                  &am, &why) != NAOS_OK) {
+        NAOS_DEBUG("members", "envelope refused: %s", auth_reason_str(why));
+        return;
+    }
+    if (am.sender == n->node_id) {
+        auth_msg_fini(&am);
+        return;
+    }
+    if (am.cluster_id == 0 && n->keyring.cluster_id != 0 &&
+        am.type != SWIM_MSG_SYNC) {
+        mb->unassigned_refused++;
+        auth_msg_fini(&am);
+        return;
+    }
+    struct swim_pb_msg pm = SWIM_PB_MSG_ZERO;
+    if (swim_pb_unpack(&pm, am.type, am.payload, am.len) != NAOS_OK) {
+        mb->undecodable++;
+        swim_pb_msg_fini(&pm);
+        auth_msg_fini(&am);
+        return;
+    }
+    if (n->keyring.cluster_id == 0 && am.cluster_id != 0)
+        adopt_cluster(mb, am.cluster_id);
+    pm.msg.from.v = am.sender;
+    swim_on_message(mb->swim, NULL, &pm.msg, naos_clock_now());
+    swim_pb_msg_fini(&pm);
+    auth_msg_fini(&am);
+}
+
+static void
+on_closed(void *arg, const char *addr)
+{
+    struct node_members *mb = arg;
+    const struct swim_member *m = member_at_addr(mb->swim, addr);
+    if (m == NULL || (m->state != SWIM_ALIVE && m->state != SWIM_SUSPECT))
+        return;
+    swim_on_conn_closed(mb->swim, m->id, naos_clock_now());
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+int
+node__members_open(struct node *n, const struct node_config *cfg,
+                   char *err, size_t errlen)
+{
+    if (auth_keyring_primary(&n->keyring, &(uint32_t){0}) != NAOS_OK) {
+        snprintf(err, errlen, "--listen needs --key FILE: membership is "
+                 "never run unauthenticated (create one with `naos keygen`)");
+        return NAOS_EINVAL;
+    }
+    struct node_members *mb = naos_alloc(sizeof *mb);
+    if (mb == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NAOS_ENOMEM;
+    }
+    memset(mb, 0, sizeof *mb);
+    mb->n = n;
+    n->members = mb;
+    int rc;
+    struct swim_config sc;
+    if (swim_config_profile(&sc, cfg->profile ? cfg->profile : "lan") !=
+        NAOS_OK) {
+        snprintf(err, errlen, "--profile: expected lan, wan or local, got "
+                 "\"%s\"", cfg->profile);
+        return NAOS_EINVAL;
+    }
+    /* Cluster id: founded, adopted before, or to be learned. */
+    struct store_identity id = STORE_IDENTITY_ZERO;
+    if ((rc = store_identity_get(n->store, &id)) != NAOS_OK) {
+        snprintf(err, errlen, "cannot read the node identity: %s",
+                 store_errmsg(n->store));
+        return rc;
+    }
+    if (!id.cluster_fixed && cfg->nseeds == 0) {
+        if ((rc = store_identity_set_cluster(n->store, id.cluster_id)) !=
+            NAOS_OK) {
+            snprintf(err, errlen, "cannot record the cluster id: %s",
+                     store_errmsg(n->store));
+            return rc;
+        }
+        id.cluster_fixed = true;
+        NAOS_INFO("members", "founding cluster %016llx",
+                  (unsigned long long)id.cluster_id);
+    }
+    n->keyring.cluster_id = id.cluster_fixed ? id.cluster_id : 0;
+    n->keyring.accept_unassigned = true;
+    auth_replay_init(&mb->replay, AUTH_DEFAULT_MAX_SKEW_MS);
+    auth_sender_init(&mb->sender, n->node_id,
+                     (uint64_t)naos_clock_wall_ms() << 20);
+
+    struct net_config nc = {
+        .listen_url = cfg->listen_url,
+        .recv_max = AUTH_MAX_ENVELOPE,
+        .recv = on_recv,
+        .closed = on_closed,
+        .arg = mb,
+    };
+    if ((rc = net_open(&mb->net, &n->r, &nc, err, errlen)) != NAOS_OK)
+        return rc;
+    net_transport_nng(mb->net, &mb->tp);
+    const char *adv = cfg->advertise_url;
+    bool wild = false;
+    char e2[200];
+    net_url_check(net_listen_url(mb->net), &wild, e2, sizeof e2);
+    if (adv == NULL && wild) {
+        snprintf(err, errlen, "--listen %s is a wildcard address: give "
+                 "--advertise tcp://HOST:PORT (the address peers dial)",
+                 cfg->listen_url);
+        return NAOS_EINVAL;
+    }
+    snprintf(mb->addr, sizeof mb->addr, "%s",
+             adv ? adv : net_listen_url(mb->net));
+
+    uint64_t floor = 0;
+    Naos__V1__NodeRecord *rec = NULL;
+    if (store_node_get(n->store, n->node_id, &rec) == NAOS_OK) {
+        floor = rec->incarnation;
+        store_node_free(rec);
+    }
+    sc.id.v = n->node_id;
+    sc.name = n->name;
+    sc.addr = mb->addr;
+    sc.incarnation_floor = floor;
+    struct swim_io io = {
+        .version = SWIM_IO_VERSION,
+        .ctx = mb,
+        .send = io_send,
+        .member = io_member,
+        .random = io_random,
+        .incarnation = io_incarnation,
+        .event = io_event,
+    };
+    if ((rc = swim_alloc(&mb->swim, &sc, &io)) != NAOS_OK) {
+        snprintf(err, errlen, "membership: %s (name or address too long?)",
+                 naos_strerror(rc));
+        return rc;
+    }
+    naos_time now = naos_clock_now();
+    swim_start(mb->swim, now);
+    node__members_tick(n); /* health before the first probe */
+    if (cfg->nseeds) {
+        if ((rc = swim_join(mb->swim, cfg->seeds, cfg->nseeds, now)) !=
+            NAOS_OK) {
+            snprintf(err, errlen, "cannot join: %s (a seed address longer "
+                     "than %d bytes?)", naos_strerror(rc), SWIM_ADDR_MAX - 1);
+            return rc;
+        }
+    }
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/gossip.addr", n->run_dir);
+    char tmp[PATH_MAX + 40];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "we");
+    if (f == NULL || fprintf(f, "%s\n", mb->addr) < 0 || fclose(f) != 0 ||
+        rename(tmp, path) != 0)
+        NAOS_WARN("members", "cannot write %s", path);
+    NAOS_INFO("members", "gossip on %s (advertised %s, profile %s, "
+              "incarnation %llu)%s", net_listen_url(mb->net), mb->addr,
+              cfg->profile ? cfg->profile : "lan",
+              (unsigned long long)swim_self(mb->swim)->incarnation,
+              cfg->nseeds ? ", joining through the seeds" : "");
+    return NAOS_OK;
+}
+
+void
+node__members_close(struct node *n)
+{
+    struct node_members *mb = n->members;
+    if (mb == NULL)
+        return;
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/gossip.addr", n->run_dir);
+    unlink(path);
+    net_close(mb->net);
+    swim_free(mb->swim);
+    auth_replay_fini(&mb->replay);
+    naos_free(mb->pbuf);
+    naos_free(mb->ebuf);
+    naos_free(mb);
+    n->members = NULL;
+}
+
+naos_time
+node__members_deadline(struct node *n)
+{
+    struct node_members *mb = n->members;
+    if (mb == NULL)
+        return NAOS_TIME_NEVER;
+    naos_time d = swim_next_deadline(mb->swim);
+    if (mb->health_next < d)
+        d = mb->health_next;
+    if (mb->leaving && mb->leave_deadline < d)
+        d = mb->leave_deadline;
+    return d;
+}
+
+static bool
+agents_changed(const struct swim_health *a, const struct swim_health *b)
+{
+    return a->agents_running != b->agents_running ||
+           a->agents_restarting != b->agents_restarting ||
+           a->agents_failed != b->agents_failed ||
+           a->deployments != b->deployments;
+}
+
+static bool
+load_changed(const struct swim_health *a, const struct swim_health *b)
+{
+    uint32_t dl = a->load_centi > b->load_centi ? a->load_centi - b->load_centi
+                                                : b->load_centi - a->load_centi;
+    return dl >= HEALTH_LOAD_STEP;
+}
+
+void
+node__members_tick(struct node *n)
+{
+    struct node_members *mb = n->members;
+    if (mb == NULL)
+        return;
+    naos_time now = naos_clock_now();
+    if (now >= mb->health_next && !mb->leaving) {
+        mb->health_next = now + HEALTH_PERIOD_MS;
+        struct swim_health h;
+        node__health_tally(n, &h);
+        bool first = !mb->health_sent;
+        bool agents = first || agents_changed(&h, &mb->health);
+        bool load = first || (now >= mb->health_load_at +
+                                         HEALTH_LOAD_PERIOD_MS &&
+                              load_changed(&h, &mb->health));
+        if (agents || load) {
+            if (load)
+                mb->health_load_at = now;
+            else
+                h.load_centi = mb->health.load_centi;
+            uint8_t blob[SWIM_HEALTH_MAX];
+            size_t len = 0;
+            if (swim_pb_health_pack(&h, blob, sizeof blob, &len) == NAOS_OK &&
+                swim_set_health(mb->swim, blob, len, now) == NAOS_OK) {
+                mb->health = h;
+                mb->health_sent = true;
+            }
+        }
+    }
+    if (swim_next_deadline(mb->swim) <= now)
+        swim_tick(mb->swim, now);
+}
+
+bool
+node__members_leave(struct node *n)
+{
+    struct node_members *mb = n->members;
+    if (mb == NULL)
+        return false;
+    if (!mb->leaving) {
+        naos_time now = naos_clock_now();
+        NAOS_INFO("members", "leaving the cluster");
+        swim_leave(mb->swim, now);
+        mb->leaving = true;
+        mb->leave_deadline = now + LEAVE_TIMEOUT_MS;
+    }
+    return true;
+}
+
+bool
+node__members_left(struct node *n)
+{
+    struct node_members *mb = n->members;
+    if (mb == NULL)
+        return true;
+    return mb->leaving && (swim_leave_done(mb->swim) ||
+                           naos_clock_now() >= mb->leave_deadline);
+}
+
+/* ---- inspection --------------------------------------------------------- */
+
+static Naos__V1__Member *
+member_pb(struct ctl_reply *rep, const struct swim_member *m, naos_time now,
+          bool local)
+{
+    Naos__V1__Member *pm = ctl_reply_alloc(rep, sizeof *pm);
+    if (pm == NULL)
+        return NULL;
+    naos__v1__member__init(pm);
+    char id[24];
+    snprintf(id, sizeof id, "%016llx", (unsigned long long)m->id.v);
+    pm->id = ctl_reply_strdup(rep, id);
+    pm->name = ctl_reply_strdup(rep, m->name);
+    pm->addr = ctl_reply_strdup(rep, m->addr);
+    pm->state = ctl_reply_strdup(rep, swim_state_name(m->state));
+    pm->incarnation = m->incarnation;
+    pm->local = local;
+    if (local)
+        pm->last_heard_ms = 0;
+    else if (m->last_heard == NAOS_TIME_NEVER)
+        pm->last_heard_ms = -1;
+    else
+        pm->last_heard_ms = now > m->last_heard ? (int64_t)(now - m->last_heard)
+                                                : 0;
+    struct swim_health h;
+    if (m->health_len &&
+        swim_pb_health_unpack(&h, m->health, m->health_len) == NAOS_OK) {
+        Naos__V1__MemberHealth *ph = ctl_reply_alloc(rep, sizeof *ph);
+        if (ph) {
+            naos__v1__member_health__init(ph);
+            ph->agents_running = h.agents_running;
+            ph->agents_restarting = h.agents_restarting;
+            ph->agents_failed = h.agents_failed;
+            ph->deployments = h.deployments;
+            ph->load = h.load_centi / 100.0;
+            pm->health = ph;
+        }
+    }
+    return pm;
+}
+
+void
+node__members_reply(struct node *n, struct ctl_reply *rep)
+{
+    struct node_members *mb = n->members;
+    Naos__V1__NodesReply *nr = ctl_reply_alloc(rep, sizeof *nr);
+    if (nr == NULL)
+        return;
+    naos__v1__nodes_reply__init(nr);
+    naos_time now = naos_clock_now();
+    if (mb == NULL) {
+        /* Not in a cluster: the local node alone, its health fresh. */
+        struct swim_health h;
+        node__health_tally(n, &h);
+        static struct swim_member self; /* reactor thread only */
+        memset(&self, 0, sizeof self);
+        self.id.v = n->node_id;
+        snprintf(self.name, sizeof self.name, "%.*s", (int)sizeof self.name - 1,
+                 n->name);
+        self.state = SWIM_ALIVE;
+        self.is_self = true;
+        size_t len = 0;
+        if (swim_pb_health_pack(&h, self.health, sizeof self.health, &len) ==
+            NAOS_OK)
+            self.health_len = len;
+        nr->nodes = ctl_reply_alloc(rep, sizeof *nr->nodes);
+        if (nr->nodes && (nr->nodes[0] = member_pb(rep, &self, now, true)))
+            nr->n_nodes = 1;
+    } else {
+        size_t cnt = swim_member_count(mb->swim);
+        nr->nodes = ctl_reply_alloc(rep, (cnt ? cnt : 1) * sizeof *nr->nodes);
+        if (nr->nodes == NULL)
+            return;
+        /* Self first, then the others in the core's order. */
+        const struct swim_member *self = swim_self(mb->swim);
+        if ((nr->nodes[0] = member_pb(rep, self, now, true)) == NULL)
+            return;
+        nr->n_nodes = 1;
+        for (size_t i = 0; i < cnt; i++) {
+            const struct swim_member *m = swim_member_at(mb->swim, i);
+            if (m->is_self)
+                continue;
+            Naos__V1__Member *pm = member_pb(rep, m, now, false);
+            if (pm == NULL)
+                return;
+            nr->nodes[nr->n_nodes++] = pm;
+        }
+    }
+    rep->msg.rep_case = NAOS__V1__REPLY__REP_NODES;
+    rep->msg.nodes = nr;
+}
+
+bool
+node__members_stats(struct node *n, struct node_members_stats *st)
+{
+    struct node_members *mb = n->members;
+    memset(st, 0, sizeof *st);
+    if (mb == NULL)
+        return false;
+    for (size_t i = 0; i < swim_member_count(mb->swim); i++)
+        st->by_state[swim_member_at(mb->swim, i)->state]++;
+    const struct net_stats *ns = mb->tp.stats(mb->tp.impl);
+    st->msgs_in = ns->msgs_in;
+    st->msgs_out = ns->msgs_out;
+    st->bytes_in = ns->bytes_in;
+    st->bytes_out = ns->bytes_out;
+    st->dropped_out = ns->dropped_out;
+    st->conn_closed = ns->peers_closed;
+    for (int r = 0; r < AUTH_R__COUNT; r++)
+        st->rejected[r] = mb->replay.stats.rejected[r];
+    st->undecodable = mb->undecodable;
+    st->unassigned_refused = mb->unassigned_refused;
+    st->lhm = swim_lhm(mb->swim);
+    return true;
+}

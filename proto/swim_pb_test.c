@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* swim_pb_test.c: SWIM messages and health blobs through protobuf: round
+ * trips, the core's size estimate, and hostile input. */
+#include "proto/swim_pb.h"
+
+#include <string.h>
+
+#include "node/base/alloc.h"
+#include "node/base/err.h"
+#include "node/base/testing.h"
+#include "proto/gossip.pb-c.h"
+
+static void
+test_round_trip(void)
+{
+    long live = naos_alloc_live();
+    uint8_t hb[4] = {1, 2, 3, 4};
+    struct swim_update ups[3] = {
+        {.kind = SWIM_UPD_ALIVE, .id = {7}, .incarnation = 3, .name = "n7",
+         .addr = "tcp://127.0.0.1:7946"},
+        {.kind = SWIM_UPD_SUSPECT, .id = {8}, .incarnation = 1, .from = {7}},
+        {.kind = SWIM_UPD_HEALTH, .id = {7}, .health_inc = 3,
+         .health_ver = 9, .health = hb, .health_len = sizeof hb,
+         .full = true},
+    };
+    struct swim_id wants[2] = {{5}, {0xffffffffffffffffull}};
+    struct swim_msg m = {
+        .type = SWIM_MSG_PING_REQ, .seq = 42, .target = {8},
+        .target_addr = "tcp://10.0.0.8:7946", .updates = ups, .nupdates = 3,
+        .wants = wants, .nwants = 2,
+    };
+    uint8_t buf[1024];
+    size_t len = 0;
+    NT_EQ_INT(swim_pb_pack(&m, buf, sizeof buf, &len), NAOS_OK);
+    NT_EQ_INT(len, swim_pb_packed_size(&m));
+    /* The core's estimate is what goes on the wire (piggyback budget). */
+    NT_EQ_INT(len, swim_msg_wire_size(&m));
+    NT_EQ_INT(swim_pb_pack(&m, buf, len - 1, &len), NAOS_ETOOBIG);
+    NT_EQ_INT(swim_pb_pack(&m, buf, sizeof buf, &len), NAOS_OK);
+
+    struct swim_pb_msg out = SWIM_PB_MSG_ZERO;
+    NT_EQ_INT(swim_pb_unpack(&out, SWIM_MSG_PING_REQ, buf, len), NAOS_OK);
+    NT_EQ_INT(out.msg.type, SWIM_MSG_PING_REQ);
+    NT_EQ_INT(out.msg.from.v, 0);
+    NT_EQ_INT(out.msg.seq, 42);
+    NT_EQ_INT(out.msg.target.v, 8);
+    NT_EQ_STR(out.msg.target_addr, "tcp://10.0.0.8:7946");
+    NT_EQ_INT(out.msg.nupdates, 3);
+    NT_EQ_INT(out.msg.updates[0].kind, SWIM_UPD_ALIVE);
+    NT_EQ_STR(out.msg.updates[0].name, "n7");
+    NT_EQ_STR(out.msg.updates[0].addr, "tcp://127.0.0.1:7946");
+    NT_TRUE(out.msg.updates[1].name == NULL);
+    NT_EQ_INT(out.msg.updates[1].from.v, 7);
+    NT_EQ_INT(out.msg.updates[2].health_len, 4);
+    NT_EQ_INT(memcmp(out.msg.updates[2].health, hb, 4), 0);
+    NT_TRUE(out.msg.updates[2].full);
+    NT_EQ_INT(out.msg.nwants, 2);
+    NT_TRUE(out.msg.wants[1].v == 0xffffffffffffffffull);
+    swim_pb_msg_fini(&out);
+    swim_pb_msg_fini(&out); /* idempotent */
+
+    /* An empty message. */
+    struct swim_msg e = {.type = SWIM_MSG_GOSSIP};
+    NT_EQ_INT(swim_pb_pack(&e, buf, sizeof buf, &len), NAOS_OK);
+    NT_EQ_INT(len, 0);
+    NT_EQ_INT(swim_pb_unpack(&out, SWIM_MSG_GOSSIP, buf, 0), NAOS_OK);
+    NT_EQ_INT(out.msg.nupdates, 0);
+    swim_pb_msg_fini(&out);
+    NT_EQ_INT(naos_alloc_live(), live);
+}
+
+static void
+test_hostile(void)
+{
+    long live = naos_alloc_live();
+    struct swim_pb_msg out = SWIM_PB_MSG_ZERO;
+    uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0x0f};
+    NT_EQ_INT(swim_pb_unpack(&out, SWIM_MSG_PING, junk, sizeof junk),
+              NAOS_EPROTO);
+    swim_pb_msg_fini(&out);
+    /* Unknown type numbers. */
+    NT_EQ_INT(swim_pb_unpack(&out, 0, NULL, 0), NAOS_EPROTO);
+    NT_EQ_INT(swim_pb_unpack(&out, SWIM_MSG_TYPE_MAX + 1, NULL, 0),
+              NAOS_EPROTO);
+    swim_pb_msg_fini(&out);
+    /* A name longer than SWIM_NAME_MAX is refused, not truncated. */
+    char longname[SWIM_NAME_MAX + 8];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    struct swim_update u = {.kind = SWIM_UPD_ALIVE, .id = {1},
+                            .name = longname};
+    struct swim_msg m = {.updates = &u, .nupdates = 1};
+    uint8_t buf[512];
+    size_t len;
+    NT_EQ_INT(swim_pb_pack(&m, buf, sizeof buf, &len), NAOS_OK);
+    NT_EQ_INT(swim_pb_unpack(&out, SWIM_MSG_GOSSIP, buf, len), NAOS_EPROTO);
+    swim_pb_msg_fini(&out);
+    /* Too many updates. */
+    size_t n = SWIM_MAX_SYNC + 1;
+    struct swim_update *many = naos_alloc(n * sizeof *many);
+    for (size_t i = 0; i < n; i++)
+        many[i] = (struct swim_update){.kind = SWIM_UPD_LEFT, .id = {i + 1}};
+    struct swim_msg big = {.updates = many, .nupdates = n};
+    size_t cap = swim_pb_packed_size(&big);
+    uint8_t *bb = naos_alloc(cap);
+    NT_EQ_INT(swim_pb_pack(&big, bb, cap, &len), NAOS_OK);
+    NT_EQ_INT(swim_pb_unpack(&out, SWIM_MSG_SYNC, bb, len), NAOS_EPROTO);
+    swim_pb_msg_fini(&out);
+    NT_EQ_INT(swim_pb_unpack(&out, SWIM_MSG_SYNC, bb, len - 2), NAOS_EPROTO);
+    swim_pb_msg_fini(&out);
+    naos_free(bb);
+    naos_free(many);
+    /* A health blob beyond the bound. */
+    uint8_t hb[SWIM_HEALTH_MAX + 1] = {0};
+    struct swim_update hu = {.kind = SWIM_UPD_HEALTH, .id = {1},
+                             .health = hb, .health_len = sizeof hb};
+    struct swim_msg hm = {.updates = &hu, .nupdates = 1};
+    uint8_t hbuf[1024];
+    NT_EQ_INT(swim_pb_pack(&hm, hbuf, sizeof hbuf, &len), NAOS_OK);
+    NT_EQ_INT(swim_pb_unpack(&out, SWIM_MSG_GOSSIP, hbuf, len), NAOS_EPROTO);
+    swim_pb_msg_fini(&out);
+    /* Allocation failures: refused cleanly, nothing leaks. */
+    struct swim_update ok = {.kind = SWIM_UPD_ALIVE, .id = {1}, .name = "x"};
+    struct swim_id w = {3};
+    struct swim_msg om = {.updates = &ok, .nupdates = 1, .wants = &w,
+                          .nwants = 1};
+    NT_EQ_INT(swim_pb_pack(&om, buf, sizeof buf, &len), NAOS_OK);
+    for (long k = 0; k < 10; k++) {
+        naos_alloc_fail_after(k);
+        int rc = swim_pb_unpack(&out, SWIM_MSG_SYNC_REPLY, buf, len);
+        naos_alloc_fail_after(-1);
+        swim_pb_msg_fini(&out);
+        if (rc == NAOS_OK)
+            break;
+        NT_TRUE(rc == NAOS_ENOMEM || rc == NAOS_EPROTO);
+    }
+    NT_EQ_INT(naos_alloc_live(), live);
+}
+
+static void
+test_health(void)
+{
+    struct swim_health h = {3, 1, 2, 4, 175}, g;
+    uint8_t buf[SWIM_HEALTH_MAX];
+    size_t len;
+    NT_EQ_INT(swim_pb_health_pack(&h, buf, sizeof buf, &len), NAOS_OK);
+    NT_TRUE(len <= 30);
+    NT_EQ_INT(swim_pb_health_unpack(&g, buf, len), NAOS_OK);
+    NT_EQ_INT(memcmp(&g, &h, sizeof h), 0);
+    NT_EQ_INT(swim_pb_health_pack(&h, buf, 2, &len), NAOS_ETOOBIG);
+    uint8_t junk[] = {0x08};
+    NT_EQ_INT(swim_pb_health_unpack(&g, junk, sizeof junk), NAOS_EPROTO);
+    NT_EQ_INT(g.agents_running, 0);
+}
+
+int
+main(void)
+{
+    static const struct nt_case cases[] = {
+        NT_CASE(test_round_trip),
+        NT_CASE(test_hostile),
+        NT_CASE(test_health),
+        {0},
+    };
+    return nt_run(cases);
+}
