@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* orphans_test.c: subreaper and orphan sweep against real processes. */
+#include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/prctl.h>
@@ -223,6 +225,35 @@ test_unknown_live_child_killed(void)
     tu_untrack(c.pid);
 }
 
+/* Live processes (not zombies) whose environment holds marker. */
+static int
+count_marked(const char *marker)
+{
+    int n = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        char path[300], buf[65536];
+        snprintf(path, sizeof path, "/proc/%s/environ", e->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        ssize_t k = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        for (ssize_t i = 0; i < k; i += (ssize_t)strlen(buf + i) + 1) {
+            buf[k] = '\0';
+            if (strcmp(buf + i, marker) == 0 &&
+                tu_proc_state(atoi(e->d_name), NULL) != 'Z') {
+                n++;
+                break;
+            }
+        }
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
 /* What a killed node left behind is found by its marker in the
  * environment, grandchildren included; others are left alone. */
 static void
@@ -237,10 +268,15 @@ test_kill_marked(void)
     o.extra_env = extra;
     struct proc_child marked = tu_spawn_opts(&o);
     struct proc_child other = tu_spawn_sh("exec sleep 1000", -1);
-    tu_sleep_ms(100); /* let the grandchild start */
+    for (int i = 0; i < 200 && count_marked(marker) < 2; i++)
+        tu_sleep_ms(10); /* the worker and its grandchild are up */
+    NT_EQ_INT(count_marked(marker), 2);
     unsigned killed = 0;
     NT_EQ_INT(proc_orphans_kill_marked(marker, &killed), NAOS_OK);
-    NT_TRUE(killed >= 2); /* the worker and its grandchild */
+    NT_TRUE(killed >= 1); /* the group kill may take the grandchild first */
+    for (int i = 0; i < 200 && count_marked(marker) > 0; i++)
+        tu_sleep_ms(10);
+    NT_EQ_INT(count_marked(marker), 0);
     bool reaped = false, exited = true;
     int code = 0;
     for (int i = 0; i < 100 && !reaped; i++) {
