@@ -1030,7 +1030,9 @@ swim_tick(struct swim *s, naos_time now)
     if (now >= s->gossip_at) {
         if (s->cfg.gossip_interval > 0) {
             s->gossip_at = now + (naos_time)s->cfg.gossip_interval;
-            if (s->npending)
+            /* Bursts hurry membership news; health rides on probes and
+                 * syncs only, so a busy cluster's idle traffic stays low. */
+            if (s->npending_state)
                 gossip_burst(s, s->cfg.gossip_nodes);
         } else {
             s->gossip_at = NAOS_TIME_NEVER;
@@ -1097,7 +1099,7 @@ swim_next_deadline(const struct swim *s)
         }
         t = tmin(t, s->sync_at);
     }
-    if (s->npending)
+    if (s->npending_state)
         t = tmin(t, s->gossip_at);
     return t;
 }
@@ -1108,9 +1110,9 @@ int
 swim_config_profile(struct swim_config *c, const char *profile)
 {
     struct swim_config d = {
-        .probe_interval = 1000,
+        .probe_interval = 2000,
         .probe_timeout = 500,
-        .suspicion_mult = 4,
+        .suspicion_mult = 2,
         .suspicion_max_mult = 6,
         .indirect_checks = 3,
         .retransmit_mult = 4,
@@ -1137,6 +1139,7 @@ swim_config_profile(struct swim_config *c, const char *profile)
         d.gossip_nodes = 4;
         d.join_backoff_max = 60000;
     } else if (strcmp(profile, "local") == 0) {
+        d.probe_interval = 1000;
         d.probe_timeout = 200;
         d.suspicion_mult = 3;
         d.indirect_checks = 1;
@@ -1321,8 +1324,6 @@ swim_set_health(struct swim *s, const uint8_t *blob, size_t len,
     }
     me->pub.health_ver++;
     swim__enqueue(s, me, true);
-    if (s->started && s->cfg.gossip_interval > 0 && s->gossip_at > now)
-        s->gossip_at = now; /* disseminate promptly */
     return NAOS_OK;
 }
 

@@ -100,8 +100,10 @@ void
 swim__enqueue(struct swim *s, struct swim__mem *m, bool health)
 {
     int *bc = health ? &m->bc_health : &m->bc_state;
-    if (*bc < 0)
+    if (*bc < 0) {
         s->npending++;
+        s->npending_state += !health;
+    }
     *bc = 0;
     if (health)
         m->bc_stamp_health = ++s->stamp;
@@ -115,6 +117,7 @@ swim__dequeue(struct swim *s, struct swim__mem *m)
     if (m->bc_state >= 0) {
         m->bc_state = -1;
         s->npending--;
+        s->npending_state--;
     }
     if (m->bc_health >= 0) {
         m->bc_health = -1;
@@ -200,6 +203,7 @@ count_tx(struct swim *s, struct swim__mem *m, bool health, unsigned limit)
     if ((unsigned)++*bc >= limit) {
         *bc = -1;
         s->npending--;
+        s->npending_state -= !health;
     }
 }
 

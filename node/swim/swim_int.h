@@ -77,6 +77,9 @@ struct swim {
 
     naos_time gossip_at, sync_at;
     unsigned npending;
+    unsigned npending_state; /* of npending: membership (not health)
+                                updates, the only ones that trigger
+                                gossip bursts */
     uint64_t stamp;
     uint32_t mark;
 

@@ -120,6 +120,11 @@ setup(unsigned n)
     fx.rng = 42;
     struct swim_config c;
     NT_EQ_INT(swim_config_profile(&c, "lan"), NAOS_OK);
+    /* The cases test mechanisms, with times worked out for a 1 s probe
+     * interval and suspicion mult 4 (the same suspicion timeouts as lan's
+     * 2 s and 2). */
+    c.probe_interval = 1000;
+    c.suspicion_mult = 4;
     c.id.v = 1;
     c.name = "a";
     c.addr = "t:1";
@@ -203,9 +208,9 @@ test_profiles(void)
 {
     struct swim_config c;
     NT_EQ_INT(swim_config_profile(&c, "lan"), NAOS_OK);
-    NT_EQ_INT(c.probe_interval, 1000);
+    NT_EQ_INT(c.probe_interval, 2000);
     NT_EQ_INT(c.probe_timeout, 500);
-    NT_EQ_INT(c.suspicion_mult, 4);
+    NT_EQ_INT(c.suspicion_mult, 2);
     NT_EQ_INT(c.indirect_checks, 3);
     NT_EQ_INT(c.push_pull_interval, 30000);
     NT_EQ_INT(swim_config_profile(&c, "wan"), NAOS_OK);
