@@ -81,6 +81,13 @@ int cli_global_opt(struct cli *c, int opt, const char *arg, char *err,
 int cli_opt_common(struct cli *c, const char *cmd, const char *help, int opt,
                    char **argv);
 
+/* cli_parse_globals parses argv for a subcommand that has no options of
+ * its own (only the global ones and -h). Returns CLI_OPT_NEXT when parsing
+ * succeeded (optind is then the first operand), or an exit code to return
+ * at once (0 after --help, 100 on an unknown option). */
+int cli_parse_globals(struct cli *c, const char *cmd, const char *help,
+                      int argc, char **argv);
+
 /* cli_print_message prints the one-line confirmation of a reply (or
  * fallback when it has none) to stdout, as {"message": ...} with --json. */
 void cli_print_message(const struct cli *c, const Naos__V1__Reply *r,

@@ -52,21 +52,9 @@ static const struct ctl_cmd ctl_rm = {
 static int
 run_ctl(const struct ctl_cmd *k, struct cli *c, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        CLI_GLOBAL_LONGOPTS,
-        {NULL, 0, NULL, 0},
-    };
-    optind = 0;
-    opterr = 0;
-    int opt;
-    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        int rc = cli_opt_common(c, k->name, k->help, opt, argv);
-        if (rc == CLI_OPT_NEXT)
-            continue;
-        if (rc == CLI_OPT_LOCAL)
-            return cli_usage(k->name, "unexpected option");
-        return rc;
-    }
+    int prc = cli_parse_globals(c, k->name, k->help, argc, argv);
+    if (prc != CLI_OPT_NEXT)
+        return prc;
     if (optind >= argc)
         return cli_usage(k->name, "missing NAME");
     const char *name = argv[optind++];
@@ -130,21 +118,9 @@ static const char ping_help[] =
 int
 cmd_ping(struct cli *c, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        CLI_GLOBAL_LONGOPTS,
-        {NULL, 0, NULL, 0},
-    };
-    optind = 0;
-    opterr = 0;
-    int opt;
-    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        int rc = cli_opt_common(c, "ping", ping_help, opt, argv);
-        if (rc == CLI_OPT_NEXT)
-            continue;
-        if (rc == CLI_OPT_LOCAL)
-            return cli_usage("ping", "unexpected option");
-        return rc;
-    }
+    int prc = cli_parse_globals(c, "ping", ping_help, argc, argv);
+    if (prc != CLI_OPT_NEXT)
+        return prc;
     if (optind < argc)
         return cli_usage("ping", "unexpected argument \"%s\"", argv[optind]);
 

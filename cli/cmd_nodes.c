@@ -57,21 +57,9 @@ print_table(const Naos__V1__NodesReply *r)
 int
 cmd_nodes(struct cli *c, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        CLI_GLOBAL_LONGOPTS,
-        {NULL, 0, NULL, 0},
-    };
-    optind = 0;
-    opterr = 0;
-    int opt;
-    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        int rc = cli_opt_common(c, "nodes", nodes_help, opt, argv);
-        if (rc == CLI_OPT_NEXT)
-            continue;
-        if (rc == CLI_OPT_LOCAL)
-            return cli_usage("nodes", "unexpected option");
-        return rc;
-    }
+    int prc = cli_parse_globals(c, "nodes", nodes_help, argc, argv);
+    if (prc != CLI_OPT_NEXT)
+        return prc;
     if (optind < argc)
         return cli_usage("nodes", "unexpected argument \"%s\"", argv[optind]);
 

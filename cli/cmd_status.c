@@ -22,21 +22,9 @@ static const char status_help[] =
 int
 cmd_status(struct cli *c, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        CLI_GLOBAL_LONGOPTS,
-        {NULL, 0, NULL, 0},
-    };
-    optind = 0;
-    opterr = 0;
-    int opt;
-    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        int rc = cli_opt_common(c, "status", status_help, opt, argv);
-        if (rc == CLI_OPT_NEXT)
-            continue;
-        if (rc == CLI_OPT_LOCAL)
-            return cli_usage("status", "unexpected option");
-        return rc;
-    }
+    int prc = cli_parse_globals(c, "status", status_help, argc, argv);
+    if (prc != CLI_OPT_NEXT)
+        return prc;
     const char *name = NULL;
     if (optind < argc)
         name = argv[optind++];

@@ -168,3 +168,25 @@ cli_print_message(const struct cli *c, const Naos__V1__Reply *r,
     cli_print_clean(stdout, msg);
     fputc('\n', stdout);
 }
+
+int
+cli_parse_globals(struct cli *c, const char *cmd, const char *help, int argc,
+                  char **argv)
+{
+    static const struct option longopts[] = {
+        CLI_GLOBAL_LONGOPTS,
+        {NULL, 0, NULL, 0},
+    };
+    optind = 0;
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        int rc = cli_opt_common(c, cmd, help, opt, argv);
+        if (rc == CLI_OPT_NEXT)
+            continue;
+        if (rc == CLI_OPT_LOCAL)
+            return cli_usage(cmd, "unexpected option");
+        return rc;
+    }
+    return CLI_OPT_NEXT;
+}
