@@ -30,122 +30,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench/bench_node.h"
 #include "cli/client.h"
 #include "node/base/time.h"
 #include "proto/naos.pb-c.h"
 
-static char url[512], tmpdir[] = "/tmp/naos-bhttp-XXXXXX", run[300];
-static int http_port;
-static pid_t node_pid;
-
-static int
-cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
+static struct bench_node node;
 
 static double
 pct_ms(uint64_t *v, size_t n, double p)
 {
-    qsort(v, n, sizeof *v, cmp_u64);
-    return (double)v[(size_t)(p * (double)(n - 1) + 0.5)] / 1000.0;
-}
-
-static int quiet; /* a missing deployment is expected while removing */
-
-static Naos__V1__Reply *
-call(Naos__V1__Request *req)
-{
-    Naos__V1__Reply *rep = NULL;
-    char err[256];
-    if (naos_client_call(url, req, &rep, 60000, err, sizeof err) != 0) {
-        fprintf(stderr, "bench: %s\n", err);
-        return NULL;
-    }
-    if (rep->code != 0) {
-        if (!quiet)
-            fprintf(stderr, "bench: node said: %s\n", rep->error);
-        naos_client_reply_free(rep);
-        return NULL;
-    }
-    return rep;
-}
-
-static int
-start_node(const char *bin)
-{
-    if (mkdtemp(tmpdir) == NULL)
-        return -1;
-    char data[300], addr[400];
-    snprintf(run, sizeof run, "%s/run", tmpdir);
-    snprintf(data, sizeof data, "%s/data", tmpdir);
-    snprintf(url, sizeof url, "ipc://%s/ctl.sock", run);
-    node_pid = fork();
-    if (node_pid == 0) {
-        execl(bin, bin, "start", "--run", run, "--data", data, "--log-level",
-              "error", "--http", "127.0.0.1:0", (char *)NULL);
-        _exit(127);
-    }
-    snprintf(addr, sizeof addr, "%s/http.addr", run);
-    for (int i = 0; i < 300; i++) {
-        FILE *f = fopen(addr, "r");
-        if (f) {
-            char line[128] = "";
-            if (fgets(line, sizeof line, f) && strrchr(line, ':'))
-                http_port = atoi(strrchr(line, ':') + 1);
-            fclose(f);
-            if (http_port > 0)
-                return 0;
-        }
-        usleep(20000);
-    }
-    return -1;
-}
-
-static void
-stop_node(void)
-{
-    if (node_pid > 0) {
-        kill(node_pid, SIGTERM);
-        int st;
-        waitpid(node_pid, &st, 0);
-    }
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "bench: could not remove %s\n", tmpdir);
-}
-
-static int
-deploy_pool(const char *name, uint32_t replicas)
-{
-    char *argv[] = {"sleep", "100000", NULL};
-    Naos__V1__NodeSpec top = NAOS__V1__NODE_SPEC__INIT,
-                       w = NAOS__V1__NODE_SPEC__INIT;
-    Naos__V1__NodeSpec *kids[] = {&w};
-    top.id = (char *)name;
-    top.is_supervisor = 1;
-    top.shutdown_ms = -2;
-    top.strategy = NAOS__V1__STRATEGY__SIMPLE_ONE_FOR_ONE;
-    top.max_restarts = 5;
-    top.window_s = 1;
-    top.replicas = replicas;
-    top.children = kids;
-    top.n_children = 1;
-    w.id = (char *)"w";
-    w.argv = argv;
-    w.n_argv = 2;
-    w.shutdown_ms = 5000;
-    w.start_timeout_ms = 30000;
-    Naos__V1__DeployRequest d = NAOS__V1__DEPLOY_REQUEST__INIT;
-    d.spec = &top;
-    Naos__V1__Request req = NAOS__V1__REQUEST__INIT;
-    req.req_case = NAOS__V1__REQUEST__REQ_DEPLOY;
-    req.deploy = &d;
-    Naos__V1__Reply *rep = call(&req);
-    naos_client_reply_free(rep);
-    return rep ? 0 : -1;
+    return (double)bench_pct(v, n, p) / 1000.0;
 }
 
 static Naos__V1__Reply *
@@ -156,32 +51,7 @@ ctl_status(const char *only)
     Naos__V1__Request req = NAOS__V1__REQUEST__INIT;
     req.req_case = NAOS__V1__REQUEST__REQ_STATUS;
     req.status = &sr;
-    return call(&req);
-}
-
-static size_t
-running(const char *name)
-{
-    Naos__V1__Reply *rep = ctl_status(name);
-    size_t n = 0;
-    if (rep && rep->status->n_deployments == 1) {
-        Naos__V1__NodeStatus *top = rep->status->deployments[0]->tree;
-        for (size_t i = 0; i < top->n_children; i++)
-            n += strcmp(top->children[i]->state, "running") == 0;
-    }
-    naos_client_reply_free(rep);
-    return n;
-}
-
-static void
-remove_dep(const char *name)
-{
-    Naos__V1__NameRequest nr = NAOS__V1__NAME_REQUEST__INIT;
-    nr.name = (char *)name;
-    Naos__V1__Request req = NAOS__V1__REQUEST__INIT;
-    req.req_case = NAOS__V1__REQUEST__REQ_REMOVE;
-    req.remove = &nr;
-    naos_client_reply_free(call(&req));
+    return bench_call(&node, &req, false);
 }
 
 static uint64_t
@@ -192,7 +62,7 @@ ping_us(void)
     req.req_case = NAOS__V1__REQUEST__REQ_PING;
     req.ping = &nr;
     uint64_t t0 = naos_clock_now_us();
-    naos_client_reply_free(call(&req));
+    naos_client_reply_free(bench_call(&node, &req, false));
     return naos_clock_now_us() - t0;
 }
 
@@ -203,7 +73,7 @@ http_connect(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_port = htons((uint16_t)http_port)};
+                             .sin_port = htons((uint16_t)node.http_port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -301,9 +171,11 @@ measure(size_t children, size_t k)
     char name[32];
     snprintf(name, sizeof name, "pool%zu", children);
     uint64_t t0 = naos_clock_now_us();
-    if (deploy_pool(name, (uint32_t)children) != 0)
+    char *wargv[] = {"sleep", "100000", NULL};
+    if (bench_deploy(&node, name, NAOS__V1__STRATEGY__SIMPLE_ONE_FOR_ONE, 5, 1,
+                     (uint32_t)children, wargv, 2) != 0)
         return -1;
-    while (running(name) < children) {
+    while (bench_running(&node, name) < children) {
         if (naos_clock_now_us() - t0 > 600 * 1000000ull) {
             fprintf(stderr, "bench: %zu children did not all start\n",
                     children);
@@ -352,11 +224,9 @@ measure(size_t children, size_t k)
     free(ctl);
     free(http);
     free(flo);
-    remove_dep(name);
-    quiet = 1;
-    while (running(name) > 0)
+    bench_name_cmd(&node, NAOS__V1__REQUEST__REQ_REMOVE, name);
+    while (bench_running(&node, name) > 0)
         usleep(200000);
-    quiet = 0;
     return 0;
 }
 
@@ -377,9 +247,8 @@ main(int argc, char **argv)
     printf("RLIMIT_NOFILE hard %llu: at most ~%llu workers (2 node fds "
            "each)\n", (unsigned long long)rl.rlim_max,
            (unsigned long long)(rl.rlim_max / 2));
-    if (start_node(argv[1]) != 0) {
-        fprintf(stderr, "bench: naos-node did not start\n");
-        stop_node();
+    if (bench_node_start(&node, argv[1], true) != 0) {
+        bench_node_stop(&node);
         return 111;
     }
     pthread_t t;
@@ -395,6 +264,6 @@ main(int argc, char **argv)
     }
     atomic_store(&load_stop, 1);
     pthread_join(t, NULL);
-    stop_node();
+    bench_node_stop(&node);
     return rc == 0 ? 0 : 111;
 }
