@@ -16,34 +16,18 @@
 void *
 ctl_reply_alloc(struct ctl_reply *rep, size_t size)
 {
-    if (rep->nallocs == rep->cap) {
-        size_t ncap = rep->cap ? rep->cap * 2 : 16;
-        void **n = naos_realloc(rep->allocs, ncap * sizeof *n);
-        if (n == NULL) {
-            rep->failed = 1;
-            return NULL;
-        }
-        rep->allocs = n;
-        rep->cap = ncap;
-    }
-    void *p = naos_alloc(size);
-    if (p == NULL) {
+    void *p = naos_arena_alloc(&rep->mem, size);
+    if (p == NULL)
         rep->failed = 1;
-        return NULL;
-    }
-    rep->allocs[rep->nallocs++] = p;
     return p;
 }
 
 char *
 ctl_reply_strdup(struct ctl_reply *rep, const char *s)
 {
-    if (s == NULL)
-        s = "";
-    size_t n = strlen(s) + 1;
-    char *d = ctl_reply_alloc(rep, n);
-    if (d)
-        memcpy(d, s, n);
+    char *d = naos_arena_strdup(&rep->mem, s);
+    if (d == NULL)
+        rep->failed = 1;
     return d;
 }
 
@@ -85,9 +69,7 @@ ctl_reply_message(struct ctl_reply *rep, const char *fmt, ...)
 void
 ctl_reply_fini(struct ctl_reply *rep)
 {
-    for (size_t i = 0; i < rep->nallocs; i++)
-        naos_free(rep->allocs[i]);
-    naos_free(rep->allocs);
+    naos_arena_fini(&rep->mem);
 }
 
 /* Packs rep into a new NNG message and sends it. A reply that cannot be

@@ -10,6 +10,7 @@
 
 #include <nng/nng.h>
 
+#include "node/base/arena.h"
 #include "node/reactor/reactor.h"
 #include "proto/naos.pb-c.h"
 
@@ -17,12 +18,11 @@
 #define CTL_MAX_REQUEST (4u << 20)
 
 /* struct ctl_reply: the reply under construction. Everything a handler
- * hangs off `msg` must come from ctl_reply_alloc / ctl_reply_strdup, which
- * are freed together once the reply is sent. */
+ * hangs off `msg` must come from ctl_reply_alloc / ctl_reply_strdup: one
+ * arena, freed at once when the reply has been sent. */
 struct ctl_reply {
     Naos__V1__Reply msg;
-    void **allocs;
-    size_t nallocs, cap;
+    struct naos_arena mem;
     int failed; /* an allocation failed: the reply becomes INTERNAL */
 };
 
