@@ -115,3 +115,18 @@ sup_intensity_used(const struct sup_intensity *si, uint64_t now_s)
     }
     return total > UINT32_MAX ? UINT32_MAX : (uint32_t)total;
 }
+
+uint64_t
+sup_intensity_expiry(const struct sup_intensity *si, uint64_t now_s)
+{
+    uint64_t h = horizon(si, now_s);
+    for (uint32_t i = 0; i < si->len; i++) {
+        const struct sup_intensity_bucket *b = bucket_at(si, i);
+        /* b counts until horizon() passes it: while now - window <= sec */
+        if (b->sec >= h)
+            return b->sec > UINT64_MAX - si->window_s - 1
+                       ? UINT64_MAX
+                       : b->sec + si->window_s + 1;
+    }
+    return UINT64_MAX;
+}

@@ -39,5 +39,9 @@ void sup_intensity_reset(struct sup_intensity *si);
 bool sup_intensity_add(struct sup_intensity *si, uint64_t now_s);
 /* sup_intensity_used counts the restarts within the window at now_s. */
 uint32_t sup_intensity_used(const struct sup_intensity *si, uint64_t now_s);
+/* sup_intensity_expiry: the first second after now_s at which
+ * sup_intensity_used will be lower (its oldest restart in the window
+ * leaves it), or UINT64_MAX when none is in the window. */
+uint64_t sup_intensity_expiry(const struct sup_intensity *si, uint64_t now_s);
 
 #endif

@@ -108,6 +108,35 @@ test_fini_zeroed_and_leaks(void)
     NT_EQ_INT(sup_intensity_init(&si, 1, 1), NAOS_ENOMEM);
 }
 
+/* Against brute force: used() stays the same at every second before
+ * expiry() and is lower at expiry(). */
+static void
+test_expiry_is_when_use_first_drops(void)
+{
+    struct sup_intensity si;
+    NT_EQ_INT(sup_intensity_init(&si, 6, 5), 0);
+    NT_TRUE(sup_intensity_expiry(&si, 100) == UINT64_MAX);
+    unsigned s = 99;
+    uint64_t now = 100;
+    for (int step = 0; step < 2000; step++) {
+        s = s * 1103515245u + 12345u;
+        now += (s >> 8) % 3;
+        if ((s >> 4) % 2)
+            (void)sup_intensity_add(&si, now);
+        uint32_t used = sup_intensity_used(&si, now);
+        uint64_t ex = sup_intensity_expiry(&si, now);
+        if (used == 0) {
+            NT_TRUE(ex == UINT64_MAX);
+            continue;
+        }
+        NT_TRUE(ex > now && ex <= now + 6);
+        for (uint64_t t = now; t < ex; t++)
+            NT_EQ_INT(sup_intensity_used(&si, t), used);
+        NT_TRUE(sup_intensity_used(&si, ex) < used);
+    }
+    sup_intensity_fini(&si);
+}
+
 int
 main(void)
 {
@@ -119,6 +148,7 @@ main(void)
         NT_CASE(test_zero_gives_up_at_once),
         NT_CASE(test_bounded_memory),
         NT_CASE(test_fini_zeroed_and_leaks),
+        NT_CASE(test_expiry_is_when_use_first_drops),
         {0},
     };
     return nt_run(cases);

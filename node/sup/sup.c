@@ -158,6 +158,13 @@ top_of(struct sup_node *n)
     return n;
 }
 
+/* changed: a call is changing what n's deployment shows (sup_node.version). */
+static void
+changed(struct sup_tree *t, struct sup_node *n)
+{
+    top_of(n)->version = ++t->version;
+}
+
 static void
 set_state(struct sup_node *n, enum sup_state s)
 {
@@ -1012,6 +1019,7 @@ sup_deploy_ex(struct sup_tree *t, struct spec_node *spec,
     *pp = top;
     if (out)
         *out = top;
+    changed(t, top);
     emit(t, SUP_EV_DEPLOY, top, reason_none, NULL, now);
     if (opts->first_reason.kind != SUP_REASON_NONE)
         set_first_reason(top, opts->first_reason, now);
@@ -1101,6 +1109,7 @@ sup_stop(struct sup_tree *t, struct sup_node *dep, naos_time now)
         (dep->plan == SUP__PH_STOP && (dep->plan_after == SUP__A_STOPPED ||
                                        dep->plan_after == SUP__A_REMOVE)))
         return NAOS_EBUSY;
+    changed(t, dep);
     begin_stop(t, dep, SUP__A_STOPPED);
     advance(t, dep, now);
     sup__reap(t);
@@ -1112,6 +1121,7 @@ sup_start(struct sup_tree *t, struct sup_node *dep, naos_time now)
 {
     if (!at_rest(dep))
         return NAOS_EBUSY;
+    changed(t, dep);
     top_start(t, dep, now);
     advance(t, dep, now);
     sup__reap(t);
@@ -1127,6 +1137,7 @@ sup_restart(struct sup_tree *t, struct sup_node *dep, naos_time now)
         (dep->plan_after == SUP__A_OP_START ||
          dep->plan_after == SUP__A_REMOVE))
         return NAOS_EBUSY;
+    changed(t, dep);
     begin_stop(t, dep, SUP__A_OP_START);
     advance(t, dep, now);
     sup__reap(t);
@@ -1138,6 +1149,7 @@ sup_remove(struct sup_tree *t, struct sup_node *dep, naos_time now)
 {
     if (dep->plan == SUP__PH_STOP && dep->plan_after == SUP__A_REMOVE)
         return NAOS_EBUSY;
+    changed(t, dep);
     begin_stop(t, dep, SUP__A_REMOVE);
     advance(t, dep, now);
     sup__reap(t);
@@ -1161,6 +1173,7 @@ sup_shutdown(struct sup_tree *t, naos_time now)
         if (d->plan == SUP__PH_STOP &&
             (d->plan_after == SUP__A_STOPPED || d->plan_after == SUP__A_REMOVE))
             continue;
+        changed(t, d);
         begin_stop(t, d, SUP__A_STOPPED);
         advance(t, d, now);
     }
@@ -1180,6 +1193,7 @@ sup_on_exit(struct sup_tree *t, struct sup_node *w, bool exited, int code,
     if (w == NULL || w->is_supervisor || w->pid == 0 ||
         (w->flags & SUP__F_DEAD))
         return;
+    changed(t, w);
     struct sup_reason r;
     if (w->kill_reason.kind != SUP_REASON_NONE)
         r = w->kill_reason;
@@ -1213,6 +1227,8 @@ sup_on_notify(struct sup_tree *t, struct sup_node *w, bool ready,
     if (w == NULL || w->is_supervisor || w->pid == 0 ||
         (w->flags & SUP__F_DEAD))
         return;
+    if (status || ready)
+        changed(t, w);
     if (status) {
         char *s = naos_strdup(status);
         if (s) {
@@ -1245,8 +1261,10 @@ sup_next_deadline(const struct sup_tree *t)
 void
 sup_tick(struct sup_tree *t, naos_time now)
 {
-    while (t->heap_len > 0 && t->heap[0]->deadline <= now)
+    while (t->heap_len > 0 && t->heap[0]->deadline <= now) {
+        changed(t, t->heap[0]);
         fire(t, t->heap[0], now);
+    }
     sup__reap(t);
 }
 
@@ -1256,4 +1274,15 @@ sup_intensity_in_use(const struct sup_node *s, naos_time now)
     if (!s->is_supervisor)
         return 0;
     return sup_intensity_used(&s->intensity, now / 1000);
+}
+
+naos_time
+sup_intensity_changes_at(const struct sup_node *s, naos_time now)
+{
+    if (!s->is_supervisor)
+        return NAOS_TIME_NEVER;
+    uint64_t sec = sup_intensity_expiry(&s->intensity, now / 1000);
+    if (sec == UINT64_MAX || sec > NAOS_TIME_NEVER / 1000)
+        return NAOS_TIME_NEVER;
+    return (naos_time)sec * 1000;
 }

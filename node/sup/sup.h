@@ -98,6 +98,12 @@ struct sup_node {
 
     void *io_data;             /* the driver's, per node; never touched here */
 
+    /* tops: changes (to a value unique in the tree) whenever a call may
+     * have changed anything above about this deployment, so a driver can
+     * cache what it shows. Time alone changes only uptimes and intensity
+     * use (see sup_intensity_changes_at). */
+    uint64_t version;
+
     /* Private to sup.c from here on. */
     struct sup_node *mbox_next;  /* link in the parent's mailbox */
     struct sup_node *dep_next;   /* deployments list (tops only) */
@@ -270,5 +276,9 @@ void sup_tick(struct sup_tree *t, naos_time now);
 
 /* sup_intensity_in_use: restarts of supervisor s within its window now. */
 uint32_t sup_intensity_in_use(const struct sup_node *s, naos_time now);
+/* sup_intensity_changes_at: the first time after now at which
+ * sup_intensity_in_use(s, ...) will be lower, with no restart in between;
+ * NAOS_TIME_NEVER when nothing is in use (or s is a worker). */
+naos_time sup_intensity_changes_at(const struct sup_node *s, naos_time now);
 
 #endif

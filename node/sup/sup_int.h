@@ -17,6 +17,7 @@ struct sup_tree {
     size_t heap_len, heap_cap;
     size_t nnodes, nworkers, nprocs;
     struct sup_node *grave; /* removed nodes, linked by mbox_next */
+    uint64_t version;       /* last version handed to a deployment */
 };
 
 /* Node flags. */

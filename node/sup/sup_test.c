@@ -1357,6 +1357,50 @@ check_node(struct sup_node *n, int *pids)
     }
 }
 
+/* shown: appends what a status shows of n's subtree (all but uptimes and
+ * intensity use, which change with time alone) to buf. */
+static void
+shown(const struct sup_node *n, char *buf, size_t cap)
+{
+    size_t len = strlen(buf);
+    snprintf(buf + len, cap - len, "%s:%d:%d:%u:%d:%d:%llu:%llu:%s:%zu;",
+             n->path, (int)n->state, n->pid, n->restarts,
+             (int)n->last_exit.kind, n->last_exit.code,
+             (unsigned long long)n->last_exit_at,
+             (unsigned long long)n->started_at,
+             n->status_text ? n->status_text : "-", n->nchildren);
+    for (size_t i = 0; i < n->nchildren; i++)
+        shown(n->children[i], buf, cap);
+}
+
+/* What each deployment showed at the last check, and its version then. */
+static struct {
+    const struct sup_node *top;
+    uint64_t version;
+    char shown[16384];
+} last_shown[2];
+
+/* A deployment whose status would read differently must have a new
+ * version (drivers cache status by it). */
+static void
+check_versions(void)
+{
+    static char now_shown[16384];
+    int i = 0;
+    for (struct sup_node *d = sup_first(T); d && i < 2; d = sup_next(d), i++) {
+        now_shown[0] = 0;
+        shown(d, now_shown, sizeof now_shown);
+        NT_TRUE(strlen(now_shown) < sizeof now_shown - 1);
+        if (last_shown[i].top == d && last_shown[i].version == d->version &&
+            strcmp(last_shown[i].shown, now_shown) != 0)
+            NT_FAIL("%s changed without a new version:\n%s\n%s", d->id,
+                    last_shown[i].shown, now_shown);
+        last_shown[i].top = d;
+        last_shown[i].version = d->version;
+        memcpy(last_shown[i].shown, now_shown, sizeof now_shown);
+    }
+}
+
 static void
 check_all(void)
 {
@@ -1365,6 +1409,7 @@ check_all(void)
     for (struct sup_node *d = sup_first(T); d; d = sup_next(d))
         check_node(d, pidseen);
     NT_EQ_INT(nseen == 0, sup_is_quiet(T));
+    check_versions();
 }
 
 /* do_exit delivers an exit and forgets the pid (the node may be freed). */
@@ -1402,6 +1447,7 @@ random_run(uint64_t seed)
     long base = naos_alloc_live();
     setup();
     F.prng = seed * 0x9e3779b97f4a7c15ull + 1;
+    memset(last_shown, 0, sizeof last_shown);
     for (int k = 0; k < 10; k++)
         prng();
     struct spec_node a, b;
@@ -1419,7 +1465,10 @@ random_run(uint64_t seed)
             int kind = (int)(prng() % 3);
             do_exit(w, kind != 2, kind == 0 ? 0 : kind == 1 ? 1 : 9);
         } else if (r < 45 && w) {
-            sup_on_notify(T, w, true, prng() % 2, NULL, NOW);
+            char text[16];
+            snprintf(text, sizeof text, "s%d", step % 7);
+            sup_on_notify(T, w, prng() % 4 != 0, prng() % 2,
+                          prng() % 3 == 0 ? text : NULL, NOW);
         } else if (r < 50 && w && w->state == SUP_STOPPING) {
             do_exit(w, false, SIGTERM);
         } else if (r < 80) {
