@@ -321,6 +321,8 @@ static void
 io_forget(void *ctx, struct sup_node *node)
 {
     struct node *n = ctx;
+    if (node->parent == NULL)
+        node__status_snaps_forget(n, node);
     struct wrun *wr = node->io_data;
     if (wr == NULL)
         return;
@@ -777,6 +779,7 @@ node_close(struct node *n)
         sup_tree_free(n->tree);
     }
     grave_flush(n);
+    node__status_snaps_fini(n);
     events_fini(&n->events);
     node__stats_fini(&n->stats);
     idmap_fini(&n->pids);

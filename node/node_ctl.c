@@ -14,69 +14,6 @@
 #include "proto/spec_pb.h"
 #include "store/state.h"
 
-static Naos__V1__NodeStatus *
-status_of(struct node *n, struct ctl_reply *rep, const struct sup_node *s)
-{
-    Naos__V1__NodeStatus *ns = ctl_reply_alloc(rep, sizeof *ns);
-    if (ns == NULL)
-        return NULL;
-    naos__v1__node_status__init(ns);
-    naos_time now = n->r.now;
-    ns->id = ctl_reply_strdup(rep, s->id);
-    ns->path = ctl_reply_strdup(rep, s->path);
-    ns->is_supervisor = s->is_supervisor;
-    ns->state = (char *)sup_state_name(s->state);
-    ns->pid = s->pid;
-    ns->restarts = s->restarts;
-    ns->restart_type = (char *)spec_restart_name(s->spec->restart);
-    ns->status_text = ctl_reply_strdup(rep, s->status_text);
-    if (s->pid > 0 && now > s->started_at)
-        ns->uptime_ms = (int64_t)(now - s->started_at);
-    if (s->last_exit.kind != SUP_REASON_NONE) {
-        Naos__V1__ExitReason *er = ctl_reply_alloc(rep, sizeof *er);
-        if (er) {
-            naos__v1__exit_reason__init(er);
-            char buf[64];
-            sup_reason_format(s->last_exit, buf, sizeof buf);
-            er->reason = ctl_reply_strdup(rep, buf);
-            er->at_wall_ms = node__wall_of(s->last_exit_at);
-            ns->last_exit = er;
-        }
-    }
-    if (!s->is_supervisor)
-        return ns;
-    ns->strategy = (char *)spec_strategy_name(s->spec->strategy);
-    ns->max_restarts = s->spec->max_restarts;
-    ns->window_s = s->spec->window_s;
-    ns->restarts_in_window = sup_intensity_in_use(s, now);
-    if (s->nchildren) {
-        ns->children = ctl_reply_alloc(rep, s->nchildren * sizeof *ns->children);
-        if (ns->children == NULL)
-            return ns;
-        for (size_t i = 0; i < s->nchildren; i++) {
-            Naos__V1__NodeStatus *c = status_of(n, rep, s->children[i]);
-            if (c)
-                ns->children[ns->n_children++] = c;
-        }
-    }
-    return ns;
-}
-
-static Naos__V1__DeploymentStatus *
-deployment_status(struct node *n, struct ctl_reply *rep,
-                  const struct sup_node *dep)
-{
-    Naos__V1__DeploymentStatus *ds = ctl_reply_alloc(rep, sizeof *ds);
-    if (ds == NULL)
-        return NULL;
-    naos__v1__deployment_status__init(ds);
-    ds->name = ctl_reply_strdup(rep, dep->id);
-    ds->state = (char *)sup_state_name(dep->state);
-    ds->failure = ctl_reply_strdup(rep, dep->failure);
-    ds->tree = status_of(n, rep, dep);
-    return ds;
-}
-
 static void
 handle_status(struct node *n, const Naos__V1__StatusRequest *req,
               struct ctl_reply *rep)
@@ -108,7 +45,7 @@ handle_status(struct node *n, const Naos__V1__StatusRequest *req,
     for (struct sup_node *d = sup_first(n->tree); d; d = sup_next(d)) {
         if (only && strcmp(d->id, only) != 0)
             continue;
-        Naos__V1__DeploymentStatus *ds = deployment_status(n, rep, d);
+        Naos__V1__DeploymentStatus *ds = node__deployment_status(n, rep, d);
         if (ds)
             st->deployments[st->n_deployments++] = ds;
     }

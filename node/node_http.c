@@ -3,13 +3,14 @@
  * behind /metrics. Runs on the reactor thread, called by the http module
  * (node/http/http.h) for each request that needs node state.
  *
- * The JSON documents are exactly those of the control protocol: a status
- * request is answered by node__handle_request (node_ctl.c) into a reply
- * arena, as for `naos status`, and rendered with proto/status_json, as
- * `naos status --json` renders it. The rendering -- the costly half at
- * 10,000 children -- is deferred to the http module's render thread: the
- * arena owns copies of everything it holds (strings are duplicated, the
- * rest are static names), so the render step touches no node state. */
+ * The JSON documents are exactly those of the control protocol, rendered
+ * with proto/status_json as `naos status --json` renders them. Rendering
+ * is deferred to the http module's render thread, so it must touch no
+ * node state: status documents are the per-deployment snapshots of
+ * node_status.c (immutable, shared by reference, rebuilt only when the
+ * deployment changed: polling an unchanged tree costs the reactor a
+ * reference count), and other replies are reply arenas that own copies
+ * of everything they hold. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "node/base/alloc.h"
 #include "node/base/err.h"
 #include "node/base/log.h"
+#include "node/base/time.h"
 #include "node/http/metrics.h"
 #include "node/node_int.h"
 #include "proto/status_json.h"
@@ -87,13 +89,55 @@ reply_failed(struct ctl_reply *rep, struct http_response *res)
     return true;
 }
 
-/* Render steps: the render thread's side. Only the arena is read. */
+/* struct status_view: what a status render reads, taken on the reactor. */
+struct status_view {
+    char *node; /* owned copy of the node's name */
+    size_t n;
+    struct status_snap *snaps[]; /* one reference each */
+};
+
+static void
+view_free(void *arg)
+{
+    struct status_view *v = arg;
+    for (size_t i = 0; i < v->n; i++)
+        status_snap_unref(v->snaps[i]);
+    naos_free(v->node);
+    naos_free(v);
+}
+
+/* How long ago snapshot s was taken (its uptimes are that old). */
+static int64_t
+age_of(const struct status_snap *s, naos_time now)
+{
+    return now > s->taken_at ? (int64_t)(now - s->taken_at) : 0;
+}
+
+/* Render steps: the render thread's side. Only the arena or the view is
+ * read. */
 
 static void
 render_status(void *arg, struct http_response *res)
 {
-    struct ctl_reply *rep = arg;
-    json_t *j = status_json_status(rep->msg.status);
+    struct status_view *v = arg;
+    naos_time now = naos_clock_now();
+    size_t n = v->n ? v->n : 1;
+    Naos__V1__DeploymentStatus **deps = naos_alloc(n * sizeof *deps);
+    int64_t *elapsed = naos_alloc(n * sizeof *elapsed);
+    json_t *j = NULL;
+    if (deps && elapsed) {
+        for (size_t i = 0; i < v->n; i++) {
+            deps[i] = v->snaps[i]->ds;
+            elapsed[i] = age_of(v->snaps[i], now);
+        }
+        Naos__V1__Status st = NAOS__V1__STATUS__INIT;
+        st.node = v->node;
+        st.n_deployments = v->n;
+        st.deployments = deps;
+        j = status_json_status_at(&st, elapsed);
+    }
+    naos_free(deps);
+    naos_free(elapsed);
     http_response_json(res, 200, j);
     json_decref(j);
 }
@@ -101,11 +145,11 @@ render_status(void *arg, struct http_response *res)
 static void
 render_deployment(void *arg, struct http_response *res)
 {
-    struct ctl_reply *rep = arg;
-    const Naos__V1__Status *st = rep->msg.status;
-    json_t *j = st && st->n_deployments == 1
-                    ? status_json_deployment(st->deployments[0])
-                    : NULL;
+    struct status_view *v = arg;
+    json_t *j = v->n == 1 ? status_json_deployment_at(
+                                v->snaps[0]->ds,
+                                age_of(v->snaps[0], naos_clock_now()))
+                          : NULL;
     http_response_json(res, 200, j);
     json_decref(j);
 }
@@ -142,26 +186,41 @@ defer(struct http_response *res, struct ctl_reply *rep,
 
 /* ---- routes -------------------------------------------------------------- */
 
+/* The status of every deployment, or of the one named only: references
+ * to their snapshots, rendered off the reactor. */
 static void
 answer_status(struct node *n, const char *only, struct http_response *res,
               void (*render)(void *, struct http_response *))
 {
-    Naos__V1__StatusRequest sr = NAOS__V1__STATUS_REQUEST__INIT;
-    sr.name = (char *)only;
-    Naos__V1__Request req = NAOS__V1__REQUEST__INIT;
-    req.req_case = NAOS__V1__REQUEST__REQ_STATUS;
-    req.status = &sr;
-    struct ctl_reply *rep = ask(n, &req);
-    if (reply_failed(rep, res))
-        return;
-    /* the only field that pointed into the node */
-    rep->msg.status->node = ctl_reply_strdup(rep, n->name);
-    if (rep->failed) {
-        arena_free(rep);
-        http_response_error(res, 500, "naos-node ran out of memory");
+    size_t count = 0;
+    for (struct sup_node *d = sup_first(n->tree); d; d = sup_next(d))
+        count += only == NULL || strcmp(d->id, only) == 0;
+    if (only != NULL && count == 0) {
+        http_response_error(res, 404,
+                            "no deployment named %s (see `naos status`)",
+                            only);
         return;
     }
-    defer(res, rep, render);
+    struct status_view *v =
+        naos_alloc(sizeof *v + count * sizeof v->snaps[0]);
+    if (v == NULL || (v->node = naos_strdup(n->name)) == NULL)
+        goto oom;
+    for (struct sup_node *d = sup_first(n->tree); d; d = sup_next(d)) {
+        if (only != NULL && strcmp(d->id, only) != 0)
+            continue;
+        if ((v->snaps[v->n] = node__status_snap(n, d)) == NULL)
+            goto oom;
+        v->n++;
+    }
+    res->render = render;
+    res->render_free = view_free;
+    res->render_arg = v;
+    return;
+
+oom:
+    if (v != NULL)
+        view_free(v);
+    http_response_error(res, 500, "naos-node ran out of memory");
 }
 
 static void
@@ -487,6 +546,16 @@ answer_metrics(struct node *n, struct http_response *res)
                 (double)hs.requests[k][c]);
         }
     }
+    http_metrics_family(&m, "naos_status_snapshot_builds_total", "counter",
+                        "Status documents built for the HTTP API (a request "
+                        "for an unchanged deployment reuses the last one).");
+    http_metrics_sample(&m, "naos_status_snapshot_builds_total", NULL,
+                        (double)n->stats.snap_builds);
+    http_metrics_family(&m, "naos_status_snapshot_build_seconds_total",
+                        "counter",
+                        "Reactor time spent building those documents.");
+    http_metrics_sample(&m, "naos_status_snapshot_build_seconds_total", NULL,
+                        (double)n->stats.snap_build_us / 1e6);
     http_metrics_family(&m, "naos_http_queued_requests", "gauge",
                         "HTTP requests waiting for the reactor.");
     http_metrics_sample(&m, "naos_http_queued_requests", NULL,

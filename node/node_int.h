@@ -5,6 +5,7 @@
 #define NAOS_NODE_NODE_INT_H
 
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "node/auth/keys.h"
@@ -58,7 +59,21 @@ struct node_stats {
     size_t ndeps, deps_cap;
     uint64_t lag_buckets[NODE_LAG_BUCKETS + 1]; /* per bucket; last = +Inf */
     uint64_t lag_count, lag_sum_us;
+    uint64_t snap_builds, snap_build_us; /* status snapshots (node_status.c) */
     naos_time started_at;
+};
+
+/* struct status_snap: one deployment's status document as it read at
+ * taken_at (node_status.c). Immutable once built, so the HTTP render thread
+ * reads it while the reactor goes on; the last reference frees it. */
+struct status_snap {
+    atomic_uint refs;
+    const struct sup_node *top; /* cache key: compared, never followed */
+    uint64_t version;           /* top->version it was built from */
+    naos_time taken_at;         /* reactor time its uptimes were read at */
+    naos_time valid_until;      /* an intensity count it shows drops then */
+    struct ctl_reply rep;       /* owns ds */
+    Naos__V1__DeploymentStatus *ds;
 };
 
 /* struct node: one naos-node. Owned by the reactor thread. */
@@ -92,6 +107,10 @@ struct node {
     struct node_stats stats;
     struct node_members *members; /* NULL without --listen (node_members.c) */
     bool leave_pending; /* stopping: leave the cluster, then shut down */
+    struct {
+        struct status_snap **v; /* one per deployment asked about */
+        size_t len, cap;
+    } snaps;
 };
 
 /* ---- membership (node_members.c) ---- */
@@ -134,6 +153,25 @@ void node__members_reply(struct node *n, struct ctl_reply *rep);
 bool node__members_stats(struct node *n, struct node_members_stats *st);
 /* node__health_tally: the local health (agents, deployments, load). */
 void node__health_tally(struct node *n, struct swim_health *h);
+
+/* ---- status documents (node_status.c) ---- */
+
+/* node__deployment_status builds dep's status document into rep (NULL when
+ * out of memory: rep->failed is set). */
+Naos__V1__DeploymentStatus *node__deployment_status(struct node *n,
+                                                    struct ctl_reply *rep,
+                                                    const struct sup_node *dep);
+/* node__status_snap returns a new reference to dep's cached snapshot,
+ * rebuilt first if dep changed since (NULL when out of memory). */
+struct status_snap *node__status_snap(struct node *n,
+                                      const struct sup_node *dep);
+/* status_snap_unref drops a reference; any thread; NULL is fine. */
+void status_snap_unref(struct status_snap *s);
+/* node__status_snaps_forget drops the cached snapshot of top, which the
+ * core is about to free (renders in flight keep theirs). */
+void node__status_snaps_forget(struct node *n, const struct sup_node *top);
+/* node__status_snaps_fini drops every cached snapshot. */
+void node__status_snaps_fini(struct node *n);
 
 /* node__handle_request dispatches one control request (node_ctl.c). */
 void node__handle_request(void *arg, const Naos__V1__Request *req,

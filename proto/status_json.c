@@ -102,8 +102,10 @@ time_json(int64_t wall_ms)
     return buf[0] ? json_string(buf) : json_null();
 }
 
+/* elapsed: ms since the document was taken, added to running workers'
+ * uptimes (status_json_status_at). */
 static json_t *
-node_json(const Naos__V1__NodeStatus *n, int depth)
+node_json(const Naos__V1__NodeStatus *n, int depth, int64_t elapsed)
 {
     if (n == NULL || depth > STATUS_JSON_MAX_DEPTH)
         return NULL;
@@ -120,7 +122,9 @@ node_json(const Naos__V1__NodeStatus *n, int depth)
                                             : json_null()) &&
               obj_set(o, "restarts", json_integer(n->restarts)) &&
               obj_set(o, "restart", str_or_null(n->restart_type)) &&
-              obj_set(o, "uptime_ms", json_integer(n->uptime_ms));
+              obj_set(o, "uptime_ms",
+                      json_integer(n->uptime_ms +
+                                   (!sup && n->pid != 0 ? elapsed : 0)));
     if (!ok)
         goto err;
 
@@ -152,7 +156,7 @@ node_json(const Naos__V1__NodeStatus *n, int depth)
     if (!obj_set(o, "children", kids))
         goto err;
     for (size_t i = 0; n->children && i < n->n_children; i++) {
-        json_t *k = node_json(n->children[i], depth + 1);
+        json_t *k = node_json(n->children[i], depth + 1, elapsed);
         if (k == NULL || json_array_append_new(kids, k) != 0)
             goto err;
     }
@@ -166,11 +170,11 @@ err:
 json_t *
 status_json_node(const Naos__V1__NodeStatus *n)
 {
-    return node_json(n, 1);
+    return node_json(n, 1, 0);
 }
 
-json_t *
-status_json_deployment(const Naos__V1__DeploymentStatus *d)
+static json_t *
+deployment_json(const Naos__V1__DeploymentStatus *d, int64_t elapsed)
 {
     if (d == NULL)
         return NULL;
@@ -182,7 +186,7 @@ status_json_deployment(const Naos__V1__DeploymentStatus *d)
         !obj_set(o, "state", jstr(d->state)) ||
         (failed && !obj_set(o, "failure", str_or_null(d->failure))))
         goto err;
-    json_t *tree = d->tree ? node_json(d->tree, 1) : json_null();
+    json_t *tree = d->tree ? node_json(d->tree, 1, elapsed) : json_null();
     if (!obj_set(o, "tree", tree))
         goto err;
     return o;
@@ -193,7 +197,26 @@ err:
 }
 
 json_t *
+status_json_deployment(const Naos__V1__DeploymentStatus *d)
+{
+    return deployment_json(d, 0);
+}
+
+json_t *
+status_json_deployment_at(const Naos__V1__DeploymentStatus *d,
+                          int64_t elapsed_ms)
+{
+    return deployment_json(d, elapsed_ms);
+}
+
+json_t *
 status_json_status(const Naos__V1__Status *st)
+{
+    return status_json_status_at(st, NULL);
+}
+
+json_t *
+status_json_status_at(const Naos__V1__Status *st, const int64_t *elapsed_ms)
 {
     if (st == NULL)
         return NULL;
@@ -205,7 +228,8 @@ status_json_status(const Naos__V1__Status *st)
         !obj_set(o, "deployments", deps))
         goto err;
     for (size_t i = 0; st->deployments && i < st->n_deployments; i++) {
-        json_t *d = status_json_deployment(st->deployments[i]);
+        json_t *d = deployment_json(st->deployments[i],
+                                    elapsed_ms ? elapsed_ms[i] : 0);
         if (d == NULL || json_array_append_new(deps, d) != 0)
             goto err;
     }

@@ -49,6 +49,17 @@ json_t *status_json_status(const Naos__V1__Status *st);
 /* status_json_deployment renders one deployment (borrowed); as above. */
 json_t *status_json_deployment(const Naos__V1__DeploymentStatus *d);
 
+/* status_json_status_at renders st as it reads elapsed_ms[i] ms after
+ * deployment i was taken: running workers' uptime_ms grow by that much
+ * (a cached document served later). elapsed_ms NULL: all 0. */
+json_t *status_json_status_at(const Naos__V1__Status *st,
+                              const int64_t *elapsed_ms);
+
+/* status_json_deployment_at renders d as it reads elapsed_ms after it was
+ * taken; as status_json_status_at. */
+json_t *status_json_deployment_at(const Naos__V1__DeploymentStatus *d,
+                                  int64_t elapsed_ms);
+
 /* status_json_node renders one NODE and its subtree (borrowed); as above. */
 json_t *status_json_node(const Naos__V1__NodeStatus *n);
 

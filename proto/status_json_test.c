@@ -157,6 +157,64 @@ test_full_status_shape(void)
     free(s);
 }
 
+/* A document served elapsed ms after it was taken: only running workers'
+ * uptimes move, each deployment by its own elapsed time. */
+static void
+test_status_at_shifts_running_uptimes_only(void)
+{
+    Naos__V1__NodeStatus run = NAOS__V1__NODE_STATUS__INIT;
+    run.id = run.path = (char *)"w";
+    run.state = (char *)"running";
+    run.pid = 7;
+    run.uptime_ms = 1000;
+    Naos__V1__NodeStatus dead = NAOS__V1__NODE_STATUS__INIT;
+    dead.id = dead.path = (char *)"x";
+    dead.state = (char *)"stopped";
+    Naos__V1__NodeStatus *kids[] = {&run, &dead};
+    Naos__V1__NodeStatus top = NAOS__V1__NODE_STATUS__INIT;
+    top.id = top.path = (char *)"d";
+    top.is_supervisor = 1;
+    top.state = (char *)"running";
+    top.uptime_ms = 5;
+    top.n_children = 2;
+    top.children = kids;
+    Naos__V1__DeploymentStatus d1 = NAOS__V1__DEPLOYMENT_STATUS__INIT;
+    d1.name = (char *)"d";
+    d1.state = (char *)"running";
+    d1.tree = &top;
+    Naos__V1__DeploymentStatus d2 = d1;
+    Naos__V1__DeploymentStatus *deps[] = {&d1, &d2};
+    Naos__V1__Status st = NAOS__V1__STATUS__INIT;
+    st.node = (char *)"n";
+    st.n_deployments = 2;
+    st.deployments = deps;
+
+    const int64_t elapsed[] = {250, 40};
+    json_t *j = status_json_status_at(&st, elapsed);
+    json_t *ds = json_object_get(j, "deployments");
+    for (size_t i = 0; i < 2; i++) {
+        json_t *t = json_object_get(json_array_get(ds, i), "tree");
+        json_t *k = json_object_get(t, "children");
+        NT_EQ_INT(json_integer_value(json_object_get(t, "uptime_ms")), 5);
+        NT_EQ_INT(json_integer_value(json_object_get(json_array_get(k, 0),
+                                                     "uptime_ms")),
+                  1000 + elapsed[i]);
+        NT_EQ_INT(json_integer_value(json_object_get(json_array_get(k, 1),
+                                                     "uptime_ms")),
+                  0);
+    }
+    json_decref(j);
+    /* NULL elapsed and status_json_status read the same */
+    char *a = dump(status_json_status_at(&st, NULL));
+    char *b = dump(status_json_status(&st));
+    NT_EQ_STR(a, b);
+    free(a);
+    free(b);
+    char *c = dump(status_json_deployment_at(&d1, 9));
+    NT_CONTAINS(c, "\"uptime_ms\":1009");
+    free(c);
+}
+
 static void
 test_worker_nulls(void)
 {
@@ -277,6 +335,7 @@ main(void)
     static const struct nt_case cases[] = {
         NT_CASE(test_time_format),
         NT_CASE(test_full_status_shape),
+        NT_CASE(test_status_at_shifts_running_uptimes_only),
         NT_CASE(test_worker_nulls),
         NT_CASE(test_invalid_utf8_is_replaced),
         NT_CASE(test_depth_limit),

@@ -13,6 +13,11 @@
  *   reactor the reactor's own latency seen by a control ping, idle and
  *           while a client polls /api/v1/status once a second (what the
  *           dashboard does) and back-to-back (worst case)
+ *   busy    reactor time per status request, from the node's own
+ *           /metrics (loop busy-time sum, idle rate subtracted): with the
+ *           tree unchanged (a cached snapshot), and after one worker was
+ *           killed and restarted (the deployment's snapshot is rebuilt;
+ *           the rebuild's own time is reported from its counter)
  * Latencies are p50 and p99 in ms; ratios are http/ctl.
  *
  * Each worker holds two node fds: RLIMIT_NOFILE (hard) bounds N. */
@@ -29,6 +34,9 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
 
 #include "bench/bench_node.h"
 #include "cli/client.h"
@@ -54,15 +62,36 @@ ctl_status(const char *only)
     return bench_call(&node, &req, false);
 }
 
-static uint64_t
-ping_us(void)
+/* One control connection kept open for pings, so a ping measures the
+ * reactor's turnaround and not a dial. */
+static nng_socket ping_sock;
+static uint8_t ping_msg[64];
+static size_t ping_len;
+
+static int
+ping_open(void)
 {
     Naos__V1__NameRequest nr = NAOS__V1__NAME_REQUEST__INIT;
     Naos__V1__Request req = NAOS__V1__REQUEST__INIT;
     req.req_case = NAOS__V1__REQUEST__REQ_PING;
     req.ping = &nr;
+    ping_len = naos__v1__request__pack(&req, ping_msg);
+    if (nng_req0_open(&ping_sock) != 0)
+        return -1;
+    nng_socket_set_ms(ping_sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+    nng_socket_set_ms(ping_sock, NNG_OPT_RECVTIMEO, 60000);
+    return nng_dial(ping_sock, node.url, NULL, 0) == 0 ? 0 : -1;
+}
+
+static uint64_t
+ping_us(void)
+{
     uint64_t t0 = naos_clock_now_us();
-    naos_client_reply_free(bench_call(&node, &req, false));
+    void *rep;
+    size_t len;
+    if (nng_send(ping_sock, ping_msg, ping_len, 0) == 0 &&
+        nng_recv(ping_sock, &rep, &len, NNG_FLAG_ALLOC) == 0)
+        nng_free(rep, len);
     return naos_clock_now_us() - t0;
 }
 
@@ -86,11 +115,12 @@ http_connect(void)
 
 /* GETs path on fd; returns the status (and the body length in *len), or
  * -1 when the connection failed. */
+static char *buf; /* the last response read by http_get */
+static size_t cap;
+
 static int
 http_get(int fd, const char *path, size_t *len)
 {
-    static char *buf;
-    static size_t cap;
     char req[256];
     int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: b\r\n\r\n",
                      path);
@@ -120,6 +150,105 @@ http_get(int fd, const char *path, size_t *len)
     }
     *len = need;
     return atoi(buf + 9);
+}
+
+/* The value of the sample line starting with `name ` in /metrics. */
+static double
+metric(int fd, const char *name)
+{
+    size_t len;
+    if (http_get(fd, "/metrics", &len) != 200)
+        return -1;
+    size_t nl = strlen(name);
+    for (char *p = strstr(buf, "\r\n\r\n"); p != NULL; p = strchr(p, '\n')) {
+        p++;
+        if (strncmp(p, name, nl) == 0 && p[nl] == ' ')
+            return strtod(p + nl + 1, NULL);
+    }
+    return -1;
+}
+
+#define BUSY "naos_reactor_loop_duration_seconds_sum"
+#define BUILDS "naos_status_snapshot_builds_total"
+#define BUILD_S "naos_status_snapshot_build_seconds_total"
+
+/* Reactor busy seconds per second with nobody asking for anything. */
+static double
+idle_busy_rate(int fd)
+{
+    double b0 = metric(fd, BUSY);
+    uint64_t t0 = naos_clock_now_us();
+    usleep(1000000);
+    double b1 = metric(fd, BUSY);
+    return (b1 - b0) / ((double)(naos_clock_now_us() - t0) / 1e6);
+}
+
+/* The pids of the workers of the deployment, from one status reply. */
+static size_t
+worker_pids(int *pids, size_t max)
+{
+    Naos__V1__Reply *rep = ctl_status(NULL);
+    size_t n = 0;
+    if (rep && rep->status && rep->status->n_deployments == 1) {
+        Naos__V1__NodeStatus *t = rep->status->deployments[0]->tree;
+        for (size_t i = 0; t && i < t->n_children && n < max; i++)
+            if (t->children[i]->pid > 0)
+                pids[n++] = t->children[i]->pid;
+    }
+    naos_client_reply_free(rep);
+    return n;
+}
+
+/* Reactor busy microseconds per GET of path, k back-to-back. */
+static double
+busy_per_get(int fd, const char *path, size_t k, double idle, double *builds)
+{
+    size_t len;
+    double b0 = metric(fd, BUSY), n0 = metric(fd, BUILDS);
+    uint64_t t0 = naos_clock_now_us();
+    for (size_t i = 0; i < k; i++)
+        http_get(fd, path, &len);
+    double el = (double)(naos_clock_now_us() - t0) / 1e6;
+    double b1 = metric(fd, BUSY), n1 = metric(fd, BUILDS);
+    *builds = n1 - n0;
+    return ((b1 - b0) - idle * el) / (double)k * 1e6;
+}
+
+/* Reactor time per status request: k requests against an unchanged tree,
+ * beside the anchor of a request that reaches the reactor for almost
+ * nothing (the one-member nodes list); then k each after one worker was
+ * killed and restarted. */
+static void
+reactor_busy(size_t k)
+{
+    int fd = http_connect();
+    size_t len;
+    if (fd < 0 || http_get(fd, "/api/v1/status", &len) != 200)
+        return;
+    double idle = idle_busy_rate(fd), builds, nb;
+    double st = busy_per_get(fd, "/api/v1/status", k, idle, &builds);
+    double an = busy_per_get(fd, "/api/v1/nodes", k, idle, &nb);
+    printf("  busy     reactor per GET /api/v1/status, tree unchanged "
+           "%7.1f us  (%.0f rebuilds)\n", st, builds);
+    printf("  busy     reactor per GET /api/v1/nodes (anchor)         "
+           "%7.1f us  = %.2fx  (idle loop %.1f us/s)\n", an,
+           an > 0 ? st / an : 0.0, idle * 1e6);
+
+    int *pids = calloc(k, sizeof *pids);
+    size_t np = worker_pids(pids, k);
+    double s0 = metric(fd, BUILD_S), c0 = metric(fd, BUILDS);
+    for (size_t i = 0; i < np; i++) {
+        kill(pids[i], SIGKILL);
+        usleep(30000); /* restarted by then (about 1 ms) */
+        http_get(fd, "/api/v1/status", &len);
+    }
+    double s1 = metric(fd, BUILD_S), c1 = metric(fd, BUILDS);
+    if (c1 > c0)
+        printf("  busy     rebuild after a restart (once per change)      "
+               "%7.1f us  (%.0f rebuilds of the deployment)\n",
+               (s1 - s0) / (c1 - c0) * 1e6, c1 - c0);
+    free(pids);
+    close(fd);
 }
 
 static atomic_int load_mode; /* 0 off, 1 once a second, 2 back-to-back */
@@ -172,7 +301,8 @@ measure(size_t children, size_t k)
     snprintf(name, sizeof name, "pool%zu", children);
     uint64_t t0 = naos_clock_now_us();
     char *wargv[] = {"sleep", "100000", NULL};
-    if (bench_deploy(&node, name, NAOS__V1__STRATEGY__SIMPLE_ONE_FOR_ONE, 5, 1,
+    /* intensity room for the kills of reactor_busy (every 30 ms) */
+    if (bench_deploy(&node, name, NAOS__V1__STRATEGY__SIMPLE_ONE_FOR_ONE, 100, 1,
                      (uint32_t)children, wargv, 2) != 0)
         return -1;
     while (bench_running(&node, name) < children) {
@@ -221,6 +351,7 @@ measure(size_t children, size_t k)
     reactor_under(0, "idle", 200);
     reactor_under(1, "while status polled 1/s", 200);
     reactor_under(2, "while status polled back-to-back", 200);
+    reactor_busy(k);
     free(ctl);
     free(http);
     free(flo);
@@ -251,6 +382,11 @@ main(int argc, char **argv)
         bench_node_stop(&node);
         return 111;
     }
+    if (ping_open() != 0) {
+        fprintf(stderr, "bench: cannot open the control socket\n");
+        bench_node_stop(&node);
+        return 111;
+    }
     pthread_t t;
     pthread_create(&t, NULL, loader, NULL);
     int rc = 0;
@@ -264,6 +400,7 @@ main(int argc, char **argv)
     }
     atomic_store(&load_stop, 1);
     pthread_join(t, NULL);
+    nng_close(ping_sock);
     bench_node_stop(&node);
     return rc == 0 ? 0 : 111;
 }

@@ -106,6 +106,49 @@ class Http(NodeTest):
             self.assertEqual((code, body), (200, b""))
             self.assertEqual(hdrs["content-type"], "application/json")
 
+    def test_status_is_current_between_changes(self):
+        """The API serves a cached document between tree changes; it must
+        still read as of the request: uptimes move, a crash shows at once,
+        and an intensity count drops when its window passes with nothing
+        else happening."""
+        with self.node() as n:
+            n.apply("""
+name: win
+supervisor: {strategy: one-for-one, max_restarts: 5, window: 1s}
+children:
+  - id: w
+    command: ["sleep", "1000"]
+""")
+            n.wait_state("win", "running")
+            pid = n.wait_running_pid("win/w")
+
+            def w_of(doc):
+                return find_node(doc["deployments"][0]["tree"], "win/w")
+            first = w_of(n.http_json("/api/v1/status"))
+            time.sleep(0.4)
+            again = w_of(n.http_json("/api/v1/status"))
+            self.assertEqual(again["pid"], first["pid"])
+            self.assertGreaterEqual(again["uptime_ms"] - first["uptime_ms"],
+                                    350)
+            one = n.http_json("/api/v1/deployments/win")
+            self.assertGreaterEqual(
+                find_node(one["tree"], "win/w")["uptime_ms"],
+                again["uptime_ms"])
+
+            os.kill(pid, signal.SIGKILL)
+            new = n.wait_running_pid("win/w", other_than=pid)
+            doc = n.http_json("/api/v1/status")
+            self.assertEqual((w_of(doc)["pid"], w_of(doc)["restarts"]),
+                             (new, 1))
+            self.assertEqual(doc["deployments"][0]["tree"]
+                             ["restarts_in_window"], 1)
+            # window 1s: the restart leaves the count within 2 s, with no
+            # other change to the tree
+            wait_until(lambda: n.http_json("/api/v1/status")
+                       ["deployments"][0]["tree"]["restarts_in_window"] == 0,
+                       timeout=3.0, msg="intensity use never dropped")
+            self.assertEqual(w_of(n.http_json("/api/v1/status"))["pid"], new)
+
     def test_deployment(self):
         with self.node() as n:
             self.apply_tree(n)
