@@ -47,6 +47,8 @@ const char deploy_args_help[] =
     "                       below MIN (MAX defaults to MIN; default none)\n"
     "  --env K=V            add K=V to the environment (repeatable)\n"
     "  --cwd DIR            working directory (default: the node's)\n"
+    "  --output log|discard stdout and stderr to the worker's rotated log\n"
+    "                       (default; see `naos logs`) or to /dev/null\n"
     "\n"
     "DUR is a duration such as 500ms, 30s, 5m, 1h (a bare number is\n"
     "seconds).\n"
@@ -70,6 +72,7 @@ enum {
     O_BACKOFF,
     O_ENV,
     O_CWD,
+    O_OUTPUT,
 };
 
 static const struct option longopts[] = {
@@ -86,6 +89,7 @@ static const struct option longopts[] = {
     {"backoff", required_argument, NULL, O_BACKOFF},
     {"env", required_argument, NULL, O_ENV},
     {"cwd", required_argument, NULL, O_CWD},
+    {"output", required_argument, NULL, O_OUTPUT},
     CLI_GLOBAL_LONGOPTS,
     {NULL, 0, NULL, 0},
 };
@@ -107,6 +111,8 @@ struct dargs {
     naos_duration watchdog;
     bool ready_given;
     enum spec_ready ready;
+    bool output_given;
+    enum spec_output output;
     bool start_timeout_given;
     naos_duration start_timeout;
     bool max_runtime_given;
@@ -238,6 +244,14 @@ one_opt(struct dargs *a, int opt, const char *arg, char *err, size_t errlen)
         }
         a->ready_given = true;
         return NAOS_OK;
+    case O_OUTPUT:
+        if (!spec_output_parse(arg, &a->output)) {
+            snprintf(err, errlen,
+                     "--output: unknown mode \"%s\" (log, discard)", arg);
+            return NAOS_EINVAL;
+        }
+        a->output_given = true;
+        return NAOS_OK;
     case O_START_TIMEOUT:
         a->start_timeout_given = true;
         return parse_dur("--start-timeout", arg, false, &a->start_timeout, err,
@@ -342,6 +356,8 @@ make_worker(const struct dargs *a, const char *id, struct spec_node *w)
         w->watchdog = a->watchdog;
     if (a->ready_given)
         w->ready = a->ready;
+    if (a->output_given)
+        w->output = a->output;
     if (a->start_timeout_given)
         w->start_timeout = a->start_timeout;
     if (a->max_runtime_given)

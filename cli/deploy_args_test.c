@@ -104,7 +104,8 @@ test_every_flag(void)
              "--window", "1m", "--restart", "transient", "--shutdown", "2s",
              "--watchdog", "30s", "--ready", "notify", "--start-timeout",
              "45s", "--max-runtime", "1h", "--backoff", "1s:30s", "--env",
-             "A=1", "--env=B=two words", "--cwd", "/srv", "agent", "--",
+             "A=1", "--env=B=two words", "--cwd", "/srv", "--output",
+             "discard", "agent", "--",
              "./run", "-x");
     NT_EQ_STR(s.id, "agent"); /* NAME may come after the options */
     NT_EQ_INT(s.strategy, SPEC_REST_FOR_ONE);
@@ -115,6 +116,7 @@ test_every_flag(void)
     NT_EQ_INT(w->shutdown, 2000);
     NT_EQ_INT(w->watchdog, 30000);
     NT_EQ_INT(w->ready, SPEC_READY_NOTIFY);
+    NT_EQ_INT(w->output, SPEC_OUTPUT_DISCARD);
     NT_EQ_INT(w->start_timeout, 45000);
     NT_EQ_INT(w->max_runtime, 3600000);
     NT_EQ_INT(w->backoff_min, 1000);
@@ -206,6 +208,8 @@ test_bad_input(void)
     PARSE_BAD("--shutdown: \"soon\"", "a", "--shutdown", "soon", "--", "x");
     PARSE_BAD("--watchdog: \"-1s\"", "a", "--watchdog", "-1s", "--", "x");
     PARSE_BAD("--ready: unknown mode", "a", "--ready", "later", "--", "x");
+    PARSE_BAD("--output: unknown mode \"syslog\" (log, discard)", "a",
+              "--output", "syslog", "--", "x");
     PARSE_BAD("--start-timeout: \"0\" is not a positive duration", "a",
               "--start-timeout", "0", "--", "x");
     PARSE_BAD("--backoff: MIN (5s) is above MAX", "a", "--backoff", "5s:1s",

@@ -124,6 +124,10 @@ wrun_get(struct node *n, struct sup_node *w)
     wr->n = n;
     wr->w = w;
     wr->pidfd = wr->log_rd = -1;
+    if (w->spec->output == SPEC_OUTPUT_DISCARD) {
+        w->io_data = wr; /* no log file, no path */
+        return wr;
+    }
     size_t len = strlen(n->data_dir) + strlen(w->path) + 16;
     wr->log_path = naos_alloc(len);
     if (wr->log_path == NULL) {
@@ -152,11 +156,15 @@ io_spawn(void *ctx, struct sup_node *w, const struct sup_spawn_info *info,
         return ENOMEM;
     NAOS_ASSERT(wr->pid == 0);
     /* The child's end stays blocking (a non-blocking stdout breaks many
-     * programs); only our read end is non-blocking. */
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0)
-        return errno;
-    fcntl(p[0], F_SETFL, O_NONBLOCK);
+     * programs); only our read end is non-blocking. output: discard has
+     * no pipe (the child's stdio is /dev/null). */
+    int p[2] = {-1, -1};
+    bool logged = info->spec->output == SPEC_OUTPUT_LOG;
+    if (logged) {
+        if (pipe2(p, O_CLOEXEC) < 0)
+            return errno;
+        fcntl(p[0], F_SETFL, O_NONBLOCK);
+    }
     struct proc_naos_env ne = {
         .agent = info->path,
         .node = n->name,
@@ -176,9 +184,11 @@ io_spawn(void *ctx, struct sup_node *w, const struct sup_spawn_info *info,
     };
     struct proc_child child = PROC_CHILD_ZERO;
     int rc = proc_spawn(&opts, &child);
-    close(p[1]);
+    if (logged)
+        close(p[1]);
     if (rc != 0) {
-        close(p[0]);
+        if (logged)
+            close(p[0]);
         return rc;
     }
     wr->pid = child.pid;
@@ -189,8 +199,8 @@ io_spawn(void *ctx, struct sup_node *w, const struct sup_spawn_info *info,
         idmap_put(&n->pids, (uint64_t)wr->pid, wr) != NAOS_OK)
         NAOS_ERROR("proc", "%s: cannot watch pid %d; its exit will be found "
                    "by the SIGCHLD sweep", w->path, wr->pid);
-    if (reactor_add(&n->r, &wr->log_watch, wr->log_rd, EPOLLIN, on_log, wr) !=
-        NAOS_OK)
+    if (logged && reactor_add(&n->r, &wr->log_watch, wr->log_rd, EPOLLIN,
+                              on_log, wr) != NAOS_OK)
         NAOS_WARN("proc", "%s: cannot watch its output", w->path);
     *pid = child.pid;
     return 0;

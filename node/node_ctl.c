@@ -358,6 +358,13 @@ handle_logs(struct node *n, const Naos__V1__LogsRequest *req,
         }
         w = only;
     }
+    if (w->spec->output == SPEC_OUTPUT_DISCARD) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
+                        "%s has no log: its output is discarded (output: "
+                        "discard); redeploy it with output: log to keep one",
+                        w->path);
+        return;
+    }
     char path[2 * PATH_MAX];
     snprintf(path, sizeof path, "%s/logs/%s.log", n->data_dir, w->path);
     size_t cap = req->max_bytes ? req->max_bytes : NODE_LOGS_DEFAULT_CHUNK;

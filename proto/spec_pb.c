@@ -114,6 +114,9 @@ node_to_pb(const struct spec_node *n, int depth, Naos__V1__NodeSpec **out)
     m->start_timeout_ms = n->start_timeout;
     m->watchdog_ms = n->watchdog;
     m->max_runtime_ms = n->max_runtime;
+    m->output = n->output == SPEC_OUTPUT_DISCARD
+                    ? NAOS__V1__OUTPUT_MODE__OUTPUT_DISCARD
+                    : NAOS__V1__OUTPUT_MODE__OUTPUT_LOG;
     m->strategy = (Naos__V1__Strategy)n->strategy;
     m->max_restarts = n->max_restarts;
     m->window_s = n->window_s;
@@ -304,6 +307,15 @@ node_from_pb(struct conv *c, const Naos__V1__NodeSpec *m, const char *parent,
     default:
         return fail(c, NAOS_EINVAL, path, "ready: unknown value %d",
                     (int)m->ready);
+    }
+    switch (m->output) {
+    case NAOS__V1__OUTPUT_MODE__OUTPUT_LOG: n->output = SPEC_OUTPUT_LOG; break;
+    case NAOS__V1__OUTPUT_MODE__OUTPUT_DISCARD:
+        n->output = SPEC_OUTPUT_DISCARD;
+        break;
+    default:
+        return fail(c, NAOS_EINVAL, path, "output: unknown value %d",
+                    (int)m->output);
     }
     switch (m->strategy) {
     case NAOS__V1__STRATEGY__ONE_FOR_ONE: n->strategy = SPEC_ONE_FOR_ONE; break;

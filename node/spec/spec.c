@@ -190,6 +190,18 @@ spec_ready_name(enum spec_ready r)
     return "unknown";
 }
 
+const char *
+spec_output_name(enum spec_output o)
+{
+    switch (o) {
+    case SPEC_OUTPUT_LOG:
+        return "log";
+    case SPEC_OUTPUT_DISCARD:
+        return "discard";
+    }
+    return "unknown";
+}
+
 /* same_name compares s to a canonical hyphenated name, also accepting the
  * OTP spelling with underscores in place of the hyphens. */
 static bool
@@ -250,6 +262,22 @@ spec_ready_parse(const char *s, enum spec_ready *out)
     if (strcmp(s, "notify") == 0) {
         *out = SPEC_READY_NOTIFY;
         return true;
+    }
+    return false;
+}
+
+bool
+spec_output_parse(const char *s, enum spec_output *out)
+{
+    if (s == NULL)
+        return false;
+    static const enum spec_output all[] = {SPEC_OUTPUT_LOG,
+                                           SPEC_OUTPUT_DISCARD};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (strcmp(s, spec_output_name(all[i])) == 0) {
+            *out = all[i];
+            return true;
+        }
     }
     return false;
 }
@@ -414,6 +442,8 @@ check_worker(struct vctx *v, const struct spec_node *n)
         return vfail(v, "cwd", "must not be empty");
     if (n->ready != SPEC_READY_EXEC && n->ready != SPEC_READY_NOTIFY)
         return vfail(v, "ready", "unknown value %d", (int)n->ready);
+    if (n->output != SPEC_OUTPUT_LOG && n->output != SPEC_OUTPUT_DISCARD)
+        return vfail(v, "output", "unknown value %d", (int)n->output);
     if (n->ready == SPEC_READY_NOTIFY && n->start_timeout <= 0)
         return vfail(v, "start_timeout",
                      "must be positive when ready is notify");
@@ -482,6 +512,8 @@ check_supervisor(struct vctx *v, const struct spec_node *n, int depth)
         return vfail(v, "cwd", "only a worker has a working directory");
     if (n->ready != SPEC_READY_EXEC)
         return vfail(v, "ready", "only a worker can be ready on notify");
+    if (n->output != SPEC_OUTPUT_LOG)
+        return vfail(v, "output", "only a worker has output");
     if (n->watchdog != 0)
         return vfail(v, "watchdog", "only a worker has a watchdog");
     if (n->max_runtime != 0)

@@ -33,6 +33,11 @@ enum spec_ready {
     SPEC_READY_NOTIFY,   /* started when it sends READY=1 on NOTIFY_SOCKET */
 };
 
+enum spec_output {
+    SPEC_OUTPUT_LOG = 0, /* stdout+stderr to the worker's rotated log */
+    SPEC_OUTPUT_DISCARD, /* to /dev/null: no log, one node fd fewer */
+};
+
 /* Shutdown: SPEC_SHUTDOWN_KILL = SIGKILL at once (OTP brutal_kill);
  * SPEC_SHUTDOWN_INFINITY = stop signal, wait forever (default and only
  * value for supervisors); otherwise ms to wait after SIGTERM before SIGKILL. */
@@ -71,6 +76,7 @@ struct spec_node {
     naos_duration start_timeout; /* READY=1 must arrive within this */
     naos_duration watchdog;      /* 0 = off; else WATCHDOG=1 at least this often */
     naos_duration max_runtime;   /* 0 = unlimited; else the run is ended (reason timeout) */
+    enum spec_output output;
 
     /* supervisor only */
     enum spec_strategy strategy;
@@ -109,11 +115,14 @@ int spec_validate(const struct spec_node *root, char *errbuf, size_t errlen);
 const char *spec_strategy_name(enum spec_strategy s);
 const char *spec_restart_name(enum spec_restart r);
 const char *spec_ready_name(enum spec_ready r);
+/* spec_output_name: "log", "discard". */
+const char *spec_output_name(enum spec_output o);
 /* spec_strategy_parse etc. accept the canonical spelling and the OTP one
  * with underscores ("one_for_one"). Return false on anything else. */
 bool spec_strategy_parse(const char *s, enum spec_strategy *out);
 bool spec_restart_parse(const char *s, enum spec_restart *out);
 bool spec_ready_parse(const char *s, enum spec_ready *out);
+bool spec_output_parse(const char *s, enum spec_output *out);
 /* spec_shutdown_parse accepts "kill"/"brutal_kill", "infinity" or a
  * duration ("5s", "500ms"). */
 bool spec_shutdown_parse(const char *s, naos_duration *out);

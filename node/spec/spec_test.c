@@ -215,6 +215,15 @@ test_names_round_trip(void)
     NT_EQ_STR(spec_strategy_name((enum spec_strategy)42), "unknown");
     NT_EQ_STR(spec_restart_name((enum spec_restart)42), "unknown");
     NT_EQ_STR(spec_ready_name((enum spec_ready)42), "unknown");
+    NT_EQ_STR(spec_output_name(SPEC_OUTPUT_LOG), "log");
+    NT_EQ_STR(spec_output_name(SPEC_OUTPUT_DISCARD), "discard");
+    NT_EQ_STR(spec_output_name((enum spec_output)42), "unknown");
+    enum spec_output o = SPEC_OUTPUT_LOG;
+    NT_TRUE(spec_output_parse("discard", &o));
+    NT_EQ_INT(o, SPEC_OUTPUT_DISCARD);
+    NT_FALSE(spec_output_parse("Discard", &o));
+    NT_FALSE(spec_output_parse(NULL, &o));
+    NT_EQ_INT(o, SPEC_OUTPUT_DISCARD);
 }
 
 static void
@@ -507,6 +516,10 @@ test_validate_worker(void)
     r = research();
     r.children[0].ready = (enum spec_ready)9;
     expect_invalid(&r, "research/fetcher: ready:", "unknown");
+
+    r = research();
+    r.children[0].output = (enum spec_output)9;
+    expect_invalid(&r, "research/fetcher: output:", "unknown");
 }
 
 static void
@@ -581,6 +594,9 @@ test_validate_supervisor(void)
     r = research();
     r.children[1].ready = SPEC_READY_NOTIFY;
     expect_invalid(&r, "research/tools: ready:", "only a worker");
+    r = research();
+    r.children[1].output = SPEC_OUTPUT_DISCARD;
+    expect_invalid(&r, "research/tools: output:", "only a worker");
 
     r = research();
     r.children[1].strategy = (enum spec_strategy)7;

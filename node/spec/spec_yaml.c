@@ -90,6 +90,7 @@ enum ykey {
     K_MAX_RUNTIME,
     K_BACKOFF,
     K_REPLICAS,
+    K_OUTPUT,
     K__COUNT,
 };
 
@@ -109,6 +110,7 @@ static const char *const key_names[K__COUNT] = {
     [K_MAX_RUNTIME] = "max_runtime",
     [K_BACKOFF] = "backoff",
     [K_REPLICAS] = "replicas",
+    [K_OUTPUT] = "output",
 };
 
 #define BIT(k) (1u << (k))
@@ -850,10 +852,12 @@ parse_map(struct yp *yp, struct spec_node *out, int depth)
                       top ? "unknown key (expected name, supervisor, "
                             "children, or the worker keys command, restart, "
                             "shutdown, env, cwd, ready, start_timeout, "
-                            "watchdog, max_runtime, backoff, replicas)"
+                            "watchdog, max_runtime, output, backoff, "
+                            "replicas)"
                           : "unknown key (expected id, command, restart, "
                             "shutdown, env, cwd, ready, start_timeout, "
-                            "watchdog, max_runtime, backoff, supervisor, "
+                            "watchdog, max_runtime, output, backoff, "
+                            "supervisor, "
                             "children, replicas)");
             goto err;
         }
@@ -935,6 +939,14 @@ parse_map(struct yp *yp, struct spec_node *out, int depth)
                           "unknown value \"%s\" (expected exec or notify)",
                           quote(&q, v));
             break;
+        case K_OUTPUT:
+            if ((rv = want_string(yp, name, "log or discard", &v)) != NAOS_OK)
+                goto err;
+            if (!spec_output_parse(v, &w.output))
+                rv = fail(yp, vm[key], name,
+                          "unknown value \"%s\" (expected log or discard)",
+                          quote(&q, v));
+            break;
         case K_START_TIMEOUT:
             rv = parse_duration(yp, name, &w.start_timeout);
             break;
@@ -991,7 +1003,7 @@ parse_map(struct yp *yp, struct spec_node *out, int depth)
     if (sup) {
         static const enum ykey worker_only[] = {
             K_ENV, K_CWD, K_READY, K_START_TIMEOUT, K_WATCHDOG,
-            K_MAX_RUNTIME};
+            K_MAX_RUNTIME, K_OUTPUT};
         for (size_t i = 0; i < sizeof worker_only / sizeof worker_only[0];
              i++) {
             enum ykey k = worker_only[i];

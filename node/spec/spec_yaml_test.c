@@ -150,6 +150,7 @@ check_research(const struct spec_node *r)
     NT_EQ_INT(s->ready, SPEC_READY_EXEC);
     NT_EQ_INT(s->start_timeout, 30000);
     NT_EQ_INT(s->max_runtime, 0);
+    NT_EQ_INT(s->output, SPEC_OUTPUT_LOG);
     NT_EQ_INT(s->backoff_min, 0);
     NT_EQ_INT(s->backoff_max, 0);
     NT_TRUE(s->env == NULL && s->cwd == NULL);
@@ -504,6 +505,9 @@ test_errors_child_fields(void)
     parse_bad(CHILD "    ready: soon\n",
               "t.yaml:5:12: ready: unknown value \"soon\" (expected exec or "
               "notify)");
+    parse_bad(CHILD "    output: syslog\n",
+              "t.yaml:5:13: output: unknown value \"syslog\" (expected log "
+              "or discard)");
     parse_bad(CHILD "    cwd: \"\"\n", "t.yaml:5:10: cwd: must not be empty");
     parse_bad(CHILD "    cwd: [a]\n",
               "t.yaml:5:10: cwd: expected a directory, got a sequence");
@@ -661,6 +665,9 @@ test_errors_supervisor(void)
               "    children: [{id: a, command: [a]}]\n",
               "t.yaml:4:15: shutdown: a supervisor must have shutdown "
               "infinity");
+    parse_bad("name: x\noutput: discard\n" KIDS,
+              "t.yaml:2:1: output: only a worker (with a command) has "
+              "output");
     parse_bad("name: x\nenv: {A: b}\n" KIDS,
               "t.yaml:2:1: env: only a worker (with a command) has env");
     parse_bad("name: x\nchildren:\n  - id: s\n    watchdog: 1s\n"
