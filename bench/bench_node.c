@@ -117,7 +117,8 @@ bench_node_stop(struct bench_node *b)
 int
 bench_deploy(const struct bench_node *b, const char *name,
              Naos__V1__Strategy strategy, uint32_t max_restarts,
-             uint32_t window_s, uint32_t replicas, char **argv, size_t argc)
+             uint32_t window_s, uint32_t replicas, char **argv, size_t argc,
+             Naos__V1__OutputMode output)
 {
     Naos__V1__NodeSpec top = NAOS__V1__NODE_SPEC__INIT,
                        w = NAOS__V1__NODE_SPEC__INIT;
@@ -136,6 +137,7 @@ bench_deploy(const struct bench_node *b, const char *name,
     w.n_argv = argc;
     w.shutdown_ms = 5000;
     w.start_timeout_ms = 30000;
+    w.output = output;
     Naos__V1__DeployRequest d = NAOS__V1__DEPLOY_REQUEST__INIT;
     d.spec = &top;
     Naos__V1__Request req = NAOS__V1__REQUEST__INIT;

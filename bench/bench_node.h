@@ -35,11 +35,12 @@ void bench_node_stop(struct bench_node *b);
 Naos__V1__Reply *bench_call(const struct bench_node *b,
                             Naos__V1__Request *req, bool quiet);
 /* bench_deploy deploys `name`: a supervisor (strategy, max_restarts,
- * window_s, replicas) over one worker running argv (argc entries). */
+ * window_s, replicas) over one worker running argv (argc entries), its
+ * output logged or discarded. */
 int bench_deploy(const struct bench_node *b, const char *name,
                  Naos__V1__Strategy strategy, uint32_t max_restarts,
                  uint32_t window_s, uint32_t replicas, char **argv,
-                 size_t argc);
+                 size_t argc, Naos__V1__OutputMode output);
 /* bench_name_cmd sends a NameRequest (stop, remove, ...) for name. */
 int bench_name_cmd(const struct bench_node *b, Naos__V1__Request__ReqCase which,
                    const char *name);

@@ -2,7 +2,8 @@
 /* bench_http: what the HTTP status API costs, beside anchors measured in
  * the same run, at N sleeping children (a simple-one-for-one pool).
  *
- *   bench_http NAOS_NODE_BIN [REQUESTS] [CHILDREN...]   (default 50 1000 9000)
+ *   bench_http NAOS_NODE_BIN [REQUESTS] [CHILDREN[:discard]...]
+ *       (default 50 1000 9000 10000:discard)
  *
  * For each N:
  *   ctl     the status document through the control socket, as `naos
@@ -20,7 +21,8 @@
  *           the rebuild's own time is reported from its counter)
  * Latencies are p50 and p99 in ms; ratios are http/ctl.
  *
- * Each worker holds two node fds: RLIMIT_NOFILE (hard) bounds N. */
+ * Each worker holds two node fds (pidfd, output pipe), or one with
+ * output: discard (":discard"): RLIMIT_NOFILE (hard) bounds N. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -295,15 +297,19 @@ reactor_under(int mode, const char *what, size_t pings)
 }
 
 static int
-measure(size_t children, size_t k)
+measure(const char *arg, size_t k)
 {
+    size_t children = strtoul(arg, NULL, 10);
+    bool discard = strstr(arg, ":discard") != NULL;
     char name[32];
     snprintf(name, sizeof name, "pool%zu", children);
     uint64_t t0 = naos_clock_now_us();
     char *wargv[] = {"sleep", "100000", NULL};
     /* intensity room for the kills of reactor_busy (every 30 ms) */
     if (bench_deploy(&node, name, NAOS__V1__STRATEGY__SIMPLE_ONE_FOR_ONE, 100, 1,
-                     (uint32_t)children, wargv, 2) != 0)
+                     (uint32_t)children, wargv, 2,
+                     discard ? NAOS__V1__OUTPUT_MODE__OUTPUT_DISCARD
+                             : NAOS__V1__OUTPUT_MODE__OUTPUT_LOG) != 0)
         return -1;
     while (bench_running(&node, name) < children) {
         if (naos_clock_now_us() - t0 > 600 * 1000000ull) {
@@ -340,7 +346,8 @@ measure(size_t children, size_t k)
     double c50 = pct_ms(ctl, k, .5), c99 = pct_ms(ctl, k, .99);
     double h50 = pct_ms(http, k, .5), h99 = pct_ms(http, k, .99);
     double f50 = pct_ms(flo, k, .5), f99 = pct_ms(flo, k, .99);
-    printf("%zu children (%zu requests each)\n", children, k);
+    printf("%zu children%s (%zu requests each)\n", children,
+           discard ? ", output discarded" : "", k);
     printf("  ctl      status via control socket    p50 %7.3f ms  p99 %7.3f "
            "ms  (%zu B protobuf)\n", c50, c99, pbbytes);
     printf("  http     GET /api/v1/status           p50 %7.3f ms  p99 %7.3f "
@@ -366,7 +373,7 @@ main(int argc, char **argv)
 {
     if (argc < 2) {
         fprintf(stderr, "usage: bench_http NAOS_NODE_BIN [REQUESTS] "
-                "[CHILDREN...]\n");
+                "[CHILDREN[:discard]...]\n");
         return 100;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -376,8 +383,10 @@ main(int argc, char **argv)
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
     printf("RLIMIT_NOFILE hard %llu: at most ~%llu workers (2 node fds "
-           "each)\n", (unsigned long long)rl.rlim_max,
-           (unsigned long long)(rl.rlim_max / 2));
+           "each), ~%llu with output discarded (1 each)\n",
+           (unsigned long long)rl.rlim_max,
+           (unsigned long long)(rl.rlim_max / 2),
+           (unsigned long long)rl.rlim_max);
     if (bench_node_start(&node, argv[1], true) != 0) {
         bench_node_stop(&node);
         return 111;
@@ -390,13 +399,13 @@ main(int argc, char **argv)
     pthread_t t;
     pthread_create(&t, NULL, loader, NULL);
     int rc = 0;
+    static const char *const defaults[] = {"1000", "9000", "10000:discard"};
     if (argc > 3) {
         for (int i = 3; i < argc && rc == 0; i++)
-            rc = measure(strtoul(argv[i], NULL, 10), k);
+            rc = measure(argv[i], k);
     } else {
-        rc = measure(1000, k);
-        if (rc == 0)
-            rc = measure(9000, k);
+        for (size_t i = 0; i < 3 && rc == 0; i++)
+            rc = measure(defaults[i], k);
     }
     atomic_store(&load_stop, 1);
     pthread_join(t, NULL);

@@ -105,7 +105,8 @@ measure_memory(size_t children)
     char *argv[] = {"sleep", "3600", NULL};
     uint64_t t0 = naos_clock_now_us();
     if (bench_deploy(&node, name, NAOS__V1__STRATEGY__SIMPLE_ONE_FOR_ONE, 1,
-                     5, (uint32_t)children, argv, 2) != 0)
+                     5, (uint32_t)children, argv, 2,
+                     NAOS__V1__OUTPUT_MODE__OUTPUT_LOG) != 0)
         return -1;
     while (bench_running(&node, name) < children) {
         if (naos_clock_now_us() - t0 > 300 * 1000000ull) {
@@ -155,7 +156,8 @@ main(int argc, char **argv)
     }
     char *wargv[] = {argv[2], NULL};
     if (bench_deploy(&node, "crashloop", NAOS__V1__STRATEGY__ONE_FOR_ONE,
-                     100000000, 1, 0, wargv, 1) != 0) {
+                     100000000, 1, 0, wargv, 1,
+                     NAOS__V1__OUTPUT_MODE__OUTPUT_LOG) != 0) {
         bench_node_stop(&node);
         return 111;
     }
