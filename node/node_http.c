@@ -556,6 +556,18 @@ answer_metrics(struct node *n, struct http_response *res)
                         "Reactor time spent building those documents.");
     http_metrics_sample(&m, "naos_status_snapshot_build_seconds_total", NULL,
                         (double)n->stats.snap_build_us / 1e6);
+    http_metrics_family(&m, "naos_http_reactor_seconds_total", "counter",
+                        "Reactor time spent answering HTTP requests, by "
+                        "route (rendering JSON happens off the reactor; "
+                        "this scrape not yet counted).");
+    for (int k = 0; k < HTTP_R__COUNT; k++)
+        if (n->stats.http_answer_us[k] != 0)
+            http_metrics_sample(
+                &m, "naos_http_reactor_seconds_total",
+                (const char *[]){"route",
+                                 http_route_name((enum http_route_kind)k),
+                                 NULL},
+                (double)n->stats.http_answer_us[k] / 1e6);
     http_metrics_family(&m, "naos_http_queued_requests", "gauge",
                         "HTTP requests waiting for the reactor.");
     http_metrics_sample(&m, "naos_http_queued_requests", NULL,
@@ -578,6 +590,7 @@ node__http_answer(void *arg, const struct http_route *rt,
                   struct http_response *res)
 {
     struct node *n = arg;
+    uint64_t t0 = naos_clock_now_us();
     switch (rt->kind) {
     case HTTP_R_STATUS:
         answer_status(n, NULL, res, render_status);
@@ -600,6 +613,8 @@ node__http_answer(void *arg, const struct http_route *rt,
     default:
         http_response_error(res, 404, "no such endpoint");
     }
+    if (rt->kind >= 0 && rt->kind < HTTP_R__COUNT)
+        n->stats.http_answer_us[rt->kind] += naos_clock_now_us() - t0;
 }
 
 /* ---- counters ------------------------------------------------------------ */

@@ -60,6 +60,7 @@ struct node_stats {
     uint64_t lag_buckets[NODE_LAG_BUCKETS + 1]; /* per bucket; last = +Inf */
     uint64_t lag_count, lag_sum_us;
     uint64_t snap_builds, snap_build_us; /* status snapshots (node_status.c) */
+    uint64_t http_answer_us[HTTP_R__COUNT]; /* reactor time per API route */
     naos_time started_at;
 };
 
