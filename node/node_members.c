@@ -15,6 +15,12 @@
  *   - a connection the far end closed (net's closed_fn) is reported with
  *     swim_on_conn_closed for the member at that address (our own closes
  *     are never reported by net);
+ *   - connections: a member that becomes alive is dialled at once, so its
+ *     closed connection is evidence from the start (not only after our
+ *     first probe reaches it) and connecting is not left to the steady
+ *     state. Sockets to addresses no live member has (dead or left
+ *     members, a restarted member's old port, seeds) are closed once
+ *     unused for PEER_LINGER_MS; NNG would redial them every second;
  *   - node.c arms the reactor deadline at node__members_deadline after
  *     every loop iteration;
  *   - leave: swim_leave, then keep ticking until swim_leave_done or 2 s.
@@ -38,6 +44,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "node/auth/digest.h"
 #include "node/auth/seal.h"
 #include "node/base/alloc.h"
 #include "node/base/err.h"
@@ -49,10 +56,17 @@
 
 #define LEAVE_TIMEOUT_MS 2000
 #define HEALTH_PERIOD_MS 1000
-/* Load alone is gossiped when it moved by at least this much (x100), and
- * at most every HEALTH_LOAD_PERIOD_MS: each change costs
- * retransmit_mult * log10(N) messages, and an idle cluster should stay
- * quiet. Agent counts go out within HEALTH_PERIOD_MS. */
+/* A socket no live member needs is closed after this long unused: long
+ * enough for a sync to a dead member (reconnect) or a seed to be answered,
+ * which makes the member alive and the socket wanted again. Checked at
+ * most every HEALTH_PERIOD_MS. */
+#define PEER_LINGER_MS 5000
+/* Agent and deployment counts are significant (gossiped to everyone
+ * within HEALTH_PERIOD_MS + a few probe rounds). The load alone is a quiet
+ * change (swim_set_health: sent once to each peer, never relayed), made
+ * when it moved by at least this much (x100), at most every
+ * HEALTH_LOAD_PERIOD_MS: each costs a health update on the next message
+ * to every peer. */
 #define HEALTH_LOAD_STEP 50
 #define HEALTH_LOAD_PERIOD_MS 30000
 
@@ -72,9 +86,11 @@ struct node_members {
     bool leaving;
     naos_time leave_deadline;
     naos_time health_next;
-    naos_time health_load_at; /* when load was last gossiped */
+    naos_time health_load_at; /* when the load was last sent */
     struct swim_health health;
     bool health_sent;
+    bool prune_due;        /* a member changed state: check the sockets */
+    naos_time prune_next;  /* and anyway by then (lingering sockets) */
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -88,6 +104,21 @@ member_at_addr(struct swim *s, const char *addr)
             return m;
     }
     return NULL;
+}
+
+/* keep_peer (net_keep_fn): a live member has addr. */
+static bool
+keep_peer(void *arg, const char *addr)
+{
+    struct node_members *mb = arg;
+    for (size_t i = 0; i < swim_member_count(mb->swim); i++) {
+        const struct swim_member *m = swim_member_at(mb->swim, i);
+        if (!m->is_self &&
+            (m->state == SWIM_ALIVE || m->state == SWIM_SUSPECT) &&
+            strcmp(m->addr, addr) == 0)
+            return true;
+    }
+    return false;
 }
 
 static int
@@ -176,14 +207,17 @@ io_member(void *ctx, const struct swim_member *m, enum swim_change what)
         events_push(&mb->n->events, "member", NULL, m->name, 0,
                     swim_state_name(m->state), 0, m->addr,
                     naos_clock_wall_ms(), naos_clock_now_us());
+        if ((m->state == SWIM_ALIVE || m->state == SWIM_SUSPECT) &&
+            m->addr[0])
+            mb->tp.dial(mb->tp.impl, m->addr);
+        mb->prune_due = true;
         break;
     case SWIM_CHANGE_HEALTH:
         break;
     case SWIM_CHANGE_REMOVED:
         NAOS_INFO("members", "%s %016llx forgotten",
                   m->name[0] ? m->name : "?", (unsigned long long)m->id.v);
-        if (m->addr[0])
-            mb->tp.forget(mb->tp.impl, m->addr);
+        mb->prune_due = true;
         break;
     }
 }
@@ -212,6 +246,13 @@ io_incarnation(void *ctx, uint64_t inc)
     if (store_node_put(n->store, &rec) != NAOS_OK)
         NAOS_WARN("members", "cannot persist incarnation %llu: %s",
                   (unsigned long long)inc, store_errmsg(n->store));
+}
+
+static uint64_t
+io_digest(void *ctx, const void *buf, size_t len)
+{
+    (void)ctx;
+    return auth_digest64(buf, len);
 }
 
 static void
@@ -395,6 +436,7 @@ node__members_open(struct node *n, const struct node_config *cfg,
         .random = io_random,
         .incarnation = io_incarnation,
         .event = io_event,
+        .digest = io_digest,
     };
     if ((rc = swim_alloc(&mb->swim, &sc, &io)) != NAOS_OK) {
         snprintf(err, errlen, "membership: %s (name or address too long?)",
@@ -488,23 +530,24 @@ node__members_tick(struct node *n)
         mb->health_next = now + HEALTH_PERIOD_MS;
         struct swim_health h;
         node__health_tally(n, &h);
-        bool first = !mb->health_sent;
-        bool agents = first || agents_changed(&h, &mb->health);
-        bool load = first || (now >= mb->health_load_at +
-                                         HEALTH_LOAD_PERIOD_MS &&
-                              load_changed(&h, &mb->health));
+        bool agents = !mb->health_sent || agents_changed(&h, &mb->health);
+        bool load = now >= mb->health_load_at + HEALTH_LOAD_PERIOD_MS &&
+                    load_changed(&h, &mb->health);
         if (agents || load) {
-            if (load)
-                mb->health_load_at = now;
-            else
-                h.load_centi = mb->health.load_centi;
+            mb->health_load_at = now; /* a significant change carries it */
             uint8_t blob[SWIM_HEALTH_MAX];
             size_t len = 0;
             if (swim_pb_health_pack(&h, blob, sizeof blob, &len) == NAOS_OK &&
-                swim_set_health(mb->swim, blob, len, now) == NAOS_OK) {
+                swim_set_health(mb->swim, blob, len, !agents, now) ==
+                    NAOS_OK) {
                 mb->health = h;
                 mb->health_sent = true;
             }
+        }
+        if (mb->prune_due || now >= mb->prune_next) {
+            mb->prune_due = false;
+            mb->prune_next = now + PEER_LINGER_MS;
+            mb->tp.prune(mb->tp.impl, keep_peer, mb, PEER_LINGER_MS);
         }
     }
     if (swim_next_deadline(mb->swim) <= now)

@@ -34,6 +34,7 @@ pb_view(const struct swim_msg *m, Naos__V1__SwimMsg *pm,
     pm->target = m->target.v;
     pm->target_addr = str_or_empty(m->target_addr);
     pm->join = m->join;
+    pm->view_hash = m->view_hash;
     size_t n = m->updates ? m->nupdates : 0;
     if (n) {
         *ups = naos_alloc(n * sizeof **ups);
@@ -52,6 +53,7 @@ pb_view(const struct swim_msg *m, Naos__V1__SwimMsg *pm,
             pu->addr = str_or_empty(u->addr);
             pu->health_inc = u->health_inc;
             pu->health_ver = u->health_ver;
+            pu->health_sub = u->health_sub;
             pu->health.data = (uint8_t *)(u->health_len ? u->health : NULL);
             pu->health.len = u->health ? u->health_len : 0;
             pu->full = u->full;
@@ -158,6 +160,7 @@ swim_pb_unpack(struct swim_pb_msg *out, uint32_t type, const uint8_t *buf,
     m->seq = pm->seq;
     m->target.v = pm->target;
     m->join = pm->join;
+    m->view_hash = pm->view_hash;
     if (bounded_str(pm->target_addr, SWIM_ADDR_MAX, &m->target_addr) !=
         NAOS_OK)
         return NAOS_EPROTO;
@@ -180,6 +183,7 @@ swim_pb_unpack(struct swim_pb_msg *out, uint32_t type, const uint8_t *buf,
                 return NAOS_EPROTO;
             u->health_inc = pu->health_inc;
             u->health_ver = pu->health_ver;
+            u->health_sub = pu->health_sub;
             u->health_len = pu->health.len;
             u->health = pu->health.len ? pu->health.data : NULL;
             u->full = pu->full;

@@ -20,14 +20,14 @@ test_round_trip(void)
          .addr = "tcp://127.0.0.1:7946"},
         {.kind = SWIM_UPD_SUSPECT, .id = {8}, .incarnation = 1, .from = {7}},
         {.kind = SWIM_UPD_HEALTH, .id = {7}, .health_inc = 3,
-         .health_ver = 9, .health = hb, .health_len = sizeof hb,
-         .full = true},
+         .health_ver = 9, .health_sub = 300, .health = hb,
+         .health_len = sizeof hb, .full = true},
     };
     struct swim_id wants[2] = {{5}, {0xffffffffffffffffull}};
     struct swim_msg m = {
         .type = SWIM_MSG_PING_REQ, .seq = 42, .target = {8},
         .target_addr = "tcp://10.0.0.8:7946", .updates = ups, .nupdates = 3,
-        .wants = wants, .nwants = 2,
+        .wants = wants, .nwants = 2, .view_hash = 0x8000000000000001ull,
     };
     uint8_t buf[1024];
     size_t len = 0;
@@ -54,6 +54,8 @@ test_round_trip(void)
     NT_EQ_INT(out.msg.updates[2].health_len, 4);
     NT_EQ_INT(memcmp(out.msg.updates[2].health, hb, 4), 0);
     NT_TRUE(out.msg.updates[2].full);
+    NT_EQ_INT(out.msg.updates[2].health_sub, 300);
+    NT_TRUE(out.msg.view_hash == 0x8000000000000001ull);
     NT_EQ_INT(out.msg.nwants, 2);
     NT_TRUE(out.msg.wants[1].v == 0xffffffffffffffffull);
     swim_pb_msg_fini(&out);

@@ -83,15 +83,22 @@ def wait_until(pred, timeout, what, interval=0.05):
         time.sleep(interval)
 
 
+USED_PORTS = set()
+
+
 def free_port():
-    # a port free for both TCP and UDP (Serf binds both)
+    # a port free for both TCP and UDP (Serf binds both), never handed out
+    # twice (the kernel may offer a port it just offered, once closed)
     while True:
         t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         t.bind(("127.0.0.1", 0))
         port = t.getsockname()[1]
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
+            if port in USED_PORTS:
+                continue
             u.bind(("127.0.0.1", port))
+            USED_PORTS.add(port)
             return port
         except OSError:
             continue

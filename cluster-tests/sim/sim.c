@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "node/auth/digest.h"
+
 enum sim_ev_kind { SIM_EV_DELIVER = 1, SIM_EV_CONN_CLOSED };
 
 struct sim_event {
@@ -311,6 +313,13 @@ io_random(void *ctx)
     return (uint32_t)(splitmix(&nd->rng) >> 32);
 }
 
+static uint64_t
+io_digest(void *ctx, const void *buf, size_t len)
+{
+    (void)ctx;
+    return auth_digest64(buf, len);
+}
+
 static void
 io_event(void *ctx, const struct swim_event *ev)
 {
@@ -412,7 +421,8 @@ sim_start_node(struct sim *sim, unsigned i, const unsigned *seeds,
                          .member = io_member,
                          .random = io_random,
                          .incarnation = io_incarnation,
-                         .event = io_event};
+                         .event = io_event,
+                         .digest = io_digest};
     swim_free(nd->s);
     nd->s = NULL;
     if (swim_alloc(&nd->s, &c, &io) != 0) {
@@ -689,12 +699,13 @@ sim_set_slow_proc(struct sim *sim, unsigned i, naos_duration min,
 }
 
 void
-sim_set_health(struct sim *sim, unsigned i, const void *blob, size_t len)
+sim_set_health(struct sim *sim, unsigned i, const void *blob, size_t len,
+               bool quiet)
 {
     struct sim_node *nd = &sim->nodes[i];
     if (!nd->running)
         return;
-    swim_set_health(nd->s, blob, len, sim->now);
+    swim_set_health(nd->s, blob, len, quiet, sim->now);
     check_self(sim, nd);
 }
 

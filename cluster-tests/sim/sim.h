@@ -31,6 +31,11 @@
  * typically encoded: version, key_id, sender, counter, sent_at, nonce (24),
  * Sealed{type, payload} framing, AEAD tag (16), cluster_id. */
 #define SIM_ENVELOPE_BYTES 84
+/* What carrying one message costs on top of that over the node's TCP
+ * connections: IPv4 + TCP headers with timestamps (52), NNG's 8-byte
+ * length prefix, and the receiver's bare ACK (52; its socket never sends
+ * data back on that connection). bench/gossip measures the real thing. */
+#define SIM_TCP_BYTES 112
 
 struct sim_net {
     double loss;                   /* drop probability per message */
@@ -149,8 +154,9 @@ void sim_set_slow(struct sim *sim, unsigned i, naos_duration run_min,
  * lags); its timers still fire on time. max = 0 turns it off. */
 void sim_set_slow_proc(struct sim *sim, unsigned i, naos_duration min,
                        naos_duration max);
+/* sim_set_health: swim_set_health on node i (quiet: see swim.h). */
 void sim_set_health(struct sim *sim, unsigned i, const void *blob,
-                    size_t len);
+                    size_t len, bool quiet);
 
 /* Observation. */
 const struct swim_member *sim_view(const struct sim *sim, unsigned observer,

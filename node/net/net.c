@@ -23,6 +23,7 @@ struct net_peer {
     char addr[NET_ADDR_MAX];
     nng_socket sock;
     struct reactor_inbox *inbox; /* the owning net's (outlives the peer) */
+    naos_time used;              /* last net_send or net_dial */
     atomic_bool closing; /* set before we close it: not a far-end drop */
 };
 
@@ -326,6 +327,16 @@ peer_open(struct net *n, const char *addr, struct net_peer **out)
 }
 
 int
+net_dial(struct net *n, const char *addr)
+{
+    struct net_peer *p = peer_find(n, addr, NULL);
+    int rc = p ? NAOS_OK : peer_open(n, addr, &p);
+    if (rc == NAOS_OK)
+        p->used = naos_clock_now();
+    return rc;
+}
+
+int
 net_send(struct net *n, const char *addr, const uint8_t *data, size_t len)
 {
     struct net_peer *p = peer_find(n, addr, NULL);
@@ -333,6 +344,7 @@ net_send(struct net *n, const char *addr, const uint8_t *data, size_t len)
     if (p == NULL)
         rc = peer_open(n, addr, &p);
     if (rc == NAOS_OK) {
+        p->used = naos_clock_now();
         int rv = nng_send(p->sock, (void *)data, len, NNG_FLAG_NONBLOCK);
         rc = nng_to_naos(rv);
     }
@@ -357,6 +369,22 @@ net_forget(struct net *n, const char *addr)
     peer_close(p);
 }
 
+void
+net_prune(struct net *n, net_keep_fn keep, void *arg, naos_duration linger_ms)
+{
+    naos_time now = naos_clock_now();
+    for (size_t i = 0; i < n->npeers;) {
+        struct net_peer *p = n->peers[i];
+        if (now - p->used < (naos_time)linger_ms || keep(arg, p->addr)) {
+            i++;
+            continue;
+        }
+        n->peers[i] = n->peers[--n->npeers]; /* slot i is looked at again */
+        peer_close(p);
+    }
+    n->stats.peers_open = n->npeers;
+}
+
 const struct net_stats *
 net_stats_get(const struct net *n)
 {
@@ -375,6 +403,18 @@ tp_forget(void *impl, const char *addr)
     net_forget(impl, addr);
 }
 
+static int
+tp_dial(void *impl, const char *addr)
+{
+    return net_dial(impl, addr);
+}
+
+static void
+tp_prune(void *impl, net_keep_fn keep, void *arg, naos_duration linger_ms)
+{
+    net_prune(impl, keep, arg, linger_ms);
+}
+
 static const struct net_stats *
 tp_stats(void *impl)
 {
@@ -388,5 +428,7 @@ net_transport_nng(struct net *n, struct net_transport *t)
     t->impl = n;
     t->send = tp_send;
     t->forget = tp_forget;
+    t->dial = tp_dial;
+    t->prune = tp_prune;
     t->stats = tp_stats;
 }

@@ -10,12 +10,14 @@
  *     polled from the reactor through NNG_OPT_RECVFD: received messages
  *     are handed to recv_fn on the reactor thread;
  *   - per peer address one outbound push0 socket, dialed at the first
- *     send and kept open (NNG redials after a drop, 100 ms .. 1 s). A
- *     connection to a live peer therefore exists, and when the peer's
- *     process dies its kernel closes it at once: NNG's pipe callback
- *     (NNG_PIPE_EV_REM_POST, on an NNG thread) posts the address to a
- *     reactor inbox, and closed_fn runs on the reactor thread. Closes we
- *     cause (net_forget, net_close) are not reported;
+ *     send (or net_dial) and kept open (NNG redials after a drop, 100 ms
+ *     .. 1 s). A connection to a live peer therefore exists, and when the
+ *     peer's process dies its kernel closes it at once: NNG's pipe
+ *     callback (NNG_PIPE_EV_REM_POST, on an NNG thread) posts the address
+ *     to a reactor inbox, and closed_fn runs on the reactor thread. Closes
+ *     we cause (net_forget, net_prune, net_close) are not reported;
+ *   - the caller says which peers are still wanted (net_prune): a socket
+ *     to a gone peer would otherwise redial it every second for ever;
  *   - sends never block: a message goes into the peer socket's small send
  *     buffer (NET_SENDBUF messages, kept while the connection is being
  *     established) or is dropped and counted. Membership tolerates loss.
@@ -33,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "node/base/time.h"
 #include "node/reactor/reactor.h"
 
 #define NET_ADDR_MAX 128    /* URL bytes including the NUL */
@@ -89,9 +92,22 @@ const char *net_listen_url(const struct net *n);
  * as dropped_out. */
 int net_send(struct net *n, const char *addr, const uint8_t *data,
              size_t len);
+/* net_dial opens the outbound socket to addr and starts connecting now,
+ * without sending (so a far-end close can be reported from the start).
+ * No-op if it is open. NAOS_OK, NAOS_EINVAL (bad address), NAOS_EBUSY
+ * (NET_MAX_PEERS) or NAOS_ENOMEM. */
+int net_dial(struct net *n, const char *addr);
 /* net_forget closes our socket to addr (a member that is gone); not
  * reported to closed_fn. No-op for an unknown address. */
 void net_forget(struct net *n, const char *addr);
+/* net_keep_fn: whether the socket to addr (borrowed) is still wanted. */
+typedef bool (*net_keep_fn)(void *arg, const char *addr);
+/* net_prune closes (as net_forget) every socket that keep(arg, addr)
+ * rejects and that has not been used by net_send or net_dial for
+ * linger_ms (so a message just queued to a peer being tried still goes
+ * out). keep runs on the calling thread and must not call into n. */
+void net_prune(struct net *n, net_keep_fn keep, void *arg,
+               naos_duration linger_ms);
 
 /* net_stats_get: the counters (valid until net_close). */
 const struct net_stats *net_stats_get(const struct net *n);
@@ -103,7 +119,7 @@ const struct net_stats *net_stats_get(const struct net *n);
 int net_url_check(const char *url, bool *is_wildcard, char *err,
                   size_t errlen);
 
-#define NET_TRANSPORT_VERSION 1
+#define NET_TRANSPORT_VERSION 2
 
 /* struct net_transport: how the membership driver reaches the network.
  * Versioned vtable (STYLE §11); the NNG implementation is
@@ -114,6 +130,9 @@ struct net_transport {
     int (*send)(void *impl, const char *addr, const uint8_t *data,
                 size_t len);
     void (*forget)(void *impl, const char *addr);
+    int (*dial)(void *impl, const char *addr);                /* v2 */
+    void (*prune)(void *impl, net_keep_fn keep, void *arg,   /* v2 */
+                  naos_duration linger_ms);
     const struct net_stats *(*stats)(void *impl);
 };
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* net_test.c: two transports on loopback: messages both ways, counters,
- * a far-end close reported once, our own closes never, bad addresses. */
+ * a far-end close reported once, our own closes never, bad addresses,
+ * dialling without a message, pruning unwanted sockets. */
 #include "node/net/net.h"
 
 #include <string.h>
@@ -114,6 +115,61 @@ test_send_recv_close(void)
     NT_EQ_INT(naos_alloc_live(), live);
 }
 
+static bool
+keep_none(void *arg, const char *addr)
+{
+    (void)arg;
+    (void)addr;
+    return false;
+}
+
+static bool
+keep_all(void *arg, const char *addr)
+{
+    (void)arg;
+    (void)addr;
+    return true;
+}
+
+/* A dialled peer is watched without any message sent; unwanted sockets
+ * are closed by net_prune once unused for the linger, silently. */
+static void
+test_dial_prune(void)
+{
+    long live = naos_alloc_live();
+    struct reactor r;
+    NT_EQ_INT(reactor_init(&r), NAOS_OK);
+    struct side a, b;
+    open_side(&r, &a);
+    open_side(&r, &b);
+    struct net_transport t;
+    net_transport_nng(a.net, &t);
+    NT_EQ_INT(t.dial(t.impl, net_listen_url(b.net)), NAOS_OK);
+    NT_EQ_INT(t.dial(t.impl, net_listen_url(b.net)), NAOS_OK); /* no-op */
+    NT_EQ_INT(net_stats_get(a.net)->peers_open, 1);
+    NT_EQ_INT(net_stats_get(a.net)->msgs_out, 0);
+    NT_EQ_INT(t.dial(t.impl, "udp://x:1"), NAOS_EINVAL);
+    /* Let the connection come up, then b dies: reported. */
+    naos_time end = naos_clock_now() + 300;
+    while (naos_clock_now() < end)
+        reactor_run_once(&r, 20);
+    net_close(b.net);
+    NT_TRUE(run_until(&r, closed_one, &a));
+    /* Wanted, or used within the linger: kept. */
+    t.prune(t.impl, keep_all, NULL, 0);
+    NT_EQ_INT(net_stats_get(a.net)->peers_open, 1);
+    t.prune(t.impl, keep_none, NULL, 60000);
+    NT_EQ_INT(net_stats_get(a.net)->peers_open, 1);
+    /* Unwanted and unused: closed, and that close is not reported. */
+    t.prune(t.impl, keep_none, NULL, 0);
+    NT_EQ_INT(net_stats_get(a.net)->peers_open, 0);
+    reactor_run_once(&r, 100);
+    NT_EQ_INT(a.closed, 1);
+    net_close(a.net);
+    reactor_fini(&r);
+    NT_EQ_INT(naos_alloc_live(), live);
+}
+
 static void
 test_url_check(void)
 {
@@ -149,6 +205,7 @@ main(void)
 {
     static const struct nt_case cases[] = {
         NT_CASE(test_send_recv_close),
+        NT_CASE(test_dial_prune),
         NT_CASE(test_url_check),
         {0},
     };

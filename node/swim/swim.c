@@ -91,6 +91,52 @@ rnd_below(struct swim *s, size_t n)
     return (size_t)(((uint64_t)rnd(s) * (uint64_t)n) >> 32);
 }
 
+/* struct walk visits every index of [0, n) once, from a random start with
+ * a random stride coprime with n: distinct random picks without
+ * allocating. A stride of 1 would pick table neighbours, and the member
+ * table is in about the same (join) order on every node, so every node's
+ * bursts would land on the same few runs of members. */
+struct walk {
+    size_t n, pos, stride, left;
+};
+
+static size_t
+gcd(size_t a, size_t b)
+{
+    while (b) {
+        size_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+static void
+walk_init(struct swim *s, struct walk *w, size_t n)
+{
+    w->n = n;
+    w->left = n;
+    w->pos = n ? rnd_below(s, n) : 0;
+    w->stride = 1;
+    if (n > 2) {
+        w->stride = 1 + rnd_below(s, n - 1);
+        while (gcd(w->stride, n) != 1) /* ends: 1 is coprime */
+            w->stride = w->stride % (n - 1) + 1;
+    }
+}
+
+/* walk_next: the next member of the walk, or NULL when all were seen. */
+static struct swim__mem *
+walk_next(struct swim *s, struct walk *w)
+{
+    if (w->left == 0 || w->n != s->nmems)
+        return NULL;
+    struct swim__mem *m = s->mems[w->pos];
+    w->pos = (w->pos + w->stride) % w->n;
+    w->left--;
+    return m;
+}
+
 static naos_duration
 scaled(const struct swim *s, naos_duration d)
 {
@@ -188,7 +234,7 @@ swim__send_msg(struct swim *s, struct swim_id to, const char *addr,
 /* send_pig sends m to member `to` (or to id/addr when to is NULL) with
  * piggybacked updates. */
 static void
-send_pig(struct swim *s, const struct swim__mem *to, struct swim_id id,
+send_pig(struct swim *s, struct swim__mem *to, struct swim_id id,
          const char *addr, struct swim_msg *m)
 {
     m->nupdates = swim__piggyback(s, to, swim_msg_wire_size(m));
@@ -448,6 +494,16 @@ swim__health_newer(uint64_t ia, uint64_t va, uint64_t ib, uint64_t vb)
     return ia != ib ? ia > ib : va > vb;
 }
 
+bool
+swim__health_fresher(const struct swim_update *u, const struct swim__mem *m)
+{
+    if (u->health_inc != m->pub.health_inc ||
+        u->health_ver != m->pub.health_ver)
+        return swim__health_newer(u->health_inc, u->health_ver,
+                                  m->pub.health_inc, m->pub.health_ver);
+    return u->health_sub > m->pub.health_sub;
+}
+
 void
 swim__on_alive(struct swim *s, const struct swim_update *u, naos_time now)
 {
@@ -471,6 +527,7 @@ swim__on_alive(struct swim *s, const struct swim_update *u, naos_time now)
     }
     if (u->incarnation <= m->pub.incarnation)
         return;
+    m->told = 0; /* it may have restarted without our health */
     if (u->name && u->name[0])
         copy_str(m->pub.name, u->name, SWIM_NAME_MAX);
     if (u->addr && u->addr[0])
@@ -531,23 +588,30 @@ swim__on_health(struct swim *s, const struct swim_update *u, naos_time now)
     if (m == NULL || u->health_len > SWIM_HEALTH_MAX ||
         (u->health_len && u->health == NULL))
         return;
-    if (!swim__health_newer(u->health_inc, u->health_ver, m->pub.health_inc,
-                      m->pub.health_ver))
+    if (!swim__health_fresher(u, m))
         return;
     if (m->pub.is_self) {
         /* Someone holds a newer version of our health than we do (an
          * earlier life of this node): outrank it with what we have now. */
         m->pub.health_inc = u->health_inc;
         m->pub.health_ver = u->health_ver + 1;
+        m->pub.health_sub = 0;
+        s->health_sig_stamp = ++s->health_stamp;
         swim__enqueue(s, m, true);
         return;
     }
+    /* Only significant news is passed on; a quiet change came from the
+     * member itself and is meant for us alone (swim_set_health). */
+    bool news = swim__health_newer(u->health_inc, u->health_ver,
+                                   m->pub.health_inc, m->pub.health_ver);
     m->pub.health_inc = u->health_inc;
     m->pub.health_ver = u->health_ver;
+    m->pub.health_sub = u->health_sub;
     if (u->health_len)
         memcpy(m->pub.health, u->health, u->health_len);
     m->pub.health_len = u->health_len;
-    swim__enqueue(s, m, true);
+    if (news)
+        swim__enqueue(s, m, true);
     swim__notify(s, m, SWIM_CHANGE_HEALTH);
 }
 
@@ -559,7 +623,7 @@ update_ok(const struct swim_update *u)
            str_ok(u->addr, SWIM_ADDR_MAX) &&
            u->health_len <= SWIM_HEALTH_MAX &&
            u->incarnation < SWIM_INC_MAX && u->health_inc < SWIM_INC_MAX &&
-           u->health_ver < SWIM_INC_MAX &&
+           u->health_ver < SWIM_INC_MAX && u->health_sub < SWIM_INC_MAX &&
            (u->health_len == 0 || u->health != NULL);
 }
 
@@ -602,14 +666,12 @@ static unsigned
 pick_relays(struct swim *s, struct swim__mem *target, uint32_t seq)
 {
     unsigned k = s->cfg.indirect_checks, asked = 0;
-    size_t n = s->nmems;
-    if (n == 0 || k == 0)
+    if (k == 0)
         return 0;
-    /* Random start, then a random stride walk over the table: distinct
-     * picks without allocating. */
-    size_t start = rnd_below(s, n);
-    for (size_t i = 0; i < n && asked < k; i++) {
-        struct swim__mem *r = s->mems[(start + i) % n];
+    struct walk w;
+    walk_init(s, &w, s->nmems);
+    struct swim__mem *r;
+    while (asked < k && (r = walk_next(s, &w)) != NULL) {
         if (r == target || r->pub.is_self || r->pub.state != SWIM_ALIVE)
             continue;
         struct swim_msg m = {.type = SWIM_MSG_PING_REQ,
@@ -941,12 +1003,10 @@ swim_on_message(struct swim *s, const char *from_addr,
 static struct swim__mem *
 random_member(struct swim *s, bool dead)
 {
-    size_t n = s->nmems;
-    if (n == 0)
-        return NULL;
-    size_t start = rnd_below(s, n);
-    for (size_t i = 0; i < n; i++) {
-        struct swim__mem *m = s->mems[(start + i) % n];
+    struct walk w;
+    walk_init(s, &w, s->nmems);
+    struct swim__mem *m;
+    while ((m = walk_next(s, &w)) != NULL) {
         if (m->pub.is_self)
             continue;
         if (dead ? m->pub.state == SWIM_DEAD : m->pub.state == SWIM_ALIVE)
@@ -969,14 +1029,11 @@ sync_interval(const struct swim *s)
 static void
 gossip_burst(struct swim *s, unsigned nodes)
 {
-    /* Walk from a random point: distinct live peers. */
-    size_t n = s->nmems;
-    if (n == 0)
-        return;
-    size_t start = rnd_below(s, n);
+    struct walk w;
+    walk_init(s, &w, s->nmems);
     unsigned sent = 0;
-    for (size_t i = 0; i < n && sent < nodes && s->npending; i++) {
-        struct swim__mem *m = s->mems[(start + i) % n];
+    struct swim__mem *m;
+    while (sent < nodes && s->npending && (m = walk_next(s, &w)) != NULL) {
         if (m->pub.is_self || !swim__is_live(m))
             continue;
         struct swim_msg g = {.type = SWIM_MSG_GOSSIP};
@@ -1011,7 +1068,7 @@ swim_tick(struct swim *s, naos_time now)
         s->join_at = now + (naos_time)join_backoff(s);
         for (size_t i = 0; i < s->nseeds; i++)
             if (strcmp(s->seeds[i], s->self->pub.addr) != 0)
-                swim__sync_request(s, NULL, s->seeds[i], true);
+                swim__sync_request(s, NULL, s->seeds[i], true, true);
         swim__event(s, SWIM_EV_JOIN_ATTEMPT, (struct swim_id){0}, now);
     }
     relay_tick(s, now);
@@ -1043,12 +1100,12 @@ swim_tick(struct swim *s, naos_time now)
             s->sync_at = now + (naos_time)sync_interval(s);
             struct swim__mem *m = random_member(s, false);
             if (m)
-                swim__sync_request(s, m, NULL, false);
+                swim__sync_request(s, m, NULL, false, false);
             /* Reconnect: try one dead member, so both sides of a healed
              * partition find each other again (Serf's reconnect). */
             m = random_member(s, true);
             if (m)
-                swim__sync_request(s, m, NULL, false);
+                swim__sync_request(s, m, NULL, false, true);
         } else {
             s->sync_at = NAOS_TIME_NEVER;
         }
@@ -1177,6 +1234,7 @@ swim_alloc(struct swim **out, const struct swim_config *c,
 {
     if (out == NULL || swim_config_validate(c) != NAOS_OK || io == NULL ||
         io->version != SWIM_IO_VERSION || io->send == NULL ||
+        io->digest == NULL ||
         io->random == NULL)
         return NAOS_EINVAL;
     struct swim *s = naos_alloc(sizeof(*s));
@@ -1307,7 +1365,7 @@ swim_leave_done(const struct swim *s)
 }
 
 int
-swim_set_health(struct swim *s, const uint8_t *blob, size_t len,
+swim_set_health(struct swim *s, const uint8_t *blob, size_t len, bool quiet,
                 naos_time now)
 {
     if (len > SWIM_HEALTH_MAX || (len && blob == NULL))
@@ -1316,13 +1374,22 @@ swim_set_health(struct swim *s, const uint8_t *blob, size_t len,
     if (len)
         memcpy(me->pub.health, blob, len);
     me->pub.health_len = len;
-    /* Order (incarnation at set time, version): survives restarts, since
-     * a restarted node has a higher incarnation. */
+    /* Order (incarnation at set time, version, quiet changes since):
+     * survives restarts, since a restarted node has a higher incarnation.
+     * The first health of an incarnation is always significant. */
     if (me->pub.health_inc != me->pub.incarnation) {
         me->pub.health_inc = me->pub.incarnation;
         me->pub.health_ver = 0;
+        quiet = false;
     }
+    s->health_stamp++;
+    if (quiet) {
+        me->pub.health_sub++;
+        return NAOS_OK; /* piggybacked peer by peer (swim__piggyback) */
+    }
+    s->health_sig_stamp = s->health_stamp;
     me->pub.health_ver++;
+    me->pub.health_sub = 0;
     swim__enqueue(s, me, true);
     return NAOS_OK;
 }

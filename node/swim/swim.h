@@ -19,8 +19,9 @@
  *     number of times (retransmit_mult * ceil(log10(N+1))) within a bounded
  *     per-message budget, plus a gossip burst to a few peers while updates
  *     are pending (memberlist's gossip interval; nothing is sent at idle);
- *   - periodic push-pull (digest exchange) with one random peer, and with
- *     one random dead member ("reconnect") so partitions heal;
+ *   - periodic push-pull with one random peer (a hash of the view, and the
+ *     digest exchange only when the views differ), and with one random
+ *     dead member ("reconnect") so partitions heal;
  *   - fast path: swim_on_conn_closed (the driver saw the TCP connection to
  *     a peer drop) suspects at once and runs an immediate direct+indirect
  *     probe; if every relay that answered says nack and nothing acks within
@@ -47,14 +48,16 @@
  *     confirmations arrive; up to suspicion_max_mult times that with a lone
  *     suspector) + a gossip hop.
  *   Measured in the simulator (cluster-tests/sim, 1-5 ms links, median over
- *   survivors; test_profile_detection_table):
+ *   survivors and 10 kills; test_profile_detection_table):
  *     profile  N   fast path   silent
- *     lan      5   0.41 s      6.5 s  (max 7.5 s)
- *     lan      50  0.41 s      9.4 s  (max 11.9 s)
- *     wan      5   2.4 s       37 s
- *     wan      50  2.4 s       58 s   (max 65 s)
- *     local    5   0.17 s      5.3 s
- *     local    50  0.17 s      6.6 s */
+ *     lan      5   0.41 s      8.2 s  (max 11.3 s)
+ *     lan      50  0.41 s      11.2 s (max 15.3 s)
+ *     wan      5   2.4 s       41 s
+ *     wan      50  2.4 s       60 s   (max 67 s)
+ *     local    5   0.17 s      4.6 s
+ *     local    50  0.17 s      6.8 s
+ *   The silent medians hinge on when the victim's turn in the probe order
+ *   comes: over other seeds, lan N=5 gives 6.6-8.6 s and N=50 9.6-12.5 s. */
 /* Driver contract (the transport side, node/net or node.c):
  *   - Identity: swim_config.id is the node id the sealed envelope carries as
  *     `sender`. On receipt set msg.from = envelope sender (never a payload
@@ -77,9 +80,11 @@
  *   - Join: pass --join seeds to swim_join (retries with backoff forever;
  *     SWIM_EV_JOIN_ATTEMPT / SWIM_EV_JOINED are for logs). Leave: call
  *     swim_leave, keep ticking until swim_leave_done() or ~2 s, then close.
- *   - Health: swim_set_health whenever the node's health summary changes
- *     (it is disseminated at once and carried in every sync); keep it
- *     small: each change is gossiped retransmit_mult * log10(N) times. */
+ *   - Health: swim_set_health whenever the node's health summary changes.
+ *     A significant change is gossiped (retransmit_mult * log10(N) times
+ *     by every member, so a cluster-wide cost that grows with N); a quiet
+ *     one (quiet = true: a load figure moved) only goes from this node to
+ *     each peer once, on a message it sends anyway. Keep the blob small. */
 #ifndef NAOS_SWIM_SWIM_H
 #define NAOS_SWIM_SWIM_H
 
@@ -139,13 +144,16 @@ enum swim_upd_kind {
  *   ALIVE         id, incarnation, name, addr
  *   SUSPECT/DEAD  id, incarnation, from (who suspects / declared it)
  *   LEFT          id, incarnation
- *   HEALTH        id, health_inc, health_ver, health + health_len
+ *   HEALTH        id, health_inc, health_ver, health_sub, health +
+ *                 health_len
  *
  * In a sync message every entry has a state kind (ALIVE..LEFT). A `full`
  * entry also has name, addr and the health fields (health may be empty);
  * a digest entry (full = false) has only id, kind, incarnation, health_inc
- * and health_ver. Health order is (health_inc, health_ver), compared
- * lexicographically: newer wins. */
+ * and health_ver. Health order is (health_inc, health_ver, health_sub),
+ * compared lexicographically: newer wins. health_ver counts significant
+ * changes (gossiped, compared by sync digests), health_sub the quiet ones
+ * since (sent by the member itself only; see swim_set_health). */
 struct swim_update {
     enum swim_upd_kind kind;
     struct swim_id id;
@@ -155,6 +163,7 @@ struct swim_update {
     const char *addr; /* NUL-terminated, < SWIM_ADDR_MAX; may be NULL */
     uint64_t health_inc;
     uint64_t health_ver;
+    uint64_t health_sub;
     const uint8_t *health; /* health_len bytes; NULL when health_len == 0 */
     size_t health_len;     /* <= SWIM_HEALTH_MAX */
     bool full;             /* sync entries only */
@@ -172,6 +181,9 @@ struct swim_update {
  *   GOSSIP      updates                     none
  *   SYNC        join, updates (sender's own SYNC_REPLY
  *               entry full, others digests)
+ *               or: updates (own entry     empty SYNC_REPLY if the views
+ *               full, suspects' digests),   hash alike, else a SYNC back
+ *               view_hash                   with every digest
  *   SYNC_REPLY  updates (full), wants       SYNC_FILL if wants
  *   SYNC_FILL   updates (full)              none */
 enum swim_msg_type {
@@ -200,6 +212,8 @@ struct swim_msg {
     struct swim_id target;        /* PING (who the sender meant), PING_REQ */
     const char *target_addr;      /* PING_REQ */
     bool join;                    /* SYNC: the sender is joining */
+    uint64_t view_hash;           /* SYNC: the sender's view hash, sent
+                                     instead of digests (0: none) */
     const struct swim_update *updates;
     size_t nupdates;
     const struct swim_id *wants;  /* SYNC_REPLY: ids whose full entry the
@@ -224,7 +238,7 @@ struct swim_member {
     uint64_t incarnation;
     naos_time state_since;    /* local time it entered its state */
     naos_time last_heard;     /* last message from it; NAOS_TIME_NEVER */
-    uint64_t health_inc, health_ver;
+    uint64_t health_inc, health_ver, health_sub;
     uint8_t health[SWIM_HEALTH_MAX];
     size_t health_len;
     bool is_self;
@@ -257,7 +271,7 @@ struct swim_event {
     naos_time at;
 };
 
-#define SWIM_IO_VERSION 1
+#define SWIM_IO_VERSION 2
 
 /* struct swim_io: how the core reaches the world. Versioned vtable; the
  * core keeps a copy. Callbacks must not call back into the core. */
@@ -285,6 +299,9 @@ struct swim_io {
     void (*incarnation)(void *ctx, uint64_t inc);
     /* event reports an informational event (borrowed). May be NULL. */
     void (*event)(void *ctx, const struct swim_event *ev);
+    /* digest returns a 64-bit checksum of len bytes at buf, the same
+     * function on every member (periodic syncs compare views by it). */
+    uint64_t (*digest)(void *ctx, const void *buf, size_t len);
 };
 
 /* struct swim_config: identity and timing. Durations in ms. Build one with
@@ -336,8 +353,8 @@ struct swim_config {
  * suspicion timeout (mult * log10 N * interval) what 4 at 1 s gave.
  * Detection of a crashed process whose connection drops (fast path):
  * lan ~0.4 s, wan ~2.4 s, local ~0.17 s. A silent node: probe interval +
- * probe interval + suspicion timeout: lan ~6.5 s (N=5) to ~9.4 s (N=50),
- * wan ~37 s to ~58 s, local ~5 s to ~6.6 s (see the file comment). */
+ * probe interval + suspicion timeout: lan ~7-8 s (N=5) to ~10-11 s (N=50),
+ * wan ~40 s to ~60 s, local ~5 s to ~7 s (see the file comment). */
 int swim_config_profile(struct swim_config *c, const char *profile);
 
 /* swim_config_validate checks c (identity, ranges). NAOS_OK or
@@ -402,10 +419,19 @@ void swim_leave(struct swim *s, naos_time now);
 bool swim_leave_done(const struct swim *s);
 
 /* swim_set_health sets this node's health blob (len <= SWIM_HEALTH_MAX,
- * copied), bumps its version and disseminates it. NAOS_OK or
- * NAOS_ETOOBIG. */
+ * copied) and bumps its version.
+ *   quiet = false (a significant change): health_ver + 1, gossiped like a
+ *     membership update and compared by sync digests, so it reaches every
+ *     member within O(log N) probe rounds;
+ *   quiet = true (a figure that drifts, such as the load): health_sub + 1;
+ *     this node piggybacks the blob once on its next message to each peer
+ *     (every peer within a probe round, ~N probe intervals), receivers do
+ *     not relay it and digests ignore it, so its cost per node stays
+ *     bounded by the messages the node sends anyway. A lost copy is
+ *     repaired by the next change or by any full sync entry.
+ * NAOS_OK or NAOS_ETOOBIG. */
 int swim_set_health(struct swim *s, const uint8_t *blob, size_t len,
-                    naos_time now);
+                    bool quiet, naos_time now);
 
 /* Inspection. Pointers valid until the next call into the core. */
 /* swim_self: this node's own entry. */

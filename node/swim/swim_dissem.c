@@ -14,6 +14,13 @@
  * of it at once and can refute. A message to a member we hold dead carries
  * that too (it is alive enough to talk to us: let it refute).
  *
+ * Quiet health (swim_set_health): after a quiet change of our own health,
+ * the next message to each member carries it once, outside the queue, and
+ * receivers keep it to themselves. Relaying it would cost every member
+ * retransmit_mult * log10(N) messages per change of every other member,
+ * which grows with N; sending it once per peer costs each node at most one
+ * update per message it sends.
+ *
  * The wire-size estimate follows protobuf's encoding: one-byte tags
  * (fields < 16), varints for counters, fixed64 for ids, length-delimited
  * strings, bytes and sub-messages. */
@@ -65,7 +72,8 @@ swim__update_wire_size(const struct swim_update *u)
                field_varint(u->incarnation) + field_fixed64(u->from.v) +
                field_str(u->name) + field_str(u->addr) +
                field_varint(u->health_inc) + field_varint(u->health_ver) +
-               field_bytes(u->health_len) + (u->full ? 2 : 0);
+               field_varint(u->health_sub) + field_bytes(u->health_len) +
+               (u->full ? 2 : 0);
     return 1 + varint_size(n) + n;
 }
 
@@ -75,7 +83,8 @@ swim_msg_wire_size(const struct swim_msg *m)
     if (m == NULL)
         return 0;
     size_t n = field_varint(m->seq) + field_fixed64(m->target.v) +
-               field_str(m->target_addr) + (m->join ? 2 : 0);
+               field_str(m->target_addr) + (m->join ? 2 : 0) +
+               field_fixed64(m->view_hash);
     for (size_t i = 0; m->updates && i < m->nupdates; i++)
         n += swim__update_wire_size(&m->updates[i]);
     if (m->nwants)
@@ -135,6 +144,7 @@ swim__fill_update(const struct swim__mem *m, bool health,
         u->kind = SWIM_UPD_HEALTH;
         u->health_inc = m->pub.health_inc;
         u->health_ver = m->pub.health_ver;
+        u->health_sub = m->pub.health_sub;
         u->health = m->pub.health_len ? m->pub.health : NULL;
         u->health_len = m->pub.health_len;
         return;
@@ -169,6 +179,7 @@ swim__fill_entry(const struct swim__mem *m, bool full, struct swim_update *u)
         u->from = m->from;
         u->name = m->pub.name;
         u->addr = m->pub.addr;
+        u->health_sub = m->pub.health_sub;
         u->health = m->pub.health_len ? m->pub.health : NULL;
         u->health_len = m->pub.health_len;
     }
@@ -208,7 +219,7 @@ count_tx(struct swim *s, struct swim__mem *m, bool health, unsigned limit)
 }
 
 size_t
-swim__piggyback(struct swim *s, const struct swim__mem *to, size_t base)
+swim__piggyback(struct swim *s, struct swim__mem *to, size_t base)
 {
     size_t max_count = s->cfg.piggyback_max_count;
     if (max_count > SWIM_MAX_PIGGYBACK)
@@ -217,16 +228,30 @@ swim__piggyback(struct swim *s, const struct swim__mem *to, size_t base)
     size_t used = base, n = 0;
     unsigned limit = swim__retransmit_limit(s);
     struct swim__mem *buddy = NULL;
+    struct swim__mem *me = s->self;
+    bool told = false; /* our health is in this message already */
 
     if (to && !to->pub.is_self &&
         ((to->pub.state == SWIM_SUSPECT && s->cfg.lifeguard) ||
          to->pub.state == SWIM_DEAD) &&
         max_count > 0) {
-        buddy = (struct swim__mem *)to;
+        buddy = to;
         swim__fill_update(buddy, false, &s->pig[n]);
         used += swim__update_wire_size(&s->pig[n]);
         n++;
         count_tx(s, buddy, false, limit);
+    }
+    if (to && !to->pub.is_self && s->health_stamp > s->health_sig_stamp &&
+        to->told < s->health_stamp && n < max_count) {
+        struct swim_update *u = &s->pig[n];
+        swim__fill_update(me, true, u);
+        size_t sz = swim__update_wire_size(u);
+        if (used + sz <= budget) {
+            used += sz;
+            n++;
+            told = true;
+            to->told = s->health_stamp;
+        }
     }
     if (s->npending == 0 || n >= max_count)
         return n;
@@ -242,7 +267,7 @@ swim__piggyback(struct swim *s, const struct swim__mem *to, size_t base)
         struct swim__mem *m = s->mems[i];
         if (m->bc_state >= 0 && m != buddy)
             c[nc++] = (struct cand){m, false, m->bc_state, m->bc_stamp_state};
-        if (m->bc_health >= 0 && nc < s->npending)
+        if (m->bc_health >= 0 && nc < s->npending && !(m == me && told))
             c[nc++] = (struct cand){m, true, m->bc_health, m->bc_stamp_health};
     }
     qsort(c, nc, sizeof(*c), cand_cmp);
@@ -254,6 +279,8 @@ swim__piggyback(struct swim *s, const struct swim__mem *to, size_t base)
             continue; /* a smaller one may still fit */
         used += sz;
         n++;
+        if (c[i].m == me && c[i].health && to && !to->pub.is_self)
+            to->told = s->health_stamp;
         count_tx(s, c[i].m, c[i].health, limit);
     }
     naos_free(c);

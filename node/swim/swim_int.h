@@ -33,6 +33,7 @@ struct swim__mem {
     /* Dissemination: transmissions so far, -1 when nothing is queued. */
     int bc_state, bc_health;
     uint64_t bc_stamp_state, bc_stamp_health; /* enqueue order */
+    uint64_t told; /* swim.health_stamp last piggybacked to this member */
 
     uint32_t mark; /* sync bookkeeping */
 };
@@ -81,6 +82,10 @@ struct swim {
                                 updates, the only ones that trigger
                                 gossip bursts */
     uint64_t stamp;
+    /* Our own health: bumped at every change, and the value at the last
+     * significant one; a member whose `told` is below health_stamp after
+     * a quiet change gets it piggybacked directly. */
+    uint64_t health_stamp, health_sig_stamp;
     uint32_t mark;
 
     /* Join. */
@@ -122,14 +127,21 @@ void swim__on_health(struct swim *s, const struct swim_update *u,
 /* swim__state_newer: (inc_a, a) orders after (inc_b, b). */
 bool swim__state_newer(uint64_t inc_a, enum swim_state a, uint64_t inc_b,
                        enum swim_state b);
-/* swim__health_newer: health (ia, va) orders after (ib, vb). */
+/* swim__health_newer: health (ia, va) orders after (ib, vb): a newer
+ * significant version (what digests compare and gossip relays). */
 bool swim__health_newer(uint64_t ia, uint64_t va, uint64_t ib, uint64_t vb);
+/* swim__health_fresher: update u's health orders after m's, quiet
+ * changes (health_sub) included. */
+bool swim__health_fresher(const struct swim_update *u,
+                          const struct swim__mem *m);
 
 /* swim_sync.c: push-pull. */
-/* swim__sync_request sends a SYNC (our entry full, digests of the rest) to
- * member `to`, or to addr with an unknown id when to is NULL. */
+/* swim__sync_request sends a SYNC to member `to`, or to addr with an
+ * unknown id when to is NULL: our entry in full and the digests of the
+ * rest (digest), or a hash of our view and the digests of the members we
+ * suspect (a live member's periodic sync; see swim_sync.c). */
 void swim__sync_request(struct swim *s, struct swim__mem *to,
-                        const char *addr, bool join);
+                        const char *addr, bool join, bool digest);
 /* swim__on_sync handles SYNC, SYNC_REPLY and SYNC_FILL (validated). */
 void swim__on_sync(struct swim *s, struct swim__mem *sender,
                    const char *from_addr, const struct swim_msg *msg,
@@ -150,11 +162,11 @@ void swim__fill_update(const struct swim__mem *m, bool health,
 /* swim__fill_entry writes m as a sync entry (full or digest). */
 void swim__fill_entry(const struct swim__mem *m, bool full,
                       struct swim_update *u);
-/* swim__piggyback fills s->pig with queued updates for a message to `to`
- * (may be NULL), buddy-first, within the budget left after base bytes;
- * counts transmissions and returns how many it wrote. */
-size_t swim__piggyback(struct swim *s, const struct swim__mem *to,
-                       size_t base);
+/* swim__piggyback fills s->pig with updates for a message to `to` (may be
+ * NULL): the buddy suspicion, then our quiet health if `to` has not had
+ * it (marking it told), then queued updates, within the budget left after
+ * base bytes; counts transmissions and returns how many it wrote. */
+size_t swim__piggyback(struct swim *s, struct swim__mem *to, size_t base);
 /* swim__update_wire_size: the estimated encoded size of u as a repeated
  * field element (tag and length included). */
 size_t swim__update_wire_size(const struct swim_update *u);

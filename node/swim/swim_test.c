@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "node/auth/digest.h"
 #include "node/base/alloc.h"
 #include "node/base/err.h"
 #include "node/base/testing.h"
@@ -27,6 +28,9 @@ struct sent {
     uint64_t alive_self_inc;
     bool has_left_self;
     bool wants_x;              /* wants contains fx.want_id */
+    uint64_t health_of;        /* ids (< 64) with a HEALTH update here */
+    uint64_t self_health_sub;  /* health_sub of our own, if carried */
+    uint64_t view_hash;
 };
 
 struct fx {
@@ -38,6 +42,7 @@ struct fx {
     int changes[8];
     struct swim_id want_id;
     struct swim_member last_change;
+    struct sent last_sync;     /* the last SYNC sent */
 };
 
 static struct fx fx;
@@ -74,10 +79,17 @@ io_send(void *ctx, struct swim_id to, const char *addr,
         }
         if (u->id.v == 1 && u->kind == SWIM_UPD_LEFT)
             o->has_left_self = true;
+        if (u->kind == SWIM_UPD_HEALTH && u->id.v < 64)
+            o->health_of |= 1ull << u->id.v;
+        if (u->kind == SWIM_UPD_HEALTH && u->id.v == 1)
+            o->self_health_sub = u->health_sub;
     }
     for (size_t i = 0; i < m->nwants; i++)
         if (m->wants[i].v == fx.want_id.v)
             o->wants_x = true;
+    o->view_hash = m->view_hash;
+    if (m->type == SWIM_MSG_SYNC)
+        fx.last_sync = *o;
 }
 
 static void
@@ -103,12 +115,20 @@ io_incarnation(void *ctx, uint64_t inc)
     fx.last_inc = inc;
 }
 
+static uint64_t
+io_digest(void *ctx, const void *buf, size_t len)
+{
+    (void)ctx;
+    return auth_digest64(buf, len);
+}
+
 static const struct swim_io test_io = {
     .version = SWIM_IO_VERSION,
     .send = io_send,
     .member = io_member,
     .random = io_random,
     .incarnation = io_incarnation,
+    .digest = io_digest,
 };
 
 /* setup: node 1 ("a", "t:1") started at t=0 with incarnation floor 7 and
@@ -519,11 +539,20 @@ test_health_versions(void)
 {
     setup(3);
     uint8_t blob[] = {1, 2, 3};
-    NT_EQ_INT(swim_set_health(fx.s, blob, sizeof(blob), 0), NAOS_OK);
+    /* The first health of an incarnation is significant even if quiet. */
+    NT_EQ_INT(swim_set_health(fx.s, blob, sizeof(blob), true, 0), NAOS_OK);
     NT_EQ_INT(swim_self(fx.s)->health_inc, 8);
     NT_EQ_INT(swim_self(fx.s)->health_ver, 1);
+    NT_EQ_INT(swim_self(fx.s)->health_sub, 0);
+    NT_EQ_INT(swim_set_health(fx.s, blob, sizeof(blob), true, 0), NAOS_OK);
+    NT_EQ_INT(swim_self(fx.s)->health_ver, 1);
+    NT_EQ_INT(swim_self(fx.s)->health_sub, 1);
+    NT_EQ_INT(swim_set_health(fx.s, blob, sizeof(blob), false, 0), NAOS_OK);
+    NT_EQ_INT(swim_self(fx.s)->health_ver, 2);
+    NT_EQ_INT(swim_self(fx.s)->health_sub, 0);
     uint8_t big[SWIM_HEALTH_MAX + 1] = {0};
-    NT_EQ_INT(swim_set_health(fx.s, big, sizeof(big), 0), NAOS_ETOOBIG);
+    NT_EQ_INT(swim_set_health(fx.s, big, sizeof(big), false, 0),
+              NAOS_ETOOBIG);
     struct swim_update h = {.kind = SWIM_UPD_HEALTH,
                             .id = {2},
                             .health_inc = 1,
@@ -541,6 +570,81 @@ test_health_versions(void)
     h.health_ver = 1;
     deliver(SWIM_MSG_GOSSIP, 2, 0, &h, 1, 3);
     NT_EQ_INT(mem(2)->health_len, 3);
+    h.health_sub = 1; /* a quiet change of the same version: newer */
+    h.health_len = 1;
+    deliver(SWIM_MSG_GOSSIP, 2, 0, &h, 1, 4);
+    NT_EQ_INT(mem(2)->health_len, 1);
+    NT_EQ_INT(mem(2)->health_sub, 1);
+    h.health_sub = 0; /* older again */
+    h.health_len = 2;
+    deliver(SWIM_MSG_GOSSIP, 2, 0, &h, 1, 5);
+    NT_EQ_INT(mem(2)->health_len, 1);
+    teardown();
+}
+
+/* ack_to: one ping from member `from` (seq), and the ack we answer. */
+static const struct sent *
+ack_to(uint64_t from, uint32_t seq, naos_time now)
+{
+    fx.nout = 0;
+    struct swim_msg p = {.type = SWIM_MSG_PING, .from = {from}, .seq = seq};
+    swim_on_message(fx.s, NULL, &p, now);
+    NT_EQ_INT(fx.nout, 1);
+    NT_EQ_INT(fx.out[0].type, SWIM_MSG_ACK);
+    return &fx.out[0];
+}
+
+/* Quiet health goes once to each peer that talks to us and is never
+ * relayed; significant health is queued and relayed. */
+static void
+test_health_quiet(void)
+{
+    setup(4);
+    uint8_t blob[] = {1, 2, 3};
+    NT_EQ_INT(swim_set_health(fx.s, blob, sizeof(blob), false, 0), NAOS_OK);
+    /* Significant: queued, so it rides on several acks to the same peer
+     * until its retransmit count runs out. */
+    uint32_t seq = 1;
+    int carried = 0;
+    for (int i = 0; i < 20; i++)
+        carried += (ack_to(2, seq++, 1)->health_of >> 1) & 1;
+    NT_TRUE(carried >= 2);
+    NT_TRUE(carried < 20);
+    /* Quiet: not queued; member 2 and member 3 each get it once. */
+    NT_EQ_INT(swim_set_health(fx.s, blob, 2, true, 2), NAOS_OK);
+    const struct sent *a = ack_to(2, seq++, 3);
+    NT_TRUE((a->health_of >> 1) & 1);
+    NT_EQ_INT(a->self_health_sub, 1);
+    NT_EQ_INT((ack_to(2, seq++, 3)->health_of >> 1) & 1, 0);
+    NT_TRUE((ack_to(3, seq++, 3)->health_of >> 1) & 1);
+    NT_EQ_INT((ack_to(3, seq++, 3)->health_of >> 1) & 1, 0);
+    /* A second quiet change goes out to each of them again. */
+    NT_EQ_INT(swim_set_health(fx.s, blob, 1, true, 4), NAOS_OK);
+    a = ack_to(2, seq++, 5);
+    NT_TRUE((a->health_of >> 1) & 1);
+    NT_EQ_INT(a->self_health_sub, 2);
+
+    /* Member 2's significant change reaches us: relayed, until its
+     * retransmit count runs out. */
+    struct swim_update h = {.kind = SWIM_UPD_HEALTH,
+                            .id = {2},
+                            .health_inc = 1,
+                            .health_ver = 1,
+                            .health = blob,
+                            .health_len = 3};
+    deliver(SWIM_MSG_GOSSIP, 2, 0, &h, 1, 6);
+    NT_EQ_INT(fx.changes[SWIM_CHANGE_HEALTH], 1);
+    NT_TRUE((ack_to(3, seq++, 7)->health_of >> 2) & 1);
+    for (int i = 0; i < 20; i++)
+        (void)ack_to(4, seq++, 7);
+    /* Its quiet change: applied, not relayed. */
+    h.health_sub = 3;
+    h.health_len = 2;
+    deliver(SWIM_MSG_GOSSIP, 2, 0, &h, 1, 8);
+    NT_EQ_INT(mem(2)->health_sub, 3);
+    NT_EQ_INT(mem(2)->health_len, 2);
+    NT_EQ_INT(fx.changes[SWIM_CHANGE_HEALTH], 2);
+    NT_EQ_INT((ack_to(3, seq++, 9)->health_of >> 2) & 1, 0);
     teardown();
 }
 
@@ -592,6 +696,43 @@ test_sync_digest_exchange(void)
     NT_TRUE(r->wants_x);
     /* Full entries for what it lacks: us (1) and 4. */
     NT_EQ_INT(r->nupdates, 2);
+    teardown();
+}
+
+/* The periodic sync sends a view hash, not digests; a node whose view
+ * hashes alike answers with an empty reply, any other with its digests. */
+static void
+test_sync_view_hash(void)
+{
+    setup(4);
+    pump_to(31000, 0); /* the first sync is due within 30 s */
+    struct sent sync = fx.last_sync;
+    NT_EQ_INT(sync.type, SWIM_MSG_SYNC);
+    NT_TRUE(sync.view_hash != 0);
+    NT_EQ_INT(sync.nupdates, 1); /* our own entry only */
+    NT_TRUE(sync.size < 100);
+    /* Member 2 with the same view (its own entry as we hold it). */
+    struct swim_update own = {.kind = SWIM_UPD_ALIVE, .id = {2},
+                              .incarnation = 1, .name = "n2", .addr = "t:2",
+                              .full = true};
+    struct swim_msg m = {.type = SWIM_MSG_SYNC, .from = {2}, .updates = &own,
+                         .nupdates = 1, .view_hash = sync.view_hash};
+    fx.nout = 0;
+    swim_on_message(fx.s, NULL, &m, 31000);
+    NT_EQ_INT(fx.nout, 1);
+    NT_EQ_INT(fx.out[0].type, SWIM_MSG_SYNC_REPLY);
+    NT_EQ_INT(fx.out[0].to.v, 2);
+    NT_EQ_INT(fx.out[0].nupdates, 0);
+    /* A different view (its own entry is newer): our digests go back. */
+    own.incarnation = 2;
+    fx.nout = 0;
+    swim_on_message(fx.s, NULL, &m, 31001);
+    NT_EQ_INT(fx.nout, 1);
+    NT_EQ_INT(fx.out[0].type, SWIM_MSG_SYNC);
+    NT_EQ_INT(fx.out[0].to.v, 2);
+    NT_EQ_INT(fx.out[0].view_hash, 0);
+    NT_EQ_INT(fx.out[0].nupdates, 4); /* us in full, 2..4 as digests */
+    NT_EQ_INT(mem(2)->incarnation, 2);
     teardown();
 }
 
@@ -682,8 +823,10 @@ main(void)
         NT_CASE(test_malformed_dropped),
         NT_CASE(test_piggyback_budget),
         NT_CASE(test_health_versions),
+        NT_CASE(test_health_quiet),
         NT_CASE(test_leave),
         NT_CASE(test_sync_digest_exchange),
+        NT_CASE(test_sync_view_hash),
         NT_CASE(test_join_backoff_and_reply),
         NT_CASE(test_reap_dead),
         NT_CASE(test_alloc_failures),
