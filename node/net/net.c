@@ -397,12 +397,6 @@ tp_send(void *impl, const char *addr, const uint8_t *data, size_t len)
     return net_send(impl, addr, data, len);
 }
 
-static void
-tp_forget(void *impl, const char *addr)
-{
-    net_forget(impl, addr);
-}
-
 static int
 tp_dial(void *impl, const char *addr)
 {
@@ -427,7 +421,6 @@ net_transport_nng(struct net *n, struct net_transport *t)
     t->version = NET_TRANSPORT_VERSION;
     t->impl = n;
     t->send = tp_send;
-    t->forget = tp_forget;
     t->dial = tp_dial;
     t->prune = tp_prune;
     t->stats = tp_stats;

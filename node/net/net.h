@@ -129,7 +129,7 @@ struct net_transport {
     void *impl;
     int (*send)(void *impl, const char *addr, const uint8_t *data,
                 size_t len);
-    void (*forget)(void *impl, const char *addr);
+    /* v2: dial and prune; forget dropped (pruning replaced it) */
     int (*dial)(void *impl, const char *addr);                /* v2 */
     void (*prune)(void *impl, net_keep_fn keep, void *arg,   /* v2 */
                   naos_duration linger_ms);
