@@ -36,8 +36,8 @@ int naos_ctl_url(const char *run_dir, char *buf, size_t len);
  * others), and PATH, if it exists, must be a unix socket of ours or root's
  * that others cannot write to. Otherwise another local user may have bound
  * it to read what we send (specs, --env secrets) and forge the replies.
- * A missing directory or socket passes: the dial then fails as "not
- * running". Other schemes (tcp://, abstract://) have no file to check and
+ * A missing directory or socket (or a file that is not a socket) passes:
+ * the dial then fails as "not running". A link is refused. Other schemes (tcp://, abstract://) have no file to check and
  * pass. Returns NAOS_OK, or NAOS_EAUTH with errbuf (caller buffer +
  * length) saying what is wrong and what to do; errors examining the
  * files are NAOS_EAUTH too (nothing is sent to what cannot be checked). */

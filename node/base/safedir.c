@@ -158,12 +158,16 @@ safedir_check_socket(const char *path, uid_t uid, unsigned flags,
     int rc = lstat_or_say(path, nm, &st, errbuf, errlen);
     if (rc != NAOS_OK)
         return rc;
-    if (!S_ISSOCK(st.st_mode)) {
-        snprintf(errbuf, errlen, "%s %s is %s, not a unix socket: remove it, "
-                 "or %s", nm->what, path,
-                 S_ISLNK(st.st_mode) ? "a symbolic link" : "another kind of "
-                 "file", nm->alt);
+    if (S_ISLNK(st.st_mode)) {
+        snprintf(errbuf, errlen, "%s %s is a symbolic link, not a unix "
+                 "socket: remove it, or %s", nm->what, path, nm->alt);
         return NAOS_EINVAL;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        /* Nobody can listen on a plain file: no socket, as if missing. */
+        snprintf(errbuf, errlen, "%s %s is not a unix socket", nm->what,
+                 path);
+        return NAOS_ENOTFOUND;
     }
     if (!owner_ok(st.st_uid, uid, flags))
         return bad_owner(path, nm, st.st_uid, uid, flags, "a socket", errbuf,

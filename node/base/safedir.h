@@ -71,11 +71,13 @@ int safedir_make(const char *path, uid_t uid,
 
 /* safedir_check_socket checks that path (borrowed) is a unix socket owned
  * by uid (or root, with SAFEDIR_ALLOW_ROOT) that others cannot write to.
- * It never follows a symbolic link at path. Call it after safedir_check on
- * the directory holding it: only a directory nobody else can write to
- * keeps the socket from being swapped after the check. Returns NAOS_OK,
- * NAOS_ENOTFOUND (no such file), NAOS_EINVAL (errbuf says what is wrong
- * and what to do) or NAOS_ESYS (errno kept). */
+ * A symbolic link at path is refused, never followed. Call it after
+ * safedir_check on the directory holding it: only a directory nobody else
+ * can write to keeps the socket from being swapped after the check.
+ * Returns NAOS_OK; NAOS_ENOTFOUND when there is no socket at path (no
+ * file, or a file of another type, which nobody can listen on: a connect
+ * fails as with no file); NAOS_EINVAL (errbuf says what is wrong and what
+ * to do) or NAOS_ESYS (errno kept). */
 int safedir_check_socket(const char *path, uid_t uid, unsigned flags,
                          const struct safedir_names *names, char *errbuf,
                          size_t errlen);

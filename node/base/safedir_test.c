@@ -271,7 +271,7 @@ test_socket(void)
                                    f.err, sizeof f.err),
               NAOS_EINVAL);
     NT_CONTAINS(f.err, "symbolic link");
-    /* A plain file is not a socket. */
+    /* A plain file is no socket: nobody can listen there. */
     char plain[256];
     snprintf(plain, sizeof plain, "%s/plain", f.dir);
     FILE *fp = fopen(plain, "w");
@@ -279,7 +279,7 @@ test_socket(void)
     fclose(fp);
     NT_EQ_INT(safedir_check_socket(plain, geteuid(), SAFEDIR_ALLOW_ROOT, &CTL,
                                    f.err, sizeof f.err),
-              NAOS_EINVAL);
+              NAOS_ENOTFOUND);
     NT_CONTAINS(f.err, "not a unix socket");
     teardown(&f);
 }
