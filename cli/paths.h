@@ -37,10 +37,11 @@ int naos_ctl_url(const char *run_dir, char *buf, size_t len);
  * that others cannot write to. Otherwise another local user may have bound
  * it to read what we send (specs, --env secrets) and forge the replies.
  * A missing directory or socket (or a file that is not a socket) passes:
- * the dial then fails as "not running". A link is refused. Other schemes (tcp://, abstract://) have no file to check and
- * pass. Returns NAOS_OK, or NAOS_EAUTH with errbuf (caller buffer +
- * length) saying what is wrong and what to do; errors examining the
- * files are NAOS_EAUTH too (nothing is sent to what cannot be checked). */
+ * the dial then fails as "not running". A link is refused. Other
+ * schemes (tcp://, abstract://) have no file to check and pass.
+ * Returns NAOS_OK, or NAOS_EAUTH with errbuf (caller buffer + length)
+ * saying what is wrong and what to do; errors examining the files are
+ * NAOS_EAUTH too (nothing is sent to what cannot be checked). */
 int naos_ctl_check(const char *url, char *errbuf, size_t errlen);
 
 #endif

@@ -48,7 +48,8 @@ safefile_open_dir(const char *root, const char *rel, bool create, int *out)
         return NAOS_EINVAL;
     if (rel == NULL)
         rel = "";
-    if (rel[0] == '/' || snprintf(buf, sizeof buf, "%s", rel) >= (int)sizeof buf)
+    if (rel[0] == '/' ||
+        snprintf(buf, sizeof buf, "%s", rel) >= (int)sizeof buf)
         return NAOS_EINVAL;
     /* Validate every component before touching anything. */
     for (char *c = buf; *c != '\0';) {
