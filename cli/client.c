@@ -2,6 +2,7 @@
 /* client.c: NNG 1.5 req/rep client for the control socket. NNG error codes
  * stop here and become naos_err values plus a message. */
 #include "cli/client.h"
+#include "cli/paths.h"
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -32,7 +33,10 @@ naos_client_call(const char *url, const Naos__V1__Request *req,
                  size_t errlen)
 {
     nng_socket s;
-    int rc;
+    /* Nothing is sent to a socket another user may have bound (issue 9). */
+    int rc = naos_ctl_check(url, errbuf, errlen);
+    if (rc != NAOS_OK)
+        return rc;
     int rv = nng_req0_open(&s);
     if (rv != 0) {
         snprintf(errbuf, errlen, "unable to open an NNG socket: %s",

@@ -23,6 +23,8 @@
  *   NAOS_ESYS      the node could not be reached (not running, no socket);
  *   NAOS_ETIMEDOUT no reply within timeout_ms;
  *   NAOS_EINVAL    url is not a valid NNG URL;
+ *   NAOS_EAUTH     the run directory or socket is not ours or root's, or
+ *                  others can write it (naos_ctl_check): nothing was sent;
  *   NAOS_EPROTO    the reply could not be decoded;
  *   NAOS_ENOMEM.
  * On error *out is untouched and errbuf (caller buffer + length) holds

@@ -46,6 +46,10 @@ static const char usage[] =
     "  --data DIR       store and worker logs (default: $NAOS_DATA_DIR, else\n"
     "                   /var/lib/naos for root, else\n"
     "                   ${XDG_STATE_HOME:-~/.local/state}/naos)\n"
+    "                   Both are created with mode 0700 when missing; an\n"
+    "                   existing one must belong to the user the node runs\n"
+    "                   as and not be writable by group or others (0700 and\n"
+    "                   0755 are fine), or the node refuses to start\n"
     "  --name NAME      node name given to agents as NAOS_NODE (default: the\n"
     "                   host name)\n"
     "  --log-max-size N bytes per worker log file before rotation, with an\n"
@@ -409,7 +413,12 @@ cmd_leave(int argc, char **argv)
     req.req_case = NAOS__V1__REQUEST__REQ_LEAVE;
     req.leave = &lr;
     Naos__V1__Reply *rep = NULL;
-    if (naos_client_call(url, &req, &rep, 5000, err, sizeof err) != NAOS_OK) {
+    int crc = naos_client_call(url, &req, &rep, 5000, err, sizeof err);
+    if (crc == NAOS_EAUTH) { /* not our node's socket: nothing was sent */
+        fprintf(stderr, "naos-node: fatal: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (crc != NAOS_OK) {
         fprintf(stderr, "naos-node: fatal: unable to reach the node at %s: "
                 "%s\n", url, err);
         return EXIT_TEMP;
@@ -429,7 +438,7 @@ cmd_leave(int argc, char **argv)
     char lock[PATH_MAX + 16];
     snprintf(lock, sizeof lock, "%s/node.lock", run_dir);
     for (int i = 0; i < 600; i++) {
-        int fd = open(lock, O_RDWR | O_CLOEXEC);
+        int fd = open(lock, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
         if (fd < 0)
             return 0;
         int busy = flock(fd, LOCK_EX | LOCK_NB) < 0;

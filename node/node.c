@@ -12,6 +12,7 @@
 #include "node/node.h"
 #include "node/node_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -31,6 +32,8 @@
 #include "node/base/err.h"
 #include "node/base/idmap.h"
 #include "node/base/log.h"
+#include "node/base/safedir.h"
+#include "node/base/safefile.h"
 #include "node/ctl/ctl.h"
 #include "node/events/events.h"
 #include "node/proc/logfile.h"
@@ -43,26 +46,6 @@
 #include "store/state.h"
 
 /* ---- helpers ---------------------------------------------------------- */
-
-/* mkdir -p with mode for every directory created. */
-static int
-make_dirs(const char *path, mode_t mode)
-{
-    char buf[PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return ENAMETOOLONG;
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, mode) < 0 && errno != EEXIST)
-            return errno;
-        *p = '/';
-    }
-    if (mkdir(buf, mode) < 0 && errno != EEXIST)
-        return errno;
-    return 0;
-}
 
 /* Wall-clock time of a monotonic instant, for people. */
 int64_t
@@ -92,6 +75,7 @@ grave_flush(struct node *n)
 /* ---- runs: spawn, exit, logs ------------------------------------------ */
 
 static void on_pidfd(void *arg, uint32_t events);
+static void remove_logs(struct node *n, const char *name);
 
 static void
 on_log(void *arg, uint32_t events)
@@ -135,8 +119,12 @@ wrun_get(struct node *n, struct sup_node *w)
         return NULL;
     }
     snprintf(wr->log_path, len, "%s/logs/%s.log", n->data_dir, w->path);
-    if (proc_logfile_open(&wr->log, wr->log_path, n->log_max_bytes,
-                          n->log_keep) != NAOS_OK)
+    /* Below DATA/logs nothing is followed: the part of the path after
+     * it is opened component by component (safefile.h). */
+    char root[PATH_MAX + 8];
+    int root_len = snprintf(root, sizeof root, "%s/logs", n->data_dir);
+    if (proc_logfile_open(&wr->log, root, wr->log_path + root_len + 1,
+                          n->log_max_bytes, n->log_keep) != NAOS_OK)
         NAOS_WARN("proc", "%s: cannot open log file %s: %s; output dropped",
                   w->path, wr->log_path, strerror(errno));
     /* Created now (so `naos logs` finds it), held open only while there
@@ -313,6 +301,8 @@ io_event(void *ctx, const struct sup_event *ev)
     else if (ev->kind == SUP_EV_GIVE_UP || ev->kind == SUP_EV_ESCALATE)
         lvl = NAOS_LOG_WARN;
     node__stats_on_event(n, ev);
+    if (ev->kind == SUP_EV_REMOVE)
+        remove_logs(n, ev->deployment); /* every worker has exited */
     naos_log(lvl, "sup", "%s %s%s%s%s%s", kind, ev->path, reason[0] ? " " : "",
              reason, ev->detail ? " " : "", ev->detail ? ev->detail : "");
 }
@@ -461,13 +451,102 @@ node_block_signals(void)
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
+/* The directories a node trusts (safedir.h), as errors name them. */
+static const struct safedir_names run_names = {
+    "run directory", "choose another --run DIR"};
+static const struct safedir_names data_names = {
+    "data directory", "choose another --data DIR"};
+
+/* refusal says why safefile refused a file, from its errno. */
+static const char *
+refusal(int e)
+{
+    switch (e) {
+    case ELOOP: return "it is a symbolic link";
+    case EMLINK: return "it has other hard links";
+    case EPERM: return "it is not a regular file of ours";
+    default: return strerror(e);
+    }
+}
+
+/* prepare_dirs creates (0700) or checks RUN, DATA, DATA/store and
+ * DATA/logs: each must be ours and closed to group and others before
+ * anything is opened in it (issue 9: a run directory another user made
+ * first let them plant links and bind our sockets). */
+static int
+prepare_dirs(struct node *n, char *errbuf, size_t errlen)
+{
+    uid_t me = geteuid();
+    int rc;
+    if ((rc = safedir_make(n->run_dir, me, &run_names, errbuf, errlen)) !=
+            NAOS_OK ||
+        (rc = safedir_make(n->data_dir, me, &data_names, errbuf, errlen)) !=
+            NAOS_OK)
+        return rc;
+    static const struct safedir_names subs[] = {
+        {"store directory", "choose another --data DIR"},
+        {"log directory", "choose another --data DIR"},
+    };
+    static const char *const sub_names[] = {"store", "logs"};
+    for (size_t i = 0; i < 2; i++) {
+        char sub[PATH_MAX + 16];
+        snprintf(sub, sizeof sub, "%s/%s", n->data_dir, sub_names[i]);
+        if ((rc = safedir_make(sub, me, &subs[i], errbuf, errlen)) != NAOS_OK)
+            return rc;
+    }
+    /* LMDB opens its files by name, following links: whatever is there
+     * must be a plain file of ours (planted before the directory was
+     * fixed, a link would have the store write elsewhere). */
+    static const char *const store_files[] = {"store.lock", "data.mdb",
+                                              "lock.mdb"};
+    char store_dir[PATH_MAX + 16];
+    snprintf(store_dir, sizeof store_dir, "%s/store", n->data_dir);
+    int dfd;
+    if ((rc = safefile_open_dir(store_dir, "", false, &dfd)) != NAOS_OK) {
+        snprintf(errbuf, errlen, "cannot open %s: %s", store_dir,
+                 strerror(errno));
+        return NAOS_ESYS;
+    }
+    for (size_t i = 0; i < 3; i++) {
+        int fd;
+        rc = safefile_openat(dfd, store_files[i], O_RDONLY, 0, &fd);
+        if (rc == NAOS_OK)
+            close(fd);
+        else if (rc == NAOS_ENOTFOUND)
+            rc = NAOS_OK;
+        else {
+            snprintf(errbuf, errlen, "refusing %s/%s: %s: move it aside, or "
+                     "choose another --data DIR", store_dir, store_files[i],
+                     refusal(errno));
+            rc = rc == NAOS_EINVAL ? NAOS_EINVAL : NAOS_ESYS;
+            break;
+        }
+    }
+    close(dfd);
+    return rc;
+}
+
 static int
 lock_run_dir(struct node *n, char *errbuf, size_t errlen)
 {
     char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/node.lock", n->run_dir);
-    n->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (n->lock_fd < 0) {
+    /* Never through a link or into someone else's file: the node once
+     * truncated a root-owned file planted here as a link (issue 9). */
+    int dfd, rc;
+    if ((rc = safefile_open_dir(n->run_dir, "", false, &dfd)) == NAOS_OK) {
+        rc = safefile_openat(dfd, "node.lock", O_RDWR | O_CREAT, 0600,
+                             &n->lock_fd);
+        int e = errno;
+        close(dfd);
+        errno = e;
+    }
+    if (rc == NAOS_EINVAL) {
+        snprintf(errbuf, errlen, "refusing %s: %s; remove it (`rm %s`), or "
+                 "choose another --run DIR", path, refusal(errno), path);
+        return NAOS_EINVAL;
+    }
+    if (rc != NAOS_OK) {
         snprintf(errbuf, errlen, "cannot open %s: %s", path, strerror(errno));
         return NAOS_ESYS;
     }
@@ -487,6 +566,72 @@ lock_run_dir(struct node *n, char *errbuf, size_t errlen)
     if (ftruncate(n->lock_fd, 0) < 0 || pwrite(n->lock_fd, pid, len, 0) < 0)
         NAOS_WARN("node", "cannot record our pid in %s", path);
     return NAOS_OK;
+}
+
+/* remove_logs removes DATA/logs/NAME, the logs of a deployment that is
+ * gone, so a new deployment of the same name starts with none (issue 10).
+ * Nothing below DATA/logs is followed (safefile_remove_tree). */
+static void
+remove_logs(struct node *n, const char *name)
+{
+    char root[PATH_MAX + 8];
+    snprintf(root, sizeof root, "%s/logs", n->data_dir);
+    int dfd;
+    int rc = safefile_open_dir(root, "", false, &dfd);
+    if (rc == NAOS_OK) {
+        rc = safefile_remove_tree(dfd, name);
+        int e = errno;
+        close(dfd);
+        errno = e;
+    }
+    if (rc != NAOS_OK && rc != NAOS_ENOTFOUND)
+        NAOS_WARN("node", "cannot remove the logs of %s in %s: %s", name,
+                  root, rc == NAOS_ESYS ? strerror(errno)
+                                        : naos_strerror(rc));
+}
+
+/* sweep_logs removes the log directories of deployments the store no
+ * longer holds: their rm was acknowledged (and persisted) but the node
+ * stopped before the workers had, which is when remove_logs runs. Only
+ * directories are touched; anything else in DATA/logs is not ours. */
+static void
+sweep_logs(struct node *n, Naos__V1__DeploymentRecord **recs, size_t nrecs)
+{
+    char root[PATH_MAX + 8];
+    snprintf(root, sizeof root, "%s/logs", n->data_dir);
+    int dfd;
+    if (safefile_open_dir(root, "", false, &dfd) != NAOS_OK)
+        return;
+    int lfd = dup(dfd);
+    DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
+    if (d == NULL) {
+        if (lfd >= 0)
+            close(lfd);
+        close(dfd);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue; /* ".", "..", and never a deployment name */
+        struct stat st;
+        if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISDIR(st.st_mode))
+            continue;
+        bool known = false;
+        for (size_t i = 0; i < nrecs && !known; i++)
+            known = recs[i]->name && strcmp(recs[i]->name, e->d_name) == 0;
+        if (known)
+            continue;
+        if (safefile_remove_tree(dfd, e->d_name) == NAOS_OK)
+            NAOS_INFO("node", "removed the logs of %s, a deployment removed "
+                      "before the last stop", e->d_name);
+        else
+            NAOS_WARN("node", "cannot remove %s/%s: %s", root, e->d_name,
+                      strerror(errno));
+    }
+    closedir(d);
+    close(dfd);
 }
 
 static void
@@ -517,6 +662,7 @@ restore_deployments(struct node *n)
                    store_errmsg(n->store));
         return;
     }
+    sweep_logs(n, recs, nrecs);
     for (size_t i = 0; i < nrecs; i++) {
         char err[512] = "";
         struct spec_node spec = {0};
@@ -564,13 +710,13 @@ open_http(struct node *n, const struct node_config *cfg, char *errbuf,
                   "to choose another address)", err);
         return NAOS_OK;
     }
-    char tmp[PATH_MAX + 24];
+    char line[512];
+    int len = snprintf(line, sizeof line, "%s\n", http_url(&n->http));
     snprintf(n->http_addr_path, sizeof n->http_addr_path, "%s/http.addr",
              n->run_dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", n->http_addr_path);
-    FILE *f = fopen(tmp, "we");
-    if (f == NULL || fprintf(f, "%s\n", http_url(&n->http)) < 0 ||
-        fclose(f) != 0 || rename(tmp, n->http_addr_path) != 0) {
+    if (len < 0 || (size_t)len >= sizeof line ||
+        safefile_write_atomic(n->run_dir, "http.addr", line, (size_t)len,
+                              0644) != NAOS_OK) {
         NAOS_WARN("http", "cannot write %s: %s", n->http_addr_path,
                   strerror(errno));
         n->http_addr_path[0] = '\0';
@@ -621,15 +767,8 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
     }
     n->log_max_bytes = cfg->log_max_bytes;
     n->log_keep = cfg->log_keep ? cfg->log_keep : PROC_LOGFILE_DEFAULT_KEEP;
-    int e;
-    if ((e = make_dirs(n->run_dir, 0700)) != 0 ||
-        (e = make_dirs(n->data_dir, 0700)) != 0) {
-        snprintf(errbuf, errlen, "cannot create %s or %s: %s", n->run_dir,
-                 n->data_dir, strerror(e));
-        rc = NAOS_ESYS;
-        goto err;
-    }
-    if ((rc = lock_run_dir(n, errbuf, errlen)) != NAOS_OK)
+    if ((rc = prepare_dirs(n, errbuf, errlen)) != NAOS_OK ||
+        (rc = lock_run_dir(n, errbuf, errlen)) != NAOS_OK)
         goto err;
     raise_fd_limit();
     if (proc_orphans_enable() != NAOS_OK)
@@ -728,12 +867,15 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
     if ((rc = ctl_open(&n->ctl, &n->r, n->ctl_url, node__handle_request, n, errbuf,
                        errlen)) != NAOS_OK)
         goto err;
-    restore_deployments(n);
     if (cfg->http_url && (rc = open_http(n, cfg, errbuf, errlen)) != NAOS_OK)
         goto err;
     if (cfg->listen_url &&
         (rc = node__members_open(n, cfg, errbuf, errlen)) != NAOS_OK)
         goto err;
+    /* Last, once every listener is bound: a node that cannot start (a busy
+     * --http or --listen port) must not start and then kill every agent
+     * on each attempt (issue 9). */
+    restore_deployments(n);
     reactor_set_deadline(&n->r, next_deadline(n));
     *out = n;
     return NAOS_OK;

@@ -11,7 +11,7 @@
 struct node_config {
     const char *name;     /* node name (NAOS_NODE); default: hostname */
     const char *run_dir;  /* sockets, lock file */
-    const char *data_dir; /* worker logs (and, later, the store) */
+    const char *data_dir; /* the store and worker logs */
     uint64_t log_max_bytes; /* per worker log file; 0 = default */
     unsigned log_keep;      /* rotated files kept; 0 = default */
     const char *key_file;   /* cluster key file, or NULL (single node) */
@@ -32,12 +32,17 @@ struct node_config {
 
 struct node;
 
-/* node_open prepares a node: creates and locks the run directory (a second
- * node on the same run dir is refused), opens the control and notify
- * sockets, the HTTP endpoint (dashboard, API, metrics; its bound address
- * is written to RUN/http.addr) and becomes a child subreaper. Signals must already be blocked in
- * every thread (see node_block_signals). On failure returns an error and
- * writes what went wrong and what to do into errbuf. */
+/* node_open prepares a node: creates (0700) or checks the run and data
+ * directories (an existing one another user owns or group/others can
+ * write is refused: NAOS_EINVAL, see node/base/safedir.h), locks the run
+ * directory (a second node on the same run dir is refused), opens the
+ * control and notify sockets, the HTTP endpoint (dashboard, API, metrics;
+ * its bound address is written to RUN/http.addr) and the gossip listener,
+ * becomes a child subreaper, and only then restores the stored
+ * deployments, so a start that fails starts no agent. Signals must
+ * already be blocked in every thread (see node_block_signals). On failure
+ * returns an error and writes what went wrong and what to do into
+ * errbuf. */
 int node_open(struct node **out, const struct node_config *cfg, char *errbuf,
               size_t errlen);
 /* node_run runs the reactor until SIGTERM/SIGINT has stopped every

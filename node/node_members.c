@@ -49,6 +49,7 @@
 #include "node/base/alloc.h"
 #include "node/base/err.h"
 #include "node/base/log.h"
+#include "node/base/safefile.h"
 #include "node/net/net.h"
 #include "node/swim/swim.h"
 #include "proto/swim_pb.h"
@@ -454,14 +455,12 @@ node__members_open(struct node *n, const struct node_config *cfg,
             return rc;
         }
     }
-    char path[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/gossip.addr", n->run_dir);
-    char tmp[PATH_MAX + 40];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "we");
-    if (f == NULL || fprintf(f, "%s\n", mb->addr) < 0 || fclose(f) != 0 ||
-        rename(tmp, path) != 0)
-        NAOS_WARN("members", "cannot write %s", path);
+    char line[SWIM_ADDR_MAX + 2];
+    int len = snprintf(line, sizeof line, "%s\n", mb->addr);
+    if (len < 0 || (size_t)len >= sizeof line ||
+        safefile_write_atomic(n->run_dir, "gossip.addr", line, (size_t)len,
+                              0644) != NAOS_OK)
+        NAOS_WARN("members", "cannot write %s/gossip.addr", n->run_dir);
     NAOS_INFO("members", "gossip on %s (advertised %s, profile %s, "
               "incarnation %llu)%s", net_listen_url(mb->net), mb->addr,
               cfg->profile ? cfg->profile : "lan",

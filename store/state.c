@@ -248,13 +248,85 @@ store_deploy_get(struct store *s, const char *name,
                    (ProtobufCMessage **)out);
 }
 
+/* ckpt_owned: checkpoint key (klen bytes) belongs to deployment
+ * name (nlen bytes): it is the deployment's own name, or an agent path
+ * below it. "ab" and "a-b/x" are not "a"'s. */
+static bool
+ckpt_owned(const void *key, size_t klen, const char *name, size_t nlen)
+{
+    return klen >= nlen && memcmp(key, name, nlen) == 0 &&
+           (klen == nlen || ((const char *)key)[nlen] == '/');
+}
+
+struct first_key {
+    char key[STORE_MAX_KEY];
+    size_t len;
+    bool found;
+};
+
+static int
+first_key_fn(const void *key, size_t klen, const void *val, size_t vlen,
+             void *arg)
+{
+    struct first_key *a = arg;
+    (void)val;
+    (void)vlen;
+    memcpy(a->key, key, klen); /* klen <= STORE_MAX_KEY: LMDB's limit */
+    a->len = klen;
+    a->found = true;
+    return STORE_SCAN_STOP;
+}
+
+/* del_ckpts_txn deletes every checkpoint of deployment name in t: the one
+ * under its own name and each under "name/". Paths under "name/" are
+ * adjacent in key order, so each step seeks the first key >= "name/" and
+ * stops at the first that is not the deployment's (one seek per
+ * checkpoint, and no reliance on a cursor's position after a delete). */
+static int
+del_ckpts_txn(struct store_txn *t, const char *name)
+{
+    size_t nlen = strlen(name);
+    int err = store_txn_del(t, STORE_CHECKPOINTS, name, nlen);
+    if (err != NAOS_OK && err != NAOS_ENOTFOUND)
+        return err;
+    if (nlen + 1 > STORE_MAX_KEY)
+        return NAOS_OK; /* no key can be longer than the prefix */
+    char prefix[STORE_MAX_KEY + 1];
+    memcpy(prefix, name, nlen);
+    prefix[nlen] = '/';
+    for (;;) {
+        struct first_key a = {.found = false};
+        err = store_txn_scan(t, STORE_CHECKPOINTS, prefix, nlen + 1,
+                             first_key_fn, &a);
+        if (err != NAOS_OK)
+            return err;
+        if (!a.found || !ckpt_owned(a.key, a.len, name, nlen))
+            return NAOS_OK;
+        if ((err = store_txn_del(t, STORE_CHECKPOINTS, a.key, a.len)) !=
+            NAOS_OK)
+            return err;
+    }
+}
+
+/* A deployment's record and its checkpoints go in one transaction: the
+ * next deployment of the same name must not resume from them, and the
+ * space is freed for reuse (issue 9). */
 int
 store_deploy_del_txn(struct store_txn *t, const char *name)
 {
     int err = check_name(TXN_S(t), "deployment", name);
     if (err != NAOS_OK)
         return err;
-    return store_txn_del(t, STORE_DEPLOYMENTS, name, strlen(name));
+    err = store_txn_del(t, STORE_DEPLOYMENTS, name, strlen(name));
+    if (err != NAOS_OK)
+        return err;
+    return del_ckpts_txn(t, name);
+}
+
+static int
+deploy_del_fn(struct store_txn *t, void *arg)
+{
+    return store_deploy_del_txn(t, arg);
 }
 
 int
@@ -263,7 +335,7 @@ store_deploy_del(struct store *s, const char *name)
     int err = check_name(s, "deployment", name);
     if (err != NAOS_OK)
         return err;
-    return del_rec(s, STORE_DEPLOYMENTS, name_key(name));
+    return store_write(s, deploy_del_fn, (void *)name);
 }
 
 int

@@ -47,6 +47,9 @@ int store_deploy_put_spec(struct store *s, const struct spec_node *spec,
  * store_deploy_free). */
 int store_deploy_get(struct store *s, const char *name,
                      Naos__V1__DeploymentRecord **out);
+/* store_deploy_del deletes the record of deployment name and, in the same
+ * transaction, every checkpoint of it: the one saved under name itself
+ * and every one under "name/" (not those of "name2" or "name-x/..."). */
 int store_deploy_del(struct store *s, const char *name);
 int store_deploy_del_txn(struct store_txn *t, const char *name);
 /* store_deploy_list returns every record in name order: *out is an array

@@ -149,7 +149,7 @@ lock_dir(const char *dir, int *fdout, char *errbuf, size_t errlen)
         snprintf(errbuf, errlen, "data directory path too long: %s", dir);
         return NAOS_EINVAL;
     }
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         int e = errno;
         snprintf(errbuf, errlen, "cannot open %s: %s", path, strerror(e));

@@ -12,10 +12,13 @@
 
 #include "node/base/alloc.h"
 #include "node/base/err.h"
+#include "node/base/safefile.h"
 
 struct proc_logfile {
-    char *path;      /* owned */
-    char *name_a;    /* owned scratch for "path.N" (rotation) */
+    char *root;      /* owned: the trusted directory (DATA/logs) */
+    char *dir;       /* owned: the file's directory relative to root */
+    char *leaf;      /* owned: the file's name in dir */
+    char *name_a;    /* owned scratch for "leaf.N" (rotation) */
     char *name_b;
     size_t name_cap;
     int fd;          /* -1 when a failed rotation left no file open */
@@ -25,37 +28,26 @@ struct proc_logfile {
     uint64_t dropped;
 };
 
-/* mkdir_parents creates the missing directories leading to path. */
+/* open_dir opens the file's directory, every component below root without
+ * following links (safefile.h); with create, missing ones are made 0700.
+ * Only the first open creates them: a later reopen into a directory that
+ * is gone (the deployment was removed) drops the output instead of
+ * bringing the old directory back. */
 static int
-mkdir_parents(const char *path)
+open_dir(const struct proc_logfile *lf, bool create, int *dfd)
 {
-    char *dir = naos_strdup(path);
-    if (dir == NULL)
-        return NAOS_ENOMEM;
-    int rc = NAOS_OK;
-    for (char *p = dir + 1; *p != '\0'; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-            rc = NAOS_ESYS;
-            break;
-        }
-        *p = '/';
-    }
-    int e = errno;
-    naos_free(dir);
-    errno = e;
-    return rc;
+    int rc = safefile_open_dir(lf->root, lf->dir, create, dfd);
+    return rc == NAOS_ENOTFOUND ? NAOS_ESYS : rc;
 }
 
 static int
-open_current(struct proc_logfile *lf)
+open_current_in(struct proc_logfile *lf, int dfd)
 {
-    int fd = open(lf->path,
-                  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        return NAOS_ESYS;
+    int fd;
+    int rc = safefile_openat(dfd, lf->leaf, O_WRONLY | O_CREAT | O_APPEND,
+                             0600, &fd);
+    if (rc != NAOS_OK)
+        return rc == NAOS_ENOTFOUND ? NAOS_ESYS : rc;
     struct stat st;
     if (fstat(fd, &st) < 0) {
         int e = errno;
@@ -68,28 +60,49 @@ open_current(struct proc_logfile *lf)
     return NAOS_OK;
 }
 
-int
-proc_logfile_open(struct proc_logfile **out, const char *path,
-                  uint64_t max_bytes, unsigned keep)
+static int
+open_current(struct proc_logfile *lf, bool create)
 {
-    if (out == NULL || path == NULL || path[0] == '\0')
+    int dfd;
+    int rc = open_dir(lf, create, &dfd);
+    if (rc != NAOS_OK)
+        return rc;
+    rc = open_current_in(lf, dfd);
+    int e = errno;
+    close(dfd);
+    errno = e;
+    return rc;
+}
+
+int
+proc_logfile_open(struct proc_logfile **out, const char *root,
+                  const char *rel, uint64_t max_bytes, unsigned keep)
+{
+    if (out == NULL || root == NULL || root[0] == '\0' || rel == NULL ||
+        rel[0] == '\0' || rel[0] == '/' || rel[strlen(rel) - 1] == '/')
         return NAOS_EINVAL;
     int rc = NAOS_ENOMEM;
     struct proc_logfile *lf = naos_alloc(sizeof *lf);
     if (lf == NULL)
         return NAOS_ENOMEM;
+    memset(lf, 0, sizeof *lf);
     lf->fd = -1;
     lf->max_bytes = max_bytes != 0 ? max_bytes : PROC_LOGFILE_DEFAULT_MAX_BYTES;
     lf->keep = keep > PROC_LOGFILE_MAX_KEEP ? PROC_LOGFILE_MAX_KEEP : keep;
-    if ((lf->path = naos_strdup(path)) == NULL)
+    const char *slash = strrchr(rel, '/');
+    size_t dlen = slash ? (size_t)(slash - rel) : 0;
+    const char *leaf = slash ? slash + 1 : rel;
+    if ((lf->root = naos_strdup(root)) == NULL ||
+        (lf->dir = naos_alloc(dlen + 1)) == NULL ||
+        (lf->leaf = naos_strdup(leaf)) == NULL)
         goto err_after_alloc;
-    lf->name_cap = strlen(path) + 8; /* ".NN" + NUL, with room */
+    memcpy(lf->dir, rel, dlen);
+    lf->dir[dlen] = '\0';
+    lf->name_cap = strlen(leaf) + 8; /* ".NN" + NUL, with room */
     if ((lf->name_a = naos_alloc(lf->name_cap)) == NULL ||
         (lf->name_b = naos_alloc(lf->name_cap)) == NULL)
         goto err_after_alloc;
-    if ((rc = mkdir_parents(path)) != NAOS_OK)
-        goto err_after_alloc;
-    if ((rc = open_current(lf)) != NAOS_OK)
+    if ((rc = open_current(lf, true)) != NAOS_OK)
         goto err_after_alloc;
     *out = lf;
     return NAOS_OK;
@@ -98,7 +111,9 @@ err_after_alloc: {
     int e = errno;
     naos_free(lf->name_b);
     naos_free(lf->name_a);
-    naos_free(lf->path);
+    naos_free(lf->leaf);
+    naos_free(lf->dir);
+    naos_free(lf->root);
     naos_free(lf);
     errno = e;
 }
@@ -123,11 +138,14 @@ proc_logfile_close(struct proc_logfile *lf)
         close(lf->fd);
     naos_free(lf->name_b);
     naos_free(lf->name_a);
-    naos_free(lf->path);
+    naos_free(lf->leaf);
+    naos_free(lf->dir);
+    naos_free(lf->root);
     naos_free(lf);
 }
 
-/* rotate shifts the files by one and opens a fresh current file. */
+/* rotate shifts the files by one and opens a fresh current file. Names
+ * are resolved in the directory fd, so no link is followed. */
 static int
 rotate(struct proc_logfile *lf)
 {
@@ -135,20 +153,31 @@ rotate(struct proc_logfile *lf)
         close(lf->fd);
         lf->fd = -1;
     }
+    int dfd;
+    int rc = open_dir(lf, false, &dfd);
+    if (rc != NAOS_OK)
+        return rc;
+    rc = NAOS_ESYS;
     for (unsigned i = lf->keep; i > 1; i--) {
-        snprintf(lf->name_a, lf->name_cap, "%s.%u", lf->path, i - 1);
-        snprintf(lf->name_b, lf->name_cap, "%s.%u", lf->path, i);
-        if (rename(lf->name_a, lf->name_b) < 0 && errno != ENOENT)
-            return NAOS_ESYS;
+        snprintf(lf->name_a, lf->name_cap, "%s.%u", lf->leaf, i - 1);
+        snprintf(lf->name_b, lf->name_cap, "%s.%u", lf->leaf, i);
+        if (renameat(dfd, lf->name_a, dfd, lf->name_b) < 0 && errno != ENOENT)
+            goto out;
     }
     if (lf->keep > 0) {
-        snprintf(lf->name_a, lf->name_cap, "%s.1", lf->path);
-        if (rename(lf->path, lf->name_a) < 0 && errno != ENOENT)
-            return NAOS_ESYS;
-    } else if (unlink(lf->path) < 0 && errno != ENOENT) {
-        return NAOS_ESYS;
+        snprintf(lf->name_a, lf->name_cap, "%s.1", lf->leaf);
+        if (renameat(dfd, lf->leaf, dfd, lf->name_a) < 0 && errno != ENOENT)
+            goto out;
+    } else if (unlinkat(dfd, lf->leaf, 0) < 0 && errno != ENOENT) {
+        goto out;
     }
-    return open_current(lf);
+    rc = open_current_in(lf, dfd);
+out: {
+    int e = errno;
+    close(dfd);
+    errno = e;
+}
+    return rc;
 }
 
 /* write_all writes n bytes to the current file. */
@@ -174,7 +203,7 @@ proc_logfile_write(struct proc_logfile *lf, const void *buf, size_t len)
 {
     const char *p = buf;
     int rc;
-    if (lf->fd < 0 && (rc = open_current(lf)) != NAOS_OK)
+    if (lf->fd < 0 && (rc = open_current(lf, false)) != NAOS_OK)
         goto err_drop;
     while (len > 0) {
         if (lf->size > 0 && lf->size + len > lf->max_bytes &&
@@ -283,13 +312,17 @@ proc_logfile_read(const char *path, int64_t offset, unsigned tail_lines,
     if (path == NULL || buf == NULL || len == NULL || next_offset == NULL ||
         rotated == NULL)
         return NAOS_EINVAL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0)
         return errno == ENOENT ? NAOS_ENOTFOUND : NAOS_ESYS;
     int rc = NAOS_ESYS;
     struct stat st;
     if (fstat(fd, &st) < 0)
         goto out;
+    if (!S_ISREG(st.st_mode)) { /* a planted FIFO or device is no log */
+        errno = EPERM;
+        goto out;
+    }
     uint64_t size = (uint64_t)st.st_size;
     uint64_t start;
     bool rot = false;

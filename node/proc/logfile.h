@@ -9,12 +9,12 @@
  * of the worker inherit the write end, so EOF can come after the worker's
  * exit (or never, if a helper escaped; the orphan sweep kills those).
  *
- * Files: `path` is the current file; `path.1` the previous one, up to
- * `path.<keep>`. When a write would take the current file past max_bytes,
- * the files shift (path.<keep-1> -> path.<keep>, ..., path -> path.1, the
- * oldest is replaced) and a new empty `path` is started. A single write is
- * split only if it is bigger than max_bytes, so no file ever exceeds
- * max_bytes. keep = 0 keeps no old file (path is just restarted).
+ * Files: `path` (root/rel) is the current file; `path.1` the previous
+ * one, up to `path.<keep>`. When a write would take the current file past
+ * max_bytes, the files shift (path.<keep-1> -> path.<keep>, ..., path ->
+ * path.1, the oldest is replaced) and a new empty `path` is started. A
+ * single write is split only if it is bigger than max_bytes, so no file
+ * ever exceeds max_bytes. keep = 0 keeps no old file (path is just restarted).
  *
  * Reader side (any thread, no shared state: it only opens files): see
  * proc_logfile_read. */
@@ -34,15 +34,23 @@
 /* struct proc_logfile: opaque; one per worker. */
 struct proc_logfile;
 
-/* proc_logfile_open opens (creates, mode 0600) the log at path for
- * appending, creating missing parent directories with mode 0700. path is
- * copied. max_bytes 0 means the default; keep > PROC_LOGFILE_MAX_KEEP is
- * capped. An existing file is appended to (its size counts toward
- * max_bytes). On success *out is set (free with proc_logfile_close).
- * Returns NAOS_OK, NAOS_EINVAL (empty path), NAOS_ENOMEM, or NAOS_ESYS
- * (errno kept; *out untouched). Thread: reactor. */
-int proc_logfile_open(struct proc_logfile **out, const char *path,
-                      uint64_t max_bytes, unsigned keep);
+/* proc_logfile_open opens (creates, mode 0600) the log rel (borrowed,
+ * e.g. "dep/sub/worker.log") below the directory root (borrowed, e.g.
+ * DATA/logs, which must exist) for appending. Every directory of rel is
+ * reached without following links and missing ones are created with mode
+ * 0700; the file itself must be a regular file of ours with one link
+ * (node/base/safefile.h), so nothing planted there is written through.
+ * Later reopens (after proc_logfile_release, or a rotation) create no
+ * directory: once the deployment's directory is removed, output is
+ * dropped. root and rel are copied. max_bytes 0 means the default;
+ * keep > PROC_LOGFILE_MAX_KEEP is capped. An existing file is appended to
+ * (its size counts toward max_bytes). On success *out is set (free with
+ * proc_logfile_close). Returns NAOS_OK, NAOS_EINVAL (empty root or rel,
+ * rel absolute or with an empty, "." or ".." component, or the file is
+ * refused: errno ELOOP, EMLINK or EPERM), NAOS_ENOMEM, or NAOS_ESYS (errno
+ * kept; *out untouched). Thread: reactor. */
+int proc_logfile_open(struct proc_logfile **out, const char *root,
+                      const char *rel, uint64_t max_bytes, unsigned keep);
 
 /* proc_logfile_release closes lf's file descriptor until the next write,
  * which reopens the file (and re-reads its size). A node holds one per
@@ -94,6 +102,8 @@ uint64_t proc_logfile_dropped(const struct proc_logfile *lf);
  * only by size: if the new file has grown past the client's old offset
  * before it asks again, the client silently skips the start of the new file
  * (poll at least once per max_bytes of output).
+ * A symbolic link, FIFO or anything but a regular file at path is not
+ * read (NAOS_ESYS; ELOOP or EPERM).
  * Returns NAOS_OK, NAOS_ENOTFOUND (no such file yet), NAOS_EINVAL, or
  * NAOS_ESYS. Thread: any. */
 int proc_logfile_read(const char *path, int64_t offset, unsigned tail_lines,

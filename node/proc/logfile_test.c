@@ -11,6 +11,9 @@ struct fixture {
     char path[512];
 };
 
+/* The log, relative to the fixture's directory (the node's DATA/logs). */
+#define REL "logs/dep/w1.log"
+
 static void
 setup(struct fixture *f)
 {
@@ -61,7 +64,7 @@ test_open_creates_dirs_and_modes(void)
     setup(&f);
     struct proc_logfile *lf = NULL;
     long live = naos_alloc_live();
-    NT_EQ_INT(proc_logfile_open(&lf, f.path, 0, PROC_LOGFILE_DEFAULT_KEEP),
+    NT_EQ_INT(proc_logfile_open(&lf, f.dir, REL, 0, PROC_LOGFILE_DEFAULT_KEEP),
               NAOS_OK);
     struct stat st;
     NT_EQ_INT(stat(f.path, &st), 0);
@@ -74,7 +77,7 @@ test_open_creates_dirs_and_modes(void)
     NT_EQ_INT(proc_logfile_size(lf), 6);
     proc_logfile_close(lf);
     /* Reopen appends and counts the existing size. */
-    NT_EQ_INT(proc_logfile_open(&lf, f.path, 0, 3), NAOS_OK);
+    NT_EQ_INT(proc_logfile_open(&lf, f.dir, REL, 0, 3), NAOS_OK);
     NT_EQ_INT(proc_logfile_size(lf), 6);
     NT_EQ_INT(proc_logfile_write(lf, "again\n", 6), NAOS_OK);
     proc_logfile_close(lf);
@@ -90,18 +93,22 @@ static void
 test_open_errors(void)
 {
     struct proc_logfile *lf = NULL;
-    NT_EQ_INT(proc_logfile_open(&lf, "", 0, 3), NAOS_EINVAL);
-    NT_EQ_INT(proc_logfile_open(&lf, "/proc/naos-no/x.log", 0, 3), NAOS_ESYS);
+    NT_EQ_INT(proc_logfile_open(&lf, "", "x.log", 0, 3), NAOS_EINVAL);
+    NT_EQ_INT(proc_logfile_open(&lf, "/tmp", "", 0, 3), NAOS_EINVAL);
+    NT_EQ_INT(proc_logfile_open(&lf, "/tmp", "../x.log", 0, 3), NAOS_EINVAL);
+    NT_EQ_INT(proc_logfile_open(&lf, "/tmp", "/x.log", 0, 3), NAOS_EINVAL);
+    NT_EQ_INT(proc_logfile_open(&lf, "/proc/naos-no", "x.log", 0, 3),
+              NAOS_ESYS);
     NT_TRUE(lf == NULL);
     struct fixture f;
     setup(&f);
     long live = naos_alloc_live();
-    for (long k = 0; k < 4; k++) {
+    for (long k = 0; k < 8; k++) {
         naos_alloc_fail_after(k);
-        int rc = proc_logfile_open(&lf, f.path, 0, 3);
+        int rc = proc_logfile_open(&lf, f.dir, REL, 0, 3);
         naos_alloc_fail_after(-1);
         if (rc == NAOS_OK) {
-            NT_TRUE(k >= 3);
+            NT_TRUE(k >= 6);
             proc_logfile_close(lf);
         } else {
             NT_EQ_INT(rc, NAOS_ENOMEM);
@@ -117,7 +124,7 @@ test_rotation_keep_n(void)
     struct fixture f;
     setup(&f);
     struct proc_logfile *lf;
-    NT_EQ_INT(proc_logfile_open(&lf, f.path, 100, 2), NAOS_OK);
+    NT_EQ_INT(proc_logfile_open(&lf, f.dir, REL, 100, 2), NAOS_OK);
     /* 20 lines of 30 bytes = 600 bytes; 3 lines fit per file. */
     static char all[1024];
     size_t alen = 0;
@@ -153,7 +160,7 @@ test_big_write_split(void)
     struct fixture f;
     setup(&f);
     struct proc_logfile *lf;
-    NT_EQ_INT(proc_logfile_open(&lf, f.path, 100, 3), NAOS_OK);
+    NT_EQ_INT(proc_logfile_open(&lf, f.dir, REL, 100, 3), NAOS_OK);
     char big[250];
     for (int i = 0; i < 250; i++)
         big[i] = (char)('a' + i % 26);
@@ -177,7 +184,7 @@ test_keep_zero(void)
     struct fixture f;
     setup(&f);
     struct proc_logfile *lf;
-    NT_EQ_INT(proc_logfile_open(&lf, f.path, 10, 0), NAOS_OK);
+    NT_EQ_INT(proc_logfile_open(&lf, f.dir, REL, 10, 0), NAOS_OK);
     NT_EQ_INT(proc_logfile_write(lf, "aaaaaaaa\n", 9), NAOS_OK);
     NT_EQ_INT(proc_logfile_write(lf, "bbbbbbbb\n", 9), NAOS_OK);
     proc_logfile_close(lf);
@@ -194,7 +201,7 @@ test_pump_pipe(void)
     struct fixture f;
     setup(&f);
     struct proc_logfile *lf;
-    NT_EQ_INT(proc_logfile_open(&lf, f.path, 0, 3), NAOS_OK);
+    NT_EQ_INT(proc_logfile_open(&lf, f.dir, REL, 0, 3), NAOS_OK);
     int p[2];
     tu_pipe(p);
     bool eof = true;
@@ -221,7 +228,7 @@ test_pump_bounded(void)
     struct fixture f;
     setup(&f);
     struct proc_logfile *lf;
-    NT_EQ_INT(proc_logfile_open(&lf, f.path, 0, 3), NAOS_OK);
+    NT_EQ_INT(proc_logfile_open(&lf, f.dir, REL, 0, 3), NAOS_OK);
     int p[2];
     tu_pipe(p);
     if (fcntl(p[1], F_SETPIPE_SZ, 1 << 20) < (1 << 20))
@@ -252,7 +259,7 @@ test_pump_from_child(void)
     struct fixture f;
     setup(&f);
     struct proc_logfile *lf;
-    NT_EQ_INT(proc_logfile_open(&lf, f.path, 0, 3), NAOS_OK);
+    NT_EQ_INT(proc_logfile_open(&lf, f.dir, REL, 0, 3), NAOS_OK);
     int p[2];
     tu_pipe(p);
     struct proc_child c =
@@ -287,7 +294,7 @@ test_read_offset(void)
     struct fixture f;
     setup(&f);
     struct proc_logfile *lf;
-    NT_EQ_INT(proc_logfile_open(&lf, f.path, 0, 3), NAOS_OK);
+    NT_EQ_INT(proc_logfile_open(&lf, f.dir, REL, 0, 3), NAOS_OK);
     NT_EQ_INT(proc_logfile_write(lf, "l1\nl2\nl3\n", 9), NAOS_OK);
     char b[16];
     size_t len = 99;
@@ -326,7 +333,7 @@ test_read_tail(void)
     struct fixture f;
     setup(&f);
     struct proc_logfile *lf;
-    NT_EQ_INT(proc_logfile_open(&lf, f.path, 0, 3), NAOS_OK);
+    NT_EQ_INT(proc_logfile_open(&lf, f.dir, REL, 0, 3), NAOS_OK);
     NT_EQ_INT(proc_logfile_write(lf, "l1\nl2\nl3\n", 9), NAOS_OK);
     char b[64];
     size_t len;
@@ -373,7 +380,7 @@ test_release_reopens(void)
     struct fixture f;
     setup(&f);
     struct proc_logfile *lf;
-    NT_EQ_INT(proc_logfile_open(&lf, f.path, 100, 1), NAOS_OK);
+    NT_EQ_INT(proc_logfile_open(&lf, f.dir, REL, 100, 1), NAOS_OK);
     proc_logfile_release(lf);
     NT_EQ_INT(file_size(f.path, ""), 0); /* created before any output */
     for (int i = 0; i < 4; i++) {
@@ -396,7 +403,7 @@ test_read_tail_across_blocks(void)
     struct fixture f;
     setup(&f);
     struct proc_logfile *lf;
-    NT_EQ_INT(proc_logfile_open(&lf, f.path, 0, 3), NAOS_OK);
+    NT_EQ_INT(proc_logfile_open(&lf, f.dir, REL, 0, 3), NAOS_OK);
     /* 1000 lines of 100 bytes: the tail scan crosses many 4 KiB blocks. */
     char line[101];
     for (int i = 0; i < 1000; i++) {
@@ -433,7 +440,7 @@ test_read_rotated_and_missing(void)
     NT_EQ_INT(proc_logfile_read(f.path, 0, 0, b, sizeof b, &len, &next, &rot),
               NAOS_ENOTFOUND);
     struct proc_logfile *lf;
-    NT_EQ_INT(proc_logfile_open(&lf, f.path, 50, 3), NAOS_OK);
+    NT_EQ_INT(proc_logfile_open(&lf, f.dir, REL, 50, 3), NAOS_OK);
     for (int i = 0; i < 4; i++)
         NT_EQ_INT(proc_logfile_write(lf, "0123456789\n", 11), NAOS_OK);
     int64_t off;
@@ -456,6 +463,70 @@ test_read_rotated_and_missing(void)
     teardown(&f);
 }
 
+/* Links planted below DATA/logs are never followed: not in the directories
+ * leading to the log, not as the log itself. */
+static void
+test_links_refused(void)
+{
+    struct fixture f;
+    setup(&f);
+    char outside[512], victim[600], p[600];
+    snprintf(outside, sizeof outside, "%s.outside", f.dir);
+    NT_EQ_INT(mkdir(outside, 0700), 0);
+    snprintf(victim, sizeof victim, "%s/w1.log", outside);
+    int fd = open(victim, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    NT_TRUE(fd >= 0);
+    NT_EQ_INT(write(fd, "precious\n", 9), 9);
+    close(fd);
+    snprintf(p, sizeof p, "%s/logs", f.dir);
+    NT_EQ_INT(mkdir(p, 0700), 0);
+    snprintf(p, sizeof p, "%s/logs/dep", f.dir);
+    NT_EQ_INT(symlink(outside, p), 0);
+    struct proc_logfile *lf = NULL;
+    NT_EQ_INT(proc_logfile_open(&lf, f.dir, REL, 0, 3), NAOS_ESYS);
+    NT_TRUE(errno == ELOOP || errno == ENOTDIR);
+    NT_EQ_INT(unlink(p), 0);
+    NT_EQ_INT(mkdir(p, 0700), 0);
+    NT_EQ_INT(symlink(victim, f.path), 0);
+    NT_EQ_INT(proc_logfile_open(&lf, f.dir, REL, 0, 3), NAOS_EINVAL);
+    NT_EQ_INT(errno, ELOOP);
+    char buf[64];
+    slurp(victim, "", buf, sizeof buf);
+    NT_EQ_STR(buf, "precious\n");
+    /* The reader does not follow it either. */
+    size_t len;
+    int64_t next;
+    bool rot;
+    NT_EQ_INT(proc_logfile_read(f.path, 0, 0, buf, sizeof buf, &len, &next,
+                                &rot),
+              NAOS_ESYS);
+    NT_EQ_INT(errno, ELOOP);
+    tu_rmtree(outside);
+    teardown(&f);
+}
+
+/* Once the deployment's log directory is gone (naos rm), late output is
+ * dropped rather than bringing the directory back. */
+static void
+test_reopen_does_not_recreate(void)
+{
+    struct fixture f;
+    setup(&f);
+    struct proc_logfile *lf;
+    NT_EQ_INT(proc_logfile_open(&lf, f.dir, REL, 0, 3), NAOS_OK);
+    NT_EQ_INT(proc_logfile_write(lf, "a\n", 2), NAOS_OK);
+    proc_logfile_release(lf);
+    char d[600];
+    snprintf(d, sizeof d, "%s/logs/dep", f.dir);
+    tu_rmtree(d);
+    NT_EQ_INT(proc_logfile_write(lf, "late\n", 5), NAOS_ESYS);
+    NT_EQ_INT(proc_logfile_dropped(lf), 5);
+    struct stat st;
+    NT_EQ_INT(stat(d, &st), -1);
+    proc_logfile_close(lf);
+    teardown(&f);
+}
+
 int
 main(void)
 {
@@ -473,6 +544,8 @@ main(void)
         NT_CASE(test_read_tail_across_blocks),
         NT_CASE(test_release_reopens),
         NT_CASE(test_read_rotated_and_missing),
+        NT_CASE(test_links_refused),
+        NT_CASE(test_reopen_does_not_recreate),
         {0},
     };
     return nt_run(cases);

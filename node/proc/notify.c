@@ -28,8 +28,12 @@ proc_notify_open(const char *path, int *out_fd)
 
     struct stat st;
     if (lstat(path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode))
+        /* A link or file planted there is not ours to remove or follow
+         * (bind never follows one either). */
+        if (!S_ISSOCK(st.st_mode)) {
+            errno = EEXIST;
             return NAOS_EEXIST;
+        }
         if (unlink(path) < 0 && errno != ENOENT)
             return NAOS_ESYS;
     }

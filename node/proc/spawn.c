@@ -126,12 +126,17 @@ naos_env_fill(const struct proc_naos_env *ne, char **strs)
 #define CLOSE_RANGE_UNSHARE (1U << 1)
 #endif
 
+#ifdef NAOS_TESTING
+volatile int proc__spawn_fault_parent_dies;
+#endif
+
 /* Two fd numbers kept low for the child (see proc_spawn_reserve_fds): the
  * output goes through slot_out, stdin comes from slot_in (/dev/null). */
 static int slot_out = -1, slot_in = -1, devnull_rw = -1;
 static bool clone_unsupported;
 
 struct clone_job {
+    pid_t parent;      /* the node, as the child must find its parent */
     char *const *argv;
     char *const *envp;
     char **paths;      /* exec candidates, NULL-terminated */
@@ -169,10 +174,23 @@ clone_child(void *arg)
         goto fail;
     if (setsid() < 0)
         goto fail;
+#ifdef NAOS_TESTING
+    if (proc__spawn_fault_parent_dies) {
+        syscall(SYS_kill, j->parent, SIGKILL);
+        while (syscall(SYS_getppid) == j->parent)
+            syscall(SYS_sched_yield);
+    }
+#endif
     /* If the node dies without stopping us (kill -9), die with it rather
-     * than run on unsupervised; a restarted node would run a second copy. */
+     * than run on unsupervised; a restarted node would run a second copy.
+     * A node that died before the prctl sends no signal: then our parent
+     * is already someone else (the node's subreaper, or init), so leave
+     * now (prctl(2) recommends exactly this check). Nobody reads j->err
+     * any more. */
     if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
         goto fail;
+    if (syscall(SYS_getppid) != j->parent)
+        _exit(127);
     if (j->cwd != NULL && chdir(j->cwd) != 0)
         goto fail;
     struct kernel_sigaction dfl = {0};
@@ -276,6 +294,7 @@ spawn_clone(char *const *argv, char *const *envp, const char *cwd,
     if (paths == NULL)
         return ENOMEM;
     struct clone_job j = {
+        .parent = getpid(),
         .argv = argv,
         .envp = envp,
         .paths = paths,

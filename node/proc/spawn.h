@@ -100,6 +100,15 @@ int proc_spawn(const struct proc_spawn_opts *opts, struct proc_child *out);
  * or NAOS_ESYS. */
 int proc_spawn_reserve_fds(void);
 
+#ifdef NAOS_TESTING
+/* proc__spawn_fault_parent_dies (test builds only): when set, the next
+ * child of the fast path SIGKILLs its parent (the caller of proc_spawn)
+ * just before it asks for PR_SET_PDEATHSIG, and waits until it has been
+ * reparented: the race that otherwise needs a node to die in that very
+ * instant. */
+extern volatile int proc__spawn_fault_parent_dies;
+#endif
+
 /* proc_signal_group sends signo to the process group pgid (a worker's pid).
  * For the stop signals SIGTERM, SIGINT, SIGHUP, SIGQUIT and SIGABRT it then
  * sends SIGCONT to the group too, so a stopped (SIGSTOP'd, traced) process
