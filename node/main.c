@@ -19,6 +19,7 @@
 #include "node/http/token.h"
 #include "node/net/net.h"
 #include "node/node.h"
+#include "node/proc/sdnotify.h"
 #include "node/proc/spawn.h"
 
 #define EXIT_USAGE 100
@@ -123,6 +124,9 @@ parse_size(const char *s, uint64_t *out)
 }
 
 #define MAX_SEEDS 16
+
+/* The service manager running this node (Type=notify), if any. */
+static struct proc_sdnotify service_manager;
 
 /* Splits a comma-separated list into seeds (pointers into buf). */
 static int
@@ -303,6 +307,7 @@ cmd_start(int argc, char **argv, bool join)
     }
     cfg.seeds = seeds;
     cfg.nseeds = nseeds;
+    cfg.service_manager = &service_manager;
     if (!run_dir[0] && naos_default_run_dir(run_dir, sizeof run_dir) != 0) {
         fprintf(stderr, "naos-node: fatal: cannot work out a run directory: "
                 "give --run DIR\n");
@@ -464,10 +469,9 @@ main(int argc, char **argv)
         fprintf(stderr, "naos-node: warning: cannot reserve spawn fds; "
                 "spawning will slow down as workers are added\n");
     /* Workers inherit our environment: a node itself run under systemd or
-     * another naos must not pass its supervisor's notify settings on. */
-    unsetenv("NOTIFY_SOCKET");
-    unsetenv("WATCHDOG_USEC");
-    unsetenv("WATCHDOG_PID");
+     * another naos must not pass its supervisor's notify settings on. The
+     * node keeps the address to say READY=1 once it serves. */
+    proc_sdnotify_take(&service_manager);
     if (argc < 2 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
         fputs(usage, argc < 2 ? stderr : stdout);

@@ -376,11 +376,23 @@ on_notify(void *arg, uint32_t events)
 
 /* ---- signals ----------------------------------------------------------- */
 
+/* Tells a service manager (systemd Type=notify) what the node does; it
+ * only logs when that fails: the node runs the same without one. */
+static void
+tell_service_manager(struct node *n, const char *msg)
+{
+    int e = proc_sdnotify_send(&n->service_manager, msg);
+    if (e != 0)
+        NAOS_WARN("node", "cannot notify the service manager: %s",
+                  strerror(e));
+}
+
 void
 node__stop(struct node *n)
 {
     if (n->stopping++ != 0)
         return;
+    tell_service_manager(n, "STOPPING=1");
     if (node__members_leave(n)) {
         NAOS_INFO("node", "leaving the cluster, then stopping every "
                   "deployment (signal again to kill at once)");
@@ -391,6 +403,7 @@ node__stop(struct node *n)
               "once)");
     sup_shutdown(n->tree, n->r.now);
 }
+
 
 static void
 kill_everything(struct node *n)
@@ -749,6 +762,8 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
     n->lock_fd = n->sig_fd = n->notify_fd = -1;
     n->r.epfd = -1;
     snprintf(n->name, sizeof n->name, "%s", cfg->name);
+    n->service_manager = cfg->service_manager ? *cfg->service_manager
+                                              : PROC_SDNOTIFY_ZERO;
     if (snprintf(n->run_dir, sizeof n->run_dir, "%s", cfg->run_dir) >=
             (int)sizeof n->run_dir ||
         snprintf(n->data_dir, sizeof n->data_dir, "%s", cfg->data_dir) >=
@@ -889,6 +904,12 @@ node_run(struct node *n)
 {
     NAOS_INFO("node", "naos-node %s %s ready: control %s", n->name,
               NAOS_VERSION, n->ctl_url);
+    /* Every listener is bound and the deployments are restored: a unit
+     * ordered after naos-node.service can use the node now. */
+    char ready[PATH_MAX + 64];
+    snprintf(ready, sizeof ready, "READY=1\nSTATUS=serving on %s",
+             n->ctl_url);
+    tell_service_manager(n, ready);
     for (;;) {
         if (reactor_run_once(&n->r, -1) != NAOS_OK) {
             NAOS_ERROR("node", "event loop failed: %s", strerror(errno));

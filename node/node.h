@@ -28,9 +28,13 @@ struct node_config {
     const char *profile;    /* lan (default), wan, local */
     const char *const *seeds; /* join through any of these addresses */
     size_t nseeds;
+    const struct proc_sdnotify *service_manager; /* told READY=1 once the
+                               node serves, STOPPING=1 at a graceful stop;
+                               NULL or empty: none */
 };
 
 struct node;
+struct proc_sdnotify;
 
 /* node_open prepares a node: creates (0700) or checks the run and data
  * directories (an existing one another user owns or group/others can

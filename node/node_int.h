@@ -15,6 +15,7 @@
 #include "node/events/events.h"
 #include "node/http/http.h"
 #include "node/proc/logfile.h"
+#include "node/proc/sdnotify.h"
 #include "node/reactor/reactor.h"
 #include "node/sup/sup.h"
 #include "store/state.h"
@@ -108,6 +109,7 @@ struct node {
     struct node_stats stats;
     struct node_members *members; /* NULL without --listen (node_members.c) */
     bool leave_pending; /* stopping: leave the cluster, then shut down */
+    struct proc_sdnotify service_manager; /* systemd's NOTIFY_SOCKET, or none */
     struct {
         struct status_snap **v; /* one per deployment asked about */
         size_t len, cap;

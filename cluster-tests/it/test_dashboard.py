@@ -8,7 +8,7 @@ updates and works from the keyboard, and saves a screenshot: the build
 directory's it-artifacts/dashboard.png and /tmp/naos-dashboard.png.
 
 Skipped (with the reason) when chromium or chromedriver is not installed;
-.ci/packages installs both."""
+.ci/packages/test lists both."""
 import base64
 import json
 import os
@@ -136,7 +136,7 @@ return [...document.querySelectorAll('tr[data-path]')].map(tr => ({
 @unittest.skipUnless(CHROMIUM and DRIVER,
                      "chromium and chromedriver are not installed (Debian "
                      "packages chromium and chromium-driver, listed in "
-                     ".ci/packages)")
+                     ".ci/packages/test)")
 class Dashboard(NodeTest):
 
     def setUp(self):
