@@ -57,7 +57,8 @@ enum {
 #define CLI_GLOBAL_HELP                                                      \
     "Global options:\n"                                                      \
     "  --run DIR        run directory of naos-node (default: $NAOS_RUN_DIR,\n" \
-    "                   else $XDG_RUNTIME_DIR/naos, else /tmp/naos-$UID);\n"  \
+    "                   else $XDG_RUNTIME_DIR/naos, else /run/naos for\n"    \
+    "                   root, else /tmp/naos-$UID);\n"                      \
     "                   the control socket is DIR/ctl.sock\n"                  \
     "  --node URL       NNG URL of the control socket (overrides --run)\n"    \
     "  --json           machine-readable output\n"                            \

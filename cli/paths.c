@@ -30,6 +30,10 @@ naos_default_run_dir(char *buf, size_t len)
     d = getenv("XDG_RUNTIME_DIR");
     if (d && d[0])
         return put(buf, len, snprintf(buf, len, "%s/naos", d));
+    /* Root's default is where naos-node.service keeps it (and where no
+     * other user can create it first). */
+    if (geteuid() == 0)
+        return put(buf, len, snprintf(buf, len, "/run/naos"));
     return put(buf, len,
                snprintf(buf, len, "/tmp/naos-%lu", (unsigned long)getuid()));
 }

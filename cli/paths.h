@@ -4,6 +4,7 @@
  *
  *   $NAOS_RUN_DIR                      when set and not empty, else
  *   $XDG_RUNTIME_DIR/naos              when XDG_RUNTIME_DIR is set, else
+ *   /run/naos                          for root (sudo, cron, systemd), else
  *   /tmp/naos-$UID
  *
  * The control socket is ipc://RUN_DIR/ctl.sock. Before the CLI sends a
