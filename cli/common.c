@@ -67,6 +67,8 @@ cli_call(struct cli *c, const Naos__V1__Request *req, Naos__V1__Reply **out)
                          err);
     case NAOS_EINVAL:
         return cli_fatal(CLI_EXIT_USAGE, "%s (check --node)", err);
+    case NAOS_ETOOBIG:
+        return cli_fatal(CLI_EXIT_USAGE, "%s", err);
     default:
         return cli_fatal(CLI_EXIT_TEMP, "%s", err);
     }

@@ -725,7 +725,7 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
     }
     snprintf(n->ctl_url, sizeof n->ctl_url, "ipc://%s/ctl.sock", n->run_dir);
     snprintf(n->ctl_env, sizeof n->ctl_env, "NAOS_CTL=%s", n->ctl_url);
-    if ((rc = ctl_open(&n->ctl, &n->r, n->ctl_url, node__handle_request, n, errbuf,
+    if ((rc = ctl_open(&n->ctl, &n->r, n->ctl_url, node__ctl_request, n, errbuf,
                        errlen)) != NAOS_OK)
         goto err;
     restore_deployments(n);

@@ -452,3 +452,8 @@ node__handle_request(void *arg, const Naos__V1__Request *req, struct ctl_reply *
     }
 }
 
+void
+node__ctl_request(void *arg, struct ctl_req *req)
+{
+    node__handle_request(arg, ctl_req_request(req), ctl_req_reply(req));
+}

@@ -174,9 +174,12 @@ void node__status_snaps_forget(struct node *n, const struct sup_node *top);
 /* node__status_snaps_fini drops every cached snapshot. */
 void node__status_snaps_fini(struct node *n);
 
-/* node__handle_request dispatches one control request (node_ctl.c). */
+/* node__handle_request answers one control request at once, with the
+ * operator's rights (node_ctl.c): the HTTP API's way in. */
 void node__handle_request(void *arg, const Naos__V1__Request *req,
                           struct ctl_reply *rep);
+/* node__ctl_request: the ctl_handler of the control socket (node_ctl.c). */
+void node__ctl_request(void *arg, struct ctl_req *req);
 /* node__stop begins a graceful stop (SIGTERM, `naos-node leave`): leave
  * the cluster first when in one, then stop every deployment; node_run
  * returns once all is quiet. Idempotent. */
