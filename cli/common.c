@@ -83,6 +83,7 @@ code_name(int code)
     case NAOS__V1__ERROR_CODE__EXISTS: return "already exists";
     case NAOS__V1__ERROR_CODE__BUSY: return "busy";
     case NAOS__V1__ERROR_CODE__INTERNAL: return "internal error";
+    case NAOS__V1__ERROR_CODE__DENIED: return "refused";
     default: return "unknown error";
     }
 }
@@ -97,6 +98,7 @@ cli_reply_exit(const Naos__V1__Reply *r)
     case NAOS__V1__ERROR_CODE__INVALID:
     case NAOS__V1__ERROR_CODE__NOT_FOUND:
     case NAOS__V1__ERROR_CODE__EXISTS:
+    case NAOS__V1__ERROR_CODE__DENIED:
         return cli_fatal(CLI_EXIT_USAGE, "%s",
                          text ? text : code_name((int)r->code));
     case NAOS__V1__ERROR_CODE__BUSY:

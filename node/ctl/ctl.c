@@ -11,8 +11,19 @@
  *
  * `state` is written by whichever thread moves the context on, before it
  * hands the context over (nng_ctx_recv/nng_ctx_send, reactor_inbox_put),
- * and read by the thread that receives it after that hand-over: NNG's
- * locks and the inbox mutex order the two, so it needs no lock of its own.
+ * and read by the thread that receives it after that hand-over. It is
+ * atomic because one more thread reads it: the sweeper.
+ *
+ * The sweeper. A reply whose peer does not read it must not hold its
+ * context forever, so a context in SEND for CTL_SEND_TIMEOUT_MS has its
+ * connection closed (rep0 then completes the send). The sends themselves
+ * carry no timeout: in NNG 1.5 every aio scheduled with one enters the
+ * expiry queue and, that queue being empty between requests, wakes its
+ * thread, which cost a context switch per request. Instead one sleeping
+ * aio (nng_sleep_aio, CTL_SWEEP_MS) looks at the contexts on NNG's thread
+ * while any is sending, and stops when none is; the reactor re-arms it
+ * when it sends and the sweeper is off (the flag and the states are
+ * sequentially consistent atomics, so neither side can miss the other).
  */
 #include "node/ctl/ctl.h"
 
@@ -27,6 +38,7 @@
 #include "node/base/alloc.h"
 #include "node/base/err.h"
 #include "node/base/log.h"
+#include "node/base/time.h"
 #include "proto/spec_pb.h"
 
 /* ---- replies under construction ------------------------------------------ */
@@ -116,9 +128,11 @@ struct ctl_ctx {
     struct ctl *c;
     nng_ctx ctx;
     nng_aio *aio;
-    nng_msg *msg;  /* the request as received, until decoded */
-    nng_pipe pipe; /* its connection: closed if the reply is abandoned */
-    int state;     /* enum ctx_state; see the header comment */
+    nng_msg *msg;          /* the request as received, until decoded */
+    atomic_uint pipe_id;   /* its connection: closed if the reply is stuck */
+    atomic_int state;      /* enum ctx_state; see the header comment */
+    atomic_uint_least64_t sent_at; /* monotonic ms the reply was sent */
+    atomic_bool closed_stuck;      /* the sweeper closed its connection */
     struct ctl_req req;
 };
 
@@ -131,9 +145,55 @@ ctx_of(struct ctl_req *req)
 static void
 ctx_recv(struct ctl_ctx *x)
 {
-    x->state = CTX_RECV;
+    atomic_store(&x->state, CTX_RECV);
     nng_aio_set_timeout(x->aio, NNG_DURATION_INFINITE);
     nng_ctx_recv(x->ctx, x->aio);
+}
+
+static void
+close_pipe(uint32_t id)
+{
+    nng_pipe p = NNG_PIPE_INITIALIZER;
+    p.id = id;
+    nng_pipe_close(p);
+}
+
+/* NNG's thread: closes the connections of replies stuck for
+ * CTL_SEND_TIMEOUT_MS; keeps sweeping while any context is sending. */
+static bool
+sweep_once(struct ctl *c)
+{
+    naos_time now = naos_clock_now();
+    bool sending = false;
+    for (size_t i = 0; i < c->nctx; i++) {
+        struct ctl_ctx *x = &c->ctxs[i];
+        if (atomic_load(&x->state) != CTX_SEND)
+            continue;
+        sending = true;
+        if (now >= atomic_load(&x->sent_at) +
+                       atomic_load(&c->send_timeout_ms) &&
+            !atomic_exchange(&x->closed_stuck, true)) {
+            atomic_fetch_add(&c->abandoned, 1);
+            close_pipe(atomic_load(&x->pipe_id));
+        }
+    }
+    return sending;
+}
+
+static void
+sweep_cb(void *arg)
+{
+    struct ctl *c = arg;
+    if (nng_aio_result(c->sweep_aio) != 0)
+        return; /* stopped: the endpoint is closing */
+    if (sweep_once(c)) {
+        nng_sleep_aio(CTL_SWEEP_MS, c->sweep_aio);
+        return;
+    }
+    atomic_store(&c->sweeping, false);
+    /* A send that started after the scan saw the flag still set. */
+    if (sweep_once(c) && !atomic_exchange(&c->sweeping, true))
+        nng_sleep_aio(CTL_SWEEP_MS, c->sweep_aio);
 }
 
 /* NNG's thread: a receive or a send of context x completed. Touches x's
@@ -143,27 +203,27 @@ ctx_cb(void *arg)
 {
     struct ctl_ctx *x = arg;
     int rv = nng_aio_result(x->aio);
-    if (x->state == CTX_SEND) {
+    if (atomic_load(&x->state) == CTX_SEND) {
         if (rv != 0) {
-            /* The reply is still ours: the connection did not take it
-             * within CTL_SEND_TIMEOUT_MS, or the socket is closing. */
+            /* The reply is still ours: the socket is closing. (A peer
+             * that does not read is handled by the sweeper, which closes
+             * the connection: rep0 then reports the send done.) */
             nng_msg *m = nng_aio_get_msg(x->aio);
             nng_aio_set_msg(x->aio, NULL);
             if (m)
                 nng_msg_free(m);
             if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
-                x->state = CTX_DEAD;
+                atomic_store(&x->state, CTX_DEAD);
                 return;
             }
-            atomic_fetch_add(&x->c->abandoned, 1);
-            nng_pipe_close(x->pipe);
+            close_pipe(atomic_load(&x->pipe_id));
         }
         ctx_recv(x);
         return;
     }
     if (rv != 0) {
         if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
-            x->state = CTX_DEAD;
+            atomic_store(&x->state, CTX_DEAD);
             return;
         }
         ctx_recv(x); /* a transient failure (no memory): keep serving */
@@ -171,14 +231,14 @@ ctx_cb(void *arg)
     }
     x->msg = nng_aio_get_msg(x->aio);
     nng_aio_set_msg(x->aio, NULL);
-    x->pipe = nng_msg_get_pipe(x->msg);
-    x->state = CTX_QUEUED;
+    atomic_store(&x->pipe_id, nng_msg_get_pipe(x->msg).id);
+    atomic_store(&x->state, CTX_QUEUED);
     /* The inbox holds CTL_CONTEXTS items, one per context: it refuses
      * only once closed. */
     if (reactor_inbox_put(&x->c->inbox, &x->link) != NAOS_OK) {
         nng_msg_free(x->msg);
         x->msg = NULL;
-        x->state = CTX_DEAD;
+        atomic_store(&x->state, CTX_DEAD);
     }
 }
 
@@ -231,14 +291,18 @@ send_reply(struct ctl *c, struct ctl_ctx *x)
     if (m == NULL) {
         NAOS_ERROR("ctl", "cannot allocate a %zu-byte reply: closing the "
                    "connection", len);
-        nng_pipe_close(x->pipe);
+        close_pipe(atomic_load(&x->pipe_id));
         ctx_recv(x);
         return;
     }
-    x->state = CTX_SEND;
+    atomic_store(&x->sent_at, naos_clock_now());
+    atomic_store(&x->closed_stuck, false);
+    atomic_store(&x->state, CTX_SEND);
     nng_aio_set_msg(x->aio, m);
-    nng_aio_set_timeout(x->aio, CTL_SEND_TIMEOUT_MS);
+    nng_aio_set_timeout(x->aio, NNG_DURATION_INFINITE); /* see the sweeper */
     nng_ctx_send(x->ctx, x->aio);
+    if (!atomic_exchange(&c->sweeping, true))
+        nng_sleep_aio(CTL_SWEEP_MS, c->sweep_aio);
 }
 
 static struct ctl_peer
@@ -261,7 +325,7 @@ static void
 handle(struct ctl *c, struct ctl_ctx *x)
 {
     struct ctl_req *q = &x->req;
-    x->state = CTX_HANDLING;
+    atomic_store(&x->state, CTX_HANDLING);
     q->reply = (struct ctl_reply){0};
     naos__v1__reply__init(&q->reply.msg);
     q->peer = peer_of(x->msg);
@@ -291,7 +355,7 @@ handle(struct ctl *c, struct ctl_ctx *x)
     x->msg = NULL;
     if (decoded)
         c->handler(c->arg, q);
-    if (x->state == CTX_DEFERRED)
+    if (atomic_load(&x->state) == CTX_DEFERRED)
         return;
     send_reply(c, x);
 }
@@ -335,13 +399,13 @@ ctl_req_defer(struct ctl_req *req, ctl_cancel_fn cancel, void *arg)
 {
     struct ctl_ctx *x = ctx_of(req);
     struct ctl *c = x->c;
-    NAOS_ASSERT(x->state == CTX_HANDLING);
+    NAOS_ASSERT(atomic_load(&x->state) == CTX_HANDLING);
     if (c->deferred >= CTL_MAX_DEFERRED)
         return NAOS_EBUSY;
     c->deferred++;
     req->cancel = cancel;
     req->cancel_arg = arg;
-    x->state = CTX_DEFERRED;
+    atomic_store(&x->state, CTX_DEFERRED);
     return NAOS_OK;
 }
 
@@ -350,7 +414,7 @@ ctl_req_finish(struct ctl_req *req)
 {
     struct ctl_ctx *x = ctx_of(req);
     struct ctl *c = x->c;
-    NAOS_ASSERT(x->state == CTX_DEFERRED);
+    NAOS_ASSERT(atomic_load(&x->state) == CTX_DEFERRED);
     c->deferred--;
     send_reply(c, x);
 }
@@ -370,16 +434,16 @@ teardown(struct ctl *c, struct reactor *r, bool sock_open)
         it = it->next;
         nng_msg_free(x->msg);
         x->msg = NULL;
-        x->state = CTX_DEAD;
+        atomic_store(&x->state, CTX_DEAD);
     }
     for (size_t i = 0; i < c->nctx; i++) {
         struct ctl_ctx *x = &c->ctxs[i];
-        if (x->state != CTX_DEFERRED)
+        if (atomic_load(&x->state) != CTX_DEFERRED)
             continue;
         if (x->req.cancel)
             x->req.cancel(x->req.cancel_arg, &x->req);
         req_release(&x->req);
-        x->state = CTX_DEAD;
+        atomic_store(&x->state, CTX_DEAD);
     }
     c->deferred = 0;
     /* Closing the socket closes its contexts: receives end ECLOSED, and
@@ -387,6 +451,11 @@ teardown(struct ctl *c, struct reactor *r, bool sock_open)
      * callbacks free the reply). */
     if (sock_open)
         nng_close(c->sock);
+    /* The sweeper goes first: it reads the contexts. */
+    if (c->sweep_aio) {
+        nng_aio_free(c->sweep_aio);
+        c->sweep_aio = NULL;
+    }
     for (size_t i = 0; i < c->nctx; i++) {
         struct ctl_ctx *x = &c->ctxs[i];
         if (x->aio) {
@@ -420,12 +489,21 @@ ctl_open(struct ctl *c, struct reactor *r, const char *url,
         return NAOS_ENOMEM;
     }
     c->nctx = CTL_CONTEXTS;
+    for (size_t i = 0; i < c->nctx; i++) {
+        atomic_init(&c->ctxs[i].state, CTX_IDLE);
+        atomic_init(&c->ctxs[i].pipe_id, 0);
+        atomic_init(&c->ctxs[i].sent_at, 0);
+        atomic_init(&c->ctxs[i].closed_stuck, false);
+    }
+    atomic_init(&c->sweeping, false);
+    atomic_init(&c->send_timeout_ms, CTL_SEND_TIMEOUT_MS);
     if ((rc = reactor_inbox_init(&c->inbox, CTL_CONTEXTS)) != NAOS_OK) {
         snprintf(errbuf, errlen, "cannot create the control inbox: %s",
                  naos_strerror(rc));
         goto err;
     }
-    if ((rv = nng_rep0_open(&c->sock)) != 0)
+    if ((rv = nng_aio_alloc(&c->sweep_aio, sweep_cb, c)) != 0 ||
+        (rv = nng_rep0_open(&c->sock)) != 0)
         goto err_nng;
     sock_open = true;
     /* Over the limit, but within the slack, a request is still read so

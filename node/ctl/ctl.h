@@ -44,9 +44,9 @@
  *    holding whatever a client claims to send.
  *  - CTL_SEND_TIMEOUT_MS: a reply the peer has not taken within this (it
  *    stopped reading, its socket buffer is full) is given up and the
- *    connection is closed, so the peer sees an error rather than silence
- *    and a context is never held by a stuck reader. A peer that is reading
- *    always gets its reply. */
+ *    connection is closed (checked every CTL_SWEEP_MS), so the peer sees
+ *    an error rather than silence and a context is never held by a stuck
+ *    reader. A peer that is reading always gets its reply. */
 #ifndef NAOS_CTL_CTL_H
 #define NAOS_CTL_CTL_H
 
@@ -74,8 +74,10 @@
 /* Requests the reactor handles per wake-up; the rest wait for the next
  * iteration, so a burst cannot hold the loop. */
 #define CTL_REACTOR_BATCH 32
-/* A reply not taken by its peer within this ends the connection. */
+/* A reply not taken by its peer within this ends the connection... */
 #define CTL_SEND_TIMEOUT_MS 30000
+/* ...as found by a sweep this often, while replies are being sent. */
+#define CTL_SWEEP_MS 1000
 
 /* struct ctl_reply: a reply under construction. Everything a handler
  * hangs off `msg` must come from ctl_reply_alloc / ctl_reply_strdup: one
@@ -167,6 +169,9 @@ struct ctl {
     void *arg;
     unsigned deferred;
     uint64_t served, bad, oversized;
+    nng_aio *sweep_aio;     /* the sweeper (ctl.c) */
+    atomic_uint send_timeout_ms; /* CTL_SEND_TIMEOUT_MS; tests shorten it */
+    atomic_bool sweeping;   /* sweep_aio is armed */
     atomic_ulong abandoned; /* NNG threads */
     bool open;
 };

@@ -9,8 +9,10 @@
  * wait is "until a condition, or fail after a generous deadline". */
 #include "node/ctl/ctl.h"
 
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -62,6 +64,18 @@ on_req(void *arg, struct ctl_req *req)
     const char *name = m->req_case == NAOS__V1__REQUEST__REQ_PING && m->ping
                            ? m->ping->name
                            : "";
+    if (strcmp(name, "big") == 0) {
+        /* A reply far larger than a socket buffer. */
+        Naos__V1__CheckpointReply *cr = ctl_reply_alloc(rep, sizeof *cr);
+        NT_TRUE(cr != NULL);
+        naos__v1__checkpoint_reply__init(cr);
+        cr->data.len = 16u << 20;
+        cr->data.data = ctl_reply_alloc(rep, cr->data.len);
+        NT_TRUE(cr->data.data != NULL);
+        rep->msg.rep_case = NAOS__V1__REPLY__REP_CHECKPOINT;
+        rep->msg.checkpoint = cr;
+        return;
+    }
     if (strncmp(name, "defer", 5) == 0) {
         if (ctl_req_defer(req, on_cancel, s) == NAOS_OK) {
             s->held[s->nheld++] = req;
@@ -442,6 +456,78 @@ test_request_over_the_limit_gets_a_reply(void)
     NT_EQ_INT(naos_alloc_live(), live);
 }
 
+struct abandoned_cond {
+    struct srv *s;
+    uint64_t n;
+};
+
+static bool
+abandoned_cond(void *arg)
+{
+    struct abandoned_cond *a = arg;
+    struct ctl_stats st;
+    ctl_get_stats(&a->s->c, &st);
+    return st.abandoned >= a->n;
+}
+
+/* A peer that stops reading (here: stopped) cannot hold a context: its
+ * connection is closed once a reply has waited send_timeout_ms for it,
+ * and the endpoint goes on serving everyone else. */
+static void
+test_stuck_reader_is_disconnected(void)
+{
+    /* NNG is not fork-safe: the client is forked before this process
+     * touches NNG, and waits for the endpoint's URL. */
+    int go[2], sent[2];
+    NT_EQ_INT(pipe(go), 0);
+    NT_EQ_INT(pipe(sent), 0);
+    pid_t child = fork();
+    NT_TRUE(child >= 0);
+    if (child == 0) {
+        char url[128] = "";
+        ssize_t k = read(go[0], url, sizeof url - 1);
+        if (k <= 0)
+            _exit(1);
+        url[k] = '\0';
+        nng_socket sock = client_dial(url);
+        /* Two requests in flight on one connection: the first reply
+         * fills the connection (rep0 hands it over and frees its
+         * context), the second waits behind it, holding a context. */
+        struct call k1, k2;
+        call_open(&k1, sock);
+        call_open(&k2, sock);
+        call_start(&k1, "big");
+        call_start(&k2, "big");
+        NT_EQ_INT(write(sent[1], "x", 1), 1);
+        raise(SIGSTOP); /* never reads the reply */
+        _exit(0);
+    }
+    close(go[0]);
+    close(sent[1]);
+    struct srv s;
+    srv_open(&s);
+    atomic_store(&s.c.send_timeout_ms, 300);
+    NT_EQ_INT(write(go[1], s.url, strlen(s.url)), (long)strlen(s.url));
+    close(go[1]);
+    char b;
+    NT_EQ_INT(read(sent[0], &b, 1), 1);
+    close(sent[0]);
+    struct abandoned_cond one = {&s, 1};
+    pump_until(&s, abandoned_cond, &one, "the stuck reply to be given up");
+    /* Served as before. */
+    nng_socket sock = client_dial(s.url);
+    struct call k;
+    call_open(&k, sock);
+    call_start(&k, "after");
+    pump_until(&s, done_cond, &k, "a reply after the stuck one");
+    expect_message(&k, "now after");
+    call_close(&k);
+    nng_close(sock);
+    kill(child, SIGKILL);
+    NT_EQ_INT(waitpid(child, NULL, 0), child);
+    srv_close(&s);
+}
+
 struct many {
     struct call k[8];
     int left[8];
@@ -494,6 +580,7 @@ main(void)
         NT_CASE(test_deferred_bound_answers_busy),
         NT_CASE(test_close_cancels_deferred),
         NT_CASE(test_request_over_the_limit_gets_a_reply),
+        NT_CASE(test_stuck_reader_is_disconnected),
         NT_CASE(test_no_reply_lost_on_one_connection),
         {0},
     };
