@@ -681,6 +681,10 @@ node__ctl_request(void *arg, struct ctl_req *req)
                 return;
             }
             who.run = run;
+            if (m->req_case != NAOS__V1__REQUEST__REQ_STATUS &&
+                m->req_case != NAOS__V1__REQUEST__REQ_PING)
+                NAOS_INFO("ctl", "agent %s (pid %d, granted control) asks: "
+                          "naos %s", run->w->path, peer.pid, verb_of(m));
             break;
         case PROC_PEER_ORPHAN:
             ctl_reply_error(rep, NAOS__V1__ERROR_CODE__DENIED,
