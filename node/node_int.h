@@ -94,8 +94,8 @@ struct node {
     char data_dir[PATH_MAX];
     char ctl_url[PATH_MAX + 16];
     char ctl_env[PATH_MAX + 32];   /* NAOS_CTL of workers granted control */
-    char agent_url[PATH_MAX + 16];
-    char agent_env[PATH_MAX + 32]; /* NAOS_CTL of every other worker */
+    char agent_url[PATH_MAX + 32];
+    char agent_env[PATH_MAX + 48]; /* NAOS_CTL of every other worker */
     char id_env[64]; /* NAOS_NODE_ID=<hex>: also marks our workers */
     char notify_path[PATH_MAX + 16];
     uint64_t log_max_bytes;
