@@ -407,7 +407,8 @@ handle_checkpoint_load(struct node *n, const struct caller *who,
     }
     uint8_t *data = ctl_reply_alloc(rep, rec->data.len ? rec->data.len : 1);
     if (data) {
-        memcpy(data, rec->data.data, rec->data.len);
+        if (rec->data.len) /* an empty checkpoint has no data pointer */
+            memcpy(data, rec->data.data, rec->data.len);
         cr->data.data = data;
         cr->data.len = rec->data.len;
         cr->saved_at_ms = rec->saved_at_ms;

@@ -41,7 +41,7 @@ def agent_script(n, name, commands):
     return n.write(name + ".sh", text)
 
 
-def results(n, name, timeout=30):
+def results(n, name, timeout=60):
     """Waits for agent `name` to finish its commands; returns {label:
     value} from its OUT file."""
     out = n.path(name + ".txt")
@@ -72,7 +72,7 @@ class AgentEndpoint(NodeTest):
     def test_agent_cannot_manage_other_deployments(self):
         with self.node() as n:
             n.deploy("keeper", ["sleep", "1000"])
-            keeper_pid = n.wait_running_pid("keeper/keeper")
+            keeper_pid = n.wait_running_pid("keeper/keeper", timeout=30)
             script = agent_script(n, "rogue", r'''
 run rm_ctl $NAOS rm keeper
 run deploy_ctl $NAOS deploy evil -- sleep 1000
@@ -104,7 +104,8 @@ run helper sh -c 'setsid sh -c "$0 --run $1 rm keeper"' $NAOS "$RUN"
             self.assertIn("not granted control", e)
             # Nothing changed.
             self.assertEqual(n.dep("keeper")["state"], "running")
-            self.assertEqual(n.wait_running_pid("keeper/keeper"), keeper_pid)
+            self.assertEqual(n.wait_running_pid("keeper/keeper", timeout=30),
+                             keeper_pid)
             names = [d["name"] for d in n.status()["deployments"]]
             self.assertEqual(sorted(names), ["keeper", "rogue"])
             # The operator is still served on the control socket.
@@ -114,7 +115,7 @@ run helper sh -c 'setsid sh -c "$0 --run $1 rm keeper"' $NAOS "$RUN"
     def test_agent_saves_and_loads_only_its_own_checkpoint(self):
         with self.node() as n:
             n.deploy("other", ["sleep", "1000"])
-            n.wait_running_pid("other/other")
+            n.wait_running_pid("other/other", timeout=30)
             n.naos("checkpoint", "save", "other/other", stdin="secret")
             script = agent_script(n, "ag", r'''
 echo "state one" > "$OUT.data"
@@ -166,7 +167,7 @@ run load_other_run $NAOS --run "$RUN" checkpoint load other/other
         with self.node() as n:
             n.deploy("keeper", ["sleep", "1000"])
             n.deploy("victim", ["sleep", "1000"])
-            n.wait_running_pid("keeper/keeper")
+            n.wait_running_pid("keeper/keeper", timeout=30)
             commands = r'''
 run rm $NAOS rm keeper
 run deploy $NAOS deploy minion --env NAOS_TEST_MARKER=$NAOS_TEST_MARKER -- sleep 1000
@@ -180,7 +181,7 @@ run save $NAOS checkpoint save victim/victim -f /dev/null
                 self.assertEqual(r[label], "0", "%s: %s" %
                                  (label, err_of(r, label)))
             self.assertIsNone(n.dep("keeper"))
-            n.wait_state("minion", "running")
+            n.wait_state("minion", "running", timeout=30)
             doc = n.ok("checkpoint", "load", "victim/victim", json=True).data
             self.assertEqual(doc["saved_by"]["agent"], "boss/boss")
             # The grant is per worker and comes from the tree file too.
@@ -190,7 +191,7 @@ run save $NAOS checkpoint save victim/victim -f /dev/null
                     (boss2, n.path("boss2.txt"), n.marker))
             r = results(n, "boss2")
             self.assertEqual(r["rm"], "0", err_of(r, "rm"))
-            wait_until(lambda: n.dep("minion") is None, 10,
+            wait_until(lambda: n.dep("minion") is None, 30,
                        msg="minion removed by boss2")
 
     def test_agent_endpoint_refuses_the_operator(self):

@@ -49,7 +49,7 @@ class KeptConnection(NodeTest):
             self.assertEqual(doc["answered"], 20000, doc)
             self.assertEqual(doc["errors"], 0, doc)
             # the node still serves a fresh client afterwards
-            n.ok("ping")
+            n.ok("--timeout", "60s", "ping", timeout=90)
 
 
 class SizeLimit(NodeTest):
@@ -75,7 +75,7 @@ class SizeLimit(NodeTest):
             code, doc, err = flood(url, "size", LIMIT + SLACK + 1000)
             self.assertEqual(code, 0, err)
             self.assertFalse(doc["answered"], doc)
-            n.ok("ping")
+            n.ok("--timeout", "60s", "ping", timeout=90)
 
     def test_cli_refuses_to_send_a_request_over_the_limit(self):
         with self.node() as n:
