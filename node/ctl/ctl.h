@@ -16,9 +16,9 @@
  * same connection instead of dropping it (a non-blocking nng_sendmsg on
  * the socket dropped about one reply in a few thousand on a kept
  * connection). Once the send completes, the context receives again, on
- * NNG's thread. NNG's threads touch only their context's aio, the inbox
- * and an atomic counter; node state is touched by the handler alone, on
- * the reactor thread.
+ * NNG's thread. NNG's threads touch only the contexts' aios and atomic
+ * fields, the inbox and a counter (ctl.c says which); node state is
+ * touched by the handler alone, on the reactor thread.
  *
  * Deferred replies. A handler may keep a request (ctl_req_defer) and
  * answer it later from the reactor thread (ctl_req_finish), for instance
