@@ -121,13 +121,14 @@ int cli_resolve_url(struct cli *c);
 
 /* cli_call sends req to the node and stores the reply in *out (free with
  * naos_client_reply_free). Returns 0, or an exit code after printing why
- * the node could not be asked (111, or 100 for a bad URL). */
+ * the node could not be asked (111, or 100 for a bad URL or a request
+ * over the node's size limit, which is never sent). */
 int cli_call(struct cli *c, const Naos__V1__Request *req,
              Naos__V1__Reply **out);
 
 /* cli_reply_exit maps a reply's code to an exit code, printing the node's
- * error text for anything but OK: INVALID/NOT_FOUND/EXISTS 100, BUSY 1,
- * INTERNAL (and unknown codes) 111. */
+ * error text for anything but OK: INVALID/NOT_FOUND/EXISTS/DENIED 100,
+ * BUSY 1, INTERNAL (and unknown codes) 111. */
 int cli_reply_exit(const Naos__V1__Reply *r);
 
 /* cli_install_stop_signals makes SIGINT/SIGTERM set a flag (no restart of

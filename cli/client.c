@@ -32,6 +32,15 @@ naos_client_call(const char *url, const Naos__V1__Request *req,
                  Naos__V1__Reply **out, int timeout_ms, char *errbuf,
                  size_t errlen)
 {
+    /* The node would refuse it: say so before sending anything. */
+    size_t want = naos__v1__request__get_packed_size(req);
+    if (want > NAOS_CLIENT_MAX_REQUEST) {
+        snprintf(errbuf, errlen,
+                 "request of %zu bytes exceeds the %u-byte (%u MiB) limit "
+                 "of naos-node's control socket: nothing was sent",
+                 want, NAOS_CLIENT_MAX_REQUEST, NAOS_CLIENT_MAX_REQUEST >> 20);
+        return NAOS_ETOOBIG;
+    }
     nng_socket s;
     /* Nothing is sent to a socket another user may have bound (issue 9). */
     int rc = naos_ctl_check(url, errbuf, errlen);

@@ -14,6 +14,9 @@
 
 /* Largest reply accepted (a big status tree or a log chunk). */
 #define NAOS_CLIENT_MAX_REPLY (64u * 1024 * 1024)
+/* Largest request naos-node accepts: CTL_MAX_REQUEST (node/ctl/ctl.h; the
+ * two are checked equal by ctl_test). Larger ones are never sent. */
+#define NAOS_CLIENT_MAX_REQUEST (4u << 20)
 
 /* naos_client_call sends req (borrowed) to the node at url (borrowed, an
  * NNG URL such as "ipc:///run/naos/ctl.sock") and stores the decoded reply
@@ -25,6 +28,8 @@
  *   NAOS_EINVAL    url is not a valid NNG URL;
  *   NAOS_EAUTH     the run directory or socket is not ours or root's, or
  *                  others can write it (naos_ctl_check): nothing was sent;
+ *   NAOS_ETOOBIG   req packs to more than NAOS_CLIENT_MAX_REQUEST bytes:
+ *                  nothing was sent (checked before connecting);
  *   NAOS_EPROTO    the reply could not be decoded;
  *   NAOS_ENOMEM.
  * On error *out is untouched and errbuf (caller buffer + length) holds

@@ -22,13 +22,18 @@ static const char checkpoint_help[] =
     "Save or load the checkpoint of agent NAME: a blob of at most 1 MiB that\n"
     "the node keeps in its store, so the agent finds it again after a\n"
     "restart (and, in a cluster, on whichever host it lands). NAME is the\n"
-    "agent's path as shown by `naos status` (a deployment with one worker may\n"
-    "be named by the deployment); inside an agent it defaults to\n"
-    "$NAOS_AGENT, and $NAOS_CTL points at its node.\n"
+    "agent's path as shown by `naos status`; a deployment (or supervisor)\n"
+    "with one worker names that worker's checkpoint too: one checkpoint per\n"
+    "worker. Inside an agent, naos talks to the agent endpoint in $NAOS_CTL\n"
+    "and NAME defaults to the agent's own checkpoint (the node knows which\n"
+    "agent asks); an agent may save and load only its own unless its spec\n"
+    "grants it control (`control: full`).\n"
     "\n"
     "save reads the data from FILE, or from standard input (default, or -).\n"
     "load writes it to FILE, or to standard output (default); with --json it\n"
-    "prints what is saved (path, seq, size, saved_at) instead of the data.\n"
+    "prints what is saved (path, seq, size, saved_at, saved_by: the agent\n"
+    "path and the pid and restart count of the run that saved it, or null\n"
+    "when the operator did) instead of the data.\n"
     "load exits 1 when nothing has been saved yet.\n"
     "\n"
     "Options:\n"
@@ -141,12 +146,20 @@ load(struct cli *c, const char *name, const char *file)
     const Naos__V1__CheckpointReply *cr = reply->checkpoint;
     char tbuf[64];
     if (c->json) {
+        json_t *by = cr->saved_by_agent && cr->saved_by_agent[0]
+                         ? json_pack("{s:s, s:i, s:I}", "agent",
+                                     cr->saved_by_agent, "pid",
+                                     (int)cr->saved_by_pid, "restarts",
+                                     (json_int_t)cr->saved_by_restarts)
+                         : json_null();
         json_t *j = cr->seq == 0
                         ? json_pack("{s:s, s:n}", "path", cr->path, "seq")
-                        : json_pack("{s:s, s:I, s:I, s:s}", "path", cr->path,
-                                    "seq", (json_int_t)cr->seq, "size",
-                                    (json_int_t)cr->size, "saved_at",
-                                    time_str(cr->saved_at_ms, tbuf));
+                        : json_pack("{s:s, s:I, s:I, s:s, s:O}", "path",
+                                    cr->path, "seq", (json_int_t)cr->seq,
+                                    "size", (json_int_t)cr->size, "saved_at",
+                                    time_str(cr->saved_at_ms, tbuf),
+                                    "saved_by", by);
+        json_decref(by);
         json_dumpf(j, stdout, JSON_INDENT(2));
         putchar('\n');
         json_decref(j);
@@ -197,13 +210,12 @@ cmd_checkpoint(struct cli *c, int argc, char **argv)
     if (optind >= argc)
         return cli_usage("checkpoint", "missing save or load");
     const char *verb = argv[optind++];
-    const char *name = optind < argc ? argv[optind++] : getenv("NAOS_AGENT");
+    /* No NAME: the caller's own checkpoint, which the node finds from
+     * who is asking (an agent); an operator is told to give one. */
+    const char *name = optind < argc ? argv[optind++] : "";
     if (optind < argc)
         return cli_usage("checkpoint", "unexpected argument \"%s\"",
                          argv[optind]);
-    if (name == NULL || name[0] == '\0')
-        return cli_usage("checkpoint",
-                         "missing NAME (and $NAOS_AGENT is not set)");
     if (strcmp(verb, "save") == 0) {
         if (output)
             return cli_usage("checkpoint", "-o is for load; save takes -f");

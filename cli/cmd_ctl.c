@@ -112,7 +112,8 @@ static const char ping_help[] =
     "Usage: naos ping\n"
     "\n"
     "Check that naos-node answers on its control socket. Exit 0 if it\n"
-    "does, 111 if not.\n"
+    "does, 111 if not, 100 if it refuses this caller (the operator on an\n"
+    "agent endpoint).\n"
     "\n" CLI_GLOBAL_HELP;
 
 int
@@ -132,7 +133,9 @@ cmd_ping(struct cli *c, int argc, char **argv)
     int ec = cli_call(c, &req, &reply);
     if (ec != 0)
         return ec;
-    if (reply->code != NAOS__V1__ERROR_CODE__OK) {
+    if (reply->code == NAOS__V1__ERROR_CODE__DENIED) {
+        ec = cli_reply_exit(reply);
+    } else if (reply->code != NAOS__V1__ERROR_CODE__OK) {
         const char *t = reply->error && reply->error[0] ? reply->error
                                                          : "error";
         ec = cli_fatal(CLI_EXIT_TEMP, "naos-node at %s answered: %s", c->url,

@@ -68,6 +68,7 @@ cli_call(struct cli *c, const Naos__V1__Request *req, Naos__V1__Reply **out)
     case NAOS_EINVAL:
         return cli_fatal(CLI_EXIT_USAGE, "%s (check --node)", err);
     case NAOS_EAUTH: /* an unsafe run directory: retrying will not help */
+    case NAOS_ETOOBIG:
         return cli_fatal(CLI_EXIT_USAGE, "%s", err);
     default:
         return cli_fatal(CLI_EXIT_TEMP, "%s", err);
@@ -83,6 +84,7 @@ code_name(int code)
     case NAOS__V1__ERROR_CODE__EXISTS: return "already exists";
     case NAOS__V1__ERROR_CODE__BUSY: return "busy";
     case NAOS__V1__ERROR_CODE__INTERNAL: return "internal error";
+    case NAOS__V1__ERROR_CODE__DENIED: return "refused";
     default: return "unknown error";
     }
 }
@@ -97,6 +99,7 @@ cli_reply_exit(const Naos__V1__Reply *r)
     case NAOS__V1__ERROR_CODE__INVALID:
     case NAOS__V1__ERROR_CODE__NOT_FOUND:
     case NAOS__V1__ERROR_CODE__EXISTS:
+    case NAOS__V1__ERROR_CODE__DENIED:
         return cli_fatal(CLI_EXIT_USAGE, "%s",
                          text ? text : code_name((int)r->code));
     case NAOS__V1__ERROR_CODE__BUSY:

@@ -49,6 +49,10 @@ const char deploy_args_help[] =
     "  --cwd DIR            working directory (default: the node's)\n"
     "  --output log|discard stdout and stderr to the worker's rotated log\n"
     "                       (default; see `naos logs`) or to /dev/null\n"
+    "  --control none|full  what the agent may ask of the node: none (default)\n"
+    "                       = its own checkpoint and status, through the\n"
+    "                       agent endpoint in $NAOS_CTL; full = anything the\n"
+    "                       operator may (deploy, rm, ... any deployment)\n"
     "\n"
     "DUR is a duration such as 500ms, 30s, 5m, 1h (a bare number is\n"
     "seconds).\n"
@@ -73,6 +77,7 @@ enum {
     O_ENV,
     O_CWD,
     O_OUTPUT,
+    O_CONTROL,
 };
 
 static const struct option longopts[] = {
@@ -90,6 +95,7 @@ static const struct option longopts[] = {
     {"env", required_argument, NULL, O_ENV},
     {"cwd", required_argument, NULL, O_CWD},
     {"output", required_argument, NULL, O_OUTPUT},
+    {"control", required_argument, NULL, O_CONTROL},
     CLI_GLOBAL_LONGOPTS,
     {NULL, 0, NULL, 0},
 };
@@ -113,6 +119,8 @@ struct dargs {
     enum spec_ready ready;
     bool output_given;
     enum spec_output output;
+    bool control_given;
+    enum spec_control control;
     bool start_timeout_given;
     naos_duration start_timeout;
     bool max_runtime_given;
@@ -252,6 +260,14 @@ one_opt(struct dargs *a, int opt, const char *arg, char *err, size_t errlen)
         }
         a->output_given = true;
         return NAOS_OK;
+    case O_CONTROL:
+        if (!spec_control_parse(arg, &a->control)) {
+            snprintf(err, errlen,
+                     "--control: unknown value \"%s\" (none, full)", arg);
+            return NAOS_EINVAL;
+        }
+        a->control_given = true;
+        return NAOS_OK;
     case O_START_TIMEOUT:
         a->start_timeout_given = true;
         return parse_dur("--start-timeout", arg, false, &a->start_timeout, err,
@@ -358,6 +374,8 @@ make_worker(const struct dargs *a, const char *id, struct spec_node *w)
         w->ready = a->ready;
     if (a->output_given)
         w->output = a->output;
+    if (a->control_given)
+        w->control = a->control;
     if (a->start_timeout_given)
         w->start_timeout = a->start_timeout;
     if (a->max_runtime_given)

@@ -105,7 +105,7 @@ test_every_flag(void)
              "--watchdog", "30s", "--ready", "notify", "--start-timeout",
              "45s", "--max-runtime", "1h", "--backoff", "1s:30s", "--env",
              "A=1", "--env=B=two words", "--cwd", "/srv", "--output",
-             "discard", "agent", "--",
+             "discard", "--control", "full", "agent", "--",
              "./run", "-x");
     NT_EQ_STR(s.id, "agent"); /* NAME may come after the options */
     NT_EQ_INT(s.strategy, SPEC_REST_FOR_ONE);
@@ -117,6 +117,8 @@ test_every_flag(void)
     NT_EQ_INT(w->watchdog, 30000);
     NT_EQ_INT(w->ready, SPEC_READY_NOTIFY);
     NT_EQ_INT(w->output, SPEC_OUTPUT_DISCARD);
+    NT_EQ_INT(w->control, SPEC_CONTROL_FULL);
+    NT_EQ_INT(s.control, SPEC_CONTROL_NONE);
     NT_EQ_INT(w->start_timeout, 45000);
     NT_EQ_INT(w->max_runtime, 3600000);
     NT_EQ_INT(w->backoff_min, 1000);
@@ -210,6 +212,8 @@ test_bad_input(void)
     PARSE_BAD("--ready: unknown mode", "a", "--ready", "later", "--", "x");
     PARSE_BAD("--output: unknown mode \"syslog\" (log, discard)", "a",
               "--output", "syslog", "--", "x");
+    PARSE_BAD("--control: unknown value \"all\" (none, full)", "a",
+              "--control", "all", "--", "x");
     PARSE_BAD("--start-timeout: \"0\" is not a positive duration", "a",
               "--start-timeout", "0", "--", "x");
     PARSE_BAD("--backoff: MIN (5s) is above MAX", "a", "--backoff", "5s:1s",

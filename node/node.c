@@ -161,7 +161,11 @@ io_spawn(void *ctx, struct sup_node *w, const struct sup_spawn_info *info,
         .notify_socket = n->notify_path,
         .watchdog = info->spec->watchdog,
     };
-    char *extra[] = {n->ctl_env, n->id_env, NULL};
+    /* NAOS_CTL: the agent endpoint, scoped to the run; the control
+     * socket only when the operator granted this worker control. */
+    char *extra[] = {info->spec->control == SPEC_CONTROL_FULL ? n->ctl_env
+                                                              : n->agent_env,
+                     n->id_env, NULL};
     struct proc_spawn_opts opts = {
         .argv = info->spec->argv,
         .env = info->spec->env,
@@ -879,8 +883,14 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
     }
     snprintf(n->ctl_url, sizeof n->ctl_url, "ipc://%s/ctl.sock", n->run_dir);
     snprintf(n->ctl_env, sizeof n->ctl_env, "NAOS_CTL=%s", n->ctl_url);
-    if ((rc = ctl_open(&n->ctl, &n->r, n->ctl_url, node__handle_request, n, errbuf,
+    if ((rc = ctl_open(&n->ctl, &n->r, n->ctl_url, node__ctl_request, n, errbuf,
                        errlen)) != NAOS_OK)
+        goto err;
+    snprintf(n->agent_url, sizeof n->agent_url, "ipc://%s/agent.sock",
+             n->run_dir);
+    snprintf(n->agent_env, sizeof n->agent_env, "NAOS_CTL=%s", n->agent_url);
+    if ((rc = ctl_open(&n->agent, &n->r, n->agent_url, node__agent_request, n,
+                       errbuf, errlen)) != NAOS_OK)
         goto err;
     if (cfg->http_url && (rc = open_http(n, cfg, errbuf, errlen)) != NAOS_OK)
         goto err;
@@ -947,6 +957,7 @@ node_close(struct node *n)
     if (n->http_addr_path[0])
         unlink(n->http_addr_path);
     ctl_close(&n->ctl, &n->r);
+    ctl_close(&n->agent, &n->r);
     if (n->tree) {
         kill_everything(n);
         sup_tree_free(n->tree);

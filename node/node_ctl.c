@@ -1,18 +1,53 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* node_ctl.c: the node's answers to control requests from `naos`: status
- * documents, deploy and the deployment commands (persisted before they are
- * acknowledged), events, logs and checkpoints. Runs on the reactor thread. */
+/* node_ctl.c: the node's answers to control requests: status documents,
+ * deploy and the deployment commands (persisted before they are
+ * acknowledged), events, logs and checkpoints; and who may ask what.
+ * Runs on the reactor thread.
+ *
+ * Who asks. Each request on a control endpoint carries the caller's pid
+ * (ctl_req_peer), which proc_peer_find maps to one of the node's worker
+ * runs, if it is one of them or something one of them started:
+ *  - the control socket (RUN/ctl.sock) serves the operator. A request from
+ *    a worker run is refused, unless that worker's spec grants it control
+ *    (`control: full`); so is one from a process a worker left behind;
+ *  - the agent endpoint (RUN/agent.sock, NAOS_CTL of every worker that is
+ *    not granted control) serves worker runs only, each for itself: its
+ *    own checkpoint (save, load), its own deployment's status, ping.
+ *    Everything else is refused, saying how to grant control.
+ * A checkpoint an agent saves records who saved it (agent path, pid and
+ * restart count of the run). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "node/base/alloc.h"
 #include "node/base/err.h"
 #include "node/base/log.h"
 #include "node/node_int.h"
 #include "node/proc/logfile.h"
+#include "node/proc/peer.h"
 #include "proto/spec_pb.h"
 #include "store/state.h"
+
+/* struct caller: who a request comes from. */
+struct caller {
+    const struct wrun *run; /* the worker run asking (an agent), or NULL:
+                               the operator (or the HTTP API) */
+    bool full;              /* may act on any deployment: the operator, or
+                               an agent granted control on the control
+                               socket */
+};
+
+static const struct caller operator_caller = {NULL, true};
+
+static const struct sup_node *
+top_of(const struct sup_node *w)
+{
+    while (w->parent)
+        w = w->parent;
+    return w;
+}
 
 static void
 handle_status(struct node *n, const Naos__V1__StatusRequest *req,
@@ -172,12 +207,43 @@ handle_dep_cmd(struct node *n, const Naos__V1__NameRequest *req, dep_cmd fn,
                         "cannot %s %s while it is %s", verb, name, was);
 }
 
-/* Checkpoints are kept per agent path; a deployment with one worker may be
- * named by the deployment's name. The path must exist now, so a typo is
- * caught instead of saving where nobody will look. */
+/* Finds the only worker under s, or returns NULL and counts them. */
 static const struct sup_node *
-checkpoint_owner(struct node *n, const char *name, struct ctl_reply *rep)
+only_worker(const struct sup_node *s, size_t *count)
 {
+    if (!s->is_supervisor) {
+        (*count)++;
+        return s;
+    }
+    const struct sup_node *found = NULL;
+    for (size_t i = 0; i < s->nchildren; i++) {
+        const struct sup_node *w = only_worker(s->children[i], count);
+        if (w && found == NULL)
+            found = w;
+    }
+    return *count == 1 ? found : NULL;
+}
+
+/* Checkpoints: one per worker, under the worker's path (issue 10). A
+ * deployment, or any supervisor, with exactly one worker names that
+ * worker's checkpoint too, so `naos checkpoint save ck` (the operator) and
+ * `naos checkpoint save` inside the agent (NAOS_AGENT=ck/ck) write the
+ * same record. The path must exist now, so a typo is caught instead of
+ * saving where nobody will look. An empty name is the caller's own
+ * checkpoint, for an agent. */
+static const struct sup_node *
+checkpoint_owner(struct node *n, const struct caller *who, const char *name,
+                 struct ctl_reply *rep)
+{
+    if (name[0] == '\0') {
+        if (who->run)
+            return who->run->w;
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
+                        "missing the agent's name: give its path as in "
+                        "`naos status` (inside an agent, naos finds its "
+                        "own)");
+        return NULL;
+    }
     const struct sup_node *w = sup_find_path(n->tree, name);
     if (w == NULL) {
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__NOT_FOUND,
@@ -185,16 +251,73 @@ checkpoint_owner(struct node *n, const char *name, struct ctl_reply *rep)
                         "(agents find theirs in $NAOS_AGENT)", name);
         return NULL;
     }
+    if (w->is_supervisor) {
+        size_t count = 0;
+        const struct sup_node *only = only_worker(w, &count);
+        if (only == NULL) {
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
+                            "%s has %zu workers, each with its own "
+                            "checkpoint: name one by its path, e.g. %s/<child> "
+                            "(see `naos status %s`)",
+                            name, count, w->path, top_of(w)->id);
+            return NULL;
+        }
+        w = only;
+    }
     return w;
 }
 
+/* The keys an older node may have saved w's checkpoint under: each
+ * supervisor above w whose only worker is w (at most SPEC_MAX_DEPTH). */
+static size_t
+checkpoint_aliases(const struct sup_node *w, const char **out, size_t cap)
+{
+    size_t n = 0;
+    for (const struct sup_node *a = w->parent; a && n < cap; a = a->parent) {
+        size_t count = 0;
+        if (only_worker(a, &count) != w)
+            break;
+        out[n++] = a->path;
+    }
+    return n;
+}
+
+/* An agent may name only its own checkpoint. */
+static bool
+checkpoint_allowed(const struct caller *who, const struct sup_node *w,
+                   const char *verb, struct ctl_reply *rep)
+{
+    if (who->full || who->run->w == w)
+        return true;
+    ctl_reply_error(rep, NAOS__V1__ERROR_CODE__DENIED,
+                    "agent %s may %s only its own checkpoint, not that of %s "
+                    "(grant it control of the node with `control: full` in "
+                    "its spec, or `naos deploy --control full`)",
+                    who->run->w->path, verb, w->path);
+    return false;
+}
+
+static Naos__V1__CheckpointReply *
+checkpoint_reply(struct ctl_reply *rep, const struct sup_node *w)
+{
+    Naos__V1__CheckpointReply *cr = ctl_reply_alloc(rep, sizeof *cr);
+    if (cr == NULL)
+        return NULL;
+    naos__v1__checkpoint_reply__init(cr);
+    cr->path = ctl_reply_strdup(rep, w->path);
+    rep->msg.rep_case = NAOS__V1__REPLY__REP_CHECKPOINT;
+    rep->msg.checkpoint = cr;
+    return cr;
+}
+
 static void
-handle_checkpoint_save(struct node *n, const Naos__V1__CheckpointSaveRequest *req,
+handle_checkpoint_save(struct node *n, const struct caller *who,
+                       const Naos__V1__CheckpointSaveRequest *req,
                        struct ctl_reply *rep)
 {
     const char *name = req->name ? req->name : "";
-    const struct sup_node *w = checkpoint_owner(n, name, rep);
-    if (w == NULL)
+    const struct sup_node *w = checkpoint_owner(n, who, name, rep);
+    if (w == NULL || !checkpoint_allowed(who, w, "save", rep))
         return;
     if (req->data.len > STORE_CKPT_MAX) {
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
@@ -204,66 +327,96 @@ handle_checkpoint_save(struct node *n, const Naos__V1__CheckpointSaveRequest *re
                         req->data.len, w->path, STORE_CKPT_MAX);
         return;
     }
+    const char *aliases[SPEC_MAX_DEPTH];
+    size_t naliases = checkpoint_aliases(w, aliases, SPEC_MAX_DEPTH);
+    struct store_ckpt_origin origin = STORE_CKPT_ORIGIN_ZERO;
+    if (who->run) {
+        origin.agent = who->run->w->path;
+        origin.pid = who->run->pid;
+        origin.restarts = who->run->w->restarts;
+    }
     uint64_t seq = 0;
     int64_t at = naos_clock_wall_ms();
-    if (store_ckpt_save(n->store, w->path, req->data.data, req->data.len, at,
-                        &seq) != NAOS_OK) {
+    if (store_ckpt_save_ex(n->store, w->path, aliases, naliases,
+                           req->data.data, req->data.len, at, &origin,
+                           &seq) != NAOS_OK) {
         reply_not_persisted(n, rep, "the checkpoint");
         return;
     }
-    Naos__V1__CheckpointReply *cr = ctl_reply_alloc(rep, sizeof *cr);
+    Naos__V1__CheckpointReply *cr = checkpoint_reply(rep, w);
     if (cr == NULL)
         return;
-    naos__v1__checkpoint_reply__init(cr);
-    cr->path = ctl_reply_strdup(rep, w->path);
     cr->saved_at_ms = at;
     cr->seq = seq;
     cr->size = req->data.len;
-    rep->msg.rep_case = NAOS__V1__REPLY__REP_CHECKPOINT;
-    rep->msg.checkpoint = cr;
+}
+
+/* Reads w's checkpoint: the record under its path, or, until the next
+ * save folds them into it, the newest of those an older node left under
+ * its aliases. *out NULL = nothing saved. */
+static int
+checkpoint_read(struct node *n, const struct sup_node *w,
+                Naos__V1__CheckpointRecord **out)
+{
+    const char *keys[SPEC_MAX_DEPTH + 1];
+    keys[0] = w->path;
+    size_t nkeys = 1 + checkpoint_aliases(w, keys + 1, SPEC_MAX_DEPTH);
+    Naos__V1__CheckpointRecord *best = NULL;
+    for (size_t i = 0; i < nkeys; i++) {
+        Naos__V1__CheckpointRecord *rec = NULL;
+        int rc = store_ckpt_get(n->store, keys[i], &rec);
+        if (rc == NAOS_ENOTFOUND)
+            continue;
+        if (rc != NAOS_OK) {
+            store_ckpt_free(best);
+            return rc;
+        }
+        if (best == NULL || rec->saved_at_ms > best->saved_at_ms) {
+            store_ckpt_free(best);
+            best = rec;
+        } else {
+            store_ckpt_free(rec);
+        }
+    }
+    *out = best;
+    return NAOS_OK;
 }
 
 static void
-handle_checkpoint_load(struct node *n, const Naos__V1__CheckpointLoadRequest *req,
+handle_checkpoint_load(struct node *n, const struct caller *who,
+                       const Naos__V1__CheckpointLoadRequest *req,
                        struct ctl_reply *rep)
 {
     const char *name = req->name ? req->name : "";
-    const struct sup_node *w = checkpoint_owner(n, name, rep);
-    if (w == NULL)
+    const struct sup_node *w = checkpoint_owner(n, who, name, rep);
+    if (w == NULL || !checkpoint_allowed(who, w, "load", rep))
         return;
     Naos__V1__CheckpointRecord *rec = NULL;
-    int rc = store_ckpt_get(n->store, w->path, &rec);
-    if (rc == NAOS_ENOTFOUND) {
-        /* Not an error: a first run has nothing to resume from. seq 0
-         * says so. */
-        Naos__V1__CheckpointReply *cr = ctl_reply_alloc(rep, sizeof *cr);
-        if (cr == NULL)
-            return;
-        naos__v1__checkpoint_reply__init(cr);
-        cr->path = ctl_reply_strdup(rep, w->path);
-        rep->msg.rep_case = NAOS__V1__REPLY__REP_CHECKPOINT;
-        rep->msg.checkpoint = cr;
-        return;
-    }
-    if (rc != NAOS_OK) {
+    if (checkpoint_read(n, w, &rec) != NAOS_OK) {
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INTERNAL,
                         "cannot read the checkpoint of %s: %s", w->path,
                         store_errmsg(n->store));
         return;
     }
-    Naos__V1__CheckpointReply *cr = ctl_reply_alloc(rep, sizeof *cr);
+    /* Nothing saved is not an error: a first run has nothing to resume
+     * from. seq 0 says so. */
+    Naos__V1__CheckpointReply *cr = checkpoint_reply(rep, w);
+    if (cr == NULL || rec == NULL) {
+        store_ckpt_free(rec);
+        return;
+    }
     uint8_t *data = ctl_reply_alloc(rep, rec->data.len ? rec->data.len : 1);
-    if (cr && data) {
-        naos__v1__checkpoint_reply__init(cr);
-        memcpy(data, rec->data.data, rec->data.len);
-        cr->path = ctl_reply_strdup(rep, w->path);
+    if (data) {
+        if (rec->data.len) /* an empty checkpoint has no data pointer */
+            memcpy(data, rec->data.data, rec->data.len);
         cr->data.data = data;
         cr->data.len = rec->data.len;
         cr->saved_at_ms = rec->saved_at_ms;
         cr->seq = rec->seq;
         cr->size = rec->size;
-        rep->msg.rep_case = NAOS__V1__REPLY__REP_CHECKPOINT;
-        rep->msg.checkpoint = cr;
+        cr->saved_by_agent = ctl_reply_strdup(rep, rec->saved_by_agent);
+        cr->saved_by_pid = rec->saved_by_pid;
+        cr->saved_by_restarts = rec->saved_by_restarts;
     }
     store_ckpt_free(rec);
 }
@@ -315,23 +468,6 @@ handle_events(struct node *n, const Naos__V1__EventsRequest *req,
     er->next = since + er->n_events;
     rep->msg.rep_case = NAOS__V1__REPLY__REP_EVENTS;
     rep->msg.events = er;
-}
-
-/* Finds the only worker under s, or returns NULL and counts them. */
-static const struct sup_node *
-only_worker(const struct sup_node *s, size_t *count)
-{
-    if (!s->is_supervisor) {
-        (*count)++;
-        return s;
-    }
-    const struct sup_node *found = NULL;
-    for (size_t i = 0; i < s->nchildren; i++) {
-        const struct sup_node *w = only_worker(s->children[i], count);
-        if (w && found == NULL)
-            found = w;
-    }
-    return *count == 1 ? found : NULL;
 }
 
 static void
@@ -394,10 +530,10 @@ handle_logs(struct node *n, const Naos__V1__LogsRequest *req,
     rep->msg.logs = lr;
 }
 
-void
-node__handle_request(void *arg, const Naos__V1__Request *req, struct ctl_reply *rep)
+static void
+dispatch(struct node *n, const struct caller *who,
+         const Naos__V1__Request *req, struct ctl_reply *rep)
 {
-    struct node *n = arg;
     switch (req->req_case) {
     case NAOS__V1__REQUEST__REQ_DEPLOY:
         handle_deploy(n, req->deploy, rep);
@@ -424,10 +560,10 @@ node__handle_request(void *arg, const Naos__V1__Request *req, struct ctl_reply *
         handle_logs(n, req->logs, rep);
         break;
     case NAOS__V1__REQUEST__REQ_CHECKPOINT_SAVE:
-        handle_checkpoint_save(n, req->checkpoint_save, rep);
+        handle_checkpoint_save(n, who, req->checkpoint_save, rep);
         break;
     case NAOS__V1__REQUEST__REQ_CHECKPOINT_LOAD:
-        handle_checkpoint_load(n, req->checkpoint_load, rep);
+        handle_checkpoint_load(n, who, req->checkpoint_load, rep);
         break;
     case NAOS__V1__REQUEST__REQ_NODES:
         node__members_reply(n, rep);
@@ -452,3 +588,184 @@ node__handle_request(void *arg, const Naos__V1__Request *req, struct ctl_reply *
     }
 }
 
+void
+node__handle_request(void *arg, const Naos__V1__Request *req,
+                     struct ctl_reply *rep)
+{
+    dispatch(arg, &operator_caller, req, rep);
+}
+
+/* ---- who asks ------------------------------------------------------------ */
+
+/* What the CLI calls the request, for messages. */
+static const char *
+verb_of(const Naos__V1__Request *req)
+{
+    switch (req->req_case) {
+    case NAOS__V1__REQUEST__REQ_DEPLOY: return "deploy";
+    case NAOS__V1__REQUEST__REQ_STATUS: return "status";
+    case NAOS__V1__REQUEST__REQ_STOP: return "stop";
+    case NAOS__V1__REQUEST__REQ_START: return "start";
+    case NAOS__V1__REQUEST__REQ_RESTART: return "restart";
+    case NAOS__V1__REQUEST__REQ_REMOVE: return "rm";
+    case NAOS__V1__REQUEST__REQ_EVENTS: return "events";
+    case NAOS__V1__REQUEST__REQ_LOGS: return "logs";
+    case NAOS__V1__REQUEST__REQ_CHECKPOINT_SAVE: return "checkpoint save";
+    case NAOS__V1__REQUEST__REQ_CHECKPOINT_LOAD: return "checkpoint load";
+    case NAOS__V1__REQUEST__REQ_NODES: return "nodes";
+    case NAOS__V1__REQUEST__REQ_LEAVE: return "leave";
+    case NAOS__V1__REQUEST__REQ_PING: return "ping";
+    default: return "this request";
+    }
+}
+
+#define GRANT_HINT                                                           \
+    "agents may only save and load their own checkpoint, read their own "  \
+    "deployment's status and ping, through their endpoint ($NAOS_CTL); "   \
+    "grant an agent control of the node with `control: full` in its "      \
+    "worker's spec (or `naos deploy --control full`)"
+
+static bool
+is_worker_pid(void *ctx, int pid)
+{
+    struct node *n = ctx;
+    return idmap_get(&n->pids, (uint64_t)pid) != NULL;
+}
+
+/* Which worker run (if any) the caller of connection peer belongs to;
+ * *run set on PROC_PEER_WORKER. A connection's answer is remembered: a
+ * process found unrelated to every worker cannot become related later
+ * (ancestry only changes by reparenting to the node or init, and a group
+ * or session can only be joined inside one's own session), one found a
+ * worker's is checked again once that run has ended, and one left behind
+ * by a worker stays refused. */
+static enum proc_peer_kind
+identify(struct node *n, struct ctl_peer peer, const struct wrun **run)
+{
+    struct node_peer_memo *m = &n->peer_memo[peer.conn % NODE_PEER_MEMO];
+    int wpid = 0;
+    enum proc_peer_kind k;
+    if (peer.conn != 0 && m->conn == peer.conn && m->pid == peer.pid &&
+        (m->kind != PROC_PEER_WORKER || is_worker_pid(n, m->worker_pid))) {
+        k = (enum proc_peer_kind)m->kind;
+        wpid = m->worker_pid;
+    } else {
+        k = proc_peer_find(peer.pid, (int)getpid(), is_worker_pid, n, &wpid);
+        if (peer.conn != 0 && k != PROC_PEER_GONE)
+            *m = (struct node_peer_memo){peer.conn, peer.pid, (int)k, wpid};
+    }
+    *run = k == PROC_PEER_WORKER ? idmap_get(&n->pids, (uint64_t)wpid)
+                                 : NULL;
+    return k;
+}
+
+void
+node__ctl_request(void *arg, struct ctl_req *req)
+{
+    struct node *n = arg;
+    const Naos__V1__Request *m = ctl_req_request(req);
+    struct ctl_reply *rep = ctl_req_reply(req);
+    struct ctl_peer peer = ctl_req_peer(req);
+    struct caller who = operator_caller;
+    /* pid 0: the kernel could not name the caller (another pid
+     * namespace): the socket is owner-only, take it for the operator. */
+    if (peer.pid > 0) {
+        const struct wrun *run = NULL;
+        switch (identify(n, peer, &run)) {
+        case PROC_PEER_WORKER:
+            if (run->w->spec->control != SPEC_CONTROL_FULL) {
+                ctl_reply_error(rep, NAOS__V1__ERROR_CODE__DENIED,
+                                "`naos %s` refused: it comes from agent %s "
+                                "(pid %d), which is not granted control of "
+                                "naos-node %s; " GRANT_HINT,
+                                verb_of(m), run->w->path, peer.pid, n->name);
+                return;
+            }
+            who.run = run;
+            if (m->req_case != NAOS__V1__REQUEST__REQ_STATUS &&
+                m->req_case != NAOS__V1__REQUEST__REQ_PING)
+                NAOS_INFO("ctl", "agent %s (pid %d, granted control) asks: "
+                          "naos %s", run->w->path, peer.pid, verb_of(m));
+            break;
+        case PROC_PEER_ORPHAN:
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__DENIED,
+                            "`naos %s` refused: it comes from pid %d, a "
+                            "process a worker left behind (its worker run "
+                            "has ended); " GRANT_HINT,
+                            verb_of(m), peer.pid);
+            return;
+        case PROC_PEER_GONE:
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__DENIED,
+                            "`naos %s` refused: the process that connected "
+                            "(pid %d) has exited, so naos-node cannot tell "
+                            "whether an agent sent it; connect again",
+                            verb_of(m), peer.pid);
+            return;
+        default:
+            break;
+        }
+    }
+    dispatch(n, &who, m, rep);
+}
+
+void
+node__agent_request(void *arg, struct ctl_req *req)
+{
+    struct node *n = arg;
+    const Naos__V1__Request *m = ctl_req_request(req);
+    struct ctl_reply *rep = ctl_req_reply(req);
+    struct ctl_peer peer = ctl_req_peer(req);
+    const struct wrun *run = NULL;
+    enum proc_peer_kind k = peer.pid > 0 ? identify(n, peer, &run)
+                                         : PROC_PEER_GONE;
+    if (k != PROC_PEER_WORKER) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__DENIED,
+                        "`naos %s` refused: this is the agent endpoint of "
+                        "naos-node %s: it serves the node's workers, and pid "
+                        "%d is not one "
+                        "of them nor started by one (%s); the operator's "
+                        "socket is ctl.sock in the node's run directory",
+                        verb_of(m), n->name, peer.pid,
+                        proc_peer_kind_name(k));
+        return;
+    }
+    /* Scoped to itself here, whatever its spec grants: a worker granted
+     * control finds the control socket in its NAOS_CTL. */
+    struct caller who = {run, false};
+    const struct sup_node *top = top_of(run->w);
+    switch (m->req_case) {
+    case NAOS__V1__REQUEST__REQ_CHECKPOINT_SAVE:
+        handle_checkpoint_save(n, &who, m->checkpoint_save, rep);
+        return;
+    case NAOS__V1__REQUEST__REQ_CHECKPOINT_LOAD:
+        handle_checkpoint_load(n, &who, m->checkpoint_load, rep);
+        return;
+    case NAOS__V1__REQUEST__REQ_STATUS: {
+        const char *name = m->status && m->status->name ? m->status->name
+                                                        : "";
+        if (name[0] != '\0' && strcmp(name, top->id) != 0) {
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__DENIED,
+                            "`naos status %s` refused: agent %s may read the "
+                            "status of its own deployment (%s) only; "
+                            GRANT_HINT,
+                            name, run->w->path, top->id);
+            return;
+        }
+        Naos__V1__StatusRequest own = NAOS__V1__STATUS_REQUEST__INIT;
+        own.name = top->id;
+        handle_status(n, &own, rep);
+        return;
+    }
+    case NAOS__V1__REQUEST__REQ_PING:
+        ctl_reply_message(rep, "naos-node %s %s: agent endpoint of %s "
+                          "(pid %d, %u restarts)", n->name, NAOS_VERSION,
+                          run->w->path, run->pid, run->w->restarts);
+        return;
+    default:
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__DENIED,
+                        "`naos %s` refused: agent %s may not control naos-node "
+                        "%s; " GRANT_HINT,
+                        verb_of(m), run->w->path, n->name);
+        return;
+    }
+}

@@ -78,13 +78,25 @@ struct status_snap {
     Naos__V1__DeploymentStatus *ds;
 };
 
+/* struct node_peer_memo: what a control connection's caller was found to
+ * be (node_ctl.c), so a kept connection pays for the /proc walk once. */
+#define NODE_PEER_MEMO 64
+struct node_peer_memo {
+    uint32_t conn; /* ctl_peer.conn; 0 = empty */
+    int pid;
+    int kind;       /* enum proc_peer_kind */
+    int worker_pid; /* for PROC_PEER_WORKER: revalidated on each use */
+};
+
 /* struct node: one naos-node. Owned by the reactor thread. */
 struct node {
     char name[256];
     char run_dir[PATH_MAX];
     char data_dir[PATH_MAX];
     char ctl_url[PATH_MAX + 16];
-    char ctl_env[PATH_MAX + 32];
+    char ctl_env[PATH_MAX + 32];   /* NAOS_CTL of workers granted control */
+    char agent_url[PATH_MAX + 32];
+    char agent_env[PATH_MAX + 48]; /* NAOS_CTL of every other worker */
     char id_env[64]; /* NAOS_NODE_ID=<hex>: also marks our workers */
     char notify_path[PATH_MAX + 16];
     uint64_t log_max_bytes;
@@ -95,7 +107,9 @@ struct node {
     struct reactor_watch sig_watch;
     int notify_fd;
     struct reactor_watch notify_watch;
-    struct ctl ctl;
+    struct ctl ctl;   /* RUN/ctl.sock: the operator's */
+    struct ctl agent; /* RUN/agent.sock: the workers', each for itself */
+    struct node_peer_memo peer_memo[NODE_PEER_MEMO];
     struct events events;
     struct sup_tree *tree;
     struct idmap pids; /* pid -> wrun with a live run */
@@ -176,9 +190,17 @@ void node__status_snaps_forget(struct node *n, const struct sup_node *top);
 /* node__status_snaps_fini drops every cached snapshot. */
 void node__status_snaps_fini(struct node *n);
 
-/* node__handle_request dispatches one control request (node_ctl.c). */
+/* node__handle_request answers one control request at once, with the
+ * operator's rights (node_ctl.c): the HTTP API's way in. */
 void node__handle_request(void *arg, const Naos__V1__Request *req,
                           struct ctl_reply *rep);
+/* node__ctl_request: the ctl_handler of the control socket (node_ctl.c):
+ * the operator's requests; refused when they come from a worker run not
+ * granted control (or from what a worker left behind). */
+void node__ctl_request(void *arg, struct ctl_req *req);
+/* node__agent_request: the ctl_handler of the agent endpoint (node_ctl.c):
+ * each worker run's requests about itself (its checkpoint, its status). */
+void node__agent_request(void *arg, struct ctl_req *req);
 /* node__stop begins a graceful stop (SIGTERM, `naos-node leave`): leave
  * the cluster first when in one, then stop every deployment; node_run
  * returns once all is quiet. Idempotent. */

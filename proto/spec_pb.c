@@ -117,6 +117,9 @@ node_to_pb(const struct spec_node *n, int depth, Naos__V1__NodeSpec **out)
     m->output = n->output == SPEC_OUTPUT_DISCARD
                     ? NAOS__V1__OUTPUT_MODE__OUTPUT_DISCARD
                     : NAOS__V1__OUTPUT_MODE__OUTPUT_LOG;
+    m->control = n->control == SPEC_CONTROL_FULL
+                     ? NAOS__V1__CONTROL_MODE__CONTROL_FULL
+                     : NAOS__V1__CONTROL_MODE__CONTROL_NONE;
     m->strategy = (Naos__V1__Strategy)n->strategy;
     m->max_restarts = n->max_restarts;
     m->window_s = n->window_s;
@@ -316,6 +319,17 @@ node_from_pb(struct conv *c, const Naos__V1__NodeSpec *m, const char *parent,
     default:
         return fail(c, NAOS_EINVAL, path, "output: unknown value %d",
                     (int)m->output);
+    }
+    switch (m->control) {
+    case NAOS__V1__CONTROL_MODE__CONTROL_NONE:
+        n->control = SPEC_CONTROL_NONE;
+        break;
+    case NAOS__V1__CONTROL_MODE__CONTROL_FULL:
+        n->control = SPEC_CONTROL_FULL;
+        break;
+    default:
+        return fail(c, NAOS_EINVAL, path, "control: unknown value %d",
+                    (int)m->control);
     }
     switch (m->strategy) {
     case NAOS__V1__STRATEGY__ONE_FOR_ONE: n->strategy = SPEC_ONE_FOR_ONE; break;

@@ -49,6 +49,7 @@ make_tree(struct spec_node *root)
     f->watchdog = 30000;
     f->max_runtime = 3600000;
     f->output = SPEC_OUTPUT_DISCARD;
+    f->control = SPEC_CONTROL_FULL;
 
     struct spec_node *t = &root->children[1];
     spec_node_init_supervisor(t);
@@ -93,6 +94,7 @@ expect_same(const struct spec_node *a, const struct spec_node *b)
     NT_EQ_INT(a->watchdog, b->watchdog);
     NT_EQ_INT(a->max_runtime, b->max_runtime);
     NT_EQ_INT(a->output, b->output);
+    NT_EQ_INT(a->control, b->control);
     NT_EQ_INT(a->strategy, b->strategy);
     NT_EQ_INT(a->max_restarts, b->max_restarts);
     NT_EQ_INT(a->window_s, b->window_s);
@@ -223,6 +225,9 @@ test_rejects_bad_enums_and_durations(void)
     m = worker_msg();
     m.output = (Naos__V1__OutputMode)7;
     expect_reject(&m, "output: unknown value 7");
+    m = worker_msg();
+    m.control = (Naos__V1__ControlMode)3;
+    expect_reject(&m, "control: unknown value 3");
     m = worker_msg();
     m.shutdown_ms = -3;
     expect_reject(&m, "shutdown: invalid value -3");

@@ -524,45 +524,78 @@ store_ckpt_put_txn(struct store_txn *t, const Naos__V1__CheckpointRecord *rec)
 
 struct save_args {
     const char *path;
+    const char *const *aliases;
+    size_t naliases;
     const void *data;
     size_t len;
     int64_t at;
+    const struct store_ckpt_origin *origin;
     uint64_t seq;
 };
+
+/* Raises *seq to the seq of the record under key, if there is one. */
+static int
+max_seq(struct store_txn *t, const char *key, uint64_t *seq)
+{
+    Naos__V1__CheckpointRecord *old;
+    int err = store_pb_get(t, STORE_CHECKPOINTS, key, strlen(key),
+                           &naos__v1__checkpoint_record__descriptor,
+                           (ProtobufCMessage **)&old);
+    if (err == NAOS_ENOTFOUND)
+        return NAOS_OK;
+    if (err != NAOS_OK)
+        return err;
+    if (old->seq > *seq)
+        *seq = old->seq;
+    store_pb_free(&old->base);
+    return NAOS_OK;
+}
 
 static int
 save_fn(struct store_txn *t, void *arg)
 {
     struct save_args *a = arg;
-    Naos__V1__CheckpointRecord *old;
-    uint64_t seq = 1;
-    int err = store_pb_get(t, STORE_CHECKPOINTS, a->path, strlen(a->path),
-                           &naos__v1__checkpoint_record__descriptor,
-                           (ProtobufCMessage **)&old);
-    if (err == NAOS_OK) {
-        seq = old->seq + 1;
-        store_pb_free(&old->base);
-    } else if (err != NAOS_ENOTFOUND) {
-        return err;
+    uint64_t seq = 0;
+    int err = max_seq(t, a->path, &seq);
+    for (size_t i = 0; err == NAOS_OK && i < a->naliases; i++) {
+        if (strcmp(a->aliases[i], a->path) == 0)
+            continue;
+        if ((err = max_seq(t, a->aliases[i], &seq)) != NAOS_OK)
+            break;
+        err = store_ckpt_del_txn(t, a->aliases[i]);
+        if (err == NAOS_ENOTFOUND)
+            err = NAOS_OK;
     }
+    if (err != NAOS_OK)
+        return err;
     Naos__V1__CheckpointRecord rec = NAOS__V1__CHECKPOINT_RECORD__INIT;
     rec.path = (char *)a->path;
     rec.data.data = (uint8_t *)a->data;
     rec.data.len = a->len;
     rec.saved_at_ms = a->at;
     rec.size = a->len;
-    rec.seq = seq;
-    a->seq = seq;
+    rec.seq = seq + 1;
+    if (a->origin && a->origin->agent && a->origin->agent[0]) {
+        rec.saved_by_agent = (char *)a->origin->agent;
+        rec.saved_by_pid = a->origin->pid;
+        rec.saved_by_restarts = a->origin->restarts;
+    }
+    a->seq = rec.seq;
     return store_ckpt_put_txn(t, &rec);
 }
 
 int
-store_ckpt_save(struct store *s, const char *path, const void *data,
-                size_t len, int64_t saved_at_ms, uint64_t *seq)
+store_ckpt_save_ex(struct store *s, const char *path,
+                   const char *const *aliases, size_t naliases,
+                   const void *data, size_t len, int64_t saved_at_ms,
+                   const struct store_ckpt_origin *origin, uint64_t *seq)
 {
     int err = check_name(s, "checkpoint", path);
     if (err != NAOS_OK)
         return err;
+    for (size_t i = 0; i < naliases; i++)
+        if ((err = check_name(s, "checkpoint", aliases[i])) != NAOS_OK)
+            return err;
     /* Checked before any transaction, so an oversized save costs nothing
      * and changes nothing. */
     if ((err = ckpt_limit(s, path, len)) != NAOS_OK)
@@ -570,11 +603,20 @@ store_ckpt_save(struct store *s, const char *path, const void *data,
     if (data == NULL && len > 0)
         return store_fail(s, NAOS_EINVAL, "checkpoint for %s: no data",
                           path);
-    struct save_args a = {path, data, len, saved_at_ms, 0};
+    struct save_args a = {path, aliases, naliases, data, len, saved_at_ms,
+                          origin, 0};
     err = store_write(s, save_fn, &a);
     if (err == NAOS_OK && seq != NULL)
         *seq = a.seq;
     return err;
+}
+
+int
+store_ckpt_save(struct store *s, const char *path, const void *data,
+                size_t len, int64_t saved_at_ms, uint64_t *seq)
+{
+    return store_ckpt_save_ex(s, path, NULL, 0, data, len, saved_at_ms, NULL,
+                              seq);
 }
 
 int

@@ -96,6 +96,27 @@ void store_node_list_free(Naos__V1__NodeRecord **recs, size_t n);
  * names the path, the size and the limit); NAOS_EINVAL; NAOS_ESTORE. */
 int store_ckpt_save(struct store *s, const char *path, const void *data,
                     size_t len, int64_t saved_at_ms, uint64_t *seq);
+
+/* struct store_ckpt_origin: who saves a checkpoint, stamped on its record
+ * (saved_by_*). agent NULL or "" = the operator. */
+struct store_ckpt_origin {
+    const char *agent; /* borrowed: the saving run's agent path */
+    int pid;           /* that run's pid */
+    uint32_t restarts; /* that run's restart count */
+};
+#define STORE_CKPT_ORIGIN_ZERO {NULL, 0, 0}
+
+/* store_ckpt_save_ex is store_ckpt_save with the saver's identity (origin,
+ * borrowed; NULL = the operator) and the other keys the same checkpoint
+ * may have been saved under by an older node (aliases: naliases borrowed
+ * paths, e.g. a one-worker deployment's name for its worker's path). In
+ * the same transaction the records under aliases are removed, and seq
+ * continues from the highest seq of path and its aliases, so a reader of
+ * either never sees seq go back. Same errors as store_ckpt_save. */
+int store_ckpt_save_ex(struct store *s, const char *path,
+                       const char *const *aliases, size_t naliases,
+                       const void *data, size_t len, int64_t saved_at_ms,
+                       const struct store_ckpt_origin *origin, uint64_t *seq);
 /* store_ckpt_put_txn writes rec as given (a replicated checkpoint), with
  * the same size limit; rec->size must equal rec->data.len. */
 int store_ckpt_put_txn(struct store_txn *t,

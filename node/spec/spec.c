@@ -202,6 +202,18 @@ spec_output_name(enum spec_output o)
     return "unknown";
 }
 
+const char *
+spec_control_name(enum spec_control c)
+{
+    switch (c) {
+    case SPEC_CONTROL_NONE:
+        return "none";
+    case SPEC_CONTROL_FULL:
+        return "full";
+    }
+    return "unknown";
+}
+
 /* same_name compares s to a canonical hyphenated name, also accepting the
  * OTP spelling with underscores in place of the hyphens. */
 static bool
@@ -275,6 +287,22 @@ spec_output_parse(const char *s, enum spec_output *out)
                                            SPEC_OUTPUT_DISCARD};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         if (strcmp(s, spec_output_name(all[i])) == 0) {
+            *out = all[i];
+            return true;
+        }
+    }
+    return false;
+}
+
+bool
+spec_control_parse(const char *s, enum spec_control *out)
+{
+    if (s == NULL)
+        return false;
+    static const enum spec_control all[] = {SPEC_CONTROL_NONE,
+                                            SPEC_CONTROL_FULL};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (strcmp(s, spec_control_name(all[i])) == 0) {
             *out = all[i];
             return true;
         }
@@ -444,6 +472,8 @@ check_worker(struct vctx *v, const struct spec_node *n)
         return vfail(v, "ready", "unknown value %d", (int)n->ready);
     if (n->output != SPEC_OUTPUT_LOG && n->output != SPEC_OUTPUT_DISCARD)
         return vfail(v, "output", "unknown value %d", (int)n->output);
+    if (n->control != SPEC_CONTROL_NONE && n->control != SPEC_CONTROL_FULL)
+        return vfail(v, "control", "unknown value %d", (int)n->control);
     if (n->ready == SPEC_READY_NOTIFY && n->start_timeout <= 0)
         return vfail(v, "start_timeout",
                      "must be positive when ready is notify");
@@ -514,6 +544,10 @@ check_supervisor(struct vctx *v, const struct spec_node *n, int depth)
         return vfail(v, "ready", "only a worker can be ready on notify");
     if (n->output != SPEC_OUTPUT_LOG)
         return vfail(v, "output", "only a worker has output");
+    if (n->control != SPEC_CONTROL_NONE)
+        return vfail(v, "control",
+                     "only a worker is granted control (give it to each "
+                     "worker that needs it)");
     if (n->watchdog != 0)
         return vfail(v, "watchdog", "only a worker has a watchdog");
     if (n->max_runtime != 0)

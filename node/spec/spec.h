@@ -38,6 +38,15 @@ enum spec_output {
     SPEC_OUTPUT_DISCARD, /* to /dev/null: no log, one node fd fewer */
 };
 
+/* What a worker may ask of its node through the control endpoint. */
+enum spec_control {
+    SPEC_CONTROL_NONE = 0, /* its own checkpoint and status only: NAOS_CTL
+                              is the agent endpoint (default) */
+    SPEC_CONTROL_FULL,     /* what the operator may: NAOS_CTL is the full
+                              control socket (deploy, rm, ... any
+                              deployment) */
+};
+
 /* Shutdown: SPEC_SHUTDOWN_KILL = SIGKILL at once (OTP brutal_kill);
  * SPEC_SHUTDOWN_INFINITY = stop signal, wait forever (default and only
  * value for supervisors); otherwise ms to wait after SIGTERM before SIGKILL. */
@@ -77,6 +86,7 @@ struct spec_node {
     naos_duration watchdog;      /* 0 = off; else WATCHDOG=1 at least this often */
     naos_duration max_runtime;   /* 0 = unlimited; else the run is ended (reason timeout) */
     enum spec_output output;
+    enum spec_control control; /* granted by the operator, per worker */
 
     /* supervisor only */
     enum spec_strategy strategy;
@@ -117,12 +127,15 @@ const char *spec_restart_name(enum spec_restart r);
 const char *spec_ready_name(enum spec_ready r);
 /* spec_output_name: "log", "discard". */
 const char *spec_output_name(enum spec_output o);
+/* spec_control_name: "none", "full". */
+const char *spec_control_name(enum spec_control c);
 /* spec_strategy_parse etc. accept the canonical spelling and the OTP one
  * with underscores ("one_for_one"). Return false on anything else. */
 bool spec_strategy_parse(const char *s, enum spec_strategy *out);
 bool spec_restart_parse(const char *s, enum spec_restart *out);
 bool spec_ready_parse(const char *s, enum spec_ready *out);
 bool spec_output_parse(const char *s, enum spec_output *out);
+bool spec_control_parse(const char *s, enum spec_control *out);
 /* spec_shutdown_parse accepts "kill"/"brutal_kill", "infinity" or a
  * duration ("5s", "500ms"). */
 bool spec_shutdown_parse(const char *s, naos_duration *out);

@@ -224,6 +224,18 @@ test_names_round_trip(void)
     NT_FALSE(spec_output_parse("Discard", &o));
     NT_FALSE(spec_output_parse(NULL, &o));
     NT_EQ_INT(o, SPEC_OUTPUT_DISCARD);
+    NT_EQ_STR(spec_control_name(SPEC_CONTROL_NONE), "none");
+    NT_EQ_STR(spec_control_name(SPEC_CONTROL_FULL), "full");
+    NT_EQ_STR(spec_control_name((enum spec_control)42), "unknown");
+    enum spec_control c = SPEC_CONTROL_NONE;
+    NT_TRUE(spec_control_parse("full", &c));
+    NT_EQ_INT(c, SPEC_CONTROL_FULL);
+    NT_TRUE(spec_control_parse("none", &c));
+    NT_EQ_INT(c, SPEC_CONTROL_NONE);
+    NT_FALSE(spec_control_parse("all", &c));
+    NT_FALSE(spec_control_parse("Full", &c));
+    NT_FALSE(spec_control_parse(NULL, &c));
+    NT_EQ_INT(c, SPEC_CONTROL_NONE);
 }
 
 static void
@@ -597,6 +609,12 @@ test_validate_supervisor(void)
     r = research();
     r.children[1].output = SPEC_OUTPUT_DISCARD;
     expect_invalid(&r, "research/tools: output:", "only a worker");
+    r = research();
+    r.children[1].control = SPEC_CONTROL_FULL;
+    expect_invalid(&r, "research/tools: control:", "only a worker");
+    r = research();
+    r.children[0].control = (enum spec_control)5;
+    expect_invalid(&r, "research/fetcher: control:", "unknown value 5");
 
     r = research();
     r.children[1].strategy = (enum spec_strategy)7;

@@ -91,6 +91,7 @@ enum ykey {
     K_BACKOFF,
     K_REPLICAS,
     K_OUTPUT,
+    K_CONTROL,
     K__COUNT,
 };
 
@@ -111,6 +112,7 @@ static const char *const key_names[K__COUNT] = {
     [K_BACKOFF] = "backoff",
     [K_REPLICAS] = "replicas",
     [K_OUTPUT] = "output",
+    [K_CONTROL] = "control",
 };
 
 #define BIT(k) (1u << (k))
@@ -852,12 +854,12 @@ parse_map(struct yp *yp, struct spec_node *out, int depth)
                       top ? "unknown key (expected name, supervisor, "
                             "children, or the worker keys command, restart, "
                             "shutdown, env, cwd, ready, start_timeout, "
-                            "watchdog, max_runtime, output, backoff, "
-                            "replicas)"
+                            "watchdog, max_runtime, output, control, "
+                            "backoff, replicas)"
                           : "unknown key (expected id, command, restart, "
                             "shutdown, env, cwd, ready, start_timeout, "
-                            "watchdog, max_runtime, output, backoff, "
-                            "supervisor, "
+                            "watchdog, max_runtime, output, control, "
+                            "backoff, supervisor, "
                             "children, replicas)");
             goto err;
         }
@@ -947,6 +949,16 @@ parse_map(struct yp *yp, struct spec_node *out, int depth)
                           "unknown value \"%s\" (expected log or discard)",
                           quote(&q, v));
             break;
+        case K_CONTROL:
+            if ((rv = want_string(yp, name, "none or full", &v)) != NAOS_OK)
+                goto err;
+            if (!spec_control_parse(v, &w.control))
+                rv = fail(yp, vm[key], name,
+                          "unknown value \"%s\" (expected none: the agent "
+                          "manages only its own checkpoint, or full: it may "
+                          "control the whole node)",
+                          quote(&q, v));
+            break;
         case K_START_TIMEOUT:
             rv = parse_duration(yp, name, &w.start_timeout);
             break;
@@ -1003,7 +1015,7 @@ parse_map(struct yp *yp, struct spec_node *out, int depth)
     if (sup) {
         static const enum ykey worker_only[] = {
             K_ENV, K_CWD, K_READY, K_START_TIMEOUT, K_WATCHDOG,
-            K_MAX_RUNTIME, K_OUTPUT};
+            K_MAX_RUNTIME, K_OUTPUT, K_CONTROL};
         for (size_t i = 0; i < sizeof worker_only / sizeof worker_only[0];
              i++) {
             enum ykey k = worker_only[i];

@@ -151,6 +151,7 @@ check_research(const struct spec_node *r)
     NT_EQ_INT(s->start_timeout, 30000);
     NT_EQ_INT(s->max_runtime, 0);
     NT_EQ_INT(s->output, SPEC_OUTPUT_LOG);
+    NT_EQ_INT(s->control, SPEC_CONTROL_NONE);
     NT_EQ_INT(s->backoff_min, 0);
     NT_EQ_INT(s->backoff_max, 0);
     NT_TRUE(s->env == NULL && s->cwd == NULL);
@@ -343,9 +344,11 @@ test_single_worker(void)
              "start_timeout: 5s\n"
              "watchdog: 1m\n"
              "max_runtime: 1d\n"
+             "control: full\n"
              "backoff: {min: 1s, max: 1m}\n",
              &r);
     NT_EQ_STR(r.id, "web");
+    NT_EQ_INT(r.control, SPEC_CONTROL_NONE); /* granted to the worker */
     NT_TRUE(r.is_supervisor);
     NT_EQ_INT(r.strategy, SPEC_ONE_FOR_ONE);
     NT_EQ_INT(r.max_restarts, SPEC_DEFAULT_MAX_RESTARTS);
@@ -372,6 +375,7 @@ test_single_worker(void)
     NT_EQ_INT(w->max_runtime, 86400000);
     NT_EQ_INT(w->backoff_min, 1000);
     NT_EQ_INT(w->backoff_max, 60000);
+    NT_EQ_INT(w->control, SPEC_CONTROL_FULL);
     spec_node_fini(&r);
 
     /* With a supervisor section, and as a pool. */
@@ -505,6 +509,10 @@ test_errors_child_fields(void)
     parse_bad(CHILD "    ready: soon\n",
               "t.yaml:5:12: ready: unknown value \"soon\" (expected exec or "
               "notify)");
+    parse_bad(CHILD "    control: all\n",
+              "t.yaml:5:14: control: unknown value \"all\" (expected none: "
+              "the agent manages only its own checkpoint, or full: it may "
+              "control the whole node)");
     parse_bad(CHILD "    output: syslog\n",
               "t.yaml:5:13: output: unknown value \"syslog\" (expected log "
               "or discard)");
@@ -665,6 +673,9 @@ test_errors_supervisor(void)
               "    children: [{id: a, command: [a]}]\n",
               "t.yaml:4:15: shutdown: a supervisor must have shutdown "
               "infinity");
+    parse_bad("name: x\ncontrol: full\n" KIDS,
+              "t.yaml:2:1: control: only a worker (with a command) has "
+              "control");
     parse_bad("name: x\noutput: discard\n" KIDS,
               "t.yaml:2:1: output: only a worker (with a command) has "
               "output");

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* peer.c: see peer.h. */
+#include "node/proc/peer.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The fields of /proc/PID/stat that tell a process's place. */
+struct stat_ids {
+    int ppid, pgrp, session;
+};
+
+/* Reads pid's parent, group and session. The command name (field 2) is in
+ * parentheses and may hold anything, spaces and ')' included: the fields
+ * we want follow the LAST ')' (proc(5)). */
+static bool
+read_ids(int pid, struct stat_ids *out)
+{
+    char path[32], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t k = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (k <= 0)
+        return false;
+    buf[k] = '\0';
+    const char *end = strrchr(buf, ')');
+    if (end == NULL)
+        return false;
+    char state;
+    return sscanf(end + 1, " %c %d %d %d", &state, &out->ppid, &out->pgrp,
+                  &out->session) == 4;
+}
+
+enum proc_peer_kind
+proc_peer_find(int pid, int self, proc_peer_known_cb known, void *ctx,
+               int *worker_pid)
+{
+    *worker_pid = 0;
+    if (pid <= 0)
+        return PROC_PEER_GONE;
+    int p = pid;
+    for (int depth = 0; depth <= PROC_PEER_MAX_DEPTH; depth++) {
+        if (p == self) /* the node itself asking is the node's business */
+            return depth == 0 ? PROC_PEER_OTHER : PROC_PEER_ORPHAN;
+        struct stat_ids ids;
+        if (!read_ids(p, &ids))
+            return depth == 0 ? PROC_PEER_GONE : PROC_PEER_OTHER;
+        const int cand[3] = {p, ids.pgrp, ids.session};
+        for (int i = 0; i < 3; i++) {
+            if (cand[i] > 1 && cand[i] != self && known(ctx, cand[i])) {
+                *worker_pid = cand[i];
+                return PROC_PEER_WORKER;
+            }
+        }
+        if (ids.ppid <= 1)
+            return PROC_PEER_OTHER;
+        p = ids.ppid;
+    }
+    return PROC_PEER_OTHER;
+}
+
+const char *
+proc_peer_kind_name(enum proc_peer_kind k)
+{
+    switch (k) {
+    case PROC_PEER_WORKER:
+        return "worker";
+    case PROC_PEER_ORPHAN:
+        return "orphan";
+    case PROC_PEER_GONE:
+        return "gone";
+    default:
+        return "other";
+    }
+}
