@@ -228,7 +228,10 @@ wants_restart(const struct sup_node *c)
 
 /* ---- slices ----------------------------------------------------------- */
 
-/* slice_begin gives a public call its budget (sup_set_slice). */
+/* slice_begin refills the budget (sup_set_slice): at each sup_tick and
+ * each operator command. Exits and notifications draw on what is left,
+ * so that a burst of them (64 exits in one epoll batch, each able to set a
+ * plan going) costs at most one slice until the next tick. */
 static void
 slice_begin(struct sup_tree *t)
 {
@@ -1088,6 +1091,7 @@ sup_tree_alloc(struct sup_tree **out, const struct sup_io *io)
         return NAOS_ENOMEM;
     t->io = *io;
     sup_set_slice(t, SUP_SLICE_DEFAULT_SPAWNS, SUP_SLICE_DEFAULT_SIGNALS);
+    slice_begin(t);
     *out = t;
     return NAOS_OK;
 }
@@ -1097,6 +1101,11 @@ sup_set_slice(struct sup_tree *t, uint32_t spawns, uint32_t signals)
 {
     t->slice_spawns = spawns ? spawns : UINT32_MAX;
     t->slice_signals = signals ? signals : UINT32_MAX;
+    /* A smaller slice applies at once; a larger one from the next refill. */
+    if (t->left_spawns > t->slice_spawns)
+        t->left_spawns = t->slice_spawns;
+    if (t->left_signals > t->slice_signals)
+        t->left_signals = t->slice_signals;
 }
 
 size_t
@@ -1361,7 +1370,6 @@ sup_on_exit(struct sup_tree *t, struct sup_node *w, bool exited, int code,
     if (w == NULL || w->is_supervisor || w->pid == 0 ||
         (w->flags & SUP__F_DEAD))
         return;
-    slice_begin(t);
     changed(t, w);
     struct sup_reason r;
     if (w->kill_reason.kind != SUP_REASON_NONE)
@@ -1396,7 +1404,6 @@ sup_on_notify(struct sup_tree *t, struct sup_node *w, bool ready,
     if (w == NULL || w->is_supervisor || w->pid == 0 ||
         (w->flags & SUP__F_DEAD))
         return;
-    slice_begin(t);
     if (status || ready)
         changed(t, w);
     if (status) {

@@ -20,12 +20,15 @@
  * as in OTP where the supervisor process is busy. An operator stop preempts
  * a plan.
  *
- * Slices: no call into the core spawns more than a budget of workers or
- * sends more than a budget of signals (sup_set_slice). A plan that runs out
- * stops where it is, in the same order it would have gone on in, and the
- * next sup_tick carries it on (sup_next_deadline is due at once meanwhile),
- * so a driver serves its other work between slices while a tree of 10,000
- * starts or stops. Like an OTP supervisor descheduled between two children.
+ * Slices: the core spawns and signals out of a budget (sup_set_slice),
+ * refilled by sup_tick and by each operator command; exits and
+ * notifications draw on what is left. A plan that runs out stops where it
+ * is, in the order it would have gone on in, and the next sup_tick carries
+ * it on (sup_next_deadline is due at once meanwhile). A driver that ticks
+ * once per loop iteration thus does at most about two slices of spawns and
+ * signals per iteration, and serves its other work in between while a
+ * tree of 10,000 starts or stops: like an OTP supervisor descheduled
+ * between two children.
  *
  * Node trouble: a spawn that fails for the node's own reasons (EMFILE,
  * ENFILE, ENOMEM, EAGAIN: sup_errno_is_node_trouble) is not the agent's
@@ -230,10 +233,11 @@ int sup_tree_alloc(struct sup_tree **out, const struct sup_io *io);
 #define SUP_SLICE_DEFAULT_SPAWNS 64
 #define SUP_SLICE_DEFAULT_SIGNALS 1024
 
-/* sup_set_slice sets the budget of every later call into the core: at most
- * spawns io->spawn calls and signals io->signal calls per call (0 =
- * unlimited). Work past it waits, in order, for the next sup_tick. A driver
- * sizes it so that one slice takes a few milliseconds. */
+/* sup_set_slice sets the size of a slice: at most spawns io->spawn calls
+ * and signals io->signal calls (0 = unlimited) between two refills (each
+ * sup_tick and operator command refills; see the top of this file). Work
+ * past it waits, in order, for the next sup_tick. A smaller size applies
+ * at once. A driver sizes it so that one slice takes a few milliseconds. */
 void sup_set_slice(struct sup_tree *t, uint32_t spawns, uint32_t signals);
 
 /* Node trouble (see the top of this file). The first retry comes after
