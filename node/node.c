@@ -392,7 +392,7 @@ size_slice(struct node *n)
                   slice_for(NODE_SLICE_SPAWN_US, n->spawn_avg_us,
                             NODE_SPAWN_US_GUESS, 1, 64),
                   slice_for(NODE_SLICE_SIGNAL_US, n->signal_avg_us,
-                            NODE_SIGNAL_US_GUESS, 8, 1024));
+                            NODE_SIGNAL_US_GUESS, 4, 1024));
 }
 
 static void
@@ -420,7 +420,8 @@ io_event(void *ctx, const struct sup_event *ev)
     enum naos_log_level lvl = NAOS_LOG_INFO;
     if (ev->kind == SUP_EV_START || ev->kind == SUP_EV_READY)
         lvl = NAOS_LOG_DEBUG;
-    else if (ev->kind == SUP_EV_GIVE_UP || ev->kind == SUP_EV_ESCALATE)
+    else if (ev->kind == SUP_EV_GIVE_UP || ev->kind == SUP_EV_ESCALATE ||
+             ev->kind == SUP_EV_NODE_TROUBLE)
         lvl = NAOS_LOG_WARN;
     node__stats_on_event(n, ev);
     naos_log(lvl, "sup", "%s %s%s%s%s%s", kind, ev->path, reason[0] ? " " : "",

@@ -62,6 +62,8 @@ struct node_stats {
     uint64_t lag_count, lag_sum_us;
     uint64_t snap_builds, snap_build_us; /* status snapshots (node_status.c) */
     uint64_t http_answer_us[HTTP_R__COUNT]; /* reactor time per API route */
+    uint64_t node_trouble[4]; /* spawns failed for the node's own reasons:
+                                 EMFILE, ENFILE, ENOMEM, EAGAIN */
     naos_time started_at;
 };
 

@@ -161,6 +161,9 @@ node__health_tally(struct node *n, struct swim_health *h)
                 stack[sp++] = x->children[i];
         }
     }
+    size_t trouble = sup_count_node_trouble(n->tree);
+    h->agents_node_trouble = trouble > UINT32_MAX ? UINT32_MAX
+                                                  : (uint32_t)trouble;
     double load[1] = {0};
     if (getloadavg(load, 1) == 1 && load[0] > 0)
         h->load_centi = (uint32_t)(load[0] * 100.0 + 0.5);
@@ -508,6 +511,7 @@ agents_changed(const struct swim_health *a, const struct swim_health *b)
     return a->agents_running != b->agents_running ||
            a->agents_restarting != b->agents_restarting ||
            a->agents_failed != b->agents_failed ||
+           a->agents_node_trouble != b->agents_node_trouble ||
            a->deployments != b->deployments;
 }
 
@@ -616,6 +620,7 @@ member_pb(struct ctl_reply *rep, const struct swim_member *m, naos_time now,
             ph->agents_failed = h.agents_failed;
             ph->deployments = h.deployments;
             ph->load = h.load_centi / 100.0;
+            ph->agents_node_trouble = h.agents_node_trouble;
             pm->health = ph;
         }
     }
