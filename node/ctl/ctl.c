@@ -12,6 +12,7 @@
 #include "node/base/alloc.h"
 #include "node/base/err.h"
 #include "node/base/log.h"
+#include "proto/spec_pb.h"
 
 void *
 ctl_reply_alloc(struct ctl_reply *rep, size_t size)
@@ -117,6 +118,11 @@ on_readable(void *arg, uint32_t events)
                                 "cannot decode the request: is this naos "
                                 "client the same version as naos-node %s?",
                                 NAOS_VERSION);
+            else if (!spec_pb_unpacked_intact(&req->base, len))
+                /* protobuf-c cuts strings at a NUL: "ok\0x" reads "ok" */
+                ctl_reply_error(&rep, NAOS__V1__ERROR_CODE__INVALID,
+                                "request refused: a string in it holds a NUL "
+                                "byte (or it is not encoded canonically)");
             else
                 c->handler(c->arg, req, &rep);
         }
