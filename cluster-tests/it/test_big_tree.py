@@ -133,6 +133,9 @@ class BigTree(NodeTest):
                            msg="%d workers spawned" % N)
                 start = pinger.stop()
 
+                # The node's health counts them all (`naos nodes`).
+                health = n.ok("nodes", json=True).data["nodes"][0]["health"]
+                self.assertEqual(health["agents_running"], N, health)
                 ws = n.workers("pool")
                 self.assertEqual(len(ws), N)
                 self.assertEqual(
