@@ -27,7 +27,7 @@ print_table(const Naos__V1__NodesReply *r)
            "STATE", "INC", "HEARD", "HEALTH");
     for (size_t i = 0; i < r->n_nodes; i++) {
         const Naos__V1__Member *m = r->nodes[i];
-        char heard[32], health[96];
+        char heard[32], health[128], trouble[48] = "";
         if (m->local)
             snprintf(heard, sizeof heard, "self");
         else if (m->last_heard_ms < 0)
@@ -37,13 +37,16 @@ print_table(const Naos__V1__NodesReply *r)
         else
             snprintf(heard, sizeof heard, "%llds",
                      (long long)(m->last_heard_ms / 1000));
+        if (m->health && m->health->agents_node_trouble)
+            snprintf(trouble, sizeof trouble, ", %u held by node trouble",
+                     m->health->agents_node_trouble);
         if (m->health)
             snprintf(health, sizeof health,
-                     "%u running, %u restarting, %u failed, %u deps, "
+                     "%u running, %u restarting, %u failed%s, %u deps, "
                      "load %.2f",
                      m->health->agents_running, m->health->agents_restarting,
-                     m->health->agents_failed, m->health->deployments,
-                     m->health->load);
+                     m->health->agents_failed, trouble,
+                     m->health->deployments, m->health->load);
         else
             snprintf(health, sizeof health, "-");
         printf("%-16s  %-14s  %-26s  %-7s  %4llu  %8s  %s\n",

@@ -25,13 +25,15 @@ const char deploy_args_help[] =
     "  --supervisor S       one-for-one (default), one-for-all, rest-for-one\n"
     "                       or simple-one-for-one\n"
     "  --max-restarts N     restart intensity: give up after more than N\n"
-    "                       restarts within the window (default 5)\n"
-    "  --window DUR         intensity window, whole seconds (default 300s;\n"
-    "                       OTP's 1 restart in 5s is too strict for agents)\n"
-    "  --replicas N         run N copies: without --supervisor (or with\n"
-    "                       simple-one-for-one) a pool of N from one template;\n"
-    "                       with one-for-one/one-for-all/rest-for-one, N\n"
-    "                       workers NAME-1..NAME-N\n"
+    "                       restarts within the window (default 5, at most\n"
+    "                       1000000)\n"
+    "  --window DUR         intensity window, whole seconds up to 24h\n"
+    "                       (default 300s; OTP's 1 restart in 5s is too\n"
+    "                       strict for agents)\n"
+    "  --replicas N         run N copies (1 to 10000): without --supervisor\n"
+    "                       (or with simple-one-for-one) a pool of N from one\n"
+    "                       template; with one-for-one/one-for-all/\n"
+    "                       rest-for-one, N workers NAME-1..NAME-N\n"
     "\n"
     "Worker options:\n"
     "  --restart R          permanent (default), transient or temporary\n"
@@ -194,20 +196,22 @@ one_opt(struct dargs *a, int opt, const char *arg, char *err, size_t errlen)
         a->sup_given = true;
         return NAOS_OK;
     case O_MAX_RESTARTS:
-        if (!parse_u32(arg, 0, UINT32_MAX, &a->max_restarts)) {
+        if (!parse_u32(arg, 0, SPEC_LIMIT_MAX_RESTARTS, &a->max_restarts)) {
             snprintf(err, errlen,
-                     "--max-restarts: \"%s\" is not a whole number >= 0", arg);
+                     "--max-restarts: \"%s\" is not a whole number from 0 "
+                     "to %u",
+                     arg, (unsigned)SPEC_LIMIT_MAX_RESTARTS);
             return NAOS_EINVAL;
         }
         return NAOS_OK;
     case O_WINDOW: {
         naos_duration d;
         if (!naos_duration_parse(arg, &d) || d < 1000 || d % 1000 != 0 ||
-            d / 1000 > UINT32_MAX) {
+            d / 1000 > SPEC_LIMIT_WINDOW_S) {
             snprintf(err, errlen,
-                     "--window: \"%s\" is not a whole number of seconds >= 1 "
-                     "(like 300s or 5m)",
-                     arg);
+                     "--window: \"%s\" is not a whole number of seconds "
+                     "from 1s to %us (24h), like 300s or 5m",
+                     arg, (unsigned)SPEC_LIMIT_WINDOW_S);
             return NAOS_EINVAL;
         }
         a->window_s = (uint32_t)(d / 1000);

@@ -202,6 +202,20 @@ test_bad_input(void)
               "x");
     PARSE_BAD("--max-restarts: \"99999999999\"", "a", "--max-restarts",
               "99999999999", "--", "x");
+    /* Spec limits (issue 9: these asked the node for 32 GB). */
+    PARSE_BAD("--max-restarts: \"2000000000\" is not a whole number from 0 "
+              "to 1000000",
+              "a", "--max-restarts", "2000000000", "--", "x");
+    PARSE_BAD("--max-restarts: \"1000001\"", "a", "--max-restarts",
+              "1000001", "--", "x");
+    PARSE_BAD("--window: \"2000000000s\" is not a whole number of seconds "
+              "from 1s to 86400s (24h)",
+              "a", "--window", "2000000000s", "--", "x");
+    PARSE_BAD("--window: \"86401s\"", "a", "--window", "86401s", "--", "x");
+    PARSE_BAD("--replicas: \"100000\" is not a number from 1 to 10000", "a",
+              "--replicas", "100000", "--", "x");
+    PARSE_BAD("--replicas: \"10001\"", "a", "--replicas", "10001", "--",
+              "x");
     PARSE_BAD("--window: \"0s\"", "a", "--window", "0s", "--", "x");
     PARSE_BAD("--window: \"1500ms\"", "a", "--window", "1500ms", "--", "x");
     PARSE_BAD("--replicas: \"0\"", "a", "--replicas", "0", "--", "x");
@@ -237,6 +251,30 @@ test_bad_input(void)
     PARSE_BAD("id", "bad/name", "--", "x");
     PARSE_BAD("too long to number", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
               "--supervisor", "one-for-one", "--replicas", "10", "--", "x");
+}
+
+/* The limits themselves are accepted (spec.h: SPEC_LIMIT_*, 10000
+ * workers). */
+static void
+test_limit_edges(void)
+{
+    struct spec_node s;
+    PARSE_OK(&s, "a", "--max-restarts", "1000000", "--window", "86400s",
+             "--", "x");
+    NT_EQ_INT(s.max_restarts, 1000000);
+    NT_EQ_INT(s.window_s, 86400);
+    spec_node_fini(&s);
+    PARSE_OK(&s, "a", "--window", "24h", "--", "x");
+    NT_EQ_INT(s.window_s, 86400);
+    spec_node_fini(&s);
+    PARSE_OK(&s, "a", "--replicas", "10000", "--output", "discard", "--",
+             "x");
+    NT_EQ_INT(s.replicas, 10000);
+    spec_node_fini(&s);
+    PARSE_OK(&s, "a", "--supervisor", "one-for-one", "--replicas", "10000",
+             "--", "x");
+    NT_EQ_INT(s.nchildren, 10000);
+    spec_node_fini(&s);
 }
 
 static void
@@ -279,6 +317,7 @@ main(void)
         NT_CASE(test_replicas_pool),
         NT_CASE(test_replicas_numbered),
         NT_CASE(test_bad_input),
+        NT_CASE(test_limit_edges),
         NT_CASE(test_help_and_globals),
         {0},
     };

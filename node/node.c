@@ -5,10 +5,15 @@
  *
  * Per worker it keeps a `wrun` (the core's io_data): the pidfd and log pipe
  * of the current run, and the worker's log file. A run ends when its pidfd
- * becomes readable (or a SIGCHLD sweep finds it first): the driver kills
+ * becomes readable (or the SIGCHLD peek finds it first): the driver kills
  * what is left of the worker's process group while the zombie still holds
- * the group id, reaps it, drains its log pipe, sweeps orphans, and only
- * then tells the core. */
+ * the group id, reaps it, drains its log pipe, asks for an orphan sweep,
+ * and tells the core.
+ *
+ * Nothing here may cost the reactor O(workers) per event: the core works
+ * in slices sized from what spawns and signals cost lately (size_slice),
+ * and the orphan sweep runs one bounded step per loop iteration, however
+ * many exits asked for it (orphans_step). */
 #include "node/node.h"
 #include "node/node_int.h"
 
@@ -74,8 +79,28 @@ grave_flush(struct node *n)
 
 /* ---- runs: spawn, exit, logs ------------------------------------------ */
 
-static void on_pidfd(void *arg, uint32_t events);
 static void remove_logs(struct node *n, const char *name);
+/* Worker exits are read from an epoll set of their own (n->exits_fd),
+ * itself one fd of the reactor: a level-triggered fd goes to the back of
+ * epoll's ready list each time it is reported, so when 10,000 workers exit
+ * at once the control socket, HTTP and gossip still get their turn after
+ * every NODE_EXITS_PER_ITERATION exits, instead of after all of them. */
+#define NODE_EXITS_PER_ITERATION 32
+
+static int
+exits_watch(struct node *n, struct wrun *wr)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = wr};
+    return epoll_ctl(n->exits_fd, EPOLL_CTL_ADD, wr->pidfd, &ev) == 0
+               ? NAOS_OK
+               : NAOS_ESYS;
+}
+
+static void
+exits_unwatch(struct node *n, struct wrun *wr)
+{
+    epoll_ctl(n->exits_fd, EPOLL_CTL_DEL, wr->pidfd, NULL);
+}
 
 static void
 on_log(void *arg, uint32_t events)
@@ -134,11 +159,33 @@ wrun_get(struct node *n, struct sup_node *w)
     return wr;
 }
 
+/* avg_add folds sample into a moving average (1/8 weight). */
+static void
+avg_add(uint64_t *avg, uint64_t sample)
+{
+    *avg = *avg == 0 ? sample : (*avg * 7 + sample) / 8;
+}
+
+static int spawn_run(struct node *n, struct sup_node *w,
+                     const struct sup_spawn_info *info, int *pid);
+
 static int
 io_spawn(void *ctx, struct sup_node *w, const struct sup_spawn_info *info,
          int *pid)
 {
     struct node *n = ctx;
+    uint64_t t0 = naos_clock_now_us();
+    int rc = spawn_run(n, w, info, pid);
+    avg_add(&n->spawn_avg_us, naos_clock_now_us() - t0);
+    return rc;
+}
+
+/* spawn_run starts one run of w. Returns 0 or the errno of what failed
+ * (the core tells the node's trouble from the agent's by it). */
+static int
+spawn_run(struct node *n, struct sup_node *w,
+          const struct sup_spawn_info *info, int *pid)
+{
     struct wrun *wr = wrun_get(n, w);
     if (wr == NULL)
         return ENOMEM;
@@ -186,8 +233,7 @@ io_spawn(void *ctx, struct sup_node *w, const struct sup_spawn_info *info,
     wr->pid = child.pid;
     wr->pidfd = child.pidfd;
     wr->log_rd = p[0];
-    if (reactor_add(&n->r, &wr->pid_watch, wr->pidfd, EPOLLIN, on_pidfd, wr) !=
-            NAOS_OK ||
+    if (exits_watch(n, wr) != NAOS_OK ||
         idmap_put(&n->pids, (uint64_t)wr->pid, wr) != NAOS_OK)
         NAOS_ERROR("proc", "%s: cannot watch pid %d; its exit will be found "
                    "by the SIGCHLD sweep", w->path, wr->pid);
@@ -203,7 +249,7 @@ static void
 finish_run(struct wrun *wr, bool exited, int code)
 {
     struct node *n = wr->n;
-    reactor_del(&n->r, &wr->pid_watch);
+    exits_unwatch(n, wr);
     close(wr->pidfd);
     wr->pidfd = -1;
     idmap_del(&n->pids, (uint64_t)wr->pid);
@@ -250,43 +296,107 @@ reap_run(struct wrun *wr)
     } else if (rc != NAOS_OK || !reaped) {
         return;
     }
-    struct proc_orphans_stats st = PROC_ORPHANS_STATS_ZERO;
     struct node *n = wr->n;
+    /* Its helpers that left its group may now be ours: sweep (later, in
+     * steps, once for any number of exits). */
+    proc_orphans_scan_request(&n->orphans);
     finish_run(wr, exited, code);
-    proc_orphans_sweep(is_known_pid, n, &st);
-    if (st.killed)
-        NAOS_INFO("proc", "killed %u orphaned process(es)", st.killed);
 }
 
+/* on_exits: some worker pidfds are readable; reap a bounded number. A
+ * reap may free other runs (the core forgets nodes), but a wrun lives
+ * until the iteration ends (grave_flush), and reap_run checks that the
+ * event is still about the current run. */
 static void
-on_pidfd(void *arg, uint32_t events)
+on_exits(void *arg, uint32_t events)
 {
+    struct node *n = arg;
     (void)events;
-    reap_run(arg);
+    struct epoll_event evs[NODE_EXITS_PER_ITERATION];
+    int k = epoll_wait(n->exits_fd, evs, NODE_EXITS_PER_ITERATION, 0);
+    for (int i = 0; i < k; i++)
+        reap_run(evs[i].data.ptr);
 }
 
+/* Exited children looked at per loop iteration (each O(1)). */
+#define NODE_PEEK_PER_ITERATION 16
+
+/* orphans_step: once per loop iteration. After SIGCHLD, reaps exited
+ * children that are not workers, and workers whose pidfd event has not
+ * come yet; then one bounded step of the orphan sweep if one is wanted. */
 static void
-sweep_children(struct node *n)
+orphans_step(struct node *n)
 {
-    for (int i = 0; i < 100000; i++) {
-        struct proc_orphans_stats st = PROC_ORPHANS_STATS_ZERO;
-        proc_orphans_sweep(is_known_pid, n, &st);
-        if (st.known_exited == 0)
-            return;
-        struct wrun *wr = idmap_get(&n->pids, (uint64_t)st.known_exited);
-        if (wr == NULL)
-            return;
-        reap_run(wr);
+    if (n->chld_pending) {
+        n->chld_pending = false;
+        int last = 0;
+        for (int i = 0;; i++) {
+            struct proc_orphans_stats st = PROC_ORPHANS_STATS_ZERO;
+            proc_orphans_reap_exited(is_known_pid, n, &st);
+            if (st.reaped) /* its own children are reparented to us */
+                proc_orphans_scan_request(&n->orphans);
+            if (st.known_exited == 0 || st.known_exited == last)
+                break; /* none, or one reap_run could not take: its pidfd */
+            if (i == NODE_PEEK_PER_ITERATION) {
+                n->chld_pending = true; /* the rest next iteration */
+                break;
+            }
+            struct wrun *wr = idmap_get(&n->pids, (uint64_t)st.known_exited);
+            if (wr == NULL)
+                break;
+            last = st.known_exited;
+            reap_run(wr);
+        }
     }
+    if (proc_orphans_scan_busy(&n->orphans)) {
+        struct proc_orphans_stats st = PROC_ORPHANS_STATS_ZERO;
+        proc_orphans_scan_step(&n->orphans, is_known_pid, n, &st);
+        if (st.killed)
+            NAOS_INFO("proc", "killed %u orphaned process(es)", st.killed);
+    }
+}
+
+/* One slice of the supervision core should keep the reactor about this
+ * long, so a ping waits at most that for a big tree's start or stop. */
+#define NODE_SLICE_SPAWN_US 4000
+#define NODE_SLICE_SIGNAL_US 2000
+
+/* Until measured, assume costs on the slow side: the first slice of the
+ * node's life is then small rather than long (a spawn is 0.1-1 ms on an
+ * idle machine, tens of ms on a loaded one; a group signal a few us). */
+#define NODE_SPAWN_US_GUESS 1000
+#define NODE_SIGNAL_US_GUESS 50
+
+static uint32_t
+slice_for(uint64_t target_us, uint64_t avg_us, uint64_t guess_us, uint32_t lo,
+          uint32_t hi)
+{
+    uint64_t k = target_us / (avg_us ? avg_us : guess_us);
+    return k < lo ? lo : k > hi ? hi : (uint32_t)k;
+}
+
+/* size_slice sets the core's budget from what spawns and signals cost
+ * lately: a loaded machine gets smaller slices, not longer freezes. */
+static void
+size_slice(struct node *n)
+{
+    sup_set_slice(n->tree,
+                  slice_for(NODE_SLICE_SPAWN_US, n->spawn_avg_us,
+                            NODE_SPAWN_US_GUESS, 1, 64),
+                  slice_for(NODE_SLICE_SIGNAL_US, n->signal_avg_us,
+                            NODE_SIGNAL_US_GUESS, 4, 1024));
 }
 
 static void
 io_signal(void *ctx, struct sup_node *w, int signo)
 {
-    (void)ctx;
+    struct node *n = ctx;
     struct wrun *wr = w->io_data;
-    if (wr && wr->pid > 0)
+    if (wr && wr->pid > 0) {
+        uint64_t t0 = naos_clock_now_us();
         proc_signal_group(wr->pid, signo);
+        avg_add(&n->signal_avg_us, naos_clock_now_us() - t0);
+    }
 }
 
 static void
@@ -302,7 +412,8 @@ io_event(void *ctx, const struct sup_event *ev)
     enum naos_log_level lvl = NAOS_LOG_INFO;
     if (ev->kind == SUP_EV_START || ev->kind == SUP_EV_READY)
         lvl = NAOS_LOG_DEBUG;
-    else if (ev->kind == SUP_EV_GIVE_UP || ev->kind == SUP_EV_ESCALATE)
+    else if (ev->kind == SUP_EV_GIVE_UP || ev->kind == SUP_EV_ESCALATE ||
+             ev->kind == SUP_EV_NODE_TROUBLE)
         lvl = NAOS_LOG_WARN;
     node__stats_on_event(n, ev);
     if (ev->kind == SUP_EV_REMOVE)
@@ -333,7 +444,7 @@ io_forget(void *ctx, struct sup_node *node)
     if (wr->pid > 0) {
         /* Only when the whole tree is freed at exit with runs still live
          * (the core forgets stopped nodes otherwise): drop their fds. */
-        reactor_del(&n->r, &wr->pid_watch);
+        exits_unwatch(n, wr);
         close(wr->pidfd);
         idmap_del(&n->pids, (uint64_t)wr->pid);
         wr->pid = 0;
@@ -450,7 +561,7 @@ on_signal(void *arg, uint32_t events)
         }
     }
     if (chld)
-        sweep_children(n);
+        n->chld_pending = true; /* orphans_step, after this batch */
 }
 
 void
@@ -748,6 +859,8 @@ open_http(struct node *n, const struct node_config *cfg, char *errbuf,
 static naos_time
 next_deadline(struct node *n)
 {
+    if (n->chld_pending || proc_orphans_scan_busy(&n->orphans))
+        return n->r.now; /* orphans_step has more to do */
     naos_time a = sup_next_deadline(n->tree);
     naos_time b = node__members_deadline(n);
     return a < b ? a : b;
@@ -763,8 +876,9 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
         snprintf(errbuf, errlen, "out of memory");
         return NAOS_ENOMEM;
     }
-    n->lock_fd = n->sig_fd = n->notify_fd = -1;
+    n->lock_fd = n->sig_fd = n->notify_fd = n->exits_fd = -1;
     n->r.epfd = -1;
+    n->orphans = (struct proc_orphans_scan)PROC_ORPHANS_SCAN_ZERO;
     snprintf(n->name, sizeof n->name, "%s", cfg->name);
     n->service_manager = cfg->service_manager ? *cfg->service_manager
                                               : PROC_SDNOTIFY_ZERO;
@@ -798,6 +912,13 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
         goto err;
     }
     n->stats.started_at = n->r.now;
+    n->exits_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (n->exits_fd < 0 || reactor_add(&n->r, &n->exits_watch, n->exits_fd,
+                                       EPOLLIN, on_exits, n) != NAOS_OK) {
+        snprintf(errbuf, errlen, "epoll: %s", strerror(errno));
+        rc = NAOS_ESYS;
+        goto err;
+    }
     sigset_t set;
     pthread_sigmask(SIG_BLOCK, NULL, &set);
     n->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -881,6 +1002,7 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
         snprintf(errbuf, errlen, "out of memory");
         goto err;
     }
+    size_slice(n);
     snprintf(n->ctl_url, sizeof n->ctl_url, "ipc://%s/ctl.sock", n->run_dir);
     snprintf(n->ctl_env, sizeof n->ctl_env, "NAOS_CTL=%s", n->ctl_url);
     if ((rc = ctl_open(&n->ctl, &n->r, n->ctl_url, node__ctl_request, n, errbuf,
@@ -927,6 +1049,8 @@ node_run(struct node *n)
         }
         uint64_t t0 = naos_clock_now_us();
         naos_time now = n->r.now;
+        orphans_step(n);
+        size_slice(n);
         if (sup_next_deadline(n->tree) <= now)
             sup_tick(n->tree, now);
         node__members_tick(n);
@@ -963,6 +1087,7 @@ node_close(struct node *n)
         sup_tree_free(n->tree);
     }
     grave_flush(n);
+    proc_orphans_scan_fini(&n->orphans);
     node__status_snaps_fini(n);
     events_fini(&n->events);
     node__stats_fini(&n->stats);
@@ -973,6 +1098,8 @@ node_close(struct node *n)
         proc_notify_close(n->notify_fd, n->notify_path);
     if (n->sig_fd >= 0)
         close(n->sig_fd);
+    if (n->exits_fd >= 0)
+        close(n->exits_fd);
     reactor_fini(&n->r);
     if (n->lock_fd >= 0)
         close(n->lock_fd);

@@ -11,6 +11,7 @@
  * deployment changed: polling an unchanged tree costs the reactor a
  * reference count), and other replies are reply arenas that own copies
  * of everything they hold. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,10 @@
 #include "node/http/metrics.h"
 #include "node/node_int.h"
 #include "proto/status_json.h"
+
+/* The errnos of node trouble (sup_errno_is_node_trouble), in the order
+ * of node_stats.node_trouble. */
+static const int trouble_errnos[4] = {EMFILE, ENFILE, ENOMEM, EAGAIN};
 
 static const double lag_bounds_s[NODE_LAG_BUCKETS] = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
@@ -431,6 +436,22 @@ answer_metrics(struct node *n, struct http_response *res)
             supervisor_lines(&m, intensity[w].name, d, d->id, now, w);
     }
 
+    http_metrics_family(&m, "naos_node_trouble_total", "counter",
+                        "Spawns that failed for the node's own reasons (out "
+                        "of descriptors, memory or processes), by errno: "
+                        "retried, never counted against max_restarts.");
+    for (size_t i = 0; i < 4; i++)
+        http_metrics_sample(&m, "naos_node_trouble_total",
+                            (const char *[]){"reason",
+                                             strerrorname_np(trouble_errnos[i]),
+                                             NULL},
+                            (double)n->stats.node_trouble[i]);
+    http_metrics_family(&m, "naos_agents_node_trouble", "gauge",
+                        "Agents whose start waits out the node's own "
+                        "trouble.");
+    http_metrics_sample(&m, "naos_agents_node_trouble", NULL,
+                        (double)sup_count_node_trouble(n->tree));
+
     http_metrics_family(&m, "naos_events_total", "counter",
                         "Supervision events recorded since start.");
     http_metrics_sample(&m, "naos_events_total", NULL,
@@ -722,6 +743,11 @@ node__stats_on_event(struct node *n, const struct sup_event *ev)
     }
     case SUP_EV_REMOVE:
         forget_deployment(s, dep);
+        break;
+    case SUP_EV_NODE_TROUBLE:
+        for (size_t i = 0; i < 4; i++)
+            if (ev->reason.code == trouble_errnos[i])
+                s->node_trouble[i]++;
         break;
     default:
         break;

@@ -16,6 +16,7 @@
 #include "node/http/http.h"
 #include "node/proc/logfile.h"
 #include "node/proc/sdnotify.h"
+#include "node/proc/orphans.h"
 #include "node/reactor/reactor.h"
 #include "node/sup/sup.h"
 #include "store/state.h"
@@ -33,7 +34,7 @@ struct wrun {
     int pid; /* 0 when no process */
     int pidfd;
     int log_rd;
-    struct reactor_watch pid_watch, log_watch;
+    struct reactor_watch log_watch; /* the pidfd is in node.exits_fd */
     struct proc_logfile *log;
     char *log_path;
     struct wrun *grave_next;
@@ -62,6 +63,8 @@ struct node_stats {
     uint64_t lag_count, lag_sum_us;
     uint64_t snap_builds, snap_build_us; /* status snapshots (node_status.c) */
     uint64_t http_answer_us[HTTP_R__COUNT]; /* reactor time per API route */
+    uint64_t node_trouble[4]; /* spawns failed for the node's own reasons:
+                                 EMFILE, ENFILE, ENOMEM, EAGAIN */
     naos_time started_at;
 };
 
@@ -124,6 +127,15 @@ struct node {
     struct node_members *members; /* NULL without --listen (node_members.c) */
     bool leave_pending; /* stopping: leave the cluster, then shut down */
     struct proc_sdnotify service_manager; /* systemd's NOTIFY_SOCKET, or none */
+    /* Exits and orphans (node.c): SIGCHLD seen and not yet looked at; the
+     * orphan sweep, one bounded step per loop iteration. */
+    bool chld_pending;
+    struct proc_orphans_scan orphans;
+    int exits_fd; /* epoll set of the workers' pidfds (node.c) */
+    struct reactor_watch exits_watch;
+    /* Slices (node.c): what a spawn and a signal cost the reactor lately
+     * (moving averages, us), to size the supervision core's budget. */
+    uint64_t spawn_avg_us, signal_avg_us;
     struct {
         struct status_snap **v; /* one per deployment asked about */
         size_t len, cap;

@@ -138,30 +138,36 @@ grow(uint8_t **buf, size_t *cap, size_t need)
     return NAOS_OK;
 }
 
+/* tally_agents counts the workers under x by state. Recursive: a tree is
+ * at most SPEC_MAX_DEPTH deep, but a supervisor may have 10,000 children
+ * (a fixed-size stack here once dropped all but 63 of a big pool's). */
+static void
+tally_agents(const struct sup_node *x, struct swim_health *h)
+{
+    if (!x->is_supervisor) {
+        if (x->state == SUP_RUNNING)
+            h->agents_running++;
+        else if (x->state == SUP_RESTARTING)
+            h->agents_restarting++;
+        else if (x->state == SUP_FAILED)
+            h->agents_failed++;
+        return;
+    }
+    for (size_t i = 0; i < x->nchildren; i++)
+        tally_agents(x->children[i], h);
+}
+
 void
 node__health_tally(struct node *n, struct swim_health *h)
 {
     memset(h, 0, sizeof *h);
     for (struct sup_node *d = sup_first(n->tree); d; d = sup_next(d)) {
         h->deployments++;
-        /* Depth-first over the deployment's tree without recursion. */
-        const struct sup_node *stack[64];
-        size_t sp = 0;
-        stack[sp++] = d;
-        while (sp) {
-            const struct sup_node *x = stack[--sp];
-            if (!x->is_supervisor) {
-                if (x->state == SUP_RUNNING)
-                    h->agents_running++;
-                else if (x->state == SUP_RESTARTING)
-                    h->agents_restarting++;
-                else if (x->state == SUP_FAILED)
-                    h->agents_failed++;
-            }
-            for (size_t i = 0; i < x->nchildren && sp < 64; i++)
-                stack[sp++] = x->children[i];
-        }
+        tally_agents(d, h);
     }
+    size_t trouble = sup_count_node_trouble(n->tree);
+    h->agents_node_trouble = trouble > UINT32_MAX ? UINT32_MAX
+                                                  : (uint32_t)trouble;
     double load[1] = {0};
     if (getloadavg(load, 1) == 1 && load[0] > 0)
         h->load_centi = (uint32_t)(load[0] * 100.0 + 0.5);
@@ -507,6 +513,7 @@ agents_changed(const struct swim_health *a, const struct swim_health *b)
     return a->agents_running != b->agents_running ||
            a->agents_restarting != b->agents_restarting ||
            a->agents_failed != b->agents_failed ||
+           a->agents_node_trouble != b->agents_node_trouble ||
            a->deployments != b->deployments;
 }
 
@@ -615,6 +622,7 @@ member_pb(struct ctl_reply *rep, const struct swim_member *m, naos_time now,
             ph->agents_failed = h.agents_failed;
             ph->deployments = h.deployments;
             ph->load = h.load_centi / 100.0;
+            ph->agents_node_trouble = h.agents_node_trouble;
             pm->health = ph;
         }
     }

@@ -36,6 +36,12 @@ ProtobufCAllocator spec_pb_allocator = {
     .allocator_data = NULL,
 };
 
+bool
+spec_pb_unpacked_intact(const ProtobufCMessage *m, size_t wire_len)
+{
+    return m != NULL && protobuf_c_message_get_packed_size(m) == wire_len;
+}
+
 /* ---- spec -> wire ------------------------------------------------------ */
 
 static char *

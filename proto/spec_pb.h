@@ -11,6 +11,7 @@
 #define NAOS_PROTO_SPEC_PB_H
 
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "node/spec/spec.h"
@@ -20,12 +21,30 @@
 #define SPEC_PB_MAX_ARGV 4096      /* argv entries of one worker */
 #define SPEC_PB_MAX_ENV 4096       /* env entries of one worker */
 #define SPEC_PB_MAX_STR 65536      /* bytes in one argv/env/cwd string */
-#define SPEC_PB_MAX_NODES 1000000  /* spec nodes in one tree, all levels */
+#define SPEC_PB_MAX_NODES SPEC_MAX_NODES /* spec nodes in one tree */
 
 /* spec_pb_allocator is a protobuf-c allocator backed by naos_alloc and
  * naos_free. Pass it to naos__v1__*__unpack and to the matching
  * naos__v1__*__free_unpacked. */
 extern ProtobufCAllocator spec_pb_allocator;
+
+/* spec_pb_unpacked_intact tells whether m, just unpacked from wire_len
+ * bytes, holds everything those bytes said: false when a string field
+ * held a NUL byte. Call it on every request before acting on it.
+ *
+ * Why it is needed: protobuf-c stores a string field as a NUL-terminated
+ * char *, so "ok\0junk" on the wire reads as "ok" on the C side (a request
+ * to remove "ok\0junk" would remove "ok"), and the wire length of each
+ * string is not kept. How it tells: it packs m again and compares the size
+ * with wire_len. A string cut at a NUL packs shorter; nothing else in a
+ * naos request can pack longer than it came (no repeated scalar fields, so
+ * no packed/unpacked difference; unknown fields are kept verbatim), so a
+ * cut string cannot hide behind another difference. The price: an encoding
+ * that is not canonical (an explicit default value, an overlong varint, a
+ * field repeated) is refused too. Every protobuf library's own encoder
+ * (protobuf-c, C++, Go, Python) writes the canonical form; a hand-made one
+ * must as well. Borrows m. */
+bool spec_pb_unpacked_intact(const ProtobufCMessage *m, size_t wire_len);
 
 /* spec_pb_from_spec builds a NodeSpec tree mirroring n (borrowed; it is
  * not validated here) and stores it in *out. The result is owned by the

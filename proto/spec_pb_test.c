@@ -384,11 +384,137 @@ test_out_of_memory_everywhere(void)
     spec_node_fini(&a);
 }
 
+/* ---- strings cut at a NUL ---------------------------------------------- */
+
+/* pack_request packs r into a naos_alloc'd buffer; *len gets its size. */
+static uint8_t *
+pack_request(const Naos__V1__Request *r, size_t *len)
+{
+    *len = naos__v1__request__get_packed_size(r);
+    uint8_t *buf = naos_alloc(*len + 1);
+    NT_EQ_INT(naos__v1__request__pack(r, buf), *len);
+    return buf;
+}
+
+/* nul_at finds the string s in the packed bytes and turns its `X` into a
+ * NUL, the way a hostile client writes "ok\0junk". */
+static void
+nul_at(uint8_t *buf, size_t len, const char *s)
+{
+    uint8_t *at = memmem(buf, len, s, strlen(s));
+    NT_TRUE(at != NULL);
+    at[strchr(s, 'X') - s] = '\0';
+}
+
+static void
+test_nul_in_strings_is_seen(void)
+{
+    long live0 = naos_alloc_live();
+    /* rm "okXjunk" with the X made a NUL: protobuf-c reads "ok". */
+    Naos__V1__NameRequest nr = NAOS__V1__NAME_REQUEST__INIT;
+    nr.name = "okXjunk";
+    Naos__V1__Request r = NAOS__V1__REQUEST__INIT;
+    r.req_case = NAOS__V1__REQUEST__REQ_REMOVE;
+    r.remove = &nr;
+    size_t len;
+    uint8_t *buf = pack_request(&r, &len);
+    Naos__V1__Request *u =
+        naos__v1__request__unpack(&spec_pb_allocator, len, buf);
+    NT_TRUE(u != NULL);
+    NT_TRUE(spec_pb_unpacked_intact(&u->base, len)); /* as sent: fine */
+    naos__v1__request__free_unpacked(u, &spec_pb_allocator);
+    nul_at(buf, len, "okXjunk");
+    u = naos__v1__request__unpack(&spec_pb_allocator, len, buf);
+    NT_TRUE(u != NULL);
+    NT_EQ_STR(u->remove->name, "ok"); /* what the node would act on */
+    NT_FALSE(spec_pb_unpacked_intact(&u->base, len));
+    naos__v1__request__free_unpacked(u, &spec_pb_allocator);
+    naos_free(buf);
+
+    /* The same deep inside a deploy: the name, an argv entry, an env
+     * entry, the cwd of a worker two levels down. */
+    static const char *const where[] = {"resXearch", "scrXaper", "A=bXc",
+                                        "/srv/X/etc"};
+    for (int k = 0; k < 4; k++) {
+        struct spec_node a;
+        make_tree(&a);
+        struct spec_node *w = &a.children[1].children[0];
+        if (k == 0) {
+            naos_free(a.id);
+            a.id = naos_strdup(where[k]);
+        } else if (k == 1) {
+            naos_free(w->argv[2]);
+            w->argv[2] = naos_strdup(where[k]);
+        } else if (k == 2) {
+            const char *const e[] = {where[k]};
+            w->env = strv(e, 1);
+            w->envc = 1;
+        } else {
+            w->cwd = naos_strdup(where[k]);
+        }
+        Naos__V1__NodeSpec *m = NULL;
+        NT_EQ_INT(spec_pb_from_spec(&a, &m), NAOS_OK);
+        Naos__V1__DeployRequest dr = NAOS__V1__DEPLOY_REQUEST__INIT;
+        dr.spec = m;
+        r = (Naos__V1__Request)NAOS__V1__REQUEST__INIT;
+        r.req_case = NAOS__V1__REQUEST__REQ_DEPLOY;
+        r.deploy = &dr;
+        buf = pack_request(&r, &len);
+        nul_at(buf, len, where[k]);
+        u = naos__v1__request__unpack(&spec_pb_allocator, len, buf);
+        NT_TRUE(u != NULL);
+        if (spec_pb_unpacked_intact(&u->base, len))
+            NT_FAIL("a NUL in the %s went unseen", where[k]);
+        naos__v1__request__free_unpacked(u, &spec_pb_allocator);
+        naos_free(buf);
+        spec_pb_free(m);
+        spec_node_fini(&a);
+    }
+    NT_EQ_INT(naos_alloc_live(), live0);
+}
+
+static void
+test_intact_what_it_refuses_and_keeps(void)
+{
+    Naos__V1__NameRequest nr = NAOS__V1__NAME_REQUEST__INIT;
+    nr.name = "ok";
+    Naos__V1__Request r = NAOS__V1__REQUEST__INIT;
+    r.req_case = NAOS__V1__REQUEST__REQ_REMOVE;
+    r.remove = &nr;
+    size_t len;
+    uint8_t *buf = pack_request(&r, &len);
+    uint8_t more[64];
+    NT_TRUE(len + 4 <= sizeof more);
+    /* A field this version does not know (number 100, varint 1) is kept
+     * and packed again: a newer client is not refused for it. */
+    memcpy(more, buf, len);
+    more[len] = 0xa0; /* (100 << 3) | 0, as a two-byte varint */
+    more[len + 1] = 0x06;
+    more[len + 2] = 0x01;
+    Naos__V1__Request *u =
+        naos__v1__request__unpack(&spec_pb_allocator, len + 3, more);
+    NT_TRUE(u != NULL);
+    NT_TRUE(spec_pb_unpacked_intact(&u->base, len + 3));
+    naos__v1__request__free_unpacked(u, &spec_pb_allocator);
+    /* The price: a non-canonical encoding (the name field sent twice, the
+     * last one winning) is refused too. */
+    memcpy(more, buf, len);
+    memcpy(more + len, buf, len);
+    u = naos__v1__request__unpack(&spec_pb_allocator, 2 * len, more);
+    NT_TRUE(u != NULL);
+    NT_FALSE(spec_pb_unpacked_intact(&u->base, 2 * len));
+    naos__v1__request__free_unpacked(u, &spec_pb_allocator);
+    NT_FALSE(spec_pb_unpacked_intact(NULL, 0));
+    naos_free(buf);
+}
+
 int
 main(void)
 {
     static const struct nt_case cases[] = {
         NT_CASE(test_round_trip),
+        NT_CASE(test_nul_in_strings_is_seen),
+        NT_CASE(test_intact_what_it_refuses_and_keeps),
         NT_CASE(test_round_trip_pool_and_empty_cwd),
         NT_CASE(test_rejects_bad_enums_and_durations),
         NT_CASE(test_rejects_sizes_and_nulls),

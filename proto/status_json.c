@@ -278,10 +278,11 @@ member_json(const Naos__V1__Member *m)
     json_t *health = json_null();
     if (m->health) {
         const Naos__V1__MemberHealth *h = m->health;
-        health = json_pack("{s:I, s:I, s:I, s:I, s:f}", "agents_running",
+        health = json_pack("{s:I, s:I, s:I, s:I, s:I, s:f}", "agents_running",
                            (json_int_t)h->agents_running, "agents_restarting",
                            (json_int_t)h->agents_restarting, "agents_failed",
-                           (json_int_t)h->agents_failed, "deployments",
+                           (json_int_t)h->agents_failed, "agents_node_trouble",
+                           (json_int_t)h->agents_node_trouble, "deployments",
                            (json_int_t)h->deployments, "load", h->load);
     }
     if (!obj_set(o, "id", jstr(m->id)) || !obj_set(o, "name", jstr(m->name)) ||

@@ -25,7 +25,8 @@
  *   NODES = {"nodes": [{"id", "name", "addr", "state", "incarnation",
  *            "last_heard_ms": int|null (null: never heard), "local": bool,
  *            "health": {"agents_running", "agents_restarting",
- *                       "agents_failed", "deployments", "load"}|null}]}
+ *                       "agents_failed", "agents_node_trouble",
+ *                       "deployments", "load"}|null}]}
  *
  * Times are UTC with milliseconds: "2026-11-21T10:12:03.123Z". Missing
  * (NULL) strings in the message are treated as empty. Nested trees deeper

@@ -213,6 +213,7 @@ swim_pb_health_pack(const struct swim_health *h, uint8_t *buf, size_t cap,
     ph.agents_failed = h->agents_failed;
     ph.deployments = h->deployments;
     ph.load_centi = h->load_centi;
+    ph.agents_node_trouble = h->agents_node_trouble;
     if (naos__v1__node_health__get_packed_size(&ph) > cap)
         return NAOS_ETOOBIG;
     *len = naos__v1__node_health__pack(&ph, buf);
@@ -234,6 +235,7 @@ swim_pb_health_unpack(struct swim_health *h, const uint8_t *buf, size_t len)
     h->agents_failed = ph->agents_failed;
     h->deployments = ph->deployments;
     h->load_centi = ph->load_centi;
+    h->agents_node_trouble = ph->agents_node_trouble;
     naos__v1__node_health__free_unpacked(ph, &spec_pb_allocator);
     return NAOS_OK;
 }

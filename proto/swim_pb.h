@@ -59,10 +59,11 @@ struct swim_health {
     uint32_t agents_failed;
     uint32_t deployments;
     uint32_t load_centi; /* 1-minute load average * 100 */
+    uint32_t agents_node_trouble; /* starts waiting out node trouble */
 };
 
 /* swim_pb_health_pack packs h (borrowed) into buf[0..cap) and sets *len
- * (<= 30 bytes; SWIM_HEALTH_MAX always suffices). NAOS_OK or
+ * (<= 36 bytes; SWIM_HEALTH_MAX always suffices). NAOS_OK or
  * NAOS_ETOOBIG. */
 int swim_pb_health_pack(const struct swim_health *h, uint8_t *buf, size_t cap,
                         size_t *len);

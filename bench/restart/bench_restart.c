@@ -25,6 +25,7 @@
 #include "bench/bench_node.h"
 #include "cli/client.h"
 #include "node/base/time.h"
+#include "node/spec/spec.h"
 #include "proto/naos.pb-c.h"
 
 static struct bench_node node;
@@ -155,8 +156,9 @@ main(int argc, char **argv)
         return 111;
     }
     char *wargv[] = {argv[2], NULL};
+    /* Never gives up: the most restarts a spec may allow, in 1 s. */
     if (bench_deploy(&node, "crashloop", NAOS__V1__STRATEGY__ONE_FOR_ONE,
-                     100000000, 1, 0, wargv, 1,
+                     SPEC_LIMIT_MAX_RESTARTS, 1, 0, wargv, 1,
                      NAOS__V1__OUTPUT_MODE__OUTPUT_LOG) != 0) {
         bench_node_stop(&node);
         return 111;

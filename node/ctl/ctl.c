@@ -348,6 +348,11 @@ handle(struct ctl *c, struct ctl_ctx *x)
                             "cannot decode the request: is this naos client "
                             "the same version as naos-node %s?",
                             NAOS_VERSION);
+        else if (!spec_pb_unpacked_intact(&q->request->base, len))
+            /* protobuf-c cuts strings at a NUL: "ok\0x" reads "ok" */
+            ctl_reply_error(&q->reply, NAOS__V1__ERROR_CODE__INVALID,
+                            "request refused: a string in it holds a NUL "
+                            "byte (or it is not encoded canonically)");
         else
             decoded = true;
     }

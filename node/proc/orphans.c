@@ -86,48 +86,134 @@ kill_unknown(int pid, proc_orphans_known_cb is_known, void *ctx,
         st->reaped++;
 }
 
-/* sweep_task reads one /proc/self/task/<tid>/children file: space-separated
- * pids. Returns false when it could not be read. */
-static bool
-sweep_task(int taskdir, const char *tid, proc_orphans_known_cb is_known,
-           void *ctx, struct proc_orphans_stats *st)
+/* feed parses one chunk of a children file: space-separated pids, a
+ * number cut at the end carried in *cur to the next chunk. */
+static void
+feed(const char *buf, size_t n, long *cur, proc_orphans_known_cb is_known,
+     void *ctx, struct proc_orphans_stats *st)
 {
-    char rel[64];
-    snprintf(rel, sizeof rel, "%s/children", tid);
-    int fd = openat(taskdir, rel, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT; /* the thread just ended */
-    /* The file is generated per read and may be long with many children:
-     * parse it in chunks, carrying a partial number across reads. */
-    char buf[4096];
-    long cur = -1;
-    bool ok = true;
-    for (;;) {
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            ok = false;
-            break;
-        }
-        if (n == 0)
-            break;
-        for (ssize_t i = 0; i < n; i++) {
-            char c = buf[i];
-            if (c >= '0' && c <= '9') {
-                cur = (cur < 0 ? 0 : cur) * 10 + (c - '0');
-                if (cur > 0x7fffffffL)
-                    cur = 0; /* garbage: skipped below */
-            } else if (cur >= 0) {
-                kill_unknown((int)cur, is_known, ctx, st);
-                cur = -1;
-            }
+    for (size_t i = 0; i < n; i++) {
+        char c = buf[i];
+        if (c >= '0' && c <= '9') {
+            *cur = (*cur < 0 ? 0 : *cur) * 10 + (c - '0');
+            if (*cur > 0x7fffffffL)
+                *cur = 0; /* garbage: skipped below */
+        } else if (*cur >= 0) {
+            kill_unknown((int)*cur, is_known, ctx, st);
+            *cur = -1;
         }
     }
-    if (cur >= 0)
-        kill_unknown((int)cur, is_known, ctx, st);
-    close(fd);
-    return ok;
+}
+
+int
+proc_orphans_reap_exited(proc_orphans_known_cb is_known, void *ctx,
+                         struct proc_orphans_stats *stats)
+{
+    struct proc_orphans_stats st = PROC_ORPHANS_STATS_ZERO;
+    peek_exited(is_known, ctx, &st);
+    if (stats != NULL)
+        *stats = st;
+    return NAOS_OK;
+}
+
+void
+proc_orphans_scan_request(struct proc_orphans_scan *s)
+{
+    s->wanted = true;
+}
+
+bool
+proc_orphans_scan_busy(const struct proc_orphans_scan *s)
+{
+    return s->wanted || s->tasks != NULL;
+}
+
+void
+proc_orphans_scan_fini(struct proc_orphans_scan *s)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    if (s->tasks != NULL)
+        closedir(s->tasks);
+    s->fd = -1;
+    s->tasks = NULL;
+    s->cur = -1;
+}
+
+/* end_file: the current children file is done (its last number too). */
+static void
+end_file(struct proc_orphans_scan *s, proc_orphans_known_cb is_known,
+         void *ctx, struct proc_orphans_stats *st)
+{
+    if (s->cur >= 0)
+        kill_unknown((int)s->cur, is_known, ctx, st);
+    s->cur = -1;
+    close(s->fd);
+    s->fd = -1;
+}
+
+int
+proc_orphans_scan_step(struct proc_orphans_scan *s,
+                       proc_orphans_known_cb is_known, void *ctx,
+                       struct proc_orphans_stats *stats)
+{
+    struct proc_orphans_stats st = PROC_ORPHANS_STATS_ZERO;
+    int rc = NAOS_OK;
+    if (s->tasks == NULL) {
+        if (!s->wanted)
+            goto out;
+        s->wanted = false;
+        s->tasks = opendir("/proc/self/task");
+        if (s->tasks == NULL) {
+            rc = NAOS_ESYS;
+            goto out;
+        }
+    }
+    /* Threads without children cost an open and an empty read: go on
+     * until one chunk of pids was read or the pass is over. */
+    for (;;) {
+        if (s->fd < 0) {
+            struct dirent *de = readdir(s->tasks);
+            if (de == NULL) {
+                proc_orphans_scan_fini(s); /* pass over */
+                break;
+            }
+            if (de->d_name[0] < '0' || de->d_name[0] > '9')
+                continue;
+            char rel[300]; /* a d_name is at most 255 bytes */
+            snprintf(rel, sizeof rel, "%s/children", de->d_name);
+            s->fd = openat(dirfd(s->tasks), rel, O_RDONLY | O_CLOEXEC);
+            if (s->fd < 0) {
+                if (errno != ENOENT) /* ENOENT: the thread just ended */
+                    rc = NAOS_ESYS;
+                continue;
+            }
+            s->cur = -1;
+        }
+        char buf[PROC_ORPHANS_SCAN_CHUNK];
+        ssize_t n = read(s->fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n < 0)
+                rc = NAOS_ESYS;
+            end_file(s, is_known, ctx, &st);
+            continue;
+        }
+        feed(buf, (size_t)n, &s->cur, is_known, ctx, &st);
+        break;
+    }
+    /* A child this step reaped may have left orphans of its own, and its
+     * leaving the list shifts the file under a pass in progress: once
+     * more. (Not for a kill: that child's death comes as SIGCHLD, and the
+     * caller asks again when it reaps it. Asking here would spin while an
+     * unkillable orphan lingers.) */
+    if (st.reaped)
+        s->wanted = true;
+out:
+    if (stats != NULL)
+        *stats = st;
+    return rc;
 }
 
 int
@@ -139,29 +225,19 @@ proc_orphans_sweep(proc_orphans_known_cb is_known, void *ctx,
 
     peek_exited(is_known, ctx, &st);
 
-    int taskdir = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (taskdir < 0) {
-        rc = NAOS_ESYS;
-        goto out;
-    }
-    DIR *d = fdopendir(taskdir);
-    if (d == NULL) {
-        int e = errno;
-        close(taskdir);
-        errno = e;
-        rc = NAOS_ESYS;
-        goto out;
-    }
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] < '0' || de->d_name[0] > '9')
-            continue;
-        if (!sweep_task(dirfd(d), de->d_name, is_known, ctx, &st))
+    /* One whole pass, in steps; what it would ask for afterwards is left
+     * to the next call (the caller sweeps again on SIGCHLD). */
+    struct proc_orphans_scan sc = PROC_ORPHANS_SCAN_ZERO;
+    proc_orphans_scan_request(&sc);
+    do {
+        struct proc_orphans_stats one = PROC_ORPHANS_STATS_ZERO;
+        if (proc_orphans_scan_step(&sc, is_known, ctx, &one) != NAOS_OK)
             rc = NAOS_ESYS;
-    }
-    closedir(d);
+        st.reaped += one.reaped;
+        st.killed += one.killed;
+    } while (sc.tasks != NULL);
+    proc_orphans_scan_fini(&sc);
 
-out:
     if (stats != NULL)
         *stats = st;
     return rc;

@@ -28,13 +28,24 @@
  * starts on purpose (none today) must be reported as known by is_known, or
  * the sweep will kill it.
  *
+ * Cost: the /proc pass reads one line per direct child, so a whole sweep
+ * costs O(workers) (about 1 us per child, 10 ms and more at 10,000 under
+ * load), and one per worker exit made a pool stop O(n^2). A node therefore
+ * runs the two steps separately and in pieces (struct proc_orphans_scan):
+ * the cheap peek (proc_orphans_reap_exited) on SIGCHLD, and the /proc pass
+ * when something may have been reparented (a worker exited, an orphan was
+ * reaped), one bounded read per loop iteration, coalescing every request
+ * that arrives while a pass runs into one more pass after it.
+ *
  * Thread: the reactor thread only (the same one that spawns workers, so a
  * worker is always known before the first sweep can see it). No global
  * state. */
 #ifndef NAOS_PROC_ORPHANS_H
 #define NAOS_PROC_ORPHANS_H
 
+#include <dirent.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 /* proc_orphans_known_cb tells whether pid is one of the caller's live
  * workers (spawned and not yet reaped through its pidfd). It must not spawn,
@@ -74,6 +85,51 @@ int proc_orphans_enable(void);
  * simply on every SIGCHLD: progress is guaranteed either way. */
 int proc_orphans_sweep(proc_orphans_known_cb is_known, void *ctx,
                        struct proc_orphans_stats *stats);
+
+/* proc_orphans_reap_exited is step 1 of proc_orphans_sweep alone: reaps
+ * exited unknown children until none is left or a known one is first in
+ * line (its pid goes to stats->known_exited). O(1) per child reaped.
+ * stats (caller storage, may be NULL) gets the counts. Returns NAOS_OK. */
+int proc_orphans_reap_exited(proc_orphans_known_cb is_known, void *ctx,
+                             struct proc_orphans_stats *stats);
+
+/* struct proc_orphans_scan: step 2 of the sweep (the /proc pass over every
+ * thread's children) carried out in bounded steps. Caller storage; start
+ * from PROC_ORPHANS_SCAN_ZERO, end with proc_orphans_scan_fini.
+ *
+ * Why a pass spread over time still finds every orphan: the kernel keeps
+ * our position in the children file as an index, and a process reparented
+ * to us is appended at the end of the list, ahead of the index. Children
+ * leaving the list (reaped) before the index can make it skip entries;
+ * every reap is followed by a request (the caller's, or the scan's own
+ * when it reaped or killed), and a pass that saw a request while it ran is
+ * followed by another, so the last pass runs with nothing reaped. */
+struct proc_orphans_scan {
+    DIR *tasks;    /* /proc/self/task while a pass runs, else NULL */
+    int fd;        /* the children file being read, or -1 */
+    long cur;      /* a number cut by a read boundary, or -1 */
+    bool wanted;   /* a pass was asked for and has not started */
+};
+#define PROC_ORPHANS_SCAN_ZERO {NULL, -1, -1, false}
+
+/* proc_orphans_scan_request asks for a pass (after a worker exited: its
+ * escaped helpers may have been reparented to us). Several requests before
+ * the pass starts make one pass. */
+void proc_orphans_scan_request(struct proc_orphans_scan *s);
+/* proc_orphans_scan_busy: a pass runs or was asked for. */
+bool proc_orphans_scan_busy(const struct proc_orphans_scan *s);
+/* proc_orphans_scan_step does one bounded piece of the pass: at most one
+ * read of PROC_ORPHANS_SCAN_CHUNK bytes of a non-empty children file (so
+ * at most a few hundred children), killing and reaping unknown ones as the
+ * sweep does. Starts a pass if one was asked for; no-op when not busy.
+ * stats (may be NULL) gets what this step did. Returns NAOS_OK, or
+ * NAOS_ESYS when /proc could not be read (the pass ends; ask again). */
+#define PROC_ORPHANS_SCAN_CHUNK 4096
+int proc_orphans_scan_step(struct proc_orphans_scan *s,
+                           proc_orphans_known_cb is_known, void *ctx,
+                           struct proc_orphans_stats *stats);
+/* proc_orphans_scan_fini closes what a pass holds open; idempotent. */
+void proc_orphans_scan_fini(struct proc_orphans_scan *s);
 
 /* proc_orphans_kill_marked sends SIGKILL to every process (and the group
  * of every group leader) whose environment holds the entry marker exactly

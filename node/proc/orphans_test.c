@@ -298,6 +298,125 @@ test_kill_marked(void)
     tu_kill_and_reap(&other);
 }
 
+/* ---- the sweep in steps ---------------------------------------------- */
+
+#define MANY 1500
+
+static struct {
+    int pids[MANY];
+    int n;
+} many;
+
+static bool
+is_known_many(void *ctx, int pid)
+{
+    (void)ctx;
+    for (int i = 0; i < many.n; i++)
+        if (many.pids[i] == pid)
+            return true;
+    return false;
+}
+
+/* spawn_sleeper starts `sleep 1000` as our child, dying with self. vfork
+ * + exec: a fork per child is slow in a sanitizer build. On its own so
+ * that vfork clobbers no caller's locals. */
+static pid_t
+spawn_sleeper(pid_t self)
+{
+    pid_t pid = vfork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != self)
+            _exit(0);
+        execl("/bin/sleep", "sleep", "1000", (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void
+test_scan_in_steps(void)
+{
+    /* MANY known children and one unknown one in their midst. */
+    int unknown = 0;
+    many.n = 0;
+    pid_t self = getpid();
+    for (int i = 0; i <= MANY; i++) {
+        pid_t pid = spawn_sleeper(self);
+        NT_TRUE(pid > 0);
+        if (i == MANY / 2) {
+            unknown = pid;
+            tu_track(pid);
+        } else {
+            many.pids[many.n++] = pid;
+        }
+    }
+    struct proc_orphans_scan sc = PROC_ORPHANS_SCAN_ZERO;
+    struct proc_orphans_stats st;
+    NT_FALSE(proc_orphans_scan_busy(&sc));
+    NT_EQ_INT(proc_orphans_scan_step(&sc, is_known_many, NULL, &st), NAOS_OK);
+    NT_EQ_INT(st.killed, 0); /* nothing asked: nothing done */
+    /* Two requests before it starts make one pass. */
+    proc_orphans_scan_request(&sc);
+    proc_orphans_scan_request(&sc);
+    NT_TRUE(proc_orphans_scan_busy(&sc));
+    int steps = 0, killed = 0, first_pass = 0;
+    while (proc_orphans_scan_busy(&sc)) {
+        NT_TRUE(steps < 1000);
+        NT_EQ_INT(proc_orphans_scan_step(&sc, is_known_many, NULL, &st),
+                  NAOS_OK);
+        steps++;
+        killed += st.killed;
+        if (first_pass == 0 && sc.tasks == NULL)
+            first_pass = steps;
+    }
+    /* The pass read MANY pids in pieces of at most one chunk each (a pid
+     * and its space take at least 4 bytes here). */
+    NT_TRUE(first_pass >= MANY * 4 / PROC_ORPHANS_SCAN_CHUNK);
+    NT_EQ_INT(killed, 1);
+    /* A request while a pass runs makes one more pass after it. */
+    proc_orphans_scan_request(&sc);
+    NT_EQ_INT(proc_orphans_scan_step(&sc, is_known_many, NULL, &st), NAOS_OK);
+    NT_TRUE(sc.tasks != NULL);
+    proc_orphans_scan_request(&sc);
+    int passes = 0;
+    while (proc_orphans_scan_busy(&sc)) {
+        NT_TRUE(passes < 10);
+        NT_EQ_INT(proc_orphans_scan_step(&sc, is_known_many, NULL, &st),
+                  NAOS_OK);
+        if (sc.tasks == NULL)
+            passes++;
+    }
+    NT_TRUE(passes >= 2);
+    naos_time end = naos_clock_now() + 10000;
+    for (;;) {
+        struct proc_orphans_stats r;
+        NT_EQ_INT(proc_orphans_reap_exited(is_known_many, NULL, &r), NAOS_OK);
+        NT_EQ_INT(r.known_exited, 0);
+        if (tu_proc_state(unknown, NULL) == 0)
+            break;
+        if (naos_clock_now() > end)
+            NT_FAIL("unknown child %d still there", unknown);
+        tu_sleep_ms(5);
+    }
+    tu_untrack(unknown);
+    /* Only the unknown one was killed (killed == 1 above); the known
+     * ones are all still there. */
+    for (int i = 0; i < many.n; i++) {
+        int ps = tu_proc_state(many.pids[i], NULL);
+        if (ps == 0 || ps == 'Z' || ps == 'X')
+            NT_FAIL("known child %d is gone (state %c)", many.pids[i],
+                    ps ? ps : '-');
+    }
+    proc_orphans_scan_fini(&sc);
+    proc_orphans_scan_fini(&sc); /* idempotent */
+    for (int i = 0; i < many.n; i++)
+        kill(many.pids[i], SIGKILL);
+    for (int i = 0; i < many.n; i++)
+        waitpid(many.pids[i], NULL, 0);
+    NT_TRUE(tu_no_children());
+}
+
 int
 main(void)
 {
@@ -310,6 +429,7 @@ main(void)
         NT_CASE(test_unknown_zombie_behind_known),
         NT_CASE(test_unknown_live_child_killed),
         NT_CASE(test_kill_marked),
+        NT_CASE(test_scan_in_steps),
         {0},
     };
     return nt_run(cases);

@@ -372,7 +372,9 @@ spec_id_is_valid(const char *id)
 struct vctx {
     char *errbuf;
     size_t errlen;
-    size_t nodes; /* nodes seen so far, root included */
+    size_t nodes;   /* nodes the tree will have so far, root included, pool
+                       replicas counted (not the template) */
+    size_t workers; /* workers so far, pool replicas counted */
     /* The path of the node being checked; ids are at most 63 chars. */
     char path[SPEC_MAX_DEPTH * (SPEC_MAX_ID_LEN + 1) + 1];
 };
@@ -560,6 +562,13 @@ check_supervisor(struct vctx *v, const struct spec_node *n, int depth)
         return vfail(v, "strategy", "unknown value %d", (int)n->strategy);
     if (n->window_s < 1)
         return vfail(v, "window", "must be at least 1s");
+    if (n->window_s > SPEC_LIMIT_WINDOW_S)
+        return vfail(v, "window", "must be at most %us (24h), got %us",
+                     (unsigned)SPEC_LIMIT_WINDOW_S, (unsigned)n->window_s);
+    if (n->max_restarts > SPEC_LIMIT_MAX_RESTARTS)
+        return vfail(v, "max_restarts", "must be at most %u, got %u",
+                     (unsigned)SPEC_LIMIT_MAX_RESTARTS,
+                     (unsigned)n->max_restarts);
     if (n->nchildren == 0)
         return vfail(v, "children", "a supervisor needs at least one child");
     if (n->children == NULL)
@@ -587,9 +596,24 @@ check_supervisor(struct vctx *v, const struct spec_node *n, int depth)
     if (depth >= SPEC_MAX_DEPTH)
         return vfail(v, "children", "the tree is deeper than %d levels",
                      SPEC_MAX_DEPTH);
-    if (n->nchildren >= SPEC_MAX_CHILDREN)
-        return vfail(v, "children", "the tree has more than %d nodes",
-                     SPEC_MAX_CHILDREN);
+    if (n->nchildren > SPEC_MAX_CHILDREN)
+        return vfail(v, "children",
+                     "a supervisor has at most %d children, got %zu",
+                     SPEC_MAX_CHILDREN, n->nchildren);
+    if (n->strategy == SPEC_SIMPLE_ONE_FOR_ONE) {
+        /* The replicas are nodes and workers of the tree; the template
+         * (validated below) is neither. */
+        v->nodes += n->replicas - 1;
+        v->workers += n->replicas - 1;
+        if (v->nodes > SPEC_MAX_NODES)
+            return vfail(v, "replicas", "the tree has more than %d nodes",
+                         SPEC_MAX_NODES);
+        if (v->workers > SPEC_MAX_WORKERS)
+            return vfail(v, "replicas",
+                         "the deployment has more than %d workers (pool "
+                         "replicas counted)",
+                         SPEC_MAX_WORKERS);
+    }
     char field[48];
     for (size_t i = 0; i < n->nchildren; i++) {
         const char *why = id_problem(n->children[i].id);
@@ -607,9 +631,14 @@ check_supervisor(struct vctx *v, const struct spec_node *n, int depth)
 
     size_t plen = strlen(v->path);
     for (size_t i = 0; i < n->nchildren; i++) {
-        if (v->nodes >= SPEC_MAX_CHILDREN)
+        if (v->nodes >= SPEC_MAX_NODES)
             return vfail(v, "children", "the tree has more than %d nodes",
-                         SPEC_MAX_CHILDREN);
+                         SPEC_MAX_NODES);
+        if (!n->children[i].is_supervisor && v->workers >= SPEC_MAX_WORKERS)
+            return vfail(v, "children",
+                         "the deployment has more than %d workers (pool "
+                         "replicas counted)",
+                         SPEC_MAX_WORKERS);
         /* Fits: depth < SPEC_MAX_DEPTH and ids are at most 63 chars. */
         snprintf(v->path + plen, sizeof v->path - plen, "/%s",
                  n->children[i].id);
@@ -625,6 +654,8 @@ static int
 validate_node(struct vctx *v, const struct spec_node *n, int depth)
 {
     v->nodes++;
+    if (!n->is_supervisor)
+        v->workers++;
     if ((unsigned)n->restart > SPEC_TEMPORARY)
         return vfail(v, "restart", "unknown value %d", (int)n->restart);
     int rv = check_durations(v, n);
@@ -642,6 +673,7 @@ spec_validate(const struct spec_node *root, char *errbuf, size_t errlen)
     v->errbuf = errbuf;
     v->errlen = errlen;
     v->nodes = 0;
+    v->workers = 0;
     v->path[0] = '\0';
     if (errbuf != NULL && errlen > 0)
         errbuf[0] = '\0';

@@ -53,11 +53,21 @@ enum spec_control {
 #define SPEC_SHUTDOWN_KILL ((naos_duration)-1)
 #define SPEC_SHUTDOWN_INFINITY ((naos_duration)-2)
 
-/* Limits that keep one spec from exhausting the node. */
+/* Limits that keep one spec from exhausting the node (docs/architecture.md,
+ * "Limits"). A deployment's workers cost the node processes and a
+ * descriptor each, and every node of the tree memory and time to build:
+ * 10,000 workers is what bench/http and bench/bigtree run on one node. */
 #define SPEC_MAX_DEPTH 32
-#define SPEC_MAX_CHILDREN 100000
 #define SPEC_MAX_ID_LEN 63
-#define SPEC_MAX_REPLICAS 100000
+#define SPEC_MAX_CHILDREN 10000 /* children of one supervisor (pool: replicas) */
+#define SPEC_MAX_REPLICAS SPEC_MAX_CHILDREN
+#define SPEC_MAX_WORKERS 10000  /* workers of one deployment, replicas counted */
+#define SPEC_MAX_NODES 20000    /* supervisors + workers, replicas counted */
+/* Intensity: "more than max_restarts within window" is kept in memory that
+ * grows with the restarts actually in the window (sup/intensity.h), at most
+ * min(max_restarts, window) + 1 entries of 16 bytes: 1.4 MB. */
+#define SPEC_LIMIT_MAX_RESTARTS 1000000
+#define SPEC_LIMIT_WINDOW_S 86400 /* 24 hours */
 
 /* Defaults (OTP: intensity 1 in 5 s, worker shutdown 5000 ms). */
 #define SPEC_DEFAULT_MAX_RESTARTS 1
@@ -113,7 +123,9 @@ int spec_node_copy(struct spec_node *dst, const struct spec_node *src);
 /* spec_validate checks a whole deployment tree rooted at root: ids valid and
  * unique among siblings, workers have a command and no children, supervisors
  * have no command, window_s >= 1, simple-one-for-one has exactly one child
- * (the template) which is a worker, depth and sizes within limits, backoff
+ * (the template) which is a worker, depth and sizes within the limits
+ * above (children per supervisor, workers and nodes per deployment, pool
+ * replicas counted), max_restarts and window within theirs, backoff
  * min <= max, supervisors not given a finite shutdown. On failure returns
  * NAOS_EINVAL and writes a message naming the offending path and field
  * (e.g. "research/tools/scraper: command: must not be empty") into errbuf

@@ -655,13 +655,36 @@ test_validate_pool(void)
     p.strategy = SPEC_SIMPLE_ONE_FOR_ONE;
     p.replicas = 0;
     add(&p, worker("a"));
-    expect_invalid(&p, "pool: replicas:", "between 1 and 100000");
+    expect_invalid(&p, "pool: replicas:", "between 1 and 10000 ");
 
     p = sup("pool");
     p.strategy = SPEC_SIMPLE_ONE_FOR_ONE;
     p.replicas = SPEC_MAX_REPLICAS + 1;
     add(&p, worker("a"));
-    expect_invalid(&p, "pool: replicas:", "between 1 and 100000");
+    expect_invalid(&p, "pool: replicas:", "between 1 and 10000 ");
+    /* The 100,000 replicas. */
+    p = sup("pool");
+    p.strategy = SPEC_SIMPLE_ONE_FOR_ONE;
+    p.replicas = 100000;
+    add(&p, worker("a"));
+    expect_invalid(&p, "pool: replicas:", "(got 100000)");
+}
+
+/* wide gives s n worker children w0..w(n-1), built in place (one realloc
+ * per child would be slow). */
+static void
+wide(struct spec_node *s, size_t n)
+{
+    s->children = naos_alloc(n * sizeof *s->children);
+    NT_TRUE(s->children != NULL);
+    s->nchildren = n;
+    for (size_t i = 0; i < n; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "w%zu", i);
+        spec_node_init(&s->children[i]);
+        s->children[i].id = naos_strdup(id);
+        set_argv(&s->children[i], 1, "true");
+    }
 }
 
 static void
@@ -678,28 +701,94 @@ test_validate_limits(void)
     add(cur, worker("leaf"));
     expect_invalid(&top, "/d32: children:", "deeper than 32 levels");
 
-    /* SPEC_MAX_CHILDREN nodes is fine, one more is not. Build the children
-     * array directly: one realloc per child would be slow. */
+    /* SPEC_MAX_CHILDREN children of one supervisor are fine, one more is
+     * not. */
     for (int extra = 0; extra <= 1; extra++) {
         struct spec_node r = sup("big");
-        size_t n = SPEC_MAX_CHILDREN - 2 + (size_t)extra; /* root + sub */
-        struct spec_node *s = add(&r, sup("sub"));
-        s->children = naos_alloc(n * sizeof *s->children);
-        NT_TRUE(s->children != NULL);
-        s->nchildren = n;
-        for (size_t i = 0; i < n; i++) {
-            char id[32];
-            snprintf(id, sizeof id, "w%zu", i);
-            spec_node_init(&s->children[i]);
-            s->children[i].id = naos_strdup(id);
-            set_argv(&s->children[i], 1, "true");
-        }
+        struct spec_node *sub = add(&r, sup("sub"));
+        wide(sub, SPEC_MAX_CHILDREN + (size_t)extra);
         if (extra == 0)
             expect_valid(&r);
         else
             expect_invalid(&r, "big/sub: children:",
-                           "more than 100000 nodes");
+                           "at most 10000 children, got 10001");
     }
+
+    /* SPEC_MAX_WORKERS in a deployment, pool replicas counted: a pool of
+     * 10000 is fine; beside one more worker it is not, nor two pools of
+     * 6000. */
+    for (int extra = 0; extra <= 1; extra++) {
+        struct spec_node r = sup("big");
+        if (extra)
+            add(&r, worker("one"));
+        struct spec_node *p = add(&r, sup("pool"));
+        p->strategy = SPEC_SIMPLE_ONE_FOR_ONE;
+        p->replicas = SPEC_MAX_WORKERS;
+        add(p, worker("w"));
+        if (extra == 0)
+            expect_valid(&r);
+        else
+            expect_invalid(&r, "big/pool: children:",
+                           "more than 10000 workers (pool replicas counted)");
+    }
+    {
+        struct spec_node r = sup("big");
+        for (int i = 0; i < 2; i++) {
+            struct spec_node *p = add(&r, sup(i ? "p2" : "p1"));
+            p->strategy = SPEC_SIMPLE_ONE_FOR_ONE;
+            p->replicas = 6000;
+            add(p, worker("w"));
+        }
+        expect_invalid(&r, "big/p2: replicas:", "more than 10000 workers");
+    }
+
+    /* SPEC_MAX_NODES: supervisors count too. 6666 chains of supervisor,
+     * supervisor, worker under the root are 19999 nodes; one more chain is
+     * over. */
+    for (int extra = 0; extra <= 1; extra++) {
+        struct spec_node r = sup("big");
+        size_t n = 6666 + (size_t)extra;
+        r.children = naos_alloc(n * sizeof *r.children);
+        NT_TRUE(r.children != NULL);
+        r.nchildren = n;
+        for (size_t i = 0; i < n; i++) {
+            char id[32];
+            snprintf(id, sizeof id, "s%zu", i);
+            r.children[i] = sup(id);
+            struct spec_node *t = add(&r.children[i], sup("t"));
+            add(t, worker("w"));
+        }
+        if (extra == 0)
+            expect_valid(&r);
+        else
+            expect_invalid(&r, "children:", "more than 20000 nodes");
+    }
+}
+
+static void
+test_validate_intensity_limits(void)
+{
+    /* Limits at their edge; the issue's 2e9 restarts in 2e9 s asked for a
+     * 32 GB ring. */
+    struct spec_node r = research();
+    r.max_restarts = SPEC_LIMIT_MAX_RESTARTS;
+    r.window_s = SPEC_LIMIT_WINDOW_S;
+    expect_valid(&r);
+    r = research();
+    r.max_restarts = SPEC_LIMIT_MAX_RESTARTS + 1;
+    expect_invalid(&r, "research: max_restarts:",
+                   "must be at most 1000000, got 1000001");
+    r = research();
+    r.window_s = SPEC_LIMIT_WINDOW_S + 1;
+    expect_invalid(&r, "research: window:",
+                   "must be at most 86400s (24h), got 86401s");
+    r = research();
+    r.children[1].max_restarts = 2000000000;
+    r.children[1].window_s = 2000000000;
+    expect_invalid(&r, "research/tools: window:", "got 2000000000s");
+    r = research();
+    r.children[1].max_restarts = 1000000000;
+    expect_invalid(&r, "research/tools: max_restarts:", "got 1000000000");
 }
 
 static void
@@ -888,6 +977,7 @@ main(void)
         NT_CASE(test_validate_supervisor),
         NT_CASE(test_validate_pool),
         NT_CASE(test_validate_limits),
+        NT_CASE(test_validate_intensity_limits),
         NT_CASE(test_validate_errbuf),
         NT_CASE(test_fini_zeroed_and_half_built),
         NT_CASE(test_copy_deep),

@@ -736,7 +736,8 @@ parse_supervisor(struct yp *yp, struct spec_node *s, struct ymark *strat_mark)
             *strat_mark = vm;
             break;
         case 1:
-            if ((rv = parse_uint(yp, field, 0, UINT32_MAX, &u)) != NAOS_OK)
+            if ((rv = parse_uint(yp, field, 0, SPEC_LIMIT_MAX_RESTARTS,
+                                 &u)) != NAOS_OK)
                 return rv;
             s->max_restarts = (uint32_t)u;
             break;
@@ -749,8 +750,9 @@ parse_supervisor(struct yp *yp, struct spec_node *s, struct ymark *strat_mark)
                             (long long)d);
             if (d < 1000)
                 return fail(yp, vm, field, "must be at least 1s");
-            if (d / 1000 > UINT32_MAX)
-                return fail(yp, vm, field, "is too large");
+            if (d / 1000 > SPEC_LIMIT_WINDOW_S)
+                return fail(yp, vm, field, "must be at most %us (24h)",
+                            (unsigned)SPEC_LIMIT_WINDOW_S);
             s->window_s = (uint32_t)(d / 1000);
             break;
         }
@@ -782,9 +784,9 @@ parse_children(struct yp *yp, struct spec_node *n, int depth)
         if (depth + 1 > SPEC_MAX_DEPTH)
             return fail(yp, evmark(yp), field,
                         "the tree is deeper than %d levels", SPEC_MAX_DEPTH);
-        if (yp->nodes >= SPEC_MAX_CHILDREN)
+        if (yp->nodes >= SPEC_MAX_NODES)
             return fail(yp, evmark(yp), field,
-                        "the tree has more than %d nodes", SPEC_MAX_CHILDREN);
+                        "the tree has more than %d nodes", SPEC_MAX_NODES);
         yp->nodes++;
         if (n->nchildren == cap) {
             size_t ncap = cap ? cap * 2 : 4;

@@ -413,7 +413,7 @@ test_pool_nested(void)
              "    backoff: {min: 500ms, max: 10s}\n"
              "    shutdown: infinity\n"
              "    supervisor: {strategy: simple_one_for_one, window: 2s}\n"
-             "    replicas: 100000\n"
+             "    replicas: 9999\n"
              "    children:\n"
              "      - id: worker\n"
              "        command: [./worker]\n"
@@ -423,7 +423,8 @@ test_pool_nested(void)
     const struct spec_node *p = &r.children[1];
     NT_TRUE(p->is_supervisor);
     NT_EQ_INT(p->strategy, SPEC_SIMPLE_ONE_FOR_ONE);
-    NT_EQ_INT(p->replicas, SPEC_MAX_REPLICAS);
+    /* db and 9999 replicas: SPEC_MAX_WORKERS, the most a deployment has. */
+    NT_EQ_INT(p->replicas, SPEC_MAX_WORKERS - 1);
     NT_EQ_INT(p->max_restarts, 1);
     NT_EQ_INT(p->window_s, 2);
     NT_EQ_INT(p->restart, SPEC_TRANSIENT);
@@ -626,9 +627,19 @@ test_errors_supervisor(void)
     parse_bad("name: x\nsupervisor: {max_restarts: 99999999999999999999}\n"
                   KIDS,
               "t.yaml:2:28: supervisor.max_restarts: is too large (at most "
-              "4294967295)");
+              "1000000)");
     parse_bad("name: x\nsupervisor: {max_restarts: 4294967296}\n" KIDS,
               "t.yaml:2:28: supervisor.max_restarts: is too large");
+    /* The limits (issue 9: 2e9 in 2e9 s asked the node for 32 GB). */
+    parse_bad("name: x\nsupervisor: {max_restarts: 2000000000}\n" KIDS,
+              "t.yaml:2:28: supervisor.max_restarts: is too large (at most "
+              "1000000)");
+    parse_bad("name: x\nsupervisor: {max_restarts: 1000001}\n" KIDS,
+              "t.yaml:2:28: supervisor.max_restarts: is too large");
+    parse_bad("name: x\nsupervisor: {window: 2000000000s}\n" KIDS,
+              "t.yaml:2:22: supervisor.window: must be at most 86400s (24h)");
+    parse_bad("name: x\nsupervisor: {window: 86401}\n" KIDS,
+              "t.yaml:2:22: supervisor.window: must be at most 86400s");
     parse_bad("name: x\nsupervisor: {max_restarts: {a: 1}}\n" KIDS,
               "t.yaml:2:28: supervisor.max_restarts: expected a whole "
               "number, got a mapping");
@@ -656,8 +667,19 @@ test_errors_supervisor(void)
               "replicas: 0\n" KIDS,
               "t.yaml:3:11: replicas: must be at least 1");
     parse_bad("name: x\nsupervisor: {strategy: simple-one-for-one}\n"
-              "replicas: 100001\n" KIDS,
-              "t.yaml:3:11: replicas: is too large (at most 100000)");
+              "replicas: 10001\n" KIDS,
+              "t.yaml:3:11: replicas: is too large (at most 10000)");
+    parse_bad("name: x\nsupervisor: {strategy: simple-one-for-one}\n"
+              "replicas: 100000\n" KIDS,
+              "t.yaml:3:11: replicas: is too large (at most 10000)");
+    /* Workers of the whole deployment, replicas counted. */
+    parse_bad("name: x\nchildren:\n"
+              "  - {id: db, command: [db]}\n"
+              "  - id: pool\n"
+              "    supervisor: {strategy: simple-one-for-one}\n"
+              "    replicas: 10000\n"
+              "    children: [{id: w, command: [w]}]\n",
+              "more than 10000 workers (pool replicas counted)");
     parse_bad("name: x\nreplicas: 2\n" KIDS,
               "t.yaml:2:1: replicas: only a simple-one-for-one supervisor "
               "has replicas (strategy is one-for-one)");
@@ -688,6 +710,29 @@ test_errors_supervisor(void)
     parse_bad("name: x\nchildren:\n  - id: s\n    supervisor: {}\n",
               "t.yaml:4:5: children: missing (a supervisor needs at least "
               "one child)");
+}
+
+/* A NUL (a \0 escape in a quoted scalar) in any text is refused, never
+ * cut short: "ok\0junk" would otherwise name deployment "ok". */
+static void
+test_errors_nul(void)
+{
+    parse_bad("name: \"ok\\0junk\"\n" KIDS,
+              "t.yaml:1:7: name: must not contain a NUL byte");
+    parse_bad("name: x\nchildren: [{id: \"a\\0b\", command: [a]}]\n",
+              "t.yaml:2:17: id: must not contain a NUL byte");
+    parse_bad("name: x\ncommand: [\"sleep\\0\", \"1\"]\n",
+              "must not contain a NUL byte");
+    parse_bad("name: x\ncommand: \"sleep\\x00 1\"\n",
+              "t.yaml:2:10: command: must not contain a NUL byte");
+    parse_bad("name: x\ncommand: [a]\nenv: {A: \"b\\0c\"}\n",
+              "t.yaml:3:10: env.A: must not contain a NUL byte");
+    parse_bad("name: x\ncommand: [a]\nenv: [\"A=b\\0c\"]\n",
+              "env[0]: must not contain a NUL byte");
+    parse_bad("name: x\ncommand: [a]\ncwd: \"/tmp\\0/x\"\n",
+              "t.yaml:3:6: cwd: must not contain a NUL byte");
+    parse_bad("name: x\nsupervisor: {strategy: \"one-for-one\\0\"}\n" KIDS,
+              "supervisor.strategy: must not contain a NUL byte");
 }
 
 static void
@@ -939,6 +984,7 @@ main(void)
         NT_CASE(test_errors_env),
         NT_CASE(test_errors_backoff),
         NT_CASE(test_errors_supervisor),
+        NT_CASE(test_errors_nul),
         NT_CASE(test_errors_structure),
         NT_CASE(test_errors_syntax),
         NT_CASE(test_errors_documents),

@@ -79,18 +79,68 @@ test_bounded_memory(void)
 {
     struct sup_intensity si = {0};
     NT_EQ_INT(sup_intensity_init(&si, 1000000, 3), NAOS_OK);
-    NT_EQ_INT(si.cap, 4);
     for (uint64_t s = 0; s < 100; s++)
         for (int k = 0; k < 10; k++)
             NT_TRUE(sup_intensity_add(&si, s));
     NT_EQ_INT(sup_intensity_used(&si, 99), 40);
+    NT_EQ_INT(si.cap, 4); /* window 3 s: never more than 4 seconds */
     sup_intensity_fini(&si);
     NT_EQ_INT(sup_intensity_init(&si, 2, 1000000), NAOS_OK);
-    NT_EQ_INT(si.cap, 3);
     NT_TRUE(sup_intensity_add(&si, 1));
     NT_TRUE(sup_intensity_add(&si, 500));
     NT_FALSE(sup_intensity_add(&si, 900));
+    NT_EQ_INT(si.cap, 3); /* 2 restarts: never more than 3 buckets */
     NT_FALSE(sup_intensity_add(&si, 901)); /* ring full: still refuses */
+    NT_EQ_INT(si.cap, 3);
+    sup_intensity_fini(&si);
+}
+
+/* Memory follows the restarts in the window, not the limits: the issue's
+ * 2e9 restarts in 2e9 s asked for 32 GB at init. */
+static void
+test_memory_follows_restarts(void)
+{
+    long base = naos_alloc_live();
+    struct sup_intensity si = {0};
+    NT_EQ_INT(sup_intensity_init(&si, 2000000000, 2000000000), NAOS_OK);
+    NT_EQ_INT(naos_alloc_live(), base); /* nothing yet */
+    NT_EQ_INT(si.cap, 1);
+    NT_TRUE(sup_intensity_add(&si, 10));
+    NT_TRUE(sup_intensity_add(&si, 10));
+    NT_EQ_INT(naos_alloc_live(), base); /* one second: the inline bucket */
+    for (uint64_t s = 11; s < 111; s++)
+        NT_TRUE(sup_intensity_add(&si, s));
+    NT_EQ_INT(sup_intensity_used(&si, 110), 102);
+    NT_TRUE(si.cap >= 101 && si.cap <= 128); /* doubling from 8 */
+    NT_EQ_INT(naos_alloc_live(), base + 1);
+    /* A reset keeps the memory; fini gives it back. */
+    sup_intensity_reset(&si);
+    NT_EQ_INT(sup_intensity_used(&si, 110), 0);
+    NT_TRUE(sup_intensity_add(&si, 200));
+    sup_intensity_fini(&si);
+    NT_EQ_INT(naos_alloc_live(), base);
+}
+
+/* Without memory to grow, the two oldest seconds merge into the older:
+ * the count stays exact and the merged restarts leave the window early,
+ * so the node's trouble never makes an agent give up sooner. */
+static void
+test_no_memory_is_lenient(void)
+{
+    struct sup_intensity si = {0};
+    NT_EQ_INT(sup_intensity_init(&si, 3, 100), NAOS_OK);
+    NT_TRUE(sup_intensity_add(&si, 0)); /* inline */
+    naos_alloc_fail_after(0);
+    NT_TRUE(sup_intensity_add(&si, 5)); /* cannot grow: shares second 0 */
+    naos_alloc_fail_after(-1);
+    NT_EQ_INT(si.cap, 1);
+    NT_EQ_INT(sup_intensity_used(&si, 5), 2);
+    NT_TRUE(sup_intensity_expiry(&si, 5) == 101); /* not 106 */
+    NT_TRUE(sup_intensity_add(&si, 6)); /* grows now */
+    NT_TRUE(si.cap > 1);
+    NT_FALSE(sup_intensity_add(&si, 7)); /* 4 in the window: more than 3 */
+    NT_EQ_INT(sup_intensity_used(&si, 100), 4);
+    NT_EQ_INT(sup_intensity_used(&si, 101), 2);
     sup_intensity_fini(&si);
 }
 
@@ -104,8 +154,13 @@ test_fini_zeroed_and_leaks(void)
     sup_intensity_fini(&si);
     sup_intensity_fini(&si);
     NT_EQ_INT(naos_alloc_live(), base);
+    /* init allocates nothing, so it cannot fail. */
     naos_alloc_fail_after(0);
-    NT_EQ_INT(sup_intensity_init(&si, 1, 1), NAOS_ENOMEM);
+    NT_EQ_INT(sup_intensity_init(&si, 1, 1), NAOS_OK);
+    naos_alloc_fail_after(-1);
+    /* A zeroed (never initialised) one refuses. */
+    struct sup_intensity z = {0};
+    NT_FALSE(sup_intensity_add(&z, 1));
 }
 
 /* Against brute force: used() stays the same at every second before
@@ -147,6 +202,8 @@ main(void)
         NT_CASE(test_old_restarts_forgotten),
         NT_CASE(test_zero_gives_up_at_once),
         NT_CASE(test_bounded_memory),
+        NT_CASE(test_memory_follows_restarts),
+        NT_CASE(test_no_memory_is_lenient),
         NT_CASE(test_fini_zeroed_and_leaks),
         NT_CASE(test_expiry_is_when_use_first_drops),
         {0},

@@ -144,6 +144,7 @@ sup_event_kind_name(enum sup_event_kind k)
     case SUP_EV_ESCALATE: return "escalate";
     case SUP_EV_STOP: return "stop";
     case SUP_EV_REMOVE: return "remove";
+    case SUP_EV_NODE_TROUBLE: return "node-trouble";
     default: NAOS_ASSERT(0); return "";
     }
 }
@@ -225,6 +226,52 @@ wants_restart(const struct sup_node *c)
     }
 }
 
+/* ---- slices ----------------------------------------------------------- */
+
+/* slice_begin refills the budget (sup_set_slice): at each sup_tick and
+ * each operator command. Exits and notifications draw on what is left,
+ * so that a burst of them (64 exits in one epoll batch, each able to set a
+ * plan going) costs at most one slice until the next tick. */
+static void
+slice_begin(struct sup_tree *t)
+{
+    t->left_spawns = t->slice_spawns;
+    t->left_signals = t->slice_signals;
+}
+
+static void
+took(uint32_t *left)
+{
+    if (*left != UINT32_MAX && *left > 0)
+        (*left)--;
+}
+
+/* send_signal: every signal the core sends goes through here (budget). */
+static void
+send_signal(struct sup_tree *t, struct sup_node *w, int signo)
+{
+    took(&t->left_signals);
+    t->io.signal(t->io.ctx, w, signo);
+}
+
+/* yield: s stops its plan here for want of budget; sup_tick carries it on
+ * (sup_next_deadline is due at once while anything is queued). */
+static void
+yield(struct sup_tree *t, struct sup_node *s, naos_time now)
+{
+    if (t->resume_head == NULL)
+        t->resume_at = now;
+    sup__resume_push(t, s);
+}
+
+/* stopping_costs_signal: stopping c sends a signal right away. */
+static bool
+stopping_costs_signal(const struct sup_node *c)
+{
+    return !c->is_supervisor && c->pid != 0 &&
+           !(c->flags & SUP__F_STOP_REQ) && c->state != SUP_STOPPING;
+}
+
 /* mark_restarting: c waits to be started again by its supervisor. A
  * supervisor child shows "stopped" then, since for supervisors RESTARTING
  * means carrying out a plan of their own. */
@@ -232,6 +279,65 @@ static void
 mark_restarting(struct sup_node *c)
 {
     set_state(c, c->is_supervisor ? SUP_STOPPED : SUP_RESTARTING);
+}
+
+/* ---- node trouble ------------------------------------------------------ */
+
+bool
+sup_errno_is_node_trouble(int err)
+{
+    return err == EMFILE || err == ENFILE || err == ENOMEM || err == EAGAIN;
+}
+
+/* trouble_delay: how long w waits before its next attempt, doubling from
+ * SUP_TROUBLE_RETRY_MIN_MS up to SUP_TROUBLE_RETRY_MAX_MS, with jitter in
+ * [d/2, d] so that many waiting workers do not retry in step. */
+static naos_duration
+trouble_delay(struct sup_tree *t, struct sup_node *w)
+{
+    naos_duration d = SUP_TROUBLE_RETRY_MIN_MS;
+    for (uint32_t i = 0; i < w->trouble_n && d < SUP_TROUBLE_RETRY_MAX_MS; i++)
+        d *= 2;
+    if (d > SUP_TROUBLE_RETRY_MAX_MS)
+        d = SUP_TROUBLE_RETRY_MAX_MS;
+    if (w->trouble_n < UINT32_MAX)
+        w->trouble_n++;
+    naos_duration half = d / 2;
+    uint32_t r = t->io.random ? t->io.random(t->io.ctx) : 0;
+    return half + (naos_duration)((uint64_t)r % ((uint64_t)(d - half) + 1));
+}
+
+/* trouble_wait: the spawn of w failed for the node's own reasons (err).
+ * Not the agent's failure: its start stays under way (the parent waits as
+ * for READY=1), nothing is counted in intensity, and a timer retries it. */
+static void
+trouble_wait(struct sup_tree *t, struct sup_node *w, int err, naos_time now)
+{
+    naos_duration d = trouble_delay(t, w);
+    if (!(w->flags & SUP__F_TROUBLE)) {
+        w->flags |= SUP__F_TROUBLE;
+        t->ntrouble++;
+    }
+    w->flags |= SUP__F_STARTING;
+    set_state(w, SUP_RESTARTING);
+    sup__timer_set(t, w, SUP__T_RETRY, sup__after_ms(now, d));
+    char detail[80];
+    snprintf(detail, sizeof detail, "node trouble, not counted: retry in %lldms",
+             (long long)d);
+    emit(t, SUP_EV_NODE_TROUBLE, w,
+         (struct sup_reason){SUP_REASON_SPAWN_FAILED, err}, detail, now);
+}
+
+/* trouble_cancel: w no longer waits (its supervisor stops it). */
+static void
+trouble_cancel(struct sup_tree *t, struct sup_node *w)
+{
+    if (!(w->flags & SUP__F_TROUBLE))
+        return;
+    w->flags &= ~(SUP__F_TROUBLE | SUP__F_STARTING);
+    t->ntrouble--;
+    w->trouble_n = 0;
+    sup__timer_set(t, w, SUP__T_NONE, NAOS_TIME_NEVER);
 }
 
 /* ---- workers ---------------------------------------------------------- */
@@ -254,7 +360,12 @@ worker_start(struct sup_tree *t, struct sup_node *w, naos_time now,
     w->kill_reason = reason_none;
     w->flags &= ~(SUP__F_STOP_REQ | SUP__F_STARTING);
     int pid = 0;
+    took(&t->left_spawns);
     int err = t->io.spawn(t->io.ctx, w, &info, &pid);
+    if (err != 0 && sup_errno_is_node_trouble(err)) {
+        trouble_wait(t, w, err, now);
+        return SUP__R_PENDING;
+    }
     if (err != 0 || pid <= 0) {
         w->last_exit = (struct sup_reason){SUP_REASON_SPAWN_FAILED,
                                            err > 0 ? err : EIO};
@@ -264,6 +375,7 @@ worker_start(struct sup_tree *t, struct sup_node *w, naos_time now,
         return SUP__R_FAILED;
     }
     w->pid = pid;
+    w->trouble_n = 0;
     t->nprocs++;
     w->started_at = now;
     naos_free(w->status_text);
@@ -301,7 +413,7 @@ worker_kill(struct sup_tree *t, struct sup_node *w, int signo,
     w->kill_reason = (struct sup_reason){reason, 0};
     w->watchdog_at = w->runtime_at = NAOS_TIME_NEVER;
     set_state(w, SUP_STOPPING);
-    t->io.signal(t->io.ctx, w, signo);
+    send_signal(t, w, signo);
     if (signo == SIGKILL || sh == SPEC_SHUTDOWN_INFINITY)
         sup__timer_set(t, w, SUP__T_KILL, NAOS_TIME_NEVER);
     else if (sh == SPEC_SHUTDOWN_KILL)
@@ -315,8 +427,10 @@ worker_kill(struct sup_tree *t, struct sup_node *w, int signo,
 static int
 worker_stop(struct sup_tree *t, struct sup_node *w, naos_time now)
 {
-    if (w->pid == 0)
+    if (w->pid == 0) {
+        trouble_cancel(t, w);
         return SUP__R_DONE;
+    }
     if (w->flags & SUP__F_STOP_REQ)
         return SUP__R_PENDING;
     w->flags |= SUP__F_STOP_REQ;
@@ -327,10 +441,10 @@ worker_stop(struct sup_tree *t, struct sup_node *w, naos_time now)
     set_state(w, SUP_STOPPING);
     naos_duration sh = w->spec->shutdown;
     if (sh == SPEC_SHUTDOWN_KILL) {
-        t->io.signal(t->io.ctx, w, SIGKILL);
+        send_signal(t, w, SIGKILL);
         sup__timer_set(t, w, SUP__T_KILL, NAOS_TIME_NEVER);
     } else {
-        t->io.signal(t->io.ctx, w, SIGTERM);
+        send_signal(t, w, SIGTERM);
         sup__timer_set(t, w, SUP__T_KILL,
                   sh == SPEC_SHUTDOWN_INFINITY ? NAOS_TIME_NEVER
                                                : sup__after_ms(now, sh));
@@ -382,6 +496,7 @@ begin_stop(struct sup_tree *t, struct sup_node *s, int after)
             c->flags &= ~SUP__F_BACKOFF;
             sup__timer_set(t, c, SUP__T_NONE, NAOS_TIME_NEVER);
         }
+        trouble_cancel(t, c);
     }
     set_state(s, SUP_STOPPING);
 }
@@ -699,16 +814,25 @@ static bool
 stop_step(struct sup_tree *t, struct sup_node *s, naos_time now)
 {
     if (sup__is_pool(s)) {
-        /* B4: all at once, one shared deadline (same spec, same now). */
-        if (!(s->flags & SUP__F_FANNED)) {
-            s->flags |= SUP__F_FANNED;
-            s->plan_pending = 0;
-            for (size_t i = 0; i < s->nchildren; i++) {
-                struct sup_node *c = s->children[i];
-                if ((c->flags & SUP__F_PLAN_STOP) &&
-                    child_stop(t, c, now) == SUP__R_PENDING)
+        /* B4: all at once, without waiting for one before the next. The
+         * signals go out in slices (oldest first: plan_cursor counts the
+         * children not yet signalled), each worker's kill timer running
+         * from its own signal; stop order is undefined in OTP anyway. */
+        while (!(s->flags & SUP__F_FANNED)) {
+            if (s->plan_cursor == 0) {
+                s->flags |= SUP__F_FANNED;
+                break;
+            }
+            struct sup_node *c = s->children[s->nchildren - s->plan_cursor];
+            if (c->flags & SUP__F_PLAN_STOP) {
+                if (stopping_costs_signal(c) && t->left_signals == 0) {
+                    yield(t, s, now);
+                    return false;
+                }
+                if (child_stop(t, c, now) == SUP__R_PENDING)
                     s->plan_pending++;
             }
+            s->plan_cursor--;
         }
         if (s->plan_pending > 0)
             return false;
@@ -736,6 +860,10 @@ stop_step(struct sup_tree *t, struct sup_node *s, naos_time now)
         if (!(c->flags & SUP__F_PLAN_STOP)) {
             s->plan_cursor--;
             continue;
+        }
+        if (stopping_costs_signal(c) && t->left_signals == 0) {
+            yield(t, s, now);
+            return false;
         }
         if (child_stop(t, c, now) == SUP__R_PENDING)
             return false;
@@ -766,6 +894,10 @@ start_step(struct sup_tree *t, struct sup_node *s, naos_time now)
         }
         if (c->flags & SUP__F_STARTING)
             return false; /* its start is under way */
+        if (!c->is_supervisor && t->left_spawns == 0) {
+            yield(t, s, now); /* this slice is spent: go on in sup_tick */
+            return false;
+        }
         if (s->plan_kind == SUP__K_RESTART)
             c->restarts++;
         struct sup_reason why = reason_none;
@@ -883,6 +1015,24 @@ report_up(struct sup_tree *t, struct sup_node *s, int up, struct sup_reason r,
 
 /* ---- timers ----------------------------------------------------------- */
 
+/* trouble_retry: w's wait for node trouble is over; its parent still
+ * awaits its start (the wait is cancelled otherwise). */
+static void
+trouble_retry(struct sup_tree *t, struct sup_node *w, naos_time now)
+{
+    if (w->flags & SUP__F_TROUBLE) {
+        w->flags &= ~SUP__F_TROUBLE;
+        t->ntrouble--;
+    }
+    struct sup_reason why = reason_none;
+    int r = worker_start(t, w, now, &why);
+    if (r == SUP__R_PENDING)
+        return; /* trouble again, or READY=1 awaited */
+    child_event(t, w->parent, w,
+                r == SUP__R_DONE ? SUP__UP_STARTED : SUP__UP_START_FAILED,
+                why, now);
+}
+
 static void
 fire(struct sup_tree *t, struct sup_node *n, naos_time now)
 {
@@ -895,10 +1045,11 @@ fire(struct sup_tree *t, struct sup_node *n, naos_time now)
             break;
         case SUP__T_KILL:
             if (n->pid != 0) {
-                t->io.signal(t->io.ctx, n, SIGKILL);
+                send_signal(t, n, SIGKILL);
                 emit(t, SUP_EV_KILL, n, n->kill_reason, NULL, now);
             }
             break;
+        case SUP__T_RETRY: trouble_retry(t, n, now); break;
         case SUP__T_BACKOFF: {
             n->flags &= ~SUP__F_BACKOFF;
             struct sup_node *s = n->parent;
@@ -939,8 +1090,28 @@ sup_tree_alloc(struct sup_tree **out, const struct sup_io *io)
     if (t == NULL)
         return NAOS_ENOMEM;
     t->io = *io;
+    sup_set_slice(t, SUP_SLICE_DEFAULT_SPAWNS, SUP_SLICE_DEFAULT_SIGNALS);
+    slice_begin(t);
     *out = t;
     return NAOS_OK;
+}
+
+void
+sup_set_slice(struct sup_tree *t, uint32_t spawns, uint32_t signals)
+{
+    t->slice_spawns = spawns ? spawns : UINT32_MAX;
+    t->slice_signals = signals ? signals : UINT32_MAX;
+    /* A smaller slice applies at once; a larger one from the next refill. */
+    if (t->left_spawns > t->slice_spawns)
+        t->left_spawns = t->slice_spawns;
+    if (t->left_signals > t->slice_signals)
+        t->left_signals = t->slice_signals;
+}
+
+size_t
+sup_count_node_trouble(const struct sup_tree *t)
+{
+    return t->ntrouble;
 }
 
 void
@@ -986,6 +1157,7 @@ sup_deploy_ex(struct sup_tree *t, struct spec_node *spec,
     static const struct sup_deploy_opts defaults = {0};
     if (opts == NULL)
         opts = &defaults;
+    slice_begin(t);
     int rv = spec_validate(spec, errbuf, errlen);
     if (rv != NAOS_OK)
         return NAOS_EINVAL;
@@ -1109,6 +1281,7 @@ sup_stop(struct sup_tree *t, struct sup_node *dep, naos_time now)
         (dep->plan == SUP__PH_STOP && (dep->plan_after == SUP__A_STOPPED ||
                                        dep->plan_after == SUP__A_REMOVE)))
         return NAOS_EBUSY;
+    slice_begin(t);
     changed(t, dep);
     begin_stop(t, dep, SUP__A_STOPPED);
     advance(t, dep, now);
@@ -1121,6 +1294,7 @@ sup_start(struct sup_tree *t, struct sup_node *dep, naos_time now)
 {
     if (!at_rest(dep))
         return NAOS_EBUSY;
+    slice_begin(t);
     changed(t, dep);
     top_start(t, dep, now);
     advance(t, dep, now);
@@ -1137,6 +1311,7 @@ sup_restart(struct sup_tree *t, struct sup_node *dep, naos_time now)
         (dep->plan_after == SUP__A_OP_START ||
          dep->plan_after == SUP__A_REMOVE))
         return NAOS_EBUSY;
+    slice_begin(t);
     changed(t, dep);
     begin_stop(t, dep, SUP__A_OP_START);
     advance(t, dep, now);
@@ -1149,6 +1324,7 @@ sup_remove(struct sup_tree *t, struct sup_node *dep, naos_time now)
 {
     if (dep->plan == SUP__PH_STOP && dep->plan_after == SUP__A_REMOVE)
         return NAOS_EBUSY;
+    slice_begin(t);
     changed(t, dep);
     begin_stop(t, dep, SUP__A_REMOVE);
     advance(t, dep, now);
@@ -1160,6 +1336,7 @@ void
 sup_shutdown(struct sup_tree *t, naos_time now)
 {
     size_t n = 0;
+    slice_begin(t);
     for (struct sup_node *d = t->deps; d; d = d->dep_next)
         n++;
     /* Newest first. Removal only happens below for deployments at rest,
@@ -1255,15 +1432,37 @@ sup_on_notify(struct sup_tree *t, struct sup_node *w, bool ready,
 naos_time
 sup_next_deadline(const struct sup_tree *t)
 {
-    return t->heap_len ? t->heap[0]->deadline : NAOS_TIME_NEVER;
+    naos_time d = t->heap_len ? t->heap[0]->deadline : NAOS_TIME_NEVER;
+    if (t->resume_head != NULL && t->resume_at < d)
+        d = t->resume_at;
+    return d;
+}
+
+/* budget_left: this call may still spawn and signal. Each timer firing
+ * spends at most one of either directly; what it sets off checks again. */
+static bool
+budget_left(const struct sup_tree *t)
+{
+    return t->left_spawns > 0 && t->left_signals > 0;
 }
 
 void
 sup_tick(struct sup_tree *t, naos_time now)
 {
-    while (t->heap_len > 0 && t->heap[0]->deadline <= now) {
+    slice_begin(t);
+    /* Timers first, then plans that ran out of budget, oldest first. What
+     * this slice cannot do stays due, so the next tick comes at once. */
+    while (t->heap_len > 0 && t->heap[0]->deadline <= now && budget_left(t)) {
         changed(t, t->heap[0]);
         fire(t, t->heap[0], now);
+    }
+    /* Ends: each turn either empties one entry or spends the budget (a
+     * plan only queues itself again when the budget is spent). */
+    while (t->resume_head != NULL && budget_left(t)) {
+        struct sup_node *s = t->resume_head;
+        sup__resume_remove(t, s);
+        changed(t, s);
+        advance(t, s, now);
     }
     sup__reap(t);
 }

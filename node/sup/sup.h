@@ -18,7 +18,24 @@
  * (stop these children in reverse order, one at a time, then start these in
  * order); exits of other children that arrive meanwhile wait in its mailbox,
  * as in OTP where the supervisor process is busy. An operator stop preempts
- * a plan. */
+ * a plan.
+ *
+ * Slices: the core spawns and signals out of a budget (sup_set_slice),
+ * refilled by sup_tick and by each operator command; exits and
+ * notifications draw on what is left. A plan that runs out stops where it
+ * is, in the order it would have gone on in, and the next sup_tick carries
+ * it on (sup_next_deadline is due at once meanwhile). A driver that ticks
+ * once per loop iteration thus does at most about two slices of spawns and
+ * signals per iteration, and serves its other work in between while a
+ * tree of 10,000 starts or stops: like an OTP supervisor descheduled
+ * between two children.
+ *
+ * Node trouble: a spawn that fails for the node's own reasons (EMFILE,
+ * ENFILE, ENOMEM, EAGAIN: sup_errno_is_node_trouble) is not the agent's
+ * failure. The worker's start stays under way (its supervisor waits, as
+ * for READY=1), it is retried after a growing delay, nothing counts
+ * against max_restarts, and each attempt is reported as a node-trouble
+ * event. */
 #ifndef NAOS_SUP_SUP_H
 #define NAOS_SUP_SUP_H
 
@@ -128,6 +145,8 @@ struct sup_node {
     size_t plan_pending;         /* pool: stops still outstanding */
     size_t children_cap;         /* allocated entries of children */
     struct sup_node *plan_child; /* the child whose death started the plan */
+    struct sup_node *resume_prev, *resume_next; /* the tree's resume queue */
+    uint32_t trouble_n;          /* consecutive node-trouble spawn failures */
     char *fail_path;             /* owned: the node a start failure or
                                     give-up came from (for messages) */
     struct sup_reason plan_reason; /* why a start failed */
@@ -156,10 +175,14 @@ enum sup_event_kind {
     SUP_EV_ESCALATE,      /* a deployment's top gave up: deployment failed */
     SUP_EV_STOP,          /* a deployment was stopped by the operator */
     SUP_EV_REMOVE,        /* a deployment was removed */
+    SUP_EV_NODE_TROUBLE,  /* a spawn failed for the node's own reasons
+                             (reason spawn-failed:EMFILE...); retried later,
+                             not counted (detail says when) */
 };
 
 /* sup_event_kind_name: "deploy", "start", "ready", "exit", "restart",
- * "start-failed", "kill", "give-up", "escalate", "stop", "remove". */
+ * "start-failed", "kill", "give-up", "escalate", "stop", "remove",
+ * "node-trouble". */
 const char *sup_event_kind_name(enum sup_event_kind k);
 
 struct sup_event {
@@ -184,7 +207,10 @@ struct sup_io {
     /* spawn starts one run of worker w (borrowed; stays valid at least until
      * its exit is reported). On success stores the pid in *pid and returns 0;
      * the driver then owes exactly one sup_on_exit for that run. On failure
-     * (fork, exec, cwd) returns a positive errno and no exit will follow. */
+     * (fork, exec, cwd) returns a positive errno and no exit will follow:
+     * the errno decides whose fault it was (sup_errno_is_node_trouble), so
+     * a driver returns the errno of what failed (EMFILE from pipe2, ENOMEM
+     * from its own allocation, ENOENT from exec), never a made-up one. */
     int (*spawn)(void *ctx, struct sup_node *w,
                  const struct sup_spawn_info *info, int *pid);
     /* signal sends signo to w's process group (the driver adds SIGCONT after
@@ -199,9 +225,32 @@ struct sup_io {
     void (*forget)(void *ctx, struct sup_node *n);
 };
 
-/* sup_tree_alloc creates an empty tree using io (copied). *out is set on
- * success. Returns NAOS_OK or NAOS_ENOMEM. */
+/* sup_tree_alloc creates an empty tree using io (copied), with the default
+ * slice. *out is set on success. Returns NAOS_OK or NAOS_ENOMEM. */
 int sup_tree_alloc(struct sup_tree **out, const struct sup_io *io);
+
+/* Default slice: what one call may do when the driver says nothing. */
+#define SUP_SLICE_DEFAULT_SPAWNS 64
+#define SUP_SLICE_DEFAULT_SIGNALS 1024
+
+/* sup_set_slice sets the size of a slice: at most spawns io->spawn calls
+ * and signals io->signal calls (0 = unlimited) between two refills (each
+ * sup_tick and operator command refills; see the top of this file). Work
+ * past it waits, in order, for the next sup_tick. A smaller size applies
+ * at once. A driver sizes it so that one slice takes a few milliseconds. */
+void sup_set_slice(struct sup_tree *t, uint32_t spawns, uint32_t signals);
+
+/* Node trouble (see the top of this file). The first retry comes after
+ * SUP_TROUBLE_RETRY_MIN_MS, doubling per failed attempt up to
+ * SUP_TROUBLE_RETRY_MAX_MS, each jittered down to half. */
+#define SUP_TROUBLE_RETRY_MIN_MS 100
+#define SUP_TROUBLE_RETRY_MAX_MS 5000
+/* sup_errno_is_node_trouble: EMFILE, ENFILE, ENOMEM, EAGAIN (out of
+ * descriptors, memory or processes: the node's resources). Anything else
+ * (ENOENT, EACCES, ENOTDIR, ...) is the agent's spawn failure. */
+bool sup_errno_is_node_trouble(int err);
+/* sup_count_node_trouble: workers whose start now waits out node trouble. */
+size_t sup_count_node_trouble(const struct sup_tree *t);
 /* sup_tree_free frees every node without signalling anything (the driver
  * must have stopped the processes: see sup_shutdown). NULL is fine. */
 void sup_tree_free(struct sup_tree *t);
@@ -268,10 +317,14 @@ void sup_on_exit(struct sup_tree *t, struct sup_node *w, bool exited,
 void sup_on_notify(struct sup_tree *t, struct sup_node *w, bool ready,
                    bool watchdog, const char *status, naos_time now);
 /* sup_next_deadline: the earliest time sup_tick has work, or
- * NAOS_TIME_NEVER. */
+ * NAOS_TIME_NEVER. While a plan waits for its next slice this is a time
+ * already past (the call that left it), so the driver ticks at once after
+ * serving whatever else is ready. */
 naos_time sup_next_deadline(const struct sup_tree *t);
-/* sup_tick runs everything due at or before now (start timeouts,
- * watchdogs, max runtimes, shutdown kills, backoff restarts). */
+/* sup_tick runs what is due at or before now (start timeouts, watchdogs,
+ * max runtimes, shutdown kills, backoff restarts, node-trouble retries),
+ * then carries on plans that ran out of budget, oldest first, all within
+ * one slice. */
 void sup_tick(struct sup_tree *t, naos_time now);
 
 /* sup_intensity_in_use: restarts of supervisor s within its window now. */

@@ -18,6 +18,15 @@ struct sup_tree {
     size_t nnodes, nworkers, nprocs;
     struct sup_node *grave; /* removed nodes, linked by mbox_next */
     uint64_t version;       /* last version handed to a deployment */
+    /* Slices (sup_set_slice): the budget of one call, and what is left of
+     * it in the current call; UINT32_MAX = unlimited. */
+    uint32_t slice_spawns, slice_signals;
+    uint32_t left_spawns, left_signals;
+    /* Supervisors whose plan ran out of budget, oldest first (resume_prev/
+     * resume_next, flag SUP__F_RESUME); sup_tick carries them on. */
+    struct sup_node *resume_head, *resume_tail;
+    naos_time resume_at; /* the time of the call that queued the last one */
+    size_t ntrouble;     /* workers waiting out node trouble (SUP__F_TROUBLE) */
 };
 
 /* Node flags. */
@@ -36,11 +45,13 @@ enum {
     SUP__F_FANNED = 1u << 11,    /* pool stop: stop signals sent to all */
     SUP__F_DEAD = 1u << 12,      /* in the graveyard */
     SUP__F_COUNTED = 1u << 13,   /* counted in the tree's totals */
+    SUP__F_RESUME = 1u << 14,    /* queued to resume its plan (slices) */
+    SUP__F_TROUBLE = 1u << 15,   /* worker: its start waits out node trouble */
 };
 #define SUP__F_MB (SUP__F_MB_EXIT | SUP__F_MB_RETRY)
 #define SUP__F_RES (SUP__F_RES_OK | SUP__F_RES_FAIL | SUP__F_RES_DONE)
 
-enum { SUP__T_NONE, SUP__T_START, SUP__T_KILL, SUP__T_BACKOFF };
+enum { SUP__T_NONE, SUP__T_START, SUP__T_KILL, SUP__T_BACKOFF, SUP__T_RETRY };
 enum { SUP__PH_NONE, SUP__PH_STOP, SUP__PH_DELAY, SUP__PH_START };
 enum { SUP__K_INIT, SUP__K_RESTART };
 /* What ends a stop phase (plan_after). */
@@ -103,6 +114,12 @@ void sup__timer_set(struct sup_tree *t, struct sup_node *n, int kind,
 void sup__mbox_push(struct sup_node *s, struct sup_node *c, unsigned kind);
 void sup__mbox_remove(struct sup_node *s, struct sup_node *c);
 void sup__mbox_clear(struct sup_node *s);
+
+/* Resume queue of the tree (sup_node.c): supervisors whose plan stopped
+ * for want of budget. sup__resume_push queues s at the tail (no-op when
+ * queued); sup__resume_remove unlinks it (no-op when not queued). */
+void sup__resume_push(struct sup_tree *t, struct sup_node *s);
+void sup__resume_remove(struct sup_tree *t, struct sup_node *s);
 
 /* Node lifetime (sup_node.c). */
 /* sup__node_new builds the node for spec (borrowed; must outlive it) and

@@ -189,6 +189,51 @@ sup__mbox_clear(struct sup_node *s)
     s->mbox_head = s->mbox_tail = NULL;
 }
 
+/* ---- resume queue (supervisors whose slice ran out) -------------------- */
+
+void
+sup__resume_push(struct sup_tree *t, struct sup_node *s)
+{
+    if (s->flags & SUP__F_RESUME)
+        return;
+    s->flags |= SUP__F_RESUME;
+    s->resume_next = NULL;
+    s->resume_prev = t->resume_tail;
+    if (t->resume_tail)
+        t->resume_tail->resume_next = s;
+    else
+        t->resume_head = s;
+    t->resume_tail = s;
+}
+
+void
+sup__resume_remove(struct sup_tree *t, struct sup_node *s)
+{
+    if (!(s->flags & SUP__F_RESUME))
+        return;
+    s->flags &= ~SUP__F_RESUME;
+    if (s->resume_prev)
+        s->resume_prev->resume_next = s->resume_next;
+    else
+        t->resume_head = s->resume_next;
+    if (s->resume_next)
+        s->resume_next->resume_prev = s->resume_prev;
+    else
+        t->resume_tail = s->resume_prev;
+    s->resume_prev = s->resume_next = NULL;
+}
+
+/* forget_trouble: n no longer waits out node trouble (sup_count_node_
+ * trouble counts the ones that do). */
+static void
+forget_trouble(struct sup_tree *t, struct sup_node *n)
+{
+    if (n->flags & SUP__F_TROUBLE) {
+        n->flags &= ~SUP__F_TROUBLE;
+        t->ntrouble--;
+    }
+}
+
 /* ---- node lifetime ---------------------------------------------------- */
 
 void
@@ -201,6 +246,8 @@ sup__node_free(struct sup_tree *t, struct sup_node *n, bool forget)
     if (forget && t->io.forget && (n->flags & SUP__F_COUNTED))
         t->io.forget(t->io.ctx, n);
     sup__heap_remove(t, n);
+    sup__resume_remove(t, n);
+    forget_trouble(t, n);
     if (n->flags & SUP__F_COUNTED) {
         t->nnodes--;
         if (!n->is_supervisor)
@@ -305,6 +352,8 @@ retire(struct sup_tree *t, struct sup_node *n)
     n->flags |= SUP__F_DEAD;
     n->plan = SUP__PH_NONE;
     sup__heap_remove(t, n);
+    sup__resume_remove(t, n);
+    forget_trouble(t, n);
     for (size_t i = 0; i < n->nchildren; i++)
         retire(t, n->children[i]);
 }

@@ -25,9 +25,11 @@ static struct {
     char evs[LOGCAP];
     size_t nevs;
     int next_pid;
-    const char *fail[8]; /* spawns of these paths fail with ENOENT */
+    const char *fail[8]; /* spawns of these paths fail with fail_errno */
+    int fail_errno;      /* 0 = ENOENT */
     int fail_left;       /* >0: fail only this many times more */
     int fail_all;        /* percent of spawns that fail (random test) */
+    int trouble_all;     /* percent of spawns that fail with EMFILE */
     int nforget;
     uint32_t rnd;        /* value io->random returns */
     uint64_t prng;       /* random test */
@@ -76,10 +78,12 @@ fake_spawn(void *ctx, struct sup_node *w, const struct sup_spawn_info *info,
             logf_(F.acts, &F.nacts, "spawnfail %s\n", w->path);
             if (F.fail_left > 0 && --F.fail_left == 0)
                 F.fail[i] = NULL;
-            return ENOENT;
+            return F.fail_errno ? F.fail_errno : ENOENT;
         }
     if (F.fail_all && (int)(prng() % 100) < F.fail_all)
         return EACCES;
+    if (F.trouble_all && (int)(prng() % 100) < F.trouble_all)
+        return prng() % 2 ? EMFILE : EAGAIN;
     logf_(F.acts, &F.nacts, "spawn %s\n", w->path);
     *pid = ++F.next_pid;
     NT_TRUE(*pid < MAXPID);
@@ -1243,6 +1247,7 @@ test_ten_thousand_workers(void)
     mk_worker(&root.children[0], "w");
     root.children[0].watchdog = 10000;
     naos_time t0 = NOW;
+    sup_set_slice(T, 0, 0); /* unlimited: the heap alone is tested here */
     struct sup_node *b = deploy(&root);
     NT_EQ_INT(sup_count_workers(T), 10000);
     /* Every worker pings at a different time; the earliest must win. */
@@ -1260,6 +1265,348 @@ test_ten_thousand_workers(void)
     for (size_t i = 0; i < b->nchildren; i++)
         sup_on_exit(T, b->children[i], false, SIGTERM, NOW);
     NT_TRUE(sup_is_quiet(T));
+    sup_tree_free(T);
+}
+
+/* ---- slices ----------------------------------------------------------- */
+
+static void
+test_slice_pool_start_stop(void)
+{
+    setup();
+    sup_set_slice(T, 100, 300);
+    struct spec_node root;
+    mk_sup(&root, "p", SPEC_SIMPLE_ONE_FOR_ONE, 5, 60, 1);
+    root.replicas = 1000;
+    mk_worker(&root.children[0], "w");
+    struct sup_node *p = deploy(&root);
+    /* The deploy spawned one slice and left the rest due at once. */
+    NT_EQ_INT(count_lines(acts(), "spawn "), 100);
+    NT_EQ_STR(sup_state_name(p->state), "starting");
+    NT_EQ_INT(sup_next_deadline(T), NOW);
+    NT_EQ_STR(st("p/w-100"), "running");
+    NT_EQ_STR(st("p/w-101"), "stopped");
+    /* Each tick is one more slice, in start order; time need not move. */
+    for (int k = 1; k < 10; k++) {
+        uint64_t v = p->version;
+        tick(NOW);
+        const char *a = acts();
+        NT_EQ_INT(count_lines(a, "spawn "), 100);
+        char first[32];
+        snprintf(first, sizeof first, "spawn p/w-%d\n", k * 100 + 1);
+        if (strncmp(a, first, strlen(first)) != 0)
+            NT_FAIL("slice %d starts with %.20s, want %s", k, a, first);
+        NT_TRUE(p->version != v); /* status caches see the progress */
+    }
+    NT_EQ_STR(sup_state_name(p->state), "running");
+    NT_EQ_INT(sup_next_deadline(T), NAOS_TIME_NEVER);
+    tick(NOW);
+    NT_EQ_STR(acts(), "");
+    NT_CONTAINS(evs(), "start p/w-1000\n");
+
+    /* Stop: 300 stop signals per call, oldest first. */
+    naos_time t1 = NOW;
+    NT_EQ_INT(sup_stop(T, p, NOW), NAOS_OK);
+    const char *a = acts();
+    NT_EQ_INT(count_lines(a, "signal "), 300);
+    NT_TRUE(strncmp(a, "signal p/w-1 15\n", 16) == 0);
+    NT_EQ_INT(sup_next_deadline(T), NOW);
+    /* A burst of exits draws on what is left of the slice (nothing): it
+     * sends no signal of its own; the next tick goes on. */
+    for (size_t i = 0; i < 300; i++)
+        sup_on_exit(T, p->children[i], false, SIGTERM, NOW);
+    NT_EQ_STR(acts(), "");
+    for (int k = 0; k < 3; k++) {
+        tick(NOW + 10);
+        NT_EQ_INT(count_lines(acts(), "signal "), k < 2 ? 300 : 100);
+    }
+    /* All signalled; the first shutdown timer (1000 ms) comes next, and
+     * each worker's runs from its own signal: w-301's, sent at t1 + 10. */
+    NT_EQ_INT(sup_next_deadline(T), t1 + 10 + 1000);
+    NT_EQ_STR(sup_state_name(p->state), "stopping");
+    /* Every timer due at once: the kills go out in slices too. */
+    tick(t1 + 5000);
+    NT_EQ_INT(count_lines(acts(), "signal "), 300);
+    NT_TRUE(sup_next_deadline(T) <= NOW);
+    int kills = 300;
+    for (int k = 0; k < 10 && sup_next_deadline(T) <= NOW; k++) {
+        tick(NOW);
+        kills += count_lines(acts(), "signal ");
+    }
+    NT_EQ_INT(kills, 700);
+    NT_EQ_INT(count_lines(evs(), "kill p/w-"), 700);
+    for (size_t i = 300; i < p->nchildren; i++)
+        sup_on_exit(T, p->children[i], false, SIGKILL, NOW);
+    NT_EQ_STR(sup_state_name(p->state), "stopped");
+    NT_TRUE(sup_is_quiet(T));
+    NT_EQ_INT(sup_next_deadline(T), NAOS_TIME_NEVER);
+    sup_tree_free(T);
+}
+
+/* mk_nested: d (one-for-one) = a, s (rest-for-one: x y z), q (pool of 4
+ * w), b. */
+static void
+mk_nested(struct spec_node *root)
+{
+    mk_sup(root, "d", SPEC_ONE_FOR_ONE, 5, 60, 4);
+    mk_worker(&root->children[0], "a");
+    struct spec_node *s = &root->children[1];
+    mk_sup(s, "s", SPEC_REST_FOR_ONE, 5, 60, 3);
+    mk_worker(&s->children[0], "x");
+    mk_worker(&s->children[1], "y");
+    mk_worker(&s->children[2], "z");
+    struct spec_node *q = &root->children[2];
+    mk_sup(q, "q", SPEC_SIMPLE_ONE_FOR_ONE, 5, 60, 1);
+    q->replicas = 4;
+    mk_worker(&q->children[0], "w");
+    mk_worker(&root->children[3], "b");
+}
+
+/* run_nested deploys mk_nested, then stops it, driving the core like a
+ * driver: tick while due, deliver the exit of every worker being stopped.
+ * Checks that no call did more than the slice allows and returns the
+ * whole action log. */
+/* collect_signals appends what the last call did to log, checking that
+ * it sent at most signals signals (0 = any number). */
+static void
+collect_signals(char *log, uint32_t signals)
+{
+    const char *a = acts();
+    if (signals && count_lines(a, "signal ") > (int)signals)
+        NT_FAIL("one call sent more than %u signals:\n%s", signals, a);
+    strcat(log, a);
+}
+
+static const char *
+run_nested(uint32_t spawns, uint32_t signals)
+{
+    static char log[8192];
+    log[0] = '\0';
+    setup();
+    sup_set_slice(T, spawns, signals);
+    struct spec_node root;
+    mk_nested(&root);
+    struct sup_node *d = deploy(&root);
+    for (int k = 0;; k++) {
+        const char *a = acts();
+        if (spawns)
+            NT_TRUE(count_lines(a, "spawn ") <= (int)spawns);
+        strcat(log, a);
+        if (sup_next_deadline(T) > NOW)
+            break;
+        NT_TRUE(k < 100);
+        tick(NOW);
+    }
+    NT_EQ_STR(sup_state_name(d->state), "running");
+    NT_EQ_INT(sup_stop(T, d, NOW), NAOS_OK);
+    for (int k = 0; !sup_is_quiet(T) || sup_next_deadline(T) <= NOW; k++) {
+        NT_TRUE(k < 100);
+        collect_signals(log, signals);
+        for (int p = 100; p <= F.next_pid; p++) {
+            struct sup_node *x = F.bypid[p];
+            if (x && x->pid == p && x->state == SUP_STOPPING) {
+                F.bypid[p] = NULL;
+                sup_on_exit(T, x, false, SIGTERM, NOW);
+                break; /* one exit per turn: slices get a say in between */
+            }
+        }
+        collect_signals(log, signals);
+        if (sup_next_deadline(T) <= NOW)
+            tick(NOW);
+    }
+    collect_signals(log, signals);
+    NT_EQ_STR(sup_state_name(d->state), "stopped");
+    sup_tree_free(T);
+    return log;
+}
+
+static void
+test_slice_keeps_order(void)
+{
+    static char whole[8192];
+    snprintf(whole, sizeof whole, "%s", run_nested(0, 0));
+    NT_EQ_STR(whole, "spawn d/a\nspawn d/s/x\nspawn d/s/y\nspawn d/s/z\n"
+                     "spawn d/q/w-1\nspawn d/q/w-2\nspawn d/q/w-3\n"
+                     "spawn d/q/w-4\nspawn d/b\n"
+                     "signal d/b 15\n"
+                     "signal d/q/w-1 15\nsignal d/q/w-2 15\n"
+                     "signal d/q/w-3 15\nsignal d/q/w-4 15\n"
+                     "signal d/s/z 15\nsignal d/s/y 15\nsignal d/s/x 15\n"
+                     "signal d/a 15\n");
+    /* One spawn and one signal per call: the same actions in the same
+     * order, spread over more calls. */
+    NT_EQ_STR(run_nested(1, 1), whole);
+    NT_EQ_STR(run_nested(2, 3), whole);
+}
+
+static void
+test_slice_events_between_slices(void)
+{
+    setup();
+    sup_set_slice(T, 2, 2);
+    struct spec_node root;
+    mk_flat(&root, SPEC_ONE_FOR_ONE, 5, 60, "abcdef");
+    struct sup_node *d = deploy(&root);
+    NT_EQ_STR(acts(), "spawn d/a\nspawn d/b\n");
+    /* a crashes while the start is under way: its exit waits in the
+     * mailbox (OTP: the supervisor is busy). An exit draws on what is left
+     * of the slice (nothing): the start goes on at the next tick. */
+    ex("d/a", 1);
+    NT_EQ_STR(acts(), "");
+    NT_EQ_STR(st("d/a"), "stopped");
+    NT_EQ_INT(sup_next_deadline(T), NOW);
+    tick(NOW);
+    NT_EQ_STR(acts(), "spawn d/c\nspawn d/d\n");
+    tick(NOW);
+    /* The start phase ends, then the mailbox: a restarted. */
+    NT_EQ_STR(acts(), "spawn d/e\nspawn d/f\n");
+    /* Started; a's restart is decided but its spawn waits for a slice. */
+    NT_EQ_STR(sup_state_name(d->state), "restarting");
+    tick(NOW);
+    NT_EQ_STR(acts(), "spawn d/a\n");
+    NT_CONTAINS(evs(), "restart d/a exit:1\n");
+    NT_EQ_STR(sup_state_name(d->state), "running");
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 1);
+
+    /* An operator stop preempts a start between slices. */
+    struct spec_node g;
+    mk_flat(&g, SPEC_ONE_FOR_ONE, 5, 60, "abcdef");
+    free(g.id);
+    g.id = naos_strdup("g");
+    struct sup_node *gd = deploy(&g);
+    NT_EQ_STR(acts(), "spawn g/a\nspawn g/b\n");
+    NT_EQ_INT(sup_stop(T, gd, NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "signal g/b 15\n");
+    tick(NOW);
+    NT_EQ_STR(acts(), "");
+    ex("g/b", 0);
+    NT_EQ_STR(acts(), "signal g/a 15\n");
+    ex("g/a", 0);
+    NT_EQ_STR(sup_state_name(gd->state), "stopped");
+    NT_EQ_STR(st("g/c"), "stopped");
+    NT_EQ_INT(sup_next_deadline(T), NAOS_TIME_NEVER);
+}
+
+/* ---- node trouble ----------------------------------------------------- */
+
+static void
+test_node_trouble_not_counted(void)
+{
+    setup();
+    F.rnd = 0; /* jitter at its bottom: each delay is half the step */
+    struct spec_node root;
+    mk_flat(&root, SPEC_ONE_FOR_ONE, 1, 60, "ab");
+    F.fail[0] = "d/a";
+    F.fail_errno = EMFILE;
+    F.fail_left = 4;
+    struct sup_node *d = deploy(&root);
+    /* In order: b waits for a. The start is not failed, only delayed. */
+    NT_EQ_STR(acts(), "spawnfail d/a\n");
+    NT_CONTAINS(evs(), "node-trouble d/a spawn-failed:EMFILE | node trouble, "
+                       "not counted: retry in 50ms\n");
+    NT_EQ_STR(st("d/a"), "restarting");
+    NT_EQ_STR(sup_state_name(d->state), "starting");
+    NT_EQ_INT(sup_count_node_trouble(T), 1);
+    /* Backoff 50, 100, 200 ms (100 ms doubling, jittered down to half). */
+    naos_time at = NOW + 50;
+    NT_EQ_INT(sup_next_deadline(T), at);
+    tick(at - 1);
+    NT_EQ_STR(acts(), "");
+    static const naos_duration next[] = {100, 200, 400};
+    for (int k = 0; k < 3; k++) {
+        tick(at);
+        NT_EQ_STR(acts(), "spawnfail d/a\n");
+        at += next[k];
+        NT_EQ_INT(sup_next_deadline(T), at);
+    }
+    tick(at);
+    NT_EQ_STR(acts(), "spawn d/a\nspawn d/b\n");
+    NT_EQ_STR(sup_state_name(d->state), "running");
+    NT_EQ_INT(sup_count_node_trouble(T), 0);
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 0);
+    NT_EQ_INT(N("d/a")->restarts, 0);
+    evs();
+
+    /* A crash counts once (1 of 1); the node trouble of its restart does
+     * not count at all, however long it lasts. */
+    F.fail[0] = "d/a";
+    F.fail_errno = ENFILE;
+    F.fail_left = 6;
+    ex("d/a", 1);
+    NT_EQ_STR(acts(), "spawnfail d/a\n");
+    for (int k = 0; k < 5; k++) {
+        tick(sup_next_deadline(T));
+        NT_EQ_STR(acts(), "spawnfail d/a\n");
+    }
+    NT_EQ_INT(sup_next_deadline(T) - NOW, 1600); /* 3200 / 2 */
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 1);
+    tick(sup_next_deadline(T));
+    NT_EQ_STR(acts(), "spawn d/a\n");
+    const char *e = evs();
+    NT_EQ_INT(count_lines(e, "restart d/a"), 1);
+    NT_EQ_INT(count_lines(e, "node-trouble d/a spawn-failed:ENFILE"), 6);
+    NT_EQ_INT(count_lines(e, "give-up"), 0);
+    NT_EQ_INT(N("d/a")->restarts, 1);
+    NT_EQ_STR(sup_state_name(d->state), "running");
+
+    /* The agent's own failure still counts: once the window forgot the
+     * crash above, a crash (1 of 1) whose restart fails with ENOENT is
+     * retried and counted (2 > 1): give up. */
+    NOW += 61000;
+    F.fail[0] = "d/a";
+    F.fail_errno = ENOENT;
+    F.fail_left = 0;
+    ex("d/a", 1);
+    NT_CONTAINS(evs(), "give-up d spawn-failed:ENOENT | d/a\n");
+    ex("d/b", 0);
+    NT_EQ_STR(sup_state_name(d->state), "failed");
+    sup_tree_free(T);
+}
+
+static void
+test_node_trouble_cancelled_by_stop(void)
+{
+    setup();
+    struct spec_node root;
+    mk_flat(&root, SPEC_ONE_FOR_ONE, 0, 60, "ab");
+    F.fail[0] = "d/a";
+    F.fail_errno = EAGAIN;
+    struct sup_node *d = deploy(&root);
+    NT_EQ_STR(acts(), "spawnfail d/a\n");
+    tick(sup_next_deadline(T));
+    NT_EQ_STR(acts(), "spawnfail d/a\n");
+    NT_EQ_INT(sup_count_node_trouble(T), 1);
+    NT_EQ_INT(sup_stop(T, d, NOW), NAOS_OK);
+    NT_EQ_STR(sup_state_name(d->state), "stopped");
+    NT_EQ_STR(st("d/a"), "stopped");
+    NT_EQ_INT(sup_count_node_trouble(T), 0);
+    NT_EQ_INT(sup_next_deadline(T), NAOS_TIME_NEVER);
+    tick(NOW + 60000);
+    NT_EQ_STR(acts(), "");
+    /* ENOMEM, with intensity 0: still not the agent's failure. */
+    F.fail_errno = ENOMEM;
+    NT_EQ_INT(sup_start(T, d, NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "spawnfail d/a\n");
+    F.fail[0] = NULL;
+    tick(sup_next_deadline(T));
+    NT_EQ_STR(acts(), "spawn d/a\nspawn d/b\n");
+    NT_EQ_STR(sup_state_name(d->state), "running");
+    /* Removal while waiting frees cleanly too. */
+    F.fail[0] = "d/b";
+    F.fail_errno = EMFILE;
+    ex("d/b", 1); /* intensity 0: gives up, stops a */
+    NT_EQ_STR(acts(), "signal d/a 15\n");
+    ex("d/a", 0);
+    NT_EQ_STR(sup_state_name(d->state), "failed");
+    NT_EQ_INT(sup_start(T, d, NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "spawn d/a\nspawnfail d/b\n");
+    NT_EQ_INT(sup_count_node_trouble(T), 1);
+    NT_EQ_INT(sup_remove(T, d, NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "signal d/a 15\n");
+    ex("d/a", 0);
+    NT_TRUE(sup_first(T) == NULL);
+    NT_EQ_INT(sup_count_node_trouble(T), 0);
+    NT_EQ_INT(sup_next_deadline(T), NAOS_TIME_NEVER);
     sup_tree_free(T);
 }
 
@@ -1450,6 +1797,13 @@ random_run(uint64_t seed)
     memset(last_shown, 0, sizeof last_shown);
     for (int k = 0; k < 10; k++)
         prng();
+    /* Odd seeds: no slices; even seeds: tiny ones, so plans are cut
+     * everywhere they can be. */
+    if (seed % 2 == 0)
+        sup_set_slice(T, 1 + (uint32_t)(prng() % 3),
+                      1 + (uint32_t)(prng() % 3));
+    else
+        sup_set_slice(T, 0, 0);
     struct spec_node a, b;
     rnd_spec(&a, "alpha", 0);
     rnd_spec(&b, "beta", 0);
@@ -1459,6 +1813,7 @@ random_run(uint64_t seed)
     for (int step = 0; step < 3000; step++) {
         F.nacts = F.nevs = 0;
         F.fail_all = prng() % 10 == 0 ? 30 : 0;
+        F.trouble_all = prng() % 10 == 0 ? 50 : 0;
         unsigned r = (unsigned)(prng() % 100);
         struct sup_node *w = live_pick();
         if (r < 30 && w) {
@@ -1495,6 +1850,7 @@ random_run(uint64_t seed)
         check_all();
     }
     F.fail_all = 0;
+    F.trouble_all = 0;
     sup_shutdown(T, NOW);
     for (int round = 0; round < 200 && !sup_is_quiet(T); round++) {
         for (int p = 100; p <= F.next_pid; p++) {
@@ -1513,6 +1869,9 @@ random_run(uint64_t seed)
     if (!sup_is_quiet(T))
         NT_FAIL("seed %llu: not quiet after shutdown",
                 (unsigned long long)seed);
+    if (sup_count_node_trouble(T) != 0)
+        NT_FAIL("seed %llu: %zu still wait out node trouble after shutdown",
+                (unsigned long long)seed, sup_count_node_trouble(T));
     for (struct sup_node *d = sup_first(T); d; d = sup_next(d))
         NT_TRUE(d->state == SUP_STOPPED || d->state == SUP_FAILED);
     /* Remove both and check for leaks. */
@@ -1586,6 +1945,11 @@ main(void)
         NT_CASE(test_deploy_stopped),
         NT_CASE(test_temporary_revived_on_fresh_start),
         NT_CASE(test_ten_thousand_workers),
+        NT_CASE(test_slice_pool_start_stop),
+        NT_CASE(test_slice_keeps_order),
+        NT_CASE(test_slice_events_between_slices),
+        NT_CASE(test_node_trouble_not_counted),
+        NT_CASE(test_node_trouble_cancelled_by_stop),
         NT_CASE(test_random),
         {0},
     };
