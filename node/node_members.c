@@ -49,6 +49,7 @@
 #include "node/base/alloc.h"
 #include "node/base/err.h"
 #include "node/base/log.h"
+#include "node/members_wire.h"
 #include "node/net/net.h"
 #include "node/swim/swim.h"
 #include "proto/swim_pb.h"
@@ -69,6 +70,12 @@
  * to every peer. */
 #define HEALTH_LOAD_STEP 50
 #define HEALTH_LOAD_PERIOD_MS 30000
+/* A seed that closes our connection within this long of a message we
+ * sent it, while we are joining, refused that message: members close an
+ * unauthenticated connection as soon as an envelope on it fails to open
+ * (net.h NET_REFUSED). Said at most every SEED_KEY_WARN_MS per seed. */
+#define SEED_REFUSED_WITHIN_MS 1000
+#define SEED_KEY_WARN_MS 10000
 
 struct node_members {
     struct node *n;
@@ -83,6 +90,14 @@ struct node_members {
     size_t pcap, ecap;
     uint64_t undecodable;       /* authentic, but not a SWIM message */
     uint64_t unassigned_refused; /* cluster id 0 and not a join */
+    uint64_t too_big_out;       /* messages the core made larger than
+                                   MEMBERS_WIRE_MAX_PAYLOAD (not sent) */
+    /* seeds while joining: when we last sent to each, when we last said
+     * it refused our key */
+    char seeds[SWIM_MAX_SEEDS][SWIM_ADDR_MAX];
+    naos_time seed_sent[SWIM_MAX_SEEDS], seed_warned[SWIM_MAX_SEEDS];
+    size_t nseeds;
+    const char *send_addr;      /* io_send -> send_part */
     bool leaving;
     naos_time leave_deadline;
     naos_time health_next;
@@ -168,30 +183,71 @@ node__health_tally(struct node *n, struct swim_health *h)
 
 /* ---- swim_io ------------------------------------------------------------ */
 
+/* seed_index: which of our seeds addr is, or -1. */
+static int
+seed_index(struct node_members *mb, const char *addr)
+{
+    for (size_t i = 0; i < mb->nseeds; i++)
+        if (strcmp(mb->seeds[i], addr) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* seal_send seals payload[0..len) as type and sends it to addr. */
+static void
+seal_send(struct node_members *mb, const char *addr, uint32_t type,
+          const uint8_t *payload, size_t len)
+{
+    struct node *n = mb->n;
+    if (grow(&mb->ebuf, &mb->ecap, len + AUTH_SEAL_OVERHEAD) != NAOS_OK)
+        return;
+    size_t elen = 0;
+    if (auth_seal(&n->keyring, &mb->sender, naos_clock_wall_ms(), type,
+                  payload, len, mb->ebuf, mb->ecap, &elen,
+                  &mb->sealed) != NAOS_OK)
+        return;
+    int si = mb->nseeds ? seed_index(mb, addr) : -1;
+    if (si >= 0)
+        mb->seed_sent[si] = naos_clock_now();
+    mb->tp.send(mb->tp.impl, addr, mb->ebuf, elen);
+}
+
+/* send_part (members_wire_part_fn): packs, seals and sends one message
+ * to mb->send_addr. */
+static void
+send_part(void *arg, const struct swim_msg *m)
+{
+    struct node_members *mb = arg;
+    size_t plen = swim_pb_packed_size(m);
+    size_t len = 0;
+    if (grow(&mb->pbuf, &mb->pcap, plen + 1) != NAOS_OK ||
+        swim_pb_pack(m, mb->pbuf, mb->pcap, &len) != NAOS_OK)
+        return;
+    seal_send(mb, mb->send_addr, (uint32_t)m->type, mb->pbuf, len);
+}
+
 static void
 io_send(void *ctx, struct swim_id to, const char *addr,
         const struct swim_msg *m)
 {
     struct node_members *mb = ctx;
-    struct node *n = mb->n;
     if (addr == NULL || addr[0] == '\0') {
         const struct swim_member *t = swim_member_get(mb->swim, to);
         if (t == NULL || t->addr[0] == '\0')
             return; /* cannot address it: SWIM tolerates the loss */
         addr = t->addr;
     }
-    size_t plen = swim_pb_packed_size(m);
-    size_t len = 0;
-    if (grow(&mb->pbuf, &mb->pcap, plen + 1) != NAOS_OK ||
-        swim_pb_pack(m, mb->pbuf, mb->pcap, &len) != NAOS_OK ||
-        grow(&mb->ebuf, &mb->ecap, len + AUTH_SEAL_OVERHEAD) != NAOS_OK)
-        return;
-    size_t elen = 0;
-    if (auth_seal(&n->keyring, &mb->sender, naos_clock_wall_ms(),
-                  (uint32_t)m->type, mb->pbuf, len, mb->ebuf, mb->ecap, &elen,
-                  &mb->sealed) != NAOS_OK)
-        return;
-    mb->tp.send(mb->tp.impl, addr, mb->ebuf, elen);
+    /* Within the frame bound every member enforces (members_wire.h). */
+    mb->send_addr = addr;
+    if (members_wire_split(m, MEMBERS_WIRE_MAX_PAYLOAD, send_part, mb) ==
+        NAOS_ETOOBIG) {
+        if (mb->too_big_out++ == 0)
+            NAOS_WARN("members", "a %s message to %s is larger than %u "
+                      "bytes and cannot be split: not sent (counted in "
+                      "naos_gossip_dropped_total)",
+                      swim_msg_type_name(m->type), addr,
+                      MEMBERS_WIRE_MAX_PAYLOAD);
+    }
 }
 
 static void
@@ -297,6 +353,16 @@ adopt_cluster(struct node_members *mb, uint64_t cluster_id)
               (unsigned long long)cluster_id);
 }
 
+/* refuse_conn: whether an envelope refused for r makes its connection
+ * one to close, if it is not a member's yet. Stale and future envelopes
+ * are authentic (only the clocks disagree) and a lack of memory is ours:
+ * such a connection is left to the authentication timeout. */
+static bool
+refuse_conn(enum auth_reason r)
+{
+    return r != AUTH_R_STALE && r != AUTH_R_FUTURE && r != AUTH_R_NOMEM;
+}
+
 static void
 on_recv(void *arg, const uint8_t *data, size_t len)
 {
@@ -307,9 +373,13 @@ on_recv(void *arg, const uint8_t *data, size_t len)
     if (auth_open(&n->keyring, &mb->replay, naos_clock_wall_ms(), data, len,
                   &am, &why) != NAOS_OK) {
         NAOS_DEBUG("members", "envelope refused: %s", auth_reason_str(why));
+        if (refuse_conn(why))
+            net_recv_verdict(mb->net, NET_REFUSED);
         return;
     }
-    if (am.sender == n->node_id) {
+    /* It opened under the cluster key: the connection is a member's. */
+    net_recv_verdict(mb->net, NET_AUTHENTIC);
+    if (am.sender == n->node_id || am.type == MEMBERS_WIRE_HELLO) {
         auth_msg_fini(&am);
         return;
     }
@@ -334,14 +404,33 @@ on_recv(void *arg, const uint8_t *data, size_t len)
     auth_msg_fini(&am);
 }
 
+/* on_connected: a connection of ours came up: authenticate it at once
+ * with a hello, so the far end keeps it however long it stays idle. */
+static void
+on_connected(void *arg, const char *addr)
+{
+    struct node_members *mb = arg;
+    seal_send(mb, addr, MEMBERS_WIRE_HELLO, NULL, 0);
+}
+
 static void
 on_closed(void *arg, const char *addr)
 {
     struct node_members *mb = arg;
+    naos_time now = naos_clock_now();
+    int si = mb->nseeds ? seed_index(mb, addr) : -1;
+    if (si >= 0 && !swim_is_joined(mb->swim) &&
+        now - mb->seed_sent[si] <= SEED_REFUSED_WITHIN_MS &&
+        (mb->seed_warned[si] == 0 ||
+         now - mb->seed_warned[si] >= SEED_KEY_WARN_MS)) {
+        mb->seed_warned[si] = now;
+        NAOS_WARN("members", "seed %s answered but our key does not open "
+                  "its messages (wrong --key?)", addr);
+    }
     const struct swim_member *m = member_at_addr(mb->swim, addr);
     if (m == NULL || (m->state != SWIM_ALIVE && m->state != SWIM_SUSPECT))
         return;
-    swim_on_conn_closed(mb->swim, m->id, naos_clock_now());
+    swim_on_conn_closed(mb->swim, m->id, now);
 }
 
 /* ---- lifecycle ---------------------------------------------------------- */
@@ -397,12 +486,15 @@ node__members_open(struct node *n, const struct node_config *cfg,
 
     struct net_config nc = {
         .listen_url = cfg->listen_url,
-        .recv_max = AUTH_MAX_ENVELOPE,
+        .recv_max = MEMBERS_WIRE_MAX_ENVELOPE,
         .recv = on_recv,
         .closed = on_closed,
         .arg = mb,
     };
-    if ((rc = net_open(&mb->net, &n->r, &nc, err, errlen)) != NAOS_OK)
+    struct net_options no = NET_OPTIONS_ZERO;
+    no.connected = on_connected;
+    if ((rc = net_open_opts(&mb->net, &n->r, &nc, &no, err, errlen)) !=
+        NAOS_OK)
         return rc;
     net_transport_nng(mb->net, &mb->tp);
     const char *adv = cfg->advertise_url;
@@ -446,6 +538,8 @@ node__members_open(struct node *n, const struct node_config *cfg,
     naos_time now = naos_clock_now();
     swim_start(mb->swim, now);
     node__members_tick(n); /* health before the first probe */
+    for (size_t i = 0; i < cfg->nseeds && i < SWIM_MAX_SEEDS; i++)
+        snprintf(mb->seeds[mb->nseeds++], SWIM_ADDR_MAX, "%s", cfg->seeds[i]);
     if (cfg->nseeds) {
         if ((rc = swim_join(mb->swim, cfg->seeds, cfg->nseeds, now)) !=
             NAOS_OK) {
@@ -687,8 +781,15 @@ node__members_stats(struct node *n, struct node_members_stats *st)
     st->msgs_out = ns->msgs_out;
     st->bytes_in = ns->bytes_in;
     st->bytes_out = ns->bytes_out;
-    st->dropped_out = ns->dropped_out;
+    st->dropped_out = ns->dropped_out + mb->too_big_out;
     st->conn_closed = ns->peers_closed;
+    st->in_open = ns->in_open;
+    st->in_unauth = ns->in_unauth;
+    st->in_accepted = ns->in_accepted;
+    for (int r = 0; r < NET_CLOSE__COUNT; r++)
+        st->in_closed[r] = ns->in_closed[r];
+    st->oversized = ns->oversized;
+    st->accept_paused = ns->accept_paused;
     for (int r = 0; r < AUTH_R__COUNT; r++)
         st->rejected[r] = mb->replay.stats.rejected[r];
     st->undecodable = mb->undecodable;
