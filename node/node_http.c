@@ -551,6 +551,13 @@ answer_metrics(struct node *n, struct http_response *res)
                             "its share of the descriptors was in use.");
         http_metrics_sample(&m, "naos_gossip_inbound_paused_total", NULL,
                             (double)ms.accept_paused);
+        http_metrics_family(&m, "naos_gossip_replay_mark_writes_total",
+                            "counter",
+                            "Synced store writes of the senders' replay "
+                            "marks (one per loop iteration that accepted "
+                            "envelopes).");
+        http_metrics_sample(&m, "naos_gossip_replay_mark_writes_total", NULL,
+                            (double)ms.mark_writes);
         http_metrics_family(&m, "naos_gossip_local_health_multiplier",
                             "gauge", "Lifeguard's local health multiplier "
                             "(0 = healthy).");

@@ -130,6 +130,7 @@ struct node_members_stats {
     uint64_t in_open, in_unauth, in_accepted, accept_paused;
     uint64_t in_closed[NET_CLOSE__COUNT]; /* enum net_close_reason */
     uint64_t oversized;    /* frames over the bound, where net drops them */
+    uint64_t mark_writes;  /* synced writes of replay marks */
     uint64_t undecodable, unassigned_refused;
     unsigned lhm;
 };

@@ -34,7 +34,17 @@
  * (cluster id 0) envelopes from joiners only as SYNC messages (the join).
  *
  * Envelope counters start at wall_ms << 20 (seal.h), above anything a
- * previous run of this node can have used. */
+ * previous run of this node can have used.
+ *
+ * Replays across our restarts (seal.h "Across restarts"): envelopes that
+ * open are not acted on at once. on_recv decodes them into `in`; at the
+ * end of the reactor iteration (node__members_tick, first thing) the
+ * senders' marks that moved are written in one synced store transaction,
+ * and only then are the messages handed to the core, so no reply or
+ * effect of an envelope exists before its counter is on disk. Cost: one
+ * synced commit per loop iteration that accepted envelopes (a few per
+ * second per node at idle; naos_gossip_replay_mark_writes_total). At
+ * start the marks are read back into the replay state. */
 #include "node/node.h"
 #include "node/node_int.h"
 
@@ -77,6 +87,13 @@
 #define SEED_REFUSED_WITHIN_MS 1000
 #define SEED_KEY_WARN_MS 10000
 
+/* An opened, decoded message waiting for its sender's mark to be
+ * synced. */
+struct pending_msg {
+    struct swim_pb_msg pm;
+    uint64_t cluster_id;
+};
+
 struct node_members {
     struct node *n;
     struct swim *swim;
@@ -98,6 +115,14 @@ struct node_members {
     naos_time seed_sent[SWIM_MAX_SEEDS], seed_warned[SWIM_MAX_SEEDS];
     size_t nseeds;
     const char *send_addr;      /* io_send -> send_part */
+    /* this iteration's opened messages, and the marks to sync first */
+    struct pending_msg *in;
+    size_t nin, incap;
+    struct auth_replay_mark *marks;
+    struct store_replay_mark *smarks;
+    size_t marks_cap;
+    uint64_t mark_writes;       /* synced writes of replay marks */
+    uint64_t mark_failures;     /* ... that failed: messages dropped */
     bool leaving;
     naos_time leave_deadline;
     naos_time health_next;
@@ -396,21 +421,91 @@ on_recv(void *arg, const uint8_t *data, size_t len)
         auth_msg_fini(&am);
         return;
     }
-    if (n->keyring.cluster_id == 0 && am.cluster_id != 0)
-        adopt_cluster(mb, am.cluster_id);
+    /* Acted on once its sender's mark is synced (members_flush). */
+    if (mb->nin == mb->incap) {
+        size_t ncap = mb->incap ? mb->incap * 2 : 16;
+        struct pending_msg *v = naos_realloc(mb->in, ncap * sizeof *v);
+        if (v == NULL) {
+            swim_pb_msg_fini(&pm);
+            auth_msg_fini(&am);
+            return; /* lost, as on the wire */
+        }
+        mb->in = v;
+        mb->incap = ncap;
+    }
     pm.msg.from.v = am.sender;
-    swim_on_message(mb->swim, NULL, &pm.msg, naos_clock_now());
-    swim_pb_msg_fini(&pm);
+    mb->in[mb->nin].pm = pm;
+    mb->in[mb->nin].cluster_id = am.cluster_id;
+    mb->nin++;
     auth_msg_fini(&am);
 }
 
-/* on_connected: a connection of ours came up: authenticate it at once
- * with a hello, so the far end keeps it however long it stays idle. */
+/* members_flush syncs the replay marks that moved, then hands this
+ * iteration's messages to the core (see the file comment). Without a
+ * durable mark the messages are dropped: acting on them could not be
+ * undone by a restart. */
+static void
+members_flush(struct node_members *mb)
+{
+    struct node *n = mb->n;
+    bool ok = true;
+    size_t np = auth_replay_pending(&mb->replay);
+    if (np > mb->marks_cap) {
+        struct auth_replay_mark *a = naos_realloc(mb->marks, np * sizeof *a);
+        if (a)
+            mb->marks = a;
+        struct store_replay_mark *b =
+            naos_realloc(mb->smarks, np * sizeof *b);
+        if (b)
+            mb->smarks = b;
+        if (a && b)
+            mb->marks_cap = np;
+    }
+    if (np > mb->marks_cap) {
+        ok = false; /* no memory: the marks stay pending */
+    } else if (np) {
+        size_t k = auth_replay_take(&mb->replay, mb->marks, np);
+        for (size_t i = 0; i < k; i++) {
+            mb->smarks[i].sender = mb->marks[i].sender;
+            mb->smarks[i].top = mb->marks[i].top;
+            mb->smarks[i].last_ms = mb->marks[i].last_ms;
+            mb->smarks[i].gone = mb->marks[i].gone;
+        }
+        mb->mark_writes++;
+        if (store_replay_marks_write(n->store, mb->smarks, k) != NAOS_OK) {
+            if (mb->mark_failures++ == 0)
+                NAOS_ERROR("members", "cannot keep the replay marks of %zu "
+                           "sender(s): %s; their messages are dropped",
+                           k, store_errmsg(n->store));
+            ok = false;
+        }
+    }
+    naos_time now = naos_clock_now();
+    for (size_t i = 0; i < mb->nin; i++) {
+        struct pending_msg *p = &mb->in[i];
+        if (ok) {
+            if (n->keyring.cluster_id == 0 && p->cluster_id != 0)
+                adopt_cluster(mb, p->cluster_id);
+            swim_on_message(mb->swim, NULL, &p->pm.msg, now);
+        }
+        swim_pb_msg_fini(&p->pm);
+    }
+    mb->nin = 0;
+}
+
+/* on_connected: a connection of ours to a member came up: authenticate
+ * it at once with a hello, so the member keeps it however long it stays
+ * idle. Not to a seed we are joining through (the join's SYNC does it):
+ * a seed that refuses our key closes the connection at our first
+ * envelope, and NNG 1.5.2 loses (leaks) a message handed to a push pipe
+ * that is closing, so a second envelope right behind the first would
+ * cost memory at every redial. */
 static void
 on_connected(void *arg, const char *addr)
 {
     struct node_members *mb = arg;
-    seal_send(mb, addr, MEMBERS_WIRE_HELLO, NULL, 0);
+    if (keep_peer(mb, addr))
+        seal_send(mb, addr, MEMBERS_WIRE_HELLO, NULL, 0);
 }
 
 static void
@@ -481,6 +576,24 @@ node__members_open(struct node *n, const struct node_config *cfg,
     n->keyring.cluster_id = id.cluster_fixed ? id.cluster_id : 0;
     n->keyring.accept_unassigned = true;
     auth_replay_init(&mb->replay, AUTH_DEFAULT_MAX_SKEW_MS);
+    struct store_replay_mark *sm = NULL;
+    size_t sn = 0;
+    if ((rc = store_replay_marks_list(n->store, &sm, &sn)) != NAOS_OK) {
+        snprintf(err, errlen, "cannot read the replay marks: %s",
+                 store_errmsg(n->store));
+        return rc;
+    }
+    size_t restored = 0;
+    for (size_t i = 0; i < sn; i++) {
+        struct auth_replay_mark m = {sm[i].sender, sm[i].top, sm[i].last_ms,
+                                     false};
+        if (auth_replay_restore(&mb->replay, &m) == NAOS_OK)
+            restored++;
+    }
+    naos_free(sm);
+    if (restored)
+        NAOS_INFO("members", "replay marks of %zu sender(s) restored",
+                  restored);
     auth_sender_init(&mb->sender, n->node_id,
                      (uint64_t)naos_clock_wall_ms() << 20);
 
@@ -574,6 +687,11 @@ node__members_close(struct node *n)
     snprintf(path, sizeof path, "%s/gossip.addr", n->run_dir);
     unlink(path);
     net_close(mb->net);
+    for (size_t i = 0; i < mb->nin; i++)
+        swim_pb_msg_fini(&mb->in[i].pm);
+    naos_free(mb->in);
+    naos_free(mb->marks);
+    naos_free(mb->smarks);
     swim_free(mb->swim);
     auth_replay_fini(&mb->replay);
     naos_free(mb->pbuf);
@@ -619,6 +737,7 @@ node__members_tick(struct node *n)
     struct node_members *mb = n->members;
     if (mb == NULL)
         return;
+    members_flush(mb);
     naos_time now = naos_clock_now();
     if (now >= mb->health_next && !mb->leaving) {
         mb->health_next = now + HEALTH_PERIOD_MS;
@@ -790,6 +909,7 @@ node__members_stats(struct node *n, struct node_members_stats *st)
         st->in_closed[r] = ns->in_closed[r];
     st->oversized = ns->oversized;
     st->accept_paused = ns->accept_paused;
+    st->mark_writes = mb->mark_writes;
     for (int r = 0; r < AUTH_R__COUNT; r++)
         st->rejected[r] = mb->replay.stats.rejected[r];
     st->undecodable = mb->undecodable;
