@@ -23,7 +23,17 @@
  *     unused for PEER_LINGER_MS; NNG would redial them every second;
  *   - node.c arms the reactor deadline at node__members_deadline after
  *     every loop iteration;
- *   - leave: swim_leave, then keep ticking until swim_leave_done or 2 s.
+ *   - leave: swim_leave, then keep ticking until swim_leave_done or 2 s;
+ *   - every message goes out within the frame bound every member enforces
+ *     (members_wire.h): larger sync replies and fills are split, anything
+ *     else larger is dropped and counted;
+ *   - each envelope received tells the transport what it proved about its
+ *     connection (net_recv_verdict): one that opened makes the connection
+ *     a member's; one that fails before the clocks are compared (not an
+ *     envelope, wrong cluster, unknown key, bad MAC, replay) closes a
+ *     connection that is not a member's yet. Each connection we make to a
+ *     member starts with a sealed hello (MEMBERS_WIRE_HELLO) so the member
+ *     never takes it for a stranger's, however long it stays idle.
  *
  * Cluster id (keys.h "Cluster id and joining"): a node started without
  * seeds founds the cluster with its identity's cluster id (fixed in the
