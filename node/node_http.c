@@ -526,8 +526,14 @@ answer_metrics(struct node *n, struct http_response *res)
                             (double)ms.conn_closed);
         http_metrics_family(&m, "naos_gossip_rejected_total", "counter",
                             "Envelopes refused and never acted on, by "
-                            "reason.");
-        for (int r = 1; r < AUTH_R__COUNT; r++)
+                            "reason (oversized: frames over the bound, "
+                            "refused by the transport at their length).");
+        http_metrics_sample(&m, "naos_gossip_rejected_total",
+                            (const char *[]){"reason", "oversized", NULL},
+                            (double)ms.oversized);
+        /* auth_open's own size check cannot fire behind the transport's
+         * smaller bound: not exported. */
+        for (int r = AUTH_R_OVERSIZED + 1; r < AUTH_R__COUNT; r++)
             http_metrics_sample(&m, "naos_gossip_rejected_total",
                                 (const char *[]){"reason",
                                                  auth_reason_str(r), NULL},
@@ -540,6 +546,39 @@ answer_metrics(struct node *n, struct http_response *res)
                             (const char *[]){"reason", "unassigned-not-join",
                                              NULL},
                             (double)ms.unassigned_refused);
+        http_metrics_family(&m, "naos_gossip_inbound_connections", "gauge",
+                            "Connections to the gossip port now: from "
+                            "members (authenticated) or not yet.");
+        http_metrics_sample(&m, "naos_gossip_inbound_connections",
+                            (const char *[]){"state", "authenticated", NULL},
+                            (double)(ms.in_open - ms.in_unauth));
+        http_metrics_sample(&m, "naos_gossip_inbound_connections",
+                            (const char *[]){"state", "unauthenticated",
+                                             NULL},
+                            (double)ms.in_unauth);
+        http_metrics_family(&m, "naos_gossip_inbound_closed_total",
+                            "counter",
+                            "Connections to the gossip port closed, by "
+                            "reason.");
+        for (int r = 0; r < NET_CLOSE__COUNT; r++)
+            http_metrics_sample(&m, "naos_gossip_inbound_closed_total",
+                                (const char *[]){"reason",
+                                                 net_close_reason_str(r),
+                                                 NULL},
+                                (double)ms.in_closed[r]);
+        http_metrics_family(&m, "naos_gossip_inbound_paused_total",
+                            "counter",
+                            "Times the gossip port stopped accepting: "
+                            "its share of the descriptors was in use.");
+        http_metrics_sample(&m, "naos_gossip_inbound_paused_total", NULL,
+                            (double)ms.accept_paused);
+        http_metrics_family(&m, "naos_gossip_replay_mark_writes_total",
+                            "counter",
+                            "Synced store writes of the senders' replay "
+                            "marks (one per loop iteration that accepted "
+                            "envelopes).");
+        http_metrics_sample(&m, "naos_gossip_replay_mark_writes_total", NULL,
+                            (double)ms.mark_writes);
         http_metrics_family(&m, "naos_gossip_local_health_multiplier",
                             "gauge", "Lifeguard's local health multiplier "
                             "(0 = healthy).");

@@ -14,6 +14,7 @@
 #include "node/ctl/ctl.h"
 #include "node/events/events.h"
 #include "node/http/http.h"
+#include "node/net/net.h"
 #include "node/proc/logfile.h"
 #include "node/proc/sdnotify.h"
 #include "node/proc/orphans.h"
@@ -153,6 +154,11 @@ struct node_members_stats {
     uint64_t msgs_in, msgs_out, bytes_in, bytes_out, dropped_out;
     uint64_t conn_closed;
     uint64_t rejected[AUTH_R__COUNT]; /* enum auth_reason */
+    /* inbound connections (node/net) */
+    uint64_t in_open, in_unauth, in_accepted, accept_paused;
+    uint64_t in_closed[NET_CLOSE__COUNT]; /* enum net_close_reason */
+    uint64_t oversized;    /* frames over the bound, where net drops them */
+    uint64_t mark_writes;  /* synced writes of replay marks */
     uint64_t undecodable, unassigned_refused;
     unsigned lhm;
 };

@@ -23,7 +23,17 @@
  *     unused for PEER_LINGER_MS; NNG would redial them every second;
  *   - node.c arms the reactor deadline at node__members_deadline after
  *     every loop iteration;
- *   - leave: swim_leave, then keep ticking until swim_leave_done or 2 s.
+ *   - leave: swim_leave, then keep ticking until swim_leave_done or 2 s;
+ *   - every message goes out within the frame bound every member enforces
+ *     (members_wire.h): larger sync replies and fills are split, anything
+ *     else larger is dropped and counted;
+ *   - each envelope received tells the transport what it proved about its
+ *     connection (net_recv_verdict): one that opened makes the connection
+ *     a member's; one that fails before the clocks are compared (not an
+ *     envelope, wrong cluster, unknown key, bad MAC, replay) closes a
+ *     connection that is not a member's yet. Each connection we make to a
+ *     member starts with a sealed hello (MEMBERS_WIRE_HELLO) so the member
+ *     never takes it for a stranger's, however long it stays idle.
  *
  * Cluster id (keys.h "Cluster id and joining"): a node started without
  * seeds founds the cluster with its identity's cluster id (fixed in the
@@ -34,7 +44,17 @@
  * (cluster id 0) envelopes from joiners only as SYNC messages (the join).
  *
  * Envelope counters start at wall_ms << 20 (seal.h), above anything a
- * previous run of this node can have used. */
+ * previous run of this node can have used.
+ *
+ * Replays across our restarts (seal.h "Across restarts"): envelopes that
+ * open are not acted on at once. on_recv decodes them into `in`; at the
+ * end of the reactor iteration (node__members_tick, first thing) the
+ * senders' marks that moved are written in one synced store transaction,
+ * and only then are the messages handed to the core, so no reply or
+ * effect of an envelope exists before its counter is on disk. Cost: one
+ * synced commit per loop iteration that accepted envelopes (a few per
+ * second per node at idle; naos_gossip_replay_mark_writes_total). At
+ * start the marks are read back into the replay state. */
 #include "node/node.h"
 #include "node/node_int.h"
 
@@ -50,6 +70,7 @@
 #include "node/base/err.h"
 #include "node/base/log.h"
 #include "node/base/safefile.h"
+#include "node/members_wire.h"
 #include "node/net/net.h"
 #include "node/swim/swim.h"
 #include "proto/swim_pb.h"
@@ -70,6 +91,19 @@
  * to every peer. */
 #define HEALTH_LOAD_STEP 50
 #define HEALTH_LOAD_PERIOD_MS 30000
+/* A seed that closes our connection within this long of a message we
+ * sent it, while we are joining, refused that message: members close an
+ * unauthenticated connection as soon as an envelope on it fails to open
+ * (net.h NET_REFUSED). Said at most every SEED_KEY_WARN_MS per seed. */
+#define SEED_REFUSED_WITHIN_MS 1000
+#define SEED_KEY_WARN_MS 10000
+
+/* An opened, decoded message waiting for its sender's mark to be
+ * synced. */
+struct pending_msg {
+    struct swim_pb_msg pm;
+    uint64_t cluster_id;
+};
 
 struct node_members {
     struct node *n;
@@ -84,6 +118,22 @@ struct node_members {
     size_t pcap, ecap;
     uint64_t undecodable;       /* authentic, but not a SWIM message */
     uint64_t unassigned_refused; /* cluster id 0 and not a join */
+    uint64_t too_big_out;       /* messages the core made larger than
+                                   MEMBERS_WIRE_MAX_PAYLOAD (not sent) */
+    /* seeds while joining: when we last sent to each, when we last said
+     * it refused our key */
+    char seeds[SWIM_MAX_SEEDS][SWIM_ADDR_MAX];
+    naos_time seed_sent[SWIM_MAX_SEEDS], seed_warned[SWIM_MAX_SEEDS];
+    size_t nseeds;
+    const char *send_addr;      /* io_send -> send_part */
+    /* this iteration's opened messages, and the marks to sync first */
+    struct pending_msg *in;
+    size_t nin, incap;
+    struct auth_replay_mark *marks;
+    struct store_replay_mark *smarks;
+    size_t marks_cap;
+    uint64_t mark_writes;       /* synced writes of replay marks */
+    uint64_t mark_failures;     /* ... that failed: messages dropped */
     bool leaving;
     naos_time leave_deadline;
     naos_time health_next;
@@ -175,30 +225,71 @@ node__health_tally(struct node *n, struct swim_health *h)
 
 /* ---- swim_io ------------------------------------------------------------ */
 
+/* seed_index: which of our seeds addr is, or -1. */
+static int
+seed_index(struct node_members *mb, const char *addr)
+{
+    for (size_t i = 0; i < mb->nseeds; i++)
+        if (strcmp(mb->seeds[i], addr) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* seal_send seals payload[0..len) as type and sends it to addr. */
+static void
+seal_send(struct node_members *mb, const char *addr, uint32_t type,
+          const uint8_t *payload, size_t len)
+{
+    struct node *n = mb->n;
+    if (grow(&mb->ebuf, &mb->ecap, len + AUTH_SEAL_OVERHEAD) != NAOS_OK)
+        return;
+    size_t elen = 0;
+    if (auth_seal(&n->keyring, &mb->sender, naos_clock_wall_ms(), type,
+                  payload, len, mb->ebuf, mb->ecap, &elen,
+                  &mb->sealed) != NAOS_OK)
+        return;
+    int si = mb->nseeds ? seed_index(mb, addr) : -1;
+    if (si >= 0)
+        mb->seed_sent[si] = naos_clock_now();
+    mb->tp.send(mb->tp.impl, addr, mb->ebuf, elen);
+}
+
+/* send_part (members_wire_part_fn): packs, seals and sends one message
+ * to mb->send_addr. */
+static void
+send_part(void *arg, const struct swim_msg *m)
+{
+    struct node_members *mb = arg;
+    size_t plen = swim_pb_packed_size(m);
+    size_t len = 0;
+    if (grow(&mb->pbuf, &mb->pcap, plen + 1) != NAOS_OK ||
+        swim_pb_pack(m, mb->pbuf, mb->pcap, &len) != NAOS_OK)
+        return;
+    seal_send(mb, mb->send_addr, (uint32_t)m->type, mb->pbuf, len);
+}
+
 static void
 io_send(void *ctx, struct swim_id to, const char *addr,
         const struct swim_msg *m)
 {
     struct node_members *mb = ctx;
-    struct node *n = mb->n;
     if (addr == NULL || addr[0] == '\0') {
         const struct swim_member *t = swim_member_get(mb->swim, to);
         if (t == NULL || t->addr[0] == '\0')
             return; /* cannot address it: SWIM tolerates the loss */
         addr = t->addr;
     }
-    size_t plen = swim_pb_packed_size(m);
-    size_t len = 0;
-    if (grow(&mb->pbuf, &mb->pcap, plen + 1) != NAOS_OK ||
-        swim_pb_pack(m, mb->pbuf, mb->pcap, &len) != NAOS_OK ||
-        grow(&mb->ebuf, &mb->ecap, len + AUTH_SEAL_OVERHEAD) != NAOS_OK)
-        return;
-    size_t elen = 0;
-    if (auth_seal(&n->keyring, &mb->sender, naos_clock_wall_ms(),
-                  (uint32_t)m->type, mb->pbuf, len, mb->ebuf, mb->ecap, &elen,
-                  &mb->sealed) != NAOS_OK)
-        return;
-    mb->tp.send(mb->tp.impl, addr, mb->ebuf, elen);
+    /* Within the frame bound every member enforces (members_wire.h). */
+    mb->send_addr = addr;
+    if (members_wire_split(m, MEMBERS_WIRE_MAX_PAYLOAD, send_part, mb) ==
+        NAOS_ETOOBIG) {
+        if (mb->too_big_out++ == 0)
+            NAOS_WARN("members", "a %s message to %s is larger than %u "
+                      "bytes and cannot be split: not sent (counted in "
+                      "naos_gossip_dropped_total)",
+                      swim_msg_type_name(m->type), addr,
+                      MEMBERS_WIRE_MAX_PAYLOAD);
+    }
 }
 
 static void
@@ -304,6 +395,16 @@ adopt_cluster(struct node_members *mb, uint64_t cluster_id)
               (unsigned long long)cluster_id);
 }
 
+/* refuse_conn: whether an envelope refused for r makes its connection
+ * one to close, if it is not a member's yet. Stale and future envelopes
+ * are authentic (only the clocks disagree) and a lack of memory is ours:
+ * such a connection is left to the authentication timeout. */
+static bool
+refuse_conn(enum auth_reason r)
+{
+    return r != AUTH_R_STALE && r != AUTH_R_FUTURE && r != AUTH_R_NOMEM;
+}
+
 static void
 on_recv(void *arg, const uint8_t *data, size_t len)
 {
@@ -314,9 +415,13 @@ on_recv(void *arg, const uint8_t *data, size_t len)
     if (auth_open(&n->keyring, &mb->replay, naos_clock_wall_ms(), data, len,
                   &am, &why) != NAOS_OK) {
         NAOS_DEBUG("members", "envelope refused: %s", auth_reason_str(why));
+        if (refuse_conn(why))
+            net_recv_verdict(mb->net, NET_REFUSED);
         return;
     }
-    if (am.sender == n->node_id) {
+    /* It opened under the cluster key: the connection is a member's. */
+    net_recv_verdict(mb->net, NET_AUTHENTIC);
+    if (am.sender == n->node_id || am.type == MEMBERS_WIRE_HELLO) {
         auth_msg_fini(&am);
         return;
     }
@@ -333,22 +438,111 @@ on_recv(void *arg, const uint8_t *data, size_t len)
         auth_msg_fini(&am);
         return;
     }
-    if (n->keyring.cluster_id == 0 && am.cluster_id != 0)
-        adopt_cluster(mb, am.cluster_id);
+    /* Acted on once its sender's mark is synced (members_flush). */
+    if (mb->nin == mb->incap) {
+        size_t ncap = mb->incap ? mb->incap * 2 : 16;
+        struct pending_msg *v = naos_realloc(mb->in, ncap * sizeof *v);
+        if (v == NULL) {
+            swim_pb_msg_fini(&pm);
+            auth_msg_fini(&am);
+            return; /* lost, as on the wire */
+        }
+        mb->in = v;
+        mb->incap = ncap;
+    }
     pm.msg.from.v = am.sender;
-    swim_on_message(mb->swim, NULL, &pm.msg, naos_clock_now());
-    swim_pb_msg_fini(&pm);
+    mb->in[mb->nin].pm = pm;
+    mb->in[mb->nin].cluster_id = am.cluster_id;
+    mb->nin++;
     auth_msg_fini(&am);
+}
+
+/* members_flush syncs the replay marks that moved, then hands this
+ * iteration's messages to the core (see the file comment). Without a
+ * durable mark the messages are dropped: acting on them could not be
+ * undone by a restart. */
+static void
+members_flush(struct node_members *mb)
+{
+    struct node *n = mb->n;
+    bool ok = true;
+    size_t np = auth_replay_pending(&mb->replay);
+    if (np > mb->marks_cap) {
+        struct auth_replay_mark *a = naos_realloc(mb->marks, np * sizeof *a);
+        if (a)
+            mb->marks = a;
+        struct store_replay_mark *b =
+            naos_realloc(mb->smarks, np * sizeof *b);
+        if (b)
+            mb->smarks = b;
+        if (a && b)
+            mb->marks_cap = np;
+    }
+    if (np > mb->marks_cap) {
+        ok = false; /* no memory: the marks stay pending */
+    } else if (np) {
+        size_t k = auth_replay_take(&mb->replay, mb->marks, np);
+        for (size_t i = 0; i < k; i++) {
+            mb->smarks[i].sender = mb->marks[i].sender;
+            mb->smarks[i].top = mb->marks[i].top;
+            mb->smarks[i].last_ms = mb->marks[i].last_ms;
+            mb->smarks[i].gone = mb->marks[i].gone;
+        }
+        mb->mark_writes++;
+        if (store_replay_marks_write(n->store, mb->smarks, k) != NAOS_OK) {
+            if (mb->mark_failures++ == 0)
+                NAOS_ERROR("members", "cannot keep the replay marks of %zu "
+                           "sender(s): %s; their messages are dropped",
+                           k, store_errmsg(n->store));
+            ok = false;
+        }
+    }
+    naos_time now = naos_clock_now();
+    for (size_t i = 0; i < mb->nin; i++) {
+        struct pending_msg *p = &mb->in[i];
+        if (ok) {
+            if (n->keyring.cluster_id == 0 && p->cluster_id != 0)
+                adopt_cluster(mb, p->cluster_id);
+            swim_on_message(mb->swim, NULL, &p->pm.msg, now);
+        }
+        swim_pb_msg_fini(&p->pm);
+    }
+    mb->nin = 0;
+}
+
+/* on_connected: a connection of ours to a member came up: authenticate
+ * it at once with a hello, so the member keeps it however long it stays
+ * idle. Not to a seed we are joining through (the join's SYNC does it):
+ * a seed that refuses our key closes the connection at our first
+ * envelope, and NNG 1.5.2 loses (leaks) a message handed to a push pipe
+ * that is closing, so a second envelope right behind the first would
+ * cost memory at every redial. */
+static void
+on_connected(void *arg, const char *addr)
+{
+    struct node_members *mb = arg;
+    if (keep_peer(mb, addr))
+        seal_send(mb, addr, MEMBERS_WIRE_HELLO, NULL, 0);
 }
 
 static void
 on_closed(void *arg, const char *addr)
 {
     struct node_members *mb = arg;
+    naos_time now = naos_clock_now();
+    int si = mb->nseeds ? seed_index(mb, addr) : -1;
+    if (si >= 0 && !swim_is_joined(mb->swim) &&
+        now - mb->seed_sent[si] <= SEED_REFUSED_WITHIN_MS &&
+        (mb->seed_warned[si] == 0 ||
+         now - mb->seed_warned[si] >= SEED_KEY_WARN_MS)) {
+        mb->seed_warned[si] = now;
+        NAOS_WARN("members", "seed %s answered but our key does not open "
+                  "its messages (wrong --key?)", addr);
+    }
     const struct swim_member *m = member_at_addr(mb->swim, addr);
     if (m == NULL || (m->state != SWIM_ALIVE && m->state != SWIM_SUSPECT))
         return;
-    swim_on_conn_closed(mb->swim, m->id, naos_clock_now());
+    swim_on_conn_closed(mb->swim, m->id, now);
 }
 
 /* ---- lifecycle ---------------------------------------------------------- */
@@ -399,17 +593,38 @@ node__members_open(struct node *n, const struct node_config *cfg,
     n->keyring.cluster_id = id.cluster_fixed ? id.cluster_id : 0;
     n->keyring.accept_unassigned = true;
     auth_replay_init(&mb->replay, AUTH_DEFAULT_MAX_SKEW_MS);
+    struct store_replay_mark *sm = NULL;
+    size_t sn = 0;
+    if ((rc = store_replay_marks_list(n->store, &sm, &sn)) != NAOS_OK) {
+        snprintf(err, errlen, "cannot read the replay marks: %s",
+                 store_errmsg(n->store));
+        return rc;
+    }
+    size_t restored = 0;
+    for (size_t i = 0; i < sn; i++) {
+        struct auth_replay_mark m = {sm[i].sender, sm[i].top, sm[i].last_ms,
+                                     false};
+        if (auth_replay_restore(&mb->replay, &m) == NAOS_OK)
+            restored++;
+    }
+    naos_free(sm);
+    if (restored)
+        NAOS_INFO("members", "replay marks of %zu sender(s) restored",
+                  restored);
     auth_sender_init(&mb->sender, n->node_id,
                      (uint64_t)naos_clock_wall_ms() << 20);
 
     struct net_config nc = {
         .listen_url = cfg->listen_url,
-        .recv_max = AUTH_MAX_ENVELOPE,
+        .recv_max = MEMBERS_WIRE_MAX_ENVELOPE,
         .recv = on_recv,
         .closed = on_closed,
         .arg = mb,
     };
-    if ((rc = net_open(&mb->net, &n->r, &nc, err, errlen)) != NAOS_OK)
+    struct net_options no = NET_OPTIONS_ZERO;
+    no.connected = on_connected;
+    if ((rc = net_open_opts(&mb->net, &n->r, &nc, &no, err, errlen)) !=
+        NAOS_OK)
         return rc;
     net_transport_nng(mb->net, &mb->tp);
     const char *adv = cfg->advertise_url;
@@ -453,6 +668,8 @@ node__members_open(struct node *n, const struct node_config *cfg,
     naos_time now = naos_clock_now();
     swim_start(mb->swim, now);
     node__members_tick(n); /* health before the first probe */
+    for (size_t i = 0; i < cfg->nseeds && i < SWIM_MAX_SEEDS; i++)
+        snprintf(mb->seeds[mb->nseeds++], SWIM_ADDR_MAX, "%s", cfg->seeds[i]);
     if (cfg->nseeds) {
         if ((rc = swim_join(mb->swim, cfg->seeds, cfg->nseeds, now)) !=
             NAOS_OK) {
@@ -485,6 +702,11 @@ node__members_close(struct node *n)
     snprintf(path, sizeof path, "%s/gossip.addr", n->run_dir);
     unlink(path);
     net_close(mb->net);
+    for (size_t i = 0; i < mb->nin; i++)
+        swim_pb_msg_fini(&mb->in[i].pm);
+    naos_free(mb->in);
+    naos_free(mb->marks);
+    naos_free(mb->smarks);
     swim_free(mb->swim);
     auth_replay_fini(&mb->replay);
     naos_free(mb->pbuf);
@@ -531,6 +753,7 @@ node__members_tick(struct node *n)
     struct node_members *mb = n->members;
     if (mb == NULL)
         return;
+    members_flush(mb);
     naos_time now = naos_clock_now();
     if (now >= mb->health_next && !mb->leaving) {
         mb->health_next = now + HEALTH_PERIOD_MS;
@@ -694,8 +917,16 @@ node__members_stats(struct node *n, struct node_members_stats *st)
     st->msgs_out = ns->msgs_out;
     st->bytes_in = ns->bytes_in;
     st->bytes_out = ns->bytes_out;
-    st->dropped_out = ns->dropped_out;
+    st->dropped_out = ns->dropped_out + mb->too_big_out;
     st->conn_closed = ns->peers_closed;
+    st->in_open = ns->in_open;
+    st->in_unauth = ns->in_unauth;
+    st->in_accepted = ns->in_accepted;
+    for (int r = 0; r < NET_CLOSE__COUNT; r++)
+        st->in_closed[r] = ns->in_closed[r];
+    st->oversized = ns->oversized;
+    st->accept_paused = ns->accept_paused;
+    st->mark_writes = mb->mark_writes;
     for (int r = 0; r < AUTH_R__COUNT; r++)
         st->rejected[r] = mb->replay.stats.rejected[r];
     st->undecodable = mb->undecodable;

@@ -854,3 +854,117 @@ store_identity_set_cluster(struct store *s, uint64_t cluster_id)
         store_fail(s, err, "store %s: no identity yet", store_dir(s));
     return err;
 }
+
+/* ---- replay marks (state.h) ------------------------------------------ */
+
+#define REPLAY_PREFIX "replay/"
+#define REPLAY_PREFIX_LEN 7
+#define REPLAY_KEY_LEN (REPLAY_PREFIX_LEN + 8)
+#define REPLAY_VAL_LEN 16
+
+static void
+replay_key(unsigned char k[REPLAY_KEY_LEN], uint64_t sender)
+{
+    memcpy(k, REPLAY_PREFIX, REPLAY_PREFIX_LEN);
+    store_be64_put(k + REPLAY_PREFIX_LEN, sender);
+}
+
+struct replay_write {
+    const struct store_replay_mark *marks;
+    size_t n;
+};
+
+static int
+replay_write_fn(struct store_txn *t, void *arg)
+{
+    const struct replay_write *w = arg;
+    for (size_t i = 0; i < w->n; i++) {
+        const struct store_replay_mark *m = &w->marks[i];
+        unsigned char k[REPLAY_KEY_LEN];
+        replay_key(k, m->sender);
+        int err;
+        if (m->gone) {
+            err = store_txn_del(t, STORE_META, k, sizeof k);
+            if (err == NAOS_ENOTFOUND)
+                err = NAOS_OK;
+        } else {
+            unsigned char v[REPLAY_VAL_LEN];
+            store_be64_put(v, m->top);
+            store_be64_put(v + 8, (uint64_t)m->last_ms);
+            err = store_txn_put(t, STORE_META, k, sizeof k, v, sizeof v, 0);
+        }
+        if (err != NAOS_OK)
+            return err;
+    }
+    return NAOS_OK;
+}
+
+int
+store_replay_marks_write(struct store *s,
+                         const struct store_replay_mark *marks, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (marks[i].sender == 0)
+            return store_fail(s, NAOS_EINVAL, "store: replay mark of "
+                              "sender 0");
+    if (n == 0)
+        return NAOS_OK;
+    struct replay_write w = {marks, n};
+    return store_write(s, replay_write_fn, &w);
+}
+
+struct replay_list {
+    struct store_replay_mark *v;
+    size_t n, cap;
+    int err;
+};
+
+static int
+replay_list_one(const void *key, size_t klen, const void *val, size_t vlen,
+                void *arg)
+{
+    struct replay_list *l = arg;
+    if (klen < REPLAY_PREFIX_LEN ||
+        memcmp(key, REPLAY_PREFIX, REPLAY_PREFIX_LEN) != 0)
+        return STORE_SCAN_STOP; /* past the prefix */
+    if (klen != REPLAY_KEY_LEN || vlen != REPLAY_VAL_LEN)
+        return NAOS_OK;
+    if (l->n == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 64;
+        struct store_replay_mark *v = naos_realloc(l->v, ncap * sizeof *v);
+        if (v == NULL)
+            return NAOS_ENOMEM;
+        l->v = v;
+        l->cap = ncap;
+    }
+    struct store_replay_mark *m = &l->v[l->n++];
+    m->sender = store_be64_get((const unsigned char *)key + REPLAY_PREFIX_LEN);
+    m->top = store_be64_get(val);
+    m->last_ms = (int64_t)store_be64_get((const unsigned char *)val + 8);
+    m->gone = false;
+    return NAOS_OK;
+}
+
+static int
+replay_list_fn(struct store_txn *t, void *arg)
+{
+    struct replay_list *l = arg;
+    l->n = 0; /* a read body runs once, but stay safe */
+    return store_txn_scan(t, STORE_META, REPLAY_PREFIX, REPLAY_PREFIX_LEN,
+                          replay_list_one, l);
+}
+
+int
+store_replay_marks_list(struct store *s, struct store_replay_mark **out,
+                        size_t *n)
+{
+    struct replay_list l = {NULL, 0, 0, NAOS_OK};
+    int err = store_read(s, replay_list_fn, &l);
+    if (err != NAOS_OK) {
+        naos_free(l.v);
+        return err;
+    }
+    *out = l.v;
+    *n = l.n;
+    return NAOS_OK;
+}

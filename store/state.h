@@ -169,4 +169,32 @@ int store_identity_set_cluster(struct store *s, uint64_t cluster_id);
 int store_applied_set_txn(struct store_txn *t, uint64_t index);
 int store_applied_get(struct store *s, uint64_t *index);
 
+/* ---- replay marks (node/auth/seal.h "Across restarts") ----
+ * Per sender of sealed envelopes, the highest counter accepted and when
+ * (our wall clock), so a restarted node refuses envelopes it acted on
+ * before. Kept in the meta table under "replay/" + the 8-byte big-endian
+ * sender id, as 16 bytes: top, last_ms (big-endian). At most
+ * AUTH_REPLAY_MAX_SENDERS are written (the caller evicts and deletes). */
+
+/* struct store_replay_mark: one sender's mark, or (gone) its deletion. */
+struct store_replay_mark {
+    uint64_t sender; /* never 0 */
+    uint64_t top;
+    int64_t last_ms;
+    bool gone;
+};
+
+/* store_replay_marks_write writes marks[0..n) (borrowed) in one synced
+ * transaction: gone entries are deleted (absent is fine), the others
+ * replace what was stored. Returns NAOS_OK once durable; NAOS_EINVAL
+ * (sender 0: nothing written); NAOS_ESTORE. */
+int store_replay_marks_write(struct store *s,
+                             const struct store_replay_mark *marks, size_t n);
+
+/* store_replay_marks_list returns every stored mark, in sender order, in
+ * *out (naos_alloc'd, free with naos_free; NULL when none) and *n. A
+ * malformed entry (not 16 bytes) is skipped. */
+int store_replay_marks_list(struct store *s, struct store_replay_mark **out,
+                            size_t *n);
+
 #endif

@@ -28,6 +28,8 @@ static const char ad_magic[8] = {'n', 'a', 'o', 's', '-', 'e', 'n', 'v'};
 struct auth__window {
     uint64_t top;
     uint64_t bits[2]; /* [0]: i = 0..63, [1]: i = 64..127 */
+    int64_t last_ms;  /* our wall clock at the last accepted envelope */
+    bool dirty;       /* top moved since auth_replay_take: in pending */
 };
 
 static void *
@@ -119,16 +121,129 @@ auth_replay_fini(struct auth_replay *rp)
         naos_free(rp->senders.slots[i].val);
     idmap_fini(&rp->senders);
     memset(&rp->senders, 0, sizeof rp->senders);
+    naos_free(rp->pending);
+    rp->pending = NULL;
+    rp->npending = rp->pending_cap = 0;
+}
+
+/* pending_reserve makes room for k more pending entries, so that an
+ * accepted envelope can always be reported. */
+static int
+pending_reserve(struct auth_replay *rp, size_t k)
+{
+    if (rp->npending + k <= rp->pending_cap)
+        return NAOS_OK;
+    size_t ncap = rp->pending_cap ? rp->pending_cap * 2 : 16;
+    while (ncap < rp->npending + k)
+        ncap *= 2;
+    uint64_t *p = naos_realloc(rp->pending, ncap * sizeof *p);
+    if (p == NULL)
+        return NAOS_ENOMEM;
+    rp->pending = p;
+    rp->pending_cap = ncap;
+    return NAOS_OK;
+}
+
+/* drop removes sender's window and reports it gone (room reserved, or a
+ * report lost to a lack of memory: the stored mark then outlives the
+ * window, which only makes the receiver stricter). */
+static void
+drop(struct auth_replay *rp, uint64_t sender, struct auth__window *w)
+{
+    idmap_del(&rp->senders, sender);
+    naos_free(w);
+    if (pending_reserve(rp, 1) == NAOS_OK)
+        rp->pending[rp->npending++] = sender;
 }
 
 void
 auth_replay_forget(struct auth_replay *rp, uint64_t sender)
 {
     struct auth__window *w = idmap_get(&rp->senders, sender);
-    if (w) {
-        idmap_del(&rp->senders, sender);
-        naos_free(w);
+    if (w)
+        drop(rp, sender, w);
+}
+
+int
+auth_replay_restore(struct auth_replay *rp, const struct auth_replay_mark *m)
+{
+    if (m->sender == 0)
+        return NAOS_EINVAL;
+    struct auth__window *w = idmap_get(&rp->senders, m->sender);
+    if (w == NULL) {
+        if (rp->senders.len >= AUTH_REPLAY_MAX_SENDERS)
+            return NAOS_EBUSY;
+        if ((w = naos_alloc(sizeof *w)) == NULL)
+            return NAOS_ENOMEM;
+        memset(w, 0, sizeof *w);
+        if (idmap_put(&rp->senders, m->sender, w) != NAOS_OK) {
+            naos_free(w);
+            return NAOS_ENOMEM;
+        }
+    } else if (w->top > m->top) {
+        return NAOS_OK;
     }
+    /* Every counter up to top counts as seen: which of the last 128 were
+     * accepted was not kept, and refusing one that was not costs a lost
+     * message at most. */
+    w->top = m->top;
+    w->bits[0] = w->bits[1] = UINT64_MAX;
+    if (m->last_ms > w->last_ms)
+        w->last_ms = m->last_ms;
+    return NAOS_OK;
+}
+
+size_t
+auth_replay_pending(const struct auth_replay *rp)
+{
+    return rp->npending;
+}
+
+size_t
+auth_replay_take(struct auth_replay *rp, struct auth_replay_mark *out,
+                 size_t cap)
+{
+    size_t k = 0, i = 0;
+    for (; i < rp->npending && k < cap; i++) {
+        uint64_t id = rp->pending[i];
+        struct auth__window *w = idmap_get(&rp->senders, id);
+        if (w != NULL && !w->dirty)
+            continue; /* reported already by an earlier entry */
+        out[k].sender = id;
+        out[k].gone = w == NULL;
+        out[k].top = w ? w->top : 0;
+        out[k].last_ms = w ? w->last_ms : 0;
+        if (w)
+            w->dirty = false;
+        k++;
+    }
+    memmove(rp->pending, rp->pending + i,
+            (rp->npending - i) * sizeof *rp->pending);
+    rp->npending -= i;
+    return k;
+}
+
+/* evict_idle frees the slot of the sender heard from least recently if
+ * that was more than 2 * max_skew before now_ms: every envelope accepted
+ * from it was sent no later than last_ms + max_skew (freshness), so it is
+ * stale now and its window protects nothing. Returns whether a slot was
+ * freed. */
+static bool
+evict_idle(struct auth_replay *rp, int64_t now_ms)
+{
+    struct auth__window *lru = NULL;
+    uint64_t lru_id = 0;
+    for (size_t i = 0; i < rp->senders.cap; i++) {
+        struct auth__window *w = rp->senders.slots[i].val;
+        if (w && (lru == NULL || w->last_ms < lru->last_ms)) {
+            lru = w;
+            lru_id = rp->senders.slots[i].key;
+        }
+    }
+    if (lru == NULL || now_ms - lru->last_ms <= 2 * rp->max_skew_ms)
+        return false;
+    drop(rp, lru_id, lru);
+    return true;
 }
 
 void
@@ -364,9 +479,15 @@ auth_open(const struct auth_keyring *kr, struct auth_replay *rp,
         r = AUTH_R_BAD_PAYLOAD;
         goto err_after_sealed;
     }
-    /* All checks passed: only now does the window move. */
+    /* All checks passed: only now does the window move. Room to report
+     * the move (and an eviction) is made first, so it cannot be lost. */
+    if (pending_reserve(rp, 2) != NAOS_OK) {
+        r = AUTH_R_NOMEM;
+        goto err_after_sealed;
+    }
     if (w == NULL) {
-        if (rp->senders.len >= AUTH_REPLAY_MAX_SENDERS) {
+        if (rp->senders.len >= AUTH_REPLAY_MAX_SENDERS &&
+            !evict_idle(rp, now_ms)) {
             r = AUTH_R_NOMEM;
             goto err_after_sealed;
         }
@@ -375,14 +496,23 @@ auth_open(const struct auth_keyring *kr, struct auth_replay *rp,
             r = AUTH_R_NOMEM;
             goto err_after_sealed;
         }
+        memset(w, 0, sizeof *w);
         w->top = env->counter;
         if (idmap_put(&rp->senders, env->sender, w) != NAOS_OK) {
             naos_free(w);
             r = AUTH_R_NOMEM;
             goto err_after_sealed;
         }
+        w->dirty = true;
+        rp->pending[rp->npending++] = env->sender;
     }
+    uint64_t top = w->top;
     window_commit(w, env->counter);
+    w->last_ms = now_ms;
+    if (w->top != top && !w->dirty) {
+        w->dirty = true;
+        rp->pending[rp->npending++] = env->sender;
+    }
 
     out->type = sealed->type;
     out->key_id = env->key_id;

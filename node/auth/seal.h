@@ -39,7 +39,31 @@
  *                           with a non-zero type (a sender bug)
  * Only a message that passes all checks updates the sender's replay window
  * and is returned. Nothing from an envelope is used before step 6 except to
- * find the key.
+ * find the key. A sender's first accepted envelope takes a slot
+ * (AUTH_REPLAY_MAX_SENDERS; AUTH_R_NOMEM when none can be had).
+ *
+ * Across restarts: a receiver's windows live in memory, and a restarted
+ * node that forgot them would take again, for max_skew, any envelope
+ * captured before (the sender's counter and clock are fine; ours were
+ * lost). A wall-clock cut-off cannot replace them (clocks differ between
+ * hosts), so the driver keeps each sender's mark (its highest accepted
+ * counter, and when we last accepted one) in the store:
+ *   - every window whose top moved, and every sender evicted or forgotten,
+ *     is reported by auth_replay_take (at most one entry per sender);
+ *   - the driver writes what auth_replay_take returns in one synced store
+ *     transaction BEFORE acting on any envelope auth_open accepted since
+ *     the previous take (node_members.c: once per reactor iteration that
+ *     accepted envelopes; their effects, replies included, wait for the
+ *     commit);
+ *   - at start it hands every stored mark to auth_replay_restore, which
+ *     rebuilds the window as if every counter up to top had been seen.
+ * Guarantee: after a crash, no envelope that was acted on before it is
+ * accepted again (its counter is at most its sender's synced top). An
+ * envelope accepted but not yet acted on when the node died may be
+ * accepted once more: it had no effect the first time. Envelopes a sender
+ * had in flight below its top are lost, which gossip tolerates. A sender
+ * evicted (AUTH_REPLAY_MAX_SENDERS) or forgotten is protected by
+ * staleness alone; eviction waits until that suffices.
  *
  * Time: now_ms and sent_at_ms are WALL clock milliseconds since the epoch
  * (naos_clock_wall_ms), passed in by the driver: monotonic clocks of two
@@ -77,10 +101,14 @@
 /* How far below a sender's highest counter a late message is still taken
  * (once). */
 #define AUTH_REPLAY_WINDOW 128
-/* How many distinct senders one replay state remembers. Only
- * authenticated senders take a slot, so this bounds memory against a
- * misbehaving member, not against outsiders. */
-#define AUTH_REPLAY_MAX_SENDERS 65536
+/* How many distinct senders one replay state remembers (twice
+ * SWIM_MAX_MEMBERS). Only authenticated senders take a slot, so this
+ * bounds memory (and the store's table of marks) against a misbehaving
+ * member, not against outsiders. A new sender beyond it evicts the sender
+ * heard from least recently, provided that was more than 2 * max_skew ago
+ * (every envelope ever accepted from it is stale by then: see "Across
+ * restarts"); otherwise it is refused (AUTH_R_NOMEM). */
+#define AUTH_REPLAY_MAX_SENDERS 4096
 
 /* enum auth_reason: why auth_open refused an envelope (see the table in
  * the header comment). */
@@ -132,6 +160,16 @@ struct auth_replay {
     struct idmap senders;   /* sender id -> struct auth__window (owned) */
     int64_t max_skew_ms;    /* |now - sent_at| allowed */
     struct auth_stats stats;
+    uint64_t *pending;      /* senders changed since auth_replay_take */
+    size_t npending, pending_cap;
+};
+
+/* struct auth_replay_mark: what the store keeps of one sender. */
+struct auth_replay_mark {
+    uint64_t sender;
+    uint64_t top;     /* highest counter accepted */
+    int64_t last_ms;  /* wall clock (ours) when one was last accepted */
+    bool gone;        /* take: the sender was forgotten (delete it) */
 };
 
 /* auth_replay_init prepares *rp (caller storage) with max_skew_ms (> 0;
@@ -143,8 +181,29 @@ void auth_replay_init(struct auth_replay *rp, int64_t max_skew_ms);
 void auth_replay_fini(struct auth_replay *rp);
 
 /* auth_replay_forget drops what rp remembers about sender (e.g. a member
- * that left the cluster for good). */
+ * that left the cluster for good); reported by auth_replay_take. */
 void auth_replay_forget(struct auth_replay *rp, uint64_t sender);
+
+/* auth_replay_restore installs a mark kept from a previous run (m
+ * borrowed; m->gone ignored): the sender's window refuses every counter
+ * up to m->top (AUTH_R_REPLAY within AUTH_REPLAY_WINDOW of it, else
+ * AUTH_R_TOO_OLD). Not reported by auth_replay_take. Returns NAOS_OK;
+ * NAOS_EINVAL (sender 0); NAOS_EBUSY (AUTH_REPLAY_MAX_SENDERS held);
+ * NAOS_ENOMEM. A sender already held keeps the higher top. */
+int auth_replay_restore(struct auth_replay *rp,
+                        const struct auth_replay_mark *m);
+
+/* auth_replay_pending: how many entries auth_replay_take would return at
+ * most (senders whose top moved or that were forgotten since the last
+ * take). */
+size_t auth_replay_pending(const struct auth_replay *rp);
+
+/* auth_replay_take moves up to cap of those entries into out[] (caller
+ * buffer), one per sender, as it is now (gone = forgotten), and returns
+ * how many. They are no longer pending: persist them before acting on the
+ * envelopes accepted since the previous take (see "Across restarts"). */
+size_t auth_replay_take(struct auth_replay *rp, struct auth_replay_mark *out,
+                        size_t cap);
 
 /* auth_seal seals payload (len bytes, borrowed; may be NULL if len is 0)
  * as message `type` (non-zero) from sender s, stamped sent_at_ms = now_ms
@@ -180,7 +239,8 @@ void auth_msg_fini(struct auth_msg *m);
  * at now_ms (wall clock), with the keys of kr and the replay state rp.
  * On success fills *out (caller storage; release with auth_msg_fini),
  * records the counter in rp and returns NAOS_OK. On failure *out is left
- * zeroed, rp's windows are unchanged, rp->stats.rejected[*reason] is
+ * zeroed, rp's windows are unchanged (but a sender idle for 2 * max_skew
+ * may have been evicted for a new one), rp->stats.rejected[*reason] is
  * incremented, *reason (may be NULL) says why, and the result is:
  *   NAOS_ETOOBIG   AUTH_R_OVERSIZED
  *   NAOS_EPROTO    AUTH_R_UNDECODABLE, AUTH_R_VERSION, AUTH_R_BAD_PAYLOAD

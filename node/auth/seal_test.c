@@ -864,6 +864,156 @@ test_learning_mode(void)
     fx_fini(&f);
 }
 
+/* ---- marks across restarts (seal.h "Across restarts") ---------------- */
+
+/* restart simulates a receiver restart: a fresh replay state that gets
+ * back what the old one reported through auth_replay_take. */
+static void
+restart(struct fx *f, bool keep_marks)
+{
+    struct auth_replay_mark marks[16];
+    size_t n = auth_replay_take(&f->rp, marks, 16);
+    NT_EQ_INT(auth_replay_pending(&f->rp), 0);
+    auth_replay_fini(&f->rp);
+    auth_replay_init(&f->rp, AUTH_DEFAULT_MAX_SKEW_MS);
+    for (size_t i = 0; keep_marks && i < n; i++)
+        if (!marks[i].gone)
+            NT_EQ_INT(auth_replay_restore(&f->rp, &marks[i]), NAOS_OK);
+}
+
+/* An envelope accepted before a restart is refused after it when the
+ * marks were kept (and taken again without them: what the store fixes);
+ * the sender's next envelope is accepted. */
+static void
+test_restore_refuses_replays(void)
+{
+    static struct batch bt;
+    for (int keep = 0; keep < 2; keep++) {
+        struct fx f;
+        fx_init(&f);
+        seal_batch(&f, &bt, 200);
+        for (int i = 0; i < 200; i++)
+            NT_EQ_INT(open_buf(&f, bt.b[i], bt.len[i], T0), NAOS_OK);
+        restart(&f, keep);
+        if (!keep) {
+            /* the hole this closes: a replay 10 s later is taken again */
+            NT_EQ_INT(open_buf(&f, bt.b[199], bt.len[199], T0 + 10000),
+                      NAOS_OK);
+            fx_fini(&f);
+            continue;
+        }
+        EXPECT_REJECT(&f, open_buf(&f, bt.b[199], bt.len[199], T0 + 10000),
+                      NAOS_EAUTH, AUTH_R_REPLAY);
+        EXPECT_REJECT(&f, open_buf(&f, bt.b[150], bt.len[150], T0 + 10000),
+                      NAOS_EAUTH, AUTH_R_REPLAY);
+        EXPECT_REJECT(&f, open_buf(&f, bt.b[0], bt.len[0], T0 + 10000),
+                      NAOS_EAUTH, AUTH_R_TOO_OLD);
+        /* nothing refused moved anything */
+        NT_EQ_INT(auth_replay_pending(&f.rp), 0);
+        seal_msg(&f, T0 + 10000, "next");
+        NT_EQ_INT(open_msg(&f, T0 + 10000), NAOS_OK);
+        NT_EQ_INT(f.msg.counter, 1200);
+        /* a restore never lowers a window */
+        struct auth_replay_mark old = {11, 5, T0, false};
+        NT_EQ_INT(auth_replay_restore(&f.rp, &old), NAOS_OK);
+        EXPECT_REJECT(&f, open_msg(&f, T0 + 10000), NAOS_EAUTH,
+                      AUTH_R_REPLAY);
+        struct auth_replay_mark zero = {0, 5, T0, false};
+        NT_EQ_INT(auth_replay_restore(&f.rp, &zero), NAOS_EINVAL);
+        fx_fini(&f);
+    }
+}
+
+/* auth_replay_take reports each sender whose top moved once, as it is
+ * now; a late counter below the top moves nothing; a forgotten sender is
+ * reported gone. */
+static void
+test_take_reports_moves(void)
+{
+    static struct batch bt;
+    struct fx f;
+    fx_init(&f);
+    seal_batch(&f, &bt, 3);
+    NT_EQ_INT(open_buf(&f, bt.b[0], bt.len[0], T0), NAOS_OK);
+    NT_EQ_INT(open_buf(&f, bt.b[2], bt.len[2], T0 + 5), NAOS_OK);
+    struct auth_sender other;
+    auth_sender_init(&other, 12, 7000);
+    NT_EQ_INT(auth_seal(&f.tx, &other, T0, TYPE, "x", 1, f.buf, sizeof f.buf,
+                        &f.len, NULL),
+              NAOS_OK);
+    NT_EQ_INT(open_msg(&f, T0 + 9), NAOS_OK);
+    NT_EQ_INT(auth_replay_pending(&f.rp), 2);
+    struct auth_replay_mark m[4];
+    NT_EQ_INT(auth_replay_take(&f.rp, m, 4), 2);
+    NT_EQ_INT(m[0].sender, 11);
+    NT_EQ_INT(m[0].top, 1002);
+    NT_EQ_INT(m[0].last_ms, T0 + 5);
+    NT_FALSE(m[0].gone);
+    NT_EQ_INT(m[1].sender, 12);
+    NT_EQ_INT(m[1].top, 7000);
+    NT_EQ_INT(m[1].last_ms, T0 + 9);
+    /* counter 1001 arrives late: accepted, top unchanged, nothing to keep */
+    NT_EQ_INT(open_buf(&f, bt.b[1], bt.len[1], T0 + 10), NAOS_OK);
+    NT_EQ_INT(auth_replay_pending(&f.rp), 0);
+    /* cap 1 leaves the rest pending */
+    seal_msg(&f, T0, "a");
+    NT_EQ_INT(open_msg(&f, T0), NAOS_OK);
+    auth_replay_forget(&f.rp, 12);
+    NT_EQ_INT(auth_replay_take(&f.rp, m, 1), 1);
+    NT_EQ_INT(m[0].sender, 11);
+    NT_EQ_INT(m[0].top, 1003);
+    NT_EQ_INT(auth_replay_take(&f.rp, m, 4), 1);
+    NT_EQ_INT(m[0].sender, 12);
+    NT_TRUE(m[0].gone);
+    NT_EQ_INT(auth_replay_take(&f.rp, m, 4), 0);
+    fx_fini(&f);
+}
+
+/* AUTH_REPLAY_MAX_SENDERS bounds the table: a new sender then evicts the
+ * one heard from least recently, only once that was more than 2 *
+ * max_skew ago (reported gone); otherwise it is refused. */
+static void
+test_sender_table_bounded(void)
+{
+    struct fx f;
+    fx_init(&f);
+    for (uint64_t id = 1; id <= AUTH_REPLAY_MAX_SENDERS; id++) {
+        struct auth_sender snd;
+        auth_sender_init(&snd, 1000 + id, 1);
+        NT_EQ_INT(auth_seal(&f.tx, &snd, T0, TYPE, "x", 1, f.buf,
+                            sizeof f.buf, &f.len, NULL),
+                  NAOS_OK);
+        /* sender 1001 is heard first, the others later */
+        NT_EQ_INT(open_msg(&f, T0 + (id == 1 ? 0 : 1000)), NAOS_OK);
+    }
+    struct auth_replay_mark *m =
+        naos_alloc(AUTH_REPLAY_MAX_SENDERS * sizeof *m);
+    NT_EQ_INT(auth_replay_take(&f.rp, m, AUTH_REPLAY_MAX_SENDERS),
+              AUTH_REPLAY_MAX_SENDERS);
+    struct auth_sender late;
+    auth_sender_init(&late, 99, 1);
+    int64_t skew2 = 2 * AUTH_DEFAULT_MAX_SKEW_MS;
+    /* everyone heard within 2 * max_skew: refused */
+    NT_EQ_INT(auth_seal(&f.tx, &late, T0 + skew2, TYPE, "x", 1, f.buf,
+                        sizeof f.buf, &f.len, NULL),
+              NAOS_OK);
+    EXPECT_REJECT(&f, open_msg(&f, T0 + skew2), NAOS_ENOMEM, AUTH_R_NOMEM);
+    struct auth_replay_mark r = {5, 1, T0, false};
+    NT_EQ_INT(auth_replay_restore(&f.rp, &r), NAOS_EBUSY);
+    /* 1001 last heard more than 2 * max_skew ago: evicted for 99 */
+    NT_EQ_INT(auth_seal(&f.tx, &late, T0 + skew2 + 1, TYPE, "x", 1, f.buf,
+                        sizeof f.buf, &f.len, NULL),
+              NAOS_OK);
+    NT_EQ_INT(open_msg(&f, T0 + skew2 + 1), NAOS_OK);
+    NT_EQ_INT(auth_replay_take(&f.rp, m, 4), 2);
+    NT_EQ_INT(m[0].sender, 1001);
+    NT_TRUE(m[0].gone);
+    NT_EQ_INT(m[1].sender, 99);
+    NT_FALSE(m[1].gone);
+    naos_free(m);
+    fx_fini(&f);
+}
+
 int
 main(void)
 {
@@ -886,6 +1036,9 @@ main(void)
         NT_CASE(test_key_rotation),
         NT_CASE(test_open_allocation_failures),
         NT_CASE(test_learning_mode),
+        NT_CASE(test_restore_refuses_replays),
+        NT_CASE(test_take_reports_moves),
+        NT_CASE(test_sender_table_bounded),
         {0},
     };
     return nt_run(cases);

@@ -1,33 +1,71 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* net.h: node-to-node transport (NNG over TCP). The only NNG user for
- * traffic between nodes (STYLE §2). It moves opaque byte strings (sealed
- * envelopes: sealing and opening are the caller's job, node/auth) and
- * reports connections the far end closed.
+/* net.h: node-to-node transport (SP over TCP, through NNG). The only NNG
+ * user for traffic between nodes (STYLE §2). It moves opaque byte strings
+ * (sealed envelopes: sealing and opening are the caller's job, node/auth)
+ * and reports connections the far end closed.
  *
- * Shape:
- *   - one inbound pull0 socket listening on the node's URL
- *     (tcp://HOST:PORT; port 0 picks a free port, see net_listen_url),
- *     polled from the reactor through NNG_OPT_RECVFD: received messages
- *     are handed to recv_fn on the reactor thread;
- *   - per peer address one outbound push0 socket, dialed at the first
- *     send (or net_dial) and kept open (NNG redials after a drop, 100 ms
- *     .. 1 s). A connection to a live peer therefore exists, and when the
- *     peer's process dies its kernel closes it at once: NNG's pipe
- *     callback (NNG_PIPE_EV_REM_POST, on an NNG thread) posts the address
- *     to a reactor inbox, and closed_fn runs on the reactor thread. Closes
- *     we cause (net_forget, net_prune, net_close) are not reported;
- *   - the caller says which peers are still wanted (net_prune): a socket
- *     to a gone peer would otherwise redial it every second for ever;
- *   - sends never block: a message goes into the peer socket's small send
- *     buffer (NET_SENDBUF messages, kept while the connection is being
- *     established) or is dropped and counted. Membership tolerates loss.
+ * Outbound: per peer address one push0 socket, dialed at the first send
+ * (or net_dial) and kept open (NNG redials after a drop, 100 ms .. 1 s).
+ * A connection to a live peer therefore exists, and when the peer's
+ * process dies its kernel closes it at once: NNG's pipe callback
+ * (NNG_PIPE_EV_REM_POST, on an NNG thread) posts the address to a reactor
+ * inbox, and closed_fn runs on the reactor thread. Closes we cause
+ * (net_forget, net_prune, net_close) are not reported. Each established
+ * connection (NNG_PIPE_EV_ADD_POST) is reported to connected_fn, so the
+ * caller can authenticate it at once (a sealed hello). Sends never block:
+ * a message goes into the peer socket's small send buffer (NET_SENDBUF
+ * messages, kept while the connection is being established) or is dropped
+ * and counted. Membership tolerates loss.
+ *
+ * Inbound: the listener speaks the SP/TCP mapping of a pull0 socket itself
+ * over NNG's byte streams (nng_stream_listener), rather than through an
+ * NNG pull0 socket, because NNG 1.5.2's pull0 gives no hold on strangers:
+ * its TCP transport accepts every connection at once (a connection that
+ * never sends its 8-byte SP header holds a descriptor for its 10 s
+ * negotiation timeout, however many there are), allocates a frame's full
+ * declared size as soon as its 8-byte length arrives (up to the receive
+ * limit) and waits for the body for ever, and closes a pipe whose frame is
+ * too large without saying why (the error lands in a listener statistic it
+ * shares with every other close). Here (limits: struct net_options):
+ *   - accepting is gated by the reactor: at most max_conns inbound
+ *     connections exist (by default 1/4 of RLIMIT_NOFILE, at most
+ *     NET_MAX_CONNS); beyond that new ones wait in the kernel's backlog
+ *     and take no descriptor of ours, so the node's own work (workers'
+ *     pidfds and pipes, logs, the store, control and HTTP) keeps the other
+ *     3/4;
+ *   - a connection is unauthenticated until the receiver says an envelope
+ *     that arrived on it opened under the cluster key (net_recv_verdict
+ *     with NET_AUTHENTIC from inside recv_fn). Unauthenticated
+ *     connections are capped in total (max_unauth) and per source IP
+ *     address (max_unauth_per_addr): a new one beyond a cap closes the
+ *     oldest unauthenticated one of the same address (or overall), so a
+ *     newcomer always gets its chance to authenticate, and one that does
+ *     not within auth_timeout_ms of being accepted is closed. One whose
+ *     envelope the receiver refuses (NET_REFUSED) is closed at once.
+ *     Authenticated connections (cluster members) are exempt from both
+ *     caps and from the idle timeout;
+ *   - a frame (8-byte big-endian length + body) longer than recv_max is
+ *     refused as soon as its length arrives: counted (stats.oversized) and
+ *     the connection closed. A frame's body is allocated when its length
+ *     has arrived and must be complete within frame_timeout_ms of its
+ *     first byte, or the connection is closed;
+ *   - each connection reads one frame at a time: the next is read only
+ *     after recv_fn has run on the previous one on the reactor thread, so
+ *     a connection holds at most one frame (<= recv_max) in memory.
+ * So an outsider holds at most max_unauth descriptors and
+ * max_unauth * recv_max bytes, each for at most auth_timeout_ms.
  *
  * The transport is reached through a versioned vtable (struct
  * net_transport) so a fault layer (drop or delay a peer; test builds)
  * can sit between the membership driver and NNG.
  *
- * Threads: every function here runs on the reactor thread; only the pipe
- * callback runs on NNG's threads, and it touches nothing but the inbox. */
+ * Threads: every function here runs on the reactor thread. NNG's threads
+ * run the pipe callbacks of the outbound sockets (they touch nothing but
+ * an inbox) and the I/O callbacks of inbound connections: a connection is
+ * handed to NNG for one transfer at a time (handshake, a frame) and back
+ * to the reactor through an inbox when it completes or fails, so its
+ * state has one owner at any moment and every decision (caps, deadlines,
+ * authentication, counters) is taken on the reactor thread. */
 #ifndef NAOS_NET_NET_H
 #define NAOS_NET_NET_H
 
@@ -42,6 +80,33 @@
 #define NET_SENDBUF 16      /* messages queued per peer while connecting */
 #define NET_MAX_PEERS 4096  /* outbound sockets kept */
 #define NET_DEFAULT_PORT 7946
+/* Inbound limits (struct net_options; 0 there = these defaults). */
+#define NET_MAX_CONNS 4096          /* inbound connections, whatever the
+                                       descriptor limit */
+#define NET_FD_SHARE_DIV 4          /* inbound <= RLIMIT_NOFILE / this */
+#define NET_MAX_UNAUTH 64           /* unauthenticated connections */
+#define NET_MAX_UNAUTH_PER_ADDR 8   /* ... from one source IP address */
+#define NET_AUTH_TIMEOUT_MS 10000   /* accepted -> authenticated */
+#define NET_FRAME_TIMEOUT_MS 10000  /* first byte of a frame -> its end */
+
+/* enum net_close_reason: why an inbound connection was closed. */
+enum net_close_reason {
+    NET_CLOSE_EOF = 0,      /* the far end closed it, or a socket error */
+    NET_CLOSE_HANDSHAKE,    /* its SP header was not a push0 peer's */
+    NET_CLOSE_OVERSIZED,    /* a frame longer than recv_max */
+    NET_CLOSE_FRAME_TIMEOUT,/* a frame not complete in frame_timeout_ms */
+    NET_CLOSE_AUTH_TIMEOUT, /* not authenticated in auth_timeout_ms */
+    NET_CLOSE_REFUSED,      /* unauthenticated, its envelope refused */
+    NET_CLOSE_ADDR_CAP,     /* oldest unauthenticated of its address */
+    NET_CLOSE_UNAUTH_CAP,   /* oldest unauthenticated overall */
+    NET_CLOSE_NOMEM,        /* no memory for its frame */
+    NET_CLOSE__COUNT
+};
+
+/* net_close_reason_str: "eof", "handshake", "oversized", "frame-timeout",
+ * "auth-timeout", "refused", "address-cap", "unauthenticated-cap",
+ * "no-memory" ("unknown" otherwise), for logs and metrics. */
+const char *net_close_reason_str(enum net_close_reason r);
 
 /* struct net_stats: counters since net_open (reactor thread). Bytes are
  * the envelopes as handed to/from NNG (without TCP/IP or NNG's 8-byte
@@ -52,22 +117,50 @@ struct net_stats {
     uint64_t dropped_out;  /* sends refused: buffer full, no peer slot */
     uint64_t peers_closed; /* drops by the far end, reported */
     uint64_t peers_open;   /* outbound sockets now */
+    /* inbound */
+    uint64_t in_open;      /* connections now (authenticated or not) */
+    uint64_t in_unauth;    /* ... of which not authenticated */
+    uint64_t in_accepted;  /* connections accepted */
+    uint64_t in_closed[NET_CLOSE__COUNT]; /* closed, by reason */
+    uint64_t oversized;    /* frames refused for length (= in_closed
+                              [NET_CLOSE_OVERSIZED]: each closes its
+                              connection) */
+    uint64_t accept_paused; /* times accepting stopped at max_conns */
+    uint64_t accept_errors; /* failed accepts (EMFILE, ...), retried */
 };
 
 /* net_recv_fn: one message (data[0..len), borrowed for the call) arrived.
- * Reactor thread. */
+ * It may call net_recv_verdict to say what the message proved about the
+ * connection it came on. Reactor thread. */
 typedef void (*net_recv_fn)(void *arg, const uint8_t *data, size_t len);
 /* net_closed_fn: the far end of our connection to addr (borrowed) closed
  * it (EOF/RST). Once per dropped connection. Reactor thread. */
 typedef void (*net_closed_fn)(void *arg, const char *addr);
+/* net_connected_fn: our connection to addr (borrowed) is established (a
+ * new one, or one NNG redialled). Reactor thread. */
+typedef void (*net_connected_fn)(void *arg, const char *addr);
 
 struct net_config {
     const char *listen_url;  /* tcp://HOST:PORT */
-    size_t recv_max;         /* largest message accepted (bytes) */
+    size_t recv_max;         /* largest frame (message) accepted, bytes */
     net_recv_fn recv;
     net_closed_fn closed;
     void *arg;
 };
+
+/* struct net_options: what net_open_opts adds to a net_config. Zero
+ * fields take the defaults named (NET_OPTIONS_ZERO: all defaults). */
+struct net_options {
+    net_connected_fn connected;    /* NULL: not reported; gets cfg->arg */
+    naos_duration auth_timeout_ms; /* NET_AUTH_TIMEOUT_MS */
+    naos_duration frame_timeout_ms;/* NET_FRAME_TIMEOUT_MS */
+    size_t max_conns;     /* min(RLIMIT_NOFILE / NET_FD_SHARE_DIV,
+                             NET_MAX_CONNS), at least 8 */
+    size_t max_unauth;    /* min(NET_MAX_UNAUTH, max_conns / 2) */
+    size_t max_unauth_per_addr; /* min(NET_MAX_UNAUTH_PER_ADDR,
+                                   max_unauth) */
+};
+#define NET_OPTIONS_ZERO {NULL, 0, 0, 0, 0, 0}
 
 struct net;
 
@@ -77,8 +170,12 @@ struct net;
  * (cannot bind: address in use, ...); NAOS_ENOMEM. err gets a sentence. */
 int net_open(struct net **out, struct reactor *r, const struct net_config *cfg,
              char *err, size_t errlen);
-/* net_close closes every socket (no close is reported), drops what is
- * queued, and frees n. NULL is fine. */
+/* net_open_opts is net_open with options (opt copied; NULL = defaults). */
+int net_open_opts(struct net **out, struct reactor *r,
+                  const struct net_config *cfg, const struct net_options *opt,
+                  char *err, size_t errlen);
+/* net_close closes every socket and connection (no close is reported),
+ * drops what is queued, and frees n. NULL is fine. */
 void net_close(struct net *n);
 
 /* net_listen_url: the URL actually bound (port 0 resolved). Valid until
@@ -108,6 +205,20 @@ typedef bool (*net_keep_fn)(void *arg, const char *addr);
  * out). keep runs on the calling thread and must not call into n. */
 void net_prune(struct net *n, net_keep_fn keep, void *arg,
                naos_duration linger_ms);
+
+/* enum net_verdict: what a received message proved (net_recv_verdict). */
+enum net_verdict {
+    NET_AUTHENTIC = 1, /* it opened under the cluster key: the connection
+                          is a member's from now on */
+    NET_REFUSED,       /* it is not authentic: an unauthenticated
+                          connection is closed at once (an authenticated
+                          one is kept) */
+};
+
+/* net_recv_verdict records v for the connection the message now being
+ * handled by recv_fn came on. Only valid inside recv_fn; ignored
+ * elsewhere. Without a verdict the connection stays as it was. */
+void net_recv_verdict(struct net *n, enum net_verdict v);
 
 /* net_stats_get: the counters (valid until net_close). */
 const struct net_stats *net_stats_get(const struct net *n);

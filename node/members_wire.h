@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* members_wire.h: how large a membership message may be on the wire, and
+ * the splitting that keeps every message the node sends within it.
+ *
+ * The bound (MEMBERS_WIRE_MAX_PAYLOAD, 128 KiB of SwimMsg; sealed:
+ * MEMBERS_WIRE_MAX_ENVELOPE) is what node/net accepts as a frame, so it is
+ * also what an outsider can make the node hold per connection. It is the
+ * largest message the SWIM core produces that cannot be split, computed
+ * from the bounds of swim.h (members_wire_test.c packs each worst case):
+ *   - a SYNC carries the sender's own entry in full and at most one
+ *     digest per other member (SWIM_MAX_MEMBERS - 1 = 2047): a full entry
+ *     is at most ~520 bytes (63-byte name, 127-byte address, 256-byte
+ *     health, every number at its bound), a digest at most ~40: 82,405
+ *     bytes at 2048 members;
+ *   - every other message carries at most SWIM_MAX_PIGGYBACK (64) updates
+ *     (the core's byte budget, 1 KiB by default, keeps them far smaller):
+ *     33,040 bytes;
+ *   - SYNC_REPLY, SYNC_FILL and GOSSIP list entries that are applied one
+ *     by one, so a larger one is sent as several messages of the same
+ *     type, each within the bound (a full reply of 2048 members at the
+ *     field bounds packs to 1,069,060 bytes: unsplit, it would not even
+ *     fit AUTH_MAX_PAYLOAD, and was silently dropped).
+ * Anything else larger than the bound is a bug of the core: it is dropped
+ * and counted rather than sent.
+ *
+ * MEMBERS_WIRE_HELLO is the Sealed.type of the hello a node sends on each
+ * connection it establishes (empty payload): the receiver treats the
+ * connection as a member's once an envelope on it opens (node/net), and
+ * a dialled connection may otherwise carry nothing for many probe rounds.
+ *
+ * Pure functions; any thread. */
+#ifndef NAOS_NODE_MEMBERS_WIRE_H
+#define NAOS_NODE_MEMBERS_WIRE_H
+
+#include <stddef.h>
+
+#include "node/auth/seal.h"
+#include "node/swim/swim.h"
+
+#define MEMBERS_WIRE_MAX_PAYLOAD (128u * 1024u)
+#define MEMBERS_WIRE_MAX_ENVELOPE \
+    (MEMBERS_WIRE_MAX_PAYLOAD + AUTH_SEAL_OVERHEAD)
+#define MEMBERS_WIRE_HELLO 64u
+
+_Static_assert(MEMBERS_WIRE_HELLO > SWIM_MSG_TYPE_MAX,
+               "the hello type is not a SWIM message type");
+_Static_assert(MEMBERS_WIRE_MAX_PAYLOAD <= AUTH_MAX_PAYLOAD,
+               "a part can always be sealed");
+
+/* members_wire_part_fn receives one message to send (borrowed for the
+ * call). */
+typedef void (*members_wire_part_fn)(void *arg, const struct swim_msg *part);
+
+/* members_wire_split calls fn(arg, m) once when m packs (swim_pb) into at
+ * most max bytes. Otherwise, for SYNC_REPLY, SYNC_FILL and GOSSIP, it calls
+ * fn with consecutive parts of m's updates (in order; wants only in the
+ * first part), each packing into at most max bytes, and every other field
+ * as in m. Returns NAOS_OK; NAOS_ETOOBIG (another type, or one update
+ * alone does not fit: fn was not called); NAOS_ENOMEM (fn may have been
+ * called for the first parts). m is borrowed. */
+int members_wire_split(const struct swim_msg *m, size_t max,
+                       members_wire_part_fn fn, void *arg);
+
+#endif
