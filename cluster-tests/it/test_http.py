@@ -428,18 +428,18 @@ children:
             # oversized body: 413 and the connection closed
             port = urllib.parse.urlsplit(n.http_url()).port
             out = raw_request(port, b"POST /api/v1/deployments/x/stop "
-                              b"HTTP/1.1\r\nHost: x\r\nContent-Length: "
+                              b"HTTP/1.1\r\nHost: localhost\r\nContent-Length: "
                               b"100000000\r\n\r\n")
             self.assertTrue(out.startswith(b"HTTP/1.1 413 "), out)
             self.assertIn(b"Connection: close", out)
             self.assertIn(b'"status":413', out)
             out = raw_request(port, b"POST /api/v1/deployments/x/stop "
-                              b"HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+                              b"HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: "
                               b"chunked\r\n\r\n")
             self.assertTrue(out.startswith(b"HTTP/1.1 413 "), out)
             # a request head beyond NNG's 8 KiB buffer: NNG drops the
             # connection without an answer; the node carries on
-            raw_request(port, b"GET /metrics HTTP/1.1\r\nHost: x\r\nX: " +
+            raw_request(port, b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nX: " +
                         b"a" * 20000 + b"\r\n\r\n")
             # NNG's own rejections carry our JSON body too
             out = raw_request(port, b"GET /metrics HTTP/1.1\r\n"
@@ -464,7 +464,7 @@ children:
                 data = b"".join(rng.choice(pieces) for _ in range(k))
                 if i % 2:
                     data = (b"GET /" + data.replace(b" ", b"") +
-                            b" HTTP/1.1\r\nHost: x\r\nConnection: close"
+                            b" HTTP/1.1\r\nHost: localhost\r\nConnection: close"
                             b"\r\n\r\n")
                 out = raw_request(port, data, timeout=2)
                 if out:
