@@ -117,7 +117,8 @@ struct front {
     bool stopped;
     uint32_t nslots;
     struct slot *slots;
-    struct pending pend[FRONT_PENDING];
+    uint32_t npend;
+    struct pending *pend; /* 2 * nslots + FRONT_PENDING */
     atomic_uint_fast64_t reply_bytes, accepted, budget_refused, open;
     atomic_uint_fast64_t closed[FRONT_C__COUNT];
 };
@@ -214,10 +215,17 @@ arm(struct front *f, struct slot *s)
     epoll_set(f, s->leg_fd, &s->leg_ev, lw, tag(T_LEG, s->idx));
 }
 
-/* Stops whatever NNG is doing for s and frees its side. */
+/* Stops whatever NNG is doing for s and frees its side. The leg is
+ * closed first (teardown) and the conn before the aio is waited for: a
+ * reply write blocked on a full leg completes only when its stream fails,
+ * cancelling the aio alone does not stop it. */
 static void
 nng_side_fini(struct slot *s)
 {
+    if (s->conn) {
+        nng_http_conn_close(s->conn); /* fails what is pending on it */
+        s->conn = NULL;
+    }
     if (s->io != IO_NONE) {
         nng_aio_cancel(s->aio);
         nng_aio_wait(s->aio);
@@ -229,10 +237,6 @@ nng_side_fini(struct slot *s)
         s->io = IO_NONE;
     }
     atomic_store(&s->io_done, false);
-    if (s->conn) {
-        nng_http_conn_close(s->conn);
-        s->conn = NULL;
-    }
     if (s->res) {
         nng_http_res_free(s->res);
         s->res = NULL;
@@ -252,6 +256,12 @@ teardown(struct front *f, struct slot *s, int reason)
         return;
     if (reason >= 0 && reason < FRONT_C__COUNT)
         atomic_fetch_add(&f->closed[reason], 1);
+    if (s->pub_fd >= 0)
+        close(s->pub_fd); /* also leaves the epoll set */
+    if (s->leg_fd >= 0)
+        close(s->leg_fd);
+    s->pub_fd = s->leg_fd = -1;
+    s->pub_ev = s->leg_ev = 0;
     nng_side_fini(s);
     pthread_mutex_lock(&f->mu);
     s->gen++;
@@ -263,12 +273,6 @@ teardown(struct front *f, struct slot *s, int reason)
     }
     s->ph = PH_FREE;
     pthread_mutex_unlock(&f->mu);
-    if (s->pub_fd >= 0)
-        close(s->pub_fd); /* also leaves the epoll set */
-    if (s->leg_fd >= 0)
-        close(s->leg_fd);
-    s->pub_fd = s->leg_fd = -1;
-    s->pub_ev = s->leg_ev = 0;
     atomic_fetch_sub(&f->open, 1);
 }
 
@@ -672,7 +676,7 @@ on_leg_accept(struct front *f, naos_time now)
         if (fd < 0)
             return;
         struct pending *p = NULL;
-        for (int i = 0; i < FRONT_PENDING; i++) {
+        for (uint32_t i = 0; i < f->npend; i++) {
             struct pending *q = &f->pend[i];
             if (q->fd < 0) {
                 p = q;
@@ -748,7 +752,7 @@ check_deadlines(struct front *f, naos_time now)
                                        : FRONT_C_WRITE;
         teardown(f, s, why);
     }
-    for (int i = 0; i < FRONT_PENDING; i++)
+    for (uint32_t i = 0; i < f->npend; i++)
         if (f->pend[i].fd >= 0 && f->pend[i].deadline <= now)
             pend_close(f, &f->pend[i]);
     if (f->listen_paused_until && f->listen_paused_until <= now) {
@@ -768,7 +772,7 @@ next_timeout(const struct front *f, naos_time now)
     for (uint32_t i = 0; i < f->nslots; i++)
         if (f->slots[i].ph != PH_FREE && f->slots[i].deadline < next)
             next = f->slots[i].deadline;
-    for (int i = 0; i < FRONT_PENDING; i++)
+    for (uint32_t i = 0; i < f->npend; i++)
         if (f->pend[i].fd >= 0 && f->pend[i].deadline < next)
             next = f->pend[i].deadline;
     if (f->listen_paused_until && f->listen_paused_until < next)
@@ -910,8 +914,6 @@ front_open(struct front **out, const struct front_config *cfg, char *errbuf,
     f->cfg = *cfg;
     f->listen_fd = f->leg_listen_fd = f->ep = f->efd = -1;
     pthread_mutex_init(&f->mu, NULL);
-    for (int i = 0; i < FRONT_PENDING; i++)
-        f->pend[i].fd = -1;
     f->nslots = effective_cap(cfg->max_conns);
     if (f->nslots < cfg->max_conns)
         NAOS_WARN("http", "--http-max-conns %u lowered to %u: each "
@@ -924,6 +926,17 @@ front_open(struct front **out, const struct front_config *cfg, char *errbuf,
         goto err;
     }
     memset(f->slots, 0, f->nslots * sizeof *f->slots);
+    /* every connection may be dialing its leg at once, and a connection
+     * evicted while dialing may leave a leg behind; plus a few strangers */
+    f->npend = 2 * f->nslots + FRONT_PENDING;
+    f->pend = naos_alloc(f->npend * sizeof *f->pend);
+    if (f->pend == NULL) {
+        f->npend = 0;
+        snprintf(errbuf, errlen, "out of memory");
+        goto err;
+    }
+    for (uint32_t i = 0; i < f->npend; i++)
+        f->pend[i].fd = -1;
     for (uint32_t i = 0; i < f->nslots; i++) {
         struct slot *s = &f->slots[i];
         s->f = f;
@@ -1032,7 +1045,7 @@ front_stop(struct front *f)
     pthread_mutex_unlock(&f->mu);
     for (uint32_t i = 0; f->slots && i < f->nslots; i++)
         teardown(f, &f->slots[i], -1);
-    for (int i = 0; i < FRONT_PENDING; i++)
+    for (uint32_t i = 0; i < f->npend; i++)
         pend_close(f, &f->pend[i]);
     if (f->listen_fd >= 0)
         close(f->listen_fd);
@@ -1052,6 +1065,7 @@ front_free(struct front *f)
             nng_http_req_free(f->slots[i].req);
     }
     naos_free(f->slots);
+    naos_free(f->pend);
     if (f->client)
         nng_http_client_free(f->client);
     if (f->ep >= 0)

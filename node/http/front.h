@@ -24,9 +24,9 @@
  * the dialed conn: the conn code is the same on both sides), while this
  * module, which owns both sockets of the path, enforces the limits. The
  * leg listener is reachable by other local users too; a leg proves it is
- * ours by sending a 16-byte random nonce first (from getrandom), at most
- * FRONT_PENDING unproven legs are held (the oldest is dropped for a new
- * one) for FRONT_LEG_TIMEOUT. Cost: three descriptors and 32 KiB of relay
+ * ours by sending a 16-byte random nonce first (from getrandom); at most
+ * 2 * max_conns + FRONT_PENDING unproven legs are held (the oldest is dropped
+ * for a new one), each for at most FRONT_LEG_TIMEOUT. Cost: three descriptors and 32 KiB of relay
  * buffers per client connection, one loopback hop per request.
  *
  * Limits (struct front_config):
@@ -70,7 +70,7 @@
 #define FRONT_WRITE_TIMEOUT 30000        /* ms */
 #define FRONT_LEG_TIMEOUT 2000           /* ms for an unproven leg */
 #define FRONT_LINGER 1000                /* ms to drain input at close */
-#define FRONT_PENDING 8                  /* unproven legs held */
+#define FRONT_PENDING 8                  /* unproven legs beyond the cap */
 #define FRONT_SMALL_REPLY (16u * 1024u)  /* always admitted */
 #define FRONT_NONCE 16
 
