@@ -54,7 +54,7 @@ enum phase {
     PH_LINGER,
 };
 
-enum io_op { IO_NONE = 0, IO_DIAL, IO_NONCE, IO_READ, IO_WRITE };
+enum io_op { IO_NONE = 0, IO_NONCE, IO_READ, IO_WRITE };
 
 /* epoll tags: kind << 32 | index */
 enum tag { T_LISTEN = 1, T_LEGLISTEN, T_EVENT, T_PUB, T_LEG, T_PEND };
@@ -78,8 +78,10 @@ struct slot {
     bool leg_dead;           /* writing to the leg failed: drop input */
     bool bytes_since_head;   /* client bytes after the last head */
     bool close_after;        /* close once the reply is out */
+    bool want_leg;           /* waiting for a dialed conn (front's queue) */
+    uint64_t want_seq;       /* its place in that queue */
     unsigned char nonce[FRONT_NONCE];
-    /* NNG side */
+    /* NNG side: aio sends the nonce, reads heads, writes replies on conn */
     nng_aio *aio;
     enum io_op io;
     atomic_bool io_done;
@@ -108,8 +110,17 @@ struct front {
     struct front_config cfg;
     int port;
     int listen_fd, leg_listen_fd, ep, efd;
-    naos_time listen_paused_until; /* 0 = listening */
+    naos_time paused_until[2]; /* [0] listener, [1] leg listener; 0 = on */
     nng_http_client *client;
+    /* The one leg dial in flight (front thread; see dial_kick). */
+    nng_aio *dial_aio;
+    bool dialing;
+    atomic_bool dial_done;
+    uint32_t nwant;    /* slots with want_leg */
+    uint64_t want_seq; /* next place in the queue */
+    /* warnings at most once a second each */
+    naos_time dial_warned_at, accept_warned_at[2];
+    uint64_t unwarned; /* dial failures not logged since dial_warned_at */
     pthread_t thread;
     bool thread_started;
     atomic_bool stop;
@@ -118,7 +129,7 @@ struct front {
     uint32_t nslots;
     struct slot *slots;
     uint32_t npend;
-    struct pending *pend; /* 2 * nslots + FRONT_PENDING */
+    struct pending *pend; /* nslots + FRONT_PENDING */
     atomic_uint_fast64_t reply_bytes, accepted, budget_refused, open;
     atomic_uint_fast64_t closed[FRONT_C__COUNT];
 };
@@ -218,7 +229,9 @@ arm(struct front *f, struct slot *s)
 /* Stops whatever NNG is doing for s and frees its side. The leg is
  * closed first (teardown) and the conn before the aio is waited for: a
  * reply write blocked on a full leg completes only when its stream fails,
- * cancelling the aio alone does not stop it. */
+ * cancelling the aio alone does not stop it. s's aio only ever works on
+ * s's own conn (never a dial: see dial_kick), so nothing else is
+ * disturbed by stopping it. */
 static void
 nng_side_fini(struct slot *s)
 {
@@ -229,11 +242,6 @@ nng_side_fini(struct slot *s)
     if (s->io != IO_NONE) {
         nng_aio_cancel(s->aio);
         nng_aio_wait(s->aio);
-        if (s->io == IO_DIAL && nng_aio_result(s->aio) == 0) {
-            nng_http_conn *c = nng_aio_get_output(s->aio, 0);
-            if (c)
-                nng_http_conn_close(c);
-        }
         s->io = IO_NONE;
     }
     atomic_store(&s->io_done, false);
@@ -256,8 +264,16 @@ teardown(struct front *f, struct slot *s, int reason)
         return;
     if (reason >= 0 && reason < FRONT_C__COUNT)
         atomic_fetch_add(&f->closed[reason], 1);
+    if (s->want_leg) {
+        s->want_leg = false; /* a dial in flight goes to the next in line */
+        f->nwant--;
+    }
+    /* out of the epoll set explicitly: a spawn's transient copy of the fd
+     * table would otherwise keep the registration alive past close */
+    epoll_set(f, s->pub_fd, &s->pub_ev, 0, 0);
+    epoll_set(f, s->leg_fd, &s->leg_ev, 0, 0);
     if (s->pub_fd >= 0)
-        close(s->pub_fd); /* also leaves the epoll set */
+        close(s->pub_fd);
     if (s->leg_fd >= 0)
         close(s->leg_fd);
     s->pub_fd = s->leg_fd = -1;
@@ -313,20 +329,6 @@ on_io(struct front *f, struct slot *s, naos_time now)
     int rv = nng_aio_result(s->aio);
     s->io = IO_NONE;
     switch (op) {
-    case IO_DIAL: {
-        if (rv != 0) {
-            NAOS_WARN("http", "cannot reach the private leg: %s",
-                      nng_strerror(rv));
-            teardown(f, s, -1);
-            return;
-        }
-        s->conn = nng_aio_get_output(s->aio, 0);
-        nng_iov iov = {.iov_buf = s->nonce, .iov_len = sizeof s->nonce};
-        nng_aio_set_iov(s->aio, 1, &iov);
-        s->io = IO_NONCE;
-        nng_http_conn_write_all(s->conn, s->aio);
-        return;
-    }
     case IO_NONCE:
         if (rv != 0) {
             teardown(f, s, -1);
@@ -414,8 +416,10 @@ front_reply(struct front *f, struct front_id id, nng_http_res *res,
     if (f != NULL && id.idx < f->nslots) {
         struct slot *s = &f->slots[id.idx];
         pthread_mutex_lock(&f->mu);
-        if (!f->stopped && s->gen == id.gen && s->ph != PH_FREE &&
-            !atomic_load(&s->posted)) {
+        /* the generation alone says whether id is still this slot's
+         * connection: teardown bumps it under mu (s->ph is the front
+         * thread's and is not read here) */
+        if (!f->stopped && s->gen == id.gen && !atomic_load(&s->posted)) {
             s->p_res = res;
             s->p_body = body;
             s->p_counted = counted;
@@ -446,6 +450,89 @@ io_cb(void *arg)
     if (write(s->f->efd, &one, sizeof one) < 0) {
         /* see front_reply */
     }
+}
+
+/* ---- dialing legs -------------------------------------------------------------
+ *
+ * One dial at a time, on the front's own aio, never cancelled while the
+ * front runs. NNG 1.5.2's HTTP client funnels every nng_http_client_connect
+ * through one internal aio; cancelling the only waiting connect aborts that
+ * aio, and a connect started before the abort's callback has run reuses it
+ * while it is still busy: NNG then panics ("assert err: stream != NULL" in
+ * http_client.c, or "appending node already on a list"), which killed the
+ * node when a connection was evicted while its leg was being dialed. So
+ * slots queue for a leg (want_leg, in want_seq order) and a dialed conn
+ * goes to the first slot still waiting; conns are interchangeable until a
+ * slot writes its nonce on one. A conn nobody waits for any more is
+ * closed. */
+
+static void
+dial_cb(void *arg)
+{
+    struct front *f = arg;
+    atomic_store(&f->dial_done, true);
+    uint64_t one = 1;
+    if (write(f->efd, &one, sizeof one) < 0) {
+        /* see front_reply */
+    }
+}
+
+static void
+dial_kick(struct front *f)
+{
+    if (f->dialing || f->nwant == 0)
+        return;
+    f->dialing = true;
+    nng_http_client_connect(f->client, f->dial_aio);
+}
+
+static struct slot *
+first_waiting(struct front *f)
+{
+    struct slot *first = NULL;
+    for (uint32_t i = 0; f->nwant > 0 && i < f->nslots; i++) {
+        struct slot *s = &f->slots[i];
+        if (s->want_leg && (first == NULL || s->want_seq < first->want_seq))
+            first = s;
+    }
+    return first;
+}
+
+/* The dial finished. Front thread. */
+static void
+on_dial(struct front *f, naos_time now)
+{
+    f->dialing = false;
+    int rv = nng_aio_result(f->dial_aio);
+    nng_http_conn *c = rv == 0 ? nng_aio_get_output(f->dial_aio, 0) : NULL;
+    struct slot *s = first_waiting(f);
+    if (rv != 0) {
+        /* out of descriptors, most likely: the client waiting longest is
+         * closed (its header deadline would close it anyway), and the
+         * next one gets a fresh try. At most one line a second. */
+        if (now - f->dial_warned_at >= 1000) {
+            NAOS_WARN("http", "cannot reach the private leg: %s (%llu "
+                      "more since the last warning)", nng_strerror(rv),
+                      (unsigned long long)f->unwarned);
+            f->dial_warned_at = now;
+            f->unwarned = 0;
+        } else {
+            f->unwarned++;
+        }
+        if (s != NULL)
+            teardown(f, s, -1);
+    } else if (s == NULL) {
+        nng_http_conn_close(c); /* its client left while it was dialed */
+    } else {
+        s->want_leg = false;
+        f->nwant--;
+        s->conn = c;
+        nng_iov iov = {.iov_buf = s->nonce, .iov_len = sizeof s->nonce};
+        nng_aio_set_iov(s->aio, 1, &iov);
+        s->io = IO_NONCE;
+        nng_http_conn_write_all(s->conn, s->aio);
+    }
+    dial_kick(f);
 }
 
 /* ---- the relay ----------------------------------------------------------------- */
@@ -607,6 +694,48 @@ slot_for_newcomer(struct front *f)
     return oldest;
 }
 
+/* accept4 on listener which (0: public, 1: leg) failed with errno e. Out
+ * of descriptors or memory, the listener stays readable: it leaves the
+ * epoll set for ACCEPT_PAUSE ms rather than spin the thread (what waits is
+ * kept in the kernel's backlog). */
+#define ACCEPT_PAUSE 250
+
+static void
+accept_failed(struct front *f, int which, int e, naos_time now)
+{
+    if (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM)
+        return; /* EAGAIN, or a connection that went before its accept */
+    int fd = which == 0 ? f->listen_fd : f->leg_listen_fd;
+    if (f->paused_until[which] == 0 &&
+        epoll_ctl(f->ep, EPOLL_CTL_DEL, fd, NULL) != 0)
+        NAOS_WARN("http", "epoll_ctl: %s", strerror(errno));
+    if (f->paused_until[which] == 0 &&
+        now - f->accept_warned_at[which] >= 1000) {
+        NAOS_WARN("http", "accept on the %s listener: %s; pausing it for "
+                  "%d ms", which == 0 ? "HTTP" : "private leg", strerror(e),
+                  ACCEPT_PAUSE);
+        f->accept_warned_at[which] = now;
+    }
+    f->paused_until[which] = now + ACCEPT_PAUSE;
+}
+
+static void
+accept_resume(struct front *f, naos_time now)
+{
+    for (int which = 0; which < 2; which++) {
+        if (f->paused_until[which] == 0 || f->paused_until[which] > now)
+            continue;
+        struct epoll_event ev = {
+            .events = EPOLLIN,
+            .data.u64 = tag(which == 0 ? T_LISTEN : T_LEGLISTEN, 0)};
+        int fd = which == 0 ? f->listen_fd : f->leg_listen_fd;
+        if (epoll_ctl(f->ep, EPOLL_CTL_ADD, fd, &ev) == 0)
+            f->paused_until[which] = 0;
+        else
+            f->paused_until[which] = now + ACCEPT_PAUSE;
+    }
+}
+
 static void
 on_accept(struct front *f, naos_time now)
 {
@@ -614,15 +743,7 @@ on_accept(struct front *f, naos_time now)
         int fd = accept4(f->listen_fd, NULL, NULL,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-                errno == ENOMEM) {
-                /* out of descriptors: stop accepting for a moment rather
-                 * than spin on a listener that stays readable */
-                NAOS_WARN("http", "accept: %s; pausing for 250 ms",
-                          strerror(errno));
-                f->listen_paused_until = now + 250;
-                epoll_ctl(f->ep, EPOLL_CTL_DEL, f->listen_fd, NULL);
-            }
+            accept_failed(f, 0, errno, now);
             return;
         }
         atomic_fetch_add(&f->accepted, 1);
@@ -652,8 +773,10 @@ on_accept(struct front *f, naos_time now)
         pthread_mutex_unlock(&f->mu);
         atomic_fetch_add(&f->open, 1);
         set_phase(s, PH_HEAD, now, f->cfg.header_timeout);
-        s->io = IO_DIAL;
-        nng_http_client_connect(f->client, s->aio);
+        s->want_leg = true;
+        s->want_seq = f->want_seq++;
+        f->nwant++;
+        dial_kick(f);
         arm(f, s);
     }
 }
@@ -661,11 +784,14 @@ on_accept(struct front *f, naos_time now)
 static void
 pend_close(struct front *f, struct pending *p)
 {
-    (void)f;
-    if (p->fd >= 0)
+    if (p->fd >= 0) {
+        epoll_ctl(f->ep, EPOLL_CTL_DEL, p->fd, NULL); /* see teardown */
         close(p->fd);
+    }
     p->fd = -1;
 }
+
+static void on_pending(struct front *f, struct pending *p, naos_time now);
 
 static void
 on_leg_accept(struct front *f, naos_time now)
@@ -673,8 +799,10 @@ on_leg_accept(struct front *f, naos_time now)
     for (int k = 0; k < 64; k++) {
         int fd = accept4(f->leg_listen_fd, NULL, NULL,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
+        if (fd < 0) {
+            accept_failed(f, 1, errno, now);
             return;
+        }
         struct pending *p = NULL;
         for (uint32_t i = 0; i < f->npend; i++) {
             struct pending *q = &f->pend[i];
@@ -692,8 +820,15 @@ on_leg_accept(struct front *f, naos_time now)
         struct epoll_event ev = {.events = EPOLLIN,
                                  .data.u64 = tag(T_PEND,
                                                  (uint32_t)(p - f->pend))};
-        if (epoll_ctl(f->ep, EPOLL_CTL_ADD, fd, &ev) != 0)
+        if (epoll_ctl(f->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
             pend_close(f, p);
+            continue;
+        }
+        /* our own legs send their nonce as soon as they connect: read it
+         * now, so that a stranger flooding the listener (whose
+         * connections push the oldest unproven ones out) rarely gets the
+         * chance to push ours out */
+        on_pending(f, p, now);
     }
 }
 
@@ -755,14 +890,7 @@ check_deadlines(struct front *f, naos_time now)
     for (uint32_t i = 0; i < f->npend; i++)
         if (f->pend[i].fd >= 0 && f->pend[i].deadline <= now)
             pend_close(f, &f->pend[i]);
-    if (f->listen_paused_until && f->listen_paused_until <= now) {
-        struct epoll_event ev = {.events = EPOLLIN,
-                                 .data.u64 = tag(T_LISTEN, 0)};
-        if (epoll_ctl(f->ep, EPOLL_CTL_ADD, f->listen_fd, &ev) == 0)
-            f->listen_paused_until = 0;
-        else
-            f->listen_paused_until = now + 250;
-    }
+    accept_resume(f, now);
 }
 
 static int
@@ -775,8 +903,9 @@ next_timeout(const struct front *f, naos_time now)
     for (uint32_t i = 0; i < f->npend; i++)
         if (f->pend[i].fd >= 0 && f->pend[i].deadline < next)
             next = f->pend[i].deadline;
-    if (f->listen_paused_until && f->listen_paused_until < next)
-        next = f->listen_paused_until;
+    for (int which = 0; which < 2; which++)
+        if (f->paused_until[which] && f->paused_until[which] < next)
+            next = f->paused_until[which];
     if (next == NAOS_TIME_NEVER)
         return -1;
     return next <= now ? 0 : (int)(next - now > 60000 ? 60000 : next - now);
@@ -806,6 +935,8 @@ front_main(void *arg)
                 if (read(f->efd, &v, sizeof v) < 0) {
                     /* EAGAIN: already drained */
                 }
+                if (atomic_exchange(&f->dial_done, false))
+                    on_dial(f, now);
                 for (uint32_t j = 0; j < f->nslots; j++) {
                     struct slot *s = &f->slots[j];
                     if (atomic_exchange(&s->io_done, false))
@@ -841,8 +972,8 @@ front_main(void *arg)
 /* ---- open / close ----------------------------------------------------------------- */
 
 static int
-listen_on(const char *host, int port, int *fdp, int *portp, char *errbuf,
-          size_t errlen)
+listen_on(const char *host, int port, int backlog, int *fdp, int *portp,
+          char *errbuf, size_t errlen)
 {
     char h[300];
     size_t hl = strlen(host);
@@ -868,7 +999,7 @@ listen_on(const char *host, int port, int *fdp, int *portp, char *errbuf,
     int one = 1;
     if (fd < 0 ||
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 128) != 0) {
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, backlog) != 0) {
         snprintf(errbuf, errlen, "%s", strerror(errno));
         if (fd >= 0)
             close(fd);
@@ -886,15 +1017,20 @@ listen_on(const char *host, int port, int *fdp, int *portp, char *errbuf,
     return NAOS_OK;
 }
 
-/* The cap in force: the configured one, but never more than a twelfth of
- * the descriptors (three per connection: a quarter of them). */
+/* The cap in force: the configured one, but never more than a sixteenth
+ * of the descriptors (*nofile: the limit, 0 = none). A connection holds
+ * three (client, leg, NNG's end of the leg) and may have one more among
+ * the unproven legs (npend = cap + FRONT_PENDING): HTTP holds at most a
+ * quarter of the node's descriptors, plus FRONT_PENDING. */
 static uint32_t
-effective_cap(uint32_t want)
+effective_cap(uint32_t want, uint64_t *nofile)
 {
     struct rlimit rl;
+    *nofile = 0;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
         return want;
-    uint64_t most = rl.rlim_cur / 12;
+    *nofile = rl.rlim_cur;
+    uint64_t most = rl.rlim_cur / 16;
     if (most < 1)
         most = 1;
     return want > most ? (uint32_t)most : want;
@@ -914,21 +1050,23 @@ front_open(struct front **out, const struct front_config *cfg, char *errbuf,
     f->cfg = *cfg;
     f->listen_fd = f->leg_listen_fd = f->ep = f->efd = -1;
     pthread_mutex_init(&f->mu, NULL);
-    f->nslots = effective_cap(cfg->max_conns);
+    uint64_t nofile;
+    f->nslots = effective_cap(cfg->max_conns, &nofile);
     if (f->nslots < cfg->max_conns)
         NAOS_WARN("http", "--http-max-conns %u lowered to %u: each "
-                  "connection takes 3 of the %u descriptors allowed "
+                  "connection may take 4 of the %llu descriptors allowed "
                   "(ulimit -n), and HTTP may use a quarter of them",
-                  cfg->max_conns, f->nslots, f->nslots * 12);
+                  cfg->max_conns, f->nslots, (unsigned long long)nofile);
     f->slots = naos_alloc(f->nslots * sizeof *f->slots);
     if (f->slots == NULL) {
         snprintf(errbuf, errlen, "out of memory");
         goto err;
     }
     memset(f->slots, 0, f->nslots * sizeof *f->slots);
-    /* every connection may be dialing its leg at once, and a connection
-     * evicted while dialing may leave a leg behind; plus a few strangers */
-    f->npend = 2 * f->nslots + FRONT_PENDING;
+    /* each connection's leg until its nonce is read (legs are dialed one
+     * at a time, and one whose connection went is closed at once by its
+     * NNG end); plus a few strangers */
+    f->npend = f->nslots + FRONT_PENDING;
     f->pend = naos_alloc(f->npend * sizeof *f->pend);
     if (f->pend == NULL) {
         f->npend = 0;
@@ -948,16 +1086,22 @@ front_open(struct front **out, const struct front_config *cfg, char *errbuf,
             goto err;
         }
     }
+    if ((rv = nng_aio_alloc(&f->dial_aio, dial_cb, f)) != 0) {
+        snprintf(errbuf, errlen, "out of memory");
+        goto err;
+    }
     rc = NAOS_ESYS;
     char why[256];
-    if (listen_on(cfg->host, cfg->port, &f->listen_fd, &f->port, why,
+    if (listen_on(cfg->host, cfg->port, 128, &f->listen_fd, &f->port, why,
                   sizeof why) != NAOS_OK) {
         snprintf(errbuf, errlen, "cannot listen on http://%s:%d: %s", cfg->host,
                  cfg->port, why);
         goto err;
     }
     int leg_port;
-    if (listen_on("127.0.0.1", 0, &f->leg_listen_fd, &leg_port, why,
+    /* a deep backlog: a local user who floods the leg listener should not
+     * make our own dials wait for a SYN retransmit */
+    if (listen_on("127.0.0.1", 0, SOMAXCONN, &f->leg_listen_fd, &leg_port, why,
                   sizeof why) != NAOS_OK) {
         snprintf(errbuf, errlen, "cannot listen on 127.0.0.1 for the "
                  "HTTP endpoint's private leg: %s", why);
@@ -1043,6 +1187,15 @@ front_stop(struct front *f)
     pthread_mutex_lock(&f->mu);
     f->stopped = true;
     pthread_mutex_unlock(&f->mu);
+    if (f->dialing) {
+        /* safe to cancel now: no dial follows (see dial_kick) */
+        nng_aio_cancel(f->dial_aio);
+        nng_aio_wait(f->dial_aio);
+        if (nng_aio_result(f->dial_aio) == 0)
+            nng_http_conn_close(nng_aio_get_output(f->dial_aio, 0));
+        f->dialing = false;
+    }
+    atomic_store(&f->dial_done, false);
     for (uint32_t i = 0; f->slots && i < f->nslots; i++)
         teardown(f, &f->slots[i], -1);
     for (uint32_t i = 0; i < f->npend; i++)
@@ -1064,6 +1217,7 @@ front_free(struct front *f)
         if (f->slots[i].req)
             nng_http_req_free(f->slots[i].req);
     }
+    nng_aio_free(f->dial_aio);
     naos_free(f->slots);
     naos_free(f->pend);
     if (f->client)
