@@ -348,18 +348,24 @@ class HttpFront(NodeTest):
             clients = []
             try:
                 # room for one client and NNG's end of its leg, not for
-                # accepting the leg, nor a second client
+                # accepting the leg, nor a second client (which comes once
+                # the first is in: both accepted, the dial would fail)
                 resource.prlimit(pid, resource.RLIMIT_NOFILE,
                                  (limit_for(pid, 2), hard))
-                for _ in range(2):
-                    s = connect(port)
-                    s.sendall(REQ)
-                    clients.append(s)
+                s = connect(port)
+                s.sendall(REQ)
+                clients.append(s)
                 wait_until(lambda: fds(pid) == base + 2 and
                            "accept on the private leg listener: Too many "
                            "open files" in n.read_node_log(), timeout=20,
                            msg="the client and its dialed leg, the leg's "
                            "accept refused")
+                s = connect(port)  # waits in the backlog
+                s.sendall(REQ)
+                clients.append(s)
+                wait_until(lambda: "accept on the HTTP listener: Too many "
+                           "open files" in n.read_node_log(), timeout=20,
+                           msg="the second client's accept refused")
                 # both listeners stay readable: the thread must not spin
                 c0, t0 = cpu_seconds(pid), time.monotonic()
                 time.sleep(1.5)

@@ -5,6 +5,7 @@ tries to exhaust with partial heads, the reply budget against clients that
 never read, the Host check against DNS rebinding, and names that are not
 UTF-8."""
 import json
+import os
 import resource
 import socket
 import time
@@ -251,6 +252,7 @@ class HttpLimits(NodeTest):
             for _ in range(3):  # warm the render path up
                 self.assertEqual(n.http("GET", "/api/v1/status")[0], 200)
             before = rss_kib(n.proc.pid)
+            fds_before = len(os.listdir("/proc/%d/fd" % n.proc.pid))
             port = port_of(n)
             clients = []
             try:
@@ -289,6 +291,10 @@ class HttpLimits(NodeTest):
             finally:
                 for s in clients:
                     s.close()
+            # every descriptor of the 30 (held replies, refused ones) back
+            wait_until(lambda: len(os.listdir("/proc/%d/fd" % n.proc.pid))
+                       <= fds_before, timeout=60,
+                       msg="the node's descriptors back to %d" % fds_before)
             # stopping 3,200 workers in trees 30 deep takes the node longer
             # than the harness waits, even signalled twice (not an HTTP
             # matter): SIGKILL it; its workers die with it (PDEATHSIG)

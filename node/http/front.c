@@ -1139,6 +1139,7 @@ front_open(struct front **out, const struct front_config *cfg, char *errbuf,
         goto err;
     }
     f->thread_started = true;
+    pthread_setname_np(f->thread, "http-front"); /* for top -H, gdb */
     *out = f;
     return NAOS_OK;
 

@@ -22,17 +22,26 @@
  * with NNG's HTTP client, so NNG's conn code parses the request heads and
  * writes the replies (nng_http_conn_read_req / nng_http_conn_write_res on
  * the dialed conn: the conn code is the same on both sides), while this
- * module, which owns both sockets of the path, enforces the limits. The
- * leg listener is reachable by other local users too; a leg proves it is
- * ours by sending a 16-byte random nonce first (from getrandom); at most
- * 2 * max_conns + FRONT_PENDING unproven legs are held (the oldest is dropped
- * for a new one), each for at most FRONT_LEG_TIMEOUT. Cost: three descriptors and 32 KiB of relay
- * buffers per client connection, one loopback hop per request.
+ * module, which owns both sockets of the path, enforces the limits. Legs
+ * are dialed one at a time and a dial is never cancelled while the front
+ * runs (NNG 1.5.2's client panics on a connect that follows a cancelled
+ * one; see front.c). The leg listener is reachable by other local users
+ * too; a leg proves it is ours by sending a 16-byte random nonce first
+ * (from getrandom), and nothing it sends is relayed before that: a
+ * stranger can neither pass a request off as a client's nor read a
+ * reply. At most max_conns + FRONT_PENDING unproven legs are held (the
+ * oldest is dropped for a new one), each for at most FRONT_LEG_TIMEOUT.
+ * Cost: three descriptors and 32 KiB of relay buffers per client
+ * connection, one loopback hop per request.
  *
  * Limits (struct front_config):
- *   - max_conns client connections (also capped at a twelfth of
- *     RLIMIT_NOFILE, so the HTTP endpoint never holds more than a quarter
- *     of the node's descriptors). When all are taken, the one that has
+ *   - max_conns client connections (also capped at a sixteenth of
+ *     RLIMIT_NOFILE: with its share of unproven legs a connection holds
+ *     at most four, so the HTTP endpoint never holds more than a quarter
+ *     of the node's descriptors, plus FRONT_PENDING). Out of descriptors
+ *     (EMFILE on an accept) a listener is left alone for 250 ms; a leg
+ *     that cannot be dialed closes the client connection waiting longest
+ *     for one. When all are taken, the one that has
  *     waited longest for a request (idle, or in the middle of its head) is
  *     closed for the newcomer; when every one has a request in progress,
  *     the newcomer is closed at once.
@@ -50,10 +59,16 @@
  *     is held, so the total is at most max(budget + max_conns *
  *     FRONT_SMALL_REPLY, largest reply).
  *
- * Threads. The front runs its own thread (epoll over its sockets and an
- * eventfd). It owns every connection; NNG's callbacks only flag the
- * connection and wake it, and replies from other threads are posted with
- * front_reply. on_request runs on the front thread and must not block. */
+ * Threads. The front thread ("front", started by front_open, joined by
+ * front_stop) runs an epoll loop over both listeners, every client and
+ * leg socket, the unproven legs and an eventfd. It owns every slot (phase,
+ * deadlines, descriptors, relay buffers, NNG conn and aio) and the dial
+ * queue. NNG's callbacks (its own threads) only set an atomic flag and
+ * write the eventfd; replies from the reactor and render threads are
+ * posted with front_reply under the front's mutex, which also guards each
+ * slot's generation; the reply-byte counters are atomics. on_request runs
+ * on the front thread and must not block. After front_stop returns no
+ * NNG operation of the front is pending. */
 #ifndef NAOS_HTTP_FRONT_H
 #define NAOS_HTTP_FRONT_H
 

@@ -391,12 +391,16 @@ request_ok(struct http_job *job, nng_http_req *req)
     return true;
 }
 
-/* Answers that need the reactor and can be large. */
+/* Answers that need the reactor and can be large: refused up front while
+ * the reply budget is used up. /metrics is not among them: it is what an
+ * operator watches while slow readers hold the budget (an answer over
+ * FRONT_SMALL_REPLY that does not fit is still replaced by 503 when it is
+ * handed over). */
 static bool
 needs_budget(enum http_route_kind k)
 {
     return k == HTTP_R_STATUS || k == HTTP_R_DEPLOYMENT ||
-           k == HTTP_R_EVENTS || k == HTTP_R_NODES || k == HTTP_R_METRICS;
+           k == HTTP_R_EVENTS || k == HTTP_R_NODES;
 }
 
 static void
@@ -642,11 +646,13 @@ http_open(struct http *h, struct reactor *r, const struct http_config *cfg,
         snprintf(h->url, sizeof h->url, "http://%s:%d", url->u_hostname, port);
     nng_url_free(url);
     url = NULL;
-    if (pthread_create(&h->render_thread, NULL, render_main, sh) == 0)
+    if (pthread_create(&h->render_thread, NULL, render_main, sh) == 0) {
         h->render_started = true;
-    else
+        pthread_setname_np(h->render_thread, "http-render");
+    } else {
         NAOS_WARN("http", "cannot start the render thread; rendering on "
                   "the reactor");
+    }
     h->open = true;
     if (reactor_add(r, &h->watch, reactor_inbox_fd(&sh->inbox), EPOLLIN,
                     on_inbox, h) != NAOS_OK) {
