@@ -90,6 +90,12 @@ def deep_tree(i, replicas):
     return "\n".join(lines) + "\n"
 
 
+def asan(pid):
+    """Does pid run with AddressSanitizer?"""
+    with open("/proc/%d/maps" % pid) as f:
+        return "libasan" in f.read()
+
+
 def rss_kib(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -265,27 +271,25 @@ class HttpLimits(NodeTest):
                     s.sendall(b"GET /api/v1/status HTTP/1.1\r\n"
                               b"Host: localhost\r\n\r\n")
                     clients.append(s)
-                # every request answered (a 200 held, or a 503)
-                def answered():
-                    m = metrics(n)
-                    return sum(promtext.value(m, "naos_http_requests_total",
-                                              route="status", code=c) or 0
-                               for c in ("200", "503")) >= 34
-                wait_until(answered, timeout=60,
-                           msg="the 30 slow readers answered")
+                # every request answered (a 200 held, or a 503): each
+                # client has its reply's head (heads only: a reply not read
+                # within the write timeout is cut off, as it should be).
+                # Not counted through /metrics: with these trees its text
+                # is ~800 KB, rightly refused while the budget is held.
+                codes = []
+                for s in clients:
+                    s.settimeout(60)
+                    codes.append(read_reply(s, head_only=True)[0])
                 grown = rss_kib(n.proc.pid) - before
                 # held: at most one reply larger than the budget, or the
-                # budget; plus rendering and allocator slack
+                # budget; plus rendering and allocator slack. (Not under
+                # ASan, whose quarantine keeps every freed render.)
                 bound = max(budget_mib * 1024, size // 1024) + 12 * 1024
-                self.assertLess(grown, bound,
-                                "RSS grew by %d KiB with 30 slow readers of "
-                                "a %d KiB status" % (grown, size // 1024))
-                codes = []
-                for i, s in enumerate(clients):
-                    s.settimeout(20)
-                    # heads only: a reply not read within the write
-                    # timeout is cut off, as it should be
-                    codes.append(read_reply(s, head_only=True)[0])
+                if not asan(n.proc.pid):
+                    self.assertLess(grown, bound,
+                                    "RSS grew by %d KiB with 30 slow "
+                                    "readers of a %d KiB status" %
+                                    (grown, size // 1024))
                 self.assertIn(200, codes)
                 self.assertIn(503, codes)
             finally:
