@@ -47,7 +47,8 @@ fetch(const char *raw, struct reply *out)
     size_t n = strlen(raw);
     if (write(fd, raw, n) != (ssize_t)n)
         NT_FAIL("short write");
-    static char buf[1 << 17];
+    /* per thread: test_busy_and_close fetches from several at once */
+    static _Thread_local char buf[1 << 17];
     size_t got = 0;
     for (;;) {
         ssize_t k = read(fd, buf + got, sizeof buf - 1 - got);
