@@ -68,6 +68,25 @@ static const char usage[] =
     "                   bearer token (first line; mode 0600) that allows the\n"
     "                   API's restart/stop/start calls; else $NAOS_HTTP_TOKEN;\n"
     "                   with neither, those calls answer 403\n"
+    "  --http-allow-host NAME\n"
+    "                   also answer requests whose Host is NAME (repeatable,\n"
+    "                   at most 16); besides localhost, loopback addresses\n"
+    "                   and the --http host (any address when bound to\n"
+    "                   0.0.0.0 or [::]), any other Host gets 421, so a web\n"
+    "                   page whose name is rebound to the node cannot read it\n"
+    "  --http-max-conns N\n"
+    "                   open HTTP connections, 1..4096 (default 32; at most\n"
+    "                   ulimit -n / 16: each takes up to 4 descriptors); when\n"
+    "                   full, the one waiting longest for a request is closed\n"
+    "  --http-header-timeout DUR\n"
+    "                   time to send a whole request head (default 10s;\n"
+    "                   100ms..1h)\n"
+    "  --http-idle-timeout DUR\n"
+    "                   time a kept-alive connection may wait for its next\n"
+    "                   request (default 60s; 100ms..1h)\n"
+    "  --http-reply-budget SIZE\n"
+    "                   reply bytes held for clients that have not read them\n"
+    "                   yet, in total (default 64M; 1M..16G); past it, 503\n"
     "  --listen ADDR    gossip address tcp://HOST:PORT (port 0 picks a free\n"
     "                   port; the advertised address goes to\n"
     "                   RUN/gossip.addr). Needs --key. `join` defaults to\n"
@@ -168,6 +187,11 @@ cmd_start(int argc, char **argv, bool join)
         {"key", required_argument, NULL, 'K'},
         {"http", required_argument, NULL, 'H'},
         {"http-token-file", required_argument, NULL, 'T'},
+        {"http-allow-host", required_argument, NULL, 0x100},
+        {"http-max-conns", required_argument, NULL, 0x101},
+        {"http-header-timeout", required_argument, NULL, 0x102},
+        {"http-idle-timeout", required_argument, NULL, 0x103},
+        {"http-reply-budget", required_argument, NULL, 0x104},
         {"listen", required_argument, NULL, 'L'},
         {"advertise", required_argument, NULL, 'A'},
         {"profile", required_argument, NULL, 'P'},
@@ -178,6 +202,8 @@ cmd_start(int argc, char **argv, bool join)
     char run_dir[PATH_MAX] = "", data_dir[PATH_MAX] = "", name[256] = "";
     struct node_config cfg = {0};
     const char *http_addr = NULL, *token_file = NULL;
+    struct http_limits http_limits = HTTP_LIMITS_DEFAULT;
+    char lerr[256];
     const char *seeds[MAX_SEEDS];
     size_t nseeds = 0;
     int c;
@@ -237,6 +263,19 @@ cmd_start(int argc, char **argv, bool join)
         case 'T':
             token_file = optarg;
             break;
+        case 0x100: case 0x101: case 0x102: case 0x103: case 0x104: {
+            /* "--http-" + the option's name, parsed in node/http */
+            static const char *const names[] = {
+                "allow-host", "max-conns", "header-timeout", "idle-timeout",
+                "reply-budget"};
+            const char *o = names[c - 0x100];
+            if (http_limits_set(&http_limits, o, optarg, lerr, sizeof lerr) !=
+                NAOS_OK) {
+                fprintf(stderr, "naos-node: fatal: --http-%s: %s\n", o, lerr);
+                return EXIT_USAGE;
+            }
+            break;
+        }
         case 'L':
             cfg.listen_url = optarg;
             break;
@@ -356,6 +395,7 @@ cmd_start(int argc, char **argv, bool join)
         cfg.http_url = http_url;
         cfg.http_required = http_addr != NULL;
         cfg.http_token = token[0] ? token : NULL;
+        cfg.http_limits = &http_limits;
         if (!loopback)
             NAOS_WARN("http", "--http %s is not a loopback address: anyone "
                       "who can reach it can read the status of every "

@@ -824,7 +824,8 @@ static int
 open_http(struct node *n, const struct node_config *cfg, char *errbuf,
           size_t errlen)
 {
-    struct http_config hc = {.url = cfg->http_url, .token = cfg->http_token};
+    struct http_config hc = {.url = cfg->http_url, .token = cfg->http_token,
+                             .limits = cfg->http_limits};
     char err[512] = "";
     int rc = http_open(&n->http, &n->r, &hc, node__http_answer, n, err,
                        sizeof err);

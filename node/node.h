@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct http_limits;
+
 struct node_config {
     const char *name;     /* node name (NAOS_NODE); default: hostname */
     const char *run_dir;  /* sockets, lock file */
@@ -21,6 +23,8 @@ struct node_config {
                                address was given); else a warning */
     const char *http_token; /* bearer token for mutating API calls, or
                                NULL (they answer 403) */
+    const struct http_limits *http_limits; /* --http-* limits (borrowed
+                               for node_open); NULL = defaults */
     const char *listen_url; /* gossip tcp://HOST:PORT, or NULL: no
                                membership (a single node, as before) */
     const char *advertise_url; /* what peers dial; NULL = the bound

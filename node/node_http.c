@@ -632,6 +632,34 @@ answer_metrics(struct node *n, struct http_response *res)
                         "HTTP requests waiting for the reactor.");
     http_metrics_sample(&m, "naos_http_queued_requests", NULL,
                         (double)hs.queued);
+    http_metrics_family(&m, "naos_http_connections", "gauge",
+                        "HTTP client connections open (this one included).");
+    http_metrics_sample(&m, "naos_http_connections", NULL,
+                        (double)hs.front.open);
+    http_metrics_family(&m, "naos_http_max_connections", "gauge",
+                        "The cap on HTTP client connections in force.");
+    http_metrics_sample(&m, "naos_http_max_connections", NULL,
+                        (double)hs.front.max_conns);
+    http_metrics_family(&m, "naos_http_connections_closed_total", "counter",
+                        "HTTP connections the node closed to keep its "
+                        "bounds, by reason.");
+    for (int c = 0; c < FRONT_C__COUNT; c++)
+        http_metrics_sample(&m, "naos_http_connections_closed_total",
+                            (const char *[]){"reason",
+                                             front_close_name(
+                                                 (enum front_close)c),
+                                             NULL},
+                            (double)hs.front.closed[c]);
+    http_metrics_family(&m, "naos_http_reply_bytes", "gauge",
+                        "Bytes of HTTP replies held until clients read "
+                        "them (bounded by --http-reply-budget).");
+    http_metrics_sample(&m, "naos_http_reply_bytes", NULL,
+                        (double)hs.front.reply_bytes);
+    http_metrics_family(&m, "naos_http_replies_over_budget_total", "counter",
+                        "HTTP answers replaced by 503 because the reply "
+                        "budget was used up.");
+    http_metrics_sample(&m, "naos_http_replies_over_budget_total", NULL,
+                        (double)hs.front.budget_refused);
 
     if (m.failed) {
         NAOS_ERROR("http", "cannot build /metrics: %s",

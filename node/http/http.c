@@ -1,17 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* http.c: see http.h.
  *
- * Lifetimes. What NNG's threads touch (the inbox, the token, the
- * counters, the render queue) lives in struct http_shared, which is the
- * handler's data with a destructor: NNG holds a reference on the handler
- * for every callback in flight and drops the last one only after the
- * server is released and every callback has returned, so a callback can
- * never see it freed, however http_close races with a request. struct
- * http itself (in the node) is only touched by the reactor.
- *
- * One catch-all handler ("/", tree, any method) does the routing, so
- * unknown paths and wrong methods get our JSON errors instead of NNG's
- * HTML pages. */
+ * Lifetimes. What the other threads touch (the inbox, the token, the
+ * counters, the render queue) lives in struct http_shared; http_close
+ * stops the front (no request arrives after), answers the queue, stops
+ * the render thread, and only then frees the front and the shared part,
+ * so no thread can see either freed. struct http itself (in the node) is
+ * only touched by the reactor. */
 #include "node/http/http.h"
 
 #include <arpa/inet.h>
@@ -21,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 
 #include "node/base/alloc.h"
@@ -31,21 +27,25 @@
 
 const int http_code_slot_status[HTTP_CODE_SLOTS] = {
     0, 200, 302, 400, 401, 403, 404, 405, 409, 413, 414, 500, 503, 410,
+    421, 431, 505,
 };
 
-/* One request, from the handler to whoever completes it. */
+/* One request, from the front thread to whoever completes it. */
 struct http_job {
     struct reactor_inbox_item link; /* first: the inbox hands back items */
     struct http_shared *sh;
-    nng_aio *aio;
+    struct front *front;
+    struct front_id id;
     struct http_route rt;
     struct http_response res;
+    bool head;                   /* HEAD: the body is not sent */
     bool close;                  /* answer with Connection: close */
     struct http_job *rnext;      /* render queue */
 };
 
 struct http_shared {
     struct reactor_inbox inbox;
+    struct http_hosts hosts; /* what the Host header may name */
     char *token; /* owned; NULL = none */
     atomic_ulong counts[HTTP_R__COUNT][HTTP_CODE_SLOTS];
     atomic_ulong busy;
@@ -198,16 +198,46 @@ http_response_fini(struct http_response *res)
     res->render_arg = NULL;
 }
 
+/* The reason phrases NNG 1.5 does not know (or gets wrong). */
+static const char *
+reason_of(int status)
+{
+    switch (status) {
+    case 414:
+        return "URI Too Long"; /* NNG says "Request Entity Too Long" */
+    case 421:
+        return "Misdirected Request";
+    case 431:
+        return "Request Header Fields Too Large";
+    default:
+        return NULL;
+    }
+}
+
 /* Completes job's request with its response and frees the job. Any
- * thread; after nng_aio_finish the aio belongs to NNG again. */
+ * thread. The body goes to the front without a copy, and counts against
+ * the reply budget until it is written out; one that does not fit is
+ * replaced by 503. */
 static void
 complete(struct http_job *job)
 {
     struct http_shared *sh = job->sh;
     struct http_response *res = &job->res;
+    if (res->body != NULL && !job->head &&
+        !front_budget_take(job->front, res->len)) {
+        size_t len = res->len;
+        http_response_error(res, 503, "naos-node is busy: replies of "
+                            "%zu bytes wait to be read by slow clients "
+                            "(--http-reply-budget); retry shortly", len);
+        /* small replies always fit; a failure here leaves a static body */
+        if (res->body != NULL && !front_budget_take(job->front, res->len))
+            response_oom(res);
+    }
+    size_t counted = res->body != NULL && !job->head ? res->len : 0;
     int status = res->status ? res->status : 200;
     const char *ctype = res->content_type ? res->content_type
                                           : "application/json";
+    const char *reason = reason_of(status);
     nng_http_res *r = NULL;
     int rv = nng_http_res_alloc(&r);
     if (rv == 0)
@@ -218,8 +248,8 @@ complete(struct http_job *job)
         rv = nng_http_res_set_header(r, "Cache-Control", "no-store");
     if (rv == 0)
         rv = nng_http_res_set_header(r, "X-Content-Type-Options", "nosniff");
-    if (rv == 0 && status == 414) /* NNG 1.5 says "Request Entity Too Long" */
-        rv = nng_http_res_set_reason(r, "URI Too Long");
+    if (rv == 0 && reason)
+        rv = nng_http_res_set_reason(r, reason);
     if (rv == 0 && res->allow)
         rv = nng_http_res_set_header(r, "Allow", res->allow);
     if (rv == 0 && res->location)
@@ -239,30 +269,39 @@ complete(struct http_job *job)
     }
     if (rv == 0 && job->close)
         rv = nng_http_res_set_header(r, "Connection", "close");
+    char *body = NULL;
     if (rv == 0) {
-        if (res->static_body)
-            rv = nng_http_res_set_data(r, res->static_body, res->len);
-        else
-            rv = nng_http_res_copy_data(r, res->body ? res->body : "",
-                                        res->len);
+        /* HEAD: the length of the body, without it (data NULL) */
+        const void *data = job->head           ? NULL
+                           : res->static_body ? res->static_body
+                           : res->body        ? (const void *)res->body
+                                              : "";
+        rv = nng_http_res_set_data(r, data, res->len);
+        if (!job->head) {
+            body = res->body; /* owned by the front from here */
+            res->body = NULL;
+        }
     }
-    nng_aio *aio = job->aio;
     atomic_fetch_add(&sh->counts[job->rt.kind][code_slot(rv ? 500 : status)],
                      1);
+    struct front *f = job->front;
+    struct front_id id = job->id;
+    bool close = job->close;
     http_response_fini(res);
     naos_free(job);
     if (rv != 0) {
-        /* NNG closes the connection: the best we can do without memory */
+        /* no memory for the reply: close the connection, the best we can
+         * do without it */
         if (r)
             nng_http_res_free(r);
-        nng_aio_finish(aio, rv);
+        naos_free(body);
+        front_reply(f, id, NULL, NULL, counted, true);
         return;
     }
-    nng_aio_set_output(aio, 0, r);
-    nng_aio_finish(aio, 0);
+    front_reply(f, id, r, body, counted, close);
 }
 
-/* ---- NNG's threads -------------------------------------------------------- */
+/* ---- the front thread ------------------------------------------------------- */
 
 static bool
 body_refused(struct http_job *job, nng_http_req *req)
@@ -295,21 +334,100 @@ body_refused(struct http_job *job, nng_http_req *req)
     return false;
 }
 
-static void
-handler_cb(nng_aio *aio)
+/* Does the Connection header ask to close? (A token list: "close" among
+ * them, any case.) */
+static bool
+wants_close(const char *v)
 {
-    nng_http_req *req = nng_aio_get_input(aio, 0);
-    nng_http_handler *hd = nng_aio_get_input(aio, 1);
-    struct http_shared *sh = nng_http_handler_get_data(hd);
+    if (v == NULL)
+        return false;
+    for (const char *p = v; *p;) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',' && *e != ' ' && *e != '\t')
+            e++;
+        if (e - p == 5 && strncasecmp(p, "close", 5) == 0)
+            return true;
+        p = e;
+    }
+    return false;
+}
+
+/* The checks a request passes before routing: its version, its Host (DNS
+ * rebinding). Answers and returns false when it fails one. */
+static bool
+request_ok(struct http_job *job, nng_http_req *req)
+{
+    struct http_shared *sh = job->sh;
+    const char *ver = nng_http_req_get_version(req);
+    if (ver == NULL || strncmp(ver, "HTTP/1.", 7) != 0) {
+        job->close = true;
+        http_response_error(&job->res, 505, "only HTTP/1.x is supported");
+        return false;
+    }
+    bool v11 = strcmp(ver, "HTTP/1.1") == 0;
+    if (!v11 || wants_close(nng_http_req_get_header(req, "Connection")))
+        job->close = true; /* HTTP/1.0 connections are not kept */
+    const char *host = nng_http_req_get_header(req, "Host");
+    if (host == NULL) {
+        if (!v11)
+            return true; /* HTTP/1.0 may omit it; no browser does */
+        http_response_error(&job->res, 400, "malformed HTTP request: "
+                            "HTTP/1.1 needs a Host header");
+        return false;
+    }
+    if (!http_host_allowed(&sh->hosts, host)) {
+        char esc[3 * 64 + 1];
+        http_escape(host, strlen(host), esc, sizeof esc);
+        http_response_error(&job->res, 421, "this node does not answer to "
+                            "the host name \"%s\" (a page whose name was "
+                            "rebound to this address must not read the API): "
+                            "use localhost, a loopback address or the "
+                            "--http address, or start naos-node with "
+                            "--http-allow-host NAME", esc);
+        return false;
+    }
+    return true;
+}
+
+/* Answers that need the reactor and can be large: refused up front while
+ * the reply budget is used up. /metrics is not among them: it is what an
+ * operator watches while slow readers hold the budget (an answer over
+ * FRONT_SMALL_REPLY that does not fit is still replaced by 503 when it is
+ * handed over). */
+static bool
+needs_budget(enum http_route_kind k)
+{
+    return k == HTTP_R_STATUS || k == HTTP_R_DEPLOYMENT ||
+           k == HTTP_R_EVENTS || k == HTTP_R_NODES;
+}
+
+static void
+on_request(void *arg, struct front *f, struct front_id id, nng_http_req *req)
+{
+    struct http_shared *sh = arg;
     struct http_job *job = naos_alloc(sizeof *job);
     if (job == NULL) {
-        nng_aio_finish(aio, NNG_ENOMEM);
+        front_reply(f, id, NULL, NULL, 0, true);
         return;
     }
+    memset(job, 0, sizeof *job);
     job->sh = sh;
-    job->aio = aio;
+    job->front = f;
+    job->id = id;
     const char *method = nng_http_req_get_method(req);
     const char *uri = nng_http_req_get_uri(req);
+    job->head = method != NULL && strcmp(method, "HEAD") == 0;
+    if (!request_ok(job, req)) {
+        /* a body we do not read must not be taken for the next request */
+        const char *cl = nng_http_req_get_header(req, "Content-Length");
+        if (nng_http_req_get_header(req, "Transfer-Encoding") ||
+            (cl && strcmp(cl, "0") != 0))
+            job->close = true;
+        complete(job);
+        return;
+    }
     if (!http_route_parse(method, uri, &job->rt)) {
         /* A body we would refuse wins: it also decides the connection. */
         if (!body_refused(job, req)) {
@@ -364,6 +482,14 @@ handler_cb(nng_aio *aio)
             complete(job);
             return;
         }
+    }
+    if (needs_budget(job->rt.kind) && !job->head && front_budget_full(f)) {
+        atomic_fetch_add(&sh->busy, 1);
+        http_response_error(&job->res, 503, "naos-node is busy: earlier "
+                            "replies still wait to be read by slow clients "
+                            "(--http-reply-budget); retry shortly");
+        complete(job);
+        return;
     }
     int rc = reactor_inbox_put(&sh->inbox, &job->link);
     if (rc == NAOS_OK)
@@ -452,29 +578,6 @@ fail_all(struct reactor_inbox_item *it)
     }
 }
 
-static void
-set_error_pages(nng_http_server *s)
-{
-    /* Errors NNG's server answers itself, before any handler runs. It
-     * sends them as text/html; the body is still our JSON shape. */
-    static const struct {
-        uint16_t code;
-        const char *body;
-    } pages[] = {
-        {400, "{\"error\": \"malformed HTTP request\", \"status\": 400}\n"},
-        {404, "{\"error\": \"no such endpoint\", \"status\": 404}\n"},
-        {405, "{\"error\": \"method not allowed\", \"status\": 405}\n"},
-        {413, "{\"error\": \"request too large\", \"status\": 413}\n"},
-        {431, "{\"error\": \"request header fields too large\", "
-              "\"status\": 431}\n"},
-        {500, "{\"error\": \"internal error\", \"status\": 500}\n"},
-        {505, "{\"error\": \"only HTTP/1.x is supported\", "
-              "\"status\": 505}\n"},
-    };
-    for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++)
-        nng_http_server_set_error_page(s, pages[i].code, pages[i].body);
-}
-
 int
 http_open(struct http *h, struct reactor *r, const struct http_config *cfg,
           http_answer_fn answer, void *arg, char *errbuf, size_t errlen)
@@ -482,13 +585,17 @@ http_open(struct http *h, struct reactor *r, const struct http_config *cfg,
     *h = (struct http){.answer = answer, .arg = arg};
     int rc = NAOS_ENOMEM, rv = 0;
     nng_url *url = NULL;
-    nng_http_handler *hd = NULL;
+    static const struct http_limits defaults = HTTP_LIMITS_DEFAULT;
+    const struct http_limits *lim = cfg->limits ? cfg->limits : &defaults;
     struct http_shared *sh = naos_alloc(sizeof *sh);
     if (sh == NULL) {
         snprintf(errbuf, errlen, "out of memory");
         return NAOS_ENOMEM;
     }
+    memset(sh, 0, sizeof *sh);
     sh->inbox = (struct reactor_inbox)REACTOR_INBOX_ZERO;
+    sh->hosts = lim->hosts;
+    http_hosts_set_bound(&sh->hosts, cfg->url);
     if (cfg->token && cfg->token[0] &&
         (sh->token = naos_strdup(cfg->token)) == NULL) {
         snprintf(errbuf, errlen, "out of memory");
@@ -503,43 +610,34 @@ http_open(struct http *h, struct reactor *r, const struct http_config *cfg,
     pthread_mutex_init(&sh->rmu, NULL);
     pthread_cond_init(&sh->rcv, NULL);
     sh->rready = true;
-    if ((rv = nng_url_parse(&url, cfg->url)) != 0) {
+    uint64_t pn = 0;
+    if ((rv = nng_url_parse(&url, cfg->url)) != 0 ||
+        strcmp(url->u_scheme, "http") != 0 ||
+        !http_parse_u64(url->u_port, &pn) || pn > 65535) {
         snprintf(errbuf, errlen, "bad HTTP address %s: %s", cfg->url,
-                 nng_strerror(rv));
+                 rv ? nng_strerror(rv) : "expected http://HOST:PORT, "
+                 "port 0..65535");
         rc = NAOS_EINVAL;
-        goto err_after_shared;
+        goto err_after_url;
     }
-    if ((rv = nng_http_server_hold(&h->server, url)) != 0)
-        goto err_nng_after_url;
-    if ((rv = nng_http_handler_alloc(&hd, "/", handler_cb)) != 0)
-        goto err_nng_after_server;
-    if ((rv = nng_http_handler_set_method(hd, NULL)) != 0 ||
-        (rv = nng_http_handler_set_tree(hd)) != 0 ||
-        (rv = nng_http_handler_collect_body(hd, false, 0)) != 0 ||
-        (rv = nng_http_handler_set_data(hd, sh, shared_free)) != 0) {
-        nng_http_handler_free(hd);
-        goto err_nng_after_server;
-    }
-    /* From here sh belongs to the handler: its destructor frees it. */
     h->sh = sh;
-    if ((rv = nng_http_server_add_handler(h->server, hd)) != 0) {
-        nng_http_handler_free(hd); /* runs shared_free */
-        h->sh = sh = NULL;
-        goto err_nng_after_server;
+    struct front_config fc = {
+        .host = url->u_hostname,
+        .port = (int)pn,
+        .max_conns = lim->max_conns,
+        .header_timeout = lim->header_timeout,
+        .idle_timeout = lim->idle_timeout,
+        .reply_budget = lim->reply_budget,
+        .on_request = on_request,
+        .arg = sh,
+    };
+    char err[300];
+    if ((rc = front_open(&h->front, &fc, err, sizeof err)) != NAOS_OK) {
+        snprintf(errbuf, errlen, "%s", err);
+        h->sh = NULL;
+        goto err_after_url;
     }
-    set_error_pages(h->server);
-    if ((rv = nng_http_server_start(h->server)) != 0)
-        goto err_nng_after_server;
-    nng_sockaddr sa;
-    int port = -1;
-    if (nng_http_server_get_addr(h->server, &sa) == 0) {
-        if (sa.s_family == NNG_AF_INET)
-            port = ntohs(sa.s_in.sa_port);
-        else if (sa.s_family == NNG_AF_INET6)
-            port = ntohs(sa.s_in6.sa_port);
-    }
-    if (port < 0)
-        port = atoi(url->u_port);
+    int port = front_port(h->front);
     /* NNG keeps an IPv6 host without its brackets */
     if (strchr(url->u_hostname, ':'))
         snprintf(h->url, sizeof h->url, "http://[%s]:%d", url->u_hostname,
@@ -548,37 +646,24 @@ http_open(struct http *h, struct reactor *r, const struct http_config *cfg,
         snprintf(h->url, sizeof h->url, "http://%s:%d", url->u_hostname, port);
     nng_url_free(url);
     url = NULL;
-    if (pthread_create(&h->render_thread, NULL, render_main, sh) == 0)
+    if (pthread_create(&h->render_thread, NULL, render_main, sh) == 0) {
         h->render_started = true;
-    else
+        pthread_setname_np(h->render_thread, "http-render");
+    } else {
         NAOS_WARN("http", "cannot start the render thread; rendering on "
                   "the reactor");
+    }
+    h->open = true;
     if (reactor_add(r, &h->watch, reactor_inbox_fd(&sh->inbox), EPOLLIN,
                     on_inbox, h) != NAOS_OK) {
         snprintf(errbuf, errlen, "cannot watch the HTTP inbox");
-        rc = NAOS_ESYS;
-        h->open = true;
         http_close(h, r);
-        return rc;
+        return NAOS_ESYS;
     }
-    h->open = true;
+    h->watching = true;
     return NAOS_OK;
 
-err_nng_after_server:
-    snprintf(errbuf, errlen, "cannot listen on %s: %s", cfg->url,
-             nng_strerror(rv));
-    rc = rv == NNG_ENOMEM ? NAOS_ENOMEM : NAOS_ESYS;
-    nng_http_server_release(h->server); /* frees the handler and sh */
-    h->server = NULL;
-    nng_url_free(url);
-    if (h->sh == NULL && sh != NULL)
-        shared_free(sh); /* never handed to a handler */
-    h->sh = NULL;
-    return rc;
-err_nng_after_url:
-    snprintf(errbuf, errlen, "cannot listen on %s: %s", cfg->url,
-             nng_strerror(rv));
-    rc = NAOS_ESYS;
+err_after_url:
     nng_url_free(url);
 err_after_shared:
     shared_free(sh);
@@ -591,7 +676,11 @@ http_close(struct http *h, struct reactor *r)
     if (!h->open)
         return;
     struct http_shared *sh = h->sh;
-    reactor_del(r, &h->watch);
+    if (h->watching)
+        reactor_del(r, &h->watch);
+    h->watching = false;
+    /* no request arrives after this; connections are closed */
+    front_stop(h->front);
     fail_all(reactor_inbox_close(&sh->inbox));
     if (h->render_started) {
         pthread_mutex_lock(&sh->rmu);
@@ -601,10 +690,9 @@ http_close(struct http *h, struct reactor *r)
         pthread_join(h->render_thread, NULL);
         h->render_started = false;
     }
-    nng_http_server_stop(h->server);
-    /* Drops our reference; the handler (and sh) go once NNG is done. */
-    nng_http_server_release(h->server);
-    h->server = NULL;
+    front_free(h->front);
+    h->front = NULL;
+    shared_free(sh);
     h->sh = NULL;
     h->open = false;
 }
@@ -626,4 +714,5 @@ http_get_stats(const struct http *h, struct http_stats *out)
             out->requests[k][c] = atomic_load(&h->sh->counts[k][c]);
     out->busy = atomic_load(&h->sh->busy);
     out->queued = reactor_inbox_len(&h->sh->inbox);
+    front_get_stats(h->front, &out->front);
 }

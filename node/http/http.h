@@ -1,24 +1,34 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* http.h: the node's HTTP endpoint on NNG's HTTP server (NNG 1.5): the
+/* http.h: the node's HTTP endpoint on NNG's HTTP code (NNG 1.5): the
  * dashboard page, the JSON API and /metrics (routes: route.h).
  *
- * Threads (STYLE §9). NNG runs request handlers on its own threads; they
- * never touch node state. A handler parses and routes the request (pure,
- * route.h), answers on the spot what needs no node state (the embedded
- * page, 404/405/400/413/414, 401/403 from the token fixed at open), and
- * posts everything else as a job to a bounded inbox (inbox.h) whose
- * eventfd the reactor watches; a full inbox is answered 503. The reactor
- * calls the node's answer function for each job and completes the request
- * (nng_aio_set_output + nng_aio_finish are thread-safe). An answer may
+ * Connections are accepted and bounded by the front door (front.h: the
+ * connection cap, the header, idle and write timeouts, the reply budget);
+ * NNG's HTTP conn code parses the request heads and writes the replies.
+ *
+ * Threads (STYLE §9). The front thread gets each request head; it never
+ * touches node state. It checks the Host header (route.h: a name the node
+ * is not reached by is 421, against DNS rebinding), parses and routes the
+ * request (pure, route.h), answers on the spot what needs no node state
+ * (the embedded page, 404/405/400/413/414, 401/403 from the token fixed
+ * at open), and posts everything else as a job to a bounded inbox
+ * (inbox.h) whose eventfd the reactor watches; a full inbox is answered
+ * 503. The reactor calls the node's answer function for each job and
+ * posts the reply to the front (front_reply is thread-safe). An answer may
  * defer the expensive half of its work -- turning a status snapshot into
  * JSON text -- to a render thread owned by this module: the reactor then
- * pays only for copying what it owns into the snapshot.
+ * pays only for copying what it owns into the snapshot. A reply body that
+ * would take the bytes held for unsent replies over the budget is
+ * replaced by 503; with the budget used up, answers that need the reactor
+ * get 503 before any work is done.
  *
- * Every error is answered with a JSON body {"error": "...", "status": N},
- * also for the errors NNG's server produces itself (malformed request
- * line, missing Host), through its error pages. No request body is read:
- * a Content-Length above HTTP_MAX_BODY is 413, chunked bodies too, and a
- * request that carried a body gets its answer with Connection: close. */
+ * Every error is answered with a JSON body {"error": "...", "status": N}.
+ * A request head NNG cannot parse (or one beyond its 8 KiB buffer) closes
+ * the connection without an answer: nothing says where the next request
+ * would start. HTTP/1.1 without Host is 400; a version other than HTTP/1.x
+ * is 505. No request body is read: a Content-Length above HTTP_MAX_BODY is
+ * 413, chunked bodies too, and a request that carried a body gets its
+ * answer with Connection: close. */
 #ifndef NAOS_HTTP_HTTP_H
 #define NAOS_HTTP_HTTP_H
 
@@ -31,6 +41,7 @@
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
 
+#include "node/http/front.h"
 #include "node/http/route.h"
 #include "node/reactor/reactor.h"
 
@@ -43,7 +54,7 @@
 #define HTTP_REACTOR_BATCH 32
 
 /* Status codes counted per route in struct http_stats. */
-#define HTTP_CODE_SLOTS 14
+#define HTTP_CODE_SLOTS 17
 extern const int http_code_slot_status[HTTP_CODE_SLOTS]; /* 0 = "other" */
 
 /* struct http_response: an answer under construction. The answer function
@@ -77,6 +88,7 @@ struct http_config {
     const char *token; /* bearer token for mutating routes (copied); NULL
                           or "" = none: they answer 403 */
     size_t inbox_cap;  /* 0 = HTTP_INBOX_DEFAULT */
+    const struct http_limits *limits; /* copied; NULL = HTTP_LIMITS_DEFAULT */
 };
 
 /* struct http_stats: counters since http_open (a snapshot). */
@@ -84,6 +96,7 @@ struct http_stats {
     uint64_t requests[HTTP_R__COUNT][HTTP_CODE_SLOTS];
     uint64_t busy;     /* answered 503 because the inbox was full */
     size_t queued;     /* jobs in the inbox now */
+    struct front_stats front; /* connections and the reply budget */
 };
 
 struct http_shared; /* what NNG's threads may touch; private to http.c */
@@ -91,21 +104,23 @@ struct http_shared; /* what NNG's threads may touch; private to http.c */
 /* struct http: caller storage (embedded in the node). Reactor thread. */
 struct http {
     struct http_shared *sh;
-    nng_http_server *server;
+    struct front *front;
     struct reactor_watch watch;
     http_answer_fn answer;
     void *arg;
     char url[300];     /* the bound address, e.g. "http://127.0.0.1:40123" */
     pthread_t render_thread;
     bool render_started;
+    bool watching;     /* watch is registered with the reactor */
     bool open;
 };
 
-/* http_open starts serving cfg->url and watches the inbox from r. answer
- * (with arg) is called on the reactor thread for each request that needs
- * node state. Returns NAOS_OK; NAOS_EINVAL (bad URL), NAOS_ESYS (cannot
- * listen: errbuf names the address and the reason) or NAOS_ENOMEM, with
- * errbuf (caller buffer + length) filled and h left closed. */
+/* http_open starts serving cfg->url with cfg->limits and watches the
+ * inbox from r. answer (with arg) is called on the reactor thread for each
+ * request that needs node state. Returns NAOS_OK; NAOS_EINVAL (bad URL),
+ * NAOS_ESYS (cannot listen: errbuf names the address and the reason) or
+ * NAOS_ENOMEM, with errbuf (caller buffer + length) filled and h left
+ * closed. */
 int http_open(struct http *h, struct reactor *r, const struct http_config *cfg,
               http_answer_fn answer, void *arg, char *errbuf, size_t errlen);
 

@@ -47,7 +47,8 @@ fetch(const char *raw, struct reply *out)
     size_t n = strlen(raw);
     if (write(fd, raw, n) != (ssize_t)n)
         NT_FAIL("short write");
-    static char buf[1 << 17];
+    /* per thread: test_busy_and_close fetches from several at once */
+    static _Thread_local char buf[1 << 17];
     size_t got = 0;
     for (;;) {
         ssize_t k = read(fd, buf + got, sizeof buf - 1 - got);
@@ -163,7 +164,7 @@ serve(const char *tok, size_t cap, void (*fn)(void))
     reactor_fini(&r);
 }
 
-#define GET(path) "GET " path " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+#define GET(path) "GET " path " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
 
 static void
 c_routes(void)
@@ -194,7 +195,7 @@ c_routes(void)
     fetch(GET("/api/v1/events?since=41"), &rp);
     NT_EQ_STR(rp.body, "{\"since\":41}\n");
 
-    fetch("HEAD /api/v1/status HTTP/1.1\r\nHost: x\r\nConnection: close"
+    fetch("HEAD /api/v1/status HTTP/1.1\r\nHost: localhost\r\nConnection: close"
           "\r\n\r\n", &rp);
     NT_EQ_INT(rp.status, 200);
     NT_EQ_STR(rp.body, "");
@@ -210,7 +211,7 @@ c_errors(void)
     NT_CONTAINS(rp.body, "{\"error\":\"no such endpoint");
     NT_CONTAINS(rp.body, "\"status\":404}");
 
-    fetch("DELETE /api/v1/status HTTP/1.1\r\nHost: x\r\nConnection: close"
+    fetch("DELETE /api/v1/status HTTP/1.1\r\nHost: localhost\r\nConnection: close"
           "\r\n\r\n", &rp);
     NT_EQ_INT(rp.status, 405);
     NT_CONTAINS(rp.head, "Allow: GET, HEAD");
@@ -220,18 +221,18 @@ c_errors(void)
     NT_EQ_INT(rp.status, 400);
     NT_CONTAINS(rp.body, "bad cursor");
 
-    fetch("POST /api/v1/deployments/web/restart HTTP/1.1\r\nHost: x\r\n"
+    fetch("POST /api/v1/deployments/web/restart HTTP/1.1\r\nHost: localhost\r\n"
           "Content-Length: 10000000\r\n\r\n", &rp);
     NT_EQ_INT(rp.status, 413);
     NT_CONTAINS(rp.head, "Connection: close");
     NT_CONTAINS(rp.body, "\"status\":413");
 
-    fetch("POST /api/v1/deployments/web/restart HTTP/1.1\r\nHost: x\r\n"
+    fetch("POST /api/v1/deployments/web/restart HTTP/1.1\r\nHost: localhost\r\n"
           "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", &rp);
     NT_EQ_INT(rp.status, 413);
 
     static char big[HTTP_MAX_TARGET + 200];
-    snprintf(big, sizeof big, "GET /%0*d HTTP/1.1\r\nHost: x\r\n\r\n",
+    snprintf(big, sizeof big, "GET /%0*d HTTP/1.1\r\nHost: localhost\r\n\r\n",
              HTTP_MAX_TARGET + 10, 0);
     fetch(big, &rp);
     NT_EQ_INT(rp.status, 414);
@@ -246,22 +247,22 @@ static void
 c_auth_configured(void)
 {
     struct reply rp;
-    fetch("POST /api/v1/deployments/web/restart HTTP/1.1\r\nHost: x\r\n"
+    fetch("POST /api/v1/deployments/web/restart HTTP/1.1\r\nHost: localhost\r\n"
           "Connection: close\r\n\r\n", &rp);
     NT_EQ_INT(rp.status, 401);
     NT_CONTAINS(rp.head, "WWW-Authenticate: Bearer");
     NT_CONTAINS(rp.body, "bearer token");
-    fetch("POST /api/v1/deployments/web/restart HTTP/1.1\r\nHost: x\r\n"
+    fetch("POST /api/v1/deployments/web/restart HTTP/1.1\r\nHost: localhost\r\n"
           "Authorization: Bearer wrong-wrong-wrong-wrong\r\n"
           "Connection: close\r\n\r\n", &rp);
     NT_EQ_INT(rp.status, 401);
-    fetch("POST /api/v1/deployments/web/restart HTTP/1.1\r\nHost: x\r\n"
+    fetch("POST /api/v1/deployments/web/restart HTTP/1.1\r\nHost: localhost\r\n"
           "Authorization: Bearer 0123456789abcdef-token\r\n"
           "Connection: close\r\n\r\n", &rp);
     NT_EQ_INT(rp.status, 200);
     NT_EQ_STR(rp.body, "{\"message\":\"restarted\"}\n");
     /* a small body is ignored, and the connection closed after */
-    fetch("POST /api/v1/deployments/web/restart HTTP/1.1\r\nHost: x\r\n"
+    fetch("POST /api/v1/deployments/web/restart HTTP/1.1\r\nHost: localhost\r\n"
           "Authorization: Bearer 0123456789abcdef-token\r\n"
           "Content-Length: 2\r\n\r\n{}", &rp);
     NT_EQ_INT(rp.status, 200);
@@ -272,7 +273,7 @@ static void
 c_auth_none(void)
 {
     struct reply rp;
-    fetch("POST /api/v1/deployments/web/stop HTTP/1.1\r\nHost: x\r\n"
+    fetch("POST /api/v1/deployments/web/stop HTTP/1.1\r\nHost: localhost\r\n"
           "Authorization: Bearer 0123456789abcdef-token\r\n"
           "Connection: close\r\n\r\n", &rp);
     NT_EQ_INT(rp.status, 403);
@@ -314,7 +315,7 @@ c_keepalive(void)
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     NT_EQ_INT(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     for (int i = 0; i < 50; i++) {
-        const char *req = "GET /api/v1/status HTTP/1.1\r\nHost: x\r\n\r\n";
+        const char *req = "GET /api/v1/status HTTP/1.1\r\nHost: localhost\r\n\r\n";
         NT_EQ_INT(write(fd, req, strlen(req)), (long long)strlen(req));
         char buf[4096];
         size_t got = 0;

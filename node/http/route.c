@@ -5,11 +5,14 @@
  * make a name look like two segments. */
 #include "node/http/route.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "node/base/err.h"
+#include "node/base/utf8.h"
 
 static const char allow_get[] = "GET, HEAD";
 static const char allow_post[] = "POST";
@@ -125,6 +128,44 @@ parse_events_query(const char *q, size_t n, struct http_route *rt)
     return true;
 }
 
+static bool
+utf8_valid(const char *s)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        size_t k = naos_utf8_seq_len((const unsigned char *)s + i, n - i);
+        if (k == 0)
+            return false;
+        i += k;
+    }
+    return true;
+}
+
+void
+http_escape(const char *s, size_t n, char *out, size_t outlen)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    if (outlen == 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        bool plain = c >= 0x20 && c < 0x7f && c != '%' && c != '"' &&
+                     c != '\\';
+        size_t need = plain ? 1 : 3;
+        if (o + need >= outlen)
+            break;
+        if (plain) {
+            out[o++] = (char)c;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+    }
+    out[o] = '\0';
+}
+
 /* Does the path p (n bytes) equal s exactly? */
 static bool
 path_is(const char *p, size_t n, const char *s)
@@ -188,6 +229,16 @@ http_route_parse(const char *method, const char *target,
         if (!pct_decode(seg, nlen, rt->name, sizeof rt->name, false))
             return route_fail(rt, 400, NULL, "malformed deployment name in "
                               "the path (bad %-escape, or too long)");
+        if (!utf8_valid(rt->name)) {
+            /* no deployment can carry it (spec names are checked), and
+             * it must not reach a JSON encoder, which refuses it */
+            char esc[3 * HTTP_MAX_NAME], msg[sizeof rt->error];
+            http_escape(rt->name, strlen(rt->name), esc, sizeof esc);
+            snprintf(msg, sizeof msg, "no deployment named \"%.100s\" (the "
+                     "name is not valid UTF-8)", esc);
+            rt->name[0] = '\0';
+            return route_fail(rt, 404, NULL, msg);
+        }
         if (slash == NULL) {
             k = HTTP_R_DEPLOYMENT;
         } else {
@@ -337,4 +388,197 @@ http_addr_to_url(const char *addr, char *url, size_t len, bool *loopback,
     *loopback = strncmp(host, "127.", 4) == 0 || strcmp(host, "[::1]") == 0 ||
                 strcmp(host, "localhost") == 0;
     return NAOS_OK;
+}
+
+/* ---- the Host check ------------------------------------------------------ */
+
+/* Splits a Host value into its host part (lower case, brackets kept for
+ * IPv6, one trailing dot dropped) in out (caller buffer + length).
+ * Returns false when malformed: empty, bad port, or a character no host
+ * name or address has. */
+static bool
+host_part(const char *v, char *out, size_t outlen)
+{
+    size_t n = strlen(v), hlen;
+    const char *port = NULL;
+    if (n == 0)
+        return false;
+    if (v[0] == '[') {
+        const char *close = strchr(v, ']');
+        if (close == NULL)
+            return false;
+        hlen = (size_t)(close - v) + 1;
+        if (close[1] == ':')
+            port = close + 2;
+        else if (close[1] != '\0')
+            return false;
+    } else {
+        const char *colon = strchr(v, ':');
+        if (colon != NULL && strchr(colon + 1, ':') != NULL)
+            return false; /* an IPv6 address needs its brackets */
+        hlen = colon ? (size_t)(colon - v) : n;
+        if (colon)
+            port = colon + 1;
+    }
+    if (port != NULL) {
+        uint64_t pn;
+        if (!http_parse_u64(port, &pn) || pn > 65535)
+            return false;
+    }
+    if (hlen > 0 && v[hlen - 1] == '.')
+        hlen--;
+    if (hlen == 0 || hlen >= outlen)
+        return false;
+    for (size_t i = 0; i < hlen; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (!(isalnum(c) || c == '.' || c == '-' || c == '_' || c == ':' ||
+              c == '[' || c == ']'))
+            return false;
+        out[i] = (char)tolower(c);
+    }
+    out[hlen] = '\0';
+    return true;
+}
+
+/* Is h (from host_part) an IP address? *loopback tells whether it is one
+ * of this host's loopback addresses. */
+static bool
+host_is_ip(const char *h, bool *loopback)
+{
+    unsigned char a[16];
+    char v6[64];
+    *loopback = false;
+    if (inet_pton(AF_INET, h, a) == 1) {
+        *loopback = a[0] == 127;
+        return true;
+    }
+    size_t n = strlen(h);
+    if (n < 3 || h[0] != '[' || h[n - 1] != ']' || n - 2 >= sizeof v6)
+        return false;
+    memcpy(v6, h + 1, n - 2);
+    v6[n - 2] = '\0';
+    if (inet_pton(AF_INET6, v6, a) != 1)
+        return false;
+    static const unsigned char one[16] = {[15] = 1};
+    *loopback = memcmp(a, one, 16) == 0;
+    return true;
+}
+
+void
+http_hosts_set_bound(struct http_hosts *a, const char *url)
+{
+    const char *v = strncmp(url, "http://", 7) == 0 ? url + 7 : url;
+    a->bound[0] = '\0';
+    a->bound_wild = false;
+    if (!host_part(v, a->bound, sizeof a->bound))
+        return;
+    a->bound_wild = strcmp(a->bound, "0.0.0.0") == 0 ||
+                    strcmp(a->bound, "[::]") == 0;
+}
+
+bool
+http_host_allowed(const struct http_hosts *a, const char *host)
+{
+    char h[HTTP_MAX_HOSTNAME + 3];
+    bool loopback;
+    if (host == NULL || !host_part(host, h, sizeof h))
+        return false;
+    if (strcmp(h, "localhost") == 0)
+        return true;
+    bool ip = host_is_ip(h, &loopback);
+    if (loopback || (ip && a->bound_wild) ||
+        (a->bound[0] && strcmp(h, a->bound) == 0))
+        return true;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(h, a->names[i]) == 0)
+            return true;
+    return false;
+}
+
+/* ---- limits --------------------------------------------------------------- */
+
+/* "64M", "1G", "1048576": bytes. */
+static bool
+parse_size(const char *s, uint64_t *out)
+{
+    char num[32];
+    size_t n = strlen(s);
+    uint64_t mult = 1;
+    if (n == 0 || n >= sizeof num)
+        return false;
+    switch (s[n - 1]) {
+    case 'K': case 'k': mult = 1ull << 10; n--; break;
+    case 'M': case 'm': mult = 1ull << 20; n--; break;
+    case 'G': case 'g': mult = 1ull << 30; n--; break;
+    default: break;
+    }
+    memcpy(num, s, n);
+    num[n] = '\0';
+    uint64_t v;
+    if (!http_parse_u64(num, &v) || v > UINT64_MAX / mult)
+        return false;
+    *out = v * mult;
+    return true;
+}
+
+int
+http_limits_set(struct http_limits *l, const char *opt, const char *val,
+                char *errbuf, size_t errlen)
+{
+    if (strcmp(opt, "allow-host") == 0) {
+        char h[HTTP_MAX_HOSTNAME + 3];
+        bool lo;
+        if (strlen(val) > HTTP_MAX_HOSTNAME || strchr(val, ':') ||
+            !host_part(val, h, sizeof h) || host_is_ip(h, &lo)) {
+            snprintf(errbuf, errlen, "expected a host name (letters, "
+                     "digits, '.', '-'; at most %d bytes; no port: any port "
+                     "is accepted), got \"%.64s\"", HTTP_MAX_HOSTNAME, val);
+            return NAOS_EINVAL;
+        }
+        if (l->hosts.n == HTTP_MAX_ALLOW_HOSTS) {
+            snprintf(errbuf, errlen, "at most %d names", HTTP_MAX_ALLOW_HOSTS);
+            return NAOS_EINVAL;
+        }
+        /* fits: strlen(val) <= HTTP_MAX_HOSTNAME was checked above */
+        memcpy(l->hosts.names[l->hosts.n++], h, strlen(h) + 1);
+        return NAOS_OK;
+    }
+    if (strcmp(opt, "max-conns") == 0) {
+        uint64_t v;
+        if (!http_parse_u64(val, &v) || v < 1 || v > HTTP_MAX_CONNS_LIMIT) {
+            snprintf(errbuf, errlen, "expected 1..%d connections, got "
+                     "\"%.64s\"", HTTP_MAX_CONNS_LIMIT, val);
+            return NAOS_EINVAL;
+        }
+        l->max_conns = (uint32_t)v;
+        return NAOS_OK;
+    }
+    if (strcmp(opt, "header-timeout") == 0 ||
+        strcmp(opt, "idle-timeout") == 0) {
+        naos_duration d;
+        if (!naos_duration_parse(val, &d) || d < HTTP_TIMEOUT_MIN ||
+            d > HTTP_TIMEOUT_MAX) {
+            snprintf(errbuf, errlen, "expected a duration from 100ms to 1h "
+                     "(e.g. 10s), got \"%.64s\"", val);
+            return NAOS_EINVAL;
+        }
+        if (opt[0] == 'h')
+            l->header_timeout = d;
+        else
+            l->idle_timeout = d;
+        return NAOS_OK;
+    }
+    if (strcmp(opt, "reply-budget") == 0) {
+        uint64_t v;
+        if (!parse_size(val, &v) || v < HTTP_REPLY_BUDGET_MIN ||
+            v > HTTP_REPLY_BUDGET_MAX) {
+            snprintf(errbuf, errlen, "expected a size from 1M to 16G (e.g. "
+                     "64M), got \"%.64s\"", val);
+            return NAOS_EINVAL;
+        }
+        l->reply_budget = v;
+        return NAOS_OK;
+    }
+    snprintf(errbuf, errlen, "unknown HTTP option \"%.64s\"", opt);
+    return NAOS_EINVAL;
 }

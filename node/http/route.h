@@ -15,13 +15,20 @@
  *   GET  /metrics                             Prometheus text format 0.0.4
  * Anything else is 404; a known path with another method is 405 (with the
  * Allow value in http_route.allow); a target longer than HTTP_MAX_TARGET
- * is 414; a malformed escape, cursor or max is 400. */
+ * is 414; a malformed escape, cursor or max is 400; a deployment name that
+ * is not valid UTF-8 is 404 (no deployment can have it), its bytes escaped
+ * in the message.
+ *
+ * Also here: the Host check against DNS rebinding (http_host_allowed) and
+ * the parsing of the endpoint's `--http-*` limits (http_limits_set). */
 #ifndef NAOS_HTTP_ROUTE_H
 #define NAOS_HTTP_ROUTE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "node/base/time.h"
 
 /* Longest request target (path + query) accepted. */
 #define HTTP_MAX_TARGET 2048
@@ -102,5 +109,82 @@ int http_auth_check(const char *token, const char *authz);
  * errbuf (caller buffer + length). */
 int http_addr_to_url(const char *addr, char *url, size_t len, bool *loopback,
                      char *errbuf, size_t errlen);
+
+/* http_escape writes the n bytes at s into out (caller buffer + length,
+ * always NUL terminated, truncated to fit) with every byte that is not
+ * printable ASCII, and '%', '"' and '\\', as %XX: safe in a JSON string
+ * and in a log line whatever s holds. */
+void http_escape(const char *s, size_t n, char *out, size_t outlen);
+
+/* ---- the Host check (DNS rebinding) ----------------------------------- */
+
+/* Names given with --http-allow-host, at most this many, each at most
+ * HTTP_MAX_HOSTNAME bytes. */
+#define HTTP_MAX_ALLOW_HOSTS 16
+#define HTTP_MAX_HOSTNAME 253
+
+/* struct http_hosts: the names and addresses the endpoint is reached by.
+ * Plain data. */
+struct http_hosts {
+    char bound[HTTP_MAX_HOSTNAME + 3]; /* the --http host ("127.0.0.1",
+                                          "[::1]", "myhost"), lower case */
+    bool bound_wild;                   /* bound to 0.0.0.0 or [::] */
+    size_t n;
+    char names[HTTP_MAX_ALLOW_HOSTS][HTTP_MAX_HOSTNAME + 1];
+};
+
+/* http_hosts_set_bound records the host part of url ("http://HOST:PORT",
+ * from http_addr_to_url) as the bound address. */
+void http_hosts_set_bound(struct http_hosts *a, const char *url);
+
+/* http_host_allowed: may a request carrying the Host header value host
+ * (borrowed; "NAME", "NAME:PORT", "[V6]:PORT") be answered? Yes for
+ * "localhost", a loopback address (127.0.0.0/8, [::1]), the bound host,
+ * any IP address when bound to a wildcard address (an address cannot be
+ * rebound to another site: rebinding needs a name), and the names in a;
+ * names compare case-insensitively, a trailing dot and the port are
+ * ignored. No for anything else, a malformed value, or NULL. The page a
+ * rebound name serves can then never read the API. */
+bool http_host_allowed(const struct http_hosts *a, const char *host);
+
+/* ---- limits -------------------------------------------------------------- */
+
+/* Defaults and bounds of the endpoint's limits (--http-* options). */
+#define HTTP_MAX_CONNS_DEFAULT 32
+#define HTTP_MAX_CONNS_LIMIT 4096
+#define HTTP_HEADER_TIMEOUT_DEFAULT 10000 /* ms */
+#define HTTP_IDLE_TIMEOUT_DEFAULT 60000   /* ms */
+#define HTTP_TIMEOUT_MIN 100              /* ms */
+#define HTTP_TIMEOUT_MAX 3600000          /* ms: an hour */
+#define HTTP_REPLY_BUDGET_DEFAULT (64ull << 20)
+#define HTTP_REPLY_BUDGET_MIN (1ull << 20)
+#define HTTP_REPLY_BUDGET_MAX (16ull << 30)
+
+/* struct http_limits: what the endpoint bounds (see http.h for how each is
+ * enforced). Plain data; HTTP_LIMITS_DEFAULT gives the defaults. */
+struct http_limits {
+    uint32_t max_conns;           /* open client connections */
+    naos_duration header_timeout; /* ms from a request's first byte (or the
+                                     connection's accept) to its whole head */
+    naos_duration idle_timeout;   /* ms a kept-alive connection may wait for
+                                     its next request */
+    uint64_t reply_budget;        /* bytes of reply bodies held in total */
+    struct http_hosts hosts;      /* names given with --http-allow-host */
+};
+
+#define HTTP_LIMITS_DEFAULT                                                   \
+    {.max_conns = HTTP_MAX_CONNS_DEFAULT,                                     \
+     .header_timeout = HTTP_HEADER_TIMEOUT_DEFAULT,                           \
+     .idle_timeout = HTTP_IDLE_TIMEOUT_DEFAULT,                               \
+     .reply_budget = HTTP_REPLY_BUDGET_DEFAULT}
+
+/* http_limits_set applies one `--http-OPT VALUE` option to *l: opt is
+ * "allow-host" (repeatable), "max-conns" (1..HTTP_MAX_CONNS_LIMIT),
+ * "header-timeout" or "idle-timeout" (a duration, 100ms..1h) or
+ * "reply-budget" (a size with an optional K/M/G suffix, 1M..16G). Both
+ * borrowed. Returns NAOS_OK, or NAOS_EINVAL with the reason in errbuf
+ * (caller buffer + length) and *l unchanged. */
+int http_limits_set(struct http_limits *l, const char *opt, const char *val,
+                    char *errbuf, size_t errlen);
 
 #endif

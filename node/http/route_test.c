@@ -237,6 +237,119 @@ test_addr(void)
     }
 }
 
+static void
+test_utf8_name(void)
+{
+    /* issue 9: "%FF%FE" reached the JSON encoder and came back as 500 */
+    NT_FALSE(http_route_parse("GET", "/api/v1/deployments/%FF%FE", &rt));
+    NT_EQ_INT(rt.status, 404);
+    NT_CONTAINS(rt.error, "%FF%FE");
+    NT_CONTAINS(rt.error, "UTF-8");
+    NT_FALSE(http_route_parse("POST", "/api/v1/deployments/a%C0%AF/stop",
+                              &rt));
+    NT_EQ_INT(rt.status, 404);
+    NT_CONTAINS(rt.error, "a%C0%AF");
+    /* a surrogate and a truncated sequence */
+    NT_FALSE(http_route_parse("GET", "/api/v1/deployments/%ED%A0%80", &rt));
+    NT_EQ_INT(rt.status, 404);
+    NT_FALSE(http_route_parse("GET", "/api/v1/deployments/x%E2%82", &rt));
+    NT_EQ_INT(rt.status, 404);
+    /* valid UTF-8 goes through, to be looked up */
+    NT_TRUE(http_route_parse("GET", "/api/v1/deployments/caf%C3%A9", &rt));
+    NT_EQ_STR(rt.name, "caf\xc3\xa9");
+    char esc[16];
+    http_escape("a\"b\\%\x01\xff", 7, esc, sizeof esc);
+    NT_EQ_STR(esc, "a%22b%5C%25%01");
+    http_escape("abc", 3, esc, 3);
+    NT_EQ_STR(esc, "ab");
+}
+
+static void
+test_hosts(void)
+{
+    struct http_limits l = HTTP_LIMITS_DEFAULT;
+    char err[256];
+    http_hosts_set_bound(&l.hosts, "http://127.0.0.1:4200");
+    NT_EQ_INT(http_limits_set(&l, "allow-host", "Naos.Example.org", err,
+                              sizeof err), NAOS_OK);
+    const char *good[] = {"localhost", "localhost:4200", "LOCALHOST.",
+                          "127.0.0.1", "127.0.0.1:4200", "127.1.2.3:1",
+                          "[::1]", "[::1]:4200", "naos.example.org",
+                          "NAOS.example.org.:80", NULL};
+    for (int i = 0; good[i]; i++)
+        if (!http_host_allowed(&l.hosts, good[i]))
+            NT_FAIL("Host %s refused", good[i]);
+    const char *bad[] = {"evil.example", "evil.example:4200", "10.0.0.1",
+                         "[::2]:4200", "localhost.evil.example",
+                         "naos.example.org.evil", "", ":4200",
+                         "localhost:99999", "localhost:x", "::1",
+                         "a b", "local\xffhost", "[::1", NULL};
+    for (int i = 0; bad[i]; i++)
+        if (http_host_allowed(&l.hosts, bad[i]))
+            NT_FAIL("Host \"%s\" allowed", bad[i]);
+    NT_FALSE(http_host_allowed(&l.hosts, NULL));
+    /* bound to a name: that name; bound to a wildcard: any address */
+    http_hosts_set_bound(&l.hosts, "http://myhost:4200");
+    NT_TRUE(http_host_allowed(&l.hosts, "MyHost:4200"));
+    NT_FALSE(http_host_allowed(&l.hosts, "10.0.0.1:4200"));
+    http_hosts_set_bound(&l.hosts, "http://0.0.0.0:4200");
+    NT_TRUE(http_host_allowed(&l.hosts, "10.0.0.1:4200"));
+    NT_TRUE(http_host_allowed(&l.hosts, "[fe80::1]:4200"));
+    NT_FALSE(http_host_allowed(&l.hosts, "evil.example"));
+    http_hosts_set_bound(&l.hosts, "http://[::]:4200");
+    NT_TRUE(http_host_allowed(&l.hosts, "192.168.1.2"));
+}
+
+static void
+test_limit_options(void)
+{
+    struct http_limits l = HTTP_LIMITS_DEFAULT, before;
+    char err[256];
+    NT_EQ_INT(l.max_conns, HTTP_MAX_CONNS_DEFAULT);
+    NT_EQ_INT(http_limits_set(&l, "max-conns", "1", err, sizeof err),
+              NAOS_OK);
+    NT_EQ_INT(l.max_conns, 1);
+    NT_EQ_INT(http_limits_set(&l, "max-conns", "4096", err, sizeof err),
+              NAOS_OK);
+    NT_EQ_INT(http_limits_set(&l, "header-timeout", "100ms", err,
+                              sizeof err), NAOS_OK);
+    NT_EQ_INT(l.header_timeout, 100);
+    NT_EQ_INT(http_limits_set(&l, "idle-timeout", "1h", err, sizeof err),
+              NAOS_OK);
+    NT_EQ_INT(l.idle_timeout, 3600000);
+    NT_EQ_INT(http_limits_set(&l, "reply-budget", "1M", err, sizeof err),
+              NAOS_OK);
+    NT_TRUE(l.reply_budget == 1ull << 20);
+    NT_EQ_INT(http_limits_set(&l, "reply-budget", "16G", err, sizeof err),
+              NAOS_OK);
+    before = l;
+    static const char *const bad[][2] = {
+        {"max-conns", "0"},         {"max-conns", "4097"},
+        {"max-conns", "-1"},        {"max-conns", ""},
+        {"header-timeout", "99ms"}, {"header-timeout", "61m"},
+        {"idle-timeout", "0"},      {"idle-timeout", "soon"},
+        {"reply-budget", "1023K"},  {"reply-budget", "17G"},
+        {"reply-budget", "99999999999999999999G"},
+        {"allow-host", "evil.example:80"}, {"allow-host", "127.0.0.1"},
+        {"allow-host", "a/b"},      {"allow-host", ""},
+        {"nope", "1"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        if (http_limits_set(&l, bad[i][0], bad[i][1], err, sizeof err) !=
+            NAOS_EINVAL)
+            NT_FAIL("--http-%s %s accepted", bad[i][0], bad[i][1]);
+        NT_TRUE(err[0] != '\0');
+    }
+    NT_TRUE(memcmp(&l, &before, sizeof l) == 0);
+    for (int i = 0; i < HTTP_MAX_ALLOW_HOSTS; i++)
+        NT_EQ_INT(http_limits_set(&l, "allow-host", "h.example", err,
+                                  sizeof err), NAOS_OK);
+    NT_EQ_INT(http_limits_set(&l, "allow-host", "h.example", err, sizeof err),
+              NAOS_EINVAL);
+    NT_CONTAINS(err, "at most");
+}
+
 int
 main(void)
 {
@@ -245,7 +358,9 @@ main(void)
         NT_CASE(test_methods),     NT_CASE(test_names),
         NT_CASE(test_limits),      NT_CASE(test_events_query),
         NT_CASE(test_parse_u64),   NT_CASE(test_auth),
-        NT_CASE(test_addr),        {0},
+        NT_CASE(test_addr),        NT_CASE(test_utf8_name),
+        NT_CASE(test_hosts),       NT_CASE(test_limit_options),
+        {0},
     };
     return nt_run(cases);
 }
