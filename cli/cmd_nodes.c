@@ -14,11 +14,27 @@ static const char nodes_help[] =
     "\n"
     "Show every cluster member the node knows: id, name, gossip address,\n"
     "state (alive, suspect, dead, left), incarnation, time since it was\n"
-    "last heard from, and its health (agents running/restarting/failed,\n"
-    "deployments, load). A node started without --listen lists itself.\n"
+    "last heard from, and its health: agents running and restarting\n"
+    "(workers in those states), failed (workers of failed deployments),\n"
+    "deployments failed of all, and the load. The counts are those of\n"
+    "`naos status` and /metrics on that node. A dead or left member's\n"
+    "health is stale: the last it said, marked \"stale\" with how long ago\n"
+    "it died or left. A node started without --listen lists itself. Below\n"
+    "the table: this node's dashboard, or why it has none.\n"
     "With --json, print {\"nodes\": [...]} (the same document as GET\n"
-    "/api/v1/nodes).\n"
+    "/api/v1/nodes); the local node's entry has \"dashboard\" (its URL or\n"
+    "null) and \"dashboard_off\" (why it has none, or null).\n"
     "\n" CLI_GLOBAL_HELP;
+
+/* ago writes a duration in ms as people read it: "0.4s", "12s". */
+static void
+ago(char *buf, size_t len, int64_t ms)
+{
+    if (ms < 10000)
+        snprintf(buf, len, "%.1fs", ms / 1000.0);
+    else
+        snprintf(buf, len, "%llds", (long long)(ms / 1000));
+}
 
 static void
 print_table(const Naos__V1__NodesReply *r)
@@ -27,34 +43,44 @@ print_table(const Naos__V1__NodesReply *r)
            "STATE", "INC", "HEARD", "HEALTH");
     for (size_t i = 0; i < r->n_nodes; i++) {
         const Naos__V1__Member *m = r->nodes[i];
-        char heard[32], health[128], trouble[48] = "";
+        char heard[32], health[320], stale[80] = "", trouble[48] = "";
         if (m->local)
             snprintf(heard, sizeof heard, "self");
         else if (m->last_heard_ms < 0)
             snprintf(heard, sizeof heard, "never");
-        else if (m->last_heard_ms < 10000)
-            snprintf(heard, sizeof heard, "%.1fs", m->last_heard_ms / 1000.0);
         else
-            snprintf(heard, sizeof heard, "%llds",
-                     (long long)(m->last_heard_ms / 1000));
+            ago(heard, sizeof heard, m->last_heard_ms);
+        if (m->stale) {
+            char a[32] = "?";
+            if (m->stale_ms >= 0)
+                ago(a, sizeof a, m->stale_ms);
+            snprintf(stale, sizeof stale, "stale (%.16s %s ago): ",
+                     m->state ? m->state : "gone", a);
+        }
         if (m->health && m->health->agents_node_trouble)
             snprintf(trouble, sizeof trouble, ", %u held by node trouble",
                      m->health->agents_node_trouble);
         if (m->health)
             snprintf(health, sizeof health,
-                     "%u running, %u restarting, %u failed%s, %u deps, "
-                     "load %.2f",
-                     m->health->agents_running, m->health->agents_restarting,
-                     m->health->agents_failed, trouble,
+                     "%s%u running, %u restarting, %u failed%s; "
+                     "%u/%u deployments failed; load %.2f",
+                     stale, m->health->agents_running,
+                     m->health->agents_restarting, m->health->agents_failed,
+                     trouble, m->health->deployments_failed,
                      m->health->deployments, m->health->load);
         else
-            snprintf(health, sizeof health, "-");
+            snprintf(health, sizeof health, "%s-", stale);
         printf("%-16s  %-14s  %-26s  %-7s  %4llu  %8s  %s\n",
                m->id ? m->id : "", m->name ? m->name : "",
                m->addr && m->addr[0] ? m->addr : "-",
                m->state ? m->state : "?", (unsigned long long)m->incarnation,
                heard, health);
     }
+    const Naos__V1__Member *me = r->n_nodes ? r->nodes[0] : NULL;
+    if (me && me->local && me->dashboard && me->dashboard[0])
+        printf("\ndashboard: %s\n", me->dashboard);
+    else if (me && me->local && me->dashboard_off && me->dashboard_off[0])
+        printf("\nno dashboard on this node: %s\n", me->dashboard_off);
 }
 
 int

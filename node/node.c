@@ -835,8 +835,20 @@ open_http(struct node *n, const struct node_config *cfg, char *errbuf,
                      "--http off)", err);
             return rc;
         }
-        NAOS_WARN("http", "%s: dashboard and API disabled (give --http ADDR "
-                  "to choose another address)", err);
+        /* The default address, taken: most often by the first naos-node
+         * of this machine, whose dashboard the user would then be reading
+         * instead of ours. Said on stderr now, again on the ready line, and
+         * by `naos nodes` and `naos ping` for as long as the node runs. */
+        const char *addr = cfg->http_url;
+        if (strncmp(addr, "http://", 7) == 0)
+            addr += 7;
+        snprintf(n->http_off, sizeof n->http_off,
+                 "the default address %s could not be served (%s: another "
+                 "naos-node on this machine?); restart this node with "
+                 "--http 127.0.0.1:0 (any free port, written to "
+                 "RUN/http.addr) or --http ADDR", addr, err);
+        NAOS_WARN("http", "NO DASHBOARD, JSON API or /metrics for this node: "
+                  "%s", n->http_off);
         return NAOS_OK;
     }
     char line[512];
@@ -1035,8 +1047,16 @@ err:
 int
 node_run(struct node *n)
 {
-    NAOS_INFO("node", "naos-node %s %s ready: control %s", n->name,
-              NAOS_VERSION, n->ctl_url);
+    if (n->http.open)
+        NAOS_INFO("node", "naos-node %s %s ready: control %s, dashboard "
+                  "%s/supervisors", n->name, NAOS_VERSION, n->ctl_url,
+                  http_url(&n->http));
+    else if (n->http_off[0])
+        NAOS_WARN("node", "naos-node %s %s ready: control %s, NO dashboard: "
+                  "%s", n->name, NAOS_VERSION, n->ctl_url, n->http_off);
+    else
+        NAOS_INFO("node", "naos-node %s %s ready: control %s (--http off)",
+                  n->name, NAOS_VERSION, n->ctl_url);
     /* Every listener is bound and the deployments are restored: a unit
      * ordered after naos-node.service can use the node now. */
     char ready[PATH_MAX + 64];

@@ -579,8 +579,20 @@ dispatch(struct node *n, const struct caller *who,
         node__stop(n);
         break;
     case NAOS__V1__REQUEST__REQ_PING:
-        ctl_reply_message(rep, "naos-node %s %s, %zu workers", n->name,
-                          NAOS_VERSION, sup_count_workers(n->tree));
+        /* A second node on one machine lost the default dashboard port:
+         * say so where the user first looks. */
+        if (n->http.open)
+            ctl_reply_message(rep, "naos-node %s %s, %zu workers, dashboard "
+                              "%s/supervisors", n->name, NAOS_VERSION,
+                              sup_count_workers(n->tree), http_url(&n->http));
+        else if (n->http_off[0])
+            ctl_reply_message(rep, "naos-node %s %s, %zu workers, NO "
+                              "dashboard: %s", n->name, NAOS_VERSION,
+                              sup_count_workers(n->tree), n->http_off);
+        else
+            ctl_reply_message(rep, "naos-node %s %s, %zu workers, no "
+                              "dashboard (--http off)", n->name, NAOS_VERSION,
+                              sup_count_workers(n->tree));
         break;
     default:
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,

@@ -124,6 +124,8 @@ struct node {
     uint64_t node_id;
     struct http http;        /* dashboard, JSON API, /metrics (optional) */
     char http_addr_path[PATH_MAX + 16]; /* RUN/http.addr while serving */
+    char http_off[1024]; /* why the default --http could not be served
+                           (`naos nodes`, `naos ping`); "" otherwise */
     struct node_stats stats;
     struct node_members *members; /* NULL without --listen (node_members.c) */
     bool leave_pending; /* stopping: leave the cluster, then shut down */
@@ -182,11 +184,14 @@ bool node__members_leave(struct node *n);
 /* node__members_left: the leave is done (or timed out), or no cluster. */
 bool node__members_left(struct node *n);
 /* node__members_reply fills rep with a NodesReply: every member (self
- * first), or the local node alone without membership. */
+ * first), or the local node alone without membership. Self's health is
+ * tallied for this answer and its entry says where the dashboard is (or
+ * why there is none); a dead or left member's is marked stale. */
 void node__members_reply(struct node *n, struct ctl_reply *rep);
 /* node__members_stats fills st; false (zeroed) without membership. */
 bool node__members_stats(struct node *n, struct node_members_stats *st);
-/* node__health_tally: the local health (agents, deployments, load). */
+/* node__health_tally: the local health (agents, deployments, load); what
+ * each count means is written above its definition (node_members.c). */
 void node__health_tally(struct node *n, struct swim_health *h);
 
 /* ---- status documents (node_status.c) ---- */

@@ -188,32 +188,51 @@ grow(uint8_t **buf, size_t *cap, size_t need)
     return NAOS_OK;
 }
 
-/* tally_agents counts the workers under x by state. Recursive: a tree is
- * at most SPEC_MAX_DEPTH deep, but a supervisor may have 10,000 children
- * (a fixed-size stack here once dropped all but 63 of a big pool's). */
+/* tally_workers counts the workers below x (x included) by state into h;
+ * in_failed: x belongs to a failed deployment, whose workers count as
+ * failed whatever their state (all stopped once it gave up). Recursion
+ * is as deep as the tree, which spec validation bounds (SPEC_MAX_DEPTH);
+ * its breadth costs nothing, so any number of children is counted. */
 static void
-tally_agents(const struct sup_node *x, struct swim_health *h)
+tally_workers(const struct sup_node *x, bool in_failed, struct swim_health *h)
 {
     if (!x->is_supervisor) {
-        if (x->state == SUP_RUNNING)
+        if (in_failed)
+            h->agents_failed++;
+        else if (x->state == SUP_RUNNING)
             h->agents_running++;
         else if (x->state == SUP_RESTARTING)
             h->agents_restarting++;
-        else if (x->state == SUP_FAILED)
-            h->agents_failed++;
         return;
     }
     for (size_t i = 0; i < x->nchildren; i++)
-        tally_agents(x->children[i], h);
+        tally_workers(x->children[i], in_failed, h);
 }
 
+/* node__health_tally: what each count means (docs/architecture.md,
+ * "Health"), so that `naos nodes`, /api/v1/nodes, the dashboard, `naos
+ * status` and /metrics agree:
+ *   agents_running     workers in state running
+ *                      (sum of naos_children{type="worker",state="running"})
+ *   agents_restarting  workers in state restarting: waiting to be started
+ *                      again (naos_children{type="worker",state="restarting"})
+ *   agents_failed      workers of failed deployments (a deployment that gave
+ *                      up stops every worker: they show as stopped)
+ *   deployments        every deployment on this node (naos_deployments)
+ *   deployments_failed deployments in state failed
+ *                      (naos_deployments{state="failed"})
+ * A worker that is starting, stopping or stopped (of a deployment that has
+ * not failed) is in none of the agent counts. */
 void
 node__health_tally(struct node *n, struct swim_health *h)
 {
     memset(h, 0, sizeof *h);
     for (struct sup_node *d = sup_first(n->tree); d; d = sup_next(d)) {
         h->deployments++;
-        tally_agents(d, h);
+        bool failed = d->state == SUP_FAILED;
+        if (failed)
+            h->deployments_failed++;
+        tally_workers(d, failed, h);
     }
     size_t trouble = sup_count_node_trouble(n->tree);
     h->agents_node_trouble = trouble > UINT32_MAX ? UINT32_MAX
@@ -736,7 +755,8 @@ agents_changed(const struct swim_health *a, const struct swim_health *b)
            a->agents_restarting != b->agents_restarting ||
            a->agents_failed != b->agents_failed ||
            a->agents_node_trouble != b->agents_node_trouble ||
-           a->deployments != b->deployments;
+           a->deployments != b->deployments ||
+           a->deployments_failed != b->deployments_failed;
 }
 
 static bool
@@ -811,9 +831,13 @@ node__members_left(struct node *n)
 
 /* ---- inspection --------------------------------------------------------- */
 
+/* member_pb makes the Member of m for a NodesReply. fresh: this node's own
+ * health, tallied for this answer (NULL: m's gossiped blob). A member
+ * that is dead or left is stale: its health is the last it said, kept as
+ * a record, and stale_ms says for how long it has not been current. */
 static Naos__V1__Member *
 member_pb(struct ctl_reply *rep, const struct swim_member *m, naos_time now,
-          bool local)
+          bool local, const struct swim_health *fresh)
 {
     Naos__V1__Member *pm = ctl_reply_alloc(rep, sizeof *pm);
     if (pm == NULL)
@@ -834,9 +858,17 @@ member_pb(struct ctl_reply *rep, const struct swim_member *m, naos_time now,
     else
         pm->last_heard_ms = now > m->last_heard ? (int64_t)(now - m->last_heard)
                                                 : 0;
-    struct swim_health h;
-    if (m->health_len &&
-        swim_pb_health_unpack(&h, m->health, m->health_len) == NAOS_OK) {
+    pm->stale = !local && (m->state == SWIM_DEAD || m->state == SWIM_LEFT);
+    pm->stale_ms = -1;
+    if (pm->stale)
+        pm->stale_ms = now > m->state_since ? (int64_t)(now - m->state_since)
+                                            : 0;
+    struct swim_health h = {0};
+    if (fresh)
+        h = *fresh;
+    if (fresh || (m->health_len && swim_pb_health_unpack(&h, m->health,
+                                                         m->health_len) ==
+                                       NAOS_OK)) {
         Naos__V1__MemberHealth *ph = ctl_reply_alloc(rep, sizeof *ph);
         if (ph) {
             naos__v1__member_health__init(ph);
@@ -844,12 +876,29 @@ member_pb(struct ctl_reply *rep, const struct swim_member *m, naos_time now,
             ph->agents_restarting = h.agents_restarting;
             ph->agents_failed = h.agents_failed;
             ph->deployments = h.deployments;
+            ph->deployments_failed = h.deployments_failed;
             ph->load = h.load_centi / 100.0;
             ph->agents_node_trouble = h.agents_node_trouble;
             pm->health = ph;
         }
     }
     return pm;
+}
+
+/* dashboard_pb says where this node's dashboard is, or why there is none
+ * (a second node on one machine finds the default port taken), on its own
+ * entry. */
+static void
+dashboard_pb(struct node *n, struct ctl_reply *rep, Naos__V1__Member *pm)
+{
+    char url[600];
+    if (n->http.open) {
+        snprintf(url, sizeof url, "%s/supervisors", http_url(&n->http));
+        pm->dashboard = ctl_reply_strdup(rep, url);
+    } else {
+        pm->dashboard_off = ctl_reply_strdup(
+            rep, n->http_off[0] ? n->http_off : "started with --http off");
+    }
 }
 
 void
@@ -861,10 +910,13 @@ node__members_reply(struct node *n, struct ctl_reply *rep)
         return;
     naos__v1__nodes_reply__init(nr);
     naos_time now = naos_clock_now();
+    /* Our own health is tallied now rather than read back from the last
+     * blob gossiped (up to HEALTH_PERIOD_MS old), so this answer agrees
+     * with a status or /metrics taken just before or after it. */
+    struct swim_health h;
+    node__health_tally(n, &h);
     if (mb == NULL) {
-        /* Not in a cluster: the local node alone, its health fresh. */
-        struct swim_health h;
-        node__health_tally(n, &h);
+        /* Not in a cluster: the local node alone. */
         static struct swim_member self; /* reactor thread only */
         memset(&self, 0, sizeof self);
         self.id.v = n->node_id;
@@ -872,13 +924,11 @@ node__members_reply(struct node *n, struct ctl_reply *rep)
                  n->name);
         self.state = SWIM_ALIVE;
         self.is_self = true;
-        size_t len = 0;
-        if (swim_pb_health_pack(&h, self.health, sizeof self.health, &len) ==
-            NAOS_OK)
-            self.health_len = len;
         nr->nodes = ctl_reply_alloc(rep, sizeof *nr->nodes);
-        if (nr->nodes && (nr->nodes[0] = member_pb(rep, &self, now, true)))
+        if (nr->nodes && (nr->nodes[0] = member_pb(rep, &self, now, true, &h)))
             nr->n_nodes = 1;
+        else
+            return;
     } else {
         size_t cnt = swim_member_count(mb->swim);
         nr->nodes = ctl_reply_alloc(rep, (cnt ? cnt : 1) * sizeof *nr->nodes);
@@ -886,19 +936,20 @@ node__members_reply(struct node *n, struct ctl_reply *rep)
             return;
         /* Self first, then the others in the core's order. */
         const struct swim_member *self = swim_self(mb->swim);
-        if ((nr->nodes[0] = member_pb(rep, self, now, true)) == NULL)
+        if ((nr->nodes[0] = member_pb(rep, self, now, true, &h)) == NULL)
             return;
         nr->n_nodes = 1;
         for (size_t i = 0; i < cnt; i++) {
             const struct swim_member *m = swim_member_at(mb->swim, i);
             if (m->is_self)
                 continue;
-            Naos__V1__Member *pm = member_pb(rep, m, now, false);
+            Naos__V1__Member *pm = member_pb(rep, m, now, false, NULL);
             if (pm == NULL)
                 return;
             nr->nodes[nr->n_nodes++] = pm;
         }
     }
+    dashboard_pb(n, rep, nr->nodes[0]);
     rep->msg.rep_case = NAOS__V1__REPLY__REP_NODES;
     rep->msg.nodes = nr;
 }

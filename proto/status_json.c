@@ -284,6 +284,13 @@ member_json(const Naos__V1__Member *m)
                            (json_int_t)h->agents_failed, "agents_node_trouble",
                            (json_int_t)h->agents_node_trouble, "deployments",
                            (json_int_t)h->deployments, "load", h->load);
+        if (health != NULL &&
+            !obj_set(health, "deployments_failed",
+                     json_integer((json_int_t)h->deployments_failed))) {
+            json_decref(o);
+            json_decref(health);
+            return NULL;
+        }
     }
     if (!obj_set(o, "id", jstr(m->id)) || !obj_set(o, "name", jstr(m->name)) ||
         !obj_set(o, "addr", jstr(m->addr)) ||
@@ -294,7 +301,14 @@ member_json(const Naos__V1__Member *m)
                      ? json_null()
                      : json_integer((json_int_t)m->last_heard_ms)) ||
         !obj_set(o, "local", json_boolean(m->local)) ||
-        !obj_set(o, "health", health)) {
+        !obj_set(o, "health", health) ||
+        !obj_set(o, "stale", json_boolean(m->stale)) ||
+        !obj_set(o, "stale_ms", m->stale && m->stale_ms >= 0
+                                    ? json_integer((json_int_t)m->stale_ms)
+                                    : json_null()) ||
+        (m->local &&
+         (!obj_set(o, "dashboard", str_or_null(m->dashboard)) ||
+          !obj_set(o, "dashboard_off", str_or_null(m->dashboard_off))))) {
         json_decref(o);
         return NULL;
     }

@@ -214,6 +214,7 @@ swim_pb_health_pack(const struct swim_health *h, uint8_t *buf, size_t cap,
     ph.deployments = h->deployments;
     ph.load_centi = h->load_centi;
     ph.agents_node_trouble = h->agents_node_trouble;
+    ph.deployments_failed = h->deployments_failed;
     if (naos__v1__node_health__get_packed_size(&ph) > cap)
         return NAOS_ETOOBIG;
     *len = naos__v1__node_health__pack(&ph, buf);
@@ -236,6 +237,7 @@ swim_pb_health_unpack(struct swim_health *h, const uint8_t *buf, size_t len)
     h->deployments = ph->deployments;
     h->load_centi = ph->load_centi;
     h->agents_node_trouble = ph->agents_node_trouble;
+    h->deployments_failed = ph->deployments_failed;
     naos__v1__node_health__free_unpacked(ph, &spec_pb_allocator);
     return NAOS_OK;
 }

@@ -52,7 +52,8 @@ int swim_pb_unpack(struct swim_pb_msg *out, uint32_t type, const uint8_t *buf,
  * struct, idempotent. */
 void swim_pb_msg_fini(struct swim_pb_msg *m);
 
-/* struct swim_health: what a member says about itself (NodeHealth). */
+/* struct swim_health: what a member says about itself (NodeHealth). What
+ * each count means is node__health_tally's (node/node_members.c). */
 struct swim_health {
     uint32_t agents_running;
     uint32_t agents_restarting;
@@ -60,10 +61,11 @@ struct swim_health {
     uint32_t deployments;
     uint32_t load_centi; /* 1-minute load average * 100 */
     uint32_t agents_node_trouble; /* starts waiting out node trouble */
+    uint32_t deployments_failed;
 };
 
 /* swim_pb_health_pack packs h (borrowed) into buf[0..cap) and sets *len
- * (<= 36 bytes; SWIM_HEALTH_MAX always suffices). NAOS_OK or
+ * (<= 42 bytes: seven fields of at most 6; SWIM_HEALTH_MAX always suffices). NAOS_OK or
  * NAOS_ETOOBIG. */
 int swim_pb_health_pack(const struct swim_health *h, uint8_t *buf, size_t cap,
                         size_t *len);

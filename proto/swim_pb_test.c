@@ -142,19 +142,28 @@ test_hostile(void)
 static void
 test_health(void)
 {
-    struct swim_health h = {3, 1, 2, 4, 175, 6}, g;
+    struct swim_health h = {3, 1, 2, 4, 175, 6, 1}, g;
     uint8_t buf[SWIM_HEALTH_MAX];
     size_t len;
     NT_EQ_INT(swim_pb_health_pack(&h, buf, sizeof buf, &len), NAOS_OK);
-    NT_TRUE(len <= 36);
+    NT_TRUE(len <= 42);
     struct swim_health most = {UINT32_MAX, UINT32_MAX, UINT32_MAX, UINT32_MAX,
-                               UINT32_MAX, UINT32_MAX};
+                               UINT32_MAX, UINT32_MAX, UINT32_MAX};
     size_t mlen;
     NT_EQ_INT(swim_pb_health_pack(&most, buf, sizeof buf, &mlen), NAOS_OK);
-    NT_TRUE(mlen <= 36);
+    NT_TRUE(mlen <= 42);
     NT_EQ_INT(swim_pb_health_pack(&h, buf, sizeof buf, &len), NAOS_OK);
     NT_EQ_INT(swim_pb_health_unpack(&g, buf, len), NAOS_OK);
     NT_EQ_INT(memcmp(&g, &h, sizeof h), 0);
+    NT_EQ_INT(g.deployments_failed, 1);
+    /* The largest blob is the header's bound. */
+    struct swim_health big = {UINT32_MAX, UINT32_MAX, UINT32_MAX, UINT32_MAX,
+                              UINT32_MAX, UINT32_MAX, UINT32_MAX};
+    NT_EQ_INT(swim_pb_health_pack(&big, buf, sizeof buf, &len), NAOS_OK);
+    NT_TRUE(len <= 42);
+    NT_EQ_INT(swim_pb_health_unpack(&g, buf, len), NAOS_OK);
+    NT_EQ_INT(memcmp(&g, &big, sizeof big), 0);
+    NT_EQ_INT(swim_pb_health_pack(&h, buf, sizeof buf, &len), NAOS_OK);
     NT_EQ_INT(swim_pb_health_pack(&h, buf, 2, &len), NAOS_ETOOBIG);
     uint8_t junk[] = {0x08};
     NT_EQ_INT(swim_pb_health_unpack(&g, junk, sizeof junk), NAOS_EPROTO);

@@ -5,7 +5,11 @@ chromedriver's WebDriver HTTP API (standard library only). Loads
 page shows against the API, kills a worker by PID and watches its restart
 count change on the page without a reload, checks that folding survives
 updates and works from the keyboard, and saves a screenshot: the build
-directory's it-artifacts/dashboard.png and /tmp/naos-dashboard.png.
+directory's it-artifacts/dashboard.png and /tmp/naos-dashboard.png. Issue
+10: deployments sort failed, then restarting, then by name; the filter box
+(by name or path, kept across updates and in the URL); the header's failed
+chip and counts are those of /api/v1/nodes; the nodes panel marks a dead
+member's health stale.
 
 Skipped (with the reason) when chromium or chromedriver is not installed;
 .ci/packages/test lists both."""
@@ -309,6 +313,161 @@ class Dashboard(NodeTest):
                 msg="the lost-contact banner")
             # the last state seen is still shown
             self.assertIn("web/web", self.rows())
+
+    # ---- issue 10: sort order, filter, header counts, stale members -----
+
+    SECTIONS_JS = """
+return [...document.querySelectorAll('section.dep')].map(s => ({
+  name: s.dataset.deployment, hidden: s.hidden}));
+"""
+
+    def sections(self):
+        return self.wd.js(self.SECTIONS_JS)
+
+    def chips(self):
+        return self.wd.js(
+            "const t = (id) => document.getElementById(id).textContent;"
+            "return {deployments: +t('s-deps'), failed: +t('s-failed'),"
+            " running: +t('s-running'), restarting: +t('s-restarting'),"
+            " failedClass: document.getElementById('s-failed')"
+            ".parentNode.className}")
+
+    def wait_polls(self, k=2):
+        polls = self.wd.js("return window.naosDashboard.polls")
+        wait_until(lambda: self.wd.js(
+            "return window.naosDashboard.polls") >= polls + k, 10,
+            msg="%d more polls" % k)
+
+    def test_failed_then_restarting_first_filter_and_chips(self):
+        with self.node() as n:
+            # deployed in an order the page must not keep
+            n.deploy("alpha", ["sleep", "100000"])
+            n.deploy("zeta", ["sleep", "100000"])
+            n.deploy("crashy", ["sh", "-c", "sleep 0.3; exit 1"],
+                     "--max-restarts", "1000", "--window", "300s")
+            n.deploy("mfail", ["sh", "-c", "exit 3"], "--max-restarts", "1")
+            n.deploy("bfail", ["sh", "-c", "exit 3"], "--max-restarts", "1")
+            n.apply("""
+name: lab
+supervisor: {strategy: one-for-one}
+children:
+  - id: team
+    supervisor: {strategy: one-for-one}
+    children:
+      - id: alice
+        command: ["sleep", "100000"]
+      - id: bob
+        command: ["sleep", "100000"]
+""")
+            n.wait_state("mfail", "failed", timeout=20)
+            n.wait_state("bfail", "failed", timeout=20)
+            n.wait_worker("crashy/crashy", lambda w: w["restarts"] >= 1,
+                          timeout=20, what="a restart")
+            for p in ("alpha/alpha", "zeta/zeta", "lab/team/alice",
+                      "lab/team/bob"):
+                n.wait_running_pid(p)
+
+            self.wd.s("POST", "/url", {"url": n.http_url() + "/supervisors"})
+            want = ["bfail", "mfail", "crashy", "alpha", "lab", "zeta"]
+            wait_until(lambda: [s["name"] for s in self.sections()] == want,
+                       10, msg="failed, then restarting, then by name")
+
+            # the failed chip counts failed deployments, as /api/v1/nodes
+            # and /metrics do
+            c = wait_until(lambda: (lambda c: c if c["failed"] == 2 else
+                                    None)(self.chips()), 10,
+                           msg="the failed chip")
+            me = n.http_json("/api/v1/nodes")["nodes"][0]
+            self.assertEqual(c["failed"], me["health"]["deployments_failed"])
+            self.assertIn("bad", c["failedClass"])
+            self.assertEqual(c["deployments"], 6)
+
+            # the filter: by deployment name ...
+            box = self.wd.element("#filter")
+            self.wd.s("POST", "/element/%s/value" % box, {"text": "FAIL"})
+            wait_until(lambda: [s["name"] for s in self.sections()
+                                if not s["hidden"]] == ["bfail", "mfail"],
+                       5, msg="only the failed deployments shown")
+            self.assertEqual(self.wd.js(
+                "return document.getElementById('filter-count')"
+                ".textContent"), "2 of 6 deployments")
+            # ... kept across the page's refreshes
+            self.wait_polls(2)
+            self.assertEqual([s["name"] for s in self.sections()
+                              if not s["hidden"]], ["bfail", "mfail"])
+            self.assertEqual(self.wd.js(
+                "return document.getElementById('filter').value"), "FAIL")
+            # ... by path: the match, with its supervisor around it
+            self.wd.s("POST", "/element/%s/clear" % box, {})
+            self.wd.s("POST", "/element/%s/value" % box, {"text": "team/bo"})
+            rows = self.wait_page(
+                lambda r: {"lab/team", "lab/team/bob", "lab/team/alice"} <=
+                set(r) and r["lab/team/alice"]["hidden"] and
+                not r["lab/team/bob"]["hidden"] and
+                not r["lab/team"]["hidden"], "lab/team/bob alone")
+            self.assertEqual([s["name"] for s in self.sections()
+                              if not s["hidden"]], ["lab"])
+            self.wait_polls(2)
+            self.assertTrue(self.rows()["lab/team/alice"]["hidden"])
+            # ... nothing matches: said so
+            self.wd.s("POST", "/element/%s/clear" % box, {})
+            self.wd.s("POST", "/element/%s/value" % box, {"text": "zzz"})
+            wait_until(lambda: self.wd.js(
+                "const e = document.getElementById('no-match');"
+                "return e && e.textContent"), 5, msg="no-match message")
+            self.assertEqual([s for s in self.sections()
+                              if not s["hidden"]], [])
+            # ... and a reload keeps it (the URL's fragment)
+            self.wd.s("POST", "/url", {"url": n.http_url() +
+                                       "/supervisors#filter=alp"})
+            self.wd.s("POST", "/refresh", {})
+            wait_until(lambda: [s["name"] for s in self.sections()
+                                if not s["hidden"]] == ["alpha"], 10,
+                       msg="the filter from the URL")
+            self.assertEqual(self.wd.js(
+                "return document.getElementById('filter').value"), "alp")
+
+            # with nothing flapping, every chip is the node's own count
+            n.ok("rm", "crashy")
+
+            def agree():
+                c = self.chips()
+                h = n.http_json("/api/v1/nodes")["nodes"][0]["health"]
+                got = (c["deployments"], c["failed"], c["running"],
+                       c["restarting"])
+                return got == (h["deployments"], h["deployments_failed"],
+                               h["agents_running"], h["agents_restarting"])
+            wait_until(agree, 10, msg="the chips to match /api/v1/nodes")
+            self.assertEqual(self.chips()["running"], 4)
+
+    def test_nodes_panel_marks_dead_member_stale(self):
+        key = os.path.join(self.tmp, "cluster.key")
+        p = subprocess.run([os.environ.get("NAOS_BIN", "naos"), "keygen",
+                            key], capture_output=True, text=True, timeout=10)
+        self.assertEqual(p.returncode, 0, p)
+        listen = ["--listen", "tcp://127.0.0.1:0", "--key", key]
+        with self.node(name="pa", extra_args=listen) as a:
+            with self.node(name="pb", extra_args=listen +
+                           ["--seeds", a.gossip_addr()]) as b:
+                wait_until(lambda: a.members().get("pb", {}).get("state") ==
+                           "alive", 20, msg="pb alive at pa")
+                self.wd.s("POST", "/url",
+                          {"url": a.http_url() + "/supervisors"})
+                row_js = ("const r = [...document.querySelectorAll("
+                          "'#nodes tbody tr')].find(r => r.cells[0]"
+                          ".textContent === 'pb');"
+                          "return r && {cls: r.className, text: "
+                          "r.textContent}")
+                r = wait_until(lambda: self.wd.js(row_js), 15,
+                               msg="pb in the nodes panel")
+                self.assertNotIn("stale", r["text"])
+                b.kill9()
+                r = wait_until(lambda: (lambda r: r if r and "stale" in
+                                        r["text"] else None)(
+                                            self.wd.js(row_js)), 20,
+                               msg="pb marked stale")
+                self.assertIn("stale", r["cls"])
+                self.assertIn("dead", r["text"])
 
 
 if __name__ == "__main__":
