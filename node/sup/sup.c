@@ -631,12 +631,17 @@ restart_decision(struct sup_tree *t, struct sup_node *s, struct sup_node *c,
     enum spec_strategy st = s->spec->strategy;
     bool single = st == SPEC_ONE_FOR_ONE || st == SPEC_SIMPLE_ONE_FOR_ONE;
     s->plan_end = single ? idx + 1 : SIZE_MAX;
-    if (retry) {
-        /* Continue the failed start phase from c (its flags are kept). */
+    if (retry && st != SPEC_ONE_FOR_ALL) {
+        /* B4, OTP's try_again_restart: rest_for_one (and the single-child
+         * strategies) start again from c; its later siblings still carry
+         * their start flags and the earlier ones were never stopped. */
         c->flags |= SUP__F_PLAN_START;
         enter_start(t, s, idx, now);
         return;
     }
+    /* A one_for_all retry is a whole new one_for_all restart, as OTP's
+     * try_again_restart calls restart/2 again: the siblings the failed
+     * attempt started are stopped (reverse order) and all start afresh. */
     c->flags |= SUP__F_PLAN_START;
     if (single) {
         enter_start(t, s, idx, now);

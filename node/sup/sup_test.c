@@ -921,42 +921,129 @@ test_spawn_failure_on_restart_escalates(void)
     NT_EQ_STR(sup_state_name(d->state), "failed");
 }
 
+/* mk_notify_flat: mk_flat with every worker ready: notify. */
 static void
-test_spawn_failure_mid_one_for_all_continues(void)
+mk_notify_flat(struct spec_node *root, enum spec_strategy st, uint32_t max,
+               const char *ids)
+{
+    mk_flat(root, st, max, 60, ids);
+    for (size_t i = 0; i < root->nchildren; i++) {
+        root->children[i].ready = SPEC_READY_NOTIFY;
+        root->children[i].start_timeout = 5000;
+    }
+}
+
+/* Issue 14's scenario (B4): one_for_all, max_restarts 3, a, b, c notify;
+ * b's later starts fail (it exits 1 before READY=1); a is killed. Each
+ * retry is a whole new one_for_all restart, as OTP's try_again_restart:
+ * stop a, start a, start b (fails). OTP's add_restart allows 3 restarts in
+ * the window (the crash and two retries); the third retry gives up. */
+static void
+test_one_for_all_retry_restarts_all(void)
 {
     setup();
     struct spec_node root;
-    mk_flat(&root, SPEC_ONE_FOR_ALL, 5, 60, "abc");
+    mk_notify_flat(&root, SPEC_ONE_FOR_ALL, 3, "abc");
     struct sup_node *d = deploy(&root);
+    ready("d/a");
+    ready("d/b");
+    ready("d/c");
     acts();
+    evs();
     ex("d/a", 1);
+    NT_EQ_STR(acts(), "signal d/c 15\n");
     ex("d/c", 0);
-    F.fail[0] = "d/b";
+    NT_EQ_STR(acts(), "signal d/b 15\n");
     ex("d/b", 0);
-    NT_EQ_STR(acts(), "signal d/c 15\nsignal d/b 15\nspawn d/a\n"
-                      "spawnfail d/b\nspawnfail d/b\nspawnfail d/b\n"
-                      "spawnfail d/b\nspawnfail d/b\nsignal d/a 15\n");
+    NT_EQ_STR(acts(), "spawn d/a\n");
+    ready("d/a");
+    NT_EQ_STR(acts(), "spawn d/b\n");
+    for (int round = 0; round < 2; round++) {
+        ex("d/b", 1); /* fails before READY=1: a retry, counted */
+        NT_EQ_STR(acts(), "signal d/a 15\n"); /* a stopped, not kept */
+        ex("d/a", 0);
+        NT_EQ_STR(acts(), "spawn d/a\n");
+        ready("d/a");
+        NT_EQ_STR(acts(), "spawn d/b\n");
+    }
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 3);
+    ex("d/b", 1); /* the third retry would be a 4th restart: give up */
+    NT_EQ_STR(acts(), "signal d/a 15\n");
+    const char *e = evs();
+    NT_EQ_INT(count_lines(e, "start-failed d/b exit:1"), 3);
+    NT_EQ_INT(count_lines(e, "restart d/"), 3);
+    NT_CONTAINS(e, "give-up d exit:1 | d/b\n");
     ex("d/a", 0);
+    NT_EQ_STR(acts(), "");
     NT_EQ_STR(sup_state_name(d->state), "failed");
-    /* Now a failure that clears: the retry continues from b, a is not
-     * started again. */
-    F.fail[0] = NULL;
-    sup_start(T, d, NOW);
+    /* c was never started again: OTP starts it only after b. */
+    NT_EQ_INT(N("d/c")->restarts, 0);
+
+    /* A failure that clears: each retry still restarts a first. */
+    NT_EQ_INT(sup_start(T, d, NOW), NAOS_OK);
+    ready("d/a");
+    ready("d/b");
+    ready("d/c");
     acts();
     NOW += 100000;
-    F.fail[0] = "d/b";
-    F.fail_left = 2;
     uint32_t ra = N("d/a")->restarts, rb = N("d/b")->restarts;
     ex("d/a", 1);
     ex("d/c", 0);
     ex("d/b", 0);
+    ready("d/a");
+    ex("d/b", 1); /* fails once */
+    ex("d/a", 0);
+    ready("d/a");
+    ready("d/b"); /* second attempt succeeds */
+    ready("d/c");
     NT_EQ_STR(acts(), "signal d/c 15\nsignal d/b 15\nspawn d/a\n"
-                      "spawnfail d/b\nspawnfail d/b\nspawn d/b\n"
+                      "spawn d/b\nsignal d/a 15\nspawn d/a\nspawn d/b\n"
                       "spawn d/c\n");
-    NT_EQ_INT(sup_intensity_in_use(d, NOW), 3);
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 2);
     NT_EQ_STR(sup_state_name(d->state), "running");
-    NT_EQ_INT(N("d/a")->restarts, ra + 1);
-    NT_EQ_INT(N("d/b")->restarts, rb + 3); /* every attempt counts */
+    NT_EQ_INT(N("d/a")->restarts, ra + 2);
+    NT_EQ_INT(N("d/b")->restarts, rb + 2); /* every attempt counts */
+}
+
+/* rest_for_one already agreed with OTP (B4): a retry starts again from the
+ * failed child; the earlier siblings are never stopped, and the later ones
+ * start only once it did. */
+static void
+test_rest_for_one_retry_from_failed_child(void)
+{
+    setup();
+    struct spec_node root;
+    mk_notify_flat(&root, SPEC_REST_FOR_ONE, 3, "abc");
+    struct sup_node *d = deploy(&root);
+    ready("d/a");
+    ready("d/b");
+    ready("d/c");
+    acts();
+    evs();
+    int pa = N("d/a")->pid;
+    ex("d/b", 1);
+    NT_EQ_STR(acts(), "signal d/c 15\n");
+    ex("d/c", 0);
+    NT_EQ_STR(acts(), "spawn d/b\n");
+    ex("d/b", 1); /* first retry */
+    NT_EQ_STR(acts(), "spawn d/b\n");
+    ex("d/b", 1); /* second retry */
+    NT_EQ_STR(acts(), "spawn d/b\n");
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 3);
+    ready("d/b");
+    NT_EQ_STR(acts(), "spawn d/c\n");
+    ready("d/c");
+    NT_EQ_INT(N("d/a")->pid, pa);
+    NT_EQ_INT(N("d/a")->restarts, 0);
+    NT_EQ_INT(N("d/c")->restarts, 1);
+    NT_EQ_STR(sup_state_name(d->state), "running");
+    /* A fourth restart in the window gives up: c, then a, stopped. */
+    ex("d/b", 1);
+    NT_EQ_STR(acts(), "signal d/c 15\n");
+    ex("d/c", 0);
+    NT_EQ_STR(acts(), "signal d/a 15\n");
+    ex("d/a", 0);
+    NT_EQ_STR(sup_state_name(d->state), "failed");
 }
 
 /* ---- mailbox ------------------------------------------------------------ */
@@ -1934,7 +2021,8 @@ main(void)
         NT_CASE(test_max_runtime),
         NT_CASE(test_start_timeout_on_restart_counted),
         NT_CASE(test_spawn_failure_on_restart_escalates),
-        NT_CASE(test_spawn_failure_mid_one_for_all_continues),
+        NT_CASE(test_one_for_all_retry_restarts_all),
+        NT_CASE(test_rest_for_one_retry_from_failed_child),
         NT_CASE(test_crash_during_one_for_all_stop),
         NT_CASE(test_mailbox_rest_for_one),
         NT_CASE(test_stale_mailbox_entry_dropped),
