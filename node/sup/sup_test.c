@@ -12,6 +12,7 @@
 #include "node/base/err.h"
 #include "node/base/testing.h"
 #include "node/spec/spec.h"
+#include "node/spec/spec_bound.h"
 #include "node/sup/sup.h"
 
 /* ---- fake io ---------------------------------------------------------- */
@@ -702,6 +703,36 @@ test_escalation_three_levels(void)
     NT_EQ_INT(N("top/mid/low")->restarts, 2);
 }
 
+/* The core agrees with spec_start_bound (issue 14): on a three-level tree
+ * (max_restarts 2, 3, 4 from the top), a leaf that dies at once is started
+ * (2+1) * (3+1) * (4+1) = 60 times before the deployment fails. */
+static void
+test_start_bound_matches_core(void)
+{
+    setup();
+    struct spec_node root;
+    mk_sup(&root, "top", SPEC_ONE_FOR_ALL, 2, 100, 2);
+    mk_worker(&root.children[0], "side");
+    mk_sup(&root.children[1], "mid", SPEC_ONE_FOR_ONE, 3, 100, 1);
+    struct spec_node *mid = &root.children[1];
+    mk_sup(&mid->children[0], "low", SPEC_REST_FOR_ONE, 4, 100, 1);
+    mk_worker(&mid->children[0].children[0], "leaf");
+    struct spec_start_bound b;
+    spec_start_bound(&root, &b);
+    NT_EQ_INT(b.starts, 60);
+    struct sup_node *top = deploy(&root);
+    int starts = count_lines(acts(), "spawn top/mid/low/leaf");
+    while (top->state != SUP_FAILED && starts < 1000) {
+        ex("top/mid/low/leaf", 1);
+        NOW += 10;
+        if (N("top/side")->state == SUP_STOPPING)
+            ex("top/side", 0);
+        starts += count_lines(acts(), "spawn top/mid/low/leaf");
+    }
+    NT_EQ_STR(sup_state_name(top->state), "failed");
+    NT_EQ_INT(starts, 60);
+}
+
 static void
 test_transient_supervisor_give_up_not_restarted(void)
 {
@@ -1165,6 +1196,40 @@ test_operator_stop_preempts_plan(void)
     NT_EQ_STR(acts(), "signal d/b 15\nsignal d/a 15\nspawn d/a\nspawn d/b\n"
                       "spawn d/c\n");
     NT_EQ_INT(sup_intensity_in_use(d, NOW), 0);
+    NT_EQ_STR(sup_state_name(d->state), "running");
+}
+
+/* Documented deviation (issue 14, docs/architecture.md): a parent that
+ * stops a child supervisor in the middle of the child's own restart cuts
+ * that restart short. Here s (one_for_all: x, y) is waiting out y's
+ * shutdown after x crashed when its sibling w crashes and d (one_for_all)
+ * stops s. OTP would finish s's restart (start x, start y) and then stop
+ * y and x; naos starts nothing it would stop at once. */
+static void
+test_parent_stop_cuts_child_restart_short(void)
+{
+    setup();
+    struct spec_node root;
+    mk_sup(&root, "d", SPEC_ONE_FOR_ALL, 5, 60, 2);
+    mk_sup(&root.children[0], "s", SPEC_ONE_FOR_ALL, 5, 60, 2);
+    mk_worker(&root.children[0].children[0], "x");
+    mk_worker(&root.children[0].children[1], "y");
+    mk_worker(&root.children[1], "w");
+    struct sup_node *d = deploy(&root);
+    NT_EQ_STR(acts(), "spawn d/s/x\nspawn d/s/y\nspawn d/w\n");
+    evs();
+    ex("d/s/x", 1);
+    NT_EQ_STR(acts(), "signal d/s/y 15\n"); /* s's restart: y first */
+    NT_EQ_STR(st("d/s"), "restarting");
+    ex("d/w", 1); /* d stops s mid-restart */
+    NT_EQ_STR(acts(), "");
+    NT_EQ_STR(st("d/s"), "stopping");
+    ex("d/s/y", 0);
+    /* x and y were not started only to be stopped: d's restart goes on. */
+    NT_EQ_STR(acts(), "spawn d/s/x\nspawn d/s/y\nspawn d/w\n");
+    NT_EQ_INT(count_lines(evs(), "start d/s/"), 2);
+    NT_EQ_INT(sup_intensity_in_use(N("d/s"), NOW), 0); /* a fresh s */
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 1);
     NT_EQ_STR(sup_state_name(d->state), "running");
 }
 
@@ -2013,6 +2078,7 @@ main(void)
         NT_CASE(test_intensity_window_forgets),
         NT_CASE(test_max_restarts_zero),
         NT_CASE(test_escalation_three_levels),
+        NT_CASE(test_start_bound_matches_core),
         NT_CASE(test_transient_supervisor_give_up_not_restarted),
         NT_CASE(test_shutdown_reverse_one_at_a_time),
         NT_CASE(test_shutdown_timeout_kill_infinity),
@@ -2027,6 +2093,7 @@ main(void)
         NT_CASE(test_mailbox_rest_for_one),
         NT_CASE(test_stale_mailbox_entry_dropped),
         NT_CASE(test_operator_stop_preempts_plan),
+        NT_CASE(test_parent_stop_cuts_child_restart_short),
         NT_CASE(test_remove_frees_everything),
         NT_CASE(test_backoff),
         NT_CASE(test_spawn_info), NT_CASE(test_deploy_restored),
