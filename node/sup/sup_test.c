@@ -1233,6 +1233,203 @@ test_parent_stop_cuts_child_restart_short(void)
     NT_EQ_STR(sup_state_name(d->state), "running");
 }
 
+/* ---- operator commands on one child (issue 10) -------------------------- */
+
+/* terminate_child / restart_child: not counted; a held child stays down
+ * through its supervisor's plans until the operator starts it. */
+static void
+test_child_stop_held_then_start(void)
+{
+    setup();
+    struct spec_node root;
+    mk_flat(&root, SPEC_ONE_FOR_ALL, 5, 60, "abc");
+    struct sup_node *d = deploy(&root);
+    acts();
+    evs();
+    NT_EQ_INT(sup_child_stop(T, N("d/b"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "signal d/b 15\n");
+    NT_TRUE(sup_is_held(N("d/b")));
+    ex("d/b", 0);
+    NT_EQ_STR(acts(), ""); /* not restarted */
+    NT_EQ_STR(evs(), "stop d/b shutdown\n");
+    NT_EQ_STR(st("d/b"), "stopped");
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 0);
+    NT_EQ_INT(sup_child_stop(T, N("d/b"), NOW), NAOS_OK); /* idempotent */
+    NT_EQ_STR(acts(), "");
+    /* A sibling's one_for_all restart leaves it down. */
+    ex("d/a", 1);
+    NT_EQ_STR(acts(), "signal d/c 15\n");
+    ex("d/c", 0);
+    NT_EQ_STR(acts(), "spawn d/a\nspawn d/c\n");
+    NT_EQ_STR(st("d/b"), "stopped");
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 1);
+    /* The operator starts it: one start, not counted, restarts kept. */
+    uint32_t rb = N("d/b")->restarts;
+    NT_EQ_INT(sup_child_start(T, N("d/b"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "spawn d/b\n");
+    NT_FALSE(sup_is_held(N("d/b")));
+    NT_EQ_INT(N("d/b")->restarts, rb);
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 1);
+    NT_EQ_INT(sup_child_start(T, N("d/b"), NOW), NAOS_OK); /* running */
+    NT_EQ_STR(acts(), "");
+    /* A crash after it counts as any other. */
+    ex("d/b", 1);
+    NT_EQ_STR(acts(), "signal d/c 15\n");
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 2);
+}
+
+static void
+test_child_restart_not_counted(void)
+{
+    setup();
+    struct spec_node root;
+    mk_flat(&root, SPEC_REST_FOR_ONE, 0, 60, "abc");
+    struct sup_node *d = deploy(&root);
+    acts();
+    evs();
+    int pc = N("d/c")->pid;
+    /* max_restarts 0: a counted restart would give up. */
+    NT_EQ_INT(sup_child_restart(T, N("d/b"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "signal d/b 15\n"); /* only b, not c after it */
+    ex("d/b", 0);
+    NT_EQ_STR(acts(), "spawn d/b\n");
+    NT_EQ_INT(N("d/c")->pid, pc);
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 0);
+    NT_EQ_STR(sup_state_name(d->state), "running");
+    NT_FALSE(sup_is_held(N("d/b")));
+    NT_EQ_STR(evs(), "stop d/b shutdown\nstart d/b\n");
+    /* restart of a stopped child is a start */
+    NT_EQ_INT(sup_child_stop(T, N("d/c"), NOW), NAOS_OK);
+    ex("d/c", 0);
+    acts();
+    NT_EQ_INT(sup_child_restart(T, N("d/c"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "spawn d/c\n");
+    /* stop while a restart's stop is under way: stays stopped */
+    NT_EQ_INT(sup_child_restart(T, N("d/a"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "signal d/a 15\n");
+    NT_EQ_INT(sup_child_stop(T, N("d/a"), NOW), NAOS_OK);
+    ex("d/a", 0);
+    NT_EQ_STR(acts(), "");
+    NT_TRUE(sup_is_held(N("d/a")));
+    /* and a start while its stop is under way starts it once stopped */
+    NT_EQ_INT(sup_child_stop(T, N("d/c"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "signal d/c 15\n");
+    NT_EQ_INT(sup_child_start(T, N("d/c"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "");
+    ex("d/c", 0);
+    NT_EQ_STR(acts(), "spawn d/c\n");
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 0);
+}
+
+/* A subtree: its supervisor stops its children in reverse order and is
+ * not restarted; a start runs it afresh. */
+static void
+test_child_stop_subtree(void)
+{
+    setup();
+    struct spec_node root;
+    mk_sup(&root, "d", SPEC_ONE_FOR_ONE, 5, 60, 2);
+    mk_sup(&root.children[0], "s", SPEC_ONE_FOR_ONE, 5, 60, 2);
+    mk_worker(&root.children[0].children[0], "x");
+    mk_worker(&root.children[0].children[1], "y");
+    mk_worker(&root.children[1], "w");
+    struct sup_node *d = deploy(&root);
+    acts();
+    evs();
+    NT_EQ_INT(sup_child_stop(T, N("d/s/y"), NOW), NAOS_OK);
+    ex("d/s/y", 0);
+    NT_EQ_INT(sup_child_stop(T, N("d/s"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "signal d/s/y 15\nsignal d/s/x 15\n");
+    NT_EQ_STR(st("d/s"), "stopping");
+    ex("d/s/x", 0);
+    NT_EQ_STR(acts(), "");
+    NT_EQ_STR(st("d/s"), "stopped");
+    NT_CONTAINS(evs(), "stop d/s shutdown\n");
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 0);
+    /* Its parent stopped: a child's start is refused, nothing done. */
+    NT_EQ_INT(sup_child_start(T, N("d/s/x"), NOW), NAOS_EBUSY);
+    NT_EQ_INT(sup_child_stop(T, d, NOW), NAOS_EINVAL);
+    NT_EQ_STR(acts(), "");
+    /* Starting the subtree starts everything under it, y too. */
+    NT_EQ_INT(sup_child_start(T, N("d/s"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "spawn d/s/x\nspawn d/s/y\n");
+    NT_EQ_STR(st("d/s"), "running");
+    NT_EQ_INT(N("d/s")->restarts, 0);
+    /* A held child of a deployment the operator starts again runs. */
+    NT_EQ_INT(sup_child_stop(T, N("d/w"), NOW), NAOS_OK);
+    ex("d/w", 0);
+    NT_EQ_INT(sup_restart(T, d, NOW), NAOS_OK);
+    ex("d/s/y", 0);
+    ex("d/s/x", 0);
+    NT_EQ_STR(acts(), "signal d/w 15\nsignal d/s/y 15\nsignal d/s/x 15\n"
+                      "spawn d/s/x\nspawn d/s/y\nspawn d/w\n");
+    NT_FALSE(sup_is_held(N("d/w")));
+    /* Everything refused while the deployment is stopped. */
+    NT_EQ_INT(sup_stop(T, d, NOW), NAOS_OK);
+    ex("d/w", 0);
+    ex("d/s/y", 0);
+    ex("d/s/x", 0);
+    NT_EQ_INT(sup_child_stop(T, N("d/w"), NOW), NAOS_EBUSY);
+    NT_EQ_INT(sup_child_restart(T, N("d/w"), NOW), NAOS_EBUSY);
+}
+
+/* The operator stops a crash-looping child during its backoff: the wait is
+ * cancelled and nothing starts; an operator start that fails is not
+ * retried and not counted. */
+static void
+test_child_stop_in_backoff_and_failed_start(void)
+{
+    setup();
+    struct spec_node root;
+    mk_flat(&root, SPEC_ONE_FOR_ONE, 5, 60, "ab");
+    root.children[1].backoff_min = 1000;
+    root.children[1].backoff_max = 1000;
+    struct sup_node *d = deploy(&root);
+    acts();
+    ex("d/b", 1);
+    NT_EQ_STR(acts(), "");
+    NT_EQ_STR(sup_state_name(d->state), "restarting");
+    NT_EQ_INT(sup_child_stop(T, N("d/b"), NOW), NAOS_OK);
+    NT_EQ_STR(sup_state_name(d->state), "running");
+    tick(NOW + 5000);
+    NT_EQ_STR(acts(), "");
+    NT_EQ_STR(st("d/b"), "stopped");
+    NT_EQ_INT(sup_next_deadline(T) == NAOS_TIME_NEVER, 1);
+    F.fail[0] = "d/b";
+    evs();
+    NT_EQ_INT(sup_child_start(T, N("d/b"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "spawnfail d/b\n");
+    NT_EQ_STR(evs(), "start-failed d/b spawn-failed:ENOENT\n");
+    NT_TRUE(sup_is_held(N("d/b")));
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 1); /* the crash only */
+    NT_EQ_STR(sup_state_name(d->state), "running");
+    F.fail[0] = NULL;
+    NT_EQ_INT(sup_child_start(T, N("d/b"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "spawn d/b\n");
+}
+
+/* An operator start while the supervisor is in a plan waits for it, as a
+ * restart_child call waits in OTP's queue. */
+static void
+test_child_start_waits_for_plan(void)
+{
+    setup();
+    struct spec_node root;
+    mk_flat(&root, SPEC_ONE_FOR_ALL, 5, 60, "abc");
+    deploy(&root);
+    NT_EQ_INT(sup_child_stop(T, N("d/c"), NOW), NAOS_OK);
+    ex("d/c", 0);
+    acts();
+    ex("d/a", 1);
+    NT_EQ_STR(acts(), "signal d/b 15\n");
+    NT_EQ_INT(sup_child_start(T, N("d/c"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "");
+    ex("d/b", 0);
+    /* The plan ends first (a, b), then the queued start of c runs. */
+    NT_EQ_STR(acts(), "spawn d/a\nspawn d/b\nspawn d/c\n");
+    NT_TRUE(N("d")->mbox_head == NULL);
+}
+
 static void
 test_remove_frees_everything(void)
 {
@@ -1831,6 +2028,9 @@ check_node(struct sup_node *n, int *pids)
         if (has != proc_state)
             NT_FAIL("%s: state %s with pid %d", n->path,
                     sup_state_name(n->state), n->pid);
+        if (sup_is_held(n) && has && n->state != SUP_STOPPING)
+            NT_FAIL("%s: held by the operator yet %s", n->path,
+                    sup_state_name(n->state));
         if (has) {
             NT_TRUE(n->pid < MAXPID);
             if (pids[n->pid] == stamp)
@@ -1990,6 +2190,20 @@ random_run(uint64_t seed)
                      : op == 1 ? sup_start(T, d, NOW)
                                : sup_restart(T, d, NOW);
             NT_TRUE(rv == NAOS_OK || rv == NAOS_EBUSY);
+        } else if (r < 88) {
+            /* an operator command on a random node below a top */
+            struct sup_node *n = prng() % 2 ? sup_first(T)
+                                            : sup_next(sup_first(T));
+            while (n->is_supervisor && n->nchildren > 0 &&
+                   (n->parent == NULL || prng() % 2))
+                n = n->children[prng() % n->nchildren];
+            if (n->parent) {
+                int op = (int)(prng() % 3);
+                int rv = op == 0 ? sup_child_stop(T, n, NOW)
+                         : op == 1 ? sup_child_start(T, n, NOW)
+                                   : sup_child_restart(T, n, NOW);
+                NT_TRUE(rv == NAOS_OK || rv == NAOS_EBUSY);
+            }
         } else if (w) {
             /* deliver exits of the workers being stopped */
             for (int p = 100; p <= F.next_pid; p++) {
@@ -2094,6 +2308,11 @@ main(void)
         NT_CASE(test_stale_mailbox_entry_dropped),
         NT_CASE(test_operator_stop_preempts_plan),
         NT_CASE(test_parent_stop_cuts_child_restart_short),
+        NT_CASE(test_child_stop_held_then_start),
+        NT_CASE(test_child_restart_not_counted),
+        NT_CASE(test_child_stop_subtree),
+        NT_CASE(test_child_stop_in_backoff_and_failed_start),
+        NT_CASE(test_child_start_waits_for_plan),
         NT_CASE(test_remove_frees_everything),
         NT_CASE(test_backoff),
         NT_CASE(test_spawn_info), NT_CASE(test_deploy_restored),
