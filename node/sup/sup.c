@@ -491,7 +491,8 @@ begin_stop(struct sup_tree *t, struct sup_node *s, int after)
     s->flags &= ~SUP__F_FANNED;
     for (size_t i = 0; i < s->nchildren; i++) {
         struct sup_node *c = s->children[i];
-        c->flags = (c->flags & ~(SUP__F_PLAN_START | SUP__F_OP_RESTART)) |
+        c->flags = (c->flags & ~(SUP__F_PLAN_START | SUP__F_OP_RESTART |
+                                 SUP__F_FAN_PENDING)) |
                    SUP__F_PLAN_STOP;
         if (c->flags & SUP__F_BACKOFF) {
             c->flags &= ~SUP__F_BACKOFF;
@@ -904,8 +905,10 @@ stop_step(struct sup_tree *t, struct sup_node *s, naos_time now)
                     yield(t, s, now);
                     return false;
                 }
-                if (child_stop(t, c, now) == SUP__R_PENDING)
+                if (child_stop(t, c, now) == SUP__R_PENDING) {
+                    c->flags |= SUP__F_FAN_PENDING;
                     s->plan_pending++;
+                }
             }
             s->plan_cursor--;
         }
@@ -1030,8 +1033,14 @@ child_event(struct sup_tree *t, struct sup_node *s, struct sup_node *c,
     if ((c->flags & SUP__F_STOP_REQ) && up != SUP__UP_STARTED) {
         /* A requested stop completed (whatever the exit said). */
         c->flags &= ~(SUP__F_STOP_REQ | SUP__F_STARTING);
-        if (s->plan == SUP__PH_STOP && sup__is_pool(s) && s->plan_pending > 0)
-            s->plan_pending--;
+        /* Only a stop the pool's fan counted (an operator's stop of c may
+         * have come first, and end before the fan gets to c). */
+        if (c->flags & SUP__F_FAN_PENDING) {
+            c->flags &= ~SUP__F_FAN_PENDING;
+            if (s->plan == SUP__PH_STOP && sup__is_pool(s) &&
+                s->plan_pending > 0)
+                s->plan_pending--;
+        }
         if (c->flags & SUP__F_HELD)
             held_stopped(t, s, c, now);
         advance(t, s, now);

@@ -52,6 +52,8 @@ enum {
     SUP__F_MB_START = 1u << 17,  /* queued: the operator starts it */
     SUP__F_OP_RESTART = 1u << 18, /* held for an operator restart: start it
                                      once its stop completed */
+    SUP__F_FAN_PENDING = 1u << 19, /* its stop is counted in the pool
+                                      parent's plan_pending */
 };
 #define SUP__F_MB (SUP__F_MB_EXIT | SUP__F_MB_RETRY | SUP__F_MB_START)
 #define SUP__F_RES (SUP__F_RES_OK | SUP__F_RES_FAIL | SUP__F_RES_DONE)

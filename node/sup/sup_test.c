@@ -1430,6 +1430,34 @@ test_child_start_waits_for_plan(void)
     NT_TRUE(N("d")->mbox_head == NULL);
 }
 
+/* A pool's stop counts only the stops its fan sent: an operator's stop of
+ * a replica that ends before the fan (cut into slices) gets there must not
+ * end the pool's stop early. */
+static void
+test_child_stop_in_pool_fan(void)
+{
+    setup();
+    struct spec_node root;
+    mk_sup(&root, "p", SPEC_SIMPLE_ONE_FOR_ONE, 5, 5, 1);
+    root.replicas = 3;
+    mk_worker(&root.children[0], "w");
+    struct sup_node *p = deploy(&root);
+    acts();
+    sup_set_slice(T, 0, 1);
+    NT_EQ_INT(sup_child_stop(T, N("p/w-3"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "signal p/w-3 15\n");
+    NT_EQ_INT(sup_stop(T, p, NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "signal p/w-1 15\n"); /* the slice is spent */
+    ex("p/w-3", 0);
+    tick(NOW);
+    NT_EQ_STR(acts(), "signal p/w-2 15\n");
+    ex("p/w-1", 0);
+    NT_EQ_STR(sup_state_name(p->state), "stopping"); /* w-2 still runs */
+    ex("p/w-2", 0);
+    NT_EQ_STR(sup_state_name(p->state), "stopped");
+    NT_TRUE(sup_is_quiet(T));
+}
+
 static void
 test_remove_frees_everything(void)
 {
@@ -2313,6 +2341,7 @@ main(void)
         NT_CASE(test_child_stop_subtree),
         NT_CASE(test_child_stop_in_backoff_and_failed_start),
         NT_CASE(test_child_start_waits_for_plan),
+        NT_CASE(test_child_stop_in_pool_fan),
         NT_CASE(test_remove_frees_everything),
         NT_CASE(test_backoff),
         NT_CASE(test_spawn_info), NT_CASE(test_deploy_restored),
