@@ -26,7 +26,7 @@ static const struct ctl_cmd ctl_stop = {
     "agent or subtree only, as Erlang/OTP's terminate_child: its supervisor\n"
     "stops it and does not restart it, even when a sibling's crash\n"
     "restarts the others (one-for-all, rest-for-one), until `naos start\n"
-    "PATH` or a start of the deployment or a supervisor above it. Not\n"
+    "PATH` or a (re)start of the deployment or a supervisor above it. Not\n"
     "counted in the supervisor's max_restarts. Not kept across a node\n"
     "restart.\n"
     "\n" CLI_GLOBAL_HELP,

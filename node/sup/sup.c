@@ -711,8 +711,8 @@ restart_decision(struct sup_tree *t, struct sup_node *s, struct sup_node *c,
 static void
 op_start(struct sup_node *s, struct sup_node *c)
 {
-    c->flags = (c->flags & ~(SUP__F_PLAN_STOP | SUP__F_HELD)) |
-               SUP__F_PLAN_START;
+    clear_holds(c); /* everything under it starts */
+    c->flags = (c->flags & ~SUP__F_PLAN_STOP) | SUP__F_PLAN_START;
     s->plan = SUP__PH_START;
     s->plan_kind = SUP__K_OPSTART;
     s->plan_cursor = index_of(s, c);

@@ -314,7 +314,8 @@ int sup_remove(struct sup_tree *t, struct sup_node *dep, naos_time now);
  *   would restart a terminated child along with a crashed sibling; naos
  *   keeps an operator's stop), until sup_child_start/sup_child_restart of
  *   n or a start of an ancestor by the operator (sup_start, sup_restart,
- *   sup_child_start above n), which starts everything under it. Stops n
+ *   sup_child_start or sup_child_restart above n), which starts
+ *   everything under it. Stops n
  *   even while its supervisor is in a restart plan (taking n out of it).
  *   NAOS_OK also when n is already held.
  * sup_child_start: n's supervisor starts n once idle (a start in a plan

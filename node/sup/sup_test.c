@@ -1355,6 +1355,14 @@ test_child_stop_subtree(void)
     NT_EQ_STR(acts(), "spawn d/s/x\nspawn d/s/y\n");
     NT_EQ_STR(st("d/s"), "running");
     NT_EQ_INT(N("d/s")->restarts, 0);
+    /* So does restarting it. */
+    NT_EQ_INT(sup_child_stop(T, N("d/s/y"), NOW), NAOS_OK);
+    ex("d/s/y", 0);
+    NT_EQ_INT(sup_child_restart(T, N("d/s"), NOW), NAOS_OK);
+    ex("d/s/x", 0);
+    NT_EQ_STR(acts(), "signal d/s/y 15\nsignal d/s/x 15\nspawn d/s/x\n"
+                      "spawn d/s/y\n");
+    NT_FALSE(sup_is_held(N("d/s/y")));
     /* A held child of a deployment the operator starts again runs. */
     NT_EQ_INT(sup_child_stop(T, N("d/w"), NOW), NAOS_OK);
     ex("d/w", 0);
