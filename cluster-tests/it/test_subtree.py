@@ -3,6 +3,7 @@
 DEP/PATH` act on one agent or subtree as Erlang/OTP's terminate_child and
 restart_child do, outside the supervisor's intensity; and the figure
 `naos apply` prints for nested intensities (issue 14)."""
+import json
 import os
 import signal
 import unittest
@@ -156,6 +157,17 @@ class Subtree(NodeTest):
             self.assertEqual(r.code, 0, r)
             self.assertIn("up to 36 times", r.out)
             self.assertIn("nest/workers (max_restarts 5)", r.err)
+            # deploy too: one level, 30 + 1 starts, over the threshold.
+            r = n.deploy("one", ["sleep", "1000"], "--max-restarts", "30",
+                         "--window", "60s")
+            self.assertIn("up to 31 times", r.out)
+            self.assertIn("lower max_restarts of one (max_restarts 30)",
+                          r.err)
+            r = n.ok("deploy", "two", "--max-restarts", "3", "--json", "--",
+                     "sleep", "1000")
+            doc = json.loads(r.out)
+            self.assertEqual(doc["max_starts"], 4, doc)
+            self.assertNotIn("warning", doc)
 
 
 if __name__ == "__main__":
