@@ -59,6 +59,12 @@ node__handle_path_cmd(struct node *n, const char *path, const char *verb,
         rc = sup_child_start(n->tree, c, n->r.now);
     else
         rc = sup_child_restart(n->tree, c, n->r.now);
+    if (rc == NAOS_EBUSY && !was_live && strcmp(verb, "stop") == 0) {
+        ctl_reply_message(rep, "%s already stopped (its supervisor %s is %s)",
+                          path, parent_path(c),
+                          sup_state_name(c->parent->state));
+        return;
+    }
     if (rc == NAOS_EBUSY) {
         const struct sup_node *p = c->parent;
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,

@@ -125,6 +125,8 @@ class Subtree(NodeTest):
             r = n.naos("start", "lab/workers/crashy")
             self.assertEqual(r.code, 100, r)
             self.assertIn("naos start lab/workers", r.err)
+            r = n.ok("stop", "lab/workers/crashy")  # idempotent
+            self.assertIn("already stopped", r.out)
             self.assertEqual(self.state(n, "lab/workers/crashy"), "stopped")
             self.assertEqual(self.state(n, "lab/side"), "running")
 
