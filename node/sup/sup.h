@@ -18,7 +18,9 @@
  * (stop these children in reverse order, one at a time, then start these in
  * order); exits of other children that arrive meanwhile wait in its mailbox,
  * as in OTP where the supervisor process is busy. An operator stop preempts
- * a plan.
+ * a plan, and so does a parent's stop of a child supervisor (OTP would
+ * finish the child's restart first, then stop what it started: a
+ * deliberate deviation, docs/architecture.md).
  *
  * Slices: the core spawns and signals out of a budget (sup_set_slice),
  * refilled by sup_tick and by each operator command; exits and
