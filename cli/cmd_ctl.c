@@ -16,28 +16,45 @@ struct ctl_cmd {
 
 static const struct ctl_cmd ctl_stop = {
     "stop", NAOS__V1__REQUEST__REQ_STOP,
-    "Usage: naos stop NAME\n"
+    "Usage: naos stop NAME|PATH\n"
     "\n"
     "Stop deployment NAME: its children are stopped in reverse start order\n"
     "(SIGTERM, then SIGKILL after each worker's shutdown time). The\n"
     "deployment stays defined; `naos start NAME` runs it again.\n"
+    "\n"
+    "With a PATH as `naos status` shows it (lab/workers/crashy), stop that\n"
+    "agent or subtree only, as Erlang/OTP's terminate_child: its supervisor\n"
+    "stops it and does not restart it, even when a sibling's crash\n"
+    "restarts the others (one-for-all, rest-for-one), until `naos start\n"
+    "PATH` or a (re)start of the deployment or a supervisor above it. Not\n"
+    "counted in the supervisor's max_restarts. Not kept across a node\n"
+    "restart.\n"
     "\n" CLI_GLOBAL_HELP,
     "stopped %s"};
 
 static const struct ctl_cmd ctl_start = {
     "start", NAOS__V1__REQUEST__REQ_START,
-    "Usage: naos start NAME\n"
+    "Usage: naos start NAME|PATH\n"
     "\n"
     "Start deployment NAME again after `naos stop` or after it failed\n"
     "(gave up on its restart intensity).\n"
+    "\n"
+    "With a PATH (lab/workers/crashy), its supervisor starts that agent or\n"
+    "subtree (everything under it) as Erlang/OTP's restart_child: not\n"
+    "counted in the supervisor's max_restarts (a crash after it is), and\n"
+    "a start that fails is reported (exit 100) and not retried. While the\n"
+    "supervisor is in a restart, the start waits for it to finish.\n"
     "\n" CLI_GLOBAL_HELP,
     "started %s"};
 
 static const struct ctl_cmd ctl_restart = {
     "restart", NAOS__V1__REQUEST__REQ_RESTART,
-    "Usage: naos restart NAME\n"
+    "Usage: naos restart NAME|PATH\n"
     "\n"
-    "Stop deployment NAME and start it again.\n"
+    "Stop deployment NAME and start it again. With a PATH\n"
+    "(lab/workers/crashy): stop that agent or subtree, then start it, as\n"
+    "`naos stop PATH` and `naos start PATH`; its siblings are left alone\n"
+    "whatever the strategy, and nothing counts in max_restarts.\n"
     "\n" CLI_GLOBAL_HELP,
     "restarted %s"};
 

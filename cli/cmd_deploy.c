@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "cli/deploy_args.h"
+#include "cli/start_bound.h"
 #include "node/base/alloc.h"
 #include "node/base/err.h"
 #include "node/spec/spec_yaml.h"
@@ -43,7 +44,7 @@ send_spec(struct cli *c, const struct spec_node *spec)
         if (ec == 0) {
             char fallback[128];
             snprintf(fallback, sizeof fallback, "deployed %s", spec->id);
-            cli_print_message(c, reply, fallback);
+            cli_print_deployed(c, reply, fallback, spec);
         }
     }
     naos_client_reply_free(reply);
@@ -76,6 +77,21 @@ static const char apply_help[] =
     "Deploy the tree described by the YAML spec FILE (- reads stdin). The\n"
     "spec is checked locally first; errors name FILE:LINE:COL. A deployment\n"
     "of the same name must not exist yet: run `naos rm NAME` first.\n"
+    "\n"
+    "After deploying, it prints the most starts one failing worker can\n"
+    "cause before the deployment fails: nested intensities multiply (a\n"
+    "worker under max_restarts 5 inside max_restarts 5 runs (5+1) x (5+1)\n"
+    "= 36 times, as in Erlang/OTP), and warns over 20, naming the\n"
+    "supervisors whose max_restarts to lower (--json: max_starts).\n"
+    "\n"
+    "Supervision follows Erlang/OTP's supervisor, with one deliberate\n"
+    "difference: a supervisor that stops a child supervisor in the middle\n"
+    "of that child's own restart (waiting out a sibling's shutdown, or a\n"
+    "slow ready: notify start) cuts the restart short and stops what still\n"
+    "runs. OTP finishes the restart and then stops everything it just\n"
+    "started; naos starts nothing only to stop it, since an agent's start\n"
+    "can cost money or time. Operator commands (stop, restart, rm) also\n"
+    "preempt a restart under way.\n"
     "\n"
     "Options:\n"
     "  -f, --file FILE  the spec (required)\n"

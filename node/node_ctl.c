@@ -185,6 +185,15 @@ handle_dep_cmd(struct node *n, const Naos__V1__NameRequest *req, dep_cmd fn,
                const char *verb, struct ctl_reply *rep)
 {
     const char *name = req && req->name ? req->name : "";
+    if (strchr(name, '/') != NULL) {
+        node__handle_path_cmd(n, name,
+                              fn == sup_stop      ? "stop"
+                              : fn == sup_start   ? "start"
+                              : fn == sup_restart ? "restart"
+                                                  : "rm",
+                              rep);
+        return;
+    }
     struct sup_node *d = sup_find(n->tree, name);
     if (d == NULL) {
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__NOT_FOUND,

@@ -224,6 +224,11 @@ void node__ctl_request(void *arg, struct ctl_req *req);
 /* node__agent_request: the ctl_handler of the agent endpoint (node_ctl.c):
  * each worker run's requests about itself (its checkpoint, its status). */
 void node__agent_request(void *arg, struct ctl_req *req);
+/* node__handle_path_cmd answers `naos stop|start|restart PATH` (verb
+ * "stop", "start" or "restart"; "rm" is refused) for a PATH below a
+ * deployment's top (node_path_ctl.c). */
+void node__handle_path_cmd(struct node *n, const char *path, const char *verb,
+                           struct ctl_reply *rep);
 /* node__stop begins a graceful stop (SIGTERM, `naos-node leave`): leave
  * the cluster first when in one, then stop every deployment; node_run
  * returns once all is quiet. Idempotent. */

@@ -491,7 +491,9 @@ begin_stop(struct sup_tree *t, struct sup_node *s, int after)
     s->flags &= ~SUP__F_FANNED;
     for (size_t i = 0; i < s->nchildren; i++) {
         struct sup_node *c = s->children[i];
-        c->flags = (c->flags & ~SUP__F_PLAN_START) | SUP__F_PLAN_STOP;
+        c->flags = (c->flags & ~(SUP__F_PLAN_START | SUP__F_OP_RESTART |
+                                 SUP__F_FAN_PENDING)) |
+                   SUP__F_PLAN_STOP;
         if (c->flags & SUP__F_BACKOFF) {
             c->flags &= ~SUP__F_BACKOFF;
             sup__timer_set(t, c, SUP__T_NONE, NAOS_TIME_NEVER);
@@ -499,6 +501,44 @@ begin_stop(struct sup_tree *t, struct sup_node *s, int after)
         trouble_cancel(t, c);
     }
     set_state(s, SUP_STOPPING);
+}
+
+/* ---- operator commands on one child (sup_child_stop/start/restart) ---- */
+
+/* clear_holds: a start by the operator starts everything under n. */
+static void
+clear_holds(struct sup_node *n)
+{
+    n->flags &= ~(SUP__F_HELD | SUP__F_OP_RESTART);
+    for (size_t i = 0; i < n->nchildren; i++)
+        clear_holds(n->children[i]);
+}
+
+/* going_down: s is stopping (not for a restart) or at rest: it starts
+ * nothing until the operator or its own parent starts it again. */
+static bool
+going_down(const struct sup_node *s)
+{
+    if (s->plan == SUP__PH_STOP)
+        return s->plan_after != SUP__A_RESTART;
+    return s->plan == SUP__PH_NONE && s->state != SUP_RUNNING;
+}
+
+/* held_stopped: the operator's stop of c (child of s) completed. A
+ * restart then queues its start, run when s is idle (OTP: a restart_child
+ * call waits in the supervisor's queue). */
+static void
+held_stopped(struct sup_tree *t, struct sup_node *s, struct sup_node *c,
+             naos_time now)
+{
+    set_state(c, SUP_STOPPED);
+    emit(t, SUP_EV_STOP, c, (struct sup_reason){SUP_REASON_SHUTDOWN, 0},
+         NULL, now);
+    if (!(c->flags & SUP__F_OP_RESTART))
+        return;
+    c->flags &= ~(SUP__F_OP_RESTART | SUP__F_HELD);
+    if (!going_down(s))
+        sup__mbox_push(s, c, SUP__F_MB_START);
 }
 
 /* sup_init prepares a fresh start of s: intensity forgotten, full child
@@ -513,7 +553,9 @@ sup_init(struct sup_tree *t, struct sup_node *s, naos_time now)
     sup__mbox_clear(s);
     for (size_t i = 0; i < s->nchildren; i++) {
         struct sup_node *c = s->children[i];
-        c->flags = (c->flags & ~SUP__F_PLAN_STOP) | SUP__F_PLAN_START;
+        c->flags &= ~(SUP__F_PLAN_STOP | SUP__F_PLAN_START);
+        if (!(c->flags & SUP__F_HELD)) /* the operator stopped it */
+            c->flags |= SUP__F_PLAN_START;
     }
     s->plan = SUP__PH_START;
     s->plan_kind = SUP__K_INIT;
@@ -631,12 +673,17 @@ restart_decision(struct sup_tree *t, struct sup_node *s, struct sup_node *c,
     enum spec_strategy st = s->spec->strategy;
     bool single = st == SPEC_ONE_FOR_ONE || st == SPEC_SIMPLE_ONE_FOR_ONE;
     s->plan_end = single ? idx + 1 : SIZE_MAX;
-    if (retry) {
-        /* Continue the failed start phase from c (its flags are kept). */
+    if (retry && st != SPEC_ONE_FOR_ALL) {
+        /* B4, OTP's try_again_restart: rest_for_one (and the single-child
+         * strategies) start again from c; its later siblings still carry
+         * their start flags and the earlier ones were never stopped. */
         c->flags |= SUP__F_PLAN_START;
         enter_start(t, s, idx, now);
         return;
     }
+    /* A one_for_all retry is a whole new one_for_all restart, as OTP's
+     * try_again_restart calls restart/2 again: the siblings the failed
+     * attempt started are stopped (reverse order) and all start afresh. */
     c->flags |= SUP__F_PLAN_START;
     if (single) {
         enter_start(t, s, idx, now);
@@ -648,7 +695,7 @@ restart_decision(struct sup_tree *t, struct sup_node *s, struct sup_node *c,
         if (x == c)
             continue;
         x->flags |= SUP__F_PLAN_STOP;
-        if (x->spec->restart != SPEC_TEMPORARY)
+        if (x->spec->restart != SPEC_TEMPORARY && !(x->flags & SUP__F_HELD))
             x->flags |= SUP__F_PLAN_START;
     }
     s->plan = SUP__PH_STOP;
@@ -656,6 +703,22 @@ restart_decision(struct sup_tree *t, struct sup_node *s, struct sup_node *c,
     s->plan_cursor = s->nchildren;
     s->plan_pending = 0;
     s->flags &= ~SUP__F_FANNED;
+}
+
+/* op_start: the operator starts child c of idle s (sup_child_start), as
+ * OTP's restart_child: one start, not counted in the intensity; a failed
+ * start leaves c stopped (held) with no retry. */
+static void
+op_start(struct sup_node *s, struct sup_node *c)
+{
+    clear_holds(c); /* everything under it starts */
+    c->flags = (c->flags & ~SUP__F_PLAN_STOP) | SUP__F_PLAN_START;
+    s->plan = SUP__PH_START;
+    s->plan_kind = SUP__K_OPSTART;
+    s->plan_cursor = index_of(s, c);
+    s->plan_end = s->plan_cursor + 1;
+    s->plan_child = NULL;
+    set_state(s, SUP_RESTARTING);
 }
 
 /* mbox_process_one handles the oldest mailbox entry of idle s. */
@@ -667,6 +730,10 @@ mbox_process_one(struct sup_tree *t, struct sup_node *s, naos_time now)
     sup__mbox_remove(s, c);
     if (sup__live(c))
         return; /* stale: c was started again since */
+    if (kind & SUP__F_MB_START) {
+        op_start(s, c);
+        return;
+    }
     if (kind & SUP__F_MB_RETRY) {
         if (c->flags & SUP__F_PLAN_START)
             restart_decision(t, s, c, true, now);
@@ -705,6 +772,14 @@ plan_start_failed(struct sup_tree *t, struct sup_node *s, struct sup_node *c,
             s->children[i]->flags &= ~SUP__F_PLAN_STOP;
         return;
     }
+    if (s->plan_kind == SUP__K_OPSTART) {
+        /* restart_child answers {error, Reason}: no retry, not counted. */
+        c->flags = (c->flags & ~SUP__F_PLAN_START) | SUP__F_HELD;
+        set_state(c, SUP_STOPPED);
+        s->plan = SUP__PH_NONE;
+        set_state(s, SUP_RUNNING);
+        return;
+    }
     mark_restarting(c);
     sup__mbox_push(s, c, SUP__F_MB_RETRY);
     s->plan = SUP__PH_NONE;
@@ -720,6 +795,7 @@ top_start(struct sup_tree *t, struct sup_node *top, naos_time now)
 {
     naos_free(top->failure);
     top->failure = NULL;
+    clear_holds(top); /* the operator starts everything under it */
     if (sup_init(t, top, now) != NAOS_OK) {
         top->plan = SUP__PH_NONE;
         set_state(top, SUP_FAILED);
@@ -829,8 +905,10 @@ stop_step(struct sup_tree *t, struct sup_node *s, naos_time now)
                     yield(t, s, now);
                     return false;
                 }
-                if (child_stop(t, c, now) == SUP__R_PENDING)
+                if (child_stop(t, c, now) == SUP__R_PENDING) {
+                    c->flags |= SUP__F_FAN_PENDING;
                     s->plan_pending++;
+                }
             }
             s->plan_cursor--;
         }
@@ -955,8 +1033,16 @@ child_event(struct sup_tree *t, struct sup_node *s, struct sup_node *c,
     if ((c->flags & SUP__F_STOP_REQ) && up != SUP__UP_STARTED) {
         /* A requested stop completed (whatever the exit said). */
         c->flags &= ~(SUP__F_STOP_REQ | SUP__F_STARTING);
-        if (s->plan == SUP__PH_STOP && sup__is_pool(s) && s->plan_pending > 0)
-            s->plan_pending--;
+        /* Only a stop the pool's fan counted (an operator's stop of c may
+         * have come first, and end before the fan gets to c). */
+        if (c->flags & SUP__F_FAN_PENDING) {
+            c->flags &= ~SUP__F_FAN_PENDING;
+            if (s->plan == SUP__PH_STOP && sup__is_pool(s) &&
+                s->plan_pending > 0)
+                s->plan_pending--;
+        }
+        if (c->flags & SUP__F_HELD)
+            held_stopped(t, s, c, now);
         advance(t, s, now);
         return;
     }
@@ -1328,6 +1414,106 @@ sup_remove(struct sup_tree *t, struct sup_node *dep, naos_time now)
     changed(t, dep);
     begin_stop(t, dep, SUP__A_REMOVE);
     advance(t, dep, now);
+    sup__reap(t);
+    return NAOS_OK;
+}
+
+bool
+sup_is_held(const struct sup_node *n)
+{
+    return (n->flags & SUP__F_HELD) != 0;
+}
+
+/* hold_and_stop: c (not a top) is held and, when live, stopped by its
+ * supervisor s, whatever s is doing: out of s's current plan (no start of
+ * it is left to come), its backoff, node-trouble wait and queued notices
+ * dropped. The stop completes in child_event (held_stopped). */
+static void
+hold_and_stop(struct sup_tree *t, struct sup_node *c, naos_time now)
+{
+    struct sup_node *s = c->parent;
+    c->flags = (c->flags & ~SUP__F_PLAN_START) | SUP__F_HELD;
+    sup__mbox_remove(s, c);
+    trouble_cancel(t, c);
+    if (c->flags & SUP__F_BACKOFF) {
+        c->flags &= ~SUP__F_BACKOFF;
+        sup__timer_set(t, c, SUP__T_NONE, NAOS_TIME_NEVER);
+        if (s->plan == SUP__PH_DELAY && s->plan_child == c)
+            s->plan = SUP__PH_START; /* the rest of the plan goes on */
+    }
+    if (sup__live(c)) {
+        if (child_stop(t, c, now) == SUP__R_PENDING)
+            return;
+        c->flags &= ~SUP__F_STOP_REQ;
+    }
+    held_stopped(t, s, c, now);
+}
+
+int
+sup_child_stop(struct sup_tree *t, struct sup_node *n, naos_time now)
+{
+    if (n->parent == NULL)
+        return NAOS_EINVAL;
+    if ((n->flags & SUP__F_HELD) && !(n->flags & SUP__F_OP_RESTART))
+        return NAOS_OK; /* already stopped, or stopping, by the operator */
+    if (going_down(n->parent))
+        return NAOS_EBUSY;
+    slice_begin(t);
+    changed(t, n);
+    if (n->flags & SUP__F_OP_RESTART) {
+        n->flags &= ~SUP__F_OP_RESTART; /* a restart under way: stop only */
+    } else {
+        hold_and_stop(t, n, now);
+    }
+    advance(t, n->parent, now);
+    sup__reap(t);
+    return NAOS_OK;
+}
+
+int
+sup_child_start(struct sup_tree *t, struct sup_node *n, naos_time now)
+{
+    struct sup_node *s = n->parent;
+    if (s == NULL)
+        return NAOS_EINVAL;
+    if (going_down(s))
+        return NAOS_EBUSY;
+    slice_begin(t);
+    changed(t, n);
+    if (sup__live(n)) {
+        /* Running, or still stopping for the operator: start it after. */
+        if (n->flags & SUP__F_HELD)
+            n->flags |= SUP__F_OP_RESTART;
+    } else if (!(n->flags & (SUP__F_PLAN_START | SUP__F_MB_RETRY |
+                             SUP__F_BACKOFF | SUP__F_TROUBLE))) {
+        /* Not already on its way back (a restart of its supervisor). */
+        clear_holds(n);
+        sup__mbox_push(s, n, SUP__F_MB_START);
+        advance(t, s, now);
+    }
+    sup__reap(t);
+    return NAOS_OK;
+}
+
+int
+sup_child_restart(struct sup_tree *t, struct sup_node *n, naos_time now)
+{
+    struct sup_node *s = n->parent;
+    if (s == NULL)
+        return NAOS_EINVAL;
+    if (going_down(s))
+        return NAOS_EBUSY;
+    if (!sup__live(n) || (n->flags & SUP__F_OP_RESTART))
+        return sup_child_start(t, n, now);
+    slice_begin(t);
+    changed(t, n);
+    if (n->flags & SUP__F_HELD) {
+        n->flags |= SUP__F_OP_RESTART; /* already stopping: start after */
+    } else {
+        n->flags |= SUP__F_OP_RESTART;
+        hold_and_stop(t, n, now);
+    }
+    advance(t, s, now);
     sup__reap(t);
     return NAOS_OK;
 }

@@ -18,7 +18,9 @@
  * (stop these children in reverse order, one at a time, then start these in
  * order); exits of other children that arrive meanwhile wait in its mailbox,
  * as in OTP where the supervisor process is busy. An operator stop preempts
- * a plan.
+ * a plan, and so does a parent's stop of a child supervisor (OTP would
+ * finish the child's restart first, then stop what it started: a
+ * deliberate deviation, docs/architecture.md).
  *
  * Slices: the core spawns and signals out of a budget (sup_set_slice),
  * refilled by sup_tick and by each operator command; exits and
@@ -173,7 +175,8 @@ enum sup_event_kind {
     SUP_EV_GIVE_UP,       /* reached_max_restart_intensity (path = supervisor,
                              detail = offending child) */
     SUP_EV_ESCALATE,      /* a deployment's top gave up: deployment failed */
-    SUP_EV_STOP,          /* a deployment was stopped by the operator */
+    SUP_EV_STOP,          /* a deployment, or a child (sup_child_stop),
+                             was stopped by the operator */
     SUP_EV_REMOVE,        /* a deployment was removed */
     SUP_EV_NODE_TROUBLE,  /* a spawn failed for the node's own reasons
                              (reason spawn-failed:EMFILE...); retried later,
@@ -301,6 +304,36 @@ int sup_stop(struct sup_tree *t, struct sup_node *dep, naos_time now);
 int sup_start(struct sup_tree *t, struct sup_node *dep, naos_time now);
 int sup_restart(struct sup_tree *t, struct sup_node *dep, naos_time now);
 int sup_remove(struct sup_tree *t, struct sup_node *dep, naos_time now);
+
+/* Operator commands on one node n below a deployment's top (a worker or a
+ * supervisor, from sup_find_path), as OTP's terminate_child and
+ * restart_child (OTP-SEMANTICS B6). Neither counts towards the intensity of
+ * n's supervisor (OTP calls add_restart only for exits); a crash after a
+ * start counts as any other.
+ * sup_child_stop: n's supervisor stops n (reverse start order inside it)
+ *   and n stays stopped ("held"): no restart plan of its supervisor starts
+ *   it again, whatever the strategy (OTP's one_for_all and rest_for_one
+ *   would restart a terminated child along with a crashed sibling; naos
+ *   keeps an operator's stop), until sup_child_start/sup_child_restart of
+ *   n or a start of an ancestor by the operator (sup_start, sup_restart,
+ *   sup_child_start or sup_child_restart above n), which starts
+ *   everything under it. Stops n
+ *   even while its supervisor is in a restart plan (taking n out of it).
+ *   NAOS_OK also when n is already held.
+ * sup_child_start: n's supervisor starts n once idle (a start in a plan
+ *   under way waits in its mailbox, as a restart_child call in OTP's
+ *   queue); a supervisor n starts afresh, holds under it forgotten. A
+ *   failed start leaves n stopped and held, not retried and not counted
+ *   (OTP: {error, Reason}). NAOS_OK also when n runs, or is on its way
+ *   back already; a held n still stopping starts once stopped.
+ * sup_child_restart: sup_child_stop then sup_child_start.
+ * Errors: NAOS_EINVAL (n is a top: use sup_stop etc.), NAOS_EBUSY (n's
+ * supervisor is stopped or stopping: start it first), nothing done. */
+int sup_child_stop(struct sup_tree *t, struct sup_node *n, naos_time now);
+int sup_child_start(struct sup_tree *t, struct sup_node *n, naos_time now);
+int sup_child_restart(struct sup_tree *t, struct sup_node *n, naos_time now);
+/* sup_is_held: n was stopped by sup_child_stop and not started since. */
+bool sup_is_held(const struct sup_node *n);
 
 /* sup_shutdown stops every deployment (node shutdown, newest first).
  * sup_is_quiet tells when no worker has a process any more. */

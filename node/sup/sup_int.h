@@ -47,13 +47,22 @@ enum {
     SUP__F_COUNTED = 1u << 13,   /* counted in the tree's totals */
     SUP__F_RESUME = 1u << 14,    /* queued to resume its plan (slices) */
     SUP__F_TROUBLE = 1u << 15,   /* worker: its start waits out node trouble */
+    SUP__F_HELD = 1u << 16,      /* stopped by the operator (sup_child_stop):
+                                    no plan of its supervisor starts it */
+    SUP__F_MB_START = 1u << 17,  /* queued: the operator starts it */
+    SUP__F_OP_RESTART = 1u << 18, /* held for an operator restart: start it
+                                     once its stop completed */
+    SUP__F_FAN_PENDING = 1u << 19, /* its stop is counted in the pool
+                                      parent's plan_pending */
 };
-#define SUP__F_MB (SUP__F_MB_EXIT | SUP__F_MB_RETRY)
+#define SUP__F_MB (SUP__F_MB_EXIT | SUP__F_MB_RETRY | SUP__F_MB_START)
 #define SUP__F_RES (SUP__F_RES_OK | SUP__F_RES_FAIL | SUP__F_RES_DONE)
 
 enum { SUP__T_NONE, SUP__T_START, SUP__T_KILL, SUP__T_BACKOFF, SUP__T_RETRY };
 enum { SUP__PH_NONE, SUP__PH_STOP, SUP__PH_DELAY, SUP__PH_START };
-enum { SUP__K_INIT, SUP__K_RESTART };
+/* Plan kinds: a fresh start, a restart decision, an operator's start of
+ * one child (sup_child_start: not counted, no retry). */
+enum { SUP__K_INIT, SUP__K_RESTART, SUP__K_OPSTART };
 /* What ends a stop phase (plan_after). */
 enum {
     SUP__A_RESTART,

@@ -12,6 +12,7 @@
 #include "node/base/err.h"
 #include "node/base/testing.h"
 #include "node/spec/spec.h"
+#include "node/spec/spec_bound.h"
 #include "node/sup/sup.h"
 
 /* ---- fake io ---------------------------------------------------------- */
@@ -702,6 +703,36 @@ test_escalation_three_levels(void)
     NT_EQ_INT(N("top/mid/low")->restarts, 2);
 }
 
+/* The core agrees with spec_start_bound (issue 14): on a three-level tree
+ * (max_restarts 2, 3, 4 from the top), a leaf that dies at once is started
+ * (2+1) * (3+1) * (4+1) = 60 times before the deployment fails. */
+static void
+test_start_bound_matches_core(void)
+{
+    setup();
+    struct spec_node root;
+    mk_sup(&root, "top", SPEC_ONE_FOR_ALL, 2, 100, 2);
+    mk_worker(&root.children[0], "side");
+    mk_sup(&root.children[1], "mid", SPEC_ONE_FOR_ONE, 3, 100, 1);
+    struct spec_node *mid = &root.children[1];
+    mk_sup(&mid->children[0], "low", SPEC_REST_FOR_ONE, 4, 100, 1);
+    mk_worker(&mid->children[0].children[0], "leaf");
+    struct spec_start_bound b;
+    spec_start_bound(&root, &b);
+    NT_EQ_INT(b.starts, 60);
+    struct sup_node *top = deploy(&root);
+    int starts = count_lines(acts(), "spawn top/mid/low/leaf");
+    while (top->state != SUP_FAILED && starts < 1000) {
+        ex("top/mid/low/leaf", 1);
+        NOW += 10;
+        if (N("top/side")->state == SUP_STOPPING)
+            ex("top/side", 0);
+        starts += count_lines(acts(), "spawn top/mid/low/leaf");
+    }
+    NT_EQ_STR(sup_state_name(top->state), "failed");
+    NT_EQ_INT(starts, 60);
+}
+
 static void
 test_transient_supervisor_give_up_not_restarted(void)
 {
@@ -921,42 +952,129 @@ test_spawn_failure_on_restart_escalates(void)
     NT_EQ_STR(sup_state_name(d->state), "failed");
 }
 
+/* mk_notify_flat: mk_flat with every worker ready: notify. */
 static void
-test_spawn_failure_mid_one_for_all_continues(void)
+mk_notify_flat(struct spec_node *root, enum spec_strategy st, uint32_t max,
+               const char *ids)
+{
+    mk_flat(root, st, max, 60, ids);
+    for (size_t i = 0; i < root->nchildren; i++) {
+        root->children[i].ready = SPEC_READY_NOTIFY;
+        root->children[i].start_timeout = 5000;
+    }
+}
+
+/* Issue 14's scenario (B4): one_for_all, max_restarts 3, a, b, c notify;
+ * b's later starts fail (it exits 1 before READY=1); a is killed. Each
+ * retry is a whole new one_for_all restart, as OTP's try_again_restart:
+ * stop a, start a, start b (fails). OTP's add_restart allows 3 restarts in
+ * the window (the crash and two retries); the third retry gives up. */
+static void
+test_one_for_all_retry_restarts_all(void)
 {
     setup();
     struct spec_node root;
-    mk_flat(&root, SPEC_ONE_FOR_ALL, 5, 60, "abc");
+    mk_notify_flat(&root, SPEC_ONE_FOR_ALL, 3, "abc");
     struct sup_node *d = deploy(&root);
+    ready("d/a");
+    ready("d/b");
+    ready("d/c");
     acts();
+    evs();
     ex("d/a", 1);
+    NT_EQ_STR(acts(), "signal d/c 15\n");
     ex("d/c", 0);
-    F.fail[0] = "d/b";
+    NT_EQ_STR(acts(), "signal d/b 15\n");
     ex("d/b", 0);
-    NT_EQ_STR(acts(), "signal d/c 15\nsignal d/b 15\nspawn d/a\n"
-                      "spawnfail d/b\nspawnfail d/b\nspawnfail d/b\n"
-                      "spawnfail d/b\nspawnfail d/b\nsignal d/a 15\n");
+    NT_EQ_STR(acts(), "spawn d/a\n");
+    ready("d/a");
+    NT_EQ_STR(acts(), "spawn d/b\n");
+    for (int round = 0; round < 2; round++) {
+        ex("d/b", 1); /* fails before READY=1: a retry, counted */
+        NT_EQ_STR(acts(), "signal d/a 15\n"); /* a stopped, not kept */
+        ex("d/a", 0);
+        NT_EQ_STR(acts(), "spawn d/a\n");
+        ready("d/a");
+        NT_EQ_STR(acts(), "spawn d/b\n");
+    }
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 3);
+    ex("d/b", 1); /* the third retry would be a 4th restart: give up */
+    NT_EQ_STR(acts(), "signal d/a 15\n");
+    const char *e = evs();
+    NT_EQ_INT(count_lines(e, "start-failed d/b exit:1"), 3);
+    NT_EQ_INT(count_lines(e, "restart d/"), 3);
+    NT_CONTAINS(e, "give-up d exit:1 | d/b\n");
     ex("d/a", 0);
+    NT_EQ_STR(acts(), "");
     NT_EQ_STR(sup_state_name(d->state), "failed");
-    /* Now a failure that clears: the retry continues from b, a is not
-     * started again. */
-    F.fail[0] = NULL;
-    sup_start(T, d, NOW);
+    /* c was never started again: OTP starts it only after b. */
+    NT_EQ_INT(N("d/c")->restarts, 0);
+
+    /* A failure that clears: each retry still restarts a first. */
+    NT_EQ_INT(sup_start(T, d, NOW), NAOS_OK);
+    ready("d/a");
+    ready("d/b");
+    ready("d/c");
     acts();
     NOW += 100000;
-    F.fail[0] = "d/b";
-    F.fail_left = 2;
     uint32_t ra = N("d/a")->restarts, rb = N("d/b")->restarts;
     ex("d/a", 1);
     ex("d/c", 0);
     ex("d/b", 0);
+    ready("d/a");
+    ex("d/b", 1); /* fails once */
+    ex("d/a", 0);
+    ready("d/a");
+    ready("d/b"); /* second attempt succeeds */
+    ready("d/c");
     NT_EQ_STR(acts(), "signal d/c 15\nsignal d/b 15\nspawn d/a\n"
-                      "spawnfail d/b\nspawnfail d/b\nspawn d/b\n"
+                      "spawn d/b\nsignal d/a 15\nspawn d/a\nspawn d/b\n"
                       "spawn d/c\n");
-    NT_EQ_INT(sup_intensity_in_use(d, NOW), 3);
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 2);
     NT_EQ_STR(sup_state_name(d->state), "running");
-    NT_EQ_INT(N("d/a")->restarts, ra + 1);
-    NT_EQ_INT(N("d/b")->restarts, rb + 3); /* every attempt counts */
+    NT_EQ_INT(N("d/a")->restarts, ra + 2);
+    NT_EQ_INT(N("d/b")->restarts, rb + 2); /* every attempt counts */
+}
+
+/* rest_for_one already agreed with OTP (B4): a retry starts again from the
+ * failed child; the earlier siblings are never stopped, and the later ones
+ * start only once it did. */
+static void
+test_rest_for_one_retry_from_failed_child(void)
+{
+    setup();
+    struct spec_node root;
+    mk_notify_flat(&root, SPEC_REST_FOR_ONE, 3, "abc");
+    struct sup_node *d = deploy(&root);
+    ready("d/a");
+    ready("d/b");
+    ready("d/c");
+    acts();
+    evs();
+    int pa = N("d/a")->pid;
+    ex("d/b", 1);
+    NT_EQ_STR(acts(), "signal d/c 15\n");
+    ex("d/c", 0);
+    NT_EQ_STR(acts(), "spawn d/b\n");
+    ex("d/b", 1); /* first retry */
+    NT_EQ_STR(acts(), "spawn d/b\n");
+    ex("d/b", 1); /* second retry */
+    NT_EQ_STR(acts(), "spawn d/b\n");
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 3);
+    ready("d/b");
+    NT_EQ_STR(acts(), "spawn d/c\n");
+    ready("d/c");
+    NT_EQ_INT(N("d/a")->pid, pa);
+    NT_EQ_INT(N("d/a")->restarts, 0);
+    NT_EQ_INT(N("d/c")->restarts, 1);
+    NT_EQ_STR(sup_state_name(d->state), "running");
+    /* A fourth restart in the window gives up: c, then a, stopped. */
+    ex("d/b", 1);
+    NT_EQ_STR(acts(), "signal d/c 15\n");
+    ex("d/c", 0);
+    NT_EQ_STR(acts(), "signal d/a 15\n");
+    ex("d/a", 0);
+    NT_EQ_STR(sup_state_name(d->state), "failed");
 }
 
 /* ---- mailbox ------------------------------------------------------------ */
@@ -1079,6 +1197,273 @@ test_operator_stop_preempts_plan(void)
                       "spawn d/c\n");
     NT_EQ_INT(sup_intensity_in_use(d, NOW), 0);
     NT_EQ_STR(sup_state_name(d->state), "running");
+}
+
+/* Documented deviation (issue 14, docs/architecture.md): a parent that
+ * stops a child supervisor in the middle of the child's own restart cuts
+ * that restart short. Here s (one_for_all: x, y) is waiting out y's
+ * shutdown after x crashed when its sibling w crashes and d (one_for_all)
+ * stops s. OTP would finish s's restart (start x, start y) and then stop
+ * y and x; naos starts nothing it would stop at once. */
+static void
+test_parent_stop_cuts_child_restart_short(void)
+{
+    setup();
+    struct spec_node root;
+    mk_sup(&root, "d", SPEC_ONE_FOR_ALL, 5, 60, 2);
+    mk_sup(&root.children[0], "s", SPEC_ONE_FOR_ALL, 5, 60, 2);
+    mk_worker(&root.children[0].children[0], "x");
+    mk_worker(&root.children[0].children[1], "y");
+    mk_worker(&root.children[1], "w");
+    struct sup_node *d = deploy(&root);
+    NT_EQ_STR(acts(), "spawn d/s/x\nspawn d/s/y\nspawn d/w\n");
+    evs();
+    ex("d/s/x", 1);
+    NT_EQ_STR(acts(), "signal d/s/y 15\n"); /* s's restart: y first */
+    NT_EQ_STR(st("d/s"), "restarting");
+    ex("d/w", 1); /* d stops s mid-restart */
+    NT_EQ_STR(acts(), "");
+    NT_EQ_STR(st("d/s"), "stopping");
+    ex("d/s/y", 0);
+    /* x and y were not started only to be stopped: d's restart goes on. */
+    NT_EQ_STR(acts(), "spawn d/s/x\nspawn d/s/y\nspawn d/w\n");
+    NT_EQ_INT(count_lines(evs(), "start d/s/"), 2);
+    NT_EQ_INT(sup_intensity_in_use(N("d/s"), NOW), 0); /* a fresh s */
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 1);
+    NT_EQ_STR(sup_state_name(d->state), "running");
+}
+
+/* ---- operator commands on one child (issue 10) -------------------------- */
+
+/* terminate_child / restart_child: not counted; a held child stays down
+ * through its supervisor's plans until the operator starts it. */
+static void
+test_child_stop_held_then_start(void)
+{
+    setup();
+    struct spec_node root;
+    mk_flat(&root, SPEC_ONE_FOR_ALL, 5, 60, "abc");
+    struct sup_node *d = deploy(&root);
+    acts();
+    evs();
+    NT_EQ_INT(sup_child_stop(T, N("d/b"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "signal d/b 15\n");
+    NT_TRUE(sup_is_held(N("d/b")));
+    ex("d/b", 0);
+    NT_EQ_STR(acts(), ""); /* not restarted */
+    NT_EQ_STR(evs(), "stop d/b shutdown\n");
+    NT_EQ_STR(st("d/b"), "stopped");
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 0);
+    NT_EQ_INT(sup_child_stop(T, N("d/b"), NOW), NAOS_OK); /* idempotent */
+    NT_EQ_STR(acts(), "");
+    /* A sibling's one_for_all restart leaves it down. */
+    ex("d/a", 1);
+    NT_EQ_STR(acts(), "signal d/c 15\n");
+    ex("d/c", 0);
+    NT_EQ_STR(acts(), "spawn d/a\nspawn d/c\n");
+    NT_EQ_STR(st("d/b"), "stopped");
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 1);
+    /* The operator starts it: one start, not counted, restarts kept. */
+    uint32_t rb = N("d/b")->restarts;
+    NT_EQ_INT(sup_child_start(T, N("d/b"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "spawn d/b\n");
+    NT_FALSE(sup_is_held(N("d/b")));
+    NT_EQ_INT(N("d/b")->restarts, rb);
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 1);
+    NT_EQ_INT(sup_child_start(T, N("d/b"), NOW), NAOS_OK); /* running */
+    NT_EQ_STR(acts(), "");
+    /* A crash after it counts as any other. */
+    ex("d/b", 1);
+    NT_EQ_STR(acts(), "signal d/c 15\n");
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 2);
+}
+
+static void
+test_child_restart_not_counted(void)
+{
+    setup();
+    struct spec_node root;
+    mk_flat(&root, SPEC_REST_FOR_ONE, 0, 60, "abc");
+    struct sup_node *d = deploy(&root);
+    acts();
+    evs();
+    int pc = N("d/c")->pid;
+    /* max_restarts 0: a counted restart would give up. */
+    NT_EQ_INT(sup_child_restart(T, N("d/b"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "signal d/b 15\n"); /* only b, not c after it */
+    ex("d/b", 0);
+    NT_EQ_STR(acts(), "spawn d/b\n");
+    NT_EQ_INT(N("d/c")->pid, pc);
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 0);
+    NT_EQ_STR(sup_state_name(d->state), "running");
+    NT_FALSE(sup_is_held(N("d/b")));
+    NT_EQ_STR(evs(), "stop d/b shutdown\nstart d/b\n");
+    /* restart of a stopped child is a start */
+    NT_EQ_INT(sup_child_stop(T, N("d/c"), NOW), NAOS_OK);
+    ex("d/c", 0);
+    acts();
+    NT_EQ_INT(sup_child_restart(T, N("d/c"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "spawn d/c\n");
+    /* stop while a restart's stop is under way: stays stopped */
+    NT_EQ_INT(sup_child_restart(T, N("d/a"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "signal d/a 15\n");
+    NT_EQ_INT(sup_child_stop(T, N("d/a"), NOW), NAOS_OK);
+    ex("d/a", 0);
+    NT_EQ_STR(acts(), "");
+    NT_TRUE(sup_is_held(N("d/a")));
+    /* and a start while its stop is under way starts it once stopped */
+    NT_EQ_INT(sup_child_stop(T, N("d/c"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "signal d/c 15\n");
+    NT_EQ_INT(sup_child_start(T, N("d/c"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "");
+    ex("d/c", 0);
+    NT_EQ_STR(acts(), "spawn d/c\n");
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 0);
+}
+
+/* A subtree: its supervisor stops its children in reverse order and is
+ * not restarted; a start runs it afresh. */
+static void
+test_child_stop_subtree(void)
+{
+    setup();
+    struct spec_node root;
+    mk_sup(&root, "d", SPEC_ONE_FOR_ONE, 5, 60, 2);
+    mk_sup(&root.children[0], "s", SPEC_ONE_FOR_ONE, 5, 60, 2);
+    mk_worker(&root.children[0].children[0], "x");
+    mk_worker(&root.children[0].children[1], "y");
+    mk_worker(&root.children[1], "w");
+    struct sup_node *d = deploy(&root);
+    acts();
+    evs();
+    NT_EQ_INT(sup_child_stop(T, N("d/s/y"), NOW), NAOS_OK);
+    ex("d/s/y", 0);
+    NT_EQ_INT(sup_child_stop(T, N("d/s"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "signal d/s/y 15\nsignal d/s/x 15\n");
+    NT_EQ_STR(st("d/s"), "stopping");
+    ex("d/s/x", 0);
+    NT_EQ_STR(acts(), "");
+    NT_EQ_STR(st("d/s"), "stopped");
+    NT_CONTAINS(evs(), "stop d/s shutdown\n");
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 0);
+    /* Its parent stopped: a child's start is refused, nothing done. */
+    NT_EQ_INT(sup_child_start(T, N("d/s/x"), NOW), NAOS_EBUSY);
+    NT_EQ_INT(sup_child_stop(T, d, NOW), NAOS_EINVAL);
+    NT_EQ_STR(acts(), "");
+    /* Starting the subtree starts everything under it, y too. */
+    NT_EQ_INT(sup_child_start(T, N("d/s"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "spawn d/s/x\nspawn d/s/y\n");
+    NT_EQ_STR(st("d/s"), "running");
+    NT_EQ_INT(N("d/s")->restarts, 0);
+    /* So does restarting it. */
+    NT_EQ_INT(sup_child_stop(T, N("d/s/y"), NOW), NAOS_OK);
+    ex("d/s/y", 0);
+    NT_EQ_INT(sup_child_restart(T, N("d/s"), NOW), NAOS_OK);
+    ex("d/s/x", 0);
+    NT_EQ_STR(acts(), "signal d/s/y 15\nsignal d/s/x 15\nspawn d/s/x\n"
+                      "spawn d/s/y\n");
+    NT_FALSE(sup_is_held(N("d/s/y")));
+    /* A held child of a deployment the operator starts again runs. */
+    NT_EQ_INT(sup_child_stop(T, N("d/w"), NOW), NAOS_OK);
+    ex("d/w", 0);
+    NT_EQ_INT(sup_restart(T, d, NOW), NAOS_OK);
+    ex("d/s/y", 0);
+    ex("d/s/x", 0);
+    NT_EQ_STR(acts(), "signal d/w 15\nsignal d/s/y 15\nsignal d/s/x 15\n"
+                      "spawn d/s/x\nspawn d/s/y\nspawn d/w\n");
+    NT_FALSE(sup_is_held(N("d/w")));
+    /* Everything refused while the deployment is stopped. */
+    NT_EQ_INT(sup_stop(T, d, NOW), NAOS_OK);
+    ex("d/w", 0);
+    ex("d/s/y", 0);
+    ex("d/s/x", 0);
+    NT_EQ_INT(sup_child_stop(T, N("d/w"), NOW), NAOS_EBUSY);
+    NT_EQ_INT(sup_child_restart(T, N("d/w"), NOW), NAOS_EBUSY);
+}
+
+/* The operator stops a crash-looping child during its backoff: the wait is
+ * cancelled and nothing starts; an operator start that fails is not
+ * retried and not counted. */
+static void
+test_child_stop_in_backoff_and_failed_start(void)
+{
+    setup();
+    struct spec_node root;
+    mk_flat(&root, SPEC_ONE_FOR_ONE, 5, 60, "ab");
+    root.children[1].backoff_min = 1000;
+    root.children[1].backoff_max = 1000;
+    struct sup_node *d = deploy(&root);
+    acts();
+    ex("d/b", 1);
+    NT_EQ_STR(acts(), "");
+    NT_EQ_STR(sup_state_name(d->state), "restarting");
+    NT_EQ_INT(sup_child_stop(T, N("d/b"), NOW), NAOS_OK);
+    NT_EQ_STR(sup_state_name(d->state), "running");
+    tick(NOW + 5000);
+    NT_EQ_STR(acts(), "");
+    NT_EQ_STR(st("d/b"), "stopped");
+    NT_EQ_INT(sup_next_deadline(T) == NAOS_TIME_NEVER, 1);
+    F.fail[0] = "d/b";
+    evs();
+    NT_EQ_INT(sup_child_start(T, N("d/b"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "spawnfail d/b\n");
+    NT_EQ_STR(evs(), "start-failed d/b spawn-failed:ENOENT\n");
+    NT_TRUE(sup_is_held(N("d/b")));
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 1); /* the crash only */
+    NT_EQ_STR(sup_state_name(d->state), "running");
+    F.fail[0] = NULL;
+    NT_EQ_INT(sup_child_start(T, N("d/b"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "spawn d/b\n");
+}
+
+/* An operator start while the supervisor is in a plan waits for it, as a
+ * restart_child call waits in OTP's queue. */
+static void
+test_child_start_waits_for_plan(void)
+{
+    setup();
+    struct spec_node root;
+    mk_flat(&root, SPEC_ONE_FOR_ALL, 5, 60, "abc");
+    deploy(&root);
+    NT_EQ_INT(sup_child_stop(T, N("d/c"), NOW), NAOS_OK);
+    ex("d/c", 0);
+    acts();
+    ex("d/a", 1);
+    NT_EQ_STR(acts(), "signal d/b 15\n");
+    NT_EQ_INT(sup_child_start(T, N("d/c"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "");
+    ex("d/b", 0);
+    /* The plan ends first (a, b), then the queued start of c runs. */
+    NT_EQ_STR(acts(), "spawn d/a\nspawn d/b\nspawn d/c\n");
+    NT_TRUE(N("d")->mbox_head == NULL);
+}
+
+/* A pool's stop counts only the stops its fan sent: an operator's stop of
+ * a replica that ends before the fan (cut into slices) gets there must not
+ * end the pool's stop early. */
+static void
+test_child_stop_in_pool_fan(void)
+{
+    setup();
+    struct spec_node root;
+    mk_sup(&root, "p", SPEC_SIMPLE_ONE_FOR_ONE, 5, 5, 1);
+    root.replicas = 3;
+    mk_worker(&root.children[0], "w");
+    struct sup_node *p = deploy(&root);
+    acts();
+    sup_set_slice(T, 0, 1);
+    NT_EQ_INT(sup_child_stop(T, N("p/w-3"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "signal p/w-3 15\n");
+    NT_EQ_INT(sup_stop(T, p, NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "signal p/w-1 15\n"); /* the slice is spent */
+    ex("p/w-3", 0);
+    tick(NOW);
+    NT_EQ_STR(acts(), "signal p/w-2 15\n");
+    ex("p/w-1", 0);
+    NT_EQ_STR(sup_state_name(p->state), "stopping"); /* w-2 still runs */
+    ex("p/w-2", 0);
+    NT_EQ_STR(sup_state_name(p->state), "stopped");
+    NT_TRUE(sup_is_quiet(T));
 }
 
 static void
@@ -1679,6 +2064,9 @@ check_node(struct sup_node *n, int *pids)
         if (has != proc_state)
             NT_FAIL("%s: state %s with pid %d", n->path,
                     sup_state_name(n->state), n->pid);
+        if (sup_is_held(n) && has && n->state != SUP_STOPPING)
+            NT_FAIL("%s: held by the operator yet %s", n->path,
+                    sup_state_name(n->state));
         if (has) {
             NT_TRUE(n->pid < MAXPID);
             if (pids[n->pid] == stamp)
@@ -1838,6 +2226,20 @@ random_run(uint64_t seed)
                      : op == 1 ? sup_start(T, d, NOW)
                                : sup_restart(T, d, NOW);
             NT_TRUE(rv == NAOS_OK || rv == NAOS_EBUSY);
+        } else if (r < 88) {
+            /* an operator command on a random node below a top */
+            struct sup_node *n = prng() % 2 ? sup_first(T)
+                                            : sup_next(sup_first(T));
+            while (n->is_supervisor && n->nchildren > 0 &&
+                   (n->parent == NULL || prng() % 2))
+                n = n->children[prng() % n->nchildren];
+            if (n->parent) {
+                int op = (int)(prng() % 3);
+                int rv = op == 0 ? sup_child_stop(T, n, NOW)
+                         : op == 1 ? sup_child_start(T, n, NOW)
+                                   : sup_child_restart(T, n, NOW);
+                NT_TRUE(rv == NAOS_OK || rv == NAOS_EBUSY);
+            }
         } else if (w) {
             /* deliver exits of the workers being stopped */
             for (int p = 100; p <= F.next_pid; p++) {
@@ -1926,6 +2328,7 @@ main(void)
         NT_CASE(test_intensity_window_forgets),
         NT_CASE(test_max_restarts_zero),
         NT_CASE(test_escalation_three_levels),
+        NT_CASE(test_start_bound_matches_core),
         NT_CASE(test_transient_supervisor_give_up_not_restarted),
         NT_CASE(test_shutdown_reverse_one_at_a_time),
         NT_CASE(test_shutdown_timeout_kill_infinity),
@@ -1934,11 +2337,19 @@ main(void)
         NT_CASE(test_max_runtime),
         NT_CASE(test_start_timeout_on_restart_counted),
         NT_CASE(test_spawn_failure_on_restart_escalates),
-        NT_CASE(test_spawn_failure_mid_one_for_all_continues),
+        NT_CASE(test_one_for_all_retry_restarts_all),
+        NT_CASE(test_rest_for_one_retry_from_failed_child),
         NT_CASE(test_crash_during_one_for_all_stop),
         NT_CASE(test_mailbox_rest_for_one),
         NT_CASE(test_stale_mailbox_entry_dropped),
         NT_CASE(test_operator_stop_preempts_plan),
+        NT_CASE(test_parent_stop_cuts_child_restart_short),
+        NT_CASE(test_child_stop_held_then_start),
+        NT_CASE(test_child_restart_not_counted),
+        NT_CASE(test_child_stop_subtree),
+        NT_CASE(test_child_stop_in_backoff_and_failed_start),
+        NT_CASE(test_child_start_waits_for_plan),
+        NT_CASE(test_child_stop_in_pool_fan),
         NT_CASE(test_remove_frees_everything),
         NT_CASE(test_backoff),
         NT_CASE(test_spawn_info), NT_CASE(test_deploy_restored),
