@@ -4,8 +4,8 @@
  *
  *   naos deploy NAME [OPTIONS] -- CMD [ARGS...]
  *
- * The tree is a top supervisor NAME (one-for-one, 5 restarts in 300 s
- * unless told otherwise: OTP's 1 in 5 s is too strict for agents) with one
+ * The tree is a top supervisor NAME (one-for-one, the spec's default
+ * intensity of 5 restarts in 300 s unless told otherwise) with one
  * worker child NAME running CMD ARGS (no shell). With --replicas N and no
  * --supervisor, or with --supervisor simple-one-for-one, the worker is the
  * template of a simple-one-for-one pool of N; with an explicit one-for-one,
@@ -19,8 +19,8 @@
 #include "cli/cli.h"
 #include "node/spec/spec.h"
 
-#define DEPLOY_DEFAULT_MAX_RESTARTS 5
-#define DEPLOY_DEFAULT_WINDOW_S 300
+#define DEPLOY_DEFAULT_MAX_RESTARTS SPEC_DEFAULT_MAX_RESTARTS
+#define DEPLOY_DEFAULT_WINDOW_S SPEC_DEFAULT_WINDOW_S
 #define DEPLOY_MAX_ENV 4096
 
 /* deploy_args_help is the text of `naos deploy --help`. */

@@ -425,7 +425,7 @@ test_pool_nested(void)
     NT_EQ_INT(p->strategy, SPEC_SIMPLE_ONE_FOR_ONE);
     /* db and 9999 replicas: SPEC_MAX_WORKERS, the most a deployment has. */
     NT_EQ_INT(p->replicas, SPEC_MAX_WORKERS - 1);
-    NT_EQ_INT(p->max_restarts, 1);
+    NT_EQ_INT(p->max_restarts, SPEC_DEFAULT_MAX_RESTARTS);
     NT_EQ_INT(p->window_s, 2);
     NT_EQ_INT(p->restart, SPEC_TRANSIENT);
     NT_EQ_INT(p->backoff_min, 500);
