@@ -440,7 +440,7 @@ test_pool_nested(void)
              &r);
     NT_TRUE(r.children[0].is_supervisor);
     NT_EQ_INT(r.children[0].strategy, SPEC_ONE_FOR_ONE);
-    NT_EQ_INT(r.children[0].window_s, 5);
+    NT_EQ_INT(r.children[0].window_s, SPEC_DEFAULT_WINDOW_S);
     spec_node_fini(&r);
 }
 
