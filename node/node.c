@@ -399,6 +399,46 @@ io_signal(void *ctx, struct sup_node *w, int signo)
     }
 }
 
+int
+node__record_set_failed(Naos__V1__DeploymentRecord *rec, const char *failure)
+{
+    char *copy = (char *)protobuf_c_empty_string;
+    if (failure != NULL && failure[0] != '\0') {
+        size_t len = strlen(failure) + 1;
+        copy = spec_pb_allocator.alloc(spec_pb_allocator.allocator_data, len);
+        if (copy == NULL)
+            return NAOS_ENOMEM;
+        memcpy(copy, failure, len);
+    }
+    /* Freed the way protobuf_c_message_free_unpacked would. */
+    if (rec->failure != NULL && rec->failure != protobuf_c_empty_string)
+        spec_pb_allocator.free(spec_pb_allocator.allocator_data, rec->failure);
+    rec->failure = copy;
+    rec->failed = failure != NULL;
+    return NAOS_OK;
+}
+
+/* persist_failed marks deployment name failed in the store, so a node
+ * restart brings it back failed instead of replaying its crash storm. */
+static void
+persist_failed(struct node *n, const char *name, const char *failure)
+{
+    Naos__V1__DeploymentRecord *rec = NULL;
+    int rc = store_deploy_get(n->store, name, &rec);
+    if (rc == NAOS_OK) {
+        rc = node__record_set_failed(rec, failure ? failure : "failed");
+        if (rc == NAOS_OK) {
+            rec->generation++;
+            rec->updated_at_ms = naos_clock_wall_ms();
+            rc = store_deploy_put(n->store, rec);
+        }
+        store_deploy_free(rec);
+    }
+    if (rc != NAOS_OK && rc != NAOS_ENOTFOUND)
+        NAOS_ERROR("store", "cannot persist that %s failed (a node restart "
+                   "will start it again): %s", name, store_errmsg(n->store));
+}
+
 static void
 io_event(void *ctx, const struct sup_event *ev)
 {
@@ -418,6 +458,8 @@ io_event(void *ctx, const struct sup_event *ev)
     node__stats_on_event(n, ev);
     if (ev->kind == SUP_EV_REMOVE)
         remove_logs(n, ev->deployment); /* every worker has exited */
+    if (ev->kind == SUP_EV_ESCALATE)
+        persist_failed(n, ev->deployment, ev->detail);
     naos_log(lvl, "sup", "%s %s%s%s%s%s", kind, ev->path, reason[0] ? " " : "",
              reason, ev->detail ? " " : "", ev->detail ? ev->detail : "");
 }
@@ -778,7 +820,8 @@ raise_fd_limit(void)
 
 /* Brings back every deployment the store holds, as they were wanted: a
  * running one starts again and its workers learn NAOS_RESTART_REASON
- * node-restart. A record that no longer converts is reported and left in
+ * node-restart; one that had failed stays failed (its crash storm is not
+ * replayed) until `naos start`. A record that no longer converts is reported and left in
  * the store for the operator. */
 static void
 restore_deployments(struct node *n)
@@ -797,6 +840,11 @@ restore_deployments(struct node *n)
         struct sup_deploy_opts opts = {
             .stopped = recs[i]->desired == NAOS__V1__DESIRED_STATE__DESIRED_STOPPED,
             .first_reason = {SUP_REASON_NODE_RESTART, 0},
+            .failed = recs[i]->failed ? (recs[i]->failure && recs[i]->failure[0]
+                                            ? recs[i]->failure
+                                            : "failed before the node "
+                                              "restarted")
+                                      : NULL,
         };
         int rc = recs[i]->spec
                      ? spec_pb_to_spec(recs[i]->spec, &spec, err, sizeof err)
@@ -811,7 +859,8 @@ restore_deployments(struct node *n)
             continue;
         }
         NAOS_INFO("node", "restored deployment %s (%s)", recs[i]->name,
-                  opts.stopped ? "stopped" : "started");
+                  opts.failed ? "failed: `naos start` starts it again"
+                  : opts.stopped ? "stopped" : "started");
     }
     store_deploy_list_free(recs, nrecs);
 }

@@ -1195,7 +1195,10 @@ sup_deploy_ex(struct sup_tree *t, struct spec_node *spec,
     emit(t, SUP_EV_DEPLOY, top, reason_none, NULL, now);
     if (opts->first_reason.kind != SUP_REASON_NONE)
         set_first_reason(top, opts->first_reason, now);
-    if (!opts->stopped) {
+    if (opts->failed != NULL) {
+        top->failure = sup__fmt_alloc("%s", opts->failed);
+        set_state(top, SUP_FAILED);
+    } else if (!opts->stopped) {
         top_start(t, top, now);
         advance(t, top, now);
     }

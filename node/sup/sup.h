@@ -272,6 +272,10 @@ struct sup_deploy_opts {
      * (SUP_REASON_NONE: ""). A node restoring its deployments after a
      * restart passes SUP_REASON_NODE_RESTART. */
     struct sup_reason first_reason;
+    /* Non-NULL (copied): add it failed with this failure text, not
+     * started, as it was when the node went down (a deployment that gave
+     * up stays failed across node restarts until sup_start). */
+    const char *failed;
 };
 
 /* sup_deploy_ex is sup_deploy with options (opts borrowed; NULL = the
