@@ -2,7 +2,7 @@
 /* deploy_args.h: turn the arguments of `naos deploy` into a spec tree,
  * without talking to the node (so it is testable on its own).
  *
- *   naos deploy NAME [OPTIONS] -- CMD [ARGS...]
+ *   naos deploy NAME [OPTIONS] [-- CMD [ARGS...]]
  *
  * The tree is a top supervisor NAME (one-for-one, the spec's default
  * intensity of 5 restarts in 300 s unless told otherwise) with one
@@ -36,5 +36,29 @@ extern const char deploy_args_help[];
  * buffer + length), *out zeroed; or NAOS_ENOMEM. Not thread-safe (getopt). */
 int deploy_args_parse(int argc, char **argv, struct cli *g, bool *help,
                       struct spec_node *out, char *err, size_t errlen);
+
+/* struct deploy_extra: what else the arguments said. */
+struct deploy_extra {
+    bool no_wait;  /* --no-wait */
+    bool no_agent; /* the error: no command and no project file defining
+                      NAME (the caller shows an example file) */
+};
+
+/* deploy_args_parse_ex is deploy_args_parse that also fills *x (caller
+ * storage). Without `-- CMD` (or with -f FILE) the agent NAME is read
+ * from the project file (./naos.yaml or FILE, spec_yaml_parse_agent) and
+ * the flags given override it. Every worker gets an absolute cwd: --cwd
+ * resolved against the current directory, else the file's cwd resolved
+ * against the file's directory, else that directory (project file) or
+ * the current one. */
+int deploy_args_parse_ex(int argc, char **argv, struct cli *g, bool *help,
+                         struct spec_node *out, struct deploy_extra *x,
+                         char *err, size_t errlen);
+
+/* deploy_abs_path writes dir made absolute against base (absolute) into
+ * out (caller buffer + length): dir itself when absolute, else base/dir
+ * with leading "./" dropped. NAOS_EINVAL when it does not fit. */
+int deploy_abs_path(const char *base, const char *dir, char *out,
+                    size_t outlen);
 
 #endif

@@ -180,6 +180,19 @@ io_spawn(void *ctx, struct sup_node *w, const struct sup_spawn_info *info,
     return rc;
 }
 
+/* cwd_failed tells whether a spawn that failed with err failed because
+ * its working directory cannot be entered (proc_spawn gives the same
+ * errno for a missing directory as for a missing program). */
+static bool
+cwd_failed(const char *cwd, int err)
+{
+    if (cwd == NULL || (err != ENOENT && err != ENOTDIR && err != EACCES))
+        return false;
+    struct stat st;
+    return stat(cwd, &st) != 0 || !S_ISDIR(st.st_mode) ||
+           access(cwd, X_OK) != 0;
+}
+
 /* spawn_run starts one run of w. Returns 0 or the errno of what failed
  * (the core tells the node's trouble from the agent's by it). */
 static int
@@ -228,7 +241,7 @@ spawn_run(struct node *n, struct sup_node *w,
     if (rc != 0) {
         if (logged)
             close(p[0]);
-        return rc;
+        return rc | (cwd_failed(info->spec->cwd, rc) ? SUP_SPAWN_CWD : 0);
     }
     wr->pid = child.pid;
     wr->pidfd = child.pidfd;
