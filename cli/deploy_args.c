@@ -731,6 +731,7 @@ deploy_args_parse_ex(int argc, char **argv, struct cli *g, bool *help,
         goto done;
     }
     a.name = argv[optind];
+    x->name = a.name;
     x->no_wait = a.no_wait;
     if (optind + 1 < split) {
         snprintf(err, errlen,

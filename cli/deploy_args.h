@@ -40,6 +40,7 @@ int deploy_args_parse(int argc, char **argv, struct cli *g, bool *help,
 /* struct deploy_extra: what else the arguments said. */
 struct deploy_extra {
     bool no_wait;  /* --no-wait */
+    const char *name; /* NAME (borrowed from argv), once known */
     bool no_agent; /* the error: no command and no project file defining
                       NAME (the caller shows an example file) */
 };

@@ -471,14 +471,18 @@ class Node:
                                   self.read_node_log()[-3000:]))
         return r
 
-    def deploy(self, name, cmd, *opts, marker=True):
-        """naos deploy NAME OPTS... --env NAOS_TEST_MARKER=... -- CMD..."""
+    def deploy(self, name, cmd, *opts, marker=True, wait=False):
+        """naos deploy NAME OPTS... --env NAOS_TEST_MARKER=... -- CMD...
+        With --no-wait unless wait: most tests watch the first start (or
+        its failure) themselves."""
         extra = ["--env", "NAOS_TEST_MARKER=" + self.marker] if marker else []
+        if not wait:
+            extra.append("--no-wait")
         return self.ok("deploy", name, *opts, *extra, "--", *cmd)
 
-    def apply(self, yaml_text, fname="tree.yaml"):
+    def apply(self, yaml_text, fname="tree.yaml", wait=False):
         p = self.write(fname, yaml_text, 0o644)
-        return self.ok("apply", "-f", p)
+        return self.ok("apply", "-f", p, *([] if wait else ["--no-wait"]))
 
     def status(self, name=None):
         """The whole status document (dict)."""
