@@ -443,16 +443,18 @@ class Node:
 
     # ---- the CLI ---------------------------------------------------------
 
-    def naos(self, *args, json=False, timeout=15, stdin=None):
-        """Runs `naos --run RUN [--json] ARGS...` and returns a Result with
-        code, out, err, and data (parsed JSON when json=True: one document,
-        or a list of documents for JSON-lines output such as events)."""
+    def naos(self, *args, json=False, timeout=15, stdin=None, cwd=None):
+        """Runs `naos --run RUN [--json] ARGS...` (in cwd, default the
+        node's own directory) and returns a Result with code, out, err,
+        and data (parsed JSON when json=True: one document, or a list of
+        documents for JSON-lines output such as events)."""
         argv = [NAOS_BIN, "--run", self.run]
         if json:
             argv.append("--json")
         argv += [str(a) for a in args]
         p = subprocess.run(argv, input=stdin, capture_output=True, text=True,
-                           timeout=timeout, env=self.cli_env, cwd=self.dir)
+                           timeout=timeout, env=self.cli_env,
+                           cwd=cwd or self.dir)
         data = None
         if json and p.returncode == 0:
             out = p.stdout.strip()
