@@ -48,6 +48,34 @@ def read(path):
         return f.read().strip()
 
 
+DEMO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(
+    __file__)), "..", "..", "examples", "demo"))
+
+
+class ReadmeQuickStart(NodeTest):
+
+    def test_seed_commands_in_the_demo_project(self):
+        # README: cd examples/demo; naos deploy researcher --supervisor
+        # one-for-one --max-restarts 5; naos status
+        with self.node() as n:
+            r = n.naos("deploy", "researcher", "--supervisor", "one-for-one",
+                       "--max-restarts", "5", "--env",
+                       "NAOS_TEST_MARKER=" + n.marker, cwd=DEMO, timeout=40)
+            self.assertEqual(r.code, 0, r)
+            self.assertEqual(r.out.strip(), "deployed researcher")
+            r = n.naos("status", cwd=DEMO)
+            self.assertEqual(r.code, 0, r)
+            self.assertIn("researcher", r.out)
+            w = n.workers("researcher")[0]
+            self.assertEqual((w["state"], w["restarts"]), ("running", 0), w)
+            # the demo tree, applied from elsewhere, runs in its directory
+            r = n.naos("apply", "-f", os.path.join(DEMO, "tree.yaml"),
+                       "--no-wait")
+            self.assertEqual(r.code, 0, r)
+            n.wait_worker("demo/researcher",
+                          lambda w: w["state"] == "running", 20, "running")
+
+
 class RelativePaths(NodeTest):
 
     def test_deploy_runs_where_naos_runs(self):
