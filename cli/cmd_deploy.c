@@ -2,13 +2,16 @@
 /* cmd_deploy.c: `naos deploy` (a spec from flags) and `naos apply` (a spec
  * from YAML). Both end in one DeployRequest. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "cli/deploy_args.h"
 #include "cli/start_bound.h"
+#include "cli/deploy_wait.h"
 #include "node/base/alloc.h"
 #include "node/base/err.h"
 #include "node/spec/spec_yaml.h"
@@ -17,8 +20,10 @@
 /* Largest spec file read by apply. */
 #define APPLY_MAX_FILE (16u * 1024 * 1024)
 
+/* send_spec deploys spec, then (unless no_wait) waits for its first
+ * start (deploy_wait.h). */
 static int
-send_spec(struct cli *c, const struct spec_node *spec)
+send_spec(struct cli *c, const struct spec_node *spec, bool no_wait)
 {
     Naos__V1__NodeSpec *pb = NULL;
     int rc = spec_pb_from_spec(spec, &pb);
@@ -41,6 +46,8 @@ send_spec(struct cli *c, const struct spec_node *spec)
                        spec->id, spec->id);
     } else {
         ec = cli_reply_exit(reply);
+        if (ec == 0 && !no_wait)
+            ec = deploy_wait(c, spec);
         if (ec == 0) {
             char fallback[128];
             snprintf(fallback, sizeof fallback, "deployed %s", spec->id);
@@ -55,24 +62,42 @@ int
 cmd_deploy(struct cli *c, int argc, char **argv)
 {
     struct spec_node spec;
+    struct deploy_extra x;
     bool help = false;
-    char err[512];
-    int rc = deploy_args_parse(argc, argv, c, &help, &spec, err, sizeof err);
+    char err[1024];
+    int rc = deploy_args_parse_ex(argc, argv, c, &help, &spec, &x, err,
+                                  sizeof err);
     if (rc == NAOS_ENOMEM)
         return cli_fatal(CLI_EXIT_TEMP, "out of memory");
+    if (rc != NAOS_OK && x.no_agent) {
+        const char *name = x.name ? x.name : "NAME";
+        fprintf(stderr,
+                "naos: fatal: deploy: %s\n"
+                "Give the command: naos deploy %s [OPTIONS] -- CMD [ARGS...]\n"
+                "or define the agent in naos.yaml (or -f FILE), for example:\n"
+                "\n"
+                "  agents:\n"
+                "    %s:\n"
+                "      command: [\"python3\", \"agent.py\"]   # or a string run "
+                "by /bin/sh -c\n"
+                "      env: {MODEL: small}                # any worker field "
+                "of a tree file\n",
+                err, name, name);
+        return CLI_EXIT_USAGE;
+    }
     if (rc != NAOS_OK)
         return cli_usage("deploy", "%s", err);
     if (help) {
         fputs(deploy_args_help, stdout);
         return CLI_EXIT_OK;
     }
-    int ec = send_spec(c, &spec);
+    int ec = send_spec(c, &spec, x.no_wait);
     spec_node_fini(&spec);
     return ec;
 }
 
 static const char apply_help[] =
-    "Usage: naos apply -f FILE\n"
+    "Usage: naos apply -f FILE [--no-wait]\n"
     "\n"
     "Deploy the tree described by the YAML spec FILE (- reads stdin). The\n"
     "spec is checked locally first; errors name FILE:LINE:COL. A deployment\n"
@@ -93,8 +118,20 @@ static const char apply_help[] =
     "can cost money or time. Operator commands (stop, restart, rm) also\n"
     "preempt a restart under way.\n"
     "\n"
+    "Workers run in FILE's directory, and a relative cwd is taken from it\n"
+    "(as Compose does; stdin: the current directory), sent to the node as\n"
+    "absolute paths: naos does not ship code between hosts, so they must\n"
+    "exist on the node. Supervisors without an intensity get the default,\n"
+    "5 restarts in 300s (as naos deploy).\n"
+    "\n"
+    "apply waits until the first run of every worker has started (ready:\n"
+    "exec, and still running 1s later; ready: notify, READY=1) or failed;\n"
+    "a failed first start is reported with its reason, the deployment is\n"
+    "removed again, and the exit code is 100.\n"
+    "\n"
     "Options:\n"
     "  -f, --file FILE  the spec (required)\n"
+    "  --no-wait        return once the node has accepted the deployment\n"
     "\n" CLI_GLOBAL_HELP
     "\n"
     "Example spec:\n"
@@ -148,15 +185,43 @@ read_all(FILE *f, char **out, size_t *outlen)
     return 0;
 }
 
+/* resolve_cwds gives every worker under n an absolute cwd: dir (the
+ * tree file's directory) when it has none, its own against dir when
+ * relative. */
+static int
+resolve_cwds(struct spec_node *n, const char *dir)
+{
+    for (size_t i = 0; i < n->nchildren; i++) {
+        int rc = resolve_cwds(&n->children[i], dir);
+        if (rc != NAOS_OK)
+            return rc;
+    }
+    if (n->is_supervisor)
+        return NAOS_OK;
+    char abs[PATH_MAX];
+    if (deploy_abs_path(dir, n->cwd ? n->cwd : ".", abs, sizeof abs) !=
+        NAOS_OK)
+        return NAOS_EINVAL;
+    char *copy = naos_strdup(abs);
+    if (copy == NULL)
+        return NAOS_ENOMEM;
+    naos_free(n->cwd);
+    n->cwd = copy;
+    return NAOS_OK;
+}
+
 int
 cmd_apply(struct cli *c, int argc, char **argv)
 {
+    enum { O_NO_WAIT = CLI_OPT_FIRST_LOCAL };
     static const struct option longopts[] = {
         {"file", required_argument, NULL, 'f'},
+        {"no-wait", no_argument, NULL, O_NO_WAIT},
         CLI_GLOBAL_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     const char *file = NULL;
+    bool no_wait = false;
     optind = 0;
     opterr = 0;
     int opt;
@@ -166,7 +231,10 @@ cmd_apply(struct cli *c, int argc, char **argv)
             continue;
         if (rc != CLI_OPT_LOCAL)
             return rc;
-        file = optarg; /* only -f is local */
+        if (opt == O_NO_WAIT)
+            no_wait = true;
+        else
+            file = optarg;
     }
     if (optind < argc)
         return cli_usage("apply", "unexpected argument \"%s\"", argv[optind]);
@@ -204,7 +272,29 @@ cmd_apply(struct cli *c, int argc, char **argv)
         fprintf(stderr, "naos: %s\n", err[0] ? err : "invalid spec");
         return CLI_EXIT_USAGE;
     }
-    int ec = send_spec(c, &spec);
+    char dir[PATH_MAX];
+    if (getcwd(dir, sizeof dir) == NULL) {
+        spec_node_fini(&spec);
+        return cli_fatal(CLI_EXIT_TEMP, "cannot tell the current directory: "
+                         "%s", strerror(errno));
+    }
+    if (!is_stdin) {
+        char path[PATH_MAX];
+        if (deploy_abs_path(dir, file, path, sizeof path) != NAOS_OK) {
+            spec_node_fini(&spec);
+            return cli_usage("apply", "-f: path too long");
+        }
+        char *slash = strrchr(path, '/');
+        slash[slash == path ? 1 : 0] = '\0';
+        snprintf(dir, sizeof dir, "%s", path);
+    }
+    rc = resolve_cwds(&spec, dir);
+    if (rc != NAOS_OK) {
+        spec_node_fini(&spec);
+        return rc == NAOS_ENOMEM ? cli_fatal(CLI_EXIT_TEMP, "out of memory")
+                                 : cli_usage("apply", "a cwd is too long");
+    }
+    int ec = send_spec(c, &spec, no_wait);
     spec_node_fini(&spec);
     return ec;
 }

@@ -10,26 +10,53 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <limits.h>
+#include <unistd.h>
+
 #include "node/base/alloc.h"
 #include "node/base/err.h"
 #include "node/base/time.h"
+#include "node/spec/spec_yaml.h"
 
 const char deploy_args_help[] =
-    "Usage: naos deploy NAME [OPTIONS] -- CMD [ARGS...]\n"
+    "Usage: naos deploy NAME [OPTIONS] [-- CMD [ARGS...]]\n"
     "\n"
     "Deploy one agent: a supervisor NAME with one worker NAME running CMD\n"
     "ARGS directly (no shell; a single CMD word with spaces is still one\n"
     "program name). For a shell command line use: -- sh -c 'CMD | ...'\n"
+    "Without `-- CMD`, the agent NAME comes from the project file naos.yaml\n"
+    "in the current directory (or -f FILE); the options given here override\n"
+    "what the file says:\n"
+    "\n"
+    "  agents:\n"
+    "    researcher:\n"
+    "      command: [\"python3\", \"agent.py\"]   # or a string run by /bin/sh -c\n"
+    "      env: {MODEL: small}                # any worker field of a tree file\n"
+    "\n"
+    "The worker runs in the directory naos deploy was run from (with a\n"
+    "project file: the file's directory), sent to the node as an absolute\n"
+    "path. naos does not ship code between hosts: that directory and the\n"
+    "program must exist on the node that runs the agent.\n"
+    "\n"
+    "deploy waits until the first run of every worker has started (ready:\n"
+    "exec, and still running 1s later; ready: notify, READY=1) or failed. A\n"
+    "failed first start is reported with its reason (missing program,\n"
+    "missing directory, the program's last output), the deployment is\n"
+    "removed again, and the exit code is 100.\n"
+    "\n"
+    "Options:\n"
+    "  -f, --file FILE      project file to take NAME from (default\n"
+    "                       ./naos.yaml)\n"
+    "  --no-wait            return once the node has accepted the deployment\n"
     "\n"
     "Supervisor options:\n"
     "  --supervisor S       one-for-one (default), one-for-all, rest-for-one\n"
     "                       or simple-one-for-one\n"
     "  --max-restarts N     restart intensity: give up after more than N\n"
-    "                       restarts within the window (default 5, at most\n"
-    "                       1000000)\n"
+    "                       restarts within the window (at most 1000000)\n"
     "  --window DUR         intensity window, whole seconds up to 24h\n"
-    "                       (default 300s; OTP's 1 restart in 5s is too\n"
-    "                       strict for agents)\n"
+    "                       Default intensity, as in tree files:\n"
+    "                       5 restarts in 300s\n"
     "  --replicas N         run N copies (1 to 10000): without --supervisor\n"
     "                       (or with simple-one-for-one) a pool of N from one\n"
     "                       template; with one-for-one/one-for-all/\n"
@@ -48,7 +75,8 @@ const char deploy_args_help[] =
     "                       MAX after each quick failure, with jitter, never\n"
     "                       below MIN (MAX defaults to MIN; default none)\n"
     "  --env K=V            add K=V to the environment (repeatable)\n"
-    "  --cwd DIR            working directory (default: the node's)\n"
+    "  --cwd DIR            working directory (default: see above; a\n"
+    "                       relative DIR is taken from the current one)\n"
     "  --output log|discard stdout and stderr to the worker's rotated log\n"
     "                       (default; see `naos logs`) or to /dev/null\n"
     "  --control none|full  what the agent may ask of the node: none (default)\n"
@@ -60,9 +88,10 @@ const char deploy_args_help[] =
     "seconds).\n"
     "\n" CLI_GLOBAL_HELP
     "\n"
-    "Example:\n"
+    "Examples:\n"
     "  naos deploy research --max-restarts 3 --window 1m \\\n"
-    "      --env MODEL=small -- python3 agent.py --verbose\n";
+    "      --env MODEL=small -- python3 agent.py --verbose\n"
+    "  naos deploy researcher --supervisor one-for-one --max-restarts 5\n";
 
 enum {
     O_SUP = CLI_OPT_FIRST_LOCAL,
@@ -80,6 +109,7 @@ enum {
     O_CWD,
     O_OUTPUT,
     O_CONTROL,
+    O_NO_WAIT,
 };
 
 static const struct option longopts[] = {
@@ -98,6 +128,8 @@ static const struct option longopts[] = {
     {"cwd", required_argument, NULL, O_CWD},
     {"output", required_argument, NULL, O_OUTPUT},
     {"control", required_argument, NULL, O_CONTROL},
+    {"file", required_argument, NULL, 'f'},
+    {"no-wait", no_argument, NULL, O_NO_WAIT},
     CLI_GLOBAL_LONGOPTS,
     {NULL, 0, NULL, 0},
 };
@@ -108,7 +140,9 @@ struct dargs {
     const char *name;
     bool sup_given;
     enum spec_strategy strategy;
+    bool max_restarts_given;
     uint32_t max_restarts;
+    bool window_given;
     uint32_t window_s;
     uint32_t replicas; /* 0 = not given */
     bool restart_given;
@@ -134,6 +168,8 @@ struct dargs {
     const char *cwd;
     char **cmd;
     size_t cmdc;
+    const char *file;  /* -f */
+    bool no_wait;
 };
 
 /* parse_u32: a plain decimal number in [min, max]; no sign, no spaces. */
@@ -203,6 +239,7 @@ one_opt(struct dargs *a, int opt, const char *arg, char *err, size_t errlen)
                      arg, (unsigned)SPEC_LIMIT_MAX_RESTARTS);
             return NAOS_EINVAL;
         }
+        a->max_restarts_given = true;
         return NAOS_OK;
     case O_WINDOW: {
         naos_duration d;
@@ -215,6 +252,7 @@ one_opt(struct dargs *a, int opt, const char *arg, char *err, size_t errlen)
             return NAOS_EINVAL;
         }
         a->window_s = (uint32_t)(d / 1000);
+        a->window_given = true;
         return NAOS_OK;
     }
     case O_REPLICAS:
@@ -336,6 +374,16 @@ one_opt(struct dargs *a, int opt, const char *arg, char *err, size_t errlen)
         }
         a->cwd = arg;
         return NAOS_OK;
+    case 'f':
+        if (arg[0] == '\0') {
+            snprintf(err, errlen, "-f: must not be empty");
+            return NAOS_EINVAL;
+        }
+        a->file = arg;
+        return NAOS_OK;
+    case O_NO_WAIT:
+        a->no_wait = true;
+        return NAOS_OK;
     default:
         snprintf(err, errlen, "internal error: option %d", opt);
         return NAOS_EINVAL;
@@ -360,11 +408,51 @@ strv_dup(const char *const *v, size_t n)
     return out;
 }
 
-/* make_worker fills w (zeroed) as the worker of a, with id id. */
-static int
-make_worker(const struct dargs *a, const char *id, struct spec_node *w)
+int
+deploy_abs_path(const char *base, const char *dir, char *out, size_t outlen)
 {
-    spec_node_init(w);
+    int n;
+    if (dir[0] == '/')
+        n = snprintf(out, outlen, "%s", dir);
+    else if (strcmp(dir, ".") == 0)
+        n = snprintf(out, outlen, "%s", base);
+    else {
+        while (dir[0] == '.' && dir[1] == '/')
+            dir += 2;
+        n = snprintf(out, outlen, "%s%s%s", base,
+                     base[0] && base[strlen(base) - 1] == '/' ? "" : "/",
+                     dir);
+    }
+    return n < 0 || (size_t)n >= outlen ? NAOS_EINVAL : NAOS_OK;
+}
+
+/* env_set_key: whether flags set the variable of entry e ("KEY=..."). */
+static bool
+env_set_by(const struct dargs *a, const char *e)
+{
+    size_t klen = strcspn(e, "=");
+    for (size_t i = 0; i < a->envc; i++)
+        if (strncmp(a->env[i], e, klen) == 0 && a->env[i][klen] == '=')
+            return true;
+    return false;
+}
+
+/* make_worker fills w (zeroed) as the worker of a, with id id: a copy of
+ * base (the project file's worker; NULL = the defaults) with the flags
+ * given applied over it, running in cwd (absolute, borrowed). */
+static int
+make_worker(const struct dargs *a, const struct spec_node *base,
+            const char *id, const char *cwd, struct spec_node *w)
+{
+    if (base != NULL) {
+        if (spec_node_copy(w, base) != NAOS_OK) {
+            memset(w, 0, sizeof *w);
+            return NAOS_ENOMEM;
+        }
+        naos_free(w->id);
+    } else {
+        spec_node_init(w);
+    }
     w->id = naos_strdup(id);
     if (w->id == NULL)
         return NAOS_ENOMEM;
@@ -388,56 +476,180 @@ make_worker(const struct dargs *a, const char *id, struct spec_node *w)
         w->backoff_min = a->backoff_min;
         w->backoff_max = a->backoff_max;
     }
-    w->argv = strv_dup((const char *const *)a->cmd, a->cmdc);
-    if (w->argv == NULL)
-        return NAOS_ENOMEM;
-    w->argc = a->cmdc;
+    if (a->cmdc > 0) {
+        for (size_t i = 0; w->argv && i < w->argc; i++)
+            naos_free(w->argv[i]);
+        naos_free(w->argv);
+        w->argv = strv_dup((const char *const *)a->cmd, a->cmdc);
+        if (w->argv == NULL)
+            return NAOS_ENOMEM;
+        w->argc = a->cmdc;
+    }
     if (a->envc > 0) {
-        w->env = strv_dup(a->env, a->envc);
-        if (w->env == NULL)
+        /* The file's variables that no flag sets, then the flags'. */
+        size_t n = 0;
+        char **env = naos_alloc((w->envc + a->envc + 1) * sizeof *env);
+        if (env == NULL)
             return NAOS_ENOMEM;
-        w->envc = a->envc;
+        for (size_t i = 0; i < w->envc; i++) {
+            if (env_set_by(a, w->env[i]))
+                naos_free(w->env[i]);
+            else
+                env[n++] = w->env[i];
+        }
+        for (size_t i = 0; i < a->envc; i++) {
+            env[n] = naos_strdup(a->env[i]);
+            if (env[n] == NULL) {
+                naos_free(w->env);
+                w->env = env;
+                w->envc = n;
+                env[n] = NULL;
+                return NAOS_ENOMEM;
+            }
+            n++;
+        }
+        env[n] = NULL;
+        naos_free(w->env);
+        w->env = env;
+        w->envc = n;
     }
-    if (a->cwd) {
-        w->cwd = naos_strdup(a->cwd);
-        if (w->cwd == NULL)
-            return NAOS_ENOMEM;
-    }
+    naos_free(w->cwd);
+    w->cwd = naos_strdup(cwd);
+    if (w->cwd == NULL)
+        return NAOS_ENOMEM;
     return NAOS_OK;
 }
 
+/* build makes the tree of a over base (the project file's tree of the
+ * agent, or NULL), its worker running in cwd. */
 static int
-build(const struct dargs *a, struct spec_node *out)
+build(const struct dargs *a, const struct spec_node *base, const char *cwd,
+      struct spec_node *out)
 {
     spec_node_init_supervisor(out);
     out->id = naos_strdup(a->name);
     if (out->id == NULL)
         return NAOS_ENOMEM;
-    out->strategy = a->sup_given ? a->strategy : SPEC_ONE_FOR_ONE;
-    out->max_restarts = a->max_restarts;
-    out->window_s = a->window_s;
+    bool base_pool = base && base->strategy == SPEC_SIMPLE_ONE_FOR_ONE;
+    bool sup_given = a->sup_given || (base && base->strategy != SPEC_ONE_FOR_ONE);
+    uint32_t replicas = a->replicas ? a->replicas
+                                    : base_pool ? base->replicas : 0;
+    out->strategy = a->sup_given ? a->strategy
+                    : base       ? base->strategy
+                                 : SPEC_ONE_FOR_ONE;
+    out->max_restarts = a->max_restarts_given || !base ? a->max_restarts
+                                                       : base->max_restarts;
+    out->window_s = a->window_given || !base ? a->window_s : base->window_s;
+    if (base) {
+        out->restart = base->restart;
+        out->backoff_min = base->backoff_min;
+        out->backoff_max = base->backoff_max;
+    }
 
     bool pool = out->strategy == SPEC_SIMPLE_ONE_FOR_ONE ||
-                (a->replicas > 0 && !a->sup_given);
-    size_t n = (pool || a->replicas == 0) ? 1 : a->replicas;
+                (replicas > 0 && !sup_given);
+    size_t n = (pool || replicas == 0) ? 1 : replicas;
     if (pool) {
         out->strategy = SPEC_SIMPLE_ONE_FOR_ONE;
-        out->replicas = a->replicas ? a->replicas : 1;
+        out->replicas = replicas ? replicas : 1;
     }
     out->children = naos_alloc(n * sizeof *out->children);
     if (out->children == NULL)
         return NAOS_ENOMEM;
+    const struct spec_node *bw = base ? &base->children[0] : NULL;
     for (size_t i = 0; i < n; i++) {
         out->nchildren = i + 1; /* zeroed: safe for spec_node_fini */
+        memset(&out->children[i], 0, sizeof out->children[i]);
         char id[SPEC_MAX_ID_LEN * 2 + 32];
         if (n == 1)
             snprintf(id, sizeof id, "%s", a->name);
         else
             snprintf(id, sizeof id, "%s-%zu", a->name, i + 1);
-        int rc = make_worker(a, id, &out->children[i]);
+        int rc = make_worker(a, bw, id, cwd, &out->children[i]);
         if (rc != NAOS_OK)
             return rc;
     }
+    return NAOS_OK;
+}
+
+/* Largest project file read. */
+#define DEPLOY_MAX_FILE (1024 * 1024)
+
+/* read_project reads the project file path (at most DEPLOY_MAX_FILE
+ * bytes) into a naos_alloc'd NUL-terminated buffer. Returns NAOS_OK,
+ * NAOS_ENOTFOUND (no such file), NAOS_EINVAL (message in err) or
+ * NAOS_ENOMEM. */
+static int
+read_project(const char *path, char **text, size_t *len, char *err,
+             size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        if (errno == ENOENT)
+            return NAOS_ENOTFOUND;
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return NAOS_EINVAL;
+    }
+    char *buf = naos_alloc(DEPLOY_MAX_FILE + 2);
+    if (buf == NULL) {
+        fclose(f);
+        return NAOS_ENOMEM;
+    }
+    size_t n = fread(buf, 1, DEPLOY_MAX_FILE + 1, f);
+    bool bad = ferror(f);
+    int e = errno;
+    fclose(f);
+    if (bad || n > DEPLOY_MAX_FILE) {
+        naos_free(buf);
+        if (bad)
+            snprintf(err, errlen, "cannot read %s: %s", path, strerror(e));
+        else
+            snprintf(err, errlen, "%s: larger than %d bytes", path,
+                     DEPLOY_MAX_FILE);
+        return NAOS_EINVAL;
+    }
+    buf[n] = '\0';
+    *text = buf;
+    *len = n;
+    return NAOS_OK;
+}
+
+/* load_agent fills *base from the project file with a's NAME, and
+ * projdir with the file's directory (absolute). */
+static int
+load_agent(const struct dargs *a, const char *here, struct spec_node *base,
+           char *projdir, size_t projlen, char *err, size_t errlen)
+{
+    const char *file = a->file ? a->file : "naos.yaml";
+    char path[PATH_MAX];
+    if (deploy_abs_path(here, file, path, sizeof path) != NAOS_OK) {
+        snprintf(err, errlen, "-f: path too long");
+        return NAOS_EINVAL;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    int rc = read_project(path, &text, &len, err, errlen);
+    if (rc == NAOS_ENOTFOUND) {
+        if (a->file)
+            snprintf(err, errlen, "-f: %s does not exist", a->file);
+        else
+            snprintf(err, errlen,
+                     "no `-- CMD` given and no naos.yaml in %s defines %s",
+                     here, a->name);
+        return rc;
+    }
+    if (rc != NAOS_OK)
+        return rc;
+    rc = spec_yaml_parse_agent(file, text, len, a->name, base, err, errlen);
+    naos_free(text);
+    if (rc != NAOS_OK)
+        return rc;
+    snprintf(projdir, projlen, "%s", path);
+    char *slash = strrchr(projdir, '/');
+    if (slash == projdir)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
     return NAOS_OK;
 }
 
@@ -445,6 +657,18 @@ int
 deploy_args_parse(int argc, char **argv, struct cli *g, bool *help,
                   struct spec_node *out, char *err, size_t errlen)
 {
+    struct deploy_extra x;
+    return deploy_args_parse_ex(argc, argv, g, help, out, &x, err, errlen);
+}
+
+int
+deploy_args_parse_ex(int argc, char **argv, struct cli *g, bool *help,
+                     struct spec_node *out, struct deploy_extra *x,
+                     char *err, size_t errlen)
+{
+    struct spec_node base;
+    memset(&base, 0, sizeof base);
+    memset(x, 0, sizeof *x);
     memset(out, 0, sizeof *out);
     *help = false;
     if (errlen)
@@ -477,7 +701,7 @@ deploy_args_parse(int argc, char **argv, struct cli *g, bool *help,
     optind = 0; /* full reset of getopt (glibc), also of its mode */
     opterr = 0;
     int opt;
-    while ((opt = getopt_long(split, argv, ":h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(split, argv, ":hf:", longopts, NULL)) != -1) {
         if (opt == 'h') {
             *help = true;
             rc = NAOS_OK;
@@ -502,32 +726,68 @@ deploy_args_parse(int argc, char **argv, struct cli *g, bool *help,
     }
 
     if (optind >= split) {
-        snprintf(err, errlen, "missing NAME (naos deploy NAME [OPTIONS] -- "
-                 "CMD [ARGS...])");
+        snprintf(err, errlen, "missing NAME (naos deploy NAME [OPTIONS] "
+                 "[-- CMD [ARGS...]])");
         goto done;
     }
     a.name = argv[optind];
-    if (split == argc) {
-        snprintf(err, errlen,
-                 "missing `--` before the command (naos deploy %s [OPTIONS] "
-                 "-- CMD [ARGS...])",
-                 a.name);
-        goto done;
-    }
+    x->name = a.name;
+    x->no_wait = a.no_wait;
     if (optind + 1 < split) {
         snprintf(err, errlen,
                  "unexpected argument \"%s\" (put the command after `--`)",
                  argv[optind + 1]);
         goto done;
     }
-    a.cmd = argv + split + 1;
-    a.cmdc = (size_t)(argc - split - 1);
-    if (a.cmdc == 0) {
-        snprintf(err, errlen, "missing command after `--`");
+    if (split < argc) {
+        a.cmd = argv + split + 1;
+        a.cmdc = (size_t)(argc - split - 1);
+        if (a.cmdc == 0) {
+            snprintf(err, errlen, "missing command after `--`");
+            goto done;
+        }
+        if (a.cmd[0][0] == '\0') {
+            snprintf(err, errlen, "command: must not be empty");
+            goto done;
+        }
+    }
+    if (!spec_id_is_valid(a.name)) {
+        snprintf(err, errlen,
+                 "NAME: invalid id \"%.64s\" (1 to %d characters of A-Z a-z "
+                 "0-9 _ . -, not . or ..)",
+                 a.name, SPEC_MAX_ID_LEN);
         goto done;
     }
-    if (a.cmd[0][0] == '\0') {
-        snprintf(err, errlen, "command: must not be empty");
+
+    /* Where the worker runs: --cwd (from here), else the project file's
+     * cwd (from the file's directory), else the file's directory, else
+     * here. Always sent as an absolute path. */
+    char here[PATH_MAX], cwd[PATH_MAX], projdir[PATH_MAX] = "";
+    if (getcwd(here, sizeof here) == NULL) {
+        snprintf(err, errlen, "cannot tell the current directory: %s",
+                 strerror(errno));
+        goto done;
+    }
+    if (a.cmdc == 0 || a.file != NULL) {
+        rc = load_agent(&a, here, &base, projdir, sizeof projdir, err,
+                        errlen);
+        if (rc != NAOS_OK) {
+            x->no_agent = rc == NAOS_ENOTFOUND;
+            if (rc != NAOS_ENOMEM)
+                rc = NAOS_EINVAL;
+            goto done;
+        }
+        rc = NAOS_EINVAL;
+    }
+    const char *from = here, *dir = a.cwd;
+    if (dir == NULL && base.nchildren > 0 && base.children[0].cwd) {
+        from = projdir;
+        dir = base.children[0].cwd;
+    }
+    if (dir == NULL)
+        dir = projdir[0] ? projdir : here;
+    if (deploy_abs_path(from, dir, cwd, sizeof cwd) != NAOS_OK) {
+        snprintf(err, errlen, "--cwd: path too long");
         goto done;
     }
     if (a.replicas > 1 && a.sup_given &&
@@ -544,7 +804,7 @@ deploy_args_parse(int argc, char **argv, struct cli *g, bool *help,
         }
     }
 
-    rc = build(&a, out);
+    rc = build(&a, base.nchildren > 0 ? &base : NULL, cwd, out);
     if (rc == NAOS_ENOMEM) {
         snprintf(err, errlen, "out of memory");
         goto done;
@@ -558,6 +818,7 @@ done:
         spec_node_fini(out);
         memset(out, 0, sizeof *out);
     }
+    spec_node_fini(&base);
     naos_free(a.env);
     return rc;
 }

@@ -2,7 +2,12 @@
 /* deploy_args_test.c: `naos deploy` flags -> spec, without a node. */
 #include "cli/deploy_args.h"
 
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "node/base/alloc.h"
 #include "node/base/err.h"
@@ -81,7 +86,9 @@ test_defaults(void)
     NT_EQ_INT(w->backoff_min, 0);
     NT_EQ_INT(w->backoff_max, 0);
     NT_TRUE(w->env == NULL && w->envc == 0);
-    NT_TRUE(w->cwd == NULL);
+    char here[PATH_MAX];
+    NT_TRUE(getcwd(here, sizeof here) != NULL);
+    NT_EQ_STR(w->cwd, here); /* where naos deploy runs, absolute */
     spec_node_fini(&s);
     NT_EQ_INT(naos_alloc_live(), live0);
 }
@@ -233,8 +240,8 @@ test_bad_input(void)
     PARSE_BAD("--backoff: MIN (5s) is above MAX", "a", "--backoff", "5s:1s",
               "--", "x");
     PARSE_BAD("--backoff: \"1s:\"", "a", "--backoff", "1s:", "--", "x");
-    PARSE_BAD("missing `--` before the command", "a", "python3", "x.py");
-    PARSE_BAD("missing `--` before the command", "a");
+    PARSE_BAD("put the command after `--`", "a", "python3", "x.py");
+    PARSE_BAD("no naos.yaml in", "a");
     PARSE_BAD("missing command after `--`", "a", "--");
     PARSE_BAD("command: must not be empty", "a", "--", "");
     PARSE_BAD("missing NAME", "--", "x");
@@ -307,6 +314,73 @@ test_help_and_globals(void)
     NT_CONTAINS(err, "--timeout: \"never\"");
 }
 
+/* A project file in a temp dir: NAME alone deploys its agent, in the
+ * file's directory; flags override the file; -f from elsewhere; a
+ * relative --cwd resolved here. (Each case runs in its own process.) */
+static void
+test_project_file(void)
+{
+    char dir[] = "/tmp/naos-dargs-XXXXXX";
+    NT_TRUE(mkdtemp(dir) != NULL);
+    char path[PATH_MAX], sub[PATH_MAX];
+    snprintf(path, sizeof path, "%s/naos.yaml", dir);
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    FILE *f = fopen(path, "w");
+    NT_TRUE(f != NULL);
+    fputs("agents:\n"
+          "  researcher:\n"
+          "    command: [\"python3\", \"agent.py\"]\n"
+          "    env: {MODEL: small, KEEP: yes}\n"
+          "    supervisor: {max_restarts: 2, window: 10s}\n"
+          "  tools:\n"
+          "    command: ./tools --fast\n"
+          "    cwd: bin\n",
+          f);
+    fclose(f);
+    NT_EQ_INT(mkdir(sub, 0700), 0);
+    NT_EQ_INT(chdir(dir), 0);
+    char here[PATH_MAX];
+    NT_TRUE(getcwd(here, sizeof here) != NULL);
+
+    struct spec_node s;
+    PARSE_OK(&s, "researcher", "--supervisor", "one-for-one",
+             "--max-restarts", "5", "--env", "MODEL=big");
+    NT_EQ_INT(s.max_restarts, 5);  /* the flag wins */
+    NT_EQ_INT(s.window_s, 10);     /* the file's */
+    const struct spec_node *w = &s.children[0];
+    NT_EQ_STR(w->id, "researcher");
+    NT_EQ_STR(w->argv[1], "agent.py");
+    NT_EQ_INT(w->envc, 2);
+    NT_EQ_STR(w->env[0], "KEEP=yes");
+    NT_EQ_STR(w->env[1], "MODEL=big");
+    NT_EQ_STR(w->cwd, here);
+    spec_node_fini(&s);
+
+    /* a relative cwd of the file is the file's; -- CMD overrides it */
+    NT_EQ_INT(chdir("sub"), 0);
+    char want[PATH_MAX + 8];
+    snprintf(want, sizeof want, "%s/bin", here);
+    PARSE_OK(&s, "tools", "-f", "../naos.yaml");
+    NT_TRUE(strstr(s.children[0].cwd, "/sub/../bin") != NULL ||
+            strcmp(s.children[0].cwd, want) == 0);
+    NT_EQ_STR(s.children[0].argv[2], "./tools --fast");
+    spec_node_fini(&s);
+    PARSE_OK(&s, "tools", "-f", "../naos.yaml", "--cwd", "x", "--", "y");
+    snprintf(want, sizeof want, "%s/sub/x", here);
+    NT_EQ_STR(s.children[0].cwd, want);
+    NT_EQ_STR(s.children[0].argv[0], "y");
+    spec_node_fini(&s);
+
+    /* no file here; no such agent there */
+    PARSE_BAD("no naos.yaml in", "researcher");
+    PARSE_BAD("defines no agent nope (it defines researcher, tools)", "nope",
+              "-f", "../naos.yaml");
+    NT_EQ_INT(chdir("/"), 0);
+    unlink(path);
+    rmdir(sub);
+    rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -319,6 +393,7 @@ main(void)
         NT_CASE(test_bad_input),
         NT_CASE(test_limit_edges),
         NT_CASE(test_help_and_globals),
+        NT_CASE(test_project_file),
         {0},
     };
     return nt_run(cases);

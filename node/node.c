@@ -180,6 +180,19 @@ io_spawn(void *ctx, struct sup_node *w, const struct sup_spawn_info *info,
     return rc;
 }
 
+/* cwd_failed tells whether a spawn that failed with err failed because
+ * its working directory cannot be entered (proc_spawn gives the same
+ * errno for a missing directory as for a missing program). */
+static bool
+cwd_failed(const char *cwd, int err)
+{
+    if (cwd == NULL || (err != ENOENT && err != ENOTDIR && err != EACCES))
+        return false;
+    struct stat st;
+    return stat(cwd, &st) != 0 || !S_ISDIR(st.st_mode) ||
+           access(cwd, X_OK) != 0;
+}
+
 /* spawn_run starts one run of w. Returns 0 or the errno of what failed
  * (the core tells the node's trouble from the agent's by it). */
 static int
@@ -228,7 +241,7 @@ spawn_run(struct node *n, struct sup_node *w,
     if (rc != 0) {
         if (logged)
             close(p[0]);
-        return rc;
+        return rc | (cwd_failed(info->spec->cwd, rc) ? SUP_SPAWN_CWD : 0);
     }
     wr->pid = child.pid;
     wr->pidfd = child.pidfd;
@@ -399,6 +412,46 @@ io_signal(void *ctx, struct sup_node *w, int signo)
     }
 }
 
+int
+node__record_set_failed(Naos__V1__DeploymentRecord *rec, const char *failure)
+{
+    char *copy = (char *)protobuf_c_empty_string;
+    if (failure != NULL && failure[0] != '\0') {
+        size_t len = strlen(failure) + 1;
+        copy = spec_pb_allocator.alloc(spec_pb_allocator.allocator_data, len);
+        if (copy == NULL)
+            return NAOS_ENOMEM;
+        memcpy(copy, failure, len);
+    }
+    /* Freed the way protobuf_c_message_free_unpacked would. */
+    if (rec->failure != NULL && rec->failure != protobuf_c_empty_string)
+        spec_pb_allocator.free(spec_pb_allocator.allocator_data, rec->failure);
+    rec->failure = copy;
+    rec->failed = failure != NULL;
+    return NAOS_OK;
+}
+
+/* persist_failed marks deployment name failed in the store, so a node
+ * restart brings it back failed instead of replaying its crash storm. */
+static void
+persist_failed(struct node *n, const char *name, const char *failure)
+{
+    Naos__V1__DeploymentRecord *rec = NULL;
+    int rc = store_deploy_get(n->store, name, &rec);
+    if (rc == NAOS_OK) {
+        rc = node__record_set_failed(rec, failure ? failure : "failed");
+        if (rc == NAOS_OK) {
+            rec->generation++;
+            rec->updated_at_ms = naos_clock_wall_ms();
+            rc = store_deploy_put(n->store, rec);
+        }
+        store_deploy_free(rec);
+    }
+    if (rc != NAOS_OK && rc != NAOS_ENOTFOUND)
+        NAOS_ERROR("store", "cannot persist that %s failed (a node restart "
+                   "will start it again): %s", name, store_errmsg(n->store));
+}
+
 static void
 io_event(void *ctx, const struct sup_event *ev)
 {
@@ -418,6 +471,8 @@ io_event(void *ctx, const struct sup_event *ev)
     node__stats_on_event(n, ev);
     if (ev->kind == SUP_EV_REMOVE)
         remove_logs(n, ev->deployment); /* every worker has exited */
+    if (ev->kind == SUP_EV_ESCALATE)
+        persist_failed(n, ev->deployment, ev->detail);
     naos_log(lvl, "sup", "%s %s%s%s%s%s", kind, ev->path, reason[0] ? " " : "",
              reason, ev->detail ? " " : "", ev->detail ? ev->detail : "");
 }
@@ -778,7 +833,8 @@ raise_fd_limit(void)
 
 /* Brings back every deployment the store holds, as they were wanted: a
  * running one starts again and its workers learn NAOS_RESTART_REASON
- * node-restart. A record that no longer converts is reported and left in
+ * node-restart; one that had failed stays failed (its crash storm is not
+ * replayed) until `naos start`. A record that no longer converts is reported and left in
  * the store for the operator. */
 static void
 restore_deployments(struct node *n)
@@ -797,6 +853,11 @@ restore_deployments(struct node *n)
         struct sup_deploy_opts opts = {
             .stopped = recs[i]->desired == NAOS__V1__DESIRED_STATE__DESIRED_STOPPED,
             .first_reason = {SUP_REASON_NODE_RESTART, 0},
+            .failed = recs[i]->failed ? (recs[i]->failure && recs[i]->failure[0]
+                                            ? recs[i]->failure
+                                            : "failed before the node "
+                                              "restarted")
+                                      : NULL,
         };
         int rc = recs[i]->spec
                      ? spec_pb_to_spec(recs[i]->spec, &spec, err, sizeof err)
@@ -811,7 +872,8 @@ restore_deployments(struct node *n)
             continue;
         }
         NAOS_INFO("node", "restored deployment %s (%s)", recs[i]->name,
-                  opts.stopped ? "stopped" : "started");
+                  opts.failed ? "failed: `naos start` starts it again"
+                  : opts.stopped ? "stopped" : "started");
     }
     store_deploy_list_free(recs, nrecs);
 }

@@ -171,6 +171,12 @@ persist_desired(struct node *n, const char *name, Naos__V1__DesiredState want,
     if (rc != NAOS_OK)
         return rc;
     rec->desired = want;
+    /* Whatever the operator does next, the deployment no longer stays
+     * failed across a node restart. */
+    if (rec->failed && node__record_set_failed(rec, NULL) != NAOS_OK) {
+        store_deploy_free(rec);
+        return NAOS_ENOMEM;
+    }
     rec->generation++;
     rec->updated_at_ms = naos_clock_wall_ms();
     rc = store_deploy_put(n->store, rec);

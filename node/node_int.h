@@ -213,6 +213,12 @@ void node__status_snaps_forget(struct node *n, const struct sup_node *top);
 /* node__status_snaps_fini drops every cached snapshot. */
 void node__status_snaps_fini(struct node *n);
 
+/* node__record_set_failed sets (failure non-NULL, copied) or clears
+ * (NULL) the failed mark of rec, a record from store_deploy_get. Returns
+ * NAOS_OK or NAOS_ENOMEM (rec unchanged). */
+int node__record_set_failed(Naos__V1__DeploymentRecord *rec,
+                            const char *failure);
+
 /* node__handle_request answers one control request at once, with the
  * operator's rights (node_ctl.c): the HTTP API's way in. */
 void node__handle_request(void *arg, const Naos__V1__Request *req,

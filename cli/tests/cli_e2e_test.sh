@@ -55,13 +55,13 @@ check 0 '"at": "2026-11-21T10:12:03.123Z"' "" "$NAOS" --json status research
 check 100 "" "naos: fatal: no deployment named ghost (see \`naos status\`)" "$NAOS" status ghost
 
 check 0 "deployed agent: one-for-one x0, 1 children, argv0 python3" "" \
-    "$NAOS" deploy agent -- python3 agent.py
+    "$NAOS" deploy agent --no-wait -- python3 agent.py
 check 0 "deployed pool: simple-one-for-one x4, 1 children" "" \
-    "$NAOS" deploy pool --replicas 4 -- worker
+    "$NAOS" deploy pool --no-wait --replicas 4 -- worker
 check 0 "deployed crew: rest-for-one x0, 3 children" "" \
-    "$NAOS" deploy crew --supervisor rest-for-one --replicas 3 -- worker
+    "$NAOS" deploy crew --no-wait --supervisor rest-for-one --replicas 3 -- worker
 check 100 "" "naos: fatal: deployment exists already exists: run \`naos rm exists\` first" \
-    "$NAOS" deploy exists -- x
+    "$NAOS" deploy exists --no-wait -- x
 
 cat >"$tmp/ok.yaml" <<'YAML'
 name: research
@@ -75,11 +75,11 @@ children:
       - {id: scraper, command: "./scraper --headless", watchdog: 30s}
 YAML
 check 0 "deployed research: rest-for-one x0, 2 children, argv0 python3" "" \
-    "$NAOS" apply -f "$tmp/ok.yaml"
-check 0 "deployed research" "" sh -c "\"$NAOS\" apply -f - <\"$tmp/ok.yaml\""
+    "$NAOS" apply --no-wait -f "$tmp/ok.yaml"
+check 0 "deployed research" "" sh -c "\"$NAOS\" apply --no-wait -f - <\"$tmp/ok.yaml\""
 sed 's/^name: research/name: exists/' "$tmp/ok.yaml" >"$tmp/ex.yaml"
 check 100 "" "deployment exists already exists: run \`naos rm exists\` first" \
-    "$NAOS" apply -f "$tmp/ex.yaml"
+    "$NAOS" apply --no-wait -f "$tmp/ex.yaml"
 
 check 0 "ok 3 research" "" "$NAOS" stop research
 check 0 "ok 4 research" "" "$NAOS" start research

@@ -36,7 +36,7 @@ expect 111 "Connection refused" "$NAOS" status --run "$missing" research
 mkdir -p "$tmp/run" && : >"$tmp/run/ctl.sock"
 expect 111 "Connection refused" "$NAOS" --run "$tmp/run" stop x
 
-expect 100 "deploy: missing \`--\` before the command" \
+expect 100 "put the command after \`--\`" \
     "$NAOS" --run "$missing" deploy a python3 x.py
 expect 100 "--max-restarts: \"-1\"" \
     "$NAOS" --run "$missing" deploy a --max-restarts -1 -- x

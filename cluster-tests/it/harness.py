@@ -443,16 +443,18 @@ class Node:
 
     # ---- the CLI ---------------------------------------------------------
 
-    def naos(self, *args, json=False, timeout=15, stdin=None):
-        """Runs `naos --run RUN [--json] ARGS...` and returns a Result with
-        code, out, err, and data (parsed JSON when json=True: one document,
-        or a list of documents for JSON-lines output such as events)."""
+    def naos(self, *args, json=False, timeout=15, stdin=None, cwd=None):
+        """Runs `naos --run RUN [--json] ARGS...` (in cwd, default the
+        node's own directory) and returns a Result with code, out, err,
+        and data (parsed JSON when json=True: one document, or a list of
+        documents for JSON-lines output such as events)."""
         argv = [NAOS_BIN, "--run", self.run]
         if json:
             argv.append("--json")
         argv += [str(a) for a in args]
         p = subprocess.run(argv, input=stdin, capture_output=True, text=True,
-                           timeout=timeout, env=self.cli_env, cwd=self.dir)
+                           timeout=timeout, env=self.cli_env,
+                           cwd=cwd or self.dir)
         data = None
         if json and p.returncode == 0:
             out = p.stdout.strip()
@@ -471,14 +473,18 @@ class Node:
                                   self.read_node_log()[-3000:]))
         return r
 
-    def deploy(self, name, cmd, *opts, marker=True):
-        """naos deploy NAME OPTS... --env NAOS_TEST_MARKER=... -- CMD..."""
+    def deploy(self, name, cmd, *opts, marker=True, wait=False):
+        """naos deploy NAME OPTS... --env NAOS_TEST_MARKER=... -- CMD...
+        With --no-wait unless wait: most tests watch the first start (or
+        its failure) themselves."""
         extra = ["--env", "NAOS_TEST_MARKER=" + self.marker] if marker else []
+        if not wait:
+            extra.append("--no-wait")
         return self.ok("deploy", name, *opts, *extra, "--", *cmd)
 
-    def apply(self, yaml_text, fname="tree.yaml"):
+    def apply(self, yaml_text, fname="tree.yaml", wait=False):
         p = self.write(fname, yaml_text, 0o644)
-        return self.ok("apply", "-f", p)
+        return self.ok("apply", "-f", p, *([] if wait else ["--no-wait"]))
 
     def status(self, name=None):
         """The whole status document (dict)."""

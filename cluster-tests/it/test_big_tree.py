@@ -117,6 +117,7 @@ class BigTree(NodeTest):
                 # --timeout: the CLI's 10 s would fail the old node before
                 # the pings say what happened
                 r = n.naos("--timeout", "120s", "deploy", "pool",
+                           "--no-wait",
                            "--replicas", N, "--output", "discard", "--env",
                            "NAOS_TEST_MARKER=" + n.marker, "--", "sleep",
                            "1000", timeout=180)

@@ -140,7 +140,7 @@ class Subtree(NodeTest):
                 "    children: [{id: crashy, command: [\"false\"]}]\n")
         with self.node() as n:
             p = n.write("nest.yaml", tree, 0o644)
-            r = n.naos("apply", "-f", p, json=True)
+            r = n.naos("apply", "-f", p, "--no-wait", json=True)
             self.assertEqual(r.code, 0, r)
             self.assertEqual(r.data["max_starts"], 36, r.data)
             self.assertEqual(r.data["max_starts_worker"],
@@ -155,7 +155,7 @@ class Subtree(NodeTest):
             n.ok("rm", "nest")
             wait_until(lambda: n.dep("nest") is None, 10,
                        msg="nest to be gone")
-            r = n.naos("apply", "-f", p)
+            r = n.naos("apply", "-f", p, "--no-wait")
             self.assertEqual(r.code, 0, r)
             self.assertIn("up to 36 times", r.out)
             self.assertIn("nest/workers (max_restarts 5)", r.err)
@@ -165,7 +165,8 @@ class Subtree(NodeTest):
             self.assertIn("up to 31 times", r.out)
             self.assertIn("lower max_restarts of one (max_restarts 30)",
                           r.err)
-            r = n.ok("deploy", "two", "--max-restarts", "3", "--json", "--",
+            r = n.ok("deploy", "two", "--max-restarts", "3", "--json",
+                     "--no-wait", "--",
                      "sleep", "1000")
             doc = json.loads(r.out)
             self.assertEqual(doc["max_starts"], 4, doc)

@@ -165,8 +165,8 @@ test_defaults_supervisor(void)
     NT_TRUE(n.is_supervisor);
     NT_TRUE(n.id == NULL);
     NT_EQ_INT(n.strategy, SPEC_ONE_FOR_ONE);
-    NT_EQ_INT(n.max_restarts, 1);
-    NT_EQ_INT(n.window_s, 5);
+    NT_EQ_INT(n.max_restarts, 5);
+    NT_EQ_INT(n.window_s, 300);
     NT_EQ_INT(n.shutdown, SPEC_SHUTDOWN_INFINITY);
     NT_EQ_INT(n.restart, SPEC_PERMANENT);
     NT_EQ_INT(n.replicas, 0);

@@ -72,6 +72,7 @@ struct yp {
     struct ypos *pos;
     size_t npos;
     size_t cappos;
+    const char *agent; /* project file: the agent being read (its key) */
 };
 
 enum ykey {
@@ -841,6 +842,13 @@ parse_map(struct yp *yp, struct spec_node *out, int depth)
     spec_node_init_supervisor(&s); /* scalars only until the end */
     if ((rv = pos_add(yp, mapmark, &slot)) != NAOS_OK)
         return rv;
+    if (top && yp->agent != NULL) {
+        /* A project file's agent: named by its key under `agents`. */
+        if ((w.id = naos_strdup(yp->agent)) == NULL)
+            return oom(yp);
+        seen |= BIT(K_NAME);
+        km[K_NAME] = vm[K_NAME] = mapmark;
+    }
 
     for (;;) {
         if ((rv = next(yp)) != NAOS_OK)
@@ -851,6 +859,11 @@ parse_map(struct yp *yp, struct spec_node *out, int depth)
         if ((rv = want_string(yp, "key", "a key name", &k)) != NAOS_OK)
             goto err;
         int key = find_key(k, top);
+        if (key == K_NAME && yp->agent != NULL) {
+            rv = fail(yp, evmark(yp), "name",
+                      "an agent is named by its key under agents");
+            goto err;
+        }
         if (key < 0) {
             rv = fail(yp, evmark(yp), quote(&q, k),
                       top ? "unknown key (expected name, supervisor, "
@@ -995,6 +1008,12 @@ parse_map(struct yp *yp, struct spec_node *out, int depth)
         goto err;
     }
     bool worker = seen & BIT(K_COMMAND);
+    if (top && yp->agent != NULL && !worker) {
+        rv = fail(yp, mapmark, "command",
+                  "missing (an agent of a project file is one worker with a "
+                  "command; for a tree of them use `naos apply -f FILE`)");
+        goto err;
+    }
     bool sup = top ? !worker
                    : (seen & (BIT(K_SUPERVISOR) | BIT(K_CHILDREN))) != 0;
     if (sup && worker) {
@@ -1216,6 +1235,180 @@ parse_document(struct yp *yp, struct spec_node *out)
     return NAOS_OK;
 }
 
+/* validate runs spec_validate on out, the tree just read, and places its
+ * message at the position of the node it names. */
+static int
+validate(struct yp *yp, const struct spec_node *out)
+{
+    char vmsg[4096];
+    if (spec_validate(out, vmsg, sizeof vmsg) == NAOS_OK)
+        return NAOS_OK;
+    struct ymark m = locate(yp, out, vmsg);
+    if (yp->errbuf != NULL && yp->errlen > 0)
+        snprintf(yp->errbuf, yp->errlen, "%s:%u:%u: %s", yp->fname, m.line,
+                 m.col, vmsg);
+    return NAOS_EINVAL;
+}
+
+/* parse_project reads `agents: {NAME: {worker fields}, ...}`, checking
+ * every agent, and keeps the one named name in *out. */
+static int
+parse_project(struct yp *yp, const char *name, struct spec_node *out,
+              char *names, size_t nameslen)
+{
+    int rv;
+    struct qbuf q;
+    bool found = false, seen_agents = false;
+    if ((rv = next(yp)) != NAOS_OK) /* STREAM-START */
+        return rv;
+    if ((rv = next(yp)) != NAOS_OK)
+        return rv;
+    if (yp->ev.type == YAML_STREAM_END_EVENT)
+        return fail(yp, evmark(yp), "document",
+                    "is empty (expected a mapping with agents)");
+    if ((rv = next(yp)) != NAOS_OK) /* after DOCUMENT-START */
+        return rv;
+    if (yp->ev.type != YAML_MAPPING_START_EVENT)
+        return fail(yp, evmark(yp), "document",
+                    "expected a mapping with agents at the top level, got %s",
+                    kind(yp));
+    for (;;) {
+        if ((rv = next(yp)) != NAOS_OK)
+            goto err;
+        if (yp->ev.type == YAML_MAPPING_END_EVENT)
+            break;
+        const char *k = NULL;
+        if ((rv = want_string(yp, "key", "a key name", &k)) != NAOS_OK)
+            goto err;
+        if (strcmp(k, "agents") != 0) {
+            rv = fail(yp, evmark(yp), quote(&q, k),
+                      "unknown key (expected agents)");
+            goto err;
+        }
+        if (seen_agents) {
+            rv = fail(yp, evmark(yp), "agents", "duplicate key");
+            goto err;
+        }
+        seen_agents = true;
+        if ((rv = next(yp)) != NAOS_OK)
+            goto err;
+        if (yp->ev.type != YAML_MAPPING_START_EVENT) {
+            rv = fail(yp, evmark(yp), "agents",
+                      "expected a mapping of agent names to agents, got %s",
+                      kind(yp));
+            goto err;
+        }
+        for (;;) {
+            if ((rv = next(yp)) != NAOS_OK)
+                goto err;
+            if (yp->ev.type == YAML_MAPPING_END_EVENT)
+                break;
+            if ((rv = want_string(yp, "agents", "an agent name", &k)) !=
+                NAOS_OK)
+                goto err;
+            if (!spec_id_is_valid(k)) {
+                rv = fail(yp, evmark(yp), "agents",
+                          "invalid name \"%s\" (expected 1 to 63 characters "
+                          "of A-Z a-z 0-9 _ . -, not . or ..)",
+                          quote(&q, k));
+                goto err;
+            }
+            char agent[SPEC_MAX_ID_LEN + 1];
+            snprintf(agent, sizeof agent, "%s", k);
+            bool want = strcmp(agent, name) == 0;
+            if (want && found) {
+                rv = fail(yp, evmark(yp), agent, "defined twice");
+                goto err;
+            }
+            size_t used = strlen(names);
+            if (used + strlen(agent) + 3 < nameslen)
+                snprintf(names + used, nameslen - used, "%s%s",
+                         used ? ", " : "", agent);
+            if ((rv = next(yp)) != NAOS_OK)
+                goto err;
+            if (yp->ev.type != YAML_MAPPING_START_EVENT) {
+                rv = fail(yp, evmark(yp), agent,
+                          "expected a mapping (command, env, ...), got %s",
+                          kind(yp));
+                goto err;
+            }
+            struct spec_node a;
+            yp->agent = agent;
+            yp->npos = 0;
+            yp->nodes = 1;
+            rv = parse_map(yp, &a, 1);
+            yp->agent = NULL;
+            if (rv == NAOS_OK && (rv = validate(yp, &a)) != NAOS_OK)
+                spec_node_fini(&a);
+            if (rv != NAOS_OK)
+                goto err;
+            if (want) {
+                *out = a;
+                found = true;
+            } else {
+                spec_node_fini(&a);
+            }
+        }
+    }
+    if ((rv = next(yp)) != NAOS_OK) /* DOCUMENT-END */
+        goto err;
+    if ((rv = next(yp)) != NAOS_OK)
+        goto err;
+    if (yp->ev.type != YAML_STREAM_END_EVENT) {
+        rv = fail(yp, evmark(yp), "document",
+                  "only one document is allowed (found a second one)");
+        goto err;
+    }
+    if (!found) {
+        if (yp->errbuf != NULL && yp->errlen > 0)
+            snprintf(yp->errbuf, yp->errlen, "%s defines no agent %s%s%s%s",
+                     yp->fname, name, names[0] ? " (it defines " : "", names,
+                     names[0] ? ")" : "");
+        return NAOS_ENOTFOUND;
+    }
+    return NAOS_OK;
+err:
+    if (found)
+        spec_node_fini(out);
+    return rv;
+}
+
+int
+spec_yaml_parse_agent(const char *fname, const char *text, size_t len,
+                      const char *name, struct spec_node *out, char *errbuf,
+                      size_t errlen)
+{
+    struct yp yp;
+    int rv;
+    char names[256] = "";
+
+    memset(out, 0, sizeof *out);
+    memset(&yp, 0, sizeof yp);
+    yp.fname = fname ? fname : "<input>";
+    yp.text = text ? text : "";
+    yp.len = text ? len : 0;
+    yp.errbuf = errbuf;
+    yp.errlen = errlen;
+    if (errbuf != NULL && errlen > 0)
+        errbuf[0] = '\0';
+    if (len > SPEC_YAML_MAX_BYTES)
+        return fail(&yp, offset_mark(&yp, SPEC_YAML_MAX_BYTES), "file",
+                    "is too big (%zu bytes; at most %d)", len,
+                    SPEC_YAML_MAX_BYTES);
+    if (!yaml_parser_initialize(&yp.parser))
+        return oom(&yp);
+    yaml_parser_set_input_string(&yp.parser, (const unsigned char *)yp.text,
+                                 yp.len);
+    rv = parse_project(&yp, name, out, names, sizeof names);
+    if (rv != NAOS_OK)
+        memset(out, 0, sizeof *out);
+    if (yp.have_ev)
+        yaml_event_delete(&yp.ev);
+    yaml_parser_delete(&yp.parser);
+    naos_free(yp.pos);
+    return rv;
+}
+
 int
 spec_yaml_parse(const char *fname, const char *text, size_t len,
                 struct spec_node *out, char *errbuf, size_t errlen)
@@ -1245,16 +1438,8 @@ spec_yaml_parse(const char *fname, const char *text, size_t len,
     if ((rv = parse_document(&yp, out)) != NAOS_OK)
         goto err;
 
-    char vmsg[4096];
-    if (spec_validate(out, vmsg, sizeof vmsg) != NAOS_OK) {
-        struct ymark m = locate(&yp, out, vmsg);
-        if (errbuf != NULL && errlen > 0)
-            snprintf(errbuf, errlen, "%s:%u:%u: %s", yp.fname, m.line, m.col,
-                     vmsg);
-        rv = NAOS_EINVAL;
+    if ((rv = validate(&yp, out)) != NAOS_OK)
         goto err;
-    }
-    rv = NAOS_OK;
     goto out;
 
 err:

@@ -42,4 +42,26 @@
 int spec_yaml_parse(const char *fname, const char *text, size_t len,
                     struct spec_node *out, char *errbuf, size_t errlen);
 
+/* spec_yaml_parse_agent reads a project file (naos.yaml), which defines
+ * agents by name, each with the worker fields of a single-command tree
+ * file (command, env, cwd, restart, ..., and optionally supervisor and
+ * replicas for its top supervisor):
+ *
+ *   agents:
+ *     researcher:
+ *       command: ["python3", "agent.py"]   # or a string run by /bin/sh -c
+ *       env: {MODEL: small}
+ *
+ * Every agent is checked; the one named name becomes *out (caller
+ * storage), a tree as spec_yaml_parse makes of `name` plus `command`: a
+ * supervisor name with one worker name (or a pool of it). Relative cwd
+ * values are left as written (the caller knows the file's directory).
+ * Returns NAOS_OK; NAOS_ENOTFOUND when the file defines no such agent
+ * (errbuf: "FILE defines no agent NAME (it defines a, b)"); NAOS_EINVAL
+ * with "FILE:LINE:COL: FIELD: what" in errbuf; NAOS_ENOMEM. On error *out
+ * is zeroed. Same input bounds as spec_yaml_parse. */
+int spec_yaml_parse_agent(const char *fname, const char *text, size_t len,
+                          const char *name, struct spec_node *out,
+                          char *errbuf, size_t errlen);
+
 #endif

@@ -425,7 +425,7 @@ test_pool_nested(void)
     NT_EQ_INT(p->strategy, SPEC_SIMPLE_ONE_FOR_ONE);
     /* db and 9999 replicas: SPEC_MAX_WORKERS, the most a deployment has. */
     NT_EQ_INT(p->replicas, SPEC_MAX_WORKERS - 1);
-    NT_EQ_INT(p->max_restarts, 1);
+    NT_EQ_INT(p->max_restarts, SPEC_DEFAULT_MAX_RESTARTS);
     NT_EQ_INT(p->window_s, 2);
     NT_EQ_INT(p->restart, SPEC_TRANSIENT);
     NT_EQ_INT(p->backoff_min, 500);
@@ -440,7 +440,7 @@ test_pool_nested(void)
              &r);
     NT_TRUE(r.children[0].is_supervisor);
     NT_EQ_INT(r.children[0].strategy, SPEC_ONE_FOR_ONE);
-    NT_EQ_INT(r.children[0].window_s, 5);
+    NT_EQ_INT(r.children[0].window_s, SPEC_DEFAULT_WINDOW_S);
     spec_node_fini(&r);
 }
 
@@ -966,6 +966,77 @@ test_alloc_failures(void)
     alloc_loop("t.yaml", s, strlen(s), NAOS_EINVAL, NULL);
 }
 
+/* agent_rc parses a project file and returns spec_yaml_parse_agent's
+ * result; err gets its message. */
+static int
+agent_rc(const char *y, const char *name, struct spec_node *out)
+{
+    memset(out, 0x5a, sizeof *out);
+    err[0] = '\0';
+    return spec_yaml_parse_agent("naos.yaml", y, strlen(y), name, out, err,
+                                 sizeof err);
+}
+
+static void
+test_project_file(void)
+{
+    long base = naos_alloc_live();
+    static const char y[] =
+        "agents:\n"
+        "  researcher:\n"
+        "    command: [\"python3\", \"agent.py\"]\n"
+        "    env: {MODEL: small}\n"
+        "  pool:\n"
+        "    command: ./w\n"
+        "    supervisor: {strategy: simple-one-for-one}\n"
+        "    replicas: 3\n"
+        "    cwd: sub\n";
+    struct spec_node r;
+    NT_EQ_INT(agent_rc(y, "researcher", &r), NAOS_OK);
+    NT_EQ_STR(r.id, "researcher");
+    NT_TRUE(r.is_supervisor);
+    NT_EQ_INT(r.max_restarts, SPEC_DEFAULT_MAX_RESTARTS);
+    NT_EQ_INT(r.nchildren, 1);
+    NT_EQ_STR(r.children[0].id, "researcher");
+    static const char *const argv[] = {"python3", "agent.py"};
+    check_argv(&r.children[0], 2, argv);
+    NT_EQ_STR(r.children[0].env[0], "MODEL=small");
+    spec_node_fini(&r);
+    NT_EQ_INT(agent_rc(y, "pool", &r), NAOS_OK);
+    NT_EQ_INT(r.strategy, SPEC_SIMPLE_ONE_FOR_ONE);
+    NT_EQ_INT(r.replicas, 3);
+    NT_EQ_STR(r.children[0].cwd, "sub"); /* left relative: the caller's */
+    spec_node_fini(&r);
+
+    NT_EQ_INT(agent_rc(y, "nobody", &r), NAOS_ENOTFOUND);
+    NT_CONTAINS(err, "naos.yaml defines no agent nobody (it defines "
+                     "researcher, pool)");
+    NT_TRUE(is_zero(&r));
+    /* every agent is checked, not only the one asked for */
+    NT_EQ_INT(agent_rc("agents:\n  a: {command: [x]}\n"
+                       "  b: {command: [y], colour: red}\n",
+                       "a", &r),
+              NAOS_EINVAL);
+    NT_CONTAINS(err, "naos.yaml:3:21: colour: unknown key");
+    NT_TRUE(is_zero(&r));
+    NT_EQ_INT(agent_rc("agents:\n  a: {name: b, command: [x]}\n", "a", &r),
+              NAOS_EINVAL);
+    NT_CONTAINS(err, "name: an agent is named by its key");
+    NT_EQ_INT(agent_rc("agents:\n  a: {children: [{id: c, command: [x]}]}\n",
+                       "a", &r),
+              NAOS_EINVAL);
+    NT_CONTAINS(err, "command: missing (an agent of a project file is one "
+                     "worker");
+    NT_EQ_INT(agent_rc("agents:\n  a/b: {command: [x]}\n", "a", &r),
+              NAOS_EINVAL);
+    NT_CONTAINS(err, "agents: invalid name");
+    NT_EQ_INT(agent_rc("name: t\ncommand: [x]\n", "t", &r), NAOS_EINVAL);
+    NT_CONTAINS(err, "naos.yaml:1:1: name: unknown key (expected agents)");
+    NT_EQ_INT(agent_rc("agents: [a]\n", "a", &r), NAOS_EINVAL);
+    NT_CONTAINS(err, "agents: expected a mapping");
+    NT_EQ_INT(naos_alloc_live(), base);
+}
+
 int
 main(void)
 {
@@ -994,6 +1065,7 @@ main(void)
         NT_CASE(test_errors_validate_positions),
         NT_CASE(test_errbuf_optional),
         NT_CASE(test_alloc_failures),
+        NT_CASE(test_project_file),
         {0},
     };
     return nt_run(cases);

@@ -98,6 +98,13 @@ sup_reason_format(struct sup_reason r, char *buf, size_t len)
         else
             snprintf(buf, len, "spawn-failed:%d", r.code);
         break;
+    case SUP_REASON_CWD_FAILED:
+        name = strerrorname_np(r.code);
+        if (name)
+            snprintf(buf, len, "cwd-failed:%s", name);
+        else
+            snprintf(buf, len, "cwd-failed:%d", r.code);
+        break;
     case SUP_REASON_MAX_RESTARTS: snprintf(buf, len, "max-restarts"); break;
     case SUP_REASON_NODE_RESTART: snprintf(buf, len, "node-restart"); break;
     default: NAOS_ASSERT(0);
@@ -362,13 +369,17 @@ worker_start(struct sup_tree *t, struct sup_node *w, naos_time now,
     int pid = 0;
     took(&t->left_spawns);
     int err = t->io.spawn(t->io.ctx, w, &info, &pid);
+    enum sup_reason_kind fk = SUP_REASON_SPAWN_FAILED;
+    if (err > 0 && (err & SUP_SPAWN_CWD)) {
+        fk = SUP_REASON_CWD_FAILED;
+        err &= ~SUP_SPAWN_CWD;
+    }
     if (err != 0 && sup_errno_is_node_trouble(err)) {
         trouble_wait(t, w, err, now);
         return SUP__R_PENDING;
     }
     if (err != 0 || pid <= 0) {
-        w->last_exit = (struct sup_reason){SUP_REASON_SPAWN_FAILED,
-                                           err > 0 ? err : EIO};
+        w->last_exit = (struct sup_reason){fk, err > 0 ? err : EIO};
         w->last_exit_at = now;
         set_state(w, SUP_STOPPED);
         *why = w->last_exit;
@@ -1281,7 +1292,10 @@ sup_deploy_ex(struct sup_tree *t, struct spec_node *spec,
     emit(t, SUP_EV_DEPLOY, top, reason_none, NULL, now);
     if (opts->first_reason.kind != SUP_REASON_NONE)
         set_first_reason(top, opts->first_reason, now);
-    if (!opts->stopped) {
+    if (opts->failed != NULL) {
+        top->failure = sup__fmt_alloc("%s", opts->failed);
+        set_state(top, SUP_FAILED);
+    } else if (!opts->stopped) {
         top_start(t, top, now);
         advance(t, top, now);
     }

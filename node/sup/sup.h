@@ -70,6 +70,8 @@ enum sup_reason_kind {
     SUP_REASON_SPAWN_FAILED,  /* code = errno of the failed spawn/exec */
     SUP_REASON_MAX_RESTARTS,  /* a supervisor gave up (exits "shutdown") */
     SUP_REASON_NODE_RESTART,  /* the node restarted (issue: store) */
+    SUP_REASON_CWD_FAILED,    /* code = errno: the working directory could
+                                 not be entered (missing on this node) */
 };
 
 struct sup_reason {
@@ -79,7 +81,8 @@ struct sup_reason {
 
 /* sup_reason_format writes the reason as users see it: "exit:1",
  * "signal:SIGSEGV", "shutdown", "watchdog", "timeout", "start-timeout",
- * "spawn-failed:ENOENT", "max-restarts", "node-restart", "" for NONE. */
+ * "spawn-failed:ENOENT", "cwd-failed:ENOENT", "max-restarts",
+ * "node-restart", "" for NONE. */
 void sup_reason_format(struct sup_reason r, char *buf, size_t len);
 /* sup_reason_is_clean: OTP's normal/shutdown (exit 0 or SHUTDOWN, and a
  * supervisor's MAX_RESTARTS which OTP reports as `shutdown`). */
@@ -89,6 +92,10 @@ bool sup_reason_is_clean(struct sup_reason r);
 const char *sup_state_name(enum sup_state s);
 
 struct sup_tree;
+
+/* SUP_SPAWN_CWD: or'ed into the errno a spawn returns (sup_io.spawn) when
+ * the working directory was what failed, not the program. */
+#define SUP_SPAWN_CWD 0x1000000
 
 /* struct sup_node: public fields are read-only outside sup.c. */
 struct sup_node {
@@ -213,7 +220,9 @@ struct sup_io {
      * (fork, exec, cwd) returns a positive errno and no exit will follow:
      * the errno decides whose fault it was (sup_errno_is_node_trouble), so
      * a driver returns the errno of what failed (EMFILE from pipe2, ENOMEM
-     * from its own allocation, ENOENT from exec), never a made-up one. */
+     * from its own allocation, ENOENT from exec), never a made-up one,
+     * with SUP_SPAWN_CWD or'ed in when it was the working directory that
+     * could not be entered (reason cwd-failed instead of spawn-failed). */
     int (*spawn)(void *ctx, struct sup_node *w,
                  const struct sup_spawn_info *info, int *pid);
     /* signal sends signo to w's process group (the driver adds SIGCONT after
@@ -275,6 +284,10 @@ struct sup_deploy_opts {
      * (SUP_REASON_NONE: ""). A node restoring its deployments after a
      * restart passes SUP_REASON_NODE_RESTART. */
     struct sup_reason first_reason;
+    /* Non-NULL (copied): add it failed with this failure text, not
+     * started, as it was when the node went down (a deployment that gave
+     * up stays failed across node restarts until sup_start). */
+    const char *failed;
 };
 
 /* sup_deploy_ex is sup_deploy with options (opts borrowed; NULL = the

@@ -408,6 +408,38 @@ test_start_timeout_initial_fails_deployment(void)
     NT_TRUE(sup_is_quiet(T));
 }
 
+/* A spawn whose working directory was missing (SUP_SPAWN_CWD) has its
+ * own reason; a deployment added failed starts nothing until sup_start. */
+static void
+test_cwd_failure_and_deploy_failed(void)
+{
+    setup();
+    struct spec_node root;
+    mk_flat(&root, SPEC_ONE_FOR_ONE, 5, 5, "a");
+    F.fail[0] = "d/a";
+    F.fail_errno = ENOENT | SUP_SPAWN_CWD;
+    struct sup_node *d = deploy(&root);
+    NT_EQ_STR(d->failure, "failed to start: d/a cwd-failed:ENOENT");
+    NT_CONTAINS(evs(), "start-failed d/a cwd-failed:ENOENT\n");
+
+    struct spec_node again;
+    mk_flat(&again, SPEC_ONE_FOR_ONE, 5, 5, "a");
+    again.id[0] = 'e';
+    char err[128] = "";
+    struct sup_deploy_opts o = {.failed = "gave up before"};
+    struct sup_node *e = NULL;
+    F.fail[0] = NULL;
+    acts();
+    NT_EQ_INT(sup_deploy_ex(T, &again, &o, NOW, &e, err, sizeof err),
+              NAOS_OK);
+    NT_EQ_STR(sup_state_name(e->state), "failed");
+    NT_EQ_STR(e->failure, "gave up before");
+    NT_EQ_STR(acts(), ""); /* nothing started */
+    NT_EQ_INT(sup_start(T, e, NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "spawn e/a\n");
+    NT_TRUE(e->failure == NULL);
+}
+
 static void
 test_spawn_failure_initial_fails_deployment(void)
 {
@@ -2313,6 +2345,7 @@ main(void)
     static const struct nt_case cases[] = {
         NT_CASE(test_names),
         NT_CASE(test_initial_start_in_order),
+        NT_CASE(test_cwd_failure_and_deploy_failed),
         NT_CASE(test_deploy_errors),
         NT_CASE(test_ready_gating),
         NT_CASE(test_start_timeout_initial_fails_deployment),
