@@ -30,7 +30,11 @@ fail() {
 }
 
 # wait_for FILE NEEDLE: polls until FILE holds NEEDLE (true) or 10 s pass
-# (false). Never a fixed sleep where a condition can be polled.
+# (false). Never a fixed sleep where a condition can be polled. Remove FILE
+# before starting the command that writes it: the shell truncates it in
+# the child, maybe after the first look here, and old content would let a
+# signal go before the command has set its handlers (a background command
+# of sh starts with SIGINT ignored, so that one would be lost).
 wait_for() {
     n=0
     while ! grep -qF -- "$2" "$1" 2>/dev/null; do
@@ -115,6 +119,7 @@ check 0 "line2" "" "$NAOS" logs research/fetcher --tail 10
 # follow: SIGTERM / SIGINT end it with 0. The signal is sent once the
 # first batch is out, so it lands while the command is following.
 for sig in TERM INT; do
+    rm -f "$tmp/f.out" "$tmp/l.out"
     "$NAOS" events -f >"$tmp/f.out" 2>"$tmp/f.err" &
     p=$!
     wait_for "$tmp/f.out" "restart  research/fetcher" ||
@@ -134,6 +139,7 @@ for sig in TERM INT; do
 done
 
 # follow: the node goes away while it is followed -> 111
+rm -f "$tmp/f.out"
 "$NAOS" events -f --timeout 1s >"$tmp/f.out" 2>"$tmp/f.err" &
 p=$!
 wait_for "$tmp/f.out" "restart  research/fetcher" ||
