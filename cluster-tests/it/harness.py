@@ -270,8 +270,12 @@ class Node:
                                      "answered; its log:\n%s" %
                                      (self.proc.returncode,
                                       self.read_node_log()))
-            return self.naos("ping", timeout=5).code == 0
-        deadline = time.monotonic() + 10
+            try:
+                return self.naos("ping", timeout=within(5)).code == 0
+            except subprocess.TimeoutExpired:
+                return False  # a slow start under load: ask again
+        wait_s = within(10)
+        deadline = time.monotonic() + wait_s
         while True:
             try:
                 if ready():
@@ -281,7 +285,8 @@ class Node:
                 raise
             if time.monotonic() > deadline:
                 raise AssertionError("naos-node did not answer ping within "
-                                     "10s; its log:\n" + self.read_node_log())
+                                     "%.0fs; its log:\n" % wait_s +
+                                     self.read_node_log())
             time.sleep(0.02)
 
     def read_node_log(self):
