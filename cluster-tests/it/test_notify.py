@@ -198,18 +198,19 @@ class Notify(NodeTest):
     def test_start_timeout_on_restart_counts_every_retry(self):
         # OTP B5: a failed *initial* start fails the supervisor at once (see
         # above). A failed start during a *restart* is retried, and every
-        # retry counts toward intensity (B2): with max_restarts 3 the worker
-        # runs 1 + 3 times, then the deployment fails. The first run must
-        # say READY=1 within the start timeout: 2 s leaves a loaded
-        # machine room to start Python (300 ms did not).
+        # retry counts toward intensity (B2): with max_restarts 2 the worker
+        # runs 1 + 2 times, then the deployment fails. The first run must
+        # say READY=1 within the start timeout: 5 s leaves a loaded
+        # machine room to start Python (300 ms did not, nor did 2 s at a
+        # load of 22 on 2 cores); each later run waits it out.
         with self.node() as n:
             agent = n.write("flaky.py", FLAKY)
             n.deploy("flaky", ["python3", agent, n.path("runs.txt")],
-                     "--ready", "notify", "--start-timeout", "2s",
-                     "--max-restarts", "3", "--window", "60s")
-            d = n.wait_state("flaky", "failed", timeout=within(30))
+                     "--ready", "notify", "--start-timeout", "5s",
+                     "--max-restarts", "2", "--window", "60s")
+            d = n.wait_state("flaky", "failed", timeout=within(40))
             starts = n.events("start", "flaky/flaky")
-            self.assertEqual([e["restarts"] for e in starts], [0, 1, 2, 3],
+            self.assertEqual([e["restarts"] for e in starts], [0, 1, 2],
                              (starts, rows(n, "runs.txt")))
             self.assertTrue(n.events("ready", "flaky/flaky"),
                             "the first run was never ready")
@@ -220,7 +221,7 @@ class Notify(NodeTest):
                 self.assertTrue(pid_gone(e["pid"]), e)
             self.assertGreaterEqual(
                 len([e for e in n.events(path="flaky/flaky")
-                     if e["reason"] == "start-timeout"]), 3, n.events())
+                     if e["reason"] == "start-timeout"]), 2, n.events())
             self.assertEqual(len(n.events("escalate")), 1)
 
     def test_status_text(self):
