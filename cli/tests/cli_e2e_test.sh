@@ -29,6 +29,21 @@ fail() {
     fails=$((fails + 1))
 }
 
+# wait_for FILE NEEDLE: polls until FILE holds NEEDLE (true) or 10 s pass
+# (false). Never a fixed sleep where a condition can be polled. Remove FILE
+# before starting the command that writes it: the shell truncates it in
+# the child, maybe after the first look here, and old content would let a
+# signal go before the command has set its handlers (a background command
+# of sh starts with SIGINT ignored, so that one would be lost).
+wait_for() {
+    n=0
+    while ! grep -qF -- "$2" "$1" 2>/dev/null; do
+        [ $n -ge 200 ] && return 1
+        sleep 0.05
+        n=$((n + 1))
+    done
+}
+
 # check CODE STDOUT_NEEDLE STDERR_NEEDLE CMD...
 check() {
     want=$1 out_needle=$2 err_needle=$3
@@ -89,7 +104,9 @@ check 100 "" "naos: fatal: no deployment named other" "$NAOS" stop other
 check 1 "" "naos: busy is stopping; try again" "$NAOS" stop busy
 check 111 "" "naos: fatal: naos-node: store failed" "$NAOS" rm boom
 check 111 "" "did not answer within 300 ms" "$NAOS" --timeout 300ms stop mute
-sleep 1 # the fake node is busy answering `mute` late
+# the fake node answers `mute` 1 s late, one request at a time: a ping that
+# gets its pong shows it is serving again
+check 0 "pong" "" "$NAOS" ping
 
 check 0 "2026-11-21T10:12:03.124Z  restart  research/fetcher  exit:1  restarts=3" \
     "5 events were dropped" "$NAOS" events
@@ -99,29 +116,34 @@ check 0 "" "" "$NAOS" events --since 9
 check 0 "line2" "" "$NAOS" logs research/fetcher --tail 10
 [ "$(cat "$tmp/out")" = "$(printf 'line1\nline2')" ] || fail "logs output: $(cat "$tmp/out")"
 
-# follow: SIGTERM / SIGINT end it with 0
+# follow: SIGTERM / SIGINT end it with 0. The signal is sent once the
+# first batch is out, so it lands while the command is following.
 for sig in TERM INT; do
+    rm -f "$tmp/f.out" "$tmp/l.out"
     "$NAOS" events -f >"$tmp/f.out" 2>"$tmp/f.err" &
     p=$!
-    sleep 0.6
+    wait_for "$tmp/f.out" "restart  research/fetcher" ||
+        fail "events -f printed nothing: $(cat "$tmp/f.out" "$tmp/f.err")"
     kill -$sig $p
     wait $p
     rc=$?
     [ $rc -eq 0 ] || fail "events -f after SIG$sig exited $rc"
-    grep -q "restart  research/fetcher" "$tmp/f.out" || fail "events -f printed nothing"
     "$NAOS" logs -f research >"$tmp/l.out" 2>&1 &
     p=$!
-    sleep 0.6
+    wait_for "$tmp/l.out" "line2" ||
+        fail "logs -f printed nothing: $(cat "$tmp/l.out")"
     kill -$sig $p
     wait $p
     rc=$?
     [ $rc -eq 0 ] || fail "logs -f after SIG$sig exited $rc"
 done
 
-# follow: the node goes away -> 111
+# follow: the node goes away while it is followed -> 111
+rm -f "$tmp/f.out"
 "$NAOS" events -f --timeout 1s >"$tmp/f.out" 2>"$tmp/f.err" &
 p=$!
-sleep 0.5
+wait_for "$tmp/f.out" "restart  research/fetcher" ||
+    fail "events -f printed nothing: $(cat "$tmp/f.out" "$tmp/f.err")"
 kill "$fake_pid"
 wait "$fake_pid" 2>/dev/null
 fake_pid=

@@ -71,6 +71,40 @@ def wait_until(pred, timeout=5.0, interval=0.05, msg=None):
                                     if last_exc else ""))
 
 
+_time_scale = None
+
+
+def time_scale():
+    """How many times longer than in a plain build the node may take for
+    timed work here: $NAOS_IT_TIME_SCALE when set, else 3 when naos-node
+    was built with a sanitizer (its runtime's entry points are named in the
+    binary), else 1. Scales upper bounds only (see within); a lower bound
+    is the behaviour itself and holds in every build."""
+    global _time_scale
+    if _time_scale is None:
+        env = os.environ.get("NAOS_IT_TIME_SCALE")
+        if env:
+            _time_scale = float(env)
+        else:
+            _time_scale = 1.0
+            path = shutil.which(NODE_BIN) or NODE_BIN
+            try:
+                with open(path, "rb") as f:
+                    data = f.read()
+                if any(s in data for s in (b"__asan_init", b"__tsan_init",
+                                           b"__ubsan_handle_")):
+                    _time_scale = 3.0
+            except OSError:
+                pass
+    return _time_scale
+
+
+def within(seconds):
+    """An upper bound of `seconds` in a plain build, scaled by
+    time_scale() for slow (sanitizer) builds."""
+    return seconds * time_scale()
+
+
 def proc_state(pid):
     """The state letter of pid ('R', 'S', 'Z', ...) or None when gone."""
     try:
@@ -236,8 +270,12 @@ class Node:
                                      "answered; its log:\n%s" %
                                      (self.proc.returncode,
                                       self.read_node_log()))
-            return self.naos("ping", timeout=5).code == 0
-        deadline = time.monotonic() + 10
+            try:
+                return self.naos("ping", timeout=within(5)).code == 0
+            except subprocess.TimeoutExpired:
+                return False  # a slow start under load: ask again
+        wait_s = within(10)
+        deadline = time.monotonic() + wait_s
         while True:
             try:
                 if ready():
@@ -247,7 +285,8 @@ class Node:
                 raise
             if time.monotonic() > deadline:
                 raise AssertionError("naos-node did not answer ping within "
-                                     "10s; its log:\n" + self.read_node_log())
+                                     "%.0fs; its log:\n" % wait_s +
+                                     self.read_node_log())
             time.sleep(0.02)
 
     def read_node_log(self):
@@ -514,6 +553,24 @@ class Node:
         return [e for e in evs
                 if (kind is None or e["kind"] == kind) and
                 (path is None or e.get("path") == path)]
+
+    def barrier(self, timeout=None):
+        """Returns once the node has handled a deploy, a spawn and an exit
+        given to it after everything before: a throwaway deployment whose
+        one (temporary) run exits at once is deployed, its exit event
+        awaited, and it is removed. Call it before an absence check: what
+        the node was already due to do at once (a restart without backoff,
+        a spawn) has been done by then, so its absence is a finding, not
+        luck of timing. Returns the barrier's exit event (its seq orders
+        it after everything before)."""
+        self._barriers = getattr(self, "_barriers", 0) + 1
+        name = "barrier%d" % self._barriers
+        self.deploy(name, ["sh", "-c", "exit 3"], "--restart", "temporary")
+        path = "%s/%s" % (name, name)
+        ev = wait_until(lambda: self.events("exit", path),
+                        timeout or within(10), msg="the barrier's exit")
+        self.ok("rm", name)
+        return ev[0]
 
     def wait_state(self, name, state, timeout=5.0):
         """Waits until deployment name is in state; returns the deployment."""

@@ -5,7 +5,7 @@ import signal
 import time
 import unittest
 
-from harness import NodeTest, parse_iso_ms, pid_gone, wait_until
+from harness import NodeTest, parse_iso_ms, pid_gone, wait_until, within
 
 # argv: LOGFILE ID MODE; MODE = ignore (trap SIGTERM and go on) or
 # exit (log, linger 0.2 s, log again, exit 0).
@@ -46,7 +46,7 @@ class Shutdown(NodeTest):
                     return pid
             return None
         seen.__name__ = "%s to be up" % ident
-        return wait_until(seen, 5)
+        return wait_until(seen, 15)
 
     def test_ignored_sigterm_is_killed_after_timeout(self):
         with self.node() as n:
@@ -58,11 +58,14 @@ class Shutdown(NodeTest):
             self.assertEqual(n.node_at("stubborn/stubborn")["pid"], pid)
             t0 = time.monotonic()
             n.ok("stop", "stubborn")
-            wait_until(lambda: pid_gone(pid), 5, 0.01, "pid %d gone" % pid)
+            wait_until(lambda: pid_gone(pid), within(10), 0.01,
+                       "pid %d gone" % pid)
+            # not before the shutdown timeout (SIGTERM went after t0); its
+            # upper bound is taken below by the node's clock, without the
+            # CLI's start
             elapsed = time.monotonic() - t0
             self.assertGreaterEqual(elapsed, 0.4,
                                     "killed %.3fs after stop" % elapsed)
-            self.assertLess(elapsed, 2.0, "killed %.3fs after stop" % elapsed)
             # it did get SIGTERM first, and ignored it
             terms = [e for e in parse(n.lines("events.txt"))
                      if e[0] == "stopping"]
@@ -72,11 +75,12 @@ class Shutdown(NodeTest):
             self.assertIsNone(w["pid"])
             kills = n.events("kill", "stubborn/stubborn")
             self.assertEqual(len(kills), 1, n.events())
-            # SIGKILL came ~0.5 s after the child saw SIGTERM (the child's
-            # timestamp may lag a little behind the signal under load)
+            # SIGKILL came ~0.5 s after the child saw SIGTERM, not after
+            # the default 5 s (the child's timestamp lags the signal by its
+            # handler's latency: a loaded machine shortens the gap, so
+            # the lower bound is the one above)
             gap = parse_iso_ms(kills[0]["at"]) - terms[0][3]
-            self.assertGreater(gap, 0.3, gap)
-            self.assertLess(gap, 1.5, gap)
+            self.assertLess(gap, 0.5 + within(1.0), gap)
             # the deployment's stop event comes once it is all down
             stops = [e for e in n.events("stop")
                      if e["deployment"] == "stubborn"]
@@ -94,11 +98,18 @@ class Shutdown(NodeTest):
             pid = self.up(n, "brutal")
             t0 = time.monotonic()
             n.ok("stop", "brutal")
-            wait_until(lambda: pid_gone(pid), 5, 0.01, "pid %d gone" % pid)
+            wait_until(lambda: pid_gone(pid), within(10), 0.01,
+                       "pid %d gone" % pid)
             elapsed = time.monotonic() - t0
-            self.assertLess(elapsed, 0.4, "died %.3fs after stop" % elapsed)
-            n.wait_state("brutal", "stopped")
-            # no SIGTERM was sent
+            # well before the default 5 s shutdown would have run out
+            self.assertLess(elapsed, within(2.5),
+                            "died %.3fs after stop" % elapsed)
+            # Once stopped, its exit has been handled: a shutdown timer
+            # (SIGTERM first, SIGKILL on expiry: a "kill" event) would
+            # have fired before. None did: SIGKILL was the first signal.
+            n.wait_state("brutal", "stopped", timeout=within(5))
+            self.assertEqual(n.events("kill", "brutal/brutal"), [])
+            # and the agent never saw a SIGTERM
             self.assertEqual([e for e in parse(n.lines("events.txt"))
                               if e[0] == "stopping"], [])
 
@@ -147,7 +158,7 @@ class Shutdown(NodeTest):
                                   "ignore"], "--shutdown", "500ms")
             pids = {k: self.up(n, k) for k in ("one", "two", "stubborn")}
             t0 = time.monotonic()
-            code = n.stop_node(signal.SIGTERM, timeout=10)
+            code = n.stop_node(signal.SIGTERM, timeout=within(10))
             elapsed = time.monotonic() - t0
             self.assertEqual(code, 0, n.read_node_log())
             self.assertGreaterEqual(elapsed, 0.4,
@@ -173,11 +184,12 @@ class Shutdown(NodeTest):
             pid = self.up(n, "slow")
             os.kill(n.proc.pid, signal.SIGTERM)
             wait_until(lambda: [e for e in parse(n.lines("events.txt"))
-                                if e[0] == "stopping"], 5,
+                                if e[0] == "stopping"], 15,
                        msg="child got SIGTERM")
             t0 = time.monotonic()
-            code = n.stop_node(signal.SIGINT, timeout=5)
-            self.assertLess(time.monotonic() - t0, 2.0)
+            code = n.stop_node(signal.SIGINT, timeout=within(10))
+            # at once, not after the child's 30 s shutdown
+            self.assertLess(time.monotonic() - t0, within(5.0))
             self.assertEqual(code, 0, n.read_node_log())
             self.assertTrue(pid_gone(pid))
 

@@ -45,6 +45,23 @@ sweep_until_gone(struct known *k, int gpid, struct proc_orphans_stats *tot)
     }
 }
 
+/* end_by_sigterm ends c with our own SIGTERM (to its pid only) and checks
+ * that this SIGTERM is what ended it: proof, without a pause, that nothing
+ * SIGKILLed it before. A fatal signal fixes the exit status when it is
+ * sent (the kernel marks the group as exiting with it and ignores later
+ * signals), so a process the sweep had killed ends with SIGKILL, however
+ * slowly it gets to die. */
+static void
+end_by_sigterm(struct proc_child *c)
+{
+    NT_EQ_INT(kill(c->pid, SIGTERM), 0);
+    bool exited = true;
+    int code = 0;
+    tu_wait_exit(c, 10000, &exited, &code);
+    NT_FALSE(exited);
+    NT_EQ_INT(code, SIGTERM);
+}
+
 static void
 test_enable(void)
 {
@@ -127,9 +144,7 @@ test_known_running_left_alone(void)
     NT_EQ_INT(st.killed, 0);
     NT_EQ_INT(st.reaped, 0);
     NT_EQ_INT(st.known_exited, 0);
-    tu_sleep_ms(50);
-    NT_EQ_INT(tu_proc_state(c.pid, NULL), 'S');
-    tu_kill_and_reap(&c);
+    end_by_sigterm(&c); /* not killed by the sweep */
 }
 
 static void
@@ -254,6 +269,19 @@ count_marked(const char *marker)
     return n;
 }
 
+/* wait_marked polls count_marked until it is want, for up to 10 s. */
+static void
+wait_marked(const char *marker, int want)
+{
+    naos_time end = naos_clock_now() + 10000;
+    int n;
+    while ((n = count_marked(marker)) != want) {
+        if (naos_clock_now() > end)
+            NT_FAIL("%d processes carry %s, want %d", n, marker, want);
+        tu_sleep_ms(10);
+    }
+}
+
 /* What a killed node left behind is found by its marker in the
  * environment, grandchildren included; others are left alone. */
 static void
@@ -268,34 +296,22 @@ test_kill_marked(void)
     o.extra_env = extra;
     struct proc_child marked = tu_spawn_opts(&o);
     struct proc_child other = tu_spawn_sh("exec sleep 1000", -1);
-    for (int i = 0; i < 200 && count_marked(marker) < 2; i++)
-        tu_sleep_ms(10); /* the worker and its grandchild are up */
-    NT_EQ_INT(count_marked(marker), 2);
+    wait_marked(marker, 2); /* the worker and its grandchild are up */
     unsigned killed = 0;
     NT_EQ_INT(proc_orphans_kill_marked(marker, &killed), NAOS_OK);
     NT_TRUE(killed >= 1); /* the group kill may take the grandchild first */
-    for (int i = 0; i < 200 && count_marked(marker) > 0; i++)
-        tu_sleep_ms(10);
-    NT_EQ_INT(count_marked(marker), 0);
-    bool reaped = false, exited = true;
+    wait_marked(marker, 0);
+    bool exited = true;
     int code = 0;
-    for (int i = 0; i < 100 && !reaped; i++) {
-        proc_reap_pidfd(marked.pidfd, marked.pid, &reaped, &exited, &code);
-        if (!reaped)
-            tu_sleep_ms(10);
-    }
-    NT_TRUE(reaped);
+    tu_wait_exit(&marked, 10000, &exited, &code);
     NT_FALSE(exited);
     NT_EQ_INT(code, SIGKILL);
-    close(marked.pidfd);
-    /* The unmarked one lives on (running or sleeping, never killed). */
-    int st = tu_proc_state(other.pid, NULL);
-    NT_TRUE(st == 'S' || st == 'R');
     /* A prefix of the marker is not the marker. */
     marker[strlen(marker) - 1] = '\0';
     NT_EQ_INT(proc_orphans_kill_marked(marker, &killed), NAOS_OK);
     NT_EQ_INT(killed, 0);
-    tu_kill_and_reap(&other);
+    /* The unmarked one was never killed, by either call. */
+    end_by_sigterm(&other);
 }
 
 /* ---- the sweep in steps ---------------------------------------------- */
@@ -400,20 +416,26 @@ test_scan_in_steps(void)
         tu_sleep_ms(5);
     }
     tu_untrack(unknown);
-    /* Only the unknown one was killed (killed == 1 above); the known
-     * ones are all still there. */
-    for (int i = 0; i < many.n; i++) {
-        int ps = tu_proc_state(many.pids[i], NULL);
-        if (ps == 0 || ps == 'Z' || ps == 'X')
-            NT_FAIL("known child %d is gone (state %c)", many.pids[i],
-                    ps ? ps : '-');
-    }
     proc_orphans_scan_fini(&sc);
     proc_orphans_scan_fini(&sc); /* idempotent */
+    /* Only the unknown one was killed (killed == 1 above): each known one
+     * ends by our SIGTERM, not by an earlier SIGKILL (end_by_sigterm). */
     for (int i = 0; i < many.n; i++)
-        kill(many.pids[i], SIGKILL);
-    for (int i = 0; i < many.n; i++)
-        waitpid(many.pids[i], NULL, 0);
+        kill(many.pids[i], SIGTERM);
+    int not_ours = 0, first_bad = 0, first_status = 0;
+    for (int i = 0; i < many.n; i++) {
+        int status = 0;
+        NT_EQ_INT(waitpid(many.pids[i], &status, 0), many.pids[i]);
+        if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGTERM) {
+            if (not_ours++ == 0) {
+                first_bad = many.pids[i];
+                first_status = status;
+            }
+        }
+    }
+    if (not_ours)
+        NT_FAIL("%d known children did not end by our SIGTERM (pid %d: "
+                "status 0x%x)", not_ours, first_bad, first_status);
     NT_TRUE(tu_no_children());
 }
 
