@@ -8,7 +8,9 @@
  *
  *   state    event                             -> state / action
  *   (none)   alive(i)                          -> ALIVE i, probe order
- *   (none)   sync entry suspect/dead/left(i)   -> that state (we learn of it)
+ *   (none)   sync entry suspect(i)             -> SUSPECT i (we learn of it)
+ *   (none)   sync entry dead/left(i)           -> ignored (gone: a reaped
+ *            member must not come back through the next sync)
  *   ALIVE    alive(j > i)                      -> ALIVE j
  *   ALIVE    suspect(j >= i) / our probe fails -> SUSPECT j, suspicion timer
  *   ALIVE    conn closed (fast path)           -> SUSPECT i, fast probe
@@ -245,6 +247,9 @@ send_pig(struct swim *s, struct swim__mem *to, struct swim_id id,
     }
     swim__send_msg(s, id, addr, m);
 }
+
+static uint32_t next_seq(struct swim *s);
+static void send_ping(struct swim *s, struct swim__mem *target, uint32_t seq);
 
 /* ---- the member table ------------------------------------------------- */
 
@@ -558,10 +563,17 @@ swim__on_suspect(struct swim *s, struct swim_id id, uint64_t inc,
         }
         return;
     }
-    if (from.v == s->self->pub.id.v)
+    bool ours = from.v == s->self->pub.id.v;
+    if (ours)
         s->stats.suspicions++;
     set_state(s, m, SWIM_SUSPECT, inc, from, now);
     start_suspicion(s, m, from, now);
+    /* Buddy system, carried further: a suspicion we only heard of goes
+     * straight to the suspect on a ping, so its refutation comes back to
+     * us on the ack (owed to the sender of a claim about oneself) instead
+     * of depending on the random gossip reaching us in time. */
+    if (!ours && s->cfg.lifeguard && s->started && !s->leaving)
+        send_ping(s, m, next_seq(s));
 }
 
 void
@@ -627,10 +639,31 @@ update_ok(const struct swim_update *u)
            (u->health_len == 0 || u->health != NULL);
 }
 
-/* apply_gossip applies one piggybacked update. */
+/* owe queues m's state as a correction for the sender of the message
+ * being handled (see swim_dissem.c, "Corrections"). */
+static void
+owe(struct swim *s, struct swim__mem *m)
+{
+    for (size_t i = 0; i < s->ncorr; i++)
+        if (s->corr[i] == m)
+            return;
+    if (s->ncorr < SWIM__MAX_CORR)
+        s->corr[s->ncorr++] = m;
+}
+
+/* apply_gossip applies one piggybacked update. A suspect, dead or left
+ * claim about a member we hold live at a higher incarnation, or about
+ * ourselves, shows that the sender missed a refutation: it gets our view
+ * back (owe), or it would declare a live member dead. */
 static void
 apply_gossip(struct swim *s, const struct swim_update *u, naos_time now)
 {
+    bool claim = u->kind == SWIM_UPD_SUSPECT || u->kind == SWIM_UPD_DEAD ||
+                 u->kind == SWIM_UPD_LEFT;
+    struct swim__mem *m = claim ? swim__find(s, u->id) : NULL;
+    if (m && !m->pub.is_self && swim__is_live(m) &&
+        u->incarnation < m->pub.incarnation)
+        owe(s, m);
     switch (u->kind) {
     case SWIM_UPD_ALIVE:
         swim__on_alive(s, u, now);
@@ -648,6 +681,10 @@ apply_gossip(struct swim *s, const struct swim_update *u, naos_time now)
         swim__on_health(s, u, now);
         break;
     }
+    /* About ourselves: refuted above if it was news, stale otherwise;
+     * either way the sender needs our alive. */
+    if (m && m->pub.is_self && !s->leaving)
+        owe(s, m);
 }
 
 /* ---- probing ---------------------------------------------------------- */
@@ -962,6 +999,8 @@ swim_on_message(struct swim *s, const char *from_addr,
     struct swim__mem *sender = swim__find(s, msg->from);
     if (sender)
         sender->pub.last_heard = now;
+    s->corr_to = msg->from;
+    s->ncorr = 0;
 
     /* Piggybacked gossip first, so an answer reflects it. */
     if (msg->type < SWIM_MSG_SYNC) {
@@ -973,7 +1012,7 @@ swim_on_message(struct swim *s, const char *from_addr,
     switch (msg->type) {
     case SWIM_MSG_PING: {
         if (msg->target.v && msg->target.v != s->self->pub.id.v)
-            return; /* meant for an earlier owner of our address */
+            break; /* meant for an earlier owner of our address */
         struct swim_msg a = {.type = SWIM_MSG_ACK, .seq = msg->seq};
         reply(s, sender, msg->from, from_addr, &a);
         break;
@@ -996,6 +1035,16 @@ swim_on_message(struct swim *s, const char *from_addr,
         swim__on_sync(s, sender, from_addr, msg, now);
         break;
     }
+    /* Corrections no answer carried go back on a gossip message. */
+    if (s->ncorr) {
+        sender = swim__find(s, msg->from);
+        if (sender && sender->pub.addr[0]) {
+            struct swim_msg g = {.type = SWIM_MSG_GOSSIP};
+            send_pig(s, sender, sender->pub.id, NULL, &g);
+        }
+        s->ncorr = 0;
+    }
+    s->corr_to.v = 0;
 }
 
 /* ---- periodic work ---------------------------------------------------- */

@@ -9,6 +9,7 @@
 
 #define SWIM__MAX_CONFIRM 16 /* independent suspicion confirmations kept */
 #define SWIM__MAX_RELAYS 64  /* ping-req we relay at once */
+#define SWIM__MAX_CORR 8     /* corrections owed to one sender */
 
 /* struct swim__mem: a member with its private bookkeeping. `pub` first, so
  * a swim_member pointer handed out converts back. */
@@ -95,6 +96,13 @@ struct swim {
     unsigned join_attempt;
     naos_time join_at;
 
+    /* Corrections (swim.c, apply_gossip): members whose state the sender
+     * of the message being handled holds an older view of; the next
+     * message to corr_to carries them first. */
+    struct swim_id corr_to;
+    struct swim__mem *corr[SWIM__MAX_CORR];
+    size_t ncorr;
+
     struct swim_update pig[SWIM_MAX_PIGGYBACK];
     struct swim_stats stats;
 };
@@ -163,9 +171,10 @@ void swim__fill_update(const struct swim__mem *m, bool health,
 void swim__fill_entry(const struct swim__mem *m, bool full,
                       struct swim_update *u);
 /* swim__piggyback fills s->pig with updates for a message to `to` (may be
- * NULL): the buddy suspicion, then our quiet health if `to` has not had
- * it (marking it told), then queued updates, within the budget left after
- * base bytes; counts transmissions and returns how many it wrote. */
+ * NULL): the corrections owed to `to` (consumed), the buddy suspicion,
+ * then our quiet health if `to` has not had it (marking it told), then
+ * queued updates, within the budget left after base bytes; counts
+ * transmissions and returns how many it wrote. */
 size_t swim__piggyback(struct swim *s, struct swim__mem *to, size_t base);
 /* swim__update_wire_size: the estimated encoded size of u as a repeated
  * field element (tag and length included). */

@@ -778,11 +778,66 @@ test_reap_dead(void)
     teardown();
 }
 
+/* A reaped member stays gone: a peer that still holds it dead (it reaps
+ * later) must not bring it back through a sync, in full or by digest,
+ * or every reap would be undone by the next sync and the member would
+ * circulate forever. */
+static void
+test_reaped_not_resurrected_by_sync(void)
+{
+    setup(3);
+    struct swim_update d = {
+        .kind = SWIM_UPD_DEAD, .id = {3}, .incarnation = 1, .from = {2}};
+    deliver(SWIM_MSG_GOSSIP, 2, 0, &d, 1, 100);
+    pump_to(100 + 3600 * 1000 + 1, 0);
+    NT_TRUE(mem(3) == NULL);
+    int removed = fx.changes[SWIM_CHANGE_REMOVED];
+    int states = fx.changes[SWIM_CHANGE_STATE];
+    naos_time t = 100 + 3600 * 1000 + 10;
+    static const enum swim_upd_kind kinds[] = {SWIM_UPD_DEAD, SWIM_UPD_LEFT};
+    for (size_t k = 0; k < 2; k++) {
+        /* Member 2's full state (a join answer or a sync fill). */
+        struct swim_update e[2] = {
+            {.kind = SWIM_UPD_ALIVE, .id = {2}, .incarnation = 1,
+             .name = "n2", .addr = "t:2", .full = true},
+            {.kind = kinds[k], .id = {3}, .incarnation = 1, .from = {2},
+             .name = "n3", .addr = "t:3", .full = true},
+        };
+        deliver(SWIM_MSG_SYNC_REPLY, 2, 0, e, 2, t++);
+        NT_TRUE(mem(3) == NULL);
+        deliver(SWIM_MSG_SYNC_FILL, 2, 0, e, 2, t++);
+        NT_TRUE(mem(3) == NULL);
+        /* Its digests: we do not ask for the entry. */
+        e[1].full = false;
+        e[1].name = e[1].addr = NULL;
+        fx.want_id.v = 3;
+        fx.nout = 0;
+        deliver(SWIM_MSG_SYNC, 2, 0, e, 2, t++);
+        NT_EQ_INT(fx.nout, 1);
+        NT_EQ_INT(fx.out[0].type, SWIM_MSG_SYNC_REPLY);
+        NT_FALSE(fx.out[0].wants_x);
+        NT_TRUE(mem(3) == NULL);
+    }
+    NT_EQ_INT(fx.changes[SWIM_CHANGE_STATE], states);
+    NT_EQ_INT(fx.changes[SWIM_CHANGE_REMOVED], removed);
+    /* A live member we never knew is still learnt from a sync. */
+    struct swim_update a = {.kind = SWIM_UPD_ALIVE, .id = {3},
+                            .incarnation = 2, .name = "n3", .addr = "t:3",
+                            .full = true};
+    deliver(SWIM_MSG_SYNC_FILL, 2, 0, &a, 1, t++);
+    NT_TRUE(mem(3) != NULL);
+    NT_EQ_INT(mem(3)->state, SWIM_ALIVE);
+    teardown();
+}
+
 static void
 test_alloc_failures(void)
 {
-    /* Every allocation failing in turn: errors, never crashes or leaks. */
-    for (long n = 0; n < 40; n++) {
+    /* Every allocation failing in turn: errors, never crashes or leaks,
+     * until the point past the last allocation, which must run clean. */
+    bool clean = false;
+    long n;
+    for (n = 0; n < 400 && !clean; n++) {
         memset(&fx, 0, sizeof(fx));
         struct swim_config c;
         swim_config_profile(&c, "lan");
@@ -791,20 +846,38 @@ test_alloc_failures(void)
         naos_alloc_fail_after(n);
         struct swim *s = NULL;
         int rc = swim_alloc(&s, &c, &test_io);
+        bool known = false, probed = false;
         if (rc == NAOS_OK) {
             fx.s = s;
             swim_start(s, 0);
             struct swim_update u = {.kind = SWIM_UPD_ALIVE, .id = {2},
                                     .incarnation = 1, .addr = "t:2"};
             deliver(SWIM_MSG_GOSSIP, 2, 0, &u, 1, 0);
-            swim_tick(s, 1000);
+            const char *seeds[] = {"t:9"};
+            (void)swim_join(s, seeds, 1, 0);
+            swim_tick(s, 3000);
+            known = mem(2) != NULL && mem(2)->state == SWIM_ALIVE;
+            for (size_t i = 0; i < fx.nout; i++)
+                probed |= fx.out[i].type == SWIM_MSG_PING &&
+                          fx.out[i].to.v == 2;
             swim_free(s);
         } else {
             NT_EQ_INT(rc, NAOS_ENOMEM);
         }
+        clean = naos_alloc_fault_armed();
         naos_alloc_fail_after(-1);
         NT_EQ_INT(naos_alloc_live(), 0);
+        if (clean) {
+            /* Nothing failed this time: it all worked. */
+            NT_EQ_INT(rc, NAOS_OK);
+            NT_TRUE(known);
+            NT_TRUE(probed);
+        }
     }
+    if (!clean)
+        NT_FAIL("still failing an allocation after %ld points", n);
+    printf("  report: %ld allocation failure points, then a clean run\n",
+           n - 1);
 }
 
 int
@@ -829,6 +902,7 @@ main(void)
         NT_CASE(test_sync_view_hash),
         NT_CASE(test_join_backoff_and_reply),
         NT_CASE(test_reap_dead),
+        NT_CASE(test_reaped_not_resurrected_by_sync),
         NT_CASE(test_alloc_failures),
         {0},
     };
