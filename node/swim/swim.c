@@ -465,6 +465,7 @@ start_suspicion(struct swim *s, struct swim__mem *m, struct swim_id from,
     m->susp_k = k;
     m->susp_n = 0;
     m->susp_origin = from;
+    m->susp_checked = false;
     m->susp_start = now;
     m->susp_deadline = now + (naos_time)suspicion_timeout(m);
 }
@@ -1049,6 +1050,49 @@ swim_on_message(struct swim *s, const char *from_addr,
 
 /* ---- periodic work ---------------------------------------------------- */
 
+/* check_at: when the last call about suspect m goes out: a probe timeout
+ * before its suspicion deadline (which confirmations can bring forward),
+ * time enough for an answer to come back. */
+static naos_time
+check_at(const struct swim *s, const struct swim__mem *m)
+{
+    naos_time lead = (naos_time)s->cfg.probe_timeout;
+    return m->susp_deadline > m->susp_start + lead ? m->susp_deadline - lead
+                                                   : m->susp_start;
+}
+
+/* last_call: before a suspicion of m runs out, ask again whether anyone
+ * knows better: the suspicion goes to indirect_checks random live peers
+ * (one that holds a refutation sends it back, as a correction) and to m
+ * itself on a ping (it refutes on the ack). By then the suspicion's own
+ * gossip has long stopped, and a refutation that missed this node would
+ * otherwise reach it only by chance: a live member would be declared
+ * dead while every other node holds it alive. Costs a few messages per
+ * suspicion, nothing at idle. */
+static void
+last_call(struct swim *s, struct swim__mem *m)
+{
+    m->susp_checked = true;
+    if (s->leaving)
+        return;
+    struct swim_update u;
+    swim__fill_update(m, false, &u);
+    struct walk w;
+    walk_init(s, &w, s->nmems);
+    unsigned asked = 0, k = s->cfg.indirect_checks ? s->cfg.indirect_checks
+                                                   : 1;
+    struct swim__mem *r;
+    while (asked < k && (r = walk_next(s, &w)) != NULL) {
+        if (r == m || r->pub.is_self || r->pub.state != SWIM_ALIVE)
+            continue;
+        struct swim_msg g = {.type = SWIM_MSG_GOSSIP, .updates = &u,
+                             .nupdates = 1};
+        swim__send_msg(s, r->pub.id, r->pub.addr, &g);
+        asked++;
+    }
+    send_ping(s, m, next_seq(s));
+}
+
 static struct swim__mem *
 random_member(struct swim *s, bool dead)
 {
@@ -1125,6 +1169,9 @@ swim_tick(struct swim *s, naos_time now)
         struct swim__mem *m = s->mems[i];
         if (m->fast_deadline <= now)
             fast_expire(s, m, now);
+        if (m->pub.state == SWIM_SUSPECT && !m->susp_checked &&
+            check_at(s, m) <= now)
+            last_call(s, m);
         if (m->pub.state == SWIM_SUSPECT && m->susp_deadline <= now) {
             s->stats.declared_dead++;
             swim__on_dead(s, m->pub.id, m->pub.incarnation, s->self->pub.id,
@@ -1186,7 +1233,7 @@ swim_next_deadline(const struct swim *s)
         const struct swim__mem *m = s->mems[i];
         t = tmin(t, m->fast_deadline);
         if (m->pub.state == SWIM_SUSPECT)
-            t = tmin(t, m->susp_deadline);
+            t = tmin(t, m->susp_checked ? m->susp_deadline : check_at(s, m));
         if (!m->pub.is_self &&
             (m->pub.state == SWIM_DEAD || m->pub.state == SWIM_LEFT))
             t = tmin(t, m->pub.state_since + (naos_time)s->cfg.reap_timeout);

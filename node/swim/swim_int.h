@@ -21,6 +21,7 @@ struct swim__mem {
 
     /* Suspicion (Lifeguard §IV-B dogpile). */
     naos_time susp_start, susp_deadline; /* NEVER when not suspect */
+    bool susp_checked; /* the last call before the deadline went out */
     naos_duration susp_min, susp_max;
     unsigned susp_k, susp_n;
     struct swim_id susp_origin;
