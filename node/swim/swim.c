@@ -37,6 +37,8 @@
  *   DIRECT    ack                -> IDLE until the round's end, LHM - 1
  *   DIRECT    probe timeout      -> INDIRECT: ping-req via k relays
  *   INDIRECT  ack (relayed)      -> IDLE until the round's end, LHM - 1
+ *   INDIRECT  every relay nacked -> suspect target (no need to wait:
+ *                                   none can reach it either)
  *   INDIRECT  round end          -> suspect target, LHM + missed nacks,
  *                                   next round at once
  * The probe timeout and the round length are scaled by (LHM + 1).
@@ -776,12 +778,19 @@ probe_done(struct swim *s, bool ok, naos_time now)
         int d = s->probe_asked ? (int)(s->probe_asked - s->probe_nacks) : 1;
         lhm_delta(s, d, now);
         struct swim__mem *t = swim__find(s, s->probe_target);
-        if (t && swim__is_live(t))
+        if (t && swim__is_live(t)) {
+            bool news = t->pub.state == SWIM_ALIVE;
             swim__on_suspect(s, t->pub.id, t->pub.incarnation, s->self->pub.id,
                        now);
+            /* Our own fresh suspicion goes out at once, not at the next
+             * gossip tick: the others then probe the suspect too. */
+            if (news && s->cfg.gossip_interval > 0)
+                s->gossip_at = now;
+        }
     }
     s->probe_phase = SWIM__P_IDLE;
-    s->next_probe_at = ok ? s->probe_round_end : now;
+    /* One probe per round, however early it ended. */
+    s->next_probe_at = s->probe_round_end > now ? s->probe_round_end : now;
 }
 
 static void
@@ -907,6 +916,12 @@ on_nack(struct swim *s, uint32_t seq, naos_time now)
     if (s->probe_phase == SWIM__P_INDIRECT && seq == s->probe_seq) {
         if (s->probe_nacks < s->probe_asked)
             s->probe_nacks++;
+        /* Every relay reached us and none could reach the target, after
+         * our own ping went unanswered for a probe timeout: waiting for
+         * the round's end would only delay the suspicion (a frozen host
+         * was suspected ~1 s later for it). A late ack still refutes. */
+        if (s->probe_nacks == s->probe_asked)
+            probe_done(s, false, now);
         return;
     }
     for (size_t i = 0; i < s->nmems; i++) {
