@@ -701,9 +701,11 @@ next_seq(struct swim *s)
 }
 
 /* pick_relays sends a ping-req for target to up to k random live members
- * other than target; returns how many were asked. */
+ * other than target; returns how many were asked. With `probe` set it
+ * records them for the probe round (on_nack). */
 static unsigned
-pick_relays(struct swim *s, struct swim__mem *target, uint32_t seq)
+pick_relays(struct swim *s, struct swim__mem *target, uint32_t seq,
+            bool probe)
 {
     unsigned k = s->cfg.indirect_checks, asked = 0;
     if (k == 0)
@@ -719,6 +721,10 @@ pick_relays(struct swim *s, struct swim__mem *target, uint32_t seq)
                              .target = target->pub.id,
                              .target_addr = target->pub.addr};
         send_pig(s, r, r->pub.id, NULL, &m);
+        if (probe && asked < SWIM__MAX_ASKED) {
+            s->probe_relay[asked] = r->pub.id;
+            s->probe_nacked[asked] = false;
+        }
         asked++;
     }
     return asked;
@@ -814,7 +820,7 @@ probe_tick(struct swim *s, naos_time now)
                 s->next_probe_at = s->probe_round_end;
                 break;
             }
-            s->probe_asked = pick_relays(s, t, s->probe_seq);
+            s->probe_asked = pick_relays(s, t, s->probe_seq, true);
             s->probe_phase = SWIM__P_INDIRECT;
             break;
         }
@@ -848,7 +854,7 @@ swim_on_conn_closed(struct swim *s, struct swim_id peer, naos_time now)
     m->fast_nacks = 0;
     m->fast_deadline = now + (naos_time)scaled(s, s->cfg.probe_timeout);
     send_ping(s, m, m->fast_seq);
-    m->fast_asked = pick_relays(s, m, m->fast_seq);
+    m->fast_asked = pick_relays(s, m, m->fast_seq, false);
 }
 
 static void
@@ -908,19 +914,36 @@ on_ack(struct swim *s, uint32_t seq, naos_time now)
     }
 }
 
+/* all_nacked: every relay of the probe round (tracked) nacked. */
+static bool
+all_nacked(const struct swim *s)
+{
+    if (s->probe_asked == 0 || s->probe_asked > SWIM__MAX_ASKED)
+        return false;
+    for (unsigned i = 0; i < s->probe_asked; i++)
+        if (!s->probe_nacked[i])
+            return false;
+    return true;
+}
+
 static void
-on_nack(struct swim *s, uint32_t seq, naos_time now)
+on_nack(struct swim *s, struct swim_id from, uint32_t seq, naos_time now)
 {
     if (seq == 0)
         return;
     if (s->probe_phase == SWIM__P_INDIRECT && seq == s->probe_seq) {
         if (s->probe_nacks < s->probe_asked)
             s->probe_nacks++;
+        for (unsigned i = 0; i < s->probe_asked && i < SWIM__MAX_ASKED; i++)
+            if (s->probe_relay[i].v == from.v)
+                s->probe_nacked[i] = true;
         /* Every relay reached us and none could reach the target, after
          * our own ping went unanswered for a probe timeout: waiting for
          * the round's end would only delay the suspicion (a frozen host
-         * was suspected ~1 s later for it). A late ack still refutes. */
-        if (s->probe_nacks == s->probe_asked)
+         * was suspected ~1 s later for it). A late ack still refutes.
+         * Counted per relay, so a duplicated nack cannot stand in for a
+         * relay that has not answered. */
+        if (all_nacked(s))
             probe_done(s, false, now);
         return;
     }
@@ -1041,7 +1064,7 @@ swim_on_message(struct swim *s, const char *from_addr,
         on_ack(s, msg->seq, now);
         break;
     case SWIM_MSG_NACK:
-        on_nack(s, msg->seq, now);
+        on_nack(s, msg->from, msg->seq, now);
         break;
     case SWIM_MSG_GOSSIP:
         break;

@@ -10,6 +10,7 @@
 #define SWIM__MAX_CONFIRM 16 /* independent suspicion confirmations kept */
 #define SWIM__MAX_RELAYS 64  /* ping-req we relay at once */
 #define SWIM__MAX_CORR 8     /* corrections owed to one sender */
+#define SWIM__MAX_ASKED 16   /* relays of one probe tracked for nacks */
 
 /* struct swim__mem: a member with its private bookkeeping. `pub` first, so
  * a swim_member pointer handed out converts back. */
@@ -75,6 +76,10 @@ struct swim {
     uint32_t probe_seq;
     naos_time probe_deadline, probe_round_end, next_probe_at;
     unsigned probe_asked, probe_nacks;
+    /* The relays asked (the first SWIM__MAX_ASKED), and which of them
+     * nacked: the probe fails early once every one of them has. */
+    struct swim_id probe_relay[SWIM__MAX_ASKED];
+    bool probe_nacked[SWIM__MAX_ASKED];
 
     struct swim__relay relays[SWIM__MAX_RELAYS];
 
