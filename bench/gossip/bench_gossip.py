@@ -15,6 +15,11 @@ lan profile):
     stamped by the node; Serf: its member-failed event handler, stamped by
     `date` in the handler). p50 and max over --kills kills; the victim is
     restarted and seen alive everywhere between kills.
+With --freeze K (naos only: Serf reports no suspicion to its handlers):
+  - frozen-node suspicion: SIGSTOP of one member (never the seed), then
+    the time until EVERY survivor holds it suspect (its `member ...
+    suspect` event, stamped by the node), p50 and max over K freezes; the
+    victim is thawed (SIGCONT) and seen alive everywhere between freezes.
 Then the false-positive check: a 5-node cluster of each for --hog seconds
 with every core saturated by busy-loop processes (bounded; killed by PID):
 any member marked suspect or dead is reported.
@@ -23,7 +28,7 @@ Everything runs in a temp dir, every process is started and ended by PID,
 and every wait is bounded. Needs root only for tcpdump (or CAP_NET_RAW).
 
 usage: bench_gossip.py --build BUILD_DIR [--sizes 5,20] [--kills 5]
-                       [--idle 20] [--hog 60] [--skip-serf]
+                       [--idle 20] [--freeze 0] [--hog 60] [--skip-serf]
 """
 import argparse
 import json
@@ -229,16 +234,20 @@ class NaosCluster:
         stop(self.procs[i], signal.SIGKILL)
         self.procs[i] = None
 
-    def detected_at(self, i, victim, since_wall):
-        """Wall time (s) observer i marked victim dead after since_wall."""
+    def detected_at(self, i, victim, since_wall, reasons=("dead",)):
+        """Wall time (s) observer i marked victim dead (or any of reasons)
+        after since_wall."""
         evs = self.cli_json(i, "events") or []
         for e in evs:
             if (e.get("kind") == "member" and e.get("path") ==
-                    self.name(victim) and e.get("reason") == "dead"):
+                    self.name(victim) and e.get("reason") in reasons):
                 t = iso_to_epoch(e["at"])
                 if t >= since_wall - 0.002:
                     return t
         return None
+
+    def freeze(self, i, on):
+        os.kill(self.procs[i].pid, signal.SIGSTOP if on else signal.SIGCONT)
 
     def bad_events(self):
         """(suspects, deaths) seen by any node."""
@@ -389,6 +398,36 @@ def detection(cl, kills, timeout):
     return times
 
 
+def freezes(cl, count, timeout):
+    """SIGSTOP a member until every survivor suspects it; SIGCONT."""
+    times = []
+    for k in range(count):
+        v = 1 + (k % (cl.n - 1))
+        survivors = [i for i in cl.live() if i != v]
+        t0 = time.time()
+        cl.freeze(v, True)
+        seen = {}
+        try:
+            def all_seen():
+                for i in survivors:
+                    if i not in seen:
+                        t = cl.detected_at(i, v, t0, ("suspect", "dead"))
+                        if t is not None:
+                            seen[i] = t
+                return len(seen) == len(survivors)
+            wait_until(all_seen, timeout, "every survivor to suspect %s" %
+                       cl.name(v), interval=0.1)
+        finally:
+            cl.freeze(v, False)
+        took = max(seen.values()) - t0
+        times.append(took)
+        log("  SIGSTOP %s -> suspected at all %d survivors in %.2f s" %
+            (cl.name(v), len(survivors), took))
+        cl.wait_all_alive()
+        time.sleep(1)
+    return times
+
+
 def idle_bytes(cl, seconds, workdir):
     time.sleep(3)  # let join gossip die down
     total, took = capture_bytes(cl.ports(), seconds, workdir)
@@ -430,6 +469,7 @@ def main():
     ap.add_argument("--sizes", default="5,20")
     ap.add_argument("--kills", type=int, default=5)
     ap.add_argument("--idle", type=int, default=20)
+    ap.add_argument("--freeze", type=int, default=0)
     ap.add_argument("--hog", type=int, default=60)
     ap.add_argument("--skip-serf", action="store_true")
     a = ap.parse_args()
@@ -440,6 +480,7 @@ def main():
         sys.exit("bench_gossip: fatal: serf is needed (apt-get install serf)")
     workdir = tempfile.mkdtemp(prefix="nbg", dir="/tmp")
     rows = []
+    frozen = []
     try:
         for n in [int(x) for x in a.sizes.split(",")]:
             for kind in (["naos"] + ([] if a.skip_serf else ["serf"])):
@@ -451,6 +492,9 @@ def main():
                     bps = idle_bytes(cl, a.idle, workdir)
                     log("  idle: %.0f B/s per node" % bps)
                     t = detection(cl, a.kills, 60)
+                    if kind == "naos" and a.freeze:
+                        f = freezes(cl, a.freeze, 60)
+                        frozen.append((n, statistics.median(f), max(f)))
                 finally:
                     cl.stop()
                 rows.append((kind, n, statistics.median(t), max(t), bps))
@@ -472,6 +516,10 @@ def main():
             print("N=%-3d naos/serf: detection p50 %.2fx, max %.2fx, idle "
                   "bytes %.2fx" % (n, na[0] / se[0], na[1] / se[1],
                                    na[2] / se[2]))
+    for n, p50, mx in frozen:
+        print("naos N=%d frozen node (SIGSTOP) suspected by every survivor: "
+              "p50 %.2f s, max %.2f s over %d freezes" % (n, p50, mx,
+                                                         a.freeze))
     for name, (sus, dead) in hogres.items():
         print("CPU hog %d s, 5 nodes, %s: %s suspect, %d dead events" %
               (a.hog, name, "-" if sus is None else sus, dead))

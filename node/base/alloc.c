@@ -75,3 +75,9 @@ naos_alloc_fail_after(long n)
 {
     atomic_store(&fail_countdown, n);
 }
+
+int
+naos_alloc_fault_armed(void)
+{
+    return atomic_load(&fail_countdown) >= 0;
+}

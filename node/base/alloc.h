@@ -21,5 +21,9 @@ long naos_alloc_live(void);
 /* naos_alloc_fail_after makes the n-th following allocation fail
  * (0 = the next one); a negative n disarms. Tests only. */
 void naos_alloc_fail_after(long n);
+/* naos_alloc_fault_armed: a failure armed with naos_alloc_fail_after has
+ * not happened yet (so the code since ran without an injected failure).
+ * Tests only. */
+int naos_alloc_fault_armed(void);
 
 #endif

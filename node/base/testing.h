@@ -8,7 +8,9 @@
  *       return nt_run(cases);
  *   }
  *
- * NT_ONLY=name runs a single case; NT_NOFORK=1 runs in-process (debugger). */
+ * NT_ONLY=name runs a single case; NT_NOFORK=1 runs in-process (debugger);
+ * NT_TIMEOUT_S=n replaces the per-case limit (a long sweep whose ctest
+ * TIMEOUT is the real bound). */
 #ifndef NAOS_BASE_TESTING_H
 #define NAOS_BASE_TESTING_H
 
@@ -69,6 +71,10 @@ nt_run(const struct nt_case *cases)
 {
     const char *only = getenv("NT_ONLY");
     int nofork = getenv("NT_NOFORK") != NULL;
+    const char *tmo = getenv("NT_TIMEOUT_S");
+    unsigned limit = tmo && *tmo ? (unsigned)strtoul(tmo, NULL, 10) : 0;
+    if (limit == 0)
+        limit = NT_TIMEOUT_S;
     int passed = 0, failed = 0;
     for (const struct nt_case *c = cases; c->name; c++) {
         if (only && strcmp(only, c->name) != 0)
@@ -81,7 +87,7 @@ nt_run(const struct nt_case *cases)
         } else {
             pid_t pid = fork();
             if (pid == 0) {
-                alarm(NT_TIMEOUT_S);
+                alarm(limit);
                 c->fn();
                 fflush(NULL);
                 _exit(0);

@@ -8,7 +8,9 @@
  *
  *   state    event                             -> state / action
  *   (none)   alive(i)                          -> ALIVE i, probe order
- *   (none)   sync entry suspect/dead/left(i)   -> that state (we learn of it)
+ *   (none)   sync entry suspect(i)             -> SUSPECT i (we learn of it)
+ *   (none)   sync entry dead/left(i)           -> ignored (gone: a reaped
+ *            member must not come back through the next sync)
  *   ALIVE    alive(j > i)                      -> ALIVE j
  *   ALIVE    suspect(j >= i) / our probe fails -> SUSPECT j, suspicion timer
  *   ALIVE    conn closed (fast path)           -> SUSPECT i, fast probe
@@ -35,6 +37,8 @@
  *   DIRECT    ack                -> IDLE until the round's end, LHM - 1
  *   DIRECT    probe timeout      -> INDIRECT: ping-req via k relays
  *   INDIRECT  ack (relayed)      -> IDLE until the round's end, LHM - 1
+ *   INDIRECT  every relay nacked -> suspect target (no need to wait:
+ *                                   none can reach it either)
  *   INDIRECT  round end          -> suspect target, LHM + missed nacks,
  *                                   next round at once
  * The probe timeout and the round length are scaled by (LHM + 1).
@@ -245,6 +249,9 @@ send_pig(struct swim *s, struct swim__mem *to, struct swim_id id,
     }
     swim__send_msg(s, id, addr, m);
 }
+
+static uint32_t next_seq(struct swim *s);
+static void send_ping(struct swim *s, struct swim__mem *target, uint32_t seq);
 
 /* ---- the member table ------------------------------------------------- */
 
@@ -460,6 +467,7 @@ start_suspicion(struct swim *s, struct swim__mem *m, struct swim_id from,
     m->susp_k = k;
     m->susp_n = 0;
     m->susp_origin = from;
+    m->susp_checked = false;
     m->susp_start = now;
     m->susp_deadline = now + (naos_time)suspicion_timeout(m);
 }
@@ -558,10 +566,17 @@ swim__on_suspect(struct swim *s, struct swim_id id, uint64_t inc,
         }
         return;
     }
-    if (from.v == s->self->pub.id.v)
+    bool ours = from.v == s->self->pub.id.v;
+    if (ours)
         s->stats.suspicions++;
     set_state(s, m, SWIM_SUSPECT, inc, from, now);
     start_suspicion(s, m, from, now);
+    /* Buddy system, carried further: a suspicion we only heard of goes
+     * straight to the suspect on a ping, so its refutation comes back to
+     * us on the ack (owed to the sender of a claim about oneself) instead
+     * of depending on the random gossip reaching us in time. */
+    if (!ours && s->cfg.lifeguard && s->started && !s->leaving)
+        send_ping(s, m, next_seq(s));
 }
 
 void
@@ -627,10 +642,31 @@ update_ok(const struct swim_update *u)
            (u->health_len == 0 || u->health != NULL);
 }
 
-/* apply_gossip applies one piggybacked update. */
+/* owe queues m's state as a correction for the sender of the message
+ * being handled (see swim_dissem.c, "Corrections"). */
+static void
+owe(struct swim *s, struct swim__mem *m)
+{
+    for (size_t i = 0; i < s->ncorr; i++)
+        if (s->corr[i] == m)
+            return;
+    if (s->ncorr < SWIM__MAX_CORR)
+        s->corr[s->ncorr++] = m;
+}
+
+/* apply_gossip applies one piggybacked update. A suspect, dead or left
+ * claim about a member we hold live at a higher incarnation, or about
+ * ourselves, shows that the sender missed a refutation: it gets our view
+ * back (owe), or it would declare a live member dead. */
 static void
 apply_gossip(struct swim *s, const struct swim_update *u, naos_time now)
 {
+    bool claim = u->kind == SWIM_UPD_SUSPECT || u->kind == SWIM_UPD_DEAD ||
+                 u->kind == SWIM_UPD_LEFT;
+    struct swim__mem *m = claim ? swim__find(s, u->id) : NULL;
+    if (m && !m->pub.is_self && swim__is_live(m) &&
+        u->incarnation < m->pub.incarnation)
+        owe(s, m);
     switch (u->kind) {
     case SWIM_UPD_ALIVE:
         swim__on_alive(s, u, now);
@@ -648,6 +684,10 @@ apply_gossip(struct swim *s, const struct swim_update *u, naos_time now)
         swim__on_health(s, u, now);
         break;
     }
+    /* About ourselves: refuted above if it was news, stale otherwise;
+     * either way the sender needs our alive. */
+    if (m && m->pub.is_self && !s->leaving)
+        owe(s, m);
 }
 
 /* ---- probing ---------------------------------------------------------- */
@@ -661,9 +701,11 @@ next_seq(struct swim *s)
 }
 
 /* pick_relays sends a ping-req for target to up to k random live members
- * other than target; returns how many were asked. */
+ * other than target; returns how many were asked. With `probe` set it
+ * records them for the probe round (on_nack). */
 static unsigned
-pick_relays(struct swim *s, struct swim__mem *target, uint32_t seq)
+pick_relays(struct swim *s, struct swim__mem *target, uint32_t seq,
+            bool probe)
 {
     unsigned k = s->cfg.indirect_checks, asked = 0;
     if (k == 0)
@@ -679,6 +721,10 @@ pick_relays(struct swim *s, struct swim__mem *target, uint32_t seq)
                              .target = target->pub.id,
                              .target_addr = target->pub.addr};
         send_pig(s, r, r->pub.id, NULL, &m);
+        if (probe && asked < SWIM__MAX_ASKED) {
+            s->probe_relay[asked] = r->pub.id;
+            s->probe_nacked[asked] = false;
+        }
         asked++;
     }
     return asked;
@@ -738,12 +784,19 @@ probe_done(struct swim *s, bool ok, naos_time now)
         int d = s->probe_asked ? (int)(s->probe_asked - s->probe_nacks) : 1;
         lhm_delta(s, d, now);
         struct swim__mem *t = swim__find(s, s->probe_target);
-        if (t && swim__is_live(t))
+        if (t && swim__is_live(t)) {
+            bool news = t->pub.state == SWIM_ALIVE;
             swim__on_suspect(s, t->pub.id, t->pub.incarnation, s->self->pub.id,
                        now);
+            /* Our own fresh suspicion goes out at once, not at the next
+             * gossip tick: the others then probe the suspect too. */
+            if (news && s->cfg.gossip_interval > 0)
+                s->gossip_at = now;
+        }
     }
     s->probe_phase = SWIM__P_IDLE;
-    s->next_probe_at = ok ? s->probe_round_end : now;
+    /* One probe per round, however early it ended. */
+    s->next_probe_at = s->probe_round_end > now ? s->probe_round_end : now;
 }
 
 static void
@@ -767,7 +820,7 @@ probe_tick(struct swim *s, naos_time now)
                 s->next_probe_at = s->probe_round_end;
                 break;
             }
-            s->probe_asked = pick_relays(s, t, s->probe_seq);
+            s->probe_asked = pick_relays(s, t, s->probe_seq, true);
             s->probe_phase = SWIM__P_INDIRECT;
             break;
         }
@@ -801,7 +854,7 @@ swim_on_conn_closed(struct swim *s, struct swim_id peer, naos_time now)
     m->fast_nacks = 0;
     m->fast_deadline = now + (naos_time)scaled(s, s->cfg.probe_timeout);
     send_ping(s, m, m->fast_seq);
-    m->fast_asked = pick_relays(s, m, m->fast_seq);
+    m->fast_asked = pick_relays(s, m, m->fast_seq, false);
 }
 
 static void
@@ -861,14 +914,37 @@ on_ack(struct swim *s, uint32_t seq, naos_time now)
     }
 }
 
+/* all_nacked: every relay of the probe round (tracked) nacked. */
+static bool
+all_nacked(const struct swim *s)
+{
+    if (s->probe_asked == 0 || s->probe_asked > SWIM__MAX_ASKED)
+        return false;
+    for (unsigned i = 0; i < s->probe_asked; i++)
+        if (!s->probe_nacked[i])
+            return false;
+    return true;
+}
+
 static void
-on_nack(struct swim *s, uint32_t seq, naos_time now)
+on_nack(struct swim *s, struct swim_id from, uint32_t seq, naos_time now)
 {
     if (seq == 0)
         return;
     if (s->probe_phase == SWIM__P_INDIRECT && seq == s->probe_seq) {
         if (s->probe_nacks < s->probe_asked)
             s->probe_nacks++;
+        for (unsigned i = 0; i < s->probe_asked && i < SWIM__MAX_ASKED; i++)
+            if (s->probe_relay[i].v == from.v)
+                s->probe_nacked[i] = true;
+        /* Every relay reached us and none could reach the target, after
+         * our own ping went unanswered for a probe timeout: waiting for
+         * the round's end would only delay the suspicion (a frozen host
+         * was suspected ~1 s later for it). A late ack still refutes.
+         * Counted per relay, so a duplicated nack cannot stand in for a
+         * relay that has not answered. */
+        if (all_nacked(s))
+            probe_done(s, false, now);
         return;
     }
     for (size_t i = 0; i < s->nmems; i++) {
@@ -962,6 +1038,8 @@ swim_on_message(struct swim *s, const char *from_addr,
     struct swim__mem *sender = swim__find(s, msg->from);
     if (sender)
         sender->pub.last_heard = now;
+    s->corr_to = msg->from;
+    s->ncorr = 0;
 
     /* Piggybacked gossip first, so an answer reflects it. */
     if (msg->type < SWIM_MSG_SYNC) {
@@ -973,7 +1051,7 @@ swim_on_message(struct swim *s, const char *from_addr,
     switch (msg->type) {
     case SWIM_MSG_PING: {
         if (msg->target.v && msg->target.v != s->self->pub.id.v)
-            return; /* meant for an earlier owner of our address */
+            break; /* meant for an earlier owner of our address */
         struct swim_msg a = {.type = SWIM_MSG_ACK, .seq = msg->seq};
         reply(s, sender, msg->from, from_addr, &a);
         break;
@@ -986,7 +1064,7 @@ swim_on_message(struct swim *s, const char *from_addr,
         on_ack(s, msg->seq, now);
         break;
     case SWIM_MSG_NACK:
-        on_nack(s, msg->seq, now);
+        on_nack(s, msg->from, msg->seq, now);
         break;
     case SWIM_MSG_GOSSIP:
         break;
@@ -996,9 +1074,62 @@ swim_on_message(struct swim *s, const char *from_addr,
         swim__on_sync(s, sender, from_addr, msg, now);
         break;
     }
+    /* Corrections no answer carried go back on a gossip message. */
+    if (s->ncorr) {
+        sender = swim__find(s, msg->from);
+        if (sender && sender->pub.addr[0]) {
+            struct swim_msg g = {.type = SWIM_MSG_GOSSIP};
+            send_pig(s, sender, sender->pub.id, NULL, &g);
+        }
+        s->ncorr = 0;
+    }
+    s->corr_to.v = 0;
 }
 
 /* ---- periodic work ---------------------------------------------------- */
+
+/* check_at: when the last call about suspect m goes out: a probe timeout
+ * before its suspicion deadline (which confirmations can bring forward),
+ * time enough for an answer to come back. */
+static naos_time
+check_at(const struct swim *s, const struct swim__mem *m)
+{
+    naos_time lead = (naos_time)s->cfg.probe_timeout;
+    return m->susp_deadline > m->susp_start + lead ? m->susp_deadline - lead
+                                                   : m->susp_start;
+}
+
+/* last_call: before a suspicion of m runs out, ask again whether anyone
+ * knows better: the suspicion goes to indirect_checks random live peers
+ * (one that holds a refutation sends it back, as a correction) and to m
+ * itself on a ping (it refutes on the ack). By then the suspicion's own
+ * gossip has long stopped, and a refutation that missed this node would
+ * otherwise reach it only by chance: a live member would be declared
+ * dead while every other node holds it alive. Costs a few messages per
+ * suspicion, nothing at idle. */
+static void
+last_call(struct swim *s, struct swim__mem *m)
+{
+    m->susp_checked = true;
+    if (s->leaving)
+        return;
+    struct swim_update u;
+    swim__fill_update(m, false, &u);
+    struct walk w;
+    walk_init(s, &w, s->nmems);
+    unsigned asked = 0, k = s->cfg.indirect_checks ? s->cfg.indirect_checks
+                                                   : 1;
+    struct swim__mem *r;
+    while (asked < k && (r = walk_next(s, &w)) != NULL) {
+        if (r == m || r->pub.is_self || r->pub.state != SWIM_ALIVE)
+            continue;
+        struct swim_msg g = {.type = SWIM_MSG_GOSSIP, .updates = &u,
+                             .nupdates = 1};
+        swim__send_msg(s, r->pub.id, r->pub.addr, &g);
+        asked++;
+    }
+    send_ping(s, m, next_seq(s));
+}
 
 static struct swim__mem *
 random_member(struct swim *s, bool dead)
@@ -1076,6 +1207,9 @@ swim_tick(struct swim *s, naos_time now)
         struct swim__mem *m = s->mems[i];
         if (m->fast_deadline <= now)
             fast_expire(s, m, now);
+        if (m->pub.state == SWIM_SUSPECT && !m->susp_checked &&
+            check_at(s, m) <= now)
+            last_call(s, m);
         if (m->pub.state == SWIM_SUSPECT && m->susp_deadline <= now) {
             s->stats.declared_dead++;
             swim__on_dead(s, m->pub.id, m->pub.incarnation, s->self->pub.id,
@@ -1137,7 +1271,7 @@ swim_next_deadline(const struct swim *s)
         const struct swim__mem *m = s->mems[i];
         t = tmin(t, m->fast_deadline);
         if (m->pub.state == SWIM_SUSPECT)
-            t = tmin(t, m->susp_deadline);
+            t = tmin(t, m->susp_checked ? m->susp_deadline : check_at(s, m));
         if (!m->pub.is_self &&
             (m->pub.state == SWIM_DEAD || m->pub.state == SWIM_LEFT))
             t = tmin(t, m->pub.state_since + (naos_time)s->cfg.reap_timeout);

@@ -9,6 +9,8 @@
 
 #define SWIM__MAX_CONFIRM 16 /* independent suspicion confirmations kept */
 #define SWIM__MAX_RELAYS 64  /* ping-req we relay at once */
+#define SWIM__MAX_CORR 8     /* corrections owed to one sender */
+#define SWIM__MAX_ASKED 16   /* relays of one probe tracked for nacks */
 
 /* struct swim__mem: a member with its private bookkeeping. `pub` first, so
  * a swim_member pointer handed out converts back. */
@@ -20,6 +22,7 @@ struct swim__mem {
 
     /* Suspicion (Lifeguard §IV-B dogpile). */
     naos_time susp_start, susp_deadline; /* NEVER when not suspect */
+    bool susp_checked; /* the last call before the deadline went out */
     naos_duration susp_min, susp_max;
     unsigned susp_k, susp_n;
     struct swim_id susp_origin;
@@ -73,6 +76,10 @@ struct swim {
     uint32_t probe_seq;
     naos_time probe_deadline, probe_round_end, next_probe_at;
     unsigned probe_asked, probe_nacks;
+    /* The relays asked (the first SWIM__MAX_ASKED), and which of them
+     * nacked: the probe fails early once every one of them has. */
+    struct swim_id probe_relay[SWIM__MAX_ASKED];
+    bool probe_nacked[SWIM__MAX_ASKED];
 
     struct swim__relay relays[SWIM__MAX_RELAYS];
 
@@ -94,6 +101,13 @@ struct swim {
     bool joining, joined;
     unsigned join_attempt;
     naos_time join_at;
+
+    /* Corrections (swim.c, apply_gossip): members whose state the sender
+     * of the message being handled holds an older view of; the next
+     * message to corr_to carries them first. */
+    struct swim_id corr_to;
+    struct swim__mem *corr[SWIM__MAX_CORR];
+    size_t ncorr;
 
     struct swim_update pig[SWIM_MAX_PIGGYBACK];
     struct swim_stats stats;
@@ -163,9 +177,10 @@ void swim__fill_update(const struct swim__mem *m, bool health,
 void swim__fill_entry(const struct swim__mem *m, bool full,
                       struct swim_update *u);
 /* swim__piggyback fills s->pig with updates for a message to `to` (may be
- * NULL): the buddy suspicion, then our quiet health if `to` has not had
- * it (marking it told), then queued updates, within the budget left after
- * base bytes; counts transmissions and returns how many it wrote. */
+ * NULL): the corrections owed to `to` (consumed), the buddy suspicion,
+ * then our quiet health if `to` has not had it (marking it told), then
+ * queued updates, within the budget left after base bytes; counts
+ * transmissions and returns how many it wrote. */
 size_t swim__piggyback(struct swim *s, struct swim__mem *to, size_t base);
 /* swim__update_wire_size: the estimated encoded size of u as a repeated
  * field element (tag and length included). */

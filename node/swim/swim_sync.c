@@ -39,21 +39,22 @@ apply_entry(struct swim *s, const struct swim_update *e, struct swim_id sender,
     enum swim_state st = (enum swim_state)(e->kind - 1);
     struct swim__mem *m = swim__find(s, e->id);
     struct swim_id from = e->from.v ? e->from : sender;
-    if (m == NULL && st != SWIM_ALIVE) {
-        /* Learn of it in the state the peer holds. */
+    if (m == NULL && (st == SWIM_DEAD || st == SWIM_LEFT)) {
+        /* Never learn of a member that is gone (memberlist does not
+         * either): we never knew it alive, or we reaped it, and learning
+         * it again would restart its reap timer at every sync, so a peer
+         * that reaps later would keep it circulating for ever. */
+    } else if (m == NULL && st == SWIM_SUSPECT) {
+        /* Learn of it as the peer holds it: it may well be alive. */
         if (e->addr == NULL || e->addr[0] == '\0')
             return;
-        m = swim__mem_add(s, e->id, e->name, e->addr,
-                    st == SWIM_SUSPECT ? SWIM_ALIVE : st, e->incarnation, now);
+        m = swim__mem_add(s, e->id, e->name, e->addr, SWIM_ALIVE,
+                          e->incarnation, now);
         if (m == NULL)
             return;
         m->from = from;
-        if (st == SWIM_SUSPECT) {
-            swim__order_insert(s, m);
-            swim__on_suspect(s, e->id, e->incarnation, from, now);
-        } else {
-            swim__notify(s, m, SWIM_CHANGE_STATE);
-        }
+        swim__order_insert(s, m);
+        swim__on_suspect(s, e->id, e->incarnation, from, now);
     } else {
         switch (st) {
         case SWIM_ALIVE:
@@ -233,6 +234,10 @@ swim__on_sync(struct swim *s, struct swim__mem *sender, const char *from_addr,
             struct swim__mem *m = swim__find(s, e->id);
             if (m && m->pub.is_self) {
                 refute_digest(s, m, e, now);
+            } else if (wants && m == NULL && e->kind != SWIM_UPD_ALIVE &&
+                       e->kind != SWIM_UPD_SUSPECT) {
+                /* Gone, and unknown to us: nothing to ask for (see
+                 * apply_entry). */
             } else if (wants && (m == NULL || digest_newer(e, m))) {
                 wants[nwants++] = e->id;
             }

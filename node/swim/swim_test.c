@@ -374,6 +374,61 @@ test_probe_failure_suspects_and_lhm(void)
     teardown();
 }
 
+/* When every relay has nacked, the probe has failed: the suspicion comes
+ * at once, not at the end of the probe round, and goes out at once. */
+static void
+test_probe_fails_when_every_relay_nacks(void)
+{
+    setup(5);
+    /* Find the first probe; its target never answers. */
+    naos_time now = 0;
+    const struct sent *ping = NULL;
+    while (ping == NULL) {
+        fx.nout = 0;
+        now = swim_next_deadline(fx.s);
+        swim_tick(fx.s, now);
+        for (size_t i = 0; i < fx.nout && ping == NULL; i++)
+            if (fx.out[i].type == SWIM_MSG_PING)
+                ping = &fx.out[i];
+    }
+    uint64_t target = ping->to.v;
+    naos_time sent = now;
+    /* After the probe timeout (1 s interval, 500 ms timeout): ping-reqs. */
+    fx.nout = 0;
+    swim_tick(fx.s, sent + 500);
+    size_t relays[8], nr = 0;
+    for (size_t i = 0; i < fx.nout; i++)
+        if (fx.out[i].type == SWIM_MSG_PING_REQ && nr < 8)
+            relays[nr++] = i;
+    NT_EQ_INT(nr, 3);
+    struct sent req[3];
+    for (size_t i = 0; i < nr; i++)
+        req[i] = fx.out[relays[i]];
+    fx.nout = 0;
+    /* A duplicated nack does not stand in for a relay yet to answer. */
+    for (int dup = 0; dup < 3; dup++)
+        deliver(SWIM_MSG_NACK, req[0].to.v, req[0].seq, NULL, 0, sent + 900);
+    for (size_t i = 1; i < nr; i++) {
+        NT_EQ_INT(mem(target)->state, SWIM_ALIVE);
+        deliver(SWIM_MSG_NACK, req[i].to.v, req[i].seq, NULL, 0, sent + 900);
+    }
+    NT_EQ_INT(mem(target)->state, SWIM_SUSPECT); /* round ends at 1000 */
+    NT_EQ_INT(swim_next_deadline(fx.s), sent + 900); /* gossip at once */
+    fx.nout = 0;
+    swim_tick(fx.s, sent + 900);
+    size_t told = 0;
+    for (size_t i = 0; i < fx.nout; i++)
+        told += fx.out[i].type == SWIM_MSG_GOSSIP &&
+                fx.out[i].first.kind == SWIM_UPD_SUSPECT &&
+                fx.out[i].first.id.v == target;
+    NT_TRUE(told >= 1);
+    /* One probe per round all the same: the next at the round's end. */
+    for (size_t i = 0; i < fx.nout; i++)
+        NT_TRUE(fx.out[i].type != SWIM_MSG_PING || fx.out[i].to.v == target);
+    NT_TRUE(swim_next_deadline(fx.s) >= sent + 900);
+    teardown();
+}
+
 static void
 test_buddy_first(void)
 {
@@ -778,11 +833,187 @@ test_reap_dead(void)
     teardown();
 }
 
+/* find_out: the first message sent of type to member `to` from index
+ * from on, or NULL. */
+static const struct sent *
+find_out(enum swim_msg_type type, uint64_t to, size_t from)
+{
+    for (size_t i = from; i < fx.nout; i++)
+        if (fx.out[i].type == type && fx.out[i].to.v == to)
+            return &fx.out[i];
+    return NULL;
+}
+
+/* A claim older than what we hold (the sender missed a refutation) gets
+ * the newer state back: first on the answer, or on a gossip message. */
+static void
+test_stale_claim_corrected(void)
+{
+    setup(4);
+    struct swim_update a = {.kind = SWIM_UPD_ALIVE, .id = {3},
+                            .incarnation = 3, .name = "n3", .addr = "t:3"};
+    deliver(SWIM_MSG_GOSSIP, 2, 0, &a, 1, 0);
+    NT_EQ_INT(mem(3)->incarnation, 3);
+    /* A ping from 4 that still says 3 is suspect at incarnation 1. */
+    struct swim_update u = {
+        .kind = SWIM_UPD_SUSPECT, .id = {3}, .incarnation = 1, .from = {4}};
+    fx.nout = 0;
+    deliver(SWIM_MSG_PING, 4, 77, &u, 1, 10);
+    const struct sent *o = find_out(SWIM_MSG_ACK, 4, 0);
+    NT_TRUE(o != NULL);
+    NT_EQ_INT(o->seq, 77);
+    NT_TRUE(o->has_first);
+    NT_EQ_INT(o->first.kind, SWIM_UPD_ALIVE);
+    NT_EQ_INT(o->first.id.v, 3);
+    NT_EQ_INT(o->first.incarnation, 3);
+    NT_EQ_INT(mem(3)->state, SWIM_ALIVE);
+    /* A gossip message (no answer) saying 3 is dead: a gossip back. */
+    u.kind = SWIM_UPD_DEAD;
+    u.incarnation = 2;
+    fx.nout = 0;
+    deliver(SWIM_MSG_GOSSIP, 4, 0, &u, 1, 20);
+    o = find_out(SWIM_MSG_GOSSIP, 4, 0);
+    NT_TRUE(o != NULL);
+    NT_EQ_INT(o->first.kind, SWIM_UPD_ALIVE);
+    NT_EQ_INT(o->first.id.v, 3);
+    NT_EQ_INT(o->first.incarnation, 3);
+    /* About ourselves (incarnation 8): a stale suspicion is not refuted
+     * again, but the sender gets our alive. */
+    u = (struct swim_update){
+        .kind = SWIM_UPD_SUSPECT, .id = {1}, .incarnation = 5, .from = {4}};
+    fx.nout = 0;
+    deliver(SWIM_MSG_GOSSIP, 4, 0, &u, 1, 30);
+    NT_EQ_INT(swim_self(fx.s)->incarnation, 8);
+    o = find_out(SWIM_MSG_GOSSIP, 4, 0);
+    NT_TRUE(o != NULL);
+    NT_TRUE(o->has_alive_self);
+    NT_EQ_INT(o->alive_self_inc, 8);
+    /* Nothing stale, nothing sent back. */
+    fx.nout = 0;
+    deliver(SWIM_MSG_GOSSIP, 4, 0, &a, 1, 40);
+    NT_TRUE(find_out(SWIM_MSG_GOSSIP, 4, 0) == NULL);
+    teardown();
+}
+
+/* A suspicion heard from another node goes to the suspect on a ping, so
+ * its refutation comes straight back on the ack. */
+static void
+test_heard_suspicion_pings_suspect(void)
+{
+    setup(4);
+    struct swim_update u = {
+        .kind = SWIM_UPD_SUSPECT, .id = {3}, .incarnation = 1, .from = {2}};
+    deliver(SWIM_MSG_GOSSIP, 2, 0, &u, 1, 10);
+    NT_EQ_INT(mem(3)->state, SWIM_SUSPECT);
+    const struct sent *o = find_out(SWIM_MSG_PING, 3, 0);
+    NT_TRUE(o != NULL);
+    NT_EQ_INT(o->first.kind, SWIM_UPD_SUSPECT);
+    NT_EQ_INT(o->first.id.v, 3);
+    /* The suspect refutes on the ack: alive again. */
+    struct swim_update a = {.kind = SWIM_UPD_ALIVE, .id = {3},
+                            .incarnation = 2, .name = "n3", .addr = "t:3"};
+    deliver(SWIM_MSG_ACK, 3, o->seq, &a, 1, 12);
+    NT_EQ_INT(mem(3)->state, SWIM_ALIVE);
+    teardown();
+}
+
+/* A probe timeout before a suspicion runs out, the node asks a few peers
+ * and the suspect again; a peer holding the refutation sends it back. */
+static void
+test_last_call_before_deadline(void)
+{
+    /* N = 5, mult 4 at 1 s: min 4 s, max 24 s, k = 2: a lone suspector's
+     * deadline is at 24 s, its last call at 23.5 s. */
+    setup(5);
+    struct swim_update u = {
+        .kind = SWIM_UPD_SUSPECT, .id = {4}, .incarnation = 1, .from = {2}};
+    deliver(SWIM_MSG_GOSSIP, 2, 0, &u, 1, 0);
+    pump_to(23400, 0); /* 4's acks carry no refutation */
+    NT_EQ_INT(mem(4)->state, SWIM_SUSPECT);
+    fx.nout = 0;
+    swim_tick(fx.s, 23500);
+    size_t asked = 0;
+    for (size_t i = 0; i < fx.nout; i++) {
+        const struct sent *o = &fx.out[i];
+        if (o->type == SWIM_MSG_GOSSIP && o->first.kind == SWIM_UPD_SUSPECT &&
+            o->first.id.v == 4) {
+            NT_TRUE(o->to.v != 4 && o->to.v != 1);
+            asked++;
+        }
+    }
+    NT_EQ_INT(asked, 3);
+    const struct sent *p = find_out(SWIM_MSG_PING, 4, 0);
+    NT_TRUE(p != NULL);
+    NT_EQ_INT(p->first.kind, SWIM_UPD_SUSPECT);
+    /* Peer 3 held the refutation: it answers with it in time. */
+    struct swim_update a = {.kind = SWIM_UPD_ALIVE, .id = {4},
+                            .incarnation = 2, .name = "n4", .addr = "t:4"};
+    deliver(SWIM_MSG_GOSSIP, 3, 0, &a, 1, 23510);
+    pump_to(30000, 0);
+    NT_EQ_INT(mem(4)->state, SWIM_ALIVE);
+    teardown();
+}
+
+/* A reaped member stays gone: a peer that still holds it dead (it reaps
+ * later) must not bring it back through a sync, in full or by digest,
+ * or every reap would be undone by the next sync and the member would
+ * circulate forever. */
+static void
+test_reaped_not_resurrected_by_sync(void)
+{
+    setup(3);
+    struct swim_update d = {
+        .kind = SWIM_UPD_DEAD, .id = {3}, .incarnation = 1, .from = {2}};
+    deliver(SWIM_MSG_GOSSIP, 2, 0, &d, 1, 100);
+    pump_to(100 + 3600 * 1000 + 1, 0);
+    NT_TRUE(mem(3) == NULL);
+    int removed = fx.changes[SWIM_CHANGE_REMOVED];
+    int states = fx.changes[SWIM_CHANGE_STATE];
+    naos_time t = 100 + 3600 * 1000 + 10;
+    static const enum swim_upd_kind kinds[] = {SWIM_UPD_DEAD, SWIM_UPD_LEFT};
+    for (size_t k = 0; k < 2; k++) {
+        /* Member 2's full state (a join answer or a sync fill). */
+        struct swim_update e[2] = {
+            {.kind = SWIM_UPD_ALIVE, .id = {2}, .incarnation = 1,
+             .name = "n2", .addr = "t:2", .full = true},
+            {.kind = kinds[k], .id = {3}, .incarnation = 1, .from = {2},
+             .name = "n3", .addr = "t:3", .full = true},
+        };
+        deliver(SWIM_MSG_SYNC_REPLY, 2, 0, e, 2, t++);
+        NT_TRUE(mem(3) == NULL);
+        deliver(SWIM_MSG_SYNC_FILL, 2, 0, e, 2, t++);
+        NT_TRUE(mem(3) == NULL);
+        /* Its digests: we do not ask for the entry. */
+        e[1].full = false;
+        e[1].name = e[1].addr = NULL;
+        fx.want_id.v = 3;
+        fx.nout = 0;
+        deliver(SWIM_MSG_SYNC, 2, 0, e, 2, t++);
+        NT_EQ_INT(fx.nout, 1);
+        NT_EQ_INT(fx.out[0].type, SWIM_MSG_SYNC_REPLY);
+        NT_FALSE(fx.out[0].wants_x);
+        NT_TRUE(mem(3) == NULL);
+    }
+    NT_EQ_INT(fx.changes[SWIM_CHANGE_STATE], states);
+    NT_EQ_INT(fx.changes[SWIM_CHANGE_REMOVED], removed);
+    /* A live member we never knew is still learnt from a sync. */
+    struct swim_update a = {.kind = SWIM_UPD_ALIVE, .id = {3},
+                            .incarnation = 2, .name = "n3", .addr = "t:3",
+                            .full = true};
+    deliver(SWIM_MSG_SYNC_FILL, 2, 0, &a, 1, t++);
+    NT_TRUE(mem(3) != NULL);
+    NT_EQ_INT(mem(3)->state, SWIM_ALIVE);
+    teardown();
+}
+
 static void
 test_alloc_failures(void)
 {
-    /* Every allocation failing in turn: errors, never crashes or leaks. */
-    for (long n = 0; n < 40; n++) {
+    /* Every allocation failing in turn: errors, never crashes or leaks,
+     * until the point past the last allocation, which must run clean. */
+    bool clean = false;
+    long n;
+    for (n = 0; n < 400 && !clean; n++) {
         memset(&fx, 0, sizeof(fx));
         struct swim_config c;
         swim_config_profile(&c, "lan");
@@ -791,20 +1022,38 @@ test_alloc_failures(void)
         naos_alloc_fail_after(n);
         struct swim *s = NULL;
         int rc = swim_alloc(&s, &c, &test_io);
+        bool known = false, probed = false;
         if (rc == NAOS_OK) {
             fx.s = s;
             swim_start(s, 0);
             struct swim_update u = {.kind = SWIM_UPD_ALIVE, .id = {2},
                                     .incarnation = 1, .addr = "t:2"};
             deliver(SWIM_MSG_GOSSIP, 2, 0, &u, 1, 0);
-            swim_tick(s, 1000);
+            const char *seeds[] = {"t:9"};
+            (void)swim_join(s, seeds, 1, 0);
+            swim_tick(s, 3000);
+            known = mem(2) != NULL && mem(2)->state == SWIM_ALIVE;
+            for (size_t i = 0; i < fx.nout; i++)
+                probed |= fx.out[i].type == SWIM_MSG_PING &&
+                          fx.out[i].to.v == 2;
             swim_free(s);
         } else {
             NT_EQ_INT(rc, NAOS_ENOMEM);
         }
+        clean = naos_alloc_fault_armed();
         naos_alloc_fail_after(-1);
         NT_EQ_INT(naos_alloc_live(), 0);
+        if (clean) {
+            /* Nothing failed this time: it all worked. */
+            NT_EQ_INT(rc, NAOS_OK);
+            NT_TRUE(known);
+            NT_TRUE(probed);
+        }
     }
+    if (!clean)
+        NT_FAIL("still failing an allocation after %ld points", n);
+    printf("  report: %ld allocation failure points, then a clean run\n",
+           n - 1);
 }
 
 int
@@ -817,6 +1066,7 @@ main(void)
         NT_CASE(test_dogpile_suspicion_timeout),
         NT_CASE(test_refutation_clears_suspicion),
         NT_CASE(test_probe_failure_suspects_and_lhm),
+        NT_CASE(test_probe_fails_when_every_relay_nacks),
         NT_CASE(test_buddy_first),
         NT_CASE(test_conn_closed_fast_path),
         NT_CASE(test_ping_from_unknown_is_answered),
@@ -829,6 +1079,10 @@ main(void)
         NT_CASE(test_sync_view_hash),
         NT_CASE(test_join_backoff_and_reply),
         NT_CASE(test_reap_dead),
+        NT_CASE(test_reaped_not_resurrected_by_sync),
+        NT_CASE(test_stale_claim_corrected),
+        NT_CASE(test_heard_suspicion_pings_suspect),
+        NT_CASE(test_last_call_before_deadline),
         NT_CASE(test_alloc_failures),
         {0},
     };
