@@ -50,7 +50,7 @@ print_event(const struct cli *c, const Naos__V1__Event *ev)
         return 0;
     }
     json_t *j = status_json_event(ev);
-    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    char *s = j ? json_dumps(j, JSON_COMPACT | STATUS_JSON_DUMP) : NULL;
     json_decref(j);
     if (s == NULL)
         return cli_fatal(CLI_EXIT_TEMP, "unable to render an event as JSON");

@@ -34,9 +34,18 @@ static const char main_help[] =
     "\n" CLI_GLOBAL_HELP
     "  --version        print the version\n"
     "\n"
-    "Exit codes: 0 ok, 1 negative answer (the node is busy), 100 usage\n"
-    "error or permanent failure, 111 temporary failure (node unreachable,\n"
-    "timeout). Run `naos COMMAND --help` for a command's options.\n";
+    "Exit codes (s6's convention; the same for naos-node):\n"
+    "  0    ok; also a stop of a stopped or a start of a running deployment\n"
+    "  1    an expected negative answer: the node is busy with that\n"
+    "       deployment (try again when it is), no checkpoint saved yet\n"
+    "  100  permanent: bad usage, invalid spec, no such deployment or\n"
+    "       file, refused; the same command will fail the same way\n"
+    "  111  temporary: node unreachable, timeout, out of memory or\n"
+    "       descriptors, I/O error; retrying may work\n"
+    "With --json, errors are JSON too, one object per line on stderr:\n"
+    "  {\"error\": \"...\", \"code\": 100, \"status\": \"not-found\"}\n"
+    "(\"status\" when the node answered: invalid, not-found, exists, busy,\n"
+    "denied, internal). Run `naos COMMAND --help` for a command's options.\n";
 
 struct subcmd {
     const char *name;
@@ -70,6 +79,9 @@ main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct cli c = CLI_ZERO;
+    /* Before any parsing: an error in an option given before --json is
+     * reported as JSON too. */
+    cli_set_json_errors(cli_argv_wants_json(argc, argv));
     opterr = 0;
     int opt;
     /* '+': stop at the subcommand's name */
@@ -90,7 +102,8 @@ main(int argc, char **argv)
     char **sub = argv + optind;
     int subc = argc - optind;
     if (strcmp(sub[0], "help") == 0) {
-        if (subc < 2) {
+        if (subc < 2 || strcmp(sub[1], "--help") == 0 ||
+            strcmp(sub[1], "-h") == 0 || strcmp(sub[1], "help") == 0) {
             fputs(main_help, stdout);
             return CLI_EXIT_OK;
         }

@@ -21,6 +21,7 @@
 #include "node/node.h"
 #include "node/proc/sdnotify.h"
 #include "node/proc/spawn.h"
+#include "node/swim/swim.h"
 
 #define EXIT_USAGE 100
 #define EXIT_TEMP 111
@@ -94,15 +95,18 @@ static const char usage[] =
     "                   single node, no membership\n"
     "  --advertise ADDR the address peers dial (default: the bound\n"
     "                   --listen address; required when it is 0.0.0.0)\n"
-    "  --profile P      timing: lan (default: ~0.4 s to detect a crashed\n"
-    "                   node, ~5-9 s a silent one), wan (~2.4 s / ~40-60 s)\n"
-    "                   or local (~0.2 s / ~5-7 s)\n"
+    "  --profile P      timing: " SWIM_PROFILE_HELP
     "  --seeds A,B,...  with start: join through these addresses too\n"
     "  -h, --help       this text\n"
     "  --version        print the version\n"
     "\n"
-    "exit codes: 0 clean stop, 100 bad usage or configuration, 111 system\n"
-    "failure (cannot bind, another node holds the run directory)\n";
+    "exit codes (s6's convention, as `naos --help`):\n"
+    "  0    clean stop; leave: the node left and stopped\n"
+    "  1    leave: the node answered busy\n"
+    "  100  permanent: bad usage or configuration, unsafe directories,\n"
+    "       leave of a node that is not in a cluster\n"
+    "  111  temporary: cannot bind, another node holds the run or data\n"
+    "       directory, node unreachable, system failure\n";
 
 static int
 default_data_dir(char *buf, size_t len)
@@ -473,7 +477,10 @@ cmd_leave(int argc, char **argv)
     if (rep->code != NAOS__V1__ERROR_CODE__OK) {
         fprintf(stderr, "naos-node: fatal: %s\n",
                 rep->error ? rep->error : "the node refused");
-        code = 1;
+        /* as naos: busy 1, the node's own trouble 111, the rest 100 */
+        code = rep->code == NAOS__V1__ERROR_CODE__BUSY       ? 1
+               : rep->code == NAOS__V1__ERROR_CODE__INTERNAL ? EXIT_TEMP
+                                                             : EXIT_USAGE;
     } else if (rep->rep_case == NAOS__V1__REPLY__REP_MESSAGE) {
         printf("%s\n", rep->message);
     }

@@ -199,12 +199,36 @@ handle_dep_cmd(struct node *n, const Naos__V1__NameRequest *req, dep_cmd fn,
         return;
     }
     const char *was = sup_state_name(d->state);
+    /* Idempotent, as `systemctl stop`/`start`: what is already so is done
+     * (exit 0), not refused. */
+    bool rest = sup_is_at_rest(d);
+    if (fn == sup_stop && rest) {
+        ctl_reply_message(rep, "%s is already stopped%s", name,
+                          d->state == SUP_FAILED ? " (it had failed)" : "");
+        return;
+    }
+    if (fn == sup_start && !rest && d->state != SUP_STOPPING) {
+        ctl_reply_message(rep, "%s is already %s", name, was);
+        return;
+    }
     int rc = fn(n->tree, d, n->r.now);
-    if (rc == NAOS_OK)
-        ctl_reply_message(rep, "%s %s", verb, name);
-    else
+    if (rc != NAOS_OK && fn == sup_stop && d->state == SUP_STOPPING) {
+        ctl_reply_message(rep, "%s is already stopping", name);
+    } else if (rc != NAOS_OK) {
+        const char *now = fn == sup_stop      ? "stop"
+                          : fn == sup_start   ? "start"
+                          : fn == sup_restart ? "restart"
+                                              : "remove";
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
-                        "cannot %s %s while it is %s", verb, name, was);
+                        "cannot %s %s while it is %s: try again once it "
+                        "is done", now, name, was);
+    } else if (fn == sup_stop && !sup_is_at_rest(d)) {
+        /* Its workers have their shutdown grace to exit: not stopped yet. */
+        ctl_reply_message(rep, "stopping %s (`naos status %s` shows when "
+                          "it is stopped)", name, name);
+    } else {
+        ctl_reply_message(rep, "%s %s", verb, name);
+    }
 }
 
 /* Finds the only worker under s, or returns NULL and counts them. */
@@ -569,13 +593,19 @@ dispatch(struct node *n, const struct caller *who,
         node__members_reply(n, rep);
         break;
     case NAOS__V1__REQUEST__REQ_LEAVE:
-        if (n->members) {
-            ctl_reply_message(rep, "naos-node %s is leaving the cluster and "
-                              "stopping", n->name);
-        } else {
-            ctl_reply_message(rep, "naos-node %s is not in a cluster; "
-                              "stopping", n->name);
+        /* Leaving is for members; a single node is stopped with SIGTERM.
+         * Refused, so a mistaken leave does not stop every agent. */
+        if (n->members == NULL) {
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
+                            "naos-node %s is not in a cluster (started "
+                            "without --listen), so there is nothing to "
+                            "leave; nothing changed. To stop it and its "
+                            "agents, send it SIGTERM (kill %d)", n->name,
+                            (int)getpid());
+            break;
         }
+        ctl_reply_message(rep, "naos-node %s is leaving the cluster and "
+                          "stopping", n->name);
         node__stop(n);
         break;
     case NAOS__V1__REQUEST__REQ_PING:

@@ -68,6 +68,8 @@ enum sup_reason_kind {
     SUP_REASON_SPAWN_FAILED,  /* code = errno of the failed spawn/exec */
     SUP_REASON_MAX_RESTARTS,  /* a supervisor gave up (exits "shutdown") */
     SUP_REASON_NODE_RESTART,  /* the node restarted (issue: store) */
+    SUP_REASON_KILLED,        /* stopped by naos, but SIGKILLed once its
+                                 shutdown grace (code, ms) ran out */
 };
 
 struct sup_reason {
@@ -301,6 +303,9 @@ int sup_stop(struct sup_tree *t, struct sup_node *dep, naos_time now);
 int sup_start(struct sup_tree *t, struct sup_node *dep, naos_time now);
 int sup_restart(struct sup_tree *t, struct sup_node *dep, naos_time now);
 int sup_remove(struct sup_tree *t, struct sup_node *dep, naos_time now);
+/* sup_is_at_rest: dep has nothing running and nothing under way (stopped
+ * or failed): what sup_start needs and what makes sup_stop a no-op. */
+bool sup_is_at_rest(const struct sup_node *dep);
 
 /* sup_shutdown stops every deployment (node shutdown, newest first).
  * sup_is_quiet tells when no worker has a process any more. */
