@@ -114,7 +114,8 @@ struct node {
     struct ctl ctl;   /* RUN/ctl.sock: the operator's */
     struct ctl agent; /* RUN/agent.sock: the workers', each for itself */
     struct node_peer_memo peer_memo[NODE_PEER_MEMO];
-    struct events events;
+    struct events events; /* kept in the store too (node__events_flush) */
+    bool events_unsaved;  /* the store refused them: no more tries */
     struct sup_tree *tree;
     struct idmap pids; /* pid -> wrun with a live run */
     struct wrun *grave; /* freed after the loop iteration that dropped them */
@@ -224,6 +225,12 @@ void node__ctl_request(void *arg, struct ctl_req *req);
 /* node__agent_request: the ctl_handler of the agent endpoint (node_ctl.c):
  * each worker run's requests about itself (its checkpoint, its status). */
 void node__agent_request(void *arg, struct ctl_req *req);
+/* node__events_flush writes the events recorded since the last flush to
+ * the store, in one synced commit: once per loop iteration that recorded
+ * any (a burst of exits costs one commit, not one per event), before an
+ * events reply (what a reader saw is never lost with the node), and at
+ * close. At most NODE_EVENTS_KEPT are kept there (node.c). */
+void node__events_flush(struct node *n);
 /* node__stop begins a graceful stop (SIGTERM, `naos-node leave`): leave
  * the cluster first when in one, then stop every deployment; node_run
  * returns once all is quiet. Idempotent. */

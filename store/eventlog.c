@@ -7,8 +7,9 @@
 #include "store/store_pb.h"
 
 struct append_args {
-    Naos__V1__Event *const *evs;
-    size_t n;
+    uint64_t from, to;
+    store_event_fill_fn fill;
+    void *arg;
     uint64_t keep;
 };
 
@@ -17,14 +18,17 @@ append_txn(struct store_txn *t, void *arg)
 {
     const struct append_args *a = arg;
     unsigned char key[8];
-    for (size_t i = 0; i < a->n; i++) {
-        store_be64_put(key, a->evs[i]->seq);
-        int err = store_pb_put(t, STORE_EVENTS, key, sizeof key,
-                               &a->evs[i]->base, 0);
+    for (uint64_t q = a->from; q <= a->to; q++) {
+        Naos__V1__Event ev = NAOS__V1__EVENT__INIT;
+        if (!a->fill(q, &ev, a->arg))
+            continue;
+        ev.seq = q;
+        store_be64_put(key, q);
+        int err = store_pb_put(t, STORE_EVENTS, key, sizeof key, &ev.base, 0);
         if (err != NAOS_OK)
             return err;
     }
-    uint64_t last = a->evs[a->n - 1]->seq;
+    uint64_t last = a->to;
     if (last <= a->keep)
         return NAOS_OK;
     uint64_t cutoff = last - a->keep + 1; /* the oldest seq kept */
@@ -51,18 +55,13 @@ append_txn(struct store_txn *t, void *arg)
 }
 
 int
-store_events_append(struct store *s, Naos__V1__Event *const *evs, size_t n,
-                    uint64_t keep)
+store_events_append(struct store *s, uint64_t from, uint64_t to,
+                    store_event_fill_fn fill, void *arg, uint64_t keep)
 {
-    if (n == 0)
-        return NAOS_OK;
-    if (keep == 0)
-        return store_fail(s, NAOS_EINVAL, "events: keep must be >= 1");
-    for (size_t i = 0; i < n; i++)
-        if (evs[i]->seq == 0 || (i > 0 && evs[i]->seq <= evs[i - 1]->seq))
-            return store_fail(s, NAOS_EINVAL,
-                              "events: seqs must be > 0 and increasing");
-    struct append_args a = {evs, n, keep};
+    if (keep == 0 || from == 0 || to < from || fill == NULL)
+        return store_fail(s, NAOS_EINVAL,
+                          "events: need 0 < from <= to and keep >= 1");
+    struct append_args a = {from, to, fill, arg, keep};
     return store_write(s, append_txn, &a);
 }
 

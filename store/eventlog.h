@@ -8,20 +8,28 @@
 #ifndef NAOS_STORE_EVENTLOG_H
 #define NAOS_STORE_EVENTLOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "proto/naos.pb-c.h"
 #include "store/store.h"
 
-/* store_events_append writes evs[0..n) (borrowed; seqs increasing, each
- * above every stored one) in one synced transaction, and in the same
- * transaction deletes every stored event whose seq is not among the
- * newest keep (keep >= 1). So a batch costs one commit however many
- * events it holds. Returns NAOS_OK once durable; NAOS_EINVAL (seq 0,
- * seqs not increasing, keep 0: nothing written); NAOS_ESTORE. */
-int store_events_append(struct store *s, Naos__V1__Event *const *evs,
-                        size_t n, uint64_t keep);
+/* store_event_fill_fn fills *out (initialised by the caller) with event
+ * seq, its strings borrowed until the next call; returns false when there
+ * is no such event (it is skipped). */
+typedef bool (*store_event_fill_fn)(uint64_t seq, Naos__V1__Event *out,
+                                    void *arg);
+
+/* store_events_append writes the events from..to (each filled by fill, so
+ * the caller needs no buffer for a batch) in one synced transaction, and
+ * in the same transaction deletes every stored event whose seq is not
+ * among the newest keep (keep >= 1). So a batch costs one commit however
+ * many events it holds. from must be above every stored seq for them to
+ * come back in order. Returns NAOS_OK once durable; NAOS_EINVAL (from 0,
+ * to < from, keep 0: nothing written); NAOS_ESTORE. */
+int store_events_append(struct store *s, uint64_t from, uint64_t to,
+                        store_event_fill_fn fill, void *arg, uint64_t keep);
 
 /* store_event_fn gets one stored event (borrowed: valid during the call).
  * Return NAOS_OK to go on; anything else stops the walk and is returned. */
