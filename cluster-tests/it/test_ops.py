@@ -102,5 +102,129 @@ class Messages(NodeTest):
         self.assertIsNone(re.search(r"\d s\b", para), para)
 
 
+class Events(NodeTest):
+
+    def human(self, n, *args):
+        r = n.ok("events", *args)
+        return [l for l in r.out.splitlines() if l.strip()]
+
+    def test_numbers_filter_tail_and_past_the_end(self):
+        with self.node() as n:
+            n.deploy("alpha", ["sleep", "1000"])
+            n.deploy("beta", ["sleep", "1000"])
+            n.wait_running_pid("alpha/alpha")
+            n.wait_running_pid("beta/beta")
+            evs = n.events()
+            last = evs[-1]["seq"]
+            # each human line starts with the number --since takes
+            lines = self.human(n)
+            self.assertEqual(len(lines), len(evs))
+            for l, e in zip(lines, evs):
+                self.assertTrue(l.startswith("%d  " % e["seq"]), l)
+            # past the end: nothing, not the whole history again
+            for since in (last, last + 1, 99999):
+                r = n.naos("events", "--since", since)
+                self.assertEqual((r.code, r.out), (0, ""), r)
+            r = n.naos("events", "--since", 99999, json=True)
+            self.assertEqual((r.code, r.out), (0, ""), r)
+            # by deployment, and by path
+            a = n.ok("events", "alpha", json=True).data
+            a = a if isinstance(a, list) else [a]
+            self.assertTrue(a)
+            self.assertEqual({e["deployment"] for e in a}, {"alpha"})
+            self.assertEqual([e["seq"] for e in a],
+                             [e["seq"] for e in evs
+                              if e["deployment"] == "alpha"])
+            w = n.ok("events", "beta/beta", json=True).data
+            w = w if isinstance(w, list) else [w]
+            self.assertTrue(w)
+            self.assertTrue(all(e["path"] == "beta/beta" for e in w), w)
+            r = n.naos("events", "alp")  # a prefix of a name is not a path
+            self.assertEqual((r.code, r.out), (0, ""), r)
+            # the last N, of everything or of one deployment
+            t = n.ok("events", "--tail", 2, json=True).data
+            self.assertEqual([e["seq"] for e in t],
+                             [e["seq"] for e in evs[-2:]])
+            t = n.ok("events", "alpha", "--tail", 1, json=True).data
+            self.assertEqual(t["seq"], a[-1]["seq"])
+            self.assertEqual(n.naos("events", "--tail", 0).code, 100)
+            self.assertEqual(
+                n.naos("events", "--tail", 1, "--since", 1).code, 100)
+
+    def test_follow_from_past_the_end_waits_from_there(self):
+        with self.node() as n:
+            n.deploy("f", ["sleep", "1000"])
+            pid = n.wait_running_pid("f/f")
+            last = n.events()[-1]["seq"]
+            cur = last + 2  # the exit and restart after it are not shown
+
+            def served():
+                _, _, body = n.http("GET", "/metrics")
+                m = re.search(rb'naos_control_requests_total\{result="ok"\} '
+                              rb'(\d+)', body)
+                return int(m.group(1))
+            before = served()
+            out = n.path("follow.out")
+            with open(out, "w") as fo:
+                p = subprocess.Popen(
+                    [os.environ.get("NAOS_BIN", "naos"), "--run", n.run,
+                     "events", "-f", "--json", "--since", str(cur)],
+                    stdout=fo, stderr=subprocess.STDOUT, env=n.cli_env)
+            try:
+                # its first request came while the cursor was past the end
+                wait_until(lambda: served() > before, 10,
+                           msg="the follower's first request")
+                os.kill(pid, 9)
+                n.wait_running_pid("f/f", other_than=pid)
+                wait_until(lambda: n.events()[-1]["seq"] > cur, 10,
+                           msg="events past the cursor")
+
+                def followed():
+                    with open(out) as f:
+                        return [json.loads(l) for l in f if l.strip()]
+                wait_until(lambda: followed(), 10, msg="the follower")
+                seqs = [e["seq"] for e in followed()]
+                self.assertEqual(seqs[0], cur + 1, followed())
+                self.assertTrue(all(q > cur for q in seqs), seqs)
+            finally:
+                p.terminate()
+                p.wait(timeout=10)
+            self.assertEqual(p.returncode, 0)
+
+    def test_events_survive_node_restarts_and_keep_counting(self):
+        with self.node() as n:
+            n.deploy("keep", ["sleep", "1000"])
+            n.wait_running_pid("keep/keep")
+            before = n.events()
+            last = before[-1]["seq"]
+            self.assertEqual(n.stop_node(), 0)
+            n.start_node()
+            n.wait_running_pid("keep/keep")
+            after = n.events()
+            # the history is there, with the same numbers
+            self.assertEqual(after[:len(before)], before)
+            new = after[len(before):]
+            self.assertTrue(new)
+            # the stop's events and then the restored deployment's, numbered
+            # on from before
+            self.assertEqual([e["seq"] for e in new],
+                             list(range(last + 1, last + 1 + len(new))))
+            kinds = [e["kind"] for e in new]
+            self.assertIn("stop", kinds)
+            self.assertEqual(kinds[-2:], ["deploy", "start"], new)
+            # a cursor from before the restart goes on where it was
+            r = n.ok("events", "--since", last, json=True).data
+            r = r if isinstance(r, list) else [r]
+            self.assertEqual([e["seq"] for e in r], [e["seq"] for e in new])
+            # kill -9: what a reader was shown is kept
+            shown = n.events()
+            n.kill9()
+            n.start_node()
+            n.wait_running_pid("keep/keep")
+            again = n.events()
+            self.assertEqual(again[:len(shown)], shown)
+            self.assertGreater(again[-1]["seq"], shown[-1]["seq"])
+
+
 if __name__ == "__main__":
     unittest.main()
