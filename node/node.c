@@ -860,6 +860,26 @@ node__events_flush(struct node *n)
         n->events_unsaved = true;
     }
     ev->persisted = last;
+    n->events_flushed_at = n->r.now;
+}
+
+naos_time
+node__events_deadline(const struct node *n)
+{
+    if (n->events.persisted >= events_last(&n->events) || n->events_unsaved)
+        return NAOS_TIME_NEVER;
+    return n->events_flushed_at + NODE_EVENTS_FLUSH_MS;
+}
+
+void
+node__events_tick(struct node *n)
+{
+    uint64_t pending = events_last(&n->events) - n->events.persisted;
+    if (pending == 0)
+        return;
+    if (n->r.now >= node__events_deadline(n) ||
+        pending >= NODE_EVENTS_KEPT / 2) /* before the ring overwrites */
+        node__events_flush(n);
 }
 
 static int
@@ -960,7 +980,9 @@ next_deadline(struct node *n)
         return n->r.now; /* orphans_step has more to do */
     naos_time a = sup_next_deadline(n->tree);
     naos_time b = node__members_deadline(n);
-    return a < b ? a : b;
+    naos_time c = node__events_deadline(n);
+    a = a < b ? a : b;
+    return a < c ? a : c;
 }
 
 int
@@ -1165,9 +1187,9 @@ node_run(struct node *n)
             NAOS_INFO("node", "left the cluster; stopping every deployment");
             sup_shutdown(n->tree, n->r.now);
         }
+        node__events_tick(n);
         reactor_set_deadline(&n->r, next_deadline(n));
         grave_flush(n);
-        node__events_flush(n);
         node__stats_observe_loop(n, n->r.last_lag_us +
                                         (naos_clock_now_us() - t0));
         if (n->stopping && !n->leave_pending && sup_is_quiet(n->tree)) {

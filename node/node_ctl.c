@@ -470,7 +470,6 @@ handle_events(struct node *n, const Naos__V1__EventsRequest *req,
     if (er == NULL)
         return;
     naos__v1__events_reply__init(er);
-    node__events_flush(n); /* what a reader sees survives a crash */
     uint64_t since = req ? req->since : 0;
     const char *only = req && req->path && req->path[0] ? req->path : NULL;
     uint64_t last = events_last(&n->events), oldest = events_oldest(&n->events);
@@ -525,6 +524,11 @@ handle_events(struct node *n, const Naos__V1__EventsRequest *req,
         er->events[er->n_events++] = ev;
     }
     er->next = q - 1;
+    /* What a reader saw survives a crash, and its number is never given
+     * to another event. */
+    if (er->n_events &&
+        er->events[er->n_events - 1]->seq > n->events.persisted)
+        node__events_flush(n);
     rep->msg.rep_case = NAOS__V1__REPLY__REP_EVENTS;
     rep->msg.events = er;
 }
