@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* naos-node: the per-host daemon. `naos-node start` runs in the foreground
  * until SIGTERM/SIGINT, then stops every deployment cleanly. */
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -385,7 +386,12 @@ cmd_start(int argc, char **argv, bool join)
                                   sizeof err);
         if (trc != NAOS_OK) {
             fprintf(stderr, "naos-node: fatal: %s\n", err);
-            return trc == NAOS_ESYS ? EXIT_TEMP : EXIT_USAGE;
+            /* a file that is missing or not ours stays so: permanent */
+            return trc == NAOS_ESYS && errno != ENOENT && errno != EACCES &&
+                           errno != ENOTDIR && errno != EISDIR &&
+                           errno != ELOOP
+                       ? EXIT_TEMP
+                       : EXIT_USAGE;
         }
     }
     if (!http_addr || strcmp(http_addr, "off") != 0) {

@@ -84,6 +84,29 @@ class Messages(NodeTest):
             self.assertIn("no deployment named ghost", doc["error"])
             self.assertEqual(r.out, "")
 
+    def test_node_exit_codes(self):
+        def run(*args):
+            return subprocess.run([NODE_BIN, *args], capture_output=True,
+                                   text=True, timeout=30)
+        d = self.id().rsplit(".", 1)[-1]
+        tmp = "/tmp/nit-ops-%d" % os.getpid()
+        try:
+            # permanent: usage, and a token file that is not there
+            self.assertEqual(run("frob").returncode, 100)
+            self.assertEqual(run("start", "--log-keep", "0").returncode, 100)
+            p = run("start", "--run", tmp + "/r", "--data", tmp + "/d",
+                    "--http", "127.0.0.1:0", "--http-token-file",
+                    tmp + "/no-such-token")
+            self.assertEqual(p.returncode, 100, (d, p))
+            self.assertIn("no-such-token", p.stderr)
+            # temporary: no node to ask
+            p = run("leave", "--run", tmp + "/nobody")
+            self.assertEqual(p.returncode, 111, p)
+            p = run("--help")
+            self.assertIn("100  permanent", p.stdout)
+        finally:
+            subprocess.run(["rm", "-rf", tmp])
+
     def test_help_and_readme_agree_on_detection_times(self):
         p = subprocess.run([NODE_BIN, "--help"], capture_output=True,
                            text=True, timeout=10)
