@@ -19,8 +19,12 @@ static const struct ctl_cmd ctl_stop = {
     "Usage: naos stop NAME\n"
     "\n"
     "Stop deployment NAME: its children are stopped in reverse start order\n"
-    "(SIGTERM, then SIGKILL after each worker's shutdown time). The\n"
-    "deployment stays defined; `naos start NAME` runs it again.\n"
+    "(SIGTERM, then SIGKILL after each worker's shutdown time; such a\n"
+    "worker's last exit reads `killed after 5s grace`). The deployment\n"
+    "stays defined; `naos start NAME` runs it again. Says `stopping NAME`\n"
+    "while workers are still within their grace, `stopped NAME` once all\n"
+    "have exited. Stopping a stopped (or failed) deployment changes nothing\n"
+    "and exits 0, as `systemctl stop` does; one already stopping too.\n"
     "\n" CLI_GLOBAL_HELP,
     "stopped %s"};
 
@@ -29,7 +33,8 @@ static const struct ctl_cmd ctl_start = {
     "Usage: naos start NAME\n"
     "\n"
     "Start deployment NAME again after `naos stop` or after it failed\n"
-    "(gave up on its restart intensity).\n"
+    "(gave up on its restart intensity). Starting a running deployment\n"
+    "changes nothing and exits 0; one still stopping is busy (exit 1).\n"
     "\n" CLI_GLOBAL_HELP,
     "started %s"};
 

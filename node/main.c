@@ -42,6 +42,8 @@ static const char usage[] =
     "through any of the seed addresses (retrying with backoff until a seed\n"
     "answers). `leave` asks the node on --run DIR to leave the cluster\n"
     "gracefully (peers mark it `left`) and stop; SIGTERM does the same.\n"
+    "A node that is not in a cluster refuses to leave (exit 100) and keeps\n"
+    "running: stop it with SIGTERM.\n"
     "\n"
     "options:\n"
     "  --run DIR        sockets and lock file (default: $NAOS_RUN_DIR, else\n"
