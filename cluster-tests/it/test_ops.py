@@ -16,7 +16,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 README = os.path.join(HERE, "..", "..", "README.md")
 
 # A worker that ignores SIGTERM: only the SIGKILL after its grace ends it.
-STUBBORN = ["sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"]
+# It says when it ignores it (a SIGTERM before the trap would end it).
+STUBBORN = ["sh", "-c", "trap '' TERM; : > \"$1\"; while :; do sleep 0.1; "
+            "done", "stubborn"]
 
 
 class Messages(NodeTest):
@@ -37,8 +39,11 @@ class Messages(NodeTest):
 
     def test_stop_says_stopping_until_the_grace_is_over(self):
         with self.node() as n:
-            n.deploy("stub", STUBBORN, "--shutdown", "2s")
+            ready = n.path("trapped")
+            n.deploy("stub", STUBBORN + [ready], "--shutdown", "2s")
             n.wait_running_pid("stub/stub")
+            wait_until(lambda: os.path.exists(ready), 10,
+                       msg="the worker to ignore SIGTERM")
             t0 = time.monotonic()
             r = n.ok("stop", "stub")
             # the worker ignores SIGTERM: it is still stopping
