@@ -103,6 +103,28 @@ void cli_print_clean(FILE *f, const char *s);
  * is the vector getopt scanned. */
 void cli_bad_option(int opt, char **argv, char *err, size_t errlen);
 
+/* Errors and warnings. Each is one line on stderr: "naos: fatal: MSG"
+ * (cli_usage, cli_fatal), "naos: MSG" (cli_report with fatal false) or
+ * "naos: warning: MSG"; after cli_set_json_errors(true) (--json anywhere
+ * on the command line before `--`) each is one JSON object instead:
+ *   {"error": "MSG", "code": EXIT}   plus "status": the node's answer
+ *                                    (not-found, busy, ...) when it came
+ *                                    from the node
+ *   {"warning": "MSG"}
+ * so scripts read errors the way they read output. */
+void cli_set_json_errors(bool on);
+/* cli_argv_wants_json: --json appears in argv[1..argc) before any `--`. */
+bool cli_argv_wants_json(int argc, char **argv);
+
+/* cli_report prints MSG as above (status may be NULL) and returns code. */
+int cli_report(int code, const char *status, bool fatal, const char *fmt,
+               ...) __attribute__((format(printf, 4, 5)));
+
+/* cli_errno_exit maps the errno of a failed local file operation to an
+ * exit code: 100 when trying again cannot help (ENOENT, EACCES, EISDIR,
+ * ...), 111 otherwise (EMFILE, ENOMEM, EIO, ...). */
+int cli_errno_exit(int err);
+
 /* cli_usage prints "naos: fatal: CMD: MSG (see `naos CMD --help`)" and
  * returns CLI_EXIT_USAGE. cmd NULL means the top level. */
 int cli_usage(const char *cmd, const char *fmt, ...)

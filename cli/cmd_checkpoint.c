@@ -51,8 +51,9 @@ read_all(FILE *f, const char *what, uint8_t **out, size_t *len)
     size_t n = fread(buf, 1, CKPT_MAX + 1, f);
     if (ferror(f)) {
         free(buf);
-        return cli_fatal(CLI_EXIT_TEMP, "unable to read %s: %s", what,
-                         strerror(errno));
+        int e = errno;
+        return cli_fatal(cli_errno_exit(e), "unable to read %s: %s", what,
+                         strerror(e));
     }
     if (n > CKPT_MAX) {
         free(buf);
@@ -81,8 +82,9 @@ save(struct cli *c, const char *name, const char *file)
     if (file && strcmp(file, "-") != 0) {
         f = fopen(file, "rb");
         if (f == NULL)
-            return cli_fatal(CLI_EXIT_USAGE, "checkpoint: unable to open %s: %s",
-                             file, strerror(errno));
+            return cli_fatal(cli_errno_exit(errno),
+                             "checkpoint: unable to open %s: %s", file,
+                             strerror(errno));
         what = file;
     }
     uint8_t *data = NULL;
@@ -170,8 +172,9 @@ load(struct cli *c, const char *name, const char *file)
     } else {
         FILE *f = stdout;
         if (file && strcmp(file, "-") != 0 && (f = fopen(file, "wb")) == NULL)
-            rc = cli_fatal(CLI_EXIT_USAGE, "checkpoint: unable to create %s: %s",
-                           file, strerror(errno));
+            rc = cli_fatal(cli_errno_exit(errno),
+                           "checkpoint: unable to create %s: %s", file,
+                           strerror(errno));
         else if (fwrite(cr->data.data, 1, cr->data.len, f) != cr->data.len ||
                  fflush(f) != 0)
             rc = cli_fatal(CLI_EXIT_TEMP, "checkpoint: unable to write: %s",

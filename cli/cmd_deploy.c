@@ -247,8 +247,8 @@ cmd_apply(struct cli *c, int argc, char **argv)
     const char *fname = is_stdin ? "<stdin>" : file;
     FILE *f = is_stdin ? stdin : fopen(file, "r");
     if (f == NULL)
-        return cli_fatal(CLI_EXIT_TEMP, "unable to open %s: %s", file,
-                         strerror(errno));
+        return cli_fatal(cli_errno_exit(errno), "unable to open %s: %s",
+                         file, strerror(errno));
     char *text = NULL;
     size_t len = 0;
     int e = read_all(f, &text, &len);
@@ -258,7 +258,7 @@ cmd_apply(struct cli *c, int argc, char **argv)
         return cli_fatal(CLI_EXIT_USAGE, "%s: larger than %u bytes", fname,
                          APPLY_MAX_FILE);
     if (e != 0)
-        return cli_fatal(CLI_EXIT_TEMP, "unable to read %s: %s", fname,
+        return cli_fatal(cli_errno_exit(e), "unable to read %s: %s", fname,
                          strerror(e));
 
     struct spec_node spec;
@@ -269,8 +269,8 @@ cmd_apply(struct cli *c, int argc, char **argv)
     if (rc == NAOS_ENOMEM)
         return cli_fatal(CLI_EXIT_TEMP, "out of memory parsing %s", fname);
     if (rc != NAOS_OK) {
-        fprintf(stderr, "naos: %s\n", err[0] ? err : "invalid spec");
-        return CLI_EXIT_USAGE;
+        return cli_report(CLI_EXIT_USAGE, NULL, false, "%s",
+                          err[0] ? err : "invalid spec");
     }
     char dir[PATH_MAX];
     if (getcwd(dir, sizeof dir) == NULL) {

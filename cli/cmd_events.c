@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* cmd_events.c: `naos events [-f] [--since N]`: read the node's event log
- * from a cursor; with -f keep polling every CLI_POLL_MS. */
+/* cmd_events.c: `naos events [PATH] [-f] [--since N] [--tail N]`: read the
+ * node's event log from a cursor; with -f keep polling every CLI_POLL_MS. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -13,20 +13,30 @@
 #include "proto/status_json.h"
 
 static const char events_help[] =
-    "Usage: naos events [-f] [--since N] [--json]\n"
+    "Usage: naos events [PATH] [-f] [--since N | --tail N] [--json]\n"
     "\n"
     "Print the node's supervision events (deploy, start, ready, exit,\n"
-    "restart, give-up, escalate, stop, ...), oldest first, one per line:\n"
-    "  2026-11-21T10:12:03.123Z  restart  research/fetcher  exit:1  "
+    "restart, give-up, escalate, stop, kill, ...), oldest first, one per\n"
+    "line, each with its number:\n"
+    "  253  2026-11-21T10:12:03.123Z  restart  research/fetcher  exit:1  "
     "restarts=3\n"
-    "With --json, one JSON object per line.\n"
+    "With --json, one JSON object per line (\"seq\" is the number).\n"
     "\n"
+    "Numbers only grow, also across restarts of the node: the node keeps\n"
+    "its last 10,000 events in its store. Pass the last number you saw to\n"
+    "--since to get only what came after it; a number past the last event\n"
+    "prints nothing (and with -f waits from there).\n"
+    "\n"
+    "Arguments:\n"
+    "  PATH             only events of this deployment, or of this path\n"
+    "                   and below (research, research/tools)\n"
     "Options:\n"
     "  -f, --follow     keep waiting for new events (until Ctrl-C)\n"
-    "  --since N        only events after sequence number N (default 0)\n"
+    "  --since N        only events after number N (default 0: all kept)\n"
+    "  -n, --tail N     start with the last N events (of PATH)\n"
     "\n" CLI_GLOBAL_HELP;
 
-enum { O_SINCE = CLI_OPT_FIRST_LOCAL };
+enum { O_SINCE = CLI_OPT_FIRST_LOCAL, O_TAIL };
 
 static bool
 parse_u64(const char *s, uint64_t *out)
@@ -50,7 +60,7 @@ print_event(const struct cli *c, const Naos__V1__Event *ev)
         return 0;
     }
     json_t *j = status_json_event(ev);
-    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    char *s = j ? json_dumps(j, JSON_COMPACT | STATUS_JSON_DUMP) : NULL;
     json_decref(j);
     if (s == NULL)
         return cli_fatal(CLI_EXIT_TEMP, "unable to render an event as JSON");
@@ -65,15 +75,16 @@ cmd_events(struct cli *c, int argc, char **argv)
     static const struct option longopts[] = {
         {"follow", no_argument, NULL, 'f'},
         {"since", required_argument, NULL, O_SINCE},
+        {"tail", required_argument, NULL, 'n'},
         CLI_GLOBAL_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    bool follow = false;
-    uint64_t since = 0;
+    bool follow = false, has_since = false;
+    uint64_t since = 0, tail = 0;
     optind = 0;
     opterr = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, ":hf", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":hfn:", longopts, NULL)) != -1) {
         int rc = cli_opt_common(c, "events", events_help, opt, argv);
         if (rc == CLI_OPT_NEXT)
             continue;
@@ -81,15 +92,30 @@ cmd_events(struct cli *c, int argc, char **argv)
             return rc;
         if (opt == 'f') {
             follow = true;
+        } else if (opt == 'n') {
+            if (!parse_u64(optarg, &tail) || tail < 1 || tail > 10000)
+                return cli_usage("events",
+                                 "--tail: \"%s\" is not a number from 1 to "
+                                 "10000",
+                                 optarg);
         } else if (!parse_u64(optarg, &since)) {
             return cli_usage("events",
                              "--since: \"%s\" is not a whole number >= 0",
                              optarg);
+        } else {
+            has_since = true;
         }
     }
+    const char *path = NULL;
+    if (optind < argc)
+        path = argv[optind++];
     if (optind < argc)
         return cli_usage("events", "unexpected argument \"%s\"",
                          argv[optind]);
+    if (path && (path[0] == '\0' || strlen(path) > 4096))
+        return cli_usage("events", "PATH must be 1 to 4096 bytes");
+    if (has_since && tail)
+        return cli_usage("events", "give --since or --tail, not both");
 
     if (follow)
         cli_install_stop_signals();
@@ -97,6 +123,8 @@ cmd_events(struct cli *c, int argc, char **argv)
     while (!cli_stop_requested()) {
         Naos__V1__EventsRequest er = NAOS__V1__EVENTS_REQUEST__INIT;
         er.since = since;
+        er.tail = (uint32_t)tail;
+        er.path = path ? (char *)path : (char *)"";
         Naos__V1__Request req = NAOS__V1__REQUEST__INIT;
         req.req_case = NAOS__V1__REQUEST__REQ_EVENTS;
         req.events = &er;
@@ -115,32 +143,26 @@ cmd_events(struct cli *c, int argc, char **argv)
         }
         const Naos__V1__EventsReply *r = reply->events;
         if (r->dropped > 0)
-            cli_warn("%llu events were dropped after %llu (the node keeps a "
-                     "bounded history)",
+            cli_warn("%llu events were dropped after %llu (the node keeps "
+                     "its last 10,000)",
                      (unsigned long long)r->dropped,
                      (unsigned long long)since);
         size_t n = r->events ? r->n_events : 0;
         uint64_t next = r->next;
-        bool no_cursor = next == 0; /* then follow the seqs themselves */
-        for (size_t i = 0; i < n && ec == 0; i++) {
-            if (r->events[i] == NULL)
-                continue;
-            ec = print_event(c, r->events[i]);
-            if (no_cursor && r->events[i]->seq > next)
-                next = r->events[i]->seq;
-        }
+        for (size_t i = 0; i < n && ec == 0; i++)
+            if (r->events[i] != NULL)
+                ec = print_event(c, r->events[i]);
         naos_client_reply_free(reply);
         if (ec != 0)
             return ec;
         if (fflush(stdout) != 0)
             return cli_fatal(CLI_EXIT_TEMP, "unable to write to stdout");
-        /* Take the node's cursor even when it went back: a restarted
-         * node numbers from 1 again and answers an old cursor from its
-         * start. */
-        uint64_t prev = since;
-        if (n > 0 || next > since)
+        tail = 0; /* the tail was where to start; go on from the cursor */
+        /* The node's numbers never go back, so neither does the cursor. */
+        bool moved = next > since;
+        if (moved)
             since = next;
-        if (n > 0 && since != prev)
+        if (moved)
             continue; /* more may be waiting: ask again at once */
         if (!follow)
             break;

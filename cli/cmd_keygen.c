@@ -2,6 +2,7 @@
 /* cmd_keygen.c: `naos keygen FILE`: a new 32-byte cluster key, written
  * atomically with mode 0600. Every node of a cluster is given the same file
  * (`naos-node start --key FILE`). Works without a running node. */
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,10 +53,11 @@ cmd_keygen(struct cli *c, int argc, char **argv)
     struct auth_key key = {0};
     char err[512];
     int rc = auth_keyfile_generate(path, force, &key, err, sizeof err);
-    if (rc != NAOS_OK)
+    if (rc != NAOS_OK) /* ESYS keeps errno: a missing directory is 100 */
         return cli_fatal(rc == NAOS_EEXIST || rc == NAOS_EINVAL
                              ? CLI_EXIT_USAGE
-                             : CLI_EXIT_TEMP,
+                         : rc == NAOS_ESYS ? cli_errno_exit(errno)
+                                           : CLI_EXIT_TEMP,
                          "%s", err);
     char id[16];
     snprintf(id, sizeof id, "%08x", key.id);

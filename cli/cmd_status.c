@@ -62,7 +62,7 @@ cmd_status(struct cli *c, int argc, char **argv)
     }
     if (c->json) {
         json_t *j = status_json_status(st);
-        char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+        char *s = j ? json_dumps(j, JSON_INDENT(2) | STATUS_JSON_DUMP) : NULL;
         json_decref(j);
         if (s == NULL) {
             ec = cli_fatal(CLI_EXIT_TEMP, "unable to render the status as "

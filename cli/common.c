@@ -89,10 +89,26 @@ code_name(int code)
     }
 }
 
+/* The node's code as --json errors name it ("status"). */
+static const char *
+code_status(int code)
+{
+    switch (code) {
+    case NAOS__V1__ERROR_CODE__INVALID: return "invalid";
+    case NAOS__V1__ERROR_CODE__NOT_FOUND: return "not-found";
+    case NAOS__V1__ERROR_CODE__EXISTS: return "exists";
+    case NAOS__V1__ERROR_CODE__BUSY: return "busy";
+    case NAOS__V1__ERROR_CODE__INTERNAL: return "internal";
+    case NAOS__V1__ERROR_CODE__DENIED: return "denied";
+    default: return "unknown";
+    }
+}
+
 int
 cli_reply_exit(const Naos__V1__Reply *r)
 {
     const char *text = (r->error && r->error[0]) ? r->error : NULL;
+    const char *st = code_status((int)r->code);
     switch (r->code) {
     case NAOS__V1__ERROR_CODE__OK:
         return CLI_EXIT_OK;
@@ -100,18 +116,18 @@ cli_reply_exit(const Naos__V1__Reply *r)
     case NAOS__V1__ERROR_CODE__NOT_FOUND:
     case NAOS__V1__ERROR_CODE__EXISTS:
     case NAOS__V1__ERROR_CODE__DENIED:
-        return cli_fatal(CLI_EXIT_USAGE, "%s",
-                         text ? text : code_name((int)r->code));
+        return cli_report(CLI_EXIT_USAGE, st, true, "%s",
+                          text ? text : code_name((int)r->code));
     case NAOS__V1__ERROR_CODE__BUSY:
-        fprintf(stderr, "naos: %s\n", text ? text : "naos-node is busy");
-        return CLI_EXIT_NO;
+        return cli_report(CLI_EXIT_NO, st, false, "%s",
+                          text ? text : "naos-node is busy");
     case NAOS__V1__ERROR_CODE__INTERNAL:
-        return cli_fatal(CLI_EXIT_TEMP, "naos-node: %s",
-                         text ? text : code_name((int)r->code));
+        return cli_report(CLI_EXIT_TEMP, st, true, "naos-node: %s",
+                          text ? text : code_name((int)r->code));
     default:
-        return cli_fatal(CLI_EXIT_TEMP,
-                         "naos-node answered with unknown code %d%s%s",
-                         (int)r->code, text ? ": " : "", text ? text : "");
+        return cli_report(CLI_EXIT_TEMP, st, true,
+                          "naos-node answered with unknown code %d%s%s",
+                          (int)r->code, text ? ": " : "", text ? text : "");
     }
 }
 

@@ -18,13 +18,15 @@ static const char main_help[] =
     "                        without CMD, as naos.yaml defines NAME\n"
     "  apply -f FILE         deploy a tree from a YAML spec (- = stdin)\n"
     "  status [NAME]         show deployments as trees\n"
-    "  stop NAME|PATH        stop a deployment (it stays defined), or one\n"
-    "                        agent or subtree (lab/workers/crashy)\n"
+    "  stop NAME|PATH        stop a deployment (it stays defined; a stopped\n"
+    "                        one is left as it is, exit 0), or one agent\n"
+    "                        or subtree (lab/workers/crashy)\n"
     "  start NAME|PATH       start a stopped deployment, agent or subtree\n"
+    "                        (a running one: exit 0)\n"
     "  restart NAME|PATH     stop and start it again\n"
     "  rm NAME               stop and remove a deployment\n"
-    "  events [-f] [--since N]\n"
-    "                        show supervision events (-f: follow)\n"
+    "  events [PATH] [-f] [--since N | --tail N]\n"
+    "                        show numbered supervision events (-f: follow)\n"
     "  logs NAME [-f] [--tail N]\n"
     "                        show a worker's output (-f: follow)\n"
     "  checkpoint save|load [NAME]\n"
@@ -36,9 +38,18 @@ static const char main_help[] =
     "\n" CLI_GLOBAL_HELP
     "  --version        print the version\n"
     "\n"
-    "Exit codes: 0 ok, 1 negative answer (the node is busy), 100 usage\n"
-    "error or permanent failure, 111 temporary failure (node unreachable,\n"
-    "timeout). Run `naos COMMAND --help` for a command's options.\n";
+    "Exit codes (s6's convention; the same for naos-node):\n"
+    "  0    ok; also a stop of a stopped or a start of a running deployment\n"
+    "  1    an expected negative answer: the node is busy with that\n"
+    "       deployment (try again when it is), no checkpoint saved yet\n"
+    "  100  permanent: bad usage, invalid spec, no such deployment or\n"
+    "       file, refused; the same command will fail the same way\n"
+    "  111  temporary: node unreachable, timeout, out of memory or\n"
+    "       descriptors, I/O error; retrying may work\n"
+    "With --json, errors are JSON too, one object per line on stderr:\n"
+    "  {\"error\": \"...\", \"code\": 100, \"status\": \"not-found\"}\n"
+    "(\"status\" when the node answered: invalid, not-found, exists, busy,\n"
+    "denied, internal). Run `naos COMMAND --help` for a command's options.\n";
 
 struct subcmd {
     const char *name;
@@ -72,6 +83,9 @@ main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct cli c = CLI_ZERO;
+    /* Before any parsing: an error in an option given before --json is
+     * reported as JSON too. */
+    cli_set_json_errors(cli_argv_wants_json(argc, argv));
     opterr = 0;
     int opt;
     /* '+': stop at the subcommand's name */
@@ -92,7 +106,8 @@ main(int argc, char **argv)
     char **sub = argv + optind;
     int subc = argc - optind;
     if (strcmp(sub[0], "help") == 0) {
-        if (subc < 2) {
+        if (subc < 2 || strcmp(sub[1], "--help") == 0 ||
+            strcmp(sub[1], "-h") == 0 || strcmp(sub[1], "help") == 0) {
             fputs(main_help, stdout);
             return CLI_EXIT_OK;
         }

@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* opts.c: global options and message helpers shared by all subcommands.
- * No NNG here, so argument-parsing tests can link it alone. */
+ * No NNG here, so argument-parsing tests can link it alone. Every error and
+ * warning of `naos` goes through report() below: text, or with --json one
+ * JSON object per message on stderr. */
+#include <errno.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -30,6 +35,7 @@ cli_global_opt(struct cli *c, int opt, const char *arg, char *err,
         return 1;
     case CLI_OPT_JSON:
         c->json = true;
+        cli_set_json_errors(true);
         return 1;
     case CLI_OPT_TIMEOUT: {
         naos_duration d;
@@ -63,19 +69,78 @@ cli_bad_option(int opt, char **argv, char *err, size_t errlen)
         snprintf(err, errlen, "unknown option %s", name);
 }
 
+/* Process-wide: errors are reported before (or without) a struct cli. */
+static bool json_errors;
+
+void
+cli_set_json_errors(bool on)
+{
+    json_errors = on;
+}
+
+bool
+cli_argv_wants_json(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return false; /* the rest is a worker's command line */
+        if (strcmp(argv[i], "--json") == 0)
+            return true;
+    }
+    return false;
+}
+
+/* report writes one message to stderr: "naos: [fatal: ]MSG" or, with JSON
+ * errors, {"error": MSG, "code": EXIT[, "status": NODE_CODE]} (a warning:
+ * {"warning": MSG}). code < 0 marks a warning. */
+static void
+report(int code, const char *status, bool fatal, const char *fmt,
+       va_list ap)
+{
+    char msg[2048];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (!json_errors) {
+        fprintf(stderr, "naos: %s%s\n",
+                code < 0 ? "warning: " : fatal ? "fatal: " : "", msg);
+        return;
+    }
+    json_t *o = code < 0 ? json_pack("{s:s%}", "warning", msg, strlen(msg))
+                         : json_pack("{s:s%, s:i}", "error", msg,
+                                     strlen(msg), "code", code);
+    if (o && status)
+        json_object_set_new(o, "status", json_string(status));
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (s)
+        fprintf(stderr, "%s\n", s);
+    else /* a message that is not UTF-8 (a path): still say something */
+        fprintf(stderr, "{\"error\":\"(message not UTF-8)\",\"code\":%d}\n",
+                code < 0 ? 0 : code);
+    free(s);
+    json_decref(o);
+}
+
 int
 cli_usage(const char *cmd, const char *fmt, ...)
 {
+    char msg[1536];
     va_list ap;
     va_start(ap, fmt);
-    fputs("naos: fatal: ", stderr);
-    if (cmd)
-        fprintf(stderr, "%s: ", cmd);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, " (see `naos%s%s --help`)\n", cmd ? " " : "",
-            cmd ? cmd : "");
+    cli_report(CLI_EXIT_USAGE, NULL, true, "%s%s%s (see `naos%s%s --help`)",
+               cmd ? cmd : "", cmd ? ": " : "", msg, cmd ? " " : "",
+               cmd ? cmd : "");
     return CLI_EXIT_USAGE;
+}
+
+int
+cli_report(int code, const char *status, bool fatal, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report(code, status, fatal, fmt, ap);
+    va_end(ap);
+    return code;
 }
 
 int
@@ -83,9 +148,7 @@ cli_fatal(int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("naos: fatal: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    report(code, NULL, true, fmt, ap);
     va_end(ap);
     return code;
 }
@@ -95,10 +158,21 @@ cli_warn(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("naos: warning: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    report(-1, NULL, false, fmt, ap);
     va_end(ap);
+}
+
+int
+cli_errno_exit(int err)
+{
+    switch (err) {
+    case ENOENT: case ENOTDIR: case EISDIR: case EACCES: case EPERM:
+    case ELOOP: case ENAMETOOLONG: case EROFS: case EEXIST: case EINVAL:
+    case EFBIG: case ENXIO: case ENODEV:
+        return CLI_EXIT_USAGE; /* the same call will fail the same way */
+    default:
+        return CLI_EXIT_TEMP; /* EMFILE, ENOMEM, EIO, ENOSPC, EINTR, ... */
+    }
 }
 
 int

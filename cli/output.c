@@ -191,7 +191,8 @@ output_event_line(FILE *f, const Naos__V1__Event *ev)
 {
     char at[64];
     status_json_time(ev->at_wall_ms, at, sizeof at);
-    fprintf(f, "%s  ", at[0] ? at : "-");
+    /* the number first: what --since takes */
+    fprintf(f, "%llu  %s  ", (unsigned long long)ev->seq, at[0] ? at : "-");
     cli_print_clean(f, str(ev->kind)[0] ? ev->kind : "?");
     fputs("  ", f);
     const char *target = str(ev->path)[0] ? ev->path : str(ev->deployment);

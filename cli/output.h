@@ -27,7 +27,8 @@ void output_duration(int64_t ms, char *buf, size_t len);
  * with states coloured when color is set. */
 void output_status_tree(FILE *f, const Naos__V1__Status *st, bool color);
 
-/* output_event_line prints one event as
+/* output_event_line prints one event as its number (the cursor `naos
+ * events --since` takes), then
  * "2026-11-21T10:12:03.123Z  restart  research/fetcher  exit:1  restarts=3".
  */
 void output_event_line(FILE *f, const Naos__V1__Event *ev);

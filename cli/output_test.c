@@ -141,10 +141,12 @@ test_event_line(void)
     ev.restarts = 3;
     FILE *f = mem_open();
     output_event_line(f, &ev);
-    NT_EQ_STR(mem_close(f), "2026-11-21T10:12:03.123Z  restart  "
+    /* its number first, for `naos events --since` (issue 10) */
+    NT_EQ_STR(mem_close(f), "9  2026-11-21T10:12:03.123Z  restart  "
                             "research/fetcher  exit:1  restarts=3\n");
 
     Naos__V1__Event e2 = NAOS__V1__EVENT__INIT;
+    e2.seq = 12345;
     e2.at_wall_ms = T0;
     e2.kind = (char *)"start";
     e2.deployment = (char *)"research";
@@ -152,8 +154,8 @@ test_event_line(void)
     e2.detail = (char *)"line1\nline2";
     f = mem_open();
     output_event_line(f, &e2);
-    NT_EQ_STR(mem_close(f), "2026-11-21T10:12:03.123Z  start  research  "
-                            "pid=77  line1?line2\n");
+    NT_EQ_STR(mem_close(f), "12345  2026-11-21T10:12:03.123Z  start  "
+                            "research  pid=77  line1?line2\n");
 }
 
 int

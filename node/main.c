@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* naos-node: the per-host daemon. `naos-node start` runs in the foreground
  * until SIGTERM/SIGINT, then stops every deployment cleanly. */
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -21,6 +22,7 @@
 #include "node/node.h"
 #include "node/proc/sdnotify.h"
 #include "node/proc/spawn.h"
+#include "node/swim/swim.h"
 
 #define EXIT_USAGE 100
 #define EXIT_TEMP 111
@@ -40,6 +42,8 @@ static const char usage[] =
     "through any of the seed addresses (retrying with backoff until a seed\n"
     "answers). `leave` asks the node on --run DIR to leave the cluster\n"
     "gracefully (peers mark it `left`) and stop; SIGTERM does the same.\n"
+    "A node that is not in a cluster refuses to leave (exit 100) and keeps\n"
+    "running: stop it with SIGTERM.\n"
     "\n"
     "options:\n"
     "  --run DIR        sockets and lock file (default: $NAOS_RUN_DIR, else\n"
@@ -94,16 +98,18 @@ static const char usage[] =
     "                   single node, no membership\n"
     "  --advertise ADDR the address peers dial (default: the bound\n"
     "                   --listen address; required when it is 0.0.0.0)\n"
-    "  --profile P      timing: lan (default: ~0.4 s to detect a crashed\n"
-    "                   node; a silent one suspected in ~2.3 s, dead in\n"
-    "                   ~7-10 s), wan (~2.4 s; ~8 s / ~40-60 s) or local\n"
-    "                   (~0.2 s; ~1.7 s / ~4-6 s)\n"
+    "  --profile P      timing: " SWIM_PROFILE_HELP
     "  --seeds A,B,...  with start: join through these addresses too\n"
     "  -h, --help       this text\n"
     "  --version        print the version\n"
     "\n"
-    "exit codes: 0 clean stop, 100 bad usage or configuration, 111 system\n"
-    "failure (cannot bind, another node holds the run directory)\n";
+    "exit codes (s6's convention, as `naos --help`):\n"
+    "  0    clean stop; leave: the node left and stopped\n"
+    "  1    leave: the node answered busy\n"
+    "  100  permanent: bad usage or configuration, unsafe directories,\n"
+    "       leave of a node that is not in a cluster\n"
+    "  111  temporary: cannot bind, another node holds the run or data\n"
+    "       directory, node unreachable, system failure\n";
 
 static int
 default_data_dir(char *buf, size_t len)
@@ -382,7 +388,12 @@ cmd_start(int argc, char **argv, bool join)
                                   sizeof err);
         if (trc != NAOS_OK) {
             fprintf(stderr, "naos-node: fatal: %s\n", err);
-            return trc == NAOS_ESYS ? EXIT_TEMP : EXIT_USAGE;
+            /* a file that is missing or not ours stays so: permanent */
+            return trc == NAOS_ESYS && errno != ENOENT && errno != EACCES &&
+                           errno != ENOTDIR && errno != EISDIR &&
+                           errno != ELOOP
+                       ? EXIT_TEMP
+                       : EXIT_USAGE;
         }
     }
     if (!http_addr || strcmp(http_addr, "off") != 0) {
@@ -474,7 +485,10 @@ cmd_leave(int argc, char **argv)
     if (rep->code != NAOS__V1__ERROR_CODE__OK) {
         fprintf(stderr, "naos-node: fatal: %s\n",
                 rep->error ? rep->error : "the node refused");
-        code = 1;
+        /* as naos: busy 1, the node's own trouble 111, the rest 100 */
+        code = rep->code == NAOS__V1__ERROR_CODE__BUSY       ? 1
+               : rep->code == NAOS__V1__ERROR_CODE__INTERNAL ? EXIT_TEMP
+                                                             : EXIT_USAGE;
     } else if (rep->rep_case == NAOS__V1__REPLY__REP_MESSAGE) {
         printf("%s\n", rep->message);
     }

@@ -41,6 +41,7 @@
 #include "node/base/safefile.h"
 #include "node/ctl/ctl.h"
 #include "node/events/events.h"
+#include "store/eventlog.h"
 #include "node/proc/logfile.h"
 #include "node/proc/notify.h"
 #include "node/proc/orphans.h"
@@ -878,6 +879,109 @@ restore_deployments(struct node *n)
     store_deploy_list_free(recs, nrecs);
 }
 
+/* ---- events in the store ------------------------------------------------
+ * The ring (node/events) is what readers see; the store's `events` table
+ * (store/eventlog.h) is its copy across restarts, bounded like the ring to
+ * the newest NODE_EVENTS_KEPT. Numbers go on from the last kept one, so a
+ * reader's cursor stays valid and one past the end means "nothing yet". */
+
+static bool
+fill_event(uint64_t seq, Naos__V1__Event *out, void *arg)
+{
+    const struct events_entry *e = events_get(arg, seq);
+    if (e == NULL)
+        return false; /* overwritten before it was written: lost */
+    out->at_wall_ms = e->at_wall_ms;
+    out->at_mono_us = e->at_mono_us;
+    out->kind = (char *)e->kind;
+    out->deployment = e->deployment;
+    out->path = e->path;
+    out->pid = e->pid;
+    out->reason = e->reason;
+    out->restarts = e->restarts;
+    out->detail = e->detail;
+    return true;
+}
+
+void
+node__events_flush(struct node *n)
+{
+    struct events *ev = &n->events;
+    uint64_t last = events_last(ev);
+    if (ev->persisted >= last || n->events_unsaved || n->store == NULL)
+        return;
+    uint64_t from = ev->persisted + 1, oldest = events_oldest(ev);
+    if (from < oldest) /* one iteration recorded more than the ring holds */
+        from = oldest;
+    if (store_events_append(n->store, from, last, fill_event, ev,
+                            NODE_EVENTS_KEPT) != NAOS_OK) {
+        NAOS_ERROR("store", "cannot keep events %llu..%llu: %s; events are "
+                   "no longer kept across restarts of this node",
+                   (unsigned long long)from, (unsigned long long)last,
+                   store_errmsg(n->store));
+        n->events_unsaved = true;
+    }
+    ev->persisted = last;
+    n->events_flushed_at = n->r.now;
+}
+
+naos_time
+node__events_deadline(const struct node *n)
+{
+    if (n->events.persisted >= events_last(&n->events) || n->events_unsaved)
+        return NAOS_TIME_NEVER;
+    return n->events_flushed_at + NODE_EVENTS_FLUSH_MS;
+}
+
+void
+node__events_tick(struct node *n)
+{
+    uint64_t pending = events_last(&n->events) - n->events.persisted;
+    if (pending == 0)
+        return;
+    if (n->r.now >= node__events_deadline(n) ||
+        pending >= NODE_EVENTS_KEPT / 2) /* before the ring overwrites */
+        node__events_flush(n);
+}
+
+static int
+restore_event(const Naos__V1__Event *pe, void *arg)
+{
+    struct events_entry e = {
+        .seq = pe->seq,
+        .at_wall_ms = pe->at_wall_ms,
+        .deployment = pe->deployment,
+        .path = pe->path,
+        .reason = pe->reason,
+        .detail = pe->detail,
+        .pid = pe->pid,
+        .restarts = pe->restarts,
+    }; /* at_mono_us 0: another run's clock */
+    snprintf(e.kind, sizeof e.kind, "%s", pe->kind ? pe->kind : "");
+    events_restore(arg, &e);
+    return NAOS_OK;
+}
+
+static void
+restore_events(struct node *n)
+{
+    uint64_t last = 0, skipped = 0;
+    if (store_events_load(n->store, NODE_EVENTS_KEPT, restore_event,
+                          &n->events, &last, &skipped) != NAOS_OK)
+        NAOS_ERROR("store", "cannot read the kept events: %s",
+                   store_errmsg(n->store));
+    if (skipped)
+        NAOS_WARN("store", "%llu kept events did not decode; skipped",
+                  (unsigned long long)skipped);
+    n->events.persisted = events_last(&n->events);
+    if (last)
+        NAOS_INFO("node", "%llu events kept from before; numbering goes on "
+                  "from %llu", (unsigned long long)(events_last(&n->events) -
+                                                    events_oldest(&n->events) +
+                                                    1),
+                  (unsigned long long)(events_last(&n->events) + 1));
+}
+
 /* Starts the HTTP endpoint and records where it listens in RUN/http.addr
  * (written whole, then renamed: a reader never sees half an address). A
  * default address that is taken only costs the dashboard; one given with
@@ -938,7 +1042,9 @@ next_deadline(struct node *n)
         return n->r.now; /* orphans_step has more to do */
     naos_time a = sup_next_deadline(n->tree);
     naos_time b = node__members_deadline(n);
-    return a < b ? a : b;
+    naos_time c = node__events_deadline(n);
+    a = a < b ? a : b;
+    return a < c ? a : c;
 }
 
 int
@@ -1029,6 +1135,7 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
         goto err;
     }
     n->node_id = id.node_id;
+    restore_events(n);
     if ((rc = auth_keyring_init(&n->keyring, id.cluster_id)) != NAOS_OK) {
         snprintf(errbuf, errlen, "cannot set up the keyring: %s",
                  naos_strerror(rc));
@@ -1142,6 +1249,7 @@ node_run(struct node *n)
             NAOS_INFO("node", "left the cluster; stopping every deployment");
             sup_shutdown(n->tree, n->r.now);
         }
+        node__events_tick(n);
         reactor_set_deadline(&n->r, next_deadline(n));
         grave_flush(n);
         node__stats_observe_loop(n, n->r.last_lag_us +
@@ -1170,6 +1278,7 @@ node_close(struct node *n)
         sup_tree_free(n->tree);
     }
     grave_flush(n);
+    node__events_flush(n);
     proc_orphans_scan_fini(&n->orphans);
     node__status_snaps_fini(n);
     events_fini(&n->events);

@@ -214,12 +214,36 @@ handle_dep_cmd(struct node *n, const Naos__V1__NameRequest *req, dep_cmd fn,
         return;
     }
     const char *was = sup_state_name(d->state);
+    /* Idempotent, as `systemctl stop`/`start`: what is already so is done
+     * (exit 0), not refused. */
+    bool rest = sup_is_at_rest(d);
+    if (fn == sup_stop && rest) {
+        ctl_reply_message(rep, "%s is already stopped%s", name,
+                          d->state == SUP_FAILED ? " (it had failed)" : "");
+        return;
+    }
+    if (fn == sup_start && !rest && d->state != SUP_STOPPING) {
+        ctl_reply_message(rep, "%s is already %s", name, was);
+        return;
+    }
     int rc = fn(n->tree, d, n->r.now);
-    if (rc == NAOS_OK)
-        ctl_reply_message(rep, "%s %s", verb, name);
-    else
+    if (rc != NAOS_OK && fn == sup_stop && d->state == SUP_STOPPING) {
+        ctl_reply_message(rep, "%s is already stopping", name);
+    } else if (rc != NAOS_OK) {
+        const char *now = fn == sup_stop      ? "stop"
+                          : fn == sup_start   ? "start"
+                          : fn == sup_restart ? "restart"
+                                              : "remove";
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
-                        "cannot %s %s while it is %s", verb, name, was);
+                        "cannot %s %s while it is %s: try again once it "
+                        "is done", now, name, was);
+    } else if (fn == sup_stop && !sup_is_at_rest(d)) {
+        /* Its workers have their shutdown grace to exit: not stopped yet. */
+        ctl_reply_message(rep, "stopping %s (`naos status %s` shows when "
+                          "it is stopped)", name, name);
+    } else {
+        ctl_reply_message(rep, "%s %s", verb, name);
+    }
 }
 
 /* Finds the only worker under s, or returns NULL and counts them. */
@@ -436,6 +460,23 @@ handle_checkpoint_load(struct node *n, const struct caller *who,
     store_ckpt_free(rec);
 }
 
+/* An event of path f, or below it: f is a deployment or a path in one. */
+static bool
+event_matches(const struct events_entry *e, const char *f)
+{
+    if (f == NULL)
+        return true;
+    size_t fl = strlen(f);
+    const char *p = e->path ? e->path : "";
+    if (strncmp(p, f, fl) == 0 && (p[fl] == '\0' || p[fl] == '/'))
+        return true;
+    return e->deployment && strcmp(e->deployment, f) == 0;
+}
+
+/* Events after the cursor, oldest first. Numbers never go back (they
+ * continue across restarts of the node), so a cursor past the last event
+ * means "nothing yet" and gets itself back as next: a follower waits there.
+ * With a filter, next still moves past the events it skipped. */
 static void
 handle_events(struct node *n, const Naos__V1__EventsRequest *req,
               struct ctl_reply *rep)
@@ -445,9 +486,27 @@ handle_events(struct node *n, const Naos__V1__EventsRequest *req,
         return;
     naos__v1__events_reply__init(er);
     uint64_t since = req ? req->since : 0;
+    const char *only = req && req->path && req->path[0] ? req->path : NULL;
     uint64_t last = events_last(&n->events), oldest = events_oldest(&n->events);
-    if (since > last) /* a cursor from an earlier run of the node */
-        since = 0;
+    if (req && req->tail) {
+        /* back from the end to the tail-th matching event */
+        uint64_t found = 0, start = last;
+        for (uint64_t q = last; q >= oldest && q > 0 && found < req->tail;
+             q--) {
+            const struct events_entry *e = events_get(&n->events, q);
+            if (e && event_matches(e, only)) {
+                found++;
+                start = q - 1;
+            }
+        }
+        since = found ? start : last;
+    }
+    er->next = since;
+    if (since >= last) { /* nothing yet */
+        rep->msg.rep_case = NAOS__V1__REPLY__REP_EVENTS;
+        rep->msg.events = er;
+        return;
+    }
     if (oldest && since + 1 < oldest) {
         er->dropped = oldest - since - 1;
         since = oldest - 1;
@@ -455,23 +514,22 @@ handle_events(struct node *n, const Naos__V1__EventsRequest *req,
     uint32_t max = req && req->max ? req->max : NODE_EVENTS_PER_REPLY;
     if (max > NODE_EVENTS_PER_REPLY)
         max = NODE_EVENTS_PER_REPLY;
-    size_t avail = (size_t)(last - since);
-    size_t count = avail < max ? avail : max;
-    if (count) {
-        er->events = ctl_reply_alloc(rep, count * sizeof *er->events);
-        if (er->events == NULL)
-            return;
-    }
-    for (size_t i = 0; i < count; i++) {
-        const struct events_entry *e = events_get(&n->events, since + 1 + i);
+    er->events = ctl_reply_alloc(rep, max * sizeof *er->events);
+    if (er->events == NULL)
+        return;
+    uint64_t q = since + 1;
+    for (; q <= last && er->n_events < max; q++) {
+        const struct events_entry *e = events_get(&n->events, q);
+        if (e == NULL || !event_matches(e, only))
+            continue;
         Naos__V1__Event *ev = ctl_reply_alloc(rep, sizeof *ev);
-        if (e == NULL || ev == NULL)
-            break;
+        if (ev == NULL)
+            return;
         naos__v1__event__init(ev);
         ev->seq = e->seq;
         ev->at_wall_ms = e->at_wall_ms;
         ev->at_mono_us = e->at_mono_us;
-        ev->kind = (char *)e->kind;
+        ev->kind = ctl_reply_strdup(rep, e->kind);
         ev->deployment = ctl_reply_strdup(rep, e->deployment);
         ev->path = ctl_reply_strdup(rep, e->path);
         ev->pid = e->pid;
@@ -480,7 +538,12 @@ handle_events(struct node *n, const Naos__V1__EventsRequest *req,
         ev->detail = ctl_reply_strdup(rep, e->detail);
         er->events[er->n_events++] = ev;
     }
-    er->next = since + er->n_events;
+    er->next = q - 1;
+    /* What a reader saw survives a crash, and its number is never given
+     * to another event. */
+    if (er->n_events &&
+        er->events[er->n_events - 1]->seq > n->events.persisted)
+        node__events_flush(n);
     rep->msg.rep_case = NAOS__V1__REPLY__REP_EVENTS;
     rep->msg.events = er;
 }
@@ -584,13 +647,19 @@ dispatch(struct node *n, const struct caller *who,
         node__members_reply(n, rep);
         break;
     case NAOS__V1__REQUEST__REQ_LEAVE:
-        if (n->members) {
-            ctl_reply_message(rep, "naos-node %s is leaving the cluster and "
-                              "stopping", n->name);
-        } else {
-            ctl_reply_message(rep, "naos-node %s is not in a cluster; "
-                              "stopping", n->name);
+        /* Leaving is for members; a single node is stopped with SIGTERM.
+         * Refused, so a mistaken leave does not stop every agent. */
+        if (n->members == NULL) {
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
+                            "naos-node %s is not in a cluster (started "
+                            "without --listen), so there is nothing to "
+                            "leave; nothing changed. To stop it and its "
+                            "agents, send it SIGTERM (kill %d)", n->name,
+                            (int)getpid());
+            break;
         }
+        ctl_reply_message(rep, "naos-node %s is leaving the cluster and "
+                          "stopping", n->name);
         node__stop(n);
         break;
     case NAOS__V1__REQUEST__REQ_PING:

@@ -453,7 +453,8 @@ answer_metrics(struct node *n, struct http_response *res)
                         (double)sup_count_node_trouble(n->tree));
 
     http_metrics_family(&m, "naos_events_total", "counter",
-                        "Supervision events recorded since start.");
+                        "Supervision events recorded (the number of the "
+                        "last; numbers go on across restarts).");
     http_metrics_sample(&m, "naos_events_total", NULL,
                         (double)events_last(&n->events));
 

@@ -25,6 +25,7 @@
 
 #define NODE_EVENTS_KEPT 10000
 #define NODE_EVENTS_PER_REPLY 1000
+#define NODE_EVENTS_FLUSH_MS 250 /* events commits, at most one per this */
 #define NODE_LOGS_DEFAULT_CHUNK (64u * 1024u)
 #define NODE_LOGS_MAX_CHUNK (1u << 20)
 
@@ -114,7 +115,9 @@ struct node {
     struct ctl ctl;   /* RUN/ctl.sock: the operator's */
     struct ctl agent; /* RUN/agent.sock: the workers', each for itself */
     struct node_peer_memo peer_memo[NODE_PEER_MEMO];
-    struct events events;
+    struct events events; /* kept in the store too (node__events_flush) */
+    bool events_unsaved;  /* the store refused them: no more tries */
+    naos_time events_flushed_at; /* last commit of events (loop clock) */
     struct sup_tree *tree;
     struct idmap pids; /* pid -> wrun with a live run */
     struct wrun *grave; /* freed after the loop iteration that dropped them */
@@ -235,6 +238,20 @@ void node__agent_request(void *arg, struct ctl_req *req);
  * deployment's top (node_path_ctl.c). */
 void node__handle_path_cmd(struct node *n, const char *path, const char *verb,
                            struct ctl_reply *rep);
+/* node__events_flush writes the events recorded since the last flush to
+ * the store, in one synced commit. node_run calls node__events_tick once
+ * per loop iteration, which flushes at most every NODE_EVENTS_FLUSH_MS (or
+ * once half the ring waits), so a crash loop does not pay a commit per
+ * restart; an events reply flushes first when it shows events not yet
+ * written, so an event anyone saw survives any crash (and its number is
+ * never given again); close flushes the rest. At most NODE_EVENTS_KEPT are
+ * kept in the store. A crash loses at most the unseen events of the last
+ * NODE_EVENTS_FLUSH_MS. */
+void node__events_flush(struct node *n);
+/* node__events_tick flushes when the interval has passed (see above). */
+void node__events_tick(struct node *n);
+/* node__events_deadline: when node__events_tick has work (NEVER: none). */
+naos_time node__events_deadline(const struct node *n);
 /* node__stop begins a graceful stop (SIGTERM, `naos-node leave`): leave
  * the cluster first when in one, then stop every deployment; node_run
  * returns once all is quiet. Idempotent. */

@@ -4,6 +4,7 @@
  * jansson. Each builder returns NULL on failure and releases what it made. */
 #include "proto/status_json.h"
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,7 +284,8 @@ member_json(const Naos__V1__Member *m)
                            (json_int_t)h->agents_restarting, "agents_failed",
                            (json_int_t)h->agents_failed, "agents_node_trouble",
                            (json_int_t)h->agents_node_trouble, "deployments",
-                           (json_int_t)h->deployments, "load", h->load);
+                           (json_int_t)h->deployments, "load",
+                           round(h->load * 100.0) / 100.0);
         if (health != NULL &&
             !obj_set(health, "deployments_failed",
                      json_integer((json_int_t)h->deployments_failed))) {

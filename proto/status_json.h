@@ -26,7 +26,7 @@
  *            "last_heard_ms": int|null (null: never heard), "local": bool,
  *            "health": {"agents_running", "agents_restarting",
  *                       "agents_failed", "agents_node_trouble",
- *                       "deployments", "load"}|null}]}
+ *                       "deployments", "load" (rounded to 2 decimals)}|null}]}
  *
  * Times are UTC with milliseconds: "2026-11-21T10:12:03.123Z". Missing
  * (NULL) strings in the message are treated as empty. Nested trees deeper
@@ -41,6 +41,13 @@
 #include "proto/naos.pb-c.h"
 
 #define STATUS_JSON_MAX_DEPTH 64
+
+/* STATUS_JSON_DUMP: the json_dump* flags every writer of these documents
+ * ORs in (CLI and HTTP). jansson prints reals with 17 significant digits
+ * by default, so a load of 2.53 read "2.5299999999999998"; 15 digits print
+ * the shortest form of every value these documents carry (loads are
+ * rounded to hundredths). */
+#define STATUS_JSON_DUMP JSON_REAL_PRECISION(15)
 
 /* status_json_status renders st (borrowed). Returns a new reference the
  * caller must json_decref, or NULL when out of memory, st is NULL or the

@@ -329,6 +329,35 @@ test_event_shape(void)
     free(s);
 }
 
+/* A load of 253 hundredths must read 2.53 as the CLI and the API print
+ * it, not 2.5299999999999998 (issue 10). */
+static void
+test_load_is_rounded(void)
+{
+    Naos__V1__MemberHealth h = NAOS__V1__MEMBER_HEALTH__INIT;
+    h.load = 253 / 100.0;
+    Naos__V1__Member m = NAOS__V1__MEMBER__INIT;
+    m.id = (char *)"0000000000000001";
+    m.health = &h;
+    Naos__V1__Member *list[] = {&m};
+    Naos__V1__NodesReply r = NAOS__V1__NODES_REPLY__INIT;
+    r.n_nodes = 1;
+    r.nodes = list;
+    json_t *j = status_json_nodes(&r);
+    NT_TRUE(j != NULL);
+    char *s = json_dumps(j, JSON_COMPACT | STATUS_JSON_DUMP);
+    NT_TRUE(s != NULL);
+    NT_TRUE(strstr(s, "\"load\":2.53,") != NULL || strstr(s, "\"load\":2.53}"));
+    free(s);
+    h.load = 0.1 + 0.2; /* 0.30000000000000004 */
+    json_decref(j);
+    j = status_json_nodes(&r);
+    s = json_dumps(j, JSON_COMPACT | STATUS_JSON_DUMP);
+    NT_TRUE(strstr(s, "\"load\":0.3") != NULL && !strstr(s, "0.3000"));
+    free(s);
+    json_decref(j);
+}
+
 int
 main(void)
 {
@@ -340,6 +369,7 @@ main(void)
         NT_CASE(test_invalid_utf8_is_replaced),
         NT_CASE(test_depth_limit),
         NT_CASE(test_event_shape),
+        NT_CASE(test_load_is_rounded),
         {0},
     };
     return nt_run(cases);

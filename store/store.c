@@ -32,6 +32,7 @@ const char *const store__table_names[STORE_NTABLES] = {
     [STORE_NODES] = "nodes",
     [STORE_CHECKPOINTS] = "checkpoints",
     [STORE_IDENTITY] = "identity",
+    [STORE_EVENTS] = "events",
 };
 
 #define SCHEMA_KEY "schema_version"

@@ -19,7 +19,8 @@
  * the child; a child may open a store of its own.
  *
  * Typed tables are in store/raftlog.h (raft log, hard state) and
- * store/state.h (deployments, placements, nodes, checkpoints, identity). */
+ * store/state.h (deployments, placements, nodes, checkpoints, identity)
+ * and store/eventlog.h (the supervision events). */
 #ifndef NAOS_STORE_STORE_H
 #define NAOS_STORE_STORE_H
 
@@ -48,6 +49,7 @@ enum store_table {
     STORE_NODES,       /* 8-byte BE node id -> NodeRecord */
     STORE_CHECKPOINTS, /* agent path -> CheckpointRecord */
     STORE_IDENTITY,    /* "self" -> IdentityRecord */
+    STORE_EVENTS,      /* 8-byte BE seq -> naos.v1.Event (store/eventlog.h) */
     STORE_NTABLES
 };
 

@@ -102,6 +102,10 @@ check 0 "ok 5 research" "" "$NAOS" restart research
 check 0 "ok 6 research" "" "$NAOS" rm research
 check 100 "" "naos: fatal: no deployment named other" "$NAOS" stop other
 check 1 "" "naos: busy is stopping; try again" "$NAOS" stop busy
+# --json: the node's errors are JSON on stderr, with its code as "status"
+check 1 "" '{"error":"busy is stopping; try again","code":1,"status":"busy"}' \
+    "$NAOS" stop busy --json
+check 111 "" '"code":111,"status":"internal"}' "$NAOS" --json rm boom
 check 111 "" "naos: fatal: naos-node: store failed" "$NAOS" rm boom
 check 111 "" "did not answer within 300 ms" "$NAOS" --timeout 300ms stop mute
 # the fake node answers `mute` 1 s late, one request at a time: a ping that

@@ -53,7 +53,27 @@ expect 100 "--since" "$NAOS" events --since -3
 # YAML errors point at FILE:LINE:COL
 printf 'name: x\nbogus_key: 1\n' >"$tmp/bad.yaml"
 expect 100 "naos: $tmp/bad.yaml:" "$NAOS" --run "$missing" apply -f "$tmp/bad.yaml"
-expect 111 "unable to open $tmp/none.yaml" "$NAOS" apply -f "$tmp/none.yaml"
+# a missing or unreadable file is permanent (100): retrying cannot help
+expect 100 "unable to open $tmp/none.yaml" "$NAOS" apply -f "$tmp/none.yaml"
+expect 100 "unable to read $tmp" "$NAOS" apply -f "$tmp"
+expect 100 "unable to open $tmp/none" "$NAOS" checkpoint save x -f "$tmp/none"
+
+# with --json every error is one JSON object on stderr, wherever --json is
+expect 100 '{"error":"unable to open '"$tmp"'/none.yaml: No such file or directory","code":100}' \
+    "$NAOS" --json apply -f "$tmp/none.yaml"
+expect 100 '"code":100}' "$NAOS" apply -f "$tmp/none.yaml" --json
+expect 100 '{"error":"status: unknown option --bogus (see `naos status --help`)","code":100}' \
+    "$NAOS" status --bogus --json
+expect 111 '"code":111}' "$NAOS" --json --run "$missing" ping
+expect 100 '{"error":"unknown command \"frob\" (see `naos --help`)","code":100}' \
+    "$NAOS" --json frob
+# after `--` it is the worker's argument, not ours
+expect 100 "naos: fatal: deploy:" "$NAOS" deploy a --supervisor nope -- x --json
+
+# keygen says which flag replaces a key; a missing directory is permanent
+"$NAOS" keygen "$tmp/k" >/dev/null 2>&1
+expect 100 "remove it first, or give --force to replace it" "$NAOS" keygen "$tmp/k"
+expect 100 "No such file or directory" "$NAOS" keygen "$tmp/no/dir/k"
 
 # help and version go to stdout with exit 0
 for c in "" deploy apply status stop start restart rm events logs ping; do
@@ -63,6 +83,14 @@ for c in "" deploy apply status stop start restart rm events logs ping; do
     fi
 done
 "$NAOS" help deploy | grep -q 'max-restarts' || { echo "FAIL: naos help deploy"; fails=$((fails + 1)); }
+for h in "help --help" "help -h" "help help"; do
+    if ! "$NAOS" $h >"$tmp/out" 2>&1 || ! grep -q '^Usage: naos' "$tmp/out"; then
+        echo "FAIL: naos $h: $(cat "$tmp/out")"
+        fails=$((fails + 1))
+    fi
+done
+# the exit-code table is in the main help, once
+"$NAOS" --help | grep -q '^  111  temporary' || { echo "FAIL: exit code table in naos --help"; fails=$((fails + 1)); }
 "$NAOS" --version | grep -q '^naos [0-9]' || { echo "FAIL: --version"; fails=$((fails + 1)); }
 
 echo "$fails failed"

@@ -98,7 +98,7 @@ class Cli(NodeTest):
             seqs = [e["seq"] for e in ev]
             self.assertEqual(seqs, sorted(set(seqs)))
             # human events
-            self.assertRegex(n.ok("events").out, r"(?m)^\S+Z\s+deploy\s+web$")
+            self.assertRegex(n.ok("events").out, r"(?m)^\d+  \S+Z\s+deploy\s+web$")
 
     def test_errors(self):
         with self.node() as n:

@@ -323,7 +323,7 @@ auth_keyfile_generate(const char *path, bool force, struct auth_key *out,
     if (!force && access(path, F_OK) == 0) {
         snprintf(err, errlen,
                  "%s: already exists; refusing to overwrite a cluster key "
-                 "(remove it first, or force)",
+                 "(remove it first, or give --force to replace it)",
                  path);
         return NAOS_EEXIST;
     }
@@ -373,7 +373,8 @@ auth_keyfile_generate(const char *path, bool force, struct auth_key *out,
                 unlink(tmp);
                 snprintf(err, errlen,
                          "%s: already exists; refusing to overwrite a "
-                         "cluster key (remove it first, or force)",
+                         "cluster key (remove it first, or give --force to "
+                         "replace it)",
                          path);
                 rv = NAOS_EEXIST;
                 goto err_after_key;

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "node/events/events.h"
 
+#include <stdio.h>
+
 #include "node/base/alloc.h"
 #include "node/base/err.h"
 
@@ -11,8 +13,12 @@ events_init(struct events *ev, size_t cap)
     ev->ring = naos_alloc(cap * sizeof *ev->ring);
     if (ev->ring == NULL)
         return NAOS_ENOMEM;
+    for (size_t i = 0; i < cap; i++)
+        ev->ring[i] = (struct events_entry){0};
     ev->cap = cap;
     ev->next_seq = 1;
+    ev->persisted = 0;
+    ev->first = 0;
     return NAOS_OK;
 }
 
@@ -35,15 +41,19 @@ events_fini(struct events *ev)
     *ev = (struct events){0};
 }
 
-void
-events_push(struct events *ev, const char *kind, const char *deployment,
-            const char *path, int pid, const char *reason, uint32_t restarts,
-            const char *detail, int64_t at_wall_ms, uint64_t at_mono_us)
+static void
+record(struct events *ev, uint64_t seq, const char *kind,
+       const char *deployment, const char *path, int pid, const char *reason,
+       uint32_t restarts, const char *detail, int64_t at_wall_ms,
+       uint64_t at_mono_us)
 {
-    struct events_entry *e = &ev->ring[ev->next_seq % ev->cap];
+    struct events_entry *e = &ev->ring[seq % ev->cap];
     entry_clear(e);
-    e->seq = ev->next_seq++;
-    e->kind = kind;
+    e->seq = seq;
+    ev->next_seq = seq + 1;
+    if (ev->first == 0)
+        ev->first = seq;
+    snprintf(e->kind, sizeof e->kind, "%s", kind ? kind : "");
     e->deployment = naos_strdup(deployment);
     e->path = naos_strdup(path);
     e->reason = naos_strdup(reason);
@@ -52,6 +62,25 @@ events_push(struct events *ev, const char *kind, const char *deployment,
     e->restarts = restarts;
     e->at_wall_ms = at_wall_ms;
     e->at_mono_us = at_mono_us;
+}
+
+void
+events_push(struct events *ev, const char *kind, const char *deployment,
+            const char *path, int pid, const char *reason, uint32_t restarts,
+            const char *detail, int64_t at_wall_ms, uint64_t at_mono_us)
+{
+    record(ev, ev->next_seq, kind, deployment, path, pid, reason, restarts,
+           detail, at_wall_ms, at_mono_us);
+}
+
+int
+events_restore(struct events *ev, const struct events_entry *e)
+{
+    if (e->seq == 0 || e->seq < ev->next_seq)
+        return NAOS_EINVAL;
+    record(ev, e->seq, e->kind, e->deployment, e->path, e->pid, e->reason,
+           e->restarts, e->detail, e->at_wall_ms, e->at_mono_us);
+    return NAOS_OK;
 }
 
 uint64_t
@@ -66,7 +95,8 @@ events_oldest(const struct events *ev)
     uint64_t last = events_last(ev);
     if (last == 0)
         return 0;
-    return last >= ev->cap ? last - ev->cap + 1 : 1;
+    uint64_t lo = last >= ev->cap ? last - ev->cap + 1 : 1;
+    return lo > ev->first ? lo : ev->first;
 }
 
 const struct events_entry *
@@ -74,5 +104,6 @@ events_get(const struct events *ev, uint64_t seq)
 {
     if (seq == 0 || seq > events_last(ev) || seq < events_oldest(ev))
         return NULL;
-    return &ev->ring[seq % ev->cap];
+    const struct events_entry *e = &ev->ring[seq % ev->cap];
+    return e->seq == seq ? e : NULL;
 }

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <stdio.h>
+
 #include "node/base/alloc.h"
+#include "node/base/err.h"
 #include "node/base/testing.h"
 #include "node/events/events.h"
 
@@ -28,10 +31,49 @@ test_cursor_and_overwrite(void)
     NT_EQ_INT(naos_alloc_live(), base);
 }
 
+/* A ring read back from the store goes on numbering after the last event
+ * it kept, and knows that what came before it is not kept. */
+static void
+test_restore_continues_numbering(void)
+{
+    long base = naos_alloc_live();
+    struct events ev = {0};
+    NT_EQ_INT(events_init(&ev, 4), 0);
+    struct events_entry e = {.seq = 250, .pid = 7, .restarts = 2,
+                             .at_wall_ms = 1000};
+    snprintf(e.kind, sizeof e.kind, "exit");
+    e.path = "d/w";
+    e.reason = "exit:1";
+    NT_EQ_INT(events_restore(&ev, &e), 0);
+    e.seq = 253; /* a gap: events the previous run never wrote */
+    NT_EQ_INT(events_restore(&ev, &e), 0);
+    e.seq = 252; /* out of order */
+    NT_EQ_INT(events_restore(&ev, &e), NAOS_EINVAL);
+    NT_EQ_INT(events_oldest(&ev), 250);
+    NT_EQ_INT(events_last(&ev), 253);
+    NT_TRUE(events_get(&ev, 249) == NULL);
+    NT_TRUE(events_get(&ev, 251) == NULL); /* the gap */
+    const struct events_entry *g = events_get(&ev, 250);
+    NT_TRUE(g != NULL);
+    NT_EQ_STR(g->kind, "exit");
+    NT_EQ_STR(g->reason, "exit:1");
+    NT_EQ_INT(g->restarts, 2);
+    events_push(&ev, "restart", "d", "d/w", 8, NULL, 3, NULL, 2000, 0);
+    NT_EQ_INT(events_last(&ev), 254);
+    NT_EQ_STR(events_get(&ev, 254)->kind, "restart");
+    for (int i = 0; i < 4; i++)
+        events_push(&ev, "start", "d", "d/w", 9, NULL, 0, NULL, 3000, 0);
+    NT_EQ_INT(events_oldest(&ev), 255);
+    events_fini(&ev);
+    NT_EQ_INT(naos_alloc_live(), base);
+}
+
 int
 main(void)
 {
-    static const struct nt_case cases[] = {NT_CASE(test_cursor_and_overwrite),
-                                           {0}};
+    static const struct nt_case cases[] = {
+        NT_CASE(test_cursor_and_overwrite),
+        NT_CASE(test_restore_continues_numbering),
+        {0}};
     return nt_run(cases);
 }

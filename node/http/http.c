@@ -24,6 +24,7 @@
 #include "node/base/log.h"
 #include "node/base/time.h"
 #include "node/reactor/inbox.h"
+#include "proto/status_json.h"
 
 const int http_code_slot_status[HTTP_CODE_SLOTS] = {
     0, 200, 302, 400, 401, 403, 404, 405, 409, 413, 414, 500, 503, 410,
@@ -154,7 +155,8 @@ http_response_json(struct http_response *res, int status, const json_t *doc)
 {
     struct growbuf g = {0};
     if (doc == NULL ||
-        json_dump_callback(doc, grow_put, &g, JSON_COMPACT) != 0 || g.failed) {
+        json_dump_callback(doc, grow_put, &g,
+                           JSON_COMPACT | STATUS_JSON_DUMP) != 0 || g.failed) {
         naos_free(g.data);
         response_oom(res);
         return NAOS_ENOMEM;

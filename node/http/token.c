@@ -41,8 +41,10 @@ http_token_load(const char *path, char *tok, size_t toklen, char *errbuf,
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
+        int e = errno;
         snprintf(errbuf, errlen, "cannot open the HTTP token file %s: %s",
-                 path, strerror(errno));
+                 path, strerror(e));
+        errno = e; /* the caller tells missing (permanent) from EMFILE */
         return NAOS_ESYS;
     }
     int rc = NAOS_OK;

@@ -55,6 +55,7 @@
 #include "node/sup/sup.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -107,6 +108,12 @@ sup_reason_format(struct sup_reason r, char *buf, size_t len)
         break;
     case SUP_REASON_MAX_RESTARTS: snprintf(buf, len, "max-restarts"); break;
     case SUP_REASON_NODE_RESTART: snprintf(buf, len, "node-restart"); break;
+    case SUP_REASON_KILLED: {
+        char d[32];
+        naos_duration_format(r.code, d, sizeof d);
+        snprintf(buf, len, "killed after %s grace", d);
+        break;
+    }
     default: NAOS_ASSERT(0);
     }
 }
@@ -117,6 +124,7 @@ sup_reason_is_clean(struct sup_reason r)
     switch (r.kind) {
     case SUP_REASON_EXIT: return r.code == 0;
     case SUP_REASON_SHUTDOWN:
+    case SUP_REASON_KILLED: /* naos stopped it, only harder */
     case SUP_REASON_MAX_RESTARTS: return true;
     default: return false;
     }
@@ -1142,6 +1150,13 @@ fire(struct sup_tree *t, struct sup_node *n, naos_time now)
             break;
         case SUP__T_KILL:
             if (n->pid != 0) {
+                /* A stop whose grace ran out: its exit says so rather
+                 * than a plain "shutdown". Kills of the core's own
+                 * (watchdog, timeouts) keep their reason. */
+                if (n->kill_reason.kind == SUP_REASON_NONE &&
+                    n->spec->shutdown > 0 && n->spec->shutdown <= INT_MAX)
+                    n->kill_reason = (struct sup_reason){
+                        SUP_REASON_KILLED, (int)n->spec->shutdown};
                 send_signal(t, n, SIGKILL);
                 emit(t, SUP_EV_KILL, n, n->kill_reason, NULL, now);
             }
@@ -1372,6 +1387,12 @@ at_rest(const struct sup_node *top)
 {
     return top->plan == SUP__PH_NONE &&
            (top->state == SUP_STOPPED || top->state == SUP_FAILED);
+}
+
+bool
+sup_is_at_rest(const struct sup_node *dep)
+{
+    return at_rest(dep);
 }
 
 int

@@ -72,6 +72,8 @@ enum sup_reason_kind {
     SUP_REASON_NODE_RESTART,  /* the node restarted (issue: store) */
     SUP_REASON_CWD_FAILED,    /* code = errno: the working directory could
                                  not be entered (missing on this node) */
+    SUP_REASON_KILLED,        /* stopped by naos, but SIGKILLed once its
+                                 shutdown grace (code, ms) ran out */
 };
 
 struct sup_reason {
@@ -317,6 +319,9 @@ int sup_stop(struct sup_tree *t, struct sup_node *dep, naos_time now);
 int sup_start(struct sup_tree *t, struct sup_node *dep, naos_time now);
 int sup_restart(struct sup_tree *t, struct sup_node *dep, naos_time now);
 int sup_remove(struct sup_tree *t, struct sup_node *dep, naos_time now);
+/* sup_is_at_rest: dep has nothing running and nothing under way (stopped
+ * or failed): what sup_start needs and what makes sup_stop a no-op. */
+bool sup_is_at_rest(const struct sup_node *dep);
 
 /* Operator commands on one node n below a deployment's top (a worker or a
  * supervisor, from sup_find_path), as OTP's terminate_child and

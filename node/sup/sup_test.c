@@ -841,10 +841,16 @@ test_shutdown_timeout_kill_infinity(void)
     NT_EQ_STR(acts(), "");
     tick(t0 + 2000);
     NT_EQ_STR(acts(), "signal d/t 9\n");
-    NT_EQ_STR(evs(), "kill d/t\n");
+    NT_EQ_STR(evs(), "kill d/t killed after 2s grace\n");
     tick(t0 + 5000);
     NT_EQ_STR(acts(), "");
     sig("d/t", SIGKILL);
+    /* its last exit says it was killed, and after which grace (issue 10:
+     * it said "shutdown") */
+    char r[64];
+    sup_reason_format(N("d/t")->last_exit, r, sizeof r);
+    NT_EQ_STR(r, "killed after 2s grace");
+    NT_TRUE(sup_reason_is_clean(N("d/t")->last_exit));
     NT_EQ_STR(acts(), "signal d/k 9\n"); /* brutal kill: at once */
     NT_EQ_INT(sup_next_deadline(T), NAOS_TIME_NEVER);
     sig("d/k", SIGKILL);
@@ -854,6 +860,12 @@ test_shutdown_timeout_kill_infinity(void)
     NT_EQ_STR(acts(), "");
     ex("d/i", 0);
     NT_EQ_STR(sup_state_name(d->state), "stopped");
+    /* brutal kill and infinity: a plain shutdown */
+    sup_reason_format(N("d/k")->last_exit, r, sizeof r);
+    NT_EQ_STR(r, "shutdown");
+    sup_reason_format(N("d/i")->last_exit, r, sizeof r);
+    NT_EQ_STR(r, "shutdown");
+    NT_TRUE(sup_is_at_rest(d));
 }
 
 static void
