@@ -118,8 +118,8 @@ class Messages(NodeTest):
         self.assertEqual(p.returncode, 0)
         helptext = " ".join(p.stdout.split())
         # the figures of node/swim/swim.h's table
-        for fig in ("~0.4 s", "~7-11 s", "~2.4 s", "~40-60 s", "~0.2 s",
-                    "~5-7 s"):
+        for fig in ("~0.4 s", "~2.3 s", "~7-10 s", "~2.4 s", "~40-60 s",
+                    "~0.2 s", "~4-6 s"):
             self.assertIn(fig, helptext)
         with open(README) as f:
             text = " ".join(f.read().split())

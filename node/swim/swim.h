@@ -385,7 +385,7 @@ int swim_config_profile(struct swim_config *c, const char *profile);
     "                   node; a silent one suspected in ~2.3 s, dead in\n"  \
     "                   ~7-10 s), wan (~2.4 s; ~8 s / ~40-60 s) or local\n"  \
     "                   (~0.2 s; ~1.7 s / ~4-6 s): simulator medians\n"     \
-    "                   for 5 nodes\n"
+    "                   for 5 to 50 nodes\n"
 
 /* swim_config_validate checks c (identity, ranges). NAOS_OK or
  * NAOS_EINVAL. */
