@@ -403,6 +403,8 @@ deploy_wait(struct cli *c, const struct spec_node *spec)
                     (long long)((now - start) / 1000));
             progress_at = now + DEPLOY_WAIT_PROGRESS_MS;
         }
-        cli_sleep_ms(100);
+        /* Quick at first; a big tree's status is not fetched 10 times a
+         * second for long. */
+        cli_sleep_ms(now - start < 2000 ? 100 : 500);
     }
 }

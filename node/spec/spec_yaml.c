@@ -866,7 +866,12 @@ parse_map(struct yp *yp, struct spec_node *out, int depth)
         }
         if (key < 0) {
             rv = fail(yp, evmark(yp), quote(&q, k),
-                      top ? "unknown key (expected name, supervisor, "
+                      top && yp->agent
+                          ? "unknown key (expected the worker keys command, "
+                            "restart, shutdown, env, cwd, ready, "
+                            "start_timeout, watchdog, max_runtime, output, "
+                            "control, backoff, or supervisor and replicas)"
+                      : top ? "unknown key (expected name, supervisor, "
                             "children, or the worker keys command, restart, "
                             "shutdown, env, cwd, ready, start_timeout, "
                             "watchdog, max_runtime, output, control, "

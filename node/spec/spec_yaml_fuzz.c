@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* spec_yaml_fuzz.c: libFuzzer target for spec_yaml_parse. Not built by
+/* spec_yaml_fuzz.c: libFuzzer target for spec_yaml_parse and
+ * spec_yaml_parse_agent. Not built by
  * CMake yet; by hand:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
  *     -I/work/main node/spec/spec_yaml_fuzz.c node/spec/spec_yaml.c \
@@ -40,6 +41,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         NAOS_ASSERT(memcmp(&out, &zero, sizeof out) == 0);
         NAOS_ASSERT(strncmp(err, "fuzz.yaml:", 10) == 0);
     }
+    spec_node_fini(&out);
+
+    /* The same bytes as a project file (naos.yaml), asking for agent a. */
+    rv = spec_yaml_parse_agent("fuzz.yaml", (const char *)data, size, "a",
+                               &out, err, sizeof err);
+    if (rv == NAOS_OK)
+        NAOS_ASSERT(spec_validate(&out, err, sizeof err) == NAOS_OK);
+    else
+        NAOS_ASSERT(memcmp(&out, &zero, sizeof out) == 0 &&
+                    (rv == NAOS_EINVAL || rv == NAOS_ENOMEM ||
+                     rv == NAOS_ENOTFOUND));
     spec_node_fini(&out);
     NAOS_ASSERT(naos_alloc_live() == base);
     return 0;
