@@ -348,6 +348,10 @@ deploy_wait(struct cli *c, const struct spec_node *spec)
     if (bound < 60000)
         bound = 60000;
     int64_t progress_at = start + DEPLOY_WAIT_PROGRESS_MS;
+    /* The bound runs from the last worker seen starting: a big pool that
+     * keeps starting is waited for, one that stalls is not. */
+    int64_t moved_at = start;
+    size_t started_before = 0;
     cli_install_stop_signals();
     for (;;) {
         Naos__V1__Reply *r = NULL;
@@ -387,7 +391,11 @@ deploy_wait(struct cli *c, const struct spec_node *spec)
         if (t.started == t.workers)
             return 0;
         int64_t now = now_ms();
-        if (cli_stop_requested() || now - start >= bound) {
+        if (t.started > started_before) {
+            started_before = t.started;
+            moved_at = now;
+        }
+        if (cli_stop_requested() || now - moved_at >= bound) {
             cli_warn("%s: %zu of %zu workers started %s; it stays deployed "
                      "as it is (see `naos status %s`)",
                      name, t.started, t.workers,

@@ -24,7 +24,9 @@
 /* deploy_wait polls the status of deployment spec->id (spec borrowed: the
  * tree that was sent) until every worker's first run has started or one
  * has failed, within a bound (60 s, or twice the longest start_timeout of
- * a ready: notify worker plus 10 s when that is longer).
+ * a ready: notify worker plus 10 s when that is longer) counted from the
+ * last time another worker was seen started, so a big pool that keeps
+ * starting is waited for (at most 10,000 workers per deployment).
  * Returns 0 when all started. On a failed first start prints why (which
  * worker; a missing program told from a missing working directory, on
  * which node; a missing #! interpreter or script where the CLI can see
