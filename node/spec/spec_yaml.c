@@ -63,6 +63,7 @@ struct yp {
     yaml_parser_t parser;
     yaml_event_t ev;
     bool have_ev;
+    bool parser_open; /* yaml_parser_initialize succeeded */
     const char *fname;
     const char *text;
     size_t len;
@@ -1378,39 +1379,57 @@ err:
     return rv;
 }
 
+/* yp_open readies yp and libyaml over text (one input file, at most
+ * SPEC_YAML_MAX_BYTES); yp_close frees what yp_open and parsing took. */
+static int
+yp_open(struct yp *yp, const char *fname, const char *text, size_t len,
+        char *errbuf, size_t errlen)
+{
+    memset(yp, 0, sizeof *yp);
+    yp->fname = fname ? fname : "<input>";
+    yp->text = text ? text : "";
+    yp->len = text ? len : 0;
+    yp->errbuf = errbuf;
+    yp->errlen = errlen;
+    if (errbuf != NULL && errlen > 0)
+        errbuf[0] = '\0';
+    if (len > SPEC_YAML_MAX_BYTES)
+        return fail(yp, offset_mark(yp, SPEC_YAML_MAX_BYTES), "file",
+                    "is too big (%zu bytes; at most %d)", len,
+                    SPEC_YAML_MAX_BYTES);
+    if (!yaml_parser_initialize(&yp->parser))
+        return oom(yp);
+    yaml_parser_set_input_string(&yp->parser, (const unsigned char *)yp->text,
+                                 yp->len);
+    yp->parser_open = true;
+    return NAOS_OK;
+}
+
+static void
+yp_close(struct yp *yp)
+{
+    if (yp->have_ev)
+        yaml_event_delete(&yp->ev);
+    if (yp->parser_open)
+        yaml_parser_delete(&yp->parser);
+    naos_free(yp->pos);
+}
+
 int
 spec_yaml_parse_agent(const char *fname, const char *text, size_t len,
                       const char *name, struct spec_node *out, char *errbuf,
                       size_t errlen)
 {
     struct yp yp;
-    int rv;
     char names[256] = "";
 
     memset(out, 0, sizeof *out);
-    memset(&yp, 0, sizeof yp);
-    yp.fname = fname ? fname : "<input>";
-    yp.text = text ? text : "";
-    yp.len = text ? len : 0;
-    yp.errbuf = errbuf;
-    yp.errlen = errlen;
-    if (errbuf != NULL && errlen > 0)
-        errbuf[0] = '\0';
-    if (len > SPEC_YAML_MAX_BYTES)
-        return fail(&yp, offset_mark(&yp, SPEC_YAML_MAX_BYTES), "file",
-                    "is too big (%zu bytes; at most %d)", len,
-                    SPEC_YAML_MAX_BYTES);
-    if (!yaml_parser_initialize(&yp.parser))
-        return oom(&yp);
-    yaml_parser_set_input_string(&yp.parser, (const unsigned char *)yp.text,
-                                 yp.len);
-    rv = parse_project(&yp, name, out, names, sizeof names);
+    int rv = yp_open(&yp, fname, text, len, errbuf, errlen);
+    if (rv == NAOS_OK)
+        rv = parse_project(&yp, name, out, names, sizeof names);
     if (rv != NAOS_OK)
         memset(out, 0, sizeof *out);
-    if (yp.have_ev)
-        yaml_event_delete(&yp.ev);
-    yaml_parser_delete(&yp.parser);
-    naos_free(yp.pos);
+    yp_close(&yp);
     return rv;
 }
 
@@ -1419,26 +1438,13 @@ spec_yaml_parse(const char *fname, const char *text, size_t len,
                 struct spec_node *out, char *errbuf, size_t errlen)
 {
     struct yp yp;
-    int rv;
 
     memset(out, 0, sizeof *out);
-    memset(&yp, 0, sizeof yp);
-    yp.fname = fname ? fname : "<input>";
-    yp.text = text ? text : "";
-    yp.len = text ? len : 0;
-    yp.errbuf = errbuf;
-    yp.errlen = errlen;
-    if (errbuf != NULL && errlen > 0)
-        errbuf[0] = '\0';
-
-    if (len > SPEC_YAML_MAX_BYTES)
-        return fail(&yp, offset_mark(&yp, SPEC_YAML_MAX_BYTES), "file",
-                    "is too big (%zu bytes; at most %d)", len,
-                    SPEC_YAML_MAX_BYTES);
-    if (!yaml_parser_initialize(&yp.parser))
-        return oom(&yp);
-    yaml_parser_set_input_string(&yp.parser, (const unsigned char *)yp.text,
-                                 yp.len);
+    int rv = yp_open(&yp, fname, text, len, errbuf, errlen);
+    if (rv != NAOS_OK) {
+        yp_close(&yp);
+        return rv;
+    }
 
     if ((rv = parse_document(&yp, out)) != NAOS_OK)
         goto err;
@@ -1450,9 +1456,6 @@ spec_yaml_parse(const char *fname, const char *text, size_t len,
 err:
     spec_node_fini(out);
 out:
-    if (yp.have_ev)
-        yaml_event_delete(&yp.ev);
-    yaml_parser_delete(&yp.parser);
-    naos_free(yp.pos);
+    yp_close(&yp);
     return rv;
 }
