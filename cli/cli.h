@@ -137,6 +137,21 @@ int cli_fatal(int code, const char *fmt, ...)
 /* cli_warn prints "naos: warning: MSG". */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* cli_info prints progress "naos: MSG", or {"info": MSG} with JSON
+ * errors. */
+void cli_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* cli_fatal_output prints "naos: fatal: MSG" followed by a worker's last
+ * output lines (lines borrowed; "naos: its last output:" and "  | LINE"
+ * each, control characters replaced), or with JSON errors one object
+ * {"error": MSG, "code": CODE, "output": [LINE, ...]}. Returns code. */
+int cli_fatal_output(int code, const char *const *lines, size_t nlines,
+                     const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* cli_json_errors: messages are JSON objects (cli_set_json_errors). */
+bool cli_json_errors(void);
+
 /* cli_resolve_url fills c->url from --node, else --run, else the default
  * run directory. Returns 0 or an exit code (message printed). */
 int cli_resolve_url(struct cli *c);

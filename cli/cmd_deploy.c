@@ -69,6 +69,11 @@ cmd_deploy(struct cli *c, int argc, char **argv)
                                   sizeof err);
     if (rc == NAOS_ENOMEM)
         return cli_fatal(CLI_EXIT_TEMP, "out of memory");
+    if (rc != NAOS_OK && x.no_agent && cli_json_errors())
+        return cli_fatal(CLI_EXIT_USAGE, "deploy: %s (give the command: naos "
+                         "deploy %s [OPTIONS] -- CMD [ARGS...], or define the "
+                         "agent under agents: in naos.yaml or -f FILE)",
+                         err, x.name ? x.name : "NAME");
     if (rc != NAOS_OK && x.no_agent) {
         const char *name = x.name ? x.name : "NAME";
         fprintf(stderr,

@@ -252,6 +252,11 @@ test_bad_input(void)
     PARSE_BAD("--cwd: must not be empty", "a", "--cwd", "", "--", "x");
     PARSE_BAD("unknown option --frobnicate", "a", "--frobnicate", "--", "x");
     PARSE_BAD("option --cwd needs a value", "a", "--cwd");
+    /* a long option is named as written, not by its short letter */
+    PARSE_BAD("option --file needs a value", "a", "--file");
+    PARSE_BAD("option -f needs a value", "a", "-f");
+    PARSE_BAD("unknown option -x", "a", "--no-wait", "-xf", "y", "--", "x");
+    PARSE_BAD("unknown option -x", "a", "--no-wait", "-fy", "-x", "--", "x");
     PARSE_BAD("unknown option --json", "a", "--json", "--", "x"); /* g NULL */
     PARSE_BAD("unexpected argument \"b\"", "a", "b", "--", "x");
     /* spec_validate's messages come through */

@@ -14,6 +14,7 @@
 
 #include "cli/client.h"
 #include "cli/deploy_args.h"
+#include "node/base/alloc.h"
 
 /* How long removing a rolled-back deployment may take (its workers get
  * their shutdown grace). */
@@ -56,15 +57,49 @@ spec_at(const struct spec_node *root, const char *path)
     return n;
 }
 
+/* struct tally: one poll's count. started[] is kept across polls: the
+ * tree's shape is fixed, so worker i (in tree order) is the same worker
+ * every time, and once seen started it never counts as failed (a run
+ * that ends after DEPLOY_WAIT_SETTLE_MS is the supervisor's business). */
 struct tally {
     size_t workers, started;
     const Naos__V1__NodeStatus *failed; /* the first worker that failed */
+    bool *seen;  /* seen[i]: worker i was seen started (naos_alloc'd) */
+    size_t cap;  /* entries of seen */
 };
 
 static const char *
 last_reason(const Naos__V1__NodeStatus *w)
 {
     return w->last_exit && w->last_exit->reason ? w->last_exit->reason : "";
+}
+
+/* collateral: the run ended because the supervisor stopped it (a sibling
+ * failed under one-for-all or rest-for-one): not this worker's failure. */
+static bool
+collateral(const char *why)
+{
+    return strcmp(why, "shutdown") == 0 ||
+           strncmp(why, "killed after ", 13) == 0;
+}
+
+/* remember marks worker i seen started (growing seen; out of memory, it
+ * is just not remembered). */
+static void
+remember(struct tally *t, size_t i)
+{
+    if (i >= t->cap) {
+        size_t cap = t->cap ? t->cap : 64;
+        while (cap <= i)
+            cap *= 2;
+        bool *s = naos_realloc(t->seen, cap * sizeof *s);
+        if (s == NULL)
+            return;
+        memset(s + t->cap, 0, (cap - t->cap) * sizeof *s);
+        t->seen = s;
+        t->cap = cap;
+    }
+    t->seen[i] = true;
 }
 
 static void
@@ -76,26 +111,51 @@ count(const struct spec_node *root, const Naos__V1__NodeStatus *n,
             count(root, n->children[i], t);
         return;
     }
-    t->workers++;
+    size_t idx = t->workers++;
+    if (idx < t->cap && t->seen[idx]) {
+        t->started++;
+        return;
+    }
     const struct spec_node *sp = spec_at(root, n->path);
     const char *why = last_reason(n);
     bool ended = why[0] != '\0' || n->restarts > 0;
-    if (ended) {
-        /* A transient worker ending cleanly, or a temporary one, is done. */
+    if (ended && !collateral(why)) {
+        /* Its first run ended before it was seen started. A transient
+         * worker ending cleanly, or a temporary one, is done. */
         bool done = sp && ((sp->restart == SPEC_TRANSIENT &&
                             strcmp(why, "exit:0") == 0) ||
                            sp->restart == SPEC_TEMPORARY);
-        if (done)
+        if (done) {
             t->started++;
-        else if (t->failed == NULL)
+            remember(t, idx);
+        } else if (t->failed == NULL) {
             t->failed = n;
+        }
         return;
     }
+    /* Never ended, or stopped with a failing sibling and started again. */
     if (strcmp(n->state, "running") != 0)
         return;
     bool notify = sp && sp->ready == SPEC_READY_NOTIFY;
-    if (notify || n->uptime_ms >= DEPLOY_WAIT_SETTLE_MS)
+    if (notify || n->uptime_ms >= DEPLOY_WAIT_SETTLE_MS) {
         t->started++;
+        remember(t, idx);
+    }
+}
+
+/* was_started: worker w of tree was seen started in an earlier poll. */
+static bool
+was_started(const struct tally *t, const Naos__V1__NodeStatus *tree,
+            const Naos__V1__NodeStatus *w, size_t *i)
+{
+    if (!tree->is_supervisor) {
+        size_t idx = (*i)++;
+        return tree == w && idx < t->cap && t->seen[idx];
+    }
+    for (size_t k = 0; k < tree->n_children; k++)
+        if (was_started(t, tree->children[k], w, i))
+            return true;
+    return false;
 }
 
 /* status_of asks for deployment name: 0 and *out (free with
@@ -255,10 +315,56 @@ explain(const Naos__V1__NodeStatus *w, const struct spec_node *sp,
     }
 }
 
-/* print_output prints the last lines the worker at path wrote. */
+#define OUTPUT_LINES 16
+#define OUTPUT_LINE_MAX 1023
+
+/* struct output: a worker's last output, split into lines of at most
+ * OUTPUT_LINE_MAX bytes (a longer one goes on in the next). */
+struct output {
+    char text[2048 + OUTPUT_LINES];
+    const char *lines[OUTPUT_LINES];
+    size_t n;
+};
+
+/* split_output splits data (len bytes) into o, keeping every byte. */
 static void
-print_output(struct cli *c, const char *path)
+split_output(const uint8_t *data, size_t len, struct output *o)
 {
+    size_t used = 0, cur = 0; /* text in use; bytes in the current line */
+    o->n = 0;
+    for (size_t i = 0; i < len && o->n < OUTPUT_LINES; i++) {
+        char ch = (char)data[i];
+        if (ch != '\n' && cur == OUTPUT_LINE_MAX) {
+            /* full: end this line, the byte starts the next */
+            o->text[used++] = '\0';
+            o->lines[o->n++] = o->text + used - cur - 1;
+            cur = 0;
+            if (o->n == OUTPUT_LINES)
+                break;
+        }
+        if (used + 2 > sizeof o->text)
+            break;
+        if (ch == '\n') {
+            o->text[used++] = '\0';
+            o->lines[o->n++] = o->text + used - cur - 1;
+            cur = 0;
+        } else {
+            o->text[used++] = ch;
+            cur++;
+        }
+    }
+    if (cur > 0 && o->n < OUTPUT_LINES) {
+        o->text[used++] = '\0';
+        o->lines[o->n++] = o->text + used - cur - 1;
+    }
+}
+
+/* last_output fetches the last lines the worker at path wrote into o
+ * (none when they cannot be had). */
+static void
+last_output(struct cli *c, const char *path, struct output *o)
+{
+    o->n = 0;
     Naos__V1__LogsRequest lr = NAOS__V1__LOGS_REQUEST__INIT;
     lr.name = (char *)path;
     lr.offset = -1;
@@ -271,24 +377,8 @@ print_output(struct cli *c, const char *path)
     if (cli_call(c, &req, &r) != 0)
         return;
     if (r->code == NAOS__V1__ERROR_CODE__OK &&
-        r->rep_case == NAOS__V1__REPLY__REP_LOGS && r->logs->data.len > 0) {
-        fprintf(stderr, "naos: its last output:\n");
-        char line[1024];
-        size_t n = 0;
-        for (size_t i = 0; i < r->logs->data.len; i++) {
-            char ch = (char)r->logs->data.data[i];
-            if (ch != '\n' && n + 1 < sizeof line) {
-                line[n++] = ch;
-                if (i + 1 < r->logs->data.len)
-                    continue;
-            }
-            line[n] = '\0';
-            fputs("  | ", stderr);
-            cli_print_clean(stderr, line);
-            fputc('\n', stderr);
-            n = 0;
-        }
-    }
+        r->rep_case == NAOS__V1__REPLY__REP_LOGS)
+        split_output(r->logs->data.data, r->logs->data.len, o);
     naos_client_reply_free(r);
 }
 
@@ -317,8 +407,8 @@ rollback(struct cli *c, const char *name)
             return;
         naos_client_reply_free(r);
         if (d == NULL) {
-            fprintf(stderr, "naos: %s removed again: nothing of it is left "
-                    "deployed\n", name);
+            cli_info("%s removed again: nothing of it is left deployed",
+                     name);
             return;
         }
         cli_sleep_ms(50);
@@ -339,8 +429,9 @@ max_notify_timeout(const struct spec_node *n)
     return m;
 }
 
-int
-deploy_wait(struct cli *c, const struct spec_node *spec)
+/* wait_started is deploy_wait with t, whose seen[] the caller frees. */
+static int
+wait_started(struct cli *c, const struct spec_node *spec, struct tally *t)
 {
     const char *name = spec->id;
     int64_t start = now_ms();
@@ -364,55 +455,76 @@ deploy_wait(struct cli *c, const struct spec_node *spec)
             return cli_fatal(CLI_EXIT_USAGE, "%s was removed while it was "
                              "starting", name);
         }
-        struct tally t = {0, 0, NULL};
-        count(spec, d->tree, &t);
+        t->workers = t->started = 0;
+        t->failed = NULL;
+        count(spec, d->tree, t);
         bool dep_failed = strcmp(d->state, "failed") == 0;
-        if (dep_failed || t.failed) {
+        if (dep_failed || t->failed) {
             const Naos__V1__NodeStatus *w =
-                dep_failed ? failed_worker(d, &t) : t.failed;
-            char why[1024];
+                dep_failed ? failed_worker(d, t) : t->failed;
             const char *node = r->status->node && r->status->node[0]
                                    ? r->status->node
                                    : "?";
+            size_t i = 0;
+            if (dep_failed && w && was_started(t, d->tree, w, &i)) {
+                /* It started; its supervisor gave up on it later. */
+                ec = cli_fatal(CLI_EXIT_USAGE, "%s failed after %s started: "
+                               "%s; it stays deployed as failed (see `naos "
+                               "status %s`)",
+                               name, w->path,
+                               d->failure ? d->failure : "failed", name);
+                naos_client_reply_free(r);
+                return ec;
+            }
             if (w) {
+                char why[1024];
+                struct output o;
                 explain(w, spec_at(spec, w->path), node, why, sizeof why);
-                fprintf(stderr, "naos: fatal: %s did not start: %s\n",
-                        w->path, why);
-                print_output(c, w->path);
+                last_output(c, w->path, &o);
+                cli_fatal_output(CLI_EXIT_USAGE, o.lines, o.n,
+                                 "%s did not start: %s", w->path, why);
             } else {
-                fprintf(stderr, "naos: fatal: %s did not start: %s\n", name,
-                        d->failure ? d->failure : "failed");
+                cli_fatal(CLI_EXIT_USAGE, "%s did not start: %s", name,
+                          d->failure ? d->failure : "failed");
             }
             naos_client_reply_free(r);
             rollback(c, name);
             return CLI_EXIT_USAGE;
         }
         naos_client_reply_free(r);
-        if (t.started == t.workers)
+        if (t->started == t->workers)
             return 0;
         int64_t now = now_ms();
-        if (t.started > started_before) {
-            started_before = t.started;
+        if (t->started > started_before) {
+            started_before = t->started;
             moved_at = now;
         }
         if (cli_stop_requested() || now - moved_at >= bound) {
             cli_warn("%s: %zu of %zu workers started %s; it stays deployed "
                      "as it is (see `naos status %s`)",
-                     name, t.started, t.workers,
+                     name, t->started, t->workers,
                      cli_stop_requested() ? "when interrupted"
                                           : "within the wait",
                      name);
             return CLI_EXIT_TEMP;
         }
         if (now >= progress_at) {
-            fprintf(stderr, "naos: %s: %zu of %zu workers started, waiting "
-                    "(%llds)...\n",
-                    name, t.started, t.workers,
-                    (long long)((now - start) / 1000));
+            cli_info("%s: %zu of %zu workers started, waiting (%llds)...",
+                     name, t->started, t->workers,
+                     (long long)((now - start) / 1000));
             progress_at = now + DEPLOY_WAIT_PROGRESS_MS;
         }
         /* Quick at first; a big tree's status is not fetched 10 times a
          * second for long. */
         cli_sleep_ms(now - start < 2000 ? 100 : 500);
     }
+}
+
+int
+deploy_wait(struct cli *c, const struct spec_node *spec)
+{
+    struct tally t = {0, 0, NULL, NULL, 0};
+    int ec = wait_started(c, spec, &t);
+    naos_free(t.seen);
+    return ec;
 }

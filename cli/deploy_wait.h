@@ -8,9 +8,13 @@
  * program that exec'd but ends at once, such as `python3 missing.py`,
  * has not started); for ready: notify, once READY=1 came. It has failed
  * when its start failed (missing program, missing directory, no READY=1
- * in time), or its first run ended within that time (a transient worker
- * ending cleanly, or a temporary one, has simply finished), or the
- * deployment failed. */
+ * in time), or its first run ended before it was seen started (a
+ * transient worker ending cleanly, or a temporary one, has simply
+ * finished), or the deployment failed. A worker seen started is not
+ * failed by a later end: restarting it is the supervisor's business, and
+ * the wait goes on for the others. A worker stopped because a sibling
+ * failed (one-for-all, rest-for-one: reason "shutdown" or "killed after
+ * ...") is not the one blamed. */
 #ifndef NAOS_CLI_DEPLOY_WAIT_H
 #define NAOS_CLI_DEPLOY_WAIT_H
 
@@ -31,8 +35,11 @@
  * worker; a missing program told from a missing working directory, on
  * which node; a missing #! interpreter or script where the CLI can see
  * the files; the worker's last output), removes the deployment and waits
- * until it is gone, and returns 100. Past the bound, or interrupted,
- * leaves the deployment as it is and returns 111. */
+ * until it is gone, and returns 100. A deployment that failed after the
+ * worker it names was seen started (its supervisor gave up on later runs)
+ * stays deployed as failed: 100. Past the bound, or interrupted, leaves
+ * the deployment as it is and returns 111. Messages go through cli_fatal,
+ * cli_fatal_output and cli_info (JSON objects with --json). */
 int deploy_wait(struct cli *c, const struct spec_node *spec);
 
 #endif

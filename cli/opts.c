@@ -59,7 +59,17 @@ cli_bad_option(int opt, char **argv, char *err, size_t errlen)
     /* getopt leaves optind just past the element it choked on. */
     const char *elem = optind > 0 ? argv[optind - 1] : "?";
     char name[64];
-    if (optopt != 0 && optopt < 256)
+    /* A long option is named as written (getopt's optopt is its short
+     * letter, if any: `--tail` is not `-n`). Inside a cluster of short
+     * ones ("-xq") optind may still be at that cluster. */
+    const char *here = optind > 0 ? argv[optind] : NULL;
+    bool in_cluster =
+        optopt > 0 && optopt < 256 &&
+        ((elem[0] == '-' && elem[1] != '-' && strchr(elem + 1, optopt)) ||
+         (here && here[0] == '-' && here[1] != '-' &&
+          strchr(here + 1, optopt)));
+    if (optopt > 0 && optopt < 256 && (in_cluster || elem[0] != '-' ||
+                                       elem[1] != '-'))
         snprintf(name, sizeof name, "-%c", optopt);
     else
         snprintf(name, sizeof name, "%.*s", (int)strcspn(elem, "="), elem);
@@ -91,24 +101,30 @@ cli_argv_wants_json(int argc, char **argv)
 }
 
 /* report writes one message to stderr: "naos: [fatal: ]MSG" or, with JSON
- * errors, {"error": MSG, "code": EXIT[, "status": NODE_CODE]} (a warning:
- * {"warning": MSG}). code < 0 marks a warning. */
+ * errors, {"error": MSG, "code": EXIT[, "status": NODE_CODE][, "output":
+ * LINES]} (a warning: {"warning": MSG}; progress: {"info": MSG}). code -1
+ * marks a warning, -2 progress; output (borrowed, may be NULL) is the
+ * JSON array of a worker's last output lines. */
 static void
-report(int code, const char *status, bool fatal, const char *fmt,
-       va_list ap)
+report_ex(int code, const char *status, bool fatal, json_t *output,
+          const char *fmt, va_list ap)
 {
     char msg[2048];
     vsnprintf(msg, sizeof msg, fmt, ap);
     if (!json_errors) {
         fprintf(stderr, "naos: %s%s\n",
-                code < 0 ? "warning: " : fatal ? "fatal: " : "", msg);
+                code == -1 ? "warning: " : fatal ? "fatal: " : "", msg);
         return;
     }
-    json_t *o = code < 0 ? json_pack("{s:s%}", "warning", msg, strlen(msg))
+    json_t *o = code < 0 ? json_pack("{s:s%}", code == -1 ? "warning"
+                                                          : "info",
+                                     msg, strlen(msg))
                          : json_pack("{s:s%, s:i}", "error", msg,
                                      strlen(msg), "code", code);
     if (o && status)
         json_object_set_new(o, "status", json_string(status));
+    if (o && output)
+        json_object_set(o, "output", output);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     if (s)
         fprintf(stderr, "%s\n", s);
@@ -117,6 +133,13 @@ report(int code, const char *status, bool fatal, const char *fmt,
                 code < 0 ? 0 : code);
     free(s);
     json_decref(o);
+}
+
+static void
+report(int code, const char *status, bool fatal, const char *fmt,
+       va_list ap)
+{
+    report_ex(code, status, fatal, NULL, fmt, ap);
 }
 
 int
@@ -151,6 +174,59 @@ cli_fatal(int code, const char *fmt, ...)
     report(code, NULL, true, fmt, ap);
     va_end(ap);
     return code;
+}
+
+void
+cli_info(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report(-2, NULL, false, fmt, ap);
+    va_end(ap);
+}
+
+int
+cli_fatal_output(int code, const char *const *lines, size_t nlines,
+                 const char *fmt, ...)
+{
+    json_t *out = NULL;
+    if (json_errors && nlines > 0) {
+        out = json_array();
+        for (size_t i = 0; out && i < nlines; i++) {
+            /* a line that is not UTF-8 is still shown, cleaned */
+            json_t *s = json_string(lines[i]);
+            if (s == NULL) {
+                char clean[1024];
+                size_t k = 0;
+                for (const unsigned char *p = (const unsigned char *)lines[i];
+                     *p && k + 1 < sizeof clean; p++)
+                    clean[k++] = *p < 0x80 ? (char)*p : '?';
+                clean[k] = '\0';
+                s = json_string(clean);
+            }
+            json_array_append_new(out, s);
+        }
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    report_ex(code, NULL, true, out, fmt, ap);
+    va_end(ap);
+    json_decref(out);
+    if (!json_errors && nlines > 0) {
+        fprintf(stderr, "naos: its last output:\n");
+        for (size_t i = 0; i < nlines; i++) {
+            fputs("  | ", stderr);
+            cli_print_clean(stderr, lines[i]);
+            fputc('\n', stderr);
+        }
+    }
+    return code;
+}
+
+bool
+cli_json_errors(void)
+{
+    return json_errors;
 }
 
 void

@@ -3,6 +3,7 @@
 resolved where `naos` runs, the project file (naos.yaml), deploy and apply
 waiting for the first start and rolling a failed one back, one default
 intensity, and a failed deployment staying failed across a node restart."""
+import json
 import os
 import signal
 import sys
@@ -241,6 +242,137 @@ class FirstStart(NodeTest):
             self.assertEqual(r.code, 0, r)
             self.assertIn("slow: 0 of 1 workers started, waiting", r.err)
             self.assertEqual(n.workers("slow")[0]["state"], "running")
+
+
+# READY=1 after $1 seconds, then runs on.
+SLOW_READY = NOTIFY_PY + """import sys, time
+time.sleep(float(sys.argv[1]))
+notify('READY=1')
+time.sleep(1000)
+"""
+
+
+class LaterEnds(NodeTest):
+    """A worker that passed the settle time and ends later, while a slower
+    sibling is still starting, is the supervisor's business: the wait goes
+    on for the sibling and the deployment stays."""
+
+    def tree(self, n, name, strategy, children, max_restarts=5):
+        agent = n.write("slow.py", SLOW_READY)
+        text = ("name: %s\nsupervisor: {strategy: %s, max_restarts: %d, "
+                "window: 60s}\nchildren:\n" % (name, strategy, max_restarts))
+        for cid, cmd, extra in children:
+            if cmd in ("slow", "slower"):  # READY=1 after 5 s, 10 s
+                cmd = [sys.executable, agent, "5" if cmd == "slow" else "10"]
+            text += ("  - {id: %s, command: %s, env: {NAOS_TEST_MARKER: %s}%s}"
+                     "\n" % (cid, json.dumps(cmd), n.marker, extra))
+        return n.write(name + ".yaml", text, 0o644)
+
+    def test_a_worker_ending_after_it_started_is_not_a_failed_start(self):
+        with self.node() as n:
+            f = self.tree(n, "late", "one-for-one", [
+                ("a", ["sh", "-c", "sleep 2; exit 1"], ""),
+                ("b", "slow", ", ready: notify")])
+            r = n.naos("apply", "-f", f, timeout=60)
+            self.assertEqual(r.code, 0, r)
+            self.assertNotIn("did not start", r.err)
+            self.assertEqual(n.node_at("late/b")["state"], "running")
+            self.assertGreaterEqual(n.node_at("late/a")["restarts"], 1)
+
+    def test_siblings_stopped_with_a_crash_are_not_blamed(self):
+        # one-for-all: a's crash stops c (started) and b (starting) with
+        # reason shutdown; neither is a failed first start, and a ends
+        # only once (then runs on)
+        with self.node() as n:
+            once = n.path("once")
+            f = self.tree(n, "all", "one-for-all", [
+                ("c", ["sleep", "1000"], ""),
+                ("a", ["sh", "-c", '[ -e "$0" ] && exec sleep 1000; '
+                       ': > "$0"; sleep 2; exit 1', once], ""),
+                ("b", "slow", ", ready: notify")])
+            r = n.naos("apply", "-f", f, timeout=60)
+            self.assertEqual(r.code, 0, r)
+            self.assertNotIn("did not start", r.err)
+            for w in ("c", "a", "b"):
+                st = n.node_at("all/" + w)
+                self.assertEqual((st["state"], st["restarts"]),
+                                 ("running", 1), st)
+            self.assertEqual(n.node_at("all/c")["last_exit"]["reason"],
+                             "shutdown")
+
+    def test_a_deployment_that_fails_after_starting_stays_failed(self):
+        # a started, then crashes past its intensity while b is starting:
+        # not "did not start", and not removed
+        with self.node() as n:
+            f = self.tree(n, "gave", "one-for-one", [
+                ("a", ["sh", "-c", "sleep 2; exit 1"], ""),
+                ("b", "slower", ", ready: notify")], max_restarts=0)
+            r = n.naos("apply", "-f", f, timeout=60)
+            self.assertEqual(r.code, 100, r)
+            self.assertNotIn("did not start", r.err)
+            self.assertIn("gave failed after gave/a started", r.err)
+            self.assertIn("stays deployed as failed", r.err)
+            self.assertEqual(n.dep("gave")["state"], "failed")
+
+
+class JsonErrors(NodeTest):
+    """With --json every message of deploy and apply is a JSON object."""
+
+    def objects(self, r):
+        objs = []
+        for line in r.err.splitlines():
+            o = json.loads(line)  # raises on a plain-text line
+            self.assertIsInstance(o, dict, line)
+            objs.append(o)
+        return objs
+
+    def test_failed_first_start_and_missing_agent(self):
+        with self.node() as n:
+            r = n.naos("deploy", "x", "--", "/nonexistent/prog", json=True)
+            self.assertEqual(r.code, 100, r)
+            objs = self.objects(r)
+            self.assertEqual(objs[0]["code"], 100, objs)
+            self.assertIn("x/x did not start: program /nonexistent/prog not "
+                          "found", objs[0]["error"])
+            self.assertIn("x removed again", objs[-1]["info"])
+            # the last output is a field of the error
+            r = n.naos("deploy", "s", "--", sys.executable, "missing.py",
+                       json=True)
+            self.assertEqual(r.code, 100, r)
+            err = self.objects(r)[0]
+            self.assertIn("ended at once (exit:2)", err["error"])
+            self.assertTrue(any("can't open file" in l
+                                for l in err["output"]), err)
+            # no agent defined: one message, not the text example
+            r = n.naos("deploy", "researcher", json=True)
+            self.assertEqual(r.code, 100, r)
+            objs = self.objects(r)
+            self.assertEqual(len(objs), 1, r)
+            self.assertIn("no naos.yaml", objs[0]["error"])
+            self.assertIn("naos deploy researcher [OPTIONS] -- CMD",
+                          objs[0]["error"])
+            self.assertEqual(n.status()["deployments"], [])
+
+    def test_progress_is_json(self):
+        with self.node() as n:
+            agent = n.write("slow.py", SLOW_READY)
+            r = n.naos("deploy", "slow", "--ready", "notify", "--env",
+                       "NAOS_TEST_MARKER=" + n.marker, "--",
+                       sys.executable, agent, "4", json=True, timeout=30)
+            self.assertEqual(r.code, 0, r)
+            objs = self.objects(r)
+            self.assertIn("slow: 0 of 1 workers started, waiting",
+                          objs[0]["info"])
+
+
+class LastOutput(NodeTest):
+
+    def test_a_line_over_1023_bytes_keeps_every_byte(self):
+        with self.node() as n:
+            prog = "print('a' * 1023 + 'bcdefg'); raise SystemExit(1)"
+            r = n.naos("deploy", "long", "--", sys.executable, "-c", prog)
+            self.assertEqual(r.code, 100, r)
+            self.assertIn("  | " + "a" * 1023 + "\n  | bcdefg\n", r.err)
 
 
 class DefaultIntensity(NodeTest):

@@ -1256,8 +1256,46 @@ validate(struct yp *yp, const struct spec_node *out)
     return NAOS_EINVAL;
 }
 
+/* An agent name of a project file and where it was written. */
+struct agent_at {
+    char id[SPEC_MAX_ID_LEN + 1];
+    struct ymark m;
+    size_t order; /* its place among the agents */
+};
+
+static int
+agent_at_cmp(const void *a, const void *b)
+{
+    const struct agent_at *x = a, *y = b;
+    int c = strcmp(x->id, y->id);
+    if (c != 0)
+        return c;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* agents_unique rejects an agent name written twice, at the second place
+ * that repeats a name (sorting: a file holds up to ~10^5 names). */
+static int
+agents_unique(struct yp *yp, struct agent_at *v, size_t n)
+{
+    qsort(v, n, sizeof *v, agent_at_cmp);
+    const struct agent_at *dup = NULL, *first = NULL;
+    for (size_t i = 1; i < n; i++) {
+        if (strcmp(v[i].id, v[i - 1].id) != 0)
+            continue;
+        if (dup == NULL || v[i].order < dup->order) {
+            dup = &v[i];
+            first = &v[i - 1];
+        }
+    }
+    if (dup == NULL)
+        return NAOS_OK;
+    return fail(yp, dup->m, dup->id, "defined twice (first at line %u)",
+                first->m.line);
+}
+
 /* parse_project reads `agents: {NAME: {worker fields}, ...}`, checking
- * every agent, and keeps the one named name in *out. */
+ * every agent (names are unique), and keeps the one named name in *out. */
 static int
 parse_project(struct yp *yp, const char *name, struct spec_node *out,
               char *names, size_t nameslen)
@@ -1265,6 +1303,8 @@ parse_project(struct yp *yp, const char *name, struct spec_node *out,
     int rv;
     struct qbuf q;
     bool found = false, seen_agents = false;
+    struct agent_at *seen = NULL;
+    size_t nseen = 0, capseen = 0;
     if ((rv = next(yp)) != NAOS_OK) /* STREAM-START */
         return rv;
     if ((rv = next(yp)) != NAOS_OK)
@@ -1321,6 +1361,20 @@ parse_project(struct yp *yp, const char *name, struct spec_node *out,
             }
             char agent[SPEC_MAX_ID_LEN + 1];
             snprintf(agent, sizeof agent, "%s", k);
+            if (nseen == capseen) {
+                size_t cap = capseen ? 2 * capseen : 16;
+                struct agent_at *v = naos_realloc(seen, cap * sizeof *v);
+                if (v == NULL) {
+                    rv = oom(yp);
+                    goto err;
+                }
+                seen = v;
+                capseen = cap;
+            }
+            snprintf(seen[nseen].id, sizeof seen[nseen].id, "%s", agent);
+            seen[nseen].m = evmark(yp);
+            seen[nseen].order = nseen;
+            nseen++;
             bool want = strcmp(agent, name) == 0;
             if (want && found) {
                 rv = fail(yp, evmark(yp), agent, "defined twice");
@@ -1365,6 +1419,9 @@ parse_project(struct yp *yp, const char *name, struct spec_node *out,
                   "only one document is allowed (found a second one)");
         goto err;
     }
+    if ((rv = agents_unique(yp, seen, nseen)) != NAOS_OK)
+        goto err;
+    naos_free(seen);
     if (!found) {
         if (yp->errbuf != NULL && yp->errlen > 0)
             snprintf(yp->errbuf, yp->errlen, "%s defines no agent %s%s%s%s",
@@ -1374,6 +1431,7 @@ parse_project(struct yp *yp, const char *name, struct spec_node *out,
     }
     return NAOS_OK;
 err:
+    naos_free(seen);
     if (found)
         spec_node_fini(out);
     return rv;

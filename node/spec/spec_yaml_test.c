@@ -1019,6 +1019,13 @@ test_project_file(void)
               NAOS_EINVAL);
     NT_CONTAINS(err, "naos.yaml:3:21: colour: unknown key");
     NT_TRUE(is_zero(&r));
+    /* a name written twice is refused, not only the one asked for */
+    NT_EQ_INT(agent_rc("agents:\n  a: {command: [x]}\n  b: {command: [y]}\n"
+                       "  c: {command: [y]}\n  b: {command: [z]}\n",
+                       "a", &r),
+              NAOS_EINVAL);
+    NT_CONTAINS(err, "naos.yaml:5:3: b: defined twice (first at line 3)");
+    NT_TRUE(is_zero(&r));
     NT_EQ_INT(agent_rc("agents:\n  a: {name: b, command: [x]}\n", "a", &r),
               NAOS_EINVAL);
     NT_CONTAINS(err, "name: an agent is named by its key");
