@@ -920,6 +920,7 @@ node__events_flush(struct node *n)
                    (unsigned long long)from, (unsigned long long)last,
                    store_errmsg(n->store));
         n->events_unsaved = true;
+        return; /* persisted stays what the store holds */
     }
     ev->persisted = last;
     n->events_flushed_at = n->r.now;
@@ -928,7 +929,8 @@ node__events_flush(struct node *n)
 naos_time
 node__events_deadline(const struct node *n)
 {
-    if (n->events.persisted >= events_last(&n->events) || n->events_unsaved)
+    if (n->events.persisted >= events_last(&n->events) || n->events_unsaved ||
+        n->events_timer_off)
         return NAOS_TIME_NEVER;
     return n->events_flushed_at + NODE_EVENTS_FLUSH_MS;
 }
@@ -939,7 +941,7 @@ node__events_tick(struct node *n)
     uint64_t pending = events_last(&n->events) - n->events.persisted;
     if (pending == 0)
         return;
-    if (n->r.now >= node__events_deadline(n) ||
+    if ((!n->events_timer_off && n->r.now >= node__events_deadline(n)) ||
         pending >= NODE_EVENTS_KEPT / 2) /* before the ring overwrites */
         node__events_flush(n);
 }
@@ -962,17 +964,34 @@ restore_event(const Naos__V1__Event *pe, void *arg)
     return NAOS_OK;
 }
 
+/* Numbers go on after the highest stored key, not only after the last
+ * event that decoded: a number in the store was given (and perhaps shown)
+ * once. When even that key cannot be read, nothing is written this run:
+ * a write could land beneath kept events, and trimming would then delete
+ * the newest. */
 static void
 restore_events(struct node *n)
 {
     uint64_t last = 0, skipped = 0;
     if (store_events_load(n->store, NODE_EVENTS_KEPT, restore_event,
-                          &n->events, &last, &skipped) != NAOS_OK)
-        NAOS_ERROR("store", "cannot read the kept events: %s",
-                   store_errmsg(n->store));
+                          &n->events, &last, &skipped) != NAOS_OK) {
+        if (last == 0) {
+            n->events_unsaved = true;
+            NAOS_ERROR("store", "cannot read the kept events: %s; this run's "
+                       "events are NOT kept across restarts (their numbers "
+                       "could fall beneath kept ones) and start again at "
+                       "%llu", store_errmsg(n->store),
+                       (unsigned long long)(events_last(&n->events) + 1));
+        } else {
+            NAOS_ERROR("store", "cannot read all the kept events: %s; "
+                       "numbering goes on after the highest kept, %llu",
+                       store_errmsg(n->store), (unsigned long long)last);
+        }
+    }
     if (skipped)
         NAOS_WARN("store", "%llu kept events did not decode; skipped",
                   (unsigned long long)skipped);
+    events_skip_to(&n->events, last);
     n->events.persisted = events_last(&n->events);
     if (last)
         NAOS_INFO("node", "%llu events kept from before; numbering goes on "
@@ -1135,6 +1154,15 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
         goto err;
     }
     n->node_id = id.node_id;
+    /* Tests only (cluster-tests/it/test_ops.py): without the timed commit,
+     * only a reply (or half a ring, or close) writes events, so a test can
+     * tell that a reply kept what it showed before a kill -9. */
+    const char *no_timer = getenv("NAOS_TESTING_EVENTS_NO_TIMER");
+    if (no_timer && strcmp(no_timer, "1") == 0) {
+        n->events_timer_off = true;
+        NAOS_WARN("node", "NAOS_TESTING_EVENTS_NO_TIMER=1 (for tests only): "
+                  "events are written only when shown, and at close");
+    }
     restore_events(n);
     if ((rc = auth_keyring_init(&n->keyring, id.cluster_id)) != NAOS_OK) {
         snprintf(errbuf, errlen, "cannot set up the keyring: %s",

@@ -473,6 +473,18 @@ event_matches(const struct events_entry *e, const char *f)
     return e->deployment && strcmp(e->deployment, f) == 0;
 }
 
+/* What a reader was shown, and every number up to the cursor it was
+ * given, survives a crash: were they unsaved, a kill -9 would give those
+ * numbers to other events, which a follower at that cursor never sees. With
+ * a filter the cursor moves past events it did not show, so the cursor is
+ * what counts, not the last event shown. */
+static void
+keep_cursor(struct node *n, uint64_t next)
+{
+    if (next > n->events.persisted)
+        node__events_flush(n);
+}
+
 /* Events after the cursor, oldest first. Numbers never go back (they
  * continue across restarts of the node), so a cursor past the last event
  * means "nothing yet" and gets itself back as next: a follower waits there.
@@ -503,6 +515,7 @@ handle_events(struct node *n, const Naos__V1__EventsRequest *req,
     }
     er->next = since;
     if (since >= last) { /* nothing yet */
+        keep_cursor(n, er->next); /* a --tail with no match: since = last */
         rep->msg.rep_case = NAOS__V1__REPLY__REP_EVENTS;
         rep->msg.events = er;
         return;
@@ -539,11 +552,7 @@ handle_events(struct node *n, const Naos__V1__EventsRequest *req,
         er->events[er->n_events++] = ev;
     }
     er->next = q - 1;
-    /* What a reader saw survives a crash, and its number is never given
-     * to another event. */
-    if (er->n_events &&
-        er->events[er->n_events - 1]->seq > n->events.persisted)
-        node__events_flush(n);
+    keep_cursor(n, er->next);
     rep->msg.rep_case = NAOS__V1__REPLY__REP_EVENTS;
     rep->msg.events = er;
 }

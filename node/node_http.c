@@ -452,11 +452,18 @@ answer_metrics(struct node *n, struct http_response *res)
     http_metrics_sample(&m, "naos_agents_node_trouble", NULL,
                         (double)sup_count_node_trouble(n->tree));
 
+    /* The number of the last event in the store, not the last recorded:
+     * a kill -9 loses the unsaved ones, whose numbers the next run gives
+     * again, and a counter must not go down. Once the store refused them
+     * nothing is kept any more: the last recorded. */
     http_metrics_family(&m, "naos_events_total", "counter",
-                        "Supervision events recorded (the number of the "
-                        "last; numbers go on across restarts).");
+                        "Supervision events recorded and kept in the store "
+                        "(the number of the last kept, up to 250 ms behind; "
+                        "numbers go on across restarts).");
     http_metrics_sample(&m, "naos_events_total", NULL,
-                        (double)events_last(&n->events));
+                        (double)(n->events_unsaved
+                                     ? events_last(&n->events)
+                                     : n->events.persisted));
 
     http_metrics_family(&m, "naos_reactor_loop_duration_seconds", "histogram",
                         "Time each reactor iteration kept the loop busy "

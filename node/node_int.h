@@ -118,6 +118,7 @@ struct node {
     struct events events; /* kept in the store too (node__events_flush) */
     bool events_unsaved;  /* the store refused them: no more tries */
     naos_time events_flushed_at; /* last commit of events (loop clock) */
+    bool events_timer_off; /* NAOS_TESTING_EVENTS_NO_TIMER=1: tests only */
     struct sup_tree *tree;
     struct idmap pids; /* pid -> wrun with a live run */
     struct wrun *grave; /* freed after the loop iteration that dropped them */
@@ -242,9 +243,10 @@ void node__handle_path_cmd(struct node *n, const char *path, const char *verb,
  * the store, in one synced commit. node_run calls node__events_tick once
  * per loop iteration, which flushes at most every NODE_EVENTS_FLUSH_MS (or
  * once half the ring waits), so a crash loop does not pay a commit per
- * restart; an events reply flushes first when it shows events not yet
- * written, so an event anyone saw survives any crash (and its number is
- * never given again); close flushes the rest. At most NODE_EVENTS_KEPT are
+ * restart; an events reply flushes first when its cursor (`next`) is past
+ * what is written, so an event anyone saw, and every number up to a cursor
+ * anyone holds, survives any crash (and is never given again) until a
+ * store commit fails; close flushes the rest. At most NODE_EVENTS_KEPT are
  * kept in the store. A crash loses at most the unseen events of the last
  * NODE_EVENTS_FLUSH_MS. */
 void node__events_flush(struct node *n);

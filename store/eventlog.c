@@ -18,13 +18,25 @@ append_txn(struct store_txn *t, void *arg)
 {
     const struct append_args *a = arg;
     unsigned char key[8];
+    /* Never beneath (or over) a kept event: the numbers would no longer
+     * come back in order, and the trim below would delete the newest. */
+    const void *top = NULL;
+    size_t toplen = 0;
+    int err = store_txn_last(t, STORE_EVENTS, &top, &toplen, NULL, NULL);
+    if (err != NAOS_OK && err != NAOS_ENOTFOUND)
+        return err;
+    if (err == NAOS_OK && toplen == 8 && store_be64_get(top) >= a->from)
+        return store_txn_fail(t, NAOS_EINVAL,
+                              "events: %llu is not above the last kept, %llu",
+                              (unsigned long long)a->from,
+                              (unsigned long long)store_be64_get(top));
     for (uint64_t q = a->from; q <= a->to; q++) {
         Naos__V1__Event ev = NAOS__V1__EVENT__INIT;
         if (!a->fill(q, &ev, a->arg))
             continue;
         ev.seq = q;
         store_be64_put(key, q);
-        int err = store_pb_put(t, STORE_EVENTS, key, sizeof key, &ev.base, 0);
+        err = store_pb_put(t, STORE_EVENTS, key, sizeof key, &ev.base, 0);
         if (err != NAOS_OK)
             return err;
     }
@@ -36,7 +48,7 @@ append_txn(struct store_txn *t, void *arg)
     for (;;) {
         const void *k = NULL;
         size_t klen = 0;
-        int err = store_txn_first(t, STORE_EVENTS, &k, &klen, NULL, NULL);
+        err = store_txn_first(t, STORE_EVENTS, &k, &klen, NULL, NULL);
         if (err == NAOS_ENOTFOUND)
             return NAOS_OK;
         if (err != NAOS_OK)

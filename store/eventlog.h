@@ -25,9 +25,10 @@ typedef bool (*store_event_fill_fn)(uint64_t seq, Naos__V1__Event *out,
  * the caller needs no buffer for a batch) in one synced transaction, and
  * in the same transaction deletes every stored event whose seq is not
  * among the newest keep (keep >= 1). So a batch costs one commit however
- * many events it holds. from must be above every stored seq for them to
- * come back in order. Returns NAOS_OK once durable; NAOS_EINVAL (from 0,
- * to < from, keep 0: nothing written); NAOS_ESTORE. */
+ * many events it holds. from must be above every stored seq, so they
+ * come back in order and a kept number is never written again. Returns
+ * NAOS_OK once durable; NAOS_EINVAL (from 0, to < from, keep 0, from not
+ * above the highest stored seq: nothing written); NAOS_ESTORE. */
 int store_events_append(struct store *s, uint64_t from, uint64_t to,
                         store_event_fill_fn fill, void *arg, uint64_t keep);
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* eventlog_test.c: events written in batches survive a close and reopen,
- * come back oldest first (the newest max of them), stay bounded, and
- * refuse seqs out of order. */
+ * come back oldest first (the newest max of them), stay bounded, refuse
+ * seqs out of order (at or beneath a kept one), and a newest record that
+ * does not decode still gives its seq as the last. */
 #include "store/eventlog.h"
 
 #include "node/base/alloc.h"
@@ -104,12 +105,83 @@ test_refuses_bad_ranges(void)
     st_rmdir(dir);
 }
 
+/* A batch at or beneath a kept seq is refused and changes nothing: the
+ * kept events keep their content, and the next batch above goes in. */
+static void
+test_refuses_out_of_order(void)
+{
+    char dir[256];
+    st_tmpdir(dir, sizeof dir);
+    struct store *s = st_open(dir, NULL);
+    append_range(s, 1, 5, 100);
+    NT_EQ_INT(store_events_append(s, 3, 4, fill, NULL, 100), NAOS_EINVAL);
+    NT_EQ_INT(store_events_append(s, 5, 6, fill, NULL, 100), NAOS_EINVAL);
+    NT_EQ_INT(store_events_append(s, 1, 1, fill, NULL, 100), NAOS_EINVAL);
+    NT_TRUE(!store_is_failed(s));
+    uint64_t last = 0;
+    struct seen seen = {0};
+    ST_OK(s, store_events_load(s, 100, collect, &seen, &last, NULL));
+    NT_EQ_INT(last, 5);
+    NT_EQ_INT(seen.n, 5);
+    NT_EQ_STR(seen.last_path, "d/w5");
+    append_range(s, 6, 6, 100);
+    seen = (struct seen){0};
+    ST_OK(s, store_events_load(s, 100, collect, &seen, &last, NULL));
+    NT_EQ_INT(last, 6);
+    NT_EQ_INT(seen.n, 6);
+    store_close(s);
+    st_rmdir(dir);
+}
+
+static int
+put_garbage(struct store_txn *t, void *arg)
+{
+    unsigned char key[8];
+    static const unsigned char junk[] = {0xff, 0xff, 0xff, 0xff};
+    store_be64_put(key, *(const uint64_t *)arg);
+    return store_txn_put(t, STORE_EVENTS, key, sizeof key, junk, sizeof junk,
+                         0);
+}
+
+/* The newest record does not decode: it is skipped, but its seq is still
+ * the last (it was given once), and it is not written over. */
+static void
+test_undecodable_newest_is_still_last(void)
+{
+    long live = naos_alloc_live();
+    char dir[256];
+    st_tmpdir(dir, sizeof dir);
+    struct store *s = st_open(dir, NULL);
+    append_range(s, 1, 3, 100);
+    uint64_t bad = 4;
+    ST_OK(s, store_write(s, put_garbage, &bad));
+    uint64_t last = 0, skipped = 0;
+    struct seen seen = {0};
+    ST_OK(s, store_events_load(s, 100, collect, &seen, &last, &skipped));
+    NT_EQ_INT(last, 4);
+    NT_EQ_INT(skipped, 1);
+    NT_EQ_INT(seen.n, 3);
+    NT_EQ_INT(seen.seqs[2], 3);
+    NT_EQ_INT(store_events_append(s, 4, 4, fill, NULL, 100), NAOS_EINVAL);
+    append_range(s, 5, 5, 100);
+    seen = (struct seen){0};
+    ST_OK(s, store_events_load(s, 100, collect, &seen, &last, &skipped));
+    NT_EQ_INT(last, 5);
+    NT_EQ_INT(seen.n, 4);
+    NT_EQ_STR(seen.last_path, "d/w5");
+    store_close(s);
+    st_rmdir(dir);
+    NT_EQ_INT(naos_alloc_live(), live);
+}
+
 int
 main(void)
 {
     static const struct nt_case cases[] = {
         NT_CASE(test_append_load_and_bound),
         NT_CASE(test_refuses_bad_ranges),
+        NT_CASE(test_refuses_out_of_order),
+        NT_CASE(test_undecodable_newest_is_still_last),
         {0},
     };
     return nt_run(cases);

@@ -10,9 +10,14 @@
  *                                         a one-worker deployment (sleep
  *                                         1000) with these limits, which
  *                                         the CLI would refuse itself
+ *   it_ctl_crafted URL events SINCE TAIL PATH
+ *                                         an events request, to read the
+ *                                         reply's cursor, which the CLI
+ *                                         keeps to itself (test_ops.py)
  *
  * Prints "code C" and, when the node answered with an error, "error
- * TEXT"; exits 0 once an answer came, 111 otherwise. */
+ * TEXT"; for events also "next N" and one "seq S" per event. Exits 0 once
+ * an answer came, 111 otherwise. */
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <stdio.h>
@@ -26,12 +31,14 @@ main(int argc, char **argv)
 {
     if (argc < 4) {
         fprintf(stderr, "usage: it_ctl_crafted URL rm NAME | URL deploy NAME "
-                        "MAX_RESTARTS WINDOW_S\n");
+                        "MAX_RESTARTS WINDOW_S | URL events SINCE TAIL "
+                        "PATH\n");
         return 100;
     }
     Naos__V1__Request req = NAOS__V1__REQUEST__INIT;
     Naos__V1__NameRequest nr = NAOS__V1__NAME_REQUEST__INIT;
     Naos__V1__DeployRequest dr = NAOS__V1__DEPLOY_REQUEST__INIT;
+    Naos__V1__EventsRequest evr = NAOS__V1__EVENTS_REQUEST__INIT;
     Naos__V1__NodeSpec top = NAOS__V1__NODE_SPEC__INIT,
                        w = NAOS__V1__NODE_SPEC__INIT;
     Naos__V1__NodeSpec *kids[] = {&w};
@@ -58,6 +65,12 @@ main(int argc, char **argv)
         dr.spec = &top;
         req.req_case = NAOS__V1__REQUEST__REQ_DEPLOY;
         req.deploy = &dr;
+    } else if (strcmp(argv[2], "events") == 0 && argc == 6) {
+        evr.since = strtoull(argv[3], NULL, 10);
+        evr.tail = (uint32_t)strtoul(argv[4], NULL, 10);
+        evr.path = argv[5];
+        req.req_case = NAOS__V1__REQUEST__REQ_EVENTS;
+        req.events = &evr;
     } else {
         fprintf(stderr, "it_ctl_crafted: unknown request %s\n", argv[2]);
         return 100;
@@ -91,6 +104,12 @@ main(int argc, char **argv)
     printf("code %d\n", (int)rep->code);
     if (rep->error && rep->error[0])
         printf("error %s\n", rep->error);
+    if (rep->rep_case == NAOS__V1__REPLY__REP_EVENTS) {
+        printf("next %llu\n", (unsigned long long)rep->events->next);
+        for (size_t i = 0; i < rep->events->n_events; i++)
+            printf("seq %llu\n",
+                   (unsigned long long)rep->events->events[i]->seq);
+    }
     naos__v1__reply__free_unpacked(rep, NULL);
     nng_free(rbuf, rlen);
     nng_close(s);

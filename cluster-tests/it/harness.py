@@ -198,7 +198,7 @@ class Node:
 
     def __init__(self, test=None, name="test-node", log_max_size=None,
                  log_keep=None, extra_args=(), http="127.0.0.1:0",
-                 command=("start",)):
+                 command=("start",), env=None):
         self.test = test
         # ("start",) or ("join", SEED, ...): the naos-node subcommand and
         # its positional arguments
@@ -211,6 +211,7 @@ class Node:
         # every node serves HTTP on a free port unless told otherwise, so
         # tests running in parallel never collide; None = --http off
         self.http_addr = http
+        self.extra_env = dict(env or {})  # more environment for the node
         self.proc = None
         self.exit_code = None
         self.dir = None
@@ -225,6 +226,7 @@ class Node:
         self.node_log_path = os.path.join(self.dir, "node.log")
         self.env = dict(os.environ)
         self.env["NAOS_TEST_MARKER"] = self.marker
+        self.env.update(self.extra_env)
         for k in ("NAOS_RUN_DIR", "NAOS_DATA_DIR", "NOTIFY_SOCKET"):
             self.env.pop(k, None)
         # the CLI gets no marker: it is not one of the test's agents

@@ -15,6 +15,11 @@ from harness import NODE_BIN, NodeTest, wait_until
 HERE = os.path.dirname(os.path.abspath(__file__))
 README = os.path.join(HERE, "..", "..", "README.md")
 SWIM_H = os.path.join(HERE, "..", "..", "node", "swim", "swim.h")
+CRAFTED = os.environ.get("NAOS_CRAFTED", "it_ctl_crafted")
+# Tests only: the node writes events only when a reply shows them (and at
+# close), never on its 250 ms timer, so a kill -9 loses exactly what no
+# reply kept and the save-on-reply path is what these tests see.
+NO_TIMER = {"NAOS_TESTING_EVENTS_NO_TIMER": "1"}
 
 # A worker that ignores SIGTERM: only the SIGKILL after its grace ends it.
 # It says when it ignores it (a SIGTERM before the trap would end it).
@@ -260,6 +265,105 @@ class Events(NodeTest):
             again = n.events()
             self.assertEqual(again[:len(shown)], shown)
             self.assertGreater(again[-1]["seq"], shown[-1]["seq"])
+
+
+def crafted_events(n, since=0, tail=0, path=""):
+    """An events request through it_ctl_crafted: (next, [seq, ...]), the
+    reply's cursor included (the CLI keeps it to itself)."""
+    p = subprocess.run([CRAFTED, "ipc://%s/ctl.sock" % n.run, "events",
+                        str(since), str(tail), path],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0 and "code 0\n" in p.stdout, (p.stdout, p.stderr)
+    nxt = [int(l.split()[1]) for l in p.stdout.splitlines()
+           if l.startswith("next ")]
+    seqs = [int(l.split()[1]) for l in p.stdout.splitlines()
+            if l.startswith("seq ")]
+    assert len(nxt) == 1, p.stdout
+    return nxt[0], seqs
+
+
+def events_total(n):
+    _, _, body = n.http("GET", "/metrics")
+    m = re.search(rb"^naos_events_total (\d+)", body, re.M)
+    assert m, body
+    return int(m.group(1))
+
+
+class EventsKill9(NodeTest):
+    """kill -9 right after a read: what the reply showed, and every number
+    up to the cursor it gave, keeps its number (NO_TIMER: only a reply
+    writes events here, so nothing else can have saved them)."""
+
+    def restart(self, n, *paths):
+        n.kill9()
+        n.start_node()
+        for p in paths:
+            n.wait_running_pid(p)
+
+    def restored_after(self, n, cursor, deployments):
+        """Asserts that the restored deployments' deploy events (the new
+        run's) come after cursor: a follower there sees them."""
+        new = [e for e in n.events() if e["seq"] > cursor]
+        got = {e["deployment"] for e in new if e["kind"] == "deploy"}
+        self.assertEqual(got, set(deployments), new)
+
+    def test_shown_events_keep_their_numbers(self):
+        with self.node(env=NO_TIMER) as n:
+            n.deploy("keep", ["sleep", "1000"])
+            n.wait_running_pid("keep/keep")
+            shown = n.events()
+            self.assertTrue(shown)
+            self.restart(n, "keep/keep")
+            again = n.events()
+            self.assertEqual(again[:len(shown)], shown)
+            new = again[len(shown):]
+            self.assertTrue(new)
+            self.assertTrue(all(e["seq"] > shown[-1]["seq"] for e in new),
+                            new)
+
+    def test_a_filtered_cursor_keeps_its_numbers(self):
+        with self.node(env=NO_TIMER) as n:
+            n.deploy("alpha", ["sleep", "1000"])
+            n.wait_running_pid("alpha/alpha")
+            kept = n.events()  # written: all of it
+            n.deploy("beta", ["sleep", "1000"])
+            n.wait_running_pid("beta/beta")
+            # alpha's events are written, beta's are not; the cursor moves
+            # past beta's all the same
+            cur, seqs = crafted_events(n, path="alpha")
+            self.assertEqual(seqs, [e["seq"] for e in kept
+                                    if e["deployment"] == "alpha"])
+            self.assertGreater(cur, kept[-1]["seq"])
+            self.restart(n, "alpha/alpha", "beta/beta")
+            self.restored_after(n, cur, ["alpha", "beta"])
+
+    def test_a_tail_that_matches_nothing_keeps_its_numbers(self):
+        with self.node(env=NO_TIMER) as n:
+            n.deploy("alpha", ["sleep", "1000"])
+            n.wait_running_pid("alpha/alpha")
+            kept = n.events()
+            n.deploy("beta", ["sleep", "1000"])
+            n.wait_running_pid("beta/beta")
+            # nothing shown; the cursor is the last event, beta's, unsaved
+            cur, seqs = crafted_events(n, tail=1, path="nosuch")
+            self.assertEqual(seqs, [])
+            self.assertGreater(cur, kept[-1]["seq"])
+            self.restart(n, "alpha/alpha", "beta/beta")
+            self.restored_after(n, cur, ["alpha", "beta"])
+
+    def test_events_total_never_goes_down(self):
+        with self.node(env=NO_TIMER) as n:
+            n.deploy("m", ["sleep", "1000"])
+            n.wait_running_pid("m/m")
+            last = n.events()[-1]["seq"]
+            self.assertEqual(events_total(n), last)
+            n.deploy("m2", ["sleep", "1000"])
+            n.wait_running_pid("m2/m2")
+            # m2's events are recorded, not written: not counted yet
+            before = events_total(n)
+            self.assertEqual(before, last)
+            self.restart(n, "m/m", "m2/m2")
+            self.assertGreaterEqual(events_total(n), before)
 
 
 if __name__ == "__main__":

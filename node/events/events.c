@@ -83,6 +83,13 @@ events_restore(struct events *ev, const struct events_entry *e)
     return NAOS_OK;
 }
 
+void
+events_skip_to(struct events *ev, uint64_t last)
+{
+    if (last >= ev->next_seq)
+        ev->next_seq = last + 1;
+}
+
 uint64_t
 events_last(const struct events *ev)
 {

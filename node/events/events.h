@@ -56,6 +56,11 @@ void events_push(struct events *ev, const char *kind, const char *deployment,
  * follows it. Strings in e are copied. Returns NAOS_OK or NAOS_EINVAL
  * (seq out of order: nothing recorded). */
 int events_restore(struct events *ev, const struct events_entry *e);
+/* events_skip_to makes the next push follow seq last at the earliest
+ * (its number is max(events_last() + 1, last + 1)); nothing is recorded,
+ * what lies between is a gap. A ring restored from a store whose newest
+ * record did not decode still numbers on after it. */
+void events_skip_to(struct events *ev, uint64_t last);
 /* events_oldest returns the seq of the oldest entry kept (0 if empty). */
 uint64_t events_oldest(const struct events *ev);
 /* events_last returns the seq of the newest entry (0 if empty). */

@@ -68,12 +68,47 @@ test_restore_continues_numbering(void)
     NT_EQ_INT(naos_alloc_live(), base);
 }
 
+/* A store whose newest record did not decode: numbering goes on after
+ * that record's seq, not after the last event that came back. */
+static void
+test_skip_to_a_lost_newest(void)
+{
+    long base = naos_alloc_live();
+    struct events ev = {0};
+    NT_EQ_INT(events_init(&ev, 4), 0);
+    struct events_entry e = {.seq = 10};
+    snprintf(e.kind, sizeof e.kind, "exit");
+    NT_EQ_INT(events_restore(&ev, &e), 0);
+    events_skip_to(&ev, 12); /* 11, 12 kept but unreadable */
+    NT_EQ_INT(events_last(&ev), 12);
+    events_skip_to(&ev, 5); /* never back */
+    NT_EQ_INT(events_last(&ev), 12);
+    NT_TRUE(events_get(&ev, 11) == NULL);
+    NT_TRUE(events_get(&ev, 12) == NULL);
+    NT_TRUE(events_get(&ev, 10) != NULL);
+    events_push(&ev, "start", "d", "d/w", 9, NULL, 0, NULL, 3000, 0);
+    NT_EQ_INT(events_last(&ev), 13);
+    NT_EQ_STR(events_get(&ev, 13)->kind, "start");
+    events_fini(&ev);
+    /* an empty ring too */
+    NT_EQ_INT(events_init(&ev, 4), 0);
+    events_skip_to(&ev, 7);
+    NT_EQ_INT(events_last(&ev), 7);
+    NT_TRUE(events_get(&ev, 7) == NULL);
+    events_push(&ev, "start", "d", "d/w", 9, NULL, 0, NULL, 3000, 0);
+    NT_EQ_INT(events_last(&ev), 8);
+    NT_EQ_INT(events_oldest(&ev), 8);
+    events_fini(&ev);
+    NT_EQ_INT(naos_alloc_live(), base);
+}
+
 int
 main(void)
 {
     static const struct nt_case cases[] = {
         NT_CASE(test_cursor_and_overwrite),
         NT_CASE(test_restore_continues_numbering),
+        NT_CASE(test_skip_to_a_lost_newest),
         {0}};
     return nt_run(cases);
 }
