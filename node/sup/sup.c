@@ -508,10 +508,13 @@ begin_stop(struct sup_tree *t, struct sup_node *s, int after)
     s->plan_cursor = s->nchildren;
     s->plan_pending = 0;
     s->flags &= ~SUP__F_FANNED;
+    /* An operator restart under way (SUP__F_OP_RESTART) stays: its stop
+     * completes in this stop, and held_stopped then lifts the hold without
+     * queueing a start (s is going down), so the next start of s starts
+     * that child rather than leaving it stopped for good. */
     for (size_t i = 0; i < s->nchildren; i++) {
         struct sup_node *c = s->children[i];
-        c->flags = (c->flags & ~(SUP__F_PLAN_START | SUP__F_OP_RESTART |
-                                 SUP__F_FAN_PENDING)) |
+        c->flags = (c->flags & ~(SUP__F_PLAN_START | SUP__F_FAN_PENDING)) |
                    SUP__F_PLAN_STOP;
         if (c->flags & SUP__F_BACKOFF) {
             c->flags &= ~SUP__F_BACKOFF;
@@ -1491,7 +1494,9 @@ sup_child_stop(struct sup_tree *t, struct sup_node *n, naos_time now)
         return NAOS_EINVAL;
     if ((n->flags & SUP__F_HELD) && !(n->flags & SUP__F_OP_RESTART))
         return NAOS_OK; /* already stopped, or stopping, by the operator */
-    if (going_down(n->parent))
+    /* A restart under way (even while its supervisor goes down) becomes a
+     * stop: the later command wins. */
+    if (going_down(n->parent) && !(n->flags & SUP__F_OP_RESTART))
         return NAOS_EBUSY;
     slice_begin(t);
     changed(t, n);

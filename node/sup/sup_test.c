@@ -1510,6 +1510,54 @@ test_child_stop_in_pool_fan(void)
     NT_TRUE(sup_is_quiet(T));
 }
 
+/* An operator restart of g is not turned into a stop when g's supervisor
+ * c is stopped while g's stop is under way (a sibling's one_for_all
+ * restart above, or c giving up): g starts again with c. */
+static void
+test_child_restart_survives_supervisor_stop(void)
+{
+    setup();
+    struct spec_node root;
+    mk_sup(&root, "d", SPEC_ONE_FOR_ALL, 5, 60, 2);
+    mk_sup(&root.children[0], "c", SPEC_ONE_FOR_ONE, 0, 60, 2);
+    mk_worker(&root.children[0].children[0], "g");
+    mk_worker(&root.children[0].children[1], "h");
+    mk_worker(&root.children[1], "e");
+    deploy(&root);
+    acts();
+    NT_EQ_INT(sup_child_restart(T, N("d/c/g"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "signal d/c/g 15\n");
+    ex("d/e", 1); /* d's one_for_all restart stops c */
+    NT_EQ_STR(acts(), "signal d/c/h 15\n");
+    ex("d/c/h", 0);
+    ex("d/c/g", 0);
+    NT_EQ_STR(acts(), "spawn d/c/g\nspawn d/c/h\nspawn d/e\n");
+    NT_FALSE(sup_is_held(N("d/c/g")));
+    NT_EQ_STR(st("d/c/g"), "running");
+    /* c gives up (max_restarts 0) while g's restart stops it. */
+    NT_EQ_INT(sup_child_restart(T, N("d/c/g"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "signal d/c/g 15\n");
+    ex("d/c/h", 1);
+    NT_EQ_STR(acts(), "");
+    ex("d/c/g", 0);
+    NT_EQ_STR(acts(), "signal d/e 15\n"); /* d restarts c, e with it */
+    ex("d/e", 0);
+    NT_EQ_STR(acts(), "spawn d/c/g\nspawn d/c/h\nspawn d/e\n");
+    NT_FALSE(sup_is_held(N("d/c/g")));
+    NT_EQ_STR(st("d/c/g"), "running");
+    /* A stop of g after its restart, c going down meanwhile: g stays
+     * stopped (the later command wins). */
+    NT_EQ_INT(sup_child_restart(T, N("d/c/g"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "signal d/c/g 15\n");
+    ex("d/e", 1);
+    NT_EQ_STR(acts(), "signal d/c/h 15\n");
+    NT_EQ_INT(sup_child_stop(T, N("d/c/g"), NOW), NAOS_OK);
+    ex("d/c/h", 0);
+    ex("d/c/g", 0);
+    NT_EQ_STR(acts(), "spawn d/c/h\nspawn d/e\n");
+    NT_TRUE(sup_is_held(N("d/c/g")));
+}
+
 static void
 test_remove_frees_everything(void)
 {
@@ -2395,6 +2443,7 @@ main(void)
         NT_CASE(test_child_stop_in_backoff_and_failed_start),
         NT_CASE(test_child_start_waits_for_plan),
         NT_CASE(test_child_stop_in_pool_fan),
+        NT_CASE(test_child_restart_survives_supervisor_stop),
         NT_CASE(test_remove_frees_everything),
         NT_CASE(test_backoff),
         NT_CASE(test_spawn_info), NT_CASE(test_deploy_restored),
