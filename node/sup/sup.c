@@ -1510,6 +1510,20 @@ sup_child_stop(struct sup_tree *t, struct sup_node *n, naos_time now)
     return NAOS_OK;
 }
 
+/* on_its_way_back: stopped n will be started again by its supervisor s
+ * without the operator: it is in s's restart plan, waits out its backoff
+ * or node trouble, or a restart decision for it is queued (a retry, or a
+ * crash s has not got to yet: an operator start must not take the place
+ * of that decision, which counts in the intensity, B2). */
+static bool
+on_its_way_back(const struct sup_node *n)
+{
+    if (n->flags & (SUP__F_PLAN_START | SUP__F_MB_RETRY | SUP__F_BACKOFF |
+                    SUP__F_TROUBLE))
+        return true;
+    return (n->flags & SUP__F_MB_EXIT) && wants_restart(n);
+}
+
 int
 sup_child_start(struct sup_tree *t, struct sup_node *n, naos_time now)
 {
@@ -1524,10 +1538,12 @@ sup_child_start(struct sup_tree *t, struct sup_node *n, naos_time now)
         /* Running, or still stopping for the operator: start it after. */
         if (n->flags & SUP__F_HELD)
             n->flags |= SUP__F_OP_RESTART;
-    } else if (!(n->flags & (SUP__F_PLAN_START | SUP__F_MB_RETRY |
-                             SUP__F_BACKOFF | SUP__F_TROUBLE))) {
-        /* Not already on its way back (a restart of its supervisor). */
+    } else if (!on_its_way_back(n)) {
         clear_holds(n);
+        /* A queued exit that needs no restart decision (a clean or
+         * temporary exit) gives way to the start; one that does stays
+         * (on_its_way_back). */
+        sup__mbox_remove(s, n);
         sup__mbox_push(s, n, SUP__F_MB_START);
         advance(t, s, now);
     }

@@ -1558,6 +1558,33 @@ test_child_restart_survives_supervisor_stop(void)
     NT_TRUE(sup_is_held(N("d/c/g")));
 }
 
+/* An operator start of a child whose crash waits in its supervisor's
+ * mailbox does not replace the restart decision: the crash is counted and
+ * restarted as any other. */
+static void
+test_child_start_on_queued_crash_counts(void)
+{
+    setup();
+    struct spec_node root;
+    mk_flat(&root, SPEC_ONE_FOR_ONE, 5, 60, "ab");
+    root.children[0].ready = SPEC_READY_NOTIFY;
+    root.children[0].start_timeout = 60000;
+    struct sup_node *d = deploy(&root);
+    ready("d/a");
+    acts();
+    evs();
+    ex("d/a", 1);
+    NT_EQ_STR(acts(), "spawn d/a\n"); /* awaiting READY=1 */
+    ex("d/b", 1);                     /* queued */
+    NT_EQ_INT(sup_child_start(T, N("d/b"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "");
+    ready("d/a");
+    NT_EQ_STR(acts(), "spawn d/b\n");
+    NT_CONTAINS(evs(), "restart d/b exit:1\n");
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 2);
+    NT_EQ_INT(N("d/b")->restarts, 1);
+}
+
 static void
 test_remove_frees_everything(void)
 {
@@ -2444,6 +2471,7 @@ main(void)
         NT_CASE(test_child_start_waits_for_plan),
         NT_CASE(test_child_stop_in_pool_fan),
         NT_CASE(test_child_restart_survives_supervisor_stop),
+        NT_CASE(test_child_start_on_queued_crash_counts),
         NT_CASE(test_remove_frees_everything),
         NT_CASE(test_backoff),
         NT_CASE(test_spawn_info), NT_CASE(test_deploy_restored),
