@@ -1479,6 +1479,10 @@ hold_and_stop(struct sup_tree *t, struct sup_node *c, naos_time now)
         if (s->plan == SUP__PH_DELAY && s->plan_child == c)
             s->plan = SUP__PH_START; /* the rest of the plan goes on */
     }
+    /* No backoff for a child that is not restarted: a plan still stopping
+     * its siblings starts them at once when that ends (enter_start). */
+    if (s->plan_child == c)
+        s->plan_child = NULL;
     if (sup__live(c)) {
         if (child_stop(t, c, now) == SUP__R_PENDING)
             return;

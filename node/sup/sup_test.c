@@ -1585,6 +1585,35 @@ test_child_start_on_queued_crash_counts(void)
     NT_EQ_INT(N("d/b")->restarts, 1);
 }
 
+/* The operator stops the crashed child while its one_for_all restart is
+ * stopping the siblings: no backoff of a child that is not restarted, the
+ * siblings start at once, and a later start of it is not swallowed. */
+static void
+test_child_stop_crashed_in_stop_phase(void)
+{
+    setup();
+    struct spec_node root;
+    mk_flat(&root, SPEC_ONE_FOR_ALL, 5, 60, "abc");
+    root.children[1].backoff_min = 1000;
+    root.children[1].backoff_max = 1000;
+    root.children[2].shutdown = 5000;
+    struct sup_node *d = deploy(&root);
+    acts();
+    ex("d/b", 1);
+    NT_EQ_STR(acts(), "signal d/c 15\n");
+    NT_EQ_INT(sup_child_stop(T, N("d/b"), NOW), NAOS_OK);
+    NT_TRUE(sup_is_held(N("d/b")));
+    ex("d/c", 0);
+    NT_EQ_STR(acts(), "signal d/a 15\n");
+    ex("d/a", 0);
+    NT_EQ_STR(st("d/b"), "stopped");
+    NT_EQ_STR(acts(), "spawn d/a\nspawn d/c\n");
+    NT_EQ_STR(sup_state_name(d->state), "running");
+    NT_EQ_INT(sup_child_start(T, N("d/b"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "spawn d/b\n");
+    NT_FALSE(sup_is_held(N("d/b")));
+}
+
 static void
 test_remove_frees_everything(void)
 {
@@ -2472,6 +2501,7 @@ main(void)
         NT_CASE(test_child_stop_in_pool_fan),
         NT_CASE(test_child_restart_survives_supervisor_stop),
         NT_CASE(test_child_start_on_queued_crash_counts),
+        NT_CASE(test_child_stop_crashed_in_stop_phase),
         NT_CASE(test_remove_frees_everything),
         NT_CASE(test_backoff),
         NT_CASE(test_spawn_info), NT_CASE(test_deploy_restored),
