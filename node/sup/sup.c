@@ -743,6 +743,25 @@ op_start(struct sup_node *s, struct sup_node *c)
     set_state(s, SUP_RESTARTING);
 }
 
+/* start_left: the child whose retry idle s was to run is held since. The
+ * siblings that restart still had to start after it (rest_for_one,
+ * one_for_all) start now, not counted: no new decision was made. */
+static void
+start_left(struct sup_node *s)
+{
+    for (size_t i = 0; i < s->nchildren; i++) {
+        if (!(s->children[i]->flags & SUP__F_PLAN_START))
+            continue;
+        s->plan = SUP__PH_START;
+        s->plan_kind = SUP__K_RESTART;
+        s->plan_cursor = i;
+        s->plan_end = SIZE_MAX;
+        s->plan_child = NULL;
+        set_state(s, SUP_RESTARTING);
+        return;
+    }
+}
+
 /* mbox_process_one handles the oldest mailbox entry of idle s. */
 static void
 mbox_process_one(struct sup_tree *t, struct sup_node *s, naos_time now)
@@ -759,6 +778,8 @@ mbox_process_one(struct sup_tree *t, struct sup_node *s, naos_time now)
     if (kind & SUP__F_MB_RETRY) {
         if (c->flags & SUP__F_PLAN_START)
             restart_decision(t, s, c, true, now);
+        else
+            start_left(s); /* c is held since */
         return;
     }
     if (wants_restart(c)) {
@@ -1471,7 +1492,10 @@ hold_and_stop(struct sup_tree *t, struct sup_node *c, naos_time now)
 {
     struct sup_node *s = c->parent;
     c->flags = (c->flags & ~SUP__F_PLAN_START) | SUP__F_HELD;
-    sup__mbox_remove(s, c);
+    /* A queued retry stays: the siblings its restart was still to start
+     * hang on it (start_left). Other notices are dropped. */
+    if (!(c->flags & SUP__F_MB_RETRY))
+        sup__mbox_remove(s, c);
     trouble_cancel(t, c);
     if (c->flags & SUP__F_BACKOFF) {
         c->flags &= ~SUP__F_BACKOFF;
@@ -1542,15 +1566,23 @@ sup_child_start(struct sup_tree *t, struct sup_node *n, naos_time now)
         /* Running, or still stopping for the operator: start it after. */
         if (n->flags & SUP__F_HELD)
             n->flags |= SUP__F_OP_RESTART;
+    } else if ((n->flags & (SUP__F_MB_RETRY | SUP__F_HELD)) ==
+               (SUP__F_MB_RETRY | SUP__F_HELD)) {
+        /* Held while its failed restart waited to be retried: the retry
+         * goes on as it would have (counted, B2), starting the siblings
+         * after it too. */
+        clear_holds(n);
+        n->flags |= SUP__F_PLAN_START;
     } else if (!on_its_way_back(n)) {
         clear_holds(n);
         /* A queued exit that needs no restart decision (a clean or
          * temporary exit) gives way to the start; one that does stays
          * (on_its_way_back). */
-        sup__mbox_remove(s, n);
+        if (n->flags & SUP__F_MB_EXIT)
+            sup__mbox_remove(s, n);
         sup__mbox_push(s, n, SUP__F_MB_START);
-        advance(t, s, now);
     }
+    advance(t, s, now);
     sup__reap(t);
     return NAOS_OK;
 }

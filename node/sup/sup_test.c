@@ -1614,6 +1614,42 @@ test_child_stop_crashed_in_stop_phase(void)
     NT_FALSE(sup_is_held(N("d/b")));
 }
 
+/* The operator stops a child whose failed restart waits to be retried
+ * behind other mail: the siblings that restart was to start after it are
+ * started (not counted) when the retry comes up, not left stopped. */
+static void
+test_child_stop_with_queued_retry(void)
+{
+    setup();
+    struct spec_node root;
+    mk_flat(&root, SPEC_REST_FOR_ONE, 5, 60, "abh");
+    root.children[2].ready = SPEC_READY_NOTIFY;
+    root.children[2].start_timeout = 60000;
+    struct sup_node *d = deploy(&root);
+    ready("d/h");
+    NT_EQ_INT(sup_child_stop(T, N("d/h"), NOW), NAOS_OK);
+    ex("d/h", 0);
+    acts();
+    F.fail[0] = "d/a";
+    ex("d/a", 1); /* rest_for_one from a: stop b, start a and b */
+    NT_EQ_STR(acts(), "signal d/b 15\n");
+    NT_EQ_INT(sup_child_start(T, N("d/h"), NOW), NAOS_OK); /* queued */
+    ex("d/b", 0);
+    /* a's start fails: its retry waits behind h's start. */
+    NT_EQ_STR(acts(), "spawnfail d/a\nspawn d/h\n");
+    NT_EQ_INT(sup_child_stop(T, N("d/a"), NOW), NAOS_OK);
+    NT_TRUE(sup_is_held(N("d/a")));
+    F.fail[0] = NULL;
+    ready("d/h");
+    NT_EQ_STR(acts(), "spawn d/b\n");
+    NT_EQ_STR(st("d/b"), "running");
+    NT_EQ_STR(st("d/a"), "stopped");
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 1); /* a's crash only */
+    NT_EQ_STR(sup_state_name(d->state), "running");
+    NT_EQ_INT(sup_child_start(T, N("d/a"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "spawn d/a\n");
+}
+
 static void
 test_remove_frees_everything(void)
 {
@@ -2502,6 +2538,7 @@ main(void)
         NT_CASE(test_child_restart_survives_supervisor_stop),
         NT_CASE(test_child_start_on_queued_crash_counts),
         NT_CASE(test_child_stop_crashed_in_stop_phase),
+        NT_CASE(test_child_stop_with_queued_retry),
         NT_CASE(test_remove_frees_everything),
         NT_CASE(test_backoff),
         NT_CASE(test_spawn_info), NT_CASE(test_deploy_restored),
