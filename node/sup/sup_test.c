@@ -14,6 +14,7 @@
 #include "node/spec/spec.h"
 #include "node/spec/spec_bound.h"
 #include "node/sup/sup.h"
+#include "node/sup/sup_int.h" /* flags and plan, for invariants */
 
 /* ---- fake io ---------------------------------------------------------- */
 
@@ -2237,9 +2238,49 @@ was_given_up(const char *path)
     return false;
 }
 
+/* should_run: child c of an idle running supervisor, stopped and not
+ * held, would have been restarted (B1). */
+static bool
+should_run(const struct sup_node *c)
+{
+    switch (c->spec->restart) {
+    case SPEC_PERMANENT: return true;
+    case SPEC_TRANSIENT: return !sup_reason_is_clean(c->last_exit);
+    default: return false;
+    }
+}
+
+/* check_idle: an idle running supervisor has no child left behind:
+ * every stopped child that is not held neither carries a start of a plan
+ * nor should be running. */
+static void
+check_idle(const struct sup_node *s)
+{
+    if (s->state != SUP_RUNNING || s->plan != SUP__PH_NONE)
+        return;
+    for (size_t i = 0; i < s->nchildren; i++) {
+        const struct sup_node *c = s->children[i];
+        bool live = c->is_supervisor
+                        ? c->plan != SUP__PH_NONE || c->state == SUP_RUNNING
+                        : c->pid != 0;
+        if (live || sup_is_held(c))
+            continue;
+        if (c->flags & SUP__F_PLAN_START)
+            NT_FAIL("%s idle, yet %s (%s) still carries a start",
+                    s->path, c->path, sup_state_name(c->state));
+        if (should_run(c))
+            NT_FAIL("%s idle, yet %s is %s and not held", s->path, c->path,
+                    sup_state_name(c->state));
+    }
+}
+
 static void
 check_node(struct sup_node *n, int *pids)
 {
+    if (sup_is_held(n) && n->state != SUP_STOPPED &&
+        n->state != SUP_STOPPING)
+        NT_FAIL("%s: held by the operator yet %s", n->path,
+                sup_state_name(n->state));
     if (!n->is_supervisor) {
         bool has = n->pid != 0;
         bool proc_state = n->state == SUP_STARTING ||
@@ -2248,9 +2289,6 @@ check_node(struct sup_node *n, int *pids)
         if (has != proc_state)
             NT_FAIL("%s: state %s with pid %d", n->path,
                     sup_state_name(n->state), n->pid);
-        if (sup_is_held(n) && has && n->state != SUP_STOPPING)
-            NT_FAIL("%s: held by the operator yet %s", n->path,
-                    sup_state_name(n->state));
         if (has) {
             NT_TRUE(n->pid < MAXPID);
             if (pids[n->pid] == stamp)
@@ -2263,6 +2301,7 @@ check_node(struct sup_node *n, int *pids)
     }
     if (n->state == SUP_RUNNING && n->mbox_head != NULL)
         NT_FAIL("%s idle with mail", n->path);
+    check_idle(n);
     if (sup_intensity_in_use(n, NOW) > n->spec->max_restarts) {
         if (!was_given_up(n->path))
             NT_FAIL("%s over intensity without give-up", n->path);
