@@ -1250,6 +1250,12 @@ sup_count_node_trouble(const struct sup_tree *t)
     return t->ntrouble;
 }
 
+bool
+sup_is_in_node_trouble(const struct sup_node *n)
+{
+    return (n->flags & SUP__F_TROUBLE) != 0;
+}
+
 void
 sup_tree_free(struct sup_tree *t)
 {

@@ -2077,6 +2077,9 @@ test_node_trouble_not_counted(void)
     NT_EQ_STR(st("d/a"), "restarting");
     NT_EQ_STR(sup_state_name(d->state), "starting");
     NT_EQ_INT(sup_count_node_trouble(T), 1);
+    NT_TRUE(sup_is_in_node_trouble(N("d/a")));
+    NT_FALSE(sup_is_in_node_trouble(N("d/b")));
+    NT_FALSE(sup_is_in_node_trouble(d));
     /* Backoff 50, 100, 200 ms (100 ms doubling, jittered down to half). */
     naos_time at = NOW + 50;
     NT_EQ_INT(sup_next_deadline(T), at);
@@ -2093,6 +2096,7 @@ test_node_trouble_not_counted(void)
     NT_EQ_STR(acts(), "spawn d/a\nspawn d/b\n");
     NT_EQ_STR(sup_state_name(d->state), "running");
     NT_EQ_INT(sup_count_node_trouble(T), 0);
+    NT_FALSE(sup_is_in_node_trouble(N("d/a")));
     NT_EQ_INT(sup_intensity_in_use(d, NOW), 0);
     NT_EQ_INT(N("d/a")->restarts, 0);
     evs();
