@@ -30,9 +30,10 @@ static const struct ctl_cmd ctl_stop = {
     "agent or subtree only, as Erlang/OTP's terminate_child: its supervisor\n"
     "stops it and does not restart it, even when a sibling's crash\n"
     "restarts the others (one-for-all, rest-for-one), until `naos start\n"
-    "PATH` or a (re)start of the deployment or a supervisor above it. Not\n"
-    "counted in the supervisor's max_restarts. Not kept across a node\n"
-    "restart.\n"
+    "PATH`, a restart of it or of a supervisor (or the deployment) above\n"
+    "it, or a start of one of those that is stopped (a start of a running\n"
+    "one changes nothing). Not counted in the supervisor's max_restarts.\n"
+    "Not kept across a node restart.\n"
     "\n" CLI_GLOBAL_HELP,
     "stopped %s"};
 

@@ -59,10 +59,18 @@ node__handle_path_cmd(struct node *n, const char *path, const char *verb,
         rc = sup_child_start(n->tree, c, n->r.now);
     else
         rc = sup_child_restart(n->tree, c, n->r.now);
-    if (rc == NAOS_EBUSY && !was_live && strcmp(verb, "stop") == 0) {
-        ctl_reply_message(rep, "%s already stopped (its supervisor %s is %s)",
-                          path, parent_path(c),
-                          sup_state_name(c->parent->state));
+    if (rc == NAOS_EBUSY && strcmp(verb, "stop") == 0) {
+        /* Its supervisor is stopped or stopping: so is it, not held. */
+        if (was_live)
+            ctl_reply_message(rep, "%s is stopping already: its supervisor "
+                                   "%s is %s",
+                              path, parent_path(c),
+                              sup_state_name(c->parent->state));
+        else
+            ctl_reply_message(rep, "%s already stopped (its supervisor %s "
+                                   "is %s)",
+                              path, parent_path(c),
+                              sup_state_name(c->parent->state));
         return;
     }
     if (rc == NAOS_EBUSY) {
@@ -104,7 +112,12 @@ node__handle_path_cmd(struct node *n, const char *path, const char *verb,
                         "cannot start %s: %s (it stays stopped)", path, why);
         return;
     }
-    if (!live)
+    if (!live && sup_is_in_node_trouble(c))
+        ctl_reply_message(rep, "%s starts once this node can spawn again "
+                               "(node trouble: retried, not counted; see "
+                               "`naos events`)",
+                          path);
+    else if (!live)
         ctl_reply_message(rep, "%s starts once its supervisor %s is done "
                                "with its restart",
                           path, parent_path(c));

@@ -508,10 +508,13 @@ begin_stop(struct sup_tree *t, struct sup_node *s, int after)
     s->plan_cursor = s->nchildren;
     s->plan_pending = 0;
     s->flags &= ~SUP__F_FANNED;
+    /* An operator restart under way (SUP__F_OP_RESTART) stays: its stop
+     * completes in this stop, and held_stopped then lifts the hold without
+     * queueing a start (s is going down), so the next start of s starts
+     * that child rather than leaving it stopped for good. */
     for (size_t i = 0; i < s->nchildren; i++) {
         struct sup_node *c = s->children[i];
-        c->flags = (c->flags & ~(SUP__F_PLAN_START | SUP__F_OP_RESTART |
-                                 SUP__F_FAN_PENDING)) |
+        c->flags = (c->flags & ~(SUP__F_PLAN_START | SUP__F_FAN_PENDING)) |
                    SUP__F_PLAN_STOP;
         if (c->flags & SUP__F_BACKOFF) {
             c->flags &= ~SUP__F_BACKOFF;
@@ -740,6 +743,25 @@ op_start(struct sup_node *s, struct sup_node *c)
     set_state(s, SUP_RESTARTING);
 }
 
+/* start_left: the child whose retry idle s was to run is held since. The
+ * siblings that restart still had to start after it (rest_for_one,
+ * one_for_all) start now, not counted: no new decision was made. */
+static void
+start_left(struct sup_node *s)
+{
+    for (size_t i = 0; i < s->nchildren; i++) {
+        if (!(s->children[i]->flags & SUP__F_PLAN_START))
+            continue;
+        s->plan = SUP__PH_START;
+        s->plan_kind = SUP__K_RESTART;
+        s->plan_cursor = i;
+        s->plan_end = SIZE_MAX;
+        s->plan_child = NULL;
+        set_state(s, SUP_RESTARTING);
+        return;
+    }
+}
+
 /* mbox_process_one handles the oldest mailbox entry of idle s. */
 static void
 mbox_process_one(struct sup_tree *t, struct sup_node *s, naos_time now)
@@ -756,6 +778,8 @@ mbox_process_one(struct sup_tree *t, struct sup_node *s, naos_time now)
     if (kind & SUP__F_MB_RETRY) {
         if (c->flags & SUP__F_PLAN_START)
             restart_decision(t, s, c, true, now);
+        else
+            start_left(s); /* c is held since */
         return;
     }
     if (wants_restart(c)) {
@@ -1226,6 +1250,12 @@ sup_count_node_trouble(const struct sup_tree *t)
     return t->ntrouble;
 }
 
+bool
+sup_is_in_node_trouble(const struct sup_node *n)
+{
+    return (n->flags & SUP__F_TROUBLE) != 0;
+}
+
 void
 sup_tree_free(struct sup_tree *t)
 {
@@ -1468,7 +1498,10 @@ hold_and_stop(struct sup_tree *t, struct sup_node *c, naos_time now)
 {
     struct sup_node *s = c->parent;
     c->flags = (c->flags & ~SUP__F_PLAN_START) | SUP__F_HELD;
-    sup__mbox_remove(s, c);
+    /* A queued retry stays: the siblings its restart was still to start
+     * hang on it (start_left). Other notices are dropped. */
+    if (!(c->flags & SUP__F_MB_RETRY))
+        sup__mbox_remove(s, c);
     trouble_cancel(t, c);
     if (c->flags & SUP__F_BACKOFF) {
         c->flags &= ~SUP__F_BACKOFF;
@@ -1476,6 +1509,10 @@ hold_and_stop(struct sup_tree *t, struct sup_node *c, naos_time now)
         if (s->plan == SUP__PH_DELAY && s->plan_child == c)
             s->plan = SUP__PH_START; /* the rest of the plan goes on */
     }
+    /* No backoff for a child that is not restarted: a plan still stopping
+     * its siblings starts them at once when that ends (enter_start). */
+    if (s->plan_child == c)
+        s->plan_child = NULL;
     if (sup__live(c)) {
         if (child_stop(t, c, now) == SUP__R_PENDING)
             return;
@@ -1491,7 +1528,9 @@ sup_child_stop(struct sup_tree *t, struct sup_node *n, naos_time now)
         return NAOS_EINVAL;
     if ((n->flags & SUP__F_HELD) && !(n->flags & SUP__F_OP_RESTART))
         return NAOS_OK; /* already stopped, or stopping, by the operator */
-    if (going_down(n->parent))
+    /* A restart under way (even while its supervisor goes down) becomes a
+     * stop: the later command wins. */
+    if (going_down(n->parent) && !(n->flags & SUP__F_OP_RESTART))
         return NAOS_EBUSY;
     slice_begin(t);
     changed(t, n);
@@ -1503,6 +1542,20 @@ sup_child_stop(struct sup_tree *t, struct sup_node *n, naos_time now)
     advance(t, n->parent, now);
     sup__reap(t);
     return NAOS_OK;
+}
+
+/* on_its_way_back: stopped n will be started again by its supervisor s
+ * without the operator: it is in s's restart plan, waits out its backoff
+ * or node trouble, or a restart decision for it is queued (a retry, or a
+ * crash s has not got to yet: an operator start must not take the place
+ * of that decision, which counts in the intensity, B2). */
+static bool
+on_its_way_back(const struct sup_node *n)
+{
+    if (n->flags & (SUP__F_PLAN_START | SUP__F_MB_RETRY | SUP__F_BACKOFF |
+                    SUP__F_TROUBLE))
+        return true;
+    return (n->flags & SUP__F_MB_EXIT) && wants_restart(n);
 }
 
 int
@@ -1519,13 +1572,23 @@ sup_child_start(struct sup_tree *t, struct sup_node *n, naos_time now)
         /* Running, or still stopping for the operator: start it after. */
         if (n->flags & SUP__F_HELD)
             n->flags |= SUP__F_OP_RESTART;
-    } else if (!(n->flags & (SUP__F_PLAN_START | SUP__F_MB_RETRY |
-                             SUP__F_BACKOFF | SUP__F_TROUBLE))) {
-        /* Not already on its way back (a restart of its supervisor). */
+    } else if ((n->flags & (SUP__F_MB_RETRY | SUP__F_HELD)) ==
+               (SUP__F_MB_RETRY | SUP__F_HELD)) {
+        /* Held while its failed restart waited to be retried: the retry
+         * goes on as it would have (counted, B2), starting the siblings
+         * after it too. */
         clear_holds(n);
+        n->flags |= SUP__F_PLAN_START;
+    } else if (!on_its_way_back(n)) {
+        clear_holds(n);
+        /* A queued exit that needs no restart decision (a clean or
+         * temporary exit) gives way to the start; one that does stays
+         * (on_its_way_back). */
+        if (n->flags & SUP__F_MB_EXIT)
+            sup__mbox_remove(s, n);
         sup__mbox_push(s, n, SUP__F_MB_START);
-        advance(t, s, now);
     }
+    advance(t, s, now);
     sup__reap(t);
     return NAOS_OK;
 }

@@ -265,6 +265,9 @@ void sup_set_slice(struct sup_tree *t, uint32_t spawns, uint32_t signals);
 bool sup_errno_is_node_trouble(int err);
 /* sup_count_node_trouble: workers whose start now waits out node trouble. */
 size_t sup_count_node_trouble(const struct sup_tree *t);
+/* sup_is_in_node_trouble: worker n's start waits out node trouble (false
+ * for supervisors). */
+bool sup_is_in_node_trouble(const struct sup_node *n);
 /* sup_tree_free frees every node without signalling anything (the driver
  * must have stopped the processes: see sup_shutdown). NULL is fine. */
 void sup_tree_free(struct sup_tree *t);
@@ -325,28 +328,40 @@ bool sup_is_at_rest(const struct sup_node *dep);
 
 /* Operator commands on one node n below a deployment's top (a worker or a
  * supervisor, from sup_find_path), as OTP's terminate_child and
- * restart_child (OTP-SEMANTICS B6). Neither counts towards the intensity of
- * n's supervisor (OTP calls add_restart only for exits); a crash after a
- * start counts as any other.
+ * restart_child (OTP-SEMANTICS B8). Neither counts towards the intensity
+ * of n's supervisor (B2: OTP calls add_restart only for exits); a crash
+ * after a start counts as any other.
  * sup_child_stop: n's supervisor stops n (reverse start order inside it)
  *   and n stays stopped ("held"): no restart plan of its supervisor starts
  *   it again, whatever the strategy (OTP's one_for_all and rest_for_one
  *   would restart a terminated child along with a crashed sibling; naos
- *   keeps an operator's stop), until sup_child_start/sup_child_restart of
- *   n or a start of an ancestor by the operator (sup_start, sup_restart,
- *   sup_child_start or sup_child_restart above n), which starts
- *   everything under it. Stops n
- *   even while its supervisor is in a restart plan (taking n out of it).
+ *   keeps an operator's stop), until the operator starts or restarts n,
+ *   starts a stopped ancestor of n, or restarts one (sup_start,
+ *   sup_restart, sup_child_start of a stopped ancestor, sup_child_restart
+ *   of any): that starts everything under it. A start of an ancestor
+ *   that is running changes nothing below it. A temporary n stays in
+ *   place, held (OTP would drop its spec), until its supervisor stops
+ *   its siblings (which drops it, as any temporary child it stops). Stops n even while its
+ *   supervisor is in a restart plan (taking n out of it; siblings that
+ *   plan still has to start are started, without a backoff for n).
  *   NAOS_OK also when n is already held.
  * sup_child_start: n's supervisor starts n once idle (a start in a plan
  *   under way waits in its mailbox, as a restart_child call in OTP's
  *   queue); a supervisor n starts afresh, holds under it forgotten. A
  *   failed start leaves n stopped and held, not retried and not counted
  *   (OTP: {error, Reason}). NAOS_OK also when n runs, or is on its way
- *   back already; a held n still stopping starts once stopped.
- * sup_child_restart: sup_child_stop then sup_child_start.
+ *   back already (in a restart plan, a backoff or a node-trouble wait, or
+ *   a crash or failed restart of it waits in the mailbox: that restart is
+ *   decided and counted as usual, the start does not take its place); a
+ *   held n still stopping starts once stopped. Pool replicas (simple-one-
+ *   for-one) can be started by path too (OTP refuses restart_child
+ *   there).
+ * sup_child_restart: sup_child_stop then sup_child_start; when n's
+ *   supervisor is stopped before n's stop completes, n is not held and
+ *   starts with that supervisor's next start.
  * Errors: NAOS_EINVAL (n is a top: use sup_stop etc.), NAOS_EBUSY (n's
- * supervisor is stopped or stopping: start it first), nothing done. */
+ * supervisor is stopped or stopping: start it first; a sup_child_stop of
+ * an n whose restart is under way is still taken), nothing done. */
 int sup_child_stop(struct sup_tree *t, struct sup_node *n, naos_time now);
 int sup_child_start(struct sup_tree *t, struct sup_node *n, naos_time now);
 int sup_child_restart(struct sup_tree *t, struct sup_node *n, naos_time now);

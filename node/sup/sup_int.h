@@ -119,7 +119,9 @@ void sup__timer_set(struct sup_tree *t, struct sup_node *n, int kind,
 
 /* Mailbox of supervisor s: intrusive FIFO of children (sup_node.c). */
 /* sup__mbox_push queues c with kind SUP__F_MB_*; a queued c keeps its
- * place and takes the new kind. */
+ * place and takes the new kind, except that SUP__F_MB_START never
+ * replaces a queued SUP__F_MB_EXIT (the caller removes an exit that needs
+ * no decision first). */
 void sup__mbox_push(struct sup_node *s, struct sup_node *c, unsigned kind);
 void sup__mbox_remove(struct sup_node *s, struct sup_node *c);
 void sup__mbox_clear(struct sup_node *s);

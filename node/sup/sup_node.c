@@ -146,6 +146,10 @@ void
 sup__mbox_push(struct sup_node *s, struct sup_node *c, unsigned kind)
 {
     if (c->flags & SUP__F_MB) {
+        /* An operator's start never replaces a queued exit: the restart
+         * decision it stands for (counted) comes first. */
+        if (kind == SUP__F_MB_START && (c->flags & SUP__F_MB_EXIT))
+            return;
         c->flags = (c->flags & ~SUP__F_MB) | kind;
         return;
     }

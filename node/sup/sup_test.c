@@ -14,6 +14,7 @@
 #include "node/spec/spec.h"
 #include "node/spec/spec_bound.h"
 #include "node/sup/sup.h"
+#include "node/sup/sup_int.h" /* flags and plan, for invariants */
 
 /* ---- fake io ---------------------------------------------------------- */
 
@@ -1510,6 +1511,146 @@ test_child_stop_in_pool_fan(void)
     NT_TRUE(sup_is_quiet(T));
 }
 
+/* An operator restart of g is not turned into a stop when g's supervisor
+ * c is stopped while g's stop is under way (a sibling's one_for_all
+ * restart above, or c giving up): g starts again with c. */
+static void
+test_child_restart_survives_supervisor_stop(void)
+{
+    setup();
+    struct spec_node root;
+    mk_sup(&root, "d", SPEC_ONE_FOR_ALL, 5, 60, 2);
+    mk_sup(&root.children[0], "c", SPEC_ONE_FOR_ONE, 0, 60, 2);
+    mk_worker(&root.children[0].children[0], "g");
+    mk_worker(&root.children[0].children[1], "h");
+    mk_worker(&root.children[1], "e");
+    deploy(&root);
+    acts();
+    NT_EQ_INT(sup_child_restart(T, N("d/c/g"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "signal d/c/g 15\n");
+    ex("d/e", 1); /* d's one_for_all restart stops c */
+    NT_EQ_STR(acts(), "signal d/c/h 15\n");
+    ex("d/c/h", 0);
+    ex("d/c/g", 0);
+    NT_EQ_STR(acts(), "spawn d/c/g\nspawn d/c/h\nspawn d/e\n");
+    NT_FALSE(sup_is_held(N("d/c/g")));
+    NT_EQ_STR(st("d/c/g"), "running");
+    /* c gives up (max_restarts 0) while g's restart stops it. */
+    NT_EQ_INT(sup_child_restart(T, N("d/c/g"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "signal d/c/g 15\n");
+    ex("d/c/h", 1);
+    NT_EQ_STR(acts(), "");
+    ex("d/c/g", 0);
+    NT_EQ_STR(acts(), "signal d/e 15\n"); /* d restarts c, e with it */
+    ex("d/e", 0);
+    NT_EQ_STR(acts(), "spawn d/c/g\nspawn d/c/h\nspawn d/e\n");
+    NT_FALSE(sup_is_held(N("d/c/g")));
+    NT_EQ_STR(st("d/c/g"), "running");
+    /* A stop of g after its restart, c going down meanwhile: g stays
+     * stopped (the later command wins). */
+    NT_EQ_INT(sup_child_restart(T, N("d/c/g"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "signal d/c/g 15\n");
+    ex("d/e", 1);
+    NT_EQ_STR(acts(), "signal d/c/h 15\n");
+    NT_EQ_INT(sup_child_stop(T, N("d/c/g"), NOW), NAOS_OK);
+    ex("d/c/h", 0);
+    ex("d/c/g", 0);
+    NT_EQ_STR(acts(), "spawn d/c/h\nspawn d/e\n");
+    NT_TRUE(sup_is_held(N("d/c/g")));
+}
+
+/* An operator start of a child whose crash waits in its supervisor's
+ * mailbox does not replace the restart decision: the crash is counted and
+ * restarted as any other. */
+static void
+test_child_start_on_queued_crash_counts(void)
+{
+    setup();
+    struct spec_node root;
+    mk_flat(&root, SPEC_ONE_FOR_ONE, 5, 60, "ab");
+    root.children[0].ready = SPEC_READY_NOTIFY;
+    root.children[0].start_timeout = 60000;
+    struct sup_node *d = deploy(&root);
+    ready("d/a");
+    acts();
+    evs();
+    ex("d/a", 1);
+    NT_EQ_STR(acts(), "spawn d/a\n"); /* awaiting READY=1 */
+    ex("d/b", 1);                     /* queued */
+    NT_EQ_INT(sup_child_start(T, N("d/b"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "");
+    ready("d/a");
+    NT_EQ_STR(acts(), "spawn d/b\n");
+    NT_CONTAINS(evs(), "restart d/b exit:1\n");
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 2);
+    NT_EQ_INT(N("d/b")->restarts, 1);
+}
+
+/* The operator stops the crashed child while its one_for_all restart is
+ * stopping the siblings: no backoff of a child that is not restarted, the
+ * siblings start at once, and a later start of it is not swallowed. */
+static void
+test_child_stop_crashed_in_stop_phase(void)
+{
+    setup();
+    struct spec_node root;
+    mk_flat(&root, SPEC_ONE_FOR_ALL, 5, 60, "abc");
+    root.children[1].backoff_min = 1000;
+    root.children[1].backoff_max = 1000;
+    root.children[2].shutdown = 5000;
+    struct sup_node *d = deploy(&root);
+    acts();
+    ex("d/b", 1);
+    NT_EQ_STR(acts(), "signal d/c 15\n");
+    NT_EQ_INT(sup_child_stop(T, N("d/b"), NOW), NAOS_OK);
+    NT_TRUE(sup_is_held(N("d/b")));
+    ex("d/c", 0);
+    NT_EQ_STR(acts(), "signal d/a 15\n");
+    ex("d/a", 0);
+    NT_EQ_STR(st("d/b"), "stopped");
+    NT_EQ_STR(acts(), "spawn d/a\nspawn d/c\n");
+    NT_EQ_STR(sup_state_name(d->state), "running");
+    NT_EQ_INT(sup_child_start(T, N("d/b"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "spawn d/b\n");
+    NT_FALSE(sup_is_held(N("d/b")));
+}
+
+/* The operator stops a child whose failed restart waits to be retried
+ * behind other mail: the siblings that restart was to start after it are
+ * started (not counted) when the retry comes up, not left stopped. */
+static void
+test_child_stop_with_queued_retry(void)
+{
+    setup();
+    struct spec_node root;
+    mk_flat(&root, SPEC_REST_FOR_ONE, 5, 60, "abh");
+    root.children[2].ready = SPEC_READY_NOTIFY;
+    root.children[2].start_timeout = 60000;
+    struct sup_node *d = deploy(&root);
+    ready("d/h");
+    NT_EQ_INT(sup_child_stop(T, N("d/h"), NOW), NAOS_OK);
+    ex("d/h", 0);
+    acts();
+    F.fail[0] = "d/a";
+    ex("d/a", 1); /* rest_for_one from a: stop b, start a and b */
+    NT_EQ_STR(acts(), "signal d/b 15\n");
+    NT_EQ_INT(sup_child_start(T, N("d/h"), NOW), NAOS_OK); /* queued */
+    ex("d/b", 0);
+    /* a's start fails: its retry waits behind h's start. */
+    NT_EQ_STR(acts(), "spawnfail d/a\nspawn d/h\n");
+    NT_EQ_INT(sup_child_stop(T, N("d/a"), NOW), NAOS_OK);
+    NT_TRUE(sup_is_held(N("d/a")));
+    F.fail[0] = NULL;
+    ready("d/h");
+    NT_EQ_STR(acts(), "spawn d/b\n");
+    NT_EQ_STR(st("d/b"), "running");
+    NT_EQ_STR(st("d/a"), "stopped");
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 1); /* a's crash only */
+    NT_EQ_STR(sup_state_name(d->state), "running");
+    NT_EQ_INT(sup_child_start(T, N("d/a"), NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "spawn d/a\n");
+}
+
 static void
 test_remove_frees_everything(void)
 {
@@ -1936,6 +2077,9 @@ test_node_trouble_not_counted(void)
     NT_EQ_STR(st("d/a"), "restarting");
     NT_EQ_STR(sup_state_name(d->state), "starting");
     NT_EQ_INT(sup_count_node_trouble(T), 1);
+    NT_TRUE(sup_is_in_node_trouble(N("d/a")));
+    NT_FALSE(sup_is_in_node_trouble(N("d/b")));
+    NT_FALSE(sup_is_in_node_trouble(d));
     /* Backoff 50, 100, 200 ms (100 ms doubling, jittered down to half). */
     naos_time at = NOW + 50;
     NT_EQ_INT(sup_next_deadline(T), at);
@@ -1952,6 +2096,7 @@ test_node_trouble_not_counted(void)
     NT_EQ_STR(acts(), "spawn d/a\nspawn d/b\n");
     NT_EQ_STR(sup_state_name(d->state), "running");
     NT_EQ_INT(sup_count_node_trouble(T), 0);
+    NT_FALSE(sup_is_in_node_trouble(N("d/a")));
     NT_EQ_INT(sup_intensity_in_use(d, NOW), 0);
     NT_EQ_INT(N("d/a")->restarts, 0);
     evs();
@@ -2097,9 +2242,49 @@ was_given_up(const char *path)
     return false;
 }
 
+/* should_run: child c of an idle running supervisor, stopped and not
+ * held, would have been restarted (B1). */
+static bool
+should_run(const struct sup_node *c)
+{
+    switch (c->spec->restart) {
+    case SPEC_PERMANENT: return true;
+    case SPEC_TRANSIENT: return !sup_reason_is_clean(c->last_exit);
+    default: return false;
+    }
+}
+
+/* check_idle: an idle running supervisor has no child left behind:
+ * every stopped child that is not held neither carries a start of a plan
+ * nor should be running. */
+static void
+check_idle(const struct sup_node *s)
+{
+    if (s->state != SUP_RUNNING || s->plan != SUP__PH_NONE)
+        return;
+    for (size_t i = 0; i < s->nchildren; i++) {
+        const struct sup_node *c = s->children[i];
+        bool live = c->is_supervisor
+                        ? c->plan != SUP__PH_NONE || c->state == SUP_RUNNING
+                        : c->pid != 0;
+        if (live || sup_is_held(c))
+            continue;
+        if (c->flags & SUP__F_PLAN_START)
+            NT_FAIL("%s idle, yet %s (%s) still carries a start",
+                    s->path, c->path, sup_state_name(c->state));
+        if (should_run(c))
+            NT_FAIL("%s idle, yet %s is %s and not held", s->path, c->path,
+                    sup_state_name(c->state));
+    }
+}
+
 static void
 check_node(struct sup_node *n, int *pids)
 {
+    if (sup_is_held(n) && n->state != SUP_STOPPED &&
+        n->state != SUP_STOPPING)
+        NT_FAIL("%s: held by the operator yet %s", n->path,
+                sup_state_name(n->state));
     if (!n->is_supervisor) {
         bool has = n->pid != 0;
         bool proc_state = n->state == SUP_STARTING ||
@@ -2108,9 +2293,6 @@ check_node(struct sup_node *n, int *pids)
         if (has != proc_state)
             NT_FAIL("%s: state %s with pid %d", n->path,
                     sup_state_name(n->state), n->pid);
-        if (sup_is_held(n) && has && n->state != SUP_STOPPING)
-            NT_FAIL("%s: held by the operator yet %s", n->path,
-                    sup_state_name(n->state));
         if (has) {
             NT_TRUE(n->pid < MAXPID);
             if (pids[n->pid] == stamp)
@@ -2123,6 +2305,7 @@ check_node(struct sup_node *n, int *pids)
     }
     if (n->state == SUP_RUNNING && n->mbox_head != NULL)
         NT_FAIL("%s idle with mail", n->path);
+    check_idle(n);
     if (sup_intensity_in_use(n, NOW) > n->spec->max_restarts) {
         if (!was_given_up(n->path))
             NT_FAIL("%s over intensity without give-up", n->path);
@@ -2395,6 +2578,10 @@ main(void)
         NT_CASE(test_child_stop_in_backoff_and_failed_start),
         NT_CASE(test_child_start_waits_for_plan),
         NT_CASE(test_child_stop_in_pool_fan),
+        NT_CASE(test_child_restart_survives_supervisor_stop),
+        NT_CASE(test_child_start_on_queued_crash_counts),
+        NT_CASE(test_child_stop_crashed_in_stop_phase),
+        NT_CASE(test_child_stop_with_queued_retry),
         NT_CASE(test_remove_frees_everything),
         NT_CASE(test_backoff),
         NT_CASE(test_spawn_info), NT_CASE(test_deploy_restored),
