@@ -1278,6 +1278,8 @@ agent_at_cmp(const void *a, const void *b)
 static int
 agents_unique(struct yp *yp, struct agent_at *v, size_t n)
 {
+    if (n < 2)
+        return NAOS_OK; /* also: qsort must not be given v == NULL */
     qsort(v, n, sizeof *v, agent_at_cmp);
     const struct agent_at *dup = NULL, *first = NULL;
     for (size_t i = 1; i < n; i++) {

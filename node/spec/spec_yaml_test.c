@@ -1007,6 +1007,9 @@ test_project_file(void)
     NT_EQ_INT(r.replicas, 3);
     NT_EQ_STR(r.children[0].cwd, "sub"); /* left relative: the caller's */
     spec_node_fini(&r);
+    /* no agent at all: refused, nothing sorted (the fuzzer's qsort(NULL)) */
+    NT_TRUE(agent_rc("{}", "researcher", &r) != NAOS_OK);
+    NT_TRUE(agent_rc("agents: {}\n", "researcher", &r) != NAOS_OK);
 
     NT_EQ_INT(agent_rc(y, "nobody", &r), NAOS_ENOTFOUND);
     NT_CONTAINS(err, "naos.yaml defines no agent nobody (it defines "
