@@ -1207,8 +1207,10 @@ locate(const struct yp *yp, const struct spec_node *root, const char *msg)
     return yp->pos[idx].node;
 }
 
+/* enter_document moves yp past STREAM-START and DOCUMENT-START, refusing
+ * an empty stream with "is empty (expected EXPECTED)". */
 static int
-parse_document(struct yp *yp, struct spec_node *out)
+enter_document(struct yp *yp, const char *expected)
 {
     int rv;
     if ((rv = next(yp)) != NAOS_OK) /* STREAM-START */
@@ -1216,9 +1218,17 @@ parse_document(struct yp *yp, struct spec_node *out)
     if ((rv = next(yp)) != NAOS_OK)
         return rv;
     if (yp->ev.type == YAML_STREAM_END_EVENT)
-        return fail(yp, evmark(yp), "document",
-                    "is empty (expected a mapping with name and children)");
-    if ((rv = next(yp)) != NAOS_OK) /* after DOCUMENT-START */
+        return fail(yp, evmark(yp), "document", "is empty (expected %s)",
+                    expected);
+    return next(yp); /* after DOCUMENT-START */
+}
+
+static int
+parse_document(struct yp *yp, struct spec_node *out)
+{
+    int rv;
+    if ((rv = enter_document(yp, "a mapping with name and children")) !=
+        NAOS_OK)
         return rv;
     if (is_null(yp))
         return fail(yp, evmark(yp), "document",
@@ -1307,14 +1317,7 @@ parse_project(struct yp *yp, const char *name, struct spec_node *out,
     bool found = false, seen_agents = false;
     struct agent_at *seen = NULL;
     size_t nseen = 0, capseen = 0;
-    if ((rv = next(yp)) != NAOS_OK) /* STREAM-START */
-        return rv;
-    if ((rv = next(yp)) != NAOS_OK)
-        return rv;
-    if (yp->ev.type == YAML_STREAM_END_EVENT)
-        return fail(yp, evmark(yp), "document",
-                    "is empty (expected a mapping with agents)");
-    if ((rv = next(yp)) != NAOS_OK) /* after DOCUMENT-START */
+    if ((rv = enter_document(yp, "a mapping with agents")) != NAOS_OK)
         return rv;
     if (yp->ev.type != YAML_MAPPING_START_EVENT)
         return fail(yp, evmark(yp), "document",
