@@ -12,6 +12,14 @@ from harness import NodeTest, wait_until
 BIG = "x" * 1000000
 
 
+def read_if_exists(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
 def store_size(n):
     return os.path.getsize(os.path.join(n.data, "store", "data.mdb"))
 
@@ -35,8 +43,13 @@ class Rm(NodeTest):
                 sizes.append(store_size(n))
             # The first cycles make room; after that every rm frees what
             # the next save needs. Each checkpoint left behind would add
-            # ~1 MB.
-            slack = 256 * 1024
+            # ~1 MB, 27 MB over these cycles. LMDB reuses freed pages only
+            # once no reader and no transaction still sees them, so a save
+            # that lands while an events commit or a status read holds the
+            # freed run takes a fresh 1 MB run instead (CI saw one such
+            # growth in 30 cycles, never undone and never repeated, since
+            # the room for two checkpoints stays free). Allow two.
+            slack = 2 * 1024 * 1024 + 256 * 1024
             self.assertLessEqual(sizes[-1], sizes[2] + slack,
                                  "store size after each cycle: %r" % sizes)
             # A new deployment of an old name finds no checkpoint.
@@ -50,9 +63,7 @@ class Rm(NodeTest):
         with self.node() as n:
             n.deploy("lg", ["sh", "-c", "echo OLD-OUTPUT; exec sleep 1000"])
             log = n.log_path("lg/lg")
-            wait_until(lambda: "OLD-OUTPUT" in (open(log).read()
-                                                if os.path.exists(log)
-                                                else ""),
+            wait_until(lambda: "OLD-OUTPUT" in read_if_exists(log),
                        5, msg="the first deployment's output in its log")
             # A link inside the deployment's log directory, to a directory
             # outside the data directory: removed, not followed.
