@@ -157,7 +157,7 @@ struct kernel_sigaction {
 
 /* Runs in the child, on its own stack, sharing our memory until exec: only
  * raw system calls, no allocation, no instrumentation. */
-__attribute__((no_sanitize_address, no_sanitize_undefined)) static int
+__attribute__((no_sanitize("address", "undefined"))) static int
 clone_child(void *arg)
 {
     struct clone_job *j = arg;
