@@ -7,7 +7,9 @@
  *
  *   role          event                                -> role / action
  *   FOLLOWER      election timeout / leader conn closed -> PRECANDIDATE:
- *                 PREVOTE(term+1) to all, nothing persisted
+ *                 (the latter at once for the lowest   PREVOTE(term+1) to
+ *                 id, rank x heartbeat for the others)  all, nothing
+ *                                                      persisted
  *   PRECANDIDATE  prevote grants from a majority       -> CANDIDATE
  *   PRECANDIDATE  prevote rejects from a majority      -> FOLLOWER (same term)
  *   PRECANDIDATE  election timeout                     -> PRECANDIDATE again
@@ -19,8 +21,9 @@
  *   CANDIDATE     election timeout                     -> PRECANDIDATE
  *   PRE/CANDIDATE APPEND of the current term           -> FOLLOWER (vote
  *                 kept: RAFT-LITE P3)
- *   LEADER        no majority heard within T           -> FOLLOWER (check-
- *                 quorum; same term, vote kept)
+ *   LEADER        fewer than a majority answered within -> FOLLOWER (check-
+ *                 T (checked every heartbeat)            quorum; same term,
+ *                                                        vote kept)
  *   any           message of a higher term (but a      -> FOLLOWER at that
  *                 pre-vote request or a granted pre-      term, vote none
  *                 vote answer, or a (pre)vote request
@@ -48,7 +51,7 @@ struct raft_peer {
     uint64_t next;  /* next index to send */
     uint64_t match; /* highest index known replicated there */
     bool inflight;  /* an APPEND with entries is unanswered */
-    bool active;    /* heard from since the last check-quorum */
+    naos_time heard; /* last APPEND_RESP of this term (check-quorum) */
     bool granted;   /* (pre)vote tally */
     bool rejected;
 };
@@ -85,7 +88,6 @@ struct raft {
     naos_time now;
     naos_time election_deadline;
     naos_time heartbeat_deadline;
-    naos_time quorum_deadline;
     naos_time last_heard_leader;
 
     /* the pending batch */
@@ -578,7 +580,7 @@ become_leader(struct raft *r)
         p->next = last_index(r) + 1;
         p->match = 0;
         p->inflight = false;
-        p->active = false;
+        p->heard = r->now; /* a grace of one election timeout */
     }
     /* A no-op of the new term, so entries of earlier terms commit through
      * it (§5.4.2, Figure 8). */
@@ -593,7 +595,6 @@ become_leader(struct raft *r)
         emit_role(r, old);
         return;
     }
-    r->quorum_deadline = r->now + (naos_time)r->cfg.election_timeout;
     r->heartbeat_deadline = r->now + (naos_time)r->cfg.heartbeat_interval;
     emit_role(r, old);
     broadcast_append(r);
@@ -774,15 +775,16 @@ handle_append_resp(struct raft *r, const struct raft_msg *m)
     if (r->role != RAFT_LEADER)
         return;
     struct raft_peer *p = peer_get(r, m->from);
-    p->active = true;
+    p->heard = r->now;
     if (m->success) {
         if (m->match_index > last_index(r)) {
             drop(r, m, "match index beyond the leader's log");
             return;
         }
+        if (m->match_index <= p->match)
+            return; /* stale or duplicate: answering it would echo it */
         p->inflight = false;
-        if (m->match_index > p->match)
-            p->match = m->match_index;
+        p->match = m->match_index;
         if (p->next < p->match + 1)
             p->next = p->match + 1;
         maybe_commit(r);
@@ -946,10 +948,7 @@ raft_next_deadline(const struct raft *r)
 {
     if (r->role != RAFT_LEADER)
         return r->election_deadline;
-    naos_time d = r->heartbeat_deadline;
-    if (r->cfg.check_quorum && r->quorum_deadline < d)
-        d = r->quorum_deadline;
-    return d;
+    return r->heartbeat_deadline;
 }
 
 void
@@ -962,20 +961,23 @@ raft_tick(struct raft *r, naos_time now)
             raft_campaign(r, now);
         return;
     }
-    if (r->cfg.check_quorum && now >= r->quorum_deadline) {
+    if (now < r->heartbeat_deadline)
+        return;
+    if (r->cfg.check_quorum) {
+        /* Check-quorum at every heartbeat: step down once fewer than a
+         * majority (self included) answered within an election timeout,
+         * so a cut-off leader stops within about T (RAFT-LITE L4). */
         size_t active = 1;
-        for (size_t i = 0; i < r->npeers; i++) {
-            active += r->peers[i].active;
-            r->peers[i].active = false;
-        }
-        r->quorum_deadline = now + (naos_time)r->cfg.election_timeout;
+        for (size_t i = 0; i < r->npeers; i++)
+            active += now < r->peers[i].heard +
+                                (naos_time)r->cfg.election_timeout;
         if (active < r->quorum) {
             r->stats.stepdowns_quorum++;
             become_follower(r, r->term, (struct raft_id){0});
             return;
         }
     }
-    if (now >= r->heartbeat_deadline) {
+    {
         r->heartbeat_deadline = now + (naos_time)r->cfg.heartbeat_interval;
         broadcast_append(r);
     }
@@ -989,7 +991,20 @@ raft_on_conn_closed(struct raft *r, struct raft_id peer, naos_time now)
     if (r->role != RAFT_FOLLOWER || peer.v == 0 || r->leader.v != peer.v)
         return;
     r->leader.v = 0; /* no lease for a leader whose process is gone */
-    raft_campaign(r, now);
+    /* Rank among the other voters by id: the first stands at once, the
+     * k-th k heartbeat intervals later. Every survivor sees the close at
+     * about the same moment; standing all at once splits the vote (in a
+     * 3-node cluster always: each votes for itself) and costs a whole
+     * randomized election timeout. */
+    unsigned rank = 0;
+    for (size_t i = 0; i < r->cfg.nvoters; i++)
+        rank += r->voters[i].v != peer.v && r->voters[i].v < r->cfg.id.v;
+    if (rank == 0) {
+        raft_campaign(r, now);
+        return;
+    }
+    r->election_deadline =
+        now + (naos_time)rank * (naos_time)r->cfg.heartbeat_interval;
 }
 
 /* ---- proposals -------------------------------------------------------- */

@@ -324,8 +324,13 @@ int raft_propose(struct raft *r, uint32_t type, uint32_t version,
 /* raft_on_conn_closed: the driver saw the transport connection to peer
  * close (strong evidence its process died). If peer is this follower's
  * leader, the follower forgets it (so it no longer protects it with its
- * lease) and starts a pre-vote at once instead of waiting for the
- * election timeout. Otherwise ignored. */
+ * lease, and grants the pre-votes of the others who saw it too) and
+ * stands without waiting for the election timeout: the voter of lowest id
+ * other than peer starts a pre-vote at once, the k-th lowest after k
+ * heartbeat intervals (survivors standing together split the vote: in a
+ * 3-node cluster every time, costing a randomized election timeout; a
+ * survivor that hears of a new leader or votes first stands down).
+ * Otherwise ignored. */
 void raft_on_conn_closed(struct raft *r, struct raft_id peer, naos_time now);
 
 /* raft_campaign starts a pre-vote (or, with pre_vote off, an election) now,
