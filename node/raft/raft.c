@@ -56,8 +56,8 @@ struct raft_peer {
     bool rejected;
 };
 
-/* struct raft_out: a message of the pending batch; entries (with their
- * data after them) in one block owned here. */
+/* struct raft_out_block: the entries of one message of the pending batch,
+ * with their data after them, in one block owned by the core. */
 struct raft_out_block {
     struct raft_entry *ents;
 };
@@ -289,6 +289,15 @@ peer_get(struct raft *r, struct raft_id id)
         if (r->peers[i].id.v == id.v)
             return &r->peers[i];
     return NULL;
+}
+
+static bool
+is_peer(const struct raft *r, struct raft_id id)
+{
+    for (size_t i = 0; i < r->npeers; i++)
+        if (r->peers[i].id.v == id.v)
+            return true;
+    return false;
 }
 
 /* in_lease: this node believes a leader is alive (it is one, or heard
@@ -809,7 +818,8 @@ handle_append_resp(struct raft *r, const struct raft_msg *m)
     send_append(r, p);
 }
 
-/* valid: checks every field of m that the handlers rely on. */
+/* invalid: why m cannot be handled (NULL: it can). Checks every field
+ * the handlers rely on. */
 static const char *
 invalid(const struct raft *r, const struct raft_msg *m)
 {
@@ -819,8 +829,7 @@ invalid(const struct raft *r, const struct raft_msg *m)
         return "foreign cluster";
     if (m->to.v != r->cfg.id.v)
         return "addressed to another node";
-    if (m->from.v == r->cfg.id.v ||
-        peer_get((struct raft *)r, m->from) == NULL)
+    if (m->from.v == r->cfg.id.v || !is_peer(r, m->from))
         return "sender is not a voter";
     if (m->term == 0)
         return "term 0";
@@ -828,7 +837,8 @@ invalid(const struct raft *r, const struct raft_msg *m)
         if (m->nentries)
             return "entries outside an append";
         if ((m->type == RAFT_MSG_PREVOTE || m->type == RAFT_MSG_VOTE) &&
-            (m->last_term > m->term || (m->last_index == 0) != (m->last_term == 0)))
+            (m->last_term > m->term ||
+             (m->last_index == 0) != (m->last_term == 0)))
             return "last (index, term) inconsistent";
         return NULL;
     }
