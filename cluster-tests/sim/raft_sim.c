@@ -504,6 +504,14 @@ write_batch(struct rsim *sim, struct rsim_node *nd)
         pair_check(sim, nd->idx, e, prev);
         disk_push(d, e);
     }
+    /* the disk mirrors the core's log once the batch is written */
+    if (d->n != raft_last_index(nd->r) ||
+        (d->n && d->ents[d->n - 1].term != raft_last_term(nd->r)))
+        fail(sim, "node %u: written log ends at (%zu, %llu), the core's "
+             "at (%llu, %llu)", nd->idx, d->n,
+             (unsigned long long)(d->n ? d->ents[d->n - 1].term : 0),
+             (unsigned long long)raft_last_index(nd->r),
+             (unsigned long long)raft_last_term(nd->r));
     if (rd->hard_changed) {
         if (rd->hard.term < d->hard.term)
             fail(sim, "S6 node %u writes term %llu below %llu", nd->idx,

@@ -951,6 +951,43 @@ test_restart_restores(void)
     fx_fini(&fx);
 }
 
+/* Proposals are bounded: no no-op or type 0 from outside, and no more
+ * than max_uncommitted entries waiting for a majority. */
+static void
+small_backlog(struct raft_config *c)
+{
+    c->max_uncommitted = 3;
+}
+
+static void
+test_propose_bounds(void)
+{
+    struct fx fx;
+    fx_init(&fx, 3, small_backlog);
+    fx_run(&fx, 1200);
+    int l = fx_leader(&fx);
+    NT_TRUE(l >= 0);
+    struct raft *r = fx.nodes[l].r;
+    uint64_t idx;
+    NT_EQ_INT(raft_propose(r, RAFT_ENTRY_NOOP, 1, NULL, 0, fx.now, &idx),
+              NAOS_EINVAL);
+    NT_EQ_INT(raft_propose(r, 0, 1, NULL, 0, fx.now, &idx), NAOS_EINVAL);
+    fx_isolate(&fx, (unsigned)l, true);
+    for (int k = 0; k < 3; k++) {
+        NT_EQ_INT(raft_propose(r, RAFT_ENTRY_COMMAND, 1, "v", 1, fx.now,
+                               &idx), NAOS_OK);
+        fx_pump(&fx, (unsigned)l);
+    }
+    NT_EQ_INT(raft_propose(r, RAFT_ENTRY_COMMAND, 1, "v", 1, fx.now, &idx),
+              NAOS_EBUSY);
+    NT_CONTAINS(raft_errmsg(r), "waiting for commit");
+    fx_isolate(&fx, (unsigned)l, false);
+    fx_run(&fx, 100);
+    NT_EQ_INT(raft_propose(r, RAFT_ENTRY_COMMAND, 1, "v", 1, fx.now, &idx),
+              NAOS_OK);
+    fx_fini(&fx);
+}
+
 /* The randomized election timeout lies in [T, 2T). */
 static void
 test_election_timeout_range(void)
@@ -988,6 +1025,7 @@ main(void)
         NT_CASE(test_conn_closed_prevote),
         NT_CASE(test_check_quorum_stepdown),
         NT_CASE(test_restart_restores),
+        NT_CASE(test_propose_bounds),
         NT_CASE(test_election_timeout_range),
         {0},
     };
