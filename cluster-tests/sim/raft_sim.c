@@ -1,0 +1,1197 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* raft_sim.c: the deterministic Raft-lite cluster (raft_sim.h). One
+ * thread, one virtual clock; events are ordered by (time, sequence) so
+ * every run of a seed is identical. Messages are deep-copied when they
+ * leave (the core owns them only until raft_advance).
+ *
+ * Disk model: a batch is written (rsim_node.written) when raft_ready
+ * hands it out and synced (rsim_node.synced) when its fsync completes.
+ * A process crash keeps the written state (the page cache survives; we
+ * take it as flushed before any later power loss), a power loss only the
+ * synced state. */
+#include "cluster-tests/sim/raft_sim.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/base/err.h"
+
+enum rsim_ev_kind { EV_DELIVER = 1, EV_SYNC, EV_CONN_CLOSED };
+
+struct rsim_event {
+    naos_time at;
+    uint64_t seq;
+    enum rsim_ev_kind kind;
+    unsigned dst, src;
+    unsigned life;          /* dst's life when scheduled */
+    struct raft_msg *msg;   /* DELIVER: one malloc block */
+};
+
+/* struct rsim_pair: S3's record of one (index, term). */
+struct rsim_pair {
+    uint64_t index, term; /* term 0: empty slot */
+    uint64_t hash, prev_term;
+};
+
+/* ---- randomness, failures --------------------------------------------- */
+
+static uint64_t
+splitmix(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+uint64_t
+rsim_rand(struct rsim *sim)
+{
+    return splitmix(&sim->rng);
+}
+
+double
+rsim_uniform(struct rsim *sim)
+{
+    return (double)(rsim_rand(sim) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static naos_duration
+urange(struct rsim *sim, naos_duration lo, naos_duration hi)
+{
+    if (hi <= lo)
+        return lo;
+    return lo + (naos_duration)(rsim_rand(sim) % (uint64_t)(hi - lo + 1));
+}
+
+uint64_t
+rsim_seed_from_env(uint64_t dflt)
+{
+    const char *e = getenv("NAOS_SIM_SEED");
+    return e && *e ? strtoull(e, NULL, 0) : dflt;
+}
+
+static void
+fail(struct rsim *sim, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+fail(struct rsim *sim, const char *fmt, ...)
+{
+    if (sim->failure[0])
+        return;
+    int off = snprintf(sim->failure, sizeof(sim->failure),
+                       "seed=%llu n=%u t=%llu: ",
+                       (unsigned long long)sim->seed, sim->n,
+                       (unsigned long long)sim->now);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sim->failure + off, sizeof(sim->failure) - (size_t)off, fmt,
+              ap);
+    va_end(ap);
+}
+
+static void *
+xrealloc(void *p, size_t size)
+{
+    p = realloc(p, size);
+    if (p == NULL && size)
+        abort();
+    return p;
+}
+
+/* entry_hash: FNV-1a over type, version and data. */
+static uint64_t
+entry_hash(const struct raft_entry *e)
+{
+    uint64_t h = 1469598103934665603ull;
+    const unsigned char *p = e->data;
+    uint64_t hdr[2] = {e->type, e->version};
+    const unsigned char *q = (const unsigned char *)hdr;
+    for (size_t i = 0; i < sizeof(hdr); i++)
+        h = (h ^ q[i]) * 1099511628211ull;
+    for (size_t i = 0; i < e->len; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+/* ---- event heap ------------------------------------------------------- */
+
+static bool
+ev_before(const struct rsim_event *a, const struct rsim_event *b)
+{
+    return a->at != b->at ? a->at < b->at : a->seq < b->seq;
+}
+
+static void
+heap_push(struct rsim *sim, struct rsim_event ev)
+{
+    ev.seq = sim->evseq++;
+    if (sim->nheap == sim->capheap) {
+        sim->capheap = sim->capheap ? sim->capheap * 2 : 1024;
+        sim->heap = xrealloc(sim->heap, sim->capheap * sizeof(*sim->heap));
+    }
+    size_t i = sim->nheap++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!ev_before(&ev, &sim->heap[p]))
+            break;
+        sim->heap[i] = sim->heap[p];
+        i = p;
+    }
+    sim->heap[i] = ev;
+}
+
+static struct rsim_event
+heap_pop(struct rsim *sim)
+{
+    struct rsim_event top = sim->heap[0];
+    struct rsim_event last = sim->heap[--sim->nheap];
+    size_t i = 0, n = sim->nheap;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        const struct rsim_event *best = &last;
+        if (l < n && ev_before(&sim->heap[l], best)) {
+            m = l;
+            best = &sim->heap[l];
+        }
+        if (r < n && ev_before(&sim->heap[r], best))
+            m = r;
+        if (m == i)
+            break;
+        sim->heap[i] = sim->heap[m];
+        i = m;
+    }
+    if (n)
+        sim->heap[i] = last;
+    return top;
+}
+
+/* ---- messages --------------------------------------------------------- */
+
+static struct raft_msg *
+msg_clone(const struct raft_msg *m)
+{
+    size_t size = sizeof(*m) + m->nentries * sizeof(struct raft_entry);
+    for (size_t i = 0; i < m->nentries; i++)
+        size += m->entries[i].len;
+    char *p = xrealloc(NULL, size);
+    struct raft_msg *c = (struct raft_msg *)p;
+    *c = *m;
+    struct raft_entry *ents = (struct raft_entry *)(p + sizeof(*c));
+    char *cur = (char *)(ents + m->nentries);
+    for (size_t i = 0; i < m->nentries; i++) {
+        ents[i] = m->entries[i];
+        if (ents[i].len) {
+            memcpy(cur, m->entries[i].data, ents[i].len);
+            ents[i].data = cur;
+            cur += ents[i].len;
+        }
+    }
+    c->entries = m->nentries ? ents : NULL;
+    return c;
+}
+
+static unsigned
+idx_of(const struct rsim *sim, struct raft_id id)
+{
+    (void)sim;
+    return (unsigned)(id.v - 1);
+}
+
+/* ---- disk ------------------------------------------------------------- */
+
+static void
+disk_truncate(struct rsim_disk *d, uint64_t from)
+{
+    while (d->n >= from && d->n > 0) {
+        free((void *)d->ents[d->n - 1].data);
+        d->n--;
+    }
+}
+
+static void
+disk_push(struct rsim_disk *d, const struct raft_entry *e)
+{
+    if (d->n == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 64;
+        d->ents = xrealloc(d->ents, d->cap * sizeof(*d->ents));
+    }
+    struct raft_entry c = *e;
+    if (c.len) {
+        void *p = xrealloc(NULL, c.len);
+        memcpy(p, e->data, c.len);
+        c.data = p;
+    } else {
+        c.data = NULL;
+    }
+    d->ents[d->n++] = c;
+}
+
+/* disk_copy makes dst equal to src, rewriting only from the first index
+ * where they differ. */
+static void
+disk_copy(struct rsim_disk *dst, const struct rsim_disk *src)
+{
+    size_t same = 0;
+    size_t lim = dst->n < src->n ? dst->n : src->n;
+    /* entries are immutable once written, so equal (index, term) at the
+     * end of the common prefix means equal prefixes (log matching on one
+     * disk); scan back from the end for speed */
+    size_t k = lim;
+    while (k > 0 && dst->ents[k - 1].term != src->ents[k - 1].term)
+        k--;
+    same = k;
+    disk_truncate(dst, same + 1);
+    for (size_t i = same; i < src->n; i++)
+        disk_push(dst, &src->ents[i]);
+    dst->hard = src->hard;
+}
+
+static void
+disk_free(struct rsim_disk *d)
+{
+    disk_truncate(d, 1);
+    free(d->ents);
+    memset(d, 0, sizeof(*d));
+}
+
+/* ---- checker ---------------------------------------------------------- */
+
+static void
+grow_u64(uint64_t **a, size_t *cap, size_t need)
+{
+    if (need < *cap)
+        return;
+    size_t c = *cap ? *cap : 256;
+    while (c <= need)
+        c *= 2;
+    *a = xrealloc(*a, c * sizeof(**a));
+    memset(*a + *cap, 0, (c - *cap) * sizeof(**a));
+    *cap = c;
+}
+
+static size_t
+pair_slot(const struct rsim *sim, uint64_t index, uint64_t term)
+{
+    uint64_t x = index * 0x9E3779B97F4A7C15ull ^ term * 0xC2B2AE3D27D4EB4Full;
+    x ^= x >> 29;
+    return (size_t)(x & (sim->cappairs - 1));
+}
+
+/* pair_check: S3, (index, term) always names the same entry with the same
+ * predecessor term. */
+static void
+pair_check(struct rsim *sim, unsigned node, const struct raft_entry *e,
+           uint64_t prev_term)
+{
+    if ((sim->npairs + 1) * 2 > sim->cappairs) {
+        size_t oldcap = sim->cappairs;
+        struct rsim_pair *old = sim->pairs;
+        sim->cappairs = oldcap ? oldcap * 2 : 4096;
+        sim->pairs = calloc(sim->cappairs, sizeof(*sim->pairs));
+        if (sim->pairs == NULL)
+            abort();
+        for (size_t i = 0; i < oldcap; i++) {
+            if (old[i].term == 0)
+                continue;
+            size_t s = pair_slot(sim, old[i].index, old[i].term);
+            while (sim->pairs[s].term)
+                s = (s + 1) & (sim->cappairs - 1);
+            sim->pairs[s] = old[i];
+        }
+        free(old);
+    }
+    uint64_t h = entry_hash(e);
+    size_t s = pair_slot(sim, e->index, e->term);
+    while (sim->pairs[s].term) {
+        struct rsim_pair *p = &sim->pairs[s];
+        if (p->index == e->index && p->term == e->term) {
+            if (p->hash != h || p->prev_term != prev_term)
+                fail(sim, "S3 log matching: node %u writes (%llu, %llu) "
+                     "with another %s than an earlier copy",
+                     node, (unsigned long long)e->index,
+                     (unsigned long long)e->term,
+                     p->hash != h ? "payload" : "predecessor term");
+            return;
+        }
+        s = (s + 1) & (sim->cappairs - 1);
+    }
+    sim->pairs[s] = (struct rsim_pair){e->index, e->term, h, prev_term};
+    sim->npairs++;
+}
+
+/* leader_has: node's core holds entry k of term t with hash h. */
+static bool
+leader_has(const struct rsim_node *nd, uint64_t k, uint64_t t, uint64_t h)
+{
+    const struct raft_entry *e = raft_entry_at(nd->r, k);
+    return e && e->term == t && entry_hash(e) == h;
+}
+
+/* record_commit: entry e at index k is counted committed by node. */
+static void
+record_commit(struct rsim *sim, unsigned node, const struct raft_entry *e)
+{
+    uint64_t k = e->index, h = entry_hash(e);
+    size_t cap = sim->commit_cap;
+    grow_u64(&sim->commit_term, &sim->commit_cap, k);
+    size_t cap2 = cap;
+    grow_u64(&sim->commit_hash, &cap2, k);
+    if (sim->commit_term[k]) {
+        if (sim->commit_term[k] != e->term || sim->commit_hash[k] != h)
+            fail(sim, "S4/S5 node %u counts (%llu, %llu) committed where "
+                 "(%llu, %llu) was", node, (unsigned long long)k,
+                 (unsigned long long)e->term, (unsigned long long)k,
+                 (unsigned long long)sim->commit_term[k]);
+        return;
+    }
+    sim->commit_term[k] = e->term;
+    sim->commit_hash[k] = h;
+    if (k > sim->commit_max)
+        sim->commit_max = k;
+    /* S4: every current leader of a later term has it */
+    for (unsigned j = 0; j < sim->n; j++) {
+        const struct rsim_node *l = &sim->nodes[j];
+        if (l->up && raft_role_get(l->r) == RAFT_LEADER &&
+            raft_term(l->r) > e->term && !leader_has(l, k, e->term, h))
+            fail(sim, "S4 leader completeness: leader %u of term %llu "
+                 "lacks committed (%llu, %llu)", j,
+                 (unsigned long long)raft_term(l->r), (unsigned long long)k,
+                 (unsigned long long)e->term);
+    }
+}
+
+/* check_node: the per-node invariants after an event. */
+static void
+check_node(struct rsim *sim, struct rsim_node *nd)
+{
+    if (!nd->up)
+        return;
+    struct raft *r = nd->r;
+    uint64_t term = raft_term(r);
+    if (term > sim->max_term)
+        sim->max_term = term;
+    if (raft_role_get(r) == RAFT_LEADER) {
+        grow_u64(&sim->term_leader, &sim->term_cap, term);
+        if (sim->term_leader[term] == 0) {
+            sim->term_leader[term] = nd->id.v;
+            sim->leader_changes++;
+            /* S4 at election */
+            for (uint64_t k = 1; k <= sim->commit_max; k++) {
+                uint64_t t = sim->commit_term[k];
+                if (t && t < term &&
+                    !leader_has(nd, k, t, sim->commit_hash[k])) {
+                    fail(sim, "S4 leader completeness: node %u elected in "
+                         "term %llu lacks committed (%llu, %llu)", nd->idx,
+                         (unsigned long long)term, (unsigned long long)k,
+                         (unsigned long long)t);
+                    break;
+                }
+            }
+        } else if (sim->term_leader[term] != nd->id.v) {
+            fail(sim, "S1 election safety: nodes %llu and %llu both lead "
+                 "term %llu", (unsigned long long)sim->term_leader[term] - 1,
+                 (unsigned long long)nd->idx, (unsigned long long)term);
+        }
+        /* S2 */
+        uint64_t last = raft_last_index(r);
+        if (nd->lead_term == term) {
+            if (last < nd->lead_last ||
+                raft_term_at(r, nd->lead_last) != nd->lead_last_term)
+                fail(sim, "S2 leader append-only: leader %u of term %llu "
+                     "lost (%llu, %llu)", nd->idx, (unsigned long long)term,
+                     (unsigned long long)nd->lead_last,
+                     (unsigned long long)nd->lead_last_term);
+        }
+        nd->lead_term = term;
+        nd->lead_last = last;
+        nd->lead_last_term = raft_term_at(r, last);
+        /* P6: a leader moves its commit index only to an entry of its
+         * own term that a majority holds on synced disks */
+        uint64_t c = raft_commit(r);
+        if (c > nd->seen_commit) {
+            const struct raft_entry *e = raft_entry_at(r, c);
+            unsigned on = 0;
+            for (unsigned j = 0; e && j < sim->n; j++) {
+                const struct rsim_disk *d = &sim->nodes[j].synced;
+                on += d->n >= c && d->ents[c - 1].term == e->term;
+            }
+            if (e == NULL || e->term != term)
+                fail(sim, "P6 leader %u of term %llu commits index %llu of "
+                     "term %llu", nd->idx, (unsigned long long)term,
+                     (unsigned long long)c,
+                     (unsigned long long)(e ? e->term : 0));
+            else if (on < sim->n / 2 + 1)
+                fail(sim, "P6 leader %u commits (%llu, %llu), on %u synced "
+                     "disks of %u", nd->idx, (unsigned long long)c,
+                     (unsigned long long)term, on, sim->n);
+        }
+        /* S7: a leader counts only its synced log */
+        if (!nd->busy && raft_commit(r) > nd->synced.n)
+            fail(sim, "S7 leader %u commits %llu beyond its synced log "
+                 "(%zu)", nd->idx, (unsigned long long)raft_commit(r),
+                 nd->synced.n);
+    } else {
+        nd->lead_term = 0;
+    }
+    /* S6 commit */
+    uint64_t c = raft_commit(r);
+    if (c < nd->seen_commit)
+        fail(sim, "S6 node %u commit went back from %llu to %llu", nd->idx,
+             (unsigned long long)nd->seen_commit, (unsigned long long)c);
+    if (c > raft_last_index(r))
+        fail(sim, "S6 node %u commit %llu beyond its log (%llu)", nd->idx,
+             (unsigned long long)c, (unsigned long long)raft_last_index(r));
+    for (uint64_t k = nd->seen_commit + 1; k <= c && !sim->failure[0]; k++) {
+        const struct raft_entry *e = raft_entry_at(r, k);
+        if (e)
+            record_commit(sim, nd->idx, e);
+    }
+    if (c > nd->seen_commit)
+        nd->seen_commit = c;
+}
+
+static void
+check_all(struct rsim *sim)
+{
+    for (unsigned i = 0; i < sim->n && !sim->failure[0]; i++)
+        check_node(sim, &sim->nodes[i]);
+}
+
+/* ---- the driver ------------------------------------------------------- */
+
+static uint32_t
+node_random(void *ctx)
+{
+    return (uint32_t)splitmix(ctx);
+}
+
+static bool
+runnable(const struct rsim *sim, const struct rsim_node *nd)
+{
+    return nd->up && !nd->busy && sim->now >= nd->pause_until;
+}
+
+/* write_batch: raft_ready's batch goes to the written disk (unsynced). */
+static void
+write_batch(struct rsim *sim, struct rsim_node *nd)
+{
+    const struct raft_ready *rd = &nd->rd;
+    struct rsim_disk *d = &nd->written;
+    if (rd->truncate_from) {
+        if (rd->truncate_from <= d->hard.commit)
+            fail(sim, "node %u truncates from %llu, at or below its "
+                 "stored commit %llu", nd->idx,
+                 (unsigned long long)rd->truncate_from,
+                 (unsigned long long)d->hard.commit);
+        if (rd->nentries && rd->entries[0].index != rd->truncate_from)
+            fail(sim, "node %u: truncation at %llu but entries from %llu",
+                 nd->idx, (unsigned long long)rd->truncate_from,
+                 (unsigned long long)rd->entries[0].index);
+        disk_truncate(d, rd->truncate_from);
+    }
+    for (size_t i = 0; i < rd->nentries; i++) {
+        const struct raft_entry *e = &rd->entries[i];
+        if (e->index != d->n + 1) {
+            fail(sim, "node %u appends index %llu after %zu", nd->idx,
+                 (unsigned long long)e->index, d->n);
+            return;
+        }
+        uint64_t prev = d->n ? d->ents[d->n - 1].term : 0;
+        pair_check(sim, nd->idx, e, prev);
+        disk_push(d, e);
+    }
+    /* the disk mirrors the core's log once the batch is written */
+    if (d->n != raft_last_index(nd->r) ||
+        (d->n && d->ents[d->n - 1].term != raft_last_term(nd->r)))
+        fail(sim, "node %u: written log ends at (%zu, %llu), the core's "
+             "at (%llu, %llu)", nd->idx, d->n,
+             (unsigned long long)(d->n ? d->ents[d->n - 1].term : 0),
+             (unsigned long long)raft_last_index(nd->r),
+             (unsigned long long)raft_last_term(nd->r));
+    if (rd->hard_changed) {
+        if (rd->hard.term < d->hard.term)
+            fail(sim, "S6 node %u writes term %llu below %llu", nd->idx,
+                 (unsigned long long)rd->hard.term,
+                 (unsigned long long)d->hard.term);
+        d->hard = rd->hard;
+    }
+}
+
+static void
+send_one(struct rsim *sim, unsigned src, const struct raft_msg *m)
+{
+    sim->msgs_sent++;
+    unsigned dst = idx_of(sim, m->to);
+    if (dst >= sim->n || sim->cut[src][dst] ||
+        rsim_uniform(sim) < sim->net.loss) {
+        sim->msgs_dropped++;
+        return;
+    }
+    int copies = rsim_uniform(sim) < sim->net.dup ? 2 : 1;
+    for (int c = 0; c < copies; c++) {
+        naos_duration d = urange(sim, sim->net.delay_min, sim->net.delay_max);
+        if (rsim_uniform(sim) < sim->net.reorder)
+            d += urange(sim, 0, sim->net.reorder_max);
+        struct rsim_event ev = {.at = sim->now + (naos_time)d,
+                                .kind = EV_DELIVER,
+                                .dst = dst,
+                                .src = src,
+                                .life = sim->nodes[dst].life,
+                                .msg = msg_clone(m)};
+        heap_push(sim, ev);
+    }
+}
+
+/* check_sent: S7, what m promises is on the synced disk of its sender. */
+static void
+check_sent(struct rsim *sim, struct rsim_node *nd, const struct raft_msg *m)
+{
+    const struct rsim_disk *s = &nd->synced;
+    switch (m->type) {
+    case RAFT_MSG_VOTE:
+        if (s->hard.term != m->term || s->hard.vote != nd->id.v)
+            fail(sim, "S7 node %u requests votes in term %llu; synced "
+                 "term %llu vote %llu", nd->idx, (unsigned long long)m->term,
+                 (unsigned long long)s->hard.term,
+                 (unsigned long long)s->hard.vote);
+        break;
+    case RAFT_MSG_VOTE_RESP:
+        if (m->granted &&
+            (s->hard.term != m->term || s->hard.vote != m->to.v))
+            fail(sim, "S7 node %u grants %llu its vote in term %llu; "
+                 "synced term %llu vote %llu", nd->idx,
+                 (unsigned long long)m->to.v, (unsigned long long)m->term,
+                 (unsigned long long)s->hard.term,
+                 (unsigned long long)s->hard.vote);
+        break;
+    case RAFT_MSG_APPEND_RESP:
+        if (m->success &&
+            (s->hard.term < m->term || s->n < m->match_index ||
+             (m->match_index &&
+              s->ents[m->match_index - 1].term !=
+                  raft_term_at(nd->r, m->match_index))))
+            fail(sim, "S7 node %u acknowledges index %llu of term %llu; "
+                 "synced log %zu entries, term %llu", nd->idx,
+                 (unsigned long long)m->match_index,
+                 (unsigned long long)m->term, s->n,
+                 (unsigned long long)s->hard.term);
+        break;
+    default:
+        break;
+    }
+}
+
+static void apply_entry(struct rsim *sim, struct rsim_node *nd,
+                        const struct raft_entry *e);
+
+static void pump(struct rsim *sim, struct rsim_node *nd);
+
+/* finish_batch: the fsync completed; messages leave, entries apply. */
+static void
+finish_batch(struct rsim *sim, struct rsim_node *nd)
+{
+    struct raft_hard old = nd->synced.hard;
+    if (!sim->lying_fsync)
+        disk_copy(&nd->synced, &nd->written);
+    const struct raft_hard *h = &nd->synced.hard;
+    if (h->term < old.term)
+        fail(sim, "S6 node %u synced term went back %llu -> %llu", nd->idx,
+             (unsigned long long)old.term, (unsigned long long)h->term);
+    else if (h->term == old.term && old.vote && h->vote != old.vote)
+        fail(sim, "S6 node %u synced vote changed %llu -> %llu in term "
+             "%llu", nd->idx, (unsigned long long)old.vote,
+             (unsigned long long)h->vote, (unsigned long long)h->term);
+    const struct raft_ready *rd = &nd->rd;
+    for (size_t i = 0; i < rd->nmsgs; i++) {
+        check_sent(sim, nd, &rd->msgs[i]);
+        send_one(sim, nd->idx, &rd->msgs[i]);
+    }
+    for (size_t i = 0; i < rd->ncommitted && !sim->failure[0]; i++)
+        apply_entry(sim, nd, &rd->committed[i]);
+    raft_advance(nd->r, sim->now);
+    nd->busy = false;
+    check_node(sim, nd);
+    pump(sim, nd);
+}
+
+static void
+apply_entry(struct rsim *sim, struct rsim_node *nd, const struct raft_entry *e)
+{
+    if (e->index != nd->applied + 1) {
+        fail(sim, "S5 node %u applies index %llu after %llu", nd->idx,
+             (unsigned long long)e->index, (unsigned long long)nd->applied);
+        return;
+    }
+    uint64_t h = entry_hash(e);
+    if (e->index >= sim->commit_cap || sim->commit_term[e->index] == 0) {
+        fail(sim, "S5 node %u applies (%llu, %llu), which no node counts "
+             "committed", nd->idx, (unsigned long long)e->index,
+             (unsigned long long)e->term);
+        return;
+    }
+    if (sim->commit_term[e->index] != e->term ||
+        sim->commit_hash[e->index] != h) {
+        fail(sim, "S5 node %u applies (%llu, %llu); committed there is "
+             "term %llu", nd->idx, (unsigned long long)e->index,
+             (unsigned long long)e->term,
+             (unsigned long long)sim->commit_term[e->index]);
+        return;
+    }
+    nd->applied = e->index;
+    if (e->type == RAFT_ENTRY_COMMAND && e->len == 8) {
+        uint64_t v;
+        memcpy(&v, e->data, 8);
+        if (v > nd->max_value)
+            nd->max_value = v;
+    }
+}
+
+static void
+pump(struct rsim *sim, struct rsim_node *nd)
+{
+    if (!runnable(sim, nd) || !raft_has_ready(nd->r) || sim->failure[0])
+        return;
+    raft_ready(nd->r, &nd->rd);
+    const struct raft_ready *rd = &nd->rd;
+    if (!rd->hard_changed && !rd->truncate_from && !rd->nentries) {
+        /* nothing to persist, hence no fsync to wait for */
+        finish_batch(sim, nd);
+        return;
+    }
+    write_batch(sim, nd);
+    nd->busy = true;
+    nd->busy_until = sim->now + (naos_time)urange(sim, 1, 3);
+    nd->sync_at = nd->busy_until;
+    struct rsim_event ev = {.at = nd->busy_until,
+                            .kind = EV_SYNC,
+                            .dst = nd->idx,
+                            .life = nd->life};
+    heap_push(sim, ev);
+}
+
+/* ---- lifecycle -------------------------------------------------------- */
+
+static bool
+node_start(struct rsim *sim, struct rsim_node *nd)
+{
+    struct raft_config c = sim->cfg;
+    c.id = nd->id;
+    c.voters = sim->ids;
+    c.nvoters = sim->n;
+    struct raft_io io = {RAFT_IO_VERSION, &nd->rng, node_random, NULL};
+    struct raft_restore rs = {nd->written.hard, nd->written.ents,
+                              nd->written.n, nd->applied};
+    char err[128];
+    if (raft_alloc(&nd->r, &c, &io, &rs, sim->now, err, sizeof(err)) !=
+        NAOS_OK) {
+        fail(sim, "node %u cannot restart from its disk: %s", nd->idx, err);
+        return false;
+    }
+    nd->up = true;
+    nd->busy = false;
+    nd->seen_commit = raft_commit(nd->r);
+    nd->lead_term = 0;
+    return true;
+}
+
+struct rsim *
+rsim_new(unsigned n, uint64_t seed, const struct raft_config *tmpl)
+{
+    if (n < 1 || n > RSIM_MAX_NODES)
+        return NULL;
+    struct rsim *sim = calloc(1, sizeof(*sim));
+    if (sim == NULL)
+        return NULL;
+    sim->seed = seed;
+    sim->rng = seed * 0x2545F4914F6CDD1Dull + 1;
+    sim->n = n;
+    sim->now = 1000;
+    sim->cfg = *tmpl;
+    sim->cfg.cluster_id = tmpl->cluster_id ? tmpl->cluster_id : 4242;
+    sim->fast_close = true;
+    sim->net = (struct rsim_net){0, 0, 1, 5, 0, 0};
+    for (unsigned i = 0; i < n; i++)
+        sim->ids[i].v = i + 1;
+    for (unsigned i = 0; i < n; i++) {
+        struct rsim_node *nd = &sim->nodes[i];
+        nd->idx = i;
+        nd->id = sim->ids[i];
+        nd->rng = rsim_rand(sim);
+        if (!node_start(sim, nd)) {
+            rsim_free(sim);
+            return NULL;
+        }
+    }
+    return sim;
+}
+
+void
+rsim_free(struct rsim *sim)
+{
+    if (sim == NULL)
+        return;
+    for (unsigned i = 0; i < sim->n; i++) {
+        struct rsim_node *nd = &sim->nodes[i];
+        raft_free(nd->r);
+        disk_free(&nd->written);
+        disk_free(&nd->synced);
+    }
+    for (size_t i = 0; i < sim->nheap; i++)
+        free(sim->heap[i].msg);
+    free(sim->heap);
+    free(sim->term_leader);
+    free(sim->commit_term);
+    free(sim->commit_hash);
+    free(sim->pairs);
+    free(sim);
+}
+
+void
+rsim_crash(struct rsim *sim, unsigned i, bool power_loss)
+{
+    struct rsim_node *nd = &sim->nodes[i];
+    if (!nd->up)
+        return;
+    raft_free(nd->r);
+    nd->r = NULL;
+    nd->up = false;
+    nd->busy = false;
+    nd->pause_until = 0;
+    nd->life++;
+    if (power_loss)
+        disk_copy(&nd->written, &nd->synced);
+    else
+        disk_copy(&nd->synced, &nd->written);
+    if (!sim->fast_close)
+        return;
+    for (unsigned j = 0; j < sim->n; j++) {
+        if (j == i || !sim->nodes[j].up)
+            continue;
+        struct rsim_event ev = {.at = sim->now + (naos_time)urange(sim, 1, 5),
+                                .kind = EV_CONN_CLOSED,
+                                .dst = j,
+                                .src = i,
+                                .life = sim->nodes[j].life};
+        heap_push(sim, ev);
+    }
+}
+
+void
+rsim_restart(struct rsim *sim, unsigned i)
+{
+    struct rsim_node *nd = &sim->nodes[i];
+    if (nd->up)
+        return;
+    nd->restarts++;
+    node_start(sim, nd);
+}
+
+void
+rsim_pause(struct rsim *sim, unsigned i, naos_duration d)
+{
+    struct rsim_node *nd = &sim->nodes[i];
+    if (nd->up)
+        nd->pause_until = sim->now + (naos_time)d;
+}
+
+void
+rsim_cut(struct rsim *sim, unsigned from, unsigned to, bool cut)
+{
+    sim->cut[from][to] = cut;
+}
+
+void
+rsim_partition(struct rsim *sim, const unsigned *side, size_t nside)
+{
+    bool in[RSIM_MAX_NODES] = {false};
+    for (size_t k = 0; k < nside; k++)
+        in[side[k]] = true;
+    for (unsigned a = 0; a < sim->n; a++)
+        for (unsigned b = 0; b < sim->n; b++)
+            if (in[a] != in[b])
+                sim->cut[a][b] = true;
+}
+
+void
+rsim_heal(struct rsim *sim)
+{
+    memset(sim->cut, 0, sizeof(sim->cut));
+}
+
+void
+rsim_conn_closed(struct rsim *sim, unsigned i, unsigned peer)
+{
+    struct rsim_node *nd = &sim->nodes[i];
+    if (!runnable(sim, nd))
+        return;
+    raft_on_conn_closed(nd->r, sim->ids[peer], sim->now);
+    pump(sim, nd);
+    check_all(sim);
+}
+
+int
+rsim_leader(const struct rsim *sim)
+{
+    int best = -1;
+    uint64_t term = 0;
+    for (unsigned i = 0; i < sim->n; i++) {
+        const struct rsim_node *nd = &sim->nodes[i];
+        if (nd->up && raft_role_get(nd->r) == RAFT_LEADER &&
+            raft_term(nd->r) >= term) {
+            best = (int)i;
+            term = raft_term(nd->r);
+        }
+    }
+    return best;
+}
+
+bool
+rsim_propose(struct rsim *sim, unsigned i)
+{
+    struct rsim_node *nd = &sim->nodes[i];
+    if (!runnable(sim, nd))
+        return false;
+    uint64_t v = ++sim->next_value;
+    uint64_t idx;
+    int rv = raft_propose(nd->r, RAFT_ENTRY_COMMAND, 1, &v, sizeof(v),
+                          sim->now, &idx);
+    if (rv != NAOS_OK) {
+        sim->proposals_refused++;
+        return false;
+    }
+    sim->proposals++;
+    pump(sim, nd);
+    check_all(sim);
+    return true;
+}
+
+void
+rsim_mark_progress(struct rsim *sim)
+{
+    sim->values_applied_everywhere_from = sim->next_value;
+}
+
+bool
+rsim_progress(struct rsim *sim, void *unused)
+{
+    (void)unused;
+    unsigned have = 0, up = 0;
+    for (unsigned i = 0; i < sim->n; i++) {
+        const struct rsim_node *nd = &sim->nodes[i];
+        up += nd->up;
+        have += nd->up && nd->max_value > sim->values_applied_everywhere_from;
+    }
+    return have >= (sim->progress_quorum ? sim->progress_quorum : up);
+}
+
+/* ---- the loop --------------------------------------------------------- */
+
+static void
+handle_event(struct rsim *sim, struct rsim_event *ev)
+{
+    struct rsim_node *nd = &sim->nodes[ev->dst];
+    if (!nd->up || ev->life != nd->life) {
+        free(ev->msg); /* a crash lost it (its connection closed) */
+        return;
+    }
+    if (ev->kind == EV_SYNC) {
+        if (sim->now < nd->pause_until) {
+            ev->at = nd->sync_at = nd->pause_until;
+            heap_push(sim, *ev);
+            return;
+        }
+        finish_batch(sim, nd);
+        return;
+    }
+    if (!runnable(sim, nd)) {
+        /* The loop is blocked (fsync) or stopped: the event waits for the
+         * fsync event (queued before it at that time, so handled first)
+         * or the pause's end. */
+        ev->at = nd->busy ? nd->sync_at : nd->pause_until;
+        heap_push(sim, *ev);
+        return;
+    }
+    if (ev->kind == EV_DELIVER) {
+        raft_on_message(nd->r, ev->msg, sim->now);
+        free(ev->msg);
+    } else {
+        raft_on_conn_closed(nd->r, sim->ids[ev->src], sim->now);
+    }
+    pump(sim, nd);
+}
+
+/* step: one event, tick or client proposal at or before limit. */
+static bool
+step(struct rsim *sim, naos_time limit)
+{
+    naos_time t = sim->nheap ? sim->heap[0].at : NAOS_TIME_NEVER;
+    int tick = -1;
+    for (unsigned i = 0; i < sim->n; i++) {
+        struct rsim_node *nd = &sim->nodes[i];
+        if (!nd->up || nd->busy)
+            continue;
+        naos_time d = raft_next_deadline(nd->r);
+        if (d < nd->pause_until)
+            d = nd->pause_until;
+        if (d < t) {
+            t = d;
+            tick = (int)i;
+        }
+    }
+    bool client = false;
+    if (sim->client_max > 0 && sim->client_next < t) {
+        t = sim->client_next;
+        client = true;
+        tick = -1;
+    }
+    if (t > limit)
+        return false;
+    if (t > sim->now)
+        sim->now = t;
+    sim->events++;
+    if (client) {
+        int l = rsim_leader(sim);
+        if (l >= 0)
+            rsim_propose(sim, (unsigned)l);
+        sim->client_next =
+            sim->now + (naos_time)urange(sim, sim->client_min, sim->client_max);
+    } else if (tick >= 0) {
+        struct rsim_node *nd = &sim->nodes[tick];
+        raft_tick(nd->r, sim->now);
+        pump(sim, nd);
+    } else {
+        struct rsim_event ev = heap_pop(sim);
+        handle_event(sim, &ev);
+    }
+    check_all(sim);
+    return true;
+}
+
+bool
+rsim_run_until(struct rsim *sim, naos_time t)
+{
+    while (!sim->failure[0] && step(sim, t)) {
+    }
+    if (sim->now < t)
+        sim->now = t;
+    return sim->failure[0] == 0;
+}
+
+bool
+rsim_step_until(struct rsim *sim, bool (*pred)(struct rsim *, void *),
+                void *ctx, naos_time deadline)
+{
+    while (!sim->failure[0]) {
+        if (pred(sim, ctx))
+            return true;
+        if (!step(sim, deadline))
+            break;
+    }
+    if (sim->now < deadline && !sim->failure[0])
+        sim->now = deadline;
+    return !sim->failure[0] && pred(sim, ctx);
+}
+
+void
+rsim_dump(const struct rsim *sim, FILE *f)
+{
+    fprintf(f, "  t=%llu max_term=%llu next_value=%llu mark=%llu\n",
+            (unsigned long long)sim->now, (unsigned long long)sim->max_term,
+            (unsigned long long)sim->next_value,
+            (unsigned long long)sim->values_applied_everywhere_from);
+    for (unsigned i = 0; i < sim->n; i++) {
+        const struct rsim_node *nd = &sim->nodes[i];
+        if (!nd->up) {
+            fprintf(f, "  node %u down\n", i);
+            continue;
+        }
+        fprintf(f, "  node %u %-13s term %llu leader %llu last %llu "
+                "commit %llu applied %llu max_value %llu busy %d "
+                "synced %zu sync_at %llu pause_until %llu nheap %zu\n", i,
+                raft_role_name(raft_role_get(nd->r)),
+                (unsigned long long)raft_term(nd->r),
+                (unsigned long long)raft_leader(nd->r).v,
+                (unsigned long long)raft_last_index(nd->r),
+                (unsigned long long)raft_commit(nd->r),
+                (unsigned long long)nd->applied,
+                (unsigned long long)nd->max_value, nd->busy, nd->synced.n,
+                (unsigned long long)nd->sync_at,
+                (unsigned long long)nd->pause_until, sim->nheap);
+    }
+}
+
+/* ---- the chaos run ---------------------------------------------------- */
+
+static int
+pick(struct rsim *sim, bool up)
+{
+    unsigned c[RSIM_MAX_NODES], n = 0;
+    for (unsigned i = 0; i < sim->n; i++)
+        if (sim->nodes[i].up == up)
+            c[n++] = i;
+    return n ? (int)c[rsim_rand(sim) % n] : -1;
+}
+
+static void
+chaos_fault(struct rsim *sim)
+{
+    unsigned n = sim->n;
+    int i;
+    switch (rsim_rand(sim) % 12) {
+    case 0:
+    case 1:
+        if ((i = pick(sim, true)) >= 0)
+            rsim_crash(sim, (unsigned)i, rsim_rand(sim) % 2);
+        break;
+    case 2:
+        /* the leader, preferably: it holds the most unreplicated state */
+        if ((i = rsim_leader(sim)) >= 0)
+            rsim_crash(sim, (unsigned)i, rsim_rand(sim) % 2);
+        break;
+    case 3:
+    case 4:
+        if ((i = pick(sim, false)) >= 0)
+            rsim_restart(sim, (unsigned)i);
+        break;
+    case 5:
+        if ((i = rsim_leader(sim)) >= 0) {
+            unsigned s = (unsigned)i;
+            rsim_partition(sim, &s, 1);
+        }
+        break;
+    case 6: {
+        unsigned side[RSIM_MAX_NODES], k = (n - 1) / 2;
+        unsigned first = (unsigned)(rsim_rand(sim) % n);
+        for (unsigned j = 0; j < k; j++)
+            side[j] = (first + j) % n;
+        rsim_partition(sim, side, k);
+        break;
+    }
+    case 7: {
+        /* a bridge: b sees both sides, the sides do not see each other */
+        unsigned b = (unsigned)(rsim_rand(sim) % n);
+        for (unsigned x = 0; x < n; x++)
+            for (unsigned y = 0; y < n; y++) {
+                if (x == b || y == b || x == y)
+                    continue;
+                unsigned sx = (x + n - b) % n <= n / 2,
+                         sy = (y + n - b) % n <= n / 2;
+                if (sx != sy)
+                    sim->cut[x][y] = true;
+            }
+        break;
+    }
+    case 8:
+        rsim_heal(sim);
+        break;
+    case 9:
+        if ((i = pick(sim, true)) >= 0)
+            rsim_pause(sim, (unsigned)i, urange(sim, 50, 1500));
+        break;
+    case 10:
+        if ((i = pick(sim, true)) >= 0) {
+            struct raft_id l = raft_leader(sim->nodes[i].r);
+            if (l.v && l.v - 1 != (unsigned)i)
+                rsim_conn_closed(sim, (unsigned)i, (unsigned)(l.v - 1));
+        }
+        break;
+    default: {
+        unsigned a = (unsigned)(rsim_rand(sim) % n),
+                 b = (unsigned)(rsim_rand(sim) % n);
+        if (a != b)
+            rsim_cut(sim, a, b, true);
+        break;
+    }
+    }
+}
+
+int
+rsim_random_run(uint64_t seed, unsigned n, naos_duration chaos_ms,
+                bool lying_fsync, char *why, size_t whylen,
+                struct rsim_figures *fig)
+{
+    struct raft_config c;
+    raft_config_default(&c);
+    /* Small appends on some seeds: a follower far behind then acknowledges
+     * old-term entries before the new leader's no-op, the shape Figure 8
+     * needs (with 64 per message that is rare). */
+    static const size_t per_msg[] = {1, 2, 4, 64};
+    c.max_entries_per_msg = per_msg[(seed * 0x9E3779B97F4A7C15ull) >> 62];
+    struct rsim *sim = rsim_new(n, seed, &c);
+    if (sim == NULL) {
+        snprintf(why, whylen, "seed=%llu: rsim_new failed",
+                 (unsigned long long)seed);
+        return 1;
+    }
+    sim->lying_fsync = lying_fsync;
+    sim->net.loss = rsim_uniform(sim) * 0.2;
+    sim->net.dup = rsim_uniform(sim) * 0.1;
+    sim->net.delay_min = 1;
+    sim->net.delay_max = urange(sim, 2, 20);
+    sim->net.reorder = 0.2;
+    sim->net.reorder_max = 50;
+    sim->client_min = 10;
+    sim->client_max = 50;
+    sim->client_next = sim->now + 500;
+    /* Every other seed a fast tempo: faults 20..250 ms apart, leaders
+     * dying before they replicate (Figure 8 needs several such terms in
+     * a row). */
+    naos_duration gap_lo = 100, gap_hi = 800;
+    if (rsim_rand(sim) % 2) {
+        gap_lo = 20;
+        gap_hi = 250;
+    }
+    naos_time end = sim->now + (naos_time)chaos_ms;
+    while (sim->now < end && !sim->failure[0]) {
+        naos_time next = sim->now + (naos_time)urange(sim, gap_lo, gap_hi);
+        rsim_run_until(sim, next < end ? next : end);
+        if (sim->now < end && !sim->failure[0])
+            chaos_fault(sim);
+    }
+    int rc = 0;
+    if (!sim->failure[0]) {
+        rsim_heal(sim);
+        sim->net.loss = sim->net.dup = 0;
+        for (unsigned i = 0; i < n; i++) {
+            sim->nodes[i].pause_until = 0;
+            rsim_restart(sim, i);
+        }
+        rsim_mark_progress(sim);
+        /* One entry per message catches a restarted node up one round
+         * trip per entry: there a majority must progress, not all. */
+        if (c.max_entries_per_msg < 64)
+            sim->progress_quorum = n / 2 + 1;
+        naos_time heal = sim->now;
+        naos_time limit = heal + 20 * (naos_time)c.election_timeout;
+        if (!rsim_step_until(sim, rsim_progress, NULL, limit) &&
+            !sim->failure[0]) {
+            snprintf(why, whylen, "seed=%llu n=%u: no progress within %lld "
+                     "ms of healing (leader %d, max term %llu)",
+                     (unsigned long long)seed, n,
+                     (long long)(limit - heal), rsim_leader(sim),
+                     (unsigned long long)sim->max_term);
+            if (getenv("NAOS_SIM_DUMP"))
+                rsim_dump(sim, stdout);
+            rc = 2;
+        }
+        if (fig)
+            fig->heal_to_progress = (naos_duration)(sim->now - heal);
+    }
+    if (sim->failure[0]) {
+        snprintf(why, whylen, "%s", sim->failure);
+        rc = 1;
+    }
+    if (fig) {
+        fig->leader_changes = sim->leader_changes;
+        fig->max_term = sim->max_term;
+        fig->proposals = sim->proposals;
+        fig->applied = sim->commit_max;
+        fig->events = sim->events;
+    }
+    rsim_free(sim);
+    return rc;
+}

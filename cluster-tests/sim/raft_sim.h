@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* raft_sim.h: the deterministic in-process cluster for the Raft-lite core
+ * (RAFT-LITE §6.4.1, STYLE §18): N raft cores (3 or 5), a virtual clock,
+ * an event queue, an in-memory network (loss, duplication, delay,
+ * reordering, one-way and two-way cuts, partitions), a disk per node that
+ * tells written from synced state, crashes (a process crash keeps what was
+ * written; a power loss keeps only what was synced), restarts that rebuild
+ * the core from its disk, and pauses (a stopped process: nothing is
+ * handled, timers fire late).
+ *
+ * The driver loop per node is the one raft.h prescribes, with the fsync
+ * made asynchronous: raft_ready -> write to the disk (unsynced) -> an
+ * fsync taking 1..3 ms, during which the node handles nothing -> synced ->
+ * messages leave -> committed entries applied (the applied state is
+ * durable with its index, as the store will do it) -> raft_advance.
+ *
+ * Everything random comes from one seed, so a run is replayed exactly by
+ * its seed. Invariants are checked after every event; the first violation
+ * is kept in sim->failure (with the seed and time) and stops the run:
+ *   S1 at most one leader per term, over the whole run;
+ *   S2 a leader's log only grows during its term;
+ *   S3 log matching: an (index, term) pair always names the same entry
+ *      with the same predecessor term (checked as entries are written);
+ *   S4 every entry any node counts as committed is in the log of every
+ *      leader of a later term (at its election and whenever a commit is
+ *      recorded);
+ *   S5 nodes apply the same entry at each index, each index exactly once
+ *      and in order; everything applied was committed;
+ *   S6 per node, the synced term never decreases, the synced vote changes
+ *      within a term only from none, the commit index never decreases
+ *      while up and is never beyond the log;
+ *   S7 every vote granted, vote requested and append acknowledged is
+ *      backed by synced state when it leaves, and a leader's commit index
+ *      never exceeds its own synced log;
+ *   P6 a leader moves its commit index only to an entry of its own term
+ *      held on the synced disks of a majority (Figure 8's rule, checked
+ *      directly: random runs rarely reach the overwrite it prevents, the
+ *      scripted test_figure8 in node/raft/raft_test.c does). */
+#ifndef NAOS_CLUSTER_TESTS_RAFT_SIM_H
+#define NAOS_CLUSTER_TESTS_RAFT_SIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "node/raft/raft.h"
+
+#define RSIM_MAX_NODES 9
+
+struct rsim_net {
+    double loss;               /* drop probability per message */
+    double dup;                /* duplicate probability */
+    naos_duration delay_min;   /* one-way delay, uniform in range */
+    naos_duration delay_max;
+    double reorder;            /* probability of an extra delay */
+    naos_duration reorder_max; /* extra delay, uniform up to this */
+};
+
+/* struct rsim_disk: a node's log and hard state as stored. Entry data
+ * owned (malloc). */
+struct rsim_disk {
+    struct raft_hard hard;
+    struct raft_entry *ents;
+    size_t n, cap;
+};
+
+struct rsim;
+
+struct rsim_node {
+    unsigned idx;
+    struct raft_id id;
+    struct raft *r;            /* NULL while down */
+    bool up;
+    bool busy;                 /* a batch is waiting for its fsync */
+    naos_time busy_until;
+    naos_time sync_at;         /* when the pending fsync event fires */
+    naos_time pause_until;     /* paused while now < pause_until */
+    unsigned life;             /* bumped by every crash */
+    struct rsim_disk written;  /* what a process crash keeps */
+    struct rsim_disk synced;   /* what a power loss keeps */
+    struct raft_ready rd;      /* the batch being persisted */
+    /* the state machine (durable with its index, as the store keeps
+     * last_applied with the effects); S5 compares what it applies with
+     * the committed record */
+    uint64_t applied;
+    uint64_t max_value;        /* highest client value applied */
+    uint64_t rng;
+    /* checker state */
+    uint64_t seen_commit;      /* highest commit seen in this life */
+    uint64_t lead_term, lead_last, lead_last_term; /* S2 */
+    unsigned restarts;
+};
+
+struct rsim {
+    uint64_t seed;
+    uint64_t rng;
+    naos_time now;
+    unsigned n;
+    struct rsim_node nodes[RSIM_MAX_NODES];
+    struct raft_id ids[RSIM_MAX_NODES];
+    struct raft_config cfg;    /* template (id set per node) */
+    struct rsim_net net;
+    bool cut[RSIM_MAX_NODES][RSIM_MAX_NODES]; /* a -> b dropped */
+    bool fast_close;           /* a crash closes its peers' connections */
+    bool lying_fsync;          /* sync is a no-op (mutation check only) */
+
+    struct rsim_event *heap;
+    size_t nheap, capheap;
+    uint64_t evseq;
+    uint64_t events;
+
+    /* client workload: a unique value every client_min..client_max ms to
+     * whichever node leads (0: off) */
+    naos_duration client_min, client_max;
+    naos_time client_next;
+    uint64_t next_value;
+    uint64_t values_applied_everywhere_from; /* see rsim_progress */
+    unsigned progress_quorum;  /* rsim_progress: nodes that must apply;
+                                  0: every running node */
+
+    /* checker */
+    uint64_t *term_leader;     /* by term: id, 0 none */
+    size_t term_cap;
+    uint64_t *commit_term, *commit_hash; /* by index; term 0: unknown */
+    size_t commit_cap;
+    uint64_t commit_max;
+    struct rsim_pair *pairs;   /* (index, term) -> entry, S3 */
+    size_t npairs, cappairs;
+
+    /* figures */
+    uint64_t leader_changes;   /* new (term, leader) pairs */
+    uint64_t max_term;
+    uint64_t proposals, proposals_refused;
+    uint64_t msgs_sent, msgs_dropped;
+    char failure[512];         /* first violation, "" if none */
+};
+
+/* rsim_new builds n (1..RSIM_MAX_NODES) started nodes with ids 1..n, the
+ * config template tmpl (identity and voters are filled in) and seed.
+ * Returns NULL on failure. */
+struct rsim *rsim_new(unsigned n, uint64_t seed,
+                      const struct raft_config *tmpl);
+void rsim_free(struct rsim *sim);
+
+/* rsim_rand / rsim_uniform: the sim's seeded stream (for scenarios). */
+uint64_t rsim_rand(struct rsim *sim);
+double rsim_uniform(struct rsim *sim);
+
+/* rsim_run_until advances to time t. False once an invariant broke. */
+bool rsim_run_until(struct rsim *sim, naos_time t);
+/* rsim_step_until runs until pred holds (checked after every event) or
+ * the absolute deadline; true if pred held (and no invariant broke). */
+bool rsim_step_until(struct rsim *sim, bool (*pred)(struct rsim *, void *),
+                     void *ctx, naos_time deadline);
+
+/* Faults. */
+/* rsim_crash stops node i: power_loss drops what was written but not
+ * synced. Peers see the connection close (fast_close). */
+void rsim_crash(struct rsim *sim, unsigned i, bool power_loss);
+/* rsim_restart rebuilds node i's core from its disk and applied state. */
+void rsim_restart(struct rsim *sim, unsigned i);
+/* rsim_pause stops node i until now + d (messages wait, timers late). */
+void rsim_pause(struct rsim *sim, unsigned i, naos_duration d);
+void rsim_cut(struct rsim *sim, unsigned from, unsigned to, bool cut);
+/* rsim_partition cuts both ways between side[0..nside) and the rest. */
+void rsim_partition(struct rsim *sim, const unsigned *side, size_t nside);
+void rsim_heal(struct rsim *sim);
+/* rsim_conn_closed tells node i its connection to node peer closed (a
+ * flaky connection when peer is alive). */
+void rsim_conn_closed(struct rsim *sim, unsigned i, unsigned peer);
+
+/* Observation. */
+/* rsim_leader: the running leader of the highest term, or -1. */
+int rsim_leader(const struct rsim *sim);
+/* rsim_propose proposes a fresh unique value at node i; true if
+ * accepted. */
+bool rsim_propose(struct rsim *sim, unsigned i);
+/* rsim_mark_progress starts a progress window: rsim_progress becomes true
+ * once a value proposed after this call is applied on every running node
+ * (or on progress_quorum nodes, if set). */
+void rsim_mark_progress(struct rsim *sim);
+bool rsim_progress(struct rsim *sim, void *unused);
+
+/* rsim_dump prints every node's role, term, log, commit and applied
+ * index to f (debugging a failing seed). */
+void rsim_dump(const struct rsim *sim, FILE *f);
+
+/* rsim_seed_from_env: NAOS_SIM_SEED if set, else dflt. */
+uint64_t rsim_seed_from_env(uint64_t dflt);
+
+/* rsim_random_run: one seeded chaos run (the sweep's unit): n nodes,
+ * chaos_ms of random faults (crashes with and without power loss,
+ * restarts, partitions of the leader, a minority or around a bridge node,
+ * one-way cuts, pauses, spurious closed connections) under random loss,
+ * duplication, delay and reordering with a client workload, then the
+ * network heals and every node restarts, and progress (a new value applied
+ * everywhere) must follow within 20 election timeouts. Returns 0 on
+ * success, 1 on an invariant violation, 2 on a liveness failure; the
+ * reason goes to why (caller buffer + length). figures may be NULL. */
+struct rsim_figures {
+    uint64_t leader_changes, max_term, proposals, applied, events;
+    naos_duration heal_to_progress;
+};
+int rsim_random_run(uint64_t seed, unsigned n, naos_duration chaos_ms,
+                    bool lying_fsync, char *why, size_t whylen,
+                    struct rsim_figures *figures);
+
+#endif

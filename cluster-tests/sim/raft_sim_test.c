@@ -1,0 +1,474 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* raft_sim_test.c: the Raft-lite core on the deterministic simulator
+ * (raft_sim.h). Every case is seeded; a failure prints the seed, and
+ * NAOS_SIM_SEED=n replays a case with that seed (NT_ONLY=test_name runs
+ * one case). Figures are printed on stdout as "  report: ..." lines.
+ *
+ * Built twice more per planted bug of RAFT-LITE §6.4.5 with a
+ * RAFT_MUTATION_* flag (CMakeLists.txt); there test_mutation_found passes
+ * only if the chaos runs FIND a violation within its seed budget. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cluster-tests/sim/raft_sim.h"
+#include "node/base/testing.h"
+
+#define T 500 /* the default election timeout */
+
+#define SIM_OK(sim, cond)                                                    \
+    do {                                                                     \
+        if ((sim)->failure[0])                                               \
+            NT_FAIL("invariant: %s", (sim)->failure);                        \
+        if (!(cond))                                                         \
+            NT_FAIL("seed=%llu t=%llu: expected %s",                         \
+                    (unsigned long long)(sim)->seed,                         \
+                    (unsigned long long)(sim)->now, #cond);                  \
+    } while (0)
+
+static double
+elapsed_s(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) +
+           (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static unsigned long
+env_ul(const char *name, unsigned long dflt)
+{
+    const char *e = getenv(name);
+    return e && *e ? strtoul(e, NULL, 10) : dflt;
+}
+
+#ifndef RAFT_MUTATION
+
+static struct rsim *
+cluster(unsigned n, uint64_t seed)
+{
+    struct raft_config c;
+    raft_config_default(&c);
+    struct rsim *sim = rsim_new(n, seed, &c);
+    NT_TRUE(sim != NULL);
+    return sim;
+}
+
+static bool
+pred_leader(struct rsim *sim, void *ctx)
+{
+    (void)ctx;
+    return rsim_leader(sim) >= 0;
+}
+
+/* pred_new_leader: a running leader other than *ctx. */
+static bool
+pred_new_leader(struct rsim *sim, void *ctx)
+{
+    int l = rsim_leader(sim);
+    return l >= 0 && l != *(int *)ctx;
+}
+
+static int
+cmp_dur(const void *a, const void *b)
+{
+    naos_duration x = *(const naos_duration *)a, y = *(const naos_duration *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* write_commits: propose at the leader until one value is applied on
+ * every running node. */
+static bool
+write_commits(struct rsim *sim, naos_time deadline)
+{
+    rsim_mark_progress(sim);
+    sim->client_min = 5;
+    sim->client_max = 10;
+    sim->client_next = sim->now;
+    bool ok = rsim_step_until(sim, rsim_progress, NULL, deadline);
+    sim->client_min = sim->client_max = 0;
+    return ok;
+}
+
+/* ---- elections and failover ------------------------------------------- */
+
+/* L1: a leader within about 2 T of a cold start, 3 and 5 nodes. */
+static void
+test_first_leader(void)
+{
+    naos_duration worst = 0;
+    for (uint64_t s = 1; s <= 50; s++) {
+        unsigned n = s % 2 ? 3 : 5;
+        struct rsim *sim = cluster(n, rsim_seed_from_env(s));
+        naos_time t0 = sim->now;
+        SIM_OK(sim, rsim_step_until(sim, pred_leader, NULL, t0 + 10 * T));
+        naos_duration d = (naos_duration)(sim->now - t0);
+        worst = d > worst ? d : worst;
+        SIM_OK(sim, d <= 2 * T + 100);
+        SIM_OK(sim, write_commits(sim, sim->now + 2 * T));
+        rsim_free(sim);
+    }
+    printf("  report: first leader after a cold start: worst %lld ms over "
+           "50 seeds (T = %d ms)\n", (long long)worst, T);
+}
+
+/* F1/L2: kill -9 the leader; measure until a new leader has committed a
+ * write applied everywhere, with and without the closed-connection fast
+ * path. */
+static void
+failover(bool fast, naos_duration *p50, naos_duration *max)
+{
+    enum { RUNS = 40 };
+    naos_duration d[RUNS];
+    for (uint64_t s = 1; s <= RUNS; s++) {
+        struct rsim *sim = cluster(3, rsim_seed_from_env(100 + s));
+        sim->fast_close = fast;
+        sim->net.delay_min = 1;
+        sim->net.delay_max = 2;
+        SIM_OK(sim, rsim_step_until(sim, pred_leader, NULL, sim->now + 10 * T));
+        SIM_OK(sim, write_commits(sim, sim->now + 2 * T));
+        rsim_run_until(sim, sim->now + (naos_time)(rsim_rand(sim) % 100));
+        int old = rsim_leader(sim);
+        naos_time t0 = sim->now;
+        rsim_crash(sim, (unsigned)old, false);
+        SIM_OK(sim, rsim_step_until(sim, pred_new_leader, &old,
+                                    t0 + 10 * T));
+        SIM_OK(sim, write_commits(sim, sim->now + 2 * T));
+        d[s - 1] = (naos_duration)(sim->now - t0);
+        rsim_restart(sim, (unsigned)old);
+        SIM_OK(sim, write_commits(sim, sim->now + 4 * T));
+        rsim_free(sim);
+    }
+    qsort(d, RUNS, sizeof(d[0]), cmp_dur);
+    *p50 = d[RUNS / 2];
+    *max = d[RUNS - 1];
+}
+
+static void
+test_leader_kill_failover(void)
+{
+    naos_duration fp50, fmax, sp50, smax;
+    failover(true, &fp50, &fmax);
+    failover(false, &sp50, &smax);
+    printf("  report: leader kill -> next write applied on all survivors "
+           "(3 nodes, T = %d ms, 40 kills): fast path p50 %lld ms, max %lld "
+           "ms; timeouts only p50 %lld ms, max %lld ms\n", T,
+           (long long)fp50, (long long)fmax, (long long)sp50,
+           (long long)smax);
+    /* the fast path beats the election timeout it would otherwise wait */
+    NT_TRUE(fp50 < 150);
+    NT_TRUE(fmax < T);
+    NT_TRUE(sp50 >= T);
+    /* L2: within ~2.5 T even without it */
+    NT_TRUE(smax <= 5 * T / 2 + 200);
+}
+
+/* F3/L3: an isolated follower, healed after many election timeouts,
+ * deposes nobody (pre-vote), and catches up. */
+static void
+test_minority_partition_sticky(void)
+{
+    for (uint64_t s = 1; s <= 20; s++) {
+        unsigned n = s % 2 ? 3 : 5;
+        struct rsim *sim = cluster(n, rsim_seed_from_env(200 + s));
+        SIM_OK(sim, rsim_step_until(sim, pred_leader, NULL, sim->now + 10 * T));
+        SIM_OK(sim, write_commits(sim, sim->now + 2 * T));
+        int l = rsim_leader(sim);
+        uint64_t changes = sim->leader_changes;
+        unsigned f = ((unsigned)l + 1) % n;
+        rsim_partition(sim, &f, 1);
+        sim->client_min = 20;
+        sim->client_max = 40;
+        SIM_OK(sim, rsim_run_until(sim, sim->now + 10 * T));
+        rsim_heal(sim);
+        SIM_OK(sim, rsim_run_until(sim, sim->now + 6 * T));
+        SIM_OK(sim, rsim_leader(sim) == l);
+        SIM_OK(sim, sim->leader_changes == changes);
+        SIM_OK(sim, write_commits(sim, sim->now + 2 * T));
+        SIM_OK(sim, raft_commit(sim->nodes[f].r) ==
+                        raft_commit(sim->nodes[l].r) ||
+                    raft_last_index(sim->nodes[f].r) + 5 >=
+                        raft_last_index(sim->nodes[l].r));
+        rsim_free(sim);
+    }
+}
+
+/* F2/L4: a leader cut off from the majority steps down within about one
+ * election timeout (check-quorum); the majority elects and writes; on
+ * healing the old leader's uncommitted entries are replaced. */
+static void
+test_leader_partition_stepdown(void)
+{
+    naos_duration worst = 0;
+    for (uint64_t s = 1; s <= 20; s++) {
+        unsigned n = s % 2 ? 3 : 5;
+        struct rsim *sim = cluster(n, rsim_seed_from_env(300 + s));
+        SIM_OK(sim, rsim_step_until(sim, pred_leader, NULL, sim->now + 10 * T));
+        SIM_OK(sim, write_commits(sim, sim->now + 2 * T));
+        unsigned l = (unsigned)rsim_leader(sim);
+        rsim_partition(sim, &l, 1);
+        /* the cut-off leader accepts a few writes it can never commit */
+        for (int k = 0; k < 3; k++)
+            rsim_propose(sim, l);
+        naos_time t0 = sim->now;
+        while (raft_role_get(sim->nodes[l].r) == RAFT_LEADER &&
+               sim->now < t0 + 10 * T)
+            SIM_OK(sim, rsim_run_until(sim, sim->now + 5));
+        naos_duration d = (naos_duration)(sim->now - t0);
+        worst = d > worst ? d : worst;
+        SIM_OK(sim, d <= T + 60);
+        int old = (int)l;
+        SIM_OK(sim, rsim_step_until(sim, pred_new_leader, &old,
+                                    sim->now + 10 * T));
+        rsim_heal(sim);
+        SIM_OK(sim, write_commits(sim, sim->now + 4 * T));
+        rsim_free(sim);
+    }
+    printf("  report: isolated leader steps down after at most %lld ms "
+           "(check-quorum, T = %d ms)\n", (long long)worst, T);
+}
+
+/* F9: a bridge node (sees both sides that do not see each other): the
+ * cluster stays writable and the term churn stays bounded. */
+static void
+test_bridge_partition(void)
+{
+    uint64_t worst_terms = 0;
+    for (uint64_t s = 1; s <= 20; s++) {
+        unsigned n = s % 2 ? 3 : 5;
+        struct rsim *sim = cluster(n, rsim_seed_from_env(400 + s));
+        SIM_OK(sim, rsim_step_until(sim, pred_leader, NULL, sim->now + 10 * T));
+        unsigned b = (unsigned)(s % n);
+        for (unsigned x = 0; x < n; x++)
+            for (unsigned y = 0; y < n; y++)
+                if (x != b && y != b && x != y &&
+                    ((x + n - b) % n <= n / 2) != ((y + n - b) % n <= n / 2))
+                    rsim_cut(sim, x, y, true);
+        uint64_t term0 = sim->max_term;
+        /* a side cut off from the leader cannot apply: a majority must */
+        sim->progress_quorum = n / 2 + 1;
+        for (int k = 0; k < 10; k++)
+            SIM_OK(sim, write_commits(sim, sim->now + 10 * T));
+        uint64_t terms = sim->max_term - term0;
+        worst_terms = terms > worst_terms ? terms : worst_terms;
+        SIM_OK(sim, terms <= 10);
+        rsim_free(sim);
+    }
+    printf("  report: bridge partition, 10 writes: at most %llu new terms\n",
+           (unsigned long long)worst_terms);
+}
+
+/* L6: 20% loss with duplication and reordering: still progress within a
+ * few election timeouts, every time. */
+static void
+test_lossy_network_progress(void)
+{
+    naos_duration worst = 0;
+    for (uint64_t s = 1; s <= 10; s++) {
+        unsigned n = s % 2 ? 3 : 5;
+        struct rsim *sim = cluster(n, rsim_seed_from_env(500 + s));
+        sim->net = (struct rsim_net){0.2, 0.1, 1, 10, 0.3, 50};
+        for (int k = 0; k < 20; k++) {
+            naos_time t0 = sim->now;
+            SIM_OK(sim, write_commits(sim, sim->now + 6 * T));
+            naos_duration d = (naos_duration)(sim->now - t0);
+            worst = d > worst ? d : worst;
+        }
+        rsim_free(sim);
+    }
+    printf("  report: 20%% loss, 10%% dup, reordering: a write applied on "
+           "every node within %lld ms at worst (200 writes)\n",
+           (long long)worst);
+}
+
+/* F5: power loss right after acknowledgements, on every node in turn:
+ * what was acknowledged stays (the checker's S4/S5/S7 hold). */
+static void
+test_power_loss_rounds(void)
+{
+    struct rsim *sim = cluster(3, rsim_seed_from_env(600));
+    sim->client_min = 5;
+    sim->client_max = 15;
+    for (int round = 0; round < 30; round++) {
+        SIM_OK(sim, rsim_run_until(sim, sim->now + 200 +
+                                            rsim_rand(sim) % 300));
+        unsigned v = (unsigned)(rsim_rand(sim) % 3);
+        rsim_crash(sim, v, true);
+        SIM_OK(sim, rsim_run_until(sim, sim->now + rsim_rand(sim) % 600));
+        rsim_restart(sim, v);
+    }
+    SIM_OK(sim, write_commits(sim, sim->now + 6 * T));
+    printf("  report: 30 power losses: %llu values applied, %llu leader "
+           "changes\n", (unsigned long long)sim->commit_max,
+           (unsigned long long)sim->leader_changes);
+    rsim_free(sim);
+}
+
+/* ---- chaos runs ------------------------------------------------------- */
+
+static void
+random_runs(unsigned n, uint64_t first)
+{
+    unsigned long runs = env_ul("NAOS_SIM_RUNS", 200);
+    uint64_t seed0 = rsim_seed_from_env(0);
+    if (seed0)
+        runs = 1;
+    struct rsim_figures f, sum = {0};
+    naos_duration worst = 0;
+    for (unsigned long k = 0; k < runs; k++) {
+        uint64_t seed = seed0 ? seed0 : first + k;
+        char why[600];
+        int rc = rsim_random_run(seed, n, 8000, false, why, sizeof(why), &f);
+        if (rc)
+            NT_FAIL("%s (replay: NAOS_SIM_SEED=%llu)", why,
+                    (unsigned long long)seed);
+        sum.leader_changes += f.leader_changes;
+        sum.applied += f.applied;
+        sum.events += f.events;
+        worst = f.heal_to_progress > worst ? f.heal_to_progress : worst;
+    }
+    printf("  report: %lu chaos runs of %u nodes: %llu leader terms, %llu "
+           "entries committed, %llu events; heal -> progress worst %lld "
+           "ms\n", runs, n, (unsigned long long)sum.leader_changes,
+           (unsigned long long)sum.applied, (unsigned long long)sum.events,
+           (long long)worst);
+}
+
+static void
+test_random_runs_3(void)
+{
+    random_runs(3, 1000000);
+}
+
+static void
+test_random_runs_5(void)
+{
+    random_runs(5, 2000000);
+}
+
+#endif /* !RAFT_MUTATION */
+
+/* The seed sweep (and, in mutation builds, the search for the planted
+ * bug): seeds NAOS_SIM_SWEEP_FROM.. up to NAOS_SIM_SWEEP_COUNT seeds or
+ * NAOS_SIM_SWEEP_SECONDS of CPU, whichever comes first, 3 and 5 nodes
+ * alternating. Prints every failing seed (replay: NAOS_SIM_SEED=<seed>
+ * NT_ONLY=test_replay). */
+static unsigned long
+sweep(unsigned long *found_seed, char *first_why, size_t whylen,
+      unsigned long *ran, bool stop_at_first, bool lying)
+{
+    unsigned long from = env_ul("NAOS_SIM_SWEEP_FROM", 1);
+    unsigned long count = env_ul("NAOS_SIM_SWEEP_COUNT", 2000);
+    double secs = (double)env_ul("NAOS_SIM_SWEEP_SECONDS", 60);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    unsigned long bad = 0;
+    *ran = 0;
+    for (unsigned long s = from; s < from + count; s++) {
+        if (elapsed_s(&t0) > secs)
+            break;
+        char why[600];
+        unsigned n = s % 2 ? 3 : 5;
+        int rc = rsim_random_run(s, n, 8000, lying, why, sizeof(why), NULL);
+        (*ran)++;
+        if (rc == 1 || (rc == 2 && !stop_at_first)) {
+            if (bad == 0) {
+                *found_seed = s;
+                snprintf(first_why, whylen, "%s", why);
+            }
+            bad++;
+            printf("  seed %lu: %s\n", s, why);
+            if (stop_at_first && rc == 1)
+                break;
+        }
+    }
+    return bad;
+}
+
+#ifndef RAFT_MUTATION
+static void
+test_seed_sweep(void)
+{
+    unsigned long seed = 0, ran;
+    char why[600] = "";
+    unsigned long bad = sweep(&seed, why, sizeof(why), &ran, false, false);
+    printf("  report: seed sweep: %lu seeds, %lu failing\n", ran, bad);
+    if (bad)
+        NT_FAIL("%lu of %lu seeds failed; first: %s (replay: "
+                "NAOS_SIM_SEED=%lu NT_ONLY=test_replay)", bad, ran, why,
+                seed);
+    NT_TRUE(ran >= 50); /* the time bound must not hollow the sweep out */
+}
+#endif
+
+/* test_replay: one chaos run of NAOS_SIM_SEED (3 nodes if odd, else 5,
+ * as the sweep runs it; NAOS_SIM_NODES=n overrides, for the seeds of
+ * test_random_runs_*). */
+static void
+test_replay(void)
+{
+    uint64_t s = rsim_seed_from_env(1);
+    char why[600];
+    struct rsim_figures f;
+#ifdef RAFT_MUTATION_SKIP_FSYNC
+    bool lying = true;
+#else
+    bool lying = false;
+#endif
+    unsigned n = (unsigned)env_ul("NAOS_SIM_NODES", s % 2 ? 3 : 5);
+    int rc = rsim_random_run(s, n, 8000, lying, why, sizeof(why), &f);
+    printf("  report: seed %llu: rc %d, %llu leader terms, max term %llu, "
+           "%llu committed, %llu events\n", (unsigned long long)s, rc,
+           (unsigned long long)f.leader_changes,
+           (unsigned long long)f.max_term, (unsigned long long)f.applied,
+           (unsigned long long)f.events);
+    if (rc)
+        NT_FAIL("%s", why);
+}
+
+#ifdef RAFT_MUTATION
+/* test_mutation_found: the planted bug must be caught as an invariant
+ * violation (not a liveness failure, not a crash) within the budget. */
+static void
+test_mutation_found(void)
+{
+    unsigned long seed = 0, ran;
+    char why[600] = "";
+#ifdef RAFT_MUTATION_SKIP_FSYNC
+    bool lying = true;
+#else
+    bool lying = false;
+#endif
+    unsigned long bad = sweep(&seed, why, sizeof(why), &ran, true, lying);
+    if (bad == 0)
+        NT_FAIL("planted bug %s survived %lu seeds: the simulator misses "
+                "a fault class", RAFT_MUTATION, ran);
+    printf("  report: planted bug %s found at seed %lu (after %lu seeds): "
+           "%s\n", RAFT_MUTATION, seed, ran, why);
+}
+#endif
+
+int
+main(void)
+{
+    static const struct nt_case cases[] = {
+#ifndef RAFT_MUTATION
+        NT_CASE(test_first_leader),
+        NT_CASE(test_leader_kill_failover),
+        NT_CASE(test_minority_partition_sticky),
+        NT_CASE(test_leader_partition_stepdown),
+        NT_CASE(test_bridge_partition),
+        NT_CASE(test_lossy_network_progress),
+        NT_CASE(test_power_loss_rounds),
+        NT_CASE(test_random_runs_3),
+        NT_CASE(test_random_runs_5),
+        NT_CASE(test_seed_sweep),
+#else
+        NT_CASE(test_mutation_found),
+#endif
+        NT_CASE(test_replay),
+        {0},
+    };
+    return nt_run(cases);
+}

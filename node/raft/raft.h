@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* raft.h: the Raft-lite core, a pure step function (RAFT-LITE §6.4.1).
+ *
+ * Events go in (raft_on_message, raft_tick, raft_propose,
+ * raft_on_conn_closed); the core never reads a clock, a socket, a disk or a
+ * random source of its own: `now` is passed to every call and randomness
+ * comes from raft_io.random. What the driver must do comes out as one
+ * "ready" batch at a time:
+ *
+ *     while (raft_has_ready(r)) {
+ *         struct raft_ready rd;
+ *         raft_ready(r, &rd);
+ *         1. persist rd.hard, rd.truncate_from and rd.entries in ONE synced
+ *            transaction (store_log_truncate_append_txn + store_hard_set_txn
+ *            inside store_write); a failure is fatal (RAFT-LITE P8);
+ *         2. only then send rd.msgs (P1: a vote, a vote request or an
+ *            append success never leaves before the state it promises is
+ *            on disk);
+ *         3. apply rd.committed in order, storing last_applied with the
+ *            effects;
+ *         4. raft_advance(r, now).
+ *     }
+ *
+ * Between raft_ready and raft_advance the driver must not call into the
+ * core except the const inspection functions: the batch's pointers stay
+ * valid exactly until raft_advance. The leader counts its own log toward a
+ * commit only after raft_advance has told it the entries are synced.
+ *
+ * What it implements (the "must NOT drop" table of RAFT-LITE §4): pre-vote
+ * (a pre-candidate persists nothing and does not raise its term),
+ * check-quorum (a leader that has not heard from a majority within an
+ * election timeout steps down), lease stickiness (a follower that heard
+ * from its leader within an election timeout ignores vote and pre-vote
+ * requests of higher terms), one vote per term (cleared only when the term
+ * rises), the election restriction (§5.4.1), log matching with truncation
+ * only on a real (index, term) conflict, commit of current-term entries only
+ * by counting (Figure 8) with a no-op appended at election, follower commit
+ * = min(leaderCommit, last index verified by that message), step-down on a
+ * higher term in any message, randomized election timeouts in [T, 2T), and
+ * the closed-connection fast path (a follower whose connection to its
+ * leader closes starts a pre-vote at once).
+ *
+ * Not built yet:
+ *   TODO(#11) membership changes (one voter at a time, the 2015 fix) and
+ *     learners: the voter set is fixed at raft_alloc;
+ *   TODO(#11) snapshots and log compaction: the log is kept whole in memory
+ *     and on disk, starting at index 1;
+ *   TODO(#11) ReadIndex for linearizable reads; pipelining (one Append in
+ *     flight per follower, re-sent every heartbeat until answered).
+ *
+ * Threading: one thread (the node's loop). Every struct raft call is
+ * non-blocking. */
+#ifndef NAOS_NODE_RAFT_RAFT_H
+#define NAOS_NODE_RAFT_RAFT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "node/base/time.h"
+
+/* struct raft_id: a member id. Never 0 (0 means "none": no vote, no known
+ * leader), never reused for another member. Terms and log indices stay
+ * plain uint64_t: they are compared and counted everywhere, and a wrapper
+ * would hide that arithmetic without catching a mix-up. */
+struct raft_id {
+    uint64_t v;
+};
+#define RAFT_ID_ZERO {0}
+
+/* Hard limits; raft_config holds the working (smaller or equal) values. */
+#define RAFT_MAX_VOTERS 9
+#define RAFT_MAX_ENTRIES_PER_MSG 1024
+#define RAFT_MAX_ENTRY_SIZE (1024 * 1024 - 4096) /* one sealed envelope */
+#define RAFT_ERRMSG_LEN 128
+
+/* enum raft_entry_type: what an entry holds. The core reads only NOOP (it
+ * appends one when it becomes leader); everything else is the state
+ * machine's. A node that meets a type or version it does not know must
+ * stop applying and say so (the applier's job, not the core's). */
+enum raft_entry_type {
+    RAFT_ENTRY_NOOP = 1,
+    RAFT_ENTRY_CONFIG = 2,  /* reserved: membership changes (TODO #11) */
+    RAFT_ENTRY_COMMAND = 3,
+};
+
+/* struct raft_entry: one log entry. data is opaque to the core, len <=
+ * raft_config.max_entry_size. Ownership depends on where it appears (see
+ * each use). */
+struct raft_entry {
+    uint64_t index;
+    uint64_t term;
+    uint32_t type;    /* enum raft_entry_type */
+    uint32_t version; /* of the entry's encoding, for the applier */
+    const void *data;
+    size_t len;
+};
+#define RAFT_ENTRY_ZERO {0, 0, 0, 0, NULL, 0}
+
+/* enum raft_msg_type. Field use per type (every message also carries
+ * cluster_id, from, to and term):
+ *
+ *   PREVOTE       term = sender's term + 1 (the term it would stand in),
+ *                 last_index, last_term. Changes nothing at the receiver.
+ *   PREVOTE_RESP  granted; term = the request's term if granted, else the
+ *                 responder's own term.
+ *   VOTE          term = candidate's (already persisted) term, last_index,
+ *                 last_term.
+ *   VOTE_RESP     granted.
+ *   APPEND        prev_index, prev_term, entries[0..nentries) (index
+ *                 prev_index+1.., each term <= term), commit = leader's
+ *                 commit. With no entries it is the heartbeat.
+ *   APPEND_RESP   success. On success match_index = last index the request
+ *                 verified. On failure reject_index = the request's
+ *                 prev_index, and the conflict hint (hint_index,
+ *                 hint_term): the follower's largest index <= prev_index
+ *                 whose term <= prev_term (or its last index if shorter),
+ *                 so the leader can skip a whole diverging term. */
+enum raft_msg_type {
+    RAFT_MSG_PREVOTE = 1,
+    RAFT_MSG_PREVOTE_RESP,
+    RAFT_MSG_VOTE,
+    RAFT_MSG_VOTE_RESP,
+    RAFT_MSG_APPEND,
+    RAFT_MSG_APPEND_RESP,
+};
+#define RAFT_MSG_TYPE_MAX RAFT_MSG_APPEND_RESP
+
+/* raft_msg_type_name: "prevote", "prevote-resp", "vote", "vote-resp",
+ * "append", "append-resp" ("?" otherwise). */
+const char *raft_msg_type_name(int t);
+
+/* struct raft_msg: a decoded message. Every field is untrusted on
+ * receipt: the core checks cluster_id, that `from` is a voter other than
+ * itself, that `to` is itself, entry counts and sizes, and index/term
+ * consistency, and drops (and counts) anything else. The driver sets
+ * `from` from the authenticated envelope's sender, never from the
+ * payload. In rd.msgs the entries are owned by the core until
+ * raft_advance; on raft_on_message they are borrowed for the call. */
+struct raft_msg {
+    enum raft_msg_type type;
+    uint64_t cluster_id;
+    struct raft_id from;
+    struct raft_id to;
+    uint64_t term;
+    /* PREVOTE, VOTE */
+    uint64_t last_index;
+    uint64_t last_term;
+    /* PREVOTE_RESP, VOTE_RESP */
+    bool granted;
+    /* APPEND */
+    uint64_t prev_index;
+    uint64_t prev_term;
+    uint64_t commit;
+    const struct raft_entry *entries;
+    size_t nentries;
+    /* APPEND_RESP */
+    bool success;
+    uint64_t match_index;
+    uint64_t reject_index;
+    uint64_t hint_index;
+    uint64_t hint_term;
+};
+
+/* struct raft_hard: what must be on disk before the messages of a batch
+ * leave (store_hard in store/raftlog.h). vote 0 = none. */
+struct raft_hard {
+    uint64_t term;
+    uint64_t vote;
+    uint64_t commit;
+};
+#define RAFT_HARD_ZERO {0, 0, 0}
+
+enum raft_role {
+    RAFT_FOLLOWER = 1,
+    RAFT_PRECANDIDATE,
+    RAFT_CANDIDATE,
+    RAFT_LEADER,
+};
+
+/* raft_role_name: "follower", "pre-candidate", "candidate", "leader". */
+const char *raft_role_name(enum raft_role role);
+
+/* struct raft_ready: one batch of work for the driver (see the file
+ * comment for the order). All pointers are owned by the core and valid
+ * until raft_advance.
+ *
+ *   hard_changed  hard differs from what was last persisted: write it.
+ *   truncate_from 0, or: delete every stored entry with index >= it before
+ *                 appending (always > the persisted commit; when nentries >
+ *                 0, entries[0].index == truncate_from: the shape of
+ *                 store_log_truncate_append).
+ *   entries       to append after the stored log (contiguous).
+ *   msgs          to send, each to msgs[i].to, only after the above is
+ *                 synced. Best effort: loss is normal.
+ *   committed     entries to apply, in order, starting at the last
+ *                 applied index + 1. They are in the log the same batch
+ *                 persists. */
+struct raft_ready {
+    bool hard_changed;
+    struct raft_hard hard;
+    uint64_t truncate_from;
+    const struct raft_entry *entries;
+    size_t nentries;
+    const struct raft_msg *msgs;
+    size_t nmsgs;
+    const struct raft_entry *committed;
+    size_t ncommitted;
+};
+
+/* enum raft_event_kind: informational events (logs, `naos events`). */
+enum raft_event_kind {
+    RAFT_EV_ROLE = 1,  /* role changed: role, term, leader */
+    RAFT_EV_DROPPED,   /* a message was dropped: msg_type, reason */
+};
+
+struct raft_event {
+    enum raft_event_kind kind;
+    enum raft_role role;
+    enum raft_role old_role;
+    uint64_t term;
+    struct raft_id leader;
+    int msg_type;
+    const char *reason; /* static string */
+};
+
+#define RAFT_IO_VERSION 1
+
+/* struct raft_io: how the core reaches the world. Versioned; copied at
+ * raft_alloc. Callbacks must not call back into the core. */
+struct raft_io {
+    int version; /* RAFT_IO_VERSION */
+    void *ctx;
+    /* random returns a uniform random 32-bit number (election timeouts). */
+    uint32_t (*random)(void *ctx);
+    /* event reports ev (borrowed). May be NULL. */
+    void (*event)(void *ctx, const struct raft_event *ev);
+};
+
+/* struct raft_config: identity, voters, timing and bounds. Durations in
+ * ms. raft_config_default fills the defaults. */
+struct raft_config {
+    struct raft_id id;          /* this node; non-zero, one of voters */
+    uint64_t cluster_id;        /* non-zero; on every message */
+    const struct raft_id *voters; /* borrowed at raft_alloc (copied);
+                                     distinct, non-zero */
+    size_t nvoters;             /* 1..RAFT_MAX_VOTERS */
+    naos_duration election_timeout;   /* T: a follower stands after a
+                                         random [T, 2T) of silence; 500 */
+    naos_duration heartbeat_interval; /* ~T/10: 50; < election_timeout */
+    size_t max_entries_per_msg;       /* per APPEND: 64 (<=
+                                         RAFT_MAX_ENTRIES_PER_MSG) */
+    size_t max_msg_bytes;   /* entry data per APPEND: 1 MiB - 4 KiB; one
+                               entry may exceed it only alone */
+    size_t max_entry_size;  /* per entry: RAFT_MAX_ENTRY_SIZE */
+    size_t max_uncommitted; /* proposals refused above this many
+                               uncommitted entries: 1024 */
+    bool pre_vote;          /* true */
+    bool check_quorum;      /* true (also enables lease stickiness) */
+};
+
+/* raft_config_default sets every field of c to its default and clears the
+ * identity (id, cluster_id, voters). */
+void raft_config_default(struct raft_config *c);
+
+/* raft_config_validate checks c. NAOS_OK, or NAOS_EINVAL with the reason
+ * in errbuf (caller buffer + length; may be NULL). */
+int raft_config_validate(const struct raft_config *c, char *errbuf,
+                         size_t errlen);
+
+/* struct raft_restore: what the driver loaded from the store at start
+ * (store_hard_get, store_log_read from 1, and last_applied from the state
+ * machine). entries[i].index must be i+1, terms non-decreasing and <=
+ * hard.term; commit <= the last index; applied <= commit. Borrowed
+ * (copied at raft_alloc). A new node passes RAFT_RESTORE_ZERO. */
+struct raft_restore {
+    struct raft_hard hard;
+    const struct raft_entry *entries;
+    size_t nentries;
+    uint64_t applied;
+};
+#define RAFT_RESTORE_ZERO {RAFT_HARD_ZERO, NULL, 0, 0}
+
+struct raft;
+
+/* raft_alloc creates a core from c (validated, copied), io (copied) and
+ * rs (may be NULL: a new node; borrowed). It starts as a follower with
+ * no known leader and an election deadline in [T, 2T) from now. Entries
+ * restored above rs->applied come out as rd.committed up to the restored
+ * commit. Returns NAOS_OK (*out set), NAOS_EINVAL (c or rs malformed;
+ * errbuf says why) or NAOS_ENOMEM. */
+int raft_alloc(struct raft **out, const struct raft_config *c,
+               const struct raft_io *io, const struct raft_restore *rs,
+               naos_time now, char *errbuf, size_t errlen);
+
+/* raft_free frees the core. NULL is fine. */
+void raft_free(struct raft *r);
+
+/* raft_on_message handles m (borrowed for the call; untrusted). */
+void raft_on_message(struct raft *r, const struct raft_msg *m, naos_time now);
+
+/* raft_tick runs what is due at or before now: election and pre-vote
+ * timeouts, heartbeats (and re-sends of unanswered appends), the leader's
+ * check-quorum. */
+void raft_tick(struct raft *r, naos_time now);
+
+/* raft_next_deadline: the earliest time raft_tick has work. */
+naos_time raft_next_deadline(const struct raft *r);
+
+/* raft_propose appends an entry of type/version with data (len bytes,
+ * copied) at the leader, and stores its index in *index. Committed only
+ * once a majority has it (watch rd.committed for that index and term).
+ * Returns:
+ *   NAOS_OK
+ *   NAOS_EBUSY    not the leader (raft_leader gives the hint, 0 if
+ *                 unknown), or max_uncommitted entries are waiting;
+ *                 raft_errmsg says which
+ *   NAOS_ETOOBIG  len > max_entry_size
+ *   NAOS_EINVAL   type is NOOP or 0 */
+int raft_propose(struct raft *r, uint32_t type, uint32_t version,
+                 const void *data, size_t len, naos_time now,
+                 uint64_t *index);
+
+/* raft_on_conn_closed: the driver saw the transport connection to peer
+ * close (strong evidence its process died). If peer is this follower's
+ * leader, the follower forgets it (so it no longer protects it with its
+ * lease, and grants the pre-votes of the others who saw it too) and
+ * stands without waiting for the election timeout: the voter of lowest id
+ * other than peer starts a pre-vote at once, the k-th lowest after k
+ * heartbeat intervals (survivors standing together split the vote: in a
+ * 3-node cluster every time, costing a randomized election timeout; a
+ * survivor that hears of a new leader or votes first stands down).
+ * Otherwise ignored. */
+void raft_on_conn_closed(struct raft *r, struct raft_id peer, naos_time now);
+
+/* raft_campaign starts a pre-vote (or, with pre_vote off, an election) now,
+ * as if the election timeout had passed. A leader ignores it. For tests
+ * and for an operator's "stand now". */
+void raft_campaign(struct raft *r, naos_time now);
+
+/* raft_has_ready: raft_ready would return a non-empty batch. */
+bool raft_has_ready(const struct raft *r);
+
+/* raft_ready fills *rd with the next batch (see struct raft_ready). It
+ * may be empty. Call raft_advance before any other non-const call. */
+void raft_ready(struct raft *r, struct raft_ready *rd);
+
+/* raft_advance tells the core the last batch is done: persisted (synced),
+ * sent and applied. Frees the batch. A leader may commit here (its own log
+ * now counts), so check raft_has_ready again. */
+void raft_advance(struct raft *r, naos_time now);
+
+/* Inspection (const; fine between raft_ready and raft_advance). */
+enum raft_role raft_role_get(const struct raft *r);
+uint64_t raft_term(const struct raft *r);
+uint64_t raft_vote(const struct raft *r);
+/* raft_leader: the leader this node follows (itself when leader), or 0. */
+struct raft_id raft_leader(const struct raft *r);
+uint64_t raft_commit(const struct raft *r);
+uint64_t raft_applied(const struct raft *r);
+uint64_t raft_last_index(const struct raft *r);
+uint64_t raft_last_term(const struct raft *r);
+/* raft_term_at: the term of entry index, 0 when index is 0 or not in the
+ * log. */
+uint64_t raft_term_at(const struct raft *r, uint64_t index);
+/* raft_entry_at: entry index (valid until the next non-const call), or
+ * NULL. */
+const struct raft_entry *raft_entry_at(const struct raft *r, uint64_t index);
+/* raft_errmsg: why the last call that failed did. */
+const char *raft_errmsg(const struct raft *r);
+
+/* struct raft_stats: counters since raft_alloc. */
+struct raft_stats {
+    uint64_t recv[RAFT_MSG_TYPE_MAX + 1];
+    uint64_t sent[RAFT_MSG_TYPE_MAX + 1];
+    uint64_t dropped;         /* malformed, foreign or unknown sender */
+    uint64_t stale;           /* lower-term messages answered or ignored */
+    uint64_t elections;       /* times this node became candidate */
+    uint64_t prevotes;        /* times it became pre-candidate */
+    uint64_t leader_terms;    /* times it became leader */
+    uint64_t stepdowns_quorum; /* check-quorum step-downs */
+    uint64_t truncations;     /* real conflicts resolved by truncation */
+};
+const struct raft_stats *raft_stats_get(const struct raft *r);
+
+#endif

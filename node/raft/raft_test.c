@@ -1,0 +1,1033 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* raft_test.c: scripted scenarios for the Raft-lite core (RAFT-LITE
+ * §6.4.2): Figure 8, same-term step-down keeping the vote, stale and
+ * duplicate appends, pre-vote stickiness, the closed-connection fast
+ * path, check-quorum, bad input, restart from disk.
+ *
+ * The fixture holds up to 5 cores with a perfect disk each (every batch is
+ * "synced" as the fixture persists it) and a message queue that the test
+ * delivers either by hand (fx_deliver) or by running time (fx_run: 1 ms
+ * steps, messages between linked nodes delivered at once). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/base/alloc.h"
+#include "node/base/err.h"
+#include "node/base/testing.h"
+#include "node/raft/raft.h"
+
+#define FX_MAX 5
+#define FX_QMAX 8192
+#define CLUSTER 77
+
+struct fx_disk {
+    struct raft_hard hard;
+    struct raft_entry *ents; /* data owned */
+    size_t n;
+};
+
+struct fx_node {
+    struct raft *r;
+    bool up;
+    struct fx_disk disk;
+    uint64_t applied;
+    uint64_t applied_term[256]; /* by index */
+    uint64_t rng;
+};
+
+struct fx_msg {
+    struct raft_msg m;
+    struct raft_entry *ents; /* one block with the data */
+};
+
+struct fx {
+    unsigned n;
+    struct raft_config cfg;
+    struct raft_id ids[FX_MAX];
+    struct fx_node nodes[FX_MAX];
+    naos_time now;
+    struct fx_msg q[FX_QMAX];
+    size_t nq;
+    bool cut[FX_MAX][FX_MAX];
+};
+
+static uint32_t
+fx_random(void *ctx)
+{
+    uint64_t *x = ctx;
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return (uint32_t)(z ^ (z >> 31));
+}
+
+static unsigned
+fx_idx(const struct fx *fx, struct raft_id id)
+{
+    for (unsigned i = 0; i < fx->n; i++)
+        if (fx->ids[i].v == id.v)
+            return i;
+    NT_FAIL("unknown id %llu", (unsigned long long)id.v);
+}
+
+static void
+fx_start(struct fx *fx, unsigned i)
+{
+    struct fx_node *nd = &fx->nodes[i];
+    struct raft_config c = fx->cfg;
+    c.id = fx->ids[i];
+    struct raft_io io = {RAFT_IO_VERSION, &nd->rng, fx_random, NULL};
+    struct raft_restore rs = {nd->disk.hard, nd->disk.ents, nd->disk.n,
+                              nd->applied};
+    char err[128];
+    int rv = raft_alloc(&nd->r, &c, &io, &rs, fx->now, err, sizeof(err));
+    if (rv != NAOS_OK)
+        NT_FAIL("raft_alloc: %s", err);
+    nd->up = true;
+}
+
+static void
+fx_init(struct fx *fx, unsigned n, void (*tune)(struct raft_config *))
+{
+    memset(fx, 0, sizeof(*fx));
+    fx->n = n;
+    fx->now = 1000;
+    for (unsigned i = 0; i < n; i++)
+        fx->ids[i].v = 100 + i;
+    raft_config_default(&fx->cfg);
+    fx->cfg.cluster_id = CLUSTER;
+    fx->cfg.voters = fx->ids;
+    fx->cfg.nvoters = n;
+    if (tune)
+        tune(&fx->cfg);
+    for (unsigned i = 0; i < n; i++) {
+        fx->nodes[i].rng = 1234 + i * 7919;
+        fx_start(fx, i);
+    }
+}
+
+static void
+disk_free(struct fx_disk *d)
+{
+    for (size_t i = 0; i < d->n; i++)
+        free((void *)d->ents[i].data);
+    free(d->ents);
+    memset(d, 0, sizeof(*d));
+}
+
+static void
+fx_fini(struct fx *fx)
+{
+    for (unsigned i = 0; i < fx->n; i++) {
+        raft_free(fx->nodes[i].r);
+        disk_free(&fx->nodes[i].disk);
+    }
+    for (size_t i = 0; i < fx->nq; i++)
+        free(fx->q[i].ents);
+    NT_EQ_INT(naos_alloc_live(), 0);
+}
+
+static void
+queue_msg(struct fx *fx, const struct raft_msg *m)
+{
+    NT_TRUE(fx->nq < FX_QMAX);
+    struct fx_msg *q = &fx->q[fx->nq++];
+    q->m = *m;
+    q->ents = NULL;
+    if (m->nentries) {
+        size_t bytes = m->nentries * sizeof(struct raft_entry);
+        for (size_t i = 0; i < m->nentries; i++)
+            bytes += m->entries[i].len;
+        q->ents = malloc(bytes);
+        char *cur = (char *)(q->ents + m->nentries);
+        for (size_t i = 0; i < m->nentries; i++) {
+            q->ents[i] = m->entries[i];
+            if (m->entries[i].len) {
+                memcpy(cur, m->entries[i].data, m->entries[i].len);
+                q->ents[i].data = cur;
+                cur += m->entries[i].len;
+            }
+        }
+    }
+    q->m.entries = q->ents;
+}
+
+/* fx_pump runs node i's batches: persist, queue messages, apply. */
+static void
+fx_pump(struct fx *fx, unsigned i)
+{
+    struct fx_node *nd = &fx->nodes[i];
+    while (nd->up && raft_has_ready(nd->r)) {
+        struct raft_ready rd;
+        raft_ready(nd->r, &rd);
+        struct fx_disk *d = &nd->disk;
+        if (rd.truncate_from) {
+            NT_TRUE(rd.truncate_from > d->hard.commit);
+            while (d->n >= rd.truncate_from) {
+                free((void *)d->ents[d->n - 1].data);
+                d->n--;
+            }
+        }
+        if (rd.nentries) {
+            NT_EQ_INT(rd.entries[0].index, d->n + 1);
+            d->ents = realloc(d->ents, (d->n + rd.nentries) * sizeof(*d->ents));
+            for (size_t k = 0; k < rd.nentries; k++) {
+                struct raft_entry e = rd.entries[k];
+                if (e.len) {
+                    void *p = malloc(e.len);
+                    memcpy(p, e.data, e.len);
+                    e.data = p;
+                }
+                d->ents[d->n++] = e;
+            }
+        }
+        if (rd.hard_changed) {
+            NT_TRUE(rd.hard.term >= d->hard.term);
+            d->hard = rd.hard;
+        }
+        for (size_t k = 0; k < rd.nmsgs; k++)
+            queue_msg(fx, &rd.msgs[k]);
+        for (size_t k = 0; k < rd.ncommitted; k++) {
+            const struct raft_entry *e = &rd.committed[k];
+            NT_EQ_INT(e->index, nd->applied + 1);
+            NT_TRUE(e->index < 256);
+            nd->applied = e->index;
+            nd->applied_term[e->index] = e->term;
+        }
+        raft_advance(nd->r, fx->now);
+    }
+}
+
+static void
+fx_pump_all(struct fx *fx)
+{
+    for (unsigned i = 0; i < fx->n; i++)
+        fx_pump(fx, i);
+}
+
+static void
+q_remove(struct fx *fx, size_t k)
+{
+    free(fx->q[k].ents);
+    memmove(&fx->q[k], &fx->q[k + 1], (fx->nq - k - 1) * sizeof(fx->q[0]));
+    fx->nq--;
+}
+
+/* fx_deliver delivers (in order) the queued messages from -> to of type
+ * (0 = any) that were queued before the call; returns how many. */
+static unsigned
+fx_deliver(struct fx *fx, unsigned from, unsigned to, int type)
+{
+    unsigned count = 0;
+    size_t limit = fx->nq;
+    for (size_t k = 0; k < fx->nq && k < limit;) {
+        struct fx_msg *q = &fx->q[k];
+        if (fx_idx(fx, q->m.from) != from || fx_idx(fx, q->m.to) != to ||
+            (type && (int)q->m.type != type)) {
+            k++;
+            continue;
+        }
+        struct fx_msg msg = *q;
+        memmove(&fx->q[k], &fx->q[k + 1],
+                (fx->nq - k - 1) * sizeof(fx->q[0]));
+        fx->nq--;
+        limit--;
+        if (fx->nodes[to].up) {
+            raft_on_message(fx->nodes[to].r, &msg.m, fx->now);
+            fx_pump(fx, to);
+        }
+        free(msg.ents);
+        count++;
+    }
+    return count;
+}
+
+/* fx_drop_to / fx_drop_from: lose every queued message to / from i. */
+static void
+fx_drop(struct fx *fx, int from, int to)
+{
+    for (size_t k = 0; k < fx->nq;) {
+        if ((from < 0 || fx_idx(fx, fx->q[k].m.from) == (unsigned)from) &&
+            (to < 0 || fx_idx(fx, fx->q[k].m.to) == (unsigned)to))
+            q_remove(fx, k);
+        else
+            k++;
+    }
+}
+
+/* fx_flush delivers every queued message between linked, running nodes
+ * until the queue is quiet (cut or down: dropped). */
+static void
+fx_flush(struct fx *fx)
+{
+    for (unsigned rounds = 0; fx->nq && rounds < 100000; rounds++) {
+        struct fx_msg msg = fx->q[0];
+        memmove(&fx->q[0], &fx->q[1], (fx->nq - 1) * sizeof(fx->q[0]));
+        fx->nq--;
+        unsigned f = fx_idx(fx, msg.m.from), t = fx_idx(fx, msg.m.to);
+        if (fx->nodes[t].up && !fx->cut[f][t]) {
+            raft_on_message(fx->nodes[t].r, &msg.m, fx->now);
+            fx_pump(fx, t);
+        }
+        free(msg.ents);
+    }
+}
+
+/* fx_run advances time by ms in 1 ms steps: due ticks, then a flush. */
+static void
+fx_run(struct fx *fx, naos_duration ms)
+{
+    for (naos_duration s = 0; s < ms; s++) {
+        fx->now++;
+        for (unsigned i = 0; i < fx->n; i++) {
+            struct fx_node *nd = &fx->nodes[i];
+            if (nd->up && raft_next_deadline(nd->r) <= fx->now) {
+                raft_tick(nd->r, fx->now);
+                fx_pump(fx, i);
+            }
+        }
+        fx_flush(fx);
+    }
+}
+
+static void
+fx_crash(struct fx *fx, unsigned i)
+{
+    raft_free(fx->nodes[i].r);
+    fx->nodes[i].r = NULL;
+    fx->nodes[i].up = false;
+    fx_drop(fx, (int)i, -1);
+    fx_drop(fx, -1, (int)i);
+}
+
+static void
+fx_isolate(struct fx *fx, unsigned i, bool cut)
+{
+    for (unsigned j = 0; j < fx->n; j++)
+        fx->cut[i][j] = fx->cut[j][i] = cut && i != j;
+}
+
+/* fx_leader: the index of the one running leader of the highest term, or
+ * -1. */
+static int
+fx_leader(const struct fx *fx)
+{
+    int best = -1;
+    uint64_t term = 0;
+    for (unsigned i = 0; i < fx->n; i++) {
+        const struct fx_node *nd = &fx->nodes[i];
+        if (nd->up && raft_role_get(nd->r) == RAFT_LEADER &&
+            raft_term(nd->r) >= term) {
+            best = (int)i;
+            term = raft_term(nd->r);
+        }
+    }
+    return best;
+}
+
+/* fx_elect makes node i leader by hand: campaign, then deliver its
+ * pre-votes, votes and their answers to and from every running node. */
+static void
+fx_elect(struct fx *fx, unsigned i)
+{
+    /* a second round when the first only taught it a higher term */
+    for (int round = 0; round < 2; round++) {
+        if (raft_role_get(fx->nodes[i].r) == RAFT_LEADER)
+            break;
+        raft_campaign(fx->nodes[i].r, fx->now);
+        fx_pump(fx, i);
+        for (int type = RAFT_MSG_PREVOTE; type <= RAFT_MSG_VOTE_RESP; type++)
+            for (unsigned j = 0; j < fx->n; j++) {
+                if (j == i)
+                    continue;
+                if (type == RAFT_MSG_PREVOTE || type == RAFT_MSG_VOTE)
+                    fx_deliver(fx, i, j, type);
+                else
+                    fx_deliver(fx, j, i, type);
+            }
+    }
+    if (raft_role_get(fx->nodes[i].r) != RAFT_LEADER)
+        NT_FAIL("node %u is %s, not leader", i,
+                raft_role_name(raft_role_get(fx->nodes[i].r)));
+}
+
+/* ---- basic ------------------------------------------------------------ */
+
+static void
+test_config_validate(void)
+{
+    struct raft_config c;
+    raft_config_default(&c);
+    NT_EQ_INT(c.election_timeout, 500);
+    NT_EQ_INT(c.heartbeat_interval, 50);
+    char err[128];
+    NT_EQ_INT(raft_config_validate(&c, err, sizeof(err)), NAOS_EINVAL);
+    NT_CONTAINS(err, "node id is 0");
+    struct raft_id v[3] = {{1}, {2}, {2}};
+    c.id.v = 1;
+    c.cluster_id = 9;
+    c.voters = v;
+    c.nvoters = 3;
+    NT_EQ_INT(raft_config_validate(&c, err, sizeof(err)), NAOS_EINVAL);
+    NT_CONTAINS(err, "voter 2 twice");
+    v[2].v = 3;
+    NT_EQ_INT(raft_config_validate(&c, err, sizeof(err)), NAOS_OK);
+    c.heartbeat_interval = 500;
+    NT_EQ_INT(raft_config_validate(&c, err, sizeof(err)), NAOS_EINVAL);
+    NT_CONTAINS(err, "heartbeat interval");
+}
+
+static void
+test_single_voter_commits(void)
+{
+    struct fx fx;
+    fx_init(&fx, 1, NULL);
+    fx_run(&fx, 1001); /* within [T, 2T) it stands alone */
+    NT_EQ_INT(raft_role_get(fx.nodes[0].r), RAFT_LEADER);
+    uint64_t idx;
+    NT_EQ_INT(raft_propose(fx.nodes[0].r, RAFT_ENTRY_COMMAND, 1, "x", 1,
+                           fx.now, &idx), NAOS_OK);
+    NT_EQ_INT(idx, 2);
+    fx_pump_all(&fx);
+    NT_EQ_INT(raft_commit(fx.nodes[0].r), 2);
+    NT_EQ_INT(fx.nodes[0].applied, 2);
+    fx_fini(&fx);
+}
+
+static void
+test_elect_and_replicate(void)
+{
+    struct fx fx;
+    fx_init(&fx, 3, NULL);
+    fx_run(&fx, 1200);
+    int l = fx_leader(&fx);
+    NT_TRUE(l >= 0);
+    uint64_t term = raft_term(fx.nodes[l].r);
+    for (int k = 0; k < 10; k++) {
+        uint64_t idx;
+        NT_EQ_INT(raft_propose(fx.nodes[l].r, RAFT_ENTRY_COMMAND, 1, &k,
+                               sizeof(k), fx.now, &idx), NAOS_OK);
+        fx_pump(&fx, (unsigned)l);
+        fx_run(&fx, 3);
+    }
+    fx_run(&fx, 100);
+    for (unsigned i = 0; i < 3; i++) {
+        NT_EQ_INT(fx.nodes[i].applied, 11); /* no-op + 10 */
+        NT_EQ_INT(raft_term(fx.nodes[i].r), term);
+    }
+    /* a follower refuses a proposal and names the leader */
+    unsigned f = (unsigned)(l + 1) % 3;
+    uint64_t idx;
+    NT_EQ_INT(raft_propose(fx.nodes[f].r, RAFT_ENTRY_COMMAND, 1, "x", 1,
+                           fx.now, &idx), NAOS_EBUSY);
+    NT_EQ_INT(raft_leader(fx.nodes[f].r).v, fx.ids[l].v);
+    NT_CONTAINS(raft_errmsg(fx.nodes[f].r), "not the leader");
+    /* an over-sized proposal is refused */
+    static char big[RAFT_MAX_ENTRY_SIZE + 1];
+    NT_EQ_INT(raft_propose(fx.nodes[l].r, RAFT_ENTRY_COMMAND, 1, big,
+                           sizeof(big), fx.now, &idx), NAOS_ETOOBIG);
+    fx_fini(&fx);
+}
+
+/* ---- Figure 8 --------------------------------------------------------- */
+
+static void
+one_entry_per_msg(struct raft_config *c)
+{
+    c->max_entries_per_msg = 1;
+}
+
+/* Figure 8 (Raft paper, §5.4.2) on S1..S5 = nodes 0..4. An entry of an
+ * older term stored on a majority must not be committed by counting: a
+ * later leader may still overwrite it. */
+static void
+test_figure8(void)
+{
+    struct fx fx;
+    fx_init(&fx, 5, one_entry_per_msg);
+    /* S1 leads term A; everyone has its no-op (index 1). */
+    fx_elect(&fx, 0);
+    fx_run(&fx, 60);
+    for (unsigned i = 0; i < 5; i++)
+        NT_EQ_INT(fx.nodes[i].applied, 1);
+    fx_isolate(&fx, 0, true); /* only hand delivery from now on */
+    for (unsigned i = 1; i < 5; i++)
+        fx_isolate(&fx, i, true);
+    /* (a) S1 appends X at index 2 and replicates it to S2 only. */
+    uint64_t idx;
+    NT_EQ_INT(raft_propose(fx.nodes[0].r, RAFT_ENTRY_COMMAND, 1, "X", 1,
+                           fx.now, &idx), NAOS_OK);
+    NT_EQ_INT(idx, 2);
+    uint64_t term_x = raft_term(fx.nodes[0].r);
+    fx_pump(&fx, 0);
+    fx_deliver(&fx, 0, 1, RAFT_MSG_APPEND);
+    NT_EQ_INT(raft_last_index(fx.nodes[1].r), 2);
+    /* (b) S1 crashes; once the others' lease on it ran out, S5 wins with
+     * S3 and S4 and appends its no-op at index 2, which reaches nobody. */
+    fx_crash(&fx, 0);
+    fx_run(&fx, 1100);
+    fx_elect(&fx, 4);
+    uint64_t term_b = raft_term(fx.nodes[4].r);
+    NT_TRUE(term_b > term_x);
+    NT_EQ_INT(raft_term_at(fx.nodes[4].r, 2), term_b);
+    fx_crash(&fx, 4);
+    fx_drop(&fx, -1, -1);
+    /* (c) S1 restarts and wins (S2, S3). S2 takes its no-op (index 3)
+     * and says so; S3 gets X (index 2, term_x) alone. S1 now knows X is
+     * on S1, S2, S3: a majority, but of an old term. */
+    fx_start(&fx, 0);
+    fx_elect(&fx, 0);
+    uint64_t term_c = raft_term(fx.nodes[0].r);
+    NT_TRUE(term_c > term_b);
+    fx_drop(&fx, 0, 3);
+    NT_EQ_INT(fx_deliver(&fx, 0, 1, RAFT_MSG_APPEND), 1);
+    NT_EQ_INT(raft_last_index(fx.nodes[1].r), 3);
+    NT_EQ_INT(fx_deliver(&fx, 1, 0, RAFT_MSG_APPEND_RESP), 1);
+    /* S3 rejects index 4's prev, then gets index 2, then acks it */
+    for (int k = 0; k < 4; k++) {
+        fx_deliver(&fx, 0, 2, RAFT_MSG_APPEND);
+        if (raft_last_index(fx.nodes[2].r) == 2)
+            break;
+        fx_deliver(&fx, 2, 0, RAFT_MSG_APPEND_RESP);
+    }
+    NT_EQ_INT(raft_last_index(fx.nodes[2].r), 2);
+    NT_EQ_INT(raft_term_at(fx.nodes[2].r, 2), term_x);
+    fx_deliver(&fx, 2, 0, RAFT_MSG_APPEND_RESP);
+    /* the heart of it: not committed by counting */
+    NT_EQ_INT(raft_commit(fx.nodes[0].r), 1);
+    NT_EQ_INT(fx.nodes[0].applied, 1);
+    /* (d) S1 crashes; S5 restarts and wins with S3 and S4 (its last term
+     * term_b beats their term_x) and overwrites index 2 everywhere. */
+    fx_crash(&fx, 0);
+    fx_drop(&fx, -1, -1);
+    fx_run(&fx, 1100);
+    fx_start(&fx, 4);
+    fx_elect(&fx, 4);
+    for (unsigned i = 1; i < 5; i++)
+        fx_isolate(&fx, i, false);
+    fx_run(&fx, 200);
+    for (unsigned i = 1; i < 5; i++) {
+        NT_EQ_INT(raft_term_at(fx.nodes[i].r, 2), term_b);
+        NT_TRUE(fx.nodes[i].applied >= 3);
+        NT_EQ_INT(fx.nodes[i].applied_term[2], term_b);
+    }
+    /* (e) S1 comes back and is brought in line: X is gone. */
+    fx_start(&fx, 0);
+    fx_isolate(&fx, 0, false);
+    fx_run(&fx, 200);
+    NT_EQ_INT(raft_term_at(fx.nodes[0].r, 2), term_b);
+    NT_EQ_INT(fx.nodes[0].applied_term[2], term_b);
+    fx_fini(&fx);
+}
+
+/* ---- single-core message scripts -------------------------------------- */
+
+/* A lone core (id 100) of a 3-voter cluster {100, 101, 102}, fed by hand;
+ * its batches are persisted into disk and its messages kept in out. */
+struct solo {
+    struct raft *r;
+    struct raft_id ids[3];
+    uint64_t rng;
+    struct raft_hard disk;
+    uint64_t disk_last;
+    uint64_t truncated_at;
+    struct raft_msg last_out;
+    size_t nout;
+    uint64_t applied;
+};
+
+static void
+solo_init(struct solo *s, bool pre_vote)
+{
+    memset(s, 0, sizeof(*s));
+    for (int i = 0; i < 3; i++)
+        s->ids[i].v = 100 + (uint64_t)i;
+    struct raft_config c;
+    raft_config_default(&c);
+    c.id = s->ids[0];
+    c.cluster_id = CLUSTER;
+    c.voters = s->ids;
+    c.nvoters = 3;
+    c.pre_vote = pre_vote;
+    struct raft_io io = {RAFT_IO_VERSION, &s->rng, fx_random, NULL};
+    NT_EQ_INT(raft_alloc(&s->r, &c, &io, NULL, 1000, NULL, 0), NAOS_OK);
+}
+
+static void
+solo_pump(struct solo *s)
+{
+    while (raft_has_ready(s->r)) {
+        struct raft_ready rd;
+        raft_ready(s->r, &rd);
+        if (rd.truncate_from) {
+            s->truncated_at = rd.truncate_from;
+            s->disk_last = rd.truncate_from - 1;
+        }
+        if (rd.nentries) {
+            NT_EQ_INT(rd.entries[0].index, s->disk_last + 1);
+            s->disk_last = rd.entries[rd.nentries - 1].index;
+        }
+        if (rd.hard_changed)
+            s->disk = rd.hard;
+        for (size_t i = 0; i < rd.nmsgs; i++) {
+            /* P1: nothing that promises state leaves before it is on
+             * "disk" (this loop runs after the writes above) */
+            const struct raft_msg *m = &rd.msgs[i];
+            if (m->type == RAFT_MSG_VOTE_RESP && m->granted)
+                NT_EQ_INT(s->disk.vote, m->to.v);
+            if (m->type == RAFT_MSG_APPEND_RESP && m->success)
+                NT_TRUE(s->disk_last >= m->match_index);
+            s->last_out = *m;
+            s->last_out.entries = NULL;
+            s->nout++;
+        }
+        s->applied += rd.ncommitted;
+        raft_advance(s->r, 1000);
+    }
+}
+
+static void
+solo_recv(struct solo *s, struct raft_msg m)
+{
+    m.cluster_id = m.cluster_id ? m.cluster_id : CLUSTER;
+    m.to = s->ids[0];
+    raft_on_message(s->r, &m, 1000);
+    solo_pump(s);
+}
+
+static struct raft_entry ENTS[8];
+
+static void
+ents_init(void)
+{
+    for (int i = 0; i < 8; i++)
+        ENTS[i] = (struct raft_entry){.index = (uint64_t)i + 1,
+                                      .term = 1,
+                                      .type = RAFT_ENTRY_COMMAND,
+                                      .data = "e",
+                                      .len = 1};
+}
+
+static struct raft_msg
+append(uint64_t from, uint64_t term, uint64_t prev, uint64_t prev_term,
+       const struct raft_entry *e, size_t n, uint64_t commit)
+{
+    return (struct raft_msg){.type = RAFT_MSG_APPEND,
+                             .from = {from},
+                             .term = term,
+                             .prev_index = prev,
+                             .prev_term = prev_term,
+                             .entries = e,
+                             .nentries = n,
+                             .commit = commit};
+}
+
+/* P3: a candidate that steps down in the same term keeps its vote, so it
+ * cannot vote again in that term. */
+static void
+test_same_term_stepdown_keeps_vote(void)
+{
+    struct solo s;
+    solo_init(&s, false);
+    raft_campaign(s.r, 1000);
+    solo_pump(&s);
+    NT_EQ_INT(raft_role_get(s.r), RAFT_CANDIDATE);
+    NT_EQ_INT(raft_term(s.r), 1);
+    NT_EQ_INT(s.disk.term, 1);
+    NT_EQ_INT(s.disk.vote, 100); /* persisted before the VOTEs left */
+    NT_EQ_INT(s.last_out.type, RAFT_MSG_VOTE);
+    /* 101 won term 1 and says so */
+    solo_recv(&s, append(101, 1, 0, 0, NULL, 0, 0));
+    NT_EQ_INT(raft_role_get(s.r), RAFT_FOLLOWER);
+    NT_EQ_INT(raft_vote(s.r), 100);
+    NT_EQ_INT(s.disk.vote, 100);
+    /* 102 asks for our vote in term 1: refused */
+    struct raft_msg v = {.type = RAFT_MSG_VOTE, .from = {102}, .term = 1};
+    solo_recv(&s, v);
+    NT_EQ_INT(s.last_out.type, RAFT_MSG_VOTE_RESP);
+    NT_FALSE(s.last_out.granted);
+    NT_EQ_INT(s.disk.vote, 100);
+    /* a higher term clears the vote, and only then can it vote again */
+    v.term = 2;
+    v.cluster_id = CLUSTER;
+    v.to = s.ids[0];
+    /* leave the lease: the leader of term 1 has been silent for 2 T */
+    raft_on_message(s.r, &v, 1000 + 1000);
+    solo_pump(&s);
+    NT_TRUE(s.last_out.granted);
+    NT_EQ_INT(s.disk.term, 2);
+    NT_EQ_INT(s.disk.vote, 102);
+    raft_free(s.r);
+    NT_EQ_INT(naos_alloc_live(), 0);
+}
+
+/* P5: duplicate and stale appends change nothing; only a real conflict
+ * truncates, and never at or below commit. */
+static void
+test_stale_and_duplicate_append(void)
+{
+    ents_init();
+    struct solo s;
+    solo_init(&s, true);
+    solo_recv(&s, append(101, 1, 0, 0, ENTS, 4, 0));
+    NT_EQ_INT(raft_last_index(s.r), 4);
+    NT_TRUE(s.last_out.success);
+    NT_EQ_INT(s.last_out.match_index, 4);
+    NT_EQ_INT(s.disk_last, 4);
+    /* a stale, shorter copy: no truncation, match says what it verified */
+    solo_recv(&s, append(101, 1, 0, 0, ENTS, 1, 0));
+    NT_EQ_INT(raft_last_index(s.r), 4);
+    NT_TRUE(s.last_out.success);
+    NT_EQ_INT(s.last_out.match_index, 1);
+    NT_EQ_INT(s.truncated_at, 0);
+    /* commit = min(leaderCommit, last verified by this message) */
+    solo_recv(&s, append(101, 1, 0, 0, ENTS, 2, 4));
+    NT_EQ_INT(raft_commit(s.r), 2);
+    NT_EQ_INT(s.applied, 2);
+    NT_EQ_INT(s.disk.commit, 2);
+    /* the same message twice, and an older one after it */
+    solo_recv(&s, append(101, 1, 0, 0, ENTS, 2, 4));
+    solo_recv(&s, append(101, 1, 0, 0, ENTS, 1, 1));
+    NT_EQ_INT(raft_commit(s.r), 2);
+    NT_EQ_INT(raft_last_index(s.r), 4);
+    NT_EQ_INT(s.applied, 2);
+    /* a gap is refused with a hint */
+    solo_recv(&s, append(101, 1, 6, 1, NULL, 0, 4));
+    NT_FALSE(s.last_out.success);
+    NT_EQ_INT(s.last_out.reject_index, 6);
+    NT_EQ_INT(s.last_out.hint_index, 4);
+    NT_EQ_INT(s.last_out.hint_term, 1);
+    /* a new leader (term 2) with a different entry 3: a real conflict */
+    struct raft_entry e3 = {.index = 3, .term = 2, .type = 3, .data = "n",
+                            .len = 1};
+    solo_recv(&s, append(102, 2, 2, 1, &e3, 1, 3));
+    NT_TRUE(s.last_out.success);
+    NT_EQ_INT(raft_last_index(s.r), 3);
+    NT_EQ_INT(raft_term_at(s.r, 3), 2);
+    NT_EQ_INT(s.truncated_at, 3);
+    NT_EQ_INT(s.disk_last, 3);
+    NT_EQ_INT(raft_commit(s.r), 3);
+    /* the old leader's stale append is answered with our term */
+    solo_recv(&s, append(101, 1, 4, 1, NULL, 0, 4));
+    NT_EQ_INT(s.last_out.type, RAFT_MSG_APPEND_RESP);
+    NT_EQ_INT(s.last_out.term, 2);
+    NT_FALSE(s.last_out.success);
+    NT_EQ_INT(raft_last_index(s.r), 3);
+    NT_TRUE(raft_stats_get(s.r)->stale >= 1);
+    raft_free(s.r);
+    NT_EQ_INT(naos_alloc_live(), 0);
+}
+
+/* P9 and bounds: foreign, unknown, malformed messages change nothing. */
+static void
+test_bad_input_dropped(void)
+{
+    ents_init();
+    struct solo s;
+    solo_init(&s, true);
+    struct raft_msg good = append(101, 1, 0, 0, ENTS, 2, 0);
+    struct raft_msg m = good;
+    m.cluster_id = 78;
+    solo_recv(&s, m);
+    m = good;
+    m.from.v = 999; /* not a voter */
+    solo_recv(&s, m);
+    m = good;
+    m.from.v = 100; /* ourselves */
+    solo_recv(&s, m);
+    m = good;
+    m.nentries = RAFT_MAX_ENTRIES_PER_MSG + 1;
+    solo_recv(&s, m);
+    m = good;
+    m.prev_index = 1; /* entries not at prev+1 */
+    m.prev_term = 1;
+    solo_recv(&s, m);
+    m = good;
+    m.term = 0;
+    solo_recv(&s, m);
+    struct raft_entry bad[2] = {ENTS[0], ENTS[1]};
+    bad[1].term = 5; /* above the message's term */
+    m = good;
+    m.entries = bad;
+    solo_recv(&s, m);
+    bad[1] = ENTS[1];
+    bad[1].len = RAFT_MAX_ENTRY_SIZE + 1;
+    solo_recv(&s, m);
+    m = good;
+    m.type = 42;
+    solo_recv(&s, m);
+    NT_EQ_INT(raft_stats_get(s.r)->dropped, 9);
+    NT_EQ_INT(raft_term(s.r), 0);
+    NT_EQ_INT(raft_last_index(s.r), 0);
+    NT_EQ_INT(s.nout, 0);
+    solo_recv(&s, good);
+    NT_EQ_INT(raft_last_index(s.r), 2);
+    raft_free(s.r);
+    NT_EQ_INT(naos_alloc_live(), 0);
+}
+
+/* P2: a pre-candidate raises no term and persists nothing; a pre-vote
+ * answer that reveals a higher term makes it adopt that term (P4). */
+static void
+test_prevote_persists_nothing(void)
+{
+    struct solo s;
+    solo_init(&s, true);
+    raft_campaign(s.r, 1000);
+    solo_pump(&s);
+    NT_EQ_INT(raft_role_get(s.r), RAFT_PRECANDIDATE);
+    NT_EQ_INT(raft_term(s.r), 0);
+    NT_EQ_INT(s.disk.term, 0);
+    NT_EQ_INT(s.disk.vote, 0);
+    NT_EQ_INT(s.last_out.type, RAFT_MSG_PREVOTE);
+    NT_EQ_INT(s.last_out.term, 1);
+    struct raft_msg r = {.type = RAFT_MSG_PREVOTE_RESP, .from = {101},
+                         .term = 7, .granted = false};
+    solo_recv(&s, r);
+    NT_EQ_INT(raft_role_get(s.r), RAFT_FOLLOWER);
+    NT_EQ_INT(raft_term(s.r), 7);
+    NT_EQ_INT(s.disk.term, 7);
+    /* a granted pre-vote answer lets it stand for real */
+    raft_campaign(s.r, 1000);
+    solo_pump(&s);
+    r.term = 8;
+    r.granted = true;
+    solo_recv(&s, r);
+    NT_EQ_INT(raft_role_get(s.r), RAFT_CANDIDATE);
+    NT_EQ_INT(s.disk.term, 8);
+    NT_EQ_INT(s.disk.vote, 100);
+    raft_free(s.r);
+    NT_EQ_INT(naos_alloc_live(), 0);
+}
+
+/* ---- cluster scripts -------------------------------------------------- */
+
+/* L3: a node cut off for many election timeouts pre-votes in vain without
+ * raising its term, and on rejoining does not depose the leader. */
+static void
+test_prevote_stickiness(void)
+{
+    struct fx fx;
+    fx_init(&fx, 3, NULL);
+    fx_run(&fx, 1200);
+    int l = fx_leader(&fx);
+    NT_TRUE(l >= 0);
+    uint64_t term = raft_term(fx.nodes[l].r);
+    unsigned o = (unsigned)(l + 1) % 3;
+    fx_isolate(&fx, o, true);
+    fx_run(&fx, 5000);
+    NT_EQ_INT(raft_term(fx.nodes[o].r), term);
+    NT_TRUE(raft_stats_get(fx.nodes[o].r)->prevotes >= 3);
+    NT_EQ_INT(raft_stats_get(fx.nodes[o].r)->elections, 0);
+    fx_isolate(&fx, o, false);
+    fx_run(&fx, 3000);
+    NT_EQ_INT(fx_leader(&fx), l);
+    for (unsigned i = 0; i < 3; i++)
+        NT_EQ_INT(raft_term(fx.nodes[i].r), term);
+    NT_EQ_INT(raft_role_get(fx.nodes[o].r), RAFT_FOLLOWER);
+    fx_fini(&fx);
+}
+
+/* The fast path: followers whose connection to the dead leader closes
+ * pre-vote at once, long before the 500 ms election timeout. A closed
+ * connection seen by one follower alone, while the leader lives, deposes
+ * nobody. */
+static void
+test_conn_closed_prevote(void)
+{
+    struct fx fx;
+    fx_init(&fx, 3, NULL);
+    fx_run(&fx, 1200);
+    int l = fx_leader(&fx);
+    NT_TRUE(l >= 0);
+    uint64_t term = raft_term(fx.nodes[l].r);
+    unsigned a = (unsigned)(l + 1) % 3, b = (unsigned)(l + 2) % 3;
+    /* a spurious close at one follower */
+    raft_on_conn_closed(fx.nodes[a].r, fx.ids[l], fx.now);
+    fx_pump(&fx, a);
+    NT_TRUE(raft_role_get(fx.nodes[a].r) == RAFT_PRECANDIDATE ||
+            raft_next_deadline(fx.nodes[a].r) <= fx.now + 50);
+    NT_EQ_INT(raft_leader(fx.nodes[a].r).v, 0);
+    fx_run(&fx, 200);
+    NT_TRUE(raft_stats_get(fx.nodes[a].r)->prevotes >= 1);
+    NT_EQ_INT(fx_leader(&fx), l);
+    NT_EQ_INT(raft_term(fx.nodes[l].r), term);
+    NT_EQ_INT(raft_role_get(fx.nodes[a].r), RAFT_FOLLOWER);
+    /* a non-leader's close is ignored */
+    raft_on_conn_closed(fx.nodes[a].r, fx.ids[b], fx.now);
+    NT_EQ_INT(raft_role_get(fx.nodes[a].r), RAFT_FOLLOWER);
+    /* the leader dies; both survivors see the close */
+    fx_crash(&fx, (unsigned)l);
+    naos_time t0 = fx.now;
+    raft_on_conn_closed(fx.nodes[a].r, fx.ids[l], fx.now);
+    fx_pump(&fx, a);
+    fx_flush(&fx);
+    raft_on_conn_closed(fx.nodes[b].r, fx.ids[l], fx.now);
+    fx_pump(&fx, b);
+    while (fx_leader(&fx) < 0 && fx.now < t0 + 5000)
+        fx_run(&fx, 1);
+    NT_TRUE(fx_leader(&fx) >= 0);
+    NT_TRUE(fx.now - t0 < 100);
+    NT_EQ_INT(raft_term(fx.nodes[fx_leader(&fx)].r), term + 1);
+    fx_fini(&fx);
+}
+
+/* L4: a leader cut off from the majority steps down within about one
+ * election timeout (check-quorum), keeping its vote; the majority elects
+ * another leader. */
+static void
+test_check_quorum_stepdown(void)
+{
+    struct fx fx;
+    fx_init(&fx, 3, NULL);
+    fx_run(&fx, 1200);
+    int l = fx_leader(&fx);
+    NT_TRUE(l >= 0);
+    uint64_t vote = raft_vote(fx.nodes[l].r);
+    uint64_t term = raft_term(fx.nodes[l].r);
+    fx_isolate(&fx, (unsigned)l, true);
+    naos_time t0 = fx.now;
+    while (raft_role_get(fx.nodes[l].r) == RAFT_LEADER && fx.now < t0 + 5000)
+        fx_run(&fx, 1);
+    NT_TRUE(fx.now - t0 <= 500 + 50 + 1);
+    NT_EQ_INT(raft_stats_get(fx.nodes[l].r)->stepdowns_quorum, 1);
+    NT_EQ_INT(raft_term(fx.nodes[l].r), term);
+    NT_EQ_INT(raft_vote(fx.nodes[l].r), vote);
+    fx_run(&fx, 2000);
+    int l2 = fx_leader(&fx);
+    NT_TRUE(l2 >= 0 && l2 != l);
+    fx_isolate(&fx, (unsigned)l, false);
+    fx_run(&fx, 1000);
+    NT_EQ_INT(fx_leader(&fx), l2);
+    NT_EQ_INT(raft_last_index(fx.nodes[l].r),
+              raft_last_index(fx.nodes[l2].r));
+    fx_fini(&fx);
+}
+
+/* A restarted node comes back with its term, vote, log and commit, and
+ * re-applies nothing it had applied. */
+static void
+test_restart_restores(void)
+{
+    struct fx fx;
+    fx_init(&fx, 3, NULL);
+    fx_run(&fx, 1200);
+    int l = fx_leader(&fx);
+    NT_TRUE(l >= 0);
+    for (int k = 0; k < 5; k++) {
+        uint64_t idx;
+        NT_EQ_INT(raft_propose(fx.nodes[l].r, RAFT_ENTRY_COMMAND, 1, "v", 1,
+                               fx.now, &idx), NAOS_OK);
+        fx_pump(&fx, (unsigned)l);
+    }
+    fx_run(&fx, 200);
+    unsigned f = (unsigned)(l + 1) % 3;
+    uint64_t term = raft_term(fx.nodes[f].r), vote = raft_vote(fx.nodes[f].r);
+    uint64_t last = raft_last_index(fx.nodes[f].r);
+    uint64_t applied = fx.nodes[f].applied;
+    NT_EQ_INT(applied, 6);
+    fx_crash(&fx, f);
+    fx_start(&fx, f);
+    NT_EQ_INT(raft_term(fx.nodes[f].r), term);
+    NT_EQ_INT(raft_vote(fx.nodes[f].r), vote);
+    NT_EQ_INT(raft_last_index(fx.nodes[f].r), last);
+    NT_TRUE(raft_commit(fx.nodes[f].r) >= 5);
+    NT_EQ_INT(raft_applied(fx.nodes[f].r), applied);
+    fx_pump(&fx, f);
+    NT_EQ_INT(fx.nodes[f].applied, applied);
+    fx_run(&fx, 200);
+    NT_EQ_INT(fx_leader(&fx), l); /* the restart deposed nobody */
+    /* a malformed restore is refused with its reason */
+    struct raft_entry e[2] = {{.index = 1, .term = 2}, {.index = 3, .term = 2}};
+    struct raft_restore rs = {{2, 0, 0}, e, 2, 0};
+    struct raft_config c = fx.cfg;
+    c.id = fx.ids[0];
+    struct raft_io io = {RAFT_IO_VERSION, &fx.nodes[0].rng, fx_random, NULL};
+    struct raft *r;
+    char err[128];
+    NT_EQ_INT(raft_alloc(&r, &c, &io, &rs, 0, err, sizeof(err)),
+              NAOS_EINVAL);
+    NT_CONTAINS(err, "restored entry 1 has index 3");
+    fx_fini(&fx);
+}
+
+/* Proposals are bounded: no no-op or type 0 from outside, and no more
+ * than max_uncommitted entries waiting for a majority. */
+static void
+small_backlog(struct raft_config *c)
+{
+    c->max_uncommitted = 3;
+}
+
+static void
+test_propose_bounds(void)
+{
+    struct fx fx;
+    fx_init(&fx, 3, small_backlog);
+    fx_run(&fx, 1200);
+    int l = fx_leader(&fx);
+    NT_TRUE(l >= 0);
+    struct raft *r = fx.nodes[l].r;
+    uint64_t idx;
+    NT_EQ_INT(raft_propose(r, RAFT_ENTRY_NOOP, 1, NULL, 0, fx.now, &idx),
+              NAOS_EINVAL);
+    NT_EQ_INT(raft_propose(r, 0, 1, NULL, 0, fx.now, &idx), NAOS_EINVAL);
+    fx_isolate(&fx, (unsigned)l, true);
+    for (int k = 0; k < 3; k++) {
+        NT_EQ_INT(raft_propose(r, RAFT_ENTRY_COMMAND, 1, "v", 1, fx.now,
+                               &idx), NAOS_OK);
+        fx_pump(&fx, (unsigned)l);
+    }
+    NT_EQ_INT(raft_propose(r, RAFT_ENTRY_COMMAND, 1, "v", 1, fx.now, &idx),
+              NAOS_EBUSY);
+    NT_CONTAINS(raft_errmsg(r), "waiting for commit");
+    fx_isolate(&fx, (unsigned)l, false);
+    fx_run(&fx, 100);
+    NT_EQ_INT(raft_propose(r, RAFT_ENTRY_COMMAND, 1, "v", 1, fx.now, &idx),
+              NAOS_OK);
+    fx_fini(&fx);
+}
+
+/* The randomized election timeout lies in [T, 2T). */
+static void
+test_election_timeout_range(void)
+{
+    struct solo s;
+    naos_time lo = NAOS_TIME_NEVER, hi = 0;
+    for (int k = 0; k < 200; k++) {
+        solo_init(&s, true);
+        s.rng = (uint64_t)k;
+        raft_campaign(s.r, 1000); /* re-draws the deadline */
+        naos_time d = raft_next_deadline(s.r) - 1000;
+        lo = d < lo ? d : lo;
+        hi = d > hi ? d : hi;
+        solo_pump(&s);
+        raft_free(s.r);
+    }
+    NT_TRUE(lo >= 500);
+    NT_TRUE(hi < 1000);
+    NT_TRUE(hi - lo > 300); /* actually spread */
+}
+
+int
+main(void)
+{
+    static const struct nt_case cases[] = {
+        NT_CASE(test_config_validate),
+        NT_CASE(test_single_voter_commits),
+        NT_CASE(test_elect_and_replicate),
+        NT_CASE(test_figure8),
+        NT_CASE(test_same_term_stepdown_keeps_vote),
+        NT_CASE(test_stale_and_duplicate_append),
+        NT_CASE(test_bad_input_dropped),
+        NT_CASE(test_prevote_persists_nothing),
+        NT_CASE(test_prevote_stickiness),
+        NT_CASE(test_conn_closed_prevote),
+        NT_CASE(test_check_quorum_stepdown),
+        NT_CASE(test_restart_restores),
+        NT_CASE(test_propose_bounds),
+        NT_CASE(test_election_timeout_range),
+        {0},
+    };
+    return nt_run(cases);
+}
