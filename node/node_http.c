@@ -593,6 +593,36 @@ answer_metrics(struct node *n, struct http_response *res)
         http_metrics_sample(&m, "naos_gossip_local_health_multiplier", NULL,
                             (double)ms.lhm);
     }
+    if (n->wire) {
+        /* The node's transport (node/wire): per range of message types. */
+        struct wire_stats ws;
+        wire_stats_get(n->wire, &ws);
+        http_metrics_family(&m, "naos_transport_messages_total", "counter",
+                            "Envelopes that opened, by the range of their "
+                            "type (members, raft, requests; none: in no "
+                            "range) and what became of them: received, "
+                            "refused by the range's module, unhandled (a "
+                            "range no module handles yet), dropped (not "
+                            "durable).");
+        for (size_t i = 0; i <= ws.nranges; i++) {
+            const char *name;
+            const struct wire_range_stats *rs;
+            if (wire_range_at(n->wire, i, &name, NULL, NULL, &rs) != NAOS_OK)
+                break;
+            const struct {
+                const char *result;
+                uint64_t v;
+            } rows[] = {{"received", rs->received},
+                        {"refused", rs->refused},
+                        {"unhandled", rs->unhandled},
+                        {"dropped", rs->dropped}};
+            for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++)
+                http_metrics_sample(&m, "naos_transport_messages_total",
+                                    (const char *[]){"range", name, "result",
+                                                     rows[k].result, NULL},
+                                    (double)rows[k].v);
+        }
+    }
 
     http_metrics_family(&m, "naos_http_requests_total", "counter",
                         "HTTP requests answered, by route and status code "
