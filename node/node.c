@@ -55,12 +55,14 @@
 
 /* ---- helpers ---------------------------------------------------------- */
 
-/* Wall-clock time of a monotonic instant, for people. */
+/* Wall-clock time of a monotonic instant, for people: from the loop's
+ * cached pair (now, wall_ms), so every instant of one iteration converts
+ * the same way. */
 int64_t
-node__wall_of(naos_time at)
+node__wall_of(const struct node *n, naos_time at)
 {
-    naos_time now = naos_clock_now();
-    return naos_clock_wall_ms() - (int64_t)(now > at ? now - at : 0);
+    naos_time now = n->r.now;
+    return n->r.wall_ms - (int64_t)(now > at ? now - at : 0);
 }
 
 static void
@@ -177,7 +179,7 @@ io_spawn(void *ctx, struct sup_node *w, const struct sup_spawn_info *info,
          int *pid)
 {
     struct node *n = ctx;
-    uint64_t t0 = naos_clock_now_us();
+    uint64_t t0 = naos_clock_now_us(); /* a measurement: the spawn's cost */
     int rc = spawn_run(n, w, info, pid);
     avg_add(&n->spawn_avg_us, naos_clock_now_us() - t0);
     return rc;
@@ -409,7 +411,7 @@ io_signal(void *ctx, struct sup_node *w, int signo)
     struct node *n = ctx;
     struct wrun *wr = w->io_data;
     if (wr && wr->pid > 0) {
-        uint64_t t0 = naos_clock_now_us();
+        uint64_t t0 = naos_clock_now_us(); /* a measurement */
         proc_signal_group(wr->pid, signo);
         avg_add(&n->signal_avg_us, naos_clock_now_us() - t0);
     }
@@ -445,7 +447,7 @@ persist_failed(struct node *n, const char *name, const char *failure)
         rc = node__record_set_failed(rec, failure ? failure : "failed");
         if (rc == NAOS_OK) {
             rec->generation++;
-            rec->updated_at_ms = naos_clock_wall_ms();
+            rec->updated_at_ms = naos_clock_wall_ms(); /* record's stamp */
             rc = store_deploy_put(n->store, rec);
         }
         store_deploy_free(rec);
@@ -462,6 +464,8 @@ io_event(void *ctx, const struct sup_event *ev)
     char reason[64];
     sup_reason_format(ev->reason, reason, sizeof reason);
     const char *kind = sup_event_kind_name(ev->kind);
+    /* The event's stamps are records' data: read from the clock here on
+     * purpose (decisions use the loop's cached n->r.now). */
     events_push(&n->events, kind, ev->deployment, ev->path, ev->pid,
                 reason[0] ? reason : NULL, ev->restarts, ev->detail,
                 naos_clock_wall_ms(), naos_clock_now_us());
@@ -486,7 +490,7 @@ io_random(void *ctx)
     (void)ctx;
     uint32_t v = 0;
     if (getrandom(&v, sizeof v, GRND_NONBLOCK) != sizeof v)
-        v = (uint32_t)naos_clock_now_us() * 2654435761u;
+        v = (uint32_t)naos_clock_now_us() * 2654435761u; /* entropy only */
     return v;
 }
 

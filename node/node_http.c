@@ -125,6 +125,8 @@ static void
 render_status(void *arg, struct http_response *res)
 {
     struct status_view *v = arg;
+    /* The render thread's own read, not the loop's: the snapshots' ages
+     * as this reply is written. */
     naos_time now = naos_clock_now();
     size_t n = v->n ? v->n : 1;
     Naos__V1__DeploymentStatus **deps = naos_alloc(n * sizeof *deps);
@@ -716,7 +718,7 @@ node__http_answer(void *arg, const struct http_route *rt,
                   struct http_response *res)
 {
     struct node *n = arg;
-    uint64_t t0 = naos_clock_now_us();
+    uint64_t t0 = naos_clock_now_us(); /* a measurement: busy time */
     switch (rt->kind) {
     case HTTP_R_STATUS:
         answer_status(n, NULL, res, render_status);

@@ -268,8 +268,9 @@ naos_time node__events_deadline(const struct node *n);
  * returns once all is quiet. Idempotent. */
 void node__stop(struct node *n);
 /* node__wall_of: the wall-clock time (ms since the epoch) of monotonic
- * instant at, for people (node.c). */
-int64_t node__wall_of(naos_time at);
+ * instant at, for people, from the loop iteration's cached clock
+ * (n->r.now and n->r.wall_ms) (node.c). Reactor thread. */
+int64_t node__wall_of(const struct node *n, naos_time at);
 
 /* node__http_answer answers one HTTP API request (node_http.c); the
  * http_answer_fn of n->http. */

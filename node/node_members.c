@@ -311,7 +311,7 @@ io_random(void *ctx)
     (void)ctx;
     uint32_t v = 0;
     if (getrandom(&v, sizeof v, GRND_NONBLOCK) != sizeof v)
-        v = (uint32_t)naos_clock_now_us() * 2654435761u;
+        v = (uint32_t)naos_clock_now_us() * 2654435761u; /* entropy only */
     return v;
 }
 
