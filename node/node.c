@@ -1391,8 +1391,9 @@ node_run(struct node *n)
      * and handler of the iteration uses these, never a fresh read; only
      * records' stamps and cost measurements read the clock themselves),
      * dispatch what is ready (control, HTTP, exits, notify, transport:
-     * envelopes are opened and held), run the cores' timers, then the
-     * before-sleep commit and what it releases, then sleep again. */
+     * envelopes are opened and held), the supervision core's timers, the
+     * before-sleep commit and what it releases, membership's timers, then
+     * sleep again (docs/architecture.md "The loop"). */
     for (;;) {
         if (reactor_run_once(&n->r, -1) != NAOS_OK) {
             NAOS_ERROR("node", "event loop failed: %s", strerror(errno));
@@ -1404,13 +1405,18 @@ node_run(struct node *n)
         size_slice(n);
         if (sup_next_deadline(n->tree) <= now)
             sup_tick(n->tree, now);
+        before_sleep(n);
+        /* Membership's timers after its messages (released just above),
+         * as before the transport was the node's: an ack that arrived is
+         * seen before its probe times out. They only send probes, which
+         * depend on nothing persisted; what they record is written by the
+         * next iteration's commit (the events' timer wakes the loop). */
         node__members_tick(n);
         if (n->leave_pending && node__members_left(n)) {
             n->leave_pending = false;
             NAOS_INFO("node", "left the cluster; stopping every deployment");
             sup_shutdown(n->tree, now);
         }
-        before_sleep(n);
         reactor_set_deadline(&n->r, next_deadline(n));
         grave_flush(n);
         node__stats_observe_loop(n, n->r.last_lag_us +
