@@ -508,7 +508,9 @@ answer_metrics(struct node *n, struct http_response *res)
                                 (const char *[]){"state", st_names[i], NULL},
                                 (double)ms.by_state[i]);
         http_metrics_family(&m, "naos_gossip_messages_total", "counter",
-                            "Sealed membership messages sent and received.");
+                            "Sealed envelopes between nodes sent and "
+                            "received (every range of types: see "
+                            "naos_transport_messages_total).");
         http_metrics_sample(&m, "naos_gossip_messages_total",
                             (const char *[]){"direction", "in", NULL},
                             (double)ms.msgs_in);

@@ -33,8 +33,24 @@ FIU_CTRL = shutil.which("fiu-ctrl")
 FATAL = "fatal: unable to write the store"
 
 
+def asan_build():
+    """libfiu's POSIX preload library wraps malloc and friends through
+    dlsym, which crashes a node built with AddressSanitizer at start
+    (SIGSEGV before main). Under the sanitizers the same fatal path is
+    exercised in-process instead (store_batch_test, wire_test:
+    store_fault_fail_next_commit)."""
+    path = shutil.which(harness.NODE_BIN) or harness.NODE_BIN
+    try:
+        with open(path, "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
 @unittest.skipUnless(FIU_RUN and FIU_CTRL,
                      "fiu-run/fiu-ctrl not installed (Debian fiu-utils)")
+@unittest.skipIf(asan_build(), "libfiu's POSIX preload crashes an ASan "
+                 "build at start (see asan_build)")
 class StoreFault(unittest.TestCase):
 
     def setUp(self):

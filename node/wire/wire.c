@@ -379,7 +379,7 @@ wire_open(struct wire **out, struct reactor *r, const struct wire_config *cfg,
     }
     naos_free(sm);
     if (restored)
-        NAOS_INFO("members", "replay marks of %zu sender(s) restored",
+        NAOS_INFO("wire", "replay marks of %zu sender(s) restored",
                   restored);
     auth_sender_init(&w->sender, w->node_id, (uint64_t)r->wall_ms << 20);
     struct net_config nc = {
