@@ -27,6 +27,11 @@
  * connection it establishes (empty payload): the receiver treats the
  * connection as a member's once an envelope on it opens (node/net), and
  * a dialled connection may otherwise carry nothing for many probe rounds.
+ * It is the last type of membership's range (node/wire/wire.h: 1..63);
+ * it was 64 before the node's transport gave 64..95 to Raft (a node of
+ * that version counts today's hello as an undecodable payload, and ours
+ * counts its hello as an unhandled Raft message: both harmless, the
+ * connection is authenticated by the envelope opening either way).
  *
  * Pure functions; any thread. */
 #ifndef NAOS_NODE_MEMBERS_WIRE_H
@@ -36,14 +41,18 @@
 
 #include "node/auth/seal.h"
 #include "node/swim/swim.h"
+#include "node/wire/wire.h"
 
 #define MEMBERS_WIRE_MAX_PAYLOAD (128u * 1024u)
 #define MEMBERS_WIRE_MAX_ENVELOPE \
     (MEMBERS_WIRE_MAX_PAYLOAD + AUTH_SEAL_OVERHEAD)
-#define MEMBERS_WIRE_HELLO 64u
+#define MEMBERS_WIRE_HELLO WIRE_TYPES_MEMBERS_HI
 
 _Static_assert(MEMBERS_WIRE_HELLO > SWIM_MSG_TYPE_MAX,
                "the hello type is not a SWIM message type");
+_Static_assert(SWIM_MSG_TYPE_MAX >= WIRE_TYPES_MEMBERS_LO &&
+                   MEMBERS_WIRE_HELLO <= WIRE_TYPES_MEMBERS_HI,
+               "membership's types are in its range of the transport");
 _Static_assert(MEMBERS_WIRE_MAX_PAYLOAD <= AUTH_MAX_PAYLOAD,
                "a part can always be sealed");
 

@@ -47,18 +47,22 @@
 #include "node/proc/orphans.h"
 #include "node/proc/spawn.h"
 #include "node/reactor/reactor.h"
+#include "node/members_wire.h"
 #include "node/sup/sup.h"
+#include "node/wire/wire.h"
 #include "proto/spec_pb.h"
 #include "store/state.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 
-/* Wall-clock time of a monotonic instant, for people. */
+/* Wall-clock time of a monotonic instant, for people: from the loop's
+ * cached pair (now, wall_ms), so every instant of one iteration converts
+ * the same way. */
 int64_t
-node__wall_of(naos_time at)
+node__wall_of(const struct node *n, naos_time at)
 {
-    naos_time now = naos_clock_now();
-    return naos_clock_wall_ms() - (int64_t)(now > at ? now - at : 0);
+    naos_time now = n->r.now;
+    return n->r.wall_ms - (int64_t)(now > at ? now - at : 0);
 }
 
 static void
@@ -175,7 +179,7 @@ io_spawn(void *ctx, struct sup_node *w, const struct sup_spawn_info *info,
          int *pid)
 {
     struct node *n = ctx;
-    uint64_t t0 = naos_clock_now_us();
+    uint64_t t0 = naos_clock_now_us(); /* a measurement: the spawn's cost */
     int rc = spawn_run(n, w, info, pid);
     avg_add(&n->spawn_avg_us, naos_clock_now_us() - t0);
     return rc;
@@ -407,7 +411,7 @@ io_signal(void *ctx, struct sup_node *w, int signo)
     struct node *n = ctx;
     struct wrun *wr = w->io_data;
     if (wr && wr->pid > 0) {
-        uint64_t t0 = naos_clock_now_us();
+        uint64_t t0 = naos_clock_now_us(); /* a measurement */
         proc_signal_group(wr->pid, signo);
         avg_add(&n->signal_avg_us, naos_clock_now_us() - t0);
     }
@@ -443,7 +447,7 @@ persist_failed(struct node *n, const char *name, const char *failure)
         rc = node__record_set_failed(rec, failure ? failure : "failed");
         if (rc == NAOS_OK) {
             rec->generation++;
-            rec->updated_at_ms = naos_clock_wall_ms();
+            rec->updated_at_ms = naos_clock_wall_ms(); /* record's stamp */
             rc = store_deploy_put(n->store, rec);
         }
         store_deploy_free(rec);
@@ -460,6 +464,8 @@ io_event(void *ctx, const struct sup_event *ev)
     char reason[64];
     sup_reason_format(ev->reason, reason, sizeof reason);
     const char *kind = sup_event_kind_name(ev->kind);
+    /* The event's stamps are records' data: read from the clock here on
+     * purpose (decisions use the loop's cached n->r.now). */
     events_push(&n->events, kind, ev->deployment, ev->path, ev->pid,
                 reason[0] ? reason : NULL, ev->restarts, ev->detail,
                 naos_clock_wall_ms(), naos_clock_now_us());
@@ -484,7 +490,7 @@ io_random(void *ctx)
     (void)ctx;
     uint32_t v = 0;
     if (getrandom(&v, sizeof v, GRND_NONBLOCK) != sizeof v)
-        v = (uint32_t)naos_clock_now_us() * 2654435761u;
+        v = (uint32_t)naos_clock_now_us() * 2654435761u; /* entropy only */
     return v;
 }
 
@@ -926,6 +932,57 @@ node__events_flush(struct node *n)
     n->events_flushed_at = n->r.now;
 }
 
+/* The events' part of the before-sleep commit (store/batch.h): a batch
+ * when one is due (node__events_deadline passed, or half the ring waits),
+ * in the loop iteration's one transaction. */
+static bool
+events_prepare(void *arg)
+{
+    struct node *n = arg;
+    n->events_from = n->events_to = 0;
+    struct events *ev = &n->events;
+    uint64_t last = events_last(ev);
+    uint64_t pending = last - ev->persisted;
+    if (pending == 0 || n->events_unsaved)
+        return false;
+    if ((n->events_timer_off || n->r.now < node__events_deadline(n)) &&
+        pending < NODE_EVENTS_KEPT / 2) /* before the ring overwrites */
+        return false;
+    uint64_t from = ev->persisted + 1, oldest = events_oldest(ev);
+    if (from < oldest) /* one iteration recorded more than the ring holds */
+        from = oldest;
+    n->events_from = from;
+    n->events_to = last;
+    return true;
+}
+
+static int
+events_write(struct store_txn *t, void *arg)
+{
+    struct node *n = arg;
+    return store_events_append_txn(t, n->events_from, n->events_to,
+                                   fill_event, &n->events, NODE_EVENTS_KEPT);
+}
+
+static void
+events_done(void *arg, bool ok)
+{
+    struct node *n = arg;
+    if (n->events_to == 0)
+        return;
+    if (ok) {
+        n->events.persisted = n->events_to;
+        n->events_flushed_at = n->r.now;
+    } else {
+        NAOS_ERROR("store", "cannot keep events %llu..%llu: %s; events are "
+                   "no longer kept across restarts of this node",
+                   (unsigned long long)n->events_from,
+                   (unsigned long long)n->events_to, n->batch.errmsg);
+        n->events_unsaved = true;
+    }
+    n->events_from = n->events_to = 0;
+}
+
 naos_time
 node__events_deadline(const struct node *n)
 {
@@ -933,17 +990,6 @@ node__events_deadline(const struct node *n)
         n->events_timer_off)
         return NAOS_TIME_NEVER;
     return n->events_flushed_at + NODE_EVENTS_FLUSH_MS;
-}
-
-void
-node__events_tick(struct node *n)
-{
-    uint64_t pending = events_last(&n->events) - n->events.persisted;
-    if (pending == 0)
-        return;
-    if ((!n->events_timer_off && n->r.now >= node__events_deadline(n)) ||
-        pending >= NODE_EVENTS_KEPT / 2) /* before the ring overwrites */
-        node__events_flush(n);
 }
 
 static int
@@ -1054,6 +1100,74 @@ open_http(struct node *n, const struct node_config *cfg, char *errbuf,
     return NAOS_OK;
 }
 
+/* on_store_fatal (store_fatal_fn): a commit failed (RAFT-LITE P8). The
+ * node stops here, inside the store call that failed, with exit 111
+ * (temporary failure: a service manager starts it again, from what is on
+ * disk): nothing is acknowledged after a failed commit, not even the
+ * reply of the request whose write failed (its client sees the connection
+ * close: outcome unknown). Every worker is killed first (they would be
+ * anyway: PR_SET_PDEATHSIG), so none runs without its supervisor. */
+static void
+on_store_fatal(void *arg, const char *why)
+{
+    struct node *n = arg;
+    kill_everything(n);
+    naos_log(NAOS_LOG_ERROR, "node", "fatal: unable to write the store (%s): "
+             "stopping with exit 111, nothing acknowledged after it", why);
+    _exit(111);
+}
+
+/* open_wire opens the node's transport between nodes (--listen; needs a
+ * cluster key) and reserves the type ranges of the modules that have no
+ * handler yet, so their messages are counted as theirs (unhandled), never
+ * as another module's. Membership registers its own range when it opens
+ * (node_members.c). */
+static int
+open_wire(struct node *n, const struct node_config *cfg, char *errbuf,
+          size_t errlen)
+{
+    if (auth_keyring_primary(&n->keyring, &(uint32_t){0}) != NAOS_OK) {
+        snprintf(errbuf, errlen, "--listen needs --key FILE: membership is "
+                 "never run unauthenticated (create one with `naos keygen`)");
+        return NAOS_EINVAL;
+    }
+    struct wire_config wc = {
+        .listen_url = cfg->listen_url,
+        .recv_max = MEMBERS_WIRE_MAX_ENVELOPE,
+        .keyring = &n->keyring,
+        .node_id = n->node_id,
+        .store = n->store,
+    };
+    int rc = wire_open(&n->wire, &n->r, &wc, &n->batch, errbuf, errlen);
+    if (rc != NAOS_OK)
+        return rc;
+    /* TODO(#11): Raft and node-to-node requests register their handlers
+     * here when they exist. */
+    if ((rc = wire_register(n->wire, "raft", WIRE_TYPES_RAFT_LO,
+                            WIRE_TYPES_RAFT_HI, NULL, NULL)) != NAOS_OK ||
+        (rc = wire_register(n->wire, "requests", WIRE_TYPES_REQ_LO,
+                            WIRE_TYPES_REQ_HI, NULL, NULL)) != NAOS_OK)
+        snprintf(errbuf, errlen, "cannot reserve message types: %s",
+                 naos_strerror(rc));
+    return rc;
+}
+
+/* before_sleep: the last step of a loop iteration (Redis' beforeSleep):
+ * what the iteration must persist (the senders' replay marks, a due batch
+ * of events; later Raft's hard state and entries) is written in ONE synced
+ * transaction (store/batch.h), and only then is what waited on it
+ * released: the messages the marks gate reach their modules (node/wire),
+ * whose replies go out after the commit. A failed commit does not return
+ * (on_store_fatal). A writer that refused its part (a bug) costs that
+ * round: logged, its messages dropped, the node goes on. */
+static void
+before_sleep(struct node *n)
+{
+    if (store_batch_commit(&n->batch) != NAOS_OK)
+        NAOS_ERROR("store", "before-sleep commit refused: %s",
+                   n->batch.errmsg);
+}
+
 static naos_time
 next_deadline(struct node *n)
 {
@@ -1145,6 +1259,17 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
     if ((rc = store_open(&n->store, store_dir, NULL, errbuf, errlen)) !=
         NAOS_OK)
         goto err;
+    store_on_fatal(n->store, on_store_fatal, n);
+    store_batch_init(&n->batch, n->store);
+    n->events_writer = (struct store_batch_writer){
+        .name = "events",
+        .prepare = events_prepare,
+        .write = events_write,
+        .done = events_done,
+        .arg = n,
+    };
+    if ((rc = store_batch_add(&n->batch, &n->events_writer)) != NAOS_OK)
+        goto err;
     struct store_identity id = STORE_IDENTITY_ZERO;
     bool created = false;
     if ((rc = store_identity_get_or_create(n->store, NULL, &id, &created)) !=
@@ -1227,7 +1352,8 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
     if (cfg->http_url && (rc = open_http(n, cfg, errbuf, errlen)) != NAOS_OK)
         goto err;
     if (cfg->listen_url &&
-        (rc = node__members_open(n, cfg, errbuf, errlen)) != NAOS_OK)
+        ((rc = open_wire(n, cfg, errbuf, errlen)) != NAOS_OK ||
+         (rc = node__members_open(n, cfg, errbuf, errlen)) != NAOS_OK))
         goto err;
     /* Last, once every listener is bound: a node that cannot start (a busy
      * --http or --listen port) must not start and then kill every agent
@@ -1260,24 +1386,37 @@ node_run(struct node *n)
     snprintf(ready, sizeof ready, "READY=1\nSTATUS=serving on %s",
              n->ctl_url);
     tell_service_manager(n, ready);
+    /* The loop. Each iteration: wait (epoll, until the cores' next
+     * deadline), read the clock ONCE (n->r.now, n->r.wall_ms: every core
+     * and handler of the iteration uses these, never a fresh read; only
+     * records' stamps and cost measurements read the clock themselves),
+     * dispatch what is ready (control, HTTP, exits, notify, transport:
+     * envelopes are opened and held), the supervision core's timers, the
+     * before-sleep commit and what it releases, membership's timers, then
+     * sleep again (docs/architecture.md "The loop"). */
     for (;;) {
         if (reactor_run_once(&n->r, -1) != NAOS_OK) {
             NAOS_ERROR("node", "event loop failed: %s", strerror(errno));
             return 111;
         }
-        uint64_t t0 = naos_clock_now_us();
+        uint64_t t0 = naos_clock_now_us(); /* a measurement (loop cost) */
         naos_time now = n->r.now;
         orphans_step(n);
         size_slice(n);
         if (sup_next_deadline(n->tree) <= now)
             sup_tick(n->tree, now);
+        before_sleep(n);
+        /* Membership's timers after its messages (released just above),
+         * as before the transport was the node's: an ack that arrived is
+         * seen before its probe times out. They only send probes, which
+         * depend on nothing persisted; what they record is written by the
+         * next iteration's commit (the events' timer wakes the loop). */
         node__members_tick(n);
         if (n->leave_pending && node__members_left(n)) {
             n->leave_pending = false;
             NAOS_INFO("node", "left the cluster; stopping every deployment");
-            sup_shutdown(n->tree, n->r.now);
+            sup_shutdown(n->tree, now);
         }
-        node__events_tick(n);
         reactor_set_deadline(&n->r, next_deadline(n));
         grave_flush(n);
         node__stats_observe_loop(n, n->r.last_lag_us +
@@ -1296,6 +1435,8 @@ node_close(struct node *n)
         return;
     /* First: NNG's threads may be handing us requests and pipe events. */
     node__members_close(n);
+    wire_close(n->wire);
+    n->wire = NULL;
     http_close(&n->http, &n->r);
     if (n->http_addr_path[0])
         unlink(n->http_addr_path);

@@ -125,6 +125,8 @@ static void
 render_status(void *arg, struct http_response *res)
 {
     struct status_view *v = arg;
+    /* The render thread's own read, not the loop's: the snapshots' ages
+     * as this reply is written. */
     naos_time now = naos_clock_now();
     size_t n = v->n ? v->n : 1;
     Naos__V1__DeploymentStatus **deps = naos_alloc(n * sizeof *deps);
@@ -506,7 +508,9 @@ answer_metrics(struct node *n, struct http_response *res)
                                 (const char *[]){"state", st_names[i], NULL},
                                 (double)ms.by_state[i]);
         http_metrics_family(&m, "naos_gossip_messages_total", "counter",
-                            "Sealed membership messages sent and received.");
+                            "Sealed envelopes between nodes sent and "
+                            "received (every range of types: see "
+                            "naos_transport_messages_total).");
         http_metrics_sample(&m, "naos_gossip_messages_total",
                             (const char *[]){"direction", "in", NULL},
                             (double)ms.msgs_in);
@@ -592,6 +596,36 @@ answer_metrics(struct node *n, struct http_response *res)
                             "(0 = healthy).");
         http_metrics_sample(&m, "naos_gossip_local_health_multiplier", NULL,
                             (double)ms.lhm);
+    }
+    if (n->wire) {
+        /* The node's transport (node/wire): per range of message types. */
+        struct wire_stats ws;
+        wire_stats_get(n->wire, &ws);
+        http_metrics_family(&m, "naos_transport_messages_total", "counter",
+                            "Envelopes that opened, by the range of their "
+                            "type (members, raft, requests; none: in no "
+                            "range) and what became of them: received, "
+                            "refused by the range's module, unhandled (a "
+                            "range no module handles yet), dropped (not "
+                            "durable).");
+        for (size_t i = 0; i <= ws.nranges; i++) {
+            const char *name;
+            const struct wire_range_stats *rs;
+            if (wire_range_at(n->wire, i, &name, NULL, NULL, &rs) != NAOS_OK)
+                break;
+            const struct {
+                const char *result;
+                uint64_t v;
+            } rows[] = {{"received", rs->received},
+                        {"refused", rs->refused},
+                        {"unhandled", rs->unhandled},
+                        {"dropped", rs->dropped}};
+            for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++)
+                http_metrics_sample(&m, "naos_transport_messages_total",
+                                    (const char *[]){"range", name, "result",
+                                                     rows[k].result, NULL},
+                                    (double)rows[k].v);
+        }
     }
 
     http_metrics_family(&m, "naos_http_requests_total", "counter",
@@ -686,7 +720,7 @@ node__http_answer(void *arg, const struct http_route *rt,
                   struct http_response *res)
 {
     struct node *n = arg;
-    uint64_t t0 = naos_clock_now_us();
+    uint64_t t0 = naos_clock_now_us(); /* a measurement: busy time */
     switch (rt->kind) {
     case HTTP_R_STATUS:
         answer_status(n, NULL, res, render_status);

@@ -20,6 +20,8 @@
 #include "node/proc/orphans.h"
 #include "node/reactor/reactor.h"
 #include "node/sup/sup.h"
+#include "node/wire/wire.h"
+#include "store/batch.h"
 #include "store/state.h"
 #include "store/store.h"
 
@@ -117,6 +119,8 @@ struct node {
     struct node_peer_memo peer_memo[NODE_PEER_MEMO];
     struct events events; /* kept in the store too (node__events_flush) */
     bool events_unsaved;  /* the store refused them: no more tries */
+    struct store_batch_writer events_writer; /* its part of the batch */
+    uint64_t events_from, events_to; /* what this round writes; 0: none */
     naos_time events_flushed_at; /* last commit of events (loop clock) */
     bool events_timer_off; /* NAOS_TESTING_EVENTS_NO_TIMER=1: tests only */
     struct sup_tree *tree;
@@ -124,6 +128,11 @@ struct node {
     struct wrun *grave; /* freed after the loop iteration that dropped them */
     int stopping;       /* signals received asking us to stop */
     struct store *store; /* DATA/store: deployments, checkpoints, identity */
+    /* The before-sleep commit (store/batch.h): what one loop iteration
+     * must persist, in one synced transaction before the loop sleeps. */
+    struct store_batch batch;
+    struct wire *wire; /* the transport between nodes (--listen), NULL
+                          without (node/wire) */
     struct auth_keyring keyring; /* cluster keys (sealed envelopes) */
     uint64_t node_id;
     struct http http;        /* dashboard, JSON API, /metrics (optional) */
@@ -240,27 +249,28 @@ void node__agent_request(void *arg, struct ctl_req *req);
 void node__handle_path_cmd(struct node *n, const char *path, const char *verb,
                            struct ctl_reply *rep);
 /* node__events_flush writes the events recorded since the last flush to
- * the store, in one synced commit. node_run calls node__events_tick once
- * per loop iteration, which flushes at most every NODE_EVENTS_FLUSH_MS (or
- * once half the ring waits), so a crash loop does not pay a commit per
- * restart; an events reply flushes first when its cursor (`next`) is past
- * what is written, so an event anyone saw, and every number up to a cursor
- * anyone holds, survives any crash (and is never given again) until a
- * store commit fails; close flushes the rest. At most NODE_EVENTS_KEPT are
- * kept in the store. A crash loses at most the unseen events of the last
+ * the store, in one synced commit of its own. The loop's before-sleep
+ * commit (store/batch.h) writes them as part of the iteration's one
+ * transaction at most every NODE_EVENTS_FLUSH_MS (or once half the ring
+ * waits), so a crash loop does not pay a commit per restart; an events
+ * reply calls node__events_flush first when its cursor (`next`) is past
+ * what is written, so an event anyone saw, and every number up to a
+ * cursor anyone holds, survives any crash (and is never given again);
+ * close flushes the rest. At most NODE_EVENTS_KEPT are kept in the
+ * store. A crash loses at most the unseen events of the last
  * NODE_EVENTS_FLUSH_MS. */
 void node__events_flush(struct node *n);
-/* node__events_tick flushes when the interval has passed (see above). */
-void node__events_tick(struct node *n);
-/* node__events_deadline: when node__events_tick has work (NEVER: none). */
+/* node__events_deadline: when the before-sleep commit has events to write
+ * (NEVER: none). */
 naos_time node__events_deadline(const struct node *n);
 /* node__stop begins a graceful stop (SIGTERM, `naos-node leave`): leave
  * the cluster first when in one, then stop every deployment; node_run
  * returns once all is quiet. Idempotent. */
 void node__stop(struct node *n);
 /* node__wall_of: the wall-clock time (ms since the epoch) of monotonic
- * instant at, for people (node.c). */
-int64_t node__wall_of(naos_time at);
+ * instant at, for people, from the loop iteration's cached clock
+ * (n->r.now and n->r.wall_ms) (node.c). Reactor thread. */
+int64_t node__wall_of(const struct node *n, naos_time at);
 
 /* node__http_answer answers one HTTP API request (node_http.c); the
  * http_answer_fn of n->http. */

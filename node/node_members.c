@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* node_members.c: cluster membership of naos-node. Binds the pure SWIM
- * core (node/swim) to the transport (node/net), the sealed envelopes
- * (node/auth), the gossip encoding (proto/swim_pb) and the store (the
- * node's incarnation floor and its cluster id). Reactor thread only.
+ * core (node/swim) to the node's transport (node/wire: its range of
+ * Sealed.type, WIRE_TYPES_MEMBERS), the gossip encoding (proto/swim_pb)
+ * and the store (the node's incarnation floor and its cluster id).
+ * Reactor thread only; time is the loop's cached clock (n->r.now).
  *
  * Driver contract of swim.h, point by point:
  *   - msg.from is the envelope's authenticated sender; Sealed.type is the
- *     swim_msg_type;
+ *     swim_msg_type (handed over by the transport once the sender's replay
+ *     mark is durable: wire.h);
  *   - send to an address (a join to a seed has no id), else to the
  *     member's advertised address; nothing we cannot address is sent;
  *   - incarnation: every value the core reports is written to the store's
@@ -27,13 +29,10 @@
  *   - every message goes out within the frame bound every member enforces
  *     (members_wire.h): larger sync replies and fills are split, anything
  *     else larger is dropped and counted;
- *   - each envelope received tells the transport what it proved about its
- *     connection (net_recv_verdict): one that opened makes the connection
- *     a member's; one that fails before the clocks are compared (not an
- *     envelope, wrong cluster, unknown key, bad MAC, replay) closes a
- *     connection that is not a member's yet. Each connection we make to a
- *     member starts with a sealed hello (MEMBERS_WIRE_HELLO) so the member
- *     never takes it for a stranger's, however long it stays idle.
+ *   - each connection we make to a member starts with a sealed hello
+ *     (MEMBERS_WIRE_HELLO) so the member never takes it for a stranger's,
+ *     however long it stays idle (the transport makes a connection a
+ *     member's once an envelope on it opens: wire.h).
  *
  * Cluster id (keys.h "Cluster id and joining"): a node started without
  * seeds founds the cluster with its identity's cluster id (fixed in the
@@ -43,18 +42,9 @@
  * it, and refuses other clusters from then on. Members accept unassigned
  * (cluster id 0) envelopes from joiners only as SYNC messages (the join).
  *
- * Envelope counters start at wall_ms << 20 (seal.h), above anything a
- * previous run of this node can have used.
- *
- * Replays across our restarts (seal.h "Across restarts"): envelopes that
- * open are not acted on at once. on_recv decodes them into `in`; at the
- * end of the reactor iteration (node__members_tick, first thing) the
- * senders' marks that moved are written in one synced store transaction,
- * and only then are the messages handed to the core, so no reply or
- * effect of an envelope exists before its counter is on disk. Cost: one
- * synced commit per loop iteration that accepted envelopes (a few per
- * second per node at idle; naos_gossip_replay_mark_writes_total). At
- * start the marks are read back into the replay state. */
+ * Sealing, opening, replay marks across restarts and the frame bound are
+ * the transport's (node/wire/wire.h): members_recv sees only messages
+ * whose sender's mark is durable, after the loop's before-sleep commit. */
 #include "node/node.h"
 #include "node/node_int.h"
 
@@ -98,24 +88,13 @@
 #define SEED_REFUSED_WITHIN_MS 1000
 #define SEED_KEY_WARN_MS 10000
 
-/* An opened, decoded message waiting for its sender's mark to be
- * synced. */
-struct pending_msg {
-    struct swim_pb_msg pm;
-    uint64_t cluster_id;
-};
-
 struct node_members {
     struct node *n;
     struct swim *swim;
-    struct net *net;
-    struct net_transport tp;
-    struct auth_sender sender;
-    struct auth_replay replay;
-    struct auth_stats sealed;
+    struct wire *wire; /* the node's (n->wire) */
     char addr[SWIM_ADDR_MAX];
-    uint8_t *pbuf, *ebuf;
-    size_t pcap, ecap;
+    uint8_t *pbuf;
+    size_t pcap;
     uint64_t undecodable;       /* authentic, but not a SWIM message */
     uint64_t unassigned_refused; /* cluster id 0 and not a join */
     uint64_t too_big_out;       /* messages the core made larger than
@@ -126,14 +105,6 @@ struct node_members {
     naos_time seed_sent[SWIM_MAX_SEEDS], seed_warned[SWIM_MAX_SEEDS];
     size_t nseeds;
     const char *send_addr;      /* io_send -> send_part */
-    /* this iteration's opened messages, and the marks to sync first */
-    struct pending_msg *in;
-    size_t nin, incap;
-    struct auth_replay_mark *marks;
-    struct store_replay_mark *smarks;
-    size_t marks_cap;
-    uint64_t mark_writes;       /* synced writes of replay marks */
-    uint64_t mark_failures;     /* ... that failed: messages dropped */
     bool leaving;
     naos_time leave_deadline;
     naos_time health_next;
@@ -254,23 +225,16 @@ seed_index(struct node_members *mb, const char *addr)
     return -1;
 }
 
-/* seal_send seals payload[0..len) as type and sends it to addr. */
+/* seal_send sends payload[0..len) as type to addr through the node's
+ * transport (sealed there). */
 static void
 seal_send(struct node_members *mb, const char *addr, uint32_t type,
           const uint8_t *payload, size_t len)
 {
-    struct node *n = mb->n;
-    if (grow(&mb->ebuf, &mb->ecap, len + AUTH_SEAL_OVERHEAD) != NAOS_OK)
-        return;
-    size_t elen = 0;
-    if (auth_seal(&n->keyring, &mb->sender, naos_clock_wall_ms(), type,
-                  payload, len, mb->ebuf, mb->ecap, &elen,
-                  &mb->sealed) != NAOS_OK)
-        return;
     int si = mb->nseeds ? seed_index(mb, addr) : -1;
     if (si >= 0)
-        mb->seed_sent[si] = naos_clock_now();
-    mb->tp.send(mb->tp.impl, addr, mb->ebuf, elen);
+        mb->seed_sent[si] = mb->n->r.now;
+    wire_send(mb->wire, addr, type, payload, len);
 }
 
 /* send_part (members_wire_part_fn): packs, seals and sends one message
@@ -321,12 +285,14 @@ io_member(void *ctx, const struct swim_member *m, enum swim_change what)
                   m->name[0] ? m->name : "?", (unsigned long long)m->id.v,
                   m->addr, swim_state_name(m->state),
                   (unsigned long long)m->incarnation);
+        /* The clocks read here are the event's stamps (records' data),
+         * not decisions: the loop's cached clock serves those. */
         events_push(&mb->n->events, "member", NULL, m->name, 0,
                     swim_state_name(m->state), 0, m->addr,
                     naos_clock_wall_ms(), naos_clock_now_us());
         if ((m->state == SWIM_ALIVE || m->state == SWIM_SUSPECT) &&
             m->addr[0])
-            mb->tp.dial(mb->tp.impl, m->addr);
+            wire_dial(mb->wire, m->addr);
         mb->prune_due = true;
         break;
     case SWIM_CHANGE_HEALTH:
@@ -345,7 +311,7 @@ io_random(void *ctx)
     (void)ctx;
     uint32_t v = 0;
     if (getrandom(&v, sizeof v, GRND_NONBLOCK) != sizeof v)
-        v = (uint32_t)naos_clock_now_us() * 2654435761u;
+        v = (uint32_t)naos_clock_now_us() * 2654435761u; /* entropy only */
     return v;
 }
 
@@ -414,119 +380,35 @@ adopt_cluster(struct node_members *mb, uint64_t cluster_id)
               (unsigned long long)cluster_id);
 }
 
-/* refuse_conn: whether an envelope refused for r makes its connection
- * one to close, if it is not a member's yet. Stale and future envelopes
- * are authentic (only the clocks disagree) and a lack of memory is ours:
- * such a connection is left to the authentication timeout. */
+/* members_recv (wire_recv_fn): one message of membership's range whose
+ * sender's replay mark is durable. The hello only authenticated its
+ * connection (done by the transport). Refused (counted by the transport
+ * per range, and here by reason): an unassigned envelope (cluster id 0)
+ * that is not a join, a payload that is not the SwimMsg of its type. */
 static bool
-refuse_conn(enum auth_reason r)
-{
-    return r != AUTH_R_STALE && r != AUTH_R_FUTURE && r != AUTH_R_NOMEM;
-}
-
-static void
-on_recv(void *arg, const uint8_t *data, size_t len)
+members_recv(void *arg, const struct wire_msg *wm)
 {
     struct node_members *mb = arg;
     struct node *n = mb->n;
-    struct auth_msg am = AUTH_MSG_ZERO;
-    enum auth_reason why;
-    if (auth_open(&n->keyring, &mb->replay, naos_clock_wall_ms(), data, len,
-                  &am, &why) != NAOS_OK) {
-        NAOS_DEBUG("members", "envelope refused: %s", auth_reason_str(why));
-        if (refuse_conn(why))
-            net_recv_verdict(mb->net, NET_REFUSED);
-        return;
-    }
-    /* It opened under the cluster key: the connection is a member's. */
-    net_recv_verdict(mb->net, NET_AUTHENTIC);
-    if (am.sender == n->node_id || am.type == MEMBERS_WIRE_HELLO) {
-        auth_msg_fini(&am);
-        return;
-    }
-    if (am.cluster_id == 0 && n->keyring.cluster_id != 0 &&
-        am.type != SWIM_MSG_SYNC) {
+    if (wm->type == MEMBERS_WIRE_HELLO)
+        return true;
+    if (wm->cluster_id == 0 && n->keyring.cluster_id != 0 &&
+        wm->type != SWIM_MSG_SYNC) {
         mb->unassigned_refused++;
-        auth_msg_fini(&am);
-        return;
+        return false;
     }
     struct swim_pb_msg pm = SWIM_PB_MSG_ZERO;
-    if (swim_pb_unpack(&pm, am.type, am.payload, am.len) != NAOS_OK) {
+    if (swim_pb_unpack(&pm, wm->type, wm->payload, wm->len) != NAOS_OK) {
         mb->undecodable++;
         swim_pb_msg_fini(&pm);
-        auth_msg_fini(&am);
-        return;
+        return false;
     }
-    /* Acted on once its sender's mark is synced (members_flush). */
-    if (mb->nin == mb->incap) {
-        size_t ncap = mb->incap ? mb->incap * 2 : 16;
-        struct pending_msg *v = naos_realloc(mb->in, ncap * sizeof *v);
-        if (v == NULL) {
-            swim_pb_msg_fini(&pm);
-            auth_msg_fini(&am);
-            return; /* lost, as on the wire */
-        }
-        mb->in = v;
-        mb->incap = ncap;
-    }
-    pm.msg.from.v = am.sender;
-    mb->in[mb->nin].pm = pm;
-    mb->in[mb->nin].cluster_id = am.cluster_id;
-    mb->nin++;
-    auth_msg_fini(&am);
-}
-
-/* members_flush syncs the replay marks that moved, then hands this
- * iteration's messages to the core (see the file comment). Without a
- * durable mark the messages are dropped: acting on them could not be
- * undone by a restart. */
-static void
-members_flush(struct node_members *mb)
-{
-    struct node *n = mb->n;
-    bool ok = true;
-    size_t np = auth_replay_pending(&mb->replay);
-    if (np > mb->marks_cap) {
-        struct auth_replay_mark *a = naos_realloc(mb->marks, np * sizeof *a);
-        if (a)
-            mb->marks = a;
-        struct store_replay_mark *b =
-            naos_realloc(mb->smarks, np * sizeof *b);
-        if (b)
-            mb->smarks = b;
-        if (a && b)
-            mb->marks_cap = np;
-    }
-    if (np > mb->marks_cap) {
-        ok = false; /* no memory: the marks stay pending */
-    } else if (np) {
-        size_t k = auth_replay_take(&mb->replay, mb->marks, np);
-        for (size_t i = 0; i < k; i++) {
-            mb->smarks[i].sender = mb->marks[i].sender;
-            mb->smarks[i].top = mb->marks[i].top;
-            mb->smarks[i].last_ms = mb->marks[i].last_ms;
-            mb->smarks[i].gone = mb->marks[i].gone;
-        }
-        mb->mark_writes++;
-        if (store_replay_marks_write(n->store, mb->smarks, k) != NAOS_OK) {
-            if (mb->mark_failures++ == 0)
-                NAOS_ERROR("members", "cannot keep the replay marks of %zu "
-                           "sender(s): %s; their messages are dropped",
-                           k, store_errmsg(n->store));
-            ok = false;
-        }
-    }
-    naos_time now = naos_clock_now();
-    for (size_t i = 0; i < mb->nin; i++) {
-        struct pending_msg *p = &mb->in[i];
-        if (ok) {
-            if (n->keyring.cluster_id == 0 && p->cluster_id != 0)
-                adopt_cluster(mb, p->cluster_id);
-            swim_on_message(mb->swim, NULL, &p->pm.msg, now);
-        }
-        swim_pb_msg_fini(&p->pm);
-    }
-    mb->nin = 0;
+    pm.msg.from.v = wm->sender;
+    if (n->keyring.cluster_id == 0 && wm->cluster_id != 0)
+        adopt_cluster(mb, wm->cluster_id);
+    swim_on_message(mb->swim, NULL, &pm.msg, n->r.now);
+    swim_pb_msg_fini(&pm);
+    return true;
 }
 
 /* on_connected: a connection of ours to a member came up: authenticate
@@ -548,7 +430,7 @@ static void
 on_closed(void *arg, const char *addr)
 {
     struct node_members *mb = arg;
-    naos_time now = naos_clock_now();
+    naos_time now = mb->n->r.now;
     int si = mb->nseeds ? seed_index(mb, addr) : -1;
     if (si >= 0 && !swim_is_joined(mb->swim) &&
         now - mb->seed_sent[si] <= SEED_REFUSED_WITHIN_MS &&
@@ -611,45 +493,25 @@ node__members_open(struct node *n, const struct node_config *cfg,
     }
     n->keyring.cluster_id = id.cluster_fixed ? id.cluster_id : 0;
     n->keyring.accept_unassigned = true;
-    auth_replay_init(&mb->replay, AUTH_DEFAULT_MAX_SKEW_MS);
-    struct store_replay_mark *sm = NULL;
-    size_t sn = 0;
-    if ((rc = store_replay_marks_list(n->store, &sm, &sn)) != NAOS_OK) {
-        snprintf(err, errlen, "cannot read the replay marks: %s",
-                 store_errmsg(n->store));
+    if (n->wire == NULL) {
+        snprintf(err, errlen, "membership needs the node's transport "
+                 "(--listen)");
+        return NAOS_EINVAL;
+    }
+    mb->wire = n->wire;
+    if ((rc = wire_register(mb->wire, "members", WIRE_TYPES_MEMBERS_LO,
+                            WIRE_TYPES_MEMBERS_HI, members_recv, mb)) !=
+        NAOS_OK) {
+        snprintf(err, errlen, "cannot register membership's message types "
+                 "%u..%u: %s", WIRE_TYPES_MEMBERS_LO, WIRE_TYPES_MEMBERS_HI,
+                 naos_strerror(rc));
         return rc;
     }
-    size_t restored = 0;
-    for (size_t i = 0; i < sn; i++) {
-        struct auth_replay_mark m = {sm[i].sender, sm[i].top, sm[i].last_ms,
-                                     false};
-        if (auth_replay_restore(&mb->replay, &m) == NAOS_OK)
-            restored++;
-    }
-    naos_free(sm);
-    if (restored)
-        NAOS_INFO("members", "replay marks of %zu sender(s) restored",
-                  restored);
-    auth_sender_init(&mb->sender, n->node_id,
-                     (uint64_t)naos_clock_wall_ms() << 20);
-
-    struct net_config nc = {
-        .listen_url = cfg->listen_url,
-        .recv_max = MEMBERS_WIRE_MAX_ENVELOPE,
-        .recv = on_recv,
-        .closed = on_closed,
-        .arg = mb,
-    };
-    struct net_options no = NET_OPTIONS_ZERO;
-    no.connected = on_connected;
-    if ((rc = net_open_opts(&mb->net, &n->r, &nc, &no, err, errlen)) !=
-        NAOS_OK)
-        return rc;
-    net_transport_nng(mb->net, &mb->tp);
+    wire_on_conn(mb->wire, on_connected, on_closed, mb);
     const char *adv = cfg->advertise_url;
     bool wild = false;
     char e2[200];
-    net_url_check(net_listen_url(mb->net), &wild, e2, sizeof e2);
+    net_url_check(wire_listen_url(mb->wire), &wild, e2, sizeof e2);
     if (adv == NULL && wild) {
         snprintf(err, errlen, "--listen %s is a wildcard address: give "
                  "--advertise tcp://HOST:PORT (the address peers dial)",
@@ -657,7 +519,7 @@ node__members_open(struct node *n, const struct node_config *cfg,
         return NAOS_EINVAL;
     }
     snprintf(mb->addr, sizeof mb->addr, "%s",
-             adv ? adv : net_listen_url(mb->net));
+             adv ? adv : wire_listen_url(mb->wire));
 
     uint64_t floor = 0;
     Naos__V1__NodeRecord *rec = NULL;
@@ -684,7 +546,7 @@ node__members_open(struct node *n, const struct node_config *cfg,
                  naos_strerror(rc));
         return rc;
     }
-    naos_time now = naos_clock_now();
+    naos_time now = n->r.now;
     swim_start(mb->swim, now);
     node__members_tick(n); /* health before the first probe */
     for (size_t i = 0; i < cfg->nseeds && i < SWIM_MAX_SEEDS; i++)
@@ -704,7 +566,7 @@ node__members_open(struct node *n, const struct node_config *cfg,
                               0644) != NAOS_OK)
         NAOS_WARN("members", "cannot write %s/gossip.addr", n->run_dir);
     NAOS_INFO("members", "gossip on %s (advertised %s, profile %s, "
-              "incarnation %llu)%s", net_listen_url(mb->net), mb->addr,
+              "incarnation %llu)%s", wire_listen_url(mb->wire), mb->addr,
               cfg->profile ? cfg->profile : "lan",
               (unsigned long long)swim_self(mb->swim)->incarnation,
               cfg->nseeds ? ", joining through the seeds" : "");
@@ -720,16 +582,12 @@ node__members_close(struct node *n)
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/gossip.addr", n->run_dir);
     unlink(path);
-    net_close(mb->net);
-    for (size_t i = 0; i < mb->nin; i++)
-        swim_pb_msg_fini(&mb->in[i].pm);
-    naos_free(mb->in);
-    naos_free(mb->marks);
-    naos_free(mb->smarks);
+    /* The transport is the node's: it outlives us, so it stops telling
+     * us anything (the node closes it right after). */
+    if (mb->wire)
+        wire_on_conn(mb->wire, NULL, NULL, NULL);
     swim_free(mb->swim);
-    auth_replay_fini(&mb->replay);
     naos_free(mb->pbuf);
-    naos_free(mb->ebuf);
     naos_free(mb);
     n->members = NULL;
 }
@@ -773,8 +631,7 @@ node__members_tick(struct node *n)
     struct node_members *mb = n->members;
     if (mb == NULL)
         return;
-    members_flush(mb);
-    naos_time now = naos_clock_now();
+    naos_time now = n->r.now;
     if (now >= mb->health_next && !mb->leaving) {
         mb->health_next = now + HEALTH_PERIOD_MS;
         struct swim_health h;
@@ -796,7 +653,7 @@ node__members_tick(struct node *n)
         if (mb->prune_due || now >= mb->prune_next) {
             mb->prune_due = false;
             mb->prune_next = now + PEER_LINGER_MS;
-            mb->tp.prune(mb->tp.impl, keep_peer, mb, PEER_LINGER_MS);
+            wire_prune(mb->wire, keep_peer, mb, PEER_LINGER_MS);
         }
     }
     if (swim_next_deadline(mb->swim) <= now)
@@ -810,7 +667,7 @@ node__members_leave(struct node *n)
     if (mb == NULL)
         return false;
     if (!mb->leaving) {
-        naos_time now = naos_clock_now();
+        naos_time now = n->r.now;
         NAOS_INFO("members", "leaving the cluster");
         swim_leave(mb->swim, now);
         mb->leaving = true;
@@ -826,7 +683,7 @@ node__members_left(struct node *n)
     if (mb == NULL)
         return true;
     return mb->leaving && (swim_leave_done(mb->swim) ||
-                           naos_clock_now() >= mb->leave_deadline);
+                           n->r.now >= mb->leave_deadline);
 }
 
 /* ---- inspection --------------------------------------------------------- */
@@ -909,7 +766,7 @@ node__members_reply(struct node *n, struct ctl_reply *rep)
     if (nr == NULL)
         return;
     naos__v1__nodes_reply__init(nr);
-    naos_time now = naos_clock_now();
+    naos_time now = n->r.now;
     /* Our own health is tallied now rather than read back from the last
      * blob gossiped (up to HEALTH_PERIOD_MS old), so this answer agrees
      * with a status or /metrics taken just before or after it. */
@@ -963,7 +820,9 @@ node__members_stats(struct node *n, struct node_members_stats *st)
         return false;
     for (size_t i = 0; i < swim_member_count(mb->swim); i++)
         st->by_state[swim_member_at(mb->swim, i)->state]++;
-    const struct net_stats *ns = mb->tp.stats(mb->tp.impl);
+    struct wire_stats ws;
+    wire_stats_get(mb->wire, &ws);
+    const struct net_stats *ns = ws.net;
     st->msgs_in = ns->msgs_in;
     st->msgs_out = ns->msgs_out;
     st->bytes_in = ns->bytes_in;
@@ -977,9 +836,9 @@ node__members_stats(struct node *n, struct node_members_stats *st)
         st->in_closed[r] = ns->in_closed[r];
     st->oversized = ns->oversized;
     st->accept_paused = ns->accept_paused;
-    st->mark_writes = mb->mark_writes;
+    st->mark_writes = ws.mark_writes;
     for (int r = 0; r < AUTH_R__COUNT; r++)
-        st->rejected[r] = mb->replay.stats.rejected[r];
+        st->rejected[r] = ws.opened->rejected[r];
     st->undecodable = mb->undecodable;
     st->unassigned_refused = mb->unassigned_refused;
     st->lhm = swim_lhm(mb->swim);

@@ -43,7 +43,7 @@ status_of(struct node *n, struct ctl_reply *rep, const struct sup_node *s,
             char buf[64];
             sup_reason_format(s->last_exit, buf, sizeof buf);
             er->reason = ctl_reply_strdup(rep, buf);
-            er->at_wall_ms = node__wall_of(s->last_exit_at);
+            er->at_wall_ms = node__wall_of(n, s->last_exit_at);
             ns->last_exit = er;
         }
     }

@@ -77,6 +77,17 @@ store_events_append(struct store *s, uint64_t from, uint64_t to,
     return store_write(s, append_txn, &a);
 }
 
+int
+store_events_append_txn(struct store_txn *t, uint64_t from, uint64_t to,
+                        store_event_fill_fn fill, void *arg, uint64_t keep)
+{
+    if (keep == 0 || from == 0 || to < from || fill == NULL)
+        return store_txn_fail(t, NAOS_EINVAL,
+                              "events: need 0 < from <= to and keep >= 1");
+    struct append_args a = {from, to, fill, arg, keep};
+    return append_txn(t, &a);
+}
+
 struct load_args {
     store_event_fn fn;
     void *arg;

@@ -32,6 +32,14 @@ typedef bool (*store_event_fill_fn)(uint64_t seq, Naos__V1__Event *out,
 int store_events_append(struct store *s, uint64_t from, uint64_t to,
                         store_event_fill_fn fill, void *arg, uint64_t keep);
 
+/* store_events_append_txn is store_events_append inside the caller's write
+ * transaction t (durable when t's store_write returns NAOS_OK), for the
+ * node's before-sleep batch (store/batch.h). Same checks and errors; it
+ * may run again when the transaction is re-run (map growth). */
+int store_events_append_txn(struct store_txn *t, uint64_t from, uint64_t to,
+                            store_event_fill_fn fill, void *arg,
+                            uint64_t keep);
+
 /* store_event_fn gets one stored event (borrowed: valid during the call).
  * Return NAOS_OK to go on; anything else stops the walk and is returned. */
 typedef int (*store_event_fn)(const Naos__V1__Event *ev, void *arg);

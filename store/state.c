@@ -913,6 +913,18 @@ store_replay_marks_write(struct store *s,
     return store_write(s, replay_write_fn, &w);
 }
 
+int
+store_replay_marks_put(struct store_txn *t,
+                       const struct store_replay_mark *marks, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (marks[i].sender == 0)
+            return store_txn_fail(t, NAOS_EINVAL, "store: replay mark of "
+                                  "sender 0");
+    struct replay_write w = {marks, n};
+    return replay_write_fn(t, &w);
+}
+
 struct replay_list {
     struct store_replay_mark *v;
     size_t n, cap;

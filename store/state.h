@@ -191,6 +191,12 @@ struct store_replay_mark {
 int store_replay_marks_write(struct store *s,
                              const struct store_replay_mark *marks, size_t n);
 
+/* store_replay_marks_put is store_replay_marks_write inside the caller's
+ * write transaction t (the node's before-sleep batch, store/batch.h):
+ * durable when t's store_write returns NAOS_OK. Same errors. */
+int store_replay_marks_put(struct store_txn *t,
+                           const struct store_replay_mark *marks, size_t n);
+
 /* store_replay_marks_list returns every stored mark, in sender order, in
  * *out (naos_alloc'd, free with naos_free; NULL when none) and *n. A
  * malformed entry (not 16 bytes) is skipped. */

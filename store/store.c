@@ -107,10 +107,20 @@ go_fatal(struct store *s, const char *why)
     snprintf(s->fatal, sizeof s->fatal, "%s", why);
     NAOS_ERROR("store", "%s: %s: the store refuses further use", s->dir,
                why);
-    return store_fail(s, NAOS_ESTORE,
-                      "store %s: %s: the store refuses further use; "
-                      "restart naos-node to recover from disk",
-                      s->dir, why);
+    int err = store_fail(s, NAOS_ESTORE,
+                         "store %s: %s: the store refuses further use; "
+                         "restart naos-node to recover from disk",
+                         s->dir, why);
+    if (s->on_fatal)
+        s->on_fatal(s->on_fatal_arg, s->errmsg);
+    return err;
+}
+
+void
+store_on_fatal(struct store *s, store_fatal_fn fn, void *arg)
+{
+    s->on_fatal = fn;
+    s->on_fatal_arg = arg;
 }
 
 static int

@@ -108,6 +108,17 @@ uint64_t store_map_size(const struct store *s);
  * NAOS_ESTORE. */
 bool store_is_failed(const struct store *s);
 
+/* store_fatal_fn: the store has just turned failed (why: borrowed for the
+ * call). Called once, on the loop thread, from inside the store call that
+ * failed, before that call returns. */
+typedef void (*store_fatal_fn)(void *arg, const char *why);
+
+/* store_on_fatal sets fn(arg) to be called when a commit fails (or the
+ * environment panics): the node stops there (exit 111), so nothing is
+ * acknowledged after a failed commit (RAFT-LITE P8). NULL fn: none (the
+ * default: the store only refuses further use). */
+void store_on_fatal(struct store *s, store_fatal_fn fn, void *arg);
+
 /* store_is_durable is false only when opened with unsafe_nosync. */
 bool store_is_durable(const struct store *s);
 

@@ -24,6 +24,8 @@ struct store {
     bool in_txn;
     char errmsg[STORE_ERRMSG_LEN];
     char fatal[STORE_ERRMSG_LEN]; /* why the store failed, when it did */
+    store_fatal_fn on_fatal;      /* store_on_fatal */
+    void *on_fatal_arg;
 };
 
 struct store_txn {

@@ -7,11 +7,17 @@
     replays and not acted on (the seed's replay marks are kept in its
     store);
   - issue 10: a join with the wrong cluster key says so in the joiner's
-    log, and a join to a seed nobody listens on does not.
+    log, and a join to a seed nobody listens on does not;
+  - issue 11: a sealed message of the Raft range (under the cluster key,
+    from a sender the node never heard of) is counted as an unhandled
+    Raft message by the node's transport, never as an undecodable
+    membership message; a membership type whose payload does not decode
+    is membership's refusal (it_seal_forge seals them).
 
 Nodes listen on free ports with their own temp dirs and are reaped by
 PID; the proxy's threads and sockets are closed before each test ends."""
 import os
+import re
 import shutil
 import socket
 import struct
@@ -24,6 +30,7 @@ import unittest
 import promtext
 from harness import NAOS_BIN, Node, wait_until
 
+FORGE = os.environ.get("NAOS_SEAL_FORGE")
 LISTEN = ["--listen", "tcp://127.0.0.1:0", "--profile", "lan"]
 PUSH_HDR = b"\x00SP\x00\x00\x50\x00\x00"
 KEY_LINE = "answered but our key does not open its messages (wrong --key?)"
@@ -202,6 +209,64 @@ class GossipAuth(unittest.TestCase):
               "restart" % len(frames))
         self.assertIn("replay marks of 1 sender(s) restored",
                       seed.read_node_log())
+
+    def send_sealed(self, node, cluster, sender, mtype, payload):
+        """Seals payload as mtype from sender (hex ids) under the cluster
+        key and sends it to node's gossip port on a connection of its own,
+        kept open until the node counted one more opened envelope."""
+        env = subprocess.run([FORGE, self.key, cluster, sender, str(mtype),
+                              payload], capture_output=True, timeout=10,
+                             check=True).stdout
+        gport = int(node.gossip_addr().rsplit(":", 1)[1])
+
+        def opened():
+            return sum(metric(node, "naos_transport_messages_total",
+                              range=r, result="received")
+                       for r in ("members", "raft", "requests", "none"))
+        before = opened()
+        with socket.create_connection(("127.0.0.1", gport), timeout=5) as s:
+            s.sendall(PUSH_HDR + struct.pack(">Q", len(env)) + env)
+            wait_until(lambda: opened() > before, 10,
+                       msg="the envelope of type %d opened" % mtype)
+
+    @unittest.skipUnless(FORGE, "NAOS_SEAL_FORGE not set (run through ctest)")
+    def test_raft_message_is_unhandled_not_bad_membership(self):
+        node = self.start("solo", *LISTEN, "--key", self.key)
+        m = re.search(r"founding cluster ([0-9a-f]{16})",
+                      node.read_node_log())
+        self.assertIsNotNone(m, "no founding line in the node's log")
+        cluster = m.group(1)
+
+        def count(name, **labels):
+            return metric(node, name, **labels)
+        self.assertEqual(count("naos_transport_messages_total", range="raft",
+                               result="unhandled"), 0)
+        # type 70: in the Raft range (64..95), which no module handles yet
+        self.send_sealed(node, cluster, "7001", 70, "append-entries")
+        self.assertEqual(count("naos_transport_messages_total", range="raft",
+                               result="received"), 1)
+        self.assertEqual(count("naos_transport_messages_total", range="raft",
+                               result="unhandled"), 1)
+        self.assertEqual(count("naos_transport_messages_total",
+                               range="members", result="refused"), 0)
+        self.assertEqual(count("naos_gossip_rejected_total",
+                               reason="undecodable-payload"), 0)
+        # type 3 (a SWIM ack) whose payload is not one: membership's
+        # refusal, and still nothing of the Raft range's
+        self.send_sealed(node, cluster, "7002", 3, "garbage-not-an-ack")
+        wait_until(lambda: count("naos_gossip_rejected_total",
+                                 reason="undecodable-payload") == 1, 10,
+                   msg="the bad ack counted by membership")
+        self.assertEqual(count("naos_transport_messages_total",
+                               range="members", result="refused"), 1)
+        self.assertEqual(count("naos_transport_messages_total", range="raft",
+                               result="unhandled"), 1)
+        # a type in no range (200)
+        self.send_sealed(node, cluster, "7003", 200, "?")
+        self.assertEqual(count("naos_transport_messages_total", range="none",
+                               result="unhandled"), 1)
+        self.assertEqual(count("naos_gossip_rejected_total",
+                               reason="undecodable-payload"), 1)
 
     def test_wrong_key_join_says_so(self):
         seed = self.start("seed", *LISTEN, "--key", self.key)

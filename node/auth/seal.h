@@ -52,9 +52,9 @@
  *     is reported by auth_replay_take (at most one entry per sender);
  *   - the driver writes what auth_replay_take returns in one synced store
  *     transaction BEFORE acting on any envelope auth_open accepted since
- *     the previous take (node_members.c: once per reactor iteration that
- *     accepted envelopes; their effects, replies included, wait for the
- *     commit);
+ *     the previous take (node/wire: in the loop's before-sleep commit of
+ *     each iteration that accepted envelopes; their effects, replies
+ *     included, wait for the commit);
  *   - at start it hands every stored mark to auth_replay_restore, which
  *     rebuilds the window as if every counter up to top had been seen.
  * Guarantee: after a crash, no envelope that was acted on before it is

@@ -17,6 +17,7 @@ reactor_init(struct reactor *r)
     if (r->epfd < 0)
         return NAOS_ESYS;
     r->now = naos_clock_now();
+    r->wall_ms = naos_clock_wall_ms();
     return NAOS_OK;
 }
 
@@ -73,6 +74,7 @@ reactor_run_once(struct reactor *r, int max_wait_ms)
         return NAOS_ESYS;
     uint64_t t0 = naos_clock_now_us();
     r->now = t0 / 1000;
+    r->wall_ms = naos_clock_wall_ms();
     for (int i = 0; i < n; i++) {
         struct reactor_watch *w = evs[i].data.ptr;
         /* A callback earlier in this batch may have removed w's owner's

@@ -26,7 +26,13 @@ struct reactor_watch {
 
 struct reactor {
     int epfd;
-    naos_time now;       /* cached at each wake-up */
+    /* The loop's clock, read once at each wake-up (STYLE §10, uv_now):
+     * every core and driver of one iteration uses these values, never a
+     * fresh clock read (node.c "The loop"). wall_ms is the wall clock
+     * (ms since the epoch) read at the same moment, for what must be
+     * compared across hosts (sealed envelopes' staleness). */
+    naos_time now;
+    int64_t wall_ms;
     naos_time deadline;  /* NAOS_TIME_NEVER when none */
     uint64_t iterations;
     uint64_t max_lag_us; /* worst dispatch time seen (loop latency) */
