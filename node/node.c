@@ -402,6 +402,24 @@ on_exits(void *arg, uint32_t events)
 /* Exited children looked at per loop iteration (each O(1)). */
 #define NODE_PEEK_PER_ITERATION 16
 
+/* A pass of the orphan sweep starts at most this often. Each read of the
+ * kernel's children file walks the list from its head to where the last
+ * read stopped, so one pass over n children costs O(n^2 / chunk): for a
+ * stop of 3,000 workers, passes asked for by every reap and run back to
+ * back were a third of the reactor's CPU (perf). An orphan of an exited
+ * worker is now killed within this much (and a pass) of its exit. */
+#define NODE_ORPHANS_PASS_MS 250
+
+/* orphans_due: orphans_step may take a step of the sweep now. */
+static bool
+orphans_due(const struct node *n, naos_time now)
+{
+    if (!proc_orphans_scan_busy(&n->orphans))
+        return false;
+    return n->orphans.tasks != NULL || /* a pass is under way */
+           now >= n->orphans_pass_at + NODE_ORPHANS_PASS_MS;
+}
+
 /* orphans_step: once per loop iteration. After SIGCHLD, reaps exited
  * children that are not workers, and workers whose pidfd event has not
  * come yet; then one bounded step of the orphan sweep if one is wanted. */
@@ -429,8 +447,10 @@ orphans_step(struct node *n)
             reap_run(wr);
         }
     }
-    if (proc_orphans_scan_busy(&n->orphans)) {
+    if (orphans_due(n, n->r.now)) {
         struct proc_orphans_stats st = PROC_ORPHANS_STATS_ZERO;
+        if (n->orphans.tasks == NULL)
+            n->orphans_pass_at = n->r.now; /* this step starts a pass */
         proc_orphans_scan_step(&n->orphans, is_known_pid, n, &st);
         if (st.killed)
             NAOS_INFO("proc", "killed %u orphaned process(es)", st.killed);
@@ -1130,7 +1150,7 @@ open_http(struct node *n, const struct node_config *cfg, char *errbuf,
 static naos_time
 next_deadline(struct node *n)
 {
-    if (n->chld_pending || proc_orphans_scan_busy(&n->orphans))
+    if (n->chld_pending || orphans_due(n, n->r.now))
         return n->r.now; /* orphans_step has more to do */
     naos_time a = sup_next_deadline(n->tree);
     /* The core waits while dying_max runs are dying: until the oldest
@@ -1139,8 +1159,12 @@ next_deadline(struct node *n)
         a = n->dying_head->dying_at + NODE_DYING_MS;
     naos_time b = node__members_deadline(n);
     naos_time c = node__events_deadline(n);
+    naos_time d = proc_orphans_scan_busy(&n->orphans)
+                      ? n->orphans_pass_at + NODE_ORPHANS_PASS_MS /* next pass */
+                      : NAOS_TIME_NEVER;
     a = a < b ? a : b;
-    return a < c ? a : c;
+    a = a < c ? a : c;
+    return a < d ? a : d;
 }
 
 int

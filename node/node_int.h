@@ -143,6 +143,7 @@ struct node {
      * orphan sweep, one bounded step per loop iteration. */
     bool chld_pending;
     struct proc_orphans_scan orphans;
+    naos_time orphans_pass_at; /* when the last pass of the sweep began */
     int exits_fd; /* epoll set of the workers' pidfds (node.c) */
     struct reactor_watch exits_watch;
     /* Slices (node.c): what a spawn and a signal cost the reactor lately
