@@ -12,6 +12,7 @@
  *
  * Nothing here may cost the reactor O(workers) per event: the core works
  * in slices sized from what spawns and signals cost lately (size_slice),
+ * a stop signals no more workers than may be dying at once (dying_push),
  * and the orphan sweep runs one bounded step per loop iteration, however
  * many exits asked for it (orphans_step). */
 #include "node/node.h"
@@ -80,6 +81,71 @@ grave_flush(struct node *n)
         n->grave = wr->grave_next;
         naos_free(wr);
     }
+}
+
+/* ---- dying runs ----------------------------------------------------------
+ * Every signal the core sends asks a worker to end (a stop, or a kill of
+ * its own). The signal costs the node a few microseconds; the exit it sets
+ * off costs the machine far more (the worker's handler, then the kernel
+ * tearing the process down), and it runs on the same CPUs as the reactor:
+ * with a thousand workers signalled at once, the reactor waited hundreds
+ * of milliseconds for a CPU behind them (bench_bigtree, issue 9). So a run
+ * counts as dying from the core's first signal until it is reaped, or
+ * until NODE_DYING_MS have passed (a worker that takes its time to stop
+ * must not hold up the others' stops), and while dying_max runs are dying
+ * the core gets no budget for more signals (size_slice) and is not ticked:
+ * a big stop proceeds as fast as workers actually exit. */
+#define NODE_DYING_MS 50
+#define NODE_DYING_PER_CPU 2
+
+static void
+dying_push(struct node *n, struct wrun *wr)
+{
+    if (wr->dying)
+        return;
+    wr->dying = true;
+    wr->dying_at = n->r.now;
+    wr->dying_next = NULL;
+    wr->dying_prev = n->dying_tail;
+    if (n->dying_tail)
+        n->dying_tail->dying_next = wr;
+    else
+        n->dying_head = wr;
+    n->dying_tail = wr;
+    n->ndying++;
+}
+
+static void
+dying_drop(struct node *n, struct wrun *wr)
+{
+    if (!wr->dying)
+        return;
+    if (wr->dying_prev)
+        wr->dying_prev->dying_next = wr->dying_next;
+    else
+        n->dying_head = wr->dying_next;
+    if (wr->dying_next)
+        wr->dying_next->dying_prev = wr->dying_prev;
+    else
+        n->dying_tail = wr->dying_prev;
+    wr->dying = false;
+    wr->dying_prev = wr->dying_next = NULL;
+    n->ndying--;
+}
+
+/* dying_expire stops counting runs signalled NODE_DYING_MS ago or more. */
+static void
+dying_expire(struct node *n, naos_time now)
+{
+    while (n->dying_head && n->dying_head->dying_at + NODE_DYING_MS <= now)
+        dying_drop(n, n->dying_head);
+}
+
+/* dying_full: no more signals now (see above). */
+static bool
+dying_full(const struct node *n)
+{
+    return n->ndying >= n->dying_max;
 }
 
 /* ---- runs: spawn, exit, logs ------------------------------------------ */
@@ -267,6 +333,7 @@ static void
 finish_run(struct wrun *wr, bool exited, int code)
 {
     struct node *n = wr->n;
+    dying_drop(n, wr);
     exits_unwatch(n, wr);
     close(wr->pidfd);
     wr->pidfd = -1;
@@ -339,6 +406,24 @@ on_exits(void *arg, uint32_t events)
 /* Exited children looked at per loop iteration (each O(1)). */
 #define NODE_PEEK_PER_ITERATION 16
 
+/* A pass of the orphan sweep starts at most this often. Each read of the
+ * kernel's children file walks the list from its head to where the last
+ * read stopped, so one pass over n children costs O(n^2 / chunk): for a
+ * stop of 3,000 workers, passes asked for by every reap and run back to
+ * back were a third of the reactor's CPU (perf). An orphan of an exited
+ * worker is now killed within this much (and a pass) of its exit. */
+#define NODE_ORPHANS_PASS_MS 250
+
+/* orphans_due: orphans_step may take a step of the sweep now. */
+static bool
+orphans_due(const struct node *n, naos_time now)
+{
+    if (!proc_orphans_scan_busy(&n->orphans))
+        return false;
+    return n->orphans.tasks != NULL || /* a pass is under way */
+           now >= n->orphans_pass_at + NODE_ORPHANS_PASS_MS;
+}
+
 /* orphans_step: once per loop iteration. After SIGCHLD, reaps exited
  * children that are not workers, and workers whose pidfd event has not
  * come yet; then one bounded step of the orphan sweep if one is wanted. */
@@ -366,8 +451,10 @@ orphans_step(struct node *n)
             reap_run(wr);
         }
     }
-    if (proc_orphans_scan_busy(&n->orphans)) {
+    if (orphans_due(n, n->r.now)) {
         struct proc_orphans_stats st = PROC_ORPHANS_STATS_ZERO;
+        if (n->orphans.tasks == NULL)
+            n->orphans_pass_at = n->r.now; /* this step starts a pass */
         proc_orphans_scan_step(&n->orphans, is_known_pid, n, &st);
         if (st.killed)
             NAOS_INFO("proc", "killed %u orphaned process(es)", st.killed);
@@ -398,11 +485,15 @@ slice_for(uint64_t target_us, uint64_t avg_us, uint64_t guess_us, uint32_t lo,
 static void
 size_slice(struct node *n)
 {
+    uint32_t signals = slice_for(NODE_SLICE_SIGNAL_US, n->signal_avg_us,
+                                 NODE_SIGNAL_US_GUESS, 4, 1024);
+    /* No more signals than runs may still start dying (the core is not
+     * ticked when none may; a command still gets its one). */
+    uint32_t room = dying_full(n) ? 1 : n->dying_max - n->ndying;
     sup_set_slice(n->tree,
                   slice_for(NODE_SLICE_SPAWN_US, n->spawn_avg_us,
                             NODE_SPAWN_US_GUESS, 1, 64),
-                  slice_for(NODE_SLICE_SIGNAL_US, n->signal_avg_us,
-                            NODE_SIGNAL_US_GUESS, 4, 1024));
+                  signals < room ? signals : room);
 }
 
 static void
@@ -411,6 +502,7 @@ io_signal(void *ctx, struct sup_node *w, int signo)
     struct node *n = ctx;
     struct wrun *wr = w->io_data;
     if (wr && wr->pid > 0) {
+        dying_push(n, wr);
         uint64_t t0 = naos_clock_now_us(); /* a measurement */
         proc_signal_group(wr->pid, signo);
         avg_add(&n->signal_avg_us, naos_clock_now_us() - t0);
@@ -503,6 +595,7 @@ io_forget(void *ctx, struct sup_node *node)
     struct wrun *wr = node->io_data;
     if (wr == NULL)
         return;
+    dying_drop(n, wr);
     if (wr->pid > 0) {
         /* Only when the whole tree is freed at exit with runs still live
          * (the core forgets stopped nodes otherwise): drop their fds. */
@@ -1171,13 +1264,21 @@ before_sleep(struct node *n)
 static naos_time
 next_deadline(struct node *n)
 {
-    if (n->chld_pending || proc_orphans_scan_busy(&n->orphans))
+    if (n->chld_pending || orphans_due(n, n->r.now))
         return n->r.now; /* orphans_step has more to do */
     naos_time a = sup_next_deadline(n->tree);
+    /* The core waits while dying_max runs are dying: until the oldest
+     * stops counting, or (sooner) an exit wakes the loop. */
+    if (dying_full(n) && a < n->dying_head->dying_at + NODE_DYING_MS)
+        a = n->dying_head->dying_at + NODE_DYING_MS;
     naos_time b = node__members_deadline(n);
     naos_time c = node__events_deadline(n);
+    naos_time d = proc_orphans_scan_busy(&n->orphans)
+                      ? n->orphans_pass_at + NODE_ORPHANS_PASS_MS /* next pass */
+                      : NAOS_TIME_NEVER;
     a = a < b ? a : b;
-    return a < c ? a : c;
+    a = a < c ? a : c;
+    return a < d ? a : d;
 }
 
 int
@@ -1337,6 +1438,18 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
         snprintf(errbuf, errlen, "out of memory");
         goto err;
     }
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    cpus = cpus < 1 ? 1 : cpus > 16 ? 16 : cpus;
+    n->dying_max = (uint32_t)cpus * NODE_DYING_PER_CPU;
+    /* Tests only (cluster-tests/it/test_big_tree.py): a cap that does not
+     * depend on the machine's CPUs. */
+    const char *dmax = getenv("NAOS_TESTING_DYING_MAX");
+    if (dmax && atoi(dmax) > 0 && atoi(dmax) <= 1024) {
+        n->dying_max = (uint32_t)atoi(dmax);
+        NAOS_WARN("node", "NAOS_TESTING_DYING_MAX=%u (for tests only): at "
+                  "most that many workers are asked to stop at a time",
+                  n->dying_max);
+    }
     size_slice(n);
     snprintf(n->ctl_url, sizeof n->ctl_url, "ipc://%s/ctl.sock", n->run_dir);
     snprintf(n->ctl_env, sizeof n->ctl_env, "NAOS_CTL=%s", n->ctl_url);
@@ -1402,8 +1515,9 @@ node_run(struct node *n)
         uint64_t t0 = naos_clock_now_us(); /* a measurement (loop cost) */
         naos_time now = n->r.now;
         orphans_step(n);
+        dying_expire(n, now);
         size_slice(n);
-        if (sup_next_deadline(n->tree) <= now)
+        if (sup_next_deadline(n->tree) <= now && !dying_full(n))
             sup_tick(n->tree, now);
         before_sleep(n);
         /* Membership's timers after its messages (released just above),

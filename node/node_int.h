@@ -42,6 +42,11 @@ struct wrun {
     struct proc_logfile *log;
     char *log_path;
     struct wrun *grave_next;
+    /* In node.dying (node.c) from the core's first signal to this run
+     * until it is reaped or NODE_DYING_MS have passed. */
+    bool dying;
+    naos_time dying_at;
+    struct wrun *dying_prev, *dying_next;
 };
 
 /* Reactor loop latency histogram bounds (seconds), for /metrics. */
@@ -147,11 +152,17 @@ struct node {
      * orphan sweep, one bounded step per loop iteration. */
     bool chld_pending;
     struct proc_orphans_scan orphans;
+    naos_time orphans_pass_at; /* when the last pass of the sweep began */
     int exits_fd; /* epoll set of the workers' pidfds (node.c) */
     struct reactor_watch exits_watch;
     /* Slices (node.c): what a spawn and a signal cost the reactor lately
      * (moving averages, us), to size the supervision core's budget. */
     uint64_t spawn_avg_us, signal_avg_us;
+    /* Runs signalled lately and not yet reaped, oldest first (node.c):
+     * a stop sends no more signals while dying_max of them are dying, so
+     * that the exits it sets off leave the reactor a CPU. */
+    struct wrun *dying_head, *dying_tail;
+    uint32_t ndying, dying_max;
     struct {
         struct status_snap **v; /* one per deployment asked about */
         size_t len, cap;

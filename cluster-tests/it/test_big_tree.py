@@ -175,5 +175,41 @@ class BigTree(NodeTest):
             self.assertEqual(sum(1 for e in evs if e["kind"] == "remove"), 1)
 
 
+# Each worker writes when its SIGTERM handler runs, then takes 0.3 s to
+# stop: longer than the node counts a stopping worker as dying (50 ms).
+SLOW_STOP = ('trap \'date +%%s%%N >> %s; sleep 0.3; exit 0\' TERM; '
+             'while :; do sleep 0.05; done')
+
+
+class StopPacing(NodeTest):
+    """A stop asks at most a few workers at a time to end (the node's
+    dying cap, node.c): the exits a thousand signals set off at once kept
+    the reactor from a CPU for hundreds of milliseconds. With the cap at
+    one (NAOS_TESTING_DYING_MAX) and workers slow to stop, the node sends
+    the next SIGTERM when the last one stops counting (50 ms), so 12
+    workers get theirs over at least 11 x 50 ms; before the cap all 12
+    went out in one slice, within a few milliseconds of each other."""
+
+    def test_stop_signals_a_few_workers_at_a_time(self):
+        with self.node(env={"NAOS_TESTING_DYING_MAX": "1"}) as n:
+            log = os.path.join(n.dir, "terms")
+            n.deploy("slow", ["sh", "-c", SLOW_STOP % log], "--replicas",
+                     "12")
+            wait_until(lambda: sum(1 for w in n.workers("slow")
+                                   if w["state"] == "running") == 12,
+                       timeout=30, msg="12 workers running")
+            n.ok("rm", "slow")
+            wait_until(lambda: n.dep("slow") is None, timeout=60,
+                       msg="slow removed")
+            with open(log) as f:
+                terms = sorted(int(line) / 1e9 for line in f.read().split())
+            self.assertEqual(len(terms), 12, terms)
+            spread = terms[-1] - terms[0]
+            # 0.55 s at the earliest; the handlers run up to 50 ms late.
+            self.assertGreater(spread, 0.4, "12 SIGTERMs within %.0f ms: "
+                               "the stop did not wait for dying workers" %
+                               (spread * 1e3))
+
+
 if __name__ == "__main__":
     unittest.main()
