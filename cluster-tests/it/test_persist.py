@@ -54,6 +54,33 @@ class Persist(NodeTest):
             n.wait_state("keeper", "running")
             self.assertEqual(n.naos("status", "parked").code, 100)
 
+    def test_restart_is_carried_out_once_not_at_every_start(self):
+        """`naos restart` is kept as a count in the deployment's record (the
+        command path, docs/architecture.md): the reconciler restarts once
+        per request, so a node killed after a restart brings the agent
+        back once (node-restart), without restarting it again."""
+        with self.node() as n:
+            agent = n.write("agent.sh", AGENT.replace("@NAOS@", NAOS_BIN))
+            n.deploy("again", [agent, n.path("runs.txt")])
+            first = n.wait_running_pid("again/again")
+            self.assertEqual(n.ok("restart", "again").out.strip(),
+                             "restarted again")
+            second = n.wait_running_pid("again/again", other_than=first)
+            wait_until(lambda: len(n.lines("runs.txt") or []) == 2, 5,
+                       msg="the restarted run")
+            n.stop_node(signal.SIGKILL)
+            wait_until(lambda: pid_gone(second), 5, msg="worker gone")
+            n.start_node()
+            n.wait_running_pid("again/again", other_than=second)
+            n.barrier()
+            runs = n.lines("runs.txt")
+            self.assertEqual(len(runs), 3, runs)
+            self.assertTrue(runs[2].startswith("reason=[node-restart]"), runs)
+            # and the next restart still counts
+            n.ok("restart", "again")
+            wait_until(lambda: len(n.lines("runs.txt") or []) == 4, 5,
+                       msg="the second restart's run")
+
     def test_checkpoint_limits_and_errors(self):
         with self.node() as n:
             n.deploy("c", ["sleep", "1000"])
