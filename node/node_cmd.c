@@ -17,6 +17,7 @@
  * cluster applies its entry before the handler returns. Reactor thread
  * only. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "node/base/alloc.h"
@@ -169,6 +170,8 @@ step_one(struct node *n, uint64_t index, bool live)
     if (rc != NAOS_OK)
         goto stuck;
     struct apply_result ar;
+    if (live && n->fail_apply_at && --n->fail_apply_at == 0)
+        store_fault_fail_next_commit(); /* tests only, see node__cmd_open */
     rc = apply_entry(n->store, index, c, &ar);
     if (rc == NAOS_EEXIST) {
         n->applied = index; /* applied before: never twice */
@@ -321,6 +324,15 @@ node__cmd_open(struct node *n, char *errbuf, size_t errlen)
         return rc;
     }
     reconcile_init(&n->rec, n->tree, n->store, n->node_id);
+    /* Tests only (cluster-tests/it/test_persist.py): the commit of the
+     * Nth entry this run applies fails as a failed fsync would, after the
+     * entry itself was committed. */
+    const char *fail = getenv("NAOS_TESTING_FAIL_APPLY");
+    if (fail && *fail) {
+        n->fail_apply_at = (unsigned)strtoul(fail, NULL, 10);
+        NAOS_WARN("node", "NAOS_TESTING_FAIL_APPLY=%u (for tests only): that "
+                  "command's apply fails as if fsync had", n->fail_apply_at);
+    }
     /* Catch up first, then reconcile once on where that ends: a node
      * never acts on intermediate entries. */
     uint64_t from = n->applied;

@@ -169,6 +169,7 @@ struct node {
     bool draining;          /* applying entries now (not reentrant) */
     bool apply_stuck;       /* met an entry it cannot apply: stopped */
     int fatal;              /* a store commit failed: node_run returns it */
+    unsigned fail_apply_at; /* tests: NAOS_TESTING_FAIL_APPLY (node_cmd.c) */
     struct node_waiter waiters[NODE_WAITERS];
 };
 
