@@ -194,6 +194,11 @@ step_one(struct node *n, uint64_t index, bool live)
         goto stuck;
     }
     n->applied = index;
+    /* Time went by in the synced commits (propose, apply): what the core
+     * arms now must count from now, not from this iteration's start (a
+     * 500 ms start timeout would otherwise run short by both fsyncs). */
+    if (live)
+        n->r.now = naos_clock_now();
     if (ar.status != NAOS_OK)
         NAOS_DEBUG("node", "entry %llu (%s %s): %s", (unsigned long long)index,
                    cmd_type_name(c), cmd_target(c), ar.msg);
@@ -346,6 +351,7 @@ node__cmd_open(struct node *n, char *errbuf, size_t errlen)
         NAOS_INFO("node", "applied commands %llu..%llu, committed before the "
                   "last stop", (unsigned long long)(from + 1),
                   (unsigned long long)n->applied);
+    n->r.now = naos_clock_now();
     if ((rc = reconcile_all(&n->rec, n->r.now)) != NAOS_OK)
         NAOS_ERROR("store", "cannot list deployments: %s",
                    store_errmsg(n->store));
