@@ -28,17 +28,6 @@
 #include "node/node_int.h"
 #include "store/state.h"
 
-/* A store commit failed (the store refuses any further write): nothing
- * may be acknowledged after it. node_run stops the node with exit 111. */
-static void
-go_fatal(struct node *n, const char *what)
-{
-    if (n->fatal == 0)
-        NAOS_ERROR("store", "%s: %s; stopping (exit 111): nothing more can "
-                   "be acknowledged", what, store_errmsg(n->store));
-    n->fatal = 111;
-}
-
 static struct node_waiter *
 waiter_find(struct node *n, uint64_t index)
 {
@@ -92,6 +81,19 @@ waiters_fail(struct node *n, uint64_t index, const char *why)
                         (unsigned long long)w->index, n->name, why);
         waiter_done(w);
     }
+}
+
+/* A store commit failed (the store refuses any further write): nothing
+ * may be acknowledged after it. node_run stops the node with exit 111;
+ * whoever waits is told now. */
+static void
+go_fatal(struct node *n, const char *what)
+{
+    if (n->fatal == 0)
+        NAOS_ERROR("store", "%s: %s; stopping (exit 111): nothing more can "
+                   "be acknowledged", what, store_errmsg(n->store));
+    n->fatal = 111;
+    waiters_fail(n, 0, "its store failed");
 }
 
 /* The reconciler's part of an applied entry (reconcile.h); out->action
@@ -186,7 +188,6 @@ step_one(struct node *n, uint64_t index, bool live)
         cmd_free(c);
         if (store_is_failed(n->store) || rc == NAOS_ESTORE) {
             go_fatal(n, "cannot apply a committed command");
-            waiters_fail(n, index, "the store failed");
             return false;
         }
         snprintf(why, sizeof why, "entry %llu: %s", (unsigned long long)index,
