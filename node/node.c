@@ -509,46 +509,6 @@ io_signal(void *ctx, struct sup_node *w, int signo)
     }
 }
 
-int
-node__record_set_failed(Naos__V1__DeploymentRecord *rec, const char *failure)
-{
-    char *copy = (char *)protobuf_c_empty_string;
-    if (failure != NULL && failure[0] != '\0') {
-        size_t len = strlen(failure) + 1;
-        copy = spec_pb_allocator.alloc(spec_pb_allocator.allocator_data, len);
-        if (copy == NULL)
-            return NAOS_ENOMEM;
-        memcpy(copy, failure, len);
-    }
-    /* Freed the way protobuf_c_message_free_unpacked would. */
-    if (rec->failure != NULL && rec->failure != protobuf_c_empty_string)
-        spec_pb_allocator.free(spec_pb_allocator.allocator_data, rec->failure);
-    rec->failure = copy;
-    rec->failed = failure != NULL;
-    return NAOS_OK;
-}
-
-/* persist_failed marks deployment name failed in the store, so a node
- * restart brings it back failed instead of replaying its crash storm. */
-static void
-persist_failed(struct node *n, const char *name, const char *failure)
-{
-    Naos__V1__DeploymentRecord *rec = NULL;
-    int rc = store_deploy_get(n->store, name, &rec);
-    if (rc == NAOS_OK) {
-        rc = node__record_set_failed(rec, failure ? failure : "failed");
-        if (rc == NAOS_OK) {
-            rec->generation++;
-            rec->updated_at_ms = naos_clock_wall_ms(); /* record's stamp */
-            rc = store_deploy_put(n->store, rec);
-        }
-        store_deploy_free(rec);
-    }
-    if (rc != NAOS_OK && rc != NAOS_ENOTFOUND)
-        NAOS_ERROR("store", "cannot persist that %s failed (a node restart "
-                   "will start it again): %s", name, store_errmsg(n->store));
-}
-
 static void
 io_event(void *ctx, const struct sup_event *ev)
 {
@@ -571,7 +531,7 @@ io_event(void *ctx, const struct sup_event *ev)
     if (ev->kind == SUP_EV_REMOVE)
         remove_logs(n, ev->deployment); /* every worker has exited */
     if (ev->kind == SUP_EV_ESCALATE)
-        persist_failed(n, ev->deployment, ev->detail);
+        node__propose_failed(n, ev->deployment, ev->detail);
     naos_log(lvl, "sup", "%s %s%s%s%s%s", kind, ev->path, reason[0] ? " " : "",
              reason, ev->detail ? " " : "", ev->detail ? ev->detail : "");
 }
@@ -931,13 +891,11 @@ raise_fd_limit(void)
     setrlimit(RLIMIT_NOFILE, &rl);
 }
 
-/* Brings back every deployment the store holds, as they were wanted: a
- * running one starts again and its workers learn NAOS_RESTART_REASON
- * node-restart; one that had failed stays failed (its crash storm is not
- * replayed) until `naos start`. A record that no longer converts is reported and left in
- * the store for the operator. */
+/* Removes the logs of deployments the store no longer holds (see
+ * sweep_logs). The deployments themselves are brought back by the
+ * reconciler (node__cmd_open). */
 static void
-restore_deployments(struct node *n)
+sweep_removed_logs(struct node *n)
 {
     Naos__V1__DeploymentRecord **recs = NULL;
     size_t nrecs = 0;
@@ -947,34 +905,6 @@ restore_deployments(struct node *n)
         return;
     }
     sweep_logs(n, recs, nrecs);
-    for (size_t i = 0; i < nrecs; i++) {
-        char err[512] = "";
-        struct spec_node spec = {0};
-        struct sup_deploy_opts opts = {
-            .stopped = recs[i]->desired == NAOS__V1__DESIRED_STATE__DESIRED_STOPPED,
-            .first_reason = {SUP_REASON_NODE_RESTART, 0},
-            .failed = recs[i]->failed ? (recs[i]->failure && recs[i]->failure[0]
-                                            ? recs[i]->failure
-                                            : "failed before the node "
-                                              "restarted")
-                                      : NULL,
-        };
-        int rc = recs[i]->spec
-                     ? spec_pb_to_spec(recs[i]->spec, &spec, err, sizeof err)
-                     : NAOS_EINVAL;
-        if (rc == NAOS_OK)
-            rc = sup_deploy_ex(n->tree, &spec, &opts, n->r.now, NULL, err,
-                               sizeof err);
-        if (rc != NAOS_OK) {
-            spec_node_fini(&spec);
-            NAOS_ERROR("store", "cannot restore deployment %s: %s",
-                       recs[i]->name, err[0] ? err : naos_strerror(rc));
-            continue;
-        }
-        NAOS_INFO("node", "restored deployment %s (%s)", recs[i]->name,
-                  opts.failed ? "failed: `naos start` starts it again"
-                  : opts.stopped ? "stopped" : "started");
-    }
     store_deploy_list_free(recs, nrecs);
 }
 
@@ -1264,8 +1194,8 @@ before_sleep(struct node *n)
 static naos_time
 next_deadline(struct node *n)
 {
-    if (n->chld_pending || orphans_due(n, n->r.now))
-        return n->r.now; /* orphans_step has more to do */
+    if (n->chld_pending || orphans_due(n, n->r.now) || node__cmd_pending(n))
+        return n->r.now; /* orphans_step or node__cmd_step has more to do */
     naos_time a = sup_next_deadline(n->tree);
     /* The core waits while dying_max runs are dying: until the oldest
      * stops counting, or (sooner) an exit wakes the loop. */
@@ -1470,8 +1400,11 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
         goto err;
     /* Last, once every listener is bound: a node that cannot start (a busy
      * --http or --listen port) must not start and then kill every agent
-     * on each attempt (issue 9). */
-    restore_deployments(n);
+     * on each attempt (issue 9). Committed commands are applied first,
+     * then the reconciler brings in what the applied state places here. */
+    if ((rc = node__cmd_open(n, errbuf, errlen)) != NAOS_OK)
+        goto err;
+    sweep_removed_logs(n);
     reactor_set_deadline(&n->r, next_deadline(n));
     *out = n;
     return NAOS_OK;
@@ -1526,6 +1459,9 @@ node_run(struct node *n)
          * depend on nothing persisted; what they record is written by the
          * next iteration's commit (the events' timer wakes the loop). */
         node__members_tick(n);
+        node__cmd_step(n);
+        if (n->fatal)
+            return n->fatal; /* a store commit failed */
         if (n->leave_pending && node__members_left(n)) {
             n->leave_pending = false;
             NAOS_INFO("node", "left the cluster; stopping every deployment");
@@ -1560,6 +1496,7 @@ node_close(struct node *n)
         kill_everything(n);
         sup_tree_free(n->tree);
     }
+    node__cmd_close(n);
     grave_flush(n);
     node__events_flush(n);
     proc_orphans_scan_fini(&n->orphans);

@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* node_ctl.c: the node's answers to control requests: status documents,
- * deploy and the deployment commands (persisted before they are
- * acknowledged), events, logs and checkpoints; and who may ask what.
- * Runs on the reactor thread.
+ * deploy and the deployment commands, events, logs and checkpoints; and
+ * who may ask what. Runs on the reactor thread.
+ *
+ * Commands (deploy, stop, start, restart, rm, checkpoint save) are a door
+ * of the command path (docs/architecture.md "The command path"): checked
+ * here, proposed (node__propose), and answered by node__cmd_reply once
+ * their entry is applied and reconciled, in the words `naos` has always
+ * shown.
  *
  * Who asks. Each request on a control endpoint carries the caller's pid
  * (ctl_req_peer), which proc_peer_find maps to one of the node's worker
@@ -27,6 +32,7 @@
 #include "node/node_int.h"
 #include "node/proc/logfile.h"
 #include "node/proc/peer.h"
+#include "node/cmd/cmd.h"
 #include "proto/spec_pb.h"
 #include "store/state.h"
 
@@ -88,19 +94,9 @@ handle_status(struct node *n, const Naos__V1__StatusRequest *req,
     rep->msg.status = st;
 }
 
-/* Replies that the store refused a change: nothing was changed. */
 static void
-reply_not_persisted(struct node *n, struct ctl_reply *rep, const char *what)
-{
-    NAOS_ERROR("store", "cannot persist %s: %s", what, store_errmsg(n->store));
-    ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INTERNAL,
-                    "cannot persist %s, nothing changed: %s (see the "
-                    "naos-node log)", what, store_errmsg(n->store));
-}
-
-static void
-handle_deploy(struct node *n, const Naos__V1__DeployRequest *req,
-              struct ctl_reply *rep)
+handle_deploy(struct node *n, struct ctl_req *creq,
+              const Naos__V1__DeployRequest *req, struct ctl_reply *rep)
 {
     char err[512] = "";
     if (req->spec == NULL) {
@@ -120,129 +116,191 @@ handle_deploy(struct node *n, const Naos__V1__DeployRequest *req,
                         "first", name, name);
         return;
     }
-    /* sup_deploy moves the tree out of spec on success; on failure the
-     * caller still owns it. */
-    struct spec_node spec = {0};
-    int rc = spec_pb_to_spec(req->spec, &spec, err, sizeof err);
-    if (rc == NAOS_OK)
-        rc = spec_validate(&spec, err, sizeof err);
-    if (rc != NAOS_OK) {
-        spec_node_fini(&spec);
-        if (rc == NAOS_ENOMEM)
-            rep->failed = 1;
-        else
-            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
-                            "invalid spec: %s", err[0] ? err : naos_strerror(rc));
-        return;
-    }
-    /* Persisted before it runs and before the reply: an acknowledged
-     * deployment survives any crash of the node. */
-    if (store_deploy_put_spec(n->store, &spec,
-                              NAOS__V1__DESIRED_STATE__DESIRED_RUNNING, 1,
-                              naos_clock_wall_ms()) != NAOS_OK) {
-        spec_node_fini(&spec);
-        reply_not_persisted(n, rep, "the deployment");
-        return;
-    }
-    rc = sup_deploy(n->tree, &spec, n->r.now, NULL, err, sizeof err);
-    if (rc == NAOS_OK) {
-        ctl_reply_message(rep, "deployed %s", name);
-        return;
-    }
-    spec_node_fini(&spec);
-    store_deploy_del(n->store, name);
-    if (rc == NAOS_ENOMEM)
+    Naos__V1__NodeSpec *spec = NULL;
+    int rc = cmd_deploy_spec(req->spec, &spec, err, sizeof err);
+    if (rc == NAOS_ENOMEM) {
         rep->failed = 1;
-    else
-        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID, "cannot deploy: %s",
-                        err[0] ? err : naos_strerror(rc));
-}
-
-/* Records what the operator wants of deployment name (kept across node
- * restarts); remove = forget it. */
-static int
-persist_desired(struct node *n, const char *name, Naos__V1__DesiredState want,
-                bool remove)
-{
-    if (remove)
-        return store_deploy_del(n->store, name);
-    Naos__V1__DeploymentRecord *rec = NULL;
-    int rc = store_deploy_get(n->store, name, &rec);
-    if (rc != NAOS_OK)
-        return rc;
-    rec->desired = want;
-    /* Whatever the operator does next, the deployment no longer stays
-     * failed across a node restart. */
-    if (rec->failed && node__record_set_failed(rec, NULL) != NAOS_OK) {
-        store_deploy_free(rec);
-        return NAOS_ENOMEM;
+        return;
     }
-    rec->generation++;
-    rec->updated_at_ms = naos_clock_wall_ms();
-    rc = store_deploy_put(n->store, rec);
-    store_deploy_free(rec);
-    return rc;
+    if (rc != NAOS_OK) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
+                        "invalid spec: %s", err);
+        return;
+    }
+    /* Recorded (applied) before it runs and before the reply: an
+     * acknowledged deployment survives any crash of the node. */
+    Naos__V1__Command c;
+    cmd_init(&c, n->node_id, ++n->cmd_seq, naos_clock_wall_ms());
+    Naos__V1__DeployCommand d = NAOS__V1__DEPLOY_COMMAND__INIT;
+    d.spec = spec;
+    d.node_id = n->node_id; /* a one-voter cluster places it here */
+    c.cmd_case = NAOS__V1__COMMAND__CMD_DEPLOY;
+    c.deploy = &d;
+    node__propose(n, &c, creq, rep);
+    spec_pb_free(spec);
 }
 
-typedef int (*dep_cmd)(struct sup_tree *, struct sup_node *, naos_time);
+/* The deployment commands, by the request's case. */
+enum dep_verb { DEP_STOP, DEP_START, DEP_RESTART, DEP_REMOVE };
+static const char *const dep_verb_cli[] = {"stop", "start", "restart", "rm"};
 
 static void
-handle_dep_cmd(struct node *n, const Naos__V1__NameRequest *req, dep_cmd fn,
-               const char *verb, struct ctl_reply *rep)
+handle_dep_cmd(struct node *n, struct ctl_req *creq,
+               const Naos__V1__NameRequest *req, enum dep_verb verb,
+               struct ctl_reply *rep)
 {
     const char *name = req && req->name ? req->name : "";
     if (strchr(name, '/') != NULL) {
-        node__handle_path_cmd(n, name,
-                              fn == sup_stop      ? "stop"
-                              : fn == sup_start   ? "start"
-                              : fn == sup_restart ? "restart"
-                                                  : "rm",
-                              rep);
+        node__handle_path_cmd(n, creq, name, dep_verb_cli[verb], rep);
         return;
     }
-    struct sup_node *d = sup_find(n->tree, name);
-    if (d == NULL) {
+    if (sup_find(n->tree, name) == NULL) {
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__NOT_FOUND,
                         "no deployment named %s (see `naos status`)", name);
         return;
     }
-    Naos__V1__DesiredState want = fn == sup_stop
-                                      ? NAOS__V1__DESIRED_STATE__DESIRED_STOPPED
-                                      : NAOS__V1__DESIRED_STATE__DESIRED_RUNNING;
-    if (persist_desired(n, name, want, fn == sup_remove) != NAOS_OK) {
-        reply_not_persisted(n, rep, "the deployment's new state");
+    Naos__V1__Command c;
+    cmd_init(&c, n->node_id, ++n->cmd_seq, naos_clock_wall_ms());
+    Naos__V1__NameCommand nc = NAOS__V1__NAME_COMMAND__INIT;
+    nc.name = (char *)name;
+    switch (verb) {
+    case DEP_STOP:
+        c.cmd_case = NAOS__V1__COMMAND__CMD_STOP;
+        c.stop = &nc;
+        break;
+    case DEP_START:
+        c.cmd_case = NAOS__V1__COMMAND__CMD_START;
+        c.start = &nc;
+        break;
+    case DEP_RESTART:
+        c.cmd_case = NAOS__V1__COMMAND__CMD_RESTART;
+        c.restart = &nc;
+        break;
+    case DEP_REMOVE:
+        c.cmd_case = NAOS__V1__COMMAND__CMD_REMOVE;
+        c.remove = &nc;
+        break;
+    }
+    node__propose(n, &c, creq, rep);
+}
+
+/* The answer to stop, start, restart or rm of deployment name, once
+ * applied and reconciled: what it has always said. Idempotent, as
+ * `systemctl stop`/`start`: what is already so is done (exit 0), not
+ * refused. */
+static void
+dep_reply(const char *name, enum dep_verb verb,
+          const struct reconcile_outcome *ro, struct ctl_reply *rep)
+{
+    static const char *const done[] = {"stopped", "started", "restarted",
+                                       "removed"};
+    static const char *const now[] = {"stop", "start", "restart", "remove"};
+    const char *was = sup_state_name(ro->before);
+    if (!ro->existed && ro->action != RECONCILE_DEPLOY) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__NOT_FOUND,
+                        "no deployment named %s (see `naos status`)", name);
         return;
     }
-    const char *was = sup_state_name(d->state);
-    /* Idempotent, as `systemctl stop`/`start`: what is already so is done
-     * (exit 0), not refused. */
-    bool rest = sup_is_at_rest(d);
-    if (fn == sup_stop && rest) {
+    if (ro->action == RECONCILE_DEPLOY && ro->rc != NAOS_OK) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID, "cannot %s %s: %s",
+                        now[verb], name, ro->err);
+        return;
+    }
+    if (verb == DEP_STOP && ro->existed && ro->was_at_rest) {
         ctl_reply_message(rep, "%s is already stopped%s", name,
-                          d->state == SUP_FAILED ? " (it had failed)" : "");
+                          ro->before == SUP_FAILED ? " (it had failed)" : "");
         return;
     }
-    if (fn == sup_start && !rest && d->state != SUP_STOPPING) {
+    if (verb == DEP_START && ro->existed && !ro->was_at_rest &&
+        ro->before != SUP_STOPPING) {
         ctl_reply_message(rep, "%s is already %s", name, was);
         return;
     }
-    int rc = fn(n->tree, d, n->r.now);
-    if (rc != NAOS_OK && fn == sup_stop && d->state == SUP_STOPPING) {
+    if (ro->rc != NAOS_OK && verb == DEP_STOP && ro->dep &&
+        ro->dep->state == SUP_STOPPING) {
         ctl_reply_message(rep, "%s is already stopping", name);
-    } else if (rc != NAOS_OK) {
-        const char *now = fn == sup_stop      ? "stop"
-                          : fn == sup_start   ? "start"
-                          : fn == sup_restart ? "restart"
-                                              : "remove";
+    } else if (ro->rc != NAOS_OK) {
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
                         "cannot %s %s while it is %s: try again once it "
-                        "is done", now, name, was);
-    } else if (fn == sup_stop && !sup_is_at_rest(d)) {
+                        "is done", now[verb], name, was);
+    } else if (verb == DEP_STOP && !ro->at_rest) {
         /* Its workers have their shutdown grace to exit: not stopped yet. */
         ctl_reply_message(rep, "stopping %s (`naos status %s` shows when "
                           "it is stopped)", name, name);
     } else {
-        ctl_reply_message(rep, "%s %s", verb, name);
+        ctl_reply_message(rep, "%s %s", done[verb], name);
+    }
+}
+
+static Naos__V1__CheckpointReply *checkpoint_reply(struct ctl_reply *rep,
+                                                   const char *path);
+
+void
+node__cmd_reply(struct node *n, const Naos__V1__Command *c,
+                const struct apply_result *ar,
+                const struct reconcile_outcome *ro, struct ctl_reply *rep)
+{
+    const char *target = cmd_target(c);
+    if (ar->status == NAOS_EINVAL) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID, "%s refused: %s",
+                        cmd_type_name(c), ar->msg);
+        return;
+    }
+    switch (c->cmd_case) {
+    case NAOS__V1__COMMAND__CMD_DEPLOY:
+        if (ar->status == NAOS_EEXIST)
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__EXISTS,
+                            "deployment %s already exists: run `naos rm %s` "
+                            "first", target, target);
+        else if (ro->action == RECONCILE_DEPLOY && ro->rc == NAOS_ENOMEM)
+            rep->failed = 1;
+        else if (ro->action == RECONCILE_DEPLOY && ro->rc != NAOS_OK)
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
+                            "cannot deploy: %s", ro->err);
+        else
+            ctl_reply_message(rep, "deployed %s", target);
+        return;
+    case NAOS__V1__COMMAND__CMD_STOP:
+    case NAOS__V1__COMMAND__CMD_START:
+    case NAOS__V1__COMMAND__CMD_RESTART:
+    case NAOS__V1__COMMAND__CMD_REMOVE: {
+        enum dep_verb v =
+            c->cmd_case == NAOS__V1__COMMAND__CMD_STOP    ? DEP_STOP
+            : c->cmd_case == NAOS__V1__COMMAND__CMD_START ? DEP_START
+            : c->cmd_case == NAOS__V1__COMMAND__CMD_RESTART ? DEP_RESTART
+                                                            : DEP_REMOVE;
+        if (ar->status == NAOS_ENOTFOUND) {
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__NOT_FOUND,
+                            "no deployment named %s (see `naos status`)",
+                            target);
+            return;
+        }
+        if (strchr(target, '/') != NULL) {
+            node__path_reply(n, target, dep_verb_cli[v], ro, rep);
+            return;
+        }
+        dep_reply(target, v, ro, rep);
+        return;
+    }
+    case NAOS__V1__COMMAND__CMD_CHECKPOINT_SAVE: {
+        const Naos__V1__CheckpointSaveCommand *s = c->checkpoint_save;
+        if (ar->status == NAOS_ENOTFOUND) {
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__NOT_FOUND,
+                            "no agent named %s: its deployment was removed "
+                            "(see `naos status`)", s->path);
+            return;
+        }
+        Naos__V1__CheckpointReply *cr = checkpoint_reply(rep, s->path);
+        if (cr == NULL)
+            return;
+        cr->saved_at_ms = c->at_ms;
+        cr->seq = ar->ckpt_seq;
+        cr->size = s->data.len;
+        return;
+    }
+    default:
+        ctl_reply_message(rep, "%s %s applied", cmd_type_name(c), target);
+        return;
     }
 }
 
@@ -337,20 +395,21 @@ checkpoint_allowed(const struct caller *who, const struct sup_node *w,
 }
 
 static Naos__V1__CheckpointReply *
-checkpoint_reply(struct ctl_reply *rep, const struct sup_node *w)
+checkpoint_reply(struct ctl_reply *rep, const char *path)
 {
     Naos__V1__CheckpointReply *cr = ctl_reply_alloc(rep, sizeof *cr);
     if (cr == NULL)
         return NULL;
     naos__v1__checkpoint_reply__init(cr);
-    cr->path = ctl_reply_strdup(rep, w->path);
+    cr->path = ctl_reply_strdup(rep, path);
     rep->msg.rep_case = NAOS__V1__REPLY__REP_CHECKPOINT;
     rep->msg.checkpoint = cr;
     return cr;
 }
 
 static void
-handle_checkpoint_save(struct node *n, const struct caller *who,
+handle_checkpoint_save(struct node *n, struct ctl_req *creq,
+                       const struct caller *who,
                        const Naos__V1__CheckpointSaveRequest *req,
                        struct ctl_reply *rep)
 {
@@ -368,26 +427,21 @@ handle_checkpoint_save(struct node *n, const struct caller *who,
     }
     const char *aliases[SPEC_MAX_DEPTH];
     size_t naliases = checkpoint_aliases(w, aliases, SPEC_MAX_DEPTH);
-    struct store_ckpt_origin origin = STORE_CKPT_ORIGIN_ZERO;
+    Naos__V1__Command c;
+    cmd_init(&c, n->node_id, ++n->cmd_seq, naos_clock_wall_ms());
+    Naos__V1__CheckpointSaveCommand s = NAOS__V1__CHECKPOINT_SAVE_COMMAND__INIT;
+    s.path = w->path;
+    s.aliases = (char **)aliases;
+    s.n_aliases = naliases;
+    s.data = req->data;
     if (who->run) {
-        origin.agent = who->run->w->path;
-        origin.pid = who->run->pid;
-        origin.restarts = who->run->w->restarts;
+        s.saved_by_agent = who->run->w->path;
+        s.saved_by_pid = who->run->pid;
+        s.saved_by_restarts = who->run->w->restarts;
     }
-    uint64_t seq = 0;
-    int64_t at = naos_clock_wall_ms();
-    if (store_ckpt_save_ex(n->store, w->path, aliases, naliases,
-                           req->data.data, req->data.len, at, &origin,
-                           &seq) != NAOS_OK) {
-        reply_not_persisted(n, rep, "the checkpoint");
-        return;
-    }
-    Naos__V1__CheckpointReply *cr = checkpoint_reply(rep, w);
-    if (cr == NULL)
-        return;
-    cr->saved_at_ms = at;
-    cr->seq = seq;
-    cr->size = req->data.len;
+    c.cmd_case = NAOS__V1__COMMAND__CMD_CHECKPOINT_SAVE;
+    c.checkpoint_save = &s;
+    node__propose(n, &c, creq, rep);
 }
 
 /* Reads w's checkpoint: the record under its path, or, until the next
@@ -439,7 +493,7 @@ handle_checkpoint_load(struct node *n, const struct caller *who,
     }
     /* Nothing saved is not an error: a first run has nothing to resume
      * from. seq 0 says so. */
-    Naos__V1__CheckpointReply *cr = checkpoint_reply(rep, w);
+    Naos__V1__CheckpointReply *cr = checkpoint_reply(rep, w->path);
     if (cr == NULL || rec == NULL) {
         store_ckpt_free(rec);
         return;
@@ -617,28 +671,30 @@ handle_logs(struct node *n, const Naos__V1__LogsRequest *req,
     rep->msg.logs = lr;
 }
 
+/* creq: the control request to defer while its command is applied
+ * (NULL: the HTTP API, answered before return). */
 static void
-dispatch(struct node *n, const struct caller *who,
+dispatch(struct node *n, struct ctl_req *creq, const struct caller *who,
          const Naos__V1__Request *req, struct ctl_reply *rep)
 {
     switch (req->req_case) {
     case NAOS__V1__REQUEST__REQ_DEPLOY:
-        handle_deploy(n, req->deploy, rep);
+        handle_deploy(n, creq, req->deploy, rep);
         break;
     case NAOS__V1__REQUEST__REQ_STATUS:
         handle_status(n, req->status, rep);
         break;
     case NAOS__V1__REQUEST__REQ_STOP:
-        handle_dep_cmd(n, req->stop, sup_stop, "stopped", rep);
+        handle_dep_cmd(n, creq, req->stop, DEP_STOP, rep);
         break;
     case NAOS__V1__REQUEST__REQ_START:
-        handle_dep_cmd(n, req->start, sup_start, "started", rep);
+        handle_dep_cmd(n, creq, req->start, DEP_START, rep);
         break;
     case NAOS__V1__REQUEST__REQ_RESTART:
-        handle_dep_cmd(n, req->restart, sup_restart, "restarted", rep);
+        handle_dep_cmd(n, creq, req->restart, DEP_RESTART, rep);
         break;
     case NAOS__V1__REQUEST__REQ_REMOVE:
-        handle_dep_cmd(n, req->remove, sup_remove, "removed", rep);
+        handle_dep_cmd(n, creq, req->remove, DEP_REMOVE, rep);
         break;
     case NAOS__V1__REQUEST__REQ_EVENTS:
         handle_events(n, req->events, rep);
@@ -647,7 +703,7 @@ dispatch(struct node *n, const struct caller *who,
         handle_logs(n, req->logs, rep);
         break;
     case NAOS__V1__REQUEST__REQ_CHECKPOINT_SAVE:
-        handle_checkpoint_save(n, who, req->checkpoint_save, rep);
+        handle_checkpoint_save(n, creq, who, req->checkpoint_save, rep);
         break;
     case NAOS__V1__REQUEST__REQ_CHECKPOINT_LOAD:
         handle_checkpoint_load(n, who, req->checkpoint_load, rep);
@@ -697,7 +753,7 @@ void
 node__handle_request(void *arg, const Naos__V1__Request *req,
                      struct ctl_reply *rep)
 {
-    dispatch(arg, &operator_caller, req, rep);
+    dispatch(arg, NULL, &operator_caller, req, rep);
 }
 
 /* ---- who asks ------------------------------------------------------------ */
@@ -810,7 +866,7 @@ node__ctl_request(void *arg, struct ctl_req *req)
             break;
         }
     }
-    dispatch(n, &who, m, rep);
+    dispatch(n, req, &who, m, rep);
 }
 
 void
@@ -840,7 +896,7 @@ node__agent_request(void *arg, struct ctl_req *req)
     const struct sup_node *top = top_of(run->w);
     switch (m->req_case) {
     case NAOS__V1__REQUEST__REQ_CHECKPOINT_SAVE:
-        handle_checkpoint_save(n, &who, m->checkpoint_save, rep);
+        handle_checkpoint_save(n, req, &who, m->checkpoint_save, rep);
         return;
     case NAOS__V1__REQUEST__REQ_CHECKPOINT_LOAD:
         handle_checkpoint_load(n, &who, m->checkpoint_load, rep);

@@ -11,6 +11,9 @@
 #include "node/auth/keys.h"
 #include "node/auth/seal.h"
 #include "node/base/idmap.h"
+#include "node/cmd/apply.h"
+#include "node/cmd/cmdlog.h"
+#include "node/cmd/reconcile.h"
 #include "node/ctl/ctl.h"
 #include "node/events/events.h"
 #include "node/http/http.h"
@@ -100,6 +103,17 @@ struct node_peer_memo {
     int worker_pid; /* for PROC_PEER_WORKER: revalidated on each use */
 };
 
+/* struct node_waiter: a request waiting for its command's entry to be
+ * applied and reconciled (node_cmd.c). rep NULL = free slot. */
+struct node_waiter {
+    uint64_t index;        /* the entry */
+    struct ctl_req *req;   /* deferred control request, or NULL */
+    struct ctl_reply *rep; /* where the answer goes */
+};
+/* Every request that can be deferred on both endpoints, and one answered
+ * at once (HTTP, or past the deferral bound). */
+#define NODE_WAITERS (2 * CTL_MAX_DEFERRED + 8)
+
 /* struct node: one naos-node. Owned by the reactor thread. */
 struct node {
     char name[256];
@@ -167,6 +181,16 @@ struct node {
         struct status_snap **v; /* one per deployment asked about */
         size_t len, cap;
     } snaps;
+    /* The command path (node_cmd.c). */
+    struct cmdlog cmdlog;   /* propose, commit (one voter) */
+    struct reconcile rec;   /* the local trees vs the applied state */
+    uint64_t applied;       /* last entry applied */
+    uint64_t cmd_seq;       /* commands this run proposed */
+    bool draining;          /* applying entries now (not reentrant) */
+    bool apply_stuck;       /* met an entry it cannot apply: stopped */
+    int fatal;              /* a store commit failed: node_run returns it */
+    unsigned fail_apply_at; /* tests: NAOS_TESTING_FAIL_APPLY (node_cmd.c) */
+    struct node_waiter waiters[NODE_WAITERS];
 };
 
 /* ---- membership (node_members.c) ---- */
@@ -237,11 +261,43 @@ void node__status_snaps_forget(struct node *n, const struct sup_node *top);
 /* node__status_snaps_fini drops every cached snapshot. */
 void node__status_snaps_fini(struct node *n);
 
-/* node__record_set_failed sets (failure non-NULL, copied) or clears
- * (NULL) the failed mark of rec, a record from store_deploy_get. Returns
- * NAOS_OK or NAOS_ENOMEM (rec unchanged). */
-int node__record_set_failed(Naos__V1__DeploymentRecord *rec,
-                            const char *failure);
+/* ---- the command path (node_cmd.c) ---- */
+
+/* node__cmd_open, at start once the tree exists and every listener is
+ * bound: applies the committed entries not yet applied, then has the
+ * reconciler bring in every deployment placed here. errbuf gets a
+ * sentence on error (the store failed). */
+int node__cmd_open(struct node *n, char *errbuf, size_t errlen);
+/* node__cmd_close forgets waiters and frees the stages; safe if never
+ * opened (after the control endpoints are closed). */
+void node__cmd_close(struct node *n);
+/* node__propose proposes c (borrowed; validated by the door) and, when
+ * rep is not NULL, answers it once the entry is applied and reconciled:
+ * req (may be NULL) is deferred, or, when it cannot be (or for HTTP), the
+ * log is drained at once so rep is filled on return. Errors (nothing
+ * proposed) are answered in rep too. Returns NAOS_OK when proposed. Never
+ * call with a waiter (rep) from inside a sup_io callback. */
+int node__propose(struct node *n, const Naos__V1__Command *c,
+                  struct ctl_req *req, struct ctl_reply *rep);
+/* node__propose_failed: deployment name gave up (escalate): propose the
+ * failed mark, so a node restart brings it back failed. From io_event. */
+void node__propose_failed(struct node *n, const char *name,
+                          const char *failure);
+/* node__cmd_step applies what is committed and answers the waiters; once
+ * per loop iteration. */
+void node__cmd_step(struct node *n);
+/* node__cmd_pending: committed entries wait to be applied. */
+bool node__cmd_pending(const struct node *n);
+/* node__cmd_reply words the answer to command c once applied (ar) and
+ * reconciled (ro), as the CLI has always shown it (node_ctl.c). */
+void node__cmd_reply(struct node *n, const Naos__V1__Command *c,
+                     const struct apply_result *ar,
+                     const struct reconcile_outcome *ro,
+                     struct ctl_reply *rep);
+/* node__path_reply: the same for a path command (node_path_ctl.c). */
+void node__path_reply(struct node *n, const char *path, const char *verb,
+                      const struct reconcile_outcome *ro,
+                      struct ctl_reply *rep);
 
 /* node__handle_request answers one control request at once, with the
  * operator's rights (node_ctl.c): the HTTP API's way in. */
@@ -254,10 +310,12 @@ void node__ctl_request(void *arg, struct ctl_req *req);
 /* node__agent_request: the ctl_handler of the agent endpoint (node_ctl.c):
  * each worker run's requests about itself (its checkpoint, its status). */
 void node__agent_request(void *arg, struct ctl_req *req);
-/* node__handle_path_cmd answers `naos stop|start|restart PATH` (verb
+/* node__handle_path_cmd takes `naos stop|start|restart PATH` (verb
  * "stop", "start" or "restart"; "rm" is refused) for a PATH below a
- * deployment's top (node_path_ctl.c). */
-void node__handle_path_cmd(struct node *n, const char *path, const char *verb,
+ * deployment's top (node_path_ctl.c): checked, then proposed (req may be
+ * NULL: see node__propose). */
+void node__handle_path_cmd(struct node *n, struct ctl_req *req,
+                           const char *path, const char *verb,
                            struct ctl_reply *rep);
 /* node__events_flush writes the events recorded since the last flush to
  * the store, in one synced commit of its own. The loop's before-sleep

@@ -2,13 +2,17 @@
 /* node_path_ctl.c: `naos stop|start|restart DEP/PATH`: the operator's
  * commands on one agent or subtree of a deployment (issue 10), as OTP's
  * terminate_child and restart_child (sup.h, sup_child_*). Runs on the
- * reactor thread. Not persisted: a node restart runs the deployment as
- * its stored state says, every child started. */
+ * reactor thread. Like every command they go through the log (the entry
+ * changes no record: node/cmd/apply.h) and the reconciler carries them
+ * out once, as their entry is applied (reconcile_path). Holds are not
+ * persisted: a node restart runs the deployment as its stored state
+ * says, every child started. */
 #include <stdio.h>
 #include <string.h>
 
 #include "node/base/err.h"
 #include "node/base/log.h"
+#include "node/cmd/cmd.h"
 #include "node/node_int.h"
 
 /* parent_path: the path of n's supervisor, as a printable string. */
@@ -19,8 +23,8 @@ parent_path(const struct sup_node *n)
 }
 
 void
-node__handle_path_cmd(struct node *n, const char *path, const char *verb,
-                      struct ctl_reply *rep)
+node__handle_path_cmd(struct node *n, struct ctl_req *req, const char *path,
+                      const char *verb, struct ctl_reply *rep)
 {
     if (strcmp(verb, "rm") == 0) {
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
@@ -48,17 +52,38 @@ node__handle_path_cmd(struct node *n, const char *path, const char *verb,
                             path, dep);
         return;
     }
-    bool was_live = c->is_supervisor ? c->state != SUP_STOPPED &&
-                                           c->state != SUP_FAILED
-                                     : c->pid != 0;
-    bool was_held = sup_is_held(c);
-    int rc;
-    if (strcmp(verb, "stop") == 0)
-        rc = sup_child_stop(n->tree, c, n->r.now);
-    else if (strcmp(verb, "start") == 0)
-        rc = sup_child_start(n->tree, c, n->r.now);
-    else
-        rc = sup_child_restart(n->tree, c, n->r.now);
+    Naos__V1__Command cmd;
+    cmd_init(&cmd, n->node_id, ++n->cmd_seq, naos_clock_wall_ms());
+    Naos__V1__NameCommand nc = NAOS__V1__NAME_COMMAND__INIT;
+    nc.name = (char *)path;
+    if (strcmp(verb, "stop") == 0) {
+        cmd.cmd_case = NAOS__V1__COMMAND__CMD_STOP;
+        cmd.stop = &nc;
+    } else if (strcmp(verb, "start") == 0) {
+        cmd.cmd_case = NAOS__V1__COMMAND__CMD_START;
+        cmd.start = &nc;
+    } else {
+        cmd.cmd_case = NAOS__V1__COMMAND__CMD_RESTART;
+        cmd.restart = &nc;
+    }
+    node__propose(n, &cmd, req, rep);
+}
+
+void
+node__path_reply(struct node *n, const char *path, const char *verb,
+                 const struct reconcile_outcome *ro, struct ctl_reply *rep)
+{
+    (void)n;
+    struct sup_node *c = ro->child;
+    if (c == NULL) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__NOT_FOUND,
+                        "no agent or supervisor at %s any more (paths as in "
+                        "`naos status`)", path);
+        return;
+    }
+    bool was_live = ro->was_live;
+    bool was_held = ro->was_held;
+    int rc = ro->rc;
     if (rc == NAOS_EBUSY && strcmp(verb, "stop") == 0) {
         /* Its supervisor is stopped or stopping: so is it, not held. */
         if (was_live)

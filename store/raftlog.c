@@ -211,6 +211,36 @@ bounds_fn(struct store_txn *t, void *arg)
 }
 
 int
+store_log_last_txn(struct store_txn *t, uint64_t *index, uint64_t *term)
+{
+    return last_entry(t, index, term);
+}
+
+int
+store_log_compact_txn(struct store_txn *t, uint64_t below, uint64_t *count)
+{
+    uint64_t first, last, lastterm, n = 0;
+    int err = first_index(t, &first);
+    if (err == NAOS_OK)
+        err = last_entry(t, &last, &lastterm);
+    if (err != NAOS_OK)
+        return err;
+    /* The last entry stays, so the next append continues its index. */
+    uint64_t end = below < last ? below : last;
+    for (uint64_t i = first; first != 0 && i < end; i++) {
+        unsigned char k[8];
+        store_be64_put(k, i);
+        err = store_txn_del(t, STORE_RAFT_LOG, k, sizeof k);
+        if (err != NAOS_OK && err != NAOS_ENOTFOUND)
+            return err;
+        n += err == NAOS_OK;
+    }
+    if (count != NULL)
+        *count = n;
+    return NAOS_OK;
+}
+
+int
 store_log_bounds(struct store *s, uint64_t *first, uint64_t *last)
 {
     struct bounds_args a = {0, 0, 0};

@@ -6,8 +6,9 @@
  * right after the last entry (MDB_APPEND), and a suffix is replaced only
  * by store_log_truncate_append, in one transaction, so a crash never
  * leaves a half-truncated log (RAFT-LITE §5). Terms never decrease along
- * the log. An empty log starts at index 1 (no snapshots yet:
- * TODO(#3) log compaction would record the log start).
+ * the log. An empty log starts at index 1; a log compacted by
+ * store_log_compact_txn keeps its last entry, so it never empties again
+ * (TODO(#3) snapshots would record the log start).
  *
  * The hard state (term, vote, commit) is one HardStateRecord in
  * `raft_hard`. Every function here that writes commits synchronously
@@ -76,6 +77,19 @@ int store_log_bounds(struct store *s, uint64_t *first, uint64_t *last);
 /* store_log_last stores the last entry's index and term (0, 0 when
  * empty), what an election compares (Raft §5.4.1). */
 int store_log_last(struct store *s, uint64_t *index, uint64_t *term);
+
+/* store_log_last_txn: store_log_last inside a caller's transaction. */
+int store_log_last_txn(struct store_txn *t, uint64_t *index, uint64_t *term);
+
+/* store_log_compact_txn deletes the entries with index < below, except
+ * the last entry of the log, which always stays so that the next append
+ * continues its index (a log compacted this way starts above 1;
+ * store_log_bounds reports where). For a log whose entries below `below`
+ * are applied and needed by nobody: a one-voter cluster's
+ * (node/cmd/cmdlog.h). TODO(#11) Raft compacts behind a snapshot instead.
+ * *count (may be NULL) gets the number deleted. */
+int store_log_compact_txn(struct store_txn *t, uint64_t below,
+                          uint64_t *count);
 
 /* store_log_term_at stores the term of entry index in *term. Returns
  * NAOS_OK or NAOS_ENOTFOUND (not in the log). */

@@ -237,6 +237,18 @@ store_deploy_put_spec(struct store *s, const struct spec_node *spec,
 }
 
 int
+store_deploy_get_txn(struct store_txn *t, const char *name,
+                     Naos__V1__DeploymentRecord **out)
+{
+    int err = check_name(TXN_S(t), "deployment", name);
+    if (err != NAOS_OK)
+        return err;
+    return store_pb_get(t, STORE_DEPLOYMENTS, name, strlen(name),
+                        &naos__v1__deployment_record__descriptor,
+                        (ProtobufCMessage **)out);
+}
+
+int
 store_deploy_get(struct store *s, const char *name,
                  Naos__V1__DeploymentRecord **out)
 {
@@ -585,6 +597,32 @@ save_fn(struct store_txn *t, void *arg)
 }
 
 int
+store_ckpt_save_ex_txn(struct store_txn *t, const char *path,
+                       const char *const *aliases, size_t naliases,
+                       const void *data, size_t len, int64_t saved_at_ms,
+                       const struct store_ckpt_origin *origin, uint64_t *seq)
+{
+    struct store *s = TXN_S(t);
+    int err = check_name(s, "checkpoint", path);
+    if (err != NAOS_OK)
+        return err;
+    for (size_t i = 0; i < naliases; i++)
+        if ((err = check_name(s, "checkpoint", aliases[i])) != NAOS_OK)
+            return err;
+    if ((err = ckpt_limit(s, path, len)) != NAOS_OK)
+        return err;
+    if (data == NULL && len > 0)
+        return store_txn_fail(t, NAOS_EINVAL, "checkpoint for %s: no data",
+                              path);
+    struct save_args a = {path, aliases, naliases, data, len, saved_at_ms,
+                          origin, 0};
+    err = save_fn(t, &a);
+    if (err == NAOS_OK && seq != NULL)
+        *seq = a.seq;
+    return err;
+}
+
+int
 store_ckpt_save_ex(struct store *s, const char *path,
                    const char *const *aliases, size_t naliases,
                    const void *data, size_t len, int64_t saved_at_ms,
@@ -777,8 +815,8 @@ store_identity_get(struct store *s, struct store_identity *out)
 
 /* ---- last applied ------------------------------------------------------ */
 
-static int
-applied_get_txn(struct store_txn *t, uint64_t *index)
+int
+store_applied_get_txn(struct store_txn *t, uint64_t *index)
 {
     const void *v;
     size_t vlen;
@@ -801,7 +839,7 @@ int
 store_applied_set_txn(struct store_txn *t, uint64_t index)
 {
     uint64_t old;
-    int err = applied_get_txn(t, &old);
+    int err = store_applied_get_txn(t, &old);
     if (err != NAOS_OK)
         return err;
     if (index < old)
@@ -818,7 +856,7 @@ store_applied_set_txn(struct store_txn *t, uint64_t index)
 static int
 applied_read_fn(struct store_txn *t, void *arg)
 {
-    return applied_get_txn(t, arg);
+    return store_applied_get_txn(t, arg);
 }
 
 int

@@ -47,6 +47,8 @@ int store_deploy_put_spec(struct store *s, const struct spec_node *spec,
  * store_deploy_free). */
 int store_deploy_get(struct store *s, const char *name,
                      Naos__V1__DeploymentRecord **out);
+int store_deploy_get_txn(struct store_txn *t, const char *name,
+                         Naos__V1__DeploymentRecord **out);
 /* store_deploy_del deletes the record of deployment name and, in the same
  * transaction, every checkpoint of it: the one saved under name itself
  * and every one under "name/" (not those of "name2" or "name-x/..."). */
@@ -117,6 +119,14 @@ int store_ckpt_save_ex(struct store *s, const char *path,
                        const char *const *aliases, size_t naliases,
                        const void *data, size_t len, int64_t saved_at_ms,
                        const struct store_ckpt_origin *origin, uint64_t *seq);
+/* store_ckpt_save_ex_txn: store_ckpt_save_ex inside a write transaction
+ * of the caller's (the apply step of the command path writes a save and
+ * last_applied in one commit). Same arguments and errors. */
+int store_ckpt_save_ex_txn(struct store_txn *t, const char *path,
+                           const char *const *aliases, size_t naliases,
+                           const void *data, size_t len, int64_t saved_at_ms,
+                           const struct store_ckpt_origin *origin,
+                           uint64_t *seq);
 /* store_ckpt_put_txn writes rec as given (a replicated checkpoint), with
  * the same size limit; rec->size must equal rec->data.len. */
 int store_ckpt_put_txn(struct store_txn *t,
@@ -168,6 +178,7 @@ int store_identity_set_cluster(struct store *s, uint64_t cluster_id);
  * back. store_applied_get reads it (0 on a new store). */
 int store_applied_set_txn(struct store_txn *t, uint64_t index);
 int store_applied_get(struct store *s, uint64_t *index);
+int store_applied_get_txn(struct store_txn *t, uint64_t *index);
 
 /* ---- replay marks (node/auth/seal.h "Across restarts") ----
  * Per sender of sealed envelopes, the highest counter accepted and when

@@ -54,6 +54,56 @@ class Persist(NodeTest):
             n.wait_state("keeper", "running")
             self.assertEqual(n.naos("status", "parked").code, 100)
 
+    def test_restart_is_carried_out_once_not_at_every_start(self):
+        """`naos restart` is kept as a count in the deployment's record (the
+        command path, docs/architecture.md): the reconciler restarts once
+        per request, so a node killed after a restart brings the agent
+        back once (node-restart), without restarting it again."""
+        with self.node() as n:
+            agent = n.write("agent.sh", AGENT.replace("@NAOS@", NAOS_BIN))
+            n.deploy("again", [agent, n.path("runs.txt")])
+            first = n.wait_running_pid("again/again")
+            self.assertEqual(n.ok("restart", "again").out.strip(),
+                             "restarted again")
+            second = n.wait_running_pid("again/again", other_than=first)
+            wait_until(lambda: len(n.lines("runs.txt") or []) == 2, 5,
+                       msg="the restarted run")
+            n.stop_node(signal.SIGKILL)
+            wait_until(lambda: pid_gone(second), 5, msg="worker gone")
+            n.start_node()
+            n.wait_running_pid("again/again", other_than=second)
+            n.barrier()
+            runs = n.lines("runs.txt")
+            self.assertEqual(len(runs), 3, runs)
+            self.assertTrue(runs[2].startswith("reason=[node-restart]"), runs)
+            # and the next restart still counts
+            n.ok("restart", "again")
+            wait_until(lambda: len(n.lines("runs.txt") or []) == 4, 5,
+                       msg="the second restart's run")
+
+    def test_failed_commit_stops_node_and_committed_entry_applies_at_start(
+            self):
+        """A store commit that fails stops the node (exit 111) and nothing
+        is acknowledged after it. Here the command's entry was committed
+        and its apply failed: the CLI gets an error, and the restarted
+        node applies the entry before it starts anything (the command
+        path, docs/architecture.md)."""
+        with self.node(env={"NAOS_TESTING_FAIL_APPLY": "2"}) as n:
+            n.deploy("first", ["sleep", "1000"])
+            r = n.naos("deploy", "--no-wait", "second", "--", "sleep", "1000")
+            self.assertEqual(r.code, 111, r)
+            self.assertIn("recorded", r.err)
+            self.assertIn("cannot apply", r.err)
+            wait_until(lambda: n.proc.poll() is not None, 10,
+                       msg="the node to stop")
+            self.assertEqual(n.stop_node(), 111)
+            self.assertIn("stopping (exit 111)", n.read_node_log())
+            n.env.pop("NAOS_TESTING_FAIL_APPLY")
+            n.start_node()
+            self.assertIn("applied commands 2..2", n.read_node_log())
+            n.wait_state("first", "running")
+            n.wait_state("second", "running")
+
     def test_checkpoint_limits_and_errors(self):
         with self.node() as n:
             n.deploy("c", ["sleep", "1000"])

@@ -89,3 +89,10 @@ reactor_run_once(struct reactor *r, int max_wait_ms)
     r->iterations++;
     return NAOS_OK;
 }
+
+void
+reactor_refresh_clock(struct reactor *r)
+{
+    r->now = naos_clock_now();
+    r->wall_ms = naos_clock_wall_ms();
+}

@@ -60,4 +60,10 @@ void reactor_set_deadline(struct reactor *r, naos_time deadline);
  * Returns NAOS_OK, or NAOS_ESYS on an epoll failure other than EINTR. */
 int reactor_run_once(struct reactor *r, int max_wait_ms);
 
+/* reactor_refresh_clock reads the loop's clock pair (now, wall_ms) again,
+ * both at the same moment. Only after blocking work inside an iteration
+ * (a synced store commit), so that what the cores arm afterwards counts
+ * from when it was armed; everything else keeps the wake-up's values. */
+void reactor_refresh_clock(struct reactor *r);
+
 #endif

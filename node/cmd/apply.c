@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* apply.c: committed entries -> the applied state (apply.h). */
+#include "node/cmd/apply.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "node/base/err.h"
+#include "node/cmd/cmd.h"
+#include "node/spec/spec.h"
+#include "proto/spec_pb.h"
+#include "store/state.h"
+
+struct apply_args {
+    uint64_t index;
+    const Naos__V1__Command *c;
+    struct apply_result *res;
+    bool invalid; /* cmd_validate refused it (decided once, outside) */
+};
+
+/* Sets (failure non-NULL) or clears the failed mark of rec, a record
+ * unpacked with the store's allocator. */
+static int
+set_failed(Naos__V1__DeploymentRecord *rec, const char *failure)
+{
+    char *copy = (char *)protobuf_c_empty_string;
+    if (failure != NULL) {
+        size_t len = strlen(failure) + 1;
+        copy = spec_pb_allocator.alloc(spec_pb_allocator.allocator_data, len);
+        if (copy == NULL)
+            return NAOS_ENOMEM;
+        memcpy(copy, failure, len);
+    }
+    if (rec->failure != NULL && rec->failure != protobuf_c_empty_string)
+        spec_pb_allocator.free(spec_pb_allocator.allocator_data, rec->failure);
+    rec->failure = copy;
+    rec->failed = failure != NULL;
+    return NAOS_OK;
+}
+
+static void
+result(struct apply_result *res, int status, const char *fmt, const char *arg)
+{
+    res->status = status;
+    snprintf(res->msg, sizeof res->msg, fmt, arg);
+}
+
+/* The deployment a name or path belongs to: its first component. */
+static void
+deployment_of(const char *path, char *out, size_t len)
+{
+    size_t n = strcspn(path, "/");
+    snprintf(out, len, "%.*s", (int)(n < len ? n : len - 1), path);
+}
+
+static int
+deploy_txn(struct store_txn *t, struct apply_args *a)
+{
+    const Naos__V1__DeployCommand *d = a->c->deploy;
+    const char *name = d->spec->id;
+    Naos__V1__DeploymentRecord *old = NULL;
+    int rc = store_deploy_get_txn(t, name, &old);
+    if (rc == NAOS_OK) {
+        store_deploy_free(old);
+        result(a->res, NAOS_EEXIST, "deployment %.64s already exists", name);
+        return NAOS_OK;
+    }
+    if (rc != NAOS_ENOTFOUND)
+        return rc;
+    Naos__V1__DeploymentRecord rec = NAOS__V1__DEPLOYMENT_RECORD__INIT;
+    rec.name = (char *)name;
+    rec.spec = d->spec;
+    rec.desired = NAOS__V1__DESIRED_STATE__DESIRED_RUNNING;
+    rec.generation = 1;
+    rec.updated_at_ms = a->c->at_ms;
+    Naos__V1__PlacementRecord pl = NAOS__V1__PLACEMENT_RECORD__INIT;
+    pl.name = (char *)name;
+    pl.node_id = d->node_id;
+    pl.epoch = a->index;
+    if ((rc = store_deploy_put_txn(t, &rec)) != NAOS_OK ||
+        (rc = store_placement_put_txn(t, &pl)) != NAOS_OK)
+        return rc;
+    a->res->changed_deployment = true;
+    return NAOS_OK;
+}
+
+/* stop, start, restart (want), fail (failure). */
+static int
+change_txn(struct store_txn *t, struct apply_args *a, const char *name,
+           Naos__V1__DesiredState want, bool restart, const char *failure)
+{
+    char dep[STORE_MAX_KEY + 1];
+    deployment_of(name, dep, sizeof dep);
+    Naos__V1__DeploymentRecord *rec = NULL;
+    int rc = store_deploy_get_txn(t, dep, &rec);
+    if (rc == NAOS_ENOTFOUND) {
+        result(a->res, NAOS_ENOTFOUND, "no deployment named %.64s", dep);
+        return NAOS_OK;
+    }
+    if (rc != NAOS_OK)
+        return rc;
+    if (strcmp(dep, name) != 0) {
+        /* A path: held children live in memory on the owning node. */
+        store_deploy_free(rec);
+        return NAOS_OK;
+    }
+    if (failure != NULL) {
+        rc = set_failed(rec, failure);
+    } else {
+        rec->desired = want;
+        rec->restarts += restart;
+        /* Whatever the operator does next, the deployment no longer
+         * stays failed across a node restart. */
+        rc = rec->failed ? set_failed(rec, NULL) : NAOS_OK;
+    }
+    if (rc == NAOS_OK) {
+        rec->generation++;
+        rec->updated_at_ms = a->c->at_ms;
+        rc = store_deploy_put_txn(t, rec);
+    }
+    store_deploy_free(rec);
+    if (rc == NAOS_OK)
+        a->res->changed_deployment = true;
+    return rc;
+}
+
+static int
+remove_txn(struct store_txn *t, struct apply_args *a, const char *name)
+{
+    int rc = store_deploy_del_txn(t, name);
+    if (rc == NAOS_ENOTFOUND) {
+        result(a->res, NAOS_ENOTFOUND, "no deployment named %.64s", name);
+        return NAOS_OK;
+    }
+    if (rc != NAOS_OK)
+        return rc;
+    rc = store_placement_del_txn(t, name);
+    if (rc != NAOS_OK && rc != NAOS_ENOTFOUND)
+        return rc;
+    a->res->changed_deployment = true;
+    return NAOS_OK;
+}
+
+static int
+ckpt_txn(struct store_txn *t, struct apply_args *a)
+{
+    const Naos__V1__CheckpointSaveCommand *s = a->c->checkpoint_save;
+    char dep[STORE_MAX_KEY + 1];
+    deployment_of(s->path, dep, sizeof dep);
+    Naos__V1__DeploymentRecord *rec = NULL;
+    int rc = store_deploy_get_txn(t, dep, &rec);
+    if (rc == NAOS_ENOTFOUND) {
+        result(a->res, NAOS_ENOTFOUND, "no deployment named %.64s", dep);
+        return NAOS_OK;
+    }
+    if (rc != NAOS_OK)
+        return rc;
+    store_deploy_free(rec);
+    struct store_ckpt_origin origin = STORE_CKPT_ORIGIN_ZERO;
+    origin.agent = s->saved_by_agent;
+    origin.pid = s->saved_by_pid;
+    origin.restarts = s->saved_by_restarts;
+    return store_ckpt_save_ex_txn(t, s->path,
+                                  (const char *const *)s->aliases,
+                                  s->n_aliases, s->data.data, s->data.len,
+                                  a->c->at_ms, &origin, &a->res->ckpt_seq);
+}
+
+/* The whole entry, in one transaction; may run more than once (map
+ * growth): every output is reset first. */
+static int
+apply_fn(struct store_txn *t, void *arg)
+{
+    struct apply_args *a = arg;
+    struct apply_result *res = a->res;
+    char keep[APPLY_ERRMSG_LEN];
+    memcpy(keep, res->msg, sizeof keep);
+    *res = (struct apply_result){.index = a->index};
+    uint64_t applied = 0;
+    int rc = store_applied_get_txn(t, &applied);
+    if (rc != NAOS_OK)
+        return rc;
+    if (a->index <= applied)
+        return NAOS_EEXIST;
+    if (a->index != applied + 1)
+        return store_txn_fail(t, NAOS_EINVAL,
+                              "apply: entry %llu would skip entries after "
+                              "%llu", (unsigned long long)a->index,
+                              (unsigned long long)applied);
+    const Naos__V1__Command *c = a->c;
+    if (a->invalid) {
+        res->status = NAOS_EINVAL;
+        memcpy(res->msg, keep, sizeof keep);
+    } else {
+        switch (c->cmd_case) {
+        case NAOS__V1__COMMAND__CMD_DEPLOY:
+            rc = deploy_txn(t, a);
+            break;
+        case NAOS__V1__COMMAND__CMD_STOP:
+            rc = change_txn(t, a, c->stop->name,
+                            NAOS__V1__DESIRED_STATE__DESIRED_STOPPED, false,
+                            NULL);
+            break;
+        case NAOS__V1__COMMAND__CMD_START:
+            rc = change_txn(t, a, c->start->name,
+                            NAOS__V1__DESIRED_STATE__DESIRED_RUNNING, false,
+                            NULL);
+            break;
+        case NAOS__V1__COMMAND__CMD_RESTART:
+            rc = change_txn(t, a, c->restart->name,
+                            NAOS__V1__DESIRED_STATE__DESIRED_RUNNING, true,
+                            NULL);
+            break;
+        case NAOS__V1__COMMAND__CMD_REMOVE:
+            rc = remove_txn(t, a, c->remove->name);
+            break;
+        case NAOS__V1__COMMAND__CMD_FAIL:
+            rc = change_txn(t, a, c->fail->name,
+                            NAOS__V1__DESIRED_STATE__DESIRED_STATE_UNSPECIFIED,
+                            false,
+                            c->fail->failure && c->fail->failure[0]
+                                ? c->fail->failure
+                                : "failed");
+            break;
+        case NAOS__V1__COMMAND__CMD_CHECKPOINT_SAVE:
+            rc = ckpt_txn(t, a);
+            break;
+        case NAOS__V1__COMMAND__CMD_NOOP:
+            break;
+        default:
+            /* cmd_validate refuses every other type */
+            res->status = NAOS_EINVAL;
+            break;
+        }
+        if (rc != NAOS_OK)
+            return rc;
+    }
+    return store_applied_set_txn(t, a->index);
+}
+
+int
+apply_entry(struct store *s, uint64_t index, const Naos__V1__Command *c,
+            struct apply_result *res)
+{
+    struct apply_result tmp = {.index = index};
+    struct apply_args a = {index, c, &tmp, false};
+    /* Validation is deterministic too: the same entry is refused on every
+     * node, and the refusal is applied (last_applied moves). */
+    int rc = cmd_validate(c, tmp.msg, sizeof tmp.msg);
+    if (rc == NAOS_ENOMEM)
+        return rc;
+    a.invalid = rc != NAOS_OK;
+    rc = store_write(s, apply_fn, &a);
+    if (rc != NAOS_OK)
+        return rc;
+    *res = tmp;
+    return NAOS_OK;
+}

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* apply.h: the third stage of the command path (cmd.h): committed entries
+ * become the applied state. Apply is the ONLY writer of deployments,
+ * placements, checkpoints and last_applied (the node's identity, events
+ * and replay marks are the node's own, not cluster state).
+ *
+ * Takes: one committed entry (its index and the decoded Command).
+ * Emits: one synced store transaction holding the entry's effects and
+ *        last_applied = index together (RAFT-LITE P7: a crash leaves both
+ *        or neither), and a struct apply_result saying what the entry did
+ *        (for the reply and for the reconciler, reconcile.h).
+ *
+ * Rules:
+ *  - in order, exactly once: an entry is applied only at last_applied + 1
+ *    (NAOS_EEXIST below or at it: nothing done, so a restart that runs
+ *    the committed entries again changes nothing; NAOS_EINVAL above it);
+ *  - deterministic: the result depends on the store and the entry only,
+ *    never on the clock, this node or what runs (times, the placement's
+ *    node and who saved a checkpoint travel in the entry);
+ *  - an entry that cannot take effect (rm of a deployment that is gone,
+ *    deploy of a name taken, an entry that fails cmd_validate) is still
+ *    applied: last_applied moves, nothing else changes, and the result
+ *    says why. Only a store failure leaves it unapplied.
+ *
+ * Effects per type (deployment = the DeploymentRecord named):
+ *   deploy   record {spec, desired running, generation 1} and placement
+ *            {node_id of the entry, epoch = index}; EEXIST if the name
+ *            is taken
+ *   stop     desired stopped; start: desired running; restart: desired
+ *            running and restarts + 1 (the reconciler carries a restart
+ *            out once per increment); all three clear the failed mark and
+ *            bump generation. On a path below a deployment: nothing (held
+ *            children are the owning node's, in memory) but the check
+ *            that the deployment exists
+ *   rm       record, its checkpoints and its placement deleted
+ *   fail     failed mark and failure text set, generation bumped
+ *   checkpoint save  store_ckpt_save_ex semantics (seq continues from the
+ *            path and its aliases, aliases folded); the deployment must
+ *            exist (a save racing an rm leaves nothing behind)
+ *   noop     nothing
+ * Every change sets updated_at_ms to the entry's at_ms.
+ *
+ * Loop thread only (the store's rule). */
+#ifndef NAOS_NODE_CMD_APPLY_H
+#define NAOS_NODE_CMD_APPLY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proto/command.pb-c.h"
+#include "store/store.h"
+
+#define APPLY_ERRMSG_LEN 512
+
+/* struct apply_result: what one applied entry did. */
+struct apply_result {
+    uint64_t index;
+    /* NAOS_OK: took effect. NAOS_ENOTFOUND: no such deployment.
+     * NAOS_EEXIST: deploy of a name taken. NAOS_EINVAL: the entry failed
+     * cmd_validate (msg says why). Nothing changed but last_applied. */
+    int status;
+    bool changed_deployment; /* the deployment's record or placement */
+    uint64_t ckpt_seq;       /* checkpoint save: the seq it got */
+    char msg[APPLY_ERRMSG_LEN];
+};
+
+/* apply_entry applies c (borrowed), the committed entry at index, to s.
+ * Returns NAOS_OK (applied: see res->status for what it did);
+ * NAOS_EEXIST (index <= last_applied: already applied, nothing done);
+ * NAOS_EINVAL (index > last_applied + 1: an entry would be skipped);
+ * NAOS_ENOMEM (nothing applied: try again); NAOS_ESTORE (nothing applied;
+ * store_is_failed(s) tells a failed commit, after which the node must
+ * stop). res is caller storage, filled on NAOS_OK. */
+int apply_entry(struct store *s, uint64_t index, const Naos__V1__Command *c,
+                struct apply_result *res);
+
+#endif

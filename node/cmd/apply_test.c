@@ -1,0 +1,450 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* apply_test.c: the one-voter log and apply: in order, exactly once,
+ * idempotent across restarts, effects and last_applied in one commit. */
+#include "node/cmd/apply.h"
+
+#include "node/base/err.h"
+#include "node/cmd/cmd.h"
+#include "node/cmd/cmd_testutil.h"
+#include "node/cmd/cmdlog.h"
+#include "store/raftlog.h"
+#include "store/state.h"
+#include "store/store_testutil.h"
+
+static const struct store_options fast = {0, 0, true};
+
+/* Builds, packs and proposes one command; returns its index. */
+static uint64_t
+propose(struct cmdlog *l, const Naos__V1__Command *c)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    char err[256] = "";
+    NT_EQ_INT(cmd_pack(c, &buf, &len, err, sizeof err), NAOS_OK);
+    uint64_t index = 0;
+    ST_OK(l->store, cmdlog_propose(l, buf, len, &index));
+    naos_free(buf);
+    return index;
+}
+
+static uint64_t
+propose_deploy(struct cmdlog *l, const char *name, int64_t at)
+{
+    Naos__V1__Command c;
+    cmd_init(&c, 0, 0, at);
+    Naos__V1__DeployCommand d = NAOS__V1__DEPLOY_COMMAND__INIT;
+    d.spec = ct_spec_pb(name);
+    d.node_id = 77;
+    c.cmd_case = NAOS__V1__COMMAND__CMD_DEPLOY;
+    c.deploy = &d;
+    uint64_t i = propose(l, &c);
+    spec_pb_free(d.spec);
+    return i;
+}
+
+static uint64_t
+propose_name(struct cmdlog *l, Naos__V1__Command__CmdCase kind,
+             const char *name, int64_t at)
+{
+    Naos__V1__Command c;
+    cmd_init(&c, 0, 0, at);
+    Naos__V1__NameCommand nc = NAOS__V1__NAME_COMMAND__INIT;
+    nc.name = (char *)name;
+    c.cmd_case = kind;
+    switch (kind) {
+    case NAOS__V1__COMMAND__CMD_STOP: c.stop = &nc; break;
+    case NAOS__V1__COMMAND__CMD_START: c.start = &nc; break;
+    case NAOS__V1__COMMAND__CMD_RESTART: c.restart = &nc; break;
+    case NAOS__V1__COMMAND__CMD_REMOVE: c.remove = &nc; break;
+    default: NT_FAIL("not a name command");
+    }
+    return propose(l, &c);
+}
+
+static uint64_t
+propose_fail(struct cmdlog *l, const char *name, const char *why)
+{
+    Naos__V1__Command c;
+    cmd_init(&c, 0, 0, 5);
+    Naos__V1__FailCommand f = NAOS__V1__FAIL_COMMAND__INIT;
+    f.name = (char *)name;
+    f.failure = (char *)why;
+    c.cmd_case = NAOS__V1__COMMAND__CMD_FAIL;
+    c.fail = &f;
+    return propose(l, &c);
+}
+
+static uint64_t
+propose_save(struct cmdlog *l, const char *path, const char *data)
+{
+    Naos__V1__Command c;
+    cmd_init(&c, 0, 0, 6);
+    Naos__V1__CheckpointSaveCommand s = NAOS__V1__CHECKPOINT_SAVE_COMMAND__INIT;
+    s.path = (char *)path;
+    s.data.data = (uint8_t *)data;
+    s.data.len = strlen(data);
+    s.saved_by_agent = (char *)path;
+    s.saved_by_pid = 99;
+    c.cmd_case = NAOS__V1__COMMAND__CMD_CHECKPOINT_SAVE;
+    c.checkpoint_save = &s;
+    return propose(l, &c);
+}
+
+/* Reads entry index from the log and applies it: apply_entry's return. */
+static int
+apply_at(struct cmdlog *l, uint64_t index, struct apply_result *res)
+{
+    struct store_log_entry *e = NULL;
+    ST_OK(l->store, cmdlog_read(l, index, &e));
+    Naos__V1__Command *c = NULL;
+    char err[256] = "";
+    int rc = cmd_unpack(e->data, e->len, &c, err, sizeof err);
+    if (rc != NAOS_OK)
+        NT_FAIL("entry %llu: %s", (unsigned long long)index, err);
+    store_log_entries_free(e, 1);
+    rc = apply_entry(l->store, index, c, res);
+    cmd_free(c);
+    return rc;
+}
+
+/* Applies every committed entry above last_applied; returns how many. */
+static unsigned
+apply_all(struct cmdlog *l)
+{
+    uint64_t applied = 0;
+    ST_OK(l->store, store_applied_get(l->store, &applied));
+    unsigned k = 0;
+    for (uint64_t i = applied + 1; i <= cmdlog_commit_index(l); i++, k++) {
+        struct apply_result res;
+        NT_EQ_INT(apply_at(l, i, &res), NAOS_OK);
+    }
+    return k;
+}
+
+static Naos__V1__DeploymentRecord *
+get_dep(struct store *s, const char *name)
+{
+    Naos__V1__DeploymentRecord *r = NULL;
+    ST_OK(s, store_deploy_get(s, name, &r));
+    return r;
+}
+
+static uint64_t
+applied_of(struct store *s)
+{
+    uint64_t a = 0;
+    ST_OK(s, store_applied_get(s, &a));
+    return a;
+}
+
+static void
+test_propose_commits_one_voter(void)
+{
+    char dir[256];
+    st_tmpdir(dir, sizeof dir);
+    struct store *s = st_open(dir, &fast);
+    struct cmdlog l = CMDLOG_ZERO;
+    ST_OK(s, cmdlog_init(&l, s));
+    NT_EQ_INT(cmdlog_commit_index(&l), 0);
+    NT_EQ_INT(propose_deploy(&l, "a", 1), 1);
+    NT_EQ_INT(propose_name(&l, NAOS__V1__COMMAND__CMD_STOP, "a", 2), 2);
+    NT_EQ_INT(cmdlog_commit_index(&l), 2);
+    struct store_hard h;
+    ST_OK(s, store_hard_get(s, &h));
+    NT_EQ_INT(h.commit, 2);
+    NT_EQ_INT(h.term, 1);
+    /* Not readable beyond the commit index. */
+    struct store_log_entry *e = NULL;
+    NT_EQ_INT(cmdlog_read(&l, 3, &e), NAOS_EINVAL);
+    /* A new handle on the same store sees the same log. */
+    struct cmdlog l2 = CMDLOG_ZERO;
+    ST_OK(s, cmdlog_init(&l2, s));
+    NT_EQ_INT(cmdlog_commit_index(&l2), 2);
+    cmdlog_fini(&l);
+    cmdlog_fini(&l2);
+    store_close(s);
+    st_rmdir(dir);
+}
+
+static void
+test_in_order_exactly_once(void)
+{
+    char dir[256];
+    st_tmpdir(dir, sizeof dir);
+    struct store *s = st_open(dir, &fast);
+    struct cmdlog l = CMDLOG_ZERO;
+    ST_OK(s, cmdlog_init(&l, s));
+    propose_deploy(&l, "a", 10);
+    propose_name(&l, NAOS__V1__COMMAND__CMD_STOP, "a", 11);
+    propose_name(&l, NAOS__V1__COMMAND__CMD_START, "a", 12);
+    struct apply_result res;
+    /* Entry 2 before entry 1 would skip one: refused, nothing done. */
+    NT_EQ_INT(apply_at(&l, 2, &res), NAOS_EINVAL);
+    NT_EQ_INT(applied_of(s), 0);
+    NT_EQ_INT(apply_at(&l, 1, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_OK);
+    NT_EQ_INT(res.index, 1);
+    /* Again: already applied, nothing done (generation stays). */
+    NT_EQ_INT(apply_at(&l, 1, &res), NAOS_EEXIST);
+    Naos__V1__DeploymentRecord *r = get_dep(s, "a");
+    NT_EQ_INT(r->generation, 1);
+    NT_EQ_INT(r->desired, NAOS__V1__DESIRED_STATE__DESIRED_RUNNING);
+    NT_EQ_INT(r->updated_at_ms, 10);
+    store_deploy_free(r);
+    NT_EQ_INT(apply_at(&l, 2, &res), NAOS_OK);
+    NT_EQ_INT(apply_at(&l, 2, &res), NAOS_EEXIST);
+    r = get_dep(s, "a");
+    NT_EQ_INT(r->generation, 2);
+    NT_EQ_INT(r->desired, NAOS__V1__DESIRED_STATE__DESIRED_STOPPED);
+    NT_EQ_INT(r->updated_at_ms, 11); /* the entry's time, not the clock */
+    store_deploy_free(r);
+    NT_EQ_INT(apply_at(&l, 3, &res), NAOS_OK);
+    NT_EQ_INT(applied_of(s), 3);
+    r = get_dep(s, "a");
+    NT_EQ_INT(r->generation, 3);
+    NT_EQ_INT(r->desired, NAOS__V1__DESIRED_STATE__DESIRED_RUNNING);
+    store_deploy_free(r);
+    cmdlog_fini(&l);
+    store_close(s);
+    st_rmdir(dir);
+}
+
+static void
+test_effects_of_each_type(void)
+{
+    char dir[256];
+    st_tmpdir(dir, sizeof dir);
+    struct store *s = st_open(dir, &fast);
+    struct cmdlog l = CMDLOG_ZERO;
+    ST_OK(s, cmdlog_init(&l, s));
+    struct apply_result res;
+    uint64_t i = propose_deploy(&l, "a", 1);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    Naos__V1__PlacementRecord *p = NULL;
+    ST_OK(s, store_placement_get(s, "a", &p));
+    NT_EQ_INT(p->node_id, 77);
+    NT_EQ_INT(p->epoch, i);
+    store_placement_free(p);
+    /* A deploy of a taken name is applied and changes nothing. */
+    i = propose_deploy(&l, "a", 2);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_EEXIST);
+    NT_EQ_INT(applied_of(s), i);
+    ST_OK(s, store_placement_get(s, "a", &p));
+    NT_EQ_INT(p->epoch, 1);
+    store_placement_free(p);
+    /* fail marks it, restart clears the mark and counts. */
+    i = propose_fail(&l, "a", "max-restarts");
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    Naos__V1__DeploymentRecord *r = get_dep(s, "a");
+    NT_TRUE(r->failed);
+    NT_EQ_STR(r->failure, "max-restarts");
+    NT_EQ_INT(r->restarts, 0);
+    store_deploy_free(r);
+    i = propose_name(&l, NAOS__V1__COMMAND__CMD_RESTART, "a", 3);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    r = get_dep(s, "a");
+    NT_FALSE(r->failed);
+    NT_EQ_STR(r->failure, "");
+    NT_EQ_INT(r->restarts, 1);
+    uint64_t gen = r->generation;
+    store_deploy_free(r);
+    /* A path command leaves the record alone; one on a missing
+     * deployment says so. */
+    i = propose_name(&l, NAOS__V1__COMMAND__CMD_STOP, "a/a", 4);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_OK);
+    r = get_dep(s, "a");
+    NT_EQ_INT(r->generation, gen);
+    store_deploy_free(r);
+    i = propose_name(&l, NAOS__V1__COMMAND__CMD_STOP, "zz/a", 4);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_ENOTFOUND);
+    /* Checkpoints: seq counts on. */
+    i = propose_save(&l, "a/a", "one");
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.ckpt_seq, 1);
+    i = propose_save(&l, "a/a", "two");
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.ckpt_seq, 2);
+    Naos__V1__CheckpointRecord *ck = NULL;
+    ST_OK(s, store_ckpt_get(s, "a/a", &ck));
+    NT_EQ_INT(ck->data.len, 3);
+    NT_EQ_INT(memcmp(ck->data.data, "two", 3), 0);
+    NT_EQ_INT(ck->saved_at_ms, 6);
+    NT_EQ_INT(ck->saved_by_pid, 99);
+    store_ckpt_free(ck);
+    /* rm: record, placement and checkpoints go in that one entry. */
+    i = propose_name(&l, NAOS__V1__COMMAND__CMD_REMOVE, "a", 7);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_OK);
+    NT_EQ_INT(store_deploy_get(s, "a", &r), NAOS_ENOTFOUND);
+    NT_EQ_INT(store_placement_get(s, "a", &p), NAOS_ENOTFOUND);
+    NT_EQ_INT(store_ckpt_get(s, "a/a", &ck), NAOS_ENOTFOUND);
+    /* A save or an rm of what is gone: applied, nothing else. */
+    i = propose_save(&l, "a/a", "late");
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_ENOTFOUND);
+    NT_EQ_INT(store_ckpt_get(s, "a/a", &ck), NAOS_ENOTFOUND);
+    i = propose_name(&l, NAOS__V1__COMMAND__CMD_REMOVE, "a", 8);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_ENOTFOUND);
+    NT_EQ_INT(applied_of(s), i);
+    cmdlog_fini(&l);
+    store_close(s);
+    st_rmdir(dir);
+}
+
+static void
+test_invalid_entry_is_applied_as_nothing(void)
+{
+    char dir[256];
+    st_tmpdir(dir, sizeof dir);
+    struct store *s = st_open(dir, &fast);
+    struct cmdlog l = CMDLOG_ZERO;
+    ST_OK(s, cmdlog_init(&l, s));
+    /* Packed by hand past cmd_validate: a name with a space. */
+    Naos__V1__Command c;
+    cmd_init(&c, 0, 0, 1);
+    Naos__V1__NameCommand nc = NAOS__V1__NAME_COMMAND__INIT;
+    nc.name = "no such";
+    c.cmd_case = NAOS__V1__COMMAND__CMD_REMOVE;
+    c.remove = &nc;
+    uint64_t i = propose(&l, &c);
+    struct apply_result res;
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_EINVAL);
+    NT_CONTAINS(res.msg, "no such");
+    NT_EQ_INT(applied_of(s), i);
+    cmdlog_fini(&l);
+    store_close(s);
+    st_rmdir(dir);
+}
+
+/* A node that stops after its entries were committed, at any point of
+ * applying them, ends in the same state once it runs them again. */
+static void
+test_restart_applies_the_rest_once(void)
+{
+    char dir[256];
+    st_tmpdir(dir, sizeof dir);
+    struct store *s = st_open(dir, &fast);
+    struct cmdlog l = CMDLOG_ZERO;
+    ST_OK(s, cmdlog_init(&l, s));
+    propose_deploy(&l, "a", 1);
+    propose_name(&l, NAOS__V1__COMMAND__CMD_RESTART, "a", 2);
+    propose_name(&l, NAOS__V1__COMMAND__CMD_RESTART, "a", 3);
+    propose_name(&l, NAOS__V1__COMMAND__CMD_STOP, "a", 4);
+    struct apply_result res;
+    NT_EQ_INT(apply_at(&l, 1, &res), NAOS_OK);
+    NT_EQ_INT(apply_at(&l, 2, &res), NAOS_OK);
+    cmdlog_fini(&l);
+    store_close(s);
+    /* The restart: every committed entry is offered again, from 1. */
+    s = st_open(dir, &fast);
+    ST_OK(s, cmdlog_init(&l, s));
+    NT_EQ_INT(cmdlog_commit_index(&l), 4);
+    for (uint64_t i = 1; i <= 4; i++)
+        NT_EQ_INT(apply_at(&l, i, &res), i <= 2 ? NAOS_EEXIST : NAOS_OK);
+    Naos__V1__DeploymentRecord *r = get_dep(s, "a");
+    NT_EQ_INT(r->restarts, 2); /* each restart counted once */
+    NT_EQ_INT(r->generation, 4);
+    NT_EQ_INT(r->desired, NAOS__V1__DESIRED_STATE__DESIRED_STOPPED);
+    store_deploy_free(r);
+    NT_EQ_INT(apply_all(&l), 0);
+    cmdlog_fini(&l);
+    store_close(s);
+    st_rmdir(dir);
+}
+
+/* A commit that fails leaves neither the effects nor last_applied: after
+ * reopening they still agree, and the entry applies once. */
+static void
+test_failed_commit_leaves_effects_and_applied_together(void)
+{
+    char dir[256];
+    st_tmpdir(dir, sizeof dir);
+    struct store *s = st_open(dir, NULL);
+    struct cmdlog l = CMDLOG_ZERO;
+    ST_OK(s, cmdlog_init(&l, s));
+    propose_deploy(&l, "a", 1);
+    propose_save(&l, "a/a", "data");
+    propose_name(&l, NAOS__V1__COMMAND__CMD_STOP, "a", 3);
+    struct apply_result res;
+    NT_EQ_INT(apply_at(&l, 1, &res), NAOS_OK);
+    store_fault_fail_next_commit();
+    NT_EQ_INT(apply_at(&l, 2, &res), NAOS_ESTORE);
+    NT_TRUE(store_is_failed(s));
+    cmdlog_fini(&l);
+    store_close(s);
+    s = st_open(dir, NULL);
+    NT_EQ_INT(applied_of(s), 1);
+    Naos__V1__CheckpointRecord *ck = NULL;
+    NT_EQ_INT(store_ckpt_get(s, "a/a", &ck), NAOS_ENOTFOUND);
+    ST_OK(s, cmdlog_init(&l, s));
+    NT_EQ_INT(apply_all(&l), 2);
+    ST_OK(s, store_ckpt_get(s, "a/a", &ck));
+    NT_EQ_INT(ck->seq, 1);
+    store_ckpt_free(ck);
+    Naos__V1__DeploymentRecord *r = get_dep(s, "a");
+    NT_EQ_INT(r->desired, NAOS__V1__DESIRED_STATE__DESIRED_STOPPED);
+    store_deploy_free(r);
+    NT_EQ_INT(applied_of(s), 3);
+    cmdlog_fini(&l);
+    store_close(s);
+    st_rmdir(dir);
+}
+
+/* The one-voter log keeps no applied entry but the last, so checkpoint
+ * data is not kept twice for long, and indexes go on. */
+static void
+test_applied_entries_compacted(void)
+{
+    char dir[256];
+    st_tmpdir(dir, sizeof dir);
+    struct store *s = st_open(dir, &fast);
+    struct cmdlog l = CMDLOG_ZERO;
+    ST_OK(s, cmdlog_init(&l, s));
+    propose_deploy(&l, "a", 1);
+    propose_save(&l, "a/a", "x");
+    propose_save(&l, "a/a", "y");
+    NT_EQ_INT(apply_all(&l), 3);
+    uint64_t first = 0, last = 0;
+    ST_OK(s, store_log_bounds(s, &first, &last));
+    NT_EQ_INT(first, 1); /* nothing proposed since */
+    uint64_t i = propose_name(&l, NAOS__V1__COMMAND__CMD_STOP, "a", 5);
+    NT_EQ_INT(i, 4);
+    ST_OK(s, store_log_bounds(s, &first, &last));
+    NT_EQ_INT(first, 3); /* 3 is the last applied */
+    NT_EQ_INT(last, 4);
+    NT_EQ_INT(apply_all(&l), 1);
+    /* A restart with a compacted log: indexes continue. */
+    cmdlog_fini(&l);
+    store_close(s);
+    s = st_open(dir, &fast);
+    ST_OK(s, cmdlog_init(&l, s));
+    NT_EQ_INT(propose_name(&l, NAOS__V1__COMMAND__CMD_START, "a", 6), 5);
+    NT_EQ_INT(apply_all(&l), 1);
+    ST_OK(s, store_log_bounds(s, &first, &last));
+    NT_EQ_INT(first, 4);
+    NT_EQ_INT(last, 5);
+    cmdlog_fini(&l);
+    store_close(s);
+    st_rmdir(dir);
+}
+
+int
+main(void)
+{
+    static const struct nt_case cases[] = {
+        NT_CASE(test_propose_commits_one_voter),
+        NT_CASE(test_in_order_exactly_once),
+        NT_CASE(test_effects_of_each_type),
+        NT_CASE(test_invalid_entry_is_applied_as_nothing),
+        NT_CASE(test_restart_applies_the_rest_once),
+        NT_CASE(test_failed_commit_leaves_effects_and_applied_together),
+        NT_CASE(test_applied_entries_compacted),
+        {0},
+    };
+    return nt_run(cases);
+}

@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* reconcile.c: the local reconciler (reconcile.h). */
+#include "node/cmd/reconcile.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "node/base/alloc.h"
+#include "node/base/err.h"
+#include "node/base/log.h"
+#include "proto/spec_pb.h"
+#include "store/state.h"
+
+void
+reconcile_init(struct reconcile *r, struct sup_tree *tree,
+               struct store *store, uint64_t node_id)
+{
+    *r = (struct reconcile)RECONCILE_ZERO;
+    r->tree = tree;
+    r->store = store;
+    r->node_id = node_id;
+}
+
+void
+reconcile_fini(struct reconcile *r)
+{
+    naos_free(r->seen);
+    *r = (struct reconcile)RECONCILE_ZERO;
+}
+
+const char *
+reconcile_action_name(enum reconcile_action a)
+{
+    switch (a) {
+    case RECONCILE_NONE: return "none";
+    case RECONCILE_DEPLOY: return "deploy";
+    case RECONCILE_STOP: return "stop";
+    case RECONCILE_START: return "start";
+    case RECONCILE_RESTART: return "restart";
+    case RECONCILE_REMOVE: return "remove";
+    case RECONCILE_PATH: return "path";
+    }
+    return "?";
+}
+
+/* ---- what was seen ----------------------------------------------------
+ * One entry per deployment placed here; a linear table (deployments of
+ * one node number in the hundreds, and each lookup is one per applied
+ * entry). */
+
+static struct reconcile_seen *
+seen_get(struct reconcile *r, const char *name)
+{
+    for (size_t i = 0; i < r->nseen; i++)
+        if (strcmp(r->seen[i].name, name) == 0)
+            return &r->seen[i];
+    return NULL;
+}
+
+static void
+seen_forget(struct reconcile *r, const char *name)
+{
+    struct reconcile_seen *s = seen_get(r, name);
+    if (s != NULL)
+        *s = r->seen[--r->nseen];
+}
+
+/* Records rec as seen. Out of memory, the deployment is simply not
+ * remembered: its next change is then taken as new (acted on as if first
+ * seen), which at worst repeats a no-op. */
+static void
+seen_set(struct reconcile *r, const Naos__V1__DeploymentRecord *rec)
+{
+    struct reconcile_seen *s = seen_get(r, rec->name);
+    if (s == NULL) {
+        if (strlen(rec->name) > SPEC_MAX_ID_LEN)
+            return;
+        if (r->nseen == r->cap) {
+            size_t cap = r->cap ? r->cap * 2 : 16;
+            struct reconcile_seen *v = naos_realloc(r->seen, cap * sizeof *v);
+            if (v == NULL)
+                return;
+            r->seen = v;
+            r->cap = cap;
+        }
+        s = &r->seen[r->nseen++];
+        snprintf(s->name, sizeof s->name, "%s", rec->name);
+    }
+    s->generation = rec->generation;
+    s->restarts = rec->restarts;
+}
+
+/* ---- one deployment ---------------------------------------------------- */
+
+static int
+placed_here(struct reconcile *r, const char *name, bool *here)
+{
+    Naos__V1__PlacementRecord *p = NULL;
+    int rc = store_placement_get(r->store, name, &p);
+    if (rc == NAOS_ENOTFOUND) {
+        *here = true; /* written before placements existed */
+        return NAOS_OK;
+    }
+    if (rc != NAOS_OK)
+        return rc;
+    *here = p->node_id == r->node_id;
+    store_placement_free(p);
+    return NAOS_OK;
+}
+
+/* Brings rec's tree in (none runs): stopped, failed or started as it
+ * says. at_start: its workers' first runs say node-restart. */
+static void
+bring_in(struct reconcile *r, const Naos__V1__DeploymentRecord *rec,
+         bool at_start, naos_time now, struct reconcile_outcome *out)
+{
+    struct spec_node spec = {0};
+    struct sup_deploy_opts opts = {
+        .stopped = rec->desired == NAOS__V1__DESIRED_STATE__DESIRED_STOPPED,
+        .first_reason = {at_start ? SUP_REASON_NODE_RESTART : SUP_REASON_NONE,
+                         0},
+        .failed = rec->failed ? (rec->failure && rec->failure[0]
+                                     ? rec->failure
+                                     : "failed before the node restarted")
+                              : NULL,
+    };
+    out->action = RECONCILE_DEPLOY;
+    int rc = rec->spec ? spec_pb_to_spec(rec->spec, &spec, out->err,
+                                         sizeof out->err)
+                       : NAOS_EINVAL;
+    if (rc == NAOS_OK)
+        rc = sup_deploy_ex(r->tree, &spec, &opts, now, &out->dep, out->err,
+                           sizeof out->err);
+    out->rc = rc;
+    if (rc != NAOS_OK) {
+        spec_node_fini(&spec);
+        out->dep = NULL;
+        if (out->err[0] == '\0')
+            snprintf(out->err, sizeof out->err, "%s", naos_strerror(rc));
+        return;
+    }
+    out->at_rest = sup_is_at_rest(out->dep);
+    seen_set(r, rec);
+}
+
+/* The decision for a tree that runs, once rec changed (reconcile.h). */
+static void
+drive(struct reconcile *r, const Naos__V1__DeploymentRecord *rec,
+      const struct reconcile_seen *prev, struct sup_node *d, naos_time now,
+      struct reconcile_outcome *out)
+{
+    uint64_t restarts = prev ? prev->restarts : rec->restarts;
+    bool rest = sup_is_at_rest(d);
+    if (rec->restarts > restarts) {
+        out->action = RECONCILE_RESTART;
+        out->rc = sup_restart(r->tree, d, now);
+    } else if (rec->desired == NAOS__V1__DESIRED_STATE__DESIRED_STOPPED) {
+        if (!rest) {
+            out->action = RECONCILE_STOP;
+            out->rc = sup_stop(r->tree, d, now);
+        }
+    } else if (!rec->failed && (rest || d->state == SUP_STOPPING)) {
+        out->action = RECONCILE_START;
+        out->rc = sup_start(r->tree, d, now);
+    }
+    out->dep = d;
+    out->at_rest = sup_is_at_rest(d);
+}
+
+static int
+reconcile_one(struct reconcile *r, const char *name, bool at_start,
+              naos_time now, struct reconcile_outcome *out)
+{
+    *out = (struct reconcile_outcome){.action = RECONCILE_NONE};
+    struct sup_node *d = sup_find(r->tree, name);
+    if (d != NULL) {
+        out->existed = true;
+        out->before = d->state;
+        out->was_at_rest = sup_is_at_rest(d);
+        out->dep = d;
+        out->at_rest = out->was_at_rest;
+    }
+    Naos__V1__DeploymentRecord *rec = NULL;
+    int rc = store_deploy_get(r->store, name, &rec);
+    bool here = false;
+    if (rc == NAOS_OK && (rc = placed_here(r, name, &here)) != NAOS_OK)
+        store_deploy_free(rec);
+    if (rc != NAOS_OK && rc != NAOS_ENOTFOUND) {
+        snprintf(out->err, sizeof out->err, "%s", store_errmsg(r->store));
+        return rc;
+    }
+    if (rc == NAOS_ENOTFOUND || !here) {
+        if (rec != NULL)
+            store_deploy_free(rec);
+        seen_forget(r, name);
+        if (d != NULL) {
+            out->action = RECONCILE_REMOVE;
+            out->rc = sup_remove(r->tree, d, now);
+            out->dep = NULL; /* may be freed already */
+        }
+        return NAOS_OK;
+    }
+    struct reconcile_seen *prev = seen_get(r, name);
+    if (d == NULL) {
+        bring_in(r, rec, at_start, now, out);
+    } else if (prev == NULL || prev->generation != rec->generation ||
+               prev->restarts != rec->restarts) {
+        struct reconcile_seen was = prev ? *prev : (struct reconcile_seen){0};
+        seen_set(r, rec);
+        drive(r, rec, prev ? &was : NULL, d, now, out);
+    }
+    store_deploy_free(rec);
+    return NAOS_OK;
+}
+
+int
+reconcile_deployment(struct reconcile *r, const char *name, naos_time now,
+                     struct reconcile_outcome *out)
+{
+    return reconcile_one(r, name, false, now, out);
+}
+
+int
+reconcile_all(struct reconcile *r, naos_time now)
+{
+    Naos__V1__DeploymentRecord **recs = NULL;
+    size_t nrecs = 0;
+    int rc = store_deploy_list(r->store, &recs, &nrecs);
+    if (rc != NAOS_OK)
+        return rc;
+    for (size_t i = 0; i < nrecs; i++) {
+        const Naos__V1__DeploymentRecord *rec = recs[i];
+        struct reconcile_outcome out;
+        if (reconcile_one(r, rec->name, true, now, &out) != NAOS_OK) {
+            NAOS_ERROR("store", "cannot read deployment %s: %s", rec->name,
+                       out.err);
+            continue;
+        }
+        if (out.action != RECONCILE_DEPLOY)
+            continue;
+        if (out.rc != NAOS_OK) {
+            NAOS_ERROR("store", "cannot restore deployment %s: %s",
+                       rec->name, out.err);
+            continue;
+        }
+        NAOS_INFO("node", "restored deployment %s (%s)", rec->name,
+                  rec->failed ? "failed: `naos start` starts it again"
+                  : rec->desired == NAOS__V1__DESIRED_STATE__DESIRED_STOPPED
+                      ? "stopped"
+                      : "started");
+    }
+    store_deploy_list_free(recs, nrecs);
+    /* Trees with no record here: none at start, but reconciling is the
+     * same at any time. */
+    for (struct sup_node *d = sup_first(r->tree); d;) {
+        struct sup_node *next = sup_next(d);
+        if (seen_get(r, d->id) == NULL) {
+            struct reconcile_outcome out;
+            reconcile_one(r, d->id, true, now, &out);
+        }
+        d = next;
+    }
+    return NAOS_OK;
+}
+
+/* ---- paths ------------------------------------------------------------- */
+
+static bool
+is_live(const struct sup_node *c)
+{
+    return c->is_supervisor ? c->state != SUP_STOPPED && c->state != SUP_FAILED
+                            : c->pid != 0;
+}
+
+void
+reconcile_path(struct reconcile *r, const char *path,
+               enum reconcile_verb verb, naos_time now,
+               struct reconcile_outcome *out)
+{
+    *out = (struct reconcile_outcome){.action = RECONCILE_PATH};
+    struct sup_node *c = sup_find_path(r->tree, path);
+    if (c == NULL) {
+        out->rc = NAOS_ENOTFOUND;
+        return;
+    }
+    out->child = c;
+    out->was_live = is_live(c);
+    out->was_held = sup_is_held(c);
+    switch (verb) {
+    case RECONCILE_VERB_STOP:
+        out->rc = sup_child_stop(r->tree, c, now);
+        break;
+    case RECONCILE_VERB_START:
+        out->rc = sup_child_start(r->tree, c, now);
+        break;
+    case RECONCILE_VERB_RESTART:
+        out->rc = sup_child_restart(r->tree, c, now);
+        break;
+    }
+}

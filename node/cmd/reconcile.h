@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* reconcile.h: the last stage of the command path (cmd.h): the local
+ * reconciler. It owns this node's supervision trees: it compares what the
+ * applied state (the store's deployments and placements, written only by
+ * apply.h) places on this node with what runs in the sup core, and drives
+ * the core to match: sup_deploy_ex, sup_stop, sup_start, sup_restart,
+ * sup_remove, and the path commands (sup_child_*). Nothing above it
+ * touches the core's deployments; nothing in it writes the store.
+ *
+ * Takes: the name of a deployment an applied entry changed
+ *        (reconcile_deployment), or everything at node start
+ *        (reconcile_all, once the committed entries are applied: a node
+ *        reconciles on the state at the end of what it applied, never on
+ *        intermediate entries); a path command of an entry applied live
+ *        (reconcile_path).
+ * Emits: calls into the sup core, and a struct reconcile_outcome saying
+ *        what it did, from which the node words the reply.
+ *
+ * What "match" means for a deployment placed here (record R, tree T):
+ *   no R (or placed elsewhere), T exists    -> sup_remove
+ *   R, no T                                 -> sup_deploy_ex: stopped if
+ *        R wants it stopped, failed (not started) if R is marked failed
+ *   R and T, R changed since last seen (its generation):
+ *     R.restarts above what was seen        -> sup_restart (one-shot
+ *                                              intents are counters)
+ *     R wants stopped, T not at rest        -> sup_stop
+ *     R wants running, not failed, T at rest or stopping -> sup_start
+ *     otherwise nothing (already so).
+ * Only a change of R makes it act on an existing T: a tree that stopped or
+ * gave up on its own is the supervisor's business, not a difference to
+ * undo (and a "failed" mark may still be on its way through the log).
+ * A sup call that is refused (NAOS_EBUSY) is reported, not retried: the
+ * state converges at the next change or node start.
+ *
+ * Placement: a record with no placement (written before placements
+ * existed) counts as placed here.
+ *
+ * Loop thread only; never from inside a sup_io callback (it calls into
+ * the core). */
+#ifndef NAOS_NODE_CMD_RECONCILE_H
+#define NAOS_NODE_CMD_RECONCILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "node/base/time.h"
+#include "node/sup/sup.h"
+#include "store/store.h"
+
+enum reconcile_action {
+    RECONCILE_NONE = 0, /* already as wanted */
+    RECONCILE_DEPLOY,
+    RECONCILE_STOP,
+    RECONCILE_START,
+    RECONCILE_RESTART,
+    RECONCILE_REMOVE,
+    RECONCILE_PATH, /* reconcile_path */
+};
+
+enum reconcile_verb { RECONCILE_VERB_STOP, RECONCILE_VERB_START,
+                      RECONCILE_VERB_RESTART };
+
+/* struct reconcile_outcome: what one reconcile call did. Pointers into
+ * the core are valid until the next call into it (the reply is worded
+ * right after). */
+struct reconcile_outcome {
+    enum reconcile_action action;
+    int rc;               /* of the sup call: NAOS_OK, NAOS_EBUSY, ... */
+    bool existed;         /* the tree was there before */
+    enum sup_state before; /* its state then (when existed) */
+    bool was_at_rest;
+    bool at_rest;         /* after (not for RECONCILE_REMOVE) */
+    struct sup_node *dep; /* the tree after; NULL when none or removed */
+    /* reconcile_path: the node acted on (NULL: no such path) and what it
+     * was before. */
+    struct sup_node *child;
+    bool was_live, was_held;
+    char err[512];        /* sup_deploy's message, or the store's */
+};
+
+/* struct reconcile_seen: a deployment's record as last reconciled. */
+struct reconcile_seen {
+    char name[SPEC_MAX_ID_LEN + 1];
+    uint64_t generation;
+    uint64_t restarts;
+};
+
+/* struct reconcile: caller storage. */
+struct reconcile {
+    struct sup_tree *tree; /* borrowed */
+    struct store *store;   /* borrowed: read only */
+    uint64_t node_id;      /* this node */
+    struct reconcile_seen *seen; /* owned; one per deployment placed here */
+    size_t nseen, cap;
+};
+#define RECONCILE_ZERO {NULL, NULL, 0, NULL, 0, 0}
+
+/* reconcile_init sets r up for tree and store (both borrowed, must
+ * outlive r) on node node_id. Cannot fail. */
+void reconcile_init(struct reconcile *r, struct sup_tree *tree,
+                    struct store *store, uint64_t node_id);
+/* reconcile_fini frees what r holds; safe on a zeroed struct. */
+void reconcile_fini(struct reconcile *r);
+
+/* reconcile_all makes every deployment placed here run as its record
+ * says, at node start: each worker's first run gets
+ * NAOS_RESTART_REASON=node-restart. Logs each deployment restored, and
+ * each one that cannot be (a record that no longer converts: left in the
+ * store for the operator). Returns NAOS_OK or the store's error (nothing
+ * done). */
+int reconcile_all(struct reconcile *r, naos_time now);
+
+/* reconcile_deployment brings deployment name (borrowed) in line with its
+ * record after an applied entry changed it (rules above), into *out
+ * (caller storage). Returns NAOS_OK (see out->rc for the core's answer) or
+ * a store error (out->err; nothing done). */
+int reconcile_deployment(struct reconcile *r, const char *name, naos_time now,
+                         struct reconcile_outcome *out);
+
+/* reconcile_path carries out an operator's one-shot command on the agent
+ * or subtree at path (borrowed), below a deployment's top, as the entry
+ * that asked for it is applied: sup_child_stop/start/restart. Held
+ * children are kept in memory only (a node restart starts every child of
+ * a running deployment), so it is never replayed at start. out->child is
+ * NULL when the path is not in the tree (out->rc NAOS_ENOTFOUND). */
+void reconcile_path(struct reconcile *r, const char *path,
+                    enum reconcile_verb verb, naos_time now,
+                    struct reconcile_outcome *out);
+
+/* reconcile_action_name: "none", "deploy", ... (static storage). */
+const char *reconcile_action_name(enum reconcile_action a);
+
+#endif

@@ -1,0 +1,373 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* reconcile_test.c: the local reconciler against the real sup core with a
+ * fake io, on a real store written through cmdlog + apply. */
+#include "node/cmd/reconcile.h"
+
+#include <signal.h>
+
+#include "node/base/err.h"
+#include "node/cmd/apply.h"
+#include "node/cmd/cmd.h"
+#include "node/cmd/cmd_testutil.h"
+#include "node/cmd/cmdlog.h"
+#include "store/state.h"
+#include "store/store_testutil.h"
+
+static const struct store_options fast = {0, 0, true};
+
+/* ---- fake io: spawns count, signals are remembered and their exits
+ * delivered by exit_signalled() ---------------------------------------- */
+
+static struct {
+    int spawns;
+    int next_pid;
+    char reason[64];
+    struct sup_node *signalled[64];
+    int nsig;
+} F;
+
+static int
+fake_spawn(void *ctx, struct sup_node *w, const struct sup_spawn_info *info,
+           int *pid)
+{
+    (void)ctx;
+    (void)w;
+    F.spawns++;
+    snprintf(F.reason, sizeof F.reason, "%s", info->restart_reason);
+    *pid = ++F.next_pid;
+    return 0;
+}
+
+static void
+fake_signal(void *ctx, struct sup_node *w, int signo)
+{
+    (void)ctx;
+    if (signo == SIGTERM && F.nsig < 64)
+        F.signalled[F.nsig++] = w;
+}
+
+static void
+fake_event(void *ctx, const struct sup_event *ev)
+{
+    (void)ctx;
+    (void)ev;
+}
+
+static uint32_t
+fake_random(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+static struct sup_tree *
+new_tree(void)
+{
+    memset(&F, 0, sizeof F);
+    struct sup_io io = {.version = SUP_IO_VERSION,
+                        .spawn = fake_spawn,
+                        .signal = fake_signal,
+                        .event = fake_event,
+                        .random = fake_random};
+    struct sup_tree *t = NULL;
+    NT_EQ_INT(sup_tree_alloc(&t, &io), NAOS_OK);
+    return t;
+}
+
+/* The workers told to stop exit. */
+static void
+exit_signalled(struct sup_tree *t)
+{
+    int n = F.nsig;
+    F.nsig = 0;
+    for (int i = 0; i < n; i++)
+        sup_on_exit(t, F.signalled[i], false, SIGTERM, 1000);
+}
+
+/* ---- the store, written the one way ------------------------------------- */
+
+static struct cmdlog L;
+
+static void
+run(Naos__V1__Command *c)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    char err[256] = "";
+    NT_EQ_INT(cmd_pack(c, &buf, &len, err, sizeof err), NAOS_OK);
+    uint64_t index = 0;
+    ST_OK(L.store, cmdlog_propose(&L, buf, len, &index));
+    naos_free(buf);
+    struct apply_result res;
+    ST_OK(L.store, apply_entry(L.store, index, c, &res));
+    NT_EQ_INT(res.status, NAOS_OK);
+}
+
+static void
+deploy(const char *name, uint64_t node_id)
+{
+    Naos__V1__Command c;
+    cmd_init(&c, 0, 0, 1);
+    Naos__V1__DeployCommand d = NAOS__V1__DEPLOY_COMMAND__INIT;
+    d.spec = ct_spec_pb(name);
+    d.node_id = node_id;
+    c.cmd_case = NAOS__V1__COMMAND__CMD_DEPLOY;
+    c.deploy = &d;
+    run(&c);
+    spec_pb_free(d.spec);
+}
+
+static void
+name_cmd(Naos__V1__Command__CmdCase kind, const char *name)
+{
+    Naos__V1__Command c;
+    cmd_init(&c, 0, 0, 2);
+    Naos__V1__NameCommand nc = NAOS__V1__NAME_COMMAND__INIT;
+    nc.name = (char *)name;
+    c.cmd_case = kind;
+    c.stop = c.start = c.restart = c.remove = NULL;
+    switch (kind) {
+    case NAOS__V1__COMMAND__CMD_STOP: c.stop = &nc; break;
+    case NAOS__V1__COMMAND__CMD_START: c.start = &nc; break;
+    case NAOS__V1__COMMAND__CMD_RESTART: c.restart = &nc; break;
+    case NAOS__V1__COMMAND__CMD_REMOVE: c.remove = &nc; break;
+    default: NT_FAIL("not a name command");
+    }
+    run(&c);
+}
+
+static void
+fail_cmd(const char *name)
+{
+    Naos__V1__Command c;
+    cmd_init(&c, 0, 0, 3);
+    Naos__V1__FailCommand f = NAOS__V1__FAIL_COMMAND__INIT;
+    f.name = (char *)name;
+    f.failure = "max-restarts";
+    c.cmd_case = NAOS__V1__COMMAND__CMD_FAIL;
+    c.fail = &f;
+    run(&c);
+}
+
+#define SELF 7u
+
+static struct store *
+open_store(char *dir, size_t len)
+{
+    st_tmpdir(dir, len);
+    struct store *s = st_open(dir, &fast);
+    ST_OK(s, cmdlog_init(&L, s));
+    return s;
+}
+
+static void
+test_start_brings_in_what_is_placed_here(void)
+{
+    char dir[256];
+    struct store *s = open_store(dir, sizeof dir);
+    deploy("run", SELF);
+    deploy("still", SELF);
+    name_cmd(NAOS__V1__COMMAND__CMD_STOP, "still");
+    deploy("gaveup", SELF);
+    fail_cmd("gaveup");
+    deploy("there", SELF + 1); /* placed on another node */
+    struct sup_tree *t = new_tree();
+    struct reconcile r;
+    reconcile_init(&r, t, s, SELF);
+    NT_EQ_INT(reconcile_all(&r, 1000), NAOS_OK);
+    NT_EQ_INT(F.spawns, 1); /* run's one worker, nothing else */
+    NT_EQ_STR(F.reason, "node-restart");
+    struct sup_node *d = sup_find(t, "run");
+    NT_TRUE(d != NULL && d->state == SUP_RUNNING);
+    d = sup_find(t, "still");
+    NT_TRUE(d != NULL && d->state == SUP_STOPPED);
+    d = sup_find(t, "gaveup");
+    NT_TRUE(d != NULL && d->state == SUP_FAILED);
+    NT_TRUE(sup_find(t, "there") == NULL);
+    /* Nothing changed since: reconciling again does nothing. */
+    struct reconcile_outcome o;
+    NT_EQ_INT(reconcile_deployment(&r, "run", 1000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_NONE);
+    NT_EQ_INT(F.spawns, 1);
+    reconcile_fini(&r);
+    sup_tree_free(t);
+    cmdlog_fini(&L);
+    store_close(s);
+    st_rmdir(dir);
+}
+
+static void
+test_each_change_drives_the_core(void)
+{
+    char dir[256];
+    struct store *s = open_store(dir, sizeof dir);
+    struct sup_tree *t = new_tree();
+    struct reconcile r;
+    reconcile_init(&r, t, s, SELF);
+    struct reconcile_outcome o;
+    deploy("a", SELF);
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_DEPLOY);
+    NT_EQ_INT(o.rc, NAOS_OK);
+    NT_FALSE(o.existed);
+    NT_EQ_STR(F.reason, ""); /* a deploy, not a node restart */
+    NT_EQ_INT(F.spawns, 1);
+    name_cmd(NAOS__V1__COMMAND__CMD_STOP, "a");
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_STOP);
+    NT_EQ_INT(o.rc, NAOS_OK);
+    NT_TRUE(o.existed);
+    NT_EQ_INT(o.before, SUP_RUNNING);
+    NT_FALSE(o.at_rest); /* its worker has its grace */
+    exit_signalled(t);
+    NT_TRUE(sup_is_at_rest(sup_find(t, "a")));
+    /* A stop of what is stopped: nothing to do, and said so. */
+    name_cmd(NAOS__V1__COMMAND__CMD_STOP, "a");
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_NONE);
+    NT_TRUE(o.was_at_rest);
+    name_cmd(NAOS__V1__COMMAND__CMD_START, "a");
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_START);
+    NT_EQ_INT(F.spawns, 2);
+    /* A start of what runs: nothing. */
+    name_cmd(NAOS__V1__COMMAND__CMD_START, "a");
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_NONE);
+    NT_EQ_INT(o.before, SUP_RUNNING);
+    name_cmd(NAOS__V1__COMMAND__CMD_REMOVE, "a");
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_REMOVE);
+    NT_EQ_INT(o.rc, NAOS_OK);
+    exit_signalled(t);
+    NT_TRUE(sup_find(t, "a") == NULL);
+    reconcile_fini(&r);
+    sup_tree_free(t);
+    cmdlog_fini(&L);
+    store_close(s);
+    st_rmdir(dir);
+}
+
+/* A restart is a counter in the record: carried out once per increment,
+ * never again for the same count, not even by a restarted node. */
+static void
+test_restart_counter_acts_once(void)
+{
+    char dir[256];
+    struct store *s = open_store(dir, sizeof dir);
+    struct sup_tree *t = new_tree();
+    struct reconcile r;
+    reconcile_init(&r, t, s, SELF);
+    struct reconcile_outcome o;
+    deploy("a", SELF);
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    name_cmd(NAOS__V1__COMMAND__CMD_RESTART, "a");
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_RESTART);
+    NT_EQ_INT(o.rc, NAOS_OK);
+    exit_signalled(t);
+    NT_EQ_INT(F.spawns, 2);
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_NONE);
+    NT_EQ_INT(F.spawns, 2);
+    reconcile_fini(&r);
+    sup_tree_free(t);
+    /* The node restarts: its one start, no restart on top. */
+    t = new_tree();
+    reconcile_init(&r, t, s, SELF);
+    NT_EQ_INT(reconcile_all(&r, 2000), NAOS_OK);
+    NT_EQ_INT(F.spawns, 1);
+    NT_EQ_INT(F.nsig, 0);
+    /* The next request still counts. */
+    name_cmd(NAOS__V1__COMMAND__CMD_RESTART, "a");
+    NT_EQ_INT(reconcile_deployment(&r, "a", 2000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_RESTART);
+    NT_EQ_INT(F.nsig, 1);
+    reconcile_fini(&r);
+    sup_tree_free(t);
+    cmdlog_fini(&L);
+    store_close(s);
+    st_rmdir(dir);
+}
+
+/* What a tree did on its own is not a difference to undo: only a change
+ * of its record makes the reconciler act. */
+static void
+test_unchanged_record_leaves_the_tree_alone(void)
+{
+    char dir[256];
+    struct store *s = open_store(dir, sizeof dir);
+    struct sup_tree *t = new_tree();
+    struct reconcile r;
+    reconcile_init(&r, t, s, SELF);
+    struct reconcile_outcome o;
+    deploy("a", SELF);
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    struct sup_node *d = sup_find(t, "a");
+    NT_EQ_INT(sup_stop(t, d, 1000), NAOS_OK); /* as if it had given up */
+    exit_signalled(t);
+    NT_TRUE(sup_is_at_rest(d));
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_NONE);
+    NT_EQ_INT(F.spawns, 1);
+    /* The failed mark arriving later changes nothing either... */
+    fail_cmd("a");
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_NONE);
+    /* ...until the operator starts it. */
+    name_cmd(NAOS__V1__COMMAND__CMD_START, "a");
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_START);
+    NT_EQ_INT(F.spawns, 2);
+    reconcile_fini(&r);
+    sup_tree_free(t);
+    cmdlog_fini(&L);
+    store_close(s);
+    st_rmdir(dir);
+}
+
+static void
+test_path_commands(void)
+{
+    char dir[256];
+    struct store *s = open_store(dir, sizeof dir);
+    struct sup_tree *t = new_tree();
+    struct reconcile r;
+    reconcile_init(&r, t, s, SELF);
+    struct reconcile_outcome o;
+    deploy("a", SELF);
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    reconcile_path(&r, "a/a", RECONCILE_VERB_STOP, 1000, &o);
+    NT_EQ_INT(o.rc, NAOS_OK);
+    NT_TRUE(o.child != NULL);
+    NT_TRUE(o.was_live);
+    NT_FALSE(o.was_held);
+    exit_signalled(t);
+    NT_TRUE(sup_is_held(o.child));
+    reconcile_path(&r, "a/a", RECONCILE_VERB_START, 1000, &o);
+    NT_EQ_INT(o.rc, NAOS_OK);
+    NT_TRUE(o.was_held);
+    NT_EQ_INT(F.spawns, 2);
+    reconcile_path(&r, "a/nope", RECONCILE_VERB_STOP, 1000, &o);
+    NT_EQ_INT(o.rc, NAOS_ENOTFOUND);
+    NT_TRUE(o.child == NULL);
+    reconcile_fini(&r);
+    sup_tree_free(t);
+    cmdlog_fini(&L);
+    store_close(s);
+    st_rmdir(dir);
+}
+
+int
+main(void)
+{
+    static const struct nt_case cases[] = {
+        NT_CASE(test_start_brings_in_what_is_placed_here),
+        NT_CASE(test_each_change_drives_the_core),
+        NT_CASE(test_restart_counter_acts_once),
+        NT_CASE(test_unchanged_record_leaves_the_tree_alone),
+        NT_CASE(test_path_commands),
+        {0},
+    };
+    return nt_run(cases);
+}

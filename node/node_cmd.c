@@ -1,0 +1,387 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* node_cmd.c: the command path's glue in the composition root
+ * (docs/architecture.md "The command path"). The doors (node_ctl.c,
+ * node_path_ctl.c, node_http.c through node__handle_request, and the
+ * supervision core's escalations in node.c) validate and build a Command;
+ * this file proposes it (node/cmd/cmdlog.h), applies what is committed in
+ * order (node/cmd/apply.h), has the reconciler (node/cmd/reconcile.h)
+ * bring the local trees in line after each entry, and answers whoever
+ * waits for that entry. It owns no policy: each stage is its module.
+ *
+ * Waiting. A control request whose command was proposed is deferred
+ * (ctl_req_defer) and answered when its entry is applied and reconciled,
+ * by node__cmd_step in the loop iteration it arrived in (a one-voter
+ * log commits at once). A request that cannot be deferred (the endpoint's
+ * deferral bound, or the HTTP API, whose answer is built while the
+ * handler runs) drains the log at once instead, which on a one-voter
+ * cluster applies its entry before the handler returns. Reactor thread
+ * only. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/base/alloc.h"
+#include "node/base/err.h"
+#include "node/base/log.h"
+#include "node/cmd/apply.h"
+#include "node/cmd/cmd.h"
+#include "node/node_int.h"
+#include "store/state.h"
+
+static struct node_waiter *
+waiter_find(struct node *n, uint64_t index)
+{
+    for (size_t i = 0; i < NODE_WAITERS; i++)
+        if (n->waiters[i].index == index && n->waiters[i].rep != NULL)
+            return &n->waiters[i];
+    return NULL;
+}
+
+static struct node_waiter *
+waiter_free_slot(struct node *n)
+{
+    for (size_t i = 0; i < NODE_WAITERS; i++)
+        if (n->waiters[i].rep == NULL)
+            return &n->waiters[i];
+    return NULL;
+}
+
+static void
+waiter_done(struct node_waiter *w)
+{
+    struct ctl_req *req = w->req;
+    *w = (struct node_waiter){0};
+    if (req != NULL)
+        ctl_req_finish(req);
+}
+
+/* The endpoint closes with the request still waiting: forget it. */
+static void
+waiter_cancel(void *arg, struct ctl_req *req)
+{
+    struct node *n = arg;
+    for (size_t i = 0; i < NODE_WAITERS; i++)
+        if (n->waiters[i].req == req)
+            n->waiters[i] = (struct node_waiter){0};
+}
+
+/* Everyone waiting for an entry at or above index is told it will not be
+ * applied by this node (stuck: an entry it cannot apply, or the store
+ * failed). */
+static void
+waiters_fail(struct node *n, uint64_t index, const char *why)
+{
+    for (size_t i = 0; i < NODE_WAITERS; i++) {
+        struct node_waiter *w = &n->waiters[i];
+        if (w->rep == NULL || w->index < index)
+            continue;
+        ctl_reply_error(w->rep, NAOS__V1__ERROR_CODE__INTERNAL,
+                        "the command was recorded (entry %llu) but "
+                        "naos-node %s cannot apply it: %s",
+                        (unsigned long long)w->index, n->name, why);
+        waiter_done(w);
+    }
+}
+
+/* A store commit failed (the store refuses any further write): nothing
+ * may be acknowledged after it. node_run stops the node with exit 111;
+ * whoever waits is told now. */
+static void
+go_fatal(struct node *n, const char *what)
+{
+    if (n->fatal == 0)
+        NAOS_ERROR("store", "%s: %s; stopping (exit 111): nothing more can "
+                   "be acknowledged", what, store_errmsg(n->store));
+    n->fatal = 111;
+    waiters_fail(n, 0, "its store failed");
+}
+
+/* The reconciler's part of an applied entry (reconcile.h); out->action
+ * stays RECONCILE_NONE for entries that touch no tree. live: applied as
+ * it came (not while catching up at start): path commands are one-shot
+ * and run only then. */
+static void
+reconcile_entry(struct node *n, const Naos__V1__Command *c,
+                const struct apply_result *ar, bool live,
+                struct reconcile_outcome *out)
+{
+    *out = (struct reconcile_outcome){.action = RECONCILE_NONE};
+    const char *target = cmd_target(c);
+    switch (c->cmd_case) {
+    case NAOS__V1__COMMAND__CMD_STOP:
+    case NAOS__V1__COMMAND__CMD_START:
+    case NAOS__V1__COMMAND__CMD_RESTART:
+        if (strchr(target, '/') != NULL) {
+            if (live && ar->status == NAOS_OK)
+                reconcile_path(&n->rec, target,
+                               c->cmd_case == NAOS__V1__COMMAND__CMD_STOP
+                                   ? RECONCILE_VERB_STOP
+                               : c->cmd_case == NAOS__V1__COMMAND__CMD_START
+                                   ? RECONCILE_VERB_START
+                                   : RECONCILE_VERB_RESTART,
+                               n->r.now, out);
+            return;
+        }
+        break;
+    case NAOS__V1__COMMAND__CMD_DEPLOY:
+    case NAOS__V1__COMMAND__CMD_REMOVE:
+    case NAOS__V1__COMMAND__CMD_FAIL:
+        break;
+    default:
+        return;
+    }
+    if (ar->status == NAOS_EINVAL)
+        return;
+    if (reconcile_deployment(&n->rec, target, n->r.now, out) != NAOS_OK)
+        NAOS_ERROR("node", "cannot reconcile %s after entry %llu: %s", target,
+                   (unsigned long long)ar->index, out->err);
+    if (out->action == RECONCILE_DEPLOY && out->rc != NAOS_OK) {
+        /* The tree would not go in (the record is applied): take the
+         * record out again through the log, as an rm would. */
+        NAOS_WARN("node", "cannot run deployment %s: %s; removing its record",
+                  target, out->err);
+        Naos__V1__Command rm;
+        cmd_init(&rm, n->node_id, ++n->cmd_seq, naos_clock_wall_ms());
+        Naos__V1__NameCommand nc = NAOS__V1__NAME_COMMAND__INIT;
+        nc.name = (char *)target;
+        rm.cmd_case = NAOS__V1__COMMAND__CMD_REMOVE;
+        rm.remove = &nc;
+        node__propose(n, &rm, NULL, NULL);
+    }
+}
+
+/* Applies entry index. Returns true to go on with the next one. */
+static bool
+step_one(struct node *n, uint64_t index, bool live)
+{
+    struct store_log_entry *e = NULL;
+    char why[512] = "";
+    int rc = cmdlog_read(&n->cmdlog, index, &e);
+    if (rc == NAOS_ENOMEM)
+        return false; /* next iteration */
+    if (rc != NAOS_OK) {
+        snprintf(why, sizeof why, "entry %llu cannot be read: %s",
+                 (unsigned long long)index, store_errmsg(n->store));
+        goto stuck;
+    }
+    Naos__V1__Command *c = NULL;
+    rc = cmd_unpack(e->data, e->len, &c, why, sizeof why);
+    store_log_entries_free(e, 1);
+    if (rc == NAOS_ENOMEM)
+        return false;
+    if (rc != NAOS_OK)
+        goto stuck;
+    struct apply_result ar;
+    if (live && n->fail_apply_at && --n->fail_apply_at == 0)
+        store_fault_fail_next_commit(); /* tests only, see node__cmd_open */
+    rc = apply_entry(n->store, index, c, &ar);
+    if (rc == NAOS_EEXIST) {
+        n->applied = index; /* applied before: never twice */
+        cmd_free(c);
+        return true;
+    }
+    if (rc == NAOS_ENOMEM) {
+        cmd_free(c);
+        return false;
+    }
+    if (rc != NAOS_OK) {
+        cmd_free(c);
+        if (store_is_failed(n->store) || rc == NAOS_ESTORE) {
+            go_fatal(n, "cannot apply a committed command");
+            return false;
+        }
+        snprintf(why, sizeof why, "entry %llu: %s", (unsigned long long)index,
+                 store_errmsg(n->store));
+        goto stuck;
+    }
+    n->applied = index;
+    /* Time went by in the synced commits (propose, apply): what the core
+     * arms now must count from now, not from this iteration's start (a
+     * 500 ms start timeout would otherwise run short by both fsyncs). */
+    if (live)
+        reactor_refresh_clock(&n->r);
+    if (ar.status != NAOS_OK)
+        NAOS_DEBUG("node", "entry %llu (%s %s): %s", (unsigned long long)index,
+                   cmd_type_name(c), cmd_target(c), ar.msg);
+    struct reconcile_outcome ro = {.action = RECONCILE_NONE};
+    if (live)
+        reconcile_entry(n, c, &ar, live, &ro);
+    struct node_waiter *w = waiter_find(n, index);
+    if (w != NULL) {
+        node__cmd_reply(n, c, &ar, &ro, w->rep);
+        waiter_done(w);
+    }
+    cmd_free(c);
+    return true;
+stuck:
+    /* RAFT-LITE: an entry this node does not know stops the applier; it
+     * is never skipped. */
+    n->apply_stuck = true;
+    NAOS_ERROR("node", "stopped applying commands at entry %llu: %s",
+               (unsigned long long)index, why);
+    waiters_fail(n, index, why);
+    return false;
+}
+
+static void
+drain(struct node *n, bool live)
+{
+    if (n->draining || n->apply_stuck || n->fatal)
+        return;
+    n->draining = true;
+    /* The commit index may grow while we go (an escalation inside a
+     * reconcile proposes): each entry is read when its turn comes. */
+    while (n->applied < cmdlog_commit_index(&n->cmdlog) && !n->fatal &&
+           step_one(n, n->applied + 1, live))
+        ;
+    n->draining = false;
+}
+
+void
+node__cmd_step(struct node *n)
+{
+    drain(n, true);
+}
+
+bool
+node__cmd_pending(const struct node *n)
+{
+    return !n->apply_stuck && !n->fatal &&
+           n->applied < cmdlog_commit_index(&n->cmdlog);
+}
+
+int
+node__propose(struct node *n, const Naos__V1__Command *c,
+              struct ctl_req *req, struct ctl_reply *rep)
+{
+    char err[512] = "";
+    if (n->cmdlog.store == NULL) {
+        if (rep)
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
+                            "naos-node %s is not taking commands yet",
+                            n->name);
+        return NAOS_ECLOSED;
+    }
+    if (n->fatal || n->apply_stuck) {
+        if (rep)
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INTERNAL,
+                            "naos-node %s no longer takes commands (%s; see "
+                            "its log); nothing changed", n->name,
+                            n->fatal ? "its store failed"
+                                     : "it stopped applying them");
+        return NAOS_ESTORE;
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = cmd_pack(c, &buf, &len, err, sizeof err);
+    if (rc != NAOS_OK) {
+        if (rc == NAOS_ENOMEM && rep)
+            rep->failed = 1;
+        else if (rep)
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID, "%s", err);
+        return rc;
+    }
+    uint64_t index = 0;
+    rc = cmdlog_propose(&n->cmdlog, buf, len, &index);
+    naos_free(buf);
+    if (rc != NAOS_OK) {
+        if (store_is_failed(n->store))
+            go_fatal(n, "cannot record a command");
+        else
+            NAOS_ERROR("store", "cannot record a %s command: %s",
+                       cmd_type_name(c), store_errmsg(n->store));
+        if (rep)
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INTERNAL,
+                            "cannot persist the %s, nothing changed: %s (see "
+                            "the naos-node log)", cmd_type_name(c),
+                            store_errmsg(n->store));
+        return rc;
+    }
+    if (rep == NULL)
+        return NAOS_OK; /* nobody waits: applied at the next step */
+    struct node_waiter *w = waiter_free_slot(n);
+    NAOS_ASSERT(w != NULL); /* more slots than deferrable requests + 1 */
+    *w = (struct node_waiter){index, NULL, rep};
+    if (req != NULL && ctl_req_defer(req, waiter_cancel, n) == NAOS_OK) {
+        w->req = req;
+        return NAOS_OK;
+    }
+    /* Answered before the handler returns. */
+    drain(n, true);
+    if (w->rep == rep && w->index == index) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INTERNAL,
+                        "the command was recorded (entry %llu) but is not "
+                        "applied yet; see `naos status`",
+                        (unsigned long long)index);
+        *w = (struct node_waiter){0};
+    }
+    return NAOS_OK;
+}
+
+int
+node__cmd_open(struct node *n, char *errbuf, size_t errlen)
+{
+    int rc = cmdlog_init(&n->cmdlog, n->store);
+    if (rc == NAOS_OK)
+        rc = store_applied_get(n->store, &n->applied);
+    if (rc != NAOS_OK) {
+        snprintf(errbuf, errlen, "cannot read the command log: %s",
+                 store_errmsg(n->store));
+        return rc;
+    }
+    reconcile_init(&n->rec, n->tree, n->store, n->node_id);
+    /* Tests only (cluster-tests/it/test_persist.py): the commit of the
+     * Nth entry this run applies fails as a failed fsync would, after the
+     * entry itself was committed. */
+    const char *fail = getenv("NAOS_TESTING_FAIL_APPLY");
+    if (fail && *fail) {
+        n->fail_apply_at = (unsigned)strtoul(fail, NULL, 10);
+        NAOS_WARN("node", "NAOS_TESTING_FAIL_APPLY=%u (for tests only): that "
+                  "command's apply fails as if fsync had", n->fail_apply_at);
+    }
+    /* Catch up first, then reconcile once on where that ends: a node
+     * never acts on intermediate entries. */
+    uint64_t from = n->applied;
+    drain(n, false);
+    if (n->fatal) {
+        snprintf(errbuf, errlen, "cannot apply the committed commands: %s",
+                 store_errmsg(n->store));
+        return NAOS_ESTORE;
+    }
+    if (n->applied > from)
+        NAOS_INFO("node", "applied commands %llu..%llu, committed before the "
+                  "last stop", (unsigned long long)(from + 1),
+                  (unsigned long long)n->applied);
+    reactor_refresh_clock(&n->r);
+    if ((rc = reconcile_all(&n->rec, n->r.now)) != NAOS_OK)
+        NAOS_ERROR("store", "cannot list deployments: %s",
+                   store_errmsg(n->store));
+    /* Entries proposed during that (a deployment failing at once) */
+    drain(n, true);
+    return NAOS_OK;
+}
+
+void
+node__cmd_close(struct node *n)
+{
+    for (size_t i = 0; i < NODE_WAITERS; i++)
+        if (n->waiters[i].rep != NULL && n->waiters[i].req == NULL)
+            n->waiters[i] = (struct node_waiter){0};
+    reconcile_fini(&n->rec);
+    cmdlog_fini(&n->cmdlog);
+}
+
+void
+node__propose_failed(struct node *n, const char *name, const char *failure)
+{
+    Naos__V1__Command c;
+    cmd_init(&c, n->node_id, ++n->cmd_seq, naos_clock_wall_ms());
+    Naos__V1__FailCommand f = NAOS__V1__FAIL_COMMAND__INIT;
+    f.name = (char *)name;
+    f.failure = (char *)(failure && failure[0] ? failure : "failed");
+    c.cmd_case = NAOS__V1__COMMAND__CMD_FAIL;
+    c.fail = &f;
+    if (node__propose(n, &c, NULL, NULL) != NAOS_OK)
+        NAOS_ERROR("store", "cannot record that %s failed (a node restart "
+                   "will start it again)", name);
+}
