@@ -4,7 +4,7 @@ operator wanted of them), checkpoints, and nothing of its old workers."""
 import signal
 import unittest
 
-from harness import NAOS_BIN, NodeTest, pid_gone, wait_until
+from harness import NAOS_BIN, NodeTest, pid_gone, wait_until, within
 
 AGENT = r'''#!/bin/sh
 # Records how each run was started, resumes from its checkpoint, and leaves
@@ -66,8 +66,8 @@ class Persist(NodeTest):
             self.assertEqual(n.ok("restart", "again").out.strip(),
                              "restarted again")
             second = n.wait_running_pid("again/again", other_than=first)
-            wait_until(lambda: len(n.lines("runs.txt") or []) == 2, 5,
-                       msg="the restarted run")
+            wait_until(lambda: len(n.lines("runs.txt") or []) == 2,
+                       within(15), msg="the restarted run")
             n.stop_node(signal.SIGKILL)
             wait_until(lambda: pid_gone(second), 5, msg="worker gone")
             n.start_node()
@@ -78,26 +78,27 @@ class Persist(NodeTest):
             self.assertTrue(runs[2].startswith("reason=[node-restart]"), runs)
             # and the next restart still counts
             n.ok("restart", "again")
-            wait_until(lambda: len(n.lines("runs.txt") or []) == 4, 5,
-                       msg="the second restart's run")
+            wait_until(lambda: len(n.lines("runs.txt") or []) == 4,
+                       within(15), msg="the second restart's run")
 
     def test_failed_commit_stops_node_and_committed_entry_applies_at_start(
             self):
         """A store commit that fails stops the node (exit 111) and nothing
         is acknowledged after it. Here the command's entry was committed
-        and its apply failed: the CLI gets an error, and the restarted
+        and its apply failed: the CLI learns nothing (the node stops before any reply), and the restarted
         node applies the entry before it starts anything (the command
         path, docs/architecture.md)."""
         with self.node(env={"NAOS_TESTING_FAIL_APPLY": "2"}) as n:
             n.deploy("first", ["sleep", "1000"])
             r = n.naos("deploy", "--no-wait", "second", "--", "sleep", "1000")
+            # The node stops inside the failed commit (on_store_fatal):
+            # no reply, not even an error, so the CLI's outcome is unknown.
             self.assertEqual(r.code, 111, r)
-            self.assertIn("recorded", r.err)
-            self.assertIn("cannot apply", r.err)
+            self.assertIn("unable to read the answer", r.err)
             wait_until(lambda: n.proc.poll() is not None, 10,
                        msg="the node to stop")
             self.assertEqual(n.stop_node(), 111)
-            self.assertIn("stopping (exit 111)", n.read_node_log())
+            self.assertIn("stopping with exit 111", n.read_node_log())
             n.env.pop("NAOS_TESTING_FAIL_APPLY")
             n.start_node()
             self.assertIn("applied commands 2..2", n.read_node_log())
