@@ -143,22 +143,6 @@ keep_peer(void *arg, const char *addr)
     return false;
 }
 
-static int
-grow(uint8_t **buf, size_t *cap, size_t need)
-{
-    if (*cap >= need)
-        return NAOS_OK;
-    size_t ncap = *cap ? *cap : 4096;
-    while (ncap < need)
-        ncap *= 2;
-    uint8_t *b = naos_realloc(*buf, ncap);
-    if (b == NULL)
-        return NAOS_ENOMEM;
-    *buf = b;
-    *cap = ncap;
-    return NAOS_OK;
-}
-
 /* tally_workers counts the workers below x (x included) by state into h;
  * in_failed: x belongs to a failed deployment, whose workers count as
  * failed whatever their state (all stopped once it gave up). Recursion
@@ -245,7 +229,7 @@ send_part(void *arg, const struct swim_msg *m)
     struct node_members *mb = arg;
     size_t plen = swim_pb_packed_size(m);
     size_t len = 0;
-    if (grow(&mb->pbuf, &mb->pcap, plen + 1) != NAOS_OK ||
+    if (naos_buf_reserve(&mb->pbuf, &mb->pcap, plen + 1) != NAOS_OK ||
         swim_pb_pack(m, mb->pbuf, mb->pcap, &len) != NAOS_OK)
         return;
     seal_send(mb, mb->send_addr, (uint32_t)m->type, mb->pbuf, len);

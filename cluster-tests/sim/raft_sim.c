@@ -10,6 +10,7 @@
  * take it as flushed before any later power loss), a power loss only the
  * synced state. */
 #include "cluster-tests/sim/raft_sim.h"
+#include "cluster-tests/sim/sim_rng.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,25 +38,16 @@ struct rsim_pair {
 
 /* ---- randomness, failures --------------------------------------------- */
 
-static uint64_t
-splitmix(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 uint64_t
 rsim_rand(struct rsim *sim)
 {
-    return splitmix(&sim->rng);
+    return sim_splitmix64(&sim->rng);
 }
 
 double
 rsim_uniform(struct rsim *sim)
 {
-    return (double)(rsim_rand(sim) >> 11) * (1.0 / 9007199254740992.0);
+    return sim_unit(rsim_rand(sim));
 }
 
 static naos_duration
@@ -69,8 +61,7 @@ urange(struct rsim *sim, naos_duration lo, naos_duration hi)
 uint64_t
 rsim_seed_from_env(uint64_t dflt)
 {
-    const char *e = getenv("NAOS_SIM_SEED");
-    return e && *e ? strtoull(e, NULL, 0) : dflt;
+    return sim_env_seed(dflt);
 }
 
 static void
@@ -466,7 +457,7 @@ check_all(struct rsim *sim)
 static uint32_t
 node_random(void *ctx)
 {
-    return (uint32_t)splitmix(ctx);
+    return (uint32_t)sim_splitmix64(ctx);
 }
 
 static bool

@@ -4,6 +4,7 @@
  * identical. Messages are deep-copied at send time (the core lends them
  * for the call only). */
 #include "cluster-tests/sim/sim.h"
+#include "cluster-tests/sim/sim_rng.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,25 +28,16 @@ struct sim_event {
 
 /* ---- randomness ------------------------------------------------------- */
 
-static uint64_t
-splitmix(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 uint64_t
 sim_rand(struct sim *sim)
 {
-    return splitmix(&sim->rng);
+    return sim_splitmix64(&sim->rng);
 }
 
 double
 sim_uniform(struct sim *sim)
 {
-    return (double)(sim_rand(sim) >> 11) * (1.0 / 9007199254740992.0);
+    return sim_unit(sim_rand(sim));
 }
 
 static naos_duration
@@ -59,8 +51,7 @@ uniform_range(struct sim *sim, naos_duration lo, naos_duration hi)
 uint64_t
 sim_seed_from_env(uint64_t dflt)
 {
-    const char *e = getenv("NAOS_SIM_SEED");
-    return e && *e ? strtoull(e, NULL, 0) : dflt;
+    return sim_env_seed(dflt);
 }
 
 /* ---- failures --------------------------------------------------------- */
@@ -310,7 +301,7 @@ static uint32_t
 io_random(void *ctx)
 {
     struct sim_node *nd = ctx;
-    return (uint32_t)(splitmix(&nd->rng) >> 32);
+    return (uint32_t)(sim_splitmix64(&nd->rng) >> 32);
 }
 
 static uint64_t

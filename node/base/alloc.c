@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "node/base/alloc.h"
+#include "node/base/err.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -41,6 +42,22 @@ naos_realloc(void *p, size_t size)
     if (should_fail())
         return NULL;
     return realloc(p, size ? size : 1);
+}
+
+int
+naos_buf_reserve(unsigned char **buf, size_t *cap, size_t need)
+{
+    if (*cap >= need)
+        return NAOS_OK;
+    size_t ncap = *cap ? *cap : 4096;
+    while (ncap < need)
+        ncap *= 2;
+    unsigned char *b = naos_realloc(*buf, ncap);
+    if (b == NULL)
+        return NAOS_ENOMEM;
+    *buf = b;
+    *cap = ncap;
+    return NAOS_OK;
 }
 
 void

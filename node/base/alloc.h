@@ -11,6 +11,10 @@
 void *naos_alloc(size_t size);
 /* naos_realloc resizes p (may be NULL); on failure p stays valid. */
 void *naos_realloc(void *p, size_t size);
+/* naos_buf_reserve makes the byte buffer *buf (capacity *cap; both 0/NULL
+ * at first) hold at least need bytes, doubling from 4 KiB. Returns 0, or
+ * NAOS_ENOMEM with *buf and *cap unchanged. */
+int naos_buf_reserve(unsigned char **buf, size_t *cap, size_t need);
 /* naos_free releases p; NULL is fine. */
 void naos_free(void *p);
 /* naos_strdup copies s (NULL gives NULL). */

@@ -56,22 +56,6 @@ struct wire {
     struct store_batch_writer writer;
 };
 
-static int
-grow(uint8_t **buf, size_t *cap, size_t need)
-{
-    if (*cap >= need)
-        return NAOS_OK;
-    size_t ncap = *cap ? *cap : 4096;
-    while (ncap < need)
-        ncap *= 2;
-    uint8_t *b = naos_realloc(*buf, ncap);
-    if (b == NULL)
-        return NAOS_ENOMEM;
-    *buf = b;
-    *cap = ncap;
-    return NAOS_OK;
-}
-
 static struct wire_range *
 range_of(struct wire *w, uint32_t type)
 {
@@ -279,7 +263,8 @@ wire_send(struct wire *w, const char *addr, uint32_t type,
         return NAOS_EINVAL;
     if (len > AUTH_MAX_PAYLOAD)
         return NAOS_ETOOBIG;
-    if (grow(&w->ebuf, &w->ecap, len + AUTH_SEAL_OVERHEAD) != NAOS_OK)
+    if (naos_buf_reserve(&w->ebuf, &w->ecap, len + AUTH_SEAL_OVERHEAD) !=
+        NAOS_OK)
         return NAOS_ENOMEM;
     size_t elen = 0;
     int rc = auth_seal(w->kr, &w->sender, w->r->wall_ms, type, payload, len,
