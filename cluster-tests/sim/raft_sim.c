@@ -84,6 +84,40 @@ fail(struct rsim *sim, const char *fmt, ...)
     va_end(ap);
 }
 
+/* NAOS_SIM_TRACE=1 prints every message, fault and role change, to
+ * read a failing seed's history. */
+static void
+trace(const struct rsim *sim, const char *fmt, ...)
+{
+    static int on = -1;
+    if (on < 0)
+        on = getenv("NAOS_SIM_TRACE") != NULL;
+    if (!on)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "t=%llu ", (unsigned long long)sim->now);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static void
+trace_msg(const struct rsim *sim, const char *what, unsigned src, unsigned dst,
+          const struct raft_msg *m)
+{
+    trace(sim, "%s %u->%u type %d term %llu last (%llu,%llu) granted %d "
+          "prev (%llu,%llu) n %zu commit %llu success %d match %llu "
+          "reject %llu hint (%llu,%llu)", what, src, dst, (int)m->type,
+          (unsigned long long)m->term, (unsigned long long)m->last_index,
+          (unsigned long long)m->last_term, m->granted,
+          (unsigned long long)m->prev_index, (unsigned long long)m->prev_term,
+          m->nentries, (unsigned long long)m->commit, m->success,
+          (unsigned long long)m->match_index,
+          (unsigned long long)m->reject_index,
+          (unsigned long long)m->hint_index, (unsigned long long)m->hint_term);
+}
+
 static void *
 xrealloc(void *p, size_t size)
 {
@@ -329,9 +363,13 @@ record_commit(struct rsim *sim, unsigned node, const struct raft_entry *e)
     uint64_t k = e->index, h = entry_hash(e);
     size_t cap = sim->commit_cap;
     grow_u64(&sim->commit_term, &sim->commit_cap, k);
-    size_t cap2 = cap;
+    size_t cap2 = cap, cap3 = cap;
     grow_u64(&sim->commit_hash, &cap2, k);
+    grow_u64(&sim->commit_in, &cap3, k);
+    uint64_t in = raft_term(sim->nodes[node].r);
     if (sim->commit_term[k]) {
+        if (in < sim->commit_in[k])
+            sim->commit_in[k] = in;
         if (sim->commit_term[k] != e->term || sim->commit_hash[k] != h)
             fail(sim, "S4/S5 node %u counts (%llu, %llu) committed where "
                  "(%llu, %llu) was", node, (unsigned long long)k,
@@ -341,13 +379,14 @@ record_commit(struct rsim *sim, unsigned node, const struct raft_entry *e)
     }
     sim->commit_term[k] = e->term;
     sim->commit_hash[k] = h;
+    sim->commit_in[k] = in;
     if (k > sim->commit_max)
         sim->commit_max = k;
     /* S4: every current leader of a later term has it */
     for (unsigned j = 0; j < sim->n; j++) {
         const struct rsim_node *l = &sim->nodes[j];
         if (l->up && raft_role_get(l->r) == RAFT_LEADER &&
-            raft_term(l->r) > e->term && !leader_has(l, k, e->term, h))
+            raft_term(l->r) > in && !leader_has(l, k, e->term, h))
             fail(sim, "S4 leader completeness: leader %u of term %llu "
                  "lacks committed (%llu, %llu)", j,
                  (unsigned long long)raft_term(l->r), (unsigned long long)k,
@@ -365,6 +404,15 @@ check_node(struct rsim *sim, struct rsim_node *nd)
     uint64_t term = raft_term(r);
     if (term > sim->max_term)
         sim->max_term = term;
+    if (term != nd->trace_term || (int)raft_role_get(r) != nd->trace_role) {
+        trace(sim, "node %u term %llu role %d last (%llu,%llu) commit %llu",
+              nd->idx, (unsigned long long)term, (int)raft_role_get(r),
+              (unsigned long long)raft_last_index(r),
+              (unsigned long long)raft_last_term(r),
+              (unsigned long long)raft_commit(r));
+        nd->trace_term = term;
+        nd->trace_role = (int)raft_role_get(r);
+    }
     if (raft_role_get(r) == RAFT_LEADER) {
         grow_u64(&sim->term_leader, &sim->term_cap, term);
         if (sim->term_leader[term] == 0) {
@@ -373,7 +421,7 @@ check_node(struct rsim *sim, struct rsim_node *nd)
             /* S4 at election */
             for (uint64_t k = 1; k <= sim->commit_max; k++) {
                 uint64_t t = sim->commit_term[k];
-                if (t && t < term &&
+                if (t && sim->commit_in[k] < term &&
                     !leader_has(nd, k, t, sim->commit_hash[k])) {
                     fail(sim, "S4 leader completeness: node %u elected in "
                          "term %llu lacks committed (%llu, %llu)", nd->idx,
@@ -516,6 +564,7 @@ static void
 send_one(struct rsim *sim, unsigned src, const struct raft_msg *m)
 {
     sim->msgs_sent++;
+    trace_msg(sim, "send", src, idx_of(sim, m->to), m);
     unsigned dst = idx_of(sim, m->to);
     if (dst >= sim->n || sim->cut[src][dst] ||
         rsim_uniform(sim) < sim->net.loss) {
@@ -737,6 +786,7 @@ rsim_free(struct rsim *sim)
     free(sim->term_leader);
     free(sim->commit_term);
     free(sim->commit_hash);
+    free(sim->commit_in);
     free(sim->pairs);
     free(sim);
 }
@@ -747,6 +797,8 @@ rsim_crash(struct rsim *sim, unsigned i, bool power_loss)
     struct rsim_node *nd = &sim->nodes[i];
     if (!nd->up)
         return;
+    trace(sim, "crash %u%s written %zu synced %zu", i,
+          power_loss ? " power loss" : "", nd->written.n, nd->synced.n);
     raft_free(nd->r);
     nd->r = NULL;
     nd->up = false;
@@ -778,6 +830,9 @@ rsim_restart(struct rsim *sim, unsigned i)
     if (nd->up)
         return;
     nd->restarts++;
+    trace(sim, "restart %u log %zu term %llu vote %llu", i, nd->written.n,
+          (unsigned long long)nd->written.hard.term,
+          (unsigned long long)nd->written.hard.vote);
     node_start(sim, nd);
 }
 
@@ -907,6 +962,7 @@ handle_event(struct rsim *sim, struct rsim_event *ev)
         return;
     }
     if (ev->kind == EV_DELIVER) {
+        trace_msg(sim, "deliver", ev->src, ev->dst, ev->msg);
         raft_on_message(nd->r, ev->msg, sim->now);
         free(ev->msg);
     } else {

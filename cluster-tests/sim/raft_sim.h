@@ -90,6 +90,8 @@ struct rsim_node {
     uint64_t seen_commit;      /* highest commit seen in this life */
     uint64_t lead_term, lead_last, lead_last_term; /* S2 */
     unsigned restarts;
+    uint64_t trace_term;       /* NAOS_SIM_TRACE: last printed term, role */
+    int trace_role;
 };
 
 struct rsim {
@@ -123,6 +125,12 @@ struct rsim {
     uint64_t *term_leader;     /* by term: id, 0 none */
     size_t term_cap;
     uint64_t *commit_term, *commit_hash; /* by index; term 0: unknown */
+    /* the term in which the entry was committed: the lowest term of a
+     * node seen counting it (its leader's, first); leader completeness
+     * is owed to the leaders of later terms than this, not than the
+     * entry's own term (a term-1 entry committed by the leader of term
+     * 3 may be missing from a stale leader of term 2) */
+    uint64_t *commit_in;
     size_t commit_cap;
     uint64_t commit_max;
     struct rsim_pair *pairs;   /* (index, term) -> entry, S3 */
