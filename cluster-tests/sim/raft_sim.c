@@ -724,7 +724,7 @@ node_start(struct rsim *sim, struct rsim_node *nd)
     c.nvoters = sim->n;
     struct raft_io io = {RAFT_IO_VERSION, &nd->rng, node_random, NULL};
     struct raft_restore rs = {nd->written.hard, nd->written.ents,
-                              nd->written.n, nd->applied};
+                              nd->written.n, nd->applied, 1};
     char err[128];
     if (raft_alloc(&nd->r, &c, &io, &rs, sim->now, err, sizeof(err)) !=
         NAOS_OK) {

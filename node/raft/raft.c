@@ -74,9 +74,11 @@ struct raft {
     uint64_t applied;
     struct raft_id leader;
 
-    /* the log: log[i] is index i+1; data owned (naos_alloc) */
+    /* the log: log[i] is index base+i+1; data owned (naos_alloc). Entries
+     * at or below base were compacted away (raft_compact), all applied. */
     struct raft_entry *log;
     size_t nlog, caplog;
+    uint64_t base;
     uint64_t stable;      /* last index synced (reported by raft_advance) */
     bool truncated;       /* the disk holds entries above stable to drop */
     struct raft_hard persisted;
@@ -251,15 +253,23 @@ drop(struct raft *r, const struct raft_msg *m, const char *reason)
 static uint64_t
 last_index(const struct raft *r)
 {
-    return (uint64_t)r->nlog;
+    return r->base + (uint64_t)r->nlog;
+}
+
+/* at: entry index, which must be in (base, last_index]. */
+static struct raft_entry *
+at(const struct raft *r, uint64_t index)
+{
+    NAOS_ASSERT(index > r->base && index <= last_index(r));
+    return &r->log[index - r->base - 1];
 }
 
 uint64_t
 raft_term_at(const struct raft *r, uint64_t index)
 {
-    if (index == 0 || index > r->nlog)
+    if (index <= r->base || index > last_index(r))
         return 0;
-    return r->log[index - 1].term;
+    return at(r, index)->term;
 }
 
 static uint64_t
@@ -379,7 +389,8 @@ log_truncate(struct raft *r, uint64_t from)
     NAOS_ASSERT(from > r->commit);
 #endif
     NAOS_ASSERT(from >= 1);
-    while (r->nlog >= from) {
+    NAOS_ASSERT(from > r->base);
+    while (last_index(r) >= from) {
         naos_free((void *)r->log[r->nlog - 1].data);
         r->nlog--;
     }
@@ -419,13 +430,13 @@ send_msg(struct raft *r, struct raft_msg *m, uint64_t first, size_t n)
     if (n) {
         size_t bytes = n * sizeof(*ents);
         for (size_t i = 0; i < n; i++)
-            bytes += r->log[first - 1 + i].len;
+            bytes += at(r, first + i)->len;
         ents = naos_alloc(bytes);
         if (ents == NULL)
             return;
         char *cur = (char *)(ents + n);
         for (size_t i = 0; i < n; i++) {
-            const struct raft_entry *e = &r->log[first - 1 + i];
+            const struct raft_entry *e = at(r, first + i);
             ents[i] = *e;
             if (e->len) {
                 memcpy(cur, e->data, e->len);
@@ -461,7 +472,7 @@ send_append(struct raft *r, struct raft_peer *p)
     NAOS_ASSERT(prev <= last_index(r));
     size_t n = 0, bytes = 0;
     while (p->next + n <= last_index(r) && n < r->cfg.max_entries_per_msg) {
-        size_t len = r->log[p->next + n - 1].len;
+        size_t len = at(r, p->next + n)->len;
         if (n > 0 && bytes + len > r->cfg.max_msg_bytes)
             break;
         bytes += len;
@@ -1118,14 +1129,14 @@ raft_ready(struct raft *r, struct raft_ready *rd)
     if (r->truncated)
         rd->truncate_from = r->stable + 1;
     if (r->stable < last_index(r)) {
-        rd->entries = &r->log[r->stable];
+        rd->entries = at(r, r->stable + 1);
         rd->nentries = (size_t)(last_index(r) - r->stable);
     }
     rd->msgs = r->out;
     rd->nmsgs = r->nout;
     uint64_t lim = apply_limit(r);
     if (r->applied < lim) {
-        rd->committed = &r->log[r->applied];
+        rd->committed = at(r, r->applied + 1);
         rd->ncommitted = (size_t)(lim - r->applied);
     }
     r->ready_hard = rd->hard;
@@ -1153,10 +1164,17 @@ raft_advance(struct raft *r, naos_time now)
 static int
 restore_check(const struct raft_restore *rs, char *errbuf, size_t errlen)
 {
-    uint64_t t = 0;
+    uint64_t t = 0, first = rs->first_index ? rs->first_index : 1;
+    if (first > 1 && rs->nentries == 0)
+        return errf(errbuf, errlen, "raft: a compacted log (from %llu) "
+                    "keeps its last entry", (unsigned long long)first);
+    if (first > 1 && rs->applied + 1 < first)
+        return errf(errbuf, errlen, "raft: the log starts at %llu but only "
+                    "%llu entries are applied", (unsigned long long)first,
+                    (unsigned long long)rs->applied);
     for (size_t i = 0; i < rs->nentries; i++) {
         const struct raft_entry *e = &rs->entries[i];
-        if (e->index != i + 1)
+        if (e->index != first + i)
             return errf(errbuf, errlen, "raft: restored entry %zu has "
                         "index %llu", i, (unsigned long long)e->index);
         if (e->term < t || e->term > rs->hard.term || e->term == 0)
@@ -1168,9 +1186,10 @@ restore_check(const struct raft_restore *rs, char *errbuf, size_t errlen)
                         "%zu bytes", (unsigned long long)e->index, e->len);
         t = e->term;
     }
-    if (rs->hard.commit > rs->nentries)
-        return errf(errbuf, errlen, "raft: commit %llu beyond the log (%zu)",
-                    (unsigned long long)rs->hard.commit, rs->nentries);
+    if (rs->hard.commit > first - 1 + rs->nentries)
+        return errf(errbuf, errlen, "raft: commit %llu beyond the log (%llu)",
+                    (unsigned long long)rs->hard.commit,
+                    (unsigned long long)(first - 1 + rs->nentries));
     if (rs->applied > rs->hard.commit)
         return errf(errbuf, errlen, "raft: applied %llu beyond commit %llu",
                     (unsigned long long)rs->applied,
@@ -1206,6 +1225,15 @@ raft_alloc(struct raft **out, const struct raft_config *c,
             r->peers[r->npeers++].id = c->voters[i];
     r->quorum = c->nvoters / 2 + 1;
     r->now = now;
+    if (rs->first_index > 1) {
+        if (c->nvoters != 1) {
+            raft_free(r);
+            return errf(errbuf, errlen, "raft: a compacted log (from %llu) "
+                        "needs snapshots to serve other voters, which are "
+                        "not built yet", (unsigned long long)rs->first_index);
+        }
+        r->base = rs->first_index - 1;
+    }
     for (size_t i = 0; i < rs->nentries; i++)
         if (log_append(r, &rs->entries[i]) != NAOS_OK)
             goto err_after_alloc;
@@ -1236,6 +1264,7 @@ raft_free(struct raft *r)
     for (size_t i = 0; i < r->nlog; i++)
         naos_free((void *)r->log[i].data);
     naos_free(r->log);
+    /* (entries below base were freed by raft_compact) */
     naos_free(r);
 }
 
@@ -1292,9 +1321,38 @@ raft_last_term(const struct raft *r)
 const struct raft_entry *
 raft_entry_at(const struct raft *r, uint64_t index)
 {
-    if (index == 0 || index > r->nlog)
+    if (index <= r->base || index > last_index(r))
         return NULL;
-    return &r->log[index - 1];
+    return at(r, index);
+}
+
+uint64_t
+raft_first_index(const struct raft *r)
+{
+    return r->base + 1;
+}
+
+int
+raft_compact(struct raft *r, uint64_t below)
+{
+    NAOS_ASSERT(!r->in_ready);
+    if (r->cfg.nvoters != 1)
+        return errf(r->errmsg, sizeof(r->errmsg), "raft: compaction needs "
+                    "snapshots to serve other voters, not built yet");
+    if (below > r->applied + 1 || below > last_index(r))
+        return errf(r->errmsg, sizeof(r->errmsg), "raft: cannot compact "
+                    "below %llu: applied %llu, last %llu",
+                    (unsigned long long)below, (unsigned long long)r->applied,
+                    (unsigned long long)last_index(r));
+    if (below <= r->base + 1)
+        return NAOS_OK;
+    size_t drop = (size_t)(below - r->base - 1);
+    for (size_t i = 0; i < drop; i++)
+        naos_free((void *)r->log[i].data);
+    memmove(r->log, r->log + drop, (r->nlog - drop) * sizeof(*r->log));
+    r->nlog -= drop;
+    r->base += drop;
+    return NAOS_OK;
 }
 
 const char *

@@ -43,8 +43,8 @@
  * Not built yet:
  *   TODO(#11) membership changes (one voter at a time, the 2015 fix) and
  *     learners: the voter set is fixed at raft_alloc;
- *   TODO(#11) snapshots and log compaction: the log is kept whole in memory
- *     and on disk, starting at index 1;
+ *   TODO(#11) snapshots: a one-voter cluster compacts its applied entries
+ *     (raft_compact); with more voters the log is kept whole;
  *   TODO(#11) ReadIndex for linearizable reads; pipelining (one Append in
  *     flight per follower, re-sent every heartbeat until answered).
  *
@@ -269,17 +269,21 @@ int raft_config_validate(const struct raft_config *c, char *errbuf,
                          size_t errlen);
 
 /* struct raft_restore: what the driver loaded from the store at start
- * (store_hard_get, store_log_read from 1, and last_applied from the state
- * machine). entries[i].index must be i+1, terms non-decreasing and <=
- * hard.term; commit <= the last index; applied <= commit. Borrowed
- * (copied at raft_alloc). A new node passes RAFT_RESTORE_ZERO. */
+ * (store_hard_get, store_log_read from the log's first index, and
+ * last_applied from the state machine). entries[i].index must be
+ * first_index+i, terms non-decreasing and <= hard.term; commit <= the last
+ * index; applied <= commit. A compacted log (first_index > 1) is accepted
+ * only with one voter, must hold at least one entry and start at or below
+ * applied+1. Borrowed (copied at raft_alloc). A new node passes
+ * RAFT_RESTORE_ZERO. */
 struct raft_restore {
     struct raft_hard hard;
     const struct raft_entry *entries;
     size_t nentries;
     uint64_t applied;
+    uint64_t first_index; /* index of entries[0]; 0 means 1 */
 };
-#define RAFT_RESTORE_ZERO {RAFT_HARD_ZERO, NULL, 0, 0}
+#define RAFT_RESTORE_ZERO {RAFT_HARD_ZERO, NULL, 0, 0, 0}
 
 struct raft;
 
@@ -366,6 +370,19 @@ uint64_t raft_term_at(const struct raft *r, uint64_t index);
 /* raft_entry_at: entry index (valid until the next non-const call), or
  * NULL. */
 const struct raft_entry *raft_entry_at(const struct raft *r, uint64_t index);
+/* raft_first_index: the lowest index still in the log (1 until
+ * raft_compact). */
+uint64_t raft_first_index(const struct raft *r);
+
+/* raft_compact forgets the entries below `below` (all applied; the last
+ * entry always stays, as store_log_compact_txn keeps it), after the
+ * driver deleted them from the store. Only a one-voter cluster may compact
+ * today: other voters could need the entries and there are no snapshots
+ * to send instead (TODO(#11)). Not between raft_ready and raft_advance.
+ * Returns NAOS_OK (also when nothing is below), NAOS_EINVAL (more voters,
+ * or below > applied+1 or > the last index; raft_errmsg says). */
+int raft_compact(struct raft *r, uint64_t below);
+
 /* raft_errmsg: why the last call that failed did. */
 const char *raft_errmsg(const struct raft *r);
 

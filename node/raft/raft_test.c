@@ -78,7 +78,7 @@ fx_start(struct fx *fx, unsigned i)
     c.id = fx->ids[i];
     struct raft_io io = {RAFT_IO_VERSION, &nd->rng, fx_random, NULL};
     struct raft_restore rs = {nd->disk.hard, nd->disk.ents, nd->disk.n,
-                              nd->applied};
+                              nd->applied, 1};
     char err[128];
     int rv = raft_alloc(&nd->r, &c, &io, &rs, fx->now, err, sizeof(err));
     if (rv != NAOS_OK)
@@ -391,6 +391,100 @@ test_single_voter_commits(void)
     fx_pump_all(&fx);
     NT_EQ_INT(raft_commit(fx.nodes[0].r), 2);
     NT_EQ_INT(fx.nodes[0].applied, 2);
+    fx_fini(&fx);
+}
+
+/* drain: persist nothing, just run the batches (a lone voter's log). */
+static void
+drain(struct raft *r, naos_time now)
+{
+    for (int i = 0; i < 16 && raft_has_ready(r); i++) {
+        struct raft_ready rd;
+        raft_ready(r, &rd);
+        raft_advance(r, now);
+    }
+}
+
+/* A one-voter cluster forgets applied entries (the store compacts them)
+ * and restarts from a log that starts above 1; with more voters the
+ * entries may still be needed and compaction is refused. */
+static void
+test_one_voter_compacts_and_restores(void)
+{
+    struct fx fx;
+    fx_init(&fx, 1, NULL);
+    fx_run(&fx, 1001);
+    struct raft *r = fx.nodes[0].r;
+    NT_EQ_INT(raft_role_get(r), RAFT_LEADER);
+    uint64_t idx;
+    for (int i = 0; i < 5; i++)
+        NT_EQ_INT(raft_propose(r, RAFT_ENTRY_COMMAND, 1, "x", 1, fx.now,
+                               &idx), NAOS_OK);
+    fx_pump_all(&fx);
+    NT_EQ_INT(fx.nodes[0].applied, 6);
+    NT_EQ_INT(raft_compact(r, 7), NAOS_EINVAL); /* the last entry stays */
+    NT_CONTAINS(raft_errmsg(r), "cannot compact below 7");
+    NT_EQ_INT(raft_compact(r, 6), NAOS_OK);
+    NT_EQ_INT(raft_first_index(r), 6);
+    NT_TRUE(raft_entry_at(r, 5) == NULL);
+    NT_EQ_INT(raft_term_at(r, 5), 0);
+    NT_TRUE(raft_entry_at(r, 6) != NULL);
+    NT_EQ_INT(raft_propose(r, RAFT_ENTRY_COMMAND, 1, "y", 1, fx.now, &idx),
+              NAOS_OK);
+    NT_EQ_INT(idx, 7);
+    fx_pump_all(&fx);
+    NT_EQ_INT(raft_commit(r), 7);
+    NT_EQ_INT(fx.nodes[0].applied, 7);
+
+    /* restart from what the store keeps: entries 6..7, applied 7 */
+    struct fx_disk *d = &fx.nodes[0].disk;
+    struct raft_restore rs = {d->hard, d->ents + 5, 2, 7, 6};
+    struct raft_config c = fx.cfg;
+    c.id = fx.ids[0];
+    struct raft_io io = {RAFT_IO_VERSION, &fx.nodes[0].rng, fx_random, NULL};
+    struct raft *r2;
+    char err[128];
+    NT_EQ_INT(raft_alloc(&r2, &c, &io, &rs, fx.now, err, sizeof(err)),
+              NAOS_OK);
+    NT_EQ_INT(raft_first_index(r2), 6);
+    NT_EQ_INT(raft_last_index(r2), 7);
+    raft_campaign(r2, fx.now);
+    drain(r2, fx.now);
+    NT_EQ_INT(raft_role_get(r2), RAFT_LEADER);
+    NT_EQ_INT(raft_propose(r2, RAFT_ENTRY_COMMAND, 1, "z", 1, fx.now, &idx),
+              NAOS_OK);
+    NT_EQ_INT(idx, 9); /* after the new term's no-op at 8 */
+    drain(r2, fx.now);
+    NT_EQ_INT(raft_commit(r2), 9);
+    NT_EQ_INT(raft_applied(r2), 9);
+    raft_free(r2);
+
+    /* refused: a compacted log that skips unapplied entries */
+    struct raft_restore gap = {d->hard, d->ents + 5, 2, 3, 6};
+    NT_EQ_INT(raft_alloc(&r2, &c, &io, &gap, fx.now, err, sizeof(err)),
+              NAOS_EINVAL);
+    NT_CONTAINS(err, "only 3 entries are applied");
+    fx_fini(&fx);
+
+    /* refused with three voters: at run time and at restore */
+    fx_init(&fx, 3, NULL);
+    fx_run(&fx, 3000);
+    int l = fx_leader(&fx);
+    NT_TRUE(l >= 0);
+    NT_EQ_INT(raft_compact(fx.nodes[l].r, 1), NAOS_EINVAL);
+    NT_CONTAINS(raft_errmsg(fx.nodes[l].r), "snapshots");
+    NT_EQ_INT(raft_propose(fx.nodes[l].r, RAFT_ENTRY_COMMAND, 1, "x", 1,
+                           fx.now, &idx), NAOS_OK);
+    fx_run(&fx, 200);
+    struct fx_disk *d3 = &fx.nodes[l].disk;
+    NT_TRUE(d3->n >= 2 && d3->hard.commit >= 2);
+    struct raft_restore rs3 = {d3->hard, d3->ents + 1, d3->n - 1,
+                               d3->hard.commit, 2};
+    c = fx.cfg;
+    c.id = fx.ids[l];
+    NT_EQ_INT(raft_alloc(&r2, &c, &io, &rs3, fx.now, err, sizeof(err)),
+              NAOS_EINVAL);
+    NT_CONTAINS(err, "snapshots");
     fx_fini(&fx);
 }
 
@@ -939,7 +1033,7 @@ test_restart_restores(void)
     NT_EQ_INT(fx_leader(&fx), l); /* the restart deposed nobody */
     /* a malformed restore is refused with its reason */
     struct raft_entry e[2] = {{.index = 1, .term = 2}, {.index = 3, .term = 2}};
-    struct raft_restore rs = {{2, 0, 0}, e, 2, 0};
+    struct raft_restore rs = {{2, 0, 0}, e, 2, 0, 1};
     struct raft_config c = fx.cfg;
     c.id = fx.ids[0];
     struct raft_io io = {RAFT_IO_VERSION, &fx.nodes[0].rng, fx_random, NULL};
@@ -1015,6 +1109,7 @@ main(void)
     static const struct nt_case cases[] = {
         NT_CASE(test_config_validate),
         NT_CASE(test_single_voter_commits),
+        NT_CASE(test_one_voter_compacts_and_restores),
         NT_CASE(test_elect_and_replicate),
         NT_CASE(test_figure8),
         NT_CASE(test_same_term_stepdown_keeps_vote),
