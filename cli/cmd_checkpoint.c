@@ -13,18 +13,18 @@
 #include "proto/status_json.h"
 
 /* The node refuses more; reading one byte beyond it tells us early. */
-#define CKPT_MAX (1u << 20)
+#define CKPT_MAX ((1u << 20) - 4096) /* STORE_CKPT_MAX */
 
 static const char checkpoint_help[] =
     "Usage: naos checkpoint save [NAME] [-f FILE|-]\n"
     "       naos checkpoint load [NAME] [-o FILE]\n"
     "\n"
-    "Save or load the checkpoint of agent NAME: a blob of at most 1 MiB that\n"
-    "the node keeps in its store, so the agent finds it again after a\n"
-    "restart (and, in a cluster, on whichever host it lands). NAME is the\n"
-    "agent's path as shown by `naos status`; a deployment (or supervisor)\n"
-    "with one worker names that worker's checkpoint too: one checkpoint per\n"
-    "worker. Inside an agent, naos talks to the agent endpoint in $NAOS_CTL\n"
+    "Save or load the checkpoint of agent NAME: a blob of at most\n"
+    "1 MiB - 4 KiB (1044480 bytes) that the node keeps in its store, so\n"
+    "the agent finds it again after a restart (and, in a cluster, on\n"
+    "whichever host it lands). NAME is the agent's path as shown by\n"
+    "`naos status`; a deployment (or supervisor) with one worker names that\n"
+    "worker's checkpoint too: one checkpoint per worker. Inside an agent, naos talks to the agent endpoint in $NAOS_CTL\n"
     "and NAME defaults to the agent's own checkpoint (the node knows which\n"
     "agent asks); an agent may save and load only its own unless its spec\n"
     "grants it control (`control: full`).\n"
@@ -58,8 +58,8 @@ read_all(FILE *f, const char *what, uint8_t **out, size_t *len)
     if (n > CKPT_MAX) {
         free(buf);
         return cli_fatal(CLI_EXIT_USAGE,
-                         "checkpoint: %s holds more than 1 MiB (1048576 "
-                         "bytes): save less, or store large state elsewhere "
+                         "checkpoint: %s holds more than 1 MiB - 4 KiB "
+                         "(1044480 bytes): save less, or store large state elsewhere "
                          "and checkpoint a reference to it", what);
     }
     *out = buf;

@@ -30,7 +30,7 @@ static const char main_help[] =
     "  logs NAME [-f] [--tail N]\n"
     "                        show a worker's output (-f: follow)\n"
     "  checkpoint save|load [NAME]\n"
-    "                        save or load an agent's checkpoint (<= 1 MiB)\n"
+    "                        save or load an agent's checkpoint (< 1 MiB)\n"
     "  keygen FILE [--force] write a new cluster key file (mode 0600)\n"
     "  nodes                 show the cluster members and their health\n"
     "  ping                  check that naos-node answers\n"

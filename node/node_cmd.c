@@ -3,7 +3,7 @@
  * (docs/architecture.md "The command path"). The doors (node_ctl.c,
  * node_path_ctl.c, node_http.c through node__handle_request, and the
  * supervision core's escalations in node.c) validate and build a Command;
- * this file proposes it (node/cmd/cmdlog.h), applies what is committed in
+ * this file proposes it (node/cmd/cmdraft.h), applies what is committed in
  * order (node/cmd/apply.h), has the reconciler (node/cmd/reconcile.h)
  * bring the local trees in line after each entry, and answers whoever
  * waits for that entry. It owns no policy: each stage is its module.
@@ -27,6 +27,9 @@
 #include "node/cmd/cmd.h"
 #include "node/node_int.h"
 #include "store/state.h"
+
+_Static_assert(CMD_MAX_ENTRY <= RAFT_MAX_ENTRY_SIZE,
+               "a packed command must fit one Raft entry");
 
 static struct node_waiter *
 waiter_find(struct node *n, uint64_t index)
@@ -156,12 +159,38 @@ step_one(struct node *n, uint64_t index, bool live)
 {
     struct store_log_entry *e = NULL;
     char why[512] = "";
-    int rc = cmdlog_read(&n->cmdlog, index, &e);
+    int rc = cmdraft_read(n->log, index, &e);
     if (rc == NAOS_ENOMEM)
         return false; /* next iteration */
     if (rc != NAOS_OK) {
         snprintf(why, sizeof why, "entry %llu cannot be read: %s",
                  (unsigned long long)index, store_errmsg(n->store));
+        goto stuck;
+    }
+    if (e->type == RAFT_ENTRY_NOOP) {
+        /* a new leader's: only last_applied moves */
+        store_log_entries_free(e, 1);
+        struct apply_result nr;
+        rc = apply_noop(n->store, index, &nr);
+        if (rc == NAOS_OK || rc == NAOS_EEXIST) {
+            n->applied = index;
+            return true;
+        }
+        if (rc == NAOS_ENOMEM)
+            return false;
+        if (store_is_failed(n->store) || rc == NAOS_ESTORE) {
+            go_fatal(n, "cannot apply a committed entry");
+            return false;
+        }
+        snprintf(why, sizeof why, "entry %llu: %s", (unsigned long long)index,
+                 store_errmsg(n->store));
+        goto stuck;
+    }
+    if (e->type != 0 && e->type != RAFT_ENTRY_COMMAND) {
+        snprintf(why, sizeof why, "entry %llu is of type %u, which this "
+                 "naos-node does not know (upgrade it)",
+                 (unsigned long long)index, (unsigned)e->type);
+        store_log_entries_free(e, 1);
         goto stuck;
     }
     Naos__V1__Command *c = NULL;
@@ -231,7 +260,7 @@ drain(struct node *n, bool live)
     n->draining = true;
     /* The commit index may grow while we go (an escalation inside a
      * reconcile proposes): each entry is read when its turn comes. */
-    while (n->applied < cmdlog_commit_index(&n->cmdlog) && !n->fatal &&
+    while (n->applied < cmdraft_commit_index(n->log) && !n->fatal &&
            step_one(n, n->applied + 1, live))
         ;
     n->draining = false;
@@ -247,7 +276,7 @@ bool
 node__cmd_pending(const struct node *n)
 {
     return !n->apply_stuck && !n->fatal &&
-           n->applied < cmdlog_commit_index(&n->cmdlog);
+           n->applied < cmdraft_commit_index(n->log);
 }
 
 int
@@ -255,7 +284,7 @@ node__propose(struct node *n, const Naos__V1__Command *c,
               struct ctl_req *req, struct ctl_reply *rep)
 {
     char err[512] = "";
-    if (n->cmdlog.store == NULL) {
+    if (n->log == NULL) {
         if (rep)
             ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
                             "naos-node %s is not taking commands yet",
@@ -282,8 +311,17 @@ node__propose(struct node *n, const Naos__V1__Command *c,
         return rc;
     }
     uint64_t index = 0;
-    rc = cmdlog_propose(&n->cmdlog, buf, len, &index);
+    rc = cmdraft_propose(n->log, buf, len, n->r.now, &index);
     naos_free(buf);
+    if (rc == NAOS_EBUSY || rc == NAOS_ETOOBIG) {
+        if (rep)
+            ctl_reply_error(rep, rc == NAOS_EBUSY
+                                     ? NAOS__V1__ERROR_CODE__BUSY
+                                     : NAOS__V1__ERROR_CODE__INVALID,
+                            "cannot propose the %s, nothing changed: %s",
+                            cmd_type_name(c), cmdraft_errmsg(n->log));
+        return rc;
+    }
     if (rc != NAOS_OK) {
         if (store_is_failed(n->store))
             go_fatal(n, "cannot record a command");
@@ -321,12 +359,28 @@ node__propose(struct node *n, const Naos__V1__Command *c,
 int
 node__cmd_open(struct node *n, char *errbuf, size_t errlen)
 {
-    int rc = cmdlog_init(&n->cmdlog, n->store);
+    struct store_identity id;
+    uint64_t last_before = 0; /* entries above it are this start's no-op */
+    int rc = store_identity_get(n->store, &id);
     if (rc == NAOS_OK)
         rc = store_applied_get(n->store, &n->applied);
+    if (rc == NAOS_OK)
+        rc = store_log_bounds(n->store, NULL, &last_before);
     if (rc != NAOS_OK) {
         snprintf(errbuf, errlen, "cannot read the command log: %s",
                  store_errmsg(n->store));
+        return rc;
+    }
+    /* A one-voter cluster for now (TODO(#11) voters from the stored
+     * configuration): it stands and commits alone. */
+    struct cmdraft_config rcfg = {.node_id = n->node_id,
+                                  .cluster_id = id.cluster_id};
+    char why[256];
+    if ((rc = cmdraft_open(&n->log, n->store, &rcfg, n->r.now, why,
+                           sizeof why)) != NAOS_OK) {
+        if (store_is_failed(n->store))
+            n->fatal = 111;
+        snprintf(errbuf, errlen, "cannot open the command log: %s", why);
         return rc;
     }
     reconcile_init(&n->rec, n->tree, n->store, n->node_id);
@@ -348,10 +402,11 @@ node__cmd_open(struct node *n, char *errbuf, size_t errlen)
                  store_errmsg(n->store));
         return NAOS_ESTORE;
     }
-    if (n->applied > from)
+    uint64_t caught_up = n->applied < last_before ? n->applied : last_before;
+    if (caught_up > from)
         NAOS_INFO("node", "applied commands %llu..%llu, committed before the "
                   "last stop", (unsigned long long)(from + 1),
-                  (unsigned long long)n->applied);
+                  (unsigned long long)caught_up);
     reactor_refresh_clock(&n->r);
     if ((rc = reconcile_all(&n->rec, n->r.now)) != NAOS_OK)
         NAOS_ERROR("store", "cannot list deployments: %s",
@@ -368,7 +423,8 @@ node__cmd_close(struct node *n)
         if (n->waiters[i].rep != NULL && n->waiters[i].req == NULL)
             n->waiters[i] = (struct node_waiter){0};
     reconcile_fini(&n->rec);
-    cmdlog_fini(&n->cmdlog);
+    cmdraft_close(n->log);
+    n->log = NULL;
 }
 
 void

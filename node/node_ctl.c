@@ -420,7 +420,7 @@ handle_checkpoint_save(struct node *n, struct ctl_req *creq,
     if (req->data.len > STORE_CKPT_MAX) {
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
                         "checkpoint of %zu bytes for %s exceeds the limit of "
-                        "%u bytes (1 MiB): save less, or keep large state "
+                        "%u bytes (1 MiB - 4 KiB): save less, or keep large state "
                         "elsewhere and checkpoint a reference to it",
                         req->data.len, w->path, STORE_CKPT_MAX);
         return;

@@ -12,7 +12,7 @@
 #include "node/auth/seal.h"
 #include "node/base/idmap.h"
 #include "node/cmd/apply.h"
-#include "node/cmd/cmdlog.h"
+#include "node/cmd/cmdraft.h"
 #include "node/cmd/reconcile.h"
 #include "node/ctl/ctl.h"
 #include "node/events/events.h"
@@ -182,7 +182,7 @@ struct node {
         size_t len, cap;
     } snaps;
     /* The command path (node_cmd.c). */
-    struct cmdlog cmdlog;   /* propose, commit (one voter) */
+    struct cmdraft *log;    /* propose, commit (Raft; one voter for now) */
     struct reconcile rec;   /* the local trees vs the applied state */
     uint64_t applied;       /* last entry applied */
     uint64_t cmd_seq;       /* commands this run proposed */

@@ -111,6 +111,7 @@ store_log_append_txn(struct store_txn *t, const struct store_log_entry *ents,
         r.term = ents[i].term;
         r.data.data = (uint8_t *)ents[i].data;
         r.data.len = ents[i].len;
+        r.type = ents[i].type;
         unsigned char key[8];
         store_be64_put(key, ents[i].index);
         err = store_pb_put(t, STORE_RAFT_LOG, key, sizeof key, &r.base,
@@ -344,7 +345,7 @@ read_one(const void *key, size_t klen, const void *val, size_t vlen,
         memcpy(copy, r->data.data, r->data.len);
     }
     a->ents[a->n++] = (struct store_log_entry){index, r->term, copy,
-                                               r->data.len};
+                                               r->data.len, r->type};
     a->bytes += r->data.len;
     store_pb_free(&r->base);
     return NAOS_OK;

@@ -28,14 +28,17 @@
 
 /* struct store_log_entry: one log entry. In appends, data is borrowed
  * (copied into the store). In results of store_log_read, data is owned by
- * the result array (freed by store_log_entries_free). len may be 0. */
+ * the result array (freed by store_log_entries_free). len may be 0. type
+ * is the Raft core's enum raft_entry_type, kept as it is (0 is read back
+ * as 0: the entries of the one-voter log before the core, all commands). */
 struct store_log_entry {
     uint64_t index;
     uint64_t term;
     const void *data;
     size_t len;
+    uint32_t type;
 };
-#define STORE_LOG_ENTRY_ZERO {0, 0, NULL, 0}
+#define STORE_LOG_ENTRY_ZERO {0, 0, NULL, 0, 0}
 
 /* struct store_hard: Raft's persistent state. vote 0 = none. */
 struct store_hard {
@@ -86,7 +89,7 @@ int store_log_last_txn(struct store_txn *t, uint64_t *index, uint64_t *term);
  * continues its index (a log compacted this way starts above 1;
  * store_log_bounds reports where). For a log whose entries below `below`
  * are applied and needed by nobody: a one-voter cluster's
- * (node/cmd/cmdlog.h). TODO(#11) Raft compacts behind a snapshot instead.
+ * (node/cmd/cmdraft.h). TODO(#11) with more voters, behind a snapshot.
  * *count (may be NULL) gets the number deleted. */
 int store_log_compact_txn(struct store_txn *t, uint64_t below,
                           uint64_t *count);

@@ -511,7 +511,7 @@ ckpt_limit(struct store *s, const char *path, size_t len)
     if (len > STORE_CKPT_MAX)
         return store_fail(s, NAOS_ETOOBIG,
                           "checkpoint for %s is %zu bytes, over the limit of "
-                          "1 MiB (%u bytes): nothing was saved",
+                          "1 MiB - 4 KiB (%u bytes): nothing was saved",
                           path, len, STORE_CKPT_MAX);
     return NAOS_OK;
 }

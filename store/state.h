@@ -89,7 +89,9 @@ void store_node_list_free(Naos__V1__NodeRecord **recs, size_t n);
 
 /* ---- checkpoints ---- */
 
-#define STORE_CKPT_MAX (1u << 20) /* 1 MiB of data per agent */
+/* 1 MiB - 4 KiB of data per agent: a save is a log entry, which with its
+ * command fits one sealed envelope (RAFT_MAX_ENTRY_SIZE) */
+#define STORE_CKPT_MAX ((1u << 20) - 4096)
 
 /* store_ckpt_save stores data (len bytes, borrowed; len 0 is fine) as the
  * checkpoint of agent path, with seq = previous seq + 1 (1 for the first)

@@ -116,7 +116,7 @@ write_record(struct store *s, int64_t k, unsigned char *buf)
         int len = snprintf(data, sizeof data, "k=%lld", (long long)k);
         struct store_log_entry e = {(uint64_t)k / 3 + 1,
                                     1 + (uint64_t)k / 900, data,
-                                    (size_t)len};
+                                    (size_t)len, 0};
         return store_log_append(s, &e, 1);
     }
     case 1: {

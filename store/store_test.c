@@ -13,7 +13,7 @@
 static struct store_log_entry
 ent(uint64_t index, uint64_t term, const char *data)
 {
-    struct store_log_entry e = {index, term, data, data ? strlen(data) : 0};
+    struct store_log_entry e = {index, term, data, data ? strlen(data) : 0, 0};
     return e;
 }
 
@@ -219,7 +219,7 @@ test_map_growth(void)
     for (int txn = 0; txn < 640; txn++) {
         for (int i = 0; i < 8; i++, idx++) {
             memset(data, (int)(idx & 0xff), sizeof data);
-            e[i] = (struct store_log_entry){idx, 1, data, sizeof data};
+            e[i] = (struct store_log_entry){idx, 1, data, sizeof data, 0};
         }
         ST_OK(s, store_log_append(s, e, 8));
     }
@@ -233,7 +233,7 @@ test_map_growth(void)
     struct store_log_entry *be = calloc(nbig, sizeof *be);
     NT_TRUE(be != NULL);
     for (size_t i = 0; i < nbig; i++)
-        be[i] = (struct store_log_entry){idx + i, 2, big, sizeof big};
+        be[i] = (struct store_log_entry){idx + i, 2, big, sizeof big, 0};
     ST_OK(s, store_log_append(s, be, nbig));
     free(be);
     NT_TRUE(store_map_size(s) > before);
@@ -266,7 +266,7 @@ test_max_map_size_enforced(void)
     static char big[1 << 16];
     struct store_log_entry be[64]; /* 4 MiB: can never fit */
     for (int i = 0; i < 64; i++)
-        be[i] = (struct store_log_entry){2 + (uint64_t)i, 1, big, sizeof big};
+        be[i] = (struct store_log_entry){2 + (uint64_t)i, 1, big, sizeof big, 0};
     NT_EQ_INT(store_log_append(s, be, 64), NAOS_ESTORE);
     NT_CONTAINS(store_errmsg(s), "max_map_size");
     NT_CONTAINS(store_errmsg(s), "nothing was written");

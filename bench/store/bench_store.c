@@ -148,7 +148,7 @@ main(int argc, char **argv)
      * same directory), so both see the same disk and the same noise. */
     uint64_t idx = 1;
     for (int i = 0; i < WARMUP; i++, idx++) {
-        struct store_log_entry e = {idx, 1, data, size};
+        struct store_log_entry e = {idx, 1, data, size, 0};
         if (store_log_append(s, &e, 1) != NAOS_OK)
             die("append", store_errmsg(s));
         if (pwrite(fd, page, sizeof page, 0) != 4096 || fdatasync(fd) != 0)
@@ -156,7 +156,7 @@ main(int argc, char **argv)
     }
     uint64_t tsum = 0, asum = 0;
     for (size_t i = 0; i < n; i++, idx++) {
-        struct store_log_entry e = {idx, 1, data, size};
+        struct store_log_entry e = {idx, 1, data, size, 0};
         uint64_t a = now_ns();
         if (store_log_append(s, &e, 1) != NAOS_OK)
             die("append", store_errmsg(s));
@@ -180,7 +180,7 @@ main(int argc, char **argv)
     for (size_t b = 0; b < batches; b++) {
         for (int j = 0; j < BATCH; j++)
             ents[j] = (struct store_log_entry){idx + (uint64_t)j, 1, data,
-                                               size};
+                                               size, 0};
         uint64_t a = now_ns();
         if (store_log_append(s, ents, BATCH) != NAOS_OK)
             die("append", store_errmsg(s));

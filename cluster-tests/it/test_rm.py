@@ -8,7 +8,7 @@ import unittest
 
 from harness import NodeTest, wait_until
 
-# Just under the 1 MiB checkpoint limit.
+# Just under the checkpoint limit (1 MiB - 4 KiB).
 BIG = "x" * 1000000
 
 

@@ -256,3 +256,12 @@ apply_entry(struct store *s, uint64_t index, const Naos__V1__Command *c,
     *res = tmp;
     return NAOS_OK;
 }
+
+int
+apply_noop(struct store *s, uint64_t index, struct apply_result *res)
+{
+    Naos__V1__Command c;
+    cmd_init(&c, 0, 0, 0);
+    c.cmd_case = NAOS__V1__COMMAND__CMD_NOOP;
+    return apply_entry(s, index, &c, res);
+}

@@ -74,4 +74,8 @@ struct apply_result {
 int apply_entry(struct store *s, uint64_t index, const Naos__V1__Command *c,
                 struct apply_result *res);
 
+/* apply_noop applies a log entry that holds no command (a new leader's
+ * no-op): only last_applied moves. Returns as apply_entry. */
+int apply_noop(struct store *s, uint64_t index, struct apply_result *res);
+
 #endif

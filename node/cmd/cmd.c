@@ -226,7 +226,9 @@ cmd_pack(const Naos__V1__Command *c, uint8_t **out, size_t *len, char *err,
     size_t size = naos__v1__command__get_packed_size(c);
     if (size > CMD_MAX_ENTRY) {
         snprintf(err, errlen, "%s command of %zu bytes is over the limit of "
-                 "%u bytes", cmd_type_name(c), size, CMD_MAX_ENTRY);
+                 "%u bytes (one log entry): split it into several "
+                 "deployments, or save less", cmd_type_name(c), size,
+                 CMD_MAX_ENTRY);
         return NAOS_ETOOBIG;
     }
     uint8_t *buf = naos_alloc(size ? size : 1);

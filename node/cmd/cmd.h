@@ -5,7 +5,7 @@
  *
  *   door (ctl, agent endpoint, HTTP, sup escalation)
  *     -> cmd (validate, pack)       this module
- *     -> cmdlog (propose, commit)   node/cmd/cmdlog.h
+ *     -> cmdraft (propose, commit)  node/cmd/cmdraft.h
  *     -> apply (store, in order)    node/cmd/apply.h
  *     -> reconcile (sup)            node/cmd/reconcile.h
  *
@@ -30,10 +30,12 @@
  * an unset oneof and stop, see cmd_unpack). */
 #define COMMAND_VERSION 1u
 
-/* CMD_MAX_ENTRY: the largest packed entry (a deploy of a spec at every
- * bound of spec.h fits the 4 MiB control request; a checkpoint is at most
- * 1 MiB plus its paths). */
-#define CMD_MAX_ENTRY (8u << 20)
+/* CMD_MAX_ENTRY: the largest packed entry: one Raft entry, which must
+ * fit one sealed envelope (RAFT_MAX_ENTRY_SIZE, 1 MiB - 2 KiB; a
+ * checkpoint is at most 1 MiB - 4 KiB plus its paths). A larger command (a
+ * tree file of thousands of workers) is refused at the door with its
+ * size and this limit. */
+#define CMD_MAX_ENTRY ((1u << 20) - 2048u)
 
 /* cmd_init initialises c (caller storage) as an empty command of this
  * version, stamped with client_id, seq and the proposer's wall clock

@@ -9,6 +9,8 @@
 #include "node/base/alloc.h"
 #include "node/base/testing.h"
 #include "node/cmd/cmd.h"
+#include "node/cmd/cmdraft.h"
+#include "store/store_testutil.h"
 #include "node/spec/spec.h"
 #include "proto/spec_pb.h"
 
@@ -60,6 +62,45 @@ ct_spec_pb(const char *name)
     NT_EQ_INT(spec_pb_from_spec(&s, &m), 0);
     spec_node_fini(&s);
     return m;
+}
+
+/* struct ct_log: the replicated log as the node drives it, one voter:
+ * opened on a store, it stands at once (a no-op entry at each open) and
+ * commits each proposal before propose returns. */
+struct ct_log {
+    struct store *store;
+    struct cmdraft *r;
+};
+
+static inline void
+ct_log_open(struct ct_log *l, struct store *s)
+{
+    struct cmdraft_config cfg = {.node_id = 77, .cluster_id = 5};
+    char err[256] = "";
+    l->store = s;
+    int rc = cmdraft_open(&l->r, s, &cfg, 1000, err, sizeof err);
+    if (rc != NAOS_OK)
+        NT_FAIL("cmdraft_open: %s", err);
+}
+
+static inline void
+ct_log_close(struct ct_log *l)
+{
+    cmdraft_close(l->r);
+    l->r = NULL;
+}
+
+static inline int
+ct_log_propose(struct ct_log *l, const void *buf, size_t len,
+               uint64_t *index)
+{
+    return cmdraft_propose(l->r, buf, len, 1000, index);
+}
+
+static inline uint64_t
+ct_log_commit(const struct ct_log *l)
+{
+    return cmdraft_commit_index(l->r);
 }
 
 #endif

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* reconcile_test.c: the local reconciler against the real sup core with a
- * fake io, on a real store written through cmdlog + apply. */
+ * fake io, on a real store written through the log (cmdraft) + apply. */
 #include "node/cmd/reconcile.h"
 
 #include <signal.h>
@@ -9,7 +9,6 @@
 #include "node/cmd/apply.h"
 #include "node/cmd/cmd.h"
 #include "node/cmd/cmd_testutil.h"
-#include "node/cmd/cmdlog.h"
 #include "store/state.h"
 #include "store/store_testutil.h"
 
@@ -86,7 +85,7 @@ exit_signalled(struct sup_tree *t)
 
 /* ---- the store, written the one way ------------------------------------- */
 
-static struct cmdlog L;
+static struct ct_log L;
 
 static void
 run(Naos__V1__Command *c)
@@ -96,7 +95,7 @@ run(Naos__V1__Command *c)
     char err[256] = "";
     NT_EQ_INT(cmd_pack(c, &buf, &len, err, sizeof err), NAOS_OK);
     uint64_t index = 0;
-    ST_OK(L.store, cmdlog_propose(&L, buf, len, &index));
+    ST_OK(L.store, ct_log_propose(&L, buf, len, &index));
     naos_free(buf);
     struct apply_result res;
     ST_OK(L.store, apply_entry(L.store, index, c, &res));
@@ -156,7 +155,9 @@ open_store(char *dir, size_t len)
 {
     st_tmpdir(dir, len);
     struct store *s = st_open(dir, &fast);
-    ST_OK(s, cmdlog_init(&L, s));
+    ST_OK(s, (ct_log_open(&L, s), NAOS_OK));
+    struct apply_result res; /* the leader's no-op */
+    ST_OK(s, apply_noop(s, ct_log_commit(&L), &res));
     return s;
 }
 
@@ -191,7 +192,7 @@ test_start_brings_in_what_is_placed_here(void)
     NT_EQ_INT(F.spawns, 1);
     reconcile_fini(&r);
     sup_tree_free(t);
-    cmdlog_fini(&L);
+    ct_log_close(&L);
     store_close(s);
     st_rmdir(dir);
 }
@@ -243,7 +244,7 @@ test_each_change_drives_the_core(void)
     NT_TRUE(sup_find(t, "a") == NULL);
     reconcile_fini(&r);
     sup_tree_free(t);
-    cmdlog_fini(&L);
+    ct_log_close(&L);
     store_close(s);
     st_rmdir(dir);
 }
@@ -285,7 +286,7 @@ test_restart_counter_acts_once(void)
     NT_EQ_INT(F.nsig, 1);
     reconcile_fini(&r);
     sup_tree_free(t);
-    cmdlog_fini(&L);
+    ct_log_close(&L);
     store_close(s);
     st_rmdir(dir);
 }
@@ -321,7 +322,7 @@ test_unchanged_record_leaves_the_tree_alone(void)
     NT_EQ_INT(F.spawns, 2);
     reconcile_fini(&r);
     sup_tree_free(t);
-    cmdlog_fini(&L);
+    ct_log_close(&L);
     store_close(s);
     st_rmdir(dir);
 }
@@ -353,7 +354,7 @@ test_path_commands(void)
     NT_TRUE(o.child == NULL);
     reconcile_fini(&r);
     sup_tree_free(t);
-    cmdlog_fini(&L);
+    ct_log_close(&L);
     store_close(s);
     st_rmdir(dir);
 }

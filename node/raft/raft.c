@@ -152,7 +152,7 @@ raft_config_default(struct raft_config *c)
     c->election_timeout = 500;
     c->heartbeat_interval = 50;
     c->max_entries_per_msg = 64;
-    c->max_msg_bytes = RAFT_MAX_ENTRY_SIZE;
+    c->max_msg_bytes = RAFT_MAX_MSG_BYTES;
     c->max_entry_size = RAFT_MAX_ENTRY_SIZE;
     c->max_uncommitted = 1024;
     c->pre_vote = true;

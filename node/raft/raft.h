@@ -71,7 +71,12 @@ struct raft_id {
 /* Hard limits; raft_config holds the working (smaller or equal) values. */
 #define RAFT_MAX_VOTERS 9
 #define RAFT_MAX_ENTRIES_PER_MSG 1024
-#define RAFT_MAX_ENTRY_SIZE (1024 * 1024 - 4096) /* one sealed envelope */
+/* One entry alone in an APPEND fits one sealed envelope (AUTH_MAX_PAYLOAD,
+ * 1 MiB, with 2 KiB for the message around it: raft_codec.h counts 138
+ * bytes + 42 per entry); a checkpoint (STORE_CKPT_MAX, 1 MiB - 4 KiB)
+ * leaves its command 2 KiB. Several entries share RAFT_MAX_MSG_BYTES. */
+#define RAFT_MAX_ENTRY_SIZE (1024 * 1024 - 2048)
+#define RAFT_MAX_MSG_BYTES (1024 * 1024 - 4096)
 #define RAFT_ERRMSG_LEN 128
 
 /* enum raft_entry_type: what an entry holds. The core reads only NOOP (it
@@ -250,8 +255,8 @@ struct raft_config {
     naos_duration heartbeat_interval; /* ~T/10: 50; < election_timeout */
     size_t max_entries_per_msg;       /* per APPEND: 64 (<=
                                          RAFT_MAX_ENTRIES_PER_MSG) */
-    size_t max_msg_bytes;   /* entry data per APPEND: 1 MiB - 4 KiB; one
-                               entry may exceed it only alone */
+    size_t max_msg_bytes;   /* entry data per APPEND: RAFT_MAX_MSG_BYTES;
+                               one entry may exceed it only alone */
     size_t max_entry_size;  /* per entry: RAFT_MAX_ENTRY_SIZE */
     size_t max_uncommitted; /* proposals refused above this many
                                uncommitted entries: 1024 */

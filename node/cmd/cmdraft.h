@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cmdraft.h: the command log, replicated: the second stage of the command
+ * path (cmd.h) over the Raft-lite core (node/raft/raft.h) and the store's
+ * log (store/raftlog.h). It is the core's driver: it restores the core
+ * from the store, persists each ready batch in one synced transaction
+ * before any of the batch's messages leave (RAFT-LITE P1), hands the
+ * messages to the node's transport (a callback), and tells the node how
+ * far the log is committed. A single node is a one-voter cluster on the
+ * same path: it stands at open and wins alone.
+ *
+ * What the node does with it (node_cmd.c): propose on the leader; after
+ * every event (proposal, message, tick) call cmdraft_flush; apply entries
+ * up to cmdraft_commit_index, reading them with cmdraft_read (the store is
+ * the one copy the applier reads; the core's own copy only serves the
+ * peers). NOOP entries (a new leader's) are skipped by the applier.
+ *
+ * Compaction: a one-voter log keeps no applied entry except the last (so
+ * indexes continue): each flush deletes the entries below the store's
+ * last_applied in its transaction, and the core forgets them. With more
+ * voters the log is kept whole until snapshots exist (TODO(#11)).
+ *
+ * Loop thread only (the store's rule). A failed commit is fatal (the
+ * store is failed; the node stops with exit 111, store.h). */
+#ifndef NAOS_NODE_CMD_CMDRAFT_H
+#define NAOS_NODE_CMD_CMDRAFT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "node/base/time.h"
+#include "node/raft/raft.h"
+#include "store/raftlog.h"
+#include "store/store.h"
+
+/* struct cmdraft_config: who we are and how messages leave. */
+struct cmdraft_config {
+    uint64_t node_id;        /* non-zero */
+    uint64_t cluster_id;     /* non-zero */
+    const uint64_t *voters;  /* borrowed; NULL: this node alone */
+    size_t nvoters;          /* 0 with voters NULL; else 1..RAFT_MAX_VOTERS */
+    /* send: m (borrowed for the call) to m->to, best effort. Called only
+     * after what m promises is synced. May be NULL (one voter). */
+    void (*send)(void *ctx, const struct raft_msg *m);
+    /* event: role changes and dropped messages (raft.h). May be NULL. */
+    void (*event)(void *ctx, const struct raft_event *ev);
+    void *ctx;
+};
+
+struct cmdraft;
+
+/* cmdraft_open restores the core from store s (borrowed; must outlive the
+ * handle): hard state, the log from its first entry, last_applied. One
+ * voter: it campaigns at once. Returns NAOS_OK (*out set); NAOS_EINVAL
+ * (the stored log or the config is malformed: errbuf says); NAOS_ENOMEM;
+ * NAOS_ESTORE (store_errmsg). */
+int cmdraft_open(struct cmdraft **out, struct store *s,
+                 const struct cmdraft_config *cfg, naos_time now,
+                 char *errbuf, size_t errlen);
+
+/* cmdraft_close frees the handle (NULL is fine); nothing is written. */
+void cmdraft_close(struct cmdraft *c);
+
+/* cmdraft_propose appends data (len bytes, copied) as a command entry at
+ * the leader and flushes (a lone voter commits it before returning).
+ * *index gets its index. Returns NAOS_OK; NAOS_EBUSY (not the leader, or
+ * too many entries wait: cmdraft_errmsg says; cmdraft_leader hints);
+ * NAOS_ETOOBIG; NAOS_ENOMEM; NAOS_ESTORE (the flush's commit failed). */
+int cmdraft_propose(struct cmdraft *c, const void *data, size_t len,
+                    naos_time now, uint64_t *index);
+
+/* cmdraft_on_message hands m (untrusted; m->from set from the
+ * authenticated envelope) to the core. cmdraft_tick runs what is due.
+ * Both leave work for cmdraft_flush. */
+void cmdraft_on_message(struct cmdraft *c, const struct raft_msg *m,
+                        naos_time now);
+void cmdraft_tick(struct cmdraft *c, naos_time now);
+naos_time cmdraft_next_deadline(const struct cmdraft *c);
+
+/* cmdraft_flush persists every ready batch (one synced transaction each),
+ * then sends its messages. Returns NAOS_OK or NAOS_ESTORE (fatal: the
+ * store is failed; nothing of the batch left). */
+int cmdraft_flush(struct cmdraft *c, naos_time now);
+
+/* cmdraft_commit_index: the highest index committed and durable here. */
+uint64_t cmdraft_commit_index(const struct cmdraft *c);
+
+/* cmdraft_read copies committed entry index from the store into *out
+ * (caller frees with store_log_entries_free(*out, 1)). Returns NAOS_OK;
+ * NAOS_EINVAL (above the commit index); NAOS_ENOTFOUND (compacted);
+ * NAOS_ENOMEM; NAOS_ESTORE. */
+int cmdraft_read(struct cmdraft *c, uint64_t index,
+                 struct store_log_entry **out);
+
+/* Inspection. */
+const struct raft *cmdraft_core(const struct cmdraft *c);
+const char *cmdraft_errmsg(const struct cmdraft *c);
+
+#endif
