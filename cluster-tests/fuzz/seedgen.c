@@ -18,6 +18,7 @@
 #include "proto/naos.pb-c.h"
 #include "proto/store.pb-c.h"
 #include "proto/gossip.pb-c.h"
+#include "proto/raft.pb-c.h"
 #include "proto/wire.pb-c.h"
 
 static const char *corpus_root;
@@ -347,6 +348,74 @@ gossip(void)
     put_msg("proto_node_health_fuzz", "health", &h.base);
 }
 
+/* ---- raft (proto/raft.proto) ---------------------------------------- */
+
+/* raft_codec_fuzz's input: one byte choosing Sealed.type 64 + (b & 7),
+ * then the payload. */
+static void
+put_raft(const char *name, uint8_t type, const Naos__V1__RaftMessage *m)
+{
+    size_t n = naos__v1__raft_message__get_packed_size(m);
+    uint8_t *buf = malloc(n + 1);
+    buf[0] = type;
+    naos__v1__raft_message__pack(m, buf + 1);
+    put("raft_codec_fuzz", name, buf, n + 1);
+    free(buf);
+}
+
+static void
+raft(void)
+{
+    Naos__V1__RaftMessage m = NAOS__V1__RAFT_MESSAGE__INIT;
+    m.version = 1;
+    m.cluster_id = AUTH_FUZZ_CLUSTER;
+    m.to = 2;
+    m.type = 1; /* prevote */
+    m.term = 4;
+    m.last_index = 17;
+    m.last_term = 3;
+    put_raft("prevote", 1, &m);
+    m.type = 4; /* vote-resp */
+    m.last_index = m.last_term = 0;
+    m.granted = 1;
+    put_raft("vote-resp", 4, &m);
+    m.granted = 0;
+
+    Naos__V1__RaftEntry e1 = NAOS__V1__RAFT_ENTRY__INIT;
+    e1.index = 18;
+    e1.term = 4;
+    e1.type = 1; /* no-op: empty */
+    Naos__V1__RaftEntry e2 = NAOS__V1__RAFT_ENTRY__INIT;
+    e2.index = 19;
+    e2.term = 4;
+    e2.type = 3;
+    e2.version = 1;
+    e2.data.data = (uint8_t *)"\x08\x01\x12\x08research";
+    e2.data.len = 12;
+    Naos__V1__RaftEntry *ents[] = {&e1, &e2};
+    m.type = 5; /* append */
+    m.prev_index = 17;
+    m.prev_term = 3;
+    m.commit = 17;
+    m.n_entries = 2;
+    m.entries = ents;
+    put_raft("append", 5, &m);
+    m.n_entries = 0;
+    m.entries = NULL;
+    put_raft("heartbeat", 5, &m);
+
+    m.type = 6; /* append-resp, rejected with a hint */
+    m.prev_index = m.prev_term = m.commit = 0;
+    m.reject_index = 17;
+    m.hint_index = 12;
+    m.hint_term = 2;
+    put_raft("append-resp-reject", 6, &m);
+    m.reject_index = m.hint_index = m.hint_term = 0;
+    m.success = 1;
+    m.match_index = 19;
+    put_raft("append-resp-ok", 6, &m);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -362,5 +431,6 @@ main(int argc, char **argv)
     envelopes();
     control();
     gossip();
+    raft();
     return 0;
 }

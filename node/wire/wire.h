@@ -8,7 +8,8 @@
  * Types (proto/wire.proto Sealed.type; 0 is never a type):
  *   WIRE_TYPES_MEMBERS  1..63   membership (node/swim's message types and
  *                               the hello, members_wire.h)
- *   WIRE_TYPES_RAFT     64..95  Raft-lite (reserved: no handler yet)
+ *   WIRE_TYPES_RAFT     64..95  Raft-lite (reserved: no handler yet; the
+ *                               format: node/raft/raft_codec.h)
  *   WIRE_TYPES_REQ      96..127 node-to-node requests (reserved)
  * A module registers its range at open (wire_register); ranges never
  * overlap. A range may be registered without a handler (reserved), so its
