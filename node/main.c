@@ -100,6 +100,13 @@ static const char usage[] =
     "                   --listen address; required when it is 0.0.0.0)\n"
     "  --profile P      timing: " SWIM_PROFILE_HELP
     "  --seeds A,B,...  with start: join through these addresses too\n"
+    "  --bootstrap-expect N\n"
+    "                   with start: found a replicated cluster of N voters\n"
+    "                   (3 or 5) once N nodes started this way with the same\n"
+    "                   key see each other (give each the others as\n"
+    "                   --seeds). Commands are taken on the leader; before\n"
+    "                   the cluster forms they are refused. Without it a\n"
+    "                   node is a cluster of one voter\n"
     "  -h, --help       this text\n"
     "  --version        print the version\n"
     "\n"
@@ -203,6 +210,7 @@ cmd_start(int argc, char **argv, bool join)
         {"advertise", required_argument, NULL, 'A'},
         {"profile", required_argument, NULL, 'P'},
         {"seeds", required_argument, NULL, 'S'},
+        {"bootstrap-expect", required_argument, NULL, 0x105},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -305,6 +313,15 @@ cmd_start(int argc, char **argv, bool join)
                 return EXIT_USAGE;
             }
             break;
+        case 0x105:
+            if (strcmp(optarg, "3") != 0 && strcmp(optarg, "5") != 0) {
+                fprintf(stderr, "naos-node: fatal: --bootstrap-expect: "
+                        "expected 3 or 5 (the voters of the new cluster), "
+                        "got \"%s\"\n", optarg);
+                return EXIT_USAGE;
+            }
+            cfg.bootstrap_expect = (unsigned)atoi(optarg);
+            break;
         case 'h':
             fputs(usage, stdout);
             return 0;
@@ -340,6 +357,13 @@ cmd_start(int argc, char **argv, bool join)
         (cfg.advertise_url && check_addr("--advertise", cfg.advertise_url) <
                                   0))
         return EXIT_USAGE;
+    if (cfg.bootstrap_expect && (join || cfg.listen_url == NULL ||
+                                 nseeds == 0)) {
+        fprintf(stderr, "naos-node: fatal: --bootstrap-expect goes with "
+                "`start --listen ADDR --key FILE --seeds A,B,...` on each "
+                "of the founding nodes (the seeds: the other founders)\n");
+        return EXIT_USAGE;
+    }
     if (cfg.listen_url == NULL &&
         (nseeds || cfg.advertise_url || cfg.profile)) {
         fprintf(stderr, "naos-node: fatal: --seeds, --advertise and "

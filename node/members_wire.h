@@ -3,8 +3,8 @@
  * the splitting that keeps every message the node sends within it.
  *
  * The bound (MEMBERS_WIRE_MAX_PAYLOAD, 128 KiB of SwimMsg; sealed:
- * MEMBERS_WIRE_MAX_ENVELOPE) is what node/net accepts as a frame, so it is
- * also what an outsider can make the node hold per connection. It is the
+ * MEMBERS_WIRE_MAX_ENVELOPE) is what membership sends; the transport
+ * accepts frames of one whole envelope (Raft's appends need it). It is the
  * largest message the SWIM core produces that cannot be split, computed
  * from the bounds of swim.h (members_wire_test.c packs each worst case):
  *   - a SYNC carries the sender's own entry in full and at most one

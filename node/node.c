@@ -1141,10 +1141,12 @@ on_store_fatal(void *arg, const char *why)
 }
 
 /* open_wire opens the node's transport between nodes (--listen; needs a
- * cluster key) and reserves the type ranges of the modules that have no
- * handler yet, so their messages are counted as theirs (unhandled), never
- * as another module's. Membership registers its own range when it opens
- * (node_members.c). */
+ * cluster key), registers Raft's range (node_raft.c) and reserves the
+ * range of node-to-node requests, which has no handler yet, so their
+ * messages are counted as theirs (unhandled), never as another module's.
+ * Membership registers its own range when it opens (node_members.c).
+ * Frames up to one sealed envelope: a Raft append carries an entry of up
+ * to 1 MiB - 2 KiB (a checkpoint). */
 static int
 open_wire(struct node *n, const struct node_config *cfg, char *errbuf,
           size_t errlen)
@@ -1156,7 +1158,7 @@ open_wire(struct node *n, const struct node_config *cfg, char *errbuf,
     }
     struct wire_config wc = {
         .listen_url = cfg->listen_url,
-        .recv_max = MEMBERS_WIRE_MAX_ENVELOPE,
+        .recv_max = AUTH_MAX_ENVELOPE,
         .keyring = &n->keyring,
         .node_id = n->node_id,
         .store = n->store,
@@ -1164,10 +1166,11 @@ open_wire(struct node *n, const struct node_config *cfg, char *errbuf,
     int rc = wire_open(&n->wire, &n->r, &wc, &n->batch, errbuf, errlen);
     if (rc != NAOS_OK)
         return rc;
-    /* TODO(#11): Raft and node-to-node requests register their handlers
-     * here when they exist. */
+    /* TODO(#11): node-to-node requests register their handler here when
+     * it exists. */
     if ((rc = wire_register(n->wire, "raft", WIRE_TYPES_RAFT_LO,
-                            WIRE_TYPES_RAFT_HI, NULL, NULL)) != NAOS_OK ||
+                            WIRE_TYPES_RAFT_HI, node__raft_recv, n)) !=
+            NAOS_OK ||
         (rc = wire_register(n->wire, "requests", WIRE_TYPES_REQ_LO,
                             WIRE_TYPES_REQ_HI, NULL, NULL)) != NAOS_OK)
         snprintf(errbuf, errlen, "cannot reserve message types: %s",
@@ -1202,6 +1205,8 @@ next_deadline(struct node *n)
     if (dying_full(n) && a < n->dying_head->dying_at + NODE_DYING_MS)
         a = n->dying_head->dying_at + NODE_DYING_MS;
     naos_time b = node__members_deadline(n);
+    naos_time r = node__raft_deadline(n);
+    b = b < r ? b : r;
     naos_time c = node__events_deadline(n);
     naos_time d = proc_orphans_scan_busy(&n->orphans)
                       ? n->orphans_pass_at + NODE_ORPHANS_PASS_MS /* next pass */
@@ -1225,6 +1230,7 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
     n->r.epfd = -1;
     n->orphans = (struct proc_orphans_scan)PROC_ORPHANS_SCAN_ZERO;
     snprintf(n->name, sizeof n->name, "%s", cfg->name);
+    n->bootstrap_expect = cfg->bootstrap_expect;
     n->service_manager = cfg->service_manager ? *cfg->service_manager
                                               : PROC_SDNOTIFY_ZERO;
     if (snprintf(n->run_dir, sizeof n->run_dir, "%s", cfg->run_dir) >=
@@ -1459,6 +1465,7 @@ node_run(struct node *n)
          * depend on nothing persisted; what they record is written by the
          * next iteration's commit (the events' timer wakes the loop). */
         node__members_tick(n);
+        node__raft_step(n);
         node__cmd_step(n);
         if (n->fatal)
             return n->fatal; /* a store commit failed */
@@ -1497,6 +1504,7 @@ node_close(struct node *n)
         sup_tree_free(n->tree);
     }
     node__cmd_close(n);
+    node__raft_close(n);
     grave_flush(n);
     node__events_flush(n);
     proc_orphans_scan_fini(&n->orphans);

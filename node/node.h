@@ -32,6 +32,9 @@ struct node_config {
     const char *profile;    /* lan (default), wan, local */
     const char *const *seeds; /* join through any of these addresses */
     size_t nseeds;
+    unsigned bootstrap_expect; /* 0: one voter alone; 3 or 5: found a
+                                  cluster with that many voters once they
+                                  see each other (needs listen_url) */
     const struct proc_sdnotify *service_manager; /* told READY=1 once the
                                node serves, STOPPING=1 at a graceful stop;
                                NULL or empty: none */

@@ -89,8 +89,8 @@ waiters_fail(struct node *n, uint64_t index, const char *why)
 /* A store commit failed (the store refuses any further write): nothing
  * may be acknowledged after it. node_run stops the node with exit 111;
  * whoever waits is told now. */
-static void
-go_fatal(struct node *n, const char *what)
+void
+node__cmd_fatal(struct node *n, const char *what)
 {
     if (n->fatal == 0)
         NAOS_ERROR("store", "%s: %s; stopping (exit 111): nothing more can "
@@ -179,7 +179,7 @@ step_one(struct node *n, uint64_t index, bool live)
         if (rc == NAOS_ENOMEM)
             return false;
         if (store_is_failed(n->store) || rc == NAOS_ESTORE) {
-            go_fatal(n, "cannot apply a committed entry");
+            node__cmd_fatal(n, "cannot apply a committed entry");
             return false;
         }
         snprintf(why, sizeof why, "entry %llu: %s", (unsigned long long)index,
@@ -216,7 +216,7 @@ step_one(struct node *n, uint64_t index, bool live)
     if (rc != NAOS_OK) {
         cmd_free(c);
         if (store_is_failed(n->store) || rc == NAOS_ESTORE) {
-            go_fatal(n, "cannot apply a committed command");
+            node__cmd_fatal(n, "cannot apply a committed command");
             return false;
         }
         snprintf(why, sizeof why, "entry %llu: %s", (unsigned long long)index,
@@ -255,7 +255,7 @@ stuck:
 static void
 drain(struct node *n, bool live)
 {
-    if (n->draining || n->apply_stuck || n->fatal)
+    if (n->log == NULL || n->draining || n->apply_stuck || n->fatal)
         return;
     n->draining = true;
     /* The commit index may grow while we go (an escalation inside a
@@ -275,7 +275,7 @@ node__cmd_step(struct node *n)
 bool
 node__cmd_pending(const struct node *n)
 {
-    return !n->apply_stuck && !n->fatal &&
+    return n->log != NULL && !n->apply_stuck && !n->fatal &&
            n->applied < cmdraft_commit_index(n->log);
 }
 
@@ -285,7 +285,14 @@ node__propose(struct node *n, const Naos__V1__Command *c,
 {
     char err[512] = "";
     if (n->log == NULL) {
-        if (rep)
+        if (rep && n->forming)
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
+                            "the cluster is forming: %zu of %u founders of "
+                            "naos-node %s see each other; nothing changed, "
+                            "try again once they do",
+                            node__members_alive(n, NULL, 0),
+                            n->bootstrap_expect, n->name);
+        else if (rep)
             ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
                             "naos-node %s is not taking commands yet",
                             n->name);
@@ -314,17 +321,35 @@ node__propose(struct node *n, const Naos__V1__Command *c,
     rc = cmdraft_propose(n->log, buf, len, n->r.now, &index);
     naos_free(buf);
     if (rc == NAOS_EBUSY || rc == NAOS_ETOOBIG) {
-        if (rep)
-            ctl_reply_error(rep, rc == NAOS_EBUSY
-                                     ? NAOS__V1__ERROR_CODE__BUSY
-                                     : NAOS__V1__ERROR_CODE__INVALID,
+        const struct raft *core = cmdraft_core(n->log);
+        uint64_t leader = raft_leader(core).v;
+        const char *lname = leader ? node__members_name(n, leader) : NULL;
+        if (rep == NULL)
+            NAOS_WARN("node", "cannot propose the %s: %s", cmd_type_name(c),
+                      cmdraft_errmsg(n->log));
+        else if (rc == NAOS_ETOOBIG)
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
+                            "cannot propose the %s, nothing changed: %s",
+                            cmd_type_name(c), cmdraft_errmsg(n->log));
+        else if (raft_role_get(core) != RAFT_LEADER && leader && lname)
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
+                            "naos-node %s is not the cluster's leader; %s "
+                            "is: run the command there (nothing changed)",
+                            n->name, lname);
+        else if (raft_role_get(core) != RAFT_LEADER)
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
+                            "the cluster has no leader yet (an election is "
+                            "under way): nothing changed, try again in a "
+                            "second");
+        else
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
                             "cannot propose the %s, nothing changed: %s",
                             cmd_type_name(c), cmdraft_errmsg(n->log));
         return rc;
     }
     if (rc != NAOS_OK) {
         if (store_is_failed(n->store))
-            go_fatal(n, "cannot record a command");
+            node__cmd_fatal(n, "cannot record a command");
         else
             NAOS_ERROR("store", "cannot record a %s command: %s",
                        cmd_type_name(c), store_errmsg(n->store));
@@ -359,11 +384,29 @@ node__propose(struct node *n, const Naos__V1__Command *c,
 int
 node__cmd_open(struct node *n, char *errbuf, size_t errlen)
 {
+    int rc = store_applied_get(n->store, &n->applied);
+    if (rc != NAOS_OK) {
+        snprintf(errbuf, errlen, "cannot read the command log: %s",
+                 store_errmsg(n->store));
+        return rc;
+    }
+    reconcile_init(&n->rec, n->tree, n->store, n->node_id);
+    uint64_t ids[STORE_MAX_VOTERS];
+    size_t nv = 0;
+    if ((rc = node__raft_voters(n, ids, &nv, errbuf, errlen)) != NAOS_OK)
+        return rc;
+    if (nv == 0)
+        return NAOS_OK; /* forming: the log opens once the founders meet */
+    return node__cmd_open_log(n, ids, nv, errbuf, errlen);
+}
+
+int
+node__cmd_open_log(struct node *n, const uint64_t *ids, size_t nv,
+                   char *errbuf, size_t errlen)
+{
     struct store_identity id;
     uint64_t last_before = 0; /* entries above it are this start's no-op */
     int rc = store_identity_get(n->store, &id);
-    if (rc == NAOS_OK)
-        rc = store_applied_get(n->store, &n->applied);
     if (rc == NAOS_OK)
         rc = store_log_bounds(n->store, NULL, &last_before);
     if (rc != NAOS_OK) {
@@ -371,10 +414,15 @@ node__cmd_open(struct node *n, char *errbuf, size_t errlen)
                  store_errmsg(n->store));
         return rc;
     }
-    /* A one-voter cluster for now (TODO(#11) voters from the stored
-     * configuration): it stands and commits alone. */
+    /* One voter: it stands and commits alone. More: the founded
+     * configuration; messages go through the transport (node_raft.c). */
     struct cmdraft_config rcfg = {.node_id = n->node_id,
-                                  .cluster_id = id.cluster_id};
+                                  .cluster_id = id.cluster_id,
+                                  .voters = ids,
+                                  .nvoters = nv,
+                                  .send = node__raft_send,
+                                  .event = node__raft_event,
+                                  .ctx = n};
     char why[256];
     if ((rc = cmdraft_open(&n->log, n->store, &rcfg, n->r.now, why,
                            sizeof why)) != NAOS_OK) {
@@ -383,7 +431,7 @@ node__cmd_open(struct node *n, char *errbuf, size_t errlen)
         snprintf(errbuf, errlen, "cannot open the command log: %s", why);
         return rc;
     }
-    reconcile_init(&n->rec, n->tree, n->store, n->node_id);
+    n->nvoters = nv;
     /* Tests only (cluster-tests/it/test_persist.py): the commit of the
      * Nth entry this run applies fails as a failed fsync would, after the
      * entry itself was committed. */

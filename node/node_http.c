@@ -628,6 +628,41 @@ answer_metrics(struct node *n, struct http_response *res)
         }
     }
 
+    if (n->log) {
+        /* The replicated log (node/cmd/cmdraft.c over node/raft). */
+        const struct raft *core = cmdraft_core(n->log);
+        const struct raft_stats *rst = raft_stats_get(core);
+        const struct {
+            const char *name, *type, *help;
+            double v;
+        } rows[] = {
+            {"naos_raft_voters", "gauge", "Voters of the cluster's log.",
+             (double)n->nvoters},
+            {"naos_raft_term", "gauge", "The current Raft term.",
+             (double)raft_term(core)},
+            {"naos_raft_leader", "gauge", "1 while this node leads.",
+             raft_role_get(core) == RAFT_LEADER ? 1.0 : 0.0},
+            {"naos_raft_commit_index", "gauge",
+             "Highest log index committed and durable here.",
+             (double)cmdraft_commit_index(n->log)},
+            {"naos_raft_applied_index", "gauge",
+             "Highest log index applied to this node's state.",
+             (double)n->applied},
+            {"naos_raft_elections_total", "counter",
+             "Times this node stood for election.", (double)rst->elections},
+            {"naos_raft_dropped_total", "counter",
+             "Raft messages dropped as malformed, foreign or of an unknown "
+             "sender.", (double)rst->dropped},
+            {"naos_raft_unsent_total", "counter",
+             "Raft messages not sent (peer address unknown, no room).",
+             (double)n->raft_unsent},
+        };
+        for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
+            http_metrics_family(&m, rows[k].name, rows[k].type, rows[k].help);
+            http_metrics_sample(&m, rows[k].name, NULL, rows[k].v);
+        }
+    }
+
     http_metrics_family(&m, "naos_http_requests_total", "counter",
                         "HTTP requests answered, by route and status code "
                         "(this scrape not yet counted).");

@@ -182,7 +182,15 @@ struct node {
         size_t len, cap;
     } snaps;
     /* The command path (node_cmd.c). */
-    struct cmdraft *log;    /* propose, commit (Raft; one voter for now) */
+    struct cmdraft *log;    /* propose, commit (Raft); NULL while forming */
+    size_t nvoters;         /* of the open log */
+    /* The replicated log's glue (node_raft.c). */
+    unsigned bootstrap_expect; /* --bootstrap-expect; 0: one voter */
+    bool forming;           /* waiting for the founders to see each other */
+    naos_time forming_logged;
+    unsigned char *raft_buf; /* encoding buffer */
+    size_t raft_cap;
+    uint64_t raft_unsent;   /* messages not sent (no address, no room) */
     struct reconcile rec;   /* the local trees vs the applied state */
     uint64_t applied;       /* last entry applied */
     uint64_t cmd_seq;       /* commands this run proposed */
@@ -236,6 +244,14 @@ bool node__members_left(struct node *n);
  * tallied for this answer and its entry says where the dashboard is (or
  * why there is none); a dead or left member's is marked stale. */
 void node__members_reply(struct node *n, struct ctl_reply *rep);
+/* node__members_alive copies the ids of the members alive (self
+ * included; suspects too) into ids[0..max) and returns how many there
+ * are (may exceed max). 0 without membership. */
+size_t node__members_alive(struct node *n, uint64_t *ids, size_t max);
+/* node__members_addr / _name: a member's advertised address and name, or
+ * NULL when membership does not know it. */
+const char *node__members_addr(struct node *n, uint64_t id);
+const char *node__members_name(struct node *n, uint64_t id);
 /* node__members_stats fills st; false (zeroed) without membership. */
 bool node__members_stats(struct node *n, struct node_members_stats *st);
 /* node__health_tally: the local health (agents, deployments, load); what
@@ -283,6 +299,31 @@ int node__propose(struct node *n, const Naos__V1__Command *c,
  * failed mark, so a node restart brings it back failed. From io_event. */
 void node__propose_failed(struct node *n, const char *name,
                           const char *failure);
+/* node__cmd_open_log opens the replicated log with voters ids[0..nv)
+ * (this node among them) and applies what is committed. */
+int node__cmd_open_log(struct node *n, const uint64_t *ids, size_t nv,
+                       char *errbuf, size_t errlen);
+/* node__cmd_fatal: a store commit failed (what: for the log); the node
+ * stops with exit 111 and everyone waiting is told. */
+void node__cmd_fatal(struct node *n, const char *what);
+
+/* The replicated log's glue (node_raft.c). */
+/* node__raft_voters: the voters to open the log with: the founded
+ * configuration, or this node alone; *nv = 0 while --bootstrap-expect
+ * waits for the founders (n->forming). err gets a sentence. */
+int node__raft_voters(struct node *n, uint64_t *ids, size_t *nv, char *err,
+                      size_t errlen);
+/* node__raft_step: founding, the core's timers, then a flush. */
+void node__raft_step(struct node *n);
+naos_time node__raft_deadline(struct node *n);
+/* node__raft_flush persists and sends what the core has ready. */
+void node__raft_flush(struct node *n);
+/* The transport's handler for 64..95, and cmdraft's callbacks. */
+bool node__raft_recv(void *arg, const struct wire_msg *m);
+void node__raft_send(void *ctx, const struct raft_msg *m);
+void node__raft_event(void *ctx, const struct raft_event *ev);
+void node__raft_close(struct node *n);
+
 /* node__cmd_step applies what is committed and answers the waiters; once
  * per loop iteration. */
 void node__cmd_step(struct node *n);

@@ -464,7 +464,36 @@ node__members_open(struct node *n, const struct node_config *cfg,
                  store_errmsg(n->store));
         return rc;
     }
-    if (!id.cluster_fixed && cfg->nseeds == 0) {
+    if (cfg->bootstrap_expect > 1) {
+        /* Founding together: every founder derives the same id from the
+         * key, so none has to adopt another's. */
+        uint64_t cid = 0;
+        if ((rc = auth_keyring_derived_cluster_id(&n->keyring, &cid)) !=
+            NAOS_OK) {
+            snprintf(err, errlen, "--bootstrap-expect needs the cluster "
+                     "key (--key)");
+            return rc;
+        }
+        if (id.cluster_fixed && id.cluster_id != cid) {
+            snprintf(err, errlen, "this data directory belongs to cluster "
+                     "%016llx; --bootstrap-expect founds cluster %016llx "
+                     "with this key: start with an empty --data, or without "
+                     "--bootstrap-expect", (unsigned long long)id.cluster_id,
+                     (unsigned long long)cid);
+            return NAOS_EINVAL;
+        }
+        if (!id.cluster_fixed) {
+            if ((rc = store_identity_set_cluster(n->store, cid)) != NAOS_OK) {
+                snprintf(err, errlen, "cannot record the cluster id: %s",
+                         store_errmsg(n->store));
+                return rc;
+            }
+            id.cluster_id = cid;
+            id.cluster_fixed = true;
+            NAOS_INFO("members", "founding cluster %016llx with %u voters",
+                      (unsigned long long)cid, cfg->bootstrap_expect);
+        }
+    } else if (!id.cluster_fixed && cfg->nseeds == 0) {
         if ((rc = store_identity_set_cluster(n->store, id.cluster_id)) !=
             NAOS_OK) {
             snprintf(err, errlen, "cannot record the cluster id: %s",
@@ -827,4 +856,45 @@ node__members_stats(struct node *n, struct node_members_stats *st)
     st->unassigned_refused = mb->unassigned_refused;
     st->lhm = swim_lhm(mb->swim);
     return true;
+}
+
+size_t
+node__members_alive(struct node *n, uint64_t *ids, size_t max)
+{
+    struct node_members *mb = n->members;
+    if (mb == NULL || mb->swim == NULL)
+        return 0;
+    size_t k = 0;
+    for (size_t i = 0; i < swim_member_count(mb->swim); i++) {
+        const struct swim_member *m = swim_member_at(mb->swim, i);
+        if (m->state != SWIM_ALIVE && m->state != SWIM_SUSPECT)
+            continue;
+        if (k < max)
+            ids[k] = m->id.v;
+        k++;
+    }
+    return k;
+}
+
+static const struct swim_member *
+member_by_id(struct node *n, uint64_t id)
+{
+    struct node_members *mb = n->members;
+    if (mb == NULL || mb->swim == NULL)
+        return NULL;
+    return swim_member_get(mb->swim, (struct swim_id){id});
+}
+
+const char *
+node__members_addr(struct node *n, uint64_t id)
+{
+    const struct swim_member *m = member_by_id(n, id);
+    return m && m->addr[0] ? m->addr : NULL;
+}
+
+const char *
+node__members_name(struct node *n, uint64_t id)
+{
+    const struct swim_member *m = member_by_id(n, id);
+    return m && m->name[0] ? m->name : NULL;
 }

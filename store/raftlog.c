@@ -477,3 +477,93 @@ store_hard_get(struct store *s, struct store_hard *out)
 {
     return store_read(s, hard_get_fn, out);
 }
+
+/* ---- the founding configuration ----------------------------------------- */
+
+#define VOTERS_KEY "raft_voters"
+
+struct voters_args {
+    uint64_t *ids;
+    const uint64_t *want;
+    size_t max, n;
+};
+
+static int
+voters_get_txn(struct store_txn *t, uint64_t *ids, size_t max, size_t *n)
+{
+    const void *v;
+    size_t vlen;
+    int err = store_txn_get(t, STORE_META, VOTERS_KEY, strlen(VOTERS_KEY), &v,
+                            &vlen);
+    if (err == NAOS_ENOTFOUND) {
+        *n = 0;
+        return NAOS_OK;
+    }
+    if (err != NAOS_OK)
+        return err;
+    if (vlen % 8 || vlen / 8 > max || vlen / 8 > STORE_MAX_VOTERS)
+        return store_txn_fail(t, NAOS_ESTORE,
+                              "store: raft_voters of %zu bytes", vlen);
+    for (size_t i = 0; i < vlen / 8; i++)
+        ids[i] = store_be64_get((const unsigned char *)v + 8 * i);
+    *n = vlen / 8;
+    return NAOS_OK;
+}
+
+static int
+voters_read_fn(struct store_txn *t, void *arg)
+{
+    struct voters_args *a = arg;
+    return voters_get_txn(t, a->ids, a->max, &a->n);
+}
+
+int
+store_voters_get(struct store *s, uint64_t *ids, size_t max, size_t *n)
+{
+    struct voters_args a = {ids, NULL, max, 0};
+    int err = store_read(s, voters_read_fn, &a);
+    if (err == NAOS_OK)
+        *n = a.n;
+    return err;
+}
+
+static int
+voters_write_fn(struct store_txn *t, void *arg)
+{
+    struct voters_args *a = arg;
+    uint64_t cur[STORE_MAX_VOTERS];
+    size_t ncur = 0;
+    int err = voters_get_txn(t, cur, STORE_MAX_VOTERS, &ncur);
+    if (err != NAOS_OK)
+        return err;
+    if (ncur) {
+        if (ncur != a->n || memcmp(cur, a->want, ncur * sizeof *cur) != 0)
+            return store_txn_fail(t, NAOS_EEXIST, "store: another "
+                                  "configuration of %zu voters was founded",
+                                  ncur);
+        return NAOS_OK;
+    }
+    unsigned char b[8 * STORE_MAX_VOTERS];
+    for (size_t i = 0; i < a->n; i++)
+        store_be64_put(b + 8 * i, a->want[i]);
+    return store_txn_put(t, STORE_META, VOTERS_KEY, strlen(VOTERS_KEY), b,
+                         8 * a->n, 0);
+}
+
+int
+store_voters_set(struct store *s, const uint64_t *ids, size_t n)
+{
+    if (n == 0 || n > STORE_MAX_VOTERS)
+        return store_fail(s, NAOS_EINVAL, "store: %zu voters (1..%d)", n,
+                          STORE_MAX_VOTERS);
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] == 0)
+            return store_fail(s, NAOS_EINVAL, "store: voter id 0");
+        for (size_t j = 0; j < i; j++)
+            if (ids[i] == ids[j])
+                return store_fail(s, NAOS_EINVAL, "store: voter %016llx "
+                                  "twice", (unsigned long long)ids[i]);
+    }
+    struct voters_args a = {NULL, ids, n, n};
+    return store_write(s, voters_write_fn, &a);
+}

@@ -126,4 +126,21 @@ int store_hard_set(struct store *s, const struct store_hard *h);
 int store_hard_set_txn(struct store_txn *t, const struct store_hard *h);
 int store_hard_get_txn(struct store_txn *t, struct store_hard *out);
 
+/* The voters of the cluster's first configuration, founded once
+ * (node --bootstrap-expect) and kept in the meta table under
+ * "raft_voters" as big-endian node ids. TODO(#11) membership changes
+ * will move the configuration into the log. */
+#define STORE_MAX_VOTERS 9
+
+/* store_voters_get copies the stored voters into ids[0..max) and their
+ * count into *n (0 when none were founded). NAOS_OK; NAOS_ESTORE (a
+ * malformed record, or more than max). */
+int store_voters_get(struct store *s, uint64_t *ids, size_t max, size_t *n);
+
+/* store_voters_set founds the configuration: ids[0..n) (1..
+ * STORE_MAX_VOTERS distinct non-zero ids), synced before it returns.
+ * NAOS_OK (also when the same set is stored already); NAOS_EEXIST (another
+ * set is stored: nothing changed); NAOS_EINVAL; NAOS_ESTORE. */
+int store_voters_set(struct store *s, const uint64_t *ids, size_t n);
+
 #endif

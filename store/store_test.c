@@ -561,6 +561,39 @@ test_log_truncate_append(void)
     st_rmdir(dir);
 }
 
+/* The founding configuration is written once; the same set again is
+ * fine, another is refused, and it survives a reopen. */
+static void
+test_voters(void)
+{
+    char dir[256];
+    st_tmpdir(dir, sizeof dir);
+    struct store *s = st_open(dir, NULL);
+    uint64_t ids[STORE_MAX_VOTERS];
+    size_t n = 7;
+    ST_OK(s, store_voters_get(s, ids, STORE_MAX_VOTERS, &n));
+    NT_EQ_INT(n, 0);
+    const uint64_t three[3] = {11, 22, 33}, other[3] = {11, 22, 44};
+    const uint64_t twice[2] = {11, 11}, zero[1] = {0};
+    NT_EQ_INT(store_voters_set(s, twice, 2), NAOS_EINVAL);
+    NT_EQ_INT(store_voters_set(s, zero, 1), NAOS_EINVAL);
+    NT_EQ_INT(store_voters_set(s, three, 0), NAOS_EINVAL);
+    NT_EQ_INT(store_voters_set(s, three, STORE_MAX_VOTERS + 1), NAOS_EINVAL);
+    ST_OK(s, store_voters_set(s, three, 3));
+    ST_OK(s, store_voters_set(s, three, 3));
+    NT_EQ_INT(store_voters_set(s, other, 3), NAOS_EEXIST);
+    NT_CONTAINS(store_errmsg(s), "another configuration of 3 voters");
+    store_close(s);
+    s = st_open(dir, NULL);
+    ST_OK(s, store_voters_get(s, ids, STORE_MAX_VOTERS, &n));
+    NT_EQ_INT(n, 3);
+    NT_EQ_INT(ids[0], 11);
+    NT_EQ_INT(ids[2], 33);
+    NT_EQ_INT(store_voters_get(s, ids, 2, &n), NAOS_ESTORE);
+    store_close(s);
+    st_rmdir(dir);
+}
+
 static void
 test_hard_state(void)
 {
@@ -636,6 +669,7 @@ main(void)
         NT_CASE(test_log_gap_overlap_rejected),
         NT_CASE(test_log_truncate_append),
         NT_CASE(test_hard_state),
+        NT_CASE(test_voters),
         NT_CASE(test_no_leaks),
         {0},
     };

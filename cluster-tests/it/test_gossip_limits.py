@@ -37,7 +37,7 @@ PUSH_HDR = b"\x00SP\x00\x00\x50\x00\x00"
 PER_ADDR_CAP = 8
 AUTH_TIMEOUT_S = 10
 FRAME_TIMEOUT_S = 10
-FRAME_BOUND = 128 * 1024 + 128
+FRAME_BOUND = (1 << 20) + 128  # AUTH_MAX_ENVELOPE: a Raft append
 
 
 def rss_kib(pid):
@@ -189,7 +189,8 @@ class GossipLimits(unittest.TestCase):
         before = rss_kib(m0.proc.pid)
         oversized0 = metric(m0, "naos_gossip_rejected_total",
                             reason="oversized")
-        frame = PUSH_HDR + struct.pack(">Q", 1 << 20) + b"x" * ((1 << 20) - 1)
+        frame = (PUSH_HDR + struct.pack(">Q", FRAME_BOUND + 1) +
+                 b"x" * ((1 << 20) - 1))
         for _ in range(300):
             s = connect(port)
             self.socks.append(s)

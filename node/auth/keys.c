@@ -521,3 +521,21 @@ auth_keyring_lookup(const struct auth_keyring *kr, uint32_t key_id)
     int i = find_slot(kr, key_id);
     return i < 0 ? NULL : kr->mem + (size_t)i * AUTH_KEY_BYTES;
 }
+
+int
+auth_keyring_derived_cluster_id(const struct auth_keyring *kr, uint64_t *out)
+{
+    if (kr->mem == NULL || kr->primary < 0)
+        return NAOS_EINVAL;
+    static const char label[] = "naos cluster id v1";
+    unsigned char h[8];
+    crypto_generichash(h, sizeof h, (const unsigned char *)label,
+                       sizeof label - 1,
+                       kr->mem + (size_t)kr->primary * AUTH_KEY_BYTES,
+                       AUTH_KEY_BYTES);
+    uint64_t v = 0;
+    for (size_t i = 0; i < sizeof h; i++)
+        v = v << 8 | h[i];
+    *out = v ? v : 1;
+    return NAOS_OK;
+}

@@ -162,6 +162,14 @@ struct auth_keyring {
  * *kr is left zeroed (fini-safe). */
 int auth_keyring_init(struct auth_keyring *kr, uint64_t cluster_id);
 
+/* auth_keyring_derived_cluster_id: a cluster id every holder of the
+ * keyring's primary key derives alike (keyed BLAKE2b of a fixed label,
+ * never 0), for nodes that found a cluster together
+ * (--bootstrap-expect) and so cannot adopt one another's random id.
+ * NAOS_OK, or NAOS_EINVAL without a key. */
+int auth_keyring_derived_cluster_id(const struct auth_keyring *kr,
+                                    uint64_t *out);
+
 /* auth_keyring_fini wipes and frees every key. Safe on a zeroed or
  * half-initialised keyring, and idempotent. */
 void auth_keyring_fini(struct auth_keyring *kr);

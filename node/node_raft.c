@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* node_raft.c: the replicated log's glue in the composition root
+ * (docs/architecture.md "Raft-lite"): which voters the log has (one, this
+ * node; or the founding configuration in the store), founding a cluster
+ * with --bootstrap-expect once its nodes see each other, the core's
+ * messages on the transport (Sealed.type 64..95, node/raft/raft_codec.h)
+ * and its timers in the loop. The driver is node/cmd/cmdraft.c; the
+ * command path that proposes and applies is node_cmd.c. Reactor thread
+ * only. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/base/alloc.h"
+#include "node/base/err.h"
+#include "node/base/log.h"
+#include "node/node_int.h"
+#include "node/raft/raft_codec.h"
+#include "store/raftlog.h"
+
+/* How often a forming node says whom it waits for. */
+#define FORMING_LOG_MS 10000
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void
+node__raft_send(void *ctx, const struct raft_msg *m)
+{
+    struct node *n = ctx;
+    const char *addr = node__members_addr(n, m->to.v);
+    char err[160];
+    size_t len = 0;
+    if (addr == NULL || n->wire == NULL) {
+        n->raft_unsent++; /* not in our view yet: Raft re-sends */
+        return;
+    }
+    if (raft_codec_encode(m, &n->raft_buf, &n->raft_cap, &len, err,
+                          sizeof err) != NAOS_OK) {
+        n->raft_unsent++;
+        NAOS_WARN("raft", "cannot encode a %s for %016llx: %s",
+                  raft_msg_type_name((int)m->type),
+                  (unsigned long long)m->to.v, err);
+        return;
+    }
+    if (wire_send(n->wire, addr, raft_codec_sealed_type((int)m->type),
+                  n->raft_buf, len) != NAOS_OK)
+        n->raft_unsent++;
+}
+
+void
+node__raft_event(void *ctx, const struct raft_event *ev)
+{
+    struct node *n = ctx;
+    if (ev->kind != RAFT_EV_ROLE)
+        return;
+    const char *who = ev->leader.v ? node__members_name(n, ev->leader.v)
+                                   : NULL;
+    NAOS_INFO("raft", "%s in term %llu (was %s); leader %s",
+              raft_role_name(ev->role), (unsigned long long)ev->term,
+              raft_role_name(ev->old_role),
+              ev->leader.v == n->node_id ? "this node"
+              : who                      ? who
+                                         : "unknown");
+}
+
+bool
+node__raft_recv(void *arg, const struct wire_msg *m)
+{
+    struct node *n = arg;
+    if (n->log == NULL || n->nvoters < 2)
+        return false; /* forming, or alone: nobody should talk to us */
+    struct raft_codec_msg d = RAFT_CODEC_MSG_ZERO;
+    char err[160];
+    if (raft_codec_decode(&d, m->type, m->sender, m->payload, m->len, err,
+                          sizeof err) != NAOS_OK) {
+        NAOS_DEBUG("raft", "from %016llx: %s", (unsigned long long)m->sender,
+                   err);
+        return false;
+    }
+    cmdraft_on_message(n->log, &d.msg, n->r.now);
+    raft_codec_msg_fini(&d);
+    node__raft_flush(n);
+    return true;
+}
+
+void
+node__raft_flush(struct node *n)
+{
+    if (n->log == NULL || n->fatal)
+        return;
+    if (cmdraft_flush(n->log, n->r.now) != NAOS_OK)
+        node__cmd_fatal(n, "cannot persist the replicated log");
+}
+
+int
+node__raft_voters(struct node *n, uint64_t *ids, size_t *nv, char *err,
+                  size_t errlen)
+{
+    size_t k = 0;
+    int rc = store_voters_get(n->store, ids, STORE_MAX_VOTERS, &k);
+    if (rc != NAOS_OK) {
+        snprintf(err, errlen, "cannot read the cluster's voters: %s",
+                 store_errmsg(n->store));
+        return rc;
+    }
+    if (k > 0) {
+        if (k > 1 && n->wire == NULL) {
+            snprintf(err, errlen, "this data directory belongs to a cluster "
+                     "of %zu voters: start it with --listen and --key", k);
+            return NAOS_EINVAL;
+        }
+        *nv = k;
+        return NAOS_OK;
+    }
+    if (n->bootstrap_expect > 1) {
+        uint64_t last = 0;
+        if ((rc = store_log_bounds(n->store, NULL, &last)) != NAOS_OK) {
+            snprintf(err, errlen, "cannot read the log: %s",
+                     store_errmsg(n->store));
+            return rc;
+        }
+        if (last > 0) {
+            snprintf(err, errlen, "--bootstrap-expect founds a new cluster, "
+                     "but this data directory holds the log of a node that "
+                     "ran alone (%llu entries): start the founders with "
+                     "empty --data directories", (unsigned long long)last);
+            return NAOS_EINVAL;
+        }
+        n->forming = true;
+        *nv = 0;
+        NAOS_INFO("raft", "forming a cluster of %u voters: waiting for the "
+                  "other founders", n->bootstrap_expect);
+        return NAOS_OK;
+    }
+    ids[0] = n->node_id;
+    *nv = 1;
+    return NAOS_OK;
+}
+
+/* Founds the configuration once bootstrap_expect members are alive: the
+ * lowest ids among them, the same set on every founder that sees the
+ * same members (start exactly N founders). */
+static void
+try_form(struct node *n)
+{
+    uint64_t ids[64];
+    size_t alive = node__members_alive(n, ids, 64);
+    if (alive < n->bootstrap_expect) {
+        if (n->r.now >= n->forming_logged + FORMING_LOG_MS) {
+            n->forming_logged = n->r.now;
+            NAOS_INFO("raft", "forming: %zu of %u founders see each other",
+                      alive, n->bootstrap_expect);
+        }
+        return;
+    }
+    if (alive > 64)
+        alive = 64;
+    qsort(ids, alive, sizeof *ids, cmp_u64);
+    size_t nv = n->bootstrap_expect;
+    bool self = false;
+    for (size_t i = 0; i < nv; i++)
+        self |= ids[i] == n->node_id;
+    if (!self) {
+        NAOS_ERROR("raft", "%zu members are alive and this node is not among "
+                   "the %zu founders; it stays out of the cluster's log (start "
+                   "exactly %u nodes with --bootstrap-expect)", alive, nv,
+                   n->bootstrap_expect);
+        n->forming = false;
+        return;
+    }
+    if (store_voters_set(n->store, ids, nv) != NAOS_OK) {
+        if (store_is_failed(n->store))
+            node__cmd_fatal(n, "cannot record the cluster's voters");
+        else
+            NAOS_ERROR("raft", "cannot record the cluster's voters: %s",
+                       store_errmsg(n->store));
+        n->forming = false;
+        return;
+    }
+    n->forming = false;
+    char err[256];
+    if (node__cmd_open_log(n, ids, nv, err, sizeof err) != NAOS_OK) {
+        NAOS_ERROR("raft", "%s", err);
+        return;
+    }
+    NAOS_INFO("raft", "founded the cluster's log with %zu voters", nv);
+}
+
+void
+node__raft_step(struct node *n)
+{
+    if (n->forming) {
+        try_form(n);
+        return;
+    }
+    if (n->log == NULL || n->nvoters < 2)
+        return;
+    if (cmdraft_next_deadline(n->log) <= n->r.now)
+        cmdraft_tick(n->log, n->r.now);
+    node__raft_flush(n);
+}
+
+naos_time
+node__raft_deadline(struct node *n)
+{
+    if (n->forming)
+        return n->r.now + 100; /* membership changes are polled */
+    if (n->log == NULL || n->nvoters < 2)
+        return NAOS_TIME_NEVER;
+    return cmdraft_next_deadline(n->log);
+}
+
+void
+node__raft_close(struct node *n)
+{
+    naos_free(n->raft_buf);
+    n->raft_buf = NULL;
+    n->raft_cap = 0;
+}
