@@ -271,8 +271,8 @@ class Members(unittest.TestCase):
             # and it sees nobody
             self.assertEqual(list(bad.members()), ["intruder"])
             # Its connections to the seed were dropped: each socket that
-            # lost its connection is retired (closed, dialled afresh) at
-            # the next join attempt, and it lives on (node/net/net.c).
+            # lost its connection is retired (closed, dialled afresh)
+            # once the drop is handled, and it lives on (node/net/net.c).
             wait_until(lambda: retired_total(bad) >= 1, within(10),
                        msg="retired sockets at the intruder")
             self.assertIsNone(bad.proc.poll())

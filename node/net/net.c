@@ -28,12 +28,15 @@
  * message to freed memory (SIGSEGV inside libnng; seen at a joiner that
  * its peers refuse, whose connections drop right after the handshake).
  * NNG runs a pipe's REM_POST callback before it frees the pipe, so
- * on_pipe_event sets the peer's `dropped` flag there; peer_get, on the
- * reactor thread before every send or dial, closes a socket whose flag is
- * set (counted: peers_retired) and dials a fresh one, which has no stale
- * pipe. What a retired socket had queued is lost with it. The check
- * narrows the window to the instant between reading the flag and
- * nng_send; it cannot close it (only NNG can). The record (struct
+ * on_pipe_event sets the peer's `dropped` flag there (and posts the drop);
+ * on the reactor thread, as soon as the drop is handled (on_inbox) and
+ * again before every send or dial (peer_get), a socket whose flag is set
+ * is closed (counted: peers_retired) and a fresh one dialled, which has
+ * no stale pipe. What a retired socket had queued is lost with it. This
+ * narrows the windows, it cannot close them (only NNG can): a send in the
+ * instant between reading the flag and nng_send, and NNG's own redial of
+ * the dropped socket (its new pipe goes on the same list: #1653's trace)
+ * if that comes before the reactor handles the drop. The record (struct
  * net_peer) outlives its sockets: nng_close waits for the closed socket's
  * pipe callbacks, then the same record, its flags cleared, takes the next
  * socket, so no callback can reach freed memory. Pipe events carry the
@@ -656,6 +659,12 @@ net_recv_verdict(struct net *n, enum net_verdict v)
 
 /* ---- reactor thread: outbound events ----------------------------------- */
 
+static struct net_peer *peer_find(struct net *n, const char *addr,
+                                   size_t *idx);
+static int peer_renew(struct net *n, struct net_peer *p);
+
+/* on_inbox reports pipe events. A drop also retires the peer's socket at
+ * once (file comment), before NNG redials through it on its own. */
 static void
 on_inbox(void *arg, uint32_t events)
 {
@@ -669,6 +678,9 @@ on_inbox(void *arg, uint32_t events)
             if (n->opt.connected)
                 n->opt.connected(n->cfg.arg, e->addr);
         } else {
+            struct net_peer *p = peer_find(n, e->addr, NULL);
+            if (p != NULL)
+                (void)peer_renew(n, p); /* a failure: the next send's */
             n->stats.peers_closed++;
             n->cfg.closed(n->cfg.arg, e->addr);
         }
@@ -963,25 +975,33 @@ peer_retire(struct net *n, struct net_peer *p, naos_time now)
     p->redial_at = p->opened + (naos_time)p->backoff;
 }
 
-/* peer_get: the record of addr for a send or a dial, opened on first use.
- * A socket whose connection dropped is retired first, and a peer without
- * a socket gets one once its delay is over: on NAOS_OK (*out)->open tells
- * whether it has a socket now. NAOS_EINVAL, NAOS_EBUSY (NET_MAX_PEERS),
- * NAOS_ENOMEM; *out is set on NAOS_OK only. */
+/* peer_renew retires p's socket if its connection dropped, and gives p
+ * a new one if it has none and its delay is over. NAOS_OK (p->open tells
+ * whether it has a socket now) or peer_sock_open's error. */
+static int
+peer_renew(struct net *n, struct net_peer *p)
+{
+    naos_time now = naos_clock_now();
+    if (p->open && atomic_load(&p->dropped))
+        peer_retire(n, p, now);
+    if (!p->open && now >= p->redial_at)
+        return peer_sock_open(p);
+    return NAOS_OK;
+}
+
+/* peer_get: the record of addr for a send or a dial, opened on first use
+ * and renewed (peer_renew): on NAOS_OK (*out)->open tells whether it has
+ * a socket now. NAOS_EINVAL, NAOS_EBUSY (NET_MAX_PEERS), NAOS_ENOMEM;
+ * *out is set on NAOS_OK only. */
 static int
 peer_get(struct net *n, const char *addr, struct net_peer **out)
 {
     struct net_peer *p = peer_find(n, addr, NULL);
     if (p == NULL)
         return peer_open(n, addr, out);
-    naos_time now = naos_clock_now();
-    if (p->open && atomic_load(&p->dropped))
-        peer_retire(n, p, now);
-    if (!p->open && now >= p->redial_at) {
-        int rc = peer_sock_open(p);
-        if (rc != NAOS_OK)
-            return rc;
-    }
+    int rc = peer_renew(n, p);
+    if (rc != NAOS_OK)
+        return rc;
     *out = p;
     return NAOS_OK;
 }

@@ -6,10 +6,10 @@
  *
  * Outbound: per peer address one push0 socket, dialed at the first send
  * (or net_dial) and kept open (NNG redials after a failed attempt, 100 ms
- * .. 1 s). A socket whose connection dropped is retired at the next
- * net_send or net_dial: closed (what it had queued is lost) and replaced
- * by a fresh one, because NNG 1.5.2's push0 may keep a freed pipe of it
- * (net.c). A peer whose sockets keep dropping is redialled 100 ms .. 1 s
+ * .. 1 s). A socket whose connection dropped is retired when the drop
+ * is handled (or at the next net_send or net_dial, if that comes first):
+ * closed, silently (what it had queued is lost), and replaced by a fresh
+ * one, because NNG 1.5.2's push0 may keep a freed pipe of it (net.c). A peer whose sockets keep dropping is redialled 100 ms .. 1 s
  * apart, and sends to it in between are dropped (counted). A connection
  * to a live peer therefore exists, and when the peer's
  * process dies its kernel closes it at once: NNG's pipe callback
