@@ -536,6 +536,12 @@ answer_metrics(struct node *n, struct http_response *res)
                             "Connections to peers closed by the far end.");
         http_metrics_sample(&m, "naos_gossip_connections_closed_total", NULL,
                             (double)ms.conn_closed);
+        http_metrics_family(&m, "naos_gossip_connections_retired_total",
+                            "counter",
+                            "Outgoing sockets closed and dialled afresh "
+                            "because their connection dropped.");
+        http_metrics_sample(&m, "naos_gossip_connections_retired_total",
+                            NULL, (double)ms.conn_retired);
         http_metrics_family(&m, "naos_gossip_rejected_total", "counter",
                             "Envelopes refused and never acted on, by "
                             "reason (oversized: frames over the bound, "

@@ -842,6 +842,7 @@ node__members_stats(struct node *n, struct node_members_stats *st)
     st->bytes_out = ns->bytes_out;
     st->dropped_out = ns->dropped_out + mb->too_big_out;
     st->conn_closed = ns->peers_closed;
+    st->conn_retired = ns->peers_retired;
     st->in_open = ns->in_open;
     st->in_unauth = ns->in_unauth;
     st->in_accepted = ns->in_accepted;

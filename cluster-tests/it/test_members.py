@@ -22,6 +22,13 @@ from harness import NAOS_BIN, NODE_BIN, Node, wait_until, within
 LISTEN = ["--listen", "tcp://127.0.0.1:0", "--profile", "lan"]
 
 
+def retired_total(node):
+    code, _, body = node.http("GET", "/metrics")
+    assert code == 200, code
+    fams = promtext.parse(body.decode(), prefix="naos_")
+    return promtext.value(fams, "naos_gossip_connections_retired_total") or 0
+
+
 def rejected_total(node):
     code, _, body = node.http("GET", "/metrics")
     assert code == 200, code
@@ -263,6 +270,12 @@ class Members(unittest.TestCase):
                 self.assertNotIn("intruder", self.view(o))
             # and it sees nobody
             self.assertEqual(list(bad.members()), ["intruder"])
+            # Its connections to the seed were dropped: each socket that
+            # lost its connection is retired (closed, dialled afresh)
+            # once the drop is handled, and it lives on (node/net/net.c).
+            wait_until(lambda: retired_total(bad) >= 1, within(10),
+                       msg="retired sockets at the intruder")
+            self.assertIsNone(bad.proc.poll())
 
     def test_key_required_with_listen(self):
         d = tempfile.mkdtemp(prefix="nmk", dir="/tmp")

@@ -19,7 +19,39 @@
  * inbox with the outcome in `why`. It touches nothing but the
  * connection's own I/O fields. To close a lent connection the reactor
  * closes its stream (thread-safe in NNG), which completes the pending read
- * with an error; the connection comes back and is freed then. */
+ * with an error; the connection comes back and is freed then.
+ *
+ * Outbound sockets are retired once their connection drops. NNG 1.5.2's
+ * push0 can leave a pipe it has freed on its list of pipes ready to send
+ * (the pipe's close racing its start or a send completion: upstream
+ * nanomsg/nng#1653), and the next nng_send on that socket hands the
+ * message to freed memory (SIGSEGV inside libnng: reported of joiners
+ * their peers refuse, whose connections drop right after the handshake,
+ * 3 of 40 under load; not reproduced by net_test's refusing peer, where
+ * the same race shows only as the messages NNG loses, below).
+ * NNG runs a pipe's REM_POST callback before it frees the pipe, so
+ * on_pipe_event sets the peer's `dropped` flag there (and posts the drop);
+ * on the reactor thread, as soon as the drop is handled (on_inbox) and
+ * again before every send or dial (peer_get), a socket whose flag is set
+ * is closed (counted: peers_retired) and a fresh one dialled, which has
+ * no stale pipe. This narrows the windows, it cannot close them (only
+ * NNG can): a send in the instant between reading the flag and nng_send,
+ * and NNG's own redial of the dropped socket (its new pipe goes on the
+ * same list: #1653's trace) if that comes before the reactor handles the
+ * drop. What a retired socket had queued is lost with it (freed by
+ * nng_close). Apart from that NNG 1.5.2 loses (leaks) a message it hands
+ * to a pipe that is closing, retired or not: LeakSanitizer counts them
+ * growing with the connections dropped, not with the sockets we close, so
+ * no order of closing gets them back. The record (struct
+ * net_peer) outlives its sockets: nng_close waits for the closed socket's
+ * pipe callbacks, then the same record, its flags cleared, takes the next
+ * socket, so no callback can reach freed memory. Pipe events carry the
+ * address, not the record, so those still queued are reported as usual.
+ * Redials are bounded as NNG bounds its own: successive sockets of a peer
+ * whose sockets keep dropping are opened at least `backoff` apart
+ * (NET_REDIAL_MIN_MS, doubling up to NET_REDIAL_MAX_MS; none once a socket
+ * has lasted NET_REDIAL_MAX_MS), and while a peer waits out that delay it
+ * has no socket and sends to it are dropped (dropped_out). */
 #include "node/net/net.h"
 
 #include <arpa/inet.h>
@@ -45,13 +77,25 @@
 #define SP_HEADER 8
 /* A failed accept (EMFILE, ENOMEM, ...) is retried after this. */
 #define ACCEPT_RETRY_MS 100
+/* NNG's redial delays of a peer socket, and the bounds of the delay
+ * between successive sockets of a peer whose sockets keep dropping. */
+#define NET_REDIAL_MIN_MS 100
+#define NET_REDIAL_MAX_MS 1000
 
+/* An outbound peer: its address and its current socket (none while it
+ * waits out the delay after a retirement). The reactor's, but for the
+ * two atomics, which the socket's pipe callbacks (NNG threads) set. */
 struct net_peer {
     char addr[NET_ADDR_MAX];
     nng_socket sock;
+    bool open;                   /* sock is open */
     struct reactor_inbox *inbox; /* the owning net's (outlives the peer) */
     naos_time used;              /* last net_send or net_dial */
+    naos_time opened;            /* when sock was opened and dialled */
+    naos_time redial_at;         /* !open: the next socket from then */
+    naos_duration backoff;       /* between this peer's sockets */
     atomic_bool closing; /* set before we close it: not a far-end drop */
+    atomic_bool dropped; /* a pipe of sock was removed: retire sock */
 };
 
 /* A pipe event of an outbound socket, handed from an NNG thread to the
@@ -195,8 +239,10 @@ net_url_check(const char *url, bool *is_wildcard, char *err, size_t errlen)
 
 /* A pipe of a peer socket was added (ADD_POST: connected) or removed
  * (REM_POST: the far end or a failure dropped it). Runs on an NNG thread:
- * only the inbox is touched. nng_close waits for these callbacks, so p is
- * alive here. */
+ * only p's atomics and the inbox are touched. nng_close waits for these
+ * callbacks, so p is alive here. A removal marks the socket for
+ * retirement (file comment) before it is reported, so the reactor sees
+ * the mark by the time it handles the report. */
 static void
 on_pipe_event(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 {
@@ -204,6 +250,8 @@ on_pipe_event(nng_pipe pipe, nng_pipe_ev ev, void *arg)
     struct net_peer *p = arg;
     if (atomic_load(&p->closing))
         return;
+    if (ev == NNG_PIPE_EV_REM_POST)
+        atomic_store(&p->dropped, true);
     struct net_event *e = naos_alloc(sizeof *e);
     if (e == NULL)
         return; /* the silent path will find it */
@@ -617,6 +665,12 @@ net_recv_verdict(struct net *n, enum net_verdict v)
 
 /* ---- reactor thread: outbound events ----------------------------------- */
 
+static struct net_peer *peer_find(struct net *n, const char *addr,
+                                   size_t *idx);
+static int peer_renew(struct net *n, struct net_peer *p);
+
+/* on_inbox reports pipe events. A drop also retires the peer's socket at
+ * once (file comment), before NNG redials through it on its own. */
 static void
 on_inbox(void *arg, uint32_t events)
 {
@@ -630,6 +684,9 @@ on_inbox(void *arg, uint32_t events)
             if (n->opt.connected)
                 n->opt.connected(n->cfg.arg, e->addr);
         } else {
+            struct net_peer *p = peer_find(n, e->addr, NULL);
+            if (p != NULL)
+                (void)peer_renew(n, p); /* a failure: the next send's */
             n->stats.peers_closed++;
             n->cfg.closed(n->cfg.arg, e->addr);
         }
@@ -759,11 +816,22 @@ err:
     return rc;
 }
 
+/* peer_sock_close closes p's socket. Once nng_close returns no pipe
+ * callback of that socket runs any more, so p may be freed or take a new
+ * socket. */
 static void
-peer_close(struct net_peer *p)
+peer_sock_close(struct net_peer *p)
 {
     atomic_store(&p->closing, true);
     nng_close(p->sock); /* waits for its pipe callbacks */
+    p->open = false;
+}
+
+static void
+peer_close(struct net_peer *p)
+{
+    if (p->open)
+        peer_sock_close(p);
     naos_free(p);
 }
 
@@ -832,6 +900,35 @@ peer_find(struct net *n, const char *addr, size_t *idx)
     return NULL;
 }
 
+/* peer_sock_open gives p (without a socket) a new push0 socket, dialling
+ * p->addr in the background (NNG redials it after a drop or a failed
+ * attempt, NET_REDIAL_MIN_MS doubling to NET_REDIAL_MAX_MS). */
+static int
+peer_sock_open(struct net_peer *p)
+{
+    atomic_store(&p->closing, false);
+    atomic_store(&p->dropped, false);
+    int rv = nng_push0_open(&p->sock);
+    if (rv != 0)
+        return nng_to_naos(rv);
+    nng_socket_set_int(p->sock, NNG_OPT_SENDBUF, NET_SENDBUF);
+    nng_socket_set_ms(p->sock, NNG_OPT_RECONNMINT, NET_REDIAL_MIN_MS);
+    nng_socket_set_ms(p->sock, NNG_OPT_RECONNMAXT, NET_REDIAL_MAX_MS);
+    nng_socket_set_bool(p->sock, NNG_OPT_TCP_NODELAY, true);
+    nng_socket_set_bool(p->sock, NNG_OPT_TCP_KEEPALIVE, true);
+    if ((rv = nng_pipe_notify(p->sock, NNG_PIPE_EV_REM_POST, on_pipe_event,
+                              p)) != 0 ||
+        (rv = nng_pipe_notify(p->sock, NNG_PIPE_EV_ADD_POST, on_pipe_event,
+                              p)) != 0 ||
+        (rv = nng_dial(p->sock, p->addr, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+        peer_sock_close(p);
+        return nng_to_naos(rv);
+    }
+    p->open = true;
+    p->opened = naos_clock_now();
+    return NAOS_OK;
+}
+
 static int
 peer_open(struct net *n, const char *addr, struct net_peer **out)
 {
@@ -855,23 +952,11 @@ peer_open(struct net *n, const char *addr, struct net_peer **out)
     snprintf(p->addr, sizeof p->addr, "%s", addr);
     p->inbox = &n->inbox;
     atomic_init(&p->closing, false);
-    int rv = nng_push0_open(&p->sock);
-    if (rv != 0) {
+    atomic_init(&p->dropped, false);
+    int rc = peer_sock_open(p);
+    if (rc != NAOS_OK) {
         naos_free(p);
-        return nng_to_naos(rv);
-    }
-    nng_socket_set_int(p->sock, NNG_OPT_SENDBUF, NET_SENDBUF);
-    nng_socket_set_ms(p->sock, NNG_OPT_RECONNMINT, 100);
-    nng_socket_set_ms(p->sock, NNG_OPT_RECONNMAXT, 1000);
-    nng_socket_set_bool(p->sock, NNG_OPT_TCP_NODELAY, true);
-    nng_socket_set_bool(p->sock, NNG_OPT_TCP_KEEPALIVE, true);
-    if ((rv = nng_pipe_notify(p->sock, NNG_PIPE_EV_REM_POST, on_pipe_event,
-                              p)) != 0 ||
-        (rv = nng_pipe_notify(p->sock, NNG_PIPE_EV_ADD_POST, on_pipe_event,
-                              p)) != 0 ||
-        (rv = nng_dial(p->sock, addr, NULL, NNG_FLAG_NONBLOCK)) != 0) {
-        peer_close(p);
-        return nng_to_naos(rv);
+        return rc;
     }
     n->peers[n->npeers++] = p;
     n->stats.peers_open = n->npeers;
@@ -879,11 +964,59 @@ peer_open(struct net *n, const char *addr, struct net_peer **out)
     return NAOS_OK;
 }
 
+/* peer_retire closes p's socket, whose connection dropped (file comment),
+ * and sets when the next one may be dialled: at once after a socket that
+ * lasted, else `backoff` after this one was, the delay doubling. */
+static void
+peer_retire(struct net *n, struct net_peer *p, naos_time now)
+{
+    peer_sock_close(p);
+    n->stats.peers_retired++;
+    if (now - p->opened >= NET_REDIAL_MAX_MS)
+        p->backoff = 0;
+    else if (p->backoff < NET_REDIAL_MIN_MS)
+        p->backoff = NET_REDIAL_MIN_MS;
+    else if ((p->backoff *= 2) > NET_REDIAL_MAX_MS)
+        p->backoff = NET_REDIAL_MAX_MS;
+    p->redial_at = p->opened + (naos_time)p->backoff;
+}
+
+/* peer_renew retires p's socket if its connection dropped, and gives p
+ * a new one if it has none and its delay is over. NAOS_OK (p->open tells
+ * whether it has a socket now) or peer_sock_open's error. */
+static int
+peer_renew(struct net *n, struct net_peer *p)
+{
+    naos_time now = naos_clock_now();
+    if (p->open && atomic_load(&p->dropped))
+        peer_retire(n, p, now);
+    if (!p->open && now >= p->redial_at)
+        return peer_sock_open(p);
+    return NAOS_OK;
+}
+
+/* peer_get: the record of addr for a send or a dial, opened on first use
+ * and renewed (peer_renew): on NAOS_OK (*out)->open tells whether it has
+ * a socket now. NAOS_EINVAL, NAOS_EBUSY (NET_MAX_PEERS), NAOS_ENOMEM;
+ * *out is set on NAOS_OK only. */
+static int
+peer_get(struct net *n, const char *addr, struct net_peer **out)
+{
+    struct net_peer *p = peer_find(n, addr, NULL);
+    if (p == NULL)
+        return peer_open(n, addr, out);
+    int rc = peer_renew(n, p);
+    if (rc != NAOS_OK)
+        return rc;
+    *out = p;
+    return NAOS_OK;
+}
+
 int
 net_dial(struct net *n, const char *addr)
 {
-    struct net_peer *p = peer_find(n, addr, NULL);
-    int rc = p ? NAOS_OK : peer_open(n, addr, &p);
+    struct net_peer *p;
+    int rc = peer_get(n, addr, &p);
     if (rc == NAOS_OK)
         p->used = naos_clock_now();
     return rc;
@@ -892,14 +1025,16 @@ net_dial(struct net *n, const char *addr)
 int
 net_send(struct net *n, const char *addr, const uint8_t *data, size_t len)
 {
-    struct net_peer *p = peer_find(n, addr, NULL);
-    int rc = NAOS_OK;
-    if (p == NULL)
-        rc = peer_open(n, addr, &p);
+    struct net_peer *p;
+    int rc = peer_get(n, addr, &p);
     if (rc == NAOS_OK) {
         p->used = naos_clock_now();
-        int rv = nng_send(p->sock, (void *)data, len, NNG_FLAG_NONBLOCK);
-        rc = nng_to_naos(rv);
+        if (p->open) {
+            int rv = nng_send(p->sock, (void *)data, len, NNG_FLAG_NONBLOCK);
+            rc = nng_to_naos(rv);
+        } else {
+            rc = NAOS_EBUSY; /* between a retired socket and the next */
+        }
     }
     if (rc != NAOS_OK) {
         n->stats.dropped_out++;

@@ -5,8 +5,13 @@
  * and reports connections the far end closed.
  *
  * Outbound: per peer address one push0 socket, dialed at the first send
- * (or net_dial) and kept open (NNG redials after a drop, 100 ms .. 1 s).
- * A connection to a live peer therefore exists, and when the peer's
+ * (or net_dial) and kept open (NNG redials after a failed attempt, 100 ms
+ * .. 1 s). A socket whose connection dropped is retired when the drop
+ * is handled (or at the next net_send or net_dial, if that comes first):
+ * closed, silently (what it had queued is lost), and replaced by a fresh
+ * one, because NNG 1.5.2's push0 may keep a freed pipe of it (net.c). A peer whose sockets keep dropping is redialled 100 ms .. 1 s
+ * apart, and sends to it in between are dropped (counted). A connection
+ * to a live peer therefore exists, and when the peer's
  * process dies its kernel closes it at once: NNG's pipe callback
  * (NNG_PIPE_EV_REM_POST, on an NNG thread) posts the address to a reactor
  * inbox, and closed_fn runs on the reactor thread. Closes we cause
@@ -116,7 +121,11 @@ struct net_stats {
     uint64_t msgs_out, bytes_out;
     uint64_t dropped_out;  /* sends refused: buffer full, no peer slot */
     uint64_t peers_closed; /* drops by the far end, reported */
-    uint64_t peers_open;   /* outbound sockets now */
+    uint64_t peers_open;   /* outbound peers now (each with a socket, but
+                              for one waiting to redial after a
+                              retirement) */
+    uint64_t peers_retired; /* outbound sockets closed because their
+                               connection dropped, a fresh one dialled */
     /* inbound */
     uint64_t in_open;      /* connections now (authenticated or not) */
     uint64_t in_unauth;    /* ... of which not authenticated */
@@ -183,15 +192,19 @@ void net_close(struct net *n);
 const char *net_listen_url(const struct net *n);
 
 /* net_send queues data (len bytes, copied) to the peer listening at addr
- * (tcp://HOST:PORT), opening the outbound socket on first use. Never
- * blocks. Returns NAOS_OK (queued or sent), NAOS_EBUSY (dropped: buffer
- * full), NAOS_EINVAL (bad address) or NAOS_ENOMEM; every failure counts
- * as dropped_out. */
+ * (tcp://HOST:PORT), opening the outbound socket on first use and
+ * replacing one whose connection dropped. Never waits for the network
+ * (closing a dropped socket waits for NNG's callbacks of it, as
+ * net_forget does). Returns NAOS_OK (queued or sent), NAOS_EBUSY
+ * (dropped: buffer full, or the peer waits out its redial delay),
+ * NAOS_EINVAL (bad address) or NAOS_ENOMEM; every failure counts as
+ * dropped_out. */
 int net_send(struct net *n, const char *addr, const uint8_t *data,
              size_t len);
 /* net_dial opens the outbound socket to addr and starts connecting now,
  * without sending (so a far-end close can be reported from the start).
- * No-op if it is open. NAOS_OK, NAOS_EINVAL (bad address), NAOS_EBUSY
+ * No-op if it is open; a socket whose connection dropped is replaced
+ * (as by net_send), unless the peer waits out its redial delay. NAOS_OK, NAOS_EINVAL (bad address), NAOS_EBUSY
  * (NET_MAX_PEERS) or NAOS_ENOMEM. */
 int net_dial(struct net *n, const char *addr);
 /* net_forget closes our socket to addr (a member that is gone); not
