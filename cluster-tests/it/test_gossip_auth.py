@@ -230,7 +230,7 @@ class GossipAuth(unittest.TestCase):
                        msg="the envelope of type %d opened" % mtype)
 
     @unittest.skipUnless(FORGE, "NAOS_SEAL_FORGE not set (run through ctest)")
-    def test_raft_message_is_unhandled_not_bad_membership(self):
+    def test_raft_message_is_raft_not_bad_membership(self):
         node = self.start("solo", *LISTEN, "--key", self.key)
         m = re.search(r"founding cluster ([0-9a-f]{16})",
                       node.read_node_log())
@@ -240,13 +240,14 @@ class GossipAuth(unittest.TestCase):
         def count(name, **labels):
             return metric(node, name, **labels)
         self.assertEqual(count("naos_transport_messages_total", range="raft",
-                               result="unhandled"), 0)
-        # type 70: in the Raft range (64..95), which no module handles yet
+                               result="refused"), 0)
+        # type 70: in the Raft range (64..95); a lone voter takes no Raft
+        # message, so Raft refuses it (and membership never sees it)
         self.send_sealed(node, cluster, "7001", 70, "append-entries")
         self.assertEqual(count("naos_transport_messages_total", range="raft",
                                result="received"), 1)
         self.assertEqual(count("naos_transport_messages_total", range="raft",
-                               result="unhandled"), 1)
+                               result="refused"), 1)
         self.assertEqual(count("naos_transport_messages_total",
                                range="members", result="refused"), 0)
         self.assertEqual(count("naos_gossip_rejected_total",
@@ -260,7 +261,11 @@ class GossipAuth(unittest.TestCase):
         self.assertEqual(count("naos_transport_messages_total",
                                range="members", result="refused"), 1)
         self.assertEqual(count("naos_transport_messages_total", range="raft",
-                               result="unhandled"), 1)
+                               result="refused"), 1)
+        # type 100: node-to-node requests, a range no module handles yet
+        self.send_sealed(node, cluster, "7004", 100, "request")
+        self.assertEqual(count("naos_transport_messages_total",
+                               range="requests", result="unhandled"), 1)
         # a type in no range (200)
         self.send_sealed(node, cluster, "7003", 200, "?")
         self.assertEqual(count("naos_transport_messages_total", range="none",
