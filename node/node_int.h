@@ -324,6 +324,9 @@ bool node__raft_recv(void *arg, const struct wire_msg *m);
 void node__raft_send(void *ctx, const struct raft_msg *m);
 void node__raft_event(void *ctx, const struct raft_event *ev);
 void node__raft_close(struct node *n);
+/* node__raft_conn_closed: the transport saw the connection to member id
+ * close (its process likely died): Raft's closed-leader fast path. */
+void node__raft_conn_closed(struct node *n, uint64_t id);
 
 /* node__cmd_step applies what is committed and answers the waiters; once
  * per loop iteration. */

@@ -425,7 +425,11 @@ on_closed(void *arg, const char *addr)
                   "its messages (wrong --key?)", addr);
     }
     const struct swim_member *m = member_at_addr(mb->swim, addr);
-    if (m == NULL || (m->state != SWIM_ALIVE && m->state != SWIM_SUSPECT))
+    if (m == NULL)
+        return;
+    /* Raft's closed-leader fast path hears it too (node_raft.c). */
+    node__raft_conn_closed(mb->n, m->id.v);
+    if (m->state != SWIM_ALIVE && m->state != SWIM_SUSPECT)
         return;
     swim_on_conn_closed(mb->swim, m->id, now);
 }

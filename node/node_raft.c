@@ -89,6 +89,15 @@ node__raft_recv(void *arg, const struct wire_msg *m)
 }
 
 void
+node__raft_conn_closed(struct node *n, uint64_t id)
+{
+    if (n->log == NULL || n->nvoters < 2)
+        return;
+    cmdraft_on_conn_closed(n->log, id, n->r.now);
+    node__raft_flush(n);
+}
+
+void
 node__raft_flush(struct node *n)
 {
     if (n->log == NULL || n->fatal)

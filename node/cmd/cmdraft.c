@@ -308,6 +308,12 @@ cmdraft_on_message(struct cmdraft *c, const struct raft_msg *m,
 }
 
 void
+cmdraft_on_conn_closed(struct cmdraft *c, uint64_t id, naos_time now)
+{
+    raft_on_conn_closed(c->r, (struct raft_id){id}, now);
+}
+
+void
 cmdraft_tick(struct cmdraft *c, naos_time now)
 {
     raft_tick(c->r, now);

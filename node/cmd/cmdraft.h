@@ -74,6 +74,9 @@ int cmdraft_propose(struct cmdraft *c, const void *data, size_t len,
 void cmdraft_on_message(struct cmdraft *c, const struct raft_msg *m,
                         naos_time now);
 void cmdraft_tick(struct cmdraft *c, naos_time now);
+/* cmdraft_on_conn_closed: the transport's connection to node id closed
+ * (raft_on_conn_closed: the closed-leader fast path). */
+void cmdraft_on_conn_closed(struct cmdraft *c, uint64_t id, naos_time now);
 naos_time cmdraft_next_deadline(const struct cmdraft *c);
 
 /* cmdraft_flush persists every ready batch (one synced transaction each),
