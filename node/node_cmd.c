@@ -269,7 +269,19 @@ drain(struct node *n, bool live)
 void
 node__cmd_step(struct node *n)
 {
-    drain(n, true);
+    /* While catching up, entries are applied but the trees are left
+     * alone: the reconciler acts once, on where the log ends. */
+    drain(n, !n->catching_up);
+    if (n->catching_up && !n->fatal && node__raft_caught_up(n)) {
+        n->catching_up = false;
+        NAOS_INFO("node", "caught up with the cluster's log at entry %llu: "
+                  "starting what it places here",
+                  (unsigned long long)n->applied);
+        if (reconcile_all(&n->rec, n->r.now) != NAOS_OK)
+            NAOS_ERROR("store", "cannot list deployments: %s",
+                       store_errmsg(n->store));
+        drain(n, true);
+    }
 }
 
 bool
@@ -297,6 +309,15 @@ node__propose(struct node *n, const Naos__V1__Command *c,
                             "naos-node %s is not taking commands yet",
                             n->name);
         return NAOS_ECLOSED;
+    }
+    if (n->catching_up) {
+        if (rep)
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
+                            "naos-node %s is catching up with the cluster's "
+                            "log (entry %llu applied): nothing changed, try "
+                            "again in a second", n->name,
+                            (unsigned long long)n->applied);
+        return NAOS_EBUSY;
     }
     if (n->fatal || n->apply_stuck) {
         if (rep)
@@ -455,6 +476,13 @@ node__cmd_open_log(struct node *n, const uint64_t *ids, size_t nv,
         NAOS_INFO("node", "applied commands %llu..%llu, committed before the "
                   "last stop", (unsigned long long)(from + 1),
                   (unsigned long long)caught_up);
+    if (nv > 1) {
+        /* What this node applied may be behind what the cluster decided
+         * since: start nothing before the leader's commit index. */
+        n->catching_up = true;
+        n->leader_commit_seen = false;
+        return NAOS_OK;
+    }
     reactor_refresh_clock(&n->r);
     if ((rc = reconcile_all(&n->rec, n->r.now)) != NAOS_OK)
         NAOS_ERROR("store", "cannot list deployments: %s",

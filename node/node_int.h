@@ -191,6 +191,12 @@ struct node {
     unsigned char *raft_buf; /* encoding buffer */
     size_t raft_cap;
     uint64_t raft_unsent;   /* messages not sent (no address, no room) */
+    /* A node of several voters starts nothing until it has applied up to
+     * the leader's commit index (its own, when it leads): what it applied
+     * before may have moved since (node__raft_caught_up). */
+    bool catching_up;
+    bool leader_commit_seen;
+    uint64_t leader_commit;  /* from the current leader's last append */
     struct reconcile rec;   /* the local trees vs the applied state */
     uint64_t applied;       /* last entry applied */
     uint64_t cmd_seq;       /* commands this run proposed */
@@ -324,6 +330,9 @@ bool node__raft_recv(void *arg, const struct wire_msg *m);
 void node__raft_send(void *ctx, const struct raft_msg *m);
 void node__raft_event(void *ctx, const struct raft_event *ev);
 void node__raft_close(struct node *n);
+/* node__raft_caught_up: a catching-up node has applied up to the
+ * leader's commit index. */
+bool node__raft_caught_up(struct node *n);
 /* node__raft_conn_closed: the transport saw the connection to member id
  * close (its process likely died): Raft's closed-leader fast path. */
 void node__raft_conn_closed(struct node *n, uint64_t id);

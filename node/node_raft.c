@@ -83,9 +83,32 @@ node__raft_recv(void *arg, const struct wire_msg *m)
         return false;
     }
     cmdraft_on_message(n->log, &d.msg, n->r.now);
+    const struct raft *core = cmdraft_core(n->log);
+    if (d.msg.type == RAFT_MSG_APPEND && raft_leader(core).v == m->sender &&
+        d.msg.term == raft_term(core)) {
+        n->leader_commit = d.msg.commit;
+        n->leader_commit_seen = true;
+    }
     raft_codec_msg_fini(&d);
     node__raft_flush(n);
     return true;
+}
+
+bool
+node__raft_caught_up(struct node *n)
+{
+    if (n->log == NULL)
+        return false;
+    const struct raft *core = cmdraft_core(n->log);
+    if (raft_role_get(core) == RAFT_LEADER) {
+        /* its own no-op committed: everything before it is */
+        uint64_t c = cmdraft_commit_index(n->log);
+        return c > 0 && raft_term_at(core, c) == raft_term(core) &&
+               n->applied >= c;
+    }
+    if (raft_leader(core).v == 0)
+        n->leader_commit_seen = false; /* the next leader's word counts */
+    return n->leader_commit_seen && n->applied >= n->leader_commit;
 }
 
 void
