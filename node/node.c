@@ -1141,9 +1141,8 @@ on_store_fatal(void *arg, const char *why)
 }
 
 /* open_wire opens the node's transport between nodes (--listen; needs a
- * cluster key), registers Raft's range (node_raft.c) and reserves the
- * range of node-to-node requests, which has no handler yet, so their
- * messages are counted as theirs (unhandled), never as another module's.
+ * cluster key), registers Raft's range (node_raft.c) and node-to-node
+ * requests' (commands forwarded to the leader, node_forward.c).
  * Membership registers its own range when it opens (node_members.c).
  * Frames up to one sealed envelope: a Raft append carries an entry of up
  * to 1 MiB - 2 KiB (a checkpoint). */
@@ -1166,13 +1165,12 @@ open_wire(struct node *n, const struct node_config *cfg, char *errbuf,
     int rc = wire_open(&n->wire, &n->r, &wc, &n->batch, errbuf, errlen);
     if (rc != NAOS_OK)
         return rc;
-    /* TODO(#11): node-to-node requests register their handler here when
-     * it exists. */
     if ((rc = wire_register(n->wire, "raft", WIRE_TYPES_RAFT_LO,
                             WIRE_TYPES_RAFT_HI, node__raft_recv, n)) !=
             NAOS_OK ||
         (rc = wire_register(n->wire, "requests", WIRE_TYPES_REQ_LO,
-                            WIRE_TYPES_REQ_HI, NULL, NULL)) != NAOS_OK)
+                            WIRE_TYPES_REQ_HI, node__forward_recv, n)) !=
+            NAOS_OK)
         snprintf(errbuf, errlen, "cannot reserve message types: %s",
                  naos_strerror(rc));
     return rc;
@@ -1206,6 +1204,8 @@ next_deadline(struct node *n)
         a = n->dying_head->dying_at + NODE_DYING_MS;
     naos_time b = node__members_deadline(n);
     naos_time r = node__raft_deadline(n);
+    b = b < r ? b : r;
+    r = node__forward_deadline(n);
     b = b < r ? b : r;
     naos_time c = node__events_deadline(n);
     naos_time d = proc_orphans_scan_busy(&n->orphans)
@@ -1467,6 +1467,7 @@ node_run(struct node *n)
         node__members_tick(n);
         node__raft_step(n);
         node__cmd_step(n);
+        node__forward_tick(n);
         if (n->fatal)
             return n->fatal; /* a store commit failed */
         if (n->leave_pending && node__members_left(n)) {
@@ -1505,6 +1506,7 @@ node_close(struct node *n)
     }
     node__cmd_close(n);
     node__raft_close(n);
+    node__forward_close(n);
     grave_flush(n);
     node__events_flush(n);
     proc_orphans_scan_fini(&n->orphans);

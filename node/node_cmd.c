@@ -50,12 +50,15 @@ waiter_free_slot(struct node *n)
 }
 
 static void
-waiter_done(struct node_waiter *w)
+waiter_done(struct node *n, struct node_waiter *w)
 {
     struct ctl_req *req = w->req;
+    struct node_fwd_job *job = w->job;
     *w = (struct node_waiter){0};
     if (req != NULL)
         ctl_req_finish(req);
+    if (job != NULL)
+        node__forward_job_done(n, job);
 }
 
 /* The endpoint closes with the request still waiting: forget it. */
@@ -82,7 +85,7 @@ waiters_fail(struct node *n, uint64_t index, const char *why)
                         "the command was recorded (entry %llu) but "
                         "naos-node %s cannot apply it: %s",
                         (unsigned long long)w->index, n->name, why);
-        waiter_done(w);
+        waiter_done(n, w);
     }
 }
 
@@ -238,7 +241,7 @@ step_one(struct node *n, uint64_t index, bool live)
     struct node_waiter *w = waiter_find(n, index);
     if (w != NULL) {
         node__cmd_reply(n, c, &ar, &ro, w->rep);
-        waiter_done(w);
+        waiter_done(n, w);
     }
     cmd_free(c);
     return true;
@@ -385,9 +388,15 @@ node__propose(struct node *n, const Naos__V1__Command *c,
         return NAOS_OK; /* nobody waits: applied at the next step */
     struct node_waiter *w = waiter_free_slot(n);
     NAOS_ASSERT(w != NULL); /* more slots than deferrable requests + 1 */
-    *w = (struct node_waiter){index, NULL, rep};
+    *w = (struct node_waiter){index, NULL, rep, NULL};
     if (req != NULL && ctl_req_defer(req, waiter_cancel, n) == NAOS_OK) {
         w->req = req;
+        return NAOS_OK;
+    }
+    if (n->fwd_job != NULL && rep == &n->fwd_job->rep) {
+        /* a forwarded request: answered to its node once applied */
+        w->job = n->fwd_job;
+        n->fwd_job_deferred = true;
         return NAOS_OK;
     }
     /* Answered before the handler returns. */
@@ -495,9 +504,16 @@ node__cmd_open_log(struct node *n, const uint64_t *ids, size_t nv,
 void
 node__cmd_close(struct node *n)
 {
-    for (size_t i = 0; i < NODE_WAITERS; i++)
+    for (size_t i = 0; i < NODE_WAITERS; i++) {
+        struct node_fwd_job *job = n->waiters[i].job;
         if (n->waiters[i].rep != NULL && n->waiters[i].req == NULL)
             n->waiters[i] = (struct node_waiter){0};
+        if (job != NULL) { /* its node's client times out */
+            ctl_reply_fini(&job->rep);
+            naos_free(job);
+            n->fwd_jobs--;
+        }
+    }
     reconcile_fini(&n->rec);
     cmdraft_close(n->log);
     n->log = NULL;

@@ -866,6 +866,9 @@ node__ctl_request(void *arg, struct ctl_req *req)
             break;
         }
     }
+    /* A follower's operator commands go to the leader (node_forward.c). */
+    if (who.run == NULL && node__forward_try(n, req, m, rep))
+        return;
     dispatch(n, req, &who, m, rep);
 }
 

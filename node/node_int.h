@@ -105,14 +105,36 @@ struct node_peer_memo {
 
 /* struct node_waiter: a request waiting for its command's entry to be
  * applied and reconciled (node_cmd.c). rep NULL = free slot. */
+/* Commands forwarded to the leader and waiting on this follower, and
+ * forwarded commands a leader runs at once (node_forward.c). */
+#define NODE_FORWARD_MAX 32
+#define NODE_FWD_JOBS_MAX 32
+
+/* struct node_forward: a request of this node's control socket waiting
+ * for the leader's answer. */
+struct node_forward {
+    uint64_t id;          /* of the Forward; 0: free slot with req NULL */
+    uint64_t leader;      /* the node it went to */
+    struct ctl_req *req;  /* deferred; NULL: free */
+    naos_time deadline;
+};
+
+/* struct node_fwd_job: a forwarded request the leader runs: its reply
+ * goes back to origin once built (node__forward_job_done). */
+struct node_fwd_job {
+    uint64_t origin, id;
+    struct ctl_reply rep;
+};
+
 struct node_waiter {
     uint64_t index;        /* the entry */
     struct ctl_req *req;   /* deferred control request, or NULL */
     struct ctl_reply *rep; /* where the answer goes */
+    struct node_fwd_job *job; /* a forwarded request's, or NULL */
 };
-/* Every request that can be deferred on both endpoints, and one answered
- * at once (HTTP, or past the deferral bound). */
-#define NODE_WAITERS (2 * CTL_MAX_DEFERRED + 8)
+/* Every request that can be deferred on both endpoints, the forwarded
+ * ones, and one answered at once (HTTP, or past the deferral bound). */
+#define NODE_WAITERS (2 * CTL_MAX_DEFERRED + NODE_FWD_JOBS_MAX + 8)
 
 /* struct node: one naos-node. Owned by the reactor thread. */
 struct node {
@@ -197,6 +219,12 @@ struct node {
     bool catching_up;
     bool leader_commit_seen;
     uint64_t leader_commit;  /* from the current leader's last append */
+    /* Commands from any node (node_forward.c). */
+    struct node_forward fwd[NODE_FORWARD_MAX];
+    uint64_t fwd_seq, fwd_sent, fwd_answered, fwd_timeouts;
+    size_t fwd_jobs;               /* forwarded requests being run here */
+    struct node_fwd_job *fwd_job;  /* the one being dispatched now */
+    bool fwd_job_deferred;         /* ... and it waits for its entry */
     struct reconcile rec;   /* the local trees vs the applied state */
     uint64_t applied;       /* last entry applied */
     uint64_t cmd_seq;       /* commands this run proposed */
@@ -330,6 +358,17 @@ bool node__raft_recv(void *arg, const struct wire_msg *m);
 void node__raft_send(void *ctx, const struct raft_msg *m);
 void node__raft_event(void *ctx, const struct raft_event *ev);
 void node__raft_close(struct node *n);
+/* Commands from any node (node_forward.c). node__forward_try forwards an
+ * operator's mutating request to the leader when this node follows one
+ * (true: answered or deferred; false: handle it here). */
+bool node__forward_try(struct node *n, struct ctl_req *creq,
+                       const Naos__V1__Request *req, struct ctl_reply *rep);
+bool node__forward_recv(void *arg, const struct wire_msg *m);
+void node__forward_tick(struct node *n);
+naos_time node__forward_deadline(struct node *n);
+void node__forward_job_done(struct node *n, struct node_fwd_job *job);
+void node__forward_close(struct node *n);
+
 /* node__raft_caught_up: a catching-up node has applied up to the
  * leader's commit index. */
 bool node__raft_caught_up(struct node *n);

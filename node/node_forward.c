@@ -1,0 +1,375 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* node_forward.c: commands from any node. A follower of a cluster of
+ * several voters forwards the operator's mutating requests (deploy, stop,
+ * start, restart, rm, checkpoint save) to the leader, and the status of a
+ * deployment placed on another node to that node, over the transport's
+ * range of node-to-node requests (proto/forward.proto: Sealed.type 96
+ * FORWARD, 97 FORWARD_REPLY) and answers its client with the leader's
+ * reply, as if the leader's socket had answered. The leader runs the
+ * request through its own doors as the operator's (a member holds the
+ * cluster key: it may speak for the operator) and answers once the entry
+ * is applied and reconciled there.
+ *
+ * Bounds: FORWARD_MAX requests waiting on a follower, FORWARD_JOBS on a
+ * leader; a request must fit one envelope; a follower that hears nothing
+ * within FORWARD_TIMEOUT_MS tells its client the outcome is unknown.
+ * Agents' requests are not forwarded (the leader could not tell which
+ * agent asks). Reactor thread only. */
+#include <stdio.h>
+#include <string.h>
+
+#include "node/base/alloc.h"
+#include "node/base/err.h"
+#include "node/base/log.h"
+#include "node/node_int.h"
+#include "proto/forward.pb-c.h"
+
+#define FORWARD_TYPE 96u
+#define FORWARD_REPLY_TYPE 97u
+#define FORWARD_TIMEOUT_MS 10000
+/* Room for the Forward around the request in one envelope. */
+#define FORWARD_MAX_REQUEST (AUTH_MAX_PAYLOAD - 64)
+
+_Static_assert(FORWARD_TYPE >= WIRE_TYPES_REQ_LO &&
+                   FORWARD_REPLY_TYPE <= WIRE_TYPES_REQ_HI,
+               "forwarding uses the requests range");
+
+static bool
+is_forwardable(const Naos__V1__Request *req)
+{
+    switch (req->req_case) {
+    case NAOS__V1__REQUEST__REQ_DEPLOY:
+    case NAOS__V1__REQUEST__REQ_STOP:
+    case NAOS__V1__REQUEST__REQ_START:
+    case NAOS__V1__REQUEST__REQ_RESTART:
+    case NAOS__V1__REQUEST__REQ_REMOVE:
+    case NAOS__V1__REQUEST__REQ_CHECKPOINT_SAVE:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static const char *
+leader_name(struct node *n, uint64_t id)
+{
+    const char *name = node__members_name(n, id);
+    return name ? name : "the leader";
+}
+
+/* ---- follower ---------------------------------------------------------- */
+
+static struct node_forward *
+fwd_find_req(struct node *n, const struct ctl_req *req)
+{
+    for (size_t i = 0; i < NODE_FORWARD_MAX; i++)
+        if (n->fwd[i].req == req)
+            return &n->fwd[i];
+    return NULL;
+}
+
+static void
+fwd_cancel(void *arg, struct ctl_req *req)
+{
+    struct node_forward *f = fwd_find_req(arg, req);
+    if (f != NULL)
+        *f = (struct node_forward){0}; /* the answer, if any, is dropped */
+}
+
+static void
+fwd_finish(struct node_forward *f)
+{
+    struct ctl_req *req = f->req;
+    *f = (struct node_forward){0};
+    ctl_req_finish(req);
+}
+
+/* The node a named status request is for: the deployment's placement,
+ * when it is not here (0: answer here). */
+static uint64_t
+status_owner(struct node *n, const Naos__V1__Request *req)
+{
+    if (req->req_case != NAOS__V1__REQUEST__REQ_STATUS || req->status == NULL ||
+        req->status->name == NULL || req->status->name[0] == 0 ||
+        strchr(req->status->name, '/') != NULL ||
+        sup_find(n->tree, req->status->name) != NULL)
+        return 0;
+    Naos__V1__PlacementRecord *p = NULL;
+    if (store_placement_get(n->store, req->status->name, &p) != NAOS_OK)
+        return 0;
+    uint64_t owner = p->node_id;
+    store_placement_free(p);
+    return owner == n->node_id ? 0 : owner;
+}
+
+bool
+node__forward_try(struct node *n, struct ctl_req *creq,
+                  const Naos__V1__Request *req, struct ctl_reply *rep)
+{
+    if (creq == NULL || n->log == NULL || n->nvoters < 2 || n->catching_up)
+        return false;
+    const struct raft *core = cmdraft_core(n->log);
+    uint64_t leader = raft_leader(core).v;
+    if (!is_forwardable(req)) {
+        /* a deployment's status is its node's to tell */
+        uint64_t owner = status_owner(n, req);
+        leader = owner;
+        if (owner == 0)
+            return false;
+    } else if (raft_role_get(core) == RAFT_LEADER || leader == 0) {
+        return false; /* the local answer says what there is to say */
+    }
+    const char *addr = node__members_addr(n, leader);
+    if (addr == NULL || n->wire == NULL)
+        return false;
+    size_t len = naos__v1__request__get_packed_size(req);
+    if (len > FORWARD_MAX_REQUEST) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
+                        "the request is %zu bytes, more than can be "
+                        "forwarded to the leader (%u): run it on %s "
+                        "(nothing changed)", len, FORWARD_MAX_REQUEST,
+                        leader_name(n, leader));
+        return true;
+    }
+    struct node_forward *f = NULL;
+    for (size_t i = 0; i < NODE_FORWARD_MAX && f == NULL; i++)
+        if (n->fwd[i].req == NULL)
+            f = &n->fwd[i];
+    if (f == NULL) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
+                        "%d commands already wait for the leader %s: "
+                        "nothing changed, try again in a moment",
+                        NODE_FORWARD_MAX, leader_name(n, leader));
+        return true;
+    }
+    if (ctl_req_defer(creq, fwd_cancel, n) != NAOS_OK)
+        return false;
+    uint8_t *inner = naos_alloc(len ? len : 1);
+    if (inner == NULL) {
+        rep->failed = 1;
+        ctl_req_finish(creq);
+        return true;
+    }
+    naos__v1__request__pack(req, inner);
+    Naos__V1__Forward fm = NAOS__V1__FORWARD__INIT;
+    fm.id = ++n->fwd_seq;
+    fm.request.data = inner;
+    fm.request.len = len;
+    size_t olen = naos__v1__forward__get_packed_size(&fm);
+    uint8_t *out = naos_alloc(olen);
+    int rc = NAOS_ENOMEM;
+    if (out != NULL) {
+        naos__v1__forward__pack(&fm, out);
+        rc = wire_send(n->wire, addr, FORWARD_TYPE, out, olen);
+    }
+    naos_free(out);
+    naos_free(inner);
+    if (rc != NAOS_OK) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
+                        "cannot reach the leader %s (%s): nothing changed, "
+                        "try again in a moment", leader_name(n, leader),
+                        naos_strerror(rc));
+        ctl_req_finish(creq);
+        return true;
+    }
+    *f = (struct node_forward){fm.id, leader, creq,
+                               n->r.now + FORWARD_TIMEOUT_MS};
+    n->fwd_sent++;
+    return true;
+}
+
+/* protobuf-c allocations from the reply's arena: freed with the reply. */
+static void *
+arena_alloc(void *data, size_t size)
+{
+    return ctl_reply_alloc(data, size);
+}
+
+static void
+arena_free(void *data, void *p)
+{
+    (void)data;
+    (void)p;
+}
+
+static bool
+recv_reply(struct node *n, const struct wire_msg *m)
+{
+    Naos__V1__ForwardReply *fr =
+        naos__v1__forward_reply__unpack(NULL, m->len, m->payload);
+    if (fr == NULL)
+        return false;
+    struct node_forward *f = NULL;
+    for (size_t i = 0; i < NODE_FORWARD_MAX && f == NULL; i++)
+        if (n->fwd[i].req != NULL && n->fwd[i].id == fr->id &&
+            n->fwd[i].leader == m->sender)
+            f = &n->fwd[i];
+    if (f == NULL) {
+        naos__v1__forward_reply__free_unpacked(fr, NULL);
+        return true; /* late (timed out) or cancelled: nothing waits */
+    }
+    struct ctl_reply *rep = ctl_req_reply(f->req);
+    ProtobufCAllocator a = {arena_alloc, arena_free, rep};
+    Naos__V1__Reply *r =
+        naos__v1__reply__unpack(&a, fr->reply.len, fr->reply.data);
+    naos__v1__forward_reply__free_unpacked(fr, NULL);
+    if (r == NULL || rep->failed) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INTERNAL,
+                        "the leader's answer could not be read: the command "
+                        "may or may not have been carried out; see `naos "
+                        "status` on the leader");
+    } else {
+        rep->msg = *r;
+    }
+    n->fwd_answered++;
+    fwd_finish(f);
+    return true;
+}
+
+void
+node__forward_tick(struct node *n)
+{
+    for (size_t i = 0; i < NODE_FORWARD_MAX; i++) {
+        struct node_forward *f = &n->fwd[i];
+        if (f->req == NULL || n->r.now < f->deadline)
+            continue;
+        ctl_reply_error(ctl_req_reply(f->req), NAOS__V1__ERROR_CODE__INTERNAL,
+                        "the leader %s did not answer within %d s: the "
+                        "command may or may not have been carried out; see "
+                        "`naos status` on it", leader_name(n, f->leader),
+                        FORWARD_TIMEOUT_MS / 1000);
+        n->fwd_timeouts++;
+        fwd_finish(f);
+    }
+}
+
+naos_time
+node__forward_deadline(struct node *n)
+{
+    naos_time d = NAOS_TIME_NEVER;
+    for (size_t i = 0; i < NODE_FORWARD_MAX; i++)
+        if (n->fwd[i].req != NULL && n->fwd[i].deadline < d)
+            d = n->fwd[i].deadline;
+    return d;
+}
+
+/* ---- leader ------------------------------------------------------------ */
+
+static void
+send_reply(struct node *n, uint64_t to, uint64_t id, struct ctl_reply *rep)
+{
+    const char *addr = node__members_addr(n, to);
+    if (rep->failed)
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INTERNAL,
+                        "naos-node %s ran out of memory answering", n->name);
+    size_t len = naos__v1__reply__get_packed_size(&rep->msg);
+    if (len > FORWARD_MAX_REQUEST) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
+                        "naos-node %s's answer is %zu bytes, more than one "
+                        "envelope carries: ask it directly", n->name, len);
+        len = naos__v1__reply__get_packed_size(&rep->msg);
+    }
+    uint8_t *inner = naos_alloc(len ? len : 1);
+    Naos__V1__ForwardReply fr = NAOS__V1__FORWARD_REPLY__INIT;
+    uint8_t *out = NULL;
+    if (inner != NULL && addr != NULL && n->wire != NULL) {
+        naos__v1__reply__pack(&rep->msg, inner);
+        fr.id = id;
+        fr.reply.data = inner;
+        fr.reply.len = len;
+        size_t olen = naos__v1__forward_reply__get_packed_size(&fr);
+        out = naos_alloc(olen);
+        if (out != NULL) {
+            naos__v1__forward_reply__pack(&fr, out);
+            if (wire_send(n->wire, addr, FORWARD_REPLY_TYPE, out, olen) !=
+                NAOS_OK)
+                NAOS_WARN("forward", "cannot answer %016llx's forwarded "
+                          "command (its client will time out)",
+                          (unsigned long long)to);
+        }
+    }
+    naos_free(out);
+    naos_free(inner);
+}
+
+void
+node__forward_job_done(struct node *n, struct node_fwd_job *job)
+{
+    send_reply(n, job->origin, job->id, &job->rep);
+    ctl_reply_fini(&job->rep);
+    naos_free(job);
+    n->fwd_jobs--;
+}
+
+static bool
+recv_request(struct node *n, const struct wire_msg *m)
+{
+    Naos__V1__Forward *fm = naos__v1__forward__unpack(NULL, m->len,
+                                                      m->payload);
+    if (fm == NULL)
+        return false;
+    Naos__V1__Request *req =
+        naos__v1__request__unpack(NULL, fm->request.len, fm->request.data);
+    uint64_t id = fm->id;
+    naos__v1__forward__free_unpacked(fm, NULL);
+    if (req == NULL)
+        return false;
+    struct node_fwd_job *job = naos_alloc(sizeof *job);
+    if (job == NULL) {
+        naos__v1__request__free_unpacked(req, NULL);
+        return true; /* lost like a dropped message: its client times out */
+    }
+    job->origin = m->sender;
+    job->id = id;
+    naos__v1__reply__init(&job->rep.msg);
+    n->fwd_jobs++;
+    bool leader = n->log && n->nvoters > 1 &&
+                  raft_role_get(cmdraft_core(n->log)) == RAFT_LEADER;
+    bool status = req->req_case == NAOS__V1__REQUEST__REQ_STATUS;
+    if (!is_forwardable(req) && !status)
+        ctl_reply_error(&job->rep, NAOS__V1__ERROR_CODE__INVALID,
+                        "naos-node %s takes only commands forwarded "
+                        "(deploy, stop, start, restart, rm, checkpoint "
+                        "save) and deployments' status", n->name);
+    else if (!leader && !status)
+        ctl_reply_error(&job->rep, NAOS__V1__ERROR_CODE__BUSY,
+                        "naos-node %s is no longer the cluster's leader: "
+                        "nothing changed, try again in a second", n->name);
+    else if (n->fwd_jobs > NODE_FWD_JOBS_MAX)
+        ctl_reply_error(&job->rep, NAOS__V1__ERROR_CODE__BUSY,
+                        "the leader %s has %d forwarded commands waiting: "
+                        "nothing changed, try again in a moment", n->name,
+                        NODE_FWD_JOBS_MAX);
+    else {
+        NAOS_INFO("forward", "%s forwards a command", leader_name(n, m->sender));
+        n->fwd_job = job;
+        n->fwd_job_deferred = false;
+        node__handle_request(n, req, &job->rep);
+        n->fwd_job = NULL;
+        if (n->fwd_job_deferred) {
+            naos__v1__request__free_unpacked(req, NULL);
+            return true; /* answered when its entry is applied */
+        }
+    }
+    naos__v1__request__free_unpacked(req, NULL);
+    node__forward_job_done(n, job);
+    return true;
+}
+
+bool
+node__forward_recv(void *arg, const struct wire_msg *m)
+{
+    struct node *n = arg;
+    if (m->type == FORWARD_REPLY_TYPE)
+        return recv_reply(n, m);
+    if (m->type == FORWARD_TYPE)
+        return recv_request(n, m);
+    return false;
+}
+
+void
+node__forward_close(struct node *n)
+{
+    for (size_t i = 0; i < NODE_FORWARD_MAX; i++)
+        n->fwd[i] = (struct node_forward){0};
+}
