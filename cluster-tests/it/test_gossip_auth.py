@@ -262,10 +262,11 @@ class GossipAuth(unittest.TestCase):
                                range="members", result="refused"), 1)
         self.assertEqual(count("naos_transport_messages_total", range="raft",
                                result="refused"), 1)
-        # type 100: node-to-node requests, a range no module handles yet
+        # type 100: node-to-node requests (forwarding knows 96 and 97
+        # only): the requests range's refusal
         self.send_sealed(node, cluster, "7004", 100, "request")
         self.assertEqual(count("naos_transport_messages_total",
-                               range="requests", result="unhandled"), 1)
+                               range="requests", result="refused"), 1)
         # a type in no range (200)
         self.send_sealed(node, cluster, "7003", 200, "?")
         self.assertEqual(count("naos_transport_messages_total", range="none",
