@@ -12,6 +12,11 @@ environment: the node gets it (workers inherit the node's environment) and
 `Node.deploy` also passes it with `--env`. A survivor is any process, other
 than the node, whose /proc/PID/environ holds that marker.
 
+Several nodes: `keygen` writes a cluster key; `free_tcp_ports` gives
+gossip ports to choose before the nodes start (founders naming each other
+as --seeds), below the ephemeral range so parallel tests binding port 0
+never take them; `Node.metric` reads one sample of a node's /metrics.
+
 Binaries: $NAOS_NODE_BIN and $NAOS_BIN (set by CTest).
 Only the standard library is used. Never a fixed sleep where a condition
 can be polled: see wait_until.
