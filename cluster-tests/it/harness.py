@@ -12,14 +12,21 @@ environment: the node gets it (workers inherit the node's environment) and
 `Node.deploy` also passes it with `--env`. A survivor is any process, other
 than the node, whose /proc/PID/environ holds that marker.
 
+Several nodes: `keygen` writes a cluster key; `free_tcp_ports` gives
+gossip ports to choose before the nodes start (founders naming each other
+as --seeds), below the ephemeral range so parallel tests binding port 0
+never take them; `Node.metric` reads one sample of a node's /metrics.
+
 Binaries: $NAOS_NODE_BIN and $NAOS_BIN (set by CTest).
 Only the standard library is used. Never a fixed sleep where a condition
 can be polled: see wait_until.
 """
 import json as jsonlib
 import os
+import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -143,6 +150,78 @@ def pid_gone(pid, starttime=None):
     if starttime is not None and proc_starttime(pid) != starttime:
         return True
     return False
+
+
+def keygen(path):
+    """Writes a new cluster key to path with `naos keygen`."""
+    p = subprocess.run([NAOS_BIN, "keygen", path], capture_output=True,
+                       text=True, timeout=10)
+    assert p.returncode == 0, p
+    return path
+
+
+def free_tcp_ports(n, host="127.0.0.1"):
+    """n distinct TCP ports of host that are free now, for addresses that
+    must be known before a node starts (founders name each other as
+    --seeds) and kept across its restart. Drawn at random below the
+    kernel's ephemeral range (ip_local_port_range), where no socket bound
+    to port 0 (every other test's listener, every outgoing connection) can
+    take one before the node binds it; a port is kept only if a bind to it
+    succeeds now."""
+    low = 32768
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    top = max(2048, min(low, 65536))
+    ports = []
+    for _ in range(1000):
+        if len(ports) == n:
+            return ports
+        port = random.randrange(max(1024, top - 12000), top)
+        if port in ports:
+            continue
+        s = socket.socket()
+        try:
+            s.bind((host, port))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        ports.append(port)
+    raise AssertionError("no %d free TCP ports below %d" % (n, top))
+
+
+def processes_with_env(entry, skip=()):
+    """PIDs of live processes (not zombies) whose environment holds entry
+    ("NAME=VALUE"), other than those in skip."""
+    needle = entry.encode()
+    found = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        pid = int(d)
+        if pid in skip:
+            continue
+        try:
+            with open("/proc/%d/environ" % pid, "rb") as f:
+                env = f.read()
+        except OSError:
+            continue
+        if needle in env.split(b"\0") and pid_alive(pid):
+            found.append(pid)
+    return found
+
+
+def proc_ppid(pid):
+    """The parent PID of pid, or None when gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            data = f.read()
+    except OSError:
+        return None
+    return int(data[data.rfind(")") + 2:].split()[1])
 
 
 def parse_iso_ms(s):
@@ -327,25 +406,10 @@ class Node:
     def survivors(self):
         """PIDs of live processes (not zombies) carrying our marker, other
         than the node and ourselves."""
-        needle = ("NAOS_TEST_MARKER=" + self.marker).encode()
         skip = {os.getpid()}
         if self.proc is not None:
             skip.add(self.proc.pid)
-        found = []
-        for d in os.listdir("/proc"):
-            if not d.isdigit():
-                continue
-            pid = int(d)
-            if pid in skip:
-                continue
-            try:
-                with open("/proc/%d/environ" % pid, "rb") as f:
-                    env = f.read()
-            except OSError:
-                continue
-            if needle in env.split(b"\0") and pid_alive(pid):
-                found.append(pid)
-        return found
+        return processes_with_env("NAOS_TEST_MARKER=" + self.marker, skip)
 
     def __exit__(self, et, ev, tb):
         problems = []
@@ -447,6 +511,20 @@ class Node:
                     data)
         finally:
             c.close()
+
+    def metrics(self):
+        """GET /metrics, parsed strictly (promtext.parse, naos_ prefix)."""
+        import promtext
+        code, _, body = self.http("GET", "/metrics")
+        if code != 200:
+            raise AssertionError("GET /metrics: status %d: %r" %
+                                 (code, body[:2000]))
+        return promtext.parse(body.decode(), prefix="naos_")
+
+    def metric(self, name, **labels):
+        """The value of one sample of /metrics (None when absent)."""
+        import promtext
+        return promtext.value(self.metrics(), name, **labels)
 
     def http_json(self, path, status=200, method="GET", headers=None):
         """GETs path, checks the status and returns the parsed JSON."""

@@ -1,0 +1,375 @@
+# SPDX-License-Identifier: Apache-2.0
+"""A replicated cluster of real nodes on loopback: three founders started
+with `naos-node start --listen ADDR --key FILE --seeds OTHERS
+--bootstrap-expect 3` found one Raft log of 3 voters and elect one leader;
+commands are taken on the leader only (a follower names it, a forming
+node says so, nothing changed either way); a deployment runs only on the
+node that proposed it while its record reaches every node; after kill -9
+of the leader the survivors elect a new one and take commands, and the
+killed node restarted with the same flags rejoins as a follower, catches
+up, and runs its deployment again. Also the usage errors of
+--bootstrap-expect and the refusal of a data directory that already holds
+a lone node's log.
+
+The founders' gossip ports are chosen before they start (each names the
+other two as --seeds, and a restarted node comes back on its own port):
+harness.free_tcp_ports draws them below the ephemeral range, so parallel
+tests binding port 0 never take them. Raft state is read from each node's
+/metrics (naos_raft_*). Every node is reaped by PID and its temp dirs
+removed; figures (formation, failover, catch-up) are printed."""
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import unittest
+import uuid
+
+import promtext
+from harness import (NODE_BIN, Node, free_tcp_ports, keygen, pid_gone,
+                     proc_ppid, processes_with_env, wait_until, within)
+
+RAFT = ("voters", "term", "leader", "commit_index", "applied_index",
+        "elections_total")
+
+
+def raft_state(node):
+    """node's naos_raft_* gauges and counters: {"term": ..., ...}."""
+    fams = node.metrics()
+    return {k: promtext.value(fams, "naos_raft_" + k) for k in RAFT}
+
+
+def not_leader_msg(follower, leader):
+    return ("naos-node %s is not the cluster's leader; %s is: run the "
+            "command there (nothing changed)" % (follower.name, leader.name))
+
+
+class RaftCluster(unittest.TestCase):
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="nraft", dir="/tmp")
+        self.key = keygen(os.path.join(self.dir, "cluster.key"))
+        self.addrs = ["tcp://127.0.0.1:%d" % p for p in free_tcp_ports(3)]
+        self.founders = [Node(name="r%d" % i, extra_args=self.founder_args(i))
+                         for i in range(3)]
+        self.started = []
+
+    def tearDown(self):
+        problems = []
+        for n in reversed(self.started):
+            try:
+                n.__exit__(None, None, None)
+            except AssertionError as e:
+                problems.append("%s: %s" % (n.name, e))
+        shutil.rmtree(self.dir, ignore_errors=True)
+        if problems:
+            raise AssertionError("teardown: " + "; ".join(problems))
+
+    def founder_args(self, i):
+        seeds = ",".join(a for j, a in enumerate(self.addrs) if j != i)
+        return ["--listen", self.addrs[i], "--key", self.key, "--seeds",
+                seeds, "--bootstrap-expect", "3"]
+
+    def start(self, i):
+        n = self.founders[i]
+        n.__enter__()
+        self.started.append(n)
+        return n
+
+    # ---- waiting on the log ---------------------------------------------
+
+    def wait_leader(self, nodes, timeout, what, above_term=0):
+        """Until exactly one of nodes leads, every one counts 3 voters and
+        all are in the same term (above above_term). Returns (leader,
+        {name: raft_state})."""
+        seen = {}
+
+        def one_leader():
+            for n in nodes:
+                seen[n.name] = raft_state(n)
+            leaders = [n for n in nodes if seen[n.name]["leader"] == 1]
+            terms = {s["term"] for s in seen.values()}
+            if (len(leaders) == 1 and len(terms) == 1 and
+                    terms.pop() > above_term and
+                    all(s["voters"] == 3 for s in seen.values())):
+                return leaders[0]
+            return None
+        try:
+            leader = wait_until(one_leader, timeout, interval=0.02, msg=what)
+        except AssertionError as e:
+            raise AssertionError("%s; last states: %r" % (e, seen))
+        return leader, dict(seen)
+
+    def wait_applied(self, nodes, index, timeout, what):
+        """Until every node has applied the same index, at least index.
+        Returns that index."""
+        seen = {}
+
+        def caught_up():
+            for n in nodes:
+                seen[n.name] = raft_state(n)["applied_index"]
+            vals = set(seen.values())
+            return len(vals) == 1 and min(vals) >= index and min(vals)
+        try:
+            return wait_until(caught_up, timeout, interval=0.02, msg=what)
+        except AssertionError as e:
+            raise AssertionError("%s; applied indexes: %r" % (e, seen))
+
+    def deploy_traced(self, node, name):
+        """Deploys `sleep 1000` as name on node with an environment entry
+        of its own; returns (that entry, the worker's pid)."""
+        trace = "NAOS_IT_RAFT_DEP=" + uuid.uuid4().hex
+        node.deploy(name, ["sleep", "1000"], "--env", trace)
+        pid = node.wait_running_pid("%s/%s" % (name, name), within(10))
+        return trace, pid
+
+    # ---- tests ------------------------------------------------------------
+
+    def test_three_founders_elect_one_leader_and_replicate(self):
+        t0 = time.monotonic()
+        for i in range(3):
+            self.start(i)
+        t_last = time.monotonic()
+        leader, st = self.wait_leader(self.founders, within(20),
+                                      "one leader of 3 voters")
+        print("\nformation: %.2f s after the first founder started, %.2f s "
+              "after the last one answered; leader %s in term %d" %
+              (time.monotonic() - t0, time.monotonic() - t_last, leader.name,
+               st[leader.name]["term"]))
+        for n in self.founders:
+            self.assertIn("raft: founded the cluster's log with 3 voters",
+                          n.read_node_log(), n.name)
+        self.assertIn("raft: leader in term %d" % st[leader.name]["term"],
+                      leader.read_node_log())
+        followers = [n for n in self.founders if n is not leader]
+
+        # a deployment and a checkpoint on the leader reach every node
+        trace, pid = self.deploy_traced(leader, "x")
+        blob = os.path.join(self.dir, "blob")
+        with open(blob, "w") as f:
+            f.write("state of x\n")
+        out = leader.ok("checkpoint", "save", "x", "-f", blob).out
+        self.assertIn("saved checkpoint", out)
+        commit = raft_state(leader)["commit_index"]
+        self.assertGreater(commit, st[leader.name]["commit_index"])
+        applied = self.wait_applied(self.founders, commit, within(10),
+                                    "every node applied the deploy and the "
+                                    "checkpoint")
+
+        # a follower refuses a command and names the leader
+        f = followers[0]
+        r = f.naos("deploy", "y", "--no-wait", "--", "sleep", "1000")
+        self.assertEqual(r.code, 1, r)
+        self.assertIn(not_leader_msg(f, leader), r.err)
+        # nothing changed: no new entry anywhere, no y
+        for n in self.founders:
+            s = raft_state(n)
+            self.assertEqual((s["commit_index"], s["applied_index"]),
+                             (applied, applied), n.name)
+            self.assertIsNone(n.dep("y"), n.name)
+
+        # x runs on the leader only: its record was applied everywhere
+        # (above), so a follower that were to run it would have by now
+        for n in followers:
+            self.assertIn("no deployments", n.ok("status").out, n.name)
+            self.assertIsNone(n.dep("x"), n.name)
+        self.assertEqual(processes_with_env(trace), [pid])
+        self.assertEqual(proc_ppid(pid), leader.proc.pid)
+        # and the leader is still the only one, in the same term
+        leader2, st2 = self.wait_leader(self.founders, within(5),
+                                        "the same single leader")
+        self.assertIs(leader2, leader)
+        self.assertEqual(st2[leader.name]["term"], st[leader.name]["term"])
+
+    def test_forming_refuses_commands(self):
+        first = self.start(0)
+        wait_until(lambda: "raft: forming a cluster of 3 voters" in
+                   first.read_node_log(), within(10),
+                   msg="the forming line in r0's log")
+        r = first.naos("deploy", "x", "--no-wait", "--", "sleep", "1000")
+        self.assertEqual(r.code, 1, r)
+        self.assertIn("the cluster is forming: 1 of 3 founders of naos-node "
+                      "r0 see each other; nothing changed", r.err)
+        self.assertIn("no deployments", first.ok("status").out)
+        self.assertNotIn("founded the cluster's log", first.read_node_log())
+
+        t0 = time.monotonic()
+        self.start(1)
+        self.start(2)
+        leader, st = self.wait_leader(self.founders, within(20),
+                                      "one leader of 3 voters")
+        print("\nformation: %.2f s after the last two founders were "
+              "started; leader %s in term %d" %
+              (time.monotonic() - t0, leader.name, st[leader.name]["term"]))
+        # the refused deploy left nothing behind, anywhere
+        for n in self.founders:
+            self.assertIsNone(n.dep("x"), n.name)
+        # and the command is taken now
+        trace, pid = self.deploy_traced(leader, "x")
+        commit = raft_state(leader)["commit_index"]
+        self.wait_applied(self.founders, commit, within(10),
+                          "every node applied the deploy")
+        self.assertEqual(processes_with_env(trace), [pid])
+        self.assertEqual(proc_ppid(pid), leader.proc.pid)
+
+    def test_leader_killed_survivors_elect_and_old_leader_catches_up(self):
+        for i in range(3):
+            self.start(i)
+        old, st = self.wait_leader(self.founders, within(20),
+                                   "one leader of 3 voters")
+        term0 = st[old.name]["term"]
+        trace_x, pid_x = self.deploy_traced(old, "x")
+        self.wait_applied(self.founders, raft_state(old)["commit_index"],
+                          within(10), "every node applied x")
+        survivors = [n for n in self.founders if n is not old]
+
+        t0 = time.monotonic()
+        old.kill9()
+        new, st = self.wait_leader(survivors, within(10),
+                                   "a new leader among the survivors",
+                                   above_term=term0)
+        took = time.monotonic() - t0
+        print("\nfailover: kill -9 of leader %s (term %d) -> leader %s in "
+              "term %d after %.2f s" % (old.name, term0, new.name,
+                                        st[new.name]["term"], took))
+        self.assertLess(took, within(10))
+        # the killed node's worker went with it
+        wait_until(lambda: pid_gone(pid_x), within(10),
+                   msg="x's worker gone with the killed node")
+
+        # the new leader takes commands; the other survivor names it
+        t1 = time.monotonic()
+        trace_y, pid_y = self.deploy_traced(new, "y")
+        print("deploy on the new leader took %.2f s" % (time.monotonic() -
+                                                         t1))
+        other = [n for n in survivors if n is not new][0]
+        r = other.naos("deploy", "z", "--no-wait", "--", "sleep", "1000")
+        self.assertEqual(r.code, 1, r)
+        self.assertIn(not_leader_msg(other, new), r.err)
+        commit = raft_state(new)["commit_index"]
+
+        # the old leader comes back with the same flags and catches up
+        t2 = time.monotonic()
+        old.start_node()
+        applied = self.wait_applied(self.founders, commit, within(20),
+                                    "the restarted node caught up")
+        print("catch-up: %s applied index %d %.2f s after its restart began"
+              % (old.name, applied, time.monotonic() - t2))
+        leader, st = self.wait_leader(self.founders, within(10),
+                                      "one leader once the old one is back")
+        self.assertIsNot(leader, old, "the restarted node leads: %r" % st)
+        self.assertEqual(st[old.name]["leader"], 0)
+
+        # x, placed on the old leader, runs there again, and only there; y
+        # only on the new leader
+        old.wait_state("x", "running", within(10))
+        pid_x2 = old.wait_running_pid("x/x", within(10))
+        self.assertEqual(processes_with_env(trace_x), [pid_x2])
+        self.assertEqual(proc_ppid(pid_x2), old.proc.pid)
+        self.assertEqual(processes_with_env(trace_y), [pid_y])
+        self.assertEqual(proc_ppid(pid_y), new.proc.pid)
+        self.assertIsNone(old.dep("y"))
+        self.assertIsNone(new.dep("x"))
+        self.assertIn("no deployments", other.ok("status").out)
+        # the old leader, a follower now, names the new one
+        r = old.naos("deploy", "z", "--no-wait", "--", "sleep", "1000")
+        self.assertEqual(r.code, 1, r)
+        self.assertIn(not_leader_msg(old, leader), r.err)
+
+    # ---- usage errors -------------------------------------------------------
+
+    def run_node(self, *args, data=None, env=None):
+        """Runs naos-node with args (its own --run and, unless given,
+        --data in a fresh directory, --http off) to its exit; returns the
+        CompletedProcess (killed after a deadline, which fails the test)."""
+        d = tempfile.mkdtemp(prefix="u", dir=self.dir)
+        argv = [NODE_BIN, *args, "--run", os.path.join(d, "r"), "--data",
+                data or os.path.join(d, "d"), "--http", "off"]
+        try:
+            return subprocess.run(argv, capture_output=True, text=True,
+                                  timeout=within(15), env=env)
+        except subprocess.TimeoutExpired as e:
+            raise AssertionError("naos-node ran on (not refused): %s" %
+                                 " ".join(argv)) from e
+
+    def test_bootstrap_usage_errors(self):
+        seeds = ",".join(self.addrs[1:])
+        listen = self.addrs[0]
+        cases = [
+            ("--bootstrap-expect 4",
+             ["start", "--listen", listen, "--key", self.key, "--seeds",
+              seeds, "--bootstrap-expect", "4"],
+             "--bootstrap-expect: expected 3 or 5"),
+            ("without --listen",
+             ["start", "--key", self.key, "--seeds", seeds,
+              "--bootstrap-expect", "3"],
+             "--bootstrap-expect goes with `start --listen"),
+            ("without --seeds",
+             ["start", "--listen", listen, "--key", self.key,
+              "--bootstrap-expect", "3"],
+             "--bootstrap-expect goes with `start --listen"),
+            ("with join",
+             ["join", self.addrs[1], "--listen", listen, "--key", self.key,
+              "--bootstrap-expect", "3"],
+             "--bootstrap-expect goes with `start --listen"),
+            ("without --key",
+             ["start", "--listen", listen, "--seeds", seeds,
+              "--bootstrap-expect", "3"],
+             "--listen needs --key"),
+        ]
+        for what, args, msg in cases:
+            with self.subTest(what):
+                p = self.run_node(*args)
+                self.assertEqual(p.returncode, 100, p)
+                self.assertIn(msg, p.stderr)
+        # nothing was created for any of them
+        for d in os.listdir(self.dir):
+            if d.startswith("u"):
+                self.assertEqual(os.listdir(os.path.join(self.dir, d)), [],
+                                 "a refused start created files")
+
+    def test_lone_nodes_data_refused_for_founding(self):
+        # a node that ran alone and took a command, with or without
+        # gossip; its data directory can found no cluster, and is left
+        # usable alone
+        for gossip in (False, True):
+            with self.subTest(gossip=gossip):
+                extra = ["--listen", self.addrs[0], "--key",
+                         self.key] if gossip else []
+                with Node(name="lone", extra_args=extra) as n:
+                    n.deploy("w", ["sleep", "1000"])
+                    n.wait_state("w", "running", within(10))
+                    self.assertEqual(n.stop_node(), 0)
+                    p = self.run_node(
+                        "start", "--listen", self.addrs[0], "--key",
+                        self.key, "--seeds", ",".join(self.addrs[1:]),
+                        "--bootstrap-expect", "3", "--name", "lone",
+                        data=n.data, env=n.env)
+                    self.assertIn(p.returncode, (100, 111), p)
+                    self.assertIn("empty --data", p.stdout + p.stderr)
+                    self.assertNotIn("founded the cluster's log",
+                                     p.stdout + p.stderr)
+                    # alone again, as before
+                    n.start_node()
+                    n.wait_state("w", "running", within(10))
+                    self.assertEqual(raft_state(n)["voters"], 1)
+
+    def test_five_founders_accepted(self):
+        # 5 is the other size: the node starts and waits for 4 more
+        addrs = ["tcp://127.0.0.1:%d" % p for p in free_tcp_ports(5)]
+        n = Node(name="five", extra_args=[
+            "--listen", addrs[0], "--key", self.key, "--seeds",
+            ",".join(addrs[1:]), "--bootstrap-expect", "5"])
+        n.__enter__()
+        self.started.append(n)
+        r = n.naos("deploy", "x", "--no-wait", "--", "sleep", "1000")
+        self.assertEqual(r.code, 1, r)
+        self.assertTrue(re.search(r"the cluster is forming: 1 of 5 founders",
+                                  r.err), r)
+        self.assertIn("raft: forming a cluster of 5 voters",
+                      n.read_node_log())
+
+
+if __name__ == "__main__":
+    unittest.main()
