@@ -95,8 +95,12 @@ status_owner(struct node *n, const Naos__V1__Request *req)
         sup_find(n->tree, req->status->name) != NULL)
         return 0;
     Naos__V1__PlacementRecord *p = NULL;
-    if (store_placement_get(n->store, req->status->name, &p) != NAOS_OK)
-        return 0;
+    if (store_placement_get(n->store, req->status->name, &p) != NAOS_OK) {
+        /* not applied here yet (a deploy just forwarded): the leader
+         * knows the latest */
+        const struct raft *core = cmdraft_core(n->log);
+        return raft_role_get(core) == RAFT_LEADER ? 0 : raft_leader(core).v;
+    }
     uint64_t owner = p->node_id;
     store_placement_free(p);
     return owner == n->node_id ? 0 : owner;

@@ -40,11 +40,6 @@ def raft_state(node):
     return {k: promtext.value(fams, "naos_raft_" + k) for k in RAFT}
 
 
-def not_leader_msg(follower, leader):
-    return ("naos-node %s is not the cluster's leader; %s is: run the "
-            "command there (nothing changed)" % (follower.name, leader.name))
-
-
 class RaftCluster(unittest.TestCase):
 
     def setUp(self):
@@ -157,17 +152,18 @@ class RaftCluster(unittest.TestCase):
                                     "every node applied the deploy and the "
                                     "checkpoint")
 
-        # a follower refuses a command and names the leader
+        # a follower forwards a command to the leader: it is carried out
+        # there (the leader proposed it, so y is placed on the leader),
+        # and the follower answers a status of y by asking the leader
         f = followers[0]
-        r = f.naos("deploy", "y", "--no-wait", "--", "sleep", "1000")
-        self.assertEqual(r.code, 1, r)
-        self.assertIn(not_leader_msg(f, leader), r.err)
-        # nothing changed: no new entry anywhere, no y
-        for n in self.founders:
-            s = raft_state(n)
-            self.assertEqual((s["commit_index"], s["applied_index"]),
-                             (applied, applied), n.name)
-            self.assertIsNone(n.dep("y"), n.name)
+        r = f.naos("deploy", "y", "--", "sleep", "1000")
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("deployed y", r.out)
+        self.assertIn("running", f.ok("status", "y").out)
+        self.assertIsNotNone(leader.dep("y"))
+        self.wait_applied(self.founders, applied + 1, within(10),
+                          "every node applied the forwarded deploy")
+        leader.ok("rm", "y")
 
         # x runs on the leader only: its record was applied everywhere
         # (above), so a follower that were to run it would have by now
@@ -245,8 +241,9 @@ class RaftCluster(unittest.TestCase):
                                                          t1))
         other = [n for n in survivors if n is not new][0]
         r = other.naos("deploy", "z", "--no-wait", "--", "sleep", "1000")
-        self.assertEqual(r.code, 1, r)
-        self.assertIn(not_leader_msg(other, new), r.err)
+        self.assertEqual(r.code, 0, r)  # forwarded to the new leader
+        self.assertIsNotNone(new.dep("z"))
+        self.assertIsNone(other.dep("z"))
         commit = raft_state(new)["commit_index"]
 
         # the old leader comes back with the same flags and catches up
@@ -272,10 +269,11 @@ class RaftCluster(unittest.TestCase):
         self.assertIsNone(old.dep("y"))
         self.assertIsNone(new.dep("x"))
         self.assertIn("no deployments", other.ok("status").out)
-        # the old leader, a follower now, names the new one
-        r = old.naos("deploy", "z", "--no-wait", "--", "sleep", "1000")
-        self.assertEqual(r.code, 1, r)
-        self.assertIn(not_leader_msg(old, leader), r.err)
+        # the old leader, a follower now, forwards to the new one
+        r = old.naos("deploy", "w", "--no-wait", "--", "sleep", "1000")
+        self.assertEqual(r.code, 0, r)
+        self.assertIsNotNone(leader.dep("w"))
+        self.assertIsNone(old.dep("w"))
 
     # ---- usage errors -------------------------------------------------------
 
