@@ -28,7 +28,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -36,6 +35,7 @@
 
 #include "node/base/alloc.h"
 #include "node/base/err.h"
+#include "node/base/random.h"
 #include "node/base/idmap.h"
 #include "node/base/log.h"
 #include "node/base/safedir.h"
@@ -540,10 +540,7 @@ static uint32_t
 io_random(void *ctx)
 {
     (void)ctx;
-    uint32_t v = 0;
-    if (getrandom(&v, sizeof v, GRND_NONBLOCK) != sizeof v)
-        v = (uint32_t)naos_clock_now_us() * 2654435761u; /* entropy only */
-    return v;
+    return naos_random32();
 }
 
 static void

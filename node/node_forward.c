@@ -50,6 +50,42 @@ is_forwardable(const Naos__V1__Request *req)
     }
 }
 
+/* pack: m packed into a new buffer (naos_free), *len its size; NULL when
+ * out of memory. */
+static uint8_t *
+pack(const ProtobufCMessage *m, size_t *len)
+{
+    *len = protobuf_c_message_get_packed_size(m);
+    uint8_t *buf = naos_alloc(*len ? *len : 1);
+    if (buf != NULL)
+        protobuf_c_message_pack(m, buf);
+    return buf;
+}
+
+/* send_wrapped: inner (a packed Request or Reply) wrapped in a Forward or
+ * ForwardReply of id, sealed as type to addr. NAOS_OK or wire_send's
+ * error; NAOS_ENOMEM. */
+static int
+send_wrapped(struct node *n, const char *addr, uint32_t type, uint64_t id,
+             uint8_t *inner, size_t len)
+{
+    Naos__V1__Forward fm = NAOS__V1__FORWARD__INIT;
+    Naos__V1__ForwardReply fr = NAOS__V1__FORWARD_REPLY__INIT;
+    const ProtobufCMessage *m = &fm.base;
+    fm.id = fr.id = id;
+    fm.request.data = fr.reply.data = inner;
+    fm.request.len = fr.reply.len = len;
+    if (type == FORWARD_REPLY_TYPE)
+        m = &fr.base;
+    size_t olen;
+    uint8_t *out = pack(m, &olen);
+    if (out == NULL)
+        return NAOS_ENOMEM;
+    int rc = wire_send(n->wire, addr, type, out, olen);
+    naos_free(out);
+    return rc;
+}
+
 static const char *
 leader_name(struct node *n, uint64_t id)
 {
@@ -148,25 +184,14 @@ node__forward_try(struct node *n, struct ctl_req *creq,
     }
     if (ctl_req_defer(creq, fwd_cancel, n) != NAOS_OK)
         return false;
-    uint8_t *inner = naos_alloc(len ? len : 1);
+    uint8_t *inner = pack(&req->base, &len);
     if (inner == NULL) {
         rep->failed = 1;
         ctl_req_finish(creq);
         return true;
     }
-    naos__v1__request__pack(req, inner);
-    Naos__V1__Forward fm = NAOS__V1__FORWARD__INIT;
-    fm.id = ++n->fwd_seq;
-    fm.request.data = inner;
-    fm.request.len = len;
-    size_t olen = naos__v1__forward__get_packed_size(&fm);
-    uint8_t *out = naos_alloc(olen);
-    int rc = NAOS_ENOMEM;
-    if (out != NULL) {
-        naos__v1__forward__pack(&fm, out);
-        rc = wire_send(n->wire, addr, FORWARD_TYPE, out, olen);
-    }
-    naos_free(out);
+    uint64_t id = ++n->fwd_seq;
+    int rc = send_wrapped(n, addr, FORWARD_TYPE, id, inner, len);
     naos_free(inner);
     if (rc != NAOS_OK) {
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
@@ -176,7 +201,7 @@ node__forward_try(struct node *n, struct ctl_req *creq,
         ctl_req_finish(creq);
         return true;
     }
-    *f = (struct node_forward){fm.id, leader, creq,
+    *f = (struct node_forward){id, leader, creq,
                                n->r.now + FORWARD_TIMEOUT_MS};
     n->fwd_sent++;
     return true;
@@ -273,26 +298,13 @@ send_reply(struct node *n, uint64_t to, uint64_t id, struct ctl_reply *rep)
                         "envelope carries: ask it directly", n->name, len);
         len = naos__v1__reply__get_packed_size(&rep->msg);
     }
-    uint8_t *inner = naos_alloc(len ? len : 1);
-    Naos__V1__ForwardReply fr = NAOS__V1__FORWARD_REPLY__INIT;
-    uint8_t *out = NULL;
-    if (inner != NULL && addr != NULL && n->wire != NULL) {
-        naos__v1__reply__pack(&rep->msg, inner);
-        fr.id = id;
-        fr.reply.data = inner;
-        fr.reply.len = len;
-        size_t olen = naos__v1__forward_reply__get_packed_size(&fr);
-        out = naos_alloc(olen);
-        if (out != NULL) {
-            naos__v1__forward_reply__pack(&fr, out);
-            if (wire_send(n->wire, addr, FORWARD_REPLY_TYPE, out, olen) !=
-                NAOS_OK)
-                NAOS_WARN("forward", "cannot answer %016llx's forwarded "
-                          "command (its client will time out)",
-                          (unsigned long long)to);
-        }
-    }
-    naos_free(out);
+    uint8_t *inner = NULL;
+    if (addr != NULL && n->wire != NULL)
+        inner = pack(&rep->msg.base, &len);
+    if (inner == NULL ||
+        send_wrapped(n, addr, FORWARD_REPLY_TYPE, id, inner, len) != NAOS_OK)
+        NAOS_WARN("forward", "cannot answer %016llx's forwarded command "
+                  "(its client will time out)", (unsigned long long)to);
     naos_free(inner);
 }
 

@@ -51,13 +51,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "node/auth/digest.h"
 #include "node/auth/seal.h"
 #include "node/base/alloc.h"
 #include "node/base/err.h"
+#include "node/base/random.h"
 #include "node/base/log.h"
 #include "node/base/safefile.h"
 #include "node/members_wire.h"
@@ -293,10 +293,7 @@ static uint32_t
 io_random(void *ctx)
 {
     (void)ctx;
-    uint32_t v = 0;
-    if (getrandom(&v, sizeof v, GRND_NONBLOCK) != sizeof v)
-        v = (uint32_t)naos_clock_now_us() * 2654435761u; /* entropy only */
-    return v;
+    return naos_random32();
 }
 
 static void

@@ -5,10 +5,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "node/base/alloc.h"
 #include "node/base/err.h"
+#include "node/base/random.h"
 #include "store/state.h"
 
 struct cmdraft {
@@ -16,7 +16,6 @@ struct cmdraft {
     struct raft *r;
     struct cmdraft_config cfg;
     uint64_t voters[RAFT_MAX_VOTERS];
-    uint64_t rng;
     uint64_t commit;   /* committed and durable here */
     struct store_hard stored; /* the hard state last written */
     char errmsg[RAFT_ERRMSG_LEN + 64];
@@ -38,17 +37,11 @@ errf(char *buf, size_t len, int rc, const char *fmt, ...)
     return rc;
 }
 
-/* Election timeouts only: a weak source suffices, seeded from the kernel
- * (splitmix64). */
 static uint32_t
 next_random(void *ctx)
 {
-    struct cmdraft *c = ctx;
-    uint64_t *x = &c->rng;
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return (uint32_t)(z ^ (z >> 31));
+    (void)ctx;
+    return naos_random32();
 }
 
 static void
@@ -115,8 +108,6 @@ cmdraft_open(struct cmdraft **out, struct store *s,
         c->voters[0] = cfg->node_id;
     c->cfg.voters = c->voters;
     c->cfg.nvoters = nv;
-    if (getrandom(&c->rng, sizeof c->rng, GRND_NONBLOCK) != sizeof c->rng)
-        c->rng = cfg->node_id ^ (uint64_t)now;
 
     struct store_hard h = STORE_HARD_ZERO;
     uint64_t applied = 0, first = 1;
