@@ -85,6 +85,7 @@ code_name(int code)
     case NAOS__V1__ERROR_CODE__BUSY: return "busy";
     case NAOS__V1__ERROR_CODE__INTERNAL: return "internal error";
     case NAOS__V1__ERROR_CODE__DENIED: return "refused";
+    case NAOS__V1__ERROR_CODE__UNKNOWN_OUTCOME: return "outcome unknown";
     default: return "unknown error";
     }
 }
@@ -100,6 +101,7 @@ code_status(int code)
     case NAOS__V1__ERROR_CODE__BUSY: return "busy";
     case NAOS__V1__ERROR_CODE__INTERNAL: return "internal";
     case NAOS__V1__ERROR_CODE__DENIED: return "denied";
+    case NAOS__V1__ERROR_CODE__UNKNOWN_OUTCOME: return "unknown-outcome";
     default: return "unknown";
     }
 }
@@ -121,6 +123,9 @@ cli_reply_exit(const Naos__V1__Reply *r)
     case NAOS__V1__ERROR_CODE__BUSY:
         return cli_report(CLI_EXIT_NO, st, false, "%s",
                           text ? text : "naos-node is busy");
+    case NAOS__V1__ERROR_CODE__UNKNOWN_OUTCOME:
+        /* temporary: once `naos status` shows what happened, the same
+         * command can be run again */
     case NAOS__V1__ERROR_CODE__INTERNAL:
         return cli_report(CLI_EXIT_TEMP, st, true, "naos-node: %s",
                           text ? text : code_name((int)r->code));

@@ -61,6 +61,41 @@ waiter_done(struct node *n, struct node_waiter *w)
         node__forward_job_done(n, job);
 }
 
+/* w's entry lost its place: another entry was committed at its index, so
+ * it can never be applied (Raft's log matching). Nothing changed. */
+static void
+waiter_replaced(struct node *n, struct node_waiter *w)
+{
+    ctl_reply_error(w->rep, NAOS__V1__ERROR_CODE__BUSY,
+                    "the command was not carried out: the cluster's leader "
+                    "changed before it was committed, and entry %llu holds "
+                    "another one; nothing changed, run it again",
+                    (unsigned long long)w->index);
+    waiter_done(n, w);
+}
+
+/* This node stopped leading: whoever waits for an entry it has not seen
+ * committed cannot be told yet whether the new leader will commit it
+ * (RAFT-LITE: a deposed leader's entry may or may not survive). Said so
+ * now rather than left to the client's timeout. */
+void
+node__cmd_leadership_lost(struct node *n)
+{
+    uint64_t commit = n->log ? cmdraft_commit_index(n->log) : 0;
+    for (size_t i = 0; i < NODE_WAITERS; i++) {
+        struct node_waiter *w = &n->waiters[i];
+        if (w->rep == NULL || w->index <= commit)
+            continue;
+        ctl_reply_error(w->rep, NAOS__V1__ERROR_CODE__UNKNOWN_OUTCOME,
+                        "outcome unknown: naos-node %s stopped leading the "
+                        "cluster before the command (entry %llu) was "
+                        "committed; it may or may not be carried out: check "
+                        "with `naos status` before running it again",
+                        n->name, (unsigned long long)w->index);
+        waiter_done(n, w);
+    }
+}
+
 /* The endpoint closes with the request still waiting: forget it. */
 static void
 waiter_cancel(void *arg, struct ctl_req *req)
@@ -170,6 +205,9 @@ step_one(struct node *n, uint64_t index, bool live)
                  (unsigned long long)index, store_errmsg(n->store));
         goto stuck;
     }
+    struct node_waiter *w = waiter_find(n, index);
+    if (w != NULL && w->term != e->term)
+        waiter_replaced(n, w); /* before anything can fail below */
     if (e->type == RAFT_ENTRY_NOOP) {
         /* a new leader's: only last_applied moves */
         store_log_entries_free(e, 1);
@@ -238,7 +276,7 @@ step_one(struct node *n, uint64_t index, bool live)
     struct reconcile_outcome ro = {.action = RECONCILE_NONE};
     if (live)
         reconcile_entry(n, c, &ar, live, &ro);
-    struct node_waiter *w = waiter_find(n, index);
+    w = waiter_find(n, index);
     if (w != NULL) {
         node__cmd_reply(n, c, &ar, &ro, w->rep);
         waiter_done(n, w);
@@ -275,6 +313,10 @@ node__cmd_step(struct node *n)
     /* While catching up, entries are applied but the trees are left
      * alone: the reconciler acts once, on where the log ends. */
     drain(n, !n->catching_up);
+    if (n->leadership_lost) {
+        n->leadership_lost = false;
+        node__cmd_leadership_lost(n);
+    }
     if (n->catching_up && !n->fatal && node__raft_caught_up(n)) {
         n->catching_up = false;
         NAOS_INFO("node", "caught up with the cluster's log at entry %llu: "
@@ -372,7 +414,8 @@ node__propose(struct node *n, const Naos__V1__Command *c,
         return rc;
     }
     if (rc != NAOS_OK) {
-        if (store_is_failed(n->store))
+        /* the core is mid-batch (cmdraft_flush): it takes nothing more */
+        if (store_is_failed(n->store) || rc == NAOS_ESTORE)
             node__cmd_fatal(n, "cannot record a command");
         else
             NAOS_ERROR("store", "cannot record a %s command: %s",
@@ -388,7 +431,9 @@ node__propose(struct node *n, const Naos__V1__Command *c,
         return NAOS_OK; /* nobody waits: applied at the next step */
     struct node_waiter *w = waiter_free_slot(n);
     NAOS_ASSERT(w != NULL); /* more slots than deferrable requests + 1 */
-    *w = (struct node_waiter){index, NULL, rep, NULL};
+    /* a leader appends at its own term */
+    *w = (struct node_waiter){index, raft_term(cmdraft_core(n->log)), NULL,
+                              rep, NULL};
     if (req != NULL && ctl_req_defer(req, waiter_cancel, n) == NAOS_OK) {
         w->req = req;
         return NAOS_OK;

@@ -128,6 +128,7 @@ struct node_fwd_job {
 
 struct node_waiter {
     uint64_t index;        /* the entry */
+    uint64_t term;         /* its term: (index, term) names one entry */
     struct ctl_req *req;   /* deferred control request, or NULL */
     struct ctl_reply *rep; /* where the answer goes */
     struct node_fwd_job *job; /* a forwarded request's, or NULL */
@@ -217,6 +218,7 @@ struct node {
      * the leader's commit index (its own, when it leads): what it applied
      * before may have moved since (node__raft_caught_up). */
     bool catching_up;
+    bool leadership_lost; /* stopped leading: tell waiters (node_cmd.c) */
     bool leader_commit_seen;
     uint64_t leader_commit;  /* from the current leader's last append */
     /* Commands from any node (node_forward.c). */
@@ -338,6 +340,9 @@ void node__propose_failed(struct node *n, const char *name,
  * (this node among them) and applies what is committed. */
 int node__cmd_open_log(struct node *n, const uint64_t *ids, size_t nv,
                        char *errbuf, size_t errlen);
+/* node__cmd_leadership_lost answers whoever waits for an entry above the
+ * commit index with "outcome unknown" (this node stopped leading). */
+void node__cmd_leadership_lost(struct node *n);
 /* node__cmd_fatal: a store commit failed (what: for the log); the node
  * stops with exit 111 and everyone waiting is told. */
 void node__cmd_fatal(struct node *n, const char *what);

@@ -58,6 +58,8 @@ node__raft_event(void *ctx, const struct raft_event *ev)
     struct node *n = ctx;
     if (ev->kind != RAFT_EV_ROLE)
         return;
+    if (ev->old_role == RAFT_LEADER && ev->role != RAFT_LEADER)
+        n->leadership_lost = true; /* waiters told at the next step */
     const char *who = ev->leader.v ? node__members_name(n, ev->leader.v)
                                    : NULL;
     NAOS_INFO("raft", "%s in term %llu (was %s); leader %s",
@@ -72,8 +74,8 @@ bool
 node__raft_recv(void *arg, const struct wire_msg *m)
 {
     struct node *n = arg;
-    if (n->log == NULL || n->nvoters < 2)
-        return false; /* forming, or alone: nobody should talk to us */
+    if (n->log == NULL || n->nvoters < 2 || n->fatal)
+        return false; /* forming, alone, or stopping: not for us */
     struct raft_codec_msg d = RAFT_CODEC_MSG_ZERO;
     char err[160];
     if (raft_codec_decode(&d, m->type, m->sender, m->payload, m->len, err,
@@ -114,7 +116,7 @@ node__raft_caught_up(struct node *n)
 void
 node__raft_conn_closed(struct node *n, uint64_t id)
 {
-    if (n->log == NULL || n->nvoters < 2)
+    if (n->log == NULL || n->nvoters < 2 || n->fatal)
         return;
     cmdraft_on_conn_closed(n->log, id, n->r.now);
     node__raft_flush(n);
@@ -230,8 +232,8 @@ node__raft_step(struct node *n)
         try_form(n);
         return;
     }
-    if (n->log == NULL || n->nvoters < 2)
-        return;
+    if (n->log == NULL || n->nvoters < 2 || n->fatal)
+        return; /* a failed flush left the core mid-batch: hands off */
     if (cmdraft_next_deadline(n->log) <= n->r.now)
         cmdraft_tick(n->log, n->r.now);
     node__raft_flush(n);

@@ -275,6 +275,51 @@ class RaftCluster(unittest.TestCase):
         self.assertIsNotNone(leader.dep("w"))
         self.assertIsNone(old.dep("w"))
 
+    def test_leader_cut_off_answers_outcome_unknown(self):
+        """A deploy taken by a leader that loses its followers before the
+        entry commits is answered "outcome unknown" (exit 111) when the
+        leader steps down (check-quorum), not left to the client's timeout;
+        once the followers are back the cluster agrees on whether it was
+        carried out."""
+        import signal
+        for i in range(3):
+            self.start(i)
+        leader, st = self.wait_leader(self.founders, within(20),
+                                      "one leader of 3 voters")
+        followers = [n for n in self.founders if n is not leader]
+        for f in followers:
+            os.kill(f.proc.pid, signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            r = leader.naos("deploy", "u", "--no-wait", "--", "sleep",
+                            "1000")
+            took = time.monotonic() - t0
+        finally:
+            for f in followers:
+                os.kill(f.proc.pid, signal.SIGCONT)
+        self.assertEqual(r.code, 111, r)
+        self.assertIn("outcome unknown: naos-node %s stopped leading the "
+                      "cluster before the command (entry" % leader.name,
+                      r.err)
+        self.assertIn("check with `naos status`", r.err)
+        print("\noutcome unknown after %.2f s" % took)
+        new, st = self.wait_leader(self.founders, within(20),
+                                   "one leader once the followers are back",
+                                   above_term=st[leader.name]["term"])
+        commit = raft_state(new)["commit_index"]
+        self.wait_applied(self.founders, commit, within(10),
+                          "every node applied the same entries")
+        # (`naos status u` is answered from u's record, wherever asked)
+        has = {n.name: n.naos("status", "u").code == 0
+               for n in self.founders}
+        self.assertEqual(len(set(has.values())), 1, has)
+        print("the deploy was %scarried out" % ("" if has[leader.name]
+                                                else "not "))
+        # and the cluster takes the command again
+        name = "u2" if has[leader.name] else "u"
+        r = new.naos("deploy", name, "--no-wait", "--", "sleep", "1000")
+        self.assertEqual(r.code, 0, r)
+
     # ---- usage errors -------------------------------------------------------
 
     def run_node(self, *args, data=None, env=None):
