@@ -1397,6 +1397,11 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
         goto err;
     if (cfg->http_url && (rc = open_http(n, cfg, errbuf, errlen)) != NAOS_OK)
         goto err;
+    /* Which log this data directory can open, before the node joins the
+     * gossip: one that cannot found is refused before anyone sees it. */
+    if ((rc = node__raft_voters(n, cfg->listen_url != NULL, errbuf,
+                                errlen)) != NAOS_OK)
+        goto err;
     if (cfg->listen_url &&
         ((rc = open_wire(n, cfg, errbuf, errlen)) != NAOS_OK ||
          (rc = node__members_open(n, cfg, errbuf, errlen)) != NAOS_OK))

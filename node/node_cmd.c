@@ -342,13 +342,23 @@ node__propose(struct node *n, const Naos__V1__Command *c,
 {
     char err[512] = "";
     if (n->log == NULL) {
+        struct node_founders f;
         if (rep && n->forming)
+            node__members_founders(n, n->bootstrap_expect, &f);
+        if (rep && n->forming && f.n > n->bootstrap_expect)
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
+                            "the cluster is forming but cannot be founded: "
+                            "%zu nodes were started with --bootstrap-expect "
+                            "%u (naos-node %s among them), exactly %u must "
+                            "be; stop the extra ones (nothing changed)",
+                            f.n, n->bootstrap_expect, n->name,
+                            n->bootstrap_expect);
+        else if (rep && n->forming)
             ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
                             "the cluster is forming: %zu of %u founders of "
                             "naos-node %s see each other; nothing changed, "
                             "try again once they do",
-                            node__members_alive(n, NULL, 0),
-                            n->bootstrap_expect, n->name);
+                            f.n, n->bootstrap_expect, n->name);
         else if (rep)
             ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
                             "naos-node %s is not taking commands yet",
@@ -466,13 +476,11 @@ node__cmd_open(struct node *n, char *errbuf, size_t errlen)
         return rc;
     }
     reconcile_init(&n->rec, n->tree, n->store, n->node_id);
-    uint64_t ids[STORE_MAX_VOTERS];
-    size_t nv = 0;
-    if ((rc = node__raft_voters(n, ids, &nv, errbuf, errlen)) != NAOS_OK)
-        return rc;
-    if (nv == 0)
+    if (n->nvoters == 0)
         return NAOS_OK; /* forming: the log opens once the founders meet */
-    return node__cmd_open_log(n, ids, nv, errbuf, errlen);
+    uint64_t ids[NODE_VOTERS_MAX];
+    memcpy(ids, n->voters, n->nvoters * sizeof *ids);
+    return node__cmd_open_log(n, ids, n->nvoters, errbuf, errlen);
 }
 
 int
@@ -507,6 +515,8 @@ node__cmd_open_log(struct node *n, const uint64_t *ids, size_t nv,
         return rc;
     }
     n->nvoters = nv;
+    if (ids != n->voters)
+        memcpy(n->voters, ids, nv * sizeof *ids);
     /* Tests only (cluster-tests/it/test_persist.py): the commit of the
      * Nth entry this run applies fails as a failed fsync would, after the
      * entry itself was committed. */

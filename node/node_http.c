@@ -668,6 +668,13 @@ answer_metrics(struct node *n, struct http_response *res)
             http_metrics_sample(&m, rows[k].name, NULL, rows[k].v);
         }
     }
+    if (n->bootstrap_expect > 1) {
+        http_metrics_family(&m, "naos_raft_forming", "gauge",
+                            "1 while this node waits for the founders of "
+                            "the cluster's log (--bootstrap-expect).");
+        http_metrics_sample(&m, "naos_raft_forming", NULL,
+                            n->forming ? 1.0 : 0.0);
+    }
 
     http_metrics_family(&m, "naos_http_requests_total", "counter",
                         "HTTP requests answered, by route and status code "

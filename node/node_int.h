@@ -126,6 +126,25 @@ struct node_fwd_job {
     struct ctl_reply rep;
 };
 
+/* The most voters a log has (STORE_MAX_VOTERS, SWIM_HEALTH_VOTERS_MAX). */
+#define NODE_VOTERS_MAX 9
+
+/* struct node_founders: what the members say about founding the log
+ * (their gossiped health; node__members_founders). */
+struct node_founders {
+    /* alive (not suspect) members forming with the same --bootstrap-expect,
+     * this node among them; n may exceed what ids holds */
+    uint64_t ids[64];
+    size_t n;
+    /* a member forming with another --bootstrap-expect (0: none) */
+    uint64_t other_id;
+    uint32_t other_expect;
+    /* a member that founded the log, and its voters (nvoters 0: none) */
+    uint64_t founded_by;
+    uint64_t voters[NODE_VOTERS_MAX];
+    size_t nvoters;
+};
+
 struct node_waiter {
     uint64_t index;        /* the entry */
     uint64_t term;         /* its term: (index, term) names one entry */
@@ -207,10 +226,16 @@ struct node {
     /* The command path (node_cmd.c). */
     struct cmdraft *log;    /* propose, commit (Raft); NULL while forming */
     size_t nvoters;         /* of the open log */
+    uint64_t voters[NODE_VOTERS_MAX]; /* ... which are (gossiped) */
     /* The replicated log's glue (node_raft.c). */
     unsigned bootstrap_expect; /* --bootstrap-expect; 0: one voter */
     bool forming;           /* waiting for the founders to see each other */
     naos_time forming_logged;
+    int forming_said;       /* what was logged then (node_raft.c) */
+    /* the founders seen last, since when (they must stay the same for
+     * FORM_SETTLE_MS before the log is founded) */
+    uint64_t forming_set[NODE_VOTERS_MAX];
+    naos_time forming_since;
     unsigned char *raft_buf; /* encoding buffer */
     size_t raft_cap;
     uint64_t raft_unsent;   /* messages not sent (no address, no room) */
@@ -285,6 +310,13 @@ void node__members_reply(struct node *n, struct ctl_reply *rep);
  * included; suspects too) into ids[0..max) and returns how many there
  * are (may exceed max). 0 without membership. */
 size_t node__members_alive(struct node *n, uint64_t *ids, size_t max);
+/* node__members_health_now: gossip this node's health at the next loop
+ * iteration (its founding state changed), not at the next period. */
+void node__members_health_now(struct node *n);
+/* node__members_founders: what the members (this node included) say about
+ * founding the log with --bootstrap-expect expect (struct node_founders). */
+void node__members_founders(struct node *n, uint32_t expect,
+                            struct node_founders *f);
 /* node__members_addr / _name: a member's advertised address and name, or
  * NULL when membership does not know it. */
 const char *node__members_addr(struct node *n, uint64_t id);
@@ -348,10 +380,13 @@ void node__cmd_leadership_lost(struct node *n);
 void node__cmd_fatal(struct node *n, const char *what);
 
 /* The replicated log's glue (node_raft.c). */
-/* node__raft_voters: the voters to open the log with: the founded
- * configuration, or this node alone; *nv = 0 while --bootstrap-expect
- * waits for the founders (n->forming). err gets a sentence. */
-int node__raft_voters(struct node *n, uint64_t *ids, size_t *nv, char *err,
+/* node__raft_voters sets the voters to open the log with (n->voters,
+ * n->nvoters): the founded configuration, or this node alone; none while
+ * --bootstrap-expect waits for the founders (n->forming). Called before
+ * the node joins the gossip (listening: it will), so that a data
+ * directory that cannot found is refused before anyone sees the node.
+ * err gets a sentence. */
+int node__raft_voters(struct node *n, bool listening, char *err,
                       size_t errlen);
 /* node__raft_step: founding, the core's timers, then a flush. */
 void node__raft_step(struct node *n);

@@ -195,6 +195,12 @@ node__health_tally(struct node *n, struct swim_health *h)
     double load[1] = {0};
     if (getloadavg(load, 1) == 1 && load[0] > 0)
         h->load_centi = (uint32_t)(load[0] * 100.0 + 0.5);
+    /* founding (node_raft.c): what this node forms with, or founded */
+    h->bootstrap_expect = n->forming ? n->bootstrap_expect : 0;
+    if (n->log != NULL && n->nvoters > 1) {
+        h->nvoters = (uint32_t)n->nvoters;
+        memcpy(h->voters, n->voters, n->nvoters * sizeof *n->voters);
+    }
 }
 
 /* ---- swim_io ------------------------------------------------------------ */
@@ -465,9 +471,11 @@ node__members_open(struct node *n, const struct node_config *cfg,
                  store_errmsg(n->store));
         return rc;
     }
-    if (cfg->bootstrap_expect > 1) {
+    if (cfg->bootstrap_expect > 1 && n->forming) {
         /* Founding together: every founder derives the same id from the
-         * key, so none has to adopt another's. */
+         * key, so none has to adopt another's. Only until the log is
+         * founded: after that the recorded id is the cluster's, whatever
+         * key (rotated since) the node is started with. */
         uint64_t cid = 0;
         if ((rc = auth_keyring_derived_cluster_id(&n->keyring, &cid)) !=
             NAOS_OK) {
@@ -620,10 +628,14 @@ node__members_deadline(struct node *n)
     return d;
 }
 
+/* A change every member must hear of soon (gossiped, not quiet). */
 static bool
-agents_changed(const struct swim_health *a, const struct swim_health *b)
+significant_changed(const struct swim_health *a, const struct swim_health *b)
 {
-    return a->agents_running != b->agents_running ||
+    return a->bootstrap_expect != b->bootstrap_expect ||
+           a->nvoters != b->nvoters ||
+           memcmp(a->voters, b->voters, sizeof a->voters) != 0 ||
+           a->agents_running != b->agents_running ||
            a->agents_restarting != b->agents_restarting ||
            a->agents_failed != b->agents_failed ||
            a->agents_node_trouble != b->agents_node_trouble ||
@@ -650,7 +662,8 @@ node__members_tick(struct node *n)
         mb->health_next = now + HEALTH_PERIOD_MS;
         struct swim_health h;
         node__health_tally(n, &h);
-        bool agents = !mb->health_sent || agents_changed(&h, &mb->health);
+        bool agents = !mb->health_sent ||
+                      significant_changed(&h, &mb->health);
         bool load = now >= mb->health_load_at + HEALTH_LOAD_PERIOD_MS &&
                     load_changed(&h, &mb->health);
         if (agents || load) {
@@ -876,6 +889,48 @@ node__members_alive(struct node *n, uint64_t *ids, size_t max)
         k++;
     }
     return k;
+}
+
+void
+node__members_health_now(struct node *n)
+{
+    if (n->members != NULL)
+        n->members->health_next = 0;
+}
+
+void
+node__members_founders(struct node *n, uint32_t expect,
+                       struct node_founders *f)
+{
+    memset(f, 0, sizeof *f);
+    struct node_members *mb = n->members;
+    if (n->forming)
+        f->ids[f->n++] = n->node_id; /* our own word, not last gossiped */
+    if (mb == NULL || mb->swim == NULL)
+        return;
+    for (size_t i = 0; i < swim_member_count(mb->swim); i++) {
+        const struct swim_member *m = swim_member_at(mb->swim, i);
+        struct swim_health h;
+        if (m->is_self || (m->state != SWIM_ALIVE && m->state != SWIM_SUSPECT)
+            || m->health_len == 0 ||
+            swim_pb_health_unpack(&h, m->health, m->health_len) != NAOS_OK)
+            continue;
+        if (h.nvoters > 0 && f->nvoters == 0) {
+            f->founded_by = m->id.v;
+            f->nvoters = h.nvoters;
+            memcpy(f->voters, h.voters, h.nvoters * sizeof *h.voters);
+        }
+        if (h.bootstrap_expect == 0)
+            continue; /* not forming */
+        if (h.bootstrap_expect != expect) {
+            f->other_id = m->id.v;
+            f->other_expect = h.bootstrap_expect;
+        } else if (m->state == SWIM_ALIVE) { /* a suspect may be gone */
+            if (f->n < sizeof f->ids / sizeof *f->ids)
+                f->ids[f->n] = m->id.v;
+            f->n++;
+        }
+    }
 }
 
 static const struct swim_member *

@@ -20,6 +20,11 @@
 
 /* How often a forming node says whom it waits for. */
 #define FORMING_LOG_MS 10000
+/* How long the same founders must be seen before the log is founded:
+ * longer than it takes gossip to carry a member's health to everyone
+ * (HEALTH_PERIOD_MS and a few probe rounds), so that an extra founder is
+ * heard of before anyone founds without it. */
+#define FORM_SETTLE_MS 1500
 
 static int
 cmp_u64(const void *a, const void *b)
@@ -132,23 +137,22 @@ node__raft_flush(struct node *n)
 }
 
 int
-node__raft_voters(struct node *n, uint64_t *ids, size_t *nv, char *err,
-                  size_t errlen)
+node__raft_voters(struct node *n, bool listening, char *err, size_t errlen)
 {
     size_t k = 0;
-    int rc = store_voters_get(n->store, ids, STORE_MAX_VOTERS, &k);
+    int rc = store_voters_get(n->store, n->voters, NODE_VOTERS_MAX, &k);
     if (rc != NAOS_OK) {
         snprintf(err, errlen, "cannot read the cluster's voters: %s",
                  store_errmsg(n->store));
         return rc;
     }
     if (k > 0) {
-        if (k > 1 && n->wire == NULL) {
+        if (k > 1 && !listening) {
             snprintf(err, errlen, "this data directory belongs to a cluster "
                      "of %zu voters: start it with --listen and --key", k);
             return NAOS_EINVAL;
         }
-        *nv = k;
+        n->nvoters = k;
         return NAOS_OK;
     }
     if (n->bootstrap_expect > 1) {
@@ -166,63 +170,131 @@ node__raft_voters(struct node *n, uint64_t *ids, size_t *nv, char *err,
             return NAOS_EINVAL;
         }
         n->forming = true;
-        *nv = 0;
+        n->nvoters = 0;
         NAOS_INFO("raft", "forming a cluster of %u voters: waiting for the "
                   "other founders", n->bootstrap_expect);
         return NAOS_OK;
     }
-    ids[0] = n->node_id;
-    *nv = 1;
+    n->voters[0] = n->node_id;
+    n->nvoters = 1;
     return NAOS_OK;
 }
 
-/* Founds the configuration once bootstrap_expect members are alive: the
- * lowest ids among them, the same set on every founder that sees the
- * same members (start exactly N founders). */
+/* found records ids (nv, sorted) as the cluster's voters and opens the
+ * log with them. */
 static void
-try_form(struct node *n)
+found(struct node *n, const uint64_t *ids, size_t nv, const char *how)
 {
-    uint64_t ids[64];
-    size_t alive = node__members_alive(n, ids, 64);
-    if (alive < n->bootstrap_expect) {
-        if (n->r.now >= n->forming_logged + FORMING_LOG_MS) {
-            n->forming_logged = n->r.now;
-            NAOS_INFO("raft", "forming: %zu of %u founders see each other",
-                      alive, n->bootstrap_expect);
-        }
-        return;
-    }
-    if (alive > 64)
-        alive = 64;
-    qsort(ids, alive, sizeof *ids, cmp_u64);
-    size_t nv = n->bootstrap_expect;
-    bool self = false;
-    for (size_t i = 0; i < nv; i++)
-        self |= ids[i] == n->node_id;
-    if (!self) {
-        NAOS_ERROR("raft", "%zu members are alive and this node is not among "
-                   "the %zu founders; it stays out of the cluster's log (start "
-                   "exactly %u nodes with --bootstrap-expect)", alive, nv,
-                   n->bootstrap_expect);
-        n->forming = false;
-        return;
-    }
+    n->forming = false;
+    node__members_health_now(n); /* no longer forming: say so */
     if (store_voters_set(n->store, ids, nv) != NAOS_OK) {
         if (store_is_failed(n->store))
             node__cmd_fatal(n, "cannot record the cluster's voters");
         else
             NAOS_ERROR("raft", "cannot record the cluster's voters: %s",
                        store_errmsg(n->store));
-        n->forming = false;
         return;
     }
-    n->forming = false;
     char err[256];
     if (node__cmd_open_log(n, ids, nv, err, sizeof err) != NAOS_OK) {
         NAOS_ERROR("raft", "%s", err);
         return;
     }
-    NAOS_INFO("raft", "founded the cluster's log with %zu voters", nv);
+    NAOS_INFO("raft", "founded the cluster's log with %zu voters (%s)", nv,
+              how);
+}
+
+static bool
+has_id(const uint64_t *ids, size_t n, uint64_t id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] == id)
+            return true;
+    return false;
+}
+
+/* forming_say: whether to log a forming node's state of this kind now:
+ * at once when it is new, else at most every FORMING_LOG_MS (try_form
+ * runs every loop iteration). */
+static bool
+forming_say(struct node *n, int kind)
+{
+    if (kind == n->forming_said &&
+        n->r.now < n->forming_logged + FORMING_LOG_MS)
+        return false;
+    n->forming_said = kind;
+    n->forming_logged = n->r.now;
+    return true;
+}
+
+/* Founds the log once the founders agree (RAFT-LITE "forming"): exactly
+ * bootstrap_expect alive members say they form with that number, and
+ * the same ones have for FORM_SETTLE_MS (gossip has carried everyone's
+ * word by then); the voters are those members. A founder that hears of
+ * a log already founded adopts its voters when it is one of them, else
+ * stays out. More founders than expected, or one that expects another
+ * number, found nothing: exactly N nodes must be started alike. Nodes
+ * without --bootstrap-expect never count. */
+static void
+try_form(struct node *n)
+{
+    struct node_founders f;
+    uint32_t want = n->bootstrap_expect;
+    node__members_founders(n, want, &f);
+    if (f.nvoters > 0) {
+        const char *by = node__members_name(n, f.founded_by);
+        if (f.nvoters == want && has_id(f.voters, f.nvoters, n->node_id)) {
+            char how[96];
+            snprintf(how, sizeof how, "as founded by %s",
+                     by ? by : "another founder");
+            uint64_t ids[NODE_VOTERS_MAX];
+            memcpy(ids, f.voters, f.nvoters * sizeof *ids);
+            qsort(ids, f.nvoters, sizeof *ids, cmp_u64);
+            found(n, ids, f.nvoters, how);
+            return;
+        }
+        NAOS_ERROR("raft", "the cluster's log was already founded (by %s, "
+                   "%zu voters) without this node, which stays out of it: "
+                   "a node joins a founded cluster as a voter only once "
+                   "membership changes exist; start it without "
+                   "--bootstrap-expect", by ? by : "another member",
+                   f.nvoters);
+        n->forming = false;
+        node__members_health_now(n);
+        return;
+    }
+    if (f.other_id != 0) {
+        const char *who = node__members_name(n, f.other_id);
+        if (forming_say(n, 1))
+            NAOS_ERROR("raft", "forming: %s was started with "
+                       "--bootstrap-expect %u and this node with %u: start "
+                       "every founder with the same number (nothing is "
+                       "founded until then)", who ? who : "a member",
+                       f.other_expect, want);
+        n->forming_since = 0;
+        return;
+    }
+    if (f.n != want) {
+        if (f.n > want && forming_say(n, 2))
+            NAOS_ERROR("raft", "forming: %zu nodes were started with "
+                       "--bootstrap-expect %u and see each other, but "
+                       "exactly %u must be: stop the extra ones (nothing is "
+                       "founded until then)", f.n, want, want);
+        else if (f.n < want && forming_say(n, 100 + (int)f.n))
+            NAOS_INFO("raft", "forming: %zu of %u founders see each other",
+                      f.n, want);
+        n->forming_since = 0;
+        return;
+    }
+    qsort(f.ids, f.n, sizeof *f.ids, cmp_u64);
+    if (n->forming_since == 0 ||
+        memcmp(f.ids, n->forming_set, f.n * sizeof *f.ids) != 0) {
+        memcpy(n->forming_set, f.ids, f.n * sizeof *f.ids);
+        n->forming_since = n->r.now; /* a new set: it must hold */
+        return;
+    }
+    if (n->r.now - n->forming_since >= FORM_SETTLE_MS)
+        found(n, f.ids, f.n, "every founder sees the same ones");
 }
 
 void

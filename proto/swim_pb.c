@@ -215,6 +215,11 @@ swim_pb_health_pack(const struct swim_health *h, uint8_t *buf, size_t cap,
     ph.load_centi = h->load_centi;
     ph.agents_node_trouble = h->agents_node_trouble;
     ph.deployments_failed = h->deployments_failed;
+    ph.bootstrap_expect = h->bootstrap_expect;
+    if (h->nvoters > SWIM_HEALTH_VOTERS_MAX)
+        return NAOS_EINVAL;
+    ph.n_voters = h->nvoters;
+    ph.voters = (uint64_t *)h->voters;
     if (naos__v1__node_health__get_packed_size(&ph) > cap)
         return NAOS_ETOOBIG;
     *len = naos__v1__node_health__pack(&ph, buf);
@@ -238,6 +243,17 @@ swim_pb_health_unpack(struct swim_health *h, const uint8_t *buf, size_t len)
     h->load_centi = ph->load_centi;
     h->agents_node_trouble = ph->agents_node_trouble;
     h->deployments_failed = ph->deployments_failed;
+    h->bootstrap_expect = ph->bootstrap_expect;
+    bool bad = ph->n_voters > SWIM_HEALTH_VOTERS_MAX;
+    for (size_t i = 0; !bad && i < ph->n_voters; i++) {
+        bad = ph->voters[i] == 0;
+        h->voters[i] = ph->voters[i];
+    }
+    h->nvoters = bad ? 0 : (uint32_t)ph->n_voters;
     naos__v1__node_health__free_unpacked(ph, &spec_pb_allocator);
+    if (bad) {
+        memset(h, 0, sizeof *h);
+        return NAOS_EPROTO;
+    }
     return NAOS_OK;
 }

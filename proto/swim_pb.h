@@ -52,6 +52,9 @@ int swim_pb_unpack(struct swim_pb_msg *out, uint32_t type, const uint8_t *buf,
  * struct, idempotent. */
 void swim_pb_msg_fini(struct swim_pb_msg *m);
 
+/* Voters a health blob may name (STORE_MAX_VOTERS). */
+#define SWIM_HEALTH_VOTERS_MAX 9
+
 /* struct swim_health: what a member says about itself (NodeHealth). What
  * each count means is node__health_tally's (node/node_members.c). */
 struct swim_health {
@@ -62,15 +65,20 @@ struct swim_health {
     uint32_t load_centi; /* 1-minute load average * 100 */
     uint32_t agents_node_trouble; /* starts waiting out node trouble */
     uint32_t deployments_failed;
+    uint32_t bootstrap_expect; /* N while forming with --bootstrap-expect */
+    uint32_t nvoters;          /* the founded voters, once founded */
+    uint64_t voters[SWIM_HEALTH_VOTERS_MAX];
 };
 
 /* swim_pb_health_pack packs h (borrowed) into buf[0..cap) and sets *len
- * (<= 42 bytes: seven fields of at most 6; SWIM_HEALTH_MAX always suffices). NAOS_OK or
- * NAOS_ETOOBIG. */
+ * (<= 131 bytes: eight fields of at most 6, nine voters of 9 and their
+ * key; SWIM_HEALTH_MAX always suffices). NAOS_OK, NAOS_EINVAL (more than
+ * SWIM_HEALTH_VOTERS_MAX voters) or NAOS_ETOOBIG. */
 int swim_pb_health_pack(const struct swim_health *h, uint8_t *buf, size_t cap,
                         size_t *len);
 /* swim_pb_health_unpack decodes a health blob (borrowed) into *h (zeroed
- * first). NAOS_OK, NAOS_EPROTO or NAOS_ENOMEM (then *h stays zeroed). */
+ * first). NAOS_OK, NAOS_EPROTO (also: more than SWIM_HEALTH_VOTERS_MAX
+ * voters, or a voter id 0) or NAOS_ENOMEM (then *h stays zeroed). */
 int swim_pb_health_unpack(struct swim_health *h, const uint8_t *buf,
                           size_t len);
 

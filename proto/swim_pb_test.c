@@ -142,28 +142,50 @@ test_hostile(void)
 static void
 test_health(void)
 {
-    struct swim_health h = {3, 1, 2, 4, 175, 6, 1}, g;
+    struct swim_health h = {3, 1, 2, 4, 175, 6, 1, 0, 0, {0}}, g;
     uint8_t buf[SWIM_HEALTH_MAX];
     size_t len;
     NT_EQ_INT(swim_pb_health_pack(&h, buf, sizeof buf, &len), NAOS_OK);
     NT_TRUE(len <= 42);
-    struct swim_health most = {UINT32_MAX, UINT32_MAX, UINT32_MAX, UINT32_MAX,
-                               UINT32_MAX, UINT32_MAX, UINT32_MAX};
-    size_t mlen;
-    NT_EQ_INT(swim_pb_health_pack(&most, buf, sizeof buf, &mlen), NAOS_OK);
-    NT_TRUE(mlen <= 42);
-    NT_EQ_INT(swim_pb_health_pack(&h, buf, sizeof buf, &len), NAOS_OK);
     NT_EQ_INT(swim_pb_health_unpack(&g, buf, len), NAOS_OK);
     NT_EQ_INT(memcmp(&g, &h, sizeof h), 0);
     NT_EQ_INT(g.deployments_failed, 1);
-    /* The largest blob is the header's bound. */
+    /* The largest blob (every count at its top, nine voters) is within
+     * the header's bound, and SWIM_HEALTH_MAX. */
     struct swim_health big = {UINT32_MAX, UINT32_MAX, UINT32_MAX, UINT32_MAX,
-                              UINT32_MAX, UINT32_MAX, UINT32_MAX};
+                              UINT32_MAX, UINT32_MAX, UINT32_MAX, UINT32_MAX,
+                              SWIM_HEALTH_VOTERS_MAX, {0}};
+    for (size_t i = 0; i < SWIM_HEALTH_VOTERS_MAX; i++)
+        big.voters[i] = UINT64_MAX - i;
     NT_EQ_INT(swim_pb_health_pack(&big, buf, sizeof buf, &len), NAOS_OK);
-    NT_TRUE(len <= 42);
+    NT_TRUE(len <= 131);
     NT_EQ_INT(swim_pb_health_unpack(&g, buf, len), NAOS_OK);
     NT_EQ_INT(memcmp(&g, &big, sizeof big), 0);
-    NT_EQ_INT(swim_pb_health_pack(&h, buf, sizeof buf, &len), NAOS_OK);
+    /* a founding node's blob */
+    struct swim_health f = {.bootstrap_expect = 3, .nvoters = 3,
+                            .voters = {7, 8, 9}};
+    NT_EQ_INT(swim_pb_health_pack(&f, buf, sizeof buf, &len), NAOS_OK);
+    NT_EQ_INT(swim_pb_health_unpack(&g, buf, len), NAOS_OK);
+    NT_EQ_INT(g.bootstrap_expect, 3);
+    NT_EQ_INT(g.nvoters, 3);
+    NT_TRUE(g.voters[2] == 9);
+    /* more voters than a blob may name: refused both ways */
+    f.nvoters = SWIM_HEALTH_VOTERS_MAX + 1;
+    NT_EQ_INT(swim_pb_health_pack(&f, buf, sizeof buf, &len), NAOS_EINVAL);
+    {
+        Naos__V1__NodeHealth ph = NAOS__V1__NODE_HEALTH__INIT;
+        uint64_t ten[SWIM_HEALTH_VOTERS_MAX + 1] = {1, 2, 3, 4, 5, 6, 7, 8,
+                                                    9, 10};
+        ph.n_voters = SWIM_HEALTH_VOTERS_MAX + 1;
+        ph.voters = ten;
+        len = naos__v1__node_health__pack(&ph, buf);
+        NT_EQ_INT(swim_pb_health_unpack(&g, buf, len), NAOS_EPROTO);
+        NT_EQ_INT(g.nvoters, 0);
+        ph.n_voters = 2;
+        ten[1] = 0; /* no node has id 0 */
+        len = naos__v1__node_health__pack(&ph, buf);
+        NT_EQ_INT(swim_pb_health_unpack(&g, buf, len), NAOS_EPROTO);
+    }
     NT_EQ_INT(swim_pb_health_pack(&h, buf, 2, &len), NAOS_ETOOBIG);
     uint8_t junk[] = {0x08};
     NT_EQ_INT(swim_pb_health_unpack(&g, junk, sizeof junk), NAOS_EPROTO);

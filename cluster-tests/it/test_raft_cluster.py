@@ -320,6 +320,110 @@ class RaftCluster(unittest.TestCase):
         r = new.naos("deploy", name, "--no-wait", "--", "sleep", "1000")
         self.assertEqual(r.code, 0, r)
 
+    # ---- founding: exactly N founders, started alike ------------------------
+
+    def node_at(self, name, addrs, i, expect=3):
+        """A node on addrs[i] naming the others as seeds; a founder with
+        --bootstrap-expect expect, or a plain member (expect None)."""
+        seeds = ",".join(a for j, a in enumerate(addrs) if j != i)
+        args = ["--listen", addrs[i], "--key", self.key, "--seeds", seeds]
+        if expect is not None:
+            args += ["--bootstrap-expect", str(expect)]
+        n = Node(name=name, extra_args=args)
+        n.__enter__()
+        self.started.append(n)
+        return n
+
+    def wait_log(self, node, text, timeout):
+        wait_until(lambda: text in node.read_node_log(), timeout,
+                   msg="%r in %s's log" % (text, node.name))
+
+    def assert_unfounded(self, nodes):
+        for n in nodes:
+            fams = n.metrics()
+            self.assertIsNone(promtext.value(fams, "naos_raft_voters"),
+                              n.name)  # no log yet
+            self.assertEqual(promtext.value(fams, "naos_raft_forming"), 1,
+                             n.name)
+            self.assertNotIn("founded the cluster's log", n.read_node_log(),
+                             n.name)
+
+    def test_extra_founder_founds_nothing_until_stopped(self):
+        addrs = ["tcp://127.0.0.1:%d" % p for p in free_tcp_ports(4)]
+        nodes = [self.node_at("f%d" % i, addrs, i) for i in range(4)]
+        for n in nodes:
+            self.wait_log(n, "forming: 4 nodes were started with "
+                          "--bootstrap-expect 3 and see each other, but "
+                          "exactly 3 must be: stop the extra ones",
+                          within(15))
+        r = nodes[0].naos("deploy", "x", "--no-wait", "--", "sleep", "1000")
+        self.assertEqual(r.code, 1, r)
+        self.assertIn("cannot be founded: 4 nodes were started with "
+                      "--bootstrap-expect 3", r.err)
+        self.assertIn("stop the extra ones (nothing changed)", r.err)
+        self.assert_unfounded(nodes)
+        # the extra one goes: the other three found, with each other only
+        self.assertEqual(nodes[3].stop_node(), 0)
+        leader, st = self.wait_leader(nodes[:3], within(20),
+                                      "one leader of the three left")
+        for n in nodes[:3]:
+            self.assertIn("founded the cluster's log with 3 voters",
+                          n.read_node_log(), n.name)
+        # back with the same flags, it finds the log founded without it
+        nodes[3].start_node()
+        self.wait_log(nodes[3], "the cluster's log was already founded",
+                      within(15))
+        self.assertIn("without this node, which stays out of it",
+                      nodes[3].read_node_log())
+        self.assertIsNone(raft_state(nodes[3])["voters"])
+        self.assertEqual(promtext.value(nodes[3].metrics(),
+                                        "naos_raft_forming"), 0)
+        leader2, st2 = self.wait_leader(nodes[:3], within(5),
+                                        "the same leader")
+        self.assertIs(leader2, leader)
+
+    def test_plain_member_is_no_founder_and_expects_must_agree(self):
+        addrs = ["tcp://127.0.0.1:%d" % p for p in free_tcp_ports(4)]
+        f0 = self.node_at("g0", addrs, 0)
+        f1 = self.node_at("g1", addrs, 1)
+        plain = self.node_at("plain", addrs, 3, expect=None)
+        wait_until(lambda: sum(m["state"] == "alive" for m in
+                               f0.members().values()) == 3,
+                   within(15), msg="g0 sees g1 and the plain member alive")
+        # three members alive, two founders: nothing is founded
+        time.sleep(2)  # longer than founding waits for a settled set
+        self.assertIn("forming: 2 of 3 founders see each other",
+                      f0.read_node_log())
+        self.assert_unfounded([f0, f1])
+        # a third founder that expects 5: still nothing, and said why
+        odd = self.node_at("g2", addrs, 2, expect=5)
+        self.wait_log(f0, "forming: g2 was started with --bootstrap-expect "
+                      "5 and this node with 3", within(15))
+        self.assert_unfounded([f0, f1, odd])
+        # started again with 3, it founds with the other two
+        self.assertEqual(odd.stop_node(), 0)
+        good = self.node_at("g2b", addrs, 2)
+        leader, st = self.wait_leader([f0, f1, good], within(20),
+                                      "one leader of g0, g1, g2b")
+        self.assertEqual(raft_state(plain)["voters"], 1)  # its own log
+
+    def test_founded_member_restarts_with_a_rotated_key(self):
+        """The cluster id is derived from the key only to found: a member
+        restarted with the key the cluster rotated to keeps its log (its
+        recorded id is the cluster's)."""
+        for i in range(3):
+            self.start(i)
+        self.wait_leader(self.founders, within(20), "one leader of 3 voters")
+        n = self.founders[0]
+        self.assertEqual(n.stop_node(), 0)
+        newkey = keygen(os.path.join(self.dir, "rotated.key"))
+        args = n.extra_args
+        k = args.index("--key")
+        n.extra_args = args[:k + 1] + [newkey] + args[k + 2:]
+        n.start_node()
+        self.assertEqual(raft_state(n)["voters"], 3)
+        self.assertNotIn("belongs to cluster", n.read_node_log())
+
     # ---- usage errors -------------------------------------------------------
 
     def run_node(self, *args, data=None, env=None):
