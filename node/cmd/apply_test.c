@@ -473,6 +473,36 @@ test_applied_entries_compacted(void)
     st_rmdir(dir);
 }
 
+/* A replicated log whose stored entries end below its stored commit
+ * index lost committed entries: the node refuses it rather than clamp
+ * (a one-voter log clamps: stores of its first layout trailed). */
+static void
+test_replicated_log_short_of_commit_refused(void)
+{
+    char dir[256];
+    st_tmpdir(dir, sizeof dir);
+    struct store *s = st_open(dir, &fast);
+    struct ct_log l;
+    ST_OK(s, (ct_log_open(&l, s), NAOS_OK));
+    NT_EQ_INT(propose_deploy(&l, "a", 1), 2);
+    ct_log_close(&l);
+    struct store_hard h;
+    ST_OK(s, store_hard_get(s, &h));
+    h.commit = 9; /* entries 3..9 gone */
+    ST_OK(s, store_hard_set(s, &h));
+    uint64_t voters[3] = {77, 78, 79};
+    struct cmdraft_config cfg = {.node_id = 77, .cluster_id = 5,
+                                 .voters = voters, .nvoters = 3};
+    struct cmdraft *r = NULL;
+    char err[256] = "";
+    NT_EQ_INT(cmdraft_open(&r, s, &cfg, 1000, err, sizeof err), NAOS_EINVAL);
+    NT_TRUE(r == NULL);
+    NT_TRUE(strstr(err, "ends at entry 2, below its commit index 9") != NULL);
+    NT_TRUE(strstr(err, "damaged") != NULL);
+    store_close(s);
+    st_rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -484,6 +514,7 @@ main(void)
         NT_CASE(test_restart_applies_the_rest_once),
         NT_CASE(test_failed_commit_leaves_effects_and_applied_together),
         NT_CASE(test_applied_entries_compacted),
+        NT_CASE(test_replicated_log_short_of_commit_refused),
         {0},
     };
     return nt_run(cases);

@@ -128,6 +128,16 @@ cmdraft_open(struct cmdraft **out, struct store *s,
     /* Stores of the one-voter log before the core: its commit index may
      * trail what it applied (never the reverse: it committed first). */
     uint64_t last = nraw ? first + nraw - 1 : 0;
+    if (h.commit > last && nv > 1) {
+        /* a replicated log never loses committed entries (no compaction
+         * yet, truncation only above the commit index): damage */
+        rc = errf(errbuf, errlen, NAOS_EINVAL, "the stored log ends at "
+                  "entry %llu, below its commit index %llu: this data "
+                  "directory is damaged and naos-node will not run on it "
+                  "(restore it from a backup)", (unsigned long long)last,
+                  (unsigned long long)h.commit);
+        goto fail;
+    }
     if (h.commit > last)
         h.commit = last;
     if (applied > h.commit)
