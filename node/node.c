@@ -1204,6 +1204,8 @@ next_deadline(struct node *n)
     b = b < r ? b : r;
     r = node__forward_deadline(n);
     b = b < r ? b : r;
+    r = node__relay_deadline(n);
+    b = b < r ? b : r;
     naos_time c = node__events_deadline(n);
     naos_time d = proc_orphans_scan_busy(&n->orphans)
                       ? n->orphans_pass_at + NODE_ORPHANS_PASS_MS /* next pass */
@@ -1470,6 +1472,7 @@ node_run(struct node *n)
         node__raft_step(n);
         node__cmd_step(n);
         node__forward_tick(n);
+        node__relay_tick(n);
         if (n->fatal)
             return n->fatal; /* a store commit failed */
         if (n->leave_pending && node__members_left(n)) {

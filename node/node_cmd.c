@@ -49,6 +49,34 @@ waiter_free_slot(struct node *n)
     return NULL;
 }
 
+static void waiter_cancel(void *arg, struct ctl_req *req);
+static void waiter_done(struct node *n, struct node_waiter *w);
+
+struct node_waiter *
+node__cmd_wait(struct node *n, struct ctl_req *req, struct ctl_reply *rep)
+{
+    struct node_waiter *w = waiter_free_slot(n);
+    if (w == NULL)
+        return NULL;
+    if (req != NULL && ctl_req_defer(req, waiter_cancel, n) == NAOS_OK) {
+        *w = (struct node_waiter){.req = req, .rep = rep};
+        return w;
+    }
+    if (req == NULL && n->fwd_job != NULL && rep == &n->fwd_job->rep) {
+        /* a forwarded request: answered to its node once applied */
+        *w = (struct node_waiter){.rep = rep, .job = n->fwd_job};
+        n->fwd_job_deferred = true;
+        return w;
+    }
+    return NULL;
+}
+
+void
+node__cmd_waiter_done(struct node *n, struct node_waiter *w)
+{
+    waiter_done(n, w);
+}
+
 static void
 waiter_done(struct node *n, struct node_waiter *w)
 {
@@ -336,6 +364,16 @@ node__cmd_pending(const struct node *n)
            n->applied < cmdraft_commit_index(n->log);
 }
 
+bool
+node__dep_recorded(struct node *n, const char *name)
+{
+    Naos__V1__DeploymentRecord *rec = NULL;
+    if (store_deploy_get(n->store, name, &rec) != NAOS_OK)
+        return false;
+    store_deploy_free(rec);
+    return true;
+}
+
 int
 node__propose(struct node *n, const Naos__V1__Command *c,
               struct ctl_req *req, struct ctl_reply *rep)
@@ -395,6 +433,18 @@ node__propose(struct node *n, const Naos__V1__Command *c,
     }
     uint64_t index = 0;
     rc = cmdraft_propose(n->log, buf, len, n->r.now, &index);
+    if (rc == NAOS_EBUSY && n->nvoters > 1 &&
+        raft_role_get(cmdraft_core(n->log)) != RAFT_LEADER &&
+        raft_leader(cmdraft_core(n->log)).v != 0) {
+        /* a follower's own command: the leader proposes it */
+        rc = node__relay_propose(n, raft_leader(cmdraft_core(n->log)).v,
+                                 buf, len, req, rep);
+        if (rc != NAOS_ECLOSED) {
+            naos_free(buf);
+            return rc;
+        }
+        rc = NAOS_EBUSY; /* cannot wait here: say who leads */
+    }
     naos_free(buf);
     if (rc == NAOS_EBUSY || rc == NAOS_ETOOBIG) {
         const struct raft *core = cmdraft_core(n->log);
@@ -437,13 +487,15 @@ node__propose(struct node *n, const Naos__V1__Command *c,
                             store_errmsg(n->store));
         return rc;
     }
+    n->proposed = index;
     if (rep == NULL)
         return NAOS_OK; /* nobody waits: applied at the next step */
     struct node_waiter *w = waiter_free_slot(n);
     NAOS_ASSERT(w != NULL); /* more slots than deferrable requests + 1 */
     /* a leader appends at its own term */
-    *w = (struct node_waiter){index, raft_term(cmdraft_core(n->log)), NULL,
-                              rep, NULL};
+    *w = (struct node_waiter){.index = index,
+                              .term = raft_term(cmdraft_core(n->log)),
+                              .rep = rep};
     if (req != NULL && ctl_req_defer(req, waiter_cancel, n) == NAOS_OK) {
         w->req = req;
         return NAOS_OK;

@@ -110,7 +110,7 @@ handle_deploy(struct node *n, struct ctl_req *creq,
         return;
     }
     const char *name = req->spec->id ? req->spec->id : "";
-    if (sup_find(n->tree, name) != NULL) {
+    if (sup_find(n->tree, name) != NULL || node__dep_recorded(n, name)) {
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__EXISTS,
                         "deployment %s already exists: run `naos rm %s` "
                         "first", name, name);
@@ -127,16 +127,28 @@ handle_deploy(struct node *n, struct ctl_req *creq,
                         "invalid spec: %s", err);
         return;
     }
+    /* The leader picks the node (replicas never do); one voter: here. */
+    uint64_t where = 0;
+    if (n->log != NULL && /* forming: node__propose says so */
+        (rc = node__place(n, NULL, &where, err, sizeof err)) != NAOS_OK) {
+        ctl_reply_error(rep, rc == NAOS_EINVAL
+                                 ? NAOS__V1__ERROR_CODE__INVALID
+                                 : NAOS__V1__ERROR_CODE__BUSY,
+                        "cannot place %s: %s", name, err);
+        spec_pb_free(spec);
+        return;
+    }
     /* Recorded (applied) before it runs and before the reply: an
      * acknowledged deployment survives any crash of the node. */
     Naos__V1__Command c;
     cmd_init(&c, n->node_id, ++n->cmd_seq, naos_clock_wall_ms());
     Naos__V1__DeployCommand d = NAOS__V1__DEPLOY_COMMAND__INIT;
     d.spec = spec;
-    d.node_id = n->node_id; /* a one-voter cluster places it here */
+    d.node_id = where;
     c.cmd_case = NAOS__V1__COMMAND__CMD_DEPLOY;
     c.deploy = &d;
-    node__propose(n, &c, creq, rep);
+    if (node__propose(n, &c, creq, rep) == NAOS_OK)
+        node__place_note(n, n->proposed, where);
     spec_pb_free(spec);
 }
 
@@ -154,7 +166,7 @@ handle_dep_cmd(struct node *n, struct ctl_req *creq,
         node__handle_path_cmd(n, creq, name, dep_verb_cli[verb], rep);
         return;
     }
-    if (sup_find(n->tree, name) == NULL) {
+    if (sup_find(n->tree, name) == NULL && !node__dep_recorded(n, name)) {
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__NOT_FOUND,
                         "no deployment named %s (see `naos status`)", name);
         return;
@@ -257,6 +269,10 @@ node__cmd_reply(struct node *n, const Naos__V1__Command *c,
         else if (ro->action == RECONCILE_DEPLOY && ro->rc != NAOS_OK)
             ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
                             "cannot deploy: %s", ro->err);
+        else if (n->nvoters > 1)
+            ctl_reply_message(rep, "deployed %s on %s (epoch %llu)", target,
+                              node__node_name(n, c->deploy->node_id),
+                              (unsigned long long)ar->index);
         else
             ctl_reply_message(rep, "deployed %s", target);
         return;
@@ -277,6 +293,18 @@ node__cmd_reply(struct node *n, const Naos__V1__Command *c,
         }
         if (strchr(target, '/') != NULL) {
             node__path_reply(n, target, dep_verb_cli[v], ro, rep);
+            return;
+        }
+        if (ar->placed_on != 0 && ar->placed_on != n->node_id) {
+            /* its node carries it out when it applies the entry */
+            static const char *const ing[] = {"stopping", "starting",
+                                              "restarting", "removing"};
+            ctl_reply_message(rep, "%s %s on %s (entry %llu; see `naos "
+                              "status%s%s`)", ing[v], target,
+                              node__node_name(n, ar->placed_on),
+                              (unsigned long long)ar->index,
+                              v == DEP_REMOVE ? "" : " ",
+                              v == DEP_REMOVE ? "" : target);
             return;
         }
         dep_reply(target, v, ro, rep);

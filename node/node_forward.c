@@ -5,7 +5,9 @@
  * deployment placed on another node to that node, over the transport's
  * range of node-to-node requests (proto/forward.proto: Sealed.type 96
  * FORWARD, 97 FORWARD_REPLY) and answers its client with the leader's
- * reply, as if the leader's socket had answered. The leader runs the
+ * reply, as if the leader's socket had answered. A checkpoint save or
+ * load goes to the node that runs the deployment, which knows its agents
+ * (and relays the save to the leader, node_relay.c). The leader runs the
  * request through its own doors as the operator's (a member holds the
  * cluster key: it may speak for the operator) and answers once the entry
  * is applied and reconciled there.
@@ -22,6 +24,7 @@
 #include "node/base/err.h"
 #include "node/base/log.h"
 #include "node/node_int.h"
+#include "node/spec/spec.h"
 #include "proto/forward.pb-c.h"
 
 #define FORWARD_TYPE 96u
@@ -43,10 +46,27 @@ is_forwardable(const Naos__V1__Request *req)
     case NAOS__V1__REQUEST__REQ_START:
     case NAOS__V1__REQUEST__REQ_RESTART:
     case NAOS__V1__REQUEST__REQ_REMOVE:
-    case NAOS__V1__REQUEST__REQ_CHECKPOINT_SAVE:
         return true;
     default:
         return false;
+    }
+}
+
+/* The deployment a request is about, when its node is the one to answer
+ * it: a status, and a checkpoint save or load, which name agents as the
+ * node that runs them knows them. NULL otherwise. */
+static const char *
+owner_routed_name(const Naos__V1__Request *req)
+{
+    switch (req->req_case) {
+    case NAOS__V1__REQUEST__REQ_STATUS:
+        return req->status ? req->status->name : NULL;
+    case NAOS__V1__REQUEST__REQ_CHECKPOINT_SAVE:
+        return req->checkpoint_save ? req->checkpoint_save->name : NULL;
+    case NAOS__V1__REQUEST__REQ_CHECKPOINT_LOAD:
+        return req->checkpoint_load ? req->checkpoint_load->name : NULL;
+    default:
+        return NULL;
     }
 }
 
@@ -120,18 +140,25 @@ fwd_finish(struct node_forward *f)
     ctl_req_finish(req);
 }
 
-/* The node a named status request is for: the deployment's placement,
- * when it is not here (0: answer here). */
+/* The node to answer a request about one deployment (owner_routed_name):
+ * the deployment's placement, when it does not run here (0: answer
+ * here). */
 static uint64_t
-status_owner(struct node *n, const Naos__V1__Request *req)
+request_owner(struct node *n, const Naos__V1__Request *req)
 {
-    if (req->req_case != NAOS__V1__REQUEST__REQ_STATUS || req->status == NULL ||
-        req->status->name == NULL || req->status->name[0] == 0 ||
-        strchr(req->status->name, '/') != NULL ||
-        sup_find(n->tree, req->status->name) != NULL)
+    const char *name = owner_routed_name(req);
+    if (name == NULL || name[0] == 0)
+        return 0;
+    char dep[SPEC_MAX_ID_LEN + 1];
+    size_t k = strcspn(name, "/");
+    if (k > SPEC_MAX_ID_LEN)
+        return 0; /* refused here, with the words of the doors */
+    memcpy(dep, name, k);
+    dep[k] = '\0';
+    if (sup_find(n->tree, dep) != NULL)
         return 0;
     Naos__V1__PlacementRecord *p = NULL;
-    if (store_placement_get(n->store, req->status->name, &p) != NAOS_OK) {
+    if (store_placement_get(n->store, dep, &p) != NAOS_OK) {
         /* not applied here yet (a deploy just forwarded): the leader
          * knows the latest */
         const struct raft *core = cmdraft_core(n->log);
@@ -151,8 +178,9 @@ node__forward_try(struct node *n, struct ctl_req *creq,
     const struct raft *core = cmdraft_core(n->log);
     uint64_t leader = raft_leader(core).v;
     if (!is_forwardable(req)) {
-        /* a deployment's status is its node's to tell */
-        uint64_t owner = status_owner(n, req);
+        /* a deployment's status and its agents' checkpoints are its
+         * node's to tell */
+        uint64_t owner = request_owner(n, req);
         leader = owner;
         if (owner == 0)
             return false;
@@ -341,12 +369,12 @@ recv_request(struct node *n, const struct wire_msg *m)
     n->fwd_jobs++;
     bool leader = n->log && n->nvoters > 1 &&
                   raft_role_get(cmdraft_core(n->log)) == RAFT_LEADER;
-    bool status = req->req_case == NAOS__V1__REQUEST__REQ_STATUS;
+    bool status = owner_routed_name(req) != NULL; /* any node answers */
     if (!is_forwardable(req) && !status)
         ctl_reply_error(&job->rep, NAOS__V1__ERROR_CODE__INVALID,
                         "naos-node %s takes only commands forwarded "
-                        "(deploy, stop, start, restart, rm, checkpoint "
-                        "save) and deployments' status", n->name);
+                        "(deploy, stop, start, restart, rm), deployments' "
+                        "status and checkpoints", n->name);
     else if (!leader && !status)
         ctl_reply_error(&job->rep, NAOS__V1__ERROR_CODE__BUSY,
                         "naos-node %s is no longer the cluster's leader: "
@@ -380,7 +408,7 @@ node__forward_recv(void *arg, const struct wire_msg *m)
         return recv_reply(n, m);
     if (m->type == FORWARD_TYPE)
         return recv_request(n, m);
-    return false;
+    return node__relay_recv(n, m);
 }
 
 void

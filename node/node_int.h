@@ -126,6 +126,9 @@ struct node_fwd_job {
     struct ctl_reply rep;
 };
 
+/* Deploys a leader keeps count of between its pick and their apply. */
+#define NODE_PICKS_MAX 64
+
 /* The most voters a log has (STORE_MAX_VOTERS, SWIM_HEALTH_VOTERS_MAX). */
 #define NODE_VOTERS_MAX 9
 
@@ -146,11 +149,16 @@ struct node_founders {
 };
 
 struct node_waiter {
-    uint64_t index;        /* the entry */
+    uint64_t index;        /* the entry; 0: relayed, the leader has not
+                              said where it went yet */
     uint64_t term;         /* its term: (index, term) names one entry */
     struct ctl_req *req;   /* deferred control request, or NULL */
     struct ctl_reply *rep; /* where the answer goes */
     struct node_fwd_job *job; /* a forwarded request's, or NULL */
+    /* A command relayed to the leader (node_relay.c): its id, the leader,
+     * and when its client is told the outcome is unknown. */
+    uint64_t relay_id, relay_to;
+    naos_time deadline;
 };
 /* Every request that can be deferred on both endpoints, the forwarded
  * ones, and one answered at once (HTTP, or past the deferral bound). */
@@ -252,9 +260,17 @@ struct node {
     size_t fwd_jobs;               /* forwarded requests being run here */
     struct node_fwd_job *fwd_job;  /* the one being dispatched now */
     bool fwd_job_deferred;         /* ... and it waits for its entry */
+    /* This leader's picks of a new deployment's node, in flight
+     * (node_place.c); index 0 or <= applied: not counted. */
+    struct {
+        uint64_t index, node_id;
+    } picks[NODE_PICKS_MAX];
     struct reconcile rec;   /* the local trees vs the applied state */
     uint64_t applied;       /* last entry applied */
     uint64_t cmd_seq;       /* commands this run proposed */
+    uint64_t proposed;      /* the index of the last one */
+    uint64_t relay_seq, relayed; /* commands relayed to the leader */
+    char name_buf[24];      /* node__node_name of an unknown id */
     bool draining;          /* applying entries now (not reentrant) */
     bool apply_stuck;       /* met an entry it cannot apply: stopped */
     int fatal;              /* a store commit failed: node_run returns it */
@@ -313,10 +329,24 @@ size_t node__members_alive(struct node *n, uint64_t *ids, size_t max);
 /* node__members_health_now: gossip this node's health at the next loop
  * iteration (its founding state changed), not at the next period. */
 void node__members_health_now(struct node *n);
+/* node__place picks the node a new deployment goes to (node_place.c,
+ * node/cmd/placement.h): on names a node or is NULL/"". NAOS_OK with
+ * *node_id; else err says why (NAOS_EINVAL: no node will do). */
+int node__place(struct node *n, const char *on, uint64_t *node_id, char *err,
+                size_t errlen);
+/* node__place_note counts a pick proposed at index until it is applied. */
+void node__place_note(struct node *n, uint64_t index, uint64_t node_id);
 /* node__members_founders: what the members (this node included) say about
  * founding the log with --bootstrap-expect expect (struct node_founders). */
 void node__members_founders(struct node *n, uint32_t expect,
                             struct node_founders *f);
+/* node__node_name: this node's name, a member's, or the id in hex (valid
+ * until the next call). */
+const char *node__node_name(struct node *n, uint64_t id);
+/* node__members_live_load: whether member id is alive (not suspect) to
+ * this node, or is this node; *load_centi its last gossiped load. */
+bool node__members_live_load(struct node *n, uint64_t id,
+                             uint32_t *load_centi);
 /* node__members_addr / _name: a member's advertised address and name, or
  * NULL when membership does not know it. */
 const char *node__members_addr(struct node *n, uint64_t id);
@@ -364,6 +394,9 @@ void node__cmd_close(struct node *n);
  * call with a waiter (rep) from inside a sup_io callback. */
 int node__propose(struct node *n, const Naos__V1__Command *c,
                   struct ctl_req *req, struct ctl_reply *rep);
+/* node__dep_recorded: the applied state has a deployment name (placed on
+ * any node). */
+bool node__dep_recorded(struct node *n, const char *name);
 /* node__propose_failed: deployment name gave up (escalate): propose the
  * failed mark, so a node restart brings it back failed. From io_event. */
 void node__propose_failed(struct node *n, const char *name,
@@ -372,6 +405,25 @@ void node__propose_failed(struct node *n, const char *name,
  * (this node among them) and applies what is committed. */
 int node__cmd_open_log(struct node *n, const uint64_t *ids, size_t nv,
                        char *errbuf, size_t errlen);
+/* node__cmd_wait reserves a waiter for req (deferred here; rep is its
+ * reply), or for the forwarded request being run (req NULL, rep its
+ * reply), whose entry is not known yet; NULL when it cannot wait.
+ * node__cmd_waiter_done answers it with what rep holds and frees it. */
+struct node_waiter *node__cmd_wait(struct node *n, struct ctl_req *req,
+                                   struct ctl_reply *rep);
+void node__cmd_waiter_done(struct node *n, struct node_waiter *w);
+/* A follower's command relayed to the leader (node_relay.c):
+ * node__relay_propose sends the packed command cmd[0..len) to leader; rep
+ * NULL: nobody waits (fire and forget); else req is deferred and answered
+ * once this node applies the entry (or with "outcome unknown" after
+ * RELAY_TIMEOUT_MS). NAOS_OK: sent (req deferred); NAOS_ECLOSED: req
+ * cannot wait here (the caller answers); else rep holds the error. */
+int node__relay_propose(struct node *n, uint64_t leader, const uint8_t *cmd,
+                        size_t len, struct ctl_req *req,
+                        struct ctl_reply *rep);
+bool node__relay_recv(struct node *n, const struct wire_msg *m);
+void node__relay_tick(struct node *n);
+naos_time node__relay_deadline(struct node *n);
 /* node__cmd_leadership_lost answers whoever waits for an entry above the
  * commit index with "outcome unknown" (this node stopped leading). */
 void node__cmd_leadership_lost(struct node *n);

@@ -943,6 +943,33 @@ member_by_id(struct node *n, uint64_t id)
 }
 
 const char *
+node__node_name(struct node *n, uint64_t id)
+{
+    if (id == n->node_id)
+        return n->name;
+    const char *name = node__members_name(n, id);
+    if (name != NULL)
+        return name;
+    snprintf(n->name_buf, sizeof n->name_buf, "%016llx",
+             (unsigned long long)id);
+    return n->name_buf;
+}
+
+bool
+node__members_live_load(struct node *n, uint64_t id, uint32_t *load_centi)
+{
+    *load_centi = 0;
+    const struct swim_member *m = member_by_id(n, id);
+    if (m == NULL || (m->state != SWIM_ALIVE && !m->is_self))
+        return false;
+    struct swim_health h;
+    if (m->health_len &&
+        swim_pb_health_unpack(&h, m->health, m->health_len) == NAOS_OK)
+        *load_centi = h.load_centi;
+    return true;
+}
+
+const char *
 node__members_addr(struct node *n, uint64_t id)
 {
     const struct swim_member *m = member_by_id(n, id);

@@ -394,6 +394,18 @@ store_placement_put(struct store *s, const Naos__V1__PlacementRecord *rec)
 }
 
 int
+store_placement_get_txn(struct store_txn *t, const char *name,
+                        Naos__V1__PlacementRecord **out)
+{
+    int err = check_name(TXN_S(t), "placement", name);
+    if (err != NAOS_OK)
+        return err;
+    return store_pb_get(t, STORE_PLACEMENTS, name, strlen(name),
+                        &naos__v1__placement_record__descriptor,
+                        (ProtobufCMessage **)out);
+}
+
+int
 store_placement_get(struct store *s, const char *name,
                     Naos__V1__PlacementRecord **out)
 {

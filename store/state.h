@@ -68,6 +68,8 @@ int store_placement_put_txn(struct store_txn *t,
                             const Naos__V1__PlacementRecord *rec);
 int store_placement_get(struct store *s, const char *name,
                         Naos__V1__PlacementRecord **out);
+int store_placement_get_txn(struct store_txn *t, const char *name,
+                            Naos__V1__PlacementRecord **out);
 int store_placement_del(struct store *s, const char *name);
 int store_placement_del_txn(struct store_txn *t, const char *name);
 int store_placement_list(struct store *s, Naos__V1__PlacementRecord ***out,

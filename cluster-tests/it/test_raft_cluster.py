@@ -27,8 +27,9 @@ import unittest
 import uuid
 
 import promtext
-from harness import (NODE_BIN, Node, free_tcp_ports, keygen, pid_gone,
-                     proc_ppid, processes_with_env, wait_until, within)
+from harness import (NAOS_BIN, NODE_BIN, Node, free_tcp_ports, keygen,
+                     pid_gone, proc_ppid, processes_with_env, wait_until,
+                     within)
 
 RAFT = ("voters", "term", "leader", "commit_index", "applied_index",
         "elections_total")
@@ -49,6 +50,7 @@ class RaftCluster(unittest.TestCase):
         self.founders = [Node(name="r%d" % i, extra_args=self.founder_args(i))
                          for i in range(3)]
         self.started = []
+        self.traces = []
 
     def tearDown(self):
         problems = []
@@ -58,6 +60,10 @@ class RaftCluster(unittest.TestCase):
             except AssertionError as e:
                 problems.append("%s: %s" % (n.name, e))
         shutil.rmtree(self.dir, ignore_errors=True)
+        for t in self.traces:
+            left = processes_with_env(t)
+            if left:
+                problems.append("workers outlived the cluster: %r" % left)
         if problems:
             raise AssertionError("teardown: " + "; ".join(problems))
 
@@ -111,13 +117,23 @@ class RaftCluster(unittest.TestCase):
         except AssertionError as e:
             raise AssertionError("%s; applied indexes: %r" % (e, seen))
 
-    def deploy_traced(self, node, name):
-        """Deploys `sleep 1000` as name on node with an environment entry
-        of its own; returns (that entry, the worker's pid)."""
+    def deploy_traced(self, node, name, nodes=None):
+        """Deploys `sleep 1000` as name through node with an environment
+        entry of its own (no harness marker: the worker may run on another
+        node than the one asked; tearDown checks no traced process
+        outlives the cluster). Returns (that entry, the worker's pid, the
+        node it was placed on, as the reply names it)."""
         trace = "NAOS_IT_RAFT_DEP=" + uuid.uuid4().hex
-        node.deploy(name, ["sleep", "1000"], "--env", trace)
-        pid = node.wait_running_pid("%s/%s" % (name, name), within(10))
-        return trace, pid
+        self.traces.append(trace)
+        out = node.ok("deploy", name, "--no-wait", "--env", trace, "--",
+                      "sleep", "1000").out
+        m = re.search(r"deployed %s on (\S+) \(epoch (\d+)\)" % name, out)
+        self.assertIsNotNone(m, out)
+        owner = [n for n in (nodes or self.founders)
+                 if n.name == m.group(1)]
+        self.assertEqual(len(owner), 1, out)
+        pid = owner[0].wait_running_pid("%s/%s" % (name, name), within(10))
+        return trace, pid, owner[0]
 
     # ---- tests ------------------------------------------------------------
 
@@ -139,39 +155,59 @@ class RaftCluster(unittest.TestCase):
                       leader.read_node_log())
         followers = [n for n in self.founders if n is not leader]
 
-        # a deployment and a checkpoint on the leader reach every node
-        trace, pid = self.deploy_traced(leader, "x")
-        blob = os.path.join(self.dir, "blob")
-        with open(blob, "w") as f:
-            f.write("state of x\n")
-        out = leader.ok("checkpoint", "save", "x", "-f", blob).out
-        self.assertIn("saved checkpoint", out)
+        # three deploys through the leader go to three different nodes
+        # (the least loaded; a node's own picks in flight count), each
+        # running there only
+        placed = {}
+        for name in ("x", "y", "z"):
+            placed[name] = self.deploy_traced(leader, name)
+        self.assertEqual(sorted(o.name for _, _, o in placed.values()),
+                         ["r0", "r1", "r2"], placed)
         commit = raft_state(leader)["commit_index"]
         self.assertGreater(commit, st[leader.name]["commit_index"])
         applied = self.wait_applied(self.founders, commit, within(10),
-                                    "every node applied the deploy and the "
-                                    "checkpoint")
+                                    "every node applied the deploys")
+        for name, (trace, pid, owner) in placed.items():
+            self.assertEqual(processes_with_env(trace), [pid], name)
+            self.assertEqual(proc_ppid(pid), owner.proc.pid, name)
+            for n in self.founders:  # `naos status --local`: what runs here
+                self.assertEqual(n.dep(name) is not None, n is owner,
+                                 (name, n.name))
 
-        # a follower forwards a command to the leader: it is carried out
-        # there (the leader proposed it, so y is placed on the leader),
-        # and the follower answers a status of y by asking the leader
+        # a checkpoint of each, saved through every node (the node that
+        # runs the agent resolves it; a follower relays the entry to the
+        # leader), reads back the same everywhere
+        blob = os.path.join(self.dir, "blob")
+        for name in placed:
+            for via in self.founders:
+                with open(blob, "w") as f:
+                    f.write("state of %s via %s\n" % (name, via.name))
+                r = via.naos("checkpoint", "save", name, "-f", blob)
+                self.assertEqual(r.code, 0, (name, via.name, r))
+                self.assertIn("saved checkpoint", r.out)
+        applied = self.wait_applied(self.founders,
+                                    raft_state(leader)["commit_index"],
+                                    within(10), "every node applied the "
+                                    "checkpoints")
+        for name in placed:
+            for via in self.founders:
+                r = via.naos("checkpoint", "load", name)
+                self.assertEqual(r.code, 0, (name, via.name, r))
+                self.assertEqual(r.out, "state of %s via r2\n" % name,
+                                 (name, via.name))
+
+        # a follower forwards a deploy to the leader, which places it; the
+        # follower answers its status by asking that node, and removes it
         f = followers[0]
-        r = f.naos("deploy", "y", "--", "sleep", "1000")
+        r = f.naos("deploy", "w", "--", "sleep", "1000")
         self.assertEqual(r.code, 0, r)
-        self.assertIn("deployed y", r.out)
-        self.assertIn("running", f.ok("status", "y").out)
-        self.assertIsNotNone(leader.dep("y"))
+        self.assertRegex(r.out, r"deployed w on r[012] \(epoch \d+\)")
+        self.assertIn("running", f.ok("status", "w").out)
         self.wait_applied(self.founders, applied + 1, within(10),
                           "every node applied the forwarded deploy")
-        leader.ok("rm", "y")
+        r = f.naos("rm", "w")
+        self.assertEqual(r.code, 0, r)
 
-        # x runs on the leader only: its record was applied everywhere
-        # (above), so a follower that were to run it would have by now
-        for n in followers:
-            self.assertIn("no deployments", n.ok("status").out, n.name)
-            self.assertIsNone(n.dep("x"), n.name)
-        self.assertEqual(processes_with_env(trace), [pid])
-        self.assertEqual(proc_ppid(pid), leader.proc.pid)
         # and the leader is still the only one, in the same term
         leader2, st2 = self.wait_leader(self.founders, within(5),
                                         "the same single leader")
@@ -202,12 +238,12 @@ class RaftCluster(unittest.TestCase):
         for n in self.founders:
             self.assertIsNone(n.dep("x"), n.name)
         # and the command is taken now
-        trace, pid = self.deploy_traced(leader, "x")
+        trace, pid, owner = self.deploy_traced(leader, "x")
         commit = raft_state(leader)["commit_index"]
         self.wait_applied(self.founders, commit, within(10),
                           "every node applied the deploy")
         self.assertEqual(processes_with_env(trace), [pid])
-        self.assertEqual(proc_ppid(pid), leader.proc.pid)
+        self.assertEqual(proc_ppid(pid), owner.proc.pid)
 
     def test_leader_killed_survivors_elect_and_old_leader_catches_up(self):
         for i in range(3):
@@ -215,9 +251,14 @@ class RaftCluster(unittest.TestCase):
         old, st = self.wait_leader(self.founders, within(20),
                                    "one leader of 3 voters")
         term0 = st[old.name]["term"]
-        trace_x, pid_x = self.deploy_traced(old, "x")
+        # one deployment on each node
+        placed = {name: self.deploy_traced(old, name)
+                  for name in ("x", "y", "z")}
         self.wait_applied(self.founders, raft_state(old)["commit_index"],
-                          within(10), "every node applied x")
+                          within(10), "every node applied x, y, z")
+        mine = [k for k, (_, _, o) in placed.items() if o is old]
+        self.assertEqual(len(mine), 1, placed)
+        mine = mine[0]
         survivors = [n for n in self.founders if n is not old]
 
         t0 = time.monotonic()
@@ -230,20 +271,23 @@ class RaftCluster(unittest.TestCase):
               "term %d after %.2f s" % (old.name, term0, new.name,
                                         st[new.name]["term"], took))
         self.assertLess(took, within(10))
-        # the killed node's worker went with it
-        wait_until(lambda: pid_gone(pid_x), within(10),
-                   msg="x's worker gone with the killed node")
+        # the killed node's worker went with it; the others ran on
+        wait_until(lambda: pid_gone(placed[mine][1]), within(10),
+                   msg="%s's worker gone with the killed node" % mine)
+        for k, (trace, pid, owner) in placed.items():
+            if k != mine:
+                self.assertEqual(processes_with_env(trace), [pid], k)
 
-        # the new leader takes commands; the other survivor names it
+        # the new leader takes commands and places them on the living
         t1 = time.monotonic()
-        trace_y, pid_y = self.deploy_traced(new, "y")
+        trace_w, pid_w, owner_w = self.deploy_traced(new, "w", survivors)
         print("deploy on the new leader took %.2f s" % (time.monotonic() -
                                                          t1))
+        self.assertIsNot(owner_w, old)
         other = [n for n in survivors if n is not new][0]
-        r = other.naos("deploy", "z", "--no-wait", "--", "sleep", "1000")
+        r = other.naos("deploy", "v", "--no-wait", "--", "sleep", "1000")
         self.assertEqual(r.code, 0, r)  # forwarded to the new leader
-        self.assertIsNotNone(new.dep("z"))
-        self.assertIsNone(other.dep("z"))
+        self.assertNotIn("on %s " % old.name, r.out)
         commit = raft_state(new)["commit_index"]
 
         # the old leader comes back with the same flags and catches up
@@ -258,22 +302,73 @@ class RaftCluster(unittest.TestCase):
         self.assertIsNot(leader, old, "the restarted node leads: %r" % st)
         self.assertEqual(st[old.name]["leader"], 0)
 
-        # x, placed on the old leader, runs there again, and only there; y
-        # only on the new leader
-        old.wait_state("x", "running", within(10))
-        pid_x2 = old.wait_running_pid("x/x", within(10))
-        self.assertEqual(processes_with_env(trace_x), [pid_x2])
-        self.assertEqual(proc_ppid(pid_x2), old.proc.pid)
-        self.assertEqual(processes_with_env(trace_y), [pid_y])
-        self.assertEqual(proc_ppid(pid_y), new.proc.pid)
-        self.assertIsNone(old.dep("y"))
-        self.assertIsNone(new.dep("x"))
-        self.assertIn("no deployments", other.ok("status").out)
+        # its deployment runs there again, and only there; the others as
+        # they were
+        trace_m = placed[mine][0]
+        old.wait_state(mine, "running", within(10))
+        pid_m2 = old.wait_running_pid("%s/%s" % (mine, mine), within(10))
+        self.assertEqual(processes_with_env(trace_m), [pid_m2])
+        self.assertEqual(proc_ppid(pid_m2), old.proc.pid)
+        for k, (trace, pid, owner) in placed.items():
+            if k != mine:
+                self.assertEqual(processes_with_env(trace), [pid], k)
+                self.assertIsNone(old.dep(k), k)
+        self.assertEqual(processes_with_env(trace_w), [pid_w])
+        self.assertEqual(proc_ppid(pid_w), owner_w.proc.pid)
         # the old leader, a follower now, forwards to the new one
-        r = old.naos("deploy", "w", "--no-wait", "--", "sleep", "1000")
+        r = old.naos("deploy", "u", "--no-wait", "--", "sleep", "1000")
         self.assertEqual(r.code, 0, r)
-        self.assertIsNotNone(leader.dep("w"))
-        self.assertIsNone(old.dep("w"))
+        self.assertRegex(r.out, r"deployed u on r[012] \(epoch \d+\)")
+
+    def test_followers_own_commands_reach_the_log(self):
+        """What a follower proposes itself goes through the leader
+        (relayed): an agent's checkpoint save through its own endpoint,
+        and the mark that a deployment gave up, which brings it back
+        failed after its node restarts."""
+        for i in range(3):
+            self.start(i)
+        leader, st = self.wait_leader(self.founders, within(20),
+                                      "one leader of 3 voters")
+        flag = os.path.join(self.dir, "may-run")
+        out = os.path.join(self.dir, "saved")
+        # the agent saves a checkpoint, then fails until flag exists
+        script = ('printf from-agent | "%s" checkpoint save -f - > %s 2>&1; '
+                  '[ -e %s ] && exec sleep 1000; exit 1'
+                  % (NAOS_BIN, out, flag))
+        names = ("a", "b", "c")
+        traces = {}
+        for name in names:
+            trace = "NAOS_IT_RAFT_DEP=" + uuid.uuid4().hex
+            self.traces.append(trace)
+            r = leader.naos("deploy", name, "--no-wait", "--max-restarts",
+                            "1", "--window", "60s", "--env", trace, "--",
+                            "sh", "-c", script.replace(out, out + name))
+            self.assertEqual(r.code, 0, r)
+            m = re.search(r"on (r\d) ", r.out)
+            traces[name] = [n for n in self.founders
+                            if n.name == m.group(1)][0]
+        follower_dep = [k for k, o in traces.items() if o is not leader][0]
+        owner = traces[follower_dep]
+        owner.wait_state(follower_dep, "failed", within(15))
+        # the save, made on a follower, was answered and is everywhere
+        with open(out + follower_dep) as f:
+            said = f.read()
+        self.assertIn("saved checkpoint", said)
+        self.wait_applied(self.founders, raft_state(leader)["commit_index"],
+                          within(10), "every node applied the marks")
+        for n in self.founders:
+            r = n.naos("checkpoint", "load", follower_dep)
+            self.assertEqual((r.code, r.out), (0, "from-agent"), n.name)
+        # the failed mark was recorded: restarted, with the program able
+        # to run now, the owner brings it back failed, not started
+        with open(flag, "w"):
+            pass
+        self.assertEqual(owner.stop_node(), 0)
+        owner.start_node()
+        self.wait_leader(self.founders, within(20), "a leader again")
+        owner.wait_state(follower_dep, "failed", within(15))
+        time.sleep(1)
+        self.assertEqual(owner.dep(follower_dep)["state"], "failed")
 
     def test_leader_cut_off_answers_outcome_unknown(self):
         """A deploy taken by a leader that loses its followers before the

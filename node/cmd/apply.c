@@ -77,10 +77,26 @@ deploy_txn(struct store_txn *t, struct apply_args *a)
     pl.name = (char *)name;
     pl.node_id = d->node_id;
     pl.epoch = a->index;
+    a->res->placed_on = d->node_id;
     if ((rc = store_deploy_put_txn(t, &rec)) != NAOS_OK ||
         (rc = store_placement_put_txn(t, &pl)) != NAOS_OK)
         return rc;
     a->res->changed_deployment = true;
+    return NAOS_OK;
+}
+
+/* placed_on sets res->placed_on from name's placement (0: none). */
+static int
+placed_on(struct store_txn *t, const char *name, struct apply_result *res)
+{
+    Naos__V1__PlacementRecord *pl = NULL;
+    int rc = store_placement_get_txn(t, name, &pl);
+    if (rc == NAOS_ENOTFOUND)
+        return NAOS_OK;
+    if (rc != NAOS_OK)
+        return rc;
+    res->placed_on = pl->node_id;
+    store_placement_free(pl);
     return NAOS_OK;
 }
 
@@ -103,6 +119,10 @@ change_txn(struct store_txn *t, struct apply_args *a, const char *name,
         /* A path: held children live in memory on the owning node. */
         store_deploy_free(rec);
         return NAOS_OK;
+    }
+    if ((rc = placed_on(t, name, a->res)) != NAOS_OK) {
+        store_deploy_free(rec);
+        return rc;
     }
     if (failure != NULL) {
         rc = set_failed(rec, failure);
@@ -127,7 +147,9 @@ change_txn(struct store_txn *t, struct apply_args *a, const char *name,
 static int
 remove_txn(struct store_txn *t, struct apply_args *a, const char *name)
 {
-    int rc = store_deploy_del_txn(t, name);
+    int rc = placed_on(t, name, a->res);
+    if (rc == NAOS_OK)
+        rc = store_deploy_del_txn(t, name);
     if (rc == NAOS_ENOTFOUND) {
         result(a->res, NAOS_ENOTFOUND, "no deployment named %.64s", name);
         return NAOS_OK;

@@ -60,6 +60,8 @@ struct apply_result {
      * cmd_validate (msg says why). Nothing changed but last_applied. */
     int status;
     bool changed_deployment; /* the deployment's record or placement */
+    uint64_t placed_on;      /* deploy, stop, start, restart, rm of a
+                                deployment: the node it is (was) on */
     uint64_t ckpt_seq;       /* checkpoint save: the seq it got */
     char msg[APPLY_ERRMSG_LEN];
 };

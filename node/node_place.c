@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* node_place.c: the leader's pick of a new deployment's node, glue for
+ * node/cmd/placement.h: the candidates are the log's voters (the nodes
+ * that apply it), alive as membership sees them, with the deployments the
+ * applied state places on each plus this leader's picks still in flight
+ * (proposed, not yet applied: without them a burst of deploys would all
+ * go to the same node). Reactor thread only. */
+#include <stdio.h>
+#include <string.h>
+
+#include "node/base/err.h"
+#include "node/base/log.h"
+#include "node/cmd/placement.h"
+#include "node/node_int.h"
+#include "store/state.h"
+
+int
+node__place(struct node *n, const char *on, uint64_t *node_id, char *err,
+            size_t errlen)
+{
+    struct placement_candidate c[NODE_VOTERS_MAX];
+    size_t nc = n->nvoters;
+    if (nc == 0) {
+        snprintf(err, errlen, "the cluster is forming; nothing changed");
+        return NAOS_EBUSY;
+    }
+    for (size_t i = 0; i < nc; i++) {
+        uint64_t id = n->voters[i];
+        c[i] = (struct placement_candidate){.id = id};
+        if (id == n->node_id) {
+            c[i].name = n->name;
+            c[i].alive = true;
+            (void)node__members_live_load(n, id, &c[i].load_centi);
+        } else {
+            c[i].name = node__members_name(n, id);
+            c[i].alive = node__members_live_load(n, id, &c[i].load_centi);
+        }
+    }
+    Naos__V1__PlacementRecord **pl = NULL;
+    size_t npl = 0;
+    if (store_placement_list(n->store, &pl, &npl) != NAOS_OK) {
+        snprintf(err, errlen, "cannot read the placements: %s",
+                 store_errmsg(n->store));
+        return NAOS_ESTORE;
+    }
+    for (size_t k = 0; k < npl; k++)
+        for (size_t i = 0; i < nc; i++)
+            if (pl[k]->node_id == c[i].id)
+                c[i].deployments++;
+    store_placement_list_free(pl, npl);
+    for (size_t k = 0; k < NODE_PICKS_MAX; k++) {
+        if (n->picks[k].index <= n->applied)
+            continue; /* applied (counted above) or never will be */
+        for (size_t i = 0; i < nc; i++)
+            if (n->picks[k].node_id == c[i].id)
+                c[i].deployments++;
+    }
+    int at = placement_pick(c, nc, on, err, errlen);
+    if (at < 0)
+        return NAOS_EINVAL;
+    *node_id = c[at].id;
+    return NAOS_OK;
+}
+
+void
+node__place_note(struct node *n, uint64_t index, uint64_t node_id)
+{
+    /* the oldest slot (lowest index) goes: by then it is applied */
+    size_t at = 0;
+    for (size_t k = 1; k < NODE_PICKS_MAX; k++)
+        if (n->picks[k].index < n->picks[at].index)
+            at = k;
+    n->picks[at].index = index;
+    n->picks[at].node_id = node_id;
+}
