@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* cmd_status.c: `naos status [NAME]`. */
+#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,20 +12,39 @@
 #include "proto/status_json.h"
 
 static const char status_help[] =
-    "Usage: naos status [NAME] [--json]\n"
+    "Usage: naos status [NAME] [--local] [--json]\n"
     "\n"
     "Show every deployment (or only NAME) as a tree: each supervisor with\n"
     "its strategy and restart intensity (restarts in window / max), each\n"
     "worker with its pid, uptime, restarts, last exit and STATUS= text.\n"
+    "In a cluster, every deployment of the cluster, whichever node is\n"
+    "asked: each names the node it is placed on and its placement's epoch,\n"
+    "with its tree as that node reports it (a node that does not answer\n"
+    "within 2 s is shown unreachable); the first line names the leader.\n"
+    "  --local    only the deployments that run on this node\n"
     "With --json, print the status document (stable key order) instead.\n"
     "\n" CLI_GLOBAL_HELP;
 
 int
 cmd_status(struct cli *c, int argc, char **argv)
 {
-    int prc = cli_parse_globals(c, "status", status_help, argc, argv);
-    if (prc != CLI_OPT_NEXT)
-        return prc;
+    static const struct option longopts[] = {
+        {"local", no_argument, NULL, 'l'},
+        CLI_GLOBAL_LONGOPTS,
+        {NULL, 0, NULL, 0},
+    };
+    bool local = false;
+    optind = 0;
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        int rc = cli_opt_common(c, "status", status_help, opt, argv);
+        if (rc == CLI_OPT_NEXT)
+            continue;
+        if (rc != CLI_OPT_LOCAL)
+            return rc;
+        local = true; /* 'l' */
+    }
     const char *name = NULL;
     if (optind < argc)
         name = argv[optind++];
@@ -35,6 +55,7 @@ cmd_status(struct cli *c, int argc, char **argv)
     Naos__V1__StatusRequest sr = NAOS__V1__STATUS_REQUEST__INIT;
     if (name)
         sr.name = (char *)name;
+    sr.local = local;
     Naos__V1__Request req = NAOS__V1__REQUEST__INIT;
     req.req_case = NAOS__V1__REQUEST__REQ_STATUS;
     req.status = &sr;

@@ -189,6 +189,19 @@ status_of(struct cli *c, const char *name, Naos__V1__Reply **out,
     return 0;
 }
 
+/* pending: r (from status_of) shows a deployment recorded in a cluster
+ * that its node has not started yet (no tree). */
+static bool
+pending(const Naos__V1__Reply *r)
+{
+    return r && r->code == NAOS__V1__ERROR_CODE__OK &&
+           r->rep_case == NAOS__V1__REPLY__REP_STATUS &&
+           r->status->n_deployments == 1 &&
+           r->status->deployments[0]->tree == NULL &&
+           r->status->deployments[0]->state &&
+           strcmp(r->status->deployments[0]->state, "pending") == 0;
+}
+
 /* find_status finds the status node at path under n. */
 static const Naos__V1__NodeStatus *
 find_status(const Naos__V1__NodeStatus *n, const char *path)
@@ -450,6 +463,12 @@ wait_started(struct cli *c, const struct spec_node *spec, struct tally *t)
         int ec = status_of(c, name, &r, &d);
         if (ec != 0)
             return ec;
+        if (d == NULL && pending(r) && now_ms() - start < bound) {
+            /* in a cluster: recorded, not yet running on its node */
+            naos_client_reply_free(r);
+            cli_sleep_ms(100);
+            continue;
+        }
         if (d == NULL) {
             naos_client_reply_free(r);
             return cli_fatal(CLI_EXIT_USAGE, "%s was removed while it was "

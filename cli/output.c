@@ -154,6 +154,15 @@ put_children(FILE *f, const Naos__V1__NodeStatus *n, char *prefix,
 void
 output_status_tree(FILE *f, const Naos__V1__Status *st, bool color)
 {
+    if (st->cluster) {
+        const Naos__V1__ClusterInfo *ci = st->cluster;
+        fputs("cluster: leader ", f);
+        cli_print_clean(f, ci->leader && ci->leader[0] ? ci->leader
+                                                       : "(none yet)");
+        fprintf(f, ", term %llu, commit %llu, %u voters\n\n",
+                (unsigned long long)ci->term,
+                (unsigned long long)ci->commit, (unsigned)ci->voters);
+    }
     if (st->n_deployments == 0 || st->deployments == NULL) {
         fputs("no deployments (start one with `naos deploy` or "
               "`naos apply`)\n",
@@ -177,6 +186,15 @@ output_status_tree(FILE *f, const Naos__V1__Status *st, bool color)
             fputs("  (", f);
             cli_print_clean(f, d->failure);
             fputc(')', f);
+        }
+        if (d->node && d->node[0]) {
+            fputs("  on ", f);
+            cli_print_clean(f, d->node);
+            fprintf(f, " (epoch %llu)", (unsigned long long)d->epoch);
+            if (d->node_state && d->node_state[0]) {
+                fputs(" ", f);
+                cli_print_clean(f, d->node_state);
+            }
         }
         fputc('\n', f);
         if (d->tree) {

@@ -1206,6 +1206,8 @@ next_deadline(struct node *n)
     b = b < r ? b : r;
     r = node__relay_deadline(n);
     b = b < r ? b : r;
+    r = node__cluster_status_deadline(n);
+    b = b < r ? b : r;
     naos_time c = node__events_deadline(n);
     naos_time d = proc_orphans_scan_busy(&n->orphans)
                       ? n->orphans_pass_at + NODE_ORPHANS_PASS_MS /* next pass */
@@ -1473,6 +1475,7 @@ node_run(struct node *n)
         node__cmd_step(n);
         node__forward_tick(n);
         node__relay_tick(n);
+        node__cluster_status_tick(n);
         if (n->fatal)
             return n->fatal; /* a store commit failed */
         if (n->leave_pending && node__members_left(n)) {
@@ -1512,6 +1515,7 @@ node_close(struct node *n)
     node__cmd_close(n);
     node__raft_close(n);
     node__forward_close(n);
+    node__cluster_status_close(n);
     grave_flush(n);
     node__events_flush(n);
     proc_orphans_scan_fini(&n->orphans);

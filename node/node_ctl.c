@@ -70,6 +70,20 @@ handle_status(struct node *n, const Naos__V1__StatusRequest *req,
         count++;
     if (only) {
         struct sup_node *d = sup_find(n->tree, only);
+        Naos__V1__DeploymentStatus *rec =
+            d == NULL && n->nvoters > 1 ? node__recorded_status(n, rep, only)
+                                        : NULL;
+        if (rec != NULL) {
+            /* placed on another node, which did not answer for it, or
+             * not started yet: what the applied state says */
+            st->deployments = ctl_reply_alloc(rep, sizeof(void *));
+            if (st->deployments == NULL)
+                return;
+            st->deployments[st->n_deployments++] = rec;
+            rep->msg.rep_case = NAOS__V1__REPLY__REP_STATUS;
+            rep->msg.status = st;
+            return;
+        }
         if (d == NULL) {
             ctl_reply_error(rep, NAOS__V1__ERROR_CODE__NOT_FOUND,
                             "no deployment named %s (see `naos status`)",
@@ -894,8 +908,11 @@ node__ctl_request(void *arg, struct ctl_req *req)
             break;
         }
     }
-    /* A follower's operator commands go to the leader (node_forward.c). */
-    if (who.run == NULL && node__forward_try(n, req, m, rep))
+    /* The operator's status of a cluster gathers every node's report
+     * (node_cluster_status.c); a follower's operator commands go to the
+     * leader (node_forward.c). */
+    if (who.run == NULL && (node__cluster_status_try(n, req, m, rep) ||
+                            node__forward_try(n, req, m, rep)))
         return;
     dispatch(n, req, &who, m, rep);
 }

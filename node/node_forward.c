@@ -235,6 +235,26 @@ node__forward_try(struct node *n, struct ctl_req *creq,
     return true;
 }
 
+int
+node__forward_status_local(struct node *n, uint64_t to, uint64_t id)
+{
+    const char *addr = node__members_addr(n, to);
+    if (addr == NULL || n->wire == NULL)
+        return NAOS_ENOTFOUND;
+    Naos__V1__StatusRequest sr = NAOS__V1__STATUS_REQUEST__INIT;
+    sr.local = true;
+    Naos__V1__Request req = NAOS__V1__REQUEST__INIT;
+    req.req_case = NAOS__V1__REQUEST__REQ_STATUS;
+    req.status = &sr;
+    size_t len;
+    uint8_t *inner = pack(&req.base, &len);
+    if (inner == NULL)
+        return NAOS_ENOMEM;
+    int rc = send_wrapped(n, addr, FORWARD_TYPE, id, inner, len);
+    naos_free(inner);
+    return rc;
+}
+
 /* protobuf-c allocations from the reply's arena: freed with the reply. */
 static void *
 arena_alloc(void *data, size_t size)
@@ -256,6 +276,11 @@ recv_reply(struct node *n, const struct wire_msg *m)
         naos__v1__forward_reply__unpack(NULL, m->len, m->payload);
     if (fr == NULL)
         return false;
+    if (node__cluster_status_reply(n, m->sender, fr->id, fr->reply.data,
+                                   fr->reply.len)) {
+        naos__v1__forward_reply__free_unpacked(fr, NULL);
+        return true;
+    }
     struct node_forward *f = NULL;
     for (size_t i = 0; i < NODE_FORWARD_MAX && f == NULL; i++)
         if (n->fwd[i].req != NULL && n->fwd[i].id == fr->id &&

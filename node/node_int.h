@@ -126,6 +126,22 @@ struct node_fwd_job {
     struct ctl_reply rep;
 };
 
+/* `naos status` of a cluster (node_cluster_status.c): requests gathering
+ * their owners' reports at once, and how long they wait for them. */
+#define STATUS_GATHERS 8
+#define STATUS_GATHER_MS 2000
+
+struct node_gather {
+    struct ctl_req *req; /* deferred; NULL: free slot */
+    naos_time deadline;
+    size_t nask;
+    struct {
+        uint64_t node, id;
+        bool answered;
+        Naos__V1__Reply *reply; /* heap (protobuf-c); NULL: none */
+    } ask[9];
+};
+
 /* Deploys a leader keeps count of between its pick and their apply. */
 #define NODE_PICKS_MAX 64
 
@@ -270,6 +286,8 @@ struct node {
     uint64_t cmd_seq;       /* commands this run proposed */
     uint64_t proposed;      /* the index of the last one */
     uint64_t relay_seq, relayed; /* commands relayed to the leader */
+    struct node_gather gathers[STATUS_GATHERS];
+    uint64_t gather_seq;
     char name_buf[24];      /* node__node_name of an unknown id */
     bool draining;          /* applying entries now (not reentrant) */
     bool apply_stuck;       /* met an entry it cannot apply: stopped */
@@ -412,6 +430,26 @@ int node__cmd_open_log(struct node *n, const uint64_t *ids, size_t nv,
 struct node_waiter *node__cmd_wait(struct node *n, struct ctl_req *req,
                                    struct ctl_reply *rep);
 void node__cmd_waiter_done(struct node *n, struct node_waiter *w);
+/* `naos status` of the cluster (node_cluster_status.c): _try answers a
+ * status request of the whole cluster (true), gathering the other nodes'
+ * reports; _reply takes a report (false: id is not a gathering's). */
+bool node__cluster_status_try(struct node *n, struct ctl_req *creq,
+                              const Naos__V1__Request *req,
+                              struct ctl_reply *rep);
+/* node__recorded_status: deployment name as the applied state has it
+ * (no tree unless it runs here; "pending" when placed elsewhere), with
+ * its node and epoch; NULL without a record. */
+Naos__V1__DeploymentStatus *node__recorded_status(struct node *n,
+                                                  struct ctl_reply *rep,
+                                                  const char *name);
+bool node__cluster_status_reply(struct node *n, uint64_t from, uint64_t id,
+                                const uint8_t *reply, size_t len);
+void node__cluster_status_tick(struct node *n);
+naos_time node__cluster_status_deadline(struct node *n);
+void node__cluster_status_close(struct node *n);
+/* node__forward_status_local asks node `to` for its own trees (`status
+ * --local`), the answer coming back with id (node_forward.c). */
+int node__forward_status_local(struct node *n, uint64_t to, uint64_t id);
 /* A follower's command relayed to the leader (node_relay.c):
  * node__relay_propose sends the packed command cmd[0..len) to leader; rep
  * NULL: nobody waits (fire and forget); else req is deferred and answered

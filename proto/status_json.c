@@ -187,6 +187,13 @@ deployment_json(const Naos__V1__DeploymentStatus *d, int64_t elapsed)
         !obj_set(o, "state", jstr(d->state)) ||
         (failed && !obj_set(o, "failure", str_or_null(d->failure))))
         goto err;
+    /* a cluster's status: where it runs, under which fencing token */
+    if (d->node && d->node[0] &&
+        (!obj_set(o, "node", jstr(d->node)) ||
+         !obj_set(o, "epoch", json_integer((json_int_t)d->epoch)) ||
+         (d->node_state && d->node_state[0] &&
+          !obj_set(o, "node_state", jstr(d->node_state)))))
+        goto err;
     json_t *tree = d->tree ? node_json(d->tree, 1, elapsed) : json_null();
     if (!obj_set(o, "tree", tree))
         goto err;
@@ -224,9 +231,22 @@ status_json_status_at(const Naos__V1__Status *st, const int64_t *elapsed_ms)
     json_t *o = json_object();
     if (o == NULL)
         return NULL;
+    if (!obj_set(o, "node", jstr(st->node)))
+        goto err;
+    if (st->cluster) {
+        const Naos__V1__ClusterInfo *c = st->cluster;
+        json_t *co = json_object();
+        if (!obj_set(o, "cluster", co) ||
+            !obj_set(co, "leader", c->leader && c->leader[0]
+                                       ? jstr(c->leader)
+                                       : json_null()) ||
+            !obj_set(co, "term", json_integer((json_int_t)c->term)) ||
+            !obj_set(co, "commit", json_integer((json_int_t)c->commit)) ||
+            !obj_set(co, "voters", json_integer(c->voters)))
+            goto err;
+    }
     json_t *deps = json_array();
-    if (!obj_set(o, "node", jstr(st->node)) ||
-        !obj_set(o, "deployments", deps))
+    if (!obj_set(o, "deployments", deps))
         goto err;
     for (size_t i = 0; st->deployments && i < st->n_deployments; i++) {
         json_t *d = deployment_json(st->deployments[i],

@@ -605,9 +605,12 @@ class Node:
         p = self.write(fname, yaml_text, 0o644)
         return self.ok("apply", "-f", p, *([] if wait else ["--no-wait"]))
 
-    def status(self, name=None):
-        """The whole status document (dict)."""
+    def status(self, name=None, local=True):
+        """The whole status document (dict): of what runs on this node
+        (`--local`; the same without a cluster), or of the cluster."""
         args = ["status"] + ([name] if name else [])
+        if local and not name:
+            args.append("--local")
         return self.ok(*args, json=True).data
 
     def dep(self, name):

@@ -174,6 +174,26 @@ class RaftCluster(unittest.TestCase):
                 self.assertEqual(n.dep(name) is not None, n is owner,
                                  (name, n.name))
 
+        # `naos status` on any node shows the cluster: every deployment,
+        # its node and epoch, its tree as that node reports it
+        for n in self.founders:
+            doc = n.status(local=False)
+            self.assertEqual(doc["cluster"]["leader"], leader.name, n.name)
+            self.assertEqual(doc["cluster"]["voters"], 3)
+            deps = {d["name"]: d for d in doc["deployments"]}
+            self.assertEqual(sorted(deps), ["x", "y", "z"], n.name)
+            for name, (trace, pid, owner) in placed.items():
+                d = deps[name]
+                self.assertEqual((d["node"], d["state"]),
+                                 (owner.name, "running"), (n.name, d))
+                self.assertGreater(d["epoch"], 0)
+                self.assertNotIn("node_state", d)
+                self.assertEqual(d["tree"]["children"][0]["pid"], pid)
+        out = followers[0].ok("status").out
+        self.assertIn("cluster: leader %s, term %d" %
+                      (leader.name, st[leader.name]["term"]), out)
+        self.assertRegex(out, r"x  running  .*on r[012] \(epoch \d+\)")
+
         # a checkpoint of each, saved through every node (the node that
         # runs the agent resolves it; a follower relays the entry to the
         # leader), reads back the same everywhere
@@ -277,6 +297,18 @@ class RaftCluster(unittest.TestCase):
         for k, (trace, pid, owner) in placed.items():
             if k != mine:
                 self.assertEqual(processes_with_env(trace), [pid], k)
+
+        # the cluster's status still lists it, on its node, unreachable
+        t3 = time.monotonic()
+        doc = new.status(local=False)
+        self.assertLess(time.monotonic() - t3, within(5))
+        deps = {d["name"]: d for d in doc["deployments"]}
+        self.assertEqual(doc["cluster"]["leader"], new.name)
+        self.assertEqual((deps[mine]["node"], deps[mine]["node_state"]),
+                         (old.name, "unreachable"), deps[mine])
+        for k in placed:
+            if k != mine:
+                self.assertEqual(deps[k]["state"], "running", deps[k])
 
         # the new leader takes commands and places them on the living
         t1 = time.monotonic()

@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* node_cluster_status.c: `naos status` of a cluster from any node. The
+ * deployments are the applied state's (the replicated records and
+ * placements, the same on every node that has applied as far); their
+ * live trees are what the nodes that run them report: this node's own
+ * at once, each other owner's asked for (a Forward of `status --local`,
+ * node_forward.c's types) and gathered, for at most STATUS_GATHER_MS. A
+ * deployment whose node is not alive, or did not answer in time, shows
+ * its record's state with "node_state": "unreachable". Every deployment
+ * names its node and its placement's epoch; the document names the
+ * leader, term and commit index as this node sees them.
+ *
+ * Bounds: STATUS_GATHERS requests gathering at once (more are answered
+ * BUSY); one owner's answer is one envelope (node_forward.c); what is
+ * gathered is freed when the answer is sent or its client goes.
+ * Reactor thread only. */
+#include <stdio.h>
+#include <string.h>
+
+#include "node/base/alloc.h"
+#include "node/base/err.h"
+#include "node/base/log.h"
+#include "node/node_int.h"
+#include "store/state.h"
+
+/* The ids of the gathering's requests: apart from node_forward.c's. */
+#define GATHER_ID_BIT (UINT64_C(1) << 63)
+
+static struct node_gather *
+gather_of_req(struct node *n, const struct ctl_req *req)
+{
+    for (size_t i = 0; i < STATUS_GATHERS; i++)
+        if (n->gathers[i].req == req)
+            return &n->gathers[i];
+    return NULL;
+}
+
+static void
+gather_free(struct node_gather *g)
+{
+    for (size_t i = 0; i < g->nask; i++)
+        if (g->ask[i].reply)
+            naos__v1__reply__free_unpacked(g->ask[i].reply, NULL);
+    *g = (struct node_gather){0};
+}
+
+static void
+gather_cancel(void *arg, struct ctl_req *req)
+{
+    struct node_gather *g = gather_of_req(arg, req);
+    if (g != NULL)
+        gather_free(g);
+}
+
+/* protobuf-c allocations from a reply's arena (freed with the reply). */
+static void *
+arena_alloc(void *data, size_t size)
+{
+    return ctl_reply_alloc(data, size);
+}
+
+static void
+arena_free(void *data, void *p)
+{
+    (void)data;
+    (void)p;
+}
+
+/* copy_dep: d deep-copied into rep's arena (NULL when out of memory). */
+static Naos__V1__DeploymentStatus *
+copy_dep(struct ctl_reply *rep, const Naos__V1__DeploymentStatus *d)
+{
+    size_t len = naos__v1__deployment_status__get_packed_size(d);
+    uint8_t *buf = naos_alloc(len ? len : 1);
+    if (buf == NULL)
+        return NULL;
+    naos__v1__deployment_status__pack(d, buf);
+    ProtobufCAllocator a = {arena_alloc, arena_free, rep};
+    Naos__V1__DeploymentStatus *c =
+        naos__v1__deployment_status__unpack(&a, len, buf);
+    naos_free(buf);
+    return c;
+}
+
+/* The owner's report of name, or NULL; *answered: the owner answered. */
+static const Naos__V1__DeploymentStatus *
+reported(const struct node_gather *g, uint64_t owner, const char *name,
+         bool *answered)
+{
+    *answered = false;
+    for (size_t i = 0; i < g->nask; i++) {
+        const Naos__V1__Reply *r = g->ask[i].reply;
+        if (g->ask[i].node != owner || r == NULL)
+            continue;
+        if (r->rep_case != NAOS__V1__REPLY__REP_STATUS || r->status == NULL)
+            return NULL;
+        *answered = true;
+        for (size_t k = 0; k < r->status->n_deployments; k++)
+            if (r->status->deployments[k]->name &&
+                strcmp(r->status->deployments[k]->name, name) == 0)
+                return r->status->deployments[k];
+        return NULL;
+    }
+    return NULL;
+}
+
+/* From the record alone: what its node is asked to do. */
+static const char *
+record_state(const Naos__V1__DeploymentRecord *rec)
+{
+    if (rec->failed)
+        return "failed";
+    return rec->desired == NAOS__V1__DESIRED_STATE__DESIRED_STOPPED
+               ? "stopped"
+               : "unknown";
+}
+
+static Naos__V1__DeploymentStatus *
+one(struct node *n, const struct node_gather *g, struct ctl_reply *rep,
+    const Naos__V1__DeploymentRecord *rec, uint64_t owner, uint64_t epoch)
+{
+    Naos__V1__DeploymentStatus *ds = NULL;
+    bool answered = owner == n->node_id;
+    if (owner == n->node_id) {
+        struct sup_node *d = sup_find(n->tree, rec->name);
+        if (d != NULL)
+            ds = node__deployment_status(n, rep, d);
+    } else {
+        const Naos__V1__DeploymentStatus *r =
+            reported(g, owner, rec->name, &answered);
+        if (r != NULL)
+            ds = copy_dep(rep, r);
+    }
+    if (ds == NULL) {
+        ds = ctl_reply_alloc(rep, sizeof *ds);
+        if (ds == NULL)
+            return NULL;
+        naos__v1__deployment_status__init(ds);
+        ds->name = ctl_reply_strdup(rep, rec->name);
+        /* answered without it: not started there yet */
+        ds->state = (char *)(answered && !rec->failed ? "pending"
+                                                      : record_state(rec));
+        if (rec->failed)
+            ds->failure = ctl_reply_strdup(rep, rec->failure);
+        if (!answered)
+            ds->node_state = "unreachable";
+    }
+    ds->node = ctl_reply_strdup(rep, node__node_name(n, owner));
+    ds->epoch = epoch;
+    return ds;
+}
+
+Naos__V1__DeploymentStatus *
+node__recorded_status(struct node *n, struct ctl_reply *rep, const char *name)
+{
+    Naos__V1__DeploymentRecord *rec = NULL;
+    Naos__V1__PlacementRecord *pl = NULL;
+    if (store_deploy_get(n->store, name, &rec) != NAOS_OK)
+        return NULL;
+    Naos__V1__DeploymentStatus *ds = NULL;
+    if (store_placement_get(n->store, name, &pl) == NAOS_OK) {
+        /* asked here: its node did not run it yet (or did not answer
+         * for it): pending */
+        struct node_gather none = {0};
+        ds = one(n, &none, rep, rec, pl->node_id, pl->epoch);
+        if (ds != NULL && ds->tree == NULL && !rec->failed &&
+            rec->desired != NAOS__V1__DESIRED_STATE__DESIRED_STOPPED) {
+            ds->state = "pending";
+            ds->node_state = "";
+        }
+        store_placement_free(pl);
+    }
+    store_deploy_free(rec);
+    return ds;
+}
+
+/* Answers g's client: every deployment of the applied state. */
+static void
+compose(struct node *n, struct node_gather *g)
+{
+    struct ctl_req *req = g->req;
+    struct ctl_reply *rep = ctl_req_reply(req);
+    Naos__V1__DeploymentRecord **recs = NULL;
+    Naos__V1__PlacementRecord **pl = NULL;
+    size_t nrec = 0, npl = 0;
+    if (store_deploy_list(n->store, &recs, &nrec) != NAOS_OK ||
+        store_placement_list(n->store, &pl, &npl) != NAOS_OK) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INTERNAL,
+                        "cannot read the deployments: %s",
+                        store_errmsg(n->store));
+        goto done;
+    }
+    Naos__V1__Status *st = ctl_reply_alloc(rep, sizeof *st);
+    Naos__V1__ClusterInfo *ci = ctl_reply_alloc(rep, sizeof *ci);
+    if (st == NULL || ci == NULL)
+        goto done;
+    naos__v1__status__init(st);
+    naos__v1__cluster_info__init(ci);
+    st->node = n->name;
+    const struct raft *core = cmdraft_core(n->log);
+    uint64_t leader = raft_leader(core).v;
+    ci->leader = leader ? ctl_reply_strdup(rep, node__node_name(n, leader))
+                        : "";
+    ci->term = raft_term(core);
+    ci->commit = cmdraft_commit_index(n->log);
+    ci->voters = (uint32_t)n->nvoters;
+    st->cluster = ci;
+    if (nrec > 0 &&
+        (st->deployments = ctl_reply_alloc(rep, nrec * sizeof(void *))) ==
+            NULL)
+        goto done;
+    for (size_t i = 0; i < nrec; i++) {
+        uint64_t owner = 0, epoch = 0;
+        for (size_t k = 0; k < npl; k++)
+            if (strcmp(pl[k]->name, recs[i]->name) == 0) {
+                owner = pl[k]->node_id;
+                epoch = pl[k]->epoch;
+            }
+        Naos__V1__DeploymentStatus *ds =
+            one(n, g, rep, recs[i], owner, epoch);
+        if (ds != NULL)
+            st->deployments[st->n_deployments++] = ds;
+    }
+    rep->msg.rep_case = NAOS__V1__REPLY__REP_STATUS;
+    rep->msg.status = st;
+done:
+    store_deploy_list_free(recs, nrec);
+    store_placement_list_free(pl, npl);
+    gather_free(g);
+    ctl_req_finish(req);
+}
+
+bool
+node__cluster_status_try(struct node *n, struct ctl_req *creq,
+                         const Naos__V1__Request *req, struct ctl_reply *rep)
+{
+    if (creq == NULL || req->req_case != NAOS__V1__REQUEST__REQ_STATUS ||
+        n->log == NULL || n->nvoters < 2 ||
+        (req->status && (req->status->local ||
+                         (req->status->name && req->status->name[0]))))
+        return false;
+    struct node_gather *g = NULL;
+    for (size_t i = 0; i < STATUS_GATHERS && g == NULL; i++)
+        if (n->gathers[i].req == NULL)
+            g = &n->gathers[i];
+    if (g == NULL) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
+                        "%d cluster status requests are being answered: try "
+                        "again in a moment (or `naos status --local`)",
+                        STATUS_GATHERS);
+        return true;
+    }
+    if (ctl_req_defer(creq, gather_cancel, n) != NAOS_OK)
+        return false; /* this node's trees, as without a cluster */
+    *g = (struct node_gather){.req = creq,
+                              .deadline = n->r.now + STATUS_GATHER_MS};
+    /* ask every other voter that is alive (its placements or not: a
+     * deploy being applied there may have started) */
+    for (size_t i = 0; i < n->nvoters; i++) {
+        uint64_t id = n->voters[i];
+        uint32_t load;
+        if (id == n->node_id || !node__members_live_load(n, id, &load))
+            continue;
+        uint64_t ask = GATHER_ID_BIT | ++n->gather_seq;
+        if (node__forward_status_local(n, id, ask) != NAOS_OK)
+            continue;
+        g->ask[g->nask].node = id;
+        g->ask[g->nask].id = ask;
+        g->nask++;
+    }
+    if (g->nask == 0)
+        compose(n, g);
+    return true;
+}
+
+bool
+node__cluster_status_reply(struct node *n, uint64_t from, uint64_t id,
+                           const uint8_t *reply, size_t len)
+{
+    if (!(id & GATHER_ID_BIT))
+        return false;
+    for (size_t i = 0; i < STATUS_GATHERS; i++) {
+        struct node_gather *g = &n->gathers[i];
+        if (g->req == NULL)
+            continue;
+        size_t pending = 0;
+        bool mine = false;
+        for (size_t k = 0; k < g->nask; k++) {
+            if (g->ask[k].id == id && g->ask[k].node == from &&
+                g->ask[k].reply == NULL) {
+                g->ask[k].reply = naos__v1__reply__unpack(NULL, len, reply);
+                g->ask[k].answered = true;
+                mine = true;
+            }
+            pending += !g->ask[k].answered;
+        }
+        if (mine) {
+            if (pending == 0)
+                compose(n, g);
+            return true;
+        }
+    }
+    return true; /* late: its gathering is over */
+}
+
+void
+node__cluster_status_tick(struct node *n)
+{
+    for (size_t i = 0; i < STATUS_GATHERS; i++)
+        if (n->gathers[i].req != NULL && n->r.now >= n->gathers[i].deadline)
+            compose(n, &n->gathers[i]);
+}
+
+naos_time
+node__cluster_status_deadline(struct node *n)
+{
+    naos_time d = NAOS_TIME_NEVER;
+    for (size_t i = 0; i < STATUS_GATHERS; i++)
+        if (n->gathers[i].req != NULL && n->gathers[i].deadline < d)
+            d = n->gathers[i].deadline;
+    return d;
+}
+
+void
+node__cluster_status_close(struct node *n)
+{
+    for (size_t i = 0; i < STATUS_GATHERS; i++)
+        if (n->gathers[i].req != NULL)
+            gather_free(&n->gathers[i]);
+}
