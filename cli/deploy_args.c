@@ -48,6 +48,9 @@ const char deploy_args_help[] =
     "  -f, --file FILE      project file to take NAME from (default\n"
     "                       ./naos.yaml)\n"
     "  --no-wait            return once the node has accepted the deployment\n"
+    "  --on NODE            in a cluster, run it on NODE (by name; refused\n"
+    "                       while NODE is not alive); default: the node\n"
+    "                       with the fewest deployments\n"
     "\n"
     "Supervisor options:\n"
     "  --supervisor S       one-for-one (default), one-for-all, rest-for-one\n"
@@ -110,6 +113,7 @@ enum {
     O_OUTPUT,
     O_CONTROL,
     O_NO_WAIT,
+    O_ON,
 };
 
 static const struct option longopts[] = {
@@ -130,6 +134,7 @@ static const struct option longopts[] = {
     {"control", required_argument, NULL, O_CONTROL},
     {"file", required_argument, NULL, 'f'},
     {"no-wait", no_argument, NULL, O_NO_WAIT},
+    {"on", required_argument, NULL, O_ON},
     CLI_GLOBAL_LONGOPTS,
     {NULL, 0, NULL, 0},
 };
@@ -166,6 +171,7 @@ struct dargs {
     const char **env;
     size_t envc;
     const char *cwd;
+    const char *on;    /* --on */
     char **cmd;
     size_t cmdc;
     const char *file;  /* -f */
@@ -374,6 +380,14 @@ one_opt(struct dargs *a, int opt, const char *arg, char *err, size_t errlen)
         }
         a->cwd = arg;
         return NAOS_OK;
+    case O_ON:
+        if (arg[0] == '\0') {
+            snprintf(err, errlen, "--on: must not be empty (a node's name, "
+                     "as `naos nodes` shows it)");
+            return NAOS_EINVAL;
+        }
+        a->on = arg;
+        return NAOS_OK;
     case 'f':
         if (arg[0] == '\0') {
             snprintf(err, errlen, "-f: must not be empty");
@@ -545,6 +559,9 @@ build(const struct dargs *a, const struct spec_node *base, const char *cwd,
         out->backoff_min = base->backoff_min;
         out->backoff_max = base->backoff_max;
     }
+    const char *on = a->on ? a->on : base ? base->place_on : NULL;
+    if (on != NULL && (out->place_on = naos_strdup(on)) == NULL)
+        return NAOS_ENOMEM;
 
     bool pool = out->strategy == SPEC_SIMPLE_ONE_FOR_ONE ||
                 (replicas > 0 && !sup_given);

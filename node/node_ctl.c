@@ -143,8 +143,9 @@ handle_deploy(struct node *n, struct ctl_req *creq,
     }
     /* The leader picks the node (replicas never do); one voter: here. */
     uint64_t where = 0;
+    const char *on = spec->placement ? spec->placement->on : NULL;
     if (n->log != NULL && /* forming: node__propose says so */
-        (rc = node__place(n, NULL, &where, err, sizeof err)) != NAOS_OK) {
+        (rc = node__place(n, on, &where, err, sizeof err)) != NAOS_OK) {
         ctl_reply_error(rep, rc == NAOS_EINVAL
                                  ? NAOS__V1__ERROR_CODE__INVALID
                                  : NAOS__V1__ERROR_CODE__BUSY,

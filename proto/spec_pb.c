@@ -63,6 +63,10 @@ spec_pb_free(Naos__V1__NodeSpec *m)
         naos_free(m->env[i]);
     naos_free(m->env);
     naos_free(m->cwd);
+    if (m->placement != NULL) {
+        naos_free(m->placement->on);
+        naos_free(m->placement);
+    }
     for (size_t i = 0; m->children && i < m->n_children; i++)
         spec_pb_free(m->children[i]);
     naos_free(m->children);
@@ -130,6 +134,16 @@ node_to_pb(const struct spec_node *n, int depth, Naos__V1__NodeSpec **out)
     m->max_restarts = n->max_restarts;
     m->window_s = n->window_s;
     m->replicas = n->replicas;
+    if (n->place_on != NULL) {
+        rc = NAOS_ENOMEM;
+        m->placement = naos_alloc(sizeof *m->placement);
+        if (m->placement == NULL)
+            goto err_after_alloc;
+        naos__v1__placement__init(m->placement);
+        m->placement->on = NULL;
+        if ((m->placement->on = dup_or_empty(n->place_on)) == NULL)
+            goto err_after_alloc;
+    }
     if (n->nchildren > 0 && n->children != NULL) {
         rc = NAOS_ENOMEM;
         m->children = naos_alloc(n->nchildren * sizeof *m->children);
@@ -306,6 +320,13 @@ node_from_pb(struct conv *c, const Naos__V1__NodeSpec *m, const char *parent,
         return rc;
     if (m->cwd != NULL && m->cwd[0] != '\0') {
         rc = copy_str(c, path, "cwd", m->cwd, &n->cwd);
+        if (rc != NAOS_OK)
+            return rc;
+    }
+    if (m->placement != NULL && m->placement->on != NULL &&
+        m->placement->on[0] != '\0') {
+        rc = copy_str(c, path, "placement.on", m->placement->on,
+                      &n->place_on);
         if (rc != NAOS_OK)
             return rc;
     }

@@ -27,6 +27,7 @@ make_tree(struct spec_node *root)
     root->strategy = SPEC_REST_FOR_ONE;
     root->max_restarts = 5;
     root->window_s = 300;
+    root->place_on = naos_strdup("n2");
     root->nchildren = 2;
     root->children = naos_alloc(2 * sizeof *root->children);
 
@@ -89,6 +90,10 @@ expect_same(const struct spec_node *a, const struct spec_node *b)
         NT_EQ_STR(a->cwd, b->cwd);
     else
         NT_TRUE(b->cwd == NULL);
+    if (a->place_on)
+        NT_EQ_STR(a->place_on, b->place_on);
+    else
+        NT_TRUE(b->place_on == NULL);
     NT_EQ_INT(a->ready, b->ready);
     NT_EQ_INT(a->start_timeout, b->start_timeout);
     NT_EQ_INT(a->watchdog, b->watchdog);

@@ -155,6 +155,21 @@ class RaftCluster(unittest.TestCase):
                       leader.read_node_log())
         followers = [n for n in self.founders if n is not leader]
 
+        # pinned with --on, through a follower: on that node, whatever the
+        # load
+        pin = followers[0]
+        trace_p = "NAOS_IT_RAFT_DEP=" + uuid.uuid4().hex
+        self.traces.append(trace_p)
+        r = followers[1].naos("deploy", "pinned", "--on", pin.name, "--env",
+                              trace_p, "--", "sleep", "1000")
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("deployed pinned on %s" % pin.name, r.out)
+        pid_p = pin.wait_running_pid("pinned/pinned", within(10))
+        self.assertEqual(proc_ppid(pid_p), pin.proc.pid)
+        r = followers[1].ok("rm", "pinned")
+        wait_until(lambda: pid_gone(pid_p), within(10),
+                   msg="pinned's worker gone after rm")
+
         # three deploys through the leader go to three different nodes
         # (the least loaded; a node's own picks in flight count), each
         # running there only
@@ -309,6 +324,18 @@ class RaftCluster(unittest.TestCase):
         for k in placed:
             if k != mine:
                 self.assertEqual(deps[k]["state"], "running", deps[k])
+
+        # pinned to the dead node: refused, naming it and the live ones
+        r = new.naos("deploy", "p", "--no-wait", "--on", old.name, "--",
+                     "sleep", "1000")
+        self.assertEqual(r.code, 100, r)
+        self.assertIn("pinned to node %s (--on %s), which is not alive now"
+                      % (old.name, old.name), r.err)
+        r = new.naos("deploy", "p", "--no-wait", "--on", "nosuch", "--",
+                     "sleep", "1000")
+        self.assertEqual(r.code, 100, r)
+        self.assertIn("which is no voter of this cluster", r.err)
+        self.assertIsNone(new.dep("p"))
 
         # the new leader takes commands and places them on the living
         t1 = time.monotonic()

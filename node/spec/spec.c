@@ -71,6 +71,7 @@ spec_node_fini(struct spec_node *n)
     free_strv(n->argv, n->argc);
     free_strv(n->env, n->envc);
     naos_free(n->cwd);
+    naos_free(n->place_on);
     if (n->children != NULL) {
         for (size_t i = 0; i < n->nchildren; i++)
             spec_node_fini(&n->children[i]);
@@ -113,6 +114,7 @@ spec_node_copy(struct spec_node *dst, const struct spec_node *src)
     dst->argv = NULL;
     dst->env = NULL;
     dst->cwd = NULL;
+    dst->place_on = NULL;
     dst->children = NULL;
     dst->nchildren = 0;
 
@@ -123,6 +125,9 @@ spec_node_copy(struct spec_node *dst, const struct spec_node *src)
     if (copy_strv(&dst->env, src->env, src->envc) != NAOS_OK)
         goto err;
     if (src->cwd != NULL && (dst->cwd = naos_strdup(src->cwd)) == NULL)
+        goto err;
+    if (src->place_on != NULL &&
+        (dst->place_on = naos_strdup(src->place_on)) == NULL)
         goto err;
     if (src->children != NULL && src->nchildren > 0) {
         if (src->nchildren >= SIZE_MAX / sizeof(struct spec_node))
@@ -650,10 +655,35 @@ check_supervisor(struct vctx *v, const struct spec_node *n, int depth)
     return NAOS_OK;
 }
 
+/* A node name as `naos-node --name` and membership take it: 1..63
+ * printable bytes, no space or '/'. NULL when fine. */
+static const char *
+node_name_problem(const char *s)
+{
+    size_t len = strlen(s);
+    if (len == 0)
+        return "must not be empty";
+    if (len > SPEC_MAX_ID_LEN)
+        return "longer than 63 bytes";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p <= ' ' || *p >= 0x7f || *p == '/')
+            return "has a space, '/' or a byte that is not printable ASCII";
+    return NULL;
+}
+
 static int
 validate_node(struct vctx *v, const struct spec_node *n, int depth)
 {
     v->nodes++;
+    if (n->place_on != NULL) {
+        const char *why = node_name_problem(n->place_on);
+        if (depth != 1)
+            return vfail(v, "placement", "only a deployment (the root) is "
+                         "placed on a node");
+        if (why != NULL)
+            return vfail(v, "placement", "on: \"%.63s\" %s",
+                         show(n->place_on), why);
+    }
     if (!n->is_supervisor)
         v->workers++;
     if ((unsigned)n->restart > SPEC_TEMPORARY)

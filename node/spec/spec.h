@@ -107,6 +107,10 @@ struct spec_node {
     uint32_t replicas;     /* simple-one-for-one: workers made from children[0] */
     struct spec_node *children; /* array of nchildren, start order */
     size_t nchildren;
+
+    /* root only: the node (by name) the cluster's leader must place the
+     * deployment on; NULL = the least loaded (placement.h) */
+    char *place_on;
 };
 
 /* spec_node_init sets n to the defaults of a worker (permanent, 5 s

@@ -94,6 +94,7 @@ enum ykey {
     K_REPLICAS,
     K_OUTPUT,
     K_CONTROL,
+    K_PLACEMENT,
     K__COUNT,
 };
 
@@ -115,6 +116,7 @@ static const char *const key_names[K__COUNT] = {
     [K_REPLICAS] = "replicas",
     [K_OUTPUT] = "output",
     [K_CONTROL] = "control",
+    [K_PLACEMENT] = "placement",
 };
 
 #define BIT(k) (1u << (k))
@@ -682,6 +684,45 @@ parse_backoff(struct yp *yp, struct spec_node *n)
     return NAOS_OK;
 }
 
+/* parse_placement reads a deployment's `placement: {on: NODE}` into *on
+ * (naos_strdup'd). */
+static int
+parse_placement(struct yp *yp, char **on)
+{
+    int rv;
+    struct ymark start = evmark(yp);
+    if (yp->ev.type != YAML_MAPPING_START_EVENT)
+        return fail(yp, start, "placement", "expected {on: NODE}, got %s",
+                    kind(yp));
+    for (;;) {
+        if ((rv = next(yp)) != NAOS_OK)
+            return rv;
+        if (yp->ev.type == YAML_MAPPING_END_EVENT)
+            break;
+        const char *k = NULL;
+        if ((rv = want_string(yp, "placement", "a key (on)", &k)) != NAOS_OK)
+            return rv;
+        struct qbuf q;
+        char field[64];
+        snprintf(field, sizeof field, "placement.%s", quote(&q, k));
+        if (strcmp(k, "on") != 0)
+            return fail(yp, evmark(yp), field, "unknown key (expected on)");
+        if (*on != NULL)
+            return fail(yp, evmark(yp), field, "duplicate key");
+        if ((rv = next(yp)) != NAOS_OK)
+            return rv;
+        const char *v = NULL;
+        if ((rv = want_string(yp, "placement.on", "a node's name", &v)) !=
+            NAOS_OK)
+            return rv;
+        if ((*on = naos_strdup(v)) == NULL)
+            return oom(yp);
+    }
+    if (*on == NULL)
+        return fail(yp, start, "placement", "needs on: NODE");
+    return NAOS_OK;
+}
+
 /* parse_supervisor reads `supervisor: {strategy, max_restarts, window}`
  * into the scalar fields of s. */
 static int
@@ -812,7 +853,8 @@ find_key(const char *k, bool top)
 {
     for (int i = 0; i < K__COUNT; i++) {
         if (strcmp(k, key_names[i]) == 0) {
-            if ((i == K_NAME && !top) || (i == K_ID && top))
+            if ((i == K_NAME && !top) || (i == K_ID && top) ||
+                (i == K_PLACEMENT && !top))
                 return -1;
             return i;
         }
@@ -873,10 +915,10 @@ parse_map(struct yp *yp, struct spec_node *out, int depth)
                             "start_timeout, watchdog, max_runtime, output, "
                             "control, backoff, or supervisor and replicas)"
                       : top ? "unknown key (expected name, supervisor, "
-                            "children, or the worker keys command, restart, "
-                            "shutdown, env, cwd, ready, start_timeout, "
-                            "watchdog, max_runtime, output, control, "
-                            "backoff, replicas)"
+                            "children, placement, or the worker keys "
+                            "command, restart, shutdown, env, cwd, ready, "
+                            "start_timeout, watchdog, max_runtime, output, "
+                            "control, backoff, replicas)"
                           : "unknown key (expected id, command, restart, "
                             "shutdown, env, cwd, ready, start_timeout, "
                             "watchdog, max_runtime, output, control, "
@@ -921,6 +963,9 @@ parse_map(struct yp *yp, struct spec_node *out, int depth)
             break;
         case K_CHILDREN:
             rv = parse_children(yp, &w, depth);
+            break;
+        case K_PLACEMENT: /* the root's: kept with the supervisor */
+            rv = parse_placement(yp, &s.place_on);
             break;
         case K_COMMAND:
             rv = parse_command(yp, &w);
@@ -1138,6 +1183,7 @@ parse_map(struct yp *yp, struct spec_node *out, int depth)
 
 err:
     spec_node_fini(&w);
+    naos_free(s.place_on);
     memset(out, 0, sizeof *out);
     return rv;
 }

@@ -1047,6 +1047,41 @@ test_project_file(void)
     NT_EQ_INT(naos_alloc_live(), base);
 }
 
+/* A deployment's placement: the root only, {on: NODE}; validated as a
+ * node name (spec_pb_test: the protobuf round trip). */
+static void
+test_placement(void)
+{
+    struct spec_node r;
+    parse_ok("name: pinned\nplacement: {on: n2}\ncommand: [sleep, '1']\n",
+             &r);
+    NT_EQ_STR(r.place_on, "n2");
+    NT_TRUE(r.children[0].place_on == NULL);
+    char verr[256];
+    NT_EQ_INT(spec_validate(&r, verr, sizeof verr), NAOS_OK);
+    /* a copy keeps it */
+    struct spec_node cp;
+    NT_EQ_INT(spec_node_copy(&cp, &r), NAOS_OK);
+    NT_EQ_STR(cp.place_on, "n2");
+    spec_node_fini(&cp);
+    /* not below the root */
+    r.children[0].place_on = naos_strdup("n3");
+    NT_EQ_INT(spec_validate(&r, verr, sizeof verr), NAOS_EINVAL);
+    NT_TRUE(strstr(verr, "only a deployment (the root) is placed") != NULL);
+    spec_node_fini(&r);
+    parse_bad("name: x\nplacement: n2\ncommand: [sleep, '1']\n",
+              "placement: expected {on: NODE}");
+    parse_bad("name: x\nplacement: {where: n2}\ncommand: [sleep, '1']\n",
+              "placement.where: unknown key (expected on)");
+    parse_bad("name: x\nplacement: {}\ncommand: [sleep, '1']\n",
+              "placement: needs on: NODE");
+    parse_bad("name: x\nsupervisor: {strategy: one-for-one}\nchildren:\n"
+              "  - id: a\n    placement: {on: n2}\n    command: [sleep, '1']\n",
+              "unknown key");
+    parse_bad("name: x\nplacement: {on: 'has space'}\ncommand: [sleep, '1']\n",
+              "placement: on: \"has space\" has a space");
+}
+
 int
 main(void)
 {
@@ -1076,6 +1111,7 @@ main(void)
         NT_CASE(test_errbuf_optional),
         NT_CASE(test_alloc_failures),
         NT_CASE(test_project_file),
+        NT_CASE(test_placement),
         {0},
     };
     return nt_run(cases);
