@@ -13,7 +13,8 @@ static const char nodes_help[] =
     "Usage: naos nodes [--json]\n"
     "\n"
     "Show every cluster member the node knows: id, name, gossip address,\n"
-    "state (alive, suspect, dead, left), incarnation, time since it was\n"
+    "state (alive, suspect, dead, left), role in the replicated log (leader,\n"
+    "voter, or - for none), incarnation, time since it was\n"
     "last heard from, and its health: agents running and restarting\n"
     "(workers in those states), failed (workers of failed deployments),\n"
     "deployments failed of all, and the load. The counts are those of\n"
@@ -21,8 +22,9 @@ static const char nodes_help[] =
     "health is stale: the last it said, marked \"stale\" with how long ago\n"
     "it died or left. A node started without --listen lists itself. Below\n"
     "the table: this node's dashboard, or why it has none.\n"
-    "With --json, print {\"nodes\": [...]} (the same document as GET\n"
-    "/api/v1/nodes); the local node's entry has \"dashboard\" (its URL or\n"
+    "With --json, print {\"leader\", \"term\", \"nodes\": [...]} (the same\n"
+    "document as GET /api/v1/nodes); the local node's entry has\n"
+    "\"dashboard\" (its URL or\n"
     "null) and \"dashboard_off\" (why it has none, or null).\n"
     "\n" CLI_GLOBAL_HELP;
 
@@ -39,8 +41,11 @@ ago(char *buf, size_t len, int64_t ms)
 static void
 print_table(const Naos__V1__NodesReply *r)
 {
-    printf("%-16s  %-14s  %-26s  %-7s  %4s  %8s  %s\n", "ID", "NAME", "ADDR",
-           "STATE", "INC", "HEARD", "HEALTH");
+    if (r->leader && r->leader[0])
+        printf("leader: %s, term %llu\n\n", r->leader,
+               (unsigned long long)r->term);
+    printf("%-16s  %-14s  %-26s  %-7s  %-6s  %4s  %8s  %s\n", "ID", "NAME",
+           "ADDR", "STATE", "ROLE", "INC", "HEARD", "HEALTH");
     for (size_t i = 0; i < r->n_nodes; i++) {
         const Naos__V1__Member *m = r->nodes[i];
         char heard[32], health[320], stale[80] = "", trouble[48] = "";
@@ -70,11 +75,12 @@ print_table(const Naos__V1__NodesReply *r)
                      m->health->deployments, m->health->load);
         else
             snprintf(health, sizeof health, "%s-", stale);
-        printf("%-16s  %-14s  %-26s  %-7s  %4llu  %8s  %s\n",
+        printf("%-16s  %-14s  %-26s  %-7s  %-6s  %4llu  %8s  %s\n",
                m->id ? m->id : "", m->name ? m->name : "",
                m->addr && m->addr[0] ? m->addr : "-",
-               m->state ? m->state : "?", (unsigned long long)m->incarnation,
-               heard, health);
+               m->state ? m->state : "?",
+               m->role && m->role[0] ? m->role : "-",
+               (unsigned long long)m->incarnation, heard, health);
     }
     const Naos__V1__Member *me = r->n_nodes ? r->nodes[0] : NULL;
     if (me && me->local && me->dashboard && me->dashboard[0])

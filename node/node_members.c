@@ -785,6 +785,26 @@ dashboard_pb(struct node *n, struct ctl_reply *rep, Naos__V1__Member *pm)
     }
 }
 
+/* roles_pb says which members are the voters of this node's log, which
+ * of them leads, and in which term. */
+static void
+roles_pb(struct node *n, struct ctl_reply *rep, Naos__V1__NodesReply *nr)
+{
+    if (n->log == NULL)
+        return; /* forming */
+    const struct raft *core = cmdraft_core(n->log);
+    uint64_t leader = raft_leader(core).v;
+    nr->term = raft_term(core);
+    nr->leader = leader ? ctl_reply_strdup(rep, node__node_name(n, leader))
+                        : "";
+    for (size_t i = 0; i < nr->n_nodes; i++) {
+        uint64_t id = strtoull(nr->nodes[i]->id, NULL, 16);
+        for (size_t k = 0; k < n->nvoters; k++)
+            if (n->voters[k] == id)
+                nr->nodes[i]->role = id == leader ? "leader" : "voter";
+    }
+}
+
 void
 node__members_reply(struct node *n, struct ctl_reply *rep)
 {
@@ -834,6 +854,7 @@ node__members_reply(struct node *n, struct ctl_reply *rep)
         }
     }
     dashboard_pb(n, rep, nr->nodes[0]);
+    roles_pb(n, rep, nr);
     rep->msg.rep_case = NAOS__V1__REPLY__REP_NODES;
     rep->msg.nodes = nr;
 }

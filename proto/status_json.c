@@ -323,6 +323,7 @@ member_json(const Naos__V1__Member *m)
                      ? json_null()
                      : json_integer((json_int_t)m->last_heard_ms)) ||
         !obj_set(o, "local", json_boolean(m->local)) ||
+        !obj_set(o, "role", str_or_null(m->role)) ||
         !obj_set(o, "health", health) ||
         !obj_set(o, "stale", json_boolean(m->stale)) ||
         !obj_set(o, "stale_ms", m->stale && m->stale_ms >= 0
@@ -346,7 +347,9 @@ status_json_nodes(const Naos__V1__NodesReply *r)
     if (o == NULL)
         return NULL;
     json_t *arr = json_array();
-    if (!obj_set(o, "nodes", arr))
+    if (!obj_set(o, "leader", str_or_null(r->leader)) ||
+        !obj_set(o, "term", json_integer((json_int_t)r->term)) ||
+        !obj_set(o, "nodes", arr))
         goto err;
     for (size_t i = 0; r->nodes && i < r->n_nodes; i++) {
         json_t *m = r->nodes[i] ? member_json(r->nodes[i]) : NULL;

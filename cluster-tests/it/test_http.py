@@ -262,7 +262,10 @@ children:
             self.assertEqual(me["last_heard_ms"], 0)
             self.assertEqual(me["health"]["agents_running"], 1)
             self.assertEqual(me["health"]["deployments"], 1)
-            self.assertEqual(list(doc), ["nodes"])
+            self.assertEqual(list(doc), ["leader", "term", "nodes"])
+            # alone, it leads its own log
+            self.assertEqual((doc["leader"], me["role"]),
+                             ("test-node", "leader"))
 
     def test_metrics_strict(self):
         with self.node() as n:

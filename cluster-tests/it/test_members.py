@@ -129,7 +129,7 @@ class Members(unittest.TestCase):
     def test_five_nodes_alive_everywhere(self):
         # setUp waited for 5 alive at every node
         doc = self.nodes[2].ok("nodes", json=True).data
-        self.assertEqual(list(doc), ["nodes"])
+        self.assertEqual(list(doc), ["leader", "term", "nodes"])
         self.assertEqual(len(doc["nodes"]), 5)
         for m in doc["nodes"]:
             for k in ("id", "name", "addr", "state", "incarnation",

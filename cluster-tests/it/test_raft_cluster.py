@@ -189,6 +189,15 @@ class RaftCluster(unittest.TestCase):
                 self.assertEqual(n.dep(name) is not None, n is owner,
                                  (name, n.name))
 
+        # `naos nodes` names the leader, the term and every voter's role
+        for n in self.founders:
+            doc = n.ok("nodes", json=True).data
+            self.assertEqual((doc["leader"], doc["term"]),
+                             (leader.name, st[leader.name]["term"]), n.name)
+            roles = {m["name"]: m["role"] for m in doc["nodes"]}
+            self.assertEqual(roles, {f.name: "leader" if f is leader
+                                     else "voter" for f in self.founders})
+
         # `naos status` on any node shows the cluster: every deployment,
         # its node and epoch, its tree as that node reports it
         for n in self.founders:
