@@ -690,6 +690,9 @@ handle_logs(struct node *n, const Naos__V1__LogsRequest *req,
     size_t cap = req->max_bytes ? req->max_bytes : NODE_LOGS_DEFAULT_CHUNK;
     if (cap > NODE_LOGS_MAX_CHUNK)
         cap = NODE_LOGS_MAX_CHUNK;
+    if (n->fwd_job != NULL && cap > NODE_LOGS_FORWARD_CHUNK)
+        cap = NODE_LOGS_FORWARD_CHUNK; /* the answer goes in one envelope;
+                                          the client pages by offset */
     Naos__V1__LogsReply *lr = ctl_reply_alloc(rep, sizeof *lr);
     char *buf = ctl_reply_alloc(rep, cap);
     if (lr == NULL || buf == NULL)

@@ -53,8 +53,8 @@ is_forwardable(const Naos__V1__Request *req)
 }
 
 /* The deployment a request is about, when its node is the one to answer
- * it: a status, and a checkpoint save or load, which name agents as the
- * node that runs them knows them. NULL otherwise. */
+ * it: a status, its workers' logs, and a checkpoint save or load, which
+ * name agents as the node that runs them knows them. NULL otherwise. */
 static const char *
 owner_routed_name(const Naos__V1__Request *req)
 {
@@ -65,6 +65,8 @@ owner_routed_name(const Naos__V1__Request *req)
         return req->checkpoint_save ? req->checkpoint_save->name : NULL;
     case NAOS__V1__REQUEST__REQ_CHECKPOINT_LOAD:
         return req->checkpoint_load ? req->checkpoint_load->name : NULL;
+    case NAOS__V1__REQUEST__REQ_LOGS:
+        return req->logs ? req->logs->name : NULL;
     default:
         return NULL;
     }

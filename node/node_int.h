@@ -33,6 +33,8 @@
 #define NODE_EVENTS_FLUSH_MS 250 /* events commits, at most one per this */
 #define NODE_LOGS_DEFAULT_CHUNK (64u * 1024u)
 #define NODE_LOGS_MAX_CHUNK (1u << 20)
+/* ... of an answer forwarded to another node (one sealed envelope) */
+#define NODE_LOGS_FORWARD_CHUNK (512u * 1024u)
 
 /* struct wrun: per-worker driver state, the core's io_data. */
 struct wrun {

@@ -218,6 +218,11 @@ class RaftCluster(unittest.TestCase):
                       (leader.name, st[leader.name]["term"]), out)
         self.assertRegex(out, r"x  running  .*on r[012] \(epoch \d+\)")
 
+        # a worker's log from any node (asked of its node)
+        for n in self.founders:
+            r = n.naos("logs", "x")
+            self.assertEqual(r.code, 0, (n.name, r))
+
         # a checkpoint of each, saved through every node (the node that
         # runs the agent resolves it; a follower relays the entry to the
         # leader), reads back the same everywhere
