@@ -301,6 +301,16 @@ step_one(struct node *n, uint64_t index, bool live)
     if (ar.status != NAOS_OK)
         NAOS_DEBUG("node", "entry %llu (%s %s): %s", (unsigned long long)index,
                    cmd_type_name(c), cmd_target(c), ar.msg);
+    if (n->nvoters > 1 && ar.status == NAOS_OK &&
+        c->cmd_case == NAOS__V1__COMMAND__CMD_DEPLOY) {
+        /* a cluster event: where the leader placed it */
+        char where[128];
+        snprintf(where, sizeof where, "on %s (epoch %llu)",
+                 node__node_name(n, ar.placed_on),
+                 (unsigned long long)index);
+        events_push(&n->events, "placed", cmd_target(c), NULL, 0, NULL, 0,
+                    where, c->at_ms, naos_clock_now_us());
+    }
     struct reconcile_outcome ro = {.action = RECONCILE_NONE};
     if (live)
         reconcile_entry(n, c, &ar, live, &ro);

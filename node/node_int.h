@@ -272,6 +272,7 @@ struct node {
     bool leadership_lost; /* stopped leading: tell waiters (node_cmd.c) */
     bool leader_commit_seen;
     uint64_t leader_commit;  /* from the current leader's last append */
+    uint64_t leader_seen, leader_seen_term; /* the last "leader" event */
     /* Commands from any node (node_forward.c). */
     struct node_forward fwd[NODE_FORWARD_MAX];
     uint64_t fwd_seq, fwd_sent, fwd_answered, fwd_timeouts;

@@ -309,6 +309,23 @@ node__raft_step(struct node *n)
     if (cmdraft_next_deadline(n->log) <= n->r.now)
         cmdraft_tick(n->log, n->r.now);
     node__raft_flush(n);
+    /* A leader this node has not seen lead before: a cluster event (the
+     * core tells role changes only; a follower learns of a new leader
+     * without changing its role). */
+    const struct raft *core = n->log ? cmdraft_core(n->log) : NULL;
+    if (core != NULL && raft_leader(core).v != 0 &&
+        (raft_leader(core).v != n->leader_seen ||
+         raft_term(core) != n->leader_seen_term)) {
+        n->leader_seen = raft_leader(core).v;
+        n->leader_seen_term = raft_term(core);
+        char term[32];
+        snprintf(term, sizeof term, "term %llu",
+                 (unsigned long long)n->leader_seen_term);
+        /* the event's stamps are records' data */
+        events_push(&n->events, "leader", NULL,
+                    node__node_name(n, n->leader_seen), 0, NULL, 0, term,
+                    naos_clock_wall_ms(), naos_clock_now_us());
+    }
 }
 
 naos_time

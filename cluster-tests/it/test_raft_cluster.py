@@ -218,6 +218,19 @@ class RaftCluster(unittest.TestCase):
                       (leader.name, st[leader.name]["term"]), out)
         self.assertRegex(out, r"x  running  .*on r[012] \(epoch \d+\)")
 
+        # cluster events on every node: the leader, each placement
+        for n in self.founders:
+            evs = n.events()
+            self.assertIn(("leader", leader.name, "term %d" %
+                           st[leader.name]["term"]),
+                          [(e["kind"], e.get("path"), e.get("detail"))
+                           for e in evs], n.name)
+            placed_ev = {e["deployment"]: e.get("detail") for e in evs
+                         if e["kind"] == "placed"}
+            for name, (_, _, owner) in placed.items():
+                self.assertRegex(placed_ev.get(name, ""),
+                                 r"^on %s \(epoch \d+\)$" % owner.name)
+
         # a worker's log from any node (asked of its node)
         for n in self.founders:
             r = n.naos("logs", "x")
