@@ -659,6 +659,10 @@ answer_metrics(struct node *n, struct http_response *res)
             {"naos_raft_dropped_total", "counter",
              "Raft messages dropped as malformed, foreign or of an unknown "
              "sender.", (double)rst->dropped},
+            {"naos_raft_log_bytes", "gauge",
+             "Command data the log holds in memory (refused above "
+             "its budget, 256 MiB, until snapshots exist).",
+             (double)raft_log_bytes(core)},
             {"naos_raft_unsent_total", "counter",
              "Raft messages not sent (peer address unknown, no room).",
              (double)n->raft_unsent},

@@ -78,6 +78,7 @@ struct raft {
      * at or below base were compacted away (raft_compact), all applied. */
     struct raft_entry *log;
     size_t nlog, caplog;
+    size_t log_bytes;     /* sum of the entries' len */
     uint64_t base;
     uint64_t stable;      /* last index synced (reported by raft_advance) */
     bool truncated;       /* the disk holds entries above stable to drop */
@@ -155,6 +156,7 @@ raft_config_default(struct raft_config *c)
     c->max_msg_bytes = RAFT_MAX_MSG_BYTES;
     c->max_entry_size = RAFT_MAX_ENTRY_SIZE;
     c->max_uncommitted = 1024;
+    c->max_log_bytes = RAFT_MAX_LOG_BYTES;
     c->pre_vote = true;
     c->check_quorum = true;
 }
@@ -218,6 +220,10 @@ raft_config_validate(const struct raft_config *c, char *errbuf, size_t errlen)
                     RAFT_MAX_ENTRY_SIZE);
     if (c->max_uncommitted < 1)
         return errf(errbuf, errlen, "raft: max uncommitted is 0");
+    if (c->max_log_bytes < c->max_entry_size)
+        return errf(errbuf, errlen, "raft: a log budget of %zu bytes holds "
+                    "no entry of the largest size (%zu)", c->max_log_bytes,
+                    c->max_entry_size);
     return NAOS_OK;
 }
 
@@ -377,6 +383,7 @@ log_append(struct raft *r, const struct raft_entry *e)
     struct raft_entry *d = &r->log[r->nlog++];
     *d = *e;
     d->data = data;
+    r->log_bytes += e->len;
     return NAOS_OK;
 }
 
@@ -391,6 +398,7 @@ log_truncate(struct raft *r, uint64_t from)
     NAOS_ASSERT(from >= 1);
     NAOS_ASSERT(from > r->base);
     while (last_index(r) >= from) {
+        r->log_bytes -= r->log[r->nlog - 1].len;
         naos_free((void *)r->log[r->nlog - 1].data);
         r->nlog--;
     }
@@ -1060,6 +1068,13 @@ raft_propose(struct raft *r, uint32_t type, uint32_t version,
                  r->cfg.max_uncommitted);
         return NAOS_EBUSY;
     }
+    if (r->log_bytes + len > r->cfg.max_log_bytes) {
+        snprintf(r->errmsg, sizeof(r->errmsg),
+                 "the cluster's log holds %zu bytes of commands and its "
+                 "budget is %zu (no snapshots yet)",
+                 r->log_bytes, r->cfg.max_log_bytes);
+        return NAOS_EBUSY;
+    }
     struct raft_entry e = {.index = last_index(r) + 1,
                            .term = r->term,
                            .type = type,
@@ -1347,12 +1362,20 @@ raft_compact(struct raft *r, uint64_t below)
     if (below <= r->base + 1)
         return NAOS_OK;
     size_t drop = (size_t)(below - r->base - 1);
-    for (size_t i = 0; i < drop; i++)
+    for (size_t i = 0; i < drop; i++) {
+        r->log_bytes -= r->log[i].len;
         naos_free((void *)r->log[i].data);
+    }
     memmove(r->log, r->log + drop, (r->nlog - drop) * sizeof(*r->log));
     r->nlog -= drop;
     r->base += drop;
     return NAOS_OK;
+}
+
+size_t
+raft_log_bytes(const struct raft *r)
+{
+    return r->log_bytes;
 }
 
 const char *

@@ -260,9 +260,17 @@ struct raft_config {
     size_t max_entry_size;  /* per entry: RAFT_MAX_ENTRY_SIZE */
     size_t max_uncommitted; /* proposals refused above this many
                                uncommitted entries: 1024 */
+    size_t max_log_bytes;   /* proposals refused while the log's entry
+                               data (in memory, until compacted) is at
+                               or above this: RAFT_MAX_LOG_BYTES */
     bool pre_vote;          /* true */
     bool check_quorum;      /* true (also enables lease stickiness) */
 };
+
+/* The log's budget (max_log_bytes): what a cluster keeps before it
+ * refuses commands, while a voter's log is not compacted (snapshots are
+ * not built; a log of several voters is never compacted yet). */
+#define RAFT_MAX_LOG_BYTES ((size_t)256 * 1024 * 1024)
 
 /* raft_config_default sets every field of c to its default and clears the
  * identity (id, cluster_id, voters). */
@@ -315,6 +323,9 @@ void raft_tick(struct raft *r, naos_time now);
 
 /* raft_next_deadline: the earliest time raft_tick has work. */
 naos_time raft_next_deadline(const struct raft *r);
+
+/* raft_log_bytes: the entry data the log holds now (max_log_bytes). */
+size_t raft_log_bytes(const struct raft *r);
 
 /* raft_propose appends an entry of type/version with data (len bytes,
  * copied) at the leader, and stores its index in *index. Committed only

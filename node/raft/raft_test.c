@@ -1082,7 +1082,62 @@ test_propose_bounds(void)
     fx_fini(&fx);
 }
 
-/* The randomized election timeout lies in [T, 2T). */
+static void
+small_log_budget(struct raft_config *c)
+{
+    c->max_entry_size = 100;
+    c->max_msg_bytes = 100;
+    c->max_log_bytes = 250;
+}
+
+/* Proposals are refused once the log's entry data reaches its budget
+ * (nothing is appended), with a message that says so; committed entries
+ * of a log of several voters stay (no compaction), so it stays full. */
+static void
+test_log_budget(void)
+{
+    struct fx fx;
+    fx_init(&fx, 3, small_log_budget);
+    fx_run(&fx, 1200);
+    int l = fx_leader(&fx);
+    NT_TRUE(l >= 0);
+    struct raft *r = fx.nodes[l].r;
+    char buf[100];
+    memset(buf, 'x', sizeof buf);
+    uint64_t idx, last;
+    NT_EQ_INT(raft_log_bytes(r), 0); /* the no-op carries nothing */
+    NT_EQ_INT(raft_propose(r, RAFT_ENTRY_COMMAND, 1, buf, 100, fx.now, &idx),
+              NAOS_OK);
+    NT_EQ_INT(raft_propose(r, RAFT_ENTRY_COMMAND, 1, buf, 100, fx.now, &idx),
+              NAOS_OK);
+    fx_run(&fx, 100);
+    NT_EQ_INT(raft_log_bytes(r), 200);
+    last = raft_last_index(r);
+    NT_EQ_INT(raft_propose(r, RAFT_ENTRY_COMMAND, 1, buf, 51, fx.now, &idx),
+              NAOS_EBUSY);
+    NT_CONTAINS(raft_errmsg(r), "holds 200 bytes of commands and its budget "
+                                "is 250");
+    NT_EQ_INT(raft_last_index(r), last);
+    NT_EQ_INT(raft_propose(r, RAFT_ENTRY_COMMAND, 1, buf, 50, fx.now, &idx),
+              NAOS_OK);
+    fx_run(&fx, 100);
+    /* every replica holds the same */
+    for (unsigned i = 0; i < fx.n; i++)
+        NT_EQ_INT(raft_log_bytes(fx.nodes[i].r), 250);
+    /* a budget below one entry is refused at construction */
+    struct raft_config c = fx.cfg;
+    c.id = fx.ids[0];
+    c.max_log_bytes = 99;
+    struct raft_io io = {RAFT_IO_VERSION, &fx.nodes[0].rng, fx_random, NULL};
+    struct raft *bad = NULL;
+    char err[160];
+    NT_EQ_INT(raft_alloc(&bad, &c, &io, NULL, fx.now, err, sizeof err),
+              NAOS_EINVAL);
+    NT_CONTAINS(err, "holds no entry of the largest size");
+    fx_fini(&fx);
+}
+
+/* The randomized election timeout lies in [T, 2T). *//* The randomized election timeout lies in [T, 2T). */
 static void
 test_election_timeout_range(void)
 {
@@ -1121,6 +1176,7 @@ main(void)
         NT_CASE(test_check_quorum_stepdown),
         NT_CASE(test_restart_restores),
         NT_CASE(test_propose_bounds),
+        NT_CASE(test_log_budget),
         NT_CASE(test_election_timeout_range),
         {0},
     };
