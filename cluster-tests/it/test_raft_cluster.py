@@ -501,6 +501,20 @@ class RaftCluster(unittest.TestCase):
         r = new.naos("deploy", name, "--no-wait", "--", "sleep", "1000")
         self.assertEqual(r.code, 0, r)
 
+        # with every other node dead, the cluster's status is answered
+        # from the records at once (nobody to ask), and the node lives on
+        others = [n for n in self.founders if n is not new]
+        for n in others:
+            n.kill9()
+        wait_until(lambda: all(m["state"] == "dead"
+                               for k, m in new.members().items()
+                               if k != new.name), within(10),
+                   msg="the others dead to %s" % new.name)
+        for _ in range(2):
+            r = new.naos("status", "--json")
+            self.assertEqual(r.code, 0, r)
+        self.assertIsNone(new.proc.poll())
+
     # ---- founding: exactly N founders, started alike ------------------------
 
     def node_at(self, name, addrs, i, expect=3):

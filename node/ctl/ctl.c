@@ -133,6 +133,7 @@ struct ctl_ctx {
     atomic_int state;      /* enum ctx_state; see the header comment */
     atomic_uint_least64_t sent_at; /* monotonic ms the reply was sent */
     atomic_bool closed_stuck;      /* the sweeper closed its connection */
+    bool in_handler;               /* reactor only: its handler runs */
     struct ctl_req req;
 };
 
@@ -358,8 +359,11 @@ handle(struct ctl *c, struct ctl_ctx *x)
     }
     nng_msg_free(x->msg);
     x->msg = NULL;
-    if (decoded)
+    if (decoded) {
+        x->in_handler = true;
         c->handler(c->arg, q);
+        x->in_handler = false;
+    }
     if (atomic_load(&x->state) == CTX_DEFERRED)
         return;
     send_reply(c, x);
@@ -421,6 +425,13 @@ ctl_req_finish(struct ctl_req *req)
     struct ctl *c = x->c;
     NAOS_ASSERT(atomic_load(&x->state) == CTX_DEFERRED);
     c->deferred--;
+    if (x->in_handler) {
+        /* finished before its handler returned (an answer found at
+         * once after all): sent once, on the handler's return */
+        req->cancel = NULL;
+        atomic_store(&x->state, CTX_HANDLING);
+        return;
+    }
     send_reply(c, x);
 }
 

@@ -114,7 +114,9 @@ struct ctl_peer {
 
 /* struct ctl_req: one request in flight (opaque). Valid from the handler
  * call until its reply is sent: on return from the handler, or, for a
- * deferred request, at ctl_req_finish (or at ctl_close, which cancels it). */
+ * deferred request, at ctl_req_finish (or at ctl_close, which cancels it).
+ * A request deferred and finished within its own handler is answered
+ * once, when the handler returns. */
 struct ctl_req;
 
 /* ctl_handler: handle one decoded request. Reactor thread. Fill the reply

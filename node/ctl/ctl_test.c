@@ -76,6 +76,14 @@ on_req(void *arg, struct ctl_req *req)
         rep->msg.checkpoint = cr;
         return;
     }
+    if (strcmp(name, "defer-and-finish") == 0) {
+        /* deferred, then answered before the handler returns (the node
+         * finds its answer at once after all): one reply */
+        NT_EQ_INT(ctl_req_defer(req, on_cancel, s), NAOS_OK);
+        ctl_reply_message(rep, "at once %s", name);
+        ctl_req_finish(req);
+        return;
+    }
     if (strncmp(name, "defer", 5) == 0) {
         if (ctl_req_defer(req, on_cancel, s) == NAOS_OK) {
             s->held[s->nheld++] = req;
@@ -338,6 +346,33 @@ test_deferred_replies_out_of_order(void)
 }
 
 static void
+test_deferred_finished_in_its_handler(void)
+{
+    long live = naos_alloc_live();
+    struct srv s;
+    srv_open(&s);
+    nng_socket sock = client_dial(s.url);
+    struct call a;
+    call_open(&a, sock);
+    for (int i = 0; i < 3; i++) {
+        call_start(&a, "defer-and-finish");
+        pump_until(&s, done_cond, &a, "the reply");
+        expect_message(&a, "at once defer-and-finish");
+    }
+    NT_EQ_INT(s.c.deferred, 0);
+    call_start(&a, "ping"); /* the endpoint serves on */
+    pump_until(&s, done_cond, &a, "an immediate reply");
+    expect_message(&a, "now ping");
+    struct ctl_stats st;
+    ctl_get_stats(&s.c, &st);
+    NT_EQ_INT(st.served, 4);
+    call_close(&a);
+    nng_close(sock);
+    srv_close(&s);
+    NT_EQ_INT(naos_alloc_live(), live);
+}
+
+static void
 test_deferred_bound_answers_busy(void)
 {
     long live = naos_alloc_live();
@@ -577,6 +612,7 @@ main(void)
 {
     static const struct nt_case cases[] = {
         NT_CASE(test_deferred_replies_out_of_order),
+        NT_CASE(test_deferred_finished_in_its_handler),
         NT_CASE(test_deferred_bound_answers_busy),
         NT_CASE(test_close_cancels_deferred),
         NT_CASE(test_request_over_the_limit_gets_a_reply),
