@@ -2,7 +2,12 @@
 /* net.c: the transport of net.h. Both directions speak the SP/TCP mapping
  * themselves over NNG's byte streams (nng_stream_listener inbound,
  * nng_stream_dialer outbound): no NNG socket, so none of NNG's protocol
- * layer (see net.h for why, and for what the inbound side bounds).
+ * layer. Inbound, because NNG 1.5.2's pull0 gives no hold on strangers
+ * (net.h says what the listener bounds instead); outbound, because its
+ * push0 can keep a freed pipe on its list of pipes ready to send
+ * (nanomsg/nng#1653: SIGSEGV in nng_send) and loses a TCP pipe still
+ * exchanging the SP header when its socket is closed (a leak of the pipe
+ * and its dialer), both on the path of a peer that drops us.
  *
  * SP over TCP (nanomsg RFC sp-tcp-mapping, as NNG 1.5.2's tcp transport
  * speaks it): each side first sends 8 bytes, 0x00 'S' 'P' 0x00, its
