@@ -40,8 +40,9 @@
  * SWIM's fast paths rely on it). Such a connection is freed when both its
  * transfer and its watch are back. The life of a peer:
  *   dial (the peer's dial aio: an optional delay, then
- *   nng_stream_dialer_dial; the outcome comes back as a struct net_dial
- *   through `cin`) -> header exchange (lent; 10 s bound) -> up:
+ *   nng_stream_dialer_dial, 10 s bound; the outcome comes back as a
+ *   struct net_dial through `cin`) -> header exchange (lent; 10 s
+ *   bound) -> up:
  *   connected_fn, the watch started, the queue sent one frame at a time
  *   -> dropped (the watch or a send came back with an error, or the far
  *   end's header was not pull0's): counted (peers_retired), closed_fn if
@@ -59,7 +60,11 @@
  * (NNG thread) touches only the peer's dial fields and posts the
  * preallocated event; the event names its peer, and a peer freed while
  * dialling (nng_aio_stop waits for dial_cb) unlinks itself from its
- * event, which the reactor then just frees. */
+ * event, which the reactor then just frees. A peer's dialer is freed with
+ * the peer, maybe before the stream of a connection still closing: NNG
+ * counts a dialer's streams and frees it after the last (on its reaper
+ * thread, through atomics ThreadSanitizer cannot see in an uninstrumented
+ * libnng, so a TSan build reports that hand-over as a race). */
 #include "node/net/net.h"
 
 #include <arpa/inet.h>
