@@ -538,8 +538,9 @@ answer_metrics(struct node *n, struct http_response *res)
                             (double)ms.conn_closed);
         http_metrics_family(&m, "naos_gossip_connections_retired_total",
                             "counter",
-                            "Outgoing sockets closed and dialled afresh "
-                            "because their connection dropped.");
+                            "Outgoing connections lost (dropped by the "
+                            "far end or failed in the SP handshake), each "
+                            "dialled afresh.");
         http_metrics_sample(&m, "naos_gossip_connections_retired_total",
                             NULL, (double)ms.conn_retired);
         http_metrics_family(&m, "naos_gossip_rejected_total", "counter",

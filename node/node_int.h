@@ -309,7 +309,7 @@ struct node_members_stats {
     uint64_t by_state[4]; /* enum swim_state: alive, suspect, dead, left */
     uint64_t msgs_in, msgs_out, bytes_in, bytes_out, dropped_out;
     uint64_t conn_closed;
-    uint64_t conn_retired; /* outbound sockets replaced after a drop */
+    uint64_t conn_retired; /* outbound connections lost (net.h) */
     uint64_t rejected[AUTH_R__COUNT]; /* enum auth_reason */
     /* inbound connections (node/net) */
     uint64_t in_open, in_unauth, in_accepted, accept_paused;

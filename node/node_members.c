@@ -22,7 +22,7 @@
  *     first probe reaches it) and connecting is not left to the steady
  *     state. Sockets to addresses no live member has (dead or left
  *     members, a restarted member's old port, seeds) are closed once
- *     unused for PEER_LINGER_MS; NNG would redial them every second;
+ *     unused for PEER_LINGER_MS; net would redial them every second;
  *   - node.c arms the reactor deadline at node__members_deadline after
  *     every loop iteration;
  *   - leave: swim_leave, then keep ticking until swim_leave_done or 2 s;
@@ -402,9 +402,8 @@ members_recv(void *arg, const struct wire_msg *wm)
  * it at once with a hello, so the member keeps it however long it stays
  * idle. Not to a seed we are joining through (the join's SYNC does it):
  * a seed that refuses our key closes the connection at our first
- * envelope, and NNG 1.5.2 loses (leaks) a message handed to a push pipe
- * that is closing, so a second envelope right behind the first would
- * cost memory at every redial. */
+ * envelope, so a second envelope right behind the first would only be
+ * lost with it at every redial. */
 static void
 on_connected(void *arg, const char *addr)
 {

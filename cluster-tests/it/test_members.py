@@ -270,11 +270,11 @@ class Members(unittest.TestCase):
                 self.assertNotIn("intruder", self.view(o))
             # and it sees nobody
             self.assertEqual(list(bad.members()), ["intruder"])
-            # Its connections to the seed were dropped: each socket that
-            # lost its connection is retired (closed, dialled afresh)
-            # once the drop is handled, and it lives on (node/net/net.c).
+            # Its connections to the seed were dropped: each lost
+            # outbound connection is counted and dialled afresh (with
+            # backoff), and it lives on (node/net/net.c).
             wait_until(lambda: retired_total(bad) >= 1, within(10),
-                       msg="retired sockets at the intruder")
+                       msg="lost connections counted at the intruder")
             self.assertIsNone(bad.proc.poll())
 
     def test_key_required_with_listen(self):

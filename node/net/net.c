@@ -1,63 +1,75 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* net.c: the transport of net.h. Outbound: NNG push0 sockets, one per
- * peer. Inbound: the SP/TCP mapping of a pull0 socket over NNG byte
- * streams, driven by one aio per connection (see net.h for why and what it
- * bounds).
+/* net.c: the transport of net.h. Both directions speak the SP/TCP mapping
+ * themselves over NNG's byte streams (nng_stream_listener inbound,
+ * nng_stream_dialer outbound): no NNG socket, so none of NNG's protocol
+ * layer. Inbound, because NNG 1.5.2's pull0 gives no hold on strangers
+ * (net.h says what the listener bounds instead); outbound, because its
+ * push0 can keep a freed pipe on its list of pipes ready to send
+ * (nanomsg/nng#1653: SIGSEGV in nng_send) and loses a TCP pipe still
+ * exchanging the SP header when its socket is closed (a leak of the pipe
+ * and its dialer), both on the path of a peer that drops us.
  *
  * SP over TCP (nanomsg RFC sp-tcp-mapping, as NNG 1.5.2's tcp transport
  * speaks it): each side first sends 8 bytes, 0x00 'S' 'P' 0x00, its
  * 16-bit protocol number (big-endian; push0 = 0x50, pull0 = 0x51) and two
  * zero bytes; then every message is a frame: its length as a 64-bit
  * big-endian integer, then that many bytes (push0 adds no header). A pull
- * side never sends anything after its 8 bytes.
+ * side never sends anything after its 8 bytes. We are pull0 on the
+ * connections we accept and push0 on those we dial, so a node speaks to
+ * an NNG push0 or pull0 socket as well as to another node.
  *
- * One inbound connection (struct net_conn) is, at any moment, either held
- * by the reactor (being decided on, or its message being handled by
- * recv_fn) or lent to NNG for one transfer: the SP header exchange, or one
- * frame. conn_cb runs on NNG's thread while it is lent, chains the partial
- * reads of that transfer, and hands the connection back through the `cin`
- * inbox with the outcome in `why`. It touches nothing but the
+ * A connection (struct net_conn, either direction) is, at any moment,
+ * either held by the reactor (being decided on, its message being handled
+ * by recv_fn, or idle with nothing to send) or lent to NNG for one
+ * transfer: the SP header exchange, one frame received (inbound) or one
+ * frame sent (outbound). conn_cb runs on NNG's thread while it is lent,
+ * chains the partial transfers, and hands the connection back through the
+ * `cin` inbox with the outcome in `why`. It touches nothing but the
  * connection's own I/O fields. To close a lent connection the reactor
- * closes its stream (thread-safe in NNG), which completes the pending read
- * with an error; the connection comes back and is freed then.
+ * closes its stream (thread-safe in NNG), which completes the pending
+ * transfer with an error; the connection comes back and is freed then.
  *
- * Outbound sockets are retired once their connection drops. NNG 1.5.2's
- * push0 can leave a pipe it has freed on its list of pipes ready to send
- * (the pipe's close racing its start or a send completion: upstream
- * nanomsg/nng#1653), and the next nng_send on that socket hands the
- * message to freed memory (SIGSEGV inside libnng: reported of joiners
- * their peers refuse, whose connections drop right after the handshake,
- * 3 of 40 under load; not reproduced by net_test's refusing peer, where
- * the same race shows only as the messages NNG loses, below).
- * NNG runs a pipe's REM_POST callback before it frees the pipe, so
- * on_pipe_event sets the peer's `dropped` flag there (and posts the drop);
- * on the reactor thread, as soon as the drop is handled (on_inbox) and
- * again before every send or dial (peer_get), a socket whose flag is set
- * is closed (counted: peers_retired) and a fresh one dialled, which has
- * no stale pipe. This narrows the windows, it cannot close them (only
- * NNG can): a send in the instant between reading the flag and nng_send,
- * and NNG's own redial of the dropped socket (its new pipe goes on the
- * same list: #1653's trace) if that comes before the reactor handles the
- * drop. What a retired socket had queued is lost with it (freed by
- * nng_close). Apart from that NNG 1.5.2 loses (leaks) a message it hands
- * to a pipe that is closing, retired or not: LeakSanitizer counts them
- * growing with the connections dropped, not with the sockets we close, so
- * no order of closing gets them back. The record (struct
- * net_peer) outlives its sockets: nng_close waits for the closed socket's
- * pipe callbacks, then the same record, its flags cleared, takes the next
- * socket, so no callback can reach freed memory. Pipe events carry the
- * address, not the record, so those still queued are reported as usual.
- * Redials are bounded as NNG bounds its own: successive sockets of a peer
- * whose sockets keep dropping are opened at least `backoff` apart
- * (NET_REDIAL_MIN_MS, doubling up to NET_REDIAL_MAX_MS; none once a socket
- * has lasted NET_REDIAL_MAX_MS), and while a peer waits out that delay it
- * has no socket and sends to it are dropped (dropped_out). */
+ * Outbound, per peer address, one record (struct net_peer) that outlives
+ * its connections: a stream dialer, a queue of at most NET_SENDBUF frames
+ * (each already prefixed with its length), and at most one connection.
+ * Because the far end (pull0) never sends after its header, an outbound
+ * connection that is up also lends NNG a 1-byte read (the watch, its own
+ * aio and inbox item) for its whole life: it completes only when the far
+ * end closes, resets or breaks the protocol, which is how a peer's death
+ * is seen at once even with nothing to send (closed_fn; raft's and
+ * SWIM's fast paths rely on it). Such a connection is freed when both its
+ * transfer and its watch are back. The life of a peer:
+ *   dial (the peer's dial aio: an optional delay, then
+ *   nng_stream_dialer_dial, 10 s bound; the outcome comes back as a
+ *   struct net_dial through `cin`) -> header exchange (lent; 10 s
+ *   bound) -> up:
+ *   connected_fn, the watch started, the queue sent one frame at a time
+ *   -> dropped (the watch or a send came back with an error, or the far
+ *   end's header was not pull0's): counted (peers_retired), closed_fn if
+ *   it had been up, a send in progress lost (what is still queued waits
+ *   for the next connection), and a redial scheduled.
+ * Redials: after a failed dial or a connection that lasted less than
+ * NET_REDIAL_MAX_MS, `backoff` from the failure, 100 ms doubling up to
+ * 1 s; at once after one that lasted longer. Sends are queued whatever
+ * the state (the queue is bounded; beyond it they are dropped and counted,
+ * dropped_out). Closes we cause (net_forget, net_prune, net_close) are not
+ * reported: the connection is marked closing and its stream closed, and
+ * what comes back of it is only freed.
+ *
+ * A dial in progress belongs to NNG like a lent connection: dial_cb
+ * (NNG thread) touches only the peer's dial fields and posts the
+ * preallocated event; the event names its peer, and a peer freed while
+ * dialling (nng_aio_stop waits for dial_cb) unlinks itself from its
+ * event, which the reactor then just frees. A peer's dialer is freed with
+ * the peer, maybe before the stream of a connection still closing: NNG
+ * counts a dialer's streams and frees it after the last (on its reaper
+ * thread, through atomics ThreadSanitizer cannot see in an uninstrumented
+ * libnng, so a TSan build reports that hand-over as a race). */
 #include "node/net/net.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <nng/nng.h>
-#include <nng/protocol/pipeline0/push.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -69,7 +81,6 @@
 #include "node/base/log.h"
 #include "node/reactor/inbox.h"
 
-#define NET_INBOX_CAP 4096
 #define NET_CONN_BATCH 256
 /* SP protocol numbers (NNG_PROTO(5, 0) and NNG_PROTO(5, 1)). */
 #define SP_PUSH0 0x50u
@@ -77,66 +88,102 @@
 #define SP_HEADER 8
 /* A failed accept (EMFILE, ENOMEM, ...) is retried after this. */
 #define ACCEPT_RETRY_MS 100
-/* NNG's redial delays of a peer socket, and the bounds of the delay
- * between successive sockets of a peer whose sockets keep dropping. */
+/* The delays between a peer's dials: after a failure, NET_REDIAL_MIN_MS
+ * doubling up to NET_REDIAL_MAX_MS; none after a connection that lasted
+ * NET_REDIAL_MAX_MS. */
 #define NET_REDIAL_MIN_MS 100
 #define NET_REDIAL_MAX_MS 1000
+/* An outbound TCP connect, and then its SP header exchange, must each
+ * finish within this (NNG's own negotiation bound). */
+#define NET_DIAL_TIMEOUT_MS 10000
 
-/* An outbound peer: its address and its current socket (none while it
- * waits out the delay after a retirement). The reactor's, but for the
- * two atomics, which the socket's pipe callbacks (NNG threads) set. */
-struct net_peer {
-    char addr[NET_ADDR_MAX];
-    nng_socket sock;
-    bool open;                   /* sock is open */
-    struct reactor_inbox *inbox; /* the owning net's (outlives the peer) */
-    naos_time used;              /* last net_send or net_dial */
-    naos_time opened;            /* when sock was opened and dialled */
-    naos_time redial_at;         /* !open: the next socket from then */
-    naos_duration backoff;       /* between this peer's sockets */
-    atomic_bool closing; /* set before we close it: not a far-end drop */
-    atomic_bool dropped; /* a pipe of sock was removed: retire sock */
+struct net;
+struct net_conn;
+struct net_peer;
+
+/* What comes back to the reactor through cin. */
+enum { IT_ACCEPT = 1, IT_CONN, IT_WATCH, IT_DIAL };
+struct net_item {
+    struct reactor_inbox_item link; /* first: items are cast back */
+    int kind;
+    struct net_conn *c; /* IT_CONN, IT_WATCH */
 };
 
-/* A pipe event of an outbound socket, handed from an NNG thread to the
- * reactor. */
-enum { NET_EV_CLOSED = 1, NET_EV_CONNECTED };
-struct net_event {
-    struct reactor_inbox_item item;
-    int kind;
+/* The outcome of a peer's dial, posted by dial_cb. */
+struct net_dial {
+    struct net_item it;   /* first; IT_DIAL */
+    struct net_peer *p;   /* NULL once the peer is gone (reactor) */
+    int rv;               /* nng's result */
+    nng_stream *s;        /* rv == 0: the connection */
+    bool posted;          /* it reached the inbox */
+};
+
+/* A frame waiting to go out: the 8-byte length, then the message. */
+struct net_frame {
+    uint8_t *buf;
+    size_t len;
+};
+
+/* An outbound peer. The reactor's, but for the dial fields while the
+ * dial is lent (dialing). */
+struct net_peer {
     char addr[NET_ADDR_MAX];
+    struct net *n;
+    nng_stream_dialer *d;
+    nng_aio *daio;          /* the delay before a dial, then the dial */
+    /* dial slot: dial_cb's while dialing */
+    struct net_dial *dev;   /* the event dial_cb posts */
+    bool dial_sleeping;     /* daio is the delay, not the dial */
+    /* reactor only */
+    bool dialing;           /* daio is lent (until dev comes back) */
+    struct net_conn *c;     /* the connection (exchanging or up), if any */
+    naos_time used;         /* last net_send or net_dial */
+    naos_time redial_at;    /* no dial before (after a failure) */
+    naos_duration backoff;  /* the last delay after a failure */
+    struct net_frame q[NET_SENDBUF]; /* ring: qn frames from qh */
+    size_t qh, qn;
 };
 
 /* Phases of a lent connection. */
-enum { PH_HS_SEND = 1, PH_HS_RECV, PH_HDR, PH_BODY };
-/* conn.why when a connection comes back with a whole frame; the other
- * values are enum net_close_reason. */
-#define WHY_FRAME (-1)
-
-struct net;
+enum { PH_HS_SEND = 1, PH_HS_RECV, PH_HDR, PH_BODY, PH_SEND };
+/* conn.why when a connection comes back with its transfer done (a whole
+ * frame in or out, or the header exchange); the other values are enum
+ * net_close_reason. */
+#define WHY_DONE (-1)
 
 struct net_conn {
-    struct reactor_inbox_item item; /* first: items are cast back */
+    struct net_item item;   /* first: the transfer's hand-back */
     struct net *n;
     nng_stream *s;
     nng_aio *aio;
     /* I/O state: the holder's (conn_cb while lent, else the reactor). */
     int phase;
+    uint16_t want;          /* the far end's SP protocol */
     uint8_t hs[SP_HEADER];  /* ours, then theirs */
-    uint8_t hdr[8];         /* frame length */
+    uint8_t hdr[8];         /* frame length (inbound) */
     size_t got;             /* bytes of the current part transferred */
-    uint8_t *body;          /* naos_alloc'd frame body (len bytes) */
+    uint8_t *body;          /* naos_alloc'd frame: in, the body (len
+                               bytes); out, length and message */
     size_t len;
     size_t frame_max;
     naos_duration frame_timeout;
     naos_time frame_deadline; /* NAOS_TIME_NEVER between frames */
-    naos_time auth_deadline;  /* NAOS_TIME_NEVER once authenticated */
+    naos_time auth_deadline;  /* NAOS_TIME_NEVER once authenticated (out:
+                                 once the headers are exchanged) */
     int why;                  /* outcome when handed back */
+    /* outbound: the watch (watch_cb's while watching) */
+    nng_aio *waio;
+    uint8_t wbuf[1];
+    struct net_item witem;
     /* reactor only */
     bool lent;
-    bool closing;             /* closed by us; freed when back */
+    bool watching;            /* waio is lent */
+    bool closing;             /* closed by us; freed when all is back */
     bool authed;
-    naos_time since;          /* accepted at */
+    bool out;                 /* dialled by us (peer, up) */
+    bool up;                  /* out: headers exchanged */
+    struct net_peer *peer;    /* out: NULL once closing */
+    naos_time since;          /* accepted at; out: up at */
     uint64_t seq;             /* order of acceptance (oldest = lowest) */
     char addr[48];            /* source IP address (the per-address key) */
 };
@@ -146,8 +193,6 @@ struct net {
     struct net_options opt; /* defaults filled in (limits) */
     struct reactor *r;
     /* outbound */
-    struct reactor_inbox inbox; /* struct net_event */
-    struct reactor_watch inbox_watch;
     struct net_peer **peers;
     size_t npeers, cap;
     /* inbound */
@@ -155,13 +200,14 @@ struct net {
     nng_aio *acc_aio;
     bool acc_sleeping;      /* acc_aio is a retry delay, not an accept */
     nng_stream *accepted;   /* set by accept_cb before acc_item is posted */
-    struct reactor_inbox_item acc_item;
+    struct net_item acc_item;
     bool accepting;         /* an accept (or its retry) is outstanding */
     bool acc_paused;        /* stopped at max_conns */
     atomic_uint_fast64_t acc_errors;
-    struct reactor_inbox cin; /* connections handed back, acc_item */
+    /* connections handed back, their watches, acc_item, dial outcomes */
+    struct reactor_inbox cin;
     struct reactor_watch cin_watch;
-    struct net_conn **conns; /* every inbound connection, closing too */
+    struct net_conn **conns; /* every connection, either way, closing too */
     size_t nconns, conns_cap;
     uint64_t conn_seq;
     struct net_conn *cur;   /* the connection of the message in recv_fn */
@@ -235,34 +281,7 @@ net_url_check(const char *url, bool *is_wildcard, char *err, size_t errlen)
 }
 
 
-/* ---- NNG threads: outbound pipe events ----------------------------------- */
-
-/* A pipe of a peer socket was added (ADD_POST: connected) or removed
- * (REM_POST: the far end or a failure dropped it). Runs on an NNG thread:
- * only p's atomics and the inbox are touched. nng_close waits for these
- * callbacks, so p is alive here. A removal marks the socket for
- * retirement (file comment) before it is reported, so the reactor sees
- * the mark by the time it handles the report. */
-static void
-on_pipe_event(nng_pipe pipe, nng_pipe_ev ev, void *arg)
-{
-    (void)pipe;
-    struct net_peer *p = arg;
-    if (atomic_load(&p->closing))
-        return;
-    if (ev == NNG_PIPE_EV_REM_POST)
-        atomic_store(&p->dropped, true);
-    struct net_event *e = naos_alloc(sizeof *e);
-    if (e == NULL)
-        return; /* the silent path will find it */
-    e->kind = ev == NNG_PIPE_EV_ADD_POST ? NET_EV_CONNECTED : NET_EV_CLOSED;
-    snprintf(e->addr, sizeof e->addr, "%s", p->addr);
-    e->item.next = NULL;
-    if (reactor_inbox_put(p->inbox, &e->item) != NAOS_OK)
-        naos_free(e);
-}
-
-/* ---- NNG threads: inbound I/O --------------------------------------------- */
+/* ---- NNG threads ---------------------------------------------------------- */
 
 static uint64_t
 get_be64(const uint8_t *p)
@@ -273,6 +292,13 @@ get_be64(const uint8_t *p)
     return v;
 }
 
+static void
+put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)(v & 0xff);
+}
+
 /* hand_back returns c to the reactor with outcome why. After this the
  * callback must not touch c. If the inbox is closed (net_close is
  * running) net_close frees c. */
@@ -280,8 +306,8 @@ static void
 hand_back(struct net_conn *c, int why)
 {
     c->why = why;
-    c->item.next = NULL;
-    (void)reactor_inbox_put(&c->n->cin, &c->item);
+    c->item.link.next = NULL;
+    (void)reactor_inbox_put(&c->n->cin, &c->item.link);
 }
 
 /* io starts the next transfer of the current part: len bytes at buf,
@@ -311,11 +337,20 @@ io(struct net_conn *c, bool send, void *buf, size_t len)
     return true;
 }
 
+/* sp_header_ok: h is the SP header of protocol proto. */
 static bool
-sp_header_ok(const uint8_t *h)
+sp_header_ok(const uint8_t *h, unsigned proto)
 {
     return h[0] == 0 && h[1] == 'S' && h[2] == 'P' && h[3] == 0 &&
-           ((unsigned)h[4] << 8 | h[5]) == SP_PUSH0 && h[6] == 0 && h[7] == 0;
+           ((unsigned)h[4] << 8 | h[5]) == proto && h[6] == 0 && h[7] == 0;
+}
+
+static void
+sp_header(uint8_t *h, unsigned proto)
+{
+    const uint8_t v[SP_HEADER] = {0, 'S', 'P', 0, proto >> 8, proto & 0xff,
+                                  0, 0};
+    memcpy(h, v, sizeof v);
 }
 
 /* conn_cb: one transfer of a lent connection completed. NNG thread. */
@@ -351,11 +386,11 @@ conn_cb(void *arg)
             io(c, false, c->hs + c->got, SP_HEADER - c->got);
             return;
         }
-        if (!sp_header_ok(c->hs)) {
+        if (!sp_header_ok(c->hs, c->want)) {
             hand_back(c, NET_CLOSE_HANDSHAKE);
             return;
         }
-        hand_back(c, WHY_FRAME); /* len 0, body NULL: the handshake */
+        hand_back(c, WHY_DONE); /* len 0, body NULL: the handshake */
         return;
     case PH_HDR:
         /* A frame has begun: it must end by frame_deadline. */
@@ -372,7 +407,7 @@ conn_cb(void *arg)
         }
         c->len = (size_t)len;
         if (len == 0) {
-            hand_back(c, WHY_FRAME);
+            hand_back(c, WHY_DONE);
             return;
         }
         if ((c->body = naos_alloc(c->len)) == NULL) {
@@ -384,15 +419,57 @@ conn_cb(void *arg)
         io(c, false, c->body, c->len);
         return;
     case PH_BODY:
+    case PH_SEND:
         if (c->got < c->len) {
-            io(c, false, c->body + c->got, c->len - c->got);
+            io(c, c->phase == PH_SEND, c->body + c->got, c->len - c->got);
             return;
         }
-        hand_back(c, WHY_FRAME);
+        hand_back(c, WHY_DONE);
         return;
     default:
         hand_back(c, NET_CLOSE_EOF);
         return;
+    }
+}
+
+/* watch_cb: the 1-byte read of an outbound connection that is up
+ * completed: the far end closed, failed, or sent what pull0 never sends.
+ * NNG thread; touches only the watch's item. */
+static void
+watch_cb(void *arg)
+{
+    struct net_conn *c = arg;
+    c->witem.link.next = NULL;
+    (void)reactor_inbox_put(&c->n->cin, &c->witem.link);
+}
+
+/* dial_cb: a peer's delay before dialling, or its dial, completed. NNG
+ * thread; touches only the peer's dial slot, and posts its event once
+ * per dial_start. If the inbox is closed (net_close is running) the
+ * event stays with the peer, which frees it. */
+static void
+dial_cb(void *arg)
+{
+    struct net_peer *p = arg;
+    int rv = nng_aio_result(p->daio);
+    if (p->dial_sleeping) {
+        p->dial_sleeping = false;
+        if (rv == 0) {
+            nng_aio_set_timeout(p->daio, NET_DIAL_TIMEOUT_MS);
+            nng_stream_dialer_dial(p->d, p->daio);
+            return;
+        }
+    }
+    struct net_dial *ev = p->dev;
+    ev->rv = rv;
+    ev->s = rv == 0 ? nng_aio_get_output(p->daio, 0) : NULL;
+    ev->it.link.next = NULL;
+    ev->posted = true;
+    if (reactor_inbox_put(&p->n->cin, &ev->it.link) != NAOS_OK) {
+        ev->posted = false;
+        if (ev->s)
+            nng_stream_free(ev->s);
+        ev->s = NULL;
     }
 }
 
@@ -411,8 +488,8 @@ accept_cb(void *arg)
         }
     } else if (rv == 0) {
         n->accepted = nng_aio_get_output(n->acc_aio, 0);
-        n->acc_item.next = NULL;
-        if (reactor_inbox_put(&n->cin, &n->acc_item) != NAOS_OK) {
+        n->acc_item.link.next = NULL;
+        if (reactor_inbox_put(&n->cin, &n->acc_item.link) != NAOS_OK) {
             nng_stream_free(n->accepted); /* net_close is running */
             n->accepted = NULL;
         }
@@ -427,7 +504,7 @@ accept_cb(void *arg)
     nng_sleep_aio(ACCEPT_RETRY_MS, n->acc_aio);
 }
 
-/* ---- reactor thread: inbound connections ------------------------------- */
+/* ---- reactor thread: connections, either way ----------------------------- */
 
 static void
 accept_start(struct net *n)
@@ -446,14 +523,70 @@ accept_start(struct net *n)
     nng_stream_listener_accept(n->lst, n->acc_aio);
 }
 
-/* lend hands c to NNG for its next transfer (the handshake or a frame). */
+/* lend hands c to NNG for its next transfer: the header exchange, a
+ * frame in (inbound) or the frame in c->body out (outbound). */
 static void
 lend(struct net_conn *c)
 {
     c->lent = true;
-    io(c, c->phase == PH_HS_SEND,
-       c->phase == PH_HS_SEND ? (void *)c->hs : (void *)c->hdr,
-       c->phase == PH_HS_SEND ? SP_HEADER : sizeof c->hdr);
+    switch (c->phase) {
+    case PH_HS_SEND:
+        io(c, true, c->hs, SP_HEADER);
+        break;
+    case PH_SEND:
+        io(c, true, c->body, c->len);
+        break;
+    default:
+        io(c, false, c->hdr, sizeof c->hdr);
+        break;
+    }
+}
+
+/* conn_new: a connection on stream s (not yet taken), its header exchange
+ * ready to lend: ours push0's and theirs pull0's if out (we dialled), else
+ * the other way round. A slot in n->conns is reserved for conn_add. NULL
+ * when out of memory. */
+static struct net_conn *
+conn_new(struct net *n, nng_stream *s, bool out)
+{
+    if (n->nconns == n->conns_cap) {
+        size_t ncap = n->conns_cap ? n->conns_cap * 2 : 16;
+        struct net_conn **v = naos_realloc(n->conns, ncap * sizeof *v);
+        if (v == NULL)
+            return NULL;
+        n->conns = v;
+        n->conns_cap = ncap;
+    }
+    struct net_conn *c = naos_alloc(sizeof *c);
+    if (c == NULL)
+        return NULL;
+    memset(c, 0, sizeof *c);
+    if (nng_aio_alloc(&c->aio, conn_cb, c) != 0 ||
+        (out && nng_aio_alloc(&c->waio, watch_cb, c) != 0)) {
+        if (c->aio)
+            nng_aio_free(c->aio);
+        naos_free(c);
+        return NULL;
+    }
+    c->n = n;
+    c->s = s;
+    c->out = out;
+    c->item.kind = IT_CONN;
+    c->item.c = c;
+    c->witem.kind = IT_WATCH;
+    c->witem.c = c;
+    c->frame_deadline = NAOS_TIME_NEVER;
+    c->auth_deadline = NAOS_TIME_NEVER;
+    sp_header(c->hs, out ? SP_PUSH0 : SP_PULL0);
+    c->want = out ? SP_PULL0 : SP_PUSH0;
+    c->phase = PH_HS_SEND;
+    return c;
+}
+
+static void
+conn_add(struct net *n, struct net_conn *c)
+{
+    n->conns[n->nconns++] = c; /* conn_new reserved the slot */
 }
 
 /* conn_free releases c (held by the reactor, nothing pending). */
@@ -467,42 +600,59 @@ conn_free(struct net *n, struct net_conn *c)
         }
     nng_stream_close(c->s);
     nng_aio_free(c->aio);
+    if (c->waio)
+        nng_aio_free(c->waio);
     nng_stream_free(c->s);
     naos_free(c->body);
     naos_free(c);
 }
 
-/* conn_close closes c for reason: it stops counting at once; its memory
- * goes when NNG hands it back (or now, if the reactor holds it). */
+/* conn_shut closes c on our side: freed now if NNG holds nothing of it,
+ * else when its transfer and watch are back (conn_release). */
+static void
+conn_shut(struct net *n, struct net_conn *c)
+{
+    c->closing = true;
+    if (c->lent || c->watching)
+        nng_stream_close(c->s); /* what is pending comes back */
+    else
+        conn_free(n, c);
+}
+
+static void
+conn_release(struct net *n, struct net_conn *c)
+{
+    if (!c->lent && !c->watching)
+        conn_free(n, c);
+}
+
+/* conn_close closes inbound c for reason: it stops counting at once; its
+ * memory goes when NNG hands it back (or now, if the reactor holds it). */
 static void
 conn_close(struct net *n, struct net_conn *c, enum net_close_reason reason)
 {
     if (c->closing)
         return;
-    c->closing = true;
     n->stats.in_closed[reason]++;
     if (reason == NET_CLOSE_OVERSIZED)
         n->stats.oversized++;
     n->stats.in_open--;
     if (!c->authed)
         n->stats.in_unauth--;
-    if (c->lent)
-        nng_stream_close(c->s); /* conn_cb brings it back */
-    else
-        conn_free(n, c);
+    conn_shut(n, c);
     if (n->acc_paused)
         accept_start(n);
 }
 
-/* oldest_unauth: the unauthenticated connection accepted first, of addr
- * (NULL: of any address). */
+/* oldest_unauth: the unauthenticated inbound connection accepted first,
+ * of addr (NULL: of any address). */
 static struct net_conn *
 oldest_unauth(struct net *n, const char *addr)
 {
     struct net_conn *o = NULL;
     for (size_t i = 0; i < n->nconns; i++) {
         struct net_conn *c = n->conns[i];
-        if (c->closing || c->authed ||
+        if (c->out || c->closing || c->authed ||
             (addr && strcmp(c->addr, addr) != 0))
             continue;
         if (o == NULL || c->seq < o->seq)
@@ -517,7 +667,8 @@ unauth_from(struct net *n, const char *addr)
     size_t k = 0;
     for (size_t i = 0; i < n->nconns; i++) {
         struct net_conn *c = n->conns[i];
-        if (!c->closing && !c->authed && strcmp(c->addr, addr) == 0)
+        if (!c->out && !c->closing && !c->authed &&
+            strcmp(c->addr, addr) == 0)
             k++;
     }
     return k;
@@ -543,22 +694,12 @@ addr_key(nng_stream *s, char *out, size_t len)
 static void
 on_accepted(struct net *n, nng_stream *s)
 {
-    struct net_conn *c = NULL;
-    if (n->nconns == n->conns_cap) {
-        size_t ncap = n->conns_cap ? n->conns_cap * 2 : 16;
-        struct net_conn **v = naos_realloc(n->conns, ncap * sizeof *v);
-        if (v == NULL)
-            goto refuse;
-        n->conns = v;
-        n->conns_cap = ncap;
+    struct net_conn *c = conn_new(n, s, false);
+    if (c == NULL) {
+        nng_stream_close(s);
+        nng_stream_free(s);
+        return;
     }
-    if ((c = naos_alloc(sizeof *c)) == NULL)
-        goto refuse;
-    memset(c, 0, sizeof *c);
-    if (nng_aio_alloc(&c->aio, conn_cb, c) != 0)
-        goto refuse;
-    c->n = n;
-    c->s = s;
     c->since = naos_clock_now();
     c->seq = ++n->conn_seq;
     addr_key(s, c->addr, sizeof c->addr);
@@ -571,27 +712,14 @@ on_accepted(struct net *n, nng_stream *s)
         conn_close(n, o, NET_CLOSE_UNAUTH_CAP);
     c->frame_max = n->cfg.recv_max;
     c->frame_timeout = n->opt.frame_timeout_ms;
-    c->frame_deadline = NAOS_TIME_NEVER;
     c->auth_deadline = c->since + (naos_time)n->opt.auth_timeout_ms;
-    const uint8_t ours[SP_HEADER] = {0, 'S', 'P', 0, SP_PULL0 >> 8,
-                                     SP_PULL0 & 0xff, 0, 0};
-    memcpy(c->hs, ours, sizeof ours);
-    c->phase = PH_HS_SEND;
-    n->conns[n->nconns++] = c;
+    conn_add(n, c);
     n->stats.in_accepted++;
     n->stats.in_open++;
     n->stats.in_unauth++;
     lend(c);
-    return;
-refuse:
-    if (c) {
-        if (c->aio)
-            nng_aio_free(c->aio);
-        naos_free(c);
-    }
-    nng_stream_close(s);
-    nng_stream_free(s);
 }
+
 
 /* on_frame: c came back with its handshake done (len 0, phase PH_HS_RECV)
  * or a whole frame. */
@@ -627,6 +755,168 @@ on_frame(struct net *n, struct net_conn *c)
     lend(c);
 }
 
+/* ---- reactor thread: outbound peers ---------------------------------------- */
+
+/* dial_start lends p's dial slot to NNG: a connection to p->addr, at
+ * redial_at or now if that has passed. No-op while p dials or has a
+ * connection; without memory for the event p stays idle until the next
+ * net_send or net_dial (peer_get). */
+static void
+dial_start(struct net_peer *p)
+{
+    if (p->dialing || p->c != NULL)
+        return;
+    struct net_dial *ev = naos_alloc(sizeof *ev);
+    if (ev == NULL)
+        return;
+    memset(ev, 0, sizeof *ev);
+    ev->it.kind = IT_DIAL;
+    ev->p = p;
+    p->dev = ev;
+    p->dialing = true;
+    naos_time now = naos_clock_now();
+    if (p->redial_at > now) {
+        p->dial_sleeping = true;
+        nng_aio_set_timeout(p->daio, NNG_DURATION_INFINITE);
+        nng_sleep_aio((nng_duration)(p->redial_at - now), p->daio);
+    } else {
+        p->dial_sleeping = false;
+        nng_aio_set_timeout(p->daio, NET_DIAL_TIMEOUT_MS);
+        nng_stream_dialer_dial(p->d, p->daio);
+    }
+}
+
+/* peer_failed: p's dial failed or its connection was lost (`lasted`:
+ * after NET_REDIAL_MAX_MS up). Dials again, after the backoff. */
+static void
+peer_failed(struct net_peer *p, bool lasted)
+{
+    if (lasted)
+        p->backoff = 0;
+    else if (p->backoff < NET_REDIAL_MIN_MS)
+        p->backoff = NET_REDIAL_MIN_MS;
+    else if ((p->backoff *= 2) > NET_REDIAL_MAX_MS)
+        p->backoff = NET_REDIAL_MAX_MS;
+    p->redial_at = naos_clock_now() + (naos_time)p->backoff;
+    dial_start(p);
+}
+
+/* send_next lends p's connection, if it is up and idle, for the first
+ * queued frame. */
+static void
+send_next(struct net_peer *p)
+{
+    struct net_conn *c = p->c;
+    if (c == NULL || !c->up || c->lent || p->qn == 0)
+        return;
+    struct net_frame f = p->q[p->qh];
+    p->q[p->qh] = (struct net_frame){NULL, 0};
+    p->qh = (p->qh + 1) % NET_SENDBUF;
+    p->qn--;
+    c->body = f.buf;
+    c->len = f.len;
+    c->got = 0;
+    c->phase = PH_SEND;
+    lend(c);
+}
+
+static void
+watch_start(struct net_conn *c)
+{
+    c->watching = true;
+    nng_iov iov = {.iov_buf = c->wbuf, .iov_len = sizeof c->wbuf};
+    nng_aio_set_timeout(c->waio, NNG_DURATION_INFINITE);
+    nng_aio_set_iov(c->waio, 1, &iov);
+    nng_stream_recv(c->s, c->waio);
+}
+
+/* on_dialed: p's dial came back (ev freed here): a connection starts its
+ * header exchange, a failure is redialled. An event whose peer is gone
+ * only closes what it brought. */
+static void
+on_dialed(struct net *n, struct net_dial *ev)
+{
+    struct net_peer *p = ev->p;
+    nng_stream *s = ev->s;
+    int rv = ev->rv;
+    naos_free(ev);
+    if (p == NULL) {
+        if (s)
+            nng_stream_free(s);
+        return;
+    }
+    p->dialing = false;
+    p->dev = NULL;
+    if (rv != 0) {
+        peer_failed(p, false);
+        return;
+    }
+    struct net_conn *c = conn_new(n, s, true);
+    if (c == NULL) {
+        nng_stream_free(s);
+        peer_failed(p, false);
+        return;
+    }
+    c->peer = p;
+    c->auth_deadline = naos_clock_now() + NET_DIAL_TIMEOUT_MS;
+    p->c = c;
+    conn_add(n, c);
+    lend(c);
+}
+
+/* out_drop: outbound c was lost (not by our doing): closed, counted,
+ * redialled, and reported if it had been up. The frame it was sending is
+ * lost; p's queue waits for the next connection. */
+static void
+out_drop(struct net *n, struct net_conn *c)
+{
+    struct net_peer *p = c->peer;
+    bool was_up = c->up;
+    bool lasted = was_up && naos_clock_now() - c->since >= NET_REDIAL_MAX_MS;
+    char addr[NET_ADDR_MAX];
+    snprintf(addr, sizeof addr, "%s", p->addr);
+    p->c = NULL;
+    c->peer = NULL;
+    conn_shut(n, c);
+    n->stats.peers_retired++;
+    peer_failed(p, lasted);
+    if (was_up) {
+        n->stats.peers_closed++;
+        n->cfg.closed(n->cfg.arg, addr); /* last: it may forget p */
+    }
+}
+
+/* out_back: outbound c's transfer came back (not closing): the header
+ * exchange (up: reported, watched) or a frame sent, or a failure. */
+static void
+out_back(struct net *n, struct net_conn *c)
+{
+    struct net_peer *p = c->peer;
+    if (c->why != WHY_DONE) {
+        out_drop(n, c);
+        return;
+    }
+    if (!c->up) {
+        c->up = true;
+        c->since = naos_clock_now();
+        c->auth_deadline = NAOS_TIME_NEVER;
+        watch_start(c);
+        send_next(p);
+        if (n->opt.connected) {
+            char addr[NET_ADDR_MAX];
+            snprintf(addr, sizeof addr, "%s", p->addr);
+            n->opt.connected(n->cfg.arg, addr); /* last: it may forget p */
+        }
+        return;
+    }
+    naos_free(c->body);
+    c->body = NULL;
+    c->len = 0;
+    send_next(p);
+}
+
+/* on_cin takes back what NNG's threads handed over: accepted streams,
+ * connections' transfers and watches, dial outcomes. */
 static void
 on_cin(void *arg, uint32_t events)
 {
@@ -636,21 +926,40 @@ on_cin(void *arg, uint32_t events)
                                                        NET_CONN_BATCH);
     while (it) {
         struct reactor_inbox_item *next = it->next;
-        if (it == &n->acc_item) {
+        struct net_item *ni = (struct net_item *)it;
+        struct net_conn *c = ni->c;
+        switch (ni->kind) {
+        case IT_ACCEPT: {
             nng_stream *s = n->accepted;
             n->accepted = NULL;
             n->accepting = false;
             on_accepted(n, s);
             accept_start(n);
-        } else {
-            struct net_conn *c = (struct net_conn *)it;
+            break;
+        }
+        case IT_DIAL:
+            on_dialed(n, (struct net_dial *)ni);
+            break;
+        case IT_WATCH:
+            c->watching = false;
+            if (c->closing)
+                conn_release(n, c);
+            else
+                out_drop(n, c);
+            break;
+        case IT_CONN:
             c->lent = false;
             if (c->closing)
-                conn_free(n, c);
-            else if (c->why == WHY_FRAME)
+                conn_release(n, c);
+            else if (c->out)
+                out_back(n, c);
+            else if (c->why == WHY_DONE)
                 on_frame(n, c);
             else
                 conn_close(n, c, (enum net_close_reason)c->why);
+            break;
+        default:
+            NAOS_ASSERT(0);
         }
         it = next;
     }
@@ -661,37 +970,6 @@ net_recv_verdict(struct net *n, enum net_verdict v)
 {
     if (n->cur != NULL)
         n->verdict = (int)v;
-}
-
-/* ---- reactor thread: outbound events ----------------------------------- */
-
-static struct net_peer *peer_find(struct net *n, const char *addr,
-                                   size_t *idx);
-static int peer_renew(struct net *n, struct net_peer *p);
-
-/* on_inbox reports pipe events. A drop also retires the peer's socket at
- * once (file comment), before NNG redials through it on its own. */
-static void
-on_inbox(void *arg, uint32_t events)
-{
-    struct net *n = arg;
-    (void)events;
-    struct reactor_inbox_item *it = reactor_inbox_take(&n->inbox, 256);
-    while (it) {
-        struct net_event *e = (struct net_event *)it;
-        it = it->next;
-        if (e->kind == NET_EV_CONNECTED) {
-            if (n->opt.connected)
-                n->opt.connected(n->cfg.arg, e->addr);
-        } else {
-            struct net_peer *p = peer_find(n, e->addr, NULL);
-            if (p != NULL)
-                (void)peer_renew(n, p); /* a failure: the next send's */
-            n->stats.peers_closed++;
-            n->cfg.closed(n->cfg.arg, e->addr);
-        }
-        naos_free(e);
-    }
 }
 
 static int
@@ -768,14 +1046,13 @@ net_open_opts(struct net **out, struct reactor *r,
     if (opt)
         n->opt = *opt;
     n->r = r;
-    n->inbox.efd = -1;
     n->cin.efd = -1;
     atomic_init(&n->acc_errors, 0);
     limits(n);
-    /* cin holds at most one item per connection plus the accept: it can
-     * never refuse a connection coming back. */
-    if ((rc = reactor_inbox_init(&n->inbox, NET_INBOX_CAP)) != NAOS_OK ||
-        (rc = reactor_inbox_init(&n->cin, SIZE_MAX)) != NAOS_OK) {
+    n->acc_item.kind = IT_ACCEPT;
+    /* cin holds at most two items per connection, one per dialling peer
+     * and the accept: it can never refuse one coming back. */
+    if ((rc = reactor_inbox_init(&n->cin, SIZE_MAX)) != NAOS_OK) {
         snprintf(err, errlen, "eventfd: %s", strerror(errno));
         goto err;
     }
@@ -801,9 +1078,7 @@ net_open_opts(struct net **out, struct reactor *r,
     snprintf(n->url, sizeof n->url, "tcp://%.*s:%d", (int)(colon - host),
              host, port);
     if (reactor_add(r, &n->cin_watch, reactor_inbox_fd(&n->cin), EPOLLIN,
-                    on_cin, n) != NAOS_OK ||
-        reactor_add(r, &n->inbox_watch, reactor_inbox_fd(&n->inbox), EPOLLIN,
-                    on_inbox, n) != NAOS_OK) {
+                    on_cin, n) != NAOS_OK) {
         snprintf(err, errlen, "cannot poll the gossip socket");
         rc = NAOS_ESYS;
         goto err;
@@ -816,22 +1091,35 @@ err:
     return rc;
 }
 
-/* peer_sock_close closes p's socket. Once nng_close returns no pipe
- * callback of that socket runs any more, so p may be freed or take a new
- * socket. */
+/* peer_free releases p, silently: its connection is closed (not
+ * reported) and a dial in progress stopped. nng_aio_stop waits for
+ * dial_cb, after which the dial's event is either in the inbox (it then
+ * names no peer) or was never posted (freed here). */
 static void
-peer_sock_close(struct net_peer *p)
+peer_free(struct net *n, struct net_peer *p)
 {
-    atomic_store(&p->closing, true);
-    nng_close(p->sock); /* waits for its pipe callbacks */
-    p->open = false;
-}
-
-static void
-peer_close(struct net_peer *p)
-{
-    if (p->open)
-        peer_sock_close(p);
+    if (p->c != NULL) {
+        struct net_conn *c = p->c;
+        p->c = NULL;
+        c->peer = NULL;
+        conn_shut(n, c);
+    }
+    if (p->d)
+        nng_stream_dialer_close(p->d);
+    if (p->daio)
+        nng_aio_stop(p->daio);
+    if (p->dialing) {
+        if (p->dev->posted)
+            p->dev->p = NULL;
+        else
+            naos_free(p->dev);
+    }
+    if (p->daio)
+        nng_aio_free(p->daio);
+    if (p->d)
+        nng_stream_dialer_free(p->d);
+    for (size_t i = 0; i < p->qn; i++)
+        naos_free(p->q[(p->qh + i) % NET_SENDBUF].buf);
     naos_free(p);
 }
 
@@ -841,28 +1129,38 @@ net_close(struct net *n)
     if (n == NULL)
         return;
     reactor_del(n->r, &n->cin_watch);
-    reactor_del(n->r, &n->inbox_watch);
-    for (size_t i = 0; i < n->npeers; i++)
-        peer_close(n->peers[i]);
-    naos_free(n->peers);
-    /* Inbound: refuse further hand-backs, then stop every transfer and
-     * wait for its callback; after that nothing of NNG's touches a
-     * connection or the accept slot. */
+    /* Refuse further hand-backs, then stop every dial and transfer and
+     * wait for its callback; after that nothing of NNG's touches a peer,
+     * a connection or the accept slot. */
     struct reactor_inbox_item *it = reactor_inbox_close(&n->cin);
+    for (size_t i = 0; i < n->npeers; i++)
+        peer_free(n, n->peers[i]);
+    naos_free(n->peers);
     if (n->lst)
         nng_stream_listener_close(n->lst);
     if (n->acc_aio)
         nng_aio_stop(n->acc_aio);
-    for (; it; it = it->next)
-        if (it == &n->acc_item && n->accepted) {
+    while (it) {
+        struct reactor_inbox_item *next = it->next;
+        struct net_item *ni = (struct net_item *)it;
+        if (ni->kind == IT_ACCEPT && n->accepted) {
             nng_stream_close(n->accepted);
             nng_stream_free(n->accepted);
             n->accepted = NULL;
+        } else if (ni->kind == IT_DIAL) {
+            struct net_dial *ev = (struct net_dial *)ni;
+            if (ev->s)
+                nng_stream_free(ev->s);
+            naos_free(ev);
         }
+        it = next;
+    }
     for (size_t i = 0; i < n->nconns; i++) {
         struct net_conn *c = n->conns[i];
         nng_stream_close(c->s);
         nng_aio_stop(c->aio);
+        if (c->waio)
+            nng_aio_stop(c->waio);
     }
     while (n->nconns)
         conn_free(n, n->conns[n->nconns - 1]);
@@ -871,13 +1169,6 @@ net_close(struct net *n)
         nng_aio_free(n->acc_aio);
     if (n->lst)
         nng_stream_listener_free(n->lst);
-    it = reactor_inbox_close(&n->inbox);
-    while (it) {
-        struct reactor_inbox_item *next = it->next;
-        naos_free(it);
-        it = next;
-    }
-    reactor_inbox_fini(&n->inbox);
     reactor_inbox_fini(&n->cin);
     naos_free(n);
 }
@@ -900,35 +1191,7 @@ peer_find(struct net *n, const char *addr, size_t *idx)
     return NULL;
 }
 
-/* peer_sock_open gives p (without a socket) a new push0 socket, dialling
- * p->addr in the background (NNG redials it after a drop or a failed
- * attempt, NET_REDIAL_MIN_MS doubling to NET_REDIAL_MAX_MS). */
-static int
-peer_sock_open(struct net_peer *p)
-{
-    atomic_store(&p->closing, false);
-    atomic_store(&p->dropped, false);
-    int rv = nng_push0_open(&p->sock);
-    if (rv != 0)
-        return nng_to_naos(rv);
-    nng_socket_set_int(p->sock, NNG_OPT_SENDBUF, NET_SENDBUF);
-    nng_socket_set_ms(p->sock, NNG_OPT_RECONNMINT, NET_REDIAL_MIN_MS);
-    nng_socket_set_ms(p->sock, NNG_OPT_RECONNMAXT, NET_REDIAL_MAX_MS);
-    nng_socket_set_bool(p->sock, NNG_OPT_TCP_NODELAY, true);
-    nng_socket_set_bool(p->sock, NNG_OPT_TCP_KEEPALIVE, true);
-    if ((rv = nng_pipe_notify(p->sock, NNG_PIPE_EV_REM_POST, on_pipe_event,
-                              p)) != 0 ||
-        (rv = nng_pipe_notify(p->sock, NNG_PIPE_EV_ADD_POST, on_pipe_event,
-                              p)) != 0 ||
-        (rv = nng_dial(p->sock, p->addr, NULL, NNG_FLAG_NONBLOCK)) != 0) {
-        peer_sock_close(p);
-        return nng_to_naos(rv);
-    }
-    p->open = true;
-    p->opened = naos_clock_now();
-    return NAOS_OK;
-}
-
+/* peer_open: a record for addr, dialling at once. */
 static int
 peer_open(struct net *n, const char *addr, struct net_peer **out)
 {
@@ -950,64 +1213,35 @@ peer_open(struct net *n, const char *addr, struct net_peer **out)
         return NAOS_ENOMEM;
     memset(p, 0, sizeof *p);
     snprintf(p->addr, sizeof p->addr, "%s", addr);
-    p->inbox = &n->inbox;
-    atomic_init(&p->closing, false);
-    atomic_init(&p->dropped, false);
-    int rc = peer_sock_open(p);
-    if (rc != NAOS_OK) {
-        naos_free(p);
-        return rc;
+    p->n = n;
+    int rv = nng_stream_dialer_alloc(&p->d, addr);
+    if (rv == 0)
+        rv = nng_aio_alloc(&p->daio, dial_cb, p);
+    if (rv != 0) {
+        peer_free(n, p);
+        return nng_to_naos(rv);
     }
+    /* Options the TCP dialer may not know are not worth failing for. */
+    (void)nng_stream_dialer_set_bool(p->d, NNG_OPT_TCP_NODELAY, true);
+    (void)nng_stream_dialer_set_bool(p->d, NNG_OPT_TCP_KEEPALIVE, true);
     n->peers[n->npeers++] = p;
     n->stats.peers_open = n->npeers;
+    dial_start(p);
     *out = p;
     return NAOS_OK;
 }
 
-/* peer_retire closes p's socket, whose connection dropped (file comment),
- * and sets when the next one may be dialled: at once after a socket that
- * lasted, else `backoff` after this one was, the delay doubling. */
-static void
-peer_retire(struct net *n, struct net_peer *p, naos_time now)
-{
-    peer_sock_close(p);
-    n->stats.peers_retired++;
-    if (now - p->opened >= NET_REDIAL_MAX_MS)
-        p->backoff = 0;
-    else if (p->backoff < NET_REDIAL_MIN_MS)
-        p->backoff = NET_REDIAL_MIN_MS;
-    else if ((p->backoff *= 2) > NET_REDIAL_MAX_MS)
-        p->backoff = NET_REDIAL_MAX_MS;
-    p->redial_at = p->opened + (naos_time)p->backoff;
-}
-
-/* peer_renew retires p's socket if its connection dropped, and gives p
- * a new one if it has none and its delay is over. NAOS_OK (p->open tells
- * whether it has a socket now) or peer_sock_open's error. */
-static int
-peer_renew(struct net *n, struct net_peer *p)
-{
-    naos_time now = naos_clock_now();
-    if (p->open && atomic_load(&p->dropped))
-        peer_retire(n, p, now);
-    if (!p->open && now >= p->redial_at)
-        return peer_sock_open(p);
-    return NAOS_OK;
-}
-
 /* peer_get: the record of addr for a send or a dial, opened on first use
- * and renewed (peer_renew): on NAOS_OK (*out)->open tells whether it has
- * a socket now. NAOS_EINVAL, NAOS_EBUSY (NET_MAX_PEERS), NAOS_ENOMEM;
- * *out is set on NAOS_OK only. */
+ * (an idle one, whose last dial found no memory, dials again).
+ * NAOS_EINVAL, NAOS_EBUSY (NET_MAX_PEERS), NAOS_ENOMEM; *out is set on
+ * NAOS_OK only. */
 static int
 peer_get(struct net *n, const char *addr, struct net_peer **out)
 {
     struct net_peer *p = peer_find(n, addr, NULL);
     if (p == NULL)
         return peer_open(n, addr, out);
-    int rc = peer_renew(n, p);
-    if (rc != NAOS_OK)
-        return rc;
+    dial_start(p);
     *out = p;
     return NAOS_OK;
 }
@@ -1029,11 +1263,19 @@ net_send(struct net *n, const char *addr, const uint8_t *data, size_t len)
     int rc = peer_get(n, addr, &p);
     if (rc == NAOS_OK) {
         p->used = naos_clock_now();
-        if (p->open) {
-            int rv = nng_send(p->sock, (void *)data, len, NNG_FLAG_NONBLOCK);
-            rc = nng_to_naos(rv);
-        } else {
-            rc = NAOS_EBUSY; /* between a retired socket and the next */
+        uint8_t *buf = NULL;
+        if (p->qn >= NET_SENDBUF)
+            rc = NAOS_EBUSY;
+        else if (len > SIZE_MAX - 8 || (buf = naos_alloc(8 + len)) == NULL)
+            rc = NAOS_ENOMEM;
+        if (buf != NULL) {
+            put_be64(buf, (uint64_t)len);
+            if (len)
+                memcpy(buf + 8, data, len);
+            p->q[(p->qh + p->qn) % NET_SENDBUF] =
+                (struct net_frame){buf, 8 + len};
+            p->qn++;
+            send_next(p);
         }
     }
     if (rc != NAOS_OK) {
@@ -1054,7 +1296,7 @@ net_forget(struct net *n, const char *addr)
         return;
     n->peers[i] = n->peers[--n->npeers];
     n->stats.peers_open = n->npeers;
-    peer_close(p);
+    peer_free(n, p);
 }
 
 void
@@ -1068,11 +1310,10 @@ net_prune(struct net *n, net_keep_fn keep, void *arg, naos_duration linger_ms)
             continue;
         }
         n->peers[i] = n->peers[--n->npeers]; /* slot i is looked at again */
-        peer_close(p);
+        peer_free(n, p);
     }
     n->stats.peers_open = n->npeers;
 }
-
 const struct net_stats *
 net_stats_get(const struct net *n)
 {

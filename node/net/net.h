@@ -1,26 +1,30 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* net.h: node-to-node transport (SP over TCP, through NNG). The only NNG
- * user for traffic between nodes (STYLE §2). It moves opaque byte strings
- * (sealed envelopes: sealing and opening are the caller's job, node/auth)
- * and reports connections the far end closed.
+/* net.h: node-to-node transport (SP over TCP, spoken over NNG's byte
+ * streams). The only NNG user for traffic between nodes (STYLE §2). It
+ * moves opaque byte strings (sealed envelopes: sealing and opening are the
+ * caller's job, node/auth) and reports connections the far end closed.
+ * On the wire it is an NNG push0 socket dialling (outbound) and an NNG
+ * pull0 socket listening (inbound), but no NNG socket is used: both sides
+ * speak the SP/TCP mapping themselves (net.c says why).
  *
- * Outbound: per peer address one push0 socket, dialed at the first send
- * (or net_dial) and kept open (NNG redials after a failed attempt, 100 ms
- * .. 1 s). A socket whose connection dropped is retired when the drop
- * is handled (or at the next net_send or net_dial, if that comes first):
- * closed, silently (what it had queued is lost), and replaced by a fresh
- * one, because NNG 1.5.2's push0 may keep a freed pipe of it (net.c). A peer whose sockets keep dropping is redialled 100 ms .. 1 s
- * apart, and sends to it in between are dropped (counted). A connection
- * to a live peer therefore exists, and when the peer's
- * process dies its kernel closes it at once: NNG's pipe callback
- * (NNG_PIPE_EV_REM_POST, on an NNG thread) posts the address to a reactor
- * inbox, and closed_fn runs on the reactor thread. Closes we cause
- * (net_forget, net_prune, net_close) are not reported. Each established
- * connection (NNG_PIPE_EV_ADD_POST) is reported to connected_fn, so the
- * caller can authenticate it at once (a sealed hello). Sends never block:
- * a message goes into the peer socket's small send buffer (NET_SENDBUF
- * messages, kept while the connection is being established) or is dropped
- * and counted. Membership tolerates loss.
+ * Outbound: per peer address one record, opened at the first send (or
+ * net_dial) and kept until net_forget or net_prune, with at most one
+ * connection (nng_stream_dialer, then the SP header exchange). It dials
+ * at once, and again after a failed dial or a lost connection: 100 ms
+ * after the failure, the delay doubling up to 1 s while failures follow
+ * each other, at once after a connection that lasted 1 s. Sends never
+ * block: a message goes into the peer's queue (NET_SENDBUF messages,
+ * kept across connections: what waits while the peer is unreachable goes
+ * out, in order, on the next connection) or is dropped and counted; the
+ * one being written when a connection drops is lost. Membership
+ * tolerates loss. An established connection is watched by a pending read
+ * (the far end, pull0, never sends), so when the peer's process dies and
+ * its kernel closes the connection, closed_fn runs at once on the reactor
+ * thread, whether or not anything was being sent; once per lost
+ * established connection. Closes we cause (net_forget, net_prune,
+ * net_close) are not reported. Each established connection (header
+ * exchange done) is reported to connected_fn, so the caller can
+ * authenticate it at once (a sealed hello).
  *
  * Inbound: the listener speaks the SP/TCP mapping of a pull0 socket itself
  * over NNG's byte streams (nng_stream_listener), rather than through an
@@ -65,12 +69,12 @@
  * can sit between the membership driver and NNG.
  *
  * Threads: every function here runs on the reactor thread. NNG's threads
- * run the pipe callbacks of the outbound sockets (they touch nothing but
- * an inbox) and the I/O callbacks of inbound connections: a connection is
- * handed to NNG for one transfer at a time (handshake, a frame) and back
- * to the reactor through an inbox when it completes or fails, so its
- * state has one owner at any moment and every decision (caps, deadlines,
- * authentication, counters) is taken on the reactor thread. */
+ * run the I/O callbacks of dials and connections, both ways: a dial, and a
+ * connection's transfers (handshake, a frame in or out), are handed to NNG
+ * one at a time and back to the reactor through an inbox when they
+ * complete or fail (as is an outbound connection's watch), so their state
+ * has one owner at any moment and every decision (caps, deadlines,
+ * authentication, redials, counters) is taken on the reactor thread. */
 #ifndef NAOS_NET_NET_H
 #define NAOS_NET_NET_H
 
@@ -82,8 +86,8 @@
 #include "node/reactor/reactor.h"
 
 #define NET_ADDR_MAX 128    /* URL bytes including the NUL */
-#define NET_SENDBUF 16      /* messages queued per peer while connecting */
-#define NET_MAX_PEERS 4096  /* outbound sockets kept */
+#define NET_SENDBUF 16      /* messages queued per peer */
+#define NET_MAX_PEERS 4096  /* outbound peers kept */
 #define NET_DEFAULT_PORT 7946
 /* Inbound limits (struct net_options; 0 there = these defaults). */
 #define NET_MAX_CONNS 4096          /* inbound connections, whatever the
@@ -114,18 +118,21 @@ enum net_close_reason {
 const char *net_close_reason_str(enum net_close_reason r);
 
 /* struct net_stats: counters since net_open (reactor thread). Bytes are
- * the envelopes as handed to/from NNG (without TCP/IP or NNG's 8-byte
- * frame header). */
+ * the envelopes as queued or received (without TCP/IP or the SP 8-byte
+ * length); msgs_out and bytes_out count what was queued. */
 struct net_stats {
     uint64_t msgs_in, bytes_in;
     uint64_t msgs_out, bytes_out;
-    uint64_t dropped_out;  /* sends refused: buffer full, no peer slot */
-    uint64_t peers_closed; /* drops by the far end, reported */
-    uint64_t peers_open;   /* outbound peers now (each with a socket, but
-                              for one waiting to redial after a
-                              retirement) */
-    uint64_t peers_retired; /* outbound sockets closed because their
-                               connection dropped, a fresh one dialled */
+    uint64_t dropped_out;  /* sends refused: queue full, no peer slot */
+    uint64_t peers_closed; /* established outbound connections the far end
+                              (or a failure) dropped: each reported */
+    uint64_t peers_open;   /* outbound peers now (connected, dialling or
+                              waiting to redial) */
+    uint64_t peers_retired; /* outbound connections lost, not by our doing:
+                               those of peers_closed, and those that failed
+                               in the SP header exchange; each redialled.
+                               (The name is from when a dropped outbound
+                               NNG socket was retired and replaced.) */
     /* inbound */
     uint64_t in_open;      /* connections now (authenticated or not) */
     uint64_t in_unauth;    /* ... of which not authenticated */
@@ -142,11 +149,13 @@ struct net_stats {
  * It may call net_recv_verdict to say what the message proved about the
  * connection it came on. Reactor thread. */
 typedef void (*net_recv_fn)(void *arg, const uint8_t *data, size_t len);
-/* net_closed_fn: the far end of our connection to addr (borrowed) closed
- * it (EOF/RST). Once per dropped connection. Reactor thread. */
+/* net_closed_fn: the far end of our established connection to addr
+ * (borrowed) closed it (EOF/RST, or a failure). Once per dropped
+ * connection. It may call into n (net_forget, ...). Reactor thread. */
 typedef void (*net_closed_fn)(void *arg, const char *addr);
-/* net_connected_fn: our connection to addr (borrowed) is established (a
- * new one, or one NNG redialled). Reactor thread. */
+/* net_connected_fn: our connection to addr (borrowed) is established (SP
+ * headers exchanged; the first, or a redialled one). It may call into n
+ * (net_send, ...). Reactor thread. */
 typedef void (*net_connected_fn)(void *arg, const char *addr);
 
 struct net_config {
@@ -173,8 +182,8 @@ struct net_options {
 
 struct net;
 
-/* net_open listens on cfg->listen_url and watches the inbound socket and
- * the pipe-event inbox from r. cfg is copied. *out is set on success.
+/* net_open listens on cfg->listen_url and watches, from r, the inbox
+ * through which NNG hands connections back. cfg is copied. *out is set on success.
  * Returns NAOS_OK; NAOS_EINVAL (bad URL: the message says why); NAOS_ESYS
  * (cannot bind: address in use, ...); NAOS_ENOMEM. err gets a sentence. */
 int net_open(struct net **out, struct reactor *r, const struct net_config *cfg,
@@ -183,8 +192,8 @@ int net_open(struct net **out, struct reactor *r, const struct net_config *cfg,
 int net_open_opts(struct net **out, struct reactor *r,
                   const struct net_config *cfg, const struct net_options *opt,
                   char *err, size_t errlen);
-/* net_close closes every socket and connection (no close is reported),
- * drops what is queued, and frees n. NULL is fine. */
+/* net_close closes every connection and stops every dial (no close is
+ * reported), drops what is queued, and frees n. NULL is fine. */
 void net_close(struct net *n);
 
 /* net_listen_url: the URL actually bound (port 0 resolved). Valid until
@@ -192,27 +201,26 @@ void net_close(struct net *n);
 const char *net_listen_url(const struct net *n);
 
 /* net_send queues data (len bytes, copied) to the peer listening at addr
- * (tcp://HOST:PORT), opening the outbound socket on first use and
- * replacing one whose connection dropped. Never waits for the network
- * (closing a dropped socket waits for NNG's callbacks of it, as
- * net_forget does). Returns NAOS_OK (queued or sent), NAOS_EBUSY
- * (dropped: buffer full, or the peer waits out its redial delay),
- * NAOS_EINVAL (bad address) or NAOS_ENOMEM; every failure counts as
- * dropped_out. */
+ * (tcp://HOST:PORT), opening the peer on first use (it dials at once).
+ * Never waits for the network. Returns NAOS_OK (queued: sent when the
+ * peer is connected, in order), NAOS_EBUSY (dropped: NET_SENDBUF
+ * messages already wait, or NET_MAX_PEERS), NAOS_EINVAL (bad address) or
+ * NAOS_ENOMEM; every failure counts as dropped_out. */
 int net_send(struct net *n, const char *addr, const uint8_t *data,
              size_t len);
-/* net_dial opens the outbound socket to addr and starts connecting now,
- * without sending (so a far-end close can be reported from the start).
- * No-op if it is open; a socket whose connection dropped is replaced
- * (as by net_send), unless the peer waits out its redial delay. NAOS_OK, NAOS_EINVAL (bad address), NAOS_EBUSY
- * (NET_MAX_PEERS) or NAOS_ENOMEM. */
+/* net_dial opens the peer at addr and starts connecting now, without
+ * sending (so a far-end close can be reported from the start). No-op if
+ * it is open (it is connected, dialling, or waiting out its redial
+ * delay). NAOS_OK, NAOS_EINVAL (bad address), NAOS_EBUSY (NET_MAX_PEERS)
+ * or NAOS_ENOMEM. */
 int net_dial(struct net *n, const char *addr);
-/* net_forget closes our socket to addr (a member that is gone); not
- * reported to closed_fn. No-op for an unknown address. */
+/* net_forget closes our peer at addr (a member that is gone): its
+ * connection or dial, and its queue; not reported to closed_fn. No-op
+ * for an unknown address. */
 void net_forget(struct net *n, const char *addr);
-/* net_keep_fn: whether the socket to addr (borrowed) is still wanted. */
+/* net_keep_fn: whether the peer at addr (borrowed) is still wanted. */
 typedef bool (*net_keep_fn)(void *arg, const char *addr);
-/* net_prune closes (as net_forget) every socket that keep(arg, addr)
+/* net_prune closes (as net_forget) every peer that keep(arg, addr)
  * rejects and that has not been used by net_send or net_dial for
  * linger_ms (so a message just queued to a peer being tried still goes
  * out). keep runs on the calling thread and must not call into n. */

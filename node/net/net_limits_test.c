@@ -478,7 +478,8 @@ connected_one(void *arg)
 }
 
 /* An outbound connection coming up is reported to connected_fn, and the
- * NNG push0 dialer of a peer interoperates with the listener. */
+ * outbound side (push0, over a stream dialer) interoperates with the
+ * listener. */
 static void
 test_connected(void)
 {
