@@ -162,8 +162,11 @@ node__recorded_status(struct node *n, struct ctl_reply *rep, const char *name)
         /* asked here: its node did not run it yet (or did not answer
          * for it): pending */
         struct node_gather none = {0};
+        uint32_t load;
+        bool live = pl->node_id == n->node_id ||
+                    node__members_live_load(n, pl->node_id, &load);
         ds = one(n, &none, rep, rec, pl->node_id, pl->epoch);
-        if (ds != NULL && ds->tree == NULL && !rec->failed &&
+        if (ds != NULL && live && ds->tree == NULL && !rec->failed &&
             rec->desired != NAOS__V1__DESIRED_STATE__DESIRED_STOPPED) {
             ds->state = "pending";
             ds->node_state = "";

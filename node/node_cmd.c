@@ -233,9 +233,13 @@ step_one(struct node *n, uint64_t index, bool live)
                  (unsigned long long)index, store_errmsg(n->store));
         goto stuck;
     }
-    struct node_waiter *w = waiter_find(n, index);
-    if (w != NULL && w->term != e->term)
-        waiter_replaced(n, w); /* before anything can fail below */
+    /* every waiter of another entry at this index: before anything can
+     * fail below */
+    for (size_t i = 0; i < NODE_WAITERS; i++)
+        if (n->waiters[i].rep != NULL && n->waiters[i].index == index &&
+            n->waiters[i].term != e->term)
+            waiter_replaced(n, &n->waiters[i]);
+    struct node_waiter *w = NULL;
     if (e->type == RAFT_ENTRY_NOOP) {
         /* a new leader's: only last_applied moves */
         store_log_entries_free(e, 1);

@@ -162,8 +162,9 @@ handle_deploy(struct node *n, struct ctl_req *creq,
     d.node_id = where;
     c.cmd_case = NAOS__V1__COMMAND__CMD_DEPLOY;
     c.deploy = &d;
-    if (node__propose(n, &c, creq, rep) == NAOS_OK)
-        node__place_note(n, n->proposed, where);
+    uint64_t before = n->proposed;
+    if (node__propose(n, &c, creq, rep) == NAOS_OK && n->proposed != before)
+        node__place_note(n, n->proposed, where); /* proposed here */
     spec_pb_free(spec);
 }
 

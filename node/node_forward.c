@@ -29,7 +29,8 @@
 
 #define FORWARD_TYPE 96u
 #define FORWARD_REPLY_TYPE 97u
-#define FORWARD_TIMEOUT_MS 10000
+/* Below the CLI's own 10 s, so that its client hears why. */
+#define FORWARD_TIMEOUT_MS 8000
 /* Room for the Forward around the request in one envelope. */
 #define FORWARD_MAX_REQUEST (AUTH_MAX_PAYLOAD - 64)
 
@@ -179,12 +180,15 @@ node__forward_try(struct node *n, struct ctl_req *creq,
         return false;
     const struct raft *core = cmdraft_core(n->log);
     uint64_t leader = raft_leader(core).v;
-    if (!is_forwardable(req)) {
+    bool to_owner = !is_forwardable(req);
+    if (to_owner) {
         /* a deployment's status and its agents' checkpoints are its
-         * node's to tell */
+         * node's to tell; a node that is not alive is not asked (a
+         * status is answered from the record here) */
         uint64_t owner = request_owner(n, req);
+        uint32_t load;
         leader = owner;
-        if (owner == 0)
+        if (owner == 0 || !node__members_live_load(n, owner, &load))
             return false;
     } else if (raft_role_get(core) == RAFT_LEADER || leader == 0) {
         return false; /* the local answer says what there is to say */
@@ -196,7 +200,7 @@ node__forward_try(struct node *n, struct ctl_req *creq,
     if (len > FORWARD_MAX_REQUEST) {
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
                         "the request is %zu bytes, more than can be "
-                        "forwarded to the leader (%u): run it on %s "
+                        "forwarded to another node (%u): run it on %s "
                         "(nothing changed)", len, FORWARD_MAX_REQUEST,
                         leader_name(n, leader));
         return true;
@@ -232,7 +236,7 @@ node__forward_try(struct node *n, struct ctl_req *creq,
         return true;
     }
     *f = (struct node_forward){id, leader, creq,
-                               n->r.now + FORWARD_TIMEOUT_MS};
+                               n->r.now + FORWARD_TIMEOUT_MS, to_owner};
     n->fwd_sent++;
     return true;
 }
@@ -317,11 +321,23 @@ node__forward_tick(struct node *n)
         struct node_forward *f = &n->fwd[i];
         if (f->req == NULL || n->r.now < f->deadline)
             continue;
-        ctl_reply_error(ctl_req_reply(f->req), NAOS__V1__ERROR_CODE__INTERNAL,
-                        "the leader %s did not answer within %d s: the "
-                        "command may or may not have been carried out; see "
-                        "`naos status` on it", leader_name(n, f->leader),
-                        FORWARD_TIMEOUT_MS / 1000);
+        if (f->to_owner)
+            ctl_reply_error(ctl_req_reply(f->req),
+                            NAOS__V1__ERROR_CODE__BUSY,
+                            "%s, which runs the deployment, did not answer "
+                            "within %d s (a checkpoint save may or may not "
+                            "have been recorded): try again, or `naos "
+                            "status --local` there",
+                            node__node_name(n, f->leader),
+                            FORWARD_TIMEOUT_MS / 1000);
+        else
+            ctl_reply_error(ctl_req_reply(f->req),
+                            NAOS__V1__ERROR_CODE__UNKNOWN_OUTCOME,
+                            "the leader %s did not answer within %d s: the "
+                            "command may or may not have been carried out; "
+                            "see `naos status` before running it again",
+                            leader_name(n, f->leader),
+                            FORWARD_TIMEOUT_MS / 1000);
         n->fwd_timeouts++;
         fwd_finish(f);
     }

@@ -119,6 +119,7 @@ struct node_forward {
     uint64_t leader;      /* the node it went to */
     struct ctl_req *req;  /* deferred; NULL: free */
     naos_time deadline;
+    bool to_owner;        /* to a deployment's node, not the leader */
 };
 
 /* struct node_fwd_job: a forwarded request the leader runs: its reply
@@ -153,10 +154,11 @@ struct node_gather {
 /* struct node_founders: what the members say about founding the log
  * (their gossiped health; node__members_founders). */
 struct node_founders {
-    /* alive (not suspect) members forming with the same --bootstrap-expect,
-     * this node among them; n may exceed what ids holds */
+    /* alive or suspect members forming with the same --bootstrap-expect,
+     * this node among them; n may exceed what ids holds; how many of
+     * them are suspect */
     uint64_t ids[64];
-    size_t n;
+    size_t n, suspects;
     /* a member forming with another --bootstrap-expect (0: none) */
     uint64_t other_id;
     uint32_t other_expect;
@@ -164,6 +166,7 @@ struct node_founders {
     uint64_t founded_by;
     uint64_t voters[NODE_VOTERS_MAX];
     size_t nvoters;
+    uint64_t conflict_by; /* a member that founded another set (0: none) */
 };
 
 struct node_waiter {

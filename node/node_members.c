@@ -939,17 +939,26 @@ node__members_founders(struct node *n, uint32_t expect,
             f->founded_by = m->id.v;
             f->nvoters = h.nvoters;
             memcpy(f->voters, h.voters, h.nvoters * sizeof *h.voters);
+        } else if (h.nvoters > 0 &&
+                   (h.nvoters != f->nvoters ||
+                    memcmp(h.voters, f->voters,
+                           h.nvoters * sizeof *h.voters) != 0)) {
+            f->conflict_by = m->id.v; /* two founded sets: adopt none */
         }
         if (h.bootstrap_expect == 0)
             continue; /* not forming */
         if (h.bootstrap_expect != expect) {
             f->other_id = m->id.v;
             f->other_expect = h.bootstrap_expect;
-        } else if (m->state == SWIM_ALIVE) { /* a suspect may be gone */
-            if (f->n < sizeof f->ids / sizeof *f->ids)
-                f->ids[f->n] = m->id.v;
-            f->n++;
+            continue;
         }
+        /* a suspect founder counts (it may be alive: founding without
+         * it could found a second set with it), and holds founding */
+        if (m->state == SWIM_SUSPECT)
+            f->suspects++;
+        if (f->n < sizeof f->ids / sizeof *f->ids)
+            f->ids[f->n] = m->id.v;
+        f->n++;
     }
 }
 

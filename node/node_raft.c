@@ -228,9 +228,10 @@ forming_say(struct node *n, int kind)
 }
 
 /* Founds the log once the founders agree (RAFT-LITE "forming"): exactly
- * bootstrap_expect alive members say they form with that number, and
- * the same ones have for FORM_SETTLE_MS (gossip has carried everyone's
- * word by then); the voters are those members. A founder that hears of
+ * bootstrap_expect members say they form with that number, all alive
+ * (a suspect one counts, and holds founding), and the same ones have for
+ * FORM_SETTLE_MS (gossip has carried everyone's word by then); the
+ * voters are those members. Two founded sets heard of: adopt neither. A founder that hears of
  * a log already founded adopts its voters when it is one of them, else
  * stays out. More founders than expected, or one that expects another
  * number, found nothing: exactly N nodes must be started alike. Nodes
@@ -241,6 +242,17 @@ try_form(struct node *n)
     struct node_founders f;
     uint32_t want = n->bootstrap_expect;
     node__members_founders(n, want, &f);
+    if (f.conflict_by != 0) {
+        if (forming_say(n, 4))
+            NAOS_ERROR("raft", "forming: %s and %s founded different "
+                       "voter sets: this node joins neither (more founders "
+                       "than --bootstrap-expect were started; stop the "
+                       "extra ones, and start their data afresh)",
+                       node__node_name(n, f.founded_by),
+                       node__node_name(n, f.conflict_by));
+        n->forming_since = 0;
+        return;
+    }
     if (f.nvoters > 0) {
         const char *by = node__members_name(n, f.founded_by);
         if (f.nvoters == want && has_id(f.voters, f.nvoters, n->node_id)) {
@@ -271,6 +283,14 @@ try_form(struct node *n)
                        "every founder with the same number (nothing is "
                        "founded until then)", who ? who : "a member",
                        f.other_expect, want);
+        n->forming_since = 0;
+        return;
+    }
+    if (f.n == want && f.suspects > 0) {
+        if (forming_say(n, 5))
+            NAOS_INFO("raft", "forming: %zu of %u founders look suspect: "
+                      "waiting until every founder is alive", f.suspects,
+                      want);
         n->forming_since = 0;
         return;
     }

@@ -29,7 +29,8 @@
 
 #define PROPOSE_TYPE 98u
 #define PROPOSE_REPLY_TYPE 99u
-#define RELAY_TIMEOUT_MS 10000
+/* Below the CLI's own 10 s, so that its client hears why. */
+#define RELAY_TIMEOUT_MS 8000
 
 _Static_assert(PROPOSE_TYPE >= WIRE_TYPES_REQ_LO &&
                    PROPOSE_REPLY_TYPE <= WIRE_TYPES_REQ_HI,
@@ -97,16 +98,25 @@ on_propose(struct node *n, const struct wire_msg *m, const Naos__V1__Propose *p)
     char err[768] = "";
     Naos__V1__Command *c = NULL;
     int rc = NAOS_OK;
-    if (n->log == NULL || n->catching_up ||
+    if (n->log == NULL || n->catching_up || n->fatal || n->apply_stuck ||
         raft_role_get(cmdraft_core(n->log)) != RAFT_LEADER) {
         r.code = NAOS__V1__ERROR_CODE__BUSY;
         snprintf(err, sizeof err, "naos-node %s is not the cluster's leader "
-                 "(any more): nothing changed, try again in a second",
-                 n->name);
+                 "(any more), or takes no commands: nothing changed, try "
+                 "again in a second", n->name);
     } else if ((rc = cmd_unpack(p->command.data, p->command.len, &c, err,
                                 sizeof err)) != NAOS_OK) {
         r.code = rc == NAOS_ENOMEM ? NAOS__V1__ERROR_CODE__BUSY
                                    : NAOS__V1__ERROR_CODE__INVALID;
+    } else if (c->cmd_case != NAOS__V1__COMMAND__CMD_CHECKPOINT_SAVE &&
+               c->cmd_case != NAOS__V1__COMMAND__CMD_FAIL &&
+               c->cmd_case != NAOS__V1__COMMAND__CMD_REMOVE) {
+        /* what a follower may propose on its own; the operator's other
+         * commands are forwarded whole (the leader places deploys) */
+        r.code = NAOS__V1__ERROR_CODE__INVALID;
+        snprintf(err, sizeof err, "the leader %s takes no relayed %s: "
+                 "run it on the leader (nothing changed)", n->name,
+                 cmd_type_name(c));
     } else {
         uint64_t index = 0;
         rc = cmdraft_propose(n->log, p->command.data, p->command.len,

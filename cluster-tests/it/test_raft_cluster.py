@@ -351,6 +351,13 @@ class RaftCluster(unittest.TestCase):
         for k in placed:
             if k != mine:
                 self.assertEqual(deps[k]["state"], "running", deps[k])
+        # and asked by name, its record answers at once: its node is dead
+        t4 = time.monotonic()
+        r = new.naos("status", mine, json=True)
+        self.assertEqual(r.code, 0, r)
+        self.assertLess(time.monotonic() - t4, within(5))
+        self.assertEqual(r.data["deployments"][0]["node_state"],
+                         "unreachable", r.data)
 
         # pinned to the dead node: refused, naming it and the live ones
         r = new.naos("deploy", "p", "--no-wait", "--on", old.name, "--",
