@@ -192,7 +192,22 @@ func write(c config, runDir, key, value string, start time.Time) history.Record 
 		// Lost connection, timeout, busy: it may have happened.
 		r.Outcome = history.Unknown
 	}
+	if r.Outcome != history.Ok {
+		r.Err = firstLine(errOut)
+	}
 	return r
+}
+
+// firstLine: the first line of the CLI's stderr, at most 200 bytes.
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return s
 }
 
 func read(c config, runDir, key string, start time.Time) history.Record {
@@ -207,6 +222,7 @@ func read(c config, runDir, key string, start time.Time) history.Record {
 		r.Outcome, r.Value = history.Ok, ""
 	default:
 		r.Outcome = history.Unknown
+		r.Err = firstLine(errOut)
 	}
 	return r
 }
