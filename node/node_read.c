@@ -377,7 +377,14 @@ node__read_step(struct node *n)
         struct node_read *rd = &n->reads[i];
         if (rd->state == READ_FREE)
             continue;
-        if (rd->state == READ_WAITING && (n->fatal || n->apply_stuck))
+        uint64_t leader = n->log ? raft_leader(cmdraft_core(n->log)).v : 0;
+        if (rd->state == READ_ASKING && rd->asked != n->node_id &&
+            leader != rd->asked)
+            /* the leader asked was deposed or its connection closed: its
+             * answer may never come, and a read changes nothing */
+            read_fail(rd, "the leader %s changed before it confirmed the "
+                      "read: try again", member_name(n, rd->asked));
+        else if (rd->state == READ_WAITING && (n->fatal || n->apply_stuck))
             read_fail(rd, "naos-node %s stopped applying commands before "
                       "reaching the read's index %llu: ask another node",
                       n->name, (unsigned long long)rd->index);
