@@ -16,7 +16,7 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-build=${BUILD:-$root/build/dev}
+build=$(cd "${BUILD:-$root/build/dev}" && pwd)
 secs=${1:-120}
 crashes=${2:-$((secs / 8))}
 clients=${3:-6}
