@@ -710,6 +710,11 @@ reads_update(struct raft *r)
         size_t acks = 1; /* the leader itself */
         for (size_t j = 0; rd->round && j < r->npeers; j++)
             acks += r->peers[j].read_acked >= rd->round;
+#ifdef RAFT_MUTATION_READ_NO_QUORUM
+        /* Planted bug: a leader's word is enough (a lease without a
+         * clock) */
+        acks = r->quorum;
+#endif
         if (rd->round != 0 && acks >= r->quorum)
             read_done(r, rd->ctx, rd->index, true);
         else
