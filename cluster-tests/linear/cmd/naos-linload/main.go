@@ -189,6 +189,13 @@ func write(c config, runDir, key, value string, start time.Time) history.Record 
 			r.Outcome = history.Fail
 			break
 		}
+		// The node says so (not the leader, catching up, replaced by
+		// another entry): taken at its word, so a save that says
+		// "nothing changed" and yet took effect fails the check.
+		if strings.Contains(errOut, "nothing changed") {
+			r.Outcome = history.Fail
+			break
+		}
 		// Lost connection, timeout, busy: it may have happened.
 		r.Outcome = history.Unknown
 	}
