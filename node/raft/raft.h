@@ -2,7 +2,7 @@
 /* raft.h: the Raft-lite core, a pure step function (RAFT-LITE §6.4.1).
  *
  * Events go in (raft_on_message, raft_tick, raft_propose,
- * raft_on_conn_closed); the core never reads a clock, a socket, a disk or a
+ * raft_read_index, raft_on_conn_closed); the core never reads a clock, a socket, a disk or a
  * random source of its own: `now` is passed to every call and randomness
  * comes from raft_io.random. What the driver must do comes out as one
  * "ready" batch at a time:
