@@ -571,6 +571,7 @@ node__cmd_open_log(struct node *n, const uint64_t *ids, size_t nv,
                                   .nvoters = nv,
                                   .send = node__raft_send,
                                   .event = node__raft_event,
+                                  .read_done = node__read_done,
                                   .ctx = n};
     char why[256];
     if ((rc = cmdraft_open(&n->log, n->store, &rcfg, n->r.now, why,

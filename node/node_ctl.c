@@ -753,6 +753,10 @@ dispatch(struct node *n, struct ctl_req *creq, const struct caller *who,
         handle_checkpoint_save(n, creq, who, req->checkpoint_save, rep);
         break;
     case NAOS__V1__REQUEST__REQ_CHECKPOINT_LOAD:
+        /* The operator's load on a cluster waits for a confirmed read
+         * index (ReadIndex, node_read.c), then answers as below. */
+        if (who->run == NULL && node__read_try(n, creq, req, rep))
+            break;
         handle_checkpoint_load(n, who, req->checkpoint_load, rep);
         break;
     case NAOS__V1__REQUEST__REQ_NODES:
@@ -794,6 +798,16 @@ dispatch(struct node *n, struct ctl_req *creq, const struct caller *who,
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
                         "unknown request: upgrade naos-node");
     }
+}
+
+void
+node__checkpoint_load_now(struct node *n, const char *name,
+                          struct ctl_reply *rep)
+{
+    Naos__V1__CheckpointLoadRequest lr =
+        NAOS__V1__CHECKPOINT_LOAD_REQUEST__INIT;
+    lr.name = (char *)name;
+    handle_checkpoint_load(n, &operator_caller, &lr, rep);
 }
 
 void

@@ -341,6 +341,7 @@ node__forward_tick(struct node *n)
         n->fwd_timeouts++;
         fwd_finish(f);
     }
+    node__read_step(n);
 }
 
 naos_time
@@ -350,7 +351,8 @@ node__forward_deadline(struct node *n)
     for (size_t i = 0; i < NODE_FORWARD_MAX; i++)
         if (n->fwd[i].req != NULL && n->fwd[i].deadline < d)
             d = n->fwd[i].deadline;
-    return d;
+    naos_time r = node__read_deadline(n);
+    return r < d ? r : d;
 }
 
 /* ---- leader ------------------------------------------------------------ */
@@ -451,7 +453,9 @@ node__forward_recv(void *arg, const struct wire_msg *m)
         return recv_reply(n, m);
     if (m->type == FORWARD_TYPE)
         return recv_request(n, m);
-    return node__relay_recv(n, m);
+    if (node__relay_recv(n, m))
+        return true;
+    return node__read_recv(n, m);
 }
 
 void
@@ -459,4 +463,5 @@ node__forward_close(struct node *n)
 {
     for (size_t i = 0; i < NODE_FORWARD_MAX; i++)
         n->fwd[i] = (struct node_forward){0};
+    node__read_close(n);
 }

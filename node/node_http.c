@@ -667,6 +667,12 @@ answer_metrics(struct node *n, struct http_response *res)
             {"naos_raft_unsent_total", "counter",
              "Raft messages not sent (peer address unknown, no room).",
              (double)n->raft_unsent},
+            {"naos_reads_served_total", "counter",
+             "Checkpoint loads answered after a confirmed read index "
+             "(ReadIndex).", (double)n->reads_served},
+            {"naos_reads_failed_total", "counter",
+             "Checkpoint loads answered 'try again' (no leader, a leader "
+             "that stepped down, a timeout).", (double)n->reads_failed},
         };
         for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
             http_metrics_family(&m, rows[k].name, rows[k].type, rows[k].help);

@@ -122,6 +122,35 @@ struct node_forward {
     bool to_owner;        /* to a deployment's node, not the leader */
 };
 
+/* Linearizable reads (node_read.c): loads waiting on this node, and
+ * followers' read-index requests a leader confirms; Sealed.type 100/101. */
+#define NODE_READS_MAX 32
+#define NODE_READ_JOBS_MAX 32
+#define NODE_READ_INDEX_TYPE 100u
+#define NODE_READ_INDEX_REPLY_TYPE 101u
+
+/* struct node_read: a deferred `checkpoint load` waiting for its read
+ * index, then for this node to apply up to it. state 0: free. */
+struct node_read {
+    uint64_t id;          /* this node's; the core's ctx when it leads */
+    struct ctl_req *req;  /* deferred, or NULL: */
+    struct node_fwd_job *job; /* a load forwarded by another node */
+    char *name;           /* what to load (naos_alloc) */
+    int state;            /* node_read.c */
+    uint64_t asked;       /* the node whose core confirms it */
+    uint64_t index;       /* the read index, once confirmed */
+    naos_time deadline;
+    char why[512];        /* failed: what the client is told */
+};
+
+/* struct node_read_job: a follower's read-index request on the leader.
+ * ctx 0: free. */
+struct node_read_job {
+    uint64_t ctx;         /* the core's */
+    uint64_t origin, id;  /* the asker and its id */
+    naos_time deadline;
+};
+
 /* struct node_fwd_job: a forwarded request the leader runs: its reply
  * goes back to origin once built (node__forward_job_done). */
 struct node_fwd_job {
@@ -287,6 +316,10 @@ struct node {
     struct {
         uint64_t index, node_id;
     } picks[NODE_PICKS_MAX];
+    /* Linearizable reads (node_read.c). */
+    struct node_read reads[NODE_READS_MAX];
+    struct node_read_job read_jobs[NODE_READ_JOBS_MAX];
+    uint64_t read_seq, reads_served, reads_failed;
     struct reconcile rec;   /* the local trees vs the applied state */
     uint64_t applied;       /* last entry applied */
     uint64_t cmd_seq;       /* commands this run proposed */
@@ -500,6 +533,29 @@ void node__raft_close(struct node *n);
 bool node__forward_try(struct node *n, struct ctl_req *creq,
                        const Naos__V1__Request *req, struct ctl_reply *rep);
 bool node__forward_recv(void *arg, const struct wire_msg *m);
+
+/* ---- linearizable reads (node_read.c) ---- */
+
+/* node__read_try: on a node of several voters, takes the operator's
+ * `checkpoint load` (defers creq, or the forwarded job being dispatched,
+ * n->fwd_job) and answers it once a read index is confirmed (ReadIndex)
+ * and applied here; true when it took or answered the request. false:
+ * answer locally (one voter, another request, nothing to defer: HTTP). */
+bool node__read_try(struct node *n, struct ctl_req *creq,
+                    const Naos__V1__Request *req, struct ctl_reply *rep);
+/* node__read_done: cmdraft's read_done callback (cmdraft.h). */
+void node__read_done(void *ctx, const struct raft_read_result *res);
+/* node__read_recv: Sealed.type 98/99 (from node__forward_recv). */
+bool node__read_recv(struct node *n, const struct wire_msg *m);
+/* node__read_step answers reads that are ready or failed or timed out;
+ * every loop iteration (from node__forward_tick). */
+void node__read_step(struct node *n);
+naos_time node__read_deadline(struct node *n);
+void node__read_close(struct node *n);
+/* node__checkpoint_load_now answers the operator's load of name's
+ * checkpoint from this node's store, in rep (node_ctl.c). */
+void node__checkpoint_load_now(struct node *n, const char *name,
+                               struct ctl_reply *rep);
 void node__forward_tick(struct node *n);
 naos_time node__forward_deadline(struct node *n);
 void node__forward_job_done(struct node *n, struct node_fwd_job *job);

@@ -652,6 +652,21 @@ finish_batch(struct rsim *sim, struct rsim_node *nd)
     }
     for (size_t i = 0; i < rd->ncommitted && !sim->failure[0]; i++)
         apply_entry(sim, nd, &rd->committed[i]);
+    for (size_t i = 0; i < rd->nreads && !sim->failure[0]; i++) {
+        /* ctx is the highest index committed anywhere when the read was
+         * asked: a linearizable read index covers it (S8, thesis §6.4) */
+        const struct raft_read_result *res = &rd->reads[i];
+        if (!res->ok) {
+            sim->reads_failed++;
+            continue;
+        }
+        sim->reads_ok++;
+        if (res->index < res->ctx)
+            fail(sim, "S8 ReadIndex: node %u confirmed read index %llu, "
+                 "below %llu committed before the read was asked",
+                 nd->idx, (unsigned long long)res->index,
+                 (unsigned long long)res->ctx);
+    }
     raft_advance(nd->r, sim->now);
     nd->busy = false;
     check_node(sim, nd);
@@ -1001,6 +1016,16 @@ step(struct rsim *sim, naos_time limit)
         sim->now = t;
     sim->events++;
     if (client) {
+        /* a read at every node that believes it leads, stale ones too
+         * (before the proposal, which keeps the leader busy syncing) */
+        for (unsigned i = 0; i < sim->n && !sim->failure[0]; i++) {
+            struct rsim_node *nd = &sim->nodes[i];
+            if (!runnable(sim, nd) || raft_role_get(nd->r) != RAFT_LEADER)
+                continue;
+            sim->reads_asked++;
+            if (raft_read_index(nd->r, sim->commit_max, sim->now) == NAOS_OK)
+                pump(sim, nd);
+        }
         int l = rsim_leader(sim);
         if (l >= 0)
             rsim_propose(sim, (unsigned)l);
@@ -1238,6 +1263,8 @@ rsim_random_run(uint64_t seed, unsigned n, naos_duration chaos_ms,
         fig->proposals = sim->proposals;
         fig->applied = sim->commit_max;
         fig->events = sim->events;
+        fig->reads_ok = sim->reads_ok;
+        fig->reads_failed = sim->reads_failed;
     }
     rsim_free(sim);
     return rc;

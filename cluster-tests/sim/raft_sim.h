@@ -140,6 +140,10 @@ struct rsim {
     uint64_t leader_changes;   /* new (term, leader) pairs */
     uint64_t max_term;
     uint64_t proposals, proposals_refused;
+    /* ReadIndex: reads asked of every node that believes it leads (a
+     * stale one too), confirmed and failed; each confirmed read index
+     * must cover every entry committed before the read was asked */
+    uint64_t reads_asked, reads_ok, reads_failed;
     uint64_t msgs_sent, msgs_dropped;
     char failure[512];         /* first violation, "" if none */
 };
@@ -208,6 +212,7 @@ uint64_t rsim_seed_from_env(uint64_t dflt);
  * reason goes to why (caller buffer + length). figures may be NULL. */
 struct rsim_figures {
     uint64_t leader_changes, max_term, proposals, applied, events;
+    uint64_t reads_ok, reads_failed; /* ReadIndex outcomes */
     naos_duration heal_to_progress;
 };
 int rsim_random_run(uint64_t seed, unsigned n, naos_duration chaos_ms,

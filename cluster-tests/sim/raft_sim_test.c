@@ -326,13 +326,18 @@ random_runs(unsigned n, uint64_t first)
         sum.leader_changes += f.leader_changes;
         sum.applied += f.applied;
         sum.events += f.events;
+        sum.reads_ok += f.reads_ok;
+        sum.reads_failed += f.reads_failed;
         worst = f.heal_to_progress > worst ? f.heal_to_progress : worst;
     }
     printf("  report: %lu chaos runs of %u nodes: %llu leader terms, %llu "
-           "entries committed, %llu events; heal -> progress worst %lld "
-           "ms\n", runs, n, (unsigned long long)sum.leader_changes,
+           "entries committed, %llu events, ReadIndex reads %llu confirmed "
+           "(each checked to cover every entry committed before it was "
+           "asked) and %llu failed; heal -> progress worst %lld ms\n", runs,
+           n, (unsigned long long)sum.leader_changes,
            (unsigned long long)sum.applied, (unsigned long long)sum.events,
-           (long long)worst);
+           (unsigned long long)sum.reads_ok,
+           (unsigned long long)sum.reads_failed, (long long)worst);
 }
 
 static void

@@ -276,6 +276,8 @@ cmdraft_flush(struct cmdraft *c, naos_time now)
         }
         for (size_t i = 0; i < rd.nmsgs && c->cfg.send; i++)
             c->cfg.send(c->cfg.ctx, &rd.msgs[i]);
+        for (size_t i = 0; i < rd.nreads && c->cfg.read_done; i++)
+            c->cfg.read_done(c->cfg.ctx, &rd.reads[i]);
         raft_advance(c->r, now);
         uint64_t cm = raft_commit(c->r);
         if (cm > durable_last)
@@ -294,6 +296,17 @@ cmdraft_propose(struct cmdraft *c, const void *data, size_t len,
                 naos_time now, uint64_t *index)
 {
     int rc = raft_propose(c->r, RAFT_ENTRY_COMMAND, 1, data, len, now, index);
+    if (rc != NAOS_OK) {
+        snprintf(c->errmsg, sizeof c->errmsg, "%s", raft_errmsg(c->r));
+        return rc;
+    }
+    return cmdraft_flush(c, now);
+}
+
+int
+cmdraft_read_index(struct cmdraft *c, uint64_t ctx, naos_time now)
+{
+    int rc = raft_read_index(c->r, ctx, now);
     if (rc != NAOS_OK) {
         snprintf(c->errmsg, sizeof c->errmsg, "%s", raft_errmsg(c->r));
         return rc;

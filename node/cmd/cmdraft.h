@@ -43,6 +43,11 @@ struct cmdraft_config {
     void (*send)(void *ctx, const struct raft_msg *m);
     /* event: role changes and dropped messages (raft.h). May be NULL. */
     void (*event)(void *ctx, const struct raft_event *ev);
+    /* read_done: the outcome of a cmdraft_read_index (raft.h struct
+     * raft_read_result, borrowed for the call), inside cmdraft_flush after
+     * the batch's messages left. Must not call into the handle. May be
+     * NULL (then reads are not asked for). */
+    void (*read_done)(void *ctx, const struct raft_read_result *res);
     void *ctx;
 };
 
@@ -67,6 +72,13 @@ void cmdraft_close(struct cmdraft *c);
  * NAOS_ETOOBIG; NAOS_ENOMEM; NAOS_ESTORE (the flush's commit failed). */
 int cmdraft_propose(struct cmdraft *c, const void *data, size_t len,
                     naos_time now, uint64_t *index);
+
+/* cmdraft_read_index asks the core for a linearizable read index
+ * (raft_read_index, ReadIndex) named ctx, and flushes; the outcome comes
+ * through cfg.read_done (with one voter within this call). Returns NAOS_OK;
+ * NAOS_EBUSY (not the leader, or too many reads wait: cmdraft_errmsg);
+ * NAOS_ESTORE (the flush's commit failed). */
+int cmdraft_read_index(struct cmdraft *c, uint64_t ctx, naos_time now);
 
 /* cmdraft_on_message hands m (untrusted; m->from set from the
  * authenticated envelope) to the core. cmdraft_tick runs what is due.

@@ -54,6 +54,7 @@ struct raft_peer {
     naos_time heard; /* last APPEND_RESP of this term (check-quorum) */
     bool granted;   /* (pre)vote tally */
     bool rejected;
+    uint64_t read_acked; /* highest ReadIndex round it echoed this term */
 };
 
 /* struct raft_out_block: the entries of one message of the pending batch,
@@ -101,6 +102,18 @@ struct raft {
     struct raft_hard ready_hard;
     uint64_t ready_last;
     uint64_t ready_applied;
+
+    /* ReadIndex (thesis §6.4): pending reads (round 0: waiting for a
+     * commit of this term), the rounds so far, the no-op of this term,
+     * and the outcomes for the next batch */
+    struct raft_read {
+        uint64_t ctx, index, round;
+    } reads[RAFT_MAX_READS];
+    size_t nreads;
+    uint64_t read_round;
+    uint64_t term_start; /* index of this leader's no-op */
+    struct raft_read_result done[RAFT_MAX_READS];
+    size_t ndone, ready_ndone;
 
     struct raft_stats stats;
     char errmsg[RAFT_ERRMSG_LEN];
@@ -491,7 +504,8 @@ send_append(struct raft *r, struct raft_peer *p)
                          .term = r->term,
                          .prev_index = prev,
                          .prev_term = raft_term_at(r, prev),
-                         .commit = r->commit};
+                         .commit = r->commit,
+                         .read_ctx = r->read_round};
     send_msg(r, &m, p->next, n);
     p->inflight = n > 0;
 }
@@ -505,10 +519,14 @@ broadcast_append(struct raft *r)
 
 /* ---- role changes ----------------------------------------------------- */
 
+static void reads_fail(struct raft *r);
+
 static void
 become_follower(struct raft *r, uint64_t term, struct raft_id leader)
 {
     enum raft_role old = r->role;
+    if (old == RAFT_LEADER)
+        reads_fail(r); /* a read is confirmed by a leader, or not at all */
     if (term > r->term) {
         r->term = term;
         r->vote = 0; /* the only place a vote is cleared (P3) */
@@ -609,12 +627,14 @@ become_leader(struct raft *r)
         p->match = 0;
         p->inflight = false;
         p->heard = r->now; /* a grace of one election timeout */
+        p->read_acked = 0;
     }
     /* A no-op of the new term, so entries of earlier terms commit through
      * it (§5.4.2, Figure 8). */
     struct raft_entry noop = {.index = last_index(r) + 1,
                               .term = r->term,
                               .type = RAFT_ENTRY_NOOP};
+    r->term_start = noop.index;
     if (log_append(r, &noop) != NAOS_OK) {
         /* Out of memory: lead nobody rather than lead without the no-op. */
         r->role = RAFT_FOLLOWER;
@@ -639,6 +659,91 @@ raft_campaign(struct raft *r, naos_time now)
         become_precandidate(r);
     else
         become_candidate(r);
+}
+
+/* ---- ReadIndex (thesis §6.4) ------------------------------------------ */
+
+static void
+read_done(struct raft *r, uint64_t ctx, uint64_t index, bool ok)
+{
+    /* room: nreads + ndone <= RAFT_MAX_READS (raft_read_index) */
+    NAOS_ASSERT(r->ndone < RAFT_MAX_READS);
+    r->done[r->ndone++] = (struct raft_read_result){ctx, index, ok};
+    if (ok)
+        r->stats.reads_ok++;
+    else
+        r->stats.reads_failed++;
+}
+
+static void
+reads_fail(struct raft *r)
+{
+    for (size_t i = 0; i < r->nreads; i++)
+        read_done(r, r->reads[i].ctx, 0, false);
+    r->nreads = 0;
+}
+
+/* reads_update: reads waiting for a commit of this term take the commit
+ * index now and start a round (one broadcast for all of them); reads whose
+ * round a majority answered are released, in order. */
+static void
+reads_update(struct raft *r)
+{
+    if (r->role != RAFT_LEADER || r->nreads == 0)
+        return;
+    bool started = false;
+    if (r->commit >= r->term_start) {
+        for (size_t i = 0; i < r->nreads; i++) {
+            struct raft_read *rd = &r->reads[i];
+            if (rd->round != 0)
+                continue;
+            if (!started)
+                r->read_round++;
+            started = true;
+            rd->index = r->commit;
+            rd->round = r->read_round;
+        }
+    }
+    size_t keep = 0;
+    for (size_t i = 0; i < r->nreads; i++) {
+        struct raft_read *rd = &r->reads[i];
+        size_t acks = 1; /* the leader itself */
+        for (size_t j = 0; rd->round && j < r->npeers; j++)
+            acks += r->peers[j].read_acked >= rd->round;
+#ifdef RAFT_MUTATION_READ_NO_QUORUM
+        /* Planted bug: a leader's word is enough (a lease without a
+         * clock) */
+        acks = r->quorum;
+#endif
+        if (rd->round != 0 && acks >= r->quorum)
+            read_done(r, rd->ctx, rd->index, true);
+        else
+            r->reads[keep++] = *rd;
+    }
+    r->nreads = keep;
+    if (started && r->nreads > 0)
+        broadcast_append(r); /* the round's heartbeat, now */
+}
+
+int
+raft_read_index(struct raft *r, uint64_t ctx, naos_time now)
+{
+    NAOS_ASSERT(!r->in_ready);
+    r->now = now;
+    if (r->role != RAFT_LEADER) {
+        snprintf(r->errmsg, sizeof(r->errmsg),
+                 "raft: not the leader (leader %llu)",
+                 (unsigned long long)r->leader.v);
+        return NAOS_EBUSY;
+    }
+    if (r->nreads + r->ndone >= RAFT_MAX_READS) {
+        snprintf(r->errmsg, sizeof(r->errmsg),
+                 "raft: %d reads pending (max)", RAFT_MAX_READS);
+        return NAOS_EBUSY;
+    }
+    r->reads[r->nreads++] = (struct raft_read){ctx, 0, 0};
+    reads_update(r);
+    return NAOS_OK;
 }
 
 /* ---- commit ----------------------------------------------------------- */
@@ -669,6 +774,7 @@ maybe_commit(struct raft *r)
         return;
 #endif
     r->commit = k;
+    reads_update(r);
 }
 
 /* ---- message handlers ------------------------------------------------- */
@@ -740,7 +846,8 @@ append_reply(struct raft *r, const struct raft_msg *m, bool ok,
                             .to = m->from,
                             .term = r->term,
                             .success = ok,
-                            .match_index = ok ? match : 0};
+                            .match_index = ok ? match : 0,
+                            .read_ctx = m->read_ctx};
     if (!ok) {
         /* Conflict hint: our largest index <= prev_index whose term is <=
          * prev_term; no entry above it can match the leader's log. */
@@ -804,6 +911,11 @@ handle_append_resp(struct raft *r, const struct raft_msg *m)
         return;
     struct raft_peer *p = peer_get(r, m->from);
     p->heard = r->now;
+    if (m->read_ctx > p->read_acked && m->read_ctx <= r->read_round) {
+        /* it answered as a follower of this term after the round began */
+        p->read_acked = m->read_ctx;
+        reads_update(r);
+    }
     if (m->success) {
         if (m->match_index > last_index(r)) {
             drop(r, m, "match index beyond the leader's log");
@@ -1130,7 +1242,7 @@ bool
 raft_has_ready(const struct raft *r)
 {
     return hard_differs(r) || r->truncated || r->stable < last_index(r) ||
-           r->nout > 0 || r->applied < apply_limit(r);
+           r->nout > 0 || r->applied < apply_limit(r) || r->ndone > 0;
 }
 
 void
@@ -1154,6 +1266,9 @@ raft_ready(struct raft *r, struct raft_ready *rd)
         rd->committed = at(r, r->applied + 1);
         rd->ncommitted = (size_t)(lim - r->applied);
     }
+    rd->reads = r->done;
+    rd->nreads = r->ndone;
+    r->ready_ndone = r->ndone;
     r->ready_hard = rd->hard;
     r->ready_last = last_index(r);
     r->ready_applied = lim > r->applied ? lim : r->applied;
@@ -1170,6 +1285,11 @@ raft_advance(struct raft *r, naos_time now)
     r->truncated = false;
     r->applied = r->ready_applied;
     out_free(r);
+    /* outcomes added since raft_ready (none today) move up */
+    memmove(r->done, r->done + r->ready_ndone,
+            (r->ndone - r->ready_ndone) * sizeof(*r->done));
+    r->ndone -= r->ready_ndone;
+    r->ready_ndone = 0;
     if (r->role == RAFT_LEADER)
         maybe_commit(r); /* our own log now counts (P6) */
 }

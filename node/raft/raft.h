@@ -2,7 +2,7 @@
 /* raft.h: the Raft-lite core, a pure step function (RAFT-LITE §6.4.1).
  *
  * Events go in (raft_on_message, raft_tick, raft_propose,
- * raft_on_conn_closed); the core never reads a clock, a socket, a disk or a
+ * raft_read_index, raft_on_conn_closed); the core never reads a clock, a socket, a disk or a
  * random source of its own: `now` is passed to every call and randomness
  * comes from raft_io.random. What the driver must do comes out as one
  * "ready" batch at a time:
@@ -45,8 +45,22 @@
  *     learners: the voter set is fixed at raft_alloc;
  *   TODO(#11) snapshots: a one-voter cluster compacts its applied entries
  *     (raft_compact); with more voters the log is kept whole;
- *   TODO(#11) ReadIndex for linearizable reads; pipelining (one Append in
- *     flight per follower, re-sent every heartbeat until answered).
+ *   TODO(#11) pipelining (one Append in flight per follower, re-sent
+ *     every heartbeat until answered).
+ *
+ * ReadIndex (thesis §6.4): raft_read_index asks the leader for an index
+ * at which a read of the applied state is linearizable. The read waits
+ * until the leader has committed an entry of its current term (its no-op),
+ * then takes the commit index as its read index and starts a heartbeat
+ * round (a new read_ctx on every APPEND, echoed in APPEND_RESP); it is
+ * released (rd.reads, ok) once a majority, the leader included, answered
+ * an APPEND of that round or a later one: no other leader can have
+ * committed anything the read index misses. A leader that steps down
+ * fails its pending reads (rd.reads, !ok); a deposed leader that does not
+ * know it yet never gathers the majority (the others answer with a
+ * higher term, or not at all, and check-quorum steps it down). The caller
+ * then waits until its applied index reaches the read index and reads.
+ * No clock, no lease (RAFT-LITE §4: no lease-based reads).
  *
  * Threading: one thread (the node's loop). Every struct raft call is
  * non-blocking. */
@@ -72,7 +86,7 @@ struct raft_id {
 #define RAFT_MAX_VOTERS 9
 #define RAFT_MAX_ENTRIES_PER_MSG 1024
 /* One entry alone in an APPEND fits one sealed envelope (AUTH_MAX_PAYLOAD,
- * 1 MiB, with 2 KiB for the message around it: raft_codec.h counts 138
+ * 1 MiB, with 2 KiB for the message around it: raft_codec.h counts 150
  * bytes + 42 per entry); a checkpoint (STORE_CKPT_MAX, 1 MiB - 4 KiB)
  * leaves its command 2 KiB. Several entries share RAFT_MAX_MSG_BYTES. */
 #define RAFT_MAX_ENTRY_SIZE (1024 * 1024 - 2048)
@@ -103,7 +117,8 @@ struct raft_entry {
 #define RAFT_ENTRY_ZERO {0, 0, 0, 0, NULL, 0}
 
 /* enum raft_msg_type. Field use per type (every message also carries
- * cluster_id, from, to and term):
+ * cluster_id, from, to and term; APPEND and APPEND_RESP also read_ctx,
+ * the leader's ReadIndex round, which the follower echoes):
  *
  *   PREVOTE       term = sender's term + 1 (the term it would stand in),
  *                 last_index, last_term. Changes nothing at the receiver.
@@ -165,6 +180,8 @@ struct raft_msg {
     uint64_t reject_index;
     uint64_t hint_index;
     uint64_t hint_term;
+    /* APPEND: the leader's latest ReadIndex round; APPEND_RESP: echoed */
+    uint64_t read_ctx;
 };
 
 /* struct raft_hard: what must be on disk before the messages of a batch
@@ -186,6 +203,20 @@ enum raft_role {
 /* raft_role_name: "follower", "pre-candidate", "candidate", "leader". */
 const char *raft_role_name(enum raft_role role);
 
+/* RAFT_MAX_READS: ReadIndex requests pending at once (raft_read_index
+ * refuses more). */
+#define RAFT_MAX_READS 64
+
+/* struct raft_read_result: the outcome of one raft_read_index. ok: index
+ * is the read index (wait until applied >= index, then read); !ok: this
+ * node stopped leading before the read was confirmed (index 0): try
+ * again, at the new leader. */
+struct raft_read_result {
+    uint64_t ctx;
+    uint64_t index;
+    bool ok;
+};
+
 /* struct raft_ready: one batch of work for the driver (see the file
  * comment for the order). All pointers are owned by the core and valid
  * until raft_advance.
@@ -200,7 +231,8 @@ const char *raft_role_name(enum raft_role role);
  *                 synced. Best effort: loss is normal.
  *   committed     entries to apply, in order, starting at the last
  *                 applied index + 1. They are in the log the same batch
- *                 persists. */
+ *                 persists.
+ *   reads         ReadIndex outcomes (raft_read_index), after the rest. */
 struct raft_ready {
     bool hard_changed;
     struct raft_hard hard;
@@ -211,6 +243,8 @@ struct raft_ready {
     size_t nmsgs;
     const struct raft_entry *committed;
     size_t ncommitted;
+    const struct raft_read_result *reads;
+    size_t nreads;
 };
 
 /* enum raft_event_kind: informational events (logs, `naos events`). */
@@ -341,6 +375,13 @@ int raft_propose(struct raft *r, uint32_t type, uint32_t version,
                  const void *data, size_t len, naos_time now,
                  uint64_t *index);
 
+/* raft_read_index starts a ReadIndex read named ctx (the caller's, opaque;
+ * it comes back in rd.reads) on the leader (see the file comment).
+ * Returns NAOS_OK (the outcome comes in a later batch, or in the next one
+ * with one voter); NAOS_EBUSY: not the leader (raft_leader hints), or
+ * RAFT_MAX_READS reads are pending; raft_errmsg says which. */
+int raft_read_index(struct raft *r, uint64_t ctx, naos_time now);
+
 /* raft_on_conn_closed: the driver saw the transport connection to peer
  * close (strong evidence its process died). If peer is this follower's
  * leader, the follower forgets it (so it no longer protects it with its
@@ -413,6 +454,8 @@ struct raft_stats {
     uint64_t leader_terms;    /* times it became leader */
     uint64_t stepdowns_quorum; /* check-quorum step-downs */
     uint64_t truncations;     /* real conflicts resolved by truncation */
+    uint64_t reads_ok;        /* ReadIndex reads confirmed */
+    uint64_t reads_failed;    /* ... failed by a step-down */
 };
 const struct raft_stats *raft_stats_get(const struct raft *r);
 

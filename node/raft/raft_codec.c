@@ -160,6 +160,7 @@ raft_codec_encode(const struct raft_msg *m, unsigned char **buf, size_t *cap,
     pm.reject_index = m->reject_index;
     pm.hint_index = m->hint_index;
     pm.hint_term = m->hint_term;
+    pm.read_ctx = m->read_ctx;
 
     /* The view of the entries: n structs then n pointers to them, in one
      * block; the data is borrowed from m. */
@@ -301,6 +302,7 @@ raft_codec_decode(struct raft_codec_msg *out, uint32_t sealed,
     m->reject_index = pm->reject_index;
     m->hint_index = pm->hint_index;
     m->hint_term = pm->hint_term;
+    m->read_ctx = pm->read_ctx;
     if (pm->n_entries > 0) {
         m->entries = out->entries;
         m->nentries = pm->n_entries;

@@ -25,8 +25,8 @@
  * always encodes within the bound. Everything but the entries takes at
  * most RAFT_CODEC_MSG_OVERHEAD bytes, each entry at most
  * RAFT_CODEC_ENTRY_OVERHEAD bytes beyond its data; so the defaults (64
- * entries, 1 MiB - 4 KiB of data) fit, with 1,270 bytes to spare in the
- * worst case, while 95 or more entries with max_msg_bytes at its default
+ * entries, 1 MiB - 4 KiB of data) fit, with 1,258 bytes to spare in the
+ * worst case, while 94 or more entries with max_msg_bytes at its default
  * may not (raft_codec_encode then refuses with NAOS_ETOOBIG).
  *
  * What raft_codec_decode checks: only what decoding needs (the bound, the
@@ -72,12 +72,12 @@
 /* RAFT_CODEC_MSG_OVERHEAD: the most a message takes besides its entries:
  * version and type 2 bytes each, cluster_id and to 9 each (fixed64), the
  * 8 other integers of fields 5..15 11 each (tag + 10-byte varint), fields
- * 16 and 17 12 each (2-byte tags), the 2 bools 2 each.
+ * 16, 17 and 18 12 each (2-byte tags), the 2 bools 2 each.
  * RAFT_CODEC_ENTRY_OVERHEAD: the most one entry of at most
  * RAFT_MAX_ENTRY_SIZE bytes takes beyond its data: field tag and 3-byte
  * length, index and term 11 each, type and version 6 each, data tag and
  * 3-byte length. raft_codec_test encodes the worst case: both are exact. */
-#define RAFT_CODEC_MSG_OVERHEAD 138u
+#define RAFT_CODEC_MSG_OVERHEAD 150u
 #define RAFT_CODEC_ENTRY_OVERHEAD 42u
 
 /* raft_codec_sealed_type returns the Sealed.type of a message of type t,

@@ -33,6 +33,8 @@ struct fx_node {
     uint64_t applied;
     uint64_t applied_term[256]; /* by index */
     uint64_t rng;
+    struct raft_read_result reads[RAFT_MAX_READS * 2]; /* outcomes seen */
+    size_t nreads;
 };
 
 struct fx_msg {
@@ -193,6 +195,10 @@ fx_pump(struct fx *fx, unsigned i)
             NT_TRUE(e->index < 256);
             nd->applied = e->index;
             nd->applied_term[e->index] = e->term;
+        }
+        for (size_t k = 0; k < rd.nreads; k++) {
+            NT_TRUE(nd->nreads < RAFT_MAX_READS * 2);
+            nd->reads[nd->nreads++] = rd.reads[k];
         }
         raft_advance(nd->r, fx->now);
     }
@@ -1158,6 +1164,206 @@ test_election_timeout_range(void)
     NT_TRUE(hi - lo > 300); /* actually spread */
 }
 
+
+/* ---- ReadIndex (thesis §6.4) ---------------------------------------- */
+
+/* fx_read_outcome: node i's outcome of read ctx: 1 ok (index in *index),
+ * 0 failed, -1 none yet. */
+static int
+fx_read_outcome(const struct fx *fx, unsigned i, uint64_t ctx,
+                uint64_t *index)
+{
+    const struct fx_node *nd = &fx->nodes[i];
+    for (size_t k = 0; k < nd->nreads; k++)
+        if (nd->reads[k].ctx == ctx) {
+            if (index)
+                *index = nd->reads[k].index;
+            return nd->reads[k].ok ? 1 : 0;
+        }
+    return -1;
+}
+
+/* A read completes once a majority answered a heartbeat round that began
+ * after it; an answer to an APPEND sent before the read does not count. */
+static void
+test_read_index_majority_ack(void)
+{
+    struct fx fx;
+    fx_init(&fx, 3, NULL);
+    fx_run(&fx, 1200);
+    int li = fx_leader(&fx);
+    NT_TRUE(li >= 0);
+    unsigned l = (unsigned)li, f1 = (l + 1) % 3, f2 = (l + 2) % 3;
+    uint64_t idx;
+    NT_EQ_INT(raft_propose(fx.nodes[l].r, RAFT_ENTRY_COMMAND, 1, "a", 1,
+                           fx.now, &idx), NAOS_OK);
+    fx_pump(&fx, l);
+    fx_run(&fx, 10);
+    uint64_t commit = raft_commit(fx.nodes[l].r);
+    NT_EQ_INT(commit, idx);
+
+    /* a heartbeat goes out and f1 answers it, but the answer is held */
+    fx.now += 60;
+    raft_tick(fx.nodes[l].r, fx.now);
+    fx_pump(&fx, l);
+    NT_EQ_INT(fx_deliver(&fx, l, f1, RAFT_MSG_APPEND), 1);
+    fx_drop(&fx, (int)l, (int)f2);
+
+    /* the read starts now: the held (older) answer does not confirm it */
+    NT_EQ_INT(raft_read_index(fx.nodes[l].r, 7, fx.now), NAOS_OK);
+    fx_pump(&fx, l);
+    NT_EQ_INT(fx_read_outcome(&fx, l, 7, NULL), -1);
+    NT_EQ_INT(fx_deliver(&fx, f1, l, RAFT_MSG_APPEND_RESP), 1);
+    NT_EQ_INT(fx_read_outcome(&fx, l, 7, NULL), -1);
+
+    /* the round's own heartbeat, answered by one follower: a majority */
+    NT_EQ_INT(fx_deliver(&fx, l, f2, RAFT_MSG_APPEND), 1);
+    NT_EQ_INT(fx_read_outcome(&fx, l, 7, NULL), -1);
+    NT_EQ_INT(fx_deliver(&fx, f2, l, RAFT_MSG_APPEND_RESP), 1);
+    uint64_t ri = 0;
+    NT_EQ_INT(fx_read_outcome(&fx, l, 7, &ri), 1);
+    NT_EQ_INT(ri, commit);
+    NT_EQ_INT(raft_stats_get(fx.nodes[l].r)->reads_ok, 1);
+
+    /* a follower is no place to ask; nor is a full leader */
+    NT_EQ_INT(raft_read_index(fx.nodes[f1].r, 8, fx.now), NAOS_EBUSY);
+    NT_CONTAINS(raft_errmsg(fx.nodes[f1].r), "not the leader");
+    for (uint64_t k = 0; k < RAFT_MAX_READS; k++)
+        NT_EQ_INT(raft_read_index(fx.nodes[l].r, 100 + k, fx.now), NAOS_OK);
+    NT_EQ_INT(raft_read_index(fx.nodes[l].r, 999, fx.now), NAOS_EBUSY);
+    fx_pump(&fx, l);
+    fx_run(&fx, 5);
+    for (uint64_t k = 0; k < RAFT_MAX_READS; k++)
+        NT_EQ_INT(fx_read_outcome(&fx, l, 100 + k, NULL), 1);
+    fx_fini(&fx);
+}
+
+/* A new leader takes no read index before its no-op is committed (the
+ * commit index it holds may miss entries earlier leaders committed). */
+static void
+test_read_index_waits_term_commit(void)
+{
+    struct fx fx;
+    fx_init(&fx, 3, NULL);
+    fx_elect(&fx, 0);
+    uint64_t noop = raft_last_index(fx.nodes[0].r);
+    NT_TRUE(raft_commit(fx.nodes[0].r) < noop);
+    NT_EQ_INT(raft_read_index(fx.nodes[0].r, 1, fx.now), NAOS_OK);
+    fx_pump(&fx, 0);
+    /* the no-op's appends are queued; nothing is decided yet */
+    NT_EQ_INT(fx_read_outcome(&fx, 0, 1, NULL), -1);
+    NT_EQ_INT(fx_deliver(&fx, 0, 1, RAFT_MSG_APPEND), 1);
+    /* node 1's answer commits the no-op: the read takes its index and
+     * starts its round, which nobody has answered yet */
+    NT_EQ_INT(fx_deliver(&fx, 1, 0, RAFT_MSG_APPEND_RESP), 1);
+    NT_EQ_INT(raft_commit(fx.nodes[0].r), noop);
+    NT_EQ_INT(fx_read_outcome(&fx, 0, 1, NULL), -1);
+    fx_flush(&fx);
+    uint64_t ri = 0;
+    NT_EQ_INT(fx_read_outcome(&fx, 0, 1, &ri), 1);
+    NT_EQ_INT(ri, noop);
+    fx_fini(&fx);
+}
+
+static void
+no_check_quorum(struct raft_config *c)
+{
+    c->check_quorum = false;
+}
+
+/* A leader cut off from the majority never confirms a read, even when
+ * nothing tells it it was deposed (no check-quorum here): the others
+ * elect a leader and commit a write meanwhile; once the partition heals
+ * the old leader learns the higher term and fails the read. */
+static void
+test_read_index_partitioned_leader(void)
+{
+    struct fx fx;
+    fx_init(&fx, 3, no_check_quorum);
+    fx_run(&fx, 1200);
+    int li = fx_leader(&fx);
+    NT_TRUE(li >= 0);
+    unsigned l = (unsigned)li;
+    fx_isolate(&fx, l, true);
+    NT_EQ_INT(raft_read_index(fx.nodes[l].r, 5, fx.now), NAOS_OK);
+    fx_pump(&fx, l);
+    fx_run(&fx, 3000);
+    int l2 = -1;
+    for (unsigned i = 0; i < 3; i++)
+        if (i != l && raft_role_get(fx.nodes[i].r) == RAFT_LEADER)
+            l2 = (int)i;
+    NT_TRUE(l2 >= 0);
+    NT_EQ_INT(raft_role_get(fx.nodes[l].r), RAFT_LEADER); /* it thinks */
+    uint64_t idx;
+    NT_EQ_INT(raft_propose(fx.nodes[l2].r, RAFT_ENTRY_COMMAND, 1, "new", 3,
+                           fx.now, &idx), NAOS_OK);
+    fx_pump(&fx, (unsigned)l2);
+    fx_run(&fx, 100);
+    NT_TRUE(raft_commit(fx.nodes[l2].r) >= idx);
+    /* still no answer on the old side; a second read does not get one
+     * either */
+    NT_EQ_INT(fx_read_outcome(&fx, l, 5, NULL), -1);
+    NT_EQ_INT(raft_read_index(fx.nodes[l].r, 6, fx.now), NAOS_OK);
+    fx_pump(&fx, l);
+    fx_run(&fx, 500);
+    NT_EQ_INT(fx_read_outcome(&fx, l, 5, NULL), -1);
+    NT_EQ_INT(fx_read_outcome(&fx, l, 6, NULL), -1);
+    fx_isolate(&fx, l, false);
+    fx_run(&fx, 500);
+    NT_TRUE(raft_role_get(fx.nodes[l].r) != RAFT_LEADER);
+    NT_EQ_INT(fx_read_outcome(&fx, l, 5, NULL), 0);
+    NT_EQ_INT(fx_read_outcome(&fx, l, 6, NULL), 0);
+    NT_EQ_INT(raft_stats_get(fx.nodes[l].r)->reads_ok, 0);
+    NT_EQ_INT(raft_stats_get(fx.nodes[l].r)->reads_failed, 2);
+    /* the new leader serves a read, at or above the new write */
+    NT_EQ_INT(raft_read_index(fx.nodes[l2].r, 9, fx.now), NAOS_OK);
+    fx_pump(&fx, (unsigned)l2);
+    fx_run(&fx, 5);
+    uint64_t ri = 0;
+    NT_EQ_INT(fx_read_outcome(&fx, (unsigned)l2, 9, &ri), 1);
+    NT_TRUE(ri >= idx);
+    fx_fini(&fx);
+}
+
+/* With check-quorum, a cut-off leader fails its reads when it steps
+ * down, within about an election timeout. */
+static void
+test_read_index_fails_on_stepdown(void)
+{
+    struct fx fx;
+    fx_init(&fx, 3, NULL);
+    fx_run(&fx, 1200);
+    int li = fx_leader(&fx);
+    NT_TRUE(li >= 0);
+    unsigned l = (unsigned)li;
+    fx_isolate(&fx, l, true);
+    NT_EQ_INT(raft_read_index(fx.nodes[l].r, 3, fx.now), NAOS_OK);
+    fx_pump(&fx, l);
+    naos_time t0 = fx.now;
+    while (fx_read_outcome(&fx, l, 3, NULL) < 0 && fx.now < t0 + 5000)
+        fx_run(&fx, 1);
+    NT_EQ_INT(fx_read_outcome(&fx, l, 3, NULL), 0);
+    NT_TRUE(raft_role_get(fx.nodes[l].r) != RAFT_LEADER);
+    fx_fini(&fx);
+}
+
+/* One voter: the read index is its commit index, at once. */
+static void
+test_read_index_single_voter(void)
+{
+    struct fx fx;
+    fx_init(&fx, 1, NULL);
+    fx_run(&fx, 1200);
+    NT_EQ_INT(raft_role_get(fx.nodes[0].r), RAFT_LEADER);
+    NT_EQ_INT(raft_read_index(fx.nodes[0].r, 42, fx.now), NAOS_OK);
+    fx_pump(&fx, 0);
+    uint64_t ri = 0;
+    NT_EQ_INT(fx_read_outcome(&fx, 0, 42, &ri), 1);
+    NT_EQ_INT(ri, raft_commit(fx.nodes[0].r));
+    NT_TRUE(ri >= 1);
+    fx_fini(&fx);
+}
+
 int
 main(void)
 {
@@ -1178,6 +1384,11 @@ main(void)
         NT_CASE(test_propose_bounds),
         NT_CASE(test_log_budget),
         NT_CASE(test_election_timeout_range),
+        NT_CASE(test_read_index_majority_ack),
+        NT_CASE(test_read_index_waits_term_commit),
+        NT_CASE(test_read_index_partitioned_leader),
+        NT_CASE(test_read_index_fails_on_stepdown),
+        NT_CASE(test_read_index_single_voter),
         {0},
     };
     return nt_run(cases);

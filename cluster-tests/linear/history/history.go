@@ -48,6 +48,9 @@ type Record struct {
 	CallNs   int64  `json:"call_ns"`
 	ReturnNs int64  `json:"return_ns"`
 	Outcome  string `json:"outcome"`
+	// Err: why an operation was not ok, as the CLI said (its first line,
+	// at most 200 bytes); for the reader only, never checked.
+	Err string `json:"err,omitempty"`
 }
 
 // MaxRecords bounds what Read accepts: the checker's search is

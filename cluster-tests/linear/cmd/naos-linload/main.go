@@ -189,10 +189,32 @@ func write(c config, runDir, key, value string, start time.Time) history.Record 
 			r.Outcome = history.Fail
 			break
 		}
+		// The node says so (not the leader, catching up, replaced by
+		// another entry): taken at its word, so a save that says
+		// "nothing changed" and yet took effect fails the check.
+		if strings.Contains(errOut, "nothing changed") {
+			r.Outcome = history.Fail
+			break
+		}
 		// Lost connection, timeout, busy: it may have happened.
 		r.Outcome = history.Unknown
 	}
+	if r.Outcome != history.Ok {
+		r.Err = firstLine(errOut)
+	}
 	return r
+}
+
+// firstLine: the first line of the CLI's stderr, at most 200 bytes.
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return s
 }
 
 func read(c config, runDir, key string, start time.Time) history.Record {
@@ -207,6 +229,7 @@ func read(c config, runDir, key string, start time.Time) history.Record {
 		r.Outcome, r.Value = history.Ok, ""
 	default:
 		r.Outcome = history.Unknown
+		r.Err = firstLine(errOut)
 	}
 	return r
 }
