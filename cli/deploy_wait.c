@@ -189,6 +189,11 @@ status_of(struct cli *c, const char *name, Naos__V1__Reply **out,
     return 0;
 }
 
+/* How long after an acknowledged deploy "not found" means "not applied
+ * yet on the node asked" (a cluster's node applies a moment after the
+ * leader), not "removed". */
+#define DEPLOY_WAIT_UNSEEN_MS 3000
+
 /* pending: r (from status_of) shows a deployment recorded in a cluster
  * that its node has not started yet (no tree). */
 static bool
@@ -463,8 +468,12 @@ wait_started(struct cli *c, const struct spec_node *spec, struct tally *t)
         int ec = status_of(c, name, &r, &d);
         if (ec != 0)
             return ec;
-        if (d == NULL && pending(r) && now_ms() - start < bound) {
-            /* in a cluster: recorded, not yet running on its node */
+        bool young = now_ms() - start < DEPLOY_WAIT_UNSEEN_MS;
+        bool unseen = young && r && r->code == NAOS__V1__ERROR_CODE__NOT_FOUND;
+        if (d == NULL && (pending(r) || unseen) &&
+            now_ms() - start < bound) {
+            /* in a cluster: recorded, not yet running on its node (or
+             * not yet applied on the node asked) */
             naos_client_reply_free(r);
             cli_sleep_ms(100);
             continue;

@@ -170,6 +170,14 @@ class RaftCluster(unittest.TestCase):
         wait_until(lambda: pid_gone(pid_p), within(10),
                    msg="pinned's worker gone after rm")
 
+        # deploys that wait for the first start, through the leader,
+        # placed on every node (the node asked may apply a moment later)
+        for k in range(3):
+            r = leader.naos("deploy", "wait%d" % k, "--", "sleep", "1000")
+            self.assertEqual(r.code, 0, r)
+        for k in range(3):
+            leader.ok("rm", "wait%d" % k)
+
         # three deploys through the leader go to three different nodes
         # (the least loaded; a node's own picks in flight count), each
         # running there only
