@@ -641,8 +641,11 @@ def catchup(cl, behind, clients):
     fo = [i for i in range(3) if i != ld][0]
     before = cl.applied(fo)
     cl.kill(fo, signal.SIGTERM)
-    ok, fails, el, _ = concurrent(cl, clients, 3600, vias=[ld],
+    ok, fails, el, _ = concurrent(cl, clients, 600, vias=[ld],
                                   count=behind)
+    if ok < behind:
+        raise RuntimeError("%s: only %d of %d writes acknowledged within "
+                           "600 s" % (cl.kind, ok, behind))
     log("  %s: %s stopped; %d writes without it in %.1f s (%d failed)" %
         (cl.kind, cl.name(fo), ok, el, fails))
     target = cl.commit(ld)
@@ -778,6 +781,8 @@ def main():
 
 
 if __name__ == "__main__":
+    # SIGTERM unwinds like an error: every finally reaps and removes
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         main()
     except KeyboardInterrupt:
