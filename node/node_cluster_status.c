@@ -52,20 +52,6 @@ gather_cancel(void *arg, struct ctl_req *req)
         gather_free(g);
 }
 
-/* protobuf-c allocations from a reply's arena (freed with the reply). */
-static void *
-arena_alloc(void *data, size_t size)
-{
-    return ctl_reply_alloc(data, size);
-}
-
-static void
-arena_free(void *data, void *p)
-{
-    (void)data;
-    (void)p;
-}
-
 /* copy_dep: d deep-copied into rep's arena (NULL when out of memory). */
 static Naos__V1__DeploymentStatus *
 copy_dep(struct ctl_reply *rep, const Naos__V1__DeploymentStatus *d)
@@ -75,7 +61,7 @@ copy_dep(struct ctl_reply *rep, const Naos__V1__DeploymentStatus *d)
     if (buf == NULL)
         return NULL;
     naos__v1__deployment_status__pack(d, buf);
-    ProtobufCAllocator a = {arena_alloc, arena_free, rep};
+    ProtobufCAllocator a = ctl_reply_pb_allocator(rep);
     Naos__V1__DeploymentStatus *c =
         naos__v1__deployment_status__unpack(&a, len, buf);
     naos_free(buf);
@@ -212,13 +198,16 @@ compose(struct node *n, struct node_gather *g)
         (st->deployments = ctl_reply_alloc(rep, nrec * sizeof(void *))) ==
             NULL)
         goto done;
+    /* both lists come in name order (the store's keys): one walk */
+    size_t k = 0;
     for (size_t i = 0; i < nrec; i++) {
         uint64_t owner = 0, epoch = 0;
-        for (size_t k = 0; k < npl; k++)
-            if (strcmp(pl[k]->name, recs[i]->name) == 0) {
-                owner = pl[k]->node_id;
-                epoch = pl[k]->epoch;
-            }
+        while (k < npl && strcmp(pl[k]->name, recs[i]->name) < 0)
+            k++;
+        if (k < npl && strcmp(pl[k]->name, recs[i]->name) == 0) {
+            owner = pl[k]->node_id;
+            epoch = pl[k]->epoch;
+        }
         Naos__V1__DeploymentStatus *ds =
             one(n, g, rep, recs[i], owner, epoch);
         if (ds != NULL)

@@ -85,11 +85,27 @@ pack(const ProtobufCMessage *m, size_t *len)
     return buf;
 }
 
+int
+node__send_pb(struct node *n, uint64_t to, uint32_t type,
+              const ProtobufCMessage *m)
+{
+    const char *addr = node__members_addr(n, to);
+    if (addr == NULL || n->wire == NULL)
+        return NAOS_ENOTFOUND;
+    size_t len;
+    uint8_t *buf = pack(m, &len);
+    if (buf == NULL)
+        return NAOS_ENOMEM;
+    int rc = wire_send(n->wire, addr, type, buf, len);
+    naos_free(buf);
+    return rc;
+}
+
 /* send_wrapped: inner (a packed Request or Reply) wrapped in a Forward or
- * ForwardReply of id, sealed as type to addr. NAOS_OK or wire_send's
- * error; NAOS_ENOMEM. */
+ * ForwardReply of id, sealed as type to member `to`. NAOS_OK, or
+ * node__send_pb's error. */
 static int
-send_wrapped(struct node *n, const char *addr, uint32_t type, uint64_t id,
+send_wrapped(struct node *n, uint64_t to, uint32_t type, uint64_t id,
              uint8_t *inner, size_t len)
 {
     Naos__V1__Forward fm = NAOS__V1__FORWARD__INIT;
@@ -100,13 +116,7 @@ send_wrapped(struct node *n, const char *addr, uint32_t type, uint64_t id,
     fm.request.len = fr.reply.len = len;
     if (type == FORWARD_REPLY_TYPE)
         m = &fr.base;
-    size_t olen;
-    uint8_t *out = pack(m, &olen);
-    if (out == NULL)
-        return NAOS_ENOMEM;
-    int rc = wire_send(n->wire, addr, type, out, olen);
-    naos_free(out);
-    return rc;
+    return node__send_pb(n, to, type, m);
 }
 
 static const char *
@@ -225,7 +235,7 @@ node__forward_try(struct node *n, struct ctl_req *creq,
         return true;
     }
     uint64_t id = ++n->fwd_seq;
-    int rc = send_wrapped(n, addr, FORWARD_TYPE, id, inner, len);
+    int rc = send_wrapped(n, leader, FORWARD_TYPE, id, inner, len);
     naos_free(inner);
     if (rc != NAOS_OK) {
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
@@ -244,9 +254,6 @@ node__forward_try(struct node *n, struct ctl_req *creq,
 int
 node__forward_status_local(struct node *n, uint64_t to, uint64_t id)
 {
-    const char *addr = node__members_addr(n, to);
-    if (addr == NULL || n->wire == NULL)
-        return NAOS_ENOTFOUND;
     Naos__V1__StatusRequest sr = NAOS__V1__STATUS_REQUEST__INIT;
     sr.local = true;
     Naos__V1__Request req = NAOS__V1__REQUEST__INIT;
@@ -256,23 +263,9 @@ node__forward_status_local(struct node *n, uint64_t to, uint64_t id)
     uint8_t *inner = pack(&req.base, &len);
     if (inner == NULL)
         return NAOS_ENOMEM;
-    int rc = send_wrapped(n, addr, FORWARD_TYPE, id, inner, len);
+    int rc = send_wrapped(n, to, FORWARD_TYPE, id, inner, len);
     naos_free(inner);
     return rc;
-}
-
-/* protobuf-c allocations from the reply's arena: freed with the reply. */
-static void *
-arena_alloc(void *data, size_t size)
-{
-    return ctl_reply_alloc(data, size);
-}
-
-static void
-arena_free(void *data, void *p)
-{
-    (void)data;
-    (void)p;
 }
 
 static bool
@@ -297,7 +290,7 @@ recv_reply(struct node *n, const struct wire_msg *m)
         return true; /* late (timed out) or cancelled: nothing waits */
     }
     struct ctl_reply *rep = ctl_req_reply(f->req);
-    ProtobufCAllocator a = {arena_alloc, arena_free, rep};
+    ProtobufCAllocator a = ctl_reply_pb_allocator(rep);
     Naos__V1__Reply *r =
         naos__v1__reply__unpack(&a, fr->reply.len, fr->reply.data);
     naos__v1__forward_reply__free_unpacked(fr, NULL);
@@ -360,7 +353,6 @@ node__forward_deadline(struct node *n)
 static void
 send_reply(struct node *n, uint64_t to, uint64_t id, struct ctl_reply *rep)
 {
-    const char *addr = node__members_addr(n, to);
     if (rep->failed)
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INTERNAL,
                         "naos-node %s ran out of memory answering", n->name);
@@ -371,11 +363,9 @@ send_reply(struct node *n, uint64_t to, uint64_t id, struct ctl_reply *rep)
                         "envelope carries: ask it directly", n->name, len);
         len = naos__v1__reply__get_packed_size(&rep->msg);
     }
-    uint8_t *inner = NULL;
-    if (addr != NULL && n->wire != NULL)
-        inner = pack(&rep->msg.base, &len);
+    uint8_t *inner = pack(&rep->msg.base, &len);
     if (inner == NULL ||
-        send_wrapped(n, addr, FORWARD_REPLY_TYPE, id, inner, len) != NAOS_OK)
+        send_wrapped(n, to, FORWARD_REPLY_TYPE, id, inner, len) != NAOS_OK)
         NAOS_WARN("forward", "cannot answer %016llx's forwarded command "
                   "(its client will time out)", (unsigned long long)to);
     naos_free(inner);

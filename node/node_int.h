@@ -486,6 +486,11 @@ bool node__cluster_status_reply(struct node *n, uint64_t from, uint64_t id,
 void node__cluster_status_tick(struct node *n);
 naos_time node__cluster_status_deadline(struct node *n);
 void node__cluster_status_close(struct node *n);
+/* node__send_pb packs m and seals it as type to member `to` (its
+ * advertised address): NAOS_OK, NAOS_ENOTFOUND (no address, no
+ * transport), NAOS_ENOMEM, or wire_send's error. */
+int node__send_pb(struct node *n, uint64_t to, uint32_t type,
+                  const ProtobufCMessage *m);
 /* node__forward_status_local asks node `to` for its own trees (`status
  * --local`), the answer coming back with id (node_forward.c). */
 int node__forward_status_local(struct node *n, uint64_t to, uint64_t id);

@@ -96,33 +96,6 @@ read_cancel(void *arg, struct ctl_req *req)
             read_clear(&n->reads[i]);
 }
 
-static char *
-dup_str(const char *s)
-{
-    size_t len = strlen(s) + 1;
-    char *d = naos_alloc(len);
-    if (d != NULL)
-        memcpy(d, s, len);
-    return d;
-}
-
-static int
-send_msg(struct node *n, uint64_t to, uint32_t type,
-         const ProtobufCMessage *m)
-{
-    const char *addr = node__members_addr(n, to);
-    if (addr == NULL || n->wire == NULL)
-        return NAOS_ENOTFOUND;
-    size_t len = protobuf_c_message_get_packed_size(m);
-    uint8_t *buf = naos_alloc(len ? len : 1);
-    if (buf == NULL)
-        return NAOS_ENOMEM;
-    protobuf_c_message_pack(m, buf);
-    int rc = wire_send(n->wire, addr, type, buf, len);
-    naos_free(buf);
-    return rc;
-}
-
 /* ask: where rd's read index comes from: this node's core when it leads,
  * else the leader it knows. */
 static void
@@ -148,7 +121,7 @@ ask(struct node *n, struct node_read *rd)
     }
     Naos__V1__ReadIndexRequest q = NAOS__V1__READ_INDEX_REQUEST__INIT;
     q.id = rd->id;
-    int rc = send_msg(n, leader, NODE_READ_INDEX_TYPE, &q.base);
+    int rc = node__send_pb(n, leader, NODE_READ_INDEX_TYPE, &q.base);
     if (rc != NAOS_OK) {
         read_fail(rd, "cannot reach the leader %s (%s) to confirm the read: "
                   "try again in a moment", member_name(n, leader),
@@ -199,7 +172,7 @@ node__read_try(struct node *n, struct ctl_req *creq,
     const char *name = req->checkpoint_load && req->checkpoint_load->name
                            ? req->checkpoint_load->name
                            : "";
-    char *copy = dup_str(name);
+    char *copy = naos_strdup(name);
     if (copy == NULL) {
         rep->failed = 1;
         return true;
@@ -234,7 +207,7 @@ job_reply(struct node *n, uint64_t to, uint64_t id, uint64_t index,
     r.id = id;
     r.index = index;
     r.error = (char *)(error ? error : "");
-    if (send_msg(n, to, NODE_READ_INDEX_REPLY_TYPE, &r.base) != NAOS_OK)
+    if (node__send_pb(n, to, NODE_READ_INDEX_REPLY_TYPE, &r.base) != NAOS_OK)
         NAOS_DEBUG("read", "cannot answer %016llx's read (it times out)",
                    (unsigned long long)to);
 }

@@ -38,23 +38,6 @@ _Static_assert(PROPOSE_TYPE >= WIRE_TYPES_REQ_LO &&
 _Static_assert(CMD_MAX_ENTRY + 64 <= AUTH_MAX_PAYLOAD,
                "a relayed command fits one envelope");
 
-static int
-send_msg(struct node *n, uint64_t to, uint32_t type,
-         const ProtobufCMessage *m)
-{
-    const char *addr = node__members_addr(n, to);
-    if (addr == NULL || n->wire == NULL)
-        return NAOS_ENOTFOUND;
-    size_t len = protobuf_c_message_get_packed_size(m);
-    uint8_t *buf = naos_alloc(len ? len : 1);
-    if (buf == NULL)
-        return NAOS_ENOMEM;
-    protobuf_c_message_pack(m, buf);
-    int rc = wire_send(n->wire, addr, type, buf, len);
-    naos_free(buf);
-    return rc;
-}
-
 int
 node__relay_propose(struct node *n, uint64_t leader, const uint8_t *cmd,
                     size_t len, struct ctl_req *req, struct ctl_reply *rep)
@@ -63,7 +46,7 @@ node__relay_propose(struct node *n, uint64_t leader, const uint8_t *cmd,
     p.command.data = (uint8_t *)cmd;
     p.command.len = len;
     if (rep == NULL) {
-        int rc = send_msg(n, leader, PROPOSE_TYPE, &p.base);
+        int rc = node__send_pb(n, leader, PROPOSE_TYPE, &p.base);
         if (rc != NAOS_OK)
             NAOS_WARN("relay", "cannot send a command to the leader %s: %s",
                       node__node_name(n, leader), naos_strerror(rc));
@@ -73,7 +56,7 @@ node__relay_propose(struct node *n, uint64_t leader, const uint8_t *cmd,
     if (w == NULL)
         return NAOS_ECLOSED; /* answered before the handler returns */
     p.id = ++n->relay_seq;
-    int rc = send_msg(n, leader, PROPOSE_TYPE, &p.base);
+    int rc = node__send_pb(n, leader, PROPOSE_TYPE, &p.base);
     if (rc != NAOS_OK) {
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
                         "cannot reach the leader %s (%s): nothing changed, "
@@ -144,7 +127,7 @@ on_propose(struct node *n, const struct wire_msg *m, const Naos__V1__Propose *p)
         return;
     }
     r.error = err;
-    if ((rc = send_msg(n, m->sender, PROPOSE_REPLY_TYPE, &r.base)) !=
+    if ((rc = node__send_pb(n, m->sender, PROPOSE_REPLY_TYPE, &r.base)) !=
         NAOS_OK)
         NAOS_WARN("relay", "cannot answer %s's command (%s): its client "
                   "will be told the outcome is unknown",

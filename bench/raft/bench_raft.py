@@ -185,7 +185,31 @@ def http_post_json(url, body, timeout=2):
 # ---- naos -----------------------------------------------------------------
 
 
-class Naos:
+class Members:
+    """What both clusters do alike with their 3 members' processes
+    (self.procs[i]: the Popen, None while down; start_node(i) starts
+    member i)."""
+
+    def live(self):
+        return [i for i in range(3) if self.procs[i] is not None]
+
+    def kill(self, i, sig=signal.SIGKILL):
+        stop(self.procs[i], sig)
+        self.procs[i] = None
+
+    def freeze(self, i, on):
+        os.kill(self.procs[i].pid, signal.SIGSTOP if on else signal.SIGCONT)
+
+    def restart(self, i):
+        self.start_node(i)
+
+    def stop(self):
+        for i in self.live():
+            stop(self.procs[i])
+            self.procs[i] = None
+
+
+class Naos(Members):
     kind = "naos"
 
     def __init__(self, build, workdir):
@@ -254,9 +278,6 @@ class Naos:
             if m:
                 out[m.group(1)[len("naos_raft_"):]] = float(m.group(2))
         return out
-
-    def live(self):
-        return [i for i in range(3) if self.procs[i] is not None]
 
     def leader(self):
         """index of the one leader all live members agree on (same term,
@@ -330,20 +351,8 @@ class Naos:
     def noop(self, via):
         return run_cli([self.cli, "ping"], env=self.envs[via])
 
-    def kill(self, i, sig=signal.SIGKILL):
-        stop(self.procs[i], sig)
-        self.procs[i] = None
-
-    def freeze(self, i, on):
-        os.kill(self.procs[i].pid, signal.SIGSTOP if on else signal.SIGCONT)
-
-    def restart(self, i):
-        self.start_node(i)
-
     def stop(self):
-        for i in self.live():
-            stop(self.procs[i])
-            self.procs[i] = None
+        Members.stop(self)
         kill_traced(self.trace)
 
 
@@ -369,7 +378,7 @@ def kill_traced(trace):
 # ---- etcd -----------------------------------------------------------------
 
 
-class Etcd:
+class Etcd(Members):
     kind = "etcd"
 
     def __init__(self, workdir):
@@ -416,9 +425,6 @@ class Etcd:
             return http_post_json(self.url(i) + "/v3/maintenance/status", {})
         except (OSError, ValueError):
             return None
-
-    def live(self):
-        return [i for i in range(3) if self.procs[i] is not None]
 
     def leader(self):
         st = {i: self.status(i) for i in self.live()}
@@ -479,20 +485,6 @@ class Etcd:
     def noop(self, via):
         return run_cli(["etcdctl", "version"], env=self.env)
 
-    def kill(self, i, sig=signal.SIGKILL):
-        stop(self.procs[i], sig)
-        self.procs[i] = None
-
-    def freeze(self, i, on):
-        os.kill(self.procs[i].pid, signal.SIGSTOP if on else signal.SIGCONT)
-
-    def restart(self, i):
-        self.start_node(i)
-
-    def stop(self):
-        for i in self.live():
-            stop(self.procs[i])
-            self.procs[i] = None
 
 
 # ---- scenarios --------------------------------------------------------------

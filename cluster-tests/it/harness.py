@@ -193,6 +193,30 @@ def free_tcp_ports(n, host="127.0.0.1"):
     raise AssertionError("no %d free TCP ports below %d" % (n, top))
 
 
+def member_args(addrs, i, key, expect=3):
+    """naos-node flags of the member listening on addrs[i] that names every
+    other address as a seed: a founder of a cluster of --bootstrap-expect
+    expect, or a plain member (expect None)."""
+    seeds = ",".join(a for j, a in enumerate(addrs) if j != i)
+    args = ["--listen", addrs[i], "--key", key, "--seeds", seeds]
+    if expect is not None:
+        args += ["--bootstrap-expect", str(expect)]
+    return args
+
+
+def exit_all(nodes):
+    """Stops every node of nodes, the last started first (Node.__exit__:
+    each reaped, its dirs removed); returns the problems found, as
+    "NAME: what"."""
+    problems = []
+    for n in reversed(nodes):
+        try:
+            n.__exit__(None, None, None)
+        except AssertionError as e:
+            problems.append("%s: %s" % (n.name, e))
+    return problems
+
+
 def processes_with_env(entry, skip=()):
     """PIDs of live processes (not zombies) whose environment holds entry
     ("NAME=VALUE"), other than those in skip."""

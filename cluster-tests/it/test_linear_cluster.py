@@ -37,7 +37,8 @@ import time
 import unittest
 
 import promtext
-from harness import Node, free_tcp_ports, keygen, wait_until, within
+from harness import (Node, exit_all, free_tcp_ports, keygen, member_args,
+                     wait_until, within)
 
 LOAD = os.environ.get("NAOS_LINLOAD_BIN")
 CHECK = os.environ.get("NAOS_LINCHECK_BIN")
@@ -69,19 +70,12 @@ class LinearCluster(unittest.TestCase):
         self.addrs = ["tcp://127.0.0.1:%d" % p for p in free_tcp_ports(3)]
         self.nodes = []
         for i in range(3):
-            seeds = ",".join(a for j, a in enumerate(self.addrs) if j != i)
-            self.nodes.append(Node(name="l%d" % i, extra_args=[
-                "--listen", self.addrs[i], "--key", self.key, "--seeds",
-                seeds, "--bootstrap-expect", "3"]))
+            self.nodes.append(Node(name="l%d" % i, extra_args=member_args(
+                self.addrs, i, self.key)))
         self.started = []
 
     def tearDown(self):
-        problems = []
-        for n in reversed(self.started):
-            try:
-                n.__exit__(None, None, None)
-            except AssertionError as e:
-                problems.append("%s: %s" % (n.name, e))
+        problems = exit_all(self.started)
         shutil.rmtree(self.dir, ignore_errors=True)
         if problems:
             raise AssertionError("teardown: " + "; ".join(problems))

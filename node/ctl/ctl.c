@@ -52,6 +52,25 @@ ctl_reply_alloc(struct ctl_reply *rep, size_t size)
     return p;
 }
 
+static void *
+reply_pb_alloc(void *data, size_t size)
+{
+    return ctl_reply_alloc(data, size);
+}
+
+static void
+reply_pb_free(void *data, void *p)
+{
+    (void)data; /* the arena goes with the reply */
+    (void)p;
+}
+
+ProtobufCAllocator
+ctl_reply_pb_allocator(struct ctl_reply *rep)
+{
+    return (ProtobufCAllocator){reply_pb_alloc, reply_pb_free, rep};
+}
+
 char *
 ctl_reply_strdup(struct ctl_reply *rep, const char *s)
 {

@@ -92,6 +92,9 @@ struct ctl_reply {
 /* ctl_reply_alloc returns zeroed memory owned by rep (NULL on ENOMEM, and
  * rep->failed is set). */
 void *ctl_reply_alloc(struct ctl_reply *rep, size_t size);
+/* ctl_reply_pb_allocator: a protobuf-c allocator taking from rep's arena
+ * (for unpacking a message that becomes part of rep: freed with it). */
+ProtobufCAllocator ctl_reply_pb_allocator(struct ctl_reply *rep);
 /* ctl_reply_strdup copies s into memory owned by rep. */
 char *ctl_reply_strdup(struct ctl_reply *rep, const char *s);
 /* ctl_reply_error sets the reply's code and a formatted error text. */
