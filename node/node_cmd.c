@@ -219,120 +219,193 @@ reconcile_entry(struct node *n, const Naos__V1__Command *c,
     }
 }
 
-/* Applies entry index. Returns true to go on with the next one. */
+/* The applier stops for good at entry index (RAFT-LITE: an entry this
+ * node does not know stops it; it is never skipped). Returns false. */
 static bool
-step_one(struct node *n, uint64_t index, bool live)
+stuck(struct node *n, uint64_t index, const char *why)
 {
-    struct store_log_entry *e = NULL;
+    n->apply_stuck = true;
+    NAOS_ERROR("node", "stopped applying commands at entry %llu: %s",
+               (unsigned long long)index, why);
+    waiters_fail(n, index, why);
+    return false;
+}
+
+/* A batch's byte bound, beside APPLY_BATCH_MAX entries: what one batch
+ * holds in memory (an entry is up to 1 MiB). */
+#define DRAIN_BATCH_BYTES (8u << 20)
+
+/* struct drain_batch: the committed entries next in line, read and
+ * unpacked, applied in one transaction (apply_entries). */
+struct drain_batch {
+    struct apply_item items[APPLY_BATCH_MAX];
+    Naos__V1__Command *cmds[APPLY_BATCH_MAX]; /* owned; NULL: a no-op */
+    size_t n;
+};
+
+static void
+batch_free(struct drain_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (b->cmds[i] != NULL)
+            cmd_free(b->cmds[i]);
+    b->n = 0;
+}
+
+/* Reads the committed entries after n->applied into b, up to its bounds;
+ * a new leader's no-op entries get noop as their command. Returns NAOS_OK
+ * (b->n >= 1); NAOS_ENOMEM (nothing read: next iteration); NAOS_EINVAL
+ * (the first entry cannot be applied, why says why). An entry after the
+ * first that cannot be read ends the batch before it: it comes first in
+ * the next one. */
+static int
+batch_read(struct node *n, struct drain_batch *b,
+           const Naos__V1__Command *noop, char *why, size_t whylen)
+{
+    uint64_t commit = cmdraft_commit_index(n->log);
+    size_t bytes = 0;
+    b->n = 0;
+    while (b->n < APPLY_BATCH_MAX && n->applied + b->n < commit &&
+           bytes < DRAIN_BATCH_BYTES) {
+        uint64_t index = n->applied + b->n + 1;
+        struct store_log_entry *e = NULL;
+        int rc = cmdraft_read(n->log, index, &e);
+        if (rc != NAOS_OK) {
+            if (b->n > 0 || rc == NAOS_ENOMEM)
+                return b->n > 0 ? NAOS_OK : rc;
+            snprintf(why, whylen, "entry %llu cannot be read: %s",
+                     (unsigned long long)index, store_errmsg(n->store));
+            return NAOS_EINVAL;
+        }
+        /* every waiter of another entry at this index: before anything
+         * can fail below */
+        for (size_t i = 0; i < NODE_WAITERS; i++)
+            if (n->waiters[i].rep != NULL && n->waiters[i].index == index &&
+                n->waiters[i].term != e->term)
+                waiter_replaced(n, &n->waiters[i]);
+        Naos__V1__Command *c = NULL;
+        if (e->type == RAFT_ENTRY_NOOP) {
+            rc = NAOS_OK;
+        } else if (e->type != 0 && e->type != RAFT_ENTRY_COMMAND) {
+            snprintf(why, whylen, "entry %llu is of type %u, which this "
+                     "naos-node does not know (upgrade it)",
+                     (unsigned long long)index, (unsigned)e->type);
+            rc = NAOS_EINVAL;
+        } else {
+            rc = cmd_unpack(e->data, e->len, &c, why, whylen);
+        }
+        bytes += e->len;
+        store_log_entries_free(e, 1);
+        if (rc != NAOS_OK) {
+            if (b->n > 0)
+                return NAOS_OK;
+            return rc;
+        }
+        b->items[b->n] = (struct apply_item){.index = index,
+                                             .c = c != NULL ? c : noop};
+        b->cmds[b->n++] = c;
+    }
+    return NAOS_OK;
+}
+
+/* Tests only (NAOS_TESTING_FAIL_APPLY): the live command it counts down
+ * to fails its commit, as if fsync had; the commands before it in the
+ * batch are cut off into a batch of their own, so they are applied. */
+static void
+batch_fault(struct node *n, struct drain_batch *b)
+{
+    for (size_t i = 0; i < b->n && n->fail_apply_at != 0; i++) {
+        if (b->cmds[i] == NULL || --n->fail_apply_at != 0)
+            continue;
+        if (i > 0) {
+            n->fail_apply_at = 1; /* it comes first in the next batch */
+            for (size_t j = i; j < b->n; j++)
+                if (b->cmds[j] != NULL)
+                    cmd_free(b->cmds[j]);
+            b->n = i;
+        } else {
+            store_fault_fail_next_commit();
+        }
+        return;
+    }
+}
+
+/* What follows an applied command on this node: the cluster event, the
+ * reconciler (live only) and the answer to whoever waits for it. */
+static void
+after_apply(struct node *n, const Naos__V1__Command *c,
+            const struct apply_result *ar, bool live)
+{
+    if (ar->status != NAOS_OK)
+        NAOS_DEBUG("node", "entry %llu (%s %s): %s",
+                   (unsigned long long)ar->index, cmd_type_name(c),
+                   cmd_target(c), ar->msg);
+    if (n->nvoters > 1 && ar->status == NAOS_OK &&
+        c->cmd_case == NAOS__V1__COMMAND__CMD_DEPLOY) {
+        /* a cluster event: where the leader placed it */
+        char where[128];
+        snprintf(where, sizeof where, "on %s (epoch %llu)",
+                 node__node_name(n, ar->placed_on),
+                 (unsigned long long)ar->index);
+        events_push(&n->events, "placed", cmd_target(c), NULL, 0, NULL, 0,
+                    where, c->at_ms, naos_clock_now_us());
+    }
+    struct reconcile_outcome ro = {.action = RECONCILE_NONE};
+    if (live)
+        reconcile_entry(n, c, ar, live, &ro);
+    struct node_waiter *w = waiter_find(n, ar->index);
+    if (w != NULL) {
+        node__cmd_reply(n, c, ar, &ro, w->rep);
+        waiter_done(n, w);
+    }
+}
+
+/* Applies the next batch of committed entries in one transaction, then
+ * carries out each applied command in order. The reconciler, acting
+ * after the batch, sees the state at its end: it is level-triggered
+ * (reconcile.h), so an intermediate state is never acted on. Returns
+ * true to go on with the next batch. */
+static bool
+apply_batch(struct node *n, bool live)
+{
+    Naos__V1__Command noop;
+    cmd_init(&noop, 0, 0, 0);
+    noop.cmd_case = NAOS__V1__COMMAND__CMD_NOOP;
+    struct drain_batch b;
     char why[512] = "";
-    int rc = cmdraft_read(n->log, index, &e);
+    int rc = batch_read(n, &b, &noop, why, sizeof why);
     if (rc == NAOS_ENOMEM)
         return false; /* next iteration */
+    if (rc != NAOS_OK)
+        return stuck(n, n->applied + 1, why);
+    if (live && n->fail_apply_at != 0)
+        batch_fault(n, &b);
+    uint64_t first = b.items[0].index, last = b.items[b.n - 1].index;
+    rc = apply_entries(n->store, b.items, b.n);
     if (rc != NAOS_OK) {
-        snprintf(why, sizeof why, "entry %llu cannot be read: %s",
-                 (unsigned long long)index, store_errmsg(n->store));
-        goto stuck;
-    }
-    /* every waiter of another entry at this index: before anything can
-     * fail below */
-    for (size_t i = 0; i < NODE_WAITERS; i++)
-        if (n->waiters[i].rep != NULL && n->waiters[i].index == index &&
-            n->waiters[i].term != e->term)
-            waiter_replaced(n, &n->waiters[i]);
-    struct node_waiter *w = NULL;
-    if (e->type == RAFT_ENTRY_NOOP) {
-        /* a new leader's: only last_applied moves */
-        store_log_entries_free(e, 1);
-        struct apply_result nr;
-        rc = apply_noop(n->store, index, &nr);
-        if (rc == NAOS_OK || rc == NAOS_EEXIST) {
-            n->applied = index;
-            return true;
-        }
+        batch_free(&b);
         if (rc == NAOS_ENOMEM)
             return false;
         if (store_is_failed(n->store) || rc == NAOS_ESTORE) {
             node__cmd_fatal(n, "cannot apply a committed entry");
             return false;
         }
-        snprintf(why, sizeof why, "entry %llu: %s", (unsigned long long)index,
+        snprintf(why, sizeof why, "entries %llu to %llu: %s",
+                 (unsigned long long)first, (unsigned long long)last,
                  store_errmsg(n->store));
-        goto stuck;
+        return stuck(n, first, why);
     }
-    if (e->type != 0 && e->type != RAFT_ENTRY_COMMAND) {
-        snprintf(why, sizeof why, "entry %llu is of type %u, which this "
-                 "naos-node does not know (upgrade it)",
-                 (unsigned long long)index, (unsigned)e->type);
-        store_log_entries_free(e, 1);
-        goto stuck;
-    }
-    Naos__V1__Command *c = NULL;
-    rc = cmd_unpack(e->data, e->len, &c, why, sizeof why);
-    store_log_entries_free(e, 1);
-    if (rc == NAOS_ENOMEM)
-        return false;
-    if (rc != NAOS_OK)
-        goto stuck;
-    struct apply_result ar;
-    if (live && n->fail_apply_at && --n->fail_apply_at == 0)
-        store_fault_fail_next_commit(); /* tests only, see node__cmd_open */
-    rc = apply_entry(n->store, index, c, &ar);
-    if (rc == NAOS_EEXIST) {
-        n->applied = index; /* applied before: never twice */
-        cmd_free(c);
-        return true;
-    }
-    if (rc == NAOS_ENOMEM) {
-        cmd_free(c);
-        return false;
-    }
-    if (rc != NAOS_OK) {
-        cmd_free(c);
-        if (store_is_failed(n->store) || rc == NAOS_ESTORE) {
-            node__cmd_fatal(n, "cannot apply a committed command");
-            return false;
-        }
-        snprintf(why, sizeof why, "entry %llu: %s", (unsigned long long)index,
-                 store_errmsg(n->store));
-        goto stuck;
-    }
-    n->applied = index;
+    n->applied = last;
     /* Time went by in the synced commits (propose, apply): what the core
      * arms now must count from now, not from this iteration's start (a
      * 500 ms start timeout would otherwise run short by both fsyncs). */
     if (live)
         reactor_refresh_clock(&n->r);
-    if (ar.status != NAOS_OK)
-        NAOS_DEBUG("node", "entry %llu (%s %s): %s", (unsigned long long)index,
-                   cmd_type_name(c), cmd_target(c), ar.msg);
-    if (n->nvoters > 1 && ar.status == NAOS_OK &&
-        c->cmd_case == NAOS__V1__COMMAND__CMD_DEPLOY) {
-        /* a cluster event: where the leader placed it */
-        char where[128];
-        snprintf(where, sizeof where, "on %s (epoch %llu)",
-                 node__node_name(n, ar.placed_on),
-                 (unsigned long long)index);
-        events_push(&n->events, "placed", cmd_target(c), NULL, 0, NULL, 0,
-                    where, c->at_ms, naos_clock_now_us());
-    }
-    struct reconcile_outcome ro = {.action = RECONCILE_NONE};
-    if (live)
-        reconcile_entry(n, c, &ar, live, &ro);
-    w = waiter_find(n, index);
-    if (w != NULL) {
-        node__cmd_reply(n, c, &ar, &ro, w->rep);
-        waiter_done(n, w);
-    }
-    cmd_free(c);
+    for (size_t i = 0; i < b.n && !n->fatal; i++)
+        if (b.cmds[i] != NULL && !b.items[i].already)
+            after_apply(n, b.cmds[i], &b.items[i].res, live);
+    batch_free(&b);
     return true;
-stuck:
-    /* RAFT-LITE: an entry this node does not know stops the applier; it
-     * is never skipped. */
-    n->apply_stuck = true;
-    NAOS_ERROR("node", "stopped applying commands at entry %llu: %s",
-               (unsigned long long)index, why);
-    waiters_fail(n, index, why);
-    return false;
 }
 
 static void
@@ -342,9 +415,9 @@ drain(struct node *n, bool live)
         return;
     n->draining = true;
     /* The commit index may grow while we go (an escalation inside a
-     * reconcile proposes): each entry is read when its turn comes. */
+     * reconcile proposes): each batch is read when its turn comes. */
     while (n->applied < cmdraft_commit_index(n->log) && !n->fatal &&
-           step_one(n, n->applied + 1, live))
+           apply_batch(n, live))
         ;
     n->draining = false;
 }

@@ -679,6 +679,12 @@ answer_metrics(struct node *n, struct http_response *res)
             http_metrics_sample(&m, rows[k].name, NULL, rows[k].v);
         }
     }
+    http_metrics_family(&m, "naos_store_commits_total", "counter",
+                        "Write transactions the store committed (each one "
+                        "synced): applied commands are committed in "
+                        "batches of up to 64.");
+    http_metrics_sample(&m, "naos_store_commits_total", NULL,
+                        (double)store_commits(n->store));
     if (n->bootstrap_expect > 1) {
         http_metrics_family(&m, "naos_raft_forming", "gauge",
                             "1 while this node waits for the founders of "

@@ -377,6 +377,12 @@ members_recv(void *arg, const struct wire_msg *wm)
 {
     struct node_members *mb = arg;
     struct node *n = mb->n;
+    /* A member we hear from is up: a connection of ours to it that waits
+     * out a redial delay dials now (a restarted Raft follower would
+     * otherwise wait up to a second for its leader's appends). */
+    const char *addr = node__members_addr(n, wm->sender);
+    if (addr != NULL)
+        wire_hurry(mb->wire, addr);
     if (wm->type == MEMBERS_WIRE_HELLO)
         return true;
     if (wm->cluster_id == 0 && n->keyring.cluster_id != 0 &&

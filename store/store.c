@@ -412,6 +412,12 @@ store_map_size(const struct store *s)
     return s->map_size;
 }
 
+uint64_t
+store_commits(const struct store *s)
+{
+    return s->commits;
+}
+
 bool
 store_is_failed(const struct store *s)
 {
@@ -539,6 +545,7 @@ store_write(struct store *s, store_txn_fn fn, void *arg)
             snprintf(why, sizeof why, "commit failed: %s", mdb_strerror(rc));
             return go_fatal(s, why);
         }
+        s->commits++;
         return NAOS_OK;
     }
 }

@@ -104,6 +104,10 @@ const char *store_dir(const struct store *s);
 /* store_map_size returns the current map size in bytes. */
 uint64_t store_map_size(const struct store *s);
 
+/* store_commits: write transactions committed since store_open (each
+ * one synced unless unsafe_nosync): what drives the store's fsyncs. */
+uint64_t store_commits(const struct store *s);
+
 /* store_is_failed is true once a commit failed: every call then returns
  * NAOS_ESTORE. */
 bool store_is_failed(const struct store *s);

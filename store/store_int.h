@@ -22,6 +22,7 @@ struct store {
     bool unsafe_nosync;
     bool failed;
     bool in_txn;
+    uint64_t commits; /* write transactions committed */
     char errmsg[STORE_ERRMSG_LEN];
     char fatal[STORE_ERRMSG_LEN]; /* why the store failed, when it did */
     store_fatal_fn on_fatal;      /* store_on_fatal */

@@ -188,12 +188,12 @@ ckpt_txn(struct store_txn *t, struct apply_args *a)
                                   a->c->at_ms, &origin, &a->res->ckpt_seq);
 }
 
-/* The whole entry, in one transaction; may run more than once (map
- * growth): every output is reset first. */
+/* The whole entry, inside transaction t; may run more than once (map
+ * growth): every output is reset first. NAOS_EEXIST: applied before,
+ * nothing written. */
 static int
-apply_fn(struct store_txn *t, void *arg)
+apply_one_txn(struct store_txn *t, struct apply_args *a)
 {
-    struct apply_args *a = arg;
     struct apply_result *res = a->res;
     char keep[APPLY_ERRMSG_LEN];
     memcpy(keep, res->msg, sizeof keep);
@@ -260,22 +260,62 @@ apply_fn(struct store_txn *t, void *arg)
     return store_applied_set_txn(t, a->index);
 }
 
+struct batch_args {
+    struct apply_item *items;
+    size_t n;
+};
+
+/* Every entry of the batch in order, in one transaction: an entry
+ * applied before is passed over (the batch may begin below
+ * last_applied after a restart). */
+static int
+apply_batch_fn(struct store_txn *t, void *arg)
+{
+    struct batch_args *b = arg;
+    for (size_t i = 0; i < b->n; i++) {
+        struct apply_item *it = &b->items[i];
+        struct apply_args a = {it->index, it->c, &it->res, it->invalid};
+        int rc = apply_one_txn(t, &a);
+        it->already = rc == NAOS_EEXIST;
+        if (rc != NAOS_OK && rc != NAOS_EEXIST)
+            return rc;
+    }
+    return NAOS_OK;
+}
+
+int
+apply_entries(struct store *s, struct apply_item *items, size_t n)
+{
+    if (n == 0 || n > APPLY_BATCH_MAX)
+        return NAOS_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        struct apply_item *it = &items[i];
+        if (i > 0 && it->index != items[i - 1].index + 1)
+            return NAOS_EINVAL;
+        it->res = (struct apply_result){.index = it->index};
+        it->already = false;
+        /* Validation is deterministic too: the same entry is refused on
+         * every node, and the refusal is applied (last_applied moves). */
+        int rc = cmd_validate(it->c, it->res.msg, sizeof it->res.msg);
+        if (rc == NAOS_ENOMEM)
+            return rc;
+        it->invalid = rc != NAOS_OK;
+    }
+    struct batch_args b = {items, n};
+    return store_write(s, apply_batch_fn, &b);
+}
+
 int
 apply_entry(struct store *s, uint64_t index, const Naos__V1__Command *c,
             struct apply_result *res)
 {
-    struct apply_result tmp = {.index = index};
-    struct apply_args a = {index, c, &tmp, false};
-    /* Validation is deterministic too: the same entry is refused on every
-     * node, and the refusal is applied (last_applied moves). */
-    int rc = cmd_validate(c, tmp.msg, sizeof tmp.msg);
-    if (rc == NAOS_ENOMEM)
-        return rc;
-    a.invalid = rc != NAOS_OK;
-    rc = store_write(s, apply_fn, &a);
+    struct apply_item it = {.index = index, .c = c};
+    int rc = apply_entries(s, &it, 1);
     if (rc != NAOS_OK)
         return rc;
-    *res = tmp;
+    if (it.already)
+        return NAOS_EEXIST;
+    *res = it.res;
     return NAOS_OK;
 }
 

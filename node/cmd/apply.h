@@ -76,6 +76,29 @@ struct apply_result {
 int apply_entry(struct store *s, uint64_t index, const Naos__V1__Command *c,
                 struct apply_result *res);
 
+/* APPLY_BATCH_MAX: entries applied in one transaction at most
+ * (apply_entries). */
+#define APPLY_BATCH_MAX 64
+
+/* struct apply_item: one committed entry of a batch. */
+struct apply_item {
+    uint64_t index;
+    const Naos__V1__Command *c; /* borrowed */
+    bool invalid;               /* set by apply_entries: cmd_validate refused */
+    bool already;               /* set: applied before, nothing done */
+    struct apply_result res;    /* set unless already */
+};
+
+/* apply_entries applies items[0..n) (n <= APPLY_BATCH_MAX, consecutive
+ * indices) in ONE transaction: all of them or none, each entry whole,
+ * last_applied ending at the last. The log holds every entry durably
+ * before it is applied, so one transaction (and one sync) per batch
+ * instead of per entry loses nothing: a batch lost to a crash is applied
+ * again from the log. Returns NAOS_OK (see each item's already and res),
+ * NAOS_EINVAL (n out of range, indices not consecutive, or an entry would
+ * be skipped: nothing applied), NAOS_ENOMEM, NAOS_ESTORE as apply_entry. */
+int apply_entries(struct store *s, struct apply_item *items, size_t n);
+
 /* apply_noop applies a log entry that holds no command (a new leader's
  * no-op): only last_applied moves. Returns as apply_entry. */
 int apply_noop(struct store *s, uint64_t index, struct apply_result *res);

@@ -430,6 +430,103 @@ test_failed_commit_leaves_effects_and_applied_together(void)
     st_rmdir(dir);
 }
 
+/* The command of entry index (a no-op entry gets a NOOP command). */
+static Naos__V1__Command *
+read_cmd(struct ct_log *l, uint64_t index)
+{
+    struct store_log_entry *e = NULL;
+    ST_OK(l->store, cmdraft_read(l->r, index, &e));
+    Naos__V1__Command *c = NULL;
+    if (e->type == RAFT_ENTRY_NOOP) {
+        Naos__V1__Command noop;
+        cmd_init(&noop, 0, 0, 0);
+        noop.cmd_case = NAOS__V1__COMMAND__CMD_NOOP;
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        char err[256] = "";
+        NT_EQ_INT(cmd_pack(&noop, &buf, &len, err, sizeof err), NAOS_OK);
+        NT_EQ_INT(cmd_unpack(buf, len, &c, err, sizeof err), NAOS_OK);
+        naos_free(buf);
+    } else {
+        char err[256] = "";
+        NT_EQ_INT(cmd_unpack(e->data, e->len, &c, err, sizeof err), NAOS_OK);
+    }
+    store_log_entries_free(e, 1);
+    return c;
+}
+
+/* apply_entries: a batch is applied in one commit, all of it or none
+ * (a failed commit leaves no entry of it, and last_applied where it
+ * was); applied again it passes over what is applied; it refuses an
+ * empty or oversized batch, indices that are not consecutive and a
+ * batch that would skip an entry, changing nothing. */
+static void
+test_batch_all_or_none(void)
+{
+    char dir[256];
+    st_tmpdir(dir, sizeof dir);
+    struct store *s = st_open(dir, NULL);
+    struct ct_log l;
+    ST_OK(s, (ct_log_open(&l, s), NAOS_OK)); /* 1: the no-op */
+    propose_deploy(&l, "a", 1);                            /* 2 */
+    propose_save(&l, "a/a", "data");                       /* 3 */
+    propose_name(&l, NAOS__V1__COMMAND__CMD_STOP, "a", 3); /* 4 */
+    propose_name(&l, NAOS__V1__COMMAND__CMD_START, "b", 4); /* 5 */
+    struct apply_item it[5];
+    for (int i = 0; i < 5; i++)
+        it[i] = (struct apply_item){.index = (uint64_t)i + 1,
+                                    .c = read_cmd(&l, (uint64_t)i + 1)};
+    /* refused, nothing applied */
+    NT_EQ_INT(apply_entries(s, it, 0), NAOS_EINVAL);
+    NT_EQ_INT(apply_entries(s, it, APPLY_BATCH_MAX + 1), NAOS_EINVAL);
+    struct apply_item gap[2] = {it[0], it[2]};
+    NT_EQ_INT(apply_entries(s, gap, 2), NAOS_EINVAL);
+    NT_EQ_INT(apply_entries(s, &it[1], 4), NAOS_EINVAL); /* skips 1 */
+    NT_EQ_INT(applied_of(s), 0);
+    /* a failed commit: none of the five */
+    store_fault_fail_next_commit();
+    NT_EQ_INT(apply_entries(s, it, 5), NAOS_ESTORE);
+    NT_TRUE(store_is_failed(s));
+    ct_log_close(&l);
+    store_close(s);
+    s = st_open(dir, NULL);
+    NT_EQ_INT(applied_of(s), 0);
+    Naos__V1__DeploymentRecord *r = NULL;
+    NT_EQ_INT(store_deploy_get(s, "a", &r), NAOS_ENOTFOUND);
+    Naos__V1__CheckpointRecord *ck = NULL;
+    NT_EQ_INT(store_ckpt_get(s, "a/a", &ck), NAOS_ENOTFOUND);
+    /* the first two, then all five: the two are passed over; one
+     * commit each time */
+    uint64_t commits = store_commits(s);
+    NT_EQ_INT(apply_entries(s, it, 2), NAOS_OK);
+    NT_EQ_INT(applied_of(s), 2);
+    NT_EQ_INT(apply_entries(s, it, 5), NAOS_OK);
+    NT_EQ_INT(applied_of(s), 5);
+    NT_EQ_INT(store_commits(s) - commits, 2);
+    NT_TRUE(it[0].already && it[1].already);
+    NT_TRUE(!it[2].already && !it[3].already && !it[4].already);
+    NT_EQ_INT(it[2].res.status, NAOS_OK);
+    NT_EQ_INT(it[2].res.ckpt_seq, 1);
+    NT_EQ_INT(it[3].res.status, NAOS_OK);
+    NT_EQ_INT(it[4].res.status, NAOS_ENOTFOUND); /* no deployment b */
+    NT_EQ_INT(it[4].res.index, 5);
+    r = get_dep(s, "a");
+    NT_EQ_INT(r->desired, NAOS__V1__DESIRED_STATE__DESIRED_STOPPED);
+    store_deploy_free(r);
+    ST_OK(s, store_ckpt_get(s, "a/a", &ck));
+    NT_EQ_INT(ck->seq, 1);
+    store_ckpt_free(ck);
+    /* once more: every one applied before */
+    NT_EQ_INT(apply_entries(s, it, 5), NAOS_OK);
+    for (int i = 0; i < 5; i++)
+        NT_TRUE(it[i].already);
+    NT_EQ_INT(applied_of(s), 5);
+    for (int i = 0; i < 5; i++)
+        cmd_free((Naos__V1__Command *)it[i].c);
+    store_close(s);
+    st_rmdir(dir);
+}
+
 /* The one-voter log keeps no applied entry but the last, so checkpoint
  * data is not kept twice for long, and indexes go on. */
 static void
@@ -513,6 +610,7 @@ main(void)
         NT_CASE(test_invalid_entry_is_applied_as_nothing),
         NT_CASE(test_restart_applies_the_rest_once),
         NT_CASE(test_failed_commit_leaves_effects_and_applied_together),
+        NT_CASE(test_batch_all_or_none),
         NT_CASE(test_applied_entries_compacted),
         NT_CASE(test_replicated_log_short_of_commit_refused),
         {0},

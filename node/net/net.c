@@ -93,6 +93,10 @@
  * NET_REDIAL_MAX_MS. */
 #define NET_REDIAL_MIN_MS 100
 #define NET_REDIAL_MAX_MS 1000
+/* net_hurry: a delay this short is waited out; and at most one hurry per
+ * NET_REDIAL_MAX_MS per peer (a peer we hear from but cannot reach would
+ * otherwise have us dial at the rate it sends) */
+#define NET_HURRY_MIN_MS 20
 /* An outbound TCP connect, and then its SP header exchange, must each
  * finish within this (NNG's own negotiation bound). */
 #define NET_DIAL_TIMEOUT_MS 10000
@@ -136,6 +140,9 @@ struct net_peer {
     bool dial_sleeping;     /* daio is the delay, not the dial */
     /* reactor only */
     bool dialing;           /* daio is lent (until dev comes back) */
+    bool hurried;           /* net_hurry cut the delay short: the dial
+                               that comes back cancelled dials at once */
+    naos_time hurried_at;   /* the last net_hurry that did */
     struct net_conn *c;     /* the connection (exchanging or up), if any */
     naos_time used;         /* last net_send or net_dial */
     naos_time redial_at;    /* no dial before (after a failure) */
@@ -847,6 +854,16 @@ on_dialed(struct net *n, struct net_dial *ev)
     }
     p->dialing = false;
     p->dev = NULL;
+    bool hurried = p->hurried;
+    p->hurried = false;
+    if (rv != 0 && hurried) {
+        /* net_hurry cancelled the delay (or, in a race, the dial that
+         * had just begun): dial now, the backoff forgotten */
+        p->backoff = 0;
+        p->redial_at = 0;
+        dial_start(p);
+        return;
+    }
     if (rv != 0) {
         peer_failed(p, false);
         return;
@@ -1256,6 +1273,24 @@ net_dial(struct net *n, const char *addr)
     return rc;
 }
 
+void
+net_hurry(struct net *n, const char *addr)
+{
+    struct net_peer *p = peer_find(n, addr, NULL);
+    if (p == NULL || !p->dialing || p->hurried)
+        return;
+    /* dial_cb owns dial_sleeping while the dial is lent: the reactor
+     * tells the delay by redial_at, which it set */
+    naos_time now = naos_clock_now();
+    if (p->redial_at <= now + NET_HURRY_MIN_MS)
+        return; /* the dial is due anyway */
+    if (p->hurried_at != 0 && now - p->hurried_at < NET_REDIAL_MAX_MS)
+        return;
+    p->hurried_at = now;
+    p->hurried = true;
+    nng_aio_cancel(p->daio);
+}
+
 int
 net_send(struct net *n, const char *addr, const uint8_t *data, size_t len)
 {
@@ -1340,6 +1375,12 @@ tp_prune(void *impl, net_keep_fn keep, void *arg, naos_duration linger_ms)
     net_prune(impl, keep, arg, linger_ms);
 }
 
+static void
+tp_hurry(void *impl, const char *addr)
+{
+    net_hurry(impl, addr);
+}
+
 static const struct net_stats *
 tp_stats(void *impl)
 {
@@ -1355,4 +1396,5 @@ net_transport_nng(struct net *n, struct net_transport *t)
     t->dial = tp_dial;
     t->prune = tp_prune;
     t->stats = tp_stats;
+    t->hurry = tp_hurry;
 }

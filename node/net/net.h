@@ -214,6 +214,13 @@ int net_send(struct net *n, const char *addr, const uint8_t *data,
  * delay). NAOS_OK, NAOS_EINVAL (bad address), NAOS_EBUSY (NET_MAX_PEERS)
  * or NAOS_ENOMEM. */
 int net_dial(struct net *n, const char *addr);
+/* net_hurry: the peer at addr was just heard from (it is up again):
+ * if our connection to it waits out a redial delay (of more than 20 ms),
+ * it dials now and its backoff starts over; at most once a second per
+ * peer. Without it, a peer down for seconds waits up to a second after
+ * its restart for our messages (a restarted Raft follower's catch-up
+ * did). No-op for an unknown address or a peer connected or dialling. */
+void net_hurry(struct net *n, const char *addr);
 /* net_forget closes our peer at addr (a member that is gone): its
  * connection or dial, and its queue; not reported to closed_fn. No-op
  * for an unknown address. */
@@ -251,7 +258,7 @@ const struct net_stats *net_stats_get(const struct net *n);
 int net_url_check(const char *url, bool *is_wildcard, char *err,
                   size_t errlen);
 
-#define NET_TRANSPORT_VERSION 2
+#define NET_TRANSPORT_VERSION 3
 
 /* struct net_transport: how the membership driver reaches the network.
  * Versioned vtable (STYLE §11); the NNG implementation is
@@ -266,6 +273,7 @@ struct net_transport {
     void (*prune)(void *impl, net_keep_fn keep, void *arg,   /* v2 */
                   naos_duration linger_ms);
     const struct net_stats *(*stats)(void *impl);
+    void (*hurry)(void *impl, const char *addr);              /* v3 */
 };
 
 /* net_transport_nng fills t with the vtable of n (borrowed until

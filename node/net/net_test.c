@@ -519,6 +519,56 @@ test_refusing_peer(void)
     NT_EQ_INT(naos_alloc_live(), live);
 }
 
+/* net_hurry: once a peer that keeps dropping us has pushed our redial
+ * delay to 1 s, hearing from it has us dial at once (accept 6 comes well
+ * under a second after accept 5, and would come a second later without);
+ * a second hurry within a second of the first does nothing (accept 7
+ * keeps its 100 ms delay, though we hurry at every loop iteration). */
+static void
+test_hurry(void)
+{
+    long live = naos_alloc_live();
+    struct reactor r;
+    NT_EQ_INT(reactor_init(&r), NAOS_OK);
+    struct side a;
+    open_side(&r, &a);
+    struct refuser f;
+    refuser_start(&f);
+    NT_EQ_INT(net_dial(a.net, f.url), NAOS_OK);
+    struct count_wait w5 = {&a.closed, 5};
+    NT_TRUE(run_until(&r, count_reached, &w5)); /* backoff now 1 s */
+    NT_EQ_INT(atomic_load(&f.accepted), 5);
+    net_hurry(a.net, "tcp://127.0.0.1:1"); /* unknown: nothing */
+    net_hurry(a.net, f.url);
+    naos_time end = naos_clock_now() + 10000;
+    while (atomic_load(&f.accepted) < 6 && naos_clock_now() < end)
+        reactor_run_once(&r, 2);
+    NT_EQ_INT(atomic_load(&f.accepted), 6);
+    uint64_t gap56 = f.at_us[5] - f.at_us[4];
+    struct count_wait w6 = {&a.closed, 6};
+    NT_TRUE(run_until(&r, count_reached, &w6));
+    end = naos_clock_now() + 10000;
+    while (atomic_load(&f.accepted) < 7 && naos_clock_now() < end) {
+        net_hurry(a.net, f.url);
+        reactor_run_once(&r, 2);
+    }
+    NT_EQ_INT(atomic_load(&f.accepted), 7);
+    uint64_t gap67 = f.at_us[6] - f.at_us[5];
+    fprintf(stderr, "  accept 5 -> 6 (hurried): %llu ms; 6 -> 7 (hurry "
+            "refused): %llu ms\n", (unsigned long long)gap56 / 1000,
+            (unsigned long long)gap67 / 1000);
+    if (gap56 >= 700 * 1000)
+        NT_FAIL("the hurried dial came %llu ms after the drop before it",
+                (unsigned long long)gap56 / 1000);
+    if (gap67 + 2000 < 100 * 1000)
+        NT_FAIL("a second hurry within a second dialled at once (%llu us)",
+                (unsigned long long)gap67);
+    net_close(a.net);
+    refuser_stop(&f);
+    reactor_fini(&r);
+    NT_EQ_INT(naos_alloc_live(), live);
+}
+
 /* The SP/TCP mapping as NNG speaks it: our outbound side delivers to an
  * NNG pull0 socket, and an NNG push0 socket delivers to our listener;
  * a peer whose header is not pull0's (here an NNG push0 listener) is
@@ -630,6 +680,7 @@ main(void)
         NT_CASE(test_dial_prune),
         NT_CASE(test_peer_restart),
         NT_CASE(test_refusing_peer),
+        NT_CASE(test_hurry),
         NT_CASE(test_nng_interop),
         NT_CASE(test_url_check),
         {0},

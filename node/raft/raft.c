@@ -51,6 +51,7 @@ struct raft_peer {
     uint64_t next;  /* next index to send */
     uint64_t match; /* highest index known replicated there */
     bool inflight;  /* an APPEND with entries is unanswered */
+    uint64_t commit_sent; /* the commit index of the last APPEND sent */
     naos_time heard; /* last APPEND_RESP of this term (check-quorum) */
     bool granted;   /* (pre)vote tally */
     bool rejected;
@@ -508,6 +509,7 @@ send_append(struct raft *r, struct raft_peer *p)
                          .read_ctx = r->read_round};
     send_msg(r, &m, p->next, n);
     p->inflight = n > 0;
+    p->commit_sent = r->commit;
 }
 
 static void
@@ -778,7 +780,7 @@ maybe_commit(struct raft *r)
     /* Followers learn the new commit index now rather than at the next
      * heartbeat (up to 50 ms later): a follower that waits to apply an
      * entry it relayed answers its client sooner. A peer with an append
-     * in flight gets it with its answer's follow-up. */
+     * in flight gets it with its answer's follow-up (commit_sent). */
     for (size_t i = 0; i < r->npeers; i++)
         if (!r->peers[i].inflight)
             send_append(r, &r->peers[i]);
@@ -935,7 +937,11 @@ handle_append_resp(struct raft *r, const struct raft_msg *m)
         if (p->next < p->match + 1)
             p->next = p->match + 1;
         maybe_commit(r);
-        if (p->next <= last_index(r))
+        /* more to send, or a commit index it has not been told: the
+         * commit may have moved while its append was in flight, which
+         * maybe_commit left it out of (it would otherwise learn it at
+         * the next heartbeat, up to 50 ms later) */
+        if (p->next <= last_index(r) || p->commit_sent < r->commit)
             send_append(r, p);
         return;
     }

@@ -1183,6 +1183,44 @@ fx_read_outcome(const struct fx *fx, unsigned i, uint64_t ctx,
     return -1;
 }
 
+/* A follower whose append was in flight when the commit index moved
+ * (the other follower's answer made the majority) is sent the new commit
+ * index with its own answer's follow-up, not at the next heartbeat: a
+ * follower that relayed a write answers its client sooner. */
+static void
+test_commit_reaches_follower_with_append_in_flight(void)
+{
+    struct fx fx;
+    fx_init(&fx, 3, NULL);
+    fx_run(&fx, 1200);
+    int li = fx_leader(&fx);
+    NT_TRUE(li >= 0);
+    unsigned l = (unsigned)li, f1 = (l + 1) % 3, f2 = (l + 2) % 3;
+    fx_flush(&fx);
+    uint64_t idx;
+    NT_EQ_INT(raft_propose(fx.nodes[l].r, RAFT_ENTRY_COMMAND, 1, "a", 1,
+                           fx.now, &idx), NAOS_OK);
+    fx_pump(&fx, l);
+    NT_EQ_INT(fx_deliver(&fx, l, f1, RAFT_MSG_APPEND), 1);
+    NT_EQ_INT(fx_deliver(&fx, l, f2, RAFT_MSG_APPEND), 1);
+    /* f2 answers first: committed, and f2 is told at once */
+    NT_EQ_INT(fx_deliver(&fx, f2, l, RAFT_MSG_APPEND_RESP), 1);
+    NT_EQ_INT(raft_commit(fx.nodes[l].r), idx);
+    NT_EQ_INT(fx_deliver(&fx, l, f2, RAFT_MSG_APPEND), 1);
+    NT_EQ_INT(raft_commit(fx.nodes[f2].r), idx);
+    /* f1's append was in flight: nothing for it yet; its answer brings
+     * it the commit index, with no time passing */
+    NT_EQ_INT(fx_deliver(&fx, l, f1, RAFT_MSG_APPEND), 0);
+    NT_TRUE(raft_commit(fx.nodes[f1].r) < idx);
+    NT_EQ_INT(fx_deliver(&fx, f1, l, RAFT_MSG_APPEND_RESP), 1);
+    NT_EQ_INT(fx_deliver(&fx, l, f1, RAFT_MSG_APPEND), 1);
+    NT_EQ_INT(raft_commit(fx.nodes[f1].r), idx);
+    /* told once: its answer to that brings nothing more */
+    NT_EQ_INT(fx_deliver(&fx, f1, l, RAFT_MSG_APPEND_RESP), 1);
+    NT_EQ_INT(fx_deliver(&fx, l, f1, RAFT_MSG_APPEND), 0);
+    fx_fini(&fx);
+}
+
 /* A read completes once a majority answered a heartbeat round that began
  * after it; an answer to an APPEND sent before the read does not count. */
 static void
@@ -1384,6 +1422,7 @@ main(void)
         NT_CASE(test_propose_bounds),
         NT_CASE(test_log_budget),
         NT_CASE(test_election_timeout_range),
+        NT_CASE(test_commit_reaches_follower_with_append_in_flight),
         NT_CASE(test_read_index_majority_ack),
         NT_CASE(test_read_index_waits_term_commit),
         NT_CASE(test_read_index_partitioned_leader),

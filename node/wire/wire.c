@@ -281,6 +281,12 @@ wire_dial(struct wire *w, const char *addr)
 }
 
 void
+wire_hurry(struct wire *w, const char *addr)
+{
+    w->tp.hurry(w->tp.impl, addr);
+}
+
+void
 wire_prune(struct wire *w, net_keep_fn keep, void *arg,
            naos_duration linger_ms)
 {

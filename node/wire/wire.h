@@ -158,9 +158,10 @@ void wire_on_conn(struct wire *w, net_connected_fn connected,
 int wire_send(struct wire *w, const char *addr, uint32_t type,
               const uint8_t *payload, size_t len);
 
-/* wire_dial and wire_prune: net_dial and net_prune (net.h) through the
- * transport's vtable. */
+/* wire_dial, wire_hurry and wire_prune: net_dial, net_hurry and
+ * net_prune (net.h) through the transport's vtable. */
 int wire_dial(struct wire *w, const char *addr);
+void wire_hurry(struct wire *w, const char *addr);
 void wire_prune(struct wire *w, net_keep_fn keep, void *arg,
                 naos_duration linger_ms);
 
