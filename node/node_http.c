@@ -661,9 +661,20 @@ answer_metrics(struct node *n, struct http_response *res)
              "Raft messages dropped as malformed, foreign or of an unknown "
              "sender.", (double)rst->dropped},
             {"naos_raft_log_bytes", "gauge",
-             "Command data the log holds in memory (refused above "
-             "its budget, 256 MiB, until snapshots exist).",
+             "Command data the log holds in memory (commands are "
+             "refused above its budget, 256 MiB).",
              (double)raft_log_bytes(core)},
+            {"naos_raft_first_index", "gauge",
+             "The lowest index the log still holds in memory (entries "
+             "below are compacted).", (double)raft_first_index(core)},
+            {"naos_raft_held_index", "gauge",
+             "Every voter holds the log up to this index, as this node "
+             "knows: applied entries up to it are compacted; a voter that "
+             "lags holds it back.", (double)raft_held(core)},
+            {"naos_raft_behind_compaction_total", "counter",
+             "Appends a voter needed from entries this node had compacted "
+             "(0 unless something is wrong: compaction keeps what every "
+             "voter holds).", (double)rst->behind_base},
             {"naos_raft_unsent_total", "counter",
              "Raft messages not sent (peer address unknown, no room).",
              (double)n->raft_unsent},

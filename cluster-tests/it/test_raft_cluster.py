@@ -412,6 +412,84 @@ class RaftCluster(unittest.TestCase):
         self.assertEqual(r.code, 0, r)
         self.assertRegex(r.out, r"deployed u on r[012] \(epoch \d+\)")
 
+    def test_every_voter_compacts_what_all_hold(self):
+        """Applied entries every voter holds are compacted on each node
+        (naos_raft_first_index moves up, in the store too: a restart from
+        a compacted log of several voters works); a voter that is down
+        holds compaction back on the others, so it catches up from entries
+        they kept, and compaction goes on once it has."""
+        for i in range(3):
+            self.start(i)
+        leader, _ = self.wait_leader(self.founders, within(20),
+                                     "one leader of 3 voters")
+
+        def gauges(n):
+            fams = n.metrics()
+            return {k: promtext.value(fams, "naos_raft_" + k)
+                    for k in ("first_index", "held_index", "commit_index",
+                              "applied_index")}
+
+        def deploy(names):
+            for name in names:
+                r = leader.naos("deploy", name, "--no-wait", "--", "sleep",
+                                "1000")
+                self.assertEqual(r.code, 0, r)
+        deploy(["a%d" % k for k in range(6)])
+        commit = raft_state(leader)["commit_index"]
+        self.wait_applied(self.founders, commit, within(10), "a0..a5 applied")
+        deploy(["b0"])  # a write of the log on every node, told held
+        seen = {}
+
+        def compacted():
+            for n in self.founders:
+                seen[n.name] = gauges(n)
+            return all(g["first_index"] >= commit - 1 for g in seen.values())
+        wait_until(compacted, within(10), interval=0.05,
+                   msg="every node compacted below %d: %r" % (commit - 1,
+                                                               seen))
+
+        # a follower down: the others keep what it lacks, in their stores
+        # too (the other follower restarts from its store, then becomes
+        # the leader that must serve it)
+        f, g = [n for n in self.founders if n is not leader]
+        f_applied = raft_state(f)["applied_index"]
+        f.kill9()
+        deploy(["c%d" % k for k in range(8)])
+        commit2 = raft_state(leader)["commit_index"]
+        self.wait_applied([leader, g], commit2, within(10), "c0..c7 applied")
+        for n in (leader, g):
+            st = gauges(n)
+            self.assertLessEqual(st["held_index"], f_applied + 1,
+                                 (n.name, st))
+            self.assertLessEqual(st["first_index"], f_applied + 1,
+                                 (n.name, st))
+        g.kill9()
+        g.start_node()
+        self.wait_applied([leader, g], commit2, within(20),
+                          "the other follower restarted from its store")
+        leader.kill9()
+        f.start_node()
+        new, _ = self.wait_leader([f, g], within(20), "g leads f")
+        self.assertIs(new, g)
+        self.wait_applied([f, g], commit2, within(20),
+                          "the restarted follower caught up from g")
+        leader.start_node()
+        self.wait_applied(self.founders, commit2, within(20),
+                          "the old leader caught up")
+        leader = g
+        deploy(["d0"])
+        commit3 = raft_state(leader)["commit_index"]
+        self.wait_applied(self.founders, commit3, within(10), "d0 applied")
+        deploy(["d1"])
+
+        def compacted_again():
+            for n in self.founders:
+                seen[n.name] = gauges(n)
+            return all(g["first_index"] >= commit3 - 1
+                       for g in seen.values())
+        wait_until(compacted_again, within(10), interval=0.05,
+                   msg="compaction went on past %d: %r" % (commit3 - 1, seen))
+
     def test_followers_own_commands_reach_the_log(self):
         """What a follower proposes itself goes through the leader
         (relayed): an agent's checkpoint save through its own endpoint,

@@ -273,6 +273,7 @@ disk_copy(struct rsim_disk *dst, const struct rsim_disk *src)
     for (size_t i = same; i < src->n; i++)
         disk_push(dst, &src->ents[i]);
     dst->hard = src->hard;
+    dst->first = src->first;
 }
 
 static void
@@ -348,10 +349,15 @@ pair_check(struct rsim *sim, unsigned node, const struct raft_entry *e,
     sim->npairs++;
 }
 
-/* leader_has: node's core holds entry k of term t with hash h. */
+/* leader_has: node's core holds entry k of term t with hash h (a
+ * compacted entry: S9 checked every voter held it when it went; the
+ * base's term is still known). */
 static bool
 leader_has(const struct rsim_node *nd, uint64_t k, uint64_t t, uint64_t h)
 {
+    if (k < raft_first_index(nd->r))
+        return k < raft_first_index(nd->r) - 1 ||
+               raft_term_at(nd->r, k) == t;
     const struct raft_entry *e = raft_entry_at(nd->r, k);
     return e && e->term == t && entry_hash(e) == h;
 }
@@ -401,6 +407,12 @@ check_node(struct rsim *sim, struct rsim_node *nd)
     if (!nd->up)
         return;
     struct raft *r = nd->r;
+    if (raft_stats_get(r)->behind_base != 0) {
+        fail(sim, "S9 node %u: a voter's log ends below what node %u "
+             "compacted (index %llu)", nd->idx, nd->idx,
+             (unsigned long long)raft_first_index(r) - 1);
+        return;
+    }
     uint64_t term = raft_term(r);
     if (term > sim->max_term)
         sim->max_term = term;
@@ -530,6 +542,10 @@ write_batch(struct rsim *sim, struct rsim_node *nd)
             fail(sim, "node %u: truncation at %llu but entries from %llu",
                  nd->idx, (unsigned long long)rd->truncate_from,
                  (unsigned long long)rd->entries[0].index);
+        if (rd->truncate_from <= d->first)
+            fail(sim, "S9 node %u truncates from %llu, compacted below %llu",
+                 nd->idx, (unsigned long long)rd->truncate_from,
+                 (unsigned long long)d->first);
         disk_truncate(d, rd->truncate_from);
     }
     for (size_t i = 0; i < rd->nentries; i++) {
@@ -628,6 +644,53 @@ check_sent(struct rsim *sim, struct rsim_node *nd, const struct raft_msg *m)
 static void apply_entry(struct rsim *sim, struct rsim_node *nd,
                         const struct raft_entry *e);
 
+static double
+compact_uniform(struct rsim *sim)
+{
+    uint64_t x = sim->compact_rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    sim->compact_rng = x;
+    return (double)(x >> 11) / (double)(1ull << 53);
+}
+
+/* maybe_compact: what cmdraft does with each write of the log: drop the
+ * entries below min(applied, raft_held) from the disk and the core. S9:
+ * each dropped entry is on every voter's synced disk (its last checked:
+ * log matching covers the rest) or compacted there too. */
+static void
+maybe_compact(struct rsim *sim, struct rsim_node *nd)
+{
+    if (sim->compact_rate <= 0 || !nd->up || sim->failure[0] ||
+        compact_uniform(sim) >= sim->compact_rate)
+        return;
+    uint64_t held = raft_held(nd->r);
+    uint64_t below = nd->applied < held ? nd->applied : held;
+    if (below <= raft_first_index(nd->r) || below > raft_last_index(nd->r))
+        return;
+    uint64_t k = below - 1, t = raft_term_at(nd->r, k);
+    for (unsigned j = 0; j < sim->n; j++) {
+        const struct rsim_disk *s = &sim->nodes[j].synced;
+        if (s->first > k)
+            continue;
+        if (s->n < k || s->ents[k - 1].term != t) {
+            fail(sim, "S9 compaction: node %u drops the entries below %llu "
+                 "(%llu of term %llu), which node %u's synced log lacks "
+                 "(%zu entries)", nd->idx, (unsigned long long)below,
+                 (unsigned long long)k, (unsigned long long)t, j, s->n);
+            return;
+        }
+    }
+    if (raft_compact(nd->r, below) != NAOS_OK) {
+        fail(sim, "node %u cannot compact below %llu: %s", nd->idx,
+             (unsigned long long)below, raft_errmsg(nd->r));
+        return;
+    }
+    nd->written.first = below;
+    sim->compactions++;
+}
+
 static void pump(struct rsim *sim, struct rsim_node *nd);
 
 /* finish_batch: the fsync completed; messages leave, entries apply. */
@@ -670,6 +733,7 @@ finish_batch(struct rsim *sim, struct rsim_node *nd)
     raft_advance(nd->r, sim->now);
     nd->busy = false;
     check_node(sim, nd);
+    maybe_compact(sim, nd);
     pump(sim, nd);
 }
 
@@ -738,8 +802,10 @@ node_start(struct rsim *sim, struct rsim_node *nd)
     c.voters = sim->ids;
     c.nvoters = sim->n;
     struct raft_io io = {RAFT_IO_VERSION, &nd->rng, node_random, NULL};
-    struct raft_restore rs = {nd->written.hard, nd->written.ents,
-                              nd->written.n, nd->applied, 1};
+    uint64_t first = nd->written.first > 1 ? nd->written.first : 1;
+    struct raft_restore rs = {nd->written.hard, nd->written.ents + first - 1,
+                              nd->written.n - (size_t)(first - 1),
+                              nd->applied, first};
     char err[128];
     if (raft_alloc(&nd->r, &c, &io, &rs, sim->now, err, sizeof(err)) !=
         NAOS_OK) {
@@ -763,6 +829,8 @@ rsim_new(unsigned n, uint64_t seed, const struct raft_config *tmpl)
         return NULL;
     sim->seed = seed;
     sim->rng = seed * 0x2545F4914F6CDD1Dull + 1;
+    sim->compact_rng = seed * 0x9E3779B97F4A7C15ull + 0x5851F42D4C957F2Dull;
+    sim->compact_rate = 0.25;
     sim->n = n;
     sim->now = 1000;
     sim->cfg = *tmpl;
@@ -1265,6 +1333,7 @@ rsim_random_run(uint64_t seed, unsigned n, naos_duration chaos_ms,
         fig->events = sim->events;
         fig->reads_ok = sim->reads_ok;
         fig->reads_failed = sim->reads_failed;
+        fig->compactions = sim->compactions;
     }
     rsim_free(sim);
     return rc;

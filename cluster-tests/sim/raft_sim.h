@@ -32,6 +32,10 @@
  *   S7 every vote granted, vote requested and append acknowledged is
  *      backed by synced state when it leaves, and a leader's commit index
  *      never exceeds its own synced log;
+ *   S9 compaction (as cmdraft does it after a write of the log, below
+ *      min(applied, raft_held)) drops only entries every voter holds on
+ *      its synced disk (or has compacted itself), and a compacted entry
+ *      is never truncated;
  *   P6 a leader moves its commit index only to an entry of its own term
  *      held on the synced disks of a majority (Figure 8's rule, checked
  *      directly: random runs rarely reach the overwrite it prevents, the
@@ -63,6 +67,8 @@ struct rsim_disk {
     struct raft_hard hard;
     struct raft_entry *ents;
     size_t n, cap;
+    uint64_t first; /* entries below are compacted away (0, 1: none);
+                       ents still holds them, for the checker's indexing */
 };
 
 struct rsim;
@@ -144,6 +150,11 @@ struct rsim {
      * stale one too), confirmed and failed; each confirmed read index
      * must cover every entry committed before the read was asked */
     uint64_t reads_asked, reads_ok, reads_failed;
+    /* compaction: after each finished batch, with this probability, from
+     * its own stream (so the rest of a seed's run is unchanged) */
+    double compact_rate;
+    uint64_t compact_rng;
+    uint64_t compactions;
     uint64_t msgs_sent, msgs_dropped;
     char failure[512];         /* first violation, "" if none */
 };
@@ -213,6 +224,7 @@ uint64_t rsim_seed_from_env(uint64_t dflt);
 struct rsim_figures {
     uint64_t leader_changes, max_term, proposals, applied, events;
     uint64_t reads_ok, reads_failed; /* ReadIndex outcomes */
+    uint64_t compactions;            /* S9-checked compactions */
     naos_duration heal_to_progress;
 };
 int rsim_random_run(uint64_t seed, unsigned n, naos_duration chaos_ms,

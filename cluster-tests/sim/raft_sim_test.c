@@ -328,16 +328,19 @@ random_runs(unsigned n, uint64_t first)
         sum.events += f.events;
         sum.reads_ok += f.reads_ok;
         sum.reads_failed += f.reads_failed;
+        sum.compactions += f.compactions;
         worst = f.heal_to_progress > worst ? f.heal_to_progress : worst;
     }
     printf("  report: %lu chaos runs of %u nodes: %llu leader terms, %llu "
            "entries committed, %llu events, ReadIndex reads %llu confirmed "
            "(each checked to cover every entry committed before it was "
-           "asked) and %llu failed; heal -> progress worst %lld ms\n", runs,
+           "asked) and %llu failed; %llu compactions (S9-checked); heal -> "
+           "progress worst %lld ms\n", runs,
            n, (unsigned long long)sum.leader_changes,
            (unsigned long long)sum.applied, (unsigned long long)sum.events,
            (unsigned long long)sum.reads_ok,
-           (unsigned long long)sum.reads_failed, (long long)worst);
+           (unsigned long long)sum.reads_failed,
+           (unsigned long long)sum.compactions, (long long)worst);
 }
 
 static void

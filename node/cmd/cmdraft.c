@@ -140,6 +140,11 @@ cmdraft_open(struct cmdraft **out, struct store *s,
     }
     if (h.commit > last)
         h.commit = last;
+    /* What this node applied was committed, whatever the hard state says
+     * (its commit index goes to disk only with the next write of the
+     * log); a compacted log's first entry is among it. */
+    if (applied > h.commit && applied <= last)
+        h.commit = applied;
     if (applied > h.commit)
         applied = h.commit;
 
@@ -233,16 +238,18 @@ batch_fn(struct store_txn *t, void *arg)
         if ((rc = store_hard_set_txn(t, &h)) != NAOS_OK)
             return rc;
     }
-    if (a->c->cfg.nvoters == 1) {
-        /* Nobody needs applied entries: no follower, and the state they
-         * built is in the tables. The last entry stays. */
-        uint64_t applied = 0;
-        if ((rc = store_applied_get_txn(t, &applied)) != NAOS_OK)
+    /* Nobody needs an entry this node applied (the state it built is in
+     * the tables) that every voter holds (no follower can ask for it):
+     * with one voter, everything applied. The entry at `below` stays, so
+     * indexes continue and, at restore, its term is known. */
+    uint64_t applied = 0, held = raft_held(a->c->r);
+    if ((rc = store_applied_get_txn(t, &applied)) != NAOS_OK)
+        return rc;
+    uint64_t below = applied < held ? applied : held;
+    if (below > 1 && below <= raft_applied(a->c->r) + 1) {
+        if ((rc = store_log_compact_txn(t, below, NULL)) != NAOS_OK)
             return rc;
-        if (applied > 1 && applied <= raft_applied(a->c->r) + 1 &&
-            (rc = store_log_compact_txn(t, applied, NULL)) != NAOS_OK)
-            return rc;
-        a->compact_below = applied;
+        a->compact_below = below;
     }
     return NAOS_OK;
 }

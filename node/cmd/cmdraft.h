@@ -14,10 +14,13 @@
  * the one copy the applier reads; the core's own copy only serves the
  * peers). NOOP entries (a new leader's) are skipped by the applier.
  *
- * Compaction: a one-voter log keeps no applied entry except the last (so
- * indexes continue): each flush deletes the entries below the store's
- * last_applied in its transaction, and the core forgets them. With more
- * voters the log is kept whole until snapshots exist (TODO(#11)).
+ * Compaction: each flush that writes the log also deletes, in its
+ * transaction, the entries below min(the store's last_applied, what every
+ * voter holds: raft_held), keeping the one at that index (so indexes
+ * continue and its term is known at restore); the core then forgets them
+ * (raft_compact). One voter: everything applied. Several: a voter that
+ * lags holds compaction back (no snapshots yet, TODO(#11)) until the log's
+ * budget refuses commands.
  *
  * Loop thread only (the store's rule). A failed commit is fatal (the
  * store is failed; the node stops with exit 111, store.h). */

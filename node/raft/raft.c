@@ -82,6 +82,8 @@ struct raft {
     size_t nlog, caplog;
     size_t log_bytes;     /* sum of the entries' len */
     uint64_t base;
+    uint64_t base_term;   /* the term of entry base (0 while base is 0) */
+    uint64_t held;        /* every voter holds the log up to here (raft_held) */
     uint64_t stable;      /* last index synced (reported by raft_advance) */
     bool truncated;       /* the disk holds entries above stable to drop */
     struct raft_hard persisted;
@@ -287,6 +289,8 @@ at(const struct raft *r, uint64_t index)
 uint64_t
 raft_term_at(const struct raft *r, uint64_t index)
 {
+    if (index > 0 && index == r->base)
+        return r->base_term;
     if (index <= r->base || index > last_index(r))
         return 0;
     return at(r, index)->term;
@@ -490,6 +494,11 @@ out_free(struct raft *r)
 static void
 send_append(struct raft *r, struct raft_peer *p)
 {
+    /* Never from below the compacted prefix: every voter holds it (it is
+     * at most `held`), so prev = base always matches there or lies below
+     * the follower's commit index (handle_append). */
+    if (p->next <= r->base)
+        p->next = r->base + 1;
     uint64_t prev = p->next - 1;
     NAOS_ASSERT(prev <= last_index(r));
     size_t n = 0, bytes = 0;
@@ -506,7 +515,8 @@ send_append(struct raft *r, struct raft_peer *p)
                          .prev_index = prev,
                          .prev_term = raft_term_at(r, prev),
                          .commit = r->commit,
-                         .read_ctx = r->read_round};
+                         .read_ctx = r->read_round,
+                         .held = r->held};
     send_msg(r, &m, p->next, n);
     p->inflight = n > 0;
     p->commit_sent = r->commit;
@@ -753,6 +763,24 @@ raft_read_index(struct raft *r, uint64_t ctx, naos_time now)
 /* maybe_commit: the leader's commit index becomes the highest index stored
  * on a majority, counting its own log only up to what is synced (P6), if
  * that entry is of the current term (§5.4.2). */
+/* update_held (leader): every voter holds the log up to the lowest match
+ * of its peers, and the leader itself up to its commit index (P6: it
+ * counts only its synced log); never above the commit index. */
+static void
+update_held(struct raft *r)
+{
+    uint64_t h = r->commit;
+#ifndef RAFT_MUTATION_HELD_MAJORITY
+    for (size_t i = 0; i < r->npeers; i++)
+        if (r->peers[i].match < h)
+            h = r->peers[i].match;
+#endif
+    /* (planted bug HELD_MAJORITY: the commit index, which only a
+     * majority is sure to hold, taken for what every voter holds) */
+    if (h > r->held)
+        r->held = h;
+}
+
 static void
 maybe_commit(struct raft *r)
 {
@@ -776,6 +804,7 @@ maybe_commit(struct raft *r)
         return;
 #endif
     r->commit = k;
+    update_held(r);
     reads_update(r);
     /* Followers learn the new commit index now rather than at the next
      * heartbeat (up to 50 ms later): a follower that waits to apply an
@@ -871,6 +900,16 @@ append_reply(struct raft *r, const struct raft_msg *m, bool ok,
     send_msg(r, &resp, 0, 0);
 }
 
+/* learn_held (follower): the leader's word on what every voter holds,
+ * taken up to our own commit index (what our log surely agrees on). */
+static void
+learn_held(struct raft *r, const struct raft_msg *m)
+{
+    uint64_t h = m->held < r->commit ? m->held : r->commit;
+    if (h > r->held)
+        r->held = h;
+}
+
 static void
 handle_append(struct raft *r, const struct raft_msg *m)
 {
@@ -885,6 +924,7 @@ handle_append(struct raft *r, const struct raft_msg *m)
     if (m->prev_index < r->commit) {
         /* Everything up to our commit is committed, hence in the leader's
          * log: say so rather than re-check an old (maybe stale) prefix. */
+        learn_held(r, m);
         append_reply(r, m, true, r->commit);
         return;
     }
@@ -910,6 +950,7 @@ handle_append(struct raft *r, const struct raft_msg *m)
     uint64_t c = m->commit < verified ? m->commit : verified;
     if (c > r->commit)
         r->commit = c;
+    learn_held(r, m);
     append_reply(r, m, true, verified);
 }
 
@@ -937,6 +978,7 @@ handle_append_resp(struct raft *r, const struct raft_msg *m)
         if (p->next < p->match + 1)
             p->next = p->match + 1;
         maybe_commit(r);
+        update_held(r);
         /* more to send, or a commit index it has not been told: the
          * commit may have moved while its append was in flight, which
          * maybe_commit left it out of (it would otherwise learn it at
@@ -957,6 +999,14 @@ handle_append_resp(struct raft *r, const struct raft_msg *m)
     uint64_t next = idx + 1;
     if (next < p->match + 1)
         next = p->match + 1;
+    if (next <= r->base) {
+        /* From the base on: it holds the base (or commits past it) unless
+         * its log ends below what we compacted, which only a snapshot
+         * could mend (compaction keeps what every voter holds: never). */
+        if (m->hint_index < r->base)
+            r->stats.behind_base++;
+        next = r->base + 1;
+    }
     p->next = next;
     p->inflight = false;
     send_append(r, p);
@@ -1046,11 +1096,13 @@ raft_on_message(struct raft *r, const struct raft_msg *m, naos_time now)
     } else if (m->term < r->term) {
         r->stats.stale++;
         if (m->type == RAFT_MSG_APPEND) {
-            /* A deposed leader: tell it our term so it steps down. */
+            /* A deposed leader: tell it our term so it steps down. Not
+             * an answer about the log (reject_index 0): should its sender
+             * lead our term by the time it arrives, it must not take it
+             * for a conflict at prev_index with no hint. */
             struct raft_msg resp = {.type = RAFT_MSG_APPEND_RESP,
                                     .to = m->from,
-                                    .term = r->term,
-                                    .reject_index = m->prev_index};
+                                    .term = r->term};
             send_msg(r, &resp, 0, 0);
         } else if (m->type == RAFT_MSG_PREVOTE || m->type == RAFT_MSG_VOTE) {
             struct raft_msg resp = {.type = m->type == RAFT_MSG_PREVOTE
@@ -1196,8 +1248,9 @@ raft_propose(struct raft *r, uint32_t type, uint32_t version,
     if (r->log_bytes + len > r->cfg.max_log_bytes) {
         snprintf(r->errmsg, sizeof(r->errmsg),
                  "the cluster's log holds %zu bytes of commands and its "
-                 "budget is %zu (no snapshots yet)",
-                 r->log_bytes, r->cfg.max_log_bytes);
+                 "budget is %zu (all voters hold only to %llu)",
+                 r->log_bytes, r->cfg.max_log_bytes,
+                 (unsigned long long)r->held);
         return NAOS_EBUSY;
     }
     struct raft_entry e = {.index = last_index(r) + 1,
@@ -1316,7 +1369,7 @@ restore_check(const struct raft_restore *rs, char *errbuf, size_t errlen)
     if (first > 1 && rs->nentries == 0)
         return errf(errbuf, errlen, "raft: a compacted log (from %llu) "
                     "keeps its last entry", (unsigned long long)first);
-    if (first > 1 && rs->applied + 1 < first)
+    if (first > 1 && rs->applied < first)
         return errf(errbuf, errlen, "raft: the log starts at %llu but only "
                     "%llu entries are applied", (unsigned long long)first,
                     (unsigned long long)rs->applied);
@@ -1373,21 +1426,25 @@ raft_alloc(struct raft **out, const struct raft_config *c,
             r->peers[r->npeers++].id = c->voters[i];
     r->quorum = c->nvoters / 2 + 1;
     r->now = now;
+    size_t from = 0;
     if (rs->first_index > 1) {
-        if (c->nvoters != 1) {
-            raft_free(r);
-            return errf(errbuf, errlen, "raft: a compacted log (from %llu) "
-                        "needs snapshots to serve other voters, which are "
-                        "not built yet", (unsigned long long)rs->first_index);
-        }
-        r->base = rs->first_index - 1;
+        /* A compacted log: its first entry (applied, and held by every
+         * voter, or it would not have been compacted up to it) becomes the
+         * base, whose term the core answers for (raft_term_at); the
+         * entries after it are the log. */
+        r->base = rs->first_index;
+        r->base_term = rs->entries[0].term;
+        from = 1;
     }
-    for (size_t i = 0; i < rs->nentries; i++)
+    for (size_t i = from; i < rs->nentries; i++)
         if (log_append(r, &rs->entries[i]) != NAOS_OK)
             goto err_after_alloc;
     r->term = rs->hard.term;
     r->vote = rs->hard.vote;
     r->commit = rs->hard.commit;
+    /* what we know every voter holds: a lone voter its committed log,
+     * others the compacted base (the leader tells more) */
+    r->held = c->nvoters == 1 ? r->commit : r->base;
     r->applied = rs->applied;
     r->persisted = rs->hard;
     r->stable = last_index(r);
@@ -1475,6 +1532,12 @@ raft_entry_at(const struct raft *r, uint64_t index)
 }
 
 uint64_t
+raft_held(const struct raft *r)
+{
+    return r->held;
+}
+
+uint64_t
 raft_first_index(const struct raft *r)
 {
     return r->base + 1;
@@ -1484,9 +1547,11 @@ int
 raft_compact(struct raft *r, uint64_t below)
 {
     NAOS_ASSERT(!r->in_ready);
-    if (r->cfg.nvoters != 1)
-        return errf(r->errmsg, sizeof(r->errmsg), "raft: compaction needs "
-                    "snapshots to serve other voters, not built yet");
+    if (below > r->held + 1)
+        return errf(r->errmsg, sizeof(r->errmsg), "raft: cannot compact "
+                    "below %llu: every voter is known to hold the log "
+                    "only up to %llu", (unsigned long long)below,
+                    (unsigned long long)r->held);
     if (below > r->applied + 1 || below > last_index(r))
         return errf(r->errmsg, sizeof(r->errmsg), "raft: cannot compact "
                     "below %llu: applied %llu, last %llu",
@@ -1495,6 +1560,7 @@ raft_compact(struct raft *r, uint64_t below)
     if (below <= r->base + 1)
         return NAOS_OK;
     size_t drop = (size_t)(below - r->base - 1);
+    r->base_term = at(r, below - 1)->term;
     for (size_t i = 0; i < drop; i++) {
         r->log_bytes -= r->log[i].len;
         naos_free((void *)r->log[i].data);

@@ -43,8 +43,10 @@
  * Not built yet:
  *   TODO(#11) membership changes (one voter at a time, the 2015 fix) and
  *     learners: the voter set is fixed at raft_alloc;
- *   TODO(#11) snapshots: a one-voter cluster compacts its applied entries
- *     (raft_compact); with more voters the log is kept whole;
+ *   TODO(#11) snapshots: every node compacts its applied entries up to
+ *     what every voter holds (raft_held, raft_compact); a voter that lags
+ *     (down for long) holds compaction back, and the log then grows to its
+ *     budget, since there is no snapshot to send it instead;
  *   TODO(#11) pipelining (one Append in flight per follower, re-sent
  *     every heartbeat until answered).
  *
@@ -182,6 +184,9 @@ struct raft_msg {
     uint64_t hint_term;
     /* APPEND: the leader's latest ReadIndex round; APPEND_RESP: echoed */
     uint64_t read_ctx;
+    /* APPEND: the index every voter holds, as the leader knows it (<=
+     * commit): the receiver may compact below it (raft_held) */
+    uint64_t held;
 };
 
 /* struct raft_hard: what must be on disk before the messages of a batch
@@ -302,8 +307,9 @@ struct raft_config {
 };
 
 /* The log's budget (max_log_bytes): what a cluster keeps before it
- * refuses commands, while a voter's log is not compacted (snapshots are
- * not built; a log of several voters is never compacted yet). */
+ * refuses commands. Applied entries every voter holds are compacted; a
+ * voter that lags for long holds them back (no snapshots yet), and this
+ * bounds what it can hold back. */
 #define RAFT_MAX_LOG_BYTES ((size_t)256 * 1024 * 1024)
 
 /* raft_config_default sets every field of c to its default and clears the
@@ -319,9 +325,11 @@ int raft_config_validate(const struct raft_config *c, char *errbuf,
  * (store_hard_get, store_log_read from the log's first index, and
  * last_applied from the state machine). entries[i].index must be
  * first_index+i, terms non-decreasing and <= hard.term; commit <= the last
- * index; applied <= commit. A compacted log (first_index > 1) is accepted
- * only with one voter, must hold at least one entry and start at or below
- * applied+1. Borrowed (copied at raft_alloc). A new node passes
+ * index; applied <= commit. A compacted log (first_index > 1) must hold
+ * at least one entry and start at or below applied; its first entry
+ * becomes the core's base (raft_first_index is then first_index + 1, and
+ * raft_held starts there): the driver compacts only what every voter
+ * holds (raft_compact), so no voter needs it. Borrowed (copied at raft_alloc). A new node passes
  * RAFT_RESTORE_ZERO. */
 struct raft_restore {
     struct raft_hard hard;
@@ -431,13 +439,22 @@ const struct raft_entry *raft_entry_at(const struct raft *r, uint64_t index);
  * raft_compact). */
 uint64_t raft_first_index(const struct raft *r);
 
+/* raft_held: the highest index every voter is known to hold durably
+ * (never above the commit index): a leader's lowest match among its
+ * peers (and its own commit), a follower's the leader's word (APPEND's
+ * `held`) up to its own commit index; at restore, the compacted base.
+ * Only grows. A voter that lags (down, cut off) holds it back. */
+uint64_t raft_held(const struct raft *r);
+
 /* raft_compact forgets the entries below `below` (all applied; the last
  * entry always stays, as store_log_compact_txn keeps it), after the
- * driver deleted them from the store. Only a one-voter cluster may compact
- * today: other voters could need the entries and there are no snapshots
- * to send instead (TODO(#11)). Not between raft_ready and raft_advance.
- * Returns NAOS_OK (also when nothing is below), NAOS_EINVAL (more voters,
- * or below > applied+1 or > the last index; raft_errmsg says). */
+ * driver deleted them from the store; the core keeps the term of the
+ * entry just below (raft_term_at still answers for it). Only what every
+ * voter holds may go (below <= raft_held + 1): no voter can then need an
+ * entry that is gone (there are no snapshots to send instead, TODO(#11)).
+ * Not between raft_ready and raft_advance. Returns NAOS_OK (also when
+ * nothing is below), NAOS_EINVAL (below > raft_held+1, > applied+1 or >
+ * the last index; raft_errmsg says). */
 int raft_compact(struct raft *r, uint64_t below);
 
 /* raft_errmsg: why the last call that failed did. */
@@ -456,6 +473,10 @@ struct raft_stats {
     uint64_t truncations;     /* real conflicts resolved by truncation */
     uint64_t reads_ok;        /* ReadIndex reads confirmed */
     uint64_t reads_failed;    /* ... failed by a step-down */
+    uint64_t behind_base;     /* rejections from a peer whose log ends
+                                 below the compacted base (never, while
+                                 compaction keeps what every voter holds;
+                                 a snapshot would be needed) */
 };
 const struct raft_stats *raft_stats_get(const struct raft *r);
 

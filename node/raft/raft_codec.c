@@ -161,6 +161,7 @@ raft_codec_encode(const struct raft_msg *m, unsigned char **buf, size_t *cap,
     pm.hint_index = m->hint_index;
     pm.hint_term = m->hint_term;
     pm.read_ctx = m->read_ctx;
+    pm.held = m->held;
 
     /* The view of the entries: n structs then n pointers to them, in one
      * block; the data is borrowed from m. */
@@ -303,6 +304,7 @@ raft_codec_decode(struct raft_codec_msg *out, uint32_t sealed,
     m->hint_index = pm->hint_index;
     m->hint_term = pm->hint_term;
     m->read_ctx = pm->read_ctx;
+    m->held = pm->held;
     if (pm->n_entries > 0) {
         m->entries = out->entries;
         m->nentries = pm->n_entries;

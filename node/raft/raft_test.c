@@ -30,6 +30,7 @@ struct fx_node {
     struct raft *r;
     bool up;
     struct fx_disk disk;
+    uint64_t first; /* the disk's log starts here (0, 1: whole) */
     uint64_t applied;
     uint64_t applied_term[256]; /* by index */
     uint64_t rng;
@@ -79,8 +80,10 @@ fx_start(struct fx *fx, unsigned i)
     struct raft_config c = fx->cfg;
     c.id = fx->ids[i];
     struct raft_io io = {RAFT_IO_VERSION, &nd->rng, fx_random, NULL};
-    struct raft_restore rs = {nd->disk.hard, nd->disk.ents, nd->disk.n,
-                              nd->applied, 1};
+    uint64_t first = nd->first > 1 ? nd->first : 1;
+    struct raft_restore rs = {nd->disk.hard, nd->disk.ents + first - 1,
+                              nd->disk.n - (size_t)(first - 1), nd->applied,
+                              first};
     char err[128];
     int rv = raft_alloc(&nd->r, &c, &io, &rs, fx->now, err, sizeof(err));
     if (rv != NAOS_OK)
@@ -412,8 +415,8 @@ drain(struct raft *r, naos_time now)
 }
 
 /* A one-voter cluster forgets applied entries (the store compacts them)
- * and restarts from a log that starts above 1; with more voters the
- * entries may still be needed and compaction is refused. */
+ * and restarts from a log that starts above 1, whose first entry becomes
+ * the base (its term still known). */
 static void
 test_one_voter_compacts_and_restores(void)
 {
@@ -433,7 +436,8 @@ test_one_voter_compacts_and_restores(void)
     NT_EQ_INT(raft_compact(r, 6), NAOS_OK);
     NT_EQ_INT(raft_first_index(r), 6);
     NT_TRUE(raft_entry_at(r, 5) == NULL);
-    NT_EQ_INT(raft_term_at(r, 5), 0);
+    NT_EQ_INT(raft_term_at(r, 5), raft_term(r)); /* the base's term */
+    NT_EQ_INT(raft_term_at(r, 4), 0);
     NT_TRUE(raft_entry_at(r, 6) != NULL);
     NT_EQ_INT(raft_propose(r, RAFT_ENTRY_COMMAND, 1, "y", 1, fx.now, &idx),
               NAOS_OK);
@@ -452,7 +456,9 @@ test_one_voter_compacts_and_restores(void)
     char err[128];
     NT_EQ_INT(raft_alloc(&r2, &c, &io, &rs, fx.now, err, sizeof(err)),
               NAOS_OK);
-    NT_EQ_INT(raft_first_index(r2), 6);
+    NT_EQ_INT(raft_first_index(r2), 7); /* entry 6 is the base */
+    NT_EQ_INT(raft_term_at(r2, 6), raft_term(r));
+    NT_EQ_INT(raft_held(r2), 7); /* a lone voter: what it committed */
     NT_EQ_INT(raft_last_index(r2), 7);
     raft_campaign(r2, fx.now);
     drain(r2, fx.now);
@@ -471,26 +477,79 @@ test_one_voter_compacts_and_restores(void)
               NAOS_EINVAL);
     NT_CONTAINS(err, "only 3 entries are applied");
     fx_fini(&fx);
+}
 
-    /* refused with three voters: at run time and at restore */
+/* Three voters compact what every voter holds (raft_held): a follower
+ * cut off holds the leader's `held` back, and compaction above it is
+ * refused; once healed it catches up from entries the leader still has.
+ * A follower restarted from a compacted disk (its first entry the base)
+ * and a restarted commit index below the leader's base rejoins. */
+static void
+test_voters_compact_what_all_hold(void)
+{
+    struct fx fx;
     fx_init(&fx, 3, NULL);
-    fx_run(&fx, 3000);
-    int l = fx_leader(&fx);
-    NT_TRUE(l >= 0);
-    NT_EQ_INT(raft_compact(fx.nodes[l].r, 1), NAOS_EINVAL);
-    NT_CONTAINS(raft_errmsg(fx.nodes[l].r), "snapshots");
-    NT_EQ_INT(raft_propose(fx.nodes[l].r, RAFT_ENTRY_COMMAND, 1, "x", 1,
-                           fx.now, &idx), NAOS_OK);
+    fx_run(&fx, 1200);
+    int li = fx_leader(&fx);
+    NT_TRUE(li >= 0);
+    unsigned l = (unsigned)li, f1 = (l + 1) % 3, f2 = (l + 2) % 3;
+    uint64_t idx;
+    for (int k = 0; k < 5; k++)
+        NT_EQ_INT(raft_propose(fx.nodes[l].r, RAFT_ENTRY_COMMAND, 1, "a", 1,
+                               fx.now, &idx), NAOS_OK);
+    fx_pump(&fx, l);
+    fx_run(&fx, 120); /* replicated, committed, and a heartbeat told it */
+    uint64_t c1 = raft_commit(fx.nodes[l].r);
+    NT_EQ_INT(c1, idx);
+    for (unsigned i = 0; i < 3; i++)
+        NT_EQ_INT(raft_held(fx.nodes[i].r), c1);
+
+    /* f2 cut off: five more are committed without it; held stays */
+    fx_isolate(&fx, f2, true);
+    for (int k = 0; k < 5; k++)
+        NT_EQ_INT(raft_propose(fx.nodes[l].r, RAFT_ENTRY_COMMAND, 1, "b", 1,
+                               fx.now, &idx), NAOS_OK);
+    fx_pump(&fx, l);
+    fx_run(&fx, 120);
+    NT_EQ_INT(raft_commit(fx.nodes[l].r), idx);
+    NT_EQ_INT(raft_held(fx.nodes[l].r), c1);
+    NT_EQ_INT(raft_held(fx.nodes[f1].r), c1);
+    NT_EQ_INT(raft_compact(fx.nodes[l].r, c1 + 2), NAOS_EINVAL);
+    NT_CONTAINS(raft_errmsg(fx.nodes[l].r), "only up to");
+    NT_EQ_INT(raft_compact(fx.nodes[l].r, c1 + 1), NAOS_OK);
+    NT_EQ_INT(raft_compact(fx.nodes[f1].r, c1 + 1), NAOS_OK);
+    NT_EQ_INT(raft_first_index(fx.nodes[l].r), c1 + 1);
+    NT_EQ_INT(raft_term_at(fx.nodes[l].r, c1), raft_term(fx.nodes[l].r));
+
+    /* healed: f2 catches up from what the leader kept */
+    fx_isolate(&fx, f2, false);
     fx_run(&fx, 200);
-    struct fx_disk *d3 = &fx.nodes[l].disk;
-    NT_TRUE(d3->n >= 2 && d3->hard.commit >= 2);
-    struct raft_restore rs3 = {d3->hard, d3->ents + 1, d3->n - 1,
-                               d3->hard.commit, 2};
-    c = fx.cfg;
-    c.id = fx.ids[l];
-    NT_EQ_INT(raft_alloc(&r2, &c, &io, &rs3, fx.now, err, sizeof(err)),
-              NAOS_EINVAL);
-    NT_CONTAINS(err, "snapshots");
+    NT_EQ_INT(raft_commit(fx.nodes[f2].r), idx);
+    NT_EQ_INT(raft_last_index(fx.nodes[f2].r), idx);
+    for (unsigned i = 0; i < 3; i++)
+        NT_EQ_INT(raft_held(fx.nodes[i].r), idx);
+
+    /* f1 restarts from a disk compacted below idx - 1 whose commit index
+     * is only c1 (the hard state is written with the next log write):
+     * its base is idx - 1, and it keeps up */
+    fx_crash(&fx, f1);
+    fx.nodes[f1].first = idx - 1;
+    fx.nodes[f1].disk.hard.commit = idx - 1;
+    fx.nodes[f1].applied = idx - 1;
+    fx_start(&fx, f1);
+    NT_EQ_INT(raft_first_index(fx.nodes[f1].r), idx);
+    NT_EQ_INT(raft_term_at(fx.nodes[f1].r, idx - 1),
+              raft_term(fx.nodes[l].r));
+    NT_EQ_INT(raft_compact(fx.nodes[l].r, idx), NAOS_OK);
+    NT_EQ_INT(raft_propose(fx.nodes[l].r, RAFT_ENTRY_COMMAND, 1, "c", 1,
+                           fx.now, &idx), NAOS_OK);
+    fx_pump(&fx, l);
+    fx_run(&fx, 200);
+    for (unsigned i = 0; i < 3; i++) {
+        NT_EQ_INT(raft_commit(fx.nodes[i].r), idx);
+        NT_EQ_INT(raft_last_index(fx.nodes[i].r), idx);
+    }
+    NT_EQ_INT(raft_stats_get(fx.nodes[l].r)->behind_base, 0);
     fx_fini(&fx);
 }
 
@@ -1423,6 +1482,7 @@ main(void)
         NT_CASE(test_log_budget),
         NT_CASE(test_election_timeout_range),
         NT_CASE(test_commit_reaches_follower_with_append_in_flight),
+        NT_CASE(test_voters_compact_what_all_hold),
         NT_CASE(test_read_index_majority_ack),
         NT_CASE(test_read_index_waits_term_commit),
         NT_CASE(test_read_index_partitioned_leader),
