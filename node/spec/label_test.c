@@ -71,6 +71,29 @@ test_lengths_at_the_edge(void)
     text[66] = '\0';
     NT_EQ_INT(parse(text, &l), NAOS_EINVAL);
     NT_CONTAINS(err, "the value is longer than 63 bytes");
+    /* the predicates on their own */
+    char k[80];
+    memset(k, 'k', 63);
+    k[63] = '\0';
+    NT_TRUE(spec_label_key_problem(k) == NULL);
+    NT_TRUE(spec_label_value_problem(k) == NULL);
+    k[63] = 'k';
+    k[64] = '\0';
+    NT_EQ_STR(spec_label_key_problem(k), "is longer than 63 bytes");
+    NT_EQ_STR(spec_label_value_problem(k), "is longer than 63 bytes");
+    NT_EQ_STR(spec_label_key_problem(""), "is empty");
+    NT_TRUE(spec_label_value_problem("") == NULL);
+    NT_TRUE(spec_label_key_problem("a._-9") == NULL);
+    NT_TRUE(spec_label_key_problem("_a") != NULL);
+    NT_TRUE(spec_label_key_problem(".a") != NULL);
+    NT_TRUE(spec_label_value_problem("~!@#$%^&*()") == NULL);
+    /* a NUL inside the given length is refused, not cut */
+    NT_EQ_INT(spec_label_set(&l, "zo\0e", 4, "eu", 2, err, sizeof err),
+              NAOS_EINVAL);
+    NT_CONTAINS(err, "the key has a NUL byte");
+    NT_EQ_INT(spec_label_set(&l, "zone", 4, "e\0", 2, err, sizeof err),
+              NAOS_EINVAL);
+    NT_CONTAINS(err, "the value has a NUL byte");
 }
 
 /* Builds a set of n labels "kNN=" with values padded to vlen bytes. */
