@@ -14,8 +14,9 @@ static const char nodes_help[] =
     "\n"
     "Show every cluster member the node knows: id, name, gossip address,\n"
     "state (alive, suspect, dead, left), role in the replicated log (leader,\n"
-    "voter, or - for none), incarnation, time since it was\n"
-    "last heard from, and its health: agents running and restarting\n"
+    "voter, or - for none), incarnation, time since it was last heard\n"
+    "from, its labels (`naos-node start --label KEY=VALUE`, as its health\n"
+    "says; - for none), and its health: agents running and restarting\n"
     "(workers in those states), failed (workers of failed deployments),\n"
     "deployments failed of all, and the load. The counts are those of\n"
     "`naos status` and /metrics on that node. A dead or left member's\n"
@@ -23,9 +24,10 @@ static const char nodes_help[] =
     "it died or left. A node started without --listen lists itself. Below\n"
     "the table: this node's dashboard, or why it has none.\n"
     "With --json, print {\"leader\", \"term\", \"nodes\": [...]} (the same\n"
-    "document as GET /api/v1/nodes); the local node's entry has\n"
-    "\"dashboard\" (its URL or\n"
-    "null) and \"dashboard_off\" (why it has none, or null).\n"
+    "document as GET /api/v1/nodes); each entry has \"labels\"\n"
+    "({\"KEY\": \"VALUE\"}, {} for none), the local node's has\n"
+    "\"dashboard\" (its URL or null) and \"dashboard_off\" (why it has\n"
+    "none, or null).\n"
     "\n" CLI_GLOBAL_HELP;
 
 /* ago writes a duration in ms as people read it: "0.4s", "12s". */
@@ -38,14 +40,42 @@ ago(char *buf, size_t len, int64_t ms)
         snprintf(buf, len, "%llds", (long long)(ms / 1000));
 }
 
+/* labels_text writes m's labels as "k=v,k2=v2" ("-": none) into buf. */
+static const char *
+labels_text(const Naos__V1__Member *m, char *buf, size_t len)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < m->n_labels && at < len; i++) {
+        const Naos__V1__NodeLabel *l = m->labels[i];
+        int w = snprintf(buf + at, len - at, "%s%s=%s", at ? "," : "",
+                         l && l->key ? l->key : "",
+                         l && l->value ? l->value : "");
+        if (w < 0)
+            break;
+        at += (size_t)w;
+    }
+    if (buf[0] == '\0')
+        snprintf(buf, len, "-");
+    return buf;
+}
+
 static void
 print_table(const Naos__V1__NodesReply *r)
 {
     if (r->leader && r->leader[0])
         printf("leader: %s, term %llu\n\n", r->leader,
                (unsigned long long)r->term);
-    printf("%-16s  %-14s  %-26s  %-7s  %-6s  %4s  %8s  %s\n", "ID", "NAME",
-           "ADDR", "STATE", "ROLE", "INC", "HEARD", "HEALTH");
+    char labels[600]; /* 512 bytes of KEY=VALUE and the commas */
+    int lw = 6;       /* the LABELS column: as wide as the widest */
+    for (size_t i = 0; i < r->n_nodes; i++) {
+        int w = (int)strlen(labels_text(r->nodes[i], labels, sizeof labels));
+        if (w > lw)
+            lw = w;
+    }
+    printf("%-16s  %-14s  %-26s  %-7s  %-6s  %4s  %8s  %-*s  %s\n", "ID",
+           "NAME", "ADDR", "STATE", "ROLE", "INC", "HEARD", lw, "LABELS",
+           "HEALTH");
     for (size_t i = 0; i < r->n_nodes; i++) {
         const Naos__V1__Member *m = r->nodes[i];
         char heard[32], health[320], stale[80] = "", trouble[48] = "";
@@ -75,12 +105,13 @@ print_table(const Naos__V1__NodesReply *r)
                      m->health->deployments, m->health->load);
         else
             snprintf(health, sizeof health, "%s-", stale);
-        printf("%-16s  %-14s  %-26s  %-7s  %-6s  %4llu  %8s  %s\n",
+        printf("%-16s  %-14s  %-26s  %-7s  %-6s  %4llu  %8s  %-*s  %s\n",
                m->id ? m->id : "", m->name ? m->name : "",
                m->addr && m->addr[0] ? m->addr : "-",
                m->state ? m->state : "?",
                m->role && m->role[0] ? m->role : "-",
-               (unsigned long long)m->incarnation, heard, health);
+               (unsigned long long)m->incarnation, heard, lw,
+               labels_text(m, labels, sizeof labels), health);
     }
     const Naos__V1__Member *me = r->n_nodes ? r->nodes[0] : NULL;
     if (me && me->local && me->dashboard && me->dashboard[0])

@@ -51,6 +51,15 @@ const char deploy_args_help[] =
     "  --on NODE            in a cluster, run it on NODE (by name; refused\n"
     "                       while NODE is not alive); default: the node\n"
     "                       with the fewest deployments\n"
+    "  --require KEY=VALUE  in a cluster, run it only on a node started with\n"
+    "                       `naos-node start --label KEY=VALUE` (repeatable:\n"
+    "                       every one must match; with --on, NODE must have\n"
+    "                       them). At most 16, no KEY twice; KEY 1..63 bytes\n"
+    "                       of a-z 0-9 . _ - from a letter or digit, VALUE\n"
+    "                       0..63 printable bytes without space or '='; all\n"
+    "                       together at most 512 bytes. Replaces the project\n"
+    "                       file's placement.require. Refused, changing\n"
+    "                       nothing, when no live node has them\n"
     "\n"
     "Supervisor options:\n"
     "  --supervisor S       one-for-one (default), one-for-all, rest-for-one\n"
@@ -114,6 +123,7 @@ enum {
     O_CONTROL,
     O_NO_WAIT,
     O_ON,
+    O_REQUIRE,
 };
 
 static const struct option longopts[] = {
@@ -135,6 +145,7 @@ static const struct option longopts[] = {
     {"file", required_argument, NULL, 'f'},
     {"no-wait", no_argument, NULL, O_NO_WAIT},
     {"on", required_argument, NULL, O_ON},
+    {"require", required_argument, NULL, O_REQUIRE},
     CLI_GLOBAL_LONGOPTS,
     {NULL, 0, NULL, 0},
 };
@@ -172,6 +183,8 @@ struct dargs {
     size_t envc;
     const char *cwd;
     const char *on;    /* --on */
+    struct spec_label require[SPEC_LABELS_MAX]; /* --require */
+    size_t nrequire;
     char **cmd;
     size_t cmdc;
     const char *file;  /* -f */
@@ -388,6 +401,17 @@ one_opt(struct dargs *a, int opt, const char *arg, char *err, size_t errlen)
         }
         a->on = arg;
         return NAOS_OK;
+    case O_REQUIRE: {
+        struct spec_label one;
+        char lerr[256];
+        if (spec_label_parse(&one, arg, lerr, sizeof lerr) != NAOS_OK ||
+            spec_labels_add(a->require, &a->nrequire, &one, lerr,
+                            sizeof lerr) != NAOS_OK) {
+            snprintf(err, errlen, "--require: %s", lerr);
+            return NAOS_EINVAL;
+        }
+        return NAOS_OK;
+    }
     case 'f':
         if (arg[0] == '\0') {
             snprintf(err, errlen, "-f: must not be empty");
@@ -562,6 +586,17 @@ build(const struct dargs *a, const struct spec_node *base, const char *cwd,
     const char *on = a->on ? a->on : base ? base->place_on : NULL;
     if (on != NULL && (out->place_on = naos_strdup(on)) == NULL)
         return NAOS_ENOMEM;
+    const struct spec_label *req = a->nrequire ? a->require
+                                   : base      ? base->require
+                                               : NULL;
+    size_t nreq = a->nrequire ? a->nrequire : base ? base->nrequire : 0;
+    if (req != NULL && nreq > 0) {
+        out->require = naos_alloc(nreq * sizeof *out->require);
+        if (out->require == NULL)
+            return NAOS_ENOMEM;
+        memcpy(out->require, req, nreq * sizeof *out->require);
+        out->nrequire = nreq;
+    }
 
     bool pool = out->strategy == SPEC_SIMPLE_ONE_FOR_ONE ||
                 (replicas > 0 && !sup_given);

@@ -337,6 +337,7 @@ test_project_file(void)
           "    command: [\"python3\", \"agent.py\"]\n"
           "    env: {MODEL: small, KEEP: yes}\n"
           "    supervisor: {max_restarts: 2, window: 10s}\n"
+          "    placement: {require: {zone: eu, gpu: 'true'}}\n"
           "  tools:\n"
           "    command: ./tools --fast\n"
           "    cwd: bin\n",
@@ -359,6 +360,13 @@ test_project_file(void)
     NT_EQ_STR(w->env[0], "KEEP=yes");
     NT_EQ_STR(w->env[1], "MODEL=big");
     NT_EQ_STR(w->cwd, here);
+    NT_EQ_INT(s.nrequire, 2); /* the file's */
+    NT_EQ_STR(s.require[1].key, "gpu");
+    spec_node_fini(&s);
+    /* --require replaces the file's require */
+    PARSE_OK(&s, "researcher", "--require", "zone=us");
+    NT_EQ_INT(s.nrequire, 1);
+    NT_EQ_STR(s.require[0].value, "us");
     spec_node_fini(&s);
 
     /* a relative cwd of the file is the file's; -- CMD overrides it */
@@ -386,6 +394,71 @@ test_project_file(void)
     rmdir(dir);
 }
 
+/* --require KEY=VALUE: repeatable, kept in order at the root; label.h's
+ * bounds at their edges, and bad input refused naming the label. */
+static void
+test_require(void)
+{
+    struct spec_node s;
+    PARSE_OK(&s, "r", "--require", "zone=eu", "--require", "gpu=", "--on",
+             "n1", "--", "sleep", "1");
+    NT_EQ_INT(s.nrequire, 2);
+    NT_EQ_STR(s.require[0].key, "zone");
+    NT_EQ_STR(s.require[0].value, "eu");
+    NT_EQ_STR(s.require[1].key, "gpu");
+    NT_EQ_STR(s.require[1].value, "");
+    NT_EQ_STR(s.place_on, "n1");
+    NT_EQ_INT(s.children[0].nrequire, 0);
+    char err[256];
+    NT_EQ_INT(spec_validate(&s, err, sizeof err), NAOS_OK);
+    spec_node_fini(&s);
+    PARSE_OK(&s, "r", "--", "sleep", "1");
+    NT_EQ_INT(s.nrequire, 0);
+    NT_TRUE(s.require == NULL);
+    spec_node_fini(&s);
+    /* 16 pass, the 17th is refused */
+    PARSE_OK(&s, "r", "--require", "a=1", "--require", "b=1", "--require",
+             "c=1", "--require", "d=1", "--require", "e=1", "--require",
+             "f=1", "--require", "g=1", "--require", "h=1", "--require",
+             "i=1", "--require", "j=1", "--require", "k=1", "--require",
+             "l=1", "--require", "m=1", "--require", "n=1", "--require",
+             "o=1", "--require", "p=1", "--", "sleep", "1");
+    NT_EQ_INT(s.nrequire, 16);
+    spec_node_fini(&s);
+    PARSE_BAD("--require: label q=1: at most 16 labels", "r", "--require",
+              "a=1", "--require", "b=1", "--require", "c=1", "--require",
+              "d=1", "--require", "e=1", "--require", "f=1", "--require",
+              "g=1", "--require", "h=1", "--require", "i=1", "--require",
+              "j=1", "--require", "k=1", "--require", "l=1", "--require",
+              "m=1", "--require", "n=1", "--require", "o=1", "--require",
+              "p=1", "--require", "q=1", "--", "sleep", "1");
+    /* 63-byte key and value pass; 64 do not */
+    static const char k63v63[] =
+        "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk="
+        "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv";
+    PARSE_OK(&s, "r", "--require", k63v63, "--", "sleep", "1");
+    NT_EQ_INT(strlen(s.require[0].key), 63);
+    NT_EQ_INT(strlen(s.require[0].value), 63);
+    spec_node_fini(&s);
+    PARSE_BAD("--require: label kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"
+              "kkkkkkkkkkkkkkkk=v: the key is longer than 63 bytes", "r",
+              "--require",
+              "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"
+              "=v", "--", "sleep", "1");
+    PARSE_BAD("the value is longer than 63 bytes", "r", "--require",
+              "k=vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
+              "vv", "--", "sleep", "1");
+    PARSE_BAD("--require: label zone: expected KEY=VALUE", "r", "--require",
+              "zone", "--", "sleep", "1");
+    PARSE_BAD("--require: label zone=us: the key zone is given twice", "r",
+              "--require", "zone=eu", "--require", "zone=us", "--", "sleep",
+              "1");
+    PARSE_BAD("--require: label Zone=eu: the key must start", "r",
+              "--require", "Zone=eu", "--", "sleep", "1");
+    PARSE_BAD("--require: label zone=e u: the value may hold only", "r",
+              "--require", "zone=e u", "--", "sleep", "1");
+}
+
 int
 main(void)
 {
@@ -399,6 +472,7 @@ main(void)
         NT_CASE(test_limit_edges),
         NT_CASE(test_help_and_globals),
         NT_CASE(test_project_file),
+        NT_CASE(test_require),
         {0},
     };
     return nt_run(cases);

@@ -107,6 +107,15 @@ static const char usage[] =
     "                   --seeds). Commands are taken on the leader; before\n"
     "                   the cluster forms they are refused. Without it a\n"
     "                   node is a cluster of one voter\n"
+    "  --label KEY=VALUE\n"
+    "                   a label of this node, gossiped with its health and\n"
+    "                   shown by `naos nodes`; `naos deploy --require\n"
+    "                   KEY=VALUE` places only on nodes that have it.\n"
+    "                   Repeatable: at most 16, no KEY twice; KEY is 1..63\n"
+    "                   bytes of a-z 0-9 . _ - starting with a letter or a\n"
+    "                   digit, VALUE 0..63 bytes of printable ASCII without\n"
+    "                   space or '='; all KEY=VALUE together at most 512\n"
+    "                   bytes\n"
     "  -h, --help       this text\n"
     "  --version        print the version\n"
     "\n"
@@ -211,6 +220,7 @@ cmd_start(int argc, char **argv, bool join)
         {"profile", required_argument, NULL, 'P'},
         {"seeds", required_argument, NULL, 'S'},
         {"bootstrap-expect", required_argument, NULL, 0x105},
+        {"label", required_argument, NULL, 0x106},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -221,6 +231,8 @@ cmd_start(int argc, char **argv, bool join)
     char lerr[256];
     const char *seeds[MAX_SEEDS];
     size_t nseeds = 0;
+    struct spec_label labels[SPEC_LABELS_MAX];
+    size_t nlabels = 0;
     int c;
     optind = 1;
     /* join: the seed addresses are the leading positional arguments; GNU
@@ -322,6 +334,18 @@ cmd_start(int argc, char **argv, bool join)
             }
             cfg.bootstrap_expect = (unsigned)atoi(optarg);
             break;
+        case 0x106: {
+            struct spec_label one;
+            if (spec_label_parse(&one, optarg, lerr, sizeof lerr) !=
+                    NAOS_OK ||
+                spec_labels_add(labels, &nlabels, &one, lerr, sizeof lerr) !=
+                    NAOS_OK) {
+                fprintf(stderr, "naos-node: fatal: --label: %s (see "
+                        "`naos-node --help`)\n", lerr);
+                return EXIT_USAGE;
+            }
+            break;
+        }
         case 'h':
             fputs(usage, stdout);
             return 0;
@@ -378,6 +402,8 @@ cmd_start(int argc, char **argv, bool join)
     }
     cfg.seeds = seeds;
     cfg.nseeds = nseeds;
+    cfg.labels = labels;
+    cfg.nlabels = nlabels;
     cfg.service_manager = &service_manager;
     if (!run_dir[0] && naos_default_run_dir(run_dir, sizeof run_dir) != 0) {
         fprintf(stderr, "naos-node: fatal: cannot work out a run directory: "

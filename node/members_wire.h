@@ -9,16 +9,16 @@
  * from the bounds of swim.h (members_wire_test.c packs each worst case):
  *   - a SYNC carries the sender's own entry in full and at most one
  *     digest per other member (SWIM_MAX_MEMBERS - 1 = 2047): a full entry
- *     is at most ~520 bytes (63-byte name, 127-byte address, 256-byte
- *     health, every number at its bound), a digest at most ~40: 82,405
+ *     is at most ~1,030 bytes (63-byte name, 127-byte address, 768-byte
+ *     health, every number at its bound), a digest at most ~40: 82,917
  *     bytes at 2048 members;
  *   - every other message carries at most SWIM_MAX_PIGGYBACK (64) updates
  *     (the core's byte budget, 1 KiB by default, keeps them far smaller):
- *     33,040 bytes;
+ *     65,808 bytes;
  *   - SYNC_REPLY, SYNC_FILL and GOSSIP list entries that are applied one
  *     by one, so a larger one is sent as several messages of the same
  *     type, each within the bound (a full reply of 2048 members at the
- *     field bounds packs to 1,069,060 bytes: unsplit, it would not even
+ *     field bounds packs to 2,117,636 bytes: unsplit, it would not even
  *     fit AUTH_MAX_PAYLOAD, and was silently dropped).
  * Anything else larger than the bound is a bug of the core: it is dropped
  * and counted rather than sent.

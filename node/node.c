@@ -1234,6 +1234,18 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
     n->bootstrap_expect = cfg->bootstrap_expect;
     n->service_manager = cfg->service_manager ? *cfg->service_manager
                                               : PROC_SDNOTIFY_ZERO;
+    if (cfg->nlabels > 0 &&
+        (cfg->labels == NULL ||
+         spec_labels_check(cfg->labels, cfg->nlabels, errbuf, errlen) !=
+             NAOS_OK)) {
+        if (cfg->labels == NULL)
+            snprintf(errbuf, errlen, "labels: missing");
+        rc = NAOS_EINVAL;
+        goto err;
+    }
+    if (cfg->nlabels > 0)
+        memcpy(n->labels, cfg->labels, cfg->nlabels * sizeof *n->labels);
+    n->nlabels = cfg->nlabels;
     if (snprintf(n->run_dir, sizeof n->run_dir, "%s", cfg->run_dir) >=
             (int)sizeof n->run_dir ||
         snprintf(n->data_dir, sizeof n->data_dir, "%s", cfg->data_dir) >=

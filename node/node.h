@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "node/spec/label.h"
+
 struct http_limits;
 
 struct node_config {
@@ -35,6 +37,10 @@ struct node_config {
     unsigned bootstrap_expect; /* 0: one voter alone; 3 or 5: found a
                                   cluster with that many voters once they
                                   see each other (needs listen_url) */
+    const struct spec_label *labels; /* --label KEY=VALUE, nlabels of them
+                               (copied; spec_labels_check'd by node_open:
+                               NAOS_EINVAL otherwise) */
+    size_t nlabels;
     const struct proc_sdnotify *service_manager; /* told READY=1 once the
                                node serves, STOPPING=1 at a graceful stop;
                                NULL or empty: none */

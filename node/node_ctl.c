@@ -112,7 +112,7 @@ static void
 handle_deploy(struct node *n, struct ctl_req *creq,
               const Naos__V1__DeployRequest *req, struct ctl_reply *rep)
 {
-    char err[512] = "";
+    char err[1024] = ""; /* a reply says at most 1 KiB (ctl.c) */
     if (req->spec == NULL) {
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
                         "deploy request carries no spec");
@@ -144,8 +144,28 @@ handle_deploy(struct node *n, struct ctl_req *creq,
     /* The leader picks the node (replicas never do); one voter: here. */
     uint64_t where = 0;
     const char *on = spec->placement ? spec->placement->on : NULL;
+    /* cmd_deploy_spec has checked them (label.h's bounds): a failure here
+     * cannot happen, and would refuse rather than drop a constraint */
+    struct spec_label req_labels[SPEC_LABELS_MAX];
+    size_t nreq = 0;
+    for (size_t i = 0; spec->placement && i < spec->placement->n_require;
+         i++) {
+        const Naos__V1__NodeLabel *pl = spec->placement->require[i];
+        if (nreq == SPEC_LABELS_MAX ||
+            spec_label_set(&req_labels[nreq], pl->key, strlen(pl->key),
+                           pl->value, strlen(pl->value), err,
+                           sizeof err) != NAOS_OK) {
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
+                            "invalid spec: placement.require: %s",
+                            err[0] ? err : "more than 16 labels");
+            spec_pb_free(spec);
+            return;
+        }
+        nreq++;
+    }
     if (n->log != NULL && /* forming: node__propose says so */
-        (rc = node__place(n, on, &where, err, sizeof err)) != NAOS_OK) {
+        (rc = node__place(n, on, req_labels, nreq, &where, err,
+                          sizeof err)) != NAOS_OK) {
         ctl_reply_error(rep, rc == NAOS_EINVAL
                                  ? NAOS__V1__ERROR_CODE__INVALID
                                  : NAOS__V1__ERROR_CODE__BUSY,

@@ -217,6 +217,9 @@ struct node_waiter {
 /* struct node: one naos-node. Owned by the reactor thread. */
 struct node {
     char name[256];
+    struct spec_label labels[SPEC_LABELS_MAX]; /* --label, gossiped with
+                                                  the health */
+    size_t nlabels;
     char run_dir[PATH_MAX];
     char data_dir[PATH_MAX];
     char ctl_url[PATH_MAX + 16];
@@ -387,10 +390,12 @@ size_t node__members_alive(struct node *n, uint64_t *ids, size_t max);
  * iteration (its founding state changed), not at the next period. */
 void node__members_health_now(struct node *n);
 /* node__place picks the node a new deployment goes to (node_place.c,
- * node/cmd/placement.h): on names a node or is NULL/"". NAOS_OK with
- * *node_id; else err says why (NAOS_EINVAL: no node will do). */
-int node__place(struct node *n, const char *on, uint64_t *node_id, char *err,
-                size_t errlen);
+ * node/cmd/placement.h): on names a node or is NULL/""; require[0..nreq)
+ * the labels it must have (borrowed). NAOS_OK with *node_id; else err
+ * says why (NAOS_EINVAL: no node will do). */
+int node__place(struct node *n, const char *on,
+                const struct spec_label *require, size_t nreq,
+                uint64_t *node_id, char *err, size_t errlen);
 /* node__place_note counts a pick proposed at index until it is applied. */
 void node__place_note(struct node *n, uint64_t index, uint64_t node_id);
 /* node__members_founders: what the members (this node included) say about
@@ -404,6 +409,11 @@ const char *node__node_name(struct node *n, uint64_t id);
  * this node, or is this node; *load_centi its last gossiped load. */
 bool node__members_live_load(struct node *n, uint64_t id,
                              uint32_t *load_centi);
+/* node__members_labels copies member id's labels, as its last gossiped
+ * health says, into out (capacity SPEC_LABELS_MAX) and returns how many
+ * (0: none, no health yet, or a health refused as malformed). */
+size_t node__members_labels(struct node *n, uint64_t id,
+                            struct spec_label *out);
 /* node__members_addr / _name: a member's advertised address and name, or
  * NULL when membership does not know it. */
 const char *node__members_addr(struct node *n, uint64_t id);

@@ -201,6 +201,9 @@ node__health_tally(struct node *n, struct swim_health *h)
         h->nvoters = (uint32_t)n->nvoters;
         memcpy(h->voters, n->voters, n->nvoters * sizeof *n->voters);
     }
+    /* the labels never change while the node runs: every blob has them */
+    h->nlabels = (uint32_t)n->nlabels;
+    memcpy(h->labels, n->labels, n->nlabels * sizeof *n->labels);
 }
 
 /* ---- swim_io ------------------------------------------------------------ */
@@ -720,6 +723,32 @@ node__members_left(struct node *n)
 
 /* ---- inspection --------------------------------------------------------- */
 
+/* labels_pb copies h's labels into pm (the reply's arena; on no memory
+ * the member shows none). */
+static void
+labels_pb(struct ctl_reply *rep, Naos__V1__Member *pm,
+          const struct swim_health *h)
+{
+    if (h->nlabels == 0)
+        return;
+    Naos__V1__NodeLabel **v = ctl_reply_alloc(rep, h->nlabels * sizeof *v);
+    if (v == NULL)
+        return;
+    for (size_t i = 0; i < h->nlabels; i++) {
+        Naos__V1__NodeLabel *pl = ctl_reply_alloc(rep, sizeof *pl);
+        if (pl == NULL)
+            return;
+        naos__v1__node_label__init(pl);
+        pl->key = ctl_reply_strdup(rep, h->labels[i].key);
+        pl->value = ctl_reply_strdup(rep, h->labels[i].value);
+        if (pl->key == NULL || pl->value == NULL)
+            return;
+        v[i] = pl;
+        pm->labels = v;
+        pm->n_labels = i + 1;
+    }
+}
+
 /* member_pb makes the Member of m for a NodesReply. fresh: this node's own
  * health, tallied for this answer (NULL: m's gossiped blob). A member
  * that is dead or left is stale: its health is the last it said, kept as
@@ -770,6 +799,7 @@ member_pb(struct ctl_reply *rep, const struct swim_member *m, naos_time now,
             ph->agents_node_trouble = h.agents_node_trouble;
             pm->health = ph;
         }
+        labels_pb(rep, pm, &h);
     }
     return pm;
 }
@@ -1002,6 +1032,18 @@ node__members_live_load(struct node *n, uint64_t id, uint32_t *load_centi)
         swim_pb_health_unpack(&h, m->health, m->health_len) == NAOS_OK)
         *load_centi = h.load_centi;
     return true;
+}
+
+size_t
+node__members_labels(struct node *n, uint64_t id, struct spec_label *out)
+{
+    const struct swim_member *m = member_by_id(n, id);
+    struct swim_health h;
+    if (m == NULL || m->health_len == 0 ||
+        swim_pb_health_unpack(&h, m->health, m->health_len) != NAOS_OK)
+        return 0;
+    memcpy(out, h.labels, h.nlabels * sizeof *out);
+    return h.nlabels;
 }
 
 const char *

@@ -4,7 +4,8 @@
  * that apply it), alive as membership sees them, with the deployments the
  * applied state places on each plus this leader's picks still in flight
  * (proposed, not yet applied: without them a burst of deploys would all
- * go to the same node). Reactor thread only. */
+ * go to the same node), and the labels each gossips with its health (this
+ * node's own: its options). Reactor thread only. */
 #include <stdio.h>
 #include <string.h>
 
@@ -15,10 +16,13 @@
 #include "store/state.h"
 
 int
-node__place(struct node *n, const char *on, uint64_t *node_id, char *err,
-            size_t errlen)
+node__place(struct node *n, const char *on, const struct spec_label *require,
+            size_t nreq, uint64_t *node_id, char *err, size_t errlen)
 {
     struct placement_candidate c[NODE_VOTERS_MAX];
+    /* the others' labels, from their last health (static: 18 KiB, 9 x 16
+     * x 128; reactor thread only) */
+    static struct spec_label labels[NODE_VOTERS_MAX][SPEC_LABELS_MAX];
     size_t nc = n->nvoters;
     if (nc == 0) {
         snprintf(err, errlen, "the cluster is forming; nothing changed");
@@ -31,9 +35,13 @@ node__place(struct node *n, const char *on, uint64_t *node_id, char *err,
             c[i].name = n->name;
             c[i].alive = true;
             (void)node__members_live_load(n, id, &c[i].load_centi);
+            c[i].labels = n->labels; /* its options, not last gossiped */
+            c[i].nlabels = n->nlabels;
         } else {
             c[i].name = node__members_name(n, id);
             c[i].alive = node__members_live_load(n, id, &c[i].load_centi);
+            c[i].labels = labels[i];
+            c[i].nlabels = node__members_labels(n, id, labels[i]);
         }
     }
     Naos__V1__PlacementRecord **pl = NULL;
@@ -55,7 +63,7 @@ node__place(struct node *n, const char *on, uint64_t *node_id, char *err,
             if (n->picks[k].node_id == c[i].id)
                 c[i].deployments++;
     }
-    int at = placement_pick(c, nc, on, err, errlen);
+    int at = placement_pick(c, nc, on, require, nreq, err, errlen);
     if (at < 0)
         return NAOS_EINVAL;
     *node_id = c[at].id;

@@ -65,12 +65,55 @@ spec_pb_free(Naos__V1__NodeSpec *m)
     naos_free(m->cwd);
     if (m->placement != NULL) {
         naos_free(m->placement->on);
+        for (size_t i = 0; m->placement->require &&
+                           i < m->placement->n_require; i++)
+            if (m->placement->require[i] != NULL) {
+                naos_free(m->placement->require[i]->key);
+                naos_free(m->placement->require[i]->value);
+                naos_free(m->placement->require[i]);
+            }
+        naos_free(m->placement->require);
         naos_free(m->placement);
     }
     for (size_t i = 0; m->children && i < m->n_children; i++)
         spec_pb_free(m->children[i]);
     naos_free(m->children);
     naos_free(m);
+}
+
+/* labels_to_pb builds (*out)[0..n) from l (borrowed); on failure *out
+ * holds what was built, counted in *nout, for spec_pb_free. */
+static int
+labels_to_pb(const struct spec_label *l, size_t n,
+             Naos__V1__NodeLabel ***out, size_t *nout)
+{
+    *out = NULL;
+    *nout = 0;
+    if (l == NULL || n == 0)
+        return NAOS_OK;
+    if (n > SPEC_LABELS_MAX)
+        return NAOS_ETOOBIG;
+    *out = naos_alloc(n * sizeof **out);
+    if (*out == NULL)
+        return NAOS_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        Naos__V1__NodeLabel *pl = naos_alloc(sizeof *pl);
+        if (pl == NULL)
+            return NAOS_ENOMEM;
+        naos__v1__node_label__init(pl);
+        pl->key = naos_strdup(l[i].key);
+        pl->value = naos_strdup(l[i].value);
+        (*out)[i] = pl;
+        *nout = i + 1;
+        if (pl->key == NULL || pl->value == NULL) {
+            /* spec_pb_free frees what it finds; it needs no NULLs */
+            naos_free(pl->key);
+            naos_free(pl->value);
+            pl->key = pl->value = NULL;
+            return NAOS_ENOMEM;
+        }
+    }
+    return NAOS_OK;
 }
 
 static int
@@ -134,7 +177,7 @@ node_to_pb(const struct spec_node *n, int depth, Naos__V1__NodeSpec **out)
     m->max_restarts = n->max_restarts;
     m->window_s = n->window_s;
     m->replicas = n->replicas;
-    if (n->place_on != NULL) {
+    if (n->place_on != NULL || (n->require != NULL && n->nrequire > 0)) {
         rc = NAOS_ENOMEM;
         m->placement = naos_alloc(sizeof *m->placement);
         if (m->placement == NULL)
@@ -142,6 +185,10 @@ node_to_pb(const struct spec_node *n, int depth, Naos__V1__NodeSpec **out)
         naos__v1__placement__init(m->placement);
         m->placement->on = NULL;
         if ((m->placement->on = dup_or_empty(n->place_on)) == NULL)
+            goto err_after_alloc;
+        rc = labels_to_pb(n->require, n->nrequire, &m->placement->require,
+                          &m->placement->n_require);
+        if (rc != NAOS_OK)
             goto err_after_alloc;
     }
     if (n->nchildren > 0 && n->children != NULL) {
@@ -253,6 +300,41 @@ copy_strv(struct conv *c, const char *path, const char *field,
     return NAOS_OK;
 }
 
+/* require_from_pb copies p's require labels into n, refusing more than
+ * SPEC_LABELS_MAX (before allocating), a missing entry, a key or value
+ * out of label.h's bounds and a key given twice. */
+static int
+require_from_pb(struct conv *c, const char *path, const Naos__V1__Placement *p,
+                struct spec_node *n)
+{
+    if (p->n_require > SPEC_LABELS_MAX)
+        return fail(c, NAOS_ETOOBIG, path,
+                    "placement.require: more than %d labels",
+                    SPEC_LABELS_MAX);
+    if (p->require == NULL)
+        return fail(c, NAOS_EINVAL, path,
+                    "placement.require: missing entries");
+    n->require = naos_alloc(p->n_require * sizeof *n->require);
+    if (n->require == NULL)
+        return NAOS_ENOMEM;
+    for (size_t i = 0; i < p->n_require; i++) {
+        const Naos__V1__NodeLabel *pl = p->require[i];
+        if (pl == NULL)
+            return fail(c, NAOS_EINVAL, path,
+                        "placement.require: entry %zu missing", i);
+        const char *k = pl->key ? pl->key : "";
+        const char *v = pl->value ? pl->value : "";
+        char lerr[256];
+        struct spec_label one;
+        if (spec_label_set(&one, k, strlen(k), v, strlen(v), lerr,
+                           sizeof lerr) != NAOS_OK ||
+            spec_labels_add(n->require, &n->nrequire, &one, lerr,
+                            sizeof lerr) != NAOS_OK)
+            return fail(c, NAOS_EINVAL, path, "placement.require: %s", lerr);
+    }
+    return NAOS_OK;
+}
+
 static int
 node_from_pb(struct conv *c, const Naos__V1__NodeSpec *m, const char *parent,
              int depth, struct spec_node *n)
@@ -327,6 +409,11 @@ node_from_pb(struct conv *c, const Naos__V1__NodeSpec *m, const char *parent,
         m->placement->on[0] != '\0') {
         rc = copy_str(c, path, "placement.on", m->placement->on,
                       &n->place_on);
+        if (rc != NAOS_OK)
+            return rc;
+    }
+    if (m->placement != NULL && m->placement->n_require > 0) {
+        rc = require_from_pb(c, path, m->placement, n);
         if (rc != NAOS_OK)
             return rc;
     }

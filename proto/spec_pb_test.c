@@ -2,6 +2,7 @@
 /* spec_pb_test.c: spec_node <-> NodeSpec round trips and hostile input. */
 #include "proto/spec_pb.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "node/base/alloc.h"
@@ -28,6 +29,10 @@ make_tree(struct spec_node *root)
     root->max_restarts = 5;
     root->window_s = 300;
     root->place_on = naos_strdup("n2");
+    root->nrequire = 2;
+    root->require = naos_alloc(2 * sizeof *root->require);
+    root->require[0] = (struct spec_label){"zone", "eu"};
+    root->require[1] = (struct spec_label){"gpu", ""};
     root->nchildren = 2;
     root->children = naos_alloc(2 * sizeof *root->children);
 
@@ -94,6 +99,11 @@ expect_same(const struct spec_node *a, const struct spec_node *b)
         NT_EQ_STR(a->place_on, b->place_on);
     else
         NT_TRUE(b->place_on == NULL);
+    NT_EQ_INT(a->nrequire, b->nrequire);
+    for (size_t i = 0; i < a->nrequire; i++) {
+        NT_EQ_STR(a->require[i].key, b->require[i].key);
+        NT_EQ_STR(a->require[i].value, b->require[i].value);
+    }
     NT_EQ_INT(a->ready, b->ready);
     NT_EQ_INT(a->start_timeout, b->start_timeout);
     NT_EQ_INT(a->watchdog, b->watchdog);
@@ -293,6 +303,64 @@ test_rejects_sizes_and_nulls(void)
     top.children = two;
     expect_reject(&top, "top/kid: watchdog: invalid value -1");
     (void)kids;
+}
+
+/* placement.require from the wire: at most 16 labels (checked before
+ * anything is allocated), each key and value within label.h's bounds, no
+ * key twice, no missing entry; require alone (no on) round-trips. */
+static void
+test_require(void)
+{
+    Naos__V1__NodeLabel pl[SPEC_LABELS_MAX + 1], *pp[SPEC_LABELS_MAX + 1];
+    char keys[SPEC_LABELS_MAX + 1][8];
+    for (size_t i = 0; i <= SPEC_LABELS_MAX; i++) {
+        naos__v1__node_label__init(&pl[i]);
+        snprintf(keys[i], sizeof keys[i], "k%zu", i);
+        pl[i].key = keys[i];
+        pl[i].value = (char *)"v";
+        pp[i] = &pl[i];
+    }
+    Naos__V1__Placement p = NAOS__V1__PLACEMENT__INIT;
+    p.require = pp;
+    p.n_require = SPEC_LABELS_MAX;
+    Naos__V1__NodeSpec m = worker_msg();
+    m.placement = &p;
+    struct spec_node out;
+    char err[256];
+    NT_EQ_INT(spec_pb_to_spec(&m, &out, err, sizeof err), NAOS_OK);
+    NT_EQ_INT(out.nrequire, SPEC_LABELS_MAX);
+    NT_TRUE(out.place_on == NULL);
+    NT_EQ_STR(out.require[15].key, "k15");
+    Naos__V1__NodeSpec *back = NULL;
+    NT_EQ_INT(spec_pb_from_spec(&out, &back), NAOS_OK);
+    NT_TRUE(back->placement != NULL);
+    NT_EQ_STR(back->placement->on, "");
+    NT_EQ_INT(back->placement->n_require, SPEC_LABELS_MAX);
+    NT_EQ_STR(back->placement->require[3]->key, "k3");
+    NT_EQ_STR(back->placement->require[3]->value, "v");
+    spec_pb_free(back);
+    spec_node_fini(&out);
+
+    p.n_require = SPEC_LABELS_MAX + 1;
+    expect_reject(&m, "placement.require: more than 16 labels");
+    p.n_require = 2;
+    p.require = NULL;
+    expect_reject(&m, "placement.require: missing entries");
+    p.require = pp;
+    pp[1] = NULL;
+    expect_reject(&m, "placement.require: entry 1 missing");
+    pp[1] = &pl[1];
+    char long_key[SPEC_LABEL_KEY_MAX + 2];
+    memset(long_key, 'k', sizeof long_key - 1);
+    long_key[sizeof long_key - 1] = '\0';
+    pl[1].key = long_key;
+    expect_reject(&m, "the key is longer than 63 bytes");
+    pl[1].key = (char *)"k1";
+    pl[1].value = (char *)"a b";
+    expect_reject(&m, "placement.require: label k1=a b: the value may hold");
+    pl[1].value = (char *)"v";
+    pl[1].key = (char *)"k0";
+    expect_reject(&m, "label k0=v: the key k0 is given twice");
 }
 
 static void
@@ -524,6 +592,7 @@ main(void)
         NT_CASE(test_rejects_bad_enums_and_durations),
         NT_CASE(test_rejects_sizes_and_nulls),
         NT_CASE(test_rejects_depth),
+        NT_CASE(test_require),
         NT_CASE(test_null_strings_from_hand_built_messages),
         NT_CASE(test_out_of_memory_everywhere),
         {0},

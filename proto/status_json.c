@@ -314,6 +314,21 @@ member_json(const Naos__V1__Member *m)
             return NULL;
         }
     }
+    json_t *labels = json_object();
+    for (size_t i = 0; labels != NULL && i < m->n_labels; i++) {
+        const Naos__V1__NodeLabel *l = m->labels[i];
+        if (l == NULL || l->key == NULL)
+            continue;
+        if (!obj_set(labels, l->key, jstr(l->value))) {
+            json_decref(labels);
+            labels = NULL;
+        }
+    }
+    if (labels == NULL || !obj_set(o, "labels", labels)) {
+        json_decref(o);
+        json_decref(health);
+        return NULL;
+    }
     if (!obj_set(o, "id", jstr(m->id)) || !obj_set(o, "name", jstr(m->name)) ||
         !obj_set(o, "addr", jstr(m->addr)) ||
         !obj_set(o, "state", jstr(m->state)) ||

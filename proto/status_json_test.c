@@ -358,11 +358,41 @@ test_load_is_rounded(void)
     json_decref(j);
 }
 
+/* A member's labels are an object {"KEY": "VALUE"}, in their order; {}
+ * when it has none. */
+static void
+test_member_labels(void)
+{
+    Naos__V1__NodeLabel a = NAOS__V1__NODE_LABEL__INIT, b = a;
+    a.key = (char *)"zone";
+    a.value = (char *)"eu";
+    b.key = (char *)"gpu";
+    b.value = (char *)"";
+    Naos__V1__NodeLabel *ls[] = {&a, &b};
+    Naos__V1__Member m = NAOS__V1__MEMBER__INIT, bare = m;
+    m.id = (char *)"0000000000000001";
+    m.n_labels = 2;
+    m.labels = ls;
+    bare.id = (char *)"0000000000000002";
+    Naos__V1__Member *list[] = {&m, &bare};
+    Naos__V1__NodesReply r = NAOS__V1__NODES_REPLY__INIT;
+    r.n_nodes = 2;
+    r.nodes = list;
+    json_t *j = status_json_nodes(&r);
+    NT_TRUE(j != NULL);
+    char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    NT_CONTAINS(s, "\"labels\":{\"zone\":\"eu\",\"gpu\":\"\"}");
+    NT_CONTAINS(s, "\"labels\":{},");
+    free(s);
+    json_decref(j);
+}
+
 int
 main(void)
 {
     static const struct nt_case cases[] = {
         NT_CASE(test_time_format),
+        NT_CASE(test_member_labels),
         NT_CASE(test_full_status_shape),
         NT_CASE(test_status_at_shifts_running_uptimes_only),
         NT_CASE(test_worker_nulls),

@@ -220,6 +220,20 @@ swim_pb_health_pack(const struct swim_health *h, uint8_t *buf, size_t cap,
         return NAOS_EINVAL;
     ph.n_voters = h->nvoters;
     ph.voters = (uint64_t *)h->voters;
+    char lerr[256];
+    if (h->nlabels > SPEC_LABELS_MAX ||
+        spec_labels_check(h->labels, h->nlabels, lerr, sizeof lerr) !=
+            NAOS_OK)
+        return NAOS_EINVAL;
+    Naos__V1__NodeLabel pl[SPEC_LABELS_MAX], *pp[SPEC_LABELS_MAX];
+    for (size_t i = 0; i < h->nlabels; i++) {
+        naos__v1__node_label__init(&pl[i]);
+        pl[i].key = (char *)h->labels[i].key;
+        pl[i].value = (char *)h->labels[i].value;
+        pp[i] = &pl[i];
+    }
+    ph.n_labels = h->nlabels;
+    ph.labels = pp;
     if (naos__v1__node_health__get_packed_size(&ph) > cap)
         return NAOS_ETOOBIG;
     *len = naos__v1__node_health__pack(&ph, buf);
@@ -250,6 +264,21 @@ swim_pb_health_unpack(struct swim_health *h, const uint8_t *buf, size_t len)
         h->voters[i] = ph->voters[i];
     }
     h->nvoters = bad ? 0 : (uint32_t)ph->n_voters;
+    /* labels: each within label.h's bounds, no key twice, all together
+     * within SPEC_LABELS_TEXT_MAX; anything else makes the health bad */
+    bad = bad || ph->n_labels > SPEC_LABELS_MAX;
+    for (size_t i = 0; !bad && i < ph->n_labels; i++) {
+        const char *k = ph->labels[i]->key ? ph->labels[i]->key : "";
+        const char *v = ph->labels[i]->value ? ph->labels[i]->value : "";
+        char lerr[256];
+        struct spec_label one;
+        size_t nl = h->nlabels;
+        bad = spec_label_set(&one, k, strlen(k), v, strlen(v), lerr,
+                             sizeof lerr) != NAOS_OK ||
+              spec_labels_add(h->labels, &nl, &one, lerr, sizeof lerr) !=
+                  NAOS_OK;
+        h->nlabels = (uint32_t)nl;
+    }
     naos__v1__node_health__free_unpacked(ph, &spec_pb_allocator);
     if (bad) {
         memset(h, 0, sizeof *h);

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "node/spec/label.h"
 #include "node/swim/swim.h"
 
 /* swim_pb_packed_size returns the exact size swim_pb_pack writes for m
@@ -68,17 +69,24 @@ struct swim_health {
     uint32_t bootstrap_expect; /* N while forming with --bootstrap-expect */
     uint32_t nvoters;          /* the founded voters, once founded */
     uint64_t voters[SWIM_HEALTH_VOTERS_MAX];
+    uint32_t nlabels; /* the node's --label KEY=VALUE, in their order */
+    struct spec_label labels[SPEC_LABELS_MAX];
 };
 
 /* swim_pb_health_pack packs h (borrowed) into buf[0..cap) and sets *len
- * (<= 131 bytes: eight fields of at most 6, nine voters of 9 and their
- * key; SWIM_HEALTH_MAX always suffices). NAOS_OK, NAOS_EINVAL (more than
- * SWIM_HEALTH_VOTERS_MAX voters) or NAOS_ETOOBIG. */
+ * (<= 739 bytes: eight fields of at most 6, nine voters of 9 and their
+ * key (131), and the labels: at most 7 + key + value bytes each, the
+ * KEY=VALUE texts together at most SPEC_LABELS_TEXT_MAX, so at most
+ * 512 + 6 * 16 = 608; SWIM_HEALTH_MAX always suffices). NAOS_OK,
+ * NAOS_EINVAL (more than SWIM_HEALTH_VOTERS_MAX voters, or labels that
+ * spec_labels_check refuses) or NAOS_ETOOBIG. */
 int swim_pb_health_pack(const struct swim_health *h, uint8_t *buf, size_t cap,
                         size_t *len);
 /* swim_pb_health_unpack decodes a health blob (borrowed) into *h (zeroed
  * first). NAOS_OK, NAOS_EPROTO (also: more than SWIM_HEALTH_VOTERS_MAX
- * voters, or a voter id 0) or NAOS_ENOMEM (then *h stays zeroed). */
+ * voters, a voter id 0, or labels that spec_labels_check refuses: more
+ * than SPEC_LABELS_MAX, a key or value out of its bounds, a key twice)
+ * or NAOS_ENOMEM (then *h stays zeroed). */
 int swim_pb_health_unpack(struct swim_health *h, const uint8_t *buf,
                           size_t len);
 

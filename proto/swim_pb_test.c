@@ -3,6 +3,8 @@
  * trips, the core's size estimate, and hostile input. */
 #include "proto/swim_pb.h"
 
+#include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "node/base/alloc.h"
@@ -142,7 +144,7 @@ test_hostile(void)
 static void
 test_health(void)
 {
-    struct swim_health h = {3, 1, 2, 4, 175, 6, 1, 0, 0, {0}}, g;
+    struct swim_health h = {3, 1, 2, 4, 175, 6, 1, 0, 0, {0}, 0, {{"", ""}}}, g;
     uint8_t buf[SWIM_HEALTH_MAX];
     size_t len;
     NT_EQ_INT(swim_pb_health_pack(&h, buf, sizeof buf, &len), NAOS_OK);
@@ -154,7 +156,7 @@ test_health(void)
      * the header's bound, and SWIM_HEALTH_MAX. */
     struct swim_health big = {UINT32_MAX, UINT32_MAX, UINT32_MAX, UINT32_MAX,
                               UINT32_MAX, UINT32_MAX, UINT32_MAX, UINT32_MAX,
-                              SWIM_HEALTH_VOTERS_MAX, {0}};
+                              SWIM_HEALTH_VOTERS_MAX, {0}, 0, {{"", ""}}};
     for (size_t i = 0; i < SWIM_HEALTH_VOTERS_MAX; i++)
         big.voters[i] = UINT64_MAX - i;
     NT_EQ_INT(swim_pb_health_pack(&big, buf, sizeof buf, &len), NAOS_OK);
@@ -192,12 +194,109 @@ test_health(void)
     NT_EQ_INT(g.agents_running, 0);
 }
 
+/* The node's labels ride in its health: round trip, the largest blob
+ * within the header's bound, and a received health with too many, too
+ * long or twice-given labels refused like any malformed health. */
+static void
+test_health_labels(void)
+{
+    struct swim_health h = {.agents_running = 2, .nlabels = 2,
+                            .labels = {{"zone", "eu"}, {"gpu", ""}}};
+    struct swim_health g;
+    uint8_t buf[SWIM_HEALTH_MAX];
+    size_t len;
+    NT_EQ_INT(swim_pb_health_pack(&h, buf, sizeof buf, &len), NAOS_OK);
+    NT_EQ_INT(swim_pb_health_unpack(&g, buf, len), NAOS_OK);
+    NT_EQ_INT(g.nlabels, 2);
+    NT_EQ_STR(g.labels[0].key, "zone");
+    NT_EQ_STR(g.labels[0].value, "eu");
+    NT_EQ_STR(g.labels[1].key, "gpu");
+    NT_EQ_STR(g.labels[1].value, "");
+    /* The largest: every count and voter at its top, 16 labels whose
+     * KEY=VALUE texts fill SPEC_LABELS_TEXT_MAX (15 + 1 + 16 bytes each;
+     * fewer, longer labels pack smaller), or four at 63 + 63 and one
+     * more of 1 + 2. Both within the header's 739 and SWIM_HEALTH_MAX. */
+    struct swim_health big;
+    for (int shape = 0; shape < 2; shape++) {
+        memset(&big, 0xff, offsetof(struct swim_health, nvoters));
+        big.nvoters = SWIM_HEALTH_VOTERS_MAX;
+        for (size_t i = 0; i < SWIM_HEALTH_VOTERS_MAX; i++)
+            big.voters[i] = UINT64_MAX - i;
+        big.nlabels = shape == 0 ? SPEC_LABELS_MAX : 5;
+        for (size_t i = 0; i < big.nlabels; i++) {
+            size_t kl = shape == 0 ? 15 : i < 4 ? 63 : 1;
+            size_t vl = shape == 0 ? 16 : i < 4 ? 63 : 2;
+            memset(big.labels[i].key, 'a' + (int)i, kl);
+            big.labels[i].key[kl] = '\0';
+            memset(big.labels[i].value, 'v', vl);
+            big.labels[i].value[vl] = '\0';
+        }
+        NT_EQ_INT(swim_pb_health_pack(&big, buf, sizeof buf, &len), NAOS_OK);
+        printf("  largest health, shape %d: %zu bytes\n", shape, len);
+        NT_TRUE(len <= 739);
+        NT_EQ_INT(swim_pb_health_unpack(&g, buf, len), NAOS_OK);
+        NT_EQ_INT(g.nlabels, big.nlabels);
+        NT_EQ_STR(g.labels[big.nlabels - 1].key,
+                  big.labels[big.nlabels - 1].key);
+    }
+    /* one byte more of text: refused when packed */
+    big.labels[4].value[2] = 'v';
+    big.labels[4].value[3] = '\0';
+    NT_EQ_INT(swim_pb_health_pack(&big, buf, sizeof buf, &len), NAOS_EINVAL);
+
+    /* Received: built by hand, as a hostile or newer member might. */
+    Naos__V1__NodeHealth ph = NAOS__V1__NODE_HEALTH__INIT;
+    Naos__V1__NodeLabel pl[SPEC_LABELS_MAX + 1], *pp[SPEC_LABELS_MAX + 1];
+    char keys[SPEC_LABELS_MAX + 1][8];
+    for (size_t i = 0; i <= SPEC_LABELS_MAX; i++) {
+        naos__v1__node_label__init(&pl[i]);
+        snprintf(keys[i], sizeof keys[i], "k%zu", i);
+        pl[i].key = keys[i];
+        pl[i].value = "v";
+        pp[i] = &pl[i];
+    }
+    ph.agents_running = 5;
+    ph.labels = pp;
+    ph.n_labels = SPEC_LABELS_MAX; /* 16: taken */
+    len = naos__v1__node_health__pack(&ph, buf);
+    NT_EQ_INT(swim_pb_health_unpack(&g, buf, len), NAOS_OK);
+    NT_EQ_INT(g.nlabels, SPEC_LABELS_MAX);
+    ph.n_labels = SPEC_LABELS_MAX + 1; /* 17: refused */
+    len = naos__v1__node_health__pack(&ph, buf);
+    NT_EQ_INT(swim_pb_health_unpack(&g, buf, len), NAOS_EPROTO);
+    NT_EQ_INT(g.nlabels, 0);
+    NT_EQ_INT(g.agents_running, 0);
+    char long_key[SPEC_LABEL_KEY_MAX + 2];
+    memset(long_key, 'k', sizeof long_key - 1);
+    long_key[sizeof long_key - 1] = '\0';
+    ph.n_labels = 1;
+    pl[0].key = long_key; /* 64 bytes: refused */
+    len = naos__v1__node_health__pack(&ph, buf);
+    NT_EQ_INT(swim_pb_health_unpack(&g, buf, len), NAOS_EPROTO);
+    long_key[SPEC_LABEL_KEY_MAX] = '\0'; /* 63: taken */
+    len = naos__v1__node_health__pack(&ph, buf);
+    NT_EQ_INT(swim_pb_health_unpack(&g, buf, len), NAOS_OK);
+    pl[0].key = "Zone"; /* not a key */
+    len = naos__v1__node_health__pack(&ph, buf);
+    NT_EQ_INT(swim_pb_health_unpack(&g, buf, len), NAOS_EPROTO);
+    pl[0].key = "zone";
+    pl[0].value = "e u"; /* not a value */
+    len = naos__v1__node_health__pack(&ph, buf);
+    NT_EQ_INT(swim_pb_health_unpack(&g, buf, len), NAOS_EPROTO);
+    pl[0].value = "eu";
+    pl[1].key = "zone"; /* twice */
+    ph.n_labels = 2;
+    len = naos__v1__node_health__pack(&ph, buf);
+    NT_EQ_INT(swim_pb_health_unpack(&g, buf, len), NAOS_EPROTO);
+}
+
 int
 main(void)
 {
     static const struct nt_case cases[] = {
         NT_CASE(test_round_trip),
         NT_CASE(test_hostile),
+        NT_CASE(test_health_labels),
         NT_CASE(test_health),
         {0},
     };

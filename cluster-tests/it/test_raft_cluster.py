@@ -412,6 +412,116 @@ class RaftCluster(unittest.TestCase):
         self.assertEqual(r.code, 0, r)
         self.assertRegex(r.out, r"deployed u on r[012] \(epoch \d+\)")
 
+    def test_labels_place_required_deployments(self):
+        """Founders started with --label gossip them (`naos nodes`); a
+        deployment with --require goes to the node that has every label;
+        one no live node satisfies is refused naming the labels and the
+        nodes' own, and so is a pin to a node that lacks one: nothing
+        changed either way."""
+        labels = [["zone=us"], ["zone=eu", "gpu=true"], ["zone=eu"]]
+        self.founders = [
+            Node(name="r%d" % i,
+                 extra_args=member_args(self.addrs, i, self.key) +
+                 [a for l in labels[i] for a in ("--label", l)])
+            for i in range(3)]
+        for i in range(3):
+            self.start(i)
+        leader, _ = self.wait_leader(self.founders, within(20),
+                                     "one leader of 3 voters")
+        follower = [n for n in self.founders if n is not leader][0]
+        want = {"r0": {"zone": "us"}, "r1": {"zone": "eu", "gpu": "true"},
+                "r2": {"zone": "eu"}}
+        # every node sees every member's labels (its own: its options)
+        for n in self.founders:
+            seen = {}
+
+            def all_labels():
+                doc = n.ok("nodes", json=True).data
+                seen.update({m["name"]: m["labels"] for m in doc["nodes"]})
+                return seen == want
+            wait_until(all_labels, within(10),
+                       msg="%s sees the labels: %r" % (n.name, seen))
+        table = leader.ok("nodes").out
+        self.assertIn("LABELS", table)
+        self.assertIn("zone=eu,gpu=true", table)
+
+        # gpu=true: only r1 has it, whatever the load
+        trace = "NAOS_IT_RAFT_DEP=" + uuid.uuid4().hex
+        self.traces.append(trace)
+        r = follower.naos("deploy", "g", "--no-wait", "--require",
+                          "gpu=true", "--require", "zone=eu", "--env", trace,
+                          "--", "sleep", "1000")
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("deployed g on r1", r.out)
+        self.founders[1].wait_running_pid("g/g", within(10))
+        # zone=eu, twice: on r1 or r2, never r0
+        for name in ("e1", "e2"):
+            r = leader.naos("deploy", name, "--no-wait", "--require",
+                            "zone=eu", "--", "sleep", "1000")
+            self.assertEqual(r.code, 0, r)
+            self.assertRegex(r.out, r"deployed %s on r[12] " % name)
+
+        # unsatisfiable: refused, naming the labels and the nodes' own
+        commit = raft_state(leader)["commit_index"]
+        r = follower.naos("deploy", "nowhere", "--no-wait", "--require",
+                          "zone=eu", "--require", "gpu=false", "--", "sleep",
+                          "1000")
+        self.assertEqual(r.code, 100, r)
+        self.assertIn("no live node has the labels zone=eu, gpu=false "
+                      "(live nodes: ", r.err)
+        for part in ("r0 zone=us", "r1 zone=eu,gpu=true", "r2 zone=eu",
+                     "); nothing changed"):
+            self.assertIn(part, r.err)
+        # pinned to a node without the label: refused, naming it
+        r = leader.naos("deploy", "pinned", "--no-wait", "--on", "r0",
+                        "--require", "zone=eu", "--", "sleep", "1000")
+        self.assertEqual(r.code, 100, r)
+        self.assertIn("pinned to node r0 (--on r0), which lacks the required "
+                      "label zone=eu (its labels: zone=us); nothing changed",
+                      r.err)
+        # a bad --require never reaches the node
+        r = leader.naos("deploy", "bad", "--require", "Zone=eu", "--",
+                        "sleep", "1000")
+        self.assertEqual(r.code, 100, r)
+        self.assertIn("--require: label Zone=eu: the key must start", r.err)
+        # nothing changed: no entry, no such deployment anywhere
+        self.assertEqual(raft_state(leader)["commit_index"], commit)
+        for n in self.founders:
+            for name in ("nowhere", "pinned", "bad"):
+                self.assertIsNone(n.dep(name), (n.name, name))
+
+    def test_label_usage_errors(self):
+        """--label's bounds at their edges: refused with the label named,
+        exit 100, nothing created."""
+        k64 = "k" * 64
+        cases = [
+            ("no =", ["--label", "zone"], "--label: label zone: expected "
+             "KEY=VALUE"),
+            ("upper case", ["--label", "Zone=eu"],
+             "--label: label Zone=eu: the key must start with a lower-case "
+             "letter or a digit"),
+            ("64-byte key", ["--label", k64 + "=v"],
+             "the key is longer than 63 bytes"),
+            ("64-byte value", ["--label", "k=" + "v" * 64],
+             "the value is longer than 63 bytes"),
+            ("space in value", ["--label", "k=a b"],
+             "label k=a b: the value may hold only printable ASCII"),
+            ("key twice", ["--label", "zone=eu", "--label", "zone=us"],
+             "--label: label zone=us: the key zone is given twice"),
+            ("17 labels", [a for i in range(17)
+                           for a in ("--label", "k%d=v" % i)],
+             "--label: label k16=v: at most 16 labels"),
+        ]
+        for what, args, msg in cases:
+            with self.subTest(what):
+                p = self.run_node("start", *args)
+                self.assertEqual(p.returncode, 100, p)
+                self.assertIn(msg, p.stderr)
+        for d in os.listdir(self.dir):
+            if d.startswith("u"):
+                self.assertEqual(os.listdir(os.path.join(self.dir, d)), [],
+                                 "a refused start created files")
+
     def test_every_voter_compacts_what_all_hold(self):
         """Applied entries every voter holds are compacted on each node
         (naos_raft_first_index moves up, in the store too: a restart from

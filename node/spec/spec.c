@@ -72,6 +72,7 @@ spec_node_fini(struct spec_node *n)
     free_strv(n->env, n->envc);
     naos_free(n->cwd);
     naos_free(n->place_on);
+    naos_free(n->require);
     if (n->children != NULL) {
         for (size_t i = 0; i < n->nchildren; i++)
             spec_node_fini(&n->children[i]);
@@ -115,6 +116,8 @@ spec_node_copy(struct spec_node *dst, const struct spec_node *src)
     dst->env = NULL;
     dst->cwd = NULL;
     dst->place_on = NULL;
+    dst->require = NULL;
+    dst->nrequire = 0;
     dst->children = NULL;
     dst->nchildren = 0;
 
@@ -129,6 +132,16 @@ spec_node_copy(struct spec_node *dst, const struct spec_node *src)
     if (src->place_on != NULL &&
         (dst->place_on = naos_strdup(src->place_on)) == NULL)
         goto err;
+    if (src->require != NULL && src->nrequire > 0) {
+        if (src->nrequire >= SIZE_MAX / sizeof *dst->require)
+            goto err;
+        dst->require = naos_alloc(src->nrequire * sizeof *dst->require);
+        if (dst->require == NULL)
+            goto err;
+        memcpy(dst->require, src->require,
+               src->nrequire * sizeof *dst->require);
+        dst->nrequire = src->nrequire;
+    }
     if (src->children != NULL && src->nchildren > 0) {
         if (src->nchildren >= SIZE_MAX / sizeof(struct spec_node))
             goto err;
@@ -683,6 +696,17 @@ validate_node(struct vctx *v, const struct spec_node *n, int depth)
         if (why != NULL)
             return vfail(v, "placement", "on: \"%.63s\" %s",
                          show(n->place_on), why);
+    }
+    if (n->nrequire > 0) {
+        char lerr[256];
+        if (depth != 1)
+            return vfail(v, "placement", "only a deployment (the root) is "
+                         "placed on a node");
+        if (n->require == NULL ||
+            spec_labels_check(n->require, n->nrequire, lerr, sizeof lerr) !=
+                NAOS_OK)
+            return vfail(v, "placement", "require: %s",
+                         n->require == NULL ? "no labels" : lerr);
     }
     if (!n->is_supervisor)
         v->workers++;

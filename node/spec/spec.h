@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "node/base/time.h"
+#include "node/spec/label.h"
 
 enum spec_strategy {
     SPEC_ONE_FOR_ONE = 0,
@@ -111,6 +112,10 @@ struct spec_node {
     /* root only: the node (by name) the cluster's leader must place the
      * deployment on; NULL = the least loaded (placement.h) */
     char *place_on;
+    /* root only: labels the node must have, each with the same value
+     * (label.h bounds: at most SPEC_LABELS_MAX); NULL/0 = any node */
+    struct spec_label *require;
+    size_t nrequire;
 };
 
 /* spec_node_init sets n to the defaults of a worker (permanent, 5 s
@@ -132,7 +137,8 @@ int spec_node_copy(struct spec_node *dst, const struct spec_node *src);
  * (the template) which is a worker, depth and sizes within the limits
  * above (children per supervisor, workers and nodes per deployment, pool
  * replicas counted), max_restarts and window within theirs, backoff
- * min <= max, supervisors not given a finite shutdown. On failure returns
+ * min <= max, supervisors not given a finite shutdown, placement (on,
+ * require) only at the root and within label.h's bounds. On failure returns
  * NAOS_EINVAL and writes a message naming the offending path and field
  * (e.g. "research/tools/scraper: command: must not be empty") into errbuf
  * (caller buffer + length). Borrows root. */

@@ -684,15 +684,63 @@ parse_backoff(struct yp *yp, struct spec_node *n)
     return NAOS_OK;
 }
 
-/* parse_placement reads a deployment's `placement: {on: NODE}` into *on
- * (naos_strdup'd). */
+/* parse_require reads `require: {KEY: VALUE, ...}` into s->require
+ * (naos_alloc'd, at most SPEC_LABELS_MAX, each within label.h's bounds,
+ * no key twice). */
 static int
-parse_placement(struct yp *yp, char **on)
+parse_require(struct yp *yp, struct spec_node *s)
 {
     int rv;
     struct ymark start = evmark(yp);
     if (yp->ev.type != YAML_MAPPING_START_EVENT)
-        return fail(yp, start, "placement", "expected {on: NODE}, got %s",
+        return fail(yp, start, "placement.require",
+                    "expected {KEY: VALUE, ...}, got %s", kind(yp));
+    if (s->require != NULL)
+        return fail(yp, start, "placement.require", "duplicate key");
+    s->require = naos_alloc(SPEC_LABELS_MAX * sizeof *s->require);
+    if (s->require == NULL)
+        return oom(yp);
+    for (;;) {
+        if ((rv = next(yp)) != NAOS_OK)
+            return rv;
+        if (yp->ev.type == YAML_MAPPING_END_EVENT)
+            break;
+        struct ymark km = evmark(yp);
+        const char *k = NULL;
+        if ((rv = want_string(yp, "placement.require", "a label's key",
+                              &k)) != NAOS_OK)
+            return rv;
+        /* k is gone after next(); a longer key is kept long enough to be
+         * refused as such */
+        char kbuf[SPEC_LABEL_KEY_MAX + 2];
+        snprintf(kbuf, sizeof kbuf, "%s", k);
+        if ((rv = next(yp)) != NAOS_OK)
+            return rv;
+        const char *v = NULL;
+        if ((rv = want_string(yp, "placement.require", "a label's value "
+                              "(use '' for an empty one)", &v)) != NAOS_OK)
+            return rv;
+        char lerr[256];
+        struct spec_label one;
+        if (spec_label_set(&one, kbuf, strlen(kbuf), v, strlen(v), lerr,
+                           sizeof lerr) != NAOS_OK ||
+            spec_labels_add(s->require, &s->nrequire, &one, lerr,
+                            sizeof lerr) != NAOS_OK)
+            return fail(yp, km, "placement.require", "%s", lerr);
+    }
+    return NAOS_OK;
+}
+
+/* parse_placement reads a deployment's `placement: {on: NODE, require:
+ * {KEY: VALUE}}` into s->place_on (naos_strdup'd) and s->require. */
+static int
+parse_placement(struct yp *yp, struct spec_node *s)
+{
+    int rv;
+    struct ymark start = evmark(yp);
+    if (yp->ev.type != YAML_MAPPING_START_EVENT)
+        return fail(yp, start, "placement",
+                    "expected {on: NODE, require: {KEY: VALUE}}, got %s",
                     kind(yp));
     for (;;) {
         if ((rv = next(yp)) != NAOS_OK)
@@ -700,26 +748,35 @@ parse_placement(struct yp *yp, char **on)
         if (yp->ev.type == YAML_MAPPING_END_EVENT)
             break;
         const char *k = NULL;
-        if ((rv = want_string(yp, "placement", "a key (on)", &k)) != NAOS_OK)
+        if ((rv = want_string(yp, "placement", "a key (on, require)", &k)) !=
+            NAOS_OK)
             return rv;
         struct qbuf q;
         char field[64];
         snprintf(field, sizeof field, "placement.%s", quote(&q, k));
-        if (strcmp(k, "on") != 0)
-            return fail(yp, evmark(yp), field, "unknown key (expected on)");
-        if (*on != NULL)
+        bool is_on = strcmp(k, "on") == 0;
+        if (!is_on && strcmp(k, "require") != 0)
+            return fail(yp, evmark(yp), field,
+                        "unknown key (expected on or require)");
+        if (is_on && s->place_on != NULL)
             return fail(yp, evmark(yp), field, "duplicate key");
         if ((rv = next(yp)) != NAOS_OK)
             return rv;
+        if (!is_on) {
+            if ((rv = parse_require(yp, s)) != NAOS_OK)
+                return rv;
+            continue;
+        }
         const char *v = NULL;
         if ((rv = want_string(yp, "placement.on", "a node's name", &v)) !=
             NAOS_OK)
             return rv;
-        if ((*on = naos_strdup(v)) == NULL)
+        if ((s->place_on = naos_strdup(v)) == NULL)
             return oom(yp);
     }
-    if (*on == NULL)
-        return fail(yp, start, "placement", "needs on: NODE");
+    if (s->place_on == NULL && s->nrequire == 0)
+        return fail(yp, start, "placement",
+                    "needs on: NODE or require: {KEY: VALUE}");
     return NAOS_OK;
 }
 
@@ -965,7 +1022,7 @@ parse_map(struct yp *yp, struct spec_node *out, int depth)
             rv = parse_children(yp, &w, depth);
             break;
         case K_PLACEMENT: /* the root's: kept with the supervisor */
-            rv = parse_placement(yp, &s.place_on);
+            rv = parse_placement(yp, &s);
             break;
         case K_COMMAND:
             rv = parse_command(yp, &w);
@@ -1184,6 +1241,7 @@ parse_map(struct yp *yp, struct spec_node *out, int depth)
 err:
     spec_node_fini(&w);
     naos_free(s.place_on);
+    naos_free(s.require);
     memset(out, 0, sizeof *out);
     return rv;
 }

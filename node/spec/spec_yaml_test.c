@@ -1070,16 +1070,108 @@ test_placement(void)
     NT_TRUE(strstr(verr, "only a deployment (the root) is placed") != NULL);
     spec_node_fini(&r);
     parse_bad("name: x\nplacement: n2\ncommand: [sleep, '1']\n",
-              "placement: expected {on: NODE}");
+              "placement: expected {on: NODE, require: {KEY: VALUE}}");
     parse_bad("name: x\nplacement: {where: n2}\ncommand: [sleep, '1']\n",
-              "placement.where: unknown key (expected on)");
+              "placement.where: unknown key (expected on or require)");
     parse_bad("name: x\nplacement: {}\ncommand: [sleep, '1']\n",
-              "placement: needs on: NODE");
+              "placement: needs on: NODE or require: {KEY: VALUE}");
     parse_bad("name: x\nsupervisor: {strategy: one-for-one}\nchildren:\n"
               "  - id: a\n    placement: {on: n2}\n    command: [sleep, '1']\n",
               "unknown key");
     parse_bad("name: x\nplacement: {on: 'has space'}\ncommand: [sleep, '1']\n",
               "placement: on: \"has space\" has a space");
+}
+
+/* placement.require: labels the node must have; root only; label.h's
+ * bounds at their edges (16 labels, 63-byte key and value), a key twice,
+ * and bad keys and values refused naming the label. */
+static void
+test_placement_require(void)
+{
+    struct spec_node r;
+    parse_ok("name: gpu\nplacement: {on: n2, require: {zone: eu, gpu: 'true',"
+             " empty: ''}}\ncommand: [sleep, '1']\n", &r);
+    NT_EQ_STR(r.place_on, "n2");
+    NT_EQ_INT(r.nrequire, 3);
+    NT_EQ_STR(r.require[0].key, "zone");
+    NT_EQ_STR(r.require[0].value, "eu");
+    NT_EQ_STR(r.require[1].value, "true");
+    NT_EQ_STR(r.require[2].value, "");
+    NT_TRUE(r.children[0].nrequire == 0);
+    char verr[256];
+    NT_EQ_INT(spec_validate(&r, verr, sizeof verr), NAOS_OK);
+    struct spec_node cp;
+    NT_EQ_INT(spec_node_copy(&cp, &r), NAOS_OK);
+    NT_EQ_INT(cp.nrequire, 3);
+    NT_TRUE(cp.require != r.require);
+    NT_EQ_STR(cp.require[1].key, "gpu");
+    spec_node_fini(&cp);
+    /* not below the root */
+    r.children[0].require = naos_alloc(sizeof *r.require);
+    r.children[0].require[0] = r.require[0];
+    r.children[0].nrequire = 1;
+    NT_EQ_INT(spec_validate(&r, verr, sizeof verr), NAOS_EINVAL);
+    NT_CONTAINS(verr, "only a deployment (the root) is placed");
+    spec_node_fini(&r);
+    /* require alone, in block style */
+    parse_ok("name: x\nplacement:\n  require:\n    zone: eu\n"
+             "command: [sleep, '1']\n", &r);
+    NT_TRUE(r.place_on == NULL);
+    NT_EQ_INT(r.nrequire, 1);
+    spec_node_fini(&r);
+
+    /* 16 labels pass, 17 do not */
+    char y[2048];
+    int at = snprintf(y, sizeof y, "name: x\nplacement: {require: {");
+    for (int i = 0; i < SPEC_LABELS_MAX; i++)
+        at += snprintf(y + at, sizeof y - (size_t)at, "%sk%d: v",
+                       i ? ", " : "", i);
+    snprintf(y + at, sizeof y - (size_t)at, "}}\ncommand: [sleep, '1']\n");
+    parse_ok(y, &r);
+    NT_EQ_INT(r.nrequire, SPEC_LABELS_MAX);
+    spec_node_fini(&r);
+    snprintf(y + at, sizeof y - (size_t)at,
+             ", k16: v}}\ncommand: [sleep, '1']\n");
+    parse_bad(y, "placement.require: label k16=v: at most 16 labels");
+    /* a 63-byte key and value pass, 64 bytes do not */
+    char k63[64], k64[65];
+    memset(k63, 'k', 63);
+    k63[63] = '\0';
+    memset(k64, 'k', 64);
+    k64[64] = '\0';
+    snprintf(y, sizeof y, "name: x\nplacement: {require: {%s: %s}}\n"
+             "command: [sleep, '1']\n", k63, k63);
+    parse_ok(y, &r);
+    NT_EQ_INT(strlen(r.require[0].key), 63);
+    NT_EQ_INT(strlen(r.require[0].value), 63);
+    spec_node_fini(&r);
+    snprintf(y, sizeof y, "name: x\nplacement: {require: {%s: v}}\n"
+             "command: [sleep, '1']\n", k64);
+    parse_bad(y, "the key is longer than 63 bytes");
+    snprintf(y, sizeof y, "name: x\nplacement: {require: {k: %s}}\n"
+             "command: [sleep, '1']\n", k64);
+    parse_bad(y, "label k=kkkk");
+    parse_bad(y, "the value is longer than 63 bytes");
+    parse_bad("name: x\nplacement: {require: {zone: eu, zone: us}}\n"
+              "command: [sleep, '1']\n",
+              "t.yaml:2:33: placement.require: label zone=us: the key zone "
+              "is given twice");
+    parse_bad("name: x\nplacement: {require: {Zone: eu}}\n"
+              "command: [sleep, '1']\n",
+              "placement.require: label Zone=eu: the key must start");
+    parse_bad("name: x\nplacement: {require: {zone: 'e u'}}\n"
+              "command: [sleep, '1']\n",
+              "label zone=e u: the value may hold only printable ASCII");
+    parse_bad("name: x\nplacement: {require: {zone: }}\n"
+              "command: [sleep, '1']\n",
+              "placement.require: expected a label's value (use '' for an "
+              "empty one)");
+    parse_bad("name: x\nplacement: {require: [zone]}\n"
+              "command: [sleep, '1']\n",
+              "placement.require: expected {KEY: VALUE, ...}");
+    parse_bad("name: x\nplacement: {require: {a: b}, require: {c: d}}\n"
+              "command: [sleep, '1']\n",
+              "placement.require: duplicate key");
 }
 
 int
@@ -1112,6 +1204,7 @@ main(void)
         NT_CASE(test_alloc_failures),
         NT_CASE(test_project_file),
         NT_CASE(test_placement),
+        NT_CASE(test_placement_require),
         {0},
     };
     return nt_run(cases);

@@ -122,12 +122,16 @@ struct swim_id {
 /* Bounds on everything that comes from the wire. */
 #define SWIM_NAME_MAX 64      /* name bytes including the NUL */
 #define SWIM_ADDR_MAX 128     /* address bytes including the NUL */
-#define SWIM_HEALTH_MAX 256   /* health blob bytes */
+#define SWIM_HEALTH_MAX 768   /* health blob bytes: NodeHealth with 16
+                              * labels at their bounds packs to <= 739
+                              * (proto/swim_pb.h); a health update then
+                              * still fits the default piggyback budget
+                              * (1 KiB) */
 #define SWIM_MAX_PIGGYBACK 64 /* updates accepted in a non-sync message */
 #define SWIM_MAX_SYNC 2048    /* entries/wants accepted in a sync message */
 #define SWIM_MAX_MEMBERS 2048 /* members kept (self included); a full sync
-                              * of 2048 members with 256 B health stays
-                              * under AUTH_MAX_PAYLOAD (1 MiB) */
+                              * reply of 2048 members is sent in parts
+                              * (node/members_wire.h) */
 #define SWIM_MAX_SEEDS 16     /* seed addresses swim_join keeps */
 /* Incarnations and health versions above this are refused as malformed
  * (2^53: exact in JSON, and far from wrapping when a node refutes). */
