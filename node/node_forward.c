@@ -6,8 +6,9 @@
  * range of node-to-node requests (proto/forward.proto: Sealed.type 96
  * FORWARD, 97 FORWARD_REPLY) and answers its client with the leader's
  * reply, as if the leader's socket had answered. A checkpoint save or
- * load goes to the node that runs the deployment, which knows its agents
- * (and relays the save to the leader, node_relay.c). The leader runs the
+ * load, and a path command (stop|start|restart DEP/PATH), go to the node
+ * that runs the deployment, which knows its agents and its tree (and
+ * relays what it proposes to the leader, node_relay.c). The leader runs the
  * request through its own doors as the operator's (a member holds the
  * cluster key: it may speak for the operator) and answers once the entry
  * is applied and reconciled there.
@@ -38,9 +39,34 @@ _Static_assert(FORWARD_TYPE >= WIRE_TYPES_REQ_LO &&
                    FORWARD_REPLY_TYPE <= WIRE_TYPES_REQ_HI,
                "forwarding uses the requests range");
 
+/* The path of a stop, start or restart of part of a deployment
+ * (DEP/PATH), or NULL: the node that runs it checks the path against its
+ * tree and proposes it (relayed to the leader, node_relay.c). */
+static const char *
+path_command(const Naos__V1__Request *req)
+{
+    const char *name = NULL;
+    switch (req->req_case) {
+    case NAOS__V1__REQUEST__REQ_STOP:
+        name = req->stop ? req->stop->name : NULL;
+        break;
+    case NAOS__V1__REQUEST__REQ_START:
+        name = req->start ? req->start->name : NULL;
+        break;
+    case NAOS__V1__REQUEST__REQ_RESTART:
+        name = req->restart ? req->restart->name : NULL;
+        break;
+    default:
+        break;
+    }
+    return name != NULL && strchr(name, '/') != NULL ? name : NULL;
+}
+
 static bool
 is_forwardable(const Naos__V1__Request *req)
 {
+    if (path_command(req) != NULL)
+        return false; /* to the deployment's node */
     switch (req->req_case) {
     case NAOS__V1__REQUEST__REQ_DEPLOY:
     case NAOS__V1__REQUEST__REQ_STOP:
@@ -69,7 +95,7 @@ owner_routed_name(const Naos__V1__Request *req)
     case NAOS__V1__REQUEST__REQ_LOGS:
         return req->logs ? req->logs->name : NULL;
     default:
-        return NULL;
+        return path_command(req);
     }
 }
 

@@ -40,6 +40,22 @@ node__handle_path_cmd(struct node *n, struct ctl_req *req, const char *path,
         char dep[SPEC_MAX_ID_LEN + 1];
         snprintf(dep, sizeof dep, "%.*s", (int)(dlen < sizeof dep ? dlen : 0),
                  path);
+        Naos__V1__PlacementRecord *p = NULL;
+        if (dlen < sizeof dep && sup_find(n->tree, dep) == NULL &&
+            store_placement_get(n->store, dep, &p) == NAOS_OK &&
+            p->node_id != n->node_id) {
+            /* its node would have been asked (node_forward.c) were it
+             * alive */
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
+                            "deployment %s runs on %s, which is not "
+                            "reachable now: nothing changed, try again "
+                            "once it is (`naos nodes`)", dep,
+                            node__node_name(n, p->node_id));
+            store_placement_free(p);
+            return;
+        }
+        if (p != NULL)
+            store_placement_free(p);
         if (dlen >= sizeof dep || sup_find(n->tree, dep) == NULL)
             ctl_reply_error(rep, NAOS__V1__ERROR_CODE__NOT_FOUND,
                             "no deployment named %.*s, in path %s (see "

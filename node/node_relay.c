@@ -3,7 +3,8 @@
  * follower itself proposes (an agent's checkpoint save through its
  * endpoint, the mark that a deployment gave up, the removal of one that
  * cannot run, an operator's checkpoint save resolved against the agents
- * that run here) cannot be proposed by a follower: the packed command
+ * that run here, a path command checked against the tree that runs
+ * here) cannot be proposed by a follower: the packed command
  * goes to the leader as it is (proto/forward.proto Propose, Sealed.type
  * 98), which proposes it and answers at once with the entry's index and
  * term, or why not (ProposeReply, 99). The follower's client is answered
@@ -93,9 +94,11 @@ on_propose(struct node *n, const struct wire_msg *m, const Naos__V1__Propose *p)
                                    : NAOS__V1__ERROR_CODE__INVALID;
     } else if (c->cmd_case != NAOS__V1__COMMAND__CMD_CHECKPOINT_SAVE &&
                c->cmd_case != NAOS__V1__COMMAND__CMD_FAIL &&
-               c->cmd_case != NAOS__V1__COMMAND__CMD_REMOVE) {
-        /* what a follower may propose on its own; the operator's other
-         * commands are forwarded whole (the leader places deploys) */
+               c->cmd_case != NAOS__V1__COMMAND__CMD_REMOVE &&
+               !cmd_is_path(c)) {
+        /* what a follower may propose on its own (a path command: its
+         * door checked the path against the tree it runs); the operator's
+         * other commands are forwarded whole (the leader places deploys) */
         r.code = NAOS__V1__ERROR_CODE__INVALID;
         snprintf(err, sizeof err, "the leader %s takes no relayed %s: "
                  "run it on the leader (nothing changed)", n->name,

@@ -600,6 +600,56 @@ class RaftCluster(unittest.TestCase):
         wait_until(compacted_again, within(10), interval=0.05,
                    msg="compaction went on past %d: %r" % (commit3 - 1, seen))
 
+    def test_path_commands_from_any_node(self):
+        """`naos stop|start DEP/PATH` from any node reaches the node that
+        runs DEP: its door checks the path against the tree it runs, the
+        leader commits it (relayed), and that node carries it out; a bad
+        path is refused naming it; with that node down the command is
+        refused naming it, and nothing changes."""
+        for i in range(3):
+            self.start(i)
+        leader, _ = self.wait_leader(self.founders, within(20),
+                                     "one leader of 3 voters")
+        owner, asker = [n for n in self.founders if n is not leader]
+        trace = "NAOS_IT_RAFT_DEP=" + uuid.uuid4().hex
+        self.traces.append(trace)
+        leader.apply("name: lab\n"
+                     "placement: {on: %s}\n"
+                     "supervisor: {strategy: one-for-one, max_restarts: 5, "
+                     "window: 60s}\n"
+                     "children:\n"
+                     "  - {id: side, command: [sleep, '1000'], env: [%s]}\n"
+                     "  - {id: keep, command: [sleep, '1000']}\n"
+                     % (owner.name, trace))
+        side = owner.wait_running_pid("lab/side", within(10))
+        keep = owner.wait_running_pid("lab/keep", within(10))
+
+        r = asker.naos("stop", "lab/side")
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("lab/side", r.out)
+        owner.wait_worker("lab/side", lambda w: w["state"] == "stopped" and
+                          not w.get("pid"), within(10), "stopped")
+        self.assertTrue(pid_gone(side))
+        self.assertEqual(owner.node_at("lab/keep")["pid"], keep)
+        r = leader.naos("start", "lab/side")
+        self.assertEqual(r.code, 0, r)
+        side = owner.wait_running_pid("lab/side", within(10))
+        self.assertEqual(processes_with_env(trace), [side])
+
+        r = asker.naos("stop", "lab/nosuch")
+        self.assertEqual(r.code, 100, r)
+        self.assertIn("no agent or supervisor at lab/nosuch", r.err)
+
+        commit = raft_state(leader)["commit_index"]
+        owner.kill9()
+        wait_until(lambda: pid_gone(side), within(10),
+                   msg="lab/side gone with its node")
+        r = asker.naos("stop", "lab/keep")
+        self.assertNotEqual(r.code, 0, r)
+        self.assertIn("deployment lab runs on %s, which is not reachable "
+                      "now" % owner.name, r.err)
+        self.assertEqual(raft_state(leader)["commit_index"], commit)
+
     def test_followers_own_commands_reach_the_log(self):
         """What a follower proposes itself goes through the leader
         (relayed): an agent's checkpoint save through its own endpoint,

@@ -69,6 +69,15 @@ cmd_target(const Naos__V1__Command *c)
     }
 }
 
+bool
+cmd_is_path(const Naos__V1__Command *c)
+{
+    return (c->cmd_case == NAOS__V1__COMMAND__CMD_STOP ||
+            c->cmd_case == NAOS__V1__COMMAND__CMD_START ||
+            c->cmd_case == NAOS__V1__COMMAND__CMD_RESTART) &&
+           strchr(cmd_target(c), '/') != NULL;
+}
+
 int
 cmd_deploy_spec(const Naos__V1__NodeSpec *req, Naos__V1__NodeSpec **out,
                 char *err, size_t errlen)

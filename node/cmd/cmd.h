@@ -19,6 +19,7 @@
 #ifndef NAOS_NODE_CMD_CMD_H
 #define NAOS_NODE_CMD_CMD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,11 @@ const char *cmd_type_name(const Naos__V1__Command *c);
 /* cmd_target: the deployment or path the command acts on ("" for noop;
  * the checkpoint's path for a save). Valid as c. */
 const char *cmd_target(const Naos__V1__Command *c);
+
+/* cmd_is_path: a stop, start or restart of a path in a deployment
+ * (DEP/PATH), which changes no record: the node that runs the
+ * deployment carries it out as it applies the entry. */
+bool cmd_is_path(const Naos__V1__Command *c);
 
 /* cmd_deploy_spec converts req (a NodeSpec as a client sent it; borrowed)
  * to the spec tree, validates it (spec_validate) and builds the
