@@ -20,14 +20,20 @@ acknowledged itself, and the history stays linearizable even without
 ReadIndex (3 of 3 runs). ReadIndex's own teeth are in raft_test and the
 simulator (docs/architecture.md "Raft-lite").
 
+Crash safety (issue 11): the same load across kill -9 of a random node
+(leader or follower, the node that runs a register included; 5 in 20 s,
+NAOS_LINEAR_ANY_CRASHES / _SECONDS), then every node, once it has applied
+the same index, loads the same checkpoint of every register.
+
 Also: a leader stopped (SIGSTOP) while the others elect a new one and
 save a newer value, then resumed: its first load is the new value or
 "try again", never the old one.
 
-cluster-tests/linear/run-cluster.sh runs the first test for longer."""
+cluster-tests/linear/run-cluster.sh runs the two load tests for longer."""
 import collections
 import json as jsonlib
 import os
+import random
 import re
 import shutil
 import signal
@@ -48,6 +54,9 @@ SECONDS = float(os.environ.get("NAOS_LINEAR_SECONDS", "16"))
 CRASHES = int(os.environ.get("NAOS_LINEAR_CRASHES", "2"))
 CLIENTS = int(os.environ.get("NAOS_LINEAR_CLIENTS", "6"))
 OPS = int(os.environ.get("NAOS_LINEAR_OPS", "5000"))
+# the crash-safety run: kill -9 of any node
+ANY_SECONDS = float(os.environ.get("NAOS_LINEAR_ANY_SECONDS", "20"))
+ANY_CRASHES = int(os.environ.get("NAOS_LINEAR_ANY_CRASHES", "5"))
 
 
 def leader_of(nodes):
@@ -96,6 +105,20 @@ class LinearCluster(unittest.TestCase):
         return p.stdout
 
     def test_checkpoints_linearizable_on_three_nodes_across_leader_kill9(self):
+        self.run_history(SECONDS, CRASHES, "leader")
+
+    def test_checkpoints_linearizable_across_kill9_of_any_node(self):
+        """Crash safety: kill -9 of a random node (leader or not, the
+        node that runs a register included) under load, restarted at once;
+        the history stays linearizable (no acknowledged save lost), and
+        once every node has applied the same index, every node loads the
+        same checkpoint (seq and value) of every register."""
+        self.run_history(ANY_SECONDS, ANY_CRASHES, "any")
+
+    def run_history(self, span, ncrashes, victims):
+        """The load for span seconds with ncrashes kill -9 of the leader
+        (victims "leader") or of a random node ("any") at even times."""
+        rng = random.Random(int(os.environ.get("NAOS_LINEAR_SEED", "7")))
         for n in self.nodes:
             n.__enter__()
             self.started.append(n)
@@ -114,7 +137,7 @@ class LinearCluster(unittest.TestCase):
                            within(10), msg="%s loads %s" % (n.name, k))
 
         hist = os.path.join(self.dir, "history.jsonl")
-        span = SECONDS  # the load's length, not a bound: never scaled
+        # span: the load's length, not a bound: never scaled
         t0 = time.monotonic()
         load = subprocess.Popen(
             [LOAD, "-cli", os.environ["NAOS_BIN"],
@@ -125,14 +148,18 @@ class LinearCluster(unittest.TestCase):
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         crashes = []
         try:
-            # kill -9 whoever leads at evenly spaced times, restart it
-            # at once: its clients see a refused connection meanwhile
-            for c in range(CRASHES):
-                at = span * (c + 1) / (CRASHES + 1)
+            # kill -9 whoever leads (or anyone) at evenly spaced times,
+            # restart it at once: its clients see a refused connection
+            # meanwhile
+            for c in range(ncrashes):
+                at = span * (c + 1) / (ncrashes + 1)
                 time.sleep(max(0.0, t0 + at - time.monotonic()))
-                victim = wait_until(lambda: leader_of(self.nodes),
-                                    within(10), interval=0.05,
-                                    msg="a leader to kill")
+                if victims == "leader":
+                    victim = wait_until(lambda: leader_of(self.nodes),
+                                        within(10), interval=0.05,
+                                        msg="a leader to kill")
+                else:
+                    victim = rng.choice(self.nodes)
                 t_kill = time.monotonic() - t0
                 victim.kill9()
                 victim.start_node()
@@ -148,11 +175,12 @@ class LinearCluster(unittest.TestCase):
             recs = [jsonlib.loads(line) for line in f if line.strip()]
         ok = [r for r in recs if r["outcome"] == "ok"]
         print("\nlinear cluster: %d operations (%d ok: %d saves, %d loads), "
-              "%d clients over 3 nodes, %.1f s; kill -9 of the leader at %s; "
+              "%d clients over 3 nodes, %.1f s; kill -9 of %s at %s; "
               "%s" % (len(recs), len(ok),
                       sum(r["op"] == "write" for r in ok),
                       sum(r["op"] == "read" for r in ok), CLIENTS,
                       time.monotonic() - t0,
+                      "the leader" if victims == "leader" else "any node",
                       ", ".join("%.1f s (%s)" % c for c in crashes),
                       summary.strip()))
         # why operations were not ok (the CLI's words, most frequent first)
@@ -183,6 +211,26 @@ class LinearCluster(unittest.TestCase):
             v = promtext.value(n.metrics(), "naos_reads_served_total")
             served += v or 0
         self.assertGreater(served, 0)
+        # every node applies the same log: the same checkpoint everywhere
+        seen = {}
+
+        def same_applied():
+            for n in self.nodes:
+                seen[n.name] = promtext.value(n.metrics(),
+                                              "naos_raft_applied_index")
+            return len(set(seen.values())) == 1
+        wait_until(same_applied, within(20), interval=0.05,
+                   msg="every node applied the same index")
+        for k in KEYS:
+            got = {}
+            for n in self.nodes:
+                meta = n.naos("checkpoint", "load", k, json=True)
+                data = n.naos("checkpoint", "load", k)
+                self.assertIn(meta.code, (0, 1), meta)
+                got[n.name] = (meta.data.get("seq") if meta.data else None,
+                               meta.data.get("saved_at")
+                               if meta.data else None, data.out)
+            self.assertEqual(len(set(got.values())), 1, (k, got))
 
     def test_paused_leader_never_answers_from_its_stale_state(self):
         """A leader stopped (SIGSTOP) while the others elect a new one and

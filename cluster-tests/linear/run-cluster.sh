@@ -1,10 +1,12 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# run-cluster.sh: the linearizability run of it_linear_cluster, longer:
+# run-cluster.sh: the linearizability runs of it_linear_cluster, longer:
 # three founders on loopback, CLIENTS clients spread over the three nodes,
-# kill -9 of the leader CRASHES times at even intervals (then restarted at
-# once), porcupine over the whole history. Prints the figures; exit status
-# is the test's (0: linearizable and worth checking).
+# kill -9 CRASHES times at even intervals (then restarted at once) of the
+# leader in one run, of a random node in the other (the crash-safety run:
+# every node then loads the same checkpoints), porcupine over each whole
+# history. Prints the figures; exit status is the tests' (0: linearizable
+# and worth checking).
 #
 #   cluster-tests/linear/run-cluster.sh [SECONDS [CRASHES [CLIENTS [OPS]]]]
 #
@@ -35,6 +37,7 @@ export NAOS_NODE_BIN="$build/node/naos-node" NAOS_BIN="$build/cli/naos" \
        NAOS_LINCHECK_BIN="$build/cluster-tests/linear/naos-lincheck" \
        NAOS_IT_ARTIFACTS="$build/it-artifacts" PYTHONDONTWRITEBYTECODE=1 \
        NAOS_LINEAR_SECONDS="$secs" NAOS_LINEAR_CRASHES="$crashes" \
+       NAOS_LINEAR_ANY_SECONDS="$secs" NAOS_LINEAR_ANY_CRASHES="$crashes" \
        NAOS_LINEAR_CLIENTS="$clients" NAOS_LINEAR_OPS="$ops"
 cd "$root/cluster-tests/it"
 exec python3 -m unittest -v test_linear_cluster
