@@ -194,6 +194,9 @@ output_status_tree(FILE *f, const Naos__V1__Status *st, bool color)
             if (d->node_state && d->node_state[0]) {
                 fputs(" ", f);
                 cli_print_clean(f, d->node_state);
+                if (d->tree && d->reported_ms > 0)
+                    fprintf(f, " (as it reported %.1f s ago)",
+                            (double)d->reported_ms / 1000.0);
             }
         }
         fputc('\n', f);

@@ -121,6 +121,18 @@ test_status_tree(void)
     NT_CONTAINS(s, "\"?[2Jgotcha\"");
     NT_CONTAINS(s, "research  failed  rest-for-one 1/5 in 5m  (gave up)\n");
 
+    /* in a cluster: its node, epoch, and an unreachable node's last
+     * report with its age */
+    d.state = (char *)"running";
+    d.node = (char *)"r2";
+    d.epoch = 17;
+    d.node_state = (char *)"unreachable";
+    d.reported_ms = 12345;
+    f = mem_open();
+    output_status_tree(f, &st, false);
+    NT_CONTAINS(mem_close(f), "research  running  rest-for-one 1/5 in 5m  "
+                "on r2 (epoch 17) unreachable (as it reported 12.3 s ago)\n");
+
     Naos__V1__Status empty = NAOS__V1__STATUS__INIT;
     f = mem_open();
     output_status_tree(f, &empty, false);

@@ -6,7 +6,9 @@
  * at once, each other owner's asked for (a Forward of `status --local`,
  * node_forward.c's types) and gathered, for at most STATUS_GATHER_MS. A
  * deployment whose node is not alive, or did not answer in time, shows
- * its record's state with "node_state": "unreachable". Every deployment
+ * its record's state with "node_state": "unreachable", and the tree its
+ * node last reported (kept per node: struct node_report), with
+ * "reported_ms", how old that report is. Every deployment
  * names its node and its placement's epoch; the document names the
  * leader, term and commit index as this node sees them.
  *
@@ -90,6 +92,54 @@ reported(const struct node_gather *g, uint64_t owner, const char *name,
     return NULL;
 }
 
+/* report_keep: node's answer (a packed Reply) is its last report. Out of
+ * memory: the older report stays. */
+static void
+report_keep(struct node *n, uint64_t node, const uint8_t *buf, size_t len)
+{
+    struct node_report *slot = NULL;
+    for (size_t i = 0; i < NODE_VOTERS_MAX && slot == NULL; i++)
+        if (n->reports[i].node == node)
+            slot = &n->reports[i];
+    for (size_t i = 0; i < NODE_VOTERS_MAX && slot == NULL; i++)
+        if (n->reports[i].node == 0)
+            slot = &n->reports[i];
+    uint8_t *copy = naos_alloc(len ? len : 1);
+    if (slot == NULL || copy == NULL) {
+        naos_free(copy);
+        return;
+    }
+    memcpy(copy, buf, len);
+    naos_free(slot->buf);
+    *slot = (struct node_report){node, n->r.now, copy, len};
+}
+
+/* last_report: name's tree as owner last reported it, copied into rep,
+ * and *age_ms how old that report is; NULL when there is none. */
+static Naos__V1__DeploymentStatus *
+last_report(struct node *n, struct ctl_reply *rep, uint64_t owner,
+            const char *name, int64_t *age_ms)
+{
+    for (size_t i = 0; i < NODE_VOTERS_MAX; i++) {
+        const struct node_report *r = &n->reports[i];
+        if (r->node != owner || owner == 0)
+            continue;
+        Naos__V1__Reply *m = naos__v1__reply__unpack(NULL, r->len, r->buf);
+        if (m == NULL)
+            return NULL;
+        Naos__V1__DeploymentStatus *ds = NULL;
+        if (m->rep_case == NAOS__V1__REPLY__REP_STATUS && m->status)
+            for (size_t k = 0; k < m->status->n_deployments && !ds; k++)
+                if (m->status->deployments[k]->name &&
+                    strcmp(m->status->deployments[k]->name, name) == 0)
+                    ds = copy_dep(rep, m->status->deployments[k]);
+        naos__v1__reply__free_unpacked(m, NULL);
+        *age_ms = (int64_t)(n->r.now - r->at);
+        return ds;
+    }
+    return NULL;
+}
+
 /* From the record alone: what its node is asked to do. */
 static const char *
 record_state(const Naos__V1__DeploymentRecord *rec)
@@ -101,9 +151,12 @@ record_state(const Naos__V1__DeploymentRecord *rec)
                : "unknown";
 }
 
+/* one: rec's status, its tree as its owner reports it in g, or (use_last)
+ * as it last reported it, or from the record. */
 static Naos__V1__DeploymentStatus *
 one(struct node *n, const struct node_gather *g, struct ctl_reply *rep,
-    const Naos__V1__DeploymentRecord *rec, uint64_t owner, uint64_t epoch)
+    const Naos__V1__DeploymentRecord *rec, uint64_t owner, uint64_t epoch,
+    bool use_last)
 {
     Naos__V1__DeploymentStatus *ds = NULL;
     bool answered = owner == n->node_id;
@@ -116,6 +169,13 @@ one(struct node *n, const struct node_gather *g, struct ctl_reply *rep,
             reported(g, owner, rec->name, &answered);
         if (r != NULL)
             ds = copy_dep(rep, r);
+        int64_t age = 0;
+        if (!answered && use_last && !rec->failed &&
+            (ds = last_report(n, rep, owner, rec->name, &age)) != NULL) {
+            /* as its node last told: maybe no longer so */
+            ds->node_state = "unreachable";
+            ds->reported_ms = age;
+        }
     }
     if (ds == NULL) {
         ds = ctl_reply_alloc(rep, sizeof *ds);
@@ -151,7 +211,7 @@ node__recorded_status(struct node *n, struct ctl_reply *rep, const char *name)
         uint32_t load;
         bool live = pl->node_id == n->node_id ||
                     node__members_live_load(n, pl->node_id, &load);
-        ds = one(n, &none, rep, rec, pl->node_id, pl->epoch);
+        ds = one(n, &none, rep, rec, pl->node_id, pl->epoch, !live);
         if (ds != NULL && live && ds->tree == NULL && !rec->failed &&
             rec->desired != NAOS__V1__DESIRED_STATE__DESIRED_STOPPED) {
             ds->state = "pending";
@@ -209,7 +269,7 @@ compose(struct node *n, struct node_gather *g)
             epoch = pl[k]->epoch;
         }
         Naos__V1__DeploymentStatus *ds =
-            one(n, g, rep, recs[i], owner, epoch);
+            one(n, g, rep, recs[i], owner, epoch, true);
         if (ds != NULL)
             st->deployments[st->n_deployments++] = ds;
     }
@@ -283,6 +343,9 @@ node__cluster_status_reply(struct node *n, uint64_t from, uint64_t id,
                 g->ask[k].reply = naos__v1__reply__unpack(NULL, len, reply);
                 g->ask[k].answered = true;
                 mine = true;
+                if (g->ask[k].reply != NULL &&
+                    g->ask[k].reply->rep_case == NAOS__V1__REPLY__REP_STATUS)
+                    report_keep(n, from, reply, len);
             }
             pending += !g->ask[k].answered;
         }
@@ -319,4 +382,8 @@ node__cluster_status_close(struct node *n)
     for (size_t i = 0; i < STATUS_GATHERS; i++)
         if (n->gathers[i].req != NULL)
             gather_free(&n->gathers[i]);
+    for (size_t i = 0; i < NODE_VOTERS_MAX; i++) {
+        naos_free(n->reports[i].buf);
+        n->reports[i] = (struct node_report){0};
+    }
 }

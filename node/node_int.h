@@ -174,6 +174,16 @@ struct node_gather {
     } ask[9];
 };
 
+/* The last `status --local` each other voter answered a gathering with
+ * (packed Reply, one envelope at most: at most 9 x 1 MiB): the trees of
+ * a node that stops answering are shown as it last reported them. */
+struct node_report {
+    uint64_t node;   /* 0: free slot */
+    naos_time at;    /* when it came */
+    uint8_t *buf;    /* packed Naos__V1__Reply */
+    size_t len;
+};
+
 /* Deploys a leader keeps count of between its pick and their apply. */
 #define NODE_PICKS_MAX 64
 
@@ -330,6 +340,7 @@ struct node {
     uint64_t relay_seq, relayed; /* commands relayed to the leader */
     struct node_gather gathers[STATUS_GATHERS];
     uint64_t gather_seq;
+    struct node_report reports[NODE_VOTERS_MAX]; /* node_cluster_status.c */
     char name_buf[24];      /* node__node_name of an unknown id */
     bool draining;          /* applying entries now (not reentrant) */
     bool apply_stuck;       /* met an entry it cannot apply: stopped */

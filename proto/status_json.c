@@ -191,6 +191,8 @@ deployment_json(const Naos__V1__DeploymentStatus *d, int64_t elapsed)
     if (d->node && d->node[0] &&
         (!obj_set(o, "node", jstr(d->node)) ||
          !obj_set(o, "epoch", json_integer((json_int_t)d->epoch)) ||
+         !obj_set(o, "reported_ms",
+                  json_integer((json_int_t)d->reported_ms)) ||
          (d->node_state && d->node_state[0] &&
           !obj_set(o, "node_state", jstr(d->node_state)))))
         goto err;

@@ -27,8 +27,8 @@ import unittest
 import uuid
 
 import promtext
-from harness import (NAOS_BIN, NODE_BIN, Node, exit_all, free_tcp_ports,
-                     keygen, member_args, pid_gone, proc_ppid,
+from harness import (NAOS_BIN, NODE_BIN, Node, exit_all, find_node,
+                     free_tcp_ports, keygen, member_args, pid_gone, proc_ppid,
                      processes_with_env, wait_until, within)
 
 RAFT = ("voters", "term", "leader", "commit_index", "applied_index",
@@ -321,6 +321,9 @@ class RaftCluster(unittest.TestCase):
         self.assertEqual(len(mine), 1, placed)
         mine = mine[0]
         survivors = [n for n in self.founders if n is not old]
+        # the survivors gather every node's report once (and keep it)
+        for n in survivors:
+            n.status(local=False)
 
         t0 = time.monotonic()
         old.kill9()
@@ -347,6 +350,14 @@ class RaftCluster(unittest.TestCase):
         self.assertEqual(doc["cluster"]["leader"], new.name)
         self.assertEqual((deps[mine]["node"], deps[mine]["node_state"]),
                          (old.name, "unreachable"), deps[mine])
+        # with its tree as its node last reported it, and how old that is
+        self.assertGreater(deps[mine]["reported_ms"], 0, deps[mine])
+        self.assertEqual(deps[mine]["state"], "running", deps[mine])
+        w = find_node(deps[mine]["tree"], "%s/%s" % (mine, mine))
+        self.assertEqual(w["pid"], placed[mine][1], deps[mine])
+        for k in placed:
+            if k != mine:
+                self.assertEqual(deps[k]["reported_ms"], 0, deps[k])
         for k in placed:
             if k != mine:
                 self.assertEqual(deps[k]["state"], "running", deps[k])
