@@ -26,7 +26,8 @@ import unittest
 import urllib.error
 import urllib.request
 
-from harness import NOTIFY_PY, NodeTest, find_node, wait_until
+from harness import (NOTIFY_PY, NodeTest, exit_all, find_node,
+                     free_tcp_ports, member_args, wait_until)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
@@ -468,6 +469,48 @@ children:
                                msg="pb marked stale")
                 self.assertIn("stale", r["cls"])
                 self.assertIn("dead", r["text"])
+
+    def test_nodes_panel_names_leader_term_and_roles(self):
+        """On a cluster of three founders the nodes panel says who leads
+        in which term, and each member's role, as /api/v1/nodes does."""
+        key = os.path.join(self.tmp, "cluster.key")
+        p = subprocess.run([os.environ.get("NAOS_BIN", "naos"), "keygen",
+                            key], capture_output=True, text=True, timeout=10)
+        self.assertEqual(p.returncode, 0, p)
+        addrs = ["tcp://127.0.0.1:%d" % q for q in free_tcp_ports(3)]
+        nodes = [self.node(name="c%d" % i,
+                           extra_args=member_args(addrs, i, key))
+                 for i in range(3)]
+        started = []
+        try:
+            for n in nodes:
+                n.__enter__()
+                started.append(n)
+            a = nodes[0]
+
+            def agreed():
+                doc = a.http_json("/api/v1/nodes")
+                roles = sorted(m.get("role") or "" for m in doc["nodes"])
+                return doc if doc.get("leader") and \
+                    roles == ["leader", "voter", "voter"] else None
+            doc = wait_until(agreed, 20, msg="a leader at c0")
+            self.wd.s("POST", "/url", {"url": a.http_url() + "/supervisors"})
+            js = ("return {line: document.getElementById('cluster-line')"
+                  ".textContent, rows: [...document.querySelectorAll("
+                  "'#nodes tbody tr')].map(r => [r.cells[0].textContent, "
+                  "r.cells[2].textContent])}")
+            want = "leader %s \u00B7 term %d" % (doc["leader"], doc["term"])
+            got = wait_until(lambda: (lambda g: g if g and want in g["line"]
+                                      and len(g["rows"]) == 3 else None)(
+                                          self.wd.js(js)), 15,
+                             msg="the leader and term in the nodes panel")
+            roles = dict(got["rows"])
+            self.assertEqual(roles[doc["leader"]], "leader", got)
+            self.assertEqual(sorted(roles.values()),
+                             ["leader", "voter", "voter"], got)
+        finally:
+            problems = exit_all(started)
+            self.assertEqual(problems, [])
 
 
 if __name__ == "__main__":
