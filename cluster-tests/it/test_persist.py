@@ -63,6 +63,10 @@ class Persist(NodeTest):
             agent = n.write("agent.sh", AGENT.replace("@NAOS@", NAOS_BIN))
             n.deploy("again", [agent, n.path("runs.txt")])
             first = n.wait_running_pid("again/again")
+            # its line first: a restart while it loads its checkpoint
+            # would kill it before it writes one (seen under ASan + load)
+            wait_until(lambda: len(n.lines("runs.txt") or []) == 1,
+                       within(15), msg="the first run's line")
             self.assertEqual(n.ok("restart", "again").out.strip(),
                              "restarted again")
             second = n.wait_running_pid("again/again", other_than=first)
@@ -72,6 +76,9 @@ class Persist(NodeTest):
             wait_until(lambda: pid_gone(second), 5, msg="worker gone")
             n.start_node()
             n.wait_running_pid("again/again", other_than=second)
+            runs = wait_until(lambda: (lambda r: r if r and len(r) >= 3
+                                       else None)(n.lines("runs.txt")),
+                              within(15), msg="the third run's line")
             n.barrier()
             runs = n.lines("runs.txt")
             self.assertEqual(len(runs), 3, runs)
