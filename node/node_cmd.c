@@ -162,6 +162,21 @@ node__cmd_fatal(struct node *n, const char *what)
         NAOS_ERROR("store", "%s: %s; stopping (exit 111): nothing more can "
                    "be acknowledged", what, store_errmsg(n->store));
     n->fatal = 111;
+    /* Entries of the batch applied before the failure took effect, but
+     * were not carried out here (the reconciler): their waiters cannot
+     * be told "not applied". */
+    for (size_t i = 0; i < NODE_WAITERS; i++) {
+        struct node_waiter *w = &n->waiters[i];
+        if (w->rep == NULL || w->index == 0 || w->index > n->applied)
+            continue;
+        ctl_reply_error(w->rep, NAOS__V1__ERROR_CODE__UNKNOWN_OUTCOME,
+                        "outcome unknown: the command was applied (entry "
+                        "%llu) but naos-node %s stopped before carrying it "
+                        "out (its store failed): check with `naos status` "
+                        "once the node is back", (unsigned long long)w->index,
+                        n->name);
+        waiter_done(n, w);
+    }
     waiters_fail(n, 0, "its store failed");
 }
 

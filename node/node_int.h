@@ -310,6 +310,8 @@ struct node {
     unsigned char *raft_buf; /* encoding buffer */
     size_t raft_cap;
     uint64_t raft_unsent;   /* messages not sent (no address, no room) */
+    uint64_t behind_warned; /* raft behind_base when last logged */
+    naos_time behind_warned_at;
     /* A node of several voters starts nothing until it has applied up to
      * the leader's commit index (its own, when it leads): what it applied
      * before may have moved since (node__raft_caught_up). */

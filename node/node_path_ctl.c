@@ -45,12 +45,21 @@ node__handle_path_cmd(struct node *n, struct ctl_req *req, const char *path,
             store_placement_get(n->store, dep, &p) == NAOS_OK &&
             p->node_id != n->node_id) {
             /* its node would have been asked (node_forward.c) were it
-             * alive */
-            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
-                            "deployment %s runs on %s, which is not "
-                            "reachable now: nothing changed, try again "
-                            "once it is (`naos nodes`)", dep,
-                            node__node_name(n, p->node_id));
+             * alive and this node able to forward (not catching up) */
+            uint32_t load;
+            if (node__members_live_load(n, p->node_id, &load))
+                ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
+                                "deployment %s runs on %s, which this node "
+                                "cannot ask now: nothing changed, try again "
+                                "in a second (or on %s)", dep,
+                                node__node_name(n, p->node_id),
+                                node__node_name(n, p->node_id));
+            else
+                ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
+                                "deployment %s runs on %s, which is not "
+                                "reachable now: nothing changed, try again "
+                                "once it is (`naos nodes`)", dep,
+                                node__node_name(n, p->node_id));
             store_placement_free(p);
             return;
         }

@@ -346,6 +346,20 @@ node__raft_step(struct node *n)
                     node__node_name(n, n->leader_seen), 0, NULL, 0, term,
                     naos_clock_wall_ms(), naos_clock_now_us());
     }
+    /* A voter whose log ends below what this leader compacted cannot
+     * catch up (no snapshots yet): said in the log, once a minute. */
+    uint64_t behind = core ? raft_stats_get(core)->behind_base : 0;
+    if (behind > n->behind_warned &&
+        (n->behind_warned_at == 0 ||
+         n->r.now - n->behind_warned_at >= 60000)) {
+        NAOS_WARN("raft", "a voter's log ends below entry %llu, which this "
+                  "node compacted: it cannot catch up until snapshots exist "
+                  "(was its data directory restored from an old backup?); "
+                  "naos_raft_behind_compaction_total counts its rejections",
+                  (unsigned long long)raft_first_index(core) - 1);
+        n->behind_warned = behind;
+        n->behind_warned_at = n->r.now;
+    }
 }
 
 naos_time

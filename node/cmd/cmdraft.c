@@ -134,7 +134,9 @@ cmdraft_open(struct cmdraft **out, struct store *s,
         rc = errf(errbuf, errlen, NAOS_EINVAL, "the stored log ends at "
                   "entry %llu, below its commit index %llu: this data "
                   "directory is damaged and naos-node will not run on it "
-                  "(restore it from a backup)", (unsigned long long)last,
+                  "(restore it from a backup: one older than what the "
+                  "other voters still hold cannot catch up until snapshots "
+                  "exist)", (unsigned long long)last,
                   (unsigned long long)h.commit);
         goto fail;
     }

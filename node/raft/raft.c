@@ -982,8 +982,10 @@ handle_append_resp(struct raft *r, const struct raft_msg *m)
         /* more to send, or a commit index it has not been told: the
          * commit may have moved while its append was in flight, which
          * maybe_commit left it out of (it would otherwise learn it at
-         * the next heartbeat, up to 50 ms later) */
-        if (p->next <= last_index(r) || p->commit_sent < r->commit)
+         * the next heartbeat, up to 50 ms later); unless maybe_commit
+         * has just sent it entries (then in flight) */
+        if (!p->inflight &&
+            (p->next <= last_index(r) || p->commit_sent < r->commit))
             send_append(r, p);
         return;
     }
@@ -1002,10 +1004,17 @@ handle_append_resp(struct raft *r, const struct raft_msg *m)
     if (next <= r->base) {
         /* From the base on: it holds the base (or commits past it) unless
          * its log ends below what we compacted, which only a snapshot
-         * could mend (compaction keeps what every voter holds: never). */
-        if (m->hint_index < r->base)
-            r->stats.behind_base++;
+         * could mend (compaction keeps what every voter holds; a data
+         * directory restored from an old backup breaks that). Such a
+         * peer is probed at the heartbeats only: answering each of its
+         * rejections at once would bounce messages at network speed. */
         next = r->base + 1;
+        if (m->hint_index < r->base) {
+            r->stats.behind_base++;
+            p->next = next;
+            p->inflight = false;
+            return;
+        }
     }
     p->next = next;
     p->inflight = false;

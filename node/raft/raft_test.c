@@ -529,9 +529,8 @@ test_voters_compact_what_all_hold(void)
     for (unsigned i = 0; i < 3; i++)
         NT_EQ_INT(raft_held(fx.nodes[i].r), idx);
 
-    /* f1 restarts from a disk compacted below idx - 1 whose commit index
-     * is only c1 (the hard state is written with the next log write):
-     * its base is idx - 1, and it keeps up */
+    /* f1 restarts from a disk compacted below idx - 1 (its first entry,
+     * idx - 1, becomes the base; commit and applied there): it keeps up */
     fx_crash(&fx, f1);
     fx.nodes[f1].first = idx - 1;
     fx.nodes[f1].disk.hard.commit = idx - 1;
@@ -1242,6 +1241,56 @@ fx_read_outcome(const struct fx *fx, unsigned i, uint64_t ctx,
     return -1;
 }
 
+/* A voter whose log ends below what the leader compacted (its data came
+ * back from an old backup) is counted and probed at the heartbeats only,
+ * not answered at once (which bounced messages at network speed). From
+ * an adversarial review. */
+static void
+test_behind_base_probed_at_heartbeats(void)
+{
+    struct fx fx;
+    fx_init(&fx, 3, NULL);
+    fx_run(&fx, 1200);
+    int li = fx_leader(&fx);
+    NT_TRUE(li >= 0);
+    unsigned l = (unsigned)li, f1 = (l + 1) % 3, f2 = (l + 2) % 3;
+    uint64_t idx;
+    for (int k = 0; k < 10; k++)
+        NT_EQ_INT(raft_propose(fx.nodes[l].r, RAFT_ENTRY_COMMAND, 1, "a", 1,
+                               fx.now, &idx), NAOS_OK);
+    fx_pump(&fx, l);
+    fx_run(&fx, 120);
+    NT_EQ_INT(raft_held(fx.nodes[f1].r), idx);
+    NT_EQ_INT(raft_compact(fx.nodes[l].r, idx), NAOS_OK);
+    NT_EQ_INT(raft_compact(fx.nodes[f1].r, idx), NAOS_OK);
+    /* f2's directory comes back from an old backup: 3 entries */
+    fx_crash(&fx, f2);
+    struct fx_disk *d = &fx.nodes[f2].disk;
+    while (d->n > 3) {
+        free((void *)d->ents[d->n - 1].data);
+        d->n--;
+    }
+    d->hard.commit = 3;
+    fx.nodes[f2].applied = 3;
+    /* the leader goes; f1 leads a new term (f2's match unknown: 0) */
+    fx_crash(&fx, l);
+    fx_start(&fx, f2);
+    fx_run(&fx, 1500);
+    NT_TRUE(raft_role_get(fx.nodes[f1].r) == RAFT_LEADER);
+    const struct raft_stats *st = raft_stats_get(fx.nodes[f1].r);
+    NT_TRUE(st->behind_base > 0);
+    uint64_t before = st->behind_base, sent = st->sent[RAFT_MSG_APPEND];
+    fx_run(&fx, 200); /* 4 heartbeats */
+    st = raft_stats_get(fx.nodes[f1].r);
+    if (st->behind_base - before > 8 || st->sent[RAFT_MSG_APPEND] - sent > 20)
+        NT_FAIL("a peer below the base is not left to the heartbeats: %llu "
+                "rejections, %llu appends in 200 ms",
+                (unsigned long long)(st->behind_base - before),
+                (unsigned long long)(st->sent[RAFT_MSG_APPEND] - sent));
+    NT_EQ_INT(raft_last_index(fx.nodes[f2].r), 3); /* only a snapshot */
+    fx_fini(&fx);
+}
+
 /* A follower whose append was in flight when the commit index moved
  * (the other follower's answer made the majority) is sent the new commit
  * index with its own answer's follow-up, not at the next heartbeat: a
@@ -1483,6 +1532,7 @@ main(void)
         NT_CASE(test_election_timeout_range),
         NT_CASE(test_commit_reaches_follower_with_append_in_flight),
         NT_CASE(test_voters_compact_what_all_hold),
+        NT_CASE(test_behind_base_probed_at_heartbeats),
         NT_CASE(test_read_index_majority_ack),
         NT_CASE(test_read_index_waits_term_commit),
         NT_CASE(test_read_index_partitioned_leader),
