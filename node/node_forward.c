@@ -154,11 +154,24 @@ leader_name(struct node *n, uint64_t id)
 
 /* ---- follower ---------------------------------------------------------- */
 
+static bool
+fwd_busy(const struct node_forward *f)
+{
+    return f->req != NULL || f->http != NULL;
+}
+
+/* The reply the forward's answer goes in. */
+static struct ctl_reply *
+fwd_reply(struct node_forward *f)
+{
+    return f->req ? ctl_req_reply(f->req) : node__http_wait_reply(f->http);
+}
+
 static struct node_forward *
 fwd_find_req(struct node *n, const struct ctl_req *req)
 {
     for (size_t i = 0; i < NODE_FORWARD_MAX; i++)
-        if (n->fwd[i].req == req)
+        if (n->fwd[i].req == req && req != NULL)
             return &n->fwd[i];
     return NULL;
 }
@@ -172,11 +185,15 @@ fwd_cancel(void *arg, struct ctl_req *req)
 }
 
 static void
-fwd_finish(struct node_forward *f)
+fwd_finish(struct node *n, struct node_forward *f)
 {
     struct ctl_req *req = f->req;
+    struct node_http_wait *hw = f->http;
     *f = (struct node_forward){0};
-    ctl_req_finish(req);
+    if (req != NULL)
+        ctl_req_finish(req);
+    else
+        node__http_wait_done(n, hw);
 }
 
 /* The node to answer a request about one deployment (owner_routed_name):
@@ -208,12 +225,17 @@ request_owner(struct node *n, const Naos__V1__Request *req)
     return owner == n->node_id ? 0 : owner;
 }
 
-bool
-node__forward_try(struct node *n, struct ctl_req *creq,
-                  const Naos__V1__Request *req, struct ctl_reply *rep)
+/* forward_start forwards req for creq (deferred here once it is sure to
+ * go: *deferred) or hw (deferred by the HTTP API) to the leader, or to
+ * the deployment's node. */
+static enum node_fwd_outcome
+forward_start(struct node *n, struct ctl_req *creq, struct node_http_wait *hw,
+              const Naos__V1__Request *req, struct ctl_reply *rep,
+              bool *deferred)
 {
-    if (creq == NULL || n->log == NULL || n->nvoters < 2 || n->catching_up)
-        return false;
+    *deferred = false;
+    if (n->log == NULL || n->nvoters < 2 || n->catching_up)
+        return FWD_NO;
     const struct raft *core = cmdraft_core(n->log);
     uint64_t leader = raft_leader(core).v;
     bool to_owner = !is_forwardable(req);
@@ -225,13 +247,13 @@ node__forward_try(struct node *n, struct ctl_req *creq,
         uint32_t load;
         leader = owner;
         if (owner == 0 || !node__members_live_load(n, owner, &load))
-            return false;
+            return FWD_NO;
     } else if (raft_role_get(core) == RAFT_LEADER || leader == 0) {
-        return false; /* the local answer says what there is to say */
+        return FWD_NO; /* the local answer says what there is to say */
     }
     const char *addr = node__members_addr(n, leader);
     if (addr == NULL || n->wire == NULL)
-        return false;
+        return FWD_NO;
     size_t len = naos__v1__request__get_packed_size(req);
     if (len > FORWARD_MAX_REQUEST) {
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
@@ -239,26 +261,28 @@ node__forward_try(struct node *n, struct ctl_req *creq,
                         "forwarded to another node (%u): run it on %s "
                         "(nothing changed)", len, FORWARD_MAX_REQUEST,
                         leader_name(n, leader));
-        return true;
+        return FWD_ANSWERED;
     }
     struct node_forward *f = NULL;
     for (size_t i = 0; i < NODE_FORWARD_MAX && f == NULL; i++)
-        if (n->fwd[i].req == NULL)
+        if (!fwd_busy(&n->fwd[i]))
             f = &n->fwd[i];
     if (f == NULL) {
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
                         "%d commands already wait for the leader %s: "
                         "nothing changed, try again in a moment",
                         NODE_FORWARD_MAX, leader_name(n, leader));
-        return true;
+        return FWD_ANSWERED;
     }
-    if (ctl_req_defer(creq, fwd_cancel, n) != NAOS_OK)
-        return false;
+    if (creq != NULL) {
+        if (ctl_req_defer(creq, fwd_cancel, n) != NAOS_OK)
+            return FWD_NO;
+        *deferred = true;
+    }
     uint8_t *inner = pack(&req->base, &len);
     if (inner == NULL) {
         rep->failed = 1;
-        ctl_req_finish(creq);
-        return true;
+        return FWD_ANSWERED;
     }
     uint64_t id = ++n->fwd_seq;
     int rc = send_wrapped(n, leader, FORWARD_TYPE, id, inner, len);
@@ -268,13 +292,34 @@ node__forward_try(struct node *n, struct ctl_req *creq,
                         "cannot reach the leader %s (%s): nothing changed, "
                         "try again in a moment", leader_name(n, leader),
                         naos_strerror(rc));
-        ctl_req_finish(creq);
-        return true;
+        return FWD_ANSWERED;
     }
-    *f = (struct node_forward){id, leader, creq,
+    *f = (struct node_forward){id, leader, creq, hw,
                                n->r.now + FORWARD_TIMEOUT_MS, to_owner};
     n->fwd_sent++;
-    return true;
+    return FWD_SENT;
+}
+
+bool
+node__forward_try(struct node *n, struct ctl_req *creq,
+                  const Naos__V1__Request *req, struct ctl_reply *rep)
+{
+    if (creq == NULL)
+        return false;
+    bool deferred;
+    enum node_fwd_outcome o = forward_start(n, creq, NULL, req, rep,
+                                            &deferred);
+    if (o == FWD_ANSWERED && deferred)
+        ctl_req_finish(creq); /* (else answered as the handler returns) */
+    return o != FWD_NO;
+}
+
+enum node_fwd_outcome
+node__forward_http(struct node *n, const Naos__V1__Request *req,
+                   struct node_http_wait *hw, struct ctl_reply *rep)
+{
+    bool deferred;
+    return forward_start(n, NULL, hw, req, rep, &deferred);
 }
 
 int
@@ -308,14 +353,14 @@ recv_reply(struct node *n, const struct wire_msg *m)
     }
     struct node_forward *f = NULL;
     for (size_t i = 0; i < NODE_FORWARD_MAX && f == NULL; i++)
-        if (n->fwd[i].req != NULL && n->fwd[i].id == fr->id &&
+        if (fwd_busy(&n->fwd[i]) && n->fwd[i].id == fr->id &&
             n->fwd[i].leader == m->sender)
             f = &n->fwd[i];
     if (f == NULL) {
         naos__v1__forward_reply__free_unpacked(fr, NULL);
         return true; /* late (timed out) or cancelled: nothing waits */
     }
-    struct ctl_reply *rep = ctl_req_reply(f->req);
+    struct ctl_reply *rep = fwd_reply(f);
     ProtobufCAllocator a = ctl_reply_pb_allocator(rep);
     Naos__V1__Reply *r =
         naos__v1__reply__unpack(&a, fr->reply.len, fr->reply.data);
@@ -329,7 +374,7 @@ recv_reply(struct node *n, const struct wire_msg *m)
         rep->msg = *r;
     }
     n->fwd_answered++;
-    fwd_finish(f);
+    fwd_finish(n, f);
     return true;
 }
 
@@ -338,11 +383,10 @@ node__forward_tick(struct node *n)
 {
     for (size_t i = 0; i < NODE_FORWARD_MAX; i++) {
         struct node_forward *f = &n->fwd[i];
-        if (f->req == NULL || n->r.now < f->deadline)
+        if (!fwd_busy(f) || n->r.now < f->deadline)
             continue;
         if (f->to_owner)
-            ctl_reply_error(ctl_req_reply(f->req),
-                            NAOS__V1__ERROR_CODE__BUSY,
+            ctl_reply_error(fwd_reply(f), NAOS__V1__ERROR_CODE__BUSY,
                             "%s, which runs the deployment, did not answer "
                             "within %d s (a checkpoint save may or may not "
                             "have been recorded): try again, or `naos "
@@ -350,7 +394,7 @@ node__forward_tick(struct node *n)
                             node__node_name(n, f->leader),
                             FORWARD_TIMEOUT_MS / 1000);
         else
-            ctl_reply_error(ctl_req_reply(f->req),
+            ctl_reply_error(fwd_reply(f),
                             NAOS__V1__ERROR_CODE__UNKNOWN_OUTCOME,
                             "the leader %s did not answer within %d s: the "
                             "command may or may not have been carried out; "
@@ -358,7 +402,7 @@ node__forward_tick(struct node *n)
                             leader_name(n, f->leader),
                             FORWARD_TIMEOUT_MS / 1000);
         n->fwd_timeouts++;
-        fwd_finish(f);
+        fwd_finish(n, f);
     }
     node__read_step(n);
 }
@@ -368,7 +412,7 @@ node__forward_deadline(struct node *n)
 {
     naos_time d = NAOS_TIME_NEVER;
     for (size_t i = 0; i < NODE_FORWARD_MAX; i++)
-        if (n->fwd[i].req != NULL && n->fwd[i].deadline < d)
+        if (fwd_busy(&n->fwd[i]) && n->fwd[i].deadline < d)
             d = n->fwd[i].deadline;
     naos_time r = node__read_deadline(n);
     return r < d ? r : d;
@@ -477,7 +521,10 @@ node__forward_recv(void *arg, const struct wire_msg *m)
 void
 node__forward_close(struct node *n)
 {
-    for (size_t i = 0; i < NODE_FORWARD_MAX; i++)
+    for (size_t i = 0; i < NODE_FORWARD_MAX; i++) {
+        if (n->fwd[i].http != NULL)
+            node__http_wait_drop(n->fwd[i].http);
         n->fwd[i] = (struct node_forward){0};
+    }
     node__read_close(n);
 }

@@ -246,6 +246,95 @@ answer_events(struct node *n, const struct http_route *rt,
     defer(res, rep, render_events);
 }
 
+/* The HTTP answer to a command's control reply (consumed). */
+static void
+command_answer(struct ctl_reply *rep, const char *name,
+               struct http_response *res)
+{
+    if (reply_failed(rep, res))
+        return;
+    NAOS_INFO("http", "%s (over HTTP)", rep->msg.message);
+    json_t *doc = json_pack("{s:s, s:s}", "message", rep->msg.message,
+                            "deployment", name);
+    http_response_json(res, 200, doc);
+    json_decref(doc);
+    arena_free(rep);
+}
+
+/* struct node_http_wait: an HTTP API command forwarded to the leader
+ * (node_forward.c), answered when its answer comes back. */
+struct node_http_wait {
+    struct http_response *res; /* deferred (http_resume) */
+    struct ctl_reply *rep;     /* heap arena the answer goes in */
+    char *name;                /* the deployment, for the JSON */
+};
+
+struct ctl_reply *
+node__http_wait_reply(struct node_http_wait *hw)
+{
+    return hw->rep;
+}
+
+void
+node__http_wait_drop(struct node_http_wait *hw)
+{
+    if (hw == NULL)
+        return;
+    if (hw->rep != NULL)
+        arena_free(hw->rep);
+    naos_free(hw->name);
+    naos_free(hw);
+}
+
+void
+node__http_wait_done(struct node *n, struct node_http_wait *hw)
+{
+    command_answer(hw->rep, hw->name, hw->res);
+    hw->rep = NULL; /* consumed */
+    http_resume(&n->http, hw->res);
+    node__http_wait_drop(hw);
+}
+
+/* A command on a follower of a cluster goes to the leader, as `naos`
+ * sends it there (node_forward.c); true when it is answered or waits. */
+static bool
+command_forwarded(struct node *n, const Naos__V1__Request *req,
+                  const char *name, struct http_response *res)
+{
+    if (n->log == NULL || n->nvoters < 2 || !http_can_defer(&n->http))
+        return false;
+    struct node_http_wait *hw = naos_alloc(sizeof *hw);
+    struct ctl_reply *rep = naos_alloc(sizeof *rep);
+    char *copy = naos_strdup(name);
+    if (hw == NULL || rep == NULL || copy == NULL) {
+        naos_free(hw);
+        naos_free(rep);
+        naos_free(copy);
+        return false; /* answered here, which says what it can */
+    }
+    naos__v1__reply__init(&rep->msg);
+    *hw = (struct node_http_wait){res, rep, copy};
+    switch (node__forward_http(n, req, hw, rep)) {
+    case FWD_SENT:
+        res->deferred = true;
+        return true;
+    case FWD_ANSWERED:
+        hw->rep = NULL;
+        node__http_wait_drop(hw);
+        if (rep->failed) {
+            arena_free(rep);
+            http_response_error(res, 500, "naos-node ran out of memory");
+        } else {
+            command_answer(rep, name, res);
+        }
+        return true;
+    case FWD_NO:
+    default:
+        node__http_wait_drop(hw);
+        return false;
+    }
+}
+
 static void
 answer_command(struct node *n, const struct http_route *rt,
                struct http_response *res)
@@ -270,15 +359,9 @@ answer_command(struct node *n, const struct http_route *rt,
         http_response_error(res, 404, "no such command");
         return;
     }
-    struct ctl_reply *rep = ask(n, &req);
-    if (reply_failed(rep, res))
+    if (command_forwarded(n, &req, rt->name, res))
         return;
-    NAOS_INFO("http", "%s (over HTTP)", rep->msg.message);
-    json_t *doc = json_pack("{s:s, s:s}", "message", rep->msg.message,
-                            "deployment", rt->name);
-    http_response_json(res, 200, doc);
-    json_decref(doc);
-    arena_free(rep);
+    command_answer(ask(n, &req), rt->name, res);
 }
 
 struct tally {

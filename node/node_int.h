@@ -114,10 +114,16 @@ struct node_peer_memo {
 
 /* struct node_forward: a request of this node's control socket waiting
  * for the leader's answer. */
+struct node_http_wait;
+
+/* struct node_forward: one request forwarded, waiting for its answer,
+ * for a control request (req, deferred) or an HTTP API request (http,
+ * node_http.c); both NULL: a free slot. */
 struct node_forward {
-    uint64_t id;          /* of the Forward; 0: free slot with req NULL */
+    uint64_t id;          /* of the Forward */
     uint64_t leader;      /* the node it went to */
-    struct ctl_req *req;  /* deferred; NULL: free */
+    struct ctl_req *req;
+    struct node_http_wait *http;
     naos_time deadline;
     bool to_owner;        /* to a deployment's node, not the leader */
 };
@@ -560,6 +566,20 @@ void node__raft_close(struct node *n);
  * (true: answered or deferred; false: handle it here). */
 bool node__forward_try(struct node *n, struct ctl_req *creq,
                        const Naos__V1__Request *req, struct ctl_reply *rep);
+/* node__forward_http: the same for an HTTP API command: FWD_SENT (hw
+ * waits: node__http_wait_done answers it), FWD_ANSWERED (rep filled at
+ * once: why not), FWD_NO (answer here). */
+enum node_fwd_outcome { FWD_NO, FWD_ANSWERED, FWD_SENT };
+enum node_fwd_outcome node__forward_http(struct node *n,
+                                         const Naos__V1__Request *req,
+                                         struct node_http_wait *hw,
+                                         struct ctl_reply *rep);
+/* node_http.c: the reply arena of hw, and its answer once the forward
+ * came back (or timed out) with it filled; hw is freed. */
+struct ctl_reply *node__http_wait_reply(struct node_http_wait *hw);
+void node__http_wait_done(struct node *n, struct node_http_wait *hw);
+/* node__http_wait_drop frees hw unanswered (the node closes). */
+void node__http_wait_drop(struct node_http_wait *hw);
 bool node__forward_recv(void *arg, const struct wire_msg *m);
 
 /* ---- linearizable reads (node_read.c) ---- */

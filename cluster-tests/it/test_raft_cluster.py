@@ -17,6 +17,7 @@ harness.free_tcp_ports draws them below the ephemeral range, so parallel
 tests binding port 0 never take them. Raft state is read from each node's
 /metrics (naos_raft_*). Every node is reaped by PID and its temp dirs
 removed; figures (formation, failover, catch-up) are printed."""
+import json
 import os
 import re
 import shutil
@@ -660,6 +661,48 @@ class RaftCluster(unittest.TestCase):
         self.assertIn("deployment lab runs on %s, which is not reachable "
                       "now" % owner.name, r.err)
         self.assertEqual(raft_state(leader)["commit_index"], commit)
+
+    def test_http_commands_from_a_follower(self):
+        """The HTTP API's commands (POST .../NAME/restart|stop|start) on a
+        follower go to the leader as `naos` sends them, and are answered
+        with the leader's words once carried out there: no longer "busy,
+        ask the leader"."""
+        token = "t0k3n-for-the-naos-http-api-0123456789"
+        self.founders = [
+            Node(name="r%d" % i, extra_args=member_args(self.addrs, i,
+                                                        self.key),
+                 env={"NAOS_HTTP_TOKEN": token})
+            for i in range(3)]
+        for i in range(3):
+            self.start(i)
+        leader, _ = self.wait_leader(self.founders, within(20),
+                                     "one leader of 3 voters")
+        owner, asker = [n for n in self.founders if n is not leader]
+        trace = "NAOS_IT_RAFT_DEP=" + uuid.uuid4().hex
+        self.traces.append(trace)
+        r = leader.naos("deploy", "x", "--no-wait", "--on", owner.name,
+                        "--env", trace, "--", "sleep", "1000")
+        self.assertEqual(r.code, 0, r)
+        first = owner.wait_running_pid("x/x", within(10))
+        wait_until(lambda: asker.naos("status", "x").code == 0, within(10),
+                   msg="x applied at %s" % asker.name)
+        auth = {"Authorization": "Bearer " + token}
+        code, _, body = asker.http("POST", "/api/v1/deployments/x/restart",
+                                   headers=auth)
+        doc = json.loads(body)
+        self.assertEqual(code, 200, doc)
+        self.assertEqual(doc["deployment"], "x")
+        self.assertIn("restarting x on %s" % owner.name, doc["message"])
+        second = owner.wait_running_pid("x/x", within(10), other_than=first)
+        self.assertEqual(processes_with_env(trace), [second])
+        code, _, body = asker.http("POST", "/api/v1/deployments/x/stop",
+                                   headers=auth)
+        self.assertEqual(code, 200, body)
+        owner.wait_state("x", "stopped", within(10))
+        code, _, body = asker.http("POST", "/api/v1/deployments/nosuch/start",
+                                   headers=auth)
+        self.assertEqual(code, 404, body)
+        self.assertIn("no deployment named nosuch", json.loads(body)["error"])
 
     def test_followers_own_commands_reach_the_log(self):
         """What a follower proposes itself goes through the leader

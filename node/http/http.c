@@ -548,6 +548,19 @@ render_push(struct http_shared *sh, struct http_job *job)
 
 /* ---- the reactor thread ------------------------------------------------------ */
 
+/* answered: job's response is filled: rendered off the reactor, or sent. */
+static void
+answered(struct http *h, struct http_job *job)
+{
+    if (job->res.render && h->render_started)
+        render_push(h->sh, job);
+    else {
+        if (job->res.render)
+            job->res.render(job->res.render_arg, &job->res);
+        complete(job);
+    }
+}
+
 static void
 on_inbox(void *arg, uint32_t events)
 {
@@ -559,13 +572,35 @@ on_inbox(void *arg, uint32_t events)
         struct http_job *job = (struct http_job *)it;
         it = it->next;
         h->answer(h->arg, &job->rt, &job->res);
-        if (job->res.render && h->render_started)
-            render_push(h->sh, job);
-        else {
-            if (job->res.render)
-                job->res.render(job->res.render_arg, &job->res);
-            complete(job);
+        if (job->res.deferred && h->ndeferred < HTTP_DEFERRED_MAX) {
+            h->deferred[h->ndeferred++] = job;
+            continue;
         }
+        if (job->res.deferred) /* the answer function broke the bound */
+            http_response_error(&job->res, 503, "naos-node is busy: "
+                                "too many requests wait; retry shortly");
+        job->res.deferred = false;
+        answered(h, job);
+    }
+}
+
+bool
+http_can_defer(const struct http *h)
+{
+    return h->open && h->ndeferred < HTTP_DEFERRED_MAX;
+}
+
+void
+http_resume(struct http *h, struct http_response *res)
+{
+    for (size_t i = 0; i < h->ndeferred; i++) {
+        struct http_job *job = h->deferred[i];
+        if (&job->res != res)
+            continue;
+        h->deferred[i] = h->deferred[--h->ndeferred];
+        job->res.deferred = false;
+        answered(h, job);
+        return;
     }
 }
 
@@ -681,6 +716,18 @@ http_close(struct http *h, struct reactor *r)
     if (h->watching)
         reactor_del(r, &h->watch);
     h->watching = false;
+    /* the deferred first, while connections are open */
+    for (size_t i = 0; i < h->ndeferred; i++) {
+        struct http_job *job = h->deferred[i];
+        if (job->res.render_free)
+            job->res.render_free(job->res.render_arg);
+        job->res.render = NULL;
+        job->res.render_free = NULL;
+        job->res.deferred = false;
+        http_response_error(&job->res, 503, "naos-node is shutting down");
+        complete(job);
+    }
+    h->ndeferred = 0;
     /* no request arrives after this; connections are closed */
     front_stop(h->front);
     fail_all(reactor_inbox_close(&sh->inbox));

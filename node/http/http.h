@@ -75,7 +75,14 @@ struct http_response {
     void (*render)(void *render_arg, struct http_response *res);
     void (*render_free)(void *render_arg);
     void *render_arg;
+    /* deferred: set by the answer function to answer later, from the
+     * reactor thread, with http_resume(h, res) once the fields above are
+     * filled (res stays valid until then). At most HTTP_DEFERRED_MAX at
+     * once: past that the answer function must answer at once. */
+    bool deferred;
 };
+
+#define HTTP_DEFERRED_MAX 64
 
 /* http_answer_fn: the node's answer to a routed request (rt borrowed for
  * the call). Reactor thread only. */
@@ -113,6 +120,8 @@ struct http {
     bool render_started;
     bool watching;     /* watch is registered with the reactor */
     bool open;
+    struct http_job *deferred[HTTP_DEFERRED_MAX]; /* answered later */
+    size_t ndeferred;
 };
 
 /* http_open starts serving cfg->url with cfg->limits and watches the
@@ -124,7 +133,18 @@ struct http {
 int http_open(struct http *h, struct reactor *r, const struct http_config *cfg,
               http_answer_fn answer, void *arg, char *errbuf, size_t errlen);
 
-/* http_close stops listening, answers every queued request 503, stops the
+/* http_can_defer: whether an answer function may defer one more
+ * request (res->deferred). Reactor thread. */
+bool http_can_defer(const struct http *h);
+
+/* http_resume answers a deferred request: res is the one the answer
+ * function deferred, filled since (body, or render). Reactor thread. A
+ * client that went away meanwhile is not answered (its connection's
+ * generation moved on: front.h). */
+void http_resume(struct http *h, struct http_response *res);
+
+/* http_close stops listening, answers every queued and every deferred
+ * request 503 (the caller resumes none after), stops the
  * render thread and releases the server. Safe on a zeroed or closed h.
  * Reactor thread. */
 void http_close(struct http *h, struct reactor *r);

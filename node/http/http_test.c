@@ -25,6 +25,10 @@ static int port;
 static atomic_int answered;
 static atomic_int rendered_on_reactor;
 static pthread_t reactor_thread_id;
+/* deferral: the answer function keeps /api/v1/deployments/later and the
+ * serve loop (the reactor) resumes it once resume_now is set */
+static struct http_response *held;
+static atomic_int held_seen, resume_now;
 
 struct reply {
     int status;
@@ -99,7 +103,12 @@ answer(void *arg, const struct http_route *rt, struct http_response *res)
         res->render_arg = naos_strdup("world");
         break;
     case HTTP_R_DEPLOYMENT:
-        if (strcmp(rt->name, "web") == 0) {
+        if (strcmp(rt->name, "later") == 0 && held == NULL &&
+            http_can_defer(&h)) {
+            res->deferred = true;
+            held = res;
+            atomic_store(&held_seen, 1);
+        } else if (strcmp(rt->name, "web") == 0) {
             json_t *doc = json_pack("{s:s}", "name", rt->name);
             http_response_json(res, 200, doc);
             json_decref(doc);
@@ -157,8 +166,17 @@ serve(const char *tok, size_t cap, void (*fn)(void))
     struct client c = {.fn = fn};
     pthread_t t;
     pthread_create(&t, NULL, client_main, &c);
-    while (!atomic_load(&c.done))
+    while (!atomic_load(&c.done)) {
         reactor_run_once(&r, 10);
+        if (held != NULL && atomic_load(&resume_now)) {
+            json_t *doc = json_pack("{s:b}", "later", 1);
+            http_response_json(held, 200, doc);
+            json_decref(doc);
+            http_resume(&h, held);
+            held = NULL;
+            atomic_store(&resume_now, 0);
+        }
+    }
     pthread_join(t, NULL);
     http_close(&h, &r);
     reactor_fini(&r);
@@ -332,6 +350,61 @@ c_keepalive(void)
     close(fd);
 }
 
+static struct reply late_reply;
+
+static void *
+late_client(void *arg)
+{
+    (void)arg;
+    fetch(GET("/api/v1/deployments/later"), &late_reply);
+    return NULL;
+}
+
+static pthread_t late;
+
+/* A deferred answer comes when the node resumes it (other requests are
+ * answered meanwhile); one still deferred when the server closes is
+ * answered 503. */
+static void
+c_deferred(void)
+{
+    pthread_create(&late, NULL, late_client, NULL);
+    for (int i = 0; i < 500 && !atomic_load(&held_seen); i++)
+        usleep(10000);
+    NT_TRUE(atomic_load(&held_seen));
+    struct reply rp;
+    fetch(GET("/api/v1/deployments/web"), &rp);
+    NT_EQ_INT(rp.status, 200); /* served while the other waits */
+    NT_EQ_INT(late_reply.status, 0);
+    atomic_store(&resume_now, 1);
+    pthread_join(late, NULL);
+    NT_EQ_INT(late_reply.status, 200);
+    NT_EQ_STR(late_reply.body, "{\"later\":true}\n");
+    /* the next one is left deferred: the server closes under it */
+    atomic_store(&held_seen, 0);
+    pthread_create(&late, NULL, late_client, NULL);
+    for (int i = 0; i < 500 && !atomic_load(&held_seen); i++)
+        usleep(10000);
+    NT_TRUE(atomic_load(&held_seen));
+}
+
+static void
+test_deferred(void)
+{
+    serve(NULL, 0, c_deferred);
+    NT_TRUE(held != NULL); /* http_close answered it */
+    held = NULL;
+    pthread_join(late, NULL);
+    /* 503, unless the server's hard stop closes the connection first (as
+     * for queued requests, test_busy_and_close) */
+    NT_TRUE(late_reply.status == 503 || late_reply.status == 0);
+    if (late_reply.status == 503)
+        NT_CONTAINS(late_reply.body, "shutting down");
+    for (int i = 0; i < 200 && naos_alloc_live() != 0; i++)
+        usleep(10000);
+    NT_EQ_INT(naos_alloc_live(), 0);
+}
+
 static void
 test_keepalive(void)
 {
@@ -430,6 +503,7 @@ main(void)
         NT_CASE(test_routes),    NT_CASE(test_errors),
         NT_CASE(test_auth),      NT_CASE(test_keepalive),
         NT_CASE(test_busy_and_close), NT_CASE(test_bind_failure),
+        NT_CASE(test_deferred),
         {0},
     };
     return nt_run(cases);
