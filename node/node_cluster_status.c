@@ -228,7 +228,9 @@ static void
 compose(struct node *n, struct node_gather *g)
 {
     struct ctl_req *req = g->req;
-    struct ctl_reply *rep = ctl_req_reply(req);
+    struct node_http_wait *hw = g->http;
+    struct ctl_reply *rep = req ? ctl_req_reply(req)
+                                : node__http_wait_reply(hw);
     Naos__V1__DeploymentRecord **recs = NULL;
     Naos__V1__PlacementRecord **pl = NULL;
     size_t nrec = 0, npl = 0;
@@ -279,33 +281,24 @@ done:
     store_deploy_list_free(recs, nrec);
     store_placement_list_free(pl, npl);
     gather_free(g);
-    ctl_req_finish(req);
+    if (req != NULL)
+        ctl_req_finish(req);
+    else
+        node__http_wait_done(n, hw);
 }
 
-bool
-node__cluster_status_try(struct node *n, struct ctl_req *creq,
-                         const Naos__V1__Request *req, struct ctl_reply *rep)
+static bool
+gather_busy(const struct node_gather *g)
 {
-    if (creq == NULL || req->req_case != NAOS__V1__REQUEST__REQ_STATUS ||
-        n->log == NULL || n->nvoters < 2 ||
-        (req->status && (req->status->local ||
-                         (req->status->name && req->status->name[0]))))
-        return false;
-    struct node_gather *g = NULL;
-    for (size_t i = 0; i < STATUS_GATHERS && g == NULL; i++)
-        if (n->gathers[i].req == NULL)
-            g = &n->gathers[i];
-    if (g == NULL) {
-        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
-                        "%d cluster status requests are being answered: try "
-                        "again in a moment (or `naos status --local`)",
-                        STATUS_GATHERS);
-        return true;
-    }
-    if (ctl_req_defer(creq, gather_cancel, n) != NAOS_OK)
-        return false; /* this node's trees, as without a cluster */
-    *g = (struct node_gather){.req = creq,
-                              .deadline = n->r.now + STATUS_GATHER_MS};
+    return g->req != NULL || g->http != NULL;
+}
+
+/* gather_start: asks every other live voter for its report; composes at
+ * once when there is nobody to ask. */
+static void
+gather_start(struct node *n, struct node_gather *g)
+{
+    g->deadline = n->r.now + STATUS_GATHER_MS;
     /* ask every other voter that is alive (its placements or not: a
      * deploy being applied there may have started) */
     for (size_t i = 0; i < n->nvoters; i++) {
@@ -322,7 +315,52 @@ node__cluster_status_try(struct node *n, struct ctl_req *creq,
     }
     if (g->nask == 0)
         compose(n, g);
+}
+
+static struct node_gather *
+gather_slot(struct node *n)
+{
+    for (size_t i = 0; i < STATUS_GATHERS; i++)
+        if (!gather_busy(&n->gathers[i]))
+            return &n->gathers[i];
+    return NULL;
+}
+
+bool
+node__cluster_status_try(struct node *n, struct ctl_req *creq,
+                         const Naos__V1__Request *req, struct ctl_reply *rep)
+{
+    if (creq == NULL || req->req_case != NAOS__V1__REQUEST__REQ_STATUS ||
+        n->log == NULL || n->nvoters < 2 ||
+        (req->status && (req->status->local ||
+                         (req->status->name && req->status->name[0]))))
+        return false;
+    struct node_gather *g = gather_slot(n);
+    if (g == NULL) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
+                        "%d cluster status requests are being answered: try "
+                        "again in a moment (or `naos status --local`)",
+                        STATUS_GATHERS);
+        return true;
+    }
+    if (ctl_req_defer(creq, gather_cancel, n) != NAOS_OK)
+        return false; /* this node's trees, as without a cluster */
+    *g = (struct node_gather){.req = creq};
+    gather_start(n, g);
     return true;
+}
+
+int
+node__cluster_status_http(struct node *n, struct node_http_wait *hw)
+{
+    if (n->log == NULL || n->nvoters < 2)
+        return NAOS_EINVAL;
+    struct node_gather *g = gather_slot(n);
+    if (g == NULL)
+        return NAOS_EBUSY;
+    *g = (struct node_gather){.http = hw};
+    gather_start(n, g);
+    return NAOS_OK;
 }
 
 bool
@@ -333,7 +371,7 @@ node__cluster_status_reply(struct node *n, uint64_t from, uint64_t id,
         return false;
     for (size_t i = 0; i < STATUS_GATHERS; i++) {
         struct node_gather *g = &n->gathers[i];
-        if (g->req == NULL)
+        if (!gather_busy(g))
             continue;
         size_t pending = 0;
         bool mine = false;
@@ -362,7 +400,8 @@ void
 node__cluster_status_tick(struct node *n)
 {
     for (size_t i = 0; i < STATUS_GATHERS; i++)
-        if (n->gathers[i].req != NULL && n->r.now >= n->gathers[i].deadline)
+        if (gather_busy(&n->gathers[i]) &&
+            n->r.now >= n->gathers[i].deadline)
             compose(n, &n->gathers[i]);
 }
 
@@ -371,7 +410,7 @@ node__cluster_status_deadline(struct node *n)
 {
     naos_time d = NAOS_TIME_NEVER;
     for (size_t i = 0; i < STATUS_GATHERS; i++)
-        if (n->gathers[i].req != NULL && n->gathers[i].deadline < d)
+        if (gather_busy(&n->gathers[i]) && n->gathers[i].deadline < d)
             d = n->gathers[i].deadline;
     return d;
 }
@@ -379,9 +418,12 @@ node__cluster_status_deadline(struct node *n)
 void
 node__cluster_status_close(struct node *n)
 {
-    for (size_t i = 0; i < STATUS_GATHERS; i++)
-        if (n->gathers[i].req != NULL)
+    for (size_t i = 0; i < STATUS_GATHERS; i++) {
+        if (n->gathers[i].http != NULL)
+            node__http_wait_drop(n->gathers[i].http);
+        if (gather_busy(&n->gathers[i]))
             gather_free(&n->gathers[i]);
+    }
     for (size_t i = 0; i < NODE_VOTERS_MAX; i++) {
         naos_free(n->reports[i].buf);
         n->reports[i] = (struct node_report){0};

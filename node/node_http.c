@@ -261,12 +261,33 @@ command_answer(struct ctl_reply *rep, const char *name,
     arena_free(rep);
 }
 
-/* struct node_http_wait: an HTTP API command forwarded to the leader
- * (node_forward.c), answered when its answer comes back. */
+/* The cluster's status (node_cluster_status.c), as `naos status --json`
+ * renders it. */
+static void
+render_cluster_status(void *arg, struct http_response *res)
+{
+    struct ctl_reply *rep = arg;
+    json_t *j = rep->msg.rep_case == NAOS__V1__REPLY__REP_STATUS
+                    ? status_json_status(rep->msg.status)
+                    : NULL;
+    if (rep->msg.code != NAOS__V1__ERROR_CODE__OK)
+        http_response_error(res, http_status_of(rep->msg.code), "%s",
+                            rep->msg.error ? rep->msg.error : "failed");
+    else
+        http_response_json(res, 200, j);
+    json_decref(j);
+}
+
+/* struct node_http_wait: an HTTP API request answered once the cluster
+ * has: a command forwarded to the leader (node_forward.c), or the
+ * cluster's status gathered from its nodes (node_cluster_status.c). */
 struct node_http_wait {
     struct http_response *res; /* deferred (http_resume) */
     struct ctl_reply *rep;     /* heap arena the answer goes in */
     char *name;                /* the deployment, for the JSON */
+    bool status;               /* a status, not a command */
+    bool in_handler;           /* answered before the handler returned */
+    bool finished;
 };
 
 struct ctl_reply *
@@ -289,10 +310,63 @@ node__http_wait_drop(struct node_http_wait *hw)
 void
 node__http_wait_done(struct node *n, struct node_http_wait *hw)
 {
-    command_answer(hw->rep, hw->name, hw->res);
+    if (hw->status) {
+        defer(hw->res, hw->rep, render_cluster_status); /* owns rep */
+        if (hw->rep->failed) {
+            hw->res->render = NULL;
+            hw->res->render_free = NULL;
+            hw->res->render_arg = NULL;
+            arena_free(hw->rep);
+            http_response_error(hw->res, 500, "naos-node ran out of memory");
+        }
+    } else {
+        command_answer(hw->rep, hw->name, hw->res);
+    }
     hw->rep = NULL; /* consumed */
+    if (hw->in_handler) {
+        hw->finished = true; /* its handler answers it as it returns */
+        return;
+    }
     http_resume(&n->http, hw->res);
     node__http_wait_drop(hw);
+}
+
+/* `GET /api/v1/status?scope=cluster` on a cluster: every deployment of
+ * the cluster, each owner's trees gathered as for `naos status`; true
+ * when answered or deferred. */
+static bool
+cluster_status(struct node *n, struct http_response *res)
+{
+    if (n->log == NULL || n->nvoters < 2)
+        return false; /* no cluster: this node's status is the whole */
+    if (!http_can_defer(&n->http)) {
+        http_response_error(res, 503, "naos-node is busy: too many requests "
+                            "wait; retry shortly");
+        return true;
+    }
+    struct node_http_wait *hw = naos_alloc(sizeof *hw);
+    struct ctl_reply *rep = naos_alloc(sizeof *rep);
+    if (hw == NULL || rep == NULL) {
+        naos_free(hw);
+        naos_free(rep);
+        http_response_error(res, 500, "naos-node ran out of memory");
+        return true;
+    }
+    naos__v1__reply__init(&rep->msg);
+    *hw = (struct node_http_wait){.res = res, .rep = rep, .status = true,
+                                  .in_handler = true};
+    int rc = node__cluster_status_http(n, hw);
+    hw->in_handler = false;
+    if (rc == NAOS_OK && !hw->finished) {
+        res->deferred = true;
+        return true;
+    }
+    if (rc == NAOS_EBUSY)
+        http_response_error(res, 503, "%d cluster status requests are being "
+                            "answered: retry shortly (or ?scope=local)",
+                            STATUS_GATHERS);
+    node__http_wait_drop(hw);
+    return rc != NAOS_EINVAL;
 }
 
 /* A command on a follower of a cluster goes to the leader, as `naos`
@@ -313,7 +387,7 @@ command_forwarded(struct node *n, const Naos__V1__Request *req,
         return false; /* answered here, which says what it can */
     }
     naos__v1__reply__init(&rep->msg);
-    *hw = (struct node_http_wait){res, rep, copy};
+    *hw = (struct node_http_wait){.res = res, .rep = rep, .name = copy};
     switch (node__forward_http(n, req, hw, rep)) {
     case FWD_SENT:
         res->deferred = true;
@@ -882,7 +956,8 @@ node__http_answer(void *arg, const struct http_route *rt,
     uint64_t t0 = naos_clock_now_us(); /* a measurement: busy time */
     switch (rt->kind) {
     case HTTP_R_STATUS:
-        answer_status(n, NULL, res, render_status);
+        if (!rt->cluster || !cluster_status(n, res))
+            answer_status(n, NULL, res, render_status);
         break;
     case HTTP_R_DEPLOYMENT:
         answer_status(n, rt->name, res, render_deployment);

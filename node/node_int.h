@@ -169,8 +169,10 @@ struct node_fwd_job {
 #define STATUS_GATHERS 8
 #define STATUS_GATHER_MS 2000
 
+struct node_http_wait;
 struct node_gather {
-    struct ctl_req *req; /* deferred; NULL: free slot */
+    struct ctl_req *req; /* deferred; NULL: free slot (unless http) */
+    struct node_http_wait *http; /* or an HTTP API status (node_http.c) */
     naos_time deadline;
     size_t nask;
     struct {
@@ -574,6 +576,10 @@ enum node_fwd_outcome node__forward_http(struct node *n,
                                          const Naos__V1__Request *req,
                                          struct node_http_wait *hw,
                                          struct ctl_reply *rep);
+/* node__cluster_status_http starts gathering the cluster's status for an
+ * HTTP API request (answered by node__http_wait_done): NAOS_OK, NAOS_EBUSY
+ * (every gathering slot taken), NAOS_EINVAL (no cluster). */
+int node__cluster_status_http(struct node *n, struct node_http_wait *hw);
 /* node_http.c: the reply arena of hw, and its answer once the forward
  * came back (or timed out) with it filled; hw is freed. */
 struct ctl_reply *node__http_wait_reply(struct node_http_wait *hw);

@@ -666,7 +666,8 @@ class RaftCluster(unittest.TestCase):
         """The HTTP API's commands (POST .../NAME/restart|stop|start) on a
         follower go to the leader as `naos` sends them, and are answered
         with the leader's words once carried out there: no longer "busy,
-        ask the leader"."""
+        ask the leader". GET /api/v1/status?scope=cluster answers what
+        `naos status` does, gathered from the nodes."""
         token = "t0k3n-for-the-naos-http-api-0123456789"
         self.founders = [
             Node(name="r%d" % i, extra_args=member_args(self.addrs, i,
@@ -686,6 +687,16 @@ class RaftCluster(unittest.TestCase):
         first = owner.wait_running_pid("x/x", within(10))
         wait_until(lambda: asker.naos("status", "x").code == 0, within(10),
                    msg="x applied at %s" % asker.name)
+        # the cluster's status over HTTP, from a node that does not run x
+        doc = asker.http_json("/api/v1/status?scope=cluster")
+        self.assertEqual(doc["cluster"]["leader"], leader.name, doc)
+        deps = {d["name"]: d for d in doc["deployments"]}
+        self.assertEqual(deps["x"]["node"], owner.name, doc)
+        self.assertEqual(find_node(deps["x"]["tree"], "x/x")["pid"], first,
+                         doc)
+        self.assertEqual(asker.http_json("/api/v1/status")["deployments"],
+                         [])  # its own: none
+        asker.http_json("/api/v1/status?scope=everything", status=400)
         auth = {"Authorization": "Bearer " + token}
         code, _, body = asker.http("POST", "/api/v1/deployments/x/restart",
                                    headers=auth)

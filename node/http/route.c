@@ -128,6 +128,35 @@ parse_events_query(const char *q, size_t n, struct http_route *rt)
     return true;
 }
 
+/* Parses the status query: scope=cluster (every deployment of the
+ * cluster, `naos status`) or scope=local (this node's, the default). */
+static bool
+parse_status_query(const char *q, size_t n, struct http_route *rt)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && q[j] != '&')
+            j++;
+        const char *eq = memchr(q + i, '=', j - i);
+        size_t klen = eq ? (size_t)(eq - (q + i)) : j - i;
+        char key[32], val[32];
+        const char *vs = eq ? eq + 1 : q + j;
+        size_t vlen = eq ? (size_t)(q + j - vs) : 0;
+        if (pct_decode(q + i, klen, key, sizeof key, true) &&
+            strcmp(key, "scope") == 0) {
+            if (!pct_decode(vs, vlen, val, sizeof val, true) ||
+                (strcmp(val, "cluster") != 0 && strcmp(val, "local") != 0))
+                return route_fail(rt, 400, NULL, "bad scope: cluster (every "
+                                  "deployment of the cluster) or local "
+                                  "(this node's)");
+            rt->cluster = strcmp(val, "cluster") == 0;
+        }
+        i = j + 1;
+    }
+    return true;
+}
+
 static bool
 utf8_valid(const char *s)
 {
@@ -271,6 +300,8 @@ http_route_parse(const char *method, const char *target,
         return route_fail(rt, 405, allow_get, "method not allowed: use GET");
     }
     if (k == HTTP_R_EVENTS && !parse_events_query(query, qlen, rt))
+        return false;
+    if (k == HTTP_R_STATUS && !parse_status_query(query, qlen, rt))
         return false;
     rt->kind = k;
     return true;

@@ -66,6 +66,7 @@ struct http_route {
     char name[HTTP_MAX_NAME];   /* deployment name, percent-decoded */
     uint64_t since;             /* events cursor (0 = from the oldest) */
     uint32_t max;               /* events per answer, 1..HTTP_EVENTS_MAX */
+    bool cluster;               /* status: ?scope=cluster (else local) */
     /* When kind is HTTP_R_NONE: the HTTP status to answer (400, 404, 405,
      * 414), the Allow value for 405 (static string) and a message for the
      * JSON error body. */

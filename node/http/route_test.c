@@ -121,6 +121,29 @@ test_limits(void)
     NT_EQ_INT(rt.status, 400);
 }
 
+/* ?scope=cluster|local on the status; anything else is refused. */
+static void
+test_status_scope(void)
+{
+    NT_TRUE(http_route_parse("GET", "/api/v1/status", &rt));
+    NT_FALSE(rt.cluster);
+    NT_TRUE(http_route_parse("GET", "/api/v1/status?scope=cluster", &rt));
+    NT_EQ_INT(rt.kind, HTTP_R_STATUS);
+    NT_TRUE(rt.cluster);
+    NT_TRUE(http_route_parse("GET", "/api/v1/status?x=1&scope=local", &rt));
+    NT_FALSE(rt.cluster);
+    NT_TRUE(http_route_parse("GET", "/api/v1/status?scope=%63luster", &rt));
+    NT_TRUE(rt.cluster);
+    const char *bad[] = {"/api/v1/status?scope=", "/api/v1/status?scope=all",
+                         "/api/v1/status?scope=CLUSTER",
+                         "/api/v1/status?scope=%zz"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        NT_FALSE(http_route_parse("GET", bad[i], &rt));
+        NT_EQ_INT(rt.status, 400);
+        NT_CONTAINS(rt.error, "bad scope");
+    }
+}
+
 static void
 test_events_query(void)
 {
@@ -357,6 +380,7 @@ main(void)
         NT_CASE(test_routes),      NT_CASE(test_not_found),
         NT_CASE(test_methods),     NT_CASE(test_names),
         NT_CASE(test_limits),      NT_CASE(test_events_query),
+        NT_CASE(test_status_scope),
         NT_CASE(test_parse_u64),   NT_CASE(test_auth),
         NT_CASE(test_addr),        NT_CASE(test_utf8_name),
         NT_CASE(test_hosts),       NT_CASE(test_limit_options),
