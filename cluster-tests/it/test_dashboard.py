@@ -472,7 +472,9 @@ children:
 
     def test_nodes_panel_names_leader_term_and_roles(self):
         """On a cluster of three founders the nodes panel says who leads
-        in which term, and each member's role, as /api/v1/nodes does."""
+        in which term, and each member's role, as /api/v1/nodes does; the
+        deployments of every node are shown under a heading per node, the
+        page's own node first, another node's with its live tree."""
         key = os.path.join(self.tmp, "cluster.key")
         p = subprocess.run([os.environ.get("NAOS_BIN", "naos"), "keygen",
                             key], capture_output=True, text=True, timeout=10)
@@ -508,6 +510,23 @@ children:
             self.assertEqual(roles[doc["leader"]], "leader", got)
             self.assertEqual(sorted(roles.values()),
                              ["leader", "voter", "voter"], got)
+            # every node's deployments, grouped by node
+            for name, on in (("x", "c1"), ("y", "c0")):
+                r = a.naos("deploy", name, "--no-wait", "--on", on, "--",
+                           "sleep", "1000")
+                self.assertEqual(r.code, 0, r)
+            order_js = ("return [...document.querySelectorAll('#trees > "
+                        "h3.node-group, #trees > section.dep')].map(e => "
+                        "e.tagName === 'H3' ? 'H:' + e.textContent : "
+                        "'D:' + e.dataset.deployment)")
+            want_order = ["H:on c0 (this node)", "D:y", "H:on c1", "D:x"]
+            got = wait_until(lambda: (lambda o: o if o == want_order
+                                      else None)(self.wd.js(order_js)), 20,
+                             msg="x under c1's heading, y under c0's")
+            row = wait_until(lambda: self.wd.js(
+                "const r = document.querySelector('tr[data-path=\"x/x\"]');"
+                "return r && r.textContent"), 10, msg="x/x's row")
+            self.assertIn("running", row)
         finally:
             problems = exit_all(started)
             self.assertEqual(problems, [])
