@@ -1528,6 +1528,7 @@ node_close(struct node *n)
     node__raft_close(n);
     node__forward_close(n);
     node__cluster_status_close(n);
+    node__http_close(n);
     grave_flush(n);
     node__events_flush(n);
     proc_orphans_scan_fini(&n->orphans);

@@ -191,7 +191,8 @@ one(struct node *n, const struct node_gather *g, struct ctl_reply *rep,
         if (!answered)
             ds->node_state = "unreachable";
     }
-    ds->node = ctl_reply_strdup(rep, node__node_name(n, owner));
+    /* (no placement: a record not placed yet; no node to name) */
+    ds->node = owner ? ctl_reply_strdup(rep, node__node_name(n, owner)) : "";
     ds->epoch = epoch;
     return ds;
 }
@@ -355,7 +356,11 @@ node__cluster_status_http(struct node *n, struct node_http_wait *hw)
 {
     if (n->log == NULL || n->nvoters < 2)
         return NAOS_EINVAL;
-    struct node_gather *g = gather_slot(n);
+    /* at most half the slots: `naos status` keeps the rest */
+    size_t http = 0;
+    for (size_t i = 0; i < STATUS_GATHERS; i++)
+        http += n->gathers[i].http != NULL;
+    struct node_gather *g = http < STATUS_GATHERS / 2 ? gather_slot(n) : NULL;
     if (g == NULL)
         return NAOS_EBUSY;
     *g = (struct node_gather){.http = hw};

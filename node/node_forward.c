@@ -264,9 +264,14 @@ forward_start(struct node *n, struct ctl_req *creq, struct node_http_wait *hw,
         return FWD_ANSWERED;
     }
     struct node_forward *f = NULL;
-    for (size_t i = 0; i < NODE_FORWARD_MAX && f == NULL; i++)
-        if (!fwd_busy(&n->fwd[i]))
+    size_t http = 0;
+    for (size_t i = 0; i < NODE_FORWARD_MAX; i++) {
+        http += n->fwd[i].http != NULL;
+        if (f == NULL && !fwd_busy(&n->fwd[i]))
             f = &n->fwd[i];
+    }
+    if (hw != NULL && http >= NODE_FORWARD_MAX / 2)
+        f = NULL; /* the HTTP API takes half the slots at most */
     if (f == NULL) {
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
                         "%d commands already wait for the leader %s: "

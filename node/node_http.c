@@ -290,6 +290,55 @@ struct node_http_wait {
     bool finished;
 };
 
+/* Dashboards poll every second, each of them: a cluster status gathered
+ * for HTTP is reused for this long, so the nodes are asked at most once
+ * per period whatever the number of pages open (and the gathering slots
+ * stay free for `naos status`). */
+#define HTTP_CLUSTER_STATUS_REUSE_MS 1000
+
+/* Keeps rep (a composed cluster status) for reuse; out of memory: not. */
+static void
+cluster_status_keep(struct node *n, const struct ctl_reply *rep)
+{
+    if (rep->failed || rep->msg.code != NAOS__V1__ERROR_CODE__OK)
+        return;
+    size_t len = naos__v1__reply__get_packed_size(&rep->msg);
+    uint8_t *buf = naos_alloc(len ? len : 1);
+    if (buf == NULL)
+        return;
+    naos__v1__reply__pack(&rep->msg, buf);
+    naos_free(n->http_status.buf);
+    n->http_status = (struct node_report){1, n->r.now, buf, len};
+}
+
+/* Answers res from the kept cluster status when it is fresh enough. */
+static bool
+cluster_status_reuse(struct node *n, struct http_response *res)
+{
+    struct node_report *k = &n->http_status;
+    if (k->buf == NULL || n->r.now - k->at >= HTTP_CLUSTER_STATUS_REUSE_MS)
+        return false;
+    struct ctl_reply *rep = naos_alloc(sizeof *rep);
+    if (rep == NULL)
+        return false;
+    ProtobufCAllocator a = ctl_reply_pb_allocator(rep);
+    Naos__V1__Reply *m = naos__v1__reply__unpack(&a, k->len, k->buf);
+    if (m == NULL || rep->failed) {
+        arena_free(rep);
+        return false;
+    }
+    rep->msg = *m;
+    defer(res, rep, render_cluster_status);
+    return true;
+}
+
+void
+node__http_close(struct node *n)
+{
+    naos_free(n->http_status.buf);
+    n->http_status = (struct node_report){0};
+}
+
 struct ctl_reply *
 node__http_wait_reply(struct node_http_wait *hw)
 {
@@ -311,6 +360,7 @@ void
 node__http_wait_done(struct node *n, struct node_http_wait *hw)
 {
     if (hw->status) {
+        cluster_status_keep(n, hw->rep);
         defer(hw->res, hw->rep, render_cluster_status); /* owns rep */
         if (hw->rep->failed) {
             hw->res->render = NULL;
@@ -332,13 +382,15 @@ node__http_wait_done(struct node *n, struct node_http_wait *hw)
 }
 
 /* `GET /api/v1/status?scope=cluster` on a cluster: every deployment of
- * the cluster, each owner's trees gathered as for `naos status`; true
- * when answered or deferred. */
+ * the cluster, each owner's trees gathered as for `naos status` (or as
+ * gathered less than a second ago); true when answered or deferred. */
 static bool
 cluster_status(struct node *n, struct http_response *res)
 {
     if (n->log == NULL || n->nvoters < 2)
         return false; /* no cluster: this node's status is the whole */
+    if (cluster_status_reuse(n, res))
+        return true;
     if (!http_can_defer(&n->http)) {
         http_response_error(res, 503, "naos-node is busy: too many requests "
                             "wait; retry shortly");

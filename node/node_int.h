@@ -351,6 +351,8 @@ struct node {
     struct node_gather gathers[STATUS_GATHERS];
     uint64_t gather_seq;
     struct node_report reports[NODE_VOTERS_MAX]; /* node_cluster_status.c */
+    struct node_report http_status; /* the last cluster status answered over
+                                       HTTP (node_http.c): reused for 1 s */
     char name_buf[24];      /* node__node_name of an unknown id */
     bool draining;          /* applying entries now (not reentrant) */
     bool apply_stuck;       /* met an entry it cannot apply: stopped */
@@ -576,6 +578,8 @@ enum node_fwd_outcome node__forward_http(struct node *n,
                                          const Naos__V1__Request *req,
                                          struct node_http_wait *hw,
                                          struct ctl_reply *rep);
+/* node__http_close frees what node_http.c keeps (node_close). */
+void node__http_close(struct node *n);
 /* node__cluster_status_http starts gathering the cluster's status for an
  * HTTP API request (answered by node__http_wait_done): NAOS_OK, NAOS_EBUSY
  * (every gathering slot taken), NAOS_EINVAL (no cluster). */
