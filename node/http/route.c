@@ -89,31 +89,53 @@ http_parse_u64(const char *s, uint64_t *out)
     return true;
 }
 
-/* Parses the events query (after '?', n bytes) into rt. */
+/* struct query_param: one key=value of a query string, the value still
+ * percent-encoded; key "" when it does not decode (or is too long). */
+struct query_param {
+    char key[32];
+    const char *val;
+    size_t vlen;
+};
+
+/* next_param reads the parameter at *at of q (n bytes) into p and moves
+ * *at past it; false at the end. */
+static bool
+next_param(const char *q, size_t n, size_t *at, struct query_param *p)
+{
+    size_t i = *at;
+    if (i >= n)
+        return false;
+    size_t j = i;
+    while (j < n && q[j] != '&')
+        j++;
+    const char *eq = memchr(q + i, '=', j - i);
+    size_t klen = eq ? (size_t)(eq - (q + i)) : j - i;
+    if (!pct_decode(q + i, klen, p->key, sizeof p->key, true))
+        p->key[0] = '\0';
+    p->val = eq ? eq + 1 : q + j;
+    p->vlen = eq ? (size_t)(q + j - p->val) : 0;
+    *at = j + 1;
+    return true;
+}
+
+/* Parses the events query (after '?', n bytes) into rt. Other parameters
+ * are ignored, as HTTP APIs usually do. */
 static bool
 parse_events_query(const char *q, size_t n, struct http_route *rt)
 {
-    size_t i = 0;
-    while (i < n) {
-        size_t j = i;
-        while (j < n && q[j] != '&')
-            j++;
-        const char *eq = memchr(q + i, '=', j - i);
-        size_t klen = eq ? (size_t)(eq - (q + i)) : j - i;
-        char key[32], val[64];
-        const char *vs = eq ? eq + 1 : q + j;
-        size_t vlen = eq ? (size_t)(q + j - vs) : 0;
-        bool kok = pct_decode(q + i, klen, key, sizeof key, true);
-        if (kok && strcmp(key, "since") == 0) {
-            if (!pct_decode(vs, vlen, val, sizeof val, true) ||
+    struct query_param p;
+    char val[64];
+    for (size_t at = 0; next_param(q, n, &at, &p);) {
+        if (strcmp(p.key, "since") == 0) {
+            if (!pct_decode(p.val, p.vlen, val, sizeof val, true) ||
                 !http_parse_u64(val, &rt->since))
                 return route_fail(rt, 400, NULL,
                                   "bad cursor: since must be the `next` "
                                   "value of an earlier answer (a decimal "
                                   "number), or 0 for everything kept");
-        } else if (kok && strcmp(key, "max") == 0) {
+        } else if (strcmp(p.key, "max") == 0) {
             uint64_t m = 0;
-            if (!pct_decode(vs, vlen, val, sizeof val, true) ||
+            if (!pct_decode(p.val, p.vlen, val, sizeof val, true) ||
                 !http_parse_u64(val, &m) || m == 0 || m > HTTP_EVENTS_MAX) {
                 char msg[96];
                 snprintf(msg, sizeof msg, "bad max: expected 1..%d",
@@ -122,8 +144,6 @@ parse_events_query(const char *q, size_t n, struct http_route *rt)
             }
             rt->max = (uint32_t)m;
         }
-        /* other parameters are ignored, as HTTP APIs usually do */
-        i = j + 1;
     }
     return true;
 }
@@ -133,26 +153,17 @@ parse_events_query(const char *q, size_t n, struct http_route *rt)
 static bool
 parse_status_query(const char *q, size_t n, struct http_route *rt)
 {
-    size_t i = 0;
-    while (i < n) {
-        size_t j = i;
-        while (j < n && q[j] != '&')
-            j++;
-        const char *eq = memchr(q + i, '=', j - i);
-        size_t klen = eq ? (size_t)(eq - (q + i)) : j - i;
-        char key[32], val[32];
-        const char *vs = eq ? eq + 1 : q + j;
-        size_t vlen = eq ? (size_t)(q + j - vs) : 0;
-        if (pct_decode(q + i, klen, key, sizeof key, true) &&
-            strcmp(key, "scope") == 0) {
-            if (!pct_decode(vs, vlen, val, sizeof val, true) ||
-                (strcmp(val, "cluster") != 0 && strcmp(val, "local") != 0))
-                return route_fail(rt, 400, NULL, "bad scope: cluster (every "
-                                  "deployment of the cluster) or local "
-                                  "(this node's)");
-            rt->cluster = strcmp(val, "cluster") == 0;
-        }
-        i = j + 1;
+    struct query_param p;
+    char val[32];
+    for (size_t at = 0; next_param(q, n, &at, &p);) {
+        if (strcmp(p.key, "scope") != 0)
+            continue;
+        if (!pct_decode(p.val, p.vlen, val, sizeof val, true) ||
+            (strcmp(val, "cluster") != 0 && strcmp(val, "local") != 0))
+            return route_fail(rt, 400, NULL, "bad scope: cluster (every "
+                              "deployment of the cluster) or local (this "
+                              "node's)");
+        rt->cluster = strcmp(val, "cluster") == 0;
     }
     return true;
 }
