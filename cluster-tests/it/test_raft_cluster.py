@@ -697,6 +697,17 @@ class RaftCluster(unittest.TestCase):
         self.assertEqual(asker.http_json("/api/v1/status")["deployments"],
                          [])  # its own: none
         asker.http_json("/api/v1/status?scope=everything", status=400)
+
+        # dashboards polling it: a gathering is reused for a second, so 8
+        # quick polls ask the owner far fewer than 8 times
+        def asked():
+            return promtext.value(owner.metrics(),
+                                  "naos_transport_messages_total",
+                                  range="requests", result="received") or 0
+        before = asked()
+        for _ in range(8):
+            asker.http_json("/api/v1/status?scope=cluster")
+        self.assertLessEqual(asked() - before, 4)
         auth = {"Authorization": "Bearer " + token}
         code, _, body = asker.http("POST", "/api/v1/deployments/x/restart",
                                    headers=auth)
