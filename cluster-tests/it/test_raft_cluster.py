@@ -48,11 +48,17 @@ class RaftCluster(unittest.TestCase):
         self.dir = tempfile.mkdtemp(prefix="nraft", dir="/tmp")
         self.key = keygen(os.path.join(self.dir, "cluster.key"))
         self.addrs = ["tcp://127.0.0.1:%d" % p for p in free_tcp_ports(3)]
-        self.founders = [Node(name="r%d" % i,
-                              extra_args=member_args(self.addrs, i, self.key))
-                         for i in range(3)]
+        self.founders = self.make_founders()
         self.started = []
         self.traces = []
+
+    def make_founders(self, extra=lambda i: [], env=None):
+        """The three founders r0..r2 (not started), with extra(i) more
+        flags for r{i} and env for each."""
+        return [Node(name="r%d" % i,
+                     extra_args=member_args(self.addrs, i, self.key) +
+                     extra(i), env=env)
+                for i in range(3)]
 
     def tearDown(self):
         problems = exit_all(self.started)
@@ -431,11 +437,8 @@ class RaftCluster(unittest.TestCase):
         nodes' own, and so is a pin to a node that lacks one: nothing
         changed either way."""
         labels = [["zone=us"], ["zone=eu", "gpu=true"], ["zone=eu"]]
-        self.founders = [
-            Node(name="r%d" % i,
-                 extra_args=member_args(self.addrs, i, self.key) +
-                 [a for l in labels[i] for a in ("--label", l)])
-            for i in range(3)]
+        self.founders = self.make_founders(
+            extra=lambda i: [a for l in labels[i] for a in ("--label", l)])
         for i in range(3):
             self.start(i)
         leader, _ = self.wait_leader(self.founders, within(20),
@@ -669,11 +672,7 @@ class RaftCluster(unittest.TestCase):
         ask the leader". GET /api/v1/status?scope=cluster answers what
         `naos status` does, gathered from the nodes."""
         token = "t0k3n-for-the-naos-http-api-0123456789"
-        self.founders = [
-            Node(name="r%d" % i, extra_args=member_args(self.addrs, i,
-                                                        self.key),
-                 env={"NAOS_HTTP_TOKEN": token})
-            for i in range(3)]
+        self.founders = self.make_founders(env={"NAOS_HTTP_TOKEN": token})
         for i in range(3):
             self.start(i)
         leader, _ = self.wait_leader(self.founders, within(20),

@@ -5,31 +5,12 @@
 #include <stdio.h>
 #include <string.h>
 
-/* live_names lists the live candidates' names into buf ("a, b, c"). */
+/* live_list lists the live candidates into buf: their names ("a, b,
+ * c"), or with labelled their names and labels ("r0 zone=us; r1 no
+ * labels"); "none" when none is live. */
 static void
-live_names(const struct placement_candidate *c, size_t n, char *buf,
-           size_t len)
-{
-    size_t at = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < n && at < len; i++) {
-        if (!c[i].alive || c[i].name == NULL)
-            continue;
-        int w = snprintf(buf + at, len - at, "%s%s", at ? ", " : "",
-                         c[i].name);
-        if (w < 0)
-            break;
-        at += (size_t)w;
-    }
-    if (at == 0)
-        snprintf(buf, len, "none");
-}
-
-/* live_labelled lists the live candidates with their labels into buf
- * ("r0 zone=us; r1 zone=eu; r2 no labels"). */
-static void
-live_labelled(const struct placement_candidate *c, size_t n, char *buf,
-              size_t len)
+live_list(const struct placement_candidate *c, size_t n, bool labelled,
+          char *buf, size_t len)
 {
     size_t at = 0;
     buf[0] = '\0';
@@ -37,12 +18,14 @@ live_labelled(const struct placement_candidate *c, size_t n, char *buf,
         if (!c[i].alive || c[i].name == NULL)
             continue;
         char ls[SPEC_LABELS_TEXT_MAX + 2 * SPEC_LABELS_MAX];
-        int w = snprintf(buf + at, len - at, "%s%s %s", at ? "; " : "",
-                         c[i].name,
-                         c[i].nlabels ? spec_labels_format(c[i].labels,
-                                                           c[i].nlabels, ",",
-                                                           ls, sizeof ls)
-                                      : "no labels");
+        const char *labels =
+            !labelled ? ""
+            : c[i].nlabels ? spec_labels_format(c[i].labels, c[i].nlabels,
+                                                ",", ls, sizeof ls)
+                           : "no labels";
+        int w = snprintf(buf + at, len - at, "%s%s%s%s",
+                         at ? (labelled ? "; " : ", ") : "", c[i].name,
+                         labelled ? " " : "", labels);
         if (w < 0)
             break;
         at += (size_t)w;
@@ -94,7 +77,7 @@ placement_pick(const struct placement_candidate *c, size_t n,
             if (c[i].name == NULL || strcmp(c[i].name, on) != 0)
                 continue;
             if (!c[i].alive) {
-                live_names(c, n, names, sizeof names);
+                live_list(c, n, false, names, sizeof names);
                 snprintf(err, errlen, "the deployment is pinned to node %s "
                          "(--on %s), which is not alive now; nothing "
                          "changed: deploy it once %s is back, or pin it to "
@@ -116,7 +99,7 @@ placement_pick(const struct placement_candidate *c, size_t n,
                      want);
             return -1;
         }
-        live_names(c, n, names, sizeof names);
+        live_list(c, n, false, names, sizeof names);
         snprintf(err, errlen, "the deployment is pinned to node %s (--on "
                  "%s), which is no voter of this cluster; nothing changed: "
                  "live nodes are %s (see `naos nodes`)", on, on, names);
@@ -140,7 +123,7 @@ placement_pick(const struct placement_candidate *c, size_t n,
                  "`naos nodes` shows one");
         return -1;
     }
-    live_labelled(c, n, lives, sizeof lives);
+    live_list(c, n, true, lives, sizeof lives);
     snprintf(err, errlen, "no live node has the label%s %s (live nodes: "
              "%s); nothing changed: start a node with them (`naos-node "
              "start --label KEY=VALUE`) or require others",

@@ -479,6 +479,35 @@ test_one_voter_compacts_and_restores(void)
     fx_fini(&fx);
 }
 
+/* fx_three_led: three voters that elected a leader; *l the leader, *f1
+ * and *f2 the followers. */
+static void
+fx_three_led(struct fx *fx, unsigned *l, unsigned *f1, unsigned *f2)
+{
+    fx_init(fx, 3, NULL);
+    fx_run(fx, 1200);
+    int li = fx_leader(fx);
+    NT_TRUE(li >= 0);
+    *l = (unsigned)li;
+    *f1 = (*l + 1) % 3;
+    *f2 = (*l + 2) % 3;
+}
+
+/* fx_commit proposes k one-byte commands at the leader l and runs past a
+ * heartbeat (replicated, committed, and the followers told); returns the
+ * last one's index. */
+static uint64_t
+fx_commit(struct fx *fx, unsigned l, int k)
+{
+    uint64_t idx = 0;
+    for (int i = 0; i < k; i++)
+        NT_EQ_INT(raft_propose(fx->nodes[l].r, RAFT_ENTRY_COMMAND, 1, "a", 1,
+                               fx->now, &idx), NAOS_OK);
+    fx_pump(fx, l);
+    fx_run(fx, 120);
+    return idx;
+}
+
 /* Three voters compact what every voter holds (raft_held): a follower
  * cut off holds the leader's `held` back, and compaction above it is
  * refused; once healed it catches up from entries the leader still has.
@@ -488,17 +517,9 @@ static void
 test_voters_compact_what_all_hold(void)
 {
     struct fx fx;
-    fx_init(&fx, 3, NULL);
-    fx_run(&fx, 1200);
-    int li = fx_leader(&fx);
-    NT_TRUE(li >= 0);
-    unsigned l = (unsigned)li, f1 = (l + 1) % 3, f2 = (l + 2) % 3;
-    uint64_t idx;
-    for (int k = 0; k < 5; k++)
-        NT_EQ_INT(raft_propose(fx.nodes[l].r, RAFT_ENTRY_COMMAND, 1, "a", 1,
-                               fx.now, &idx), NAOS_OK);
-    fx_pump(&fx, l);
-    fx_run(&fx, 120); /* replicated, committed, and a heartbeat told it */
+    unsigned l, f1, f2;
+    fx_three_led(&fx, &l, &f1, &f2);
+    uint64_t idx = fx_commit(&fx, l, 5);
     uint64_t c1 = raft_commit(fx.nodes[l].r);
     NT_EQ_INT(c1, idx);
     for (unsigned i = 0; i < 3; i++)
@@ -506,11 +527,7 @@ test_voters_compact_what_all_hold(void)
 
     /* f2 cut off: five more are committed without it; held stays */
     fx_isolate(&fx, f2, true);
-    for (int k = 0; k < 5; k++)
-        NT_EQ_INT(raft_propose(fx.nodes[l].r, RAFT_ENTRY_COMMAND, 1, "b", 1,
-                               fx.now, &idx), NAOS_OK);
-    fx_pump(&fx, l);
-    fx_run(&fx, 120);
+    idx = fx_commit(&fx, l, 5);
     NT_EQ_INT(raft_commit(fx.nodes[l].r), idx);
     NT_EQ_INT(raft_held(fx.nodes[l].r), c1);
     NT_EQ_INT(raft_held(fx.nodes[f1].r), c1);
@@ -1249,17 +1266,9 @@ static void
 test_behind_base_probed_at_heartbeats(void)
 {
     struct fx fx;
-    fx_init(&fx, 3, NULL);
-    fx_run(&fx, 1200);
-    int li = fx_leader(&fx);
-    NT_TRUE(li >= 0);
-    unsigned l = (unsigned)li, f1 = (l + 1) % 3, f2 = (l + 2) % 3;
-    uint64_t idx;
-    for (int k = 0; k < 10; k++)
-        NT_EQ_INT(raft_propose(fx.nodes[l].r, RAFT_ENTRY_COMMAND, 1, "a", 1,
-                               fx.now, &idx), NAOS_OK);
-    fx_pump(&fx, l);
-    fx_run(&fx, 120);
+    unsigned l, f1, f2;
+    fx_three_led(&fx, &l, &f1, &f2);
+    uint64_t idx = fx_commit(&fx, l, 10);
     NT_EQ_INT(raft_held(fx.nodes[f1].r), idx);
     NT_EQ_INT(raft_compact(fx.nodes[l].r, idx), NAOS_OK);
     NT_EQ_INT(raft_compact(fx.nodes[f1].r, idx), NAOS_OK);
@@ -1299,11 +1308,8 @@ static void
 test_commit_reaches_follower_with_append_in_flight(void)
 {
     struct fx fx;
-    fx_init(&fx, 3, NULL);
-    fx_run(&fx, 1200);
-    int li = fx_leader(&fx);
-    NT_TRUE(li >= 0);
-    unsigned l = (unsigned)li, f1 = (l + 1) % 3, f2 = (l + 2) % 3;
+    unsigned l, f1, f2;
+    fx_three_led(&fx, &l, &f1, &f2);
     fx_flush(&fx);
     uint64_t idx;
     NT_EQ_INT(raft_propose(fx.nodes[l].r, RAFT_ENTRY_COMMAND, 1, "a", 1,
