@@ -357,8 +357,12 @@ trouble_cancel(struct sup_tree *t, struct sup_node *w)
 
 /* ---- workers ---------------------------------------------------------- */
 
+static int worker_spawned(struct sup_tree *t, struct sup_node *w, int err,
+                          int pid, naos_time now, struct sup_reason *why);
+
 /* worker_start spawns one run of w (B5: exec readiness completes the start
- * at once, notify readiness at READY=1). */
+ * at once, notify readiness at READY=1). A spawn the driver leaves pending
+ * keeps the start under way until sup_on_spawned. */
 static int
 worker_start(struct sup_tree *t, struct sup_node *w, naos_time now,
              struct sup_reason *why)
@@ -377,16 +381,33 @@ worker_start(struct sup_tree *t, struct sup_node *w, naos_time now,
     int pid = 0;
     took(&t->left_spawns);
     int err = t->io.spawn(t->io.ctx, w, &info, &pid);
+    if (err == SUP_SPAWN_PENDING) {
+        w->flags |= SUP__F_SPAWNING | SUP__F_STARTING;
+        t->nspawning++;
+        set_state(w, SUP_STARTING);
+        return SUP__R_PENDING;
+    }
+    return worker_spawned(t, w, err, pid, now, why);
+}
+
+/* worker_spawned: the spawn of w returned err and pid (at once, or at
+ * sup_on_spawned). SUP__R_DONE, SUP__R_PENDING (node trouble retried, or
+ * READY=1 awaited) or SUP__R_FAILED with *why. */
+static int
+worker_spawned(struct sup_tree *t, struct sup_node *w, int err, int pid,
+               naos_time now, struct sup_reason *why)
+{
     enum sup_reason_kind fk = SUP_REASON_SPAWN_FAILED;
     if (err > 0 && (err & SUP_SPAWN_CWD)) {
         fk = SUP_REASON_CWD_FAILED;
         err &= ~SUP_SPAWN_CWD;
     }
-    if (err != 0 && sup_errno_is_node_trouble(err)) {
+    if (err > 0 && sup_errno_is_node_trouble(err)) {
         trouble_wait(t, w, err, now);
         return SUP__R_PENDING;
     }
     if (err != 0 || pid <= 0) {
+        w->flags &= ~SUP__F_STARTING;
         w->last_exit = (struct sup_reason){fk, err > 0 ? err : EIO};
         w->last_exit_at = now;
         set_state(w, SUP_STOPPED);
@@ -409,6 +430,7 @@ worker_start(struct sup_tree *t, struct sup_node *w, naos_time now,
                   sp->start_timeout > 0 ? sup__after_ms(now, sp->start_timeout)
                                         : NAOS_TIME_NEVER);
     } else {
+        w->flags &= ~SUP__F_STARTING;
         set_state(w, SUP_RUNNING);
         w->watchdog_at = sp->watchdog > 0 ? sup__after_ms(now, sp->watchdog)
                                           : NAOS_TIME_NEVER;
@@ -446,6 +468,13 @@ worker_kill(struct sup_tree *t, struct sup_node *w, int signo,
 static int
 worker_stop(struct sup_tree *t, struct sup_node *w, naos_time now)
 {
+    if (w->flags & SUP__F_SPAWNING) {
+        /* No pid yet: the stop is carried out when the spawn reports
+         * (sup_on_spawned signals a process that came of it). */
+        w->flags = (w->flags & ~SUP__F_STARTING) | SUP__F_STOP_REQ;
+        set_state(w, SUP_STOPPING);
+        return SUP__R_PENDING;
+    }
     if (w->pid == 0) {
         trouble_cancel(t, w);
         return SUP__R_DONE;
@@ -1644,7 +1673,43 @@ sup_shutdown(struct sup_tree *t, naos_time now)
 bool
 sup_is_quiet(const struct sup_tree *t)
 {
-    return t->nprocs == 0;
+    return t->nprocs == 0 && t->nspawning == 0;
+}
+
+void
+sup_on_spawned(struct sup_tree *t, struct sup_node *w, int err, int pid,
+               naos_time now)
+{
+    if (w == NULL || w->is_supervisor || !(w->flags & SUP__F_SPAWNING))
+        return;
+    w->flags &= ~SUP__F_SPAWNING;
+    t->nspawning--;
+    changed(t, w);
+    if (w->flags & SUP__F_STOP_REQ) {
+        /* Stopped while its spawn was under way. A process that came of it
+         * is stopped as any other (its exit completes the stop); with none,
+         * the stop is complete now. */
+        w->flags &= ~SUP__F_STOP_REQ;
+        struct sup_reason why = reason_none;
+        if (err == 0 && pid > 0 &&
+            worker_spawned(t, w, 0, pid, now, &why) != SUP__R_FAILED) {
+            worker_stop(t, w, now);
+        } else {
+            w->flags |= SUP__F_STOP_REQ;
+            set_state(w, SUP_STOPPED);
+            child_event(t, w->parent, w, SUP__UP_EXIT,
+                        (struct sup_reason){SUP_REASON_SHUTDOWN, 0}, now);
+        }
+        sup__reap(t);
+        return;
+    }
+    struct sup_reason why = reason_none;
+    int r = worker_spawned(t, w, err, pid, now, &why);
+    if (r != SUP__R_PENDING)
+        child_event(t, w->parent, w,
+                    r == SUP__R_DONE ? SUP__UP_STARTED : SUP__UP_START_FAILED,
+                    why, now);
+    sup__reap(t);
 }
 
 void

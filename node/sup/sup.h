@@ -13,7 +13,8 @@
  * function here runs on the reactor thread only.
  *
  * Asynchrony: starting a worker completes when it is ready (at once after a
- * successful spawn, or at READY=1 for ready=notify); stopping one completes
+ * successful spawn, or at READY=1 for ready=notify; a spawn the driver
+ * carries out off the loop succeeds at sup_on_spawned); stopping one completes
  * when its exit is reported. A supervisor carries out a restart as a plan
  * (stop these children in reverse order, one at a time, then start these in
  * order); exits of other children that arrive meanwhile wait in its mailbox,
@@ -98,6 +99,12 @@ struct sup_tree;
 /* SUP_SPAWN_CWD: or'ed into the errno a spawn returns (sup_io.spawn) when
  * the working directory was what failed, not the program. */
 #define SUP_SPAWN_CWD 0x1000000
+
+/* SUP_SPAWN_PENDING: returned by sup_io.spawn when the result comes later
+ * (sup_on_spawned). Meanwhile the worker is starting with no pid, and its
+ * supervisor waits for it as for READY=1: starts stay one at a time and in
+ * order (B5), so at most one spawn per supervisor is ever pending. */
+#define SUP_SPAWN_PENDING (-1)
 
 /* struct sup_node: public fields are read-only outside sup.c. */
 struct sup_node {
@@ -224,7 +231,10 @@ struct sup_io {
      * a driver returns the errno of what failed (EMFILE from pipe2, ENOMEM
      * from its own allocation, ENOENT from exec), never a made-up one,
      * with SUP_SPAWN_CWD or'ed in when it was the working directory that
-     * could not be entered (reason cwd-failed instead of spawn-failed). */
+     * could not be entered (reason cwd-failed instead of spawn-failed).
+     * Or returns SUP_SPAWN_PENDING: the spawn goes on outside the loop and
+     * the driver owes exactly one sup_on_spawned for it, with what this
+     * call would have returned (info is then copied, not borrowed). */
     int (*spawn)(void *ctx, struct sup_node *w,
                  const struct sup_spawn_info *info, int *pid);
     /* signal sends signo to w's process group (the driver adds SIGCONT after
@@ -369,11 +379,20 @@ int sup_child_restart(struct sup_tree *t, struct sup_node *n, naos_time now);
 bool sup_is_held(const struct sup_node *n);
 
 /* sup_shutdown stops every deployment (node shutdown, newest first).
- * sup_is_quiet tells when no worker has a process any more. */
+ * sup_is_quiet tells when no worker has a process, or a spawn pending,
+ * any more. */
 void sup_shutdown(struct sup_tree *t, naos_time now);
 bool sup_is_quiet(const struct sup_tree *t);
 
 /* Driver events. */
+/* sup_on_spawned: the spawn of w that io->spawn left pending ended: err and
+ * pid as io->spawn would have returned them (0 and the pid, or a positive
+ * errno, SUP_SPAWN_CWD or'ed in as there). A worker stopped meanwhile is
+ * stopped now (its new process signalled as for any stop). Ignored for a
+ * worker with no spawn pending. Until this call no exit or notify of the
+ * run may be reported. */
+void sup_on_spawned(struct sup_tree *t, struct sup_node *w, int err, int pid,
+                    naos_time now);
 /* sup_on_exit: the current run of worker w ended. exited=true: code is the
  * exit status; exited=false: code is the terminating signal. */
 void sup_on_exit(struct sup_tree *t, struct sup_node *w, bool exited,

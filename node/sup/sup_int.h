@@ -27,6 +27,8 @@ struct sup_tree {
     struct sup_node *resume_head, *resume_tail;
     naos_time resume_at; /* the time of the call that queued the last one */
     size_t ntrouble;     /* workers waiting out node trouble (SUP__F_TROUBLE) */
+    size_t nspawning;    /* workers whose spawn the driver has yet to report
+                            (SUP__F_SPAWNING) */
 };
 
 /* Node flags. */
@@ -54,6 +56,9 @@ enum {
                                      once its stop completed */
     SUP__F_FAN_PENDING = 1u << 19, /* its stop is counted in the pool
                                       parent's plan_pending */
+    SUP__F_SPAWNING = 1u << 20,  /* worker: its spawn is under way in the
+                                    driver (SUP_SPAWN_PENDING); a process may
+                                    exist that the core has no pid for */
 };
 #define SUP__F_MB (SUP__F_MB_EXIT | SUP__F_MB_RETRY | SUP__F_MB_START)
 #define SUP__F_RES (SUP__F_RES_OK | SUP__F_RES_FAIL | SUP__F_RES_DONE)
@@ -81,7 +86,7 @@ sup__live(const struct sup_node *c)
 {
     if (c->is_supervisor)
         return c->plan != SUP__PH_NONE || c->state == SUP_RUNNING;
-    return c->pid != 0;
+    return c->pid != 0 || (c->flags & SUP__F_SPAWNING);
 }
 
 static inline bool

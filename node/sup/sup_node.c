@@ -258,6 +258,8 @@ sup__node_free(struct sup_tree *t, struct sup_node *n, bool forget)
             t->nworkers--;
         if (n->pid != 0)
             t->nprocs--;
+        if (n->flags & SUP__F_SPAWNING)
+            t->nspawning--;
     }
     sup_intensity_fini(&n->intensity);
     naos_free(n->children);

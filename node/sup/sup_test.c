@@ -32,6 +32,10 @@ static struct {
     int fail_left;       /* >0: fail only this many times more */
     int fail_all;        /* percent of spawns that fail (random test) */
     int trouble_all;     /* percent of spawns that fail with EMFILE */
+    int pend_all;        /* percent of spawns left pending (random test) */
+    bool pend;           /* every spawn is left pending (sup_on_spawned) */
+    struct sup_node *pending[64]; /* spawns left pending, oldest first */
+    int npending;
     int nforget;
     uint32_t rnd;        /* value io->random returns */
     uint64_t prng;       /* random test */
@@ -82,6 +86,12 @@ fake_spawn(void *ctx, struct sup_node *w, const struct sup_spawn_info *info,
                 F.fail[i] = NULL;
             return F.fail_errno ? F.fail_errno : ENOENT;
         }
+    if (F.pend || (F.pend_all && (int)(prng() % 100) < F.pend_all)) {
+        logf_(F.acts, &F.nacts, "pending %s\n", w->path);
+        NT_TRUE(F.npending < 64);
+        F.pending[F.npending++] = w;
+        return SUP_SPAWN_PENDING;
+    }
     if (F.fail_all && (int)(prng() % 100) < F.fail_all)
         return EACCES;
     if (F.trouble_all && (int)(prng() % 100) < F.trouble_all)
@@ -248,6 +258,39 @@ sig(const char *path, int signo) /* dies of a signal */
     struct sup_node *n = N(path);
     NT_TRUE(n->pid != 0);
     sup_on_exit(T, n, false, signo, NOW);
+}
+
+/* spawned_nth reports the i-th pending spawn: err, or a new pid. */
+static void
+spawned_nth(int i, int err)
+{
+    NT_TRUE(i < F.npending);
+    struct sup_node *w = F.pending[i];
+    memmove(&F.pending[i], &F.pending[i + 1],
+            (size_t)(F.npending - i - 1) * sizeof *F.pending);
+    F.npending--;
+    int pid = 0;
+    if (err == 0) {
+        pid = ++F.next_pid;
+        NT_TRUE(pid < MAXPID);
+        F.bypid[pid] = w;
+        logf_(F.acts, &F.nacts, "spawned %s\n", w->path);
+    } else {
+        logf_(F.acts, &F.nacts, "spawnfail %s\n", w->path);
+    }
+    sup_on_spawned(T, w, err, pid, NOW);
+}
+
+/* spawned reports the pending spawn of path. */
+static void
+spawned(const char *path, int err)
+{
+    for (int i = 0; i < F.npending; i++)
+        if (strcmp(F.pending[i]->path, path) == 0) {
+            spawned_nth(i, err);
+            return;
+        }
+    NT_FAIL("no pending spawn of %s", path);
 }
 
 static void
@@ -2184,6 +2227,148 @@ test_node_trouble_cancelled_by_stop(void)
     sup_tree_free(T);
 }
 
+/* ---- spawns the driver reports later (SUP_SPAWN_PENDING) --------------- */
+
+/* A pending spawn is a start under way: the supervisor waits for it before
+ * the next child (B5 order), as for READY=1, and the worker is starting
+ * with no pid until the driver reports. */
+static void
+test_spawn_pending_keeps_start_order(void)
+{
+    setup();
+    F.pend = true;
+    struct spec_node root;
+    mk_flat(&root, SPEC_ONE_FOR_ONE, 1, 5, "abc");
+    root.children[1].ready = SPEC_READY_NOTIFY;
+    struct sup_node *d = deploy(&root);
+    NT_EQ_STR(acts(), "pending d/a\n");
+    NT_EQ_STR(st("d/a"), "starting");
+    NT_EQ_INT(N("d/a")->pid, 0);
+    NT_EQ_STR(sup_state_name(d->state), "starting");
+    NT_FALSE(sup_is_quiet(T));
+    tick(NOW + 10000); /* nothing to do meanwhile */
+    NT_EQ_STR(acts(), "");
+    evs();
+    spawned("d/a", 0);
+    NT_EQ_STR(acts(), "spawned d/a\npending d/b\n");
+    NT_EQ_STR(evs(), "start d/a\n");
+    NT_EQ_STR(st("d/a"), "running");
+    NT_TRUE(N("d/a")->pid > 0);
+    spawned("d/b", 0); /* notify: READY=1 still awaited */
+    NT_EQ_STR(acts(), "spawned d/b\n");
+    NT_EQ_STR(st("d/b"), "starting");
+    ready("d/b");
+    NT_EQ_STR(acts(), "pending d/c\n");
+    spawned("d/c", 0);
+    NT_EQ_STR(acts(), "spawned d/c\n");
+    NT_EQ_STR(sup_state_name(d->state), "running");
+    /* A restart's spawn pending: the crash counts once, the start waits. */
+    evs();
+    ex("d/c", 1);
+    NT_EQ_STR(acts(), "pending d/c\n");
+    NT_EQ_STR(sup_state_name(d->state), "restarting");
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 1);
+    spawned("d/c", 0);
+    NT_EQ_STR(sup_state_name(d->state), "running");
+    NT_EQ_STR(evs(), "exit d/c exit:1\nrestart d/c exit:1\nstart d/c\n");
+}
+
+/* A pending spawn that fails is a failed start (B5 at the initial start:
+ * the started siblings are stopped and the deployment fails); one that
+ * fails for the node's own reasons waits out node trouble. */
+static void
+test_spawn_pending_failures(void)
+{
+    setup();
+    F.pend = true;
+    struct spec_node root;
+    mk_flat(&root, SPEC_ONE_FOR_ONE, 5, 5, "ab");
+    struct sup_node *d = deploy(&root);
+    spawned("d/a", 0);
+    NT_EQ_STR(acts(), "pending d/a\nspawned d/a\npending d/b\n");
+    evs();
+    spawned("d/b", ENOENT | SUP_SPAWN_CWD);
+    NT_EQ_STR(acts(), "spawnfail d/b\nsignal d/a 15\n");
+    NT_CONTAINS(evs(), "start-failed d/b cwd-failed:ENOENT\n");
+    ex("d/a", 0);
+    NT_EQ_STR(sup_state_name(d->state), "failed");
+    NT_EQ_STR(d->failure, "failed to start: d/b cwd-failed:ENOENT");
+    NT_TRUE(sup_is_quiet(T));
+
+    /* EMFILE: not the agent's failure; retried, then started. */
+    NT_EQ_INT(sup_start(T, d, NOW), NAOS_OK);
+    spawned("d/a", 0);
+    acts();
+    spawned("d/b", EMFILE);
+    NT_EQ_INT(sup_count_node_trouble(T), 1);
+    NT_CONTAINS(evs(), "node-trouble d/b spawn-failed:EMFILE");
+    NT_EQ_STR(st("d/b"), "restarting");
+    NT_EQ_STR(sup_state_name(d->state), "starting");
+    tick(sup_next_deadline(T));
+    NT_EQ_STR(acts(), "spawnfail d/b\npending d/b\n");
+    spawned("d/b", 0);
+    NT_EQ_STR(sup_state_name(d->state), "running");
+    NT_EQ_INT(sup_count_node_trouble(T), 0);
+    NT_EQ_INT(sup_intensity_in_use(d, NOW), 0);
+}
+
+/* A worker stopped while its spawn is pending: the stop waits for the
+ * report; a process that came of it is signalled then (its exit completes
+ * the stop), a failed spawn completes it at once. Nothing later in the
+ * plan starts, and a removal frees everything. */
+static void
+test_spawn_pending_stopped_meanwhile(void)
+{
+    long base = naos_alloc_live();
+    setup();
+    F.pend = true;
+    struct spec_node root;
+    mk_flat(&root, SPEC_ONE_FOR_ONE, 5, 5, "ab");
+    struct sup_node *d = deploy(&root);
+    NT_EQ_STR(acts(), "pending d/a\n");
+    NT_EQ_INT(sup_stop(T, d, NOW), NAOS_OK);
+    NT_EQ_STR(acts(), ""); /* no pid to signal yet */
+    NT_EQ_STR(st("d/a"), "stopping");
+    NT_EQ_STR(sup_state_name(d->state), "stopping");
+    sup_shutdown(T, NOW);
+    NT_FALSE(sup_is_quiet(T)); /* a process may exist */
+    spawned("d/a", 0);
+    NT_EQ_STR(acts(), "spawned d/a\nsignal d/a 15\n");
+    NT_EQ_STR(st("d/a"), "stopping");
+    NT_EQ_INT(sup_next_deadline(T), NOW + 1000); /* its kill timer */
+    ex("d/a", 0);
+    NT_EQ_STR(sup_state_name(d->state), "stopped");
+    NT_EQ_STR(acts(), ""); /* d/b never spawned */
+    NT_TRUE(sup_is_quiet(T));
+
+    /* Failed meanwhile: the stop is complete at the report. */
+    NT_EQ_INT(sup_start(T, d, NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "pending d/a\n");
+    NT_EQ_INT(sup_stop(T, d, NOW), NAOS_OK);
+    spawned("d/a", ENOENT);
+    NT_EQ_STR(acts(), "spawnfail d/a\n");
+    NT_EQ_STR(sup_state_name(d->state), "stopped");
+    NT_EQ_STR(st("d/a"), "stopped");
+    NT_TRUE(sup_is_quiet(T));
+
+    /* Removed meanwhile (the operator's stop of one child first). */
+    NT_EQ_INT(sup_start(T, d, NOW), NAOS_OK);
+    spawned("d/a", 0);
+    NT_EQ_STR(acts(), "pending d/a\nspawned d/a\npending d/b\n");
+    NT_EQ_INT(sup_child_stop(T, N("d/b"), NOW), NAOS_OK);
+    NT_EQ_INT(sup_remove(T, d, NOW), NAOS_OK);
+    NT_EQ_STR(acts(), ""); /* reverse order: d/b's stop comes first */
+    spawned("d/b", EAGAIN);
+    NT_EQ_STR(acts(), "spawnfail d/b\nsignal d/a 15\n");
+    NT_TRUE(sup_first(T) != NULL);
+    ex("d/a", 0);
+    NT_TRUE(sup_first(T) == NULL);
+    NT_EQ_INT(sup_count_node_trouble(T), 0);
+    NT_TRUE(sup_is_quiet(T));
+    sup_tree_free(T);
+    NT_EQ_INT(naos_alloc_live(), base);
+}
+
 /* ---- randomized ------------------------------------------------------- */
 
 static void
@@ -2266,7 +2451,7 @@ check_idle(const struct sup_node *s)
         const struct sup_node *c = s->children[i];
         bool live = c->is_supervisor
                         ? c->plan != SUP__PH_NONE || c->state == SUP_RUNNING
-                        : c->pid != 0;
+                        : c->pid != 0 || (c->flags & SUP__F_SPAWNING);
         if (live || sup_is_held(c))
             continue;
         if (c->flags & SUP__F_PLAN_START)
@@ -2286,6 +2471,16 @@ check_node(struct sup_node *n, int *pids)
         NT_FAIL("%s: held by the operator yet %s", n->path,
                 sup_state_name(n->state));
     if (!n->is_supervisor) {
+        bool spawning = (n->flags & SUP__F_SPAWNING) != 0;
+        if (spawning && n->pid != 0)
+            NT_FAIL("%s: spawn pending with pid %d", n->path, n->pid);
+        if (spawning) {
+            nseen++; /* not quiet */
+            if (n->state != SUP_STARTING && n->state != SUP_STOPPING)
+                NT_FAIL("%s: spawn pending, yet %s", n->path,
+                        sup_state_name(n->state));
+            return;
+        }
         bool has = n->pid != 0;
         bool proc_state = n->state == SUP_STARTING ||
                           n->state == SUP_RUNNING ||
@@ -2429,6 +2624,19 @@ random_run(uint64_t seed)
         F.nacts = F.nevs = 0;
         F.fail_all = prng() % 10 == 0 ? 30 : 0;
         F.trouble_all = prng() % 10 == 0 ? 50 : 0;
+        /* Seeds divisible by 3 leave spawns pending, reported later in
+         * any order, failed now and then (for the node's reasons or the
+         * agent's). */
+        if (seed % 3 == 0) {
+            F.pend_all = prng() % 2 ? 60 : 0;
+            if (F.npending > 0 && prng() % 3 == 0) {
+                unsigned k = (unsigned)(prng() % 10);
+                spawned_nth((int)(prng() % (uint64_t)F.npending),
+                            k < 7 ? 0 : k < 8 ? ENOENT : k < 9 ? EMFILE
+                                                           : ENOENT | SUP_SPAWN_CWD);
+                check_all();
+            }
+        }
         unsigned r = (unsigned)(prng() % 100);
         struct sup_node *w = live_pick();
         if (r < 30 && w) {
@@ -2480,8 +2688,11 @@ random_run(uint64_t seed)
     }
     F.fail_all = 0;
     F.trouble_all = 0;
+    F.pend_all = 0;
     sup_shutdown(T, NOW);
     for (int round = 0; round < 200 && !sup_is_quiet(T); round++) {
+        while (F.npending > 0)
+            spawned_nth(0, 0);
         for (int p = 100; p <= F.next_pid; p++) {
             struct sup_node *x = F.bypid[p];
             if (x && x->state == SUP_STOPPING)
@@ -2593,6 +2804,9 @@ main(void)
         NT_CASE(test_slice_events_between_slices),
         NT_CASE(test_node_trouble_not_counted),
         NT_CASE(test_node_trouble_cancelled_by_stop),
+        NT_CASE(test_spawn_pending_keeps_start_order),
+        NT_CASE(test_spawn_pending_failures),
+        NT_CASE(test_spawn_pending_stopped_meanwhile),
         NT_CASE(test_random),
         {0},
     };
