@@ -203,7 +203,7 @@ wrun_get(struct node *n, struct sup_node *w)
         return NULL;
     wr->n = n;
     wr->w = w;
-    wr->pidfd = wr->log_rd = -1;
+    wr->pidfd = wr->log_rd = wr->log_rd_spawning = -1;
     if (w->spec->output == SPEC_OUTPUT_DISCARD) {
         w->io_data = wr; /* no log file, no path */
         return wr;
@@ -237,43 +237,21 @@ avg_add(uint64_t *avg, uint64_t sample)
     *avg = *avg == 0 ? sample : (*avg * 7 + sample) / 8;
 }
 
-static int spawn_run(struct node *n, struct sup_node *w,
-                     const struct sup_spawn_info *info, int *pid);
-
+/* io_spawn starts one run of w: prepared here (its log pipe, its
+ * environment), carried out on the spawner thread, so the reactor never
+ * waits for the child to exec; on_spawned reports the outcome to the core.
+ * Returns SUP_SPAWN_PENDING, or the errno of what failed here. */
 static int
 io_spawn(void *ctx, struct sup_node *w, const struct sup_spawn_info *info,
          int *pid)
 {
     struct node *n = ctx;
+    (void)pid;
     uint64_t t0 = naos_clock_now_us(); /* a measurement: the spawn's cost */
-    int rc = spawn_run(n, w, info, pid);
-    avg_add(&n->spawn_avg_us, naos_clock_now_us() - t0);
-    return rc;
-}
-
-/* cwd_failed tells whether a spawn that failed with err failed because
- * its working directory cannot be entered (proc_spawn gives the same
- * errno for a missing directory as for a missing program). */
-static bool
-cwd_failed(const char *cwd, int err)
-{
-    if (cwd == NULL || (err != ENOENT && err != ENOTDIR && err != EACCES))
-        return false;
-    struct stat st;
-    return stat(cwd, &st) != 0 || !S_ISDIR(st.st_mode) ||
-           access(cwd, X_OK) != 0;
-}
-
-/* spawn_run starts one run of w. Returns 0 or the errno of what failed
- * (the core tells the node's trouble from the agent's by it). */
-static int
-spawn_run(struct node *n, struct sup_node *w,
-          const struct sup_spawn_info *info, int *pid)
-{
     struct wrun *wr = wrun_get(n, w);
     if (wr == NULL)
         return ENOMEM;
-    NAOS_ASSERT(wr->pid == 0);
+    NAOS_ASSERT(wr->pid == 0 && wr->log_rd_spawning < 0);
     /* The child's end stays blocking (a non-blocking stdout breaks many
      * programs); only our read end is non-blocking. output: discard has
      * no pipe (the child's stdio is /dev/null). */
@@ -305,27 +283,94 @@ spawn_run(struct node *n, struct sup_node *w,
         .naos = &ne,
         .extra_env = extra,
     };
-    struct proc_child child = PROC_CHILD_ZERO;
-    int rc = proc_spawn(&opts, &child);
-    if (logged)
-        close(p[1]);
-    if (rc != 0) {
-        if (logged)
+    struct proc_spawn_job *job = proc_spawn_job_new(&opts, wr);
+    if (job == NULL) {
+        if (logged) {
             close(p[0]);
-        return rc | (cwd_failed(info->spec->cwd, rc) ? SUP_SPAWN_CWD : 0);
+            close(p[1]);
+        }
+        return ENOMEM;
     }
-    wr->pid = child.pid;
-    wr->pidfd = child.pidfd;
-    wr->log_rd = p[0];
+    wr->log_rd_spawning = p[0];
+    proc_spawner_submit(&n->spawner, job);
+    avg_add(&n->spawn_avg_us, naos_clock_now_us() - t0);
+    return SUP_SPAWN_PENDING;
+}
+
+/* cwd_failed tells whether a spawn that failed with err failed because
+ * its working directory cannot be entered (proc_spawn gives the same
+ * errno for a missing directory as for a missing program). */
+static bool
+cwd_failed(const char *cwd, int err)
+{
+    if (cwd == NULL || (err != ENOENT && err != ENOTDIR && err != EACCES))
+        return false;
+    struct stat st;
+    return stat(cwd, &st) != 0 || !S_ISDIR(st.st_mode) ||
+           access(cwd, X_OK) != 0;
+}
+
+/* spawn_done: the spawner is done with job, a spawn of wr's worker. Its
+ * run begins (the pid known, its exit and output watched), or the spawn's
+ * errno goes to the core. */
+static void
+spawn_done(struct node *n, struct proc_spawn_job *job)
+{
+    struct wrun *wr = job->tag;
+    struct sup_node *w = wr->w;
+    int rc = job->rc;
+    int p0 = wr->log_rd_spawning;
+    wr->log_rd_spawning = -1;
+    if (rc != 0) {
+        if (p0 >= 0)
+            close(p0);
+        rc |= cwd_failed(job->opts.cwd, rc) ? SUP_SPAWN_CWD : 0;
+        sup_on_spawned(n->tree, w, rc, 0, n->r.now);
+        return;
+    }
+    wr->pid = job->child.pid;
+    wr->pidfd = job->child.pidfd;
+    wr->log_rd = p0;
     if (exits_watch(n, wr) != NAOS_OK ||
         idmap_put(&n->pids, (uint64_t)wr->pid, wr) != NAOS_OK)
         NAOS_ERROR("proc", "%s: cannot watch pid %d; its exit will be found "
                    "by the SIGCHLD sweep", w->path, wr->pid);
-    if (logged && reactor_add(&n->r, &wr->log_watch, wr->log_rd, EPOLLIN,
-                              on_log, wr) != NAOS_OK)
+    if (p0 >= 0 && reactor_add(&n->r, &wr->log_watch, wr->log_rd, EPOLLIN,
+                               on_log, wr) != NAOS_OK)
         NAOS_WARN("proc", "%s: cannot watch its output", w->path);
-    *pid = child.pid;
-    return 0;
+    sup_on_spawned(n->tree, w, 0, wr->pid, n->r.now);
+}
+
+/* take_spawns reports every spawn the spawner has done. */
+static void
+take_spawns(struct node *n)
+{
+    struct proc_spawn_job *job = proc_spawner_take(&n->spawner);
+    while (job != NULL) {
+        struct proc_spawn_job *next = job->next;
+        spawn_done(n, job);
+        proc_spawn_job_free(job);
+        job = next;
+    }
+}
+
+static void
+on_spawned(void *arg, uint32_t events)
+{
+    (void)events;
+    take_spawns(arg);
+}
+
+bool
+node__spawns_settle(struct node *n)
+{
+    if (n->settled_iteration == n->r.iterations + 1 ||
+        !proc_spawner_busy(&n->spawner))
+        return false;
+    n->settled_iteration = n->r.iterations + 1;
+    proc_spawner_settle(&n->spawner);
+    take_spawns(n);
+    return true;
 }
 
 /* Ends the bookkeeping of wr's current run and reports the exit. */
@@ -351,11 +396,14 @@ finish_run(struct wrun *wr, bool exited, int code)
     sup_on_exit(n->tree, wr->w, exited, code, n->r.now);
 }
 
+/* is_known_pid: pid is a worker's, or a spawn's the reactor has not
+ * taken yet (asked by the orphan sweep, which holds the spawner). */
 static bool
 is_known_pid(void *ctx, int pid)
 {
     struct node *n = ctx;
-    return idmap_get(&n->pids, (uint64_t)pid) != NULL;
+    return idmap_get(&n->pids, (uint64_t)pid) != NULL ||
+           proc_spawner_owns_pid(&n->spawner, pid);
 }
 
 /* Reaps wr's process if it has exited. The group is killed first, while
@@ -424,11 +472,26 @@ orphans_due(const struct node *n, naos_time now)
            now >= n->orphans_pass_at + NODE_ORPHANS_PASS_MS;
 }
 
+static void orphans_sweep(struct node *n);
+
 /* orphans_step: once per loop iteration. After SIGCHLD, reaps exited
  * children that are not workers, and workers whose pidfd event has not
  * come yet; then one bounded step of the orphan sweep if one is wanted. */
 static void
 orphans_step(struct node *n)
+{
+    if (!n->chld_pending && !orphans_due(n, n->r.now))
+        return;
+    /* A child being made right now is nobody's yet: sweep once it is
+     * made (its job coming back wakes the loop). */
+    if (!proc_spawner_hold(&n->spawner))
+        return;
+    orphans_sweep(n);
+    proc_spawner_release(&n->spawner);
+}
+
+static void
+orphans_sweep(struct node *n)
 {
     if (n->chld_pending) {
         n->chld_pending = false;
@@ -565,6 +628,8 @@ io_forget(void *ctx, struct sup_node *node)
         reactor_del(&n->r, &wr->log_watch);
         close(wr->log_rd);
     }
+    if (wr->log_rd_spawning >= 0)
+        close(wr->log_rd_spawning);
     proc_logfile_close(wr->log);
     naos_free(wr->log_path);
     node->io_data = NULL;
@@ -589,6 +654,13 @@ on_notify(void *arg, uint32_t events)
         struct wrun *wr = idmap_get(&n->pids, (uint64_t)m.pid);
         if (wr == NULL) {
             int pg = proc_notify_sender_group(m.pid);
+            if (pg > 0)
+                wr = idmap_get(&n->pids, (uint64_t)pg);
+        }
+        if (wr == NULL && node__spawns_settle(n)) {
+            /* Perhaps a worker whose spawn the loop has yet to take. */
+            wr = idmap_get(&n->pids, (uint64_t)m.pid);
+            int pg = wr == NULL ? proc_notify_sender_group(m.pid) : 0;
             if (pg > 0)
                 wr = idmap_get(&n->pids, (uint64_t)pg);
         }
@@ -1283,6 +1355,14 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
         rc = NAOS_ESYS;
         goto err;
     }
+    if (proc_spawner_start(&n->spawner) != NAOS_OK ||
+        reactor_add(&n->r, &n->spawner_watch, proc_spawner_fd(&n->spawner),
+                    EPOLLIN, on_spawned, n) != NAOS_OK) {
+        snprintf(errbuf, errlen, "cannot start the spawner thread: %s",
+                 strerror(errno));
+        rc = NAOS_ESYS;
+        goto err;
+    }
     sigset_t set;
     pthread_sigmask(SIG_BLOCK, NULL, &set);
     n->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -1520,6 +1600,18 @@ node_close(struct node *n)
         unlink(n->http_addr_path);
     ctl_close(&n->ctl, &n->r);
     ctl_close(&n->agent, &n->r);
+    /* The spawner's children die with its thread (PDEATHSIG); what it
+     * made and the loop did not take yet is killed and its fds closed. */
+    for (struct proc_spawn_job *job = proc_spawner_stop(&n->spawner);
+         job != NULL;) {
+        struct proc_spawn_job *next = job->next;
+        if (job->rc == 0) {
+            proc_signal_group(job->child.pid, SIGKILL);
+            close(job->child.pidfd);
+        }
+        proc_spawn_job_free(job);
+        job = next;
+    }
     if (n->tree) {
         kill_everything(n);
         sup_tree_free(n->tree);

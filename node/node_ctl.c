@@ -893,6 +893,11 @@ identify(struct node *n, struct ctl_peer peer, const struct wrun **run)
         wpid = m->worker_pid;
     } else {
         k = proc_peer_find(peer.pid, (int)getpid(), is_worker_pid, n, &wpid);
+        /* A worker that asks before the loop took its spawn looks like a
+         * process left behind: take the spawns done, then look again. */
+        if (k == PROC_PEER_ORPHAN && node__spawns_settle(n))
+            k = proc_peer_find(peer.pid, (int)getpid(), is_worker_pid, n,
+                               &wpid);
         if (peer.conn != 0 && k != PROC_PEER_GONE)
             *m = (struct node_peer_memo){peer.conn, peer.pid, (int)k, wpid};
     }

@@ -21,6 +21,7 @@
 #include "node/proc/logfile.h"
 #include "node/proc/sdnotify.h"
 #include "node/proc/orphans.h"
+#include "node/proc/spawner.h"
 #include "node/reactor/reactor.h"
 #include "node/sup/sup.h"
 #include "node/wire/wire.h"
@@ -43,6 +44,8 @@ struct wrun {
     int pid; /* 0 when no process */
     int pidfd;
     int log_rd;
+    int log_rd_spawning; /* the log pipe's read end while a spawn is under
+                            way on the spawner (log_rd once it succeeds) */
     struct reactor_watch log_watch; /* the pidfd is in node.exits_fd */
     struct proc_logfile *log;
     char *log_path;
@@ -290,6 +293,13 @@ struct node {
     naos_time orphans_pass_at; /* when the last pass of the sweep began */
     int exits_fd; /* epoll set of the workers' pidfds (node.c) */
     struct reactor_watch exits_watch;
+    /* Spawns run on their own thread (proc/spawner.h): the reactor submits
+     * them and takes them back done (on_spawned). settled_at: the loop
+     * iteration's time of the last wait for a spawn under way (at most one
+     * such wait per iteration, node__spawns_settle). */
+    struct proc_spawner spawner;
+    struct reactor_watch spawner_watch;
+    uint64_t settled_iteration;
     /* Slices (node.c): what a spawn and a signal cost the reactor lately
      * (moving averages, us), to size the supervision core's budget. */
     uint64_t spawn_avg_us, signal_avg_us;
@@ -397,6 +407,11 @@ naos_time node__members_deadline(struct node *n);
 void node__members_tick(struct node *n);
 /* node__members_leave starts a graceful leave (idempotent). false when
  * the node is not in a cluster. */
+/* node__spawns_settle: a lookup found a process of the node's that is no
+ * worker's: if spawns are under way, wait for the one being made (at most
+ * once per loop iteration) and take what is done, so that a worker the
+ * loop has not yet heard of is found. True when it did (look again). */
+bool node__spawns_settle(struct node *n);
 bool node__members_leave(struct node *n);
 /* node__members_left: the leave is done (or timed out), or no cluster. */
 bool node__members_left(struct node *n);

@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 long
@@ -27,6 +28,12 @@ syscall(long number, ...)
          a5 = va_arg(ap, long), a6 = va_arg(ap, long);
     va_end(ap);
     if (number == SYS_pidfd_open) {
+        const char *slow = getenv("NAOS_IT_SLOW_FILE");
+        if (slow != NULL && access(slow, F_OK) == 0) {
+            struct timespec ts = {1, 0};
+            while (nanosleep(&ts, &ts) != 0) {
+            }
+        }
         const char *f = getenv("NAOS_IT_FAULT_FILE");
         if (f != NULL && access(f, F_OK) == 0) {
             errno = EMFILE;

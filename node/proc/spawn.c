@@ -301,10 +301,14 @@ spawn_clone(char *const *argv, char *const *envp, const char *cwd,
         .cwd = cwd,
         .keep_below = (slot_out > slot_in ? slot_out : slot_in) + 1,
     };
+    /* One spawn at a time: the stack and the slots are shared. */
+    static pthread_mutex_t one_at_a_time = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&one_at_a_time);
     /* Put the output where the child finds it; restored below. */
     int src = out_fd >= 0 ? out_fd : devnull_rw;
     if (dup3(src, slot_out, O_CLOEXEC) < 0) {
         int e = errno;
+        pthread_mutex_unlock(&one_at_a_time);
         naos_free(paths);
         return e;
     }
@@ -317,6 +321,7 @@ spawn_clone(char *const *argv, char *const *envp, const char *cwd,
     int clone_errno = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     dup3(devnull_rw, slot_out, O_CLOEXEC); /* drop our extra pipe ref */
+    pthread_mutex_unlock(&one_at_a_time);
     naos_free(paths);
     if (rc < 0)
         return clone_errno == ENOMEM ? ENOMEM : -1;

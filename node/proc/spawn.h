@@ -18,10 +18,11 @@
  *   - the environment: the node's environ, then the spec's KEY=VALUE entries
  *     (replacing same keys), then the naos entries (replacing both).
  *
- * Everything here is a thin driver: no loop, no global state. Functions may be
- * called from any thread, but the node calls them from its reactor thread
- * only (practice 9): the reaping and orphan sweeping of proc/orphans.h assume
- * nobody else waits for children.
+ * Everything here is a thin driver: no loop. Functions may be called from any
+ * thread (spawns are made one at a time: the fast path's stack and fd slots
+ * are shared). The node spawns on its spawner thread (proc/spawner.h) and
+ * signals and reaps on its reactor thread only (practice 9): the reaping and
+ * orphan sweeping of proc/orphans.h assume nobody else waits for children.
  *
  * Return convention: proc_spawn returns 0 or a positive errno (what the
  * supervision core records as "spawn-failed:ENOENT"); the other functions
