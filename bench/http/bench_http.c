@@ -124,8 +124,9 @@ static int
 http_get(int fd, const char *path, size_t *len)
 {
     char req[256];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: b\r\n\r\n",
-                     path);
+    /* Host: a name the node answers (others get 421: DNS rebinding) */
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n", path);
     if (write(fd, req, (size_t)n) != n)
         return -1;
     size_t got = 0, need = 0, head = 0;
@@ -324,13 +325,19 @@ measure(const char *arg, size_t k)
             pbbytes = naos__v1__reply__get_packed_size(rep);
         naos_client_reply_free(rep);
         a = naos_clock_now_us();
-        if (http_get(fd, "/api/v1/status", &bytes) != 200)
+        int code = http_get(fd, "/api/v1/status", &bytes);
+        if (code != 200) {
+            fprintf(stderr, "bench: GET /api/v1/status answered %d\n", code);
             return -1;
+        }
         http[i] = naos_clock_now_us() - a;
         size_t l;
         a = naos_clock_now_us();
-        if (http_get(fd, "/nope", &l) != 404)
+        code = http_get(fd, "/nope", &l);
+        if (code != 404) {
+            fprintf(stderr, "bench: GET /nope answered %d\n", code);
             return -1;
+        }
         flo[i] = naos_clock_now_us() - a;
     }
     close(fd);
