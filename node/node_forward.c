@@ -246,8 +246,23 @@ forward_start(struct node *n, struct ctl_req *creq, struct node_http_wait *hw,
         uint64_t owner = request_owner(n, req);
         uint32_t load;
         leader = owner;
-        if (owner == 0 || !node__members_live_load(n, owner, &load))
+        if (owner == 0)
             return FWD_NO;
+        if (!node__members_live_load(n, owner, &load)) {
+            if (req->req_case == NAOS__V1__REQUEST__REQ_STATUS ||
+                path_command(req) != NULL)
+                return FWD_NO;
+            /* The agents' checkpoints and logs are their node's: say it
+             * cannot be asked now (this node does not run them). */
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
+                            "%s runs on %s, which is not reachable from "
+                            "naos-node %s now (not alive in the membership, "
+                            "see `naos nodes`): nothing changed, try again "
+                            "once it is back",
+                            owner_routed_name(req), leader_name(n, owner),
+                            n->name);
+            return FWD_ANSWERED;
+        }
     } else if (raft_role_get(core) == RAFT_LEADER || leader == 0) {
         return FWD_NO; /* the local answer says what there is to say */
     }

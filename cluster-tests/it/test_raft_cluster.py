@@ -619,8 +619,9 @@ class RaftCluster(unittest.TestCase):
         """`naos stop|start DEP/PATH` from any node reaches the node that
         runs DEP: its door checks the path against the tree it runs, the
         leader commits it (relayed), and that node carries it out; a bad
-        path is refused naming it; with that node down the command is
-        refused naming it, and nothing changes."""
+        path is refused naming it; with that node down the command, and a
+        checkpoint save or load of its agents, is refused naming it, and
+        nothing changes."""
         for i in range(3):
             self.start(i)
         leader, _ = self.wait_leader(self.founders, within(20),
@@ -663,6 +664,15 @@ class RaftCluster(unittest.TestCase):
         self.assertNotEqual(r.code, 0, r)
         self.assertIn("deployment lab runs on %s, which is not reachable "
                       "now" % owner.name, r.err)
+        # its agents' checkpoints are its node's too: refused naming it
+        # (it was "no agent named lab/keep" from the asker's own tree)
+        for args in (["checkpoint", "load", "lab/keep"],
+                     ["checkpoint", "save", "lab/keep", "-f", "/dev/null"]):
+            r = asker.naos(*args)
+            self.assertNotEqual(r.code, 0, r)
+            self.assertIn("lab/keep runs on %s, which is not reachable from "
+                          "naos-node %s now" % (owner.name, asker.name),
+                          r.err)
         self.assertEqual(raft_state(leader)["commit_index"], commit)
 
     def test_http_commands_from_a_follower(self):
