@@ -25,6 +25,13 @@ Crash safety (issue 11): the same load across kill -9 of a random node
 NAOS_LINEAR_ANY_CRASHES / _SECONDS), then every node, once it has applied
 the same index, loads the same checkpoint of every register.
 
+Partitions (issue 11): the same load while the network is cut
+(NAOS_TESTING_PARTITION_FILE, node/wire/cut.h: a node sends nothing to
+the addresses its file lists): the leader cut off from both others, a
+follower cut off, or the link between two nodes cut with the third one a
+bridge; each held for a few seconds, then healed (4 in 24 s,
+NAOS_LINEAR_CUTS / _CUT_SECONDS); then the same checks as for crashes.
+
 Also: a leader stopped (SIGSTOP) while the others elect a new one and
 save a newer value, then resumed: its first load is the new value or
 "try again", never the old one.
@@ -57,6 +64,9 @@ OPS = int(os.environ.get("NAOS_LINEAR_OPS", "5000"))
 # the crash-safety run: kill -9 of any node
 ANY_SECONDS = float(os.environ.get("NAOS_LINEAR_ANY_SECONDS", "20"))
 ANY_CRASHES = int(os.environ.get("NAOS_LINEAR_ANY_CRASHES", "5"))
+# the partition run: the leader, a follower, or one link cut, then healed
+CUT_SECONDS = float(os.environ.get("NAOS_LINEAR_CUT_SECONDS", "24"))
+CUTS = int(os.environ.get("NAOS_LINEAR_CUTS", "4"))
 
 
 def leader_of(nodes):
@@ -115,9 +125,54 @@ class LinearCluster(unittest.TestCase):
         same checkpoint (seq and value) of every register."""
         self.run_history(ANY_SECONDS, ANY_CRASHES, "any")
 
-    def run_history(self, span, ncrashes, victims):
+    def test_checkpoints_linearizable_across_partitions(self):
+        """The load while the leader, a follower, or one link between two
+        nodes is cut off for a few seconds, then healed; the history stays
+        linearizable, saves go on on the majority's side, and every node
+        ends with the same checkpoints."""
+        self.cuts = [os.path.join(self.dir, "cut-l%d" % i) for i in range(3)]
+        self.nodes = [Node(name="l%d" % i, extra_args=member_args(
+            self.addrs, i, self.key),
+            env={"NAOS_TESTING_PARTITION_FILE": self.cuts[i]})
+            for i in range(3)]
+        # a client whose node or register is cut off gives up after 2 s
+        # (an outcome unknown), so the others' work goes on in the history
+        self.run_history(CUT_SECONDS, CUTS, "partition", op_timeout=2)
+
+    def cut(self, pairs):
+        """Cuts the links between the nodes of each pair (indices); an
+        empty list heals everything."""
+        lines = [[] for _ in range(3)]
+        for a, b in pairs:
+            lines[a].append(self.addrs[b])
+            lines[b].append(self.addrs[a])
+        for i in range(3):
+            tmp = self.cuts[i] + ".tmp"
+            with open(tmp, "w") as f:
+                f.write("".join(line + "\n" for line in lines[i]))
+            os.rename(tmp, self.cuts[i])
+
+    def partition(self, rng):
+        """Cuts the network one of three ways; returns what it did."""
+        way = rng.choice(["leader", "follower", "link"])
+        leader = leader_of(self.nodes)
+        li = self.nodes.index(leader) if leader else rng.randrange(3)
+        others = [i for i in range(3) if i != li]
+        if way == "leader":
+            self.cut([(li, others[0]), (li, others[1])])
+            return "leader l%d cut off" % li
+        if way == "follower":
+            f = rng.choice(others)
+            self.cut([(f, i) for i in range(3) if i != f])
+            return "follower l%d cut off" % f
+        a = rng.choice(others)
+        self.cut([(li, a)])
+        return "link l%d-l%d cut" % (li, a)
+
+    def run_history(self, span, ncrashes, victims, op_timeout=12):
         """The load for span seconds with ncrashes kill -9 of the leader
-        (victims "leader") or of a random node ("any") at even times."""
+        (victims "leader") or of a random node ("any"), or as many
+        partitions ("partition"), at even times."""
         rng = random.Random(int(os.environ.get("NAOS_LINEAR_SEED", "7")))
         for n in self.nodes:
             n.__enter__()
@@ -144,16 +199,23 @@ class LinearCluster(unittest.TestCase):
              "-run", ",".join(n.run for n in self.nodes),
              "-keys", ",".join(KEYS), "-clients", str(CLIENTS),
              "-ops", str(OPS), "-duration", "%ds" % span,
-             "-op-timeout", "%ds" % within(12), "-out", hist],
+             "-op-timeout", "%ds" % within(op_timeout), "-out", hist],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         crashes = []
         try:
             # kill -9 whoever leads (or anyone) at evenly spaced times,
             # restart it at once: its clients see a refused connection
             # meanwhile
+            gap = span / (ncrashes + 1)
             for c in range(ncrashes):
                 at = span * (c + 1) / (ncrashes + 1)
                 time.sleep(max(0.0, t0 + at - time.monotonic()))
+                if victims == "partition":
+                    what = self.partition(rng)
+                    crashes.append((time.monotonic() - t0, what))
+                    time.sleep(gap / 2)
+                    self.cut([])
+                    continue
                 if victims == "leader":
                     victim = wait_until(lambda: leader_of(self.nodes),
                                         within(10), interval=0.05,
@@ -166,6 +228,8 @@ class LinearCluster(unittest.TestCase):
                 crashes.append((t_kill, victim.name))
             out, _ = load.communicate(timeout=within(120))
         finally:
+            if victims == "partition":
+                self.cut([])
             if load.poll() is None:
                 load.kill()
                 load.wait()
@@ -175,12 +239,14 @@ class LinearCluster(unittest.TestCase):
             recs = [jsonlib.loads(line) for line in f if line.strip()]
         ok = [r for r in recs if r["outcome"] == "ok"]
         print("\nlinear cluster: %d operations (%d ok: %d saves, %d loads), "
-              "%d clients over 3 nodes, %.1f s; kill -9 of %s at %s; "
+              "%d clients over 3 nodes, %.1f s; %s at %s; "
               "%s" % (len(recs), len(ok),
                       sum(r["op"] == "write" for r in ok),
                       sum(r["op"] == "read" for r in ok), CLIENTS,
                       time.monotonic() - t0,
-                      "the leader" if victims == "leader" else "any node",
+                      {"leader": "kill -9 of the leader",
+                       "any": "kill -9 of any node",
+                       "partition": "partitions"}[victims],
                       ", ".join("%.1f s (%s)" % c for c in crashes),
                       summary.strip()))
         # why operations were not ok (the CLI's words, most frequent first)

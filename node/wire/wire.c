@@ -3,6 +3,7 @@
  * own (issue 9's replay marks and verdicts), now shared by every module
  * that speaks to other nodes. */
 #include "node/wire/wire.h"
+#include "node/wire/cut.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -54,6 +55,7 @@ struct wire {
     bool marks_lost; /* no memory to take them: the held are dropped */
     uint64_t mark_writes;
     struct store_batch_writer writer;
+    struct wire_cut *cut; /* tests only (cut.h), NULL otherwise */
 };
 
 static struct wire_range *
@@ -263,6 +265,8 @@ wire_send(struct wire *w, const char *addr, uint32_t type,
         return NAOS_EINVAL;
     if (len > AUTH_MAX_PAYLOAD)
         return NAOS_ETOOBIG;
+    if (w->cut != NULL && wire_cut_blocks(w->cut, w->r->iterations, addr))
+        return NAOS_OK; /* a test's partition: lost on the way */
     if (naos_buf_reserve(&w->ebuf, &w->ecap, len + AUTH_SEAL_OVERHEAD) !=
         NAOS_OK)
         return NAOS_ENOMEM;
@@ -373,6 +377,12 @@ wire_open(struct wire **out, struct reactor *r, const struct wire_config *cfg,
         NAOS_INFO("wire", "replay marks of %zu sender(s) restored",
                   restored);
     auth_sender_init(&w->sender, w->node_id, (uint64_t)r->wall_ms << 20);
+    struct wire_cut cut;
+    if (wire_cut_init(&cut)) {
+        w->cut = naos_alloc(sizeof *w->cut);
+        if (w->cut != NULL)
+            *w->cut = cut;
+    }
     struct net_config nc = {
         .listen_url = cfg->listen_url,
         .recv_max = cfg->recv_max,
@@ -419,6 +429,7 @@ wire_close(struct wire *w)
     naos_free(w->in);
     naos_free(w->marks);
     naos_free(w->smarks);
+    naos_free(w->cut);
     auth_replay_fini(&w->replay);
     naos_free(w->ebuf);
     naos_free(w);
