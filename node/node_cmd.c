@@ -59,12 +59,14 @@ node__cmd_wait(struct node *n, struct ctl_req *req, struct ctl_reply *rep)
     if (w == NULL)
         return NULL;
     if (req != NULL && ctl_req_defer(req, waiter_cancel, n) == NAOS_OK) {
-        *w = (struct node_waiter){.req = req, .rep = rep};
+        *w = (struct node_waiter){.req = req, .rep = rep,
+                                  .proposed_us = naos_clock_now_us()};
         return w;
     }
     if (req == NULL && n->fwd_job != NULL && rep == &n->fwd_job->rep) {
         /* a forwarded request: answered to its node once applied */
-        *w = (struct node_waiter){.rep = rep, .job = n->fwd_job};
+        *w = (struct node_waiter){.rep = rep, .job = n->fwd_job,
+                                  .proposed_us = naos_clock_now_us()};
         n->fwd_job_deferred = true;
         return w;
     }
@@ -82,6 +84,9 @@ waiter_done(struct node *n, struct node_waiter *w)
 {
     struct ctl_req *req = w->req;
     struct node_fwd_job *job = w->job;
+    if (w->proposed_us != 0 && w->rep != NULL && !w->rep->failed &&
+        w->rep->msg.code == NAOS__V1__ERROR_CODE__OK)
+        node__stats_observe_command(n, naos_clock_now_us() - w->proposed_us);
     *w = (struct node_waiter){0};
     if (req != NULL)
         ctl_req_finish(req);
@@ -590,6 +595,7 @@ node__propose(struct node *n, const Naos__V1__Command *c,
         return rc;
     }
     n->proposed = index;
+    n->stats.proposals++;
     if (rep == NULL)
         return NAOS_OK; /* nobody waits: applied at the next step */
     struct node_waiter *w = waiter_free_slot(n);
@@ -597,7 +603,8 @@ node__propose(struct node *n, const Naos__V1__Command *c,
     /* a leader appends at its own term */
     *w = (struct node_waiter){.index = index,
                               .term = raft_term(cmdraft_core(n->log)),
-                              .rep = rep};
+                              .rep = rep,
+                              .proposed_us = naos_clock_now_us()};
     if (req != NULL && ctl_req_defer(req, waiter_cancel, n) == NAOS_OK) {
         w->req = req;
         return NAOS_OK;

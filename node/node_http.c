@@ -33,6 +33,9 @@ static const double lag_bounds_s[NODE_LAG_BUCKETS] = {
     0.01,   0.025,   0.05,   0.1,   0.25,   1.0,
 };
 
+static void hist_emit(struct http_metrics *m, const char *name,
+                      const char *help, const struct node_hist *h);
+
 /* ---- reply arenas handed to the render thread ------------------------- */
 
 static void
@@ -676,18 +679,9 @@ answer_metrics(struct node *n, struct http_response *res)
                                      ? events_last(&n->events)
                                      : n->events.persisted));
 
-    http_metrics_family(&m, "naos_reactor_loop_duration_seconds", "histogram",
-                        "Time each reactor iteration kept the loop busy "
-                        "(dispatch plus supervision tick).");
-    uint64_t cum[NODE_LAG_BUCKETS], acc = 0;
-    for (int i = 0; i < NODE_LAG_BUCKETS; i++) {
-        acc += n->stats.lag_buckets[i];
-        cum[i] = acc;
-    }
-    http_metrics_histogram(&m, "naos_reactor_loop_duration_seconds", NULL,
-                           lag_bounds_s, cum, NODE_LAG_BUCKETS,
-                           (double)n->stats.lag_sum_us / 1e6,
-                           n->stats.lag_count);
+    hist_emit(&m, "naos_reactor_loop_duration_seconds",
+              "Time each reactor iteration kept the loop busy (dispatch "
+              "plus supervision tick).", &n->stats.lag);
     http_metrics_family(&m, "naos_reactor_loop_max_duration_seconds", "gauge",
                         "Longest reactor iteration since start.");
     http_metrics_sample(&m, "naos_reactor_loop_max_duration_seconds", NULL,
@@ -884,6 +878,14 @@ answer_metrics(struct node *n, struct http_response *res)
              "Appends a voter needed from entries this node had compacted "
              "(0 unless something is wrong: compaction keeps what every "
              "voter holds).", (double)rst->behind_base},
+            {"naos_raft_proposals_total", "counter",
+             "Commands this node proposed to the log as leader (its own "
+             "and those its followers relayed).",
+             (double)n->stats.proposals},
+            {"naos_raft_leader_terms_total", "counter",
+             "Terms this node led (leader changes seen from here: "
+             "together with the other nodes').",
+             (double)rst->leader_terms},
             {"naos_raft_unsent_total", "counter",
              "Raft messages not sent (peer address unknown, no room).",
              (double)n->raft_unsent},
@@ -899,6 +901,24 @@ answer_metrics(struct node *n, struct http_response *res)
             http_metrics_sample(&m, rows[k].name, NULL, rows[k].v);
         }
     }
+    if (n->log != NULL)
+        hist_emit(&m, "naos_command_duration_seconds",
+                  "Commands proposed through this node (its clients' and "
+                  "agents'), from the proposal to the answer once applied "
+                  "here: the commit latency as this node's door sees it.",
+                  &n->stats.command);
+    uint64_t used = 0;
+    if (store_used_bytes(n->store, &used) == NAOS_OK) {
+        http_metrics_family(&m, "naos_store_used_bytes", "gauge",
+                            "Bytes of the store's map in use (its pages "
+                            "up to the last one written).");
+        http_metrics_sample(&m, "naos_store_used_bytes", NULL, (double)used);
+    }
+    http_metrics_family(&m, "naos_store_map_bytes", "gauge",
+                        "The store's map size: writes fail past it (the "
+                        "node grows it as it fills).");
+    http_metrics_sample(&m, "naos_store_map_bytes", NULL,
+                        (double)store_map_size(n->store));
     http_metrics_family(&m, "naos_store_commits_total", "counter",
                         "Write transactions the store committed (each one "
                         "synced): applied commands are committed in "
@@ -1149,16 +1169,42 @@ node__stats_on_event(struct node *n, const struct sup_event *ev)
     }
 }
 
-void
-node__stats_observe_loop(struct node *n, uint64_t us)
+static void
+hist_emit(struct http_metrics *m, const char *name, const char *help,
+          const struct node_hist *h)
 {
-    struct node_stats *s = &n->stats;
+    http_metrics_family(m, name, "histogram", help);
+    uint64_t cum[NODE_LAG_BUCKETS], acc = 0;
+    for (int i = 0; i < NODE_LAG_BUCKETS; i++) {
+        acc += h->buckets[i];
+        cum[i] = acc;
+    }
+    http_metrics_histogram(m, name, NULL, lag_bounds_s, cum,
+                           NODE_LAG_BUCKETS, (double)h->sum_us / 1e6,
+                           h->count);
+}
+
+static void
+hist_observe(struct node_hist *h, uint64_t us)
+{
     int i = 0;
     while (i < NODE_LAG_BUCKETS && (double)us > lag_bounds_s[i] * 1e6)
         i++;
-    s->lag_buckets[i]++;
-    s->lag_count++;
-    s->lag_sum_us += us;
+    h->buckets[i]++;
+    h->count++;
+    h->sum_us += us;
+}
+
+void
+node__stats_observe_loop(struct node *n, uint64_t us)
+{
+    hist_observe(&n->stats.lag, us);
+}
+
+void
+node__stats_observe_command(struct node *n, uint64_t us)
+{
+    hist_observe(&n->stats.command, us);
 }
 
 void

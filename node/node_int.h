@@ -71,13 +71,23 @@ struct node_dep_count {
     char *deployment; /* owned */
     uint64_t escalations, give_ups;
 };
+/* struct node_hist: a latency histogram over NODE_LAG_BUCKETS bounds
+ * (node_http.c), the last bucket +Inf. */
+struct node_hist {
+    uint64_t buckets[NODE_LAG_BUCKETS + 1];
+    uint64_t count, sum_us;
+};
 struct node_stats {
     struct node_restart_count *restarts; /* by (deployment, reason) */
     size_t nrestarts, restarts_cap;
     struct node_dep_count *deps;         /* by deployment */
     size_t ndeps, deps_cap;
-    uint64_t lag_buckets[NODE_LAG_BUCKETS + 1]; /* per bucket; last = +Inf */
-    uint64_t lag_count, lag_sum_us;
+    struct node_hist lag; /* reactor iterations' busy time */
+    /* Commands proposed through this node, from the proposal to the
+     * answer once applied here (its door's view of the commit latency),
+     * and proposals this node made to the log as leader. */
+    struct node_hist command;
+    uint64_t proposals;
     uint64_t snap_builds, snap_build_us; /* status snapshots (node_status.c) */
     uint64_t http_answer_us[HTTP_R__COUNT]; /* reactor time per API route */
     uint64_t node_trouble[4]; /* spawns failed for the node's own reasons:
@@ -230,6 +240,7 @@ struct node_waiter {
      * and when its client is told the outcome is unknown. */
     uint64_t relay_id, relay_to;
     naos_time deadline;
+    uint64_t proposed_us; /* a measurement: when it was proposed here */
 };
 /* Every request that can be deferred on both endpoints, the forwarded
  * ones, and one answered at once (HTTP, or past the deferral bound). */
@@ -514,6 +525,9 @@ int node__cmd_open_log(struct node *n, const uint64_t *ids, size_t nv,
  * reply), or for the forwarded request being run (req NULL, rep its
  * reply), whose entry is not known yet; NULL when it cannot wait.
  * node__cmd_waiter_done answers it with what rep holds and frees it. */
+/* node__stats_observe_command: a command proposed through this node was
+ * answered us after its proposal (node_http.c, /metrics). */
+void node__stats_observe_command(struct node *n, uint64_t us);
 struct node_waiter *node__cmd_wait(struct node *n, struct ctl_req *req,
                                    struct ctl_reply *rep);
 void node__cmd_waiter_done(struct node *n, struct node_waiter *w);

@@ -108,6 +108,7 @@ on_propose(struct node *n, const struct wire_msg *m, const Naos__V1__Propose *p)
         rc = cmdraft_propose(n->log, p->command.data, p->command.len,
                              n->r.now, &index);
         if (rc == NAOS_OK) {
+            n->stats.proposals++;
             r.index = index;
             r.term = raft_term(cmdraft_core(n->log));
             NAOS_DEBUG("relay", "%s's %s at entry %llu",

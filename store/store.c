@@ -406,6 +406,17 @@ store_dir(const struct store *s)
     return s->dir;
 }
 
+int
+store_used_bytes(const struct store *s, uint64_t *used)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0)
+        return NAOS_ESTORE;
+    *used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+    return NAOS_OK;
+}
+
 uint64_t
 store_map_size(const struct store *s)
 {

@@ -101,6 +101,9 @@ const char *store_errmsg(const struct store *s);
 /* store_dir returns the data directory (valid until store_close). */
 const char *store_dir(const struct store *s);
 
+/* store_used_bytes stores in *used the bytes of the map in use (pages up
+ * to the last one written). NAOS_OK or NAOS_ESTORE. */
+int store_used_bytes(const struct store *s, uint64_t *used);
 /* store_map_size returns the current map size in bytes. */
 uint64_t store_map_size(const struct store *s);
 

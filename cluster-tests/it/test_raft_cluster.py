@@ -264,6 +264,27 @@ class RaftCluster(unittest.TestCase):
                 self.assertEqual(r.out, "state of %s via r2\n" % name,
                                  (name, via.name))
 
+        # /metrics: the leader counts its proposals (each save too); every
+        # node, whose agent's three saves it proposed or relayed, its
+        # commands' latency; the store's use against its map
+        fams = leader.metrics()
+        self.assertGreaterEqual(
+            promtext.value(fams, "naos_raft_proposals_total"), 9 + 7)
+        self.assertGreaterEqual(
+            promtext.value(fams, "naos_raft_leader_terms_total"), 1)
+        for n in self.founders:
+            fams = n.metrics()
+            hist = {nm: v for nm, _, v in
+                    fams["naos_command_duration_seconds"]["samples"]}
+            self.assertGreaterEqual(
+                hist["naos_command_duration_seconds_count"], 3, n.name)
+            self.assertGreater(hist["naos_command_duration_seconds_sum"], 0,
+                               n.name)
+            used = promtext.value(fams, "naos_store_used_bytes")
+            self.assertGreater(used, 0, n.name)
+            self.assertLessEqual(
+                used, promtext.value(fams, "naos_store_map_bytes"), n.name)
+
         # a follower forwards a deploy to the leader, which places it; the
         # follower answers its status by asking that node, and removes it
         f = followers[0]
