@@ -46,6 +46,7 @@
 #include "node/proc/logfile.h"
 #include "node/proc/notify.h"
 #include "node/proc/orphans.h"
+#include "node/proc/peer.h"
 #include "node/proc/spawn.h"
 #include "node/reactor/reactor.h"
 #include "node/members_wire.h"
@@ -331,6 +332,8 @@ spawn_done(struct node *n, struct proc_spawn_job *job)
     wr->pid = job->child.pid;
     wr->pidfd = job->child.pidfd;
     wr->log_rd = p0;
+    if (n->stopping > 1) /* every worker was killed: this one too */
+        proc_signal_group(wr->pid, SIGKILL);
     if (exits_watch(n, wr) != NAOS_OK ||
         idmap_put(&n->pids, (uint64_t)wr->pid, wr) != NAOS_OK)
         NAOS_ERROR("proc", "%s: cannot watch pid %d; its exit will be found "
@@ -345,6 +348,7 @@ spawn_done(struct node *n, struct proc_spawn_job *job)
 static void
 take_spawns(struct node *n)
 {
+    n->sweep_waits = false;
     struct proc_spawn_job *job = proc_spawner_take(&n->spawner);
     while (job != NULL) {
         struct proc_spawn_job *next = job->next;
@@ -361,14 +365,24 @@ on_spawned(void *arg, uint32_t events)
     take_spawns(arg);
 }
 
+/* A lookup waits this long at most for a spawn under way (one that hangs
+ * in exec, on a dead NFS mount say, must not hold the loop). */
+#define NODE_SETTLE_MAX_MS 100
+
 bool
-node__spawns_settle(struct node *n)
+node__spawns_settle(struct node *n, bool may_wait)
 {
-    if (n->settled_iteration == n->r.iterations + 1 ||
-        !proc_spawner_busy(&n->spawner))
+    if (!proc_spawner_busy(&n->spawner))
         return false;
+    take_spawns(n); /* what is done costs nothing to take */
+    if (!may_wait || !proc_spawner_busy(&n->spawner) ||
+        n->settled_iteration == n->r.iterations + 1)
+        return true;
     n->settled_iteration = n->r.iterations + 1;
-    proc_spawner_settle(&n->spawner);
+    if (!proc_spawner_settle(&n->spawner, NODE_SETTLE_MAX_MS))
+        NAOS_WARN("proc", "a spawn has taken over %d ms; a message from a "
+                  "process of the node that is no worker's was not "
+                  "matched to it", NODE_SETTLE_MAX_MS);
     take_spawns(n);
     return true;
 }
@@ -480,12 +494,17 @@ static void orphans_sweep(struct node *n);
 static void
 orphans_step(struct node *n)
 {
-    if (!n->chld_pending && !orphans_due(n, n->r.now))
+    if (!n->chld_pending && !orphans_due(n, n->r.now)) {
+        proc_spawner_unwant(&n->spawner); /* a hold asked for, not needed */
         return;
+    }
     /* A child being made right now is nobody's yet: sweep once it is
-     * made (its job coming back wakes the loop). */
-    if (!proc_spawner_hold(&n->spawner))
+     * made. The spawner pauses after it, and its job coming back wakes
+     * the loop (sweep_waits: nothing to do until then). */
+    if (!proc_spawner_hold(&n->spawner)) {
+        n->sweep_waits = true;
         return;
+    }
     orphans_sweep(n);
     proc_spawner_release(&n->spawner);
 }
@@ -639,6 +658,38 @@ io_forget(void *ctx, struct sup_node *node)
 
 /* ---- notify socket ----------------------------------------------------- */
 
+/* notify_run: the run whose worker is pid or leads pid's group. */
+static struct wrun *
+notify_run(struct node *n, int pid)
+{
+    struct wrun *wr = idmap_get(&n->pids, (uint64_t)pid);
+    if (wr == NULL) {
+        int pg = proc_notify_sender_group(pid);
+        if (pg > 0)
+            wr = idmap_get(&n->pids, (uint64_t)pg);
+    }
+    return wr;
+}
+
+/* notify_worker_late: the run of a message from pid that no known run
+ * matched, when it is a worker whose spawn the loop has yet to take (or
+ * its helper): what is done is taken; for a process of the node's that is
+ * still no worker's, the spawn under way is waited for. */
+static struct wrun *
+notify_worker_late(struct node *n, int pid)
+{
+    if (!node__spawns_settle(n, false))
+        return NULL; /* no spawn under way: it is nobody's */
+    struct wrun *wr = notify_run(n, pid);
+    int wpid = 0;
+    if (wr != NULL ||
+        proc_peer_find(pid, (int)getpid(), is_known_pid, n, &wpid) !=
+            PROC_PEER_ORPHAN ||
+        !node__spawns_settle(n, true))
+        return wr;
+    return notify_run(n, pid);
+}
+
 static void
 on_notify(void *arg, uint32_t events)
 {
@@ -651,19 +702,9 @@ on_notify(void *arg, uint32_t events)
             return;
         if (rc != NAOS_OK)
             continue;
-        struct wrun *wr = idmap_get(&n->pids, (uint64_t)m.pid);
-        if (wr == NULL) {
-            int pg = proc_notify_sender_group(m.pid);
-            if (pg > 0)
-                wr = idmap_get(&n->pids, (uint64_t)pg);
-        }
-        if (wr == NULL && node__spawns_settle(n)) {
-            /* Perhaps a worker whose spawn the loop has yet to take. */
-            wr = idmap_get(&n->pids, (uint64_t)m.pid);
-            int pg = wr == NULL ? proc_notify_sender_group(m.pid) : 0;
-            if (pg > 0)
-                wr = idmap_get(&n->pids, (uint64_t)pg);
-        }
+        struct wrun *wr = notify_run(n, m.pid);
+        if (wr == NULL)
+            wr = notify_worker_late(n, m.pid);
         if (wr == NULL) {
             NAOS_DEBUG("notify", "message from pid %d, not a worker", m.pid);
             continue;
@@ -1264,7 +1305,8 @@ before_sleep(struct node *n)
 static naos_time
 next_deadline(struct node *n)
 {
-    if (n->chld_pending || orphans_due(n, n->r.now) || node__cmd_pending(n))
+    if (((n->chld_pending || orphans_due(n, n->r.now)) && !n->sweep_waits) ||
+        node__cmd_pending(n))
         return n->r.now; /* orphans_step or node__cmd_step has more to do */
     naos_time a = sup_next_deadline(n->tree);
     /* The core waits while dying_max runs are dying: until the oldest

@@ -894,11 +894,15 @@ identify(struct node *n, struct ctl_peer peer, const struct wrun **run)
     } else {
         k = proc_peer_find(peer.pid, (int)getpid(), is_worker_pid, n, &wpid);
         /* A worker that asks before the loop took its spawn looks like a
-         * process left behind: take the spawns done, then look again. */
-        if (k == PROC_PEER_ORPHAN && node__spawns_settle(n))
-            k = proc_peer_find(peer.pid, (int)getpid(), is_worker_pid, n,
-                               &wpid);
-        if (peer.conn != 0 && k != PROC_PEER_GONE)
+         * process left behind: take the spawns done (then wait for the
+         * one being made), and look again each time. */
+        for (int pass = 0; pass < 2 && k == PROC_PEER_ORPHAN; pass++)
+            if (node__spawns_settle(n, pass == 1))
+                k = proc_peer_find(peer.pid, (int)getpid(), is_worker_pid,
+                                   n, &wpid);
+        /* Not remembered while spawns are under way: it may be one. */
+        if (peer.conn != 0 && k != PROC_PEER_GONE &&
+            !(k == PROC_PEER_ORPHAN && proc_spawner_busy(&n->spawner)))
             *m = (struct node_peer_memo){peer.conn, peer.pid, (int)k, wpid};
     }
     *run = k == PROC_PEER_WORKER ? idmap_get(&n->pids, (uint64_t)wpid)

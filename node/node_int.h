@@ -305,12 +305,15 @@ struct node {
     int exits_fd; /* epoll set of the workers' pidfds (node.c) */
     struct reactor_watch exits_watch;
     /* Spawns run on their own thread (proc/spawner.h): the reactor submits
-     * them and takes them back done (on_spawned). settled_at: the loop
-     * iteration's time of the last wait for a spawn under way (at most one
-     * such wait per iteration, node__spawns_settle). */
+     * them and takes them back done (on_spawned). settled_iteration: the
+     * loop iteration (+ 1) of the last wait for a spawn under way (at most
+     * one such wait per iteration, node__spawns_settle). sweep_waits: the
+     * orphan sweep waits for the child being made (its job wakes the
+     * loop), so the loop does not spin on it meanwhile. */
     struct proc_spawner spawner;
     struct reactor_watch spawner_watch;
     uint64_t settled_iteration;
+    bool sweep_waits;
     /* Slices (node.c): what a spawn and a signal cost the reactor lately
      * (moving averages, us), to size the supervision core's budget. */
     uint64_t spawn_avg_us, signal_avg_us;
@@ -419,10 +422,11 @@ void node__members_tick(struct node *n);
 /* node__members_leave starts a graceful leave (idempotent). false when
  * the node is not in a cluster. */
 /* node__spawns_settle: a lookup found a process of the node's that is no
- * worker's: if spawns are under way, wait for the one being made (at most
- * once per loop iteration) and take what is done, so that a worker the
- * loop has not yet heard of is found. True when it did (look again). */
-bool node__spawns_settle(struct node *n);
+ * worker's. If spawns are under way, takes what is done and, with
+ * may_wait, waits for the spawn being made (at most 100 ms, once per loop
+ * iteration) and takes it, so that a worker the loop has not yet heard of
+ * is found. True when it did anything (look again). */
+bool node__spawns_settle(struct node *n, bool may_wait);
 bool node__members_leave(struct node *n);
 /* node__members_left: the leave is done (or timed out), or no cluster. */
 bool node__members_left(struct node *n);

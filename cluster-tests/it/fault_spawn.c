@@ -13,6 +13,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -29,8 +30,13 @@ syscall(long number, ...)
     va_end(ap);
     if (number == SYS_pidfd_open) {
         const char *slow = getenv("NAOS_IT_SLOW_FILE");
-        if (slow != NULL && access(slow, F_OK) == 0) {
-            struct timespec ts = {1, 0};
+        FILE *sf = slow != NULL ? fopen(slow, "re") : NULL;
+        if (sf != NULL) {
+            long ms = 1000;
+            if (fscanf(sf, "%ld", &ms) != 1)
+                ms = 1000;
+            fclose(sf);
+            struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
             while (nanosleep(&ts, &ts) != 0) {
             }
         }

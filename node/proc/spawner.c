@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "node/base/alloc.h"
@@ -132,7 +133,7 @@ spawner_main(void *arg)
     struct proc_spawner *s = arg;
     pthread_mutex_lock(&s->mu);
     for (;;) {
-        while (s->todo == NULL && !s->stop)
+        while ((s->todo == NULL || s->hold_wanted) && !s->stop)
             pthread_cond_wait(&s->cv, &s->mu);
         if (s->stop)
             break;
@@ -238,23 +239,60 @@ proc_spawner_busy(struct proc_spawner *s)
     return busy;
 }
 
-void
-proc_spawner_settle(struct proc_spawner *s)
+static void
+want(struct proc_spawner *s, bool on)
 {
-    pthread_mutex_lock(&s->making);
+    pthread_mutex_lock(&s->mu);
+    if (s->hold_wanted != on) {
+        s->hold_wanted = on;
+        if (!on)
+            pthread_cond_signal(&s->cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+bool
+proc_spawner_settle(struct proc_spawner *s, int timeout_ms)
+{
+    if (pthread_mutex_trylock(&s->making) != 0) {
+        want(s, true); /* no next spawn before we had our turn */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += timeout_ms / 1000;
+        until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        int rc = pthread_mutex_timedlock(&s->making, &until);
+        want(s, false);
+        if (rc != 0)
+            return false;
+    }
     pthread_mutex_unlock(&s->making);
+    return true;
 }
 
 bool
 proc_spawner_hold(struct proc_spawner *s)
 {
-    return pthread_mutex_trylock(&s->making) == 0;
+    if (pthread_mutex_trylock(&s->making) == 0)
+        return true;
+    want(s, true);
+    return false;
 }
 
 void
 proc_spawner_release(struct proc_spawner *s)
 {
     pthread_mutex_unlock(&s->making);
+    want(s, false);
+}
+
+void
+proc_spawner_unwant(struct proc_spawner *s)
+{
+    want(s, false);
 }
 
 bool

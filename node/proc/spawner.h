@@ -16,14 +16,17 @@
  * take it for a stray: the orphan sweep runs only while it holds the
  * spawner (proc_spawner_hold: no child is being made meanwhile) and asks
  * proc_spawner_owns_pid about pids it does not know; a lookup that finds
- * a process descending from the node but no worker for it (a notify
- * message, an agent's request) first waits for the spawn under way
- * (proc_spawner_settle) and takes what is done.
+ * a child of the node but no worker for it (a notify message, an agent's
+ * request) takes what is done and, if a spawn is under way, waits for it
+ * (proc_spawner_settle, bounded). A hold or a settle that finds a child
+ * being made asks the thread to pause after that spawn (hold_wanted), so
+ * the reactor gets its turn after one spawn, not after the whole queue;
+ * the thread goes on once the reactor releases it (or gives up asking).
  *
- * Bounds: at most one job per supervisor is ever queued (the supervision
- * core starts one child at a time per supervisor: SUP_SPAWN_PENDING), so
- * the queue is bounded by the node's trees; each job is one allocation of
- * its strings.
+ * Bounds: the supervision core starts one child at a time per supervisor
+ * (SUP_SPAWN_PENDING), so the queue holds at most one job per worker (one
+ * per supervisor unless an operator stopped a worker whose spawn waits);
+ * each job is one allocation of its strings.
  *
  * The thread is the parent of every child it makes, and a child's
  * PR_SET_PDEATHSIG fires when the thread that made it ends (prctl(2)): the
@@ -71,6 +74,8 @@ struct proc_spawner {
     /* Held by the thread from before a clone until its job is on the done
      * list; by the reactor while it sweeps for orphans. */
     pthread_mutex_t making;
+    bool hold_wanted; /* (mu) the reactor waits for `making`: the thread
+                         takes no next job until it is cleared */
 };
 
 /* proc_spawner_start starts the thread (s is caller storage). Returns
@@ -85,14 +90,19 @@ void proc_spawner_submit(struct proc_spawner *s, struct proc_spawn_job *job);
 struct proc_spawn_job *proc_spawner_take(struct proc_spawner *s);
 /* proc_spawner_busy: a job was submitted and not taken yet. */
 bool proc_spawner_busy(struct proc_spawner *s);
-/* proc_spawner_settle waits until no child is being made (at most the
- * spawn under way), so that every child made so far is on the done list. */
-void proc_spawner_settle(struct proc_spawner *s);
+/* proc_spawner_settle waits, at most timeout_ms, until no child is being
+ * made (the spawn under way: the thread makes no other meanwhile), so
+ * that every child made so far is on the done list. False when the wait
+ * timed out (a spawn that hangs, in exec on a dead NFS mount say). */
+bool proc_spawner_settle(struct proc_spawner *s, int timeout_ms);
 /* proc_spawner_hold keeps the thread from making a child until
  * proc_spawner_release; false (nothing held) when a child is being made
- * right now: try again later. Reactor thread. */
+ * right now: the thread then pauses after it, and the job coming back
+ * wakes the caller to try again. proc_spawner_unwant withdraws that ask
+ * (the caller no longer needs the hold). Reactor thread. */
 bool proc_spawner_hold(struct proc_spawner *s);
 void proc_spawner_release(struct proc_spawner *s);
+void proc_spawner_unwant(struct proc_spawner *s);
 /* proc_spawner_owns_pid: pid is the child of a job done and not taken. */
 bool proc_spawner_owns_pid(struct proc_spawner *s, int pid);
 /* proc_spawner_stop ends the thread once its current spawn is done (the

@@ -122,7 +122,7 @@ test_owns_pid_and_stop(void)
     struct pollfd pf = {.fd = proc_spawner_fd(&s), .events = POLLIN};
     while (poll(&pf, 1, 100) != 1)
         NT_TRUE(naos_clock_now() < deadline);
-    proc_spawner_settle(&s);
+    NT_TRUE(proc_spawner_settle(&s, 10000));
     /* Done, not taken: find its pid through the hold, as the sweep does. */
     NT_TRUE(proc_spawner_hold(&s));
     pthread_mutex_lock(&s.mu);

@@ -656,8 +656,13 @@ child_start(struct sup_tree *t, struct sup_node *s, struct sup_node *c,
 static int
 child_stop(struct sup_tree *t, struct sup_node *c, naos_time now)
 {
-    if (!sup__live(c))
+    if (!sup__live(c)) {
+        /* A spawn reported after the stop began may have left it waiting
+         * out node trouble: that retry must not start it again. */
+        if (!c->is_supervisor)
+            trouble_cancel(t, c);
         return SUP__R_DONE;
+    }
     if (!c->is_supervisor)
         return worker_stop(t, c, now);
     if (c->flags & SUP__F_STOP_REQ)

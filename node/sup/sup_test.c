@@ -2369,6 +2369,43 @@ test_spawn_pending_stopped_meanwhile(void)
     NT_EQ_INT(naos_alloc_live(), base);
 }
 
+/* A restart's spawn reported as node trouble after a stop of its
+ * supervisor began (the stop had not reached it yet, reverse order): the
+ * stop completes with the retry cancelled, nothing starts it again, and a
+ * later start starts it once (found by review: the retry timer started a
+ * worker in a stopped deployment). */
+static void
+test_spawn_pending_trouble_during_stop(void)
+{
+    setup();
+    struct spec_node root;
+    mk_flat(&root, SPEC_ONE_FOR_ONE, 5, 60, "abc");
+    struct sup_node *d = deploy(&root);
+    acts();
+    F.pend = true;
+    ex("d/a", 1);
+    NT_EQ_STR(acts(), "pending d/a\n");
+    NT_EQ_INT(sup_stop(T, d, NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "signal d/c 15\n");
+    spawned("d/a", EMFILE); /* the stop has not reached it */
+    ex("d/c", 0);
+    NT_EQ_STR(acts(), "spawnfail d/a\nsignal d/b 15\n");
+    ex("d/b", 0);
+    NT_EQ_STR(sup_state_name(d->state), "stopped");
+    NT_EQ_STR(st("d/a"), "stopped");
+    NT_EQ_INT(sup_count_node_trouble(T), 0);
+    NT_EQ_INT(sup_next_deadline(T), NAOS_TIME_NEVER);
+    NT_TRUE(sup_is_quiet(T));
+    tick(NOW + 60000);
+    NT_EQ_STR(acts(), "");
+    NT_EQ_INT(sup_start(T, d, NOW), NAOS_OK);
+    NT_EQ_STR(acts(), "pending d/a\n");
+    spawned("d/a", 0);
+    spawned("d/b", 0);
+    spawned("d/c", 0);
+    NT_EQ_STR(sup_state_name(d->state), "running");
+}
+
 /* ---- randomized ------------------------------------------------------- */
 
 static void
@@ -2500,6 +2537,14 @@ check_node(struct sup_node *n, int *pids)
     }
     if (n->state == SUP_RUNNING && n->mbox_head != NULL)
         NT_FAIL("%s idle with mail", n->path);
+    /* A supervisor at rest starts nothing: no child waits to retry. */
+    if (n->plan == SUP__PH_NONE &&
+        (n->state == SUP_STOPPED || n->state == SUP_FAILED))
+        for (size_t i = 0; i < n->nchildren; i++)
+            if (n->children[i]->flags & SUP__F_TROUBLE)
+                NT_FAIL("%s at rest (%s), yet %s waits to retry a spawn",
+                        n->path, sup_state_name(n->state),
+                        n->children[i]->path);
     check_idle(n);
     if (sup_intensity_in_use(n, NOW) > n->spec->max_restarts) {
         if (!was_given_up(n->path))
@@ -2807,6 +2852,7 @@ main(void)
         NT_CASE(test_spawn_pending_keeps_start_order),
         NT_CASE(test_spawn_pending_failures),
         NT_CASE(test_spawn_pending_stopped_meanwhile),
+        NT_CASE(test_spawn_pending_trouble_during_stop),
         NT_CASE(test_random),
         {0},
     };
