@@ -341,7 +341,13 @@ spawn_done(struct node *n, struct proc_spawn_job *job)
     if (p0 >= 0 && reactor_add(&n->r, &wr->log_watch, wr->log_rd, EPOLLIN,
                                on_log, wr) != NAOS_OK)
         NAOS_WARN("proc", "%s: cannot watch its output", w->path);
+    /* Its start event tells when the process was made, not when the
+     * loop heard of it. */
+    n->made_wall_ms = job->made_wall_ms;
+    n->made_mono_us = job->made_mono_us;
     sup_on_spawned(n->tree, w, 0, wr->pid, n->r.now);
+    n->made_wall_ms = 0;
+    n->made_mono_us = 0;
 }
 
 /* take_spawns reports every spawn the spawner has done. */
@@ -600,9 +606,11 @@ io_event(void *ctx, const struct sup_event *ev)
     const char *kind = sup_event_kind_name(ev->kind);
     /* The event's stamps are records' data: read from the clock here on
      * purpose (decisions use the loop's cached n->r.now). */
+    bool made = ev->kind == SUP_EV_START && n->made_mono_us != 0;
     events_push(&n->events, kind, ev->deployment, ev->path, ev->pid,
                 reason[0] ? reason : NULL, ev->restarts, ev->detail,
-                naos_clock_wall_ms(), naos_clock_now_us());
+                made ? n->made_wall_ms : naos_clock_wall_ms(),
+                made ? n->made_mono_us : naos_clock_now_us());
     enum naos_log_level lvl = NAOS_LOG_INFO;
     if (ev->kind == SUP_EV_START || ev->kind == SUP_EV_READY)
         lvl = NAOS_LOG_DEBUG;

@@ -314,6 +314,10 @@ struct node {
     struct reactor_watch spawner_watch;
     uint64_t settled_iteration;
     bool sweep_waits;
+    /* While a spawn's outcome is reported to the core: when the process
+     * was made, the stamp of the start event it gives (0: none). */
+    int64_t made_wall_ms;
+    uint64_t made_mono_us;
     /* Slices (node.c): what a spawn and a signal cost the reactor lately
      * (moving averages, us), to size the supervision core's budget. */
     uint64_t spawn_avg_us, signal_avg_us;

@@ -12,6 +12,7 @@
 
 #include "node/base/alloc.h"
 #include "node/base/err.h"
+#include "node/base/time.h"
 
 /* ---- jobs: one allocation holding the options' strings ------------------ */
 
@@ -148,6 +149,8 @@ spawner_main(void *arg)
          * may exist that nobody can find: the orphan sweep waits. */
         pthread_mutex_lock(&s->making);
         job->rc = proc_spawn(&job->opts, &job->child);
+        job->made_wall_ms = naos_clock_wall_ms();
+        job->made_mono_us = naos_clock_now_us();
         if (job->opts.out_fd >= 0) {
             close(job->opts.out_fd); /* the child has its copy */
             job->opts.out_fd = -1;

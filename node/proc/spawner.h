@@ -38,6 +38,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "node/proc/spawn.h"
 
@@ -49,6 +50,8 @@ struct proc_spawn_job {
     struct proc_spawn_opts opts; /* every string owned by the job */
     struct proc_naos_env naos;
     int rc;                     /* proc_spawn's result, once done */
+    int64_t made_wall_ms;       /* when proc_spawn returned (a record's */
+    uint64_t made_mono_us;      /* stamp: the run's start event) */
     struct proc_child child;    /* the child, when rc == 0 (the caller
                                    owns its pidfd from then on) */
 };
