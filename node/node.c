@@ -238,16 +238,27 @@ avg_add(uint64_t *avg, uint64_t sample)
     *avg = *avg == 0 ? sample : (*avg * 7 + sample) / 8;
 }
 
+static bool cwd_failed(const char *cwd, int err);
+static void run_begins(struct node *n, struct wrun *wr,
+                       struct proc_child child, int log_rd);
+
+/* A spawn is made on the loop itself while spawns have lately taken less
+ * than this (a quiet machine: the wait is shorter than handing it to the
+ * spawner thread and back), and on the spawner otherwise (a busy machine,
+ * where a child waits milliseconds for a CPU before it execs). */
+#define NODE_SPAWN_INLINE_US 500
+
 /* io_spawn starts one run of w: prepared here (its log pipe, its
- * environment), carried out on the spawner thread, so the reactor never
- * waits for the child to exec; on_spawned reports the outcome to the core.
- * Returns SUP_SPAWN_PENDING, or the errno of what failed here. */
+ * environment); made here when spawns are quick and the spawner has
+ * nothing under way, else carried out on the spawner thread, so the
+ * reactor does not wait for a child that is slow to exec (on_spawned
+ * reports the outcome to the core). Returns 0 with *pid, the errno of what
+ * failed, or SUP_SPAWN_PENDING. */
 static int
 io_spawn(void *ctx, struct sup_node *w, const struct sup_spawn_info *info,
          int *pid)
 {
     struct node *n = ctx;
-    (void)pid;
     uint64_t t0 = naos_clock_now_us(); /* a measurement: the spawn's cost */
     struct wrun *wr = wrun_get(n, w);
     if (wr == NULL)
@@ -284,6 +295,26 @@ io_spawn(void *ctx, struct sup_node *w, const struct sup_spawn_info *info,
         .naos = &ne,
         .extra_env = extra,
     };
+    if (n->spawn_wall_avg_us != 0 &&
+        n->spawn_wall_avg_us < NODE_SPAWN_INLINE_US &&
+        !proc_spawner_busy(&n->spawner)) {
+        struct proc_child child = PROC_CHILD_ZERO;
+        uint64_t s0 = naos_clock_now_us();
+        int rc = proc_spawn(&opts, &child);
+        avg_add(&n->spawn_wall_avg_us, naos_clock_now_us() - s0);
+        if (logged)
+            close(p[1]);
+        if (rc != 0) {
+            if (logged)
+                close(p[0]);
+            rc |= cwd_failed(info->spec->cwd, rc) ? SUP_SPAWN_CWD : 0;
+        } else {
+            run_begins(n, wr, child, p[0]);
+            *pid = child.pid;
+        }
+        avg_add(&n->spawn_avg_us, naos_clock_now_us() - t0);
+        return rc;
+    }
     struct proc_spawn_job *job = proc_spawn_job_new(&opts, wr);
     if (job == NULL) {
         if (logged) {
@@ -311,6 +342,26 @@ cwd_failed(const char *cwd, int err)
            access(cwd, X_OK) != 0;
 }
 
+/* run_begins: wr's new process (child, its output on log_rd or -1) is
+ * watched: its exit, its output, its pid. */
+static void
+run_begins(struct node *n, struct wrun *wr, struct proc_child child,
+           int log_rd)
+{
+    wr->pid = child.pid;
+    wr->pidfd = child.pidfd;
+    wr->log_rd = log_rd;
+    if (n->stopping > 1) /* every worker was killed: this one too */
+        proc_signal_group(wr->pid, SIGKILL);
+    if (exits_watch(n, wr) != NAOS_OK ||
+        idmap_put(&n->pids, (uint64_t)wr->pid, wr) != NAOS_OK)
+        NAOS_ERROR("proc", "%s: cannot watch pid %d; its exit will be found "
+                   "by the SIGCHLD sweep", wr->w->path, wr->pid);
+    if (log_rd >= 0 && reactor_add(&n->r, &wr->log_watch, wr->log_rd,
+                                   EPOLLIN, on_log, wr) != NAOS_OK)
+        NAOS_WARN("proc", "%s: cannot watch its output", wr->w->path);
+}
+
 /* spawn_done: the spawner is done with job, a spawn of wr's worker. Its
  * run begins (the pid known, its exit and output watched), or the spawn's
  * errno goes to the core. */
@@ -320,6 +371,7 @@ spawn_done(struct node *n, struct proc_spawn_job *job)
     struct wrun *wr = job->tag;
     struct sup_node *w = wr->w;
     int rc = job->rc;
+    avg_add(&n->spawn_wall_avg_us, job->spawn_us);
     int p0 = wr->log_rd_spawning;
     wr->log_rd_spawning = -1;
     if (rc != 0) {
@@ -329,18 +381,7 @@ spawn_done(struct node *n, struct proc_spawn_job *job)
         sup_on_spawned(n->tree, w, rc, 0, n->r.now);
         return;
     }
-    wr->pid = job->child.pid;
-    wr->pidfd = job->child.pidfd;
-    wr->log_rd = p0;
-    if (n->stopping > 1) /* every worker was killed: this one too */
-        proc_signal_group(wr->pid, SIGKILL);
-    if (exits_watch(n, wr) != NAOS_OK ||
-        idmap_put(&n->pids, (uint64_t)wr->pid, wr) != NAOS_OK)
-        NAOS_ERROR("proc", "%s: cannot watch pid %d; its exit will be found "
-                   "by the SIGCHLD sweep", w->path, wr->pid);
-    if (p0 >= 0 && reactor_add(&n->r, &wr->log_watch, wr->log_rd, EPOLLIN,
-                               on_log, wr) != NAOS_OK)
-        NAOS_WARN("proc", "%s: cannot watch its output", w->path);
+    run_begins(n, wr, job->child, p0);
     /* Its start event tells when the process was made, not when the
      * loop heard of it. */
     n->made_wall_ms = job->made_wall_ms;

@@ -321,6 +321,9 @@ struct node {
     /* Slices (node.c): what a spawn and a signal cost the reactor lately
      * (moving averages, us), to size the supervision core's budget. */
     uint64_t spawn_avg_us, signal_avg_us;
+    /* What making a process took lately, clone to exec, wherever it was
+     * made (node.c io_spawn: made on the loop while under 500 us). */
+    uint64_t spawn_wall_avg_us;
     /* Runs signalled lately and not yet reaped, oldest first (node.c):
      * a stop sends no more signals while dying_max of them are dying, so
      * that the exits it sets off leave the reactor a CPU. */

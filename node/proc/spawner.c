@@ -148,9 +148,11 @@ spawner_main(void *arg)
         /* From before the clone until the job is on the done list, a child
          * may exist that nobody can find: the orphan sweep waits. */
         pthread_mutex_lock(&s->making);
+        uint64_t t_begin = naos_clock_now_us();
         job->rc = proc_spawn(&job->opts, &job->child);
         job->made_wall_ms = naos_clock_wall_ms();
         job->made_mono_us = naos_clock_now_us();
+        job->spawn_us = job->made_mono_us - t_begin;
         if (job->opts.out_fd >= 0) {
             close(job->opts.out_fd); /* the child has its copy */
             job->opts.out_fd = -1;

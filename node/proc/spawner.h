@@ -52,6 +52,7 @@ struct proc_spawn_job {
     int rc;                     /* proc_spawn's result, once done */
     int64_t made_wall_ms;       /* when proc_spawn returned (a record's */
     uint64_t made_mono_us;      /* stamp: the run's start event) */
+    uint64_t spawn_us;          /* what proc_spawn took (a measurement) */
     struct proc_child child;    /* the child, when rc == 0 (the caller
                                    owns its pidfd from then on) */
 };
