@@ -384,11 +384,11 @@ spawn_done(struct node *n, struct proc_spawn_job *job)
     run_begins(n, wr, job->child, p0);
     /* Its start event tells when the process was made, not when the
      * loop heard of it. */
+    n->made_pid = wr->pid;
     n->made_wall_ms = job->made_wall_ms;
     n->made_mono_us = job->made_mono_us;
     sup_on_spawned(n->tree, w, 0, wr->pid, n->r.now);
-    n->made_wall_ms = 0;
-    n->made_mono_us = 0;
+    n->made_pid = 0;
 }
 
 /* take_spawns reports every spawn the spawner has done. */
@@ -647,7 +647,9 @@ io_event(void *ctx, const struct sup_event *ev)
     const char *kind = sup_event_kind_name(ev->kind);
     /* The event's stamps are records' data: read from the clock here on
      * purpose (decisions use the loop's cached n->r.now). */
-    bool made = ev->kind == SUP_EV_START && n->made_mono_us != 0;
+    /* (a sibling the same call starts gets its own stamp) */
+    bool made = ev->kind == SUP_EV_START && n->made_pid != 0 &&
+                ev->pid == n->made_pid;
     events_push(&n->events, kind, ev->deployment, ev->path, ev->pid,
                 reason[0] ? reason : NULL, ev->restarts, ev->detail,
                 made ? n->made_wall_ms : naos_clock_wall_ms(),

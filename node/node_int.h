@@ -314,8 +314,9 @@ struct node {
     struct reactor_watch spawner_watch;
     uint64_t settled_iteration;
     bool sweep_waits;
-    /* While a spawn's outcome is reported to the core: when the process
-     * was made, the stamp of the start event it gives (0: none). */
+    /* While a spawn's outcome is reported to the core: its pid (0: none)
+     * and when the process was made, the stamp of its start event. */
+    int made_pid;
     int64_t made_wall_ms;
     uint64_t made_mono_us;
     /* Slices (node.c): what a spawn and a signal cost the reactor lately
