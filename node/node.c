@@ -295,13 +295,20 @@ io_spawn(void *ctx, struct sup_node *w, const struct sup_spawn_info *info,
         .naos = &ne,
         .extra_env = extra,
     };
+    /* Inline only a run whose own last spawn was quick too: its program
+     * and directory answered lately (an exec that hangs, on a dead NFS
+     * mount say, would hold the loop; a new run's first spawn, or one
+     * after a failure, goes to the spawner). */
     if (n->spawn_wall_avg_us != 0 &&
-        n->spawn_wall_avg_us < NODE_SPAWN_INLINE_US &&
+        n->spawn_wall_avg_us < NODE_SPAWN_INLINE_US && wr->last_spawn_us != 0 &&
+        wr->last_spawn_us < NODE_SPAWN_INLINE_US &&
         !proc_spawner_busy(&n->spawner)) {
         struct proc_child child = PROC_CHILD_ZERO;
         uint64_t s0 = naos_clock_now_us();
         int rc = proc_spawn(&opts, &child);
-        avg_add(&n->spawn_wall_avg_us, naos_clock_now_us() - s0);
+        uint64_t took = naos_clock_now_us() - s0;
+        avg_add(&n->spawn_wall_avg_us, took);
+        wr->last_spawn_us = rc == 0 ? took : 0;
         if (logged)
             close(p[1]);
         if (rc != 0) {
@@ -372,6 +379,7 @@ spawn_done(struct node *n, struct proc_spawn_job *job)
     struct sup_node *w = wr->w;
     int rc = job->rc;
     avg_add(&n->spawn_wall_avg_us, job->spawn_us);
+    wr->last_spawn_us = rc == 0 ? job->spawn_us : 0;
     int p0 = wr->log_rd_spawning;
     wr->log_rd_spawning = -1;
     if (rc != 0) {
@@ -732,12 +740,17 @@ notify_worker_late(struct node *n, int pid)
     if (!node__spawns_settle(n, false))
         return NULL; /* no spawn under way: it is nobody's */
     struct wrun *wr = notify_run(n, pid);
-    int wpid = 0;
-    if (wr != NULL ||
-        proc_peer_find(pid, (int)getpid(), is_known_pid, n, &wpid) !=
-            PROC_PEER_ORPHAN ||
-        !node__spawns_settle(n, true))
+    if (wr != NULL)
         return wr;
+    /* A process of the node's that is no worker's, or one whose job the
+     * spawner finished after the take above (a worker by its pid, not
+     * yet a run): wait for the spawn under way, take it, look again. */
+    int wpid = 0;
+    enum proc_peer_kind k =
+        proc_peer_find(pid, (int)getpid(), is_known_pid, n, &wpid);
+    if ((k != PROC_PEER_ORPHAN && k != PROC_PEER_WORKER) ||
+        !node__spawns_settle(n, true))
+        return NULL;
     return notify_run(n, pid);
 }
 

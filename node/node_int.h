@@ -46,6 +46,8 @@ struct wrun {
     int log_rd;
     int log_rd_spawning; /* the log pipe's read end while a spawn is under
                             way on the spawner (log_rd once it succeeds) */
+    uint64_t last_spawn_us; /* what its last spawn took (0: none yet, or
+                               it failed): inline spawns need it quick */
     struct reactor_watch log_watch; /* the pidfd is in node.exits_fd */
     struct proc_logfile *log;
     char *log_path;

@@ -261,15 +261,16 @@ proc_spawner_settle(struct proc_spawner *s, int timeout_ms)
 {
     if (pthread_mutex_trylock(&s->making) != 0) {
         want(s, true); /* no next spawn before we had our turn */
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
+        struct timespec until; /* monotonic: a stepped wall clock must
+                                  not stretch the wait */
+        clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_sec += timeout_ms / 1000;
         until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
         if (until.tv_nsec >= 1000000000L) {
             until.tv_sec++;
             until.tv_nsec -= 1000000000L;
         }
-        int rc = pthread_mutex_timedlock(&s->making, &until);
+        int rc = pthread_mutex_clocklock(&s->making, CLOCK_MONOTONIC, &until);
         want(s, false);
         if (rc != 0)
             return false;
