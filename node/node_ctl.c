@@ -947,9 +947,10 @@ node__ctl_request(void *arg, struct ctl_req *req)
             return;
         case PROC_PEER_GONE:
             ctl_reply_error(rep, NAOS__V1__ERROR_CODE__DENIED,
-                            "`naos %s` refused: the process that connected "
-                            "(pid %d) has exited, so naos-node cannot tell "
-                            "whether an agent sent it; connect again",
+                            "`naos %s` refused: naos-node cannot tell "
+                            "whether an agent sent it (the process that "
+                            "connected, pid %d, has exited, or its parents "
+                            "changed while naos-node looked); connect again",
                             verb_of(m), peer.pid);
             return;
         default:

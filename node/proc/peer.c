@@ -36,20 +36,32 @@ read_ids(int pid, struct stat_ids *out)
                   &out->session) == 4;
 }
 
-enum proc_peer_kind
-proc_peer_find(int pid, int self, proc_peer_known_cb known, void *ctx,
-               int *worker_pid)
+#ifdef NAOS_TESTING
+volatile int proc__peer_fail_ancestor_reads;
+#endif
+
+/* walk: one walk up from pid (proc_peer_find's rule). *vanished: an
+ * ancestor's entry could not be read, so the walk proved nothing. */
+static enum proc_peer_kind
+walk(int pid, int self, proc_peer_known_cb known, void *ctx,
+     int *worker_pid, bool *vanished)
 {
-    *worker_pid = 0;
-    if (pid <= 0)
-        return PROC_PEER_GONE;
     int p = pid;
     for (int depth = 0; depth <= PROC_PEER_MAX_DEPTH; depth++) {
         if (p == self) /* the node itself asking is the node's business */
             return depth == 0 ? PROC_PEER_OTHER : PROC_PEER_ORPHAN;
         struct stat_ids ids;
-        if (!read_ids(p, &ids))
-            return depth == 0 ? PROC_PEER_GONE : PROC_PEER_OTHER;
+        bool ok = read_ids(p, &ids);
+#ifdef NAOS_TESTING
+        if (depth > 0 && ok && proc__peer_fail_ancestor_reads > 0) {
+            proc__peer_fail_ancestor_reads--;
+            ok = false;
+        }
+#endif
+        if (!ok) {
+            *vanished = depth > 0;
+            return PROC_PEER_GONE;
+        }
         const int cand[3] = {p, ids.pgrp, ids.session};
         for (int i = 0; i < 3; i++) {
             if (cand[i] > 1 && cand[i] != self && known(ctx, cand[i])) {
@@ -62,6 +74,29 @@ proc_peer_find(int pid, int self, proc_peer_known_cb known, void *ctx,
         p = ids.ppid;
     }
     return PROC_PEER_OTHER;
+}
+
+enum proc_peer_kind
+proc_peer_find(int pid, int self, proc_peer_known_cb known, void *ctx,
+               int *worker_pid)
+{
+    *worker_pid = 0;
+    if (pid <= 0)
+        return PROC_PEER_GONE;
+    /* An ancestor that exits during the walk leaves it unproven (its
+     * child was reparented since we read its parent's pid): walk again,
+     * from the new parents. Twice unproven is "cannot tell" (GONE), never
+     * "unrelated" (OTHER), which the operator's socket takes for the
+     * operator. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        bool vanished = false;
+        enum proc_peer_kind k = walk(pid, self, known, ctx, worker_pid,
+                                     &vanished);
+        if (!vanished)
+            return k;
+        *worker_pid = 0;
+    }
+    return PROC_PEER_GONE;
 }
 
 const char *

@@ -41,7 +41,9 @@ enum proc_peer_kind {
     PROC_PEER_OTHER = 0, /* not the node's: the operator, another program */
     PROC_PEER_WORKER,    /* belongs to worker *worker_pid */
     PROC_PEER_ORPHAN,    /* descends from the node, but from no live worker */
-    PROC_PEER_GONE,      /* pid does not exist (any more) */
+    PROC_PEER_GONE,      /* pid does not exist (any more), or its
+                            ancestry changed under two walks: the caller
+                            cannot be told, and is refused */
 };
 
 /* proc_peer_known_cb: is pid the main pid of one of the caller's live
@@ -50,13 +52,21 @@ typedef bool (*proc_peer_known_cb)(void *ctx, int pid);
 
 /* proc_peer_find classifies process pid (rule above). self is the node's
  * own pid (getpid()). On PROC_PEER_WORKER, *worker_pid is the worker's
- * pid; otherwise it is set to 0. Never fails: a /proc entry that cannot
- * be read ends the walk (PROC_PEER_GONE for pid itself, PROC_PEER_OTHER
- * for an ancestor that vanished meanwhile). */
+ * pid; otherwise it is set to 0. Never fails: a /proc entry of pid that
+ * cannot be read gives PROC_PEER_GONE; one of an ancestor (it exited
+ * during the walk, its children reparented) makes it walk again once,
+ * then gives PROC_PEER_GONE: never OTHER, which would make a worker's
+ * process the operator. */
 enum proc_peer_kind proc_peer_find(int pid, int self, proc_peer_known_cb known,
                                    void *ctx, int *worker_pid);
 
 /* proc_peer_kind_name: "other", "worker", "orphan", "gone". */
 const char *proc_peer_kind_name(enum proc_peer_kind k);
+
+#ifdef NAOS_TESTING
+/* proc__peer_fail_ancestor_reads (test builds only): that many reads of
+ * an ancestor's entry fail, as if it exited during the walk. */
+extern volatile int proc__peer_fail_ancestor_reads;
+#endif
 
 #endif

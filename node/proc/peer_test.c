@@ -169,6 +169,25 @@ test_others_and_gone(void)
     tu_untrack(d);
 }
 
+/* An ancestor that exits during the walk proves nothing: the walk goes
+ * again (its children now have their new parents), and when that fails
+ * too the caller is "gone" (refused), never "other", which the operator's
+ * socket took for the operator (found by review). */
+static void
+test_vanished_ancestor_is_never_other(void)
+{
+    tu_subreaper();
+    struct tree t = start_tree();
+    /* own_session's walk reads its parent, the worker, at depth 1 */
+    proc__peer_fail_ancestor_reads = 1;
+    expect(t.own_session, t.w, PROC_PEER_WORKER, t.w);
+    proc__peer_fail_ancestor_reads = 2;
+    expect(t.own_session, t.w, PROC_PEER_GONE, 0);
+    proc__peer_fail_ancestor_reads = 0;
+    expect(t.own_session, t.w, PROC_PEER_WORKER, t.w);
+    stop_tree(&t);
+}
+
 int
 main(void)
 {
@@ -176,6 +195,7 @@ main(void)
         NT_CASE(test_worker_and_its_helpers),
         NT_CASE(test_left_behind_is_an_orphan),
         NT_CASE(test_others_and_gone),
+        NT_CASE(test_vanished_ancestor_is_never_other),
         {0},
     };
     return nt_run(cases);
