@@ -162,8 +162,9 @@ bench_name_cmd(const struct bench_node *b, Naos__V1__Request__ReqCase which,
     return rep ? 0 : -1;
 }
 
-size_t
-bench_running(const struct bench_node *b, const char *name)
+Naos__V1__Reply *
+bench_status(const struct bench_node *b, const char *name,
+             Naos__V1__NodeStatus **top)
 {
     Naos__V1__StatusRequest sr = NAOS__V1__STATUS_REQUEST__INIT;
     sr.name = (char *)name;
@@ -171,12 +172,20 @@ bench_running(const struct bench_node *b, const char *name)
     req.req_case = NAOS__V1__REQUEST__REQ_STATUS;
     req.status = &sr;
     Naos__V1__Reply *rep = bench_call(b, &req, true);
+    *top = rep && rep->status->n_deployments == 1
+               ? rep->status->deployments[0]->tree
+               : NULL;
+    return rep;
+}
+
+size_t
+bench_running(const struct bench_node *b, const char *name)
+{
+    Naos__V1__NodeStatus *top;
+    Naos__V1__Reply *rep = bench_status(b, name, &top);
     size_t n = 0;
-    if (rep && rep->status->n_deployments == 1) {
-        Naos__V1__NodeStatus *top = rep->status->deployments[0]->tree;
-        for (size_t i = 0; i < top->n_children; i++)
-            n += strcmp(top->children[i]->state, "running") == 0;
-    }
+    for (size_t i = 0; top != NULL && i < top->n_children; i++)
+        n += strcmp(top->children[i]->state, "running") == 0;
     naos_client_reply_free(rep);
     return n;
 }

@@ -44,6 +44,11 @@ int bench_deploy(const struct bench_node *b, const char *name,
 /* bench_name_cmd sends a NameRequest (stop, remove, ...) for name. */
 int bench_name_cmd(const struct bench_node *b, Naos__V1__Request__ReqCase which,
                    const char *name);
+/* bench_status asks for deployment name's status: the reply (free it with
+ * naos_client_reply_free; NULL on failure) and in *top its tree, or NULL
+ * when the node has no such deployment. */
+Naos__V1__Reply *bench_status(const struct bench_node *b, const char *name,
+                              Naos__V1__NodeStatus **top);
 /* bench_running counts the running workers directly under deployment name
  * (0 once it is gone). */
 size_t bench_running(const struct bench_node *b, const char *name);

@@ -248,6 +248,25 @@ static void run_begins(struct node *n, struct wrun *wr,
  * where a child waits milliseconds for a CPU before it execs). */
 #define NODE_SPAWN_INLINE_US 500
 
+/* quick: a measured spawn time under NODE_SPAWN_INLINE_US (0: none). */
+static bool
+quick(uint64_t us)
+{
+    return us != 0 && us < NODE_SPAWN_INLINE_US;
+}
+
+/* spawn_inline_ok: wr's next spawn may be made on the loop: spawns are
+ * quick lately, so was wr's own last one (its program and directory
+ * answered: an exec that hangs, on a dead NFS mount say, would hold the
+ * loop; a run's first spawn, or one after a failure, goes to the
+ * spawner), and the spawner has nothing under way. */
+static bool
+spawn_inline_ok(struct node *n, const struct wrun *wr)
+{
+    return quick(n->spawn_wall_avg_us) && quick(wr->last_spawn_us) &&
+           !proc_spawner_busy(&n->spawner);
+}
+
 /* io_spawn starts one run of w: prepared here (its log pipe, its
  * environment); made here when spawns are quick and the spawner has
  * nothing under way, else carried out on the spawner thread, so the
@@ -295,14 +314,7 @@ io_spawn(void *ctx, struct sup_node *w, const struct sup_spawn_info *info,
         .naos = &ne,
         .extra_env = extra,
     };
-    /* Inline only a run whose own last spawn was quick too: its program
-     * and directory answered lately (an exec that hangs, on a dead NFS
-     * mount say, would hold the loop; a new run's first spawn, or one
-     * after a failure, goes to the spawner). */
-    if (n->spawn_wall_avg_us != 0 &&
-        n->spawn_wall_avg_us < NODE_SPAWN_INLINE_US && wr->last_spawn_us != 0 &&
-        wr->last_spawn_us < NODE_SPAWN_INLINE_US &&
-        !proc_spawner_busy(&n->spawner)) {
+    if (spawn_inline_ok(n, wr)) {
         struct proc_child child = PROC_CHILD_ZERO;
         uint64_t s0 = naos_clock_now_us();
         int rc = proc_spawn(&opts, &child);

@@ -59,18 +59,11 @@ measure_floor(const char *exe, size_t n, uint64_t *cycle)
 static long
 restarts_of(const char *name)
 {
-    Naos__V1__StatusRequest sr = NAOS__V1__STATUS_REQUEST__INIT;
-    sr.name = (char *)name;
-    Naos__V1__Request req = NAOS__V1__REQUEST__INIT;
-    req.req_case = NAOS__V1__REQUEST__REQ_STATUS;
-    req.status = &sr;
-    Naos__V1__Reply *rep = bench_call(&node, &req, true);
-    long r = -1;
-    if (rep && rep->status->n_deployments == 1) {
-        Naos__V1__NodeStatus *top = rep->status->deployments[0]->tree;
-        if (top->n_children > 0)
-            r = (long)top->children[0]->restarts;
-    }
+    Naos__V1__NodeStatus *top;
+    Naos__V1__Reply *rep = bench_status(&node, name, &top);
+    long r = top != NULL && top->n_children > 0
+                 ? (long)top->children[0]->restarts
+                 : -1;
     naos_client_reply_free(rep);
     return r;
 }

@@ -81,7 +81,17 @@ test_jobs_run_in_order_from_copies(void)
     proc_spawner_submit(&s, j1);
     proc_spawner_submit(&s, j2);
     NT_TRUE(proc_spawner_busy(&s));
-    tu_sleep_ms(100);
+    /* The thread has taken j1 and waits for the hold: nothing is done. */
+    naos_time until = naos_clock_now() + 10000;
+    for (;;) {
+        pthread_mutex_lock(&s.mu);
+        bool took_j1 = s.todo == j2;
+        pthread_mutex_unlock(&s.mu);
+        if (took_j1)
+            break;
+        NT_TRUE(naos_clock_now() < until);
+        tu_sleep_ms(1);
+    }
     NT_TRUE(proc_spawner_take(&s) == NULL);
     proc_spawner_release(&s);
     struct proc_spawn_job *done = wait_done(&s, 2);
