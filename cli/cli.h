@@ -23,6 +23,10 @@
 #define CLI_EXIT_NO 1
 #define CLI_EXIT_USAGE 100
 #define CLI_EXIT_TEMP 111
+/* A command whose outcome stays unknown: it may or may not have been
+ * carried out (the leader changed, or the node stopped answering, after
+ * it was sent), and the retries with its id ran out of --timeout. */
+#define CLI_EXIT_UNKNOWN 112
 
 #define CLI_DEFAULT_TIMEOUT_MS 10000
 #define CLI_POLL_MS 200
@@ -162,6 +166,19 @@ int cli_resolve_url(struct cli *c);
  * over the node's size limit, which is never sent). */
 int cli_call(struct cli *c, const Naos__V1__Request *req,
              Naos__V1__Reply **out);
+
+/* cli_command sends req, a command that changes the cluster (deploy,
+ * stop, start, restart, rm, checkpoint save), as cli_call does, stamped
+ * with a fresh random client id (and seq 1). While its outcome is unknown
+ * (an UNKNOWN_OUTCOME answer, no answer in time, or a node that stopped
+ * answering after it was sent) it sends it again with the same id, with
+ * a backoff of 100 ms doubling to 1 s, until --timeout has passed since
+ * the first attempt: the cluster carries a command out at most once, and
+ * answers a retry with the first attempt's outcome. Returns 0 with *out
+ * set (a definite answer), an exit code from cli_call when the first
+ * attempt could not be sent, or CLI_EXIT_UNKNOWN (112) after saying that
+ * the outcome is still unknown and what to check. */
+int cli_command(struct cli *c, Naos__V1__Request *req, Naos__V1__Reply **out);
 
 /* cli_reply_exit maps a reply's code to an exit code, printing the node's
  * error text for anything but OK: INVALID/NOT_FOUND/EXISTS/DENIED 100,

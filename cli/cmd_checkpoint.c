@@ -102,7 +102,7 @@ save(struct cli *c, const char *name, const char *file)
     req.req_case = NAOS__V1__REQUEST__REQ_CHECKPOINT_SAVE;
     req.checkpoint_save = &sr;
     Naos__V1__Reply *reply = NULL;
-    rc = cli_call(c, &req, &reply);
+    rc = cli_command(c, &req, &reply);
     free(data);
     if (rc)
         return rc;

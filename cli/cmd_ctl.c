@@ -94,7 +94,7 @@ run_ctl(const struct ctl_cmd *k, struct cli *c, int argc, char **argv)
     /* stop/start/restart/remove share one union slot type */
     req.stop = &nr;
     Naos__V1__Reply *reply = NULL;
-    int ec = cli_call(c, &req, &reply);
+    int ec = cli_command(c, &req, &reply);
     if (ec != 0)
         return ec;
     ec = cli_reply_exit(reply);

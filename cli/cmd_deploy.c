@@ -36,7 +36,7 @@ send_spec(struct cli *c, const struct spec_node *spec, bool no_wait)
     req.req_case = NAOS__V1__REQUEST__REQ_DEPLOY;
     req.deploy = &dr;
     Naos__V1__Reply *reply = NULL;
-    int ec = cli_call(c, &req, &reply);
+    int ec = cli_command(c, &req, &reply);
     spec_pb_free(pb);
     if (ec != 0)
         return ec;

@@ -3,6 +3,7 @@
  * exit codes, and the stop-signal flag of the follow loops. */
 #include <errno.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,10 @@
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "cli/paths.h"
+#include "node/auth/keys.h"
 #include "node/base/err.h"
+
+static int cli_call_failed(int rc, const char *err);
 
 int
 cli_resolve_url(struct cli *c)
@@ -57,6 +61,14 @@ cli_call(struct cli *c, const Naos__V1__Request *req, Naos__V1__Reply **out)
     }
     char err[PATH_MAX + 256];
     int rc = naos_client_call(c->url, req, out, c->timeout_ms, err, sizeof err);
+    return cli_call_failed(rc, err);
+}
+
+/* The exit code of a call that got no reply (rc from naos_client_call,
+ * err its words), after printing why; 0 for NAOS_OK. */
+static int
+cli_call_failed(int rc, const char *err)
+{
     switch (rc) {
     case NAOS_OK:
         return 0;
@@ -73,6 +85,96 @@ cli_call(struct cli *c, const Naos__V1__Request *req, Naos__V1__Reply **out)
     default:
         return cli_fatal(CLI_EXIT_TEMP, "%s", err);
     }
+}
+
+static int64_t
+monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A reply that settles a command's outcome: anything but an unknown
+ * outcome, and, once an attempt's outcome was unknown, anything but an
+ * answer that speaks only for this attempt ("nothing changed": busy, no
+ * leader, a node that cannot take commands now). */
+static bool
+settles(const Naos__V1__Reply *r, bool was_unknown)
+{
+    switch (r->code) {
+    case NAOS__V1__ERROR_CODE__UNKNOWN_OUTCOME:
+        return false;
+    case NAOS__V1__ERROR_CODE__BUSY:
+    case NAOS__V1__ERROR_CODE__INTERNAL:
+        return !was_unknown;
+    default:
+        return true;
+    }
+}
+
+int
+cli_command(struct cli *c, Naos__V1__Request *req, Naos__V1__Reply **out)
+{
+    if (c->url[0] == '\0') {
+        int rc = cli_resolve_url(c);
+        if (rc)
+            return rc;
+    }
+    if (auth_init() != NAOS_OK)
+        return cli_fatal(CLI_EXIT_TEMP, "cannot initialise libsodium");
+    do
+        randombytes_buf(&req->client_id, sizeof req->client_id);
+    while (req->client_id == 0);
+    req->client_seq = 1;
+    int64_t deadline = monotonic_ms() + c->timeout_ms;
+    int backoff_ms = 100;
+    /* what made the outcome unknown, and the last answer since */
+    char first[PATH_MAX + 512] = "", last[PATH_MAX + 512] = "";
+    for (int attempt = 0;; attempt++) {
+        int64_t left = deadline - monotonic_ms();
+        if (attempt > 0 && left <= 0)
+            break;
+        char err[PATH_MAX + 256];
+        Naos__V1__Reply *r = NULL;
+        int rc = naos_client_call(c->url, req, &r, attempt ? (int)left
+                                                           : c->timeout_ms,
+                                  err, sizeof err);
+        if (rc == NAOS_OK && settles(r, attempt > 0)) {
+            *out = r;
+            return 0;
+        }
+        if (rc == NAOS_OK) {
+            snprintf(last, sizeof last, "%s", r->error && r->error[0]
+                                                  ? r->error
+                                                  : "outcome unknown");
+            naos_client_reply_free(r);
+        } else if (attempt == 0 && rc != NAOS_ETIMEDOUT) {
+            return cli_call_failed(rc, err); /* nothing was sent */
+        } else {
+            snprintf(last, sizeof last, "outcome unknown: %s", err);
+        }
+        if (first[0] == '\0')
+            memcpy(first, last, sizeof first);
+        if (cli_stop_requested())
+            break;
+        left = deadline - monotonic_ms();
+        if (left <= 0)
+            break;
+        cli_sleep_ms(backoff_ms < left ? backoff_ms : (int)left);
+        backoff_ms = backoff_ms * 2 > 1000 ? 1000 : backoff_ms * 2;
+    }
+    bool same = strcmp(first, last) == 0;
+    bool hint = strstr(first, "naos status") == NULL;
+    return cli_report(CLI_EXIT_UNKNOWN, "unknown-outcome", true,
+                      "%s%s; naos retried it with the same id until "
+                      "--timeout (%d ms) without learning more%s%s%s", first,
+                      hint ? " (the command may or may not have been carried "
+                             "out: check with `naos status` before running "
+                             "it again)"
+                           : "",
+                      c->timeout_ms, same ? "" : " (the last answer: ",
+                      same ? "" : last, same ? "" : ")");
 }
 
 static const char *

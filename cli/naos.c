@@ -46,10 +46,15 @@ static const char main_help[] =
     "       file, refused; the same command will fail the same way\n"
     "  111  temporary: node unreachable, timeout, out of memory or\n"
     "       descriptors, I/O error; retrying may work\n"
+    "  112  outcome unknown: a command (deploy, apply, stop, start,\n"
+    "       restart, rm, checkpoint save) may or may not have been carried\n"
+    "       out; naos retried it with the same id until --timeout (a\n"
+    "       retry is never carried out twice): check `naos status`\n"
     "With --json, errors are JSON too, one object per line on stderr:\n"
     "  {\"error\": \"...\", \"code\": 100, \"status\": \"not-found\"}\n"
     "(\"status\" when the node answered: invalid, not-found, exists, busy,\n"
-    "denied, internal). Run `naos COMMAND --help` for a command's options.\n";
+    "denied, internal, unknown-outcome). Run `naos COMMAND --help` for a\n"
+    "command's options.\n";
 
 struct subcmd {
     const char *name;

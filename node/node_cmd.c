@@ -26,6 +26,7 @@
 #include "node/cmd/apply.h"
 #include "node/cmd/cmd.h"
 #include "node/node_int.h"
+#include "store/clients.h"
 #include "store/state.h"
 
 _Static_assert(CMD_MAX_ENTRY <= RAFT_MAX_ENTRY_SIZE,
@@ -230,7 +231,7 @@ reconcile_entry(struct node *n, const Naos__V1__Command *c,
         NAOS_WARN("node", "cannot run deployment %s: %s; removing its record",
                   target, out->err);
         Naos__V1__Command rm;
-        cmd_init(&rm, n->node_id, ++n->cmd_seq, naos_clock_wall_ms());
+        cmd_init(&rm, 0, 0, naos_clock_wall_ms()); /* the node's own */
         Naos__V1__NameCommand nc = NAOS__V1__NAME_COMMAND__INIT;
         nc.name = (char *)target;
         rm.cmd_case = NAOS__V1__COMMAND__CMD_REMOVE;
@@ -360,7 +361,7 @@ after_apply(struct node *n, const Naos__V1__Command *c,
         NAOS_DEBUG("node", "entry %llu (%s %s): %s",
                    (unsigned long long)ar->index, cmd_type_name(c),
                    cmd_target(c), ar->msg);
-    if (n->nvoters > 1 && ar->status == NAOS_OK &&
+    if (n->nvoters > 1 && ar->status == NAOS_OK && ar->dup_of == 0 &&
         c->cmd_case == NAOS__V1__COMMAND__CMD_DEPLOY) {
         /* a cluster event: where the leader placed it */
         char where[128];
@@ -370,12 +371,20 @@ after_apply(struct node *n, const Naos__V1__Command *c,
         events_push(&n->events, "placed", cmd_target(c), NULL, 0, NULL, 0,
                     where, c->at_ms, naos_clock_now_us());
     }
+    if (ar->dup_of != 0)
+        n->stats.retries_log++;
     struct reconcile_outcome ro = {.action = RECONCILE_NONE};
-    if (live)
+    if (live && ar->dup_of == 0) /* a duplicate changed nothing */
         reconcile_entry(n, c, ar, live, &ro);
     struct node_waiter *w = waiter_find(n, ar->index);
     if (w != NULL) {
-        node__cmd_reply(n, c, ar, &ro, w->rep);
+        if (n->unknown_reply_at != 0 && --n->unknown_reply_at == 0)
+            ctl_reply_error(w->rep, NAOS__V1__ERROR_CODE__UNKNOWN_OUTCOME,
+                            "outcome unknown: the answer to entry %llu was "
+                            "replaced (NAOS_TESTING_UNKNOWN_REPLY)",
+                            (unsigned long long)ar->index);
+        else
+            node__cmd_reply(n, c, ar, &ro, w->rep);
         waiter_done(n, w);
     }
 }
@@ -469,6 +478,69 @@ node__cmd_pending(const struct node *n)
 {
     return n->log != NULL && !n->apply_stuck && !n->fatal &&
            n->applied < cmdraft_commit_index(n->log);
+}
+
+bool
+node__cmd_answer_retry(struct node *n, struct node_client cl,
+                       uint32_t cmd_case, const char *target,
+                       struct ctl_reply *rep)
+{
+    if (cl.id == 0)
+        return false;
+    Naos__V1__ClientRecord *rec = NULL;
+    int rc = store_client_get(n->store, cl.id, &rec);
+    if (rc != NAOS_OK) {
+        if (rc != NAOS_ENOTFOUND)
+            NAOS_WARN("store", "cannot read client %016llx's record: %s",
+                      (unsigned long long)cl.id, store_errmsg(n->store));
+        return false; /* proposed: apply deduplicates */
+    }
+    if (cl.seq > rec->seq) {
+        store_client_free(rec);
+        return false;
+    }
+    if (rec->cmd != cmd_case || strcmp(rec->target, target) != 0) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
+                        "client id %016llx seq %llu was already used by "
+                        "another command (entry %llu): nothing changed; "
+                        "give each command its own id",
+                        (unsigned long long)cl.id,
+                        (unsigned long long)cl.seq,
+                        (unsigned long long)rec->index);
+        store_client_free(rec);
+        return true;
+    }
+    /* The command as the record names it, for the reply's words. */
+    Naos__V1__Command c;
+    cmd_init(&c, rec->client_id, rec->seq, rec->at_ms);
+    Naos__V1__NameCommand nc = NAOS__V1__NAME_COMMAND__INIT;
+    Naos__V1__NodeSpec spec = NAOS__V1__NODE_SPEC__INIT;
+    Naos__V1__DeployCommand d = NAOS__V1__DEPLOY_COMMAND__INIT;
+    Naos__V1__CheckpointSaveCommand s =
+        NAOS__V1__CHECKPOINT_SAVE_COMMAND__INIT;
+    nc.name = spec.id = s.path = rec->target;
+    d.spec = &spec;
+    d.node_id = rec->placed_on;
+    c.cmd_case = (Naos__V1__Command__CmdCase)rec->cmd;
+    switch (c.cmd_case) {
+    case NAOS__V1__COMMAND__CMD_DEPLOY: c.deploy = &d; break;
+    case NAOS__V1__COMMAND__CMD_STOP: c.stop = &nc; break;
+    case NAOS__V1__COMMAND__CMD_START: c.start = &nc; break;
+    case NAOS__V1__COMMAND__CMD_RESTART: c.restart = &nc; break;
+    case NAOS__V1__COMMAND__CMD_REMOVE: c.remove = &nc; break;
+    case NAOS__V1__COMMAND__CMD_CHECKPOINT_SAVE: c.checkpoint_save = &s; break;
+    default:
+        store_client_free(rec);
+        return false; /* not a door's command: let it be proposed */
+    }
+    n->stats.retries_door++;
+    struct apply_result ar = {0};
+    apply_result_of_client(rec, &ar);
+    ar.index = rec->index;
+    struct reconcile_outcome ro = {.action = RECONCILE_NONE};
+    node__cmd_reply(n, &c, &ar, &ro, rep);
+    store_client_free(rec);
+    return true;
 }
 
 bool
@@ -688,6 +760,16 @@ node__cmd_open_log(struct node *n, const uint64_t *ids, size_t nv,
         NAOS_WARN("node", "NAOS_TESTING_FAIL_APPLY=%u (for tests only): that "
                   "command's apply fails as if fsync had", n->fail_apply_at);
     }
+    /* Tests only (cluster-tests/it/test_dedup.py): the Nth answer to a
+     * command applied here says its outcome is unknown, as a leader
+     * change would, though the command was carried out. */
+    const char *unknown = getenv("NAOS_TESTING_UNKNOWN_REPLY");
+    if (unknown && *unknown) {
+        n->unknown_reply_at = (unsigned)strtoul(unknown, NULL, 10);
+        NAOS_WARN("node", "NAOS_TESTING_UNKNOWN_REPLY=%u (for tests only): "
+                  "that answer says the outcome is unknown",
+                  n->unknown_reply_at);
+    }
     /* Catch up first, then reconcile once on where that ends: a node
      * never acts on intermediate entries. */
     uint64_t from = n->applied;
@@ -740,7 +822,7 @@ void
 node__propose_failed(struct node *n, const char *name, const char *failure)
 {
     Naos__V1__Command c;
-    cmd_init(&c, n->node_id, ++n->cmd_seq, naos_clock_wall_ms());
+    cmd_init(&c, 0, 0, naos_clock_wall_ms()); /* the node's own */
     Naos__V1__FailCommand f = NAOS__V1__FAIL_COMMAND__INIT;
     f.name = (char *)name;
     f.failure = (char *)(failure && failure[0] ? failure : "failed");

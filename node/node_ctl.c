@@ -43,9 +43,10 @@ struct caller {
     bool full;              /* may act on any deployment: the operator, or
                                an agent granted control on the control
                                socket */
+    struct node_client cl;  /* the command id its request carries */
 };
 
-static const struct caller operator_caller = {NULL, true};
+static const struct caller operator_caller = {NULL, true, {0, 0}};
 
 static const struct sup_node *
 top_of(const struct sup_node *w)
@@ -109,7 +110,7 @@ handle_status(struct node *n, const Naos__V1__StatusRequest *req,
 }
 
 static void
-handle_deploy(struct node *n, struct ctl_req *creq,
+handle_deploy(struct node *n, struct ctl_req *creq, const struct caller *who,
               const Naos__V1__DeployRequest *req, struct ctl_reply *rep)
 {
     char err[1024] = ""; /* a reply says at most 1 KiB (ctl.c) */
@@ -124,6 +125,10 @@ handle_deploy(struct node *n, struct ctl_req *creq,
         return;
     }
     const char *name = req->spec->id ? req->spec->id : "";
+    /* a retry whose first attempt was applied finds its name taken */
+    if (node__cmd_answer_retry(n, who->cl, NAOS__V1__COMMAND__CMD_DEPLOY,
+                               name, rep))
+        return;
     if (sup_find(n->tree, name) != NULL || node__dep_recorded(n, name)) {
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__EXISTS,
                         "deployment %s already exists: run `naos rm %s` "
@@ -176,7 +181,7 @@ handle_deploy(struct node *n, struct ctl_req *creq,
     /* Recorded (applied) before it runs and before the reply: an
      * acknowledged deployment survives any crash of the node. */
     Naos__V1__Command c;
-    cmd_init(&c, n->node_id, ++n->cmd_seq, naos_clock_wall_ms());
+    cmd_init(&c, who->cl.id, who->cl.seq, naos_clock_wall_ms());
     Naos__V1__DeployCommand d = NAOS__V1__DEPLOY_COMMAND__INIT;
     d.spec = spec;
     d.node_id = where;
@@ -192,14 +197,22 @@ handle_deploy(struct node *n, struct ctl_req *creq,
 enum dep_verb { DEP_STOP, DEP_START, DEP_RESTART, DEP_REMOVE };
 static const char *const dep_verb_cli[] = {"stop", "start", "restart", "rm"};
 
+static const Naos__V1__Command__CmdCase dep_verb_cmd[] = {
+    NAOS__V1__COMMAND__CMD_STOP, NAOS__V1__COMMAND__CMD_START,
+    NAOS__V1__COMMAND__CMD_RESTART, NAOS__V1__COMMAND__CMD_REMOVE};
+
 static void
-handle_dep_cmd(struct node *n, struct ctl_req *creq,
+handle_dep_cmd(struct node *n, struct ctl_req *creq, const struct caller *who,
                const Naos__V1__NameRequest *req, enum dep_verb verb,
                struct ctl_reply *rep)
 {
     const char *name = req && req->name ? req->name : "";
+    /* a retry of an rm whose first attempt was applied finds nothing */
+    if (node__cmd_answer_retry(n, who->cl, dep_verb_cmd[verb], name, rep))
+        return;
     if (strchr(name, '/') != NULL) {
-        node__handle_path_cmd(n, creq, name, dep_verb_cli[verb], rep);
+        node__handle_path_cmd(n, creq, name, dep_verb_cli[verb], who->cl,
+                              rep);
         return;
     }
     if (sup_find(n->tree, name) == NULL && !node__dep_recorded(n, name)) {
@@ -208,7 +221,7 @@ handle_dep_cmd(struct node *n, struct ctl_req *creq,
         return;
     }
     Naos__V1__Command c;
-    cmd_init(&c, n->node_id, ++n->cmd_seq, naos_clock_wall_ms());
+    cmd_init(&c, who->cl.id, who->cl.seq, naos_clock_wall_ms());
     Naos__V1__NameCommand nc = NAOS__V1__NAME_COMMAND__INIT;
     nc.name = (char *)name;
     switch (verb) {
@@ -294,6 +307,18 @@ node__cmd_reply(struct node *n, const Naos__V1__Command *c,
                         cmd_type_name(c), ar->msg);
         return;
     }
+    if (ar->dup_of != 0 && ar->status == NAOS_OK &&
+        c->cmd_case != NAOS__V1__COMMAND__CMD_DEPLOY &&
+        c->cmd_case != NAOS__V1__COMMAND__CMD_CHECKPOINT_SAVE) {
+        /* a retry of a command carried out before: what it did then is
+         * not known here (the reconciler acted on its entry), only that
+         * it was applied, once */
+        ctl_reply_message(rep, "%s %s: carried out once, at entry %llu (this "
+                          "retry of it changed nothing; see `naos status`)",
+                          cmd_type_name(c), target,
+                          (unsigned long long)ar->dup_of);
+        return;
+    }
     switch (c->cmd_case) {
     case NAOS__V1__COMMAND__CMD_DEPLOY:
         if (ar->status == NAOS_EEXIST)
@@ -307,8 +332,9 @@ node__cmd_reply(struct node *n, const Naos__V1__Command *c,
                             "cannot deploy: %s", ro->err);
         else if (n->nvoters > 1)
             ctl_reply_message(rep, "deployed %s on %s (epoch %llu)", target,
-                              node__node_name(n, c->deploy->node_id),
-                              (unsigned long long)ar->index);
+                              node__node_name(n, ar->placed_on),
+                              (unsigned long long)(ar->dup_of ? ar->dup_of
+                                                              : ar->index));
         else
             ctl_reply_message(rep, "deployed %s", target);
         return;
@@ -357,9 +383,9 @@ node__cmd_reply(struct node *n, const Naos__V1__Command *c,
         Naos__V1__CheckpointReply *cr = checkpoint_reply(rep, s->path);
         if (cr == NULL)
             return;
-        cr->saved_at_ms = c->at_ms;
+        cr->saved_at_ms = ar->at_ms;
         cr->seq = ar->ckpt_seq;
-        cr->size = s->data.len;
+        cr->size = ar->ckpt_size;
         return;
     }
     default:
@@ -489,10 +515,14 @@ handle_checkpoint_save(struct node *n, struct ctl_req *creq,
                         req->data.len, w->path, STORE_CKPT_MAX);
         return;
     }
+    if (node__cmd_answer_retry(n, who->cl,
+                               NAOS__V1__COMMAND__CMD_CHECKPOINT_SAVE,
+                               w->path, rep))
+        return;
     const char *aliases[SPEC_MAX_DEPTH];
     size_t naliases = checkpoint_aliases(w, aliases, SPEC_MAX_DEPTH);
     Naos__V1__Command c;
-    cmd_init(&c, n->node_id, ++n->cmd_seq, naos_clock_wall_ms());
+    cmd_init(&c, who->cl.id, who->cl.seq, naos_clock_wall_ms());
     Naos__V1__CheckpointSaveCommand s = NAOS__V1__CHECKPOINT_SAVE_COMMAND__INIT;
     s.path = w->path;
     s.aliases = (char **)aliases;
@@ -741,27 +771,30 @@ handle_logs(struct node *n, const Naos__V1__LogsRequest *req,
 /* creq: the control request to defer while its command is applied
  * (NULL: the HTTP API, answered before return). */
 static void
-dispatch(struct node *n, struct ctl_req *creq, const struct caller *who,
+dispatch(struct node *n, struct ctl_req *creq, const struct caller *asker,
          const Naos__V1__Request *req, struct ctl_reply *rep)
 {
+    struct caller with_id = *asker;
+    with_id.cl = (struct node_client){req->client_id, req->client_seq};
+    const struct caller *who = &with_id;
     switch (req->req_case) {
     case NAOS__V1__REQUEST__REQ_DEPLOY:
-        handle_deploy(n, creq, req->deploy, rep);
+        handle_deploy(n, creq, who, req->deploy, rep);
         break;
     case NAOS__V1__REQUEST__REQ_STATUS:
         handle_status(n, req->status, rep);
         break;
     case NAOS__V1__REQUEST__REQ_STOP:
-        handle_dep_cmd(n, creq, req->stop, DEP_STOP, rep);
+        handle_dep_cmd(n, creq, who, req->stop, DEP_STOP, rep);
         break;
     case NAOS__V1__REQUEST__REQ_START:
-        handle_dep_cmd(n, creq, req->start, DEP_START, rep);
+        handle_dep_cmd(n, creq, who, req->start, DEP_START, rep);
         break;
     case NAOS__V1__REQUEST__REQ_RESTART:
-        handle_dep_cmd(n, creq, req->restart, DEP_RESTART, rep);
+        handle_dep_cmd(n, creq, who, req->restart, DEP_RESTART, rep);
         break;
     case NAOS__V1__REQUEST__REQ_REMOVE:
-        handle_dep_cmd(n, creq, req->remove, DEP_REMOVE, rep);
+        handle_dep_cmd(n, creq, who, req->remove, DEP_REMOVE, rep);
         break;
     case NAOS__V1__REQUEST__REQ_EVENTS:
         handle_events(n, req->events, rep);
@@ -989,7 +1022,7 @@ node__agent_request(void *arg, struct ctl_req *req)
     }
     /* Scoped to itself here, whatever its spec grants: a worker granted
      * control finds the control socket in its NAOS_CTL. */
-    struct caller who = {run, false};
+    struct caller who = {run, false, {m->client_id, m->client_seq}};
     const struct sup_node *top = top_of(run->w);
     switch (m->req_case) {
     case NAOS__V1__REQUEST__REQ_CHECKPOINT_SAVE:

@@ -907,6 +907,18 @@ answer_metrics(struct node *n, struct http_response *res)
                   "agents'), from the proposal to the answer once applied "
                   "here: the commit latency as this node's door sees it.",
                   &n->stats.command);
+    http_metrics_family(&m, "naos_command_retries_total", "counter",
+                        "Retries of a command (the same client id) found "
+                        "carried out already, each carried out once: "
+                        "answered at this node's door from the client table, "
+                        "or applied here as a duplicate that changed "
+                        "nothing.");
+    http_metrics_sample(&m, "naos_command_retries_total",
+                        (const char *[]){"found", "door", NULL},
+                        (double)n->stats.retries_door);
+    http_metrics_sample(&m, "naos_command_retries_total",
+                        (const char *[]){"found", "log", NULL},
+                        (double)n->stats.retries_log);
     uint64_t used = 0;
     if (store_used_bytes(n->store, &used) == NAOS_OK) {
         http_metrics_family(&m, "naos_store_used_bytes", "gauge",

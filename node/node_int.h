@@ -90,6 +90,10 @@ struct node_stats {
      * and proposals this node made to the log as leader. */
     struct node_hist command;
     uint64_t proposals;
+    /* Retried commands found carried out already: at the door (answered
+     * from the client table, nothing proposed) and in the log (applied
+     * as a duplicate, which changed nothing). */
+    uint64_t retries_door, retries_log;
     uint64_t snap_builds, snap_build_us; /* status snapshots (node_status.c) */
     uint64_t http_answer_us[HTTP_R__COUNT]; /* reactor time per API route */
     uint64_t node_trouble[4]; /* spawns failed for the node's own reasons:
@@ -379,7 +383,6 @@ struct node {
     uint64_t read_seq, reads_served, reads_failed;
     struct reconcile rec;   /* the local trees vs the applied state */
     uint64_t applied;       /* last entry applied */
-    uint64_t cmd_seq;       /* commands this run proposed */
     uint64_t proposed;      /* the index of the last one */
     uint64_t relay_seq, relayed; /* commands relayed to the leader */
     struct node_gather gathers[STATUS_GATHERS];
@@ -392,6 +395,7 @@ struct node {
     bool apply_stuck;       /* met an entry it cannot apply: stopped */
     int fatal;              /* a store commit failed: node_run returns it */
     unsigned fail_apply_at; /* tests: NAOS_TESTING_FAIL_APPLY (node_cmd.c) */
+    unsigned unknown_reply_at; /* tests: NAOS_TESTING_UNKNOWN_REPLY */
     struct node_waiter waiters[NODE_WAITERS];
 };
 
@@ -696,13 +700,33 @@ void node__ctl_request(void *arg, struct ctl_req *req);
 /* node__agent_request: the ctl_handler of the agent endpoint (node_ctl.c):
  * each worker run's requests about itself (its checkpoint, its status). */
 void node__agent_request(void *arg, struct ctl_req *req);
+/* struct node_client: a client's command id, from its request
+ * (Request.client_id and .client_seq), carried into the Command it
+ * proposes and deduplicated by apply; {0, 0}: none (the HTTP API, the
+ * node's own commands). */
+struct node_client {
+    uint64_t id, seq;
+};
+
 /* node__handle_path_cmd takes `naos stop|start|restart PATH` (verb
  * "stop", "start" or "restart"; "rm" is refused) for a PATH below a
- * deployment's top (node_path_ctl.c): checked, then proposed (req may be
- * NULL: see node__propose). */
+ * deployment's top (node_path_ctl.c): checked, then proposed as client
+ * cl's command (req may be NULL: see node__propose). */
 void node__handle_path_cmd(struct node *n, struct ctl_req *req,
                            const char *path, const char *verb,
-                           struct ctl_reply *rep);
+                           struct node_client cl, struct ctl_reply *rep);
+
+/* node__cmd_answer_retry answers a client's command that the state
+ * machine has carried out already (node_cmd.c): when client cl's record
+ * (store/clients.h) holds cl.seq or a later one, rep gets that first
+ * attempt's outcome, as node__cmd_reply words it (or INVALID for an id
+ * used by another command: cmd_case and target name what this request
+ * asks), and it returns true; false: go on (not a retry, or its first
+ * attempt is not applied here yet: proposing it again is safe, apply
+ * deduplicates). */
+bool node__cmd_answer_retry(struct node *n, struct node_client cl,
+                            uint32_t cmd_case, const char *target,
+                            struct ctl_reply *rep);
 /* node__events_flush writes the events recorded since the last flush to
  * the store, in one synced commit of its own. The loop's before-sleep
  * commit (store/batch.h) writes them as part of the iteration's one

@@ -24,7 +24,8 @@ parent_path(const struct sup_node *n)
 
 void
 node__handle_path_cmd(struct node *n, struct ctl_req *req, const char *path,
-                      const char *verb, struct ctl_reply *rep)
+                      const char *verb, struct node_client cl,
+                      struct ctl_reply *rep)
 {
     if (strcmp(verb, "rm") == 0) {
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
@@ -78,7 +79,7 @@ node__handle_path_cmd(struct node *n, struct ctl_req *req, const char *path,
         return;
     }
     Naos__V1__Command cmd;
-    cmd_init(&cmd, n->node_id, ++n->cmd_seq, naos_clock_wall_ms());
+    cmd_init(&cmd, cl.id, cl.seq, naos_clock_wall_ms());
     Naos__V1__NameCommand nc = NAOS__V1__NAME_COMMAND__INIT;
     nc.name = (char *)path;
     if (strcmp(verb, "stop") == 0) {

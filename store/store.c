@@ -33,6 +33,8 @@ const char *const store__table_names[STORE_NTABLES] = {
     [STORE_CHECKPOINTS] = "checkpoints",
     [STORE_IDENTITY] = "identity",
     [STORE_EVENTS] = "events",
+    [STORE_CLIENTS] = "clients",
+    [STORE_CLIENT_AGE] = "client_age",
 };
 
 #define SCHEMA_KEY "schema_version"

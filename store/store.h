@@ -50,6 +50,8 @@ enum store_table {
     STORE_CHECKPOINTS, /* agent path -> CheckpointRecord */
     STORE_IDENTITY,    /* "self" -> IdentityRecord */
     STORE_EVENTS,      /* 8-byte BE seq -> naos.v1.Event (store/eventlog.h) */
+    STORE_CLIENTS,     /* 8-byte BE client id -> ClientRecord (clients.h) */
+    STORE_CLIENT_AGE,  /* 8-byte BE entry index -> 8-byte BE client id */
     STORE_NTABLES
 };
 
@@ -195,6 +197,10 @@ int store_txn_del(struct store_txn *t, enum store_table tb, const void *key,
  * NULL). Deleting nothing is NAOS_OK. */
 int store_txn_del_from(struct store_txn *t, enum store_table tb,
                        const void *key, size_t klen, uint64_t *count);
+
+/* store_txn_count sets *n to the number of keys in table tb as
+ * transaction t sees it (LMDB keeps the count: no walk). */
+int store_txn_count(struct store_txn *t, enum store_table tb, uint64_t *n);
 
 /* store_txn_first/store_txn_last give the smallest/greatest key of table
  * tb and its value (pointers valid as for store_txn_get; any of the out

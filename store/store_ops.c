@@ -202,6 +202,20 @@ edge(struct store_txn *t, enum store_table tb, MDB_cursor_op op,
 }
 
 int
+store_txn_count(struct store_txn *t, enum store_table tb, uint64_t *n)
+{
+    int err = store__txn_check(t, tb, 1, false);
+    if (err != NAOS_OK)
+        return err;
+    MDB_stat st;
+    int rc = mdb_stat(t->txn, t->s->dbi[tb], &st);
+    if (rc != 0)
+        return store__txn_err(t, rc, tb, "count");
+    *n = st.ms_entries;
+    return NAOS_OK;
+}
+
+int
 store_txn_first(struct store_txn *t, enum store_table tb, const void **key,
                 size_t *klen, const void **val, size_t *vlen)
 {

@@ -107,7 +107,13 @@ check 1 "" '{"error":"busy is stopping; try again","code":1,"status":"busy"}' \
     "$NAOS" stop busy --json
 check 111 "" '"code":111,"status":"internal"}' "$NAOS" --json rm boom
 check 111 "" "naos: fatal: naos-node: store failed" "$NAOS" rm boom
-check 111 "" "did not answer within 300 ms" "$NAOS" --timeout 300ms stop mute
+# a command the node did not answer in time may have been carried out:
+# retried with the same id until --timeout, then exit 112 (unknown)
+check 112 "" "outcome unknown: naos-node at" "$NAOS" --timeout 300ms stop mute
+check 112 "" '"status":"unknown-outcome"}' "$NAOS" --json --timeout 300ms \
+    stop mute
+# an unknown outcome is retried with the first attempt's id
+check 0 "flaky: carried out once" "" "$NAOS" stop flaky
 # the fake node answers `mute` 1 s late, one request at a time: a ping that
 # gets its pong shows it is serving again
 check 0 "pong" "" "$NAOS" ping

@@ -7,7 +7,8 @@
  * ping -> "pong"; status [research] -> a small tree, other names NOT_FOUND;
  * deploy -> EXISTS for "exists", INVALID when spec_validate fails, else a
  * message describing the spec; stop busy -> BUSY, stop boom -> INTERNAL,
- * stop mute -> an answer 1 s late; events -> two events, then none;
+ * stop mute -> an answer 1 s late; stop flaky -> UNKNOWN_OUTCOME twice,
+ * then OK if the CLI retried with its first id (else INVALID); events -> two events, then none;
  * logs -> "line1\nline2\n" once, then nothing. */
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -120,6 +121,24 @@ answer(const Naos__V1__Request *req, Naos__V1__Reply *rep, bool *mute)
         } else if (strcmp(name, "boom") == 0) {
             rep->code = NAOS__V1__ERROR_CODE__INTERNAL;
             rep->error = (char *)"store failed";
+        } else if (strcmp(name, "flaky") == 0) {
+            /* outcome unknown twice (a leader change), then the retry is
+             * answered only if it carries the first attempt's id */
+            static uint64_t first_id;
+            static int calls;
+            if (calls == 0)
+                first_id = req->client_id;
+            if (calls++ < 2) {
+                rep->code = NAOS__V1__ERROR_CODE__UNKNOWN_OUTCOME;
+                rep->error = (char *)"outcome unknown: leader changed";
+            } else if (req->client_id != first_id || first_id == 0 ||
+                       req->client_seq != 1) {
+                rep->code = NAOS__V1__ERROR_CODE__INVALID;
+                rep->error = (char *)"a retry with another id";
+            } else {
+                rep->rep_case = NAOS__V1__REPLY__REP_MESSAGE;
+                rep->message = (char *)"flaky: carried out once";
+            }
         } else if (strcmp(name, "mute") == 0) {
             *mute = true;
             rep->rep_case = NAOS__V1__REPLY__REP_MESSAGE;

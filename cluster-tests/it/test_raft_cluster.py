@@ -815,10 +815,12 @@ class RaftCluster(unittest.TestCase):
 
     def test_leader_cut_off_answers_outcome_unknown(self):
         """A deploy taken by a leader that loses its followers before the
-        entry commits is answered "outcome unknown" (exit 111) when the
-        leader steps down (check-quorum), not left to the client's timeout;
-        once the followers are back the cluster agrees on whether it was
-        carried out."""
+        entry commits is answered "outcome unknown" when the leader steps
+        down (check-quorum), not left to the client's timeout; the CLI
+        retries it with the same id until --timeout, and with no leader to
+        ask says the outcome is still unknown (exit 112). Once the
+        followers are back the cluster agrees on whether it was carried
+        out."""
         import signal
         for i in range(3):
             self.start(i)
@@ -829,17 +831,19 @@ class RaftCluster(unittest.TestCase):
             os.kill(f.proc.pid, signal.SIGSTOP)
         try:
             t0 = time.monotonic()
-            r = leader.naos("deploy", "u", "--no-wait", "--", "sleep",
-                            "1000")
+            r = leader.naos("--timeout", "3s", "deploy", "u", "--no-wait",
+                            "--", "sleep", "1000")
             took = time.monotonic() - t0
         finally:
             for f in followers:
                 os.kill(f.proc.pid, signal.SIGCONT)
-        self.assertEqual(r.code, 111, r)
+        self.assertEqual(r.code, 112, r)
         self.assertIn("outcome unknown: naos-node %s stopped leading the "
                       "cluster before the command (entry" % leader.name,
                       r.err)
         self.assertIn("check with `naos status`", r.err)
+        self.assertIn("retried it with the same id until --timeout (3000 "
+                      "ms)", r.err)
         print("\noutcome unknown after %.2f s" % took)
         new, st = self.wait_leader(self.founders, within(20),
                                    "one leader once the followers are back",
@@ -871,6 +875,42 @@ class RaftCluster(unittest.TestCase):
             r = new.naos("status", "--json")
             self.assertEqual(r.code, 0, r)
         self.assertIsNone(new.proc.poll())
+
+    def test_retry_through_a_follower_is_carried_out_once(self):
+        """A deploy given on a follower, forwarded to the leader, carried
+        out there but answered "outcome unknown" (each node's first
+        answer, NAOS_TESTING_UNKNOWN_REPLY=1): the CLI retries through the
+        follower with the same id, the leader answers it from the client
+        table, and the deployment exists once."""
+        self.founders = self.make_founders(
+            env={"NAOS_TESTING_UNKNOWN_REPLY": "1"})
+        for i in range(3):
+            self.start(i)
+        leader, _ = self.wait_leader(self.founders, within(20),
+                                     "one leader of 3 voters")
+        follower = [n for n in self.founders if n is not leader][0]
+        trace = "NAOS_IT_RAFT_DEP=" + uuid.uuid4().hex
+        self.traces.append(trace)
+        r = follower.naos("deploy", "once", "--no-wait", "--env", trace,
+                          "--", "sleep", "1000")
+        self.assertEqual(r.code, 0, r)
+        m = re.search(r"deployed once on (\S+) \(epoch (\d+)\)", r.out)
+        self.assertIsNotNone(m, r)
+        # the retry was answered from the client table at the leader's
+        # door (or, had it come first, as a duplicate in the log)
+        fams = leader.metrics()
+        self.assertEqual(promtext.value(fams, "naos_command_retries_total",
+                                        found="door") +
+                         promtext.value(fams, "naos_command_retries_total",
+                                        found="log"), 1)
+        st = follower.status(local=False)
+        self.assertEqual([d["name"] for d in st["deployments"]], ["once"])
+        owner = [n for n in self.founders if n.name == m.group(1)][0]
+        owner.wait_running_pid("once/once", within(10))
+        # a new command is a new id: carried out (not taken for a retry)
+        r = follower.naos("rm", "once")
+        self.assertEqual(r.code, 0, r)
+        self.assertNotIn("carried out once", r.out)
 
     # ---- founding: exactly N founders, started alike ------------------------
 

@@ -9,6 +9,7 @@
 #include "node/cmd/cmd.h"
 #include "node/spec/spec.h"
 #include "proto/spec_pb.h"
+#include "store/clients.h"
 #include "store/state.h"
 
 struct apply_args {
@@ -178,6 +179,7 @@ ckpt_txn(struct store_txn *t, struct apply_args *a)
     if (rc != NAOS_OK)
         return rc;
     store_deploy_free(rec);
+    a->res->ckpt_size = s->data.len;
     struct store_ckpt_origin origin = STORE_CKPT_ORIGIN_ZERO;
     origin.agent = s->saved_by_agent;
     origin.pid = s->saved_by_pid;
@@ -186,6 +188,108 @@ ckpt_txn(struct store_txn *t, struct apply_args *a)
                                   (const char *const *)s->aliases,
                                   s->n_aliases, s->data.data, s->data.len,
                                   a->c->at_ms, &origin, &a->res->ckpt_seq);
+}
+
+/* ---- deduplication (apply.h, store/clients.h) --------------------------- */
+
+static bool
+is_client_command(const Naos__V1__Command *c)
+{
+    return c->version >= COMMAND_VERSION_DEDUP && c->client_id != 0 &&
+           c->cmd_case != NAOS__V1__COMMAND__CMD_NOOP;
+}
+
+static Naos__V1__ClientOutcome
+outcome_of(int status)
+{
+    switch (status) {
+    case NAOS_OK: return NAOS__V1__CLIENT_OUTCOME__CLIENT_OUTCOME_DONE;
+    case NAOS_ENOTFOUND:
+        return NAOS__V1__CLIENT_OUTCOME__CLIENT_OUTCOME_NOT_FOUND;
+    case NAOS_EEXIST: return NAOS__V1__CLIENT_OUTCOME__CLIENT_OUTCOME_EXISTS;
+    default: return NAOS__V1__CLIENT_OUTCOME__CLIENT_OUTCOME_INVALID;
+    }
+}
+
+static int
+status_of(Naos__V1__ClientOutcome o)
+{
+    switch (o) {
+    case NAOS__V1__CLIENT_OUTCOME__CLIENT_OUTCOME_DONE: return NAOS_OK;
+    case NAOS__V1__CLIENT_OUTCOME__CLIENT_OUTCOME_NOT_FOUND:
+        return NAOS_ENOTFOUND;
+    case NAOS__V1__CLIENT_OUTCOME__CLIENT_OUTCOME_EXISTS: return NAOS_EEXIST;
+    default: return NAOS_EINVAL;
+    }
+}
+
+void
+apply_result_of_client(const Naos__V1__ClientRecord *rec,
+                        struct apply_result *res)
+{
+    res->status = status_of(rec->outcome);
+    res->dup_of = rec->index;
+    res->placed_on = rec->placed_on;
+    res->ckpt_seq = rec->ckpt_seq;
+    res->ckpt_size = rec->ckpt_size;
+    res->at_ms = rec->at_ms;
+    snprintf(res->msg, sizeof res->msg, "%s", rec->msg ? rec->msg : "");
+}
+
+/* The client's record, if it holds this command's seq or a later one:
+ * NAOS_OK with res filled as the first attempt's (or refused, for an id
+ * reused by another command); NAOS_ENOTFOUND: not a duplicate. */
+static int
+find_duplicate(struct store_txn *t, const Naos__V1__Command *c,
+               struct apply_result *res)
+{
+    Naos__V1__ClientRecord *rec = NULL;
+    int rc = store_client_get_txn(t, c->client_id, &rec);
+    if (rc != NAOS_OK)
+        return rc;
+    if (c->seq > rec->seq) {
+        store_client_free(rec);
+        return NAOS_ENOTFOUND;
+    }
+    char target[STORE_CLIENT_TARGET_MAX + 1];
+    snprintf(target, sizeof target, "%s", cmd_target(c));
+    if (rec->cmd != (uint32_t)c->cmd_case || strcmp(rec->target, target)) {
+        res->status = NAOS_EINVAL;
+        snprintf(res->msg, sizeof res->msg,
+                 "client id %016llx seq %llu was already used by another "
+                 "command (entry %llu)", (unsigned long long)c->client_id,
+                 (unsigned long long)c->seq, (unsigned long long)rec->index);
+    } else {
+        uint64_t index = res->index;
+        apply_result_of_client(rec, res);
+        res->index = index;
+    }
+    store_client_free(rec);
+    return NAOS_OK;
+}
+
+/* Records what the client's command did, for its retries. */
+static int
+record_client(struct store_txn *t, const Naos__V1__Command *c,
+              const struct apply_result *res)
+{
+    char target[STORE_CLIENT_TARGET_MAX + 1];
+    snprintf(target, sizeof target, "%s", cmd_target(c));
+    Naos__V1__ClientRecord rec = NAOS__V1__CLIENT_RECORD__INIT;
+    rec.client_id = c->client_id;
+    rec.seq = c->seq;
+    rec.index = res->index;
+    rec.cmd = (uint32_t)c->cmd_case;
+    rec.target = target;
+    rec.outcome = outcome_of(res->status);
+    rec.msg = rec.outcome == NAOS__V1__CLIENT_OUTCOME__CLIENT_OUTCOME_INVALID
+                  ? (char *)res->msg
+                  : (char *)"";
+    rec.placed_on = res->placed_on;
+    rec.ckpt_seq = res->ckpt_seq;
+    rec.ckpt_size = res->ckpt_size;
+    rec.at_ms = res->at_ms;
+    return store_client_put_txn(t, &rec);
 }
 
 /* The whole entry, inside transaction t; may run more than once (map
@@ -210,6 +314,10 @@ apply_one_txn(struct store_txn *t, struct apply_args *a)
                               "%llu", (unsigned long long)a->index,
                               (unsigned long long)applied);
     const Naos__V1__Command *c = a->c;
+    bool client = is_client_command(c);
+    res->at_ms = c->at_ms;
+    if (client && (rc = find_duplicate(t, c, res)) != NAOS_ENOTFOUND)
+        return rc != NAOS_OK ? rc : store_applied_set_txn(t, a->index);
     if (a->invalid) {
         res->status = NAOS_EINVAL;
         memcpy(res->msg, keep, sizeof keep);
@@ -257,6 +365,8 @@ apply_one_txn(struct store_txn *t, struct apply_args *a)
         if (rc != NAOS_OK)
             return rc;
     }
+    if (client && (rc = record_client(t, c, res)) != NAOS_OK)
+        return rc;
     return store_applied_set_txn(t, a->index);
 }
 

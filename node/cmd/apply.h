@@ -40,6 +40,15 @@
  *   noop     nothing
  * Every change sets updated_at_ms to the entry's at_ms.
  *
+ * Deduplication (store/clients.h): an entry of version >= 2 with a
+ * client id is a client's command. If that client's record holds its seq
+ * or a later one, the entry is a duplicate (a retry after an unknown
+ * outcome): nothing changes but last_applied, and the result is the
+ * first one's (dup_of names its entry). A duplicate id on a command of
+ * another type or target is refused (EINVAL). Otherwise the entry is
+ * applied and its outcome recorded as the client's, in the same
+ * transaction.
+ *
  * Loop thread only (the store's rule). */
 #ifndef NAOS_NODE_CMD_APPLY_H
 #define NAOS_NODE_CMD_APPLY_H
@@ -48,6 +57,7 @@
 #include <stdint.h>
 
 #include "proto/command.pb-c.h"
+#include "proto/store.pb-c.h"
 #include "store/store.h"
 
 #define APPLY_ERRMSG_LEN 512
@@ -63,8 +73,19 @@ struct apply_result {
     uint64_t placed_on;      /* deploy, stop, start, restart, rm of a
                                 deployment: the node it is (was) on */
     uint64_t ckpt_seq;       /* checkpoint save: the seq it got */
+    uint64_t ckpt_size;      /* checkpoint save: the bytes saved */
+    int64_t at_ms;           /* the command's proposal time */
+    uint64_t dup_of;         /* a duplicate: the entry that carried the
+                                command out (status and the fields above
+                                are that entry's); 0 otherwise */
     char msg[APPLY_ERRMSG_LEN];
 };
+
+/* apply_result_of_client fills res as a duplicate of the command rec
+ * records (its status and fields; dup_of = rec->index): what a retry of
+ * that command is answered. */
+void apply_result_of_client(const Naos__V1__ClientRecord *rec,
+                            struct apply_result *res);
 
 /* apply_entry applies c (borrowed), the committed entry at index, to s.
  * Returns NAOS_OK (applied: see res->status for what it did);

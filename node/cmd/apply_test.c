@@ -3,6 +3,8 @@
  * idempotent across restarts, effects and last_applied in one commit. */
 #include "node/cmd/apply.h"
 
+#include <string.h>
+
 #include "node/base/err.h"
 #include "node/cmd/cmd.h"
 #include "node/cmd/cmd_testutil.h"
@@ -600,6 +602,185 @@ test_replicated_log_short_of_commit_refused(void)
     st_rmdir(dir);
 }
 
+/* ---- deduplication ---- */
+
+/* A client's command: kind on name (a save when kind is
+ * CHECKPOINT_SAVE, a deploy when DEPLOY), stamped with id and seq, at
+ * version (2: deduplicated; 1: the old layout, whose client_id was the
+ * proposing node's). */
+static uint64_t
+propose_client(struct ct_log *l, Naos__V1__Command__CmdCase kind,
+               const char *name, uint64_t id, uint64_t seq, uint32_t version,
+               int64_t at)
+{
+    Naos__V1__Command c;
+    cmd_init(&c, id, seq, at);
+    c.version = version;
+    Naos__V1__NameCommand nc = NAOS__V1__NAME_COMMAND__INIT;
+    nc.name = (char *)name;
+    Naos__V1__DeployCommand d = NAOS__V1__DEPLOY_COMMAND__INIT;
+    Naos__V1__CheckpointSaveCommand sv =
+        NAOS__V1__CHECKPOINT_SAVE_COMMAND__INIT;
+    c.cmd_case = kind;
+    switch (kind) {
+    case NAOS__V1__COMMAND__CMD_DEPLOY:
+        d.spec = ct_spec_pb(name);
+        d.node_id = 77;
+        c.deploy = &d;
+        break;
+    case NAOS__V1__COMMAND__CMD_CHECKPOINT_SAVE:
+        sv.path = (char *)name;
+        sv.data.data = (uint8_t *)"data";
+        sv.data.len = 4;
+        c.checkpoint_save = &sv;
+        break;
+    case NAOS__V1__COMMAND__CMD_STOP: c.stop = &nc; break;
+    case NAOS__V1__COMMAND__CMD_RESTART: c.restart = &nc; break;
+    case NAOS__V1__COMMAND__CMD_REMOVE: c.remove = &nc; break;
+    default: NT_FAIL("not a client command here");
+    }
+    /* packed by protobuf-c itself: cmd_pack writes this version only */
+    size_t len = naos__v1__command__get_packed_size(&c);
+    uint8_t *buf = naos_alloc(len);
+    NT_TRUE(buf != NULL);
+    naos__v1__command__pack(&c, buf);
+    uint64_t index = 0;
+    ST_OK(l->store, ct_log_propose(l, buf, len, &index));
+    naos_free(buf);
+    if (d.spec != NULL)
+        spec_pb_free(d.spec);
+    return index;
+}
+
+static uint32_t
+restarts_of(struct store *s, const char *name)
+{
+    Naos__V1__DeploymentRecord *r = get_dep(s, name);
+    uint32_t n = r->restarts;
+    store_deploy_free(r);
+    return n;
+}
+
+static void
+test_client_retry_carried_out_once(void)
+{
+    char dir[256];
+    st_tmpdir(dir, sizeof dir);
+    struct store *s = st_open(dir, &fast);
+    struct ct_log l;
+    ST_OK(s, (ct_log_open(&l, s), NAOS_OK));
+    NT_EQ_INT(apply_all(&l), 0);
+    const uint32_t v = COMMAND_VERSION;
+    struct apply_result res;
+    /* deploy, then its retry: the first's outcome, placement untouched */
+    uint64_t dep = propose_client(&l, NAOS__V1__COMMAND__CMD_DEPLOY, "a", 11,
+                                  1, v, 10);
+    NT_EQ_INT(apply_at(&l, dep, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_OK);
+    NT_EQ_INT(res.dup_of, 0);
+    uint64_t i = propose_client(&l, NAOS__V1__COMMAND__CMD_DEPLOY, "a", 11, 1,
+                                v, 20);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_OK); /* not EEXIST */
+    NT_EQ_INT(res.dup_of, dep);
+    NT_EQ_INT(res.index, i);
+    NT_EQ_INT(res.placed_on, 77);
+    NT_EQ_INT(res.at_ms, 10);
+    NT_EQ_INT(applied_of(s), i);
+    Naos__V1__PlacementRecord *p = NULL;
+    ST_OK(s, store_placement_get(s, "a", &p));
+    NT_EQ_INT(p->epoch, dep);
+    store_placement_free(p);
+    /* restart and its retry: counted once */
+    i = propose_client(&l, NAOS__V1__COMMAND__CMD_RESTART, "a", 12, 1, v, 30);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    uint64_t restart = i;
+    NT_EQ_INT(restarts_of(s, "a"), 1);
+    i = propose_client(&l, NAOS__V1__COMMAND__CMD_RESTART, "a", 12, 1, v, 31);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.dup_of, restart);
+    NT_EQ_INT(restarts_of(s, "a"), 1);
+    /* the same client's next seq is a new command */
+    i = propose_client(&l, NAOS__V1__COMMAND__CMD_RESTART, "a", 12, 2, v, 32);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.dup_of, 0);
+    NT_EQ_INT(restarts_of(s, "a"), 2);
+    /* ... and a late copy of its first one is still a duplicate */
+    i = propose_client(&l, NAOS__V1__COMMAND__CMD_RESTART, "a", 12, 1, v, 33);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.dup_of, i - 1);
+    NT_EQ_INT(restarts_of(s, "a"), 2);
+    /* a save and its retry: one seq, the first's size and time */
+    uint64_t save = propose_client(&l, NAOS__V1__COMMAND__CMD_CHECKPOINT_SAVE,
+                                   "a/a", 13, 1, v, 40);
+    NT_EQ_INT(apply_at(&l, save, &res), NAOS_OK);
+    NT_EQ_INT(res.ckpt_seq, 1);
+    NT_EQ_INT(res.ckpt_size, 4);
+    i = propose_client(&l, NAOS__V1__COMMAND__CMD_CHECKPOINT_SAVE, "a/a", 13,
+                       1, v, 41);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.dup_of, save);
+    NT_EQ_INT(res.ckpt_seq, 1);
+    NT_EQ_INT(res.ckpt_size, 4);
+    NT_EQ_INT(res.at_ms, 40);
+    Naos__V1__CheckpointRecord *ck = NULL;
+    ST_OK(s, store_ckpt_get(s, "a/a", &ck));
+    NT_EQ_INT(ck->seq, 1);
+    store_ckpt_free(ck);
+    /* an id used by another command is refused, nothing changed */
+    i = propose_client(&l, NAOS__V1__COMMAND__CMD_STOP, "a", 11, 1, v, 50);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_EINVAL);
+    NT_TRUE(strstr(res.msg, "already used by another command") != NULL);
+    Naos__V1__DeploymentRecord *r = get_dep(s, "a");
+    NT_EQ_INT(r->desired, NAOS__V1__DESIRED_STATE__DESIRED_RUNNING);
+    store_deploy_free(r);
+    /* version 1 entries carried the node's id: never deduplicated */
+    i = propose_client(&l, NAOS__V1__COMMAND__CMD_RESTART, "a", 12, 1, 1, 60);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.dup_of, 0);
+    NT_EQ_INT(restarts_of(s, "a"), 3);
+    /* the node's own commands (id 0) neither */
+    i = propose_client(&l, NAOS__V1__COMMAND__CMD_RESTART, "a", 0, 0, v, 61);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    i = propose_client(&l, NAOS__V1__COMMAND__CMD_RESTART, "a", 0, 0, v, 62);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.dup_of, 0);
+    NT_EQ_INT(restarts_of(s, "a"), 5);
+    /* rm and its retry: done, not "no such deployment" */
+    uint64_t rm = propose_client(&l, NAOS__V1__COMMAND__CMD_REMOVE, "a", 14,
+                                 1, v, 70);
+    NT_EQ_INT(apply_at(&l, rm, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_OK);
+    i = propose_client(&l, NAOS__V1__COMMAND__CMD_REMOVE, "a", 14, 1, v, 71);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_OK);
+    NT_EQ_INT(res.dup_of, rm);
+    /* a refusal is remembered as one: the retry of an rm of nothing */
+    uint64_t gone = propose_client(&l, NAOS__V1__COMMAND__CMD_REMOVE, "zz",
+                                   15, 1, v, 80);
+    NT_EQ_INT(apply_at(&l, gone, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_ENOTFOUND);
+    i = propose_client(&l, NAOS__V1__COMMAND__CMD_REMOVE, "zz", 15, 1, v, 81);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_ENOTFOUND);
+    NT_EQ_INT(res.dup_of, gone);
+    /* the records survive a restart of the log (every node's table is
+     * what its applied entries wrote) */
+    ct_log_close(&l);
+    store_close(s);
+    s = st_open(dir, &fast);
+    ST_OK(s, (ct_log_open(&l, s), NAOS_OK));
+    NT_EQ_INT(apply_all(&l), 0);
+    i = propose_client(&l, NAOS__V1__COMMAND__CMD_DEPLOY, "a", 11, 1, v, 90);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.dup_of, dep);
+    NT_EQ_INT(store_deploy_get(s, "a", &r), NAOS_ENOTFOUND); /* removed */
+    ct_log_close(&l);
+    store_close(s);
+    st_rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -613,6 +794,7 @@ main(void)
         NT_CASE(test_batch_all_or_none),
         NT_CASE(test_applied_entries_compacted),
         NT_CASE(test_replicated_log_short_of_commit_refused),
+        NT_CASE(test_client_retry_carried_out_once),
         {0},
     };
     return nt_run(cases);

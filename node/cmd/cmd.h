@@ -28,8 +28,13 @@
 /* COMMAND_VERSION: the entry layout this code writes and the highest it
  * applies. Raise it when an entry changes meaning (a new field old nodes
  * would ignore wrongly); a new command type needs no raise (old nodes meet
- * an unset oneof and stop, see cmd_unpack). */
-#define COMMAND_VERSION 1u
+ * an unset oneof and stop, see cmd_unpack). Version 2: client_id and seq
+ * are deduplicated (apply.h). */
+#define COMMAND_VERSION 2u
+/* COMMAND_VERSION_DEDUP: the first version whose client_id and seq are a
+ * client's command id (deduplicated by apply); version 1 entries carried
+ * the proposing node's id there. */
+#define COMMAND_VERSION_DEDUP 2u
 
 /* CMD_MAX_ENTRY: the largest packed entry: one Raft entry, which must
  * fit one sealed envelope (RAFT_MAX_ENTRY_SIZE, 1 MiB - 2 KiB; a
@@ -39,8 +44,9 @@
 #define CMD_MAX_ENTRY ((1u << 20) - 2048u)
 
 /* cmd_init initialises c (caller storage) as an empty command of this
- * version, stamped with client_id, seq and the proposer's wall clock
- * at_ms. The caller then sets exactly one of the oneof cases (borrowed
+ * version, stamped with client_id, seq (a client's command id from its
+ * request, deduplicated by apply; 0, 0 for the node's own commands) and
+ * the proposer's wall clock at_ms. The caller then sets exactly one of the oneof cases (borrowed
  * pointers: c owns nothing, so it needs no fini). */
 void cmd_init(Naos__V1__Command *c, uint64_t client_id, uint64_t seq,
               int64_t at_ms);
