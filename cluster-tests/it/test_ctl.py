@@ -15,6 +15,7 @@ import json
 import os
 import resource
 import subprocess
+import time
 import unittest
 
 from harness import NAOS_BIN, NodeTest
@@ -105,6 +106,42 @@ class SizeLimit(NodeTest):
             self.assertIn("nothing was sent", p.stderr)
             # nothing reached the node
             self.assertEqual(n.status()["deployments"], [])
+
+
+class BrokenPeers(NodeTest):
+    """With NNG 1.5's listener, one client that left while its connection
+    was negotiated made the endpoint deaf for good (nanomsg/nng#1518):
+    `connect(); close()` by any process of the node's user, any agent
+    among them. The endpoints negotiate themselves now."""
+
+    def test_connect_and_leave_leaves_both_endpoints_serving(self):
+        import socket
+        with self.node() as n:
+            for name in ("ctl.sock", "agent.sock"):
+                for payload in (b"", b"\x00SP", b"junk-not-sp-at-all"):
+                    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    s.connect(os.path.join(n.run, name))
+                    if payload:
+                        s.sendall(payload)
+                    time.sleep(0.05)  # the node has sent its header
+                    s.close()
+            n.ok("ping")
+            n.deploy("a", ["sleep", "1000"])
+            n.wait_running_pid("a/a", 5)
+            n.ok("status", "a")
+
+    def test_client_gone_while_the_node_was_stopped(self):
+        import signal
+        with self.node() as n:
+            os.kill(n.proc.pid, signal.SIGSTOP)
+            try:
+                # never negotiated: the node was stopped
+                r = n.naos("--timeout", "500ms", "ping")
+            finally:
+                os.kill(n.proc.pid, signal.SIGCONT)
+            self.assertEqual(r.code, 111, r)
+            self.assertIn("unable to reach naos-node", r.err)
+            n.ok("ping")
 
 
 if __name__ == "__main__":

@@ -1,24 +1,24 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* ctl.h: a control endpoint of the node: an NNG rep0 socket on ipc://
- * (owner-only, 0600) that answers naos.v1.Request with naos.v1.Reply. The
- * node opens two of them: the full control socket (RUN/ctl.sock, for the
- * `naos` CLI) and the agent endpoint (RUN/agent.sock, what workers find in
- * NAOS_CTL). This module moves requests and replies and tells the handler
- * who sent each one (the peer's pid); what a request may do is the
- * handler's business.
+/* ctl.h: a control endpoint of the node: a Unix socket (owner-only,
+ * 0600) that answers naos.v1.Request with naos.v1.Reply, speaking the SP
+ * REQ/REP protocol over IPC that NNG's req0 clients (the `naos` CLI)
+ * speak. The node opens two of them: the full control socket
+ * (RUN/ctl.sock, for the `naos` CLI) and the agent endpoint
+ * (RUN/agent.sock, what workers find in NAOS_CTL). This module moves
+ * requests and replies and tells the handler who sent each one (the
+ * peer's pid); what a request may do is the handler's business.
  *
- * Threads (STYLE §9). An endpoint owns CTL_CONTEXTS rep0 contexts
- * (nng_ctx), each with one aio. A context receives a request on NNG's
- * threads and posts itself to the endpoint's inbox (node/reactor/inbox.h);
- * the reactor takes it, decodes the request and calls the handler. The
- * reply is packed on the reactor and sent asynchronously on the same
- * context: nng_ctx_send queues it behind a reply still in flight on the
- * same connection instead of dropping it (a non-blocking nng_sendmsg on
- * the socket dropped about one reply in a few thousand on a kept
- * connection). Once the send completes, the context receives again, on
- * NNG's thread. NNG's threads touch only the contexts' aios and atomic
- * fields, the inbox and a counter (ctl.c says which); node state is
- * touched by the handler alone, on the reactor thread.
+ * Why not NNG's rep0 socket and ipc listener: in NNG 1.5 (Debian 12's)
+ * a client that disconnects while its connection is being negotiated
+ * stops the listener for good (nanomsg/nng#1518, fixed in 1.6): one
+ * `connect(); close()` by any process of the node's user, every agent
+ * among them, left both endpoints deaf. The endpoint therefore accepts,
+ * negotiates and frames itself, on the reactor thread (ctl.c: the wire
+ * format), and a connection that misbehaves costs only itself.
+ *
+ * Threads. Everything runs on the reactor thread: the listening socket
+ * and each connection are reactor watches, and a timerfd wakes the
+ * endpoint for its deadlines. Handlers run there too.
  *
  * Deferred replies. A handler may keep a request (ctl_req_defer) and
  * answer it later from the reactor thread (ctl_req_finish), for instance
@@ -27,38 +27,38 @@
  * their handlers finish them, whatever order they arrived in.
  *
  * Bounds (per endpoint):
- *  - CTL_CONTEXTS requests in flight: received, being handled, deferred or
- *    being sent. Beyond that, requests wait in NNG: a connection holds at
- *    most one request nobody has taken and stops reading its socket until
- *    a context takes it, so the kernel's socket buffer pushes back on the
- *    client. Nothing grows without bound: memory held for requests is at
- *    most (CTL_CONTEXTS + connections) x (CTL_MAX_REQUEST +
- *    CTL_REQUEST_SLACK).
+ *  - CTL_CONTEXTS requests in flight (being handled or deferred). A
+ *    connection whose next request finds none free stops being read
+ *    until one is, so the kernel's socket buffer pushes back on it.
  *  - CTL_MAX_DEFERRED of those may be deferred at once: beyond it
  *    ctl_req_defer refuses (NAOS_EBUSY) and the handler answers BUSY, so
  *    requests answered at once (status, ping) always find a context.
  *  - CTL_MAX_REQUEST bytes per request. A request up to CTL_REQUEST_SLACK
  *    bytes larger is still read, so that it can be answered INVALID with a
- *    sentence naming its size and the limit; only a larger one makes NNG
- *    close the connection (NNG_OPT_RECVMAXSZ), since reading it would mean
- *    holding whatever a client claims to send.
- *  - CTL_SEND_TIMEOUT_MS: a reply the peer has not taken within this (it
- *    stopped reading, its socket buffer is full) is given up and the
- *    connection is closed (checked every CTL_SWEEP_MS), so the peer sees
- *    an error rather than silence and a context is never held by a stuck
- *    reader. A peer that is reading always gets its reply. */
+ *    sentence naming its size and the limit; a larger one closes the
+ *    connection before its body is read.
+ *  - CTL_MAX_CONNS connections (fewer when RLIMIT_NOFILE is low: an
+ *    eighth of it). When full, the connection idle longest (nothing in
+ *    flight, nothing half read or unsent) is closed for the new one; if
+ *    none is idle, the new one is refused.
+ *  - CTL_HELLO_TIMEOUT_MS to negotiate, and as long to send the rest of
+ *    a request once its first byte came: a peer that stalls mid-way is
+ *    closed. An idle connection between requests may stay.
+ *  - Replies wait in the connection's queue; one that has not taken any
+ *    of it for CTL_SEND_TIMEOUT_MS (it stopped reading) is closed, so
+ *    the peer sees an error rather than silence. While more than
+ *    CTL_OUT_PAUSE bytes wait, its next request is not read. Memory per
+ *    connection is at most one request, its queued replies (the bytes
+ *    before the pause plus the replies already being handled), and a
+ *    struct. */
 #ifndef NAOS_CTL_CTL_H
 #define NAOS_CTL_CTL_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include <nng/nng.h>
-
 #include "node/base/arena.h"
-#include "node/reactor/inbox.h"
 #include "node/reactor/reactor.h"
 #include "proto/naos.pb-c.h"
 
@@ -71,13 +71,14 @@
 #define CTL_CONTEXTS 64
 /* Of those, at most this many deferred at once. */
 #define CTL_MAX_DEFERRED 48
-/* Requests the reactor handles per wake-up; the rest wait for the next
- * iteration, so a burst cannot hold the loop. */
-#define CTL_REACTOR_BATCH 32
-/* A reply not taken by its peer within this ends the connection... */
+/* A connection whose queued replies have not moved for this is closed. */
 #define CTL_SEND_TIMEOUT_MS 30000
-/* ...as found by a sweep this often, while replies are being sent. */
-#define CTL_SWEEP_MS 1000
+/* Connections per endpoint, at most (see ctl.h's bounds). */
+#define CTL_MAX_CONNS 256
+/* To negotiate, and to finish a request once begun. */
+#define CTL_HELLO_TIMEOUT_MS 10000
+/* Queued reply bytes above which a connection's next request waits. */
+#define CTL_OUT_PAUSE (1u << 20)
 
 /* struct ctl_reply: a reply under construction. Everything a handler
  * hangs off `msg` must come from ctl_reply_alloc / ctl_reply_strdup: one
@@ -150,46 +151,61 @@ int ctl_req_defer(struct ctl_req *req, ctl_cancel_fn cancel, void *arg);
  * thread. */
 void ctl_req_finish(struct ctl_req *req);
 
-struct ctl_ctx; /* one context: private to ctl.c */
+struct ctl_ctx;  /* one request in flight: private to ctl.c */
+struct ctl_conn; /* one connection: private to ctl.c */
 
 /* struct ctl_stats: counters since ctl_open. */
 struct ctl_stats {
-    uint64_t served;     /* replies handed to NNG */
+    uint64_t served;     /* replies queued to their connection */
     uint64_t bad;        /* of which not OK */
     uint64_t oversized;  /* of which refused for size */
-    uint64_t abandoned;  /* replies whose peer stopped reading (closed) */
+    uint64_t abandoned;  /* connections closed: their replies stuck */
+    uint64_t refused;    /* connections closed for the wire (a bad
+                            header, frame or size, a stall, the cap) */
     unsigned deferred;   /* deferred now */
+    unsigned conns;      /* open now */
 };
 
-/* struct ctl: caller storage, at a stable address while open (NNG's
- * threads reach it through the contexts). Reactor thread. */
+/* struct ctl: caller storage, at a stable address while open. Reactor
+ * thread. */
 struct ctl {
-    nng_socket sock;
-    nng_listener listener;
-    struct reactor_inbox inbox;
-    struct reactor_watch watch;
-    struct ctl_ctx *ctxs; /* CTL_CONTEXTS */
-    size_t nctx;
+    struct reactor *r;
+    int lfd;                      /* the listening socket */
+    struct reactor_watch watch;   /* lfd */
+    int tfd;                      /* timerfd: the endpoint's deadlines */
+    struct reactor_watch twatch;
+    char *path;                   /* the socket's path (unlinked at close) */
+    unsigned long path_ino;       /* its inode when bound */
+    struct ctl_ctx *ctxs;         /* CTL_CONTEXTS */
+    struct ctl_conn *conns;       /* open, oldest first */
+    struct ctl_conn *dead;        /* closed, freed an iteration later */
+    struct ctl_conn *waiting;     /* FIFO of connections holding a whole
+                                     request that found no context */
+    struct ctl_conn *waiting_tail;
+    unsigned nconns, max_conns;
+    uint32_t next_conn_id;
+    naos_time armed;              /* the timerfd's deadline */
     ctl_handler handler;
     void *arg;
     unsigned deferred;
-    uint64_t served, bad, oversized;
-    nng_aio *sweep_aio;     /* the sweeper (ctl.c) */
-    atomic_uint send_timeout_ms; /* CTL_SEND_TIMEOUT_MS; tests shorten it */
-    atomic_bool sweeping;   /* sweep_aio is armed */
-    atomic_ulong abandoned; /* NNG threads */
+    uint64_t served, bad, oversized, abandoned, refused;
+    unsigned send_timeout_ms;     /* CTL_SEND_TIMEOUT_MS; tests shorten */
+    unsigned hello_timeout_ms;    /* CTL_HELLO_TIMEOUT_MS; tests shorten */
+    bool serving;                 /* serve_waiting runs */
     bool open;
 };
 
-/* ctl_open listens on url (e.g. "ipc:///run/naos/ctl.sock"; an ipc://
- * socket is made mode 0600) and watches its inbox from r; handler (with
- * arg) gets every request on the reactor thread. Returns NAOS_OK, or
- * NAOS_ESYS / NAOS_ENOMEM with a sentence in errbuf (caller buffer +
- * length); c is then closed. */
+/* ctl_open listens on url ("ipc://PATH": a Unix socket at PATH, mode
+ * 0600; a stale socket left there is replaced, anything else is an
+ * error) from reactor r; handler (with arg) gets every request on the
+ * reactor thread. Returns NAOS_OK, or NAOS_EINVAL (not an ipc:// URL, or
+ * a path too long for a Unix socket), NAOS_ESYS or NAOS_ENOMEM, with a
+ * sentence in errbuf (caller buffer + length); c is then closed. */
 int ctl_open(struct ctl *c, struct reactor *r, const char *url,
              ctl_handler handler, void *arg, char *errbuf, size_t errlen);
-/* ctl_close stops listening, cancels every deferred request (their
- * cancel callbacks run), waits for NNG's callbacks to finish and frees
+/* ctl_close stops listening (the socket's path is removed), cancels
+ * every deferred request (their cancel callbacks run), closes every
+ * connection (replies not yet written are dropped) and frees
  * everything. Safe on a zeroed or closed ctl. Reactor thread. */
 void ctl_close(struct ctl *c, struct reactor *r);
 /* ctl_get_stats copies the counters. Reactor thread. */

@@ -9,6 +9,10 @@
  * wait is "until a condition, or fail after a generous deadline". */
 #include "node/ctl/ctl.h"
 
+#include <errno.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -16,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 
 #include "cli/client.h"
@@ -41,6 +46,9 @@ struct srv {
     int last_pid;
     unsigned long handled;
 };
+
+/* The endpoint of this process, if any (not in a forked client). */
+static struct srv *pumped;
 
 static void
 on_cancel(void *arg, struct ctl_req *req)
@@ -124,11 +132,13 @@ srv_open(struct srv *s)
     int rc = ctl_open(&s->c, &s->r, s->url, on_req, s, err, sizeof err);
     if (rc != NAOS_OK)
         NT_FAIL("ctl_open: %s", err);
+    pumped = s;
 }
 
 static void
 srv_close(struct srv *s)
 {
+    pumped = NULL;
     ctl_close(&s->c, &s->r);
     reactor_fini(&s->r);
     char sock[160];
@@ -160,7 +170,9 @@ client_dial(const char *url)
     NT_EQ_INT(nng_req0_open(&sock), 0);
     nng_socket_set_ms(sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
     nng_socket_set_size(sock, NNG_OPT_RECVMAXSZ, 64u << 20);
-    NT_EQ_INT(nng_dial(sock, url, NULL, 0), 0);
+    /* Not waiting for the connection: the endpoint negotiates on the
+     * reactor this thread pumps (the first request waits for it). */
+    NT_EQ_INT(nng_dial(sock, url, NULL, NNG_FLAG_NONBLOCK), 0);
     return sock;
 }
 
@@ -213,6 +225,10 @@ call_start_msg(struct call *k, nng_msg *m)
     nng_aio_set_timeout(k->aio, DEADLINE_MS);
     atomic_store(&k->done, false);
     nng_ctx_send(k->ctx, k->aio);
+    /* the send completes once a negotiated connection takes it: the
+     * endpoint negotiates on its reactor, pumped here when it is ours */
+    while (pumped != NULL && !atomic_load(&k->done))
+        NT_EQ_INT(reactor_run_once(&pumped->r, 1), NAOS_OK);
     nng_aio_wait(k->aio);
     NT_EQ_INT(nng_aio_result(k->aio), 0);
     nng_aio_set_timeout(k->aio, DEADLINE_MS);
@@ -272,6 +288,17 @@ pump_until(struct srv *s, cond_fn cond, void *arg, const char *what)
             NT_FAIL("timed out waiting for %s", what);
         NT_EQ_INT(reactor_run_once(&s->r, 1), NAOS_OK);
     }
+}
+
+struct fd_cond {
+    int fd;
+};
+
+static bool
+fd_readable(void *arg)
+{
+    struct pollfd p = {((struct fd_cond *)arg)->fd, POLLIN, 0};
+    return poll(&p, 1, 0) == 1;
 }
 
 static bool
@@ -541,9 +568,12 @@ test_stuck_reader_is_disconnected(void)
     close(sent[1]);
     struct srv s;
     srv_open(&s);
-    atomic_store(&s.c.send_timeout_ms, 300);
+    s.c.send_timeout_ms = 300;
     NT_EQ_INT(write(go[1], s.url, strlen(s.url)), (long)strlen(s.url));
     close(go[1]);
+    /* the child's connection is negotiated on this reactor: pump it */
+    struct fd_cond sent_cond = {sent[0]};
+    pump_until(&s, fd_readable, &sent_cond, "the child's two requests");
     char b;
     NT_EQ_INT(read(sent[0], &b, 1), 1);
     close(sent[0]);
@@ -607,6 +637,206 @@ test_no_reply_lost_on_one_connection(void)
     srv_close(&s);
 }
 
+/* ---- the wire, spoken badly ------------------------------------------------ */
+
+static const uint8_t req_hello[8] = {0, 'S', 'P', 0, 0, 0x30, 0, 0};
+
+static int
+raw_connect(struct srv *s)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s/c.sock", s->dir);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    NT_TRUE(fd >= 0);
+    NT_EQ_INT(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    return fd;
+}
+
+static void
+raw_send(int fd, const void *p, size_t n)
+{
+    NT_EQ_INT(send(fd, p, n, MSG_NOSIGNAL), (long)n);
+}
+
+/* fd's peer closed it: whatever the endpoint sent (its header) is read
+ * and dropped on the way. */
+static bool
+closed_cond(void *arg)
+{
+    int fd = ((struct fd_cond *)arg)->fd;
+    uint8_t buf[64];
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno == ECONNRESET))
+            return true;
+        if (n < 0)
+            return false;
+    }
+}
+
+static void
+expect_closed(struct srv *s, int fd, const char *what)
+{
+    struct fd_cond f = {fd};
+    pump_until(s, closed_cond, &f, what);
+    close(fd);
+}
+
+/* Still open after the endpoint ran for ms. */
+static void
+expect_open_after(struct srv *s, int fd, unsigned ms)
+{
+    naos_time end = naos_clock_now() + ms;
+    while (naos_clock_now() < end)
+        NT_EQ_INT(reactor_run_once(&s->r, 5), NAOS_OK);
+    struct fd_cond f = {fd};
+    NT_FALSE(closed_cond(&f));
+}
+
+static void
+expect_served(struct srv *s, const char *name)
+{
+    nng_socket sock = client_dial(s->url);
+    struct call k;
+    call_open(&k, sock);
+    call_start(&k, name);
+    pump_until(s, done_cond, &k, "a reply");
+    char want[64];
+    snprintf(want, sizeof want, "now %s", name);
+    expect_message(&k, want);
+    call_close(&k);
+    nng_close(sock);
+}
+
+/* A frame's head: type, then a 64-bit big-endian length. */
+static void
+frame_head(uint8_t h[9], uint8_t type, uint64_t len)
+{
+    h[0] = type;
+    for (int i = 0; i < 8; i++)
+        h[1 + i] = (uint8_t)(len >> (56 - 8 * i));
+}
+
+/* In NNG 1.5, a peer that left while its connection was negotiated
+ * stopped the listener for good (nanomsg/nng#1518): every later client
+ * went unanswered. Each way of speaking the wire badly closes that
+ * connection alone, and the endpoint serves the next client. */
+static void
+test_broken_peers_cost_only_themselves(void)
+{
+    struct srv s;
+    srv_open(&s);
+    struct ctl_stats st;
+    /* connect and leave at once */
+    int fd = raw_connect(&s);
+    close(fd);
+    expect_served(&s, "after-leave");
+    NT_EQ_INT(s.last_pid, getpid()); /* SO_PEERCRED */
+    /* half a header, then leave */
+    fd = raw_connect(&s);
+    raw_send(fd, req_hello, 3);
+    for (int i = 0; i < 5; i++)
+        NT_EQ_INT(reactor_run_once(&s.r, 5), NAOS_OK);
+    close(fd);
+    expect_served(&s, "after-half");
+    /* a REP0 peer, not a client */
+    fd = raw_connect(&s);
+    uint8_t rep_hello[8] = {0, 'S', 'P', 0, 0, 0x31, 0, 0};
+    raw_send(fd, rep_hello, sizeof rep_hello);
+    expect_closed(&s, fd, "a REP0 peer closed");
+    /* a frame of another type */
+    uint8_t h[9];
+    fd = raw_connect(&s);
+    raw_send(fd, req_hello, sizeof req_hello);
+    frame_head(h, 2, 8);
+    raw_send(fd, h, sizeof h);
+    expect_closed(&s, fd, "a frame of type 2 closed");
+    /* a length past the limit and its slack: closed before its body */
+    fd = raw_connect(&s);
+    raw_send(fd, req_hello, sizeof req_hello);
+    frame_head(h, 1, (uint64_t)CTL_MAX_REQUEST + CTL_REQUEST_SLACK + 1);
+    raw_send(fd, h, sizeof h);
+    expect_closed(&s, fd, "an oversized frame closed");
+    /* a request whose backtrace has no end (no word with its top bit) */
+    fd = raw_connect(&s);
+    raw_send(fd, req_hello, sizeof req_hello);
+    uint8_t body[8] = {0, 0, 0, 1, 0, 0, 0, 2};
+    frame_head(h, 1, sizeof body);
+    raw_send(fd, h, sizeof h);
+    raw_send(fd, body, sizeof body);
+    expect_closed(&s, fd, "a request without a request id closed");
+    expect_served(&s, "after-all");
+    ctl_get_stats(&s.c, &st);
+    NT_EQ_INT(st.refused, 5); /* all but the clean leave */
+    NT_EQ_INT(st.oversized, 1);
+    srv_close(&s);
+}
+
+/* A peer that stalls in its header or in a request is closed after
+ * hello_timeout_ms; one idle between requests stays. */
+static void
+test_stalls_time_out_idle_stays(void)
+{
+    struct srv s;
+    srv_open(&s);
+    s.c.hello_timeout_ms = 200;
+    int silent = raw_connect(&s);
+    int half = raw_connect(&s);
+    raw_send(half, req_hello, sizeof req_hello);
+    uint8_t h[9];
+    frame_head(h, 1, 100);
+    raw_send(half, h, 5);
+    int idle = raw_connect(&s);
+    raw_send(idle, req_hello, sizeof req_hello);
+    naos_time t0 = naos_clock_now();
+    expect_closed(&s, silent, "a silent peer closed");
+    expect_closed(&s, half, "a half-sent request closed");
+    NT_TRUE(naos_clock_now() - t0 >= 200);
+    expect_open_after(&s, idle, 400);
+    expect_served(&s, "still");
+    close(idle);
+    srv_close(&s);
+}
+
+/* At the cap, the connection idle longest makes room; with none idle,
+ * the new one is refused. */
+static void
+test_connection_cap(void)
+{
+    struct srv s;
+    srv_open(&s);
+    s.c.max_conns = 3;
+    int fd[3];
+    struct ctl_stats st;
+    for (int i = 0; i < 3; i++) {
+        fd[i] = raw_connect(&s);
+        raw_send(fd[i], req_hello, sizeof req_hello);
+    }
+    expect_open_after(&s, fd[2], 50);
+    ctl_get_stats(&s.c, &st);
+    NT_EQ_INT(st.conns, 3);
+    int extra = raw_connect(&s);
+    raw_send(extra, req_hello, sizeof req_hello);
+    expect_closed(&s, fd[0], "the oldest idle connection closed");
+    expect_open_after(&s, extra, 50);
+    /* none idle: each has begun a request */
+    uint8_t h[9];
+    frame_head(h, 1, 100);
+    raw_send(fd[1], h, 1);
+    raw_send(fd[2], h, 1);
+    raw_send(extra, h, 1);
+    expect_open_after(&s, extra, 50);
+    int refused = raw_connect(&s);
+    expect_closed(&s, refused, "a connection past the cap refused");
+    ctl_get_stats(&s.c, &st);
+    NT_EQ_INT(st.conns, 3);
+    NT_EQ_INT(st.refused, 2);
+    close(fd[1]);
+    close(fd[2]);
+    close(extra);
+    srv_close(&s);
+}
+
 int
 main(void)
 {
@@ -618,6 +848,9 @@ main(void)
         NT_CASE(test_request_over_the_limit_gets_a_reply),
         NT_CASE(test_stuck_reader_is_disconnected),
         NT_CASE(test_no_reply_lost_on_one_connection),
+        NT_CASE(test_broken_peers_cost_only_themselves),
+        NT_CASE(test_stalls_time_out_idle_stays),
+        NT_CASE(test_connection_cap),
         {0},
     };
     return nt_run(cases);

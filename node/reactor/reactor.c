@@ -43,6 +43,15 @@ reactor_add(struct reactor *r, struct reactor_watch *w, int fd,
     return NAOS_OK;
 }
 
+int
+reactor_mod(struct reactor *r, struct reactor_watch *w, uint32_t events)
+{
+    struct epoll_event ev = {.events = events, .data.ptr = w};
+    if (!w->added || epoll_ctl(r->epfd, EPOLL_CTL_MOD, w->fd, &ev) < 0)
+        return NAOS_ESYS;
+    return NAOS_OK;
+}
+
 void
 reactor_del(struct reactor *r, struct reactor_watch *w)
 {

@@ -49,6 +49,9 @@ void reactor_fini(struct reactor *r);
  * NAOS_ESYS. */
 int reactor_add(struct reactor *r, struct reactor_watch *w, int fd,
                 uint32_t events, reactor_cb cb, void *arg);
+/* reactor_mod changes the events w is watched for. Returns NAOS_OK or
+ * NAOS_ESYS. */
+int reactor_mod(struct reactor *r, struct reactor_watch *w, uint32_t events);
 /* reactor_del stops watching w (no-op when not added). Call it before
  * closing w's fd. */
 void reactor_del(struct reactor *r, struct reactor_watch *w);
