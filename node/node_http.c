@@ -76,6 +76,13 @@ http_status_of(Naos__V1__ErrorCode code)
         return 409;
     case NAOS__V1__ERROR_CODE__INVALID:
         return 400;
+    case NAOS__V1__ERROR_CODE__DENIED:
+        return 403;
+    case NAOS__V1__ERROR_CODE__UNKNOWN_OUTCOME:
+        /* the leader that took it changed or went silent: the command
+         * may or may not be carried out (the API has no client ids: ask
+         * GET /api/v1/status before sending it again) */
+        return 504;
     default:
         return 500;
     }
