@@ -96,10 +96,16 @@ class NodeTrouble(NodeTest):
                        timeout=30, msg="pool-1 waits out the trouble")
             self.assertNotEqual(n.dep("pool")["state"], "failed")
 
-            # Shown in the node's health and in /metrics.
-            nodes = n.ok("nodes", json=True).data["nodes"]
-            self.assertEqual(nodes[0]["health"]["agents_node_trouble"], 2,
-                             nodes)
+            # Shown in the node's health and in /metrics. (The health is
+            # refreshed on the node's own schedule: pool-1's event can
+            # come before it counts pool-1.)
+            seen = {}
+
+            def health_counts_both():
+                seen["nodes"] = n.ok("nodes", json=True).data["nodes"]
+                return seen["nodes"][0]["health"]["agents_node_trouble"] == 2
+            wait_until(health_counts_both, timeout=10,
+                       msg="health counting 2 agents held by node trouble")
             self.assertIn("2 held by node trouble", n.ok("nodes").out)
             self.assertGreaterEqual(
                 metric(n, "naos_node_trouble_total", reason="EMFILE"), 4)
