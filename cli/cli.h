@@ -182,7 +182,8 @@ int cli_command(struct cli *c, Naos__V1__Request *req, Naos__V1__Reply **out);
 
 /* cli_reply_exit maps a reply's code to an exit code, printing the node's
  * error text for anything but OK: INVALID/NOT_FOUND/EXISTS/DENIED 100,
- * BUSY 1, INTERNAL (and unknown codes) 111. */
+ * BUSY 1, INTERNAL, UNAVAILABLE, UNKNOWN_OUTCOME (and unknown codes)
+ * 111. */
 int cli_reply_exit(const Naos__V1__Reply *r);
 
 /* cli_install_stop_signals makes SIGINT/SIGTERM set a flag (no restart of

@@ -106,6 +106,7 @@ settles(const Naos__V1__Reply *r, bool was_unknown)
     case NAOS__V1__ERROR_CODE__UNKNOWN_OUTCOME:
         return false;
     case NAOS__V1__ERROR_CODE__BUSY:
+    case NAOS__V1__ERROR_CODE__UNAVAILABLE:
     case NAOS__V1__ERROR_CODE__INTERNAL:
         return !was_unknown;
     default:
@@ -188,6 +189,7 @@ code_name(int code)
     case NAOS__V1__ERROR_CODE__INTERNAL: return "internal error";
     case NAOS__V1__ERROR_CODE__DENIED: return "refused";
     case NAOS__V1__ERROR_CODE__UNKNOWN_OUTCOME: return "outcome unknown";
+    case NAOS__V1__ERROR_CODE__UNAVAILABLE: return "no leader";
     default: return "unknown error";
     }
 }
@@ -204,6 +206,7 @@ code_status(int code)
     case NAOS__V1__ERROR_CODE__INTERNAL: return "internal";
     case NAOS__V1__ERROR_CODE__DENIED: return "denied";
     case NAOS__V1__ERROR_CODE__UNKNOWN_OUTCOME: return "unknown-outcome";
+    case NAOS__V1__ERROR_CODE__UNAVAILABLE: return "unavailable";
     default: return "unknown";
     }
 }
@@ -228,6 +231,7 @@ cli_reply_exit(const Naos__V1__Reply *r)
     case NAOS__V1__ERROR_CODE__UNKNOWN_OUTCOME:
         /* temporary: once `naos status` shows what happened, the same
          * command can be run again */
+    case NAOS__V1__ERROR_CODE__UNAVAILABLE: /* no leader: try again */
     case NAOS__V1__ERROR_CODE__INTERNAL:
         return cli_report(CLI_EXIT_TEMP, st, true, "naos-node: %s",
                           text ? text : code_name((int)r->code));

@@ -44,8 +44,8 @@ static const char main_help[] =
     "       deployment (try again when it is), no checkpoint saved yet\n"
     "  100  permanent: bad usage, invalid spec, no such deployment or\n"
     "       file, refused; the same command will fail the same way\n"
-    "  111  temporary: node unreachable, timeout, out of memory or\n"
-    "       descriptors, I/O error; retrying may work\n"
+    "  111  temporary: node unreachable, no leader, timeout, out of\n"
+    "       memory or descriptors, I/O error; retrying may work\n"
     "  112  outcome unknown: a command (deploy, apply, stop, start,\n"
     "       restart, rm, checkpoint save) may or may not have been carried\n"
     "       out; naos retried it with the same id until --timeout (a\n"
@@ -53,8 +53,8 @@ static const char main_help[] =
     "With --json, errors are JSON too, one object per line on stderr:\n"
     "  {\"error\": \"...\", \"code\": 100, \"status\": \"not-found\"}\n"
     "(\"status\" when the node answered: invalid, not-found, exists, busy,\n"
-    "denied, internal, unknown-outcome). Run `naos COMMAND --help` for a\n"
-    "command's options.\n";
+    "denied, internal, unknown-outcome, unavailable). Run\n"
+    "`naos COMMAND --help` for a command's options.\n";
 
 struct subcmd {
     const char *name;

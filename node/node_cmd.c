@@ -642,10 +642,12 @@ node__propose(struct node *n, const Naos__V1__Command *c,
                             "is: run the command there (nothing changed)",
                             n->name, lname);
         else if (raft_role_get(core) != RAFT_LEADER)
-            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
-                            "the cluster has no leader yet (an election is "
-                            "under way): nothing changed, try again in a "
-                            "second");
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__UNAVAILABLE,
+                            "no leader: naos-node %s knows no leader of its "
+                            "cluster now (an election is under way, or it "
+                            "reaches no majority of the voters: see `naos "
+                            "nodes`); nothing changed, try again in a "
+                            "second", n->name);
         else
             ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
                             "cannot propose the %s, nothing changed: %s",

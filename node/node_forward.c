@@ -79,6 +79,15 @@ is_forwardable(const Naos__V1__Request *req)
     }
 }
 
+/* A request that changes the cluster: what its forward's lost answer
+ * leaves unknown (a read's is simply not given). */
+static bool
+is_command(const Naos__V1__Request *req)
+{
+    return is_forwardable(req) || path_command(req) != NULL ||
+           req->req_case == NAOS__V1__REQUEST__REQ_CHECKPOINT_SAVE;
+}
+
 /* The deployment a request is about, when its node is the one to answer
  * it: a status, its workers' logs, and a checkpoint save or load, which
  * name agents as the node that runs them knows them. NULL otherwise. */
@@ -315,7 +324,8 @@ forward_start(struct node *n, struct ctl_req *creq, struct node_http_wait *hw,
         return FWD_ANSWERED;
     }
     *f = (struct node_forward){id, leader, creq, hw,
-                               n->r.now + FORWARD_TIMEOUT_MS, to_owner};
+                               n->r.now + FORWARD_TIMEOUT_MS, to_owner,
+                               is_command(req)};
     n->fwd_sent++;
     return FWD_SENT;
 }
@@ -398,14 +408,61 @@ recv_reply(struct node *n, const struct wire_msg *m)
     return true;
 }
 
+/* Whether f's node can no longer answer it: the leader it went to is
+ * not this node's leader any more (another was elected, or this node
+ * stopped hearing from it and started an election), or the deployment's
+ * node is no longer alive to this node's membership. Its answer, if it
+ * still comes, is dropped: the client hears now instead of at the
+ * timeout, and its retry (the same command id, deduplicated) goes to the
+ * node that can answer. */
+static bool
+fwd_target_lost(struct node *n, const struct node_forward *f)
+{
+    uint32_t load;
+    if (f->to_owner)
+        return !node__members_live_load(n, f->leader, &load);
+    return n->log == NULL ||
+           raft_leader(cmdraft_core(n->log)).v != f->leader;
+}
+
 void
 node__forward_tick(struct node *n)
 {
     for (size_t i = 0; i < NODE_FORWARD_MAX; i++) {
         struct node_forward *f = &n->fwd[i];
-        if (!fwd_busy(f) || n->r.now < f->deadline)
+        if (!fwd_busy(f))
             continue;
-        if (f->to_owner)
+        bool lost = fwd_target_lost(n, f);
+        if (!lost && n->r.now < f->deadline)
+            continue;
+        if (lost && f->command)
+            ctl_reply_error(fwd_reply(f),
+                            NAOS__V1__ERROR_CODE__UNKNOWN_OUTCOME,
+                            "outcome unknown: %s %s before it answered: the "
+                            "command may or may not have been carried out; "
+                            "see `naos status` before running it again",
+                            node__node_name(n, f->leader),
+                            f->to_owner ? "is no longer reachable (not "
+                                          "alive in the membership)"
+                                        : "stopped being the leader of this "
+                                          "node's cluster");
+        else if (lost)
+            ctl_reply_error(fwd_reply(f), NAOS__V1__ERROR_CODE__BUSY,
+                            "%s %s before it answered: nothing changed, try "
+                            "again in a moment",
+                            node__node_name(n, f->leader),
+                            f->to_owner ? "is no longer reachable"
+                                        : "stopped being the leader");
+        else if (f->to_owner && f->command)
+            ctl_reply_error(fwd_reply(f),
+                            NAOS__V1__ERROR_CODE__UNKNOWN_OUTCOME,
+                            "outcome unknown: %s, which runs the deployment, "
+                            "did not answer within %d s: the command may or "
+                            "may not have been carried out; see `naos "
+                            "status` before running it again",
+                            node__node_name(n, f->leader),
+                            FORWARD_TIMEOUT_MS / 1000);
+        else if (f->to_owner)
             ctl_reply_error(fwd_reply(f), NAOS__V1__ERROR_CODE__BUSY,
                             "%s, which runs the deployment, did not answer "
                             "within %d s (a checkpoint save may or may not "
@@ -421,7 +478,10 @@ node__forward_tick(struct node *n)
                             "see `naos status` before running it again",
                             leader_name(n, f->leader),
                             FORWARD_TIMEOUT_MS / 1000);
-        n->fwd_timeouts++;
+        if (lost)
+            n->fwd_lost++;
+        else
+            n->fwd_timeouts++;
         fwd_finish(n, f);
     }
     node__read_step(n);

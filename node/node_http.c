@@ -78,6 +78,8 @@ http_status_of(Naos__V1__ErrorCode code)
         return 400;
     case NAOS__V1__ERROR_CODE__DENIED:
         return 403;
+    case NAOS__V1__ERROR_CODE__UNAVAILABLE:
+        return 503;
     case NAOS__V1__ERROR_CODE__UNKNOWN_OUTCOME:
         /* the leader that took it changed or went silent: the command
          * may or may not be carried out (the API has no client ids: ask
@@ -926,6 +928,21 @@ answer_metrics(struct node *n, struct http_response *res)
     http_metrics_sample(&m, "naos_command_retries_total",
                         (const char *[]){"found", "log", NULL},
                         (double)n->stats.retries_log);
+    http_metrics_family(&m, "naos_forwards_total", "counter",
+                        "Requests this node forwarded to the leader or to a "
+                        "deployment's node, by how they ended: answered, "
+                        "timed out (8 s), or given up when that node stopped "
+                        "leading or left the membership (a command's "
+                        "outcome then unknown: its client retries).");
+    static const char *const fwd_outcomes[] = {"answered", "timed-out",
+                                               "target-lost"};
+    const uint64_t fwd_counts[] = {n->fwd_answered, n->fwd_timeouts,
+                                   n->fwd_lost};
+    for (size_t i = 0; i < 3; i++)
+        http_metrics_sample(&m, "naos_forwards_total",
+                            (const char *[]){"outcome", fwd_outcomes[i],
+                                             NULL},
+                            (double)fwd_counts[i]);
     uint64_t used = 0;
     if (store_used_bytes(n->store, &used) == NAOS_OK) {
         http_metrics_family(&m, "naos_store_used_bytes", "gauge",

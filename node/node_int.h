@@ -145,6 +145,7 @@ struct node_forward {
     struct node_http_wait *http;
     naos_time deadline;
     bool to_owner;        /* to a deployment's node, not the leader */
+    bool command;         /* it changes the cluster (is_command) */
 };
 
 /* Linearizable reads (node_read.c): loads waiting on this node, and
@@ -368,7 +369,7 @@ struct node {
     uint64_t leader_seen, leader_seen_term; /* the last "leader" event */
     /* Commands from any node (node_forward.c). */
     struct node_forward fwd[NODE_FORWARD_MAX];
-    uint64_t fwd_seq, fwd_sent, fwd_answered, fwd_timeouts;
+    uint64_t fwd_seq, fwd_sent, fwd_answered, fwd_timeouts, fwd_lost;
     size_t fwd_jobs;               /* forwarded requests being run here */
     struct node_fwd_job *fwd_job;  /* the one being dispatched now */
     bool fwd_job_deferred;         /* ... and it waits for its entry */

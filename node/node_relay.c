@@ -202,17 +202,33 @@ node__relay_recv(struct node *n, const struct wire_msg *m)
 void
 node__relay_tick(struct node *n)
 {
+    uint64_t leader = n->log ? raft_leader(cmdraft_core(n->log)).v : 0;
     for (size_t i = 0; i < NODE_WAITERS; i++) {
         struct node_waiter *w = &n->waiters[i];
-        if (w->rep == NULL || w->relay_id == 0 || n->r.now < w->deadline)
+        if (w->rep == NULL || w->relay_id == 0)
             continue;
-        ctl_reply_error(w->rep, NAOS__V1__ERROR_CODE__UNKNOWN_OUTCOME,
-                        "outcome unknown: the command was relayed to the "
-                        "leader %s, and %s did not %s within %d s; check "
-                        "with `naos status` before running it again",
-                        node__node_name(n, w->relay_to), n->name,
-                        w->index ? "apply it" : "hear back",
-                        RELAY_TIMEOUT_MS / 1000);
+        /* Not answered yet by a leader that is no longer this node's
+         * leader: it will not answer (an entry it did propose is applied
+         * here, or replaced, like any other): say so now, and the client
+         * retries with the same id. */
+        bool lost = w->index == 0 && leader != w->relay_to;
+        if (!lost && n->r.now < w->deadline)
+            continue;
+        if (lost)
+            ctl_reply_error(w->rep, NAOS__V1__ERROR_CODE__UNKNOWN_OUTCOME,
+                            "outcome unknown: the command was relayed to the "
+                            "leader %s, which stopped leading before it "
+                            "answered; check with `naos status` before "
+                            "running it again",
+                            node__node_name(n, w->relay_to));
+        else
+            ctl_reply_error(w->rep, NAOS__V1__ERROR_CODE__UNKNOWN_OUTCOME,
+                            "outcome unknown: the command was relayed to "
+                            "the leader %s, and %s did not %s within %d s; "
+                            "check with `naos status` before running it "
+                            "again", node__node_name(n, w->relay_to),
+                            n->name, w->index ? "apply it" : "hear back",
+                            RELAY_TIMEOUT_MS / 1000);
         node__cmd_waiter_done(n, w);
     }
 }

@@ -912,6 +912,81 @@ class RaftCluster(unittest.TestCase):
         self.assertEqual(r.code, 0, r)
         self.assertNotIn("carried out once", r.out)
 
+    def test_no_leader_fails_fast(self):
+        """A command given on a node that knows no leader (the others are
+        gone) fails at once with `no leader: ...`, exit 111, nothing
+        changed: it never hangs."""
+        import signal
+        for i in range(3):
+            self.start(i)
+        leader, _ = self.wait_leader(self.founders, within(20),
+                                     "one leader of 3 voters")
+        survivor = [n for n in self.founders if n is not leader][0]
+        for n in self.founders:
+            if n is not survivor:
+                os.kill(n.proc.pid, signal.SIGSTOP)
+        stopped = [n for n in self.founders if n is not survivor]
+        try:
+            wait_until(lambda: not survivor.ok("nodes", json=True)
+                       .data.get("leader"), within(10),
+                       msg="the survivor to know no leader")
+            t0 = time.monotonic()
+            r = survivor.naos("deploy", "nl", "--no-wait", "--", "sleep",
+                              "1000")
+            took = time.monotonic() - t0
+            rj = survivor.naos("--json", "deploy", "nl", "--no-wait", "--",
+                               "sleep", "1000")
+        finally:
+            for n in stopped:
+                os.kill(n.proc.pid, signal.SIGCONT)
+        self.assertEqual(r.code, 111, r)
+        self.assertIn("no leader: naos-node %s knows no leader" %
+                      survivor.name, r.err)
+        self.assertIn("nothing changed", r.err)
+        self.assertLess(took, within(1.0), r)
+        print("\nno leader: answered in %.2f s" % took)
+        self.assertEqual(rj.code, 111, rj)
+        self.assertIn('"status":"unavailable"', rj.err.replace(" ", ""))
+
+    def test_forward_to_a_frozen_leader_is_retried_on_the_new_one(self):
+        """A deploy forwarded to a leader that froze (SIGSTOP) is given up
+        as soon as the follower stops taking it for the leader, the CLI
+        retries with the same id through the new leader, and the
+        deployment exists once when the old leader wakes."""
+        import signal
+        for i in range(3):
+            self.start(i)
+        leader, st = self.wait_leader(self.founders, within(20),
+                                      "one leader of 3 voters")
+        follower = [n for n in self.founders if n is not leader][0]
+        trace = "NAOS_IT_RAFT_DEP=" + uuid.uuid4().hex
+        self.traces.append(trace)
+        os.kill(leader.proc.pid, signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            r = follower.naos("deploy", "fz", "--no-wait", "--env", trace,
+                              "--", "sleep", "1000")
+            took = time.monotonic() - t0
+        finally:
+            os.kill(leader.proc.pid, signal.SIGCONT)
+        self.assertEqual(r.code, 0, r)
+        self.assertRegex(r.out, r"deployed fz on r\d \(epoch \d+\)")
+        print("\nforwarded to a frozen leader: deployed after %.2f s" % took)
+        # the forward's 8 s timeout would have left 2 s of the CLI's 10
+        self.assertLess(took, within(6), r)
+        fams = follower.metrics()
+        self.assertEqual(promtext.value(fams, "naos_forwards_total",
+                                        outcome="target-lost"), 1)
+        new, _ = self.wait_leader(self.founders, within(20),
+                                  "one leader once the old one woke",
+                                  above_term=st[leader.name]["term"])
+        commit = raft_state(new)["commit_index"]
+        self.wait_applied(self.founders, commit, within(10),
+                          "every node applied the same entries")
+        for n in self.founders:
+            names = [d["name"] for d in n.status(local=False)["deployments"]]
+            self.assertEqual(names, ["fz"], n.name)
+
     # ---- founding: exactly N founders, started alike ------------------------
 
     def node_at(self, name, addrs, i, expect=3):

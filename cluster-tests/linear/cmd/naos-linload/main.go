@@ -183,6 +183,11 @@ func write(c config, runDir, key, value string, start time.Time) history.Record 
 		r.Outcome = history.Ok
 	case 100: // refused as invalid before anything was proposed
 		r.Outcome = history.Fail
+	case 112:
+		// The CLI retried with the same command id until its timeout
+		// and still does not know: whatever its message quotes (a
+		// retry's "nothing changed" speaks for that retry only).
+		r.Outcome = history.Unknown
 	default:
 		// The node could not be reached: the request never left.
 		if strings.Contains(errOut, "unable to reach naos-node") {
