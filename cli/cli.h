@@ -27,6 +27,9 @@
  * carried out (the leader changed, or the node stopped answering, after
  * it was sent), and the retries with its id ran out of --timeout. */
 #define CLI_EXIT_UNKNOWN 112
+/* A command is retried for --timeout, and never longer than this: the
+ * cluster remembers the last 65,536 client commands (store/clients.h). */
+#define CLI_RETRY_MAX_MS 120000
 
 #define CLI_DEFAULT_TIMEOUT_MS 10000
 #define CLI_POLL_MS 200
@@ -172,8 +175,8 @@ int cli_call(struct cli *c, const Naos__V1__Request *req,
  * with a fresh random client id (and seq 1). While its outcome is unknown
  * (an UNKNOWN_OUTCOME answer, no answer in time, or a node that stopped
  * answering after it was sent) it sends it again with the same id, with
- * a backoff of 100 ms doubling to 1 s, until --timeout has passed since
- * the first attempt: the cluster carries a command out at most once, and
+ * a backoff of 100 ms doubling to 1 s, until --timeout (at most
+ * CLI_RETRY_MAX_MS) has passed since the first attempt: the cluster carries a command out at most once, and
  * answers a retry with the first attempt's outcome. Returns 0 with *out
  * set (a definite answer), an exit code from cli_call when the first
  * attempt could not be sent, or CLI_EXIT_UNKNOWN (112) after saying that

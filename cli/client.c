@@ -52,8 +52,10 @@ naos_client_call(const char *url, const Naos__V1__Request *req,
                  nng_strerror(rv));
         return rv == NNG_ENOMEM ? NAOS_ENOMEM : NAOS_ESYS;
     }
-    /* The req protocol resends after NNG_OPT_REQ_RESENDTIME; the control
-     * requests are not idempotent (deploy), so never resend. */
+    /* No timed resend (NNG_OPT_REQ_RESENDTIME): a command is resent only
+     * by cli_command, with its id. (NNG 1.5's req0 still resends the same
+     * bytes if the connection drops and comes back while it waits: the
+     * same id, which the cluster deduplicates.) */
     nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
     nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, timeout_ms);
     nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, timeout_ms);
@@ -99,7 +101,8 @@ naos_client_call(const char *url, const Naos__V1__Request *req,
             snprintf(errbuf, errlen,
                      "unable to read the answer of naos-node at %s: %s", url,
                      reach_error(rv));
-        rc = rv == NNG_ETIMEDOUT ? NAOS_ETIMEDOUT : NAOS_ESYS;
+        /* sent: whatever ended the wait, the node may have acted */
+        rc = rv == NNG_ETIMEDOUT ? NAOS_ETIMEDOUT : NAOS_ECLOSED;
         goto err_after_open;
     }
     Naos__V1__Reply *reply =

@@ -24,13 +24,15 @@
  * Returns:
  *   NAOS_OK        *out is set (its code may still be an error code);
  *   NAOS_ESYS      the node could not be reached (not running, no socket);
- *   NAOS_ETIMEDOUT no reply within timeout_ms;
+ *   NAOS_ETIMEDOUT no reply within timeout_ms (the request was sent);
+ *   NAOS_ECLOSED   the connection failed after the request was sent;
  *   NAOS_EINVAL    url is not a valid NNG URL;
  *   NAOS_EAUTH     the run directory or socket is not ours or root's, or
  *                  others can write it (naos_ctl_check): nothing was sent;
  *   NAOS_ETOOBIG   req packs to more than NAOS_CLIENT_MAX_REQUEST bytes:
  *                  nothing was sent (checked before connecting);
- *   NAOS_EPROTO    the reply could not be decoded;
+ *   NAOS_EPROTO    the reply could not be decoded (the request was
+ *                  sent, and may have been acted on);
  *   NAOS_ENOMEM.
  * On error *out is untouched and errbuf (caller buffer + length) holds
  * "unable to reach naos-node at URL: Connection refused" or the like. */

@@ -128,7 +128,9 @@ cli_command(struct cli *c, Naos__V1__Request *req, Naos__V1__Reply **out)
         randombytes_buf(&req->client_id, sizeof req->client_id);
     while (req->client_id == 0);
     req->client_seq = 1;
-    int64_t deadline = monotonic_ms() + c->timeout_ms;
+    int window = c->timeout_ms < CLI_RETRY_MAX_MS ? c->timeout_ms
+                                                  : CLI_RETRY_MAX_MS;
+    int64_t deadline = monotonic_ms() + window;
     int backoff_ms = 100;
     /* what made the outcome unknown, and the last answer since */
     char first[PATH_MAX + 512] = "", last[PATH_MAX + 512] = "";
@@ -150,7 +152,8 @@ cli_command(struct cli *c, Naos__V1__Request *req, Naos__V1__Reply **out)
                                                   ? r->error
                                                   : "outcome unknown");
             naos_client_reply_free(r);
-        } else if (attempt == 0 && rc != NAOS_ETIMEDOUT) {
+        } else if (attempt == 0 && rc != NAOS_ETIMEDOUT &&
+                   rc != NAOS_ECLOSED && rc != NAOS_EPROTO) {
             return cli_call_failed(rc, err); /* nothing was sent */
         } else {
             snprintf(last, sizeof last, "outcome unknown: %s", err);
@@ -174,7 +177,7 @@ cli_command(struct cli *c, Naos__V1__Request *req, Naos__V1__Reply **out)
                              "out: check with `naos status` before running "
                              "it again)"
                            : "",
-                      c->timeout_ms, same ? "" : " (the last answer: ",
+                      window, same ? "" : " (the last answer: ",
                       same ? "" : last, same ? "" : ")");
 }
 

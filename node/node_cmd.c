@@ -485,8 +485,9 @@ node__cmd_answer_retry(struct node *n, struct node_client cl,
                        uint32_t cmd_case, const char *target,
                        struct ctl_reply *rep)
 {
-    if (cl.id == 0)
-        return false;
+    if (cl.id == 0 || cmd_case == NAOS__V1__COMMAND__CMD_STOP ||
+        cmd_case == NAOS__V1__COMMAND__CMD_START)
+        return false; /* carried out again (apply.c is_client_command) */
     Naos__V1__ClientRecord *rec = NULL;
     int rc = store_client_get(n->store, cl.id, &rec);
     if (rc != NAOS_OK) {

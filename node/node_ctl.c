@@ -119,16 +119,16 @@ handle_deploy(struct node *n, struct ctl_req *creq, const struct caller *who,
                         "deploy request carries no spec");
         return;
     }
-    if (n->stopping) {
-        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
-                        "naos-node is shutting down; deploy refused");
-        return;
-    }
     const char *name = req->spec->id ? req->spec->id : "";
     /* a retry whose first attempt was applied finds its name taken */
     if (node__cmd_answer_retry(n, who->cl, NAOS__V1__COMMAND__CMD_DEPLOY,
                                name, rep))
         return;
+    if (n->stopping) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
+                        "naos-node is shutting down; deploy refused");
+        return;
+    }
     if (sup_find(n->tree, name) != NULL || node__dep_recorded(n, name)) {
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__EXISTS,
                         "deployment %s already exists: run `naos rm %s` "
@@ -325,6 +325,14 @@ node__cmd_reply(struct node *n, const Naos__V1__Command *c,
             ctl_reply_error(rep, NAOS__V1__ERROR_CODE__EXISTS,
                             "deployment %s already exists: run `naos rm %s` "
                             "first", target, target);
+        else if (ar->dup_of != 0 && !node__dep_recorded(n, target))
+            /* its first attempt's tree could not run (the node removed
+             * it again), or it was removed since */
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__NOT_FOUND,
+                            "deployment %s was deployed at entry %llu and "
+                            "no longer exists (it could not run, or was "
+                            "removed since: see `naos events`)", target,
+                            (unsigned long long)ar->dup_of);
         else if (ro->action == RECONCILE_DEPLOY && ro->rc == NAOS_ENOMEM)
             rep->failed = 1;
         else if (ro->action == RECONCILE_DEPLOY && ro->rc != NAOS_OK)

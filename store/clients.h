@@ -14,8 +14,11 @@
  * records: the table is replicated state like the deployments. A retry
  * that comes STORE_CLIENTS_MAX commands of other clients after its first
  * attempt finds no record and is carried out again; the CLI retries for
- * its --timeout only (10 s by default), far below that at any rate the
- * log sustains (a few hundred commands a second).
+ * its --timeout (10 s by default) and never longer than
+ * CLI_RETRY_MAX_MS (2 min), below that at any rate the log sustains (a
+ * few hundred commands a second: about 3.6 min at 300/s). A record is
+ * about 60 bytes plus its target: the table holds some 4 to 40 MB at
+ * most.
  *
  * Records returned are owned by the caller (store_client_free). Loop
  * thread only (the store's rule). */
@@ -27,7 +30,7 @@
 #include "proto/store.pb-c.h"
 #include "store/store.h"
 
-#define STORE_CLIENTS_MAX 8192u
+#define STORE_CLIENTS_MAX 65536u
 /* The longest ClientRecord.msg and .target kept. */
 #define STORE_CLIENT_MSG_MAX 511u
 #define STORE_CLIENT_TARGET_MAX STORE_MAX_KEY

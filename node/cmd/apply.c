@@ -192,11 +192,18 @@ ckpt_txn(struct store_txn *t, struct apply_args *a)
 
 /* ---- deduplication (apply.h, store/clients.h) --------------------------- */
 
+/* A client's command that must not be carried out twice. Stop and start
+ * (of a deployment or a path) are left out: they say where a deployment
+ * should be, so a retry carried out again changes nothing more, and its
+ * answer says what it finds now (a recorded outcome would say only that
+ * the first was applied, not whether the tree could follow it). */
 static bool
 is_client_command(const Naos__V1__Command *c)
 {
     return c->version >= COMMAND_VERSION_DEDUP && c->client_id != 0 &&
-           c->cmd_case != NAOS__V1__COMMAND__CMD_NOOP;
+           c->cmd_case != NAOS__V1__COMMAND__CMD_NOOP &&
+           c->cmd_case != NAOS__V1__COMMAND__CMD_STOP &&
+           c->cmd_case != NAOS__V1__COMMAND__CMD_START;
 }
 
 static Naos__V1__ClientOutcome

@@ -41,7 +41,8 @@
  * Every change sets updated_at_ms to the entry's at_ms.
  *
  * Deduplication (store/clients.h): an entry of version >= 2 with a
- * client id is a client's command. If that client's record holds its seq
+ * client id is a client's command (stop and start excepted: carried out
+ * again, they change nothing more). If that client's record holds its seq
  * or a later one, the entry is a duplicate (a retry after an unknown
  * outcome): nothing changes but last_applied, and the result is the
  * first one's (dup_of names its entry). A duplicate id on a command of

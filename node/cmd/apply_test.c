@@ -728,12 +728,21 @@ test_client_retry_carried_out_once(void)
     NT_EQ_INT(ck->seq, 1);
     store_ckpt_free(ck);
     /* an id used by another command is refused, nothing changed */
-    i = propose_client(&l, NAOS__V1__COMMAND__CMD_STOP, "a", 11, 1, v, 50);
+    i = propose_client(&l, NAOS__V1__COMMAND__CMD_RESTART, "a", 11, 1, v, 50);
     NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
     NT_EQ_INT(res.status, NAOS_EINVAL);
     NT_TRUE(strstr(res.msg, "already used by another command") != NULL);
+    NT_EQ_INT(restarts_of(s, "a"), 2);
+    /* stop (and start) are carried out again: they change nothing more,
+     * and the answer says what is found now */
+    i = propose_client(&l, NAOS__V1__COMMAND__CMD_STOP, "a", 16, 1, v, 51);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    i = propose_client(&l, NAOS__V1__COMMAND__CMD_STOP, "a", 16, 1, v, 52);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.dup_of, 0);
+    NT_EQ_INT(res.status, NAOS_OK);
     Naos__V1__DeploymentRecord *r = get_dep(s, "a");
-    NT_EQ_INT(r->desired, NAOS__V1__DESIRED_STATE__DESIRED_RUNNING);
+    NT_EQ_INT(r->desired, NAOS__V1__DESIRED_STATE__DESIRED_STOPPED);
     store_deploy_free(r);
     /* version 1 entries carried the node's id: never deduplicated */
     i = propose_client(&l, NAOS__V1__COMMAND__CMD_RESTART, "a", 12, 1, 1, 60);

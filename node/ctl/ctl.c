@@ -195,10 +195,16 @@ struct ctl_conn {
     size_t out_bytes; /* queued, not yet written */
     naos_time out_moved; /* last time queued output moved (or was first
                             queued) */
+    naos_time active;    /* last time a request or reply moved: eviction
+                            takes the least recently active */
     unsigned inflight;   /* contexts holding its requests */
     uint32_t events;     /* what its watch waits for */
     uint64_t died;       /* the loop iteration it closed in */
 };
+
+/* Connection ids, unique across the process's endpoints (reactor
+ * thread only). */
+static uint32_t next_conn_id;
 
 static void conn_close(struct ctl_conn *k, bool refused);
 static void serve_waiting(struct ctl *c);
@@ -276,7 +282,7 @@ conn_flush(struct ctl_conn *k)
         }
     }
     if (moved)
-        k->out_moved = now_of(k->c);
+        k->out_moved = k->active = now_of(k->c);
     conn_rearm(k);
     return true;
 }
@@ -393,6 +399,7 @@ handle(struct ctl *c, struct ctl_conn *k, struct ctl_ctx *x)
     struct ctl_req *q = &x->req;
     uint8_t *frame = k->body;
     size_t flen = k->body_len;
+    c->reading -= flen;
     k->body = NULL;
     k->body_len = k->body_got = 0;
     k->whole = false;
@@ -468,7 +475,7 @@ serve_waiting(struct ctl *c)
     while (c->waiting != NULL) {
         struct ctl_ctx *x = free_ctx(c);
         if (x == NULL)
-            return;
+            break;
         struct ctl_conn *k = c->waiting;
         c->waiting = k->wait_next;
         if (c->waiting == NULL)
@@ -487,6 +494,7 @@ static void
 request_done(struct ctl *c, struct ctl_conn *k)
 {
     k->whole = true;
+    k->active = now_of(c);
     struct ctl_ctx *x = c->waiting == NULL ? free_ctx(c) : NULL;
     if (x != NULL) {
         handle(c, k, x);
@@ -568,6 +576,13 @@ conn_read(struct ctl *c, struct ctl_conn *k)
             conn_close(k, true);
             return;
         }
+        if (c->reading + len > CTL_READ_BUDGET) {
+            /* requests being read hold this much already: one peer
+             * opening many connections pins no more */
+            c->over_budget++;
+            conn_close(k, true);
+            return;
+        }
         k->body = naos_alloc((size_t)len);
         if (k->body == NULL) {
             NAOS_ERROR("ctl", "cannot allocate a %llu-byte request: closing "
@@ -578,6 +593,7 @@ conn_read(struct ctl *c, struct ctl_conn *k)
         k->body_len = (size_t)len;
         k->body_got = 0;
         k->head_got = 0;
+        c->reading += k->body_len;
     }
     rc = read_some(k->fd, k->body, &k->body_got, k->body_len);
     if (rc < 0) {
@@ -638,8 +654,11 @@ conn_close(struct ctl_conn *k, bool refused)
         }
         k->waiting = false;
     }
+    if (k->body != NULL)
+        c->reading -= k->body_len;
     naos_free(k->body);
     k->body = NULL;
+    k->body_len = 0;
     while (k->out) {
         struct out_chunk *o = k->out;
         k->out = o->next;
@@ -661,13 +680,27 @@ conn_close(struct ctl_conn *k, bool refused)
     c->dead = k;
 }
 
-/* Nothing of k's in flight, half read or unsent: closing it loses
- * nothing. */
-static bool
-conn_idle(const struct ctl_conn *k)
+/* The connection to close for a newcomer at the cap: the least recently
+ * active of those idle (nothing in flight, half read or unsent), else of
+ * those with no request of theirs taken (negotiating, half read, or
+ * replies unread: closing one breaks no promise made to it). NULL when
+ * every connection has a request in flight, which the contexts bound
+ * well below the cap. */
+static struct ctl_conn *
+conn_to_evict(struct ctl *c)
 {
-    return k->phase == CONN_OPEN && k->inflight == 0 && !k->whole &&
-           k->body == NULL && k->head_got == 0 && k->out == NULL;
+    struct ctl_conn *idle = NULL, *any = NULL;
+    for (struct ctl_conn *k = c->conns; k; k = k->next) {
+        if (k->inflight != 0 || k->whole)
+            continue;
+        if (any == NULL || k->active < any->active)
+            any = k;
+        bool is_idle = k->phase == CONN_OPEN && k->body == NULL &&
+                       k->head_got == 0 && k->out == NULL;
+        if (is_idle && (idle == NULL || k->active < idle->active))
+            idle = k;
+    }
+    return idle ? idle : any;
 }
 
 static void
@@ -681,15 +714,24 @@ on_accept(void *arg, uint32_t events)
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                NAOS_WARN("ctl", "%s: cannot accept a connection: %s",
-                          c->path, strerror(errno));
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                /* out of descriptors or memory: the connection stays in
+                 * the backlog and the socket readable, so stop watching
+                 * it for a while instead of spinning on it */
+                if (now_of(c) >= c->accept_warned + 10000) {
+                    NAOS_WARN("ctl", "%s: cannot accept a connection: %s "
+                              "(trying again every %d ms)", c->path,
+                              strerror(errno), CTL_ACCEPT_PAUSE_MS);
+                    c->accept_warned = now_of(c);
+                }
+                c->accept_errors++;
+                if (reactor_mod(c->r, &c->watch, 0) == NAOS_OK)
+                    c->accept_paused_until = now_of(c) + CTL_ACCEPT_PAUSE_MS;
+            }
             break;
         }
         if (c->nconns >= c->max_conns) {
-            struct ctl_conn *old = c->conns;
-            while (old && !conn_idle(old))
-                old = old->next;
+            struct ctl_conn *old = conn_to_evict(c);
             if (old == NULL) {
                 c->refused++;
                 close(fd);
@@ -709,11 +751,14 @@ on_accept(void *arg, uint32_t events)
         k->c = c;
         k->fd = fd;
         k->pid = cred.pid > 0 ? cred.pid : 0;
-        if (++c->next_conn_id == 0)
-            c->next_conn_id = 1;
-        k->id = c->next_conn_id;
+        /* one counter for every endpoint of the process: the node
+         * remembers callers by connection id (node_ctl.c identify), and
+         * ctl.sock's connection 7 must never be agent.sock's */
+        if (++next_conn_id == 0)
+            next_conn_id = 1;
+        k->id = next_conn_id;
         k->phase = CONN_HELLO;
-        k->begun = now_of(c);
+        k->begun = k->active = now_of(c);
         static const uint8_t hello[8] = {0, 'S', 'P', 0, 0, SP_REP0, 0, 0};
         k->events = EPOLLIN;
         if (!conn_queue(k, hello, sizeof hello) ||
@@ -751,7 +796,9 @@ static naos_time
 conn_deadline(const struct ctl *c, const struct ctl_conn *k)
 {
     naos_time d = NAOS_TIME_NEVER;
-    if (k->begun != 0 && !k->whole)
+    /* (not while its reading waits for its own replies to drain: the
+     * send timeout covers that) */
+    if (k->begun != 0 && !k->whole && k->out_bytes <= CTL_OUT_PAUSE)
         d = k->begun + c->hello_timeout_ms;
     if (k->out != NULL) {
         naos_time s = k->out_moved + c->send_timeout_ms;
@@ -772,6 +819,8 @@ arm_timer(struct ctl *c)
     }
     if (c->dead != NULL && next > now_of(c) + 1000)
         next = now_of(c) + 1000; /* reap the dead soon */
+    if (c->accept_paused_until != 0 && c->accept_paused_until < next)
+        next = c->accept_paused_until;
     if (next == c->armed)
         return;
     c->armed = next;
@@ -796,12 +845,16 @@ on_timer(void *arg, uint32_t events)
     }
     reap_dead(c, false);
     naos_time now = now_of(c);
+    if (c->accept_paused_until != 0 && now >= c->accept_paused_until &&
+        reactor_mod(c->r, &c->watch, EPOLLIN) == NAOS_OK)
+        c->accept_paused_until = 0;
     for (struct ctl_conn *k = c->conns, *next; k; k = next) {
         next = k->next;
         if (k->out != NULL && now >= k->out_moved + c->send_timeout_ms) {
             c->abandoned++;
             conn_close(k, false);
         } else if (k->begun != 0 && !k->whole &&
+                   k->out_bytes <= CTL_OUT_PAUSE &&
                    now >= k->begun + c->hello_timeout_ms) {
             conn_close(k, true);
         }
@@ -1007,6 +1060,8 @@ ctl_get_stats(struct ctl *c, struct ctl_stats *out)
     out->oversized = c->oversized;
     out->abandoned = c->abandoned;
     out->refused = c->refused;
+    out->over_budget = c->over_budget;
+    out->accept_errors = c->accept_errors;
     out->deferred = c->deferred;
     out->conns = c->nconns;
 }

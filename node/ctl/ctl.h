@@ -38,9 +38,17 @@
  *    sentence naming its size and the limit; a larger one closes the
  *    connection before its body is read.
  *  - CTL_MAX_CONNS connections (fewer when RLIMIT_NOFILE is low: an
- *    eighth of it). When full, the connection idle longest (nothing in
- *    flight, nothing half read or unsent) is closed for the new one; if
- *    none is idle, the new one is refused.
+ *    eighth of it). When full, the least recently active connection
+ *    that is idle (nothing in flight, half read or unsent) is closed for
+ *    the new one, else the least recently active one with no request
+ *    taken (negotiating, half read, replies unread); only when every
+ *    connection has a request in flight (the contexts make that
+ *    impossible at the default cap) is the new one refused.
+ *  - CTL_READ_BUDGET bytes of requests being read at once: a request
+ *    whose announced length would pass it closes its connection, so
+ *    peers that announce large requests and dribble them pin no more.
+ *  - A failed accept (out of descriptors) rests the listener
+ *    CTL_ACCEPT_PAUSE_MS (warned once in 10 s), not a busy loop.
  *  - CTL_HELLO_TIMEOUT_MS to negotiate, and as long to send the rest of
  *    a request once its first byte came: a peer that stalls mid-way is
  *    closed. An idle connection between requests may stay.
@@ -79,6 +87,12 @@
 #define CTL_HELLO_TIMEOUT_MS 10000
 /* Queued reply bytes above which a connection's next request waits. */
 #define CTL_OUT_PAUSE (1u << 20)
+/* Bytes of requests being read at once, per endpoint: a request whose
+ * length would pass it closes its connection (refused). */
+#define CTL_READ_BUDGET (64u << 20)
+/* After a failed accept (out of descriptors): the listener rests this
+ * long instead of being reported ready again at once. */
+#define CTL_ACCEPT_PAUSE_MS 250
 
 /* struct ctl_reply: a reply under construction. Everything a handler
  * hangs off `msg` must come from ctl_reply_alloc / ctl_reply_strdup: one
@@ -161,7 +175,10 @@ struct ctl_stats {
     uint64_t oversized;  /* of which refused for size */
     uint64_t abandoned;  /* connections closed: their replies stuck */
     uint64_t refused;    /* connections closed for the wire (a bad
-                            header, frame or size, a stall, the cap) */
+                            header, frame or size, a stall, the cap, the
+                            read budget) */
+    uint64_t over_budget; /* of which for the read budget */
+    uint64_t accept_errors; /* accepts failed (out of descriptors) */
     unsigned deferred;   /* deferred now */
     unsigned conns;      /* open now */
 };
@@ -183,12 +200,15 @@ struct ctl {
                                      request that found no context */
     struct ctl_conn *waiting_tail;
     unsigned nconns, max_conns;
-    uint32_t next_conn_id;
+    uint64_t reading;             /* bytes of requests being read */
+    naos_time accept_paused_until; /* accept failed: retried then (0) */
+    naos_time accept_warned;
     naos_time armed;              /* the timerfd's deadline */
     ctl_handler handler;
     void *arg;
     unsigned deferred;
-    uint64_t served, bad, oversized, abandoned, refused;
+    uint64_t served, bad, oversized, abandoned, refused, over_budget,
+        accept_errors;
     unsigned send_timeout_ms;     /* CTL_SEND_TIMEOUT_MS; tests shorten */
     unsigned hello_timeout_ms;    /* CTL_HELLO_TIMEOUT_MS; tests shorten */
     bool serving;                 /* serve_waiting runs */

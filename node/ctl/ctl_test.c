@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <signal.h>
@@ -44,6 +45,7 @@ struct srv {
     int cancelled;
     int busy_replies;
     int last_pid;
+    uint32_t last_conn;
     unsigned long handled;
 };
 
@@ -68,6 +70,7 @@ on_req(void *arg, struct ctl_req *req)
     const Naos__V1__Request *m = ctl_req_request(req);
     struct ctl_reply *rep = ctl_req_reply(req);
     s->last_pid = ctl_req_peer(req).pid;
+    s->last_conn = ctl_req_peer(req).conn;
     s->handled++;
     const char *name = m->req_case == NAOS__V1__REQUEST__REQ_PING && m->ping
                            ? m->ping->name
@@ -798,6 +801,34 @@ test_stalls_time_out_idle_stays(void)
     srv_close(&s);
 }
 
+/* A whole ping request named name, sent raw on fd (request id 1). */
+static void
+raw_request(int fd, const char *name)
+{
+    nng_msg *m = ping_msg(name, 0);
+    size_t len = nng_msg_len(m);
+    uint8_t h[9], id[4] = {0x80, 0, 0, 1};
+    frame_head(h, 1, sizeof id + len);
+    raw_send(fd, h, sizeof h);
+    raw_send(fd, id, sizeof id);
+    raw_send(fd, nng_msg_body(m), len);
+    nng_msg_free(m);
+}
+
+struct conns_cond {
+    struct srv *s;
+    unsigned n;
+};
+
+static bool
+conns_cond(void *arg)
+{
+    struct conns_cond *c = arg;
+    struct ctl_stats st;
+    ctl_get_stats(&c->s->c, &st);
+    return st.conns == c->n;
+}
+
 /* At the cap, the connection idle longest makes room; with none idle,
  * the new one is refused. */
 static void
@@ -812,20 +843,18 @@ test_connection_cap(void)
         fd[i] = raw_connect(&s);
         raw_send(fd[i], req_hello, sizeof req_hello);
     }
-    expect_open_after(&s, fd[2], 50);
-    ctl_get_stats(&s.c, &st);
-    NT_EQ_INT(st.conns, 3);
+    struct conns_cond three = {&s, 3};
+    pump_until(&s, conns_cond, &three, "three connections");
     int extra = raw_connect(&s);
     raw_send(extra, req_hello, sizeof req_hello);
     expect_closed(&s, fd[0], "the oldest idle connection closed");
-    expect_open_after(&s, extra, 50);
-    /* none idle: each has begun a request */
-    uint8_t h[9];
-    frame_head(h, 1, 100);
-    raw_send(fd[1], h, 1);
-    raw_send(fd[2], h, 1);
-    raw_send(extra, h, 1);
-    expect_open_after(&s, extra, 50);
+    pump_until(&s, conns_cond, &three, "three connections again");
+    /* none idle: each has a request deferred */
+    raw_request(fd[1], "defer-1");
+    raw_request(fd[2], "defer-2");
+    raw_request(extra, "defer-3");
+    struct held_cond held = {&s, 3};
+    pump_until(&s, held_cond, &held, "three deferred requests");
     int refused = raw_connect(&s);
     expect_closed(&s, refused, "a connection past the cap refused");
     ctl_get_stats(&s.c, &st);
@@ -834,7 +863,128 @@ test_connection_cap(void)
     close(fd[1]);
     close(fd[2]);
     close(extra);
+    srv_close(&s); /* cancels the three */
+    NT_EQ_INT(s.cancelled, 3);
+}
+
+/* Requests announced and dribbled pin at most CTL_READ_BUDGET: the
+ * connection whose announced length would pass it is closed. */
+static void
+test_read_budget(void)
+{
+    struct srv s;
+    srv_open(&s);
+    /* each announces the most a request may be */
+    const uint64_t big = (uint64_t)CTL_MAX_REQUEST + CTL_REQUEST_SLACK;
+    const size_t fit = CTL_READ_BUDGET / big;
+    int fd[CTL_READ_BUDGET / (CTL_MAX_REQUEST + CTL_REQUEST_SLACK) + 1];
+    _Static_assert(CTL_READ_BUDGET % (CTL_MAX_REQUEST + CTL_REQUEST_SLACK) >
+                       64,
+                   "room for a small request beside the big ones");
+    uint8_t h[9];
+    frame_head(h, 1, big);
+    for (size_t i = 0; i <= fit; i++) {
+        fd[i] = raw_connect(&s);
+        raw_send(fd[i], req_hello, sizeof req_hello);
+        raw_send(fd[i], h, sizeof h);
+        raw_send(fd[i], "\x80\0\0\1", 4);
+        if (i < fit)
+            expect_open_after(&s, fd[i], 20);
+    }
+    expect_closed(&s, fd[fit], "the request past the budget closed");
+    struct ctl_stats st;
+    ctl_get_stats(&s.c, &st);
+    NT_EQ_INT(st.over_budget, 1);
+    /* the others still read (and a small request fits beside them) */
+    expect_served(&s, "beside");
+    for (size_t i = 0; i < fit; i++)
+        close(fd[i]);
     srv_close(&s);
+}
+
+/* Out of descriptors, a pending connection cannot be accepted: the
+ * listener rests instead of being reported ready on every iteration, and
+ * takes the connection once descriptors are back. */
+static void
+test_accept_failure_rests(void)
+{
+    struct srv s;
+    srv_open(&s);
+    int client = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    NT_TRUE(client >= 0);
+    struct rlimit old;
+    NT_EQ_INT(getrlimit(RLIMIT_NOFILE, &old), 0);
+    /* fill every descriptor up to a low limit */
+    struct rlimit low = {64, old.rlim_max};
+    NT_EQ_INT(setrlimit(RLIMIT_NOFILE, &low), 0);
+    int fill[64], nfill = 0;
+    for (;;) {
+        int d = dup(client);
+        if (d < 0)
+            break;
+        NT_TRUE(nfill < 64);
+        fill[nfill++] = d;
+    }
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s/c.sock", s.dir);
+    NT_EQ_INT(connect(client, (struct sockaddr *)&sa, sizeof sa), 0);
+    uint64_t it0 = s.r.iterations;
+    naos_time end = naos_clock_now() + 600;
+    while (naos_clock_now() < end)
+        NT_EQ_INT(reactor_run_once(&s.r, 50), NAOS_OK);
+    struct ctl_stats st;
+    ctl_get_stats(&s.c, &st);
+    NT_TRUE(st.accept_errors >= 1);
+    NT_EQ_INT(st.conns, 0);
+    /* resting: a few tries in 600 ms (50 ms waits give at most 12 idle
+     * iterations; a listener reported ready each time gives thousands) */
+    NT_TRUE(s.r.iterations - it0 < 40);
+    for (int i = 0; i < nfill; i++)
+        close(fill[i]);
+    NT_EQ_INT(setrlimit(RLIMIT_NOFILE, &old), 0);
+    struct conns_cond one = {&s, 1};
+    pump_until(&s, conns_cond, &one, "the connection taken once descriptors "
+               "are back");
+    close(client);
+    srv_close(&s);
+}
+
+struct handled_cond {
+    struct srv *s;
+    unsigned long n;
+};
+
+static bool
+handled_cond(void *arg)
+{
+    struct handled_cond *h = arg;
+    return h->s->handled >= h->n;
+}
+
+/* Connection ids are unique across the endpoints of the process: the
+ * node remembers a caller by its connection id. */
+static void
+test_conn_ids_unique_across_endpoints(void)
+{
+    struct srv a, b;
+    srv_open(&a);
+    srv_open(&b);
+    uint32_t ids[2];
+    struct srv *both[2] = {&a, &b};
+    for (int i = 0; i < 2; i++) {
+        pumped = both[i];
+        int fd = raw_connect(both[i]);
+        raw_send(fd, req_hello, sizeof req_hello);
+        raw_request(fd, "id");
+        struct handled_cond h = {both[i], both[i]->handled + 1};
+        pump_until(both[i], handled_cond, &h, "the request handled");
+        ids[i] = both[i]->last_conn;
+        close(fd);
+    }
+    NT_TRUE(ids[0] != 0 && ids[1] != 0);
+    NT_TRUE(ids[0] != ids[1]);
+    srv_close(&b);
+    srv_close(&a);
 }
 
 int
@@ -851,6 +1001,9 @@ main(void)
         NT_CASE(test_broken_peers_cost_only_themselves),
         NT_CASE(test_stalls_time_out_idle_stays),
         NT_CASE(test_connection_cap),
+        NT_CASE(test_read_budget),
+        NT_CASE(test_accept_failure_rests),
+        NT_CASE(test_conn_ids_unique_across_endpoints),
         {0},
     };
     return nt_run(cases);
