@@ -176,8 +176,10 @@ int cli_call(struct cli *c, const Naos__V1__Request *req,
  * (an UNKNOWN_OUTCOME answer, no answer in time, or a node that stopped
  * answering after it was sent) it sends it again with the same id, with
  * a backoff of 100 ms doubling to 1 s, until --timeout (at most
- * CLI_RETRY_MAX_MS) has passed since the first attempt: the cluster carries a command out at most once, and
- * answers a retry with the first attempt's outcome. Returns 0 with *out
+ * CLI_RETRY_MAX_MS) has passed since the first attempt: the cluster
+ * carries a command out at most once, and answers a retry with the first
+ * attempt's outcome. After an unknown outcome only OK or the command's
+ * own outcome (Reply.outcome_final) settles it. Returns 0 with *out
  * set (a definite answer), an exit code from cli_call when the first
  * attempt could not be sent, or CLI_EXIT_UNKNOWN (112) after saying that
  * the outcome is still unknown and what to check. */

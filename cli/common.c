@@ -95,23 +95,19 @@ monotonic_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A reply that settles a command's outcome: anything but an unknown
- * outcome, and, once an attempt's outcome was unknown, anything but an
- * answer that speaks only for this attempt ("nothing changed": busy, no
- * leader, a node that cannot take commands now). */
+/* A reply that settles a command's outcome: the first attempt's answer
+ * unless it is "outcome unknown"; after that, only OK or the command's
+ * own outcome (outcome_final: its entry's answer once applied, or the
+ * first attempt's as the client table recorded it). Any other refusal
+ * of a retry (no leader, busy, an agent not started yet on a node that
+ * restarted) speaks for the retry: nothing it says about the first. */
 static bool
 settles(const Naos__V1__Reply *r, bool was_unknown)
 {
-    switch (r->code) {
-    case NAOS__V1__ERROR_CODE__UNKNOWN_OUTCOME:
+    if (r->code == NAOS__V1__ERROR_CODE__UNKNOWN_OUTCOME)
         return false;
-    case NAOS__V1__ERROR_CODE__BUSY:
-    case NAOS__V1__ERROR_CODE__UNAVAILABLE:
-    case NAOS__V1__ERROR_CODE__INTERNAL:
-        return !was_unknown;
-    default:
-        return true;
-    }
+    return !was_unknown || r->code == NAOS__V1__ERROR_CODE__OK ||
+           r->outcome_final;
 }
 
 int

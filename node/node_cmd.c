@@ -385,6 +385,8 @@ after_apply(struct node *n, const Naos__V1__Command *c,
                             (unsigned long long)ar->index);
         else
             node__cmd_reply(n, c, ar, &ro, w->rep);
+        if (w->rep->msg.code != NAOS__V1__ERROR_CODE__UNKNOWN_OUTCOME)
+            w->rep->msg.outcome_final = true;
         waiter_done(n, w);
     }
 }
@@ -540,6 +542,7 @@ node__cmd_answer_retry(struct node *n, struct node_client cl,
     ar.index = rec->index;
     struct reconcile_outcome ro = {.action = RECONCILE_NONE};
     node__cmd_reply(n, &c, &ar, &ro, rep);
+    rep->msg.outcome_final = true;
     store_client_free(rec);
     return true;
 }

@@ -97,11 +97,14 @@ class Persist(NodeTest):
         path, docs/architecture.md)."""
         with self.node(env={"NAOS_TESTING_FAIL_APPLY": "2"}) as n:
             n.deploy("first", ["sleep", "1000"])
-            r = n.naos("deploy", "--no-wait", "second", "--", "sleep", "1000")
+            r = n.naos("--timeout", "2s", "deploy", "--no-wait", "second",
+                       "--", "sleep", "1000")
             # The node stops inside the failed commit (on_store_fatal):
-            # no reply, not even an error, so the CLI's outcome is unknown.
-            self.assertEqual(r.code, 111, r)
-            self.assertIn("unable to read the answer", r.err)
+            # no reply, not even an error, so the CLI's outcome is unknown
+            # (retried with the same id until --timeout: exit 112).
+            self.assertEqual(r.code, 112, r)
+            self.assertIn("outcome unknown: unable to read the answer",
+                          r.err)
             wait_until(lambda: n.proc.poll() is not None, 10,
                        msg="the node to stop")
             self.assertEqual(n.stop_node(), 111)
