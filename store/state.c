@@ -825,6 +825,27 @@ store_identity_get(struct store *s, struct store_identity *out)
     return err;
 }
 
+int
+store_identity_put_txn(struct store_txn *t, const struct store_identity *id)
+{
+    if (id->node_id == 0 || id->cluster_id == 0)
+        return store_txn_fail(t, NAOS_EINVAL, "store: identity with a zero "
+                              "id");
+    Naos__V1__IdentityRecord r = NAOS__V1__IDENTITY_RECORD__INIT;
+    r.node_id = id->node_id;
+    r.cluster_id = id->cluster_id;
+    r.created_at_ms = id->created_at_ms;
+    r.cluster_fixed = id->cluster_fixed;
+    return store_pb_put(t, STORE_IDENTITY, IDENTITY_KEY, strlen(IDENTITY_KEY),
+                        &r.base, 0);
+}
+
+int
+store_identity_get_txn(struct store_txn *t, struct store_identity *out)
+{
+    return ident_get_txn(t, out);
+}
+
 /* ---- last applied ------------------------------------------------------ */
 
 int
