@@ -798,6 +798,9 @@ dispatch(struct node *n, struct ctl_req *creq, const struct caller *who,
                           "stopping", n->name);
         node__stop(n);
         break;
+    case NAOS__V1__REQUEST__REQ_SNAPSHOT:
+        node__snapshot_request(n, req->snapshot, rep);
+        break;
     case NAOS__V1__REQUEST__REQ_PING:
         /* A second node on one machine lost the default dashboard port:
          * say so where the user first looks. */
@@ -857,6 +860,7 @@ verb_of(const Naos__V1__Request *req)
     case NAOS__V1__REQUEST__REQ_NODES: return "nodes";
     case NAOS__V1__REQUEST__REQ_LEAVE: return "leave";
     case NAOS__V1__REQUEST__REQ_PING: return "ping";
+    case NAOS__V1__REQUEST__REQ_SNAPSHOT: return "snapshot save";
     default: return "this request";
     }
 }

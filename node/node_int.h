@@ -378,6 +378,8 @@ struct node {
     struct node_read_job read_jobs[NODE_READ_JOBS_MAX];
     uint64_t read_seq, reads_served, reads_failed;
     struct reconcile rec;   /* the local trees vs the applied state */
+    struct node_snap *snap; /* a `naos snapshot save` under way, or NULL
+                               (node_snapshot.c) */
     uint64_t applied;       /* last entry applied */
     uint64_t cmd_seq;       /* commands this run proposed */
     uint64_t proposed;      /* the index of the last one */
@@ -661,6 +663,16 @@ void node__forward_tick(struct node *n);
 naos_time node__forward_deadline(struct node *n);
 void node__forward_job_done(struct node *n, struct node_fwd_job *job);
 void node__forward_close(struct node *n);
+
+/* ---- node_snapshot.c: `naos snapshot save` ---- */
+
+/* node__snapshot_request answers a SnapshotRequest (begin, page,
+ * release; see proto/naos.proto). Reactor thread. */
+void node__snapshot_request(struct node *n,
+                            const Naos__V1__SnapshotRequest *req,
+                            struct ctl_reply *rep);
+/* node__snapshot_close drops a save under way (its file goes with it). */
+void node__snapshot_close(struct node *n);
 
 /* node__raft_caught_up: a catching-up node has applied up to the
  * leader's commit index. */
