@@ -150,8 +150,11 @@ say_done(const char *dir, const struct finish_args *a, uint64_t cluster_id)
            (unsigned long long)a->res.placed,
            (unsigned long long)a->res.moved);
     if (a->res.dropped)
-        printf("  %llu entries of the log that were not applied were "
-               "dropped\n", (unsigned long long)a->res.dropped);
+        printf("  %llu %s of the log that %s not applied %s dropped\n",
+               (unsigned long long)a->res.dropped,
+               a->res.dropped == 1 ? "entry" : "entries",
+               a->res.dropped == 1 ? "was" : "were",
+               a->res.dropped == 1 ? "was" : "were");
     printf("start it with: naos-node start --data %s\n", dir);
 }
 
