@@ -799,7 +799,7 @@ dispatch(struct node *n, struct ctl_req *creq, const struct caller *who,
         node__stop(n);
         break;
     case NAOS__V1__REQUEST__REQ_SNAPSHOT:
-        node__snapshot_request(n, req->snapshot, rep);
+        node__snapshot_request(n, creq, req->snapshot, rep);
         break;
     case NAOS__V1__REQUEST__REQ_PING:
         /* A second node on one machine lost the default dashboard port:

@@ -667,8 +667,10 @@ void node__forward_close(struct node *n);
 /* ---- node_snapshot.c: `naos snapshot save` ---- */
 
 /* node__snapshot_request answers a SnapshotRequest (begin, page,
- * release; see proto/naos.proto). Reactor thread. */
-void node__snapshot_request(struct node *n,
+ * release; see proto/naos.proto); a begin is deferred on creq (NULL:
+ * refused, not a control request) until its file is written. Reactor
+ * thread. */
+void node__snapshot_request(struct node *n, struct ctl_req *creq,
                             const Naos__V1__SnapshotRequest *req,
                             struct ctl_reply *rep);
 /* node__snapshot_close drops a save under way (its file goes with it). */

@@ -1,20 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* node_snapshot.c: `naos snapshot save` on the node (docs/architecture.md
  * "Snapshots and recovery"). A begin writes the applied state
- * (store/snapshot.h, one read transaction) into a file of the data
- * directory that has no name (O_TMPFILE, or created and unlinked at
- * once), so nothing is left behind whatever happens to the node or the
- * CLI; pages of it are then read by the CLI, each a bounded reply, until
- * it releases the save. The write runs on the reactor: a concurrent
- * reader (a thread, or a read transaction held across iterations) would
- * be unsafe while a write grows the map (mdb_env_set_mapsize must not run
- * with a transaction open in the process), and the dump is a sequential
- * copy into the page cache (measured in docs/architecture.md); the pause
- * is logged with each save. Reactor thread only. */
+ * (store/snapshot.h) into a file of the data directory that has no name
+ * (O_TMPFILE, or created and unlinked at once), so nothing is left behind
+ * whatever happens to the node or the CLI. The write runs on a thread of
+ * its own through a store reader (one read transaction: consistent, and
+ * the loop's writes go on; only a write that must grow the map waits for
+ * it), and the begin's reply is deferred until it is done. Pages of the
+ * file are then read by the CLI, each a bounded reply, until it releases
+ * the save. Reactor thread only, but for save_thread. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "node/base/alloc.h"
@@ -32,20 +33,47 @@
 #define SNAPSHOT_IDLE_MS 60000
 
 struct node_snap {
+    struct node *n;
     uint64_t id;
-    int fd;
+    int fd;         /* the unnamed file */
     naos_time used; /* last request */
     uint64_t write_ms;
     struct snap_info info;
+    /* while the file is written (running) */
+    bool running;
+    pthread_t th;
+    int efd; /* the thread says it is done */
+    struct reactor_watch watch;
+    struct store_reader *rd;
+    struct ctl_req *req; /* the deferred begin; NULL once cancelled */
+    uint64_t t0_us;
+    int rc;
+    char err[512];
 };
+
+static void
+snap_free(struct node *n, struct node_snap *s)
+{
+    if (s->running) { /* node stopping: the write ends soon */
+        pthread_join(s->th, NULL);
+        s->running = false;
+    }
+    if (s->efd >= 0) {
+        reactor_del(&n->r, &s->watch);
+        close(s->efd);
+    }
+    store_reader_close(s->rd);
+    if (s->fd >= 0)
+        close(s->fd); /* the file has no name: this frees it */
+    naos_free(s);
+}
 
 void
 node__snapshot_close(struct node *n)
 {
     if (n->snap == NULL)
         return;
-    close(n->snap->fd); /* the file has no name: this frees it */
-    naos_free(n->snap);
+    snap_free(n, n->snap);
     n->snap = NULL;
 }
 
@@ -112,9 +140,87 @@ reply(struct ctl_reply *rep, const struct node_snap *s)
     return r;
 }
 
-static void
-begin(struct node *n, struct ctl_reply *rep)
+/* save_thread: the write, off the loop. */
+static void *
+save_thread(void *arg)
 {
+    struct node_snap *s = arg;
+    struct snap_fd f = {s->fd};
+    struct snap_writer w = {store_snap_fd_write, &f};
+    s->rc = store_snap_save_reader(s->rd, &w, NULL, &s->info, s->err,
+                                   sizeof s->err);
+    s->write_ms = (naos_clock_now_us() - s->t0_us + 999) / 1000;
+    uint64_t one = 1;
+    while (write(s->efd, &one, sizeof one) < 0 && errno == EINTR)
+        ;
+    return NULL;
+}
+
+static void
+on_cancel(void *arg, struct ctl_req *req)
+{
+    (void)req;
+    struct node_snap *s = arg;
+    s->req = NULL; /* the endpoint closes: nobody to answer */
+}
+
+/* on_saved: the thread is done; answer the begin. */
+static void
+on_saved(void *arg, uint32_t events)
+{
+    (void)events;
+    struct node_snap *s = arg;
+    struct node *n = s->n;
+    uint64_t v;
+    if (read(s->efd, &v, sizeof v) < 0 && errno == EAGAIN)
+        return;
+    pthread_join(s->th, NULL);
+    s->running = false;
+    reactor_del(&n->r, &s->watch);
+    close(s->efd);
+    s->efd = -1;
+    store_reader_close(s->rd);
+    s->rd = NULL;
+    s->used = n->r.now;
+    struct ctl_req *req = s->req;
+    s->req = NULL;
+    if (s->rc != NAOS_OK) {
+        NAOS_ERROR("snapshot", "cannot save a snapshot: %s", s->err);
+        if (req) {
+            ctl_reply_error(ctl_req_reply(req),
+                            s->rc == NAOS_ETOOBIG
+                                ? NAOS__V1__ERROR_CODE__INVALID
+                                : NAOS__V1__ERROR_CODE__INTERNAL,
+                            "cannot save a snapshot on naos-node %s: %s",
+                            n->name, s->err);
+            ctl_req_finish(req);
+        }
+        node__snapshot_close(n);
+        return;
+    }
+    NAOS_INFO("snapshot", "saved the state after entry %llu: %llu entries, "
+              "%llu bytes, in %llu ms (on a thread of its own)",
+              (unsigned long long)s->info.index,
+              (unsigned long long)s->info.entries,
+              (unsigned long long)s->info.bytes,
+              (unsigned long long)s->write_ms);
+    if (req == NULL) {
+        node__snapshot_close(n);
+        return;
+    }
+    reply(ctl_req_reply(req), s);
+    ctl_req_finish(req);
+}
+
+static void
+begin(struct node *n, struct ctl_req *creq, struct ctl_reply *rep)
+{
+    if (creq == NULL) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
+                        "a snapshot is saved through the control socket "
+                        "(`naos snapshot save FILE`)");
+        return;
+    }
     if (n->log == NULL) {
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
                         "naos-node %s is not a member of any log yet (it "
@@ -124,7 +230,8 @@ begin(struct node *n, struct ctl_reply *rep)
         return;
     }
     if (n->snap != NULL) {
-        if (n->r.now - n->snap->used < SNAPSHOT_IDLE_MS) {
+        if (n->snap->running ||
+            n->r.now - n->snap->used < SNAPSHOT_IDLE_MS) {
             ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
                             "another snapshot save is under way on "
                             "naos-node %s; try again when it ends",
@@ -141,44 +248,57 @@ begin(struct node *n, struct ctl_reply *rep)
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INTERNAL, "out of memory");
         return;
     }
-    memset(s, 0, sizeof *s);
+    s->n = n;
+    s->fd = s->efd = -1;
     if (open_unnamed(n, &s->fd) != NAOS_OK) {
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INTERNAL,
                         "cannot create a temporary file in %s: %s",
                         n->data_dir, strerror(errno));
-        naos_free(s);
-        return;
+        goto fail;
     }
-    uint64_t t0 = naos_clock_now_us();
-    struct snap_fd f = {s->fd};
-    struct snap_writer w = {store_snap_fd_write, &f};
-    char err[512] = "";
-    int rc = store_snap_save(n->store, &w, NULL, &s->info, err, sizeof err);
-    s->write_ms = (naos_clock_now_us() - t0 + 999) / 1000;
-    if (rc != NAOS_OK) {
-        NAOS_ERROR("snapshot", "cannot save a snapshot: %s", err);
-        ctl_reply_error(rep, rc == NAOS_ENOMEM || rc == NAOS_ESYS ||
-                                     rc == NAOS_ESTORE
-                                 ? NAOS__V1__ERROR_CODE__INTERNAL
-                                 : NAOS__V1__ERROR_CODE__INVALID,
-                        "cannot save a snapshot on naos-node %s: %s",
-                        n->name, err);
-        close(s->fd);
-        naos_free(s);
-        return;
+    if ((s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
+        reactor_add(&n->r, &s->watch, s->efd, EPOLLIN, on_saved, s) !=
+            NAOS_OK) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INTERNAL,
+                        "cannot save a snapshot: eventfd: %s",
+                        strerror(errno));
+        if (s->efd >= 0) {
+            close(s->efd);
+            s->efd = -1;
+        }
+        goto fail;
     }
+    if (store_reader_open(n->store, &s->rd) != NAOS_OK) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INTERNAL,
+                        "cannot read the store: %s", store_errmsg(n->store));
+        goto fail;
+    }
+    if (ctl_req_defer(creq, on_cancel, s) != NAOS_OK) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
+                        "naos-node %s has too many requests waiting; try "
+                        "again", n->name);
+        goto fail;
+    }
+    s->req = creq;
     do
         s->id = (uint64_t)naos_clock_now_us() ^ ((uint64_t)getpid() << 40);
     while (s->id == 0);
+    s->t0_us = naos_clock_now_us();
+    int e = pthread_create(&s->th, NULL, save_thread, s);
+    if (e != 0) {
+        s->req = NULL;
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INTERNAL,
+                        "cannot start the snapshot's thread: %s",
+                        strerror(e));
+        ctl_req_finish(creq); /* within its handler: answered on return */
+        goto fail;
+    }
+    s->running = true;
     s->used = n->r.now;
     n->snap = s;
-    NAOS_INFO("snapshot", "saved the state after entry %llu: %llu entries, "
-              "%llu bytes, in %llu ms (the reactor waited as long)",
-              (unsigned long long)s->info.index,
-              (unsigned long long)s->info.entries,
-              (unsigned long long)s->info.bytes,
-              (unsigned long long)s->write_ms);
-    reply(rep, s);
+    return;
+fail:
+    snap_free(n, s);
 }
 
 static void
@@ -192,6 +312,12 @@ page(struct node *n, const Naos__V1__SnapshotRequest *req,
                         "after %d s idle, or the node restarted): save "
                         "again", (unsigned long long)req->id, n->name,
                         SNAPSHOT_IDLE_MS / 1000);
+        return;
+    }
+    if (s->running) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
+                        "snapshot save %016llx is still being written",
+                        (unsigned long long)req->id);
         return;
     }
     s->used = n->r.now;
@@ -235,11 +361,12 @@ page(struct node *n, const Naos__V1__SnapshotRequest *req,
 }
 
 void
-node__snapshot_request(struct node *n, const Naos__V1__SnapshotRequest *req,
+node__snapshot_request(struct node *n, struct ctl_req *creq,
+                       const Naos__V1__SnapshotRequest *req,
                        struct ctl_reply *rep)
 {
     if (req->id == 0)
-        begin(n, rep);
+        begin(n, creq, rep);
     else
         page(n, req, rep);
 }

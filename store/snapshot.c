@@ -250,31 +250,49 @@ save_fn(struct store_txn *t, void *arg)
     return NAOS_OK;
 }
 
-int
-store_snap_save(struct store *s, const struct snap_writer *w,
-                const struct snap_limits *lim, struct snap_info *info,
-                char *err, size_t errlen)
+/* save runs save_fn through store_read (rd NULL) or the reader rd. */
+static int
+save(struct store *s, struct store_reader *rd, const struct snap_writer *w,
+     const struct snap_limits *lim, struct snap_info *info, char *err,
+     size_t errlen)
 {
     if (err && errlen)
         err[0] = '\0';
     struct save_ctx *c = naos_alloc(sizeof *c);
     if (c == NULL)
         return errf(err, errlen, NAOS_ENOMEM, "out of memory");
-    memset(c, 0, sizeof *c);
     c->w = w;
     c->max_entries = limit_entries(lim);
     c->err = err;
     c->errlen = errlen;
     auth_hash_init(&c->h);
-    int rc = store_read(s, save_fn, c);
+    int rc = rd ? store_reader_read(rd, save_fn, c) : store_read(s, save_fn, c);
     if (rc != NAOS_OK && err && errlen && err[0] == '\0')
         errf(err, errlen, rc, "cannot read the state: %s",
-             rc == NAOS_ENOMEM ? "out of memory" : store_errmsg(s));
+             rc == NAOS_ENOMEM ? "out of memory"
+             : rd              ? store_reader_errmsg(rd)
+                               : store_errmsg(s));
     if (rc == NAOS_OK && info != NULL)
         *info = c->info;
     naos_free(c->buf);
     naos_free(c);
     return rc;
+}
+
+int
+store_snap_save(struct store *s, const struct snap_writer *w,
+                const struct snap_limits *lim, struct snap_info *info,
+                char *err, size_t errlen)
+{
+    return save(s, NULL, w, lim, info, err, errlen);
+}
+
+int
+store_snap_save_reader(struct store_reader *rd, const struct snap_writer *w,
+                       const struct snap_limits *lim, struct snap_info *info,
+                       char *err, size_t errlen)
+{
+    return save(NULL, rd, w, lim, info, err, errlen);
 }
 
 /* ---- load and verify ----------------------------------------------------- */

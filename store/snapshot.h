@@ -43,7 +43,8 @@
  * the writer, but pins the pages it reads: the save holds it only while it
  * writes the stream.
  *
- * Threads: the store's (one thread). */
+ * Threads: the store's (one thread), except store_snap_save_reader, which
+ * runs on the thread of its reader. */
 #ifndef NAOS_STORE_SNAPSHOT_H
 #define NAOS_STORE_SNAPSHOT_H
 
@@ -125,6 +126,14 @@ const char *store_snap_table_name(size_t i);
 int store_snap_save(struct store *s, const struct snap_writer *w,
                     const struct snap_limits *lim, struct snap_info *info,
                     char *err, size_t errlen);
+
+/* store_snap_save_reader is store_snap_save through rd (store.h
+ * "reading from another thread"), on the reader's thread: the loop goes
+ * on while the stream is written. Same errors. */
+int store_snap_save_reader(struct store_reader *rd,
+                           const struct snap_writer *w,
+                           const struct snap_limits *lim,
+                           struct snap_info *info, char *err, size_t errlen);
 
 /* store_snap_finish_fn: called by store_snap_load inside its write
  * transaction once the whole stream has loaded and checked out (info

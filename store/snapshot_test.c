@@ -4,8 +4,11 @@
  * bit, wrong magic/version/flags, the record and count bounds at their
  * edges, an empty state, all-or-nothing loads, the map growing mid-load,
  * and what recover rewrites. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "node/auth/digest.h"
 #include "node/base/alloc.h"
@@ -617,6 +620,95 @@ test_load_grows_the_map(void)
     st_rmdir(d2);
 }
 
+/* ---- a save on another thread ----------------------------------------- */
+
+struct slow {
+    struct mem m;
+    struct store_reader *rd;
+    atomic_int in_write; /* the save has its transaction and writes */
+    atomic_int done;
+    int rc;
+};
+
+static int
+slow_write(void *arg, const void *buf, size_t len)
+{
+    struct slow *sl = arg;
+    if (!atomic_exchange(&sl->in_write, 1)) {
+        struct timespec ts = {0, 300 * 1000 * 1000};
+        nanosleep(&ts, NULL); /* the loop writes meanwhile */
+    }
+    return mem_write(&sl->m, buf, len);
+}
+
+static void *
+slow_save(void *arg)
+{
+    struct slow *sl = arg;
+    struct snap_writer w = {slow_write, sl};
+    char err[256];
+    sl->rc = store_snap_save_reader(sl->rd, &w, NULL, NULL, err, sizeof err);
+    atomic_store(&sl->done, 1);
+    return NULL;
+}
+
+static double
+mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A save through a reader sees the state of its start; the loop's writes
+ * go on meanwhile, and one that must grow the map waits for the save. */
+static void
+test_reader_on_a_thread(void)
+{
+    char d1[256], d2[256];
+    st_tmpdir(d1, sizeof d1);
+    st_tmpdir(d2, sizeof d2);
+    struct store_options small = {1u << 20, 0, false};
+    struct store *a = st_open(d1, &small), *b = st_open(d2, NULL);
+    fill(a, 10);
+    struct slow sl = {0};
+    ST_OK(a, store_reader_open(a, &sl.rd));
+    pthread_t th;
+    NT_EQ_INT(pthread_create(&th, NULL, slow_save, &sl), 0);
+    while (!atomic_load(&sl.in_write))
+        ;
+    /* a small write: done while the save is still under way */
+    Naos__V1__DeploymentRecord g = NAOS__V1__DEPLOYMENT_RECORD__INIT;
+    g.name = "late";
+    ST_OK(a, store_deploy_put(a, &g));
+    NT_FALSE(atomic_load(&sl.done));
+    /* a write that outgrows the 1 MiB map waits for the save */
+    uint8_t *big = calloc(1, STORE_CKPT_MAX);
+    uint64_t seq;
+    double t0 = mono();
+    ST_OK(a, store_ckpt_save(a, "alpha/big", big, STORE_CKPT_MAX, 1, &seq));
+    free(big);
+    NT_TRUE(atomic_load(&sl.done));
+    NT_TRUE(mono() - t0 > 0.05);
+    NT_TRUE(store_map_size(a) > (1u << 20));
+    pthread_join(th, NULL);
+    store_reader_close(sl.rd);
+    NT_EQ_INT(sl.rc, NAOS_OK);
+    struct snap_reader r = reader(&sl.m);
+    char err[512] = "";
+    NT_EQ_INT(store_snap_load(b, &r, NULL, NULL, NULL, NULL, err, sizeof err),
+              NAOS_OK);
+    Naos__V1__DeploymentRecord *d = NULL;
+    NT_EQ_INT(store_deploy_get(b, "late", &d), NAOS_ENOTFOUND);
+    ST_OK(b, store_deploy_get(b, "alpha", &d));
+    store_deploy_free(d);
+    free(sl.m.b);
+    store_close(a);
+    store_close(b);
+    st_rmdir(d1);
+    st_rmdir(d2);
+}
+
 /* ---- recover ------------------------------------------------------------- */
 
 struct rec_args {
@@ -719,6 +811,7 @@ main(void)
         NT_CASE(test_count_bound_edge),
         NT_CASE(test_bad_records),
         NT_CASE(test_load_grows_the_map),
+        NT_CASE(test_reader_on_a_thread),
         NT_CASE(test_recover_rebuilds_one_voter),
         NT_CASE(test_recover_refuses_committed_unapplied),
         {0},
