@@ -278,7 +278,10 @@ from_file(const char *dir, const char *file, bool force)
     }
     struct finish_args a = {{id.node_id, cluster_id, id.created_at_ms, false},
                             {0}};
-    rc = store_snap_load(s, &r, NULL, finish, &a, &info, err, sizeof err);
+    /* an old data dir may have applied more than the snapshot: its log
+     * is rebuilt in the same transaction (finish) */
+    struct snap_limits lim = {0, true};
+    rc = store_snap_load(s, &r, &lim, finish, &a, &info, err, sizeof err);
     if (rc != NAOS_OK) {
         code = fatal(rc == NAOS_EINVAL || rc == NAOS_ETOOBIG ? EXIT_USAGE
                                                              : EXIT_TEMP,

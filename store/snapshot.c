@@ -300,6 +300,7 @@ store_snap_save_reader(struct store_reader *rd, const struct snap_writer *w,
 struct load_ctx {
     const struct snap_reader *r;
     uint64_t max_entries;
+    bool allow_older;
     store_snap_finish_fn finish;
     void *arg;
     struct auth_hash h;
@@ -516,7 +517,9 @@ stream(struct load_ctx *c, struct store_txn *t)
     in->bytes = c->off;
     if (t == NULL)
         return NAOS_OK;
-    if ((rc = store_applied_set_txn(t, in->index)) != NAOS_OK)
+    rc = c->allow_older ? store_applied_force_txn(t, in->index)
+                        : store_applied_set_txn(t, in->index);
+    if (rc != NAOS_OK)
         return errf(c->err, c->errlen, rc, "the snapshot is of entry %llu, "
                     "older than what this store applied: %s",
                     (unsigned long long)in->index,
@@ -542,6 +545,7 @@ load_start(struct load_ctx *c, const struct snap_reader *r,
         err[0] = '\0';
     c->r = r;
     c->max_entries = limit_entries(lim);
+    c->allow_older = lim && lim->allow_older;
     c->err = err;
     c->errlen = errlen;
     c->buf = naos_alloc(SNAP_RECORD_MAX);

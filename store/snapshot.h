@@ -48,6 +48,7 @@
 #ifndef NAOS_STORE_SNAPSHOT_H
 #define NAOS_STORE_SNAPSHOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -89,11 +90,15 @@ struct snap_reader {
 };
 
 /* struct snap_limits: bounds of a load or save. Zero fields take the
- * defaults (SNAP_ENTRIES_MAX); tests lower them to reach the edge. */
+ * defaults (SNAP_ENTRIES_MAX); tests lower them to reach the edge.
+ * allow_older lets a load take the applied index back (recover, which
+ * rebuilds the log in the same transaction: finish); without it a stream
+ * older than the store is refused. */
 struct snap_limits {
     uint64_t max_entries;
+    bool allow_older;
 };
-#define SNAP_LIMITS_ZERO {0}
+#define SNAP_LIMITS_ZERO {0, false}
 
 /* struct snap_info: what a stream holds, filled by save, load and
  * verify. counts[i] is the number of pairs of the i-th state table
@@ -146,9 +151,9 @@ typedef int (*store_snap_finish_fn)(struct store_txn *t,
 /* store_snap_load replaces the state tables of s and its applied index by
  * the stream of r (borrowed), in one write transaction that also runs
  * finish(t, info, arg) when finish is not NULL: either everything is
- * written, or nothing changed. The applied index never goes back: a
- * stream older than what s applied is refused (NAOS_EINVAL). lim as for
- * save. Returns NAOS_OK (*info filled when not NULL); NAOS_EINVAL (the
+ * written, or nothing changed. The applied index never goes back unless
+ * lim->allow_older: a stream older than what s applied is refused
+ * (NAOS_EINVAL). lim as for save. Returns NAOS_OK (*info filled when not NULL); NAOS_EINVAL (the
  * stream is refused: err says what is wrong and at which byte);
  * NAOS_ETOOBIG (a bound crossed); the reader's error; finish's error;
  * NAOS_ENOMEM; NAOS_ESTORE. */

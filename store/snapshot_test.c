@@ -229,6 +229,16 @@ test_empty_state(void)
     Naos__V1__DeploymentRecord *d = NULL;
     ST_OK(c, store_deploy_get(c, "alpha", &d)); /* unchanged */
     store_deploy_free(d);
+    /* unless the caller rebuilds the log too (recover) */
+    struct snap_limits older = {0, true};
+    m0.pos = 0;
+    NT_EQ_INT(store_snap_load(c, &r, &older, NULL, NULL, NULL, err,
+                              sizeof err),
+              NAOS_OK);
+    uint64_t applied = 9;
+    ST_OK(c, store_applied_get(c, &applied));
+    NT_EQ_INT(applied, 0);
+    NT_EQ_INT(store_deploy_get(c, "alpha", &d), NAOS_ENOTFOUND);
     free(m.b);
     store_close(a);
     store_close(b);
@@ -500,7 +510,7 @@ test_count_bound_edge(void)
     st_tmpdir(d2, sizeof d2);
     struct store *a = st_open(d1, NULL), *b = st_open(d2, NULL);
     fill(a, 1); /* 5 entries */
-    struct snap_limits five = {5}, four = {4};
+    struct snap_limits five = {5, false}, four = {4, false};
     struct mem m = {0};
     struct snap_writer w = {mem_write, &m};
     char err[512] = "";

@@ -886,6 +886,15 @@ store_applied_set_txn(struct store_txn *t, uint64_t index)
                          sizeof b, 0);
 }
 
+int
+store_applied_force_txn(struct store_txn *t, uint64_t index)
+{
+    unsigned char b[8];
+    store_be64_put(b, index);
+    return store_txn_put(t, STORE_META, APPLIED_KEY, strlen(APPLIED_KEY), b,
+                         sizeof b, 0);
+}
+
 static int
 applied_read_fn(struct store_txn *t, void *arg)
 {

@@ -191,6 +191,10 @@ int store_identity_get_txn(struct store_txn *t, struct store_identity *out);
 int store_applied_set_txn(struct store_txn *t, uint64_t index);
 int store_applied_get(struct store *s, uint64_t *index);
 int store_applied_get_txn(struct store_txn *t, uint64_t *index);
+/* store_applied_force_txn sets last_applied to index even below what is
+ * stored: for a store whose log is rebuilt in the same transaction
+ * (store/recover.h) only. */
+int store_applied_force_txn(struct store_txn *t, uint64_t index);
 
 /* ---- replay marks (node/auth/seal.h "Across restarts") ----
  * Per sender of sealed envelopes, the highest counter accepted and when

@@ -88,6 +88,8 @@ class SnapshotOneNode(NodeTest):
             self.assertEqual(r.data["index"], doc["index"])
             doc = r.data
             index = doc["index"]
+            first = os.path.join(self.tmp, "first.snap")
+            shutil.copyfile(snap, first)
 
             n.stop_node()
             # the data wiped (logs too: the node is new)
@@ -109,7 +111,7 @@ class SnapshotOneNode(NodeTest):
             self.assertIn("is not empty and is not a naos-node data", r.stderr)
             shutil.rmtree(n.data)
 
-            r = recover("--from", snap, "--data", n.data)
+            r = rec = recover("--from", snap, "--data", n.data)
             self.assertEqual(r.returncode, 0, r)
             self.assertIn("2 deployments placed on this node", r.stdout)
             self.assertIn("the recovery is entry %d" % (index + 1), r.stdout)
@@ -132,6 +134,18 @@ class SnapshotOneNode(NodeTest):
             self.assertGreater(doc2["index"], index + 1, doc2)
             self.assertEqual(doc2["deployments"], 3, doc2)
             self.assertNotEqual(doc2["cluster_id"], doc["cluster_id"])
+
+            # the older backup again, over this node's own data (which
+            # applied more since): with --force, keeping its node id
+            node_id = re.search(r"node ([0-9a-f]{16})", rec.stdout).group(1)
+            n.stop_node()
+            r = recover("--from", first, "--data", n.data, "--force")
+            self.assertEqual(r.returncode, 0, r)
+            self.assertIn("node %s" % node_id, r.stdout)
+            self.assertIn("the recovery is entry %d" % (index + 1), r.stdout)
+            n.start_node()
+            n.wait_running_pid("a1/a1", within(10))
+            self.assertEqual(n.naos("status", "a3").code, 100)
 
     def test_recover_usage(self):
         r = recover()
@@ -198,6 +212,18 @@ class SnapshotMajorityLost(unittest.TestCase):
             return None
         return wait_until(one, timeout, interval=0.05,
                           msg="one leader of 3 voters")
+
+    def test_forming_node_has_nothing_to_save(self):
+        n = self.founders[0]
+        n.__enter__()
+        self.started.append(n)
+        snap = os.path.join(self.dir, "x.snap")
+        r = n.naos("snapshot", "save", snap)
+        self.assertEqual(r.code, 1, r)
+        self.assertIn("is not a member of any log yet", r.err)
+        self.assertFalse(os.path.exists(snap))
+        self.assertEqual([f for f in os.listdir(self.dir)
+                          if f.startswith(".x.snap")], [])
 
     def test_follower_survives_recovers_and_runs_the_lost_deployments(self):
         self.scenario(survivor_leads=False)
@@ -281,9 +307,14 @@ class SnapshotMajorityLost(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r)
         print(r.stdout)
         self.assertIn("3 deployments placed on this node (2 moved", r.stdout)
-        # started as a member of nobody else: its own address and key
-        i = self.founders.index(survivor)
-        survivor.extra_args = ["--listen", self.addrs[i], "--key", self.key]
+        # restarted with its own address and key only, or (the leader's
+        # case) with the founders' very command line: the stored voters
+        # (itself) win over --bootstrap-expect, and the dead seeds are
+        # only dialled in vain
+        if not survivor_leads:
+            i = self.founders.index(survivor)
+            survivor.extra_args = ["--listen", self.addrs[i], "--key",
+                                   self.key]
         t2 = time.monotonic()
         survivor.start_node()
         wait_until(lambda: raft_state(survivor)["leader"] == 1, within(10),
