@@ -306,7 +306,8 @@ struct load_ctx {
     struct auth_hash h;
     struct snap_info info;
     uint64_t off; /* bytes read so far */
-    uint8_t *buf; /* SNAP_RECORD_MAX bytes */
+    uint8_t *buf; /* the largest record so far, <= SNAP_RECORD_MAX */
+    size_t cap;
     char *err;
     size_t errlen;
 };
@@ -459,6 +460,13 @@ stream(struct load_ctx *c, struct store_txn *t)
                         "%llu: length %u, over the limit of %u bytes "
                         "(SNAP_RECORD_MAX; corrupt?)",
                         (unsigned long long)at, len, SNAP_RECORD_MAX);
+        if (len > c->cap) { /* grown to the largest record, bounded above */
+            uint8_t *nb = naos_realloc(c->buf, len);
+            if (nb == NULL)
+                return errf(c->err, c->errlen, NAOS_ENOMEM, "out of memory");
+            c->buf = nb;
+            c->cap = len;
+        }
         if ((rc = get(c, c->buf, len, false, &got)) != NAOS_OK)
             return rc;
         if (got < len)
@@ -536,7 +544,7 @@ load_fn(struct store_txn *t, void *arg)
     return stream(arg, t);
 }
 
-static int
+static void
 load_start(struct load_ctx *c, const struct snap_reader *r,
            const struct snap_limits *lim, char *err, size_t errlen)
 {
@@ -548,8 +556,6 @@ load_start(struct load_ctx *c, const struct snap_reader *r,
     c->allow_older = lim && lim->allow_older;
     c->err = err;
     c->errlen = errlen;
-    c->buf = naos_alloc(SNAP_RECORD_MAX);
-    return c->buf ? NAOS_OK : errf(err, errlen, NAOS_ENOMEM, "out of memory");
 }
 
 int
@@ -558,12 +564,10 @@ store_snap_load(struct store *s, const struct snap_reader *r,
                 void *arg, struct snap_info *info, char *err, size_t errlen)
 {
     struct load_ctx c;
-    int rc = load_start(&c, r, lim, err, errlen);
-    if (rc != NAOS_OK)
-        return rc;
+    load_start(&c, r, lim, err, errlen);
     c.finish = finish;
     c.arg = arg;
-    rc = store_write(s, load_fn, &c);
+    int rc = store_write(s, load_fn, &c);
     if (rc != NAOS_OK && err && errlen && err[0] == '\0')
         errf(err, errlen, rc, "cannot load the snapshot: %s",
              store_errmsg(s));
@@ -578,10 +582,8 @@ store_snap_verify(const struct snap_reader *r, const struct snap_limits *lim,
                   struct snap_info *info, char *err, size_t errlen)
 {
     struct load_ctx c;
-    int rc = load_start(&c, r, lim, err, errlen);
-    if (rc != NAOS_OK)
-        return rc;
-    rc = stream(&c, NULL);
+    load_start(&c, r, lim, err, errlen);
+    int rc = stream(&c, NULL);
     if (rc == NAOS_OK && info != NULL)
         *info = c.info;
     naos_free(c.buf);
