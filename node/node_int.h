@@ -675,6 +675,11 @@ void node__snapshot_request(struct node *n, struct ctl_req *creq,
                             struct ctl_reply *rep);
 /* node__snapshot_close drops a save under way (its file goes with it). */
 void node__snapshot_close(struct node *n);
+/* node__raft_no_leader writes into buf (caller buffer + len) why a
+ * command finds no leader: an election under way, or (membership sees
+ * no majority of the voters alive) a lost majority, which lasts until
+ * enough voters are back or the cluster is recovered. */
+void node__raft_no_leader(struct node *n, char *buf, size_t len);
 
 /* node__raft_caught_up: a catching-up node has applied up to the
  * leader's commit index. */

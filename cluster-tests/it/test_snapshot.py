@@ -288,6 +288,19 @@ class SnapshotMajorityLost(unittest.TestCase):
         self.assertLess(seen[-1][0], within(2), seen)
         print("  'no leader' %.2f s after the kill" %
               (time.monotonic() - t0))
+        # once membership sees the two dead, the refusal says why
+        lost_msg = "1 of its 3 voters is alive, and electing one takes 2"
+
+        def says_lost():
+            r = survivor.naos("deploy", "w", "--no-wait", "--", "sleep",
+                              "1000")
+            self.assertEqual(r.code, 1, r)
+            return lost_msg in r.err and r
+        r = wait_until(says_lost, within(20), interval=0.2,
+                       msg="the refusal names the lost majority")
+        self.assertIn("naos-node recover --help", r.err)
+        print("  %r %.2f s after the kill" % (r.err.strip()[:140],
+                                               time.monotonic() - t0))
         # reads answer, and what runs here keeps running
         self.assertEqual(survivor.naos("status", mine).code, 0)
         self.assertEqual(processes_with_env(
