@@ -236,10 +236,12 @@ from_file(const char *dir, const char *file, bool force)
     int code = 0;
     struct store *s = NULL;
     if (k == DIR_ERROR || k == DIR_OTHER) {
+        int e = errno;
         close(fd);
         return k == DIR_ERROR
-                   ? fatal(EXIT_TEMP, "cannot read %s: %s", dir,
-                           strerror(errno))
+                   ? fatal(e == EACCES || e == ENOTDIR ? EXIT_USAGE
+                                                       : EXIT_TEMP,
+                           "cannot read %s: %s", dir, strerror(e))
                    : fatal(EXIT_USAGE, "%s is not empty and is not a "
                            "naos-node data directory: give a new or empty "
                            "--data DIR (nothing changed)", dir);
