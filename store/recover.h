@@ -18,8 +18,9 @@
  *  - makes the configuration this node alone (meta raft_voters);
  *  - gives the node the identity {node_id, cluster_id (new), fixed}: a new
  *    cluster id, so members of the old cluster that come back (same key)
- *    are refused by every envelope check instead of electing a second
- *    leader beside this one.
+ *    are refused by this node's envelope checks and cannot disturb its
+ *    log (they must still not be restarted on their old data: two of
+ *    them are a majority of the old configuration).
  * Not done here: the events, replay marks and node registry stay.
  *
  * Loop thread / one thread, not on a running node (the store's lock
