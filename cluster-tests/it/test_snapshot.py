@@ -205,10 +205,14 @@ class SnapshotMajorityLost(unittest.TestCase):
     def wait_leader(self, timeout):
         def one():
             st = [raft_state(n) for n in self.founders]
-            leaders = [n for n, s in zip(self.founders, st)
+            leaders = [(n, s) for n, s in zip(self.founders, st)
                        if s["leader"] == 1]
-            if len(leaders) == 1 and all(s["voters"] == 3 for s in st):
-                return leaders[0]
+            # and it has applied its own no-op: it takes commands
+            if (len(leaders) == 1 and all(s["voters"] == 3 for s in st)
+                    and leaders[0][1]["commit_index"] > 0 and
+                    leaders[0][1]["applied_index"] ==
+                    leaders[0][1]["commit_index"]):
+                return leaders[0][0]
             return None
         return wait_until(one, timeout, interval=0.05,
                           msg="one leader of 3 voters")
@@ -244,8 +248,11 @@ class SnapshotMajorityLost(unittest.TestCase):
             trace = "NAOS_IT_SNAP_DEP=" + uuid.uuid4().hex
             self.traces.append(trace)
             name = "on" + n.name
-            leader.ok("deploy", name, "--no-wait", "--on", n.name, "--env",
-                      trace, "--", "sleep", "1000")
+            # a leader may still be catching up a moment (busy: retry)
+            wait_until(lambda: leader.naos(
+                "deploy", name, "--no-wait", "--on", n.name, "--env", trace,
+                "--", "sleep", "1000").code == 0, within(10),
+                interval=0.1, msg="deploy %s accepted" % name)
             pids[name] = n.wait_running_pid("%s/%s" % (name, name),
                                             within(10))
         survivor = leader if survivor_leads else \
