@@ -31,6 +31,9 @@ static const char main_help[] =
     "                        show a worker's output (-f: follow)\n"
     "  checkpoint save|load [NAME]\n"
     "                        save or load an agent's checkpoint (< 1 MiB)\n"
+    "  snapshot save FILE [--force]\n"
+    "                        write a consistent backup of the cluster state\n"
+    "                        (restore: naos-node recover --from FILE)\n"
     "  keygen FILE [--force] write a new cluster key file (mode 0600)\n"
     "  nodes                 show the cluster members and their health\n"
     "  ping                  check that naos-node answers\n"
@@ -67,6 +70,7 @@ static const struct subcmd subcmds[] = {
     {"rm", cmd_rm},           {"events", cmd_events}, {"logs", cmd_logs},
     {"ping", cmd_ping},       {"checkpoint", cmd_checkpoint},
     {"keygen", cmd_keygen},   {"nodes", cmd_nodes},
+    {"snapshot", cmd_snapshot},
     {NULL, NULL},
 };
 

@@ -31,6 +31,7 @@ static const char usage[] =
     "usage: naos-node start [OPTIONS]\n"
     "       naos-node join SEED_ADDR [SEED_ADDR...] --key FILE [OPTIONS]\n"
     "       naos-node leave [--run DIR]\n"
+    "       naos-node recover --data DIR [--from FILE] [--force]\n"
     "\n"
     "Runs a naos node in the foreground: it supervises the deployments sent\n"
     "to it by `naos deploy` / `naos apply` and stops them all cleanly on\n"
@@ -44,6 +45,9 @@ static const char usage[] =
     "gracefully (peers mark it `left`) and stop; SIGTERM does the same.\n"
     "A node that is not in a cluster refuses to leave (exit 100) and keeps\n"
     "running: stop it with SIGTERM.\n"
+    "`recover` rebuilds a cluster of one voter from a snapshot file or a\n"
+    "surviving voter's data when the voter majority is lost for good (see\n"
+    "`naos-node recover --help`).\n"
     "\n"
     "options:\n"
     "  --run DIR        sockets and lock file (default: $NAOS_RUN_DIR, else\n"
@@ -593,6 +597,8 @@ main(int argc, char **argv)
         return cmd_start(argc - 1, argv + 1, true);
     if (strcmp(argv[1], "leave") == 0)
         return cmd_leave(argc - 1, argv + 1);
+    if (strcmp(argv[1], "recover") == 0)
+        return node_recover_main(argc - 1, argv + 1);
     fprintf(stderr, "naos-node: fatal: unknown command \"%s\" (see "
             "`naos-node --help`)\n", argv[1]);
     return EXIT_USAGE;

@@ -1737,6 +1737,7 @@ node_close(struct node *n)
     node__cmd_close(n);
     node__raft_close(n);
     node__forward_close(n);
+    node__snapshot_close(n);
     node__cluster_status_close(n);
     node__http_close(n);
     grave_flush(n);

@@ -72,4 +72,8 @@ void node_close(struct node *n);
  * signalfd. Call first thing in main, before any thread exists. */
 void node_block_signals(void);
 
+/* node_recover_main runs `naos-node recover` (node_recover.c) on argv
+ * (argv[0] "recover") and returns the exit code. */
+int node_recover_main(int argc, char **argv);
+
 #endif

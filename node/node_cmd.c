@@ -645,14 +645,12 @@ node__propose(struct node *n, const Naos__V1__Command *c,
                             "naos-node %s is not the cluster's leader; %s "
                             "is: run the command there (nothing changed)",
                             n->name, lname);
-        else if (raft_role_get(core) != RAFT_LEADER)
-            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__UNAVAILABLE,
-                            "no leader: naos-node %s knows no leader of its "
-                            "cluster now (an election is under way, or it "
-                            "reaches no majority of the voters: see `naos "
-                            "nodes`); nothing changed, try again in a "
-                            "second", n->name);
-        else
+        else if (raft_role_get(core) != RAFT_LEADER) {
+            char why[400];
+            node__raft_no_leader(n, why, sizeof why);
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__UNAVAILABLE, "%s",
+                            why);
+        } else
             ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
                             "cannot propose the %s, nothing changed: %s",
                             cmd_type_name(c), cmdraft_errmsg(n->log));

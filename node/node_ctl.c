@@ -839,6 +839,9 @@ dispatch(struct node *n, struct ctl_req *creq, const struct caller *asker,
                           "stopping", n->name);
         node__stop(n);
         break;
+    case NAOS__V1__REQUEST__REQ_SNAPSHOT:
+        node__snapshot_request(n, creq, req->snapshot, rep);
+        break;
     case NAOS__V1__REQUEST__REQ_PING:
         /* A second node on one machine lost the default dashboard port:
          * say so where the user first looks. */
@@ -898,6 +901,7 @@ verb_of(const Naos__V1__Request *req)
     case NAOS__V1__REQUEST__REQ_NODES: return "nodes";
     case NAOS__V1__REQUEST__REQ_LEAVE: return "leave";
     case NAOS__V1__REQUEST__REQ_PING: return "ping";
+    case NAOS__V1__REQUEST__REQ_SNAPSHOT: return "snapshot save";
     default: return "this request";
     }
 }

@@ -383,6 +383,8 @@ struct node {
     struct node_read_job read_jobs[NODE_READ_JOBS_MAX];
     uint64_t read_seq, reads_served, reads_failed;
     struct reconcile rec;   /* the local trees vs the applied state */
+    struct node_snap *snap; /* a `naos snapshot save` under way, or NULL
+                               (node_snapshot.c) */
     uint64_t applied;       /* last entry applied */
     uint64_t proposed;      /* the index of the last one */
     uint64_t relay_seq, relayed; /* commands relayed to the leader */
@@ -666,6 +668,23 @@ void node__forward_tick(struct node *n);
 naos_time node__forward_deadline(struct node *n);
 void node__forward_job_done(struct node *n, struct node_fwd_job *job);
 void node__forward_close(struct node *n);
+
+/* ---- node_snapshot.c: `naos snapshot save` ---- */
+
+/* node__snapshot_request answers a SnapshotRequest (begin, page,
+ * release; see proto/naos.proto); a begin is deferred on creq (NULL:
+ * refused, not a control request) until its file is written. Reactor
+ * thread. */
+void node__snapshot_request(struct node *n, struct ctl_req *creq,
+                            const Naos__V1__SnapshotRequest *req,
+                            struct ctl_reply *rep);
+/* node__snapshot_close drops a save under way (its file goes with it). */
+void node__snapshot_close(struct node *n);
+/* node__raft_no_leader writes into buf (caller buffer + len) why a
+ * command finds no leader: an election under way, or (membership sees
+ * no majority of the voters alive) a lost majority, which lasts until
+ * enough voters are back or the cluster is recovered. */
+void node__raft_no_leader(struct node *n, char *buf, size_t len);
 
 /* node__raft_caught_up: a catching-up node has applied up to the
  * leader's commit index. */

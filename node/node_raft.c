@@ -119,6 +119,34 @@ node__raft_caught_up(struct node *n)
 }
 
 void
+node__raft_no_leader(struct node *n, char *buf, size_t len)
+{
+    uint64_t alive[2 * NODE_VOTERS_MAX];
+    size_t na = node__members_alive(n, alive, 2 * NODE_VOTERS_MAX);
+    if (na > 2 * NODE_VOTERS_MAX)
+        na = 2 * NODE_VOTERS_MAX;
+    size_t up = 0;
+    for (size_t i = 0; i < n->nvoters; i++)
+        for (size_t j = 0; j < na; j++)
+            if (alive[j] == n->voters[i]) {
+                up++;
+                break;
+            }
+    if (n->nvoters > 1 && n->members != NULL && up <= n->nvoters / 2)
+        snprintf(buf, len, "no leader: %zu of its %zu voters %s alive, "
+                 "and electing one takes %zu; nothing changed. Commands "
+                 "wait until enough voters are back (what runs keeps "
+                 "running); if they are lost for good, see `naos-node "
+                 "recover --help`", up, n->nvoters, up == 1 ? "is" : "are",
+                 n->nvoters / 2 + 1);
+    else
+        snprintf(buf, len, "no leader: naos-node %s knows no leader of its "
+                 "cluster now (an election is under way, or it reaches no "
+                 "majority of the voters: see `naos nodes`); nothing "
+                 "changed, try again in a second", n->name);
+}
+
+void
 node__raft_conn_closed(struct node *n, uint64_t id)
 {
     if (n->log == NULL || n->nvoters < 2 || n->fatal)

@@ -567,3 +567,53 @@ store_voters_set(struct store *s, const uint64_t *ids, size_t n)
     struct voters_args a = {NULL, ids, n, n};
     return store_write(s, voters_write_fn, &a);
 }
+
+/* ---- rebuilding ---------------------------------------------------------- */
+
+int
+store_log_reset_txn(struct store_txn *t, uint64_t index, uint64_t term)
+{
+    if (index == 0 || term == 0)
+        return store_txn_fail(t, NAOS_EINVAL, "store_log_reset: index %llu, "
+                              "term %llu (both > 0)",
+                              (unsigned long long)index,
+                              (unsigned long long)term);
+    /* every key is >= eight zero bytes: the whole log goes */
+    static const unsigned char zero[8];
+    int err = store_txn_del_from(t, STORE_RAFT_LOG, zero, sizeof zero, NULL);
+    if (err != NAOS_OK)
+        return err;
+    Naos__V1__LogEntryRecord r = NAOS__V1__LOG_ENTRY_RECORD__INIT;
+    r.term = term;
+    r.type = 1; /* RAFT_ENTRY_NOOP (node/raft/raft.h) */
+    unsigned char key[8];
+    store_be64_put(key, index);
+    if ((err = store_pb_put(t, STORE_RAFT_LOG, key, sizeof key, &r.base,
+                            0)) != NAOS_OK)
+        return err;
+    Naos__V1__HardStateRecord h = NAOS__V1__HARD_STATE_RECORD__INIT;
+    h.term = term;
+    h.commit = index;
+    return store_pb_put(t, STORE_RAFT_HARD, HARD_KEY, strlen(HARD_KEY),
+                        &h.base, 0);
+}
+
+int
+store_voters_reset_txn(struct store_txn *t, const uint64_t *ids, size_t n)
+{
+    if (n == 0 || n > STORE_MAX_VOTERS)
+        return store_txn_fail(t, NAOS_EINVAL, "store: %zu voters (1..%d)",
+                              n, STORE_MAX_VOTERS);
+    unsigned char b[8 * STORE_MAX_VOTERS];
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] == 0)
+            return store_txn_fail(t, NAOS_EINVAL, "store: voter id 0");
+        for (size_t j = 0; j < i; j++)
+            if (ids[i] == ids[j])
+                return store_txn_fail(t, NAOS_EINVAL, "store: voter %016llx "
+                                      "twice", (unsigned long long)ids[i]);
+        store_be64_put(b + 8 * i, ids[i]);
+    }
+    return store_txn_put(t, STORE_META, VOTERS_KEY, strlen(VOTERS_KEY), b,
+                         8 * n, 0);
+}

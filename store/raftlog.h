@@ -143,4 +143,21 @@ int store_voters_get(struct store *s, uint64_t *ids, size_t max, size_t *n);
  * set is stored: nothing changed); NAOS_EINVAL; NAOS_ESTORE. */
 int store_voters_set(struct store *s, const uint64_t *ids, size_t n);
 
+/* ---- rebuilding (store/recover.h only; never on a running node) ---- */
+
+/* store_log_reset_txn replaces the whole log by one entry at index (term
+ * term, a no-op: type 1, RAFT_ENTRY_NOOP, no data) and the hard state by
+ * {term, no vote, commit index}, without the checks that keep a live log
+ * monotonic: the log of a node rebuilt from a state at index - 1, which
+ * restarts as a compacted log whose base is that entry (cmdraft.h).
+ * index and term > 0. NAOS_OK, NAOS_EINVAL, NAOS_ESTORE. */
+int store_log_reset_txn(struct store_txn *t, uint64_t index, uint64_t term);
+
+/* store_voters_reset_txn replaces the configuration by ids[0..n) (1..
+ * STORE_MAX_VOTERS distinct non-zero ids), whatever was founded: a
+ * cluster rebuilt around its survivor. NAOS_OK, NAOS_EINVAL,
+ * NAOS_ESTORE. */
+int store_voters_reset_txn(struct store_txn *t, const uint64_t *ids,
+                           size_t n);
+
 #endif

@@ -825,6 +825,27 @@ store_identity_get(struct store *s, struct store_identity *out)
     return err;
 }
 
+int
+store_identity_put_txn(struct store_txn *t, const struct store_identity *id)
+{
+    if (id->node_id == 0 || id->cluster_id == 0)
+        return store_txn_fail(t, NAOS_EINVAL, "store: identity with a zero "
+                              "id");
+    Naos__V1__IdentityRecord r = NAOS__V1__IDENTITY_RECORD__INIT;
+    r.node_id = id->node_id;
+    r.cluster_id = id->cluster_id;
+    r.created_at_ms = id->created_at_ms;
+    r.cluster_fixed = id->cluster_fixed;
+    return store_pb_put(t, STORE_IDENTITY, IDENTITY_KEY, strlen(IDENTITY_KEY),
+                        &r.base, 0);
+}
+
+int
+store_identity_get_txn(struct store_txn *t, struct store_identity *out)
+{
+    return ident_get_txn(t, out);
+}
+
 /* ---- last applied ------------------------------------------------------ */
 
 int
@@ -859,6 +880,15 @@ store_applied_set_txn(struct store_txn *t, uint64_t index)
                               "store: last_applied %llu below stored %llu",
                               (unsigned long long)index,
                               (unsigned long long)old);
+    unsigned char b[8];
+    store_be64_put(b, index);
+    return store_txn_put(t, STORE_META, APPLIED_KEY, strlen(APPLIED_KEY), b,
+                         sizeof b, 0);
+}
+
+int
+store_applied_force_txn(struct store_txn *t, uint64_t index)
+{
     unsigned char b[8];
     store_be64_put(b, index);
     return store_txn_put(t, STORE_META, APPLIED_KEY, strlen(APPLIED_KEY), b,

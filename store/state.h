@@ -174,6 +174,14 @@ int store_identity_get(struct store *s, struct store_identity *out);
  * never changed. Returns NAOS_OK, NAOS_EINVAL (0), NAOS_ENOTFOUND (no
  * identity yet) or NAOS_ESTORE. */
 int store_identity_set_cluster(struct store *s, uint64_t cluster_id);
+/* store_identity_put_txn writes *id (borrowed; node_id and cluster_id
+ * non-zero) as the identity, replacing any: for store/recover.h only,
+ * which gives a rebuilt node a new cluster. NAOS_OK, NAOS_EINVAL,
+ * NAOS_ESTORE. */
+int store_identity_put_txn(struct store_txn *t,
+                           const struct store_identity *id);
+/* store_identity_get_txn: store_identity_get inside a transaction. */
+int store_identity_get_txn(struct store_txn *t, struct store_identity *out);
 
 /* ---- last applied (RAFT-LITE P7) ---- */
 
@@ -183,6 +191,10 @@ int store_identity_set_cluster(struct store *s, uint64_t cluster_id);
 int store_applied_set_txn(struct store_txn *t, uint64_t index);
 int store_applied_get(struct store *s, uint64_t *index);
 int store_applied_get_txn(struct store_txn *t, uint64_t *index);
+/* store_applied_force_txn sets last_applied to index even below what is
+ * stored: for a store whose log is rebuilt in the same transaction
+ * (store/recover.h) only. */
+int store_applied_force_txn(struct store_txn *t, uint64_t index);
 
 /* ---- replay marks (node/auth/seal.h "Across restarts") ----
  * Per sender of sealed envelopes, the highest counter accepted and when

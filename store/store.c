@@ -296,6 +296,8 @@ store_open(struct store **out, const char *dir,
     if (s == NULL)
         goto err_out;
     s->lockfd = -1;
+    s->mu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+    s->cv = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
     s->map_size = o.map_size;
     s->max_map_size = o.max_map_size;
     s->unsafe_nosync = o.unsafe_nosync;
@@ -388,7 +390,10 @@ store_close(struct store *s)
     if (s == NULL)
         return;
     NAOS_ASSERT(!s->in_txn);
+    NAOS_ASSERT(s->readers == 0);
     mdb_env_close(s->env);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
     /* Closing the lock fd releases the flock; the pid stays in the file,
      * harmless: only the lock counts. */
     close(s->lockfd);
@@ -467,7 +472,14 @@ grow(struct store *s)
     uint64_t next = s->map_size * 2;
     if (next > s->max_map_size)
         next = s->max_map_size;
+    pthread_mutex_lock(&s->mu);
+    if (s->readers > 0)
+        NAOS_WARN("store", "%s: the map must grow: waiting for a read on "
+                  "another thread (a snapshot save) to end", s->dir);
+    while (s->readers > 0)
+        pthread_cond_wait(&s->cv, &s->mu);
     int rc = mdb_env_set_mapsize(s->env, (size_t)next);
+    pthread_mutex_unlock(&s->mu);
     if (rc != 0)
         return mdb_fail(s, rc, "grow map");
     NAOS_DEBUG("store", "%s: map grown from %llu to %llu KiB", s->dir,
@@ -581,4 +593,89 @@ store_read(struct store *s, store_txn_fn fn, void *arg)
     s->in_txn = false;
     mdb_txn_abort(txn);
     return err;
+}
+
+/* ---- reading from another thread -------------------------------------- */
+
+/* A reader runs its transaction on a shell of the store: the same
+ * environment and tables, its own message buffer and flags, so nothing of
+ * the loop's store is written from the other thread. */
+struct store_reader {
+    struct store shell;
+    struct store *s;
+    bool done;
+};
+
+static void
+reader_done(struct store_reader *rd)
+{
+    if (rd->done)
+        return;
+    rd->done = true;
+    pthread_mutex_lock(&rd->s->mu);
+    rd->s->readers--;
+    pthread_cond_broadcast(&rd->s->cv);
+    pthread_mutex_unlock(&rd->s->mu);
+}
+
+int
+store_reader_open(struct store *s, struct store_reader **out)
+{
+    if (s->failed)
+        return refuse_failed(s);
+    struct store_reader *rd = naos_alloc(sizeof *rd);
+    if (rd == NULL)
+        return NAOS_ENOMEM;
+    rd->s = s;
+    rd->shell.env = s->env;
+    memcpy(rd->shell.dbi, s->dbi, sizeof s->dbi);
+    rd->shell.lockfd = -1;
+    rd->shell.dir = s->dir; /* read only, outlives the reader */
+    rd->shell.map_size = s->map_size;
+    rd->shell.max_map_size = s->max_map_size;
+    pthread_mutex_lock(&s->mu);
+    s->readers++;
+    pthread_mutex_unlock(&s->mu);
+    *out = rd;
+    return NAOS_OK;
+}
+
+int
+store_reader_read(struct store_reader *rd, store_txn_fn fn, void *arg)
+{
+    struct store *sh = &rd->shell;
+    if (rd->done)
+        return store_fail(sh, NAOS_EINVAL, "store: reader used twice");
+    sh->errmsg[0] = '\0';
+    MDB_txn *txn;
+    /* no MDB_MAP_RESIZED here: only this process writes the map */
+    int rc = mdb_txn_begin(sh->env, NULL, MDB_RDONLY, &txn);
+    int err;
+    if (rc != 0) {
+        err = store_fail(sh, store__conv(rc), "store %s: begin a read: %s",
+                         sh->dir, mdb_strerror(rc));
+    } else {
+        struct store_txn t = {.s = sh, .txn = txn, .rdonly = true};
+        sh->in_txn = true;
+        err = fn(&t, arg);
+        sh->in_txn = false;
+        mdb_txn_abort(txn);
+    }
+    reader_done(rd);
+    return err;
+}
+
+const char *
+store_reader_errmsg(const struct store_reader *rd)
+{
+    return rd->shell.errmsg;
+}
+
+void
+store_reader_close(struct store_reader *rd)
+{
+    if (rd == NULL)
+        return;
+    reader_done(rd);
+    naos_free(rd);
 }

@@ -153,6 +153,34 @@ int store_write(struct store *s, store_txn_fn fn, void *arg);
  * result, or NAOS_ESTORE. */
 int store_read(struct store *s, store_txn_fn fn, void *arg);
 
+/* ---- reading from another thread ---------------------------------------
+ * The store is the loop thread's; a long read that must not hold the
+ * loop (a snapshot save: store/snapshot.h) may run on ONE other thread
+ * through a reader. Its read transaction sees one consistent state and
+ * does not block the loop's writes, but while it may be reading, a write
+ * that must grow the map waits for it to end (the map is not remapped
+ * under a reader); that wait is logged. */
+struct store_reader; /* opaque */
+
+/* store_reader_open (loop thread) makes a reader of s in *out. Returns
+ * NAOS_OK, NAOS_ENOMEM, or NAOS_ESTORE (the store has failed). */
+int store_reader_open(struct store *s, struct store_reader **out);
+
+/* store_reader_read (the other thread; at most once per reader) runs fn
+ * in a read transaction of its own, as store_read does; the transaction
+ * belongs to the reader, so messages of failed calls in it go to
+ * store_reader_errmsg(rd), never to s. Once it returns, map growth may go
+ * on. Returns fn's result, NAOS_EINVAL (called twice) or NAOS_ESTORE. */
+int store_reader_read(struct store_reader *rd, store_txn_fn fn, void *arg);
+
+/* store_reader_errmsg: the reader's last message (valid until the next
+ * call on rd). */
+const char *store_reader_errmsg(const struct store_reader *rd);
+
+/* store_reader_close (loop thread, once the other thread is done with
+ * rd: joined) frees rd. NULL is fine. */
+void store_reader_close(struct store_reader *rd);
+
 /* ---- inside a transaction ---------------------------------------------
  * All of these take t as given to a store_txn_fn and are valid only during
  * that call. Keys and values passed in are borrowed (copied into the

@@ -5,6 +5,7 @@
 #define NAOS_STORE_STORE_INT_H
 
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "store/store.h"
@@ -27,6 +28,12 @@ struct store {
     char fatal[STORE_ERRMSG_LEN]; /* why the store failed, when it did */
     store_fatal_fn on_fatal;      /* store_on_fatal */
     void *on_fatal_arg;
+    /* Readers on other threads (store_reader): the map is not grown
+     * while one may be reading, since mdb_env_set_mapsize must not run
+     * with a transaction open anywhere in the process. */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int readers; /* opened and not done yet */
 };
 
 struct store_txn {

@@ -948,8 +948,7 @@ class RaftCluster(unittest.TestCase):
             for n in stopped:
                 os.kill(n.proc.pid, signal.SIGCONT)
         self.assertEqual(r.code, 111, r)
-        self.assertIn("no leader: naos-node %s knows no leader" %
-                      survivor.name, r.err)
+        self.assertIn("no leader: ", r.err)
         self.assertIn("nothing changed", r.err)
         self.assertLess(took, within(1.0), r)
         print("\nno leader: answered in %.2f s" % took)

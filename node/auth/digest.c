@@ -16,3 +16,32 @@ auth_digest64(const void *buf, size_t len)
         v |= (uint64_t)out[i] << (8 * i);
     return v;
 }
+
+_Static_assert(sizeof(crypto_generichash_state) <=
+                   sizeof(((struct auth_hash *)0)->opaque),
+               "auth_hash too small for libsodium's state");
+_Static_assert(AUTH_HASH_BYTES >= crypto_generichash_BYTES_MIN &&
+                   AUTH_HASH_BYTES <= crypto_generichash_BYTES_MAX,
+               "AUTH_HASH_BYTES out of BLAKE2b's range");
+
+void
+auth_hash_init(struct auth_hash *h)
+{
+    /* cannot fail: no key, and the length is in range (asserted) */
+    crypto_generichash_init((crypto_generichash_state *)h->opaque, NULL, 0,
+                            AUTH_HASH_BYTES);
+}
+
+void
+auth_hash_update(struct auth_hash *h, const void *buf, size_t len)
+{
+    crypto_generichash_update((crypto_generichash_state *)h->opaque, buf,
+                              len);
+}
+
+void
+auth_hash_final(struct auth_hash *h, unsigned char out[AUTH_HASH_BYTES])
+{
+    crypto_generichash_final((crypto_generichash_state *)h->opaque, out,
+                             AUTH_HASH_BYTES);
+}
