@@ -95,6 +95,10 @@ int cli_opt_common(struct cli *c, const char *cmd, const char *help, int opt,
  * at once (0 after --help, 100 on an unknown option). */
 int cli_parse_globals(struct cli *c, const char *cmd, const char *help,
                       int argc, char **argv);
+/* cli_parse_globals_force: the same for a subcommand whose only option is
+ * --force (set in *force). */
+int cli_parse_globals_force(struct cli *c, const char *cmd, const char *help,
+                            int argc, char **argv, bool *force);
 
 /* cli_print_message prints the one-line confirmation of a reply (or
  * fallback when it has none) to stdout, as {"message": ...} with --json. */

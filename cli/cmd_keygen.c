@@ -23,28 +23,13 @@ static const char keygen_help[] =
     "  --force          replace FILE if it exists (default: refuse)\n"
     "\n" CLI_GLOBAL_HELP;
 
-enum { O_FORCE = CLI_OPT_FIRST_LOCAL };
-
 int
 cmd_keygen(struct cli *c, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"force", no_argument, NULL, O_FORCE},
-        CLI_GLOBAL_LONGOPTS,
-        {NULL, 0, NULL, 0},
-    };
     bool force = false;
-    optind = 0;
-    opterr = 0;
-    int opt;
-    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        int rc = cli_opt_common(c, "keygen", keygen_help, opt, argv);
-        if (rc == CLI_OPT_NEXT)
-            continue;
-        if (rc != CLI_OPT_LOCAL)
-            return rc;
-        force = true;
-    }
+    int prc = cli_parse_globals_force(c, "keygen", keygen_help, argc, argv, &force);
+    if (prc != CLI_OPT_NEXT)
+        return prc;
     if (optind >= argc)
         return cli_usage("keygen", "missing FILE");
     const char *path = argv[optind++];

@@ -283,24 +283,10 @@ save(struct cli *c, const char *file, bool force)
 int
 cmd_snapshot(struct cli *c, int argc, char **argv)
 {
-    enum { OPT_FORCE = CLI_OPT_FIRST_LOCAL };
-    static const struct option longopts[] = {
-        {"force", no_argument, NULL, OPT_FORCE},
-        CLI_GLOBAL_LONGOPTS,
-        {NULL, 0, NULL, 0},
-    };
     bool force = false;
-    optind = 0;
-    opterr = 0;
-    int opt;
-    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        int rc = cli_opt_common(c, "snapshot", snapshot_help, opt, argv);
-        if (rc == CLI_OPT_NEXT)
-            continue;
-        if (rc != CLI_OPT_LOCAL)
-            return rc;
-        force = true;
-    }
+    int prc = cli_parse_globals_force(c, "snapshot", snapshot_help, argc, argv, &force);
+    if (prc != CLI_OPT_NEXT)
+        return prc;
     if (optind >= argc)
         return cli_usage("snapshot", "missing save");
     const char *verb = argv[optind++];

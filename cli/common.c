@@ -301,6 +301,31 @@ cli_print_message(const struct cli *c, const Naos__V1__Reply *r,
 }
 
 int
+cli_parse_globals_force(struct cli *c, const char *cmd, const char *help,
+                        int argc, char **argv, bool *force)
+{
+    enum { OPT_FORCE = CLI_OPT_FIRST_LOCAL };
+    static const struct option longopts[] = {
+        {"force", no_argument, NULL, OPT_FORCE},
+        CLI_GLOBAL_LONGOPTS,
+        {NULL, 0, NULL, 0},
+    };
+    *force = false;
+    optind = 0;
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        int rc = cli_opt_common(c, cmd, help, opt, argv);
+        if (rc == CLI_OPT_NEXT)
+            continue;
+        if (rc != CLI_OPT_LOCAL)
+            return rc;
+        *force = true; /* the only option of its own */
+    }
+    return CLI_OPT_NEXT;
+}
+
+int
 cli_parse_globals(struct cli *c, const char *cmd, const char *help, int argc,
                   char **argv)
 {
