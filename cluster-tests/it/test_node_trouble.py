@@ -96,20 +96,22 @@ class NodeTrouble(NodeTest):
                        timeout=30, msg="pool-1 waits out the trouble")
             self.assertNotEqual(n.dep("pool")["state"], "failed")
 
-            # Shown in the node's health and in /metrics. (The health is
-            # refreshed on the node's own schedule: pool-1's event can
-            # come before it counts pool-1.)
-            seen = {}
-
+            # Shown in the node's health and in /metrics. The count is of
+            # agents waiting out the trouble right now: one whose retry's
+            # spawn is under way is not waiting (under load, for a while),
+            # and the health is refreshed at most once a second, so each
+            # view is polled until it shows both.
             def health_counts_both():
-                seen["nodes"] = n.ok("nodes", json=True).data["nodes"]
-                return seen["nodes"][0]["health"]["agents_node_trouble"] == 2
+                nodes = n.ok("nodes", json=True).data["nodes"]
+                return nodes[0]["health"]["agents_node_trouble"] == 2
             wait_until(health_counts_both, timeout=10,
                        msg="health counting 2 agents held by node trouble")
-            self.assertIn("2 held by node trouble", n.ok("nodes").out)
+            wait_until(lambda: "2 held by node trouble" in n.ok("nodes").out,
+                       timeout=10, msg="`naos nodes` saying so")
             self.assertGreaterEqual(
                 metric(n, "naos_node_trouble_total", reason="EMFILE"), 4)
-            self.assertEqual(metric(n, "naos_agents_node_trouble"), 2)
+            wait_until(lambda: metric(n, "naos_agents_node_trouble") == 2,
+                       timeout=10, msg="the gauge counting both")
 
             # The trouble ends: everything runs, nothing failed, and the
             # victim's intensity holds its one crash only.
