@@ -300,17 +300,20 @@ cli_print_message(const struct cli *c, const Naos__V1__Reply *r,
     fputc('\n', stdout);
 }
 
-int
-cli_parse_globals_force(struct cli *c, const char *cmd, const char *help,
-                        int argc, char **argv, bool *force)
+/* Globals, -h, and --force when force is non-NULL (set in *force). */
+static int
+parse_globals(struct cli *c, const char *cmd, const char *help, int argc,
+              char **argv, bool *force)
 {
     enum { OPT_FORCE = CLI_OPT_FIRST_LOCAL };
-    static const struct option longopts[] = {
+    static const struct option with_force[] = {
         {"force", no_argument, NULL, OPT_FORCE},
         CLI_GLOBAL_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    *force = false;
+    const struct option *longopts = force ? with_force : with_force + 1;
+    if (force)
+        *force = false;
     optind = 0;
     opterr = 0;
     int opt;
@@ -320,29 +323,23 @@ cli_parse_globals_force(struct cli *c, const char *cmd, const char *help,
             continue;
         if (rc != CLI_OPT_LOCAL)
             return rc;
-        *force = true; /* the only option of its own */
+        if (force == NULL)
+            return cli_usage(cmd, "unexpected option");
+        *force = true;
     }
     return CLI_OPT_NEXT;
+}
+
+int
+cli_parse_globals_force(struct cli *c, const char *cmd, const char *help,
+                        int argc, char **argv, bool *force)
+{
+    return parse_globals(c, cmd, help, argc, argv, force);
 }
 
 int
 cli_parse_globals(struct cli *c, const char *cmd, const char *help, int argc,
                   char **argv)
 {
-    static const struct option longopts[] = {
-        CLI_GLOBAL_LONGOPTS,
-        {NULL, 0, NULL, 0},
-    };
-    optind = 0;
-    opterr = 0;
-    int opt;
-    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        int rc = cli_opt_common(c, cmd, help, opt, argv);
-        if (rc == CLI_OPT_NEXT)
-            continue;
-        if (rc == CLI_OPT_LOCAL)
-            return cli_usage(cmd, "unexpected option");
-        return rc;
-    }
-    return CLI_OPT_NEXT;
+    return parse_globals(c, cmd, help, argc, argv, NULL);
 }

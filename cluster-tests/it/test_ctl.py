@@ -15,7 +15,6 @@ import json
 import os
 import resource
 import subprocess
-import time
 import unittest
 
 from harness import NAOS_BIN, NodeTest
@@ -123,7 +122,15 @@ class BrokenPeers(NodeTest):
                     s.connect(os.path.join(n.run, name))
                     if payload:
                         s.sendall(payload)
-                    time.sleep(0.05)  # the node has sent its header
+                    # left once the node has sent its header (mid-
+                    # negotiation, where NNG 1.5's listener broke)
+                    s.settimeout(10)
+                    got = b""
+                    while len(got) < 8:
+                        chunk = s.recv(8 - len(got))
+                        if not chunk:
+                            break  # closed on the junk: left as well
+                        got += chunk
                     s.close()
             n.ok("ping")
             n.deploy("a", ["sleep", "1000"])

@@ -8,7 +8,6 @@ so with exit 112.
 NAOS_TESTING_UNKNOWN_REPLY=N makes the node answer "outcome unknown" to
 the Nth command it applies, though it carried it out: what a client sees
 when the leader that took its command dies before answering."""
-import time
 import unittest
 
 from harness import NodeTest, wait_until, within
@@ -26,7 +25,8 @@ class Dedup(NodeTest):
             self.assertIn("this retry of it changed nothing", r.out)
             new = n.wait_running_pid("x/x", within(5), other_than=pid)
             # once: a restart carried out twice would end the new run too
-            time.sleep(1)
+            # (by the barrier, anything the node was due to do is done)
+            n.barrier()
             self.assertEqual(n.node_at("x/x")["pid"], new)
             self.assertEqual(n.metric("naos_command_retries_total",
                                       found="door"), 1)
