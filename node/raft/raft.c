@@ -51,6 +51,7 @@ struct raft_peer {
     uint64_t next;  /* next index to send */
     uint64_t match; /* highest index known replicated there */
     bool inflight;  /* an APPEND with entries is unanswered */
+    bool behind;    /* its log ends below the base: it needs a snapshot */
     uint64_t commit_sent; /* the commit index of the last APPEND sent */
     naos_time heard; /* last APPEND_RESP of this term (check-quorum) */
     bool granted;   /* (pre)vote tally */
@@ -502,7 +503,10 @@ send_append(struct raft *r, struct raft_peer *p)
     uint64_t prev = p->next - 1;
     NAOS_ASSERT(prev <= last_index(r));
     size_t n = 0, bytes = 0;
-    while (p->next + n <= last_index(r) && n < r->cfg.max_entries_per_msg) {
+    /* a peer behind the base gets heartbeats only (it cannot take
+     * entries until it has installed a snapshot) */
+    while (!p->behind && p->next + n <= last_index(r) &&
+           n < r->cfg.max_entries_per_msg) {
         size_t len = at(r, p->next + n)->len;
         if (n > 0 && bytes + len > r->cfg.max_msg_bytes)
             break;
@@ -638,6 +642,7 @@ become_leader(struct raft *r)
         p->next = last_index(r) + 1;
         p->match = 0;
         p->inflight = false;
+        p->behind = false;
         p->heard = r->now; /* a grace of one election timeout */
         p->read_acked = 0;
     }
@@ -974,6 +979,7 @@ handle_append_resp(struct raft *r, const struct raft_msg *m)
         if (m->match_index <= p->match)
             return; /* stale or duplicate: answering it would echo it */
         p->inflight = false;
+        p->behind = false;
         p->match = m->match_index;
         if (p->next < p->match + 1)
             p->next = p->match + 1;
@@ -1003,14 +1009,14 @@ handle_append_resp(struct raft *r, const struct raft_msg *m)
         next = p->match + 1;
     if (next <= r->base) {
         /* From the base on: it holds the base (or commits past it) unless
-         * its log ends below what we compacted, which only a snapshot
-         * could mend (compaction keeps what every voter holds; a data
-         * directory restored from an old backup breaks that). Such a
-         * peer is probed at the heartbeats only: answering each of its
+         * its log ends below what we compacted: then it needs a snapshot,
+         * which the driver sends (raft_peers_behind). Meanwhile it is
+         * probed at the heartbeats only: answering each of its
          * rejections at once would bounce messages at network speed. */
         next = r->base + 1;
         if (m->hint_index < r->base) {
             r->stats.behind_base++;
+            p->behind = true;
             p->next = next;
             p->inflight = false;
             return;
@@ -1256,10 +1262,11 @@ raft_propose(struct raft *r, uint32_t type, uint32_t version,
     }
     if (r->log_bytes + len > r->cfg.max_log_bytes) {
         snprintf(r->errmsg, sizeof(r->errmsg),
-                 "the cluster's log holds %zu bytes of commands and its "
-                 "budget is %zu (all voters hold only to %llu)",
-                 r->log_bytes, r->cfg.max_log_bytes,
-                 (unsigned long long)r->held);
+                 "the cluster's log holds %zu bytes of commands not "
+                 "compacted yet and its budget is %zu (applied to %llu of "
+                 "%llu)", r->log_bytes, r->cfg.max_log_bytes,
+                 (unsigned long long)r->applied,
+                 (unsigned long long)last_index(r));
         return NAOS_EBUSY;
     }
     struct raft_entry e = {.index = last_index(r) + 1,
@@ -1556,11 +1563,6 @@ int
 raft_compact(struct raft *r, uint64_t below)
 {
     NAOS_ASSERT(!r->in_ready);
-    if (below > r->held + 1)
-        return errf(r->errmsg, sizeof(r->errmsg), "raft: cannot compact "
-                    "below %llu: every voter is known to hold the log "
-                    "only up to %llu", (unsigned long long)below,
-                    (unsigned long long)r->held);
     if (below > r->applied + 1 || below > last_index(r))
         return errf(r->errmsg, sizeof(r->errmsg), "raft: cannot compact "
                     "below %llu: applied %llu, last %llu",
@@ -1577,6 +1579,127 @@ raft_compact(struct raft *r, uint64_t below)
     memmove(r->log, r->log + drop, (r->nlog - drop) * sizeof(*r->log));
     r->nlog -= drop;
     r->base += drop;
+    return NAOS_OK;
+}
+
+uint64_t
+raft_compact_point(const struct raft *r, uint64_t applied,
+                   size_t keep_entries, size_t keep_bytes)
+{
+    if (applied > r->applied)
+        applied = r->applied;
+    if (applied > last_index(r))
+        applied = last_index(r);
+    uint64_t below = applied < r->held ? applied : r->held;
+    if (applied <= r->base)
+        return below;
+    /* entries (k, applied] stay for a voter that lags: at most
+     * keep_entries of them, keep_bytes of data */
+    uint64_t k = applied;
+    size_t bytes = 0;
+    if (applied - r->base <= keep_entries && r->log_bytes <= keep_bytes) {
+        k = r->base; /* everything in the log fits */
+    } else {
+        for (size_t n = 0; k > r->base && n < keep_entries; n++) {
+            size_t len = at(r, k)->len;
+            if (bytes + len > keep_bytes)
+                break;
+            bytes += len;
+            k--;
+        }
+    }
+    uint64_t floor = k + 1 < applied ? k + 1 : applied;
+    return floor > below ? floor : below;
+}
+
+size_t
+raft_peers_behind(const struct raft *r, struct raft_id *out, size_t cap)
+{
+    size_t n = 0;
+    if (r->role != RAFT_LEADER)
+        return 0;
+    for (size_t i = 0; i < r->npeers; i++)
+        if (r->peers[i].behind) {
+            if (n < cap)
+                out[n] = r->peers[i].id;
+            n++;
+        }
+    return n;
+}
+
+/* snap_answer: the follower's answer to its leader after a snapshot it
+ * had or installed, as to an APPEND that verified up to match. */
+static void
+snap_answer(struct raft *r, uint64_t match)
+{
+    struct raft_msg resp = {.type = RAFT_MSG_APPEND_RESP,
+                            .to = r->leader,
+                            .term = r->term,
+                            .success = true,
+                            .match_index = match};
+    send_msg(r, &resp, 0, 0);
+}
+
+enum raft_snap_verdict
+raft_snapshot_offer(struct raft *r, struct raft_id from, uint64_t term,
+                    uint64_t index, uint64_t snap_term, naos_time now)
+{
+    NAOS_ASSERT(!r->in_ready);
+    r->now = now;
+    if (r->role != RAFT_FOLLOWER || term != r->term || from.v == 0 ||
+        r->leader.v != from.v || index == 0 || snap_term == 0 ||
+        snap_term > term || index > UINT64_MAX / 2) {
+        r->stats.snap_refused++;
+        return RAFT_SNAP_REFUSE;
+    }
+    r->last_heard_leader = now; /* it is the leader's word */
+    reset_election(r);
+    if (index <= r->commit) {
+        r->stats.snap_had++;
+        snap_answer(r, r->commit);
+        return RAFT_SNAP_HAVE;
+    }
+#ifndef RAFT_MUTATION_SNAP_DISCARD_MATCHING
+    /* (planted bug SNAP_DISCARD_MATCHING: a log that agrees is replaced
+     * anyway, losing the entries after index that it acknowledged) */
+    if (index <= last_index(r) && raft_term_at(r, index) == snap_term) {
+        /* log matching: our log agrees with the leader's up to index,
+         * and a snapshot holds only what is committed */
+        r->stats.snap_had++;
+        r->commit = index;
+        snap_answer(r, index);
+        return RAFT_SNAP_HAVE;
+    }
+#endif
+    return RAFT_SNAP_INSTALL;
+}
+
+int
+raft_snapshot_installed(struct raft *r, uint64_t index, uint64_t snap_term,
+                        naos_time now)
+{
+    NAOS_ASSERT(!r->in_ready);
+    r->now = now;
+    if (index <= r->commit || snap_term == 0 || snap_term > r->term)
+        return errf(r->errmsg, sizeof(r->errmsg), "raft: snapshot of "
+                    "(%llu, %llu) not above commit %llu in term %llu",
+                    (unsigned long long)index, (unsigned long long)snap_term,
+                    (unsigned long long)r->commit,
+                    (unsigned long long)r->term);
+    for (size_t i = 0; i < r->nlog; i++)
+        naos_free((void *)r->log[i].data);
+    r->nlog = 0;
+    r->log_bytes = 0;
+    r->base = index;
+    r->base_term = snap_term;
+    r->stable = index;
+    r->truncated = false;
+    r->commit = index;
+    r->applied = index;
+    r->persisted.commit = index; /* in the driver's transaction */
+    r->stats.snap_installed++;
+    if (r->role == RAFT_FOLLOWER && r->leader.v != 0)
+        snap_answer(r, index);
     return NAOS_OK;
 }
 

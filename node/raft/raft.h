@@ -43,10 +43,16 @@
  * Not built yet:
  *   TODO(#11) membership changes (one voter at a time, the 2015 fix) and
  *     learners: the voter set is fixed at raft_alloc;
- *   TODO(#11) snapshots: every node compacts its applied entries up to
- *     what every voter holds (raft_held, raft_compact); a voter that lags
- *     (down for long) holds compaction back, and the log then grows to its
- *     budget, since there is no snapshot to send it instead;
+ * Snapshots (the core never sees their bytes): a leader marks a peer whose
+ *     log ends below the compacted base as behind (raft_peers_behind),
+ *     stops sending it entries (heartbeats only), and the driver sends it
+ *     a snapshot of the applied state out of band. The follower asks the
+ *     core whether to install one (raft_snapshot_offer), loads it into its
+ *     store with its log reduced to the snapshot's last entry, and tells the
+ *     core (raft_snapshot_installed), which answers the leader as an
+ *     APPEND that verified up to there. Compaction no longer waits for a
+ *     voter that lags (raft_compact_point keeps a budget of entries for
+ *     it; past that it gets a snapshot).
  *   TODO(#11) pipelining (one Append in flight per follower, re-sent
  *     every heartbeat until answered).
  *
@@ -307,9 +313,8 @@ struct raft_config {
 };
 
 /* The log's budget (max_log_bytes): what a cluster keeps before it
- * refuses commands. Applied entries every voter holds are compacted; a
- * voter that lags for long holds them back (no snapshots yet), and this
- * bounds what it can hold back. */
+ * refuses commands. Applied entries are compacted (raft_compact_point),
+ * so what it bounds is mostly entries not applied yet. */
 #define RAFT_MAX_LOG_BYTES ((size_t)256 * 1024 * 1024)
 
 /* raft_config_default sets every field of c to its default and clears the
@@ -328,8 +333,8 @@ int raft_config_validate(const struct raft_config *c, char *errbuf,
  * index; applied <= commit. A compacted log (first_index > 1) must hold
  * at least one entry and start at or below applied; its first entry
  * becomes the core's base (raft_first_index is then first_index + 1, and
- * raft_held starts there): the driver compacts only what every voter
- * holds (raft_compact), so no voter needs it. Borrowed (copied at raft_alloc). A new node passes
+ * raft_held starts there); a voter that needs what went is sent a
+ * snapshot. Borrowed (copied at raft_alloc). A new node passes
  * RAFT_RESTORE_ZERO. */
 struct raft_restore {
     struct raft_hard hard;
@@ -449,13 +454,66 @@ uint64_t raft_held(const struct raft *r);
 /* raft_compact forgets the entries below `below` (all applied; the last
  * entry always stays, as store_log_compact_txn keeps it), after the
  * driver deleted them from the store; the core keeps the term of the
- * entry just below (raft_term_at still answers for it). Only what every
- * voter holds may go (below <= raft_held + 1): no voter can then need an
- * entry that is gone (there are no snapshots to send instead, TODO(#11)).
+ * entry just below (raft_term_at still answers for it). A voter whose log
+ * ends below what went is then sent a snapshot (raft_peers_behind).
  * Not between raft_ready and raft_advance. Returns NAOS_OK (also when
- * nothing is below), NAOS_EINVAL (below > raft_held+1, > applied+1 or >
- * the last index; raft_errmsg says). */
+ * nothing is below), NAOS_EINVAL (below > applied+1 or > the last index;
+ * raft_errmsg says). */
 int raft_compact(struct raft *r, uint64_t below);
+
+/* raft_compact_point: where to compact (raft_compact's `below`), given the
+ * index the store has applied: everything applied that every voter holds
+ * (raft_held), and beyond that only what leaves the last keep_entries
+ * applied entries, and at most keep_bytes of their data, in the log for a
+ * voter that lags (one that lags further is sent a snapshot). Never above
+ * applied (the last applied entry stays). 0: nothing to compact. */
+uint64_t raft_compact_point(const struct raft *r, uint64_t applied,
+                            size_t keep_entries, size_t keep_bytes);
+
+/* raft_peers_behind (leader): the peers whose log ends below the compacted
+ * base (they rejected an APPEND from the base with a hint below it), into
+ * out (at most cap); returns how many there are. A peer stays listed
+ * until it acknowledges an APPEND again: after it installed a snapshot,
+ * or if it turns out to hold the log after all. 0 on a non-leader. */
+size_t raft_peers_behind(const struct raft *r, struct raft_id *out,
+                         size_t cap);
+
+/* enum raft_snap_verdict: raft_snapshot_offer's answer. */
+enum raft_snap_verdict {
+    RAFT_SNAP_INSTALL = 1, /* load it, then call raft_snapshot_installed */
+    RAFT_SNAP_HAVE,        /* this log already holds it: answered, nothing
+                              to load */
+    RAFT_SNAP_REFUSE,      /* not from this term's leader (or malformed):
+                              drop it */
+};
+
+/* raft_snapshot_offer (follower): `from` offers a snapshot of the applied
+ * state after entry (index, snap_term), in its term `term`. Taken only
+ * from the leader this node follows in its current term. HAVE when the
+ * log already agrees up to index (index at or below the commit index, or
+ * the entry there has snap_term): the leader is answered as after an
+ * APPEND that verified so far, and the commit index may move to index.
+ * Else INSTALL: the driver loads the snapshot into its store in ONE synced
+ * transaction with the log reduced to the one entry (index, snap_term) and
+ * the hard state's commit set to index, then calls
+ * raft_snapshot_installed before any other call into the core. Entries
+ * after index are discarded with the rest of the log: they disagree with
+ * the leader's (the entry at index differs), so none is committed. Not
+ * between raft_ready and raft_advance. */
+enum raft_snap_verdict raft_snapshot_offer(struct raft *r,
+                                           struct raft_id from,
+                                           uint64_t term, uint64_t index,
+                                           uint64_t snap_term,
+                                           naos_time now);
+
+/* raft_snapshot_installed: the driver has durably replaced the log by the
+ * snapshot of (index, snap_term) (raft_snapshot_offer said INSTALL): the
+ * core's log becomes empty above that base, commit and applied move to
+ * index, and the leader is answered (APPEND_RESP, match index). Returns
+ * NAOS_OK, or NAOS_EINVAL when index is not above the commit index or
+ * snap_term is above the term (raft_errmsg says; nothing changed). */
+int raft_snapshot_installed(struct raft *r, uint64_t index,
+                            uint64_t snap_term, naos_time now);
 
 /* raft_errmsg: why the last call that failed did. */
 const char *raft_errmsg(const struct raft *r);
@@ -474,9 +532,11 @@ struct raft_stats {
     uint64_t reads_ok;        /* ReadIndex reads confirmed */
     uint64_t reads_failed;    /* ... failed by a step-down */
     uint64_t behind_base;     /* rejections from a peer whose log ends
-                                 below the compacted base (never, while
-                                 compaction keeps what every voter holds;
-                                 a snapshot would be needed) */
+                                 below the compacted base (it is sent a
+                                 snapshot: raft_peers_behind) */
+    uint64_t snap_installed;  /* snapshots installed (follower) */
+    uint64_t snap_had;        /* offers the log already held */
+    uint64_t snap_refused;    /* offers refused (not this term's leader) */
 };
 const struct raft_stats *raft_stats_get(const struct raft *r);
 

@@ -509,8 +509,9 @@ fx_commit(struct fx *fx, unsigned l, int k)
 }
 
 /* Three voters compact what every voter holds (raft_held): a follower
- * cut off holds the leader's `held` back, and compaction above it is
- * refused; once healed it catches up from entries the leader still has.
+ * cut off holds the leader's `held` back, and raft_compact_point keeps
+ * the entries above it within its budget; once healed it catches up from
+ * entries the leader still has.
  * A follower restarted from a compacted disk (its first entry the base)
  * and a restarted commit index below the leader's base rejoins. */
 static void
@@ -531,8 +532,16 @@ test_voters_compact_what_all_hold(void)
     NT_EQ_INT(raft_commit(fx.nodes[l].r), idx);
     NT_EQ_INT(raft_held(fx.nodes[l].r), c1);
     NT_EQ_INT(raft_held(fx.nodes[f1].r), c1);
-    NT_EQ_INT(raft_compact(fx.nodes[l].r, c1 + 2), NAOS_EINVAL);
-    NT_CONTAINS(raft_errmsg(fx.nodes[l].r), "only up to");
+    /* within the budget: only what every voter holds */
+    NT_EQ_INT(raft_compact_point(fx.nodes[l].r, idx, 16, 1 << 20), c1);
+    /* over it (3 entries, or 2 bytes): the last ones stay */
+    NT_EQ_INT(raft_compact_point(fx.nodes[l].r, idx, 3, 1 << 20), idx - 2);
+    NT_EQ_INT(raft_compact_point(fx.nodes[l].r, idx, 16, 2), idx - 1);
+    NT_EQ_INT(raft_compact_point(fx.nodes[l].r, idx, 0, 0), idx);
+    /* never above what the caller applied */
+    NT_EQ_INT(raft_compact_point(fx.nodes[l].r, c1, 0, 0), c1);
+    NT_EQ_INT(raft_compact(fx.nodes[l].r, idx + 1), NAOS_EINVAL);
+    NT_CONTAINS(raft_errmsg(fx.nodes[l].r), "applied");
     NT_EQ_INT(raft_compact(fx.nodes[l].r, c1 + 1), NAOS_OK);
     NT_EQ_INT(raft_compact(fx.nodes[f1].r, c1 + 1), NAOS_OK);
     NT_EQ_INT(raft_first_index(fx.nodes[l].r), c1 + 1);
@@ -1196,8 +1205,8 @@ test_log_budget(void)
     last = raft_last_index(r);
     NT_EQ_INT(raft_propose(r, RAFT_ENTRY_COMMAND, 1, buf, 51, fx.now, &idx),
               NAOS_EBUSY);
-    NT_CONTAINS(raft_errmsg(r), "holds 200 bytes of commands and its budget "
-                                "is 250");
+    NT_CONTAINS(raft_errmsg(r), "holds 200 bytes of commands not compacted "
+                                "yet and its budget is 250");
     NT_EQ_INT(raft_last_index(r), last);
     NT_EQ_INT(raft_propose(r, RAFT_ENTRY_COMMAND, 1, buf, 50, fx.now, &idx),
               NAOS_OK);
@@ -1297,6 +1306,162 @@ test_behind_base_probed_at_heartbeats(void)
                 (unsigned long long)(st->behind_base - before),
                 (unsigned long long)(st->sent[RAFT_MSG_APPEND] - sent));
     NT_EQ_INT(raft_last_index(fx.nodes[f2].r), 3); /* only a snapshot */
+    fx_fini(&fx);
+}
+
+/* fx_install plays the driver of `to` installing the snapshot `from`
+ * would send (its applied state after index): to's disk becomes from's
+ * log up to index, compacted there (first = index), commit and applied
+ * index, as one synced write, then the core is told. */
+static void
+fx_install(struct fx *fx, unsigned from, unsigned to, uint64_t index)
+{
+    struct fx_node *src = &fx->nodes[from], *dst = &fx->nodes[to];
+    NT_TRUE(src->disk.n >= index && src->applied >= index);
+    struct fx_disk *d = &dst->disk;
+    for (size_t i = 0; i < d->n; i++)
+        free((void *)d->ents[i].data);
+    d->ents = realloc(d->ents, index * sizeof(*d->ents));
+    for (uint64_t i = 0; i < index; i++) {
+        struct raft_entry e = src->disk.ents[i];
+        if (e.len) {
+            void *p = malloc(e.len);
+            memcpy(p, e.data, e.len);
+            e.data = p;
+        }
+        d->ents[i] = e;
+        dst->applied_term[i + 1] = e.term;
+    }
+    d->n = index;
+    d->hard.commit = index;
+    dst->first = index;
+    dst->applied = index;
+    NT_EQ_INT(raft_snapshot_installed(dst->r, index,
+                                      src->disk.ents[index - 1].term,
+                                      fx->now), NAOS_OK);
+    fx_pump(fx, to);
+}
+
+/* A follower cut off while the others compacted past its log is listed
+ * as behind and sent heartbeats only; once it installed a snapshot of
+ * the leader's applied state it is answered from there and catches up
+ * with the entries that followed, and new entries reach it. */
+static void
+test_snapshot_to_a_follower_behind_the_base(void)
+{
+    struct fx fx;
+    unsigned l, f1, f2;
+    fx_three_led(&fx, &l, &f1, &f2);
+    uint64_t c1 = fx_commit(&fx, l, 3);
+    fx_isolate(&fx, f2, true);
+    uint64_t idx = fx_commit(&fx, l, 20);
+    /* the leader and f1 keep 4 entries for a laggard, then compact */
+    uint64_t below = raft_compact_point(fx.nodes[l].r, idx, 4, 1 << 20);
+    NT_EQ_INT(below, idx - 3);
+    NT_TRUE(below > c1 + 1);
+    NT_EQ_INT(raft_compact(fx.nodes[l].r, below), NAOS_OK);
+    NT_EQ_INT(raft_compact(fx.nodes[f1].r, below), NAOS_OK);
+    struct raft_id behind[4];
+    NT_EQ_INT(raft_peers_behind(fx.nodes[l].r, behind, 4), 0);
+
+    /* healed: f2 rejects from the base, and is listed */
+    fx_isolate(&fx, f2, false);
+    fx_run(&fx, 120);
+    NT_EQ_INT(raft_peers_behind(fx.nodes[l].r, behind, 4), 1);
+    NT_EQ_INT(behind[0].v, fx.ids[f2].v);
+    NT_EQ_INT(raft_peers_behind(fx.nodes[f1].r, behind, 4), 0);
+    NT_EQ_INT(raft_last_index(fx.nodes[f2].r), c1);
+    /* heartbeats only: nothing new lands in f2's log, it stays a
+     * follower of this leader */
+    fx_run(&fx, 300);
+    NT_EQ_INT(raft_last_index(fx.nodes[f2].r), c1);
+    NT_TRUE(raft_role_get(fx.nodes[f2].r) == RAFT_FOLLOWER);
+    NT_EQ_INT(raft_leader(fx.nodes[f2].r).v, fx.ids[l].v);
+
+    /* the offer from another node, or another term, is refused */
+    uint64_t term = raft_term(fx.nodes[l].r);
+    uint64_t at = fx.nodes[l].applied; /* the snapshot: the applied state */
+    uint64_t sterm = raft_term_at(fx.nodes[l].r, at);
+    NT_EQ_INT(raft_snapshot_offer(fx.nodes[f2].r, fx.ids[f1], term, at,
+                                  sterm, fx.now), RAFT_SNAP_REFUSE);
+    NT_EQ_INT(raft_snapshot_offer(fx.nodes[f2].r, fx.ids[l], term + 1, at,
+                                  sterm, fx.now), RAFT_SNAP_REFUSE);
+    NT_EQ_INT(raft_snapshot_offer(fx.nodes[f2].r, fx.ids[l], term, at,
+                                  term + 1, fx.now), RAFT_SNAP_REFUSE);
+    NT_EQ_INT(raft_stats_get(fx.nodes[f2].r)->snap_refused, 3);
+    NT_EQ_INT(raft_snapshot_offer(fx.nodes[f2].r, fx.ids[l], term, at,
+                                  sterm, fx.now), RAFT_SNAP_INSTALL);
+    /* an install that would take the log back is refused */
+    NT_EQ_INT(raft_snapshot_installed(fx.nodes[f2].r, c1, sterm, fx.now),
+              NAOS_EINVAL);
+
+    /* meanwhile the leader commits more */
+    uint64_t idx2 = fx_commit(&fx, l, 2);
+    fx_install(&fx, l, f2, at);
+    NT_EQ_INT(raft_first_index(fx.nodes[f2].r), at + 1);
+    NT_EQ_INT(raft_commit(fx.nodes[f2].r), at);
+    NT_EQ_INT(raft_applied(fx.nodes[f2].r), at);
+    NT_EQ_INT(raft_stats_get(fx.nodes[f2].r)->snap_installed, 1);
+    fx_run(&fx, 120);
+    NT_EQ_INT(raft_peers_behind(fx.nodes[l].r, behind, 4), 0);
+    NT_EQ_INT(raft_last_index(fx.nodes[f2].r), idx2);
+    NT_EQ_INT(raft_commit(fx.nodes[f2].r), idx2);
+    NT_EQ_INT(fx.nodes[f2].applied, idx2);
+    for (uint64_t i = at + 1; i <= idx2; i++)
+        NT_EQ_INT(fx.nodes[f2].applied_term[i], fx.nodes[l].applied_term[i]);
+    /* new entries reach it, and it restarts from its compacted disk */
+    uint64_t idx3 = fx_commit(&fx, l, 1);
+    NT_EQ_INT(raft_commit(fx.nodes[f2].r), idx3);
+    fx_crash(&fx, f2);
+    fx_start(&fx, f2);
+    NT_EQ_INT(raft_first_index(fx.nodes[f2].r), at + 1);
+    fx_run(&fx, 120);
+    NT_EQ_INT(raft_commit(fx.nodes[f2].r), idx3);
+    fx_fini(&fx);
+}
+
+/* A follower offered a snapshot its log already holds keeps its log,
+ * entries after the snapshot's last included, and is answered as after
+ * an append (Figure 13 step 6): discarding them could lose an entry its
+ * acknowledgement helped commit. */
+static void
+test_snapshot_offer_already_held(void)
+{
+    struct fx fx;
+    unsigned l, f1, f2;
+    fx_three_led(&fx, &l, &f1, &f2);
+    uint64_t idx = fx_commit(&fx, l, 3);
+    uint64_t term = raft_term(fx.nodes[l].r);
+    /* at or below the commit index */
+    NT_EQ_INT(raft_snapshot_offer(fx.nodes[f1].r, fx.ids[l], term, idx - 1,
+                                  term, fx.now), RAFT_SNAP_HAVE);
+    /* two more entries reach f1 only, not yet committed there */
+    uint64_t e1, e2;
+    NT_EQ_INT(raft_propose(fx.nodes[l].r, RAFT_ENTRY_COMMAND, 1, "a", 1,
+                           fx.now, &e1), NAOS_OK);
+    NT_EQ_INT(raft_propose(fx.nodes[l].r, RAFT_ENTRY_COMMAND, 1, "b", 1,
+                           fx.now, &e2), NAOS_OK);
+    fx_pump(&fx, l);
+    fx_drop(&fx, (int)l, -1); /* e1 alone is lost; the heartbeat carries
+                                 both */
+    fx.now += 60;
+    raft_tick(fx.nodes[l].r, fx.now);
+    fx_pump(&fx, l);
+    fx_drop(&fx, (int)l, (int)f2);
+    NT_TRUE(fx_deliver(&fx, l, f1, RAFT_MSG_APPEND) > 0);
+    fx_drop(&fx, (int)f1, (int)l); /* its answer is lost */
+    NT_EQ_INT(raft_last_index(fx.nodes[f1].r), e2);
+    NT_TRUE(raft_commit(fx.nodes[f1].r) < e1);
+    /* a snapshot up to e1 (held with that term): kept, commit moves */
+    NT_EQ_INT(raft_snapshot_offer(fx.nodes[f1].r, fx.ids[l], term, e1,
+                                  term, fx.now), RAFT_SNAP_HAVE);
+    NT_EQ_INT(raft_last_index(fx.nodes[f1].r), e2);
+    NT_EQ_INT(raft_commit(fx.nodes[f1].r), e1);
+    NT_EQ_INT(raft_stats_get(fx.nodes[f1].r)->snap_had, 2);
+    fx_pump(&fx, f1);
+    NT_TRUE(fx_deliver(&fx, f1, l, RAFT_MSG_APPEND_RESP) > 0);
+    fx_run(&fx, 120);
+    NT_EQ_INT(raft_commit(fx.nodes[f1].r), e2);
     fx_fini(&fx);
 }
 
@@ -1539,6 +1704,8 @@ main(void)
         NT_CASE(test_commit_reaches_follower_with_append_in_flight),
         NT_CASE(test_voters_compact_what_all_hold),
         NT_CASE(test_behind_base_probed_at_heartbeats),
+        NT_CASE(test_snapshot_to_a_follower_behind_the_base),
+        NT_CASE(test_snapshot_offer_already_held),
         NT_CASE(test_read_index_majority_ack),
         NT_CASE(test_read_index_waits_term_commit),
         NT_CASE(test_read_index_partitioned_leader),
