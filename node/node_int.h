@@ -26,6 +26,7 @@
 #include "node/sup/sup.h"
 #include "node/wire/wire.h"
 #include "store/batch.h"
+#include "store/snapshot.h"
 #include "store/state.h"
 #include "store/store.h"
 
@@ -668,6 +669,34 @@ void node__forward_tick(struct node *n);
 naos_time node__forward_deadline(struct node *n);
 void node__forward_job_done(struct node *n, struct node_fwd_job *job);
 void node__forward_close(struct node *n);
+
+/* ---- node_snapfile.c: the applied state in an unnamed file ---- */
+
+struct node_snapfile;
+/* node_snapfile_done_fn: the file is written (or failed: see
+ * node__snapfile_result), on the loop. f stays the caller's to free. */
+typedef void (*node_snapfile_done_fn)(struct node *n, struct node_snapfile *f,
+                                      void *arg);
+/* node__snapfile_open_unnamed: a new file of the data directory without a
+ * name (read-write), in *out. NAOS_OK or NAOS_ESYS (errno kept). */
+int node__snapfile_open_unnamed(struct node *n, int *out);
+/* node__snapfile_save starts writing the applied state (store/snapshot.h)
+ * into a new unnamed file, on a thread of its own; done is called on the
+ * loop when it ends. NAOS_OK (*out set), else err says why. */
+int node__snapfile_save(struct node *n, node_snapfile_done_fn done, void *arg,
+                        struct node_snapfile **out, char *err, size_t errlen);
+/* node__snapfile_free drops f and its file (waits for its thread if it
+ * still writes: only when the node stops). NULL is fine. */
+void node__snapfile_free(struct node_snapfile *f);
+bool node__snapfile_running(const struct node_snapfile *f);
+/* node__snapfile_result: the save's outcome, *err its message. */
+int node__snapfile_result(const struct node_snapfile *f, const char **err);
+const struct snap_info *node__snapfile_info(const struct node_snapfile *f);
+uint64_t node__snapfile_write_ms(const struct node_snapfile *f);
+/* node__snapfile_pread reads len bytes at offset of the written file.
+ * NAOS_OK or NAOS_ESYS (errno kept; EIO when it is shorter). */
+int node__snapfile_pread(const struct node_snapfile *f, void *buf, size_t len,
+                         uint64_t offset);
 
 /* ---- node_snapshot.c: `naos snapshot save` ---- */
 
