@@ -475,6 +475,39 @@ node__cmd_step(struct node *n)
     }
 }
 
+void
+node__cmd_snapshot_installed(struct node *n, uint64_t index,
+                             const char *from)
+{
+    n->applied = index;
+    /* Whoever waits for an entry the snapshot covers cannot be told its
+     * fate from here (the entries are gone): their client's retry is
+     * answered from the client table, which came with the snapshot. */
+    for (size_t i = 0; i < NODE_WAITERS; i++) {
+        struct node_waiter *w = &n->waiters[i];
+        if (w->rep == NULL || w->index > index)
+            continue;
+        ctl_reply_error(w->rep, NAOS__V1__ERROR_CODE__UNKNOWN_OUTCOME,
+                        "outcome unknown: naos-node %s installed a snapshot "
+                        "of the cluster's state past the command (entry "
+                        "%llu) instead of applying it; retry it (the same "
+                        "command is carried out once) or check with `naos "
+                        "status`", n->name, (unsigned long long)w->index);
+        waiter_done(n, w);
+    }
+    char what[160];
+    snprintf(what, sizeof what, "the state after entry %llu, from %s",
+             (unsigned long long)index, from);
+    events_push(&n->events, "snapshot", NULL, n->name, 0, NULL, 0, what,
+                naos_clock_wall_ms(), naos_clock_now_us());
+    /* Level-triggered: the trees are brought to the installed state,
+     * unless the node is still catching up (then once, at the end). */
+    if (!n->catching_up && reconcile_all(&n->rec, n->r.now) != NAOS_OK)
+        NAOS_ERROR("store", "cannot list deployments: %s",
+                   store_errmsg(n->store));
+    drain(n, !n->catching_up);
+}
+
 bool
 node__cmd_pending(const struct node *n)
 {
@@ -744,6 +777,18 @@ node__cmd_open_log(struct node *n, const uint64_t *ids, size_t nv,
                                   .event = node__raft_event,
                                   .read_done = node__read_done,
                                   .ctx = n};
+    /* Tests only (cluster-tests/it/test_raft_snapshot.py): a small
+     * compaction budget, so that a voter falls behind the compacted log
+     * after a few commands. */
+    const char *keep = getenv("NAOS_TESTING_RAFT_KEEP");
+    if (keep && *keep) {
+        rcfg.keep_entries = (size_t)strtoul(keep, NULL, 10);
+        if (rcfg.keep_entries == 0)
+            rcfg.keep_entries = 1;
+        NAOS_WARN("node", "NAOS_TESTING_RAFT_KEEP=%zu (for tests only): the "
+                  "log keeps that many applied entries for a voter that "
+                  "lags", rcfg.keep_entries);
+    }
     char why[256];
     if ((rc = cmdraft_open(&n->log, n->store, &rcfg, n->r.now, why,
                            sizeof why)) != NAOS_OK) {

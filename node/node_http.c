@@ -881,12 +881,35 @@ answer_metrics(struct node *n, struct http_response *res)
              "below are compacted).", (double)raft_first_index(core)},
             {"naos_raft_held_index", "gauge",
              "Every voter holds the log up to this index, as this node "
-             "knows: applied entries up to it are compacted; a voter that "
-             "lags holds it back.", (double)raft_held(core)},
+             "knows: applied entries up to it are compacted; beyond it, "
+             "all but the last 5,000 (a voter further behind is sent a "
+             "snapshot).", (double)raft_held(core)},
+            {"naos_raft_snapshot_age_entries", "gauge",
+             "Entries applied since the log's compacted base (the last "
+             "point a snapshot stands in for): bounded by the compaction "
+             "budget, 5,000.",
+             (double)(n->applied >= raft_first_index(core) - 1
+                          ? n->applied - (raft_first_index(core) - 1)
+                          : 0)},
             {"naos_raft_behind_compaction_total", "counter",
-             "Appends a voter needed from entries this node had compacted "
-             "(0 unless something is wrong: compaction keeps what every "
-             "voter holds).", (double)rst->behind_base},
+             "Appends a voter rejected because its log ends below this "
+             "node's compacted base (each such voter is sent a "
+             "snapshot).", (double)rst->behind_base},
+            {"naos_raft_snapshots_sent_total", "counter",
+             "Snapshots this node sent a voter behind its log, installed "
+             "there.", (double)n->stats.snap_sent},
+            {"naos_raft_snapshots_dropped_total", "counter",
+             "Snapshot transfers this node gave up (refused, stalled, "
+             "failed to write).", (double)n->stats.snap_send_failed},
+            {"naos_raft_snapshot_sent_bytes_total", "counter",
+             "Snapshot bytes this node sent (re-sent chunks included).",
+             (double)n->stats.snap_bytes_sent},
+            {"naos_raft_snapshots_installed_total", "counter",
+             "Snapshots this node installed from its leader.",
+             (double)n->stats.snap_installed},
+            {"naos_raft_snapshot_chunks_refused_total", "counter",
+             "Snapshot chunks or answers refused as malformed or "
+             "foreign.", (double)n->stats.snap_chunks_bad},
             {"naos_raft_proposals_total", "counter",
              "Commands this node proposed to the log as leader (its own "
              "and those its followers relayed).",
@@ -955,6 +978,16 @@ answer_metrics(struct node *n, struct http_response *res)
                         "node grows it as it fills).");
     http_metrics_sample(&m, "naos_store_map_bytes", NULL,
                         (double)store_map_size(n->store));
+    if (n->stats.backup_saved_ms != 0) {
+        /* alert on time() minus it: how old the newest backup is */
+        http_metrics_family(&m, "naos_snapshot_last_saved_timestamp_seconds",
+                            "gauge", "When `naos snapshot save` last wrote "
+                            "a backup of the cluster's state through this "
+                            "node (Unix time; absent: none since it "
+                            "started).");
+        http_metrics_sample(&m, "naos_snapshot_last_saved_timestamp_seconds",
+                            NULL, (double)n->stats.backup_saved_ms / 1000.0);
+    }
     http_metrics_family(&m, "naos_store_commits_total", "counter",
                         "Write transactions the store committed (each one "
                         "synced): applied commands are committed in "

@@ -96,6 +96,12 @@ struct node_stats {
      * as a duplicate, which changed nothing). */
     uint64_t retries_door, retries_log;
     uint64_t snap_builds, snap_build_us; /* status snapshots (node_status.c) */
+    /* Raft snapshots (node_raft_snap.c): sent whole (installed or held),
+     * dropped, their bytes, installed here, chunks refused as malformed */
+    uint64_t snap_sent, snap_send_failed, snap_bytes_sent, snap_installed;
+    uint64_t snap_chunks_bad;
+    int64_t backup_saved_ms; /* the last `naos snapshot save` written here
+                                (wall clock), 0: none since the start */
     uint64_t http_answer_us[HTTP_R__COUNT]; /* reactor time per API route */
     uint64_t node_trouble[4]; /* spawns failed for the node's own reasons:
                                  EMFILE, ENFILE, ENOMEM, EAGAIN */
@@ -358,8 +364,6 @@ struct node {
     unsigned char *raft_buf; /* encoding buffer */
     size_t raft_cap;
     uint64_t raft_unsent;   /* messages not sent (no address, no room) */
-    uint64_t behind_warned; /* raft behind_base when last logged */
-    naos_time behind_warned_at;
     /* A node of several voters starts nothing until it has applied up to
      * the leader's commit index (its own, when it leads): what it applied
      * before may have moved since (node__raft_caught_up). */
@@ -386,6 +390,8 @@ struct node {
     struct reconcile rec;   /* the local trees vs the applied state */
     struct node_snap *snap; /* a `naos snapshot save` under way, or NULL
                                (node_snapshot.c) */
+    struct node_raft_snap *rsnap; /* snapshots to and from peers, or NULL
+                                     (node_raft_snap.c) */
     uint64_t applied;       /* last entry applied */
     uint64_t proposed;      /* the index of the last one */
     uint64_t relay_seq, relayed; /* commands relayed to the leader */
@@ -596,6 +602,11 @@ void node__cmd_leadership_lost(struct node *n);
 /* node__cmd_fatal: a store commit failed (what: for the log); the node
  * stops with exit 111 and everyone waiting is told. */
 void node__cmd_fatal(struct node *n, const char *what);
+/* node__cmd_snapshot_installed: the store now holds a snapshot of the
+ * state after entry index (from: the sender's name): waiters it covers
+ * are told the outcome is unknown, and the trees are reconciled. */
+void node__cmd_snapshot_installed(struct node *n, uint64_t index,
+                                  const char *from);
 
 /* The replicated log's glue (node_raft.c). */
 /* node__raft_voters sets the voters to open the log with (n->voters,
@@ -669,6 +680,19 @@ void node__forward_tick(struct node *n);
 naos_time node__forward_deadline(struct node *n);
 void node__forward_job_done(struct node *n, struct node_fwd_job *job);
 void node__forward_close(struct node *n);
+
+/* ---- node_raft_snap.c: snapshots for a voter behind the log ---- */
+
+/* Sealed types in the Raft range (wire.h), above the core's (65..70). */
+#define NODE_SNAP_CHUNK_TYPE 80u
+#define NODE_SNAP_ACK_TYPE 81u
+/* node__raft_snap_recv takes a chunk or an acknowledgement (m borrowed).
+ * false: refused (counted by the transport). */
+bool node__raft_snap_recv(struct node *n, const struct wire_msg *m);
+/* node__raft_snap_step: start, re-send or drop transfers (each loop). */
+void node__raft_snap_step(struct node *n);
+naos_time node__raft_snap_deadline(const struct node *n);
+void node__raft_snap_close(struct node *n);
 
 /* ---- node_snapfile.c: the applied state in an unnamed file ---- */
 

@@ -81,6 +81,8 @@ node__raft_recv(void *arg, const struct wire_msg *m)
     struct node *n = arg;
     if (n->log == NULL || n->nvoters < 2 || n->fatal)
         return false; /* forming, alone, or stopping: not for us */
+    if (m->type == NODE_SNAP_CHUNK_TYPE || m->type == NODE_SNAP_ACK_TYPE)
+        return node__raft_snap_recv(n, m);
     struct raft_codec_msg d = RAFT_CODEC_MSG_ZERO;
     char err[160];
     if (raft_codec_decode(&d, m->type, m->sender, m->payload, m->len, err,
@@ -374,20 +376,7 @@ node__raft_step(struct node *n)
                     node__node_name(n, n->leader_seen), 0, NULL, 0, term,
                     naos_clock_wall_ms(), naos_clock_now_us());
     }
-    /* A voter whose log ends below what this leader compacted cannot
-     * catch up (no snapshots yet): said in the log, once a minute. */
-    uint64_t behind = core ? raft_stats_get(core)->behind_base : 0;
-    if (behind > n->behind_warned &&
-        (n->behind_warned_at == 0 ||
-         n->r.now - n->behind_warned_at >= 60000)) {
-        NAOS_WARN("raft", "a voter's log ends below entry %llu, which this "
-                  "node compacted: it cannot catch up until snapshots exist "
-                  "(was its data directory restored from an old backup?); "
-                  "naos_raft_behind_compaction_total counts its rejections",
-                  (unsigned long long)raft_first_index(core) - 1);
-        n->behind_warned = behind;
-        n->behind_warned_at = n->r.now;
-    }
+    node__raft_snap_step(n);
 }
 
 naos_time
@@ -397,12 +386,15 @@ node__raft_deadline(struct node *n)
         return n->r.now + 100; /* membership changes are polled */
     if (n->log == NULL || n->nvoters < 2)
         return NAOS_TIME_NEVER;
-    return cmdraft_next_deadline(n->log);
+    naos_time a = cmdraft_next_deadline(n->log);
+    naos_time b = node__raft_snap_deadline(n);
+    return a < b ? a : b;
 }
 
 void
 node__raft_close(struct node *n)
 {
+    node__raft_snap_close(n);
     naos_free(n->raft_buf);
     n->raft_buf = NULL;
     n->raft_cap = 0;

@@ -116,6 +116,7 @@ on_saved(struct node *n, struct node_snapfile *f, void *arg)
         return;
     }
     const struct snap_info *in = node__snapfile_info(s->file);
+    n->stats.backup_saved_ms = in->created_at_ms;
     NAOS_INFO("snapshot", "saved the state after entry %llu: %llu entries, "
               "%llu bytes, in %llu ms (on a thread of its own)",
               (unsigned long long)in->index,

@@ -570,14 +570,12 @@ store_voters_set(struct store *s, const uint64_t *ids, size_t n)
 
 /* ---- rebuilding ---------------------------------------------------------- */
 
-int
-store_log_reset_txn(struct store_txn *t, uint64_t index, uint64_t term)
+/* log_replace: the whole log becomes one no-op entry at (index, term),
+ * and the hard state h. */
+static int
+log_replace(struct store_txn *t, uint64_t index, uint64_t term,
+            const Naos__V1__HardStateRecord *h)
 {
-    if (index == 0 || term == 0)
-        return store_txn_fail(t, NAOS_EINVAL, "store_log_reset: index %llu, "
-                              "term %llu (both > 0)",
-                              (unsigned long long)index,
-                              (unsigned long long)term);
     /* every key is >= eight zero bytes: the whole log goes */
     static const unsigned char zero[8];
     int err = store_txn_del_from(t, STORE_RAFT_LOG, zero, sizeof zero, NULL);
@@ -591,11 +589,44 @@ store_log_reset_txn(struct store_txn *t, uint64_t index, uint64_t term)
     if ((err = store_pb_put(t, STORE_RAFT_LOG, key, sizeof key, &r.base,
                             0)) != NAOS_OK)
         return err;
+    return store_pb_put(t, STORE_RAFT_HARD, HARD_KEY, strlen(HARD_KEY),
+                        &h->base, 0);
+}
+
+int
+store_log_reset_txn(struct store_txn *t, uint64_t index, uint64_t term)
+{
+    if (index == 0 || term == 0)
+        return store_txn_fail(t, NAOS_EINVAL, "store_log_reset: index %llu, "
+                              "term %llu (both > 0)",
+                              (unsigned long long)index,
+                              (unsigned long long)term);
     Naos__V1__HardStateRecord h = NAOS__V1__HARD_STATE_RECORD__INIT;
     h.term = term;
     h.commit = index;
-    return store_pb_put(t, STORE_RAFT_HARD, HARD_KEY, strlen(HARD_KEY),
-                        &h.base, 0);
+    return log_replace(t, index, term, &h);
+}
+
+int
+store_log_install_txn(struct store_txn *t, uint64_t index, uint64_t term)
+{
+    struct store_hard old = STORE_HARD_ZERO;
+    int err = store_hard_get_txn(t, &old);
+    if (err != NAOS_OK)
+        return err;
+    if (index == 0 || term == 0 || term > old.term || index <= old.commit)
+        return store_txn_fail(t, NAOS_EINVAL, "store_log_install: entry "
+                              "(%llu, term %llu) for a log of term %llu "
+                              "committed to %llu",
+                              (unsigned long long)index,
+                              (unsigned long long)term,
+                              (unsigned long long)old.term,
+                              (unsigned long long)old.commit);
+    Naos__V1__HardStateRecord h = NAOS__V1__HARD_STATE_RECORD__INIT;
+    h.term = old.term;
+    h.vote = old.vote;
+    h.commit = index;
+    return log_replace(t, index, term, &h);
 }
 
 int

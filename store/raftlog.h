@@ -143,6 +143,14 @@ int store_voters_get(struct store *s, uint64_t *ids, size_t max, size_t *n);
  * set is stored: nothing changed); NAOS_EINVAL; NAOS_ESTORE. */
 int store_voters_set(struct store *s, const uint64_t *ids, size_t n);
 
+/* store_log_install_txn: a snapshot of the state after entry (index,
+ * term) is installed in the same transaction (node/cmd/cmdraft.h): the
+ * whole log becomes that one entry (a no-op standing for it: the compacted
+ * base), the hard state keeps its term and vote and commits index. term
+ * <= the stored term, index > the stored commit index: NAOS_EINVAL
+ * otherwise. NAOS_OK, NAOS_EINVAL, NAOS_ESTORE. */
+int store_log_install_txn(struct store_txn *t, uint64_t index, uint64_t term);
+
 /* ---- rebuilding (store/recover.h only; never on a running node) ---- */
 
 /* store_log_reset_txn replaces the whole log by one entry at index (term

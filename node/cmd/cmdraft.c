@@ -9,6 +9,7 @@
 #include "node/base/alloc.h"
 #include "node/base/err.h"
 #include "node/base/random.h"
+#include "store/snapshot.h"
 #include "store/state.h"
 
 struct cmdraft {
@@ -108,6 +109,10 @@ cmdraft_open(struct cmdraft **out, struct store *s,
         c->voters[0] = cfg->node_id;
     c->cfg.voters = c->voters;
     c->cfg.nvoters = nv;
+    if (c->cfg.keep_entries == 0)
+        c->cfg.keep_entries = CMDRAFT_KEEP_ENTRIES;
+    if (c->cfg.keep_bytes == 0)
+        c->cfg.keep_bytes = CMDRAFT_KEEP_BYTES;
 
     struct store_hard h = STORE_HARD_ZERO;
     uint64_t applied = 0, first = 1;
@@ -242,12 +247,16 @@ batch_fn(struct store_txn *t, void *arg)
     }
     /* Nobody needs an entry this node applied (the state it built is in
      * the tables) that every voter holds (no follower can ask for it):
-     * with one voter, everything applied. The entry at `below` stays, so
-     * indexes continue and, at restore, its term is known. */
-    uint64_t applied = 0, held = raft_held(a->c->r);
+     * with one voter, everything applied; beyond that, all but a budget
+     * of entries for a voter that lags (one further behind is sent a
+     * snapshot). The entry at `below` stays, so indexes continue and, at
+     * restore, its term is known. */
+    uint64_t applied = 0;
     if ((rc = store_applied_get_txn(t, &applied)) != NAOS_OK)
         return rc;
-    uint64_t below = applied < held ? applied : held;
+    uint64_t below = raft_compact_point(a->c->r, applied,
+                                        a->c->cfg.keep_entries,
+                                        a->c->cfg.keep_bytes);
     if (below > 1 && below <= raft_applied(a->c->r) + 1) {
         if ((rc = store_log_compact_txn(t, below, NULL)) != NAOS_OK)
             return rc;
@@ -361,6 +370,68 @@ cmdraft_read(struct cmdraft *c, uint64_t index, struct store_log_entry **out)
         return NAOS_EINVAL;
     size_t n = 0;
     return store_log_read(c->store, index, index, 0, out, &n);
+}
+
+enum raft_snap_verdict
+cmdraft_snapshot_offer(struct cmdraft *c, uint64_t from, uint64_t term,
+                       uint64_t index, uint64_t snap_term, naos_time now)
+{
+    return raft_snapshot_offer(c->r, (struct raft_id){from}, term, index,
+                               snap_term, now);
+}
+
+struct install_args {
+    struct cmdraft *c;
+    uint64_t index, term;
+};
+
+/* Inside the load's transaction, once the stream checked out: it must be
+ * the one offered, of this cluster; the log becomes its last entry. */
+static int
+install_finish(struct store_txn *t, const struct snap_info *info, void *arg)
+{
+    struct install_args *a = arg;
+    if (info->cluster_id != a->c->cfg.cluster_id)
+        return store_txn_fail(t, NAOS_EINVAL, "the snapshot is of cluster "
+                              "%016llx, not this one (%016llx)",
+                              (unsigned long long)info->cluster_id,
+                              (unsigned long long)a->c->cfg.cluster_id);
+    if (info->index != a->index || info->term != a->term)
+        return store_txn_fail(t, NAOS_EINVAL, "the snapshot holds the state "
+                              "after entry %llu of term %llu, but was "
+                              "offered as after %llu of term %llu",
+                              (unsigned long long)info->index,
+                              (unsigned long long)info->term,
+                              (unsigned long long)a->index,
+                              (unsigned long long)a->term);
+    return store_log_install_txn(t, a->index, a->term);
+}
+
+int
+cmdraft_snapshot_install(struct cmdraft *c, const struct snap_reader *rd,
+                         uint64_t index, uint64_t snap_term, naos_time now,
+                         char *err, size_t errlen)
+{
+    struct install_args a = {c, index, snap_term};
+    struct snap_info info;
+    int rc = store_snap_load(c->store, rd, NULL, install_finish, &a, &info,
+                             err, errlen);
+    if (rc != NAOS_OK)
+        return store_is_failed(c->store) ? NAOS_ESTORE : rc;
+    /* durable: the core follows (it said INSTALL, and nothing has called
+     * into it since) */
+    rc = raft_snapshot_installed(c->r, index, snap_term, now);
+    NAOS_ASSERT(rc == NAOS_OK);
+    c->stored.commit = index;
+    if (index > c->commit)
+        c->commit = index;
+    return cmdraft_flush(c, now);
+}
+
+uint64_t
+cmdraft_cluster_id(const struct cmdraft *c)
+{
+    return c->cfg.cluster_id;
 }
 
 const struct raft *

@@ -15,12 +15,13 @@
  * peers). NOOP entries (a new leader's) are skipped by the applier.
  *
  * Compaction: each flush that writes the log also deletes, in its
- * transaction, the entries below min(the store's last_applied, what every
- * voter holds: raft_held), keeping the one at that index (so indexes
- * continue and its term is known at restore); the core then forgets them
- * (raft_compact). One voter: everything applied. Several: a voter that
- * lags holds compaction back (no snapshots yet, TODO(#11)) until the log's
- * budget refuses commands.
+ * transaction, the entries below raft_compact_point (what every voter
+ * holds, and beyond that all but the last keep_entries / keep_bytes
+ * applied entries), keeping the one at that index (so indexes continue
+ * and its term is known at restore); the core then forgets them
+ * (raft_compact). One voter: everything applied. A voter that lags past
+ * the budget is sent a snapshot (node_raft_snap.c), which it installs
+ * with cmdraft_snapshot_offer and cmdraft_snapshot_install.
  *
  * Loop thread only (the store's rule). A failed commit is fatal (the
  * store is failed; the node stops with exit 111, store.h). */
@@ -33,7 +34,14 @@
 #include "node/base/time.h"
 #include "node/raft/raft.h"
 #include "store/raftlog.h"
+#include "store/snapshot.h"
 #include "store/store.h"
+
+/* The budget of applied entries kept for a voter that lags (cmdraft.h
+ * "Compaction"): etcd keeps 5,000 entries after a snapshot; their data is
+ * bounded too, since an entry may be a 1 MiB checkpoint. */
+#define CMDRAFT_KEEP_ENTRIES 5000
+#define CMDRAFT_KEEP_BYTES ((size_t)64 << 20)
 
 /* struct cmdraft_config: who we are and how messages leave. */
 struct cmdraft_config {
@@ -52,6 +60,9 @@ struct cmdraft_config {
      * NULL (then reads are not asked for). */
     void (*read_done)(void *ctx, const struct raft_read_result *res);
     void *ctx;
+    /* the compaction budget: 0 takes CMDRAFT_KEEP_ENTRIES / _BYTES */
+    size_t keep_entries;
+    size_t keep_bytes;
 };
 
 struct cmdraft;
@@ -109,8 +120,33 @@ uint64_t cmdraft_commit_index(const struct cmdraft *c);
 int cmdraft_read(struct cmdraft *c, uint64_t index,
                  struct store_log_entry **out);
 
+/* cmdraft_snapshot_offer: the leader `from` (an authenticated sender)
+ * offers the snapshot of the state after (index, snap_term) in its term
+ * (raft_snapshot_offer: INSTALL, HAVE, REFUSE). HAVE leaves an answer
+ * for cmdraft_flush. On INSTALL, call cmdraft_snapshot_install next, with
+ * no other call in between. */
+enum raft_snap_verdict cmdraft_snapshot_offer(struct cmdraft *c,
+                                              uint64_t from, uint64_t term,
+                                              uint64_t index,
+                                              uint64_t snap_term,
+                                              naos_time now);
+
+/* cmdraft_snapshot_install loads the snapshot stream of rd (borrowed; a
+ * store/snapshot.h stream, checked whole) into the store in ONE synced
+ * transaction with the log reduced to (index, snap_term) and the commit
+ * index there (store_log_install_txn), then tells the core and flushes
+ * (its answer to the leader leaves). The stream must be of this cluster
+ * and hold exactly the state after (index, snap_term). Returns NAOS_OK;
+ * NAOS_EINVAL or NAOS_ETOOBIG (the stream is refused: err says why;
+ * nothing changed, and the core still waits: offer again); the reader's
+ * error; NAOS_ENOMEM; NAOS_ESTORE (fatal: the store is failed). */
+int cmdraft_snapshot_install(struct cmdraft *c, const struct snap_reader *rd,
+                             uint64_t index, uint64_t snap_term,
+                             naos_time now, char *err, size_t errlen);
+
 /* Inspection. */
 const struct raft *cmdraft_core(const struct cmdraft *c);
+uint64_t cmdraft_cluster_id(const struct cmdraft *c);
 const char *cmdraft_errmsg(const struct cmdraft *c);
 
 #endif
