@@ -21,6 +21,7 @@
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "node/auth/digest.h"
+#include "node/base/err.h"
 #include "proto/status_json.h"
 
 #define SUM_LEN AUTH_HASH_BYTES
@@ -39,6 +40,9 @@ static const char snapshot_help[] =
     "the node's BLAKE2b-256 checksum, and writes FILE atomically (a\n"
     "temporary file beside it, fsync, rename): FILE is the whole snapshot\n"
     "or is left as it was. Progress goes to stderr for saves over 1 s.\n"
+    "A node that goes away mid-fetch (unreachable, silent for --timeout,\n"
+    "or restarted) ends the save with exit 111, FILE as it was: save\n"
+    "again.\n"
     "\n"
     "`naos-node recover --from FILE --data DIR` builds a new one-voter\n"
     "cluster from it (see `naos-node recover --help`).\n"
@@ -52,15 +56,12 @@ static const char snapshot_help[] =
     "  --force          replace FILE if it exists\n"
     "\n" CLI_GLOBAL_HELP;
 
-/* One request of the save: begin (id 0), a page, or the release. */
+/* The begin of a save: its reply once the node has written the file.
+ * Returns 0 with *out, or an exit code (message printed). */
 static int
-ask(struct cli *c, uint64_t id, uint64_t offset, bool release,
-    Naos__V1__Reply **out)
+begin(struct cli *c, Naos__V1__Reply **out)
 {
     Naos__V1__SnapshotRequest sr = NAOS__V1__SNAPSHOT_REQUEST__INIT;
-    sr.id = id;
-    sr.offset = offset;
-    sr.release = release;
     Naos__V1__Request req = NAOS__V1__REQUEST__INIT;
     req.req_case = NAOS__V1__REQUEST__REQ_SNAPSHOT;
     req.snapshot = &sr;
@@ -72,13 +73,59 @@ ask(struct cli *c, uint64_t id, uint64_t offset, bool release,
         *out = NULL;
         return rc;
     }
-    if (!release && (*out)->rep_case != NAOS__V1__REPLY__REP_SNAPSHOT) {
+    if ((*out)->rep_case != NAOS__V1__REPLY__REP_SNAPSHOT) {
         naos_client_reply_free(*out);
         *out = NULL;
         return cli_fatal(CLI_EXIT_TEMP, "snapshot: unexpected reply (is "
                          "naos-node older than naos? upgrade it)");
     }
     return 0;
+}
+
+/* A page of save id at offset, or its release, asked of the node that
+ * answered the begin (c->url), printing nothing. Returns NAOS_OK with
+ * *out (whatever its code), or naos_client_call's error, err saying why:
+ * the node could not be reached, closed the connection, or did not
+ * answer within --timeout. */
+static int
+ask_quiet(struct cli *c, uint64_t id, uint64_t offset, bool release,
+          Naos__V1__Reply **out, char *err, size_t errlen)
+{
+    Naos__V1__SnapshotRequest sr = NAOS__V1__SNAPSHOT_REQUEST__INIT;
+    sr.id = id;
+    sr.offset = offset;
+    sr.release = release;
+    Naos__V1__Request req = NAOS__V1__REQUEST__INIT;
+    req.req_case = NAOS__V1__REQUEST__REQ_SNAPSHOT;
+    req.snapshot = &sr;
+    return naos_client_call(c->url, &req, out, c->timeout_ms, err, errlen);
+}
+
+/* struct dest: where the copy goes: FILE and whether it existed (--force),
+ * for the words of a failure; tmp, the temporary file beside it. */
+struct dest {
+    const char *file;
+    bool existed;
+    const char *tmp;
+};
+
+/* The save lost its node after off of size bytes (why: the transport's
+ * words or the node's): the temporary file is removed by the caller, so
+ * FILE is as it was. Trying again is all it takes: code 111, unless the
+ * control socket can no longer be trusted (100). */
+static int
+lost(int code, const char *what, uint64_t off, uint64_t size,
+     const char *why, const struct dest *to)
+{
+    char fate[PATH_MAX + 64];
+    if (to->existed)
+        snprintf(fate, sizeof fate, "%s is left as it was", to->file);
+    else
+        snprintf(fate, sizeof fate, "nothing was written to %s", to->file);
+    return cli_fatal(code, "snapshot: %s after %llu of %llu bytes (%s); %s: "
+                     "run `naos snapshot save` again once the node answers",
+                     what, (unsigned long long)off, (unsigned long long)size,
+                     why, fate);
 }
 
 static double
@@ -115,10 +162,12 @@ hex(const unsigned char *b, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-/* fetch: every page of save info->id into fd; checks the copy. */
+/* fetch: every page of save info->id into fd; checks the copy. *gone is
+ * set when the node went away or no longer has the save (nothing left
+ * to release). */
 static int
 fetch(struct cli *c, const Naos__V1__SnapshotReply *info, int fd,
-      const char *tmp, double t0)
+      const struct dest *to, double t0, bool *gone)
 {
     struct auth_hash h;
     auth_hash_init(&h);
@@ -132,9 +181,34 @@ fetch(struct cli *c, const Naos__V1__SnapshotReply *info, int fd,
         if (cli_stop_requested())
             return cli_fatal(CLI_EXIT_TEMP, "snapshot: interrupted");
         Naos__V1__Reply *r = NULL;
-        int rc = ask(c, info->id, off, false, &r);
-        if (rc)
+        char why[PATH_MAX + 256];
+        int rc = ask_quiet(c, info->id, off, false, &r, why, sizeof why);
+        if (rc != NAOS_OK) {
+            *gone = true;
+            if (rc == NAOS_EAUTH) /* its socket changed hands */
+                return lost(CLI_EXIT_USAGE, "the control socket is no "
+                            "longer safe to use", off, size, why, to);
+            return lost(CLI_EXIT_TEMP, "naos-node went away", off, size,
+                        why, to);
+        }
+        if (r->code == NAOS__V1__ERROR_CODE__NOT_FOUND) {
+            /* it restarted, or dropped the save after 60 s idle */
+            *gone = true;
+            snprintf(why, sizeof why, "%s",
+                     r->error && r->error[0] ? r->error : "not found");
+            naos_client_reply_free(r);
+            return lost(CLI_EXIT_TEMP, "naos-node dropped the save", off,
+                        size, why, to);
+        }
+        if ((rc = cli_reply_exit(r)) != 0) {
+            naos_client_reply_free(r);
             return rc;
+        }
+        if (r->rep_case != NAOS__V1__REPLY__REP_SNAPSHOT) {
+            naos_client_reply_free(r);
+            return cli_fatal(CLI_EXIT_TEMP, "snapshot: unexpected reply (is "
+                             "naos-node older than naos? upgrade it)");
+        }
         const Naos__V1__SnapshotReply *p = r->snapshot;
         if (p->offset != off || p->data.len == 0 ||
             p->data.len > size - off) {
@@ -157,7 +231,7 @@ fetch(struct cli *c, const Naos__V1__SnapshotReply *info, int fd,
             int e = errno;
             naos_client_reply_free(r);
             return cli_fatal(cli_errno_exit(e), "snapshot: unable to write "
-                             "%s: %s", tmp, strerror(e));
+                             "%s: %s", to->tmp, strerror(e));
         }
         off += p->data.len;
         naos_client_reply_free(r);
@@ -185,7 +259,9 @@ static int
 save(struct cli *c, const char *file, bool force)
 {
     struct stat st;
+    bool existed = false;
     if (stat(file, &st) == 0) {
+        existed = true;
         if (S_ISDIR(st.st_mode))
             return cli_fatal(CLI_EXIT_USAGE, "snapshot: %s is a directory: "
                              "give a file name", file);
@@ -214,17 +290,24 @@ save(struct cli *c, const char *file, bool force)
     cli_install_stop_signals();
     double t0 = now_s();
     Naos__V1__Reply *r = NULL;
-    int rc = ask(c, 0, 0, false, &r);
+    int rc = begin(c, &r);
     if (rc) {
         close(fd);
         unlink(tmp);
         return rc;
     }
     const Naos__V1__SnapshotReply *info = r->snapshot;
-    rc = fetch(c, info, fd, tmp, t0);
-    /* the node drops its file now, whatever happened here */
+    struct dest to = {file, existed, tmp};
+    bool gone = false;
+    rc = fetch(c, info, fd, &to, t0, &gone);
+    /* The node drops its file now, whatever happened here; one that went
+     * away has nothing to drop (a restart forgot it; one that stopped
+     * answering drops it after 60 s idle), and asking it would cost
+     * another --timeout. Quiet: the outcome is said above or below. */
     Naos__V1__Reply *rel = NULL;
-    if (ask(c, info->id, 0, true, &rel) == 0)
+    char err[PATH_MAX + 256];
+    if (!gone && ask_quiet(c, info->id, 0, true, &rel, err, sizeof err) ==
+                     NAOS_OK)
         naos_client_reply_free(rel);
     if (rc == 0 && fsync(fd) != 0)
         rc = cli_fatal(cli_errno_exit(errno), "snapshot: unable to sync %s: "

@@ -459,6 +459,10 @@ node__cmd_step(struct node *n)
     /* While catching up, entries are applied but the trees are left
      * alone: the reconciler acts once, on where the log ends. */
     drain(n, !n->catching_up);
+    /* Restarts a busy tree refused, once it can take them (reconcile.h:
+     * no timer, so nothing here wakes the loop by itself). */
+    if (!n->catching_up && !n->fatal)
+        reconcile_retry(&n->rec, n->r.now);
     if (n->leadership_lost) {
         n->leadership_lost = false;
         node__cmd_leadership_lost(n);

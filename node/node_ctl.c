@@ -277,6 +277,15 @@ dep_reply(const char *name, enum dep_verb verb,
         ctl_reply_message(rep, "%s is already %s", name, was);
         return;
     }
+    if (verb == DEP_RESTART && ro->pending) {
+        /* Owed, not refused: the reconciler carries it out once the tree
+         * can take it (reconcile_retry), so "try again" would be wrong. */
+        ctl_reply_message(rep, "restart of %s is pending: it is still %s "
+                          "(an earlier restart is under way); it restarts "
+                          "once that stop is done (`naos status %s` shows "
+                          "when)", name, was, name);
+        return;
+    }
     if (ro->rc != NAOS_OK && verb == DEP_STOP && ro->dep &&
         ro->dep->state == SUP_STOPPING) {
         ctl_reply_message(rep, "%s is already stopping", name);

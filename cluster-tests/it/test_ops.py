@@ -10,7 +10,7 @@ import subprocess
 import time
 import unittest
 
-from harness import NODE_BIN, NodeTest, wait_until
+from harness import NODE_BIN, NodeTest, wait_until, within
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 README = os.path.join(HERE, "..", "..", "README.md")
@@ -68,6 +68,32 @@ class Messages(NodeTest):
             kills = n.events(kind="kill", path="stub/stub")
             self.assertEqual(len(kills), 1, kills)
             self.assertEqual(kills[0]["reason"], "killed after 2s grace")
+
+    def test_restart_during_a_restart_is_pending_then_carried_out(self):
+        # The first restart's stop waits out the worker's grace; a second
+        # restart meanwhile is owed (not "try again", not lost): it is
+        # carried out once that stop ends, and only once.
+        with self.node() as n:
+            ready = n.path("trapped")
+            n.deploy("stub", STUBBORN + [ready], "--shutdown", "2s")
+            n.wait_running_pid("stub/stub")
+            wait_until(lambda: os.path.exists(ready), 10,
+                       msg="the worker to ignore SIGTERM")
+            r = n.ok("restart", "stub")
+            self.assertIn("restarted stub", r.out)
+            r = n.naos("restart", "stub")
+            self.assertEqual(r.code, 0, r)
+            self.assertIn("restart of stub is pending", r.out)
+            self.assertNotIn("restarted stub", r.out)
+
+            def starts():
+                return len(n.events(kind="start", path="stub/stub"))
+            # the deploy's start, the first restart's, the second's
+            wait_until(lambda: starts() >= 3, within(15),
+                       msg="the pending restart to be carried out")
+            n.wait_state("stub", "running", timeout=within(10))
+            n.barrier()
+            self.assertEqual(starts(), 3)
 
     def test_leave_off_cluster_is_refused_and_changes_nothing(self):
         with self.node() as n:

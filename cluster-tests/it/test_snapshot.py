@@ -13,9 +13,12 @@ ephemeral range, so tests running side by side do not collide)."""
 import hashlib
 import os
 import re
+import selectors
 import shutil
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 import uuid
@@ -41,6 +44,81 @@ def check_file(test, path, doc):
     test.assertEqual(digest, data[-32:])
     test.assertEqual(digest.hex(), doc["checksum"])
     return data
+
+
+class CtlRelay:
+    """A unix socket at path that relays each connection to upstream (a
+    node's control socket) byte for byte: NNG's IPC framing needs no
+    parsing, and the CLI dials anew for every request (`--node
+    ipc://PATH`), so connection k is the save's k-th request (1 the
+    begin, 2 the first page, ...). before(k) runs before connection k is
+    relayed (on the relay's thread; the CLI waits meanwhile) and returns
+    whether to relay it (False: closed at once). close() stops everything
+    and re-raises what before() raised."""
+
+    def __init__(self, path, upstream, before):
+        self.path, self.upstream, self.before = path, upstream, before
+        self.count = 0
+        self.error = None
+        self.stopping = threading.Event()
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(path)
+        os.chmod(path, 0o600)
+        self.listener.listen(8)
+        self.listener.settimeout(0.05)
+        self.threads = [threading.Thread(target=self._accept)]
+        self.threads[0].start()
+
+    def _accept(self):
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.count += 1
+            try:
+                relay = self.before(self.count)
+            except BaseException as e:  # noqa: BLE001 - re-raised by close
+                self.error = self.error or e
+                relay = False
+            if not relay:
+                conn.close()
+                continue
+            t = threading.Thread(target=self._relay, args=(conn,))
+            self.threads.append(t)
+            t.start()
+
+    def _relay(self, conn):
+        up = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sel = selectors.DefaultSelector()
+        try:
+            up.connect(self.upstream)
+            sel.register(conn, selectors.EVENT_READ, up)
+            sel.register(up, selectors.EVENT_READ, conn)
+            while not self.stopping.is_set():
+                for key, _ in sel.select(0.05):
+                    data = key.fileobj.recv(1 << 16)
+                    if not data:
+                        return
+                    key.data.sendall(data)
+        except OSError:
+            pass  # either end went: so does the other
+        finally:
+            sel.close()
+            conn.close()
+            up.close()
+
+    def close(self):
+        self.stopping.set()
+        for t in self.threads:
+            t.join(10)
+        self.listener.close()
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+        if self.error is not None:
+            raise self.error
 
 
 class SnapshotOneNode(NodeTest):
@@ -148,6 +226,74 @@ class SnapshotOneNode(NodeTest):
             n.start_node()
             n.wait_running_pid("a1/a1", within(10))
             self.assertEqual(n.naos("status", "a3").code, 100)
+
+    def test_node_lost_mid_fetch_exits_111_and_leaves_file_as_it_was(self):
+        # A save whose node goes away between two pages: killed (the next
+        # page finds nobody), or restarted (the new node has no such
+        # save). Either way exit 111 (try again: nothing changed), saying
+        # after how many bytes and what became of FILE, and no file is
+        # left: FILE absent, or as it was with --force.
+        with self.node() as n:
+            for i in range(3):  # about 3 MiB of state: 3 pages
+                name = "big%d" % i
+                n.deploy(name, ["sleep", "1000"])
+                n.wait_running_pid("%s/%s" % (name, name), within(10))
+                n.ok("checkpoint", "save", name, "-f",
+                     n.write("ck%d" % i, "x" * (1000 * 1024), 0o644))
+            ctl = os.path.join(n.run, "ctl.sock")
+            relay_path = os.path.join(self.tmp, "relay.sock")
+            snap = os.path.join(self.tmp, "backup.snap")
+
+            def save(before, *opts):
+                relay = CtlRelay(relay_path, ctl, before)
+                try:
+                    p = subprocess.run(
+                        [NAOS_BIN, "--node", "ipc://" + relay_path,
+                         "--timeout", "5s", "snapshot", "save", snap, *opts],
+                        capture_output=True, text=True, timeout=within(60),
+                        env=n.cli_env)
+                finally:
+                    relay.close()
+                return p
+
+            with open(snap, "w") as f:
+                f.write("the old backup")
+
+            def restarted(k):
+                if k == 3:  # the second page: a new node answers it
+                    n.kill9()
+                    n.start_node()
+                return True
+            p = save(restarted, "--force")
+            self.assertEqual(p.returncode, 111, p)
+            self.assertRegex(p.stderr, r"naos-node dropped the save after "
+                             r"1048576 of \d+ bytes \(no snapshot save")
+            self.assertIn("%s is left as it was" % snap, p.stderr)
+            self.assertEqual(p.stderr.count("naos: fatal:"), 1, p.stderr)
+            self.assertEqual(sorted(os.listdir(self.tmp)), ["backup.snap"])
+            with open(snap) as f:
+                self.assertEqual(f.read(), "the old backup")
+            os.unlink(snap)
+
+            def killed(k):
+                if k == 3:  # the second page: the node is gone
+                    n.kill9()
+                return True
+            p = save(killed)
+            self.assertEqual(p.returncode, 111, p)
+            self.assertRegex(p.stderr, r"naos-node went away after 1048576 "
+                             r"of \d+ bytes \(unable to reach naos-node")
+            self.assertIn("nothing was written to %s" % snap, p.stderr)
+            self.assertIn("run `naos snapshot save` again", p.stderr)
+            self.assertEqual(p.stderr.count("naos: fatal:"), 1, p.stderr)
+            self.assertEqual(sorted(os.listdir(self.tmp)), [])
+            n.start_node()
+
+            # and through the relay untouched, the save works
+            p = save(lambda k: True)
+            self.assertEqual(p.returncode, 0, p)
+            self.assertEqual(sorted(os.listdir(self.tmp)), ["backup.snap"])
+            n.wait_running_pid("big0/big0", within(10))
 
     def test_recover_usage(self):
         r = recover()

@@ -88,6 +88,7 @@ seen_set(struct reconcile *r, const Naos__V1__DeploymentRecord *rec)
     }
     s->generation = rec->generation;
     s->restarts = rec->restarts;
+    s->owed = 0;
 }
 
 /* ---- one deployment ---------------------------------------------------- */
@@ -143,7 +144,9 @@ bring_in(struct reconcile *r, const Naos__V1__DeploymentRecord *rec,
     seen_set(r, rec);
 }
 
-/* The decision for a tree that runs, once rec changed (reconcile.h). */
+/* The decision for a tree that runs, once rec changed (reconcile.h). A
+ * stop comes first: a restart that a later stop follows (in one batch, or
+ * owed while the tree was busy) is settled by it. */
 static void
 drive(struct reconcile *r, const Naos__V1__DeploymentRecord *rec,
       const struct reconcile_seen *prev, struct sup_node *d, naos_time now,
@@ -151,14 +154,15 @@ drive(struct reconcile *r, const Naos__V1__DeploymentRecord *rec,
 {
     uint64_t restarts = prev ? prev->restarts : rec->restarts;
     bool rest = sup_is_at_rest(d);
-    if (rec->restarts > restarts) {
-        out->action = RECONCILE_RESTART;
-        out->rc = sup_restart(r->tree, d, now);
-    } else if (rec->desired == NAOS__V1__DESIRED_STATE__DESIRED_STOPPED) {
+    if (rec->desired == NAOS__V1__DESIRED_STATE__DESIRED_STOPPED) {
         if (!rest) {
             out->action = RECONCILE_STOP;
             out->rc = sup_stop(r->tree, d, now);
         }
+    } else if (rec->restarts > restarts) {
+        out->action = RECONCILE_RESTART;
+        out->rc = sup_restart(r->tree, d, now);
+        out->pending = out->rc == NAOS_EBUSY;
     } else if (!rec->failed && (rest || d->state == SUP_STOPPING)) {
         out->action = RECONCILE_START;
         out->rc = sup_start(r->tree, d, now);
@@ -208,6 +212,13 @@ reconcile_one(struct reconcile *r, const char *name, bool at_start,
         struct reconcile_seen was = prev ? *prev : (struct reconcile_seen){0};
         seen_set(r, rec);
         drive(r, rec, prev ? &was : NULL, d, now, out);
+        struct reconcile_seen *s = seen_get(r, name);
+        if (out->pending && s != NULL) {
+            /* Not carried out: owed until the tree can take it. */
+            s->restarts = was.restarts;
+            s->owed = rec->restarts;
+            r->owing = true;
+        }
     }
     store_deploy_free(rec);
     return NAOS_OK;
@@ -261,6 +272,51 @@ reconcile_all(struct reconcile *r, naos_time now)
         d = next;
     }
     return NAOS_OK;
+}
+
+size_t
+reconcile_retry(struct reconcile *r, naos_time now)
+{
+    if (!r->owing)
+        return 0;
+    r->owing = false;
+    size_t done = 0;
+    for (size_t i = 0; i < r->nseen; i++) {
+        struct reconcile_seen *s = &r->seen[i];
+        if (s->owed == 0)
+            continue;
+        struct sup_node *d = sup_find(r->tree, s->name);
+        if (d == NULL) {
+            /* Its tree went (a removal ended): the record says what now.
+             * That changes the table, so the scan starts over; each pass
+             * clears one owed entry, or ends at a store error. */
+            char name[sizeof s->name];
+            memcpy(name, s->name, sizeof name);
+            uint64_t owed = s->owed;
+            s->owed = 0;
+            struct reconcile_outcome out;
+            if (reconcile_one(r, name, false, now, &out) != NAOS_OK) {
+                /* nothing done, the table untouched: owed still */
+                NAOS_ERROR("store", "cannot reconcile %s: %s", name,
+                           out.err);
+                s->owed = owed;
+                r->owing = true;
+                break;
+            }
+            i = (size_t)-1;
+            continue;
+        }
+        if (sup_restart(r->tree, d, now) != NAOS_OK) {
+            r->owing = true; /* still busy */
+            continue;
+        }
+        NAOS_INFO("node", "restarting %s: the restart it was too busy to "
+                  "take earlier is carried out now", s->name);
+        s->restarts = s->owed;
+        s->owed = 0;
+        done++;
+    }
+    return done;
 }
 
 /* ---- paths ------------------------------------------------------------- */

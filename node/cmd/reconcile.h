@@ -21,15 +21,27 @@
  *   R, no T                                 -> sup_deploy_ex: stopped if
  *        R wants it stopped, failed (not started) if R is marked failed
  *   R and T, R changed since last seen (its generation):
- *     R.restarts above what was seen        -> sup_restart (one-shot
- *                                              intents are counters)
  *     R wants stopped, T not at rest        -> sup_stop
+ *     R.restarts above what was carried out -> sup_restart (one-shot
+ *                                              intents are counters)
  *     R wants running, not failed, T at rest or stopping -> sup_start
  *     otherwise nothing (already so).
+ * A stop after a restart not yet carried out settles it: the record says
+ * the tree should end stopped (as systemd's stop job cancels a queued
+ * restart), whether the two came in one batch or the restart was owed.
  * Only a change of R makes it act on an existing T: a tree that stopped or
  * gave up on its own is the supervisor's business, not a difference to
  * undo (and a "failed" mark may still be on its way through the log).
- * A sup call that is refused (NAOS_EBUSY) is reported, not retried: the
+ *
+ * A refused restart is owed, not lost. sup_restart refuses (NAOS_EBUSY,
+ * nothing done) while T is still stopping for an earlier restart, or is
+ * being removed. The restart counter is then not recorded as carried out:
+ * out->pending says so, and the restart is carried out as soon as T can
+ * take it, by reconcile_retry (the node calls it once per loop iteration)
+ * or by the next reconcile of that deployment, whichever comes first.
+ * Every restart owed up to then is carried out by that one restart, as
+ * the restarts of one batch are. Other refusals (sup_stop of what already
+ * stops, sup_start of what still stops) are reported, not retried: the
  * state converges at the next change or node start.
  *
  * Placement: a record with no placement (written before placements
@@ -76,6 +88,9 @@ struct reconcile_outcome {
      * was before. */
     struct sup_node *child;
     bool was_live, was_held;
+    /* RECONCILE_RESTART refused for now (rc NAOS_EBUSY): the restart is
+     * owed and carried out once the tree can take it (reconcile_retry). */
+    bool pending;
     char err[512];        /* sup_deploy's message, or the store's */
 };
 
@@ -83,7 +98,9 @@ struct reconcile_outcome {
 struct reconcile_seen {
     char name[SPEC_MAX_ID_LEN + 1];
     uint64_t generation;
-    uint64_t restarts;
+    uint64_t restarts; /* the record's restarts carried out */
+    uint64_t owed;     /* 0, or the record's restarts a refused restart
+                        * owes (above restarts) */
 };
 
 /* struct reconcile: caller storage. */
@@ -93,8 +110,9 @@ struct reconcile {
     uint64_t node_id;      /* this node */
     struct reconcile_seen *seen; /* owned; one per deployment placed here */
     size_t nseen, cap;
+    bool owing; /* some seen entry may owe a restart (reconcile_retry) */
 };
-#define RECONCILE_ZERO {NULL, NULL, 0, NULL, 0, 0}
+#define RECONCILE_ZERO {NULL, NULL, 0, NULL, 0, 0, false}
 
 /* reconcile_init sets r up for tree and store (both borrowed, must
  * outlive r) on node node_id. Cannot fail. */
@@ -117,6 +135,16 @@ int reconcile_all(struct reconcile *r, naos_time now);
  * a store error (out->err; nothing done). */
 int reconcile_deployment(struct reconcile *r, const char *name, naos_time now,
                          struct reconcile_outcome *out);
+
+/* reconcile_retry carries out the restarts owed (refused while their
+ * tree was busy: out->pending) whose trees can take them now, in one
+ * sup_restart each; a deployment whose tree is gone is reconciled afresh.
+ * Cheap when nothing is owed (one flag), and otherwise one refused
+ * sup_restart per owed deployment: it arms no timer and never asks the
+ * loop to wake, so an owed restart costs nothing until the event that
+ * ends its tree's stop (a worker's exit, a kill timer) wakes the loop.
+ * Returns how many restarts it carried out (each logged). */
+size_t reconcile_retry(struct reconcile *r, naos_time now);
 
 /* reconcile_path carries out an operator's one-shot command on the agent
  * or subtree at path (borrowed), below a deployment's top, as the entry

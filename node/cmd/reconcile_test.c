@@ -291,6 +291,191 @@ test_restart_counter_acts_once(void)
     st_rmdir(dir);
 }
 
+/* A restart that comes while the tree is still stopping for the one
+ * before it is refused by the core (NAOS_EBUSY): it must stay owed, not
+ * be recorded as carried out, and be carried out by the next reconcile
+ * once the tree can take it. */
+static void
+test_restart_refused_while_busy_is_not_lost(void)
+{
+    char dir[256];
+    struct store *s = open_store(dir, sizeof dir);
+    struct sup_tree *t = new_tree();
+    struct reconcile r;
+    reconcile_init(&r, t, s, SELF);
+    struct reconcile_outcome o;
+    deploy("a", SELF);
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    name_cmd(NAOS__V1__COMMAND__CMD_RESTART, "a");
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_RESTART);
+    NT_EQ_INT(o.rc, NAOS_OK);
+    NT_EQ_INT(F.nsig, 1); /* its worker has its grace: still stopping */
+    name_cmd(NAOS__V1__COMMAND__CMD_RESTART, "a");
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_RESTART);
+    NT_EQ_INT(o.rc, NAOS_EBUSY);
+    NT_EQ_INT(F.spawns, 1);
+    exit_signalled(t); /* the first restart's stop ends: it starts again */
+    NT_EQ_INT(F.spawns, 2);
+    NT_EQ_INT(F.nsig, 0);
+    /* The second restart was not carried out: the next pass does it. */
+    NT_EQ_INT(reconcile_deployment(&r, "a", 2000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_RESTART);
+    NT_EQ_INT(o.rc, NAOS_OK);
+    NT_EQ_INT(F.nsig, 1);
+    exit_signalled(t);
+    NT_EQ_INT(F.spawns, 3);
+    /* ...once. */
+    NT_EQ_INT(reconcile_deployment(&r, "a", 3000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_NONE);
+    NT_EQ_INT(F.spawns, 3);
+    NT_EQ_INT(F.nsig, 0);
+    reconcile_fini(&r);
+    sup_tree_free(t);
+    ct_log_close(&L);
+    store_close(s);
+    st_rmdir(dir);
+}
+
+/* The node's way to carry out an owed restart: reconcile_retry, once per
+ * loop iteration. It does nothing while the tree is busy, carries the
+ * restart out as soon as the tree can take it, and only once; several
+ * restarts owed are carried out by one, as in one batch. */
+static void
+test_retry_carries_out_an_owed_restart_once(void)
+{
+    char dir[256];
+    struct store *s = open_store(dir, sizeof dir);
+    struct sup_tree *t = new_tree();
+    struct reconcile r;
+    reconcile_init(&r, t, s, SELF);
+    struct reconcile_outcome o;
+    NT_EQ_INT((int)reconcile_retry(&r, 1000), 0); /* nothing owed */
+    deploy("a", SELF);
+    deploy("b", SELF);
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    NT_EQ_INT(reconcile_deployment(&r, "b", 1000, &o), NAOS_OK);
+    name_cmd(NAOS__V1__COMMAND__CMD_RESTART, "a");
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    NT_FALSE(o.pending);
+    for (int i = 0; i < 2; i++) {
+        name_cmd(NAOS__V1__COMMAND__CMD_RESTART, "a");
+        NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+        NT_EQ_INT(o.action, RECONCILE_RESTART);
+        NT_EQ_INT(o.rc, NAOS_EBUSY);
+        NT_TRUE(o.pending);
+    }
+    /* Still busy: nothing done, however often it is asked. */
+    for (int i = 0; i < 3; i++)
+        NT_EQ_INT((int)reconcile_retry(&r, 1000), 0);
+    NT_EQ_INT(F.spawns, 2);
+    NT_EQ_INT(F.nsig, 1);
+    exit_signalled(t);
+    NT_EQ_INT(F.spawns, 3);
+    NT_EQ_INT((int)reconcile_retry(&r, 2000), 1);
+    NT_EQ_INT(F.nsig, 1);
+    exit_signalled(t);
+    NT_EQ_INT(F.spawns, 4);
+    NT_EQ_INT((int)reconcile_retry(&r, 3000), 0);
+    NT_EQ_INT(reconcile_deployment(&r, "a", 3000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_NONE);
+    NT_EQ_INT(F.nsig, 0);
+    NT_EQ_INT(F.spawns, 4);
+    NT_EQ_INT(sup_find(t, "b")->state, SUP_RUNNING); /* untouched */
+    reconcile_fini(&r);
+    sup_tree_free(t);
+    ct_log_close(&L);
+    store_close(s);
+    st_rmdir(dir);
+}
+
+/* A restart owed by a tree that then goes (it was being removed when a
+ * deployment of the same name came): the retry reconciles the record
+ * afresh, bringing the new tree in. */
+static void
+test_retry_of_a_tree_that_went_brings_the_record_in(void)
+{
+    char dir[256];
+    struct store *s = open_store(dir, sizeof dir);
+    struct sup_tree *t = new_tree();
+    struct reconcile r;
+    reconcile_init(&r, t, s, SELF);
+    struct reconcile_outcome o;
+    deploy("a", SELF);
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    name_cmd(NAOS__V1__COMMAND__CMD_REMOVE, "a");
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_REMOVE);
+    NT_TRUE(sup_find(t, "a") != NULL); /* its worker has its grace */
+    deploy("a", SELF);
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    name_cmd(NAOS__V1__COMMAND__CMD_RESTART, "a");
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    NT_EQ_INT(o.rc, NAOS_EBUSY);
+    NT_TRUE(o.pending);
+    exit_signalled(t);
+    NT_TRUE(sup_find(t, "a") == NULL);
+    NT_EQ_INT(F.spawns, 1);
+    NT_EQ_INT((int)reconcile_retry(&r, 2000), 0); /* brought in: no restart */
+    struct sup_node *d = sup_find(t, "a");
+    NT_TRUE(d != NULL && d->state == SUP_RUNNING);
+    NT_EQ_INT(F.spawns, 2);
+    NT_EQ_INT((int)reconcile_retry(&r, 2000), 0);
+    NT_EQ_INT(reconcile_deployment(&r, "a", 2000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_NONE);
+    NT_EQ_INT(F.spawns, 2);
+    reconcile_fini(&r);
+    sup_tree_free(t);
+    ct_log_close(&L);
+    store_close(s);
+    st_rmdir(dir);
+}
+
+/* A stop after a restart settles it: an owed restart is not carried out
+ * over it, and neither is one applied in the same batch before it. */
+static void
+test_stop_settles_a_restart_not_carried_out(void)
+{
+    char dir[256];
+    struct store *s = open_store(dir, sizeof dir);
+    struct sup_tree *t = new_tree();
+    struct reconcile r;
+    reconcile_init(&r, t, s, SELF);
+    struct reconcile_outcome o;
+    deploy("a", SELF);
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    name_cmd(NAOS__V1__COMMAND__CMD_RESTART, "a");
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    name_cmd(NAOS__V1__COMMAND__CMD_RESTART, "a");
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    NT_TRUE(o.pending);
+    name_cmd(NAOS__V1__COMMAND__CMD_STOP, "a");
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_STOP);
+    NT_EQ_INT(o.rc, NAOS_OK); /* the restart's start turned into a stop */
+    exit_signalled(t);
+    NT_TRUE(sup_is_at_rest(sup_find(t, "a")));
+    NT_EQ_INT((int)reconcile_retry(&r, 2000), 0);
+    NT_EQ_INT(F.spawns, 1);
+    /* One batch: a restart, then a stop (the record after both). */
+    name_cmd(NAOS__V1__COMMAND__CMD_START, "a");
+    NT_EQ_INT(reconcile_deployment(&r, "a", 2000, &o), NAOS_OK);
+    NT_EQ_INT(F.spawns, 2);
+    name_cmd(NAOS__V1__COMMAND__CMD_RESTART, "a");
+    name_cmd(NAOS__V1__COMMAND__CMD_STOP, "a");
+    NT_EQ_INT(reconcile_deployment(&r, "a", 2000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_STOP);
+    exit_signalled(t);
+    NT_TRUE(sup_is_at_rest(sup_find(t, "a")));
+    NT_EQ_INT(F.spawns, 2);
+    reconcile_fini(&r);
+    sup_tree_free(t);
+    ct_log_close(&L);
+    store_close(s);
+    st_rmdir(dir);
+}
+
 /* What a tree did on its own is not a difference to undo: only a change
  * of its record makes the reconciler act. */
 static void
@@ -366,6 +551,10 @@ main(void)
         NT_CASE(test_start_brings_in_what_is_placed_here),
         NT_CASE(test_each_change_drives_the_core),
         NT_CASE(test_restart_counter_acts_once),
+        NT_CASE(test_restart_refused_while_busy_is_not_lost),
+        NT_CASE(test_retry_carries_out_an_owed_restart_once),
+        NT_CASE(test_retry_of_a_tree_that_went_brings_the_record_in),
+        NT_CASE(test_stop_settles_a_restart_not_carried_out),
         NT_CASE(test_unchanged_record_leaves_the_tree_alone),
         NT_CASE(test_path_commands),
         {0},
