@@ -489,8 +489,8 @@ node__cmd_snapshot_installed(struct node *n, uint64_t index,
      * answered from the client table, which came with the snapshot. */
     for (size_t i = 0; i < NODE_WAITERS; i++) {
         struct node_waiter *w = &n->waiters[i];
-        if (w->rep == NULL || w->index > index)
-            continue;
+        if (w->rep == NULL || w->index == 0 || w->index > index)
+            continue; /* (0: a relay its leader has not placed yet) */
         ctl_reply_error(w->rep, NAOS__V1__ERROR_CODE__UNKNOWN_OUTCOME,
                         "outcome unknown: naos-node %s installed a snapshot "
                         "of the cluster's state past the command (entry "
