@@ -277,13 +277,19 @@ dep_reply(const char *name, enum dep_verb verb,
         ctl_reply_message(rep, "%s is already %s", name, was);
         return;
     }
-    if (verb == DEP_RESTART && ro->pending) {
-        /* Owed, not refused: the reconciler carries it out once the tree
-         * can take it (reconcile_retry), so "try again" would be wrong. */
+    /* Owed, not refused: the reconciler carries it out once the tree can
+     * take it (reconcile_retry), so "try again" would be wrong. */
+    if (ro->pending && ro->action == RECONCILE_RESTART) {
         ctl_reply_message(rep, "restart of %s is pending: it is still %s "
                           "(an earlier restart is under way); it restarts "
                           "once that stop is done (`naos status %s` shows "
                           "when)", name, was, name);
+        return;
+    }
+    if (ro->pending && ro->action == RECONCILE_START) {
+        ctl_reply_message(rep, "start of %s is pending: it is still %s; it "
+                          "starts once that stop is done (`naos status %s` "
+                          "shows when)", name, was, name);
         return;
     }
     if (ro->rc != NAOS_OK && verb == DEP_STOP && ro->dep &&
