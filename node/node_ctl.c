@@ -262,6 +262,14 @@ dep_reply(const char *name, enum dep_verb verb,
                         "no deployment named %s (see `naos status`)", name);
         return;
     }
+    if (ro->pending && ro->action == RECONCILE_DEPLOY) {
+        ctl_reply_message(rep, "%s of %s is pending: the tree of an earlier "
+                          "deployment of that name is still being removed "
+                          "here; %s is brought in as its record says once "
+                          "that tree is gone (`naos status %s` shows when)",
+                          now[verb], name, name, name);
+        return;
+    }
     if (ro->action == RECONCILE_DEPLOY && ro->rc != NAOS_OK) {
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID, "cannot %s %s: %s",
                         now[verb], name, ro->err);
@@ -348,6 +356,17 @@ node__cmd_reply(struct node *n, const Naos__V1__Command *c,
                             "no longer exists (it could not run, or was "
                             "removed since: see `naos events`)", target,
                             (unsigned long long)ar->dup_of);
+        else if (ro->action == RECONCILE_DEPLOY && ro->pending)
+            /* placed here, where the tree of an earlier X still goes */
+            ctl_reply_message(rep, "deployed %s on %s (epoch %llu): the "
+                              "tree of an earlier deployment of that name "
+                              "is still being removed there; it is brought "
+                              "in once that tree is gone (`naos status %s` "
+                              "shows when)", target,
+                              node__node_name(n, ar->placed_on),
+                              (unsigned long long)(ar->dup_of ? ar->dup_of
+                                                              : ar->index),
+                              target);
         else if (ro->action == RECONCILE_DEPLOY && ro->rc == NAOS_ENOMEM)
             rep->failed = 1;
         else if (ro->action == RECONCILE_DEPLOY && ro->rc != NAOS_OK)

@@ -90,6 +90,7 @@ seen_set(struct reconcile *r, const Naos__V1__DeploymentRecord *rec)
     s->restarts = rec->restarts;
     s->owed = 0;
     s->owe_start = false;
+    s->owe_tree = false;
 }
 
 /* ---- one deployment ---------------------------------------------------- */
@@ -209,7 +210,22 @@ reconcile_one(struct reconcile *r, const char *name, bool at_start,
         return NAOS_OK;
     }
     struct reconcile_seen *prev = seen_get(r, name);
-    if (d == NULL) {
+    if (d != NULL && sup_is_removing(d)) {
+        /* The tree of an earlier deployment of this name, still being
+         * removed (a cluster's leader placed this one here meanwhile, not
+         * seeing this node's trees): not the record's to drive. Its own
+         * tree is owed, brought in once the old one is gone. */
+        seen_set(r, rec);
+        struct reconcile_seen *s = seen_get(r, name);
+        if (s != NULL) {
+            s->owe_tree = true;
+            r->owing = true;
+        }
+        out->action = RECONCILE_DEPLOY;
+        out->rc = NAOS_EBUSY;
+        out->pending = true;
+        out->dep = NULL;
+    } else if (d == NULL) {
         bring_in(r, rec, at_start, now, out);
     } else if (prev == NULL || prev->generation != rec->generation ||
                prev->restarts != rec->restarts) {
@@ -291,7 +307,7 @@ reconcile_retry(struct reconcile *r, naos_time now)
     size_t done = 0;
     for (size_t i = 0; i < r->nseen; i++) {
         struct reconcile_seen *s = &r->seen[i];
-        if (s->owed == 0 && !s->owe_start)
+        if (s->owed == 0 && !s->owe_start && !s->owe_tree)
             continue;
         struct sup_node *d = sup_find(r->tree, s->name);
         if (d == NULL) {
@@ -303,6 +319,7 @@ reconcile_retry(struct reconcile *r, naos_time now)
             struct reconcile_seen owed = *s;
             s->owed = 0;
             s->owe_start = false;
+            s->owe_tree = false;
             struct reconcile_outcome out;
             if (reconcile_one(r, name, false, now, &out) != NAOS_OK) {
                 /* nothing done, the table untouched: owed still */
@@ -312,7 +329,28 @@ reconcile_retry(struct reconcile *r, naos_time now)
                 r->owing = true;
                 break;
             }
+            if (out.action == RECONCILE_DEPLOY && out.rc == NAOS_OK) {
+                NAOS_INFO("node", "brought in deployment %s as its record "
+                          "says: the tree of its earlier namesake is gone",
+                          name);
+                done++;
+            } else if (out.action == RECONCILE_DEPLOY) {
+                /* Its record stays (the reconciler writes no store): the
+                 * operator sees it in `naos status` and can rm it. */
+                NAOS_ERROR("node", "cannot run deployment %s: %s", name,
+                           out.err);
+            }
             i = (size_t)-1;
+            continue;
+        }
+        if (sup_is_removing(d)) {
+            r->owing = true; /* an earlier namesake's tree, still going */
+            continue;
+        }
+        if (s->owe_tree) {
+            /* Cannot happen: only this reconciler adds trees, and what
+             * was owed is cleared when it does (seen_set). */
+            s->owe_tree = false;
             continue;
         }
         if (s->owe_start) {
