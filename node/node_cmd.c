@@ -225,9 +225,11 @@ reconcile_entry(struct node *n, const Naos__V1__Command *c,
     if (reconcile_deployment(&n->rec, target, n->r.now, out) != NAOS_OK)
         NAOS_ERROR("node", "cannot reconcile %s after entry %llu: %s", target,
                    (unsigned long long)ar->index, out->err);
-    if (out->action == RECONCILE_DEPLOY && out->rc != NAOS_OK) {
+    if (out->action == RECONCILE_DEPLOY && out->rc != NAOS_OK &&
+        !out->pending) {
         /* The tree would not go in (the record is applied): take the
-         * record out again through the log, as an rm would. */
+         * record out again through the log, as an rm would. (A pending
+         * one goes in once its earlier namesake's tree is gone.) */
         NAOS_WARN("node", "cannot run deployment %s: %s; removing its record",
                   target, out->err);
         Naos__V1__Command rm;
