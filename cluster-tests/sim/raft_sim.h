@@ -14,6 +14,22 @@
  * messages leave -> committed entries applied (the applied state is
  * durable with its index, as the store will do it) -> raft_advance.
  *
+ * Compaction and snapshots, as the node's driver does them: after a batch
+ * a node may compact below raft_compact_point (keeping keep_entries /
+ * keep_bytes applied entries for a voter that lags; past that it needs a
+ * snapshot). A leader sends each peer raft_peers_behind lists a snapshot
+ * of its applied state (here the (term, hash) of every applied entry)
+ * through the simulated network like any message (lost, duplicated,
+ * delayed, reordered, cut), at most one in flight per peer, re-sent every
+ * snap_resend while the peer stays listed. The follower asks
+ * raft_snapshot_offer; on INSTALL its state machine and disk are replaced
+ * (log = the one entry (index, snap_term), compacted there, commit =
+ * index) in one synced write of 2..10 ms during which it handles nothing
+ * (a crash before it completes keeps nothing of it), then
+ * raft_snapshot_installed. The chaos also offers snapshots to peers the
+ * core does not list (a driver acting on a stale listing, a late copy):
+ * the core must see the log already agrees and keep it.
+ *
  * Everything random comes from one seed, so a run is replayed exactly by
  * its seed. Invariants are checked after every event; the first violation
  * is kept in sim->failure (with the seed and time) and stops the run:
@@ -25,17 +41,26 @@
  *      leader of a later term (at its election and whenever a commit is
  *      recorded);
  *   S5 nodes apply the same entry at each index, each index exactly once
- *      and in order; everything applied was committed;
+ *      and in order; everything applied was committed. A snapshot install
+ *      applies indices applied+1..index at once: the snapshot's state must
+ *      hold, at every index up to its own, exactly the entry the cluster
+ *      committed there (and its last entry's term is snap_term); a node's
+ *      applied index never goes back;
  *   S6 per node, the synced term never decreases, the synced vote changes
  *      within a term only from none, the commit index never decreases
  *      while up and is never beyond the log;
  *   S7 every vote granted, vote requested and append acknowledged is
  *      backed by synced state when it leaves, and a leader's commit index
  *      never exceeds its own synced log;
- *   S9 compaction (as cmdraft does it after a write of the log, below
- *      min(applied, raft_held)) drops only entries every voter holds on
- *      its synced disk (or has compacted itself), and a compacted entry
- *      is never truncated;
+ *   S9 compaction (raft_compact_point with the run's budgets; it no
+ *      longer waits for every voter: a voter that lags further is sent a
+ *      snapshot) drops only applied entries and never the last applied
+ *      one; a node's compacted base never goes back while up nor passes
+ *      its applied index; a compacted entry is never truncated;
+ *   S10 within the term it was acknowledged in, an entry a node
+ *      acknowledged to the leader (APPEND_RESP match index) stays in its
+ *      log (or in its applied state): the leader counted it towards a
+ *      commit's majority;
  *   P6 a leader moves its commit index only to an entry of its own term
  *      held on the synced disks of a majority (Figure 8's rule, checked
  *      directly: random runs rarely reach the overwrite it prevents, the
@@ -72,6 +97,13 @@ struct rsim_disk {
 };
 
 struct rsim;
+struct rsim_snap; /* a snapshot in flight or being installed (raft_sim.c) */
+
+/* struct rsim_applied: one applied entry, as the state machine keeps it
+ * (the sim's "state" is the sequence of these; a snapshot copies it). */
+struct rsim_applied {
+    uint64_t term, hash;
+};
 
 struct rsim_node {
     unsigned idx;
@@ -91,10 +123,19 @@ struct rsim_node {
      * the committed record */
     uint64_t applied;
     uint64_t max_value;        /* highest client value applied */
+    struct rsim_applied *sm;   /* sm[k-1]: the entry applied at index k */
+    size_t smcap;
+    struct rsim_snap *installing; /* a snapshot being written (busy) */
+    /* as a leader's driver: when the snapshot in flight to each peer
+     * left (0: none) and in which term */
+    naos_time snap_at[RSIM_MAX_NODES];
+    uint64_t snap_in[RSIM_MAX_NODES];
     uint64_t rng;
     /* checker state */
     uint64_t seen_commit;      /* highest commit seen in this life */
     uint64_t lead_term, lead_last, lead_last_term; /* S2 */
+    uint64_t seen_base;        /* S9: the core's compacted base, this life */
+    uint64_t ack_term, ack_index, ack_entry_term; /* S10 */
     unsigned restarts;
     uint64_t trace_term;       /* NAOS_SIM_TRACE: last printed term, role */
     int trace_role;
@@ -154,7 +195,12 @@ struct rsim {
      * its own stream (so the rest of a seed's run is unchanged) */
     double compact_rate;
     uint64_t compact_rng;
+    size_t keep_entries, keep_bytes; /* raft_compact_point's budget */
     uint64_t compactions;
+    uint64_t compactions_past; /* ... past a voter's synced log */
+    /* snapshots: a transfer unanswered after snap_resend is sent again */
+    naos_duration snap_resend;
+    uint64_t snap_sent, snap_installs, snap_had, snap_refused;
     uint64_t msgs_sent, msgs_dropped;
     char failure[512];         /* first violation, "" if none */
 };
@@ -193,6 +239,12 @@ void rsim_heal(struct rsim *sim);
  * flaky connection when peer is alive). */
 void rsim_conn_closed(struct rsim *sim, unsigned i, unsigned peer);
 
+/* rsim_send_snapshot: node i's driver sends node peer a snapshot of its
+ * applied state now (as it does by itself for each peer the core lists
+ * behind; this one need not be listed). Nothing if i does not lead or
+ * cannot run. */
+void rsim_send_snapshot(struct rsim *sim, unsigned i, unsigned peer);
+
 /* Observation. */
 /* rsim_leader: the running leader of the highest term, or -1. */
 int rsim_leader(const struct rsim *sim);
@@ -215,8 +267,10 @@ uint64_t rsim_seed_from_env(uint64_t dflt);
 /* rsim_random_run: one seeded chaos run (the sweep's unit): n nodes,
  * chaos_ms of random faults (crashes with and without power loss,
  * restarts, partitions of the leader, a minority or around a bridge node,
- * one-way cuts, pauses, spurious closed connections) under random loss,
- * duplication, delay and reordering with a client workload, then the
+ * one-way cuts, pauses, spurious closed connections, snapshots offered
+ * to peers that are not behind) under random loss, duplication, delay
+ * and reordering with a client workload, compaction keeping 4..16
+ * applied entries (16..248 bytes) for a voter that lags, then the
  * network heals and every node restarts, and progress (a new value applied
  * everywhere) must follow within 20 election timeouts. Returns 0 on
  * success, 1 on an invariant violation, 2 on a liveness failure; the
@@ -225,6 +279,10 @@ struct rsim_figures {
     uint64_t leader_changes, max_term, proposals, applied, events;
     uint64_t reads_ok, reads_failed; /* ReadIndex outcomes */
     uint64_t compactions;            /* S9-checked compactions */
+    uint64_t compactions_past;       /* ... past a voter's synced log */
+    uint64_t snap_sent, snap_installs, snap_had; /* snapshot transfers,
+                                                    installs, offers the
+                                                    log already held */
     naos_duration heal_to_progress;
 };
 int rsim_random_run(uint64_t seed, unsigned n, naos_duration chaos_ms,
