@@ -61,6 +61,8 @@
  *      acknowledged to the leader (APPEND_RESP match index) stays in its
  *      log (or in its applied state): the leader counted it towards a
  *      commit's majority;
+ *   L6 no message storm: at most RSIM_STORM_MSGS messages within 100 ms
+ *      (a livelock, even one a later fault happens to end);
  *   P6 a leader moves its commit index only to an entry of its own term
  *      held on the synced disks of a majority (Figure 8's rule, checked
  *      directly: random runs rarely reach the overwrite it prevents, the
@@ -76,6 +78,9 @@
 #include "node/raft/raft.h"
 
 #define RSIM_MAX_NODES 9
+/* L6: more messages than this within 100 ms of simulated time is a storm
+ * (two nodes answering each other at once, forever) */
+#define RSIM_STORM_MSGS 5000
 
 struct rsim_net {
     double loss;               /* drop probability per message */
@@ -202,6 +207,8 @@ struct rsim {
     naos_duration snap_resend;
     uint64_t snap_sent, snap_installs, snap_had, snap_refused;
     uint64_t msgs_sent, msgs_dropped;
+    naos_time storm_from;      /* L6: the current 100 ms window */
+    unsigned storm_msgs;       /* ... and the messages sent in it */
     char failure[512];         /* first violation, "" if none */
 };
 
