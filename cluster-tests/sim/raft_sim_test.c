@@ -305,6 +305,102 @@ test_power_loss_rounds(void)
     rsim_free(sim);
 }
 
+/* ---- snapshots -------------------------------------------------------- */
+
+struct snap_ctx {
+    unsigned l, f;
+    uint64_t f_last;   /* where f's log ended when healed */
+    uint64_t installs; /* sim->snap_installs before the heal */
+};
+
+/* pred_compacted_past: the leader and the other follower compacted well
+ * past the end of f's log (20 entries). */
+static bool
+pred_compacted_past(struct rsim *sim, void *ctx)
+{
+    const struct snap_ctx *c = ctx;
+    unsigned o = 3 - c->l - c->f;
+    uint64_t last = raft_last_index(sim->nodes[c->f].r);
+    return raft_first_index(sim->nodes[c->l].r) > last + 20 &&
+           raft_first_index(sim->nodes[o].r) > last + 20;
+}
+
+static bool
+pred_installed(struct rsim *sim, void *ctx)
+{
+    const struct snap_ctx *c = ctx;
+    return sim->snap_installs > c->installs;
+}
+
+/* pred_same_applied: every node applied the leader's commit index. */
+static bool
+pred_same_applied(struct rsim *sim, void *ctx)
+{
+    const struct snap_ctx *c = ctx;
+    uint64_t commit = raft_commit(sim->nodes[c->l].r);
+    for (unsigned i = 0; i < sim->n; i++)
+        if (!sim->nodes[i].up || sim->nodes[i].applied != commit)
+            return false;
+    return true;
+}
+
+/* A follower that needs a snapshot: of 3 nodes, one is cut off while the
+ * others commit and compact past its log (a budget of 4 entries); healed,
+ * it is listed behind, sent a snapshot of the leader's applied state,
+ * installs it (S5 checks it against what was committed), catches up with
+ * the entries after it, and every node ends with the same applied
+ * sequence. No leader change on the way (pre-vote). */
+static void
+test_follower_needs_snapshot(void)
+{
+    uint64_t worst_gap = 0;
+    for (uint64_t s = 1; s <= 10; s++) {
+        struct rsim *sim = cluster(3, rsim_seed_from_env(700 + s));
+        sim->keep_entries = 4;
+        sim->compact_rate = 1;
+        SIM_OK(sim, rsim_step_until(sim, pred_leader, NULL, sim->now + 10 * T));
+        SIM_OK(sim, write_commits(sim, sim->now + 2 * T));
+        struct snap_ctx c;
+        c.l = (unsigned)rsim_leader(sim);
+        c.f = (c.l + 1 + (unsigned)(s % 2)) % 3;
+        uint64_t changes = sim->leader_changes;
+        rsim_partition(sim, &c.f, 1);
+        sim->client_min = 5;
+        sim->client_max = 10;
+        sim->client_next = sim->now;
+        SIM_OK(sim, rsim_step_until(sim, pred_compacted_past, &c,
+                                    sim->now + 20 * T));
+        c.f_last = raft_last_index(sim->nodes[c.f].r);
+        c.installs = sim->snap_installs;
+        rsim_heal(sim);
+        SIM_OK(sim, rsim_step_until(sim, pred_installed, &c,
+                                    sim->now + 4 * T));
+        /* its log is now based at the snapshot, beyond where it ended */
+        uint64_t base = raft_first_index(sim->nodes[c.f].r) - 1;
+        SIM_OK(sim, base > c.f_last);
+        SIM_OK(sim, sim->nodes[c.f].applied >= base);
+        uint64_t gap = base - c.f_last;
+        worst_gap = gap > worst_gap ? gap : worst_gap;
+        /* entries after the snapshot reach it */
+        SIM_OK(sim, write_commits(sim, sim->now + 4 * T));
+        SIM_OK(sim, raft_last_index(sim->nodes[c.f].r) > base);
+        sim->client_min = sim->client_max = 0;
+        SIM_OK(sim, rsim_step_until(sim, pred_same_applied, &c,
+                                    sim->now + 4 * T));
+        const struct rsim_node *lead = &sim->nodes[c.l];
+        for (unsigned i = 0; i < 3; i++)
+            SIM_OK(sim, memcmp(sim->nodes[i].sm, lead->sm,
+                               lead->applied * sizeof(*lead->sm)) == 0);
+        SIM_OK(sim, rsim_leader(sim) == (int)c.l);
+        SIM_OK(sim, sim->leader_changes == changes);
+        rsim_free(sim);
+    }
+    printf("  report: a follower cut off while the others compacted past "
+           "its log (keep 4 entries) installed a snapshot and caught up, "
+           "10 seeds; the snapshot skipped up to %llu entries\n",
+           (unsigned long long)worst_gap);
+}
+
 /* ---- chaos runs ------------------------------------------------------- */
 
 static void
@@ -329,18 +425,28 @@ random_runs(unsigned n, uint64_t first)
         sum.reads_ok += f.reads_ok;
         sum.reads_failed += f.reads_failed;
         sum.compactions += f.compactions;
+        sum.compactions_past += f.compactions_past;
+        sum.snap_sent += f.snap_sent;
+        sum.snap_installs += f.snap_installs;
+        sum.snap_had += f.snap_had;
         worst = f.heal_to_progress > worst ? f.heal_to_progress : worst;
     }
     printf("  report: %lu chaos runs of %u nodes: %llu leader terms, %llu "
            "entries committed, %llu events, ReadIndex reads %llu confirmed "
            "(each checked to cover every entry committed before it was "
-           "asked) and %llu failed; %llu compactions (S9-checked); heal -> "
-           "progress worst %lld ms\n", runs,
+           "asked) and %llu failed; %llu compactions (S9-checked), %llu of "
+           "them past a voter's log; snapshots: %llu sent, %llu installs "
+           "(S5-checked), %llu offers already held; heal -> progress worst "
+           "%lld ms\n", runs,
            n, (unsigned long long)sum.leader_changes,
            (unsigned long long)sum.applied, (unsigned long long)sum.events,
            (unsigned long long)sum.reads_ok,
            (unsigned long long)sum.reads_failed,
-           (unsigned long long)sum.compactions, (long long)worst);
+           (unsigned long long)sum.compactions,
+           (unsigned long long)sum.compactions_past,
+           (unsigned long long)sum.snap_sent,
+           (unsigned long long)sum.snap_installs,
+           (unsigned long long)sum.snap_had, (long long)worst);
 }
 
 static void
@@ -364,7 +470,8 @@ test_random_runs_5(void)
  * NT_ONLY=test_replay). */
 static unsigned long
 sweep(unsigned long *found_seed, char *first_why, size_t whylen,
-      unsigned long *ran, bool stop_at_first, bool lying)
+      unsigned long *ran, bool stop_at_first, bool lying,
+      struct rsim_figures *sum)
 {
     unsigned long from = env_ul("NAOS_SIM_SWEEP_FROM", 1);
     unsigned long count = env_ul("NAOS_SIM_SWEEP_COUNT", 2000);
@@ -378,8 +485,16 @@ sweep(unsigned long *found_seed, char *first_why, size_t whylen,
             break;
         char why[600];
         unsigned n = s % 2 ? 3 : 5;
-        int rc = rsim_random_run(s, n, 8000, lying, why, sizeof(why), NULL);
+        struct rsim_figures f = {0};
+        int rc = rsim_random_run(s, n, 8000, lying, why, sizeof(why), &f);
         (*ran)++;
+        sum->applied += f.applied;
+        sum->compactions += f.compactions;
+        sum->compactions_past += f.compactions_past;
+        sum->snap_sent += f.snap_sent;
+        sum->snap_installs += f.snap_installs;
+        sum->snap_had += f.snap_had;
+        sum->leader_changes += f.leader_changes;
         if (rc == 1 || (rc == 2 && !stop_at_first)) {
             if (bad == 0) {
                 *found_seed = s;
@@ -400,8 +515,20 @@ test_seed_sweep(void)
 {
     unsigned long seed = 0, ran;
     char why[600] = "";
-    unsigned long bad = sweep(&seed, why, sizeof(why), &ran, false, false);
-    printf("  report: seed sweep: %lu seeds, %lu failing\n", ran, bad);
+    struct rsim_figures sum = {0};
+    unsigned long bad =
+        sweep(&seed, why, sizeof(why), &ran, false, false, &sum);
+    printf("  report: seed sweep: %lu seeds (3 and 5 nodes alternating), "
+           "%lu failing; %llu leader terms, %llu entries committed, %llu "
+           "compactions (%llu past a voter's log), %llu snapshot installs "
+           "over %lu seeds (%llu sent, %llu offers already held)\n", ran,
+           bad, (unsigned long long)sum.leader_changes,
+           (unsigned long long)sum.applied,
+           (unsigned long long)sum.compactions,
+           (unsigned long long)sum.compactions_past,
+           (unsigned long long)sum.snap_installs, ran,
+           (unsigned long long)sum.snap_sent,
+           (unsigned long long)sum.snap_had);
     if (bad)
         NT_FAIL("%lu of %lu seeds failed; first: %s (replay: "
                 "NAOS_SIM_SEED=%lu NT_ONLY=test_replay)", bad, ran, why,
@@ -418,7 +545,7 @@ test_replay(void)
 {
     uint64_t s = rsim_seed_from_env(1);
     char why[600];
-    struct rsim_figures f;
+    struct rsim_figures f = {0};
 #ifdef RAFT_MUTATION_SKIP_FSYNC
     bool lying = true;
 #else
@@ -427,10 +554,13 @@ test_replay(void)
     unsigned n = (unsigned)env_ul("NAOS_SIM_NODES", s % 2 ? 3 : 5);
     int rc = rsim_random_run(s, n, 8000, lying, why, sizeof(why), &f);
     printf("  report: seed %llu: rc %d, %llu leader terms, max term %llu, "
-           "%llu committed, %llu events\n", (unsigned long long)s, rc,
-           (unsigned long long)f.leader_changes,
+           "%llu committed, %llu events, %llu compactions, %llu snapshot "
+           "installs (%llu sent, %llu offers already held)\n",
+           (unsigned long long)s, rc, (unsigned long long)f.leader_changes,
            (unsigned long long)f.max_term, (unsigned long long)f.applied,
-           (unsigned long long)f.events);
+           (unsigned long long)f.events, (unsigned long long)f.compactions,
+           (unsigned long long)f.snap_installs,
+           (unsigned long long)f.snap_sent, (unsigned long long)f.snap_had);
     if (rc)
         NT_FAIL("%s", why);
 }
@@ -448,7 +578,8 @@ test_mutation_found(void)
 #else
     bool lying = false;
 #endif
-    unsigned long bad = sweep(&seed, why, sizeof(why), &ran, true, lying);
+    struct rsim_figures sum = {0};
+    unsigned long bad = sweep(&seed, why, sizeof(why), &ran, true, lying, &sum);
     if (bad == 0)
         NT_FAIL("planted bug %s survived %lu seeds: the simulator misses "
                 "a fault class", RAFT_MUTATION, ran);
@@ -469,6 +600,7 @@ main(void)
         NT_CASE(test_bridge_partition),
         NT_CASE(test_lossy_network_progress),
         NT_CASE(test_power_loss_rounds),
+        NT_CASE(test_follower_needs_snapshot),
         NT_CASE(test_random_runs_3),
         NT_CASE(test_random_runs_5),
         NT_CASE(test_seed_sweep),
