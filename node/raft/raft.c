@@ -775,13 +775,9 @@ static void
 update_held(struct raft *r)
 {
     uint64_t h = r->commit;
-#ifndef RAFT_MUTATION_HELD_MAJORITY
     for (size_t i = 0; i < r->npeers; i++)
         if (r->peers[i].match < h)
             h = r->peers[i].match;
-#endif
-    /* (planted bug HELD_MAJORITY: the commit index, which only a
-     * majority is sure to hold, taken for what every voter holds) */
     if (h > r->held)
         r->held = h;
 }
