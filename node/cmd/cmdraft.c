@@ -166,7 +166,7 @@ cmdraft_open(struct cmdraft **out, struct store *s,
     rc_cfg.nvoters = nv;
     struct raft_io io = {RAFT_IO_VERSION, c, next_random, on_event};
     struct raft_restore rs = {{h.term, h.vote, h.commit}, ents, nraw,
-                              applied, first};
+                              applied, first, NULL};
     char why[RAFT_ERRMSG_LEN];
     rc = raft_alloc(&c->r, &rc_cfg, &io, &rs, now, why, sizeof why);
     naos_free(ents);
@@ -420,7 +420,7 @@ cmdraft_snapshot_install(struct cmdraft *c, const struct snap_reader *rd,
         return store_is_failed(c->store) ? NAOS_ESTORE : rc;
     /* durable: the core follows (it said INSTALL, and nothing has called
      * into it since) */
-    rc = raft_snapshot_installed(c->r, index, snap_term, now);
+    rc = raft_snapshot_installed(c->r, index, snap_term, NULL, now);
     NAOS_ASSERT(rc == NAOS_OK);
     c->stored.commit = index;
     if (index > c->commit)
