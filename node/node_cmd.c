@@ -225,9 +225,11 @@ reconcile_entry(struct node *n, const Naos__V1__Command *c,
     if (reconcile_deployment(&n->rec, target, n->r.now, out) != NAOS_OK)
         NAOS_ERROR("node", "cannot reconcile %s after entry %llu: %s", target,
                    (unsigned long long)ar->index, out->err);
-    if (out->action == RECONCILE_DEPLOY && out->rc != NAOS_OK) {
+    if (out->action == RECONCILE_DEPLOY && out->rc != NAOS_OK &&
+        !out->pending) {
         /* The tree would not go in (the record is applied): take the
-         * record out again through the log, as an rm would. */
+         * record out again through the log, as an rm would. (A pending
+         * one goes in once its earlier namesake's tree is gone.) */
         NAOS_WARN("node", "cannot run deployment %s: %s; removing its record",
                   target, out->err);
         Naos__V1__Command rm;
@@ -489,8 +491,8 @@ node__cmd_snapshot_installed(struct node *n, uint64_t index,
      * answered from the client table, which came with the snapshot. */
     for (size_t i = 0; i < NODE_WAITERS; i++) {
         struct node_waiter *w = &n->waiters[i];
-        if (w->rep == NULL || w->index > index)
-            continue;
+        if (w->rep == NULL || w->index == 0 || w->index > index)
+            continue; /* (0: a relay its leader has not placed yet) */
         ctl_reply_error(w->rep, NAOS__V1__ERROR_CODE__UNKNOWN_OUTCOME,
                         "outcome unknown: naos-node %s installed a snapshot "
                         "of the cluster's state past the command (entry "

@@ -262,6 +262,14 @@ dep_reply(const char *name, enum dep_verb verb,
                         "no deployment named %s (see `naos status`)", name);
         return;
     }
+    if (ro->pending && ro->action == RECONCILE_DEPLOY) {
+        ctl_reply_message(rep, "%s of %s is pending: the tree of an earlier "
+                          "deployment of that name is still being removed "
+                          "here; %s is brought in as its record says once "
+                          "that tree is gone (`naos status %s` shows when)",
+                          now[verb], name, name, name);
+        return;
+    }
     if (ro->action == RECONCILE_DEPLOY && ro->rc != NAOS_OK) {
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID, "cannot %s %s: %s",
                         now[verb], name, ro->err);
@@ -277,13 +285,19 @@ dep_reply(const char *name, enum dep_verb verb,
         ctl_reply_message(rep, "%s is already %s", name, was);
         return;
     }
-    if (verb == DEP_RESTART && ro->pending) {
-        /* Owed, not refused: the reconciler carries it out once the tree
-         * can take it (reconcile_retry), so "try again" would be wrong. */
+    /* Owed, not refused: the reconciler carries it out once the tree can
+     * take it (reconcile_retry), so "try again" would be wrong. */
+    if (ro->pending && ro->action == RECONCILE_RESTART) {
         ctl_reply_message(rep, "restart of %s is pending: it is still %s "
                           "(an earlier restart is under way); it restarts "
                           "once that stop is done (`naos status %s` shows "
                           "when)", name, was, name);
+        return;
+    }
+    if (ro->pending && ro->action == RECONCILE_START) {
+        ctl_reply_message(rep, "start of %s is pending: it is still %s; it "
+                          "starts once that stop is done (`naos status %s` "
+                          "shows when)", name, was, name);
         return;
     }
     if (ro->rc != NAOS_OK && verb == DEP_STOP && ro->dep &&
@@ -342,6 +356,17 @@ node__cmd_reply(struct node *n, const Naos__V1__Command *c,
                             "no longer exists (it could not run, or was "
                             "removed since: see `naos events`)", target,
                             (unsigned long long)ar->dup_of);
+        else if (ro->action == RECONCILE_DEPLOY && ro->pending)
+            /* placed here, where the tree of an earlier X still goes */
+            ctl_reply_message(rep, "deployed %s on %s (epoch %llu): the "
+                              "tree of an earlier deployment of that name "
+                              "is still being removed there; it is brought "
+                              "in once that tree is gone (`naos status %s` "
+                              "shows when)", target,
+                              node__node_name(n, ar->placed_on),
+                              (unsigned long long)(ar->dup_of ? ar->dup_of
+                                                              : ar->index),
+                              target);
         else if (ro->action == RECONCILE_DEPLOY && ro->rc == NAOS_ENOMEM)
             rep->failed = 1;
         else if (ro->action == RECONCILE_DEPLOY && ro->rc != NAOS_OK)

@@ -392,6 +392,8 @@ struct node {
                                (node_snapshot.c) */
     struct node_raft_snap *rsnap; /* snapshots to and from peers, or NULL
                                      (node_raft_snap.c) */
+    struct node_snapfile *snapfiles_abandoned; /* still being written,
+                                                  nobody waits for them */
     uint64_t applied;       /* last entry applied */
     uint64_t proposed;      /* the index of the last one */
     uint64_t relay_seq, relayed; /* commands relayed to the leader */
@@ -712,6 +714,11 @@ int node__snapfile_save(struct node *n, node_snapfile_done_fn done, void *arg,
 /* node__snapfile_free drops f and its file (waits for its thread if it
  * still writes: only when the node stops). NULL is fine. */
 void node__snapfile_free(struct node_snapfile *f);
+/* node__snapfile_abandon drops f without waiting for its thread: done is
+ * not called, and f is freed when the thread ends (or at
+ * node__snapfile_close_all, when the node stops). NULL is fine. */
+void node__snapfile_abandon(struct node_snapfile *f);
+void node__snapfile_close_all(struct node *n);
 bool node__snapfile_running(const struct node_snapfile *f);
 /* node__snapfile_result: the save's outcome, *err its message. */
 int node__snapfile_result(const struct node_snapfile *f, const char **err);

@@ -395,6 +395,7 @@ void
 node__raft_close(struct node *n)
 {
     node__raft_snap_close(n);
+    node__snapfile_close_all(n);
     naos_free(n->raft_buf);
     n->raft_buf = NULL;
     n->raft_cap = 0;

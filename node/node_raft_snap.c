@@ -4,34 +4,38 @@
  * The core only says who needs one (raft_peers_behind) and decides
  * whether to install one (cmdraft_snapshot_offer); the bytes go here.
  *
- * Leader: one transfer at a time. The applied state is written to an
- * unnamed file on a thread (node_snapfile.c), then sent in chunks of
- * RAFT_SNAP_CHUNK (Sealed.type 80, proto/raft.proto RaftSnapshotChunk),
- * one in flight, each sent on when the previous is acknowledged (81),
- * re-sent after SNAP_RESEND_MS without an answer; a transfer that makes
- * no progress for SNAP_STALL_MS, or whose peer stops being behind, or
- * whose leader stops leading, is dropped (and tried again after
- * SNAP_RETRY_MS while the peer is still behind).
+ * Leader: one transfer at a time, to a peer membership sees alive. The
+ * applied state is written to an unnamed file on a thread
+ * (node_snapfile.c; a transfer dropped meanwhile never waits for it),
+ * then sent in chunks of RAFT_SNAP_CHUNK (Sealed.type 80, proto/raft.proto
+ * RaftSnapshotChunk), one in flight, each sent on when the previous is
+ * acknowledged (81), re-sent after SNAP_RESEND_MS without an answer. A
+ * transfer whose peer stops being behind, or whose leader stops leading,
+ * is dropped; one that makes no progress for SNAP_STALL_MS once written,
+ * or is refused, is dropped and that peer waits SNAP_RETRY_MS, doubling
+ * to SNAP_RETRY_MAX_MS, before the state is written out for it again.
  *
  * Follower: chunks are taken only from the leader it follows in its
  * current term, in order, into an unnamed file of its data directory
- * (at most SNAP_XFER_MAX bytes, one transfer at a time, dropped after
+ * (at most SNAP_XFER_MAX bytes and the free space less SNAP_DISK_MARGIN,
+ * one transfer at a time, a later one replacing it, dropped after
  * SNAP_IDLE_MS without a chunk). Once whole, the core is asked, and the
  * stream is loaded (checked whole, then installed with the log reduced to
  * its last entry) in ONE synced transaction on the loop: a stall of the
- * loop for the load's duration (measured in the closing notes), since the
- * store's writes belong to the loop thread.
+ * loop for the load's duration, since the store's writes belong to the
+ * loop thread. A store whose map cannot hold it refuses it (nothing
+ * written; the leader backs off), a failed store stops the node.
  *
  * Reactor thread only. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "node/base/alloc.h"
 #include "node/base/err.h"
 #include "node/base/log.h"
-#include "node/base/random.h"
 #include "node/base/time.h"
 #include "node/node_int.h"
 #include "proto/raft.pb-c.h"
@@ -39,13 +43,19 @@
 /* Bytes of stream per chunk: with its message, well inside one sealed
  * envelope (AUTH_MAX_PAYLOAD, 1 MiB). */
 #define RAFT_SNAP_CHUNK (512u << 10)
-/* The largest stream a follower takes: the store's own bound on its map
- * (store.h STORE_MAP_MAX) is far above any state naos holds in practice;
- * a leader's claim beyond this is refused before a byte is written. */
-#define SNAP_XFER_MAX ((uint64_t)16 << 30)
+/* The largest stream a follower takes: its store's largest map (a state
+ * that big could not be loaded anyway); a leader's claim beyond it, or
+ * beyond the free space of the data directory (with SNAP_DISK_MARGIN
+ * left for the store's own commits), is refused before a byte is
+ * written. */
+#define SNAP_XFER_MAX STORE_DEFAULT_MAX_MAP_SIZE
+#define SNAP_DISK_MARGIN ((uint64_t)64 << 20)
 #define SNAP_RESEND_MS 1000
 #define SNAP_STALL_MS 15000
+/* After a transfer to a peer failed: wait 1 s, doubling to 60 s, before
+ * writing the state out for it again. */
 #define SNAP_RETRY_MS 1000
+#define SNAP_RETRY_MAX_MS 60000
 #define SNAP_IDLE_MS 30000
 #define SNAP_ERROR_MAX 256
 
@@ -71,11 +81,21 @@ struct snap_in {
     uint64_t t0_us;
 };
 
+/* struct snap_backoff: a peer whose last transfer failed. */
+struct snap_backoff {
+    uint64_t peer;
+    naos_duration wait;
+    naos_time until;
+};
+#define SNAP_BACKOFFS 16 /* >= the members a leader can have */
+
 struct node_raft_snap {
     struct snap_out out;
     struct snap_in in;
-    naos_time retry_after;
+    struct snap_backoff backoff[SNAP_BACKOFFS];
     uint64_t next_peer; /* round robin among peers behind */
+    uint64_t xfer_seq;  /* transfer ids: increasing, so a follower tells
+                           a late chunk of an older one */
     unsigned char *buf;
     size_t cap;
 };
@@ -124,12 +144,40 @@ send_pb(struct node *n, uint64_t id, uint32_t type,
 
 /* ---- leader: sending ------------------------------------------------- */
 
+static struct snap_backoff *
+backoff_of(struct node_raft_snap *s, uint64_t peer, bool make)
+{
+    struct snap_backoff *free_slot = NULL;
+    for (size_t i = 0; i < SNAP_BACKOFFS; i++) {
+        if (s->backoff[i].peer == peer)
+            return &s->backoff[i];
+        if (s->backoff[i].peer == 0 && free_slot == NULL)
+            free_slot = &s->backoff[i];
+    }
+    if (!make)
+        return NULL;
+    if (free_slot == NULL)
+        free_slot = &s->backoff[peer % SNAP_BACKOFFS]; /* a gone peer's */
+    *free_slot = (struct snap_backoff){.peer = peer};
+    return free_slot;
+}
+
 static void
 out_drop(struct node *n, const char *why, bool retry_soon)
 {
     struct node_raft_snap *s = n->rsnap;
     if (!s->out.active)
         return;
+    struct snap_backoff *b = backoff_of(s, s->out.peer, !retry_soon);
+    if (retry_soon) {
+        if (b != NULL)
+            *b = (struct snap_backoff){0}; /* it worked, or moved on */
+    } else {
+        b->wait = b->wait == 0 ? SNAP_RETRY_MS
+                  : b->wait * 2 > SNAP_RETRY_MAX_MS ? SNAP_RETRY_MAX_MS
+                                                    : b->wait * 2;
+        b->until = n->r.now + b->wait;
+    }
     if (why != NULL) {
         n->stats.snap_send_failed++;
         NAOS_WARN("raft", "snapshot for %s dropped after %llu of %llu "
@@ -139,9 +187,8 @@ out_drop(struct node *n, const char *why, bool retry_soon)
                       ? node__snapfile_info(s->out.file)->bytes : 0),
                   why);
     }
-    node__snapfile_free(s->out.file);
+    node__snapfile_abandon(s->out.file); /* never waits on the loop */
     s->out = (struct snap_out){0};
-    s->retry_after = n->r.now + (retry_soon ? 0 : SNAP_RETRY_MS);
 }
 
 /* out_done: the transfer ended because its peer has the state: how (NULL:
@@ -240,11 +287,22 @@ out_start(struct node *n)
     size_t k = raft_peers_behind(core, ids, RAFT_MAX_VOTERS);
     if (k > RAFT_MAX_VOTERS)
         k = RAFT_MAX_VOTERS;
+    uint64_t alive[2 * SNAP_BACKOFFS];
+    size_t na = node__members_alive(n, alive, 2 * SNAP_BACKOFFS);
+    if (na > 2 * SNAP_BACKOFFS)
+        na = 2 * SNAP_BACKOFFS;
     uint64_t peer = 0;
-    /* the first behind peer after the last one served, with an address */
+    /* the first behind peer after the last one served that is alive (a
+     * peer down would only cost a dump of the state each time), not
+     * waiting out a failure, with an address */
     for (size_t i = 0; i < k && peer == 0; i++) {
         uint64_t id = ids[(i + s->next_peer) % k].v;
-        if (node__members_addr(n, id) != NULL)
+        bool up = false;
+        for (size_t j = 0; j < na && !up; j++)
+            up = alive[j] == id;
+        const struct snap_backoff *b = backoff_of(s, id, false);
+        if (up && (b == NULL || n->r.now >= b->until) &&
+            node__members_addr(n, id) != NULL)
             peer = id;
     }
     if (peer == 0)
@@ -255,9 +313,7 @@ out_start(struct node *n)
                            .term = raft_term(core),
                            .progress_at = n->r.now,
                            .t0_us = naos_clock_now_us()};
-    do
-        o->xfer = ((uint64_t)naos_random32() << 32) | naos_random32();
-    while (o->xfer == 0);
+    o->xfer = ++s->xfer_seq;
     char err[512];
     if (node__snapfile_save(n, on_out_saved, NULL, &o->file, err,
                             sizeof err) != NAOS_OK)
@@ -276,13 +332,14 @@ out_step(struct node *n)
             out_drop(n, NULL, true); /* another leader sends its own */
         else if (!still_behind(n, o->peer))
             out_done(n, o->ready && o->sent_at != 0 ? "installed" : NULL);
-        else if (n->r.now - o->progress_at >= SNAP_STALL_MS)
-            out_drop(n, "no progress for 15 s", false);
+        else if (o->ready && n->r.now - o->progress_at >= SNAP_STALL_MS)
+            out_drop(n, "no progress for 15 s", false); /* (not while the
+                                                          state is written) */
         else if (o->ready && n->r.now - o->sent_at >= SNAP_RESEND_MS)
             send_chunk(n); /* lost, or its node is slow: again */
         return;
     }
-    if (leading && n->r.now >= s->retry_after)
+    if (leading)
         out_start(n);
 }
 
@@ -383,9 +440,19 @@ install(struct node *n)
     int rc = cmdraft_snapshot_install(n->log, &rd, index, snap_term,
                                       n->r.now, err, sizeof err);
     in_drop(n);
-    if (rc == NAOS_ESTORE || store_is_failed(n->store)) {
+    if (store_is_failed(n->store)) {
         node__cmd_fatal(n, "cannot install a snapshot");
         return;
+    }
+    if (rc == NAOS_ESTORE) {
+        /* the map cannot grow to hold it (the load holds the old state
+         * and the new one at once): nothing was written; refused, and the
+         * leader waits longer each time. Not a crash loop. */
+        snprintf(err, sizeof err, "this node's store cannot hold it "
+                 "(map %llu bytes, at most %llu): %s",
+                 (unsigned long long)store_map_size(n->store),
+                 (unsigned long long)STORE_DEFAULT_MAX_MAP_SIZE,
+                 store_errmsg(n->store));
     }
     if (rc != NAOS_OK) {
         NAOS_ERROR("raft", "refused the snapshot %s sent: %s",
@@ -429,13 +496,33 @@ on_chunk(struct node *n, uint64_t sender,
         return;
     }
     if (i->active && (i->xfer != c->xfer || i->from != sender)) {
-        if (c->offset != 0)
-            return; /* an old transfer's straggler */
-        in_drop(n); /* the leader started another */
+        /* the leader started another (a later id, or a new term's
+         * leader); anything else is a late chunk of an older one */
+        bool newer = c->term > i->term || i->from != sender ||
+                     c->xfer > i->xfer;
+        if (c->offset != 0 || !newer)
+            return;
+        in_drop(n);
     }
     if (!i->active) {
         if (c->offset != 0) {
             ack(n, sender, c->xfer, 0, ACK_MORE, NULL); /* from the start */
+            return;
+        }
+        struct statvfs fs;
+        if (statvfs(n->data_dir, &fs) == 0 &&
+            (uint64_t)fs.f_bavail * fs.f_frsize <
+                c->size + SNAP_DISK_MARGIN) {
+            char why[SNAP_ERROR_MAX];
+            snprintf(why, sizeof why, "not enough space in %.128s for a "
+                     "snapshot of %llu bytes (%llu free, %llu MiB kept for "
+                     "the store)", n->data_dir,
+                     (unsigned long long)c->size,
+                     (unsigned long long)fs.f_bavail * fs.f_frsize,
+                     (unsigned long long)(SNAP_DISK_MARGIN >> 20));
+            NAOS_ERROR("raft", "refused a snapshot from %s: %s",
+                       node__node_name(n, sender), why);
+            ack(n, sender, c->xfer, 0, ACK_REFUSED, why);
             return;
         }
         int fd = -1;

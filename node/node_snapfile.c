@@ -24,6 +24,8 @@
 
 struct node_snapfile {
     struct node *n;
+    bool abandoned; /* its owner is gone: freed when the thread ends */
+    struct node_snapfile *next; /* in n->snapfiles_abandoned */
     node_snapfile_done_fn done;
     void *arg;
     int fd; /* the unnamed file */
@@ -107,6 +109,14 @@ on_saved(void *arg, uint32_t events)
     pthread_join(f->th, NULL);
     f->running = false;
     stop_watching(f);
+    if (f->abandoned) {
+        struct node_snapfile **pp = &f->n->snapfiles_abandoned;
+        while (*pp != f)
+            pp = &(*pp)->next;
+        *pp = f->next;
+        node__snapfile_free(f);
+        return;
+    }
     f->done(f->n, f, f->arg);
 }
 
@@ -173,6 +183,31 @@ node__snapfile_free(struct node_snapfile *f)
     if (f->fd >= 0)
         close(f->fd); /* the file has no name: this frees it */
     naos_free(f);
+}
+
+void
+node__snapfile_abandon(struct node_snapfile *f)
+{
+    if (f == NULL)
+        return;
+    if (!f->running) {
+        node__snapfile_free(f);
+        return;
+    }
+    /* never wait for the thread on the loop: it may write for long */
+    f->abandoned = true;
+    f->next = f->n->snapfiles_abandoned;
+    f->n->snapfiles_abandoned = f;
+}
+
+void
+node__snapfile_close_all(struct node *n)
+{
+    while (n->snapfiles_abandoned != NULL) {
+        struct node_snapfile *f = n->snapfiles_abandoned;
+        n->snapfiles_abandoned = f->next;
+        node__snapfile_free(f); /* the node stops: its thread ends soon */
+    }
 }
 
 bool

@@ -95,6 +95,45 @@ class Messages(NodeTest):
             n.barrier()
             self.assertEqual(starts(), 3)
 
+    def test_start_during_a_stop_is_pending_then_carried_out(self):
+        # A start while the stop's grace runs is owed (not "try again",
+        # not lost): carried out once that stop ends, and only once; a
+        # stop after a pending start cancels it (the last command wins).
+        with self.node() as n:
+            ready = n.path("trapped")
+            n.deploy("stub", STUBBORN + [ready], "--shutdown", "2s")
+            n.wait_running_pid("stub/stub")
+            wait_until(lambda: os.path.exists(ready), 10,
+                       msg="the worker to ignore SIGTERM")
+            os.remove(ready)
+            r = n.ok("stop", "stub")
+            self.assertIn("stopping stub", r.out)
+            r = n.naos("start", "stub")
+            self.assertEqual(r.code, 0, r)
+            self.assertIn("start of stub is pending: it is still stopping",
+                          r.out)
+            self.assertNotIn("cannot", r.out + r.err)
+
+            def starts():
+                return len(n.events(kind="start", path="stub/stub"))
+            wait_until(lambda: starts() >= 2, within(15),
+                       msg="the pending start to be carried out")
+            n.wait_state("stub", "running", timeout=within(10))
+            n.barrier()
+            self.assertEqual(starts(), 2)
+            wait_until(lambda: os.path.exists(ready), 10,
+                       msg="the new worker to ignore SIGTERM")
+            n.ok("stop", "stub")
+            r = n.naos("start", "stub")
+            self.assertIn("start of stub is pending", r.out)
+            r = n.naos("stop", "stub")
+            self.assertEqual(r.code, 0, r)
+            self.assertIn("stub is already stopping", r.out)
+            n.wait_state("stub", "stopped", timeout=within(10))
+            n.barrier()
+            self.assertEqual(n.dep("stub")["state"], "stopped")
+            self.assertEqual(starts(), 2)
+
     def test_leave_off_cluster_is_refused_and_changes_nothing(self):
         with self.node() as n:
             n.deploy("keep", ["sleep", "1000"])

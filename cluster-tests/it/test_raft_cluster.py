@@ -29,8 +29,8 @@ import uuid
 
 import promtext
 from harness import (NAOS_BIN, NODE_BIN, Node, exit_all, find_node,
-                     free_tcp_ports, keygen, member_args, pid_gone, proc_ppid,
-                     processes_with_env, wait_until, within)
+                     free_tcp_ports, keygen, member_args, pid_alive, pid_gone,
+                     proc_ppid, processes_with_env, wait_until, within)
 
 RAFT = ("voters", "term", "leader", "commit_index", "applied_index",
         "elections_total")
@@ -763,6 +763,63 @@ class RaftCluster(unittest.TestCase):
                                    headers=auth)
         self.assertEqual(code, 404, body)
         self.assertIn("no deployment named nosuch", json.loads(body)["error"])
+
+    def test_deploy_over_a_tree_still_being_removed_is_brought_in(self):
+        """A deploy of a name whose earlier deployment's tree is still
+        being removed on its node (the worker within its shutdown grace):
+        the leader does not see that tree, so the deploy is taken, and the
+        node brings the new tree in once the old one is gone, as its
+        record says then (running, or stopped by a stop meanwhile). It
+        used to start or stop the old tree instead, be refused, and leave
+        the new one out until something else changed."""
+        for i in range(3):
+            self.start(i)
+        leader, _ = self.wait_leader(self.founders, within(20),
+                                     "one leader of 3 voters")
+        owner = [n for n in self.founders if n is not leader][0]
+        trace = "NAOS_IT_RAFT_DEP=" + uuid.uuid4().hex
+        self.traces.append(trace)
+
+        def stubborn(ready):
+            # ignores SIGTERM: only the SIGKILL after its grace ends it
+            return ["--shutdown", "3s", "--", "sh", "-c",
+                    "trap '' TERM; : > \"$1\"; while :; do sleep 0.1; "
+                    "done", "stubborn", ready]
+
+        def deploy(*args):
+            r = leader.naos("deploy", "x", "--no-wait", "--on", owner.name,
+                            "--env", trace, *args)
+            self.assertEqual(r.code, 0, r)
+            self.assertIn("deployed x on %s" % owner.name, r.out)
+
+        def removing(ready, pid):
+            wait_until(lambda: os.path.exists(ready), within(10),
+                       msg="the worker to ignore SIGTERM")
+            leader.ok("rm", "x")
+            return pid
+
+        ready = [os.path.join(self.dir, "trapped%d" % i) for i in (1, 2)]
+        deploy(*stubborn(ready[0]))
+        first = removing(ready[0], owner.wait_running_pid("x/x", within(10)))
+        deploy(*stubborn(ready[1]))
+        self.assertTrue(pid_alive(first), "the old tree went too soon")
+        second = owner.wait_running_pid("x/x", within(15), other_than=first)
+        left = processes_with_env(trace)  # second and its `sleep 0.1`
+        self.assertIn(second, left)
+        self.assertNotIn(first, left)
+        self.assertEqual(len(owner.events(kind="kill", path="x/x")), 1)
+        # again, with a stop before the old tree is gone
+        removing(ready[1], second)
+        deploy("--", "sleep", "1000")
+        leader.ok("stop", "x")
+        self.assertTrue(pid_alive(second), "the old tree went too soon")
+        wait_until(lambda: len(owner.events(kind="kill", path="x/x")) == 2,
+                   within(15), msg="the old tree's worker killed")
+        owner.wait_state("x", "stopped", within(10))
+        wait_until(lambda: processes_with_env(trace) == [], within(5),
+                   msg="no worker of x left")
+        self.assertEqual(
+            len(owner.events(kind="start", path="x/x")), 2)  # no third
 
     def test_followers_own_commands_reach_the_log(self):
         """What a follower proposes itself goes through the leader

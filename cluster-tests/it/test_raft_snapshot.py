@@ -71,10 +71,19 @@ class RaftSnapshot(unittest.TestCase):
         return sorted(d["name"] for d in n.status(local=False)["deployments"])
 
     def deploy(self, via, name, on, trace=None):
+        """Deploys `sleep 1000` pinned on node `on`, through via; a leader
+        that has not committed its first entry yet says to try again
+        (exit 1), and is asked again."""
         args = ["deploy", name, "--no-wait", "--on", on]
         if trace:
             args += ["--env", trace]
-        r = via.naos(*(args + ["--", "sleep", "1000"]))
+        deadline = time.monotonic() + within(10)
+        while True:
+            r = via.naos(*(args + ["--", "sleep", "1000"]))
+            if (r.code != 1 or "try again" not in r.err or
+                    time.monotonic() > deadline):
+                break
+            time.sleep(0.1)  # a backoff between attempts, not a wait
         self.assertEqual(r.code, 0, r)
 
     def wait_same(self, nodes, what):

@@ -89,6 +89,8 @@ seen_set(struct reconcile *r, const Naos__V1__DeploymentRecord *rec)
     s->generation = rec->generation;
     s->restarts = rec->restarts;
     s->owed = 0;
+    s->owe_start = false;
+    s->owe_tree = false;
 }
 
 /* ---- one deployment ---------------------------------------------------- */
@@ -164,8 +166,11 @@ drive(struct reconcile *r, const Naos__V1__DeploymentRecord *rec,
         out->rc = sup_restart(r->tree, d, now);
         out->pending = out->rc == NAOS_EBUSY;
     } else if (!rec->failed && (rest || d->state == SUP_STOPPING)) {
+        /* Still stopping (a stop within its workers' grace, or a
+         * restart's stop): the core refuses, the start is owed. */
         out->action = RECONCILE_START;
         out->rc = sup_start(r->tree, d, now);
+        out->pending = out->rc == NAOS_EBUSY;
     }
     out->dep = d;
     out->at_rest = sup_is_at_rest(d);
@@ -205,7 +210,22 @@ reconcile_one(struct reconcile *r, const char *name, bool at_start,
         return NAOS_OK;
     }
     struct reconcile_seen *prev = seen_get(r, name);
-    if (d == NULL) {
+    if (d != NULL && sup_is_removing(d)) {
+        /* The tree of an earlier deployment of this name, still being
+         * removed (a cluster's leader placed this one here meanwhile, not
+         * seeing this node's trees): not the record's to drive. Its own
+         * tree is owed, brought in once the old one is gone. */
+        seen_set(r, rec);
+        struct reconcile_seen *s = seen_get(r, name);
+        if (s != NULL) {
+            s->owe_tree = true;
+            r->owing = true;
+        }
+        out->action = RECONCILE_DEPLOY;
+        out->rc = NAOS_EBUSY;
+        out->pending = true;
+        out->dep = NULL;
+    } else if (d == NULL) {
         bring_in(r, rec, at_start, now, out);
     } else if (prev == NULL || prev->generation != rec->generation ||
                prev->restarts != rec->restarts) {
@@ -215,8 +235,12 @@ reconcile_one(struct reconcile *r, const char *name, bool at_start,
         struct reconcile_seen *s = seen_get(r, name);
         if (out->pending && s != NULL) {
             /* Not carried out: owed until the tree can take it. */
-            s->restarts = was.restarts;
-            s->owed = rec->restarts;
+            if (out->action == RECONCILE_RESTART) {
+                s->restarts = was.restarts;
+                s->owed = rec->restarts;
+            } else {
+                s->owe_start = true;
+            }
             r->owing = true;
         }
     }
@@ -283,7 +307,7 @@ reconcile_retry(struct reconcile *r, naos_time now)
     size_t done = 0;
     for (size_t i = 0; i < r->nseen; i++) {
         struct reconcile_seen *s = &r->seen[i];
-        if (s->owed == 0)
+        if (s->owed == 0 && !s->owe_start && !s->owe_tree)
             continue;
         struct sup_node *d = sup_find(r->tree, s->name);
         if (d == NULL) {
@@ -292,18 +316,64 @@ reconcile_retry(struct reconcile *r, naos_time now)
              * clears one owed entry, or ends at a store error. */
             char name[sizeof s->name];
             memcpy(name, s->name, sizeof name);
-            uint64_t owed = s->owed;
+            struct reconcile_seen owed = *s;
             s->owed = 0;
+            s->owe_start = false;
+            s->owe_tree = false;
             struct reconcile_outcome out;
             if (reconcile_one(r, name, false, now, &out) != NAOS_OK) {
                 /* nothing done, the table untouched: owed still */
                 NAOS_ERROR("store", "cannot reconcile %s: %s", name,
                            out.err);
-                s->owed = owed;
+                *s = owed;
                 r->owing = true;
                 break;
             }
+            if (out.action == RECONCILE_DEPLOY && out.rc == NAOS_OK) {
+                NAOS_INFO("node", "brought in deployment %s as its record "
+                          "says: the tree of its earlier namesake is gone",
+                          name);
+                done++;
+            } else if (out.action == RECONCILE_DEPLOY) {
+                /* Its record stays (the reconciler writes no store): the
+                 * operator sees it in `naos status` and can rm it. */
+                NAOS_ERROR("node", "cannot run deployment %s: %s", name,
+                           out.err);
+            }
             i = (size_t)-1;
+            continue;
+        }
+        if (sup_is_removing(d)) {
+            r->owing = true; /* an earlier namesake's tree, still going */
+            continue;
+        }
+        if (s->owe_tree) {
+            /* Cannot happen: only this reconciler adds trees, and what
+             * was owed is cleared when it does (seen_set). */
+            s->owe_tree = false;
+            continue;
+        }
+        if (s->owe_start) {
+            if (d->state == SUP_STOPPING) {
+                r->owing = true; /* still stopping */
+                continue;
+            }
+            s->owe_start = false;
+            if (d->state == SUP_STOPPED && sup_is_at_rest(d) &&
+                sup_start(r->tree, d, now) == NAOS_OK) {
+                NAOS_INFO("node", "starting %s: the start it was still "
+                          "stopping for earlier is carried out now",
+                          s->name);
+                done++;
+            } else if (d->state == SUP_FAILED) {
+                /* It gave up on its own while it stopped: not undone
+                 * (its failed mark is on its way through the log). */
+                NAOS_WARN("node", "not starting %s: it gave up while it "
+                          "was stopping (`naos start %s` starts it)",
+                          s->name, s->name);
+            }
+            /* Otherwise running again on its own (a restart's stop ended
+             * in its start): nothing is owed any more. */
             continue;
         }
         if (sup_restart(r->tree, d, now) != NAOS_OK) {

@@ -20,6 +20,11 @@
  *   no R (or placed elsewhere), T exists    -> sup_remove
  *   R, no T                                 -> sup_deploy_ex: stopped if
  *        R wants it stopped, failed (not started) if R is marked failed
+ *   R, T being removed (an earlier deployment of that name: on a cluster
+ *        the leader places R here not seeing this node's trees)
+ *                                           -> nothing yet: R's tree is
+ *        owed (out->pending) and brought in, as R says then, once T is
+ *        gone (reconcile_retry)
  *   R and T, R changed since last seen (its generation):
  *     R wants stopped, T not at rest        -> sup_stop
  *     R.restarts above what was carried out -> sup_restart (one-shot
@@ -33,16 +38,23 @@
  * gave up on its own is the supervisor's business, not a difference to
  * undo (and a "failed" mark may still be on its way through the log).
  *
- * A refused restart is owed, not lost. sup_restart refuses (NAOS_EBUSY,
- * nothing done) while T is still stopping for an earlier restart, or is
- * being removed. The restart counter is then not recorded as carried out:
- * out->pending says so, and the restart is carried out as soon as T can
- * take it, by reconcile_retry (the node calls it once per loop iteration)
- * or by the next reconcile of that deployment, whichever comes first.
- * Every restart owed up to then is carried out by that one restart, as
- * the restarts of one batch are. Other refusals (sup_stop of what already
- * stops, sup_start of what still stops) are reported, not retried: the
- * state converges at the next change or node start.
+ * A refused restart or start is owed, not lost. sup_restart refuses
+ * (NAOS_EBUSY, nothing done) while T is still stopping for an earlier
+ * restart. The restart counter is then not recorded
+ * as carried out: out->pending says so, and the restart is carried out as
+ * soon as T can take it, by reconcile_retry (the node calls it once per
+ * loop iteration) or by the next reconcile of that deployment, whichever
+ * comes first. Every restart owed up to then is carried out by that one
+ * restart, as the restarts of one batch are. Likewise sup_start refuses
+ * while T still stops (a stop within its workers' grace, or a restart's
+ * stop): R says running, so the start is owed (out->pending) and
+ * reconcile_retry starts T once its stop is done; when that stop ends in
+ * a start of its own (a restart's) nothing more is owed, and when T gave
+ * up meanwhile it is left failed (its failed mark is on its way). What
+ * is owed is what the record asked last: the next change of R settles it
+ * afresh, so a stop after a start still owed cancels it (systemd's stop
+ * job replaces a queued start). A refused sup_stop (T already stops) is
+ * not owed: there is nothing left to do.
  *
  * Placement: a record with no placement (written before placements
  * existed) counts as placed here.
@@ -88,8 +100,10 @@ struct reconcile_outcome {
      * was before. */
     struct sup_node *child;
     bool was_live, was_held;
-    /* RECONCILE_RESTART refused for now (rc NAOS_EBUSY): the restart is
-     * owed and carried out once the tree can take it (reconcile_retry). */
+    /* RECONCILE_RESTART or RECONCILE_START refused for now, or
+     * RECONCILE_DEPLOY waiting for an earlier namesake's tree to go (rc
+     * NAOS_EBUSY, dep NULL): it is owed and carried out once the tree can
+     * take it (reconcile_retry). */
     bool pending;
     char err[512];        /* sup_deploy's message, or the store's */
 };
@@ -101,6 +115,9 @@ struct reconcile_seen {
     uint64_t restarts; /* the record's restarts carried out */
     uint64_t owed;     /* 0, or the record's restarts a refused restart
                         * owes (above restarts) */
+    bool owe_start;    /* a start refused while the tree was stopping */
+    bool owe_tree;     /* the record's tree, once the tree of an earlier
+                        * deployment of that name, being removed, is gone */
 };
 
 /* struct reconcile: caller storage. */
@@ -136,14 +153,17 @@ int reconcile_all(struct reconcile *r, naos_time now);
 int reconcile_deployment(struct reconcile *r, const char *name, naos_time now,
                          struct reconcile_outcome *out);
 
-/* reconcile_retry carries out the restarts owed (refused while their
- * tree was busy: out->pending) whose trees can take them now, in one
- * sup_restart each; a deployment whose tree is gone is reconciled afresh.
- * Cheap when nothing is owed (one flag), and otherwise one refused
- * sup_restart per owed deployment: it arms no timer and never asks the
- * loop to wake, so an owed restart costs nothing until the event that
+/* reconcile_retry carries out the restarts and starts owed (refused
+ * while their tree was busy: out->pending) whose trees can take them now,
+ * in one sup_restart or sup_start each; a deployment whose tree is gone
+ * (an owed tree's earlier namesake was removed, or a removal ended) is
+ * reconciled afresh, bringing its tree in. Cheap when nothing is owed
+ * (one flag), and otherwise one refused sup_restart, or one look at the
+ * tree's state, per owed deployment: it arms no timer and never asks the
+ * loop to wake, so an owed command costs nothing until the event that
  * ends its tree's stop (a worker's exit, a kill timer) wakes the loop.
- * Returns how many restarts it carried out (each logged). */
+ * Returns how many restarts, starts and trees brought in it carried out
+ * (each logged). */
 size_t reconcile_retry(struct reconcile *r, naos_time now);
 
 /* reconcile_path carries out an operator's one-shot command on the agent

@@ -102,18 +102,54 @@ run(Naos__V1__Command *c)
     NT_EQ_INT(res.status, NAOS_OK);
 }
 
+/* Deploys spec (taken) on node_id. */
 static void
-deploy(const char *name, uint64_t node_id)
+deploy_spec(Naos__V1__NodeSpec *spec, uint64_t node_id)
 {
     Naos__V1__Command c;
     cmd_init(&c, 0, 0, 1);
     Naos__V1__DeployCommand d = NAOS__V1__DEPLOY_COMMAND__INIT;
-    d.spec = ct_spec_pb(name);
+    d.spec = spec;
     d.node_id = node_id;
     c.cmd_case = NAOS__V1__COMMAND__CMD_DEPLOY;
     c.deploy = &d;
     run(&c);
     spec_pb_free(d.spec);
+}
+
+static void
+deploy(const char *name, uint64_t node_id)
+{
+    deploy_spec(ct_spec_pb(name), node_id);
+}
+
+/* Deploys name: workers name and y (in that order) under a top that
+ * gives up at the first crash (max_restarts 0). */
+static void
+deploy_fragile(const char *name, uint64_t node_id)
+{
+    static const char *const argv[] = {"sleep", "1000", NULL};
+    struct spec_node root;
+    ct_spec(&root, name, argv);
+    root.max_restarts = 0;
+    struct spec_node *v = naos_realloc(root.children, 2 * sizeof *v);
+    NT_TRUE(v != NULL);
+    root.children = v;
+    root.nchildren = 2;
+    spec_node_init(&v[1]);
+    v[1].id = ct_strdup("y");
+    v[1].argv = naos_alloc(3 * sizeof *v[1].argv);
+    NT_TRUE(v[1].argv != NULL);
+    v[1].argv[0] = ct_strdup(argv[0]);
+    v[1].argv[1] = ct_strdup(argv[1]);
+    v[1].argv[2] = NULL;
+    v[1].argc = 2;
+    char err[256] = "";
+    NT_EQ_INT(spec_validate(&root, err, sizeof err), 0);
+    Naos__V1__NodeSpec *m = NULL;
+    NT_EQ_INT(spec_pb_from_spec(&root, &m), 0);
+    spec_node_fini(&root);
+    deploy_spec(m, node_id);
 }
 
 static void
@@ -390,9 +426,10 @@ test_retry_carries_out_an_owed_restart_once(void)
     st_rmdir(dir);
 }
 
-/* A restart owed by a tree that then goes (it was being removed when a
- * deployment of the same name came): the retry reconciles the record
- * afresh, bringing the new tree in. */
+/* A restart of a deployment whose tree is owed (the tree of an earlier
+ * deployment of that name was being removed when it came): the retry
+ * reconciles the record afresh once that tree goes, bringing the new
+ * tree in, which that restart asks nothing more of. */
 static void
 test_retry_of_a_tree_that_went_brings_the_record_in(void)
 {
@@ -417,7 +454,8 @@ test_retry_of_a_tree_that_went_brings_the_record_in(void)
     exit_signalled(t);
     NT_TRUE(sup_find(t, "a") == NULL);
     NT_EQ_INT(F.spawns, 1);
-    NT_EQ_INT((int)reconcile_retry(&r, 2000), 0); /* brought in: no restart */
+    /* Brought in (counted: what was owed), and no restart on top. */
+    NT_EQ_INT((int)reconcile_retry(&r, 2000), 1);
     struct sup_node *d = sup_find(t, "a");
     NT_TRUE(d != NULL && d->state == SUP_RUNNING);
     NT_EQ_INT(F.spawns, 2);
@@ -425,6 +463,69 @@ test_retry_of_a_tree_that_went_brings_the_record_in(void)
     NT_EQ_INT(reconcile_deployment(&r, "a", 2000, &o), NAOS_OK);
     NT_EQ_INT(o.action, RECONCILE_NONE);
     NT_EQ_INT(F.spawns, 2);
+    reconcile_fini(&r);
+    sup_tree_free(t);
+    ct_log_close(&L);
+    store_close(s);
+    st_rmdir(dir);
+}
+
+/* A deployment placed here while the tree of an earlier one of the same
+ * name is still being removed here (a cluster's leader does not see this
+ * node's trees, so the deploy is not refused): that tree is not the
+ * record's to drive. The record's tree is brought in once the old one is
+ * gone, as the record says then (started, or stopped). */
+static void
+test_deploy_over_a_tree_being_removed_is_brought_in_once_gone(void)
+{
+    char dir[256];
+    struct store *s = open_store(dir, sizeof dir);
+    struct sup_tree *t = new_tree();
+    struct reconcile r;
+    reconcile_init(&r, t, s, SELF);
+    struct reconcile_outcome o;
+    deploy("a", SELF);
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    name_cmd(NAOS__V1__COMMAND__CMD_REMOVE, "a");
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_REMOVE);
+    struct sup_node *old = sup_find(t, "a");
+    NT_TRUE(old != NULL); /* its worker has its grace */
+    deploy("a", SELF);
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_DEPLOY);
+    NT_EQ_INT(o.rc, NAOS_EBUSY);
+    NT_TRUE(o.pending);
+    for (int i = 0; i < 3; i++)
+        NT_EQ_INT((int)reconcile_retry(&r, 1000), 0);
+    NT_TRUE(sup_find(t, "a") == old);
+    NT_EQ_INT(F.spawns, 1);
+    exit_signalled(t); /* the old tree is gone */
+    NT_TRUE(sup_find(t, "a") == NULL);
+    NT_EQ_INT((int)reconcile_retry(&r, 2000), 1);
+    struct sup_node *d = sup_find(t, "a");
+    NT_TRUE(d != NULL && d->state == SUP_RUNNING);
+    NT_EQ_INT(F.spawns, 2);
+    NT_EQ_INT((int)reconcile_retry(&r, 2000), 0);
+    NT_EQ_INT(reconcile_deployment(&r, "a", 2000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_NONE);
+    NT_EQ_INT(F.spawns, 2);
+    /* Stopped by the operator before the old tree went: brought in
+     * stopped. */
+    name_cmd(NAOS__V1__COMMAND__CMD_REMOVE, "a");
+    NT_EQ_INT(reconcile_deployment(&r, "a", 2000, &o), NAOS_OK);
+    deploy("a", SELF);
+    NT_EQ_INT(reconcile_deployment(&r, "a", 2000, &o), NAOS_OK);
+    NT_TRUE(o.pending);
+    name_cmd(NAOS__V1__COMMAND__CMD_STOP, "a");
+    NT_EQ_INT(reconcile_deployment(&r, "a", 2000, &o), NAOS_OK);
+    NT_TRUE(o.pending);
+    exit_signalled(t);
+    NT_EQ_INT((int)reconcile_retry(&r, 3000), 1);
+    d = sup_find(t, "a");
+    NT_TRUE(d != NULL && d->state == SUP_STOPPED);
+    NT_EQ_INT(F.spawns, 2);
+    NT_FALSE(r.owing);
     reconcile_fini(&r);
     sup_tree_free(t);
     ct_log_close(&L);
@@ -469,6 +570,127 @@ test_stop_settles_a_restart_not_carried_out(void)
     exit_signalled(t);
     NT_TRUE(sup_is_at_rest(sup_find(t, "a")));
     NT_EQ_INT(F.spawns, 2);
+    reconcile_fini(&r);
+    sup_tree_free(t);
+    ct_log_close(&L);
+    store_close(s);
+    st_rmdir(dir);
+}
+
+/* A start that comes while the tree is still stopping (its workers in
+ * their shutdown grace) is refused by the core (NAOS_EBUSY): the record
+ * says running, so the start is owed and reconcile_retry carries it out
+ * once the stop is done, once. A stop after it cancels it (the last
+ * command wins), and a start during a restart's stop is settled by the
+ * restart's own start. */
+static void
+test_start_while_stopping_is_owed_then_carried_out(void)
+{
+    char dir[256];
+    struct store *s = open_store(dir, sizeof dir);
+    struct sup_tree *t = new_tree();
+    struct reconcile r;
+    reconcile_init(&r, t, s, SELF);
+    struct reconcile_outcome o;
+    deploy("a", SELF);
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    name_cmd(NAOS__V1__COMMAND__CMD_STOP, "a");
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_STOP);
+    NT_FALSE(o.at_rest); /* its worker has its grace */
+    name_cmd(NAOS__V1__COMMAND__CMD_START, "a");
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_START);
+    NT_EQ_INT(o.rc, NAOS_EBUSY);
+    NT_TRUE(o.pending);
+    /* Still stopping: nothing done, however often it is asked. */
+    for (int i = 0; i < 3; i++)
+        NT_EQ_INT((int)reconcile_retry(&r, 1000), 0);
+    NT_EQ_INT(F.spawns, 1);
+    exit_signalled(t); /* the stop is done */
+    NT_TRUE(sup_is_at_rest(sup_find(t, "a")));
+    NT_EQ_INT((int)reconcile_retry(&r, 2000), 1);
+    NT_EQ_INT(F.spawns, 2);
+    NT_EQ_INT(sup_find(t, "a")->state, SUP_RUNNING);
+    /* ...once. */
+    NT_EQ_INT((int)reconcile_retry(&r, 2000), 0);
+    NT_EQ_INT(reconcile_deployment(&r, "a", 2000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_NONE);
+    NT_EQ_INT(F.spawns, 2);
+    /* Stop, start, stop: the start pending is cancelled. */
+    name_cmd(NAOS__V1__COMMAND__CMD_STOP, "a");
+    NT_EQ_INT(reconcile_deployment(&r, "a", 2000, &o), NAOS_OK);
+    name_cmd(NAOS__V1__COMMAND__CMD_START, "a");
+    NT_EQ_INT(reconcile_deployment(&r, "a", 2000, &o), NAOS_OK);
+    NT_TRUE(o.pending);
+    name_cmd(NAOS__V1__COMMAND__CMD_STOP, "a");
+    NT_EQ_INT(reconcile_deployment(&r, "a", 2000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_STOP);
+    NT_EQ_INT(o.rc, NAOS_EBUSY); /* already stopping */
+    NT_FALSE(o.pending);
+    exit_signalled(t);
+    NT_EQ_INT((int)reconcile_retry(&r, 3000), 0);
+    NT_TRUE(sup_is_at_rest(sup_find(t, "a")));
+    NT_EQ_INT(F.spawns, 2);
+    /* A start while a restart's stop is under way: the restart starts
+     * it, and the start owed asks nothing more of it. */
+    name_cmd(NAOS__V1__COMMAND__CMD_START, "a");
+    NT_EQ_INT(reconcile_deployment(&r, "a", 3000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_START);
+    NT_EQ_INT(o.rc, NAOS_OK);
+    NT_EQ_INT(F.spawns, 3);
+    name_cmd(NAOS__V1__COMMAND__CMD_RESTART, "a");
+    NT_EQ_INT(reconcile_deployment(&r, "a", 3000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_RESTART);
+    NT_EQ_INT(o.rc, NAOS_OK);
+    name_cmd(NAOS__V1__COMMAND__CMD_START, "a");
+    NT_EQ_INT(reconcile_deployment(&r, "a", 3000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_START);
+    NT_TRUE(o.pending);
+    exit_signalled(t);
+    NT_EQ_INT(F.spawns, 4); /* the restart's start */
+    NT_EQ_INT((int)reconcile_retry(&r, 4000), 0);
+    NT_EQ_INT((int)reconcile_retry(&r, 4000), 0);
+    NT_EQ_INT(F.spawns, 4);
+    NT_EQ_INT(F.nsig, 0);
+    NT_EQ_INT(sup_find(t, "a")->state, SUP_RUNNING);
+    NT_FALSE(r.owing); /* settled: the retry is back to one flag */
+    reconcile_fini(&r);
+    sup_tree_free(t);
+    ct_log_close(&L);
+    store_close(s);
+    st_rmdir(dir);
+}
+
+/* A start owed while the tree stops because it gave up (a crash beyond
+ * its intensity) is not carried out over that: the tree is left failed,
+ * as anything a tree does on its own (its failed mark is on its way
+ * through the log). */
+static void
+test_start_owed_is_dropped_when_the_tree_gave_up(void)
+{
+    char dir[256];
+    struct store *s = open_store(dir, sizeof dir);
+    struct sup_tree *t = new_tree();
+    struct reconcile r;
+    reconcile_init(&r, t, s, SELF);
+    struct reconcile_outcome o;
+    deploy_fragile("a", SELF);
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    NT_EQ_INT(F.spawns, 2);
+    sup_on_exit(t, sup_find_path(t, "a/y"), true, 1, 1000); /* gives up */
+    NT_EQ_INT(F.nsig, 1); /* a/a has its grace */
+    NT_EQ_INT(sup_find(t, "a")->state, SUP_STOPPING);
+    name_cmd(NAOS__V1__COMMAND__CMD_START, "a");
+    NT_EQ_INT(reconcile_deployment(&r, "a", 1000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_START);
+    NT_TRUE(o.pending);
+    exit_signalled(t);
+    NT_EQ_INT(sup_find(t, "a")->state, SUP_FAILED);
+    NT_EQ_INT((int)reconcile_retry(&r, 2000), 0);
+    NT_EQ_INT(sup_find(t, "a")->state, SUP_FAILED);
+    NT_EQ_INT(F.spawns, 2);
+    NT_FALSE(r.owing);
     reconcile_fini(&r);
     sup_tree_free(t);
     ct_log_close(&L);
@@ -554,7 +776,10 @@ main(void)
         NT_CASE(test_restart_refused_while_busy_is_not_lost),
         NT_CASE(test_retry_carries_out_an_owed_restart_once),
         NT_CASE(test_retry_of_a_tree_that_went_brings_the_record_in),
+        NT_CASE(test_deploy_over_a_tree_being_removed_is_brought_in_once_gone),
         NT_CASE(test_stop_settles_a_restart_not_carried_out),
+        NT_CASE(test_start_while_stopping_is_owed_then_carried_out),
+        NT_CASE(test_start_owed_is_dropped_when_the_tree_gave_up),
         NT_CASE(test_unchanged_record_leaves_the_tree_alone),
         NT_CASE(test_path_commands),
         {0},

@@ -1214,17 +1214,20 @@ handle_append_resp(struct raft *r, const struct raft_msg *m)
     uint64_t idx = m->hint_index;
     while (idx > 0 && raft_term_at(r, idx) > m->hint_term)
         idx--;
+    /* (below the base raft_term_at is 0: the walk stops there) */
     uint64_t next = idx + 1;
     if (next < p->match + 1)
         next = p->match + 1;
     if (next <= r->base) {
         /* From the base on: it holds the base (or commits past it) unless
-         * its log ends below what we compacted: then it needs a snapshot,
-         * which the driver sends (raft_peers_behind). Meanwhile it is
-         * probed at the heartbeats only: answering each of its
-         * rejections at once would bounce messages at network speed. */
+         * its log ends below what we compacted, or disagrees at the base
+         * (an old leader's suffix the base fell into: the walk went below
+         * it): then it needs a snapshot, which the driver sends
+         * (raft_peers_behind). Meanwhile it is probed at the heartbeats
+         * only: answering each of its rejections at once would bounce
+         * messages at network speed. */
         next = r->base + 1;
-        if (m->hint_index < r->base) {
+        if (idx < r->base && p->match < r->base) {
             r->stats.behind_base++;
             p->behind = true;
             p->next = next;

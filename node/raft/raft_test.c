@@ -1438,6 +1438,60 @@ test_snapshot_to_a_follower_behind_the_base(void)
     fx_fini(&fx);
 }
 
+/* An old leader cut off with entries it could not commit, whose stale
+ * suffix the others' compacted base falls into, disagrees at the base:
+ * it is listed behind and sent a snapshot, not answered at once forever
+ * (found by review: the leader and it bounced appends at network
+ * speed). */
+static void
+test_snapshot_for_a_conflict_at_the_base(void)
+{
+    struct fx fx;
+    unsigned l, f1, f2;
+    fx_three_led(&fx, &l, &f1, &f2);
+    uint64_t c1 = fx_commit(&fx, l, 3);
+    /* the leader is cut off and takes 6 proposals it cannot commit */
+    fx_isolate(&fx, l, true);
+    uint64_t e = 0;
+    for (int i = 0; i < 6; i++)
+        NT_EQ_INT(raft_propose(fx.nodes[l].r, RAFT_ENTRY_COMMAND, 1, "o", 1,
+                               fx.now, &e), NAOS_OK);
+    fx_pump(&fx, l);
+    NT_EQ_INT(e, c1 + 6);
+    fx_run(&fx, 2000); /* the others elect one of them */
+    int nl = fx_leader(&fx);
+    NT_TRUE(nl >= 0 && (unsigned)nl != l);
+    unsigned L2 = (unsigned)nl, other = L2 == f1 ? f2 : f1;
+    uint64_t idx = fx_commit(&fx, L2, 10);
+    NT_TRUE(raft_term(fx.nodes[L2].r) > raft_term_at(fx.nodes[l].r, c1 + 3));
+    /* both compact (raft_compact_point may go past what l holds): the
+     * base (below - 1 = c1+3) lies inside l's stale suffix */
+    uint64_t below = c1 + 4;
+    NT_EQ_INT(raft_compact(fx.nodes[L2].r, below), NAOS_OK);
+    NT_EQ_INT(raft_compact(fx.nodes[other].r, below), NAOS_OK);
+    NT_EQ_INT(raft_first_index(fx.nodes[L2].r), below);
+    /* healed */
+    fx_isolate(&fx, l, false);
+    fx_run(&fx, 300);
+    const struct raft_stats *st = raft_stats_get(fx.nodes[L2].r);
+    uint64_t sent = st->sent[RAFT_MSG_APPEND];
+    fx_run(&fx, 3); /* 3 ms: no heartbeat is due more than once */
+    st = raft_stats_get(fx.nodes[L2].r);
+    uint64_t burst = st->sent[RAFT_MSG_APPEND] - sent;
+    struct raft_id behind[4];
+    size_t nb = raft_peers_behind(fx.nodes[L2].r, behind, 4);
+    NT_TRUE(raft_commit(fx.nodes[l].r) < below - 1); /* not caught up */
+    if (nb != 1 || burst > 10)
+        NT_FAIL("old leader conflicting at the base (last %llu, commit "
+                "%llu, base %llu): listed behind=%zu, %llu APPENDs in 3 ms "
+                "(ping-pong, never sent a snapshot); idx %llu",
+                (unsigned long long)raft_last_index(fx.nodes[l].r),
+                (unsigned long long)raft_commit(fx.nodes[l].r),
+                (unsigned long long)below, nb, (unsigned long long)burst,
+                (unsigned long long)idx);
+    fx_fini(&fx);
+}
+
 /* A follower offered a snapshot its log already holds keeps its log,
  * entries after the snapshot's last included, and is answered as after
  * an append (Figure 13 step 6): discarding them could lose an entry its
@@ -1947,6 +2001,7 @@ main(void)
         NT_CASE(test_behind_base_probed_at_heartbeats),
         NT_CASE(test_snapshot_to_a_follower_behind_the_base),
         NT_CASE(test_snapshot_offer_already_held),
+        NT_CASE(test_snapshot_for_a_conflict_at_the_base),
         NT_CASE(test_conf_codec),
         NT_CASE(test_learner_added_then_promoted),
         NT_CASE(test_leader_removes_itself),

@@ -1459,6 +1459,12 @@ sup_is_at_rest(const struct sup_node *dep)
     return at_rest(dep);
 }
 
+bool
+sup_is_removing(const struct sup_node *dep)
+{
+    return dep->plan == SUP__PH_STOP && dep->plan_after == SUP__A_REMOVE;
+}
+
 int
 sup_stop(struct sup_tree *t, struct sup_node *dep, naos_time now)
 {

@@ -335,6 +335,11 @@ int sup_remove(struct sup_tree *t, struct sup_node *dep, naos_time now);
 /* sup_is_at_rest: dep has nothing running and nothing under way (stopped
  * or failed): what sup_start needs and what makes sup_stop a no-op. */
 bool sup_is_at_rest(const struct sup_node *dep);
+/* sup_is_removing: dep is being removed (sup_remove taken, its stop not
+ * done yet): nothing brings it back, and it goes once stopped (sup_find
+ * no longer finds it). sup_stop, sup_start, sup_restart and sup_remove of
+ * it answer NAOS_EBUSY. */
+bool sup_is_removing(const struct sup_node *dep);
 
 /* Operator commands on one node n below a deployment's top (a worker or a
  * supervisor, from sup_find_path), as OTP's terminate_child and

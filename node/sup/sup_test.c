@@ -849,6 +849,7 @@ test_shutdown_reverse_one_at_a_time(void)
     NT_EQ_INT(sup_stop(T, d, NOW), NAOS_OK);
     NT_EQ_STR(acts(), "signal d/c 15\n");
     NT_EQ_INT(sup_stop(T, d, NOW), NAOS_EBUSY);
+    NT_FALSE(sup_is_removing(d)); /* stopping, to stay */
     tick(NOW + 500);
     NT_EQ_STR(acts(), "");
     sig("d/c", SIGTERM);
@@ -1712,7 +1713,9 @@ test_remove_frees_everything(void)
     sup_on_notify(T, N("d/a"), false, false, "hello", NOW);
     ex("d/a", 1); /* some history */
     acts();
+    NT_FALSE(sup_is_removing(d));
     NT_EQ_INT(sup_remove(T, d, NOW), NAOS_OK);
+    NT_TRUE(sup_is_removing(d));
     NT_EQ_INT(sup_remove(T, d, NOW), NAOS_EBUSY);
     NT_EQ_STR(acts(), "signal d/p/w-1 15\nsignal d/p/w-2 15\n"
                       "signal d/p/w-3 15\nsignal d/p/w-4 15\n");
