@@ -11,10 +11,12 @@
 
 static const char nodes_help[] =
     "Usage: naos nodes [--json]\n"
+    "       naos nodes remove NAME [--json]\n"
     "\n"
     "Show every cluster member the node knows: id, name, gossip address,\n"
     "state (alive, suspect, dead, left), role in the replicated log (leader,\n"
-    "voter, or - for none), incarnation, time since it was last heard\n"
+    "voter, learner: receives the log but has no vote, or - for none),\n"
+    "incarnation, time since it was last heard\n"
     "from, its labels (`naos-node start --label KEY=VALUE`, as its health\n"
     "says; - for none), and its health: agents running and restarting\n"
     "(workers in those states), failed (workers of failed deployments),\n"
@@ -28,6 +30,13 @@ static const char nodes_help[] =
     "({\"KEY\": \"VALUE\"}, {} for none), the local node's has\n"
     "\"dashboard\" (its URL or null) and \"dashboard_off\" (why it has\n"
     "none, or null).\n"
+    "\n"
+    "naos nodes remove NAME takes a dead member (NAME: its name or id) out\n"
+    "of the cluster's configuration for good, through the leader: it no\n"
+    "longer counts for a majority, and never votes again under its id\n"
+    "(a node started afresh gets a new id). A member that is alive or\n"
+    "suspect is refused: stop it first. Deployments placed on it stay\n"
+    "placed there. Exit 0 once the change is applied on the node asked.\n"
     "\n" CLI_GLOBAL_HELP;
 
 /* ago writes a duration in ms as people read it: "0.4s", "12s". */
@@ -120,12 +129,50 @@ print_table(const Naos__V1__NodesReply *r)
         printf("\nno dashboard on this node: %s\n", me->dashboard_off);
 }
 
+/* nodes_remove: `naos nodes remove NAME`. */
+static int
+nodes_remove(struct cli *c, const char *name)
+{
+    Naos__V1__NodesRemoveRequest nr = NAOS__V1__NODES_REMOVE_REQUEST__INIT;
+    nr.name = (char *)name;
+    Naos__V1__Request req = NAOS__V1__REQUEST__INIT;
+    req.req_case = NAOS__V1__REQUEST__REQ_NODES_REMOVE;
+    req.nodes_remove = &nr;
+    Naos__V1__Reply *reply = NULL;
+    int ec = cli_call(c, &req, &reply);
+    if (ec != 0)
+        return ec;
+    ec = cli_reply_exit(reply);
+    if (ec == 0) {
+        const char *msg = reply->message ? reply->message : "";
+        if (c->json) {
+            json_t *j = json_pack("{s:s, s:s}", "removed", name, "message",
+                                  msg);
+            char *s = j ? json_dumps(j, STATUS_JSON_DUMP) : NULL;
+            json_decref(j);
+            if (s != NULL)
+                puts(s);
+            free(s);
+        } else {
+            printf("%s\n", msg);
+        }
+    }
+    naos__v1__reply__free_unpacked(reply, NULL);
+    return ec;
+}
+
 int
 cmd_nodes(struct cli *c, int argc, char **argv)
 {
     int prc = cli_parse_globals(c, "nodes", nodes_help, argc, argv);
     if (prc != CLI_OPT_NEXT)
         return prc;
+    if (optind < argc && strcmp(argv[optind], "remove") == 0) {
+        if (optind + 2 != argc)
+            return cli_usage("nodes", "naos nodes remove takes one NAME "
+                             "(see `naos nodes`)");
+        return nodes_remove(c, argv[optind + 1]);
+    }
     if (optind < argc)
         return cli_usage("nodes", "unexpected argument \"%s\"", argv[optind]);
 

@@ -332,7 +332,7 @@ node__cluster_status_try(struct node *n, struct ctl_req *creq,
                          const Naos__V1__Request *req, struct ctl_reply *rep)
 {
     if (creq == NULL || req->req_case != NAOS__V1__REQUEST__REQ_STATUS ||
-        n->log == NULL || n->nvoters < 2 ||
+        n->log == NULL || !n->replicated ||
         (req->status && (req->status->local ||
                          (req->status->name && req->status->name[0]))))
         return false;
@@ -354,7 +354,7 @@ node__cluster_status_try(struct node *n, struct ctl_req *creq,
 int
 node__cluster_status_http(struct node *n, struct node_http_wait *hw)
 {
-    if (n->log == NULL || n->nvoters < 2)
+    if (n->log == NULL || !n->replicated)
         return NAOS_EINVAL;
     /* at most half the slots: `naos status` keeps the rest */
     size_t http = 0;

@@ -262,7 +262,9 @@ stuck(struct node *n, uint64_t index, const char *why)
  * unpacked, applied in one transaction (apply_entries). */
 struct drain_batch {
     struct apply_item items[APPLY_BATCH_MAX];
-    Naos__V1__Command *cmds[APPLY_BATCH_MAX]; /* owned; NULL: a no-op */
+    Naos__V1__Command *cmds[APPLY_BATCH_MAX]; /* owned; NULL: a no-op or
+                                                 a configuration */
+    struct store_conf confs[APPLY_BATCH_MAX]; /* a CONFIG entry's */
     size_t n;
 };
 
@@ -307,8 +309,23 @@ batch_read(struct node *n, struct drain_batch *b,
                 n->waiters[i].term != e->term)
                 waiter_replaced(n, &n->waiters[i]);
         Naos__V1__Command *c = NULL;
+        const struct store_conf *conf = NULL;
         if (e->type == RAFT_ENTRY_NOOP) {
             rc = NAOS_OK;
+        } else if (e->type == RAFT_ENTRY_CONFIG) {
+            struct raft_conf rcf;
+            rc = raft_conf_decode(e->data, e->len, &rcf, why, whylen);
+            if (rc == NAOS_OK) {
+                struct store_conf *sc = &b->confs[b->n];
+                memset(sc, 0, sizeof *sc);
+                for (size_t k = 0; k < rcf.nvoters; k++)
+                    sc->voters[k] = rcf.voters[k].v;
+                sc->nvoters = rcf.nvoters;
+                for (size_t k = 0; k < rcf.nlearners; k++)
+                    sc->learners[k] = rcf.learners[k].v;
+                sc->nlearners = rcf.nlearners;
+                conf = sc;
+            }
         } else if (e->type != 0 && e->type != RAFT_ENTRY_COMMAND) {
             snprintf(why, whylen, "entry %llu is of type %u, which this "
                      "naos-node does not know (upgrade it)",
@@ -325,7 +342,8 @@ batch_read(struct node *n, struct drain_batch *b,
             return rc;
         }
         b->items[b->n] = (struct apply_item){.index = index,
-                                             .c = c != NULL ? c : noop};
+                                             .c = c != NULL ? c : noop,
+                                             .conf = conf};
         b->cmds[b->n++] = c;
     }
     return NAOS_OK;
@@ -363,7 +381,7 @@ after_apply(struct node *n, const Naos__V1__Command *c,
         NAOS_DEBUG("node", "entry %llu (%s %s): %s",
                    (unsigned long long)ar->index, cmd_type_name(c),
                    cmd_target(c), ar->msg);
-    if (n->nvoters > 1 && ar->status == NAOS_OK && ar->dup_of == 0 &&
+    if (n->replicated && ar->status == NAOS_OK && ar->dup_of == 0 &&
         c->cmd_case == NAOS__V1__COMMAND__CMD_DEPLOY) {
         /* a cluster event: where the leader placed it */
         char where[128];
@@ -389,6 +407,34 @@ after_apply(struct node *n, const Naos__V1__Command *c,
             node__cmd_reply(n, c, ar, &ro, w->rep);
         if (w->rep->msg.code != NAOS__V1__ERROR_CODE__UNKNOWN_OUTCOME)
             w->rep->msg.outcome_final = true;
+        waiter_done(n, w);
+    }
+}
+
+/* A configuration is committed and applied: a cluster event naming its
+ * members by role. */
+static void
+conf_applied(struct node *n, const struct store_conf *c, uint64_t index)
+{
+    char what[512];
+    size_t off = (size_t)snprintf(what, sizeof what, "entry %llu: voters",
+                                  (unsigned long long)index);
+    for (size_t i = 0; i < c->nvoters + c->nlearners && off < sizeof what;
+         i++) {
+        bool voter = i < c->nvoters;
+        uint64_t id = voter ? c->voters[i] : c->learners[i - c->nvoters];
+        off += (size_t)snprintf(what + off, sizeof what - off, "%s %s",
+                                i == c->nvoters ? "; learners" : "",
+                                node__node_name(n, id));
+    }
+    events_push(&n->events, "config", NULL, NULL, 0, NULL, 0, what,
+                naos_clock_wall_ms(), naos_clock_now_us());
+    NAOS_INFO("raft", "configuration committed at %s", what);
+    struct node_waiter *w = waiter_find(n, index);
+    if (w != NULL) { /* `naos nodes remove`'s answer */
+        ctl_reply_message(w->rep, "the cluster's configuration is now "
+                          "(%s)", what);
+        w->rep->msg.outcome_final = true;
         waiter_done(n, w);
     }
 }
@@ -434,9 +480,14 @@ apply_batch(struct node *n, bool live)
      * 500 ms start timeout would otherwise run short by both fsyncs). */
     if (live)
         reactor_refresh_clock(&n->r);
-    for (size_t i = 0; i < b.n && !n->fatal; i++)
-        if (b.cmds[i] != NULL && !b.items[i].already)
+    for (size_t i = 0; i < b.n && !n->fatal; i++) {
+        if (b.items[i].already)
+            continue;
+        if (b.cmds[i] != NULL)
             after_apply(n, b.cmds[i], &b.items[i].res, live);
+        else if (b.items[i].res.conf_changed)
+            conf_applied(n, &b.confs[i], b.items[i].index);
+    }
     batch_free(&b);
     return true;
 }
@@ -655,7 +706,7 @@ node__propose(struct node *n, const Naos__V1__Command *c,
     }
     uint64_t index = 0;
     rc = cmdraft_propose(n->log, buf, len, n->r.now, &index);
-    if (rc == NAOS_EBUSY && n->nvoters > 1 &&
+    if (rc == NAOS_EBUSY && n->replicated &&
         raft_role_get(cmdraft_core(n->log)) != RAFT_LEADER &&
         raft_leader(cmdraft_core(n->log)).v != 0) {
         /* a follower's own command: the leader proposes it */
@@ -806,6 +857,8 @@ node__cmd_open_log(struct node *n, const uint64_t *ids, size_t nv,
     n->nvoters = nv;
     if (ids != n->voters)
         memcpy(n->voters, ids, nv * sizeof *ids);
+    n->replicated = nv > 1;
+    node__raft_conf_sync(n); /* a configuration the store recorded */
     /* Tests only (cluster-tests/it/test_persist.py): the commit of the
      * Nth entry this run applies fails as a failed fsync would, after the
      * entry itself was committed. */

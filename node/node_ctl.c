@@ -72,7 +72,7 @@ handle_status(struct node *n, const Naos__V1__StatusRequest *req,
     if (only) {
         struct sup_node *d = sup_find(n->tree, only);
         Naos__V1__DeploymentStatus *rec =
-            d == NULL && n->nvoters > 1 ? node__recorded_status(n, rep, only)
+            d == NULL && n->replicated ? node__recorded_status(n, rep, only)
                                         : NULL;
         if (rec != NULL) {
             /* placed on another node, which did not answer for it, or
@@ -372,7 +372,7 @@ node__cmd_reply(struct node *n, const Naos__V1__Command *c,
         else if (ro->action == RECONCILE_DEPLOY && ro->rc != NAOS_OK)
             ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
                             "cannot deploy: %s", ro->err);
-        else if (n->nvoters > 1)
+        else if (n->replicated)
             ctl_reply_message(rep, "deployed %s on %s (epoch %llu)", target,
                               node__node_name(n, ar->placed_on),
                               (unsigned long long)(ar->dup_of ? ar->dup_of
@@ -876,6 +876,15 @@ dispatch(struct node *n, struct ctl_req *creq, const struct caller *asker,
     case NAOS__V1__REQUEST__REQ_SNAPSHOT:
         node__snapshot_request(n, creq, req->snapshot, rep);
         break;
+    case NAOS__V1__REQUEST__REQ_NODES_REMOVE:
+        if (who->run != NULL) { /* an agent changes no membership */
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__DENIED,
+                            "an agent may not change the cluster's "
+                            "members");
+            break;
+        }
+        node__nodes_remove(n, creq, req->nodes_remove, rep);
+        break;
     case NAOS__V1__REQUEST__REQ_PING:
         /* A second node on one machine lost the default dashboard port:
          * say so where the user first looks. */
@@ -933,6 +942,7 @@ verb_of(const Naos__V1__Request *req)
     case NAOS__V1__REQUEST__REQ_CHECKPOINT_SAVE: return "checkpoint save";
     case NAOS__V1__REQUEST__REQ_CHECKPOINT_LOAD: return "checkpoint load";
     case NAOS__V1__REQUEST__REQ_NODES: return "nodes";
+    case NAOS__V1__REQUEST__REQ_NODES_REMOVE: return "nodes remove";
     case NAOS__V1__REQUEST__REQ_LEAVE: return "leave";
     case NAOS__V1__REQUEST__REQ_PING: return "ping";
     case NAOS__V1__REQUEST__REQ_SNAPSHOT: return "snapshot save";

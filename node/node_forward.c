@@ -73,6 +73,7 @@ is_forwardable(const Naos__V1__Request *req)
     case NAOS__V1__REQUEST__REQ_START:
     case NAOS__V1__REQUEST__REQ_RESTART:
     case NAOS__V1__REQUEST__REQ_REMOVE:
+    case NAOS__V1__REQUEST__REQ_NODES_REMOVE:
         return true;
     default:
         return false;
@@ -243,7 +244,7 @@ forward_start(struct node *n, struct ctl_req *creq, struct node_http_wait *hw,
               bool *deferred)
 {
     *deferred = false;
-    if (n->log == NULL || n->nvoters < 2 || n->catching_up)
+    if (n->log == NULL || !n->replicated || n->catching_up)
         return FWD_NO;
     const struct raft *core = cmdraft_core(n->log);
     uint64_t leader = raft_leader(core).v;
@@ -552,7 +553,7 @@ recv_request(struct node *n, const struct wire_msg *m)
     job->id = id;
     naos__v1__reply__init(&job->rep.msg);
     n->fwd_jobs++;
-    bool leader = n->log && n->nvoters > 1 &&
+    bool leader = n->log && n->replicated &&
                   raft_role_get(cmdraft_core(n->log)) == RAFT_LEADER;
     bool status = owner_routed_name(req) != NULL; /* any node answers */
     if (!is_forwardable(req) && !status)

@@ -399,7 +399,7 @@ node__http_wait_done(struct node *n, struct node_http_wait *hw)
 static bool
 cluster_status(struct node *n, struct http_response *res)
 {
-    if (n->log == NULL || n->nvoters < 2)
+    if (n->log == NULL || !n->replicated)
         return false; /* no cluster: this node's status is the whole */
     if (cluster_status_reuse(n, res))
         return true;
@@ -439,7 +439,7 @@ static bool
 command_forwarded(struct node *n, const Naos__V1__Request *req,
                   const char *name, struct http_response *res)
 {
-    if (n->log == NULL || n->nvoters < 2 || !http_can_defer(&n->http))
+    if (n->log == NULL || !n->replicated || !http_can_defer(&n->http))
         return false;
     struct node_http_wait *hw = naos_alloc(sizeof *hw);
     struct ctl_reply *rep = naos_alloc(sizeof *rep);

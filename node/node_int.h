@@ -224,6 +224,7 @@ struct node_report {
 
 /* The most voters a log has (STORE_MAX_VOTERS, SWIM_HEALTH_VOTERS_MAX). */
 #define NODE_VOTERS_MAX 9
+#define NODE_LEARNERS_MAX 8 /* RAFT_MAX_LEARNERS */
 
 /* struct node_founders: what the members say about founding the log
  * (their gossiped health; node__members_founders). */
@@ -350,8 +351,15 @@ struct node {
     } snaps;
     /* The command path (node_cmd.c). */
     struct cmdraft *log;    /* propose, commit (Raft); NULL while forming */
-    size_t nvoters;         /* of the open log */
+    size_t nvoters;         /* of the open log: its configuration's */
     uint64_t voters[NODE_VOTERS_MAX]; /* ... which are (gossiped) */
+    size_t nlearners;       /* members that only receive the log */
+    uint64_t learners[NODE_LEARNERS_MAX];
+    uint64_t conf_index_seen; /* the core's configuration copied above */
+    bool conf_seen;
+    /* the log is a cluster's: messages, timers, forwarding (a founded
+     * cluster, or a lone voter that took a learner); once set, stays */
+    bool replicated;
     /* The replicated log's glue (node_raft.c). */
     unsigned bootstrap_expect; /* --bootstrap-expect; 0: one voter */
     bool forming;           /* waiting for the founders to see each other */
@@ -624,6 +632,10 @@ void node__raft_step(struct node *n);
 naos_time node__raft_deadline(struct node *n);
 /* node__raft_flush persists and sends what the core has ready. */
 void node__raft_flush(struct node *n);
+/* node__raft_conf_sync copies the core's configuration in effect into
+ * n->voters and n->learners when it changed (and sets n->replicated once
+ * it has more than this node). */
+void node__raft_conf_sync(struct node *n);
 /* The transport's handler for 64..95, and cmdraft's callbacks. */
 bool node__raft_recv(void *arg, const struct wire_msg *m);
 void node__raft_send(void *ctx, const struct raft_msg *m);
@@ -682,6 +694,14 @@ void node__forward_tick(struct node *n);
 naos_time node__forward_deadline(struct node *n);
 void node__forward_job_done(struct node *n, struct node_fwd_job *job);
 void node__forward_close(struct node *n);
+
+/* ---- node_conf.c: changes of the cluster's configuration ---- */
+
+/* node__nodes_remove answers `naos nodes remove NAME` (creq: the request
+ * to defer until the change is applied; NULL: answered at once). */
+void node__nodes_remove(struct node *n, struct ctl_req *creq,
+                        const Naos__V1__NodesRemoveRequest *req,
+                        struct ctl_reply *rep);
 
 /* ---- node_raft_snap.c: snapshots for a voter behind the log ---- */
 

@@ -197,7 +197,7 @@ node__health_tally(struct node *n, struct swim_health *h)
         h->load_centi = (uint32_t)(load[0] * 100.0 + 0.5);
     /* founding (node_raft.c): what this node forms with, or founded */
     h->bootstrap_expect = n->forming ? n->bootstrap_expect : 0;
-    if (n->log != NULL && n->nvoters > 1) {
+    if (n->log != NULL && n->replicated) {
         h->nvoters = (uint32_t)n->nvoters;
         memcpy(h->voters, n->voters, n->nvoters * sizeof *n->voters);
     }
@@ -837,6 +837,9 @@ roles_pb(struct node *n, struct ctl_reply *rep, Naos__V1__NodesReply *nr)
         for (size_t k = 0; k < n->nvoters; k++)
             if (n->voters[k] == id)
                 nr->nodes[i]->role = id == leader ? "leader" : "voter";
+        for (size_t k = 0; k < n->nlearners; k++)
+            if (n->learners[k] == id)
+                nr->nodes[i]->role = "learner";
     }
 }
 

@@ -79,7 +79,7 @@ bool
 node__raft_recv(void *arg, const struct wire_msg *m)
 {
     struct node *n = arg;
-    if (n->log == NULL || n->nvoters < 2 || n->fatal)
+    if (n->log == NULL || !n->replicated || n->fatal)
         return false; /* forming, alone, or stopping: not for us */
     if (m->type == NODE_SNAP_CHUNK_TYPE || m->type == NODE_SNAP_ACK_TYPE)
         return node__raft_snap_recv(n, m);
@@ -134,7 +134,7 @@ node__raft_no_leader(struct node *n, char *buf, size_t len)
                 up++;
                 break;
             }
-    if (n->nvoters > 1 && n->members != NULL && up <= n->nvoters / 2)
+    if (n->replicated && n->members != NULL && up <= n->nvoters / 2)
         snprintf(buf, len, "no leader: %zu of its %zu voters %s alive, "
                  "and electing one takes %zu; nothing changed. Commands "
                  "wait until enough voters are back (what runs keeps "
@@ -151,7 +151,7 @@ node__raft_no_leader(struct node *n, char *buf, size_t len)
 void
 node__raft_conn_closed(struct node *n, uint64_t id)
 {
-    if (n->log == NULL || n->nvoters < 2 || n->fatal)
+    if (n->log == NULL || !n->replicated || n->fatal)
         return;
     cmdraft_on_conn_closed(n->log, id, n->r.now);
     node__raft_flush(n);
@@ -164,6 +164,31 @@ node__raft_flush(struct node *n)
         return;
     if (cmdraft_flush(n->log, n->r.now) != NAOS_OK)
         node__cmd_fatal(n, "cannot persist the replicated log");
+    node__raft_conf_sync(n);
+}
+
+void
+node__raft_conf_sync(struct node *n)
+{
+    if (n->log == NULL)
+        return;
+    const struct raft *core = cmdraft_core(n->log);
+    const struct raft_conf *c = raft_conf_current(core);
+    uint64_t at = raft_conf_index(core);
+    if (n->conf_seen && at == n->conf_index_seen)
+        return;
+    n->conf_seen = true;
+    n->conf_index_seen = at;
+    n->nvoters = c->nvoters;
+    for (size_t i = 0; i < c->nvoters; i++)
+        n->voters[i] = c->voters[i].v;
+    n->nlearners = c->nlearners;
+    for (size_t i = 0; i < c->nlearners; i++)
+        n->learners[i] = c->learners[i].v;
+    if (c->nvoters + c->nlearners > 1 ||
+        !raft_conf_is_voter(c, (struct raft_id){n->node_id}))
+        n->replicated = true; /* a cluster now: it stays one */
+    node__members_health_now(n); /* the voters are gossiped */
 }
 
 int
@@ -354,7 +379,7 @@ node__raft_step(struct node *n)
         try_form(n);
         return;
     }
-    if (n->log == NULL || n->nvoters < 2 || n->fatal)
+    if (n->log == NULL || !n->replicated || n->fatal)
         return; /* a failed flush left the core mid-batch: hands off */
     if (cmdraft_next_deadline(n->log) <= n->r.now)
         cmdraft_tick(n->log, n->r.now);
@@ -384,7 +409,7 @@ node__raft_deadline(struct node *n)
 {
     if (n->forming)
         return n->r.now + 100; /* membership changes are polled */
-    if (n->log == NULL || n->nvoters < 2)
+    if (n->log == NULL || !n->replicated)
         return NAOS_TIME_NEVER;
     naos_time a = cmdraft_next_deadline(n->log);
     naos_time b = node__raft_snap_deadline(n);

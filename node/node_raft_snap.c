@@ -585,7 +585,7 @@ on_chunk(struct node *n, uint64_t sender,
 bool
 node__raft_snap_recv(struct node *n, const struct wire_msg *m)
 {
-    if (n->log == NULL || n->nvoters < 2 || n->fatal || get(n) == NULL)
+    if (n->log == NULL || !n->replicated || n->fatal || get(n) == NULL)
         return false;
     if (m->type == NODE_SNAP_CHUNK_TYPE) {
         Naos__V1__RaftSnapshotChunk *c =
@@ -617,7 +617,7 @@ node__raft_snap_recv(struct node *n, const struct wire_msg *m)
 void
 node__raft_snap_step(struct node *n)
 {
-    if (n->log == NULL || n->nvoters < 2 || n->fatal || get(n) == NULL)
+    if (n->log == NULL || !n->replicated || n->fatal || get(n) == NULL)
         return;
     struct snap_in *i = &n->rsnap->in;
     if (i->active && n->r.now - i->last_at >= SNAP_IDLE_MS) {

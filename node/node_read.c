@@ -149,7 +149,7 @@ node__read_try(struct node *n, struct ctl_req *creq,
                         n->name);
         return true;
     }
-    if (n->log == NULL || n->nvoters < 2)
+    if (n->log == NULL || !n->replicated)
         return false; /* one voter: its state is the latest */
     if (n->fatal || n->apply_stuck) {
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INTERNAL,
@@ -222,7 +222,7 @@ recv_request(struct node *n, const struct wire_msg *m)
     uint64_t id = q->id;
     naos__v1__read_index_request__free_unpacked(q, NULL);
     char why[512];
-    bool leader = n->log && n->nvoters > 1 && !n->fatal &&
+    bool leader = n->log && n->replicated && !n->fatal &&
                   raft_role_get(cmdraft_core(n->log)) == RAFT_LEADER;
     if (!leader) {
         snprintf(why, sizeof why, "naos-node %s is not the cluster's leader "

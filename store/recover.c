@@ -4,6 +4,7 @@
 
 #include "node/base/alloc.h"
 #include "node/base/err.h"
+#include "store/conf.h"
 #include "store/raftlog.h"
 #include "store/recover.h"
 #include "store/state.h"
@@ -109,9 +110,14 @@ store_recover_txn(struct store_txn *t, const struct store_recover *r,
     uint64_t self = r->node_id;
     struct store_identity id = {r->node_id, r->cluster_id, r->created_at_ms,
                                 true};
+    /* the replicated configuration too (store/conf.h): the one the old
+     * cluster applied would be restored over the founding voters */
+    struct store_conf one = {.voters = {self}, .nvoters = 1,
+                             .index = res->index};
     if ((rc = store_log_reset_txn(t, res->index, res->term)) != NAOS_OK ||
         (rc = store_applied_set_txn(t, res->index)) != NAOS_OK ||
         (rc = store_voters_reset_txn(t, &self, 1)) != NAOS_OK ||
+        (rc = store_conf_set_txn(t, &one)) != NAOS_OK ||
         (rc = store_identity_put_txn(t, &id)) != NAOS_OK)
         goto out;
 out:

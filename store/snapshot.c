@@ -41,6 +41,8 @@ static const struct snap_table {
      * command retried after a restore is still answered, not redone */
     {4, STORE_CLIENTS, "clients", &naos__v1__client_record__descriptor},
     {5, STORE_CLIENT_AGE, "client_age", NULL}, /* 8-byte ids, not protobuf */
+    /* the Raft configuration the state is at (store/conf.h) */
+    {6, STORE_CLUSTER, "cluster", &naos__v1__cluster_conf_record__descriptor},
 };
 #define NTABLES (sizeof snap_tables / sizeof snap_tables[0])
 _Static_assert(NTABLES <= SNAP_TABLES_MAX, "raise SNAP_TABLES_MAX");

@@ -13,6 +13,7 @@
 #include "node/auth/digest.h"
 #include "node/base/alloc.h"
 #include "node/base/err.h"
+#include "store/conf.h"
 #include "store/raftlog.h"
 #include "store/recover.h"
 #include "store/snapshot.h"
@@ -727,6 +728,12 @@ struct rec_args {
 };
 
 static int
+conf_set_fn(struct store_txn *t, void *arg)
+{
+    return store_conf_set_txn(t, arg);
+}
+
+static int
 rec_fn(struct store_txn *t, void *arg)
 {
     struct rec_args *a = arg;
@@ -748,6 +755,13 @@ test_recover_rebuilds_one_voter(void)
     ST_OK(s, store_hard_set(s, &h));
     uint64_t three[] = {0x11, 0x100, 0x101};
     ST_OK(s, store_voters_set(s, three, 3));
+    /* the old cluster's replicated configuration, which must not survive
+     * (restored over the founding voters, it would want a majority of
+     * the lost ones) */
+    struct store_conf old = {.voters = {0x11, 0x100, 0x101}, .nvoters = 3,
+                             .learners = {0x102}, .nlearners = 1,
+                             .index = 5};
+    ST_OK(s, store_write(s, conf_set_fn, &old));
 
     struct rec_args a = {{0x11, 0x99, 5, true}, {0}};
     ST_OK(s, store_write(s, rec_fn, &a));
@@ -776,6 +790,12 @@ test_recover_rebuilds_one_voter(void)
     ST_OK(s, store_voters_get(s, ids, 9, &n));
     NT_EQ_INT(n, 1);
     NT_EQ_INT(ids[0], 0x11);
+    struct store_conf conf;
+    ST_OK(s, store_conf_get(s, &conf));
+    NT_EQ_INT(conf.nvoters, 1);
+    NT_EQ_INT(conf.voters[0], 0x11);
+    NT_EQ_INT(conf.nlearners, 0);
+    NT_EQ_INT(conf.index, 8);
     struct store_identity id;
     ST_OK(s, store_identity_get(s, &id));
     NT_EQ_INT(id.node_id, 0x11);

@@ -35,6 +35,7 @@ const char *const store__table_names[STORE_NTABLES] = {
     [STORE_EVENTS] = "events",
     [STORE_CLIENTS] = "clients",
     [STORE_CLIENT_AGE] = "client_age",
+    [STORE_CLUSTER] = "cluster",
 };
 
 #define SCHEMA_KEY "schema_version"

@@ -52,6 +52,7 @@ enum store_table {
     STORE_EVENTS,      /* 8-byte BE seq -> naos.v1.Event (store/eventlog.h) */
     STORE_CLIENTS,     /* 8-byte BE client id -> ClientRecord (clients.h) */
     STORE_CLIENT_AGE,  /* 8-byte BE entry index -> 8-byte BE client id */
+    STORE_CLUSTER,     /* "conf" -> ClusterConfRecord (store/conf.h) */
     STORE_NTABLES
 };
 

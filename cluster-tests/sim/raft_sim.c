@@ -1103,7 +1103,7 @@ node_start(struct rsim *sim, struct rsim_node *nd)
     uint64_t first = nd->written.first > 1 ? nd->written.first : 1;
     struct raft_restore rs = {nd->written.hard, nd->written.ents + first - 1,
                               nd->written.n - (size_t)(first - 1),
-                              nd->applied, first};
+                              nd->applied, first, NULL};
     char err[128];
     if (raft_alloc(&nd->r, &c, &io, &rs, sim->now, err, sizeof(err)) !=
         NAOS_OK) {

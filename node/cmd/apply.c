@@ -10,6 +10,7 @@
 #include "node/spec/spec.h"
 #include "proto/spec_pb.h"
 #include "store/clients.h"
+#include "store/conf.h"
 #include "store/state.h"
 
 struct apply_args {
@@ -17,6 +18,7 @@ struct apply_args {
     const Naos__V1__Command *c;
     struct apply_result *res;
     bool invalid; /* cmd_validate refused it (decided once, outside) */
+    const struct store_conf *conf; /* a CONFIG entry's configuration */
 };
 
 /* Sets (failure non-NULL) or clears the failed mark of rec, a record
@@ -320,6 +322,16 @@ apply_one_txn(struct store_txn *t, struct apply_args *a)
                               "apply: entry %llu would skip entries after "
                               "%llu", (unsigned long long)a->index,
                               (unsigned long long)applied);
+    if (a->conf != NULL) {
+        /* a CONFIG entry: the configuration the state is at from here
+         * on (it took effect in the Raft core when it was appended) */
+        struct store_conf conf = *a->conf;
+        conf.index = a->index;
+        if ((rc = store_conf_set_txn(t, &conf)) != NAOS_OK)
+            return rc;
+        res->conf_changed = true;
+        return store_applied_set_txn(t, a->index);
+    }
     const Naos__V1__Command *c = a->c;
     bool client = is_client_command(c);
     res->at_ms = c->at_ms;
@@ -391,7 +403,8 @@ apply_batch_fn(struct store_txn *t, void *arg)
     struct batch_args *b = arg;
     for (size_t i = 0; i < b->n; i++) {
         struct apply_item *it = &b->items[i];
-        struct apply_args a = {it->index, it->c, &it->res, it->invalid};
+        struct apply_args a = {it->index, it->c, &it->res, it->invalid,
+                               it->conf};
         int rc = apply_one_txn(t, &a);
         it->already = rc == NAOS_EEXIST;
         if (rc != NAOS_OK && rc != NAOS_EEXIST)
@@ -411,6 +424,10 @@ apply_entries(struct store *s, struct apply_item *items, size_t n)
             return NAOS_EINVAL;
         it->res = (struct apply_result){.index = it->index};
         it->already = false;
+        if (it->conf != NULL) {
+            it->invalid = false; /* checked when it was decoded */
+            continue;
+        }
         /* Validation is deterministic too: the same entry is refused on
          * every node, and the refusal is applied (last_applied moves). */
         int rc = cmd_validate(it->c, it->res.msg, sizeof it->res.msg);

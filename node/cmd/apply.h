@@ -38,6 +38,8 @@
  *            path and its aliases, aliases folded); the deployment must
  *            exist (a save racing an rm leaves nothing behind)
  *   noop     nothing
+ *   a CONFIG entry (apply_item.conf; not a Command): the configuration
+ *            recorded (store/conf.h), nothing else
  * Every change sets updated_at_ms to the entry's at_ms.
  *
  * Deduplication (store/clients.h): an entry of version >= 2 with a
@@ -59,6 +61,7 @@
 
 #include "proto/command.pb-c.h"
 #include "proto/store.pb-c.h"
+#include "store/conf.h"
 #include "store/store.h"
 
 #define APPLY_ERRMSG_LEN 512
@@ -79,6 +82,7 @@ struct apply_result {
     uint64_t dup_of;         /* a duplicate: the entry that carried the
                                 command out (status and the fields above
                                 are that entry's); 0 otherwise */
+    bool conf_changed;       /* a CONFIG entry recorded its configuration */
     char msg[APPLY_ERRMSG_LEN];
 };
 
@@ -106,6 +110,9 @@ int apply_entry(struct store *s, uint64_t index, const Naos__V1__Command *c,
 struct apply_item {
     uint64_t index;
     const Naos__V1__Command *c; /* borrowed */
+    /* a CONFIG entry (c is then a noop): the configuration to record
+     * (borrowed; its index is set to the entry's) */
+    const struct store_conf *conf;
     bool invalid;               /* set by apply_entries: cmd_validate refused */
     bool already;               /* set: applied before, nothing done */
     struct apply_result res;    /* set unless already */

@@ -192,6 +192,45 @@ test_propose_commits_one_voter(void)
     st_rmdir(dir);
 }
 
+/* A CONFIG entry records its configuration (with its index) and moves
+ * last_applied, in the same transaction as the entries around it; applied
+ * again, it changes nothing. */
+static void
+test_config_entry_recorded(void)
+{
+    char dir[256];
+    st_tmpdir(dir, sizeof dir);
+    struct store *s = st_open(dir, &fast);
+    Naos__V1__Command noop;
+    cmd_init(&noop, 0, 0, 0);
+    noop.cmd_case = NAOS__V1__COMMAND__CMD_NOOP;
+    struct store_conf c1 = {.voters = {1, 2, 3}, .nvoters = 3,
+                            .learners = {4}, .nlearners = 1};
+    struct apply_item items[3] = {
+        {.index = 1, .c = &noop},
+        {.index = 2, .c = &noop, .conf = &c1},
+        {.index = 3, .c = &noop},
+    };
+    ST_OK(s, apply_entries(s, items, 3));
+    NT_TRUE(items[1].res.conf_changed);
+    NT_FALSE(items[0].res.conf_changed);
+    NT_EQ_INT(applied_of(s), 3);
+    struct store_conf got;
+    ST_OK(s, store_conf_get(s, &got));
+    NT_EQ_INT(got.index, 2);
+    NT_EQ_INT(got.nvoters, 3);
+    NT_EQ_INT(got.learners[0], 4);
+    /* again (a restart applying the log from below): nothing changes */
+    struct store_conf c2 = {.voters = {9}, .nvoters = 1};
+    struct apply_item again = {.index = 2, .c = &noop, .conf = &c2};
+    ST_OK(s, apply_entries(s, &again, 1));
+    NT_TRUE(again.already);
+    ST_OK(s, store_conf_get(s, &got));
+    NT_EQ_INT(got.nvoters, 3);
+    store_close(s);
+    st_rmdir(dir);
+}
+
 static void
 test_in_order_exactly_once(void)
 {
@@ -796,6 +835,7 @@ main(void)
     static const struct nt_case cases[] = {
         NT_CASE(test_propose_commits_one_voter),
         NT_CASE(test_in_order_exactly_once),
+        NT_CASE(test_config_entry_recorded),
         NT_CASE(test_effects_of_each_type),
         NT_CASE(test_invalid_entry_is_applied_as_nothing),
         NT_CASE(test_restart_applies_the_rest_once),

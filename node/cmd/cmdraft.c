@@ -9,6 +9,7 @@
 #include "node/base/alloc.h"
 #include "node/base/err.h"
 #include "node/base/random.h"
+#include "store/conf.h"
 #include "store/snapshot.h"
 #include "store/state.h"
 
@@ -51,6 +52,25 @@ on_event(void *ctx, const struct raft_event *ev)
     struct cmdraft *c = ctx;
     if (c->cfg.event)
         c->cfg.event(c->cfg.ctx, ev);
+}
+
+/* stored_conf: the configuration the applied state is at, as the core's
+ * (store/conf.h). NAOS_ENOTFOUND: none recorded (the founding voters). */
+static int
+stored_conf(struct store *s, struct raft_conf *out)
+{
+    struct store_conf sc;
+    int rc = store_conf_get(s, &sc);
+    if (rc != NAOS_OK)
+        return rc;
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < sc.nvoters; i++)
+        out->voters[i].v = sc.voters[i];
+    out->nvoters = sc.nvoters;
+    for (size_t i = 0; i < sc.nlearners; i++)
+        out->learners[i].v = sc.learners[i];
+    out->nlearners = sc.nlearners;
+    return NAOS_OK;
 }
 
 /* load: the stored log as core entries (data owned by *raw). */
@@ -165,8 +185,16 @@ cmdraft_open(struct cmdraft **out, struct store *s,
     rc_cfg.voters = ids;
     rc_cfg.nvoters = nv;
     struct raft_io io = {RAFT_IO_VERSION, c, next_random, on_event};
+    struct raft_conf conf;
+    rc = stored_conf(s, &conf);
+    if (rc != NAOS_OK && rc != NAOS_ENOTFOUND) {
+        errf(errbuf, errlen, rc, "cannot read the configuration: %s",
+             store_errmsg(s));
+        goto fail;
+    }
     struct raft_restore rs = {{h.term, h.vote, h.commit}, ents, nraw,
-                              applied, first};
+                              applied, first,
+                              rc == NAOS_OK ? &conf : NULL};
     char why[RAFT_ERRMSG_LEN];
     rc = raft_alloc(&c->r, &rc_cfg, &io, &rs, now, why, sizeof why);
     naos_free(ents);
@@ -322,6 +350,18 @@ cmdraft_propose(struct cmdraft *c, const void *data, size_t len,
 }
 
 int
+cmdraft_change(struct cmdraft *c, enum raft_change_kind kind, uint64_t id,
+               naos_time now, uint64_t *index)
+{
+    int rc = raft_change(c->r, kind, (struct raft_id){id}, now, index);
+    if (rc != NAOS_OK) {
+        snprintf(c->errmsg, sizeof c->errmsg, "%s", raft_errmsg(c->r));
+        return rc;
+    }
+    return cmdraft_flush(c, now);
+}
+
+int
 cmdraft_read_index(struct cmdraft *c, uint64_t ctx, naos_time now)
 {
     int rc = raft_read_index(c->r, ctx, now);
@@ -419,8 +459,13 @@ cmdraft_snapshot_install(struct cmdraft *c, const struct snap_reader *rd,
     if (rc != NAOS_OK)
         return store_is_failed(c->store) ? NAOS_ESTORE : rc;
     /* durable: the core follows (it said INSTALL, and nothing has called
-     * into it since) */
-    rc = raft_snapshot_installed(c->r, index, snap_term, now);
+     * into it since), with the configuration the snapshot brought */
+    struct raft_conf conf;
+    int crc = stored_conf(c->store, &conf);
+    if (crc != NAOS_OK && crc != NAOS_ENOTFOUND)
+        return store_is_failed(c->store) ? NAOS_ESTORE : crc;
+    rc = raft_snapshot_installed(c->r, index, snap_term,
+                                 crc == NAOS_OK ? &conf : NULL, now);
     NAOS_ASSERT(rc == NAOS_OK);
     c->stored.commit = index;
     if (index > c->commit)

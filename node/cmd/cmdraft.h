@@ -87,6 +87,12 @@ void cmdraft_close(struct cmdraft *c);
 int cmdraft_propose(struct cmdraft *c, const void *data, size_t len,
                     naos_time now, uint64_t *index);
 
+/* cmdraft_change proposes one change of the configuration at the leader
+ * (raft_change) and flushes; *index gets its entry. Returns NAOS_OK;
+ * NAOS_EBUSY, NAOS_EINVAL (cmdraft_errmsg says); NAOS_ESTORE. */
+int cmdraft_change(struct cmdraft *c, enum raft_change_kind kind, uint64_t id,
+                   naos_time now, uint64_t *index);
+
 /* cmdraft_read_index asks the core for a linearizable read index
  * (raft_read_index, ReadIndex) named ctx, and flushes; the outcome comes
  * through cfg.read_done (with one voter within this call). Returns NAOS_OK;

@@ -48,6 +48,7 @@
  * election tally. */
 struct raft_peer {
     struct raft_id id;
+    bool voter;     /* else a learner: counts for nothing but `held` */
     uint64_t next;  /* next index to send */
     uint64_t match; /* highest index known replicated there */
     bool inflight;  /* an APPEND with entries is unanswered */
@@ -65,10 +66,17 @@ struct raft_out_block {
     struct raft_entry *ents;
 };
 
+#define RAFT_MAX_PEERS (RAFT_MAX_VOTERS + RAFT_MAX_LEARNERS)
+
 struct raft {
     struct raft_config cfg;
-    struct raft_id voters[RAFT_MAX_VOTERS];
     struct raft_io io;
+    /* the configuration in effect (the log's last CONFIG entry, at
+     * conf_index; 0: conf_base), and the one in effect at the base */
+    struct raft_conf conf;
+    uint64_t conf_index;
+    struct raft_conf conf_base;
+    bool self_voter;
 
     enum raft_role role;
     uint64_t term;
@@ -89,9 +97,9 @@ struct raft {
     bool truncated;       /* the disk holds entries above stable to drop */
     struct raft_hard persisted;
 
-    struct raft_peer peers[RAFT_MAX_VOTERS - 1];
+    struct raft_peer peers[RAFT_MAX_PEERS];
     size_t npeers;
-    size_t quorum;
+    size_t quorum; /* of the voters */
 
     naos_time now;
     naos_time election_deadline;
@@ -204,7 +212,6 @@ raft_config_validate(const struct raft_config *c, char *errbuf, size_t errlen)
     if (c->nvoters < 1 || c->nvoters > RAFT_MAX_VOTERS || !c->voters)
         return errf(errbuf, errlen, "raft: %zu voters (1..%d)", c->nvoters,
                     RAFT_MAX_VOTERS);
-    bool self = false;
     for (size_t i = 0; i < c->nvoters; i++) {
         if (c->voters[i].v == 0)
             return errf(errbuf, errlen, "raft: voter %zu has id 0", i);
@@ -212,11 +219,7 @@ raft_config_validate(const struct raft_config *c, char *errbuf, size_t errlen)
             if (c->voters[j].v == c->voters[i].v)
                 return errf(errbuf, errlen, "raft: voter %llu twice",
                             (unsigned long long)c->voters[i].v);
-        self |= c->voters[i].v == c->id.v;
     }
-    if (!self)
-        return errf(errbuf, errlen, "raft: node %llu is not a voter",
-                    (unsigned long long)c->id.v);
     if (c->election_timeout < 2 || c->election_timeout > 3600 * 1000)
         return errf(errbuf, errlen, "raft: election timeout %lld ms",
                     (long long)c->election_timeout);
@@ -241,6 +244,120 @@ raft_config_validate(const struct raft_config *c, char *errbuf, size_t errlen)
         return errf(errbuf, errlen, "raft: a log budget of %zu bytes holds "
                     "no entry of the largest size (%zu)", c->max_log_bytes,
                     c->max_entry_size);
+    return NAOS_OK;
+}
+
+/* ---- configurations -------------------------------------------------- */
+
+static bool
+ids_have(const struct raft_id *ids, size_t n, struct raft_id id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ids[i].v == id.v)
+            return true;
+    return false;
+}
+
+bool
+raft_conf_is_voter(const struct raft_conf *c, struct raft_id id)
+{
+    return id.v != 0 && ids_have(c->voters, c->nvoters, id);
+}
+
+bool
+raft_conf_is_learner(const struct raft_conf *c, struct raft_id id)
+{
+    return id.v != 0 && ids_have(c->learners, c->nlearners, id);
+}
+
+int
+raft_conf_validate(const struct raft_conf *c, char *err, size_t errlen)
+{
+    if (c->nvoters < 1 || c->nvoters > RAFT_MAX_VOTERS)
+        return errf(err, errlen, "raft: a configuration of %zu voters "
+                    "(1..%d)", c->nvoters, RAFT_MAX_VOTERS);
+    if (c->nlearners > RAFT_MAX_LEARNERS)
+        return errf(err, errlen, "raft: %zu learners (max %d)",
+                    c->nlearners, RAFT_MAX_LEARNERS);
+    for (size_t i = 0; i < c->nvoters + c->nlearners; i++) {
+        struct raft_id id = i < c->nvoters ? c->voters[i]
+                                           : c->learners[i - c->nvoters];
+        if (id.v == 0)
+            return errf(err, errlen, "raft: a member of id 0");
+        for (size_t j = 0; j < i; j++) {
+            struct raft_id o = j < c->nvoters ? c->voters[j]
+                                              : c->learners[j - c->nvoters];
+            if (o.v == id.v)
+                return errf(err, errlen, "raft: member %llu twice",
+                            (unsigned long long)id.v);
+        }
+    }
+    return NAOS_OK;
+}
+
+static void
+be64_put(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+static uint64_t
+be64_get(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+int
+raft_conf_encode(const struct raft_conf *c, unsigned char *buf, size_t cap,
+                 size_t *len)
+{
+    if (raft_conf_validate(c, NULL, 0) != NAOS_OK)
+        return NAOS_EINVAL;
+    size_t need = 3 + 8 * (c->nvoters + c->nlearners);
+    if (cap < need)
+        return NAOS_EINVAL;
+    buf[0] = RAFT_CONF_VERSION;
+    buf[1] = (unsigned char)c->nvoters;
+    buf[2] = (unsigned char)c->nlearners;
+    for (size_t i = 0; i < c->nvoters; i++)
+        be64_put(buf + 3 + 8 * i, c->voters[i].v);
+    for (size_t i = 0; i < c->nlearners; i++)
+        be64_put(buf + 3 + 8 * (c->nvoters + i), c->learners[i].v);
+    *len = need;
+    return NAOS_OK;
+}
+
+int
+raft_conf_decode(const void *data, size_t len, struct raft_conf *out,
+                 char *err, size_t errlen)
+{
+    const unsigned char *p = data;
+    if (len < 3 || p == NULL)
+        return errf(err, errlen, "raft: a configuration of %zu bytes", len);
+    if (p[0] != RAFT_CONF_VERSION)
+        return errf(err, errlen, "raft: configuration version %u (this "
+                    "node knows %u: upgrade it)", p[0], RAFT_CONF_VERSION);
+    size_t nv = p[1], nl = p[2];
+    if (nv > RAFT_MAX_VOTERS || nl > RAFT_MAX_LEARNERS ||
+        len != 3 + 8 * (nv + nl))
+        return errf(err, errlen, "raft: a configuration of %zu voters and "
+                    "%zu learners in %zu bytes", nv, nl, len);
+    struct raft_conf c;
+    memset(&c, 0, sizeof c);
+    c.nvoters = nv;
+    c.nlearners = nl;
+    for (size_t i = 0; i < nv; i++)
+        c.voters[i].v = be64_get(p + 3 + 8 * i);
+    for (size_t i = 0; i < nl; i++)
+        c.learners[i].v = be64_get(p + 3 + 8 * (nv + i));
+    int rc = raft_conf_validate(&c, err, errlen);
+    if (rc != NAOS_OK)
+        return rc;
+    *out = c;
     return NAOS_OK;
 }
 
@@ -366,6 +483,77 @@ up_to_date(const struct raft *r, uint64_t lterm, uint64_t lindex)
 #endif
 }
 
+/* ---- the configuration in effect ------------------------------------- */
+
+/* conf_apply makes c the configuration in effect, set by the entry at
+ * index (0: the base's). The peers follow it: one kept keeps its
+ * progress; a new one starts as a new leader's would. */
+static void
+conf_apply(struct raft *r, const struct raft_conf *c, uint64_t index)
+{
+    struct raft_peer old[RAFT_MAX_PEERS];
+    size_t nold = r->npeers;
+    memcpy(old, r->peers, nold * sizeof *old);
+    r->conf = *c;
+    r->conf_index = index;
+    r->self_voter = raft_conf_is_voter(c, r->cfg.id);
+    r->quorum = c->nvoters / 2 + 1;
+    r->npeers = 0;
+    for (size_t i = 0; i < c->nvoters + c->nlearners; i++) {
+        bool voter = i < c->nvoters;
+        struct raft_id id = voter ? c->voters[i]
+                                  : c->learners[i - c->nvoters];
+        if (id.v == r->cfg.id.v)
+            continue;
+        struct raft_peer *p = &r->peers[r->npeers++];
+        size_t k = 0;
+        while (k < nold && old[k].id.v != id.v)
+            k++;
+        if (k < nold) {
+            *p = old[k];
+        } else {
+            memset(p, 0, sizeof *p);
+            p->id = id;
+            p->next = r->base + (uint64_t)r->nlog + 1;
+            p->heard = r->now; /* a grace of one election timeout */
+        }
+        p->voter = voter;
+    }
+    r->stats.conf_changes++;
+}
+
+/* conf_rescan: the configuration is the log's last CONFIG entry that
+ * decodes, else the base's (after a truncation removed the one in
+ * effect). */
+static void
+conf_rescan(struct raft *r)
+{
+    for (size_t i = r->nlog; i-- > 0;) {
+        const struct raft_entry *e = &r->log[i];
+        struct raft_conf c;
+        if (e->type == RAFT_ENTRY_CONFIG &&
+            raft_conf_decode(e->data, e->len, &c, NULL, 0) == NAOS_OK) {
+            conf_apply(r, &c, e->index);
+            return;
+        }
+    }
+    conf_apply(r, &r->conf_base, 0);
+}
+
+/* conf_from_entry: a CONFIG entry just appended takes effect. One that
+ * does not decode (never from a correct leader, which encodes what it
+ * checked) is counted and leaves the configuration as it was. */
+static void
+conf_from_entry(struct raft *r, const struct raft_entry *e)
+{
+    struct raft_conf c;
+    if (raft_conf_decode(e->data, e->len, &c, NULL, 0) != NAOS_OK) {
+        r->stats.conf_bad++;
+        return;
+    }
+    conf_apply(r, &c, e->index);
+}
+
 /* ---- log -------------------------------------------------------------- */
 
 static int
@@ -403,6 +591,8 @@ log_append(struct raft *r, const struct raft_entry *e)
     *d = *e;
     d->data = data;
     r->log_bytes += e->len;
+    if (e->type == RAFT_ENTRY_CONFIG)
+        conf_from_entry(r, d); /* in effect once in the log (§4.1) */
     return NAOS_OK;
 }
 
@@ -425,6 +615,8 @@ log_truncate(struct raft *r, uint64_t from)
         r->stable = from - 1;
         r->truncated = true;
     }
+    if (r->conf_index >= from)
+        conf_rescan(r); /* the change it made is undone */
     if (r->commit > last_index(r))
         r->commit = last_index(r); /* mutation builds only */
     r->stats.truncations++;
@@ -569,12 +761,15 @@ tally_reset(struct raft *r)
         r->peers[i].granted = r->peers[i].rejected = false;
 }
 
+/* tally: the voters that granted (or refused) this (pre-)vote; a
+ * candidate is a voter and grants itself. */
 static size_t
 tally(const struct raft *r, bool granted)
 {
-    size_t n = granted ? 1 : 0; /* self always grants itself */
+    size_t n = granted && r->self_voter ? 1 : 0;
     for (size_t i = 0; i < r->npeers; i++)
-        n += granted ? r->peers[i].granted : r->peers[i].rejected;
+        if (r->peers[i].voter)
+            n += granted ? r->peers[i].granted : r->peers[i].rejected;
     return n;
 }
 
@@ -595,6 +790,8 @@ become_candidate(struct raft *r)
         return;
     }
     for (size_t i = 0; i < r->npeers; i++) {
+        if (!r->peers[i].voter)
+            continue; /* a learner has no vote */
         struct raft_msg m = {.type = RAFT_MSG_VOTE,
                              .to = r->peers[i].id,
                              .term = r->term,
@@ -621,6 +818,8 @@ become_precandidate(struct raft *r)
         return;
     }
     for (size_t i = 0; i < r->npeers; i++) {
+        if (!r->peers[i].voter)
+            continue;
         struct raft_msg m = {.type = RAFT_MSG_PREVOTE,
                              .to = r->peers[i].id,
                              .term = r->term + 1,
@@ -670,8 +869,8 @@ raft_campaign(struct raft *r, naos_time now)
 {
     NAOS_ASSERT(!r->in_ready);
     r->now = now;
-    if (r->role == RAFT_LEADER)
-        return;
+    if (r->role == RAFT_LEADER || !r->self_voter)
+        return; /* only a voter stands */
     if (r->cfg.pre_vote)
         become_precandidate(r);
     else
@@ -724,9 +923,9 @@ reads_update(struct raft *r)
     size_t keep = 0;
     for (size_t i = 0; i < r->nreads; i++) {
         struct raft_read *rd = &r->reads[i];
-        size_t acks = 1; /* the leader itself */
+        size_t acks = r->self_voter; /* the leader itself */
         for (size_t j = 0; rd->round && j < r->npeers; j++)
-            acks += r->peers[j].read_acked >= rd->round;
+            acks += r->peers[j].voter && r->peers[j].read_acked >= rd->round;
 #ifdef RAFT_MUTATION_READ_NO_QUORUM
         /* Planted bug: a leader's word is enough (a lease without a
          * clock) */
@@ -787,9 +986,13 @@ maybe_commit(struct raft *r)
 {
     uint64_t m[RAFT_MAX_VOTERS];
     size_t n = 0;
-    m[n++] = r->stable;
+    if (r->self_voter) /* a leader being removed does not count itself */
+        m[n++] = r->stable;
     for (size_t i = 0; i < r->npeers; i++)
-        m[n++] = r->peers[i].match;
+        if (r->peers[i].voter && n < RAFT_MAX_VOTERS)
+            m[n++] = r->peers[i].match;
+    if (n < r->quorum)
+        return;
     /* sort descending (n <= 9) */
     for (size_t i = 1; i < n; i++)
         for (size_t j = i; j > 0 && m[j] > m[j - 1]; j--) {
@@ -814,6 +1017,11 @@ maybe_commit(struct raft *r)
     for (size_t i = 0; i < r->npeers; i++)
         if (!r->peers[i].inflight)
             send_append(r, &r->peers[i]);
+    if (!r->self_voter && r->commit >= r->conf_index) {
+        /* its removal is committed (and the others told so, just above):
+         * it stops leading (thesis §4.2.2); they elect one of their own */
+        become_follower(r, r->term, (struct raft_id){0});
+    }
 }
 
 /* ---- message handlers ------------------------------------------------- */
@@ -855,6 +1063,8 @@ static void
 handle_vote_resp(struct raft *r, const struct raft_msg *m, bool pre)
 {
     struct raft_peer *p = peer_get(r, m->from);
+    if (p == NULL || !p->voter)
+        return; /* only voters elect */
     if (pre) {
         if (r->role != RAFT_PRECANDIDATE)
             return;
@@ -1037,8 +1247,14 @@ invalid(const struct raft *r, const struct raft_msg *m)
         return "foreign cluster";
     if (m->to.v != r->cfg.id.v)
         return "addressed to another node";
-    if (m->from.v == r->cfg.id.v || !is_peer(r, m->from))
-        return "sender is not a voter";
+    if (m->from.v == 0 || m->from.v == r->cfg.id.v)
+        return "sender is this node, or 0";
+    /* requests from any sender of the cluster (a leader a lagging
+     * follower's configuration does not name yet); answers from members */
+    if ((m->type == RAFT_MSG_PREVOTE_RESP || m->type == RAFT_MSG_VOTE_RESP ||
+         m->type == RAFT_MSG_APPEND_RESP) &&
+        !is_peer(r, m->from))
+        return "answer from a non-member";
     if (m->term == 0)
         return "term 0";
     if (m->type != RAFT_MSG_APPEND) {
@@ -1177,8 +1393,12 @@ raft_tick(struct raft *r, naos_time now)
     NAOS_ASSERT(!r->in_ready);
     r->now = now;
     if (r->role != RAFT_LEADER) {
-        if (now >= r->election_deadline)
-            raft_campaign(r, now);
+        if (now >= r->election_deadline) {
+            if (r->self_voter)
+                raft_campaign(r, now);
+            else
+                reset_election(r); /* a learner never stands */
+        }
         return;
     }
     if (now < r->heartbeat_deadline)
@@ -1187,9 +1407,10 @@ raft_tick(struct raft *r, naos_time now)
         /* Check-quorum at every heartbeat: step down once fewer than a
          * majority (self included) answered within an election timeout,
          * so a cut-off leader stops within about T (RAFT-LITE L4). */
-        size_t active = 1;
+        size_t active = r->self_voter;
         for (size_t i = 0; i < r->npeers; i++)
-            active += now < r->peers[i].heard +
+            active += r->peers[i].voter &&
+                      now < r->peers[i].heard +
                                 (naos_time)r->cfg.election_timeout;
         if (active < r->quorum) {
             r->stats.stepdowns_quorum++;
@@ -1216,9 +1437,12 @@ raft_on_conn_closed(struct raft *r, struct raft_id peer, naos_time now)
      * about the same moment; standing all at once splits the vote (in a
      * 3-node cluster always: each votes for itself) and costs a whole
      * randomized election timeout. */
+    if (!r->self_voter)
+        return;
     unsigned rank = 0;
-    for (size_t i = 0; i < r->cfg.nvoters; i++)
-        rank += r->voters[i].v != peer.v && r->voters[i].v < r->cfg.id.v;
+    for (size_t i = 0; i < r->conf.nvoters; i++)
+        rank += r->conf.voters[i].v != peer.v &&
+                r->conf.voters[i].v < r->cfg.id.v;
     if (rank == 0) {
         raft_campaign(r, now);
         return;
@@ -1229,17 +1453,28 @@ raft_on_conn_closed(struct raft *r, struct raft_id peer, naos_time now)
 
 /* ---- proposals -------------------------------------------------------- */
 
+static int propose(struct raft *r, uint32_t type, uint32_t version,
+                   const void *data, size_t len, uint64_t *index);
+
 int
 raft_propose(struct raft *r, uint32_t type, uint32_t version,
              const void *data, size_t len, naos_time now, uint64_t *index)
 {
     NAOS_ASSERT(!r->in_ready);
     r->now = now;
-    if (type == 0 || type == RAFT_ENTRY_NOOP) {
+    if (type == 0 || type == RAFT_ENTRY_NOOP || type == RAFT_ENTRY_CONFIG) {
+        /* a configuration only through raft_change, one server at a time */
         snprintf(r->errmsg, sizeof(r->errmsg), "raft: entry type %u",
                  (unsigned)type);
         return NAOS_EINVAL;
     }
+    return propose(r, type, version, data, len, index);
+}
+
+static int
+propose(struct raft *r, uint32_t type, uint32_t version, const void *data,
+        size_t len, uint64_t *index)
+{
     if (len > r->cfg.max_entry_size) {
         snprintf(r->errmsg, sizeof(r->errmsg),
                  "raft: entry of %zu bytes (max %zu)", len,
@@ -1429,17 +1664,24 @@ raft_alloc(struct raft **out, const struct raft_config *c,
     rv = restore_check(rs, errbuf, errlen);
     if (rv != NAOS_OK)
         return rv;
+    struct raft_conf conf;
+    if (rs->conf != NULL) {
+        conf = *rs->conf;
+    } else {
+        memset(&conf, 0, sizeof conf);
+        memcpy(conf.voters, c->voters, c->nvoters * sizeof(*c->voters));
+        conf.nvoters = c->nvoters;
+    }
+    rv = raft_conf_validate(&conf, errbuf, errlen);
+    if (rv != NAOS_OK)
+        return rv;
     struct raft *r = naos_alloc(sizeof(*r));
     if (r == NULL)
         return NAOS_ENOMEM;
     r->cfg = *c;
-    memcpy(r->voters, c->voters, c->nvoters * sizeof(*c->voters));
-    r->cfg.voters = r->voters;
+    r->cfg.voters = NULL; /* borrowed: the configuration is r->conf */
+    r->cfg.nvoters = 0;
     r->io = *io;
-    for (size_t i = 0; i < c->nvoters; i++)
-        if (c->voters[i].v != c->id.v)
-            r->peers[r->npeers++].id = c->voters[i];
-    r->quorum = c->nvoters / 2 + 1;
     r->now = now;
     size_t from = 0;
     if (rs->first_index > 1) {
@@ -1451,6 +1693,10 @@ raft_alloc(struct raft **out, const struct raft_config *c,
         r->base_term = rs->entries[0].term;
         from = 1;
     }
+    /* the restored configuration, then the CONFIG entries after it */
+    r->conf_base = conf;
+    conf_apply(r, &conf, 0);
+    r->stats.conf_changes = 0;
     for (size_t i = from; i < rs->nentries; i++)
         if (log_append(r, &rs->entries[i]) != NAOS_OK)
             goto err_after_alloc;
@@ -1571,6 +1817,16 @@ raft_compact(struct raft *r, uint64_t below)
         return NAOS_OK;
     size_t drop = (size_t)(below - r->base - 1);
     r->base_term = at(r, below - 1)->term;
+    for (size_t i = drop; i-- > 0;) {
+        /* the configuration at the new base: its last CONFIG entry */
+        struct raft_conf c;
+        if (r->log[i].type == RAFT_ENTRY_CONFIG &&
+            raft_conf_decode(r->log[i].data, r->log[i].len, &c, NULL, 0) ==
+                NAOS_OK) {
+            r->conf_base = c;
+            break;
+        }
+    }
     for (size_t i = 0; i < drop; i++) {
         r->log_bytes -= r->log[i].len;
         naos_free((void *)r->log[i].data);
@@ -1675,7 +1931,7 @@ raft_snapshot_offer(struct raft *r, struct raft_id from, uint64_t term,
 
 int
 raft_snapshot_installed(struct raft *r, uint64_t index, uint64_t snap_term,
-                        naos_time now)
+                        const struct raft_conf *conf, naos_time now)
 {
     NAOS_ASSERT(!r->in_ready);
     r->now = now;
@@ -1685,6 +1941,9 @@ raft_snapshot_installed(struct raft *r, uint64_t index, uint64_t snap_term,
                     (unsigned long long)index, (unsigned long long)snap_term,
                     (unsigned long long)r->commit,
                     (unsigned long long)r->term);
+    if (conf != NULL &&
+        raft_conf_validate(conf, r->errmsg, sizeof(r->errmsg)) != NAOS_OK)
+        return NAOS_EINVAL;
     for (size_t i = 0; i < r->nlog; i++)
         naos_free((void *)r->log[i].data);
     r->nlog = 0;
@@ -1696,10 +1955,112 @@ raft_snapshot_installed(struct raft *r, uint64_t index, uint64_t snap_term,
     r->commit = index;
     r->applied = index;
     r->persisted.commit = index; /* in the driver's transaction */
+    r->conf_base = conf != NULL ? *conf : r->conf;
+    conf_apply(r, &r->conf_base, index);
     r->stats.snap_installed++;
     if (r->role == RAFT_FOLLOWER && r->leader.v != 0)
         snap_answer(r, index);
     return NAOS_OK;
+}
+
+int
+raft_change(struct raft *r, enum raft_change_kind kind, struct raft_id id,
+            naos_time now, uint64_t *index)
+{
+    NAOS_ASSERT(!r->in_ready);
+    r->now = now;
+    if (r->role != RAFT_LEADER) {
+        snprintf(r->errmsg, sizeof(r->errmsg),
+                 "raft: not the leader (leader %llu)",
+                 (unsigned long long)r->leader.v);
+        return NAOS_EBUSY;
+    }
+    /* the 2015 fix: not before this leader committed an entry of its term
+     * (a change of a previous term may still be replaced) */
+    if (r->commit < r->term_start) {
+        snprintf(r->errmsg, sizeof(r->errmsg), "raft: the leader has not "
+                 "committed an entry of its term yet");
+        return NAOS_EBUSY;
+    }
+    if (r->conf_index > r->commit) {
+        snprintf(r->errmsg, sizeof(r->errmsg), "raft: another change of the "
+                 "configuration (entry %llu) is not committed yet",
+                 (unsigned long long)r->conf_index);
+        return NAOS_EBUSY;
+    }
+    struct raft_conf c = r->conf;
+    bool voter = raft_conf_is_voter(&c, id);
+    bool learner = raft_conf_is_learner(&c, id);
+    switch (kind) {
+    case RAFT_CHANGE_ADD_LEARNER:
+        if (id.v == 0 || voter || learner)
+            return errf(r->errmsg, sizeof(r->errmsg), "raft: %llu is %s",
+                        (unsigned long long)id.v,
+                        id.v == 0 ? "no id" : "a member already");
+        if (c.nlearners == RAFT_MAX_LEARNERS)
+            return errf(r->errmsg, sizeof(r->errmsg), "raft: %d learners "
+                        "already (max)", RAFT_MAX_LEARNERS);
+        c.learners[c.nlearners++] = id;
+        break;
+    case RAFT_CHANGE_PROMOTE:
+        if (!learner)
+            return errf(r->errmsg, sizeof(r->errmsg), "raft: %llu is not a "
+                        "learner", (unsigned long long)id.v);
+        if (c.nvoters == RAFT_MAX_VOTERS)
+            return errf(r->errmsg, sizeof(r->errmsg), "raft: %d voters "
+                        "already (max)", RAFT_MAX_VOTERS);
+        for (size_t i = 0; i < c.nlearners; i++)
+            if (c.learners[i].v == id.v)
+                c.learners[i] = c.learners[--c.nlearners];
+        c.voters[c.nvoters++] = id;
+        break;
+    case RAFT_CHANGE_REMOVE:
+        if (!voter && !learner)
+            return errf(r->errmsg, sizeof(r->errmsg), "raft: %llu is not a "
+                        "member", (unsigned long long)id.v);
+        if (voter && c.nvoters == 1)
+            return errf(r->errmsg, sizeof(r->errmsg), "raft: %llu is the "
+                        "last voter", (unsigned long long)id.v);
+        for (size_t i = 0; i < c.nvoters; i++)
+            if (c.voters[i].v == id.v)
+                c.voters[i] = c.voters[--c.nvoters];
+        for (size_t i = 0; i < c.nlearners; i++)
+            if (c.learners[i].v == id.v)
+                c.learners[i] = c.learners[--c.nlearners];
+        break;
+    default:
+        return errf(r->errmsg, sizeof(r->errmsg), "raft: change %d", kind);
+    }
+    unsigned char buf[RAFT_CONF_MAX_BYTES];
+    size_t len = 0;
+    if (raft_conf_encode(&c, buf, sizeof buf, &len) != NAOS_OK)
+        return errf(r->errmsg, sizeof(r->errmsg), "raft: cannot encode");
+    return propose(r, RAFT_ENTRY_CONFIG, RAFT_CONF_VERSION, buf, len, index);
+}
+
+const struct raft_conf *
+raft_conf_current(const struct raft *r)
+{
+    return &r->conf;
+}
+
+uint64_t
+raft_conf_index(const struct raft *r)
+{
+    return r->conf_index;
+}
+
+bool
+raft_peer_match(const struct raft *r, struct raft_id id, uint64_t *match)
+{
+    if (r->role != RAFT_LEADER)
+        return false;
+    for (size_t i = 0; i < r->npeers; i++)
+        if (r->peers[i].id.v == id.v) {
+            *match = r->peers[i].match;
+            return true;
+        }
+    return false;
 }
 
 size_t

@@ -40,9 +40,22 @@
  * the closed-connection fast path (a follower whose connection to its
  * leader closes starts a pre-vote at once).
  *
+ * Membership (thesis §4.1, single-server changes): the configuration is
+ * voters (who elect and commit) and learners (who only receive the log).
+ * A change is an entry (RAFT_ENTRY_CONFIG, raft_conf_encode) that takes
+ * effect on each node as soon as it is in its log, committed or not, and
+ * is undone if it is truncated. The leader proposes one (raft_change)
+ * only once it has committed an entry of its term (the 2015 fix: a new
+ * leader's no-op) and while no other change is uncommitted, and each
+ * change adds or removes one server, or promotes one learner: any two
+ * successive majorities overlap. Learners count for nothing but what the
+ * log keeps for them. A node that is no voter never stands; a leader
+ * removed from the voters leads until the change is committed, not
+ * counting itself, then steps down. Messages are taken from any sender
+ * of the cluster (a new leader may not be in a lagging follower's
+ * configuration yet); answers only from members, votes only from voters.
+ *
  * Not built yet:
- *   TODO(#11) membership changes (one voter at a time, the 2015 fix) and
- *     learners: the voter set is fixed at raft_alloc;
  * Snapshots (the core never sees their bytes): a leader marks a peer whose
  *     log ends below the compacted base as behind (raft_peers_behind),
  *     stops sending it entries (heartbeats only), and the driver sends it
@@ -92,6 +105,7 @@ struct raft_id {
 
 /* Hard limits; raft_config holds the working (smaller or equal) values. */
 #define RAFT_MAX_VOTERS 9
+#define RAFT_MAX_LEARNERS 8
 #define RAFT_MAX_ENTRIES_PER_MSG 1024
 /* One entry alone in an APPEND fits one sealed envelope (AUTH_MAX_PAYLOAD,
  * 1 MiB, with 2 KiB for the message around it: raft_codec.h counts 150
@@ -107,7 +121,8 @@ struct raft_id {
  * stop applying and say so (the applier's job, not the core's). */
 enum raft_entry_type {
     RAFT_ENTRY_NOOP = 1,
-    RAFT_ENTRY_CONFIG = 2,  /* reserved: membership changes (TODO #11) */
+    RAFT_ENTRY_CONFIG = 2,  /* a configuration (raft_conf_encode), read by
+                               the core and the applier */
     RAFT_ENTRY_COMMAND = 3,
 };
 
@@ -123,6 +138,34 @@ struct raft_entry {
     size_t len;
 };
 #define RAFT_ENTRY_ZERO {0, 0, 0, 0, NULL, 0}
+
+/* struct raft_conf: a configuration. Ids distinct and non-zero across
+ * both lists; at least one voter. */
+struct raft_conf {
+    struct raft_id voters[RAFT_MAX_VOTERS];
+    size_t nvoters;
+    struct raft_id learners[RAFT_MAX_LEARNERS];
+    size_t nlearners;
+};
+
+/* A CONFIG entry's data: version 1, counts, then the ids, big-endian:
+ *   u8 version (1), u8 nvoters, u8 nlearners, 8 bytes per voter, 8 per
+ *   learner. */
+#define RAFT_CONF_VERSION 1u
+#define RAFT_CONF_MAX_BYTES (3 + 8 * (RAFT_MAX_VOTERS + RAFT_MAX_LEARNERS))
+
+/* raft_conf_validate: NAOS_OK, or NAOS_EINVAL with the reason in err. */
+int raft_conf_validate(const struct raft_conf *c, char *err, size_t errlen);
+/* raft_conf_encode writes c (valid) into buf (cap >= RAFT_CONF_MAX_BYTES
+ * is always enough); *len the bytes. NAOS_OK or NAOS_EINVAL. */
+int raft_conf_encode(const struct raft_conf *c, unsigned char *buf,
+                     size_t cap, size_t *len);
+/* raft_conf_decode reads a CONFIG entry's data (untrusted) into *out.
+ * NAOS_OK, or NAOS_EINVAL with the reason in err. */
+int raft_conf_decode(const void *data, size_t len, struct raft_conf *out,
+                     char *err, size_t errlen);
+bool raft_conf_is_voter(const struct raft_conf *c, struct raft_id id);
+bool raft_conf_is_learner(const struct raft_conf *c, struct raft_id id);
 
 /* enum raft_msg_type. Field use per type (every message also carries
  * cluster_id, from, to and term; APPEND and APPEND_RESP also read_ctx,
@@ -287,13 +330,15 @@ struct raft_io {
     void (*event)(void *ctx, const struct raft_event *ev);
 };
 
-/* struct raft_config: identity, voters, timing and bounds. Durations in
- * ms. raft_config_default fills the defaults. */
+/* struct raft_config: identity, the founding voters, timing and bounds.
+ * Durations in ms. raft_config_default fills the defaults. */
 struct raft_config {
-    struct raft_id id;          /* this node; non-zero, one of voters */
+    struct raft_id id;          /* this node; non-zero */
     uint64_t cluster_id;        /* non-zero; on every message */
-    const struct raft_id *voters; /* borrowed at raft_alloc (copied);
-                                     distinct, non-zero */
+    const struct raft_id *voters; /* the configuration when the restore
+                                     has none (a founding node): borrowed
+                                     at raft_alloc (copied); distinct,
+                                     non-zero */
     size_t nvoters;             /* 1..RAFT_MAX_VOTERS */
     naos_duration election_timeout;   /* T: a follower stands after a
                                          random [T, 2T) of silence; 500 */
@@ -342,8 +387,12 @@ struct raft_restore {
     size_t nentries;
     uint64_t applied;
     uint64_t first_index; /* index of entries[0]; 0 means 1 */
+    /* the configuration as of `applied` (the applier keeps it with the
+     * state), or NULL: raft_config's voters. CONFIG entries after it in
+     * entries override it as they would at append. */
+    const struct raft_conf *conf;
 };
-#define RAFT_RESTORE_ZERO {RAFT_HARD_ZERO, NULL, 0, 0, 0}
+#define RAFT_RESTORE_ZERO {RAFT_HARD_ZERO, NULL, 0, 0, 0, NULL}
 
 struct raft;
 
@@ -383,7 +432,7 @@ size_t raft_log_bytes(const struct raft *r);
  *                 unknown), or max_uncommitted entries are waiting;
  *                 raft_errmsg says which
  *   NAOS_ETOOBIG  len > max_entry_size
- *   NAOS_EINVAL   type is NOOP or 0 */
+ *   NAOS_EINVAL   type is NOOP, CONFIG (raft_change) or 0 */
 int raft_propose(struct raft *r, uint32_t type, uint32_t version,
                  const void *data, size_t len, naos_time now,
                  uint64_t *index);
@@ -507,13 +556,46 @@ enum raft_snap_verdict raft_snapshot_offer(struct raft *r,
                                            naos_time now);
 
 /* raft_snapshot_installed: the driver has durably replaced the log by the
- * snapshot of (index, snap_term) (raft_snapshot_offer said INSTALL): the
- * core's log becomes empty above that base, commit and applied move to
- * index, and the leader is answered (APPEND_RESP, match index). Returns
- * NAOS_OK, or NAOS_EINVAL when index is not above the commit index or
- * snap_term is above the term (raft_errmsg says; nothing changed). */
+ * snapshot of (index, snap_term) (raft_snapshot_offer said INSTALL), whose
+ * configuration is conf (borrowed; the snapshot carries it; NULL: the
+ * one this node has): the core's log becomes empty above that base,
+ * commit and applied move to index, and the leader is answered
+ * (APPEND_RESP, match index). Returns NAOS_OK, or NAOS_EINVAL when index
+ * is not above the commit index, snap_term is above the term or conf is
+ * invalid (raft_errmsg says; nothing changed). */
 int raft_snapshot_installed(struct raft *r, uint64_t index,
-                            uint64_t snap_term, naos_time now);
+                            uint64_t snap_term, const struct raft_conf *conf,
+                            naos_time now);
+
+/* enum raft_change_kind: one server changed (raft_change). */
+enum raft_change_kind {
+    RAFT_CHANGE_ADD_LEARNER = 1, /* a new server receives the log */
+    RAFT_CHANGE_PROMOTE,         /* a learner becomes a voter */
+    RAFT_CHANGE_REMOVE,          /* a voter or learner leaves */
+};
+
+/* raft_change proposes one change of the configuration at the leader and
+ * stores the CONFIG entry's index in *index (it takes effect at once; it
+ * is committed like any entry). Returns NAOS_OK; NAOS_EBUSY (not the
+ * leader, its no-op not committed yet, or another change is not
+ * committed yet: raft_errmsg says; try again); NAOS_EINVAL (id 0, adding
+ * a member, promoting a non-learner, removing a non-member, removing the
+ * last voter, or a list full: raft_errmsg says). */
+int raft_change(struct raft *r, enum raft_change_kind kind, struct raft_id id,
+                naos_time now, uint64_t *index);
+
+/* raft_conf_current: the configuration in effect (the last CONFIG entry
+ * of the log, committed or not; else the restored one). Valid until the
+ * next non-const call. raft_conf_index: that entry's index (0: restored).
+ * Committed once raft_commit reaches it. */
+const struct raft_conf *raft_conf_current(const struct raft *r);
+uint64_t raft_conf_index(const struct raft *r);
+
+/* raft_peer_match (leader): the highest index known replicated on peer
+ * id (a voter or a learner) in *match. false: not a peer, or not the
+ * leader. */
+bool raft_peer_match(const struct raft *r, struct raft_id id,
+                     uint64_t *match);
 
 /* raft_errmsg: why the last call that failed did. */
 const char *raft_errmsg(const struct raft *r);
@@ -537,6 +619,9 @@ struct raft_stats {
     uint64_t snap_installed;  /* snapshots installed (follower) */
     uint64_t snap_had;        /* offers the log already held */
     uint64_t snap_refused;    /* offers refused (not this term's leader) */
+    uint64_t conf_changes;    /* configurations taken from the log */
+    uint64_t conf_bad;        /* CONFIG entries that did not decode (kept
+                                 the previous configuration) */
 };
 const struct raft_stats *raft_stats_get(const struct raft *r);
 

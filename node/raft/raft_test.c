@@ -33,6 +33,9 @@ struct fx_node {
     uint64_t first; /* the disk's log starts here (0, 1: whole) */
     uint64_t applied;
     uint64_t applied_term[256]; /* by index */
+    /* the applier's configuration: the last CONFIG entry applied */
+    struct raft_conf conf;
+    bool has_conf;
     uint64_t rng;
     struct raft_read_result reads[RAFT_MAX_READS * 2]; /* outcomes seen */
     size_t nreads;
@@ -83,7 +86,7 @@ fx_start(struct fx *fx, unsigned i)
     uint64_t first = nd->first > 1 ? nd->first : 1;
     struct raft_restore rs = {nd->disk.hard, nd->disk.ents + first - 1,
                               nd->disk.n - (size_t)(first - 1), nd->applied,
-                              first};
+                              first, nd->has_conf ? &nd->conf : NULL};
     char err[128];
     int rv = raft_alloc(&nd->r, &c, &io, &rs, fx->now, err, sizeof(err));
     if (rv != NAOS_OK)
@@ -198,6 +201,11 @@ fx_pump(struct fx *fx, unsigned i)
             NT_TRUE(e->index < 256);
             nd->applied = e->index;
             nd->applied_term[e->index] = e->term;
+            if (e->type == RAFT_ENTRY_CONFIG) {
+                NT_EQ_INT(raft_conf_decode(e->data, e->len, &nd->conf, NULL,
+                                           0), NAOS_OK);
+                nd->has_conf = true;
+            }
         }
         for (size_t k = 0; k < rd.nreads; k++) {
             NT_TRUE(nd->nreads < RAFT_MAX_READS * 2);
@@ -448,7 +456,7 @@ test_one_voter_compacts_and_restores(void)
 
     /* restart from what the store keeps: entries 6..7, applied 7 */
     struct fx_disk *d = &fx.nodes[0].disk;
-    struct raft_restore rs = {d->hard, d->ents + 5, 2, 7, 6};
+    struct raft_restore rs = {d->hard, d->ents + 5, 2, 7, 6, NULL};
     struct raft_config c = fx.cfg;
     c.id = fx.ids[0];
     struct raft_io io = {RAFT_IO_VERSION, &fx.nodes[0].rng, fx_random, NULL};
@@ -472,7 +480,7 @@ test_one_voter_compacts_and_restores(void)
     raft_free(r2);
 
     /* refused: a compacted log that skips unapplied entries */
-    struct raft_restore gap = {d->hard, d->ents + 5, 2, 3, 6};
+    struct raft_restore gap = {d->hard, d->ents + 5, 2, 3, 6, NULL};
     NT_EQ_INT(raft_alloc(&r2, &c, &io, &gap, fx.now, err, sizeof(err)),
               NAOS_EINVAL);
     NT_CONTAINS(err, "only 3 entries are applied");
@@ -902,7 +910,9 @@ test_stale_and_duplicate_append(void)
     NT_EQ_INT(naos_alloc_live(), 0);
 }
 
-/* P9 and bounds: foreign, unknown, malformed messages change nothing. */
+/* P9 and bounds: foreign, unknown, malformed messages change nothing
+ * (requests are taken from any sender of the cluster: a leader may not be
+ * in a lagging follower's configuration yet; answers only from members). */
 static void
 test_bad_input_dropped(void)
 {
@@ -914,7 +924,10 @@ test_bad_input_dropped(void)
     m.cluster_id = 78;
     solo_recv(&s, m);
     m = good;
-    m.from.v = 999; /* not a voter */
+    m.type = RAFT_MSG_APPEND_RESP; /* an answer from a non-member */
+    m.from.v = 999;
+    m.nentries = 0;
+    m.entries = NULL;
     solo_recv(&s, m);
     m = good;
     m.from.v = 100; /* ourselves */
@@ -1123,7 +1136,7 @@ test_restart_restores(void)
     NT_EQ_INT(fx_leader(&fx), l); /* the restart deposed nobody */
     /* a malformed restore is refused with its reason */
     struct raft_entry e[2] = {{.index = 1, .term = 2}, {.index = 3, .term = 2}};
-    struct raft_restore rs = {{2, 0, 0}, e, 2, 0, 1};
+    struct raft_restore rs = {{2, 0, 0}, e, 2, 0, 1, NULL};
     struct raft_config c = fx.cfg;
     c.id = fx.ids[0];
     struct raft_io io = {RAFT_IO_VERSION, &fx.nodes[0].rng, fx_random, NULL};
@@ -1336,8 +1349,13 @@ fx_install(struct fx *fx, unsigned from, unsigned to, uint64_t index)
     d->hard.commit = index;
     dst->first = index;
     dst->applied = index;
+    if (src->has_conf) {
+        dst->conf = src->conf; /* the snapshot's configuration */
+        dst->has_conf = true;
+    }
     NT_EQ_INT(raft_snapshot_installed(dst->r, index,
                                       src->disk.ents[index - 1].term,
+                                      src->has_conf ? &src->conf : NULL,
                                       fx->now), NAOS_OK);
     fx_pump(fx, to);
 }
@@ -1392,7 +1410,7 @@ test_snapshot_to_a_follower_behind_the_base(void)
     NT_EQ_INT(raft_snapshot_offer(fx.nodes[f2].r, fx.ids[l], term, at,
                                   sterm, fx.now), RAFT_SNAP_INSTALL);
     /* an install that would take the log back is refused */
-    NT_EQ_INT(raft_snapshot_installed(fx.nodes[f2].r, c1, sterm, fx.now),
+    NT_EQ_INT(raft_snapshot_installed(fx.nodes[f2].r, c1, sterm, NULL, fx.now),
               NAOS_EINVAL);
 
     /* meanwhile the leader commits more */
@@ -1516,6 +1534,229 @@ test_snapshot_offer_already_held(void)
     NT_TRUE(fx_deliver(&fx, f1, l, RAFT_MSG_APPEND_RESP) > 0);
     fx_run(&fx, 120);
     NT_EQ_INT(raft_commit(fx.nodes[f1].r), e2);
+    fx_fini(&fx);
+}
+
+/* ---- membership ------------------------------------------------------- */
+
+static void
+tune_three_voters(struct raft_config *c)
+{
+    c->nvoters = 3; /* of fx->ids: the others start as non-members */
+}
+
+static void
+test_conf_codec(void)
+{
+    struct raft_conf c, d;
+    memset(&c, 0, sizeof c);
+    c.voters[0].v = 1;
+    c.voters[1].v = 0x0102030405060708ull;
+    c.nvoters = 2;
+    c.learners[0].v = 9;
+    c.nlearners = 1;
+    unsigned char buf[RAFT_CONF_MAX_BYTES];
+    size_t len = 0;
+    NT_EQ_INT(raft_conf_encode(&c, buf, sizeof buf, &len), NAOS_OK);
+    NT_EQ_INT(len, 3 + 24);
+    NT_EQ_INT(raft_conf_decode(buf, len, &d, NULL, 0), NAOS_OK);
+    NT_EQ_INT(d.nvoters, 2);
+    NT_EQ_INT(d.voters[1].v, 0x0102030405060708ull);
+    NT_EQ_INT(d.nlearners, 1);
+    NT_EQ_INT(d.learners[0].v, 9);
+    NT_TRUE(raft_conf_is_voter(&d, (struct raft_id){1}));
+    NT_TRUE(raft_conf_is_learner(&d, (struct raft_id){9}));
+    NT_FALSE(raft_conf_is_voter(&d, (struct raft_id){9}));
+    char err[128];
+    NT_EQ_INT(raft_conf_decode(buf, len - 1, &d, err, sizeof err),
+              NAOS_EINVAL);
+    NT_CONTAINS(err, "bytes");
+    buf[0] = 2;
+    NT_EQ_INT(raft_conf_decode(buf, len, &d, err, sizeof err), NAOS_EINVAL);
+    NT_CONTAINS(err, "upgrade");
+    buf[0] = 1;
+    memcpy(buf + 3 + 16, buf + 3, 8); /* the learner is voter 1 again */
+    NT_EQ_INT(raft_conf_decode(buf, len, &d, err, sizeof err), NAOS_EINVAL);
+    NT_CONTAINS(err, "twice");
+    unsigned char none[3] = {1, 0, 0};
+    NT_EQ_INT(raft_conf_decode(none, 3, &d, err, sizeof err), NAOS_EINVAL);
+    c.nvoters = 0;
+    NT_EQ_INT(raft_conf_encode(&c, buf, sizeof buf, &len), NAOS_EINVAL);
+}
+
+/* A new server is added as a learner: it receives the log but neither
+ * votes, stands nor counts for a commit; promoted, it counts. One change
+ * at a time, and none before the leader's no-op is committed (the 2015
+ * fix); configuration entries only through raft_change. */
+static void
+test_learner_added_then_promoted(void)
+{
+    struct fx fx;
+    fx_init(&fx, 4, tune_three_voters);
+    fx_run(&fx, 1500);
+    int li = fx_leader(&fx);
+    NT_TRUE(li >= 0 && li < 3);
+    unsigned l = (unsigned)li, n = 3;
+    struct raft *lr = fx.nodes[l].r;
+    uint64_t idx = 0;
+    /* the new node alone: no member, it never stands */
+    NT_FALSE(raft_conf_is_voter(raft_conf_current(fx.nodes[n].r),
+                                fx.ids[n]));
+    NT_EQ_INT(raft_stats_get(fx.nodes[n].r)->prevotes, 0);
+    NT_EQ_INT(raft_propose(lr, RAFT_ENTRY_CONFIG, 1, "x", 1, fx.now, &idx),
+              NAOS_EINVAL);
+    uint64_t c0 = fx_commit(&fx, l, 1);
+    NT_EQ_INT(raft_change(lr, RAFT_CHANGE_PROMOTE, fx.ids[n], fx.now, &idx),
+              NAOS_EINVAL);
+    NT_CONTAINS(raft_errmsg(lr), "not a learner");
+    NT_EQ_INT(raft_change(lr, RAFT_CHANGE_ADD_LEARNER, fx.ids[0], fx.now,
+                          &idx), NAOS_EINVAL);
+    NT_EQ_INT(raft_change(lr, RAFT_CHANGE_ADD_LEARNER, fx.ids[n], fx.now,
+                          &idx), NAOS_OK);
+    NT_EQ_INT(idx, c0 + 1);
+    NT_EQ_INT(raft_conf_index(lr), idx); /* in effect at once */
+    NT_EQ_INT(raft_conf_current(lr)->nlearners, 1);
+    NT_EQ_INT(raft_change(lr, RAFT_CHANGE_PROMOTE, fx.ids[n], fx.now, &idx),
+              NAOS_EBUSY);
+    NT_CONTAINS(raft_errmsg(lr), "not committed yet");
+    fx_pump(&fx, l);
+    fx_run(&fx, 200);
+    NT_EQ_INT(raft_commit(fx.nodes[n].r), raft_commit(lr));
+    NT_TRUE(raft_conf_is_learner(raft_conf_current(fx.nodes[n].r),
+                                 fx.ids[n]));
+    uint64_t m = 0;
+    NT_TRUE(raft_peer_match(lr, fx.ids[n], &m));
+    NT_EQ_INT(m, raft_last_index(lr));
+    /* a learner counts for no commit: with one voter follower cut off and
+     * the learner answering, the leader still commits (2 of 3 voters),
+     * and with both voter followers cut off it cannot */
+    unsigned f1 = (l + 1) % 3, f2 = (l + 2) % 3;
+    fx_isolate(&fx, f1, true);
+    fx_isolate(&fx, f2, true);
+    NT_EQ_INT(raft_propose(lr, RAFT_ENTRY_COMMAND, 1, "b", 1, fx.now, &idx),
+              NAOS_OK);
+    fx_pump(&fx, l);
+    fx_run(&fx, 100);
+    NT_EQ_INT(raft_last_index(fx.nodes[n].r), idx);
+    NT_TRUE(raft_commit(lr) < idx);
+    fx_isolate(&fx, f1, false);
+    fx_isolate(&fx, f2, false);
+    fx_run(&fx, 200);
+    NT_EQ_INT(raft_commit(lr), idx);
+    /* a learner cut off from the leader for long never stands */
+    fx_isolate(&fx, n, true);
+    fx_run(&fx, 3000);
+    NT_EQ_INT(raft_stats_get(fx.nodes[n].r)->prevotes, 0);
+    NT_EQ_INT(raft_stats_get(fx.nodes[n].r)->elections, 0);
+    fx_isolate(&fx, n, false);
+    fx_run(&fx, 200);
+    /* promoted: four voters, a quorum of three */
+    li = fx_leader(&fx);
+    NT_TRUE(li >= 0 && li < 3);
+    l = (unsigned)li;
+    lr = fx.nodes[l].r;
+    fx_commit(&fx, l, 1);
+    NT_EQ_INT(raft_change(lr, RAFT_CHANGE_PROMOTE, fx.ids[n], fx.now, &idx),
+              NAOS_OK);
+    fx_pump(&fx, l);
+    fx_run(&fx, 200);
+    NT_EQ_INT(raft_commit(fx.nodes[n].r), idx);
+    for (unsigned i = 0; i < 4; i++) {
+        NT_EQ_INT(raft_conf_current(fx.nodes[i].r)->nvoters, 4);
+        NT_EQ_INT(raft_conf_current(fx.nodes[i].r)->nlearners, 0);
+    }
+    f1 = (l + 1) % 4;
+    f2 = (l + 2) % 4;
+    fx_isolate(&fx, f1, true);
+    fx_isolate(&fx, f2, true);
+    NT_EQ_INT(raft_propose(lr, RAFT_ENTRY_COMMAND, 1, "c", 1, fx.now, &idx),
+              NAOS_OK);
+    fx_pump(&fx, l);
+    fx_run(&fx, 100);
+    NT_TRUE(raft_commit(lr) < idx); /* 2 of 4 are no majority */
+    fx_isolate(&fx, f2, false);
+    fx_run(&fx, 200);
+    NT_TRUE(raft_commit(fx.nodes[fx_leader(&fx)].r) >= idx);
+    /* the new voter's restart keeps its configuration (from its log) */
+    fx_isolate(&fx, f1, false);
+    fx_run(&fx, 200);
+    fx_crash(&fx, n);
+    fx_start(&fx, n);
+    NT_EQ_INT(raft_conf_current(fx.nodes[n].r)->nvoters, 4);
+    fx_fini(&fx);
+}
+
+/* A leader that removes itself leads until the change is committed
+ * (not counting itself), then steps down and never stands again; the
+ * others go on with a quorum of their own. */
+static void
+test_leader_removes_itself(void)
+{
+    struct fx fx;
+    unsigned l, f1, f2;
+    fx_three_led(&fx, &l, &f1, &f2);
+    fx_commit(&fx, l, 1);
+    uint64_t idx = 0;
+    NT_EQ_INT(raft_change(fx.nodes[l].r, RAFT_CHANGE_REMOVE, fx.ids[l],
+                          fx.now, &idx), NAOS_OK);
+    NT_TRUE(raft_role_get(fx.nodes[l].r) == RAFT_LEADER);
+    fx_pump(&fx, l);
+    fx_run(&fx, 100);
+    NT_TRUE(raft_role_get(fx.nodes[l].r) != RAFT_LEADER);
+    NT_TRUE(raft_commit(fx.nodes[f1].r) >= idx); /* told before it went */
+    uint64_t before = raft_stats_get(fx.nodes[l].r)->prevotes;
+    fx_run(&fx, 3000);
+    NT_EQ_INT(raft_stats_get(fx.nodes[l].r)->prevotes, before);
+    int nl = fx_leader(&fx);
+    NT_TRUE(nl == (int)f1 || nl == (int)f2);
+    NT_EQ_INT(raft_conf_current(fx.nodes[nl].r)->nvoters, 2);
+    uint64_t c = fx_commit(&fx, (unsigned)nl, 1);
+    NT_EQ_INT(raft_commit(fx.nodes[nl].r), c);
+    /* the last voter cannot go */
+    fx_commit(&fx, (unsigned)nl, 1);
+    unsigned other = nl == (int)f1 ? f2 : f1;
+    NT_EQ_INT(raft_change(fx.nodes[nl].r, RAFT_CHANGE_REMOVE, fx.ids[other],
+                          fx.now, &idx), NAOS_OK);
+    fx_pump(&fx, (unsigned)nl);
+    fx_run(&fx, 200);
+    fx_commit(&fx, (unsigned)nl, 1);
+    NT_EQ_INT(raft_change(fx.nodes[nl].r, RAFT_CHANGE_REMOVE, fx.ids[nl],
+                          fx.now, &idx), NAOS_EINVAL);
+    NT_CONTAINS(raft_errmsg(fx.nodes[nl].r), "last voter");
+    fx_fini(&fx);
+}
+
+/* A change that is truncated (its leader lost its place before it was
+ * committed) is undone: the configuration goes back to the one before. */
+static void
+test_truncated_change_undone(void)
+{
+    struct fx fx;
+    fx_init(&fx, 4, tune_three_voters);
+    fx_run(&fx, 1500);
+    int li = fx_leader(&fx);
+    NT_TRUE(li >= 0 && li < 3);
+    unsigned l = (unsigned)li, f1 = (l + 1) % 3, f2 = (l + 2) % 3;
+    fx_commit(&fx, l, 1);
+    uint64_t idx = 0;
+    struct raft_id newcomer = fx.ids[3];
+    NT_EQ_INT(raft_change(fx.nodes[l].r, RAFT_CHANGE_ADD_LEARNER, newcomer,
+                          fx.now, &idx), NAOS_OK);
+    fx_pump(&fx, l);
+    fx_drop(&fx, (int)l, -1); /* nobody hears of it */
+    NT_EQ_INT(raft_conf_current(fx.nodes[l].r)->nlearners, 1);
+    fx_isolate(&fx, l, true);
+    fx_run(&fx, 2000);
+    int nl = fx_leader(&fx);
+    NT_TRUE(nl == (int)f1 || nl == (int)f2);
+    uint64_t c = fx_commit(&fx, (unsigned)nl, 3);
+    NT_TRUE(c > idx);
+    fx_isolate(&fx, l, false);
+    fx_run(&fx, 500);
+    NT_EQ_INT(raft_commit(fx.nodes[l].r), c);
+    NT_EQ_INT(raft_conf_current(fx.nodes[l].r)->nlearners, 0);
+    NT_EQ_INT(raft_conf_index(fx.nodes[l].r), 0);
+    NT_EQ_INT(raft_conf_current(fx.nodes[l].r)->nvoters, 3);
     fx_fini(&fx);
 }
 
@@ -1761,6 +2002,10 @@ main(void)
         NT_CASE(test_snapshot_to_a_follower_behind_the_base),
         NT_CASE(test_snapshot_offer_already_held),
         NT_CASE(test_snapshot_for_a_conflict_at_the_base),
+        NT_CASE(test_conf_codec),
+        NT_CASE(test_learner_added_then_promoted),
+        NT_CASE(test_leader_removes_itself),
+        NT_CASE(test_truncated_change_undone),
         NT_CASE(test_read_index_majority_ack),
         NT_CASE(test_read_index_waits_term_commit),
         NT_CASE(test_read_index_partitioned_leader),
