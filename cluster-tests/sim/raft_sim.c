@@ -1044,8 +1044,9 @@ finish_install(struct rsim *sim, struct rsim_node *nd)
     nd->max_value = s->max_value;
     trace(sim, "installed %u (%llu, %llu)", nd->idx,
           (unsigned long long)s->index, (unsigned long long)s->snap_term);
-    if (raft_snapshot_installed(nd->r, s->index, s->snap_term, sim->now) !=
-        NAOS_OK)
+    /* NULL: the configuration is unchanged (the sim's voters are fixed) */
+    if (raft_snapshot_installed(nd->r, s->index, s->snap_term, NULL,
+                                sim->now) != NAOS_OK)
         fail(sim, "node %u: the core refused the snapshot it asked for: %s",
              nd->idx, raft_errmsg(nd->r));
     sim->snap_installs++;
