@@ -69,7 +69,8 @@ seen_forget(struct reconcile *r, const char *name)
  * remembered: its next change is then taken as new (acted on as if first
  * seen), which at worst repeats a no-op. */
 static void
-seen_set(struct reconcile *r, const Naos__V1__DeploymentRecord *rec)
+seen_set(struct reconcile *r, const Naos__V1__DeploymentRecord *rec,
+         uint64_t epoch)
 {
     struct reconcile_seen *s = seen_get(r, rec->name);
     if (s == NULL) {
@@ -86,6 +87,7 @@ seen_set(struct reconcile *r, const Naos__V1__DeploymentRecord *rec)
         s = &r->seen[r->nseen++];
         snprintf(s->name, sizeof s->name, "%s", rec->name);
     }
+    s->epoch = epoch;
     s->generation = rec->generation;
     s->restarts = rec->restarts;
     s->owed = 0;
@@ -95,18 +97,25 @@ seen_set(struct reconcile *r, const Naos__V1__DeploymentRecord *rec)
 
 /* ---- one deployment ---------------------------------------------------- */
 
+/* Whether name is placed here, and its placement's epoch (the index of
+ * the entry that deployed it: unique per deployment, where the
+ * generation starts at 1 again for each deployment of a name; 0 for a
+ * record written before placements existed). */
 static int
-placed_here(struct reconcile *r, const char *name, bool *here)
+placed_here(struct reconcile *r, const char *name, bool *here,
+            uint64_t *epoch)
 {
     Naos__V1__PlacementRecord *p = NULL;
     int rc = store_placement_get(r->store, name, &p);
     if (rc == NAOS_ENOTFOUND) {
         *here = true; /* written before placements existed */
+        *epoch = 0;
         return NAOS_OK;
     }
     if (rc != NAOS_OK)
         return rc;
     *here = p->node_id == r->node_id;
+    *epoch = p->epoch;
     store_placement_free(p);
     return NAOS_OK;
 }
@@ -115,7 +124,8 @@ placed_here(struct reconcile *r, const char *name, bool *here)
  * says. at_start: its workers' first runs say node-restart. */
 static void
 bring_in(struct reconcile *r, const Naos__V1__DeploymentRecord *rec,
-         bool at_start, naos_time now, struct reconcile_outcome *out)
+         uint64_t epoch, bool at_start, naos_time now,
+         struct reconcile_outcome *out)
 {
     struct spec_node spec = {0};
     struct sup_deploy_opts opts = {
@@ -143,7 +153,50 @@ bring_in(struct reconcile *r, const Naos__V1__DeploymentRecord *rec,
         return;
     }
     out->at_rest = sup_is_at_rest(out->dep);
-    seen_set(r, rec);
+    seen_set(r, rec, epoch);
+}
+
+/* rec's tree is owed: the tree of that name here is an earlier
+ * deployment's, being removed; reconcile_retry brings rec's in once it is
+ * gone, as the record says then. */
+static void
+owe_tree(struct reconcile *r, const Naos__V1__DeploymentRecord *rec,
+         uint64_t epoch, struct reconcile_outcome *out)
+{
+    seen_set(r, rec, epoch);
+    struct reconcile_seen *s = seen_get(r, rec->name);
+    if (s != NULL) {
+        s->owe_tree = true;
+        r->owing = true;
+    }
+    out->action = RECONCILE_DEPLOY;
+    out->rc = NAOS_EBUSY;
+    out->pending = true;
+    out->dep = NULL;
+}
+
+/* d runs another deployment of rec's name than rec (removed, then
+ * deployed again: its epoch differs, though its generation may not): it
+ * is removed and rec's tree brought in, at once when d is at rest, or
+ * once d is gone (owed). Whatever was owed to d is d's, not rec's. */
+static void
+replace(struct reconcile *r, const Naos__V1__DeploymentRecord *rec,
+        uint64_t epoch, uint64_t was_epoch, struct sup_node *d,
+        bool at_start, naos_time now, struct reconcile_outcome *out)
+{
+    NAOS_INFO("node", "replacing the tree of %s (deployed at entry %llu) "
+              "by the deployment its record now is (entry %llu): the "
+              "first was removed meanwhile", rec->name,
+              (unsigned long long)was_epoch, (unsigned long long)epoch);
+    /* d is not being removed (reconcile_one), so sup_remove takes it;
+     * were it refused, d would be going already, which owe_tree waits
+     * out all the same. */
+    (void)sup_remove(r->tree, d, now);
+    if (sup_find(r->tree, rec->name) != NULL) {
+        owe_tree(r, rec, epoch, out);
+        return;
+    }
+    bring_in(r, rec, epoch, at_start, now, out);
 }
 
 /* The decision for a tree that runs, once rec changed (reconcile.h). A
@@ -192,7 +245,9 @@ reconcile_one(struct reconcile *r, const char *name, bool at_start,
     Naos__V1__DeploymentRecord *rec = NULL;
     int rc = store_deploy_get(r->store, name, &rec);
     bool here = false;
-    if (rc == NAOS_OK && (rc = placed_here(r, name, &here)) != NAOS_OK)
+    uint64_t epoch = 0;
+    if (rc == NAOS_OK &&
+        (rc = placed_here(r, name, &here, &epoch)) != NAOS_OK)
         store_deploy_free(rec);
     if (rc != NAOS_OK && rc != NAOS_ENOTFOUND) {
         snprintf(out->err, sizeof out->err, "%s", store_errmsg(r->store));
@@ -215,22 +270,15 @@ reconcile_one(struct reconcile *r, const char *name, bool at_start,
          * removed (a cluster's leader placed this one here meanwhile, not
          * seeing this node's trees): not the record's to drive. Its own
          * tree is owed, brought in once the old one is gone. */
-        seen_set(r, rec);
-        struct reconcile_seen *s = seen_get(r, name);
-        if (s != NULL) {
-            s->owe_tree = true;
-            r->owing = true;
-        }
-        out->action = RECONCILE_DEPLOY;
-        out->rc = NAOS_EBUSY;
-        out->pending = true;
-        out->dep = NULL;
+        owe_tree(r, rec, epoch, out);
+    } else if (d != NULL && prev != NULL && prev->epoch != epoch) {
+        replace(r, rec, epoch, prev->epoch, d, at_start, now, out);
     } else if (d == NULL) {
-        bring_in(r, rec, at_start, now, out);
+        bring_in(r, rec, epoch, at_start, now, out);
     } else if (prev == NULL || prev->generation != rec->generation ||
                prev->restarts != rec->restarts) {
         struct reconcile_seen was = prev ? *prev : (struct reconcile_seen){0};
-        seen_set(r, rec);
+        seen_set(r, rec, epoch);
         drive(r, rec, prev ? &was : NULL, d, now, out);
         struct reconcile_seen *s = seen_get(r, name);
         if (out->pending && s != NULL) {

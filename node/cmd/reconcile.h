@@ -25,6 +25,13 @@
  *                                           -> nothing yet: R's tree is
  *        owed (out->pending) and brought in, as R says then, once T is
  *        gone (reconcile_retry)
+ *   R and T, T runs another deployment of that name (removed and
+ *        deployed again, in one batch or while the node was behind: R's
+ *        placement epoch, the index of the entry that deployed it, is not
+ *        the one T was brought in for; the generation starts at 1 again
+ *        for each deployment, so it cannot tell)
+ *                                           -> sup_remove T, then R's
+ *        tree: at once when T went at once, else owed as above
  *   R and T, R changed since last seen (its generation):
  *     R wants stopped, T not at rest        -> sup_stop
  *     R.restarts above what was carried out -> sup_restart (one-shot
@@ -57,7 +64,7 @@
  * not owed: there is nothing left to do.
  *
  * Placement: a record with no placement (written before placements
- * existed) counts as placed here.
+ * existed) counts as placed here, with epoch 0.
  *
  * Loop thread only; never from inside a sup_io callback (it calls into
  * the core). */
@@ -111,6 +118,7 @@ struct reconcile_outcome {
 /* struct reconcile_seen: a deployment's record as last reconciled. */
 struct reconcile_seen {
     char name[SPEC_MAX_ID_LEN + 1];
+    uint64_t epoch;      /* its placement's: which deployment of name */
     uint64_t generation;
     uint64_t restarts; /* the record's restarts carried out */
     uint64_t owed;     /* 0, or the record's restarts a refused restart

@@ -123,6 +123,26 @@ deploy(const char *name, uint64_t node_id)
     deploy_spec(ct_spec_pb(name), node_id);
 }
 
+/* Deploys name running `sleep secs` (a 4-digit string). */
+static void
+deploy_sleeping(const char *name, uint64_t node_id, const char *secs)
+{
+    Naos__V1__NodeSpec *spec = ct_spec_pb(name);
+    NT_TRUE(spec->n_children == 1 && spec->children[0]->n_argv == 2);
+    NT_EQ_INT((int)strlen(secs), 4);
+    memcpy(spec->children[0]->argv[1], secs, 4);
+    deploy_spec(spec, node_id);
+}
+
+/* What deployment name's only worker runs: its `sleep` argument. */
+static const char *
+sleeping(struct sup_tree *t, const char *name)
+{
+    struct sup_node *d = sup_find(t, name);
+    NT_TRUE(d != NULL && d->nchildren == 1);
+    return d->children[0]->spec->argv[1];
+}
+
 /* Deploys name: workers name and y (in that order) under a top that
  * gives up at the first crash (max_restarts 0). */
 static void
@@ -734,6 +754,60 @@ test_unchanged_record_leaves_the_tree_alone(void)
     st_rmdir(dir);
 }
 
+/* Removed and deployed again with another spec, both in one batch (the
+ * reconciler sees the record as the batch left it): the new record is
+ * generation 1 again, as the one the tree was brought in for, but another
+ * deployment (its placement epoch): the tree is replaced, once the old
+ * one's workers have had their grace. */
+static void
+test_remove_and_deploy_again_in_one_batch_replaces_the_tree(void)
+{
+    char dir[256];
+    struct store *s = open_store(dir, sizeof dir);
+    struct sup_tree *t = new_tree();
+    struct reconcile r;
+    reconcile_init(&r, t, s, SELF);
+    struct reconcile_outcome o;
+    deploy("x", SELF);
+    NT_EQ_INT(reconcile_deployment(&r, "x", 1000, &o), NAOS_OK);
+    NT_EQ_STR(sleeping(t, "x"), "1000");
+    name_cmd(NAOS__V1__COMMAND__CMD_REMOVE, "x");
+    deploy_sleeping("x", SELF, "2000");
+    NT_EQ_INT(reconcile_deployment(&r, "x", 1000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_DEPLOY);
+    NT_TRUE(o.existed);
+    NT_TRUE(o.pending); /* the old tree's worker has its grace */
+    NT_EQ_INT(F.nsig, 1);
+    exit_signalled(t);
+    NT_TRUE(sup_find(t, "x") == NULL);
+    NT_EQ_INT((int)reconcile_retry(&r, 2000), 1);
+    NT_EQ_STR(sleeping(t, "x"), "2000");
+    NT_EQ_INT(F.spawns, 2);
+    NT_EQ_STR(F.reason, "");
+    /* The new one is what was seen now: nothing more. */
+    NT_EQ_INT(reconcile_deployment(&r, "x", 2000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_NONE);
+    /* Stopped, removed and deployed again (stopped trees go at once):
+     * brought in at once. */
+    name_cmd(NAOS__V1__COMMAND__CMD_STOP, "x");
+    NT_EQ_INT(reconcile_deployment(&r, "x", 2000, &o), NAOS_OK);
+    exit_signalled(t);
+    name_cmd(NAOS__V1__COMMAND__CMD_REMOVE, "x");
+    deploy_sleeping("x", SELF, "3000");
+    NT_EQ_INT(reconcile_deployment(&r, "x", 3000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_DEPLOY);
+    NT_EQ_INT(o.rc, NAOS_OK);
+    NT_FALSE(o.pending);
+    NT_EQ_STR(sleeping(t, "x"), "3000");
+    NT_EQ_INT(sup_find(t, "x")->state, SUP_RUNNING);
+    NT_EQ_INT(F.spawns, 3);
+    reconcile_fini(&r);
+    sup_tree_free(t);
+    ct_log_close(&L);
+    store_close(s);
+    st_rmdir(dir);
+}
+
 static void
 test_path_commands(void)
 {
@@ -782,6 +856,7 @@ main(void)
         NT_CASE(test_start_owed_is_dropped_when_the_tree_gave_up),
         NT_CASE(test_unchanged_record_leaves_the_tree_alone),
         NT_CASE(test_path_commands),
+        NT_CASE(test_remove_and_deploy_again_in_one_batch_replaces_the_tree),
         {0},
     };
     return nt_run(cases);
