@@ -303,8 +303,72 @@ reconcile_deployment(struct reconcile *r, const char *name, naos_time now,
     return reconcile_one(r, name, false, now, out);
 }
 
-int
-reconcile_all(struct reconcile *r, naos_time now)
+/* ---- the whole state ----------------------------------------------------
+ * At node start no tree runs and nothing is remembered; after a snapshot
+ * is installed on a live node both describe a state the store no longer
+ * holds (entries it skipped: removals, redeployments).
+ * Either way every name the store, the trees or the `seen` table know is
+ * reconciled afresh. What `seen` remembers is trusted only where it still
+ * describes the tree that runs: same name and same epoch (reconcile_one). */
+
+static bool
+listed(Naos__V1__DeploymentRecord *const *recs, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(recs[i]->name, name) == 0)
+            return true;
+    return false;
+}
+
+/* Logs what reconcile_one did to name (rec: its record, NULL when none)
+ * as part of a whole pass. */
+static void
+sync_log(const char *name, bool at_start,
+         const Naos__V1__DeploymentRecord *rec,
+         const struct reconcile_outcome *out)
+{
+    const char *as = at_start ? "as its record says"
+                              : "as the installed state says";
+    switch (out->action) {
+    case RECONCILE_NONE:
+    case RECONCILE_PATH:
+        return;
+    case RECONCILE_DEPLOY:
+        if (out->pending) {
+            NAOS_INFO("node", "deployment %s waits for the tree of an "
+                      "earlier deployment of that name to go", name);
+        } else if (out->rc != NAOS_OK) {
+            NAOS_ERROR("store", "cannot %s deployment %s: %s",
+                       at_start ? "restore" : "bring in", name, out->err);
+        } else if (rec != NULL) {
+            NAOS_INFO("node", "%s deployment %s (%s)",
+                      at_start ? "restored" : "brought in", name,
+                      rec->failed
+                          ? "failed: `naos start` starts it again"
+                      : rec->desired ==
+                              NAOS__V1__DESIRED_STATE__DESIRED_STOPPED
+                          ? "stopped"
+                          : "started");
+        }
+        return;
+    case RECONCILE_STOP:
+    case RECONCILE_START:
+    case RECONCILE_RESTART:
+    case RECONCILE_REMOVE:
+        if (out->rc == NAOS_OK || out->pending)
+            NAOS_INFO("node", "%s %s %s%s",
+                      out->action == RECONCILE_STOP    ? "stopping"
+                      : out->action == RECONCILE_START ? "starting"
+                      : out->action == RECONCILE_RESTART ? "restarting"
+                                                         : "removing",
+                      name, as, out->pending ? " (once its stop is done)"
+                                             : "");
+        return;
+    }
+}
+
+static int
+sync_all(struct reconcile *r, bool at_start, naos_time now)
 {
     Naos__V1__DeploymentRecord **recs = NULL;
     size_t nrecs = 0;
@@ -314,36 +378,51 @@ reconcile_all(struct reconcile *r, naos_time now)
     for (size_t i = 0; i < nrecs; i++) {
         const Naos__V1__DeploymentRecord *rec = recs[i];
         struct reconcile_outcome out;
-        if (reconcile_one(r, rec->name, true, now, &out) != NAOS_OK) {
+        if (reconcile_one(r, rec->name, at_start, now, &out) != NAOS_OK) {
             NAOS_ERROR("store", "cannot read deployment %s: %s", rec->name,
                        out.err);
             continue;
         }
-        if (out.action != RECONCILE_DEPLOY)
-            continue;
-        if (out.rc != NAOS_OK) {
-            NAOS_ERROR("store", "cannot restore deployment %s: %s",
-                       rec->name, out.err);
-            continue;
-        }
-        NAOS_INFO("node", "restored deployment %s (%s)", rec->name,
-                  rec->failed ? "failed: `naos start` starts it again"
-                  : rec->desired == NAOS__V1__DESIRED_STATE__DESIRED_STOPPED
-                      ? "stopped"
-                      : "started");
+        sync_log(rec->name, at_start, rec, &out);
     }
-    store_deploy_list_free(recs, nrecs);
-    /* Trees with no record here: none at start, but reconciling is the
-     * same at any time. */
+    /* What is remembered of a deployment with no record at all is of an
+     * earlier state (its tree, if any, goes below). */
+    for (size_t i = 0; i < r->nseen;) {
+        if (listed(recs, nrecs, r->seen[i].name))
+            i++;
+        else
+            r->seen[i] = r->seen[--r->nseen];
+    }
+    /* Trees with no record: none at start; after an install, those
+     * removed while this node was behind. */
     for (struct sup_node *d = sup_first(r->tree); d;) {
         struct sup_node *next = sup_next(d);
-        if (seen_get(r, d->id) == NULL) {
+        if (!listed(recs, nrecs, d->id)) {
+            char name[SPEC_MAX_ID_LEN + 1];
+            snprintf(name, sizeof name, "%s", d->id);
             struct reconcile_outcome out;
-            reconcile_one(r, d->id, true, now, &out);
+            if (reconcile_one(r, name, at_start, now, &out) != NAOS_OK)
+                NAOS_ERROR("store", "cannot read deployment %s: %s", name,
+                           out.err);
+            else
+                sync_log(name, at_start, NULL, &out);
         }
         d = next;
     }
+    store_deploy_list_free(recs, nrecs);
     return NAOS_OK;
+}
+
+int
+reconcile_all(struct reconcile *r, naos_time now)
+{
+    return sync_all(r, true, now);
+}
+
+int
+reconcile_resync(struct reconcile *r, naos_time now)
+{
+    return sync_all(r, false, now);
 }
 
 size_t

@@ -11,8 +11,9 @@
  *        (reconcile_deployment), or everything at node start
  *        (reconcile_all, once the committed entries are applied: a node
  *        reconciles on the state at the end of what it applied, never on
- *        intermediate entries); a path command of an entry applied live
- *        (reconcile_path).
+ *        intermediate entries) or once a snapshot replaced the applied
+ *        state of a live node (reconcile_resync); a path command of an
+ *        entry applied live (reconcile_path).
  * Emits: calls into the sup core, and a struct reconcile_outcome saying
  *        what it did, from which the node words the reply.
  *
@@ -65,6 +66,15 @@
  *
  * Placement: a record with no placement (written before placements
  * existed) counts as placed here, with epoch 0.
+ *
+ * A whole pass (reconcile_all, reconcile_resync) reconciles every name
+ * the store, the trees or the `seen` table know, so that the trees follow
+ * the applied state as a node restarted on it would, except that what is
+ * unchanged keeps running: what `seen` remembers counts only for a tree
+ * of the same deployment (same epoch); what it remembers of a name with
+ * no record is forgotten, and every tree with no record placed here is
+ * removed. What is owed stays owed only while the record is the one it
+ * was owed for, unchanged (the rules above).
  *
  * Loop thread only; never from inside a sup_io callback (it calls into
  * the core). */
@@ -147,12 +157,23 @@ void reconcile_init(struct reconcile *r, struct sup_tree *tree,
 void reconcile_fini(struct reconcile *r);
 
 /* reconcile_all makes every deployment placed here run as its record
- * says, at node start: each worker's first run gets
+ * says, at node start (a whole pass, above): each worker's first run gets
  * NAOS_RESTART_REASON=node-restart. Logs each deployment restored, and
  * each one that cannot be (a record that no longer converts: left in the
  * store for the operator). Returns NAOS_OK or the store's error (nothing
  * done). */
 int reconcile_all(struct reconcile *r, naos_time now);
+
+/* reconcile_resync is reconcile_all on a live node whose applied state
+ * was replaced wholesale (an installed snapshot): what it remembers of
+ * the state before counts only where it still describes the tree that
+ * runs (a whole pass, above). Trees with no record placed here are
+ * removed, a tree of another deployment than its record's is replaced, a
+ * changed record drives its tree, what is placed here and not running is
+ * brought in (no NAOS_RESTART_REASON: a deploy); an unchanged tree is
+ * left as it is. Each action is logged. Returns NAOS_OK or the store's
+ * error (nothing done). */
+int reconcile_resync(struct reconcile *r, naos_time now);
 
 /* reconcile_deployment brings deployment name (borrowed) in line with its
  * record after an applied entry changed it (rules above), into *out
