@@ -306,7 +306,7 @@ reconcile_deployment(struct reconcile *r, const char *name, naos_time now,
 /* ---- the whole state ----------------------------------------------------
  * At node start no tree runs and nothing is remembered; after a snapshot
  * is installed on a live node both describe a state the store no longer
- * holds (entries it skipped: removals, redeployments).
+ * holds (entries it skipped: removals, redeployments, path commands).
  * Either way every name the store, the trees or the `seen` table know is
  * reconciled afresh. What `seen` remembers is trusted only where it still
  * describes the tree that runs: same name and same epoch (reconcile_one). */
@@ -318,6 +318,67 @@ listed(Naos__V1__DeploymentRecord *const *recs, size_t n, const char *name)
         if (strcmp(recs[i]->name, name) == 0)
             return true;
     return false;
+}
+
+struct held {
+    char **paths; /* owned, each owned */
+    size_t n, cap;
+    bool short_of_memory;
+};
+
+/* The topmost held nodes under s (a held supervisor's start starts what
+ * is under it, its holds forgotten). */
+static void
+held_collect(const struct sup_node *s, struct held *h)
+{
+    for (size_t i = 0; i < s->nchildren; i++) {
+        const struct sup_node *c = s->children[i];
+        if (!sup_is_held(c)) {
+            if (c->is_supervisor)
+                held_collect(c, h);
+            continue;
+        }
+        if (h->n == h->cap) {
+            size_t cap = h->cap ? h->cap * 2 : 8;
+            char **v = naos_realloc(h->paths, cap * sizeof *v);
+            if (v == NULL) {
+                h->short_of_memory = true;
+                return;
+            }
+            h->paths = v;
+            h->cap = cap;
+        }
+        if ((h->paths[h->n] = naos_strdup(c->path)) == NULL) {
+            h->short_of_memory = true;
+            return;
+        }
+        h->n++;
+    }
+}
+
+/* Starts every held node of dep (a running tree its record wants
+ * running): holds are kept in memory only, a snapshot carries none, so an
+ * install, like a node restart, leaves every child of a running
+ * deployment started. The paths are taken first: a start may change the
+ * tree under the walk. */
+static void
+release_holds(struct reconcile *r, struct sup_node *dep, naos_time now)
+{
+    struct held h = {0};
+    held_collect(dep, &h);
+    if (h.short_of_memory)
+        NAOS_ERROR("node", "out of memory: some held parts of %s stay "
+                   "stopped (`naos start` them)", dep->id);
+    for (size_t i = 0; i < h.n; i++) {
+        struct sup_node *c = sup_find_path(r->tree, h.paths[i]);
+        if (c != NULL && sup_is_held(c) &&
+            sup_child_start(r->tree, c, now) == NAOS_OK)
+            NAOS_INFO("node", "starting %s, held here: the installed state "
+                      "records no holds (a node restart would start it "
+                      "too)", h.paths[i]);
+        naos_free(h.paths[i]);
+    }
+    naos_free(h.paths);
 }
 
 /* Logs what reconcile_one did to name (rec: its record, NULL when none)
@@ -384,6 +445,11 @@ sync_all(struct reconcile *r, bool at_start, naos_time now)
             continue;
         }
         sync_log(rec->name, at_start, rec, &out);
+        if (out.dep != NULL && out.action != RECONCILE_DEPLOY &&
+            !rec->failed &&
+            rec->desired != NAOS__V1__DESIRED_STATE__DESIRED_STOPPED &&
+            !sup_is_at_rest(out.dep) && !sup_is_removing(out.dep))
+            release_holds(r, out.dep, now);
     }
     /* What is remembered of a deployment with no record at all is of an
      * earlier state (its tree, if any, goes below). */

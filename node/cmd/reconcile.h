@@ -74,7 +74,12 @@
  * of the same deployment (same epoch); what it remembers of a name with
  * no record is forgotten, and every tree with no record placed here is
  * removed. What is owed stays owed only while the record is the one it
- * was owed for, unchanged (the rules above).
+ * was owed for, unchanged (the rules above). Path commands leave no
+ * record: held children (sup_child_stop) are kept in memory only, so a
+ * pass, like a node restart, starts every held child of a tree whose
+ * record wants it running, and a path command whose entry a snapshot
+ * covered is not carried out (its waiter, if on this node, is told the
+ * outcome is unknown).
  *
  * Loop thread only; never from inside a sup_io callback (it calls into
  * the core). */
@@ -170,9 +175,9 @@ int reconcile_all(struct reconcile *r, naos_time now);
  * runs (a whole pass, above). Trees with no record placed here are
  * removed, a tree of another deployment than its record's is replaced, a
  * changed record drives its tree, what is placed here and not running is
- * brought in (no NAOS_RESTART_REASON: a deploy); an unchanged tree is
- * left as it is. Each action is logged. Returns NAOS_OK or the store's
- * error (nothing done). */
+ * brought in (no NAOS_RESTART_REASON: a deploy), held children of running
+ * trees are started; an unchanged tree is left as it is. Each action is
+ * logged. Returns NAOS_OK or the store's error (nothing done). */
 int reconcile_resync(struct reconcile *r, naos_time now);
 
 /* reconcile_deployment brings deployment name (borrowed) in line with its
@@ -198,9 +203,10 @@ size_t reconcile_retry(struct reconcile *r, naos_time now);
 /* reconcile_path carries out an operator's one-shot command on the agent
  * or subtree at path (borrowed), below a deployment's top, as the entry
  * that asked for it is applied: sup_child_stop/start/restart. Held
- * children are kept in memory only (a node restart starts every child of
- * a running deployment), so it is never replayed at start. out->child is
- * NULL when the path is not in the tree (out->rc NAOS_ENOTFOUND). */
+ * children are kept in memory only (a node restart, or an installed
+ * snapshot, starts every child of a running deployment), so it is never
+ * replayed at start. out->child is NULL when the path is not in the tree
+ * (out->rc NAOS_ENOTFOUND). */
 void reconcile_path(struct reconcile *r, const char *path,
                     enum reconcile_verb verb, naos_time now,
                     struct reconcile_outcome *out);

@@ -976,6 +976,46 @@ test_resync_keeps_owed_actions_consistent(void)
     st_rmdir(dir);
 }
 
+/* Path commands leave no record, and a snapshot skips their entries:
+ * held children are in memory only, so an install, like a node restart,
+ * starts every held child of a tree its record wants running (a stop by
+ * path the snapshot covered is not carried out either; a start by path it
+ * covered is). A held child of a stopped deployment is left (its start
+ * starts everything). */
+static void
+test_resync_starts_held_children(void)
+{
+    char dir[256];
+    struct store *s = open_store(dir, sizeof dir);
+    deploy("x", SELF);
+    deploy("down", SELF);
+    struct sup_tree *t = new_tree();
+    struct reconcile r;
+    reconcile_init(&r, t, s, SELF);
+    NT_EQ_INT(reconcile_all(&r, 1000), NAOS_OK);
+    struct reconcile_outcome o;
+    reconcile_path(&r, "x/x", RECONCILE_VERB_STOP, 1000, &o);
+    NT_EQ_INT(o.rc, NAOS_OK);
+    reconcile_path(&r, "down/down", RECONCILE_VERB_STOP, 1000, &o);
+    NT_EQ_INT(o.rc, NAOS_OK);
+    exit_signalled(t);
+    NT_TRUE(sup_is_held(sup_find_path(t, "x/x")));
+    name_cmd(NAOS__V1__COMMAND__CMD_STOP, "down");
+    NT_EQ_INT(reconcile_deployment(&r, "down", 1000, &o), NAOS_OK);
+    NT_EQ_INT(F.spawns, 2);
+    NT_EQ_INT(reconcile_resync(&r, 2000), NAOS_OK);
+    struct sup_node *c = sup_find_path(t, "x/x");
+    NT_FALSE(sup_is_held(c));
+    NT_TRUE(c->pid != 0);
+    NT_EQ_INT(F.spawns, 3);
+    NT_TRUE(sup_is_at_rest(sup_find(t, "down")));
+    reconcile_fini(&r);
+    sup_tree_free(t);
+    ct_log_close(&L);
+    store_close(s);
+    st_rmdir(dir);
+}
+
 static void
 test_path_commands(void)
 {
@@ -1029,6 +1069,7 @@ main(void)
         NT_CASE(test_resync_replaces_a_deployment_deployed_again),
         NT_CASE(test_resync_leaves_what_is_unchanged),
         NT_CASE(test_resync_keeps_owed_actions_consistent),
+        NT_CASE(test_resync_starts_held_children),
         {0},
     };
     return nt_run(cases);
