@@ -525,6 +525,9 @@ node__cmd_step(struct node *n)
         NAOS_INFO("node", "caught up with the cluster's log at entry %llu: "
                   "starting what it places here",
                   (unsigned long long)n->applied);
+        /* A whole pass (reconcile.h), as reconcile_resync but with the
+         * node-restart reason: it trusts nothing remembered either, so a
+         * snapshot installed while catching up is followed exactly. */
         if (reconcile_all(&n->rec, n->r.now) != NAOS_OK)
             NAOS_ERROR("store", "cannot list deployments: %s",
                        store_errmsg(n->store));
@@ -558,8 +561,11 @@ node__cmd_snapshot_installed(struct node *n, uint64_t index,
     events_push(&n->events, "snapshot", NULL, n->name, 0, NULL, 0, what,
                 naos_clock_wall_ms(), naos_clock_now_us());
     /* Level-triggered: the trees are brought to the installed state,
-     * unless the node is still catching up (then once, at the end). */
-    if (!n->catching_up && reconcile_all(&n->rec, n->r.now) != NAOS_OK)
+     * which replaced wholesale what the reconciler last saw (removals,
+     * redeployments and path commands it skipped): a whole pass that
+     * trusts nothing remembered (reconcile_resync). A node still catching
+     * up does it once, at the end: reconcile_all is the same pass. */
+    if (!n->catching_up && reconcile_resync(&n->rec, n->r.now) != NAOS_OK)
         NAOS_ERROR("store", "cannot list deployments: %s",
                    store_errmsg(n->store));
     drain(n, !n->catching_up);

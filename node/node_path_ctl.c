@@ -5,8 +5,9 @@
  * reactor thread. Like every command they go through the log (the entry
  * changes no record: node/cmd/apply.h) and the reconciler carries them
  * out once, as their entry is applied (reconcile_path). Holds are not
- * persisted: a node restart runs the deployment as its stored state
- * says, every child started. */
+ * persisted: a node restart, or a snapshot installed on a live node
+ * (reconcile_resync), runs the deployment as its stored state says, every
+ * child started. */
 #include <stdio.h>
 #include <string.h>
 

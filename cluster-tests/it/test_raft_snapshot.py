@@ -8,9 +8,13 @@ installs it (naos_raft_snapshots_installed_total), has the same
 deployments as the leader, applies what follows from the log, and its
 trees follow the installed state (a deployment removed while it was down
 does not come back; one still placed on it runs again). Its restart from
-the installed store works, and no file of the transfer is left. Every
-node is reaped by PID and its temp dirs removed; the transfer's time is
-printed."""
+the installed store works, and no file of the transfer is left. A LIVE
+follower, cut off (NAOS_TESTING_PARTITION_FILE: what is sent to it is
+lost, not queued) while the others remove, redeploy and compact, installs
+one once healed and its running trees follow it: the removed deployment
+stops, the redeployed one runs its new spec, the unchanged one keeps its
+process, a held child is started. Every node is reaped by PID and its
+temp dirs removed; the transfer's time is printed."""
 import os
 import shutil
 import signal
@@ -21,7 +25,8 @@ import uuid
 
 import promtext
 from harness import (Node, exit_all, free_tcp_ports, keygen, member_args,
-                     pid_gone, processes_with_env, wait_until, within)
+                     pid_alive, pid_gone, processes_with_env, wait_until,
+                     within)
 
 
 def gauge(node, name):
@@ -34,9 +39,11 @@ class RaftSnapshot(unittest.TestCase):
         self.dir = tempfile.mkdtemp(prefix="nrsnap", dir="/tmp")
         self.key = keygen(os.path.join(self.dir, "cluster.key"))
         self.addrs = ["tcp://127.0.0.1:%d" % p for p in free_tcp_ports(3)]
+        self.cuts = [os.path.join(self.dir, "cut%d" % i) for i in range(3)]
         self.nodes = [Node(name="s%d" % i,
                            extra_args=member_args(self.addrs, i, self.key),
-                           env={"NAOS_TESTING_RAFT_KEEP": "3"})
+                           env={"NAOS_TESTING_RAFT_KEEP": "3",
+                                "NAOS_TESTING_PARTITION_FILE": self.cuts[i]})
                       for i in range(3)]
         self.started = []
         self.traces = []
@@ -70,8 +77,8 @@ class RaftSnapshot(unittest.TestCase):
         """The deployments n's applied state holds (cluster-wide view)."""
         return sorted(d["name"] for d in n.status(local=False)["deployments"])
 
-    def deploy(self, via, name, on, trace=None):
-        """Deploys `sleep 1000` pinned on node `on`, through via; a leader
+    def deploy(self, via, name, on, trace=None, secs="1000"):
+        """Deploys `sleep secs` pinned on node `on`, through via; a leader
         that has not committed its first entry yet says to try again
         (exit 1), and is asked again."""
         args = ["deploy", name, "--no-wait", "--on", on]
@@ -79,7 +86,7 @@ class RaftSnapshot(unittest.TestCase):
             args += ["--env", trace]
         deadline = time.monotonic() + within(10)
         while True:
-            r = via.naos(*(args + ["--", "sleep", "1000"]))
+            r = via.naos(*(args + ["--", "sleep", secs]))
             if (r.code != 1 or "try again" not in r.err or
                     time.monotonic() > deadline):
                 break
@@ -97,6 +104,20 @@ class RaftSnapshot(unittest.TestCase):
             return wait_until(same, within(20), interval=0.05, msg=what)
         except AssertionError as e:
             raise AssertionError("%s; applied: %r" % (e, seen))
+
+    def cut_off(self, f, cut=True):
+        """Cuts f's links to the others both ways (cut=False heals): what
+        is sent over them is lost, not queued."""
+        i = self.nodes.index(f)
+        for j in range(3):
+            lines = []
+            if cut:
+                lines = ([a for k, a in enumerate(self.addrs) if k != i]
+                         if j == i else [self.addrs[i]])
+            tmp = self.cuts[j] + ".tmp"
+            with open(tmp, "w") as out:
+                out.write("".join(a + "\n" for a in lines))
+            os.rename(tmp, self.cuts[j])
 
     def restart_elsewhere(self, f):
         """Restarts f (stopped) on another gossip port: the appends the
@@ -158,6 +179,56 @@ class RaftSnapshot(unittest.TestCase):
         self.assertIn("c0", self.names(f))
         print("\nsnapshot: the restarted follower installed it %.2f s after "
               "its start began" % took)
+
+    def test_live_follower_behind_the_log_installs_and_follows(self):
+        leader = self.leader(self.nodes)
+        f, g = [n for n in self.nodes if n is not leader]
+        trace = "NAOS_IT_RSNAP=" + uuid.uuid4().hex
+        self.traces.append(trace)
+        names = ("gone", "re", "keep", "held")
+        for name in names:
+            self.deploy(leader, name, f.name, trace)
+        pid = {name: f.wait_running_pid("%s/%s" % (name, name), within(10))
+               for name in names}
+        r = f.naos("stop", "held/held")  # a hold, in f's memory only
+        self.assertEqual(r.code, 0, r)
+        wait_until(lambda: pid_gone(pid["held"]), within(10),
+                   msg="held/held stopped")
+        self.wait_same(self.nodes, "all applied the first deployments")
+        f_applied = self.applied(f)
+        self.cut_off(f)
+        # at once: membership still sees f alive, so re may be pinned to it
+        for cmd in (["rm", "re"], ["rm", "gone"]):
+            r = leader.naos(*cmd)
+            self.assertEqual(r.code, 0, r)
+        self.deploy(leader, "re", f.name, trace, secs="2000")
+        for k in range(8):
+            self.deploy(leader, "b%d" % k, leader.name)
+        self.wait_same([leader, g], "the two alive applied b0..b7")
+        self.assertGreater(gauge(leader, "naos_raft_first_index"),
+                           f_applied + 1,
+                           "the leader compacted past the follower's log")
+        self.assertEqual(self.applied(f), f_applied, "f was cut off")
+        self.assertTrue(pid_alive(pid["gone"]), "f's trees ran on, cut off")
+        self.cut_off(f, cut=False)
+        wait_until(lambda: gauge(f, "naos_raft_snapshots_installed_total")
+                   >= 1, within(30), interval=0.05,
+                   msg="the live follower installed a snapshot")
+        self.wait_same(self.nodes, "the follower caught up")
+        self.assertEqual(self.names(f), self.names(leader))
+        # its trees follow the installed state, what is unchanged untouched
+        wait_until(lambda: pid_gone(pid["gone"]), within(15),
+                   msg="gone's worker stopped")
+        self.assertIsNone(f.dep("gone"))
+        re = f.wait_running_pid("re/re", within(15), other_than=pid["re"])
+        with open("/proc/%d/cmdline" % re, "rb") as cl:
+            self.assertEqual(cl.read().split(b"\0")[:2],
+                             [b"sleep", b"2000"])
+        self.assertTrue(pid_gone(pid["re"]))
+        self.assertEqual(f.wait_running_pid("keep/keep"), pid["keep"])
+        held = f.wait_running_pid("held/held", within(15))
+        self.assertEqual(sorted(processes_with_env(trace)),
+                         sorted([re, pid["keep"], held]))
 
     def test_restarted_follower_behind_the_log_installs_and_restarts(self):
         leader = self.leader(self.nodes)

@@ -69,7 +69,8 @@ seen_forget(struct reconcile *r, const char *name)
  * remembered: its next change is then taken as new (acted on as if first
  * seen), which at worst repeats a no-op. */
 static void
-seen_set(struct reconcile *r, const Naos__V1__DeploymentRecord *rec)
+seen_set(struct reconcile *r, const Naos__V1__DeploymentRecord *rec,
+         uint64_t epoch)
 {
     struct reconcile_seen *s = seen_get(r, rec->name);
     if (s == NULL) {
@@ -86,6 +87,7 @@ seen_set(struct reconcile *r, const Naos__V1__DeploymentRecord *rec)
         s = &r->seen[r->nseen++];
         snprintf(s->name, sizeof s->name, "%s", rec->name);
     }
+    s->epoch = epoch;
     s->generation = rec->generation;
     s->restarts = rec->restarts;
     s->owed = 0;
@@ -95,18 +97,25 @@ seen_set(struct reconcile *r, const Naos__V1__DeploymentRecord *rec)
 
 /* ---- one deployment ---------------------------------------------------- */
 
+/* Whether name is placed here, and its placement's epoch (the index of
+ * the entry that deployed it: unique per deployment, where the
+ * generation starts at 1 again for each deployment of a name; 0 for a
+ * record written before placements existed). */
 static int
-placed_here(struct reconcile *r, const char *name, bool *here)
+placed_here(struct reconcile *r, const char *name, bool *here,
+            uint64_t *epoch)
 {
     Naos__V1__PlacementRecord *p = NULL;
     int rc = store_placement_get(r->store, name, &p);
     if (rc == NAOS_ENOTFOUND) {
         *here = true; /* written before placements existed */
+        *epoch = 0;
         return NAOS_OK;
     }
     if (rc != NAOS_OK)
         return rc;
     *here = p->node_id == r->node_id;
+    *epoch = p->epoch;
     store_placement_free(p);
     return NAOS_OK;
 }
@@ -115,7 +124,8 @@ placed_here(struct reconcile *r, const char *name, bool *here)
  * says. at_start: its workers' first runs say node-restart. */
 static void
 bring_in(struct reconcile *r, const Naos__V1__DeploymentRecord *rec,
-         bool at_start, naos_time now, struct reconcile_outcome *out)
+         uint64_t epoch, bool at_start, naos_time now,
+         struct reconcile_outcome *out)
 {
     struct spec_node spec = {0};
     struct sup_deploy_opts opts = {
@@ -143,7 +153,50 @@ bring_in(struct reconcile *r, const Naos__V1__DeploymentRecord *rec,
         return;
     }
     out->at_rest = sup_is_at_rest(out->dep);
-    seen_set(r, rec);
+    seen_set(r, rec, epoch);
+}
+
+/* rec's tree is owed: the tree of that name here is an earlier
+ * deployment's, being removed; reconcile_retry brings rec's in once it is
+ * gone, as the record says then. */
+static void
+owe_tree(struct reconcile *r, const Naos__V1__DeploymentRecord *rec,
+         uint64_t epoch, struct reconcile_outcome *out)
+{
+    seen_set(r, rec, epoch);
+    struct reconcile_seen *s = seen_get(r, rec->name);
+    if (s != NULL) {
+        s->owe_tree = true;
+        r->owing = true;
+    }
+    out->action = RECONCILE_DEPLOY;
+    out->rc = NAOS_EBUSY;
+    out->pending = true;
+    out->dep = NULL;
+}
+
+/* d runs another deployment of rec's name than rec (removed, then
+ * deployed again: its epoch differs, though its generation may not): it
+ * is removed and rec's tree brought in, at once when d is at rest, or
+ * once d is gone (owed). Whatever was owed to d is d's, not rec's. */
+static void
+replace(struct reconcile *r, const Naos__V1__DeploymentRecord *rec,
+        uint64_t epoch, uint64_t was_epoch, struct sup_node *d,
+        bool at_start, naos_time now, struct reconcile_outcome *out)
+{
+    NAOS_INFO("node", "replacing the tree of %s (deployed at entry %llu) "
+              "by the deployment its record now is (entry %llu): the "
+              "first was removed meanwhile", rec->name,
+              (unsigned long long)was_epoch, (unsigned long long)epoch);
+    /* d is not being removed (reconcile_one), so sup_remove takes it;
+     * were it refused, d would be going already, which owe_tree waits
+     * out all the same. */
+    (void)sup_remove(r->tree, d, now);
+    if (sup_find(r->tree, rec->name) != NULL) {
+        owe_tree(r, rec, epoch, out);
+        return;
+    }
+    bring_in(r, rec, epoch, at_start, now, out);
 }
 
 /* The decision for a tree that runs, once rec changed (reconcile.h). A
@@ -192,7 +245,9 @@ reconcile_one(struct reconcile *r, const char *name, bool at_start,
     Naos__V1__DeploymentRecord *rec = NULL;
     int rc = store_deploy_get(r->store, name, &rec);
     bool here = false;
-    if (rc == NAOS_OK && (rc = placed_here(r, name, &here)) != NAOS_OK)
+    uint64_t epoch = 0;
+    if (rc == NAOS_OK &&
+        (rc = placed_here(r, name, &here, &epoch)) != NAOS_OK)
         store_deploy_free(rec);
     if (rc != NAOS_OK && rc != NAOS_ENOTFOUND) {
         snprintf(out->err, sizeof out->err, "%s", store_errmsg(r->store));
@@ -215,22 +270,15 @@ reconcile_one(struct reconcile *r, const char *name, bool at_start,
          * removed (a cluster's leader placed this one here meanwhile, not
          * seeing this node's trees): not the record's to drive. Its own
          * tree is owed, brought in once the old one is gone. */
-        seen_set(r, rec);
-        struct reconcile_seen *s = seen_get(r, name);
-        if (s != NULL) {
-            s->owe_tree = true;
-            r->owing = true;
-        }
-        out->action = RECONCILE_DEPLOY;
-        out->rc = NAOS_EBUSY;
-        out->pending = true;
-        out->dep = NULL;
+        owe_tree(r, rec, epoch, out);
+    } else if (d != NULL && prev != NULL && prev->epoch != epoch) {
+        replace(r, rec, epoch, prev->epoch, d, at_start, now, out);
     } else if (d == NULL) {
-        bring_in(r, rec, at_start, now, out);
+        bring_in(r, rec, epoch, at_start, now, out);
     } else if (prev == NULL || prev->generation != rec->generation ||
                prev->restarts != rec->restarts) {
         struct reconcile_seen was = prev ? *prev : (struct reconcile_seen){0};
-        seen_set(r, rec);
+        seen_set(r, rec, epoch);
         drive(r, rec, prev ? &was : NULL, d, now, out);
         struct reconcile_seen *s = seen_get(r, name);
         if (out->pending && s != NULL) {
@@ -255,8 +303,133 @@ reconcile_deployment(struct reconcile *r, const char *name, naos_time now,
     return reconcile_one(r, name, false, now, out);
 }
 
-int
-reconcile_all(struct reconcile *r, naos_time now)
+/* ---- the whole state ----------------------------------------------------
+ * At node start no tree runs and nothing is remembered; after a snapshot
+ * is installed on a live node both describe a state the store no longer
+ * holds (entries it skipped: removals, redeployments, path commands).
+ * Either way every name the store, the trees or the `seen` table know is
+ * reconciled afresh. What `seen` remembers is trusted only where it still
+ * describes the tree that runs: same name and same epoch (reconcile_one). */
+
+static bool
+listed(Naos__V1__DeploymentRecord *const *recs, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(recs[i]->name, name) == 0)
+            return true;
+    return false;
+}
+
+struct held {
+    char **paths; /* owned, each owned */
+    size_t n, cap;
+    bool short_of_memory;
+};
+
+/* The topmost held nodes under s (a held supervisor's start starts what
+ * is under it, its holds forgotten). */
+static void
+held_collect(const struct sup_node *s, struct held *h)
+{
+    for (size_t i = 0; i < s->nchildren; i++) {
+        const struct sup_node *c = s->children[i];
+        if (!sup_is_held(c)) {
+            if (c->is_supervisor)
+                held_collect(c, h);
+            continue;
+        }
+        if (h->n == h->cap) {
+            size_t cap = h->cap ? h->cap * 2 : 8;
+            char **v = naos_realloc(h->paths, cap * sizeof *v);
+            if (v == NULL) {
+                h->short_of_memory = true;
+                return;
+            }
+            h->paths = v;
+            h->cap = cap;
+        }
+        if ((h->paths[h->n] = naos_strdup(c->path)) == NULL) {
+            h->short_of_memory = true;
+            return;
+        }
+        h->n++;
+    }
+}
+
+/* Starts every held node of dep (a running tree its record wants
+ * running): holds are kept in memory only, a snapshot carries none, so an
+ * install, like a node restart, leaves every child of a running
+ * deployment started. The paths are taken first: a start may change the
+ * tree under the walk. */
+static void
+release_holds(struct reconcile *r, struct sup_node *dep, naos_time now)
+{
+    struct held h = {0};
+    held_collect(dep, &h);
+    if (h.short_of_memory)
+        NAOS_ERROR("node", "out of memory: some held parts of %s stay "
+                   "stopped (`naos start` them)", dep->id);
+    for (size_t i = 0; i < h.n; i++) {
+        struct sup_node *c = sup_find_path(r->tree, h.paths[i]);
+        if (c != NULL && sup_is_held(c) &&
+            sup_child_start(r->tree, c, now) == NAOS_OK)
+            NAOS_INFO("node", "starting %s, held here: the installed state "
+                      "records no holds (a node restart would start it "
+                      "too)", h.paths[i]);
+        naos_free(h.paths[i]);
+    }
+    naos_free(h.paths);
+}
+
+/* Logs what reconcile_one did to name (rec: its record, NULL when none)
+ * as part of a whole pass. */
+static void
+sync_log(const char *name, bool at_start,
+         const Naos__V1__DeploymentRecord *rec,
+         const struct reconcile_outcome *out)
+{
+    const char *as = at_start ? "as its record says"
+                              : "as the installed state says";
+    switch (out->action) {
+    case RECONCILE_NONE:
+    case RECONCILE_PATH:
+        return;
+    case RECONCILE_DEPLOY:
+        if (out->pending) {
+            NAOS_INFO("node", "deployment %s waits for the tree of an "
+                      "earlier deployment of that name to go", name);
+        } else if (out->rc != NAOS_OK) {
+            NAOS_ERROR("store", "cannot %s deployment %s: %s",
+                       at_start ? "restore" : "bring in", name, out->err);
+        } else if (rec != NULL) {
+            NAOS_INFO("node", "%s deployment %s (%s)",
+                      at_start ? "restored" : "brought in", name,
+                      rec->failed
+                          ? "failed: `naos start` starts it again"
+                      : rec->desired ==
+                              NAOS__V1__DESIRED_STATE__DESIRED_STOPPED
+                          ? "stopped"
+                          : "started");
+        }
+        return;
+    case RECONCILE_STOP:
+    case RECONCILE_START:
+    case RECONCILE_RESTART:
+    case RECONCILE_REMOVE:
+        if (out->rc == NAOS_OK || out->pending)
+            NAOS_INFO("node", "%s %s %s%s",
+                      out->action == RECONCILE_STOP    ? "stopping"
+                      : out->action == RECONCILE_START ? "starting"
+                      : out->action == RECONCILE_RESTART ? "restarting"
+                                                         : "removing",
+                      name, as, out->pending ? " (once its stop is done)"
+                                             : "");
+        return;
+    }
+}
+
+static int
+sync_all(struct reconcile *r, bool at_start, naos_time now)
 {
     Naos__V1__DeploymentRecord **recs = NULL;
     size_t nrecs = 0;
@@ -266,36 +439,56 @@ reconcile_all(struct reconcile *r, naos_time now)
     for (size_t i = 0; i < nrecs; i++) {
         const Naos__V1__DeploymentRecord *rec = recs[i];
         struct reconcile_outcome out;
-        if (reconcile_one(r, rec->name, true, now, &out) != NAOS_OK) {
+        if (reconcile_one(r, rec->name, at_start, now, &out) != NAOS_OK) {
             NAOS_ERROR("store", "cannot read deployment %s: %s", rec->name,
                        out.err);
             continue;
         }
-        if (out.action != RECONCILE_DEPLOY)
-            continue;
-        if (out.rc != NAOS_OK) {
-            NAOS_ERROR("store", "cannot restore deployment %s: %s",
-                       rec->name, out.err);
-            continue;
-        }
-        NAOS_INFO("node", "restored deployment %s (%s)", rec->name,
-                  rec->failed ? "failed: `naos start` starts it again"
-                  : rec->desired == NAOS__V1__DESIRED_STATE__DESIRED_STOPPED
-                      ? "stopped"
-                      : "started");
+        sync_log(rec->name, at_start, rec, &out);
+        if (out.dep != NULL && out.action != RECONCILE_DEPLOY &&
+            !rec->failed &&
+            rec->desired != NAOS__V1__DESIRED_STATE__DESIRED_STOPPED &&
+            !sup_is_at_rest(out.dep) && !sup_is_removing(out.dep))
+            release_holds(r, out.dep, now);
     }
-    store_deploy_list_free(recs, nrecs);
-    /* Trees with no record here: none at start, but reconciling is the
-     * same at any time. */
+    /* What is remembered of a deployment with no record at all is of an
+     * earlier state (its tree, if any, goes below). */
+    for (size_t i = 0; i < r->nseen;) {
+        if (listed(recs, nrecs, r->seen[i].name))
+            i++;
+        else
+            r->seen[i] = r->seen[--r->nseen];
+    }
+    /* Trees with no record: none at start; after an install, those
+     * removed while this node was behind. */
     for (struct sup_node *d = sup_first(r->tree); d;) {
         struct sup_node *next = sup_next(d);
-        if (seen_get(r, d->id) == NULL) {
+        if (!listed(recs, nrecs, d->id)) {
+            char name[SPEC_MAX_ID_LEN + 1];
+            snprintf(name, sizeof name, "%s", d->id);
             struct reconcile_outcome out;
-            reconcile_one(r, d->id, true, now, &out);
+            if (reconcile_one(r, name, at_start, now, &out) != NAOS_OK)
+                NAOS_ERROR("store", "cannot read deployment %s: %s", name,
+                           out.err);
+            else
+                sync_log(name, at_start, NULL, &out);
         }
         d = next;
     }
+    store_deploy_list_free(recs, nrecs);
     return NAOS_OK;
+}
+
+int
+reconcile_all(struct reconcile *r, naos_time now)
+{
+    return sync_all(r, true, now);
+}
+
+int
+reconcile_resync(struct reconcile *r, naos_time now)
+{
+    return sync_all(r, false, now);
 }
 
 size_t

@@ -11,8 +11,9 @@
  *        (reconcile_deployment), or everything at node start
  *        (reconcile_all, once the committed entries are applied: a node
  *        reconciles on the state at the end of what it applied, never on
- *        intermediate entries); a path command of an entry applied live
- *        (reconcile_path).
+ *        intermediate entries) or once a snapshot replaced the applied
+ *        state of a live node (reconcile_resync); a path command of an
+ *        entry applied live (reconcile_path).
  * Emits: calls into the sup core, and a struct reconcile_outcome saying
  *        what it did, from which the node words the reply.
  *
@@ -25,6 +26,13 @@
  *                                           -> nothing yet: R's tree is
  *        owed (out->pending) and brought in, as R says then, once T is
  *        gone (reconcile_retry)
+ *   R and T, T runs another deployment of that name (removed and
+ *        deployed again, in one batch or while the node was behind: R's
+ *        placement epoch, the index of the entry that deployed it, is not
+ *        the one T was brought in for; the generation starts at 1 again
+ *        for each deployment, so it cannot tell)
+ *                                           -> sup_remove T, then R's
+ *        tree: at once when T went at once, else owed as above
  *   R and T, R changed since last seen (its generation):
  *     R wants stopped, T not at rest        -> sup_stop
  *     R.restarts above what was carried out -> sup_restart (one-shot
@@ -57,7 +65,21 @@
  * not owed: there is nothing left to do.
  *
  * Placement: a record with no placement (written before placements
- * existed) counts as placed here.
+ * existed) counts as placed here, with epoch 0.
+ *
+ * A whole pass (reconcile_all, reconcile_resync) reconciles every name
+ * the store, the trees or the `seen` table know, so that the trees follow
+ * the applied state as a node restarted on it would, except that what is
+ * unchanged keeps running: what `seen` remembers counts only for a tree
+ * of the same deployment (same epoch); what it remembers of a name with
+ * no record is forgotten, and every tree with no record placed here is
+ * removed. What is owed stays owed only while the record is the one it
+ * was owed for, unchanged (the rules above). Path commands leave no
+ * record: held children (sup_child_stop) are kept in memory only, so a
+ * pass, like a node restart, starts every held child of a tree whose
+ * record wants it running, and a path command whose entry a snapshot
+ * covered is not carried out (its waiter, if on this node, is told the
+ * outcome is unknown).
  *
  * Loop thread only; never from inside a sup_io callback (it calls into
  * the core). */
@@ -111,6 +133,7 @@ struct reconcile_outcome {
 /* struct reconcile_seen: a deployment's record as last reconciled. */
 struct reconcile_seen {
     char name[SPEC_MAX_ID_LEN + 1];
+    uint64_t epoch;      /* its placement's: which deployment of name */
     uint64_t generation;
     uint64_t restarts; /* the record's restarts carried out */
     uint64_t owed;     /* 0, or the record's restarts a refused restart
@@ -139,12 +162,23 @@ void reconcile_init(struct reconcile *r, struct sup_tree *tree,
 void reconcile_fini(struct reconcile *r);
 
 /* reconcile_all makes every deployment placed here run as its record
- * says, at node start: each worker's first run gets
+ * says, at node start (a whole pass, above): each worker's first run gets
  * NAOS_RESTART_REASON=node-restart. Logs each deployment restored, and
  * each one that cannot be (a record that no longer converts: left in the
  * store for the operator). Returns NAOS_OK or the store's error (nothing
  * done). */
 int reconcile_all(struct reconcile *r, naos_time now);
+
+/* reconcile_resync is reconcile_all on a live node whose applied state
+ * was replaced wholesale (an installed snapshot): what it remembers of
+ * the state before counts only where it still describes the tree that
+ * runs (a whole pass, above). Trees with no record placed here are
+ * removed, a tree of another deployment than its record's is replaced, a
+ * changed record drives its tree, what is placed here and not running is
+ * brought in (no NAOS_RESTART_REASON: a deploy), held children of running
+ * trees are started; an unchanged tree is left as it is. Each action is
+ * logged. Returns NAOS_OK or the store's error (nothing done). */
+int reconcile_resync(struct reconcile *r, naos_time now);
 
 /* reconcile_deployment brings deployment name (borrowed) in line with its
  * record after an applied entry changed it (rules above), into *out
@@ -169,9 +203,10 @@ size_t reconcile_retry(struct reconcile *r, naos_time now);
 /* reconcile_path carries out an operator's one-shot command on the agent
  * or subtree at path (borrowed), below a deployment's top, as the entry
  * that asked for it is applied: sup_child_stop/start/restart. Held
- * children are kept in memory only (a node restart starts every child of
- * a running deployment), so it is never replayed at start. out->child is
- * NULL when the path is not in the tree (out->rc NAOS_ENOTFOUND). */
+ * children are kept in memory only (a node restart, or an installed
+ * snapshot, starts every child of a running deployment), so it is never
+ * replayed at start. out->child is NULL when the path is not in the tree
+ * (out->rc NAOS_ENOTFOUND). */
 void reconcile_path(struct reconcile *r, const char *path,
                     enum reconcile_verb verb, naos_time now,
                     struct reconcile_outcome *out);

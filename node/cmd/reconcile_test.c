@@ -123,6 +123,26 @@ deploy(const char *name, uint64_t node_id)
     deploy_spec(ct_spec_pb(name), node_id);
 }
 
+/* Deploys name running `sleep secs` (a 4-digit string). */
+static void
+deploy_sleeping(const char *name, uint64_t node_id, const char *secs)
+{
+    Naos__V1__NodeSpec *spec = ct_spec_pb(name);
+    NT_TRUE(spec->n_children == 1 && spec->children[0]->n_argv == 2);
+    NT_EQ_INT((int)strlen(secs), 4);
+    memcpy(spec->children[0]->argv[1], secs, 4);
+    deploy_spec(spec, node_id);
+}
+
+/* What deployment name's only worker runs: its `sleep` argument. */
+static const char *
+sleeping(struct sup_tree *t, const char *name)
+{
+    struct sup_node *d = sup_find(t, name);
+    NT_TRUE(d != NULL && d->nchildren == 1);
+    return d->children[0]->spec->argv[1];
+}
+
 /* Deploys name: workers name and y (in that order) under a top that
  * gives up at the first crash (max_restarts 0). */
 static void
@@ -734,6 +754,268 @@ test_unchanged_record_leaves_the_tree_alone(void)
     st_rmdir(dir);
 }
 
+/* Removed and deployed again with another spec, both in one batch (the
+ * reconciler sees the record as the batch left it): the new record is
+ * generation 1 again, as the one the tree was brought in for, but another
+ * deployment (its placement epoch): the tree is replaced, once the old
+ * one's workers have had their grace. */
+static void
+test_remove_and_deploy_again_in_one_batch_replaces_the_tree(void)
+{
+    char dir[256];
+    struct store *s = open_store(dir, sizeof dir);
+    struct sup_tree *t = new_tree();
+    struct reconcile r;
+    reconcile_init(&r, t, s, SELF);
+    struct reconcile_outcome o;
+    deploy("x", SELF);
+    NT_EQ_INT(reconcile_deployment(&r, "x", 1000, &o), NAOS_OK);
+    NT_EQ_STR(sleeping(t, "x"), "1000");
+    name_cmd(NAOS__V1__COMMAND__CMD_REMOVE, "x");
+    deploy_sleeping("x", SELF, "2000");
+    NT_EQ_INT(reconcile_deployment(&r, "x", 1000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_DEPLOY);
+    NT_TRUE(o.existed);
+    NT_TRUE(o.pending); /* the old tree's worker has its grace */
+    NT_EQ_INT(F.nsig, 1);
+    exit_signalled(t);
+    NT_TRUE(sup_find(t, "x") == NULL);
+    NT_EQ_INT((int)reconcile_retry(&r, 2000), 1);
+    NT_EQ_STR(sleeping(t, "x"), "2000");
+    NT_EQ_INT(F.spawns, 2);
+    NT_EQ_STR(F.reason, "");
+    /* The new one is what was seen now: nothing more. */
+    NT_EQ_INT(reconcile_deployment(&r, "x", 2000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_NONE);
+    /* Stopped, removed and deployed again (stopped trees go at once):
+     * brought in at once. */
+    name_cmd(NAOS__V1__COMMAND__CMD_STOP, "x");
+    NT_EQ_INT(reconcile_deployment(&r, "x", 2000, &o), NAOS_OK);
+    exit_signalled(t);
+    name_cmd(NAOS__V1__COMMAND__CMD_REMOVE, "x");
+    deploy_sleeping("x", SELF, "3000");
+    NT_EQ_INT(reconcile_deployment(&r, "x", 3000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_DEPLOY);
+    NT_EQ_INT(o.rc, NAOS_OK);
+    NT_FALSE(o.pending);
+    NT_EQ_STR(sleeping(t, "x"), "3000");
+    NT_EQ_INT(sup_find(t, "x")->state, SUP_RUNNING);
+    NT_EQ_INT(F.spawns, 3);
+    reconcile_fini(&r);
+    sup_tree_free(t);
+    ct_log_close(&L);
+    store_close(s);
+    st_rmdir(dir);
+}
+
+/* An installed snapshot on a live node (reconcile_resync): a deployment
+ * removed in the cluster while this node was behind (the entry never
+ * applied here) has no record any more; one moved to another node has a
+ * record placed elsewhere. Both trees go, and nothing of them is
+ * remembered. (Found by review: the pass skipped every tree it had seen
+ * before, so both kept running.) */
+static void
+test_resync_removes_trees_with_no_record_here(void)
+{
+    char dir[256];
+    struct store *s = open_store(dir, sizeof dir);
+    deploy("gone", SELF);
+    deploy("moved", SELF);
+    deploy("kept", SELF);
+    struct sup_tree *t = new_tree();
+    struct reconcile r;
+    reconcile_init(&r, t, s, SELF);
+    NT_EQ_INT(reconcile_all(&r, 1000), NAOS_OK); /* running, seen */
+    NT_EQ_INT(F.spawns, 3);
+    /* the installed state: no "gone", "moved" deployed again elsewhere */
+    name_cmd(NAOS__V1__COMMAND__CMD_REMOVE, "gone");
+    name_cmd(NAOS__V1__COMMAND__CMD_REMOVE, "moved");
+    deploy("moved", SELF + 1);
+    NT_EQ_INT(reconcile_resync(&r, 2000), NAOS_OK);
+    NT_EQ_INT(F.nsig, 2);
+    exit_signalled(t);
+    NT_TRUE(sup_find(t, "gone") == NULL);
+    NT_TRUE(sup_find(t, "moved") == NULL);
+    NT_EQ_INT(sup_find(t, "kept")->state, SUP_RUNNING);
+    NT_EQ_INT((int)r.nseen, 1);
+    NT_EQ_STR(r.seen[0].name, "kept");
+    NT_EQ_INT(F.spawns, 3);
+    reconcile_fini(&r);
+    sup_tree_free(t);
+    ct_log_close(&L);
+    store_close(s);
+    st_rmdir(dir);
+}
+
+/* Removed and deployed again with another spec while this node was
+ * behind: the installed record is generation 1 again, as the one seen
+ * here, but another deployment. The old spec's tree is replaced by the
+ * record's. (Found by review: the generation alone was compared, so the
+ * old spec kept running.) */
+static void
+test_resync_replaces_a_deployment_deployed_again(void)
+{
+    char dir[256];
+    struct store *s = open_store(dir, sizeof dir);
+    deploy("x", SELF);
+    struct sup_tree *t = new_tree();
+    struct reconcile r;
+    reconcile_init(&r, t, s, SELF);
+    NT_EQ_INT(reconcile_all(&r, 1000), NAOS_OK);
+    name_cmd(NAOS__V1__COMMAND__CMD_REMOVE, "x");
+    deploy_sleeping("x", SELF, "2000");
+    NT_EQ_INT(reconcile_resync(&r, 2000), NAOS_OK);
+    exit_signalled(t);
+    NT_EQ_INT((int)reconcile_retry(&r, 2000), 1); /* the old tree went */
+    NT_EQ_STR(sleeping(t, "x"), "2000");
+    NT_EQ_INT(sup_find(t, "x")->state, SUP_RUNNING);
+    NT_EQ_STR(F.reason, ""); /* a deploy here, not a node restart */
+    reconcile_fini(&r);
+    sup_tree_free(t);
+    ct_log_close(&L);
+    store_close(s);
+    st_rmdir(dir);
+}
+
+/* What the installed state leaves as it was keeps running untouched; a
+ * record that changed drives its tree (a restart counted while the node
+ * was behind is carried out once); what is placed here and not running
+ * is brought in. A second pass does nothing. */
+static void
+test_resync_leaves_what_is_unchanged(void)
+{
+    char dir[256];
+    struct store *s = open_store(dir, sizeof dir);
+    deploy("same", SELF);
+    deploy("halt", SELF);
+    deploy("again", SELF);
+    struct sup_tree *t = new_tree();
+    struct reconcile r;
+    reconcile_init(&r, t, s, SELF);
+    NT_EQ_INT(reconcile_all(&r, 1000), NAOS_OK);
+    NT_EQ_INT(F.spawns, 3);
+    struct sup_node *same = sup_find(t, "same");
+    name_cmd(NAOS__V1__COMMAND__CMD_STOP, "halt");
+    name_cmd(NAOS__V1__COMMAND__CMD_RESTART, "again");
+    deploy("new", SELF);
+    F.reason[0] = '\0';
+    NT_EQ_INT(reconcile_resync(&r, 2000), NAOS_OK);
+    NT_EQ_INT(F.nsig, 2); /* halt's and again's workers, nothing else */
+    NT_EQ_INT(F.spawns, 4); /* new's */
+    NT_EQ_STR(F.reason, "");
+    exit_signalled(t);
+    NT_TRUE(sup_find(t, "same") == same);
+    NT_EQ_INT(same->state, SUP_RUNNING);
+    NT_TRUE(sup_is_at_rest(sup_find(t, "halt")));
+    NT_EQ_INT(sup_find(t, "again")->state, SUP_RUNNING);
+    NT_EQ_INT(F.spawns, 5); /* again's restart */
+    NT_EQ_INT(sup_find(t, "new")->state, SUP_RUNNING);
+    NT_EQ_INT(reconcile_resync(&r, 3000), NAOS_OK);
+    NT_EQ_INT((int)reconcile_retry(&r, 3000), 0);
+    NT_EQ_INT(F.nsig, 0);
+    NT_EQ_INT(F.spawns, 5);
+    reconcile_fini(&r);
+    sup_tree_free(t);
+    ct_log_close(&L);
+    store_close(s);
+    st_rmdir(dir);
+}
+
+/* What is owed after an install: a restart owed to a tree whose record is
+ * unchanged stays owed, carried out once; one owed to a tree whose
+ * deployment was replaced is dropped with it (the new tree is brought in,
+ * no restart on top); one owed to a deployment removed is forgotten. */
+static void
+test_resync_keeps_owed_actions_consistent(void)
+{
+    char dir[256];
+    struct store *s = open_store(dir, sizeof dir);
+    deploy("a", SELF);
+    deploy("b", SELF);
+    deploy("c", SELF);
+    struct sup_tree *t = new_tree();
+    struct reconcile r;
+    reconcile_init(&r, t, s, SELF);
+    NT_EQ_INT(reconcile_all(&r, 1000), NAOS_OK);
+    struct reconcile_outcome o;
+    static const char *const names[] = {"a", "b", "c"};
+    for (int i = 0; i < 3; i++) { /* each: a restart, then one owed */
+        name_cmd(NAOS__V1__COMMAND__CMD_RESTART, names[i]);
+        NT_EQ_INT(reconcile_deployment(&r, names[i], 1000, &o), NAOS_OK);
+        name_cmd(NAOS__V1__COMMAND__CMD_RESTART, names[i]);
+        NT_EQ_INT(reconcile_deployment(&r, names[i], 1000, &o), NAOS_OK);
+        NT_TRUE(o.pending);
+    }
+    NT_EQ_INT(F.nsig, 3);
+    NT_EQ_INT(F.spawns, 3);
+    /* installed: a unchanged, b deployed again, c removed */
+    name_cmd(NAOS__V1__COMMAND__CMD_REMOVE, "b");
+    deploy_sleeping("b", SELF, "2000");
+    name_cmd(NAOS__V1__COMMAND__CMD_REMOVE, "c");
+    NT_EQ_INT(reconcile_resync(&r, 2000), NAOS_OK);
+    exit_signalled(t); /* a's first restart ends; b and c go */
+    NT_TRUE(sup_find(t, "b") == NULL);
+    NT_TRUE(sup_find(t, "c") == NULL);
+    NT_EQ_INT(F.spawns, 4); /* a's */
+    /* a's owed restart, and b brought in */
+    NT_EQ_INT((int)reconcile_retry(&r, 3000), 2);
+    NT_EQ_INT(F.spawns, 5);
+    NT_EQ_STR(sleeping(t, "b"), "2000");
+    NT_EQ_INT(F.nsig, 1); /* a's, once */
+    exit_signalled(t);
+    NT_EQ_INT(F.spawns, 6);
+    NT_EQ_INT((int)reconcile_retry(&r, 4000), 0);
+    NT_FALSE(r.owing);
+    NT_EQ_INT(F.nsig, 0);
+    NT_EQ_INT(sup_find(t, "a")->state, SUP_RUNNING);
+    NT_EQ_INT(sup_find(t, "b")->state, SUP_RUNNING);
+    reconcile_fini(&r);
+    sup_tree_free(t);
+    ct_log_close(&L);
+    store_close(s);
+    st_rmdir(dir);
+}
+
+/* Path commands leave no record, and a snapshot skips their entries:
+ * held children are in memory only, so an install, like a node restart,
+ * starts every held child of a tree its record wants running (a stop by
+ * path the snapshot covered is not carried out either; a start by path it
+ * covered is). A held child of a stopped deployment is left (its start
+ * starts everything). */
+static void
+test_resync_starts_held_children(void)
+{
+    char dir[256];
+    struct store *s = open_store(dir, sizeof dir);
+    deploy("x", SELF);
+    deploy("down", SELF);
+    struct sup_tree *t = new_tree();
+    struct reconcile r;
+    reconcile_init(&r, t, s, SELF);
+    NT_EQ_INT(reconcile_all(&r, 1000), NAOS_OK);
+    struct reconcile_outcome o;
+    reconcile_path(&r, "x/x", RECONCILE_VERB_STOP, 1000, &o);
+    NT_EQ_INT(o.rc, NAOS_OK);
+    reconcile_path(&r, "down/down", RECONCILE_VERB_STOP, 1000, &o);
+    NT_EQ_INT(o.rc, NAOS_OK);
+    exit_signalled(t);
+    NT_TRUE(sup_is_held(sup_find_path(t, "x/x")));
+    name_cmd(NAOS__V1__COMMAND__CMD_STOP, "down");
+    NT_EQ_INT(reconcile_deployment(&r, "down", 1000, &o), NAOS_OK);
+    NT_EQ_INT(F.spawns, 2);
+    NT_EQ_INT(reconcile_resync(&r, 2000), NAOS_OK);
+    struct sup_node *c = sup_find_path(t, "x/x");
+    NT_FALSE(sup_is_held(c));
+    NT_TRUE(c->pid != 0);
+    NT_EQ_INT(F.spawns, 3);
+    NT_TRUE(sup_is_at_rest(sup_find(t, "down")));
+    reconcile_fini(&r);
+    sup_tree_free(t);
+    ct_log_close(&L);
+    store_close(s);
+    st_rmdir(dir);
+}
+
 static void
 test_path_commands(void)
 {
@@ -782,6 +1064,12 @@ main(void)
         NT_CASE(test_start_owed_is_dropped_when_the_tree_gave_up),
         NT_CASE(test_unchanged_record_leaves_the_tree_alone),
         NT_CASE(test_path_commands),
+        NT_CASE(test_remove_and_deploy_again_in_one_batch_replaces_the_tree),
+        NT_CASE(test_resync_removes_trees_with_no_record_here),
+        NT_CASE(test_resync_replaces_a_deployment_deployed_again),
+        NT_CASE(test_resync_leaves_what_is_unchanged),
+        NT_CASE(test_resync_keeps_owed_actions_consistent),
+        NT_CASE(test_resync_starts_held_children),
         {0},
     };
     return nt_run(cases);
