@@ -31,17 +31,6 @@ member_named(struct node *n, const char *name)
     return 0;
 }
 
-static bool
-is_alive(struct node *n, uint64_t id)
-{
-    uint64_t ids[64];
-    size_t k = node__members_alive(n, ids, 64);
-    for (size_t i = 0; i < k && i < 64; i++)
-        if (ids[i] == id)
-            return true;
-    return false;
-}
-
 void
 node__nodes_remove(struct node *n, struct ctl_req *creq,
                    const Naos__V1__NodesRemoveRequest *req,
@@ -68,7 +57,7 @@ node__nodes_remove(struct node *n, struct ctl_req *creq,
                         "nothing changed", name);
         return;
     }
-    if (is_alive(n, id)) {
+    if (node__members_is_up(n, id)) {
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
                         "%s is alive: only a dead member is removed (its "
                         "agents would keep running outside the cluster). "

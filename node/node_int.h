@@ -355,7 +355,7 @@ struct node {
     uint64_t voters[NODE_VOTERS_MAX]; /* ... which are (gossiped) */
     size_t nlearners;       /* members that only receive the log */
     uint64_t learners[NODE_LEARNERS_MAX];
-    uint64_t conf_index_seen; /* the core's configuration copied above */
+    struct raft_conf conf_copy; /* the core's configuration copied above */
     bool conf_seen;
     /* the log is a cluster's: messages, timers, forwarding (a founded
      * cluster, or a lone voter that took a learner); once set, stays */
@@ -473,6 +473,8 @@ void node__members_reply(struct node *n, struct ctl_reply *rep);
  * included; suspects too) into ids[0..max) and returns how many there
  * are (may exceed max). 0 without membership. */
 size_t node__members_alive(struct node *n, uint64_t *ids, size_t max);
+/* node__members_is_up: member id is alive or suspect (self: always). */
+bool node__members_is_up(struct node *n, uint64_t id);
 /* node__members_health_now: gossip this node's health at the next loop
  * iteration (its founding state changed), not at the next period. */
 void node__members_health_now(struct node *n);

@@ -950,6 +950,18 @@ node__members_alive(struct node *n, uint64_t *ids, size_t max)
     return k;
 }
 
+bool
+node__members_is_up(struct node *n, uint64_t id)
+{
+    struct node_members *mb = n->members;
+    if (mb == NULL || mb->swim == NULL)
+        return id == n->node_id;
+    const struct swim_member *m = swim_member_get(mb->swim,
+                                                  (struct swim_id){id});
+    return m != NULL &&
+           (m->state == SWIM_ALIVE || m->state == SWIM_SUSPECT);
+}
+
 void
 node__members_health_now(struct node *n)
 {

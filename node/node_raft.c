@@ -174,11 +174,12 @@ node__raft_conf_sync(struct node *n)
         return;
     const struct raft *core = cmdraft_core(n->log);
     const struct raft_conf *c = raft_conf_current(core);
-    uint64_t at = raft_conf_index(core);
-    if (n->conf_seen && at == n->conf_index_seen)
+    /* compared whole: a truncation and a new leader's change can put
+     * another configuration at the same index in one flush */
+    if (n->conf_seen && memcmp(c, &n->conf_copy, sizeof *c) == 0)
         return;
     n->conf_seen = true;
-    n->conf_index_seen = at;
+    n->conf_copy = *c;
     n->nvoters = c->nvoters;
     for (size_t i = 0; i < c->nvoters; i++)
         n->voters[i] = c->voters[i].v;

@@ -76,6 +76,7 @@ struct raft {
     struct raft_conf conf;
     uint64_t conf_index;
     struct raft_conf conf_base;
+    struct raft_conf conf_founding; /* raft_config's voters */
     bool self_voter;
 
     enum raft_role role;
@@ -1664,14 +1665,11 @@ raft_alloc(struct raft **out, const struct raft_config *c,
     rv = restore_check(rs, errbuf, errlen);
     if (rv != NAOS_OK)
         return rv;
-    struct raft_conf conf;
-    if (rs->conf != NULL) {
-        conf = *rs->conf;
-    } else {
-        memset(&conf, 0, sizeof conf);
-        memcpy(conf.voters, c->voters, c->nvoters * sizeof(*c->voters));
-        conf.nvoters = c->nvoters;
-    }
+    struct raft_conf founding, conf;
+    memset(&founding, 0, sizeof founding);
+    memcpy(founding.voters, c->voters, c->nvoters * sizeof(*c->voters));
+    founding.nvoters = c->nvoters;
+    conf = rs->conf != NULL ? *rs->conf : founding;
     rv = raft_conf_validate(&conf, errbuf, errlen);
     if (rv != NAOS_OK)
         return rv;
@@ -1694,6 +1692,7 @@ raft_alloc(struct raft **out, const struct raft_config *c,
         from = 1;
     }
     /* the restored configuration, then the CONFIG entries after it */
+    r->conf_founding = founding;
     r->conf_base = conf;
     conf_apply(r, &conf, 0);
     r->stats.conf_changes = 0;
@@ -1955,7 +1954,9 @@ raft_snapshot_installed(struct raft *r, uint64_t index, uint64_t snap_term,
     r->commit = index;
     r->applied = index;
     r->persisted.commit = index; /* in the driver's transaction */
-    r->conf_base = conf != NULL ? *conf : r->conf;
+    /* no configuration in the snapshot: the cluster never changed one,
+     * so the founding voters (not a change in the discarded log) */
+    r->conf_base = conf != NULL ? *conf : r->conf_founding;
     conf_apply(r, &r->conf_base, index);
     r->stats.snap_installed++;
     if (r->role == RAFT_FOLLOWER && r->leader.v != 0)

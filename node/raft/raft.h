@@ -557,8 +557,9 @@ enum raft_snap_verdict raft_snapshot_offer(struct raft *r,
 
 /* raft_snapshot_installed: the driver has durably replaced the log by the
  * snapshot of (index, snap_term) (raft_snapshot_offer said INSTALL), whose
- * configuration is conf (borrowed; the snapshot carries it; NULL: the
- * one this node has): the core's log becomes empty above that base,
+ * configuration is conf (borrowed; the snapshot carries it; NULL: it has
+ * none, so raft_config's founding voters): the core's log becomes empty
+ * above that base,
  * commit and applied move to index, and the leader is answered
  * (APPEND_RESP, match index). Returns NAOS_OK, or NAOS_EINVAL when index
  * is not above the commit index, snap_term is above the term or conf is

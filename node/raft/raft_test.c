@@ -1760,6 +1760,62 @@ test_truncated_change_undone(void)
     fx_fini(&fx);
 }
 
+/* A snapshot that carries no configuration (the cluster never changed
+ * one) installed over a log holding an uncommitted change it discards
+ * leaves the founding voters in effect, not the discarded change (found
+ * by review: f counted 4 voters where the leader counted 5). */
+static void
+test_install_without_conf_drops_discarded_change(void)
+{
+    struct fx fx;
+    fx_init(&fx, 5, NULL);
+    fx_run(&fx, 1500);
+    int li = fx_leader(&fx);
+    NT_TRUE(li >= 0);
+    unsigned l = (unsigned)li, f = (l + 1) % 5, x = (l + 4) % 5;
+    fx_commit(&fx, l, 1);
+    uint64_t ci = 0;
+    NT_EQ_INT(raft_change(fx.nodes[l].r, RAFT_CHANGE_REMOVE, fx.ids[x],
+                          fx.now, &ci), NAOS_OK);
+    fx_pump(&fx, l);
+    NT_TRUE(fx_deliver(&fx, l, f, RAFT_MSG_APPEND) > 0); /* f only */
+    fx_drop(&fx, (int)l, -1);
+    fx_drop(&fx, (int)f, -1);
+    NT_EQ_INT(raft_conf_current(fx.nodes[f].r)->nvoters, 4);
+    fx_crash(&fx, l);
+    fx_isolate(&fx, f, true);
+    fx_run(&fx, 2000); /* the three others elect one of them */
+    int nl = fx_leader(&fx);
+    NT_TRUE(nl >= 0 && (unsigned)nl != l && (unsigned)nl != f);
+    unsigned L2 = (unsigned)nl;
+    NT_EQ_INT(raft_conf_current(fx.nodes[L2].r)->nvoters, 5);
+    uint64_t idx = fx_commit(&fx, L2, 10);
+    NT_TRUE(idx > ci + 4);
+    NT_EQ_INT(raft_compact(fx.nodes[L2].r, ci + 3), NAOS_OK);
+    fx_isolate(&fx, f, false);
+    fx_run(&fx, 300);
+    struct raft_id behind[4];
+    NT_EQ_INT(raft_peers_behind(fx.nodes[L2].r, behind, 4), 1);
+    NT_EQ_INT(behind[0].v, fx.ids[f].v);
+    uint64_t at = fx.nodes[L2].applied;
+    NT_EQ_INT(raft_snapshot_offer(fx.nodes[f].r, fx.ids[L2],
+                                  raft_term(fx.nodes[L2].r), at,
+                                  raft_term_at(fx.nodes[L2].r, at), fx.now),
+              RAFT_SNAP_INSTALL);
+    NT_FALSE(fx.nodes[L2].has_conf); /* no change was ever committed */
+    fx_install(&fx, L2, f, at);
+    fx_run(&fx, 200);
+    NT_EQ_INT(raft_commit(fx.nodes[f].r), raft_commit(fx.nodes[L2].r));
+    const struct raft_conf *c = raft_conf_current(fx.nodes[f].r);
+    if (c->nvoters != 5)
+        NT_FAIL("after the install f counts %zu voters (x=%llu %s), the "
+                "leader 5: the discarded uncommitted change became its "
+                "base configuration", c->nvoters,
+                (unsigned long long)fx.ids[x].v,
+                raft_conf_is_voter(c, fx.ids[x]) ? "in" : "removed");
+    fx_fini(&fx);
+}
+
 /* A follower whose append was in flight when the commit index moved
  * (the other follower's answer made the majority) is sent the new commit
  * index with its own answer's follow-up, not at the next heartbeat: a
@@ -2006,6 +2062,7 @@ main(void)
         NT_CASE(test_learner_added_then_promoted),
         NT_CASE(test_leader_removes_itself),
         NT_CASE(test_truncated_change_undone),
+        NT_CASE(test_install_without_conf_drops_discarded_change),
         NT_CASE(test_read_index_majority_ack),
         NT_CASE(test_read_index_waits_term_commit),
         NT_CASE(test_read_index_partitioned_leader),
