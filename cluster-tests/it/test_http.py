@@ -13,7 +13,8 @@ import unittest
 import urllib.parse
 
 import promtext
-from harness import NODE_BIN, Node, NodeTest, find_node, wait_until
+from harness import (NODE_BIN, Node, NodeTest, find_node, parse_iso_ms,
+                     wait_until)
 
 TOKEN = "t0k3n-for-the-naos-http-api-0123456789"
 
@@ -61,13 +62,13 @@ def raw_request(port, data, timeout=5):
 
 def normalize(doc):
     """A status document without what changes between two reads: uptimes
-    (zeroed: see same_status) and last-exit times (to 100 ms)."""
+    and last-exit times (both compared in same_status)."""
     doc = json.loads(json.dumps(doc))
 
     def walk(n):
         n["uptime_ms"] = 0
         if n.get("last_exit"):
-            n["last_exit"]["at"] = n["last_exit"]["at"][:21]
+            n["last_exit"]["at"] = None
         for c in n.get("children") or []:
             walk(c)
     for d in doc["deployments"]:
@@ -75,12 +76,15 @@ def normalize(doc):
     return doc
 
 
-def uptimes(doc):
-    """{path: uptime_ms} of every node of every tree in doc."""
+def timings(doc):
+    """{path: (uptime_ms, last exit in ms since the epoch or None)} of
+    every node of every tree in doc."""
     out = {}
 
     def walk(n):
-        out[n["path"]] = n["uptime_ms"]
+        at = (n.get("last_exit") or {}).get("at")
+        out[n["path"]] = (n["uptime_ms"],
+                          parse_iso_ms(at) * 1000 if at else None)
         for c in n.get("children") or []:
             walk(c)
     for d in doc["deployments"]:
@@ -90,15 +94,20 @@ def uptimes(doc):
 
 def same_status(test, a, b, apart_s):
     """Asserts that status documents a and b, read at most apart_s seconds
-    apart, are the same document: equal but for uptimes, which differ by
-    at most that time (plus 100 ms of rounding). (Comparing uptimes
-    rounded to 5 s failed whenever the two reads straddled a multiple of
-    5 s.)"""
-    ua, ub = uptimes(a), uptimes(b)
-    test.assertEqual(sorted(ua), sorted(ub))
-    for p, v in ua.items():
-        test.assertLessEqual(abs(v - ub[p]), apart_s * 1000 + 100,
-                             (p, v, ub[p]))
+    apart, are the same document: equal but for uptimes and last-exit
+    times, which differ by at most that time (plus 100 ms of rounding):
+    an exit's wall time is rendered from the monotonic clock at each read.
+    (Comparing them rounded, to 5 s and then 100 ms, failed whenever the
+    two reads straddled a multiple.)"""
+    ta, tb = timings(a), timings(b)
+    test.assertEqual(sorted(ta), sorted(tb))
+    slack = apart_s * 1000 + 100
+    for p, (up, at) in ta.items():
+        up_b, at_b = tb[p]
+        test.assertLessEqual(abs(up - up_b), slack, (p, up, up_b))
+        test.assertEqual(at is None, at_b is None, (p, at, at_b))
+        if at is not None:
+            test.assertLessEqual(abs(at - at_b), slack, (p, at, at_b))
     test.assertEqual(normalize(a), normalize(b))
 
 
