@@ -34,6 +34,8 @@ import time
 import unittest
 import uuid
 
+import promtext
+
 NODE_BIN = os.environ.get("NAOS_NODE_BIN", "naos-node")
 NAOS_BIN = os.environ.get("NAOS_BIN", "naos")
 
@@ -719,3 +721,67 @@ class NodeTest(unittest.TestCase):
 
     def node(self, **kw):
         return Node(self, **kw)
+
+
+def gauge(node, name):
+    """The value of metric name (no labels) on node's /metrics."""
+    return promtext.value(node.metrics(), name)
+
+
+class FoundersTest(unittest.TestCase):
+    """Base class: three founders of one cluster on loopback (self.nodes,
+    named NAME_PREFIX0..2, each with founders_env(i) more environment),
+    started in setUp; in tearDown each is resumed if stopped, reaped by
+    PID and its temp dirs removed, and no process carrying an entry of
+    self.traces may outlive them."""
+    dir_prefix = "nfound"
+    name_prefix = "f"
+
+    def founders_env(self, i):
+        return {}
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix=self.dir_prefix, dir="/tmp")
+        self.key = keygen(os.path.join(self.dir, "cluster.key"))
+        self.addrs = ["tcp://127.0.0.1:%d" % p for p in free_tcp_ports(3)]
+        self.nodes = [Node(name="%s%d" % (self.name_prefix, i),
+                           extra_args=member_args(self.addrs, i, self.key),
+                           env=self.founders_env(i))
+                      for i in range(3)]
+        self.started = []
+        self.traces = []
+        for n in self.nodes:
+            n.__enter__()
+            self.started.append(n)
+
+    def tearDown(self):
+        for n in self.nodes:  # never leave one stopped
+            if n.proc is not None and n.proc.poll() is None:
+                os.kill(n.proc.pid, signal.SIGCONT)
+        problems = exit_all(self.started)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        for t in self.traces:
+            left = processes_with_env(t)
+            if left:
+                problems.append("workers outlived the cluster: %r" % left)
+        if problems:
+            raise AssertionError("teardown: " + "; ".join(problems))
+
+    def leader(self, nodes):
+        """The one node of nodes that leads (naos_raft_leader 1)."""
+        def one():
+            lead = [n for n in nodes if gauge(n, "naos_raft_leader") == 1]
+            return lead[0] if len(lead) == 1 else None
+        return wait_until(one, within(20), interval=0.05, msg="one leader")
+
+    def naos_ready(self, via, *args):
+        """`naos ARGS` through via, asked again while a leader that has not
+        committed its first entry yet says to try again (exit 1); the
+        last result."""
+        deadline = time.monotonic() + within(10)
+        while True:
+            r = via.naos(*args)
+            if (r.code != 1 or "try again" not in r.err or
+                    time.monotonic() > deadline):
+                return r
+            time.sleep(0.1)  # a backoff between attempts, not a wait

@@ -8,55 +8,20 @@ member, an unknown name, an agent and a lone node are refused with a
 clear error and nothing changed. The removed node restarted on its old
 data never disturbs the two: their leader and term stay. Every node is
 reaped by PID and its temp dirs removed."""
-import os
-import shutil
-import tempfile
 import time
 import unittest
 
-import promtext
-from harness import (NAOS_BIN, Node, exit_all, free_tcp_ports, keygen, member_args,
-                     wait_until, within)
+from harness import (NAOS_BIN, FoundersTest, Node, gauge, wait_until,
+                     within)
 
 
-def gauge(node, name):
-    return promtext.value(node.metrics(), name)
-
-
-class RaftMembership(unittest.TestCase):
-
-    def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="nrmem", dir="/tmp")
-        self.key = keygen(os.path.join(self.dir, "cluster.key"))
-        self.addrs = ["tcp://127.0.0.1:%d" % p for p in free_tcp_ports(3)]
-        self.nodes = [Node(name="m%d" % i,
-                           extra_args=member_args(self.addrs, i, self.key))
-                      for i in range(3)]
-        self.started = []
-        for n in self.nodes:
-            n.__enter__()
-            self.started.append(n)
-
-    def tearDown(self):
-        problems = exit_all(self.started)
-        shutil.rmtree(self.dir, ignore_errors=True)
-        if problems:
-            raise AssertionError("teardown: " + "; ".join(problems))
-
-    def leader(self, nodes):
-        def one():
-            lead = [n for n in nodes if gauge(n, "naos_raft_leader") == 1]
-            return lead[0] if len(lead) == 1 else None
-        return wait_until(one, within(20), interval=0.05, msg="one leader")
+class RaftMembership(FoundersTest):
+    dir_prefix = "nrmem"
+    name_prefix = "m"
 
     def deploy(self, via, name):
-        deadline = time.monotonic() + within(10)
-        while True:
-            r = via.naos("deploy", name, "--no-wait", "--", "sleep", "1000")
-            if (r.code != 1 or "try again" not in r.err or
-                    time.monotonic() > deadline):
-                break
-            time.sleep(0.1)  # a backoff between attempts, not a wait
+        r = self.naos_ready(via, "deploy", name, "--no-wait", "--", "sleep",
+                            "1000")
         self.assertEqual(r.code, 0, r)
 
     def test_dead_voter_removed_for_good(self):
@@ -130,14 +95,8 @@ class RaftMembership(unittest.TestCase):
         self.assertEqual(gauge(leader, "naos_raft_voters"), 3)
 
     def deploy_cmd(self, via, name, on, opt, val, *cmd):
-        deadline = time.monotonic() + within(10)
-        while True:
-            r = via.naos("deploy", name, "--no-wait", "--on", on, opt, val,
-                         "--", *cmd)
-            if (r.code != 1 or "try again" not in r.err or
-                    time.monotonic() > deadline):
-                break
-            time.sleep(0.1)  # a backoff between attempts, not a wait
+        r = self.naos_ready(via, "deploy", name, "--no-wait", "--on", on,
+                            opt, val, "--", *cmd)
         self.assertEqual(r.code, 0, r)
 
 

@@ -16,59 +16,24 @@ stops, the redeployed one runs its new spec, the unchanged one keeps its
 process, a held child is started. Every node is reaped by PID and its
 temp dirs removed; the transfer's time is printed."""
 import os
-import shutil
-import signal
-import tempfile
 import time
 import unittest
 import uuid
 
-import promtext
-from harness import (Node, exit_all, free_tcp_ports, keygen, member_args,
-                     pid_alive, pid_gone, processes_with_env, wait_until,
-                     within)
+from harness import (FoundersTest, free_tcp_ports, gauge, pid_alive,
+                     pid_gone, processes_with_env, wait_until, within)
 
 
-def gauge(node, name):
-    return promtext.value(node.metrics(), name)
+class RaftSnapshot(FoundersTest):
+    dir_prefix = "nrsnap"
+    name_prefix = "s"
 
+    def founders_env(self, i):
+        return {"NAOS_TESTING_RAFT_KEEP": "3",
+                "NAOS_TESTING_PARTITION_FILE": self.cut(i)}
 
-class RaftSnapshot(unittest.TestCase):
-
-    def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="nrsnap", dir="/tmp")
-        self.key = keygen(os.path.join(self.dir, "cluster.key"))
-        self.addrs = ["tcp://127.0.0.1:%d" % p for p in free_tcp_ports(3)]
-        self.cuts = [os.path.join(self.dir, "cut%d" % i) for i in range(3)]
-        self.nodes = [Node(name="s%d" % i,
-                           extra_args=member_args(self.addrs, i, self.key),
-                           env={"NAOS_TESTING_RAFT_KEEP": "3",
-                                "NAOS_TESTING_PARTITION_FILE": self.cuts[i]})
-                      for i in range(3)]
-        self.started = []
-        self.traces = []
-        for n in self.nodes:
-            n.__enter__()
-            self.started.append(n)
-
-    def tearDown(self):
-        for n in self.nodes:  # never leave one stopped
-            if n.proc is not None and n.proc.poll() is None:
-                os.kill(n.proc.pid, signal.SIGCONT)
-        problems = exit_all(self.started)
-        shutil.rmtree(self.dir, ignore_errors=True)
-        for t in self.traces:
-            left = processes_with_env(t)
-            if left:
-                problems.append("workers outlived the cluster: %r" % left)
-        if problems:
-            raise AssertionError("teardown: " + "; ".join(problems))
-
-    def leader(self, nodes):
-        def one():
-            lead = [n for n in nodes if gauge(n, "naos_raft_leader") == 1]
-            return lead[0] if len(lead) == 1 else None
-        return wait_until(one, within(20), interval=0.05, msg="one leader")
+    def cut(self, i):
+        return os.path.join(self.dir, "cut%d" % i)
 
     def applied(self, n):
         return gauge(n, "naos_raft_applied_index")
@@ -84,13 +49,7 @@ class RaftSnapshot(unittest.TestCase):
         args = ["deploy", name, "--no-wait", "--on", on]
         if trace:
             args += ["--env", trace]
-        deadline = time.monotonic() + within(10)
-        while True:
-            r = via.naos(*(args + ["--", "sleep", secs]))
-            if (r.code != 1 or "try again" not in r.err or
-                    time.monotonic() > deadline):
-                break
-            time.sleep(0.1)  # a backoff between attempts, not a wait
+        r = self.naos_ready(via, *(args + ["--", "sleep", secs]))
         self.assertEqual(r.code, 0, r)
 
     def wait_same(self, nodes, what):
@@ -114,10 +73,10 @@ class RaftSnapshot(unittest.TestCase):
             if cut:
                 lines = ([a for k, a in enumerate(self.addrs) if k != i]
                          if j == i else [self.addrs[i]])
-            tmp = self.cuts[j] + ".tmp"
+            tmp = self.cut(j) + ".tmp"
             with open(tmp, "w") as out:
                 out.write("".join(a + "\n" for a in lines))
-            os.rename(tmp, self.cuts[j])
+            os.rename(tmp, self.cut(j))
 
     def restart_elsewhere(self, f):
         """Restarts f (stopped) on another gossip port: the appends the

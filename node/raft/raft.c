@@ -248,6 +248,16 @@ raft_config_validate(const struct raft_config *c, char *errbuf, size_t errlen)
     return NAOS_OK;
 }
 
+/* not_leader: a leader-only call made elsewhere (raft_leader hints). */
+static int
+not_leader(struct raft *r)
+{
+    snprintf(r->errmsg, sizeof(r->errmsg),
+             "raft: not the leader (leader %llu)",
+             (unsigned long long)r->leader.v);
+    return NAOS_EBUSY;
+}
+
 /* ---- configurations -------------------------------------------------- */
 
 static bool
@@ -947,12 +957,8 @@ raft_read_index(struct raft *r, uint64_t ctx, naos_time now)
 {
     NAOS_ASSERT(!r->in_ready);
     r->now = now;
-    if (r->role != RAFT_LEADER) {
-        snprintf(r->errmsg, sizeof(r->errmsg),
-                 "raft: not the leader (leader %llu)",
-                 (unsigned long long)r->leader.v);
-        return NAOS_EBUSY;
-    }
+    if (r->role != RAFT_LEADER)
+        return not_leader(r);
     if (r->nreads + r->ndone >= RAFT_MAX_READS) {
         snprintf(r->errmsg, sizeof(r->errmsg),
                  "raft: %d reads pending (max)", RAFT_MAX_READS);
@@ -1482,12 +1488,8 @@ propose(struct raft *r, uint32_t type, uint32_t version, const void *data,
                  r->cfg.max_entry_size);
         return NAOS_ETOOBIG;
     }
-    if (r->role != RAFT_LEADER) {
-        snprintf(r->errmsg, sizeof(r->errmsg),
-                 "raft: not the leader (leader %llu)",
-                 (unsigned long long)r->leader.v);
-        return NAOS_EBUSY;
-    }
+    if (r->role != RAFT_LEADER)
+        return not_leader(r);
     if (last_index(r) - r->commit >= r->cfg.max_uncommitted) {
         snprintf(r->errmsg, sizeof(r->errmsg),
                  "raft: %llu entries waiting for commit (max %zu)",
@@ -1970,12 +1972,8 @@ raft_change(struct raft *r, enum raft_change_kind kind, struct raft_id id,
 {
     NAOS_ASSERT(!r->in_ready);
     r->now = now;
-    if (r->role != RAFT_LEADER) {
-        snprintf(r->errmsg, sizeof(r->errmsg),
-                 "raft: not the leader (leader %llu)",
-                 (unsigned long long)r->leader.v);
-        return NAOS_EBUSY;
-    }
+    if (r->role != RAFT_LEADER)
+        return not_leader(r);
     /* the 2015 fix: not before this leader committed an entry of its term
      * (a change of a previous term may still be replaced) */
     if (r->commit < r->term_start) {
