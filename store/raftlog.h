@@ -88,8 +88,9 @@ int store_log_last_txn(struct store_txn *t, uint64_t *index, uint64_t *term);
  * the last entry of the log, which always stays so that the next append
  * continues its index (a log compacted this way starts above 1;
  * store_log_bounds reports where). For a log whose entries below `below`
- * are applied and needed by nobody: a one-voter cluster's
- * (node/cmd/cmdraft.h). TODO(#11) with more voters, behind a snapshot.
+ * are applied and needed by nobody (node/cmd/cmdraft.h: what every voter
+ * holds, and beyond that all but a budget; a voter further behind is
+ * sent a snapshot).
  * *count (may be NULL) gets the number deleted. */
 int store_log_compact_txn(struct store_txn *t, uint64_t below,
                           uint64_t *count);
@@ -128,8 +129,9 @@ int store_hard_get_txn(struct store_txn *t, struct store_hard *out);
 
 /* The voters of the cluster's first configuration, founded once
  * (node --bootstrap-expect) and kept in the meta table under
- * "raft_voters" as big-endian node ids. TODO(#11) membership changes
- * will move the configuration into the log. */
+ * "raft_voters" as big-endian node ids. They are the configuration until
+ * the first change; from then on the log's CONFIG entries are, and the
+ * applied one is kept in table `cluster` (store/conf.h). */
 #define STORE_MAX_VOTERS 9
 
 /* store_voters_get copies the stored voters into ids[0..max) and their

@@ -2,9 +2,9 @@
 /* snapshot.h: the applied cluster state as one stream, written from ONE
  * read transaction and loaded in ONE write transaction (all or nothing).
  * Used by `naos snapshot save` (the node dumps to a file, node_snapshot.c)
- * and `naos-node recover` (node/node_recover.c); made to be reused by a
- * later InstallSnapshot (TODO(#11)): the stream goes through a small
- * writer/reader interface, never a FILE*.
+ * `naos-node recover` (node/node_recover.c) and InstallSnapshot
+ * (node/node_raft_snap.c): the stream goes through a small writer/reader
+ * interface, never a FILE*.
  *
  * Format (version 1), every integer big-endian:
  *
