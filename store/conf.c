@@ -42,9 +42,12 @@ store_conf_get_txn(struct store_txn *t, struct store_conf *out)
                               "learners", nv, nl);
     }
     memset(out, 0, sizeof *out);
-    memcpy(out->voters, r->voters, r->n_voters * sizeof *r->voters);
+    /* (an empty repeated field is NULL: never handed to memcpy) */
+    for (size_t i = 0; i < r->n_voters; i++)
+        out->voters[i] = r->voters[i];
     out->nvoters = r->n_voters;
-    memcpy(out->learners, r->learners, r->n_learners * sizeof *r->learners);
+    for (size_t i = 0; i < r->n_learners; i++)
+        out->learners[i] = r->learners[i];
     out->nlearners = r->n_learners;
     out->index = r->index;
     store_pb_free(&r->base);
