@@ -35,7 +35,8 @@ static const char main_help[] =
     "                        write a consistent backup of the cluster state\n"
     "                        (restore: naos-node recover --from FILE)\n"
     "  keygen FILE [--force] write a new cluster key file (mode 0600)\n"
-    "  nodes                 show the cluster members and their health\n"
+    "  nodes                 show the cluster members and their health;\n"
+    "                        nodes remove NAME: a dead member out for good\n"
     "  ping                  check that naos-node answers\n"
     "  help [COMMAND]        show this help, or a command's\n"
     "\n" CLI_GLOBAL_HELP
