@@ -869,6 +869,9 @@ answer_metrics(struct node *n, struct http_response *res)
              (double)n->applied},
             {"naos_raft_elections_total", "counter",
              "Times this node stood for election.", (double)rst->elections},
+            {"naos_raft_prevotes_total", "counter",
+             "Pre-vote rounds this node started (each before an election "
+             "it may stand in).", (double)rst->prevotes},
             {"naos_raft_dropped_total", "counter",
              "Raft messages dropped as malformed, foreign or of an unknown "
              "sender.", (double)rst->dropped},

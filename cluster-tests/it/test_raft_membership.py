@@ -8,7 +8,6 @@ member, an unknown name, an agent and a lone node are refused with a
 clear error and nothing changed. The removed node restarted on its old
 data never disturbs the two: their leader and term stay. Every node is
 reaped by PID and its temp dirs removed."""
-import time
 import unittest
 
 from harness import (NAOS_BIN, FoundersTest, Node, gauge, wait_until,
@@ -68,7 +67,11 @@ class RaftMembership(FoundersTest):
 
         # the removed node back on its old data: it never disturbs them
         f.start_node()
-        time.sleep(3)  # long enough for its elections to have mattered
+        # it believes it still votes: once it has stood (a pre-vote round
+        # of its own), the two must be undisturbed
+        wait_until(lambda: gauge(f, "naos_raft_prevotes_total") >= 1,
+                   within(20), interval=0.1,
+                   msg="the removed node stood for election")
         self.assertEqual(gauge(leader, "naos_raft_leader"), 1)
         self.assertEqual(gauge(leader, "naos_raft_term"), term)
         self.deploy(leader, "c0")
