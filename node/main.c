@@ -41,8 +41,14 @@ static const char usage[] =
     "every message sealed with the cluster key): `start` founds a cluster\n"
     "(or rejoins the one its data directory belongs to), `join` joins one\n"
     "through any of the seed addresses (retrying with backoff until a seed\n"
-    "answers). `leave` asks the node on --run DIR to leave the cluster\n"
-    "gracefully (peers mark it `left`) and stop; SIGTERM does the same.\n"
+    "answers): with an empty --data, the cluster's leader takes the node in\n"
+    "as a learner (it receives the replicated log and runs deployments) and\n"
+    "promotes caught-up learners to voters, two at a time, until the\n"
+    "cluster has 3 voters (or as many as it was founded with). A name\n"
+    "another member has is refused (exit 100). Started again on its data,\n"
+    "a joined node rejoins its cluster. `leave` asks the node on --run DIR\n"
+    "to leave the cluster gracefully (peers mark it `left`) and stop;\n"
+    "SIGTERM does the same.\n"
     "A node that is not in a cluster refuses to leave (exit 100) and keeps\n"
     "running: stop it with SIGTERM.\n"
     "`recover` rebuilds a cluster of one voter from a snapshot file or a\n"
@@ -103,7 +109,9 @@ static const char usage[] =
     "  --advertise ADDR the address peers dial (default: the bound\n"
     "                   --listen address; required when it is 0.0.0.0)\n"
     "  --profile P      timing: " SWIM_PROFILE_HELP
-    "  --seeds A,B,...  with start: join through these addresses too\n"
+    "  --seeds A,B,...  with start: gossip through these addresses too\n"
+    "                   (the node keeps a log of its own unless it founds\n"
+    "                   one with --bootstrap-expect; `join` shares one)\n"
     "  --bootstrap-expect N\n"
     "                   with start: found a replicated cluster of N voters\n"
     "                   (3 or 5) once N nodes started this way with the same\n"
@@ -111,6 +119,8 @@ static const char usage[] =
     "                   --seeds). Commands are taken on the leader; before\n"
     "                   the cluster forms they are refused. Without it a\n"
     "                   node is a cluster of one voter\n"
+    "  --no-voter       with join: stay a learner, never a voter (a node\n"
+    "                   that runs work but takes no part in elections)\n"
     "  --label KEY=VALUE\n"
     "                   a label of this node, gossiped with its health and\n"
     "                   shown by `naos nodes`; `naos deploy --require\n"
@@ -225,6 +235,7 @@ cmd_start(int argc, char **argv, bool join)
         {"seeds", required_argument, NULL, 'S'},
         {"bootstrap-expect", required_argument, NULL, 0x105},
         {"label", required_argument, NULL, 0x106},
+        {"no-voter", no_argument, NULL, 0x107},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -338,6 +349,9 @@ cmd_start(int argc, char **argv, bool join)
             }
             cfg.bootstrap_expect = (unsigned)atoi(optarg);
             break;
+        case 0x107:
+            cfg.no_voter = true;
+            break;
         case 0x106: {
             struct spec_label one;
             if (spec_label_parse(&one, optarg, lerr, sizeof lerr) !=
@@ -358,6 +372,7 @@ cmd_start(int argc, char **argv, bool join)
             return EXIT_USAGE;
         }
     }
+    cfg.join = join;
     if (join) {
         for (; optind < argc; optind++)
             if (add_seeds(argv[optind], seeds, &nseeds) < 0) {
@@ -385,6 +400,11 @@ cmd_start(int argc, char **argv, bool join)
         (cfg.advertise_url && check_addr("--advertise", cfg.advertise_url) <
                                   0))
         return EXIT_USAGE;
+    if (cfg.no_voter && !join) {
+        fprintf(stderr, "naos-node: fatal: --no-voter goes with `join` (a "
+                "node that founds or runs alone is a voter)\n");
+        return EXIT_USAGE;
+    }
     if (cfg.bootstrap_expect && (join || cfg.listen_url == NULL ||
                                  nseeds == 0)) {
         fprintf(stderr, "naos-node: fatal: --bootstrap-expect goes with "

@@ -1396,6 +1396,10 @@ next_deadline(struct node *n)
     b = b < r ? b : r;
     r = node__relay_deadline(n);
     b = b < r ? b : r;
+    r = node__join_deadline(n);
+    b = b < r ? b : r;
+    r = node__promote_deadline(n);
+    b = b < r ? b : r;
     r = node__cluster_status_deadline(n);
     b = b < r ? b : r;
     naos_time c = node__events_deadline(n);
@@ -1422,6 +1426,7 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
     n->orphans = (struct proc_orphans_scan)PROC_ORPHANS_SCAN_ZERO;
     snprintf(n->name, sizeof n->name, "%s", cfg->name);
     n->bootstrap_expect = cfg->bootstrap_expect;
+    n->no_voter = cfg->no_voter;
     n->service_manager = cfg->service_manager ? *cfg->service_manager
                                               : PROC_SDNOTIFY_ZERO;
     if (cfg->nlabels > 0 &&
@@ -1613,8 +1618,8 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
         goto err;
     /* Which log this data directory can open, before the node joins the
      * gossip: one that cannot found is refused before anyone sees it. */
-    if ((rc = node__raft_voters(n, cfg->listen_url != NULL, errbuf,
-                                errlen)) != NAOS_OK)
+    if ((rc = node__raft_voters(n, cfg->listen_url != NULL, cfg->join,
+                                errbuf, errlen)) != NAOS_OK)
         goto err;
     if (cfg->listen_url &&
         ((rc = open_wire(n, cfg, errbuf, errlen)) != NAOS_OK ||
@@ -1682,6 +1687,8 @@ node_run(struct node *n)
          * next iteration's commit (the events' timer wakes the loop). */
         node__members_tick(n);
         node__raft_step(n);
+        node__join_step(n);
+        node__promote_step(n);
         node__cmd_step(n);
         node__forward_tick(n);
         node__relay_tick(n);

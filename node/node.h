@@ -37,6 +37,10 @@ struct node_config {
     unsigned bootstrap_expect; /* 0: one voter alone; 3 or 5: found a
                                   cluster with that many voters once they
                                   see each other (needs listen_url) */
+    bool join;              /* `naos-node join`: with an empty data
+                               directory, ask the cluster's leader to
+                               take this node in as a learner */
+    bool no_voter;          /* --no-voter: stay a learner */
     const struct spec_label *labels; /* --label KEY=VALUE, nlabels of them
                                (copied; spec_labels_check'd by node_open:
                                NAOS_EINVAL otherwise) */

@@ -98,10 +98,10 @@ static void
 report_keep(struct node *n, uint64_t node, const uint8_t *buf, size_t len)
 {
     struct node_report *slot = NULL;
-    for (size_t i = 0; i < NODE_VOTERS_MAX && slot == NULL; i++)
+    for (size_t i = 0; i < NODE_MEMBERS_MAX && slot == NULL; i++)
         if (n->reports[i].node == node)
             slot = &n->reports[i];
-    for (size_t i = 0; i < NODE_VOTERS_MAX && slot == NULL; i++)
+    for (size_t i = 0; i < NODE_MEMBERS_MAX && slot == NULL; i++)
         if (n->reports[i].node == 0)
             slot = &n->reports[i];
     uint8_t *copy = naos_alloc(len ? len : 1);
@@ -120,7 +120,7 @@ static Naos__V1__DeploymentStatus *
 last_report(struct node *n, struct ctl_reply *rep, uint64_t owner,
             const char *name, int64_t *age_ms)
 {
-    for (size_t i = 0; i < NODE_VOTERS_MAX; i++) {
+    for (size_t i = 0; i < NODE_MEMBERS_MAX; i++) {
         const struct node_report *r = &n->reports[i];
         if (r->node != owner || owner == 0)
             continue;
@@ -294,16 +294,18 @@ gather_busy(const struct node_gather *g)
     return g->req != NULL || g->http != NULL;
 }
 
-/* gather_start: asks every other live voter for its report; composes at
- * once when there is nobody to ask. */
+/* gather_start: asks every other live member for its report; composes
+ * at once when there is nobody to ask. */
 static void
 gather_start(struct node *n, struct node_gather *g)
 {
     g->deadline = n->r.now + STATUS_GATHER_MS;
-    /* ask every other voter that is alive (its placements or not: a
+    /* ask every other member that is alive (its placements or not: a
      * deploy being applied there may have started) */
-    for (size_t i = 0; i < n->nvoters; i++) {
-        uint64_t id = n->voters[i];
+    uint64_t ids[NODE_MEMBERS_MAX];
+    size_t nm = node__conf_members(n, ids);
+    for (size_t i = 0; i < nm; i++) {
+        uint64_t id = ids[i];
         uint32_t load;
         if (id == n->node_id || !node__members_live_load(n, id, &load))
             continue;
@@ -429,7 +431,7 @@ node__cluster_status_close(struct node *n)
         if (gather_busy(&n->gathers[i]))
             gather_free(&n->gathers[i]);
     }
-    for (size_t i = 0; i < NODE_VOTERS_MAX; i++) {
+    for (size_t i = 0; i < NODE_MEMBERS_MAX; i++) {
         naos_free(n->reports[i].buf);
         n->reports[i] = (struct node_report){0};
     }

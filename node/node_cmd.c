@@ -676,6 +676,12 @@ node__propose(struct node *n, const Naos__V1__Command *c,
                             "naos-node %s see each other; nothing changed, "
                             "try again once they do",
                             f.n, n->bootstrap_expect, n->name);
+        else if (rep && n->joining)
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
+                            "naos-node %s is joining the cluster: its "
+                            "leader has not taken it in yet (see its log); "
+                            "nothing changed, try again once `naos nodes` "
+                            "shows it as a learner or voter", n->name);
         else if (rep)
             ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
                             "naos-node %s is not taking commands yet",
@@ -898,9 +904,10 @@ node__cmd_open_log(struct node *n, const uint64_t *ids, size_t nv,
         NAOS_INFO("node", "applied commands %llu..%llu, committed before the "
                   "last stop", (unsigned long long)(from + 1),
                   (unsigned long long)caught_up);
-    if (nv > 1) {
+    if (n->replicated) {
         /* What this node applied may be behind what the cluster decided
-         * since: start nothing before the leader's commit index. */
+         * since (a cluster's member, a joiner's empty log): start nothing
+         * before the leader's commit index. */
         n->catching_up = true;
         n->leader_commit_seen = false;
         return NAOS_OK;

@@ -19,9 +19,10 @@
 static uint64_t
 member_named(struct node *n, const char *name)
 {
-    for (size_t i = 0; i < n->nvoters + n->nlearners; i++) {
-        uint64_t id = i < n->nvoters ? n->voters[i]
-                                     : n->learners[i - n->nvoters];
+    uint64_t ids[NODE_MEMBERS_MAX];
+    size_t nm = node__conf_members(n, ids);
+    for (size_t i = 0; i < nm; i++) {
+        uint64_t id = ids[i];
         char hex[17];
         snprintf(hex, sizeof hex, "%016" PRIx64, id);
         const char *known = node__members_name(n, id);

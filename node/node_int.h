@@ -191,6 +191,12 @@ struct node_fwd_job {
     struct ctl_reply rep;
 };
 
+/* The most voters a log has (STORE_MAX_VOTERS, SWIM_HEALTH_VOTERS_MAX). */
+#define NODE_VOTERS_MAX 9
+#define NODE_LEARNERS_MAX 8 /* RAFT_MAX_LEARNERS */
+/* Members of the configuration: voters and learners (node__conf_members). */
+#define NODE_MEMBERS_MAX (NODE_VOTERS_MAX + NODE_LEARNERS_MAX)
+
 /* `naos status` of a cluster (node_cluster_status.c): requests gathering
  * their owners' reports at once, and how long they wait for them. */
 #define STATUS_GATHERS 8
@@ -206,11 +212,11 @@ struct node_gather {
         uint64_t node, id;
         bool answered;
         Naos__V1__Reply *reply; /* heap (protobuf-c); NULL: none */
-    } ask[9];
+    } ask[NODE_MEMBERS_MAX];
 };
 
-/* The last `status --local` each other voter answered a gathering with
- * (packed Reply, one envelope at most: at most 9 x 1 MiB): the trees of
+/* The last `status --local` each other member answered a gathering with
+ * (packed Reply, one envelope at most: at most 16 x 1 MiB): the trees of
  * a node that stops answering are shown as it last reported them. */
 struct node_report {
     uint64_t node;   /* 0: free slot */
@@ -221,10 +227,6 @@ struct node_report {
 
 /* Deploys a leader keeps count of between its pick and their apply. */
 #define NODE_PICKS_MAX 64
-
-/* The most voters a log has (STORE_MAX_VOTERS, SWIM_HEALTH_VOTERS_MAX). */
-#define NODE_VOTERS_MAX 9
-#define NODE_LEARNERS_MAX 8 /* RAFT_MAX_LEARNERS */
 
 /* struct node_founders: what the members say about founding the log
  * (their gossiped health; node__members_founders). */
@@ -363,6 +365,19 @@ struct node {
     /* The replicated log's glue (node_raft.c). */
     unsigned bootstrap_expect; /* --bootstrap-expect; 0: one voter */
     bool forming;           /* waiting for the founders to see each other */
+    /* `naos-node join` with an empty data directory: no log until the
+     * leader has taken this node in as a learner (node_join.c) */
+    bool joining;
+    bool no_voter;          /* --no-voter: never promoted (gossiped) */
+    naos_time join_next;    /* when to ask again */
+    naos_time join_backoff;
+    uint64_t join_hint;     /* who last said it leads (0: none) */
+    size_t join_turn;       /* which member to ask next */
+    uint64_t join_founding[NODE_VOTERS_MAX]; /* taken in: the log opens */
+    size_t join_nfounding;  /* with these at the next step (0: not yet) */
+    naos_time join_logged;
+    naos_time promote_next; /* the leader looks again (node_promote.c) */
+    naos_time promote_logged;
     naos_time forming_logged;
     int forming_said;       /* what was logged then (node_raft.c) */
     /* the founders seen last, since when (they must stay the same for
@@ -407,7 +422,7 @@ struct node {
     uint64_t relay_seq, relayed; /* commands relayed to the leader */
     struct node_gather gathers[STATUS_GATHERS];
     uint64_t gather_seq;
-    struct node_report reports[NODE_VOTERS_MAX]; /* node_cluster_status.c */
+    struct node_report reports[NODE_MEMBERS_MAX]; /* node_cluster_status.c */
     struct node_report http_status; /* the last cluster status answered over
                                        HTTP (node_http.c): reused for 1 s */
     char name_buf[24];      /* node__node_name of an unknown id */
@@ -503,6 +518,13 @@ bool node__members_live_load(struct node *n, uint64_t id,
  * (0: none, no health yet, or a health refused as malformed). */
 size_t node__members_labels(struct node *n, uint64_t id,
                             struct spec_label *out);
+/* node__conf_members copies the members of the configuration in effect
+ * (voters, then learners) into ids (NODE_MEMBERS_MAX) and returns how
+ * many: the nodes that hold the log, run deployments and report status. */
+size_t node__conf_members(const struct node *n, uint64_t *ids);
+/* node__members_no_voter: member id said --no-voter in its last gossiped
+ * health (this node: its own option). */
+bool node__members_no_voter(struct node *n, uint64_t id);
 /* node__members_addr / _name: a member's advertised address and name, or
  * NULL when membership does not know it. */
 const char *node__members_addr(struct node *n, uint64_t id);
@@ -623,11 +645,12 @@ void node__cmd_snapshot_installed(struct node *n, uint64_t index,
 /* The replicated log's glue (node_raft.c). */
 /* node__raft_voters sets the voters to open the log with (n->voters,
  * n->nvoters): the founded configuration, or this node alone; none while
- * --bootstrap-expect waits for the founders (n->forming). Called before
+ * --bootstrap-expect waits for the founders (n->forming) or while `join`
+ * (join) waits to be taken in (n->joining, node_join.c). Called before
  * the node joins the gossip (listening: it will), so that a data
  * directory that cannot found is refused before anyone sees the node.
  * err gets a sentence. */
-int node__raft_voters(struct node *n, bool listening, char *err,
+int node__raft_voters(struct node *n, bool listening, bool join, char *err,
                       size_t errlen);
 /* node__raft_step: founding, the core's timers, then a flush. */
 void node__raft_step(struct node *n);
@@ -704,6 +727,26 @@ void node__forward_close(struct node *n);
 void node__nodes_remove(struct node *n, struct ctl_req *creq,
                         const Naos__V1__NodesRemoveRequest *req,
                         struct ctl_reply *rep);
+
+/* ---- node_join.c: a new node joins the cluster's log as a learner ---- */
+
+#define NODE_JOIN_TYPE 102u       /* JoinRequest (proto/forward.proto) */
+#define NODE_JOIN_REPLY_TYPE 103u /* JoinReply */
+/* node__join_recv takes a join request (any member: the leader answers,
+ * the others say who leads) or its reply (the joiner). false: not one. */
+bool node__join_recv(struct node *n, const struct wire_msg *m);
+/* node__join_step: a joining node asks again when it is time (each loop
+ * iteration). */
+void node__join_step(struct node *n);
+naos_time node__join_deadline(const struct node *n);
+
+/* ---- node_promote.c: learners become voters up to the target ---- */
+
+/* node__promote_step (each loop iteration): the leader promotes a live,
+ * caught-up learner when that brings the voters towards their target
+ * without leaving them at an even count (node_promote.c). */
+void node__promote_step(struct node *n);
+naos_time node__promote_deadline(const struct node *n);
 
 /* ---- node_raft_snap.c: snapshots for a voter behind the log ---- */
 

@@ -201,6 +201,7 @@ node__health_tally(struct node *n, struct swim_health *h)
         h->nvoters = (uint32_t)n->nvoters;
         memcpy(h->voters, n->voters, n->nvoters * sizeof *n->voters);
     }
+    h->no_voter = n->no_voter;
     /* the labels never change while the node runs: every blob has them */
     h->nlabels = (uint32_t)n->nlabels;
     memcpy(h->labels, n->labels, n->nlabels * sizeof *n->labels);
@@ -1047,6 +1048,18 @@ node__members_live_load(struct node *n, uint64_t id, uint32_t *load_centi)
         swim_pb_health_unpack(&h, m->health, m->health_len) == NAOS_OK)
         *load_centi = h.load_centi;
     return true;
+}
+
+bool
+node__members_no_voter(struct node *n, uint64_t id)
+{
+    if (id == n->node_id)
+        return n->no_voter;
+    const struct swim_member *m = member_by_id(n, id);
+    struct swim_health h;
+    return m != NULL && m->health_len != 0 &&
+           swim_pb_health_unpack(&h, m->health, m->health_len) == NAOS_OK &&
+           h.no_voter;
 }
 
 size_t

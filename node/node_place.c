@@ -19,17 +19,18 @@ int
 node__place(struct node *n, const char *on, const struct spec_label *require,
             size_t nreq, uint64_t *node_id, char *err, size_t errlen)
 {
-    struct placement_candidate c[NODE_VOTERS_MAX];
-    /* the others' labels, from their last health (static: 18 KiB, 9 x 16
-     * x 128; reactor thread only) */
-    static struct spec_label labels[NODE_VOTERS_MAX][SPEC_LABELS_MAX];
-    size_t nc = n->nvoters;
+    struct placement_candidate c[NODE_MEMBERS_MAX];
+    /* the others' labels, from their last health (static: 34 KiB, 17 x
+     * 16 x 128; reactor thread only) */
+    static struct spec_label labels[NODE_MEMBERS_MAX][SPEC_LABELS_MAX];
+    uint64_t ids[NODE_MEMBERS_MAX];
+    size_t nc = node__conf_members(n, ids); /* voters and learners alike */
     if (nc == 0) {
         snprintf(err, errlen, "the cluster is forming; nothing changed");
         return NAOS_EBUSY;
     }
     for (size_t i = 0; i < nc; i++) {
-        uint64_t id = n->voters[i];
+        uint64_t id = ids[i];
         c[i] = (struct placement_candidate){.id = id};
         if (id == n->node_id) {
             c[i].name = n->name;

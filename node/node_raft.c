@@ -192,8 +192,20 @@ node__raft_conf_sync(struct node *n)
     node__members_health_now(n); /* the voters are gossiped */
 }
 
+size_t
+node__conf_members(const struct node *n, uint64_t *ids)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n->nvoters; i++)
+        ids[k++] = n->voters[i];
+    for (size_t i = 0; i < n->nlearners; i++)
+        ids[k++] = n->learners[i];
+    return k;
+}
+
 int
-node__raft_voters(struct node *n, bool listening, char *err, size_t errlen)
+node__raft_voters(struct node *n, bool listening, bool join, char *err,
+                  size_t errlen)
 {
     size_t k = 0;
     int rc = store_voters_get(n->store, n->voters, NODE_VOTERS_MAX, &k);
@@ -211,12 +223,20 @@ node__raft_voters(struct node *n, bool listening, char *err, size_t errlen)
         n->nvoters = k;
         return NAOS_OK;
     }
-    if (n->bootstrap_expect > 1) {
+    if (n->bootstrap_expect > 1 || join) {
         uint64_t last = 0;
         if ((rc = store_log_bounds(n->store, NULL, &last)) != NAOS_OK) {
             snprintf(err, errlen, "cannot read the log: %s",
                      store_errmsg(n->store));
             return rc;
+        }
+        if (last > 0 && join) {
+            snprintf(err, errlen, "`join` takes this node into a cluster's "
+                     "log, but this data directory holds the log of a node "
+                     "that ran alone (%llu entries, its own deployments): "
+                     "join with an empty --data directory, or run this one "
+                     "alone with `naos-node start`", (unsigned long long)last);
+            return NAOS_EINVAL;
         }
         if (last > 0) {
             snprintf(err, errlen, "--bootstrap-expect founds a new cluster, "
@@ -224,6 +244,13 @@ node__raft_voters(struct node *n, bool listening, char *err, size_t errlen)
                      "ran alone (%llu entries): start the founders with "
                      "empty --data directories", (unsigned long long)last);
             return NAOS_EINVAL;
+        }
+        if (join) {
+            n->joining = true;
+            n->nvoters = 0;
+            NAOS_INFO("join", "joining a cluster: asking its leader to take "
+                      "this node in as a learner");
+            return NAOS_OK;
         }
         n->forming = true;
         n->nvoters = 0;

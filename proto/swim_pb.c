@@ -216,6 +216,7 @@ swim_pb_health_pack(const struct swim_health *h, uint8_t *buf, size_t cap,
     ph.agents_node_trouble = h->agents_node_trouble;
     ph.deployments_failed = h->deployments_failed;
     ph.bootstrap_expect = h->bootstrap_expect;
+    ph.no_voter = h->no_voter;
     if (h->nvoters > SWIM_HEALTH_VOTERS_MAX)
         return NAOS_EINVAL;
     ph.n_voters = h->nvoters;
@@ -258,6 +259,7 @@ swim_pb_health_unpack(struct swim_health *h, const uint8_t *buf, size_t len)
     h->agents_node_trouble = ph->agents_node_trouble;
     h->deployments_failed = ph->deployments_failed;
     h->bootstrap_expect = ph->bootstrap_expect;
+    h->no_voter = ph->no_voter;
     bool bad = ph->n_voters > SWIM_HEALTH_VOTERS_MAX;
     for (size_t i = 0; !bad && i < ph->n_voters; i++) {
         bad = ph->voters[i] == 0;

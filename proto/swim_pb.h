@@ -71,11 +71,12 @@ struct swim_health {
     uint64_t voters[SWIM_HEALTH_VOTERS_MAX];
     uint32_t nlabels; /* the node's --label KEY=VALUE, in their order */
     struct spec_label labels[SPEC_LABELS_MAX];
+    bool no_voter; /* --no-voter: never promoted */
 };
 
 /* swim_pb_health_pack packs h (borrowed) into buf[0..cap) and sets *len
- * (<= 739 bytes: eight fields of at most 6, nine voters of 9 and their
- * key (131), and the labels: at most 7 + key + value bytes each, the
+ * (<= 741 bytes: eight fields of at most 6, nine voters of 9 and their
+ * key (131), no_voter (2), and the labels: at most 7 + key + value bytes each, the
  * KEY=VALUE texts together at most SPEC_LABELS_TEXT_MAX, so at most
  * 512 + 6 * 16 = 608; SWIM_HEALTH_MAX always suffices). NAOS_OK,
  * NAOS_EINVAL (more than SWIM_HEALTH_VOTERS_MAX voters, or labels that

@@ -144,7 +144,15 @@ test_hostile(void)
 static void
 test_health(void)
 {
-    struct swim_health h = {3, 1, 2, 4, 175, 6, 1, 0, 0, {0}, 0, {{"", ""}}}, g;
+    struct swim_health h, g;
+    memset(&h, 0, sizeof h); /* padding too: compared whole below */
+    h.agents_running = 3;
+    h.agents_restarting = 1;
+    h.agents_failed = 2;
+    h.deployments = 4;
+    h.load_centi = 175;
+    h.agents_node_trouble = 6;
+    h.deployments_failed = 1;
     uint8_t buf[SWIM_HEALTH_MAX];
     size_t len;
     NT_EQ_INT(swim_pb_health_pack(&h, buf, sizeof buf, &len), NAOS_OK);
@@ -156,7 +164,8 @@ test_health(void)
      * the header's bound, and SWIM_HEALTH_MAX. */
     struct swim_health big = {UINT32_MAX, UINT32_MAX, UINT32_MAX, UINT32_MAX,
                               UINT32_MAX, UINT32_MAX, UINT32_MAX, UINT32_MAX,
-                              SWIM_HEALTH_VOTERS_MAX, {0}, 0, {{"", ""}}};
+                              SWIM_HEALTH_VOTERS_MAX, {0}, 0, {{"", ""}},
+                              false};
     for (size_t i = 0; i < SWIM_HEALTH_VOTERS_MAX; i++)
         big.voters[i] = UINT64_MAX - i;
     NT_EQ_INT(swim_pb_health_pack(&big, buf, sizeof buf, &len), NAOS_OK);
@@ -215,13 +224,15 @@ test_health_labels(void)
     /* The largest: every count and voter at its top, 16 labels whose
      * KEY=VALUE texts fill SPEC_LABELS_TEXT_MAX (15 + 1 + 16 bytes each;
      * fewer, longer labels pack smaller), or four at 63 + 63 and one
-     * more of 1 + 2. Both within the header's 739 and SWIM_HEALTH_MAX. */
+     * more of 1 + 2, and no_voter. Both within the header's 741 and
+     * SWIM_HEALTH_MAX. */
     struct swim_health big;
     for (int shape = 0; shape < 2; shape++) {
         memset(&big, 0xff, offsetof(struct swim_health, nvoters));
         big.nvoters = SWIM_HEALTH_VOTERS_MAX;
         for (size_t i = 0; i < SWIM_HEALTH_VOTERS_MAX; i++)
             big.voters[i] = UINT64_MAX - i;
+        big.no_voter = true;
         big.nlabels = shape == 0 ? SPEC_LABELS_MAX : 5;
         for (size_t i = 0; i < big.nlabels; i++) {
             size_t kl = shape == 0 ? 15 : i < 4 ? 63 : 1;
@@ -233,8 +244,9 @@ test_health_labels(void)
         }
         NT_EQ_INT(swim_pb_health_pack(&big, buf, sizeof buf, &len), NAOS_OK);
         printf("  largest health, shape %d: %zu bytes\n", shape, len);
-        NT_TRUE(len <= 739);
+        NT_TRUE(len <= 741);
         NT_EQ_INT(swim_pb_health_unpack(&g, buf, len), NAOS_OK);
+        NT_TRUE(g.no_voter);
         NT_EQ_INT(g.nlabels, big.nlabels);
         NT_EQ_STR(g.labels[big.nlabels - 1].key,
                   big.labels[big.nlabels - 1].key);

@@ -170,8 +170,8 @@ class Members(unittest.TestCase):
     def test_health_shows_agents(self):
         seed = self.nodes[0]
         try:
-            seed.deploy("a", ["sleep", "1000"])
-            seed.deploy("b", ["sleep", "1000"])
+            seed.deploy("a", ["sleep", "1000"], "--on", "m0")
+            seed.deploy("b", ["sleep", "1000"], "--on", "m0")
             seed.wait_state("a", "running")
             seed.wait_state("b", "running")
 
@@ -258,7 +258,7 @@ class Members(unittest.TestCase):
                     "deployments", 0)
             deps = {o.name: seed_deps(o) for o in others}
             try:
-                seed.deploy("barrier", ["sleep", "1000"])
+                seed.deploy("barrier", ["sleep", "1000"], "--on", "m0")
                 for o in others:
                     wait_until(lambda: seed_deps(o) > deps[o.name],
                                within(10),

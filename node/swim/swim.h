@@ -123,7 +123,7 @@ struct swim_id {
 #define SWIM_NAME_MAX 64      /* name bytes including the NUL */
 #define SWIM_ADDR_MAX 128     /* address bytes including the NUL */
 #define SWIM_HEALTH_MAX 768   /* health blob bytes: NodeHealth with 16
-                              * labels at their bounds packs to <= 739
+                              * labels at their bounds packs to <= 741
                               * (proto/swim_pb.h); a health update then
                               * still fits the default piggyback budget
                               * (1 KiB) */

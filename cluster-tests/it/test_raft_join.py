@@ -1,0 +1,172 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Growing a cluster with `naos-node join` on real nodes (loopback): a
+node started alone is a cluster of one voter; a node that joins it with
+an empty data directory is taken in as a learner, receives the log (the
+deployments made before it came) and a deployment can be placed on it;
+with a second learner caught up, the leader promotes both, back to back,
+to 3 voters; the cluster then survives the founder's SIGKILL. A join
+under a name another member has is refused (exit 100, the name and what
+to do said) until that member is removed; --no-voter keeps a node a
+learner; `join` on the data of a node that ran alone is refused before
+it starts. Every node is reaped by PID and its temp dirs removed."""
+import os
+import shutil
+import signal
+import tempfile
+import time
+import unittest
+
+from harness import (Node, exit_all, free_tcp_ports, gauge, keygen,
+                     wait_until, within)
+
+
+class RaftJoin(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="nrjoin", dir="/tmp")
+        self.key = keygen(os.path.join(self.dir, "cluster.key"))
+        self.started = []
+
+    def tearDown(self):
+        problems = exit_all(self.started)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        if problems:
+            raise AssertionError("teardown: " + "; ".join(problems))
+
+    def node(self, name, join=None, extra=()):
+        addr = "tcp://127.0.0.1:%d" % free_tcp_ports(1)[0]
+        n = Node(name=name, command=("join", join) if join else ("start",),
+                 extra_args=["--listen", addr, "--key", self.key, *extra])
+        n.addr = addr
+        n.__enter__()
+        self.started.append(n)
+        return n
+
+    def roles(self, via):
+        return {name: m.get("role") or ""
+                for name, m in via.members().items()
+                if m.get("state") == "alive"}
+
+    def wait_roles(self, via, want):
+        wait_until(lambda: all(self.roles(via).get(k) == v
+                               for k, v in want.items()),
+                   within(20), interval=0.1,
+                   msg="%s sees roles %r (last %r)" % (via.name, want,
+                                                        self.roles(via)))
+
+    def naos_ready(self, via, *args):
+        """`naos ARGS`, asked again while via says to try again (exit 1:
+        a leader not ready, a node still catching up)."""
+        deadline = time.monotonic() + within(15)
+        while True:
+            r = via.naos(*args)
+            if (r.code != 1 or "try again" not in r.err or
+                    time.monotonic() > deadline):
+                return r
+            time.sleep(0.1)  # a backoff between attempts, not a wait
+
+    def test_join_learner_then_three_voters(self):
+        a = self.node("ja")
+        r = a.naos("deploy", "early", "--no-wait", "--", "sleep", "1000")
+        self.assertEqual(r.code, 0, r)
+        self.assertEqual(gauge(a, "naos_raft_voters"), 1)
+
+        b = self.node("jb", join=a.addr)
+        # one learner: no promotion (2 voters would tolerate no failure)
+        self.wait_roles(a, {"ja": "leader", "jb": "learner"})
+        self.wait_roles(b, {"ja": "leader", "jb": "learner"})
+        wait_until(lambda: "early" in b.naos("status").out, within(10),
+                   interval=0.1, msg="jb's status shows early")
+        # placed on the learner: it runs work
+        r = self.naos_ready(b, "deploy", "onb", "--on", "jb", "--no-wait",
+                            "--", "sleep", "1000")
+        self.assertEqual(r.code, 0, r)
+        b.wait_state("onb", "running")
+        time.sleep(1.0)  # a promotion would have happened by now
+        self.assertEqual(gauge(a, "naos_raft_voters"), 1)
+        self.assertTrue(any("adding jb" in line
+                            for line in a.read_node_log().splitlines()),
+                        a.read_node_log()[-2000:])
+
+        # a second learner: both promoted, back to back
+        c = self.node("jc", join=a.addr)
+        for n in (a, b, c):
+            self.wait_roles(n, {"ja": "leader", "jb": "voter",
+                                "jc": "voter"})
+            wait_until(lambda n=n: gauge(n, "naos_raft_voters") == 3,
+                       within(10), interval=0.1,
+                       msg="%s counts 3 voters" % n.name)
+        r = self.naos_ready(c, "deploy", "later", "--no-wait", "--", "sleep",
+                            "1000")
+        self.assertEqual(r.code, 0, r)
+        for n in (a, b, c):
+            wait_until(lambda n=n: all(x in n.naos("status").out
+                                       for x in ("early", "onb", "later")),
+                       within(10), interval=0.1,
+                       msg="%s's status shows every deployment" % n.name)
+
+        # the founder dies: the two others elect a leader and go on
+        a.kill9()
+        wait_until(lambda: gauge(b, "naos_raft_leader") == 1 or
+                   gauge(c, "naos_raft_leader") == 1, within(20),
+                   interval=0.1, msg="a new leader among jb and jc")
+        r = self.naos_ready(b, "deploy", "after", "--on", "jc", "--no-wait",
+                            "--", "sleep", "1000")
+        self.assertEqual(r.code, 0, r)
+        c.wait_state("after", "running")
+
+    def test_name_taken_until_removed(self):
+        a = self.node("na")
+        b = self.node("nb", join=a.addr)
+        self.wait_roles(a, {"na": "leader", "nb": "learner"})
+        b.kill9()
+        wait_until(lambda: a.members()["nb"]["state"] == "dead",
+                   within(20), interval=0.1, msg="nb seen dead")
+        # a new node (empty data: a new id) under nb's name: refused
+        b2 = self.node("nb", join=a.addr)
+        wait_until(lambda: b2.proc.poll() is not None, within(20),
+                   interval=0.1, msg="the second nb stops")
+        self.assertEqual(b2.proc.returncode, 100, b2.read_node_log())
+        log = b2.read_node_log()
+        self.assertIn("the name nb is taken by member", log)
+        self.assertIn("naos nodes remove nb", log)
+        b2.proc = None
+        b2.node_log.close()
+        # nothing changed on the cluster
+        self.assertEqual(self.roles(a).get("na"), "leader")
+        self.assertEqual(gauge(a, "naos_raft_voters"), 1)
+        # removed for good, the name is free again
+        r = a.naos("nodes", "remove", "nb")
+        self.assertEqual(r.code, 0, r)
+        b3 = self.node("nb", join=a.addr)
+        self.wait_roles(a, {"na": "leader", "nb": "learner"})
+        self.assertIsNone(b3.proc.poll())
+
+    def test_no_voter_stays_learner(self):
+        a = self.node("va")
+        b = self.node("vb", join=a.addr, extra=["--no-voter"])
+        c = self.node("vc", join=a.addr, extra=["--no-voter"])
+        self.wait_roles(a, {"va": "leader", "vb": "learner",
+                            "vc": "learner"})
+        time.sleep(1.5)  # three promotion looks
+        self.assertEqual(gauge(a, "naos_raft_voters"), 1)
+        self.assertEqual(self.roles(c).get("vb"), "learner")
+
+    def test_join_refuses_a_lone_nodes_data(self):
+        a = self.node("la")
+        lone = self.node("lone")
+        r = lone.naos("deploy", "mine", "--no-wait", "--", "sleep", "1000")
+        self.assertEqual(r.code, 0, r)
+        lone.stop_node()
+        self.started.remove(lone)
+        lone.command = ["join", a.addr]
+        with self.assertRaises(AssertionError) as e:
+            lone.start_node()
+        self.assertIn("exited with 100", str(e.exception))
+        self.assertIn("holds the log of a node that ran alone",
+                      str(e.exception))
+        lone.proc = None
+        shutil.rmtree(lone.dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    unittest.main()
