@@ -119,6 +119,9 @@ static const char usage[] =
     "                   --seeds). Commands are taken on the leader; before\n"
     "                   the cluster forms they are refused. Without it a\n"
     "                   node is a cluster of one voter\n"
+    "  --voters N       with start, when founding: the voters the cluster\n"
+    "                   keeps, 1, 3 or 5 (default 3, or the founders' count\n"
+    "                   when more): the leader promotes learners up to it\n"
     "  --no-voter       with join: stay a learner, never a voter (a node\n"
     "                   that runs work but takes no part in elections)\n"
     "  --label KEY=VALUE\n"
@@ -236,6 +239,7 @@ cmd_start(int argc, char **argv, bool join)
         {"bootstrap-expect", required_argument, NULL, 0x105},
         {"label", required_argument, NULL, 0x106},
         {"no-voter", no_argument, NULL, 0x107},
+        {"voters", required_argument, NULL, 0x108},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -352,6 +356,16 @@ cmd_start(int argc, char **argv, bool join)
         case 0x107:
             cfg.no_voter = true;
             break;
+        case 0x108:
+            if (strcmp(optarg, "1") != 0 && strcmp(optarg, "3") != 0 &&
+                strcmp(optarg, "5") != 0) {
+                fprintf(stderr, "naos-node: fatal: --voters: expected 1, 3 "
+                        "or 5 (the voters the cluster keeps), got \"%s\"\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            cfg.voters = (unsigned)atoi(optarg);
+            break;
         case 0x106: {
             struct spec_label one;
             if (spec_label_parse(&one, optarg, lerr, sizeof lerr) !=
@@ -400,6 +414,18 @@ cmd_start(int argc, char **argv, bool join)
         (cfg.advertise_url && check_addr("--advertise", cfg.advertise_url) <
                                   0))
         return EXIT_USAGE;
+    if (cfg.voters && join) {
+        fprintf(stderr, "naos-node: fatal: --voters goes with `start` (it "
+                "is the founders' choice; a node that joins takes its "
+                "cluster's)\n");
+        return EXIT_USAGE;
+    }
+    if (cfg.voters && cfg.bootstrap_expect > cfg.voters) {
+        fprintf(stderr, "naos-node: fatal: --voters %u is fewer than the %u "
+                "founders of --bootstrap-expect: give at least as many\n",
+                cfg.voters, cfg.bootstrap_expect);
+        return EXIT_USAGE;
+    }
     if (cfg.no_voter && !join) {
         fprintf(stderr, "naos-node: fatal: --no-voter goes with `join` (a "
                 "node that founds or runs alone is a voter)\n");

@@ -41,6 +41,9 @@ struct node_config {
                                directory, ask the cluster's leader to
                                take this node in as a learner */
     bool no_voter;          /* --no-voter: stay a learner */
+    unsigned voters;        /* --voters N (1, 3, 5): the voter target
+                               recorded when the cluster is founded;
+                               0: not given */
     const struct spec_label *labels; /* --label KEY=VALUE, nlabels of them
                                (copied; spec_labels_check'd by node_open:
                                NAOS_EINVAL otherwise) */

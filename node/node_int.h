@@ -369,12 +369,14 @@ struct node {
      * leader has taken this node in as a learner (node_join.c) */
     bool joining;
     bool no_voter;          /* --no-voter: never promoted (gossiped) */
+    unsigned voters_opt;    /* --voters N, or 0 */
     naos_time join_next;    /* when to ask again */
     naos_time join_backoff;
     uint64_t join_hint;     /* who last said it leads (0: none) */
     size_t join_turn;       /* which member to ask next */
     uint64_t join_founding[NODE_VOTERS_MAX]; /* taken in: the log opens */
     size_t join_nfounding;  /* with these at the next step (0: not yet) */
+    unsigned join_target;   /* and the cluster's voter target (0: none) */
     naos_time join_logged;
     naos_time promote_next; /* the leader looks again (node_promote.c) */
     naos_time promote_logged;

@@ -123,7 +123,9 @@ join_open(struct node *n)
     uint64_t ids[NODE_VOTERS_MAX];
     size_t nv = n->join_nfounding;
     memcpy(ids, n->join_founding, nv * sizeof *ids);
-    if (store_voters_set(n->store, ids, nv) != NAOS_OK) {
+    if (store_voters_set(n->store, ids, nv) != NAOS_OK ||
+        (n->join_target != 0 &&
+         store_voter_target_set(n->store, n->join_target) != NAOS_OK)) {
         if (store_is_failed(n->store))
             node__cmd_fatal(n, "cannot record the cluster's voters");
         else
@@ -166,6 +168,8 @@ join_accepted(struct node *n, uint64_t from, const Naos__V1__JoinReply *r)
     }
     memcpy(n->join_founding, r->founding_voters, nv * sizeof(uint64_t));
     n->join_nfounding = nv;
+    n->join_target = r->voter_target <= NODE_VOTERS_MAX ? r->voter_target
+                                                        : 0;
     n->join_hint = from;
     n->join_next = n->r.now; /* the step opens the log */
 }
@@ -307,6 +311,9 @@ on_request(struct node *n, const struct wire_msg *m,
             uint64_t ids[NODE_VOTERS_MAX];
             r.n_founding_voters = founding(n, ids);
             r.founding_voters = ids;
+            unsigned target = 0;
+            if (store_voter_target_get(n->store, &target) == NAOS_OK)
+                r.voter_target = target;
             r.added = r.n_founding_voters > 0;
             if (!r.added)
                 r.code = NAOS__V1__ERROR_CODE__BUSY;

@@ -2,8 +2,10 @@
 /* node_promote.c: the voter target (docs/architecture.md "Raft-lite",
  * Membership). The leader promotes learners that are alive, have caught
  * up with its log and did not say --no-voter, one change at a time, until
- * the voters reach the target: 3, or the founding count when more (a
- * cluster founded with --bootstrap-expect 5 keeps 5). It never leaves
+ * the voters reach the target: `naos-node start --voters N` (1, 3 or 5)
+ * as recorded when the cluster was founded (and copied by each joiner),
+ * else 3, or the founding count when more (a cluster founded with
+ * --bootstrap-expect 5 keeps 5). It never leaves
  * the voters at an even count when it can help it: from an odd count it
  * promotes only when two learners qualify, and the second goes as soon as
  * the first change is committed (an even count tolerates no more
@@ -27,10 +29,14 @@
 #define PROMOTE_SLACK 64
 #define VOTER_TARGET_MIN 3
 
-/* voter_target: 3, or the founding voters' count when more. */
+/* voter_target: `--voters N` as recorded at founding; else 3, or the
+ * founding voters' count when more. */
 static size_t
 voter_target(struct node *n)
 {
+    unsigned t = 0;
+    if (store_voter_target_get(n->store, &t) == NAOS_OK && t != 0)
+        return t;
     uint64_t ids[NODE_VOTERS_MAX];
     size_t k = 0;
     if (store_voters_get(n->store, ids, NODE_VOTERS_MAX, &k) != NAOS_OK)

@@ -203,6 +203,29 @@ node__conf_members(const struct node *n, uint64_t *ids)
     return k;
 }
 
+/* voter_target_record: --voters N is the cluster's voter target,
+ * recorded once (at founding, or the first start that gives it); a data
+ * directory whose cluster has another is refused. */
+static int
+voter_target_record(struct node *n, char *err, size_t errlen)
+{
+    unsigned cur = 0;
+    int rc = store_voter_target_get(n->store, &cur);
+    if (rc == NAOS_OK && cur != 0 && cur != n->voters_opt) {
+        snprintf(err, errlen, "--voters %u: this data directory's cluster "
+                 "keeps %u voters, recorded when it was founded: start it "
+                 "without --voters (or with --voters %u)", n->voters_opt, cur,
+                 cur);
+        return NAOS_EINVAL;
+    }
+    if (rc == NAOS_OK && cur == 0)
+        rc = store_voter_target_set(n->store, n->voters_opt);
+    if (rc != NAOS_OK)
+        snprintf(err, errlen, "cannot record the voter target: %s",
+                 store_errmsg(n->store));
+    return rc;
+}
+
 int
 node__raft_voters(struct node *n, bool listening, bool join, char *err,
                   size_t errlen)
@@ -214,6 +237,9 @@ node__raft_voters(struct node *n, bool listening, bool join, char *err,
                  store_errmsg(n->store));
         return rc;
     }
+    if (n->voters_opt != 0 &&
+        (rc = voter_target_record(n, err, errlen)) != NAOS_OK)
+        return rc;
     if (k > 0) {
         if (k > 1 && !listening) {
             snprintf(err, errlen, "this data directory belongs to a cluster "

@@ -568,6 +568,69 @@ store_voters_set(struct store *s, const uint64_t *ids, size_t n)
     return store_write(s, voters_write_fn, &a);
 }
 
+/* ---- the voter target ---------------------------------------------------- */
+
+#define TARGET_KEY "raft_voter_target"
+
+static int
+target_get_txn(struct store_txn *t, unsigned *target)
+{
+    const void *v;
+    size_t vlen;
+    int err = store_txn_get(t, STORE_META, TARGET_KEY, strlen(TARGET_KEY), &v,
+                            &vlen);
+    if (err == NAOS_ENOTFOUND) {
+        *target = 0;
+        return NAOS_OK;
+    }
+    if (err != NAOS_OK)
+        return err;
+    uint64_t x = vlen == 8 ? store_be64_get(v) : 0;
+    if (x < 1 || x > STORE_MAX_VOTERS)
+        return store_txn_fail(t, NAOS_ESTORE, "store: %s of %zu bytes (%llu)",
+                              TARGET_KEY, vlen, (unsigned long long)x);
+    *target = (unsigned)x;
+    return NAOS_OK;
+}
+
+static int
+target_read_fn(struct store_txn *t, void *arg)
+{
+    return target_get_txn(t, arg);
+}
+
+int
+store_voter_target_get(struct store *s, unsigned *target)
+{
+    return store_read(s, target_read_fn, target);
+}
+
+static int
+target_write_fn(struct store_txn *t, void *arg)
+{
+    unsigned want = *(const unsigned *)arg, cur = 0;
+    int err = target_get_txn(t, &cur);
+    if (err != NAOS_OK)
+        return err;
+    if (cur != 0)
+        return cur == want ? NAOS_OK
+                           : store_txn_fail(t, NAOS_EEXIST, "store: a voter "
+                                            "target of %u is recorded", cur);
+    unsigned char b[8];
+    store_be64_put(b, want);
+    return store_txn_put(t, STORE_META, TARGET_KEY, strlen(TARGET_KEY), b,
+                         sizeof b, 0);
+}
+
+int
+store_voter_target_set(struct store *s, unsigned target)
+{
+    if (target < 1 || target > STORE_MAX_VOTERS)
+        return store_fail(s, NAOS_EINVAL, "store: a voter target of %u "
+                          "(1..%d)", target, STORE_MAX_VOTERS);
+    return store_write(s, target_write_fn, &target);
+}
+
 /* ---- rebuilding ---------------------------------------------------------- */
 
 /* log_replace: the whole log becomes one no-op entry at (index, term),

@@ -145,6 +145,16 @@ int store_voters_get(struct store *s, uint64_t *ids, size_t max, size_t *n);
  * set is stored: nothing changed); NAOS_EINVAL; NAOS_ESTORE. */
 int store_voters_set(struct store *s, const uint64_t *ids, size_t n);
 
+/* The cluster's voter target (`naos-node start --voters N`, recorded at
+ * founding and copied by a node that joins: node/node_promote.c promotes
+ * learners up to it), in the meta table under "raft_voter_target".
+ * store_voter_target_get: *target 0 when none is recorded; NAOS_ESTORE
+ * (malformed). store_voter_target_set: synced; NAOS_OK (also when the
+ * same is recorded), NAOS_EEXIST (another is: nothing changed),
+ * NAOS_EINVAL (not 1..STORE_MAX_VOTERS), NAOS_ESTORE. */
+int store_voter_target_get(struct store *s, unsigned *target);
+int store_voter_target_set(struct store *s, unsigned target);
+
 /* store_log_install_txn: a snapshot of the state after entry (index,
  * term) is installed in the same transaction (node/cmd/cmdraft.h): the
  * whole log becomes that one entry (a no-op standing for it: the compacted

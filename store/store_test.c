@@ -594,6 +594,30 @@ test_voters(void)
     st_rmdir(dir);
 }
 
+/* The voter target likewise: recorded once, bounded, kept. */
+static void
+test_voter_target(void)
+{
+    char dir[256];
+    st_tmpdir(dir, sizeof dir);
+    struct store *s = st_open(dir, NULL);
+    unsigned t = 7;
+    ST_OK(s, store_voter_target_get(s, &t));
+    NT_EQ_INT(t, 0);
+    NT_EQ_INT(store_voter_target_set(s, 0), NAOS_EINVAL);
+    NT_EQ_INT(store_voter_target_set(s, STORE_MAX_VOTERS + 1), NAOS_EINVAL);
+    ST_OK(s, store_voter_target_set(s, 5));
+    ST_OK(s, store_voter_target_set(s, 5));
+    NT_EQ_INT(store_voter_target_set(s, 3), NAOS_EEXIST);
+    NT_CONTAINS(store_errmsg(s), "a voter target of 5 is recorded");
+    store_close(s);
+    s = st_open(dir, NULL);
+    ST_OK(s, store_voter_target_get(s, &t));
+    NT_EQ_INT(t, 5);
+    store_close(s);
+    st_rmdir(dir);
+}
+
 static void
 test_hard_state(void)
 {
@@ -670,6 +694,7 @@ main(void)
         NT_CASE(test_log_truncate_append),
         NT_CASE(test_hard_state),
         NT_CASE(test_voters),
+        NT_CASE(test_voter_target),
         NT_CASE(test_no_leaks),
         {0},
     };

@@ -7,8 +7,9 @@ with a second learner caught up, the leader promotes both, back to back,
 to 3 voters; the cluster then survives the founder's SIGKILL. A join
 under a name another member has is refused (exit 100, the name and what
 to do said) until that member is removed; --no-voter keeps a node a
-learner; `join` on the data of a node that ran alone is refused before
-it starts. Every node is reaped by PID and its temp dirs removed."""
+learner; `start --voters 1` keeps every joiner a learner, and the
+target recorded at founding cannot be changed by a later start; `join` on
+the data of a node that ran alone is refused before it starts. Every node is reaped by PID and its temp dirs removed."""
 import os
 import shutil
 import signal
@@ -150,6 +151,26 @@ class RaftJoin(unittest.TestCase):
         time.sleep(1.5)  # three promotion looks
         self.assertEqual(gauge(a, "naos_raft_voters"), 1)
         self.assertEqual(self.roles(c).get("vb"), "learner")
+
+    def test_voters_one_keeps_learners(self):
+        a = self.node("oa", extra=["--voters", "1"])
+        b = self.node("ob", join=a.addr)
+        c = self.node("oc", join=a.addr)
+        self.wait_roles(a, {"oa": "leader", "ob": "learner",
+                            "oc": "learner"})
+        time.sleep(1.5)  # three promotion looks
+        self.assertEqual(gauge(a, "naos_raft_voters"), 1)
+        # the target is the founders' choice, kept: another is refused
+        a.stop_node()
+        self.started.remove(a)
+        a.extra_args[a.extra_args.index("1")] = "3"
+        with self.assertRaises(AssertionError) as e:
+            a.start_node()
+        self.assertIn("exited with 100", str(e.exception))
+        self.assertIn("keeps 1 voters, recorded when it was founded",
+                      str(e.exception))
+        a.proc = None
+        shutil.rmtree(a.dir, ignore_errors=True)
 
     def test_join_refuses_a_lone_nodes_data(self):
         a = self.node("la")
