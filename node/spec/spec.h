@@ -116,7 +116,21 @@ struct spec_node {
      * (label.h bounds: at most SPEC_LABELS_MAX); NULL/0 = any node */
     struct spec_label *require;
     size_t nrequire;
+    /* root only: when the deployment gives up on its node, the cluster's
+     * root supervisor moves it to another node, at most max_migrations
+     * times within migration_window (ms); past that it stays failed
+     * (`naos deploy --max-migrations N --migration-window T`, a tree's
+     * `migration: {max: N, window: T}`). Defaults SPEC_MIGRATIONS_DEFAULT
+     * in SPEC_MIGRATION_WINDOW_DEFAULT; 0 moves: never moved. */
+    uint32_t max_migrations;
+    naos_duration migration_window;
 };
+
+#define SPEC_MIGRATIONS_DEFAULT 3u
+#define SPEC_MIGRATIONS_MAX 100u
+#define SPEC_MIGRATION_WINDOW_DEFAULT (3600 * 1000)       /* 1 h */
+#define SPEC_MIGRATION_WINDOW_MIN 1000                   /* 1 s */
+#define SPEC_MIGRATION_WINDOW_MAX (7 * 24 * 3600 * 1000LL) /* 7 days */
 
 /* spec_node_init sets n to the defaults of a worker (permanent, 5 s
  * shutdown, ready on exec, no watchdog) with no id and no command. */
