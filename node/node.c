@@ -1400,6 +1400,8 @@ next_deadline(struct node *n)
     b = b < r ? b : r;
     r = node__promote_deadline(n);
     b = b < r ? b : r;
+    r = node__root_deadline(n);
+    b = b < r ? b : r;
     r = node__cluster_status_deadline(n);
     b = b < r ? b : r;
     naos_time c = node__events_deadline(n);
@@ -1690,6 +1692,7 @@ node_run(struct node *n)
         node__raft_step(n);
         node__join_step(n);
         node__promote_step(n);
+        node__root_step(n);
         node__cmd_step(n);
         node__forward_tick(n);
         node__relay_tick(n);

@@ -216,6 +216,7 @@ reconcile_entry(struct node *n, const Naos__V1__Command *c,
     case NAOS__V1__COMMAND__CMD_DEPLOY:
     case NAOS__V1__COMMAND__CMD_REMOVE:
     case NAOS__V1__COMMAND__CMD_FAIL:
+    case NAOS__V1__COMMAND__CMD_MIGRATE:
         break;
     default:
         return;
@@ -391,6 +392,20 @@ after_apply(struct node *n, const Naos__V1__Command *c,
         events_push(&n->events, "placed", cmd_target(c), NULL, 0, NULL, 0,
                     where, c->at_ms, naos_clock_now_us());
     }
+    if (ar->status == NAOS_OK &&
+        c->cmd_case == NAOS__V1__COMMAND__CMD_MIGRATE) {
+        /* a cluster event: the root supervisor moved it */
+        char where[160];
+        snprintf(where, sizeof where, "to %s (epoch %llu): it gave up on "
+                 "its node", node__node_name(n, ar->placed_on),
+                 (unsigned long long)ar->index);
+        events_push(&n->events, "migrated", cmd_target(c), NULL, 0, NULL, 0,
+                    where, c->at_ms, naos_clock_now_us());
+    }
+    if (c->cmd_case == NAOS__V1__COMMAND__CMD_FAIL ||
+        c->cmd_case == NAOS__V1__COMMAND__CMD_MIGRATE ||
+        c->cmd_case == NAOS__V1__COMMAND__CMD_START)
+        node__root_due(n); /* the root supervisor looks again */
     if (ar->dup_of != 0)
         n->stats.retries_log++;
     struct reconcile_outcome ro = {.action = RECONCILE_NONE};
@@ -947,6 +962,7 @@ node__propose_failed(struct node *n, const char *name, const char *failure)
     Naos__V1__FailCommand f = NAOS__V1__FAIL_COMMAND__INIT;
     f.name = (char *)name;
     f.failure = (char *)(failure && failure[0] ? failure : "failed");
+    f.epoch = reconcile_epoch(&n->rec, name); /* the placement that failed */
     c.cmd_case = NAOS__V1__COMMAND__CMD_FAIL;
     c.fail = &f;
     if (node__propose(n, &c, NULL, NULL) != NAOS_OK)

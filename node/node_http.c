@@ -872,6 +872,9 @@ answer_metrics(struct node *n, struct http_response *res)
             {"naos_raft_prevotes_total", "counter",
              "Pre-vote rounds this node started (each before an election "
              "it may stand in).", (double)rst->prevotes},
+            {"naos_root_moves_total", "counter",
+             "Deployments the root supervisor moved off a node they gave up "
+             "on, while this node led (proposed).", (double)n->root_moved},
             {"naos_raft_dropped_total", "counter",
              "Raft messages dropped as malformed, foreign or of an unknown "
              "sender.", (double)rst->dropped},

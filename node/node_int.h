@@ -225,6 +225,9 @@ struct node_report {
     size_t len;
 };
 
+/* Moves the root supervisor has in flight at once (node_root.c). */
+#define NODE_ROOT_MOVES_MAX 16
+
 /* Deploys a leader keeps count of between its pick and their apply. */
 #define NODE_PICKS_MAX 64
 
@@ -379,6 +382,12 @@ struct node {
     unsigned join_target;   /* and the cluster's voter target (0: none) */
     naos_time join_logged;
     naos_time promote_next; /* the leader looks again (node_promote.c) */
+    naos_time root_next;    /* the root supervisor looks again (node_root.c) */
+    struct {                /* its moves proposed, until applied */
+        char name[SPEC_MAX_ID_LEN + 1];
+        uint64_t index;
+    } root_moves[NODE_ROOT_MOVES_MAX];
+    uint64_t root_moved;    /* moves proposed (naos_root_moves_total) */
     naos_time promote_logged;
     naos_time forming_logged;
     int forming_said;       /* what was logged then (node_raft.c) */
@@ -502,6 +511,12 @@ void node__members_health_now(struct node *n);
 int node__place(struct node *n, const char *on,
                 const struct spec_label *require, size_t nreq,
                 uint64_t *node_id, char *err, size_t errlen);
+/* node__place_other is node__place never picking node `exclude` (the
+ * root supervisor moves a deployment off the node it gave up on). */
+int node__place_other(struct node *n, const char *on,
+                      const struct spec_label *require, size_t nreq,
+                      uint64_t exclude, uint64_t *node_id, char *err,
+                      size_t errlen);
 /* node__place_note counts a pick proposed at index until it is applied. */
 void node__place_note(struct node *n, uint64_t index, uint64_t node_id);
 /* node__members_founders: what the members (this node included) say about
@@ -741,6 +756,16 @@ bool node__join_recv(struct node *n, const struct wire_msg *m);
  * iteration). */
 void node__join_step(struct node *n);
 naos_time node__join_deadline(const struct node *n);
+
+/* ---- node_root.c: the root supervisor on the leader (issue 12) ---- */
+
+/* node__root_step (each loop iteration): the leader moves deployments
+ * that gave up on their node to another one (node/root/root.h decides,
+ * a MigrateCommand carries it out). */
+void node__root_step(struct node *n);
+naos_time node__root_deadline(const struct node *n);
+/* node__root_due: something it acts on was applied: look now. */
+void node__root_due(struct node *n);
 
 /* ---- node_promote.c: learners become voters up to the target ---- */
 

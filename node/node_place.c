@@ -19,6 +19,15 @@ int
 node__place(struct node *n, const char *on, const struct spec_label *require,
             size_t nreq, uint64_t *node_id, char *err, size_t errlen)
 {
+    return node__place_other(n, on, require, nreq, 0, node_id, err, errlen);
+}
+
+int
+node__place_other(struct node *n, const char *on,
+                  const struct spec_label *require, size_t nreq,
+                  uint64_t exclude, uint64_t *node_id, char *err,
+                  size_t errlen)
+{
     struct placement_candidate c[NODE_MEMBERS_MAX];
     /* the others' labels, from their last health (static: 34 KiB, 17 x
      * 16 x 128; reactor thread only) */
@@ -45,6 +54,9 @@ node__place(struct node *n, const char *on, const struct spec_label *require,
             c[i].nlabels = node__members_labels(n, id, labels[i]);
         }
     }
+    for (size_t i = 0; i < nc; i++)
+        if (c[i].id == exclude)
+            c[i].alive = false; /* it gave up there: somewhere else */
     Naos__V1__PlacementRecord **pl = NULL;
     size_t npl = 0;
     if (store_placement_list(n->store, &pl, &npl) != NAOS_OK) {

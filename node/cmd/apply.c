@@ -41,6 +41,18 @@ set_failed(Naos__V1__DeploymentRecord *rec, const char *failure)
     return NAOS_OK;
 }
 
+/* clear_moves forgets rec's moves (the operator started it again: a
+ * fresh window), freeing them with the store's allocator. */
+static void
+clear_moves(Naos__V1__DeploymentRecord *rec)
+{
+    if (rec->migrations_at_ms != NULL)
+        spec_pb_allocator.free(spec_pb_allocator.allocator_data,
+                               rec->migrations_at_ms);
+    rec->migrations_at_ms = NULL;
+    rec->n_migrations_at_ms = 0;
+}
+
 static void
 result(struct apply_result *res, int status, const char *fmt, const char *arg)
 {
@@ -88,9 +100,11 @@ deploy_txn(struct store_txn *t, struct apply_args *a)
     return NAOS_OK;
 }
 
-/* placed_on sets res->placed_on from name's placement (0: none). */
+/* placed_on sets res->placed_on from name's placement (0: none) and,
+ * unless NULL, *epoch (0: none). */
 static int
-placed_on(struct store_txn *t, const char *name, struct apply_result *res)
+placed_on(struct store_txn *t, const char *name, struct apply_result *res,
+          uint64_t *epoch)
 {
     Naos__V1__PlacementRecord *pl = NULL;
     int rc = store_placement_get_txn(t, name, &pl);
@@ -99,14 +113,87 @@ placed_on(struct store_txn *t, const char *name, struct apply_result *res)
     if (rc != NAOS_OK)
         return rc;
     res->placed_on = pl->node_id;
+    if (epoch != NULL)
+        *epoch = pl->epoch;
     store_placement_free(pl);
     return NAOS_OK;
 }
 
-/* stop, start, restart (want), fail (failure). */
+/* The root supervisor moves a deployment that gave up to another node:
+ * only the placement it was decided on, and only while it is failed
+ * (started, moved, removed or redeployed since: nothing changes). The
+ * placement's epoch becomes this entry's index. */
+static int
+migrate_txn(struct store_txn *t, struct apply_args *a)
+{
+    const Naos__V1__MigrateCommand *m = a->c->migrate;
+    Naos__V1__DeploymentRecord *rec = NULL;
+    int rc = store_deploy_get_txn(t, m->name, &rec);
+    if (rc == NAOS_ENOTFOUND) {
+        result(a->res, NAOS_ENOTFOUND, "no deployment named %.64s",
+               m->name);
+        return NAOS_OK;
+    }
+    if (rc != NAOS_OK)
+        return rc;
+    uint64_t epoch = 0;
+    if ((rc = placed_on(t, m->name, a->res, &epoch)) != NAOS_OK ||
+        epoch != m->from_epoch || !rec->failed) {
+        store_deploy_free(rec);
+        if (rc == NAOS_OK)
+            result(a->res, NAOS_EINVAL, "%.64s moved, started or was "
+                   "deployed again since the move was decided", m->name);
+        return rc;
+    }
+    /* the moves: this one appended, the oldest dropped past the most a
+     * deployment may ask for */
+    size_t n = rec->n_migrations_at_ms, keep = n < SPEC_MIGRATIONS_MAX
+                                                   ? n
+                                                   : SPEC_MIGRATIONS_MAX - 1;
+    int64_t *moves = spec_pb_allocator.alloc(spec_pb_allocator.allocator_data,
+                                             (keep + 1) * sizeof *moves);
+    if (moves == NULL) {
+        store_deploy_free(rec);
+        return NAOS_ENOMEM;
+    }
+    for (size_t i = 0; i < keep; i++)
+        moves[i] = rec->migrations_at_ms[n - keep + i];
+    moves[keep] = a->c->at_ms;
+    clear_moves(rec);
+    rec->migrations_at_ms = moves;
+    rec->n_migrations_at_ms = keep + 1;
+    char *reason = (char *)protobuf_c_empty_string;
+    if ((rc = set_failed(rec, NULL)) == NAOS_OK) {
+        /* the record's strings are the store allocator's: swapped for a
+         * borrowed one only while it is written */
+        reason = rec->moved_reason;
+        rec->moved_reason = m->reason;
+        rec->moved_epoch = a->index;
+        rec->generation++;
+        rec->updated_at_ms = a->c->at_ms;
+        rc = store_deploy_put_txn(t, rec);
+        rec->moved_reason = reason;
+    }
+    Naos__V1__PlacementRecord pl = NAOS__V1__PLACEMENT_RECORD__INIT;
+    pl.name = m->name;
+    pl.node_id = m->to_node;
+    pl.epoch = a->index;
+    if (rc == NAOS_OK)
+        rc = store_placement_put_txn(t, &pl);
+    store_deploy_free(rec);
+    if (rc == NAOS_OK) {
+        a->res->placed_on = m->to_node;
+        a->res->changed_deployment = true;
+    }
+    return rc;
+}
+
+/* stop, start, restart (want), fail (failure; epoch: the placement that
+ * gave up, 0 = unknown). */
 static int
 change_txn(struct store_txn *t, struct apply_args *a, const char *name,
-           Naos__V1__DesiredState want, bool restart, const char *failure)
+           Naos__V1__DesiredState want, bool restart, const char *failure,
+           uint64_t epoch)
 {
     char dep[STORE_MAX_KEY + 1];
     deployment_of(name, dep, sizeof dep);
@@ -123,17 +210,28 @@ change_txn(struct store_txn *t, struct apply_args *a, const char *name,
         store_deploy_free(rec);
         return NAOS_OK;
     }
-    if ((rc = placed_on(t, name, a->res)) != NAOS_OK) {
+    uint64_t placed_epoch = 0;
+    if ((rc = placed_on(t, name, a->res, &placed_epoch)) != NAOS_OK) {
         store_deploy_free(rec);
         return rc;
     }
+    if (failure != NULL && epoch != 0 && epoch != placed_epoch) {
+        /* an earlier placement's failure (moved since): not this one's */
+        store_deploy_free(rec);
+        return NAOS_OK;
+    }
     if (failure != NULL) {
         rc = set_failed(rec, failure);
+        rec->failed_node = a->res->placed_on;
+        rec->failed_at_ms = a->c->at_ms;
     } else {
         rec->desired = want;
         rec->restarts += restart;
         /* Whatever the operator does next, the deployment no longer
-         * stays failed across a node restart. */
+         * stays failed across a node restart, and the root supervisor
+         * may move it as many times again. */
+        if (rec->failed)
+            clear_moves(rec);
         rc = rec->failed ? set_failed(rec, NULL) : NAOS_OK;
     }
     if (rc == NAOS_OK) {
@@ -150,7 +248,7 @@ change_txn(struct store_txn *t, struct apply_args *a, const char *name,
 static int
 remove_txn(struct store_txn *t, struct apply_args *a, const char *name)
 {
-    int rc = placed_on(t, name, a->res);
+    int rc = placed_on(t, name, a->res, NULL);
     if (rc == NAOS_OK)
         rc = store_deploy_del_txn(t, name);
     if (rc == NAOS_ENOTFOUND) {
@@ -348,17 +446,17 @@ apply_one_txn(struct store_txn *t, struct apply_args *a)
         case NAOS__V1__COMMAND__CMD_STOP:
             rc = change_txn(t, a, c->stop->name,
                             NAOS__V1__DESIRED_STATE__DESIRED_STOPPED, false,
-                            NULL);
+                            NULL, 0);
             break;
         case NAOS__V1__COMMAND__CMD_START:
             rc = change_txn(t, a, c->start->name,
                             NAOS__V1__DESIRED_STATE__DESIRED_RUNNING, false,
-                            NULL);
+                            NULL, 0);
             break;
         case NAOS__V1__COMMAND__CMD_RESTART:
             rc = change_txn(t, a, c->restart->name,
                             NAOS__V1__DESIRED_STATE__DESIRED_RUNNING, true,
-                            NULL);
+                            NULL, 0);
             break;
         case NAOS__V1__COMMAND__CMD_REMOVE:
             rc = remove_txn(t, a, c->remove->name);
@@ -369,7 +467,11 @@ apply_one_txn(struct store_txn *t, struct apply_args *a)
                             false,
                             c->fail->failure && c->fail->failure[0]
                                 ? c->fail->failure
-                                : "failed");
+                                : "failed",
+                            c->fail->epoch);
+            break;
+        case NAOS__V1__COMMAND__CMD_MIGRATE:
+            rc = migrate_txn(t, a);
             break;
         case NAOS__V1__COMMAND__CMD_CHECKPOINT_SAVE:
             rc = ckpt_txn(t, a);

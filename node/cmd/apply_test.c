@@ -76,6 +76,37 @@ propose_fail(struct ct_log *l, const char *name, const char *why)
 }
 
 static uint64_t
+propose_fail_at(struct ct_log *l, const char *name, uint64_t epoch,
+                int64_t at)
+{
+    Naos__V1__Command c;
+    cmd_init(&c, 0, 0, at);
+    Naos__V1__FailCommand f = NAOS__V1__FAIL_COMMAND__INIT;
+    f.name = (char *)name;
+    f.failure = (char *)"max-restarts";
+    f.epoch = epoch;
+    c.cmd_case = NAOS__V1__COMMAND__CMD_FAIL;
+    c.fail = &f;
+    return propose(l, &c);
+}
+
+static uint64_t
+propose_migrate(struct ct_log *l, const char *name, uint64_t from,
+                uint64_t to, int64_t at)
+{
+    Naos__V1__Command c;
+    cmd_init(&c, 0, 0, at);
+    Naos__V1__MigrateCommand m = NAOS__V1__MIGRATE_COMMAND__INIT;
+    m.name = (char *)name;
+    m.from_epoch = from;
+    m.to_node = to;
+    m.reason = (char *)"migrated";
+    c.cmd_case = NAOS__V1__COMMAND__CMD_MIGRATE;
+    c.migrate = &m;
+    return propose(l, &c);
+}
+
+static uint64_t
 propose_save(struct ct_log *l, const char *path, const char *data)
 {
     Naos__V1__Command c;
@@ -359,6 +390,84 @@ test_effects_of_each_type(void)
     NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
     NT_EQ_INT(res.status, NAOS_ENOTFOUND);
     NT_EQ_INT(applied_of(s), i);
+    ct_log_close(&l);
+    store_close(s);
+    st_rmdir(dir);
+}
+
+/* The root supervisor's move (MIGRATE) takes effect only on the
+ * placement it was decided on and only while the deployment is failed;
+ * a FAIL of an earlier placement changes nothing; start clears the
+ * moves. */
+static void
+test_migrate_fenced_by_epoch(void)
+{
+    char dir[256];
+    st_tmpdir(dir, sizeof dir);
+    struct store *s = st_open(dir, &fast);
+    struct ct_log l;
+    ST_OK(s, (ct_log_open(&l, s), NAOS_OK));
+    NT_EQ_INT(apply_all(&l), 0);
+    struct apply_result res;
+    uint64_t e1 = propose_deploy(&l, "a", 1);
+    NT_EQ_INT(apply_at(&l, e1, &res), NAOS_OK);
+    /* not failed: a move changes nothing */
+    uint64_t i = propose_migrate(&l, "a", e1, 88, 2);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_EINVAL);
+    /* it gives up on 77: the record says where and when */
+    i = propose_fail_at(&l, "a", e1, 3);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    Naos__V1__DeploymentRecord *r = get_dep(s, "a");
+    NT_TRUE(r->failed);
+    NT_EQ_INT(r->failed_node, 77);
+    NT_EQ_INT(r->failed_at_ms, 3);
+    store_deploy_free(r);
+    /* a move decided on another placement: nothing */
+    i = propose_migrate(&l, "a", e1 + 100, 88, 4);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_EINVAL);
+    /* the move: placement, epoch, moves, reason; failed cleared */
+    uint64_t e2 = propose_migrate(&l, "a", e1, 88, 5);
+    NT_EQ_INT(apply_at(&l, e2, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_OK);
+    NT_EQ_INT(res.placed_on, 88);
+    Naos__V1__PlacementRecord *p = NULL;
+    ST_OK(s, store_placement_get(s, "a", &p));
+    NT_EQ_INT(p->node_id, 88);
+    NT_EQ_INT(p->epoch, e2);
+    store_placement_free(p);
+    r = get_dep(s, "a");
+    NT_FALSE(r->failed);
+    NT_EQ_INT(r->n_migrations_at_ms, 1);
+    NT_EQ_INT(r->migrations_at_ms[0], 5);
+    NT_EQ_INT(r->moved_epoch, e2);
+    NT_EQ_STR(r->moved_reason, "migrated");
+    store_deploy_free(r);
+    /* the same move again (a second leader's): nothing more */
+    i = propose_migrate(&l, "a", e1, 99, 6);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_EINVAL);
+    /* a late FAIL of the placement it left: not this one's */
+    i = propose_fail_at(&l, "a", e1, 7);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    r = get_dep(s, "a");
+    NT_FALSE(r->failed);
+    store_deploy_free(r);
+    /* it gives up on 88 too, then the operator starts it: a fresh
+     * window (no moves), not failed */
+    i = propose_fail_at(&l, "a", e2, 8);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    r = get_dep(s, "a");
+    NT_TRUE(r->failed);
+    NT_EQ_INT(r->failed_node, 88);
+    store_deploy_free(r);
+    i = propose_name(&l, NAOS__V1__COMMAND__CMD_START, "a", 9);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    r = get_dep(s, "a");
+    NT_FALSE(r->failed);
+    NT_EQ_INT(r->n_migrations_at_ms, 0);
+    store_deploy_free(r);
     ct_log_close(&l);
     store_close(s);
     st_rmdir(dir);
@@ -837,6 +946,7 @@ main(void)
         NT_CASE(test_in_order_exactly_once),
         NT_CASE(test_config_entry_recorded),
         NT_CASE(test_effects_of_each_type),
+        NT_CASE(test_migrate_fenced_by_epoch),
         NT_CASE(test_invalid_entry_is_applied_as_nothing),
         NT_CASE(test_restart_applies_the_rest_once),
         NT_CASE(test_failed_commit_leaves_effects_and_applied_together),

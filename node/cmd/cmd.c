@@ -34,6 +34,7 @@ cmd_type_name(const Naos__V1__Command *c)
     case NAOS__V1__COMMAND__CMD_FAIL: return "fail";
     case NAOS__V1__COMMAND__CMD_CHECKPOINT_SAVE: return "checkpoint save";
     case NAOS__V1__COMMAND__CMD_NOOP: return "noop";
+    case NAOS__V1__COMMAND__CMD_MIGRATE: return "migrate";
     default: return "unknown";
     }
 }
@@ -64,6 +65,8 @@ cmd_target(const Naos__V1__Command *c)
     case NAOS__V1__COMMAND__CMD_CHECKPOINT_SAVE:
         return c->checkpoint_save ? str_or_empty(c->checkpoint_save->path)
                                   : "";
+    case NAOS__V1__COMMAND__CMD_MIGRATE:
+        return c->migrate ? str_or_empty(c->migrate->name) : "";
     default:
         return "";
     }
@@ -211,6 +214,25 @@ cmd_validate(const Naos__V1__Command *c, char *err, size_t errlen)
                          "path", s->aliases[i] ? s->aliases[i] : "(none)");
                 return NAOS_EINVAL;
             }
+        return NAOS_OK;
+    }
+    case NAOS__V1__COMMAND__CMD_MIGRATE: {
+        const Naos__V1__MigrateCommand *m = c->migrate;
+        if (m == NULL || !path_is_valid(m->name, false)) {
+            snprintf(err, errlen, "migrate: no deployment name");
+            return NAOS_EINVAL;
+        }
+        if (m->from_epoch == 0 || m->to_node == 0) {
+            snprintf(err, errlen, "migrate %s: no placement to move from, "
+                     "or no node to move to", m->name);
+            return NAOS_EINVAL;
+        }
+        if (m->reason == NULL || strcmp(m->reason, "migrated") != 0) {
+            snprintf(err, errlen, "migrate %s: reason \"%.32s\" is not one "
+                     "this naos-node knows (migrated): upgrade it", m->name,
+                     m->reason ? m->reason : "");
+            return NAOS_EINVAL;
+        }
         return NAOS_OK;
     }
     case NAOS__V1__COMMAND__CMD_NOOP:

@@ -29,8 +29,10 @@
  * applies. Raise it when an entry changes meaning (a new field old nodes
  * would ignore wrongly); a new command type needs no raise (old nodes meet
  * an unset oneof and stop, see cmd_unpack). Version 2: client_id and seq
- * are deduplicated (apply.h). */
-#define COMMAND_VERSION 2u
+ * are deduplicated (apply.h). Version 3: a fail names the placement epoch
+ * that gave up, and one of an earlier placement changes nothing (an older
+ * node would mark a moved deployment failed); migrate exists. */
+#define COMMAND_VERSION 3u
 /* COMMAND_VERSION_DEDUP: the first version whose client_id and seq are a
  * client's command id (deduplicated by apply); version 1 entries carried
  * the proposing node's id there. */

@@ -57,6 +57,15 @@ seen_get(struct reconcile *r, const char *name)
     return NULL;
 }
 
+uint64_t
+reconcile_epoch(const struct reconcile *r, const char *name)
+{
+    for (size_t i = 0; i < r->nseen; i++)
+        if (strcmp(r->seen[i].name, name) == 0)
+            return r->seen[i].epoch;
+    return 0;
+}
+
 static void
 seen_forget(struct reconcile *r, const char *name)
 {
@@ -121,16 +130,24 @@ placed_here(struct reconcile *r, const char *name, bool *here,
 }
 
 /* Brings rec's tree in (none runs): stopped, failed or started as it
- * says. at_start: its workers' first runs say node-restart. */
+ * says. Its workers' first runs say migrated on the placement a move
+ * made, else node-restart when at_start. */
 static void
 bring_in(struct reconcile *r, const Naos__V1__DeploymentRecord *rec,
          uint64_t epoch, bool at_start, naos_time now,
          struct reconcile_outcome *out)
 {
     struct spec_node spec = {0};
+    /* the first runs of a placement the root supervisor made say so, also
+     * when this node brings it in at its start (a node that catches up
+     * meets the move there; one restarted since says migrated again:
+     * the reconciler keeps no memory of what ran before) */
+    bool moved = epoch != 0 && rec->moved_epoch == epoch;
     struct sup_deploy_opts opts = {
         .stopped = rec->desired == NAOS__V1__DESIRED_STATE__DESIRED_STOPPED,
-        .first_reason = {at_start ? SUP_REASON_NODE_RESTART : SUP_REASON_NONE,
+        .first_reason = {moved      ? SUP_REASON_MIGRATED
+                         : at_start ? SUP_REASON_NODE_RESTART
+                                    : SUP_REASON_NONE,
                          0},
         .failed = rec->failed ? (rec->failure && rec->failure[0]
                                      ? rec->failure

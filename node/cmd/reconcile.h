@@ -154,6 +154,10 @@ struct reconcile {
 };
 #define RECONCILE_ZERO {NULL, NULL, 0, NULL, 0, 0, false}
 
+/* reconcile_epoch: the placement epoch of the tree of name this node
+ * runs, as last reconciled (0: none, or placed before epochs). */
+uint64_t reconcile_epoch(const struct reconcile *r, const char *name);
+
 /* reconcile_init sets r up for tree and store (both borrowed, must
  * outlive r) on node node_id. Cannot fail. */
 void reconcile_init(struct reconcile *r, struct sup_tree *tree,

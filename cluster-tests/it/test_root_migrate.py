@@ -1,0 +1,113 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The root supervisor moves a deployment that gave up on its node
+(issue 12, escalation), on real nodes (loopback). A node alone keeps a
+failed deployment failed (no other node: OTP's semantics, unchanged);
+once a second node has joined, the leader moves it there, its first run
+is told NAOS_RESTART_REASON=migrated and loads the checkpoint its last
+run saved on the node it left, a `migrated` event names the new node,
+and the old node runs nothing of it. A deployment that fails everywhere
+is moved at most 3 times within its window (with a backoff between
+moves), then stays failed; `naos start` gives it as many moves again.
+Every node is reaped by PID and its temp dirs removed."""
+import os
+import shutil
+import tempfile
+import time
+import unittest
+
+from harness import (NAOS_BIN, Node, exit_all, free_tcp_ports, keygen,
+                     wait_until, within)
+
+
+class RootMigrate(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="nroot", dir="/tmp")
+        self.key = keygen(os.path.join(self.dir, "cluster.key"))
+        self.started = []
+
+    def tearDown(self):
+        problems = exit_all(self.started)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        if problems:
+            raise AssertionError("teardown: " + "; ".join(problems))
+
+    def node(self, name, join=None):
+        addr = "tcp://127.0.0.1:%d" % free_tcp_ports(1)[0]
+        n = Node(name=name, command=("join", join) if join else ("start",),
+                 extra_args=["--listen", addr, "--key", self.key])
+        n.addr = addr
+        n.__enter__()
+        self.started.append(n)
+        return n
+
+    def status(self, via, name):
+        for d in via.ok("status", json=True).data.get("deployments", []):
+            if d.get("name") == name:
+                return d
+        return None
+
+    def events(self, via, kind, name):
+        return [e for e in via.events(kind=kind)
+                if e.get("deployment") == name or e.get("path") == name]
+
+    def test_gave_up_alone_then_moved_when_a_node_joins(self):
+        a = self.node("ra")
+        runs = os.path.join(self.dir, "runs")
+        loaded = os.path.join(self.dir, "loaded")
+        script = (
+            'echo "$NAOS_NODE $NAOS_RESTART_REASON" >> %s; '
+            'if [ "$NAOS_NODE" = ra ]; then '
+            '  echo "state from ra" | %s checkpoint save; exit 3; fi; '
+            '%s checkpoint load > %s; exec sleep 1000'
+            % (runs, NAOS_BIN, NAOS_BIN, loaded))
+        a.deploy("picky", ["sh", "-c", script], "--max-restarts", "1",
+                 "--window", "60s")
+        a.wait_state("picky", "failed", timeout=within(10))
+        time.sleep(1.0)  # a lone node never moves it: still failed
+        self.assertEqual(self.status(a, "picky")["state"], "failed")
+
+        b = self.node("rb", join=a.addr)
+        wait_until(lambda: (self.status(b, "picky") or {}).get("node") == "rb"
+                   and self.status(b, "picky")["state"] == "running",
+                   within(20), interval=0.1, msg="picky runs on rb")
+        with open(runs) as f:
+            lines = f.read().split("\n")
+        self.assertIn("rb migrated", lines, lines)
+        wait_until(lambda: os.path.exists(loaded) and
+                   open(loaded).read() == "state from ra\n", within(10),
+                   interval=0.1, msg="rb's run loaded ra's checkpoint")
+        ev = self.events(a, "migrated", "picky")
+        self.assertEqual(len(ev), 1, ev)
+        self.assertIn("to rb", str(ev[0]))
+        # ra runs nothing of it any more
+        local = a.ok("status", "--local", json=True).data
+        self.assertNotIn("picky", [d.get("name")
+                                   for d in local.get("deployments", [])])
+
+    def test_moves_bounded_then_failed_until_started(self):
+        a = self.node("sa")
+        self.node("sb", join=a.addr)
+        self.node("sc", join=a.addr)
+        wait_until(lambda: sum(1 for m in a.members().values()
+                               if m.get("role") in ("voter", "leader"))
+                   == 3, within(20), interval=0.1, msg="3 voters")
+        a.deploy("doomed", ["sh", "-c", "exit 3"], "--max-restarts", "1",
+                 "--window", "60s")
+        # moved 3 times (at once, then after 1 s and 2 s), then failed
+        wait_until(lambda: len(self.events(a, "migrated", "doomed")) == 3
+                   and (self.status(a, "doomed") or {}).get("state") ==
+                   "failed", within(40), interval=0.2,
+                   msg="3 moves, then failed")
+        time.sleep(3.0)  # the root looks every 2 s at the most: no
+        #                  fourth move, however long it waits
+        self.assertEqual(len(self.events(a, "migrated", "doomed")), 3)
+        self.assertEqual(self.status(a, "doomed")["state"], "failed")
+        # naos start: a fresh window, so it is moved again once it fails
+        r = a.naos("start", "doomed")
+        self.assertEqual(r.code, 0, r)
+        wait_until(lambda: len(self.events(a, "migrated", "doomed")) >= 4,
+                   within(20), interval=0.2, msg="moved again after start")
+
+
+if __name__ == "__main__":
+    unittest.main()

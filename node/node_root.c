@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* node_root.c: the cluster's root supervisor on the leader (issue 12;
+ * docs/architecture.md "The root supervisor"). What it acts on is the
+ * applied state only, so any leader takes over where the last one
+ * stopped: a deployment whose FAIL entry recorded the node it gave up on
+ * is, as node/root/root.h decides, moved to another node that its
+ * placement constraints allow (never the one that failed it; none: it
+ * stays failed) by a MigrateCommand naming the placement it moves from,
+ * so that a move decided on a state that changed since (started again,
+ * removed, moved by an earlier leader) changes nothing when applied. The
+ * node it left removes its failed tree; the node it goes to starts it,
+ * its workers told NAOS_RESTART_REASON=migrated, and `naos checkpoint
+ * load` gives them the last checkpoint (checkpoints are replicated).
+ *
+ * When it looks: after a FAIL, MIGRATE or START is applied here, when a
+ * backoff runs out, at most every ROOT_LOOK_MS otherwise (a node that
+ * comes alive may be the place a failed deployment waited for), and
+ * never while this node is not the leader or has not caught up. Bounds:
+ * NODE_ROOT_MOVES_MAX moves in flight, one per deployment; a scan reads
+ * the deployments once. Reactor thread only. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "node/base/err.h"
+#include "node/base/log.h"
+#include "node/cmd/cmd.h"
+#include "node/node_int.h"
+#include "node/root/root.h"
+#include "node/spec/spec.h"
+#include "proto/spec_pb.h"
+#include "store/state.h"
+
+/* Looked at this often when nothing calls for it. */
+#define ROOT_LOOK_MS 2000
+
+void
+node__root_due(struct node *n)
+{
+    n->root_next = n->r.now;
+}
+
+naos_time
+node__root_deadline(const struct node *n)
+{
+    if (n->log == NULL || n->catching_up ||
+        raft_role_get(cmdraft_core(n->log)) != RAFT_LEADER)
+        return NAOS_TIME_NEVER;
+    return n->root_next;
+}
+
+/* in_flight: a move of name proposed and not applied yet. Slots of
+ * applied (or lost: below applied) moves are freed on the way. */
+static bool
+in_flight(struct node *n, const char *name, size_t *free_slot)
+{
+    bool found = false;
+    *free_slot = NODE_ROOT_MOVES_MAX;
+    for (size_t i = 0; i < NODE_ROOT_MOVES_MAX; i++) {
+        if (n->root_moves[i].index != 0 &&
+            n->root_moves[i].index <= n->applied)
+            n->root_moves[i].index = 0;
+        if (n->root_moves[i].index == 0) {
+            if (*free_slot == NODE_ROOT_MOVES_MAX)
+                *free_slot = i;
+        } else if (strcmp(n->root_moves[i].name, name) == 0) {
+            found = true;
+        }
+    }
+    return found;
+}
+
+/* limits: the deployment's migration limits, as recorded (absent: the
+ * defaults, for records written before they existed). */
+static void
+limits(const Naos__V1__DeploymentRecord *rec, uint32_t *max, int64_t *window)
+{
+    *max = SPEC_MIGRATIONS_DEFAULT;
+    *window = SPEC_MIGRATION_WINDOW_DEFAULT;
+    const Naos__V1__Migration *m = rec->spec ? rec->spec->migration : NULL;
+    if (m != NULL) {
+        *max = m->max;
+        *window = m->window_ms;
+    }
+}
+
+/* move: pick a node other than the one it gave up on and propose the
+ * move. Returns true when proposed. */
+static bool
+move(struct node *n, const Naos__V1__DeploymentRecord *rec, uint64_t epoch,
+     size_t slot, uint32_t k, uint32_t max)
+{
+    struct spec_node spec = {0};
+    char err[512] = "";
+    uint64_t to = 0;
+    int rc = rec->spec ? spec_pb_to_spec(rec->spec, &spec, err, sizeof err)
+                       : NAOS_EINVAL;
+    if (rc == NAOS_OK)
+        rc = node__place_other(n, spec.place_on, spec.require, spec.nrequire,
+                               rec->failed_node, &to, err, sizeof err);
+    spec_node_fini(&spec);
+    if (rc != NAOS_OK) {
+        NAOS_DEBUG("root", "%s stays failed: no other node takes it: %s",
+                   rec->name, err);
+        return false;
+    }
+    Naos__V1__Command c;
+    cmd_init(&c, 0, 0, n->r.wall_ms); /* the root's own */
+    Naos__V1__MigrateCommand m = NAOS__V1__MIGRATE_COMMAND__INIT;
+    m.name = rec->name;
+    m.from_epoch = epoch;
+    m.to_node = to;
+    m.reason = "migrated";
+    c.cmd_case = NAOS__V1__COMMAND__CMD_MIGRATE;
+    c.migrate = &m;
+    if (node__propose(n, &c, NULL, NULL) != NAOS_OK)
+        return false;
+    snprintf(n->root_moves[slot].name, sizeof n->root_moves[slot].name, "%s",
+             rec->name);
+    n->root_moves[slot].index = n->proposed;
+    n->root_moved++;
+    NAOS_INFO("root", "moving %s from %s to %s (entry %" PRIu64 "): it gave "
+              "up there; move %u of at most %u in its window", rec->name,
+              node__node_name(n, rec->failed_node), node__node_name(n, to),
+              n->proposed, k + 1, max);
+    return true;
+}
+
+void
+node__root_step(struct node *n)
+{
+    if (n->log == NULL || !n->replicated || n->catching_up || n->fatal ||
+        n->apply_stuck || n->r.now < n->root_next)
+        return;
+    n->root_next = n->r.now + ROOT_LOOK_MS;
+    if (raft_role_get(cmdraft_core(n->log)) != RAFT_LEADER)
+        return;
+    Naos__V1__DeploymentRecord **recs = NULL;
+    size_t nrec = 0;
+    if (store_deploy_list(n->store, &recs, &nrec) != NAOS_OK) {
+        NAOS_ERROR("root", "cannot list deployments: %s",
+                   store_errmsg(n->store));
+        return;
+    }
+    for (size_t i = 0; i < nrec; i++) {
+        const Naos__V1__DeploymentRecord *rec = recs[i];
+        if (!rec->failed)
+            continue;
+        uint32_t max;
+        int64_t window;
+        limits(rec, &max, &window);
+        struct root_dep d = {
+            .failed = true,
+            .stopped = rec->desired == NAOS__V1__DESIRED_STATE__DESIRED_STOPPED,
+            .failed_node = rec->failed_node,
+            .failed_at_ms = rec->failed_at_ms,
+            .moves_at_ms = rec->migrations_at_ms,
+            .nmoves = rec->n_migrations_at_ms,
+            .max_migrations = max,
+            .window_ms = window,
+        };
+        struct root_decision o;
+        root_escalation(&d, n->r.wall_ms, &o);
+        if (o.verdict == ROOT_WAIT) {
+            naos_time at = n->r.now + (o.wait_until_ms - n->r.wall_ms);
+            if (at < n->root_next)
+                n->root_next = at;
+            continue;
+        }
+        size_t slot;
+        if (o.verdict != ROOT_MOVE || in_flight(n, rec->name, &slot) ||
+            slot == NODE_ROOT_MOVES_MAX)
+            continue;
+        Naos__V1__PlacementRecord *pl = NULL;
+        if (store_placement_get(n->store, rec->name, &pl) != NAOS_OK)
+            continue;
+        uint64_t epoch = pl->epoch, on = pl->node_id;
+        store_placement_free(pl);
+        if (on != rec->failed_node)
+            continue; /* a fail of an earlier placement: not this one's */
+        move(n, rec, epoch, slot, o.moves_in_window, max);
+    }
+    store_deploy_list_free(recs, nrec);
+}
