@@ -60,6 +60,16 @@ const char deploy_args_help[] =
     "                       together at most 512 bytes. Replaces the project\n"
     "                       file's placement.require. Refused, changing\n"
     "                       nothing, when no live node has them\n"
+    "  --max-migrations N   in a cluster, when the deployment gives up on its\n"
+    "                       node (more restarts than its intensity allows),\n"
+    "                       move it to another node at most N times (0 to\n"
+    "                       100; 0 = never; default 3) within the window.\n"
+    "                       Replaces the project file's migration.max\n"
+    "  --migration-window DUR\n"
+    "                       that window (1s to 7 days; default 1h). Replaces\n"
+    "                       the project file's migration.window. Both are\n"
+    "                       kept with the deployment for the cluster's root\n"
+    "                       supervisor, whose moves are still being built\n"
     "\n"
     "Supervisor options:\n"
     "  --supervisor S       one-for-one (default), one-for-all, rest-for-one\n"
@@ -124,6 +134,8 @@ enum {
     O_NO_WAIT,
     O_ON,
     O_REQUIRE,
+    O_MAX_MIGRATIONS,
+    O_MIGRATION_WINDOW,
 };
 
 static const struct option longopts[] = {
@@ -146,6 +158,8 @@ static const struct option longopts[] = {
     {"no-wait", no_argument, NULL, O_NO_WAIT},
     {"on", required_argument, NULL, O_ON},
     {"require", required_argument, NULL, O_REQUIRE},
+    {"max-migrations", required_argument, NULL, O_MAX_MIGRATIONS},
+    {"migration-window", required_argument, NULL, O_MIGRATION_WINDOW},
     CLI_GLOBAL_LONGOPTS,
     {NULL, 0, NULL, 0},
 };
@@ -185,6 +199,10 @@ struct dargs {
     const char *on;    /* --on */
     struct spec_label require[SPEC_LABELS_MAX]; /* --require */
     size_t nrequire;
+    bool max_migrations_given; /* --max-migrations */
+    uint32_t max_migrations;
+    bool migration_window_given; /* --migration-window */
+    naos_duration migration_window;
     char **cmd;
     size_t cmdc;
     const char *file;  /* -f */
@@ -412,6 +430,30 @@ one_opt(struct dargs *a, int opt, const char *arg, char *err, size_t errlen)
         }
         return NAOS_OK;
     }
+    case O_MAX_MIGRATIONS:
+        if (!parse_u32(arg, 0, SPEC_MIGRATIONS_MAX, &a->max_migrations)) {
+            snprintf(err, errlen,
+                     "--max-migrations: \"%s\" is not a whole number from 0 "
+                     "to %u",
+                     arg, (unsigned)SPEC_MIGRATIONS_MAX);
+            return NAOS_EINVAL;
+        }
+        a->max_migrations_given = true;
+        return NAOS_OK;
+    case O_MIGRATION_WINDOW: {
+        naos_duration d;
+        if (!naos_duration_parse(arg, &d) || d < SPEC_MIGRATION_WINDOW_MIN ||
+            d > SPEC_MIGRATION_WINDOW_MAX) {
+            snprintf(err, errlen,
+                     "--migration-window: \"%s\" is not a duration from 1s "
+                     "to 7 days (168h), like 10m or 1h",
+                     arg);
+            return NAOS_EINVAL;
+        }
+        a->migration_window = d;
+        a->migration_window_given = true;
+        return NAOS_OK;
+    }
     case 'f':
         if (arg[0] == '\0') {
             snprintf(err, errlen, "-f: must not be empty");
@@ -597,6 +639,15 @@ build(const struct dargs *a, const struct spec_node *base, const char *cwd,
         memcpy(out->require, req, nreq * sizeof *out->require);
         out->nrequire = nreq;
     }
+    /* the defaults (spec_node_init_supervisor), the file's, the flags' */
+    if (base) {
+        out->max_migrations = base->max_migrations;
+        out->migration_window = base->migration_window;
+    }
+    if (a->max_migrations_given)
+        out->max_migrations = a->max_migrations;
+    if (a->migration_window_given)
+        out->migration_window = a->migration_window;
 
     bool pool = out->strategy == SPEC_SIMPLE_ONE_FOR_ONE ||
                 (replicas > 0 && !sup_given);

@@ -338,6 +338,7 @@ test_project_file(void)
           "    env: {MODEL: small, KEEP: yes}\n"
           "    supervisor: {max_restarts: 2, window: 10s}\n"
           "    placement: {require: {zone: eu, gpu: 'true'}}\n"
+          "    migration: {max: 5, window: 2h}\n"
           "  tools:\n"
           "    command: ./tools --fast\n"
           "    cwd: bin\n",
@@ -362,6 +363,21 @@ test_project_file(void)
     NT_EQ_STR(w->cwd, here);
     NT_EQ_INT(s.nrequire, 2); /* the file's */
     NT_EQ_STR(s.require[1].key, "gpu");
+    NT_EQ_INT(s.max_migrations, 5); /* the file's */
+    NT_EQ_INT(s.migration_window, 2 * 3600 * 1000);
+    spec_node_fini(&s);
+    /* each migration flag replaces its key of the file's */
+    PARSE_OK(&s, "researcher", "--max-migrations", "0");
+    NT_EQ_INT(s.max_migrations, 0);
+    NT_EQ_INT(s.migration_window, 2 * 3600 * 1000);
+    spec_node_fini(&s);
+    PARSE_OK(&s, "researcher", "--migration-window", "10m");
+    NT_EQ_INT(s.max_migrations, 5);
+    NT_EQ_INT(s.migration_window, 600000);
+    spec_node_fini(&s);
+    PARSE_OK(&s, "tools"); /* no migration: in the file: the defaults */
+    NT_EQ_INT(s.max_migrations, SPEC_MIGRATIONS_DEFAULT);
+    NT_EQ_INT(s.migration_window, SPEC_MIGRATION_WINDOW_DEFAULT);
     spec_node_fini(&s);
     /* --require replaces the file's require */
     PARSE_OK(&s, "researcher", "--require", "zone=us");
@@ -459,6 +475,52 @@ test_require(void)
               "--require", "zone=e u", "--", "sleep", "1");
 }
 
+/* --max-migrations N --migration-window DUR: kept at the root (the
+ * worker keeps the defaults); spec.h's bounds at their edges, bad values
+ * refused naming the flag. */
+static void
+test_migration(void)
+{
+    struct spec_node s;
+    PARSE_OK(&s, "r", "--", "sleep", "1");
+    NT_EQ_INT(s.max_migrations, SPEC_MIGRATIONS_DEFAULT);
+    NT_EQ_INT(s.migration_window, SPEC_MIGRATION_WINDOW_DEFAULT);
+    spec_node_fini(&s);
+    PARSE_OK(&s, "r", "--max-migrations", "2", "--migration-window", "10m",
+             "--", "sleep", "1");
+    NT_EQ_INT(s.max_migrations, 2);
+    NT_EQ_INT(s.migration_window, 600000);
+    NT_EQ_INT(s.children[0].max_migrations, SPEC_MIGRATIONS_DEFAULT);
+    NT_EQ_INT(s.children[0].migration_window, SPEC_MIGRATION_WINDOW_DEFAULT);
+    char err[256];
+    NT_EQ_INT(spec_validate(&s, err, sizeof err), NAOS_OK);
+    spec_node_fini(&s);
+    PARSE_OK(&s, "r", "--max-migrations", "0", "--migration-window", "1s",
+             "--", "sleep", "1");
+    NT_EQ_INT(s.max_migrations, 0);
+    NT_EQ_INT(s.migration_window, 1000);
+    spec_node_fini(&s);
+    PARSE_OK(&s, "r", "--max-migrations", "100", "--migration-window", "168h",
+             "--", "sleep", "1");
+    NT_EQ_INT(s.max_migrations, 100);
+    NT_EQ_INT(s.migration_window, SPEC_MIGRATION_WINDOW_MAX);
+    spec_node_fini(&s);
+    PARSE_BAD("--max-migrations: \"101\" is not a whole number from 0 to 100",
+              "r", "--max-migrations", "101", "--", "sleep", "1");
+    PARSE_BAD("--max-migrations: \"-1\"", "r", "--max-migrations", "-1",
+              "--", "sleep", "1");
+    PARSE_BAD("--max-migrations: \"3x\"", "r", "--max-migrations", "3x",
+              "--", "sleep", "1");
+    PARSE_BAD("--migration-window: \"999ms\" is not a duration from 1s to 7 "
+              "days", "r", "--migration-window", "999ms", "--", "sleep", "1");
+    PARSE_BAD("--migration-window: \"169h\"", "r", "--migration-window",
+              "169h", "--", "sleep", "1");
+    PARSE_BAD("--migration-window: \"soon\"", "r", "--migration-window",
+              "soon", "--", "sleep", "1");
+    PARSE_BAD("--migration-window", "r", "--migration-window", "0", "--",
+              "sleep", "1");
+}
+
 int
 main(void)
 {
@@ -473,6 +535,7 @@ main(void)
         NT_CASE(test_help_and_globals),
         NT_CASE(test_project_file),
         NT_CASE(test_require),
+        NT_CASE(test_migration),
         {0},
     };
     return nt_run(cases);

@@ -75,6 +75,7 @@ spec_pb_free(Naos__V1__NodeSpec *m)
         naos_free(m->placement->require);
         naos_free(m->placement);
     }
+    naos_free(m->migration);
     for (size_t i = 0; m->children && i < m->n_children; i++)
         spec_pb_free(m->children[i]);
     naos_free(m->children);
@@ -190,6 +191,19 @@ node_to_pb(const struct spec_node *n, int depth, Naos__V1__NodeSpec **out)
                           &m->placement->n_require);
         if (rc != NAOS_OK)
             goto err_after_alloc;
+    }
+    /* The root's always (a record says what it was deployed with, not
+     * what the defaults were then); below the root only when not the
+     * defaults, for spec_validate to refuse on the other side. */
+    if (depth == 1 || n->max_migrations != SPEC_MIGRATIONS_DEFAULT ||
+        n->migration_window != SPEC_MIGRATION_WINDOW_DEFAULT) {
+        rc = NAOS_ENOMEM;
+        m->migration = naos_alloc(sizeof *m->migration);
+        if (m->migration == NULL)
+            goto err_after_alloc;
+        naos__v1__migration__init(m->migration);
+        m->migration->max = n->max_migrations;
+        m->migration->window_ms = n->migration_window;
     }
     if (n->nchildren > 0 && n->children != NULL) {
         rc = NAOS_ENOMEM;
@@ -416,6 +430,18 @@ node_from_pb(struct conv *c, const Naos__V1__NodeSpec *m, const char *parent,
         rc = require_from_pb(c, path, m->placement, n);
         if (rc != NAOS_OK)
             return rc;
+    }
+    /* Absent (a record written before migration limits, or a node below
+     * the root): the defaults. spec_validate checks the bounds. */
+    n->max_migrations = SPEC_MIGRATIONS_DEFAULT;
+    n->migration_window = SPEC_MIGRATION_WINDOW_DEFAULT;
+    if (m->migration != NULL) {
+        if (!duration_ok(m->migration->window_ms))
+            return fail(c, NAOS_EINVAL, path,
+                        "migration.window: invalid value %lld ms",
+                        (long long)m->migration->window_ms);
+        n->max_migrations = m->migration->max;
+        n->migration_window = m->migration->window_ms;
     }
 
     switch (m->ready) {

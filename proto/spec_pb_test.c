@@ -33,6 +33,8 @@ make_tree(struct spec_node *root)
     root->require = naos_alloc(2 * sizeof *root->require);
     root->require[0] = (struct spec_label){"zone", "eu"};
     root->require[1] = (struct spec_label){"gpu", ""};
+    root->max_migrations = 7;
+    root->migration_window = 10 * 60 * 1000;
     root->nchildren = 2;
     root->children = naos_alloc(2 * sizeof *root->children);
 
@@ -114,6 +116,8 @@ expect_same(const struct spec_node *a, const struct spec_node *b)
     NT_EQ_INT(a->max_restarts, b->max_restarts);
     NT_EQ_INT(a->window_s, b->window_s);
     NT_EQ_INT(a->replicas, b->replicas);
+    NT_EQ_INT(a->max_migrations, b->max_migrations);
+    NT_EQ_INT(a->migration_window, b->migration_window);
     NT_EQ_INT(a->nchildren, b->nchildren);
     for (size_t i = 0; i < a->nchildren; i++)
         expect_same(&a->children[i], &b->children[i]);
@@ -150,6 +154,13 @@ test_round_trip(void)
     NT_EQ_INT(m->children[0]->shutdown_ms, 2500);
     NT_EQ_INT(m->children[1]->children[0]->shutdown_ms, -1);
     NT_EQ_INT(m->shutdown_ms, -2);
+    /* the root's migration limits; its children have the defaults, which
+     * are not written */
+    NT_TRUE(m->migration != NULL);
+    NT_EQ_INT(m->migration->max, 7);
+    NT_EQ_INT(m->migration->window_ms, 600000);
+    NT_TRUE(m->children[0]->migration == NULL);
+    NT_TRUE(m->children[1]->migration == NULL);
 
     Naos__V1__NodeSpec *u = over_the_wire(m);
     spec_pb_free(m);
@@ -361,6 +372,79 @@ test_require(void)
     pl[1].value = (char *)"v";
     pl[1].key = (char *)"k0";
     expect_reject(&m, "label k0=v: the key k0 is given twice");
+}
+
+/* Migration limits from the wire: absent (a record written before them, a
+ * node below the root) reads as the defaults; the root's defaults are
+ * written all the same; spec_validate, not the conversion, checks the
+ * bounds and that only the root has them. */
+static void
+test_migration(void)
+{
+    Naos__V1__NodeSpec w = worker_msg();
+    Naos__V1__NodeSpec *kids[] = {&w};
+    Naos__V1__NodeSpec top = NAOS__V1__NODE_SPEC__INIT;
+    top.id = (char *)"top";
+    top.is_supervisor = 1;
+    top.shutdown_ms = SPEC_SHUTDOWN_INFINITY;
+    top.max_restarts = 5;
+    top.window_s = 300;
+    top.n_children = 1;
+    top.children = kids;
+    struct spec_node out;
+    char err[256];
+    NT_EQ_INT(spec_pb_to_spec(&top, &out, err, sizeof err), NAOS_OK);
+    NT_EQ_INT(out.max_migrations, SPEC_MIGRATIONS_DEFAULT);
+    NT_EQ_INT(out.migration_window, SPEC_MIGRATION_WINDOW_DEFAULT);
+    NT_EQ_INT(out.children[0].max_migrations, SPEC_MIGRATIONS_DEFAULT);
+    NT_EQ_INT(out.children[0].migration_window,
+              SPEC_MIGRATION_WINDOW_DEFAULT);
+    NT_EQ_INT(spec_validate(&out, err, sizeof err), NAOS_OK);
+    Naos__V1__NodeSpec *back = NULL;
+    NT_EQ_INT(spec_pb_from_spec(&out, &back), NAOS_OK);
+    NT_TRUE(back->migration != NULL);
+    NT_EQ_INT(back->migration->max, SPEC_MIGRATIONS_DEFAULT);
+    NT_EQ_INT(back->migration->window_ms, SPEC_MIGRATION_WINDOW_DEFAULT);
+    NT_TRUE(back->children[0]->migration == NULL);
+    spec_pb_free(back);
+    spec_node_fini(&out);
+
+    /* 0 moves, 1 s, over the wire */
+    Naos__V1__Migration mg = NAOS__V1__MIGRATION__INIT;
+    mg.max = 0;
+    mg.window_ms = 1000;
+    top.migration = &mg;
+    Naos__V1__NodeSpec *u = over_the_wire(&top);
+    NT_EQ_INT(spec_pb_to_spec(u, &out, err, sizeof err), NAOS_OK);
+    naos__v1__node_spec__free_unpacked(u, &spec_pb_allocator);
+    NT_EQ_INT(out.max_migrations, 0);
+    NT_EQ_INT(out.migration_window, 1000);
+    NT_EQ_INT(spec_validate(&out, err, sizeof err), NAOS_OK);
+    spec_node_fini(&out);
+
+    /* out of bounds: converted, then refused by spec_validate */
+    mg.max = SPEC_MIGRATIONS_MAX + 1;
+    NT_EQ_INT(spec_pb_to_spec(&top, &out, err, sizeof err), NAOS_OK);
+    NT_EQ_INT(spec_validate(&out, err, sizeof err), NAOS_EINVAL);
+    NT_CONTAINS(err, "top: migration: max: must be at most 100, got 101");
+    spec_node_fini(&out);
+    mg.max = 1;
+    mg.window_ms = 999;
+    NT_EQ_INT(spec_pb_to_spec(&top, &out, err, sizeof err), NAOS_OK);
+    NT_EQ_INT(spec_validate(&out, err, sizeof err), NAOS_EINVAL);
+    NT_CONTAINS(err, "top: migration: window:");
+    spec_node_fini(&out);
+    mg.window_ms = -1;
+    expect_reject(&top, "top: migration.window: invalid value -1 ms");
+    /* on a child: converted, refused by spec_validate */
+    mg.window_ms = 60000;
+    top.migration = NULL;
+    w.migration = &mg;
+    NT_EQ_INT(spec_pb_to_spec(&top, &out, err, sizeof err), NAOS_OK);
+    NT_EQ_INT(out.children[0].max_migrations, 1);
+    NT_EQ_INT(spec_validate(&out, err, sizeof err), NAOS_EINVAL);
+    NT_CONTAINS(err, "top/w: migration: only a deployment (the root)");
+    spec_node_fini(&out);
 }
 
 static void
@@ -593,6 +677,7 @@ main(void)
         NT_CASE(test_rejects_sizes_and_nulls),
         NT_CASE(test_rejects_depth),
         NT_CASE(test_require),
+        NT_CASE(test_migration),
         NT_CASE(test_null_strings_from_hand_built_messages),
         NT_CASE(test_out_of_memory_everywhere),
         {0},

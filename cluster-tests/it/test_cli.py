@@ -159,6 +159,23 @@ class Cli(NodeTest):
             self.assertEqual(r.code, 100, r)
             self.assertEqual(n.node_at("dup/dup")["pid"], pid)
 
+            # migration limits: out of bounds refused naming the flag,
+            # nothing sent; in bounds accepted (kept with the deployment,
+            # not shown by status)
+            for args, msg in ((["--max-migrations", "101"],
+                               "--max-migrations: \"101\" is not a whole "
+                               "number from 0 to 100"),
+                              (["--migration-window", "999ms"],
+                               "--migration-window: \"999ms\" is not a "
+                               "duration from 1s to 7 days")):
+                r = n.naos("deploy", "mig", *args, "--", "sleep", "1000")
+                self.assertEqual(r.code, 100, r)
+                self.assertIn(msg, r.err, r)
+                self.assertIsNone(n.dep("mig"))
+            n.deploy("mig", ["sleep", "1000"], "--max-migrations", "2",
+                     "--migration-window", "10m")
+            n.wait_running_pid("mig/mig")
+
             # usage errors
             for args in (["deploy", "x"], ["deploy", "x", "--"],
                          ["deploy", "x", "--supervisor", "nope", "--", "true"],

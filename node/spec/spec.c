@@ -28,6 +28,8 @@ spec_node_init(struct spec_node *n)
     n->shutdown = SPEC_DEFAULT_SHUTDOWN_MS;
     n->ready = SPEC_READY_EXEC;
     n->start_timeout = SPEC_DEFAULT_START_TIMEOUT_MS;
+    n->max_migrations = SPEC_MIGRATIONS_DEFAULT;
+    n->migration_window = SPEC_MIGRATION_WINDOW_DEFAULT;
 }
 
 void
@@ -44,6 +46,8 @@ spec_node_init_supervisor(struct spec_node *n)
     n->max_restarts = SPEC_DEFAULT_MAX_RESTARTS;
     n->window_s = SPEC_DEFAULT_WINDOW_S;
     n->replicas = 0;
+    n->max_migrations = SPEC_MIGRATIONS_DEFAULT;
+    n->migration_window = SPEC_MIGRATION_WINDOW_DEFAULT;
 }
 
 /* free_strv frees a string vector of at least count entries. The vector is
@@ -707,6 +711,22 @@ validate_node(struct vctx *v, const struct spec_node *n, int depth)
                 NAOS_OK)
             return vfail(v, "placement", "require: %s",
                          n->require == NULL ? "no labels" : lerr);
+    }
+    if (n->max_migrations != SPEC_MIGRATIONS_DEFAULT ||
+        n->migration_window != SPEC_MIGRATION_WINDOW_DEFAULT) {
+        if (depth != 1)
+            return vfail(v, "migration", "only a deployment (the root) is "
+                         "moved to another node");
+        if (n->max_migrations > SPEC_MIGRATIONS_MAX)
+            return vfail(v, "migration", "max: must be at most %u, got %u",
+                         (unsigned)SPEC_MIGRATIONS_MAX,
+                         (unsigned)n->max_migrations);
+        if (n->migration_window < SPEC_MIGRATION_WINDOW_MIN ||
+            n->migration_window > SPEC_MIGRATION_WINDOW_MAX)
+            return vfail(v, "migration",
+                         "window: must be from 1s to 7 days (604800s), got "
+                         "%lldms",
+                         (long long)n->migration_window);
     }
     if (!n->is_supervisor)
         v->workers++;

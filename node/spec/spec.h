@@ -133,7 +133,9 @@ struct spec_node {
 #define SPEC_MIGRATION_WINDOW_MAX (7 * 24 * 3600 * 1000LL) /* 7 days */
 
 /* spec_node_init sets n to the defaults of a worker (permanent, 5 s
- * shutdown, ready on exec, no watchdog) with no id and no command. */
+ * shutdown, ready on exec, no watchdog) with no id and no command. Both
+ * inits set the migration limits to their defaults, the only values a
+ * node below the root may have. */
 void spec_node_init(struct spec_node *n);
 /* spec_node_init_supervisor sets n to the defaults of a supervisor
  * (one-for-one, 5 restarts in 300 s, shutdown infinity, permanent). */
@@ -152,10 +154,12 @@ int spec_node_copy(struct spec_node *dst, const struct spec_node *src);
  * above (children per supervisor, workers and nodes per deployment, pool
  * replicas counted), max_restarts and window within theirs, backoff
  * min <= max, supervisors not given a finite shutdown, placement (on,
- * require) only at the root and within label.h's bounds. On failure returns
- * NAOS_EINVAL and writes a message naming the offending path and field
- * (e.g. "research/tools/scraper: command: must not be empty") into errbuf
- * (caller buffer + length). Borrows root. */
+ * require) only at the root and within label.h's bounds, migration limits
+ * other than the defaults only at the root, max_migrations at most
+ * SPEC_MIGRATIONS_MAX and migration_window within SPEC_MIGRATION_WINDOW_MIN
+ * and _MAX. On failure returns NAOS_EINVAL and writes a message naming the
+ * offending path and field (e.g. "research/tools/scraper: command: must not
+ * be empty") into errbuf (caller buffer + length). Borrows root. */
 int spec_validate(const struct spec_node *root, char *errbuf, size_t errlen);
 
 /* spec_strategy_name / spec_restart_name / spec_ready_name return the

@@ -153,6 +153,8 @@ test_defaults_worker(void)
     NT_EQ_INT(n.replicas, 0);
     NT_TRUE(n.children == NULL);
     NT_EQ_INT(n.nchildren, 0);
+    NT_EQ_INT(n.max_migrations, SPEC_MIGRATIONS_DEFAULT);
+    NT_EQ_INT(n.migration_window, SPEC_MIGRATION_WINDOW_DEFAULT);
     spec_node_fini(&n);
 }
 
@@ -179,6 +181,8 @@ test_defaults_supervisor(void)
     NT_EQ_INT(n.nchildren, 0);
     NT_EQ_INT(n.watchdog, 0);
     NT_EQ_INT(n.max_runtime, 0);
+    NT_EQ_INT(n.max_migrations, 3);
+    NT_EQ_INT(n.migration_window, 3600 * 1000);
     spec_node_fini(&n);
 }
 
@@ -791,6 +795,52 @@ test_validate_intensity_limits(void)
     expect_invalid(&r, "research/tools: max_restarts:", "got 1000000000");
 }
 
+/* A deployment's migration limits: at the root only, max 0..100, window
+ * 1 s..7 days, each at its edge. */
+static void
+test_validate_migration(void)
+{
+    struct spec_node r = research();
+    r.max_migrations = 0; /* never moved */
+    expect_valid(&r);
+    r = research();
+    r.max_migrations = SPEC_MIGRATIONS_MAX;
+    expect_valid(&r);
+    r = research();
+    r.max_migrations = SPEC_MIGRATIONS_MAX + 1;
+    expect_invalid(&r, "research: migration:",
+                   "max: must be at most 100, got 101");
+    r = research();
+    r.migration_window = SPEC_MIGRATION_WINDOW_MIN - 1;
+    expect_invalid(&r, "research: migration:", "got 999ms");
+    r = research();
+    r.migration_window = SPEC_MIGRATION_WINDOW_MIN;
+    expect_valid(&r);
+    r = research();
+    r.migration_window = SPEC_MIGRATION_WINDOW_MAX;
+    expect_valid(&r);
+    r = research();
+    r.migration_window = SPEC_MIGRATION_WINDOW_MAX + 1;
+    expect_invalid(&r, "research: migration:",
+                   "window: must be from 1s to 7 days");
+    r = research();
+    r.migration_window = -1;
+    expect_invalid(&r, "research: migration:", "got -1ms");
+    /* below the root: any value but the defaults, on a worker or a
+     * supervisor */
+    r = research();
+    r.children[0].max_migrations = 5;
+    expect_invalid(&r, "research/fetcher: migration:",
+                   "only a deployment (the root) is moved");
+    r = research();
+    r.children[1].migration_window = 60 * 1000;
+    expect_invalid(&r, "research/tools: migration:",
+                   "only a deployment (the root) is moved");
+    r = research();
+    r.children[1].children[0].max_migrations = 0;
+    expect_invalid(&r, "research/tools/scraper: migration:", NULL);
+}
+
 static void
 test_validate_errbuf(void)
 {
@@ -847,6 +897,8 @@ node_eq(const struct spec_node *a, const struct spec_node *b)
     NT_EQ_INT(a->shutdown, b->shutdown);
     NT_EQ_INT(a->backoff_min, b->backoff_min);
     NT_EQ_INT(a->backoff_max, b->backoff_max);
+    NT_EQ_INT(a->max_migrations, b->max_migrations);
+    NT_EQ_INT(a->migration_window, b->migration_window);
     NT_EQ_INT(a->argc, b->argc);
     NT_EQ_INT(a->argv == NULL, b->argv == NULL);
     if (a->argv) {
@@ -894,6 +946,8 @@ test_copy_deep(void)
     long base = naos_alloc_live();
     struct spec_node r = research();
     r.children[0].shutdown = SPEC_SHUTDOWN_KILL;
+    r.max_migrations = 7;
+    r.migration_window = 10 * 60 * 1000;
     struct spec_node c;
     memset(&c, 0x5a, sizeof c);
     NT_EQ_INT(spec_node_copy(&c, &r), NAOS_OK);
@@ -978,6 +1032,7 @@ main(void)
         NT_CASE(test_validate_pool),
         NT_CASE(test_validate_limits),
         NT_CASE(test_validate_intensity_limits),
+        NT_CASE(test_validate_migration),
         NT_CASE(test_validate_errbuf),
         NT_CASE(test_fini_zeroed_and_half_built),
         NT_CASE(test_copy_deep),

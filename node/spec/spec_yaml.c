@@ -95,6 +95,7 @@ enum ykey {
     K_OUTPUT,
     K_CONTROL,
     K_PLACEMENT,
+    K_MIGRATION,
     K__COUNT,
 };
 
@@ -117,6 +118,7 @@ static const char *const key_names[K__COUNT] = {
     [K_OUTPUT] = "output",
     [K_CONTROL] = "control",
     [K_PLACEMENT] = "placement",
+    [K_MIGRATION] = "migration",
 };
 
 #define BIT(k) (1u << (k))
@@ -780,6 +782,66 @@ parse_placement(struct yp *yp, struct spec_node *s)
     return NAOS_OK;
 }
 
+/* parse_migration reads a deployment's `migration: {max: N, window:
+ * DURATION}` (either key, not neither) into s->max_migrations and
+ * s->migration_window, each refused out of spec.h's bounds where it was
+ * written. */
+static int
+parse_migration(struct yp *yp, struct spec_node *s)
+{
+    int rv;
+    struct ymark start = evmark(yp);
+    if (yp->ev.type != YAML_MAPPING_START_EVENT)
+        return fail(yp, start, "migration",
+                    "expected {max: N, window: DURATION}, got %s", kind(yp));
+    bool seen_max = false, seen_window = false;
+    for (;;) {
+        if ((rv = next(yp)) != NAOS_OK)
+            return rv;
+        if (yp->ev.type == YAML_MAPPING_END_EVENT)
+            break;
+        const char *k = NULL;
+        if ((rv = want_string(yp, "migration", "a key (max or window)",
+                              &k)) != NAOS_OK)
+            return rv;
+        bool is_max = strcmp(k, "max") == 0;
+        struct qbuf q;
+        char field[64];
+        snprintf(field, sizeof field, "migration.%s", quote(&q, k));
+        if (!is_max && strcmp(k, "window") != 0)
+            return fail(yp, evmark(yp), field,
+                        "unknown key (expected max or window)");
+        bool *seen = is_max ? &seen_max : &seen_window;
+        if (*seen)
+            return fail(yp, evmark(yp), field, "duplicate key");
+        *seen = true;
+        if ((rv = next(yp)) != NAOS_OK)
+            return rv;
+        if (is_max) {
+            uint64_t u;
+            if ((rv = parse_uint(yp, "migration.max", 0, SPEC_MIGRATIONS_MAX,
+                                 &u)) != NAOS_OK)
+                return rv;
+            s->max_migrations = (uint32_t)u;
+            continue;
+        }
+        struct ymark vm = evmark(yp);
+        naos_duration d;
+        if ((rv = parse_duration(yp, "migration.window", &d)) != NAOS_OK)
+            return rv;
+        if (d < SPEC_MIGRATION_WINDOW_MIN)
+            return fail(yp, vm, "migration.window", "must be at least 1s");
+        if (d > SPEC_MIGRATION_WINDOW_MAX)
+            return fail(yp, vm, "migration.window",
+                        "must be at most 7 days (168h)");
+        s->migration_window = d;
+    }
+    if (!seen_max && !seen_window)
+        return fail(yp, start, "migration",
+                    "needs max: N or window: DURATION");
+    return NAOS_OK;
+}
+
 /* parse_supervisor reads `supervisor: {strategy, max_restarts, window}`
  * into the scalar fields of s. */
 static int
@@ -911,7 +973,7 @@ find_key(const char *k, bool top)
     for (int i = 0; i < K__COUNT; i++) {
         if (strcmp(k, key_names[i]) == 0) {
             if ((i == K_NAME && !top) || (i == K_ID && top) ||
-                (i == K_PLACEMENT && !top))
+                (i == K_PLACEMENT && !top) || (i == K_MIGRATION && !top))
                 return -1;
             return i;
         }
@@ -972,10 +1034,10 @@ parse_map(struct yp *yp, struct spec_node *out, int depth)
                             "start_timeout, watchdog, max_runtime, output, "
                             "control, backoff, or supervisor and replicas)"
                       : top ? "unknown key (expected name, supervisor, "
-                            "children, placement, or the worker keys "
-                            "command, restart, shutdown, env, cwd, ready, "
-                            "start_timeout, watchdog, max_runtime, output, "
-                            "control, backoff, replicas)"
+                            "children, placement, migration, or the worker "
+                            "keys command, restart, shutdown, env, cwd, "
+                            "ready, start_timeout, watchdog, max_runtime, "
+                            "output, control, backoff, replicas)"
                           : "unknown key (expected id, command, restart, "
                             "shutdown, env, cwd, ready, start_timeout, "
                             "watchdog, max_runtime, output, control, "
@@ -1023,6 +1085,9 @@ parse_map(struct yp *yp, struct spec_node *out, int depth)
             break;
         case K_PLACEMENT: /* the root's: kept with the supervisor */
             rv = parse_placement(yp, &s);
+            break;
+        case K_MIGRATION: /* the root's, like placement */
+            rv = parse_migration(yp, &s);
             break;
         case K_COMMAND:
             rv = parse_command(yp, &w);

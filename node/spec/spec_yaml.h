@@ -7,6 +7,7 @@
  *   name: research
  *   supervisor: {strategy: rest-for-one, max_restarts: 5, window: 300s}
  *   placement: {on: n2, require: {zone: eu}}  # root only; either or both
+ *   migration: {max: 3, window: 1h}  # root only; either or both
  *   children:
  *     - id: fetcher
  *       command: ["python3", "fetch.py"]

@@ -1174,6 +1174,91 @@ test_placement_require(void)
               "placement.require: duplicate key");
 }
 
+/* A deployment's migration limits: the root only, {max: N, window: DUR},
+ * either key; defaults without it (spec_test: the bounds; spec_pb_test:
+ * the protobuf round trip). */
+static void
+test_migration(void)
+{
+    struct spec_node r;
+    parse_ok("name: x\ncommand: [sleep, '1']\n", &r);
+    NT_EQ_INT(r.max_migrations, SPEC_MIGRATIONS_DEFAULT);
+    NT_EQ_INT(r.migration_window, SPEC_MIGRATION_WINDOW_DEFAULT);
+    NT_EQ_INT(r.children[0].max_migrations, SPEC_MIGRATIONS_DEFAULT);
+    spec_node_fini(&r);
+    parse_ok("name: x\nmigration: {max: 2, window: 10m}\n"
+             "command: [sleep, '1']\n", &r);
+    NT_EQ_INT(r.max_migrations, 2);
+    NT_EQ_INT(r.migration_window, 600000);
+    NT_EQ_INT(r.children[0].max_migrations, SPEC_MIGRATIONS_DEFAULT);
+    NT_EQ_INT(r.children[0].migration_window, SPEC_MIGRATION_WINDOW_DEFAULT);
+    struct spec_node cp;
+    NT_EQ_INT(spec_node_copy(&cp, &r), NAOS_OK);
+    NT_EQ_INT(cp.max_migrations, 2);
+    NT_EQ_INT(cp.migration_window, 600000);
+    spec_node_fini(&cp);
+    spec_node_fini(&r);
+    /* either key alone, block style, a tree; a bare number is seconds */
+    parse_ok("name: x\nmigration:\n  max: 0\nchildren:\n"
+             "  - {id: a, command: [sleep, '1']}\n", &r);
+    NT_EQ_INT(r.max_migrations, 0);
+    NT_EQ_INT(r.migration_window, SPEC_MIGRATION_WINDOW_DEFAULT);
+    spec_node_fini(&r);
+    parse_ok("name: x\nmigration: {window: 1h}\ncommand: [sleep, '1']\n",
+             &r);
+    NT_EQ_INT(r.max_migrations, SPEC_MIGRATIONS_DEFAULT);
+    NT_EQ_INT(r.migration_window, 3600000);
+    spec_node_fini(&r);
+    /* at the edges: 100 moves, 1 s and 7 days */
+    parse_ok("name: x\nmigration: {max: 100, window: 1s}\n"
+             "command: [sleep, '1']\n", &r);
+    NT_EQ_INT(r.max_migrations, 100);
+    NT_EQ_INT(r.migration_window, 1000);
+    spec_node_fini(&r);
+    parse_ok("name: x\nmigration: {window: 168h}\ncommand: [sleep, '1']\n",
+             &r);
+    NT_EQ_INT(r.migration_window, SPEC_MIGRATION_WINDOW_MAX);
+    spec_node_fini(&r);
+    parse_bad("name: x\nmigration: {max: 101}\ncommand: [sleep, '1']\n",
+              "t.yaml:2:18: migration.max: is too large (at most 100)");
+    parse_bad("name: x\nmigration: {max: -1}\ncommand: [sleep, '1']\n",
+              "migration.max: must not be negative");
+    parse_bad("name: x\nmigration: {window: 999ms}\ncommand: [sleep, '1']\n",
+              "t.yaml:2:21: migration.window: must be at least 1s");
+    parse_bad("name: x\nmigration: {window: 169h}\ncommand: [sleep, '1']\n",
+              "migration.window: must be at most 7 days (168h)");
+    parse_bad("name: x\nmigration: {window: soon}\ncommand: [sleep, '1']\n",
+              "migration.window: invalid duration \"soon\"");
+    parse_bad("name: x\nmigration: {max: 1, moves: 2}\n"
+              "command: [sleep, '1']\n",
+              "t.yaml:2:21: migration.moves: unknown key (expected max or "
+              "window)");
+    parse_bad("name: x\nmigration: {max: 1, max: 2}\ncommand: [sleep, '1']\n",
+              "migration.max: duplicate key");
+    parse_bad("name: x\nmigration: {}\ncommand: [sleep, '1']\n",
+              "migration: needs max: N or window: DURATION");
+    parse_bad("name: x\nmigration: 3\ncommand: [sleep, '1']\n",
+              "migration: expected {max: N, window: DURATION}, got a scalar");
+    parse_bad("name: x\nmigration: {max: 1}\nmigration: {max: 2}\n"
+              "command: [sleep, '1']\n",
+              "migration: duplicate key (first given at line 2)");
+    /* not below the root */
+    parse_bad("name: x\nchildren:\n"
+              "  - id: a\n    migration: {max: 1}\n    command: [sleep, '1']\n",
+              "t.yaml:4:5: migration: unknown key (expected id,");
+    /* a project file's agent: its top supervisor's */
+    NT_EQ_INT(spec_yaml_parse_agent("naos.yaml",
+                                    "agents:\n  a:\n    command: [x]\n"
+                                    "    migration: {max: 5}\n",
+                                    strlen("agents:\n  a:\n    command: [x]"
+                                           "\n    migration: {max: 5}\n"),
+                                    "a", &r, err, sizeof err),
+              NAOS_OK);
+    NT_EQ_INT(r.max_migrations, 5);
+    NT_EQ_INT(r.children[0].max_migrations, SPEC_MIGRATIONS_DEFAULT);
+    spec_node_fini(&r);
+}
+
 int
 main(void)
 {
@@ -1205,6 +1290,7 @@ main(void)
         NT_CASE(test_project_file),
         NT_CASE(test_placement),
         NT_CASE(test_placement_require),
+        NT_CASE(test_migration),
         {0},
     };
     return nt_run(cases);
