@@ -6,8 +6,8 @@ once a second node has joined, the leader moves it there, its first run
 is told NAOS_RESTART_REASON=migrated and loads the checkpoint its last
 run saved on the node it left, a `migrated` event names the new node,
 and the old node runs nothing of it. A deployment that fails everywhere
-is moved at most 3 times within its window (with a backoff between
-moves), then stays failed; `naos start` gives it as many moves again.
+is moved at most --max-migrations times within its window (with a
+backoff between moves), then stays failed; `naos start` gives it as many moves again.
 Every node is reaped by PID and its temp dirs removed."""
 import os
 import shutil
@@ -92,20 +92,21 @@ class RootMigrate(unittest.TestCase):
                                if m.get("role") in ("voter", "leader"))
                    == 3, within(20), interval=0.1, msg="3 voters")
         a.deploy("doomed", ["sh", "-c", "exit 3"], "--max-restarts", "1",
-                 "--window", "60s")
-        # moved 3 times (at once, then after 1 s and 2 s), then failed
-        wait_until(lambda: len(self.events(a, "migrated", "doomed")) == 3
+                 "--window", "60s", "--max-migrations", "2",
+                 "--migration-window", "10m")
+        # moved twice (at once, then after 1 s), then failed
+        wait_until(lambda: len(self.events(a, "migrated", "doomed")) == 2
                    and (self.status(a, "doomed") or {}).get("state") ==
                    "failed", within(40), interval=0.2,
-                   msg="3 moves, then failed")
+                   msg="2 moves, then failed")
         time.sleep(3.0)  # the root looks every 2 s at the most: no
-        #                  fourth move, however long it waits
-        self.assertEqual(len(self.events(a, "migrated", "doomed")), 3)
+        #                  third move, however long it waits
+        self.assertEqual(len(self.events(a, "migrated", "doomed")), 2)
         self.assertEqual(self.status(a, "doomed")["state"], "failed")
         # naos start: a fresh window, so it is moved again once it fails
         r = a.naos("start", "doomed")
         self.assertEqual(r.code, 0, r)
-        wait_until(lambda: len(self.events(a, "migrated", "doomed")) >= 4,
+        wait_until(lambda: len(self.events(a, "migrated", "doomed")) >= 3,
                    within(20), interval=0.2, msg="moved again after start")
 
 
