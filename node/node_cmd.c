@@ -954,6 +954,24 @@ node__cmd_close(struct node *n)
     n->log = NULL;
 }
 
+/* failure_is_missing: a top supervisor's failure (sup.c top_failed:
+ * "... PATH REASON") that ends in a program or working directory missing
+ * on this node (sup_reason_format's spawn-failed:ENOENT,
+ * cwd-failed:ENOENT): not the agent's doing, somewhere else may have it. */
+static bool
+failure_is_missing(const char *failure)
+{
+    static const char *const ends[] = {" spawn-failed:ENOENT",
+                                       " cwd-failed:ENOENT"};
+    size_t len = failure ? strlen(failure) : 0;
+    for (size_t i = 0; i < sizeof ends / sizeof *ends; i++) {
+        size_t k = strlen(ends[i]);
+        if (len >= k && strcmp(failure + len - k, ends[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
 void
 node__propose_failed(struct node *n, const char *name, const char *failure)
 {
@@ -963,6 +981,7 @@ node__propose_failed(struct node *n, const char *name, const char *failure)
     f.name = (char *)name;
     f.failure = (char *)(failure && failure[0] ? failure : "failed");
     f.epoch = reconcile_epoch(&n->rec, name); /* the placement that failed */
+    f.missing = failure_is_missing(failure);
     c.cmd_case = NAOS__V1__COMMAND__CMD_FAIL;
     c.fail = &f;
     if (node__propose(n, &c, NULL, NULL) != NAOS_OK)

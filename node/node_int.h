@@ -511,12 +511,13 @@ void node__members_health_now(struct node *n);
 int node__place(struct node *n, const char *on,
                 const struct spec_label *require, size_t nreq,
                 uint64_t *node_id, char *err, size_t errlen);
-/* node__place_other is node__place never picking node `exclude` (the
- * root supervisor moves a deployment off the node it gave up on). */
+/* node__place_other is node__place never picking the nodes
+ * exclude[0..nexclude) (the root supervisor moves a deployment off the
+ * node it gave up on, and off those that lack its program). */
 int node__place_other(struct node *n, const char *on,
                       const struct spec_label *require, size_t nreq,
-                      uint64_t exclude, uint64_t *node_id, char *err,
-                      size_t errlen);
+                      const uint64_t *exclude, size_t nexclude,
+                      uint64_t *node_id, char *err, size_t errlen);
 /* node__place_note counts a pick proposed at index until it is applied. */
 void node__place_note(struct node *n, uint64_t index, uint64_t node_id);
 /* node__members_founders: what the members (this node included) say about

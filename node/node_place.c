@@ -19,14 +19,15 @@ int
 node__place(struct node *n, const char *on, const struct spec_label *require,
             size_t nreq, uint64_t *node_id, char *err, size_t errlen)
 {
-    return node__place_other(n, on, require, nreq, 0, node_id, err, errlen);
+    return node__place_other(n, on, require, nreq, NULL, 0, node_id, err,
+                             errlen);
 }
 
 int
 node__place_other(struct node *n, const char *on,
                   const struct spec_label *require, size_t nreq,
-                  uint64_t exclude, uint64_t *node_id, char *err,
-                  size_t errlen)
+                  const uint64_t *exclude, size_t nexclude,
+                  uint64_t *node_id, char *err, size_t errlen)
 {
     struct placement_candidate c[NODE_MEMBERS_MAX];
     /* the others' labels, from their last health (static: 34 KiB, 17 x
@@ -55,8 +56,9 @@ node__place_other(struct node *n, const char *on,
         }
     }
     for (size_t i = 0; i < nc; i++)
-        if (c[i].id == exclude)
-            c[i].alive = false; /* it gave up there: somewhere else */
+        for (size_t k = 0; k < nexclude; k++)
+            if (c[i].id == exclude[k])
+                c[i].alive = false; /* it gave up there: somewhere else */
     Naos__V1__PlacementRecord **pl = NULL;
     size_t npl = 0;
     if (store_placement_list(n->store, &pl, &npl) != NAOS_OK) {

@@ -84,20 +84,37 @@ limits(const Naos__V1__DeploymentRecord *rec, uint32_t *max, int64_t *window)
     }
 }
 
-/* move: pick a node other than the one it gave up on and propose the
- * move. Returns true when proposed. */
+/* lacked: the deployment failed on node for lack of its program or
+ * directory (since the operator last started it). */
+static bool
+lacked(const Naos__V1__DeploymentRecord *rec, uint64_t node)
+{
+    for (size_t i = 0; i < rec->n_missing_on; i++)
+        if (rec->missing_on[i] == node)
+            return true;
+    return false;
+}
+
+/* move: pick a node other than the one it gave up on (and than those
+ * that lack its program) and propose the move. Returns true when
+ * proposed. */
 static bool
 move(struct node *n, const Naos__V1__DeploymentRecord *rec, uint64_t epoch,
-     size_t slot, uint32_t k, uint32_t max)
+     size_t slot, const struct root_decision *o, uint32_t max)
 {
     struct spec_node spec = {0};
     char err[512] = "";
     uint64_t to = 0;
+    uint64_t exclude[1 + 17];
+    size_t nex = 0;
+    exclude[nex++] = rec->failed_node;
+    for (size_t i = 0; i < rec->n_missing_on && nex < 18; i++)
+        exclude[nex++] = rec->missing_on[i];
     int rc = rec->spec ? spec_pb_to_spec(rec->spec, &spec, err, sizeof err)
                        : NAOS_EINVAL;
     if (rc == NAOS_OK)
         rc = node__place_other(n, spec.place_on, spec.require, spec.nrequire,
-                               rec->failed_node, &to, err, sizeof err);
+                               exclude, nex, &to, err, sizeof err);
     spec_node_fini(&spec);
     if (rc != NAOS_OK) {
         NAOS_DEBUG("root", "%s stays failed: no other node takes it: %s",
@@ -111,6 +128,7 @@ move(struct node *n, const Naos__V1__DeploymentRecord *rec, uint64_t epoch,
     m.from_epoch = epoch;
     m.to_node = to;
     m.reason = "migrated";
+    m.uncounted = o->uncounted;
     c.cmd_case = NAOS__V1__COMMAND__CMD_MIGRATE;
     c.migrate = &m;
     if (node__propose(n, &c, NULL, NULL) != NAOS_OK)
@@ -119,10 +137,18 @@ move(struct node *n, const Naos__V1__DeploymentRecord *rec, uint64_t epoch,
              rec->name);
     n->root_moves[slot].index = n->proposed;
     n->root_moved++;
-    NAOS_INFO("root", "moving %s from %s to %s (entry %" PRIu64 "): it gave "
-              "up there; move %u of at most %u in its window", rec->name,
-              node__node_name(n, rec->failed_node), node__node_name(n, to),
-              n->proposed, k + 1, max);
+    if (o->uncounted)
+        NAOS_INFO("root", "moving %s from %s to %s (entry %" PRIu64 "): its "
+                  "program or directory is missing there (a move that does "
+                  "not count)", rec->name,
+                  node__node_name(n, rec->failed_node),
+                  node__node_name(n, to), n->proposed);
+    else
+        NAOS_INFO("root", "moving %s from %s to %s (entry %" PRIu64 "): it "
+                  "gave up there; move %u of at most %u in its window",
+                  rec->name, node__node_name(n, rec->failed_node),
+                  node__node_name(n, to), n->proposed,
+                  o->moves_in_window + 1, max);
     return true;
 }
 
@@ -153,6 +179,7 @@ node__root_step(struct node *n)
             .failed = true,
             .stopped = rec->desired == NAOS__V1__DESIRED_STATE__DESIRED_STOPPED,
             .failed_node = rec->failed_node,
+            .missing = lacked(rec, rec->failed_node),
             .failed_at_ms = rec->failed_at_ms,
             .moves_at_ms = rec->migrations_at_ms,
             .nmoves = rec->n_migrations_at_ms,
@@ -178,7 +205,7 @@ node__root_step(struct node *n)
         store_placement_free(pl);
         if (on != rec->failed_node)
             continue; /* a fail of an earlier placement: not this one's */
-        move(n, rec, epoch, slot, o.moves_in_window, max);
+        move(n, rec, epoch, slot, &o, max);
     }
     store_deploy_list_free(recs, nrec);
 }

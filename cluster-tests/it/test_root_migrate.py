@@ -7,7 +7,9 @@ is told NAOS_RESTART_REASON=migrated and loads the checkpoint its last
 run saved on the node it left, a `migrated` event names the new node,
 and the old node runs nothing of it. A deployment that fails everywhere
 is moved at most --max-migrations times within its window (with a
-backoff between moves), then stays failed; `naos start` gives it as many moves again.
+backoff between moves), then stays failed; `naos start` gives it as many moves again. One whose
+program is missing is moved without counting, never back to a node that
+lacked it, and stays failed once every node has been tried.
 Every node is reaped by PID and its temp dirs removed."""
 import os
 import shutil
@@ -108,6 +110,25 @@ class RootMigrate(unittest.TestCase):
         self.assertEqual(r.code, 0, r)
         wait_until(lambda: len(self.events(a, "migrated", "doomed")) >= 3,
                    within(20), interval=0.2, msg="moved again after start")
+
+    def test_missing_program_moves_uncounted_until_tried_everywhere(self):
+        a = self.node("ma")
+        b = self.node("mb", join=a.addr)
+        wait_until(lambda: (b.members().get("mb") or {}).get("role") ==
+                   "learner", within(20), interval=0.1, msg="mb a learner")
+        # no node has it: moved once (not counted: --max-migrations 0
+        # would allow none), then failed for good
+        prog = os.path.join(self.dir, "no-such-program")
+        a.deploy("ghost", [prog], "--max-restarts", "1", "--window", "60s",
+                 "--max-migrations", "0")
+        wait_until(lambda: len(self.events(a, "migrated", "ghost")) == 1
+                   and (self.status(a, "ghost") or {}).get("state") ==
+                   "failed", within(30), interval=0.2,
+                   msg="one uncounted move, then failed")
+        time.sleep(2.5)  # a look of the root later: no move back
+        self.assertEqual(len(self.events(a, "migrated", "ghost")), 1)
+        self.assertIn("spawn-failed:ENOENT",
+                      self.status(a, "ghost").get("failure", ""))
 
 
 if __name__ == "__main__":

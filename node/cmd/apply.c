@@ -41,8 +41,9 @@ set_failed(Naos__V1__DeploymentRecord *rec, const char *failure)
     return NAOS_OK;
 }
 
-/* clear_moves forgets rec's moves (the operator started it again: a
- * fresh window), freeing them with the store's allocator. */
+/* clear_moves forgets rec's moves and the nodes that lacked its program
+ * (the operator started it again: a fresh window), freeing them with the
+ * store's allocator. */
 static void
 clear_moves(Naos__V1__DeploymentRecord *rec)
 {
@@ -51,6 +52,39 @@ clear_moves(Naos__V1__DeploymentRecord *rec)
                                rec->migrations_at_ms);
     rec->migrations_at_ms = NULL;
     rec->n_migrations_at_ms = 0;
+    if (rec->missing_on != NULL)
+        spec_pb_allocator.free(spec_pb_allocator.allocator_data,
+                               rec->missing_on);
+    rec->missing_on = NULL;
+    rec->n_missing_on = 0;
+}
+
+/* The most nodes missing_on names: a configuration's members. */
+#define APPLY_MISSING_ON_MAX 17
+
+/* add_missing records that node lacks rec's program or directory. */
+static int
+add_missing(Naos__V1__DeploymentRecord *rec, uint64_t node)
+{
+    for (size_t i = 0; i < rec->n_missing_on; i++)
+        if (rec->missing_on[i] == node)
+            return NAOS_OK;
+    if (node == 0 || rec->n_missing_on >= APPLY_MISSING_ON_MAX)
+        return NAOS_OK;
+    uint64_t *v = spec_pb_allocator.alloc(spec_pb_allocator.allocator_data,
+                                          (rec->n_missing_on + 1) *
+                                              sizeof *v);
+    if (v == NULL)
+        return NAOS_ENOMEM;
+    for (size_t i = 0; i < rec->n_missing_on; i++)
+        v[i] = rec->missing_on[i];
+    v[rec->n_missing_on] = node;
+    if (rec->missing_on != NULL)
+        spec_pb_allocator.free(spec_pb_allocator.allocator_data,
+                               rec->missing_on);
+    rec->missing_on = v;
+    rec->n_missing_on++;
+    return NAOS_OK;
 }
 
 static void
@@ -145,11 +179,13 @@ migrate_txn(struct store_txn *t, struct apply_args *a)
                    "deployed again since the move was decided", m->name);
         return rc;
     }
-    /* the moves: this one appended, the oldest dropped past the most a
-     * deployment may ask for */
+    /* the moves: this one appended (unless it does not count), the
+     * oldest dropped past the most a deployment may ask for */
     size_t n = rec->n_migrations_at_ms, keep = n < SPEC_MIGRATIONS_MAX
                                                    ? n
                                                    : SPEC_MIGRATIONS_MAX - 1;
+    if (m->uncounted)
+        keep = n; /* copied as it is, nothing appended */
     int64_t *moves = spec_pb_allocator.alloc(spec_pb_allocator.allocator_data,
                                              (keep + 1) * sizeof *moves);
     if (moves == NULL) {
@@ -159,9 +195,10 @@ migrate_txn(struct store_txn *t, struct apply_args *a)
     for (size_t i = 0; i < keep; i++)
         moves[i] = rec->migrations_at_ms[n - keep + i];
     moves[keep] = a->c->at_ms;
-    clear_moves(rec);
+    spec_pb_allocator.free(spec_pb_allocator.allocator_data,
+                           rec->migrations_at_ms);
     rec->migrations_at_ms = moves;
-    rec->n_migrations_at_ms = keep + 1;
+    rec->n_migrations_at_ms = keep + !m->uncounted;
     char *reason = (char *)protobuf_c_empty_string;
     if ((rc = set_failed(rec, NULL)) == NAOS_OK) {
         /* the record's strings are the store allocator's: swapped for a
@@ -189,11 +226,12 @@ migrate_txn(struct store_txn *t, struct apply_args *a)
 }
 
 /* stop, start, restart (want), fail (failure; epoch: the placement that
- * gave up, 0 = unknown). */
+ * gave up, 0 = unknown; missing: for lack of its program or directory
+ * on that node). */
 static int
 change_txn(struct store_txn *t, struct apply_args *a, const char *name,
            Naos__V1__DesiredState want, bool restart, const char *failure,
-           uint64_t epoch)
+           uint64_t epoch, bool missing)
 {
     char dep[STORE_MAX_KEY + 1];
     deployment_of(name, dep, sizeof dep);
@@ -224,6 +262,8 @@ change_txn(struct store_txn *t, struct apply_args *a, const char *name,
         rc = set_failed(rec, failure);
         rec->failed_node = a->res->placed_on;
         rec->failed_at_ms = a->c->at_ms;
+        if (rc == NAOS_OK && missing)
+            rc = add_missing(rec, a->res->placed_on);
     } else {
         rec->desired = want;
         rec->restarts += restart;
@@ -446,17 +486,17 @@ apply_one_txn(struct store_txn *t, struct apply_args *a)
         case NAOS__V1__COMMAND__CMD_STOP:
             rc = change_txn(t, a, c->stop->name,
                             NAOS__V1__DESIRED_STATE__DESIRED_STOPPED, false,
-                            NULL, 0);
+                            NULL, 0, false);
             break;
         case NAOS__V1__COMMAND__CMD_START:
             rc = change_txn(t, a, c->start->name,
                             NAOS__V1__DESIRED_STATE__DESIRED_RUNNING, false,
-                            NULL, 0);
+                            NULL, 0, false);
             break;
         case NAOS__V1__COMMAND__CMD_RESTART:
             rc = change_txn(t, a, c->restart->name,
                             NAOS__V1__DESIRED_STATE__DESIRED_RUNNING, true,
-                            NULL, 0);
+                            NULL, 0, false);
             break;
         case NAOS__V1__COMMAND__CMD_REMOVE:
             rc = remove_txn(t, a, c->remove->name);
@@ -468,7 +508,7 @@ apply_one_txn(struct store_txn *t, struct apply_args *a)
                             c->fail->failure && c->fail->failure[0]
                                 ? c->fail->failure
                                 : "failed",
-                            c->fail->epoch);
+                            c->fail->epoch, c->fail->missing);
             break;
         case NAOS__V1__COMMAND__CMD_MIGRATE:
             rc = migrate_txn(t, a);

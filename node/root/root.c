@@ -17,9 +17,14 @@ void
 root_escalation(const struct root_dep *d, int64_t now_ms,
                 struct root_decision *out)
 {
-    *out = (struct root_decision){ROOT_KEEP, 0, 0};
+    *out = (struct root_decision){ROOT_KEEP, 0, 0, false};
     if (!d->failed || d->stopped || d->failed_node == 0)
         return;
+    if (d->missing) {
+        out->verdict = ROOT_MOVE;
+        out->uncounted = true;
+        return;
+    }
     /* the moves within (now - window, now]; a clock that went back
      * counts a move "from the future" too: never more moves than asked */
     uint32_t k = 0;

@@ -12,7 +12,11 @@
  * failure that calls for it (1 s, doubling, at most ROOT_BACKOFF_MAX_MS:
  * a deployment that fails everywhere does not hop at the pace of its own
  * restarts). Past the limit it stays failed, with its history, until
- * `naos start NAME` clears both. Whether another node will take it
+ * `naos start NAME` clears both. A failure for lack of its program or
+ * working directory on that node (missing) is not the agent's doing: it
+ * is moved at once and the move does not count (the glue then never
+ * picks a node it lacked them on, so this ends when every node has been
+ * tried). Whether another node will take it
  * (placement constraints, liveness) is the glue's question, asked with
  * the node that gave up excluded: no other node, and it stays failed. */
 #ifndef NAOS_ROOT_ROOT_H
@@ -31,6 +35,8 @@ struct root_dep {
     bool failed;              /* gave up (and not started again since) */
     bool stopped;             /* its desired state is stopped */
     uint64_t failed_node;     /* the node it gave up on (0: unknown) */
+    bool missing;             /* ... for lack of its program or directory
+                                 there */
     int64_t failed_at_ms;     /* when (wall clock of the FAIL entry) */
     const int64_t *moves_at_ms; /* its moves, oldest first */
     size_t nmoves;
@@ -41,7 +47,8 @@ struct root_dep {
 enum root_verdict {
     ROOT_KEEP = 0,  /* nothing to do: it runs, is stopped, or no node
                        is known to have failed it */
-    ROOT_MOVE,      /* move it now (to a node other than failed_node) */
+    ROOT_MOVE,      /* move it now (to a node other than failed_node;
+                       uncounted: a move for a missing program) */
     ROOT_WAIT,      /* move it at wait_until_ms (backoff) */
     ROOT_EXHAUSTED, /* max_migrations moves within the window: it stays
                        failed */
@@ -51,6 +58,7 @@ struct root_decision {
     enum root_verdict verdict;
     int64_t wait_until_ms;    /* ROOT_WAIT */
     uint32_t moves_in_window; /* the moves that count now */
+    bool uncounted;           /* ROOT_MOVE: not one of max_migrations */
 };
 
 /* root_escalation decides what the root does about d at now_ms. */

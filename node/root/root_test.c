@@ -75,6 +75,23 @@ test_limit_and_backoff(void)
     NT_EQ_INT(o.moves_in_window, 2);
 }
 
+/* A program missing on its node: moved at once, uncounted, even past
+ * the limit. */
+static void
+test_missing_moves_uncounted(void)
+{
+    struct root_decision o;
+    int64_t moves[3] = {1, 2, 3};
+    struct root_dep d = failed_at(10, moves, 3);
+    d.missing = true;
+    root_escalation(&d, 10, &o);
+    NT_EQ_INT(o.verdict, ROOT_MOVE);
+    NT_TRUE(o.uncounted);
+    d.stopped = true;
+    root_escalation(&d, 10, &o);
+    NT_EQ_INT(o.verdict, ROOT_KEEP);
+}
+
 /* max_migrations 0: never moved. */
 static void
 test_zero_never_moves(void)
@@ -105,6 +122,7 @@ main(void)
         NT_CASE(test_keep),
         NT_CASE(test_limit_and_backoff),
         NT_CASE(test_zero_never_moves),
+        NT_CASE(test_missing_moves_uncounted),
         NT_CASE(test_backoff_bounds),
         {0},
     };
