@@ -55,11 +55,20 @@ qualifies(struct node *n, const struct raft *core, uint64_t id,
            match + PROMOTE_SLACK >= commit;
 }
 
+/* promote_active: the step has work to look at (the deadline and the
+ * step agree on it, or the loop would spin on a deadline in the past). */
+static bool
+promote_active(const struct node *n)
+{
+    return n->log != NULL && n->replicated && !n->fatal && !n->catching_up &&
+           n->nlearners > 0 &&
+           raft_role_get(cmdraft_core(n->log)) == RAFT_LEADER;
+}
+
 void
 node__promote_step(struct node *n)
 {
-    if (n->log == NULL || !n->replicated || n->fatal || n->catching_up ||
-        n->r.now < n->promote_next)
+    if (!promote_active(n) || n->r.now < n->promote_next)
         return;
     const struct raft *core = cmdraft_core(n->log);
     uint64_t commit = cmdraft_commit_index(n->log);
@@ -108,8 +117,5 @@ node__promote_step(struct node *n)
 naos_time
 node__promote_deadline(const struct node *n)
 {
-    if (n->log == NULL || !n->replicated || n->nlearners == 0 ||
-        raft_role_get(cmdraft_core(n->log)) != RAFT_LEADER)
-        return NAOS_TIME_NEVER;
-    return n->promote_next;
+    return promote_active(n) ? n->promote_next : NAOS_TIME_NEVER;
 }

@@ -40,13 +40,20 @@ node__root_due(struct node *n)
     n->root_next = n->r.now;
 }
 
+/* root_active: the step has work to look at (the deadline and the step
+ * agree on it, or the loop would spin on a deadline in the past). */
+static bool
+root_active(const struct node *n)
+{
+    return n->log != NULL && n->replicated && !n->catching_up &&
+           !n->fatal && !n->apply_stuck &&
+           raft_role_get(cmdraft_core(n->log)) == RAFT_LEADER;
+}
+
 naos_time
 node__root_deadline(const struct node *n)
 {
-    if (n->log == NULL || n->catching_up ||
-        raft_role_get(cmdraft_core(n->log)) != RAFT_LEADER)
-        return NAOS_TIME_NEVER;
-    return n->root_next;
+    return root_active(n) ? n->root_next : NAOS_TIME_NEVER;
 }
 
 /* in_flight: a move of name proposed and not applied yet. Slots of
@@ -155,12 +162,9 @@ move(struct node *n, const Naos__V1__DeploymentRecord *rec, uint64_t epoch,
 void
 node__root_step(struct node *n)
 {
-    if (n->log == NULL || !n->replicated || n->catching_up || n->fatal ||
-        n->apply_stuck || n->r.now < n->root_next)
+    if (!root_active(n) || n->r.now < n->root_next)
         return;
     n->root_next = n->r.now + ROOT_LOOK_MS;
-    if (raft_role_get(cmdraft_core(n->log)) != RAFT_LEADER)
-        return;
     Naos__V1__DeploymentRecord **recs = NULL;
     size_t nrec = 0;
     if (store_deploy_list(n->store, &recs, &nrec) != NAOS_OK) {
