@@ -128,6 +128,13 @@ def proc_state(pid):
     return rest.split()[0] if rest else None
 
 
+def cpu_seconds(pid):
+    """CPU time (user + system) process pid has used, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        rest = f.read().rpartition(")")[2].split()
+    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def proc_starttime(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:

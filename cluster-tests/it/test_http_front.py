@@ -12,7 +12,7 @@ import time
 import urllib.parse
 
 import promtext
-from harness import NodeTest, wait_until
+from harness import NodeTest, cpu_seconds, wait_until
 
 REQ = b"GET /api/v1/nodes HTTP/1.1\r\nHost: localhost\r\n\r\n"
 PAGE = b"GET /supervisors HTTP/1.1\r\nHost: localhost\r\n\r\n"
@@ -50,12 +50,6 @@ def limit_for(pid, k):
             if free == k:
                 return n + 1
         n += 1
-
-
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        rest = f.read().rpartition(")")[2].split()
-    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def leg_port(n):

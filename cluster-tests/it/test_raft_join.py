@@ -17,8 +17,8 @@ import tempfile
 import time
 import unittest
 
-from harness import (Node, exit_all, free_tcp_ports, gauge, keygen,
-                     wait_until, within)
+from harness import (Node, cpu_seconds, exit_all, free_tcp_ports, gauge,
+                     keygen, wait_until, within)
 
 
 class RaftJoin(unittest.TestCase):
@@ -142,13 +142,26 @@ class RaftJoin(unittest.TestCase):
         self.wait_roles(a, {"na": "leader", "nb": "learner"})
         self.assertIsNone(b3.proc.poll())
 
+    def assert_idle(self, nodes, seconds=2.0):
+        """Each node's loop sleeps at idle: a deadline in the past would
+        spin it at 100% of a CPU."""
+        before = {n.name: cpu_seconds(n.proc.pid) for n in nodes}
+        time.sleep(seconds)
+        for n in nodes:
+            used = cpu_seconds(n.proc.pid) - before[n.name]
+            self.assertLess(used, 0.25 * seconds,
+                            "%s used %.2f s of CPU in %.1f s at idle" %
+                            (n.name, used, seconds))
+
     def test_no_voter_stays_learner(self):
         a = self.node("va")
+        self.assert_idle([a])  # a lone node
         b = self.node("vb", join=a.addr, extra=["--no-voter"])
         c = self.node("vc", join=a.addr, extra=["--no-voter"])
         self.wait_roles(a, {"va": "leader", "vb": "learner",
                             "vc": "learner"})
-        time.sleep(1.5)  # three promotion looks
+        # a leader with learners it does not promote, and the learners
+        self.assert_idle([a, b, c])
         self.assertEqual(gauge(a, "naos_raft_voters"), 1)
         self.assertEqual(self.roles(c).get("vb"), "learner")
 
