@@ -6,7 +6,8 @@ deployments made before it came) and a deployment can be placed on it;
 with a second learner caught up, the leader promotes both, back to back,
 to 3 voters; the cluster then survives the founder's SIGKILL. A join
 under a name another member has is refused (exit 100, the name and what
-to do said) until that member is removed; --no-voter keeps a node a
+to do said) until that member is removed; a joiner paused before its
+log is open is not promoted; --no-voter keeps a node a
 learner; `join` on the data of a node that ran alone is refused before
 it starts. Every node is reaped by PID and its temp dirs removed."""
 import os
@@ -113,6 +114,35 @@ class RaftJoin(unittest.TestCase):
                             "--", "sleep", "1000")
         self.assertEqual(r.code, 0, r)
         c.wait_state("after", "running")
+
+    def test_learner_paused_before_opening_its_log(self):
+        """A joiner told "under way" and paused before it heard it is in
+        (its log not open) is not promoted when a second learner comes:
+        promoted, it made the founder and itself two voters that elected
+        nobody for good (it opens its log only when a leader says so).
+        Resumed, it is taken in and both are promoted."""
+        a = self.node("pa")
+        b = self.node("pb", join=a.addr)
+        # pause pb once the leader proposed its ADD_LEARNER (it asks again
+        # 200 ms later to hear that it is in)
+        wait_until(lambda: "adding pb" in a.read_node_log(), within(20),
+                   interval=0.005, msg="pa adds pb")
+        os.kill(b.proc.pid, signal.SIGSTOP)
+        try:
+            if "joined the cluster as a learner" in b.read_node_log():
+                self.skipTest("pb opened its log before it was paused")
+            c = self.node("pc", join=a.addr)
+            wait_until(lambda: "joined the cluster as a learner" in
+                       c.read_node_log(), within(20), interval=0.1,
+                       msg="pc joins")
+            time.sleep(1.5)  # three promotion looks
+            self.assertEqual(gauge(a, "naos_raft_voters"), 1)
+            self.assertEqual(gauge(a, "naos_raft_leader"), 1)
+        finally:
+            os.kill(b.proc.pid, signal.SIGCONT)
+        for n in (a, b, c):
+            self.wait_roles(n, {"pa": "leader", "pb": "voter",
+                                "pc": "voter"})
 
     def test_name_taken_until_removed(self):
         a = self.node("na")
