@@ -114,7 +114,11 @@ node__promote_step(struct node *n)
 naos_time
 node__promote_deadline(const struct node *n)
 {
+    /* not while catching up (or stopping): the step returns before it
+     * moves promote_next, and a deadline left in the past would spin the
+     * loop until the leader has caught up */
     if (n->log == NULL || !n->replicated || n->nlearners == 0 ||
+        n->catching_up || n->fatal ||
         raft_role_get(cmdraft_core(n->log)) != RAFT_LEADER)
         return NAOS_TIME_NEVER;
     return n->promote_next;
