@@ -541,7 +541,8 @@ size_t node__members_labels(struct node *n, uint64_t id,
  * many: the nodes that hold the log, run deployments and report status. */
 size_t node__conf_members(const struct node *n, uint64_t *ids);
 /* node__members_no_voter: member id said --no-voter in its last gossiped
- * health (this node: its own option). */
+ * health, or membership has no health of it yet (this node: its own
+ * option): node_promote.c promotes only who said it may be a voter. */
 bool node__members_no_voter(struct node *n, uint64_t id);
 /* node__members_addr / _name: a member's advertised address and name, or
  * NULL when membership does not know it. */

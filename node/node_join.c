@@ -307,7 +307,12 @@ on_request(struct node *n, const struct wire_msg *m,
     const struct raft_conf *c = raft_conf_current(core);
     struct raft_id who = {asker};
     if (raft_conf_is_voter(c, who) || raft_conf_is_learner(c, who)) {
-        if (raft_conf_index(core) <= cmdraft_commit_index(n->log)) {
+        /* a voter was a learner of a committed configuration (a promotion
+         * is proposed only once the change before it is committed): it is
+         * in, even while its promotion is not committed yet (which may
+         * need its own answer) */
+        if (raft_conf_is_voter(c, who) ||
+            raft_conf_index(core) <= cmdraft_commit_index(n->log)) {
             uint64_t ids[NODE_VOTERS_MAX];
             r.n_founding_voters = founding(n, ids);
             r.founding_voters = ids;

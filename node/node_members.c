@@ -1057,8 +1057,10 @@ node__members_no_voter(struct node *n, uint64_t id)
         return n->no_voter;
     const struct swim_member *m = member_by_id(n, id);
     struct swim_health h;
-    return m != NULL && m->health_len != 0 &&
-           swim_pb_health_unpack(&h, m->health, m->health_len) == NAOS_OK &&
+    /* no health heard yet (or a malformed one): it may have said
+     * --no-voter, so it is not taken for a voter until it is known */
+    return m == NULL || m->health_len == 0 ||
+           swim_pb_health_unpack(&h, m->health, m->health_len) != NAOS_OK ||
            h.no_voter;
 }
 

@@ -44,13 +44,24 @@ voter_target(struct node *n)
     return k > VOTER_TARGET_MIN ? k : VOTER_TARGET_MIN;
 }
 
-/* qualifies: learner id may become a voter now. */
+/* qualifies: learner id may become a voter now: alive to membership (a
+ * suspect one is not), its health known and without --no-voter, and
+ * answering this leader (raft_peer_active) within PROMOTE_SLACK of the
+ * commit index. A learner that never answered is never promoted, however
+ * young the log: a joiner told "under way" whose log is not open yet
+ * (paused, or killed before it heard it is in) counts for nothing, and
+ * as the second of two voters it would have left the cluster without a
+ * leader for good: no leader can be elected without its vote, and it
+ * opens its log only when a leader says it is in. */
 static bool
 qualifies(struct node *n, const struct raft *core, uint64_t id,
           uint64_t commit)
 {
     uint64_t match = 0;
-    return node__members_is_up(n, id) && !node__members_no_voter(n, id) &&
+    uint32_t load = 0;
+    return node__members_live_load(n, id, &load) &&
+           !node__members_no_voter(n, id) &&
+           raft_peer_active(core, (struct raft_id){id}) &&
            raft_peer_match(core, (struct raft_id){id}, &match) &&
            match + PROMOTE_SLACK >= commit;
 }
@@ -93,6 +104,7 @@ node__promote_step(struct node *n)
     if (k < need)
         return;
     uint64_t id = cand[0];
+    size_t before = c->nvoters; /* c is the core's: the change moves it */
     uint64_t index = 0;
     int rc = cmdraft_change(n->log, RAFT_CHANGE_PROMOTE, id, n->r.now,
                             &index);
@@ -107,8 +119,8 @@ node__promote_step(struct node *n)
     }
     NAOS_INFO("raft", "promoting %s (%016" PRIx64 ") to a voter: entry %"
               PRIu64 ", voters %zu -> %zu of a target of %zu",
-              node__node_name(n, id), id, index, c->nvoters,
-              c->nvoters + 1, target);
+              node__node_name(n, id), id, index, before, before + 1,
+              target);
     n->promote_next = n->r.now + PROMOTE_COMMIT_POLL_MS; /* the next one
                                                    once this one commits */
     node__raft_flush(n);

@@ -6,10 +6,12 @@ deployments made before it came) and a deployment can be placed on it;
 with a second learner caught up, the leader promotes both, back to back,
 to 3 voters; the cluster then survives the founder's SIGKILL. A join
 under a name another member has is refused (exit 100, the name and what
-to do said) until that member is removed; --no-voter keeps a node a
-learner; `start --voters 1` keeps every joiner a learner, and the
-target recorded at founding cannot be changed by a later start; `join` on
-the data of a node that ran alone is refused before it starts. Every node is reaped by PID and its temp dirs removed."""
+to do said) until that member is removed; a joiner paused before its
+log is open is not promoted; --no-voter keeps a node a learner; `start
+--voters 1` keeps every joiner a learner, and the target recorded at
+founding cannot be changed by a later start; `join` on the data of a
+node that ran alone is refused before it starts. Every node is reaped
+by PID and its temp dirs removed."""
 import os
 import shutil
 import signal
@@ -115,6 +117,65 @@ class RaftJoin(unittest.TestCase):
         self.assertEqual(r.code, 0, r)
         c.wait_state("after", "running")
 
+    def test_learner_paused_before_opening_its_log(self):
+        """A joiner told "under way" and paused before it heard it is in
+        (its log not open) is not promoted when a second learner comes:
+        promoted, it made the founder and itself two voters that elected
+        nobody for good (it opens its log only when a leader says so).
+        Resumed, it is taken in and both are promoted."""
+        a = self.node("pa")
+        b = self.node("pb", join=a.addr)
+        # pause pb once the leader proposed its ADD_LEARNER (it asks again
+        # 200 ms later to hear that it is in)
+        wait_until(lambda: "adding pb" in a.read_node_log(), within(20),
+                   interval=0.005, msg="pa adds pb")
+        os.kill(b.proc.pid, signal.SIGSTOP)
+        try:
+            if "joined the cluster as a learner" in b.read_node_log():
+                self.skipTest("pb opened its log before it was paused")
+            c = self.node("pc", join=a.addr)
+            wait_until(lambda: "joined the cluster as a learner" in
+                       c.read_node_log(), within(20), interval=0.1,
+                       msg="pc joins")
+            time.sleep(1.5)  # three promotion looks
+            self.assertEqual(gauge(a, "naos_raft_voters"), 1)
+            self.assertEqual(gauge(a, "naos_raft_leader"), 1)
+        finally:
+            os.kill(b.proc.pid, signal.SIGCONT)
+        for n in (a, b, c):
+            self.wait_roles(n, {"pa": "leader", "pb": "voter",
+                                "pc": "voter"})
+
+    @unittest.expectedFailure
+    def test_join_amid_a_lone_log_of_a_seeds_node(self):
+        """Known bug (review of f8cfbc3, not fixed): a node started with
+        `start --seeds A` keeps a lone log of its own (as the usage says)
+        and answers JoinRequests like any leader. A joiner whose seed A is
+        slow (paused 3 s) asks it in turn: both logs add it as a learner.
+        Restarted, sx's log takes the gossip's cluster id, and the joiner
+        follows both leaders (entries of one log over the other's state)
+        while sa and sx depose each other through it."""
+        a = self.node("sa")
+        x = self.node("sx", extra=["--seeds", a.addr])
+        wait_until(lambda: a.members().get("sx", {}).get("state") ==
+                   "alive", within(20), interval=0.1, msg="sa sees sx")
+        j = self.node("sj", join=a.addr)
+        wait_until(lambda: "sx" in j.read_node_log(), within(20),
+                   interval=0.005, msg="sj hears of sx")
+        os.kill(a.proc.pid, signal.SIGSTOP)
+        try:
+            time.sleep(3)
+        finally:
+            os.kill(a.proc.pid, signal.SIGCONT)
+        wait_until(lambda: "joined the cluster as a learner" in
+                   j.read_node_log(), within(20), interval=0.1,
+                   msg="sj joins")
+        self.assertEqual(x.stop_node(), 0)
+        x.start_node()
+        time.sleep(3)
+        # what `join sa` should give: sj in sa's log only
+        self.assertNotIn("adding sj", x.read_node_log())
+
     def test_name_taken_until_removed(self):
         a = self.node("na")
         b = self.node("nb", join=a.addr)
@@ -122,16 +183,23 @@ class RaftJoin(unittest.TestCase):
         b.kill9()
         wait_until(lambda: a.members()["nb"]["state"] == "dead",
                    within(20), interval=0.1, msg="nb seen dead")
-        # a new node (empty data: a new id) under nb's name: refused
-        b2 = self.node("nb", join=a.addr)
-        wait_until(lambda: b2.proc.poll() is not None, within(20),
-                   interval=0.1, msg="the second nb stops")
-        self.assertEqual(b2.proc.returncode, 100, b2.read_node_log())
-        log = b2.read_node_log()
+        # a new node (empty data: a new id) under nb's name: refused, at
+        # times before it answered the harness's first ping (then the
+        # harness reaped it and removed its dirs)
+        try:
+            b2 = self.node("nb", join=a.addr)
+        except AssertionError as e:
+            self.assertIn("exited with 100", str(e))
+            log = str(e)
+        else:
+            wait_until(lambda: b2.proc.poll() is not None, within(20),
+                       interval=0.1, msg="the second nb stops")
+            self.assertEqual(b2.proc.returncode, 100, b2.read_node_log())
+            log = b2.read_node_log()
+            b2.proc = None
+            b2.node_log.close()
         self.assertIn("the name nb is taken by member", log)
         self.assertIn("naos nodes remove nb", log)
-        b2.proc = None
-        b2.node_log.close()
         # nothing changed on the cluster
         self.assertEqual(self.roles(a).get("na"), "leader")
         self.assertEqual(gauge(a, "naos_raft_voters"), 1)

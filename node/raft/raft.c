@@ -2062,6 +2062,21 @@ raft_peer_match(const struct raft *r, struct raft_id id, uint64_t *match)
     return false;
 }
 
+bool
+raft_peer_active(const struct raft *r, struct raft_id id)
+{
+    if (r->role != RAFT_LEADER)
+        return false;
+    const struct raft_peer *p = NULL;
+    for (size_t i = 0; i < r->npeers && p == NULL; i++)
+        if (r->peers[i].id.v == id.v)
+            p = &r->peers[i];
+    /* match > 0: it answered this leader (become_leader resets match, a
+     * new peer starts at 0), so heard is an answer, not the grace */
+    return p != NULL && p->match > 0 &&
+           r->now < p->heard + (naos_time)r->cfg.election_timeout;
+}
+
 size_t
 raft_log_bytes(const struct raft *r)
 {

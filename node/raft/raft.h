@@ -598,6 +598,14 @@ uint64_t raft_conf_index(const struct raft *r);
 bool raft_peer_match(const struct raft *r, struct raft_id id,
                      uint64_t *match);
 
+/* raft_peer_active (leader): peer id answered an APPEND of this term that
+ * verified entries (its match is above 0 since this node leads) and has
+ * answered one within the last election timeout, as check-quorum counts
+ * it. A peer that never answered (a learner whose log is not open yet)
+ * is not active, whatever its grace. false too when not the leader or
+ * not a peer. */
+bool raft_peer_active(const struct raft *r, struct raft_id id);
+
 /* raft_errmsg: why the last call that failed did. */
 const char *raft_errmsg(const struct raft *r);
 

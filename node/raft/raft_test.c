@@ -1686,6 +1686,47 @@ test_learner_added_then_promoted(void)
     fx_fini(&fx);
 }
 
+/* raft_peer_active: a learner that never answered (its log not open yet,
+ * node_promote.c) is not active though it has the new peer's grace; one
+ * that answers is; one silent for an election timeout is not again; and
+ * only a leader says. Promoting a learner that never answered made a
+ * lone leader and that learner two voters that elected nobody (review of
+ * f8cfbc3, it_raft_join test_learner_paused_before_opening_its_log). */
+static void
+test_peer_active_needs_an_answer(void)
+{
+    struct fx fx;
+    fx_init(&fx, 4, tune_three_voters);
+    fx_run(&fx, 1500);
+    int li = fx_leader(&fx);
+    NT_TRUE(li >= 0 && li < 3);
+    unsigned l = (unsigned)li, n = 3;
+    struct raft *lr = fx.nodes[l].r;
+    fx_commit(&fx, l, 1);
+    uint64_t idx = 0, m = 1;
+    fx_isolate(&fx, n, true); /* it answers nothing */
+    NT_EQ_INT(raft_change(lr, RAFT_CHANGE_ADD_LEARNER, fx.ids[n], fx.now,
+                          &idx), NAOS_OK);
+    fx_pump(&fx, l);
+    fx_run(&fx, 200);
+    NT_TRUE(raft_commit(lr) >= idx);
+    NT_TRUE(raft_peer_match(lr, fx.ids[n], &m));
+    NT_EQ_INT(m, 0);
+    NT_FALSE(raft_peer_active(lr, fx.ids[n])); /* the grace is no answer */
+    fx_isolate(&fx, n, false);
+    fx_run(&fx, 200);
+    NT_TRUE(raft_peer_active(lr, fx.ids[n]));
+    unsigned f = (l + 1) % 3;
+    NT_TRUE(raft_peer_active(lr, fx.ids[f]));
+    NT_FALSE(raft_peer_active(fx.nodes[f].r, fx.ids[n])); /* no leader */
+    NT_FALSE(raft_peer_active(lr, (struct raft_id){0x5eed})); /* no peer */
+    fx_isolate(&fx, n, true);
+    fx_run(&fx, 1200); /* beyond an election timeout */
+    NT_EQ_INT(fx_leader(&fx), (int)l);
+    NT_FALSE(raft_peer_active(lr, fx.ids[n]));
+    fx_fini(&fx);
+}
+
 /* A leader that removes itself leads until the change is committed
  * (not counting itself), then steps down and never stands again; the
  * others go on with a quorum of their own. */
@@ -2060,6 +2101,7 @@ main(void)
         NT_CASE(test_snapshot_for_a_conflict_at_the_base),
         NT_CASE(test_conf_codec),
         NT_CASE(test_learner_added_then_promoted),
+        NT_CASE(test_peer_active_needs_an_answer),
         NT_CASE(test_leader_removes_itself),
         NT_CASE(test_truncated_change_undone),
         NT_CASE(test_install_without_conf_drops_discarded_change),
