@@ -1429,6 +1429,8 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
     snprintf(n->name, sizeof n->name, "%s", cfg->name);
     n->bootstrap_expect = cfg->bootstrap_expect;
     n->no_voter = cfg->no_voter;
+    n->gossip_only = cfg->nseeds > 0 && !cfg->join &&
+                     cfg->bootstrap_expect == 0;
     n->voters_opt = cfg->voters;
     n->service_manager = cfg->service_manager ? *cfg->service_manager
                                               : PROC_SDNOTIFY_ZERO;

@@ -372,6 +372,9 @@ struct node {
      * leader has taken this node in as a learner (node_join.c) */
     bool joining;
     bool no_voter;          /* --no-voter: never promoted (gossiped) */
+    bool gossip_only;       /* `start --seeds` without --bootstrap-expect:
+                               it gossips with a cluster but keeps a lone
+                               log of its own, which takes no joiner */
     unsigned voters_opt;    /* --voters N, or 0 */
     naos_time join_next;    /* when to ask again */
     naos_time join_backoff;

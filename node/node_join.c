@@ -273,6 +273,16 @@ on_request(struct node *n, const struct wire_msg *m,
         reply(n, asker, &r, err);
         return;
     }
+    if (n->gossip_only && !n->replicated) {
+        /* its log is its own, not the cluster's the joiner's seeds
+         * lead to: the joiner asks another member */
+        r.code = NAOS__V1__ERROR_CODE__UNAVAILABLE;
+        snprintf(err, sizeof err, "naos-node %s keeps a log of its own "
+                 "(started with --seeds, not joined): it takes no node in",
+                 n->name);
+        reply(n, asker, &r, err);
+        return;
+    }
     const struct raft *core = cmdraft_core(n->log);
     if (raft_role_get(core) != RAFT_LEADER || n->catching_up) {
         r.code = NAOS__V1__ERROR_CODE__BUSY;
