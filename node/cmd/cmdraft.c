@@ -150,10 +150,24 @@ cmdraft_open(struct cmdraft **out, struct store *s,
     if ((rc = load(c, &raw, &nraw, &ents, &first, errbuf, errlen)) !=
         NAOS_OK)
         goto fail;
+    /* The configuration the applied state is at (else the founding
+     * voters): a log is a lone voter's only if that is this node alone (a
+     * cluster grown from a lone founder was founded with one voter). */
+    struct raft_conf conf;
+    rc = stored_conf(s, &conf);
+    if (rc != NAOS_OK && rc != NAOS_ENOTFOUND) {
+        errf(errbuf, errlen, rc, "cannot read the configuration: %s",
+             store_errmsg(s));
+        goto fail;
+    }
+    bool have_conf = rc == NAOS_OK;
+    bool lone = have_conf ? conf.nvoters == 1 && conf.nlearners == 0 &&
+                                conf.voters[0].v == cfg->node_id
+                          : nv == 1 && c->voters[0] == cfg->node_id;
     /* Stores of the one-voter log before the core: its commit index may
      * trail what it applied (never the reverse: it committed first). */
     uint64_t last = nraw ? first + nraw - 1 : 0;
-    if (h.commit > last && nv > 1) {
+    if (h.commit > last && !lone) {
         /* a replicated log never loses committed entries (no compaction
          * yet, truncation only above the commit index): damage */
         rc = errf(errbuf, errlen, NAOS_EINVAL, "the stored log ends at "
@@ -185,16 +199,8 @@ cmdraft_open(struct cmdraft **out, struct store *s,
     rc_cfg.voters = ids;
     rc_cfg.nvoters = nv;
     struct raft_io io = {RAFT_IO_VERSION, c, next_random, on_event};
-    struct raft_conf conf;
-    rc = stored_conf(s, &conf);
-    if (rc != NAOS_OK && rc != NAOS_ENOTFOUND) {
-        errf(errbuf, errlen, rc, "cannot read the configuration: %s",
-             store_errmsg(s));
-        goto fail;
-    }
     struct raft_restore rs = {{h.term, h.vote, h.commit}, ents, nraw,
-                              applied, first,
-                              rc == NAOS_OK ? &conf : NULL};
+                              applied, first, have_conf ? &conf : NULL};
     char why[RAFT_ERRMSG_LEN];
     rc = raft_alloc(&c->r, &rc_cfg, &io, &rs, now, why, sizeof why);
     naos_free(ents);
@@ -207,7 +213,7 @@ cmdraft_open(struct cmdraft **out, struct store *s,
     }
     c->commit = h.commit;
     c->stored = h;
-    if (nv == 1)
+    if (lone)
         raft_campaign(c->r, now); /* nobody else could lead */
     if ((rc = cmdraft_flush(c, now)) != NAOS_OK) {
         errf(errbuf, errlen, rc, "cannot persist the election: %s",

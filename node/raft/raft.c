@@ -1704,9 +1704,13 @@ raft_alloc(struct raft **out, const struct raft_config *c,
     r->term = rs->hard.term;
     r->vote = rs->hard.vote;
     r->commit = rs->hard.commit;
-    /* what we know every voter holds: a lone voter its committed log,
+    /* what we know every voter holds: a lone voter (the configuration in
+     * effect is this node alone, not only the founding one: a cluster
+     * grown from a lone founder founded with one) its committed log,
      * others the compacted base (the leader tells more) */
-    r->held = c->nvoters == 1 ? r->commit : r->base;
+    bool lone = r->conf.nvoters == 1 && r->conf.nlearners == 0 &&
+                r->conf.voters[0].v == c->id.v;
+    r->held = lone ? r->commit : r->base;
     r->applied = rs->applied;
     r->persisted = rs->hard;
     r->stable = last_index(r);
