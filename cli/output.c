@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "node/base/time.h"
 #include "proto/status_json.h"
 
 /* Deeper trees are cut (spec trees are at most SPEC_MAX_DEPTH deep). */
@@ -197,6 +198,12 @@ output_status_tree(FILE *f, const Naos__V1__Status *st, bool color)
                 if (d->tree && d->reported_ms > 0)
                     fprintf(f, " (as it reported %.1f s ago)",
                             (double)d->reported_ms / 1000.0);
+            }
+            if (d->migrations > 0) {
+                char w[32];
+                naos_duration_format(d->migration_window_ms, w, sizeof w);
+                fprintf(f, "  moved %u/%u in %s", d->migrations,
+                        d->max_migrations, w);
             }
         }
         fputc('\n', f);

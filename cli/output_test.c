@@ -132,6 +132,14 @@ test_status_tree(void)
     output_status_tree(f, &st, false);
     NT_CONTAINS(mem_close(f), "research  running  rest-for-one 1/5 in 5m  "
                 "on r2 (epoch 17) unreachable (as it reported 12.3 s ago)\n");
+    /* moved by the root supervisor: how often, of how many */
+    d.node_state = (char *)"";
+    d.migrations = 2;
+    d.max_migrations = 3;
+    d.migration_window_ms = 3600 * 1000;
+    f = mem_open();
+    output_status_tree(f, &st, false);
+    NT_CONTAINS(mem_close(f), "on r2 (epoch 17)  moved 2/3 in 1h\n");
 
     Naos__V1__Status empty = NAOS__V1__STATUS__INIT;
     f = mem_open();

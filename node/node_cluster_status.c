@@ -23,6 +23,7 @@
 #include "node/base/err.h"
 #include "node/base/log.h"
 #include "node/node_int.h"
+#include "node/root/root.h"
 #include "store/state.h"
 
 /* The ids of the gathering's requests: apart from node_forward.c's. */
@@ -194,6 +195,12 @@ one(struct node *n, const struct node_gather *g, struct ctl_reply *rep,
     /* (no placement: a record not placed yet; no node to name) */
     ds->node = owner ? ctl_reply_strdup(rep, node__node_name(n, owner)) : "";
     ds->epoch = epoch;
+    /* the root supervisor's moves, as it counts them now */
+    node__root_limits(rec, &ds->max_migrations, &ds->migration_window_ms);
+    ds->migrations = root_moves_in_window(rec->migrations_at_ms,
+                                          rec->n_migrations_at_ms,
+                                          ds->migration_window_ms,
+                                          (int64_t)n->r.wall_ms);
     return ds;
 }
 

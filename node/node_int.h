@@ -771,6 +771,10 @@ void node__root_step(struct node *n);
 naos_time node__root_deadline(const struct node *n);
 /* node__root_due: something it acts on was applied: look now. */
 void node__root_due(struct node *n);
+/* node__root_limits: rec's migration limits as recorded (absent: the
+ * defaults, for records written before they existed). */
+void node__root_limits(const Naos__V1__DeploymentRecord *rec, uint32_t *max,
+                       int64_t *window);
 
 /* ---- node_promote.c: learners become voters up to the target ---- */
 

@@ -77,10 +77,9 @@ in_flight(struct node *n, const char *name, size_t *free_slot)
     return found;
 }
 
-/* limits: the deployment's migration limits, as recorded (absent: the
- * defaults, for records written before they existed). */
-static void
-limits(const Naos__V1__DeploymentRecord *rec, uint32_t *max, int64_t *window)
+void
+node__root_limits(const Naos__V1__DeploymentRecord *rec, uint32_t *max,
+                  int64_t *window)
 {
     *max = SPEC_MIGRATIONS_DEFAULT;
     *window = SPEC_MIGRATION_WINDOW_DEFAULT;
@@ -178,7 +177,7 @@ node__root_step(struct node *n)
             continue;
         uint32_t max;
         int64_t window;
-        limits(rec, &max, &window);
+        node__root_limits(rec, &max, &window);
         struct root_dep d = {
             .failed = true,
             .stopped = rec->desired == NAOS__V1__DESIRED_STATE__DESIRED_STOPPED,

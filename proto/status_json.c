@@ -174,6 +174,24 @@ status_json_node(const Naos__V1__NodeStatus *n)
     return node_json(n, 1, 0);
 }
 
+/* migrations_json: the root supervisor's moves of d within its window
+ * and its limits: {"moves", "max", "window_ms"}. */
+static json_t *
+migrations_json(const Naos__V1__DeploymentStatus *d)
+{
+    json_t *m = json_object();
+    if (m == NULL)
+        return NULL;
+    if (!obj_set(m, "moves", json_integer((json_int_t)d->migrations)) ||
+        !obj_set(m, "max", json_integer((json_int_t)d->max_migrations)) ||
+        !obj_set(m, "window_ms",
+                 json_integer((json_int_t)d->migration_window_ms))) {
+        json_decref(m);
+        return NULL;
+    }
+    return m;
+}
+
 static json_t *
 deployment_json(const Naos__V1__DeploymentStatus *d, int64_t elapsed)
 {
@@ -194,7 +212,8 @@ deployment_json(const Naos__V1__DeploymentStatus *d, int64_t elapsed)
          !obj_set(o, "reported_ms",
                   json_integer((json_int_t)d->reported_ms)) ||
          (d->node_state && d->node_state[0] &&
-          !obj_set(o, "node_state", jstr(d->node_state)))))
+          !obj_set(o, "node_state", jstr(d->node_state))) ||
+         !obj_set(o, "migrations", migrations_json(d))))
         goto err;
     json_t *tree = d->tree ? node_json(d->tree, 1, elapsed) : json_null();
     if (!obj_set(o, "tree", tree))

@@ -80,6 +80,10 @@ class RootMigrate(unittest.TestCase):
                    interval=0.1, msg="rb's run loaded ra's checkpoint")
         ev = self.events(a, "migrated", "picky")
         self.assertEqual(len(ev), 1, ev)
+        # status says how often the root moved it, of how many
+        self.assertEqual(self.status(a, "picky")["migrations"],
+                         {"moves": 1, "max": 3, "window_ms": 3600000})
+        self.assertIn("moved 1/3 in 1h", a.naos("status").out)
         self.assertIn("to rb", str(ev[0]))
         # ra runs nothing of it any more
         local = a.ok("status", "--local", json=True).data
@@ -105,6 +109,8 @@ class RootMigrate(unittest.TestCase):
         #                  third move, however long it waits
         self.assertEqual(len(self.events(a, "migrated", "doomed")), 2)
         self.assertEqual(self.status(a, "doomed")["state"], "failed")
+        self.assertEqual(self.status(a, "doomed")["migrations"],
+                         {"moves": 2, "max": 2, "window_ms": 600000})
         # naos start: a fresh window, so it is moved again once it fails
         r = a.naos("start", "doomed")
         self.assertEqual(r.code, 0, r)

@@ -13,6 +13,19 @@ root_backoff_ms(uint32_t k)
     return b < ROOT_BACKOFF_MAX_MS ? b : ROOT_BACKOFF_MAX_MS;
 }
 
+uint32_t
+root_moves_in_window(const int64_t *moves_at_ms, size_t n, int64_t window_ms,
+                     int64_t now_ms)
+{
+    /* a clock that went back counts a move "from the future" too: never
+     * more moves than asked */
+    uint32_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (moves_at_ms[i] > now_ms - window_ms)
+            k++;
+    return k;
+}
+
 void
 root_escalation(const struct root_dep *d, int64_t now_ms,
                 struct root_decision *out)
@@ -25,12 +38,8 @@ root_escalation(const struct root_dep *d, int64_t now_ms,
         out->uncounted = true;
         return;
     }
-    /* the moves within (now - window, now]; a clock that went back
-     * counts a move "from the future" too: never more moves than asked */
-    uint32_t k = 0;
-    for (size_t i = 0; i < d->nmoves; i++)
-        if (d->moves_at_ms[i] > now_ms - d->window_ms)
-            k++;
+    uint32_t k = root_moves_in_window(d->moves_at_ms, d->nmoves,
+                                      d->window_ms, now_ms);
     out->moves_in_window = k;
     if (k >= d->max_migrations) {
         out->verdict = ROOT_EXHAUSTED;

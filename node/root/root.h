@@ -65,6 +65,11 @@ struct root_decision {
 void root_escalation(const struct root_dep *d, int64_t now_ms,
                      struct root_decision *out);
 
+/* root_moves_in_window: how many of moves_at_ms[0..n) fall within
+ * (now - window_ms, now] (or later: a clock that went back counts them). */
+uint32_t root_moves_in_window(const int64_t *moves_at_ms, size_t n,
+                              int64_t window_ms, int64_t now_ms);
+
 /* root_backoff_ms: the wait before the move that follows k moves in the
  * window (0 for the first). */
 int64_t root_backoff_ms(uint32_t k);
