@@ -403,6 +403,38 @@ test_follower_needs_snapshot(void)
 
 /* ---- chaos runs ------------------------------------------------------- */
 
+#endif /* !RAFT_MUTATION */
+
+/* add_members: a run's membership figures into sum (membership counts
+ * the seeds that changed members). */
+static void
+add_members(struct rsim_figures *sum, const struct rsim_figures *f)
+{
+    sum->membership += f->membership;
+    sum->changes_ok += f->changes_ok;
+    sum->changes_busy += f->changes_busy;
+    sum->confs_committed += f->confs_committed;
+    sum->removed_stepdowns += f->removed_stepdowns;
+    sum->votes_nonvoter += f->votes_nonvoter;
+}
+
+static void
+report_members(const struct rsim_figures *sum)
+{
+    printf("  report: membership on %llu of those runs: %llu changes "
+           "proposed (%llu refused busy), %llu configurations committed "
+           "(M1-M6 checked), %llu removed leaders stepped down, %llu votes "
+           "granted by non-voters (counted nowhere: M4)\n",
+           (unsigned long long)sum->membership,
+           (unsigned long long)sum->changes_ok,
+           (unsigned long long)sum->changes_busy,
+           (unsigned long long)sum->confs_committed,
+           (unsigned long long)sum->removed_stepdowns,
+           (unsigned long long)sum->votes_nonvoter);
+}
+
+#ifndef RAFT_MUTATION
+
 static void
 random_runs(unsigned n, uint64_t first)
 {
@@ -429,6 +461,7 @@ random_runs(unsigned n, uint64_t first)
         sum.snap_sent += f.snap_sent;
         sum.snap_installs += f.snap_installs;
         sum.snap_had += f.snap_had;
+        add_members(&sum, &f);
         worst = f.heal_to_progress > worst ? f.heal_to_progress : worst;
     }
     printf("  report: %lu chaos runs of %u nodes: %llu leader terms, %llu "
@@ -447,6 +480,7 @@ random_runs(unsigned n, uint64_t first)
            (unsigned long long)sum.snap_sent,
            (unsigned long long)sum.snap_installs,
            (unsigned long long)sum.snap_had, (long long)worst);
+    report_members(&sum);
 }
 
 static void
@@ -495,6 +529,7 @@ sweep(unsigned long *found_seed, char *first_why, size_t whylen,
         sum->snap_installs += f.snap_installs;
         sum->snap_had += f.snap_had;
         sum->leader_changes += f.leader_changes;
+        add_members(sum, &f);
         if (rc == 1 || (rc == 2 && !stop_at_first)) {
             if (bad == 0) {
                 *found_seed = s;
@@ -529,6 +564,7 @@ test_seed_sweep(void)
            (unsigned long long)sum.snap_installs, ran,
            (unsigned long long)sum.snap_sent,
            (unsigned long long)sum.snap_had);
+    report_members(&sum);
     if (bad)
         NT_FAIL("%lu of %lu seeds failed; first: %s (replay: "
                 "NAOS_SIM_SEED=%lu NT_ONLY=test_replay)", bad, ran, why,
