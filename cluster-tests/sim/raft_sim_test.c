@@ -927,6 +927,7 @@ test_mutation_found(void)
                 "a fault class", RAFT_MUTATION, ran);
     printf("  report: planted bug %s found at seed %lu (after %lu seeds): "
            "%s\n", RAFT_MUTATION, seed, ran, why);
+    report_members(&sum);
 }
 #endif
 
