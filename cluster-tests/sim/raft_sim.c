@@ -614,6 +614,14 @@ check_conf(struct rsim *sim, struct rsim_node *nd)
         return; /* the core has not been told yet */
     const struct raft *r = nd->r;
     uint64_t last = raft_last_index(r), first = raft_first_index(r);
+    uint64_t last_term = raft_term_at(r, last);
+    /* nothing moved since the last check (most events, for most nodes) */
+    if (nd->m6_last == last && nd->m6_last_term == last_term &&
+        nd->m6_first == first && nd->m6_conf_index == raft_conf_index(r) &&
+        nd->m6_applied == nd->applied && last)
+        return;
+    nd->m6_conf_index = raft_conf_index(r);
+    nd->m6_applied = nd->applied;
     uint64_t from = first;
     if (nd->m6_last && nd->m6_last <= last && nd->m6_first <= first &&
         (nd->m6_last < first - 1 ||
@@ -634,7 +642,7 @@ check_conf(struct rsim *sim, struct rsim_node *nd)
     if (nd->m6_at < first)
         nd->m6_at = 0; /* compacted: the applied state has it */
     nd->m6_last = last;
-    nd->m6_last_term = raft_term_at(r, last);
+    nd->m6_last_term = last_term;
     nd->m6_first = first;
     uint64_t at = nd->m6_at;
     const struct raft_conf *w = at            ? &nd->m6_conf
@@ -806,8 +814,12 @@ check_node(struct rsim *sim, struct rsim_node *nd)
     }
     if (c > nd->seen_commit)
         nd->seen_commit = c;
-    nd->conf_seen = *conf;
-    nd->conf_seen_index = raft_conf_index(r);
+    /* M3's "the configuration it had": a leader's changes only by an
+     * append; a follower's copy is refreshed once it leads */
+    if (role == RAFT_LEADER || raft_conf_index(r) != nd->conf_seen_index) {
+        nd->conf_seen = *conf;
+        nd->conf_seen_index = raft_conf_index(r);
+    }
 }
 
 /* check_one_change: M1, no log holds two CONFIG entries above what is
@@ -1438,6 +1450,7 @@ node_start(struct rsim *sim, struct rsim_node *nd)
     nd->seen_commit = raft_commit(nd->r);
     nd->seen_base = raft_first_index(nd->r) - 1;
     nd->m6_last = 0; /* a new core: scan its whole log */
+    nd->conf_seen_index = UINT64_MAX; /* M3: take the new core's */
     nd->lead_term = 0;
     return true;
 }
@@ -2069,7 +2082,7 @@ rsim_random_run(uint64_t seed, unsigned n, naos_duration chaos_ms,
         rsim_run_until(sim, next < end ? next : end);
         if (sim->now >= end || sim->failure[0])
             break;
-        if (members && rsim_rand(sim) % 3 == 0)
+        if (members && rsim_rand(sim) % 2 == 0)
             chaos_change(sim);
         else
             chaos_fault(sim);

@@ -187,6 +187,8 @@ struct rsim_node {
     /* M6: the log as last checked (last entry, base) and its last
      * CONFIG entry (index, 0: none, and configuration) */
     uint64_t m6_last, m6_last_term, m6_first, m6_at;
+    uint64_t m6_conf_index, m6_applied; /* ... and the core's index, the
+                                           state's applied index */
     struct raft_conf m6_conf;
     unsigned restarts;
     uint64_t trace_term;       /* NAOS_SIM_TRACE: last printed term, role */
@@ -359,7 +361,7 @@ uint64_t rsim_seed_from_env(uint64_t dflt);
  * network heals and every node restarts, and progress (a new value applied
  * on every member) must follow within 20 election timeouts. On 3 seeds in
  * 10 (by the seed alone, so the others run as they always did) two
- * spares are added and a third of the faults are membership changes
+ * spares are added and half of the faults are membership changes
  * instead (chaos_change: add a spare as a learner, promote, remove a
  * voter keeping 3, sometimes the leader, or a learner). Returns 0 on
  * success, 1 on an invariant violation, 2 on a liveness failure; the
