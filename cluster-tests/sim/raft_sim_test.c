@@ -728,8 +728,9 @@ static void
 report_members(const struct rsim_figures *sum)
 {
     printf("  report: membership on %llu of those runs: %llu changes "
-           "proposed (%llu refused busy), %llu configurations committed "
-           "(M1-M6 checked), %llu removed leaders stepped down, %llu votes "
+           "taken by a leader (%llu more refused busy), %llu "
+           "configurations committed (M1-M6 checked), %llu removed leaders "
+           "stepped down, %llu votes "
            "granted by non-voters (counted nowhere: M4)\n",
            (unsigned long long)sum->membership,
            (unsigned long long)sum->changes_ok,
