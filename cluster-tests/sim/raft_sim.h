@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* raft_sim.h: the deterministic in-process cluster for the Raft-lite core
- * (RAFT-LITE §6.4.1, STYLE §18): N raft cores (3 or 5), a virtual clock,
+ * (RAFT-LITE §6.4.1, STYLE §18): N raft cores (3 or 5 founding voters,
+ * and spare nodes that may join: "Membership" below), a virtual clock,
  * an event queue, an in-memory network (loss, duplication, delay,
  * reordering, one-way and two-way cuts, partitions), a disk per node that
  * tells written from synced state, crashes (a process crash keeps what was
@@ -323,9 +324,11 @@ void rsim_conn_closed(struct rsim *sim, unsigned i, unsigned peer);
 void rsim_send_snapshot(struct rsim *sim, unsigned i, unsigned peer);
 
 /* rsim_change: the driver asks the running leader (rsim_leader) for one
- * change of node i (raft_change) and stores the CONFIG entry's index in
- * *index (may be NULL). Returns raft_change's code (NAOS_EBUSY also when
- * no leader runs: try again later). A REMOVE retires i for good. */
+ * change of node i (raft_change, between two of its batches, as raft.h
+ * requires) and stores the CONFIG entry's index in *index (may be NULL).
+ * Returns raft_change's code; NAOS_EBUSY also when no leader runs or it
+ * is syncing a batch or paused: try again later. A REMOVE retires i for
+ * good (ids are never reused). */
 int rsim_change(struct rsim *sim, enum raft_change_kind kind, unsigned i,
                 uint64_t *index);
 /* rsim_is_member: node i is in the last committed configuration. */
