@@ -707,6 +707,53 @@ test_joiner_catches_up_and_is_promoted(void)
            "counted; the leader then removed itself and stepped down\n");
 }
 
+/* A cluster founded by one node (the lone node it_raft_join grows): two
+ * joiners are added and promoted, one is cut off and lags, and the
+ * founder restarts. Compaction keeps 1000 entries for a voter that lags,
+ * so nothing that voter lacks may go (raft_held stays below its log):
+ * healed, it catches up by appends, no snapshot. (Before raft_alloc took
+ * the lone-voter shortcut from the configuration in effect, the restarted
+ * founder counted the founding voters, took its commit index for what
+ * every voter holds and compacted past the lagging one.) */
+static void
+test_lone_founder_grows(void)
+{
+    for (uint64_t s = 1; s <= 10; s++) {
+        struct rsim *sim = cluster_spares(1, 2, rsim_seed_from_env(980 + s));
+        sim->keep_entries = 1000;
+        sim->keep_bytes = 1 << 20;
+        sim->compact_rate = 1;
+        SIM_OK(sim, rsim_step_until(sim, pred_leader, NULL, sim->now + 4 * T));
+        SIM_OK(sim, write_commits(sim, sim->now + 2 * T));
+        change(sim, RAFT_CHANGE_ADD_LEARNER, 1);
+        change(sim, RAFT_CHANGE_ADD_LEARNER, 2);
+        change(sim, RAFT_CHANGE_PROMOTE, 1);
+        change(sim, RAFT_CHANGE_PROMOTE, 2);
+        SIM_OK(sim, rsim_step_until(sim, pred_same_conf, NULL,
+                                    sim->now + 4 * T));
+        SIM_OK(sim, raft_conf_current(sim->nodes[0].r)->nvoters == 3);
+        unsigned lag = 2;
+        rsim_partition(sim, &lag, 1);
+        sim->progress_quorum = 2;
+        for (int k = 0; k < 20; k++)
+            SIM_OK(sim, write_commits(sim, sim->now + 2 * T));
+        uint64_t past = sim->compactions_past, installs = sim->snap_installs;
+        rsim_crash(sim, 0, false);
+        rsim_restart(sim, 0);
+        SIM_OK(sim, rsim_step_until(sim, pred_leader, NULL, sim->now + 10 * T));
+        for (int k = 0; k < 5; k++)
+            SIM_OK(sim, write_commits(sim, sim->now + 4 * T));
+        rsim_heal(sim);
+        SIM_OK(sim, rsim_step_until(sim, pred_caught_up, &lag,
+                                    sim->now + 10 * T));
+        sim->progress_quorum = 0;
+        SIM_OK(sim, write_commits(sim, sim->now + 4 * T));
+        SIM_OK(sim, sim->compactions_past == past);
+        SIM_OK(sim, sim->snap_installs == installs);
+        rsim_free(sim);
+    }
+}
+
 /* ---- chaos runs ------------------------------------------------------- */
 
 #endif /* !RAFT_MUTATION */
@@ -947,6 +994,7 @@ main(void)
         NT_CASE(test_follower_needs_snapshot),
         NT_CASE(test_promotion_while_leader_crashes),
         NT_CASE(test_joiner_catches_up_and_is_promoted),
+        NT_CASE(test_lone_founder_grows),
         NT_CASE(test_random_runs_3),
         NT_CASE(test_random_runs_5),
         NT_CASE(test_seed_sweep),

@@ -1719,9 +1719,11 @@ raft_alloc(struct raft **out, const struct raft_config *c,
     r->term = rs->hard.term;
     r->vote = rs->hard.vote;
     r->commit = rs->hard.commit;
-    /* what we know every voter holds: a lone voter its committed log,
-     * others the compacted base (the leader tells more) */
-    r->held = c->nvoters == 1 ? r->commit : r->base;
+    /* what we know every voter holds: a lone voter (of the configuration
+     * in effect, not the founding one: a cluster founded alone grows)
+     * its committed log, others the compacted base (the leader tells
+     * more) */
+    r->held = r->conf.nvoters == 1 && r->self_voter ? r->commit : r->base;
     r->applied = rs->applied;
     r->persisted = rs->hard;
     r->stable = last_index(r);
