@@ -2014,7 +2014,7 @@ chaos_change(struct rsim *sim)
                         NULL);
         break;
     case 1:
-        if (nl && c->nvoters < sim->nvoters + 2)
+        if (nl && c->nvoters < (sim->nvoters < 3 ? 3 : sim->nvoters) + 2)
             rsim_change(sim, RAFT_CHANGE_PROMOTE, lrn[(x >> 8) % nl], NULL);
         break;
     case 2:
@@ -2046,8 +2046,13 @@ rsim_random_run(uint64_t seed, unsigned n, naos_duration chaos_ms,
     /* Membership on 3 seeds in 10: two spares join the chaos, which then
      * also changes the configuration. Decided from the seed alone, so the
      * other seeds run exactly as before. */
-    bool members = ((seed * 0xD1B54A32D192ED03ull) >> 32) % 10 < 3;
-    struct rsim *sim = rsim_new_spares(n, members ? 2 : 0, seed, &c);
+    uint64_t mh = (seed * 0xD1B54A32D192ED03ull) >> 32;
+    bool members = mh % 10 < 3;
+    /* and one in four of those starts from a lone founder, the others
+     * joining (it_raft_join's cluster) */
+    unsigned founders = members && (mh / 10) % 4 == 0 ? 1 : n;
+    struct rsim *sim =
+        rsim_new_spares(founders, members ? n + 2 - founders : 0, seed, &c);
     if (sim == NULL) {
         snprintf(why, whylen, "seed=%llu: rsim_new failed",
                  (unsigned long long)seed);

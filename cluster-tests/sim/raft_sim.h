@@ -82,7 +82,7 @@
  * snapshot carries it to raft_snapshot_installed (cmdraft.c's
  * stored_conf). A removed node keeps running (and standing, if it never
  * heard of its removal): ids are never reused. Random runs of some seeds
- * (rsim_random_run) add two spares and propose changes among the faults.
+ * (rsim_random_run) add spares and propose changes among the faults.
  * The membership invariants, also after every event:
  *   M1 one change at a time: no log holds more than one CONFIG entry
  *      above the highest index committed anywhere;
@@ -364,9 +364,11 @@ uint64_t rsim_seed_from_env(uint64_t dflt);
  * network heals and every node restarts, and progress (a new value applied
  * on every member) must follow within 20 election timeouts. On 3 seeds in
  * 10 (by the seed alone, so the others run as they always did) two
- * spares are added and half of the faults are membership changes
- * instead (chaos_change: add a spare as a learner, promote, remove a
- * voter keeping 3, sometimes the leader, or a learner). Returns 0 on
+ * spares are added (one in four of those seeds starts from a lone
+ * founder instead, the other nodes spares, as it_raft_join grows a
+ * cluster) and half of the faults are membership changes instead
+ * (chaos_change: add a spare as a learner, promote, remove a voter
+ * keeping 3, sometimes the leader, or a learner). Returns 0 on
  * success, 1 on an invariant violation, 2 on a liveness failure; the
  * reason goes to why (caller buffer + length). figures may be NULL. */
 struct rsim_figures {
