@@ -496,7 +496,8 @@ uint64_t raft_first_index(const struct raft *r);
 /* raft_held: the highest index every voter is known to hold durably
  * (never above the commit index): a leader's lowest match among its
  * peers (and its own commit), a follower's the leader's word (APPEND's
- * `held`) up to its own commit index; at restore, the compacted base.
+ * `held`) up to its own commit index; at restore, the compacted base
+ * (the commit index for the lone voter of the configuration in effect).
  * Only grows. A voter that lags (down, cut off) holds it back. */
 uint64_t raft_held(const struct raft *r);
 
