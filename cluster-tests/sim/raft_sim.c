@@ -48,6 +48,8 @@ struct rsim_event {
 struct rsim_snap {
     struct raft_id from;
     uint64_t term, index, snap_term, max_value;
+    struct raft_conf conf; /* the state's configuration (has_conf) */
+    bool has_conf;
     struct rsim_applied ents[]; /* index of them */
 };
 
@@ -161,6 +163,84 @@ entry_hash(const struct raft_entry *e)
     for (size_t i = 0; i < e->len; i++)
         h = (h ^ p[i]) * 1099511628211ull;
     return h;
+}
+
+/* ---- configurations --------------------------------------------------- */
+
+static bool
+ids_same(const struct raft_id *a, size_t na, const struct raft_id *b,
+         size_t nb)
+{
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++) {
+        size_t j = 0;
+        while (j < nb && b[j].v != a[i].v)
+            j++;
+        if (j == nb)
+            return false;
+    }
+    return true;
+}
+
+/* conf_same: the same voters and learners, in any order. */
+static bool
+conf_same(const struct raft_conf *a, const struct raft_conf *b)
+{
+    return ids_same(a->voters, a->nvoters, b->voters, b->nvoters) &&
+           ids_same(a->learners, a->nlearners, b->learners, b->nlearners);
+}
+
+/* conf_one_step: b is a with one server changed (M3): a learner added,
+ * a learner promoted, or a member removed. */
+static bool
+conf_one_step(const struct raft_conf *a, const struct raft_conf *b)
+{
+    size_t gone = 0, added = 0, promoted = 0;
+    for (size_t i = 0; i < a->nvoters; i++)
+        if (!raft_conf_is_voter(b, a->voters[i])) {
+            if (raft_conf_is_learner(b, a->voters[i]))
+                return false; /* a demotion is no change raft_change makes */
+            gone++;
+        }
+    for (size_t i = 0; i < a->nlearners; i++)
+        if (raft_conf_is_voter(b, a->learners[i]))
+            promoted++;
+        else if (!raft_conf_is_learner(b, a->learners[i]))
+            gone++;
+    for (size_t i = 0; i < b->nvoters; i++)
+        if (!raft_conf_is_voter(a, b->voters[i]) &&
+            !raft_conf_is_learner(a, b->voters[i]))
+            return false; /* a voter from nowhere */
+    for (size_t i = 0; i < b->nlearners; i++)
+        if (!raft_conf_is_learner(a, b->learners[i]) &&
+            !raft_conf_is_voter(a, b->learners[i]))
+            added++;
+    return gone + added + promoted == 1;
+}
+
+static void
+conf_founding(const struct rsim *sim, struct raft_conf *c)
+{
+    memset(c, 0, sizeof(*c));
+    for (unsigned i = 0; i < sim->nvoters; i++)
+        c->voters[i] = sim->ids[i];
+    c->nvoters = sim->nvoters;
+}
+
+static void
+conf_print(const struct raft_conf *c, char *buf, size_t len)
+{
+    size_t off = 0;
+    off += (size_t)snprintf(buf + off, len - off, "voters");
+    for (size_t i = 0; i < c->nvoters && off < len; i++)
+        off += (size_t)snprintf(buf + off, len - off, " %llu",
+                                (unsigned long long)c->voters[i].v - 1);
+    if (off < len)
+        off += (size_t)snprintf(buf + off, len - off, " learners");
+    for (size_t i = 0; i < c->nlearners && off < len; i++)
+        off += (size_t)snprintf(buf + off, len - off, " %llu",
+                                (unsigned long long)c->learners[i].v - 1);
 }
 
 /* ---- event heap ------------------------------------------------------- */
@@ -430,6 +510,22 @@ record_commit(struct rsim *sim, unsigned node, const struct raft_entry *e)
     sim->commit_in[k] = in;
     if (k > sim->commit_max)
         sim->commit_max = k;
+    struct raft_conf c;
+    if (e->type == RAFT_ENTRY_CONFIG && k > sim->conf_committed_index &&
+        raft_conf_decode(e->data, e->len, &c, NULL, 0) == NAOS_OK) {
+        /* M3: committed configurations change one server at a time */
+        if (!conf_one_step(&sim->conf_committed, &c)) {
+            char a[128], b[128];
+            conf_print(&sim->conf_committed, a, sizeof(a));
+            conf_print(&c, b, sizeof(b));
+            fail(sim, "M3 committed configuration %llu (%s) is more than "
+                 "one server from the one before (%s)",
+                 (unsigned long long)k, b, a);
+        }
+        sim->conf_committed = c;
+        sim->conf_committed_index = k;
+        sim->confs_committed++;
+    }
     /* S4: every current leader of a later term has it */
     for (unsigned j = 0; j < sim->n; j++) {
         const struct rsim_node *l = &sim->nodes[j];
@@ -439,6 +535,128 @@ record_commit(struct rsim *sim, unsigned node, const struct raft_entry *e)
                  "lacks committed (%llu, %llu)", j,
                  (unsigned long long)raft_term(l->r), (unsigned long long)k,
                  (unsigned long long)e->term);
+    }
+}
+
+/* check_elected: M4, a leader just elected is a voter of its
+ * configuration and holds the votes of a majority of its voters (its own
+ * as its core holds it, the others' as they left, S7). */
+static void
+check_elected(struct rsim *sim, const struct rsim_node *nd,
+              const struct raft_conf *conf, bool voter)
+{
+    uint64_t term = raft_term(nd->r);
+    if (!voter) {
+        fail(sim, "M4 node %u elected in term %llu, no voter of its "
+             "configuration", nd->idx, (unsigned long long)term);
+        return;
+    }
+    size_t votes = 0;
+    for (size_t j = 0; j < conf->nvoters; j++) {
+        unsigned x = idx_of(sim, conf->voters[j]);
+        if (x == nd->idx)
+            votes += raft_vote(nd->r) == nd->id.v;
+        else if (x < RSIM_MAX_NODES &&
+                 (term + 1) * RSIM_MAX_NODES <= sim->votes_cap &&
+                 sim->votes[term * RSIM_MAX_NODES + x] == nd->idx + 1)
+            votes++;
+    }
+    if (votes < conf->nvoters / 2 + 1) {
+        char b[128];
+        conf_print(conf, b, sizeof(b));
+        fail(sim, "M4 node %u elected in term %llu with the votes of %zu "
+             "of its voters (%s)", nd->idx, (unsigned long long)term, votes,
+             b);
+    }
+}
+
+/* check_leader_appended: M2 and M3 for the entries leader nd appended
+ * since the last check (its log only grew, S2): a CONFIG entry only once
+ * an entry of its term is committed, one server from the configuration
+ * it had. */
+static void
+check_leader_appended(struct rsim *sim, const struct rsim_node *nd,
+                      uint64_t last)
+{
+    uint64_t term = raft_term(nd->r), c = raft_commit(nd->r);
+    for (uint64_t k = nd->lead_last + 1; k <= last; k++) {
+        const struct raft_entry *e = raft_entry_at(nd->r, k);
+        struct raft_conf cf;
+        if (e == NULL || e->type != RAFT_ENTRY_CONFIG)
+            continue;
+        if (c >= k || raft_term_at(nd->r, c) != term)
+            fail(sim, "M2 leader %u of term %llu appends CONFIG entry %llu "
+                 "before committing an entry of its term (commit %llu)",
+                 nd->idx, (unsigned long long)term, (unsigned long long)k,
+                 (unsigned long long)c);
+        else if (raft_conf_decode(e->data, e->len, &cf, NULL, 0) != NAOS_OK)
+            fail(sim, "M3 leader %u appends CONFIG entry %llu that does "
+                 "not decode", nd->idx, (unsigned long long)k);
+        else if (!conf_one_step(&nd->conf_seen, &cf)) {
+            char a[128], b[128];
+            conf_print(&nd->conf_seen, a, sizeof(a));
+            conf_print(&cf, b, sizeof(b));
+            fail(sim, "M3 leader %u appends configuration %llu (%s), more "
+                 "than one server from its own (%s)", nd->idx,
+                 (unsigned long long)k, b, a);
+        }
+    }
+}
+
+/* check_conf: M6, the configuration in effect is the log's last CONFIG
+ * entry, else the applied state's (the founding voters if none). The log
+ * is scanned only where it changed since the last check: after appends,
+ * the new entries (equal (index, term) means an equal prefix, S3). */
+static void
+check_conf(struct rsim *sim, struct rsim_node *nd)
+{
+    if (nd->installing)
+        return; /* the core has not been told yet */
+    const struct raft *r = nd->r;
+    uint64_t last = raft_last_index(r), first = raft_first_index(r);
+    uint64_t last_term = raft_term_at(r, last);
+    /* nothing moved since the last check (most events, for most nodes) */
+    if (nd->m6_last == last && nd->m6_last_term == last_term &&
+        nd->m6_first == first && nd->m6_conf_index == raft_conf_index(r) &&
+        nd->m6_applied == nd->applied && last)
+        return;
+    nd->m6_conf_index = raft_conf_index(r);
+    nd->m6_applied = nd->applied;
+    uint64_t from = first;
+    if (nd->m6_last && nd->m6_last <= last && nd->m6_first <= first &&
+        (nd->m6_last < first - 1 ||
+         raft_term_at(r, nd->m6_last) == nd->m6_last_term))
+        from = nd->m6_last + 1 > first ? nd->m6_last + 1 : first;
+    else
+        nd->m6_at = 0;
+    struct raft_conf want;
+    for (uint64_t k = last; k >= from && k > 0; k--) {
+        const struct raft_entry *e = raft_entry_at(r, k);
+        if (e && e->type == RAFT_ENTRY_CONFIG &&
+            raft_conf_decode(e->data, e->len, &want, NULL, 0) == NAOS_OK) {
+            nd->m6_at = k;
+            nd->m6_conf = want;
+            break;
+        }
+    }
+    if (nd->m6_at < first)
+        nd->m6_at = 0; /* compacted: the applied state has it */
+    nd->m6_last = last;
+    nd->m6_last_term = last_term;
+    nd->m6_first = first;
+    uint64_t at = nd->m6_at;
+    const struct raft_conf *w = at            ? &nd->m6_conf
+                                : nd->has_conf ? &nd->conf
+                                               : &sim->founding;
+    const struct raft_conf *cur = raft_conf_current(r);
+    if (!conf_same(cur, w) || (at && raft_conf_index(r) != at)) {
+        char a[128], b[128];
+        conf_print(cur, a, sizeof(a));
+        conf_print(w, b, sizeof(b));
+        fail(sim, "M6 node %u is in configuration %s (entry %llu); its "
+             "log and state say %s (entry %llu)", nd->idx, a,
+             (unsigned long long)raft_conf_index(r), b,
+             (unsigned long long)at);
     }
 }
 
@@ -487,11 +705,32 @@ check_node(struct rsim *sim, struct rsim_node *nd)
         nd->trace_term = term;
         nd->trace_role = (int)raft_role_get(r);
     }
-    if (raft_role_get(r) == RAFT_LEADER) {
+    const struct raft_conf *conf = raft_conf_current(r);
+    bool voter = raft_conf_is_voter(conf, nd->id);
+    enum raft_role role = raft_role_get(r);
+    /* M4: only a voter of its own configuration stands */
+    if ((role == RAFT_PRECANDIDATE || role == RAFT_CANDIDATE) && !voter)
+        fail(sim, "M4 node %u is %s in term %llu, no voter of its "
+             "configuration", nd->idx, raft_role_name(role),
+             (unsigned long long)term);
+    /* M5: a leader removed from the voters leads only until that is
+     * committed */
+    if (role == RAFT_LEADER && !voter &&
+        raft_commit(r) >= raft_conf_index(r))
+        fail(sim, "M5 leader %u of term %llu is no voter since entry %llu, "
+             "committed (%llu), and still leads", nd->idx,
+             (unsigned long long)term,
+             (unsigned long long)raft_conf_index(r),
+             (unsigned long long)raft_commit(r));
+    if (role != RAFT_LEADER && nd->lead_term && nd->lead_term == term &&
+        !voter)
+        sim->removed_stepdowns++;
+    if (role == RAFT_LEADER) {
         grow_u64(&sim->term_leader, &sim->term_cap, term);
         if (sim->term_leader[term] == 0) {
             sim->term_leader[term] = nd->id.v;
             sim->leader_changes++;
+            check_elected(sim, nd, conf, voter);
             /* S4 at election */
             for (uint64_t k = 1; k <= sim->commit_max; k++) {
                 uint64_t t = sim->commit_term[k];
@@ -518,38 +757,48 @@ check_node(struct rsim *sim, struct rsim_node *nd)
                      "lost (%llu, %llu)", nd->idx, (unsigned long long)term,
                      (unsigned long long)nd->lead_last,
                      (unsigned long long)nd->lead_last_term);
+            check_leader_appended(sim, nd, last);
         }
         nd->lead_term = term;
         nd->lead_last = last;
         nd->lead_last_term = raft_term_at(r, last);
-        /* P6: a leader moves its commit index only to an entry of its
-         * own term that a majority holds on synced disks */
-        uint64_t c = raft_commit(r);
-        if (c > nd->seen_commit) {
-            const struct raft_entry *e = raft_entry_at(r, c);
-            unsigned on = 0;
-            for (unsigned j = 0; e && j < sim->n; j++) {
-                const struct rsim_disk *d = &sim->nodes[j].synced;
-                on += d->n >= c && d->ents[c - 1].term == e->term;
-            }
-            if (e == NULL || e->term != term)
-                fail(sim, "P6 leader %u of term %llu commits index %llu of "
-                     "term %llu", nd->idx, (unsigned long long)term,
-                     (unsigned long long)c,
-                     (unsigned long long)(e ? e->term : 0));
-            else if (on < sim->n / 2 + 1)
-                fail(sim, "P6 leader %u commits (%llu, %llu), on %u synced "
-                     "disks of %u", nd->idx, (unsigned long long)c,
-                     (unsigned long long)term, on, sim->n);
-        }
-        /* S7: a leader counts only its synced log */
-        if (!nd->busy && raft_commit(r) > nd->synced.n)
-            fail(sim, "S7 leader %u commits %llu beyond its synced log "
-                 "(%zu)", nd->idx, (unsigned long long)raft_commit(r),
-                 nd->synced.n);
-    } else {
-        nd->lead_term = 0;
     }
+    /* P6: a leader moves its commit index only to an entry of its own
+     * term that a majority of its configuration's voters holds on synced
+     * disks (checked also at the step-down M5 makes when it commits its
+     * own removal) */
+    uint64_t cm = raft_commit(r);
+    if ((role == RAFT_LEADER || nd->lead_term == term) &&
+        cm > nd->seen_commit) {
+        const struct raft_entry *e = raft_entry_at(r, cm);
+        unsigned on = 0;
+        for (size_t j = 0; e && j < conf->nvoters; j++) {
+            unsigned x = idx_of(sim, conf->voters[j]);
+            if (x >= sim->n)
+                continue;
+            const struct rsim_disk *d = &sim->nodes[x].synced;
+            on += d->n >= cm && d->ents[cm - 1].term == e->term;
+        }
+        if (e == NULL || e->term != term)
+            fail(sim, "P6 leader %u of term %llu commits index %llu of "
+                 "term %llu", nd->idx, (unsigned long long)term,
+                 (unsigned long long)cm,
+                 (unsigned long long)(e ? e->term : 0));
+        else if (on < conf->nvoters / 2 + 1)
+            fail(sim, "P6 leader %u commits (%llu, %llu), on %u synced "
+                 "disks of %zu voters", nd->idx, (unsigned long long)cm,
+                 (unsigned long long)term, on, conf->nvoters);
+    }
+    /* S7: a leader counts only its synced log (a removed one does not
+     * count itself at all) */
+    if (role == RAFT_LEADER && voter && !nd->busy &&
+        raft_commit(r) > nd->synced.n)
+        fail(sim, "S7 leader %u commits %llu beyond its synced log "
+             "(%zu)", nd->idx, (unsigned long long)raft_commit(r),
+             nd->synced.n);
+    if (role != RAFT_LEADER)
+        nd->lead_term = 0;
+    check_conf(sim, nd);
     /* S6 commit */
     uint64_t c = raft_commit(r);
     if (c < nd->seen_commit)
@@ -565,6 +814,38 @@ check_node(struct rsim *sim, struct rsim_node *nd)
     }
     if (c > nd->seen_commit)
         nd->seen_commit = c;
+    /* M3's "the configuration it had": a leader's changes only by an
+     * append; a follower's copy is refreshed once it leads */
+    if (role == RAFT_LEADER || raft_conf_index(r) != nd->conf_seen_index) {
+        nd->conf_seen = *conf;
+        nd->conf_seen_index = raft_conf_index(r);
+    }
+}
+
+/* check_one_change: M1, no log holds two CONFIG entries above what is
+ * committed anywhere (raft_change waits for the previous one). */
+static void
+check_one_change(struct rsim *sim, const struct rsim_node *nd)
+{
+    if (!nd->up)
+        return;
+    uint64_t first = raft_first_index(nd->r);
+    if (first <= sim->commit_max)
+        first = sim->commit_max + 1;
+    uint64_t k = raft_last_index(nd->r), found = 0;
+    for (; k >= first && k > 0; k--) {
+        const struct raft_entry *e = raft_entry_at(nd->r, k);
+        if (e == NULL || e->type != RAFT_ENTRY_CONFIG)
+            continue;
+        if (found) {
+            fail(sim, "M1 node %u holds CONFIG entries %llu and %llu, both "
+                 "above the commit index %llu", nd->idx,
+                 (unsigned long long)k, (unsigned long long)found,
+                 (unsigned long long)sim->commit_max);
+            return;
+        }
+        found = k;
+    }
 }
 
 static void
@@ -572,6 +853,8 @@ check_all(struct rsim *sim)
 {
     for (unsigned i = 0; i < sim->n && !sim->failure[0]; i++)
         check_node(sim, &sim->nodes[i]);
+    for (unsigned i = 0; i < sim->n && !sim->failure[0]; i++)
+        check_one_change(sim, &sim->nodes[i]);
 }
 
 /* ---- the driver ------------------------------------------------------- */
@@ -681,11 +964,42 @@ send_one(struct rsim *sim, unsigned src, const struct raft_msg *m)
     }
 }
 
+/* record_vote: M4's record of the vote node granted in term (to cand,
+ * itself for a candidate), as it leaves; one per term (S6 on the wire). */
+static void
+record_vote(struct rsim *sim, const struct rsim_node *nd, uint64_t term,
+            unsigned cand)
+{
+    if (cand >= RSIM_MAX_NODES || term > UINT64_MAX / RSIM_MAX_NODES - 1)
+        return;
+    size_t need = (size_t)(term + 1) * RSIM_MAX_NODES;
+    if (need > sim->votes_cap) {
+        size_t c = sim->votes_cap ? sim->votes_cap : 1024;
+        while (c < need)
+            c *= 2;
+        sim->votes = xrealloc(sim->votes, c);
+        memset(sim->votes + sim->votes_cap, 0, c - sim->votes_cap);
+        sim->votes_cap = c;
+    }
+    unsigned char *v = &sim->votes[term * RSIM_MAX_NODES + nd->idx];
+    if (*v && *v != cand + 1)
+        fail(sim, "S6 node %u votes for %u in term %llu, having voted for "
+             "%u", nd->idx, cand, (unsigned long long)term, *v - 1u);
+    *v = (unsigned char)(cand + 1);
+}
+
 /* check_sent: S7, what m promises is on the synced disk of its sender. */
 static void
 check_sent(struct rsim *sim, struct rsim_node *nd, const struct raft_msg *m)
 {
     const struct rsim_disk *s = &nd->synced;
+    if (m->type == RAFT_MSG_VOTE)
+        record_vote(sim, nd, m->term, nd->idx);
+    if (m->type == RAFT_MSG_VOTE_RESP && m->granted) {
+        record_vote(sim, nd, m->term, idx_of(sim, m->to));
+        if (!raft_conf_is_voter(raft_conf_current(nd->r), nd->id))
+            sim->votes_nonvoter++;
+    }
     switch (m->type) {
     case RAFT_MSG_VOTE:
         if (s->hard.term != m->term || s->hard.vote != nd->id.v)
@@ -766,8 +1080,11 @@ maybe_compact(struct rsim *sim, struct rsim_node *nd)
         return;
     }
     uint64_t k = below - 1, t = raft_term_at(nd->r, k);
+    const struct raft_conf *conf = raft_conf_current(nd->r);
     for (unsigned j = 0; j < sim->n; j++) {
         const struct rsim_disk *s = &sim->nodes[j].synced;
+        if (!raft_conf_is_voter(conf, sim->ids[j]))
+            continue;
         if (s->first <= k && (s->n < k || s->ents[k - 1].term != t)) {
             sim->compactions_past++;
             break;
@@ -872,6 +1189,14 @@ apply_entry(struct rsim *sim, struct rsim_node *nd, const struct raft_entry *e)
         if (v > nd->max_value)
             nd->max_value = v;
     }
+    /* a CONFIG entry: the configuration the state is at from here (as
+     * apply.c stores it with the state) */
+    struct raft_conf c;
+    if (e->type == RAFT_ENTRY_CONFIG &&
+        raft_conf_decode(e->data, e->len, &c, NULL, 0) == NAOS_OK) {
+        nd->conf = c;
+        nd->has_conf = true;
+    }
 }
 
 static void
@@ -932,6 +1257,8 @@ rsim_send_snapshot(struct rsim *sim, unsigned i, unsigned peer)
     s->index = a;
     s->snap_term = t;
     s->max_value = nd->max_value;
+    s->conf = nd->conf;
+    s->has_conf = nd->has_conf;
     memcpy(s->ents, nd->sm, (size_t)a * sizeof(struct rsim_applied));
     sim->snap_sent++;
     storm_check(sim);
@@ -1042,10 +1369,14 @@ finish_install(struct rsim *sim, struct rsim_node *nd)
     memcpy(nd->sm, s->ents, (size_t)s->index * sizeof(*nd->sm));
     nd->applied = s->index;
     nd->max_value = s->max_value;
+    nd->conf = s->conf;
+    nd->has_conf = s->has_conf;
     trace(sim, "installed %u (%llu, %llu)", nd->idx,
           (unsigned long long)s->index, (unsigned long long)s->snap_term);
-    /* NULL: the configuration is unchanged (the sim's voters are fixed) */
-    if (raft_snapshot_installed(nd->r, s->index, s->snap_term, NULL,
+    /* the configuration the snapshot's state is at (NULL: it never
+     * applied one, the founding voters), as cmdraft.c passes it */
+    if (raft_snapshot_installed(nd->r, s->index, s->snap_term,
+                                s->has_conf ? &s->conf : NULL,
                                 sim->now) != NAOS_OK)
         fail(sim, "node %u: the core refused the snapshot it asked for: %s",
              nd->idx, raft_errmsg(nd->r));
@@ -1096,15 +1427,18 @@ drive_snapshots(struct rsim *sim)
 static bool
 node_start(struct rsim *sim, struct rsim_node *nd)
 {
+    /* every node, a joiner too, opens from the founding voters; the
+     * applied state's configuration overrides them (raft_restore.conf) */
     struct raft_config c = sim->cfg;
     c.id = nd->id;
     c.voters = sim->ids;
-    c.nvoters = sim->n;
+    c.nvoters = sim->nvoters;
     struct raft_io io = {RAFT_IO_VERSION, &nd->rng, node_random, NULL};
     uint64_t first = nd->written.first > 1 ? nd->written.first : 1;
     struct raft_restore rs = {nd->written.hard, nd->written.ents + first - 1,
                               nd->written.n - (size_t)(first - 1),
-                              nd->applied, first, NULL};
+                              nd->applied, first,
+                              nd->has_conf ? &nd->conf : NULL};
     char err[128];
     if (raft_alloc(&nd->r, &c, &io, &rs, sim->now, err, sizeof(err)) !=
         NAOS_OK) {
@@ -1115,6 +1449,8 @@ node_start(struct rsim *sim, struct rsim_node *nd)
     nd->busy = false;
     nd->seen_commit = raft_commit(nd->r);
     nd->seen_base = raft_first_index(nd->r) - 1;
+    nd->m6_last = 0; /* a new core: scan its whole log */
+    nd->conf_seen_index = UINT64_MAX; /* M3: take the new core's */
     nd->lead_term = 0;
     return true;
 }
@@ -1122,7 +1458,15 @@ node_start(struct rsim *sim, struct rsim_node *nd)
 struct rsim *
 rsim_new(unsigned n, uint64_t seed, const struct raft_config *tmpl)
 {
-    if (n < 1 || n > RSIM_MAX_NODES)
+    return rsim_new_spares(n, 0, seed, tmpl);
+}
+
+struct rsim *
+rsim_new_spares(unsigned nvoters, unsigned nspares, uint64_t seed,
+                const struct raft_config *tmpl)
+{
+    unsigned n = nvoters + nspares;
+    if (nvoters < 1 || nvoters > RAFT_MAX_VOTERS || n > RSIM_MAX_NODES)
         return NULL;
     struct rsim *sim = calloc(1, sizeof(*sim));
     if (sim == NULL)
@@ -1135,6 +1479,7 @@ rsim_new(unsigned n, uint64_t seed, const struct raft_config *tmpl)
     sim->keep_bytes = 1024;
     sim->snap_resend = 250;
     sim->n = n;
+    sim->nvoters = nvoters;
     sim->now = 1000;
     sim->cfg = *tmpl;
     sim->cfg.cluster_id = tmpl->cluster_id ? tmpl->cluster_id : 4242;
@@ -1142,6 +1487,8 @@ rsim_new(unsigned n, uint64_t seed, const struct raft_config *tmpl)
     sim->net = (struct rsim_net){0, 0, 1, 5, 0, 0};
     for (unsigned i = 0; i < n; i++)
         sim->ids[i].v = i + 1;
+    conf_founding(sim, &sim->founding);
+    sim->conf_committed = sim->founding;
     for (unsigned i = 0; i < n; i++) {
         struct rsim_node *nd = &sim->nodes[i];
         nd->idx = i;
@@ -1178,6 +1525,7 @@ rsim_free(struct rsim *sim)
     free(sim->commit_hash);
     free(sim->commit_in);
     free(sim->pairs);
+    free(sim->votes);
     free(sim);
 }
 
@@ -1289,6 +1637,43 @@ rsim_leader(const struct rsim *sim)
     return best;
 }
 
+int
+rsim_change(struct rsim *sim, enum raft_change_kind kind, unsigned i,
+            uint64_t *index)
+{
+    int l = rsim_leader(sim);
+    sim->changes_asked++;
+    if (l < 0 || !runnable(sim, &sim->nodes[l]) || i >= sim->n ||
+        sim->failure[0]) {
+        sim->changes_busy++;
+        return NAOS_EBUSY;
+    }
+    struct rsim_node *nd = &sim->nodes[l];
+    uint64_t idx = 0;
+    int rv = raft_change(nd->r, kind, sim->ids[i], sim->now, &idx);
+    trace(sim, "change %d of %u at leader %d: %d %s", (int)kind, i, l, rv,
+          rv == NAOS_OK ? "" : raft_errmsg(nd->r));
+    if (rv == NAOS_EBUSY)
+        sim->changes_busy++;
+    if (rv != NAOS_OK)
+        return rv;
+    sim->changes_ok++;
+    if (kind == RAFT_CHANGE_REMOVE)
+        sim->retired[i] = true; /* ids are never reused */
+    if (index)
+        *index = idx;
+    pump(sim, nd);
+    check_all(sim);
+    return NAOS_OK;
+}
+
+bool
+rsim_is_member(const struct rsim *sim, unsigned i)
+{
+    return raft_conf_is_voter(&sim->conf_committed, sim->ids[i]) ||
+           raft_conf_is_learner(&sim->conf_committed, sim->ids[i]);
+}
+
 bool
 rsim_propose(struct rsim *sim, unsigned i)
 {
@@ -1322,10 +1707,15 @@ rsim_progress(struct rsim *sim, void *unused)
     unsigned have = 0, up = 0;
     for (unsigned i = 0; i < sim->n; i++) {
         const struct rsim_node *nd = &sim->nodes[i];
-        up += nd->up;
-        have += nd->up && nd->max_value > sim->values_applied_everywhere_from;
+        if (!nd->up || !rsim_is_member(sim, i))
+            continue; /* a spare, or removed */
+        up++;
+        have += nd->max_value > sim->values_applied_everywhere_from;
     }
-    return have >= (sim->progress_quorum ? sim->progress_quorum : up);
+    unsigned need = sim->progress_quorum && sim->progress_quorum < up
+                        ? sim->progress_quorum
+                        : up;
+    return have >= need;
 }
 
 /* ---- the loop --------------------------------------------------------- */
@@ -1477,6 +1867,11 @@ rsim_dump(const struct rsim *sim, FILE *f)
             fprintf(f, "  node %u down\n", i);
             continue;
         }
+        char cb[128];
+        conf_print(raft_conf_current(nd->r), cb, sizeof(cb));
+        fprintf(f, "  node %u conf %s (entry %llu)%s\n", i, cb,
+                (unsigned long long)raft_conf_index(nd->r),
+                sim->retired[i] ? " retired" : "");
         fprintf(f, "  node %u %-13s term %llu leader %llu last %llu "
                 "commit %llu applied %llu max_value %llu busy %d "
                 "synced %zu sync_at %llu pause_until %llu nheap %zu\n", i,
@@ -1586,6 +1981,56 @@ chaos_fault(struct rsim *sim)
     }
 }
 
+/* chaos_change: what an operator and node_promote.c do, at random: add a
+ * spare as a learner (never a removed id), promote a learner, remove a
+ * voter other than the leader while more than 3 remain (now and then the
+ * leader itself), or remove a learner. What is possible is read from the
+ * leader's configuration; a refusal (EBUSY: a change under way, the
+ * leader's no-op not committed) is left for a later try. */
+static void
+chaos_change(struct rsim *sim)
+{
+    int l = rsim_leader(sim);
+    if (l < 0)
+        return;
+    const struct raft_conf *c = raft_conf_current(sim->nodes[l].r);
+    unsigned spare[RSIM_MAX_NODES], ns = 0, lrn[RSIM_MAX_NODES], nl = 0,
+             vot[RSIM_MAX_NODES], nv = 0;
+    for (unsigned i = 0; i < sim->n; i++) {
+        if (raft_conf_is_voter(c, sim->ids[i])) {
+            if (i != (unsigned)l)
+                vot[nv++] = i;
+        } else if (raft_conf_is_learner(c, sim->ids[i])) {
+            lrn[nl++] = i;
+        } else if (!sim->retired[i]) {
+            spare[ns++] = i;
+        }
+    }
+    uint64_t x = rsim_rand(sim);
+    switch (x % 4) {
+    case 0:
+        if (ns)
+            rsim_change(sim, RAFT_CHANGE_ADD_LEARNER, spare[(x >> 8) % ns],
+                        NULL);
+        break;
+    case 1:
+        if (nl && c->nvoters < (sim->nvoters < 3 ? 3 : sim->nvoters) + 2)
+            rsim_change(sim, RAFT_CHANGE_PROMOTE, lrn[(x >> 8) % nl], NULL);
+        break;
+    case 2:
+        if (nv && c->nvoters > 3)
+            rsim_change(sim, RAFT_CHANGE_REMOVE, vot[(x >> 8) % nv], NULL);
+        else if (nl)
+            rsim_change(sim, RAFT_CHANGE_REMOVE, lrn[(x >> 8) % nl], NULL);
+        break;
+    default:
+        /* the leader removes itself: it leads until that commits */
+        if (c->nvoters > 3 && (x >> 8) % 3 == 0)
+            rsim_change(sim, RAFT_CHANGE_REMOVE, (unsigned)l, NULL);
+        break;
+    }
+}
+
 int
 rsim_random_run(uint64_t seed, unsigned n, naos_duration chaos_ms,
                 bool lying_fsync, char *why, size_t whylen,
@@ -1598,7 +2043,16 @@ rsim_random_run(uint64_t seed, unsigned n, naos_duration chaos_ms,
      * needs (with 64 per message that is rare). */
     static const size_t per_msg[] = {1, 2, 4, 64};
     c.max_entries_per_msg = per_msg[(seed * 0x9E3779B97F4A7C15ull) >> 62];
-    struct rsim *sim = rsim_new(n, seed, &c);
+    /* Membership on 3 seeds in 10: two spares join the chaos, which then
+     * also changes the configuration. Decided from the seed alone, so the
+     * other seeds run exactly as before. */
+    uint64_t mh = (seed * 0xD1B54A32D192ED03ull) >> 32;
+    bool members = mh % 10 < 3;
+    /* and one in four of those starts from a lone founder, the others
+     * joining (it_raft_join's cluster) */
+    unsigned founders = members && (mh / 10) % 4 == 0 ? 1 : n;
+    struct rsim *sim =
+        rsim_new_spares(founders, members ? n + 2 - founders : 0, seed, &c);
     if (sim == NULL) {
         snprintf(why, whylen, "seed=%llu: rsim_new failed",
                  (unsigned long long)seed);
@@ -1631,22 +2085,28 @@ rsim_random_run(uint64_t seed, unsigned n, naos_duration chaos_ms,
     while (sim->now < end && !sim->failure[0]) {
         naos_time next = sim->now + (naos_time)urange(sim, gap_lo, gap_hi);
         rsim_run_until(sim, next < end ? next : end);
-        if (sim->now < end && !sim->failure[0])
+        if (sim->now >= end || sim->failure[0])
+            break;
+        if (members && rsim_rand(sim) % 2 == 0)
+            chaos_change(sim);
+        else
             chaos_fault(sim);
     }
     int rc = 0;
     if (!sim->failure[0]) {
         rsim_heal(sim);
         sim->net.loss = sim->net.dup = 0;
-        for (unsigned i = 0; i < n; i++) {
+        unsigned members_n = 0;
+        for (unsigned i = 0; i < sim->n; i++) {
             sim->nodes[i].pause_until = 0;
             rsim_restart(sim, i);
+            members_n += rsim_is_member(sim, i);
         }
         rsim_mark_progress(sim);
         /* One entry per message catches a restarted node up one round
          * trip per entry: there a majority must progress, not all. */
         if (c.max_entries_per_msg < 64)
-            sim->progress_quorum = n / 2 + 1;
+            sim->progress_quorum = members_n / 2 + 1;
         naos_time heal = sim->now;
         naos_time limit = heal + 20 * (naos_time)c.election_timeout;
         if (!rsim_step_until(sim, rsim_progress, NULL, limit) &&
@@ -1680,6 +2140,12 @@ rsim_random_run(uint64_t seed, unsigned n, naos_duration chaos_ms,
         fig->snap_sent = sim->snap_sent;
         fig->snap_installs = sim->snap_installs;
         fig->snap_had = sim->snap_had;
+        fig->changes_ok = sim->changes_ok;
+        fig->changes_busy = sim->changes_busy;
+        fig->confs_committed = sim->confs_committed;
+        fig->removed_stepdowns = sim->removed_stepdowns;
+        fig->votes_nonvoter = sim->votes_nonvoter;
+        fig->membership = members;
     }
     rsim_free(sim);
     return rc;

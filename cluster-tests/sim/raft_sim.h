@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* raft_sim.h: the deterministic in-process cluster for the Raft-lite core
- * (RAFT-LITE §6.4.1, STYLE §18): N raft cores (3 or 5), a virtual clock,
+ * (RAFT-LITE §6.4.1, STYLE §18): N raft cores (3 or 5 founding voters,
+ * and spare nodes that may join: "Membership" below), a virtual clock,
  * an event queue, an in-memory network (loss, duplication, delay,
  * reordering, one-way and two-way cuts, partitions), a disk per node that
  * tells written from synced state, crashes (a process crash keeps what was
@@ -66,7 +67,44 @@
  *   P6 a leader moves its commit index only to an entry of its own term
  *      held on the synced disks of a majority (Figure 8's rule, checked
  *      directly: random runs rarely reach the overwrite it prevents, the
- *      scripted test_figure8 in node/raft/raft_test.c does). */
+ *      scripted test_figure8 in node/raft/raft_test.c does; with
+ *      membership: of the voters of the leader's configuration).
+ *
+ * Membership (raft.h "Membership"): a cluster is built of nvoters
+ * founding voters and spare nodes (rsim_new_spares). A spare is a joiner
+ * as node_join.c opens it: its core starts with an empty log and the
+ * founding voters, outside the configuration, so it never stands and
+ * nobody sends it anything until a leader adds it. rsim_change calls
+ * raft_change at the leader (ADD_LEARNER, PROMOTE, REMOVE; NAOS_EBUSY is
+ * the caller's to retry). The state machine keeps the configuration of
+ * the last CONFIG entry it applied, with its applied index (as
+ * store_conf_set_txn does): a restart hands it to raft_restore.conf and a
+ * snapshot carries it to raft_snapshot_installed (cmdraft.c's
+ * stored_conf). A removed node keeps running (and standing, if it never
+ * heard of its removal): ids are never reused. Random runs of some seeds
+ * (rsim_random_run) add spares and propose changes among the faults.
+ * The membership invariants, also after every event:
+ *   M1 one change at a time: no log holds more than one CONFIG entry
+ *      above the highest index committed anywhere;
+ *   M2 the 2015 fix: a leader appends a CONFIG entry only once it has
+ *      committed an entry of its own term (its no-op);
+ *   M3 every configuration differs from the one before it by one server
+ *      (one learner added, one learner promoted, or one member removed):
+ *      each one a leader appends, against the one it had, and the
+ *      sequence of committed ones;
+ *   M4 only voters stand and only voters' votes elect: a node becomes
+ *      (pre-)candidate or leader only while a voter of its own
+ *      configuration, and an elected leader holds granted votes (as sent,
+ *      S7) of a majority of its configuration's voters (a learner may
+ *      grant a vote, thesis §4.1: servers answer requests without
+ *      consulting their configuration; it is counted only where it is a
+ *      voter; such grants are counted in votes_nonvoter);
+ *   M5 a leader removed from the voters steps down once that removal is
+ *      committed (at the event that commits it), and does not count
+ *      itself (P6, S7 use its configuration's voters);
+ *   M6 the configuration in effect is the log's last CONFIG entry (at
+ *      raft_conf_index), or, with none in the log, the applied state's
+ *      (the founding voters if it never applied one). */
 #ifndef NAOS_CLUSTER_TESTS_RAFT_SIM_H
 #define NAOS_CLUSTER_TESTS_RAFT_SIM_H
 
@@ -130,6 +168,10 @@ struct rsim_node {
     uint64_t max_value;        /* highest client value applied */
     struct rsim_applied *sm;   /* sm[k-1]: the entry applied at index k */
     size_t smcap;
+    /* the configuration as of `applied` (the last CONFIG entry applied,
+     * or a snapshot's); has_conf false: none yet (the founding voters) */
+    struct raft_conf conf;
+    bool has_conf;
     struct rsim_snap *installing; /* a snapshot being written (busy) */
     /* as a leader's driver: when the snapshot in flight to each peer
      * left (0: none) and in which term */
@@ -141,6 +183,14 @@ struct rsim_node {
     uint64_t lead_term, lead_last, lead_last_term; /* S2 */
     uint64_t seen_base;        /* S9: the core's compacted base, this life */
     uint64_t ack_term, ack_index, ack_entry_term; /* S10 */
+    uint64_t conf_seen_index;  /* M3: the configuration at the last check */
+    struct raft_conf conf_seen;
+    /* M6: the log as last checked (last entry, base) and its last
+     * CONFIG entry (index, 0: none, and configuration) */
+    uint64_t m6_last, m6_last_term, m6_first, m6_at;
+    uint64_t m6_conf_index, m6_applied; /* ... and the core's index, the
+                                           state's applied index */
+    struct raft_conf m6_conf;
     unsigned restarts;
     uint64_t trace_term;       /* NAOS_SIM_TRACE: last printed term, role */
     int trace_role;
@@ -150,7 +200,8 @@ struct rsim {
     uint64_t seed;
     uint64_t rng;
     naos_time now;
-    unsigned n;
+    unsigned n;                /* nodes, founding voters and spares */
+    unsigned nvoters;          /* founding voters: nodes 0..nvoters-1 */
     struct rsim_node nodes[RSIM_MAX_NODES];
     struct raft_id ids[RSIM_MAX_NODES];
     struct raft_config cfg;    /* template (id set per node) */
@@ -187,6 +238,15 @@ struct rsim {
     uint64_t commit_max;
     struct rsim_pair *pairs;   /* (index, term) -> entry, S3 */
     size_t npairs, cappairs;
+    /* M4: votes[term * RSIM_MAX_NODES + i]: the node index + 1 that node
+     * i granted its vote in term (as it left), 0 none */
+    unsigned char *votes;
+    size_t votes_cap;
+    struct raft_conf founding; /* the founding voters' configuration */
+    /* M3: the last committed configuration and its index (0: the
+     * founding voters) */
+    struct raft_conf conf_committed;
+    uint64_t conf_committed_index;
 
     /* figures */
     uint64_t leader_changes;   /* new (term, leader) pairs */
@@ -207,6 +267,12 @@ struct rsim {
     naos_duration snap_resend;
     uint64_t snap_sent, snap_installs, snap_had, snap_refused;
     uint64_t msgs_sent, msgs_dropped;
+    /* membership: changes asked, accepted, refused busy; CONFIG entries
+     * committed; removed leaders that stepped down; votes granted by a
+     * node that is no voter in its own configuration */
+    uint64_t changes_asked, changes_ok, changes_busy, confs_committed;
+    uint64_t removed_stepdowns, votes_nonvoter;
+    bool retired[RSIM_MAX_NODES]; /* removal proposed: never re-added */
     naos_time storm_from;      /* L6: the current 100 ms window */
     unsigned storm_msgs;       /* ... and the messages sent in it */
     char failure[512];         /* first violation, "" if none */
@@ -218,6 +284,11 @@ struct rsim {
 struct rsim *rsim_new(unsigned n, uint64_t seed,
                       const struct raft_config *tmpl);
 void rsim_free(struct rsim *sim);
+/* rsim_new_spares: nvoters founding voters (ids 1..nvoters) and nspares
+ * joiners (the next ids), all started; a joiner's core opens with an empty
+ * log and the founding voters, as node_join.c's does. */
+struct rsim *rsim_new_spares(unsigned nvoters, unsigned nspares,
+                             uint64_t seed, const struct raft_config *tmpl);
 
 /* rsim_rand / rsim_uniform: the sim's seeded stream (for scenarios). */
 uint64_t rsim_rand(struct rsim *sim);
@@ -252,6 +323,17 @@ void rsim_conn_closed(struct rsim *sim, unsigned i, unsigned peer);
  * cannot run. */
 void rsim_send_snapshot(struct rsim *sim, unsigned i, unsigned peer);
 
+/* rsim_change: the driver asks the running leader (rsim_leader) for one
+ * change of node i (raft_change, between two of its batches, as raft.h
+ * requires) and stores the CONFIG entry's index in *index (may be NULL).
+ * Returns raft_change's code; NAOS_EBUSY also when no leader runs or it
+ * is syncing a batch or paused: try again later. A REMOVE retires i for
+ * good (ids are never reused). */
+int rsim_change(struct rsim *sim, enum raft_change_kind kind, unsigned i,
+                uint64_t *index);
+/* rsim_is_member: node i is in the last committed configuration. */
+bool rsim_is_member(const struct rsim *sim, unsigned i);
+
 /* Observation. */
 /* rsim_leader: the running leader of the highest term, or -1. */
 int rsim_leader(const struct rsim *sim);
@@ -259,8 +341,9 @@ int rsim_leader(const struct rsim *sim);
  * accepted. */
 bool rsim_propose(struct rsim *sim, unsigned i);
 /* rsim_mark_progress starts a progress window: rsim_progress becomes true
- * once a value proposed after this call is applied on every running node
- * (or on progress_quorum nodes, if set). */
+ * once a value proposed after this call is applied on every running
+ * member of the last committed configuration (or on progress_quorum
+ * nodes, if set, and fewer run). */
 void rsim_mark_progress(struct rsim *sim);
 bool rsim_progress(struct rsim *sim, void *unused);
 
@@ -279,7 +362,13 @@ uint64_t rsim_seed_from_env(uint64_t dflt);
  * and reordering with a client workload, compaction keeping 4..16
  * applied entries (16..248 bytes) for a voter that lags, then the
  * network heals and every node restarts, and progress (a new value applied
- * everywhere) must follow within 20 election timeouts. Returns 0 on
+ * on every member) must follow within 20 election timeouts. On 3 seeds in
+ * 10 (by the seed alone, so the others run as they always did) two
+ * spares are added (one in four of those seeds starts from a lone
+ * founder instead, the other nodes spares, as it_raft_join grows a
+ * cluster) and half of the faults are membership changes instead
+ * (chaos_change: add a spare as a learner, promote, remove a voter
+ * keeping 3, sometimes the leader, or a learner). Returns 0 on
  * success, 1 on an invariant violation, 2 on a liveness failure; the
  * reason goes to why (caller buffer + length). figures may be NULL. */
 struct rsim_figures {
@@ -290,6 +379,10 @@ struct rsim_figures {
     uint64_t snap_sent, snap_installs, snap_had; /* snapshot transfers,
                                                     installs, offers the
                                                     log already held */
+    uint64_t changes_ok, changes_busy, confs_committed; /* membership */
+    uint64_t removed_stepdowns, votes_nonvoter;
+    uint64_t membership;             /* 1: this seed changed members
+                                        (in a sum: how many did) */
     naos_duration heal_to_progress;
 };
 int rsim_random_run(uint64_t seed, unsigned n, naos_duration chaos_ms,

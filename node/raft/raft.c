@@ -626,7 +626,12 @@ log_truncate(struct raft *r, uint64_t from)
         r->stable = from - 1;
         r->truncated = true;
     }
-    if (r->conf_index >= from)
+#ifdef RAFT_MUTATION_TRUNCATE_KEEPS_CONF
+    bool rescan = false; /* planted bug: a truncated change stays */
+#else
+    bool rescan = r->conf_index >= from;
+#endif
+    if (rescan)
         conf_rescan(r); /* the change it made is undone */
     if (r->commit > last_index(r))
         r->commit = last_index(r); /* mutation builds only */
@@ -772,6 +777,13 @@ tally_reset(struct raft *r)
         r->peers[i].granted = r->peers[i].rejected = false;
 }
 
+/* (planted bug LEARNERS_ELECT: learners are asked for votes and counted) */
+#ifdef RAFT_MUTATION_LEARNERS_ELECT
+#define RAFT_LEARNERS_ELECT true
+#else
+#define RAFT_LEARNERS_ELECT false
+#endif
+
 /* tally: the voters that granted (or refused) this (pre-)vote; a
  * candidate is a voter and grants itself. */
 static size_t
@@ -779,7 +791,7 @@ tally(const struct raft *r, bool granted)
 {
     size_t n = granted && r->self_voter ? 1 : 0;
     for (size_t i = 0; i < r->npeers; i++)
-        if (r->peers[i].voter)
+        if (r->peers[i].voter || RAFT_LEARNERS_ELECT)
             n += granted ? r->peers[i].granted : r->peers[i].rejected;
     return n;
 }
@@ -801,7 +813,7 @@ become_candidate(struct raft *r)
         return;
     }
     for (size_t i = 0; i < r->npeers; i++) {
-        if (!r->peers[i].voter)
+        if (!r->peers[i].voter && !RAFT_LEARNERS_ELECT)
             continue; /* a learner has no vote */
         struct raft_msg m = {.type = RAFT_MSG_VOTE,
                              .to = r->peers[i].id,
@@ -829,7 +841,7 @@ become_precandidate(struct raft *r)
         return;
     }
     for (size_t i = 0; i < r->npeers; i++) {
-        if (!r->peers[i].voter)
+        if (!r->peers[i].voter && !RAFT_LEARNERS_ELECT)
             continue;
         struct raft_msg m = {.type = RAFT_MSG_PREVOTE,
                              .to = r->peers[i].id,
@@ -1024,11 +1036,14 @@ maybe_commit(struct raft *r)
     for (size_t i = 0; i < r->npeers; i++)
         if (!r->peers[i].inflight)
             send_append(r, &r->peers[i]);
+#ifndef RAFT_MUTATION_REMOVED_LEADER_STAYS
+    /* (planted bug REMOVED_LEADER_STAYS: it goes on leading) */
     if (!r->self_voter && r->commit >= r->conf_index) {
         /* its removal is committed (and the others told so, just above):
          * it stops leading (thesis §4.2.2); they elect one of their own */
         become_follower(r, r->term, (struct raft_id){0});
     }
+#endif
 }
 
 /* ---- message handlers ------------------------------------------------- */
@@ -1070,7 +1085,7 @@ static void
 handle_vote_resp(struct raft *r, const struct raft_msg *m, bool pre)
 {
     struct raft_peer *p = peer_get(r, m->from);
-    if (p == NULL || !p->voter)
+    if (p == NULL || (!p->voter && !RAFT_LEARNERS_ELECT))
         return; /* only voters elect */
     if (pre) {
         if (r->role != RAFT_PRECANDIDATE)
@@ -1980,17 +1995,24 @@ raft_change(struct raft *r, enum raft_change_kind kind, struct raft_id id,
         return not_leader(r);
     /* the 2015 fix: not before this leader committed an entry of its term
      * (a change of a previous term may still be replaced) */
+#ifndef RAFT_MUTATION_CHANGE_BEFORE_NOOP
+    /* (planted bug CHANGE_BEFORE_NOOP: no 2015 fix) */
     if (r->commit < r->term_start) {
         snprintf(r->errmsg, sizeof(r->errmsg), "raft: the leader has not "
                  "committed an entry of its term yet");
         return NAOS_EBUSY;
     }
+#endif
+#ifndef RAFT_MUTATION_CHANGES_AT_ONCE
+    /* (planted bug CHANGES_AT_ONCE: a change while another is
+     * uncommitted) */
     if (r->conf_index > r->commit) {
         snprintf(r->errmsg, sizeof(r->errmsg), "raft: another change of the "
                  "configuration (entry %llu) is not committed yet",
                  (unsigned long long)r->conf_index);
         return NAOS_EBUSY;
     }
+#endif
     struct raft_conf c = r->conf;
     bool voter = raft_conf_is_voter(&c, id);
     bool learner = raft_conf_is_learner(&c, id);

@@ -493,11 +493,13 @@ const struct raft_entry *raft_entry_at(const struct raft *r, uint64_t index);
  * raft_compact). */
 uint64_t raft_first_index(const struct raft *r);
 
-/* raft_held: the highest index every voter is known to hold durably
- * (never above the commit index): a leader's lowest match among its
- * peers (and its own commit), a follower's the leader's word (APPEND's
- * `held`) up to its own commit index; at restore, the compacted base.
- * Only grows. A voter that lags (down, cut off) holds it back. */
+/* raft_held: the highest index every member (voters and learners) is
+ * known to hold durably (never above the commit index): a leader's
+ * lowest match among its peers (and its own commit), a follower's the
+ * leader's word (APPEND's `held`) up to its own commit index; at
+ * restore, the compacted base (the commit index when the configuration
+ * in effect is this node alone, no learner). Only grows. A member that
+ * lags (down, cut off) holds it back. */
 uint64_t raft_held(const struct raft *r);
 
 /* raft_compact forgets the entries below `below` (all applied; the last

@@ -1801,6 +1801,56 @@ test_truncated_change_undone(void)
     fx_fini(&fx);
 }
 
+/* held_at_restore: raft_held of a core restored with founding voters
+ * `founding` (n of them) and the applied state's configuration conf:
+ * five entries of term 1, all committed and applied. */
+static uint64_t
+held_at_restore(const struct raft_id *founding, size_t n,
+                const struct raft_conf *conf)
+{
+    struct raft_entry ents[5];
+    for (uint64_t k = 1; k <= 5; k++)
+        ents[k - 1] = (struct raft_entry){k, 1, RAFT_ENTRY_NOOP, 0, NULL, 0};
+    struct raft_config c;
+    raft_config_default(&c);
+    c.cluster_id = CLUSTER;
+    c.id = founding[0];
+    c.voters = founding;
+    c.nvoters = n;
+    uint64_t rng = 1;
+    struct raft_io io = {RAFT_IO_VERSION, &rng, fx_random, NULL};
+    struct raft_restore rs = {{1, 0, 5}, ents, 5, 5, 1, conf};
+    struct raft *r;
+    char err[128];
+    NT_EQ_INT(raft_alloc(&r, &c, &io, &rs, 1000, err, sizeof(err)), NAOS_OK);
+    uint64_t h = raft_held(r);
+    raft_free(r);
+    return h;
+}
+
+/* At restore, raft_held is the committed log only for a lone voter of the
+ * configuration in effect, not of the founding one: a node that founded
+ * the cluster alone and has two more voters since must not claim they
+ * hold its log (it would compact what a lagging one needs and tell the
+ * others to: a snapshot where entries would do); one that founded it
+ * with three and is alone now holds its own log, unless it has a learner,
+ * which may lag as much as a voter. (The raft_sim scenario
+ * test_lone_founder_grows shows the first.) */
+static void
+test_held_at_restore_follows_conf(void)
+{
+    struct raft_id ids[3] = {{100}, {101}, {102}};
+    struct raft_conf three = {{{100}, {101}, {102}}, 3, {{0}}, 0};
+    struct raft_conf alone = {{{100}}, 1, {{0}}, 0};
+    struct raft_conf with_learner = {{{100}}, 1, {{101}}, 1};
+    NT_EQ_INT(held_at_restore(ids, 1, NULL), 5);
+    NT_EQ_INT(held_at_restore(ids, 1, &three), 0);
+    NT_EQ_INT(held_at_restore(ids, 3, NULL), 0);
+    NT_EQ_INT(held_at_restore(ids, 3, &alone), 5);
+    /* a learner counts for held too (update_held): it may lag */
+    NT_EQ_INT(held_at_restore(ids, 1, &with_learner), 0);
+}
+
 /* A snapshot that carries no configuration (the cluster never changed
  * one) installed over a log holding an uncommitted change it discards
  * leaves the founding voters in effect, not the discarded change (found
@@ -2105,6 +2155,7 @@ main(void)
         NT_CASE(test_leader_removes_itself),
         NT_CASE(test_truncated_change_undone),
         NT_CASE(test_install_without_conf_drops_discarded_change),
+        NT_CASE(test_held_at_restore_follows_conf),
         NT_CASE(test_read_index_majority_ack),
         NT_CASE(test_read_index_waits_term_commit),
         NT_CASE(test_read_index_partitioned_leader),
