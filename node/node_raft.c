@@ -272,6 +272,11 @@ node__raft_voters(struct node *n, bool listening, bool join, char *err,
             return NAOS_EINVAL;
         }
         if (join) {
+            if ((rc = store_joining_set(n->store)) != NAOS_OK) {
+                snprintf(err, errlen, "cannot record the join: %s",
+                         store_errmsg(n->store));
+                return rc;
+            }
             n->joining = true;
             n->nvoters = 0;
             NAOS_INFO("join", "joining a cluster: asking its leader to take "
@@ -283,6 +288,19 @@ node__raft_voters(struct node *n, bool listening, bool join, char *err,
         NAOS_INFO("raft", "forming a cluster of %u voters: waiting for the "
                   "other founders", n->bootstrap_expect);
         return NAOS_OK;
+    }
+    bool joined = false;
+    if ((rc = store_joining_get(n->store, &joined)) != NAOS_OK) {
+        snprintf(err, errlen, "cannot read the join mark: %s",
+                 store_errmsg(n->store));
+        return rc;
+    }
+    if (joined) {
+        snprintf(err, errlen, "this data directory was joining a cluster "
+                 "(`naos-node join`) and the cluster may count it as a "
+                 "member already: start it with `naos-node join SEED` "
+                 "again, or with an empty --data to run alone");
+        return NAOS_EINVAL;
     }
     n->voters[0] = n->node_id;
     n->nvoters = 1;

@@ -631,6 +631,42 @@ store_voter_target_set(struct store *s, unsigned target)
     return store_write(s, target_write_fn, &target);
 }
 
+/* ---- the join mark -------------------------------------------------------- */
+
+#define JOINING_KEY "raft_joining"
+
+static int
+joining_read_fn(struct store_txn *t, void *arg)
+{
+    const void *v;
+    size_t vlen;
+    int err = store_txn_get(t, STORE_META, JOINING_KEY, strlen(JOINING_KEY),
+                            &v, &vlen);
+    *(bool *)arg = err == NAOS_OK;
+    return err == NAOS_ENOTFOUND ? NAOS_OK : err;
+}
+
+int
+store_joining_get(struct store *s, bool *joining)
+{
+    return store_read(s, joining_read_fn, joining);
+}
+
+static int
+joining_write_fn(struct store_txn *t, void *arg)
+{
+    (void)arg;
+    static const unsigned char one = 1;
+    return store_txn_put(t, STORE_META, JOINING_KEY, strlen(JOINING_KEY), &one,
+                         1, 0);
+}
+
+int
+store_joining_set(struct store *s)
+{
+    return store_write(s, joining_write_fn, NULL);
+}
+
 /* ---- rebuilding ---------------------------------------------------------- */
 
 /* log_replace: the whole log becomes one no-op entry at (index, term),

@@ -21,6 +21,7 @@
 #ifndef NAOS_STORE_RAFTLOG_H
 #define NAOS_STORE_RAFTLOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -154,6 +155,14 @@ int store_voters_set(struct store *s, const uint64_t *ids, size_t n);
  * NAOS_EINVAL (not 1..STORE_MAX_VOTERS), NAOS_ESTORE. */
 int store_voter_target_get(struct store *s, unsigned *target);
 int store_voter_target_set(struct store *s, unsigned target);
+
+/* The join mark ("raft_joining" in the meta table): `naos-node join`
+ * began on this data directory, whose log is the cluster's once the
+ * leader takes the node in (the founding voters recorded then), never a
+ * log of its own: a later `start` on it is refused. Set once, never
+ * cleared (the recorded voters decide from then on). Synced. */
+int store_joining_get(struct store *s, bool *joining);
+int store_joining_set(struct store *s);
 
 /* store_log_install_txn: a snapshot of the state after entry (index,
  * term) is installed in the same transaction (node/cmd/cmdraft.h): the

@@ -250,6 +250,21 @@ class RaftJoin(unittest.TestCase):
         a.proc = None
         shutil.rmtree(a.dir, ignore_errors=True)
 
+    def test_start_refused_on_a_joiners_data(self):
+        # a seed nobody answers: the joiner keeps asking, joined to
+        # nothing; stopped, its data is a joiner's, not a lone node's
+        dead = "tcp://127.0.0.1:%d" % free_tcp_ports(1)[0]
+        j = self.node("jj", join=dead)
+        self.assertEqual(j.stop_node(), 0)
+        self.started.remove(j)
+        j.command = ["start"]
+        with self.assertRaises(AssertionError) as e:
+            j.start_node()
+        self.assertIn("exited with 100", str(e.exception))
+        self.assertIn("was joining a cluster", str(e.exception))
+        j.proc = None
+        shutil.rmtree(j.dir, ignore_errors=True)
+
     def test_join_refuses_a_lone_nodes_data(self):
         a = self.node("la")
         lone = self.node("lone")
