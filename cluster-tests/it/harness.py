@@ -735,7 +735,50 @@ def gauge(node, name):
     return promtext.value(node.metrics(), name)
 
 
-class FoundersTest(unittest.TestCase):
+class ReadyMixin:
+    def naos_ready(self, via, *args):
+        """`naos ARGS` through via, asked again while it says to try again
+        (exit 1: a leader that has not committed its first entry yet, a
+        node still catching up); the last result."""
+        deadline = time.monotonic() + within(15)
+        while True:
+            r = via.naos(*args)
+            if (r.code != 1 or "try again" not in r.err or
+                    time.monotonic() > deadline):
+                return r
+            time.sleep(0.1)  # a backoff between attempts, not a wait
+
+
+class GrownTest(ReadyMixin, unittest.TestCase):
+    """Base class: a cluster grown one node at a time on loopback, under
+    one key: self.node(NAME) starts a node alone (a cluster of one
+    voter), self.node(NAME, join=ADDR) one that joins through ADDR; each
+    node's gossip address is node.addr. In tearDown every node started is
+    stopped and reaped by PID and the temp dirs are removed."""
+    dir_prefix = "ngrown"
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix=self.dir_prefix, dir="/tmp")
+        self.key = keygen(os.path.join(self.dir, "cluster.key"))
+        self.started = []
+
+    def tearDown(self):
+        problems = exit_all(self.started)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        if problems:
+            raise AssertionError("teardown: " + "; ".join(problems))
+
+    def node(self, name, join=None, extra=()):
+        addr = "tcp://127.0.0.1:%d" % free_tcp_ports(1)[0]
+        n = Node(name=name, command=("join", join) if join else ("start",),
+                 extra_args=["--listen", addr, "--key", self.key, *extra])
+        n.addr = addr
+        n.__enter__()
+        self.started.append(n)
+        return n
+
+
+class FoundersTest(ReadyMixin, unittest.TestCase):
     """Base class: three founders of one cluster on loopback (self.nodes,
     named NAME_PREFIX0..2, each with founders_env(i) more environment),
     started in setUp; in tearDown each is resumed if stopped, reaped by
@@ -781,14 +824,4 @@ class FoundersTest(unittest.TestCase):
             return lead[0] if len(lead) == 1 else None
         return wait_until(one, within(20), interval=0.05, msg="one leader")
 
-    def naos_ready(self, via, *args):
-        """`naos ARGS` through via, asked again while a leader that has not
-        committed its first entry yet says to try again (exit 1); the
-        last result."""
-        deadline = time.monotonic() + within(10)
-        while True:
-            r = via.naos(*args)
-            if (r.code != 1 or "try again" not in r.err or
-                    time.monotonic() > deadline):
-                return r
-            time.sleep(0.1)  # a backoff between attempts, not a wait
+

@@ -15,34 +15,15 @@ by PID and its temp dirs removed."""
 import os
 import shutil
 import signal
-import tempfile
 import time
 import unittest
 
-from harness import (Node, cpu_seconds, exit_all, free_tcp_ports, gauge,
-                     keygen, wait_until, within)
+from harness import (GrownTest, cpu_seconds, free_tcp_ports, gauge,
+                     wait_until, within)
 
 
-class RaftJoin(unittest.TestCase):
-    def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="nrjoin", dir="/tmp")
-        self.key = keygen(os.path.join(self.dir, "cluster.key"))
-        self.started = []
-
-    def tearDown(self):
-        problems = exit_all(self.started)
-        shutil.rmtree(self.dir, ignore_errors=True)
-        if problems:
-            raise AssertionError("teardown: " + "; ".join(problems))
-
-    def node(self, name, join=None, extra=()):
-        addr = "tcp://127.0.0.1:%d" % free_tcp_ports(1)[0]
-        n = Node(name=name, command=("join", join) if join else ("start",),
-                 extra_args=["--listen", addr, "--key", self.key, *extra])
-        n.addr = addr
-        n.__enter__()
-        self.started.append(n)
-        return n
+class RaftJoin(GrownTest):
+    dir_prefix = "nrjoin"
 
     def roles(self, via):
         return {name: m.get("role") or ""
@@ -55,17 +36,6 @@ class RaftJoin(unittest.TestCase):
                    within(20), interval=0.1,
                    msg="%s sees roles %r (last %r)" % (via.name, want,
                                                         self.roles(via)))
-
-    def naos_ready(self, via, *args):
-        """`naos ARGS`, asked again while via says to try again (exit 1:
-        a leader not ready, a node still catching up)."""
-        deadline = time.monotonic() + within(15)
-        while True:
-            r = via.naos(*args)
-            if (r.code != 1 or "try again" not in r.err or
-                    time.monotonic() > deadline):
-                return r
-            time.sleep(0.1)  # a backoff between attempts, not a wait
 
     def test_join_learner_then_three_voters(self):
         a = self.node("ja")

@@ -12,35 +12,14 @@ program is missing is moved without counting, never back to a node that
 lacked it, and stays failed once every node has been tried.
 Every node is reaped by PID and its temp dirs removed."""
 import os
-import shutil
-import tempfile
 import time
 import unittest
 
-from harness import (NAOS_BIN, Node, exit_all, free_tcp_ports, keygen,
-                     wait_until, within)
+from harness import NAOS_BIN, GrownTest, wait_until, within
 
 
-class RootMigrate(unittest.TestCase):
-    def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="nroot", dir="/tmp")
-        self.key = keygen(os.path.join(self.dir, "cluster.key"))
-        self.started = []
-
-    def tearDown(self):
-        problems = exit_all(self.started)
-        shutil.rmtree(self.dir, ignore_errors=True)
-        if problems:
-            raise AssertionError("teardown: " + "; ".join(problems))
-
-    def node(self, name, join=None):
-        addr = "tcp://127.0.0.1:%d" % free_tcp_ports(1)[0]
-        n = Node(name=name, command=("join", join) if join else ("start",),
-                 extra_args=["--listen", addr, "--key", self.key])
-        n.addr = addr
-        n.__enter__()
-        self.started.append(n)
-        return n
+class RootMigrate(GrownTest):
+    dir_prefix = "nroot"
 
     def status(self, via, name):
         for d in via.ok("status", json=True).data.get("deployments", []):
