@@ -582,13 +582,17 @@ on_watch(struct gstate *s, int pgid, int pidfd)
     return 0;
 }
 
-/* read_records handles every record waiting on the channel. Returns -1
+#define GUARDIAN_BATCH 256 /* records read per loop iteration */
+
+/* read_records handles the records waiting on the channel (a batch). Returns -1
  * while the guardian runs on, else the exit code (after killing all,
  * unless it is a clean stop). */
 static int
 read_records(struct gstate *s)
 {
-    for (;;) {
+    /* A bounded batch, so a flood of records cannot hold back the
+     * deadline check between batches. */
+    for (int batch = 0; batch < GUARDIAN_BATCH; batch++) {
         struct guardian_msg m;
         char extra[8]; /* a longer record lands here and is refused */
         struct iovec iov[2] = {{&m, sizeof m}, {extra, sizeof extra}};
@@ -671,6 +675,7 @@ read_records(struct gstate *s)
             return rc;
         }
     }
+    return -1;
 }
 
 /* check_deadline expires the guardian when its fire time has come, and

@@ -407,6 +407,40 @@ test_backlog_waits_in_handle(void)
     free_guardian(g, GUARDIAN_EXIT_STOPPED);
 }
 
+/* The handle's queue is bounded: past GUARDIAN_QUEUE_MAX waiting records
+ * a watch is refused (the caller must not run that worker) and so is an
+ * unwatch (dropping it is safe); an extension still replaces the unsent
+ * deadline. Everything drains once the guardian runs again. */
+static void
+test_queue_bound(void)
+{
+    struct guardian *g = start_guardian(GUARDIAN_NEVER, 0);
+    int gpid = guardian_pid(g);
+    NT_EQ_INT(kill(gpid, SIGSTOP), 0);
+    int rc, n = 0;
+    while ((rc = guardian_unwatch(g, 1000000 + n)) == NAOS_OK)
+        NT_TRUE(++n < 4 * GUARDIAN_QUEUE_MAX);
+    NT_EQ_INT(rc, NAOS_EBUSY);
+    fprintf(stderr, "  %d records sent or queued before the bound\n", n);
+    NT_TRUE(n >= GUARDIAN_QUEUE_MAX);
+    struct proc_child c = spawn_sleeper();
+    NT_EQ_INT(guardian_watch(g, c.pid, c.pidfd), NAOS_EBUSY);
+    NT_EQ_INT(guardian_extend(g, GUARDIAN_NEVER), NAOS_OK);
+    NT_EQ_INT(kill(gpid, SIGCONT), 0);
+    naos_time end = naos_clock_now() + 20000;
+    while (guardian_events(g) & EPOLLOUT) {
+        struct pollfd p = {guardian_fd(g), POLLOUT, 0};
+        poll(&p, 1, 100);
+        NT_EQ_INT(guardian_flush(g), NAOS_OK);
+        NT_TRUE(naos_clock_now() < end);
+    }
+    NT_EQ_INT(guardian_watch(g, c.pid, c.pidfd), NAOS_OK);
+    NT_EQ_INT(guardian_stop(g), NAOS_OK);
+    free_guardian(g, GUARDIAN_EXIT_STOPPED);
+    NT_TRUE(alive(&c));
+    tu_kill_and_reap(&c);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -423,6 +457,7 @@ main(int argc, char **argv)
         NT_CASE(test_watch_after_deadline),
         NT_CASE(test_bad_record_kills_all),
         NT_CASE(test_backlog_waits_in_handle),
+        NT_CASE(test_queue_bound),
         {0},
     };
     return nt_run(cases);
