@@ -28,7 +28,12 @@
  * guardian is starved. An absolute deadline means the same instant
  * whenever it is read; a relative one would be stretched by every such
  * delay, past the lease the cluster counts on. A deadline already past on
- * receipt kills at once.
+ * receipt kills at once, and an extension counts only if the guardian
+ * reads it before the fire time (a guardian starved past it kills, even
+ * with the node's extension waiting in the channel): extend well ahead
+ * (e.g. at a third of the lease), and choose a margin that covers the
+ * time SIGKILL takes to end a process (one in uninterruptible sleep dies
+ * only when it wakes) and the clock-rate difference with the leader.
  *
  * Fail-safe rules (a lost or garbled message must end in a kill, never in
  * a missed one):
