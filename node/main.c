@@ -20,6 +20,7 @@
 #include "node/http/token.h"
 #include "node/net/net.h"
 #include "node/node.h"
+#include "node/proc/guardian.h"
 #include "node/proc/sdnotify.h"
 #include "node/proc/spawn.h"
 #include "node/swim/swim.h"
@@ -616,6 +617,11 @@ cmd_leave(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
+    /* The guardian (node/proc/guardian.h) first, before anything of the
+     * node's is set up: it is a small process of its own that the node
+     * starts by re-executing this binary; not for people to run. */
+    if (argc > 1 && strcmp(argv[1], "guardian") == 0)
+        return guardian_main(argc - 1, argv + 1);
     /* Before any thread exists (NNG starts its own), so every thread keeps
      * these signals blocked and only the reactor's signalfd sees them. */
     node_block_signals();
