@@ -646,6 +646,15 @@ read_records(struct gstate *s)
         switch (m.type) {
         case GUARDIAN_MSG_EXTEND:
             s->deadline = m.arg;
+            /* armed again at once, not at the next check: a watch read
+             * in the same batch after it belongs to the new lease (CI
+             * saw the worker of a re-armed guardian killed as "watched
+             * after the deadline") */
+            if (s->expired && fire_at(s) > guardian_clock_now()) {
+                s->expired = false;
+                NAOS_INFO("guardian", "deadline extended after it had "
+                          "passed: armed again");
+            }
             break;
         case GUARDIAN_MSG_WATCH:
             if (m.id <= 1 || m.id > INT32_MAX) {

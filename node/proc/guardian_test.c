@@ -351,6 +351,27 @@ test_watch_after_deadline(void)
     free_guardian(g, GUARDIAN_EXIT_STOPPED);
 }
 
+/* An extension and a watch read in one batch by an expired guardian
+ * (it was stopped while both were sent): the watch belongs to the new
+ * lease and lives (CI once saw it killed when the re-arming waited for
+ * the end of the batch). */
+static void
+test_extend_then_watch_in_one_batch(void)
+{
+    struct guardian *g = start_guardian(guardian_clock_now() + 50, 0);
+    tu_sleep_ms(250); /* expired */
+    NT_EQ_INT(kill(guardian_pid(g), SIGSTOP), 0);
+    struct proc_child c = spawn_sleeper();
+    NT_EQ_INT(guardian_extend(g, guardian_clock_now() + 5000), NAOS_OK);
+    NT_EQ_INT(guardian_watch(g, c.pid, c.pidfd), NAOS_OK);
+    NT_EQ_INT(kill(guardian_pid(g), SIGCONT), 0);
+    tu_sleep_ms(300);
+    NT_TRUE(alive(&c));
+    NT_EQ_INT(guardian_stop(g), NAOS_OK);
+    free_guardian(g, GUARDIAN_EXIT_STOPPED);
+    tu_kill_and_reap(&c);
+}
+
 /* A record of an unknown type: everything is killed, exit 100. */
 static void
 test_bad_record_kills_all(void)
@@ -455,6 +476,7 @@ main(int argc, char **argv)
         NT_CASE(test_unwatched_untouched),
         NT_CASE(test_group_outlives_leader),
         NT_CASE(test_watch_after_deadline),
+        NT_CASE(test_extend_then_watch_in_one_batch),
         NT_CASE(test_bad_record_kills_all),
         NT_CASE(test_backlog_waits_in_handle),
         NT_CASE(test_queue_bound),
