@@ -24,6 +24,7 @@
 
 #include "node/base/err.h"
 #include "node/base/log.h"
+#include "node/cmd/apply.h"
 #include "node/cmd/cmd.h"
 #include "node/node_int.h"
 #include "node/root/root.h"
@@ -111,10 +112,11 @@ move(struct node *n, const Naos__V1__DeploymentRecord *rec, uint64_t epoch,
     struct spec_node spec = {0};
     char err[512] = "";
     uint64_t to = 0;
-    uint64_t exclude[1 + 17];
+    uint64_t exclude[1 + APPLY_MISSING_ON_MAX];
     size_t nex = 0;
     exclude[nex++] = rec->failed_node;
-    for (size_t i = 0; i < rec->n_missing_on && nex < 18; i++)
+    for (size_t i = 0; i < rec->n_missing_on && nex < 1 + APPLY_MISSING_ON_MAX;
+         i++)
         exclude[nex++] = rec->missing_on[i];
     int rc = rec->spec ? spec_pb_to_spec(rec->spec, &spec, err, sizeof err)
                        : NAOS_EINVAL;

@@ -200,6 +200,18 @@ class RaftJoin(GrownTest):
         self.assertEqual(gauge(a, "naos_raft_voters"), 1)
         self.assertEqual(self.roles(c).get("vb"), "learner")
 
+    def restart_refused(self, n, why):
+        """n, stopped, started again as it now says (command, flags):
+        refused before it serves, exit 100 and why in its log; its dirs
+        are removed."""
+        self.started.remove(n)
+        with self.assertRaises(AssertionError) as e:
+            n.start_node()
+        self.assertIn("exited with 100", str(e.exception))
+        self.assertIn(why, str(e.exception))
+        n.proc = None
+        shutil.rmtree(n.dir, ignore_errors=True)
+
     def test_voters_one_keeps_learners(self):
         a = self.node("oa", extra=["--voters", "1"])
         b = self.node("ob", join=a.addr)
@@ -210,15 +222,9 @@ class RaftJoin(GrownTest):
         self.assertEqual(gauge(a, "naos_raft_voters"), 1)
         # the target is the founders' choice, kept: another is refused
         a.stop_node()
-        self.started.remove(a)
         a.extra_args[a.extra_args.index("1")] = "3"
-        with self.assertRaises(AssertionError) as e:
-            a.start_node()
-        self.assertIn("exited with 100", str(e.exception))
-        self.assertIn("keeps 1 voters, recorded when it was founded",
-                      str(e.exception))
-        a.proc = None
-        shutil.rmtree(a.dir, ignore_errors=True)
+        self.restart_refused(a, "keeps 1 voters, recorded when it was "
+                             "founded")
 
     def test_start_refused_on_a_joiners_data(self):
         # a seed nobody answers: the joiner keeps asking, joined to
@@ -226,14 +232,8 @@ class RaftJoin(GrownTest):
         dead = "tcp://127.0.0.1:%d" % free_tcp_ports(1)[0]
         j = self.node("jj", join=dead)
         self.assertEqual(j.stop_node(), 0)
-        self.started.remove(j)
         j.command = ["start"]
-        with self.assertRaises(AssertionError) as e:
-            j.start_node()
-        self.assertIn("exited with 100", str(e.exception))
-        self.assertIn("was joining a cluster", str(e.exception))
-        j.proc = None
-        shutil.rmtree(j.dir, ignore_errors=True)
+        self.restart_refused(j, "was joining a cluster")
 
     def test_join_refuses_a_lone_nodes_data(self):
         a = self.node("la")
@@ -241,15 +241,8 @@ class RaftJoin(GrownTest):
         r = lone.naos("deploy", "mine", "--no-wait", "--", "sleep", "1000")
         self.assertEqual(r.code, 0, r)
         lone.stop_node()
-        self.started.remove(lone)
         lone.command = ["join", a.addr]
-        with self.assertRaises(AssertionError) as e:
-            lone.start_node()
-        self.assertIn("exited with 100", str(e.exception))
-        self.assertIn("holds the log of a node that ran alone",
-                      str(e.exception))
-        lone.proc = None
-        shutil.rmtree(lone.dir, ignore_errors=True)
+        self.restart_refused(lone, "holds the log of a node that ran alone")
 
 
 if __name__ == "__main__":

@@ -59,9 +59,6 @@ clear_moves(Naos__V1__DeploymentRecord *rec)
     rec->n_missing_on = 0;
 }
 
-/* The most nodes missing_on names: a configuration's members. */
-#define APPLY_MISSING_ON_MAX 17
-
 /* add_missing records that node lacks rec's program or directory. */
 static int
 add_missing(Naos__V1__DeploymentRecord *rec, uint64_t node)

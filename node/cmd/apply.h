@@ -65,6 +65,9 @@
 #include "store/store.h"
 
 #define APPLY_ERRMSG_LEN 512
+/* The most nodes a record's missing_on names: a configuration's members
+ * (the nodes that lacked its program, never moved to again). */
+#define APPLY_MISSING_ON_MAX 17
 
 /* struct apply_result: what one applied entry did. */
 struct apply_result {

@@ -75,9 +75,11 @@ propose_fail(struct ct_log *l, const char *name, const char *why)
     return propose(l, &c);
 }
 
+/* A FAIL of placement epoch at `at`; missing: its program or directory
+ * is missing on that node. */
 static uint64_t
 propose_fail_at(struct ct_log *l, const char *name, uint64_t epoch,
-                int64_t at)
+                int64_t at, bool missing)
 {
     Naos__V1__Command c;
     cmd_init(&c, 0, 0, at);
@@ -85,14 +87,17 @@ propose_fail_at(struct ct_log *l, const char *name, uint64_t epoch,
     f.name = (char *)name;
     f.failure = (char *)"max-restarts";
     f.epoch = epoch;
+    f.missing = missing;
     c.cmd_case = NAOS__V1__COMMAND__CMD_FAIL;
     c.fail = &f;
     return propose(l, &c);
 }
 
+/* The root's move from placement `from` to node `to` (uncounted: off a
+ * node that lacks its program). */
 static uint64_t
 propose_migrate(struct ct_log *l, const char *name, uint64_t from,
-                uint64_t to, int64_t at)
+                uint64_t to, int64_t at, bool uncounted)
 {
     Naos__V1__Command c;
     cmd_init(&c, 0, 0, at);
@@ -101,6 +106,7 @@ propose_migrate(struct ct_log *l, const char *name, uint64_t from,
     m.from_epoch = from;
     m.to_node = to;
     m.reason = (char *)"migrated";
+    m.uncounted = uncounted;
     c.cmd_case = NAOS__V1__COMMAND__CMD_MIGRATE;
     c.migrate = &m;
     return propose(l, &c);
@@ -412,11 +418,11 @@ test_migrate_fenced_by_epoch(void)
     uint64_t e1 = propose_deploy(&l, "a", 1);
     NT_EQ_INT(apply_at(&l, e1, &res), NAOS_OK);
     /* not failed: a move changes nothing */
-    uint64_t i = propose_migrate(&l, "a", e1, 88, 2);
+    uint64_t i = propose_migrate(&l, "a", e1, 88, 2, false);
     NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
     NT_EQ_INT(res.status, NAOS_EINVAL);
     /* it gives up on 77: the record says where and when */
-    i = propose_fail_at(&l, "a", e1, 3);
+    i = propose_fail_at(&l, "a", e1, 3, false);
     NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
     Naos__V1__DeploymentRecord *r = get_dep(s, "a");
     NT_TRUE(r->failed);
@@ -424,11 +430,11 @@ test_migrate_fenced_by_epoch(void)
     NT_EQ_INT(r->failed_at_ms, 3);
     store_deploy_free(r);
     /* a move decided on another placement: nothing */
-    i = propose_migrate(&l, "a", e1 + 100, 88, 4);
+    i = propose_migrate(&l, "a", e1 + 100, 88, 4, false);
     NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
     NT_EQ_INT(res.status, NAOS_EINVAL);
     /* the move: placement, epoch, moves, reason; failed cleared */
-    uint64_t e2 = propose_migrate(&l, "a", e1, 88, 5);
+    uint64_t e2 = propose_migrate(&l, "a", e1, 88, 5, false);
     NT_EQ_INT(apply_at(&l, e2, &res), NAOS_OK);
     NT_EQ_INT(res.status, NAOS_OK);
     NT_EQ_INT(res.placed_on, 88);
@@ -445,18 +451,18 @@ test_migrate_fenced_by_epoch(void)
     NT_EQ_STR(r->moved_reason, "migrated");
     store_deploy_free(r);
     /* the same move again (a second leader's): nothing more */
-    i = propose_migrate(&l, "a", e1, 99, 6);
+    i = propose_migrate(&l, "a", e1, 99, 6, false);
     NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
     NT_EQ_INT(res.status, NAOS_EINVAL);
     /* a late FAIL of the placement it left: not this one's */
-    i = propose_fail_at(&l, "a", e1, 7);
+    i = propose_fail_at(&l, "a", e1, 7, false);
     NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
     r = get_dep(s, "a");
     NT_FALSE(r->failed);
     store_deploy_free(r);
     /* it gives up on 88 too, then the operator starts it: a fresh
      * window (no moves), not failed */
-    i = propose_fail_at(&l, "a", e2, 8);
+    i = propose_fail_at(&l, "a", e2, 8, false);
     NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
     r = get_dep(s, "a");
     NT_TRUE(r->failed);
@@ -470,31 +476,13 @@ test_migrate_fenced_by_epoch(void)
     store_deploy_free(r);
     /* a program missing on 88: the node is remembered, and a move that
      * does not count adds no move; start forgets both */
-    Naos__V1__Command c;
-    cmd_init(&c, 0, 0, 10);
-    Naos__V1__FailCommand f = NAOS__V1__FAIL_COMMAND__INIT;
-    f.name = (char *)"a";
-    f.failure = (char *)"failed to start: a/a spawn-failed:ENOENT";
-    f.epoch = e2;
-    f.missing = true;
-    c.cmd_case = NAOS__V1__COMMAND__CMD_FAIL;
-    c.fail = &f;
-    i = propose(&l, &c);
+    i = propose_fail_at(&l, "a", e2, 10, true);
     NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
     r = get_dep(s, "a");
     NT_EQ_INT(r->n_missing_on, 1);
     NT_EQ_INT(r->missing_on[0], 88);
     store_deploy_free(r);
-    cmd_init(&c, 0, 0, 11);
-    Naos__V1__MigrateCommand m = NAOS__V1__MIGRATE_COMMAND__INIT;
-    m.name = (char *)"a";
-    m.from_epoch = e2;
-    m.to_node = 77;
-    m.reason = (char *)"migrated";
-    m.uncounted = true;
-    c.cmd_case = NAOS__V1__COMMAND__CMD_MIGRATE;
-    c.migrate = &m;
-    i = propose(&l, &c);
+    i = propose_migrate(&l, "a", e2, 77, 11, true);
     NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
     NT_EQ_INT(res.status, NAOS_OK);
     r = get_dep(s, "a");
@@ -502,7 +490,7 @@ test_migrate_fenced_by_epoch(void)
     NT_EQ_INT(r->n_migrations_at_ms, 0);
     NT_EQ_INT(r->n_missing_on, 1);
     store_deploy_free(r);
-    i = propose_fail_at(&l, "a", i, 12);
+    i = propose_fail_at(&l, "a", i, 12, false);
     NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
     i = propose_name(&l, NAOS__V1__COMMAND__CMD_START, "a", 13);
     NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
