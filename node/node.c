@@ -283,6 +283,13 @@ io_spawn(void *ctx, struct sup_node *w, const struct sup_spawn_info *info,
     if (wr == NULL)
         return ENOMEM;
     NAOS_ASSERT(wr->pid == 0 && wr->log_rd_spawning < 0);
+    if (!node__lease_may_run(n)) {
+        /* Its lease is running out (the clock read afresh): the fence
+         * (node_lease.c) removes the tree this loop iteration. */
+        NAOS_WARN("lease", "%s not started: naos-node %s holds no lease",
+                  w->path, n->name);
+        return EAGAIN;
+    }
     /* The child's end stays blocking (a non-blocking stdout breaks many
      * programs); only our read end is non-blocking. output: discard has
      * no pipe (the child's stdio is /dev/null). */
@@ -1402,6 +1409,8 @@ next_deadline(struct node *n)
     b = b < r ? b : r;
     r = node__root_deadline(n);
     b = b < r ? b : r;
+    r = node__lease_deadline(n);
+    b = b < r ? b : r;
     r = node__cluster_status_deadline(n);
     b = b < r ? b : r;
     naos_time c = node__events_deadline(n);
@@ -1694,6 +1703,7 @@ node_run(struct node *n)
         node__raft_step(n);
         node__join_step(n);
         node__promote_step(n);
+        node__lease_step(n);
         node__root_step(n);
         node__cmd_step(n);
         node__forward_tick(n);

@@ -396,11 +396,15 @@ after_apply(struct node *n, const Naos__V1__Command *c,
         c->cmd_case == NAOS__V1__COMMAND__CMD_MIGRATE) {
         /* a cluster event: the root supervisor moved it */
         char where[160];
-        snprintf(where, sizeof where, "to %s (epoch %llu): it gave up on "
-                 "its node", node__node_name(n, ar->placed_on),
-                 (unsigned long long)ar->index);
-        events_push(&n->events, "migrated", cmd_target(c), NULL, 0, NULL, 0,
-                    where, c->at_ms, naos_clock_now_us());
+        bool lost = strcmp(c->migrate->reason, "node-lost") == 0;
+        snprintf(where, sizeof where, "to %s (epoch %llu): %s",
+                 node__node_name(n, ar->placed_on),
+                 (unsigned long long)ar->index,
+                 lost ? "the lease of its node ran out"
+                      : "it gave up on its node");
+        events_push(&n->events, lost ? "node-lost" : "migrated",
+                    cmd_target(c), NULL, 0, NULL, 0, where, c->at_ms,
+                    naos_clock_now_us());
     }
     if (c->cmd_case == NAOS__V1__COMMAND__CMD_FAIL ||
         c->cmd_case == NAOS__V1__COMMAND__CMD_MIGRATE ||
@@ -925,6 +929,7 @@ node__cmd_open_log(struct node *n, const uint64_t *ids, size_t nv,
          * before the leader's commit index. */
         n->catching_up = true;
         n->leader_commit_seen = false;
+        node__lease_open(n); /* and nothing before it holds a lease */
         return NAOS_OK;
     }
     reactor_refresh_clock(&n->r);
@@ -975,6 +980,13 @@ failure_is_missing(const char *failure)
 void
 node__propose_failed(struct node *n, const char *name, const char *failure)
 {
+    if (!node__lease_may_run(n)) {
+        /* its workers were killed for lack of a lease, not by their own
+         * doing: where it runs next is the root supervisor's business */
+        NAOS_INFO("node", "%s gave up while naos-node %s holds no lease: "
+                  "not recorded as failed", name, n->name);
+        return;
+    }
     Naos__V1__Command c;
     cmd_init(&c, 0, 0, naos_clock_wall_ms()); /* the node's own */
     Naos__V1__FailCommand f = NAOS__V1__FAIL_COMMAND__INIT;

@@ -594,7 +594,8 @@ node__forward_recv(void *arg, const struct wire_msg *m)
         return recv_reply(n, m);
     if (m->type == FORWARD_TYPE)
         return recv_request(n, m);
-    if (node__relay_recv(n, m) || node__join_recv(n, m))
+    if (node__relay_recv(n, m) || node__join_recv(n, m) ||
+        node__lease_recv(n, m))
         return true;
     return node__read_recv(n, m);
 }

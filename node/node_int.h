@@ -23,6 +23,7 @@
 #include "node/proc/orphans.h"
 #include "node/proc/spawner.h"
 #include "node/reactor/reactor.h"
+#include "node/root/lease.h"
 #include "node/sup/sup.h"
 #include "node/wire/wire.h"
 #include "store/batch.h"
@@ -391,6 +392,26 @@ struct node {
         uint64_t index;
     } root_moves[NODE_ROOT_MOVES_MAX];
     uint64_t root_moved;    /* moves proposed (naos_root_moves_total) */
+    uint64_t root_lost;     /* ... of them off a lost node */
+    naos_time root_wait_logged; /* a move waiting for a lost node, logged */
+    /* Leases (node_lease.c). The holder's side, on CLOCK_BOOTTIME: */
+    bool lease_on;          /* this node holds a lease on its placements */
+    struct lease_holder lease;
+    uint64_t lease_asked_of; /* the leader the latest request went to */
+    uint64_t lease_commit;  /* the latest grant's commit index */
+    naos_time lease_retry_at; /* no leader known: look again then */
+    uint64_t lease_fences;  /* times it fenced itself */
+    /* ... and the leader's, on the loop's monotonic now: */
+    bool lease_leading;
+    uint64_t lease_lead_term;
+    struct lease_leader lease_lead;
+    struct node_lease_req {
+        uint64_t node, id;
+        uint64_t round; /* the read-index ctx it waits for (0: next) */
+    } lease_reqs[LEASE_NODES_MAX];
+    size_t nlease_reqs;
+    uint64_t lease_round;   /* the round in flight (0: none) */
+    uint64_t lease_grants;  /* grants sent (naos_lease_grants_total) */
     naos_time promote_logged;
     naos_time forming_logged;
     int forming_said;       /* what was logged then (node_raft.c) */
@@ -775,6 +796,35 @@ void node__root_due(struct node *n);
  * defaults, for records written before they existed). */
 void node__root_limits(const Naos__V1__DeploymentRecord *rec, uint32_t *max,
                        int64_t *window);
+
+/* TEMPORARY until the guardian is wired (h/guard). */
+int node__guardian_extend(struct node *n, uint64_t deadline_boot_ms);
+
+/* ---- node_lease.c: leases on placements (issue 12) ---- */
+
+#define NODE_LEASE_TYPE 104u       /* LeaseRequest (proto/forward.proto) */
+#define NODE_LEASE_GRANT_TYPE 105u /* LeaseGrant */
+/* node__lease_open: the log opened as a cluster's: the node holds a lease
+ * from now on, and is fenced (runs nothing) until its first grant. Call
+ * before the first reconcile_all. */
+void node__lease_open(struct node *n);
+/* node__lease_step (each loop iteration): renew when due, lead the
+ * rounds of grants, fence or unfence. */
+void node__lease_step(struct node *n);
+naos_time node__lease_deadline(const struct node *n);
+/* node__lease_recv takes a request (the leader) or a grant (the holder).
+ * false: not one, or undecodable. */
+bool node__lease_recv(struct node *n, const struct wire_msg *m);
+/* node__lease_read_done: res is a round of grants' (true), or a read's. */
+bool node__lease_read_done(struct node *n, const struct raft_read_result *res);
+/* node__lease_may_run: this node may run its deployments now (it holds
+ * no leases, or its lease holds, read afresh on the clock, and it has
+ * applied what the grant said). */
+bool node__lease_may_run(const struct node *n);
+/* node__lease_expired: on the leader, node's lease has run out for sure
+ * (its placements may move); *at: when it runs out (NAOS_TIME_NEVER: not
+ * this leader's to tell, or this node). */
+bool node__lease_expired(const struct node *n, uint64_t node, naos_time *at);
 
 /* ---- node_promote.c: learners become voters up to the target ---- */
 

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* node_place.c: the leader's pick of a new deployment's node, glue for
  * node/cmd/placement.h: the candidates are the log's voters (the nodes
- * that apply it), alive as membership sees them, with the deployments the
+ * that apply it), alive as membership sees them and holding a lease
+ * this leader would not count as run out (node_lease.c: a member that has
+ * not renewed could run nothing placed on it), with the deployments the
  * applied state places on each plus this leader's picks still in flight
  * (proposed, not yet applied: without them a burst of deploys would all
  * go to the same node), and the labels each gossips with its health (this
@@ -51,6 +53,9 @@ node__place_other(struct node *n, const char *on,
         } else {
             c[i].name = node__members_name(n, id);
             c[i].alive = node__members_live_load(n, id, &c[i].load_centi);
+            naos_time at;
+            if (node__lease_expired(n, id, &at))
+                c[i].alive = false; /* it could run nothing placed there */
             c[i].labels = labels[i];
             c[i].nlabels = node__members_labels(n, id, labels[i]);
         }

@@ -258,6 +258,8 @@ void
 node__read_done(void *ctx, const struct raft_read_result *res)
 {
     struct node *n = ctx;
+    if (node__lease_read_done(n, res))
+        return; /* a round of lease grants (node_lease.c) */
     struct node_read *rd = read_by_id(n, res->ctx);
     if (rd != NULL && rd->state == READ_ASKING &&
         rd->asked == n->node_id) {

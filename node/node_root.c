@@ -12,8 +12,18 @@
  * its workers told NAOS_RESTART_REASON=migrated, and `naos checkpoint
  * load` gives them the last checkpoint (checkpoints are replicated).
  *
+ * A deployment placed on a node whose lease has run out for this leader
+ * (node_lease.c: last grant + L(1 + drift) + margin, or this leader's
+ * start when it granted none) is moved the same way with reason
+ * "node-lost": at once, failed or not, and the move counts against
+ * nothing. By then the lost node's guardian has killed its processes, or
+ * the node fenced itself; a node that is merely slow to renew has
+ * stopped them too. A deployment no other node takes (pinned with --on)
+ * waits for its node, logged.
+ *
  * When it looks: after a FAIL, MIGRATE or START is applied here, when a
- * backoff runs out, at most every ROOT_LOOK_MS otherwise (a node that
+ * backoff or a lease with placements runs out, at most every ROOT_LOOK_MS
+ * otherwise (a node that
  * comes alive may be the place a failed deployment waited for), and
  * never while this node is not the leader or has not caught up. Bounds:
  * NODE_ROOT_MOVES_MAX moves in flight, one per deployment; a scan reads
@@ -34,6 +44,9 @@
 
 /* Looked at this often when nothing calls for it. */
 #define ROOT_LOOK_MS 2000
+/* A deployment that waits for its lost node is logged at most this often
+ * (the root looks every ROOT_LOOK_MS). */
+#define ROOT_WAIT_LOG_MS 30000
 
 void
 node__root_due(struct node *n)
@@ -102,19 +115,19 @@ lacked(const Naos__V1__DeploymentRecord *rec, uint64_t node)
     return false;
 }
 
-/* move: pick a node other than the one it gave up on (and than those
- * that lack its program) and propose the move. Returns true when
- * proposed. */
+/* move: pick a node other than the one it leaves (and than those that
+ * lack its program) and propose the move: it gave up on `from`, or
+ * (o NULL) the lease of `from` ran out. Returns true when proposed. */
 static bool
-move(struct node *n, const Naos__V1__DeploymentRecord *rec, uint64_t epoch,
-     size_t slot, const struct root_decision *o, uint32_t max)
+move(struct node *n, const Naos__V1__DeploymentRecord *rec, uint64_t from,
+     uint64_t epoch, size_t slot, const struct root_decision *o, uint32_t max)
 {
     struct spec_node spec = {0};
     char err[512] = "";
     uint64_t to = 0;
     uint64_t exclude[1 + APPLY_MISSING_ON_MAX];
     size_t nex = 0;
-    exclude[nex++] = rec->failed_node;
+    exclude[nex++] = from;
     for (size_t i = 0; i < rec->n_missing_on && nex < 1 + APPLY_MISSING_ON_MAX;
          i++)
         exclude[nex++] = rec->missing_on[i];
@@ -125,8 +138,14 @@ move(struct node *n, const Naos__V1__DeploymentRecord *rec, uint64_t epoch,
                                exclude, nex, &to, err, sizeof err);
     spec_node_fini(&spec);
     if (rc != NAOS_OK) {
-        NAOS_DEBUG("root", "%s stays failed: no other node takes it: %s",
-                   rec->name, err);
+        if (o != NULL)
+            NAOS_DEBUG("root", "%s stays failed: no other node takes it: %s",
+                       rec->name, err);
+        else if (n->r.now >= n->root_wait_logged + ROOT_WAIT_LOG_MS &&
+                 (n->root_wait_logged = n->r.now, true))
+            NAOS_WARN("root", "%s waits for %s, whose lease ran out: no other "
+                      "node takes it: %s", rec->name,
+                      node__node_name(n, from), err);
         return false;
     }
     Naos__V1__Command c;
@@ -135,8 +154,8 @@ move(struct node *n, const Naos__V1__DeploymentRecord *rec, uint64_t epoch,
     m.name = rec->name;
     m.from_epoch = epoch;
     m.to_node = to;
-    m.reason = "migrated";
-    m.uncounted = o->uncounted;
+    m.reason = o ? "migrated" : "node-lost";
+    m.uncounted = o ? o->uncounted : true;
     c.cmd_case = NAOS__V1__COMMAND__CMD_MIGRATE;
     c.migrate = &m;
     if (node__propose(n, &c, NULL, NULL) != NAOS_OK)
@@ -145,16 +164,23 @@ move(struct node *n, const Naos__V1__DeploymentRecord *rec, uint64_t epoch,
              rec->name);
     n->root_moves[slot].index = n->proposed;
     n->root_moved++;
-    if (o->uncounted)
+    if (o == NULL) {
+        n->root_lost++;
+        NAOS_INFO("root", "moving %s from %s to %s (entry %" PRIu64 "): the "
+                  "lease of %s ran out, so none of its processes runs (a "
+                  "move that does not count)", rec->name,
+                  node__node_name(n, from), node__node_name(n, to),
+                  n->proposed, node__node_name(n, from));
+    } else if (o->uncounted)
         NAOS_INFO("root", "moving %s from %s to %s (entry %" PRIu64 "): its "
                   "program or directory is missing there (a move that does "
                   "not count)", rec->name,
-                  node__node_name(n, rec->failed_node),
+                  node__node_name(n, from),
                   node__node_name(n, to), n->proposed);
     else
         NAOS_INFO("root", "moving %s from %s to %s (entry %" PRIu64 "): it "
                   "gave up there; move %u of at most %u in its window",
-                  rec->name, node__node_name(n, rec->failed_node),
+                  rec->name, node__node_name(n, from),
                   node__node_name(n, to), n->proposed,
                   o->moves_in_window + 1, max);
     return true;
@@ -175,8 +201,23 @@ node__root_step(struct node *n)
     }
     for (size_t i = 0; i < nrec; i++) {
         const Naos__V1__DeploymentRecord *rec = recs[i];
-        if (!rec->failed)
+        Naos__V1__PlacementRecord *pl = NULL;
+        if (store_placement_get(n->store, rec->name, &pl) != NAOS_OK)
+            continue; /* none: placed before placements existed */
+        uint64_t epoch = pl->epoch, on = pl->node_id;
+        store_placement_free(pl);
+        size_t slot;
+        naos_time at;
+        if (node__lease_expired(n, on, &at)) {
+            /* Its node's lease ran out: nothing of it runs there. */
+            if (!in_flight(n, rec->name, &slot) && slot < NODE_ROOT_MOVES_MAX)
+                move(n, rec, on, epoch, slot, NULL, 0);
             continue;
+        }
+        if (at < n->root_next)
+            n->root_next = at; /* look again when it runs out */
+        if (!rec->failed || on != rec->failed_node)
+            continue; /* running, or a fail of an earlier placement */
         uint32_t max;
         int64_t window;
         node__root_limits(rec, &max, &window);
@@ -194,23 +235,15 @@ node__root_step(struct node *n)
         struct root_decision o;
         root_escalation(&d, n->r.wall_ms, &o);
         if (o.verdict == ROOT_WAIT) {
-            naos_time at = n->r.now + (o.wait_until_ms - n->r.wall_ms);
-            if (at < n->root_next)
-                n->root_next = at;
+            naos_time w = n->r.now + (o.wait_until_ms - n->r.wall_ms);
+            if (w < n->root_next)
+                n->root_next = w;
             continue;
         }
-        size_t slot;
         if (o.verdict != ROOT_MOVE || in_flight(n, rec->name, &slot) ||
             slot == NODE_ROOT_MOVES_MAX)
             continue;
-        Naos__V1__PlacementRecord *pl = NULL;
-        if (store_placement_get(n->store, rec->name, &pl) != NAOS_OK)
-            continue;
-        uint64_t epoch = pl->epoch, on = pl->node_id;
-        store_placement_free(pl);
-        if (on != rec->failed_node)
-            continue; /* a fail of an earlier placement: not this one's */
-        move(n, rec, epoch, slot, &o, max);
+        move(n, rec, on, epoch, slot, &o, max);
     }
     store_deploy_list_free(recs, nrec);
 }

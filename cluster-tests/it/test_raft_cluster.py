@@ -876,7 +876,9 @@ class RaftCluster(unittest.TestCase):
         # then on what it runs is settled
         wait_until(lambda: owner.read_node_log().count(caught) > runs,
                    within(15), msg="the restarted owner caught up")
-        d = owner.dep(follower_dep)
+        # ... and once it holds its lease (node_lease.c)
+        d = wait_until(lambda: owner.dep(follower_dep), within(10),
+                       interval=0.1, msg="the owner brought it back")
         self.assertEqual(d["state"], "failed", d)
         self.assertFalse(any(w.get("pid") for w in
                              d["tree"].get("children", [])), d)

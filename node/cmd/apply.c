@@ -152,8 +152,9 @@ placed_on(struct store_txn *t, const char *name, struct apply_result *res,
 
 /* The root supervisor moves a deployment that gave up to another node:
  * only the placement it was decided on, and only while it is failed
- * (started, moved, removed or redeployed since: nothing changes). The
- * placement's epoch becomes this entry's index. */
+ * (started, moved, removed or redeployed since: nothing changes); or,
+ * reason "node-lost", a deployment whose node's lease ran out, failed or
+ * not. The placement's epoch becomes this entry's index. */
 static int
 migrate_txn(struct store_txn *t, struct apply_args *a)
 {
@@ -167,9 +168,13 @@ migrate_txn(struct store_txn *t, struct apply_args *a)
     }
     if (rc != NAOS_OK)
         return rc;
+    /* A move off a lost node is of whatever ran there (and keeps a
+     * failed deployment failed); one that gave up moves only while it
+     * still is failed. */
+    bool lost = strcmp(m->reason, "node-lost") == 0;
     uint64_t epoch = 0;
     if ((rc = placed_on(t, m->name, a->res, &epoch)) != NAOS_OK ||
-        epoch != m->from_epoch || !rec->failed) {
+        epoch != m->from_epoch || (!lost && !rec->failed)) {
         store_deploy_free(rec);
         if (rc == NAOS_OK)
             result(a->res, NAOS_EINVAL, "%.64s moved, started or was "
@@ -197,7 +202,7 @@ migrate_txn(struct store_txn *t, struct apply_args *a)
     rec->migrations_at_ms = moves;
     rec->n_migrations_at_ms = keep + !m->uncounted;
     char *reason = (char *)protobuf_c_empty_string;
-    if ((rc = set_failed(rec, NULL)) == NAOS_OK) {
+    if ((rc = lost ? NAOS_OK : set_failed(rec, NULL)) == NAOS_OK) {
         /* the record's strings are the store allocator's: swapped for a
          * borrowed one only while it is written */
         reason = rec->moved_reason;

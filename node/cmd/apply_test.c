@@ -112,6 +112,24 @@ propose_migrate(struct ct_log *l, const char *name, uint64_t from,
     return propose(l, &c);
 }
 
+/* The root's move off a node whose lease ran out (always uncounted). */
+static uint64_t
+propose_lost(struct ct_log *l, const char *name, uint64_t from, uint64_t to,
+             int64_t at)
+{
+    Naos__V1__Command c;
+    cmd_init(&c, 0, 0, at);
+    Naos__V1__MigrateCommand m = NAOS__V1__MIGRATE_COMMAND__INIT;
+    m.name = (char *)name;
+    m.from_epoch = from;
+    m.to_node = to;
+    m.reason = (char *)"node-lost";
+    m.uncounted = true;
+    c.cmd_case = NAOS__V1__COMMAND__CMD_MIGRATE;
+    c.migrate = &m;
+    return propose(l, &c);
+}
+
 static uint64_t
 propose_save(struct ct_log *l, const char *path, const char *data)
 {
@@ -405,6 +423,51 @@ test_effects_of_each_type(void)
  * placement it was decided on and only while the deployment is failed;
  * a FAIL of an earlier placement changes nothing; start clears the
  * moves. */
+/* A move off a lost node (issue 12) needs no failure, keeps a failed
+ * deployment failed, counts nothing, and is fenced by epoch like the
+ * others. */
+static void
+test_migrate_node_lost(void)
+{
+    char dir[256];
+    st_tmpdir(dir, sizeof dir);
+    struct store *s = st_open(dir, &fast);
+    struct ct_log l;
+    ST_OK(s, (ct_log_open(&l, s), NAOS_OK));
+    NT_EQ_INT(apply_all(&l), 0);
+    struct apply_result res;
+    uint64_t e1 = propose_deploy(&l, "a", 1);
+    NT_EQ_INT(apply_at(&l, e1, &res), NAOS_OK);
+    uint64_t e2 = propose_lost(&l, "a", e1, 88, 2);
+    NT_EQ_INT(apply_at(&l, e2, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_OK);
+    NT_EQ_INT(res.placed_on, 88);
+    Naos__V1__DeploymentRecord *r = get_dep(s, "a");
+    NT_FALSE(r->failed);
+    NT_EQ_INT(r->n_migrations_at_ms, 0);
+    NT_EQ_INT(r->moved_epoch, e2);
+    NT_EQ_STR(r->moved_reason, "node-lost");
+    store_deploy_free(r);
+    /* decided on the placement it left: nothing */
+    uint64_t i = propose_lost(&l, "a", e1, 99, 3);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_EINVAL);
+    /* failed on 88, then 88 is lost: it moves and stays failed */
+    i = propose_fail_at(&l, "a", e2, 4, false);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    uint64_t e3 = propose_lost(&l, "a", e2, 99, 5);
+    NT_EQ_INT(apply_at(&l, e3, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_OK);
+    r = get_dep(s, "a");
+    NT_TRUE(r->failed);
+    NT_EQ_INT(r->n_migrations_at_ms, 0);
+    NT_EQ_INT(r->moved_epoch, e3);
+    store_deploy_free(r);
+    ct_log_close(&l);
+    store_close(s);
+    st_rmdir(dir);
+}
+
 static void
 test_migrate_fenced_by_epoch(void)
 {
@@ -976,6 +1039,7 @@ main(void)
         NT_CASE(test_config_entry_recorded),
         NT_CASE(test_effects_of_each_type),
         NT_CASE(test_migrate_fenced_by_epoch),
+        NT_CASE(test_migrate_node_lost),
         NT_CASE(test_invalid_entry_is_applied_as_nothing),
         NT_CASE(test_restart_applies_the_rest_once),
         NT_CASE(test_failed_commit_leaves_effects_and_applied_together),

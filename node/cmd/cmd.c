@@ -227,10 +227,16 @@ cmd_validate(const Naos__V1__Command *c, char *err, size_t errlen)
                      "or no node to move to", m->name);
             return NAOS_EINVAL;
         }
-        if (m->reason == NULL || strcmp(m->reason, "migrated") != 0) {
+        bool lost = m->reason != NULL && strcmp(m->reason, "node-lost") == 0;
+        if (!lost && (m->reason == NULL || strcmp(m->reason, "migrated") != 0)) {
             snprintf(err, errlen, "migrate %s: reason \"%.32s\" is not one "
-                     "this naos-node knows (migrated): upgrade it", m->name,
-                     m->reason ? m->reason : "");
+                     "this naos-node knows (migrated, node-lost): upgrade "
+                     "it", m->name, m->reason ? m->reason : "");
+            return NAOS_EINVAL;
+        }
+        if (lost && !m->uncounted) {
+            snprintf(err, errlen, "migrate %s: a move off a lost node never "
+                     "counts against the deployment's limits", m->name);
             return NAOS_EINVAL;
         }
         return NAOS_OK;

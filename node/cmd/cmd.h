@@ -31,8 +31,10 @@
  * an unset oneof and stop, see cmd_unpack). Version 2: client_id and seq
  * are deduplicated (apply.h). Version 3: a fail names the placement epoch
  * that gave up, and one of an earlier placement changes nothing (an older
- * node would mark a moved deployment failed); migrate exists. */
-#define COMMAND_VERSION 3u
+ * node would mark a moved deployment failed); migrate exists. Version 4:
+ * a migrate may say "node-lost" (an older node would refuse the entry,
+ * and so stop applying: upgrade every node before the leader). */
+#define COMMAND_VERSION 4u
 /* COMMAND_VERSION_DEDUP: the first version whose client_id and seq are a
  * client's command id (deduplicated by apply); version 1 entries carried
  * the proposing node's id there. */

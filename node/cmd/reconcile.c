@@ -16,6 +16,7 @@ reconcile_init(struct reconcile *r, struct sup_tree *tree,
                struct store *store, uint64_t node_id)
 {
     *r = (struct reconcile)RECONCILE_ZERO;
+    r->restore_upto = UINT64_MAX;
     r->tree = tree;
     r->store = store;
     r->node_id = node_id;
@@ -114,6 +115,11 @@ static int
 placed_here(struct reconcile *r, const char *name, bool *here,
             uint64_t *epoch)
 {
+    if (r->fenced) { /* no lease: nothing may run here */
+        *here = false;
+        *epoch = 0;
+        return NAOS_OK;
+    }
     Naos__V1__PlacementRecord *p = NULL;
     int rc = store_placement_get(r->store, name, &p);
     if (rc == NAOS_ENOTFOUND) {
@@ -143,10 +149,14 @@ bring_in(struct reconcile *r, const Naos__V1__DeploymentRecord *rec,
      * meets the move there; one restarted since says migrated again:
      * the reconciler keeps no memory of what ran before) */
     bool moved = epoch != 0 && rec->moved_epoch == epoch;
+    bool lost = rec->moved_reason != NULL &&
+                strcmp(rec->moved_reason, "node-lost") == 0;
     struct sup_deploy_opts opts = {
         .stopped = rec->desired == NAOS__V1__DESIRED_STATE__DESIRED_STOPPED,
-        .first_reason = {moved      ? SUP_REASON_MIGRATED
-                         : at_start ? SUP_REASON_NODE_RESTART
+        .first_reason = {moved && lost ? SUP_REASON_NODE_LOST
+                         : moved       ? SUP_REASON_MIGRATED
+                         : at_start && epoch <= r->restore_upto
+                             ? SUP_REASON_NODE_RESTART
                                     : SUP_REASON_NONE,
                          0},
         .failed = rec->failed ? (rec->failure && rec->failure[0]
@@ -499,7 +509,25 @@ sync_all(struct reconcile *r, bool at_start, naos_time now)
 int
 reconcile_all(struct reconcile *r, naos_time now)
 {
+    r->restore_owed = r->fenced;
+    /* A restore owed is of what was placed by then: a deployment placed
+     * while the fence holds is a deploy, not a node restart. */
+    r->restore_upto = UINT64_MAX;
+    if (r->fenced && store_applied_get(r->store, &r->restore_upto) != NAOS_OK)
+        r->restore_upto = 0;
     return sync_all(r, true, now);
+}
+
+int
+reconcile_fence(struct reconcile *r, bool fenced, naos_time now)
+{
+    if (r->fenced == fenced)
+        return NAOS_OK;
+    r->fenced = fenced;
+    bool at_start = !fenced && r->restore_owed;
+    if (!fenced)
+        r->restore_owed = false;
+    return sync_all(r, at_start, now);
 }
 
 int

@@ -151,8 +151,12 @@ struct reconcile {
     struct reconcile_seen *seen; /* owned; one per deployment placed here */
     size_t nseen, cap;
     bool owing; /* some seen entry may owe a restart (reconcile_retry) */
+    bool fenced; /* nothing counts as placed here (reconcile_fence) */
+    bool restore_owed; /* reconcile_all ran fenced: the first pass after
+                          the fence lifts restores (node-restart) ... */
+    uint64_t restore_upto; /* ... what was placed up to this index then */
 };
-#define RECONCILE_ZERO {NULL, NULL, 0, NULL, 0, 0, false}
+#define RECONCILE_ZERO {NULL, NULL, 0, NULL, 0, 0, false, false, false, 0}
 
 /* reconcile_epoch: the placement epoch of the tree of name this node
  * runs, as last reconciled (0: none, or placed before epochs). */
@@ -203,6 +207,17 @@ int reconcile_deployment(struct reconcile *r, const char *name, naos_time now,
  * Returns how many restarts, starts and trees brought in it carried out
  * (each logged). */
 size_t reconcile_retry(struct reconcile *r, naos_time now);
+
+/* reconcile_fence fences the node (fenced: it holds no lease on its
+ * placements, issue 12) or lifts the fence. While fenced nothing counts
+ * as placed here: a whole pass removes every tree (each worker stopped
+ * as a removal stops it; the node's guardian kills what is left at the
+ * lease's end), and applied entries bring nothing in. Lifting it runs a
+ * whole pass that brings in what the applied state places here (as at
+ * node start when reconcile_all ran fenced). A change to the state it
+ * already has does nothing. Returns NAOS_OK or the store's error (the
+ * fence is set anyway: the next pass acts on it). */
+int reconcile_fence(struct reconcile *r, bool fenced, naos_time now);
 
 /* reconcile_path carries out an operator's one-shot command on the agent
  * or subtree at path (borrowed), below a deployment's top, as the entry

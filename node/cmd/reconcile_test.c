@@ -21,6 +21,7 @@ static struct {
     int spawns;
     int next_pid;
     char reason[64];
+    char reasons[512]; /* "path=reason;" of every spawn */
     struct sup_node *signalled[64];
     int nsig;
 } F;
@@ -33,6 +34,9 @@ fake_spawn(void *ctx, struct sup_node *w, const struct sup_spawn_info *info,
     (void)w;
     F.spawns++;
     snprintf(F.reason, sizeof F.reason, "%s", info->restart_reason);
+    size_t used = strlen(F.reasons);
+    snprintf(F.reasons + used, sizeof F.reasons - used, "%s=%s;", info->path,
+             info->restart_reason);
     *pid = ++F.next_pid;
     return 0;
 }
@@ -847,6 +851,60 @@ test_resync_removes_trees_with_no_record_here(void)
     st_rmdir(dir);
 }
 
+/* Issue 12: a node without a lease runs nothing. Started fenced, it
+ * brings nothing in until the fence lifts (then as a node restart would);
+ * fenced again, every tree goes, and an entry applied meanwhile brings
+ * nothing in; lifted, what is placed here then (not what moved away) runs
+ * again. */
+static void
+test_fence_runs_nothing_until_lifted(void)
+{
+    char dir[256];
+    struct store *s = open_store(dir, sizeof dir);
+    deploy("a", SELF);
+    deploy("b", SELF);
+    struct sup_tree *t = new_tree();
+    struct reconcile r;
+    reconcile_init(&r, t, s, SELF);
+    NT_EQ_INT(reconcile_fence(&r, true, 500), NAOS_OK);
+    NT_EQ_INT(reconcile_all(&r, 1000), NAOS_OK);
+    NT_EQ_INT(F.spawns, 0);
+    NT_TRUE(sup_first(t) == NULL);
+    deploy("late", SELF); /* deployed while the fence holds */
+    NT_EQ_INT(reconcile_fence(&r, false, 1500), NAOS_OK);
+    NT_EQ_INT(F.spawns, 3);
+    /* the restore it owed, but not for what was deployed since */
+    NT_CONTAINS(F.reasons, "a/a=node-restart;");
+    NT_CONTAINS(F.reasons, "b/b=node-restart;");
+    NT_CONTAINS(F.reasons, "late/late=;");
+    NT_EQ_INT(sup_find(t, "a")->state, SUP_RUNNING);
+    /* fenced: both trees go; a deploy applied meanwhile waits */
+    NT_EQ_INT(reconcile_fence(&r, true, 2000), NAOS_OK);
+    NT_EQ_INT(F.nsig, 3);
+    exit_signalled(t);
+    NT_TRUE(sup_first(t) == NULL);
+    deploy("c", SELF);
+    struct reconcile_outcome o;
+    NT_EQ_INT(reconcile_deployment(&r, "c", 2500, &o), NAOS_OK);
+    NT_TRUE(sup_find(t, "c") == NULL);
+    NT_EQ_INT(F.spawns, 3);
+    /* b moved away while fenced: only a and c come back, as a deploy */
+    name_cmd(NAOS__V1__COMMAND__CMD_REMOVE, "b");
+    deploy("b", SELF + 1);
+    NT_EQ_INT(reconcile_fence(&r, false, 3000), NAOS_OK);
+    NT_EQ_INT(F.spawns, 6);
+    NT_EQ_STR(F.reason, "");
+    NT_TRUE(sup_find(t, "a") != NULL && sup_find(t, "c") != NULL);
+    NT_TRUE(sup_find(t, "b") == NULL);
+    NT_EQ_INT(reconcile_fence(&r, false, 3500), NAOS_OK); /* no change */
+    NT_EQ_INT(F.spawns, 6);
+    reconcile_fini(&r);
+    sup_tree_free(t);
+    ct_log_close(&L);
+    store_close(s);
+    st_rmdir(dir);
+}
+
 /* Removed and deployed again with another spec while this node was
  * behind: the installed record is generation 1 again, as the one seen
  * here, but another deployment. The old spec's tree is replaced by the
@@ -1070,6 +1128,7 @@ main(void)
         NT_CASE(test_resync_leaves_what_is_unchanged),
         NT_CASE(test_resync_keeps_owed_actions_consistent),
         NT_CASE(test_resync_starts_held_children),
+        NT_CASE(test_fence_runs_nothing_until_lifted),
         {0},
     };
     return nt_run(cases);

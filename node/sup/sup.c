@@ -109,6 +109,7 @@ sup_reason_format(struct sup_reason r, char *buf, size_t len)
     case SUP_REASON_MAX_RESTARTS: snprintf(buf, len, "max-restarts"); break;
     case SUP_REASON_NODE_RESTART: snprintf(buf, len, "node-restart"); break;
     case SUP_REASON_MIGRATED: snprintf(buf, len, "migrated"); break;
+    case SUP_REASON_NODE_LOST: snprintf(buf, len, "node-lost"); break;
     case SUP_REASON_KILLED: {
         char d[32];
         naos_duration_format(r.code, d, sizeof d);

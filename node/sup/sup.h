@@ -77,6 +77,8 @@ enum sup_reason_kind {
                                  shutdown grace (code, ms) ran out */
     SUP_REASON_MIGRATED,      /* the root supervisor moved the deployment
                                  here after it gave up on another node */
+    SUP_REASON_NODE_LOST,     /* the root supervisor moved the deployment
+                                 here after its node's lease ran out */
 };
 
 struct sup_reason {
@@ -87,7 +89,7 @@ struct sup_reason {
 /* sup_reason_format writes the reason as users see it: "exit:1",
  * "signal:SIGSEGV", "shutdown", "watchdog", "timeout", "start-timeout",
  * "spawn-failed:ENOENT", "cwd-failed:ENOENT", "max-restarts",
- * "node-restart", "migrated", "" for NONE. */
+ * "node-restart", "migrated", "node-lost", "" for NONE. */
 void sup_reason_format(struct sup_reason r, char *buf, size_t len);
 /* sup_reason_is_clean: OTP's normal/shutdown (exit 0 or SHUTDOWN, and a
  * supervisor's MAX_RESTARTS which OTP reports as `shutdown`). */

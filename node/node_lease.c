@@ -1,0 +1,418 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* node_lease.c: every member of a cluster holds a lease on its placements,
+ * renewed through the leader (issue 12; docs/architecture.md "The root
+ * supervisor"). node/root/lease.h keeps the accounting; this is the glue:
+ * the messages, the leader's proof that it still leads, the guardian's
+ * deadline, and the fence.
+ *
+ * The holder (every member whose log is a cluster's) asks the leader it
+ * knows every renew_every (LeaseRequest, Sealed.type 104; the leader asks
+ * itself without a message) and counts the lease from when it asked, on
+ * CLOCK_BOOTTIME: the clock of its guardian, which keeps counting while
+ * the machine sleeps. A grant (105) for its latest request moves the
+ * lease, and the guardian's kill deadline with it (expiry - guard_margin).
+ * The node runs its deployments only while the lease holds with
+ * FENCE_AHEAD_MS to spare and it has applied up to the commit index the
+ * grant carried (a thawed node first learns what moved while it was
+ * away); otherwise it is fenced: the reconciler removes every tree and
+ * brings none in (reconcile_fence), and a spawn is refused after a fresh
+ * read of the clock. The guardian kills whatever is left at its deadline,
+ * even when this process is stopped or starved and cannot fence itself.
+ *
+ * The leader grants in rounds: the requests that arrived wait for a
+ * ReadIndex (cmdraft_read_index: a heartbeat round a majority answered,
+ * begun after they arrived), and when it confirms, each is granted
+ * (lease_leader_grant, on the leader's cached monotonic now: earlier than
+ * the real send, so the leader's view of the lease only grows safer) and
+ * answered with the confirmed index. A leader that cannot confirm grants
+ * nothing. A new leader counts every node as granted when it began to
+ * lead (lease_leader_start), so a leader change alone moves nothing.
+ * Only members of the configuration are granted. Renewals are not log
+ * entries. The root supervisor (node_root.c) moves the placements of a
+ * node whose lease has run out for the leader.
+ *
+ * A node whose log becomes a cluster's while it runs (a lone voter that
+ * takes its first learner) holds a lease from that moment: it is the one
+ * voter then, so its own grant needs no round, and no other node can lead
+ * before a later change it commits itself.
+ *
+ * Bounds: one pending request per member (LEASE_NODES_MAX), one round in
+ * flight. Reactor thread only. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "node/base/err.h"
+#include "node/base/log.h"
+#include "node/node_int.h"
+#include "node/proc/guardian.h"
+#include "proto/forward.pb-c.h"
+
+_Static_assert(NODE_LEASE_TYPE >= WIRE_TYPES_REQ_LO &&
+                   NODE_LEASE_GRANT_TYPE <= WIRE_TYPES_REQ_HI,
+               "lease messages use the requests range");
+
+/* The node fences itself this long before its guardian would kill: its
+ * own stop is the orderly one (the reconciler's removal, events, no
+ * restarts counted); the guardian's is for when it cannot act. */
+#define FENCE_AHEAD_MS 250
+/* Without a known leader, the holder looks again this often. */
+#define NO_LEADER_RETRY_MS 50
+
+static const struct lease_config lease_cfg = LEASE_CONFIG_DEFAULT;
+
+static bool
+holds_leases(const struct node *n)
+{
+    return n->log != NULL && n->replicated && !n->fatal;
+}
+
+static bool
+leads(const struct node *n)
+{
+    return n->log != NULL && n->replicated && !n->fatal &&
+           raft_role_get(cmdraft_core(n->log)) == RAFT_LEADER;
+}
+
+bool
+node__lease_may_run(const struct node *n)
+{
+    if (!n->lease_on)
+        return true;
+    uint64_t boot = guardian_clock_now(); /* afresh: acts on the lease */
+    naos_time guard = lease_holder_guard_deadline(&n->lease);
+    return lease_holder_valid(&n->lease, boot) &&
+           boot + FENCE_AHEAD_MS < guard && n->applied >= n->lease_commit;
+}
+
+/* ---- the leader's side --------------------------------------------------- */
+
+static bool
+is_member(const struct node *n, uint64_t id)
+{
+    uint64_t ids[NODE_MEMBERS_MAX];
+    size_t k = node__conf_members(n, ids);
+    for (size_t i = 0; i < k; i++)
+        if (ids[i] == id)
+            return true;
+    return false;
+}
+
+static void grant_local(struct node *n, uint64_t id, uint64_t commit);
+
+static void
+reply(struct node *n, uint64_t to, uint64_t id, bool granted, uint64_t commit,
+      const char *error)
+{
+    if (to == n->node_id) {
+        if (granted)
+            grant_local(n, id, commit);
+        return;
+    }
+    Naos__V1__LeaseGrant g = NAOS__V1__LEASE_GRANT__INIT;
+    g.id = id;
+    g.granted = granted;
+    g.commit_index = commit;
+    g.error = (char *)(error ? error : "");
+    if (node__send_pb(n, to, NODE_LEASE_GRANT_TYPE, &g.base) != NAOS_OK)
+        NAOS_DEBUG("lease", "cannot answer %s's renewal (it asks again)",
+                   node__node_name(n, to));
+}
+
+/* take_request: holder asks for id; it waits for the next round (a newer
+ * request of the same holder replaces its older one). */
+static void
+take_request(struct node *n, uint64_t holder, uint64_t id)
+{
+    char why[512];
+    if (!leads(n)) {
+        snprintf(why, sizeof why, "naos-node %s does not lead the cluster",
+                 n->name);
+        reply(n, holder, id, false, 0, why);
+        return;
+    }
+    if (!is_member(n, holder)) {
+        snprintf(why, sizeof why, "%s is not a member of the cluster's "
+                 "configuration: no lease", node__node_name(n, holder));
+        reply(n, holder, id, false, 0, why);
+        return;
+    }
+    size_t i = 0;
+    while (i < n->nlease_reqs && n->lease_reqs[i].node != holder)
+        i++;
+    if (i == n->nlease_reqs) {
+        if (n->nlease_reqs == LEASE_NODES_MAX)
+            return; /* unreachable: members are fewer; it asks again */
+        n->nlease_reqs++;
+    }
+    n->lease_reqs[i] = (struct node_lease_req){holder, id, 0};
+}
+
+static void
+round_start(struct node *n)
+{
+    bool waiting = false;
+    for (size_t i = 0; i < n->nlease_reqs && !waiting; i++)
+        waiting = n->lease_reqs[i].round == 0;
+    if (!waiting || n->lease_round != 0 || !leads(n))
+        return;
+    uint64_t ctx = ++n->read_seq; /* a read's ctx: node__read_done sorts */
+    /* Set before asking: a lone voter's round is confirmed within the
+     * call (node__lease_read_done runs inside it). */
+    n->lease_round = ctx;
+    for (size_t i = 0; i < n->nlease_reqs; i++)
+        if (n->lease_reqs[i].round == 0)
+            n->lease_reqs[i].round = ctx;
+    int rc = cmdraft_read_index(n->log, ctx, n->r.now);
+    if (rc == NAOS_ESTORE) {
+        node__cmd_fatal(n, "cannot persist the replicated log");
+        return;
+    }
+    if (rc != NAOS_OK) {
+        /* the holders ask again; drop what waits so as not to spin */
+        n->nlease_reqs = 0;
+        n->lease_round = 0;
+    }
+}
+
+bool
+node__lease_read_done(struct node *n, const struct raft_read_result *res)
+{
+    if (res->ctx == 0 || res->ctx != n->lease_round)
+        return false;
+    n->lease_round = 0;
+    for (size_t i = 0; i < n->nlease_reqs;) {
+        struct node_lease_req q = n->lease_reqs[i];
+        if (q.round != res->ctx) {
+            i++;
+            continue;
+        }
+        n->lease_reqs[i] = n->lease_reqs[--n->nlease_reqs];
+        if (!res->ok) {
+            reply(n, q.node, q.id, false, 0, "the leader stepped down "
+                  "before it could confirm it leads");
+            continue;
+        }
+        if (lease_leader_grant(&n->lease_lead, q.node, n->r.now) != NAOS_OK) {
+            NAOS_WARN("lease", "no room to record %s's grant: not granted",
+                      node__node_name(n, q.node));
+            continue;
+        }
+        n->lease_grants++;
+        reply(n, q.node, q.id, true, res->index, NULL);
+    }
+    return true;
+}
+
+/* lead_step: follow this node's leadership: a new term of leading starts
+ * the leader's table afresh (every node granted now). */
+static void
+lead_step(struct node *n)
+{
+    if (!leads(n)) {
+        n->lease_leading = false;
+        n->nlease_reqs = 0;
+        n->lease_round = 0;
+        return;
+    }
+    uint64_t term = raft_term(cmdraft_core(n->log));
+    if (!n->lease_leading || n->lease_lead_term != term) {
+        lease_leader_start(&n->lease_lead, &lease_cfg, n->r.now);
+        n->lease_leading = true;
+        n->lease_lead_term = term;
+        n->nlease_reqs = 0;
+        n->lease_round = 0;
+        NAOS_DEBUG("lease", "leading term %" PRIu64 ": every node's lease "
+                   "counts from now", term);
+    }
+    round_start(n);
+}
+
+bool
+node__lease_expired(const struct node *n, uint64_t node, naos_time *at)
+{
+    if (!n->lease_leading || node == n->node_id) {
+        *at = NAOS_TIME_NEVER;
+        return false;
+    }
+    *at = lease_leader_expiry(&n->lease_lead, node);
+    return lease_leader_expired(&n->lease_lead, node, n->r.now);
+}
+
+/* ---- the holder's side --------------------------------------------------- */
+
+static void
+extend_guardian(struct node *n)
+{
+    naos_time guard = lease_holder_guard_deadline(&n->lease);
+    if (node__guardian_extend(n, guard) != NAOS_OK)
+        NAOS_ERROR("lease", "cannot move the guardian's deadline");
+}
+
+static void
+grant_local(struct node *n, uint64_t id, uint64_t commit)
+{
+    if (!n->lease_on || !lease_holder_granted(&n->lease, id))
+        return; /* an older request's answer: it does not count */
+    if (commit > n->lease_commit)
+        n->lease_commit = commit;
+    extend_guardian(n);
+}
+
+static void
+fence_step(struct node *n)
+{
+    bool run = node__lease_may_run(n);
+    if (run == !n->rec.fenced)
+        return;
+    char detail[512];
+    if (!run) {
+        uint64_t boot = guardian_clock_now();
+        if (lease_holder_valid(&n->lease, boot) &&
+            boot + FENCE_AHEAD_MS < lease_holder_guard_deadline(&n->lease))
+            snprintf(detail, sizeof detail, "applying up to %" PRIu64
+                     " before it runs anything (applied %" PRIu64 ")",
+                     n->lease_commit, n->applied);
+        else if (n->lease.expiry == 0)
+            snprintf(detail, sizeof detail, "no lease yet");
+        else
+            snprintf(detail, sizeof detail, "its lease ran out: no leader "
+                     "renewed it");
+        NAOS_WARN("lease", "naos-node %s runs nothing: %s", n->name, detail);
+        n->lease_fences++;
+    } else {
+        snprintf(detail, sizeof detail, "it holds its lease");
+        NAOS_INFO("lease", "naos-node %s holds its lease: it runs what is "
+                  "placed on it", n->name);
+    }
+    /* A fence of a node that ran something is an event; the first lift
+     * at start is not. */
+    if (!run || n->lease_fences > 0)
+        events_push(&n->events, run ? "lease-held" : "fenced", NULL, NULL, 0,
+                    NULL, 0, detail, n->r.wall_ms, naos_clock_now_us());
+    if (reconcile_fence(&n->rec, !run, n->r.now) != NAOS_OK)
+        NAOS_ERROR("store", "cannot read the deployments to %s: %s",
+                   run ? "bring them in" : "fence them",
+                   store_errmsg(n->store));
+}
+
+/* start_holding: the log became a cluster's (or opened as one). */
+static void
+start_holding(struct node *n, bool running)
+{
+    n->lease_on = true;
+    lease_holder_init(&n->lease, &lease_cfg);
+    n->lease_commit = 0;
+    if (running) {
+        /* It was the one voter until now: its own grant is proven. */
+        uint64_t id = lease_holder_request(&n->lease, guardian_clock_now());
+        lease_holder_granted(&n->lease, id);
+        extend_guardian(n);
+    }
+}
+
+void
+node__lease_open(struct node *n)
+{
+    start_holding(n, false);
+    reconcile_fence(&n->rec, true, n->r.now); /* before reconcile_all */
+}
+
+void
+node__lease_step(struct node *n)
+{
+    lead_step(n);
+    if (!n->lease_on) {
+        if (!holds_leases(n))
+            return;
+        start_holding(n, true);
+    }
+    uint64_t boot = guardian_clock_now();
+    if (lease_holder_due(&n->lease, boot) && n->r.now >= n->lease_retry_at) {
+        uint64_t leader = raft_leader(cmdraft_core(n->log)).v;
+        if (leader == 0) {
+            n->lease_retry_at = n->r.now + NO_LEADER_RETRY_MS;
+        } else {
+            uint64_t id = lease_holder_request(&n->lease, boot);
+            n->lease_asked_of = leader;
+            if (leader == n->node_id) {
+                take_request(n, n->node_id, id);
+                round_start(n);
+            } else {
+                Naos__V1__LeaseRequest q = NAOS__V1__LEASE_REQUEST__INIT;
+                q.id = id;
+                if (node__send_pb(n, leader, NODE_LEASE_TYPE, &q.base) !=
+                    NAOS_OK)
+                    NAOS_DEBUG("lease", "cannot reach the leader %s to renew "
+                               "(it asks again)", node__node_name(n, leader));
+            }
+        }
+    }
+    fence_step(n);
+}
+
+naos_time
+node__lease_deadline(const struct node *n)
+{
+    if (!n->lease_on || n->log == NULL)
+        return NAOS_TIME_NEVER;
+    uint64_t boot = guardian_clock_now();
+    naos_time due = lease_holder_next(&n->lease, boot);
+    naos_time at = n->r.now + (due > boot ? due - boot : 0);
+    if (at < n->lease_retry_at)
+        at = n->lease_retry_at;
+    /* the fence, FENCE_AHEAD_MS before the guardian's deadline */
+    naos_time guard = lease_holder_guard_deadline(&n->lease);
+    if (!n->rec.fenced && guard > FENCE_AHEAD_MS) {
+        naos_time f = guard - FENCE_AHEAD_MS;
+        naos_time fat = n->r.now + (f > boot ? f - boot : 0);
+        if (fat < at)
+            at = fat;
+    }
+    return at;
+}
+
+/* ---- messages ------------------------------------------------------------ */
+
+static bool
+recv_request(struct node *n, const struct wire_msg *m)
+{
+    Naos__V1__LeaseRequest *q =
+        naos__v1__lease_request__unpack(NULL, m->len, m->payload);
+    if (q == NULL)
+        return false;
+    uint64_t id = q->id;
+    naos__v1__lease_request__free_unpacked(q, NULL);
+    take_request(n, m->sender, id);
+    round_start(n);
+    return true;
+}
+
+static bool
+recv_grant(struct node *n, const struct wire_msg *m)
+{
+    Naos__V1__LeaseGrant *g =
+        naos__v1__lease_grant__unpack(NULL, m->len, m->payload);
+    if (g == NULL)
+        return false;
+    if (m->sender != n->lease_asked_of || g->id != n->lease.asked_id) {
+        /* not the answer to the latest request: it does not count */
+    } else if (g->granted) {
+        grant_local(n, g->id, g->commit_index);
+    } else {
+        NAOS_DEBUG("lease", "%s did not renew: %s",
+                   node__node_name(n, m->sender), g->error);
+    }
+    naos__v1__lease_grant__free_unpacked(g, NULL);
+    return true;
+}
+
+bool
+node__lease_recv(struct node *n, const struct wire_msg *m)
+{
+    if (m->type == NODE_LEASE_TYPE)
+        return recv_request(n, m);
+    if (m->type == NODE_LEASE_GRANT_TYPE)
+        return recv_grant(n, m);
+    return false;
+}
