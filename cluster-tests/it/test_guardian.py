@@ -264,6 +264,36 @@ class Guardian(NodeTest):
             finally:
                 kill_followed(wpid, followed)
 
+    def test_guardian_that_keeps_dying_stops_the_node(self):
+        # A replacement lost within a second of its start is not replaced
+        # again: the node stops (exit 111) and kills every worker. Each new
+        # guardian is killed as soon as it shows (bounded tries: on a slow
+        # machine one may outlive its first second and be replaced).
+        with self.node() as n:
+            wpid, followed = worker_group(n, "doomed", forks=0)
+            try:
+                killed = []
+                for _ in range(10):
+                    g = wait_until(lambda: n.proc.poll() is not None or
+                                   n.guardian() not in [None] + killed and
+                                   n.guardian(), within(5),
+                                   msg="a new guardian, or the node gone")
+                    if g is True:
+                        break
+                    os.kill(g, signal.SIGKILL)
+                    killed.append(g)
+                wait_until(lambda: n.proc.poll() is not None, within(5),
+                           msg="the node stopped")
+                self.assertEqual(n.stop_node(), 111)
+                self.assertGreaterEqual(len(killed), 2)
+                self.assertIn("it had run under a second: not replaced "
+                              "again", n.read_node_log())
+                wait_until(lambda: not group_members(wpid) and not any(
+                    running(p, st) for p, st in followed), within(2),
+                    msg="every process of the worker gone")
+            finally:
+                kill_followed(wpid, followed)
+
     def test_orphan_sweep_leaves_the_guardian_alone(self):
         with self.node() as n:
             gpid = n.guardian()
