@@ -377,6 +377,16 @@ run_begins(struct node *n, struct wrun *wr, struct proc_child child,
     wr->pid = child.pid;
     wr->pidfd = child.pidfd;
     wr->log_rd = log_rd;
+    /* First: a worker the guardian does not know of would outlive the
+     * node's death (and its lease). One it cannot take must not run; its
+     * exit is reported the usual way. */
+    int grc = node__guardian_watch(n, wr->pid, wr->pidfd);
+    if (grc != NAOS_OK) {
+        NAOS_ERROR("proc", "%s: pid %d: the guardian cannot watch it (%s): "
+                   "killed, a worker must not run unguarded", wr->w->path,
+                   wr->pid, naos_strerror(grc));
+        proc_signal_group(wr->pid, SIGKILL);
+    }
     if (n->stopping > 1) /* every worker was killed: this one too */
         proc_signal_group(wr->pid, SIGKILL);
     if (exits_watch(n, wr) != NAOS_OK ||
@@ -471,6 +481,7 @@ finish_run(struct wrun *wr, bool exited, int code)
     close(wr->pidfd);
     wr->pidfd = -1;
     idmap_del(&n->pids, (uint64_t)wr->pid);
+    node__guardian_unwatch(n, wr->pid); /* its group is killed, it reaped */
     wr->pid = 0;
     if (wr->log_rd >= 0) {
         on_log(wr, EPOLLIN); /* keep what the run wrote last */
@@ -485,13 +496,15 @@ finish_run(struct wrun *wr, bool exited, int code)
 }
 
 /* is_known_pid: pid is a worker's, or a spawn's the reactor has not
- * taken yet (asked by the orphan sweep, which holds the spawner). */
+ * taken yet (asked by the orphan sweep, which holds the spawner), or the
+ * guardian's (never killed by the sweep; reaped by guardian_free). */
 static bool
 is_known_pid(void *ctx, int pid)
 {
     struct node *n = ctx;
     return idmap_get(&n->pids, (uint64_t)pid) != NULL ||
-           proc_spawner_owns_pid(&n->spawner, pid);
+           proc_spawner_owns_pid(&n->spawner, pid) ||
+           node__guardian_is(n, pid);
 }
 
 /* Reaps wr's process if it has exited. The group is killed first, while
@@ -600,10 +613,15 @@ orphans_sweep(struct node *n)
                 n->chld_pending = true; /* the rest next iteration */
                 break;
             }
+            last = st.known_exited;
+            if (node__guardian_is(n, st.known_exited)) {
+                /* Its zombie is first in line: replaced and reaped. */
+                node__guardian_check(n);
+                continue;
+            }
             struct wrun *wr = idmap_get(&n->pids, (uint64_t)st.known_exited);
             if (wr == NULL)
                 break;
-            last = st.known_exited;
             reap_run(wr);
         }
     }
@@ -1519,6 +1537,9 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
         rc = NAOS_ESYS;
         goto err;
     }
+    /* Before any worker can start (node__cmd_open brings them in). */
+    if ((rc = node__guardian_open(n, errbuf, errlen)) != NAOS_OK)
+        goto err;
     if ((rc = events_init(&n->events, NODE_EVENTS_KEPT)) != NAOS_OK)
         goto err;
     char store_dir[PATH_MAX + 16];
@@ -1757,6 +1778,8 @@ node_close(struct node *n)
         kill_everything(n);
         sup_tree_free(n->tree);
     }
+    /* Every worker is stopped or SIGKILLed: the guardian goes last. */
+    node__guardian_close(n);
     node__cmd_close(n);
     node__raft_close(n);
     node__forward_close(n);

@@ -18,6 +18,7 @@
 #include "node/events/events.h"
 #include "node/http/http.h"
 #include "node/net/net.h"
+#include "node/proc/guardian.h"
 #include "node/proc/logfile.h"
 #include "node/proc/sdnotify.h"
 #include "node/proc/orphans.h"
@@ -335,6 +336,16 @@ struct node {
     struct reactor_watch spawner_watch;
     uint64_t settled_iteration;
     bool sweep_waits;
+    /* The lease guardian (node_guardian.c, proc/guardian.h): SIGKILLs
+     * every worker group when the node dies (or, once fed, its lease runs
+     * out). NULL only before node_open starts it, after node_close stops
+     * it, or once it could not be replaced (the node then stops). */
+    struct guardian *guardian;
+    struct reactor_watch guardian_chan; /* its channel in the reactor */
+    uint32_t guardian_ev;       /* what guardian_chan waits for now */
+    uint64_t guardian_deadline; /* the last set (node__guardian_extend) */
+    uint64_t guardian_restarts; /* replacements of a lost guardian */
+    naos_time guardian_replaced_at; /* the last one's start (loop clock) */
     /* While a spawn's outcome is reported to the core: its pid (0: none)
      * and when the process was made, the stamp of its start event. */
     int made_pid;
@@ -578,6 +589,50 @@ bool node__members_stats(struct node *n, struct node_members_stats *st);
  * each count means is written above its definition (node_members.c). */
 void node__health_tally(struct node *n, struct swim_health *h);
 
+/* ---- the lease guardian (node_guardian.c) ---- */
+
+/* The guardian kills at its deadline minus this (guardian.h: it covers a
+ * SIGKILL's delivery and the clock-rate difference with the leader). */
+#define NODE_GUARDIAN_MARGIN_MS 500
+/* node__guardian_open starts the node's guardian (deadline
+ * GUARDIAN_NEVER: it kills only on the node's death) and adds its channel
+ * to the reactor. err gets a sentence on error (NAOS_ESYS, errno kept;
+ * NAOS_ENOMEM). Before any worker can start. */
+int node__guardian_open(struct node *n, char *errbuf, size_t errlen);
+/* node__guardian_close stops the guardian without a kill and reaps it
+ * (bounded: about 2 s at worst), logging how it ended. Call only once
+ * every worker is stopped or SIGKILLed. Safe when none was started. */
+void node__guardian_close(struct node *n);
+/* node__guardian_is: pid is the guardian's (the orphan sweep must never
+ * kill or reap it; guardian_free reaps it). */
+bool node__guardian_is(const struct node *n, int pid);
+/* node__guardian_check: the guardian's pid has exited (the sweep saw it):
+ * notices the closed channel and replaces it. */
+void node__guardian_check(struct node *n);
+/* node__guardian_watch tells the guardian about worker pid (its own
+ * process group leader: pgid == pid) whose pidfd is pidfd (borrowed).
+ * NAOS_OK, or the worker must not run (the caller SIGKILLs its group):
+ * NAOS_EBUSY (queue full), NAOS_ESYS, NAOS_ENOMEM, NAOS_ECLOSED (the
+ * guardian is gone and could not be replaced: the node stops). A lost
+ * guardian is replaced here (see node__guardian_extend). */
+int node__guardian_watch(struct node *n, int pid, int pidfd);
+/* node__guardian_unwatch: worker pid's group is killed and its leader
+ * reaped (finish_run). Never fails: a lost unwatch costs the guardian a
+ * slot until it finds the group empty. */
+void node__guardian_unwatch(struct node *n, int pid);
+/* node__guardian_extend sets the guardian's kill deadline: absolute
+ * CLOCK_BOOTTIME ms (guardian_clock_now, never naos_clock_now: the
+ * monotonic clock stops while the machine sleeps), or GUARDIAN_NEVER.
+ * The guardian SIGKILLs every worker group at deadline -
+ * NODE_GUARDIAN_MARGIN_MS unless extended before then (so extend well
+ * ahead); an earlier deadline than the last one kills earlier. The value
+ * is remembered: a guardian started to replace a lost one starts with it
+ * (and is told every live worker again). Until the lease work calls this,
+ * the deadline stays GUARDIAN_NEVER. Returns NAOS_OK (sent, or queued in
+ * the handle) or NAOS_ECLOSED (no guardian: the node is stopping).
+ * Reactor thread. */
+int node__guardian_extend(struct node *n, uint64_t deadline_boot_ms);
+
 /* ---- status documents (node_status.c) ---- */
 
 /* node__deployment_status builds dep's status document into rep (NULL when
@@ -796,9 +851,6 @@ void node__root_due(struct node *n);
  * defaults, for records written before they existed). */
 void node__root_limits(const Naos__V1__DeploymentRecord *rec, uint32_t *max,
                        int64_t *window);
-
-/* TEMPORARY until the guardian is wired (h/guard). */
-int node__guardian_extend(struct node *n, uint64_t deadline_boot_ms);
 
 /* ---- node_lease.c: leases on placements (issue 12) ---- */
 

@@ -247,6 +247,42 @@ def processes_with_env(entry, skip=()):
     return found
 
 
+def children(pid):
+    """The direct children of pid (every thread's), zombies included."""
+    out = []
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                out += [int(p) for p in f.read().split()]
+        except OSError:
+            pass
+    return out
+
+
+def is_guardian(pid):
+    """pid is a lease guardian (`naos-node guardian ...`, which a node
+    starts through /proc/self/exe; zombies have no cmdline: not one)."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        return False
+    return len(argv) > 1 and argv[1] == b"guardian" and \
+        os.path.basename(argv[0]) == b"naos-node"
+
+
+def guardian_of(node_pid):
+    """The pid of node_pid's live guardian (its child), or None."""
+    for pid in children(node_pid):
+        if is_guardian(pid) and pid_alive(pid):
+            return pid
+    return None
+
+
 def proc_ppid(pid):
     """The parent PID of pid, or None when gone."""
     try:
@@ -438,11 +474,19 @@ class Node:
 
     def survivors(self):
         """PIDs of live processes (not zombies) carrying our marker, other
-        than the node and ourselves."""
+        than the node, its guardian while the node runs (it inherits the
+        node's environment; once the node is gone a guardian left behind
+        is a survivor) and ourselves."""
         skip = {os.getpid()}
         if self.proc is not None:
             skip.add(self.proc.pid)
+            skip.update(p for p in children(self.proc.pid)
+                        if is_guardian(p))
         return processes_with_env("NAOS_TEST_MARKER=" + self.marker, skip)
+
+    def guardian(self):
+        """The pid of the node's live guardian, or None."""
+        return guardian_of(self.proc.pid) if self.proc else None
 
     def __exit__(self, et, ev, tb):
         problems = []

@@ -24,7 +24,8 @@ import subprocess
 import time
 import unittest
 
-from harness import NodeTest, pid_alive, wait_until
+import harness
+from harness import NodeTest, is_guardian, pid_alive, wait_until
 
 PINGER = os.environ.get("NAOS_PINGER", "it_ctl_pinger")
 N = int(os.environ.get("NAOS_BIGTREE_N", "3000"))
@@ -70,15 +71,9 @@ class Pinger:
 
 
 def children(pid):
-    """The direct children of pid (every thread's), zombies included."""
-    out = []
-    for tid in os.listdir("/proc/%d/task" % pid):
-        try:
-            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
-                out += [int(p) for p in f.read().split()]
-        except OSError:
-            pass
-    return out
+    """The direct children of pid (every thread's), zombies included, but
+    its lease guardian (a child of every node, not a worker)."""
+    return [p for p in harness.children(pid) if not is_guardian(p)]
 
 
 def summary(name, pings, failed):

@@ -101,7 +101,7 @@ class Orphans(NodeTest):
 
     def test_no_zombies_left_under_the_node(self):
         # children of the node after a few crash/restart cycles: only live
-        # workers, never a zombie
+        # workers (and the guardian), never a zombie
         with self.node() as n:
             agent = n.write("agent.py", AGENT)
             n.deploy("z", ["python3", agent, n.path("gc.pid"),
@@ -127,11 +127,16 @@ class Orphans(NodeTest):
                         out.append((int(d), rest[0]))
                 return out
 
+            # and the node's guardian, which the sweep must leave alone
+            gpid = n.guardian()
+            self.assertIsNotNone(gpid, "the node's guardian")
+
             def only_worker():
                 k = kids()
-                return k if k == [(wpid, k[0][1])] and k[0][1] != "Z" \
-                    else None
-            only_worker.__name__ = "the node's only child to be the worker"
+                return k if sorted(p for p, _ in k) == sorted([wpid, gpid]) \
+                    and all(st != "Z" for _, st in k) else None
+            only_worker.__name__ = ("the node's only children to be the "
+                                    "worker and the guardian")
             try:
                 wait_until(only_worker, 3, 0.05)
             except AssertionError:

@@ -20,7 +20,7 @@ import sys
 import time
 import unittest
 
-from harness import FoundersTest, gauge, pid_gone, wait_until, within
+from harness import FoundersTest, gauge, pid_alive, wait_until, within
 
 AGENT = r'''
 import os, sys, time
@@ -147,9 +147,9 @@ class Failover(FoundersTest):
         old = {n: self.last_run(n)[0] for n in lost}
         os.kill(victim.proc.pid, signal.SIGSTOP)
         try:
-            # its agents die while it is stopped (the guardian), then run
-            # elsewhere
-            wait_until(lambda: all(pid_gone(p) for p in old.values()),
+            # its agents die while it is stopped (the guardian; zombies
+            # until the node reaps them), then run elsewhere
+            wait_until(lambda: not any(pid_alive(p) for p in old.values()),
                        within(15), interval=0.05,
                        msg="the stopped node's agents killed")
             wait_until(lambda: all(self.where(n) not in (None, victim.name)

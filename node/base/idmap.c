@@ -91,3 +91,11 @@ idmap_del(struct idmap *m, uint64_t key)
     m->slots[gap] = (struct idmap_slot){0};
     m->len--;
 }
+
+void
+idmap_each(const struct idmap *m, idmap_each_fn fn, void *arg)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->slots[i].val != NULL)
+            fn(arg, m->slots[i].key, m->slots[i].val);
+}

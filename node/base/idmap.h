@@ -27,5 +27,11 @@ int idmap_put(struct idmap *m, uint64_t key, void *val);
 void *idmap_get(const struct idmap *m, uint64_t key);
 /* idmap_del removes key if present. */
 void idmap_del(struct idmap *m, uint64_t key);
+/* idmap_each_fn: one entry of the map (val borrowed). It must not put
+ * into or delete from the map it is called for. */
+typedef void (*idmap_each_fn)(void *arg, uint64_t key, void *val);
+/* idmap_each calls fn(arg, key, val) once for every entry, in no
+ * particular order. O(cap). */
+void idmap_each(const struct idmap *m, idmap_each_fn fn, void *arg);
 
 #endif

@@ -34,10 +34,44 @@ test_put_get_del_against_array(void)
     NT_EQ_INT(naos_alloc_live(), 0);
 }
 
+struct each_seen {
+    int count[300];
+    int wrong_val;
+};
+
+static void
+each_count(void *arg, uint64_t key, void *val)
+{
+    struct each_seen *seen = arg;
+    NT_TRUE(key < 300);
+    seen->count[key]++;
+    if (val != &seen->count[key])
+        seen->wrong_val++;
+}
+
+static void
+test_each_visits_every_entry_once(void)
+{
+    struct idmap m = {0};
+    struct each_seen seen = {0};
+    idmap_each(&m, each_count, &seen); /* empty, never allocated */
+    for (int k = 0; k < 300; k++)
+        NT_EQ_INT(idmap_put(&m, (uint64_t)k, &seen.count[k]), 0);
+    for (int k = 0; k < 300; k += 3) /* holes, and shifted chains */
+        idmap_del(&m, (uint64_t)k);
+    idmap_each(&m, each_count, &seen);
+    for (int k = 0; k < 300; k++)
+        NT_EQ_INT(seen.count[k], k % 3 == 0 ? 0 : 1);
+    NT_EQ_INT(seen.wrong_val, 0);
+    idmap_fini(&m);
+    NT_EQ_INT(naos_alloc_live(), 0);
+}
+
 int
 main(void)
 {
     static const struct nt_case cases[] = {
-        NT_CASE(test_put_get_del_against_array), {0}};
+        NT_CASE(test_put_get_del_against_array),
+        NT_CASE(test_each_visits_every_entry_once), {0}};
     return nt_run(cases);
 }
