@@ -622,6 +622,9 @@ main(int argc, char **argv)
      * starts by re-executing this binary; not for people to run. */
     if (argc > 1 && strcmp(argv[1], "guardian") == 0)
         return guardian_main(argc - 1, argv + 1);
+    /* What a dead node's guardian execs to tell the cluster (likewise). */
+    if (argc > 1 && strcmp(argv[1], "certify") == 0)
+        return certify_main(argc - 1, argv + 1);
     /* Before any thread exists (NNG starts its own), so every thread keeps
      * these signals blocked and only the reactor's signalfd sees them. */
     node_block_signals();

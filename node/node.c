@@ -30,6 +30,7 @@
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1537,6 +1538,20 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
         rc = NAOS_ESYS;
         goto err;
     }
+    /* This run's lease instance (node_lease.c), which its guardian's
+     * certificate names; a plan a run before this one left is stale. */
+    while (n->lease_instance == 0)
+        if (getrandom(&n->lease_instance, sizeof n->lease_instance, 0) !=
+                sizeof n->lease_instance && errno != EINTR) {
+            snprintf(errbuf, errlen, "getrandom: %s", strerror(errno));
+            rc = NAOS_ESYS;
+            goto err;
+        }
+    char plan[PATH_MAX + 32];
+    node__certify_plan_path(n, plan, sizeof plan);
+    unlink(plan);
+    if (cfg->key_file && realpath(cfg->key_file, n->key_file) == NULL)
+        n->key_file[0] = '\0'; /* refused below, with the reason */
     /* Before any worker can start (node__cmd_open brings them in). */
     if ((rc = node__guardian_open(n, errbuf, errlen)) != NAOS_OK)
         goto err;
@@ -1725,6 +1740,7 @@ node_run(struct node *n)
         node__join_step(n);
         node__promote_step(n);
         node__lease_step(n);
+        node__certify_plan_step(n);
         node__root_step(n);
         node__cmd_step(n);
         node__forward_tick(n);
@@ -1781,6 +1797,7 @@ node_close(struct node *n)
     /* Every worker is stopped or SIGKILLed: the guardian goes last. */
     node__guardian_close(n);
     node__cmd_close(n);
+    node__certify_close(n);
     node__raft_close(n);
     node__forward_close(n);
     node__snapshot_close(n);

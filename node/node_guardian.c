@@ -58,6 +58,9 @@ start(struct node *n)
     struct guardian_opts o = GUARDIAN_OPTS_ZERO;
     o.deadline = n->guardian_deadline;
     o.margin = NODE_GUARDIAN_MARGIN_MS;
+    char plan[PATH_MAX + 32];
+    node__certify_plan_path(n, plan, sizeof plan);
+    o.certify_plan = plan; /* after this node's death (node_certify.c) */
     struct guardian *g;
     int rc = guardian_start(&g, &o);
     if (rc != NAOS_OK)

@@ -407,6 +407,7 @@ struct node {
     naos_time root_wait_logged; /* a move waiting for a lost node, logged */
     /* Leases (node_lease.c). The holder's side, on CLOCK_BOOTTIME: */
     bool lease_on;          /* this node holds a lease on its placements */
+    uint64_t lease_instance; /* this run of naos-node (random, non-zero) */
     struct lease_holder lease;
     uint64_t lease_asked_of; /* the leader the latest request went to */
     uint64_t lease_commit;  /* the latest grant's commit index */
@@ -417,12 +418,22 @@ struct node {
     uint64_t lease_lead_term;
     struct lease_leader lease_lead;
     struct node_lease_req {
-        uint64_t node, id;
+        uint64_t node, id, instance;
         uint64_t round; /* the read-index ctx it waits for (0: next) */
     } lease_reqs[LEASE_NODES_MAX];
     size_t nlease_reqs;
     uint64_t lease_round;   /* the round in flight (0: none) */
     uint64_t lease_grants;  /* grants sent (naos_lease_grants_total) */
+    struct {                /* the instance this leader last granted */
+        uint64_t node, instance;
+    } lease_granted[LEASE_NODES_MAX];
+    size_t nlease_granted;
+    uint64_t lease_certified; /* certificates taken (a lease ended early) */
+    /* The guardian's certify plan (node_certify.c). */
+    char key_file[PATH_MAX]; /* the cluster key's absolute path ("": none) */
+    naos_time certify_next;
+    uint8_t *certify_plan;  /* as last written */
+    size_t certify_plan_len;
     naos_time promote_logged;
     naos_time forming_logged;
     int forming_said;       /* what was logged then (node_raft.c) */
@@ -856,6 +867,7 @@ void node__root_limits(const Naos__V1__DeploymentRecord *rec, uint32_t *max,
 
 #define NODE_LEASE_TYPE 104u       /* LeaseRequest (proto/forward.proto) */
 #define NODE_LEASE_GRANT_TYPE 105u /* LeaseGrant */
+#define NODE_LEASE_CERT_TYPE 106u  /* LeaseCertificate */
 /* node__lease_open: the log opened as a cluster's: the node holds a lease
  * from now on, and is fenced (runs nothing) until its first grant. Call
  * before the first reconcile_all. */
@@ -877,6 +889,15 @@ bool node__lease_may_run(const struct node *n);
  * (its placements may move); *at: when it runs out (NAOS_TIME_NEVER: not
  * this leader's to tell, or this node). */
 bool node__lease_expired(const struct node *n, uint64_t node, naos_time *at);
+
+/* ---- node_certify.c: a dead node's guardian tells the cluster ---- */
+
+/* node__certify_plan_path: RUN/certify.plan (the guardian's argument). */
+void node__certify_plan_path(const struct node *n, char *buf, size_t len);
+/* node__certify_plan_step (each loop iteration): keeps the plan current
+ * while the node holds leases (looked at every second). */
+void node__certify_plan_step(struct node *n);
+void node__certify_close(struct node *n);
 
 /* ---- node_promote.c: learners become voters up to the target ---- */
 

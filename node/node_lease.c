@@ -99,6 +99,7 @@ is_member(const struct node *n, uint64_t id)
 }
 
 static void grant_local(struct node *n, uint64_t id, uint64_t commit);
+static void record_granted(struct node *n, uint64_t node, uint64_t instance);
 
 static void
 reply(struct node *n, uint64_t to, uint64_t id, bool granted, uint64_t commit,
@@ -122,7 +123,7 @@ reply(struct node *n, uint64_t to, uint64_t id, bool granted, uint64_t commit,
 /* take_request: holder asks for id; it waits for the next round (a newer
  * request of the same holder replaces its older one). */
 static void
-take_request(struct node *n, uint64_t holder, uint64_t id)
+take_request(struct node *n, uint64_t holder, uint64_t id, uint64_t instance)
 {
     char why[512];
     if (!leads(n)) {
@@ -145,7 +146,7 @@ take_request(struct node *n, uint64_t holder, uint64_t id)
             return; /* unreachable: members are fewer; it asks again */
         n->nlease_reqs++;
     }
-    n->lease_reqs[i] = (struct node_lease_req){holder, id, 0};
+    n->lease_reqs[i] = (struct node_lease_req){holder, id, instance, 0};
 }
 
 static void
@@ -199,8 +200,68 @@ node__lease_read_done(struct node *n, const struct raft_read_result *res)
             continue;
         }
         n->lease_grants++;
+        record_granted(n, q.node, q.instance);
         reply(n, q.node, q.id, true, res->index, NULL);
     }
+    return true;
+}
+
+/* granted_slot: where node's last granted instance is kept (a new slot
+ * when absent: NULL when full). */
+static uint64_t *
+granted_slot(struct node *n, uint64_t node, bool add)
+{
+    for (size_t i = 0; i < n->nlease_granted; i++)
+        if (n->lease_granted[i].node == node)
+            return &n->lease_granted[i].instance;
+    if (!add || n->nlease_granted == LEASE_NODES_MAX)
+        return NULL;
+    n->lease_granted[n->nlease_granted].node = node;
+    return &n->lease_granted[n->nlease_granted++].instance;
+}
+
+static void
+record_granted(struct node *n, uint64_t node, uint64_t instance)
+{
+    uint64_t *slot = granted_slot(n, node, true);
+    if (slot != NULL)
+        *slot = instance;
+}
+
+/* recv_certificate: a dead node's guardian says nothing of that run
+ * (instance) of the node runs any more (node_certify.c). Taken only by
+ * the leader, for the instance it last granted: any later run of that
+ * node is another instance, so an old or replayed certificate cannot end
+ * a live run's lease. */
+static bool
+recv_certificate(struct node *n, const struct wire_msg *m)
+{
+    Naos__V1__LeaseCertificate *c =
+        naos__v1__lease_certificate__unpack(NULL, m->len, m->payload);
+    if (c == NULL)
+        return false;
+    uint64_t instance = c->instance;
+    naos__v1__lease_certificate__free_unpacked(c, NULL);
+    uint64_t *slot = n->lease_leading ? granted_slot(n, m->sender, false)
+                                      : NULL;
+    if (slot == NULL || *slot == 0 || *slot != instance) {
+        NAOS_DEBUG("lease", "a certificate from %s's guardian not taken (%s)",
+                   node__node_name(n, m->sender),
+                   !n->lease_leading ? "not the leader"
+                                     : "not the instance this leader granted");
+        return true;
+    }
+    *slot = 0;
+    if (lease_leader_release(&n->lease_lead, m->sender, n->r.now) != NAOS_OK)
+        return true;
+    n->lease_certified++;
+    char detail[256];
+    snprintf(detail, sizeof detail, "%s died and its guardian killed every "
+             "process of its agents", node__node_name(n, m->sender));
+    NAOS_INFO("lease", "%s: its work moves now", detail);
+    events_push(&n->events, "fenced", NULL, NULL, 0, NULL, 0, detail,
+                n->r.wall_ms, naos_clock_now_us());
+    node__root_due(n);
     return true;
 }
 
@@ -222,6 +283,7 @@ lead_step(struct node *n)
         n->lease_lead_term = term;
         n->nlease_reqs = 0;
         n->lease_round = 0;
+        n->nlease_granted = 0;
         NAOS_DEBUG("lease", "leading term %" PRIu64 ": every node's lease "
                    "counts from now", term);
     }
@@ -241,11 +303,15 @@ node__lease_expired(const struct node *n, uint64_t node, naos_time *at)
 
 /* ---- the holder's side --------------------------------------------------- */
 
+/* extend_guardian: the guardian's deadline is the lease's end; it kills
+ * its own margin (NODE_GUARDIAN_MARGIN_MS, the lease's guard_margin)
+ * before it, and the node fences itself FENCE_AHEAD_MS before that. */
 static void
 extend_guardian(struct node *n)
 {
-    naos_time guard = lease_holder_guard_deadline(&n->lease);
-    if (node__guardian_extend(n, guard) != NAOS_OK)
+    _Static_assert(NODE_GUARDIAN_MARGIN_MS == 500,
+                   "the guardian's margin is the lease's guard_margin");
+    if (node__guardian_extend(n, n->lease.expiry) != NAOS_OK)
         NAOS_ERROR("lease", "cannot move the guardian's deadline");
 }
 
@@ -336,11 +402,12 @@ node__lease_step(struct node *n)
             uint64_t id = lease_holder_request(&n->lease, boot);
             n->lease_asked_of = leader;
             if (leader == n->node_id) {
-                take_request(n, n->node_id, id);
+                take_request(n, n->node_id, id, n->lease_instance);
                 round_start(n);
             } else {
                 Naos__V1__LeaseRequest q = NAOS__V1__LEASE_REQUEST__INIT;
                 q.id = id;
+                q.instance = n->lease_instance;
                 if (node__send_pb(n, leader, NODE_LEASE_TYPE, &q.base) !=
                     NAOS_OK)
                     NAOS_DEBUG("lease", "cannot reach the leader %s to renew "
@@ -381,9 +448,9 @@ recv_request(struct node *n, const struct wire_msg *m)
         naos__v1__lease_request__unpack(NULL, m->len, m->payload);
     if (q == NULL)
         return false;
-    uint64_t id = q->id;
+    uint64_t id = q->id, instance = q->instance;
     naos__v1__lease_request__free_unpacked(q, NULL);
-    take_request(n, m->sender, id);
+    take_request(n, m->sender, id, instance);
     round_start(n);
     return true;
 }
@@ -414,5 +481,7 @@ node__lease_recv(struct node *n, const struct wire_msg *m)
         return recv_request(n, m);
     if (m->type == NODE_LEASE_GRANT_TYPE)
         return recv_grant(n, m);
+    if (m->type == NODE_LEASE_CERT_TYPE)
+        return recv_certificate(n, m);
     return false;
 }

@@ -7,7 +7,9 @@ deployment were ever alive at once.
 
 - kill -9 of a follower, or of the leader: every deployment it ran runs
   on another node, told NAOS_RESTART_REASON=node-lost, with a node-lost
-  event; the others keep their runs.
+  event; the others keep their runs. A follower's guardian certifies
+  that nothing of it runs, so its work moves at once; a dead leader's
+  waits for its lease (the new leader never granted it).
 - SIGSTOP of a follower past its lease: its guardian kills its agents
   (the node cannot), they run elsewhere; resumed, the node learns they
   moved and runs nothing of them.
@@ -135,6 +137,11 @@ class Failover(FoundersTest):
         victim = next(n for n in self.nodes if n is not self.lead
                       and victim_has_work(self, n))
         self.kill_and_watch(victim)
+        # on proof: its guardian certified that nothing of it runs (the
+        # lease had seconds to go)
+        certified = [e for e in self.lead.events(kind="fenced")
+                     if victim.name + " died" in e.get("detail", "")]
+        self.assertEqual(len(certified), 1, self.lead.events(kind="fenced"))
 
     def test_kill9_of_the_leader_moves_its_work(self):
         self.kill_and_watch(self.lead)

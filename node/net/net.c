@@ -1398,3 +1398,96 @@ net_transport_nng(struct net *n, struct net_transport *t)
     t->stats = tp_stats;
     t->hurry = tp_hurry;
 }
+
+/* ---- one frame, blocking (net_send_once) --------------------------------- */
+
+/* once_wait: runs the aio's operation to completion within the time left
+ * until deadline (ms, CLOCK_MONOTONIC). NNG's result. */
+static int
+once_wait(nng_aio *aio, naos_time deadline)
+{
+    naos_time now = naos_clock_now();
+    nng_aio_set_timeout(aio, deadline > now ? (nng_duration)(deadline - now)
+                                            : 1);
+    nng_aio_wait(aio);
+    return nng_aio_result(aio);
+}
+
+/* once_xfer moves all of buf[0..len) over s (send or recv), piece by
+ * piece, before deadline. */
+static int
+once_xfer(nng_stream *s, nng_aio *aio, uint8_t *buf, size_t len, bool send,
+          naos_time deadline)
+{
+    while (len > 0) {
+        nng_iov iov = {.iov_buf = buf, .iov_len = len};
+        nng_aio_set_iov(aio, 1, &iov);
+        if (send)
+            nng_stream_send(s, aio);
+        else
+            nng_stream_recv(s, aio);
+        int rv = once_wait(aio, deadline);
+        if (rv != 0)
+            return rv;
+        size_t k = nng_aio_count(aio);
+        if (k == 0)
+            return NNG_ECLOSED;
+        buf += k;
+        len -= k;
+    }
+    return 0;
+}
+
+int
+net_send_once(const char *addr, const uint8_t *data, size_t len,
+              naos_duration timeout_ms, char *err, size_t errlen)
+{
+    naos_time deadline = naos_clock_now() + (naos_time)timeout_ms;
+    nng_stream_dialer *d = NULL;
+    nng_stream *s = NULL;
+    nng_aio *aio = NULL;
+    uint8_t *frame = NULL;
+    int rv = nng_stream_dialer_alloc(&d, addr);
+    if (rv != 0) {
+        snprintf(err, errlen, "bad address %s: %s", addr, nng_strerror(rv));
+        return NAOS_EINVAL;
+    }
+    const char *what = "connect";
+    if ((rv = nng_aio_alloc(&aio, NULL, NULL)) != 0)
+        goto out;
+    nng_stream_dialer_dial(d, aio);
+    if ((rv = once_wait(aio, deadline)) != 0)
+        goto out;
+    s = nng_aio_get_output(aio, 0);
+    uint8_t hs[SP_HEADER];
+    sp_header(hs, SP_PUSH0);
+    what = "SP header";
+    if ((rv = once_xfer(s, aio, hs, sizeof hs, true, deadline)) != 0 ||
+        (rv = once_xfer(s, aio, hs, sizeof hs, false, deadline)) != 0)
+        goto out;
+    if (!sp_header_ok(hs, SP_PULL0)) {
+        rv = NNG_EPROTO;
+        goto out;
+    }
+    what = "send";
+    if ((frame = naos_alloc(8 + len)) == NULL) {
+        rv = NNG_ENOMEM;
+        goto out;
+    }
+    put_be64(frame, (uint64_t)len);
+    if (len > 0)
+        memcpy(frame + 8, data, len);
+    rv = once_xfer(s, aio, frame, 8 + len, true, deadline);
+out:
+    naos_free(frame);
+    if (s != NULL) {
+        nng_stream_close(s);
+        nng_stream_free(s);
+    }
+    nng_aio_free(aio);
+    nng_stream_dialer_free(d);
+    if (rv == 0)
+        return NAOS_OK;
+    snprintf(err, errlen, "%s to %s: %s", what, addr, nng_strerror(rv));
+    return rv == NNG_ETIMEDOUT ? NAOS_ETIMEDOUT : NAOS_ECLOSED;
+}

@@ -280,4 +280,14 @@ struct net_transport {
  * net_close). */
 void net_transport_nng(struct net *n, struct net_transport *t);
 
+/* net_send_once: one frame of data[0..len) to the node listening at addr
+ * over a connection of its own (dial, SP header exchange as push0, the
+ * frame, close), blocking for at most timeout_ms in all. For a process
+ * with no reactor: a dead node's guardian telling the cluster
+ * (node/node_certify.c). Returns NAOS_OK once the frame is written to
+ * the connection, NAOS_EINVAL (bad address), NAOS_ETIMEDOUT, or
+ * NAOS_ECLOSED (refused, reset, not a naos-node); err gets a sentence. */
+int net_send_once(const char *addr, const uint8_t *data, size_t len,
+                  naos_duration timeout_ms, char *err, size_t errlen);
+
 #endif

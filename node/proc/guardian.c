@@ -23,6 +23,7 @@
  * with nothing but its channel, its timerfd and the pidfds it is given. */
 #include "node/proc/guardian.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -364,7 +365,9 @@ guardian_start(struct guardian **out, const struct guardian_opts *opts)
 
     char margin[16];
     snprintf(margin, sizeof margin, "%u", (unsigned)opts->margin);
-    char *argv[] = {"naos-node", "guardian", "--margin", margin, NULL};
+    char *argv[] = {"naos-node", "guardian", "--margin", margin,
+                    opts->certify_plan ? "--certify" : NULL,
+                    (char *)opts->certify_plan, NULL};
     const char *exe = opts->exe ? opts->exe : "/proc/self/exe";
     pid_t pid;
     if ((saved = posix_spawn(&pid, exe, &fa, &attr, argv, environ)) != 0)
@@ -448,6 +451,7 @@ struct gentry {
 struct gstate {
     int sock, tfd;
     uint32_t margin;
+    const char *certify_plan; /* --certify: exec'd after the node's death */
     uint64_t deadline; /* GUARDIAN_NEVER: none */
     bool expired;
     bool pgrp_signal; /* PIDFD_SIGNAL_PROCESS_GROUP works (Linux 6.9) */
@@ -518,6 +522,76 @@ forget_at(struct gstate *s, size_t i)
         s->e[i] = s->e[s->n];
         idmap_put(&s->idx, (uint64_t)s->e[i].pgid, (void *)(uintptr_t)(i + 1));
     }
+}
+
+/* pgrp_of reads pid's process group and state from /proc/PID/stat
+ * (false: gone or unreadable). */
+static bool
+pgrp_of(const char *pid, int *pgrp, char *state)
+{
+    char path[300], buf[512]; /* a d_name is at most 255 bytes */
+    snprintf(path, sizeof path, "/proc/%s/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t k = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (k <= 0)
+        return false;
+    buf[k] = '\0';
+    /* comm may hold spaces and parens: the fields follow the last ')' */
+    const char *p = strrchr(buf, ')');
+    int ppid;
+    return p != NULL && sscanf(p + 1, " %c %d %d", state, &ppid, pgrp) == 3;
+}
+
+/* any_left: some process of a watched group runs (zombies do not: they
+ * run nothing and wait for whoever reaps them, the dead node's workers
+ * for init). A number recycled by an unrelated group counts as left:
+ * that only costs the certificate. */
+static bool
+any_left(const struct gstate *s)
+{
+    DIR *d = opendir("/proc");
+    if (d == NULL)
+        return true;
+    bool left = false;
+    struct dirent *de;
+    while (!left && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        int pgrp;
+        char state;
+        if (pgrp_of(de->d_name, &pgrp, &state) && pgrp > 0 &&
+            state != 'Z' && state != 'X' &&
+            idmap_get(&s->idx, (uint64_t)pgrp) != NULL)
+            left = true;
+    }
+    closedir(d);
+    return left;
+}
+
+/* verify_empty: after the kill of every group, wait (at most
+ * GUARDIAN_VERIFY_MS) until none has a process left. */
+static bool
+verify_empty(const struct gstate *s)
+{
+    uint64_t until = guardian_clock_now() + GUARDIAN_VERIFY_MS;
+    for (;;) {
+        if (!any_left(s)) {
+            NAOS_INFO("guardian", "every process of the %zu watched groups "
+                      "is gone: certifying the node's death", s->n);
+            return true;
+        }
+        if (guardian_clock_now() >= until)
+            break;
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    NAOS_WARN("guardian", "a process of a killed group is still running "
+              "after %d ms: no certificate (the cluster waits for the "
+              "lease)", GUARDIAN_VERIFY_MS);
+    return false;
 }
 
 /* prune forgets entries whose group is empty (a lost unwatch). */
@@ -759,8 +833,10 @@ guardian_main(int argc, char **argv)
     s.sock = GUARDIAN_FD;
     s.tfd = -1;
     s.deadline = GUARDIAN_NEVER;
-    if (argc != 3 || strcmp(argv[0], "guardian") != 0 ||
-        strcmp(argv[1], "--margin") != 0) {
+    if ((argc != 3 && argc != 5) || strcmp(argv[0], "guardian") != 0 ||
+        strcmp(argv[1], "--margin") != 0 ||
+        (argc == 5 && (strcmp(argv[3], "--certify") != 0 ||
+                       argv[4][0] == '\0'))) {
         fprintf(stderr, "naos-node: fatal: guardian: internal command, "
                 "started by the node itself\n");
         return GUARDIAN_EXIT_PROTOCOL;
@@ -772,6 +848,7 @@ guardian_main(int argc, char **argv)
         return GUARDIAN_EXIT_PROTOCOL;
     }
     s.margin = (uint32_t)margin;
+    s.certify_plan = argc == 5 ? argv[4] : NULL;
     int type = 0;
     socklen_t tl = sizeof type;
     if (getsockopt(s.sock, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
@@ -816,10 +893,23 @@ guardian_main(int argc, char **argv)
         rc = run(&s);
         close(s.tfd);
     }
+    bool certify = rc == GUARDIAN_EXIT_NODE_GONE && s.certify_plan != NULL &&
+                   verify_empty(&s);
     for (size_t i = 0; i < s.n; i++)
         close(s.e[i].pidfd);
     naos_free(s.e);
     idmap_fini(&s.idx);
     close(s.sock);
+    if (certify) {
+        /* Every process of the dead node's workers is gone: the same
+         * binary tells the cluster (it may then move their work at once
+         * rather than after the lease). */
+        char *cargv[] = {"naos-node", "certify", "--plan",
+                         (char *)s.certify_plan, NULL};
+        sigprocmask(SIG_UNBLOCK, &all, NULL);
+        execv("/proc/self/exe", cargv);
+        NAOS_ERROR("guardian", "cannot run naos-node certify: %s",
+                   strerror(errno));
+    }
     return rc;
 }

@@ -38,7 +38,10 @@
  * Fail-safe rules (a lost or garbled message must end in a kill, never in
  * a missed one):
  *   - the node's end closed without a stop (naos-node died, kill -9): the
- *     guardian kills every watched group at once and exits (code 1);
+ *     guardian kills every watched group at once and exits (code 1), or,
+ *     given a certify plan, checks in /proc that no process of those
+ *     groups is left (zombies aside) and execs `naos-node certify`, which
+ *     tells the cluster so (node/node_certify.c);
  *   - a record of the wrong size, an unknown type, a watch without its
  *     pidfd, an fd where none belongs: everything is killed, exit 100
  *     (the two ends are the same binary: this is corruption or a bug, and
@@ -136,8 +139,18 @@ struct guardian_opts {
     uint64_t deadline; /* first deadline (ms CLOCK_BOOTTIME) or
                           GUARDIAN_NEVER; sent as the first record */
     uint32_t margin;   /* ms: the guardian kills at deadline - margin */
+    const char *certify_plan; /* NULL, or a file for `naos-node certify
+                                 --plan FILE`: after the node's death, once
+                                 every watched group is seen empty (no
+                                 process but zombies, within
+                                 GUARDIAN_VERIFY_MS), the guardian execs
+                                 that command, which tells the cluster */
 };
-#define GUARDIAN_OPTS_ZERO {NULL, GUARDIAN_NEVER, 0}
+#define GUARDIAN_OPTS_ZERO {NULL, GUARDIAN_NEVER, 0, NULL}
+/* GUARDIAN_VERIFY_MS: how long the guardian looks for its killed groups
+ * to be empty before it certifies the node's death (not empty by then: no
+ * certificate; the cluster waits for the lease to run out). */
+#define GUARDIAN_VERIFY_MS 1000
 
 /* struct guardian: the node's handle on one guardian process (opaque). */
 struct guardian;

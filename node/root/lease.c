@@ -122,6 +122,22 @@ lease_leader_grant(struct lease_leader *l, uint64_t node, naos_time now)
     }
     if (now > l->g[i].granted)
         l->g[i].granted = now;
+    l->g[i].released = false;
+    return NAOS_OK;
+}
+
+int
+lease_leader_release(struct lease_leader *l, uint64_t node, naos_time now)
+{
+    (void)now; /* run out from now: no later instant needs recording */
+    size_t i = find(l, node);
+    if (i == l->n) {
+        if (l->n == LEASE_NODES_MAX)
+            return NAOS_ETOOBIG;
+        l->g[l->n] = (__typeof__(l->g[0])){.node = node};
+        l->n++;
+    }
+    l->g[i].released = true;
     return NAOS_OK;
 }
 
@@ -129,6 +145,8 @@ naos_time
 lease_leader_expiry(const struct lease_leader *l, uint64_t node)
 {
     size_t i = find(l, node);
+    if (i < l->n && l->g[i].released)
+        return 0;
     naos_time from = i < l->n && l->g[i].granted > l->since ? l->g[i].granted
                                                              : l->since;
     naos_time len = (naos_time)l->cfg.length;

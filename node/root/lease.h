@@ -95,6 +95,7 @@ struct lease_leader {
     struct {
         uint64_t node;
         naos_time granted; /* last grant, leader's clock */
+        bool released;     /* run out by proof since (lease_leader_release) */
     } g[LEASE_NODES_MAX];
     naos_time since; /* when this node began to lead */
 };
@@ -114,6 +115,11 @@ bool lease_leader_expired(const struct lease_leader *l, uint64_t node,
                           naos_time now);
 /* lease_leader_expiry: when node's lease runs out for the leader. */
 naos_time lease_leader_expiry(const struct lease_leader *l, uint64_t node);
+/* lease_leader_release: node's lease is known to have ended at now
+ * (proof: its guardian certified that nothing of it runs): it counts as
+ * run out until its next grant. NAOS_OK; NAOS_ETOOBIG (table full: not
+ * recorded, the lease runs out as it would have). */
+int lease_leader_release(struct lease_leader *l, uint64_t node, naos_time now);
 /* lease_leader_forget: node left the configuration. */
 void lease_leader_forget(struct lease_leader *l, uint64_t node);
 

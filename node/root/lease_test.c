@@ -89,6 +89,33 @@ test_leader_waits_out_every_holder(void)
 }
 
 /* Drift: a 1 h lease at 1000 ppm waits 3.6 s more. */
+/* A guardian's certificate ends a lease at once, also one this leader
+ * never granted (it counts from the leader's start otherwise); the next
+ * grant (a new run of that node) holds again. */
+static void
+test_release_ends_a_lease_until_the_next_grant(void)
+{
+    struct lease_leader l;
+    lease_leader_start(&l, &cfg, 10000);
+    NT_EQ_INT(lease_leader_grant(&l, 7, 11000), NAOS_OK);
+    NT_FALSE(lease_leader_expired(&l, 7, 11001));
+    NT_EQ_INT(lease_leader_release(&l, 7, 11001), NAOS_OK);
+    NT_TRUE(lease_leader_expired(&l, 7, 11001));
+    NT_FALSE(lease_leader_expired(&l, 8, 11001)); /* others unchanged */
+    NT_EQ_INT(lease_leader_release(&l, 9, 11002), NAOS_OK); /* never granted */
+    NT_TRUE(lease_leader_expired(&l, 9, 11002));
+    NT_EQ_INT(lease_leader_grant(&l, 7, 12000), NAOS_OK);
+    NT_FALSE(lease_leader_expired(&l, 7, 12001));
+    NT_TRUE(lease_leader_expired(&l, 7, 12000 + 3000 + 3 + 500));
+    /* a full table records no release: the lease runs out as it would */
+    struct lease_leader f;
+    lease_leader_start(&f, &cfg, 0);
+    for (uint64_t i = 1; i <= LEASE_NODES_MAX; i++)
+        NT_EQ_INT(lease_leader_grant(&f, i, 100), NAOS_OK);
+    NT_EQ_INT(lease_leader_release(&f, 99, 200), NAOS_ETOOBIG);
+    NT_FALSE(lease_leader_expired(&f, 99, 200));
+}
+
 static void
 test_drift_stretches(void)
 {
@@ -108,6 +135,7 @@ main(void)
         NT_CASE(test_holder_counts_from_the_request),
         NT_CASE(test_leader_waits_out_every_holder),
         NT_CASE(test_drift_stretches),
+        NT_CASE(test_release_ends_a_lease_until_the_next_grant),
         {0},
     };
     return nt_run(cases);
