@@ -16,7 +16,7 @@
 #define CKPT_MAX ((1u << 20) - 4096) /* STORE_CKPT_MAX */
 
 static const char checkpoint_help[] =
-    "Usage: naos checkpoint save [NAME] [-f FILE|-]\n"
+    "Usage: naos checkpoint save [NAME] [-f FILE|-] [--epoch E]\n"
     "       naos checkpoint load [NAME] [-o FILE]\n"
     "\n"
     "Save or load the checkpoint of agent NAME: a blob of at most\n"
@@ -36,8 +36,20 @@ static const char checkpoint_help[] =
     "when the operator did) instead of the data.\n"
     "load exits 1 when nothing has been saved yet.\n"
     "\n"
+    "Epochs: each deployment's placement has an epoch (the log index of the\n"
+    "entry that placed it, in a run's $NAOS_EPOCH); it changes when the\n"
+    "deployment is moved, or removed and deployed again. An agent's save is\n"
+    "fenced by the epoch its run was started with (the node stamps it; the\n"
+    "agent cannot choose or clear it): once its deployment runs at another\n"
+    "epoch, nothing is saved and naos exits 100 with \"stale epoch: this\n"
+    "deployment now runs on NODE at epoch E\". --epoch E fences an\n"
+    "operator's or a script's save the same way; without it the operator's\n"
+    "save is an override, saved whatever the epoch.\n"
+    "\n"
     "Options:\n"
     "  -f, --file FILE  save: read the data from FILE (- = stdin)\n"
+    "  --epoch E        save: only while the deployment's placement epoch is\n"
+    "                   E (a positive integer, e.g. $NAOS_EPOCH)\n"
     "  -o, --output FILE  load: write the data to FILE\n"
     "\n" CLI_GLOBAL_HELP;
 
@@ -74,8 +86,24 @@ time_str(int64_t wall_ms, char *tbuf)
     return status_json_time(wall_ms, tbuf, 64);
 }
 
+/* parse_epoch: a positive decimal number that fits 64 bits; no sign,
+ * no spaces. */
+static bool
+parse_epoch(const char *s, uint64_t *out)
+{
+    if (s == NULL || s[0] < '0' || s[0] > '9')
+        return false;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v == 0)
+        return false;
+    *out = v;
+    return true;
+}
+
 static int
-save(struct cli *c, const char *name, const char *file)
+save(struct cli *c, const char *name, const char *file, uint64_t epoch)
 {
     FILE *f = stdin;
     const char *what = "standard input";
@@ -98,6 +126,7 @@ save(struct cli *c, const char *name, const char *file)
     sr.name = (char *)name;
     sr.data.data = data;
     sr.data.len = len;
+    sr.epoch = epoch;
     Naos__V1__Request req = NAOS__V1__REQUEST__INIT;
     req.req_case = NAOS__V1__REQUEST__REQ_CHECKPOINT_SAVE;
     req.checkpoint_save = &sr;
@@ -189,13 +218,17 @@ load(struct cli *c, const char *name, const char *file)
 int
 cmd_checkpoint(struct cli *c, int argc, char **argv)
 {
+    enum { O_EPOCH = CLI_OPT_FIRST_LOCAL };
     static const struct option longopts[] = {
         {"file", required_argument, NULL, 'f'},
         {"output", required_argument, NULL, 'o'},
+        {"epoch", required_argument, NULL, O_EPOCH},
         CLI_GLOBAL_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     const char *file = NULL, *output = NULL;
+    bool has_epoch = false;
+    uint64_t epoch = 0;
     optind = 0;
     opterr = 0;
     int opt;
@@ -205,10 +238,20 @@ cmd_checkpoint(struct cli *c, int argc, char **argv)
             continue;
         if (rc != CLI_OPT_LOCAL)
             return rc;
-        if (opt == 'f')
+        if (opt == 'f') {
             file = optarg;
-        else
+        } else if (opt == O_EPOCH) {
+            if (!parse_epoch(optarg, &epoch))
+                return cli_usage("checkpoint",
+                                 "--epoch: \"%s\" is not an epoch (a whole "
+                                 "number from 1, the deployment's placement "
+                                 "epoch as in $NAOS_EPOCH; leave --epoch out "
+                                 "to save unfenced)",
+                                 optarg);
+            has_epoch = true;
+        } else {
             output = optarg;
+        }
     }
     if (optind >= argc)
         return cli_usage("checkpoint", "missing save or load");
@@ -222,11 +265,14 @@ cmd_checkpoint(struct cli *c, int argc, char **argv)
     if (strcmp(verb, "save") == 0) {
         if (output)
             return cli_usage("checkpoint", "-o is for load; save takes -f");
-        return save(c, name, file);
+        return save(c, name, file, epoch);
     }
     if (strcmp(verb, "load") == 0) {
         if (file)
             return cli_usage("checkpoint", "-f is for save; load takes -o");
+        if (has_epoch)
+            return cli_usage("checkpoint", "--epoch is for save; a load is "
+                             "not fenced");
         return load(c, name, output);
     }
     return cli_usage("checkpoint", "unknown action \"%s\" (save or load)",

@@ -301,6 +301,12 @@ io_spawn(void *ctx, struct sup_node *w, const struct sup_spawn_info *info,
             return errno;
         fcntl(p[0], F_SETFL, O_NONBLOCK);
     }
+    /* NAOS_EPOCH: the placement its deployment (the path's first
+     * component) is run for, kept on the run for the agent endpoint. */
+    char dep[SPEC_MAX_ID_LEN + 1];
+    snprintf(dep, sizeof dep, "%.*s", (int)strcspn(info->path, "/"),
+             info->path);
+    wr->epoch = reconcile_epoch(&n->rec, dep);
     struct proc_naos_env ne = {
         .agent = info->path,
         .node = n->name,
@@ -308,6 +314,7 @@ io_spawn(void *ctx, struct sup_node *w, const struct sup_spawn_info *info,
         .restart_reason = info->restart_reason,
         .notify_socket = n->notify_path,
         .watchdog = info->spec->watchdog,
+        .epoch = wr->epoch,
     };
     /* NAOS_CTL: the agent endpoint, scoped to the run; the control
      * socket only when the operator granted this worker control. */

@@ -422,6 +422,16 @@ node__cmd_reply(struct node *n, const Naos__V1__Command *c,
                             "(see `naos status`)", s->path);
             return;
         }
+        if (ar->status == NAOS_ESTALE) {
+            /* fenced by an epoch that is not the placement's: nothing
+             * saved (a retry of it is answered apply's words, with the
+             * node's id: the client table keeps no more) */
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
+                            "stale epoch: this deployment now runs on %s at "
+                            "epoch %llu", node__node_name(n, ar->placed_on),
+                            (unsigned long long)ar->placed_epoch);
+            return;
+        }
         Naos__V1__CheckpointReply *cr = checkpoint_reply(rep, s->path);
         if (cr == NULL)
             return;
@@ -570,10 +580,17 @@ handle_checkpoint_save(struct node *n, struct ctl_req *creq,
     s.aliases = (char **)aliases;
     s.n_aliases = naliases;
     s.data = req->data;
+    s.epoch = req->epoch; /* the operator's fence; 0 = none (override) */
     if (who->run) {
         s.saved_by_agent = who->run->w->path;
         s.saved_by_pid = who->run->pid;
         s.saved_by_restarts = who->run->w->restarts;
+        /* A run saving its own deployment's state is fenced by the epoch
+         * it was started with, whatever it asked: an old instance that
+         * wakes up cannot overwrite its successor's. One granted control
+         * saving another deployment's is the operator. */
+        if (top_of(w) == top_of(who->run->w))
+            s.epoch = who->run->epoch;
     }
     c.cmd_case = NAOS__V1__COMMAND__CMD_CHECKPOINT_SAVE;
     c.checkpoint_save = &s;

@@ -51,6 +51,9 @@ struct wrun {
                             way on the spawner (log_rd once it succeeds) */
     uint64_t last_spawn_us; /* what its last spawn took (0: none yet, or
                                it failed): inline spawns need it quick */
+    uint64_t epoch; /* its deployment's placement epoch as its latest
+                       spawn was given it (NAOS_EPOCH): what the agent
+                       endpoint stamps on its checkpoint saves */
     struct reactor_watch log_watch; /* the pidfd is in node.exits_fd */
     struct proc_logfile *log;
     char *log_path;

@@ -57,6 +57,21 @@ expect 100 "naos: $tmp/bad.yaml:" "$NAOS" --run "$missing" apply -f "$tmp/bad.ya
 expect 100 "unable to open $tmp/none.yaml" "$NAOS" apply -f "$tmp/none.yaml"
 expect 100 "unable to read $tmp" "$NAOS" apply -f "$tmp"
 expect 100 "unable to open $tmp/none" "$NAOS" checkpoint save x -f "$tmp/none"
+# --epoch: a positive whole number, for save only (checked before a node
+# is asked)
+expect 100 '--epoch: "0" is not an epoch' \
+    "$NAOS" --run "$missing" checkpoint save x --epoch 0 -f /dev/null
+expect 100 '--epoch: "-3" is not an epoch' \
+    "$NAOS" --run "$missing" checkpoint save x --epoch -3 -f /dev/null
+expect 100 '--epoch: "7x" is not an epoch' \
+    "$NAOS" --run "$missing" checkpoint save x --epoch 7x -f /dev/null
+expect 100 '--epoch: "18446744073709551616" is not an epoch' \
+    "$NAOS" --run "$missing" checkpoint save x --epoch 18446744073709551616
+expect 100 "--epoch is for save" \
+    "$NAOS" --run "$missing" checkpoint load x --epoch 3
+# a valid one gets as far as the node
+expect 111 "unable to reach naos-node" \
+    "$NAOS" --run "$missing" checkpoint save x --epoch 18446744073709551615 -f /dev/null
 
 # with --json every error is one JSON object on stderr, wherever --json is
 expect 100 '{"error":"unable to open '"$tmp"'/none.yaml: No such file or directory","code":100}' \

@@ -8,12 +8,16 @@ and ping; anything else is refused. The operator's control socket
 (RUN/ctl.sock) refuses requests from a worker run too, unless the
 worker's spec grants it control (`control: full`, `--control full`), in
 which case its NAOS_CTL is the control socket.
+
+Epochs (issue 12): each run gets NAOS_EPOCH, its deployment's placement
+epoch; a save is fenced by the epoch its run was started with, or by the
+operator's --epoch.
 """
 import json
 import os
 import unittest
 
-from harness import NAOS_BIN, NodeTest, wait_until
+from harness import NAOS_BIN, NodeTest, wait_until, within
 
 # An agent that runs `naos` commands and records "label=exit code" and
 # their stderr in OUT, then "done", then sleeps. @NAOS@, @RUN@ are filled
@@ -240,6 +244,85 @@ run save $NAOS checkpoint save -f "$OUT.data"
             self.assertEqual(r.code, 100, r)
             self.assertIn("missing the agent's name", r.err)
             n.ok("checkpoint", "save", "lab/a")
+
+
+# An agent that notes its NAOS_EPOCH and saves its own checkpoint asking
+# for epoch 1, which is never a deployment's (the log's first entry is a
+# leader's no-op): the node stamps the run's own epoch instead.
+EPOCH_AGENT = r'''
+echo "$NAOS_EPOCH" > "$OUT.epoch"
+echo "agent state $NAOS_EPOCH" > "$OUT.data"
+run save $NAOS checkpoint save --epoch 1 -f "$OUT.data"
+'''
+
+
+class Epochs(NodeTest):
+
+    def epoch_run(self, n, label):
+        """Deploys ep running EPOCH_AGENT with OUT = label.txt; returns
+        (its results, its NAOS_EPOCH)."""
+        script = agent_script(n, "ep", EPOCH_AGENT)
+        n.deploy("ep", [script, n.path(label + ".txt")])
+        r = results(n, label)
+        return r, int(n.read(label + ".txt.epoch").strip())
+
+    def test_runs_get_their_epoch_and_saves_are_fenced(self):
+        with self.node() as n:
+            r, e1 = self.epoch_run(n, "first")
+            self.assertGreater(e1, 1)
+            # the agent's own save: stamped with its run's epoch, not the
+            # stale 1 it asked for
+            self.assertEqual(r["save"], "0", err_of(r, "save"))
+            self.assertEqual(n.ok("checkpoint", "load", "ep").out,
+                             "agent state %d\n" % e1)
+            # the operator fences a save with the run's epoch
+            w = n.naos("checkpoint", "save", "ep", "--epoch", e1,
+                       stdin="operator at e1")
+            self.assertEqual(w.code, 0, w)
+            # removed and deployed again: another placement, a later epoch
+            n.ok("rm", "ep")
+            wait_until(lambda: n.dep("ep") is None, within(30),
+                       msg="ep removed")
+            r, e2 = self.epoch_run(n, "second")
+            self.assertGreater(e2, e1)
+            self.assertEqual(r["save"], "0", err_of(r, "save"))
+            saved = "agent state %d\n" % e2
+            self.assertEqual(n.ok("checkpoint", "load", "ep").out, saved)
+            # a save fenced by the old epoch changes nothing, and says
+            # where and at which epoch the deployment runs now: the new
+            # run's NAOS_EPOCH is its placement's
+            w = n.naos("checkpoint", "save", "ep", "--epoch", e1,
+                       stdin="stale")
+            self.assertEqual(w.code, 100, w)
+            self.assertIn("stale epoch: this deployment now runs on %s at "
+                          "epoch %d" % (n.name, e2), w.err)
+            doc = n.ok("checkpoint", "load", "ep", json=True).data
+            self.assertEqual(doc["seq"], 1)
+            self.assertEqual(n.ok("checkpoint", "load", "ep").out, saved)
+            # the current epoch saves, and so does the operator's override
+            w = n.naos("checkpoint", "save", "ep", "--epoch", e2,
+                       stdin="operator at e2")
+            self.assertEqual(w.code, 0, w)
+            w = n.naos("checkpoint", "save", "ep", stdin="override")
+            self.assertEqual(w.code, 0, w)
+            self.assertEqual(n.ok("checkpoint", "load", "ep").out,
+                             "override")
+            # a worker granted control is fenced by its own run's epoch on
+            # its own checkpoint, and by --epoch like the operator on
+            # another deployment's
+            boss = agent_script(n, "boss", r'''
+run own $NAOS checkpoint save --epoch 1 -f /dev/null
+run other $NAOS checkpoint save ep --epoch 1 -f /dev/null
+''')
+            n.deploy("boss", [boss, n.path("boss.txt")], "--control",
+                     "full")
+            r = results(n, "boss")
+            self.assertEqual(r["own"], "0", err_of(r, "own"))
+            self.assertEqual(r["other"], "100", err_of(r, "other"))
+            self.assertIn("stale epoch: this deployment now runs on %s at "
+                          "epoch %d" % (n.name, e2), err_of(r, "other"))
+            self.assertEqual(n.ok("checkpoint", "load", "ep").out,
+                             "override")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ naos_strerror(int err)
     case NAOS_EPROTO: return "protocol error";
     case NAOS_ESYS: return "system error";
     case NAOS_ETOOBIG: return "too big";
+    case NAOS_ESTALE: return "stale epoch";
     default: return "unknown error";
     }
 }

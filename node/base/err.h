@@ -22,6 +22,8 @@ enum naos_err {
     NAOS_EPROTO,        /* a peer sent something we cannot decode */
     NAOS_ESYS,          /* a system call failed; see errno saved alongside */
     NAOS_ETOOBIG,       /* input exceeds a size limit */
+    NAOS_ESTALE,        /* a write fenced by an epoch that is no longer
+                           current (another placement took over) */
 };
 
 /* naos_strerror returns a static, human-readable text for err. */

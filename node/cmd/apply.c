@@ -321,6 +321,29 @@ ckpt_txn(struct store_txn *t, struct apply_args *a)
     if (rc != NAOS_OK)
         return rc;
     store_deploy_free(rec);
+    if (s->epoch != 0) {
+        /* fenced: a paused instance of an earlier placement that wakes
+         * up must not overwrite its successor's state */
+        Naos__V1__PlacementRecord *pl = NULL;
+        rc = store_placement_get_txn(t, dep, &pl);
+        if (rc != NAOS_OK && rc != NAOS_ENOTFOUND)
+            return rc;
+        if (rc == NAOS_OK && pl->epoch != s->epoch) {
+            struct apply_result *res = a->res;
+            res->status = NAOS_ESTALE;
+            res->placed_on = pl->node_id;
+            res->placed_epoch = pl->epoch;
+            /* the node's id: apply knows no names (the reply words it) */
+            snprintf(res->msg, sizeof res->msg,
+                     "stale epoch: this deployment now runs on %016llx at "
+                     "epoch %llu", (unsigned long long)pl->node_id,
+                     (unsigned long long)pl->epoch);
+            store_placement_free(pl);
+            return NAOS_OK;
+        }
+        if (rc == NAOS_OK)
+            store_placement_free(pl);
+    }
     a->res->ckpt_size = s->data.len;
     struct store_ckpt_origin origin = STORE_CKPT_ORIGIN_ZERO;
     origin.agent = s->saved_by_agent;

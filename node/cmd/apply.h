@@ -36,7 +36,13 @@
  *   fail     failed mark and failure text set, generation bumped
  *   checkpoint save  store_ckpt_save_ex semantics (seq continues from the
  *            path and its aliases, aliases folded); the deployment must
- *            exist (a save racing an rm leaves nothing behind)
+ *            exist (a save racing an rm leaves nothing behind); a save
+ *            with an epoch (not 0) is fenced: NAOS_ESTALE when the
+ *            deployment's placement has another epoch (moved, or removed
+ *            and deployed again since that epoch: the writer is an
+ *            earlier instance), nothing saved. Epoch 0 (the operator's
+ *            override), or a deployment with no placement record (from
+ *            before placements), saves unfenced
  *   noop     nothing
  *   a CONFIG entry (apply_item.conf; not a Command): the configuration
  *            recorded (store/conf.h), nothing else
@@ -74,11 +80,17 @@ struct apply_result {
     uint64_t index;
     /* NAOS_OK: took effect. NAOS_ENOTFOUND: no such deployment.
      * NAOS_EEXIST: deploy of a name taken. NAOS_EINVAL: the entry failed
-     * cmd_validate (msg says why). Nothing changed but last_applied. */
+     * cmd_validate (msg says why). NAOS_ESTALE: a checkpoint save fenced
+     * by an epoch that is not the placement's (placed_on, placed_epoch:
+     * where and at which epoch it runs now). Nothing changed but
+     * last_applied. */
     int status;
     bool changed_deployment; /* the deployment's record or placement */
     uint64_t placed_on;      /* deploy, stop, start, restart, rm of a
-                                deployment: the node it is (was) on */
+                                deployment, a stale checkpoint save: the
+                                node it is (was) on */
+    uint64_t placed_epoch;   /* a stale checkpoint save: the placement's
+                                epoch */
     uint64_t ckpt_seq;       /* checkpoint save: the seq it got */
     uint64_t ckpt_size;      /* checkpoint save: the bytes saved */
     int64_t at_ms;           /* the command's proposal time */

@@ -146,6 +146,24 @@ propose_save(struct ct_log *l, const char *path, const char *data)
     return propose(l, &c);
 }
 
+/* A save of data at path fenced by epoch (0: none), as client id/seq
+ * (0, 0: the node's own). */
+static uint64_t
+propose_save_epoch(struct ct_log *l, const char *path, const char *data,
+                   uint64_t epoch, uint64_t id, uint64_t seq)
+{
+    Naos__V1__Command c;
+    cmd_init(&c, id, seq, 6);
+    Naos__V1__CheckpointSaveCommand s = NAOS__V1__CHECKPOINT_SAVE_COMMAND__INIT;
+    s.path = (char *)path;
+    s.data.data = (uint8_t *)data;
+    s.data.len = strlen(data);
+    s.epoch = epoch;
+    c.cmd_case = NAOS__V1__COMMAND__CMD_CHECKPOINT_SAVE;
+    c.checkpoint_save = &s;
+    return propose(l, &c);
+}
+
 /* Reads entry index from the log and applies it: apply_entry's return. */
 static int
 apply_at(struct ct_log *l, uint64_t index, struct apply_result *res)
@@ -560,6 +578,103 @@ test_migrate_fenced_by_epoch(void)
     r = get_dep(s, "a");
     NT_EQ_INT(r->n_missing_on, 0);
     store_deploy_free(r);
+    ct_log_close(&l);
+    store_close(s);
+    st_rmdir(dir);
+}
+
+/* The checkpoint of path is data, at seq. */
+static void
+ckpt_is(struct store *s, const char *path, const char *data, uint64_t seq)
+{
+    Naos__V1__CheckpointRecord *ck = NULL;
+    ST_OK(s, store_ckpt_get(s, path, &ck));
+    NT_EQ_INT(ck->seq, seq);
+    NT_EQ_INT(ck->data.len, strlen(data));
+    NT_TRUE(memcmp(ck->data.data, data, ck->data.len) == 0);
+    store_ckpt_free(ck);
+}
+
+/* A save with an epoch is fenced: saved only while the deployment's
+ * placement has that epoch (issue 12: a paused instance of an earlier
+ * placement that wakes up must not overwrite its successor's state);
+ * epoch 0 (the operator's override) and a deployment with no placement
+ * record save unfenced. A stale save changes nothing, says where the
+ * deployment runs now, and its retry is answered the same. */
+static void
+test_checkpoint_save_fenced_by_epoch(void)
+{
+    char dir[256];
+    st_tmpdir(dir, sizeof dir);
+    struct store *s = st_open(dir, &fast);
+    struct ct_log l;
+    ST_OK(s, (ct_log_open(&l, s), NAOS_OK));
+    NT_EQ_INT(apply_all(&l), 0);
+    struct apply_result res;
+    uint64_t e1 = propose_deploy(&l, "a", 1);
+    NT_EQ_INT(apply_at(&l, e1, &res), NAOS_OK);
+    /* the placement's epoch, and none: saved */
+    uint64_t i = propose_save_epoch(&l, "a/a", "one", e1, 0, 0);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_OK);
+    NT_EQ_INT(res.ckpt_seq, 1);
+    i = propose_save_epoch(&l, "a/a", "two", 0, 0, 0);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_OK);
+    ckpt_is(s, "a/a", "two", 2);
+    /* removed and deployed again: the old epoch is stale */
+    i = propose_name(&l, NAOS__V1__COMMAND__CMD_REMOVE, "a", 2);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    uint64_t e2 = propose_deploy(&l, "a", 3);
+    NT_EQ_INT(apply_at(&l, e2, &res), NAOS_OK);
+    i = propose_save_epoch(&l, "a/a", "new", e2, 0, 0);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_OK);
+    uint64_t stale = propose_save_epoch(&l, "a/a", "old", e1, 21, 1);
+    NT_EQ_INT(apply_at(&l, stale, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_ESTALE);
+    NT_EQ_INT(res.placed_on, 77);
+    NT_EQ_INT(res.placed_epoch, e2);
+    char want[128];
+    snprintf(want, sizeof want, "stale epoch: this deployment now runs on "
+             "000000000000004d at epoch %llu", (unsigned long long)e2);
+    NT_EQ_STR(res.msg, want);
+    NT_EQ_INT(applied_of(s), stale); /* applied, as nothing */
+    ckpt_is(s, "a/a", "new", 1);
+    /* its retry: the same refusal, still nothing saved */
+    i = propose_save_epoch(&l, "a/a", "old", e1, 21, 1);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.dup_of, stale);
+    NT_TRUE(res.status != NAOS_OK);
+    NT_EQ_STR(res.msg, want);
+    ckpt_is(s, "a/a", "new", 1);
+    /* moved by the root supervisor: the placement before it is stale */
+    i = propose_fail_at(&l, "a", e2, 4, false);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    uint64_t e3 = propose_migrate(&l, "a", e2, 88, 5, false);
+    NT_EQ_INT(apply_at(&l, e3, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_OK);
+    i = propose_save_epoch(&l, "a/a", "old", e2, 0, 0);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_ESTALE);
+    NT_EQ_INT(res.placed_on, 88);
+    NT_EQ_INT(res.placed_epoch, e3);
+    ckpt_is(s, "a/a", "new", 1);
+    i = propose_save_epoch(&l, "a/a", "moved", e3, 0, 0);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_OK);
+    ckpt_is(s, "a/a", "moved", 2);
+    /* the operator's override */
+    i = propose_save_epoch(&l, "a/a", "operator", 0, 0, 0);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_OK);
+    ckpt_is(s, "a/a", "operator", 3);
+    /* no placement record (written before placements): any epoch */
+    ST_OK(s, store_placement_del(s, "a"));
+    i = propose_save_epoch(&l, "a/a", "pre", 12345, 0, 0);
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_OK);
+    ckpt_is(s, "a/a", "pre", 4);
     ct_log_close(&l);
     store_close(s);
     st_rmdir(dir);
@@ -1040,6 +1155,7 @@ main(void)
         NT_CASE(test_effects_of_each_type),
         NT_CASE(test_migrate_fenced_by_epoch),
         NT_CASE(test_migrate_node_lost),
+        NT_CASE(test_checkpoint_save_fenced_by_epoch),
         NT_CASE(test_invalid_entry_is_applied_as_nothing),
         NT_CASE(test_restart_applies_the_rest_once),
         NT_CASE(test_failed_commit_leaves_effects_and_applied_together),

@@ -33,7 +33,9 @@
  * that gave up, and one of an earlier placement changes nothing (an older
  * node would mark a moved deployment failed); migrate exists. Version 4:
  * a migrate may say "node-lost" (an older node would refuse the entry,
- * and so stop applying: upgrade every node before the leader). */
+ * and so stop applying: upgrade every node before the leader), and a
+ * checkpoint save carries the epoch of the run that saved it (an older
+ * node would save a stale one). */
 #define COMMAND_VERSION 4u
 /* COMMAND_VERSION_DEDUP: the first version whose client_id and seq are a
  * client's command id (deduplicated by apply); version 1 entries carried

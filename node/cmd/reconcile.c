@@ -165,6 +165,14 @@ bring_in(struct reconcile *r, const Naos__V1__DeploymentRecord *rec,
                               : NULL,
     };
     out->action = RECONCILE_DEPLOY;
+    /* Seen before the deploy: its first runs are spawned inside
+     * sup_deploy_ex, and their NAOS_EPOCH is reconcile_epoch's (the
+     * epoch of a replaced tree, or none, until now). What was seen before
+     * comes back if the tree cannot be brought in. */
+    struct reconcile_seen *prev = seen_get(r, rec->name);
+    bool had = prev != NULL;
+    struct reconcile_seen was = had ? *prev : (struct reconcile_seen){0};
+    seen_set(r, rec, epoch);
     int rc = rec->spec ? spec_pb_to_spec(rec->spec, &spec, out->err,
                                          sizeof out->err)
                        : NAOS_EINVAL;
@@ -173,6 +181,11 @@ bring_in(struct reconcile *r, const Naos__V1__DeploymentRecord *rec,
                            sizeof out->err);
     out->rc = rc;
     if (rc != NAOS_OK) {
+        struct reconcile_seen *s = seen_get(r, rec->name);
+        if (had && s != NULL)
+            *s = was;
+        else if (!had)
+            seen_forget(r, rec->name);
         spec_node_fini(&spec);
         out->dep = NULL;
         if (out->err[0] == '\0')
@@ -180,7 +193,6 @@ bring_in(struct reconcile *r, const Naos__V1__DeploymentRecord *rec,
         return;
     }
     out->at_rest = sup_is_at_rest(out->dep);
-    seen_set(r, rec, epoch);
 }
 
 /* rec's tree is owed: the tree of that name here is an earlier

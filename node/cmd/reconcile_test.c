@@ -22,6 +22,8 @@ static struct {
     int next_pid;
     char reason[64];
     char reasons[512]; /* "path=reason;" of every spawn */
+    struct reconcile *rec; /* set: each spawn notes reconcile_epoch */
+    uint64_t epoch;        /* ... of the last spawn's deployment */
     struct sup_node *signalled[64];
     int nsig;
 } F;
@@ -37,6 +39,12 @@ fake_spawn(void *ctx, struct sup_node *w, const struct sup_spawn_info *info,
     size_t used = strlen(F.reasons);
     snprintf(F.reasons + used, sizeof F.reasons - used, "%s=%s;", info->path,
              info->restart_reason);
+    if (F.rec != NULL) { /* what the node gives the run as NAOS_EPOCH */
+        char dep[SPEC_MAX_ID_LEN + 1];
+        snprintf(dep, sizeof dep, "%.*s", (int)strcspn(info->path, "/"),
+                 info->path);
+        F.epoch = reconcile_epoch(F.rec, dep);
+    }
     *pid = ++F.next_pid;
     return 0;
 }
@@ -812,6 +820,71 @@ test_remove_and_deploy_again_in_one_batch_replaces_the_tree(void)
     st_rmdir(dir);
 }
 
+/* The placement epoch of name (0: none). */
+static uint64_t
+placement_epoch(struct store *s, const char *name)
+{
+    Naos__V1__PlacementRecord *p = NULL;
+    NT_EQ_INT(store_placement_get(s, name, &p), NAOS_OK);
+    uint64_t e = p->epoch;
+    store_placement_free(p);
+    return e;
+}
+
+/* A run's NAOS_EPOCH is reconcile_epoch of its deployment as it spawns:
+ * the first runs of a tree spawn inside sup_deploy_ex, so the epoch of
+ * the record brought in must be known by then, also when it replaces a
+ * tree of an earlier deployment of that name. (Found writing issue 12:
+ * it was recorded after the deploy, so first runs said 0, or the
+ * replaced deployment's epoch.) */
+static void
+test_first_runs_see_their_placement_epoch(void)
+{
+    char dir[256];
+    struct store *s = open_store(dir, sizeof dir);
+    struct sup_tree *t = new_tree();
+    struct reconcile r;
+    reconcile_init(&r, t, s, SELF);
+    F.rec = &r;
+    struct reconcile_outcome o;
+    deploy("x", SELF);
+    uint64_t first = placement_epoch(s, "x");
+    NT_TRUE(first != 0);
+    NT_EQ_INT(reconcile_deployment(&r, "x", 1000, &o), NAOS_OK);
+    NT_EQ_INT(F.spawns, 1);
+    NT_EQ_INT(F.epoch, first);
+    /* stopped (at rest), removed and deployed again: the tree is replaced
+     * at once, and its first run has the new epoch */
+    name_cmd(NAOS__V1__COMMAND__CMD_STOP, "x");
+    NT_EQ_INT(reconcile_deployment(&r, "x", 2000, &o), NAOS_OK);
+    exit_signalled(t);
+    name_cmd(NAOS__V1__COMMAND__CMD_REMOVE, "x");
+    deploy_sleeping("x", SELF, "3000");
+    uint64_t second = placement_epoch(s, "x");
+    NT_TRUE(second > first);
+    NT_EQ_INT(reconcile_deployment(&r, "x", 3000, &o), NAOS_OK);
+    NT_EQ_INT(o.action, RECONCILE_DEPLOY);
+    NT_EQ_INT(o.rc, NAOS_OK);
+    NT_EQ_INT(F.spawns, 2);
+    NT_EQ_INT(F.epoch, second);
+    NT_EQ_INT(reconcile_epoch(&r, "x"), second);
+    /* and at node start */
+    struct sup_tree *t2 = new_tree();
+    struct reconcile r2;
+    reconcile_init(&r2, t2, s, SELF);
+    F.rec = &r2;
+    NT_EQ_INT(reconcile_all(&r2, 4000), NAOS_OK);
+    NT_EQ_INT(F.spawns, 1);
+    NT_EQ_INT(F.epoch, second);
+    reconcile_fini(&r2);
+    sup_tree_free(t2);
+    reconcile_fini(&r);
+    sup_tree_free(t);
+    ct_log_close(&L);
+    store_close(s);
+    st_rmdir(dir);
+}
+
 /* An installed snapshot on a live node (reconcile_resync): a deployment
  * removed in the cluster while this node was behind (the entry never
  * applied here) has no record any more; one moved to another node has a
@@ -1123,6 +1196,7 @@ main(void)
         NT_CASE(test_unchanged_record_leaves_the_tree_alone),
         NT_CASE(test_path_commands),
         NT_CASE(test_remove_and_deploy_again_in_one_batch_replaces_the_tree),
+        NT_CASE(test_first_runs_see_their_placement_epoch),
         NT_CASE(test_resync_removes_trees_with_no_record_here),
         NT_CASE(test_resync_replaces_a_deployment_deployed_again),
         NT_CASE(test_resync_leaves_what_is_unchanged),

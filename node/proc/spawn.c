@@ -40,7 +40,7 @@
 extern char **environ;
 
 /* Number of naos variables struct proc_naos_env can produce. */
-#define SPAWN_NAOS_VARS 6
+#define SPAWN_NAOS_VARS 7
 
 /* env_key_len: length of the key of a "KEY=VALUE" entry, or 0 when the
  * entry has no '=' (or an empty key) and must be skipped. */
@@ -108,6 +108,11 @@ naos_env_fill(const struct proc_naos_env *ne, char **strs)
         return false;
     if (ne->restart_reason != NULL &&
         (strs[k++] = env_fmt("NAOS_RESTART_REASON", ne->restart_reason)) == NULL)
+        return false;
+    /* Always set, 0 included, so an agent can tell "no epoch known" from
+     * a node too old to say. */
+    snprintf(num, sizeof num, "%" PRIu64, ne->epoch);
+    if ((strs[k++] = env_fmt("NAOS_EPOCH", num)) == NULL)
         return false;
     if (ne->notify_socket != NULL &&
         (strs[k++] = env_fmt("NOTIFY_SOCKET", ne->notify_socket)) == NULL)

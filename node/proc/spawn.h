@@ -51,8 +51,13 @@ struct proc_naos_env {
     const char *restart_reason; /* NAOS_RESTART_REASON ("" on first start) */
     const char *notify_socket;  /* NOTIFY_SOCKET: path of the notify socket */
     naos_duration watchdog;     /* > 0: WATCHDOG_USEC = watchdog * 1000 */
+    uint64_t epoch;             /* NAOS_EPOCH (always set): the placement
+                                   epoch of the worker's deployment, the
+                                   index of the entry that placed it; 0 =
+                                   none known (a record from before
+                                   placements) */
 };
-#define PROC_NAOS_ENV_ZERO {NULL, NULL, 0, NULL, NULL, 0}
+#define PROC_NAOS_ENV_ZERO {NULL, NULL, 0, NULL, NULL, 0, 0}
 
 /* struct proc_spawn_opts: what proc_spawn needs. All borrowed for the call. */
 struct proc_spawn_opts {
@@ -65,7 +70,7 @@ struct proc_spawn_opts {
     int out_fd;          /* fd for stdout+stderr; -1 = /dev/null */
     const struct proc_naos_env *naos; /* may be NULL: no naos entries */
     char *const *extra_env; /* more "KEY=VALUE" entries applied last (e.g.
-                               NAOS_EPOCH, NAOS_CTL); NULL-terminated or NULL */
+                               NAOS_CTL); NULL-terminated or NULL */
 };
 #define PROC_SPAWN_OPTS_ZERO {NULL, NULL, NULL, -1, NULL, NULL}
 

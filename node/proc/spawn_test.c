@@ -68,11 +68,12 @@ test_env(void)
     setenv("NAOS_PROC_TEST_INHERIT", "yes", 1);
     setenv("FOO", "node", 1);
     setenv("NAOS_AGENT", "stale", 1);
+    setenv("NAOS_EPOCH", "7", 1); /* the node's own: replaced */
     setenv("WATCHDOG_PID", "1", 1); /* must not leak through (see below) */
     char *argv[] = {"env", NULL};
     char *spec_env[] = {"FOO=spec", "SPEC_ONLY=a=b", "NOEQUALS", "=bad",
                         "EXTRA=spec", NULL};
-    char *extra[] = {"EXTRA=extra", "NAOS_EPOCH=5", NULL};
+    char *extra[] = {"EXTRA=extra", NULL};
     struct proc_naos_env ne = PROC_NAOS_ENV_ZERO;
     ne.agent = "dep/sup/w1";
     ne.node = "n1";
@@ -80,6 +81,7 @@ test_env(void)
     ne.restart_reason = "exit:1";
     ne.notify_socket = "/run/naos/notify";
     ne.watchdog = 1500;
+    ne.epoch = 4294967301u; /* past 32 bits */
     struct proc_spawn_opts o = PROC_SPAWN_OPTS_ZERO;
     o.argv = argv;
     o.env = spec_env;
@@ -104,7 +106,8 @@ test_env(void)
     NT_TRUE(strstr(out, "NOEQUALS") == NULL);
     NT_CONTAINS(out, "\nEXTRA=extra\n");
     NT_TRUE(strstr(out, "EXTRA=spec") == NULL);
-    NT_CONTAINS(out, "\nNAOS_EPOCH=5\n");
+    NT_CONTAINS(out, "\nNAOS_EPOCH=4294967301\n");
+    NT_TRUE(strstr(out, "NAOS_EPOCH=7") == NULL);
     NT_CONTAINS(out, "\nNAOS_AGENT=dep/sup/w1\n");
     NT_TRUE(strstr(out, "NAOS_AGENT=stale") == NULL);
     NT_CONTAINS(out, "\nNAOS_NODE=n1\n");
@@ -141,6 +144,7 @@ test_env_minimal(void)
     tu_wait_exit(&c, 10000, &exited, &code);
     NT_CONTAINS(out, "NAOS_RESTART_COUNT=0\n");
     NT_CONTAINS(out, "NAOS_RESTART_REASON=\n");
+    NT_CONTAINS(out, "NAOS_EPOCH=0\n"); /* always set: 0 = none known */
     NT_TRUE(strstr(out, "WATCHDOG_USEC") == NULL);
     NT_TRUE(strstr(out, "NOTIFY_SOCKET") == NULL);
 }

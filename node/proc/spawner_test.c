@@ -60,12 +60,13 @@ test_jobs_run_in_order_from_copies(void)
     NT_EQ_INT(proc_spawner_start(&s), NAOS_OK);
     int p[2];
     NT_EQ_INT(pipe2(p, O_CLOEXEC), 0);
-    char script[] = "echo \"$A $NAOS_AGENT $B\"; pwd";
+    char script[] = "echo \"$A $NAOS_AGENT $B $NAOS_EPOCH\"; pwd";
     char a[] = "A=first", b[] = "B=extra", cwd[] = "/tmp", agent[] = "d/w";
     char *argv[] = {"/bin/sh", "-c", script, NULL};
     char *env[] = {a, NULL};
     char *extra[] = {b, NULL};
-    struct proc_naos_env ne = {.agent = agent, .restart_reason = ""};
+    struct proc_naos_env ne = {.agent = agent, .restart_reason = "",
+                               .epoch = 12};
     struct proc_spawn_opts o = {.argv = argv, .env = env, .cwd = cwd,
                                 .out_fd = p[1], .naos = &ne,
                                 .extra_env = extra};
@@ -74,6 +75,7 @@ test_jobs_run_in_order_from_copies(void)
     /* The caller's strings change before the spawn runs. */
     memset(script, 'x', sizeof script - 1);
     a[2] = b[2] = cwd[1] = agent[0] = 'X';
+    ne.epoch = 13;
     char *bad[] = {"/nonexistent/naos-no-such-program", NULL};
     struct proc_spawn_opts o2 = {.argv = bad, .out_fd = -1};
     struct proc_spawn_job *j2 = proc_spawn_job_new(&o2, (void *)2);
@@ -104,7 +106,7 @@ test_jobs_run_in_order_from_copies(void)
     NT_EQ_INT(done->opts.out_fd, -1); /* closed by the spawner */
     char out[256];
     read_all(p[0], out, sizeof out); /* EOF: no write end is left */
-    NT_EQ_STR(out, "first d/w extra\n/tmp\n");
+    NT_EQ_STR(out, "first d/w extra 12\n/tmp\n");
     bool exited = false;
     int code = -1;
     tu_wait_exit(&done->child, 10000, &exited, &code);
