@@ -8,9 +8,9 @@
  *   - the plan (node side): while the node holds leases, it keeps
  *     RUN/certify.plan (a CertifyPlan, proto/forward.proto) up to date:
  *     its id, the cluster's, the run's lease instance, the key file and
- *     the other members' addresses; written whole (temporary file +
- *     rename), looked at every PLAN_LOOK_MS, rewritten only when it
- *     changed;
+ *     the other members' addresses (those gossip knows); written whole
+ *     (temporary file + rename), looked at every PLAN_LOOK_MS, rewritten
+ *     only when it changed;
  *   - `naos-node certify --plan FILE` (certify_main): what the guardian
  *     execs once the node died and every process of its watched groups is
  *     gone (proc/guardian.h). It seals a LeaseCertificate for that
@@ -21,7 +21,9 @@
  *     all. The leader takes it only for the instance it last granted
  *     (node_lease.c); a follower drops it.
  * A plan missing, unreadable or stale (another instance) sends nothing a
- * leader would take: the lease runs out as it would have. */
+ * leader would take: the lease runs out as it would have. So does one
+ * written before gossip told the node its peers' addresses (a node that
+ * dies within its first moments): it names nobody to tell. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -41,7 +43,9 @@
 #include "node/node_int.h"
 #include "proto/forward.pb-c.h"
 
-#define PLAN_LOOK_MS 1000
+/* Looked at this often (a pack and a compare): a node that just started
+ * learns its peers' addresses from gossip within its first moments. */
+#define PLAN_LOOK_MS 200
 #define PLAN_MAX (64u * 1024u) /* bytes: 16 addresses and a path */
 #define PLAN_PEERS_MAX 16
 /* The whole of a certify run: the sends, in turn. */
@@ -124,6 +128,8 @@ node__certify_plan_step(struct node *n)
                   "lease runs out)", strerror(errno));
         return;
     }
+    NAOS_DEBUG("lease", "certify plan written: instance %016" PRIx64 ", %zu "
+               "members' addresses", p.instance, p.n_peers);
     uint8_t *copy = naos_alloc(len ? len : 1);
     if (copy == NULL)
         return; /* written; rewritten at the next look */

@@ -224,6 +224,9 @@ static void
 record_granted(struct node *n, uint64_t node, uint64_t instance)
 {
     uint64_t *slot = granted_slot(n, node, true);
+    if (slot != NULL && *slot != instance)
+        NAOS_DEBUG("lease", "granted %s's instance %016" PRIx64,
+                   node__node_name(n, node), instance);
     if (slot != NULL)
         *slot = instance;
 }
@@ -245,10 +248,12 @@ recv_certificate(struct node *n, const struct wire_msg *m)
     uint64_t *slot = n->lease_leading ? granted_slot(n, m->sender, false)
                                       : NULL;
     if (slot == NULL || *slot == 0 || *slot != instance) {
-        NAOS_DEBUG("lease", "a certificate from %s's guardian not taken (%s)",
+        NAOS_DEBUG("lease", "a certificate from %s's guardian not taken (%s; "
+                   "instance %016" PRIx64 ", granted %016" PRIx64 ")",
                    node__node_name(n, m->sender),
                    !n->lease_leading ? "not the leader"
-                                     : "not the instance this leader granted");
+                                     : "not the instance this leader granted",
+                   instance, slot ? *slot : 0);
         return true;
     }
     *slot = 0;

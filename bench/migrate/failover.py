@@ -16,7 +16,8 @@ on another node in `naos status` (polled every 20 ms). After each kill
 the node is started again on its directories, and a deployment is added
 until the next victim runs one. K kills per kind (env K, default 20, at
 most 50), within T seconds in all (env T, default 900). Prints p50 and
-max per kind. Nodes are reaped by PID, temp dirs removed.
+max per kind. Nodes are reaped by PID, temp dirs removed (kept with
+NAOS_IT_KEEP=1; LOG=debug for the nodes' debug logs).
 
     NAOS_BUILD_DIR=build/dev python3 bench/migrate/failover.py
 """
@@ -75,8 +76,9 @@ class Bench:
         self.dir = tempfile.mkdtemp(prefix="nbmig", dir="/tmp")
         self.key = keygen(os.path.join(self.dir, "cluster.key"))
         addrs = ["tcp://127.0.0.1:%d" % p for p in free_tcp_ports(3)]
+        log = ["--log-level", os.environ.get("LOG", "info")]
         self.nodes = [Node(name="b%d" % i,
-                           extra_args=member_args(addrs, i, self.key))
+                           extra_args=member_args(addrs, i, self.key) + log)
                       for i in range(3)]
         self.seq = 0
 
@@ -144,6 +146,9 @@ class Bench:
             time.sleep(0.02)
         victim.start_node()
         leader(self.nodes)
+        # settled: a node that dies within its first moments (before
+        # gossip gave it its peers' addresses) certifies nothing
+        time.sleep(2.0)
         return took
 
     def close(self):
