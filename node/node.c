@@ -1765,6 +1765,17 @@ node_run(struct node *n)
         node__stats_observe_loop(n, n->r.last_lag_us +
                                         (naos_clock_now_us() - t0));
         if (n->stopping && !n->leave_pending && sup_is_quiet(n->tree)) {
+            /* A member tells the leader first that nothing of it runs, so
+             * its placements move now rather than at its lease's end; the
+             * certificate gets NODE_RELEASE_WAIT_MS to leave. */
+            if (n->released_at == 0 && node__lease_release(n))
+                n->released_at = now;
+            if (n->released_at != 0 &&
+                now < n->released_at + NODE_RELEASE_WAIT_MS) {
+                reactor_set_deadline(&n->r,
+                                     n->released_at + NODE_RELEASE_WAIT_MS);
+                continue;
+            }
             NAOS_INFO("node", "every worker stopped; exiting");
             return 0;
         }

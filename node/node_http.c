@@ -873,8 +873,27 @@ answer_metrics(struct node *n, struct http_response *res)
              "Pre-vote rounds this node started (each before an election "
              "it may stand in).", (double)rst->prevotes},
             {"naos_root_moves_total", "counter",
-             "Deployments the root supervisor moved off a node they gave up "
-             "on, while this node led (proposed).", (double)n->root_moved},
+             "Deployments the root supervisor moved off a node (they gave "
+             "up there, or its lease ran out), while this node led "
+             "(proposed).", (double)n->root_moved},
+            {"naos_root_lost_moves_total", "counter",
+             "Of those, moves off a node whose lease ran out (node-lost).",
+             (double)n->root_lost},
+            {"naos_lease_held", "gauge",
+             "1 while this node holds its lease and runs what is placed on "
+             "it; 0 while it is fenced (always 1 on a node alone, which "
+             "holds no lease).", n->rec.fenced ? 0.0 : 1.0},
+            {"naos_lease_fences_total", "counter",
+             "Times this node fenced itself: its lease ran out, or it had "
+             "none yet (it ran nothing meanwhile).",
+             (double)n->lease_fences},
+            {"naos_lease_grants_total", "counter",
+             "Lease renewals this node granted while it led (after a "
+             "confirmed heartbeat round).", (double)n->lease_grants},
+            {"naos_lease_certified_total", "counter",
+             "Dead nodes' guardian certificates this node took while it "
+             "led (their work moved without waiting for the lease).",
+             (double)n->lease_certified},
             {"naos_raft_dropped_total", "counter",
              "Raft messages dropped as malformed, foreign or of an unknown "
              "sender.", (double)rst->dropped},

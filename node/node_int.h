@@ -432,6 +432,8 @@ struct node {
     } lease_granted[LEASE_NODES_MAX];
     size_t nlease_granted;
     uint64_t lease_certified; /* certificates taken (a lease ended early) */
+    naos_time released_at;  /* stopping: told the leader nothing runs */
+    bool lease_released;    /* ... and asks for no renewal any more */
     /* The guardian's certify plan (node_certify.c). */
     char key_file[PATH_MAX]; /* the cluster key's absolute path ("": none) */
     naos_time certify_next;
@@ -888,6 +890,15 @@ bool node__lease_read_done(struct node *n, const struct raft_read_result *res);
  * no leases, or its lease holds, read afresh on the clock, and it has
  * applied what the grant said). */
 bool node__lease_may_run(const struct node *n);
+/* node__lease_release: the node is about to exit, every worker stopped
+ * and reaped: it sends the leader (another node) a certificate of its
+ * own instance, as its guardian would after a crash, so that its
+ * placements move at once. true when sent (give it
+ * NODE_RELEASE_WAIT_MS to leave before closing the transport); false
+ * when it holds no lease, leads, or knows no leader (its work then moves
+ * when its lease runs out). From then on it asks for no renewal. */
+bool node__lease_release(struct node *n);
+#define NODE_RELEASE_WAIT_MS 100
 /* node__lease_expired: on the leader, node's lease has run out for sure
  * (its placements may move); *at: when it runs out (NAOS_TIME_NEVER: not
  * this leader's to tell, or this node). */

@@ -399,7 +399,8 @@ node__lease_step(struct node *n)
         start_holding(n, true);
     }
     uint64_t boot = guardian_clock_now();
-    if (lease_holder_due(&n->lease, boot) && n->r.now >= n->lease_retry_at) {
+    if (lease_holder_due(&n->lease, boot) && n->r.now >= n->lease_retry_at &&
+        !n->lease_released) {
         uint64_t leader = raft_leader(cmdraft_core(n->log)).v;
         if (leader == 0) {
             n->lease_retry_at = n->r.now + NO_LEADER_RETRY_MS;
@@ -423,10 +424,29 @@ node__lease_step(struct node *n)
     fence_step(n);
 }
 
+bool
+node__lease_release(struct node *n)
+{
+    if (!n->lease_on || n->log == NULL || n->lease_released)
+        return false;
+    n->lease_released = true; /* no renewal from now on */
+    uint64_t leader = raft_leader(cmdraft_core(n->log)).v;
+    if (leader == 0 || leader == n->node_id)
+        return false;
+    Naos__V1__LeaseCertificate c = NAOS__V1__LEASE_CERTIFICATE__INIT;
+    c.instance = n->lease_instance;
+    if (node__send_pb(n, leader, NODE_LEASE_CERT_TYPE, &c.base) != NAOS_OK)
+        return false;
+    NAOS_INFO("lease", "told the leader %s that nothing of naos-node %s "
+              "runs: its deployments move now", node__node_name(n, leader),
+              n->name);
+    return true;
+}
+
 naos_time
 node__lease_deadline(const struct node *n)
 {
-    if (!n->lease_on || n->log == NULL)
+    if (!n->lease_on || n->log == NULL || n->lease_released)
         return NAOS_TIME_NEVER;
     uint64_t boot = guardian_clock_now();
     naos_time due = lease_holder_next(&n->lease, boot);
