@@ -1770,10 +1770,15 @@ node_run(struct node *n)
              * certificate gets NODE_RELEASE_WAIT_MS to leave. */
             if (n->released_at == 0 && node__lease_release(n))
                 n->released_at = now;
-            if (n->released_at != 0 &&
-                now < n->released_at + NODE_RELEASE_WAIT_MS) {
+            naos_time wait_until =
+                n->released_at == 0 ? 0
+                : n->lease_leading  ? n->released_at + NODE_RELEASE_LEAD_MS
+                                    : n->released_at + NODE_RELEASE_WAIT_MS;
+            if (now < wait_until &&
+                (!n->lease_leading || !node__lease_released_all(n))) {
+                naos_time next = next_deadline(n);
                 reactor_set_deadline(&n->r,
-                                     n->released_at + NODE_RELEASE_WAIT_MS);
+                                     next < wait_until ? next : wait_until);
                 continue;
             }
             NAOS_INFO("node", "every worker stopped; exiting");

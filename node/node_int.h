@@ -893,12 +893,18 @@ bool node__lease_may_run(const struct node *n);
 /* node__lease_release: the node is about to exit, every worker stopped
  * and reaped: it sends the leader (another node) a certificate of its
  * own instance, as its guardian would after a crash, so that its
- * placements move at once. true when sent (give it
- * NODE_RELEASE_WAIT_MS to leave before closing the transport); false
- * when it holds no lease, leads, or knows no leader (its work then moves
- * when its lease runs out). From then on it asks for no renewal. */
+ * placements move at once; a leader has its own root move them. true
+ * when under way (a follower gives the certificate NODE_RELEASE_WAIT_MS
+ * to leave; a leader waits, at most NODE_RELEASE_LEAD_MS, until nothing
+ * is placed on it); false when it holds no lease or knows no leader (its
+ * work then moves when its lease runs out). From then on it asks for no
+ * renewal. */
 bool node__lease_release(struct node *n);
 #define NODE_RELEASE_WAIT_MS 100
+#define NODE_RELEASE_LEAD_MS 3000
+/* node__lease_released_all: a releasing leader has nothing placed on it
+ * any more (or stopped leading). */
+bool node__lease_released_all(struct node *n);
 /* node__lease_expired: on the leader, node's lease has run out for sure
  * (its placements may move); *at: when it runs out (NAOS_TIME_NEVER: not
  * this leader's to tell, or this node). */

@@ -47,6 +47,7 @@
 #include "node/node_int.h"
 #include "node/proc/guardian.h"
 #include "proto/forward.pb-c.h"
+#include "store/state.h"
 
 _Static_assert(NODE_LEASE_TYPE >= WIRE_TYPES_REQ_LO &&
                    NODE_LEASE_GRANT_TYPE <= WIRE_TYPES_REQ_HI,
@@ -300,7 +301,8 @@ node__lease_expired(const struct node *n, uint64_t node, naos_time *at)
 {
     if (!n->lease_leading || node == n->node_id) {
         *at = NAOS_TIME_NEVER;
-        return false;
+        /* a leader that stopped every worker to exit releases its own */
+        return n->lease_leading && node == n->node_id && n->lease_released;
     }
     *at = lease_leader_expiry(&n->lease_lead, node);
     return lease_leader_expired(&n->lease_lead, node, n->r.now);
@@ -431,7 +433,15 @@ node__lease_release(struct node *n)
         return false;
     n->lease_released = true; /* no renewal from now on */
     uint64_t leader = raft_leader(cmdraft_core(n->log)).v;
-    if (leader == 0 || leader == n->node_id)
+    if (leader == n->node_id) {
+        /* It leads: its own root moves its placements (its lease counts
+         * as run out, node__lease_expired), before it goes. */
+        NAOS_INFO("lease", "nothing of naos-node %s runs: moving its "
+                  "deployments before it stops leading", n->name);
+        node__root_due(n);
+        return true;
+    }
+    if (leader == 0)
         return false;
     Naos__V1__LeaseCertificate c = NAOS__V1__LEASE_CERTIFICATE__INIT;
     c.instance = n->lease_instance;
@@ -441,6 +451,22 @@ node__lease_release(struct node *n)
               "runs: its deployments move now", node__node_name(n, leader),
               n->name);
     return true;
+}
+
+bool
+node__lease_released_all(struct node *n)
+{
+    if (!leads(n))
+        return true; /* the next leader waits for its lease */
+    Naos__V1__PlacementRecord **pl = NULL;
+    size_t npl = 0;
+    if (store_placement_list(n->store, &pl, &npl) != NAOS_OK)
+        return true;
+    bool mine = false;
+    for (size_t i = 0; i < npl && !mine; i++)
+        mine = pl[i]->node_id == n->node_id;
+    store_placement_list_free(pl, npl);
+    return !mine;
 }
 
 naos_time

@@ -46,7 +46,7 @@ node__place_other(struct node *n, const char *on,
         c[i] = (struct placement_candidate){.id = id};
         if (id == n->node_id) {
             c[i].name = n->name;
-            c[i].alive = true;
+            c[i].alive = !n->lease_released; /* not when it is leaving */
             (void)node__members_live_load(n, id, &c[i].load_centi);
             c[i].labels = n->labels; /* its options, not last gossiped */
             c[i].nlabels = n->nlabels;

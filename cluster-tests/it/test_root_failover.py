@@ -11,7 +11,8 @@ deployment were ever alive at once.
   that nothing of it runs, so its work moves at once; a dead leader's
   waits for its lease (the new leader never granted it).
 - SIGTERM of a follower: once its agents stopped it tells the leader,
-  and they run elsewhere at once (no overlap: they stopped first).
+  and they run elsewhere at once (no overlap: they stopped first); of
+  the leader: it moves them itself before it goes.
 - SIGSTOP of a follower past its lease: its guardian kills its agents
   (the node cannot), they run elsewhere; resumed, the node learns they
   moved and runs nothing of them.
@@ -148,21 +149,33 @@ class Failover(FoundersTest):
     def test_kill9_of_the_leader_moves_its_work(self):
         self.kill_and_watch(self.lead)
 
-    def test_sigterm_of_a_follower_moves_its_work_once_stopped(self):
+    def sigterm_and_watch(self, victim, said):
         before = self.placed()
-        victim = next(n for n in self.nodes if n is not self.lead
-                      and victim_has_work(self, n))
         lost = [n for n, on in before.items() if on == victim.name]
+        self.assertTrue(lost, before)
+        survivors = [n for n in self.nodes if n is not victim]
         t0 = time.monotonic()
         self.assertEqual(victim.stop_node(), 0)  # SIGTERM, reaped
-        wait_until(lambda: all(self.where(n) not in (None, victim.name)
-                               for n in lost), within(20), interval=0.05,
+        wait_until(lambda: all(self.where(n, self.leader(survivors))
+                               not in (None, victim.name) for n in lost),
+                   within(20), interval=0.05,
                    msg="moved off the stopped node")
         sys.stderr.write("\n%s: SIGTERM of %s -> %d deployments running "
                          "elsewhere in %.2f s\n" % (self.id(), victim.name,
                                                     len(lost),
                                                     time.monotonic() - t0))
-        self.assertIn("told the leader", victim.read_node_log())
+        self.assertIn(said, victim.read_node_log())
+        return lost
+
+    def test_sigterm_of_the_leader_moves_its_work_before_it_goes(self):
+        self.sigterm_and_watch(self.lead, "moving its deployments before it "
+                               "stops leading")
+        self.check_no_overlap()
+
+    def test_sigterm_of_a_follower_moves_its_work_once_stopped(self):
+        victim = next(n for n in self.nodes if n is not self.lead
+                      and victim_has_work(self, n))
+        lost = self.sigterm_and_watch(victim, "told the leader")
         for name in lost:
             wait_until(lambda: self.last_run(name)[1][0] != victim.name,
                        within(10), interval=0.05, msg="%s beats" % name)
