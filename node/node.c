@@ -46,6 +46,7 @@
 #include "store/eventlog.h"
 #include "node/proc/logfile.h"
 #include "node/proc/notify.h"
+#include "node/proc/guardian.h"
 #include "node/proc/orphans.h"
 #include "node/proc/peer.h"
 #include "node/proc/spawn.h"
@@ -320,7 +321,7 @@ io_spawn(void *ctx, struct sup_node *w, const struct sup_spawn_info *info,
      * socket only when the operator granted this worker control. */
     char *extra[] = {info->spec->control == SPEC_CONTROL_FULL ? n->ctl_env
                                                               : n->agent_env,
-                     n->id_env, NULL};
+                     n->id_env, n->run_env, NULL};
     struct proc_spawn_opts opts = {
         .argv = info->spec->argv,
         .env = info->spec->env,
@@ -1554,6 +1555,8 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
             rc = NAOS_ESYS;
             goto err;
         }
+    snprintf(n->run_env, sizeof n->run_env, "%s=%016llx", GUARDIAN_RUN_ENV,
+             (unsigned long long)n->lease_instance);
     char plan[PATH_MAX + 32];
     node__certify_plan_path(n, plan, sizeof plan);
     unlink(plan);

@@ -83,7 +83,8 @@ void node_block_signals(void);
  * (argv[0] "recover") and returns the exit code. */
 int node_recover_main(int argc, char **argv);
 
-/* certify_main: `naos-node certify --plan FILE` (node_certify.c), exec'd
+/* certify_main: `naos-node certify --plan FILE --instance HEX`
+ * (node_certify.c), exec'd
  * by a dead node's guardian once every process of that node's workers is
  * gone, to tell the cluster (argv from "certify"). Exit 0 when a member
  * was told (or there was no plan), 1 when none could be. */

@@ -11,9 +11,11 @@
  *     the other members' addresses (those gossip knows); written whole
  *     (temporary file + rename), looked at every PLAN_LOOK_MS, rewritten
  *     only when it changed;
- *   - `naos-node certify --plan FILE` (certify_main): what the guardian
- *     execs once the node died and every process of its watched groups is
- *     gone (proc/guardian.h). It seals a LeaseCertificate for that
+ *   - `naos-node certify --plan FILE --instance HEX` (certify_main): what
+ *     the guardian execs once the node died and every process of its
+ *     watched groups and of its run is gone (proc/guardian.h); it sends
+ *     nothing when the plan is another run's (a later start of the node
+ *     rewrote it while a slow guardian of the earlier one caught up). It seals a LeaseCertificate for that
  *     instance under the cluster key, as the node (its id: the leader's
  *     replay marks see a counter above the dead run's, wall ms << 20 as
  *     any run starts), and sends it to every member at once, each over a
@@ -227,8 +229,15 @@ seal_certificate(const Naos__V1__CertifyPlan *p, uint8_t *out, size_t cap,
 int
 certify_main(int argc, char **argv)
 {
-    if (argc != 3 || strcmp(argv[0], "certify") != 0 ||
-        strcmp(argv[1], "--plan") != 0) {
+    char *end = NULL;
+    unsigned long long run = 0;
+    if (argc == 5 && strcmp(argv[3], "--instance") == 0) {
+        errno = 0;
+        run = strtoull(argv[4], &end, 16);
+    }
+    if (argc != 5 || strcmp(argv[0], "certify") != 0 ||
+        strcmp(argv[1], "--plan") != 0 || run == 0 || end == NULL ||
+        *end != '\0' || errno != 0) {
         fprintf(stderr, "naos-node: fatal: certify: internal command, run "
                 "by a dead node's guardian\n");
         return 100;
@@ -239,6 +248,15 @@ certify_main(int argc, char **argv)
         NAOS_WARN("certify", "no certificate sent (%s): the cluster waits "
                   "for this node's lease to run out", err);
         return 0; /* a lone node, or one that never held a lease */
+    }
+    if (p->instance != run) {
+        /* A later run of the node wrote it: this guardian's run is not
+         * the one it names (it must never certify a live run dead). */
+        NAOS_WARN("certify", "no certificate sent: the plan is of another "
+                  "run of the node (%016" PRIx64 ", not %016llx)",
+                  p->instance, run);
+        naos__v1__certify_plan__free_unpacked(p, NULL);
+        return 0;
     }
     uint8_t env[AUTH_MAX_ENVELOPE];
     size_t elen = 0;

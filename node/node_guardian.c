@@ -13,6 +13,8 @@
 #include "node/node_int.h"
 
 #include <errno.h>
+#include <unistd.h>
+#include <sys/syscall.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -61,6 +63,7 @@ start(struct node *n)
     char plan[PATH_MAX + 32];
     node__certify_plan_path(n, plan, sizeof plan);
     o.certify_plan = plan; /* after this node's death (node_certify.c) */
+    o.certify_instance = n->lease_instance;
     struct guardian *g;
     int rc = guardian_start(&g, &o);
     if (rc != NAOS_OK)
@@ -109,6 +112,13 @@ replace(struct node *n)
                  n->r.now < n->guardian_replaced_at + NODE_GUARDIAN_MIN_LIFE_MS;
     reactor_del(&n->r, &n->guardian_chan);
     n->guardian = NULL;
+    /* A guardian still running behind a broken channel would read its
+     * close as this node's death: kill every worker and certify a live
+     * node dead. It goes first (its pidfd: never a recycled pid). */
+    if (syscall(SYS_pidfd_send_signal, guardian_pidfd(old), SIGKILL, NULL,
+                0) == 0)
+        NAOS_WARN("node", "the guardian (pid %d) lived behind a broken "
+                  "channel: killed it", old_pid);
     int code;
     guardian_free(old, &code); /* reaps it: a zombie blocks the sweep */
     /* Zombies of other children may have queued behind its exit. */

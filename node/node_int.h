@@ -284,6 +284,8 @@ struct node {
     char agent_url[PATH_MAX + 32];
     char agent_env[PATH_MAX + 48]; /* NAOS_CTL of every other worker */
     char id_env[64]; /* NAOS_NODE_ID=<hex>: also marks our workers */
+    char run_env[64]; /* NAOS_NODE_RUN=<lease_instance>: marks this run's
+                         workers for its guardian (proc/guardian.h) */
     char notify_path[PATH_MAX + 16];
     uint64_t log_max_bytes;
     unsigned log_keep;
@@ -427,6 +429,12 @@ struct node {
     size_t nlease_reqs;
     uint64_t lease_round;   /* the round in flight (0: none) */
     uint64_t lease_grants;  /* grants sent (naos_lease_grants_total) */
+    struct node_lease_late { /* grants to nodes whose lease ran out:
+                                sent once the root has looked */
+        uint64_t node, id, instance, index;
+        uint64_t iteration; /* the loop iteration it was confirmed in */
+    } lease_late[LEASE_NODES_MAX];
+    size_t nlease_late;
     struct {                /* the instance this leader last granted */
         uint64_t node, instance;
     } lease_granted[LEASE_NODES_MAX];

@@ -82,8 +82,12 @@ node__lease_may_run(const struct node *n)
         return true;
     uint64_t boot = guardian_clock_now(); /* afresh: acts on the lease */
     naos_time guard = lease_holder_guard_deadline(&n->lease);
+    /* A fenced node runs again only once it has applied what the grant
+     * said (what moved while it was away); a running one keeps running
+     * while it lags behind in applying (only its lease's time counts). */
     return lease_holder_valid(&n->lease, boot) &&
-           boot + FENCE_AHEAD_MS < guard && n->applied >= n->lease_commit;
+           boot + FENCE_AHEAD_MS < guard &&
+           (!n->rec.fenced || n->applied >= n->lease_commit);
 }
 
 /* ---- the leader's side --------------------------------------------------- */
@@ -101,6 +105,8 @@ is_member(const struct node *n, uint64_t id)
 
 static void grant_local(struct node *n, uint64_t id, uint64_t commit);
 static void record_granted(struct node *n, uint64_t node, uint64_t instance);
+static void grant(struct node *n, uint64_t node, uint64_t id,
+                  uint64_t instance, uint64_t commit);
 
 static void
 reply(struct node *n, uint64_t to, uint64_t id, bool granted, uint64_t commit,
@@ -195,16 +201,82 @@ node__lease_read_done(struct node *n, const struct raft_read_result *res)
                   "before it could confirm it leads");
             continue;
         }
-        if (lease_leader_grant(&n->lease_lead, q.node, n->r.now) != NAOS_OK) {
-            NAOS_WARN("lease", "no room to record %s's grant: not granted",
-                      node__node_name(n, q.node));
+        if (q.node != n->node_id &&
+            lease_leader_expired(&n->lease_lead, q.node, n->r.now)) {
+            /* Its lease ran out: the root may be moving its placements.
+             * The grant waits until the root has looked (and proposed
+             * its moves), and names an index past them, so that the node
+             * learns they moved before it runs anything again. */
+            if (n->nlease_late < LEASE_NODES_MAX) {
+                n->lease_late[n->nlease_late++] = (struct node_lease_late){
+                    q.node, q.id, q.instance, res->index, n->r.iterations};
+                node__root_due(n);
+            }
             continue;
         }
-        n->lease_grants++;
-        record_granted(n, q.node, q.instance);
-        reply(n, q.node, q.id, true, res->index, NULL);
+        grant(n, q.node, q.id, q.instance, res->index);
     }
     return true;
+}
+
+/* evict_departed: forgets the grants of nodes that left the
+ * configuration and whose lease has run out (earlier, a forgotten node
+ * would count from this leader's start: before its lease ends). */
+static void
+evict_departed(struct node *n)
+{
+    struct lease_leader *l = &n->lease_lead;
+    for (size_t i = l->n; i-- > 0;) {
+        uint64_t node = l->g[i].node;
+        if (!is_member(n, node) &&
+            lease_leader_expired(l, node, n->r.now)) {
+            lease_leader_forget(l, node);
+            for (size_t k = 0; k < n->nlease_granted; k++)
+                if (n->lease_granted[k].node == node) {
+                    n->lease_granted[k] =
+                        n->lease_granted[--n->nlease_granted];
+                    break;
+                }
+        }
+    }
+}
+
+/* grant: records the grant to node (request id, its run) and answers it
+ * with commit (the index it must apply before it runs anything new). */
+static void
+grant(struct node *n, uint64_t node, uint64_t id, uint64_t instance,
+      uint64_t commit)
+{
+    int rc = lease_leader_grant(&n->lease_lead, node, n->r.now);
+    if (rc == NAOS_ETOOBIG) {
+        evict_departed(n);
+        rc = lease_leader_grant(&n->lease_lead, node, n->r.now);
+    }
+    if (rc != NAOS_OK) {
+        NAOS_WARN("lease", "no room to record %s's grant: not granted",
+                  node__node_name(n, node));
+        return;
+    }
+    n->lease_grants++;
+    record_granted(n, node, instance);
+    reply(n, node, id, true, commit, NULL);
+}
+
+/* late_step: the grants that waited for the root's look (see
+ * node__lease_read_done) go out once a root step ran after them. */
+static void
+late_step(struct node *n)
+{
+    for (size_t i = 0; i < n->nlease_late;) {
+        struct node_lease_late q = n->lease_late[i];
+        if (n->r.iterations <= q.iteration) {
+            i++;
+            continue;
+        }
+        n->lease_late[i] = n->lease_late[--n->nlease_late];
+        grant(n, q.node, q.id, q.instance,
+              q.index > n->proposed ? q.index : n->proposed);
+    }
 }
 
 /* granted_slot: where node's last granted instance is kept (a new slot
@@ -215,6 +287,8 @@ granted_slot(struct node *n, uint64_t node, bool add)
     for (size_t i = 0; i < n->nlease_granted; i++)
         if (n->lease_granted[i].node == node)
             return &n->lease_granted[i].instance;
+    if (add && n->nlease_granted == LEASE_NODES_MAX)
+        evict_departed(n);
     if (!add || n->nlease_granted == LEASE_NODES_MAX)
         return NULL;
     n->lease_granted[n->nlease_granted].node = node;
@@ -280,6 +354,7 @@ lead_step(struct node *n)
         n->lease_leading = false;
         n->nlease_reqs = 0;
         n->lease_round = 0;
+        n->nlease_late = 0;
         return;
     }
     uint64_t term = raft_term(cmdraft_core(n->log));
@@ -290,9 +365,11 @@ lead_step(struct node *n)
         n->nlease_reqs = 0;
         n->lease_round = 0;
         n->nlease_granted = 0;
+        n->nlease_late = 0;
         NAOS_DEBUG("lease", "leading term %" PRIu64 ": every node's lease "
                    "counts from now", term);
     }
+    late_step(n);
     round_start(n);
 }
 
@@ -472,6 +549,8 @@ node__lease_released_all(struct node *n)
 naos_time
 node__lease_deadline(const struct node *n)
 {
+    if (n->nlease_late > 0)
+        return n->r.now; /* late_step, next iteration */
     if (!n->lease_on || n->log == NULL || n->lease_released)
         return NAOS_TIME_NEVER;
     uint64_t boot = guardian_clock_now();

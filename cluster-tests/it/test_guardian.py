@@ -319,3 +319,94 @@ class Guardian(NodeTest):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def _varint(n):
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+def certify_plan(node_id, instance, key, peers):
+    """A CertifyPlan (proto/forward.proto), encoded by hand."""
+    import struct
+    b = (b"\x09" + struct.pack("<Q", node_id) +
+         b"\x11" + struct.pack("<Q", 0) +
+         b"\x19" + struct.pack("<Q", instance) +
+         b"\x22" + _varint(len(key)) + key.encode())
+    for p in peers:
+        b += b"\x2a" + _varint(len(p)) + p.encode()
+    return b
+
+
+class Certify(unittest.TestCase):
+    """`naos-node certify` (node/node_certify.c), which a dead node's
+    guardian execs: it tells the members only when the plan is its own
+    run's (a later start of the node rewrote it while a slow guardian of
+    the earlier run caught up: that run must never be certified dead)."""
+
+    def setUp(self):
+        import shutil
+        import socket
+        import tempfile
+        from harness import keygen
+        self.dir = tempfile.mkdtemp(prefix="ncert", dir="/tmp")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.key = keygen(os.path.join(self.dir, "k"))
+        self.srv = socket.socket()
+        self.addCleanup(self.srv.close)
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(4)
+        self.addr = "tcp://127.0.0.1:%d" % self.srv.getsockname()[1]
+
+    def certify(self, plan_instance, run_instance):
+        import subprocess
+        from harness import NODE_BIN
+        plan = os.path.join(self.dir, "certify.plan")
+        with open(plan, "wb") as f:
+            f.write(certify_plan(0x77, plan_instance, self.key, [self.addr]))
+        return subprocess.Popen(
+            [NODE_BIN, "certify", "--plan", plan, "--instance",
+             "%016x" % run_instance], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+
+    def test_its_own_run_is_told(self):
+        p = self.certify(0xabc, 0xabc)
+        self.srv.settimeout(within(5))
+        conn, _ = self.srv.accept()
+        with conn:
+            conn.settimeout(within(5))
+            self.assertEqual(conn.recv(8), b"\x00SP\x00\x00\x50\x00\x00")
+            conn.sendall(b"\x00SP\x00\x00\x51\x00\x00")
+            frame = b""
+            while len(frame) < 8:
+                frame += conn.recv(8 - len(frame))
+            self.assertGreater(int.from_bytes(frame, "big"), 0)
+        out, err = p.communicate(timeout=within(10))
+        self.assertEqual(p.returncode, 0, err)
+        self.assertIn("told 1 of 1 members", err)
+
+    def test_another_runs_plan_tells_nobody(self):
+        p = self.certify(0xabc, 0xdef)
+        out, err = p.communicate(timeout=within(10))
+        self.assertEqual(p.returncode, 0, err)
+        self.assertIn("the plan is of another run", err)
+        self.srv.settimeout(0.5)
+        import socket
+        with self.assertRaises(socket.timeout):
+            self.srv.accept()
+
+    def test_bad_arguments_are_refused(self):
+        import subprocess
+        from harness import NODE_BIN
+        for args in (["--plan", "x"], ["--plan", "x", "--instance", "0"],
+                     ["--plan", "x", "--instance", "zz"]):
+            p = subprocess.run([NODE_BIN, "certify", *args],
+                               capture_output=True, text=True, timeout=10)
+            self.assertEqual(p.returncode, 100, (args, p))
+            self.assertIn("internal command", p.stderr)

@@ -365,9 +365,14 @@ guardian_start(struct guardian **out, const struct guardian_opts *opts)
 
     char margin[16];
     snprintf(margin, sizeof margin, "%u", (unsigned)opts->margin);
+    char instance[24];
+    snprintf(instance, sizeof instance, "%016llx",
+             (unsigned long long)opts->certify_instance);
+    bool certify = opts->certify_plan != NULL && opts->certify_instance != 0;
     char *argv[] = {"naos-node", "guardian", "--margin", margin,
-                    opts->certify_plan ? "--certify" : NULL,
-                    (char *)opts->certify_plan, NULL};
+                    certify ? "--certify" : NULL,
+                    (char *)opts->certify_plan, "--instance", instance,
+                    NULL};
     const char *exe = opts->exe ? opts->exe : "/proc/self/exe";
     pid_t pid;
     if ((saved = posix_spawn(&pid, exe, &fa, &attr, argv, environ)) != 0)
@@ -452,6 +457,9 @@ struct gstate {
     int sock, tfd;
     uint32_t margin;
     const char *certify_plan; /* --certify: exec'd after the node's death */
+    const char *instance;     /* --instance: the node's run (16 hex) */
+    char run_mark[64];        /* "NAOS_NODE_RUN=<instance>" */
+    int parent_pidfd;         /* the node's: readable once it is gone */
     uint64_t deadline; /* GUARDIAN_NEVER: none */
     bool expired;
     bool pgrp_signal; /* PIDFD_SIGNAL_PROCESS_GROUP works (Linux 6.9) */
@@ -545,10 +553,64 @@ pgrp_of(const char *pid, int *pgrp, char *state)
     return p != NULL && sscanf(p + 1, " %c %d %d", state, &ppid, pgrp) == 3;
 }
 
-/* any_left: some process of a watched group runs (zombies do not: they
- * run nothing and wait for whoever reaps them, the dead node's workers
- * for init). A number recycled by an unrelated group counts as left:
- * that only costs the certificate. */
+/* threads_of: how many tasks pid has (a zombie leader whose other
+ * threads still finish a system call is not gone). */
+static size_t
+threads_of(const char *pid)
+{
+    char path[300];
+    snprintf(path, sizeof path, "/proc/%s/task", pid);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return 0;
+    size_t k = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        k += de->d_name[0] != '.';
+    closedir(d);
+    return k;
+}
+
+/* marked: pid's environment holds the run's mark (as its own entry). */
+static bool
+marked(const struct gstate *s, const char *pid)
+{
+    char path[300];
+    snprintf(path, sizeof path, "/proc/%s/environ", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    /* entries are NUL-separated; the mark may straddle two reads */
+    static char buf[65536 + 64];
+    size_t mlen = strlen(s->run_mark), have = 0;
+    bool found = false;
+    for (;;) {
+        ssize_t k = read(fd, buf + have, sizeof buf - 1 - have);
+        if (k <= 0)
+            break;
+        have += (size_t)k;
+        buf[have] = '\0';
+        for (size_t i = 0; i + mlen <= have && !found; i++)
+            found = (i == 0 || buf[i - 1] == '\0') &&
+                    memcmp(buf + i, s->run_mark, mlen) == 0 &&
+                    (i + mlen == have || buf[i + mlen] == '\0');
+        if (found || have < mlen)
+            break;
+        /* keep the tail that may start the mark */
+        memmove(buf, buf + have - mlen, mlen);
+        have = mlen;
+    }
+    close(fd);
+    return found;
+}
+
+/* any_left: some process of a watched group, or marked with the run,
+ * runs (zombies do not, unless a thread of theirs lives on: they run
+ * nothing and wait for whoever reaps them, the dead node's workers for
+ * init). Every marked process met is SIGKILLed (a helper that left its
+ * worker's group, a child made before its worker was watched). A number
+ * recycled by an unrelated group counts as left: that only costs the
+ * certificate. */
 static bool
 any_left(const struct gstate *s)
 {
@@ -556,19 +618,39 @@ any_left(const struct gstate *s)
     if (d == NULL)
         return true;
     bool left = false;
+    pid_t self = getpid();
     struct dirent *de;
-    while (!left && (de = readdir(d)) != NULL) {
+    while ((de = readdir(d)) != NULL) {
         if (de->d_name[0] < '1' || de->d_name[0] > '9')
             continue;
         int pgrp;
         char state;
-        if (pgrp_of(de->d_name, &pgrp, &state) && pgrp > 0 &&
-            state != 'Z' && state != 'X' &&
-            idmap_get(&s->idx, (uint64_t)pgrp) != NULL)
-            left = true;
+        if (!pgrp_of(de->d_name, &pgrp, &state) || state == 'X' ||
+            (state == 'Z' && threads_of(de->d_name) <= 1))
+            continue;
+        bool ours = pgrp > 0 && idmap_get(&s->idx, (uint64_t)pgrp) != NULL;
+        if (!ours && atoi(de->d_name) != self && marked(s, de->d_name)) {
+            ours = true;
+            kill(atoi(de->d_name), SIGKILL);
+        }
+        left = left || ours;
     }
     closedir(d);
     return left;
+}
+
+/* node_gone: the node that started us has exited (not merely closed the
+ * channel: a live node does that when it replaces a guardian it thinks
+ * broken). It may take a moment after the channel's EOF. */
+static bool
+node_gone(const struct gstate *s)
+{
+    struct pollfd p = {.fd = s->parent_pidfd, .events = POLLIN};
+    if (poll(&p, 1, 200) == 1)
+        return true;
+    NAOS_WARN("guardian", "the channel closed but the node lives: no "
+              "certificate");
+    return false;
 }
 
 /* verify_empty: after the kill of every group, wait (at most
@@ -833,10 +915,13 @@ guardian_main(int argc, char **argv)
     s.sock = GUARDIAN_FD;
     s.tfd = -1;
     s.deadline = GUARDIAN_NEVER;
-    if ((argc != 3 && argc != 5) || strcmp(argv[0], "guardian") != 0 ||
+    if ((argc != 3 && argc != 7) || strcmp(argv[0], "guardian") != 0 ||
         strcmp(argv[1], "--margin") != 0 ||
-        (argc == 5 && (strcmp(argv[3], "--certify") != 0 ||
-                       argv[4][0] == '\0'))) {
+        (argc == 7 && (strcmp(argv[3], "--certify") != 0 ||
+                       argv[4][0] == '\0' ||
+                       strcmp(argv[5], "--instance") != 0 ||
+                       strlen(argv[6]) != 16 ||
+                       strspn(argv[6], "0123456789abcdef") != 16))) {
         fprintf(stderr, "naos-node: fatal: guardian: internal command, "
                 "started by the node itself\n");
         return GUARDIAN_EXIT_PROTOCOL;
@@ -848,7 +933,18 @@ guardian_main(int argc, char **argv)
         return GUARDIAN_EXIT_PROTOCOL;
     }
     s.margin = (uint32_t)margin;
-    s.certify_plan = argc == 5 ? argv[4] : NULL;
+    s.certify_plan = argc == 7 ? argv[4] : NULL;
+    s.instance = argc == 7 ? argv[6] : NULL;
+    s.parent_pidfd = -1;
+    if (s.certify_plan != NULL) {
+        snprintf(s.run_mark, sizeof s.run_mark, "%s=%s", GUARDIAN_RUN_ENV,
+                 s.instance);
+        /* The node that started us: only its death is certified (a live
+         * node that closed the channel is not dead). */
+        s.parent_pidfd = sys_pidfd_open(getppid());
+        if (s.parent_pidfd < 0)
+            s.certify_plan = NULL; /* cannot tell: never certify */
+    }
     int type = 0;
     socklen_t tl = sizeof type;
     if (getsockopt(s.sock, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
@@ -894,7 +990,9 @@ guardian_main(int argc, char **argv)
         close(s.tfd);
     }
     bool certify = rc == GUARDIAN_EXIT_NODE_GONE && s.certify_plan != NULL &&
-                   verify_empty(&s);
+                   node_gone(&s) && verify_empty(&s);
+    if (s.parent_pidfd >= 0)
+        close(s.parent_pidfd);
     for (size_t i = 0; i < s.n; i++)
         close(s.e[i].pidfd);
     naos_free(s.e);
@@ -905,7 +1003,8 @@ guardian_main(int argc, char **argv)
          * binary tells the cluster (it may then move their work at once
          * rather than after the lease). */
         char *cargv[] = {"naos-node", "certify", "--plan",
-                         (char *)s.certify_plan, NULL};
+                         (char *)s.certify_plan, "--instance",
+                         (char *)s.instance, NULL};
         sigprocmask(SIG_UNBLOCK, &all, NULL);
         execv("/proc/self/exe", cargv);
         NAOS_ERROR("guardian", "cannot run naos-node certify: %s",

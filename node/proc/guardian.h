@@ -39,9 +39,12 @@
  * a missed one):
  *   - the node's end closed without a stop (naos-node died, kill -9): the
  *     guardian kills every watched group at once and exits (code 1), or,
- *     given a certify plan, checks in /proc that no process of those
- *     groups is left (zombies aside) and execs `naos-node certify`, which
- *     tells the cluster so (node/node_certify.c);
+ *     given a certify plan, and once its parent (the node) is seen gone
+ *     (a channel closed by a live node certifies nothing), kills every
+ *     process marked with the run, checks in /proc that none of those and
+ *     none of the groups' is left (zombies aside, unless a thread of one
+ *     lives on) and execs `naos-node certify`, which tells the cluster so
+ *     (node/node_certify.c);
  *   - a record of the wrong size, an unknown type, a watch without its
  *     pidfd, an fd where none belongs: everything is killed, exit 100
  *     (the two ends are the same binary: this is corruption or a bug, and
@@ -140,13 +143,25 @@ struct guardian_opts {
                           GUARDIAN_NEVER; sent as the first record */
     uint32_t margin;   /* ms: the guardian kills at deadline - margin */
     const char *certify_plan; /* NULL, or a file for `naos-node certify
-                                 --plan FILE`: after the node's death, once
-                                 every watched group is seen empty (no
-                                 process but zombies, within
-                                 GUARDIAN_VERIFY_MS), the guardian execs
-                                 that command, which tells the cluster */
+                                 --plan FILE --instance HEX`: after the
+                                 node's death (its process gone, not just
+                                 the channel closed), once every watched
+                                 group and every process marked with this
+                                 run (below) is seen gone (zombies aside,
+                                 within GUARDIAN_VERIFY_MS), the guardian
+                                 execs that command, which tells the
+                                 cluster */
+    uint64_t certify_instance; /* the node's run: certify refuses a plan
+                                  of another run, and the guardian kills
+                                  every process whose environment holds
+                                  GUARDIAN_RUN_ENV=<16 hex digits> (the
+                                  node gives it to every worker: a helper
+                                  that left its group still carries it) */
 };
-#define GUARDIAN_OPTS_ZERO {NULL, GUARDIAN_NEVER, 0, NULL}
+#define GUARDIAN_OPTS_ZERO {NULL, GUARDIAN_NEVER, 0, NULL, 0}
+/* GUARDIAN_RUN_ENV: the environment variable that marks a run's workers
+ * and everything they start (not what clears its environment). */
+#define GUARDIAN_RUN_ENV "NAOS_NODE_RUN"
 /* GUARDIAN_VERIFY_MS: how long the guardian looks for its killed groups
  * to be empty before it certifies the node's death (not empty by then: no
  * certificate; the cluster waits for the lease to run out). */

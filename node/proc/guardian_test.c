@@ -138,8 +138,14 @@ struct driver {
     int gpid;
 };
 
+/* A run of a test "node" whose guardian certifies (the plan need not
+ * exist: the test binary's `certify` only says it was run). */
+#define TEST_INSTANCE 0x1234u
+#define TEST_CERTIFIED 42 /* the exit of this binary's `certify` */
+
 static struct driver
-start_driver(const struct proc_child *c, uint64_t deadline)
+start_driver_opts(const struct proc_child *c, uint64_t deadline,
+                  bool certify)
 {
     int p[2];
     NT_EQ_INT(pipe2(p, O_CLOEXEC), 0);
@@ -148,6 +154,10 @@ start_driver(const struct proc_child *c, uint64_t deadline)
     if (d == 0) {
         close(p[0]);
         struct guardian_opts o = GUARDIAN_OPTS_ZERO;
+        if (certify) {
+            o.certify_plan = "/nonexistent/certify.plan";
+            o.certify_instance = TEST_INSTANCE;
+        }
         struct guardian *g = NULL;
         int gp = -1;
         if (guardian_start(&g, &o) == NAOS_OK &&
@@ -168,6 +178,12 @@ start_driver(const struct proc_child *c, uint64_t deadline)
     close(p[0]);
     NT_TRUE(dr.gpid > 1);
     return dr;
+}
+
+static struct driver
+start_driver(const struct proc_child *c, uint64_t deadline)
+{
+    return start_driver_opts(c, deadline, false);
 }
 
 /* reap_pid waits (bounded) for our child or orphan pid; returns its
@@ -462,11 +478,57 @@ test_queue_bound(void)
     tu_kill_and_reap(&c);
 }
 
+/* (m) Certificates (issue 12): only a node that is gone is certified
+ * dead, after its groups and every process carrying its run's mark (one
+ * that left its group, unwatched) are killed; a live node that closes
+ * the channel (it replaces a guardian it thinks broken) is not. */
+static void
+test_certifies_only_a_dead_node(void)
+{
+    tu_subreaper();
+    /* a live "node" closes the channel: kills, but certifies nothing */
+    struct guardian_opts o = GUARDIAN_OPTS_ZERO;
+    o.certify_plan = "/nonexistent/certify.plan";
+    o.certify_instance = TEST_INSTANCE;
+    struct guardian *g = NULL;
+    NT_EQ_INT(guardian_start(&g, &o), NAOS_OK);
+    tu_track(guardian_pid(g));
+    struct proc_child c = spawn_sleeper();
+    NT_EQ_INT(guardian_watch(g, c.pid, c.pidfd), NAOS_OK);
+    tu_sleep_ms(50);
+    free_guardian(g, GUARDIAN_EXIT_NODE_GONE);
+    wait_killed(&c, 5000);
+
+    /* a dead one: its watched worker and an unwatched marked process
+     * are killed, then it is certified */
+    c = spawn_sleeper();
+    char mark[64];
+    snprintf(mark, sizeof mark, "%s=%016x", GUARDIAN_RUN_ENV, TEST_INSTANCE);
+    char *extra[] = {mark, NULL};
+    char *argv[] = {"sleep", "1000", NULL};
+    struct proc_spawn_opts so = PROC_SPAWN_OPTS_ZERO;
+    so.argv = argv;
+    so.extra_env = extra;
+    struct proc_child escapee = tu_spawn_opts(&so);
+    struct driver d = start_driver_opts(&c, GUARDIAN_NEVER, true);
+    tu_sleep_ms(100);
+    NT_TRUE(alive(&c) && alive(&escapee));
+    NT_EQ_INT(kill(d.pid, SIGKILL), 0);
+    wait_killed(&c, 5000);
+    wait_killed(&escapee, 5000);
+    NT_TRUE(WIFSIGNALED(reap_pid(d.pid)));
+    int st = reap_pid(d.gpid);
+    NT_TRUE(WIFEXITED(st));
+    NT_EQ_INT(WEXITSTATUS(st), TEST_CERTIFIED);
+}
+
 int
 main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "guardian") == 0)
         return guardian_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "certify") == 0)
+        return TEST_CERTIFIED; /* the guardian exec'd it */
     static const struct nt_case cases[] = {
         NT_CASE(test_killed_at_deadline),
         NT_CASE(test_extended_survives_then_killed),
@@ -480,6 +542,7 @@ main(int argc, char **argv)
         NT_CASE(test_bad_record_kills_all),
         NT_CASE(test_backlog_waits_in_handle),
         NT_CASE(test_queue_bound),
+        NT_CASE(test_certifies_only_a_dead_node),
         {0},
     };
     return nt_run(cases);
