@@ -160,9 +160,18 @@ output_status_tree(FILE *f, const Naos__V1__Status *st, bool color)
         fputs("cluster: leader ", f);
         cli_print_clean(f, ci->leader && ci->leader[0] ? ci->leader
                                                        : "(none yet)");
-        fprintf(f, ", term %llu, commit %llu, %u voters\n\n",
+        fprintf(f, ", term %llu, commit %llu, %u voters\n",
                 (unsigned long long)ci->term,
                 (unsigned long long)ci->commit, (unsigned)ci->voters);
+        if (ci->fenced) {
+            fputs("naos-node ", f);
+            cli_print_clean(f, str(st->node));
+            fputs(" runs nothing: ", f);
+            cli_print_clean(f, str(ci->fenced_why));
+            fputs(" (its deployments run again once a leader renews its "
+                  "lease)\n", f);
+        }
+        fputc('\n', f);
     }
     if (st->n_deployments == 0 || st->deployments == NULL) {
         fputs("no deployments (start one with `naos deploy` or "

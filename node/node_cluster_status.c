@@ -263,6 +263,8 @@ compose(struct node *n, struct node_gather *g)
     ci->term = raft_term(core);
     ci->commit = cmdraft_commit_index(n->log);
     ci->voters = (uint32_t)n->nvoters;
+    ci->fenced = n->lease_on && n->rec.fenced;
+    ci->fenced_why = ci->fenced ? n->fence_detail : "";
     st->cluster = ci;
     if (nrec > 0 &&
         (st->deployments = ctl_reply_alloc(rep, nrec * sizeof(void *))) ==

@@ -418,6 +418,7 @@ struct node {
     uint64_t lease_commit;  /* the latest grant's commit index */
     naos_time lease_retry_at; /* no leader known: look again then */
     uint64_t lease_fences;  /* times it fenced itself */
+    char fence_detail[512]; /* why, the last time (naos status) */
     /* ... and the leader's, on the loop's monotonic now: */
     bool lease_leading;
     uint64_t lease_lead_term;

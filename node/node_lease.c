@@ -429,6 +429,7 @@ fence_step(struct node *n)
             snprintf(detail, sizeof detail, "its lease ran out: no leader "
                      "renewed it");
         NAOS_WARN("lease", "naos-node %s runs nothing: %s", n->name, detail);
+        snprintf(n->fence_detail, sizeof n->fence_detail, "%s", detail);
         n->lease_fences++;
     } else {
         snprintf(detail, sizeof detail, "it holds its lease");

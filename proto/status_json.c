@@ -263,7 +263,9 @@ status_json_status_at(const Naos__V1__Status *st, const int64_t *elapsed_ms)
                                        : json_null()) ||
             !obj_set(co, "term", json_integer((json_int_t)c->term)) ||
             !obj_set(co, "commit", json_integer((json_int_t)c->commit)) ||
-            !obj_set(co, "voters", json_integer(c->voters)))
+            !obj_set(co, "voters", json_integer(c->voters)) ||
+            !obj_set(co, "fenced", json_boolean(c->fenced)) ||
+            (c->fenced && !obj_set(co, "fenced_why", jstr(c->fenced_why))))
             goto err;
     }
     json_t *deps = json_array();

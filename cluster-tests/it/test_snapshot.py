@@ -470,6 +470,11 @@ class SnapshotMajorityLost(unittest.TestCase):
             "lease")
         self.assertTrue(pid_gone(pids[mine]))
         self.assertTrue(survivor.events(kind="fenced"))
+        # and its status says so, and why
+        r = survivor.naos("status")
+        self.assertIn("runs nothing: its lease ran out", r.out, r)
+        doc = survivor.ok("status", json=True).data
+        self.assertTrue(doc["cluster"]["fenced"], doc["cluster"])
         # a backup can still be taken of what the survivor applied
         snap = os.path.join(self.dir, "minority.snap")
         doc = survivor.ok("snapshot", "save", snap, json=True).data
