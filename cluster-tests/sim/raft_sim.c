@@ -1831,6 +1831,18 @@ rsim_progress(struct rsim *sim, void *unused)
 
 /* ---- the loop --------------------------------------------------------- */
 
+bool
+rsim__lease_mail_waiting(const struct rsim *sim, unsigned i)
+{
+    for (size_t k = 0; k < sim->nheap; k++) {
+        const struct rsim_event *ev = &sim->heap[k];
+        if (ev->kind == EV_LEASE && ev->dst == i && ev->at <= sim->now &&
+            ev->life == sim->nodes[i].life)
+            return true;
+    }
+    return false;
+}
+
 static void
 handle_event(struct rsim *sim, struct rsim_event *ev)
 {

@@ -39,6 +39,10 @@ void rsim__pump(struct rsim *sim, struct rsim_node *nd);
  * to sim->lease_stall_max. Delivered to rsim__lease_recv. */
 void rsim__lease_send(struct rsim *sim, unsigned src, unsigned dst,
                       const struct rsim_lease_msg *m);
+/* rsim__lease_mail_waiting: a lease message for node i is due and waits
+ * (it was stopped or syncing): the real loop reads it before its next
+ * lease step. */
+bool rsim__lease_mail_waiting(const struct rsim *sim, unsigned i);
 /* rsim__chaos_fault: one of the chaos run's random faults. */
 void rsim__chaos_fault(struct rsim *sim);
 
