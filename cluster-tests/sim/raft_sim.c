@@ -15,6 +15,7 @@
  * keeps a placeholder (term only, no data) for every index below the
  * snapshot's, so the checker indexes every disk the same way. */
 #include "cluster-tests/sim/raft_sim.h"
+#include "cluster-tests/sim/raft_sim_int.h"
 #include "cluster-tests/sim/sim_rng.h"
 
 #include <stdarg.h>
@@ -30,6 +31,7 @@ enum rsim_ev_kind {
     EV_CONN_CLOSED,
     EV_SNAP,      /* a snapshot arrives (snap) */
     EV_SNAP_SYNC, /* the install's synced write completes */
+    EV_LEASE,     /* a lease message arrives (lm) */
 };
 
 struct rsim_event {
@@ -40,6 +42,7 @@ struct rsim_event {
     unsigned life;          /* dst's life when scheduled */
     struct raft_msg *msg;   /* DELIVER: one malloc block */
     struct rsim_snap *snap; /* SNAP: one malloc block */
+    struct rsim_lease_msg lm; /* LEASE */
 };
 
 /* struct rsim_snap: a snapshot of a leader's applied state after entry
@@ -50,6 +53,8 @@ struct rsim_snap {
     uint64_t term, index, snap_term, max_value;
     struct raft_conf conf; /* the state's configuration (has_conf) */
     bool has_conf;
+    uint8_t place[RSIM_LEASE_DEPLOYS]; /* the lease model's placements */
+    uint64_t place_epoch[RSIM_LEASE_DEPLOYS];
     struct rsim_applied ents[]; /* index of them */
 };
 
@@ -92,7 +97,7 @@ fail(struct rsim *sim, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
-fail(struct rsim *sim, const char *fmt, ...)
+vfail(struct rsim *sim, const char *fmt, va_list ap)
 {
     if (sim->failure[0])
         return;
@@ -100,28 +105,64 @@ fail(struct rsim *sim, const char *fmt, ...)
                        "seed=%llu n=%u t=%llu: ",
                        (unsigned long long)sim->seed, sim->n,
                        (unsigned long long)sim->now);
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(sim->failure + off, sizeof(sim->failure) - (size_t)off, fmt,
               ap);
+}
+
+static void
+fail(struct rsim *sim, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(sim, fmt, ap);
     va_end(ap);
+}
+
+void
+rsim__fail(struct rsim *sim, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(sim, fmt, ap);
+    va_end(ap);
+}
+
+naos_duration
+rsim__urange(struct rsim *sim, naos_duration lo, naos_duration hi)
+{
+    return urange(sim, lo, hi);
 }
 
 /* NAOS_SIM_TRACE=1 prints every message, fault and role change, to
  * read a failing seed's history. */
 static void
-trace(const struct rsim *sim, const char *fmt, ...)
+vtrace(const struct rsim *sim, const char *fmt, va_list ap)
 {
     static int on = -1;
     if (on < 0)
         on = getenv("NAOS_SIM_TRACE") != NULL;
     if (!on)
         return;
-    va_list ap;
-    va_start(ap, fmt);
     fprintf(stderr, "t=%llu ", (unsigned long long)sim->now);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
+}
+
+static void
+trace(const struct rsim *sim, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vtrace(sim, fmt, ap);
+    va_end(ap);
+}
+
+void
+rsim__trace(const struct rsim *sim, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vtrace(sim, fmt, ap);
     va_end(ap);
 }
 
@@ -871,6 +912,12 @@ runnable(const struct rsim *sim, const struct rsim_node *nd)
     return nd->up && !nd->busy && sim->now >= nd->pause_until;
 }
 
+bool
+rsim__runnable(const struct rsim *sim, const struct rsim_node *nd)
+{
+    return runnable(sim, nd);
+}
+
 /* write_batch: raft_ready's batch goes to the written disk (unsynced). */
 static void
 write_batch(struct rsim *sim, struct rsim_node *nd)
@@ -960,6 +1007,38 @@ send_one(struct rsim *sim, unsigned src, const struct raft_msg *m)
                                 .src = src,
                                 .life = sim->nodes[dst].life,
                                 .msg = msg_clone(m)};
+        heap_push(sim, ev);
+    }
+}
+
+void
+rsim__lease_send(struct rsim *sim, unsigned src, unsigned dst,
+                 const struct rsim_lease_msg *m)
+{
+    sim->msgs_sent++;
+    storm_check(sim);
+    trace(sim, "lease %s %u->%u id %llu granted %d commit %llu",
+          m->grant ? "grant" : "request", src, dst,
+          (unsigned long long)m->id, m->granted,
+          (unsigned long long)m->commit);
+    if (dst >= sim->n || sim->cut[src][dst] ||
+        rsim_uniform(sim) < sim->net.loss) {
+        sim->msgs_dropped++;
+        return;
+    }
+    int copies = rsim_uniform(sim) < sim->net.dup ? 2 : 1;
+    for (int c = 0; c < copies; c++) {
+        naos_duration d = urange(sim, sim->net.delay_min, sim->net.delay_max);
+        if (rsim_uniform(sim) < sim->net.reorder)
+            d += urange(sim, 0, sim->net.reorder_max);
+        if (rsim_uniform(sim) < sim->lease_stall)
+            d += urange(sim, 0, sim->lease_stall_max);
+        struct rsim_event ev = {.at = sim->now + (naos_time)d,
+                                .kind = EV_LEASE,
+                                .dst = dst,
+                                .src = src,
+                                .life = sim->nodes[dst].life,
+                                .lm = *m};
         heap_push(sim, ev);
     }
 }
@@ -1127,6 +1206,8 @@ finish_batch(struct rsim *sim, struct rsim_node *nd)
         /* ctx is the highest index committed anywhere when the read was
          * asked: a linearizable read index covers it (S8, thesis §6.4) */
         const struct raft_read_result *res = &rd->reads[i];
+        if (sim->lease && rsim__lease_read_done(sim, nd->idx, res))
+            continue;
         if (!res->ok) {
             sim->reads_failed++;
             continue;
@@ -1189,6 +1270,19 @@ apply_entry(struct rsim *sim, struct rsim_node *nd, const struct raft_entry *e)
         if (v > nd->max_value)
             nd->max_value = v;
     }
+    /* a lease model's move (raft_sim_lease.c): deployment d from node
+     * `from` at its epoch to node `to`; one decided on a placement that
+     * changed since changes nothing (node_root.c's MigrateCommand) */
+    if (e->type == RAFT_ENTRY_COMMAND && e->version == 2 && e->len == 32) {
+        uint64_t mv[4];
+        memcpy(mv, e->data, sizeof(mv));
+        if (mv[0] < RSIM_LEASE_DEPLOYS && nd->place[mv[0]] == mv[1] &&
+            nd->place_epoch[mv[0]] == mv[2] && mv[3] < sim->n) {
+            nd->place[mv[0]] = (uint8_t)mv[3];
+            nd->place_epoch[mv[0]]++;
+            sim->moves_applied++;
+        }
+    }
     /* a CONFIG entry: the configuration the state is at from here (as
      * apply.c stores it with the state) */
     struct raft_conf c;
@@ -1222,6 +1316,12 @@ pump(struct rsim *sim, struct rsim_node *nd)
     heap_push(sim, ev);
 }
 
+
+void
+rsim__pump(struct rsim *sim, struct rsim_node *nd)
+{
+    pump(sim, nd);
+}
 
 /* ---- snapshots -------------------------------------------------------- */
 
@@ -1259,6 +1359,8 @@ rsim_send_snapshot(struct rsim *sim, unsigned i, unsigned peer)
     s->max_value = nd->max_value;
     s->conf = nd->conf;
     s->has_conf = nd->has_conf;
+    memcpy(s->place, nd->place, sizeof(s->place));
+    memcpy(s->place_epoch, nd->place_epoch, sizeof(s->place_epoch));
     memcpy(s->ents, nd->sm, (size_t)a * sizeof(struct rsim_applied));
     sim->snap_sent++;
     storm_check(sim);
@@ -1371,6 +1473,8 @@ finish_install(struct rsim *sim, struct rsim_node *nd)
     nd->max_value = s->max_value;
     nd->conf = s->conf;
     nd->has_conf = s->has_conf;
+    memcpy(nd->place, s->place, sizeof(nd->place));
+    memcpy(nd->place_epoch, s->place_epoch, sizeof(nd->place_epoch));
     trace(sim, "installed %u (%llu, %llu)", nd->idx,
           (unsigned long long)s->index, (unsigned long long)s->snap_term);
     /* the configuration the snapshot's state is at (NULL: it never
@@ -1494,6 +1598,9 @@ rsim_new_spares(unsigned nvoters, unsigned nspares, uint64_t seed,
         nd->idx = i;
         nd->id = sim->ids[i];
         nd->rng = rsim_rand(sim);
+        /* the lease model's deployments start on the founding voters */
+        for (unsigned d = 0; d < RSIM_LEASE_DEPLOYS; d++)
+            nd->place[d] = (uint8_t)(d % nvoters);
         if (!node_start(sim, nd)) {
             rsim_free(sim);
             return NULL;
@@ -1520,6 +1627,7 @@ rsim_free(struct rsim *sim)
         free(sim->heap[i].snap);
     }
     free(sim->heap);
+    rsim__lease_free(sim->lease);
     free(sim->term_leader);
     free(sim->commit_term);
     free(sim->commit_hash);
@@ -1551,6 +1659,8 @@ rsim_crash(struct rsim *sim, unsigned i, bool power_loss)
         disk_copy(&nd->written, &nd->synced);
     else
         disk_copy(&nd->synced, &nd->written);
+    if (sim->lease)
+        rsim__lease_crash(sim, i, power_loss);
     if (!sim->fast_close)
         return;
     for (unsigned j = 0; j < sim->n; j++) {
@@ -1575,7 +1685,8 @@ rsim_restart(struct rsim *sim, unsigned i)
     trace(sim, "restart %u log %zu term %llu vote %llu", i, nd->written.n,
           (unsigned long long)nd->written.hard.term,
           (unsigned long long)nd->written.hard.vote);
-    node_start(sim, nd);
+    if (node_start(sim, nd) && sim->lease)
+        rsim__lease_restart(sim, i);
 }
 
 void
@@ -1720,6 +1831,18 @@ rsim_progress(struct rsim *sim, void *unused)
 
 /* ---- the loop --------------------------------------------------------- */
 
+bool
+rsim__lease_mail_waiting(const struct rsim *sim, unsigned i)
+{
+    for (size_t k = 0; k < sim->nheap; k++) {
+        const struct rsim_event *ev = &sim->heap[k];
+        if (ev->kind == EV_LEASE && ev->dst == i && ev->at <= sim->now &&
+            ev->life == sim->nodes[i].life)
+            return true;
+    }
+    return false;
+}
+
 static void
 handle_event(struct rsim *sim, struct rsim_event *ev)
 {
@@ -1747,6 +1870,11 @@ handle_event(struct rsim *sim, struct rsim_event *ev)
          * or the pause's end. */
         ev->at = nd->busy ? nd->sync_at : nd->pause_until;
         heap_push(sim, *ev);
+        return;
+    }
+    if (ev->kind == EV_LEASE) {
+        if (sim->lease)
+            rsim__lease_recv(sim, ev->dst, ev->src, &ev->lm);
         return;
     }
     if (ev->kind == EV_DELIVER) {
@@ -1795,6 +1923,16 @@ step(struct rsim *sim, naos_time limit)
         client = true;
         tick = -1;
     }
+    bool lease = false;
+    if (sim->lease) {
+        naos_time l = rsim__lease_deadline(sim);
+        if (l < t) {
+            t = l;
+            lease = true;
+            client = false;
+            tick = -1;
+        }
+    }
     if (t > limit)
         return false;
     if (t > sim->now)
@@ -1820,12 +1958,18 @@ step(struct rsim *sim, naos_time limit)
         struct rsim_node *nd = &sim->nodes[tick];
         raft_tick(nd->r, sim->now);
         pump(sim, nd);
+    } else if (lease) {
+        /* the lease model's timer: rsim__lease_after does the work */
     } else {
         struct rsim_event ev = heap_pop(sim);
         handle_event(sim, &ev);
     }
     drive_snapshots(sim);
     check_all(sim);
+    if (sim->lease && !sim->failure[0]) {
+        rsim__lease_after(sim);
+        check_all(sim);
+    }
     return true;
 }
 
@@ -1897,6 +2041,14 @@ pick(struct rsim *sim, bool up)
         if (sim->nodes[i].up == up)
             c[n++] = i;
     return n ? (int)c[rsim_rand(sim) % n] : -1;
+}
+
+static void chaos_fault(struct rsim *sim);
+
+void
+rsim__chaos_fault(struct rsim *sim)
+{
+    chaos_fault(sim);
 }
 
 static void

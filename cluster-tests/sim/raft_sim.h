@@ -119,6 +119,8 @@
 /* L6: more messages than this within 100 ms of simulated time is a storm
  * (two nodes answering each other at once, forever) */
 #define RSIM_STORM_MSGS 5000
+/* The lease model's deployments (raft_sim_lease.c) */
+#define RSIM_LEASE_DEPLOYS 4
 
 struct rsim_net {
     double loss;               /* drop probability per message */
@@ -140,6 +142,7 @@ struct rsim_disk {
 };
 
 struct rsim;
+struct rsim_lease; /* the lease model (raft_sim_lease.c), NULL: off */
 struct rsim_snap; /* a snapshot in flight or being installed (raft_sim.c) */
 
 /* struct rsim_applied: one applied entry, as the state machine keeps it
@@ -172,6 +175,11 @@ struct rsim_node {
      * or a snapshot's); has_conf false: none yet (the founding voters) */
     struct raft_conf conf;
     bool has_conf;
+    /* the lease model's placements, part of the applied state: where
+     * each deployment is placed and how often it moved (a move entry
+     * names the placement it moves from: a stale one changes nothing) */
+    uint8_t place[RSIM_LEASE_DEPLOYS];
+    uint64_t place_epoch[RSIM_LEASE_DEPLOYS];
     struct rsim_snap *installing; /* a snapshot being written (busy) */
     /* as a leader's driver: when the snapshot in flight to each peer
      * left (0: none) and in which term */
@@ -273,6 +281,13 @@ struct rsim {
     uint64_t changes_asked, changes_ok, changes_busy, confs_committed;
     uint64_t removed_stepdowns, votes_nonvoter;
     bool retired[RSIM_MAX_NODES]; /* removal proposed: never re-added */
+    /* leases (raft_sim_lease.c): the model, NULL when off; a lease
+     * message stalls (a connection's backlog) with probability
+     * lease_stall, for up to lease_stall_max more */
+    struct rsim_lease *lease;
+    double lease_stall;
+    naos_duration lease_stall_max;
+    uint64_t moves_applied;    /* placement moves that took effect */
     naos_time storm_from;      /* L6: the current 100 ms window */
     unsigned storm_msgs;       /* ... and the messages sent in it */
     char failure[512];         /* first violation, "" if none */
@@ -388,5 +403,27 @@ struct rsim_figures {
 int rsim_random_run(uint64_t seed, unsigned n, naos_duration chaos_ms,
                     bool lying_fsync, char *why, size_t whylen,
                     struct rsim_figures *figures);
+
+/* ---- leases (raft_sim_lease.c) -------------------------------------------
+ * rsim_lease_run: one seeded chaos run of the lease model on n founding
+ * voters (no membership changes): every node holds a lease through the
+ * leader it knows, with node/root/lease.h's accounting and node_lease.c's
+ * protocol over the simulated network; the leader grants in rounds after
+ * a raft_read_index; RSIM_LEASE_DEPLOYS deployments are placed on nodes
+ * by move entries through the Raft log, and the root on the leader moves
+ * those of a node whose lease ran out for it (lease_leader_expired). The
+ * invariant after every event: no deployment runs on two nodes at once
+ * (each run's [start, end) in global time, pairwise). After the chaos
+ * the network heals, every node restarts, and within quiet_ms every
+ * deployment must run somewhere. Returns 0, 1 on an invariant violation,
+ * 2 on a liveness failure; the reason in why. figures may be NULL. */
+struct rsim_lease_figures {
+    uint64_t requests, rounds, rounds_failed, grants, grants_counted;
+    uint64_t moves_proposed, moves_applied, runs, fences, guardian_kills;
+    uint64_t leader_changes;
+    naos_duration longest_pause;
+};
+int rsim_lease_run(uint64_t seed, unsigned n, naos_duration chaos_ms,
+                   char *why, size_t whylen, struct rsim_lease_figures *fig);
 
 #endif

@@ -1,0 +1,884 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* raft_sim_lease.c: leases and placements on the Raft simulator (issue
+ * 12, "What it must show - Simulator"; raft_sim.h rsim_lease_run). The
+ * simulator hosts Raft cores, not whole nodes: this is a model of
+ * node/node_lease.c's protocol and node/node_root.c's lease moves around
+ * the REAL accounting (node/root/lease.h) and the REAL ReadIndex
+ * (raft_read_index), checked by the invariant
+ *   LEASE no deployment runs on two nodes at overlapping times:
+ *         every run's [start, end) in global simulated time, pairwise
+ *         against the other nodes' runs of the same deployment, when it
+ *         starts (ends only ever move earlier than "open").
+ *
+ * The protocol, as node_lease.c does it:
+ *  - Every node holds a lease (lease_holder_*) on its own clock. When
+ *    lease_holder_due, it asks the leader it knows (raft_leader) with a
+ *    new request id, as a message through the simulated network (cuts,
+ *    loss, duplication, delay, reordering, and a stalled connection now
+ *    and then); the leader asks itself without a message. Without a
+ *    known leader it looks again after 50 ms. Only the answer to its
+ *    latest request from the node it asked counts (lease_holder_granted);
+ *    a grant moves the guardian's deadline (lease_holder_guard_deadline)
+ *    and the commit index the node must have applied before it runs.
+ *  - The leader keeps the requests that arrived and grants them in
+ *    rounds: one raft_read_index begun after they arrived, one round in
+ *    flight; when it confirms, each of its requests is granted
+ *    (lease_leader_grant at the leader's now) and answered with the
+ *    leader's last log index (NOT the read index node_lease.c sends:
+ *    grant_index below); a failed round grants nothing (answered "not
+ *    granted"). A new term of leading starts the table afresh
+ *    (lease_leader_start).
+ *  - A node runs a deployment while its applied state places it there,
+ *    its lease holds with FENCE_AHEAD_MS to spare before the guardian's
+ *    kill, and it applied up to the commit index of its last grant. A
+ *    node that cannot act (paused, syncing, crashed: the guardian is
+ *    another process) keeps what runs until its guardian's deadline
+ *    (power loss ends them at once: the machine went down).
+ *  - Placements are part of the replicated state: a move is a log entry
+ *    (a COMMAND of version 2: deployment, the node it leaves, that
+ *    placement's epoch, the node it goes to) proposed by the root on the
+ *    leader and effective on each node when applied there; one decided
+ *    on a placement that changed since changes nothing (node_root.c's
+ *    MigrateCommand). This is the simplest honest model: a move takes
+ *    effect only once committed, and a new leader decides from its own
+ *    applied state. The root acts, like node_root.c, only while it leads
+ *    and has applied everything committed, its own term's no-op
+ *    included; it moves a deployment off node X once
+ *    lease_leader_expired(X) (never off itself), to a node whose lease
+ *    has not run out for it, one move in flight per deployment.
+ *  - Clocks: each node's runs at its own rate, within +-500 ppm of the
+ *    global clock (so any two within lease.h's 1000 ppm drift bound), and
+ *    from its own origin; a holder counts on its clock, a leader on its.
+ *
+ * Not modelled: the real node's code (node_lease.c, node_root.c, the
+ * guardian, the reconciler), certificates (lease_leader_release),
+ * membership changes (lease runs keep the founding voters), failed
+ * deployments and their escalation (only node-lost moves), and the
+ * boot-clock/monotonic-clock split.
+ *
+ * Planted bugs (built by CMakeLists.txt, each must be caught):
+ *   LEASE_MUTATION_MOVE_EARLY              the root counts a lease as run
+ *       out at last grant + length / 2;
+ *   LEASE_MUTATION_GRANT_WITHOUT_ROUND     the leader grants at once, with
+ *       no ReadIndex round (a deposed leader grants on);
+ *   LEASE_MUTATION_HOLDER_COUNTS_FROM_REPLY  the holder counts its lease
+ *       from when the answer came, not from when it asked;
+ *   LEASE_MUTATION_RUN_BEFORE_APPLIED      a node runs without applying up
+ *       to its grant's commit index (a thawed node runs what moved away
+ *       while it was stopped);
+ *   LEASE_MUTATION_GRANT_READ_INDEX        the grant carries the round's
+ *       read index, as node_lease.c does today, not the leader's last
+ *       index (grant_index: a move proposed but not committed when the
+ *       round began is missed by the node it moves off). */
+#include "cluster-tests/sim/raft_sim_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/base/err.h"
+#include "node/root/lease.h"
+
+/* node_lease.c's */
+#define FENCE_AHEAD_MS 250
+#define NO_LEADER_RETRY_MS 50
+/* each node's clock rate differs from the global one by at most this */
+#define SKEW_PPM 500
+
+struct lrun {
+    unsigned node;
+    naos_time from, to; /* global; to NAOS_TIME_NEVER while it runs */
+};
+
+struct lreq {
+    unsigned node;
+    uint64_t id, round;
+};
+
+struct lnode {
+    int64_t skew_ppm;
+    naos_time origin;
+    /* the holder */
+    struct lease_holder h;
+    unsigned asked_of;     /* the node asked + 1 (0: none) */
+    uint64_t lease_commit; /* apply up to this before running */
+    naos_time guard;       /* the guardian's deadline, own clock (0: none);
+                              it outlives a crash of the node's process */
+    naos_time retry_at;    /* global: no leader known, look again */
+    /* the leader */
+    bool leading;
+    uint64_t lead_term;
+    struct lease_leader ll;
+    struct lreq reqs[RSIM_MAX_NODES];
+    size_t nreqs;
+    uint64_t round;                          /* ctx in flight (0: none) */
+    uint64_t move_index[RSIM_LEASE_DEPLOYS]; /* a move in flight */
+    uint64_t moved_off[RSIM_MAX_NODES]; /* the last move off each node
+                                           proposed in this term */
+    /* runs: 1 + the index in runs[d] of its run (0: none) */
+    size_t open[RSIM_LEASE_DEPLOYS];
+};
+
+struct rsim_lease {
+    struct lease_config cfg;
+    struct lnode nodes[RSIM_MAX_NODES];
+    uint64_t read_seq;
+    /* chaos: the next node that asks while it runs something is paused
+     * this long right after its request left (0: none) */
+    naos_duration pause_asker;
+    struct lrun *runs[RSIM_LEASE_DEPLOYS];
+    size_t nruns[RSIM_LEASE_DEPLOYS], capruns[RSIM_LEASE_DEPLOYS];
+    struct rsim_lease_figures fig;
+};
+
+/* ---- clocks -------------------------------------------------------------- */
+
+/* lclock: node i's clock at global time t (never goes back). */
+static naos_time
+lclock(const struct rsim_lease *l, unsigned i, naos_time t)
+{
+    const struct lnode *x = &l->nodes[i];
+    int64_t adj = (int64_t)t * x->skew_ppm;
+    int64_t q = adj / 1000000;
+    if (adj % 1000000 < 0)
+        q--;
+    return x->origin + t + (naos_time)q;
+}
+
+/* global_of: the first global time at which node i's clock reads lt. */
+static naos_time
+global_of(const struct rsim_lease *l, unsigned i, naos_time lt)
+{
+    if (lt == NAOS_TIME_NEVER)
+        return NAOS_TIME_NEVER;
+    if (lt <= lclock(l, i, 0))
+        return 0;
+    const struct lnode *x = &l->nodes[i];
+    double g = (double)(lt - x->origin) * 1e6 / (1e6 + (double)x->skew_ppm);
+    naos_time t = g > 0 ? (naos_time)g : 0;
+    while (lclock(l, i, t) < lt)
+        t++;
+    while (t > 0 && lclock(l, i, t - 1) >= lt)
+        t--;
+    return t;
+}
+
+static naos_time
+lnow(const struct rsim *sim, unsigned i)
+{
+    return lclock(sim->lease, i, sim->now);
+}
+
+/* ---- the leader's side --------------------------------------------------- */
+
+static bool
+leads(const struct rsim *sim, unsigned i)
+{
+    const struct rsim_node *nd = &sim->nodes[i];
+    return nd->up && raft_role_get(nd->r) == RAFT_LEADER;
+}
+
+static void grant_local(struct rsim *sim, unsigned i, uint64_t id,
+                        uint64_t commit);
+
+static void
+reply(struct rsim *sim, unsigned i, unsigned to, uint64_t id, bool granted,
+      uint64_t commit)
+{
+    if (to == i) {
+        if (granted)
+            grant_local(sim, i, id, commit);
+        return;
+    }
+    struct rsim_lease_msg m = {true, id, granted, commit};
+    rsim__lease_send(sim, i, to, &m);
+}
+
+/* take_request: holder asks leader i for id: it waits for the next round
+ * (a newer request of the same holder replaces its older one). */
+static void
+take_request(struct rsim *sim, unsigned i, unsigned holder, uint64_t id)
+{
+    struct rsim_lease *l = sim->lease;
+    struct lnode *x = &l->nodes[i];
+    if (!leads(sim, i) || !x->leading) {
+        reply(sim, i, holder, id, false, 0);
+        return;
+    }
+#ifdef LEASE_MUTATION_GRANT_WITHOUT_ROUND
+    /* planted: granted at once, on the word of a core that believes it
+     * leads */
+    if (lease_leader_grant(&x->ll, holder + 1, lnow(sim, i)) == NAOS_OK) {
+        l->fig.grants++;
+        reply(sim, i, holder, id, true, raft_commit(sim->nodes[i].r));
+    }
+    return;
+#endif
+    size_t k = 0;
+    while (k < x->nreqs && x->reqs[k].node != holder)
+        k++;
+    if (k == x->nreqs)
+        x->nreqs++;
+    x->reqs[k] = (struct lreq){holder, id, 0};
+}
+
+/* round_start: one ReadIndex for every request that waits, one round in
+ * flight (node i runnable: not inside raft_ready). */
+static void
+round_start(struct rsim *sim, unsigned i)
+{
+    struct rsim_lease *l = sim->lease;
+    struct lnode *x = &l->nodes[i];
+    bool waiting = false;
+    for (size_t k = 0; k < x->nreqs && !waiting; k++)
+        waiting = x->reqs[k].round == 0;
+    if (!waiting || x->round != 0 || !x->leading)
+        return;
+    uint64_t ctx = RSIM_LEASE_CTX | ++l->read_seq;
+    x->round = ctx;
+    for (size_t k = 0; k < x->nreqs; k++)
+        if (x->reqs[k].round == 0)
+            x->reqs[k].round = ctx;
+    l->fig.rounds++;
+    if (raft_read_index(sim->nodes[i].r, ctx, sim->now) != NAOS_OK) {
+        /* the holders ask again */
+        x->nreqs = 0;
+        x->round = 0;
+        l->fig.rounds_failed++;
+        return;
+    }
+    rsim__pump(sim, &sim->nodes[i]);
+}
+
+/* grant_index: what holder must apply before it runs: the round's read
+ * index, and at least the last move off the holder that this leader
+ * proposed (in this term). node_lease.c sends the read index alone
+ * (res->index: the commit index when the round began), and that is
+ * unsafe (found by this simulator, seed 5077 of the sweep; replay it
+ * with the mutation below): a node X is away past its lease; the root
+ * moves X's deployment d to Y (entry k, proposed, not committed yet: it
+ * needs X's acknowledgement, the third node being cut off); X comes back
+ * and is granted with a read index below k; X applies up to it, still
+ * finds d placed on itself and starts it; k commits, Y applies it and
+ * starts d while X has not applied k yet: d runs twice. Moves proposed
+ * by earlier leaders are below the read index (a round confirms only
+ * after this leader's own entry committed); a move of this leader's that
+ * a later leader truncates is replaced by whatever it commits there, so
+ * the holder never waits for ever. (The leader's last index would do
+ * too, but fences every holder briefly at every renewal while proposals
+ * are in flight.) Planted back as LEASE_MUTATION_GRANT_READ_INDEX. */
+static uint64_t
+grant_index(const struct rsim *sim, unsigned i, unsigned holder,
+            const struct raft_read_result *res)
+{
+#ifdef LEASE_MUTATION_GRANT_READ_INDEX
+    (void)sim;
+    (void)i;
+    (void)holder;
+    return res->index;
+#else
+    uint64_t k = sim->lease->nodes[i].moved_off[holder];
+    return k > res->index ? k : res->index;
+#endif
+}
+
+bool
+rsim__lease_read_done(struct rsim *sim, unsigned i,
+                      const struct raft_read_result *res)
+{
+    if (!(res->ctx & RSIM_LEASE_CTX))
+        return false;
+    struct rsim_lease *l = sim->lease;
+    struct lnode *x = &l->nodes[i];
+    if (res->ctx != x->round)
+        return true;
+    x->round = 0;
+    if (!res->ok)
+        l->fig.rounds_failed++;
+    for (size_t k = 0; k < x->nreqs;) {
+        struct lreq q = x->reqs[k];
+        if (q.round != res->ctx) {
+            k++;
+            continue;
+        }
+        x->reqs[k] = x->reqs[--x->nreqs];
+        if (!res->ok) {
+            reply(sim, i, q.node, q.id, false, 0);
+            continue;
+        }
+        if (lease_leader_grant(&x->ll, q.node + 1, lnow(sim, i)) != NAOS_OK)
+            continue;
+        l->fig.grants++;
+        reply(sim, i, q.node, q.id, true, grant_index(sim, i, q.node, res));
+    }
+    return true;
+}
+
+/* expired: node's lease has run out for leader x at its time t. */
+static bool
+expired(const struct lnode *x, unsigned node, naos_time t)
+{
+#ifdef LEASE_MUTATION_MOVE_EARLY
+    /* planted: half the lease, and no drift or margin */
+    naos_time from = x->ll.since;
+    for (size_t k = 0; k < x->ll.n; k++)
+        if (x->ll.g[k].node == node + 1 && x->ll.g[k].granted > from)
+            from = x->ll.g[k].granted;
+    return t >= from + (naos_time)x->ll.cfg.length / 2;
+#else
+    return lease_leader_expired(&x->ll, node + 1, t);
+#endif
+}
+
+/* expiry: when expired() becomes true (leader's clock). */
+static naos_time
+expiry(const struct lnode *x, unsigned node)
+{
+#ifdef LEASE_MUTATION_MOVE_EARLY
+    naos_time from = x->ll.since;
+    for (size_t k = 0; k < x->ll.n; k++)
+        if (x->ll.g[k].node == node + 1 && x->ll.g[k].granted > from)
+            from = x->ll.g[k].granted;
+    return from + (naos_time)x->ll.cfg.length / 2;
+#else
+    return lease_leader_expiry(&x->ll, node + 1);
+#endif
+}
+
+/* root_active: leads, and applied everything committed, an entry of its
+ * own term included (node_root.c: not before it caught up). */
+static bool
+root_active(const struct rsim *sim, unsigned i)
+{
+    const struct rsim_node *nd = &sim->nodes[i];
+    const struct lnode *x = &sim->lease->nodes[i];
+    if (!x->leading || !rsim__runnable(sim, nd))
+        return false;
+    uint64_t c = raft_commit(nd->r);
+    return c > 0 && nd->applied >= c &&
+           raft_term_at(nd->r, c) == raft_term(nd->r);
+}
+
+/* root_step: the root on leader i moves every deployment placed on a node
+ * whose lease ran out for it (node-lost). */
+static void
+root_step(struct rsim *sim, unsigned i)
+{
+    struct rsim_lease *l = sim->lease;
+    struct lnode *x = &l->nodes[i];
+    struct rsim_node *nd = &sim->nodes[i];
+    if (!root_active(sim, i))
+        return;
+    naos_time t = lnow(sim, i);
+    bool proposed = false;
+    for (unsigned d = 0; d < RSIM_LEASE_DEPLOYS; d++) {
+        unsigned on = nd->place[d];
+        if (x->move_index[d] && x->move_index[d] > nd->applied)
+            continue; /* in flight */
+        x->move_index[d] = 0;
+        if (on == i || !expired(x, on, t))
+            continue;
+        unsigned cand[RSIM_MAX_NODES], nc = 0;
+        for (unsigned j = 0; j < sim->n; j++)
+            if (j != on && (j == i || !expired(x, j, t)))
+                cand[nc++] = j;
+        if (nc == 0)
+            continue;
+        uint64_t mv[4] = {d, on, nd->place_epoch[d],
+                          cand[rsim_rand(sim) % nc]};
+        uint64_t idx;
+        if (raft_propose(nd->r, RAFT_ENTRY_COMMAND, 2, mv, sizeof(mv),
+                         sim->now, &idx) != NAOS_OK)
+            continue;
+        rsim__trace(sim, "lease: root %u moves %u from %u to %llu (entry "
+                    "%llu)", i, d, on, (unsigned long long)mv[3],
+                    (unsigned long long)idx);
+        x->move_index[d] = idx;
+        x->moved_off[on] = idx;
+        l->fig.moves_proposed++;
+        proposed = true;
+    }
+    if (proposed)
+        rsim__pump(sim, nd);
+}
+
+/* lead_step: follow node i's leadership (node_lease.c lead_step). */
+static void
+lead_step(struct rsim *sim, unsigned i)
+{
+    struct rsim_lease *l = sim->lease;
+    struct lnode *x = &l->nodes[i];
+    if (!leads(sim, i)) {
+        x->leading = false;
+        x->nreqs = 0;
+        x->round = 0;
+        memset(x->move_index, 0, sizeof(x->move_index));
+        memset(x->moved_off, 0, sizeof(x->moved_off));
+        return;
+    }
+    uint64_t term = raft_term(sim->nodes[i].r);
+    if (!x->leading || x->lead_term != term) {
+        lease_leader_start(&x->ll, &l->cfg, lnow(sim, i));
+        x->leading = true;
+        x->lead_term = term;
+        x->nreqs = 0;
+        x->round = 0;
+        memset(x->move_index, 0, sizeof(x->move_index));
+        memset(x->moved_off, 0, sizeof(x->moved_off));
+        l->fig.leader_changes++;
+    }
+    round_start(sim, i);
+}
+
+/* ---- the holder's side --------------------------------------------------- */
+
+static void
+grant_local(struct rsim *sim, unsigned i, uint64_t id, uint64_t commit)
+{
+    struct rsim_lease *l = sim->lease;
+    struct lnode *x = &l->nodes[i];
+#ifdef LEASE_MUTATION_HOLDER_COUNTS_FROM_REPLY
+    /* planted: the lease counts from now, when the answer came */
+    if (id != 0 && id == x->h.asked_id)
+        x->h.asked_at = lnow(sim, i);
+#endif
+    naos_time asked = x->h.asked_at;
+    if (!lease_holder_granted(&x->h, id))
+        return;
+    rsim__trace(sim, "lease: node %u holds until %llu (asked %llu ms ago)",
+                i, (unsigned long long)x->h.expiry,
+                (unsigned long long)(lnow(sim, i) - asked));
+    l->fig.grants_counted++;
+    if (commit > x->lease_commit)
+        x->lease_commit = commit;
+    naos_time g = lease_holder_guard_deadline(&x->h);
+    if (g > x->guard)
+        x->guard = g;
+}
+
+static void
+holder_step(struct rsim *sim, unsigned i)
+{
+    struct rsim_lease *l = sim->lease;
+    struct lnode *x = &l->nodes[i];
+    naos_time t = lnow(sim, i);
+    if (!lease_holder_due(&x->h, t) || sim->now < x->retry_at)
+        return;
+    /* the answer to the request outstanding may be waiting to be read */
+    if (x->h.asked_id != 0 && rsim__lease_mail_waiting(sim, i))
+        return;
+    uint64_t leader = raft_leader(sim->nodes[i].r).v;
+    if (leader == 0 || leader > sim->n) {
+        x->retry_at = sim->now + NO_LEADER_RETRY_MS;
+        return;
+    }
+    uint64_t id = lease_holder_request(&x->h, t);
+    x->asked_of = (unsigned)leader;
+    l->fig.requests++;
+    if (leader - 1 == i) {
+        take_request(sim, i, i, id);
+    } else {
+        struct rsim_lease_msg m = {false, id, false, 0};
+        rsim__lease_send(sim, i, (unsigned)leader - 1, &m);
+    }
+    bool runs = false;
+    for (unsigned d = 0; d < RSIM_LEASE_DEPLOYS; d++)
+        runs = runs || x->open[d];
+    if (l->pause_asker && runs) {
+        /* stopped with its renewal in flight: the answer waits */
+        rsim__trace(sim, "lease: node %u stops for %lld ms, its request %llu "
+                    "in flight", i, (long long)l->pause_asker,
+                    (unsigned long long)id);
+        rsim_pause(sim, i, l->pause_asker);
+        l->pause_asker = 0;
+    }
+}
+
+void
+rsim__lease_recv(struct rsim *sim, unsigned dst, unsigned src,
+                 const struct rsim_lease_msg *m)
+{
+    struct lnode *x = &sim->lease->nodes[dst];
+    if (!m->grant) {
+        take_request(sim, dst, src, m->id);
+        return;
+    }
+    if (src + 1 != x->asked_of || m->id != x->h.asked_id)
+        return; /* not the answer to the latest request */
+    if (m->granted)
+        grant_local(sim, dst, m->id, m->commit);
+}
+
+/* ---- runs and the invariant ---------------------------------------------- */
+
+/* may_run: node i runs deployment d now (node_lease.c
+ * node__lease_may_run, and its applied placement). */
+static bool
+may_run(const struct rsim *sim, unsigned i, unsigned d)
+{
+    const struct rsim_node *nd = &sim->nodes[i];
+    const struct lnode *x = &sim->lease->nodes[i];
+    naos_time t = lnow(sim, i);
+    if (nd->place[d] != i || !lease_holder_valid(&x->h, t) ||
+        t + FENCE_AHEAD_MS >= lease_holder_guard_deadline(&x->h))
+        return false;
+#ifdef LEASE_MUTATION_RUN_BEFORE_APPLIED
+    return true; /* planted: the grant's commit index is not waited for */
+#else
+    return nd->applied >= x->lease_commit;
+#endif
+}
+
+static void
+run_close(struct rsim *sim, unsigned i, unsigned d, naos_time at)
+{
+    struct rsim_lease *l = sim->lease;
+    struct lnode *x = &l->nodes[i];
+    if (!x->open[d])
+        return;
+    struct lrun *r = &l->runs[d][x->open[d] - 1];
+    r->to = at > r->from ? at : r->from;
+    x->open[d] = 0;
+    rsim__trace(sim, "lease: node %u stops %u (ran %llu..%llu)", i, d,
+                (unsigned long long)r->from, (unsigned long long)r->to);
+}
+
+static void
+run_open(struct rsim *sim, unsigned i, unsigned d)
+{
+    struct rsim_lease *l = sim->lease;
+    for (size_t k = 0; k < l->nruns[d]; k++) {
+        const struct lrun *r = &l->runs[d][k];
+        if (r->node != i && r->to > sim->now) {
+            char to[32];
+            if (r->to == NAOS_TIME_NEVER)
+                snprintf(to, sizeof(to), "now");
+            else
+                snprintf(to, sizeof(to), "%llu", (unsigned long long)r->to);
+            rsim__fail(sim, "LEASE deployment %u runs on node %u from %llu "
+                       "until %s, and node %u starts it at %llu", d, r->node,
+                       (unsigned long long)r->from, to, i,
+                       (unsigned long long)sim->now);
+            return;
+        }
+    }
+    if (l->nruns[d] == l->capruns[d]) {
+        l->capruns[d] = l->capruns[d] ? 2 * l->capruns[d] : 64;
+        l->runs[d] = realloc(l->runs[d], l->capruns[d] * sizeof(struct lrun));
+        if (l->runs[d] == NULL)
+            abort();
+    }
+    l->runs[d][l->nruns[d]++] = (struct lrun){i, sim->now, NAOS_TIME_NEVER};
+    l->nodes[i].open[d] = l->nruns[d];
+    l->fig.runs++;
+    rsim__trace(sim, "lease: node %u runs %u", i, d);
+}
+
+/* runs_step: what ran and stops (the guardian's kill, a fence), then what
+ * starts (checked against every other node's run of it). */
+static void
+runs_step(struct rsim *sim)
+{
+    struct rsim_lease *l = sim->lease;
+    for (unsigned i = 0; i < sim->n; i++) {
+        const struct lnode *x = &l->nodes[i];
+        bool act = rsim__runnable(sim, &sim->nodes[i]);
+        for (unsigned d = 0; d < RSIM_LEASE_DEPLOYS; d++) {
+            if (!x->open[d])
+                continue;
+            naos_time g = global_of(l, i, x->guard);
+            if (sim->now >= g) {
+                run_close(sim, i, d, g); /* its guardian killed it */
+                l->fig.guardian_kills++;
+            } else if (act && !may_run(sim, i, d)) {
+                run_close(sim, i, d, sim->now);
+                l->fig.fences++;
+            }
+        }
+    }
+    for (unsigned i = 0; i < sim->n && !sim->failure[0]; i++) {
+        if (!rsim__runnable(sim, &sim->nodes[i]))
+            continue;
+        for (unsigned d = 0; d < RSIM_LEASE_DEPLOYS && !sim->failure[0]; d++)
+            if (!l->nodes[i].open[d] && may_run(sim, i, d))
+                run_open(sim, i, d);
+    }
+}
+
+void
+rsim__lease_after(struct rsim *sim)
+{
+    for (unsigned i = 0; i < sim->n && !sim->failure[0]; i++) {
+        const struct rsim_node *nd = &sim->nodes[i];
+        /* A node resumed at this instant first reads what waited for it
+         * (the real loop handles its sockets, then steps the lease):
+         * its lease step comes a millisecond later. */
+        if (!rsim__runnable(sim, nd) || sim->now == nd->pause_until)
+            continue;
+        lead_step(sim, i);
+        if (rsim__runnable(sim, &sim->nodes[i]))
+            holder_step(sim, i);
+        if (rsim__runnable(sim, &sim->nodes[i]))
+            round_start(sim, i);
+        root_step(sim, i);
+    }
+    if (!sim->failure[0])
+        runs_step(sim);
+}
+
+static void
+at_least(naos_time *best, naos_time t)
+{
+    if (t < *best)
+        *best = t;
+}
+
+naos_time
+rsim__lease_deadline(struct rsim *sim)
+{
+    struct rsim_lease *l = sim->lease;
+    naos_time best = NAOS_TIME_NEVER;
+    for (unsigned i = 0; i < sim->n; i++) {
+        const struct rsim_node *nd = &sim->nodes[i];
+        const struct lnode *x = &l->nodes[i];
+        for (unsigned d = 0; d < RSIM_LEASE_DEPLOYS; d++)
+            if (x->open[d])
+                at_least(&best, global_of(l, i, x->guard));
+        if (!nd->up || nd->busy)
+            continue; /* its sync event comes first */
+        if (sim->now < nd->pause_until) {
+            at_least(&best, nd->pause_until);
+            continue;
+        }
+        naos_time t = lnow(sim, i);
+        naos_time due = global_of(l, i, lease_holder_next(&x->h, t));
+        at_least(&best, due > x->retry_at ? due : x->retry_at);
+        naos_time gd = lease_holder_guard_deadline(&x->h);
+        if (gd > FENCE_AHEAD_MS)
+            for (unsigned d = 0; d < RSIM_LEASE_DEPLOYS; d++)
+                if (x->open[d])
+                    at_least(&best, global_of(l, i, gd - FENCE_AHEAD_MS));
+        if (!root_active(sim, i))
+            continue;
+        for (unsigned d = 0; d < RSIM_LEASE_DEPLOYS; d++) {
+            unsigned on = nd->place[d];
+            if (on == i || (x->move_index[d] && x->move_index[d] > nd->applied))
+                continue;
+            at_least(&best, global_of(l, i, expiry(x, on)));
+        }
+    }
+    return best <= sim->now ? sim->now + 1 : best;
+}
+
+void
+rsim__lease_crash(struct rsim *sim, unsigned i, bool power_loss)
+{
+    struct rsim_lease *l = sim->lease;
+    struct lnode *x = &l->nodes[i];
+    /* what runs is left to the guardian (a process crash) or ends with
+     * the machine (power loss) */
+    naos_time g = global_of(l, i, x->guard);
+    for (unsigned d = 0; d < RSIM_LEASE_DEPLOYS; d++)
+        run_close(sim, i, d, power_loss || g < sim->now ? sim->now : g);
+    if (power_loss)
+        x->guard = 0;
+    x->leading = false;
+    x->nreqs = 0;
+    x->round = 0;
+    memset(x->move_index, 0, sizeof(x->move_index));
+    memset(x->moved_off, 0, sizeof(x->moved_off));
+}
+
+void
+rsim__lease_restart(struct rsim *sim, unsigned i)
+{
+    struct rsim_lease *l = sim->lease;
+    struct lnode *x = &l->nodes[i];
+    /* node__lease_open: a fresh holder, fenced until its first grant */
+    lease_holder_init(&x->h, &l->cfg);
+    x->asked_of = 0;
+    x->lease_commit = 0;
+    x->retry_at = 0;
+}
+
+void
+rsim__lease_free(struct rsim_lease *l)
+{
+    if (l == NULL)
+        return;
+    for (unsigned d = 0; d < RSIM_LEASE_DEPLOYS; d++)
+        free(l->runs[d]);
+    free(l);
+}
+
+/* ---- the chaos run ------------------------------------------------------- */
+
+/* a node that runs something (else any running node), or -1 */
+static int
+pick_running(struct rsim *sim)
+{
+    unsigned c[RSIM_MAX_NODES], n = 0, all[RSIM_MAX_NODES], na = 0;
+    for (unsigned i = 0; i < sim->n; i++) {
+        if (!sim->nodes[i].up)
+            continue;
+        all[na++] = i;
+        for (unsigned d = 0; d < RSIM_LEASE_DEPLOYS; d++)
+            if (sim->lease->nodes[i].open[d]) {
+                c[n++] = i;
+                break;
+            }
+    }
+    if (n)
+        return (int)c[rsim_rand(sim) % n];
+    return na ? (int)all[rsim_rand(sim) % na] : -1;
+}
+
+/* lease_fault: faults aimed at the lease: a node that runs something, or
+ * the leader, is stopped (a pause up to twice the lease, so leases run out
+ * while it cannot act; or the next such node to ask for a renewal, just
+ * after it asked, so that the answer waits for it), killed, or cut off
+ * alone. */
+static void
+lease_fault(struct rsim *sim)
+{
+    int i = rsim_rand(sim) % 3 == 0 ? rsim_leader(sim) : pick_running(sim);
+    if (i < 0)
+        return;
+    naos_duration p = rsim__urange(sim, 300, 6000);
+    switch (rsim_rand(sim) % 5) {
+    case 0:
+    case 1:
+        if (p > sim->lease->fig.longest_pause)
+            sim->lease->fig.longest_pause = p;
+        rsim_pause(sim, (unsigned)i, p);
+        break;
+    case 4:
+        /* the next node that asks while it runs something stops with
+         * its request in flight */
+        if (p > sim->lease->fig.longest_pause)
+            sim->lease->fig.longest_pause = p;
+        sim->lease->pause_asker = p;
+        break;
+    case 2:
+        rsim_crash(sim, (unsigned)i, rsim_rand(sim) % 4 == 0);
+        break;
+    default: {
+        unsigned s = (unsigned)i;
+        rsim_partition(sim, &s, 1);
+        break;
+    }
+    }
+}
+
+static bool
+all_run(struct rsim *sim, void *unused)
+{
+    (void)unused;
+    for (unsigned d = 0; d < RSIM_LEASE_DEPLOYS; d++) {
+        bool on = false;
+        for (unsigned i = 0; i < sim->n && !on; i++)
+            on = sim->lease->nodes[i].open[d] != 0;
+        if (!on)
+            return false;
+    }
+    return true;
+}
+
+int
+rsim_lease_run(uint64_t seed, unsigned n, naos_duration chaos_ms, char *why,
+               size_t whylen, struct rsim_lease_figures *fig)
+{
+    struct raft_config c;
+    raft_config_default(&c);
+    struct rsim *sim = rsim_new(n, seed, &c);
+    struct rsim_lease *l = calloc(1, sizeof(*l));
+    if (sim == NULL || l == NULL) {
+        free(l);
+        rsim_free(sim);
+        snprintf(why, whylen, "seed=%llu: rsim_new failed",
+                 (unsigned long long)seed);
+        return 1;
+    }
+    sim->lease = l;
+    l->cfg = (struct lease_config)LEASE_CONFIG_DEFAULT;
+    for (unsigned i = 0; i < n; i++) {
+        struct lnode *x = &l->nodes[i];
+        x->skew_ppm = (int64_t)(rsim_rand(sim) % (2 * SKEW_PPM + 1)) -
+                      SKEW_PPM;
+        x->origin = rsim_rand(sim) % 1000000;
+        lease_holder_init(&x->h, &l->cfg);
+    }
+    sim->net.loss = rsim_uniform(sim) * 0.1;
+    sim->net.dup = rsim_uniform(sim) * 0.1;
+    sim->net.delay_min = 1;
+    sim->net.delay_max = rsim__urange(sim, 2, 20);
+    sim->net.reorder = 0.2;
+    sim->net.reorder_max = 50;
+    sim->lease_stall = 0.02;
+    sim->lease_stall_max = 1500;
+    sim->client_min = 10;
+    sim->client_max = 50;
+    sim->client_next = sim->now + 500;
+    int rc = 0;
+    /* the cluster settles and every deployment runs first */
+    naos_time settle = sim->now + 10 * (naos_time)c.election_timeout;
+    if (!rsim_step_until(sim, all_run, NULL, settle) && !sim->failure[0]) {
+        snprintf(why, whylen, "seed=%llu n=%u: not every deployment runs "
+                 "%lld ms after the start", (unsigned long long)seed, n,
+                 (long long)(settle - 1000));
+        rc = 2;
+    }
+    naos_time end = sim->now + (naos_time)chaos_ms;
+    while (rc == 0 && sim->now < end && !sim->failure[0]) {
+        naos_time next = sim->now + (naos_time)rsim__urange(sim, 100, 800);
+        rsim_run_until(sim, next < end ? next : end);
+        if (sim->now >= end || sim->failure[0])
+            break;
+        /* a node that is down comes back half the time (the generic
+         * faults crash more often than they restart) */
+        unsigned down[RSIM_MAX_NODES], nd = 0;
+        for (unsigned i = 0; i < n; i++)
+            if (!sim->nodes[i].up)
+                down[nd++] = i;
+        if (nd && rsim_rand(sim) % 2)
+            rsim_restart(sim, down[rsim_rand(sim) % nd]);
+        else if (rsim_rand(sim) % 2)
+            lease_fault(sim);
+        else
+            rsim__chaos_fault(sim);
+    }
+    if (rc == 0 && !sim->failure[0]) {
+        /* heal, restart every node, and wait: within a quiet period every
+         * deployment runs somewhere again (and never twice meanwhile) */
+        rsim_heal(sim);
+        sim->net.loss = sim->net.dup = 0;
+        sim->lease_stall = 0;
+        l->pause_asker = 0;
+        for (unsigned i = 0; i < n; i++) {
+            sim->nodes[i].pause_until = 0;
+            rsim_restart(sim, i);
+        }
+        naos_time quiet = sim->now + 20 * (naos_time)c.election_timeout +
+                          2 * (naos_time)l->cfg.length;
+        naos_time heal = sim->now;
+        if (!rsim_step_until(sim, all_run, NULL, quiet) && !sim->failure[0]) {
+            snprintf(why, whylen, "seed=%llu n=%u: a deployment runs "
+                     "nowhere %lld ms after healing (leader %d)",
+                     (unsigned long long)seed, n, (long long)(quiet - heal),
+                     rsim_leader(sim));
+            rc = 2;
+        }
+        /* and still, a while later (nothing moves back and forth) */
+        if (rc == 0)
+            rsim_run_until(sim, sim->now + 2 * (naos_time)l->cfg.length);
+    }
+    if (sim->failure[0]) {
+        snprintf(why, whylen, "%s", sim->failure);
+        rc = 1;
+    }
+    if (fig) {
+        *fig = l->fig;
+        fig->moves_applied = sim->moves_applied;
+    }
+    rsim_free(sim);
+    return rc;
+}
