@@ -69,7 +69,14 @@ const char deploy_args_help[] =
     "                       that window (1s to 7 days; default 1h). Replaces\n"
     "                       the project file's migration.window. Both are\n"
     "                       kept with the deployment for the cluster's root\n"
-    "                       supervisor, whose moves are still being built\n"
+    "                       supervisor\n"
+    "  --on-partition keep|stop\n"
+    "                       in a cluster, when its node holds no lease (cut\n"
+    "                       off from the voters' majority, or they lost it):\n"
+    "                       stop it (default: the root supervisor may start\n"
+    "                       it elsewhere, never twice) or keep it running\n"
+    "                       (for an idempotent agent that may run twice).\n"
+    "                       Replaces the project file's on_partition\n"
     "\n"
     "Supervisor options:\n"
     "  --supervisor S       one-for-one (default), one-for-all, rest-for-one\n"
@@ -136,6 +143,7 @@ enum {
     O_REQUIRE,
     O_MAX_MIGRATIONS,
     O_MIGRATION_WINDOW,
+    O_ON_PARTITION,
 };
 
 static const struct option longopts[] = {
@@ -159,6 +167,7 @@ static const struct option longopts[] = {
     {"on", required_argument, NULL, O_ON},
     {"require", required_argument, NULL, O_REQUIRE},
     {"max-migrations", required_argument, NULL, O_MAX_MIGRATIONS},
+    {"on-partition", required_argument, NULL, O_ON_PARTITION},
     {"migration-window", required_argument, NULL, O_MIGRATION_WINDOW},
     CLI_GLOBAL_LONGOPTS,
     {NULL, 0, NULL, 0},
@@ -203,6 +212,8 @@ struct dargs {
     uint32_t max_migrations;
     bool migration_window_given; /* --migration-window */
     naos_duration migration_window;
+    bool on_partition_given; /* --on-partition */
+    bool on_partition_keep;
     char **cmd;
     size_t cmdc;
     const char *file;  /* -f */
@@ -454,6 +465,15 @@ one_opt(struct dargs *a, int opt, const char *arg, char *err, size_t errlen)
         a->migration_window_given = true;
         return NAOS_OK;
     }
+    case O_ON_PARTITION:
+        if (strcmp(arg, "keep") != 0 && strcmp(arg, "stop") != 0) {
+            snprintf(err, errlen, "--on-partition: \"%s\" is neither keep "
+                     "nor stop", arg);
+            return NAOS_EINVAL;
+        }
+        a->on_partition_keep = strcmp(arg, "keep") == 0;
+        a->on_partition_given = true;
+        return NAOS_OK;
     case 'f':
         if (arg[0] == '\0') {
             snprintf(err, errlen, "-f: must not be empty");
@@ -643,7 +663,10 @@ build(const struct dargs *a, const struct spec_node *base, const char *cwd,
     if (base) {
         out->max_migrations = base->max_migrations;
         out->migration_window = base->migration_window;
+        out->on_partition_keep = base->on_partition_keep;
     }
+    if (a->on_partition_given)
+        out->on_partition_keep = a->on_partition_keep;
     if (a->max_migrations_given)
         out->max_migrations = a->max_migrations;
     if (a->migration_window_given)

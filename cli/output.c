@@ -214,6 +214,8 @@ output_status_tree(FILE *f, const Naos__V1__Status *st, bool color)
                 fprintf(f, "  moved %u/%u in %s", d->migrations,
                         d->max_migrations, w);
             }
+            if (d->on_partition_keep)
+                fputs("  on partition: keep", f);
         }
         fputc('\n', f);
         if (d->tree) {

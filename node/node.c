@@ -285,7 +285,7 @@ io_spawn(void *ctx, struct sup_node *w, const struct sup_spawn_info *info,
     if (wr == NULL)
         return ENOMEM;
     NAOS_ASSERT(wr->pid == 0 && wr->log_rd_spawning < 0);
-    if (!node__lease_may_run(n)) {
+    if (!node__lease_may_run(n) && !node__lease_exempt(w)) {
         /* Its lease is running out (the clock read afresh): the fence
          * (node_lease.c) removes the tree this loop iteration. */
         NAOS_WARN("lease", "%s not started: naos-node %s holds no lease",
@@ -389,7 +389,8 @@ run_begins(struct node *n, struct wrun *wr, struct proc_child child,
     /* First: a worker the guardian does not know of would outlive the
      * node's death (and its lease). One it cannot take must not run; its
      * exit is reported the usual way. */
-    int grc = node__guardian_watch(n, wr->pid, wr->pidfd);
+    int grc = node__guardian_watch(n, wr->pid, wr->pidfd,
+                                   node__lease_exempt(wr->w));
     if (grc != NAOS_OK) {
         NAOS_ERROR("proc", "%s: pid %d: the guardian cannot watch it (%s): "
                    "killed, a worker must not run unguarded", wr->w->path,

@@ -197,6 +197,7 @@ one(struct node *n, const struct node_gather *g, struct ctl_reply *rep,
     ds->epoch = epoch;
     /* the root supervisor's moves, as it counts them now */
     node__root_limits(rec, &ds->max_migrations, &ds->migration_window_ms);
+    ds->on_partition_keep = rec->spec && rec->spec->on_partition_keep;
     ds->migrations = root_moves_in_window(rec->migrations_at_ms,
                                           rec->n_migrations_at_ms,
                                           ds->migration_window_ms,

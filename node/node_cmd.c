@@ -980,7 +980,8 @@ failure_is_missing(const char *failure)
 void
 node__propose_failed(struct node *n, const char *name, const char *failure)
 {
-    if (!node__lease_may_run(n)) {
+    struct sup_node *top = sup_find(n->tree, name);
+    if (!node__lease_may_run(n) && !(top && node__lease_exempt(top))) {
         /* its workers were killed for lack of a lease, not by their own
          * doing: where it runs next is the root supervisor's business */
         NAOS_INFO("node", "%s gave up while naos-node %s holds no lease: "

@@ -91,7 +91,8 @@ rewatch_one(void *arg, uint64_t pid, void *val)
     struct wrun *wr = val;
     if (n->guardian == NULL || wr->pid <= 0)
         return;
-    int rc = guardian_watch(n->guardian, wr->pid, wr->pidfd);
+    int rc = guardian_watch_ex(n->guardian, wr->pid, wr->pidfd,
+                               node__lease_exempt(wr->w));
     if (rc == NAOS_OK || rc == NAOS_ECLOSED) /* closed: replaced again */
         return;
     NAOS_ERROR("proc", "%s: pid %d: the new guardian cannot watch it (%s): "
@@ -207,14 +208,14 @@ node__guardian_check(struct node *n)
 }
 
 int
-node__guardian_watch(struct node *n, int pid, int pidfd)
+node__guardian_watch(struct node *n, int pid, int pidfd, bool at_death_only)
 {
     if (n->guardian == NULL)
         return NAOS_ECLOSED; /* could not be replaced: the node stops */
-    int rc = guardian_watch(n->guardian, pid, pidfd);
+    int rc = guardian_watch_ex(n->guardian, pid, pidfd, at_death_only);
     /* Gone: the new one watches the workers in n->pids, and this one. */
     if (rc == NAOS_ECLOSED && replace(n) == NAOS_OK)
-        rc = guardian_watch(n->guardian, pid, pidfd);
+        rc = guardian_watch_ex(n->guardian, pid, pidfd, at_death_only);
     rearm(n);
     return rc;
 }

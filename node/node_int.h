@@ -640,7 +640,8 @@ void node__guardian_check(struct node *n);
  * NAOS_EBUSY (queue full), NAOS_ESYS, NAOS_ENOMEM, NAOS_ECLOSED (the
  * guardian is gone and could not be replaced: the node stops). A lost
  * guardian is replaced here (see node__guardian_extend). */
-int node__guardian_watch(struct node *n, int pid, int pidfd);
+int node__guardian_watch(struct node *n, int pid, int pidfd,
+                         bool at_death_only);
 /* node__guardian_unwatch: worker pid's group is killed and its leader
  * reaped (finish_run). Never fails: a lost unwatch costs the guardian a
  * slot until it finds the group empty. */
@@ -914,6 +915,10 @@ bool node__lease_release(struct node *n);
 /* node__lease_released_all: a releasing leader has nothing placed on it
  * any more (or stopped leading). */
 bool node__lease_released_all(struct node *n);
+/* node__lease_exempt: worker w's deployment runs on without a lease
+ * (`--on-partition keep`): never fenced, its guardian kills it only at
+ * the node's death. */
+bool node__lease_exempt(const struct sup_node *w);
 /* node__lease_expired: on the leader, node's lease has run out for sure
  * (its placements may move); *at: when it runs out (NAOS_TIME_NEVER: not
  * this leader's to tell, or this node). */

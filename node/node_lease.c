@@ -76,6 +76,14 @@ leads(const struct node *n)
 }
 
 bool
+node__lease_exempt(const struct sup_node *w)
+{
+    while (w->parent != NULL)
+        w = w->parent;
+    return w->spec != NULL && w->spec->on_partition_keep;
+}
+
+bool
 node__lease_may_run(const struct node *n)
 {
     if (!n->lease_on)

@@ -205,6 +205,8 @@ node_to_pb(const struct spec_node *n, int depth, Naos__V1__NodeSpec **out)
         m->migration->max = n->max_migrations;
         m->migration->window_ms = n->migration_window;
     }
+    m->on_partition_keep = n->on_partition_keep; /* spec_validate refuses
+                                                    it below the root */
     if (n->nchildren > 0 && n->children != NULL) {
         rc = NAOS_ENOMEM;
         m->children = naos_alloc(n->nchildren * sizeof *m->children);
@@ -431,6 +433,7 @@ node_from_pb(struct conv *c, const Naos__V1__NodeSpec *m, const char *parent,
         if (rc != NAOS_OK)
             return rc;
     }
+    n->on_partition_keep = m->on_partition_keep;
     /* Absent (a record written before migration limits, or a node below
      * the root): the defaults. spec_validate checks the bounds. */
     n->max_migrations = SPEC_MIGRATIONS_DEFAULT;

@@ -213,7 +213,9 @@ deployment_json(const Naos__V1__DeploymentStatus *d, int64_t elapsed)
                   json_integer((json_int_t)d->reported_ms)) ||
          (d->node_state && d->node_state[0] &&
           !obj_set(o, "node_state", jstr(d->node_state))) ||
-         !obj_set(o, "migrations", migrations_json(d))))
+         !obj_set(o, "migrations", migrations_json(d)) ||
+         !obj_set(o, "on_partition",
+                  json_string(d->on_partition_keep ? "keep" : "stop"))))
         goto err;
     json_t *tree = d->tree ? node_json(d->tree, 1, elapsed) : json_null();
     if (!obj_set(o, "tree", tree))

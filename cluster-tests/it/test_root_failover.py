@@ -16,6 +16,8 @@ deployment were ever alive at once.
 - SIGSTOP of a follower past its lease: its guardian kills its agents
   (the node cannot), they run elsewhere; resumed, the node learns they
   moved and runs nothing of them.
+- A deployment with --on-partition keep on a node stopped past its lease
+  runs on (its guardian spares it), and keeps its run after.
 - A leader stopped for less than a lease: a new leader, and nothing
   moves (a leader change alone re-places nothing).
 Every node is reaped by PID and its temp dirs removed."""
@@ -212,6 +214,40 @@ class Failover(FoundersTest):
             self.assertNotEqual(self.where(name), victim.name)
         self.assertTrue(victim.events(kind="fenced"))
         self.check_no_overlap()
+
+    def test_on_partition_keep_runs_on_without_a_lease(self):
+        victim = next(n for n in self.nodes if n is not self.lead)
+        r = self.naos_ready(self.lead, "deploy", "kp", "--on", victim.name,
+                            "--on-partition", "keep", "--", sys.executable,
+                            self.agent, self.hb("kp"))
+        self.assertEqual(r.code, 0, r)
+        wait_until(lambda: self.where("kp") == victim.name, within(20),
+                   interval=0.1, msg="kp runs on %s" % victim.name)
+        d = self.deployments(self.lead)["kp"]
+        self.assertEqual(d["on_partition"], "keep", d)
+        self.assertIn("on partition: keep", self.lead.naos("status").out)
+        wait_until(lambda: os.path.exists(self.hb("kp")), within(10),
+                   msg="kp beats")
+        kp = self.last_run("kp")[0]
+        stops = {n: self.last_run(n)[0] for n, on in self.placed().items()
+                 if on == victim.name}
+        os.kill(victim.proc.pid, signal.SIGSTOP)
+        try:
+            # the others' agents die at the lease; kp's runs on
+            wait_until(lambda: not any(pid_alive(p) for p in stops.values()),
+                       within(15), interval=0.05,
+                       msg="the stopped node's other agents killed")
+            time.sleep(1.0)
+            self.assertTrue(pid_alive(kp))
+            # pinned there, it waits for its node, not moved
+            self.assertEqual(self.deployments(self.lead)["kp"]["node"],
+                             victim.name)
+        finally:
+            os.kill(victim.proc.pid, signal.SIGCONT)
+        wait_until(lambda: victim.events(kind="lease-held"), within(20),
+                   interval=0.1, msg="the resumed node holds a lease again")
+        self.assertTrue(pid_alive(kp))
+        self.assertEqual(self.last_run("kp")[0], kp)
 
     def test_leader_change_alone_moves_nothing(self):
         before = self.placed()

@@ -115,11 +115,6 @@ static int
 placed_here(struct reconcile *r, const char *name, bool *here,
             uint64_t *epoch)
 {
-    if (r->fenced) { /* no lease: nothing may run here */
-        *here = false;
-        *epoch = 0;
-        return NAOS_OK;
-    }
     Naos__V1__PlacementRecord *p = NULL;
     int rc = store_placement_get(r->store, name, &p);
     if (rc == NAOS_ENOTFOUND) {
@@ -288,6 +283,10 @@ reconcile_one(struct reconcile *r, const char *name, bool at_start,
     if (rc == NAOS_OK &&
         (rc = placed_here(r, name, &here, &epoch)) != NAOS_OK)
         store_deploy_free(rec);
+    /* No lease: nothing may run here but what runs on without one. */
+    if (rc == NAOS_OK && r->fenced &&
+        !(rec->spec && rec->spec->on_partition_keep))
+        here = false;
     if (rc != NAOS_OK && rc != NAOS_ENOTFOUND) {
         snprintf(out->err, sizeof out->err, "%s", store_errmsg(r->store));
         return rc;

@@ -210,7 +210,7 @@ size_t reconcile_retry(struct reconcile *r, naos_time now);
 
 /* reconcile_fence fences the node (fenced: it holds no lease on its
  * placements, issue 12) or lifts the fence. While fenced nothing counts
- * as placed here: a whole pass removes every tree (each worker stopped
+ * as placed here (but a deployment whose spec says on_partition_keep): a whole pass removes every tree (each worker stopped
  * as a removal stops it; the node's guardian kills what is left at the
  * lease's end), and applied entries bring nothing in. Lifting it runs a
  * whole pass that brings in what the applied state places here (as at

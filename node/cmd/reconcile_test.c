@@ -978,6 +978,40 @@ test_fence_runs_nothing_until_lifted(void)
     st_rmdir(dir);
 }
 
+/* A deployment that runs on without a lease (on_partition: keep) is
+ * neither removed by the fence nor kept out by it. */
+static void
+test_fence_spares_what_keeps_running(void)
+{
+    char dir[256];
+    struct store *s = open_store(dir, sizeof dir);
+    deploy("stops", SELF);
+    Naos__V1__NodeSpec *keep = ct_spec_pb("keeps");
+    keep->on_partition_keep = true;
+    deploy_spec(keep, SELF);
+    struct sup_tree *t = new_tree();
+    struct reconcile r;
+    reconcile_init(&r, t, s, SELF);
+    NT_EQ_INT(reconcile_fence(&r, true, 500), NAOS_OK);
+    NT_EQ_INT(reconcile_all(&r, 1000), NAOS_OK); /* a start, fenced */
+    NT_TRUE(sup_find(t, "stops") == NULL);
+    NT_EQ_INT(sup_find(t, "keeps")->state, SUP_RUNNING);
+    NT_EQ_INT(reconcile_fence(&r, false, 1500), NAOS_OK);
+    NT_TRUE(sup_find(t, "stops") != NULL);
+    NT_EQ_INT(F.spawns, 2);
+    NT_EQ_INT(reconcile_fence(&r, true, 2000), NAOS_OK); /* lost again */
+    NT_EQ_INT(F.nsig, 1);
+    exit_signalled(t);
+    NT_TRUE(sup_find(t, "stops") == NULL);
+    NT_EQ_INT(sup_find(t, "keeps")->state, SUP_RUNNING);
+    NT_EQ_INT(F.spawns, 2);
+    reconcile_fini(&r);
+    sup_tree_free(t);
+    ct_log_close(&L);
+    store_close(s);
+    st_rmdir(dir);
+}
+
 /* Removed and deployed again with another spec while this node was
  * behind: the installed record is generation 1 again, as the one seen
  * here, but another deployment. The old spec's tree is replaced by the
@@ -1203,6 +1237,7 @@ main(void)
         NT_CASE(test_resync_keeps_owed_actions_consistent),
         NT_CASE(test_resync_starts_held_children),
         NT_CASE(test_fence_runs_nothing_until_lifted),
+        NT_CASE(test_fence_spares_what_keeps_running),
         {0},
     };
     return nt_run(cases);

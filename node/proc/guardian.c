@@ -284,12 +284,20 @@ queue_or_send(struct guardian *g, const struct guardian_msg *m, int fd)
 }
 
 int
-guardian_watch(struct guardian *g, int pgid, int pidfd)
+guardian_watch_ex(struct guardian *g, int pgid, int pidfd,
+                  bool at_death_only)
 {
     if (pgid <= 1 || pidfd < 0)
         return NAOS_EINVAL;
-    struct guardian_msg m = {GUARDIAN_MSG_WATCH, (uint32_t)pgid, 0};
+    struct guardian_msg m = {GUARDIAN_MSG_WATCH, (uint32_t)pgid,
+                             at_death_only ? 1 : 0};
     return queue_or_send(g, &m, pidfd);
+}
+
+int
+guardian_watch(struct guardian *g, int pgid, int pidfd)
+{
+    return guardian_watch_ex(g, pgid, pidfd, false);
 }
 
 int
@@ -451,6 +459,7 @@ guardian_free(struct guardian *g, int *exit_code)
 struct gentry {
     int pgid;
     int pidfd; /* the group leader's, received with the watch */
+    bool at_death_only; /* never killed at the deadline (guardian.h) */
 };
 
 struct gstate {
@@ -504,12 +513,14 @@ kill_group(const struct gstate *s, const struct gentry *en)
 
 #define GUARDIAN_LOG_GROUPS 32 /* groups named one by one per event */
 
+/* kill_all kills every watched group; at the deadline (deadline) not
+ * those watched for the node's death only. */
 static void
-kill_all(const struct gstate *s, const char *why)
+kill_all_of(const struct gstate *s, const char *why, bool deadline)
 {
     size_t killed = 0;
     for (size_t i = 0; i < s->n; i++) {
-        if (!kill_group(s, &s->e[i]))
+        if ((deadline && s->e[i].at_death_only) || !kill_group(s, &s->e[i]))
             continue;
         if (++killed <= GUARDIAN_LOG_GROUPS)
             NAOS_WARN("guardian", "SIGKILL process group %d: %s",
@@ -518,6 +529,12 @@ kill_all(const struct gstate *s, const char *why)
     NAOS_WARN("guardian", "%s: killed %zu of %zu watched process groups%s",
               why, killed, s->n,
               killed > GUARDIAN_LOG_GROUPS ? " (the first ones named)" : "");
+}
+
+static void
+kill_all(const struct gstate *s, const char *why)
+{
+    kill_all_of(s, why, false);
 }
 
 static void
@@ -688,7 +705,7 @@ prune(struct gstate *s)
 /* on_watch registers pgid with its leader's pidfd (taken). Returns 0, or
  * a GUARDIAN_EXIT_* code to kill all and leave with. */
 static int
-on_watch(struct gstate *s, int pgid, int pidfd)
+on_watch(struct gstate *s, int pgid, int pidfd, bool at_death_only)
 {
     /* A pidfd (alive or not) answers signal 0 with 0 or ESRCH. */
     if (sys_pidfd_send_signal(pidfd, 0, 0) != 0 && errno != ESRCH) {
@@ -697,7 +714,7 @@ on_watch(struct gstate *s, int pgid, int pidfd)
         close(pidfd);
         return GUARDIAN_EXIT_PROTOCOL;
     }
-    struct gentry en = {pgid, pidfd};
+    struct gentry en = {pgid, pidfd, at_death_only};
     uintptr_t at = (uintptr_t)idmap_get(&s->idx, (uint64_t)pgid);
     if (at != 0) {
         /* The number came back: the old group is empty (guardian.h). */
@@ -732,7 +749,7 @@ on_watch(struct gstate *s, int pgid, int pidfd)
         s->e[s->n++] = en;
         at = s->n;
     }
-    if (s->expired && kill_group(s, &s->e[at - 1]))
+    if (s->expired && !at_death_only && kill_group(s, &s->e[at - 1]))
         NAOS_WARN("guardian", "SIGKILL process group %d: watched after the "
                   "deadline", pgid);
     return 0;
@@ -818,7 +835,7 @@ read_records(struct gstate *s)
                 rc = GUARDIAN_EXIT_PROTOCOL;
                 break;
             }
-            rc = on_watch(s, (int)m.id, fds[0]);
+            rc = on_watch(s, (int)m.id, fds[0], m.arg == 1);
             break;
         case GUARDIAN_MSG_UNWATCH: {
             uintptr_t at = (uintptr_t)idmap_get(&s->idx, (uint64_t)m.id);
@@ -854,7 +871,7 @@ check_deadline(struct gstate *s)
         NAOS_INFO("guardian", "deadline extended after it had passed: "
                   "armed again");
     } else if (!s->expired && fire <= now) {
-        kill_all(s, "the deadline passed");
+        kill_all_of(s, "the deadline passed", true);
         s->expired = true;
     }
     struct itimerspec its = {{0, 0}, {0, 0}};

@@ -118,7 +118,9 @@ enum guardian_msg_type {
                                  or GUARDIAN_NEVER); replaces the old one,
                                  earlier or later */
     GUARDIAN_MSG_WATCH = 2,   /* id: a pgid; carries the group leader's
-                                 pidfd as SCM_RIGHTS */
+                                 pidfd as SCM_RIGHTS; arg 1: killed only
+                                 at the node's death, never at the
+                                 deadline (guardian_watch_ex) */
     GUARDIAN_MSG_UNWATCH = 3, /* id: a pgid (unknown: ignored) */
     GUARDIAN_MSG_STOP = 4,    /* exit 0 now, without killing */
 };
@@ -224,6 +226,12 @@ int guardian_extend(struct guardian *g, uint64_t deadline);
  * queue is full: the caller must not run this worker), NAOS_ESYS (dup of
  * pidfd) or NAOS_ECLOSED. */
 int guardian_watch(struct guardian *g, int pgid, int pidfd);
+
+/* guardian_watch_ex is guardian_watch; at_death_only: the group is
+ * killed when the node dies, never at the deadline (a deployment that
+ * runs on without a lease: `--on-partition keep`). */
+int guardian_watch_ex(struct guardian *g, int pgid, int pidfd,
+                      bool at_death_only);
 
 /* guardian_unwatch forgets pgid (call after the worker's group is gone
  * and its leader reaped). A lost unwatch costs the guardian one slot

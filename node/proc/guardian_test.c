@@ -478,6 +478,30 @@ test_queue_bound(void)
     tu_kill_and_reap(&c);
 }
 
+/* (n) A group watched for the node's death only (a deployment that runs
+ * on without a lease) outlives the deadline, and dies with the node. */
+static void
+test_death_only_outlives_the_deadline(void)
+{
+    struct guardian *g = start_guardian(GUARDIAN_NEVER, 0);
+    struct proc_child keep = spawn_sleeper(), stop = spawn_sleeper();
+    NT_EQ_INT(guardian_watch_ex(g, keep.pid, keep.pidfd, true), NAOS_OK);
+    NT_EQ_INT(guardian_watch(g, stop.pid, stop.pidfd), NAOS_OK);
+    NT_EQ_INT(guardian_extend(g, guardian_clock_now() + 100), NAOS_OK);
+    wait_killed(&stop, 5000);
+    tu_sleep_ms(100);
+    NT_TRUE(alive(&keep));
+    /* watched after the deadline: still spared */
+    struct proc_child late = spawn_sleeper();
+    NT_EQ_INT(guardian_watch_ex(g, late.pid, late.pidfd, true), NAOS_OK);
+    NT_EQ_INT(guardian_flush(g), NAOS_OK);
+    tu_sleep_ms(100);
+    NT_TRUE(alive(&late));
+    free_guardian(g, GUARDIAN_EXIT_NODE_GONE); /* the node's death */
+    wait_killed(&keep, 5000);
+    wait_killed(&late, 5000);
+}
+
 /* (m) Certificates (issue 12): only a node that is gone is certified
  * dead, after its groups and every process carrying its run's mark (one
  * that left its group, unwatched) are killed; a live node that closes
@@ -543,6 +567,7 @@ main(int argc, char **argv)
         NT_CASE(test_backlog_waits_in_handle),
         NT_CASE(test_queue_bound),
         NT_CASE(test_certifies_only_a_dead_node),
+        NT_CASE(test_death_only_outlives_the_deadline),
         {0},
     };
     return nt_run(cases);

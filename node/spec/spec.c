@@ -728,6 +728,9 @@ validate_node(struct vctx *v, const struct spec_node *n, int depth)
                          "%lldms",
                          (long long)n->migration_window);
     }
+    if (n->on_partition_keep && depth != 1)
+        return vfail(v, "on_partition", "only a deployment (the root) "
+                     "keeps running without its node's lease");
     if (!n->is_supervisor)
         v->workers++;
     if ((unsigned)n->restart > SPEC_TEMPORARY)

@@ -124,6 +124,12 @@ struct spec_node {
      * in SPEC_MIGRATION_WINDOW_DEFAULT; 0 moves: never moved. */
     uint32_t max_migrations;
     naos_duration migration_window;
+    /* root only: when its node holds no lease (cut off from the voter
+     * majority), the deployment keeps running instead of being stopped
+     * (`--on-partition keep`, `on_partition: keep`): for idempotent
+     * agents that may run twice (the root supervisor may start it
+     * elsewhere meanwhile). false: stopped at the lease's end. */
+    bool on_partition_keep;
 };
 
 #define SPEC_MIGRATIONS_DEFAULT 3u

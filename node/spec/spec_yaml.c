@@ -96,6 +96,7 @@ enum ykey {
     K_CONTROL,
     K_PLACEMENT,
     K_MIGRATION,
+    K_ON_PARTITION,
     K__COUNT,
 };
 
@@ -119,6 +120,7 @@ static const char *const key_names[K__COUNT] = {
     [K_CONTROL] = "control",
     [K_PLACEMENT] = "placement",
     [K_MIGRATION] = "migration",
+    [K_ON_PARTITION] = "on_partition",
 };
 
 #define BIT(k) (1u << (k))
@@ -973,7 +975,8 @@ find_key(const char *k, bool top)
     for (int i = 0; i < K__COUNT; i++) {
         if (strcmp(k, key_names[i]) == 0) {
             if ((i == K_NAME && !top) || (i == K_ID && top) ||
-                (i == K_PLACEMENT && !top) || (i == K_MIGRATION && !top))
+                (i == K_PLACEMENT && !top) || (i == K_MIGRATION && !top) ||
+                (i == K_ON_PARTITION && !top))
                 return -1;
             return i;
         }
@@ -1088,6 +1091,15 @@ parse_map(struct yp *yp, struct spec_node *out, int depth)
             break;
         case K_MIGRATION: /* the root's, like placement */
             rv = parse_migration(yp, &s);
+            break;
+        case K_ON_PARTITION: /* the root's, like placement */
+            if ((rv = want_string(yp, name, "keep or stop", &v)) != NAOS_OK)
+                goto err;
+            if (strcmp(v, "keep") == 0 || strcmp(v, "stop") == 0)
+                s.on_partition_keep = strcmp(v, "keep") == 0;
+            else
+                rv = fail(yp, vm[key], name, "unknown value \"%s\" "
+                          "(expected keep or stop)", quote(&q, v));
             break;
         case K_COMMAND:
             rv = parse_command(yp, &w);

@@ -8,6 +8,7 @@
  *   supervisor: {strategy: rest-for-one, max_restarts: 5, window: 300s}
  *   placement: {on: n2, require: {zone: eu}}  # root only; either or both
  *   migration: {max: 3, window: 1h}  # root only; either or both
+ *   on_partition: keep        # root only; stop (default) | keep
  *   children:
  *     - id: fetcher
  *       command: ["python3", "fetch.py"]

@@ -1177,6 +1177,35 @@ test_placement_require(void)
 /* A deployment's migration limits: the root only, {max: N, window: DUR},
  * either key; defaults without it (spec_test: the bounds; spec_pb_test:
  * the protobuf round trip). */
+/* on_partition (issue 12): the root's only, keep or stop. */
+static void
+test_on_partition(void)
+{
+    struct spec_node r;
+    parse_ok("name: x\ncommand: [sleep, '1']\n", &r);
+    NT_FALSE(r.on_partition_keep);
+    spec_node_fini(&r);
+    parse_ok("name: x\non_partition: keep\ncommand: [sleep, '1']\n", &r);
+    NT_TRUE(r.on_partition_keep);
+    NT_FALSE(r.children[0].on_partition_keep);
+    struct spec_node cp;
+    NT_EQ_INT(spec_node_copy(&cp, &r), NAOS_OK);
+    NT_TRUE(cp.on_partition_keep);
+    spec_node_fini(&cp);
+    spec_node_fini(&r);
+    parse_ok("name: x\non_partition: stop\nchildren:\n"
+             "  - {id: a, command: [sleep, '1']}\n", &r);
+    NT_FALSE(r.on_partition_keep);
+    spec_node_fini(&r);
+    parse_bad("name: x\non_partition: maybe\ncommand: [sleep, '1']\n",
+              "t.yaml:2:15: on_partition: unknown value \"maybe\" "
+              "(expected keep or stop)");
+    parse_bad("name: x\nchildren:\n"
+              "  - id: a\n    on_partition: keep\n"
+              "    command: [sleep, '1']\n",
+              "t.yaml:4:5: on_partition: unknown key (expected id,");
+}
+
 static void
 test_migration(void)
 {
@@ -1291,6 +1320,7 @@ main(void)
         NT_CASE(test_placement),
         NT_CASE(test_placement_require),
         NT_CASE(test_migration),
+        NT_CASE(test_on_partition),
         {0},
     };
     return nt_run(cases);
