@@ -285,7 +285,8 @@ io_spawn(void *ctx, struct sup_node *w, const struct sup_spawn_info *info,
     if (wr == NULL)
         return ENOMEM;
     NAOS_ASSERT(wr->pid == 0 && wr->log_rd_spawning < 0);
-    if (!node__lease_may_run(n) && !node__lease_exempt(w)) {
+    if (n->lease_released ||
+        (!node__lease_may_run(n) && !node__lease_exempt(w))) {
         /* Its lease is running out (the clock read afresh): the fence
          * (node_lease.c) removes the tree this loop iteration. */
         NAOS_WARN("lease", "%s not started: naos-node %s holds no lease",
@@ -1769,17 +1770,10 @@ node_run(struct node *n)
         node__stats_observe_loop(n, n->r.last_lag_us +
                                         (naos_clock_now_us() - t0));
         if (n->stopping && !n->leave_pending && sup_is_quiet(n->tree)) {
-            /* A member tells the leader first that nothing of it runs, so
-             * its placements move now rather than at its lease's end; the
-             * certificate gets NODE_RELEASE_WAIT_MS to leave. */
-            if (n->released_at == 0 && node__lease_release(n))
-                n->released_at = now;
-            naos_time wait_until =
-                n->released_at == 0 ? 0
-                : n->lease_leading  ? n->released_at + NODE_RELEASE_LEAD_MS
-                                    : n->released_at + NODE_RELEASE_WAIT_MS;
-            if (now < wait_until &&
-                (!n->lease_leading || !node__lease_released_all(n))) {
+            /* A member hands its placements over first (node_lease.c),
+             * so they move now rather than at its lease's end. */
+            naos_time wait_until = 0;
+            if (!node__lease_exit_ready(n, &wait_until)) {
                 naos_time next = next_deadline(n);
                 reactor_set_deadline(&n->r,
                                      next < wait_until ? next : wait_until);

@@ -265,7 +265,7 @@ compose(struct node *n, struct node_gather *g)
     ci->commit = cmdraft_commit_index(n->log);
     ci->voters = (uint32_t)n->nvoters;
     ci->fenced = n->lease_on && n->rec.fenced;
-    ci->fenced_why = ci->fenced ? n->fence_detail : "";
+    ci->fenced_why = ci->fenced ? ctl_reply_strdup(rep, n->fence_detail) : "";
     st->cluster = ci;
     if (nrec > 0 &&
         (st->deployments = ctl_reply_alloc(rep, nrec * sizeof(void *))) ==

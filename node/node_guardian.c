@@ -116,7 +116,9 @@ replace(struct node *n)
     /* A guardian still running behind a broken channel would read its
      * close as this node's death: kill every worker and certify a live
      * node dead. It goes first (its pidfd: never a recycled pid). */
-    if (syscall(SYS_pidfd_send_signal, guardian_pidfd(old), SIGKILL, NULL,
+    struct pollfd exited = {.fd = guardian_pidfd(old), .events = POLLIN};
+    if (poll(&exited, 1, 0) == 0 &&
+        syscall(SYS_pidfd_send_signal, guardian_pidfd(old), SIGKILL, NULL,
                 0) == 0)
         NAOS_WARN("node", "the guardian (pid %d) lived behind a broken "
                   "channel: killed it", old_pid);

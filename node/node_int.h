@@ -441,8 +441,10 @@ struct node {
     } lease_granted[LEASE_NODES_MAX];
     size_t nlease_granted;
     uint64_t lease_certified; /* certificates taken (a lease ended early) */
-    naos_time released_at;  /* stopping: told the leader nothing runs */
-    bool lease_released;    /* ... and asks for no renewal any more */
+    /* Stopping (node__lease_exit_ready): */
+    int exit_phase;         /* 0, clearing, released, done */
+    naos_time exit_since;   /* the phase began */
+    bool lease_released;    /* handed over: asks for no renewal any more */
     /* The guardian's certify plan (node_certify.c). */
     char key_file[PATH_MAX]; /* the cluster key's absolute path ("": none) */
     naos_time certify_next;
@@ -900,21 +902,23 @@ bool node__lease_read_done(struct node *n, const struct raft_read_result *res);
  * no leases, or its lease holds, read afresh on the clock, and it has
  * applied what the grant said). */
 bool node__lease_may_run(const struct node *n);
-/* node__lease_release: the node is about to exit, every worker stopped
- * and reaped: it sends the leader (another node) a certificate of its
- * own instance, as its guardian would after a crash, so that its
- * placements move at once; a leader has its own root move them. true
- * when under way (a follower gives the certificate NODE_RELEASE_WAIT_MS
- * to leave; a leader waits, at most NODE_RELEASE_LEAD_MS, until nothing
- * is placed on it); false when it holds no lease or knows no leader (its
- * work then moves when its lease runs out). From then on it asks for no
- * renewal. */
-bool node__lease_release(struct node *n);
+/* node__lease_exit_ready: the node stops (every worker stopped and
+ * reaped): true when it may exit now; false: call again by *wake (loop
+ * clock). A member first fences itself (nothing is brought in any more),
+ * kills what still carries its run's mark (helpers that left their
+ * group) until none is left (at most NODE_RELEASE_CLEAR_MS, else no
+ * hand-over: its work moves when its lease runs out), then hands its
+ * placements over: a follower sends the leader a certificate of its own
+ * instance, as its guardian would after a crash, and gives it
+ * NODE_RELEASE_WAIT_MS to leave; a leader has its own root move them and
+ * waits (at most NODE_RELEASE_LEAD_MS) until nothing is placed on it,
+ * then NODE_RELEASE_WAIT_MS for the followers to hear the commit. It
+ * asks for no renewal from then on. A second stop signal skips all
+ * this. */
+bool node__lease_exit_ready(struct node *n, naos_time *wake);
+#define NODE_RELEASE_CLEAR_MS 1000
 #define NODE_RELEASE_WAIT_MS 100
 #define NODE_RELEASE_LEAD_MS 3000
-/* node__lease_released_all: a releasing leader has nothing placed on it
- * any more (or stopped leading). */
-bool node__lease_released_all(struct node *n);
 /* node__lease_exempt: worker w's deployment runs on without a lease
  * (`--on-partition keep`): never fenced, its guardian kills it only at
  * the node's death. */

@@ -46,6 +46,7 @@
 #include "node/base/log.h"
 #include "node/node_int.h"
 #include "node/proc/guardian.h"
+#include "node/proc/orphans.h"
 #include "proto/forward.pb-c.h"
 #include "store/state.h"
 
@@ -88,6 +89,8 @@ node__lease_may_run(const struct node *n)
 {
     if (!n->lease_on)
         return true;
+    if (n->lease_released)
+        return false; /* handed over: it runs nothing any more */
     uint64_t boot = guardian_clock_now(); /* afresh: acts on the lease */
     naos_time guard = lease_holder_guard_deadline(&n->lease);
     /* A fenced node runs again only once it has applied what the grant
@@ -255,6 +258,13 @@ static void
 grant(struct node *n, uint64_t node, uint64_t id, uint64_t instance,
       uint64_t commit)
 {
+    /* Past every entry in this leader's log: a move proposed and not yet
+     * committed (the root's, off this node) must be applied there before
+     * it lifts its fence, or it could start what was moved meanwhile. A
+     * running node is not held by it (node__lease_may_run). */
+    uint64_t last = raft_last_index(cmdraft_core(n->log));
+    if (last > commit)
+        commit = last;
     int rc = lease_leader_grant(&n->lease_lead, node, n->r.now);
     if (rc == NAOS_ETOOBIG) {
         evict_departed(n);
@@ -282,8 +292,7 @@ late_step(struct node *n)
             continue;
         }
         n->lease_late[i] = n->lease_late[--n->nlease_late];
-        grant(n, q.node, q.id, q.instance,
-              q.index > n->proposed ? q.index : n->proposed);
+        grant(n, q.node, q.id, q.instance, q.index);
     }
 }
 
@@ -474,6 +483,7 @@ void
 node__lease_open(struct node *n)
 {
     start_holding(n, false);
+    snprintf(n->fence_detail, sizeof n->fence_detail, "no lease yet");
     reconcile_fence(&n->rec, true, n->r.now); /* before reconcile_all */
 }
 
@@ -512,11 +522,11 @@ node__lease_step(struct node *n)
     fence_step(n);
 }
 
-bool
-node__lease_release(struct node *n)
+/* release: hands the placements over (node__lease_exit_ready). false
+ * when it cannot (no leader known, the certificate not sent). */
+static bool
+release(struct node *n)
 {
-    if (!n->lease_on || n->log == NULL || n->lease_released)
-        return false;
     n->lease_released = true; /* no renewal from now on */
     uint64_t leader = raft_leader(cmdraft_core(n->log)).v;
     if (leader == n->node_id) {
@@ -539,20 +549,84 @@ node__lease_release(struct node *n)
     return true;
 }
 
-bool
-node__lease_released_all(struct node *n)
+/* placed_here_any: something is still placed on this node. */
+static bool
+placed_here_any(struct node *n)
 {
-    if (!leads(n))
-        return true; /* the next leader waits for its lease */
     Naos__V1__PlacementRecord **pl = NULL;
     size_t npl = 0;
     if (store_placement_list(n->store, &pl, &npl) != NAOS_OK)
-        return true;
+        return false;
     bool mine = false;
     for (size_t i = 0; i < npl && !mine; i++)
         mine = pl[i]->node_id == n->node_id;
     store_placement_list_free(pl, npl);
-    return !mine;
+    return mine;
+}
+
+enum { EXIT_START = 0, EXIT_CLEARING, EXIT_RELEASED, EXIT_SETTLING };
+
+/* The exit's steps look again this often. */
+#define EXIT_POLL_MS 20
+
+bool
+node__lease_exit_ready(struct node *n, naos_time *wake)
+{
+    naos_time now = n->r.now;
+    *wake = now + EXIT_POLL_MS;
+    if (!n->lease_on || n->log == NULL || n->stopping > 1)
+        return true; /* nothing to hand over, or told to go at once */
+    switch (n->exit_phase) {
+    case EXIT_START:
+        /* Fenced first: nothing placed here from now on is brought in
+         * (the leader may still place or move work here until it hears
+         * of the hand-over). */
+        n->lease_released = true;
+        n->rec.closing = true;
+        n->rec.fenced = false; /* so that the fence below is a pass */
+        if (reconcile_fence(&n->rec, true, now) != NAOS_OK)
+            NAOS_ERROR("store", "cannot read the deployments to fence "
+                       "them: %s", store_errmsg(n->store));
+        n->exit_phase = EXIT_CLEARING;
+        n->exit_since = now;
+        /* fall through */
+    case EXIT_CLEARING: {
+        if (!sup_is_quiet(n->tree))
+            return false; /* what the fence stopped (keep deployments) */
+        unsigned left = 0;
+        proc_orphans_kill_marked(n->run_env, &left);
+        if (left > 0) {
+            if (now < n->exit_since + NODE_RELEASE_CLEAR_MS)
+                return false;
+            NAOS_WARN("lease", "%u process(es) of naos-node %s's agents "
+                      "still run after %d ms: its deployments move when its "
+                      "lease runs out", left, n->name, NODE_RELEASE_CLEAR_MS);
+            return true;
+        }
+        if (!release(n))
+            return true; /* its lease runs out as it would have */
+        n->exit_phase = EXIT_RELEASED;
+        n->exit_since = now;
+        return false;
+    }
+    case EXIT_RELEASED:
+        if (!n->lease_leading)
+            break; /* the certificate had its moment to leave */
+        if (placed_here_any(n) && leads(n) &&
+            now < n->exit_since + NODE_RELEASE_LEAD_MS)
+            return false;
+        /* then the followers hear the moves' commit */
+        n->exit_phase = EXIT_SETTLING;
+        n->exit_since = now;
+        return false;
+    case EXIT_SETTLING:
+        break;
+    }
+    if (now < n->exit_since + NODE_RELEASE_WAIT_MS) {
+        *wake = n->exit_since + NODE_RELEASE_WAIT_MS;
+        return false;
+    }
+    return true;
 }
 
 naos_time

@@ -264,7 +264,12 @@ class LinearCluster(unittest.TestCase):
         # worth checking: saves acknowledged and loads answered between
         # crashes, loads answered by each node
         edges = [0.0] + [c[0] for c in crashes] + [1e9]
+        # the load ends by its count of operations, maybe just as the last
+        # crash comes: a window it had left within a second is not judged
+        last = max(r["call_ns"] for r in recs) / 1e9
         for lo, hi in zip(edges, edges[1:]):
+            if lo > last - 1.0:
+                continue
             part = [r for r in ok if lo <= r["call_ns"] / 1e9 < hi]
             self.assertTrue(any(r["op"] == "write" for r in part),
                             "no save acknowledged in %.1f..%.1f s: %s" %

@@ -285,7 +285,7 @@ reconcile_one(struct reconcile *r, const char *name, bool at_start,
         store_deploy_free(rec);
     /* No lease: nothing may run here but what runs on without one. */
     if (rc == NAOS_OK && r->fenced &&
-        !(rec->spec && rec->spec->on_partition_keep))
+        (r->closing || !(rec->spec && rec->spec->on_partition_keep)))
         here = false;
     if (rc != NAOS_OK && rc != NAOS_ENOTFOUND) {
         snprintf(out->err, sizeof out->err, "%s", store_errmsg(r->store));

@@ -152,11 +152,14 @@ struct reconcile {
     size_t nseen, cap;
     bool owing; /* some seen entry may owe a restart (reconcile_retry) */
     bool fenced; /* nothing counts as placed here (reconcile_fence) */
+    bool closing; /* ... not even what runs on without a lease: the node
+                     handed its placements over to stop */
     bool restore_owed; /* reconcile_all ran fenced: the first pass after
                           the fence lifts restores (node-restart) ... */
     uint64_t restore_upto; /* ... what was placed up to this index then */
 };
-#define RECONCILE_ZERO {NULL, NULL, 0, NULL, 0, 0, false, false, false, 0}
+#define RECONCILE_ZERO {NULL, NULL, 0, NULL, 0, 0, false, false, false, \
+                        false, 0}
 
 /* reconcile_epoch: the placement epoch of the tree of name this node
  * runs, as last reconciled (0: none, or placed before epochs). */

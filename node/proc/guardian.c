@@ -383,7 +383,26 @@ guardian_start(struct guardian **out, const struct guardian_opts *opts)
                     NULL};
     const char *exe = opts->exe ? opts->exe : "/proc/self/exe";
     pid_t pid;
-    if ((saved = posix_spawn(&pid, exe, &fa, &attr, argv, environ)) != 0)
+    /* The node's environment, but no run's mark: a node started by a
+     * worker of another node's run must not have its guardian killed as
+     * one of that run's processes (and certify inherits this). */
+    size_t nenv = 0;
+    while (environ[nenv] != NULL)
+        nenv++;
+    char **envp = naos_alloc((nenv + 1) * sizeof *envp);
+    if (envp == NULL) {
+        saved = ENOMEM;
+        goto err_after_fa;
+    }
+    size_t ke = 0;
+    for (size_t i = 0; i < nenv; i++)
+        if (strncmp(environ[i], GUARDIAN_RUN_ENV "=",
+                    sizeof GUARDIAN_RUN_ENV) != 0)
+            envp[ke++] = environ[i];
+    envp[ke] = NULL;
+    saved = posix_spawn(&pid, exe, &fa, &attr, argv, envp);
+    naos_free(envp);
+    if (saved != 0)
         goto err_after_fa;
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
@@ -588,7 +607,8 @@ threads_of(const char *pid)
     return k;
 }
 
-/* marked: pid's environment holds the run's mark (as its own entry). */
+/* marked: pid's environment holds the run's mark as one whole entry
+ * (entries are NUL-separated; read in pieces, matched as it streams). */
 static bool
 marked(const struct gstate *s, const char *pid)
 {
@@ -597,28 +617,25 @@ marked(const struct gstate *s, const char *pid)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return false;
-    /* entries are NUL-separated; the mark may straddle two reads */
-    static char buf[65536 + 64];
-    size_t mlen = strlen(s->run_mark), have = 0;
-    bool found = false;
-    for (;;) {
-        ssize_t k = read(fd, buf + have, sizeof buf - 1 - have);
-        if (k <= 0)
-            break;
-        have += (size_t)k;
-        buf[have] = '\0';
-        for (size_t i = 0; i + mlen <= have && !found; i++)
-            found = (i == 0 || buf[i - 1] == '\0') &&
-                    memcmp(buf + i, s->run_mark, mlen) == 0 &&
-                    (i + mlen == have || buf[i + mlen] == '\0');
-        if (found || have < mlen)
-            break;
-        /* keep the tail that may start the mark */
-        memmove(buf, buf + have - mlen, mlen);
-        have = mlen;
+    const char *mark = s->run_mark;
+    size_t mlen = strlen(mark), pos = 0; /* pos: bytes into this entry */
+    bool match = true, found = false;
+    char buf[4096];
+    ssize_t k;
+    while (!found && (k = read(fd, buf, sizeof buf)) > 0) {
+        for (ssize_t i = 0; i < k && !found; i++) {
+            if (buf[i] == '\0') {
+                found = match && pos == mlen;
+                match = true;
+                pos = 0;
+                continue;
+            }
+            match = match && pos < mlen && buf[i] == mark[pos];
+            pos++;
+        }
     }
     close(fd);
-    return found;
+    return found || (match && pos == mlen); /* the last entry, unended */
 }
 
 /* any_left: some process of a watched group, or marked with the run,
@@ -646,9 +663,17 @@ any_left(const struct gstate *s)
             (state == 'Z' && threads_of(de->d_name) <= 1))
             continue;
         bool ours = pgrp > 0 && idmap_get(&s->idx, (uint64_t)pgrp) != NULL;
-        if (!ours && atoi(de->d_name) != self && marked(s, de->d_name)) {
-            ours = true;
-            kill(atoi(de->d_name), SIGKILL);
+        int pid = atoi(de->d_name);
+        if (!ours && pid != self) {
+            /* the pidfd first: the environment read and the kill are then
+             * of one process, whatever became of the number */
+            int fd = sys_pidfd_open(pid);
+            if (fd >= 0 && marked(s, de->d_name)) {
+                ours = true;
+                sys_pidfd_send_signal(fd, SIGKILL, 0);
+            }
+            if (fd >= 0)
+                close(fd);
         }
         left = left || ours;
     }
