@@ -93,11 +93,11 @@ propose_fail_at(struct ct_log *l, const char *name, uint64_t epoch,
     return propose(l, &c);
 }
 
-/* The root's move from placement `from` to node `to` (uncounted: off a
- * node that lacks its program). */
+/* The root's move from placement `from` to node `to`, for reason
+ * (uncounted: off a node that lacks its program, or a lost one). */
 static uint64_t
-propose_migrate(struct ct_log *l, const char *name, uint64_t from,
-                uint64_t to, int64_t at, bool uncounted)
+propose_move(struct ct_log *l, const char *name, uint64_t from, uint64_t to,
+             int64_t at, bool uncounted, const char *reason)
 {
     Naos__V1__Command c;
     cmd_init(&c, 0, 0, at);
@@ -105,11 +105,18 @@ propose_migrate(struct ct_log *l, const char *name, uint64_t from,
     m.name = (char *)name;
     m.from_epoch = from;
     m.to_node = to;
-    m.reason = (char *)"migrated";
+    m.reason = (char *)reason;
     m.uncounted = uncounted;
     c.cmd_case = NAOS__V1__COMMAND__CMD_MIGRATE;
     c.migrate = &m;
     return propose(l, &c);
+}
+
+static uint64_t
+propose_migrate(struct ct_log *l, const char *name, uint64_t from,
+                uint64_t to, int64_t at, bool uncounted)
+{
+    return propose_move(l, name, from, to, at, uncounted, "migrated");
 }
 
 /* The root's move off a node whose lease ran out (always uncounted). */
@@ -117,17 +124,7 @@ static uint64_t
 propose_lost(struct ct_log *l, const char *name, uint64_t from, uint64_t to,
              int64_t at)
 {
-    Naos__V1__Command c;
-    cmd_init(&c, 0, 0, at);
-    Naos__V1__MigrateCommand m = NAOS__V1__MIGRATE_COMMAND__INIT;
-    m.name = (char *)name;
-    m.from_epoch = from;
-    m.to_node = to;
-    m.reason = (char *)"node-lost";
-    m.uncounted = true;
-    c.cmd_case = NAOS__V1__COMMAND__CMD_MIGRATE;
-    c.migrate = &m;
-    return propose(l, &c);
+    return propose_move(l, name, from, to, at, true, "node-lost");
 }
 
 static uint64_t

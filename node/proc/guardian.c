@@ -45,6 +45,7 @@
 #include "node/base/err.h"
 #include "node/base/idmap.h"
 #include "node/base/log.h"
+#include "node/proc/procstat.h"
 
 /* Linux 6.9's pidfd_send_signal scope flag (uapi linux/pidfd.h); Debian
  * 12's headers predate it. */
@@ -568,27 +569,6 @@ forget_at(struct gstate *s, size_t i)
     }
 }
 
-/* pgrp_of reads pid's process group and state from /proc/PID/stat
- * (false: gone or unreadable). */
-static bool
-pgrp_of(const char *pid, int *pgrp, char *state)
-{
-    char path[300], buf[512]; /* a d_name is at most 255 bytes */
-    snprintf(path, sizeof path, "/proc/%s/stat", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    ssize_t k = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (k <= 0)
-        return false;
-    buf[k] = '\0';
-    /* comm may hold spaces and parens: the fields follow the last ')' */
-    const char *p = strrchr(buf, ')');
-    int ppid;
-    return p != NULL && sscanf(p + 1, " %c %d %d", state, &ppid, pgrp) == 3;
-}
-
 /* threads_of: how many tasks pid has (a zombie leader whose other
  * threads still finish a system call is not gone). */
 static size_t
@@ -657,13 +637,13 @@ any_left(const struct gstate *s)
     while ((de = readdir(d)) != NULL) {
         if (de->d_name[0] < '1' || de->d_name[0] > '9')
             continue;
-        int pgrp;
-        char state;
-        if (!pgrp_of(de->d_name, &pgrp, &state) || state == 'X' ||
-            (state == 'Z' && threads_of(de->d_name) <= 1))
-            continue;
-        bool ours = pgrp > 0 && idmap_get(&s->idx, (uint64_t)pgrp) != NULL;
         int pid = atoi(de->d_name);
+        struct proc_stat st;
+        if (!proc_stat_read(pid, &st) || st.state == 'X' ||
+            (st.state == 'Z' && threads_of(de->d_name) <= 1))
+            continue;
+        bool ours = st.pgrp > 0 &&
+                    idmap_get(&s->idx, (uint64_t)st.pgrp) != NULL;
         if (!ours && pid != self) {
             /* the pidfd first: the environment read and the kill are then
              * of one process, whatever became of the number */

@@ -2,39 +2,7 @@
 /* peer.c: see peer.h. */
 #include "node/proc/peer.h"
 
-#include <fcntl.h>
-#include <stdio.h>
-#include <string.h>
-#include <unistd.h>
-
-/* The fields of /proc/PID/stat that tell a process's place. */
-struct stat_ids {
-    int ppid, pgrp, session;
-};
-
-/* Reads pid's parent, group and session. The command name (field 2) is in
- * parentheses and may hold anything, spaces and ')' included: the fields
- * we want follow the LAST ')' (proc(5)). */
-static bool
-read_ids(int pid, struct stat_ids *out)
-{
-    char path[32], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    ssize_t k = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (k <= 0)
-        return false;
-    buf[k] = '\0';
-    const char *end = strrchr(buf, ')');
-    if (end == NULL)
-        return false;
-    char state;
-    return sscanf(end + 1, " %c %d %d %d", &state, &out->ppid, &out->pgrp,
-                  &out->session) == 4;
-}
+#include "node/proc/procstat.h"
 
 #ifdef NAOS_TESTING
 volatile int proc__peer_fail_ancestor_reads;
@@ -50,8 +18,8 @@ walk(int pid, int self, proc_peer_known_cb known, void *ctx,
     for (int depth = 0; depth <= PROC_PEER_MAX_DEPTH; depth++) {
         if (p == self) /* the node itself asking is the node's business */
             return depth == 0 ? PROC_PEER_OTHER : PROC_PEER_ORPHAN;
-        struct stat_ids ids;
-        bool ok = read_ids(p, &ids);
+        struct proc_stat ids;
+        bool ok = proc_stat_read(p, &ids);
 #ifdef NAOS_TESTING
         if (depth > 0 && ok && proc__peer_fail_ancestor_reads > 0) {
             proc__peer_fail_ancestor_reads--;
