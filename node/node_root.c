@@ -27,7 +27,7 @@
  * comes alive may be the place a failed deployment waited for), and
  * never while this node is not the leader or has not caught up. Bounds:
  * NODE_ROOT_MOVES_MAX moves in flight, one per deployment; a scan reads
- * the deployments once. Reactor thread only. */
+ * the deployments and the placements once each. Reactor thread only. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -199,13 +199,23 @@ node__root_step(struct node *n)
                    store_errmsg(n->store));
         return;
     }
+    Naos__V1__PlacementRecord **pl = NULL;
+    size_t npl = 0;
+    if (store_placement_list(n->store, &pl, &npl) != NAOS_OK) {
+        NAOS_ERROR("root", "cannot list placements: %s",
+                   store_errmsg(n->store));
+        store_deploy_list_free(recs, nrec);
+        return;
+    }
+    /* both lists come in name order (the store's keys): one walk */
+    size_t k = 0;
     for (size_t i = 0; i < nrec; i++) {
         const Naos__V1__DeploymentRecord *rec = recs[i];
-        Naos__V1__PlacementRecord *pl = NULL;
-        if (store_placement_get(n->store, rec->name, &pl) != NAOS_OK)
+        while (k < npl && strcmp(pl[k]->name, rec->name) < 0)
+            k++;
+        if (k == npl || strcmp(pl[k]->name, rec->name) != 0)
             continue; /* none: placed before placements existed */
-        uint64_t epoch = pl->epoch, on = pl->node_id;
-        store_placement_free(pl);
+        uint64_t epoch = pl[k]->epoch, on = pl[k]->node_id;
         size_t slot;
         naos_time at;
         if (node__lease_expired(n, on, &at)) {
@@ -245,5 +255,6 @@ node__root_step(struct node *n)
             continue;
         move(n, rec, on, epoch, slot, &o, max);
     }
+    store_placement_list_free(pl, npl);
     store_deploy_list_free(recs, nrec);
 }
