@@ -206,17 +206,26 @@ proc_logfile_write(struct proc_logfile *lf, const void *buf, size_t len)
     if (lf->fd < 0 && (rc = open_current(lf, false)) != NAOS_OK)
         goto err_drop;
     while (len > 0) {
-        if (lf->size > 0 && lf->size + len > lf->max_bytes &&
-            (rc = rotate(lf)) != NAOS_OK)
+        if (lf->size >= lf->max_bytes && (rc = rotate(lf)) != NAOS_OK)
             goto err_drop;
-        /* A file that is already over the limit (max_bytes lowered since it
-         * was written) was rotated above, so size < max_bytes here. */
         size_t room = (size_t)(lf->max_bytes - lf->size);
-        size_t n = len < room ? len : room;
-        if ((rc = write_all(lf, p, n)) != NAOS_OK)
+        if (len <= room) {
+            if ((rc = write_all(lf, p, len)) != NAOS_OK)
+                goto err_drop;
+            return NAOS_OK;
+        }
+        /* It does not fit: the file ends at a line's end, so that the
+         * current file (what `naos logs --tail` reads) starts with a whole
+         * line. Only a line longer than a whole file is split. */
+        const char *nl = memrchr(p, '\n', room);
+        size_t n = nl != NULL ? (size_t)(nl - p) + 1
+                   : lf->size == 0 ? room : 0;
+        if (n > 0 && (rc = write_all(lf, p, n)) != NAOS_OK)
             goto err_drop;
         p += n;
         len -= n;
+        if (len > 0 && (rc = rotate(lf)) != NAOS_OK)
+            goto err_drop;
     }
     return NAOS_OK;
 

@@ -62,7 +62,8 @@ void proc_logfile_release(struct proc_logfile *lf);
 void proc_logfile_close(struct proc_logfile *lf);
 
 /* proc_logfile_write appends len bytes of buf (borrowed), rotating as
- * described above. Returns NAOS_OK, or NAOS_ESYS (errno kept) when a write
+ * described above. A rotation falls at a line's end (the file may stay
+ * below max_bytes); only a line longer than max_bytes is split. Returns NAOS_OK, or NAOS_ESYS (errno kept) when a write
  * or rotation failed: the bytes not written are lost (counted in
  * proc_logfile_dropped) and the next call tries again (reopening the file
  * if a rotation left it closed). Thread: reactor. */

@@ -154,6 +154,36 @@ test_rotation_keep_n(void)
     teardown(&f);
 }
 
+/* A chunk that overflows the file is cut after its last whole line, so
+ * the current file starts with a whole line (what `naos logs --tail`
+ * reads); a partial line at the chunk's end goes to the next file. */
+static void
+test_rotation_at_line_end(void)
+{
+    struct fixture f;
+    setup(&f);
+    struct proc_logfile *lf;
+    NT_EQ_INT(proc_logfile_open(&lf, f.dir, REL, 100, 3), NAOS_OK);
+    char chunk[161]; /* 4 lines of 40 and snprintf's NUL */
+    for (int i = 0; i < 4; i++)
+        snprintf(chunk + i * 40, 41, "line %d %032d\n", i, 0);
+    NT_EQ_INT(proc_logfile_write(lf, chunk, 160), NAOS_OK);
+    /* 2 lines of 40 (80 bytes) fit in 100; the third starts a file */
+    NT_EQ_INT(file_size(f.path, ".1"), 80);
+    NT_EQ_INT(file_size(f.path, ""), 80);
+    /* a chunk with no newline where the file has room for part of it */
+    NT_EQ_INT(proc_logfile_write(lf, "abcdefghijklmnopqrstuvwxyz", 26),
+              NAOS_OK);
+    NT_EQ_INT(file_size(f.path, ".2"), 80);
+    NT_EQ_INT(file_size(f.path, ".1"), 80);
+    NT_EQ_INT(file_size(f.path, ""), 26);
+    char b[128];
+    slurp(f.path, ".1", b, sizeof b);
+    NT_TRUE(memcmp(b, "line 2 ", 7) == 0);
+    proc_logfile_close(lf);
+    teardown(&f);
+}
+
 static void
 test_big_write_split(void)
 {
@@ -535,6 +565,7 @@ main(void)
         NT_CASE(test_open_errors),
         NT_CASE(test_rotation_keep_n),
         NT_CASE(test_big_write_split),
+        NT_CASE(test_rotation_at_line_end),
         NT_CASE(test_keep_zero),
         NT_CASE(test_pump_pipe),
         NT_CASE(test_pump_bounded),
