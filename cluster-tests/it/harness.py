@@ -531,6 +531,16 @@ class Node:
                 problems.append("processes of this test survived the node: "
                                 + ", ".join(desc))
         finally:
+            if et is not None and self.dir:
+                # the test failed: the node's last words go in the test's
+                # output, which is all a CI record keeps
+                try:
+                    sys.stderr.write("harness: %s failed; the end of its "
+                                     "log:\n%s\n" % (self.name,
+                                                     self.read_node_log()
+                                                     [-2500:]))
+                except Exception:  # noqa: BLE001 - the log may be gone
+                    pass
             if os.environ.get("NAOS_IT_KEEP"):
                 sys.stderr.write("kept %s\n" % self.dir)
             elif self.dir:

@@ -295,8 +295,16 @@ class LinearCluster(unittest.TestCase):
                 seen[n.name] = promtext.value(n.metrics(),
                                               "naos_raft_applied_index")
             return len(set(seen.values())) == 1
-        wait_until(same_applied, within(20), interval=0.05,
-                   msg="every node applied the same index")
+        try:
+            wait_until(same_applied, within(20), interval=0.05,
+                       msg="every node applied the same index")
+        except AssertionError as e:
+            raise AssertionError("%s; applied indexes: %r; the end of each "
+                                 "node's log:\n%s" % (e, seen, "\n".join(
+                                     "--- %s\n%s" % (n.name,
+                                                      n.read_node_log()
+                                                      [-2000:])
+                                     for n in self.nodes)))
         def load(n, k, json=False):
             # exit 1 is also "busy, try again" (a read index not confirmed
             # yet right after the last heal): asked again, bounded
