@@ -207,6 +207,8 @@ int cmd_deploy(struct cli *c, int argc, char **argv);
 int cmd_apply(struct cli *c, int argc, char **argv);
 int cmd_status(struct cli *c, int argc, char **argv);
 int cmd_nodes(struct cli *c, int argc, char **argv);
+int cmd_drain(struct cli *c, int argc, char **argv);
+int cmd_undrain(struct cli *c, int argc, char **argv);
 int cmd_stop(struct cli *c, int argc, char **argv);
 int cmd_start(struct cli *c, int argc, char **argv);
 int cmd_restart(struct cli *c, int argc, char **argv);

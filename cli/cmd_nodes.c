@@ -25,8 +25,11 @@ static const char nodes_help[] =
     "health is stale: the last it said, marked \"stale\" with how long ago\n"
     "it died or left. A node started without --listen lists itself. Below\n"
     "the table: this node's dashboard, or why it has none.\n"
+    "A drained member (`naos drain`) says DRAINED and how many deployments\n"
+    "are still placed on it.\n"
     "With --json, print {\"leader\", \"term\", \"nodes\": [...]} (the same\n"
-    "document as GET /api/v1/nodes); each entry has \"labels\"\n"
+    "document as GET /api/v1/nodes); each entry has \"drained\", \"placed\",\n"
+    "\"labels\"\n"
     "({\"KEY\": \"VALUE\"}, {} for none), the local node's has\n"
     "\"dashboard\" (its URL or null) and \"dashboard_off\" (why it has\n"
     "none, or null).\n"
@@ -85,6 +88,7 @@ print_table(const Naos__V1__NodesReply *r)
     printf("%-16s  %-14s  %-26s  %-7s  %-6s  %4s  %8s  %-*s  %s\n", "ID",
            "NAME", "ADDR", "STATE", "ROLE", "INC", "HEARD", lw, "LABELS",
            "HEALTH");
+    size_t drained = 0;
     for (size_t i = 0; i < r->n_nodes; i++) {
         const Naos__V1__Member *m = r->nodes[i];
         char heard[32], health[320], stale[80] = "", trouble[48] = "";
@@ -114,6 +118,12 @@ print_table(const Naos__V1__NodesReply *r)
                      m->health->deployments, m->health->load);
         else
             snprintf(health, sizeof health, "%s-", stale);
+        if (m->drained) {
+            size_t at = strlen(health);
+            snprintf(health + at, sizeof health - at, "; DRAINED, %u "
+                     "placed", m->placed);
+            drained++;
+        }
         printf("%-16s  %-14s  %-26s  %-7s  %-6s  %4llu  %8s  %-*s  %s\n",
                m->id ? m->id : "", m->name ? m->name : "",
                m->addr && m->addr[0] ? m->addr : "-",
@@ -122,6 +132,9 @@ print_table(const Naos__V1__NodesReply *r)
                (unsigned long long)m->incarnation, heard, lw,
                labels_text(m, labels, sizeof labels), health);
     }
+    if (drained)
+        printf("\na drained node takes no deployment (`naos undrain NAME` "
+               "ends it)\n");
     const Naos__V1__Member *me = r->n_nodes ? r->nodes[0] : NULL;
     if (me && me->local && me->dashboard && me->dashboard[0])
         printf("\ndashboard: %s\n", me->dashboard);

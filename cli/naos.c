@@ -37,6 +37,8 @@ static const char main_help[] =
     "  keygen FILE [--force] write a new cluster key file (mode 0600)\n"
     "  nodes                 show the cluster members and their health;\n"
     "                        nodes remove NAME: a dead member out for good\n"
+    "  drain NAME            move every deployment off a node, each stopped\n"
+    "                        there first; it takes none until undrain NAME\n"
     "  ping                  check that naos-node answers\n"
     "  help [COMMAND]        show this help, or a command's\n"
     "\n" CLI_GLOBAL_HELP
@@ -71,6 +73,7 @@ static const struct subcmd subcmds[] = {
     {"rm", cmd_rm},           {"events", cmd_events}, {"logs", cmd_logs},
     {"ping", cmd_ping},       {"checkpoint", cmd_checkpoint},
     {"keygen", cmd_keygen},   {"nodes", cmd_nodes},
+    {"drain", cmd_drain},     {"undrain", cmd_undrain},
     {"snapshot", cmd_snapshot},
     {NULL, NULL},
 };

@@ -1438,6 +1438,8 @@ next_deadline(struct node *n)
     b = b < r ? b : r;
     r = node__root_deadline(n);
     b = b < r ? b : r;
+    r = node__drain_deadline(n);
+    b = b < r ? b : r;
     r = node__lease_deadline(n);
     b = b < r ? b : r;
     r = node__cluster_status_deadline(n);
@@ -1754,6 +1756,7 @@ node_run(struct node *n)
         node__lease_step(n);
         node__certify_plan_step(n);
         node__root_step(n);
+        node__drain_step(n);
         node__cmd_step(n);
         node__forward_tick(n);
         node__relay_tick(n);

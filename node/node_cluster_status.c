@@ -205,6 +205,19 @@ one(struct node *n, const struct node_gather *g, struct ctl_reply *rep,
     return ds;
 }
 
+/* mark_released: a placement its drained node released runs nowhere
+ * until the root places it elsewhere: "moving". */
+static void
+mark_released(Naos__V1__DeploymentStatus *ds,
+              const Naos__V1__PlacementRecord *pl)
+{
+    if (!pl->released)
+        return;
+    ds->released = true;
+    ds->state = "moving";
+    ds->node_state = "";
+}
+
 Naos__V1__DeploymentStatus *
 node__recorded_status(struct node *n, struct ctl_reply *rep, const char *name)
 {
@@ -226,6 +239,8 @@ node__recorded_status(struct node *n, struct ctl_reply *rep, const char *name)
             ds->state = "pending";
             ds->node_state = "";
         }
+        if (ds != NULL)
+            mark_released(ds, pl);
         store_placement_free(pl);
     }
     store_deploy_free(rec);
@@ -283,6 +298,8 @@ compose(struct node *n, struct node_gather *g)
         }
         Naos__V1__DeploymentStatus *ds =
             one(n, g, rep, recs[i], owner, epoch, true);
+        if (ds != NULL && owner != 0)
+            mark_released(ds, pl[k]);
         if (ds != NULL)
             st->deployments[st->n_deployments++] = ds;
     }

@@ -397,18 +397,24 @@ after_apply(struct node *n, const Naos__V1__Command *c,
         /* a cluster event: the root supervisor moved it */
         char where[160];
         bool lost = strcmp(c->migrate->reason, "node-lost") == 0;
+        bool drained = strcmp(c->migrate->reason, "drained") == 0;
         snprintf(where, sizeof where, "to %s (epoch %llu): %s",
                  node__node_name(n, ar->placed_on),
                  (unsigned long long)ar->index,
-                 lost ? "the lease of its node ran out"
-                      : "it gave up on its node");
+                 lost      ? "the lease of its node ran out"
+                 : drained ? "its node is drained and stopped it first"
+                           : "it gave up on its node");
         events_push(&n->events, lost ? "node-lost" : "migrated",
                     cmd_target(c), NULL, 0, NULL, 0, where, c->at_ms,
                     naos_clock_now_us());
     }
+    if (c->cmd_case == NAOS__V1__COMMAND__CMD_DRAIN)
+        node__drain_dirty(n); /* this node's, maybe */
     if (c->cmd_case == NAOS__V1__COMMAND__CMD_FAIL ||
         c->cmd_case == NAOS__V1__COMMAND__CMD_MIGRATE ||
-        c->cmd_case == NAOS__V1__COMMAND__CMD_START)
+        c->cmd_case == NAOS__V1__COMMAND__CMD_START ||
+        c->cmd_case == NAOS__V1__COMMAND__CMD_DRAIN ||
+        c->cmd_case == NAOS__V1__COMMAND__CMD_RELEASE)
         node__root_due(n); /* the root supervisor looks again */
     if (ar->dup_of != 0)
         n->stats.retries_log++;
@@ -584,6 +590,7 @@ node__cmd_snapshot_installed(struct node *n, uint64_t index,
      * redeployments and path commands it skipped): a whole pass that
      * trusts nothing remembered (reconcile_resync). A node still catching
      * up does it once, at the end: reconcile_all is the same pass. */
+    node__drain_dirty(n);
     if (!n->catching_up && reconcile_resync(&n->rec, n->r.now) != NAOS_OK)
         NAOS_ERROR("store", "cannot list deployments: %s",
                    store_errmsg(n->store));
@@ -909,6 +916,7 @@ node__cmd_open_log(struct node *n, const uint64_t *ids, size_t nv,
                   "that answer says the outcome is unknown",
                   n->unknown_reply_at);
     }
+    node__drain_dirty(n); /* whether this node is drained: read once */
     /* Catch up first, then reconcile once on where that ends: a node
      * never acts on intermediate entries. */
     uint64_t from = n->applied;

@@ -14,10 +14,8 @@
 #include "node/base/log.h"
 #include "node/node_int.h"
 
-/* member_named: the member of the configuration named name (its name as
- * membership knows it, or its 16-hex-digit id), or 0. */
-static uint64_t
-member_named(struct node *n, const char *name)
+uint64_t
+node__member_named(struct node *n, const char *name)
 {
     uint64_t ids[NODE_MEMBERS_MAX];
     size_t nm = node__conf_members(n, ids);
@@ -50,7 +48,7 @@ node__nodes_remove(struct node *n, struct ctl_req *creq,
                         "is no member to remove; nothing changed", n->name);
         return;
     }
-    uint64_t id = member_named(n, name);
+    uint64_t id = node__member_named(n, name);
     if (id == 0) {
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__NOT_FOUND,
                         "no member named %s in the cluster's configuration "

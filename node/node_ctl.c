@@ -414,6 +414,20 @@ node__cmd_reply(struct node *n, const Naos__V1__Command *c,
         dep_reply(target, v, ro, rep);
         return;
     }
+    case NAOS__V1__COMMAND__CMD_DRAIN: {
+        const char *who = node__node_name(n, c->drain->node_id);
+        if (c->drain->drain)
+            ctl_reply_message(rep, "draining %s (entry %llu): it takes no "
+                              "new deployment; each of its deployments "
+                              "stops there, then starts on another node; "
+                              "`naos undrain %s` ends it", who,
+                              (unsigned long long)ar->index, who);
+        else
+            ctl_reply_message(rep, "%s is no longer drained (entry %llu): "
+                              "it takes deployments again", who,
+                              (unsigned long long)ar->index);
+        return;
+    }
     case NAOS__V1__COMMAND__CMD_CHECKPOINT_SAVE: {
         const Naos__V1__CheckpointSaveCommand *s = c->checkpoint_save;
         if (ar->status == NAOS_ENOTFOUND) {
@@ -902,6 +916,14 @@ dispatch(struct node *n, struct ctl_req *creq, const struct caller *asker,
         }
         node__nodes_remove(n, creq, req->nodes_remove, rep);
         break;
+    case NAOS__V1__REQUEST__REQ_DRAIN:
+        if (who->run != NULL) { /* an agent moves no one's work */
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__DENIED,
+                            "an agent may not drain or undrain a node");
+            break;
+        }
+        node__drain_request(n, creq, req->drain, rep);
+        break;
     case NAOS__V1__REQUEST__REQ_PING:
         /* A second node on one machine lost the default dashboard port:
          * say so where the user first looks. */
@@ -960,6 +982,8 @@ verb_of(const Naos__V1__Request *req)
     case NAOS__V1__REQUEST__REQ_CHECKPOINT_LOAD: return "checkpoint load";
     case NAOS__V1__REQUEST__REQ_NODES: return "nodes";
     case NAOS__V1__REQUEST__REQ_NODES_REMOVE: return "nodes remove";
+    case NAOS__V1__REQUEST__REQ_DRAIN:
+        return req->drain && req->drain->undrain ? "undrain" : "drain";
     case NAOS__V1__REQUEST__REQ_LEAVE: return "leave";
     case NAOS__V1__REQUEST__REQ_PING: return "ping";
     case NAOS__V1__REQUEST__REQ_SNAPSHOT: return "snapshot save";

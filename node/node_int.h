@@ -232,6 +232,8 @@ struct node_report {
 
 /* Moves the root supervisor has in flight at once (node_root.c). */
 #define NODE_ROOT_MOVES_MAX 16
+/* Releases a drained node remembers having proposed (node_drain.c). */
+#define NODE_RELEASES_MAX 16
 
 /* Deploys a leader keeps count of between its pick and their apply. */
 #define NODE_PICKS_MAX 64
@@ -410,6 +412,15 @@ struct node {
     uint64_t root_moved;    /* moves proposed (naos_root_moves_total) */
     uint64_t root_lost;     /* ... of them off a lost node */
     naos_time root_wait_logged; /* a move waiting for a lost node, logged */
+    /* Drain (node_drain.c). */
+    bool drain_dirty;       /* the drain record is to be read again */
+    bool drain_self;        /* this node is drained */
+    naos_time drain_next;   /* look at the placements again */
+    struct node_release {   /* releases proposed, for DRAIN_RETRY_MS */
+        char name[SPEC_MAX_ID_LEN + 1];
+        uint64_t epoch;     /* 0: a free entry */
+        naos_time at;
+    } releases[NODE_RELEASES_MAX];
     /* Leases (node_lease.c). The holder's side, on CLOCK_BOOTTIME: */
     bool lease_on;          /* this node holds a lease on its placements */
     uint64_t lease_instance; /* this run of naos-node (random, non-zero) */
@@ -875,6 +886,24 @@ void node__root_step(struct node *n);
 naos_time node__root_deadline(const struct node *n);
 /* node__root_due: something it acts on was applied: look now. */
 void node__root_due(struct node *n);
+/* node__drain_step (each loop iteration): a drained node releases each
+ * placement whose tree is gone (node_drain.c). node__drain_dirty: a
+ * drain command or a snapshot was applied, or the node starts: read the
+ * drain record again. */
+void node__drain_step(struct node *n);
+naos_time node__drain_deadline(const struct node *n);
+void node__drain_dirty(struct node *n);
+/* node__drain_request answers `naos drain|undrain NAME` (an operator's):
+ * proposed as a DrainCommand, answered once applied. */
+void node__drain_request(struct node *n, struct ctl_req *creq,
+                         const Naos__V1__DrainRequest *req,
+                         struct ctl_reply *rep);
+/* node__drain_annotate sets each member's drained mark and count of
+ * placements in nr, from the applied state. */
+void node__drain_annotate(struct node *n, Naos__V1__NodesReply *nr);
+/* node__member_named: the member of the configuration named name (its
+ * name as membership knows it, or its 16-hex-digit id), or 0. */
+uint64_t node__member_named(struct node *n, const char *name);
 /* node__root_limits: rec's migration limits as recorded (absent: the
  * defaults, for records written before they existed). */
 void node__root_limits(const Naos__V1__DeploymentRecord *rec, uint32_t *max,

@@ -894,6 +894,7 @@ node__members_reply(struct node *n, struct ctl_reply *rep)
     }
     dashboard_pb(n, rep, nr->nodes[0]);
     roles_pb(n, rep, nr);
+    node__drain_annotate(n, nr);
     rep->msg.rep_case = NAOS__V1__REPLY__REP_NODES;
     rep->msg.nodes = nr;
 }

@@ -64,6 +64,18 @@ node__place_other(struct node *n, const char *on,
         for (size_t k = 0; k < nexclude; k++)
             if (c[i].id == exclude[k])
                 c[i].alive = false; /* it gave up there: somewhere else */
+    Naos__V1__DrainRecord **dr = NULL;
+    size_t ndr = 0;
+    if (store_drain_list(n->store, &dr, &ndr) != NAOS_OK) {
+        snprintf(err, errlen, "cannot read the drained nodes: %s",
+                 store_errmsg(n->store));
+        return NAOS_ESTORE;
+    }
+    for (size_t k = 0; k < ndr; k++)
+        for (size_t i = 0; i < nc; i++)
+            if (dr[k]->node_id == c[i].id)
+                c[i].drained = true; /* `naos drain`: takes nothing new */
+    store_drain_list_free(dr, ndr);
     Naos__V1__PlacementRecord **pl = NULL;
     size_t npl = 0;
     if (store_placement_list(n->store, &pl, &npl) != NAOS_OK) {

@@ -95,6 +95,8 @@ on_propose(struct node *n, const struct wire_msg *m, const Naos__V1__Propose *p)
     } else if (c->cmd_case != NAOS__V1__COMMAND__CMD_CHECKPOINT_SAVE &&
                c->cmd_case != NAOS__V1__COMMAND__CMD_FAIL &&
                c->cmd_case != NAOS__V1__COMMAND__CMD_REMOVE &&
+               c->cmd_case != NAOS__V1__COMMAND__CMD_DRAIN &&
+               c->cmd_case != NAOS__V1__COMMAND__CMD_RELEASE &&
                !cmd_is_path(c)) {
         /* what a follower may propose on its own (a path command: its
          * door checked the path against the tree it runs); the operator's
@@ -103,6 +105,14 @@ on_propose(struct node *n, const struct wire_msg *m, const Naos__V1__Propose *p)
         snprintf(err, sizeof err, "the leader %s takes no relayed %s: "
                  "run it on the leader (nothing changed)", n->name,
                  cmd_type_name(c));
+    } else if (c->cmd_case == NAOS__V1__COMMAND__CMD_RELEASE &&
+               c->release->node_id != m->sender) {
+        /* a node releases only what is placed on itself */
+        r.code = NAOS__V1__ERROR_CODE__DENIED;
+        snprintf(err, sizeof err, "%s may release only its own placements, "
+                 "not one on %s (nothing changed)",
+                 node__node_name(n, m->sender),
+                 node__node_name(n, c->release->node_id));
     } else {
         uint64_t index = 0;
         rc = cmdraft_propose(n->log, p->command.data, p->command.len,

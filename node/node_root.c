@@ -12,6 +12,11 @@
  * its workers told NAOS_RESTART_REASON=migrated, and `naos checkpoint
  * load` gives them the last checkpoint (checkpoints are replicated).
  *
+ * A placement its drained node released (node_drain.c: its tree there
+ * is gone) is moved the same way with reason "drained", uncounted; it
+ * may go back to that node once undrained, and waits (logged) while no
+ * node takes it.
+ *
  * A deployment placed on a node whose lease has run out for this leader
  * (node_lease.c: last grant + L(1 + drift) + margin, or this leader's
  * start when it granted none) is moved the same way with reason
@@ -115,19 +120,28 @@ lacked(const Naos__V1__DeploymentRecord *rec, uint64_t node)
     return false;
 }
 
+/* Why a move that is not an escalation's goes (o NULL in move). */
+enum root_why { ROOT_WHY_LOST, ROOT_WHY_DRAINED };
+
 /* move: pick a node other than the one it leaves (and than those that
  * lack its program) and propose the move: it gave up on `from`, or
- * (o NULL) the lease of `from` ran out. Returns true when proposed. */
+ * (o NULL) the lease of `from` ran out or `from` released it for a drain
+ * (why). A released placement may go back to `from` once it is no
+ * longer drained (node__place_other never picks a drained node). Returns
+ * true when proposed. */
 static bool
 move(struct node *n, const Naos__V1__DeploymentRecord *rec, uint64_t from,
-     uint64_t epoch, size_t slot, const struct root_decision *o, uint32_t max)
+     uint64_t epoch, size_t slot, const struct root_decision *o, uint32_t max,
+     enum root_why why)
 {
     struct spec_node spec = {0};
     char err[512] = "";
     uint64_t to = 0;
     uint64_t exclude[1 + APPLY_MISSING_ON_MAX];
     size_t nex = 0;
-    exclude[nex++] = from;
+    bool drained = o == NULL && why == ROOT_WHY_DRAINED;
+    if (!drained)
+        exclude[nex++] = from;
     for (size_t i = 0; i < rec->n_missing_on && nex < 1 + APPLY_MISSING_ON_MAX;
          i++)
         exclude[nex++] = rec->missing_on[i];
@@ -143,9 +157,10 @@ move(struct node *n, const Naos__V1__DeploymentRecord *rec, uint64_t from,
                        rec->name, err);
         else if (n->r.now >= n->root_wait_logged + ROOT_WAIT_LOG_MS &&
                  (n->root_wait_logged = n->r.now, true))
-            NAOS_WARN("root", "%s waits for %s, whose lease ran out: no other "
-                      "node takes it: %s", rec->name,
-                      node__node_name(n, from), err);
+            NAOS_WARN("root", "%s waits for %s, %s: no other node takes it: "
+                      "%s", rec->name, node__node_name(n, from),
+                      drained ? "which drained it" : "whose lease ran out",
+                      err);
         return false;
     }
     Naos__V1__Command c;
@@ -154,7 +169,7 @@ move(struct node *n, const Naos__V1__DeploymentRecord *rec, uint64_t from,
     m.name = rec->name;
     m.from_epoch = epoch;
     m.to_node = to;
-    m.reason = o ? "migrated" : "node-lost";
+    m.reason = o ? "migrated" : drained ? "drained" : "node-lost";
     m.uncounted = o ? o->uncounted : true;
     c.cmd_case = NAOS__V1__COMMAND__CMD_MIGRATE;
     c.migrate = &m;
@@ -164,7 +179,13 @@ move(struct node *n, const Naos__V1__DeploymentRecord *rec, uint64_t from,
              rec->name);
     n->root_moves[slot].index = n->proposed;
     n->root_moved++;
-    if (o == NULL) {
+    if (drained) {
+        NAOS_INFO("root", "moving %s from %s to %s (entry %" PRIu64 "): %s "
+                  "is drained and stopped it there (a move that does not "
+                  "count)", rec->name, node__node_name(n, from),
+                  node__node_name(n, to), n->proposed,
+                  node__node_name(n, from));
+    } else if (o == NULL) {
         n->root_lost++;
         NAOS_INFO("root", "moving %s from %s to %s (entry %" PRIu64 "): the "
                   "lease of %s ran out, so none of its processes runs (a "
@@ -218,10 +239,16 @@ node__root_step(struct node *n)
         uint64_t epoch = pl[k]->epoch, on = pl[k]->node_id;
         size_t slot;
         naos_time at;
+        if (pl[k]->released) {
+            /* Its drained node stopped it: nothing of it runs anywhere. */
+            if (!in_flight(n, rec->name, &slot) && slot < NODE_ROOT_MOVES_MAX)
+                move(n, rec, on, epoch, slot, NULL, 0, ROOT_WHY_DRAINED);
+            continue;
+        }
         if (node__lease_expired(n, on, &at)) {
             /* Its node's lease ran out: nothing of it runs there. */
             if (!in_flight(n, rec->name, &slot) && slot < NODE_ROOT_MOVES_MAX)
-                move(n, rec, on, epoch, slot, NULL, 0);
+                move(n, rec, on, epoch, slot, NULL, 0, ROOT_WHY_LOST);
             continue;
         }
         if (at < n->root_next)
@@ -253,7 +280,7 @@ node__root_step(struct node *n)
         if (o.verdict != ROOT_MOVE || in_flight(n, rec->name, &slot) ||
             slot == NODE_ROOT_MOVES_MAX)
             continue;
-        move(n, rec, on, epoch, slot, &o, max);
+        move(n, rec, on, epoch, slot, &o, max, ROOT_WHY_LOST);
     }
     store_placement_list_free(pl, npl);
     store_deploy_list_free(recs, nrec);

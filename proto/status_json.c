@@ -215,7 +215,8 @@ deployment_json(const Naos__V1__DeploymentStatus *d, int64_t elapsed)
           !obj_set(o, "node_state", jstr(d->node_state))) ||
          !obj_set(o, "migrations", migrations_json(d)) ||
          !obj_set(o, "on_partition",
-                  json_string(d->on_partition_keep ? "keep" : "stop"))))
+                  json_string(d->on_partition_keep ? "keep" : "stop")) ||
+         !obj_set(o, "released", json_boolean(d->released))))
         goto err;
     json_t *tree = d->tree ? node_json(d->tree, 1, elapsed) : json_null();
     if (!obj_set(o, "tree", tree))
@@ -364,6 +365,8 @@ member_json(const Naos__V1__Member *m)
                      : json_integer((json_int_t)m->last_heard_ms)) ||
         !obj_set(o, "local", json_boolean(m->local)) ||
         !obj_set(o, "role", str_or_null(m->role)) ||
+        !obj_set(o, "drained", json_boolean(m->drained)) ||
+        !obj_set(o, "placed", json_integer((json_int_t)m->placed)) ||
         !obj_set(o, "health", health) ||
         !obj_set(o, "stale", json_boolean(m->stale)) ||
         !obj_set(o, "stale_ms", m->stale && m->stale_ms >= 0

@@ -43,6 +43,8 @@ static const struct snap_table {
     {5, STORE_CLIENT_AGE, "client_age", NULL}, /* 8-byte ids, not protobuf */
     /* the Raft configuration the state is at (store/conf.h) */
     {6, STORE_CLUSTER, "cluster", &naos__v1__cluster_conf_record__descriptor},
+    /* the drained nodes (`naos drain`) */
+    {7, STORE_DRAINS, "drains", &naos__v1__drain_record__descriptor},
 };
 #define NTABLES (sizeof snap_tables / sizeof snap_tables[0])
 _Static_assert(NTABLES <= SNAP_TABLES_MAX, "raise SNAP_TABLES_MAX");

@@ -515,6 +515,62 @@ store_node_list_free(Naos__V1__NodeRecord **recs, size_t n)
     free_vec((ProtobufCMessage **)recs, n);
 }
 
+/* ---- drained nodes ----------------------------------------------------- */
+
+int
+store_drain_put_txn(struct store_txn *t, const Naos__V1__DrainRecord *rec)
+{
+    if (rec == NULL || rec->node_id == 0)
+        return store_txn_fail(t, NAOS_EINVAL, "store: drain of node id 0");
+    struct key k = id_key(rec->node_id);
+    return store_pb_put(t, STORE_DRAINS, k.buf, 8, &rec->base, 0);
+}
+
+int
+store_drain_del_txn(struct store_txn *t, uint64_t node_id)
+{
+    struct key k = id_key(node_id);
+    return store_txn_del(t, STORE_DRAINS, k.buf, 8);
+}
+
+int
+store_drain_get(struct store *s, uint64_t node_id,
+                Naos__V1__DrainRecord **out)
+{
+    return get_rec(s, STORE_DRAINS, id_key(node_id),
+                   &naos__v1__drain_record__descriptor,
+                   (ProtobufCMessage **)out);
+}
+
+int
+store_drain_get_txn(struct store_txn *t, uint64_t node_id,
+                    Naos__V1__DrainRecord **out)
+{
+    struct key k = id_key(node_id);
+    return store_pb_get(t, STORE_DRAINS, k.buf, 8,
+                        &naos__v1__drain_record__descriptor,
+                        (ProtobufCMessage **)out);
+}
+
+int
+store_drain_list(struct store *s, Naos__V1__DrainRecord ***out, size_t *n)
+{
+    return list_rec(s, STORE_DRAINS, &naos__v1__drain_record__descriptor,
+                    false, (ProtobufCMessage ***)out, n);
+}
+
+void
+store_drain_free(Naos__V1__DrainRecord *rec)
+{
+    store_pb_free((ProtobufCMessage *)rec);
+}
+
+void
+store_drain_list_free(Naos__V1__DrainRecord **recs, size_t n)
+{
+    free_vec((ProtobufCMessage **)recs, n);
+}
+
 /* ---- checkpoints ------------------------------------------------------- */
 
 static int

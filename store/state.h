@@ -89,6 +89,21 @@ int store_node_list(struct store *s, Naos__V1__NodeRecord ***out, size_t *n);
 void store_node_free(Naos__V1__NodeRecord *rec);
 void store_node_list_free(Naos__V1__NodeRecord **recs, size_t n);
 
+/* ---- drained nodes (replicated: written by apply only) ---- */
+
+int store_drain_put_txn(struct store_txn *t, const Naos__V1__DrainRecord *rec);
+int store_drain_del_txn(struct store_txn *t, uint64_t node_id);
+/* store_drain_get: NAOS_ENOTFOUND when node_id is not drained. */
+int store_drain_get(struct store *s, uint64_t node_id,
+                    Naos__V1__DrainRecord **out);
+int store_drain_get_txn(struct store_txn *t, uint64_t node_id,
+                        Naos__V1__DrainRecord **out);
+/* store_drain_list returns the records in node id order. */
+int store_drain_list(struct store *s, Naos__V1__DrainRecord ***out,
+                     size_t *n);
+void store_drain_free(Naos__V1__DrainRecord *rec);
+void store_drain_list_free(Naos__V1__DrainRecord **recs, size_t n);
+
 /* ---- checkpoints ---- */
 
 /* 1 MiB - 4 KiB of data per agent: a save is a log entry, which with its

@@ -36,6 +36,7 @@ const char *const store__table_names[STORE_NTABLES] = {
     [STORE_CLIENTS] = "clients",
     [STORE_CLIENT_AGE] = "client_age",
     [STORE_CLUSTER] = "cluster",
+    [STORE_DRAINS] = "drains",
 };
 
 #define SCHEMA_KEY "schema_version"

@@ -53,6 +53,7 @@ enum store_table {
     STORE_CLIENTS,     /* 8-byte BE client id -> ClientRecord (clients.h) */
     STORE_CLIENT_AGE,  /* 8-byte BE entry index -> 8-byte BE client id */
     STORE_CLUSTER,     /* "conf" -> ClusterConfRecord (store/conf.h) */
+    STORE_DRAINS,      /* 8-byte BE node id -> DrainRecord */
     STORE_NTABLES
 };
 

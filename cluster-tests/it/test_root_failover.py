@@ -55,7 +55,10 @@ def runs_of(path):
     return runs
 
 
-class Failover(FoundersTest):
+class Deployed(FoundersTest):
+    """Three founders running NAMES, each agent writing heartbeats; the
+    helpers that read where they run and check their records (no test of
+    its own: test_drain.py uses it too)."""
     dir_prefix = "nfail"
     name_prefix = "v"
     NAMES = ("w0", "w1", "w2", "w3", "w4", "w5")
@@ -137,6 +140,9 @@ class Failover(FoundersTest):
             if name not in lost:
                 self.assertEqual(self.where(name, via), on)
         self.check_no_overlap()
+
+
+class Failover(Deployed):
 
     def test_kill9_of_a_follower_moves_its_work(self):
         victim = next(n for n in self.nodes if n is not self.lead

@@ -135,7 +135,7 @@ deploy_txn(struct store_txn *t, struct apply_args *a)
  * unless NULL, *epoch (0: none). */
 static int
 placed_on(struct store_txn *t, const char *name, struct apply_result *res,
-          uint64_t *epoch)
+          uint64_t *epoch, bool *released)
 {
     Naos__V1__PlacementRecord *pl = NULL;
     int rc = store_placement_get_txn(t, name, &pl);
@@ -146,8 +146,60 @@ placed_on(struct store_txn *t, const char *name, struct apply_result *res,
     res->placed_on = pl->node_id;
     if (epoch != NULL)
         *epoch = pl->epoch;
+    if (released != NULL)
+        *released = pl->released;
     store_placement_free(pl);
     return NAOS_OK;
+}
+
+/* `naos drain NODE` / `naos undrain NODE`: the node's drain record. */
+static int
+drain_txn(struct store_txn *t, struct apply_args *a)
+{
+    const Naos__V1__DrainCommand *d = a->c->drain;
+    if (!d->drain) {
+        int rc = store_drain_del_txn(t, d->node_id);
+        return rc == NAOS_ENOTFOUND ? NAOS_OK : rc;
+    }
+    Naos__V1__DrainRecord *old = NULL;
+    int rc = store_drain_get_txn(t, d->node_id, &old);
+    if (rc == NAOS_OK) {
+        store_drain_free(old); /* drained already: since stays */
+        return NAOS_OK;
+    }
+    if (rc != NAOS_ENOTFOUND)
+        return rc;
+    Naos__V1__DrainRecord rec = NAOS__V1__DRAIN_RECORD__INIT;
+    rec.node_id = d->node_id;
+    rec.since_ms = a->c->at_ms;
+    return store_drain_put_txn(t, &rec);
+}
+
+/* A draining node released a placement it stopped: only that placement,
+ * still on that node (moved, removed or redeployed since: nothing). */
+static int
+release_txn(struct store_txn *t, struct apply_args *a)
+{
+    const Naos__V1__ReleaseCommand *r = a->c->release;
+    Naos__V1__PlacementRecord *pl = NULL;
+    int rc = store_placement_get_txn(t, r->name, &pl);
+    if (rc == NAOS_ENOTFOUND) {
+        result(a->res, NAOS_ENOTFOUND, "no placement of %.64s", r->name);
+        return NAOS_OK;
+    }
+    if (rc != NAOS_OK)
+        return rc;
+    if (pl->epoch != r->epoch || pl->node_id != r->node_id) {
+        store_placement_free(pl);
+        result(a->res, NAOS_EINVAL, "%.64s moved or was deployed again "
+               "since it was released", r->name);
+        return NAOS_OK;
+    }
+    pl->released = true;
+    rc = store_placement_put_txn(t, pl);
+    a->res->placed_on = pl->node_id;
+    store_placement_free(pl);
+    return rc;
 }
 
 /* The root supervisor moves a deployment that gave up to another node:
@@ -170,11 +222,14 @@ migrate_txn(struct store_txn *t, struct apply_args *a)
         return rc;
     /* A move off a lost node is of whatever ran there (and keeps a
      * failed deployment failed); one that gave up moves only while it
-     * still is failed. */
-    bool lost = strcmp(m->reason, "node-lost") == 0;
+     * still is failed; a drained one only once its node released it. */
+    bool drained = strcmp(m->reason, "drained") == 0;
+    bool lost = drained || strcmp(m->reason, "node-lost") == 0;
     uint64_t epoch = 0;
-    if ((rc = placed_on(t, m->name, a->res, &epoch)) != NAOS_OK ||
-        epoch != m->from_epoch || (!lost && !rec->failed)) {
+    bool released = false;
+    if ((rc = placed_on(t, m->name, a->res, &epoch, &released)) != NAOS_OK ||
+        epoch != m->from_epoch || (!lost && !rec->failed) ||
+        (drained && !released)) {
         store_deploy_free(rec);
         if (rc == NAOS_OK)
             result(a->res, NAOS_EINVAL, "%.64s moved, started or was "
@@ -251,7 +306,7 @@ change_txn(struct store_txn *t, struct apply_args *a, const char *name,
         return NAOS_OK;
     }
     uint64_t placed_epoch = 0;
-    if ((rc = placed_on(t, name, a->res, &placed_epoch)) != NAOS_OK) {
+    if ((rc = placed_on(t, name, a->res, &placed_epoch, NULL)) != NAOS_OK) {
         store_deploy_free(rec);
         return rc;
     }
@@ -290,7 +345,7 @@ change_txn(struct store_txn *t, struct apply_args *a, const char *name,
 static int
 remove_txn(struct store_txn *t, struct apply_args *a, const char *name)
 {
-    int rc = placed_on(t, name, a->res, NULL);
+    int rc = placed_on(t, name, a->res, NULL, NULL);
     if (rc == NAOS_OK)
         rc = store_deploy_del_txn(t, name);
     if (rc == NAOS_ENOTFOUND) {
@@ -540,6 +595,12 @@ apply_one_txn(struct store_txn *t, struct apply_args *a)
             break;
         case NAOS__V1__COMMAND__CMD_CHECKPOINT_SAVE:
             rc = ckpt_txn(t, a);
+            break;
+        case NAOS__V1__COMMAND__CMD_DRAIN:
+            rc = drain_txn(t, a);
+            break;
+        case NAOS__V1__COMMAND__CMD_RELEASE:
+            rc = release_txn(t, a);
             break;
         case NAOS__V1__COMMAND__CMD_NOOP:
             break;

@@ -43,6 +43,16 @@
  *            earlier instance), nothing saved. Epoch 0 (the operator's
  *            override), or a deployment with no placement record (from
  *            before placements), saves unfenced
+ *   migrate  the placement moves to_node with epoch = index, only from
+ *            the placement named (from_epoch); "migrated" only while the
+ *            deployment is failed (the move counts, the mark is cleared);
+ *            "node-lost" of whatever ran there; "drained" only once the
+ *            placement is released. Neither of the last two counts, and
+ *            a failed deployment stays failed
+ *   drain    the node's drain record written (kept, with its first since,
+ *            when it is drained already); undrain: deleted
+ *   release  the placement marked released, only while it is the one
+ *            named (epoch and node): EINVAL otherwise
  *   noop     nothing
  *   a CONFIG entry (apply_item.conf; not a Command): the configuration
  *            recorded (store/conf.h), nothing else

@@ -35,6 +35,9 @@ cmd_type_name(const Naos__V1__Command *c)
     case NAOS__V1__COMMAND__CMD_CHECKPOINT_SAVE: return "checkpoint save";
     case NAOS__V1__COMMAND__CMD_NOOP: return "noop";
     case NAOS__V1__COMMAND__CMD_MIGRATE: return "migrate";
+    case NAOS__V1__COMMAND__CMD_DRAIN:
+        return c->drain && !c->drain->drain ? "undrain" : "drain";
+    case NAOS__V1__COMMAND__CMD_RELEASE: return "release";
     default: return "unknown";
     }
 }
@@ -67,8 +70,10 @@ cmd_target(const Naos__V1__Command *c)
                                   : "";
     case NAOS__V1__COMMAND__CMD_MIGRATE:
         return c->migrate ? str_or_empty(c->migrate->name) : "";
+    case NAOS__V1__COMMAND__CMD_RELEASE:
+        return c->release ? str_or_empty(c->release->name) : "";
     default:
-        return "";
+        return ""; /* drain: of a node, not a deployment */
     }
 }
 
@@ -227,16 +232,38 @@ cmd_validate(const Naos__V1__Command *c, char *err, size_t errlen)
                      "or no node to move to", m->name);
             return NAOS_EINVAL;
         }
-        bool lost = m->reason != NULL && strcmp(m->reason, "node-lost") == 0;
+        bool lost = m->reason != NULL &&
+                    (strcmp(m->reason, "node-lost") == 0 ||
+                     strcmp(m->reason, "drained") == 0);
         if (!lost && (m->reason == NULL || strcmp(m->reason, "migrated") != 0)) {
             snprintf(err, errlen, "migrate %s: reason \"%.32s\" is not one "
-                     "this naos-node knows (migrated, node-lost): upgrade "
-                     "it", m->name, m->reason ? m->reason : "");
+                     "this naos-node knows (migrated, node-lost, drained): "
+                     "upgrade it", m->name, m->reason ? m->reason : "");
             return NAOS_EINVAL;
         }
         if (lost && !m->uncounted) {
-            snprintf(err, errlen, "migrate %s: a move off a lost node never "
-                     "counts against the deployment's limits", m->name);
+            snprintf(err, errlen, "migrate %s: a move off a lost or drained "
+                     "node never counts against the deployment's limits",
+                     m->name);
+            return NAOS_EINVAL;
+        }
+        return NAOS_OK;
+    }
+    case NAOS__V1__COMMAND__CMD_DRAIN:
+        if (c->drain == NULL || c->drain->node_id == 0) {
+            snprintf(err, errlen, "drain: no node");
+            return NAOS_EINVAL;
+        }
+        return NAOS_OK;
+    case NAOS__V1__COMMAND__CMD_RELEASE: {
+        const Naos__V1__ReleaseCommand *r = c->release;
+        if (r == NULL || !path_is_valid(r->name, false)) {
+            snprintf(err, errlen, "release: no deployment name");
+            return NAOS_EINVAL;
+        }
+        if (r->epoch == 0 || r->node_id == 0) {
+            snprintf(err, errlen, "release %s: no placement or no node",
+                     r->name);
             return NAOS_EINVAL;
         }
         return NAOS_OK;

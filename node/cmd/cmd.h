@@ -35,8 +35,9 @@
  * a migrate may say "node-lost" (an older node would refuse the entry,
  * and so stop applying: upgrade every node before the leader), and a
  * checkpoint save carries the epoch of the run that saved it (an older
- * node would save a stale one). */
-#define COMMAND_VERSION 4u
+ * node would save a stale one). Version 5: a migrate may say "drained"
+ * (drain and release exist). */
+#define COMMAND_VERSION 5u
 /* COMMAND_VERSION_DEDUP: the first version whose client_id and seq are a
  * client's command id (deduplicated by apply); version 1 entries carried
  * the proposing node's id there. */
@@ -58,11 +59,12 @@ void cmd_init(Naos__V1__Command *c, uint64_t client_id, uint64_t seq,
               int64_t at_ms);
 
 /* cmd_type_name: "deploy", "stop", "start", "restart", "rm", "fail",
- * "checkpoint save", "noop", or "unknown". Static storage. */
+ * "checkpoint save", "noop", "migrate", "drain", "undrain", "release", or
+ * "unknown". Static storage. */
 const char *cmd_type_name(const Naos__V1__Command *c);
 
-/* cmd_target: the deployment or path the command acts on ("" for noop;
- * the checkpoint's path for a save). Valid as c. */
+/* cmd_target: the deployment or path the command acts on ("" for noop
+ * and drain; the checkpoint's path for a save). Valid as c. */
 const char *cmd_target(const Naos__V1__Command *c);
 
 /* cmd_is_path: a stop, start or restart of a path in a deployment

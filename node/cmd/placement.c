@@ -15,7 +15,7 @@ live_list(const struct placement_candidate *c, size_t n, bool labelled,
     size_t at = 0;
     buf[0] = '\0';
     for (size_t i = 0; i < n && at < len; i++) {
-        if (!c[i].alive || c[i].name == NULL)
+        if (!c[i].alive || c[i].drained || c[i].name == NULL)
             continue;
         char ls[SPEC_LABELS_TEXT_MAX + 2 * SPEC_LABELS_MAX];
         const char *labels =
@@ -84,6 +84,13 @@ placement_pick(const struct placement_candidate *c, size_t n,
                          "a live node (%s)", on, on, on, names);
                 return -1;
             }
+            if (c[i].drained) {
+                snprintf(err, errlen, "the deployment is pinned to node %s "
+                         "(--on %s), which is drained; nothing changed: "
+                         "`naos undrain %s` first, or pin it elsewhere",
+                         on, on, on);
+                return -1;
+            }
             const struct spec_label *m = missing(&c[i], require, nreq);
             if (m == NULL)
                 return (int)i;
@@ -106,10 +113,14 @@ placement_pick(const struct placement_candidate *c, size_t n,
         return -1;
     }
     int best = -1;
-    bool any_alive = false;
+    bool any_alive = false, any_drained = false;
     for (size_t i = 0; i < n; i++) {
         if (!c[i].alive)
             continue;
+        if (c[i].drained) {
+            any_drained = true;
+            continue;
+        }
         any_alive = true;
         if (missing(&c[i], require, nreq) == NULL &&
             (best < 0 || better(&c[i], &c[best])))
@@ -117,6 +128,12 @@ placement_pick(const struct placement_candidate *c, size_t n,
     }
     if (best >= 0)
         return best;
+    if (!any_alive && any_drained) {
+        snprintf(err, errlen, "every live node of the cluster is drained; "
+                 "nothing changed: `naos undrain NODE` one of them (see "
+                 "`naos nodes`)");
+        return -1;
+    }
     if (!any_alive || nreq == 0) {
         snprintf(err, errlen, "no node of the cluster is alive to place "
                  "the deployment on; nothing changed: try again once "

@@ -36,6 +36,7 @@ struct placement_candidate {
                                       * its options; others: their last
                                       * health), nlabels of them */
     size_t nlabels;
+    bool drained;         /* `naos drain`: it takes no placement */
 };
 
 /* placement_pick returns the index in c[0..n) of the node to place a

@@ -10,9 +10,9 @@ static void
 test_fewest_deployments_then_load_then_id(void)
 {
     struct placement_candidate c[] = {
-        {30, "c", true, 2, 10, NULL, 0},
-        {10, "a", true, 1, 90, NULL, 0},
-        {20, "b", true, 1, 50, NULL, 0},
+        {30, "c", true, 2, 10, NULL, 0, false},
+        {10, "a", true, 1, 90, NULL, 0, false},
+        {20, "b", true, 1, 50, NULL, 0, false},
     };
     char err[256];
     NT_EQ_INT(placement_pick(c, 3, NULL, NULL, 0, err, sizeof err), 2); /* b: load */
@@ -26,9 +26,9 @@ static void
 test_dead_nodes_never_picked(void)
 {
     struct placement_candidate c[] = {
-        {10, "a", false, 0, 0, NULL, 0},
-        {20, "b", true, 5, 0, NULL, 0},
-        {30, NULL, false, 0, 0, NULL, 0},
+        {10, "a", false, 0, 0, NULL, 0, false},
+        {20, "b", true, 5, 0, NULL, 0, false},
+        {30, NULL, false, 0, 0, NULL, 0, false},
     };
     char err[256];
     NT_EQ_INT(placement_pick(c, 3, NULL, NULL, 0, err, sizeof err), 1);
@@ -42,9 +42,9 @@ static void
 test_pinned(void)
 {
     struct placement_candidate c[] = {
-        {10, "a", true, 0, 0, NULL, 0},
-        {20, "b", true, 9, 900, NULL, 0},
-        {30, "c", false, 0, 0, NULL, 0},
+        {10, "a", true, 0, 0, NULL, 0, false},
+        {20, "b", true, 9, 900, NULL, 0, false},
+        {30, "c", false, 0, 0, NULL, 0, false},
     };
     char err[256];
     /* pinned beats load */
@@ -70,10 +70,10 @@ static void
 test_require_filters(void)
 {
     struct placement_candidate c[] = {
-        {10, "r0", true, 0, 0, r0l, 1},
-        {20, "r1", true, 5, 0, r1l, 2},
-        {30, "r2", true, 3, 0, r2l, 2},
-        {40, "r3", true, 0, 0, NULL, 0},
+        {10, "r0", true, 0, 0, r0l, 1, false},
+        {20, "r1", true, 5, 0, r1l, 2, false},
+        {30, "r2", true, 3, 0, r2l, 2, false},
+        {40, "r3", true, 0, 0, NULL, 0, false},
     };
     char err[1024];
     struct spec_label eu[] = {{"zone", "eu"}};
@@ -105,9 +105,9 @@ static void
 test_require_with_on(void)
 {
     struct placement_candidate c[] = {
-        {10, "r0", true, 0, 0, r0l, 1},
-        {20, "r1", true, 5, 0, r1l, 2},
-        {30, "r2", false, 0, 0, r1l, 2},
+        {10, "r0", true, 0, 0, r0l, 1, false},
+        {20, "r1", true, 5, 0, r1l, 2, false},
+        {30, "r2", false, 0, 0, r1l, 2, false},
     };
     char err[1024];
     struct spec_label eu[] = {{"zone", "eu"}};
@@ -126,6 +126,30 @@ test_require_with_on(void)
     NT_CONTAINS(err, "which is not alive now");
 }
 
+/* A drained node takes nothing: not picked, not pinned to, not offered
+ * in the messages; when every live node is drained, the message says so. */
+static void
+test_drained_never_picked(void)
+{
+    struct placement_candidate c[] = {
+        {10, "a", true, 0, 0, NULL, 0, true},
+        {20, "b", true, 5, 0, NULL, 0, false},
+    };
+    char err[256];
+    NT_EQ_INT(placement_pick(c, 2, NULL, NULL, 0, err, sizeof err), 1);
+    NT_EQ_INT(placement_pick(c, 2, "a", NULL, 0, err, sizeof err), -1);
+    NT_CONTAINS(err, "which is drained");
+    NT_CONTAINS(err, "naos undrain a");
+    c[1].drained = true;
+    NT_EQ_INT(placement_pick(c, 2, NULL, NULL, 0, err, sizeof err), -1);
+    NT_CONTAINS(err, "every live node of the cluster is drained");
+    c[1].drained = false;
+    c[1].alive = false;
+    NT_EQ_INT(placement_pick(c, 2, "b", NULL, 0, err, sizeof err), -1);
+    NT_CONTAINS(err, "not alive now");
+    NT_TRUE(strstr(err, "(a)") == NULL); /* a is not offered */
+}
+
 int
 main(void)
 {
@@ -135,6 +159,7 @@ main(void)
         NT_CASE(test_pinned),
         NT_CASE(test_require_filters),
         NT_CASE(test_require_with_on),
+        NT_CASE(test_drained_never_picked),
         {0},
     };
     return nt_run(cases);

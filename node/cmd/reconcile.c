@@ -124,9 +124,21 @@ placed_here(struct reconcile *r, const char *name, bool *here,
     }
     if (rc != NAOS_OK)
         return rc;
-    *here = p->node_id == r->node_id;
+    /* released, or this node drained: stopped here before it starts
+     * elsewhere */
+    *here = p->node_id == r->node_id && !p->released;
     *epoch = p->epoch;
     store_placement_free(p);
+    if (*here) {
+        Naos__V1__DrainRecord *d = NULL;
+        rc = store_drain_get(r->store, r->node_id, &d);
+        if (rc == NAOS_OK) {
+            *here = false;
+            store_drain_free(d);
+        } else if (rc != NAOS_ENOTFOUND) {
+            return rc;
+        }
+    }
     return NAOS_OK;
 }
 

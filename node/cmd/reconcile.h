@@ -65,7 +65,10 @@
  * not owed: there is nothing left to do.
  *
  * Placement: a record with no placement (written before placements
- * existed) counts as placed here, with epoch 0.
+ * existed) counts as placed here, with epoch 0. A placement that was
+ * released, or any placement while this node is drained (`naos drain`),
+ * does not: its tree is removed (stopped as its shutdown says), and the
+ * node then releases it (node_drain.c).
  *
  * A whole pass (reconcile_all, reconcile_resync) reconciles every name
  * the store, the trees or the `seen` table know, so that the trees follow
