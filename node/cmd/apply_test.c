@@ -483,6 +483,108 @@ test_migrate_node_lost(void)
     st_rmdir(dir);
 }
 
+static uint64_t
+propose_drain(struct ct_log *l, uint64_t node, bool drain, int64_t at)
+{
+    Naos__V1__Command c;
+    cmd_init(&c, 0, 0, at);
+    Naos__V1__DrainCommand d = NAOS__V1__DRAIN_COMMAND__INIT;
+    d.node_id = node;
+    d.drain = drain;
+    c.cmd_case = NAOS__V1__COMMAND__CMD_DRAIN;
+    c.drain = &d;
+    return propose(l, &c);
+}
+
+static uint64_t
+propose_release(struct ct_log *l, const char *name, uint64_t epoch,
+                uint64_t node)
+{
+    Naos__V1__Command c;
+    cmd_init(&c, 0, 0, 9);
+    Naos__V1__ReleaseCommand r = NAOS__V1__RELEASE_COMMAND__INIT;
+    r.name = (char *)name;
+    r.epoch = epoch;
+    r.node_id = node;
+    c.cmd_case = NAOS__V1__COMMAND__CMD_RELEASE;
+    c.release = &r;
+    return propose(l, &c);
+}
+
+static bool
+is_released(struct store *s, const char *name)
+{
+    Naos__V1__PlacementRecord *p = NULL;
+    NT_EQ_INT(store_placement_get(s, name, &p), NAOS_OK);
+    bool released = p->released;
+    store_placement_free(p);
+    return released;
+}
+
+/* A drain (issue 12) is a record of the node; a release marks only the
+ * placement it names, on the node that names itself; a "drained" move
+ * takes only a released placement, counts nothing and leaves it
+ * unreleased on its new node. */
+static void
+test_drain_release_and_move(void)
+{
+    char dir[256];
+    st_tmpdir(dir, sizeof dir);
+    struct store *s = st_open(dir, &fast);
+    struct ct_log l;
+    ST_OK(s, (ct_log_open(&l, s), NAOS_OK));
+    NT_EQ_INT(apply_all(&l), 0);
+    struct apply_result res;
+    uint64_t e1 = propose_deploy(&l, "a", 1); /* on 77 */
+    NT_EQ_INT(apply_at(&l, e1, &res), NAOS_OK);
+    NT_EQ_INT(apply_at(&l, propose_drain(&l, 77, true, 2), &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_OK);
+    Naos__V1__DrainRecord *d = NULL;
+    NT_EQ_INT(store_drain_get(s, 77, &d), NAOS_OK);
+    NT_EQ_INT(d->since_ms, 2);
+    store_drain_free(d);
+    /* drained again: its first since stays */
+    NT_EQ_INT(apply_at(&l, propose_drain(&l, 77, true, 3), &res), NAOS_OK);
+    NT_EQ_INT(store_drain_get(s, 77, &d), NAOS_OK);
+    NT_EQ_INT(d->since_ms, 2);
+    store_drain_free(d);
+    /* not released yet: a drained move changes nothing */
+    uint64_t i = propose_move(&l, "a", e1, 88, 4, true, "drained");
+    NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_EINVAL);
+    /* a release of another epoch, or by another node: nothing */
+    NT_EQ_INT(apply_at(&l, propose_release(&l, "a", e1 + 100, 77), &res),
+              NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_EINVAL);
+    NT_EQ_INT(apply_at(&l, propose_release(&l, "a", e1, 66), &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_EINVAL);
+    NT_EQ_INT(apply_at(&l, propose_release(&l, "zz", e1, 77), &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_ENOTFOUND);
+    NT_FALSE(is_released(s, "a"));
+    NT_EQ_INT(apply_at(&l, propose_release(&l, "a", e1, 77), &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_OK);
+    NT_TRUE(is_released(s, "a"));
+    uint64_t e2 = propose_move(&l, "a", e1, 88, 5, true, "drained");
+    NT_EQ_INT(apply_at(&l, e2, &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_OK);
+    NT_EQ_INT(res.placed_on, 88);
+    NT_FALSE(is_released(s, "a"));
+    Naos__V1__DeploymentRecord *r = get_dep(s, "a");
+    NT_EQ_INT(r->n_migrations_at_ms, 0);
+    NT_EQ_INT(r->moved_epoch, e2);
+    NT_EQ_STR(r->moved_reason, "drained");
+    store_deploy_free(r);
+    /* undrained, twice: gone either way */
+    NT_EQ_INT(apply_at(&l, propose_drain(&l, 77, false, 6), &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_OK);
+    NT_EQ_INT(store_drain_get(s, 77, &d), NAOS_ENOTFOUND);
+    NT_EQ_INT(apply_at(&l, propose_drain(&l, 77, false, 7), &res), NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_OK);
+    ct_log_close(&l);
+    store_close(s);
+    st_rmdir(dir);
+}
+
 static void
 test_migrate_fenced_by_epoch(void)
 {
@@ -1152,6 +1254,7 @@ main(void)
         NT_CASE(test_effects_of_each_type),
         NT_CASE(test_migrate_fenced_by_epoch),
         NT_CASE(test_migrate_node_lost),
+        NT_CASE(test_drain_release_and_move),
         NT_CASE(test_checkpoint_save_fenced_by_epoch),
         NT_CASE(test_invalid_entry_is_applied_as_nothing),
         NT_CASE(test_restart_applies_the_rest_once),

@@ -132,6 +132,37 @@ test_validate_names_and_sizes(void)
     d.node_id = 0;
     NT_EQ_INT(cmd_validate(&c, err, sizeof err), NAOS_EINVAL);
     spec_pb_free(d.spec);
+    /* A drain names a node; a release a placement and its node; a move
+     * off a drained node never counts. */
+    Naos__V1__DrainCommand dr = NAOS__V1__DRAIN_COMMAND__INIT;
+    c.cmd_case = NAOS__V1__COMMAND__CMD_DRAIN;
+    c.drain = &dr;
+    NT_EQ_INT(cmd_validate(&c, err, sizeof err), NAOS_EINVAL);
+    dr.node_id = 5;
+    NT_EQ_INT(cmd_validate(&c, err, sizeof err), NAOS_OK);
+    NT_EQ_STR(cmd_type_name(&c), "undrain");
+    Naos__V1__ReleaseCommand rl = NAOS__V1__RELEASE_COMMAND__INIT;
+    rl.name = "lab";
+    rl.node_id = 5;
+    c.cmd_case = NAOS__V1__COMMAND__CMD_RELEASE;
+    c.release = &rl;
+    NT_EQ_INT(cmd_validate(&c, err, sizeof err), NAOS_EINVAL);
+    rl.epoch = 3;
+    NT_EQ_INT(cmd_validate(&c, err, sizeof err), NAOS_OK);
+    NT_EQ_STR(cmd_target(&c), "lab");
+    Naos__V1__MigrateCommand mg = NAOS__V1__MIGRATE_COMMAND__INIT;
+    mg.name = "lab";
+    mg.from_epoch = 3;
+    mg.to_node = 6;
+    mg.reason = "drained";
+    c.cmd_case = NAOS__V1__COMMAND__CMD_MIGRATE;
+    c.migrate = &mg;
+    NT_EQ_INT(cmd_validate(&c, err, sizeof err), NAOS_EINVAL);
+    NT_CONTAINS(err, "never counts");
+    mg.uncounted = true;
+    NT_EQ_INT(cmd_validate(&c, err, sizeof err), NAOS_OK);
+    mg.reason = "vacation";
+    NT_EQ_INT(cmd_validate(&c, err, sizeof err), NAOS_EINVAL);
     /* Unknown versions. */
     cmd_init(&c, 0, 0, 0);
     c.cmd_case = NAOS__V1__COMMAND__CMD_NOOP;

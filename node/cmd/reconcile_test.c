@@ -1012,6 +1012,77 @@ test_fence_spares_what_keeps_running(void)
     st_rmdir(dir);
 }
 
+static void
+drain_cmd(uint64_t node, bool drain)
+{
+    Naos__V1__Command c;
+    cmd_init(&c, 0, 0, 1);
+    Naos__V1__DrainCommand d = NAOS__V1__DRAIN_COMMAND__INIT;
+    d.node_id = node;
+    d.drain = drain;
+    c.cmd_case = NAOS__V1__COMMAND__CMD_DRAIN;
+    c.drain = &d;
+    run(&c);
+}
+
+/* Issue 12, drain: while this node is drained nothing counts as placed
+ * here, keep or not: each tree is removed, and stays found while its
+ * workers stop (the node releases a placement only once it is gone).
+ * Undrained, they come back. A released placement is not here either. */
+static void
+test_drain_removes_every_tree_until_undrained(void)
+{
+    char dir[256];
+    struct store *s = open_store(dir, sizeof dir);
+    deploy("a", SELF);
+    Naos__V1__NodeSpec *keep = ct_spec_pb("keeps");
+    keep->on_partition_keep = true;
+    deploy_spec(keep, SELF);
+    deploy("b", SELF + 1);
+    struct sup_tree *t = new_tree();
+    struct reconcile r;
+    reconcile_init(&r, t, s, SELF);
+    NT_EQ_INT(reconcile_all(&r, 1000), NAOS_OK);
+    NT_EQ_INT(F.spawns, 2);
+    drain_cmd(SELF + 1, true); /* another node's drain: nothing here */
+    NT_EQ_INT(reconcile_resync(&r, 1500), NAOS_OK);
+    NT_EQ_INT(F.nsig, 0);
+    drain_cmd(SELF, true);
+    NT_EQ_INT(reconcile_resync(&r, 2000), NAOS_OK);
+    NT_EQ_INT(F.nsig, 2);
+    NT_TRUE(sup_find(t, "a") != NULL); /* stopping: still found */
+    NT_TRUE(sup_find(t, "keeps") != NULL);
+    exit_signalled(t);
+    NT_TRUE(sup_find(t, "a") == NULL);
+    NT_TRUE(sup_find(t, "keeps") == NULL);
+    NT_EQ_INT(reconcile_all(&r, 2500), NAOS_OK); /* a restart: still none */
+    NT_EQ_INT(F.spawns, 2);
+    drain_cmd(SELF, false);
+    NT_EQ_INT(reconcile_resync(&r, 3000), NAOS_OK);
+    NT_EQ_INT(F.spawns, 4);
+    /* a's placement released (by an earlier drain): not here any more */
+    Naos__V1__PlacementRecord *p = NULL;
+    NT_EQ_INT(store_placement_get(s, "a", &p), NAOS_OK);
+    Naos__V1__Command c;
+    cmd_init(&c, 0, 0, 1);
+    Naos__V1__ReleaseCommand rl = NAOS__V1__RELEASE_COMMAND__INIT;
+    rl.name = "a";
+    rl.epoch = p->epoch;
+    rl.node_id = SELF;
+    store_placement_free(p);
+    c.cmd_case = NAOS__V1__COMMAND__CMD_RELEASE;
+    c.release = &rl;
+    run(&c);
+    struct reconcile_outcome out;
+    NT_EQ_INT(reconcile_deployment(&r, "a", 3500, &out), NAOS_OK);
+    NT_EQ_INT(out.action, RECONCILE_REMOVE);
+    reconcile_fini(&r);
+    sup_tree_free(t);
+    ct_log_close(&L);
+    store_close(s);
+    st_rmdir(dir);
+}
+
 /* Removed and deployed again with another spec while this node was
  * behind: the installed record is generation 1 again, as the one seen
  * here, but another deployment. The old spec's tree is replaced by the
@@ -1238,6 +1309,7 @@ main(void)
         NT_CASE(test_resync_starts_held_children),
         NT_CASE(test_fence_runs_nothing_until_lifted),
         NT_CASE(test_fence_spares_what_keeps_running),
+        NT_CASE(test_drain_removes_every_tree_until_undrained),
         {0},
     };
     return nt_run(cases);
