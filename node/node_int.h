@@ -452,6 +452,14 @@ struct node {
     } lease_granted[LEASE_NODES_MAX];
     size_t nlease_granted;
     uint64_t lease_certified; /* certificates taken (a lease ended early) */
+    struct {                /* the leader of the latest grant taken */
+        uint64_t node, instance, term;
+    } lease_granter;
+    struct {                /* its guardian's certificate, kept by a
+                               follower for when it leads (0: none) */
+        uint64_t node, instance, term;
+        naos_time at;
+    } lease_cert_kept;
     /* Stopping (node__lease_exit_ready): */
     int exit_phase;         /* 0, clearing, released, done */
     naos_time exit_since;   /* the phase began */

@@ -133,6 +133,8 @@ reply(struct node *n, uint64_t to, uint64_t id, bool granted, uint64_t commit,
     g.granted = granted;
     g.commit_index = commit;
     g.error = (char *)(error ? error : "");
+    g.leader_instance = n->lease_instance;
+    g.term = n->lease_lead_term;
     if (node__send_pb(n, to, NODE_LEASE_GRANT_TYPE, &g.base) != NAOS_OK)
         NAOS_DEBUG("lease", "cannot answer %s's renewal (it asks again)",
                    node__node_name(n, to));
@@ -323,11 +325,49 @@ record_granted(struct node *n, uint64_t node, uint64_t instance)
         *slot = instance;
 }
 
+/* A dead leader's certificate kept by a follower counts for this long
+ * (its election is over well before). */
+#define CERT_KEEP_MS 10000
+
+/* certified: node's lease ends now, on its guardian's proof. */
+static void
+certified(struct node *n, uint64_t node)
+{
+    if (lease_leader_release(&n->lease_lead, node, n->r.now) != NAOS_OK)
+        return;
+    n->lease_certified++;
+    char detail[256];
+    snprintf(detail, sizeof detail, "%s died and its guardian killed every "
+             "process of its agents", node__node_name(n, node));
+    NAOS_INFO("lease", "%s: its work moves now", detail);
+    events_push(&n->events, "fenced", NULL, NULL, 0, NULL, 0, detail,
+                n->r.wall_ms, naos_clock_now_us());
+    node__root_due(n);
+}
+
+/* dead_leaders_cert: a certificate of instance from node is that of the
+ * leader of the term right before term (the one this node leads in), as
+ * its grants named it. No other instance of
+ * that node can hold a lease then: the only leaders that could have
+ * granted one since are that run and this node (each term has one
+ * leader, and a leader grants only after a round its term's majority
+ * answered), and this node granted it none. */
+static bool
+dead_leaders_cert(const struct node *n, uint64_t node, uint64_t instance,
+                  uint64_t term)
+{
+    return n->lease_granter.node == node &&
+           n->lease_granter.instance == instance && instance != 0 &&
+           n->lease_granter.term + 1 == term;
+}
+
 /* recv_certificate: a dead node's guardian says nothing of that run
- * (instance) of the node runs any more (node_certify.c). Taken only by
- * the leader, for the instance it last granted: any later run of that
- * node is another instance, so an old or replayed certificate cannot end
- * a live run's lease. */
+ * (instance) of the node runs any more (node_certify.c). Taken by the
+ * leader for the instance it last granted: any later run of that node is
+ * another instance, so an old or replayed certificate cannot end a live
+ * run's lease. A dead leader's: a follower keeps it (it came before the
+ * election) and takes it if it leads in the very next term, as does a
+ * leader of that term that granted the node nothing yet. */
 static bool
 recv_certificate(struct node *n, const struct wire_msg *m)
 {
@@ -339,6 +379,23 @@ recv_certificate(struct node *n, const struct wire_msg *m)
     naos__v1__lease_certificate__free_unpacked(c, NULL);
     uint64_t *slot = n->lease_leading ? granted_slot(n, m->sender, false)
                                       : NULL;
+    if (n->lease_leading && (slot == NULL || *slot == 0) &&
+        dead_leaders_cert(n, m->sender, instance, n->lease_lead_term)) {
+        certified(n, m->sender);
+        return true;
+    }
+    if (!n->lease_leading && n->lease_granter.node == m->sender &&
+        n->lease_granter.instance == instance && instance != 0) {
+        /* the term is checked when it leads (kept_cert_step) */
+        n->lease_cert_kept.node = m->sender;
+        n->lease_cert_kept.instance = instance;
+        n->lease_cert_kept.term = n->lease_granter.term;
+        n->lease_cert_kept.at = n->r.now;
+        NAOS_INFO("lease", "the leader %s died and its guardian killed every "
+                  "process of its agents: kept, for the next leader",
+                  node__node_name(n, m->sender));
+        return true;
+    }
     if (slot == NULL || *slot == 0 || *slot != instance) {
         NAOS_DEBUG("lease", "a certificate from %s's guardian not taken (%s; "
                    "instance %016" PRIx64 ", granted %016" PRIx64 ")",
@@ -349,17 +406,24 @@ recv_certificate(struct node *n, const struct wire_msg *m)
         return true;
     }
     *slot = 0;
-    if (lease_leader_release(&n->lease_lead, m->sender, n->r.now) != NAOS_OK)
-        return true;
-    n->lease_certified++;
-    char detail[256];
-    snprintf(detail, sizeof detail, "%s died and its guardian killed every "
-             "process of its agents", node__node_name(n, m->sender));
-    NAOS_INFO("lease", "%s: its work moves now", detail);
-    events_push(&n->events, "fenced", NULL, NULL, 0, NULL, 0, detail,
-                n->r.wall_ms, naos_clock_now_us());
-    node__root_due(n);
+    certified(n, m->sender);
     return true;
+}
+
+/* kept_cert_step: a new leader takes the dead leader's certificate it
+ * kept as a follower, if it leads in the term right after that leader's
+ * and the certificate is fresh. */
+static void
+kept_cert_step(struct node *n)
+{
+    if (n->lease_cert_kept.node == 0)
+        return;
+    bool fresh = n->r.now < n->lease_cert_kept.at + CERT_KEEP_MS;
+    if (fresh && n->lease_cert_kept.term == n->lease_granter.term &&
+        dead_leaders_cert(n, n->lease_cert_kept.node,
+                          n->lease_cert_kept.instance, n->lease_lead_term))
+        certified(n, n->lease_cert_kept.node);
+    n->lease_cert_kept.node = 0;
 }
 
 /* lead_step: follow this node's leadership: a new term of leading starts
@@ -385,6 +449,7 @@ lead_step(struct node *n)
         n->nlease_late = 0;
         NAOS_DEBUG("lease", "leading term %" PRIu64 ": every node's lease "
                    "counts from now", term);
+        kept_cert_step(n);
     }
     late_step(n);
     round_start(n);
@@ -679,6 +744,9 @@ recv_grant(struct node *n, const struct wire_msg *m)
         /* not the answer to the latest request: it does not count */
     } else if (g->granted) {
         grant_local(n, g->id, g->commit_index);
+        n->lease_granter.node = m->sender;
+        n->lease_granter.instance = g->leader_instance;
+        n->lease_granter.term = g->term;
     } else {
         NAOS_DEBUG("lease", "%s did not renew: %s",
                    node__node_name(n, m->sender), g->error);

@@ -4,8 +4,9 @@
 
   follower  kill -9 of a follower's naos-node: its guardian kills its
             agents and certifies it (the certificate path);
-  leader    kill -9 of the leader's naos-node: a new leader, which never
-            granted the dead one's lease, waits for it (the lease path);
+  leader    kill -9 of the leader's naos-node: its guardian certifies
+            it to the others, and the leader of the next term takes the
+            certificate (the certificate path, after an election);
   host      a follower's naos-node and its guardian both gone (SIGSTOP of
             the node, kill -9 of its guardian, then of the node: what
             `docker kill` of a host does): nothing certifies, the lease

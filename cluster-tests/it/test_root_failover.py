@@ -7,9 +7,11 @@ deployment were ever alive at once.
 
 - kill -9 of a follower, or of the leader: every deployment it ran runs
   on another node, told NAOS_RESTART_REASON=node-lost, with a node-lost
-  event; the others keep their runs. A follower's guardian certifies
-  that nothing of it runs, so its work moves at once; a dead leader's
-  waits for its lease (the new leader never granted it).
+  event; the others keep their runs. Its guardian certifies that nothing
+  of it runs, so its work moves at once, well within its lease: a
+  follower's certificate to the leader; a dead leader's to the others,
+  taken by the leader of the next term (as the old one's grants named
+  its instance).
 - SIGTERM of a follower: once its agents stopped it tells the leader,
   and they run elsewhere at once (no overlap: they stopped first); of
   the leader: it moves them itself before it goes.
@@ -155,7 +157,14 @@ class Failover(Deployed):
         self.assertEqual(len(certified), 1, self.lead.events(kind="fenced"))
 
     def test_kill9_of_the_leader_moves_its_work(self):
-        self.kill_and_watch(self.lead)
+        victim = self.lead
+        self.kill_and_watch(victim)
+        # on proof: the new leader took the dead one's certificate
+        survivors = [n for n in self.nodes if n is not victim]
+        lead = self.leader(survivors)
+        certified = [e for e in lead.events(kind="fenced")
+                     if victim.name + " died" in e.get("detail", "")]
+        self.assertEqual(len(certified), 1, lead.events(kind="fenced"))
 
     def sigterm_and_watch(self, victim, said):
         before = self.placed()
