@@ -248,5 +248,9 @@ output_event_line(FILE *f, const Naos__V1__Event *ev)
         fputs("  ", f);
         cli_print_clean(f, ev->detail);
     }
+    if (ev->log_index)
+        fprintf(f, "  [entry %llu, term %llu]",
+                (unsigned long long)ev->log_index,
+                (unsigned long long)ev->log_term);
     fputc('\n', f);
 }

@@ -1151,6 +1151,8 @@ fill_event(uint64_t seq, Naos__V1__Event *out, void *arg)
     out->reason = e->reason;
     out->restarts = e->restarts;
     out->detail = e->detail;
+    out->log_index = e->log_index;
+    out->log_term = e->log_term;
     return true;
 }
 
@@ -1249,6 +1251,8 @@ restore_event(const Naos__V1__Event *pe, void *arg)
         .detail = pe->detail,
         .pid = pe->pid,
         .restarts = pe->restarts,
+        .log_index = pe->log_index,
+        .log_term = pe->log_term,
     }; /* at_mono_us 0: another run's clock */
     snprintf(e.kind, sizeof e.kind, "%s", pe->kind ? pe->kind : "");
     events_restore(arg, &e);

@@ -266,6 +266,7 @@ struct drain_batch {
     Naos__V1__Command *cmds[APPLY_BATCH_MAX]; /* owned; NULL: a no-op or
                                                  a configuration */
     struct store_conf confs[APPLY_BATCH_MAX]; /* a CONFIG entry's */
+    uint64_t terms[APPLY_BATCH_MAX];          /* each entry's term */
     size_t n;
 };
 
@@ -336,6 +337,7 @@ batch_read(struct node *n, struct drain_batch *b,
             rc = cmd_unpack(e->data, e->len, &c, why, whylen);
         }
         bytes += e->len;
+        uint64_t term = e->term;
         store_log_entries_free(e, 1);
         if (rc != NAOS_OK) {
             if (b->n > 0)
@@ -345,6 +347,7 @@ batch_read(struct node *n, struct drain_batch *b,
         b->items[b->n] = (struct apply_item){.index = index,
                                              .c = c != NULL ? c : noop,
                                              .conf = conf};
+        b->terms[b->n] = term;
         b->cmds[b->n++] = c;
     }
     return NAOS_OK;
@@ -372,11 +375,12 @@ batch_fault(struct node *n, struct drain_batch *b)
     }
 }
 
-/* What follows an applied command on this node: the cluster event, the
- * reconciler (live only) and the answer to whoever waits for it. */
+/* What follows an applied command on this node: the cluster event
+ * (marked with the entry's index and term), the reconciler (live only)
+ * and the answer to whoever waits for it. */
 static void
 after_apply(struct node *n, const Naos__V1__Command *c,
-            const struct apply_result *ar, bool live)
+            const struct apply_result *ar, uint64_t term, bool live)
 {
     if (ar->status != NAOS_OK)
         NAOS_DEBUG("node", "entry %llu (%s %s): %s",
@@ -391,6 +395,21 @@ after_apply(struct node *n, const Naos__V1__Command *c,
                  (unsigned long long)ar->index);
         events_push(&n->events, "placed", cmd_target(c), NULL, 0, NULL, 0,
                     where, c->at_ms, naos_clock_now_us());
+        events_mark_log(&n->events, ar->index, term);
+    }
+    if (n->replicated && ar->status == NAOS_OK && ar->dup_of == 0 &&
+        c->cmd_case == NAOS__V1__COMMAND__CMD_FAIL &&
+        ar->changed_deployment) {
+        /* a cluster event: it gave up on its node; the root decides */
+        char where[320];
+        snprintf(where, sizeof where, "on %s (epoch %llu): %s",
+                 node__node_name(n, ar->placed_on),
+                 (unsigned long long)c->fail->epoch,
+                 c->fail->failure && c->fail->failure[0] ? c->fail->failure
+                                                         : "failed");
+        events_push(&n->events, "gave-up", cmd_target(c), NULL, 0, NULL, 0,
+                    where, c->at_ms, naos_clock_now_us());
+        events_mark_log(&n->events, ar->index, term);
     }
     if (ar->status == NAOS_OK &&
         c->cmd_case == NAOS__V1__COMMAND__CMD_MIGRATE) {
@@ -407,6 +426,7 @@ after_apply(struct node *n, const Naos__V1__Command *c,
         events_push(&n->events, lost ? "node-lost" : "migrated",
                     cmd_target(c), NULL, 0, NULL, 0, where, c->at_ms,
                     naos_clock_now_us());
+        events_mark_log(&n->events, ar->index, term);
     }
     if (c->cmd_case == NAOS__V1__COMMAND__CMD_DRAIN)
         node__drain_dirty(n); /* this node's, maybe */
@@ -509,7 +529,7 @@ apply_batch(struct node *n, bool live)
         if (b.items[i].already)
             continue;
         if (b.cmds[i] != NULL)
-            after_apply(n, b.cmds[i], &b.items[i].res, live);
+            after_apply(n, b.cmds[i], &b.items[i].res, b.terms[i], live);
         else if (b.items[i].res.conf_changed)
             conf_applied(n, &b.confs[i], b.items[i].index);
     }

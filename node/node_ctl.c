@@ -770,6 +770,8 @@ handle_events(struct node *n, const Naos__V1__EventsRequest *req,
         ev->reason = ctl_reply_strdup(rep, e->reason);
         ev->restarts = e->restarts;
         ev->detail = ctl_reply_strdup(rep, e->detail);
+        ev->log_index = e->log_index;
+        ev->log_term = e->log_term;
         er->events[er->n_events++] = ev;
     }
     er->next = q - 1;

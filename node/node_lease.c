@@ -342,6 +342,7 @@ certified(struct node *n, uint64_t node)
     NAOS_INFO("lease", "%s: its work moves now", detail);
     events_push(&n->events, "fenced", NULL, NULL, 0, NULL, 0, detail,
                 n->r.wall_ms, naos_clock_now_us());
+    events_mark_log(&n->events, n->applied, n->lease_lead_term);
     node__root_due(n);
 }
 

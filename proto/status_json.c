@@ -308,7 +308,10 @@ status_json_event(const Naos__V1__Event *ev)
                       ev->pid != 0 ? json_integer(ev->pid) : json_null()) &&
               obj_set(o, "reason", str_or_null(ev->reason)) &&
               obj_set(o, "restarts", json_integer(ev->restarts)) &&
-              obj_set(o, "detail", str_or_null(ev->detail));
+              obj_set(o, "detail", str_or_null(ev->detail)) &&
+              (ev->log_index == 0 ||
+               (obj_set(o, "index", json_integer((json_int_t)ev->log_index)) &&
+                obj_set(o, "term", json_integer((json_int_t)ev->log_term))));
     if (!ok) {
         json_decref(o);
         return NULL;

@@ -137,6 +137,9 @@ class Deployed(FoundersTest):
         evs = [e for e in via.events(kind="node-lost")]
         self.assertEqual(sorted(e.get("deployment") or e.get("path")
                                 for e in evs), sorted(lost), evs)
+        for e in evs:  # where in the cluster's history: entry and term
+            self.assertGreater(e.get("index", 0), 0, e)
+            self.assertGreater(e.get("term", 0), 0, e)
         # the others kept their runs
         for name, on in before.items():
             if name not in lost:

@@ -88,6 +88,16 @@ class RootMigrate(GrownTest):
         #                  third move, however long it waits
         self.assertEqual(len(self.events(a, "migrated", "doomed")), 2)
         self.assertEqual(self.status(a, "doomed")["state"], "failed")
+        # each give-up and move is a cluster event with its entry and term,
+        # each move after the give-up that called for it
+        gave = self.events(a, "gave-up", "doomed")
+        moves = self.events(a, "migrated", "doomed")
+        self.assertEqual(len(gave), 3, gave)
+        for e in gave + moves:
+            self.assertGreater(e.get("index", 0), 0, e)
+            self.assertGreater(e.get("term", 0), 0, e)
+        for g, m in zip(gave, moves):
+            self.assertLess(g["index"], m["index"], (g, m))
         self.assertEqual(self.status(a, "doomed")["migrations"],
                          {"moves": 2, "max": 2, "window_ms": 600000})
         # naos start: a fresh window, so it is moved again once it fails

@@ -73,6 +73,18 @@ events_push(struct events *ev, const char *kind, const char *deployment,
            detail, at_wall_ms, at_mono_us);
 }
 
+void
+events_mark_log(struct events *ev, uint64_t index, uint64_t term)
+{
+    if (ev->next_seq == 0 || ev->cap == 0)
+        return;
+    struct events_entry *e = &ev->ring[(ev->next_seq - 1) % ev->cap];
+    if (e->seq != ev->next_seq - 1)
+        return; /* nothing pushed yet */
+    e->log_index = index;
+    e->log_term = term;
+}
+
 int
 events_restore(struct events *ev, const struct events_entry *e)
 {
@@ -80,6 +92,7 @@ events_restore(struct events *ev, const struct events_entry *e)
         return NAOS_EINVAL;
     record(ev, e->seq, e->kind, e->deployment, e->path, e->pid, e->reason,
            e->restarts, e->detail, e->at_wall_ms, e->at_mono_us);
+    events_mark_log(ev, e->log_index, e->log_term);
     return NAOS_OK;
 }
 

@@ -28,6 +28,9 @@ struct events_entry {
     char *detail;
     int pid;
     uint32_t restarts;
+    /* a cluster event (events_mark_log): the log entry behind it and its
+     * term; 0, 0 for a node's own */
+    uint64_t log_index, log_term;
 };
 
 struct events {
@@ -51,6 +54,10 @@ void events_push(struct events *ev, const char *kind, const char *deployment,
                  const char *path, int pid, const char *reason,
                  uint32_t restarts, const char *detail, int64_t at_wall_ms,
                  uint64_t at_mono_us);
+/* events_mark_log sets the log entry (index, term) of the event pushed
+ * last: a cluster event (placed, migrated, node-lost, gave-up, fenced)
+ * says where in the cluster's history it stands. */
+void events_mark_log(struct events *ev, uint64_t index, uint64_t term);
 /* events_restore records an event read back from the store under its own
  * seq, which must be >= events_last() + 1 (a gap is fine); the next push
  * follows it. Strings in e are copied. Returns NAOS_OK or NAOS_EINVAL

@@ -68,6 +68,32 @@ test_restore_continues_numbering(void)
     NT_EQ_INT(naos_alloc_live(), base);
 }
 
+/* A cluster event carries its log entry and term, across a restore; the
+ * next push does not inherit them. */
+static void
+test_mark_log(void)
+{
+    long base = naos_alloc_live();
+    struct events ev = {0};
+    NT_EQ_INT(events_init(&ev, 4), 0);
+    events_mark_log(&ev, 9, 9); /* nothing pushed yet: nothing marked */
+    events_push(&ev, "node-lost", "d", NULL, 0, NULL, 0, "to b", 1, 0);
+    events_mark_log(&ev, 57, 3);
+    const struct events_entry *g = events_get(&ev, 1);
+    NT_EQ_INT(g->log_index, 57);
+    NT_EQ_INT(g->log_term, 3);
+    events_push(&ev, "exit", "d", "d/w", 5, NULL, 0, NULL, 2, 0);
+    NT_EQ_INT(events_get(&ev, 2)->log_index, 0);
+    struct events ev2 = {0};
+    NT_EQ_INT(events_init(&ev2, 4), 0);
+    NT_EQ_INT(events_restore(&ev2, g), 0);
+    NT_EQ_INT(events_get(&ev2, 1)->log_index, 57);
+    NT_EQ_INT(events_get(&ev2, 1)->log_term, 3);
+    events_fini(&ev2);
+    events_fini(&ev);
+    NT_EQ_INT(naos_alloc_live(), base);
+}
+
 /* A store whose newest record did not decode: numbering goes on after
  * that record's seq, not after the last event that came back. */
 static void
@@ -109,6 +135,7 @@ main(void)
         NT_CASE(test_cursor_and_overwrite),
         NT_CASE(test_restore_continues_numbering),
         NT_CASE(test_skip_to_a_lost_newest),
+        NT_CASE(test_mark_log),
         {0}};
     return nt_run(cases);
 }
