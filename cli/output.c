@@ -218,6 +218,21 @@ output_status_tree(FILE *f, const Naos__V1__Status *st, bool color)
                 fputs("  on partition: keep", f);
         }
         fputc('\n', f);
+        /* where it was before: the last moves, oldest first */
+        for (size_t k = d->n_history > 3 ? d->n_history - 3 : 0;
+             k < d->n_history; k++) {
+            const Naos__V1__MoveStatus *m = d->history[k];
+            char at[64];
+            status_json_time(m->at_wall_ms, at, sizeof at);
+            fputs("  moved from ", f);
+            cli_print_clean(f, str(m->from));
+            fputs(" to ", f);
+            cli_print_clean(f, str(m->to));
+            fputs(" (", f);
+            cli_print_clean(f, str(m->reason));
+            fprintf(f, ") at %s, epoch %llu\n", at[0] ? at : "-",
+                    (unsigned long long)m->epoch);
+        }
         if (d->tree) {
             prefix[0] = '\0';
             put_children(f, d->tree, prefix, 0, sizeof prefix, 1, color);

@@ -154,6 +154,10 @@ record_state(const Naos__V1__DeploymentRecord *rec)
 
 /* one: rec's status, its tree as its owner reports it in g, or (use_last)
  * as it last reported it, or from the record. */
+static void history(struct node *n, struct ctl_reply *rep,
+                    const Naos__V1__DeploymentRecord *rec,
+                    Naos__V1__DeploymentStatus *ds);
+
 static Naos__V1__DeploymentStatus *
 one(struct node *n, const struct node_gather *g, struct ctl_reply *rep,
     const Naos__V1__DeploymentRecord *rec, uint64_t owner, uint64_t epoch,
@@ -202,7 +206,33 @@ one(struct node *n, const struct node_gather *g, struct ctl_reply *rep,
                                           rec->n_migrations_at_ms,
                                           ds->migration_window_ms,
                                           (int64_t)n->r.wall_ms);
+    history(n, rep, rec, ds);
     return ds;
+}
+
+/* history: rec's moves, with node names (in rep's arena; what does not
+ * fit is left out). */
+static void
+history(struct node *n, struct ctl_reply *rep,
+        const Naos__V1__DeploymentRecord *rec, Naos__V1__DeploymentStatus *ds)
+{
+    if (rec->n_history == 0 ||
+        (ds->history = ctl_reply_alloc(rep, rec->n_history *
+                                                sizeof *ds->history)) == NULL)
+        return;
+    for (size_t i = 0; i < rec->n_history; i++) {
+        const Naos__V1__PlacementMove *m = rec->history[i];
+        Naos__V1__MoveStatus *h = ctl_reply_alloc(rep, sizeof *h);
+        if (h == NULL)
+            return;
+        naos__v1__move_status__init(h);
+        h->from = ctl_reply_strdup(rep, node__node_name(n, m->from_node));
+        h->to = ctl_reply_strdup(rep, node__node_name(n, m->to_node));
+        h->reason = ctl_reply_strdup(rep, m->reason);
+        h->at_wall_ms = m->at_ms;
+        h->epoch = m->epoch;
+        ds->history[ds->n_history++] = h;
+    }
 }
 
 /* mark_released: a placement its drained node released runs nowhere

@@ -192,6 +192,30 @@ migrations_json(const Naos__V1__DeploymentStatus *d)
     return m;
 }
 
+/* history_json: d's moves, oldest first: [{"from", "to", "reason",
+ * "at", "epoch"}]. */
+static json_t *
+history_json(const Naos__V1__DeploymentStatus *d)
+{
+    json_t *a = json_array();
+    if (a == NULL)
+        return NULL;
+    for (size_t i = 0; i < d->n_history; i++) {
+        const Naos__V1__MoveStatus *m = d->history[i];
+        json_t *o = json_object();
+        if (o == NULL || json_array_append_new(a, o) != 0 ||
+            !obj_set(o, "from", jstr(m->from)) ||
+            !obj_set(o, "to", jstr(m->to)) ||
+            !obj_set(o, "reason", jstr(m->reason)) ||
+            !obj_set(o, "at", time_json(m->at_wall_ms)) ||
+            !obj_set(o, "epoch", json_integer((json_int_t)m->epoch))) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
 static json_t *
 deployment_json(const Naos__V1__DeploymentStatus *d, int64_t elapsed)
 {
@@ -216,7 +240,8 @@ deployment_json(const Naos__V1__DeploymentStatus *d, int64_t elapsed)
          !obj_set(o, "migrations", migrations_json(d)) ||
          !obj_set(o, "on_partition",
                   json_string(d->on_partition_keep ? "keep" : "stop")) ||
-         !obj_set(o, "released", json_boolean(d->released))))
+         !obj_set(o, "released", json_boolean(d->released)) ||
+         !obj_set(o, "history", history_json(d))))
         goto err;
     json_t *tree = d->tree ? node_json(d->tree, 1, elapsed) : json_null();
     if (!obj_set(o, "tree", tree))

@@ -56,9 +56,14 @@ class Drain(Deployed):
                if "drained" in e.get("detail", "")]
         self.assertEqual(sorted(e.get("deployment") or e.get("path")
                                 for e in evs), moved, evs)
+        deps = self.deployments(self.lead)
+        for name in moved:  # status: moved from, why
+            self.assertEqual(deps[name]["history"][-1]["reason"], "drained")
+            self.assertEqual(deps[name]["history"][-1]["from"], victim.name)
         for name, on in before.items():  # the others kept their runs
             if name not in moved:
                 self.assertEqual(self.where(name), on)
+                self.assertEqual(deps[name]["history"], [])
         self.check_no_overlap()  # stopped there before it started elsewhere
 
         # drained: alive, runs nothing, takes nothing new, says so

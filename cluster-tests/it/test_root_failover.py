@@ -140,6 +140,15 @@ class Deployed(FoundersTest):
         for e in evs:  # where in the cluster's history: entry and term
             self.assertGreater(e.get("index", 0), 0, e)
             self.assertGreater(e.get("term", 0), 0, e)
+        deps = self.deployments(via)
+        for name in lost:  # status: moved from, why, the epoch it made
+            last = deps[name]["history"][-1]
+            self.assertEqual((last["from"], last["to"], last["reason"],
+                              last["epoch"]),
+                             (victim.name, deps[name]["node"], "node-lost",
+                              deps[name]["epoch"]), deps[name])
+        self.assertIn("moved from %s to " % victim.name,
+                      via.naos("status").out)
         # the others kept their runs
         for name, on in before.items():
             if name not in lost:

@@ -84,6 +84,47 @@ add_missing(Naos__V1__DeploymentRecord *rec, uint64_t node)
     return NAOS_OK;
 }
 
+/* add_history appends a move to rec's history, dropping the oldest past
+ * APPLY_HISTORY_MAX. The record's parts are the store allocator's. */
+static int
+add_history(Naos__V1__DeploymentRecord *rec, uint64_t from, uint64_t to,
+            const char *reason, int64_t at_ms, uint64_t epoch)
+{
+    ProtobufCAllocator *al = &spec_pb_allocator;
+    size_t n = rec->n_history,
+           keep = n < APPLY_HISTORY_MAX ? n : APPLY_HISTORY_MAX - 1;
+    Naos__V1__PlacementMove **v =
+        al->alloc(al->allocator_data, (keep + 1) * sizeof *v);
+    Naos__V1__PlacementMove *m = al->alloc(al->allocator_data, sizeof *m);
+    char *why = al->alloc(al->allocator_data, strlen(reason) + 1);
+    if (v == NULL || m == NULL || why == NULL) {
+        if (v != NULL)
+            al->free(al->allocator_data, v);
+        if (m != NULL)
+            al->free(al->allocator_data, m);
+        if (why != NULL)
+            al->free(al->allocator_data, why);
+        return NAOS_ENOMEM;
+    }
+    naos__v1__placement_move__init(m);
+    m->from_node = from;
+    m->to_node = to;
+    memcpy(why, reason, strlen(reason) + 1);
+    m->reason = why;
+    m->at_ms = at_ms;
+    m->epoch = epoch;
+    for (size_t i = 0; i < n - keep; i++)
+        protobuf_c_message_free_unpacked(&rec->history[i]->base, al);
+    for (size_t i = 0; i < keep; i++)
+        v[i] = rec->history[n - keep + i];
+    v[keep] = m;
+    if (rec->history != NULL)
+        al->free(al->allocator_data, rec->history);
+    rec->history = v;
+    rec->n_history = keep + 1;
+    return NAOS_OK;
+}
+
 static void
 result(struct apply_result *res, int status, const char *fmt, const char *arg)
 {
@@ -257,7 +298,11 @@ migrate_txn(struct store_txn *t, struct apply_args *a)
     rec->migrations_at_ms = moves;
     rec->n_migrations_at_ms = keep + !m->uncounted;
     char *reason = (char *)protobuf_c_empty_string;
-    if ((rc = lost ? NAOS_OK : set_failed(rec, NULL)) == NAOS_OK) {
+    rc = add_history(rec, a->res->placed_on, m->to_node, m->reason,
+                     a->c->at_ms, a->index);
+    if (rc == NAOS_OK && !lost)
+        rc = set_failed(rec, NULL); /* it runs again, there */
+    if (rc == NAOS_OK) {
         /* the record's strings are the store allocator's: swapped for a
          * borrowed one only while it is written */
         reason = rec->moved_reason;

@@ -43,7 +43,8 @@
  *            earlier instance), nothing saved. Epoch 0 (the operator's
  *            override), or a deployment with no placement record (from
  *            before placements), saves unfenced
- *   migrate  the placement moves to_node with epoch = index, only from
+ *   migrate  the placement moves to_node with epoch = index (appended to
+ *            the record's history, APPLY_HISTORY_MAX kept), only from
  *            the placement named (from_epoch); "migrated" only while the
  *            deployment is failed (the move counts, the mark is cleared);
  *            "node-lost" of whatever ran there; "drained" only once the
@@ -84,6 +85,8 @@
 /* The most nodes a record's missing_on names: a configuration's members
  * (the nodes that lacked its program, never moved to again). */
 #define APPLY_MISSING_ON_MAX 17
+/* The most moves a record's history keeps (the oldest dropped). */
+#define APPLY_HISTORY_MAX 8
 
 /* struct apply_result: what one applied entry did. */
 struct apply_result {

@@ -477,6 +477,28 @@ test_migrate_node_lost(void)
     NT_TRUE(r->failed);
     NT_EQ_INT(r->n_migrations_at_ms, 0);
     NT_EQ_INT(r->moved_epoch, e3);
+    /* its history: both moves, oldest first */
+    NT_EQ_INT(r->n_history, 2);
+    NT_EQ_INT(r->history[0]->from_node, 77);
+    NT_EQ_INT(r->history[0]->to_node, 88);
+    NT_EQ_INT(r->history[0]->epoch, e2);
+    NT_EQ_INT(r->history[0]->at_ms, 2);
+    NT_EQ_STR(r->history[1]->reason, "node-lost");
+    NT_EQ_INT(r->history[1]->from_node, 88);
+    NT_EQ_INT(r->history[1]->to_node, 99);
+    store_deploy_free(r);
+    /* bounded: the newest APPLY_HISTORY_MAX kept */
+    uint64_t from = e3, to = 88;
+    for (int k = 0; k < APPLY_HISTORY_MAX; k++, to = to == 88 ? 99 : 88) {
+        uint64_t e = propose_lost(&l, "a", from, to, 10 + k);
+        NT_EQ_INT(apply_at(&l, e, &res), NAOS_OK);
+        NT_EQ_INT(res.status, NAOS_OK);
+        from = e;
+    }
+    r = get_dep(s, "a");
+    NT_EQ_INT(r->n_history, APPLY_HISTORY_MAX);
+    NT_EQ_INT(r->history[APPLY_HISTORY_MAX - 1]->epoch, from);
+    NT_EQ_INT(r->history[0]->at_ms, 10);
     store_deploy_free(r);
     ct_log_close(&l);
     store_close(s);
