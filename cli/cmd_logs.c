@@ -12,16 +12,21 @@
 #define LOGS_DEFAULT_TAIL 50
 
 static const char logs_help[] =
-    "Usage: naos logs NAME [-f] [--tail N]\n"
+    "Usage: naos logs NAME [-f | --previous] [--tail N]\n"
     "\n"
     "Print the captured output (stdout and stderr) of worker NAME: a path\n"
     "such as research/tools/scraper, or a deployment with a single worker.\n"
-    "The bytes are copied as they are.\n"
+    "The bytes are copied as they are. In a cluster, the node that runs it\n"
+    "is asked, from any node.\n"
     "\n"
     "Options:\n"
     "  -f, --follow     keep printing new output (until Ctrl-C); follows\n"
     "                   the log across rotation\n"
     "  -n, --tail N     start N lines from the end (default 50)\n"
+    "  --previous       the output of its last run on the node it last\n"
+    "                   moved from (`naos status` shows its moves), kept\n"
+    "                   there while that node lives and until the next run\n"
+    "                   leaves it or the deployment is removed\n"
     "\n" CLI_GLOBAL_HELP;
 
 int
@@ -30,10 +35,11 @@ cmd_logs(struct cli *c, int argc, char **argv)
     static const struct option longopts[] = {
         {"follow", no_argument, NULL, 'f'},
         {"tail", required_argument, NULL, 'n'},
+        {"previous", no_argument, NULL, CLI_OPT_FIRST_LOCAL},
         CLI_GLOBAL_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    bool follow = false;
+    bool follow = false, previous = false;
     uint32_t tail = LOGS_DEFAULT_TAIL;
     optind = 0;
     opterr = 0;
@@ -46,6 +52,10 @@ cmd_logs(struct cli *c, int argc, char **argv)
             return rc;
         if (opt == 'f') {
             follow = true;
+            continue;
+        }
+        if (opt == CLI_OPT_FIRST_LOCAL) {
+            previous = true;
             continue;
         }
         char *end;
@@ -66,6 +76,9 @@ cmd_logs(struct cli *c, int argc, char **argv)
         return cli_usage("logs", "unexpected argument \"%s\"", argv[optind]);
     if (name[0] == '\0')
         return cli_usage("logs", "NAME must not be empty");
+    if (follow && previous)
+        return cli_usage("logs", "--previous shows a run that ended: it "
+                         "cannot be followed (-f)");
 
     if (follow)
         cli_install_stop_signals();
@@ -76,6 +89,7 @@ cmd_logs(struct cli *c, int argc, char **argv)
         lr.name = (char *)name;
         lr.offset = offset;
         lr.tail_lines = offset < 0 ? tail : 0;
+        lr.previous = previous;
         Naos__V1__Request req = NAOS__V1__REQUEST__INIT;
         req.req_case = NAOS__V1__REQUEST__REQ_LOGS;
         req.logs = &lr;

@@ -153,7 +153,7 @@ dying_full(const struct node *n)
 
 /* ---- runs: spawn, exit, logs ------------------------------------------ */
 
-static void remove_logs(struct node *n, const char *name);
+static void retire_logs(struct node *n, const char *name);
 /* Worker exits are read from an epoll set of their own (n->exits_fd),
  * itself one fd of the reactor: a level-triggered fd goes to the back of
  * epoll's ready list each time it is reported, so when 10,000 workers exit
@@ -718,7 +718,7 @@ io_event(void *ctx, const struct sup_event *ev)
         lvl = NAOS_LOG_WARN;
     node__stats_on_event(n, ev);
     if (ev->kind == SUP_EV_REMOVE)
-        remove_logs(n, ev->deployment); /* every worker has exited */
+        retire_logs(n, ev->deployment); /* every worker has exited */
     if (ev->kind == SUP_EV_ESCALATE)
         node__propose_failed(n, ev->deployment, ev->detail);
     naos_log(lvl, "sup", "%s %s%s%s%s%s", kind, ev->path, reason[0] ? " " : "",
@@ -1033,16 +1033,17 @@ lock_run_dir(struct node *n, char *errbuf, size_t errlen)
     return NAOS_OK;
 }
 
-/* remove_logs removes DATA/logs/NAME, the logs of a deployment that is
- * gone, so a new deployment of the same name starts with none (issue 10).
- * Nothing below DATA/logs is followed (safefile_remove_tree). */
+/* remove_logs removes DATA/logs/[SUB/]NAME, the logs of a deployment
+ * that is gone, so a new deployment of the same name starts with none
+ * (issue 10); sub "" or NODE_LOGS_PREVIOUS. Nothing below DATA/logs is
+ * followed (safefile_remove_tree). */
 static void
-remove_logs(struct node *n, const char *name)
+remove_logs(struct node *n, const char *sub, const char *name)
 {
     char root[PATH_MAX + 8];
     snprintf(root, sizeof root, "%s/logs", n->data_dir);
     int dfd;
-    int rc = safefile_open_dir(root, "", false, &dfd);
+    int rc = safefile_open_dir(root, sub, false, &dfd);
     if (rc == NAOS_OK) {
         rc = safefile_remove_tree(dfd, name);
         int e = errno;
@@ -1053,6 +1054,36 @@ remove_logs(struct node *n, const char *name)
         NAOS_WARN("node", "cannot remove the logs of %s in %s: %s", name,
                   root, rc == NAOS_ESYS ? strerror(errno)
                                         : naos_strerror(rc));
+}
+
+/* retire_logs: the tree of deployment name is gone. Removed for good
+ * (no record): its logs go, the last run's kept below too. Still
+ * recorded (it moved to another node, was drained or fenced): they are
+ * kept as DATA/logs/.previous/NAME, replacing an older copy, for `naos
+ * logs --previous` (a deployment name never starts with a dot, and the
+ * sweep passes dot names over). */
+static void
+retire_logs(struct node *n, const char *name)
+{
+    char keep[SPEC_MAX_ID_LEN + 16];
+    snprintf(keep, sizeof keep, NODE_LOGS_PREVIOUS "/%s", name);
+    remove_logs(n, NODE_LOGS_PREVIOUS, name);
+    if (!node__dep_recorded(n, name)) {
+        remove_logs(n, "", name);
+        return;
+    }
+    char root[PATH_MAX + 8];
+    snprintf(root, sizeof root, "%s/logs", n->data_dir);
+    int dfd;
+    if (safefile_open_dir(root, "", false, &dfd) != NAOS_OK)
+        return; /* no logs at all */
+    if ((mkdirat(dfd, NODE_LOGS_PREVIOUS, 0700) != 0 && errno != EEXIST) ||
+        (renameat(dfd, name, dfd, keep) != 0 && errno != ENOENT)) {
+        NAOS_WARN("node", "cannot keep the logs of %s's last run in %s/%s: "
+                  "%s", name, root, keep, strerror(errno));
+        remove_logs(n, "", name);
+    }
+    close(dfd);
 }
 
 /* sweep_logs removes the log directories of deployments the store no

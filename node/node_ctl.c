@@ -780,10 +780,122 @@ handle_events(struct node *n, const Naos__V1__EventsRequest *req,
     rep->msg.events = er;
 }
 
+/* read_log answers req with a chunk of the log file DATA/logs/[SUB/]
+ * WPATH.log (wpath: a worker's path, checked); none: an empty chunk. */
+static void
+read_log(struct node *n, const char *sub, const char *wpath,
+         const Naos__V1__LogsRequest *req, struct ctl_reply *rep)
+{
+    char path[2 * PATH_MAX];
+    snprintf(path, sizeof path, "%s/logs/%s%s%s.log", n->data_dir, sub,
+             sub[0] ? "/" : "", wpath);
+    size_t cap = req->max_bytes ? req->max_bytes : NODE_LOGS_DEFAULT_CHUNK;
+    if (cap > NODE_LOGS_MAX_CHUNK)
+        cap = NODE_LOGS_MAX_CHUNK;
+    if (n->fwd_job != NULL && cap > NODE_LOGS_FORWARD_CHUNK)
+        cap = NODE_LOGS_FORWARD_CHUNK; /* the answer goes in one envelope;
+                                          the client pages by offset */
+    Naos__V1__LogsReply *lr = ctl_reply_alloc(rep, sizeof *lr);
+    char *buf = ctl_reply_alloc(rep, cap);
+    if (lr == NULL || buf == NULL)
+        return;
+    naos__v1__logs_reply__init(lr);
+    size_t len = 0;
+    int64_t next = req->offset < 0 ? 0 : req->offset;
+    bool rotated = false;
+    int rc = proc_logfile_read(path, req->offset, req->tail_lines, buf, cap,
+                               &len, &next, &rotated);
+    if (rc != NAOS_OK && rc != NAOS_ENOTFOUND) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INTERNAL,
+                        "cannot read %s: %s", path, strerror(errno));
+        return;
+    }
+    lr->data.data = (uint8_t *)buf;
+    lr->data.len = len;
+    lr->next_offset = next;
+    lr->rotated = rotated;
+    lr->path = ctl_reply_strdup(rep, wpath);
+    rep->msg.rep_case = NAOS__V1__REPLY__REP_LOGS;
+    rep->msg.logs = lr;
+}
+
+/* only_worker_spec: the path below s (written after prefix into out) of
+ * its one worker; false when it has several (or replicas). */
+static bool
+only_worker_spec(const Naos__V1__NodeSpec *s, char *out, size_t len)
+{
+    int w = snprintf(out, len, "/%s", s->id ? s->id : "");
+    if (w < 0 || (size_t)w >= len)
+        return false;
+    if (!s->is_supervisor)
+        return true;
+    if (s->n_children != 1 || s->replicas > 1)
+        return false;
+    return only_worker_spec(s->children[0], out + w, len - (size_t)w);
+}
+
+/* handle_previous_logs: `naos logs --previous NAME`: the last run's logs
+ * of a deployment that left this node, kept by retire_logs (node.c). The
+ * node it moved from is asked (node_forward.c); NAME as for a running
+ * one, a deployment with one worker named by its spec. */
+static void
+handle_previous_logs(struct node *n, const Naos__V1__LogsRequest *req,
+                     struct ctl_reply *rep)
+{
+    const char *name = req->name ? req->name : "";
+    char dep[SPEC_MAX_ID_LEN + 1];
+    size_t k = strcspn(name, "/");
+    Naos__V1__DeploymentRecord *rec = NULL;
+    if (!cmd_path_is_valid(name, true) || k > SPEC_MAX_ID_LEN) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
+                        "%s is not a deployment or worker path",
+                        name[0] ? name : "\"\"");
+        return;
+    }
+    memcpy(dep, name, k);
+    dep[k] = '\0';
+    if (store_deploy_get(n->store, dep, &rec) != NAOS_OK) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__NOT_FOUND,
+                        "no deployment named %s (see `naos status`)", dep);
+        return;
+    }
+    char wpath[SPEC_MAX_ID_LEN + STORE_MAX_KEY + 4];
+    snprintf(wpath, sizeof wpath, "%s", name);
+    if (name[k] == '\0' && rec->spec != NULL && rec->spec->is_supervisor) {
+        char below[STORE_MAX_KEY + 2];
+        size_t c = rec->spec->n_children;
+        if (c != 1 || rec->spec->replicas > 1 ||
+            !only_worker_spec(rec->spec->children[0], below, sizeof below)) {
+            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
+                            "%s has several workers: name one by its path, "
+                            "e.g. `naos logs --previous %s/<child>`", dep,
+                            dep);
+            store_deploy_free(rec);
+            return;
+        }
+        snprintf(wpath, sizeof wpath, "%s%s", dep, below);
+    }
+    bool moved_from_here = rec->n_history > 0 &&
+        rec->history[rec->n_history - 1]->from_node == n->node_id;
+    store_deploy_free(rec);
+    if (!moved_from_here) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__NOT_FOUND,
+                        "%s has no earlier run on another node: it never "
+                        "moved (`naos logs %s` shows this run's output)",
+                        dep, name);
+        return;
+    }
+    read_log(n, NODE_LOGS_PREVIOUS, wpath, req, rep);
+}
+
 static void
 handle_logs(struct node *n, const Naos__V1__LogsRequest *req,
             struct ctl_reply *rep)
 {
+    if (req->previous) {
+        handle_previous_logs(n, req, rep);
+        return;
+    }
     const char *name = req->name ? req->name : "";
     const struct sup_node *w = sup_find_path(n->tree, name);
     if (w == NULL) {
@@ -811,36 +923,7 @@ handle_logs(struct node *n, const Naos__V1__LogsRequest *req,
                         w->path);
         return;
     }
-    char path[2 * PATH_MAX];
-    snprintf(path, sizeof path, "%s/logs/%s.log", n->data_dir, w->path);
-    size_t cap = req->max_bytes ? req->max_bytes : NODE_LOGS_DEFAULT_CHUNK;
-    if (cap > NODE_LOGS_MAX_CHUNK)
-        cap = NODE_LOGS_MAX_CHUNK;
-    if (n->fwd_job != NULL && cap > NODE_LOGS_FORWARD_CHUNK)
-        cap = NODE_LOGS_FORWARD_CHUNK; /* the answer goes in one envelope;
-                                          the client pages by offset */
-    Naos__V1__LogsReply *lr = ctl_reply_alloc(rep, sizeof *lr);
-    char *buf = ctl_reply_alloc(rep, cap);
-    if (lr == NULL || buf == NULL)
-        return;
-    naos__v1__logs_reply__init(lr);
-    size_t len = 0;
-    int64_t next = req->offset < 0 ? 0 : req->offset;
-    bool rotated = false;
-    int rc = proc_logfile_read(path, req->offset, req->tail_lines, buf, cap,
-                               &len, &next, &rotated);
-    if (rc != NAOS_OK && rc != NAOS_ENOTFOUND) {
-        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INTERNAL,
-                        "cannot read %s: %s", path, strerror(errno));
-        return;
-    }
-    lr->data.data = (uint8_t *)buf;
-    lr->data.len = len;
-    lr->next_offset = next;
-    lr->rotated = rotated;
-    lr->path = ctl_reply_strdup(rep, w->path);
-    rep->msg.rep_case = NAOS__V1__REPLY__REP_LOGS;
-    rep->msg.logs = lr;
+    read_log(n, "", w->path, req, rep);
 }
 
 /* creq: the control request to defer while its command is applied

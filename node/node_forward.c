@@ -206,6 +206,21 @@ fwd_finish(struct node *n, struct node_forward *f)
         node__http_wait_done(n, hw);
 }
 
+/* previous_owner: the node deployment dep last moved from (whose kept
+ * logs `naos logs --previous` reads), 0 for this one or none. */
+static uint64_t
+previous_owner(struct node *n, const char *dep)
+{
+    Naos__V1__DeploymentRecord *rec = NULL;
+    if (store_deploy_get(n->store, dep, &rec) != NAOS_OK)
+        return 0; /* answered here: no such deployment */
+    uint64_t from = rec->n_history > 0
+                        ? rec->history[rec->n_history - 1]->from_node
+                        : 0;
+    store_deploy_free(rec);
+    return from == n->node_id ? 0 : from;
+}
+
 /* The node to answer a request about one deployment (owner_routed_name):
  * the deployment's placement, when it does not run here (0: answer
  * here). */
@@ -221,6 +236,8 @@ request_owner(struct node *n, const Naos__V1__Request *req)
         return 0; /* refused here, with the words of the doors */
     memcpy(dep, name, k);
     dep[k] = '\0';
+    if (req->req_case == NAOS__V1__REQUEST__REQ_LOGS && req->logs->previous)
+        return previous_owner(n, dep);
     if (sup_find(n->tree, dep) != NULL)
         return 0;
     Naos__V1__PlacementRecord *p = NULL;
@@ -264,13 +281,22 @@ forward_start(struct node *n, struct ctl_req *creq, struct node_http_wait *hw,
                 return FWD_NO;
             /* The agents' checkpoints and logs are their node's: say it
              * cannot be asked now (this node does not run them). */
-            ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
-                            "%s runs on %s, which is not reachable from "
-                            "naos-node %s now (not alive in the membership, "
-                            "see `naos nodes`): nothing changed, try again "
-                            "once it is back",
-                            owner_routed_name(req), leader_name(n, owner),
-                            n->name);
+            if (req->req_case == NAOS__V1__REQUEST__REQ_LOGS &&
+                req->logs->previous)
+                ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
+                                "the last run of %s was on %s, which is not "
+                                "reachable from naos-node %s now: its "
+                                "output is there while it lives (see `naos "
+                                "nodes`)", owner_routed_name(req),
+                                leader_name(n, owner), n->name);
+            else
+                ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
+                                "%s runs on %s, which is not reachable from "
+                                "naos-node %s now (not alive in the "
+                                "membership, see `naos nodes`): nothing "
+                                "changed, try again once it is back",
+                                owner_routed_name(req),
+                                leader_name(n, owner), n->name);
             return FWD_ANSWERED;
         }
     } else if (raft_role_get(core) == RAFT_LEADER || leader == 0) {

@@ -37,6 +37,9 @@
 #define NODE_EVENTS_FLUSH_MS 250 /* events commits, at most one per this */
 #define NODE_LOGS_DEFAULT_CHUNK (64u * 1024u)
 #define NODE_LOGS_MAX_CHUNK (1u << 20)
+/* Below DATA/logs: the last run's logs of each deployment that left this
+ * node (moved, drained, fenced), for `naos logs --previous`. */
+#define NODE_LOGS_PREVIOUS ".previous"
 /* ... of an answer forwarded to another node (one sealed envelope) */
 #define NODE_LOGS_FORWARD_CHUNK (512u * 1024u)
 

@@ -64,6 +64,17 @@ class Drain(Deployed):
             if name not in moved:
                 self.assertEqual(self.where(name), on)
                 self.assertEqual(deps[name]["history"], [])
+        # the output of each one's run on the node it left, from any node
+        for name in moved:
+            r = self.lead.naos("logs", "--previous", name)
+            self.assertEqual(r.code, 0, r)
+            self.assertIn("run on %s pid " % victim.name, r.out)
+            r = self.lead.naos("logs", name)  # this run's, where it runs
+            self.assertNotIn("run on %s " % victim.name, r.out)
+        stayed = next(n for n in self.NAMES if n not in moved)
+        r = self.lead.naos("logs", "--previous", stayed)
+        self.assertEqual(r.code, 100, r)
+        self.assertIn("never moved", r.err)
         self.check_no_overlap()  # stopped there before it started elsewhere
 
         # drained: alive, runs nothing, takes nothing new, says so

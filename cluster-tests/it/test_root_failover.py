@@ -33,6 +33,8 @@ from harness import FoundersTest, gauge, pid_alive, wait_until, within
 
 AGENT = r'''
 import os, sys, time
+print("run on %s pid %d" % (os.environ.get("NAOS_NODE", "?"), os.getpid()),
+      flush=True)
 f = open(sys.argv[1], "a", buffering=1)
 while True:
     f.write("%s %d %s %.6f\n" % (os.environ.get("NAOS_NODE", "?"),

@@ -108,9 +108,8 @@ cmd_deploy_spec(const Naos__V1__NodeSpec *req, Naos__V1__NodeSpec **out,
     return rc;
 }
 
-/* A path: ids joined by '/', at most SPEC_MAX_DEPTH of them. */
-static bool
-path_is_valid(const char *p, bool allow_slash)
+bool
+cmd_path_is_valid(const char *p, bool allow_slash)
 {
     if (p == NULL || p[0] == '\0' || strlen(p) > STORE_MAX_KEY)
         return false;
@@ -137,7 +136,7 @@ static int
 check_name(const Naos__V1__NameCommand *nc, bool allow_path, const char *what,
            char *err, size_t errlen)
 {
-    if (nc == NULL || !path_is_valid(nc->name, allow_path)) {
+    if (nc == NULL || !cmd_path_is_valid(nc->name, allow_path)) {
         snprintf(err, errlen, "%s: %s is not a %s", what,
                  nc && nc->name ? nc->name : "(none)",
                  allow_path ? "deployment name or path" : "deployment name");
@@ -190,14 +189,14 @@ cmd_validate(const Naos__V1__Command *c, char *err, size_t errlen)
     case NAOS__V1__COMMAND__CMD_REMOVE:
         return check_name(c->remove, false, "rm", err, errlen);
     case NAOS__V1__COMMAND__CMD_FAIL:
-        if (c->fail == NULL || !path_is_valid(c->fail->name, false)) {
+        if (c->fail == NULL || !cmd_path_is_valid(c->fail->name, false)) {
             snprintf(err, errlen, "fail: no deployment name");
             return NAOS_EINVAL;
         }
         return NAOS_OK;
     case NAOS__V1__COMMAND__CMD_CHECKPOINT_SAVE: {
         const Naos__V1__CheckpointSaveCommand *s = c->checkpoint_save;
-        if (s == NULL || !path_is_valid(s->path, true)) {
+        if (s == NULL || !cmd_path_is_valid(s->path, true)) {
             snprintf(err, errlen, "checkpoint save: %s is not an agent path",
                      s && s->path ? s->path : "(none)");
             return NAOS_EINVAL;
@@ -214,7 +213,7 @@ cmd_validate(const Naos__V1__Command *c, char *err, size_t errlen)
             return NAOS_EINVAL;
         }
         for (size_t i = 0; i < s->n_aliases; i++)
-            if (!path_is_valid(s->aliases[i], true)) {
+            if (!cmd_path_is_valid(s->aliases[i], true)) {
                 snprintf(err, errlen, "checkpoint save: alias %s is not a "
                          "path", s->aliases[i] ? s->aliases[i] : "(none)");
                 return NAOS_EINVAL;
@@ -223,7 +222,7 @@ cmd_validate(const Naos__V1__Command *c, char *err, size_t errlen)
     }
     case NAOS__V1__COMMAND__CMD_MIGRATE: {
         const Naos__V1__MigrateCommand *m = c->migrate;
-        if (m == NULL || !path_is_valid(m->name, false)) {
+        if (m == NULL || !cmd_path_is_valid(m->name, false)) {
             snprintf(err, errlen, "migrate: no deployment name");
             return NAOS_EINVAL;
         }
@@ -257,7 +256,7 @@ cmd_validate(const Naos__V1__Command *c, char *err, size_t errlen)
         return NAOS_OK;
     case NAOS__V1__COMMAND__CMD_RELEASE: {
         const Naos__V1__ReleaseCommand *r = c->release;
-        if (r == NULL || !path_is_valid(r->name, false)) {
+        if (r == NULL || !cmd_path_is_valid(r->name, false)) {
             snprintf(err, errlen, "release: no deployment name");
             return NAOS_EINVAL;
         }

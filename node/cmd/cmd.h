@@ -67,6 +67,11 @@ const char *cmd_type_name(const Naos__V1__Command *c);
  * and drain; the checkpoint's path for a save). Valid as c. */
 const char *cmd_target(const Naos__V1__Command *c);
 
+/* cmd_path_is_valid: p is a deployment's name (allow_slash false) or a
+ * path below one: ids joined by '/', at most SPEC_MAX_DEPTH + 1 of them,
+ * at most STORE_MAX_KEY bytes. */
+bool cmd_path_is_valid(const char *p, bool allow_slash);
+
 /* cmd_is_path: a stop, start or restart of a path in a deployment
  * (DEP/PATH), which changes no record: the node that runs the
  * deployment carries it out as it applies the entry. */
