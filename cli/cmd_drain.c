@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/cli.h"
 #include "cli/client.h"
@@ -36,14 +35,6 @@ static const char drain_help[] =
     "placed on it after --within (see `naos status`); 100 for a name no\n"
     "member has. With --json: {\"node\", \"drained\", \"placed\", \"message\"}.\n"
     "\n" CLI_GLOBAL_HELP;
-
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* placed_on asks for the members and sets *placed to the deployments the
  * applied state places on NAME (name or id). Returns 0, or an exit code
@@ -103,19 +94,23 @@ print_result(const struct cli *c, const char *name, bool drained,
 static int
 wait_empty(struct cli *c, const char *name, int64_t within_ms)
 {
-    int64_t deadline = mono_ms() + within_ms;
+    naos_time deadline = naos_clock_now() + (naos_time)within_ms;
     uint32_t last = UINT32_MAX, placed = 0;
     for (;;) {
         int ec = placed_on(c, name, &placed);
-        if (ec != 0)
+        if (ec != 0) {
+            if (!c->json)
+                fprintf(stderr, "naos: the drain of %s is recorded and goes "
+                        "on; see `naos nodes`\n", name);
             return ec;
+        }
         if (placed == 0)
             break;
         if (placed != last && !c->json)
             fprintf(stderr, "naos: %u deployment%s still placed on %s\n",
                     placed, placed == 1 ? "" : "s", name);
         last = placed;
-        if (mono_ms() >= deadline || cli_stop_requested()) {
+        if (naos_clock_now() >= deadline || cli_stop_requested()) {
             char msg[256];
             snprintf(msg, sizeof msg, "%u deployment%s still placed on %s: "
                      "see `naos status` (one that no other node takes "

@@ -39,6 +39,7 @@ static const char main_help[] =
     "                        nodes remove NAME: a dead member out for good\n"
     "  drain NAME            move every deployment off a node, each stopped\n"
     "                        there first; it takes none until undrain NAME\n"
+    "  undrain NAME          let a drained node take deployments again\n"
     "  ping                  check that naos-node answers\n"
     "  help [COMMAND]        show this help, or a command's\n"
     "\n" CLI_GLOBAL_HELP

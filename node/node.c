@@ -1673,9 +1673,24 @@ node_open(struct node **out, const struct node_config *cfg, char *errbuf,
      * killed with -9) would run beside the ones we are about to restore. */
     unsigned leftovers = 0;
     proc_orphans_kill_marked(n->id_env, &leftovers);
-    if (leftovers)
+    if (leftovers) {
         NAOS_WARN("node", "killed %u process(es) left by a previous run of "
                   "this node", leftovers);
+        /* A lease says nothing of this node runs elsewhere's work: none
+         * is asked for while one of them lives (node__lease_step looks
+         * again). Most are gone within milliseconds. */
+        for (int i = 0; i < NODE_LEFTOVERS_WAIT_MS / 10 && leftovers; i++) {
+            usleep(10 * 1000);
+            if (proc_orphans_count_marked(n->id_env, &leftovers) != NAOS_OK)
+                leftovers = 0;
+        }
+        n->leftovers_alive = leftovers != 0;
+        if (n->leftovers_alive)
+            NAOS_ERROR("node", "%u process(es) left by a previous run of "
+                       "this node outlive SIGKILL (stuck in the kernel?): "
+                       "it holds no lease, so runs nothing in a cluster, "
+                       "until they are gone", leftovers);
+    }
     struct sup_io io = {
         .version = SUP_IO_VERSION,
         .ctx = n,

@@ -217,6 +217,7 @@ reconcile_entry(struct node *n, const Naos__V1__Command *c,
     case NAOS__V1__COMMAND__CMD_REMOVE:
     case NAOS__V1__COMMAND__CMD_FAIL:
     case NAOS__V1__COMMAND__CMD_MIGRATE:
+    case NAOS__V1__COMMAND__CMD_RELEASE: /* released: not run here */
         break;
     default:
         return;
@@ -428,8 +429,9 @@ after_apply(struct node *n, const Naos__V1__Command *c,
                     naos_clock_now_us());
         events_mark_log(&n->events, ar->index, term);
     }
-    if (c->cmd_case == NAOS__V1__COMMAND__CMD_DRAIN)
-        node__drain_dirty(n); /* this node's, maybe */
+    if (c->cmd_case == NAOS__V1__COMMAND__CMD_DRAIN ||
+        (n->drain_self && ar->placed_on == n->node_id))
+        node__drain_dirty(n); /* this node's, or placed here while drained */
     if (c->cmd_case == NAOS__V1__COMMAND__CMD_FAIL ||
         c->cmd_case == NAOS__V1__COMMAND__CMD_MIGRATE ||
         c->cmd_case == NAOS__V1__COMMAND__CMD_START ||

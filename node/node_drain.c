@@ -7,18 +7,23 @@
  * of the state: while this node has one, the reconciler counts nothing
  * as placed here (reconcile.h), so every tree is removed, stopped as its
  * shutdown settings say. This step then proposes a ReleaseCommand for
- * each placement on this node whose tree is gone; once applied, the root
- * supervisor (node_root.c) moves the released placement to another node.
- * Nothing is released while its tree still stops, so no deployment runs
- * in two places; a drained node that dies has its placements moved when
- * its lease runs out, as any lost node's.
+ * each placement on this node whose tree is gone, once the orphan sweep
+ * that its workers' exits asked for has run (a helper that left their
+ * group is dead too); once applied, the root supervisor (node_root.c)
+ * moves the released placement to another node. Nothing is released
+ * while its tree still stops, so no deployment runs in two places. A
+ * release names the drain it was made under (DrainRecord.index): one
+ * applied after an undrain changes nothing, though the node may already
+ * run that deployment again. A drained node that dies has its placements
+ * moved when its lease runs out, as any lost node's.
  *
- * When it looks: once a drain command, a snapshot or the node's start
- * made the record worth reading again (drain_dirty), then every
- * DRAIN_LOOK_MS while this node is drained. Bounds: one store read of the
- * placements per look; a release is proposed again only after
- * DRAIN_RETRY_MS (a follower's is relayed, unanswered), NODE_RELEASES_MAX
- * remembered. Reactor thread only. */
+ * When it looks: once a drain command, a snapshot, the node's start or a
+ * placement here made the record worth reading again (drain_dirty), then
+ * every DRAIN_LOOK_MS while this node is drained and something placed
+ * here is not released yet. Bounds: one store read of the placements per
+ * look; a release is proposed again only after DRAIN_RETRY_MS (a
+ * follower's is relayed, unanswered); at most NODE_RELEASES_MAX in
+ * flight, the rest at a later look. Reactor thread only. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +34,7 @@
 #include "node/base/time.h"
 #include "node/cmd/cmd.h"
 #include "node/node_int.h"
+#include "node/proc/orphans.h"
 #include "store/state.h"
 
 /* Looked at this often while drained. */
@@ -57,53 +63,57 @@ node__drain_deadline(const struct node *n)
         return NAOS_TIME_NEVER;
     if (n->drain_dirty)
         return n->r.now;
-    return n->drain_self ? n->drain_next : NAOS_TIME_NEVER;
+    return n->drain_self && !n->drain_idle ? n->drain_next : NAOS_TIME_NEVER;
 }
 
 /* released_lately: a release of this placement was proposed within
- * DRAIN_RETRY_MS; otherwise *slot is where to remember one (a free or
- * the oldest entry). */
+ * DRAIN_RETRY_MS; otherwise *slot is where to remember one (a free
+ * entry; NODE_RELEASES_MAX when none is: no release now). */
 static bool
 released_lately(struct node *n, const char *name, uint64_t epoch,
                 size_t *slot)
 {
-    *slot = 0;
+    *slot = NODE_RELEASES_MAX;
     for (size_t i = 0; i < NODE_RELEASES_MAX; i++) {
         struct node_release *r = &n->releases[i];
         if (r->epoch != 0 && n->r.now >= r->at + DRAIN_RETRY_MS)
             r->epoch = 0; /* not applied in time: may go again */
         if (r->epoch == epoch && strcmp(r->name, name) == 0)
             return true;
-        if (r->epoch == 0 || (n->releases[*slot].epoch != 0 &&
-                              r->at < n->releases[*slot].at))
+        if (r->epoch == 0 && *slot == NODE_RELEASES_MAX)
             *slot = i;
     }
     return false;
 }
 
-/* release proposes that the placement epoch of name runs nothing here. */
-static void
+/* release proposes that the placement epoch of name runs nothing here
+ * (false: none proposed, for want of a slot or of a leader). */
+static bool
 release(struct node *n, const char *name, uint64_t epoch)
 {
     size_t slot;
     if (released_lately(n, name, epoch, &slot))
-        return;
+        return true;
+    if (slot == NODE_RELEASES_MAX)
+        return false; /* NODE_RELEASES_MAX in flight: a later look */
     Naos__V1__Command c;
     cmd_init(&c, 0, 0, n->r.wall_ms); /* the node's own */
     Naos__V1__ReleaseCommand r = NAOS__V1__RELEASE_COMMAND__INIT;
     r.name = (char *)name;
     r.epoch = epoch;
     r.node_id = n->node_id;
+    r.drain_index = n->drain_index;
     c.cmd_case = NAOS__V1__COMMAND__CMD_RELEASE;
     c.release = &r;
     if (node__propose(n, &c, NULL, NULL) != NAOS_OK)
-        return; /* logged there; tried again at the next look */
+        return false; /* logged there; tried again at the next look */
     struct node_release *m = &n->releases[slot];
     snprintf(m->name, sizeof m->name, "%s", name);
     m->epoch = epoch;
     m->at = n->r.now;
     NAOS_INFO("drain", "%s stopped here (epoch %" PRIu64 "): released, for "
               "the root supervisor to place elsewhere", name, epoch);
+    return true;
 }
 
 void
@@ -112,15 +122,18 @@ node__drain_step(struct node *n)
     if (!drain_active(n))
         return;
     if (n->drain_dirty) {
-        n->drain_dirty = false;
         Naos__V1__DrainRecord *d = NULL;
         int rc = store_drain_get(n->store, n->node_id, &d);
         if (rc != NAOS_OK && rc != NAOS_ENOTFOUND) {
             NAOS_ERROR("store", "cannot read whether this node is drained: "
                        "%s", store_errmsg(n->store));
+            n->drain_next = n->r.now + DRAIN_LOOK_MS; /* and again then */
             return;
         }
+        n->drain_dirty = false;
+        n->drain_idle = false;
         bool drained = rc == NAOS_OK;
+        n->drain_index = drained ? d->index : 0;
         store_drain_free(d);
         if (drained != n->drain_self) {
             n->drain_self = drained;
@@ -135,9 +148,12 @@ node__drain_step(struct node *n)
         }
         n->drain_next = n->r.now;
     }
-    if (!n->drain_self || n->r.now < n->drain_next)
+    if (!n->drain_self || n->drain_idle || n->r.now < n->drain_next)
         return;
     n->drain_next = n->r.now + DRAIN_LOOK_MS;
+    /* an orphan sweep asked for by the last exits has not run yet */
+    if (n->chld_pending || proc_orphans_scan_busy(&n->orphans))
+        return;
     Naos__V1__PlacementRecord **pl = NULL;
     size_t npl = 0;
     if (store_placement_list(n->store, &pl, &npl) != NAOS_OK) {
@@ -145,11 +161,17 @@ node__drain_step(struct node *n)
                    store_errmsg(n->store));
         return;
     }
-    for (size_t i = 0; i < npl; i++)
-        if (pl[i]->node_id == n->node_id && !pl[i]->released &&
-            sup_find(n->tree, pl[i]->name) == NULL)
-            release(n, pl[i]->name, pl[i]->epoch);
+    bool left = false; /* something placed here not released yet */
+    for (size_t i = 0; i < npl; i++) {
+        if (pl[i]->node_id != n->node_id || pl[i]->released)
+            continue;
+        left = true;
+        if (sup_find(n->tree, pl[i]->name) == NULL &&
+            !release(n, pl[i]->name, pl[i]->epoch))
+            break; /* no slot or no leader: the next look */
+    }
     store_placement_list_free(pl, npl);
+    n->drain_idle = !left; /* until something is placed here again */
 }
 
 void
@@ -164,7 +186,15 @@ node__drain_request(struct node *n, struct ctl_req *creq,
                         "nodes`)", verb);
         return;
     }
-    if (n->log == NULL || !n->replicated) {
+    if (n->log == NULL) {
+        ctl_reply_error(rep, NAOS__V1__ERROR_CODE__BUSY,
+                        "naos-node %s is not taking commands yet (the "
+                        "cluster is forming, or it is joining); nothing "
+                        "changed, try again once `naos nodes` shows it as "
+                        "a member", n->name);
+        return;
+    }
+    if (!n->replicated) {
         ctl_reply_error(rep, NAOS__V1__ERROR_CODE__INVALID,
                         "naos-node %s runs alone (no cluster's log): there "
                         "is no other node to move its deployments to; "

@@ -235,6 +235,9 @@ struct node_report {
 
 /* Moves the root supervisor has in flight at once (node_root.c). */
 #define NODE_ROOT_MOVES_MAX 16
+/* How long a start waits for the processes of a previous run it killed
+ * to be gone (then the lease step looks every LEFTOVERS_LOOK_MS). */
+#define NODE_LEFTOVERS_WAIT_MS 1000
 /* Releases a drained node remembers having proposed (node_drain.c). */
 #define NODE_RELEASES_MAX 16
 
@@ -417,7 +420,9 @@ struct node {
     naos_time root_wait_logged; /* a move waiting for a lost node, logged */
     /* Drain (node_drain.c). */
     bool drain_dirty;       /* the drain record is to be read again */
-    bool drain_self;        /* this node is drained */
+    bool drain_self;        /* this node is drained ... */
+    uint64_t drain_index;   /* ... by this entry (DrainRecord.index) */
+    bool drain_idle;        /* nothing here left to release */
     naos_time drain_next;   /* look at the placements again */
     struct node_release {   /* releases proposed, for DRAIN_RETRY_MS */
         char name[SPEC_MAX_ID_LEN + 1];
@@ -426,6 +431,9 @@ struct node {
     } releases[NODE_RELEASES_MAX];
     /* Leases (node_lease.c). The holder's side, on CLOCK_BOOTTIME: */
     bool lease_on;          /* this node holds a lease on its placements */
+    bool leftovers_alive;   /* a previous run's process outlived SIGKILL:
+                               no lease asked for until it is gone */
+    naos_time leftovers_look; /* when to count them again */
     uint64_t lease_instance; /* this run of naos-node (random, non-zero) */
     struct lease_holder lease;
     uint64_t lease_asked_of; /* the leader the latest request went to */

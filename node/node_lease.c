@@ -60,6 +60,10 @@ _Static_assert(NODE_LEASE_TYPE >= WIRE_TYPES_REQ_LO &&
 #define FENCE_AHEAD_MS 250
 /* Without a known leader, the holder looks again this often. */
 #define NO_LEADER_RETRY_MS 50
+/* A previous run's process that outlived SIGKILL is looked for this
+ * often (no lease is asked for meanwhile: a certificate of this run
+ * would not cover it). */
+#define LEFTOVERS_LOOK_MS 500
 
 static const struct lease_config lease_cfg = LEASE_CONFIG_DEFAULT;
 
@@ -562,9 +566,19 @@ node__lease_step(struct node *n)
             return;
         start_holding(n, true);
     }
+    if (n->leftovers_alive && n->r.now >= n->leftovers_look) {
+        unsigned alive = 0;
+        n->leftovers_look = n->r.now + LEFTOVERS_LOOK_MS;
+        if (proc_orphans_count_marked(n->id_env, &alive) == NAOS_OK &&
+            alive == 0) {
+            n->leftovers_alive = false;
+            NAOS_INFO("lease", "the previous run's processes are gone: "
+                      "asking for a lease");
+        }
+    }
     uint64_t boot = guardian_clock_now();
     if (lease_holder_due(&n->lease, boot) && n->r.now >= n->lease_retry_at &&
-        !n->lease_released) {
+        !n->lease_released && !n->leftovers_alive) {
         uint64_t leader = raft_leader(cmdraft_core(n->log)).v;
         if (leader == 0) {
             n->lease_retry_at = n->r.now + NO_LEADER_RETRY_MS;
@@ -707,6 +721,8 @@ node__lease_deadline(const struct node *n)
     naos_time at = n->r.now + (due > boot ? due - boot : 0);
     if (at < n->lease_retry_at)
         at = n->lease_retry_at;
+    if (n->leftovers_alive && at < n->leftovers_look)
+        at = n->leftovers_look; /* no request before they are gone */
     /* the fence, FENCE_AHEAD_MS before the guardian's deadline */
     naos_time guard = lease_holder_guard_deadline(&n->lease);
     if (!n->rec.fenced && guard > FENCE_AHEAD_MS) {

@@ -15,7 +15,9 @@
  * A placement its drained node released (node_drain.c: its tree there
  * is gone) is moved the same way with reason "drained", uncounted; it
  * may go back to that node once undrained, and waits (logged) while no
- * node takes it.
+ * node takes it. One that gave up there is an escalation's to move
+ * (counted, after its backoff, so it runs again); only past its limit
+ * is it moved as drained, failed.
  *
  * A deployment placed on a node whose lease has run out for this leader
  * (node_lease.c: last grant + L(1 + drift) + margin, or this leader's
@@ -239,7 +241,9 @@ node__root_step(struct node *n)
         uint64_t epoch = pl[k]->epoch, on = pl[k]->node_id;
         size_t slot;
         naos_time at;
-        if (pl[k]->released) {
+        bool released = pl[k]->released;
+        bool failed_here = rec->failed && on == rec->failed_node;
+        if (released && !failed_here) {
             /* Its drained node stopped it: nothing of it runs anywhere. */
             if (!in_flight(n, rec->name, &slot) && slot < NODE_ROOT_MOVES_MAX)
                 move(n, rec, on, epoch, slot, NULL, 0, ROOT_WHY_DRAINED);
@@ -271,6 +275,13 @@ node__root_step(struct node *n)
         };
         struct root_decision o;
         root_escalation(&d, n->r.wall_ms, &o);
+        if (released && o.verdict != ROOT_MOVE && o.verdict != ROOT_WAIT) {
+            /* failed, and no escalation will move it (exhausted): off
+             * its drained node all the same, failed */
+            if (!in_flight(n, rec->name, &slot) && slot < NODE_ROOT_MOVES_MAX)
+                move(n, rec, on, epoch, slot, NULL, 0, ROOT_WHY_DRAINED);
+            continue;
+        }
         if (o.verdict == ROOT_WAIT) {
             naos_time w = n->r.now + (o.wait_until_ms - n->r.wall_ms);
             if (w < n->root_next)

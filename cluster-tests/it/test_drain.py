@@ -118,8 +118,11 @@ class Drain(Deployed):
         r = self.lead.naos("drain", "nosuch")
         self.assertEqual(r.code, 100, r)
         self.assertIn("no member named nosuch", r.err)
-        r = self.lead.naos("undrain", "nosuch", "--no-wait")
+        r = self.lead.naos("undrain", "nosuch")
         self.assertEqual(r.code, 100, r)
+        self.assertIn("no member named nosuch", r.err)
+        r = self.lead.naos("undrain", self.lead.name, "--no-wait")
+        self.assertEqual(r.code, 100, r)  # drain's option
         r = self.lead.naos("drain")
         self.assertEqual(r.code, 100, r)
         self.assertEqual(self.placed(), before)

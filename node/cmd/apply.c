@@ -213,17 +213,31 @@ drain_txn(struct store_txn *t, struct apply_args *a)
     Naos__V1__DrainRecord rec = NAOS__V1__DRAIN_RECORD__INIT;
     rec.node_id = d->node_id;
     rec.since_ms = a->c->at_ms;
+    rec.index = a->index;
     return store_drain_put_txn(t, &rec);
 }
 
 /* A draining node released a placement it stopped: only that placement,
- * still on that node (moved, removed or redeployed since: nothing). */
+ * still on that node (moved, removed or redeployed since: nothing), and
+ * only under the drain it was made under (undrained since, the node may
+ * run it again: nothing). */
 static int
 release_txn(struct store_txn *t, struct apply_args *a)
 {
     const Naos__V1__ReleaseCommand *r = a->c->release;
+    Naos__V1__DrainRecord *d = NULL;
+    int rc = store_drain_get_txn(t, r->node_id, &d);
+    if (rc != NAOS_OK && rc != NAOS_ENOTFOUND)
+        return rc;
+    bool same = rc == NAOS_OK && d->index == r->drain_index;
+    store_drain_free(d);
+    if (!same) {
+        result(a->res, NAOS_EINVAL, "%.64s: its node was undrained since "
+               "it released it", r->name);
+        return NAOS_OK;
+    }
     Naos__V1__PlacementRecord *pl = NULL;
-    int rc = store_placement_get_txn(t, r->name, &pl);
+    rc = store_placement_get_txn(t, r->name, &pl);
     if (rc == NAOS_ENOTFOUND) {
         result(a->res, NAOS_ENOTFOUND, "no placement of %.64s", r->name);
         return NAOS_OK;

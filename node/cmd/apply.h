@@ -53,7 +53,8 @@
  *   drain    the node's drain record written (kept, with its first since,
  *            when it is drained already); undrain: deleted
  *   release  the placement marked released, only while it is the one
- *            named (epoch and node): EINVAL otherwise
+ *            named (epoch and node) and the node's drain record is the
+ *            one named (drain_index): EINVAL otherwise
  *   noop     nothing
  *   a CONFIG entry (apply_item.conf; not a Command): the configuration
  *            recorded (store/conf.h), nothing else

@@ -520,7 +520,7 @@ propose_drain(struct ct_log *l, uint64_t node, bool drain, int64_t at)
 
 static uint64_t
 propose_release(struct ct_log *l, const char *name, uint64_t epoch,
-                uint64_t node)
+                uint64_t node, uint64_t drain_index)
 {
     Naos__V1__Command c;
     cmd_init(&c, 0, 0, 9);
@@ -528,6 +528,7 @@ propose_release(struct ct_log *l, const char *name, uint64_t epoch,
     r.name = (char *)name;
     r.epoch = epoch;
     r.node_id = node;
+    r.drain_index = drain_index;
     c.cmd_case = NAOS__V1__COMMAND__CMD_RELEASE;
     c.release = &r;
     return propose(l, &c);
@@ -559,31 +560,51 @@ test_drain_release_and_move(void)
     struct apply_result res;
     uint64_t e1 = propose_deploy(&l, "a", 1); /* on 77 */
     NT_EQ_INT(apply_at(&l, e1, &res), NAOS_OK);
-    NT_EQ_INT(apply_at(&l, propose_drain(&l, 77, true, 2), &res), NAOS_OK);
+    uint64_t d1 = propose_drain(&l, 77, true, 2);
+    NT_EQ_INT(apply_at(&l, d1, &res), NAOS_OK);
     NT_EQ_INT(res.status, NAOS_OK);
     Naos__V1__DrainRecord *d = NULL;
     NT_EQ_INT(store_drain_get(s, 77, &d), NAOS_OK);
     NT_EQ_INT(d->since_ms, 2);
+    NT_EQ_INT(d->index, d1);
     store_drain_free(d);
-    /* drained again: its first since stays */
+    /* drained again: its first since and index stay */
     NT_EQ_INT(apply_at(&l, propose_drain(&l, 77, true, 3), &res), NAOS_OK);
     NT_EQ_INT(store_drain_get(s, 77, &d), NAOS_OK);
     NT_EQ_INT(d->since_ms, 2);
+    NT_EQ_INT(d->index, d1);
     store_drain_free(d);
     /* not released yet: a drained move changes nothing */
     uint64_t i = propose_move(&l, "a", e1, 88, 4, true, "drained");
     NT_EQ_INT(apply_at(&l, i, &res), NAOS_OK);
     NT_EQ_INT(res.status, NAOS_EINVAL);
-    /* a release of another epoch, or by another node: nothing */
-    NT_EQ_INT(apply_at(&l, propose_release(&l, "a", e1 + 100, 77), &res),
+    /* a release of another epoch, by another node, of another drain: no */
+    NT_EQ_INT(apply_at(&l, propose_release(&l, "a", e1 + 100, 77, d1), &res),
               NAOS_OK);
     NT_EQ_INT(res.status, NAOS_EINVAL);
-    NT_EQ_INT(apply_at(&l, propose_release(&l, "a", e1, 66), &res), NAOS_OK);
+    NT_EQ_INT(apply_at(&l, propose_release(&l, "a", e1, 66, d1), &res),
+              NAOS_OK);
     NT_EQ_INT(res.status, NAOS_EINVAL);
-    NT_EQ_INT(apply_at(&l, propose_release(&l, "zz", e1, 77), &res), NAOS_OK);
+    NT_EQ_INT(apply_at(&l, propose_release(&l, "a", e1, 77, d1 + 1), &res),
+              NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_EINVAL);
+    NT_EQ_INT(apply_at(&l, propose_release(&l, "zz", e1, 77, d1), &res),
+              NAOS_OK);
     NT_EQ_INT(res.status, NAOS_ENOTFOUND);
+    /* made under d1, applied after an undrain, or a drain again: no (the
+     * node may run it again by then) */
+    NT_EQ_INT(apply_at(&l, propose_drain(&l, 77, false, 4), &res), NAOS_OK);
+    NT_EQ_INT(apply_at(&l, propose_release(&l, "a", e1, 77, d1), &res),
+              NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_EINVAL);
+    uint64_t d2 = propose_drain(&l, 77, true, 4);
+    NT_EQ_INT(apply_at(&l, d2, &res), NAOS_OK);
+    NT_EQ_INT(apply_at(&l, propose_release(&l, "a", e1, 77, d1), &res),
+              NAOS_OK);
+    NT_EQ_INT(res.status, NAOS_EINVAL);
     NT_FALSE(is_released(s, "a"));
-    NT_EQ_INT(apply_at(&l, propose_release(&l, "a", e1, 77), &res), NAOS_OK);
+    NT_EQ_INT(apply_at(&l, propose_release(&l, "a", e1, 77, d2), &res),
+              NAOS_OK);
     NT_EQ_INT(res.status, NAOS_OK);
     NT_TRUE(is_released(s, "a"));
     uint64_t e2 = propose_move(&l, "a", e1, 88, 5, true, "drained");

@@ -115,30 +115,26 @@ static int
 placed_here(struct reconcile *r, const char *name, bool *here,
             uint64_t *epoch)
 {
+    /* this node drained: nothing is here, stopped before it starts
+     * elsewhere */
+    Naos__V1__DrainRecord *d = NULL;
+    int rc = store_drain_get(r->store, r->node_id, &d);
+    store_drain_free(d);
+    if (rc != NAOS_OK && rc != NAOS_ENOTFOUND)
+        return rc;
+    bool drained = rc == NAOS_OK;
     Naos__V1__PlacementRecord *p = NULL;
-    int rc = store_placement_get(r->store, name, &p);
+    rc = store_placement_get(r->store, name, &p);
     if (rc == NAOS_ENOTFOUND) {
-        *here = true; /* written before placements existed */
+        *here = !drained; /* written before placements existed */
         *epoch = 0;
         return NAOS_OK;
     }
     if (rc != NAOS_OK)
         return rc;
-    /* released, or this node drained: stopped here before it starts
-     * elsewhere */
-    *here = p->node_id == r->node_id && !p->released;
+    *here = p->node_id == r->node_id && !p->released && !drained;
     *epoch = p->epoch;
     store_placement_free(p);
-    if (*here) {
-        Naos__V1__DrainRecord *d = NULL;
-        rc = store_drain_get(r->store, r->node_id, &d);
-        if (rc == NAOS_OK) {
-            *here = false;
-            store_drain_free(d);
-        } else if (rc != NAOS_ENOTFOUND) {
-            return rc;
-        }
-    }
     return NAOS_OK;
 }
 

@@ -99,7 +99,7 @@ exit_signalled(struct sup_tree *t)
 
 static struct ct_log L;
 
-static void
+static uint64_t
 run(Naos__V1__Command *c)
 {
     uint8_t *buf = NULL;
@@ -112,6 +112,7 @@ run(Naos__V1__Command *c)
     struct apply_result res;
     ST_OK(L.store, apply_entry(L.store, index, c, &res));
     NT_EQ_INT(res.status, NAOS_OK);
+    return index;
 }
 
 /* Deploys spec (taken) on node_id. */
@@ -1012,7 +1013,7 @@ test_fence_spares_what_keeps_running(void)
     st_rmdir(dir);
 }
 
-static void
+static uint64_t
 drain_cmd(uint64_t node, bool drain)
 {
     Naos__V1__Command c;
@@ -1022,7 +1023,7 @@ drain_cmd(uint64_t node, bool drain)
     d.drain = drain;
     c.cmd_case = NAOS__V1__COMMAND__CMD_DRAIN;
     c.drain = &d;
-    run(&c);
+    return run(&c);
 }
 
 /* Issue 12, drain: while this node is drained nothing counts as placed
@@ -1060,7 +1061,8 @@ test_drain_removes_every_tree_until_undrained(void)
     drain_cmd(SELF, false);
     NT_EQ_INT(reconcile_resync(&r, 3000), NAOS_OK);
     NT_EQ_INT(F.spawns, 4);
-    /* a's placement released (by an earlier drain): not here any more */
+    /* drained again, a released: not here even once undrained */
+    uint64_t di = drain_cmd(SELF, true);
     Naos__V1__PlacementRecord *p = NULL;
     NT_EQ_INT(store_placement_get(s, "a", &p), NAOS_OK);
     Naos__V1__Command c;
@@ -1069,10 +1071,12 @@ test_drain_removes_every_tree_until_undrained(void)
     rl.name = "a";
     rl.epoch = p->epoch;
     rl.node_id = SELF;
+    rl.drain_index = di;
     store_placement_free(p);
     c.cmd_case = NAOS__V1__COMMAND__CMD_RELEASE;
     c.release = &rl;
     run(&c);
+    drain_cmd(SELF, false);
     struct reconcile_outcome out;
     NT_EQ_INT(reconcile_deployment(&r, "a", 3500, &out), NAOS_OK);
     NT_EQ_INT(out.action, RECONCILE_REMOVE);

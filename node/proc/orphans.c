@@ -284,10 +284,12 @@ environ_has(int dirfd, const char *pid, const char *marker)
     return found;
 }
 
-int
-proc_orphans_kill_marked(const char *marker, unsigned *killed)
+/* marked: SIGKILL (kill) or count the processes whose environment holds
+ * marker, as proc_orphans_kill_marked says. */
+static int
+marked(const char *marker, bool kill_them, unsigned *count)
 {
-    *killed = 0;
+    *count = 0;
     DIR *d = opendir("/proc");
     if (d == NULL)
         return NAOS_ESYS;
@@ -300,12 +302,28 @@ proc_orphans_kill_marked(const char *marker, unsigned *killed)
             continue;
         if (!environ_has(dirfd(d), e->d_name, marker))
             continue;
+        if (!kill_them) {
+            (*count)++;
+            continue;
+        }
         /* Its group too: a worker leads one, and helpers share it. */
         if (getpgid((pid_t)pid) == (pid_t)pid)
             kill(-(pid_t)pid, SIGKILL);
         if (kill((pid_t)pid, SIGKILL) == 0)
-            (*killed)++;
+            (*count)++;
     }
     closedir(d);
     return NAOS_OK;
+}
+
+int
+proc_orphans_kill_marked(const char *marker, unsigned *killed)
+{
+    return marked(marker, true, killed);
+}
+
+int
+proc_orphans_count_marked(const char *marker, unsigned *alive)
+{
+    return marked(marker, false, alive);
 }

@@ -138,5 +138,8 @@ void proc_orphans_scan_fini(struct proc_orphans_scan *s);
  * processes whose environ we may read (our own user's) are seen. *killed
  * gets the count. Returns NAOS_OK or NAOS_ESYS (no /proc). */
 int proc_orphans_kill_marked(const char *marker, unsigned *killed);
+/* proc_orphans_count_marked counts those processes (a zombie, its
+ * environment gone, is not one) without signalling them. */
+int proc_orphans_count_marked(const char *marker, unsigned *alive);
 
 #endif
