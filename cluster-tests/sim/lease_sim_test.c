@@ -5,6 +5,13 @@
  *   NAOS_SIM_SEED=<seed> NT_ONLY=test_lease_replay lease_sim_test
  * replays it (NAOS_SIM_TRACE=1 prints its history).
  *
+ * NAOS_SIM_LEFTOVERS=1 lets what a crashed run left outlive the next
+ * start's sweep (raft_sim_lease.c's file comment): with it the sweep finds
+ * the gap between a certificate (one run) and its release (the node), at
+ * seed 17 first:
+ *   NAOS_SIM_LEFTOVERS=1 NAOS_SIM_SEED=17 NT_ONLY=test_lease_replay \
+ *       lease_sim_test
+ *
  * Built once more per planted bug (LEASE_MUTATION_*, CMakeLists.txt);
  * there test_lease_mutation_found passes only if the chaos runs FIND a
  * violation of the lease invariant within the seed budget. */

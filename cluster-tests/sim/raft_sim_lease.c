@@ -49,12 +49,51 @@
  *  - Clocks: each node's runs at its own rate, within +-500 ppm of the
  *    global clock (so any two within lease.h's 1000 ppm drift bound), and
  *    from its own origin; a holder counts on its clock, a leader on its.
+ *  - Certificates (node_lease.c recv_certificate, dead_leaders_cert,
+ *    kept_cert_step, certified; node_certify.c). Every start of a node's
+ *    process is a new instance (a counter: unique, never 0). A request
+ *    names the holder's instance, a grant the granting leader's instance
+ *    and term; a holder remembers the latest remote granter (node,
+ *    instance, term; its own grants as leader do not count), and the
+ *    leader the instance it last granted each node in its term. Most
+ *    process crashes (3 in 4, and every crash of cert_race below) have
+ *    the guardian kill every run within 50 ms and, after checking (up to
+ *    1 s), send a LeaseCertificate{instance} to every other member in
+ *    turn (each up to 2 s late a third of the time), through the
+ *    simulated network like any lease message; the rest certify nothing
+ *    and their runs go on until the guardian's deadline (a process that
+ *    would not die), or until the node's next start, whose sweep kills
+ *    what an earlier run left. A power loss certifies nothing. A leader
+ *    takes a certificate of the instance it last granted (then none is
+ *    recorded), or, having granted the node nothing in its term, one of
+ *    the leader whose grant it holds if that led the term right before
+ *    its own; a follower keeps such a certificate (one, 10 s) and takes
+ *    it when it leads, on the same terms. Taken, the node's lease counts
+ *    as run out (lease_leader_release) and the root moves its work.
+ *  - The dead leader's race (cert_race, one lease fault in six): the
+ *    leader's process dies and starts again 20..1500 ms later, a new
+ *    instance racing its certificate; half the time a trap is set: the
+ *    first leader of a later term that grants the new instance dies (or
+ *    is cut off) at once, so that a third node may lead the term after
+ *    it while the certificate is still on its way, or kept (the case a
+ *    leader of term T + 2 must not take: the intermediate leader may
+ *    have granted the new instance a lease).
  *
  * Not modelled: the real node's code (node_lease.c, node_root.c, the
- * guardian, the reconciler), certificates (lease_leader_release),
- * membership changes (lease runs keep the founding voters), failed
- * deployments and their escalation (only node-lost moves), and the
- * boot-clock/monotonic-clock split.
+ * guardian, the reconciler), the envelope's replay window (a dead
+ * instance's message may still arrive after its successor's: a
+ * superset), the certify plan's check (a certificate is sent even once
+ * the node restarted: a superset), the grant's wait for the root's look
+ * (grant_index stands for it), membership changes (lease runs keep the
+ * founding voters), failed deployments and their escalation (only
+ * node-lost moves), and the boot-clock/monotonic-clock split.
+ *
+ * NAOS_SIM_LEFTOVERS=1: what a crashed run left (processes its guardian
+ * could not see die, so it certified nothing) outlives the next start's
+ * sweep too, until that run's guardian deadline (the lease's own
+ * assumption). Then a later instance's certificate ends the node's lease
+ * while they run: the certificate speaks for one run, the leader's
+ * release for the node (seed 17 of the sweep; see lease_sim_test.c).
  *
  * Planted bugs (built by CMakeLists.txt, each must be caught):
  *   LEASE_MUTATION_MOVE_EARLY              the root counts a lease as run
@@ -67,9 +106,17 @@
  *       to its grant's commit index (a thawed node runs what moved away
  *       while it was stopped);
  *   LEASE_MUTATION_GRANT_READ_INDEX        the grant carries the round's
- *       read index, as node_lease.c does today, not the leader's last
- *       index (grant_index: a move proposed but not committed when the
- *       round began is missed by the node it moves off). */
+ *       read index, as node_lease.c first did, not past the leader's
+ *       last move off the holder (grant_index: a move proposed but not
+ *       committed when the round began is missed by the node it moves
+ *       off);
+ *   LEASE_MUTATION_CERT_ANY_TERM           a dead leader's certificate is
+ *       taken by a leader of any later term (not only the next one);
+ *   LEASE_MUTATION_CERT_ANY_INSTANCE       a leader takes a certificate of
+ *       any instance of a node it granted (not only the one it granted);
+ *   LEASE_MUTATION_CERT_AFTER_GRANT        a dead leader's certificate is
+ *       taken by the next term's leader even after it granted that node
+ *       (its next instance) a lease. */
 #include "cluster-tests/sim/raft_sim_int.h"
 
 #include <stdlib.h>
