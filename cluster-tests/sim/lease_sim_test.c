@@ -5,6 +5,13 @@
  *   NAOS_SIM_SEED=<seed> NT_ONLY=test_lease_replay lease_sim_test
  * replays it (NAOS_SIM_TRACE=1 prints its history).
  *
+ * NAOS_SIM_LEFTOVERS=1 lets what a crashed run left outlive the next
+ * start's sweep (raft_sim_lease.c's file comment): with it the sweep finds
+ * the gap between a certificate (one run) and its release (the node), at
+ * seed 17 first:
+ *   NAOS_SIM_LEFTOVERS=1 NAOS_SIM_SEED=17 NT_ONLY=test_lease_replay \
+ *       lease_sim_test
+ *
  * Built once more per planted bug (LEASE_MUTATION_*, CMakeLists.txt);
  * there test_lease_mutation_found passes only if the chaos runs FIND a
  * violation of the lease invariant within the seed budget. */
@@ -49,6 +56,12 @@ add(struct rsim_lease_figures *sum, const struct rsim_lease_figures *f)
     sum->fences += f->fences;
     sum->guardian_kills += f->guardian_kills;
     sum->leader_changes += f->leader_changes;
+    sum->certs_sent += f->certs_sent;
+    sum->certs_taken += f->certs_taken;
+    sum->certs_dead_leader += f->certs_dead_leader;
+    sum->certs_kept += f->certs_kept;
+    sum->cert_races += f->cert_races;
+    sum->traps += f->traps;
     if (f->longest_pause > sum->longest_pause)
         sum->longest_pause = f->longest_pause;
 }
@@ -61,7 +74,10 @@ report(const char *what, unsigned long ran, double secs,
            "requests, %llu rounds (%llu failed), %llu grants (%llu counted "
            "by their holder), %llu moves proposed (%llu applications on "
            "nodes), %llu runs started, %llu fenced by their node, %llu "
-           "ended by a guardian; longest pause %lld ms\n", what, ran, secs,
+           "ended by a guardian; longest pause %lld ms; %llu certificates "
+           "sent, %llu taken (%llu a dead leader's), %llu kept by a "
+           "follower; %llu leader crashes racing a restart, %llu traps "
+           "fired\n", what, ran, secs,
            (unsigned long long)s->leader_changes,
            (unsigned long long)s->requests, (unsigned long long)s->rounds,
            (unsigned long long)s->rounds_failed,
@@ -71,7 +87,11 @@ report(const char *what, unsigned long ran, double secs,
            (unsigned long long)s->moves_applied,
            (unsigned long long)s->runs, (unsigned long long)s->fences,
            (unsigned long long)s->guardian_kills,
-           (long long)s->longest_pause);
+           (long long)s->longest_pause, (unsigned long long)s->certs_sent,
+           (unsigned long long)s->certs_taken,
+           (unsigned long long)s->certs_dead_leader,
+           (unsigned long long)s->certs_kept,
+           (unsigned long long)s->cert_races, (unsigned long long)s->traps);
 }
 
 /* sweep: seeds NAOS_SIM_SWEEP_FROM.. up to NAOS_SIM_SWEEP_COUNT seeds or
@@ -132,6 +152,8 @@ test_lease_seed_sweep(void)
     /* the model is exercised, not idle */
     NT_TRUE(sum.moves_applied > 0 && sum.guardian_kills > 0 &&
             sum.fences > 0 && sum.rounds_failed > 0);
+    NT_TRUE(sum.certs_taken > 0 && sum.certs_dead_leader > 0 &&
+            sum.traps > 0);
 }
 #endif
 

@@ -1017,10 +1017,12 @@ rsim__lease_send(struct rsim *sim, unsigned src, unsigned dst,
 {
     sim->msgs_sent++;
     storm_check(sim);
-    trace(sim, "lease %s %u->%u id %llu granted %d commit %llu",
-          m->grant ? "grant" : "request", src, dst,
+    trace(sim, "lease %s %u->%u id %llu granted %d commit %llu instance "
+          "%016llx term %llu",
+          m->cert ? "certificate" : m->grant ? "grant" : "request", src, dst,
           (unsigned long long)m->id, m->granted,
-          (unsigned long long)m->commit);
+          (unsigned long long)m->commit, (unsigned long long)m->instance,
+          (unsigned long long)m->term);
     if (dst >= sim->n || sim->cut[src][dst] ||
         rsim_uniform(sim) < sim->net.loss) {
         sim->msgs_dropped++;

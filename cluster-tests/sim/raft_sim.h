@@ -422,6 +422,11 @@ struct rsim_lease_figures {
     uint64_t moves_proposed, moves_applied, runs, fences, guardian_kills;
     uint64_t leader_changes;
     naos_duration longest_pause;
+    /* certificates: sent by dead nodes' guardians (one per member),
+     * taken by a leader (of them a dead leader's), kept by a follower;
+     * the chaos's leader crashes racing a restart, and its traps fired */
+    uint64_t certs_sent, certs_taken, certs_dead_leader, certs_kept;
+    uint64_t cert_races, traps;
 };
 int rsim_lease_run(uint64_t seed, unsigned n, naos_duration chaos_ms,
                    char *why, size_t whylen, struct rsim_lease_figures *fig);

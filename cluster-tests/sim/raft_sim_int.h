@@ -8,13 +8,18 @@
 
 #include "cluster-tests/sim/raft_sim.h"
 
-/* struct rsim_lease_msg: a LeaseRequest (grant false: id) or a
- * LeaseGrant (grant true: id, granted, commit), node_lease.c's 104/105. */
+/* struct rsim_lease_msg: a LeaseRequest (grant false: id, the holder's
+ * instance), a LeaseGrant (grant true: id, granted, commit, the granting
+ * leader's instance and term) or a guardian's LeaseCertificate (cert
+ * true: the dead run's instance), node_lease.c's 104/105/106. */
 struct rsim_lease_msg {
     bool grant;
     uint64_t id;
     bool granted;
     uint64_t commit;
+    uint64_t instance;
+    uint64_t term;
+    bool cert;
 };
 
 /* A lease round's ReadIndex ctx carries this bit (the client workload's

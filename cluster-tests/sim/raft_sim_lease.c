@@ -49,12 +49,51 @@
  *  - Clocks: each node's runs at its own rate, within +-500 ppm of the
  *    global clock (so any two within lease.h's 1000 ppm drift bound), and
  *    from its own origin; a holder counts on its clock, a leader on its.
+ *  - Certificates (node_lease.c recv_certificate, dead_leaders_cert,
+ *    kept_cert_step, certified; node_certify.c). Every start of a node's
+ *    process is a new instance (a counter: unique, never 0). A request
+ *    names the holder's instance, a grant the granting leader's instance
+ *    and term; a holder remembers the latest remote granter (node,
+ *    instance, term; its own grants as leader do not count), and the
+ *    leader the instance it last granted each node in its term. Most
+ *    process crashes (3 in 4, and every crash of cert_race below) have
+ *    the guardian kill every run within 50 ms and, after checking (up to
+ *    1 s), send a LeaseCertificate{instance} to every other member in
+ *    turn (each up to 2 s late a third of the time), through the
+ *    simulated network like any lease message; the rest certify nothing
+ *    and their runs go on until the guardian's deadline (a process that
+ *    would not die), or until the node's next start, whose sweep kills
+ *    what an earlier run left. A power loss certifies nothing. A leader
+ *    takes a certificate of the instance it last granted (then none is
+ *    recorded), or, having granted the node nothing in its term, one of
+ *    the leader whose grant it holds if that led the term right before
+ *    its own; a follower keeps such a certificate (one, 10 s) and takes
+ *    it when it leads, on the same terms. Taken, the node's lease counts
+ *    as run out (lease_leader_release) and the root moves its work.
+ *  - The dead leader's race (cert_race, one lease fault in six): the
+ *    leader's process dies and starts again 20..1500 ms later, a new
+ *    instance racing its certificate; half the time a trap is set: the
+ *    first leader of a later term that grants the new instance dies (or
+ *    is cut off) at once, so that a third node may lead the term after
+ *    it while the certificate is still on its way, or kept (the case a
+ *    leader of term T + 2 must not take: the intermediate leader may
+ *    have granted the new instance a lease).
  *
  * Not modelled: the real node's code (node_lease.c, node_root.c, the
- * guardian, the reconciler), certificates (lease_leader_release),
- * membership changes (lease runs keep the founding voters), failed
- * deployments and their escalation (only node-lost moves), and the
- * boot-clock/monotonic-clock split.
+ * guardian, the reconciler), the envelope's replay window (a dead
+ * instance's message may still arrive after its successor's: a
+ * superset), the certify plan's check (a certificate is sent even once
+ * the node restarted: a superset), the grant's wait for the root's look
+ * (grant_index stands for it), membership changes (lease runs keep the
+ * founding voters), failed deployments and their escalation (only
+ * node-lost moves), and the boot-clock/monotonic-clock split.
+ *
+ * NAOS_SIM_LEFTOVERS=1: what a crashed run left (processes its guardian
+ * could not see die, so it certified nothing) outlives the next start's
+ * sweep too, until that run's guardian deadline (the lease's own
+ * assumption). Then a later instance's certificate ends the node's lease
+ * while they run: the certificate speaks for one run, the leader's
+ * release for the node (seed 17 of the sweep; see lease_sim_test.c).
  *
  * Planted bugs (built by CMakeLists.txt, each must be caught):
  *   LEASE_MUTATION_MOVE_EARLY              the root counts a lease as run
@@ -67,9 +106,17 @@
  *       to its grant's commit index (a thawed node runs what moved away
  *       while it was stopped);
  *   LEASE_MUTATION_GRANT_READ_INDEX        the grant carries the round's
- *       read index, as node_lease.c does today, not the leader's last
- *       index (grant_index: a move proposed but not committed when the
- *       round began is missed by the node it moves off). */
+ *       read index, as node_lease.c first did, not past the leader's
+ *       last move off the holder (grant_index: a move proposed but not
+ *       committed when the round began is missed by the node it moves
+ *       off);
+ *   LEASE_MUTATION_CERT_ANY_TERM           a dead leader's certificate is
+ *       taken by a leader of any later term (not only the next one);
+ *   LEASE_MUTATION_CERT_ANY_INSTANCE       a leader takes a certificate of
+ *       any instance of a node it granted (not only the one it granted);
+ *   LEASE_MUTATION_CERT_AFTER_GRANT        a dead leader's certificate is
+ *       taken by the next term's leader even after it granted that node
+ *       (its next instance) a lease. */
 #include "cluster-tests/sim/raft_sim_int.h"
 
 #include <stdlib.h>
@@ -83,6 +130,11 @@
 #define NO_LEADER_RETRY_MS 50
 /* each node's clock rate differs from the global one by at most this */
 #define SKEW_PPM 500
+/* node_lease.c's: a dead leader's certificate kept by a follower */
+#define CERT_KEEP_MS 10000
+/* certificates on their way out of dead nodes' guardians (one per member
+ * of a dead run), at most */
+#define CERTS_MAX 64
 
 struct lrun {
     unsigned node;
@@ -92,13 +144,34 @@ struct lrun {
 struct lreq {
     unsigned node;
     uint64_t id, round;
+    uint64_t instance; /* the holder's run, as its request named it */
+};
+
+/* lgranter: node_lease.c's lease_granter and lease_cert_kept (node + 1,
+ * 0: none). */
+struct lgranter {
+    unsigned node;
+    uint64_t instance, term;
+    naos_time at; /* kept: when, own clock */
+};
+
+/* lcert: a guardian's certificate, sent to dst at global time at (its
+ * sends go in turn, each on a connection of its own). */
+struct lcert {
+    naos_time at;
+    unsigned src, dst;
+    uint64_t instance;
 };
 
 struct lnode {
     int64_t skew_ppm;
     naos_time origin;
+    uint64_t instance;        /* this run of its process (non-zero) */
+    naos_time restart_at;     /* global: a quick restart due (0: none) */
     /* the holder */
     struct lease_holder h;
+    struct lgranter granter; /* the latest grant's leader */
+    struct lgranter kept;    /* a dead leader's certificate, kept */
     unsigned asked_of;     /* the node asked + 1 (0: none) */
     uint64_t lease_commit; /* apply up to this before running */
     naos_time guard;       /* the guardian's deadline, own clock (0: none);
@@ -114,6 +187,9 @@ struct lnode {
     uint64_t move_index[RSIM_LEASE_DEPLOYS]; /* a move in flight */
     uint64_t moved_off[RSIM_MAX_NODES]; /* the last move off each node
                                            proposed in this term */
+    uint64_t granted[RSIM_MAX_NODES];   /* the instance last granted each
+                                           node in this term (0: none, or
+                                           certified since) */
     /* runs: 1 + the index in runs[d] of its run (0: none) */
     size_t open[RSIM_LEASE_DEPLOYS];
 };
@@ -127,6 +203,19 @@ struct rsim_lease {
     naos_duration pause_asker;
     struct lrun *runs[RSIM_LEASE_DEPLOYS];
     size_t nruns[RSIM_LEASE_DEPLOYS], capruns[RSIM_LEASE_DEPLOYS];
+    uint64_t instances; /* the last instance given out */
+    struct lcert certs[CERTS_MAX];
+    size_t ncerts;
+    /* chaos, the dead leader's race: once a leader of a term after
+     * trap_term grants trap_node's next instance, that leader dies or is
+     * cut off at once (trap_fire: it, + 1) */
+    bool trap, force_cert;
+    /* NAOS_SIM_LEFTOVERS=1: a crashed run's processes that outlived its
+     * guardian's kill also outlive the next run's start sweep (until the
+     * old lease's deadline) */
+    bool leftovers;
+    unsigned trap_node, trap_fire;
+    uint64_t trap_instance, trap_term;
     struct rsim_lease_figures fig;
 };
 
@@ -189,14 +278,40 @@ reply(struct rsim *sim, unsigned i, unsigned to, uint64_t id, bool granted,
             grant_local(sim, i, id, commit);
         return;
     }
-    struct rsim_lease_msg m = {true, id, granted, commit};
+    const struct lnode *x = &sim->lease->nodes[i];
+    struct rsim_lease_msg m = {.grant = true,
+                               .id = id,
+                               .granted = granted,
+                               .commit = commit,
+                               .instance = x->instance,
+                               .term = x->lead_term};
     rsim__lease_send(sim, i, to, &m);
+}
+
+/* granted: leader i grants holder's instance (node_lease.c
+ * record_granted); the chaos's trap watches for the dead leader's next
+ * instance. */
+static void
+granted(struct rsim *sim, unsigned i, unsigned holder, uint64_t instance)
+{
+    struct rsim_lease *l = sim->lease;
+    struct lnode *x = &l->nodes[i];
+    x->granted[holder] = instance;
+    if (l->trap && holder == l->trap_node && i != holder &&
+        instance != l->trap_instance && x->lead_term > l->trap_term) {
+        rsim__trace(sim, "lease: trap: leader %u (term %llu) granted the "
+                    "dead leader %u's next instance", i,
+                    (unsigned long long)x->lead_term, holder);
+        l->trap = false;
+        l->trap_fire = i + 1;
+    }
 }
 
 /* take_request: holder asks leader i for id: it waits for the next round
  * (a newer request of the same holder replaces its older one). */
 static void
-take_request(struct rsim *sim, unsigned i, unsigned holder, uint64_t id)
+take_request(struct rsim *sim, unsigned i, unsigned holder, uint64_t id,
+             uint64_t instance)
 {
     struct rsim_lease *l = sim->lease;
     struct lnode *x = &l->nodes[i];
@@ -209,6 +324,7 @@ take_request(struct rsim *sim, unsigned i, unsigned holder, uint64_t id)
      * leads */
     if (lease_leader_grant(&x->ll, holder + 1, lnow(sim, i)) == NAOS_OK) {
         l->fig.grants++;
+        granted(sim, i, holder, instance);
         reply(sim, i, holder, id, true, raft_commit(sim->nodes[i].r));
     }
     return;
@@ -218,7 +334,7 @@ take_request(struct rsim *sim, unsigned i, unsigned holder, uint64_t id)
         k++;
     if (k == x->nreqs)
         x->nreqs++;
-    x->reqs[k] = (struct lreq){holder, id, 0};
+    x->reqs[k] = (struct lreq){holder, id, 0, instance};
 }
 
 /* round_start: one ReadIndex for every request that waits, one round in
@@ -308,6 +424,7 @@ rsim__lease_read_done(struct rsim *sim, unsigned i,
         if (lease_leader_grant(&x->ll, q.node + 1, lnow(sim, i)) != NAOS_OK)
             continue;
         l->fig.grants++;
+        granted(sim, i, q.node, q.instance);
         reply(sim, i, q.node, q.id, true, grant_index(sim, i, q.node, res));
     }
     return true;
@@ -401,6 +518,105 @@ root_step(struct rsim *sim, unsigned i)
         rsim__pump(sim, nd);
 }
 
+/* ---- certificates ------------------------------------------------------- */
+
+/* certified: node's lease ends now for leader i, on its guardian's proof
+ * (node_lease.c certified): its root moves its placements at once. */
+static void
+certified(struct rsim *sim, unsigned i, unsigned node, bool dead_leader)
+{
+    struct rsim_lease *l = sim->lease;
+    struct lnode *x = &l->nodes[i];
+    if (lease_leader_release(&x->ll, node + 1, lnow(sim, i)) != NAOS_OK)
+        return;
+    rsim__trace(sim, "lease: leader %u (term %llu) takes node %u's "
+                "certificate%s: its work moves now", i,
+                (unsigned long long)x->lead_term, node,
+                dead_leader ? " (a dead leader's)" : "");
+    l->fig.certs_taken++;
+    if (dead_leader)
+        l->fig.certs_dead_leader++;
+}
+
+/* dead_leaders_cert: a certificate of instance from node is that of the
+ * leader of the term right before term, as its grants to node i named it
+ * (node_lease.c dead_leaders_cert). */
+static bool
+dead_leaders_cert(const struct lnode *x, unsigned node, uint64_t instance,
+                  uint64_t term)
+{
+    const struct lgranter *g = &x->granter;
+#ifdef LEASE_MUTATION_CERT_ANY_TERM
+    /* planted: a leader of any later term takes it */
+    return g->node == node + 1 && g->instance == instance && instance != 0 &&
+           g->term < term;
+#else
+    return g->node == node + 1 && g->instance == instance && instance != 0 &&
+           g->term + 1 == term;
+#endif
+}
+
+/* recv_certificate: node i hears from src's guardian that nothing of its
+ * run instance runs (node_lease.c recv_certificate): a leader takes it
+ * for the instance it last granted src, or, having granted src nothing,
+ * for the leader of the term right before its own; a follower keeps a
+ * certificate of the leader whose grant it holds. */
+static void
+recv_certificate(struct rsim *sim, unsigned i, unsigned src,
+                 uint64_t instance)
+{
+    struct lnode *x = &sim->lease->nodes[i];
+    uint64_t slot = x->leading ? x->granted[src] : 0;
+#ifdef LEASE_MUTATION_CERT_AFTER_GRANT
+    /* planted: a dead leader's is taken even after granting its node */
+    bool none = true;
+#else
+    bool none = slot == 0;
+#endif
+    if (x->leading && none &&
+        dead_leaders_cert(x, src, instance, x->lead_term)) {
+        certified(sim, i, src, true);
+        return;
+    }
+    if (!x->leading && x->granter.node == src + 1 &&
+        x->granter.instance == instance && instance != 0) {
+        x->kept = (struct lgranter){src + 1, instance, x->granter.term,
+                                    lnow(sim, i)};
+        sim->lease->fig.certs_kept++;
+        rsim__trace(sim, "lease: node %u keeps the dead leader %u's "
+                    "certificate (term %llu)", i, src,
+                    (unsigned long long)x->granter.term);
+        return;
+    }
+#ifdef LEASE_MUTATION_CERT_ANY_INSTANCE
+    /* planted: any instance of the node the leader granted */
+    if (slot == 0)
+        return;
+#else
+    if (slot == 0 || slot != instance)
+        return;
+#endif
+    x->granted[src] = 0;
+    certified(sim, i, src, false);
+}
+
+/* kept_cert_step: node i, leading from now, takes the dead leader's
+ * certificate it kept as a follower if it leads in the term right after
+ * that leader's and it is fresh (node_lease.c kept_cert_step). */
+static void
+kept_cert_step(struct rsim *sim, unsigned i)
+{
+    struct lnode *x = &sim->lease->nodes[i];
+    if (x->kept.node == 0)
+        return;
+    bool fresh = lnow(sim, i) < x->kept.at + CERT_KEEP_MS;
+    if (fresh && x->kept.term == x->granter.term &&
+        dead_leaders_cert(x, x->kept.node - 1, x->kept.instance,
+                          x->lead_term))
+        certified(sim, i, x->kept.node - 1, true);
+    x->kept.node = 0;
+}
+
 /* lead_step: follow node i's leadership (node_lease.c lead_step). */
 static void
 lead_step(struct rsim *sim, unsigned i)
@@ -424,7 +640,9 @@ lead_step(struct rsim *sim, unsigned i)
         x->round = 0;
         memset(x->move_index, 0, sizeof(x->move_index));
         memset(x->moved_off, 0, sizeof(x->moved_off));
+        memset(x->granted, 0, sizeof(x->granted));
         l->fig.leader_changes++;
+        kept_cert_step(sim, i);
     }
     round_start(sim, i);
 }
@@ -475,9 +693,9 @@ holder_step(struct rsim *sim, unsigned i)
     x->asked_of = (unsigned)leader;
     l->fig.requests++;
     if (leader - 1 == i) {
-        take_request(sim, i, i, id);
+        take_request(sim, i, i, id, x->instance);
     } else {
-        struct rsim_lease_msg m = {false, id, false, 0};
+        struct rsim_lease_msg m = {.id = id, .instance = x->instance};
         rsim__lease_send(sim, i, (unsigned)leader - 1, &m);
     }
     bool runs = false;
@@ -498,14 +716,20 @@ rsim__lease_recv(struct rsim *sim, unsigned dst, unsigned src,
                  const struct rsim_lease_msg *m)
 {
     struct lnode *x = &sim->lease->nodes[dst];
+    if (m->cert) {
+        recv_certificate(sim, dst, src, m->instance);
+        return;
+    }
     if (!m->grant) {
-        take_request(sim, dst, src, m->id);
+        take_request(sim, dst, src, m->id, m->instance);
         return;
     }
     if (src + 1 != x->asked_of || m->id != x->h.asked_id)
         return; /* not the answer to the latest request */
-    if (m->granted)
+    if (m->granted) {
         grant_local(sim, dst, m->id, m->commit);
+        x->granter = (struct lgranter){src + 1, m->instance, m->term, 0};
+    }
 }
 
 /* ---- runs and the invariant ---------------------------------------------- */
@@ -604,9 +828,46 @@ runs_step(struct rsim *sim)
     }
 }
 
+/* chaos_step: the lease model's own scheduled chaos: certificates that
+ * leave dead nodes' guardians, quick restarts, and the trap's kill. */
+static void
+chaos_step(struct rsim *sim)
+{
+    struct rsim_lease *l = sim->lease;
+    for (size_t k = 0; k < l->ncerts;) {
+        struct lcert c = l->certs[k];
+        if (c.at > sim->now) {
+            k++;
+            continue;
+        }
+        l->certs[k] = l->certs[--l->ncerts];
+        struct rsim_lease_msg m = {.cert = true, .instance = c.instance};
+        rsim__lease_send(sim, c.src, c.dst, &m);
+        l->fig.certs_sent++;
+    }
+    for (unsigned i = 0; i < sim->n; i++) {
+        struct lnode *x = &l->nodes[i];
+        if (x->restart_at && sim->now >= x->restart_at) {
+            x->restart_at = 0;
+            rsim_restart(sim, i);
+        }
+    }
+    if (l->trap_fire) {
+        unsigned j = l->trap_fire - 1;
+        l->trap_fire = 0;
+        l->fig.traps++;
+        if (rsim_rand(sim) % 3 == 0) {
+            rsim_partition(sim, &j, 1);
+        } else {
+            rsim_crash(sim, j, false);
+        }
+    }
+}
+
 void
 rsim__lease_after(struct rsim *sim)
 {
+    chaos_step(sim);
     for (unsigned i = 0; i < sim->n && !sim->failure[0]; i++) {
         const struct rsim_node *nd = &sim->nodes[i];
         /* A node resumed at this instant first reads what waited for it
@@ -637,9 +898,13 @@ rsim__lease_deadline(struct rsim *sim)
 {
     struct rsim_lease *l = sim->lease;
     naos_time best = NAOS_TIME_NEVER;
+    for (size_t k = 0; k < l->ncerts; k++)
+        at_least(&best, l->certs[k].at);
     for (unsigned i = 0; i < sim->n; i++) {
         const struct rsim_node *nd = &sim->nodes[i];
         const struct lnode *x = &l->nodes[i];
+        if (x->restart_at)
+            at_least(&best, x->restart_at);
         for (unsigned d = 0; d < RSIM_LEASE_DEPLOYS; d++)
             if (x->open[d])
                 at_least(&best, global_of(l, i, x->guard));
@@ -669,16 +934,56 @@ rsim__lease_deadline(struct rsim *sim)
     return best <= sim->now ? sim->now + 1 : best;
 }
 
+/* certify: node i's guardian, its runs all ended by killed_at (global),
+ * certifies its run: after checking they are gone (up to 1 s), it sends
+ * a LeaseCertificate of the run's instance to every other member in turn
+ * (node_certify.c: 2 s in all, so a later member may hear up to 2 s
+ * later), through the simulated network. The real certify sends nothing
+ * once a restart rewrote its plan; this one always does (a superset: a
+ * certificate in flight when the node restarts is the same race). */
+static void
+certify(struct rsim *sim, unsigned i, naos_time killed_at)
+{
+    struct rsim_lease *l = sim->lease;
+    naos_time start = killed_at + (naos_time)rsim__urange(sim, 0, 1000);
+    for (unsigned j = 0; j < sim->n; j++) {
+        if (j == i || l->ncerts == CERTS_MAX)
+            continue;
+        naos_duration late = rsim_rand(sim) % 3 == 0
+                                 ? rsim__urange(sim, 0, 2000)
+                                 : rsim__urange(sim, 0, 20);
+        l->certs[l->ncerts++] = (struct lcert){start + (naos_time)late, i, j,
+                                               l->nodes[i].instance};
+    }
+    rsim__trace(sim, "lease: node %u's guardian killed its runs at %llu and "
+                "certifies instance %llu from %llu", i,
+                (unsigned long long)killed_at,
+                (unsigned long long)l->nodes[i].instance,
+                (unsigned long long)start);
+}
+
 void
 rsim__lease_crash(struct rsim *sim, unsigned i, bool power_loss)
 {
     struct rsim_lease *l = sim->lease;
     struct lnode *x = &l->nodes[i];
-    /* what runs is left to the guardian (a process crash) or ends with
-     * the machine (power loss) */
+    /* What runs ends with the machine (power loss), or is left to the
+     * guardian (a process crash): most often it kills every process at
+     * once (the node's end of its channel closed) and certifies; else
+     * (a process it could not see die within its 1 s) it certifies
+     * nothing and they end at its deadline. */
     naos_time g = global_of(l, i, x->guard);
+    bool cert = !power_loss && (l->force_cert || rsim_rand(sim) % 4 != 0);
+    naos_time end = power_loss || g < sim->now ? sim->now : g;
+    if (cert) {
+        naos_time k = sim->now + (naos_time)rsim__urange(sim, 1, 50);
+        if (k < end)
+            end = k;
+    }
     for (unsigned d = 0; d < RSIM_LEASE_DEPLOYS; d++)
-        run_close(sim, i, d, power_loss || g < sim->now ? sim->now : g);
+        run_close(sim, i, d, end);
+    if (cert)
+        certify(sim, i, end);
     if (power_loss)
         x->guard = 0;
     x->leading = false;
@@ -693,8 +998,26 @@ rsim__lease_restart(struct rsim *sim, unsigned i)
 {
     struct rsim_lease *l = sim->lease;
     struct lnode *x = &l->nodes[i];
-    /* node__lease_open: a fresh holder, fenced until its first grant */
+    /* node.c's start sweep SIGKILLs what a previous run left (its
+     * NAOS_NODE_ID mark): it ends here, unless NAOS_SIM_LEFTOVERS */
+    for (unsigned d = 0; d < RSIM_LEASE_DEPLOYS && !l->leftovers; d++)
+        for (size_t k = 0; k < l->nruns[d]; k++) {
+            struct lrun *r = &l->runs[d][k];
+            if (r->node == i && r->to > sim->now) {
+                rsim__trace(sim, "lease: node %u's start sweep ends its "
+                            "run of %u left by an earlier run (%llu..%llu)",
+                            i, d, (unsigned long long)r->from,
+                            (unsigned long long)r->to);
+                r->to = sim->now > r->from ? sim->now : r->from;
+            }
+        }
+    /* node__lease_open: a fresh holder, fenced until its first grant; a
+     * new instance, which remembers no granter and keeps nothing */
     lease_holder_init(&x->h, &l->cfg);
+    x->instance = ++l->instances;
+    x->granter = (struct lgranter){0};
+    x->kept = (struct lgranter){0};
+    x->restart_at = 0;
     x->asked_of = 0;
     x->lease_commit = 0;
     x->retry_at = 0;
@@ -732,6 +1055,37 @@ pick_running(struct rsim *sim)
     return na ? (int)all[rsim_rand(sim) % na] : -1;
 }
 
+/* cert_race: the leader's process dies (its guardian certifies) and it
+ * starts again soon, a new instance racing its certificate; half the
+ * time the trap is set: the first leader of a later term that grants
+ * the new instance dies or is cut off at once, so that a third node
+ * leads the term after it while the dead leader's certificate is still
+ * on its way or kept (what a leader of term T + 2 must not take). */
+static void
+cert_race(struct rsim *sim)
+{
+    struct rsim_lease *l = sim->lease;
+    int ld = rsim_leader(sim);
+    if (ld < 0)
+        return;
+    unsigned a = (unsigned)ld;
+    struct lnode *x = &l->nodes[a];
+    bool was_leading = x->leading;
+    uint64_t term = x->lead_term, inst = x->instance;
+    l->force_cert = true;
+    rsim_crash(sim, a, false);
+    l->force_cert = false;
+    x->restart_at = sim->now + (naos_time)rsim__urange(sim, 20, 1500);
+    l->fig.cert_races++;
+    if (was_leading && rsim_rand(sim) % 2) {
+        l->trap = true;
+        l->trap_node = a;
+        l->trap_instance = inst;
+        l->trap_term = term;
+        l->trap_fire = 0;
+    }
+}
+
 /* lease_fault: faults aimed at the lease: a node that runs something, or
  * the leader, is stopped (a pause up to twice the lease, so leases run out
  * while it cannot act; or the next such node to ask for a renewal, just
@@ -744,7 +1098,10 @@ lease_fault(struct rsim *sim)
     if (i < 0)
         return;
     naos_duration p = rsim__urange(sim, 300, 6000);
-    switch (rsim_rand(sim) % 5) {
+    switch (rsim_rand(sim) % 6) {
+    case 5:
+        cert_race(sim);
+        break;
     case 0:
     case 1:
         if (p > sim->lease->fig.longest_pause)
@@ -800,12 +1157,15 @@ rsim_lease_run(uint64_t seed, unsigned n, naos_duration chaos_ms, char *why,
     }
     sim->lease = l;
     l->cfg = (struct lease_config)LEASE_CONFIG_DEFAULT;
+    const char *lo = getenv("NAOS_SIM_LEFTOVERS");
+    l->leftovers = lo != NULL && strcmp(lo, "1") == 0;
     for (unsigned i = 0; i < n; i++) {
         struct lnode *x = &l->nodes[i];
         x->skew_ppm = (int64_t)(rsim_rand(sim) % (2 * SKEW_PPM + 1)) -
                       SKEW_PPM;
         x->origin = rsim_rand(sim) % 1000000;
         lease_holder_init(&x->h, &l->cfg);
+        x->instance = ++l->instances;
     }
     sim->net.loss = rsim_uniform(sim) * 0.1;
     sim->net.dup = rsim_uniform(sim) * 0.1;
@@ -853,6 +1213,8 @@ rsim_lease_run(uint64_t seed, unsigned n, naos_duration chaos_ms, char *why,
         sim->net.loss = sim->net.dup = 0;
         sim->lease_stall = 0;
         l->pause_asker = 0;
+        l->trap = false;
+        l->trap_fire = 0;
         for (unsigned i = 0; i < n; i++) {
             sim->nodes[i].pause_until = 0;
             rsim_restart(sim, i);
