@@ -436,7 +436,6 @@ struct node {
     naos_time leftovers_look; /* when to count them again */
     uint64_t lease_instance; /* this run of naos-node (random, non-zero) */
     struct lease_holder lease;
-    uint64_t lease_asked_of; /* the leader the latest request went to */
     uint64_t lease_commit;  /* the latest grant's commit index */
     naos_time lease_retry_at; /* no leader known: look again then */
     uint64_t lease_fences;  /* times it fenced itself */

@@ -139,7 +139,7 @@ is_member(const struct node *n, uint64_t id)
     return false;
 }
 
-static void grant_local(struct node *n, uint64_t id, uint64_t commit);
+static bool grant_local(struct node *n, uint64_t id, uint64_t commit);
 static void record_granted(struct node *n, uint64_t node, uint64_t instance);
 static void grant(struct node *n, uint64_t node, uint64_t id,
                   uint64_t instance, uint64_t commit);
@@ -190,6 +190,13 @@ take_request(struct node *n, uint64_t holder, uint64_t id, uint64_t instance)
         if (n->nlease_reqs == LEASE_NODES_MAX)
             return; /* unreachable: members are fewer; it asks again */
         n->nlease_reqs++;
+    } else if (n->lease_reqs[i].round != 0 &&
+               n->lease_reqs[i].instance == instance) {
+        /* its earlier request is in the round in flight: that one is
+         * answered (the holder counts it from when it sent it); this one
+         * arrived after the round began and could not use it, and the
+         * holder asks again if it must */
+        return;
     }
     n->lease_reqs[i] = (struct node_lease_req){holder, id, instance, 0};
 }
@@ -254,6 +261,7 @@ node__lease_read_done(struct node *n, const struct raft_read_result *res)
         }
         grant(n, q.node, q.id, q.instance, res->index);
     }
+    round_start(n); /* requests that came meanwhile: the next round */
     return true;
 }
 
@@ -507,14 +515,17 @@ extend_guardian(struct node *n)
         NAOS_ERROR("lease", "cannot move the guardian's deadline");
 }
 
-static void
+/* grant_local: request id was granted, naming index commit; false when
+ * it does not count (not one of the recent requests unanswered). */
+static bool
 grant_local(struct node *n, uint64_t id, uint64_t commit)
 {
     if (!n->lease_on || !lease_holder_granted(&n->lease, id))
-        return; /* an older request's answer: it does not count */
+        return false;
     if (commit > n->lease_commit)
         n->lease_commit = commit;
     extend_guardian(n);
+    return true;
 }
 
 static void
@@ -605,7 +616,6 @@ node__lease_step(struct node *n)
             n->lease_retry_at = n->r.now + NO_LEADER_RETRY_MS;
         } else {
             uint64_t id = lease_holder_request(&n->lease, boot);
-            n->lease_asked_of = leader;
             if (leader == n->node_id) {
                 take_request(n, n->node_id, id, n->lease_instance);
                 round_start(n);
@@ -778,16 +788,17 @@ recv_grant(struct node *n, const struct wire_msg *m)
         naos__v1__lease_grant__unpack(NULL, m->len, m->payload);
     if (g == NULL)
         return false;
-    if (m->sender != n->lease_asked_of || g->id != n->lease.asked_id) {
-        /* not the answer to the latest request: it does not count */
-    } else if (g->granted) {
-        grant_local(n, g->id, g->commit_index);
+    if (!g->granted) {
+        NAOS_DEBUG("lease", "%s did not renew: %s",
+                   node__node_name(n, m->sender), g->error);
+    } else if (!grant_local(n, g->id, g->commit_index)) {
+        /* not one of its recent requests unanswered: nothing */
+        NAOS_DEBUG("lease", "an answer from %s to request %" PRIu64 " does "
+                   "not count", node__node_name(n, m->sender), g->id);
+    } else {
         n->lease_granter.node = m->sender;
         n->lease_granter.instance = g->leader_instance;
         n->lease_granter.term = g->term;
-    } else {
-        NAOS_DEBUG("lease", "%s did not renew: %s",
-                   node__node_name(n, m->sender), g->error);
     }
     naos__v1__lease_grant__free_unpacked(g, NULL);
     return true;

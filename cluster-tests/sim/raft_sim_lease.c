@@ -266,7 +266,7 @@ leads(const struct rsim *sim, unsigned i)
     return nd->up && raft_role_get(nd->r) == RAFT_LEADER;
 }
 
-static void grant_local(struct rsim *sim, unsigned i, uint64_t id,
+static bool grant_local(struct rsim *sim, unsigned i, uint64_t id,
                         uint64_t commit);
 
 static void
@@ -334,6 +334,8 @@ take_request(struct rsim *sim, unsigned i, unsigned holder, uint64_t id,
         k++;
     if (k == x->nreqs)
         x->nreqs++;
+    else if (x->reqs[k].round != 0 && x->reqs[k].instance == instance)
+        return; /* its earlier request is in the round in flight */
     x->reqs[k] = (struct lreq){holder, id, 0, instance};
 }
 
@@ -649,19 +651,21 @@ lead_step(struct rsim *sim, unsigned i)
 
 /* ---- the holder's side --------------------------------------------------- */
 
-static void
+static bool
 grant_local(struct rsim *sim, unsigned i, uint64_t id, uint64_t commit)
 {
     struct rsim_lease *l = sim->lease;
     struct lnode *x = &l->nodes[i];
 #ifdef LEASE_MUTATION_HOLDER_COUNTS_FROM_REPLY
     /* planted: the lease counts from now, when the answer came */
-    if (id != 0 && id == x->h.asked_id)
-        x->h.asked_at = lnow(sim, i);
+    if (id != 0 && x->h.asks[id % LEASE_HOLDER_ASKS].id == id)
+        x->h.asks[id % LEASE_HOLDER_ASKS].at = lnow(sim, i);
 #endif
-    naos_time asked = x->h.asked_at;
+    naos_time asked = id != 0 && x->h.asks[id % LEASE_HOLDER_ASKS].id == id
+                          ? x->h.asks[id % LEASE_HOLDER_ASKS].at
+                          : 0;
     if (!lease_holder_granted(&x->h, id))
-        return;
+        return false;
     rsim__trace(sim, "lease: node %u holds until %llu (asked %llu ms ago)",
                 i, (unsigned long long)x->h.expiry,
                 (unsigned long long)(lnow(sim, i) - asked));
@@ -671,6 +675,7 @@ grant_local(struct rsim *sim, unsigned i, uint64_t id, uint64_t commit)
     naos_time g = lease_holder_guard_deadline(&x->h);
     if (g > x->guard)
         x->guard = g;
+    return true;
 }
 
 static void
@@ -724,12 +729,10 @@ rsim__lease_recv(struct rsim *sim, unsigned dst, unsigned src,
         take_request(sim, dst, src, m->id, m->instance);
         return;
     }
-    if (src + 1 != x->asked_of || m->id != x->h.asked_id)
-        return; /* not the answer to the latest request */
-    if (m->granted) {
-        grant_local(sim, dst, m->id, m->commit);
+    /* an answer counts for any of the holder's recent requests
+     * unanswered, from when that one was sent (node_lease.c recv_grant) */
+    if (m->granted && grant_local(sim, dst, m->id, m->commit))
         x->granter = (struct lgranter){src + 1, m->instance, m->term, 0};
-    }
 }
 
 /* ---- runs and the invariant ---------------------------------------------- */

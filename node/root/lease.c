@@ -62,19 +62,28 @@ lease_holder_request(struct lease_holder *h, naos_time now)
 {
     h->asked_id = h->next_id++;
     h->asked_at = now;
+    h->asks[h->asked_id % LEASE_HOLDER_ASKS].id = h->asked_id;
+    h->asks[h->asked_id % LEASE_HOLDER_ASKS].at = now;
     return h->asked_id;
 }
 
 bool
 lease_holder_granted(struct lease_holder *h, uint64_t id)
 {
-    if (id == 0 || id != h->asked_id)
+    if (id == 0 || h->asks[id % LEASE_HOLDER_ASKS].id != id)
         return false;
-    naos_time e = h->asked_at + (naos_time)h->cfg.length;
+    naos_time at = h->asks[id % LEASE_HOLDER_ASKS].at;
+    naos_time e = at + (naos_time)h->cfg.length;
     if (e > h->expiry)
         h->expiry = e;
-    h->held_from = h->asked_at;
-    h->asked_id = 0;
+    if (at > h->held_from)
+        h->held_from = at;
+    /* answered: it and every older one (their leases end sooner) */
+    for (size_t k = 0; k < LEASE_HOLDER_ASKS; k++)
+        if (h->asks[k].id != 0 && h->asks[k].id <= id)
+            h->asks[k].id = 0;
+    if (h->asked_id != 0 && h->asked_id <= id)
+        h->asked_id = 0;
     return true;
 }
 

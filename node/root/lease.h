@@ -58,11 +58,20 @@ int lease_config_check(const struct lease_config *c, char *err,
 
 /* ---- the holder ---------------------------------------------------------- */
 
+/* The requests a holder remembers: an answer to any of them counts,
+ * from when it was sent (a leader whose rounds take longer than
+ * renew_every answers a request the holder has asked again since). */
+#define LEASE_HOLDER_ASKS 8
+
 struct lease_holder {
     struct lease_config cfg;
     uint64_t next_id;      /* of the next request */
-    uint64_t asked_id;     /* the request whose answer counts (0: none) */
+    uint64_t asked_id;     /* the latest request, unanswered (0: none) */
     naos_time asked_at;    /* when it was sent */
+    struct {               /* recent requests unanswered, by id % ASKS */
+        uint64_t id;       /* 0: none */
+        naos_time at;
+    } asks[LEASE_HOLDER_ASKS];
     naos_time held_from;   /* when the request last granted was sent */
     naos_time expiry;      /* the lease ends (0: never held) */
 };
@@ -73,9 +82,11 @@ void lease_holder_init(struct lease_holder *h, const struct lease_config *c);
 bool lease_holder_due(const struct lease_holder *h, naos_time now);
 /* lease_holder_request: a request is sent now; returns its id (> 0). */
 uint64_t lease_holder_request(struct lease_holder *h, naos_time now);
-/* lease_holder_granted: the leader granted request id. Extends the lease
- * to asked_at + length when id is the last request's (true); any other
- * answer changes nothing (false). */
+/* lease_holder_granted: the leader granted request id. When id is one of
+ * the last LEASE_HOLDER_ASKS requests, unanswered, the lease extends to
+ * when that one was sent + length (never shortened), it and every older
+ * request count as answered, and true; any other answer (unknown, too
+ * old, answered already) changes nothing (false). */
 bool lease_holder_granted(struct lease_holder *h, uint64_t id);
 /* lease_holder_valid: the lease holds at now. */
 bool lease_holder_valid(const struct lease_holder *h, naos_time now);

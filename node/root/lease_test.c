@@ -26,9 +26,10 @@ test_config_bounds(void)
     NT_EQ_INT(lease_config_check(&c, err, sizeof err), NAOS_EINVAL);
 }
 
-/* The holder counts from when it sent the request; only the last
- * request's answer counts; it asks again when renewal is due or an
- * answer is late. */
+/* The holder counts from when it sent the request; an answer counts for
+ * the request it answers, once, if that is one of the recent ones
+ * unanswered (a slow leader answers one the holder asked again since);
+ * it asks again when renewal is due or an answer is late. */
 static void
 test_holder_counts_from_the_request(void)
 {
@@ -42,11 +43,18 @@ test_holder_counts_from_the_request(void)
     NT_TRUE(lease_holder_due(&h, 1500));  /* late: ask again */
     uint64_t b = lease_holder_request(&h, 1500);
     NT_TRUE(b != a);
-    /* the first answer comes late: it is not the last request's */
-    NT_FALSE(lease_holder_granted(&h, a));
-    NT_FALSE(lease_holder_valid(&h, 1600));
+    /* the first answer comes late: it counts from a's sending, and b is
+     * still owed an answer */
+    NT_FALSE(lease_holder_granted(&h, 0));
+    NT_FALSE(lease_holder_granted(&h, b + 1)); /* never asked */
+    NT_TRUE(lease_holder_granted(&h, a));
+    NT_FALSE(lease_holder_granted(&h, a)); /* once */
+    NT_TRUE(lease_holder_valid(&h, 3999));
+    NT_FALSE(lease_holder_valid(&h, 4000)); /* 1000 + 3000 */
+    NT_TRUE(lease_holder_due(&h, 2000)); /* b unanswered for 500 ms */
     NT_TRUE(lease_holder_granted(&h, b));
     NT_FALSE(lease_holder_granted(&h, b)); /* once */
+    NT_FALSE(lease_holder_granted(&h, a)); /* older than one answered */
     NT_TRUE(lease_holder_valid(&h, 4499));
     NT_FALSE(lease_holder_valid(&h, 4500)); /* 1500 + 3000 */
     NT_EQ_INT(lease_holder_guard_deadline(&h), 4000);
@@ -58,6 +66,13 @@ test_holder_counts_from_the_request(void)
     NT_TRUE(lease_holder_granted(&h, c));
     NT_FALSE(lease_holder_valid(&h, 5000));
     NT_TRUE(lease_holder_valid(&h, 4999));
+    /* only the last LEASE_HOLDER_ASKS requests are remembered */
+    uint64_t first = lease_holder_request(&h, 2500);
+    for (int k = 0; k < LEASE_HOLDER_ASKS; k++)
+        (void)lease_holder_request(&h, 2600 + k);
+    NT_FALSE(lease_holder_granted(&h, first));
+    NT_TRUE(lease_holder_valid(&h, 4999)); /* unchanged */
+    NT_FALSE(lease_holder_valid(&h, 5000));
 }
 
 /* The leader's view: last grant + length * (1 + drift) + margin, never
