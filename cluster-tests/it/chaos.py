@@ -184,14 +184,16 @@ class Chaos:
 
     kinds: the round kinds to draw from; with cover=True the first
     len(kinds) rounds take each once (in a random order). hold: seconds a
-    stop or a cut is held (the lease is 3 s). seed: the random seed
+    stop or a cut is held (the lease is 3 s), or (lo, hi) to draw each
+    round's. seed: the random seed
     (printed, so a run can be replayed). out: where progress goes."""
 
     def __init__(self, nodes=5, deployments=20, rounds=30, kinds=KINDS,
                  cover=False, hold=5.0, save_ms=200, seed=None,
                  out=sys.stderr):
         self.n, self.d, self.rounds = nodes, deployments, rounds
-        self.kinds, self.cover, self.hold = list(kinds), cover, hold
+        self.kinds, self.cover = list(kinds), cover
+        self.hold = hold if isinstance(hold, tuple) else (hold, hold)
         self.save_ms = save_ms
         self.seed = seed if seed is not None else random.randrange(1 << 30)
         self.rng = random.Random(self.seed)
@@ -249,7 +251,7 @@ class Chaos:
                            t.ck, os.path.abspath(NAOS_BIN),
                            str(self.save_ms))
         t0 = time.monotonic()
-        self.wait_converged({}, within(60), "every deployment runs")
+        self.wait_converged(within(60), "every deployment runs")
         self.say("chaos: %d deployments running in %.1f s: %s", self.d,
                  time.monotonic() - t0, self.spread())
 
@@ -318,9 +320,9 @@ class Chaos:
 
     # ---- exactly once ----------------------------------------------------
 
-    def converged(self, via, old, timeout=5):
+    def converged(self, via, timeout=5):
         """[] when every deployment runs exactly once, else what is not
-        yet so. old: {name: pid} of the runs that must have ended.
+        yet so.
         The agents' records first: the status (asked through via) only
         once they agree."""
         now = time.monotonic_ns()
@@ -333,8 +335,6 @@ class Chaos:
                     name, len(live), [(r.pid, r.node) for r in live]))
             elif live[0].last < now - FRESH_NS:
                 wrong.append("%s: run %d not beating" % (name, live[0].pid))
-            elif name in old and live[0].pid == old[name]:
-                wrong.append("%s: still run %d" % (name, live[0].pid))
         if wrong:
             return wrong
         st = self.status(via, timeout)
@@ -348,7 +348,7 @@ class Chaos:
                                      r.node))
         return wrong
 
-    def wait_converged(self, old, timeout, what):
+    def wait_converged(self, timeout, what):
         """Waits until converged (through the leader of the nodes up);
         raises Stuck with the last reason."""
         deadline = time.monotonic() + timeout
@@ -356,7 +356,7 @@ class Chaos:
         while True:
             try:
                 via = self.leader(self.up(), timeout=1)
-                last = self.converged(via, old)
+                last = self.converged(via)
                 if not last:
                     return
             except AssertionError as e:
@@ -450,7 +450,7 @@ class Chaos:
         delay = 0.0
         if kind == "kill9":
             delay = self.rng.choice([0.0, 0.0, 1.0, 3.0])
-        hold = delay if kind == "kill9" else self.hold
+        hold = delay if kind == "kill9" else self.rng.uniform(*self.hold)
         what = "%s %s%s (%d deployments there)" % (
             kind, victim.name, " (leader)" if victim is lead else "",
             len(old))
@@ -462,10 +462,10 @@ class Chaos:
         elif kind in ("stop", "stop-leader"):
             self.stopped = victim
             os.kill(victim.proc.pid, signal.SIGSTOP)
-            what += ", held %.1f s" % hold
+            what += ", held %.2f s" % hold
         else:
             self.cut(vi)
-            what += ", held %.1f s" % hold
+            what += ", held %.2f s" % hold
         try:
             # the fault's length, not a wait for a condition: the agents'
             # records tell what happened meanwhile
@@ -481,12 +481,15 @@ class Chaos:
                        msg="%s to hold its lease again" % victim.name)
         except AssertionError as e:
             raise Stuck("%s: %s" % (what, e))
-        self.wait_converged(old, within(30), what + ": settle")
+        self.wait_converged(within(30), what + ": settle")
         settled = time.monotonic() - t0
         # from the agents' records: when the victim's runs last beat, when
-        # the last of its deployments beat again, and where
-        gone = [self.tracks[name].runs[pid].last for name, pid in old.items()]
-        new = [self.tracks[name].live()[0] for name in old]
+        # the last of its deployments beat again, and where (a fault
+        # shorter than the lease may kill nothing)
+        runs = [(self.tracks[name].runs[pid], self.tracks[name].live()[0])
+                for name, pid in old.items()]
+        gone = [a.last for a, b in runs if a is not b]
+        new = [b for a, b in runs if a is not b]
         recovered = (max(r.first for r in new) - t0_ns) / 1e9 if new \
             else None
         away = sum(r.node != victim.name for r in new)
@@ -499,14 +502,15 @@ class Chaos:
                 self.problems.append("round %d (%s): other nodes fenced: %r"
                                      % (num, what, fenced))
         self.results.append({"round": num, "kind": kind, "what": what,
-                             "moved": len(old), "away": away,
+                             "moved": len(new), "away": away,
                              "recovered": recovered, "ended": ended,
                              "settled": settled, "fenced": fenced})
         self.say("chaos: round %2d: %s: %s, fault ended at %.2f s, all "
                  "settled at %.2f s%s", num, what,
-                 "old runs ended by %.2f s, ran again in %.2f s (%d "
-                 "elsewhere)" % ((max(gone) - t0_ns) / 1e9, recovered, away)
-                 if new else "nothing to move", ended, settled,
+                 "%d runs ended by %.2f s, ran again in %.2f s (%d "
+                 "elsewhere)" % (len(new), (max(gone) - t0_ns) / 1e9,
+                                 recovered, away)
+                 if new else "no run ended", ended, settled,
                  ", FENCED elsewhere: %r" % fenced if fenced else "")
 
     def end_fault(self, kind, victim):
@@ -613,10 +617,13 @@ class Chaos:
             if via is None:
                 continue
             r = via.naos("checkpoint", "load", name)
-            final = int(r.out.strip() or 0) if r.code == 0 else 0
-            if final < best:
-                bad.append("%s: the checkpoint is %d at the end, but run %d "
-                           "had saved %d" % (name, final, best_by, best))
+            if r.code != 0:
+                bad.append("%s: no checkpoint at the end (run %d had saved "
+                           "%d): %s" % (name, best_by, best, r.err.strip()))
+            elif int(r.out.strip() or 0) < best:
+                bad.append("%s: the checkpoint is %s at the end, but run %d "
+                           "had saved %d" % (name, r.out.strip(), best_by,
+                                             best))
         return counts, errors, bad
 
     def report(self):
@@ -653,8 +660,8 @@ class Chaos:
         self.say("chaos: summary (seed %d): %d rounds, %d runs of %d "
                  "deployments", self.seed, len(self.results), runs, self.d)
         for k, v in by_kind.items():
-            self.say("chaos:   %-11s %2d rounds, %3d deployments hit (%d "
-                     "moved away); ran again p50 %.2f s, max %.2f s; "
+            self.say("chaos:   %-11s %2d rounds, %3d runs ended and ran "
+                     "again (%d elsewhere): p50 %.2f s, max %.2f s; "
                      "settled max %.2f s",
                      k, v["rounds"], v["moved"], v["away"], v["recovered_p50"],
                      v["recovered_max"], v["settled_max"])
@@ -673,14 +680,16 @@ class Chaos:
 
 def main():
     """The full run: NAOS_CHAOS_NODES (5), _DEPLOYMENTS (20), _ROUNDS (30),
-    _HOLD (5 s), _SAVE_MS (200), _SEED, _KINDS (comma-separated);
+    _HOLD (5 s; LO-HI: drawn per round), _SAVE_MS (200), _SEED, _KINDS
+    (comma-separated);
     exit 0 when the run passed, 1 otherwise."""
     env = os.environ.get
     kinds = tuple(env("NAOS_CHAOS_KINDS", ",".join(KINDS)).split(","))
     with Chaos(nodes=int(env("NAOS_CHAOS_NODES", "5")),
                deployments=int(env("NAOS_CHAOS_DEPLOYMENTS", "20")),
                rounds=int(env("NAOS_CHAOS_ROUNDS", "30")), kinds=kinds,
-               cover=True, hold=float(env("NAOS_CHAOS_HOLD", "5")),
+               cover=True, hold=tuple(float(x) for x in
+                                      env("NAOS_CHAOS_HOLD", "5").split("-")),
                save_ms=int(env("NAOS_CHAOS_SAVE_MS", "200")),
                seed=int(env("NAOS_CHAOS_SEED")) if env("NAOS_CHAOS_SEED")
                else None, out=sys.stdout) as c:
