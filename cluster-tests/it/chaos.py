@@ -14,17 +14,17 @@ one of:
 - kill9: kill -9 of a random naos-node (the leader included), started
   again at once or after a short delay;
 - stop: SIGSTOP of a follower's naos-node alone, held past its lease;
-- stop-leader: the same of the leader's, after which no other node may
-  have fenced itself (its lease must outlive the election);
+- stop-leader: the same of the leader's;
 - partition: one node (the leader or a follower) cut off from the others
   through the test-only transport fault layer
   (NAOS_TESTING_PARTITION_FILE), held past the lease, then healed.
 
-After each round the run waits, bounded, until every deployment runs
-exactly once: one live agent process writing fresh heartbeats, on the
-node the leader's `naos status` names, the victim's deployments under a
-new pid (elsewhere, or on a killed node that came back at once), and the
-victim holding its lease again.
+After each round no node but the victim may have fenced itself (a lease
+outlives the election after a silent leader), and the run waits, bounded,
+until every deployment runs exactly once: one live agent process writing
+fresh heartbeats, on the node the leader's `naos status` names, the
+victim's deployments under a new pid (elsewhere, or on a killed node that
+came back at once), and the victim holding its lease again.
 Over the whole run, from the agents' records: no two runs of one
 deployment alive at once (each run's first heartbeat after every earlier
 run's last), and no checkpoint lost or overwritten by a stale epoch
@@ -89,7 +89,7 @@ def load():
 
 def checkpoints():
     counter = load()
-    record("load", counter)
+    record("load", counter, msg=os.environ.get("NAOS_RESTART_REASON", ""))
     while True:
         counter += 1
         p = naos_cli("checkpoint", "save", data=str(counter))
@@ -186,15 +186,17 @@ class Chaos:
     len(kinds) rounds take each once (in a random order). hold: seconds a
     stop or a cut is held (the lease is 3 s), or (lo, hi) to draw each
     round's. seed: the random seed
-    (printed, so a run can be replayed). out: where progress goes."""
+    (printed, so a run can be replayed). node_args: more naos-node flags
+    (--log-level debug for evidence). out: where progress goes."""
 
     def __init__(self, nodes=5, deployments=20, rounds=30, kinds=KINDS,
                  cover=False, hold=5.0, save_ms=200, seed=None,
-                 out=sys.stderr):
+                 node_args=(), out=sys.stderr):
         self.n, self.d, self.rounds = nodes, deployments, rounds
         self.kinds, self.cover = list(kinds), cover
         self.hold = hold if isinstance(hold, tuple) else (hold, hold)
         self.save_ms = save_ms
+        self.node_args = list(node_args)
         self.seed = seed if seed is not None else random.randrange(1 << 30)
         self.rng = random.Random(self.seed)
         self.order = self.rng.sample(self.kinds, len(self.kinds)) \
@@ -203,6 +205,7 @@ class Chaos:
         self.nodes, self.started = [], []
         self.stopped, self.cut_off = None, None
         self.results = []
+        self.runs = {}  # name -> the run seen at the last convergence
         self.problems = []
 
     def say(self, fmt, *args):
@@ -230,7 +233,7 @@ class Chaos:
         self.cuts = [os.path.join(self.dir, "cut%d" % i)
                      for i in range(self.n)]
         self.nodes = [Node(name="k%d" % i, extra_args=member_args(
-            self.addrs, i, key, expect=self.n),
+            self.addrs, i, key, expect=self.n) + self.node_args,
             env={"NAOS_TESTING_PARTITION_FILE": self.cuts[i]})
             for i in range(self.n)]
         for n in self.nodes:
@@ -326,7 +329,7 @@ class Chaos:
         The agents' records first: the status (asked through via) only
         once they agree."""
         now = time.monotonic_ns()
-        wrong = []
+        wrong, runs = [], {}
         for name, t in self.tracks.items():
             t.read()
             live = t.live()
@@ -335,18 +338,23 @@ class Chaos:
                     name, len(live), [(r.pid, r.node) for r in live]))
             elif live[0].last < now - FRESH_NS:
                 wrong.append("%s: run %d not beating" % (name, live[0].pid))
+            else:
+                runs[name] = live[0]
         if wrong:
             return wrong
         st = self.status(via, timeout)
         if st is None:
             return ["no status from %s" % via.name]
-        for name, t in self.tracks.items():
-            r, d = t.live()[0], st.get(name) or {}
+        for name, r in runs.items():
+            d = st.get(name) or {}
             if d.get("state") != "running" or d.get("node") != r.node:
                 wrong.append("%s: status says %s on %s, its agent beats on "
                              "%s" % (name, d.get("state"), d.get("node"),
                                      r.node))
-        return wrong
+        if wrong:
+            return wrong
+        self.runs = runs
+        return []
 
     def wait_converged(self, timeout, what):
         """Waits until converged (through the leader of the nodes up);
@@ -440,11 +448,13 @@ class Chaos:
             victim = self.rng.choice([n for n in busy if n is not lead] or
                                      [n for n in self.nodes if n is not lead])
         vi = self.nodes.index(victim)
-        old = {}
+        old, before = {}, {}
         for name, t in self.tracks.items():
             live = t.live()
-            if len(live) == 1 and live[0].node == victim.name:
-                old[name] = live[0].pid
+            if len(live) == 1:
+                before[name] = live[0].pid
+                if live[0].node == victim.name:
+                    old[name] = live[0].pid
         others = [n for n in self.nodes if n is not victim]
         seqs = {n.name: self.events_seq(n) for n in others}
         delay = 0.0
@@ -454,18 +464,20 @@ class Chaos:
         what = "%s %s%s (%d deployments there)" % (
             kind, victim.name, " (leader)" if victim is lead else "",
             len(old))
+        what += (", restarted after %.0f s" % delay if kind == "kill9" else
+                 ", held %.2f s" % hold)
+        # the nodes' events say when, in wall-clock time
+        self.say("chaos: round %2d: %s, from %s", num, what, time.strftime(
+            "%H:%M:%S", time.gmtime()) + ".%03dZ" % (time.time() % 1 * 1000))
         t0_ns = time.monotonic_ns()  # the agents' clock
         t0 = t0_ns / 1e9
         if kind == "kill9":
             victim.kill9()
-            what += ", restarted after %.0f s" % delay
         elif kind in ("stop", "stop-leader"):
             self.stopped = victim
             os.kill(victim.proc.pid, signal.SIGSTOP)
-            what += ", held %.2f s" % hold
         else:
             self.cut(vi)
-            what += ", held %.2f s" % hold
         try:
             # the fault's length, not a wait for a condition: the agents'
             # records tell what happened meanwhile
@@ -486,25 +498,32 @@ class Chaos:
         # from the agents' records: when the victim's runs last beat, when
         # the last of its deployments beat again, and where (a fault
         # shorter than the lease may kill nothing)
-        runs = [(self.tracks[name].runs[pid], self.tracks[name].live()[0])
+        runs = [(self.tracks[name].runs[pid], self.runs[name])
                 for name, pid in old.items()]
         gone = [a.last for a, b in runs if a is not b]
         new = [b for a, b in runs if a is not b]
         recovered = (max(r.first for r in new) - t0_ns) / 1e9 if new \
             else None
         away = sum(r.node != victim.name for r in new)
+        # work the fault did not touch should keep its run
+        also = sorted(name for name, pid in before.items() if name not in old
+                      and self.runs[name].pid != pid)
+        # a lease outlives the worst election after a silent leader: no
+        # node but the victim fences itself (a leader's note that the
+        # victim's guardian certified its death is no fence)
         fenced = []
-        if kind == "stop-leader":
-            for n in others:
-                fenced += [(n.name, e["detail"])
-                           for e in self.fenced_since(n, seqs[n.name])]
-            if fenced:
-                self.problems.append("round %d (%s): other nodes fenced: %r"
-                                     % (num, what, fenced))
+        for n in others:
+            fenced += [(n.name, e["at"], e["detail"])
+                       for e in self.fenced_since(n, seqs[n.name])
+                       if not e["detail"].startswith(victim.name + " died")]
+        if fenced:
+            self.problems.append("round %d (%s): other nodes fenced: %r" %
+                                 (num, what, fenced))
         self.results.append({"round": num, "kind": kind, "what": what,
                              "moved": len(new), "away": away,
                              "recovered": recovered, "ended": ended,
-                             "settled": settled, "fenced": fenced})
+                             "settled": settled, "fenced": fenced,
+                             "also": also})
         self.say("chaos: round %2d: %s: %s, fault ended at %.2f s, all "
                  "settled at %.2f s%s", num, what,
                  "%d runs ended by %.2f s, ran again in %.2f s (%d "
@@ -512,6 +531,22 @@ class Chaos:
                                  recovered, away)
                  if new else "no run ended", ended, settled,
                  ", FENCED elsewhere: %r" % fenced if fenced else "")
+        if also:
+            self.say("chaos: round %2d: also restarted, though not on %s: %s",
+                     num, victim.name, " ".join(
+                         "%s (%s)" % (n, self.restart_of(n)) for n in also))
+
+    def restart_of(self, name):
+        """Where deployment name's current run is and why it started, from
+        its load record (NAOS_RESTART_REASON)."""
+        r = self.runs[name]
+        why = "?"
+        with open(self.tracks[name].ck) as f:
+            for line in f:
+                p = line.split(None, 7)
+                if len(p) == 8 and p[0] == "load" and int(p[1]) == r.pid:
+                    why = p[7].strip()
+        return "run %d on %s epoch %d: %s" % (r.pid, r.node, r.epoch, why)
 
     def end_fault(self, kind, victim):
         if kind == "kill9":
@@ -576,10 +611,11 @@ class Chaos:
                     out.append("  " + line.rstrip())
         return "\n".join(out[:40])
 
-    def checkpoints(self, via):
+    def checkpoints(self):
         """Checks every deployment's checkpoint records, and its last
-        checkpoint (through via, unless None); returns counts, the failed
-        saves' messages counted, and the problems found."""
+        checkpoint (on the node it ran on when last seen running once);
+        returns counts, the failed saves' messages counted, and the
+        problems found."""
         counts, errors = collections.Counter(), collections.Counter()
         bad = []
         for name, t in self.tracks.items():
@@ -614,9 +650,13 @@ class Chaos:
                 for counter, outcome, ns in saves.get(r.pid, []):
                     if outcome == "ok" and counter > best:
                         best, best_by = counter, r.pid
-            if via is None:
+            # asked where it runs: a node it has left may no longer know
+            # the name (the operator's load looks in the local tree)
+            on = [n for n in self.up() if name in self.runs and
+                  n.name == self.runs[name].node]
+            if not on:
                 continue
-            r = via.naos("checkpoint", "load", name)
+            r = on[0].naos("checkpoint", "load", name)
             if r.code != 0:
                 bad.append("%s: no checkpoint at the end (run %d had saved "
                            "%d): %s" % (name, best_by, best, r.err.strip()))
@@ -627,13 +667,8 @@ class Chaos:
         return counts, errors, bad
 
     def report(self):
-        try:
-            via = self.leader(self.up())
-        except AssertionError as e:  # a stuck run: the records still tell
-            self.problems.append("no leader at the end: %s" % e)
-            via = None
         min_gap, overlaps = self.overlaps()
-        counts, errors, ck_bad = self.checkpoints(via)
+        counts, errors, ck_bad = self.checkpoints()
         self.problems += overlaps + ck_bad
         runs = sum(len(t.runs) for t in self.tracks.values())
         by_kind = {}
@@ -652,6 +687,8 @@ class Chaos:
         rep = {"seed": self.seed, "rounds": len(self.results),
                "by_kind": by_kind, "runs": runs,
                "min_gap_s": min_gap, "overlaps": len(overlaps),
+               "untouched_restarted": sum(len(r["also"])
+                                          for r in self.results),
                "saves_ok": counts["save ok"],
                "stale_epoch_refusals": counts["save stale"],
                "save_errors": counts["save err"], "loads": counts["loads"],
@@ -665,6 +702,8 @@ class Chaos:
                      "settled max %.2f s",
                      k, v["rounds"], v["moved"], v["away"], v["recovered_p50"],
                      v["recovered_max"], v["settled_max"])
+        self.say("chaos:   %d runs restarted on nodes no fault touched",
+                 rep["untouched_restarted"])
         self.say("chaos:   min gap between runs %s; overlaps %d; "
                  "checkpoints: %d saved, %d stale-epoch refusals, %d other "
                  "errors, %d loads, %d lost or overwritten",
@@ -681,7 +720,7 @@ class Chaos:
 def main():
     """The full run: NAOS_CHAOS_NODES (5), _DEPLOYMENTS (20), _ROUNDS (30),
     _HOLD (5 s; LO-HI: drawn per round), _SAVE_MS (200), _SEED, _KINDS
-    (comma-separated);
+    (comma-separated), _NODE_ARGS (more naos-node flags);
     exit 0 when the run passed, 1 otherwise."""
     env = os.environ.get
     kinds = tuple(env("NAOS_CHAOS_KINDS", ",".join(KINDS)).split(","))
@@ -692,7 +731,8 @@ def main():
                                       env("NAOS_CHAOS_HOLD", "5").split("-")),
                save_ms=int(env("NAOS_CHAOS_SAVE_MS", "200")),
                seed=int(env("NAOS_CHAOS_SEED")) if env("NAOS_CHAOS_SEED")
-               else None, out=sys.stdout) as c:
+               else None, node_args=env("NAOS_CHAOS_NODE_ARGS", "").split(),
+               out=sys.stdout) as c:
         rep = c.run()
     print(jsonlib.dumps(rep, indent=1))
     return 1 if rep["problems"] else 0

@@ -54,7 +54,7 @@ class ChaosTest(unittest.TestCase):
         self.assertAlmostEqual(gap, -0.01)
         self.assertEqual(len(bad), 1, bad)
         self.assertIn("1 k0 5 80000000", bad[0])  # the offending lines
-        counts, _, lost = c.checkpoints(None)
+        counts, _, lost = c.checkpoints()
         self.assertEqual(counts["save stale"], 1)
         self.assertEqual(len(lost), 1, lost)
         self.assertIn("loaded 3, but run 1 had saved 4", lost[0])
