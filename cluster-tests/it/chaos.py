@@ -185,9 +185,9 @@ class Chaos:
     kinds: the round kinds to draw from; with cover=True the first
     len(kinds) rounds take each once (in a random order). hold: seconds a
     stop or a cut is held (the lease is 3 s), or (lo, hi) to draw each
-    round's. seed: the random seed
-    (printed, so a run can be replayed). node_args: more naos-node flags
-    (--log-level debug for evidence). out: where progress goes."""
+    round's. seed: the random seed (printed, so a run can be replayed).
+    node_args: more naos-node flags (--log-level debug for evidence).
+    out: where progress goes."""
 
     def __init__(self, nodes=5, deployments=20, rounds=30, kinds=KINDS,
                  cover=False, hold=5.0, save_ms=200, seed=None,
@@ -307,10 +307,11 @@ class Chaos:
                 raise AssertionError("naos %s: %r" % (" ".join(args), r))
             time.sleep(0.1)
 
-    def status(self, via, timeout=5):
-        """{name: deployment} from via's `naos status --json`, or None."""
+    def status(self, via):
+        """{name: deployment} from via's `naos status --json`, or None (it
+        waits up to 2 s for a node that does not answer)."""
         try:
-            r = via.naos("status", json=True, timeout=timeout)
+            r = via.naos("status", json=True, timeout=5)
         except subprocess.TimeoutExpired:
             return None
         if r.code != 0 or not r.data:
@@ -323,11 +324,10 @@ class Chaos:
 
     # ---- exactly once ----------------------------------------------------
 
-    def converged(self, via, timeout=5):
+    def converged(self, via):
         """[] when every deployment runs exactly once, else what is not
-        yet so.
-        The agents' records first: the status (asked through via) only
-        once they agree."""
+        yet so: the agents' records first, then (once they agree) the
+        status asked through via."""
         now = time.monotonic_ns()
         wrong, runs = [], {}
         for name, t in self.tracks.items():
@@ -342,7 +342,7 @@ class Chaos:
                 runs[name] = live[0]
         if wrong:
             return wrong
-        st = self.status(via, timeout)
+        st = self.status(via)
         if st is None:
             return ["no status from %s" % via.name]
         for name, r in runs.items():
@@ -724,11 +724,12 @@ def main():
     exit 0 when the run passed, 1 otherwise."""
     env = os.environ.get
     kinds = tuple(env("NAOS_CHAOS_KINDS", ",".join(KINDS)).split(","))
+    hold = tuple(float(x) for x in env("NAOS_CHAOS_HOLD", "5").split("-"))
+    hold = hold if len(hold) == 2 else hold[0]
     with Chaos(nodes=int(env("NAOS_CHAOS_NODES", "5")),
                deployments=int(env("NAOS_CHAOS_DEPLOYMENTS", "20")),
                rounds=int(env("NAOS_CHAOS_ROUNDS", "30")), kinds=kinds,
-               cover=True, hold=tuple(float(x) for x in
-                                      env("NAOS_CHAOS_HOLD", "5").split("-")),
+               cover=True, hold=hold,
                save_ms=int(env("NAOS_CHAOS_SAVE_MS", "200")),
                seed=int(env("NAOS_CHAOS_SEED")) if env("NAOS_CHAOS_SEED")
                else None, node_args=env("NAOS_CHAOS_NODE_ARGS", "").split(),
