@@ -6,16 +6,19 @@
 # follower, of the leader) and partitions held past the lease. Prints
 # each round and the figures (recovery p50/max per kind, the least gap
 # between two runs of a deployment, stale-epoch refusals, overlaps);
-# exit status 0 when no two runs overlapped, no checkpoint was lost and
-# every round recovered.
+# exit status 0 when no two runs overlapped, no checkpoint was lost, no
+# node but a round's victim fenced itself and every round recovered.
 #
 #   cluster-tests/chaos/run.sh [ROUNDS [DEPLOYMENTS]]
 #
 # Environment: BUILD (default build/dev, with naos-node and naos built),
-# NAOS_CHAOS_SEED (replay a run), NAOS_CHAOS_HOLD (seconds a stop or cut
-# is held, default 5), NAOS_CHAOS_SAVE_MS (200), NAOS_CHAOS_KINDS
-# (kill9,stop,stop-leader,partition), NAOS_IT_KEEP=1 (keep the temp
-# dirs: each node's node.log, the agents' hb-*/ck-* records).
+# NAOS_CHAOS_SEED (replay a run's choices), NAOS_CHAOS_HOLD (seconds a
+# stop or cut is held, default 5; LO-HI draws each round's, e.g. 2-4 to
+# end faults around the lease), NAOS_CHAOS_SAVE_MS (200),
+# NAOS_CHAOS_KINDS (kill9,stop,stop-leader,partition),
+# NAOS_CHAOS_NODE_ARGS (more naos-node flags: --log-level debug),
+# NAOS_IT_KEEP=1 (keep the temp dirs: each node's node.log, the agents'
+# hb-*/ck-* records).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
