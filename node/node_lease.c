@@ -261,7 +261,8 @@ node__lease_read_done(struct node *n, const struct raft_read_result *res)
         }
         grant(n, q.node, q.id, q.instance, res->index);
     }
-    round_start(n); /* requests that came meanwhile: the next round */
+    /* requests that came meanwhile go in the next round, which the next
+     * lease step starts (not here: this runs inside the core's ready) */
     return true;
 }
 
@@ -745,6 +746,10 @@ node__lease_deadline(const struct node *n)
 {
     if (n->nlease_late > 0)
         return n->r.now; /* late_step, next iteration */
+    if (n->lease_leading && n->lease_round == 0)
+        for (size_t i = 0; i < n->nlease_reqs; i++)
+            if (n->lease_reqs[i].round == 0)
+                return n->r.now; /* round_start, next iteration */
     if (!n->lease_on || n->log == NULL || n->lease_released)
         return NAOS_TIME_NEVER;
     uint64_t boot = guardian_clock_now();
