@@ -5,12 +5,14 @@
  *   NAOS_SIM_SEED=<seed> NT_ONLY=test_lease_replay lease_sim_test
  * replays it (NAOS_SIM_TRACE=1 prints its history).
  *
- * NAOS_SIM_LEFTOVERS=1 lets what a crashed run left outlive the next
- * start's sweep (raft_sim_lease.c's file comment): with it the sweep finds
- * the gap between a certificate (one run) and its release (the node), at
- * seed 17 first:
- *   NAOS_SIM_LEFTOVERS=1 NAOS_SIM_SEED=17 NT_ONLY=test_lease_replay \
- *       lease_sim_test
+ * What a crashed run left (processes its guardian could not kill, so it
+ * certified nothing) outlives the next start's sweep, and that start asks
+ * for no lease until they are gone (raft_sim_lease.c's file comment);
+ * NAOS_SIM_LEFTOVERS=0 lets the sweep end them instead. Without the wait
+ * (LEASE_MUTATION_LEASE_BESIDE_LEFTOVERS) seed 17 finds a certificate of
+ * a later run releasing the node while an earlier run's process runs:
+ *   NAOS_SIM_SEED=17 NT_ONLY=test_lease_replay NAOS_SIM_TRACE=1 \
+ *       lease_sim_mut_lease_beside_leftovers
  *
  * Built once more per planted bug (LEASE_MUTATION_*, CMakeLists.txt);
  * there test_lease_mutation_found passes only if the chaos runs FIND a
@@ -62,6 +64,7 @@ add(struct rsim_lease_figures *sum, const struct rsim_lease_figures *f)
     sum->certs_kept += f->certs_kept;
     sum->cert_races += f->cert_races;
     sum->traps += f->traps;
+    sum->leftover_waits += f->leftover_waits;
     if (f->longest_pause > sum->longest_pause)
         sum->longest_pause = f->longest_pause;
 }
@@ -77,7 +80,8 @@ report(const char *what, unsigned long ran, double secs,
            "ended by a guardian; longest pause %lld ms; %llu certificates "
            "sent, %llu taken (%llu a dead leader's), %llu kept by a "
            "follower; %llu leader crashes racing a restart, %llu traps "
-           "fired\n", what, ran, secs,
+           "fired; %llu starts waited for an earlier run's leftovers\n",
+           what, ran, secs,
            (unsigned long long)s->leader_changes,
            (unsigned long long)s->requests, (unsigned long long)s->rounds,
            (unsigned long long)s->rounds_failed,
@@ -91,7 +95,8 @@ report(const char *what, unsigned long ran, double secs,
            (unsigned long long)s->certs_taken,
            (unsigned long long)s->certs_dead_leader,
            (unsigned long long)s->certs_kept,
-           (unsigned long long)s->cert_races, (unsigned long long)s->traps);
+           (unsigned long long)s->cert_races, (unsigned long long)s->traps,
+           (unsigned long long)s->leftover_waits);
 }
 
 /* sweep: seeds NAOS_SIM_SWEEP_FROM.. up to NAOS_SIM_SWEEP_COUNT seeds or
@@ -153,7 +158,7 @@ test_lease_seed_sweep(void)
     NT_TRUE(sum.moves_applied > 0 && sum.guardian_kills > 0 &&
             sum.fences > 0 && sum.rounds_failed > 0);
     NT_TRUE(sum.certs_taken > 0 && sum.certs_dead_leader > 0 &&
-            sum.traps > 0);
+            sum.traps > 0 && sum.leftover_waits > 0);
 }
 #endif
 

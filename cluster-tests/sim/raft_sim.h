@@ -427,6 +427,9 @@ struct rsim_lease_figures {
      * the chaos's leader crashes racing a restart, and its traps fired */
     uint64_t certs_sent, certs_taken, certs_dead_leader, certs_kept;
     uint64_t cert_races, traps;
+    /* starts that found an earlier run's process alive (no lease asked
+     * for until it was gone) */
+    uint64_t leftover_waits;
 };
 int rsim_lease_run(uint64_t seed, unsigned n, naos_duration chaos_ms,
                    char *why, size_t whylen, struct rsim_lease_figures *fig);
