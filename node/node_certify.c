@@ -100,6 +100,7 @@ node__certify_plan_step(struct node *n)
     p.cluster_id = n->keyring.cluster_id;
     p.instance = n->lease_instance;
     p.key_file = n->key_file;
+    p.counter_base = n->wire ? wire_first_counter(n->wire) : 0;
     char *peers[PLAN_PEERS_MAX];
     /* the leader first: its is the answer that counts, and certify tells
      * the members in turn */
@@ -192,6 +193,24 @@ read_plan(const char *path, char *err, size_t errlen)
     return p;
 }
 
+/* certify_counter: the certificate's envelope counter. Above what the
+ * dead run sealed (it started at counter_base = its start's ms << 20 and
+ * sealed far fewer than 2^19 envelopes a ms), and below what any later
+ * run of the node seals (one started after this run died, at ms << 20 of
+ * its start): half way along this run's lifetime's space, so that a node
+ * restarted at once does not see its messages refused as replays below
+ * the certificate's counter. A plan without a base (an older node):
+ * now's ms << 20, as the node's own. */
+static uint64_t
+certify_counter(const Naos__V1__CertifyPlan *p, int64_t wall)
+{
+    if (p->counter_base == 0)
+        return (uint64_t)wall << 20;
+    int64_t started = (int64_t)(p->counter_base >> 20);
+    uint64_t lived = wall > started ? (uint64_t)(wall - started) : 1;
+    return p->counter_base + (lived << 19);
+}
+
 /* seal_certificate: the envelope, as the node, into out. */
 static int
 seal_certificate(const Naos__V1__CertifyPlan *p, uint8_t *out, size_t cap,
@@ -218,7 +237,7 @@ seal_certificate(const Naos__V1__CertifyPlan *p, uint8_t *out, size_t cap,
     naos__v1__lease_certificate__pack(&c, payload);
     int64_t wall = naos_clock_wall_ms();
     struct auth_sender s;
-    auth_sender_init(&s, p->node_id, (uint64_t)wall << 20);
+    auth_sender_init(&s, p->node_id, certify_counter(p, wall));
     rc = auth_seal(&kr, &s, wall, NODE_LEASE_CERT_TYPE, payload, plen, out,
                    cap, outlen, NULL);
     auth_keyring_fini(&kr);

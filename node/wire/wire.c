@@ -36,6 +36,7 @@ struct wire {
     struct net *net;
     struct net_transport tp;
     struct auth_sender sender;
+    uint64_t first_counter; /* sender.next at open (wire_first_counter) */
     struct auth_replay replay;
     struct auth_stats sealed;
     uint8_t *ebuf;
@@ -278,6 +279,12 @@ wire_send(struct wire *w, const char *addr, uint32_t type,
     return w->tp.send(w->tp.impl, addr, w->ebuf, elen);
 }
 
+uint64_t
+wire_first_counter(const struct wire *w)
+{
+    return w->first_counter;
+}
+
 int
 wire_dial(struct wire *w, const char *addr)
 {
@@ -377,6 +384,7 @@ wire_open(struct wire **out, struct reactor *r, const struct wire_config *cfg,
         NAOS_INFO("wire", "replay marks of %zu sender(s) restored",
                   restored);
     auth_sender_init(&w->sender, w->node_id, (uint64_t)r->wall_ms << 20);
+    w->first_counter = (uint64_t)r->wall_ms << 20;
     struct wire_cut cut;
     if (wire_cut_init(&cut)) {
         w->cut = naos_alloc(sizeof *w->cut);

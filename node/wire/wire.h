@@ -160,6 +160,10 @@ int wire_send(struct wire *w, const char *addr, uint32_t type,
 
 /* wire_dial, wire_hurry and wire_prune: net_dial, net_hurry and
  * net_prune (net.h) through the transport's vtable. */
+/* wire_first_counter: the first envelope counter this wire sealed
+ * with (its open's wall ms << 20): later runs of the node start above
+ * the counters of this one's lifetime. */
+uint64_t wire_first_counter(const struct wire *w);
 int wire_dial(struct wire *w, const char *addr);
 void wire_hurry(struct wire *w, const char *addr);
 void wire_prune(struct wire *w, net_keep_fn keep, void *arg,
