@@ -180,6 +180,38 @@ class Failover(Deployed):
                      if victim.name + " died" in e.get("detail", "")]
         self.assertEqual(len(certified), 1, lead.events(kind="fenced"))
 
+    def test_restart_at_once_before_its_certificate(self):
+        """A node restarted before its dead run's guardian certified (its
+        guardian held with SIGSTOP meanwhile): the certificate's envelope
+        counter is the dead run's, so the new run's messages are still
+        taken, and it follows the cluster's log. (When the certificate
+        was sealed at the certify's own clock, its peers refused every
+        later message of the new run as a replay.)"""
+        victim = next(n for n in self.nodes if n is not self.lead)
+        old_guardian = victim.guardian()
+        self.assertIsNotNone(old_guardian)
+        os.kill(old_guardian, signal.SIGSTOP)
+        try:
+            victim.kill9()
+            victim.start_node()
+        finally:
+            os.kill(old_guardian, signal.SIGCONT)
+        # the old guardian certifies now, after the new run began
+        wait_until(lambda: not pid_alive(old_guardian), within(10),
+                   interval=0.05, msg="the old guardian certified and went")
+        r = self.naos_ready(self.lead, "deploy", "later", "--", "sleep",
+                            "1000")
+        self.assertEqual(r.code, 0, r)
+
+        def caught_up():
+            return (gauge(victim, "naos_raft_applied_index") ==
+                    gauge(self.lead, "naos_raft_applied_index"))
+        wait_until(caught_up, within(15), interval=0.1,
+                   msg="the restarted node applies what follows")
+        m = [x for x in self.lead.naos("nodes", json=True).data["nodes"]
+             if x["name"] == victim.name][0]
+        self.assertEqual(m["state"], "alive", m)
+
     def sigterm_and_watch(self, victim, said):
         before = self.placed()
         lost = [n for n, on in before.items() if on == victim.name]
